@@ -1,0 +1,1 @@
+"""HAN Port: read the HAN port of Nordic smart electricity meters."""

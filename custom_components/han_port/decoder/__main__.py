@@ -1,0 +1,93 @@
+"""Command line: decode a capture into JSON Lines.
+
+python -m custom_components.han_port.decoder [--hex] [--key HEX] [--auth-key HEX] [FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .ciphering import parse_key
+from .decoder import Decoder
+from .model import DroppedFrame, Telegram
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+_CHUNK = 64 * 1024
+_HEX_NOISE = re.compile(rb"0x|[\s:,]", re.IGNORECASE)
+
+
+def telegram_json(telegram: Telegram) -> dict[str, Any]:
+    """Build the JSON object printed for one telegram."""
+    return {
+        "format": telegram.format,
+        "manufacturer": telegram.manufacturer,
+        "list_version": telegram.list_version,
+        "meter_id": telegram.meter_id,
+        "meter_type": telegram.meter_type,
+        "timestamp": telegram.timestamp.isoformat() if telegram.timestamp else None,
+        "values": {
+            str(obis): {"value": reading.value, "unit": None if reading.unit is None else str(reading.unit)}
+            for obis, reading in telegram.readings.items()
+        },
+    }
+
+
+def _key(text: str) -> bytes:
+    try:
+        return parse_key(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m custom_components.han_port.decoder",
+        description="Decode HAN port telegrams (HDLC/DLMS or P1) into JSON Lines.",
+    )
+    parser.add_argument("file", nargs="?", help="capture to read (default: standard input)")
+    parser.add_argument(
+        "--hex", action="store_true", help="input is hex text; whitespace, newlines, 0x and ':' are ignored"
+    )
+    parser.add_argument("--key", type=_key, help="encryption key (GUEK/GPK60), 32 hex digits")
+    parser.add_argument("--auth-key", type=_key, help="authentication key (GAK/GPK61), 32 hex digits")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        source = sys.stdin.buffer if args.file is None else Path(args.file).open("rb")  # noqa: SIM115 - closed by the with below
+    except OSError as err:
+        parser.error(f"cannot read {args.file}: {err.strerror}")
+    decoder = Decoder(args.key, args.auth_key)
+    with source:
+        chunks: Iterable[bytes]
+        if args.hex:
+            text = _HEX_NOISE.sub(b"", source.read())
+            try:
+                chunks = [bytes.fromhex(text.decode("ascii"))]
+            except ValueError:
+                parser.error("the input is not hex text")
+        else:
+            chunks = iter(lambda: source.read(_CHUNK), b"")
+        for chunk in chunks:
+            for event in decoder.feed_events(chunk):
+                if isinstance(event, DroppedFrame):
+                    print(f"dropped ({event.reason}): {event.detail}", file=sys.stderr)
+                else:
+                    print(json.dumps(telegram_json(event)), flush=False)
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

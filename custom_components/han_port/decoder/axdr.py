@@ -1,0 +1,203 @@
+"""A-XDR decoding of DLMS data (IEC 62056-6-2, Green Book 9.5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from struct import calcsize, unpack_from
+
+from .cosem import DATE_TIME_LENGTH, parse_date_time
+from .model import DecodeError
+
+
+@dataclass(frozen=True, slots=True)
+class BitString:
+    """A DLMS bit-string: its length in bits and the bytes that hold them."""
+
+    bits: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Structure:
+    """A DLMS structure (arrays decode to plain lists)."""
+
+    items: tuple[Data, ...]
+
+
+type Data = bool | int | float | str | bytes | BitString | datetime | Structure | list[Data] | None
+
+NULL_DATA = 0x00
+ARRAY = 0x01
+STRUCTURE = 0x02
+BOOLEAN = 0x03
+BIT_STRING = 0x04
+DOUBLE_LONG = 0x05
+DOUBLE_LONG_UNSIGNED = 0x06
+OCTET_STRING = 0x09
+VISIBLE_STRING = 0x0A
+UTF8_STRING = 0x0C
+BCD = 0x0D
+INTEGER = 0x0F
+LONG = 0x10
+UNSIGNED = 0x11
+LONG_UNSIGNED = 0x12
+LONG64 = 0x14
+LONG64_UNSIGNED = 0x15
+ENUM = 0x16
+FLOAT32 = 0x17
+FLOAT64 = 0x18
+DATE_TIME = 0x19
+DATE = 0x1A
+TIME = 0x1B
+
+# Deeper nesting than any meter sends means the bytes are not A-XDR.
+_MAX_DEPTH = 16
+_LENGTH_FOLLOWS = 0x80
+
+
+def decode_length(data: bytes, pos: int) -> tuple[int, int]:
+    """Decode an A-XDR length: one byte, or 0x8N followed by N bytes."""
+    if pos >= len(data):
+        msg = f"length runs past the end at byte {pos}"
+        raise DecodeError(msg)
+    first = data[pos]
+    if first < _LENGTH_FOLLOWS:
+        return first, pos + 1
+    size = first & 0x7F
+    end = pos + 1 + size
+    if not 0 < size <= 4 or end > len(data):  # noqa: PLR2004 - lengths fit in 32 bits
+        msg = f"bad length 0x{first:02x} at byte {pos}"
+        raise DecodeError(msg)
+    return int.from_bytes(data[pos + 1 : end], "big"), end
+
+
+def _take(data: bytes, pos: int, size: int, what: str) -> bytes:
+    end = pos + size
+    if end > len(data):
+        msg = f"{what} of {size} bytes runs past the end at byte {pos}"
+        raise DecodeError(msg)
+    return bytes(data[pos:end])
+
+
+def _fixed(fmt: str) -> _ItemDecoder:
+    size = calcsize(fmt)
+
+    def decode(data: bytes, pos: int, _depth: int) -> tuple[Data, int]:
+        if pos + size > len(data):
+            msg = f"number runs past the end at byte {pos}"
+            raise DecodeError(msg)
+        value: int | float = unpack_from(fmt, data, pos)[0]
+        return value, pos + size
+
+    return decode
+
+
+def _raw(size: int) -> _ItemDecoder:
+    def decode(data: bytes, pos: int, _depth: int) -> tuple[Data, int]:
+        return _take(data, pos, size, "date or time"), pos + size
+
+    return decode
+
+
+def _items(data: bytes, pos: int, depth: int) -> tuple[list[Data], int]:
+    if depth >= _MAX_DEPTH:
+        msg = "data nested too deep"
+        raise DecodeError(msg)
+    count, pos = decode_length(data, pos)
+    # Every item takes at least one byte: a count beyond what is left is damage.
+    if count > len(data) - pos:
+        msg = f"{count} items announced but {len(data) - pos} bytes left"
+        raise DecodeError(msg)
+    items = []
+    for _ in range(count):
+        item, pos = decode_data(data, pos, depth + 1)
+        items.append(item)
+    return items, pos
+
+
+def _array(data: bytes, pos: int, depth: int) -> tuple[Data, int]:
+    return _items(data, pos, depth)
+
+
+def _structure(data: bytes, pos: int, depth: int) -> tuple[Data, int]:
+    items, pos = _items(data, pos, depth)
+    return Structure(tuple(items)), pos
+
+
+def _octet_string(data: bytes, pos: int, _depth: int) -> tuple[Data, int]:
+    size, pos = decode_length(data, pos)
+    return _take(data, pos, size, "octet-string"), pos + size
+
+
+def _text(encoding: str) -> _ItemDecoder:
+    def decode(data: bytes, pos: int, _depth: int) -> tuple[Data, int]:
+        size, pos = decode_length(data, pos)
+        raw = _take(data, pos, size, "string")
+        try:
+            return raw.decode(encoding), pos + size
+        except UnicodeDecodeError as err:
+            msg = f"string at byte {pos} is not {encoding}"
+            raise DecodeError(msg) from err
+
+    return decode
+
+
+def _null(_data: bytes, pos: int, _depth: int) -> tuple[Data, int]:
+    return None, pos
+
+
+def _boolean(data: bytes, pos: int, _depth: int) -> tuple[Data, int]:
+    return _take(data, pos, 1, "boolean") != b"\x00", pos + 1
+
+
+def _bit_string(data: bytes, pos: int, _depth: int) -> tuple[Data, int]:
+    bits, pos = decode_length(data, pos)
+    size = (bits + 7) // 8
+    return BitString(bits, _take(data, pos, size, "bit-string")), pos + size
+
+
+def _date_time(data: bytes, pos: int, _depth: int) -> tuple[Data, int]:
+    return parse_date_time(_take(data, pos, DATE_TIME_LENGTH, "date-time")), pos + DATE_TIME_LENGTH
+
+
+type _ItemDecoder = Callable[[bytes, int, int], tuple[Data, int]]
+
+_DECODERS: dict[int, _ItemDecoder] = {
+    NULL_DATA: _null,
+    ARRAY: _array,
+    STRUCTURE: _structure,
+    BOOLEAN: _boolean,
+    BIT_STRING: _bit_string,
+    DOUBLE_LONG: _fixed(">i"),
+    DOUBLE_LONG_UNSIGNED: _fixed(">I"),
+    OCTET_STRING: _octet_string,
+    VISIBLE_STRING: _text("ascii"),
+    UTF8_STRING: _text("utf-8"),
+    BCD: _fixed(">B"),
+    INTEGER: _fixed(">b"),
+    LONG: _fixed(">h"),
+    UNSIGNED: _fixed(">B"),
+    LONG_UNSIGNED: _fixed(">H"),
+    LONG64: _fixed(">q"),
+    LONG64_UNSIGNED: _fixed(">Q"),
+    ENUM: _fixed(">B"),
+    FLOAT32: _fixed(">f"),
+    FLOAT64: _fixed(">d"),
+    DATE_TIME: _date_time,
+    DATE: _raw(5),
+    TIME: _raw(4),
+}
+
+
+def decode_data(data: bytes, pos: int = 0, depth: int = 0) -> tuple[Data, int]:
+    """Decode one A-XDR data item at pos; return it and the position after it."""
+    if pos >= len(data):
+        msg = f"data ends at byte {pos} where an item was expected"
+        raise DecodeError(msg)
+    decoder = _DECODERS.get(data[pos])
+    if decoder is None:
+        msg = f"unknown A-XDR type 0x{data[pos]:02x} at byte {pos}"
+        raise DecodeError(msg)
+    return decoder(data, pos + 1, depth)

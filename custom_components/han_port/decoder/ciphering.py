@@ -1,0 +1,116 @@
+"""DLMS general-glo-ciphering (security suite 0: AES-128-GCM, 12-byte tag)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from .axdr import decode_length
+from .model import Ciphering, DecodeError, DropReason, KeyProblemError
+
+GENERAL_GLO_CIPHERING = 0xDB
+KEY_LENGTH = 16
+TAG_LENGTH = 12
+_SYSTEM_TITLE_LENGTH = 8
+_INVOCATION_COUNTER_LENGTH = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The customer keys: GUEK/GPK60 encrypts, GAK/GPK61 authenticates."""
+
+    encryption: bytes | None = None
+    authentication: bytes | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse keys of the wrong size up front, not at the first frame."""
+        for name, key in (("encryption", self.encryption), ("authentication", self.authentication)):
+            if key is not None and len(key) != KEY_LENGTH:
+                msg = f"the {name} key must be {KEY_LENGTH} bytes (32 hex digits), not {len(key)}"
+                raise ValueError(msg)
+
+
+def parse_key(text: str) -> bytes:
+    """Read a key as users paste it: hex, with spaces, colons or 0x tolerated."""
+    cleaned = text.strip().lower().replace("0x", "")
+    for separator in (" ", ":", "-"):
+        cleaned = cleaned.replace(separator, "")
+    try:
+        key = bytes.fromhex(cleaned)
+    except ValueError:
+        msg = "a key is 32 hexadecimal digits"
+        raise ValueError(msg) from None
+    if len(key) != KEY_LENGTH:
+        msg = f"a key is 32 hexadecimal digits, not {len(cleaned)}"
+        raise ValueError(msg)
+    return key
+
+
+def read_header(apdu: bytes) -> tuple[Ciphering, bytes]:
+    """Split a general-glo-ciphering APDU into its header and ciphered part."""
+    if len(apdu) < 2 or apdu[0] != GENERAL_GLO_CIPHERING:  # noqa: PLR2004
+        msg = "not a general-glo-ciphering APDU"
+        raise DecodeError(msg)
+    title_length = apdu[1]
+    if title_length != _SYSTEM_TITLE_LENGTH:
+        msg = f"system title of {title_length} bytes"
+        raise DecodeError(msg)
+    system_title = apdu[2 : 2 + title_length]
+    length, pos = decode_length(apdu, 2 + title_length)
+    if length != len(apdu) - pos or length < 1 + _INVOCATION_COUNTER_LENGTH:
+        msg = f"ciphered part announces {length} bytes but {len(apdu) - pos} are there"
+        raise DecodeError(msg)
+    security_control = apdu[pos]
+    counter = int.from_bytes(apdu[pos + 1 : pos + 1 + _INVOCATION_COUNTER_LENGTH], "big")
+    header = Ciphering(bytes(system_title), security_control, counter)
+    return header, bytes(apdu[pos + 1 + _INVOCATION_COUNTER_LENGTH :])
+
+
+def decipher(apdu: bytes, keys: Keys) -> tuple[Ciphering, bytes]:
+    """Open a general-glo-ciphering APDU; return its header and the inner APDU.
+
+    Raises KeyProblemError when a key is missing or the tag does not verify,
+    and DecodeError when the header itself is malformed.
+    """
+    header, body = read_header(apdu)
+    if not header.encrypted and not header.authenticated:
+        return header, body
+    # GCM needs the encryption key even to check the tag of plaintext.
+    if keys.encryption is None:
+        raise KeyProblemError(
+            DropReason.KEY_MISSING, "the telegrams are ciphered: the encryption key is needed", header
+        )
+    iv = header.system_title + header.invocation_counter.to_bytes(_INVOCATION_COUNTER_LENGTH, "big")
+    if not header.authenticated:
+        # Encrypted without a tag: GCM without its tag is AES-CTR from counter 2.
+        decryptor = Cipher(algorithms.AES(keys.encryption), modes.CTR(iv + b"\x00\x00\x00\x02")).decryptor()
+        return header, decryptor.update(body) + decryptor.finalize()
+    if keys.authentication is None:
+        raise KeyProblemError(
+            DropReason.KEY_MISSING, "the meter authenticates its telegrams: the authentication key is needed", header
+        )
+    if len(body) < TAG_LENGTH:
+        msg = "authenticated APDU shorter than its tag"
+        raise DecodeError(msg)
+    body, tag = body[:-TAG_LENGTH], body[-TAG_LENGTH:]
+    decryptor = Cipher(algorithms.AES(keys.encryption), modes.GCM(iv, tag, min_tag_length=TAG_LENGTH)).decryptor()
+    # AAD is the security control byte and the authentication key, followed
+    # by the APDU itself when it is authenticated but not encrypted.
+    aad = bytes([header.security_control]) + keys.authentication
+    if header.encrypted:
+        decryptor.authenticate_additional_data(aad)
+        plaintext = decryptor.update(body)
+    else:
+        decryptor.authenticate_additional_data(aad + body)
+        plaintext = body
+    try:
+        decryptor.finalize()
+    except InvalidTag:
+        raise KeyProblemError(
+            DropReason.KEY_REJECTED,
+            "the authentication tag does not match: the encryption or authentication key is wrong",
+            header,
+        ) from None
+    return header, plaintext

@@ -1,0 +1,41 @@
+"""COSEM date-time (IEC 62056-62 / Blue Book 4.1.6.1)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from .model import DecodeError
+
+DATE_TIME_LENGTH = 12
+_UNSPECIFIED_DEVIATION = -0x8000
+_UNSPECIFIED_BYTE = 0xFF
+_UNSPECIFIED_YEAR = 0xFFFF
+
+
+def parse_date_time(data: bytes) -> datetime | None:
+    """Decode a 12-byte COSEM date-time.
+
+    Returns None when the meter leaves the date or time unspecified (0xFF),
+    a naive datetime when it gives no deviation from UTC, and an aware one
+    when it does. DLMS counts the deviation as UTC minus local time, so CET
+    is sent as -60.
+    """
+    if len(data) != DATE_TIME_LENGTH:
+        msg = f"a date-time is {DATE_TIME_LENGTH} bytes, not {len(data)}"
+        raise DecodeError(msg)
+    year = (data[0] << 8) | data[1]
+    month, day, _weekday, hour, minute, second, hundredths = data[2:9]
+    if year == _UNSPECIFIED_YEAR or _UNSPECIFIED_BYTE in (month, day, hour, minute):
+        return None
+    if second == _UNSPECIFIED_BYTE:
+        second = 0
+    microsecond = 0 if hundredths == _UNSPECIFIED_BYTE else hundredths * 10_000
+    deviation = int.from_bytes(data[9:11], "big", signed=True)
+    tzinfo = None
+    if deviation != _UNSPECIFIED_DEVIATION:
+        tzinfo = UTC if deviation == 0 else timezone(timedelta(minutes=-deviation))
+    try:
+        return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=tzinfo)
+    except ValueError as err:
+        msg = f"impossible date-time {data.hex()}: {err}"
+        raise DecodeError(msg) from err

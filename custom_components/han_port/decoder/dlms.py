@@ -1,0 +1,79 @@
+"""DLMS application layer: LLC header, data-notification, ciphering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .axdr import OCTET_STRING, Data, decode_data
+from .ciphering import GENERAL_GLO_CIPHERING, Keys, decipher
+from .cosem import DATE_TIME_LENGTH, parse_date_time
+from .model import Ciphering, DecodeError, DropReason, KeyProblemError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+DATA_NOTIFICATION = 0x0F
+# LLC: destination LSAP 0xE6, source LSAP 0xE7 (response) or 0xE6, quality 0.
+_LLC_HEADERS = (b"\xe6\xe7\x00", b"\xe6\xe6\x00")
+_INVOKE_ID_LENGTH = 4
+_NO_DATE_TIME = 0x00
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A data-notification: its date-time, if sent, and its body."""
+
+    date_time: datetime | None
+    body: Data
+    ciphering: Ciphering | None = None
+
+
+def strip_llc(information: bytes) -> bytes:
+    """Return the APDU inside an HDLC information field."""
+    if information[:3] in _LLC_HEADERS:
+        return information[3:]
+    return information
+
+
+def _parse_data_notification(apdu: bytes) -> tuple[datetime | None, Data]:
+    if not apdu or apdu[0] != DATA_NOTIFICATION:
+        what = f"0x{apdu[0]:02x}" if apdu else "an empty APDU"
+        msg = f"{what} is not a data-notification"
+        raise DecodeError(msg)
+    pos = 1 + _INVOKE_ID_LENGTH
+    if len(apdu) <= pos:
+        msg = "data-notification ends before its date-time"
+        raise DecodeError(msg)
+    marker = apdu[pos]
+    # The date-time is optional; vendors send it absent (0x00), as a bare
+    # 12-byte string (0x0C ...), or typed as an octet-string (0x09 0x0C ...).
+    if marker == _NO_DATE_TIME:
+        date_time, pos = None, pos + 1
+    elif marker == DATE_TIME_LENGTH:
+        date_time, pos = parse_date_time(apdu[pos + 1 : pos + 1 + DATE_TIME_LENGTH]), pos + 1 + DATE_TIME_LENGTH
+    elif marker == OCTET_STRING and apdu[pos + 1 : pos + 2] == bytes([DATE_TIME_LENGTH]):
+        date_time, pos = parse_date_time(apdu[pos + 2 : pos + 2 + DATE_TIME_LENGTH]), pos + 2 + DATE_TIME_LENGTH
+    else:
+        msg = f"data-notification date-time starts with 0x{marker:02x}"
+        raise DecodeError(msg)
+    body, pos = decode_data(apdu, pos)
+    if pos != len(apdu):
+        msg = f"{len(apdu) - pos} bytes left after the notification body"
+        raise DecodeError(msg)
+    return date_time, body
+
+
+def parse_apdu(apdu: bytes, keys: Keys) -> Notification:
+    """Decode a data-notification APDU, deciphering it first when it is ciphered."""
+    if apdu[:1] != bytes([GENERAL_GLO_CIPHERING]):
+        return Notification(*_parse_data_notification(apdu))
+    ciphering, plaintext = decipher(apdu, keys)
+    try:
+        return Notification(*_parse_data_notification(plaintext), ciphering=ciphering)
+    except DecodeError as err:
+        if ciphering.authenticated:
+            raise  # the tag proved key and bytes right: the content is what fails
+        # The frame's checksums held, so garbage after decryption means the key.
+        msg = f"deciphered data does not decode ({err}): the encryption key is probably wrong"
+        raise KeyProblemError(DropReason.KEY_REJECTED, msg, ciphering) from err

@@ -1,0 +1,153 @@
+"""Incremental HDLC framing as the meters send it (IEC 62056-46, frame type 3).
+
+The meters do not stuff octets: 0x7E and 0x7D occur inside frames, so a frame
+is found by its length field and proven by its HCS and FCS, never by looking
+for the closing flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .crc import crc16_x25
+from .model import DroppedFrame, DropReason
+
+FLAG = 0x7E
+_FORMAT_TYPE_3 = 0xA0
+_FORMAT_MASK = 0xF0
+_SEGMENTED = 0x08
+_MAX_ADDRESS_BYTES = 4
+# Shortest frame: two format bytes, one-byte addresses, control and FCS.
+_MIN_LENGTH = 7
+# A meter's push fits in a few frames; a reassembly longer than this is a
+# stream of segments whose last one was lost.
+MAX_MESSAGE_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class HdlcMessage:
+    """The information field of one frame, or of a run of segments joined."""
+
+    information: bytes
+    raw: bytes
+
+
+def _address_end(data: bytes | bytearray, pos: int) -> int:
+    """Position after a variable-length address (its last byte has LSB 1)."""
+    for offset in range(_MAX_ADDRESS_BYTES):
+        if data[pos + offset] & 1:
+            return pos + offset + 1
+    return -1
+
+
+def _information_start(data: bytes | bytearray, start: int, length: int) -> int:
+    """Where the information field of the frame at start begins.
+
+    Returns -1 when the header is not valid (a false start or damage) and
+    raises IndexError while its bytes have not all arrived.
+    """
+    destination_end = _address_end(data, start + 3)
+    if destination_end < 0:
+        return -1
+    source_end = _address_end(data, destination_end)
+    if source_end < 0:
+        return -1
+    control_end = source_end + 1
+    header_length = control_end - (start + 1)
+    if length == header_length + 2:
+        return control_end  # no information field and so no HCS: the FCS decides
+    if length < header_length + 4:
+        return -1
+    hcs = data[control_end] | (data[control_end + 1] << 8)
+    if crc16_x25(data[start + 1 : control_end]) != hcs:
+        return -1
+    return control_end + 2
+
+
+class HdlcFramer:
+    """Turns bytes, in chunks of any size, into HDLC messages as they complete."""
+
+    def __init__(self) -> None:
+        """Start with nothing buffered."""
+        self._buffer = bytearray()
+        self._segments: list[bytes] = []
+        self._segment_frames: list[bytes] = []
+        self._segments_size = 0
+        self.noise_bytes = 0
+        """Bytes skipped outside any checksum-valid frame."""
+
+    def feed(self, data: bytes) -> list[HdlcMessage | DroppedFrame]:
+        """Add bytes; return every message and drop they complete, in order."""
+        buffer = self._buffer
+        buffer += data
+        events: list[HdlcMessage | DroppedFrame] = []
+        pos = 0
+        size = len(buffer)
+        while True:
+            start = buffer.find(FLAG, pos)
+            if start < 0:
+                self._skip(buffer, pos, size)
+                pos = size
+                break
+            self._skip(buffer, pos, start)
+            pos = start
+            if size - start < 3:  # noqa: PLR2004 - the flag and two format bytes
+                break
+            first = buffer[start + 1]
+            length = ((first & 0x07) << 8) | buffer[start + 2]
+            if first & _FORMAT_MASK != _FORMAT_TYPE_3 or length < _MIN_LENGTH:
+                # A closing flag, flag fill, or a 0x7E inside noise.
+                pos = start + 1
+                continue
+            try:
+                information_start = _information_start(buffer, start, length)
+            except IndexError:
+                break  # the header is still arriving
+            if information_start < 0:
+                pos = start + 1
+                continue
+            end = start + length + 2  # both flags included
+            if size < end:
+                break
+            frame = bytes(buffer[start:end])
+            if frame[-1] != FLAG or crc16_x25(frame[1:-3]) != int.from_bytes(frame[-3:-1], "little"):
+                self._segments_reset()
+                events.append(DroppedFrame(DropReason.BAD_CHECKSUM, "HDLC frame check sequence (FCS) mismatch", frame))
+                # The length may be what was damaged: look for the next frame
+                # inside this one rather than after it.
+                pos = start + 1
+                continue
+            information = frame[information_start - start : -3]
+            message = self._reassemble(information, frame, segmented=bool(first & _SEGMENTED))
+            if message is not None:
+                events.append(message)
+            # The closing flag may double as the next frame's opening flag.
+            pos = end - 1
+        del buffer[:pos]
+        return events
+
+    def _reassemble(self, information: bytes, frame: bytes, *, segmented: bool) -> HdlcMessage | DroppedFrame | None:
+        if not segmented and not self._segments:
+            return HdlcMessage(information, frame)
+        self._segments.append(information)
+        self._segment_frames.append(frame)
+        self._segments_size += len(information)
+        if self._segments_size > MAX_MESSAGE_BYTES:
+            raw = b"".join(self._segment_frames)
+            self._segments_reset()
+            return DroppedFrame(DropReason.UNDECODABLE, "segmented message never ended", raw)
+        if segmented:
+            return None
+        message = HdlcMessage(b"".join(self._segments), b"".join(self._segment_frames))
+        self._segments_reset()
+        return message
+
+    def _segments_reset(self) -> None:
+        self._segments = []
+        self._segment_frames = []
+        self._segments_size = 0
+
+    def _skip(self, buffer: bytearray, start: int, end: int) -> None:
+        """Count bytes between frames as noise; flags are not noise."""
+        if end > start:
+            self.noise_bytes += end - start - buffer.count(FLAG, start, end)

@@ -1,0 +1,211 @@
+"""Vendor lists: how each meter lays out its push, and what it leaves unsaid.
+
+Three shapes reach us:
+- self-describing: each register a structure {OBIS, value, {scaler, unit}}
+  (Aidon, and most meters outside the Nordics);
+- OBIS/value pairs, flat, without scaler (Kamstrup, Swedish Kaifa);
+- bare values in fixed positions, without OBIS codes (Norwegian Kaifa).
+What a list does not say (positions, scalers) is in the tables here, keyed
+by list and meter type, so that vendor knowledge lives in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .axdr import Data, Structure
+from .model import DecodeError
+from .obis import ObisCode
+from .readings import STANDARD, Entry, Scaling, text
+
+_OBIS_LENGTH = 6
+
+LIST_VERSION = ObisCode(1, 1, 0, 2, 129, 255)
+
+# Norwegian Kaifa lists (KFM_001): registers by position, no OBIS codes.
+_KAIFA_IDENTITY = (
+    ObisCode(1, 1, 0, 2, 129, 255),
+    ObisCode(0, 0, 96, 1, 0, 255),
+    ObisCode(0, 0, 96, 1, 7, 255),
+)
+_KAIFA_POWER = (
+    ObisCode(1, 0, 1, 7, 0, 255),
+    ObisCode(1, 0, 2, 7, 0, 255),
+    ObisCode(1, 0, 3, 7, 0, 255),
+    ObisCode(1, 0, 4, 7, 0, 255),
+)
+_KAIFA_HOURLY = (
+    ObisCode(0, 0, 1, 0, 0, 255),
+    ObisCode(1, 0, 1, 8, 0, 255),
+    ObisCode(1, 0, 2, 8, 0, 255),
+    ObisCode(1, 0, 3, 8, 0, 255),
+    ObisCode(1, 0, 4, 8, 0, 255),
+)
+_CURRENTS = tuple(ObisCode(1, 0, c, 7, 0, 255) for c in (31, 51, 71))
+_VOLTAGES = tuple(ObisCode(1, 0, c, 7, 0, 255) for c in (32, 52, 72))
+_KAIFA_THREE_PHASE = _KAIFA_IDENTITY + _KAIFA_POWER + _CURRENTS + _VOLTAGES
+_KAIFA_ONE_PHASE = _KAIFA_IDENTITY + _KAIFA_POWER + _CURRENTS[:1] + _VOLTAGES[:1]
+
+# (list version, number of elements) -> OBIS code of each position.
+POSITIONAL_LISTS: dict[tuple[str | None, int], tuple[ObisCode, ...]] = {
+    # List 1 (every 2 s) is one bare value and no list version.
+    (None, 1): _KAIFA_POWER[:1],
+    ("KFM_001", 9): _KAIFA_ONE_PHASE,
+    ("KFM_001", 13): _KAIFA_THREE_PHASE,
+    ("KFM_001", 14): _KAIFA_ONE_PHASE + _KAIFA_HOURLY,
+    ("KFM_001", 18): _KAIFA_THREE_PHASE + _KAIFA_HOURLY,
+}
+
+# Raw units of lists without scalers, from the vendors' HAN specifications
+# and checked against captures: Kaifa sends mA, 0.1 V and Wh; Kamstrup's
+# Norwegian HAN-NVE firmware sends 0.01 A, V and 0.01 kWh.
+KAIFA = Scaling(current=-3, voltage=-1)
+KAMSTRUP_NORWAY = Scaling(current=-2, energy=1, power_factor=-2)
+KAMSTRUP_WH = Scaling(current=-2, power_factor=-2)
+
+# Kamstrup meter types read 68411 31 BN 243 101040: the three digits after
+# "BN"/"AN" tell the market variant. Norwegian variants count energy in
+# 0.01 kWh; the Swedish one (245) in Wh, which other readers got 10x wrong.
+# Unknown variants get the Norwegian units, as the HAN-NVE lists are the
+# Norwegian NVE lists.
+_KAMSTRUP_VARIANT = slice(9, 12)
+KAMSTRUP_BY_VARIANT: dict[str, Scaling] = {
+    "242": KAMSTRUP_NORWAY,
+    "243": KAMSTRUP_NORWAY,
+    "245": KAMSTRUP_WH,
+}
+
+MANUFACTURERS_BY_LIST_PREFIX = {
+    "Kamstrup": "Kamstrup",
+    "AIDON": "Aidon",
+    "KFM": "Kaifa",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class VendorList:
+    """A list taken apart: its entries, and what is known of who sent it."""
+
+    entries: list[Entry]
+    manufacturer: str | None
+    list_version: str | None
+    scaling: Scaling
+
+
+def _is_obis(item: Data) -> bool:
+    return isinstance(item, bytes) and len(item) == _OBIS_LENGTH
+
+
+def _scaler_unit(item: Data) -> tuple[int, int] | None:
+    """Read a {scaler, unit} structure, as self-describing lists attach to values."""
+    if isinstance(item, Structure) and len(item.items) == 2:  # noqa: PLR2004
+        scaler, unit = item.items
+        if isinstance(scaler, int) and isinstance(unit, int) and not isinstance(scaler, bool):
+            return scaler, unit
+    return None
+
+
+def _self_describing(items: tuple[Data, ...]) -> list[Entry] | None:
+    """Entries from a list of {OBIS, value[, {scaler, unit}]} structures."""
+    entries = []
+    for item in items:
+        if item is None:
+            continue
+        if not isinstance(item, Structure) or len(item.items) not in (2, 3) or not _is_obis(item.items[0]):
+            return None
+        obis_bytes = item.items[0]
+        assert isinstance(obis_bytes, bytes)  # noqa: S101 - checked by _is_obis
+        scaler_unit = _scaler_unit(item.items[2]) if len(item.items) == 3 else None  # noqa: PLR2004
+        scaler, unit = scaler_unit if scaler_unit is not None else (None, None)
+        entries.append(Entry(ObisCode.from_bytes(obis_bytes), item.items[1], scaler, unit))
+    return entries
+
+
+def _pairs(items: tuple[Data, ...]) -> list[Entry]:
+    """Entries from a flat run of OBIS, value[, {scaler, unit}].
+
+    A leading value without an OBIS code is Kamstrup's list version; null
+    data stands in for registers a 1-phase meter does not have.
+    """
+    entries: list[Entry] = []
+    index = 0
+    count = len(items)
+    while index < count:
+        item = items[index]
+        if item is None:
+            index += 1
+            continue
+        if not _is_obis(item):
+            if not entries and index == 0 and isinstance(item, str | bytes):
+                entries.append(Entry(LIST_VERSION, item))
+                index += 1
+                continue
+            msg = f"element {index} should be an OBIS code"
+            raise DecodeError(msg)
+        assert isinstance(item, bytes)  # noqa: S101 - checked by _is_obis
+        if index + 1 >= count:
+            msg = "OBIS code without a value at the end of the list"
+            raise DecodeError(msg)
+        value = items[index + 1]
+        index += 2
+        scaler_unit = _scaler_unit(items[index]) if index < count else None
+        if scaler_unit is not None:
+            index += 1
+            entries.append(Entry(ObisCode.from_bytes(item), value, *scaler_unit))
+        else:
+            entries.append(Entry(ObisCode.from_bytes(item), value))
+    return entries
+
+
+def _positional(items: tuple[Data, ...]) -> list[Entry]:
+    version = text(items[0]) if isinstance(items[0], str | bytes) else None
+    layout = POSITIONAL_LISTS.get((version, len(items)))
+    if layout is None:
+        msg = f"unknown list of {len(items)} values without OBIS codes (list version {version})"
+        raise DecodeError(msg)
+    return [Entry(obis, value) for obis, value in zip(layout, items, strict=True)]
+
+
+def _manufacturer(list_version: str | None) -> str | None:
+    if list_version is None:
+        return None
+    for prefix, name in MANUFACTURERS_BY_LIST_PREFIX.items():
+        if list_version.startswith(prefix):
+            return name
+    return None
+
+
+def _scaling(manufacturer: str | None, entries: list[Entry]) -> Scaling:
+    """Choose the units of registers sent without scaler, by vendor, list and meter type."""
+    if manufacturer == "Kaifa":
+        return KAIFA
+    if manufacturer == "Kamstrup":
+        meter_type = next((text(e.value) for e in entries if e.obis.register == (96, 1, 1)), None)
+        if meter_type is None:
+            # Only the "DLMS push 1" list leaves the meter type out, and it counts Wh.
+            return KAMSTRUP_WH
+        return KAMSTRUP_BY_VARIANT.get(meter_type[_KAMSTRUP_VARIANT], KAMSTRUP_NORWAY)
+    return STANDARD
+
+
+def take_apart(body: Data) -> VendorList:
+    """Recognise the list's shape and vendor; return its entries and units."""
+    if isinstance(body, Structure):
+        items = body.items
+    elif isinstance(body, list):
+        items = tuple(body)
+    else:
+        items = (body,)
+    if not items:
+        msg = "empty list"
+        raise DecodeError(msg)
+    entries = _self_describing(items)
+    positional = False
+    if entries is None:
+        positional = not any(_is_obis(item) for item in items)
+        entries = _positional(items) if positional else _pairs(items)
+    list_version = next((text(e.value) for e in entries if e.obis.register == (0, 2, 129)), None)
+    manufacturer = _manufacturer(list_version)
+    if manufacturer is None and positional:
+        manufacturer = "Kaifa"  # the bare one-value list 1 is Kaifa's alone
+    return VendorList(entries, manufacturer, list_version, _scaling(manufacturer, entries))

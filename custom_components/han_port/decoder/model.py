@@ -1,0 +1,92 @@
+"""What the decoder produces: telegrams of readings, and dropped frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+    from .obis import ObisCode, Unit
+
+Number = int | float
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One register's value in base units (W, Wh, V, A, ...)."""
+
+    value: Number
+    unit: Unit | None
+
+
+@dataclass(frozen=True, slots=True)
+class Telegram:
+    """Everything one push from the meter said."""
+
+    format: Literal["hdlc", "p1"]
+    manufacturer: str | None
+    list_version: str | None
+    meter_id: str | None
+    meter_type: str | None
+    # Timezone-aware when the meter states its offset, naive local time when not.
+    timestamp: datetime | None
+    readings: Mapping[ObisCode, Reading]
+    # The frame as it came off the wire (all segments, before decryption).
+    raw: bytes = field(repr=False)
+    encrypted: bool = False
+
+
+class DropReason(StrEnum):
+    """Why a frame did not become a telegram."""
+
+    BAD_CHECKSUM = "bad_checksum"
+    UNDECODABLE = "undecodable"
+    KEY_MISSING = "key_missing"
+    KEY_REJECTED = "key_rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Ciphering:
+    """The general-glo-ciphering header of an encrypted frame."""
+
+    system_title: bytes
+    security_control: int
+    invocation_counter: int
+
+    @property
+    def encrypted(self) -> bool:
+        """Security control bit 5: the APDU is encrypted."""
+        return bool(self.security_control & 0x20)
+
+    @property
+    def authenticated(self) -> bool:
+        """Security control bit 4: the APDU carries a GCM tag."""
+        return bool(self.security_control & 0x10)
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedFrame:
+    """A frame, or run of bytes, that was skipped, and why."""
+
+    reason: DropReason
+    detail: str
+    raw: bytes = field(repr=False)
+    ciphering: Ciphering | None = None
+
+
+class DecodeError(ValueError):
+    """The bytes passed their checksum but do not decode."""
+
+
+class KeyProblemError(DecodeError):
+    """A ciphered frame could not be opened with the keys given."""
+
+    def __init__(self, reason: DropReason, detail: str, ciphering: Ciphering) -> None:
+        """Carry the drop reason and the header of the frame that failed."""
+        super().__init__(detail)
+        self.reason = reason
+        self.ciphering = ciphering

@@ -1,0 +1,202 @@
+"""P1 / IEC 62056-21 ASCII telegrams: incremental framing and parsing.
+
+A telegram runs from '/' to '!' followed by four hex digits: CRC-16/ARC over
+everything from '/' through '!'.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from .crc import crc16_arc
+from .model import DecodeError, DroppedFrame, DropReason, Reading, Telegram
+from .obis import ObisCode, Unit, identification, is_clock
+from .readings import scale
+
+START = ord("/")
+END = ord("!")
+_CRC_DIGITS = 4
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+# Swedish and Danish telegrams are under 1 kB; a '/' with no '!' this far
+# on was not the start of a telegram.
+MAX_TELEGRAM_BYTES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class P1Message:
+    """A checksum-valid telegram, still as text."""
+
+    text: str
+    raw: bytes
+
+
+class P1Framer:
+    """Turns bytes, in chunks of any size, into P1 telegrams as they complete."""
+
+    def __init__(self) -> None:
+        """Start with nothing buffered."""
+        self._buffer = bytearray()
+        self.noise_bytes = 0
+        """Bytes skipped outside any checksum-valid telegram."""
+
+    def feed(self, data: bytes) -> list[P1Message | DroppedFrame]:
+        """Add bytes; return every telegram and drop they complete, in order."""
+        buffer = self._buffer
+        buffer += data
+        events: list[P1Message | DroppedFrame] = []
+        pos = 0
+        while True:
+            start = buffer.find(START, pos)
+            if start < 0:
+                self._skip(buffer, pos, len(buffer))
+                pos = len(buffer)
+                break
+            self._skip(buffer, pos, start)
+            pos = start
+            end_mark = buffer.find(END, start)
+            if end_mark < 0:
+                if len(buffer) - start > MAX_TELEGRAM_BYTES:
+                    pos = start + 1
+                    continue
+                break
+            crc_end = end_mark + 1 + _CRC_DIGITS
+            if len(buffer) < crc_end:
+                break
+            digits = bytes(buffer[end_mark + 1 : crc_end])
+            if not _HEX_DIGITS.issuperset(digits):
+                pos = start + 1  # not a telegram start, or damaged
+                continue
+            raw = bytes(buffer[start:crc_end])
+            # A second '/' before the '!' means the first telegram was cut
+            # short: check from the later start.
+            restart = raw.rfind(b"/", 1, end_mark - start)
+            if restart > 0 and crc16_arc(raw[:-_CRC_DIGITS]) != int(digits, 16):
+                events.append(DroppedFrame(DropReason.BAD_CHECKSUM, "P1 telegram cut short by another", raw[:restart]))
+                pos = start + restart
+                continue
+            if crc16_arc(raw[:-_CRC_DIGITS]) != int(digits, 16):
+                events.append(DroppedFrame(DropReason.BAD_CHECKSUM, "P1 CRC mismatch", raw))
+                pos = crc_end
+                continue
+            events.append(P1Message(raw.decode("ascii", errors="replace"), raw))
+            pos = crc_end
+        del buffer[:pos]
+        return events
+
+    def _skip(self, buffer: bytearray, start: int, end: int) -> None:
+        if end > start:
+            # Line ends after the CRC are part of the telegram, not noise.
+            self.noise_bytes += end - start - buffer.count(b"\r", start, end) - buffer.count(b"\n", start, end)
+
+
+_LINE = re.compile(r"^(\d+)-(\d+):(\d+)\.(\d+)\.(\d+)(?:\*(\d+))?((?:\([^()]*\))+)$")
+_VALUE = re.compile(r"^([-+]?\d+(?:\.\d+)?)(?:\*(.+))?$")
+_TIMESTAMP = re.compile(r"^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})([SW])?$")
+# Prefix exponent and base unit of each unit the meters print.
+_UNITS: dict[str, tuple[int, Unit]] = {
+    "w": (0, Unit.WATT),
+    "kw": (3, Unit.WATT),
+    "wh": (0, Unit.WATT_HOUR),
+    "kwh": (3, Unit.WATT_HOUR),
+    "var": (0, Unit.VAR),
+    "kvar": (3, Unit.VAR),
+    "varh": (0, Unit.VAR_HOUR),
+    "kvarh": (3, Unit.VAR_HOUR),
+    "va": (0, Unit.VOLT_AMPERE),
+    "kva": (3, Unit.VOLT_AMPERE),
+    "vah": (0, Unit.VOLT_AMPERE_HOUR),
+    "kvah": (3, Unit.VOLT_AMPERE_HOUR),
+    "v": (0, Unit.VOLT),
+    "a": (0, Unit.AMPERE),
+    "hz": (0, Unit.HERTZ),
+}
+# FLAG manufacturer ids (the three letters after '/').
+_MANUFACTURERS = {
+    "KAM": "Kamstrup",
+    "LGF": "Landis+Gyr",
+    "LGZ": "Landis+Gyr",
+    "KFM": "Kaifa",
+    "AID": "Aidon",
+    "ISK": "Iskraemeco",
+    "SAG": "Sagemcom",
+}
+# The meters print local time and say only whether summer time applies;
+# every market served here is on Central European Time.
+_SUMMER = timezone(timedelta(hours=2))
+_WINTER = timezone(timedelta(hours=1))
+
+
+def _parse_decimal(text: str) -> tuple[int, int]:
+    """'00006678.394' -> (6678394, -3): digits and decimal exponent."""
+    whole, _, fraction = text.partition(".")
+    return int(whole + fraction), -len(fraction)
+
+
+def _parse_timestamp(text: str) -> datetime | None:
+    match = _TIMESTAMP.match(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    season = match.group(7)
+    tzinfo = None if season is None else (_SUMMER if season == "S" else _WINTER)
+    try:
+        return datetime(2000 + year, month, day, hour, minute, second, tzinfo=tzinfo)
+    except ValueError:
+        return None
+
+
+def parse_telegram(message: P1Message) -> Telegram:
+    """Turn a checksum-valid P1 telegram into readings; skip lines that are not data."""
+    lines = message.text.replace("\r", "").split("\n")
+    ident = lines[0][1:].strip() if lines and lines[0].startswith("/") else ""
+    if not ident:
+        msg = "P1 telegram without an identification line"
+        raise DecodeError(msg)
+    readings: dict[ObisCode, Reading] = {}
+    fields: dict[str, str] = {}
+    timestamp = None
+    for line in lines[1:]:
+        match = _LINE.match(line.strip())
+        if match is None:
+            continue
+        a, b, c, d, e, f, values = match.groups()
+        obis = ObisCode(int(a), int(b), int(c), int(d), int(e), 255 if f is None else int(f))
+        first = values[1 : values.index(")")]
+        if is_clock(obis):
+            timestamp = _parse_timestamp(first)
+            continue
+        field = identification(obis)
+        if field is not None:
+            fields.setdefault(field, first)
+            continue
+        value = _VALUE.match(first)
+        if value is None:
+            continue
+        number, unit_text = value.groups()
+        digits, exponent = _parse_decimal(number)
+        unit = None
+        if unit_text is not None:
+            known = _UNITS.get(unit_text.lower())
+            if known is None:
+                continue  # a unit we cannot express in base units (m3, ...)
+            prefix, unit = known
+            exponent += prefix
+        readings[obis] = Reading(scale(digits, exponent), unit)
+    flag = ident[:3]
+    # After the flag comes the baud rate character, then the identification;
+    # '\2'-style escapes mark enhanced identification.
+    model = ident[4:]
+    if model.startswith("\\") and len(model) > 1:
+        model = model[2:]
+    return Telegram(
+        format="p1",
+        manufacturer=_MANUFACTURERS.get(flag.upper()),
+        list_version=None,
+        meter_id=fields.get("meter_id"),
+        meter_type=fields.get("meter_type") or model or None,
+        timestamp=timestamp,
+        readings=readings,
+        raw=message.raw,
+    )
