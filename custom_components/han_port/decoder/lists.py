@@ -57,21 +57,23 @@ POSITIONAL_LISTS: dict[tuple[str | None, int], tuple[ObisCode, ...]] = {
 }
 
 # Raw units of lists without scalers, from the vendors' HAN specifications
-# and checked against captures: Kaifa sends mA, 0.1 V and Wh; Kamstrup's
-# Norwegian HAN-NVE firmware sends 0.01 A, V and 0.01 kWh.
+# and checked against captures: Kaifa sends mA, 0.1 V and Wh; Kamstrup sends
+# 0.01 A, V and, configured as in Norway and Denmark, energy in 0.01 kWh.
 KAIFA = Scaling(current=-3, voltage=-1)
-KAMSTRUP_NORWAY = Scaling(current=-2, energy=1, power_factor=-2)
+KAMSTRUP_10_WH = Scaling(current=-2, energy=1, power_factor=-2)
 KAMSTRUP_WH = Scaling(current=-2, power_factor=-2)
 
-# Kamstrup meter types read 68411 31 BN 243 101040: the three digits after
-# "BN"/"AN" tell the market variant. Norwegian variants count energy in
-# 0.01 kWh; the Swedish one (245) in Wh, which other readers got 10x wrong.
-# Unknown variants get the Norwegian units, as the HAN-NVE lists are the
-# Norwegian NVE lists.
+# Kamstrup meter types read 6841131 BN 243 101040: the three digits after
+# "BN"/"AN" tell the market variant. Norwegian variants (242, 243) count
+# energy in 0.01 kWh; the Swedish one (245) in Wh, which other readers got
+# 10x wrong. Other variants, and the Danish "DLMS push 1" list that sends no
+# meter type, get 0.01 kWh: Danish users of readers that assume it report
+# right totals. The resolution is meter configuration that a grid company
+# can change, which is why the integration also guards totals against jumps.
 _KAMSTRUP_VARIANT = slice(9, 12)
 KAMSTRUP_BY_VARIANT: dict[str, Scaling] = {
-    "242": KAMSTRUP_NORWAY,
-    "243": KAMSTRUP_NORWAY,
+    "242": KAMSTRUP_10_WH,
+    "243": KAMSTRUP_10_WH,
     "245": KAMSTRUP_WH,
 }
 
@@ -182,9 +184,8 @@ def _scaling(manufacturer: str | None, entries: list[Entry]) -> Scaling:
     if manufacturer == "Kamstrup":
         meter_type = next((text(e.value) for e in entries if e.obis.register == (96, 1, 1)), None)
         if meter_type is None:
-            # Only the "DLMS push 1" list leaves the meter type out, and it counts Wh.
-            return KAMSTRUP_WH
-        return KAMSTRUP_BY_VARIANT.get(meter_type[_KAMSTRUP_VARIANT], KAMSTRUP_NORWAY)
+            return KAMSTRUP_10_WH
+        return KAMSTRUP_BY_VARIANT.get(meter_type[_KAMSTRUP_VARIANT], KAMSTRUP_10_WH)
     return STANDARD
 
 
