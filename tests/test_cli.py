@@ -1,0 +1,105 @@
+"""The command line decodes captures into JSON Lines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from custom_components.han_port.decoder.__main__ import main
+
+from . import encoder
+from .encoder import MeterState
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def kamstrup_hourly() -> bytes:
+    apdu = encoder.data_notification(encoder.kamstrup_list(MeterState(), hourly=True), MeterState().moment)
+    return encoder.hdlc_frames(apdu)
+
+
+def test_raw_file_to_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capture = tmp_path / "capture.bin"
+    damaged = bytearray(kamstrup_hourly())
+    damaged[-3] ^= 0x55
+    capture.write_bytes(kamstrup_hourly() + bytes(damaged) + encoder.p1_telegram("KAM5", ["1-0:1.7.0(0001.453*kW)"]))
+    assert main([str(capture)]) == 0
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 2
+    first = lines[0]
+    assert first["format"] == "hdlc"
+    assert first["manufacturer"] == "Kamstrup"
+    assert first["list_version"] == "Kamstrup_V0001"
+    assert first["meter_id"] == MeterState().meter_id
+    assert first["timestamp"] == "2024-01-15T13:00:10"
+    assert first["values"]["1-1:1.7.0.255"] == {"value": 1703, "unit": "W"}
+    assert first["values"]["1-1:31.7.0.255"] == {"value": 1.36, "unit": "A"}
+    assert first["values"]["1-1:1.8.0.255"] == {"value": 155232510, "unit": "Wh"}
+    assert lines[1]["format"] == "p1"
+    assert lines[1]["values"] == {"1-0:1.7.0.255": {"value": 1453, "unit": "W"}}
+    assert err.strip().splitlines() == ["dropped (bad_checksum): HDLC frame check sequence (FCS) mismatch"]
+
+
+def test_hex_from_stdin_with_keys_in_a_subprocess() -> None:
+    key, auth_key = bytes(range(16)), bytes(range(16, 32))
+    apdu = encoder.data_notification(encoder.kamstrup_push1_list(MeterState()), MeterState().moment)
+    frame = encoder.hdlc_frames(encoder.glo_cipher(apdu, key, auth_key))
+    hex_text = " ".join(f"0x{byte:02X}" for byte in frame[:20]) + "\n" + ":".join(f"{b:02x}" for b in frame[20:])
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "custom_components.han_port.decoder",
+            "--hex",
+            "--key",
+            key.hex(" "),
+            "--auth-key",
+            "0x" + auth_key.hex(),
+        ],
+        input=hex_text.encode(),
+        capture_output=True,
+        cwd=ROOT,
+        check=True,
+    )
+    (line,) = result.stdout.decode().splitlines()
+    decoded = json.loads(line)
+    assert decoded["values"]["1-1:13.7.0.255"] == {"value": 0.99, "unit": None}
+    assert decoded["meter_id"] == "90941742"
+
+
+def test_wrong_key_is_reported_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    apdu = encoder.data_notification(encoder.kamstrup_push1_list(MeterState()), None)
+    capture = tmp_path / "dk.bin"
+    capture.write_bytes(encoder.hdlc_frames(encoder.glo_cipher(apdu, bytes(16), bytes(16))))
+    assert main(["--key", "01" * 16, "--auth-key", "00" * 16, str(capture)]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("dropped (key_rejected): the authentication tag does not match")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--key", "abc"], "32 hexadecimal digits"),
+        (["--key", "zz" * 16], "32 hexadecimal digits"),
+        (["/no/such/capture"], "cannot read /no/such/capture"),
+    ],
+)
+def test_bad_arguments_exit_with_usage_error(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_non_hex_input_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capture = tmp_path / "capture.txt"
+    capture.write_text("7E A0 ZZ")
+    with pytest.raises(SystemExit):
+        main(["--hex", str(capture)])
+    assert "not hex text" in capsys.readouterr().err
