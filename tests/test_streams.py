@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram
 
 from .corpus import STREAMS, require_corpus
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _HEX_LINE = re.compile(r"^(?:\(V\)\s*)?((?:[0-9A-F]{2}\s+)*[0-9A-F]{2})\s*$")
 
