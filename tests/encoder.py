@@ -215,8 +215,9 @@ def _aidon_register(code: str, value_bytes: bytes, scaler: int, unit: int) -> by
 def aidon_list(state: MeterState, kind: int) -> bytes:
     """Norwegian AIDON_V0001 list 1 (power), 2 (10 s) or 3 (hourly)."""
     power = _aidon_register("1-0:1.7.0.255", double_long_unsigned(state.power_import), 0, 27)
+    # Aidon wraps its registers in an array, where the others use a structure.
     if kind == 1:
-        return structure(power)
+        return array(power)
     items = [
         structure(obis("1-1:0.2.129.255"), visible_string("AIDON_V0001")),
         structure(obis("0-0:96.1.0.255"), visible_string(state.meter_id)),
@@ -242,7 +243,7 @@ def aidon_list(state: MeterState, kind: int) -> bytes:
         ):
             # Norwegian Aidon counts energy in 10 Wh and says so with scaler 1.
             items.append(_aidon_register(code, double_long_unsigned(raw(value, 1)), 1, unit))
-    return structure(*items)
+    return array(*items)
 
 
 def aidon_swedish_list(state: MeterState) -> bytes:
@@ -272,7 +273,7 @@ def aidon_swedish_list(state: MeterState) -> bytes:
     ):
         items.append(_aidon_register(code, double_long_unsigned(value), 0, unit))
     assert len(items) == 27
-    return structure(*items)
+    return array(*items)
 
 
 # Kaifa: bare values in fixed positions; mA, 0.1 V, Wh.

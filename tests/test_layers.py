@@ -268,20 +268,20 @@ def test_lists_that_do_not_decode() -> None:
 def test_bare_and_array_bodies() -> None:
     assert take_apart(7).manufacturer == "Kaifa"  # a lone value is Kaifa's list 1
     pairs = take_apart([b"\x01\x00\x01\x07\x00\xff", 5, Structure((-1, 27))])
-    assert pairs.entries == [Entry(ObisCode.parse("1-0:1.7.0"), 5, -1, 27)]
+    assert pairs.entries == [Entry(ObisCode.parse("1-0:1.7.0").to_bytes(), 5, -1, 27)]
     assert pairs.manufacturer is None
 
 
 def test_interpret_converts_what_meters_send() -> None:
     content = interpret(
         [
-            Entry(ObisCode.parse("1-0:1.7.0"), 1.5, 3, 27),  # float with scaler: kW as W
-            Entry(ObisCode.parse("1-0:13.7.0"), 995, -3, 255),  # unitless power factor
-            Entry(ObisCode.parse("0-0:1.0.0"), datetime(2024, 1, 1, 12)),
-            Entry(ObisCode.parse("0-0:96.1.0"), b"\xff\xfe"),
-            Entry(ObisCode.parse("0-0:96.1.7"), None),
-            Entry(ObisCode.parse("1-0:2.7.0"), True),
-            Entry(ObisCode.parse("1-0:32.7.0"), 2301, -1),  # scaler without unit
+            Entry(ObisCode.parse("1-0:1.7.0").to_bytes(), 1.5, 3, 27),  # float with scaler: kW as W
+            Entry(ObisCode.parse("1-0:13.7.0").to_bytes(), 995, -3, 255),  # unitless power factor
+            Entry(ObisCode.parse("0-0:1.0.0").to_bytes(), datetime(2024, 1, 1, 12)),
+            Entry(ObisCode.parse("0-0:96.1.0").to_bytes(), b"\xff\xfe"),
+            Entry(ObisCode.parse("0-0:96.1.7").to_bytes(), None),
+            Entry(ObisCode.parse("1-0:2.7.0").to_bytes(), True),
+            Entry(ObisCode.parse("1-0:32.7.0").to_bytes(), 2301, -1),  # scaler without unit
         ],
         STANDARD,
     )

@@ -107,14 +107,47 @@ def _items(data: bytes, pos: int, depth: int) -> tuple[list[Data], int]:
         raise DecodeError(msg)
     count, pos = decode_length(data, pos)
     # Every item takes at least one byte: a count beyond what is left is damage.
-    if count > len(data) - pos:
-        msg = f"{count} items announced but {len(data) - pos} bytes left"
+    end = len(data)
+    if count > end - pos:
+        msg = f"{count} items announced but {end - pos} bytes left"
         raise DecodeError(msg)
-    items = []
+    items: list[Data] = []
+    append = items.append
     for _ in range(count):
-        item, pos = decode_data(data, pos, depth + 1)
-        items.append(item)
+        # Inline what meters send most (numbers, short strings, structures);
+        # a call per item would cost more than decoding it. Anything else,
+        # and any damage, takes the general path and its checks.
+        tag = data[pos] if pos < end else -1
+        size = _INLINE_UNSIGNED.get(tag, 0)
+        if size and pos + size < end:
+            append(int.from_bytes(data[pos + 1 : pos + 1 + size]))
+            pos += 1 + size
+        elif tag in _INLINE_STRINGS and pos + 1 < end and data[pos + 1] < _LENGTH_FOLLOWS:
+            stop = pos + 2 + data[pos + 1]
+            if stop > end:
+                msg = f"string runs past the end at byte {pos}"
+                raise DecodeError(msg)
+            raw = data[pos + 2 : stop]
+            if tag == OCTET_STRING:
+                append(raw)
+            elif raw.isascii():
+                append(raw.decode("ascii"))
+            else:
+                msg = f"visible-string at byte {pos} is not ASCII"
+                raise DecodeError(msg)
+            pos = stop
+        elif tag == STRUCTURE:
+            children, pos = _items(data, pos + 1, depth + 1)
+            append(Structure(tuple(children)))
+        else:
+            item, pos = decode_data(data, pos, depth + 1)
+            append(item)
     return items, pos
+
+
+# Unsigned types by size, and string types, that _items decodes inline.
+_INLINE_UNSIGNED = {DOUBLE_LONG_UNSIGNED: 4, LONG_UNSIGNED: 2, UNSIGNED: 1, ENUM: 1}
+_INLINE_STRINGS = frozenset({OCTET_STRING, VISIBLE_STRING})
 
 
 def _array(data: bytes, pos: int, depth: int) -> tuple[Data, int]:

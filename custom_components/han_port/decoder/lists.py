@@ -20,7 +20,7 @@ from .readings import STANDARD, Entry, Scaling, text
 
 _OBIS_LENGTH = 6
 
-LIST_VERSION = ObisCode(1, 1, 0, 2, 129, 255)
+LIST_VERSION = ObisCode(1, 1, 0, 2, 129, 255).to_bytes()
 
 # Norwegian Kaifa lists (KFM_001): registers by position, no OBIS codes.
 _KAIFA_IDENTITY = (
@@ -47,7 +47,7 @@ _KAIFA_THREE_PHASE = _KAIFA_IDENTITY + _KAIFA_POWER + _CURRENTS + _VOLTAGES
 _KAIFA_ONE_PHASE = _KAIFA_IDENTITY + _KAIFA_POWER + _CURRENTS[:1] + _VOLTAGES[:1]
 
 # (list version, number of elements) -> OBIS code of each position.
-POSITIONAL_LISTS: dict[tuple[str | None, int], tuple[ObisCode, ...]] = {
+_POSITIONAL_CODES: dict[tuple[str | None, int], tuple[ObisCode, ...]] = {
     # List 1 (every 2 s) is one bare value and no list version.
     (None, 1): _KAIFA_POWER[:1],
     ("KFM_001", 9): _KAIFA_ONE_PHASE,
@@ -55,6 +55,7 @@ POSITIONAL_LISTS: dict[tuple[str | None, int], tuple[ObisCode, ...]] = {
     ("KFM_001", 14): _KAIFA_ONE_PHASE + _KAIFA_HOURLY,
     ("KFM_001", 18): _KAIFA_THREE_PHASE + _KAIFA_HOURLY,
 }
+POSITIONAL_LISTS = {shape: tuple(code.to_bytes() for code in codes) for shape, codes in _POSITIONAL_CODES.items()}
 
 # Raw units of lists without scalers, from the vendors' HAN specifications
 # and checked against captures: Kaifa sends mA, 0.1 V and Wh; Kamstrup sends
@@ -76,6 +77,9 @@ KAMSTRUP_BY_VARIANT: dict[str, Scaling] = {
     "243": KAMSTRUP_10_WH,
     "245": KAMSTRUP_WH,
 }
+
+_LIST_VERSION_CDE = bytes((0, 2, 129))
+_METER_TYPE_CDE = bytes((96, 1, 1))
 
 MANUFACTURERS_BY_LIST_PREFIX = {
     "Kamstrup": "Kamstrup",
@@ -119,7 +123,7 @@ def _self_describing(items: tuple[Data, ...]) -> list[Entry] | None:
         assert isinstance(obis_bytes, bytes)  # noqa: S101 - checked by _is_obis
         scaler_unit = _scaler_unit(item.items[2]) if len(item.items) == 3 else None  # noqa: PLR2004
         scaler, unit = scaler_unit if scaler_unit is not None else (None, None)
-        entries.append(Entry(ObisCode.from_bytes(obis_bytes), item.items[1], scaler, unit))
+        entries.append(Entry(obis_bytes, item.items[1], scaler, unit))
     return entries
 
 
@@ -153,9 +157,9 @@ def _pairs(items: tuple[Data, ...]) -> list[Entry]:
         scaler_unit = _scaler_unit(items[index]) if index < count else None
         if scaler_unit is not None:
             index += 1
-            entries.append(Entry(ObisCode.from_bytes(item), value, *scaler_unit))
+            entries.append(Entry(item, value, *scaler_unit))
         else:
-            entries.append(Entry(ObisCode.from_bytes(item), value))
+            entries.append(Entry(item, value))
     return entries
 
 
@@ -182,7 +186,7 @@ def _scaling(manufacturer: str | None, entries: list[Entry]) -> Scaling:
     if manufacturer == "Kaifa":
         return KAIFA
     if manufacturer == "Kamstrup":
-        meter_type = next((text(e.value) for e in entries if e.obis.register == (96, 1, 1)), None)
+        meter_type = next((text(e.value) for e in entries if e.obis[2:5] == _METER_TYPE_CDE), None)
         if meter_type is None:
             return KAMSTRUP_10_WH
         return KAMSTRUP_BY_VARIANT.get(meter_type[_KAMSTRUP_VARIANT], KAMSTRUP_10_WH)
@@ -205,7 +209,7 @@ def take_apart(body: Data) -> VendorList:
     if entries is None:
         positional = not any(_is_obis(item) for item in items)
         entries = _positional(items) if positional else _pairs(items)
-    list_version = next((text(e.value) for e in entries if e.obis.register == (0, 2, 129)), None)
+    list_version = next((text(e.value) for e in entries if e.obis[2:5] == _LIST_VERSION_CDE), None)
     manufacturer = _manufacturer(list_version)
     if manufacturer is None and positional:
         manufacturer = "Kaifa"  # the bare one-value list 1 is Kaifa's alone

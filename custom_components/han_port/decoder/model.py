@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -15,9 +15,12 @@ if TYPE_CHECKING:
 Number = int | float
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One register's value in base units (W, Wh, V, A, ...)."""
+class Reading(NamedTuple):
+    """One register's value in base units (W, Wh, V, A, ...).
+
+    Immutable like the dataclasses here, but a tuple because every telegram
+    makes dozens of them and a tuple is the cheapest immutable record.
+    """
 
     value: Number
     unit: Unit | None

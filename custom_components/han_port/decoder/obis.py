@@ -53,6 +53,10 @@ class ObisCode:
         a, b, c, d, e, f = match.groups()
         return cls(int(a), int(b), int(c), int(d), int(e), 255 if f is None else int(f))
 
+    def to_bytes(self) -> bytes:
+        """Return the six-byte logical name, as the meters send it."""
+        return bytes((self.a, self.b, self.c, self.d, self.e, self.f))
+
     @property
     def register(self) -> tuple[int, int, int]:
         """C.D.E: what is measured, whichever channel (B) the meter uses."""

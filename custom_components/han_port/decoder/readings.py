@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from enum import Enum, auto
+from functools import lru_cache
+from typing import TYPE_CHECKING, NamedTuple
 
 from .cosem import DATE_TIME_LENGTH, parse_date_time
 from .model import Number, Reading
@@ -32,17 +34,18 @@ _INSTANTANEOUS = 7
 _TOTAL = 8
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One register of a list: its OBIS code, raw value, and scaler/unit if sent."""
+class Entry(NamedTuple):
+    """One register of a list: its six-byte OBIS code, raw value, and scaler/unit if sent."""
 
-    obis: ObisCode
+    obis: bytes
     value: Data
     scaler: int | None = None
     unit: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+# Compared and hashed by identity: each is a named constant, and the plan
+# cache below looks one up for every register of every telegram.
+@dataclass(frozen=True, slots=True, eq=False)
 class Scaling:
     """Decimal exponents for registers that a list sends without a scaler."""
 
@@ -73,8 +76,10 @@ STANDARD = Scaling()
 
 def scale(digits: int, exponent: int) -> Number:
     """Digits x 10^exponent, exact for integers and correctly rounded otherwise."""
+    if exponent == 0:
+        return digits
     power: int = 10 ** abs(exponent)
-    if exponent >= 0:
+    if exponent > 0:
         return digits * power
     # Dividing by an exact power of ten rounds once; multiplying by 0.1 would not.
     return digits / power
@@ -103,35 +108,54 @@ class ListContent:
     readings: dict[ObisCode, Reading]
 
 
+class _Role(Enum):
+    IDENTIFICATION = auto()
+    CLOCK = auto()
+    READING = auto()
+
+
+class _Plan(NamedTuple):
+    """How to read one register: worked out once per list layout, not per telegram."""
+
+    obis: ObisCode
+    role: _Role
+    field: str | None = None
+    exponent: int = 0
+    unit: Unit | None = None
+
+
+@lru_cache(maxsize=4096)
+def _plan(obis_bytes: bytes, scaler: int | None, unit_code: int | None, scaling: Scaling) -> _Plan:
+    obis = ObisCode.from_bytes(obis_bytes)
+    field = identification(obis)
+    if field is not None:
+        return _Plan(obis, _Role.IDENTIFICATION, field)
+    if is_clock(obis):
+        return _Plan(obis, _Role.CLOCK)
+    if scaler is not None:
+        unit = DLMS_UNITS.get(unit_code) if unit_code is not None else standard_unit(obis)
+        return _Plan(obis, _Role.READING, exponent=scaler, unit=unit)
+    return _Plan(obis, _Role.READING, exponent=scaling.exponent(obis), unit=standard_unit(obis))
+
+
 def interpret(entries: list[Entry], scaling: Scaling) -> ListContent:
     """Convert entries to readings: the meter's own scaler first, else the vendor's."""
     fields: dict[str, str] = {}
     clock = None
     readings: dict[ObisCode, Reading] = {}
-    for entry in entries:
-        obis, value = entry.obis, entry.value
-        field = identification(obis)
-        if field is not None:
+    for obis_bytes, value, scaler, unit_code in entries:
+        plan = _plan(obis_bytes, scaler, unit_code, scaling)
+        if plan.role is _Role.READING:
+            if type(value) is int:
+                readings[plan.obis] = Reading(scale(value, plan.exponent), plan.unit)
+            elif type(value) is float:
+                readings[plan.obis] = Reading(value * 10**plan.exponent, plan.unit)
+        elif plan.role is _Role.IDENTIFICATION:
             as_text = text(value)
-            if as_text is not None:
-                fields.setdefault(field, as_text)
-            continue
-        if is_clock(obis):
-            if isinstance(value, datetime):
-                clock = value
-            elif isinstance(value, bytes) and len(value) == DATE_TIME_LENGTH:
-                clock = parse_date_time(value)
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        if entry.scaler is not None:
-            exponent = entry.scaler
-            unit = DLMS_UNITS.get(entry.unit) if entry.unit is not None else standard_unit(obis)
-        else:
-            exponent = scaling.exponent(obis)
-            unit = standard_unit(obis)
-        if isinstance(value, float):
-            readings[obis] = Reading(value * 10**exponent, unit)
-        else:
-            readings[obis] = Reading(scale(value, exponent), unit)
+            if as_text is not None and plan.field is not None:
+                fields.setdefault(plan.field, as_text)
+        elif isinstance(value, datetime):
+            clock = value
+        elif isinstance(value, bytes) and len(value) == DATE_TIME_LENGTH:
+            clock = parse_date_time(value)
     return ListContent(fields, clock, readings)

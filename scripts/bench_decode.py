@@ -1,0 +1,72 @@
+"""Time one decoder over benchmark streams; print microseconds per frame as JSON.
+
+Runs under either environment: ours in .venv, amshan 2.1.1 in .bench-venv.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+CHUNK = 256  # bytes per read, like a serial port under load
+ROUNDS = 5
+
+
+def ours() -> Callable[[bytes], int]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from custom_components.han_port.decoder import Decoder  # noqa: PLC0415
+
+    def run(data: bytes) -> int:
+        decoder = Decoder(bytes(range(16)), bytes(range(16, 32)))
+        count = 0
+        for start in range(0, len(data), CHUNK):
+            count += len(decoder.feed(data[start : start + CHUNK]))
+        return count
+
+    return run
+
+
+def amshan() -> Callable[[bytes], int]:
+    from han import autodecoder, dlde, hdlc  # noqa: PLC0415
+
+    def run(data: bytes) -> int:
+        reader = hdlc.HdlcFrameReader(use_octet_stuffing=False)
+        p1_reader = dlde.ModeDReader()
+        decoder = autodecoder.AutoDecoder()
+        count = 0
+        # amshan's P1 reader fails on binary input, so each stream gets one reader.
+        p1 = data.startswith(b"/")
+        for start in range(0, len(data), CHUNK):
+            chunk = data[start : start + CHUNK]
+            messages = p1_reader.read(chunk) if p1 else reader.read(chunk)
+            count += sum(1 for message in messages if message.is_valid and decoder.decode_message(message))
+        return count
+
+    return run
+
+
+def main() -> None:
+    implementation, folder = sys.argv[1], Path(sys.argv[2])
+    run = ours() if implementation == "ours" else amshan()
+    results = {}
+    for stream in sorted(folder.glob("*.bin")):
+        data = stream.read_bytes()
+        frames = int(stream.with_suffix(".count").read_text())
+        best = float("inf")
+        decoded = 0
+        for _ in range(ROUNDS):
+            started = time.perf_counter()
+            decoded = run(data)
+            best = min(best, time.perf_counter() - started)
+        results[stream.stem] = {"us_per_frame": best / frames * 1e6, "decoded": decoded, "frames": frames}
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Write benchmark streams: realistic frame mixes per vendor, built by the test encoder."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests import encoder
+from tests.encoder import MeterState
+
+KEY = bytes(range(16))
+AUTH_KEY = bytes(range(16, 32))
+REPEAT = 200
+
+
+def hdlc(body: bytes, moment: datetime | None, style: str = "bare") -> bytes:
+    return encoder.hdlc_frames(encoder.data_notification(body, moment, style))
+
+
+def streams() -> dict[str, list[bytes]]:
+    state = MeterState()
+    frames: dict[str, list[bytes]] = {"aidon": [], "kaifa": [], "kamstrup": [], "kamstrup-dk-ciphered": [], "p1": []}
+    for index in range(REPEAT):
+        state.power_import = 1000 + index
+        state.moment += timedelta(seconds=10)
+        # Pushes in the proportions the meters send them: short lists often, hourly rarely.
+        frames["aidon"] += [hdlc(encoder.aidon_list(state, 1), None)] * 3 + [hdlc(encoder.aidon_list(state, 2), None)]
+        frames["kaifa"] += [hdlc(encoder.kaifa_list(state, 1), state.moment, "typed")] * 4 + [
+            hdlc(encoder.kaifa_list(state, 2), state.moment, "typed")
+        ]
+        frames["kamstrup"].append(hdlc(encoder.kamstrup_list(state, hourly=index % 50 == 0), state.moment))
+        apdu = encoder.data_notification(encoder.kamstrup_push1_list(state), state.moment)
+        frames["kamstrup-dk-ciphered"].append(
+            encoder.hdlc_frames(encoder.glo_cipher(apdu, KEY, AUTH_KEY, counter=index))
+        )
+        frames["p1"].append(
+            encoder.p1_telegram(
+                "KAM5",
+                [
+                    "0-0:1.0.0(240407122854S)",
+                    f"1-0:1.8.0({9621.983 + index / 1000:012.3f}*kWh)",
+                    "1-0:2.8.0(00000000.000*kWh)",
+                    "1-0:3.8.0(00000000.916*kVArh)",
+                    "1-0:4.8.0(00002496.779*kVArh)",
+                    f"1-0:1.7.0({1.453 + index / 1000:08.3f}*kW)",
+                    "1-0:2.7.0(0000.000*kW)",
+                    "1-0:3.7.0(0000.000*kVAr)",
+                    "1-0:4.7.0(0000.321*kVAr)",
+                    "1-0:21.7.0(0001.218*kW)",
+                    "1-0:41.7.0(0000.123*kW)",
+                    "1-0:61.7.0(0000.112*kW)",
+                    "1-0:32.7.0(237.4*V)",
+                    "1-0:52.7.0(241.4*V)",
+                    "1-0:72.7.0(241.4*V)",
+                    "1-0:31.7.0(005.1*A)",
+                    "1-0:51.7.0(001.4*A)",
+                    "1-0:71.7.0(000.4*A)",
+                ],
+            )
+        )
+    return frames
+
+
+def main() -> None:
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    by_vendor = streams()
+    for vendor, frames in by_vendor.items():
+        (out / f"{vendor}.bin").write_bytes(b"".join(frames))
+        (out / f"{vendor}.count").write_text(str(len(frames)))
+    # The mixed stream interleaves the plain HDLC vendors frame by frame.
+    interleaved = zip(by_vendor["aidon"], by_vendor["kaifa"], by_vendor["kamstrup"], strict=False)
+    mixed = [frame for group in interleaved for frame in group]
+    (out / "mixed.bin").write_bytes(b"".join(mixed))
+    (out / "mixed.count").write_text(str(len(mixed)))
+
+
+if __name__ == "__main__":
+    main()
