@@ -1,0 +1,24 @@
+"""Constants for HAN Port."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+DOMAIN: Final = "han_port"
+LOGGER = logging.getLogger(__package__)
+
+CONF_DEVICE: Final = "device"
+CONF_BAUDRATE: Final = "baudrate"
+CONF_PARITY: Final = "parity"
+CONF_BYTESIZE: Final = "bytesize"
+CONF_STOPBITS: Final = "stopbits"
+CONF_ENCRYPTION_KEY: Final = "encryption_key"
+CONF_AUTHENTICATION_KEY: Final = "authentication_key"
+CONF_MANUFACTURER: Final = "manufacturer"
+CONF_METER_TYPE: Final = "meter_type"
+CONF_LIST_VERSION: Final = "list_version"
+
+# Options.
+CONF_CURRENT_TRANSFORMER_RATIO: Final = "current_transformer_ratio"
+DEFAULT_CURRENT_TRANSFORMER_RATIO: Final = 1.0

@@ -1,0 +1,143 @@
+"""The coordinator: the meter's latest state, pushed to entities per telegram."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+
+from .const import CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO, DOMAIN, LOGGER
+from .decoder import Reading, Telegram
+from .decoder.obis import quantity
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+    from homeassistant.config_entries import ConfigEntry
+
+    from .connection import MeterReader
+
+type HanPortConfigEntry = ConfigEntry[HanPortCoordinator]
+type Register = tuple[int, int, int]
+"""OBIS C.D.E: what a reading measures, whichever channel the meter uses."""
+
+# A household connection cannot draw more than this on average; a total that
+# grows faster came from a damaged telegram or a changed meter configuration.
+MAX_AVERAGE_POWER_W = 500_000
+_TOTAL = 8
+_CURRENT = 11
+_SCALED_BY_CT = frozenset({1, 2, 3, 4, 9, 10, _CURRENT})
+
+
+class MeterUnavailableError(Exception):
+    """The meter stopped sending: port closed, cable pulled or bridge gone."""
+
+
+@dataclass(frozen=True, slots=True)
+class MeterData:
+    """What the meter said last, merged over its lists."""
+
+    manufacturer: str | None = None
+    meter_id: str | None = None
+    meter_type: str | None = None
+    list_version: str | None = None
+    clock: datetime | None = None
+    readings: Mapping[Register, Reading] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Total:
+    value: float
+    when: datetime
+
+
+class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
+    """Holds the meter's state; each telegram is merged in and pushed at once (no polling)."""
+
+    config_entry: HanPortConfigEntry
+    reader: MeterReader
+
+    def __init__(self, hass: HomeAssistant, entry: HanPortConfigEntry, initial: MeterData) -> None:
+        """Start from what the config flow learned about the meter."""
+        super().__init__(hass, LOGGER, config_entry=entry, name=DOMAIN)
+        self.data = initial
+        self._totals: dict[Register, _Total] = {}
+        self.rejected_totals = 0
+        """Energy totals refused because they went down or jumped."""
+        self._ct_ratio = float(entry.options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO))
+
+    async def _async_update_data(self) -> MeterData:
+        # Push only: the reader delivers data; there is nothing to poll.
+        return self.data
+
+    @callback
+    def seed_total(self, register: Register, value: float, when: datetime) -> None:
+        """Tell the guard a total's last known value, as restored after a restart."""
+        known = self._totals.get(register)
+        if known is None or value > known.value:
+            self._totals[register] = _Total(value, when)
+
+    def _guarded_total(self, register: Register, value: float, now: datetime) -> bool:
+        """Accept a total only if it neither went down nor grew faster than possible."""
+        known = self._totals.get(register)
+        if known is not None:
+            hours = max((now - known.when).total_seconds(), 0.0) / 3600
+            # A minute's slack covers clocks and telegrams that cross the hour.
+            allowed = MAX_AVERAGE_POWER_W * (hours + 1 / 60)
+            if value < known.value or value - known.value > allowed:
+                self.rejected_totals += 1
+                LOGGER.warning(
+                    "Ignored energy register %s of meter %s: %s after %s; it may only grow, and only as fast "
+                    "as power allows",
+                    ".".join(map(str, register)),
+                    self.data.meter_id,
+                    value,
+                    known.value,
+                )
+                return False
+        self._totals[register] = _Total(value, now)
+        return True
+
+    @callback
+    def telegram_received(self, telegram: Telegram) -> None:
+        """Merge a telegram into the meter's state and push it to entities."""
+        now = dt_util.utcnow()
+        readings = dict(self.data.readings)
+        for obis, reading in telegram.readings.items():
+            register = obis.register
+            kind = quantity(obis)
+            value = reading.value
+            if self._ct_ratio != 1 and kind in _SCALED_BY_CT:
+                value *= self._ct_ratio
+            if obis.d == _TOTAL and not self._guarded_total(register, value, now):
+                continue
+            readings[register] = Reading(value, reading.unit)
+        data = replace(
+            self.data,
+            manufacturer=telegram.manufacturer or self.data.manufacturer,
+            meter_id=telegram.meter_id or self.data.meter_id,
+            meter_type=telegram.meter_type or self.data.meter_type,
+            list_version=telegram.list_version or self.data.list_version,
+            clock=_aware(telegram.timestamp) or self.data.clock,
+            readings=readings,
+        )
+        if not self.last_update_success:
+            LOGGER.info("Meter %s is sending again", data.meter_id)
+        self.async_set_updated_data(data)
+
+    @callback
+    def availability_changed(self, available: bool) -> None:
+        """Make entities unavailable while the meter is silent; they return with its next telegram."""
+        if not available:
+            self.async_set_update_error(MeterUnavailableError(f"no valid telegram from {self.reader.url}"))
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """Meters that do not state their UTC offset keep local time: use Home Assistant's zone."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt_util.get_default_time_zone())

@@ -1,0 +1,319 @@
+"""Sensors for HAN Port: one per register the meter actually sends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from homeassistant.components.sensor import (
+    RestoreSensor,
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    EntityCategory,
+    UnitOfElectricCurrent,
+    UnitOfElectricPotential,
+    UnitOfEnergy,
+    UnitOfFrequency,
+    UnitOfPower,
+    UnitOfReactivePower,
+)
+from homeassistant.core import callback
+from homeassistant.helpers import entity_registry as er
+
+from .entity import HanPortEntity
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.entity_platform import AddEntitiesCallback
+    from homeassistant.helpers.typing import StateType
+
+    from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData, Register
+
+# Entities only follow the coordinator: nothing to limit.
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class HanPortSensorEntityDescription(SensorEntityDescription):
+    """A register and how to show it."""
+
+    register: Register
+    value_fn: Callable[[float], StateType] = lambda value: value
+
+
+def _kilo(value: float) -> float:
+    return value / 1000
+
+
+def _power(register: Register, key: str, *, enabled: bool = True) -> HanPortSensorEntityDescription:
+    return HanPortSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        register=register,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+        entity_registry_enabled_default=enabled,
+    )
+
+
+def _reactive_power(register: Register, key: str, *, enabled: bool = True) -> HanPortSensorEntityDescription:
+    return HanPortSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        register=register,
+        device_class=SensorDeviceClass.REACTIVE_POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfReactivePower.VOLT_AMPERE_REACTIVE,
+        suggested_display_precision=0,
+        entity_registry_enabled_default=enabled,
+    )
+
+
+def _energy(register: Register, key: str) -> HanPortSensorEntityDescription:
+    return HanPortSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        register=register,
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=3,
+    )
+
+
+def _reactive_energy(register: Register, key: str) -> HanPortSensorEntityDescription:
+    # Home Assistant 2025.4 has no reactive energy device class to convert
+    # units, so the sensor shows kvarh itself.
+    return HanPortSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        register=register,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement="kvarh",
+        suggested_display_precision=3,
+        value_fn=_kilo,
+        entity_registry_enabled_default=False,
+    )
+
+
+def _per_phase(
+    base: int, make: Callable[[Register, str], HanPortSensorEntityDescription], key: str, d: int = 7
+) -> list[HanPortSensorEntityDescription]:
+    return [make((base + 20 * (phase - 1), d, 0), f"{key}_l{phase}") for phase in (1, 2, 3)]
+
+
+def _current(register: Register, key: str) -> HanPortSensorEntityDescription:
+    return HanPortSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        register=register,
+        device_class=SensorDeviceClass.CURRENT,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        suggested_display_precision=2,
+    )
+
+
+def _voltage(register: Register, key: str) -> HanPortSensorEntityDescription:
+    return HanPortSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        register=register,
+        device_class=SensorDeviceClass.VOLTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        suggested_display_precision=1,
+    )
+
+
+def _power_factor(register: Register, key: str) -> HanPortSensorEntityDescription:
+    return HanPortSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        register=register,
+        device_class=SensorDeviceClass.POWER_FACTOR,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        entity_registry_enabled_default=key == "power_factor",
+    )
+
+
+SENSORS: tuple[HanPortSensorEntityDescription, ...] = (
+    _power((1, 7, 0), "active_power_import"),
+    _power((2, 7, 0), "active_power_export"),
+    _reactive_power((3, 7, 0), "reactive_power_import", enabled=False),
+    _reactive_power((4, 7, 0), "reactive_power_export", enabled=False),
+    *_per_phase(21, _power, "active_power_import"),
+    *_per_phase(22, lambda r, k: _power(r, k, enabled=False), "active_power_export"),
+    *_per_phase(23, lambda r, k: _reactive_power(r, k, enabled=False), "reactive_power_import"),
+    *_per_phase(24, lambda r, k: _reactive_power(r, k, enabled=False), "reactive_power_export"),
+    *_per_phase(31, _current, "current"),
+    *_per_phase(32, _voltage, "voltage"),
+    _power_factor((13, 7, 0), "power_factor"),
+    *_per_phase(33, _power_factor, "power_factor"),
+    HanPortSensorEntityDescription(
+        key="frequency",
+        translation_key="frequency",
+        register=(14, 7, 0),
+        device_class=SensorDeviceClass.FREQUENCY,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfFrequency.HERTZ,
+        suggested_display_precision=2,
+    ),
+    _energy((1, 8, 0), "active_energy_import"),
+    _energy((2, 8, 0), "active_energy_export"),
+    _reactive_energy((3, 8, 0), "reactive_energy_import"),
+    _reactive_energy((4, 8, 0), "reactive_energy_export"),
+    *_per_phase(21, _energy, "active_energy_import", d=8),
+    *_per_phase(22, _energy, "active_energy_export", d=8),
+)
+SENSORS_BY_KEY = {description.key: description for description in SENSORS}
+SENSORS_BY_REGISTER = {description.register: description for description in SENSORS}
+
+
+@dataclass(frozen=True, kw_only=True)
+class HanPortInfoSensorEntityDescription(SensorEntityDescription):
+    """A fact about the meter rather than a measurement."""
+
+    value_fn: Callable[[MeterData], StateType | datetime]
+
+
+INFO_SENSORS: tuple[HanPortInfoSensorEntityDescription, ...] = (
+    HanPortInfoSensorEntityDescription(
+        key="meter_id",
+        translation_key="meter_id",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda data: data.meter_id,
+    ),
+    HanPortInfoSensorEntityDescription(
+        key="meter_type",
+        translation_key="meter_type",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda data: data.meter_type,
+    ),
+    HanPortInfoSensorEntityDescription(
+        key="list_version",
+        translation_key="list_version",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda data: data.list_version,
+    ),
+    HanPortInfoSensorEntityDescription(
+        key="meter_clock",
+        translation_key="meter_clock",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda data: data.clock,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: HanPortConfigEntry,
+    async_add_entities: AddEntitiesCallback,
+) -> None:
+    """Add sensors for the registers the meter sends, now and as they first arrive."""
+    coordinator = entry.runtime_data
+    async_add_entities(HanPortInfoSensor(coordinator, description) for description in INFO_SENSORS)
+
+    # Registers seen before a restart get their entity at once, so hourly
+    # totals restore their last value instead of staying unknown for an hour.
+    known: set[str] = set()
+    prefix = f"{entry.unique_id}_"
+    for registry_entry in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id):
+        key = registry_entry.unique_id.removeprefix(prefix)
+        if registry_entry.domain == "sensor" and key in SENSORS_BY_KEY:
+            known.add(key)
+
+    @callback
+    def add_new_registers() -> None:
+        new = [
+            SENSORS_BY_REGISTER[register].key
+            for register in coordinator.data.readings
+            if register in SENSORS_BY_REGISTER and SENSORS_BY_REGISTER[register].key not in known
+        ]
+        for key in new:
+            known.add(key)
+        if new:
+            async_add_entities(HanPortSensor(coordinator, SENSORS_BY_KEY[key]) for key in new)
+
+    restored = [HanPortSensor(coordinator, SENSORS_BY_KEY[key]) for key in sorted(known)]
+    if restored:
+        async_add_entities(restored)
+    add_new_registers()
+    entry.async_on_unload(coordinator.async_add_listener(add_new_registers))
+
+
+class HanPortSensor(HanPortEntity, RestoreSensor):
+    """A register of the meter."""
+
+    entity_description: HanPortSensorEntityDescription
+
+    def __init__(self, coordinator: HanPortCoordinator, description: HanPortSensorEntityDescription) -> None:
+        """Create the sensor of one register."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self._attr_unique_id = f"{coordinator.config_entry.unique_id}_{description.key}"
+        self._restored: float | None = None
+
+    @property
+    def _is_total(self) -> bool:
+        return self.entity_description.state_class is SensorStateClass.TOTAL_INCREASING
+
+    async def async_added_to_hass(self) -> None:
+        """Restore totals, which some meters send only once an hour."""
+        await super().async_added_to_hass()
+        if not self._is_total:
+            return
+        last = await self.async_get_last_sensor_data()
+        state = await self.async_get_last_state()
+        if last is None or not isinstance(last.native_value, int | float) or state is None:
+            return
+        self._restored = float(last.native_value)
+        # The guard compares new totals with the restored one (in Wh).
+        raw = self._restored * 1000 if self.entity_description.value_fn is _kilo else self._restored
+        self.coordinator.seed_total(self.entity_description.register, raw, state.last_reported)
+
+    @property
+    def available(self) -> bool:
+        """Restored totals stay available while the meter is; others need a reading."""
+        return super().available and (
+            self.entity_description.register in self.coordinator.data.readings or self._restored is not None
+        )
+
+    @property
+    def native_value(self) -> StateType:
+        """The register's last value, or the restored total until the meter sends it."""
+        reading = self.coordinator.data.readings.get(self.entity_description.register)
+        if reading is None:
+            return self._restored
+        return self.entity_description.value_fn(reading.value)
+
+
+class HanPortInfoSensor(HanPortEntity, SensorEntity):
+    """Identification of the meter, and its clock."""
+
+    entity_description: HanPortInfoSensorEntityDescription
+
+    def __init__(self, coordinator: HanPortCoordinator, description: HanPortInfoSensorEntityDescription) -> None:
+        """Create the sensor of one fact about the meter."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self._attr_unique_id = f"{coordinator.config_entry.unique_id}_{description.key}"
+
+    @property
+    def native_value(self) -> StateType | datetime:
+        """The fact as last received."""
+        return self.entity_description.value_fn(self.coordinator.data)
