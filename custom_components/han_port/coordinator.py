@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
@@ -127,7 +128,23 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         )
         if not self.last_update_success:
             LOGGER.info("Meter %s is sending again", data.meter_id)
+        identity = (data.manufacturer, data.meter_id, data.meter_type, data.list_version)
+        if identity != (self.data.manufacturer, self.data.meter_id, self.data.meter_type, self.data.list_version):
+            self._update_device(data)
         self.async_set_updated_data(data)
+
+    def _update_device(self, data: MeterData) -> None:
+        """Keep the device page true when the meter says more than setup knew."""
+        registry = dr.async_get(self.hass)
+        device = registry.async_get_device(identifiers={(DOMAIN, self.config_entry.unique_id or "")})
+        if device is not None:
+            registry.async_update_device(
+                device.id,
+                manufacturer=data.manufacturer,
+                model=data.meter_type,
+                serial_number=data.meter_id,
+                sw_version=data.list_version,
+            )
 
     @callback
     def availability_changed(self, available: bool) -> None:

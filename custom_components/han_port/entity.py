@@ -5,7 +5,7 @@ from __future__ import annotations
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN
+from .const import CONF_MANUFACTURER, DOMAIN
 from .coordinator import HanPortCoordinator
 
 
@@ -17,13 +17,19 @@ class HanPortEntity(CoordinatorEntity[HanPortCoordinator]):
     def __init__(self, coordinator: HanPortCoordinator) -> None:
         """Attach the entity to the meter's device."""
         super().__init__(coordinator)
-        data = coordinator.data
-        meter_id = coordinator.config_entry.unique_id or coordinator.config_entry.entry_id
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, meter_id)},
-            manufacturer=data.manufacturer,
-            model=data.meter_type,
-            serial_number=data.meter_id,
-            sw_version=data.list_version,
-            name=" ".join(part for part in (data.manufacturer, "meter") if part) or "Electricity meter",
-        )
+        self._attr_device_info = device_info(coordinator)
+
+
+def device_info(coordinator: HanPortCoordinator) -> DeviceInfo:
+    """Describe the meter; the name comes from setup so entity ids never shift."""
+    data = coordinator.data
+    entry = coordinator.config_entry
+    manufacturer = entry.data.get(CONF_MANUFACTURER)
+    return DeviceInfo(
+        identifiers={(DOMAIN, entry.unique_id or entry.entry_id)},
+        name=f"{manufacturer} meter" if manufacturer else "Electricity meter",
+        manufacturer=data.manufacturer,
+        model=data.meter_type,
+        serial_number=data.meter_id,
+        sw_version=data.list_version,
+    )

@@ -1,0 +1,44 @@
+"""Fixtures for the Home Assistant tests."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from custom_components.han_port import config_flow, connection
+
+from .meter import PtyMeter, TcpMeter
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Load the integration from custom_components."""
+
+
+@pytest.fixture
+def fast_timing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shrink waits from meter time (tens of seconds) to test time."""
+    monkeypatch.setattr(config_flow, "PROBE_SECONDS", 1.0)
+    monkeypatch.setattr(connection, "MIN_SILENCE", 0.6)
+    monkeypatch.setattr(connection, "BACKOFF_START", 0.05)
+    monkeypatch.setattr(connection, "BACKOFF_MAX", 0.2)
+
+
+@pytest.fixture
+def pty_meter() -> Iterator[PtyMeter]:
+    meter = PtyMeter()
+    yield meter
+    meter.close()
+
+
+@pytest.fixture
+async def tcp_meter(socket_enabled: None) -> AsyncIterator[TcpMeter]:  # noqa: ARG001 - enables sockets
+    """A meter behind a bridge on loopback; sockets are allowed for this test only."""
+    meter = TcpMeter()
+    await meter.start()
+    yield meter
+    await meter.stop()

@@ -1,0 +1,318 @@
+"""The integration in a real Home Assistant test harness, fed by real transports."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import pytest
+from homeassistant.components.sensor import ATTR_STATE_CLASS, SensorDeviceClass, SensorStateClass
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import (
+    ATTR_DEVICE_CLASS,
+    ATTR_UNIT_OF_MEASUREMENT,
+    CONF_HOST,
+    CONF_PORT,
+    STATE_UNAVAILABLE,
+)
+from homeassistant.core import HomeAssistant, State
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry, mock_restore_cache_with_extra_data
+from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
+
+from custom_components.han_port.const import (
+    CONF_AUTHENTICATION_KEY,
+    CONF_CURRENT_TRANSFORMER_RATIO,
+    CONF_DEVICE,
+    CONF_ENCRYPTION_KEY,
+    CONF_MANUFACTURER,
+    CONF_METER_TYPE,
+    DOMAIN,
+)
+
+from . import encoder
+from .meter import AUTH_KEY, KEY, PtyMeter, TcpMeter, default_state, kamstrup_frame, wait_for
+
+if TYPE_CHECKING:
+    from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+pytestmark = pytest.mark.usefixtures("fast_timing")
+
+METER_ID = "5706567274389702"
+POWER = "sensor.kamstrup_meter_power_import"
+ENERGY = "sensor.kamstrup_meter_energy_import"
+CURRENT_L2 = "sensor.kamstrup_meter_current_l2"
+
+
+def network_entry(port: int, **data: object) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=METER_ID,
+        title="Kamstrup 6841131BN243101040",
+        data={
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: port,
+            CONF_MANUFACTURER: "Kamstrup",
+            CONF_METER_TYPE: "6841131BN243101040",
+            **data,
+        },
+    )
+
+
+async def setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Set up the entry and wait until its reader has the port open."""
+    if entry.state is ConfigEntryState.NOT_LOADED and not hass.config_entries.async_get_entry(entry.entry_id):
+        entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    # Bytes sent before the port is open are lost, as on a real wire.
+    await wait_for(lambda: entry.runtime_data.reader.connects >= 1)
+
+
+def value(hass: HomeAssistant, entity_id: str) -> str | None:
+    state = hass.states.get(entity_id)
+    return None if state is None else state.state
+
+
+async def test_sensors_from_a_network_bridge(
+    hass: HomeAssistant, tcp_meter: TcpMeter, hass_client: ClientSessionGenerator
+) -> None:
+    state = default_state()
+    tcp_meter.start_pushing([kamstrup_frame(state), kamstrup_frame(state, hourly=True)])
+    entry = network_entry(tcp_meter.port, **{CONF_ENCRYPTION_KEY: "00" * 16})
+    await setup(hass, entry)
+    await wait_for(lambda: value(hass, ENERGY) not in (None, STATE_UNAVAILABLE))
+
+    assert value(hass, POWER) == "1703"
+    power = hass.states.get(POWER)
+    assert power is not None
+    assert power.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.POWER
+    assert power.attributes[ATTR_STATE_CLASS] == SensorStateClass.MEASUREMENT
+    assert power.attributes[ATTR_UNIT_OF_MEASUREMENT] == "W"
+    energy = hass.states.get(ENERGY)
+    assert energy is not None
+    # 155232510 Wh from the meter, shown in kWh for the Energy dashboard.
+    assert float(energy.state) == pytest.approx(155232.51)
+    assert energy.attributes[ATTR_UNIT_OF_MEASUREMENT] == "kWh"
+    assert energy.attributes[ATTR_STATE_CLASS] == SensorStateClass.TOTAL_INCREASING
+    assert energy.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.ENERGY
+    assert value(hass, CURRENT_L2) == "5.66"
+    assert value(hass, "sensor.kamstrup_meter_voltage_l1") == "235"
+    assert value(hass, "sensor.kamstrup_meter_meter_id") == METER_ID
+    # Reactive totals are disabled by default; a careful user turns them on.
+    registry = er.async_get(hass)
+    reactive = registry.async_get("sensor.kamstrup_meter_reactive_energy_import")
+    assert reactive is not None
+    assert reactive.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, METER_ID)})
+    assert device is not None
+    assert (device.manufacturer, device.model, device.serial_number) == ("Kamstrup", "6841131BN243101040", METER_ID)
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["entry"]["data"][CONF_ENCRYPTION_KEY] == "**REDACTED**"
+    assert diagnostics["entry"]["unique_id"] == "**REDACTED**"
+    assert diagnostics["meter"]["meter_id"] == "**REDACTED**"
+    assert diagnostics["decoder"]["telegrams"] >= 1
+    assert diagnostics["last_telegrams"]
+    assert all(METER_ID.encode().hex(" ") not in raw for raw in diagnostics["last_telegrams"])
+    assert "58 58 58 58" in diagnostics["last_telegrams"][-1]  # the masked id
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    # Unload closes the connection: the bridge sees its client go.
+    await wait_for(lambda: all(writer.transport.is_closing() or writer.is_closing() for writer in tcp_meter.writers))
+
+
+async def test_short_lists_update_power_without_blanking_the_rest(hass: HomeAssistant, pty_meter: PtyMeter) -> None:
+    state = default_state(meter_id="6970631401753985", meter_type="MA304H3E")
+    hourly = encoder.hdlc_frames(encoder.data_notification(encoder.kaifa_list(state, 3), state.moment, "typed"))
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=state.meter_id, data={CONF_DEVICE: pty_meter.path})
+    await setup(hass, entry)
+    pty_meter.send(hourly)
+    await wait_for(lambda: value(hass, "sensor.electricity_meter_energy_import") not in (None, STATE_UNAVAILABLE))
+    assert value(hass, "sensor.electricity_meter_current_l1") == "1.36"
+    assert value(hass, "sensor.electricity_meter_voltage_l2") == "236.0"
+    state.power_import = 4242
+    pty_meter.send(encoder.hdlc_frames(encoder.data_notification(encoder.kaifa_list(state, 1), state.moment, "typed")))
+    await wait_for(lambda: value(hass, "sensor.electricity_meter_power_import") == "4242")
+    assert value(hass, "sensor.electricity_meter_current_l1") == "1.36"
+    assert float(value(hass, "sensor.electricity_meter_energy_import") or 0) == pytest.approx(155232.51)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        (
+            encoder.hdlc_frames(encoder.data_notification(encoder.aidon_list(default_state(), 3), None)),
+            {"power_import": "1703", "current_l3": "1.1", "energy_import": "155232.51"},
+        ),
+        (
+            encoder.hdlc_frames(encoder.data_notification(encoder.aidon_swedish_list(default_state()), None)),
+            {"power_import_l2": "700", "energy_import": "155232.51", "voltage_l3": "234.0"},
+        ),
+        (
+            encoder.p1_telegram(
+                "LGF5E360",
+                [
+                    "0-0:1.0.0(221215155050W)",
+                    "1-0:1.8.0(00002721.126*kWh)",
+                    "1-0:1.7.0(0004.190*kW)",
+                    "1-0:31.7.0(009.7*A)",
+                    "1-0:14.7.0(50.01*Hz)",
+                ],
+            ),
+            {"energy_import": "2721.126", "power_import": "4190", "current_l1": "9.7", "frequency": "50.01"},
+        ),
+    ],
+    ids=["aidon-norway", "aidon-sweden", "p1-landis-gyr"],
+)
+async def test_every_vendor_through_a_pty(
+    hass: HomeAssistant, pty_meter: PtyMeter, frame: bytes, expected: dict[str, str]
+) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="meter-1", data={CONF_DEVICE: pty_meter.path})
+    await setup(hass, entry)
+    pty_meter.start_pushing([frame])
+    for key, text in expected.items():
+        await wait_for(lambda key=key: value(hass, f"sensor.electricity_meter_{key}") not in (None, STATE_UNAVAILABLE))
+        assert value(hass, f"sensor.electricity_meter_{key}") == text, key
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_damaged_or_lower_totals_never_reach_the_energy_sensor(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    entry = network_entry(tcp_meter.port)
+    await setup(hass, entry)
+    good = default_state()
+    tcp_meter.send(kamstrup_frame(good, hourly=True))
+    await wait_for(lambda: value(hass, ENERGY) == "155232.51")
+
+    # A frame damaged on the wire: dropped by its checksum.
+    damaged = bytearray(kamstrup_frame(default_state(energy_import=1000), hourly=True))
+    damaged[-10] ^= 0x40
+    # Checksum-valid telegrams that would corrupt statistics: a decrease, a zero, a jump.
+    lower = kamstrup_frame(default_state(energy_import=155_000_000, power_import=1), hourly=True)
+    zero = kamstrup_frame(default_state(energy_import=0, power_import=2), hourly=True)
+    jump = kamstrup_frame(default_state(energy_import=1_552_325_100, power_import=3), hourly=True)
+    for frame in (bytes(damaged), lower, zero, jump):
+        tcp_meter.send(frame)
+    await wait_for(lambda: value(hass, POWER) == "3")
+    assert value(hass, ENERGY) == "155232.51"
+    assert entry.runtime_data.rejected_totals == 3
+    # Growth the meter can really have is accepted.
+    tcp_meter.send(kamstrup_frame(default_state(energy_import=155_232_610), hourly=True))
+    await wait_for(lambda: value(hass, ENERGY) == "155232.61")
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reconnects_after_the_bridge_drops_the_connection(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    entry = network_entry(tcp_meter.port)
+    await setup(hass, entry)
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    await wait_for(lambda: value(hass, POWER) == "1703")
+    await tcp_meter.drop_clients()
+    await wait_for(lambda: tcp_meter.connections >= 3)  # one at setup, then the reader, then its reconnect
+    tcp_meter.frames = [kamstrup_frame(default_state(power_import=2000))]
+    await wait_for(lambda: value(hass, POWER) == "2000")
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_silence_makes_entities_unavailable_until_the_meter_is_back(
+    hass: HomeAssistant, tcp_meter: TcpMeter, caplog: pytest.LogCaptureFixture
+) -> None:
+    entry = network_entry(tcp_meter.port)
+    await setup(hass, entry)
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    await wait_for(lambda: value(hass, POWER) == "1703")
+    # The bridge stays connected but the meter falls silent.
+    tcp_meter.stop_pushing()
+    await wait_for(lambda: value(hass, POWER) == STATE_UNAVAILABLE)
+    assert caplog.text.count("no valid telegram from socket://127.0.0.1") == 1
+    tcp_meter.start_pushing([kamstrup_frame(default_state(power_import=1800))])
+    await wait_for(lambda: value(hass, POWER) == "1800", seconds=8)
+    assert "is sending again" in caplog.text
+    assert entry.state is ConfigEntryState.LOADED
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_setup_retries_when_the_port_will_not_open(hass: HomeAssistant) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="x", data={CONF_DEVICE: "/dev/serial/by-id/unplugged"})
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_wrong_key_never_produces_values(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    entry = network_entry(
+        tcp_meter.port, **{CONF_ENCRYPTION_KEY: bytes(16).hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
+    )
+    await setup(hass, entry)
+    tcp_meter.start_pushing([kamstrup_frame(default_state(), ciphered=True)])
+    decoder = entry.runtime_data.reader.decoder
+    await wait_for(lambda: sum(decoder.dropped.values()) >= 3)
+    assert set(decoder.dropped) == {"key_rejected"}
+    assert hass.states.get(POWER) is None
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_right_key_decodes_danish_meter(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    entry = network_entry(tcp_meter.port, **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    await setup(hass, entry)
+    tcp_meter.start_pushing([kamstrup_frame(default_state(), ciphered=True)])
+    await wait_for(lambda: value(hass, "sensor.kamstrup_meter_power_factor") == "0.99")
+    assert value(hass, "sensor.kamstrup_meter_power_import_l3") == "503"
+    assert value(hass, "sensor.kamstrup_meter_energy_import_l1") is not None
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_current_transformer_ratio_scales_currents_power_and_energy(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    entry = network_entry(tcp_meter.port)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options={CONF_CURRENT_TRANSFORMER_RATIO: 60})
+    await setup(hass, entry)
+    tcp_meter.start_pushing([kamstrup_frame(default_state(), hourly=True)])
+    await wait_for(lambda: value(hass, CURRENT_L2) not in (None, STATE_UNAVAILABLE))
+    assert float(value(hass, CURRENT_L2) or 0) == pytest.approx(5.66 * 60)
+    assert float(value(hass, POWER) or 0) == 1703 * 60
+    assert value(hass, "sensor.kamstrup_meter_voltage_l1") == "235"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_hourly_totals_are_restored_after_a_restart(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    entry = network_entry(tcp_meter.port)
+    entry.add_to_hass(hass)
+    registry = er.async_get(hass)
+    registered = registry.async_get_or_create(
+        "sensor",
+        DOMAIN,
+        f"{METER_ID}_active_energy_import",
+        config_entry=entry,
+        suggested_object_id="kamstrup_meter_energy_import",
+    )
+    # As Home Assistant stored it when the sensor first appeared: shown in kWh.
+    registry.async_update_entity_options(
+        registered.entity_id, "sensor.private", {"suggested_unit_of_measurement": "kWh"}
+    )
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State(ENERGY, "155232.51", last_reported=None),
+                {"native_value": 155232510, "native_unit_of_measurement": "Wh"},
+            )
+        ],
+    )
+    await setup(hass, entry)
+    # The 10 s list has no energy register, yet the total is there at once.
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    await wait_for(lambda: value(hass, POWER) == "1703")
+    assert float(value(hass, ENERGY) or 0) == pytest.approx(155232.51)
+    # The guard remembers the restored total: a lower one is refused.
+    tcp_meter.send(kamstrup_frame(default_state(energy_import=100), hourly=True))
+    await asyncio.sleep(0.3)
+    assert float(value(hass, ENERGY) or 0) == pytest.approx(155232.51)
+    assert entry.runtime_data.rejected_totals == 1
+    await hass.config_entries.async_unload(entry.entry_id)
