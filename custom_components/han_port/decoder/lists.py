@@ -141,20 +141,20 @@ def _pairs(items: tuple[Data, ...]) -> list[Entry]:
         if item is None:
             index += 1
             continue
-        if not _is_obis(item):
-            if not entries and index == 0 and isinstance(item, str | bytes):
+        if type(item) is not bytes or len(item) != _OBIS_LENGTH:
+            if index == 0 and isinstance(item, str | bytes):
                 entries.append(Entry(LIST_VERSION, item))
                 index += 1
                 continue
             msg = f"element {index} should be an OBIS code"
             raise DecodeError(msg)
-        assert isinstance(item, bytes)  # noqa: S101 - checked by _is_obis
         if index + 1 >= count:
             msg = "OBIS code without a value at the end of the list"
             raise DecodeError(msg)
         value = items[index + 1]
         index += 2
-        scaler_unit = _scaler_unit(items[index]) if index < count else None
+        following = items[index] if index < count else None
+        scaler_unit = _scaler_unit(following) if type(following) is Structure else None
         if scaler_unit is not None:
             index += 1
             entries.append(Entry(item, value, *scaler_unit))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Unit(StrEnum):
@@ -24,9 +24,12 @@ class Unit(StrEnum):
 _OBIS_TEXT = re.compile(r"^(\d+)-(\d+):(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?$")
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class ObisCode:
-    """An OBIS code A-B:C.D.E.F (IEC 62056-61)."""
+class ObisCode(NamedTuple):
+    """An OBIS code A-B:C.D.E.F (IEC 62056-61).
+
+    A named tuple rather than a frozen dataclass: readings are keyed by it,
+    and a tuple hashes in C, where a dataclass hashes in Python per lookup.
+    """
 
     a: int
     b: int
@@ -62,7 +65,7 @@ class ObisCode:
         """C.D.E: what is measured, whichever channel (B) the meter uses."""
         return (self.c, self.d, self.e)
 
-    def __str__(self) -> str:
+    def __str__(self) -> str:  # OBIS notation, not tuple notation
         return f"{self.a}-{self.b}:{self.c}.{self.d}.{self.e}.{self.f}"
 
 

@@ -147,7 +147,8 @@ def interpret(entries: list[Entry], scaling: Scaling) -> ListContent:
         plan = _plan(obis_bytes, scaler, unit_code, scaling)
         if plan.role is _Role.READING:
             if type(value) is int:
-                readings[plan.obis] = Reading(scale(value, plan.exponent), plan.unit)
+                exponent = plan.exponent
+                readings[plan.obis] = Reading(value if exponent == 0 else scale(value, exponent), plan.unit)
             elif type(value) is float:
                 readings[plan.obis] = Reading(value * 10**plan.exponent, plan.unit)
         elif plan.role is _Role.IDENTIFICATION:
