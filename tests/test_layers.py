@@ -196,7 +196,7 @@ def test_unciphered_glo_apdu_passes_through() -> None:
     inner = b"\x0f\x00\x00\x00\x00\x00\x11\x07"
     apdu = b"\xdb\x08KAMEtest" + bytes([5 + len(inner), 0x00]) + b"\x00\x00\x00\x09" + inner
     notification = parse_apdu(apdu, Keys())
-    assert notification.body == 7
+    assert notification.decode_body() == 7
     assert notification.ciphering is not None
     assert not notification.ciphering.encrypted
 
@@ -205,7 +205,7 @@ def test_authenticated_but_undecodable_content_is_not_a_key_problem() -> None:
     key, auth_key = bytes(range(16)), bytes(16)
     apdu = encoder.glo_cipher(b"\x0f\x00\x00\x00\x00\x00\x13", key, auth_key)
     with pytest.raises(DecodeError, match="unknown A-XDR") as info:
-        parse_apdu(apdu, Keys(key, auth_key))
+        parse_apdu(apdu, Keys(key, auth_key)).decode_body()
     assert type(info.value) is DecodeError
 
 
@@ -221,7 +221,7 @@ def test_authenticated_but_undecodable_content_is_not_a_key_problem() -> None:
 )
 def test_data_notification_damage(apdu: bytes, message: str) -> None:
     with pytest.raises(DecodeError, match=message):
-        parse_apdu(apdu, Keys())
+        parse_apdu(apdu, Keys()).decode_body()
 
 
 def test_hdlc_frame_without_information_and_long_addresses() -> None:

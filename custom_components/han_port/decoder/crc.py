@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+from array import array
 from binascii import crc_hqx
+from functools import cache
 
 # crc_hqx is CRC-16/XMODEM in C: the same polynomial as X.25 but not
 # reflected. X.25 over some bytes equals the bit-reversed XMODEM CRC over the
@@ -11,13 +14,10 @@ from binascii import crc_hqx
 _REVERSED_BYTE = bytes(int(f"{value:08b}"[::-1], 2) for value in range(256))
 
 
-def _reverse16(value: int) -> int:
-    return (_REVERSED_BYTE[value & 0xFF] << 8) | _REVERSED_BYTE[value >> 8]
-
-
-def crc16_x25(data: bytes | bytearray | memoryview) -> int:
+def crc16_x25(data: bytes | bytearray) -> int:
     """CRC-16/X.25 (IBM SDLC): HDLC's HCS and FCS, sent little-endian."""
-    return _reverse16(crc_hqx(bytes(data).translate(_REVERSED_BYTE), 0xFFFF)) ^ 0xFFFF
+    crc = crc_hqx(data.translate(_REVERSED_BYTE), 0xFFFF)
+    return ((_REVERSED_BYTE[crc & 0xFF] << 8) | _REVERSED_BYTE[crc >> 8]) ^ 0xFFFF
 
 
 def _arc_table() -> tuple[int, ...]:
@@ -33,10 +33,27 @@ def _arc_table() -> tuple[int, ...]:
 _ARC_TABLE = _arc_table()
 
 
-def crc16_arc(data: bytes | bytearray | memoryview) -> int:
+@cache
+def _arc_table16() -> tuple[int, ...]:
+    """Tabulate the CRC after two bytes, by the 16-bit word they make with the CRC before.
+
+    Built on first use (a P1 meter's first telegram), it halves the Python
+    loop that no C routine in the standard library does for this polynomial.
+    """
+    table = _ARC_TABLE
+    return tuple((table[word & 0xFF] >> 8) ^ table[((word >> 8) ^ table[word & 0xFF]) & 0xFF] for word in range(65536))
+
+
+def crc16_arc(data: bytes | bytearray) -> int:
     """CRC-16/ARC (reflected 0x8005, init 0): the P1 telegram checksum."""
     crc = 0
-    table = _ARC_TABLE
-    for byte in bytes(data):
-        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
+    table16 = _arc_table16()
+    even = len(data) & ~1
+    words = array("H", data[:even])
+    if sys.byteorder == "big":
+        words.byteswap()
+    for word in words:
+        crc = table16[crc ^ word]
+    if even != len(data):
+        crc = (crc >> 8) ^ _ARC_TABLE[(crc ^ data[-1]) & 0xFF]
     return crc

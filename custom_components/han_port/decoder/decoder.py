@@ -7,6 +7,7 @@ from collections import Counter
 from .ciphering import Keys
 from .dlms import parse_apdu, strip_llc
 from .hdlc import HdlcFramer, HdlcMessage
+from .layout import LayoutCache
 from .lists import take_apart
 from .model import DecodeError, DroppedFrame, DropReason, KeyProblemError, Telegram
 from .p1 import P1Framer, P1Message, parse_telegram
@@ -15,15 +16,26 @@ from .readings import interpret
 type Event = Telegram | DroppedFrame
 
 
-def decode_hdlc_message(message: HdlcMessage, keys: Keys) -> Telegram:
+def decode_hdlc_message(message: HdlcMessage, keys: Keys, layouts: LayoutCache | None = None) -> Telegram:
     """Turn one checksum-valid HDLC message into a telegram.
 
-    Raises KeyProblemError when ciphering fails and DecodeError when the
-    content does not decode.
+    With a layouts cache, lists seen before are read by their layout and new
+    ones are learned. Raises KeyProblemError when ciphering fails and
+    DecodeError when the content does not decode.
     """
     notification = parse_apdu(strip_llc(message.information), keys)
-    vendor_list = take_apart(notification.body)
-    content = interpret(vendor_list.entries, vendor_list.scaling)
+    known = layouts.read(notification.body) if layouts is not None else None
+    if known is not None:
+        vendor_list, content = known
+    else:
+        tree = notification.decode_body()
+        try:
+            vendor_list = take_apart(tree)
+        except DecodeError as err:
+            raise notification.content_error(err) from err
+        content = interpret(vendor_list.entries, vendor_list.scaling)
+        if layouts is not None:
+            layouts.learn(notification.body, tree, vendor_list, content)
     return Telegram(
         format="hdlc",
         manufacturer=vendor_list.manufacturer,
@@ -50,6 +62,7 @@ class Decoder:
         self._keys = Keys(key, auth_key)
         self._hdlc = HdlcFramer()
         self._p1 = P1Framer()
+        self._layouts = LayoutCache()
         self.telegrams = 0
         """Telegrams decoded so far."""
         self.dropped: Counter[DropReason] = Counter()
@@ -82,7 +95,7 @@ class Decoder:
 
     def _decode_hdlc(self, message: HdlcMessage) -> Event:
         try:
-            return decode_hdlc_message(message, self._keys)
+            return decode_hdlc_message(message, self._keys, self._layouts)
         except KeyProblemError as err:
             return DroppedFrame(err.reason, str(err), message.raw, err.ciphering)
         except DecodeError as err:

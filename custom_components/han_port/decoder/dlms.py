@@ -22,11 +22,33 @@ _NO_DATE_TIME = 0x00
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """A data-notification: its date-time, if sent, and its body."""
+    """A data-notification: its date-time, if sent, and its A-XDR body, still bytes."""
 
     date_time: datetime | None
-    body: Data
+    body: bytes
     ciphering: Ciphering | None = None
+
+    def decode_body(self) -> Data:
+        """Decode the whole body; it must take every byte."""
+        try:
+            body, pos = decode_data(self.body)
+        except DecodeError as err:
+            raise self.content_error(err) from err
+        if pos != len(self.body):
+            msg = f"{len(self.body) - pos} bytes left after the notification body"
+            raise self.content_error(DecodeError(msg))
+        return body
+
+    def content_error(self, err: DecodeError) -> DecodeError:
+        """Choose the error to report when the content fails to decode.
+
+        The frame's checksums held, so garbage after decrypting without a tag
+        means the key is wrong; with a tag the key was proven right.
+        """
+        if self.ciphering is None or self.ciphering.authenticated:
+            return err
+        msg = f"deciphered data does not decode ({err}): the encryption key is probably wrong"
+        return KeyProblemError(DropReason.KEY_REJECTED, msg, self.ciphering)
 
 
 def strip_llc(information: bytes) -> bytes:
@@ -36,7 +58,7 @@ def strip_llc(information: bytes) -> bytes:
     return information
 
 
-def _parse_data_notification(apdu: bytes) -> tuple[datetime | None, Data]:
+def _parse_data_notification(apdu: bytes, ciphering: Ciphering | None = None) -> Notification:
     if not apdu or apdu[0] != DATA_NOTIFICATION:
         what = f"0x{apdu[0]:02x}" if apdu else "an empty APDU"
         msg = f"{what} is not a data-notification"
@@ -57,23 +79,16 @@ def _parse_data_notification(apdu: bytes) -> tuple[datetime | None, Data]:
     else:
         msg = f"data-notification date-time starts with 0x{marker:02x}"
         raise DecodeError(msg)
-    body, pos = decode_data(apdu, pos)
-    if pos != len(apdu):
-        msg = f"{len(apdu) - pos} bytes left after the notification body"
-        raise DecodeError(msg)
-    return date_time, body
+    return Notification(date_time, apdu[pos:], ciphering)
 
 
 def parse_apdu(apdu: bytes, keys: Keys) -> Notification:
-    """Decode a data-notification APDU, deciphering it first when it is ciphered."""
+    """Read a data-notification's header, deciphering the APDU first when it is ciphered."""
     if apdu[:1] != bytes([GENERAL_GLO_CIPHERING]):
-        return Notification(*_parse_data_notification(apdu))
+        return _parse_data_notification(apdu)
     ciphering, plaintext = decipher(apdu, keys)
+    notification = Notification(None, b"", ciphering)
     try:
-        return Notification(*_parse_data_notification(plaintext), ciphering=ciphering)
+        return _parse_data_notification(plaintext, ciphering)
     except DecodeError as err:
-        if ciphering.authenticated:
-            raise  # the tag proved key and bytes right: the content is what fails
-        # The frame's checksums held, so garbage after decryption means the key.
-        msg = f"deciphered data does not decode ({err}): the encryption key is probably wrong"
-        raise KeyProblemError(DropReason.KEY_REJECTED, msg, ciphering) from err
+        raise notification.content_error(err) from err

@@ -40,7 +40,7 @@ def _address_end(data: bytes | bytearray, pos: int) -> int:
     return -1
 
 
-def _information_start(data: bytes | bytearray, start: int, length: int) -> int:
+def _information_start(data: bytes | bytearray, start: int, length: int, *, check_hcs: bool = True) -> int:
     """Where the information field of the frame at start begins.
 
     Returns -1 when the header is not valid (a false start or damage) and
@@ -58,8 +58,7 @@ def _information_start(data: bytes | bytearray, start: int, length: int) -> int:
         return control_end  # no information field and so no HCS: the FCS decides
     if length < header_length + 4:
         return -1
-    hcs = data[control_end] | (data[control_end + 1] << 8)
-    if crc16_x25(data[start + 1 : control_end]) != hcs:
+    if check_hcs and crc16_x25(data[start + 1 : control_end]) != data[control_end] | (data[control_end + 1] << 8):
         return -1
     return control_end + 2
 
@@ -82,49 +81,65 @@ class HdlcFramer:
         buffer += data
         events: list[HdlcMessage | DroppedFrame] = []
         pos = 0
-        size = len(buffer)
-        while True:
-            start = buffer.find(FLAG, pos)
-            if start < 0:
-                self._skip(buffer, pos, size)
-                pos = size
-                break
+        while (start := buffer.find(FLAG, pos)) >= 0:
             self._skip(buffer, pos, start)
-            pos = start
-            if size - start < 3:  # noqa: PLR2004 - the flag and two format bytes
+            after = self._frame_at(buffer, start, events)
+            if after is None:
+                pos = start  # keep the frame start and wait for more bytes
                 break
-            first = buffer[start + 1]
-            length = ((first & 0x07) << 8) | buffer[start + 2]
-            if first & _FORMAT_MASK != _FORMAT_TYPE_3 or length < _MIN_LENGTH:
-                # A closing flag, flag fill, or a 0x7E inside noise.
-                pos = start + 1
-                continue
-            try:
-                information_start = _information_start(buffer, start, length)
-            except IndexError:
-                break  # the header is still arriving
-            if information_start < 0:
-                pos = start + 1
-                continue
-            end = start + length + 2  # both flags included
-            if size < end:
-                break
-            frame = bytes(buffer[start:end])
-            if frame[-1] != FLAG or crc16_x25(frame[1:-3]) != int.from_bytes(frame[-3:-1], "little"):
-                self._segments_reset()
-                events.append(DroppedFrame(DropReason.BAD_CHECKSUM, "HDLC frame check sequence (FCS) mismatch", frame))
-                # The length may be what was damaged: look for the next frame
-                # inside this one rather than after it.
-                pos = start + 1
-                continue
-            information = frame[information_start - start : -3]
-            message = self._reassemble(information, frame, segmented=bool(first & _SEGMENTED))
-            if message is not None:
-                events.append(message)
-            # The closing flag may double as the next frame's opening flag.
-            pos = end - 1
+            pos = after
+        else:
+            self._skip(buffer, pos, len(buffer))
+            pos = len(buffer)
         del buffer[:pos]
         return events
+
+    def _frame_at(  # noqa: PLR0911 - each outcome of judging a frame start is one return
+        self, buffer: bytearray, start: int, events: list[HdlcMessage | DroppedFrame]
+    ) -> int | None:
+        """Judge what starts at this flag; return where to look next, or None to wait for more bytes."""
+        size = len(buffer)
+        if size - start < 3:  # noqa: PLR2004 - the flag and two format bytes
+            return None
+        first = buffer[start + 1]
+        length = ((first & 0x07) << 8) | buffer[start + 2]
+        if first & _FORMAT_MASK != _FORMAT_TYPE_3 or length < _MIN_LENGTH:
+            return start + 1  # a closing flag, flag fill, or a 0x7E inside noise
+        end = start + length + 2  # both flags included
+        if (
+            size >= end
+            and buffer[end - 1] == FLAG
+            and crc16_x25(buffer[start + 1 : end - 3]) == buffer[end - 3] | (buffer[end - 2] << 8)
+        ):
+            # The FCS covers the header too: no need to check the HCS.
+            try:
+                information_start = _information_start(buffer, start, length, check_hcs=False)
+            except IndexError:
+                information_start = -1  # addresses run past the frame
+            if information_start < 0:
+                return start + 1
+            frame = bytes(buffer[start:end])
+            message = self._reassemble(frame[information_start - start : -3], frame, segmented=bool(first & _SEGMENTED))
+            if message is not None:
+                events.append(message)
+            return end - 1  # the closing flag may double as the next opening flag
+        # Incomplete or damaged: the HCS tells a frame start from noise, so a
+        # false start never holds up the frames behind it.
+        try:
+            information_start = _information_start(buffer, start, length)
+        except IndexError:
+            return None  # the header is still arriving
+        if information_start < 0:
+            return start + 1
+        if size < end:
+            return None
+        self._segments_reset()
+        events.append(
+            DroppedFrame(DropReason.BAD_CHECKSUM, "HDLC frame check sequence (FCS) mismatch", bytes(buffer[start:end]))
+        )
+        # The length may be what was damaged: look for the next frame inside
+        # this one rather than after it.
+        return start + 1
 
     def _reassemble(self, information: bytes, frame: bytes, *, segmented: bool) -> HdlcMessage | DroppedFrame | None:
         if not segmented and not self._segments:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from typing import NamedTuple
 
 from .crc import crc16_arc
 from .model import DecodeError, DroppedFrame, DropReason, Reading, Telegram
@@ -44,6 +46,10 @@ class P1Framer:
     def feed(self, data: bytes) -> list[P1Message | DroppedFrame]:
         """Add bytes; return every telegram and drop they complete, in order."""
         buffer = self._buffer
+        if not buffer and START not in data:
+            # Nothing started and nothing starts: all of it is noise (or HDLC).
+            self._skip(data, 0, len(data))
+            return []
         buffer += data
         events: list[P1Message | DroppedFrame] = []
         pos = 0
@@ -85,14 +91,19 @@ class P1Framer:
         del buffer[:pos]
         return events
 
-    def _skip(self, buffer: bytearray, start: int, end: int) -> None:
+    def _skip(self, buffer: bytes | bytearray, start: int, end: int) -> None:
         if end > start:
             # Line ends after the CRC are part of the telegram, not noise.
             self.noise_bytes += end - start - buffer.count(b"\r", start, end) - buffer.count(b"\n", start, end)
 
 
-_LINE = re.compile(r"^(\d+)-(\d+):(\d+)\.(\d+)\.(\d+)(?:\*(\d+))?((?:\([^()]*\))+)$")
-_VALUE = re.compile(r"^([-+]?\d+(?:\.\d+)?)(?:\*(.+))?$")
+# A data line: OBIS code and its first value, split into number and unit
+# when it is one ("1-0:1.8.0(00006678.394*kWh)"). Later values on the line
+# (a gas meter's reading after its timestamp) are not electricity.
+_DATA_LINE = re.compile(
+    r"^(\d+-\d+:\d+\.\d+\.\d+(?:\*\d+)?)\(((?:([-+]?\d+(?:\.\d+)?)(?:\*([^()]+))?)|[^()]*)\)", re.MULTILINE
+)
+_CODE = re.compile(r"^(\d+)-(\d+):(\d+)\.(\d+)\.(\d+)(?:\*(\d+))?$")
 _TIMESTAMP = re.compile(r"^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})([SW])?$")
 # Prefix exponent and base unit of each unit the meters print.
 _UNITS: dict[str, tuple[int, Unit]] = {
@@ -128,12 +139,6 @@ _SUMMER = timezone(timedelta(hours=2))
 _WINTER = timezone(timedelta(hours=1))
 
 
-def _parse_decimal(text: str) -> tuple[int, int]:
-    """'00006678.394' -> (6678394, -3): digits and decimal exponent."""
-    whole, _, fraction = text.partition(".")
-    return int(whole + fraction), -len(fraction)
-
-
 def _parse_timestamp(text: str) -> datetime | None:
     match = _TIMESTAMP.match(text)
     if match is None:
@@ -147,43 +152,46 @@ def _parse_timestamp(text: str) -> datetime | None:
         return None
 
 
+class _LinePlan(NamedTuple):
+    """How to read a line, by its OBIS code and unit: worked out once, not per telegram."""
+
+    obis: ObisCode
+    field: str | None
+    clock: bool
+    exponent: int
+    unit: Unit | None
+    usable: bool
+
+
+@lru_cache(maxsize=1024)
+def _line_plan(code: str, unit_text: str | None) -> _LinePlan:
+    a, b, c, d, e, f = (None if part is None else int(part) for part in _CODE.match(code).groups())  # type: ignore[union-attr]
+    obis = ObisCode(a, b, c, d, e, 255 if f is None else f)  # type: ignore[arg-type]
+    known = _UNITS.get(unit_text.lower()) if unit_text is not None else (0, None)
+    exponent, unit = known if known is not None else (0, None)
+    return _LinePlan(obis, identification(obis), is_clock(obis), exponent, unit, usable=known is not None)
+
+
 def parse_telegram(message: P1Message) -> Telegram:
     """Turn a checksum-valid P1 telegram into readings; skip lines that are not data."""
-    lines = message.text.replace("\r", "").split("\n")
-    ident = lines[0][1:].strip() if lines and lines[0].startswith("/") else ""
+    text = message.text
+    first_line = text.split("\n", 1)[0].strip()
+    ident = first_line[1:] if first_line.startswith("/") else ""
     if not ident:
         msg = "P1 telegram without an identification line"
         raise DecodeError(msg)
     readings: dict[ObisCode, Reading] = {}
     fields: dict[str, str] = {}
     timestamp = None
-    for line in lines[1:]:
-        match = _LINE.match(line.strip())
-        if match is None:
-            continue
-        a, b, c, d, e, f, values = match.groups()
-        obis = ObisCode(int(a), int(b), int(c), int(d), int(e), 255 if f is None else int(f))
-        first = values[1 : values.index(")")]
-        if is_clock(obis):
+    for code, first, number, unit_text in _DATA_LINE.findall(text):
+        line = _line_plan(code, unit_text or None)
+        if line.clock:
             timestamp = _parse_timestamp(first)
-            continue
-        field = identification(obis)
-        if field is not None:
-            fields.setdefault(field, first)
-            continue
-        value = _VALUE.match(first)
-        if value is None:
-            continue
-        number, unit_text = value.groups()
-        digits, exponent = _parse_decimal(number)
-        unit = None
-        if unit_text is not None:
-            known = _UNITS.get(unit_text.lower())
-            if known is None:
-                continue  # a unit we cannot express in base units (m3, ...)
-            prefix, unit = known
-            exponent += prefix
-        readings[obis] = Reading(scale(digits, exponent), unit)
+        elif line.field is not None:
+            fields.setdefault(line.field, first)
+        elif number and line.usable:
+            whole, _, fraction = number.partition(".")
+            readings[line.obis] = Reading(scale(int(whole + fraction), line.exponent - len(fraction)), line.unit)
     flag = ident[:3]
     # After the flag comes the baud rate character, then the identification;
     # '\2'-style escapes mark enhanced identification.

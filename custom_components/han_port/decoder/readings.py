@@ -108,34 +108,37 @@ class ListContent:
     readings: dict[ObisCode, Reading]
 
 
-class _Role(Enum):
+class Role(Enum):
+    """What a register is to the telegram."""
+
     IDENTIFICATION = auto()
     CLOCK = auto()
     READING = auto()
 
 
-class _Plan(NamedTuple):
-    """How to read one register: worked out once per list layout, not per telegram."""
+class Plan(NamedTuple):
+    """How to read one register: worked out once per register, not per telegram."""
 
     obis: ObisCode
-    role: _Role
+    role: Role
     field: str | None = None
     exponent: int = 0
     unit: Unit | None = None
 
 
 @lru_cache(maxsize=4096)
-def _plan(obis_bytes: bytes, scaler: int | None, unit_code: int | None, scaling: Scaling) -> _Plan:
+def plan(obis_bytes: bytes, scaler: int | None, unit_code: int | None, scaling: Scaling) -> Plan:
+    """Work out how to read a register from its OBIS code and the scaler and unit it came with."""
     obis = ObisCode.from_bytes(obis_bytes)
     field = identification(obis)
     if field is not None:
-        return _Plan(obis, _Role.IDENTIFICATION, field)
+        return Plan(obis, Role.IDENTIFICATION, field)
     if is_clock(obis):
-        return _Plan(obis, _Role.CLOCK)
+        return Plan(obis, Role.CLOCK)
     if scaler is not None:
         unit = DLMS_UNITS.get(unit_code) if unit_code is not None else standard_unit(obis)
-        return _Plan(obis, _Role.READING, exponent=scaler, unit=unit)
-    return _Plan(obis, _Role.READING, exponent=scaling.exponent(obis), unit=standard_unit(obis))
+        return Plan(obis, Role.READING, exponent=scaler, unit=unit)
+    return Plan(obis, Role.READING, exponent=scaling.exponent(obis), unit=standard_unit(obis))
 
 
 def interpret(entries: list[Entry], scaling: Scaling) -> ListContent:
@@ -144,17 +147,17 @@ def interpret(entries: list[Entry], scaling: Scaling) -> ListContent:
     clock = None
     readings: dict[ObisCode, Reading] = {}
     for obis_bytes, value, scaler, unit_code in entries:
-        plan = _plan(obis_bytes, scaler, unit_code, scaling)
-        if plan.role is _Role.READING:
+        register = plan(obis_bytes, scaler, unit_code, scaling)
+        if register.role is Role.READING:
             if type(value) is int:
-                exponent = plan.exponent
-                readings[plan.obis] = Reading(value if exponent == 0 else scale(value, exponent), plan.unit)
+                exponent = register.exponent
+                readings[register.obis] = Reading(value if exponent == 0 else scale(value, exponent), register.unit)
             elif type(value) is float:
-                readings[plan.obis] = Reading(value * 10**plan.exponent, plan.unit)
-        elif plan.role is _Role.IDENTIFICATION:
+                readings[register.obis] = Reading(value * 10**register.exponent, register.unit)
+        elif register.role is Role.IDENTIFICATION:
             as_text = text(value)
-            if as_text is not None and plan.field is not None:
-                fields.setdefault(plan.field, as_text)
+            if as_text is not None and register.field is not None:
+                fields.setdefault(register.field, as_text)
         elif isinstance(value, datetime):
             clock = value
         elif isinstance(value, bytes) and len(value) == DATE_TIME_LENGTH:
