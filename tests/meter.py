@@ -12,8 +12,8 @@ import os
 import tty
 from datetime import datetime
 
-from . import encoder
-from .encoder import MeterState
+from custom_components.han_port.simulator import frames as encoder
+from custom_components.han_port.simulator.frames import MeterState
 
 KEY = bytes(range(16))
 AUTH_KEY = bytes(range(16, 32))

@@ -21,8 +21,8 @@ from custom_components.han_port.const import (
     CONF_PARITY,
     DOMAIN,
 )
+from custom_components.han_port.simulator import frames as encoder
 
-from . import encoder
 from .meter import AUTH_KEY, KEY, PtyMeter, TcpMeter, default_state, kamstrup_frame
 
 if TYPE_CHECKING:

@@ -12,9 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram, Unit
-
-from . import encoder
-from .encoder import MeterState
+from custom_components.han_port.simulator import frames as encoder
+from custom_components.han_port.simulator.frames import MeterState
 
 if TYPE_CHECKING:
     from collections.abc import Callable

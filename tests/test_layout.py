@@ -12,8 +12,8 @@ from custom_components.han_port.decoder import Decoder, Keys
 from custom_components.han_port.decoder.decoder import decode_hdlc_message
 from custom_components.han_port.decoder.hdlc import HdlcFramer, HdlcMessage
 from custom_components.han_port.decoder.layout import LayoutCache
+from custom_components.han_port.simulator.frames import MeterState
 
-from .encoder import MeterState
 from .test_decoder_roundtrip import AUTH_KEY, CASES, KEY, build_frames, states
 
 

@@ -1,0 +1,1 @@
+"""A meter simulator: realistic HAN telegram streams without a meter."""
