@@ -39,6 +39,13 @@ def telegram_json(telegram: Telegram) -> dict[str, Any]:
     }
 
 
+def read_capture(data: bytes, *, as_hex: bool) -> bytes:
+    """Return a capture's bytes; hex text may have whitespace, newlines, 0x and ':'."""
+    if not as_hex:
+        return data
+    return bytes.fromhex(_HEX_NOISE.sub(b"", data).decode("ascii"))
+
+
 def _key(text: str) -> bytes:
     try:
         return parse_key(text)
@@ -72,9 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with source:
         chunks: Iterable[bytes]
         if args.hex:
-            text = _HEX_NOISE.sub(b"", source.read())
             try:
-                chunks = [bytes.fromhex(text.decode("ascii"))]
+                chunks = [read_capture(source.read(), as_hex=True)]
             except ValueError:
                 parser.error("the input is not hex text")
         else:

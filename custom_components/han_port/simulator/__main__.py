@@ -1,0 +1,174 @@
+"""Run a simulated meter on a TCP port and/or a pseudo-terminal.
+
+python -m custom_components.han_port.simulator --vendor kamstrup --speed 60
+python -m custom_components.han_port.simulator --replay capture.txt --hex
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import sys
+import tty
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..decoder import Decoder, DroppedFrame, parse_key
+from ..decoder.__main__ import read_capture
+from .meter import VENDORS, Push, SimulatedMeter
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+# How often the sender wakes up to push what is due, in real seconds.
+_TICK = 0.05
+# Without timestamps, a replayed capture goes at the 2 s pace of short lists.
+_REPLAY_GAP = 2.0
+
+
+class Outlets:
+    """Where telegrams go: every TCP client, and the pseudo-terminal."""
+
+    def __init__(self) -> None:
+        """Start with no listener."""
+        self.writers: list[asyncio.StreamWriter] = []
+        self.pty_master: int | None = None
+        self.pty_path: str | None = None
+        self.server: asyncio.Server | None = None
+
+    async def listen(self, host: str, port: int) -> int:
+        """Accept bridge clients (the integration) on host:port; return the port."""
+
+        async def client(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.writers.append(writer)
+
+        self.server = await asyncio.start_server(client, host, port)
+        port_number: int = self.server.sockets[0].getsockname()[1]
+        return port_number
+
+    def open_pty(self) -> str:
+        """Open a pseudo-terminal that stands in for a USB adapter; return its path."""
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        self.pty_master = master
+        self.pty_path = os.ttyname(slave)
+        return self.pty_path
+
+    def send(self, data: bytes) -> None:
+        """Send to everyone listening; a closed client is dropped, a full pty loses bytes like a wire."""
+        for writer in list(self.writers):
+            if writer.is_closing():
+                self.writers.remove(writer)
+            else:
+                writer.write(data)
+        if self.pty_master is not None:
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(self.pty_master, data)
+
+
+def _report(push: Push) -> None:
+    """Tell, on standard output, what was sent: the truth a test compares with."""
+    record = {
+        "time": push.moment.isoformat(),
+        "list": push.list_name,
+        "power_import": push.power_import,
+        "energy_import": push.energy_import,
+    }
+    print(json.dumps(record), flush=True)  # noqa: T201
+
+
+async def simulate(meter: SimulatedMeter, outlets: Outlets, speed: float, seconds: float | None) -> None:
+    """Push the meter's telegrams in real time, sped up by speed, until seconds (real) pass."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while seconds is None or loop.time() - started < seconds:
+        simulated = meter.start + timedelta(seconds=(loop.time() - started) * speed)
+        for push in meter.advance(simulated):
+            outlets.send(push.frame)
+            _report(push)
+        await asyncio.sleep(_TICK)
+
+
+async def replay(capture: bytes, outlets: Outlets, speed: float) -> None:
+    """Send a capture's frames again, spaced as the meter spaced them."""
+    previous: datetime | None = None
+    for event in Decoder().feed_events(capture):
+        if isinstance(event, DroppedFrame):
+            outlets.send(event.raw)  # damaged frames go out too: that is the capture
+            continue
+        gap = _REPLAY_GAP
+        if event.timestamp is not None and previous is not None:
+            gap = max(0.0, (event.timestamp - previous).total_seconds()) or _REPLAY_GAP
+        previous = event.timestamp or previous
+        await asyncio.sleep(gap / speed)
+        outlets.send(event.raw)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m custom_components.han_port.simulator",
+        description="Simulate a HAN port meter on a TCP port and/or a pseudo-terminal.",
+    )
+    parser.add_argument("--vendor", choices=VENDORS, default="kamstrup", help="which meter to simulate")
+    parser.add_argument("--phases", type=int, choices=(1, 3), default=3)
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="simulated seconds per real second (60: an hour a minute)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="TCP port (default: a free one, printed)")
+    parser.add_argument("--no-tcp", action="store_true", help="do not listen on TCP")
+    parser.add_argument("--pty", action="store_true", help="also serve on a pseudo-terminal (path printed)")
+    parser.add_argument("--seconds", type=float, help="stop after this many real seconds")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the household's noise")
+    parser.add_argument("--start", type=datetime.fromisoformat, help="simulated start time (meter local time)")
+    parser.add_argument("--key", type=parse_key, help="encryption key for kamstrup-dk (default: generated)")
+    parser.add_argument("--auth-key", type=parse_key, help="authentication key for kamstrup-dk (default: generated)")
+    parser.add_argument("--replay", metavar="FILE", help="replay a capture instead of simulating")
+    parser.add_argument("--hex", action="store_true", help="the capture is hex text")
+    return parser
+
+
+async def _run(args: argparse.Namespace, capture: bytes | None) -> None:
+    outlets = Outlets()
+    if not args.no_tcp:
+        port = await outlets.listen(args.host, args.port)
+        print(f"TCP: {args.host}:{port}", flush=True)  # noqa: T201
+    if args.pty:
+        print(f"PTY: {outlets.open_pty()}", flush=True)  # noqa: T201
+    if capture is not None:
+        await replay(capture, outlets, args.speed)
+        return
+    meter = SimulatedMeter(args.vendor, three_phase=args.phases == 3, seed=args.seed)  # noqa: PLR2004
+    if args.start is not None:
+        meter.start = meter.now = args.start
+    if args.vendor == "kamstrup-dk":
+        meter.key = args.key or secrets.token_bytes(16)
+        meter.auth_key = args.auth_key or secrets.token_bytes(16)
+        print(f"Encryption key: {meter.key.hex()}", flush=True)  # noqa: T201
+        print(f"Authentication key: {meter.auth_key.hex()}", flush=True)  # noqa: T201
+    await simulate(meter, outlets, args.speed, args.seconds)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the simulator until interrupted (or --seconds pass)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    capture = None
+    if args.replay:
+        try:
+            capture = read_capture(Path(args.replay).read_bytes(), as_hex=args.hex)
+        except (OSError, ValueError) as err:
+            parser.error(f"cannot replay {args.replay}: {err}")
+    with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
+        asyncio.run(_run(args, capture))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

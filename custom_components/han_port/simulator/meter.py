@@ -1,0 +1,166 @@
+"""A simulated household meter: power that varies like a home's, energy that follows it."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from . import frames
+from .frames import HOURLY, MeterState
+
+VENDORS = ("aidon", "kaifa", "kamstrup", "kamstrup-dk", "p1")
+# Meter types as the real meters report them.
+_METER_TYPES = {
+    "aidon": "6534",
+    "kaifa": "MA304H3E",
+    "kamstrup": "6841121BN243101040",
+    "kamstrup-dk": "6841138BN143101010",
+    "p1": "E360",
+}
+_METER_IDS = {
+    "aidon": "7359992890941742",
+    "kaifa": "6970631401753985",
+    "kamstrup": "5706567274389702",
+    "kamstrup-dk": "5706567282299475",
+    "p1": "",
+}
+STEP = timedelta(milliseconds=500)
+_NOMINAL_VOLTAGE = 230.0
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """One telegram the meter sends, and what it says in base units."""
+
+    moment: datetime
+    frame: bytes
+    list_name: str
+    power_import: int
+    energy_import: int | None
+
+
+@dataclass
+class SimulatedMeter:
+    """A vendor's meter in a home: short lists often, longer ones every 10 s, totals hourly."""
+
+    vendor: str
+    three_phase: bool = True
+    start: datetime = field(default_factory=lambda: datetime(2026, 1, 15, 6, 59, 30))  # noqa: DTZ001 - meter time
+    seed: int = 0
+    key: bytes | None = None
+    auth_key: bytes | None = None
+    energy_import: float = 12_345_678.0  # Wh when the simulation starts
+
+    def __post_init__(self) -> None:
+        """Set the household's state at the start."""
+        if self.vendor not in VENDORS:
+            msg = f"unknown vendor {self.vendor!r}; choose one of {', '.join(VENDORS)}"
+            raise ValueError(msg)
+        self._random = random.Random(self.seed)  # noqa: S311 - noise, not secrets
+        self.now = self.start
+        self._counter = 0
+
+    def power_at(self, moment: datetime) -> float:
+        """Return a home's draw in W: base load, a morning and an evening peak, and noise."""
+        hour = moment.hour + moment.minute / 60
+        peaks = 1800 * math.exp(-((hour - 7.5) ** 2)) + 2600 * math.exp(-(((hour - 18.5) / 1.5) ** 2))
+        return max(0.0, 450 + peaks + self._random.gauss(0, 60))
+
+    def _state(self, power: float) -> MeterState:
+        phase_powers = (round(power * 0.5), round(power * 0.3), round(power * 0.2))
+        currents = tuple(round(p / _NOMINAL_VOLTAGE, 2) for p in phase_powers)
+        return MeterState(
+            three_phase=self.three_phase,
+            moment=self.now.replace(microsecond=0),
+            meter_id=_METER_IDS[self.vendor],
+            meter_type=_METER_TYPES[self.vendor],
+            power_import=round(power),
+            power_export=0,
+            reactive_import=0,
+            reactive_export=round(power * 0.2),
+            currents=(currents[0], currents[1], currents[2]),
+            voltages=(round(_NOMINAL_VOLTAGE + self._random.uniform(-4, 6), 1), 231.0, 229.5),
+            energy_import=round(self.energy_import),
+            energy_export=0,
+            reactive_energy_import=1_000_000,
+            reactive_energy_export=round(self.energy_import * 0.1),
+            phase_powers=phase_powers,
+            power_factors=(0.97, 0.95, 0.99),
+            power_factor=0.96,
+        )
+
+    def advance(self, until: datetime) -> list[Push]:
+        """Run the meter to the given moment; return what it pushed on the way."""
+        pushes: list[Push] = []
+        while self.now + STEP <= until:
+            power = self.power_at(self.now)
+            self.now += STEP
+            self.energy_import += power * STEP.total_seconds() / 3600
+            pushes += self._due(self._state(power))
+        return pushes
+
+    def _due(self, state: MeterState) -> list[Push]:
+        """Build the lists due at this half second, per the vendor's schedule."""
+        moment = self.now
+        second = moment.minute * 60 + moment.second + moment.microsecond / 1e6
+        # The hourly list goes once, at one whole second after the hour.
+        on_the_hour = moment.minute == 0 and moment.microsecond == 0
+        every = {"aidon": 2.5, "kaifa": 2.0}.get(self.vendor)
+        pushes = []
+        if self.vendor in ("aidon", "kaifa"):
+            if second % 10 == 0:
+                hourly = on_the_hour and moment.second == (0 if self.vendor == "aidon" else 10)
+                pushes.append(self._list(state, HOURLY if hourly else 2))
+            elif every is not None and second % every == 0:
+                pushes.append(self._list(state, 1))
+        elif second % 10 == 0 or (self.vendor == "kamstrup" and on_the_hour and moment.second == 5):  # noqa: PLR2004
+            pushes.append(self._list(state, HOURLY if on_the_hour and moment.second == 5 else 1))  # noqa: PLR2004
+        return pushes
+
+    def _list(self, state: MeterState, kind: int) -> Push:
+        hourly = kind == HOURLY
+        if self.vendor == "aidon":
+            body, stamp, style = frames.aidon_list(state, kind), None, "bare"
+        elif self.vendor == "kaifa":
+            body, stamp, style = frames.kaifa_list(state, kind), state.moment, "typed"
+        elif self.vendor == "kamstrup":
+            body, stamp, style = frames.kamstrup_list(state, hourly=hourly), state.moment, "bare"
+        elif self.vendor == "kamstrup-dk":
+            self._counter += 1
+            apdu = frames.data_notification(frames.kamstrup_push1_list(state), state.moment)
+            key, auth_key = self.key or bytes(16), self.auth_key or bytes(16)
+            frame = frames.hdlc_frames(frames.glo_cipher(apdu, key, auth_key, counter=self._counter))
+            return Push(state.moment, frame, "push 1", state.power_import, _in_10_wh(state.energy_import))
+        else:
+            return Push(state.moment, _p1(state), "p1", state.power_import, state.energy_import)
+        frame = frames.hdlc_frames(frames.data_notification(body, stamp, style))
+        energy = state.energy_import if kind == HOURLY else None
+        if self.vendor in ("aidon", "kamstrup") and energy is not None:
+            energy = _in_10_wh(energy)
+        return Push(state.moment, frame, f"list {kind}" if kind != HOURLY else "hourly", state.power_import, energy)
+
+
+def _in_10_wh(energy: int) -> int:
+    """Round energy as a meter counting 0.01 kWh (Aidon, Kamstrup) says it, in Wh."""
+    return frames.raw(energy, 1) * 10
+
+
+def _p1(state: MeterState) -> bytes:
+    season = "W"  # the simulated meter keeps winter time
+    stamp = state.moment.strftime("%y%m%d%H%M%S") + season
+    lines = [
+        f"0-0:1.0.0({stamp})",
+        f"1-0:1.8.0({state.energy_import / 1000:012.3f}*kWh)",
+        "1-0:2.8.0(00000000.000*kWh)",
+        f"1-0:1.7.0({state.power_import / 1000:08.3f}*kW)",
+        "1-0:2.7.0(0000.000*kW)",
+    ]
+    for phase, c in enumerate((21, 41, 61)):
+        lines.append(f"1-0:{c}.7.0({state.phase_powers[phase] / 1000:08.3f}*kW)")
+    for phase, c in enumerate((32, 52, 72)):
+        lines.append(f"1-0:{c}.7.0({state.voltages[phase]:05.1f}*V)")
+    for phase, c in enumerate((31, 51, 71)):
+        lines.append(f"1-0:{c}.7.0({state.currents[phase]:05.1f}*A)")
+    return frames.p1_telegram("LGF5E360", lines)

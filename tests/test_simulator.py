@@ -1,0 +1,195 @@
+"""The simulator: schedules, physics, and the streams it serves."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from custom_components.han_port.decoder import Decoder, ObisCode
+from custom_components.han_port.simulator.__main__ import main
+from custom_components.han_port.simulator.meter import SimulatedMeter
+
+ROOT = Path(__file__).resolve().parents[1]
+POWER = ObisCode.parse("1-0:1.7.0")
+
+
+def _hour(vendor: str) -> list:  # type: ignore[type-arg]
+    meter = SimulatedMeter(vendor, start=datetime(2026, 1, 15, 6, 0, 20), key=bytes(16), auth_key=bytes(16))
+    return meter.advance(meter.start + timedelta(hours=1))
+
+
+@pytest.mark.parametrize(
+    ("vendor", "lists"),
+    [
+        # An hour of 2.5 s, 2 s and 10 s pushes; the hourly list takes one 10 s slot.
+        ("aidon", {"list 1": 1080, "list 2": 359, "hourly": 1}),
+        ("kaifa", {"list 1": 1440, "list 2": 359, "hourly": 1}),
+        ("kamstrup", {"list 1": 360, "hourly": 1}),
+        ("kamstrup-dk", {"push 1": 360}),
+        ("p1", {"p1": 360}),
+    ],
+)
+def test_each_vendor_keeps_its_schedule(vendor: str, lists: dict[str, int]) -> None:
+    pushes = _hour(vendor)
+    counts: dict[str, int] = {}
+    for push in pushes:
+        counts[push.list_name] = counts.get(push.list_name, 0) + 1
+    assert counts == lists
+
+
+@pytest.mark.parametrize("vendor", ["aidon", "kaifa", "kamstrup", "kamstrup-dk", "p1"])
+def test_what_the_meter_sends_decodes_to_what_it_says(vendor: str) -> None:
+    decoder = Decoder(bytes(16), bytes(16))
+    for push in _hour(vendor):
+        (telegram,) = decoder.feed(push.frame)
+        power = next(reading.value for code, reading in telegram.readings.items() if code.register == POWER.register)
+        assert power == push.power_import
+        if push.energy_import is not None:
+            energy = next(r.value for code, r in telegram.readings.items() if code.register == (1, 8, 0))
+            assert energy == push.energy_import
+
+
+def test_energy_follows_the_power_drawn() -> None:
+    meter = SimulatedMeter("kamstrup", start=datetime(2026, 1, 15, 17, 0, 0))
+    first = meter.energy_import
+    pushes = meter.advance(meter.start + timedelta(hours=2))
+    mean_power = sum(push.power_import for push in pushes) / len(pushes)
+    assert meter.energy_import - first == pytest.approx(mean_power * 2, rel=0.02)
+    # The evening peak: far more than the base load.
+    assert mean_power > 2000
+
+
+def test_unknown_vendor_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown vendor"):
+        SimulatedMeter("elster")
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_served_over_tcp_and_decoded() -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "custom_components.han_port.simulator",
+            "--vendor",
+            "kamstrup",
+            "--speed",
+            "20",
+            "--seconds",
+            "4",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().strip().rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+            connection.settimeout(5)
+            data = b""
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and len(Decoder().feed(data)) < 3:
+                data += connection.recv(4096)
+        telegrams = Decoder().feed(data)
+        assert len(telegrams) >= 3
+        sent = [json.loads(line) for line in process.stdout]
+        sent_powers = {record["power_import"] for record in sent}
+        assert {t.readings[ObisCode.parse("1-1:1.7.0")].value for t in telegrams} <= sent_powers
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_served_on_a_pty_with_generated_keys() -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "custom_components.han_port.simulator",
+            "--vendor",
+            "kamstrup-dk",
+            "--no-tcp",
+            "--pty",
+            "--speed",
+            "20",
+            "--seconds",
+            "4",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        path = process.stdout.readline().strip().removeprefix("PTY: ")
+        key = bytes.fromhex(process.stdout.readline().strip().rsplit(" ", 1)[1])
+        auth_key = bytes.fromhex(process.stdout.readline().strip().rsplit(" ", 1)[1])
+        fd = os.open(path, os.O_RDONLY | os.O_NOCTTY)
+        decoder = Decoder(key, auth_key)
+        telegrams = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not telegrams:
+            if select.select([fd], [], [], 0.2)[0]:
+                telegrams += decoder.feed(os.read(fd, 4096))
+        os.close(fd)
+        assert telegrams
+        assert telegrams[0].encrypted
+        assert telegrams[0].meter_id == "82299475"
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_replay_of_a_capture(tmp_path: Path) -> None:
+    meter = SimulatedMeter("kaifa")
+    pushes = meter.advance(meter.start + timedelta(seconds=12))
+    capture = tmp_path / "capture.txt"
+    capture.write_text("\n".join(push.frame.hex(" ") for push in pushes))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "custom_components.han_port.simulator",
+            "--replay",
+            str(capture),
+            "--hex",
+            "--speed",
+            "100",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().strip().rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+            connection.settimeout(5)
+            data = b""
+            with contextlib.suppress(TimeoutError):
+                while chunk := connection.recv(4096):
+                    data += chunk
+                    if len(Decoder().feed(data)) == len(pushes):
+                        break
+        assert [t.readings[POWER].value for t in Decoder().feed(data)] == [p.power_import for p in pushes]
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_replay_of_a_missing_file_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--replay", "/no/such/capture"])
+    assert "cannot replay" in capsys.readouterr().err
