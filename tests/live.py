@@ -1,0 +1,188 @@
+"""Live processes for end-to-end tests and pictures: the simulator and Home Assistant.
+
+Used by tests/test_end_to_end.py and scripts/screenshots.py.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "han-port-e2e"  # noqa: S105 - a throwaway user in a throwaway instance
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Simulator:
+    """The simulator in its own process; collects what it reports sending."""
+
+    def __init__(self, port: int, start: str, seed: int) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "custom_components.han_port.simulator",
+                "--vendor",
+                "kamstrup",
+                "--port",
+                str(port),
+                "--speed",
+                "5",
+                "--start",
+                start,
+                "--seed",
+                str(seed),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().startswith("TCP: ")
+        self._reader = threading.Thread(target=self._collect, daemon=True)
+        self._reader.start()
+
+    def _collect(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.sent.append(json.loads(line))
+
+    def powers(self) -> set[str]:
+        return {str(record["power_import"]) for record in list(self.sent)}
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+class HomeAssistant:
+    """`python -m homeassistant` on a fresh config directory."""
+
+    def __init__(self, config: Path, port: int, extra_yaml: str = "") -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.token = ""
+        config.mkdir(exist_ok=True)
+        (config / "custom_components").mkdir(exist_ok=True)
+        (config / "custom_components" / "han_port").symlink_to(ROOT / "custom_components" / "han_port")
+        # "NO" quoted: unquoted, YAML reads the country code of Norway as false.
+        (config / "configuration.yaml").write_text(
+            f"""homeassistant:
+  name: HAN Port end-to-end
+  latitude: 59.91
+  longitude: 10.75
+  elevation: 10
+  unit_system: metric
+  time_zone: Europe/Oslo
+  country: "NO"
+  currency: NOK
+http:
+  server_host: 127.0.0.1
+  server_port: {port}
+api:
+config:
+onboarding:
+logger:
+  default: warning
+  logs:
+    custom_components.han_port: debug
+{extra_yaml}"""
+        )
+        self.log = (config / "console.log").open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "homeassistant", "--config", str(config), "--skip-pip"],
+            cwd=config,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def request(self, method: str, path: str, body: object = None, *, form: bool = False) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        data = None
+        if body is not None:
+            if form:
+                data = urllib.parse.urlencode(body).encode()  # type: ignore[arg-type]
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
+            else:
+                data = json.dumps(body).encode()
+                headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(f"{self.url}{path}", data=data, headers=headers, method=method)  # noqa: S310
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback only
+            return json.loads(response.read() or b"null")
+
+    def wait_until_up(self, seconds: float = 180) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, "Home Assistant exited"
+            try:
+                self.request("GET", "/api/onboarding")
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.5)
+            else:
+                return
+        msg = "Home Assistant did not start"
+        raise AssertionError(msg)
+
+    def onboard(self) -> None:
+        client_id = f"{self.url}/"
+        created = self.request(
+            "POST",
+            "/api/onboarding/users",
+            {"client_id": client_id, "name": "Test", "username": "test", "password": PASSWORD, "language": "en"},
+        )
+        tokens = self.request(
+            "POST",
+            "/auth/token",
+            {"grant_type": "authorization_code", "code": created["auth_code"], "client_id": client_id},
+            form=True,
+        )
+        self.token = tokens["access_token"]
+        self.request("POST", "/api/onboarding/core_config", {})
+        self.request("POST", "/api/onboarding/analytics", {})
+        self.request("POST", "/api/onboarding/integration", {"client_id": client_id, "redirect_uri": f"{client_id}?"})
+
+    def state(self, entity_id: str) -> dict[str, Any] | None:
+        try:
+            state: dict[str, Any] = self.request("GET", f"/api/states/{entity_id}")
+        except urllib.error.HTTPError as err:
+            if err.code == 404:
+                return None
+            raise
+        return state
+
+    def wait_for_state(self, entity_id: str, accept: object, seconds: float = 60) -> dict[str, Any]:
+        assert callable(accept)
+        deadline = time.monotonic() + seconds
+        state = None
+        while time.monotonic() < deadline:
+            state = self.state(entity_id)
+            if state is not None and accept(state["state"]):
+                return state
+            time.sleep(0.3)
+        msg = f"{entity_id} stayed {state and state['state']}"
+        raise AssertionError(msg)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
