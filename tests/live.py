@@ -32,7 +32,7 @@ def free_port() -> int:
 class Simulator:
     """The simulator in its own process; collects what it reports sending."""
 
-    def __init__(self, port: int, start: str, seed: int) -> None:
+    def __init__(self, port: int, start: str, seed: int, *, speed: float = 5) -> None:
         self.sent: list[dict[str, Any]] = []
         self.process = subprocess.Popen(
             [
@@ -44,7 +44,7 @@ class Simulator:
                 "--port",
                 str(port),
                 "--speed",
-                "5",
+                str(speed),
                 "--start",
                 start,
                 "--seed",
@@ -72,10 +72,19 @@ class Simulator:
         self.process.wait()
 
 
+# For pictures only: a headless browser on this machine logs in without a password.
+TRUSTED = """  auth_providers:
+    - type: trusted_networks
+      trusted_networks: [127.0.0.1/32]
+      allow_bypass_login: true
+    - type: homeassistant
+"""
+
+
 class HomeAssistant:
     """`python -m homeassistant` on a fresh config directory."""
 
-    def __init__(self, config: Path, port: int, extra_yaml: str = "") -> None:
+    def __init__(self, config: Path, port: int, extra_yaml: str = "", *, trusted_local: bool = False) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.token = ""
         config.mkdir(exist_ok=True)
@@ -92,7 +101,7 @@ class HomeAssistant:
   time_zone: Europe/Oslo
   country: "NO"
   currency: NOK
-http:
+{TRUSTED if trusted_local else ""}http:
   server_host: 127.0.0.1
   server_port: {port}
 api:
