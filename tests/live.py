@@ -6,6 +6,7 @@ Used by tests/test_end_to_end.py and scripts/screenshots.py.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -114,8 +115,12 @@ logger:
 {extra_yaml}"""
         )
         self.log = (config / "console.log").open("w")
+        # Coverage measures our code in the test process and the simulator,
+        # not Home Assistant's own start-up.
+        environment = {key: value for key, value in os.environ.items() if not key.startswith("COV_CORE")}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "homeassistant", "--config", str(config), "--skip-pip"],
+            env=environment,
             cwd=config,
             stdout=self.log,
             stderr=subprocess.STDOUT,

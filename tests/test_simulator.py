@@ -193,3 +193,42 @@ def test_replay_of_a_missing_file_is_a_usage_error(capsys: pytest.CaptureFixture
     with pytest.raises(SystemExit):
         main(["--replay", "/no/such/capture"])
     assert "cannot replay" in capsys.readouterr().err
+
+
+def test_main_in_process_prints_keys_and_what_it_sends(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--vendor", "kamstrup-dk", "--no-tcp", "--pty", "--speed", "50", "--seconds", "0.5"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("PTY: /dev/")
+    key = bytes.fromhex(out[1].removeprefix("Encryption key: "))
+    assert len(key) == 16
+    assert out[2].startswith("Authentication key: ")
+    records = [json.loads(line) for line in out[3:]]
+    assert records
+    assert {record["list"] for record in records} == {"push 1"}
+
+
+def test_main_with_given_keys_and_start(capsys: pytest.CaptureFixture[str]) -> None:
+    key = "00112233445566778899aabbccddeeff"
+    assert (
+        main(
+            [
+                "--vendor",
+                "kamstrup-dk",
+                "--no-tcp",
+                "--key",
+                key,
+                "--auth-key",
+                key,
+                "--start",
+                "2026-03-01T12:00:00",
+                "--seconds",
+                "0.3",
+                "--speed",
+                "100",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"Encryption key: {key}"
+    assert json.loads(out[2])["time"].startswith("2026-03-01T12:00")
