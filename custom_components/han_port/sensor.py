@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.sensor import (
     RestoreSensor,
@@ -52,130 +52,98 @@ def _kilo(value: float) -> float:
     return value / 1000
 
 
-def _power(register: Register, key: str, *, enabled: bool = True) -> HanPortSensorEntityDescription:
-    return HanPortSensorEntityDescription(
-        key=key,
-        translation_key=key,
-        register=register,
-        device_class=SensorDeviceClass.POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfPower.WATT,
-        suggested_display_precision=0,
-        entity_registry_enabled_default=enabled,
-    )
+def _sensor(
+    register: Register, key: str, kind: dict[str, Any], *, enabled: bool | None = None
+) -> HanPortSensorEntityDescription:
+    """Describe one register's sensor: its kind's settings, and whether it starts enabled."""
+    settings = kind if enabled is None else kind | {"entity_registry_enabled_default": enabled}
+    return HanPortSensorEntityDescription(key=key, translation_key=key, register=register, **settings)
 
 
-def _reactive_power(register: Register, key: str, *, enabled: bool = True) -> HanPortSensorEntityDescription:
-    return HanPortSensorEntityDescription(
-        key=key,
-        translation_key=key,
-        register=register,
-        device_class=SensorDeviceClass.REACTIVE_POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfReactivePower.VOLT_AMPERE_REACTIVE,
-        suggested_display_precision=0,
-        entity_registry_enabled_default=enabled,
-    )
-
-
-def _energy(register: Register, key: str) -> HanPortSensorEntityDescription:
-    return HanPortSensorEntityDescription(
-        key=key,
-        translation_key=key,
-        register=register,
-        device_class=SensorDeviceClass.ENERGY,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
-        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
-        suggested_display_precision=3,
-    )
-
-
-def _reactive_energy(register: Register, key: str) -> HanPortSensorEntityDescription:
-    # Home Assistant 2025.4 has no reactive energy device class to convert
-    # units, so the sensor shows kvarh itself.
-    return HanPortSensorEntityDescription(
-        key=key,
-        translation_key=key,
-        register=register,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        native_unit_of_measurement="kvarh",
-        suggested_display_precision=3,
-        value_fn=_kilo,
-        entity_registry_enabled_default=False,
-    )
+_POWER: dict[str, Any] = {
+    "device_class": SensorDeviceClass.POWER,
+    "state_class": SensorStateClass.MEASUREMENT,
+    "native_unit_of_measurement": UnitOfPower.WATT,
+    "suggested_display_precision": 0,
+}
+_REACTIVE_POWER: dict[str, Any] = {
+    "device_class": SensorDeviceClass.REACTIVE_POWER,
+    "state_class": SensorStateClass.MEASUREMENT,
+    "native_unit_of_measurement": UnitOfReactivePower.VOLT_AMPERE_REACTIVE,
+    "suggested_display_precision": 0,
+    "entity_registry_enabled_default": False,
+}
+_ENERGY: dict[str, Any] = {
+    "device_class": SensorDeviceClass.ENERGY,
+    "state_class": SensorStateClass.TOTAL_INCREASING,
+    "native_unit_of_measurement": UnitOfEnergy.WATT_HOUR,
+    "suggested_unit_of_measurement": UnitOfEnergy.KILO_WATT_HOUR,
+    "suggested_display_precision": 3,
+}
+# Home Assistant 2025.4 has no reactive energy device class to convert units,
+# so the sensor shows kvarh itself.
+_REACTIVE_ENERGY: dict[str, Any] = {
+    "state_class": SensorStateClass.TOTAL_INCREASING,
+    "native_unit_of_measurement": "kvarh",
+    "suggested_display_precision": 3,
+    "value_fn": _kilo,
+    "entity_registry_enabled_default": False,
+}
+_CURRENT: dict[str, Any] = {
+    "device_class": SensorDeviceClass.CURRENT,
+    "state_class": SensorStateClass.MEASUREMENT,
+    "native_unit_of_measurement": UnitOfElectricCurrent.AMPERE,
+    "suggested_display_precision": 2,
+}
+_VOLTAGE: dict[str, Any] = {
+    "device_class": SensorDeviceClass.VOLTAGE,
+    "state_class": SensorStateClass.MEASUREMENT,
+    "native_unit_of_measurement": UnitOfElectricPotential.VOLT,
+    "suggested_display_precision": 1,
+}
+_POWER_FACTOR: dict[str, Any] = {
+    "device_class": SensorDeviceClass.POWER_FACTOR,
+    "state_class": SensorStateClass.MEASUREMENT,
+    "suggested_display_precision": 2,
+}
 
 
 def _per_phase(
-    base: int, make: Callable[[Register, str], HanPortSensorEntityDescription], key: str, d: int = 7
+    base: int, key: str, kind: dict[str, Any], d: int = 7, *, enabled: bool | None = None
 ) -> list[HanPortSensorEntityDescription]:
-    return [make((base + 20 * (phase - 1), d, 0), f"{key}_l{phase}") for phase in (1, 2, 3)]
-
-
-def _current(register: Register, key: str) -> HanPortSensorEntityDescription:
-    return HanPortSensorEntityDescription(
-        key=key,
-        translation_key=key,
-        register=register,
-        device_class=SensorDeviceClass.CURRENT,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
-        suggested_display_precision=2,
-    )
-
-
-def _voltage(register: Register, key: str) -> HanPortSensorEntityDescription:
-    return HanPortSensorEntityDescription(
-        key=key,
-        translation_key=key,
-        register=register,
-        device_class=SensorDeviceClass.VOLTAGE,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-        suggested_display_precision=1,
-    )
-
-
-def _power_factor(register: Register, key: str) -> HanPortSensorEntityDescription:
-    return HanPortSensorEntityDescription(
-        key=key,
-        translation_key=key,
-        register=register,
-        device_class=SensorDeviceClass.POWER_FACTOR,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=2,
-        entity_registry_enabled_default=key == "power_factor",
-    )
+    """Describe one sensor per phase: quantity C = base, base + 20, base + 40 (L1, L2, L3)."""
+    return [_sensor((base + 20 * (phase - 1), d, 0), f"{key}_l{phase}", kind, enabled=enabled) for phase in (1, 2, 3)]
 
 
 SENSORS: tuple[HanPortSensorEntityDescription, ...] = (
-    _power((1, 7, 0), "active_power_import"),
-    _power((2, 7, 0), "active_power_export"),
-    _reactive_power((3, 7, 0), "reactive_power_import", enabled=False),
-    _reactive_power((4, 7, 0), "reactive_power_export", enabled=False),
-    *_per_phase(21, _power, "active_power_import"),
-    *_per_phase(22, lambda r, k: _power(r, k, enabled=False), "active_power_export"),
-    *_per_phase(23, lambda r, k: _reactive_power(r, k, enabled=False), "reactive_power_import"),
-    *_per_phase(24, lambda r, k: _reactive_power(r, k, enabled=False), "reactive_power_export"),
-    *_per_phase(31, _current, "current"),
-    *_per_phase(32, _voltage, "voltage"),
-    _power_factor((13, 7, 0), "power_factor"),
-    *_per_phase(33, _power_factor, "power_factor"),
-    HanPortSensorEntityDescription(
-        key="frequency",
-        translation_key="frequency",
-        register=(14, 7, 0),
-        device_class=SensorDeviceClass.FREQUENCY,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfFrequency.HERTZ,
-        suggested_display_precision=2,
+    _sensor((1, 7, 0), "active_power_import", _POWER),
+    _sensor((2, 7, 0), "active_power_export", _POWER),
+    _sensor((3, 7, 0), "reactive_power_import", _REACTIVE_POWER),
+    _sensor((4, 7, 0), "reactive_power_export", _REACTIVE_POWER),
+    *_per_phase(21, "active_power_import", _POWER),
+    *_per_phase(22, "active_power_export", _POWER, enabled=False),
+    *_per_phase(23, "reactive_power_import", _REACTIVE_POWER),
+    *_per_phase(24, "reactive_power_export", _REACTIVE_POWER),
+    *_per_phase(31, "current", _CURRENT),
+    *_per_phase(32, "voltage", _VOLTAGE),
+    _sensor((13, 7, 0), "power_factor", _POWER_FACTOR),
+    *_per_phase(33, "power_factor", _POWER_FACTOR, enabled=False),
+    _sensor(
+        (14, 7, 0),
+        "frequency",
+        {
+            "device_class": SensorDeviceClass.FREQUENCY,
+            "state_class": SensorStateClass.MEASUREMENT,
+            "native_unit_of_measurement": UnitOfFrequency.HERTZ,
+            "suggested_display_precision": 2,
+        },
     ),
-    _energy((1, 8, 0), "active_energy_import"),
-    _energy((2, 8, 0), "active_energy_export"),
-    _reactive_energy((3, 8, 0), "reactive_energy_import"),
-    _reactive_energy((4, 8, 0), "reactive_energy_export"),
-    *_per_phase(21, _energy, "active_energy_import", d=8),
-    *_per_phase(22, _energy, "active_energy_export", d=8),
+    _sensor((1, 8, 0), "active_energy_import", _ENERGY),
+    _sensor((2, 8, 0), "active_energy_export", _ENERGY),
+    _sensor((3, 8, 0), "reactive_energy_import", _REACTIVE_ENERGY),
+    _sensor((4, 8, 0), "reactive_energy_export", _REACTIVE_ENERGY),
+    *_per_phase(21, "active_energy_import", _ENERGY, d=8),
+    *_per_phase(22, "active_energy_export", _ENERGY, d=8),
 )
 SENSORS_BY_KEY = {description.key: description for description in SENSORS}
 SENSORS_BY_REGISTER = {description.register: description for description in SENSORS}
