@@ -20,8 +20,8 @@ TO_REDACT = {CONF_ENCRYPTION_KEY, CONF_AUTHENTICATION_KEY, "meter_id", "unique_i
 def _masked(raw: bytes, meter_id: str | None) -> str:
     """Hex of a raw telegram with the meter id (the household's identity) blanked out."""
     if meter_id:
-        for encoded in (meter_id.encode("ascii", "ignore"),):
-            raw = raw.replace(encoded, b"X" * len(encoded))
+        encoded = meter_id.encode("ascii", "ignore")
+        raw = raw.replace(encoded, b"X" * len(encoded))
     return raw.hex(" ")
 
 
