@@ -81,8 +81,18 @@ class HdlcFramer:
         buffer += data
         events: list[HdlcMessage | DroppedFrame] = []
         pos = 0
+        size = len(buffer)
         while (start := buffer.find(FLAG, pos)) >= 0:
-            self._skip(buffer, pos, start)
+            if start > pos:
+                self._skip(buffer, pos, start)
+            # A closing flag followed by an opening one, or a flag that ends
+            # the buffer: the common cases, settled without a call.
+            if start + 1 < size and buffer[start + 1] == FLAG:
+                pos = start + 1
+                continue
+            if start + 1 == size:
+                pos = start
+                break
             after = self._frame_at(buffer, start, events)
             if after is None:
                 pos = start  # keep the frame start and wait for more bytes
