@@ -1,0 +1,169 @@
+"""Live energy, hourly use and the capacity tariff, with exact numbers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from custom_components.han_port.energy import (
+    CapacityTariff,
+    LiveEnergy,
+    parse_thresholds,
+    step_label,
+    step_labels,
+)
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+def test_trapezoid_between_registers_and_never_backwards() -> None:
+    live = LiveEnergy()
+    start = datetime(2026, 1, 15, 12, 0, 5, tzinfo=UTC)
+    live.add_register(1_000_000)
+    live.add_power(1000, start)
+    live.add_power(3000, start + timedelta(seconds=36))  # 36 s at 2 kW average: 20 Wh
+    assert live.published == pytest.approx(1_000_020)
+    live.add_power(3000, start + timedelta(seconds=72))  # 36 s at 3 kW: 30 Wh
+    assert live.published == pytest.approx(1_000_050)
+    # The register says less than the estimate: the total holds...
+    live.add_register(1_000_040)
+    assert live.published == pytest.approx(1_000_050)
+    live.add_power(3000, start + timedelta(seconds=84))  # +10 Wh from the register: 1_000_050
+    assert live.published == pytest.approx(1_000_050)
+    live.add_power(3000, start + timedelta(seconds=96))  # +10 Wh more: the estimate is ahead again
+    assert live.published == pytest.approx(1_000_060)
+    # ...and a register ahead of the estimate moves it on.
+    live.add_register(1_000_100)
+    assert live.published == 1_000_100
+
+
+def test_gaps_are_not_integrated() -> None:
+    live = LiveEnergy()
+    start = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
+    live.add_register(500)
+    live.add_power(1000, start)
+    live.add_power(1000, start + timedelta(hours=2))
+    assert live.published == 500
+
+
+def test_storage_round_trip() -> None:
+    live = LiveEnergy()
+    live.add_register(10)
+    live.add_power(5, datetime(2026, 1, 1, tzinfo=UTC))
+    assert LiveEnergy.from_dict(live.as_dict()) == live
+    tariff = CapacityTariff(OSLO)
+    tariff.update(0, datetime(2026, 1, 1, 0, 10, tzinfo=UTC))
+    tariff.update(1500, datetime(2026, 1, 1, 1, 0, 1, tzinfo=UTC))
+    restored = CapacityTariff(OSLO)
+    restored.restore(tariff.as_dict())
+    assert restored == tariff
+
+
+def _day(tariff: CapacityTariff, day: datetime, hourly_wh: list[float], total: float = 0.0) -> float:
+    """Feed a local day of hourly use, reading the total at every hour's start."""
+    moment = day
+    tariff.update(total, moment)
+    for used in hourly_wh:
+        total += used
+        moment += timedelta(hours=1)
+        tariff.update(total, moment)
+    return total
+
+
+def test_a_day_with_known_hourly_use_gives_known_peaks() -> None:
+    tariff = CapacityTariff(OSLO)
+    midnight = datetime(2026, 1, 12, tzinfo=OSLO)
+    uses = [1000.0] * 24
+    uses[7], uses[18] = 4200.0, 6100.0
+    total = _day(tariff, midnight, uses)
+    day_two = [800.0] * 24
+    day_two[19] = 7300.0
+    total = _day(tariff, midnight + timedelta(days=1), day_two, total)
+    day_three = [500.0] * 24
+    day_three[8] = 2500.0
+    total = _day(tariff, midnight + timedelta(days=2), day_three, total)
+    day_four = [400.0] * 24
+    day_four[6] = 9900.0
+    _day(tariff, midnight + timedelta(days=3), day_four, total)
+    now = midnight + timedelta(days=3, hours=23, minutes=30)
+    peaks = tariff.daily_peaks(now)
+    assert peaks[midnight.date()] == 6100.0
+    assert peaks[(midnight + timedelta(days=1)).date()] == 7300.0
+    assert tariff.peak_today(now) == 9900.0
+    # The three highest days: 9.9, 7.3 and 6.1 kWh.
+    assert tariff.monthly_average(now) == pytest.approx((9900 + 7300 + 6100) / 3)
+    assert tariff.step(now) == "5-10 kWh"
+    assert tariff.last_hour_use == 400.0
+
+
+def test_current_and_projected_hour() -> None:
+    tariff = CapacityTariff(OSLO)
+    start = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+    tariff.update(1000, start)
+    now = start + timedelta(minutes=15)
+    assert tariff.current_hour_use(1500) == 500
+    # 45 minutes left at 4 kW: 3 kWh more.
+    assert tariff.projected_hour_use(1500, 4000, now) == pytest.approx(3500)
+
+
+def test_register_after_the_hour_corrects_the_estimate() -> None:
+    tariff = CapacityTariff(OSLO)
+    start = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+    tariff.update(10_000, start)
+    tariff.update(12_100, start + timedelta(hours=1, seconds=2))  # the estimate at 11:00:02
+    assert tariff.last_hour_use == 2100
+    tariff.correct_last_hour(12_000, start + timedelta(hours=1, seconds=5))  # the meter: 12 000 at 11:00
+    assert tariff.last_hour_use == 2000
+    assert tariff.current_hour_use(12_050) == 50
+
+
+@pytest.mark.parametrize(
+    ("day", "hours"),
+    [
+        (datetime(2026, 3, 29, tzinfo=OSLO), 23),  # spring forward
+        (datetime(2026, 10, 25, tzinfo=OSLO), 25),  # fall back
+        (datetime(2026, 1, 15, tzinfo=OSLO), 24),
+    ],
+)
+def test_dst_nights_have_23_or_25_hours(day: datetime, hours: int) -> None:
+    tariff = CapacityTariff(OSLO)
+    start = day.astimezone(UTC)
+    end = (day + timedelta(days=1)).replace(tzinfo=OSLO).astimezone(UTC)
+    total = 0.0
+    moment = start
+    tariff.update(total, moment)
+    while moment < end:
+        total += 100
+        moment += timedelta(hours=1)
+        tariff.update(total, moment)
+    counted = [key for key in tariff.hours if datetime.fromisoformat(key).astimezone(OSLO).date() == day.date()]
+    assert len(counted) == hours
+
+
+def test_month_rolls_over_at_local_midnight() -> None:
+    tariff = CapacityTariff(OSLO)
+    # The last hour of January, local time, is 22:00-23:00 UTC.
+    last_hour = datetime(2026, 1, 31, 22, 0, tzinfo=UTC)
+    tariff.update(0, last_hour)
+    tariff.update(5000, last_hour + timedelta(hours=1))
+    january = last_hour + timedelta(minutes=30)
+    assert tariff.peak_today(january) == 5000
+    tariff.update(5500, last_hour + timedelta(hours=2))  # 00:00-01:00 on 1 February, local
+    february = last_hour + timedelta(hours=2, minutes=5)
+    assert tariff.daily_peaks(february) == {datetime(2026, 2, 1).date(): 500}
+    assert tariff.monthly_average(february) == 500
+    assert tariff.step(february) == "0-2 kWh"
+
+
+def test_steps_and_thresholds() -> None:
+    thresholds = parse_thresholds("2, 5; 10")
+    assert thresholds == (2.0, 5.0, 10.0)
+    assert step_labels(thresholds) == ["0-2 kWh", "2-5 kWh", "5-10 kWh", "10+ kWh"]
+    assert step_label(1.99, thresholds) == "0-2 kWh"
+    assert step_label(2.0, thresholds) == "2-5 kWh"
+    assert step_label(12.0, thresholds) == "10+ kWh"
+    for bad in ("", "5, 2", "0, 1", "two"):
+        with pytest.raises(ValueError, match=r"thresholds|could not convert"):
+            parse_thresholds(bad)
