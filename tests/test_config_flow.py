@@ -13,12 +13,14 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.han_port.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
+    CONF_CAPACITY_THRESHOLDS,
     CONF_CURRENT_TRANSFORMER_RATIO,
     CONF_DEVICE,
     CONF_ENCRYPTION_KEY,
     CONF_MANUFACTURER,
     CONF_METER_TYPE,
     CONF_PARITY,
+    CONF_PEAK_DAYS,
     DOMAIN,
 )
 from custom_components.han_port.simulator import frames as encoder
@@ -235,6 +237,18 @@ async def test_options_flow(hass: HomeAssistant) -> None:
     entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["step_id"] == "init"
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {CONF_CURRENT_TRANSFORMER_RATIO: 60})
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_CURRENT_TRANSFORMER_RATIO: 60, CONF_CAPACITY_THRESHOLDS: "5, 2", CONF_PEAK_DAYS: 3},
+    )
+    assert result["errors"] == {CONF_CAPACITY_THRESHOLDS: "invalid_thresholds"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_CURRENT_TRANSFORMER_RATIO: 60, CONF_CAPACITY_THRESHOLDS: "2;5; 10.5", CONF_PEAK_DAYS: 2.0},
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == {CONF_CURRENT_TRANSFORMER_RATIO: 60}
+    assert entry.options == {
+        CONF_CURRENT_TRANSFORMER_RATIO: 60,
+        CONF_CAPACITY_THRESHOLDS: "2, 5, 10.5",
+        CONF_PEAK_DAYS: 2,
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -18,6 +19,7 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, mock_restore_cache_with_extra_data
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 
@@ -315,4 +317,62 @@ async def test_hourly_totals_are_restored_after_a_restart(hass: HomeAssistant, t
     await asyncio.sleep(0.3)
     assert float(value(hass, ENERGY) or 0) == pytest.approx(155232.51)
     assert entry.runtime_data.rejected_totals == 1
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+LIVE = "sensor.kamstrup_meter_live_energy_import"
+THIS_HOUR = "sensor.kamstrup_meter_use_this_hour"
+
+
+async def test_live_energy_and_hourly_use_survive_a_restart(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    entry = network_entry(tcp_meter.port)
+    await setup(hass, entry)
+    tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
+    await wait_for(lambda: value(hass, LIVE) not in (None, STATE_UNAVAILABLE, "unknown"))
+    # Re-anchored on the register: 155 232.510 kWh.
+    assert float(value(hass, LIVE) or 0) == pytest.approx(155232.51, abs=0.001)
+    # 3.6 kW for the time between two telegrams is integrated on top of it.
+    tcp_meter.send(kamstrup_frame(default_state(power_import=3600)))
+    await asyncio.sleep(0.5)
+    tcp_meter.send(kamstrup_frame(default_state(power_import=3600)))
+    await wait_for(lambda: float(value(hass, LIVE) or 0) > 155232.51)
+    live = float(value(hass, LIVE) or 0)
+    assert live - 155232.51 < 0.01  # half a second or so at 3.6 kW is well under 10 Wh
+    this_hour = value(hass, THIS_HOUR)
+    assert this_hour not in (None, STATE_UNAVAILABLE, "unknown")
+    # No completed hour yet: nothing to bill on.
+    assert value(hass, "sensor.kamstrup_meter_capacity_step") == STATE_UNAVAILABLE
+
+    # A restart in the middle of the hour keeps the estimate, the hour's start
+    # and the month's table.
+    month = {"2026-11-02T17:00:00+00:00": 6100.0, "2026-11-03T07:00:00+00:00": 7300.0}
+    entry.runtime_data.tariff.hours.update(month)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert float(value(hass, LIVE) or 0) == pytest.approx(live)
+    assert value(hass, THIS_HOUR) == this_hour
+    assert entry.runtime_data.tariff.hour_start is not None
+    assert month.items() <= entry.runtime_data.tariff.hours.items()
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_capacity_sensors_show_the_months_peaks(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    entry = network_entry(tcp_meter.port)
+    await setup(hass, entry)
+    tariff = entry.runtime_data.tariff
+    today = dt_util.start_of_local_day()
+    # Three earlier days of this month (or today's hours when it is the 1st-3rd).
+    hours = [today - timedelta(days=days) for days in (0, 1, 2) if (today - timedelta(days=days)).month == today.month]
+    for index, day in enumerate(hours):
+        tariff.hours[(day + timedelta(hours=1)).astimezone(UTC).isoformat()] = 4000.0 + 3000 * index
+    tcp_meter.send(kamstrup_frame(default_state()))
+    await wait_for(lambda: value(hass, "sensor.kamstrup_meter_capacity_step") not in (None, STATE_UNAVAILABLE))
+    peaks = [4000.0 + 3000 * index for index in range(len(hours))]
+    assert float(value(hass, "sensor.kamstrup_meter_capacity_average_this_month") or 0) == pytest.approx(
+        sum(peaks) / len(peaks) / 1000
+    )
+    assert float(value(hass, "sensor.kamstrup_meter_today_s_peak_hour") or 0) == pytest.approx(4.0)
+    average = sum(peaks) / len(peaks) / 1000
+    assert value(hass, "sensor.kamstrup_meter_capacity_step") == ("2-5 kWh" if average < 5 else "5-10 kWh")
     await hass.config_entries.async_unload(entry.entry_id)

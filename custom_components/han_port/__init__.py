@@ -91,6 +91,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
         coordinator.telegram_received,
         coordinator.availability_changed,
     )
+    await coordinator.async_load_energy()
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # The task ends with the entry: unload cancels it, which closes the port.
@@ -104,5 +105,8 @@ async def _async_options_updated(hass: HomeAssistant, entry: HanPortConfigEntry)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> bool:
-    """Stop reading and close the port."""
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    """Stop reading, close the port, and keep the energy state."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.async_save_energy()
+    return unloaded

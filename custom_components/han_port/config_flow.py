@@ -27,6 +27,7 @@ from .const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
     CONF_BYTESIZE,
+    CONF_CAPACITY_THRESHOLDS,
     CONF_CURRENT_TRANSFORMER_RATIO,
     CONF_DEVICE,
     CONF_ENCRYPTION_KEY,
@@ -34,12 +35,15 @@ from .const import (
     CONF_MANUFACTURER,
     CONF_METER_TYPE,
     CONF_PARITY,
+    CONF_PEAK_DAYS,
     CONF_STOPBITS,
     DEFAULT_CURRENT_TRANSFORMER_RATIO,
+    DEFAULT_THRESHOLDS_TEXT,
     DOMAIN,
     LOGGER,
 )
 from .decoder import parse_key
+from .energy import DEFAULT_PEAK_DAYS, parse_thresholds
 
 if TYPE_CHECKING:
     from .coordinator import HanPortConfigEntry
@@ -245,14 +249,29 @@ class HanPortOptionsFlow(OptionsFlow):
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the options."""
+        errors: dict[str, str] = {}
         if user_input is not None:
-            return self.async_create_entry(data=user_input)
-        ratio = self.config_entry.options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO)
+            try:
+                thresholds = parse_thresholds(user_input[CONF_CAPACITY_THRESHOLDS])
+            except ValueError:
+                errors[CONF_CAPACITY_THRESHOLDS] = "invalid_thresholds"
+            else:
+                user_input[CONF_CAPACITY_THRESHOLDS] = ", ".join(f"{value:g}" for value in thresholds)
+                user_input[CONF_PEAK_DAYS] = int(user_input[CONF_PEAK_DAYS])
+                return self.async_create_entry(data=user_input)
+        options = self.config_entry.options
         schema = vol.Schema(
             {
-                vol.Required(CONF_CURRENT_TRANSFORMER_RATIO, default=ratio): NumberSelector(
-                    NumberSelectorConfig(min=1, max=10000, step="any", mode=NumberSelectorMode.BOX)
-                )
+                vol.Required(
+                    CONF_CURRENT_TRANSFORMER_RATIO,
+                    default=options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO),
+                ): NumberSelector(NumberSelectorConfig(min=1, max=10000, step="any", mode=NumberSelectorMode.BOX)),
+                vol.Required(
+                    CONF_CAPACITY_THRESHOLDS, default=options.get(CONF_CAPACITY_THRESHOLDS, DEFAULT_THRESHOLDS_TEXT)
+                ): TextSelector(),
+                vol.Required(CONF_PEAK_DAYS, default=options.get(CONF_PEAK_DAYS, DEFAULT_PEAK_DAYS)): NumberSelector(
+                    NumberSelectorConfig(min=1, max=10, step=1, mode=NumberSelectorMode.BOX)
+                ),
             }
         )
-        return self.async_show_form(step_id="init", data_schema=schema)
+        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)

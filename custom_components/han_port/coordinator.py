@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO, DOMAIN, LOGGER
+from .const import (
+    CONF_CAPACITY_THRESHOLDS,
+    CONF_CURRENT_TRANSFORMER_RATIO,
+    CONF_PEAK_DAYS,
+    DEFAULT_CURRENT_TRANSFORMER_RATIO,
+    DEFAULT_THRESHOLDS_TEXT,
+    DOMAIN,
+    LOGGER,
+)
 from .decoder import Reading, Telegram
 from .decoder.obis import quantity
+from .energy import DEFAULT_PEAK_DAYS, CapacityTariff, LiveEnergy, parse_thresholds
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -30,6 +40,13 @@ type Register = tuple[int, int, int]
 # grows faster came from a damaged telegram or a changed meter configuration.
 MAX_AVERAGE_POWER_W = 500_000
 _TOTAL = 8
+_POWER_IMPORT: Register = (1, 7, 0)
+_POWER_EXPORT: Register = (2, 7, 0)
+_ENERGY_IMPORT: Register = (1, 8, 0)
+_ENERGY_EXPORT: Register = (2, 8, 0)
+STORAGE_VERSION = 1
+# Energy state is written at most this often (seconds); telegrams come every few.
+STORE_DELAY = 60
 _CURRENT = 11
 _SCALED_BY_CT = frozenset({1, 2, 3, 4, 9, 10, _CURRENT})
 
@@ -70,6 +87,34 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.rejected_totals = 0
         """Energy totals refused because they went down or jumped."""
         self._ct_ratio = float(entry.options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO))
+        self.live_import = LiveEnergy()
+        self.live_export = LiveEnergy()
+        self.tariff = CapacityTariff(
+            dt_util.get_default_time_zone(),
+            thresholds=parse_thresholds(str(entry.options.get(CONF_CAPACITY_THRESHOLDS, DEFAULT_THRESHOLDS_TEXT))),
+            peak_days=int(entry.options.get(CONF_PEAK_DAYS, DEFAULT_PEAK_DAYS)),
+        )
+        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
+
+    async def async_load_energy(self) -> None:
+        """Take back the live totals and the month's hours kept over a restart."""
+        stored = await self._store.async_load()
+        if not stored:
+            return
+        self.live_import = LiveEnergy.from_dict(stored.get("import", {}))
+        self.live_export = LiveEnergy.from_dict(stored.get("export", {}))
+        self.tariff.restore(stored.get("tariff", {}))
+
+    def _energy_data(self) -> dict[str, Any]:
+        return {
+            "import": self.live_import.as_dict(),
+            "export": self.live_export.as_dict(),
+            "tariff": self.tariff.as_dict(),
+        }
+
+    async def async_save_energy(self) -> None:
+        """Write the energy state now (on unload)."""
+        await self._store.async_save(self._energy_data())
 
     async def _async_update_data(self) -> MeterData:
         # Push only: the reader delivers data; there is nothing to poll.
@@ -117,6 +162,10 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             if obis.d == _TOTAL and not self._guarded_total(register, value, now):
                 continue
             readings[register] = Reading(value, reading.unit)
+            self._track_energy(register, value, now)
+        if self.live_import.published is not None:
+            self.tariff.update(self.live_import.published, now)
+        self._store.async_delay_save(self._energy_data, STORE_DELAY)
         data = replace(
             self.data,
             manufacturer=telegram.manufacturer or self.data.manufacturer,
@@ -132,6 +181,18 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if identity != (self.data.manufacturer, self.data.meter_id, self.data.meter_type, self.data.list_version):
             self._update_device(data)
         self.async_set_updated_data(data)
+
+    def _track_energy(self, register: Register, value: float, now: datetime) -> None:
+        """Feed power and accepted totals to the live energy and the tariff."""
+        if register == _POWER_IMPORT:
+            self.live_import.add_power(value, now)
+        elif register == _POWER_EXPORT:
+            self.live_export.add_power(value, now)
+        elif register == _ENERGY_IMPORT:
+            self.live_import.add_register(value)
+            self.tariff.correct_last_hour(value, now)
+        elif register == _ENERGY_EXPORT:
+            self.live_export.add_register(value)
 
     def _update_device(self, data: MeterData) -> None:
         """Keep the device page true when the meter says more than setup knew."""

@@ -17,6 +17,8 @@ DEFAULT_PEAK_DAYS = 3
 # A gap longer than this between power readings is not integrated: the meter
 # or the connection was away, and the next register will tell.
 MAX_GAP = timedelta(minutes=5)
+# How long after the hour a register still tells the total at the hour's start.
+CORRECTION_WINDOW = timedelta(seconds=90)
 
 
 def _hour_of(moment: datetime) -> datetime:
@@ -91,6 +93,7 @@ class CapacityTariff:
     last_hour_use: float | None = None
     hours: dict[str, float] = field(default_factory=dict)
     """Completed hours of the current month: UTC hour start -> Wh used."""
+    corrected_hour: datetime | None = None
 
     def update(self, total: float, when: datetime) -> None:
         """Follow the live total; close the hour when a new one has begun."""
@@ -108,10 +111,21 @@ class CapacityTariff:
         self.hour_start, self.hour_start_total = hour, total
 
     def correct_last_hour(self, register: float, when: datetime) -> None:
-        """Take a register pushed just after the hour as the exact total at the hour's start."""
+        """Take a register pushed just after the hour as the exact total at the hour's start.
+
+        Norwegian meters push the hourly register a few seconds after the hour;
+        meters that send registers all the time correct the hour once, with the
+        first register of the hour.
+        """
         hour = _hour_of(when)
-        if self.hour_start != hour or self.hour_start_total is None:
+        if (
+            self.hour_start != hour
+            or self.hour_start_total is None
+            or when - hour > CORRECTION_WINDOW
+            or self.corrected_hour == hour
+        ):
             return
+        self.corrected_hour = hour
         previous = hour - HOUR
         key = previous.isoformat()
         if key in self.hours:

@@ -23,6 +23,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import callback
 from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
 
 from .entity import HanPortEntity
 
@@ -187,6 +188,58 @@ INFO_SENSORS: tuple[HanPortInfoSensorEntityDescription, ...] = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class HanPortDerivedSensorEntityDescription(SensorEntityDescription):
+    """A figure worked out from the meter's readings: live energy, hourly use, capacity."""
+
+    value_fn: Callable[[HanPortCoordinator], StateType]
+
+
+def _derived_energy(
+    key: str,
+    value_fn: Callable[[HanPortCoordinator], StateType],
+    state_class: SensorStateClass | None = None,
+    *,
+    enabled: bool = True,
+) -> HanPortDerivedSensorEntityDescription:
+    return HanPortDerivedSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=state_class,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=3,
+        entity_registry_enabled_default=enabled,
+        value_fn=value_fn,
+    )
+
+
+def _now() -> datetime:
+    return dt_util.utcnow()
+
+
+DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
+    _derived_energy("live_energy_import", lambda c: c.live_import.published, SensorStateClass.TOTAL_INCREASING),
+    _derived_energy(
+        "live_energy_export", lambda c: c.live_export.published, SensorStateClass.TOTAL_INCREASING, enabled=False
+    ),
+    _derived_energy("current_hour_use", lambda c: c.tariff.current_hour_use(c.live_import.published)),
+    _derived_energy("last_hour_use", lambda c: c.tariff.last_hour_use),
+    _derived_energy(
+        "projected_hour_use",
+        lambda c: c.tariff.projected_hour_use(c.live_import.published, c.live_import.power, _now()),
+    ),
+    _derived_energy("peak_today", lambda c: c.tariff.peak_today(_now())),
+    _derived_energy("capacity_average", lambda c: c.tariff.monthly_average(_now())),
+    HanPortDerivedSensorEntityDescription(
+        key="capacity_step",
+        translation_key="capacity_step",
+        value_fn=lambda c: c.tariff.step(_now()),
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: HanPortConfigEntry,
@@ -195,6 +248,7 @@ async def async_setup_entry(
     """Add sensors for the registers the meter sends, now and as they first arrive."""
     coordinator = entry.runtime_data
     async_add_entities(HanPortInfoSensor(coordinator, description) for description in INFO_SENSORS)
+    async_add_entities(HanPortDerivedSensor(coordinator, description) for description in DERIVED_SENSORS)
 
     # Registers seen before a restart get their entity at once, so hourly
     # totals restore their last value instead of staying unknown for an hour.
@@ -285,3 +339,25 @@ class HanPortInfoSensor(HanPortEntity, SensorEntity):
     def native_value(self) -> StateType | datetime:
         """The fact as last received."""
         return self.entity_description.value_fn(self.coordinator.data)
+
+
+class HanPortDerivedSensor(HanPortEntity, SensorEntity):
+    """Live energy, hourly use and the capacity tariff."""
+
+    entity_description: HanPortDerivedSensorEntityDescription
+
+    def __init__(self, coordinator: HanPortCoordinator, description: HanPortDerivedSensorEntityDescription) -> None:
+        """Create the sensor of one derived figure."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self._attr_unique_id = f"{coordinator.config_entry.unique_id}_{description.key}"
+
+    @property
+    def available(self) -> bool:
+        """Kept figures (the month's peaks) stay available while the meter is."""
+        return super().available and self.native_value is not None
+
+    @property
+    def native_value(self) -> StateType:
+        """The figure, worked out now."""
+        return self.entity_description.value_fn(self.coordinator)
