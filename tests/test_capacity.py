@@ -1,0 +1,79 @@
+"""The capacity tariff in Home Assistant, driven through simulated time (freezer) with exact numbers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.han_port.const import CONF_MANUFACTURER, DOMAIN
+from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
+
+from .meter import TcpMeter
+
+pytestmark = pytest.mark.usefixtures("fast_timing")
+
+POWER = ObisCode.parse("1-1:1.7.0")
+ENERGY = ObisCode.parse("1-1:1.8.0")
+
+
+def telegram(power: float, energy: float | None = None) -> Telegram:
+    readings = {POWER: Reading(power, Unit.WATT)}
+    if energy is not None:
+        readings[ENERGY] = Reading(energy, Unit.WATT_HOUR)
+    return Telegram("hdlc", "Kamstrup", "Kamstrup_V0001", "5706567274389702", None, None, readings, b"")
+
+
+def state(hass: HomeAssistant, key: str) -> str:
+    found = hass.states.get(f"sensor.kamstrup_meter_{key}")
+    assert found is not None, key
+    return found.state
+
+
+async def test_a_day_of_known_hours_gives_known_peaks_and_step(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    await hass.config.async_set_time_zone("Europe/Oslo")
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="5706567274389702",
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port, CONF_MANUFACTURER: "Kamstrup"},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    # Time is frozen: the telegrams go straight to the coordinator, as the reader would hand them over.
+    coordinator = entry.runtime_data
+
+    # A winter day in Oslo: 1 kWh every hour, but 4.2 kWh at 07-08 and 6.1 kWh at 18-19.
+    uses = [1000.0] * 24
+    uses[7], uses[18] = 4200.0, 6100.0
+    midnight = datetime(2026, 1, 12, tzinfo=dt_util.get_default_time_zone())
+    total = 10_000_000.0
+    for hour, used in enumerate(uses):
+        start = midnight + timedelta(hours=hour)
+        # The hourly register comes five seconds after the hour, then power.
+        freezer.move_to(start + timedelta(seconds=5))
+        coordinator.telegram_received(telegram(used, total))
+        freezer.move_to(start + timedelta(minutes=30))
+        coordinator.telegram_received(telegram(used))
+        total += used
+    freezer.move_to(midnight + timedelta(days=1, seconds=5))
+    coordinator.telegram_received(telegram(500.0, total))
+    await hass.async_block_till_done()
+
+    assert float(state(hass, "use_last_hour")) == pytest.approx(1.0)
+    # A new day has no completed hour yet.
+    assert state(hass, "today_s_peak_hour") == "unavailable"
+    peaks = coordinator.tariff.daily_peaks(dt_util.utcnow())
+    assert peaks == {midnight.date(): 6100.0}
+    assert float(state(hass, "capacity_average_this_month")) == pytest.approx(6.1)
+    assert state(hass, "capacity_step") == "5-10 kWh"
+    # The live total followed the registers exactly.
+    assert float(state(hass, "live_energy_import")) == pytest.approx(total / 1000)
+    await hass.config_entries.async_unload(entry.entry_id)
