@@ -69,6 +69,16 @@ def test_energy_follows_the_power_drawn() -> None:
     assert mean_power > 2000
 
 
+def simulator(*args: str) -> subprocess.Popen[str]:
+    """The simulator in its own process, its report lines readable."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "custom_components.han_port.simulator", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_unknown_vendor_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown vendor"):
         SimulatedMeter("elster")
@@ -76,21 +86,13 @@ def test_unknown_vendor_is_refused() -> None:
 
 @pytest.mark.usefixtures("socket_enabled")
 def test_served_over_tcp_and_decoded() -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "custom_components.han_port.simulator",
-            "--vendor",
-            "kamstrup",
-            "--speed",
-            "20",
-            "--seconds",
-            "4",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
+    process = simulator(
+        "--vendor",
+        "kamstrup",
+        "--speed",
+        "20",
+        "--seconds",
+        "4",
     )
     try:
         assert process.stdout is not None
@@ -112,23 +114,15 @@ def test_served_over_tcp_and_decoded() -> None:
 
 
 def test_served_on_a_pty_with_generated_keys() -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "custom_components.han_port.simulator",
-            "--vendor",
-            "kamstrup-dk",
-            "--no-tcp",
-            "--pty",
-            "--speed",
-            "20",
-            "--seconds",
-            "4",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
+    process = simulator(
+        "--vendor",
+        "kamstrup-dk",
+        "--no-tcp",
+        "--pty",
+        "--speed",
+        "20",
+        "--seconds",
+        "4",
     )
     try:
         assert process.stdout is not None
@@ -157,20 +151,12 @@ def test_replay_of_a_capture(tmp_path: Path) -> None:
     pushes = meter.advance(meter.start + timedelta(seconds=12))
     capture = tmp_path / "capture.txt"
     capture.write_text("\n".join(push.frame.hex(" ") for push in pushes))
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "custom_components.han_port.simulator",
-            "--replay",
-            str(capture),
-            "--hex",
-            "--speed",
-            "100",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
+    process = simulator(
+        "--replay",
+        str(capture),
+        "--hex",
+        "--speed",
+        "100",
     )
     try:
         assert process.stdout is not None

@@ -253,6 +253,19 @@ def _aidon_phases(state: MeterState, phases: int, *, voltages_first: bool = Fals
     return voltages + currents if voltages_first else currents + voltages
 
 
+def _aidon_totals(state: MeterState, scaler: int) -> list[bytes]:
+    """Encode the four energy totals, in units of 10^scaler Wh (varh)."""
+    return [
+        _aidon_register(code, double_long_unsigned(raw(value, scaler)), scaler, unit)
+        for code, value, unit in (
+            ("1-0:1.8.0.255", state.energy_import, 30),
+            ("1-0:2.8.0.255", state.energy_export, 30),
+            ("1-0:3.8.0.255", state.reactive_energy_import, 32),
+            ("1-0:4.8.0.255", state.reactive_energy_export, 32),
+        )
+    ]
+
+
 def aidon_list(state: MeterState, kind: int) -> bytes:
     """Norwegian AIDON_V0001 list 1 (power), 2 (10 s) or 3 (hourly)."""
     power = _aidon_register("1-0:1.7.0.255", double_long_unsigned(state.power_import), 0, 27)
@@ -272,15 +285,7 @@ def aidon_list(state: MeterState, kind: int) -> bytes:
     if kind == HOURLY:
         items.append(structure(obis("0-0:1.0.0.255"), octet_string(date_time_bytes(state.moment, 0))))
         # Norwegian Aidon counts energy in 10 Wh and says so with scaler 1.
-        items += [
-            _aidon_register(code, double_long_unsigned(raw(value, 1)), 1, unit)
-            for code, value, unit in (
-                ("1-0:1.8.0.255", state.energy_import, 30),
-                ("1-0:2.8.0.255", state.energy_export, 30),
-                ("1-0:3.8.0.255", state.reactive_energy_import, 32),
-                ("1-0:4.8.0.255", state.reactive_energy_export, 32),
-            )
-        ]
+        items += _aidon_totals(state, scaler=1)
     return array(*items)
 
 
@@ -302,15 +307,7 @@ def aidon_swedish_list(state: MeterState) -> bytes:
         for c, value, unit in ((21, state.phase_powers[phase], 27), (22, 0, 27), (23, 0, 29), (24, 0, 29))
     ]
     items += _aidon_phases(state, _THREE_PHASE, voltages_first=True)
-    items += [
-        _aidon_register(code, double_long_unsigned(value), 0, unit)
-        for code, value, unit in (
-            ("1-0:1.8.0.255", state.energy_import, 30),
-            ("1-0:2.8.0.255", state.energy_export, 30),
-            ("1-0:3.8.0.255", state.reactive_energy_import, 32),
-            ("1-0:4.8.0.255", state.reactive_energy_export, 32),
-        )
-    ]
+    items += _aidon_totals(state, scaler=0)
     return array(*items)
 
 
