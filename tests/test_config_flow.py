@@ -252,3 +252,43 @@ async def test_options_flow(hass: HomeAssistant) -> None:
         CONF_CAPACITY_THRESHOLDS: "2, 5, 10.5",
         CONF_PEAK_DAYS: 2,
     }
+
+
+async def test_reauth_takes_new_keys_proven_on_a_live_telegram(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="74389702",
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port, CONF_ENCRYPTION_KEY: bytes(16).hex()},
+    )
+    entry.add_to_hass(hass)
+    tcp_meter.start_pushing([kamstrup_frame(default_state(), ciphered=True)])
+    result = await entry.start_reauth_flow(hass)
+    assert result["step_id"] == "reauth_confirm"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_ENCRYPTION_KEY: "nope"})
+    assert result["errors"] == {"base": "invalid_key"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: bytes(16).hex()}
+    )
+    assert result["errors"] == {"base": "wrong_key"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data[CONF_ENCRYPTION_KEY] == KEY.hex()
+    assert entry.data[CONF_AUTHENTICATION_KEY] == AUTH_KEY.hex()
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reauth_refuses_keys_of_another_meter(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id="11111111", data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port}
+    )
+    entry.add_to_hass(hass)
+    tcp_meter.start_pushing([kamstrup_frame(default_state(), ciphered=True)])
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
+    )
+    assert result["reason"] == "wrong_meter"

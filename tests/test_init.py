@@ -376,3 +376,18 @@ async def test_capacity_sensors_show_the_months_peaks(hass: HomeAssistant, tcp_m
     average = sum(peaks) / len(peaks) / 1000
     assert value(hass, "sensor.kamstrup_meter_capacity_step") == ("2-5 kWh" if average < 5 else "5-10 kWh")
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_keys_that_stop_working_start_a_reauth(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    entry = network_entry(
+        tcp_meter.port, **{CONF_ENCRYPTION_KEY: bytes(16).hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
+    )
+    await setup(hass, entry)
+    tcp_meter.start_pushing([kamstrup_frame(default_state(), ciphered=True)], interval=0.05)
+    await wait_for(
+        lambda: any(flow["context"]["source"] == "reauth" for flow in hass.config_entries.flow.async_progress())
+    )
+    (flow,) = [flow for flow in hass.config_entries.flow.async_progress() if flow["context"]["source"] == "reauth"]
+    assert flow["step_id"] == "reauth_confirm"
+    assert flow["context"]["entry_id"] == entry.entry_id
+    await hass.config_entries.async_unload(entry.entry_id)

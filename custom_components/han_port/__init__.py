@@ -90,6 +90,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
         Decoder(key, auth_key),
         coordinator.telegram_received,
         coordinator.availability_changed,
+        on_key_problem=coordinator.key_problem,
     )
     await coordinator.async_load_energy()
     entry.runtime_data = coordinator

@@ -46,6 +46,8 @@ from .decoder import parse_key
 from .energy import DEFAULT_PEAK_DAYS, parse_thresholds
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from .coordinator import HanPortConfigEntry
 
 # How long to listen for a telegram that names the meter, per line setting:
@@ -206,6 +208,38 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         self._abort_if_unique_id_configured(updates=data)
         title = " ".join(part for part in (telegram.manufacturer, telegram.meter_type or "meter") if part)
         return self.async_create_entry(title=title, data=data)
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Ask for new keys: the meter's telegrams stopped opening with the old ones."""
+        self._connection = {key: entry_data[key] for key in (CONF_DEVICE, CONF_HOST, CONF_PORT) if key in entry_data}
+        self._line = entry_line_settings(dict(entry_data))
+        self._authenticated = True
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Take the new keys and prove them on a live telegram."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                keys = {CONF_ENCRYPTION_KEY: parse_key(user_input[CONF_ENCRYPTION_KEY]).hex()}
+                if user_input.get(CONF_AUTHENTICATION_KEY):
+                    keys[CONF_AUTHENTICATION_KEY] = parse_key(user_input[CONF_AUTHENTICATION_KEY]).hex()
+            except ValueError:
+                errors["base"] = "invalid_key"
+            else:
+                result, errors = await self._check_keys(keys)
+                if result is not None and result.telegram is not None:
+                    entry = self._get_reauth_entry()
+                    await self.async_set_unique_id(result.telegram.meter_id or self._url())
+                    self._abort_if_unique_id_mismatch(reason="wrong_meter")
+                    return self.async_update_reload_and_abort(entry, data_updates=keys)
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_ENCRYPTION_KEY): TextSelector(),
+                vol.Optional(CONF_AUTHENTICATION_KEY): TextSelector(),
+            }
+        )
+        return self.async_show_form(step_id="reauth_confirm", data_schema=schema, errors=errors)
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Move the meter to another port, bridge or keys."""

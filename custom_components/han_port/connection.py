@@ -100,13 +100,15 @@ class _DecoderProtocol(asyncio.Protocol):
 class MeterReader:
     """One meter connection, kept open forever: reconnects with backoff, notices silence."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - each callback is one thing the reader reports
         self,
         url: str,
         line: LineSettings,
         decoder: Decoder,
         on_telegram: Callable[[Telegram], None],
         on_available: Callable[[bool], None],
+        *,
+        on_key_problem: Callable[[DroppedFrame], None] | None = None,
     ) -> None:
         """Read url with the given line settings, pushing telegrams to on_telegram."""
         self.url = url
@@ -114,6 +116,7 @@ class MeterReader:
         self.decoder = decoder
         self._on_telegram = on_telegram
         self._on_available = on_available
+        self._on_key_problem = on_key_problem
         self._available: bool | None = None
         self._last_telegram = 0.0
         self._intervals: deque[float] = deque(maxlen=10)
@@ -131,6 +134,8 @@ class MeterReader:
     def _event(self, event: Telegram | DroppedFrame) -> None:
         if isinstance(event, DroppedFrame):
             LOGGER.debug("Dropped a frame (%s): %s", event.reason, event.detail)
+            if event.reason in (DropReason.KEY_MISSING, DropReason.KEY_REJECTED) and self._on_key_problem:
+                self._on_key_problem(event)
             return
         now = time.monotonic()
         if self._last_telegram:

@@ -20,7 +20,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .decoder import Reading, Telegram
+from .decoder import DroppedFrame, Reading, Telegram
 from .decoder.obis import quantity
 from .energy import DEFAULT_PEAK_DAYS, CapacityTariff, LiveEnergy, parse_thresholds
 
@@ -44,6 +44,9 @@ _POWER_IMPORT: Register = (1, 7, 0)
 _POWER_EXPORT: Register = (2, 7, 0)
 _ENERGY_IMPORT: Register = (1, 8, 0)
 _ENERGY_EXPORT: Register = (2, 8, 0)
+# Telegrams that pass their checksums but not the keys, in a row, before the
+# user is asked for new ones (grid companies do change them).
+KEY_PROBLEMS_BEFORE_REAUTH = 3
 STORAGE_VERSION = 1
 # Energy state is written at most this often (seconds); telegrams come every few.
 STORE_DELAY = 60
@@ -85,6 +88,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.data = initial
         self._totals: dict[Register, _Total] = {}
         self.rejected_totals = 0
+        self._key_problems = 0
         """Energy totals refused because they went down or jumped."""
         self._ct_ratio = float(entry.options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO))
         self.live_import = LiveEnergy()
@@ -151,6 +155,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
     @callback
     def telegram_received(self, telegram: Telegram) -> None:
         """Merge a telegram into the meter's state and push it to entities."""
+        self._key_problems = 0
         now = dt_util.utcnow()
         readings = dict(self.data.readings)
         for obis, reading in telegram.readings.items():
@@ -206,6 +211,14 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
                 serial_number=data.meter_id,
                 sw_version=data.list_version,
             )
+
+    @callback
+    def key_problem(self, _drop: DroppedFrame) -> None:
+        """Ask the user for new keys when checksum-valid telegrams keep failing to open."""
+        self._key_problems += 1
+        if self._key_problems == KEY_PROBLEMS_BEFORE_REAUTH:
+            LOGGER.warning("Meter %s: its telegrams do not open with the configured keys", self.data.meter_id)
+            self.config_entry.async_start_reauth(self.hass)
 
     @callback
     def availability_changed(self, available: bool) -> None:
