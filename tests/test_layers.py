@@ -14,7 +14,7 @@ from custom_components.han_port.decoder.crc import crc16_arc, crc16_x25
 from custom_components.han_port.decoder.dlms import parse_apdu
 from custom_components.han_port.decoder.hdlc import MAX_MESSAGE_BYTES, HdlcFramer, HdlcMessage
 from custom_components.han_port.decoder.lists import take_apart
-from custom_components.han_port.decoder.obis import identification, phase, quantity, standard_unit
+from custom_components.han_port.decoder.obis import identification, quantity, standard_unit
 from custom_components.han_port.decoder.p1 import P1Framer, P1Message, parse_telegram
 from custom_components.han_port.decoder.readings import STANDARD, Entry, interpret, text
 from custom_components.han_port.simulator import frames as encoder
@@ -126,29 +126,28 @@ def test_obis_code_parse_and_format() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "unit", "kind", "phase_number"),
+    ("code", "unit", "kind"),
     [
-        ("1-0:1.7.0", Unit.WATT, 1, None),
-        ("1-0:4.8.0", Unit.VAR_HOUR, 4, None),
-        ("1-0:9.7.0", Unit.VOLT_AMPERE, 9, None),
-        ("1-0:10.8.0", Unit.VOLT_AMPERE_HOUR, 10, None),
-        ("1-0:41.7.0", Unit.WATT, 1, 2),
-        ("1-0:64.8.0", Unit.VAR_HOUR, 4, 3),
-        ("1-0:71.7.0", Unit.AMPERE, 11, 3),
-        ("1-0:32.7.0", Unit.VOLT, 12, 1),
-        ("1-0:14.7.0", Unit.HERTZ, 14, None),
-        ("1-0:91.7.0", Unit.AMPERE, 91, None),
-        ("1-0:13.7.0", None, 13, None),
-        ("1-0:1.6.0", None, 1, None),
-        ("1-0:31.8.0", None, 11, 1),
-        ("0-0:1.0.0", None, 1, None),
+        ("1-0:1.7.0", Unit.WATT, 1),
+        ("1-0:4.8.0", Unit.VAR_HOUR, 4),
+        ("1-0:9.7.0", Unit.VOLT_AMPERE, 9),
+        ("1-0:10.8.0", Unit.VOLT_AMPERE_HOUR, 10),
+        ("1-0:41.7.0", Unit.WATT, 1),
+        ("1-0:64.8.0", Unit.VAR_HOUR, 4),
+        ("1-0:71.7.0", Unit.AMPERE, 11),
+        ("1-0:32.7.0", Unit.VOLT, 12),
+        ("1-0:14.7.0", Unit.HERTZ, 14),
+        ("1-0:91.7.0", Unit.AMPERE, 91),
+        ("1-0:13.7.0", None, 13),
+        ("1-0:1.6.0", None, 1),
+        ("1-0:31.8.0", None, 11),
+        ("0-0:1.0.0", None, 1),
     ],
 )
-def test_standard_units(code: str, unit: Unit | None, kind: int, phase_number: int | None) -> None:
+def test_standard_units(code: str, unit: Unit | None, kind: int) -> None:
     obis = ObisCode.parse(code)
     assert standard_unit(obis) == unit
     assert quantity(obis) == kind
-    assert phase(obis) == phase_number
 
 
 @pytest.mark.parametrize(

@@ -38,12 +38,11 @@ from .const import (
     CONF_PEAK_DAYS,
     CONF_STOPBITS,
     DEFAULT_CURRENT_TRANSFORMER_RATIO,
-    DEFAULT_THRESHOLDS_TEXT,
     DOMAIN,
     LOGGER,
 )
 from .decoder import parse_key
-from .energy import DEFAULT_PEAK_DAYS, parse_thresholds
+from .energy import DEFAULT_PEAK_DAYS, DEFAULT_THRESHOLDS, format_thresholds, parse_thresholds
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -290,7 +289,7 @@ class HanPortOptionsFlow(OptionsFlow):
             except ValueError:
                 errors[CONF_CAPACITY_THRESHOLDS] = "invalid_thresholds"
             else:
-                user_input[CONF_CAPACITY_THRESHOLDS] = ", ".join(f"{value:g}" for value in thresholds)
+                user_input[CONF_CAPACITY_THRESHOLDS] = format_thresholds(thresholds)
                 user_input[CONF_PEAK_DAYS] = int(user_input[CONF_PEAK_DAYS])
                 return self.async_create_entry(data=user_input)
         options = self.config_entry.options
@@ -301,7 +300,8 @@ class HanPortOptionsFlow(OptionsFlow):
                     default=options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO),
                 ): NumberSelector(NumberSelectorConfig(min=1, max=10000, step="any", mode=NumberSelectorMode.BOX)),
                 vol.Required(
-                    CONF_CAPACITY_THRESHOLDS, default=options.get(CONF_CAPACITY_THRESHOLDS, DEFAULT_THRESHOLDS_TEXT)
+                    CONF_CAPACITY_THRESHOLDS,
+                    default=options.get(CONF_CAPACITY_THRESHOLDS, format_thresholds(DEFAULT_THRESHOLDS)),
                 ): TextSelector(),
                 vol.Required(CONF_PEAK_DAYS, default=options.get(CONF_PEAK_DAYS, DEFAULT_PEAK_DAYS)): NumberSelector(
                     NumberSelectorConfig(min=1, max=10, step=1, mode=NumberSelectorMode.BOX)

@@ -23,5 +23,4 @@ CONF_LIST_VERSION: Final = "list_version"
 CONF_CURRENT_TRANSFORMER_RATIO: Final = "current_transformer_ratio"
 DEFAULT_CURRENT_TRANSFORMER_RATIO: Final = 1.0
 CONF_CAPACITY_THRESHOLDS: Final = "capacity_thresholds"
-DEFAULT_THRESHOLDS_TEXT: Final = "2, 5, 10, 15, 20, 25, 50, 75, 100"
 CONF_PEAK_DAYS: Final = "peak_days"

@@ -16,13 +16,12 @@ from .const import (
     CONF_CURRENT_TRANSFORMER_RATIO,
     CONF_PEAK_DAYS,
     DEFAULT_CURRENT_TRANSFORMER_RATIO,
-    DEFAULT_THRESHOLDS_TEXT,
     DOMAIN,
     LOGGER,
 )
 from .decoder import DroppedFrame, Reading, Telegram
 from .decoder.obis import quantity
-from .energy import DEFAULT_PEAK_DAYS, CapacityTariff, LiveEnergy, parse_thresholds
+from .energy import DEFAULT_PEAK_DAYS, DEFAULT_THRESHOLDS, CapacityTariff, LiveEnergy, parse_thresholds
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -95,7 +94,11 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.live_export = LiveEnergy()
         self.tariff = CapacityTariff(
             dt_util.get_default_time_zone(),
-            thresholds=parse_thresholds(str(entry.options.get(CONF_CAPACITY_THRESHOLDS, DEFAULT_THRESHOLDS_TEXT))),
+            thresholds=(
+                parse_thresholds(str(entry.options[CONF_CAPACITY_THRESHOLDS]))
+                if CONF_CAPACITY_THRESHOLDS in entry.options
+                else DEFAULT_THRESHOLDS
+            ),
             peak_days=int(entry.options.get(CONF_PEAK_DAYS, DEFAULT_PEAK_DAYS)),
         )
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")

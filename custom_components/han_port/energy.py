@@ -230,5 +230,10 @@ def parse_thresholds(text: str) -> tuple[float, ...]:
     return values
 
 
+def format_thresholds(thresholds: tuple[float, ...]) -> str:
+    """Write thresholds as users type them: "2, 5, 10"."""
+    return ", ".join(_number(value) for value in thresholds)
+
+
 def _number(value: float) -> str:
     return f"{value:g}"

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import CONF_MANUFACTURER, DOMAIN
 from .coordinator import HanPortCoordinator
+
+if TYPE_CHECKING:
+    from homeassistant.helpers.entity import EntityDescription
 
 
 class HanPortEntity(CoordinatorEntity[HanPortCoordinator]):
@@ -14,9 +19,11 @@ class HanPortEntity(CoordinatorEntity[HanPortCoordinator]):
 
     _attr_has_entity_name = True
 
-    def __init__(self, coordinator: HanPortCoordinator) -> None:
-        """Attach the entity to the meter's device."""
+    def __init__(self, coordinator: HanPortCoordinator, description: EntityDescription) -> None:
+        """Describe the entity and attach it to the meter's device."""
         super().__init__(coordinator)
+        self.entity_description = description
+        self._attr_unique_id = f"{coordinator.config_entry.unique_id}_{description.key}"
         self._attr_device_info = device_info(coordinator)
 
 

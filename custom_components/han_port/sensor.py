@@ -46,11 +46,8 @@ class HanPortSensorEntityDescription(SensorEntityDescription):
     """A register and how to show it."""
 
     register: Register
-    value_fn: Callable[[float], StateType] = lambda value: value
-
-
-def _kilo(value: float) -> float:
-    return value / 1000
+    divisor: float = 1
+    """What the base-unit reading is divided by to give the native unit (1000: varh to kvarh)."""
 
 
 def _sensor(
@@ -87,7 +84,7 @@ _REACTIVE_ENERGY: dict[str, Any] = {
     "state_class": SensorStateClass.TOTAL_INCREASING,
     "native_unit_of_measurement": "kvarh",
     "suggested_display_precision": 3,
-    "value_fn": _kilo,
+    "divisor": 1000,
     "entity_registry_enabled_default": False,
 }
 _CURRENT: dict[str, Any] = {
@@ -282,13 +279,7 @@ class HanPortSensor(HanPortEntity, RestoreSensor):
     """A register of the meter."""
 
     entity_description: HanPortSensorEntityDescription
-
-    def __init__(self, coordinator: HanPortCoordinator, description: HanPortSensorEntityDescription) -> None:
-        """Create the sensor of one register."""
-        super().__init__(coordinator)
-        self.entity_description = description
-        self._attr_unique_id = f"{coordinator.config_entry.unique_id}_{description.key}"
-        self._restored: float | None = None
+    _restored: float | None = None
 
     @property
     def _is_total(self) -> bool:
@@ -304,8 +295,8 @@ class HanPortSensor(HanPortEntity, RestoreSensor):
         if last is None or not isinstance(last.native_value, int | float) or state is None:
             return
         self._restored = float(last.native_value)
-        # The guard compares new totals with the restored one (in Wh).
-        raw = self._restored * 1000 if self.entity_description.value_fn is _kilo else self._restored
+        # The guard compares new totals with the restored one, in base units.
+        raw = self._restored * self.entity_description.divisor
         self.coordinator.seed_total(self.entity_description.register, raw, state.last_reported)
 
     @property
@@ -321,19 +312,15 @@ class HanPortSensor(HanPortEntity, RestoreSensor):
         reading = self.coordinator.data.readings.get(self.entity_description.register)
         if reading is None:
             return self._restored
-        return self.entity_description.value_fn(reading.value)
+        divisor = self.entity_description.divisor
+        # Whole watts stay whole: dividing by 1 would turn 1703 into 1703.0.
+        return reading.value if divisor == 1 else reading.value / divisor
 
 
 class HanPortInfoSensor(HanPortEntity, SensorEntity):
     """Identification of the meter, and its clock."""
 
     entity_description: HanPortInfoSensorEntityDescription
-
-    def __init__(self, coordinator: HanPortCoordinator, description: HanPortInfoSensorEntityDescription) -> None:
-        """Create the sensor of one fact about the meter."""
-        super().__init__(coordinator)
-        self.entity_description = description
-        self._attr_unique_id = f"{coordinator.config_entry.unique_id}_{description.key}"
 
     @property
     def native_value(self) -> StateType | datetime:
@@ -345,12 +332,6 @@ class HanPortDerivedSensor(HanPortEntity, SensorEntity):
     """Live energy, hourly use and the capacity tariff."""
 
     entity_description: HanPortDerivedSensorEntityDescription
-
-    def __init__(self, coordinator: HanPortCoordinator, description: HanPortDerivedSensorEntityDescription) -> None:
-        """Create the sensor of one derived figure."""
-        super().__init__(coordinator)
-        self.entity_description = description
-        self._attr_unique_id = f"{coordinator.config_entry.unique_id}_{description.key}"
 
     @property
     def available(self) -> bool:

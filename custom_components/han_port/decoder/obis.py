@@ -102,13 +102,6 @@ def quantity(obis: ObisCode) -> int:
     return obis.c
 
 
-def phase(obis: ObisCode) -> int | None:
-    """1, 2 or 3 for a per-phase register, else None."""
-    if obis.c in _PHASE_QUANTITIES:
-        return (obis.c - 1) // 20
-    return None
-
-
 def standard_unit(obis: ObisCode) -> Unit | None:  # noqa: PLR0911 - one return per quantity
     """Return the base unit IEC 62056-61 gives an electricity register, if any."""
     if obis.a != ELECTRICITY:
