@@ -7,13 +7,11 @@ with serialx exactly as it opens /dev/ttyUSB0 or a network bridge.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import tty
 from datetime import datetime
 
 from custom_components.han_port.simulator import frames as encoder
 from custom_components.han_port.simulator.frames import MeterState
+from custom_components.han_port.simulator.outlets import Outlets
 
 KEY = bytes(range(16))
 AUTH_KEY = bytes(range(16, 32))
@@ -39,14 +37,15 @@ def default_state(**changes: object) -> MeterState:
 
 
 class Meter:
-    """What both fake meters share: a frame source that repeats until stopped."""
+    """What both fake meters share: the simulator's outlets, and a push loop."""
 
     def __init__(self) -> None:
+        self.outlets = Outlets()
         self.frames: list[bytes] = []
         self._task: asyncio.Task[None] | None = None
 
     def send(self, data: bytes) -> None:
-        raise NotImplementedError
+        self.outlets.send(data)
 
     def start_pushing(self, frames: list[bytes], interval: float = 0.1) -> None:
         """Send frames round and round, as a meter pushes its lists."""
@@ -72,63 +71,36 @@ class PtyMeter(Meter):
 
     def __init__(self) -> None:
         super().__init__()
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)  # no line discipline: bytes pass as they are
-        os.set_blocking(self.master, False)
-        self.path = os.ttyname(self.slave)
-
-    def send(self, data: bytes) -> None:
-        # Nobody reading yet means the bytes are lost, as on a real wire.
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.write(self.master, data)
+        self.path = self.outlets.open_pty()
 
     def close(self) -> None:
         self.stop_pushing()
-        for fd in (self.master, self.slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self.outlets.close_pty()
 
 
 class TcpMeter(Meter):
     """A meter behind a network serial bridge on loopback."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.server: asyncio.Server | None = None
-        self.writers: list[asyncio.StreamWriter] = []
-        self.connections = 0
-        self.port = 0
+    port = 0
+
+    @property
+    def connections(self) -> int:
+        return self.outlets.connections
+
+    @property
+    def writers(self) -> list[asyncio.StreamWriter]:
+        return self.outlets.writers
 
     async def start(self, port: int = 0) -> None:
-        async def client(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            self.connections += 1
-            self.writers.append(writer)
-
-        self.server = await asyncio.start_server(client, "127.0.0.1", port)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    def send(self, data: bytes) -> None:
-        for writer in list(self.writers):
-            if writer.is_closing():
-                self.writers.remove(writer)
-            else:
-                writer.write(data)
+        self.port = await self.outlets.listen("127.0.0.1", port)
 
     async def drop_clients(self) -> None:
         """Close every connection, as a bridge that reboots does."""
-        for writer in self.writers:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-        self.writers.clear()
+        await self.outlets.drop_clients()
 
     async def stop(self) -> None:
         self.stop_pushing()
-        await self.drop_clients()
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-            self.server = None
+        await self.outlets.close()
 
 
 async def wait_for(predicate: object, seconds: float = 5.0) -> None:

@@ -10,10 +10,8 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import secrets
 import sys
-import tty
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING
 from ..decoder import Decoder, DroppedFrame, parse_key
 from ..decoder.__main__ import read_capture
 from .meter import VENDORS, Push, SimulatedMeter
+from .outlets import Outlets
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -29,47 +28,6 @@ if TYPE_CHECKING:
 _TICK = 0.05
 # Without timestamps, a replayed capture goes at the 2 s pace of short lists.
 _REPLAY_GAP = 2.0
-
-
-class Outlets:
-    """Where telegrams go: every TCP client, and the pseudo-terminal."""
-
-    def __init__(self) -> None:
-        """Start with no listener."""
-        self.writers: list[asyncio.StreamWriter] = []
-        self.pty_master: int | None = None
-        self.pty_path: str | None = None
-        self.server: asyncio.Server | None = None
-
-    async def listen(self, host: str, port: int) -> int:
-        """Accept bridge clients (the integration) on host:port; return the port."""
-
-        async def client(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            self.writers.append(writer)
-
-        self.server = await asyncio.start_server(client, host, port)
-        port_number: int = self.server.sockets[0].getsockname()[1]
-        return port_number
-
-    def open_pty(self) -> str:
-        """Open a pseudo-terminal that stands in for a USB adapter; return its path."""
-        master, slave = os.openpty()
-        tty.setraw(slave)
-        os.set_blocking(master, False)
-        self.pty_master = master
-        self.pty_path = os.ttyname(slave)
-        return self.pty_path
-
-    def send(self, data: bytes) -> None:
-        """Send to everyone listening; a closed client is dropped, a full pty loses bytes like a wire."""
-        for writer in list(self.writers):
-            if writer.is_closing():
-                self.writers.remove(writer)
-            else:
-                writer.write(data)
-        if self.pty_master is not None:
-            with contextlib.suppress(BlockingIOError, OSError):
-                os.write(self.pty_master, data)
 
 
 def _report(push: Push) -> None:

@@ -1,0 +1,81 @@
+"""Where a simulated meter's telegrams go.
+
+TCP clients, as a network bridge has them, and a pseudo-terminal that
+stands in for a USB adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tty
+
+
+class Outlets:
+    """Every TCP client, and the pseudo-terminal."""
+
+    def __init__(self) -> None:
+        """Start with no listener."""
+        self.writers: list[asyncio.StreamWriter] = []
+        self.connections = 0
+        """Clients accepted so far."""
+        self.pty_master: int | None = None
+        self.pty_slave: int | None = None
+        self.server: asyncio.Server | None = None
+
+    async def listen(self, host: str, port: int) -> int:
+        """Accept bridge clients (the integration) on host:port; return the port."""
+
+        async def client(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            self.writers.append(writer)
+
+        self.server = await asyncio.start_server(client, host, port)
+        port_number: int = self.server.sockets[0].getsockname()[1]
+        return port_number
+
+    def open_pty(self) -> str:
+        """Open a pseudo-terminal that stands in for a USB adapter; return its path."""
+        master, slave = os.openpty()
+        tty.setraw(slave)  # no line discipline: bytes pass as they are
+        os.set_blocking(master, False)
+        # The slave stays open here too, so writes do not fail while nobody reads.
+        self.pty_master, self.pty_slave = master, slave
+        return os.ttyname(slave)
+
+    def send(self, data: bytes) -> None:
+        """Send to everyone listening; a closed client is dropped, a full pty loses bytes like a wire."""
+        for writer in list(self.writers):
+            if writer.is_closing():
+                self.writers.remove(writer)
+            else:
+                writer.write(data)
+        if self.pty_master is not None:
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(self.pty_master, data)
+
+    async def drop_clients(self) -> None:
+        """Close every connection, as a bridge that reboots does."""
+        for writer in self.writers:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        self.writers.clear()
+
+    def close_pty(self) -> None:
+        """Close the pseudo-terminal, as an adapter that is pulled out."""
+        for fd in (self.pty_master, self.pty_slave):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.pty_master = self.pty_slave = None
+
+    async def close(self) -> None:
+        """Stop listening and close everything."""
+        await self.drop_clients()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+            self.server = None
+        self.close_pty()
