@@ -48,12 +48,15 @@ def test_layout_is_used_and_misses_fall_back() -> None:
     first = decode_hdlc_message(messages[0], keys, cache)
     assert cache._layouts, "the first push teaches the layout"
     second = decode_hdlc_message(messages[1], keys, cache)
+    # Read by the layout: a hit resets the list's miss count to zero.
+    assert list(cache._misses.values()) == [0]
     assert second.readings == decode_hdlc_message(messages[1], keys).readings
     assert first.readings != second.readings
     # Another meter of the same list length: constant bytes differ, full path decides.
     other = build_frames(case, MeterState(meter_id="9999999999999999"), security=None, segment_size=None)
     other_message = next(m for m in HdlcFramer().feed(other) if isinstance(m, HdlcMessage))
     assert decode_hdlc_message(other_message, keys, cache).meter_id == "9999999999999999"
+    assert list(cache._misses.values()) == [1]
 
 
 def test_lists_whose_constants_keep_changing_stop_being_learned() -> None:

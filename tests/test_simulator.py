@@ -79,6 +79,21 @@ def simulator(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def receive(port: int, telegrams: int, seconds: float = 5) -> bytes:
+    """Read a simulator's TCP stream until it holds this many telegrams, or time runs out."""
+    data = b""
+    deadline = time.monotonic() + seconds
+    with socket.create_connection(("127.0.0.1", port), timeout=seconds) as connection:
+        connection.settimeout(seconds)
+        with contextlib.suppress(TimeoutError):
+            while time.monotonic() < deadline and len(Decoder().feed(data)) < telegrams:
+                chunk = connection.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    return data
+
+
 def test_unknown_vendor_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown vendor"):
         SimulatedMeter("elster")
@@ -97,13 +112,7 @@ def test_served_over_tcp_and_decoded() -> None:
     try:
         assert process.stdout is not None
         port = int(process.stdout.readline().strip().rsplit(":", 1)[1])
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
-            connection.settimeout(5)
-            data = b""
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and len(Decoder().feed(data)) < 3:
-                data += connection.recv(4096)
-        telegrams = Decoder().feed(data)
+        telegrams = Decoder().feed(receive(port, 3))
         assert len(telegrams) >= 3
         sent = [json.loads(line) for line in process.stdout]
         sent_powers = {record["power_import"] for record in sent}
@@ -161,14 +170,7 @@ def test_replay_of_a_capture(tmp_path: Path) -> None:
     try:
         assert process.stdout is not None
         port = int(process.stdout.readline().strip().rsplit(":", 1)[1])
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
-            connection.settimeout(5)
-            data = b""
-            with contextlib.suppress(TimeoutError):
-                while chunk := connection.recv(4096):
-                    data += chunk
-                    if len(Decoder().feed(data)) == len(pushes):
-                        break
+        data = receive(port, len(pushes))
         assert [t.readings[POWER].value for t in Decoder().feed(data)] == [p.power_import for p in pushes]
     finally:
         process.kill()

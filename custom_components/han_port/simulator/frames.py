@@ -4,7 +4,7 @@ The simulator sends them, and the tests build frames with them rather than
 storing captures: every vendor list can be made with any values, 1- or
 3-phase, plain or ciphered, whole or segmented, and the decoder checked
 against the values that went in. Independent of the decoder but for the
-checksums, which standard check values test on their own.
+checksums (which standard check values test on their own) and OBIS parsing.
 """
 
 from __future__ import annotations
