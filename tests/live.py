@@ -33,7 +33,7 @@ def free_port() -> int:
 class Simulator:
     """The simulator in its own process; collects what it reports sending."""
 
-    def __init__(self, port: int, start: str, seed: int, *, speed: float = 5) -> None:
+    def __init__(self, port: int, start: str, seed: int, *, speed: float = 5, start_at_client: int = 0) -> None:
         self.sent: list[dict[str, Any]] = []
         self.process = subprocess.Popen(
             [
@@ -50,6 +50,8 @@ class Simulator:
                 start,
                 "--seed",
                 str(seed),
+                "--start-at-client",
+                str(start_at_client),
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,

@@ -7,24 +7,33 @@ with serialx exactly as it opens /dev/ttyUSB0 or a network bridge.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from custom_components.han_port.simulator import frames as encoder
 from custom_components.han_port.simulator.frames import MeterState
 from custom_components.han_port.simulator.outlets import Outlets
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 KEY = bytes(range(16))
 AUTH_KEY = bytes(range(16, 32))
 NORWEGIAN_KAMSTRUP = "6841131BN243101040"
 
 
-def kamstrup_frame(state: MeterState, *, hourly: bool = False, ciphered: bool = False) -> bytes:
-    """A Norwegian Kamstrup HAN-NVE list (or the Danish ciphered push list)."""
-    if ciphered:
-        apdu = encoder.data_notification(encoder.kamstrup_push1_list(state), state.moment)
-        return encoder.hdlc_frames(encoder.glo_cipher(apdu, KEY, AUTH_KEY))
+def kamstrup_frame(state: MeterState, *, hourly: bool = False) -> bytes:
+    """A Norwegian Kamstrup HAN-NVE list."""
     apdu = encoder.data_notification(encoder.kamstrup_list(state, hourly=hourly), state.moment)
     return encoder.hdlc_frames(apdu)
+
+
+def ciphered_kamstrup(state: MeterState, key: bytes = KEY, auth_key: bytes = AUTH_KEY) -> Callable[[], bytes]:
+    """The Danish ciphered push list, ciphered anew at every push with a rising invocation counter, as the meter does."""
+    apdu = encoder.data_notification(encoder.kamstrup_push1_list(state), state.moment)
+    counter = itertools.count(1)
+    return lambda: encoder.hdlc_frames(encoder.glo_cipher(apdu, key, auth_key, counter=next(counter)))
 
 
 def default_state(**changes: object) -> MeterState:
@@ -41,21 +50,21 @@ class Meter:
 
     def __init__(self) -> None:
         self.outlets = Outlets()
-        self.frames: list[bytes] = []
+        self.frames: list[bytes | Callable[[], bytes]] = []
         self._task: asyncio.Task[None] | None = None
 
     def send(self, data: bytes) -> None:
         self.outlets.send(data)
 
-    def start_pushing(self, frames: list[bytes], interval: float = 0.1) -> None:
-        """Send frames round and round, as a meter pushes its lists."""
+    def start_pushing(self, frames: list[bytes | Callable[[], bytes]], interval: float = 0.1) -> None:
+        """Send frames round and round, as a meter pushes its lists (a callable builds each push anew)."""
         self.frames = frames
         self.stop_pushing()
 
         async def push() -> None:
             while True:
                 for frame in list(self.frames):
-                    self.send(frame)
+                    self.send(frame() if callable(frame) else frame)
                     await asyncio.sleep(interval)
 
         self._task = asyncio.get_running_loop().create_task(push())

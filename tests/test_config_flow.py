@@ -25,7 +25,7 @@ from custom_components.han_port.const import (
 )
 from custom_components.han_port.simulator import frames as encoder
 
-from .meter import AUTH_KEY, KEY, PtyMeter, TcpMeter, default_state, kamstrup_frame
+from .meter import AUTH_KEY, KEY, PtyMeter, TcpMeter, ciphered_kamstrup, default_state, kamstrup_frame
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -119,7 +119,7 @@ async def test_bridge_that_refuses(hass: HomeAssistant, tcp_meter: TcpMeter) -> 
 
 
 async def test_ciphered_meter_asks_for_keys(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
-    tcp_meter.start_pushing([kamstrup_frame(default_state(), ciphered=True)])
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
     flow_id = await _start(hass, "network")
     result = await hass.config_entries.flow.async_configure(
         flow_id, {CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port}
@@ -148,7 +148,7 @@ async def test_ciphered_meter_asks_for_keys(hass: HomeAssistant, tcp_meter: TcpM
 
 
 async def test_keys_step_when_the_meter_goes_quiet(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
-    tcp_meter.start_pushing([kamstrup_frame(default_state(), ciphered=True)])
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
     flow_id = await _start(hass, "network")
     await hass.config_entries.flow.async_configure(flow_id, {CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
     tcp_meter.stop_pushing()
@@ -217,7 +217,7 @@ async def test_reconfigure_errors_and_keys(hass: HomeAssistant, tcp_meter: TcpMe
     result = await entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_HOST: "127.0.0.1", CONF_PORT: 1})
     assert result["errors"] == {"base": "cannot_connect"}
-    tcp_meter.start_pushing([kamstrup_frame(default_state(), ciphered=True)])
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port}
     )
@@ -261,7 +261,7 @@ async def test_reauth_takes_new_keys_proven_on_a_live_telegram(hass: HomeAssista
         data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port, CONF_ENCRYPTION_KEY: bytes(16).hex()},
     )
     entry.add_to_hass(hass)
-    tcp_meter.start_pushing([kamstrup_frame(default_state(), ciphered=True)])
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
     result = await entry.start_reauth_flow(hass)
     assert result["step_id"] == "reauth_confirm"
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_ENCRYPTION_KEY: "nope"})
@@ -286,7 +286,7 @@ async def test_reauth_refuses_keys_of_another_meter(hass: HomeAssistant, tcp_met
         domain=DOMAIN, unique_id="11111111", data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port}
     )
     entry.add_to_hass(hass)
-    tcp_meter.start_pushing([kamstrup_frame(default_state(), ciphered=True)])
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
     result = await entry.start_reauth_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}

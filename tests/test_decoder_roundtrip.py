@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram, Unit
+from custom_components.han_port.decoder.registers import MAX_POWER
 from custom_components.han_port.simulator import frames as encoder
 from custom_components.han_port.simulator.frames import MeterState
 
@@ -202,7 +203,8 @@ CASES = [
     ),
 ]
 
-u32 = st.integers(min_value=0, max_value=2_000_000)
+# Up to the largest power a metered installation can draw: beyond it is damage.
+u32 = st.integers(min_value=0, max_value=int(MAX_POWER))
 currents = st.integers(min_value=0, max_value=63_000).map(lambda ma: ma / 1000)
 voltages = st.integers(min_value=2000, max_value=2600).map(lambda dv: dv / 10)
 factors = st.integers(min_value=0, max_value=100).map(lambda pct: pct / 100)
@@ -245,12 +247,21 @@ def chunked(data: bytes, rng: random.Random) -> list[bytes]:
     return chunks
 
 
-def build_frames(case: ListCase, state: MeterState, *, security: int | None, segment_size: int | None) -> bytes:
+def build_frames(
+    case: ListCase, state: MeterState, *, security: int | None, segment_size: int | None, counter: int = 1
+) -> bytes:
     moment = None if case.name.startswith("aidon") else state.moment
     apdu = encoder.data_notification(case.build(state), moment, case.date_style)
     if security is not None:
-        apdu = encoder.glo_cipher(apdu, KEY, AUTH_KEY, security=security)
+        apdu = encoder.glo_cipher(apdu, KEY, AUTH_KEY, security=security, counter=counter)
     return encoder.hdlc_frames(apdu, segment_size)
+
+
+def decoder_for(security: int | None) -> Decoder:
+    """A decoder set up as the meter sending this security would be: keys only for ciphered meters."""
+    if security is None:
+        return Decoder()
+    return Decoder(KEY, AUTH_KEY if security & 0x10 else None)
 
 
 def assert_telegram(telegram: Telegram, case: ListCase, state: MeterState) -> None:
@@ -285,7 +296,7 @@ def test_every_list_round_trips(
     if case.name.startswith("kamstrup-list2-sweden"):
         state.meter_type = SWEDISH_KAMSTRUP
     frames = build_frames(case, state, security=security, segment_size=segment_size)
-    decoder = Decoder(KEY, AUTH_KEY)
+    decoder = decoder_for(security)
     telegrams: list[Telegram] = []
     for chunk in chunked(frames, random.Random(seed)):
         telegrams += decoder.feed(chunk)

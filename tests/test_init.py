@@ -23,6 +23,7 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, mock_restore_cache_with_extra_data
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 
+from custom_components.han_port.compat import REACTIVE_ENERGY_DEVICE_CLASS, meter_device
 from custom_components.han_port.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_CURRENT_TRANSFORMER_RATIO,
@@ -34,7 +35,7 @@ from custom_components.han_port.const import (
 )
 from custom_components.han_port.simulator import frames as encoder
 
-from .meter import AUTH_KEY, KEY, PtyMeter, TcpMeter, default_state, kamstrup_frame, wait_for
+from .meter import AUTH_KEY, KEY, PtyMeter, TcpMeter, ciphered_kamstrup, default_state, kamstrup_frame, wait_for
 
 if TYPE_CHECKING:
     from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
@@ -82,7 +83,7 @@ async def test_sensors_from_a_network_bridge(
 ) -> None:
     state = default_state()
     tcp_meter.start_pushing([kamstrup_frame(state), kamstrup_frame(state, hourly=True)])
-    entry = network_entry(tcp_meter.port, **{CONF_ENCRYPTION_KEY: "00" * 16})
+    entry = network_entry(tcp_meter.port)
     await setup(hass, entry)
     await wait_for(lambda: value(hass, ENERGY) not in (None, STATE_UNAVAILABLE))
 
@@ -107,13 +108,15 @@ async def test_sensors_from_a_network_bridge(
     reactive = registry.async_get("sensor.kamstrup_meter_reactive_energy_import")
     assert reactive is not None
     assert reactive.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    # Its device class where the release has one (2025.4 has none), in kvarh either way.
+    assert reactive.original_device_class == REACTIVE_ENERGY_DEVICE_CLASS
+    assert reactive.unit_of_measurement == "kvarh"
 
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, METER_ID)})
+    device = meter_device(dr.async_get(hass), entry)
     assert device is not None
     assert (device.manufacturer, device.model, device.serial_number) == ("Kamstrup", "6841131BN243101040", METER_ID)
 
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
-    assert diagnostics["entry"]["data"][CONF_ENCRYPTION_KEY] == "**REDACTED**"
     assert diagnostics["entry"]["unique_id"] == "**REDACTED**"
     assert diagnostics["meter"]["meter_id"] == "**REDACTED**"
     assert diagnostics["decoder"]["telegrams"] >= 1
@@ -250,7 +253,7 @@ async def test_wrong_key_never_produces_values(hass: HomeAssistant, tcp_meter: T
         tcp_meter.port, **{CONF_ENCRYPTION_KEY: bytes(16).hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
     )
     await setup(hass, entry)
-    tcp_meter.start_pushing([kamstrup_frame(default_state(), ciphered=True)])
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
     decoder = entry.runtime_data.reader.decoder
     await wait_for(lambda: sum(decoder.dropped.values()) >= 3)
     assert set(decoder.dropped) == {"key_rejected"}
@@ -258,13 +261,18 @@ async def test_wrong_key_never_produces_values(hass: HomeAssistant, tcp_meter: T
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_right_key_decodes_danish_meter(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+async def test_right_key_decodes_danish_meter(
+    hass: HomeAssistant, tcp_meter: TcpMeter, hass_client: ClientSessionGenerator
+) -> None:
     entry = network_entry(tcp_meter.port, **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
     await setup(hass, entry)
-    tcp_meter.start_pushing([kamstrup_frame(default_state(), ciphered=True)])
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
     await wait_for(lambda: value(hass, "sensor.kamstrup_meter_power_factor") == "0.99")
     assert value(hass, "sensor.kamstrup_meter_power_import_l3") == "503"
     assert value(hass, "sensor.kamstrup_meter_energy_import_l1") is not None
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["entry"]["data"][CONF_ENCRYPTION_KEY] == "**REDACTED**"
+    assert diagnostics["entry"]["data"][CONF_AUTHENTICATION_KEY] == "**REDACTED**"
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -383,7 +391,7 @@ async def test_keys_that_stop_working_start_a_reauth(hass: HomeAssistant, tcp_me
         tcp_meter.port, **{CONF_ENCRYPTION_KEY: bytes(16).hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
     )
     await setup(hass, entry)
-    tcp_meter.start_pushing([kamstrup_frame(default_state(), ciphered=True)], interval=0.05)
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state())], interval=0.05)
     await wait_for(
         lambda: any(flow["context"]["source"] == "reauth" for flow in hass.config_entries.flow.async_progress())
     )

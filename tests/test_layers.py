@@ -6,7 +6,16 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from custom_components.han_port.decoder import DecodeError, Decoder, DropReason, Keys, ObisCode, Unit, parse_key
+from custom_components.han_port.decoder import (
+    DecodeError,
+    Decoder,
+    DropReason,
+    Keys,
+    ObisCode,
+    Unit,
+    parse_key,
+    registers,
+)
 from custom_components.han_port.decoder.axdr import BitString, Structure, decode_data, decode_length
 from custom_components.han_port.decoder.ciphering import decipher, read_header
 from custom_components.han_port.decoder.cosem import parse_date_time
@@ -14,7 +23,7 @@ from custom_components.han_port.decoder.crc import crc16_arc, crc16_x25
 from custom_components.han_port.decoder.dlms import parse_apdu
 from custom_components.han_port.decoder.hdlc import MAX_MESSAGE_BYTES, HdlcFramer, HdlcMessage
 from custom_components.han_port.decoder.lists import take_apart
-from custom_components.han_port.decoder.obis import identification, quantity, standard_unit
+from custom_components.han_port.decoder.obis import identification
 from custom_components.han_port.decoder.p1 import P1Framer, P1Message, parse_telegram
 from custom_components.han_port.decoder.readings import STANDARD, Entry, interpret, text
 from custom_components.han_port.simulator import frames as encoder
@@ -107,10 +116,14 @@ def test_cosem_date_time_variants() -> None:
     unspecified = bytearray(base)
     unspecified[2] = 0xFF
     assert parse_date_time(bytes(unspecified)) is None
+    # A clock that cannot be is unknown, never an exception: month 13, or a
+    # deviation from UTC of 0x7FFF minutes (22 days).
     impossible = bytearray(base)
     impossible[2] = 13
-    with pytest.raises(DecodeError, match="impossible"):
-        parse_date_time(bytes(impossible))
+    assert parse_date_time(bytes(impossible)) is None
+    far_off = bytearray(base)
+    far_off[9:11] = b"\x7f\xff"
+    assert parse_date_time(bytes(far_off)) is None
     with pytest.raises(DecodeError):
         parse_date_time(b"\x07\xe6")
 
@@ -126,28 +139,26 @@ def test_obis_code_parse_and_format() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "unit", "kind"),
+    ("code", "quantity"),
     [
-        ("1-0:1.7.0", Unit.WATT, 1),
-        ("1-0:4.8.0", Unit.VAR_HOUR, 4),
-        ("1-0:9.7.0", Unit.VOLT_AMPERE, 9),
-        ("1-0:10.8.0", Unit.VOLT_AMPERE_HOUR, 10),
-        ("1-0:41.7.0", Unit.WATT, 1),
-        ("1-0:64.8.0", Unit.VAR_HOUR, 4),
-        ("1-0:71.7.0", Unit.AMPERE, 11),
-        ("1-0:32.7.0", Unit.VOLT, 12),
-        ("1-0:14.7.0", Unit.HERTZ, 14),
-        ("1-0:91.7.0", Unit.AMPERE, 91),
-        ("1-0:13.7.0", None, 13),
-        ("1-0:1.6.0", None, 1),
-        ("1-0:31.8.0", None, 11),
-        ("0-0:1.0.0", None, 1),
+        ("1-0:1.7.0", registers.ACTIVE_POWER),
+        ("1-0:4.8.0", registers.REACTIVE_ENERGY),
+        ("1-0:9.7.0", registers.APPARENT_POWER),
+        ("1-0:10.8.0", registers.APPARENT_ENERGY),
+        ("1-0:41.7.0", registers.ACTIVE_POWER),
+        ("1-0:64.8.0", registers.REACTIVE_ENERGY),
+        ("1-0:71.7.0", registers.CURRENT),
+        ("1-0:32.7.0", registers.VOLTAGE),
+        ("1-0:14.7.0", registers.FREQUENCY),
+        ("1-0:91.7.0", registers.CURRENT),
+        ("1-0:13.7.0", registers.POWER_FACTOR),
+        ("1-0:1.6.0", None),
+        ("1-0:31.8.0", None),
+        ("0-0:1.0.0", None),
     ],
 )
-def test_standard_units(code: str, unit: Unit | None, kind: int) -> None:
-    obis = ObisCode.parse(code)
-    assert standard_unit(obis) == unit
-    assert quantity(obis) == kind
+def test_quantities_of_the_standard_value_groups(code: str, quantity: registers.Quantity | None) -> None:
+    assert registers.quantity_of(ObisCode.parse(code)) is quantity
 
 
 @pytest.mark.parametrize(
@@ -308,7 +319,7 @@ def test_p1_lines_that_are_not_readings_are_skipped() -> None:
             "0-0:96.13.0()",
             "0-1:24.2.1(101209112500W)(12785.123*m3)",  # gas volume: no base unit here
             "1-0:99.97.0(1)(0-0:96.7.19)(000101000001W)(2147483647*s)",
-            "1-0:1.7.0(-0000.100)",  # no unit: kept as sent
+            "1-0:1.7.0(0000.100)",  # no unit: kept as sent
             "1-0:2.7.0(abc*kW)",
         ],
     )
@@ -319,7 +330,7 @@ def test_p1_lines_that_are_not_readings_are_skipped() -> None:
     assert parsed.timestamp is None
     # The event log's first value (its length) is a plain count.
     assert {str(code): reading.value for code, reading in parsed.readings.items()} == {
-        "1-0:1.7.0.255": -0.1,
+        "1-0:1.7.0.255": 0.1,
         "1-0:99.97.0.255": 1,
     }
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import serialx
 import voluptuous as vol
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import callback
 from homeassistant.helpers.selector import (
@@ -15,13 +15,10 @@ from homeassistant.helpers.selector import (
     NumberSelectorConfig,
     NumberSelectorMode,
     SelectOptionDict,
-    SelectSelector,
-    SelectSelectorConfig,
-    SelectSelectorMode,
     TextSelector,
 )
 
-from . import entry_keys, entry_line_settings, entry_url
+from .compat import OptionsFlowBase, async_serial_port_selector, form_schema
 from .connection import COMMON_LINE_SETTINGS, LineSettings, ProbeResult, network_url, probe
 from .const import (
     CONF_AUTHENTICATION_KEY,
@@ -43,6 +40,7 @@ from .const import (
 )
 from .decoder import parse_key
 from .energy import DEFAULT_PEAK_DAYS, DEFAULT_THRESHOLDS, format_thresholds, parse_thresholds
+from .entry import entry_keys, entry_line_settings, entry_url
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -95,12 +93,11 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             result, errors = await self._detect(self._connection[CONF_DEVICE], COMMON_LINE_SETTINGS)
             if result is not None:
                 return await self._async_meter_found(result)
-        ports = await self.hass.async_add_executor_job(_list_ports)
-        schema = vol.Schema(
+        schema = form_schema(
             {
-                vol.Required(CONF_DEVICE, default=self._connection.get(CONF_DEVICE, vol.UNDEFINED)): SelectSelector(
-                    SelectSelectorConfig(options=ports, custom_value=True, mode=SelectSelectorMode.DROPDOWN)
-                )
+                vol.Required(
+                    CONF_DEVICE, default=self._connection.get(CONF_DEVICE, vol.UNDEFINED)
+                ): await async_serial_port_selector(self.hass, _list_ports)
             }
         )
         return self.async_show_form(step_id="serial", data_schema=schema, errors=errors)
@@ -115,7 +112,7 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             result, errors = await self._detect(url, (LineSettings(),))
             if result is not None:
                 return await self._async_meter_found(result)
-        schema = vol.Schema(
+        schema = form_schema(
             {
                 vol.Required(CONF_HOST, default=self._connection.get(CONF_HOST, vol.UNDEFINED)): TextSelector(),
                 vol.Required(CONF_PORT, default=self._connection.get(CONF_PORT, 3001)): NumberSelector(
@@ -167,7 +164,7 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         fields: dict[vol.Marker, Any] = {vol.Required(CONF_ENCRYPTION_KEY): TextSelector()}
         auth_marker = vol.Required if self._authenticated else vol.Optional
         fields[auth_marker(CONF_AUTHENTICATION_KEY)] = TextSelector()
-        return self.async_show_form(step_id="keys", data_schema=vol.Schema(fields), errors=errors)
+        return self.async_show_form(step_id="keys", data_schema=form_schema(fields), errors=errors)
 
     async def _check_keys(self, keys: dict[str, str]) -> tuple[ProbeResult | None, dict[str, str]]:
         key, auth_key = entry_keys(dict(keys))
@@ -232,7 +229,7 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
                     await self.async_set_unique_id(result.telegram.meter_id or self._url())
                     self._abort_if_unique_id_mismatch(reason="wrong_meter")
                     return self.async_update_reload_and_abort(entry, data_updates=keys)
-        schema = vol.Schema(
+        schema = form_schema(
             {
                 vol.Required(CONF_ENCRYPTION_KEY): TextSelector(),
                 vol.Optional(CONF_AUTHENTICATION_KEY): TextSelector(),
@@ -268,16 +265,15 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
                 ),
             }
         else:
-            ports = await self.hass.async_add_executor_job(_list_ports)
             fields = {
-                vol.Required(CONF_DEVICE, default=entry.data[CONF_DEVICE]): SelectSelector(
-                    SelectSelectorConfig(options=ports, custom_value=True, mode=SelectSelectorMode.DROPDOWN)
+                vol.Required(CONF_DEVICE, default=entry.data[CONF_DEVICE]): await async_serial_port_selector(
+                    self.hass, _list_ports
                 )
             }
-        return self.async_show_form(step_id="reconfigure", data_schema=vol.Schema(fields), errors=errors)
+        return self.async_show_form(step_id="reconfigure", data_schema=form_schema(fields), errors=errors)
 
 
-class HanPortOptionsFlow(OptionsFlow):
+class HanPortOptionsFlow(OptionsFlowBase):
     """Settings a user tunes: a current transformer ratio for CT meters."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -293,7 +289,7 @@ class HanPortOptionsFlow(OptionsFlow):
                 user_input[CONF_PEAK_DAYS] = int(user_input[CONF_PEAK_DAYS])
                 return self.async_create_entry(data=user_input)
         options = self.config_entry.options
-        schema = vol.Schema(
+        schema = form_schema(
             {
                 vol.Required(
                     CONF_CURRENT_TRANSFORMER_RATIO,

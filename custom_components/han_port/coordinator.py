@@ -11,6 +11,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
+from .compat import meter_device
 from .const import (
     CONF_CAPACITY_THRESHOLDS,
     CONF_CURRENT_TRANSFORMER_RATIO,
@@ -20,7 +21,15 @@ from .const import (
     LOGGER,
 )
 from .decoder import DroppedFrame, Reading, Telegram
-from .decoder.obis import quantity
+from .decoder.registers import (
+    ACTIVE_ENERGY_EXPORT,
+    ACTIVE_ENERGY_IMPORT,
+    ACTIVE_POWER,
+    ACTIVE_POWER_EXPORT,
+    ACTIVE_POWER_IMPORT,
+    Code,
+    quantity_of,
+)
 from .energy import DEFAULT_PEAK_DAYS, DEFAULT_THRESHOLDS, CapacityTariff, LiveEnergy, parse_thresholds
 
 if TYPE_CHECKING:
@@ -32,25 +41,15 @@ if TYPE_CHECKING:
     from .connection import MeterReader
 
 type HanPortConfigEntry = ConfigEntry[HanPortCoordinator]
-type Register = tuple[int, int, int]
-"""OBIS C.D.E: what a reading measures, whichever channel the meter uses."""
 
-# A household connection cannot draw more than this on average; a total that
-# grows faster came from a damaged telegram or a changed meter configuration.
-MAX_AVERAGE_POWER_W = 500_000
+
 _TOTAL = 8
-_POWER_IMPORT: Register = (1, 7, 0)
-_POWER_EXPORT: Register = (2, 7, 0)
-_ENERGY_IMPORT: Register = (1, 8, 0)
-_ENERGY_EXPORT: Register = (2, 8, 0)
 # Telegrams that pass their checksums but not the keys, in a row, before the
 # user is asked for new ones (grid companies do change them).
 KEY_PROBLEMS_BEFORE_REAUTH = 3
 STORAGE_VERSION = 1
 # Energy state is written at most this often (seconds); telegrams come every few.
 STORE_DELAY = 60
-_CURRENT = 11
-_SCALED_BY_CT = frozenset({1, 2, 3, 4, 9, 10, _CURRENT})
 
 
 class MeterUnavailableError(Exception):
@@ -66,7 +65,7 @@ class MeterData:
     meter_type: str | None = None
     list_version: str | None = None
     clock: datetime | None = None
-    readings: Mapping[Register, Reading] = field(default_factory=dict)
+    readings: Mapping[Code, Reading] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -85,7 +84,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """Start from what the config flow learned about the meter."""
         super().__init__(hass, LOGGER, config_entry=entry, name=DOMAIN)
         self.data = initial
-        self._totals: dict[Register, _Total] = {}
+        self._totals: dict[Code, _Total] = {}
         self.rejected_totals = 0
         self._key_problems = 0
         """Energy totals refused because they went down or jumped."""
@@ -128,19 +127,19 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         return self.data
 
     @callback
-    def seed_total(self, register: Register, value: float, when: datetime) -> None:
+    def seed_total(self, register: Code, value: float, when: datetime) -> None:
         """Tell the guard a total's last known value, as restored after a restart."""
         known = self._totals.get(register)
         if known is None or value > known.value:
             self._totals[register] = _Total(value, when)
 
-    def _guarded_total(self, register: Register, value: float, now: datetime) -> bool:
+    def _guarded_total(self, register: Code, value: float, now: datetime) -> bool:
         """Accept a total only if it neither went down nor grew faster than possible."""
         known = self._totals.get(register)
         if known is not None:
             hours = max((now - known.when).total_seconds(), 0.0) / 3600
             # A minute's slack covers clocks and telegrams that cross the hour.
-            allowed = MAX_AVERAGE_POWER_W * (hours + 1 / 60)
+            allowed = ACTIVE_POWER.high * (hours + 1 / 60)
             if value < known.value or value - known.value > allowed:
                 self.rejected_totals += 1
                 LOGGER.warning(
@@ -163,9 +162,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         readings = dict(self.data.readings)
         for obis, reading in telegram.readings.items():
             register = obis.register
-            kind = quantity(obis)
+            kind = quantity_of(obis)
             value = reading.value
-            if self._ct_ratio != 1 and kind in _SCALED_BY_CT:
+            if self._ct_ratio != 1 and kind is not None and kind.through_current_transformers:
                 value *= self._ct_ratio
             if obis.d == _TOTAL and not self._guarded_total(register, value, now):
                 continue
@@ -190,22 +189,22 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             self._update_device(data)
         self.async_set_updated_data(data)
 
-    def _track_energy(self, register: Register, value: float, now: datetime) -> None:
+    def _track_energy(self, register: Code, value: float, now: datetime) -> None:
         """Feed power and accepted totals to the live energy and the tariff."""
-        if register == _POWER_IMPORT:
+        if register == ACTIVE_POWER_IMPORT.code:
             self.live_import.add_power(value, now)
-        elif register == _POWER_EXPORT:
+        elif register == ACTIVE_POWER_EXPORT.code:
             self.live_export.add_power(value, now)
-        elif register == _ENERGY_IMPORT:
+        elif register == ACTIVE_ENERGY_IMPORT.code:
             self.live_import.add_register(value)
             self.tariff.correct_last_hour(value, now)
-        elif register == _ENERGY_EXPORT:
+        elif register == ACTIVE_ENERGY_EXPORT.code:
             self.live_export.add_register(value)
 
     def _update_device(self, data: MeterData) -> None:
         """Keep the device page true when the meter says more than setup knew."""
         registry = dr.async_get(self.hass)
-        device = registry.async_get_device(identifiers={(DOMAIN, self.config_entry.unique_id or "")})
+        device = meter_device(registry, self.config_entry)
         if device is not None:
             registry.async_update_device(
                 device.id,

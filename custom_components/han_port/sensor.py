@@ -25,6 +25,9 @@ from homeassistant.core import callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 
+from .compat import REACTIVE_ENERGY_DEVICE_CLASS
+from .decoder import registers
+from .decoder.registers import REGISTERS
 from .entity import HanPortEntity
 
 if TYPE_CHECKING:
@@ -32,10 +35,11 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from homeassistant.core import HomeAssistant
-    from homeassistant.helpers.entity_platform import AddEntitiesCallback
+    from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
     from homeassistant.helpers.typing import StateType
 
-    from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData, Register
+    from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData
+    from .decoder.registers import Code, Quantity, Register
 
 # Entities only follow the coordinator: nothing to limit.
 PARALLEL_UPDATES = 0
@@ -45,17 +49,9 @@ PARALLEL_UPDATES = 0
 class HanPortSensorEntityDescription(SensorEntityDescription):
     """A register and how to show it."""
 
-    register: Register
+    register: Code
     divisor: float = 1
     """What the base-unit reading is divided by to give the native unit (1000: varh to kvarh)."""
-
-
-def _sensor(
-    register: Register, key: str, kind: dict[str, Any], *, enabled: bool | None = None
-) -> HanPortSensorEntityDescription:
-    """Describe one register's sensor: its kind's settings, and whether it starts enabled."""
-    settings = kind if enabled is None else kind | {"entity_registry_enabled_default": enabled}
-    return HanPortSensorEntityDescription(key=key, translation_key=key, register=register, **settings)
 
 
 _POWER: dict[str, Any] = {
@@ -78,9 +74,10 @@ _ENERGY: dict[str, Any] = {
     "suggested_unit_of_measurement": UnitOfEnergy.KILO_WATT_HOUR,
     "suggested_display_precision": 3,
 }
-# Home Assistant 2025.4 has no reactive energy device class to convert units,
-# so the sensor shows kvarh itself.
+# The sensor shows kvarh itself: Home Assistant 2025.4 has no reactive energy
+# device class to convert units, and newer releases accept kvarh as it is.
 _REACTIVE_ENERGY: dict[str, Any] = {
+    "device_class": REACTIVE_ENERGY_DEVICE_CLASS,
     "state_class": SensorStateClass.TOTAL_INCREASING,
     "native_unit_of_measurement": "kvarh",
     "suggested_display_precision": 3,
@@ -104,45 +101,41 @@ _POWER_FACTOR: dict[str, Any] = {
     "state_class": SensorStateClass.MEASUREMENT,
     "suggested_display_precision": 2,
 }
-
-
-def _per_phase(
-    base: int, key: str, kind: dict[str, Any], d: int = 7, *, enabled: bool | None = None
-) -> list[HanPortSensorEntityDescription]:
-    """Describe one sensor per phase: quantity C = base, base + 20, base + 40 (L1, L2, L3)."""
-    return [_sensor((base + 20 * (phase - 1), d, 0), f"{key}_l{phase}", kind, enabled=enabled) for phase in (1, 2, 3)]
-
-
-SENSORS: tuple[HanPortSensorEntityDescription, ...] = (
-    _sensor((1, 7, 0), "active_power_import", _POWER),
-    _sensor((2, 7, 0), "active_power_export", _POWER),
-    _sensor((3, 7, 0), "reactive_power_import", _REACTIVE_POWER),
-    _sensor((4, 7, 0), "reactive_power_export", _REACTIVE_POWER),
-    *_per_phase(21, "active_power_import", _POWER),
-    *_per_phase(22, "active_power_export", _POWER, enabled=False),
-    *_per_phase(23, "reactive_power_import", _REACTIVE_POWER),
-    *_per_phase(24, "reactive_power_export", _REACTIVE_POWER),
-    *_per_phase(31, "current", _CURRENT),
-    *_per_phase(32, "voltage", _VOLTAGE),
-    _sensor((13, 7, 0), "power_factor", _POWER_FACTOR),
-    *_per_phase(33, "power_factor", _POWER_FACTOR, enabled=False),
-    _sensor(
-        (14, 7, 0),
-        "frequency",
-        {
-            "device_class": SensorDeviceClass.FREQUENCY,
-            "state_class": SensorStateClass.MEASUREMENT,
-            "native_unit_of_measurement": UnitOfFrequency.HERTZ,
-            "suggested_display_precision": 2,
-        },
-    ),
-    _sensor((1, 8, 0), "active_energy_import", _ENERGY),
-    _sensor((2, 8, 0), "active_energy_export", _ENERGY),
-    _sensor((3, 8, 0), "reactive_energy_import", _REACTIVE_ENERGY),
-    _sensor((4, 8, 0), "reactive_energy_export", _REACTIVE_ENERGY),
-    *_per_phase(21, "active_energy_import", _ENERGY, d=8),
-    *_per_phase(22, "active_energy_export", _ENERGY, d=8),
+_FREQUENCY: dict[str, Any] = {
+    "device_class": SensorDeviceClass.FREQUENCY,
+    "state_class": SensorStateClass.MEASUREMENT,
+    "native_unit_of_measurement": UnitOfFrequency.HERTZ,
+    "suggested_display_precision": 2,
+}
+# How Home Assistant shows each quantity of the registers table.
+_KINDS: dict[Quantity, dict[str, Any]] = {
+    registers.ACTIVE_POWER: _POWER,
+    registers.REACTIVE_POWER: _REACTIVE_POWER,
+    registers.ACTIVE_ENERGY: _ENERGY,
+    registers.REACTIVE_ENERGY: _REACTIVE_ENERGY,
+    registers.CURRENT: _CURRENT,
+    registers.VOLTAGE: _VOLTAGE,
+    registers.POWER_FACTOR: _POWER_FACTOR,
+    registers.FREQUENCY: _FREQUENCY,
+}
+# Registers whose sensor starts disabled although their kind's do not: few
+# homes export per phase, and the total power factor says what most need.
+_DISABLED_BY_DEFAULT = frozenset(
+    {*(f"active_power_export_l{phase}" for phase in (1, 2, 3)), *(f"power_factor_l{phase}" for phase in (1, 2, 3))}
 )
+
+
+def _sensor(register: Register) -> HanPortSensorEntityDescription:
+    """Describe one register's sensor: its quantity's settings, and whether it starts enabled."""
+    settings = _KINDS[register.quantity]
+    if register.key in _DISABLED_BY_DEFAULT:
+        settings = settings | {"entity_registry_enabled_default": False}
+    return HanPortSensorEntityDescription(
+        key=register.key, translation_key=register.key, register=register.code, **settings
+    )
+
+
+SENSORS: tuple[HanPortSensorEntityDescription, ...] = tuple(_sensor(register) for register in REGISTERS)
 SENSORS_BY_KEY = {description.key: description for description in SENSORS}
 SENSORS_BY_REGISTER = {description.register: description for description in SENSORS}
 
@@ -240,7 +233,7 @@ DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: HanPortConfigEntry,
-    async_add_entities: AddEntitiesCallback,
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add sensors for the registers the meter sends, now and as they first arrive."""
     coordinator = entry.runtime_data

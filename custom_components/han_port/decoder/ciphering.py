@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 from .axdr import decode_length
-from .model import Ciphering, DecodeError, DropReason, KeyProblemError
+from .model import Ciphering, DecodeError, DropReason, FrameRefusedError, KeyProblemError
 
 GENERAL_GLO_CIPHERING = 0xDB
 KEY_LENGTH = 16
@@ -77,6 +74,11 @@ def decipher(apdu: bytes, keys: Keys) -> tuple[Ciphering, bytes]:
     header, body = read_header(apdu)
     if not header.encrypted and not header.authenticated:
         return header, body
+    # Imported on the first ciphered frame: most meters never send one, and
+    # the command line starts a third faster without it.
+    from cryptography.exceptions import InvalidTag  # noqa: PLC0415
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: PLC0415
+
     # GCM needs the encryption key even to check the tag of plaintext.
     if keys.encryption is None:
         raise KeyProblemError(
@@ -114,3 +116,71 @@ def decipher(apdu: bytes, keys: Keys) -> tuple[Ciphering, bytes]:
             header,
         ) from None
     return header, plaintext
+
+
+# Authentic frames whose invocation counters fall below the highest accepted
+# but keep rising among themselves, arriving one after another with nothing
+# accepted between them, before the counter is taken to have restarted. The
+# standard never lets a meter reuse a counter under one key, but a firmware
+# update or a meter swap under the same keys can; one that replays captured
+# frames is interrupted by the meter's own, accepted frames (10 s apart).
+COUNTER_RESTART_FRAMES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class _Restart:
+    """A run of authentic frames below the high mark, counter and length."""
+
+    counter: int
+    frames: int
+
+
+class SecurityPolicy:
+    """What a meter set up with keys must prove of every frame.
+
+    With an encryption key, plaintext is refused; with an authentication key
+    too, frames without a tag are (a downgrade anyone on the wire could send).
+    Each system title's invocation counter must increase: a frame sent again
+    is refused. The counters live as long as the decoder: a restart of Home
+    Assistant, or new keys, start afresh.
+    """
+
+    def __init__(self, keys: Keys) -> None:
+        """Demand of every frame what the keys can prove."""
+        self._keys = keys
+        self._highest: dict[bytes, int] = {}
+        self._restarts: dict[bytes, _Restart] = {}
+
+    @property
+    def requires_ciphering(self) -> bool:
+        """Whether plaintext (HDLC or P1) is refused."""
+        return self._keys.encryption is not None
+
+    def admit(self, ciphering: Ciphering | None) -> None:
+        """Accept a frame's security, or raise FrameRefusedError saying why not.
+
+        Called once the frame has been opened (its tag, if any, verified).
+        """
+        if not self.requires_ciphering:
+            return
+        if ciphering is None or not (ciphering.encrypted or ciphering.authenticated):
+            msg = "plaintext frame from a meter set up with keys"
+            raise FrameRefusedError(DropReason.UNAUTHENTICATED, msg, ciphering)
+        if self._keys.authentication is not None and not ciphering.authenticated:
+            msg = f"frame without an authentication tag (security 0x{ciphering.security_control:02x})"
+            raise FrameRefusedError(DropReason.UNAUTHENTICATED, msg, ciphering)
+        title, counter = ciphering.system_title, ciphering.invocation_counter
+        highest = self._highest.get(title)
+        if highest is None or counter > highest:
+            self._highest[title] = counter
+            self._restarts.pop(title, None)
+            return
+        restart = self._restarts.get(title)
+        frames = restart.frames + 1 if restart is not None and counter > restart.counter else 1
+        if frames >= COUNTER_RESTART_FRAMES:
+            self._highest[title] = counter
+            self._restarts.pop(title, None)
+            return
+        self._restarts[title] = _Restart(counter, frames)
+        msg = f"invocation counter {counter} does not increase (last {highest}): a frame sent again"
+        raise FrameRefusedError(DropReason.REPLAYED, msg, ciphering)

@@ -15,10 +15,11 @@ _UNSPECIFIED_YEAR = 0xFFFF
 def parse_date_time(data: bytes) -> datetime | None:
     """Decode a 12-byte COSEM date-time.
 
-    Returns None when the meter leaves the date or time unspecified (0xFF),
-    a naive datetime when it gives no deviation from UTC, and an aware one
-    when it does. DLMS counts the deviation as UTC minus local time, so CET
-    is sent as -60.
+    Returns None when the meter leaves the date or time unspecified (0xFF)
+    or sends one that cannot be (month 13, a deviation of days): a clock is
+    never worth dropping the readings beside it. Naive when the meter gives
+    no deviation from UTC, aware when it does. DLMS counts the deviation as
+    UTC minus local time, so CET is sent as -60.
     """
     if len(data) != DATE_TIME_LENGTH:
         msg = f"a date-time is {DATE_TIME_LENGTH} bytes, not {len(data)}"
@@ -32,10 +33,9 @@ def parse_date_time(data: bytes) -> datetime | None:
     microsecond = 0 if hundredths == _UNSPECIFIED_BYTE else hundredths * 10_000
     deviation = int.from_bytes(data[9:11], "big", signed=True)
     tzinfo = None
-    if deviation != _UNSPECIFIED_DEVIATION:
-        tzinfo = UTC if deviation == 0 else timezone(timedelta(minutes=-deviation))
     try:
+        if deviation != _UNSPECIFIED_DEVIATION:
+            tzinfo = UTC if deviation == 0 else timezone(timedelta(minutes=-deviation))
         return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=tzinfo)
-    except ValueError as err:
-        msg = f"impossible date-time {data.hex()}: {err}"
-        raise DecodeError(msg) from err
+    except ValueError:
+        return None

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .ciphering import Keys
+from .ciphering import Keys, SecurityPolicy
 from .dlms import parse_apdu, strip_llc
 from .hdlc import HdlcFramer, HdlcMessage
 from .layout import LayoutCache
 from .lists import take_apart
-from .model import DecodeError, DroppedFrame, DropReason, KeyProblemError, Telegram
+from .model import DecodeError, DroppedFrame, DropReason, FrameRefusedError, Telegram
 from .p1 import P1Framer, P1Message, parse_telegram
 from .readings import interpret
+from .registers import implausible
 
 type Event = Telegram | DroppedFrame
 
@@ -45,7 +46,7 @@ def decode_hdlc_message(message: HdlcMessage, keys: Keys, layouts: LayoutCache |
         timestamp=content.clock or notification.date_time,
         readings=content.readings,
         raw=message.raw,
-        encrypted=notification.ciphering is not None,
+        ciphering=notification.ciphering,
     )
 
 
@@ -53,13 +54,15 @@ class Decoder:
     """Incremental decoder for a meter's HAN port: HDLC/DLMS and P1 alike.
 
     Feed it bytes as they arrive, in chunks of any size; every telegram is
-    returned by the call that delivers its last byte. Damaged frames are
-    dropped, counted by reason, and never stop the next good frame.
+    returned by the call that delivers its last byte, in stream order. Damaged,
+    implausible and refused frames are dropped, counted by reason, and never
+    stop the next good frame; no input makes it raise.
     """
 
     def __init__(self, key: bytes | None = None, auth_key: bytes | None = None) -> None:
         """Create a decoder; keys are needed only for ciphered (Danish) meters."""
         self._keys = Keys(key, auth_key)
+        self._policy = SecurityPolicy(self._keys)
         self._hdlc = HdlcFramer()
         self._p1 = P1Framer()
         self._layouts = LayoutCache()
@@ -78,32 +81,42 @@ class Decoder:
         return [event for event in self.feed_events(data) if isinstance(event, Telegram)]
 
     def feed_events(self, data: bytes) -> list[Event]:
-        """Add bytes; return completed telegrams and dropped frames, in order."""
-        events: list[Event] = [
-            self._decode_hdlc(message) if isinstance(message, HdlcMessage) else message
-            for message in self._hdlc.feed(data)
-        ]
-        events.extend(
-            self._decode_p1(message) if isinstance(message, P1Message) else message for message in self._p1.feed(data)
-        )
-        for event in events:
+        """Add bytes; return completed telegrams and dropped frames, in stream order."""
+        hdlc = self._hdlc.feed_positioned(data)
+        p1 = self._p1.feed_positioned(data)
+        # Both framers read the same bytes; a stream that mixes the formats
+        # gets its events in the order its frames began.
+        messages: list[tuple[int, HdlcMessage | P1Message | DroppedFrame]] = [*hdlc, *p1]
+        if hdlc and p1:
+            messages.sort(key=lambda positioned: positioned[0])
+        events: list[Event] = []
+        for _, message in messages:
+            if isinstance(message, DroppedFrame):
+                event: Event = message
+            else:
+                event = self._decode(message)
             if isinstance(event, Telegram):
                 self.telegrams += 1
             else:
                 self.dropped[event.reason] += 1
+            events.append(event)
         return events
 
-    def _decode_hdlc(self, message: HdlcMessage) -> Event:
+    def _decode(self, message: HdlcMessage | P1Message) -> Event:
+        """Decode a checksum-valid message; drop it if it does not decode, is impossible or is refused."""
         try:
-            return decode_hdlc_message(message, self._keys, self._layouts)
-        except KeyProblemError as err:
+            if isinstance(message, HdlcMessage):
+                telegram = decode_hdlc_message(message, self._keys, self._layouts)
+            else:
+                telegram = parse_telegram(message)
+            reason = implausible(telegram.readings)
+            if reason is not None:
+                return DroppedFrame(DropReason.IMPLAUSIBLE, reason, message.raw, telegram.ciphering)
+            # Only a frame that opened and made sense counts for the counters:
+            # garbage from a wrong key must not raise the mark genuine frames must pass.
+            self._policy.admit(telegram.ciphering)
+        except FrameRefusedError as err:
             return DroppedFrame(err.reason, str(err), message.raw, err.ciphering)
         except DecodeError as err:
             return DroppedFrame(DropReason.UNDECODABLE, str(err), message.raw)
-
-    @staticmethod
-    def _decode_p1(message: P1Message) -> Event:
-        try:
-            return parse_telegram(message)
-        except DecodeError as err:
-            return DroppedFrame(DropReason.UNDECODABLE, str(err), message.raw)
+        return telegram

@@ -7,6 +7,7 @@ for the closing flag.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .crc import crc16_x25
@@ -40,7 +41,26 @@ def _address_end(data: bytes | bytearray, pos: int) -> int:
     return -1
 
 
-def _information_start(data: bytes | bytearray, start: int, length: int, *, check_hcs: bool = True) -> int:
+_FLAG_RUN = re.compile(b"~+")  # 0x7E is "~"
+
+
+def _frame_length(data: bytes | bytearray, start: int) -> int | None:
+    """Return the length field of the frame opening at start: -1 when it cannot open one, None until known."""
+    if len(data) - start < 3:  # noqa: PLR2004 - the flag and two format bytes
+        return None
+    first = data[start + 1]
+    length = ((first & 0x07) << 8) | data[start + 2]
+    if first & _FORMAT_MASK != _FORMAT_TYPE_3 or length < _MIN_LENGTH:
+        return -1
+    return length
+
+
+def _fcs_holds(data: bytes | bytearray, start: int, end: int) -> bool:
+    """Whether the frame from the flag at start to the one before end passes its FCS."""
+    return crc16_x25(data[start + 1 : end - 3]) == data[end - 3] | (data[end - 2] << 8)
+
+
+def _information_start(data: bytes | bytearray, start: int, length: int) -> int:
     """Where the information field of the frame at start begins.
 
     Returns -1 when the header is not valid (a false start or damage) and
@@ -58,98 +78,139 @@ def _information_start(data: bytes | bytearray, start: int, length: int, *, chec
         return control_end  # no information field and so no HCS: the FCS decides
     if length < header_length + 4:
         return -1
-    if check_hcs and crc16_x25(data[start + 1 : control_end]) != data[control_end] | (data[control_end + 1] << 8):
+    if crc16_x25(data[start + 1 : control_end]) != data[control_end] | (data[control_end + 1] << 8):
         return -1
     return control_end + 2
 
 
 class HdlcFramer:
-    """Turns bytes, in chunks of any size, into HDLC messages as they complete."""
+    """Turns bytes, in chunks of any size, into HDLC messages as they complete.
+
+    Every byte costs linear time: runs of flags are skipped in one C call, a
+    frame start is judged by its header check (HCS) before its frame check
+    (FCS) is computed, and a frame start whose frame has not all arrived never
+    holds back a complete, checksum-valid frame that follows it: meters never
+    send one frame inside another, so that start was false.
+    """
 
     def __init__(self) -> None:
         """Start with nothing buffered."""
         self._buffer = bytearray()
+        self._offset = 0  # stream position of the buffer's first byte
         self._segments: list[bytes] = []
         self._segment_frames: list[bytes] = []
         self._segments_size = 0
+        # While a frame start waits for its bytes, how far behind it later
+        # flags were already judged not to start a complete, valid frame.
+        self._lookahead = 1
         self.noise_bytes = 0
         """Bytes skipped outside any checksum-valid frame."""
 
     def feed(self, data: bytes) -> list[HdlcMessage | DroppedFrame]:
         """Add bytes; return every message and drop they complete, in order."""
+        return [event for _, event in self.feed_positioned(data)]
+
+    def feed_positioned(self, data: bytes) -> list[tuple[int, HdlcMessage | DroppedFrame]]:
+        """Add bytes; return every message and drop they complete, with the stream position it started at."""
         buffer = self._buffer
         buffer += data
-        events: list[HdlcMessage | DroppedFrame] = []
+        events: list[tuple[int, HdlcMessage | DroppedFrame]] = []
         pos = 0
         size = len(buffer)
         while (start := buffer.find(FLAG, pos)) >= 0:
             if start > pos:
                 self._skip(buffer, pos, start)
-            # A closing flag followed by an opening one, or a flag that ends
-            # the buffer: the common cases, settled without a call.
+            # Only the last flag of a run can open a frame: the byte after an
+            # opening flag is a format byte, never a flag.
             if start + 1 < size and buffer[start + 1] == FLAG:
-                pos = start + 1
-                continue
+                start = _FLAG_RUN.match(buffer, start).end() - 1  # type: ignore[union-attr]
             if start + 1 == size:
                 pos = start
                 break
             after = self._frame_at(buffer, start, events)
             if after is None:
-                pos = start  # keep the frame start and wait for more bytes
-                break
+                after = self._frame_behind(buffer, start)
+                if after is None:
+                    pos = start  # keep the frame start and wait for more bytes
+                    break
+                self._skip(buffer, start, after)
             pos = after
         else:
             self._skip(buffer, pos, len(buffer))
             pos = len(buffer)
+        if pos:
+            self._lookahead = 1
         del buffer[:pos]
+        self._offset += pos
         return events
 
     def _frame_at(  # noqa: PLR0911 - each outcome of judging a frame start is one return
-        self, buffer: bytearray, start: int, events: list[HdlcMessage | DroppedFrame]
+        self, buffer: bytearray, start: int, events: list[tuple[int, HdlcMessage | DroppedFrame]]
     ) -> int | None:
         """Judge what starts at this flag; return where to look next, or None to wait for more bytes."""
-        size = len(buffer)
-        if size - start < 3:  # noqa: PLR2004 - the flag and two format bytes
+        length = _frame_length(buffer, start)
+        if length is None:
             return None
-        first = buffer[start + 1]
-        length = ((first & 0x07) << 8) | buffer[start + 2]
-        if first & _FORMAT_MASK != _FORMAT_TYPE_3 or length < _MIN_LENGTH:
+        if length < 0:
             return start + 1  # a closing flag, flag fill, or a 0x7E inside noise
-        end = start + length + 2  # both flags included
-        if (
-            size >= end
-            and buffer[end - 1] == FLAG
-            and crc16_x25(buffer[start + 1 : end - 3]) == buffer[end - 3] | (buffer[end - 2] << 8)
-        ):
-            # The FCS covers the header too: no need to check the HCS.
-            try:
-                information_start = _information_start(buffer, start, length, check_hcs=False)
-            except IndexError:
-                information_start = -1  # addresses run past the frame
-            if information_start < 0:
-                return start + 1
-            frame = bytes(buffer[start:end])
-            message = self._reassemble(frame[information_start - start : -3], frame, segmented=bool(first & _SEGMENTED))
-            if message is not None:
-                events.append(message)
-            return end - 1  # the closing flag may double as the next opening flag
-        # Incomplete or damaged: the HCS tells a frame start from noise, so a
-        # false start never holds up the frames behind it.
+        # The HCS first: it tells a frame start from noise for the price of
+        # its header, where the FCS costs the whole announced length.
         try:
             information_start = _information_start(buffer, start, length)
         except IndexError:
             return None  # the header is still arriving
         if information_start < 0:
             return start + 1
-        if size < end:
+        end = start + length + 2  # both flags included
+        if len(buffer) < end:
             return None
+        position = self._offset + start
+        if buffer[end - 1] == FLAG and _fcs_holds(buffer, start, end):
+            frame = bytes(buffer[start:end])
+            segmented = bool(buffer[start + 1] & _SEGMENTED)
+            message = self._reassemble(frame[information_start - start : -3], frame, segmented=segmented)
+            if message is not None:
+                events.append((position, message))
+            return end - 1  # the closing flag may double as the next opening flag
         self._segments_reset()
         events.append(
-            DroppedFrame(DropReason.BAD_CHECKSUM, "HDLC frame check sequence (FCS) mismatch", bytes(buffer[start:end]))
+            (
+                position,
+                DroppedFrame(
+                    DropReason.BAD_CHECKSUM, "HDLC frame check sequence (FCS) mismatch", bytes(buffer[start:end])
+                ),
+            )
         )
         # The length may be what was damaged: look for the next frame inside
         # this one rather than after it.
         return start + 1
+
+    def _frame_behind(self, buffer: bytearray, pending: int) -> int | None:
+        """Find a complete, checksum-valid frame behind a start still waiting for its bytes.
+
+        Returns where it starts (the waiting start was false), or None. Flags
+        already judged are not judged again while the same start waits.
+        """
+        pos = pending + self._lookahead
+        while (candidate := buffer.find(FLAG, pos)) >= 0:
+            length = _frame_length(buffer, candidate)
+            if length is None:
+                break
+            if length >= 0:
+                try:
+                    information_start = _information_start(buffer, candidate, length)
+                except IndexError:
+                    break  # its header is still arriving: judge it with more bytes
+                end = candidate + length + 2
+                if information_start >= 0:
+                    if len(buffer) < end:
+                        break  # a frame start of its own, waiting too
+                    if buffer[end - 1] == FLAG and _fcs_holds(buffer, candidate, end):
+                        self._lookahead = 1
+                        return candidate
+            pos = candidate + 1
+        self._lookahead = (candidate if candidate >= 0 else len(buffer)) - pending
+        return None
 
     def _reassemble(self, information: bytes, frame: bytes, *, segmented: bool) -> HdlcMessage | DroppedFrame | None:
         if not segmented and not self._segments:

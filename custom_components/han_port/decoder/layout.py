@@ -71,7 +71,11 @@ class _DateSlot(_Slot):
 
 
 def _leaves(body: bytes) -> list[tuple[int, int]]:
-    """Every leaf of an A-XDR body in document order, as (type, offset)."""
+    """Every leaf of an A-XDR body in document order, as (type, offset of its value).
+
+    A string's value starts after its length, which may take several bytes
+    (09 81 0C ...): the offset is where its content begins.
+    """
     leaves: list[tuple[int, int]] = []
     stack = [1]  # items left to read at each nesting level
     pos = 0
@@ -85,12 +89,13 @@ def _leaves(body: bytes) -> list[tuple[int, int]]:
             count, pos = decode_length(body, pos + 1)
             stack.append(count)
             continue
-        leaves.append((tag, pos))
         size = _LEAF_SIZES.get(tag)
         if size is not None:
+            leaves.append((tag, pos + 1))
             pos += 1 + size
         else:  # strings and bit-strings carry their length
             length, pos = decode_length(body, pos + 1)
+            leaves.append((tag, pos))
             pos += (length + 7) // 8 if tag == BIT_STRING else length
     return leaves
 
@@ -106,12 +111,12 @@ def _with_slots(tree: Data, leaves: list[tuple[int, int]]) -> Data:
             return [rebuild(item) for item in node]
         tag, offset = next(remaining)
         if tag == OCTET_STRING and isinstance(node, bytes) and len(node) == DATE_TIME_LENGTH:
-            return _DateSlot(offset + 2, DATE_TIME_LENGTH, signed=False)  # type: ignore[return-value]
+            return _DateSlot(offset, DATE_TIME_LENGTH, signed=False)  # type: ignore[return-value]
         slot_type = _SLOT_TYPES.get(tag)
         if slot_type is None:
             return node
         size, signed = slot_type
-        return _Slot(offset + 1, size, signed)  # type: ignore[return-value]  # stands in for the number
+        return _Slot(offset, size, signed)  # type: ignore[return-value]  # stands in for the number
 
     return rebuild(tree)
 

@@ -102,11 +102,24 @@ def _is_obis(item: Data) -> bool:
     return isinstance(item, bytes) and len(item) == _OBIS_LENGTH
 
 
+# The standard's scaler is an 8-bit integer and its unit an enum: anything
+# wider is damage, and a scaler of 10^2147483647 would freeze the reader.
+_SCALERS = range(-128, 128)
+_UNITS = range(256)
+
+
 def _scaler_unit(item: Data) -> tuple[int, int] | None:
-    """Read a {scaler, unit} structure, as self-describing lists attach to values."""
+    """Read a {scaler, unit} structure, as self-describing lists attach to values.
+
+    Returns None when the item is not such a structure; raises DecodeError
+    when it is one with a scaler or unit the standard does not allow.
+    """
     if isinstance(item, Structure) and len(item.items) == 2:  # noqa: PLR2004
         scaler, unit = item.items
-        if isinstance(scaler, int) and isinstance(unit, int) and not isinstance(scaler, bool):
+        if type(scaler) is int and type(unit) is int:
+            if scaler not in _SCALERS or unit not in _UNITS:
+                msg = f"scaler {scaler} or unit {unit} out of range"
+                raise DecodeError(msg)
             return scaler, unit
     return None
 

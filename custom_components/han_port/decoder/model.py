@@ -40,7 +40,13 @@ class Telegram:
     readings: Mapping[ObisCode, Reading]
     # The frame as it came off the wire (all segments, before decryption).
     raw: bytes = field(repr=False)
-    encrypted: bool = False
+    ciphering: Ciphering | None = None
+    """The general-glo-ciphering header, for a frame that came ciphered."""
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether the frame came ciphered."""
+        return self.ciphering is not None
 
 
 class DropReason(StrEnum):
@@ -48,8 +54,14 @@ class DropReason(StrEnum):
 
     BAD_CHECKSUM = "bad_checksum"
     UNDECODABLE = "undecodable"
+    IMPLAUSIBLE = "implausible"
+    """It decoded, but to a value no household's meter can show."""
     KEY_MISSING = "key_missing"
     KEY_REJECTED = "key_rejected"
+    UNAUTHENTICATED = "unauthenticated"
+    """Plaintext, or ciphered without a tag, from a meter set up with keys that prove its frames."""
+    REPLAYED = "replayed"
+    """Authentic, but its invocation counter did not increase: a frame sent again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +97,15 @@ class DecodeError(ValueError):
     """The bytes passed their checksum but do not decode."""
 
 
-class KeyProblemError(DecodeError):
-    """A ciphered frame could not be opened with the keys given."""
+class FrameRefusedError(DecodeError):
+    """A frame that is not to be believed, whatever it decodes to."""
 
-    def __init__(self, reason: DropReason, detail: str, ciphering: Ciphering) -> None:
-        """Carry the drop reason and the header of the frame that failed."""
+    def __init__(self, reason: DropReason, detail: str, ciphering: Ciphering | None = None) -> None:
+        """Carry the drop reason and the ciphering header of the frame, if it had one."""
         super().__init__(detail)
         self.reason = reason
         self.ciphering = ciphering
+
+
+class KeyProblemError(FrameRefusedError):
+    """A ciphered frame could not be opened with the keys given."""

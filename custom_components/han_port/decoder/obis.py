@@ -1,4 +1,7 @@
-"""OBIS codes and what the standard says their registers measure."""
+"""OBIS codes, and which registers identify the meter or carry its clock.
+
+What the measuring registers are (quantity, unit, bounds) is in `registers`.
+"""
 
 from __future__ import annotations
 
@@ -69,61 +72,7 @@ class ObisCode(NamedTuple):
         return f"{self.a}-{self.b}:{self.c}.{self.d}.{self.e}.{self.f}"
 
 
-# Value group C of electricity (A=1) registers: the quantity, and for C in
-# 21..80 the phase (20 per phase). D=7 is an instantaneous value, D=8 a total.
-_POWER_UNIT_BY_QUANTITY = {
-    1: Unit.WATT,
-    2: Unit.WATT,
-    3: Unit.VAR,
-    4: Unit.VAR,
-    9: Unit.VOLT_AMPERE,
-    10: Unit.VOLT_AMPERE,
-}
-_ENERGY_UNIT_BY_POWER_UNIT = {
-    Unit.WATT: Unit.WATT_HOUR,
-    Unit.VAR: Unit.VAR_HOUR,
-    Unit.VOLT_AMPERE: Unit.VOLT_AMPERE_HOUR,
-}
-_INSTANTANEOUS = 7
-_TOTAL = 8
-_PHASE_QUANTITIES = range(21, 81)
-_CURRENT = 11
-_VOLTAGE = 12
-_POWER_FACTOR = 13
-_FREQUENCY = 14
-_NEUTRAL_CURRENT = 91
 ELECTRICITY = 1
-
-
-def quantity(obis: ObisCode) -> int:
-    """Return the quantity of C with the phase taken out: 31 (I L1) -> 11 (I)."""
-    if obis.c in _PHASE_QUANTITIES:
-        return (obis.c - 1) % 20 + 1
-    return obis.c
-
-
-def standard_unit(obis: ObisCode) -> Unit | None:  # noqa: PLR0911 - one return per quantity
-    """Return the base unit IEC 62056-61 gives an electricity register, if any."""
-    if obis.a != ELECTRICITY:
-        return None
-    if obis.c == _NEUTRAL_CURRENT and obis.d == _INSTANTANEOUS:
-        return Unit.AMPERE
-    kind = quantity(obis)
-    power_unit = _POWER_UNIT_BY_QUANTITY.get(kind)
-    if power_unit is not None:
-        if obis.d == _INSTANTANEOUS:
-            return power_unit
-        if obis.d == _TOTAL:
-            return _ENERGY_UNIT_BY_POWER_UNIT[power_unit]
-        return None
-    if obis.d != _INSTANTANEOUS:
-        return None
-    return {_CURRENT: Unit.AMPERE, _VOLTAGE: Unit.VOLT, _FREQUENCY: Unit.HERTZ}.get(kind)
-
-
-def is_power_factor(obis: ObisCode) -> bool:
-    """Whether the register is a (total or per-phase) power factor."""
-    return obis.a == ELECTRICITY and quantity(obis) == _POWER_FACTOR and obis.d == _INSTANTANEOUS
 
 
 # Identification and clock registers, matched on C.D.E because vendors

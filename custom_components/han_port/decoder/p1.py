@@ -21,6 +21,8 @@ START = ord("/")
 END = ord("!")
 _CRC_DIGITS = 4
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+# What a telegram is before its CRC: an identification line, then text.
+_TELEGRAM_TEXT = re.compile(rb"/[A-Za-z]{3}[\x20-\x7e]*\r?\n[\x20-\x7e\r\n]*!")
 # Swedish and Danish telegrams are under 1 kB; a '/' with no '!' this far
 # on was not the start of a telegram.
 MAX_TELEGRAM_BYTES = 4096
@@ -35,61 +37,90 @@ class P1Message:
 
 
 class P1Framer:
-    """Turns bytes, in chunks of any size, into P1 telegrams as they complete."""
+    """Turns bytes, in chunks of any size, into P1 telegrams as they complete.
+
+    Linear in its input whatever it is: the end mark found for one start
+    serves every start before it, and starts too far from any end are passed
+    over in one step.
+    """
 
     def __init__(self) -> None:
         """Start with nothing buffered."""
         self._buffer = bytearray()
+        self._offset = 0  # stream position of the buffer's first byte
         self.noise_bytes = 0
         """Bytes skipped outside any checksum-valid telegram."""
 
     def feed(self, data: bytes) -> list[P1Message | DroppedFrame]:
         """Add bytes; return every telegram and drop they complete, in order."""
+        return [event for _, event in self.feed_positioned(data)]
+
+    def feed_positioned(self, data: bytes) -> list[tuple[int, P1Message | DroppedFrame]]:
+        """Add bytes; return every telegram and drop they complete, with the stream position it started at."""
         buffer = self._buffer
         if not buffer and START not in data:
             # Nothing started and nothing starts: all of it is noise (or HDLC).
             self._skip(data, 0, len(data))
+            self._offset += len(data)
             return []
         buffer += data
-        events: list[P1Message | DroppedFrame] = []
+        events: list[tuple[int, P1Message | DroppedFrame]] = []
         pos = 0
-        while True:
-            start = buffer.find(START, pos)
-            if start < 0:
-                self._skip(buffer, pos, len(buffer))
-                pos = len(buffer)
-                break
+        end_mark = -1
+        rejected = 0  # end marks before this were found to end no telegram
+        while (start := buffer.find(START, pos)) >= 0:
             self._skip(buffer, pos, start)
             pos = start
-            end_mark = buffer.find(END, start)
-            if end_mark < 0:
-                if len(buffer) - start > MAX_TELEGRAM_BYTES:
-                    pos = start + 1
-                    continue
-                break
+            if end_mark < start:
+                end_mark = buffer.find(END, max(start, rejected))
+            # A start farther than a telegram's length from the end mark (or
+            # from the buffer's end, when there is none yet) cannot be one.
+            horizon = (end_mark if end_mark >= 0 else len(buffer)) - MAX_TELEGRAM_BYTES
+            if start < horizon:
+                self._skip(buffer, start, horizon)
+                pos = horizon
+                continue
             crc_end = end_mark + 1 + _CRC_DIGITS
-            if len(buffer) < crc_end:
+            if end_mark < 0 or len(buffer) < crc_end:
                 break
-            digits = bytes(buffer[end_mark + 1 : crc_end])
-            if not _HEX_DIGITS.issuperset(digits):
-                pos = start + 1  # not a telegram start, or damaged
+            if not _HEX_DIGITS.issuperset(buffer[end_mark + 1 : crc_end]):
+                if _TELEGRAM_TEXT.fullmatch(buffer, start, end_mark + 1) and buffer[end_mark + 1] in b"\r\n":
+                    detail = "P1 telegram without a CRC (DSMR 2.2/3 style): nothing proves it intact"
+                    events.append(self._drop(start, detail, bytes(buffer[start : end_mark + 1])))
+                    pos = end_mark + 1
+                else:
+                    # This '!' ends no telegram: a later one may end this one.
+                    rejected = end_mark + 1
+                    end_mark = buffer.find(END, rejected)
                 continue
-            raw = bytes(buffer[start:crc_end])
-            # A second '/' before the '!' means the first telegram was cut
-            # short: check from the later start.
-            restart = raw.rfind(b"/", 1, end_mark - start)
-            if restart > 0 and crc16_arc(raw[:-_CRC_DIGITS]) != int(digits, 16):
-                events.append(DroppedFrame(DropReason.BAD_CHECKSUM, "P1 telegram cut short by another", raw[:restart]))
-                pos = start + restart
-                continue
-            if crc16_arc(raw[:-_CRC_DIGITS]) != int(digits, 16):
-                events.append(DroppedFrame(DropReason.BAD_CHECKSUM, "P1 CRC mismatch", raw))
-                pos = crc_end
-                continue
-            events.append(P1Message(raw.decode("ascii", errors="replace"), raw))
-            pos = crc_end
+            pos = self._judge(buffer, start, end_mark, events)
+        else:
+            self._skip(buffer, pos, len(buffer))
+            pos = len(buffer)
         del buffer[:pos]
+        self._offset += pos
         return events
+
+    def _judge(
+        self, buffer: bytearray, start: int, end_mark: int, events: list[tuple[int, P1Message | DroppedFrame]]
+    ) -> int:
+        """Check the CRC of the telegram from start to end_mark; return where to look next."""
+        crc_end = end_mark + 1 + _CRC_DIGITS
+        raw = bytes(buffer[start:crc_end])
+        if crc16_arc(raw[:-_CRC_DIGITS]) == int(raw[-_CRC_DIGITS:], 16):
+            events.append((self._offset + start, P1Message(raw.decode("ascii", errors="replace"), raw)))
+            return crc_end
+        # A second '/' before the '!' means the first telegram was cut short:
+        # check from the later start.
+        restart = buffer.rfind(START, start + 1, end_mark)
+        if restart >= 0:
+            events.append(self._drop(start, "P1 telegram cut short by another", raw[: restart - start]))
+            return restart
+        events.append(self._drop(start, "P1 CRC mismatch", raw))
+        return crc_end
+
+    def _drop(self, start: int, detail: str, raw: bytes) -> tuple[int, DroppedFrame]:
+        return self._offset + start, DroppedFrame(DropReason.BAD_CHECKSUM, detail, raw)
 
     def _skip(self, buffer: bytes | bytearray, start: int, end: int) -> None:
         if end > start:
@@ -97,11 +128,15 @@ class P1Framer:
             self.noise_bytes += end - start - buffer.count(b"\r", start, end) - buffer.count(b"\n", start, end)
 
 
+# Registers print at most ten digits and three decimals; a longer number is
+# damage, and one of thousands of digits would cost the reader dearly.
+_MAX_DIGITS = 18
 # A data line: OBIS code and its first value, split into number and unit
 # when it is one ("1-0:1.8.0(00006678.394*kWh)"). Later values on the line
 # (a gas meter's reading after its timestamp) are not electricity.
 _DATA_LINE = re.compile(
-    r"^(\d+-\d+:\d+\.\d+\.\d+(?:\*\d+)?)\(((?:([-+]?\d+(?:\.\d+)?)(?:\*([^()]+))?)|[^()]*)\)", re.MULTILINE
+    r"^(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:\*\d{1,3})?)\(((?:([-+]?\d+(?:\.\d+)?)(?:\*([^()]+))?)|[^()]*)\)",
+    re.MULTILINE,
 )
 _CODE = re.compile(r"^(\d+)-(\d+):(\d+)\.(\d+)\.(\d+)(?:\*(\d+))?$")
 _TIMESTAMP = re.compile(r"^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})([SW])?$")
@@ -191,6 +226,9 @@ def parse_telegram(message: P1Message) -> Telegram:
             fields.setdefault(line.field, first)
         elif number and line.usable:
             whole, _, fraction = number.partition(".")
+            if len(whole) + len(fraction) > _MAX_DIGITS:
+                msg = f"{line.obis} has a number of {len(whole) + len(fraction)} digits"
+                raise DecodeError(msg)
             readings[line.obis] = Reading(scale(int(whole + fraction), line.exponent - len(fraction)), line.unit)
     flag = ident[:3]
     # After the flag comes the baud rate character, then the identification;

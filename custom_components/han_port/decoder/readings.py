@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .cosem import DATE_TIME_LENGTH, parse_date_time
 from .model import Number, Reading
-from .obis import ObisCode, Unit, identification, is_clock, is_power_factor, quantity, standard_unit
+from .obis import ObisCode, Unit, identification, is_clock
+from .registers import CURRENT, FREQUENCY, POWER_FACTOR, VOLTAGE, quantity_of
 
 if TYPE_CHECKING:
     from .axdr import Data
@@ -27,10 +28,6 @@ DLMS_UNITS: dict[int, Unit] = {
     35: Unit.VOLT,
     44: Unit.HERTZ,
 }
-_CURRENT = 11
-_VOLTAGE = 12
-_NEUTRAL_CURRENT = 91
-_INSTANTANEOUS = 7
 _TOTAL = 8
 
 
@@ -57,18 +54,13 @@ class Scaling:
 
     def exponent(self, obis: ObisCode) -> int:
         """Return the decimal exponent of the raw value of this register."""
-        kind = quantity(obis)
-        if kind == _CURRENT or obis.c == _NEUTRAL_CURRENT:
-            return self.current
-        if kind == _VOLTAGE:
-            return self.voltage
-        if is_power_factor(obis):
-            return self.power_factor
-        if obis.d == _TOTAL:
-            return self.energy
-        if obis.d == _INSTANTANEOUS:
-            return self.power
-        return 0
+        kind = quantity_of(obis)
+        if kind is None or kind is FREQUENCY:
+            return 0
+        measured = {CURRENT: self.current, VOLTAGE: self.voltage, POWER_FACTOR: self.power_factor}.get(kind)
+        if measured is not None:
+            return measured
+        return self.energy if obis.d == _TOTAL else self.power
 
 
 STANDARD = Scaling()
@@ -135,10 +127,12 @@ def plan(obis_bytes: bytes, scaler: int | None, unit_code: int | None, scaling: 
         return Plan(obis, Role.IDENTIFICATION, field)
     if is_clock(obis):
         return Plan(obis, Role.CLOCK)
+    kind = quantity_of(obis)
+    standard_unit = kind.unit if kind is not None else None
     if scaler is not None:
-        unit = DLMS_UNITS.get(unit_code) if unit_code is not None else standard_unit(obis)
+        unit = DLMS_UNITS.get(unit_code) if unit_code is not None else standard_unit
         return Plan(obis, Role.READING, exponent=scaler, unit=unit)
-    return Plan(obis, Role.READING, exponent=scaling.exponent(obis), unit=standard_unit(obis))
+    return Plan(obis, Role.READING, exponent=scaling.exponent(obis), unit=standard_unit)
 
 
 def interpret(entries: list[Entry], scaling: Scaling) -> ListContent:

@@ -41,8 +41,16 @@ def _report(push: Push) -> None:
     print(json.dumps(record), flush=True)  # noqa: T201
 
 
-async def simulate(meter: SimulatedMeter, outlets: Outlets, speed: float, seconds: float | None) -> None:
-    """Push the meter's telegrams in real time, sped up by speed, until seconds (real) pass."""
+async def simulate(
+    meter: SimulatedMeter, outlets: Outlets, speed: float, seconds: float | None, *, start_at_client: int = 0
+) -> None:
+    """Push the meter's telegrams in real time, sped up by speed, until seconds (real) pass.
+
+    With start_at_client, the meter's clock starts when that many TCP clients
+    have connected, so a reader that connects late still sees every list.
+    """
+    if start_at_client:
+        await outlets.wait_for_connections(start_at_client)
     loop = asyncio.get_running_loop()
     started = loop.time()
     while seconds is None or loop.time() - started < seconds:
@@ -83,6 +91,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-tcp", action="store_true", help="do not listen on TCP")
     parser.add_argument("--pty", action="store_true", help="also serve on a pseudo-terminal (path printed)")
     parser.add_argument("--seconds", type=float, help="stop after this many real seconds")
+    parser.add_argument(
+        "--start-at-client",
+        type=int,
+        default=0,
+        metavar="N",
+        help="start the meter's clock when the N-th TCP client connects (default: at once)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the household's noise")
     parser.add_argument("--start", type=datetime.fromisoformat, help="simulated start time (meter local time)")
     parser.add_argument("--key", type=parse_key, help="encryption key for kamstrup-dk (default: generated)")
@@ -110,7 +125,7 @@ async def _run(args: argparse.Namespace, capture: bytes | None) -> None:
         meter.auth_key = args.auth_key or secrets.token_bytes(16)
         print(f"Encryption key: {meter.key.hex()}", flush=True)  # noqa: T201
         print(f"Authentication key: {meter.auth_key.hex()}", flush=True)  # noqa: T201
-    await simulate(meter, outlets, args.speed, args.seconds)
+    await simulate(meter, outlets, args.speed, args.seconds, start_at_client=args.start_at_client)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,6 +23,7 @@ class Outlets:
         self.pty_master: int | None = None
         self.pty_slave: int | None = None
         self.server: asyncio.Server | None = None
+        self._connected = asyncio.Condition()
 
     async def listen(self, host: str, port: int) -> int:
         """Accept bridge clients (the integration) on host:port; return the port."""
@@ -30,10 +31,17 @@ class Outlets:
         async def client(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             self.connections += 1
             self.writers.append(writer)
+            async with self._connected:
+                self._connected.notify_all()
 
         self.server = await asyncio.start_server(client, host, port)
         port_number: int = self.server.sockets[0].getsockname()[1]
         return port_number
+
+    async def wait_for_connections(self, count: int) -> None:
+        """Return once count clients have connected, in all."""
+        async with self._connected:
+            await self._connected.wait_for(lambda: self.connections >= count)
 
     def open_pty(self) -> str:
         """Open a pseudo-terminal that stands in for a USB adapter; return its path."""
@@ -72,10 +80,16 @@ class Outlets:
         self.pty_master = self.pty_slave = None
 
     async def close(self) -> None:
-        """Stop listening and close everything."""
+        """Stop listening and close everything.
+
+        The server stops accepting first: a client that reconnects while the
+        others are dropped would otherwise keep wait_closed() waiting.
+        """
+        server, self.server = self.server, None
+        if server is not None:
+            server.close()
+            server.close_clients()
         await self.drop_clients()
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-            self.server = None
+        if server is not None:
+            await server.wait_closed()
         self.close_pty()

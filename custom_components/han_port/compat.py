@@ -1,0 +1,80 @@
+"""What differs between the oldest Home Assistant we support (2025.4) and the newest.
+
+Each name is the newest release's API where the running release has it, and
+the older one only where it must be, so that the newest release logs nothing
+deprecated for us. Everything version-dependent lives here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import voluptuous as vol
+from homeassistant import config_entries
+from homeassistant.components.sensor import SensorDeviceClass
+from homeassistant.helpers import selector
+
+from .const import DOMAIN
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.device_registry import DeviceEntry, DeviceRegistry
+
+    # For the type checker one base serves: both share OptionsFlow's interface.
+    OptionsFlowBase = config_entries.OptionsFlow
+else:
+    # 2025.8+: reloads the entry only when the options changed; the entry then
+    # must not have an update listener of its own (see OPTIONS_FLOW_RELOADS).
+    OptionsFlowBase = getattr(config_entries, "OptionsFlowWithReload", config_entries.OptionsFlow)
+
+OPTIONS_FLOW_RELOADS = OptionsFlowBase is not config_entries.OptionsFlow
+"""Whether the options flow reloads the entry itself (else an update listener must)."""
+
+REACTIVE_ENERGY_DEVICE_CLASS: SensorDeviceClass | None = getattr(SensorDeviceClass, "REACTIVE_ENERGY", None)
+"""The reactive energy device class (kvarh), in releases that have it."""
+
+_SERIAL_PORT_SELECTOR: Any = getattr(selector, "SerialPortSelector", None)
+
+
+def meter_device(registry: DeviceRegistry, entry: config_entries.ConfigEntry[Any]) -> DeviceEntry | None:
+    """Return the entry's meter device.
+
+    2026.8 deprecated looking a device up by identifiers alone (they are unique
+    per config entry only); its replacement names the entry too.
+    """
+    identifier = (DOMAIN, entry.unique_id or entry.entry_id)
+    by_identifier = getattr(registry, "async_get_device_by_identifier", None)
+    if by_identifier is not None:
+        device: DeviceEntry | None = by_identifier(identifier, entry.entry_id)
+        return device
+    return registry.async_get_device(identifiers={identifier})
+
+
+async def async_serial_port_selector(
+    hass: HomeAssistant, list_ports: Callable[[], list[selector.SelectOptionDict]]
+) -> selector.Selector[Any]:
+    """Pick a serial port: Home Assistant's own picker where there is one (2026.5+).
+
+    It lists local ports and ESPHome serial proxies (esphome:// URLs, which
+    serialx opens); older releases get list_ports' local ports (a blocking
+    call, run in the executor), with any path or URL typed in.
+    """
+    if _SERIAL_PORT_SELECTOR is not None:
+        port_selector: selector.Selector[Any] = _SERIAL_PORT_SELECTOR()
+        return port_selector
+    ports = await hass.async_add_executor_job(list_ports)
+    return selector.SelectSelector(
+        selector.SelectSelectorConfig(options=ports, custom_value=True, mode=selector.SelectSelectorMode.DROPDOWN)
+    )
+
+
+def form_schema(fields: dict[Any, Any]) -> Any:  # noqa: ANN401 - a voluptuous or a probatio schema
+    """Build a form's schema.
+
+    The newest releases type forms with probatio, which Home Assistant installs
+    as voluptuous when it starts, so `vol.Schema` is the right call on both
+    ends; only the type checker of each end sees a different class.
+    """
+    return vol.Schema(fields)
