@@ -13,15 +13,16 @@ from custom_components.han_port.decoder import Keys
 from custom_components.han_port.decoder.decoder import decode_hdlc_message
 from custom_components.han_port.decoder.hdlc import HdlcFramer, HdlcMessage
 from custom_components.han_port.decoder.layout import LayoutCache
+from custom_components.han_port.decoder.resolution import ResolutionLearner
 from custom_components.han_port.simulator.frames import MeterState
 
-from .test_decoder_roundtrip import AUTH_KEY, CASES, KEY, build_frames, decoder_for, states
+from .test_decoder_roundtrip import AUTH_KEY, CASES, KEY, build_frames, consistent, decoder_for, states
 
 
-def _full(frame: bytes, keys: Keys) -> list[object]:
-    """The telegrams of a frame decoded without any layout."""
+def _full(frame: bytes, keys: Keys, resolutions: ResolutionLearner) -> list[object]:
+    """The telegrams of a frame decoded without any layout (resolutions learned alike)."""
     messages = [m for m in HdlcFramer().feed(frame) if isinstance(m, HdlcMessage)]
-    return [decode_hdlc_message(message, keys) for message in messages]
+    return [decode_hdlc_message(message, keys, None, resolutions) for message in messages]
 
 
 @settings(max_examples=30, deadline=None)
@@ -31,14 +32,15 @@ def test_layout_reads_equal_full_decodes(pushes: list[MeterState], seed: int) ->
     keys = Keys(KEY, AUTH_KEY)
     decoder = decoder_for(security)
     counter = itertools.count(1)
+    resolutions = ResolutionLearner()
     for case in CASES:
         for push in pushes:
             # Same meter: the identity stays, the values move.
-            state = replace(
-                push, meter_id=pushes[0].meter_id, three_phase=pushes[0].three_phase or case.three_phase_only
+            state = consistent(
+                replace(push, meter_id=pushes[0].meter_id, three_phase=pushes[0].three_phase or case.three_phase_only)
             )
             frame = build_frames(case, state, security=security, segment_size=None, counter=next(counter))
-            assert decoder.feed(frame) == _full(frame, keys), case.name
+            assert decoder.feed(frame) == _full(frame, keys, resolutions), case.name
 
 
 def test_layout_is_used_and_misses_fall_back() -> None:

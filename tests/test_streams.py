@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram
+from custom_components.han_port.simulator import frames as encoder
 
 from .corpus import STREAMS, require_corpus
 
@@ -112,3 +113,42 @@ def test_danish_encrypted_stream_without_keys_is_a_key_problem() -> None:
     assert decoder.feed(data) == []
     assert decoder.dropped == {DropReason.KEY_MISSING: len(frames)}
     assert len(frames) == 16
+
+
+def test_danish_omnipower_sends_voltage_in_hundredths() -> None:
+    """The Bornholm meter (type 6841138BN243101010) sends 22199 for 221.99 V.
+
+    Kamstrup's table says volts (its Norwegian lists do); the meter's own
+    voltages, near nominal only in hundredths, and its currents, which carry
+    the measured power only at 0.01 A, decide. The reader logged each frame's
+    plaintext after decrypting it ("DLMS frame"), which the test frames anew.
+    """
+    require_corpus()
+    log = (STREAMS / "kamstrup-omnipower-dk-bornholm-20250909.log.txt").read_text(encoding="utf-8", errors="replace")
+    apdus = [
+        bytes.fromhex(re.sub(r"\(V\)|\s", "", dump))
+        for dump in re.findall(r"\(V\) DLMS frame:\n((?:\(V\) [0-9A-F ]+\n)+)", log)
+    ]
+    assert len(apdus) == 16
+    decoder = Decoder()
+    telegrams = [telegram for apdu in apdus for telegram in decoder.feed(encoder.hdlc_frames(apdu))]
+    assert len(telegrams) == 16
+    assert not decoder.dropped
+    first = telegrams[0]
+    assert first.meter_type == "6841138BN243101010"
+    assert first.readings[ObisCode.parse("1-1:32.7.0")].value == pytest.approx(221.99)
+    assert first.readings[ObisCode.parse("1-1:1.7.0")].value == 593
+    for telegram in telegrams:
+        plausible(telegram)
+        voltages = [reading.value for code, reading in telegram.readings.items() if code.c in (32, 52, 72)]
+        assert all(200 <= volts <= 250 for volts in voltages)
+        # Apparent power carries the active power: ΣU·I ≥ P, at a household's power factor.
+        apparent = sum(
+            telegram.readings[ObisCode(1, 1, c, 7, 0)].value * telegram.readings[ObisCode(1, 1, c - 1, 7, 0)].value
+            for c in (32, 52, 72)
+            if ObisCode(1, 1, c - 1, 7, 0) in telegram.readings
+        )
+        if apparent:
+            assert 0.5 <= telegram.readings[ObisCode.parse("1-1:1.7.0")].value / apparent <= 1.05
+    decided = {decision.quantity: decision.exponent for decision in decoder.resolutions}
+    assert decided == {"voltage": -2, "current": -2}

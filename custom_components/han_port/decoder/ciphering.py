@@ -156,10 +156,10 @@ class SecurityPolicy:
         """Whether plaintext (HDLC or P1) is refused."""
         return self._keys.encryption is not None
 
-    def admit(self, ciphering: Ciphering | None) -> None:
-        """Accept a frame's security, or raise FrameRefusedError saying why not.
+    def check(self, ciphering: Ciphering | None) -> None:
+        """Refuse a frame whose security is less than the keys can prove (FrameRefusedError).
 
-        Called once the frame has been opened (its tag, if any, verified).
+        Called as soon as the frame's header is read, before its content is decoded.
         """
         if not self.requires_ciphering:
             return
@@ -169,6 +169,15 @@ class SecurityPolicy:
         if self._keys.authentication is not None and not ciphering.authenticated:
             msg = f"frame without an authentication tag (security 0x{ciphering.security_control:02x})"
             raise FrameRefusedError(DropReason.UNAUTHENTICATED, msg, ciphering)
+
+    def admit(self, ciphering: Ciphering | None) -> None:
+        """Accept a frame's invocation counter, or raise FrameRefusedError for a frame sent again.
+
+        Called once the frame has opened and decoded to plausible values, so
+        that garbage from a wrong key never raises the mark genuine frames must pass.
+        """
+        if ciphering is None:
+            return
         title, counter = ciphering.system_title, ciphering.invocation_counter
         highest = self._highest.get(title)
         if highest is None or counter > highest:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from .ciphering import Keys, SecurityPolicy
 from .dlms import parse_apdu, strip_llc
@@ -11,20 +12,34 @@ from .layout import LayoutCache
 from .lists import take_apart
 from .model import DecodeError, DroppedFrame, DropReason, FrameRefusedError, Telegram
 from .p1 import P1Framer, P1Message, parse_telegram
-from .readings import interpret
+from .readings import STANDARD, interpret
 from .registers import implausible
+from .resolution import Decision, ResolutionLearner
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .model import Reading
+    from .obis import ObisCode
 
 type Event = Telegram | DroppedFrame
 
 
-def decode_hdlc_message(message: HdlcMessage, keys: Keys, layouts: LayoutCache | None = None) -> Telegram:
+def decode_hdlc_message(
+    message: HdlcMessage,
+    keys: Keys,
+    layouts: LayoutCache | None = None,
+    resolutions: ResolutionLearner | None = None,
+    policy: SecurityPolicy | None = None,
+) -> Telegram:
     """Turn one checksum-valid HDLC message into a telegram.
 
     With a layouts cache, lists seen before are read by their layout and new
-    ones are learned. Raises KeyProblemError when ciphering fails and
-    DecodeError when the content does not decode.
+    ones are learned; with a resolution learner, values sent without a scaler
+    take the resolution their physics shows. Raises KeyProblemError when
+    ciphering fails and DecodeError when the content does not decode.
     """
-    notification = parse_apdu(strip_llc(message.information), keys)
+    notification = parse_apdu(strip_llc(message.information), keys, policy)
     known = layouts.read(notification.body) if layouts is not None else None
     if known is not None:
         vendor_list, content = known
@@ -37,14 +52,18 @@ def decode_hdlc_message(message: HdlcMessage, keys: Keys, layouts: LayoutCache |
         content = interpret(vendor_list.entries, vendor_list.scaling)
         if layouts is not None:
             layouts.learn(notification.body, tree, vendor_list, content)
+    meter_id = content.identification.get("meter_id")
+    readings: Mapping[ObisCode, Reading] = content.readings
+    if resolutions is not None and vendor_list.scaling is not STANDARD:
+        readings = resolutions.apply(readings, vendor_list.scaling, meter_id)
     return Telegram(
         format="hdlc",
         manufacturer=vendor_list.manufacturer,
         list_version=vendor_list.list_version,
-        meter_id=content.identification.get("meter_id"),
+        meter_id=meter_id,
         meter_type=content.identification.get("meter_type"),
         timestamp=content.clock or notification.date_time,
-        readings=content.readings,
+        readings=readings,
         raw=message.raw,
         ciphering=notification.ciphering,
     )
@@ -66,6 +85,7 @@ class Decoder:
         self._hdlc = HdlcFramer()
         self._p1 = P1Framer()
         self._layouts = LayoutCache()
+        self._resolutions = ResolutionLearner()
         self.telegrams = 0
         """Telegrams decoded so far."""
         self.dropped: Counter[DropReason] = Counter()
@@ -75,6 +95,11 @@ class Decoder:
     def noise_bytes(self) -> int:
         """Bytes that belonged to no checksum-valid frame of either format."""
         return min(self._hdlc.noise_bytes, self._p1.noise_bytes)
+
+    @property
+    def resolutions(self) -> list[Decision]:
+        """What physics decided of the resolution of values sent without a scaler, and why."""
+        return self._resolutions.decisions
 
     def feed(self, data: bytes) -> list[Telegram]:
         """Add bytes from the meter; return the telegrams they complete."""
@@ -106,8 +131,9 @@ class Decoder:
         """Decode a checksum-valid message; drop it if it does not decode, is impossible or is refused."""
         try:
             if isinstance(message, HdlcMessage):
-                telegram = decode_hdlc_message(message, self._keys, self._layouts)
+                telegram = decode_hdlc_message(message, self._keys, self._layouts, self._resolutions, self._policy)
             else:
+                self._policy.check(None)
                 telegram = parse_telegram(message)
             reason = implausible(telegram.readings)
             if reason is not None:

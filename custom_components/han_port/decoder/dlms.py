@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .axdr import OCTET_STRING, Data, decode_data
-from .ciphering import GENERAL_GLO_CIPHERING, Keys, decipher
+from .ciphering import GENERAL_GLO_CIPHERING, Keys, SecurityPolicy, decipher
 from .cosem import DATE_TIME_LENGTH, parse_date_time
 from .model import Ciphering, DecodeError, DropReason, KeyProblemError
 
@@ -82,11 +82,19 @@ def _parse_data_notification(apdu: bytes, ciphering: Ciphering | None = None) ->
     return Notification(date_time, apdu[pos:], ciphering)
 
 
-def parse_apdu(apdu: bytes, keys: Keys) -> Notification:
-    """Read a data-notification's header, deciphering the APDU first when it is ciphered."""
+def parse_apdu(apdu: bytes, keys: Keys, policy: SecurityPolicy | None = None) -> Notification:
+    """Read a data-notification's header, deciphering the APDU first when it is ciphered.
+
+    With a policy, a frame whose security falls short of the keys is refused
+    before its content is looked at.
+    """
     if apdu[:1] != bytes([GENERAL_GLO_CIPHERING]):
+        if policy is not None:
+            policy.check(None)
         return _parse_data_notification(apdu)
     ciphering, plaintext = decipher(apdu, keys)
+    if policy is not None:
+        policy.check(ciphering)
     notification = Notification(None, b"", ciphering)
     try:
         return _parse_data_notification(plaintext, ciphering)

@@ -21,8 +21,10 @@ START = ord("/")
 END = ord("!")
 _CRC_DIGITS = 4
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
-# What a telegram is before its CRC: an identification line, then text.
-_TELEGRAM_TEXT = re.compile(rb"/[A-Za-z]{3}[\x20-\x7e]*\r?\n[\x20-\x7e\r\n]*!")
+# A telegram is text: it opens with '/' and a three-letter manufacturer id,
+# and holds nothing but printable characters and line ends.
+_IDENT = re.compile(rb"/[A-Za-z]{3}")
+_NOT_TEXT = re.compile(rb"[^\x20-\x7e\r\n]")
 # Swedish and Danish telegrams are under 1 kB; a '/' with no '!' this far
 # on was not the start of a telegram.
 MAX_TELEGRAM_BYTES = 4096
@@ -68,11 +70,18 @@ class P1Framer:
         pos = 0
         end_mark = -1
         rejected = 0  # end marks before this were found to end no telegram
+        text_from = 0  # no telegram ending at end_mark can start before this
         while (start := buffer.find(START, pos)) >= 0:
             self._skip(buffer, pos, start)
             pos = start
             if end_mark < start:
                 end_mark = buffer.find(END, max(start, rejected))
+                text_from = self._text_start(buffer, end_mark)
+            if start < text_from:
+                # Binary between this '/' and the end mark: HDLC, not a telegram.
+                self._skip(buffer, start, text_from)
+                pos = text_from
+                continue
             # A start farther than a telegram's length from the end mark (or
             # from the buffer's end, when there is none yet) cannot be one.
             horizon = (end_mark if end_mark >= 0 else len(buffer)) - MAX_TELEGRAM_BYTES
@@ -84,7 +93,7 @@ class P1Framer:
             if end_mark < 0 or len(buffer) < crc_end:
                 break
             if not _HEX_DIGITS.issuperset(buffer[end_mark + 1 : crc_end]):
-                if _TELEGRAM_TEXT.fullmatch(buffer, start, end_mark + 1) and buffer[end_mark + 1] in b"\r\n":
+                if _IDENT.match(buffer, start) and buffer[end_mark + 1] in b"\r\n":
                     detail = "P1 telegram without a CRC (DSMR 2.2/3 style): nothing proves it intact"
                     events.append(self._drop(start, detail, bytes(buffer[start : end_mark + 1])))
                     pos = end_mark + 1
@@ -92,6 +101,7 @@ class P1Framer:
                     # This '!' ends no telegram: a later one may end this one.
                     rejected = end_mark + 1
                     end_mark = buffer.find(END, rejected)
+                    text_from = self._text_start(buffer, end_mark)
                 continue
             pos = self._judge(buffer, start, end_mark, events)
         else:
@@ -100,6 +110,21 @@ class P1Framer:
         del buffer[:pos]
         self._offset += pos
         return events
+
+    @staticmethod
+    def _text_start(buffer: bytearray, end_mark: int) -> int:
+        """Where the text before an end mark begins: after its last byte that no telegram holds.
+
+        One scan per end mark, of at most a telegram's length, serves every
+        start before it.
+        """
+        if end_mark < 0:
+            return 0
+        window = max(0, end_mark - MAX_TELEGRAM_BYTES)
+        last = None
+        for last in _NOT_TEXT.finditer(buffer, window, end_mark):  # noqa: B007 - only the last one counts
+            pass
+        return window if last is None else last.end()
 
     def _judge(
         self, buffer: bytearray, start: int, end_mark: int, events: list[tuple[int, P1Message | DroppedFrame]]

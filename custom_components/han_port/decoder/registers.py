@@ -97,6 +97,11 @@ _BY_C_TOTAL = {
 }
 
 
+def phase_of(obis: ObisCode) -> int | None:
+    """Return the phase (1-3) of a per-phase register, None for totals and the neutral."""
+    return (obis.c - 21) // 20 + 1 if obis.c in _PHASES else None
+
+
 @lru_cache(maxsize=1024)
 def quantity_of(obis: ObisCode) -> Quantity | None:
     """Return what an electricity register measures, by the standard's value groups (None: not known)."""

@@ -138,7 +138,7 @@ def glo_cipher(  # noqa: PLR0913 - the ciphering header fields a meter chooses
     system_title: bytes = b"KAMEtest",
     counter: int = 1,
 ) -> bytes:
-    """general-glo-ciphering with AES-128-GCM and a 12-byte tag."""
+    """Build general-glo-ciphering (AES-128-GCM): 0x30 encrypts and tags (12 bytes), 0x20 encrypts, 0x10 tags."""
     iv = system_title + counter.to_bytes(4, "big")
     aad = bytes([security]) + auth_key
     if security & 0x20:
@@ -147,11 +147,13 @@ def glo_cipher(  # noqa: PLR0913 - the ciphering header fields a meter chooses
             encryptor.authenticate_additional_data(aad)
         body = encryptor.update(apdu) + encryptor.finalize()
         tag = encryptor.tag[:12] if security & 0x10 else b""
-    else:
+    elif security & 0x10:
         encryptor = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
         encryptor.authenticate_additional_data(aad + apdu)
         encryptor.finalize()
         body, tag = apdu, encryptor.tag[:12]
+    else:  # neither: the envelope around plaintext
+        body, tag = apdu, b""
     ciphered = bytes([security]) + counter.to_bytes(4, "big") + body + tag
     return b"\xdb" + bytes([len(system_title)]) + system_title + length(len(ciphered)) + ciphered
 

@@ -1,0 +1,357 @@
+"""Hostile frames: checksum-valid nonsense, floods, replays and downgrades.
+
+A frame can pass its checksum and still carry anything. Whatever arrives,
+the decoder must not raise, must not hang, must not let a value outside the
+registers table's physics through, and must still decode the next good frame.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import tracemalloc
+from datetime import datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason, ObisCode, Telegram
+from custom_components.han_port.decoder.ciphering import COUNTER_RESTART_FRAMES
+from custom_components.han_port.decoder.registers import quantity_of
+from custom_components.han_port.simulator import frames as encoder
+from custom_components.han_port.simulator.frames import MeterState
+
+from .meter import AUTH_KEY, KEY, NORWEGIAN_KAMSTRUP, default_state, kamstrup_frame
+from .test_decoder_roundtrip import CASES, build_frames, consistent
+
+POWER = ObisCode.parse("1-1:1.7.0")
+MOMENT = datetime(2024, 1, 15, 13, 0, 5)
+
+
+def assert_physical(telegram: Telegram) -> None:
+    """Every value a telegram carries lies within its quantity's bounds, and is a finite number."""
+    for obis, (value, _) in telegram.readings.items():
+        assert isinstance(value, int) or math.isfinite(value), obis
+        quantity = quantity_of(obis)
+        if quantity is not None:
+            assert quantity.low <= value <= quantity.high, (obis, value)
+
+
+def aidon_register(code: str, value: bytes, scaler: bytes, unit: int = 27) -> bytes:
+    """An Aidon-style self-describing register with any scaler encoding."""
+    return encoder.structure(encoder.obis(code), value, encoder.structure(scaler, encoder.enum(unit)))
+
+
+def aidon_frame(*registers: bytes, moment: datetime | None = None, header: bytes | None = None) -> bytes:
+    apdu = encoder.data_notification(encoder.array(*registers), moment)
+    if header is not None:
+        apdu = b"\x0f\x40\x00\x00\x00\x0c" + header + encoder.array(*registers)
+    return encoder.hdlc_frames(apdu)
+
+
+GOOD = aidon_frame(aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(1234), encoder.integer(0)))
+
+
+def decode_then_good(frame: bytes, decoder: Decoder | None = None) -> list[DroppedFrame | Telegram]:
+    """Feed a frame, then a good one: the good one must always come through."""
+    decoder = decoder or Decoder()
+    events = decoder.feed_events(frame + GOOD)
+    assert isinstance(events[-1], Telegram)
+    assert events[-1].readings[ObisCode.parse("1-0:1.7.0")].value == 1234
+    return events[:-1]
+
+
+# --- 1. to 4.: values that must never freeze, raise or reach a sensor ----------
+
+
+@pytest.mark.parametrize(
+    "scaler",
+    [
+        b"\x05" + struct.pack(">i", 2_147_483_647),  # a 32-bit integer as the scaler: 10^2147483647
+        b"\x05" + struct.pack(">i", 1 << 20),
+        b"\x10" + struct.pack(">h", 400),
+        b"\x15" + struct.pack(">Q", 1 << 63),
+    ],
+)
+def test_a_scaler_beyond_eight_bits_drops_the_frame(scaler: bytes) -> None:
+    frame = aidon_frame(aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(1), scaler))
+    (dropped,) = decode_then_good(frame)
+    assert isinstance(dropped, DroppedFrame)
+    assert dropped.reason is DropReason.UNDECODABLE
+    assert "scaler" in dropped.detail
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"\x18" + struct.pack(">d", math.nan),
+        b"\x18" + struct.pack(">d", math.inf),
+        b"\x17" + struct.pack(">f", -math.inf),
+        b"\x18" + struct.pack(">d", 1e300),  # times 10^127: beyond any float
+    ],
+)
+def test_non_finite_and_huge_floats_are_implausible(value: bytes) -> None:
+    frame = aidon_frame(aidon_register("1-0:1.7.0.255", value, encoder.integer(127)))
+    (dropped,) = decode_then_good(frame)
+    assert isinstance(dropped, DroppedFrame)
+    assert dropped.reason is DropReason.IMPLAUSIBLE
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "scaler", "unit"),
+    [
+        ("1-0:32.7.0.255", 22_000, 0, 35),  # 22 kV on a phase
+        ("1-0:1.7.0.255", 0xFFFFFFFF, 0, 27),  # 4.3 GW
+        ("1-0:1.7.0.255", 1, 20, 27),  # 10^20 W
+        ("1-0:1.8.0.255", 1, 30, 30),  # beyond any register
+        ("1-0:31.7.0.255", 50_000, 0, 33),  # 50 kA
+        ("1-0:14.7.0.255", 500, 0, 44),  # 500 Hz
+        ("1-0:13.7.0.255", 150, -2, 255),  # a power factor of 1.5
+        ("1-0:1.7.0.255", 100, 0, 35),  # active power in volts
+        ("0-0:96.99.0.255", 1, 100, 27),  # an unknown register beyond any meter's range
+    ],
+)
+def test_physically_impossible_values_are_dropped(code: str, value: int, scaler: int, unit: int) -> None:
+    frame = aidon_frame(aidon_register(code, encoder.double_long_unsigned(value), encoder.integer(scaler), unit))
+    (dropped,) = decode_then_good(frame)
+    assert isinstance(dropped, DroppedFrame)
+    assert dropped.reason is DropReason.IMPLAUSIBLE
+    assert str(ObisCode.parse(code.rsplit(".", 1)[0])) in dropped.detail
+
+
+def test_negative_energy_is_dropped() -> None:
+    frame = aidon_frame(aidon_register("1-0:1.8.0.255", b"\x05" + struct.pack(">i", -5), encoder.integer(0), 30))
+    (dropped,) = decode_then_good(frame)
+    assert isinstance(dropped, DroppedFrame)
+    assert dropped.reason is DropReason.IMPLAUSIBLE
+
+
+def test_clock_out_of_range_makes_the_timestamp_unknown() -> None:
+    far_off = encoder.date_time_bytes(MOMENT, 0x7FFF)
+    register = aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(900), encoder.integer(0))
+    clock = encoder.structure(encoder.obis("0-0:1.0.0.255"), encoder.octet_string(far_off))
+    # In the notification's header and in the clock register alike.
+    (telegram,) = Decoder().feed(aidon_frame(register, clock, header=far_off))
+    assert telegram.timestamp is None
+    assert telegram.readings[ObisCode.parse("1-0:1.7.0")].value == 900
+
+
+@pytest.mark.parametrize("digits", [19, 400, 3000])
+def test_p1_numbers_of_many_digits_are_dropped(digits: int) -> None:
+    telegram = encoder.p1_telegram("ELL5\\253833635_A", [f"1-0:1.8.0({'1' * digits}*kWh)"])
+    good = encoder.p1_telegram("ELL5\\253833635_A", ["1-0:1.8.0(00006678.394*kWh)"])
+    events = Decoder().feed_events(telegram + good)
+    assert [type(event) for event in events] == [DroppedFrame, Telegram]
+    assert isinstance(events[0], DroppedFrame)
+    assert events[0].reason is DropReason.UNDECODABLE
+    assert isinstance(events[1], Telegram)
+    assert events[1].readings[ObisCode.parse("1-0:1.8.0")].value == 6678394
+
+
+def test_p1_telegram_longer_than_any_meter_sends_is_noise() -> None:
+    telegram = encoder.p1_telegram("ELL5\\253833635_A", [f"1-0:1.8.0({'1' * 5000}*kWh)"])
+    decoder = Decoder()
+    assert decoder.feed_events(telegram) == []
+    assert decoder.noise_bytes >= 5000
+
+
+# --- hypothesis: checksum-valid frames from mutated lists ----------------------
+
+
+mutations = st.lists(
+    st.tuples(st.sampled_from(["flip", "insert", "delete"]), st.integers(min_value=0), st.integers(0, 255)),
+    min_size=1,
+    max_size=6,
+)
+
+
+def mutate(data: bytes, edits: list[tuple[str, int, int]], keep: int) -> bytes:
+    """Apply edits to data after its first `keep` bytes."""
+    mutable = bytearray(data)
+    for kind, where, byte in edits:
+        if len(mutable) <= keep:
+            break
+        at = keep + where % (len(mutable) - keep)
+        if kind == "flip":
+            mutable[at] = byte
+        elif kind == "insert":
+            mutable.insert(at, byte)
+        else:
+            del mutable[at]
+    return bytes(mutable)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+@settings(max_examples=60, deadline=timedelta(seconds=2), suppress_health_check=[HealthCheck.too_slow], database=None)
+@given(edits=mutations)
+def test_mutated_lists_in_valid_frames_never_pass_nonsense(case: object, edits: list[tuple[str, int, int]]) -> None:
+    state = consistent(MeterState(meter_type=NORWEGIAN_KAMSTRUP, power_import=1800, currents=(4.1, 2.0, 1.5)))
+    body = case.build(state)  # type: ignore[attr-defined]
+    # Mutate the list and frame it anew: HCS and FCS are computed over the damage.
+    apdu = encoder.data_notification(mutate(body, edits, keep=1), state.moment)
+    decoder = Decoder()
+    for event in decode_then_good(encoder.hdlc_frames(apdu), decoder):
+        if isinstance(event, Telegram):
+            assert_physical(event)
+
+
+@settings(max_examples=80, deadline=timedelta(seconds=2), database=None)
+@given(
+    lines=st.lists(
+        st.from_regex(r"\A1-0:(1|2|21|31|32|14)\.(7|8)\.0\(-?[0-9]{0,25}(\.[0-9]{0,30})?\*(kW|kWh|V|A|Hz|W)?\)\Z"),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_p1_telegrams_with_any_numbers_never_pass_nonsense(lines: list[str]) -> None:
+    telegram = encoder.p1_telegram("ELL5\\253833635_A", lines)
+    good = encoder.p1_telegram("ELL5\\253833635_A", ["1-0:1.7.0(01.234*kW)"])
+    events = Decoder().feed_events(telegram + good)
+    assert isinstance(events[-1], Telegram)
+    assert events[-1].readings[ObisCode.parse("1-0:1.7.0")].value == 1234
+    for event in events[:-1]:
+        if isinstance(event, Telegram):
+            assert_physical(event)
+
+
+# --- 6.: streams ----------------------------------------------------------------
+
+
+def test_a_false_header_never_holds_back_the_frame_behind_it() -> None:
+    # A header whose HCS is right and whose length says 2 KB: nothing in the
+    # stream completes it, and the good frame behind it must not wait for it.
+    header = bytes([0xA7, 0xFF, 0x41, 0x03, 0x13])
+    false_start = b"\x7e" + header + encoder.crc16_x25(header).to_bytes(2, "little") + b"\xe6\xe7\x00"
+    decoder = Decoder()
+    assert decoder.feed(false_start) == []
+    (telegram,) = decoder.feed(GOOD)
+    assert telegram.readings[ObisCode.parse("1-0:1.7.0")].value == 1234
+    # Byte by byte too: the good frame comes with its own last byte.
+    decoder = Decoder()
+    telegrams: list[Telegram] = []
+    stream = false_start + GOOD
+    for index in range(len(stream)):
+        telegrams += decoder.feed(stream[index : index + 1])
+        assert len(telegrams) == (1 if index == len(stream) - 1 else 0)
+
+
+def test_false_maximum_length_headers_cost_no_memory() -> None:
+    flood = b"\x7e\xa7\xff\x41\x03\x13\x00\x00" * (1 << 17)  # 1 MiB of headers whose HCS fails
+    decoder = Decoder()
+    tracemalloc.start()
+    try:
+        assert decoder.feed(flood) == []
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Before: every header's 2 KB announced frame was sliced for its FCS (270 MiB per MiB).
+    assert peak < 16 * len(flood)
+    assert Decoder().feed(flood[:-3] + GOOD)
+
+
+@pytest.mark.parametrize("flood", [b"/", b"~", b"!", b"\x00", b"/!", b"~\xa0"])
+def test_a_flood_of_one_pattern_yields_nothing_and_the_next_frame_decodes(flood: bytes) -> None:
+    decoder = Decoder()
+    assert decoder.feed(flood * (1 << 16)) == []
+    (telegram,) = decoder.feed(GOOD)
+    assert telegram.readings[ObisCode.parse("1-0:1.7.0")].value == 1234
+
+
+def test_p1_without_a_crc_is_dropped_with_a_reason() -> None:
+    # DSMR 2.2/3 style: the telegram ends at "!" with no CRC.
+    telegram = b"/ISK5\\2M550T-1012\r\n\r\n1-0:1.8.1(000671.578*kWh)\r\n!\r\n"
+    events = Decoder().feed_events(telegram + b"/ISK5")
+    (dropped,) = events
+    assert isinstance(dropped, DroppedFrame)
+    assert dropped.reason is DropReason.BAD_CHECKSUM
+    assert "without a CRC" in dropped.detail
+
+
+def test_hdlc_and_p1_in_one_chunk_come_out_in_stream_order() -> None:
+    p1 = encoder.p1_telegram("ELL5\\253833635_A", ["1-0:1.7.0(00.500*kW)"])
+    hdlc = kamstrup_frame(default_state(power_import=700))
+    events = Decoder().feed_events(hdlc + p1 + hdlc)
+    assert [event.format for event in events if isinstance(event, Telegram)] == ["hdlc", "p1", "hdlc"]
+
+
+# --- 7.: ciphering policy ---------------------------------------------------------
+
+
+def ciphered(counter: int, security: int = 0x30, state: MeterState | None = None) -> bytes:
+    apdu = encoder.data_notification(encoder.kamstrup_push1_list(state or default_state()), MOMENT)
+    return encoder.hdlc_frames(encoder.glo_cipher(apdu, KEY, AUTH_KEY, security=security, counter=counter))
+
+
+def reasons(events: list[DroppedFrame | Telegram]) -> list[str]:
+    return ["telegram" if isinstance(event, Telegram) else str(event.reason) for event in events]
+
+
+def test_keys_configured_refuse_plaintext_and_downgrades() -> None:
+    decoder = Decoder(KEY, AUTH_KEY)
+    plaintext = kamstrup_frame(default_state())
+    p1 = encoder.p1_telegram("KAM5\\2ABC", ["1-0:1.7.0(00.500*kW)"])
+    events = decoder.feed_events(ciphered(5) + plaintext + ciphered(6, security=0x20) + ciphered(7, 0x00) + p1)
+    assert reasons(events) == ["telegram", "unauthenticated", "unauthenticated", "unauthenticated", "unauthenticated"]
+    # An encryption-only meter (no authentication key): ciphered frames pass, plaintext does not.
+    decoder = Decoder(KEY)
+    assert reasons(decoder.feed_events(ciphered(1, security=0x20) + plaintext)) == ["telegram", "unauthenticated"]
+
+
+def test_replayed_and_older_frames_are_refused() -> None:
+    decoder = Decoder(KEY, AUTH_KEY)
+    events = decoder.feed_events(ciphered(100) + ciphered(100) + ciphered(99) + ciphered(101))
+    assert reasons(events) == ["telegram", "replayed", "replayed", "telegram"]
+
+
+def test_a_counter_that_restarts_is_followed_once_it_proves_itself() -> None:
+    decoder = Decoder(KEY, AUTH_KEY)
+    assert reasons(decoder.feed_events(ciphered(5000))) == ["telegram"]
+    restarted = [reasons(decoder.feed_events(ciphered(counter))) for counter in range(1, COUNTER_RESTART_FRAMES + 2)]
+    assert restarted == [["replayed"]] * (COUNTER_RESTART_FRAMES - 1) + [["telegram"], ["telegram"]]
+
+
+def test_replays_between_the_meters_own_frames_never_prove_a_restart() -> None:
+    decoder = Decoder(KEY, AUTH_KEY)
+    outcomes = []
+    for step in range(3 * COUNTER_RESTART_FRAMES):
+        # The attacker replays old frames in order; the meter keeps sending its own.
+        outcomes += reasons(decoder.feed_events(ciphered(10 + step)))
+        outcomes += reasons(decoder.feed_events(ciphered(1000 + step)))
+    assert outcomes[0::2] == ["telegram"] + ["replayed"] * (3 * COUNTER_RESTART_FRAMES - 1)
+    assert set(outcomes[1::2]) == {"telegram"}
+
+
+def test_a_frame_that_opens_but_does_not_decode_is_not_a_key_problem() -> None:
+    garbage = b"\x0f\x40\x00\x00\x00\x00\x99\x01\x02"
+    frame = encoder.hdlc_frames(encoder.glo_cipher(garbage, KEY, AUTH_KEY, counter=3))
+    (dropped,) = Decoder(KEY, AUTH_KEY).feed_events(frame)
+    assert isinstance(dropped, DroppedFrame)
+    assert dropped.reason is DropReason.UNDECODABLE
+
+
+# --- 8.: a clock with a long-form length, read by the layout ------------------------
+
+
+def test_long_form_length_on_the_clock_reads_alike_with_the_layout() -> None:
+    def frame(power: int) -> bytes:
+        clock = b"\x09\x81\x0c" + encoder.date_time_bytes(MOMENT)
+        body = encoder.array(
+            encoder.structure(encoder.obis("0-0:1.0.0.255"), clock),
+            aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(power), encoder.integer(0)),
+        )
+        return encoder.hdlc_frames(encoder.data_notification(body, None))
+
+    decoder = Decoder()
+    # The second and third pushes are read by the layout the first one taught.
+    telegrams = [telegram for power in (100, 200, 300) for telegram in decoder.feed(frame(power))]
+    assert [t.readings[ObisCode.parse("1-0:1.7.0")].value for t in telegrams] == [100, 200, 300]
+    assert {t.timestamp for t in telegrams} == {MOMENT}
+
+
+def test_build_frames_of_the_round_trip_cases_stay_decodable() -> None:
+    """The mutation test starts from frames that decode: make sure they still do."""
+    state = consistent(MeterState(meter_type=NORWEGIAN_KAMSTRUP, power_import=1800, currents=(4.1, 2.0, 1.5)))
+    for case in CASES:
+        (telegram,) = Decoder().feed(build_frames(case, state, security=None, segment_size=None))
+        assert_physical(telegram)
