@@ -8,8 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from custom_components.han_port.energy import (
+    NEW_SEQUENCE_TELEGRAMS,
     CapacityTariff,
     LiveEnergy,
+    TotalGuard,
+    Verdict,
     parse_thresholds,
     step_label,
     step_labels,
@@ -167,3 +170,113 @@ def test_steps_and_thresholds() -> None:
     for bad in ("", "5, 2", "0, 1", "two"):
         with pytest.raises(ValueError, match=r"thresholds|could not convert"):
             parse_thresholds(bad)
+
+
+def test_gaps_longer_than_the_readers_silence_are_not_integrated() -> None:
+    live = LiveEnergy()
+    start = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
+    live.add_register(500)
+    live.add_power(3600, start)
+    live.add_power(3600, start + timedelta(seconds=40), max_gap=timedelta(seconds=30))
+    assert live.published == 500
+    live.add_power(3600, start + timedelta(seconds=50), max_gap=timedelta(seconds=30))  # 10 s at 3.6 kW
+    assert live.published == pytest.approx(510)
+
+
+def test_live_energy_restarts_and_rescales() -> None:
+    live = LiveEnergy()
+    live.add_register(1_000_000)
+    live.reset(2_000)
+    assert (live.register, live.estimate, live.published) == (2_000, 2_000, 2_000)
+    live.add_power(100, datetime(2026, 1, 1, tzinfo=UTC))
+    live.scale(60)
+    assert (live.register, live.published, live.power) == (120_000, 120_000, 6_000)
+
+
+MOMENT = datetime(2026, 1, 15, 12, 0, 5, tzinfo=UTC)
+IMPORT = (1, 8, 0)
+
+
+def hourly(guard: TotalGuard, values: list[float], start: datetime = MOMENT) -> list[Verdict]:
+    return [guard.check(IMPORT, value, start + timedelta(hours=index)) for index, value in enumerate(values)]
+
+
+def test_the_guard_accepts_growth_power_allows() -> None:
+    guard = TotalGuard(max_power=100_000)
+    assert hourly(guard, [1_000_000, 1_001_500, 1_101_499]) == [Verdict.ACCEPTED] * 3
+    assert guard.last(IMPORT) == 1_101_499
+
+
+def test_a_lone_glitch_is_held_and_never_followed() -> None:
+    guard = TotalGuard(max_power=100_000)
+    verdicts = hourly(guard, [1_000_000, 10, 1_001_000, 5_000_000_000, 1_002_000])
+    assert verdicts == [Verdict.ACCEPTED, Verdict.HELD_NEW, Verdict.ACCEPTED, Verdict.HELD_NEW, Verdict.ACCEPTED]
+    assert guard.last(IMPORT) == 1_002_000
+    assert guard.held == []
+
+
+@pytest.mark.parametrize(
+    "new_sequence",
+    [
+        [2_000, 2_900, 3_500],  # a new meter from zero, or a reset
+        [10_020_000, 10_030_000, 10_045_000],  # a register that now counts ten times finer
+    ],
+)
+def test_a_new_sequence_is_followed_once_it_proves_itself(new_sequence: list[float]) -> None:
+    guard = TotalGuard(max_power=100_000)
+    verdicts = hourly(guard, [1_000_000, *new_sequence])
+    assert verdicts == [Verdict.ACCEPTED, Verdict.HELD_NEW, Verdict.HELD, Verdict.FOLLOWED]
+    assert len(new_sequence) == NEW_SEQUENCE_TELEGRAMS
+    assert guard.last(IMPORT) == new_sequence[-1]
+
+
+def test_a_sequence_that_does_not_grow_plausibly_is_never_followed() -> None:
+    guard = TotalGuard(max_power=100_000)
+    verdicts = hourly(guard, [1_000_000, 2_000, 1_500, 900_000_000, 3_000])
+    assert Verdict.FOLLOWED not in verdicts
+    assert guard.last(IMPORT) == 1_000_000
+
+
+def test_the_guard_never_takes_a_number_that_is_not_one() -> None:
+    guard = TotalGuard(max_power=100_000)
+    assert hourly(guard, [float("nan"), float("inf"), -5.0]) == [Verdict.HELD] * 3
+    assert guard.last(IMPORT) is None
+
+
+def test_the_guard_seeds_forgets_and_rescales() -> None:
+    guard = TotalGuard(max_power=100_000)
+    guard.seed(IMPORT, 500.0, MOMENT)
+    guard.seed(IMPORT, 400.0, MOMENT)  # a lower seed never replaces a higher one
+    guard.scale(2)
+    assert guard.last(IMPORT) == 1_000
+    guard.forget()
+    assert hourly(guard, [10.0]) == [Verdict.ACCEPTED]
+
+
+def test_the_hours_first_telegram_being_its_register_closes_the_last_hour_exactly() -> None:
+    tariff = CapacityTariff(OSLO)
+    start = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+    tariff.update(10_000, start + timedelta(minutes=10))
+    tariff.update(11_900, start + timedelta(minutes=59))
+    # No telegram between 10:59 and the hourly register at 11:00:05.
+    tariff.correct_last_hour(12_000, start + timedelta(hours=1, seconds=5))
+    assert tariff.last_hour_use == 2000
+    assert tariff.hour_start == start + timedelta(hours=1)
+    assert tariff.current_hour_use(12_010) == 10
+
+
+def test_projection_never_goes_below_the_hours_use() -> None:
+    tariff = CapacityTariff(OSLO)
+    start = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+    tariff.update(1000, start)
+    assert tariff.projected_hour_use(1500, -4000, start + timedelta(minutes=15)) == 500
+
+
+def test_a_reset_is_not_use() -> None:
+    tariff = CapacityTariff(OSLO)
+    start = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+    tariff.update(1_000_000, start)
+    tariff.rebase(2_000 - 1_000_400)  # the live total went from 1 000 400 to 2 000
+    assert tariff.current_hour_use(2_100) == 500
+    tariff.scale_total(2)
+    assert tariff.hour_start_total == pytest.approx(2 * 1_600)

@@ -399,3 +399,47 @@ async def test_keys_that_stop_working_start_a_reauth(hass: HomeAssistant, tcp_me
     assert flow["step_id"] == "reauth_confirm"
     assert flow["context"]["entry_id"] == entry.entry_id
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_hostile_frames_over_tcp_never_reach_the_sensors(
+    hass: HomeAssistant, tcp_meter: TcpMeter, hass_client: ClientSessionGenerator
+) -> None:
+    entry = network_entry(tcp_meter.port)
+    await setup(hass, entry)
+    tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
+    await wait_for(lambda: value(hass, POWER) == "1703")
+    live = value(hass, "sensor.kamstrup_meter_live_energy_import")
+    # Checksum-valid frames a grid-side prankster (or a broken adapter) could send:
+    # 4.3 GW, 22 kV, a NaN register; then the meter's next honest list.
+    nan_power = encoder.hdlc_frames(
+        encoder.data_notification(
+            encoder.array(
+                encoder.structure(
+                    encoder.obis("1-0:1.7.0.255"),
+                    b"\x18" + bytes.fromhex("7ff8000000000000"),
+                    encoder.structure(encoder.integer(0), encoder.enum(27)),
+                )
+            ),
+            None,
+        )
+    )
+    for hostile in (
+        kamstrup_frame(default_state(power_import=0xFFFFFFFF)),
+        kamstrup_frame(default_state(voltages=(22_000.0, 230.0, 230.0))),
+        nan_power,
+    ):
+        tcp_meter.send(hostile)
+    tcp_meter.send(kamstrup_frame(default_state(power_import=1800)))
+    await wait_for(lambda: value(hass, POWER) == "1800")
+    assert value(hass, "sensor.kamstrup_meter_voltage_l1") == "235"
+    # Only the honest powers were integrated: well under a watt-hour in this time
+    # (4.3 GW for a tenth of a second would have added 120 kWh).
+    assert float(value(hass, "sensor.kamstrup_meter_live_energy_import") or 0) - float(live or 0) < 0.001
+    assert entry.state is ConfigEntryState.LOADED
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["decoder"]["dropped"] == {"implausible": 3}
+    assert {"quantity": "voltage", "exponent": 0} in [
+        {key: d[key] for key in ("quantity", "exponent")} for d in diagnostics["decoder"]["resolutions"]
+    ]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert entry.state is ConfigEntryState.NOT_LOADED

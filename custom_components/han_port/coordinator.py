@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
@@ -30,7 +32,16 @@ from .decoder.registers import (
     Code,
     quantity_of,
 )
-from .energy import DEFAULT_PEAK_DAYS, DEFAULT_THRESHOLDS, CapacityTariff, LiveEnergy, parse_thresholds
+from .energy import (
+    DEFAULT_PEAK_DAYS,
+    DEFAULT_THRESHOLDS,
+    NEW_SEQUENCE_TELEGRAMS,
+    CapacityTariff,
+    LiveEnergy,
+    TotalGuard,
+    Verdict,
+    parse_thresholds,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -48,8 +59,11 @@ _TOTAL = 8
 # user is asked for new ones (grid companies do change them).
 KEY_PROBLEMS_BEFORE_REAUTH = 3
 STORAGE_VERSION = 1
-# Energy state is written at most this often (seconds); telegrams come every few.
-STORE_DELAY = 60
+# Energy state is written at most this often while telegrams flow (and at
+# every hour's first telegram): a power cut loses no more.
+SAVE_INTERVAL = timedelta(minutes=5)
+# F = 255 marks a register's present value; others are billing periods.
+CURRENT_VALUE = 255
 
 
 class MeterUnavailableError(Exception):
@@ -68,12 +82,6 @@ class MeterData:
     readings: Mapping[Code, Reading] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class _Total:
-    value: float
-    when: datetime
-
-
 class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
     """Holds the meter's state; each telegram is merged in and pushed at once (no polling)."""
 
@@ -84,11 +92,17 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """Start from what the config flow learned about the meter."""
         super().__init__(hass, LOGGER, config_entry=entry, name=DOMAIN)
         self.data = initial
-        self._totals: dict[Code, _Total] = {}
+        self.guard = TotalGuard(ACTIVE_POWER.high)
         self.rejected_totals = 0
+        """Energy totals held because they went down or jumped."""
         self._key_problems = 0
-        """Energy totals refused because they went down or jumped."""
         self._ct_ratio = float(entry.options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO))
+        # Totals kept from before (restored states, stored live energy) were
+        # measured through this ratio; a new one rescales them.
+        self._restored_scale = 1.0
+        self._saved_at: datetime | None = None
+        # Totals that start a new sequence with their next accepted value (another meter).
+        self._restart_totals_at: set[Code] = set()
         self.live_import = LiveEnergy()
         self.live_export = LiveEnergy()
         self.tariff = CapacityTariff(
@@ -110,12 +124,22 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.live_import = LiveEnergy.from_dict(stored.get("import", {}))
         self.live_export = LiveEnergy.from_dict(stored.get("export", {}))
         self.tariff.restore(stored.get("tariff", {}))
+        stored_ratio = float(stored.get("current_transformer_ratio", self._ct_ratio))
+        if stored_ratio != self._ct_ratio:
+            self._restored_scale = self._ct_ratio / stored_ratio
+            LOGGER.info(
+                "Current transformer ratio changed from %s to %s: kept totals rescaled", stored_ratio, self._ct_ratio
+            )
+            self.live_import.scale(self._restored_scale)
+            self.live_export.scale(self._restored_scale)
+            self.tariff.scale_total(self._restored_scale)
 
     def _energy_data(self) -> dict[str, Any]:
         return {
             "import": self.live_import.as_dict(),
             "export": self.live_export.as_dict(),
             "tariff": self.tariff.as_dict(),
+            "current_transformer_ratio": self._ct_ratio,
         }
 
     async def async_save_energy(self) -> None:
@@ -127,52 +151,43 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         return self.data
 
     @callback
-    def seed_total(self, register: Code, value: float, when: datetime) -> None:
-        """Tell the guard a total's last known value, as restored after a restart."""
-        known = self._totals.get(register)
-        if known is None or value > known.value:
-            self._totals[register] = _Total(value, when)
+    def seed_total(self, register: Code, value: float, when: datetime) -> float:
+        """Tell the guard a total's last known value, as restored after a restart; return it rescaled.
 
-    def _guarded_total(self, register: Code, value: float, now: datetime) -> bool:
-        """Accept a total only if it neither went down nor grew faster than possible."""
-        known = self._totals.get(register)
-        if known is not None:
-            hours = max((now - known.when).total_seconds(), 0.0) / 3600
-            # A minute's slack covers clocks and telegrams that cross the hour.
-            allowed = ACTIVE_POWER.high * (hours + 1 / 60)
-            if value < known.value or value - known.value > allowed:
-                self.rejected_totals += 1
-                LOGGER.warning(
-                    "Ignored energy register %s of meter %s: %s after %s; it may only grow, and only as fast "
-                    "as power allows",
-                    ".".join(map(str, register)),
-                    self.data.meter_id,
-                    value,
-                    known.value,
-                )
-                return False
-        self._totals[register] = _Total(value, now)
-        return True
+        A total restored from before a change of the current-transformer
+        ratio is rescaled to the new one, as the meter's next total will be.
+        """
+        value *= self._restored_scale
+        self.guard.seed(register, value, when)
+        return value
 
     @callback
     def telegram_received(self, telegram: Telegram) -> None:
         """Merge a telegram into the meter's state and push it to entities."""
         self._key_problems = 0
         now = dt_util.utcnow()
+        if telegram.meter_id and self.data.meter_id and telegram.meter_id != self.data.meter_id:
+            LOGGER.warning("Meter %s replaced by %s: energy totals start afresh", self.data.meter_id, telegram.meter_id)
+            self.guard.forget()
+            self._restart_totals_at = {ACTIVE_ENERGY_IMPORT.code, ACTIVE_ENERGY_EXPORT.code}
         readings = dict(self.data.readings)
         for obis, reading in telegram.readings.items():
+            # Billing-period and historic values (F other than 255) are not
+            # the register's present value: they never replace it.
+            if obis.f != CURRENT_VALUE:
+                continue
             register = obis.register
             kind = quantity_of(obis)
             value = reading.value
             if self._ct_ratio != 1 and kind is not None and kind.through_current_transformers:
                 value *= self._ct_ratio
-            if obis.d == _TOTAL and not self._guarded_total(register, value, now):
+            if obis.d == _TOTAL and not self._accept_total(register, value, now):
                 continue
             readings[register] = Reading(value, reading.unit)
             self._track_energy(register, value, now)
         if self.live_import.published is not None:
             self.tariff.update(self.live_import.published, now)
-        self._store.async_delay_save(self._energy_data, STORE_DELAY)
+        self._save_when_due(now)
         data = replace(
             self.data,
             manufacturer=telegram.manufacturer or self.data.manufacturer,
@@ -189,12 +204,82 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             self._update_device(data)
         self.async_set_updated_data(data)
 
+    def _accept_total(self, register: Code, value: float, now: datetime) -> bool:
+        """Let a total through the guard; say so once when it holds one, and when it follows a new sequence."""
+        previous = self.guard.last(register)
+        verdict = self.guard.check(register, value, now)
+        if verdict is Verdict.ACCEPTED:
+            if register in self._restart_totals_at:
+                self._restart_totals_at.discard(register)
+                self._restart_live_energy(register, value)
+            return True
+        if verdict is Verdict.FOLLOWED:
+            LOGGER.warning(
+                "Energy register %s of meter %s went from %s to %s and kept counting from there: following it",
+                _name(register),
+                self.data.meter_id,
+                previous,
+                value,
+            )
+            self._restart_live_energy(register, value)
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                f"energy_register_reset_{self.config_entry.entry_id}_{_name(register)}",
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="energy_register_reset",
+                translation_placeholders={
+                    "meter": self.config_entry.title,
+                    "register": _name(register),
+                    "previous": f"{(previous or 0) / 1000:.3f}",
+                    "value": f"{value / 1000:.3f}",
+                },
+            )
+            return True
+        self.rejected_totals += 1
+        if verdict is Verdict.HELD_NEW:
+            LOGGER.warning(
+                "Held energy register %s of meter %s at %s: it came as %s, and a total may only grow, as fast as "
+                "power allows; it is followed if the next %s grow on from there",
+                _name(register),
+                self.data.meter_id,
+                previous,
+                value,
+                NEW_SEQUENCE_TELEGRAMS - 1,
+            )
+        return False
+
+    def _restart_live_energy(self, register: Code, value: float) -> None:
+        """Start live energy (and the hour's use) again from a register that began a new sequence."""
+        live = self.live_import if register == ACTIVE_ENERGY_IMPORT.code else None
+        live = self.live_export if register == ACTIVE_ENERGY_EXPORT.code else live
+        if live is None:
+            return
+        before = live.published
+        live.reset(value)
+        if live is self.live_import and before is not None:
+            self.tariff.rebase(value - before)
+
+    def _save_when_due(self, now: datetime) -> None:
+        """Write the energy state at most every few minutes, and at every hour's first telegram.
+
+        A debounced write would never happen while telegrams keep coming.
+        """
+        saved = self._saved_at
+        if saved is None or now - saved >= SAVE_INTERVAL or now.replace(minute=0, second=0, microsecond=0) > saved:
+            self._saved_at = now
+            self._store.async_delay_save(self._energy_data, 0)
+
     def _track_energy(self, register: Code, value: float, now: datetime) -> None:
         """Feed power and accepted totals to the live energy and the tariff."""
+        # Power further apart than the silence the reader tolerates was not
+        # measured in between: the next register re-anchors instead.
+        max_gap = timedelta(seconds=self.reader.silence_timeout)
         if register == ACTIVE_POWER_IMPORT.code:
-            self.live_import.add_power(value, now)
+            self.live_import.add_power(value, now, max_gap)
         elif register == ACTIVE_POWER_EXPORT.code:
-            self.live_export.add_power(value, now)
+            self.live_export.add_power(value, now, max_gap)
         elif register == ACTIVE_ENERGY_IMPORT.code:
             self.live_import.add_register(value)
             self.tariff.correct_last_hour(value, now)
@@ -234,3 +319,8 @@ def _aware(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=dt_util.get_default_time_zone())
+
+
+def _name(register: Code) -> str:
+    """Write a register as OBIS C.D.E, as the meter's documentation does."""
+    return ".".join(map(str, register))

@@ -51,9 +51,18 @@ async def async_get_config_entry_diagnostics(
         },
         "decoder": {
             "telegrams": reader.decoder.telegrams,
+            # Implausible, unauthenticated and replayed frames are counted here too.
             "dropped": {str(reason): count for reason, count in reader.decoder.dropped.items()},
             "noise_bytes": reader.decoder.noise_bytes,
+            # What the meter's own physics decided for values sent without a scaler, and why.
+            "resolutions": [
+                {"quantity": d.quantity, "exponent": d.exponent, "evidence": d.evidence}
+                for d in reader.decoder.resolutions
+            ],
         },
-        "rejected_energy_totals": coordinator.rejected_totals,
+        "energy_guard": {
+            "held_totals": coordinator.rejected_totals,
+            "holding": [".".join(map(str, register)) for register in coordinator.guard.held],
+        },
         "last_telegrams": [_masked(raw, data.meter_id) for raw in reader.last_raw],
     }

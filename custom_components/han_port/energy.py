@@ -6,17 +6,29 @@ sensors read it, and its state is plain data that a Store keeps over restarts.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any
+from enum import Enum, auto
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .decoder.registers import Code
 
 HOUR = timedelta(hours=1)
 # Most Norwegian grid companies' capacity steps, in kWh/h.
 DEFAULT_THRESHOLDS = (2.0, 5.0, 10.0, 15.0, 20.0, 25.0, 50.0, 75.0, 100.0)
 DEFAULT_PEAK_DAYS = 3
 # A gap longer than this between power readings is not integrated: the meter
-# or the connection was away, and the next register will tell.
+# or the connection was away, and the next register will tell. The reader
+# passes its own, shorter limit: three push intervals (at least 30 s).
 MAX_GAP = timedelta(minutes=5)
+# A total that goes down, or grows faster than any installation draws, is
+# held; this many telegrams growing plausibly from the new value on prove a
+# new sequence (a meter swapped or reset, a register whose resolution changed).
+NEW_SEQUENCE_TELEGRAMS = 3
+# Clocks and telegrams that cross the hour: slack for a total's growth.
+_GROWTH_SLACK = timedelta(minutes=1)
 # How long after the hour a register still tells the total at the hour's start.
 CORRECTION_WINDOW = timedelta(seconds=90)
 
@@ -42,11 +54,11 @@ class LiveEnergy:
     power: float | None = None
     power_at: datetime | None = None
 
-    def add_power(self, watts: float, when: datetime) -> None:
-        """Integrate power from the last reading to this one."""
+    def add_power(self, watts: float, when: datetime, max_gap: timedelta = MAX_GAP) -> None:
+        """Integrate power from the last reading to this one, unless they lie further apart than max_gap."""
         if self.power is not None and self.power_at is not None and self.estimate is not None:
             gap = when - self.power_at
-            if timedelta(0) < gap <= MAX_GAP:
+            if timedelta(0) < gap <= max_gap:
                 self.estimate += (self.power + watts) / 2 * gap.total_seconds() / 3600
                 self.published = max(self.published or 0.0, self.estimate)
         if self.power_at is None or when >= self.power_at:
@@ -57,6 +69,17 @@ class LiveEnergy:
         self.register = watt_hours
         self.estimate = watt_hours
         self.published = max(self.published or watt_hours, watt_hours)
+
+    def reset(self, watt_hours: float) -> None:
+        """Start again from a register that went down: the meter was reset or swapped."""
+        self.register = self.estimate = self.published = watt_hours
+
+    def scale(self, factor: float) -> None:
+        """Follow a changed current-transformer ratio: every figure kept was measured through it."""
+        for name in ("register", "estimate", "published", "power"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, value * factor)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for storage."""
@@ -118,12 +141,15 @@ class CapacityTariff:
         first register of the hour.
         """
         hour = _hour_of(when)
-        if (
-            self.hour_start != hour
-            or self.hour_start_total is None
-            or when - hour > CORRECTION_WINDOW
-            or self.corrected_hour == hour
-        ):
+        if self.hour_start_total is None or when - hour > CORRECTION_WINDOW or self.corrected_hour == hour:
+            return
+        if self.hour_start == hour - HOUR:
+            # The register is the hour's first telegram: it closes the last hour exactly.
+            self.corrected_hour = hour
+            self._close(hour - HOUR, register - self.hour_start_total)
+            self.hour_start, self.hour_start_total = hour, register
+            return
+        if self.hour_start != hour:
             return
         self.corrected_hour = hour
         previous = hour - HOUR
@@ -133,6 +159,16 @@ class CapacityTariff:
             self.hours[key] = max(used, 0.0)
             self.last_hour_use = self.hours[key]
         self.hour_start_total = register
+
+    def scale_total(self, factor: float) -> None:
+        """Follow a changed current-transformer ratio: the hour's starting total was measured through it."""
+        if self.hour_start_total is not None:
+            self.hour_start_total *= factor
+
+    def rebase(self, change: float) -> None:
+        """Move the hour's starting total with the live total: a reset is not use."""
+        if self.hour_start_total is not None:
+            self.hour_start_total += change
 
     def _close(self, start: datetime, used: float) -> None:
         month = self._local_date(start).strftime("%Y-%m")
@@ -159,7 +195,7 @@ class CapacityTariff:
         if used is None or power is None:
             return None
         remaining = (_hour_of(now) + HOUR - now).total_seconds() / 3600
-        return used + power * remaining
+        return used + max(power, 0.0) * remaining
 
     def daily_peaks(self, now: datetime) -> dict[date, float]:
         """Return the highest hourly use of each day of the current month (Wh)."""
@@ -203,6 +239,92 @@ class CapacityTariff:
         self.hour_start_total = data.get("hour_start_total")
         self.last_hour_use = data.get("last_hour_use")
         self.hours = dict(data.get("hours", {}))
+
+
+class Verdict(Enum):
+    """What the guard makes of a total."""
+
+    ACCEPTED = auto()
+    HELD_NEW = auto()
+    """Refused, and the first of a sequence that does not follow on."""
+    HELD = auto()
+    FOLLOWED = auto()
+    """The new sequence proved itself: the total starts again from here."""
+
+
+@dataclass(slots=True)
+class _Mark:
+    value: float
+    when: datetime
+    telegrams: int = 1
+
+
+class TotalGuard:
+    """Energy totals that never go down or jump, and never freeze either.
+
+    A total must grow, and no faster than max_power. One that does not is
+    held; if the totals after it grow plausibly from it on, for
+    NEW_SEQUENCE_TELEGRAMS telegrams in a row, the meter really started a new
+    sequence (swapped, reset, rescaled) and the guard follows it.
+    """
+
+    def __init__(self, max_power: float) -> None:
+        """Guard totals against growth faster than max_power (W)."""
+        self._max_power = max_power
+        self._accepted: dict[Code, _Mark] = {}
+        self._candidates: dict[Code, _Mark] = {}
+
+    def last(self, register: Code) -> float | None:
+        """Return the last accepted total of a register."""
+        known = self._accepted.get(register)
+        return None if known is None else known.value
+
+    @property
+    def held(self) -> list[Code]:
+        """Registers whose latest totals are being held."""
+        return list(self._candidates)
+
+    def seed(self, register: Code, value: float, when: datetime) -> None:
+        """Take a total known from before a restart, unless a higher one is known already."""
+        known = self._accepted.get(register)
+        if math.isfinite(value) and (known is None or value > known.value):
+            self._accepted[register] = _Mark(value, when)
+
+    def check(self, register: Code, value: float, when: datetime) -> Verdict:
+        """Judge a new total, and remember it if it is accepted or followed."""
+        if not math.isfinite(value) or value < 0:
+            return Verdict.HELD
+        known = self._accepted.get(register)
+        if known is None or self._follows(known, value, when):
+            self._accepted[register] = _Mark(value, when)
+            self._candidates.pop(register, None)
+            return Verdict.ACCEPTED
+        candidate = self._candidates.get(register)
+        if candidate is not None and self._follows(candidate, value, when):
+            candidate = _Mark(value, when, candidate.telegrams + 1)
+        else:
+            candidate = _Mark(value, when)
+        if candidate.telegrams >= NEW_SEQUENCE_TELEGRAMS:
+            self._accepted[register] = _Mark(value, when)
+            del self._candidates[register]
+            return Verdict.FOLLOWED
+        self._candidates[register] = candidate
+        return Verdict.HELD_NEW if candidate.telegrams == 1 else Verdict.HELD
+
+    def forget(self) -> None:
+        """Start afresh: another meter is sending."""
+        self._accepted.clear()
+        self._candidates.clear()
+
+    def scale(self, factor: float) -> None:
+        """Follow a changed current-transformer ratio."""
+        for mark in (*self._accepted.values(), *self._candidates.values()):
+            mark.value *= factor
+
+    def _follows(self, previous: _Mark, value: float, when: datetime) -> bool:
+        """Whether value can follow previous: not lower, and grown no faster than max_power."""
+        elapsed = max(when - previous.when, timedelta(0)) + _GROWTH_SLACK
+        return previous.value <= value <= previous.value + self._max_power * elapsed.total_seconds() / 3600
 
 
 def step_labels(thresholds: tuple[float, ...]) -> list[str]:

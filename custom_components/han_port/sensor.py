@@ -287,10 +287,13 @@ class HanPortSensor(HanPortEntity, RestoreSensor):
         state = await self.async_get_last_state()
         if last is None or not isinstance(last.native_value, int | float) or state is None:
             return
-        self._restored = float(last.native_value)
-        # The guard compares new totals with the restored one, in base units.
-        raw = self._restored * self.entity_description.divisor
-        self.coordinator.seed_total(self.entity_description.register, raw, state.last_reported)
+        # The guard compares new totals with the restored one, in base units,
+        # rescaled if the current-transformer ratio changed since.
+        divisor = self.entity_description.divisor
+        raw = self.coordinator.seed_total(
+            self.entity_description.register, float(last.native_value) * divisor, state.last_reported
+        )
+        self._restored = raw / divisor
 
     @property
     def available(self) -> bool:

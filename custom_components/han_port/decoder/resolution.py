@@ -153,15 +153,19 @@ class ResolutionLearner:
 
     @staticmethod
     def _voltage_evidence(voltages: dict[ObisCode, Reading], prior: int) -> tuple[int, str] | None:
-        """Find the resolution that puts the highest phase voltage near nominal, if exactly one does."""
-        highest = max((abs(value) for value, _ in voltages.values()), default=0.0)
-        if highest <= 0:
+        """Find the resolution that puts every phase voltage near nominal, if exactly one does.
+
+        A phase at zero (lost) says nothing; phases that disagree with each
+        other prove nothing either.
+        """
+        present = [abs(value) for value, _ in voltages.values() if value]
+        if not present:
             return None
         low, high = VOLTAGE_RANGE
         fits = [
-            (exponent, f"highest phase voltage {volts:g} V is near nominal")
+            (exponent, f"phase voltages {', '.join(f'{_scaled(volts, exponent - prior):g}' for volts in present)} V")
             for exponent in VOLTAGE_EXPONENTS
-            if low <= (volts := _scaled(highest, exponent - prior)) <= high
+            if all(low <= _scaled(volts, exponent - prior) <= high for volts in present)
         ]
         return fits[0] if len(fits) == 1 else None
 

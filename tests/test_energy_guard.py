@@ -1,0 +1,204 @@
+"""Energy statistics that heal, in Home Assistant: held totals, new sequences, CT ratios, saving.
+
+Telegrams go straight to the coordinator, as the reader hands them over, with
+time frozen (freezer), so every number is exact.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO, CONF_MANUFACTURER, DOMAIN
+from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
+
+if TYPE_CHECKING:
+    from freezegun.api import FrozenDateTimeFactory
+    from homeassistant.core import HomeAssistant
+
+    from .meter import TcpMeter
+
+METER_ID = "5706567274389702"
+POWER = ObisCode.parse("1-1:1.7.0")
+ENERGY = ObisCode.parse("1-1:1.8.0")
+START = datetime(2026, 1, 12, 10, 0, 5, tzinfo=UTC)
+
+
+def telegram(power: float | None = None, energy: float | None = None, meter_id: str = METER_ID) -> Telegram:
+    readings = {}
+    if power is not None:
+        readings[POWER] = Reading(power, Unit.WATT)
+    if energy is not None:
+        readings[ENERGY] = Reading(energy, Unit.WATT_HOUR)
+    return Telegram("hdlc", "Kamstrup", "Kamstrup_V0001", meter_id, None, None, readings, b"")
+
+
+def state(hass: HomeAssistant, key: str) -> str:
+    found = hass.states.get(f"sensor.kamstrup_meter_{key}")
+    assert found is not None, key
+    return found.state
+
+
+async def set_up(hass: HomeAssistant, port: int, **options: Any) -> MockConfigEntry:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=METER_ID,
+        title="Kamstrup 6841131BN243101040",
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: port, CONF_MANUFACTURER: "Kamstrup"},
+        options=options,
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+async def push(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, entry: MockConfigEntry, at: datetime, sent: Telegram
+) -> None:
+    freezer.move_to(at)
+    entry.runtime_data.telegram_received(sent)
+    await hass.async_block_till_done()
+
+
+async def push_and_let_writes_happen(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, entry: MockConfigEntry, at: datetime, sent: Telegram
+) -> None:
+    await push(hass, freezer, entry, at, sent)
+    # Fires the timers due by now: the store's pending write among them.
+    async_fire_time_changed(hass, at)
+    await hass.async_block_till_done()
+
+
+async def test_a_register_that_starts_again_is_followed_with_a_repair_issue(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    entry = await set_up(hass, tcp_meter.port)
+    await push(hass, freezer, entry, START, telegram(1000, 155_232_510))
+    assert state(hass, "energy_import") == "155232.51"
+    caplog.set_level(logging.WARNING)
+    # The grid company swaps the meter: the new one counts from 12 kWh on.
+    for hour, total in enumerate((12_000, 12_900, 13_700), start=1):
+        await push(hass, freezer, entry, START + timedelta(hours=hour), telegram(900, total))
+        if hour < 3:
+            assert state(hass, "energy_import") == "155232.51", "held until the new sequence proves itself"
+    assert state(hass, "energy_import") == "13.7"
+    # Logged once when held, once when followed: never on every telegram.
+    held = [r for r in caplog.records if "Held energy register" in r.getMessage()]
+    followed = [r for r in caplog.records if "following it" in r.getMessage()]
+    assert (len(held), len(followed)) == (1, 1)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"energy_register_reset_{entry.entry_id}_1.8.0")
+    assert issue is not None
+    assert issue.translation_key == "energy_register_reset"
+    assert issue.translation_placeholders == {
+        "meter": "Kamstrup 6841131BN243101040",
+        "register": "1.8.0",
+        "previous": "155232.510",
+        "value": "13.700",
+    }
+    # Live energy starts again with the register; the hour's use is not thrown by the swap.
+    assert float(state(hass, "live_energy_import")) == pytest.approx(13.7)
+    await push(hass, freezer, entry, START + timedelta(hours=3, minutes=30), telegram(1800))
+    await push(hass, freezer, entry, START + timedelta(hours=3, minutes=30, seconds=10), telegram(1800))
+    assert float(state(hass, "live_energy_import")) == pytest.approx(13.705)
+    assert float(state(hass, "use_this_hour")) == pytest.approx(0.005)
+    assert entry.runtime_data.rejected_totals == 2
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_lone_bad_total_is_held_and_the_statistics_never_move(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = await set_up(hass, tcp_meter.port)
+    await push(hass, freezer, entry, START, telegram(1000, 155_232_510))
+    shown = []
+    for hour, total in enumerate((0, 155_233_500, 9_999_999_999, 155_234_400), start=1):
+        await push(hass, freezer, entry, START + timedelta(hours=hour), telegram(1000, total))
+        shown.append(state(hass, "energy_import"))
+    assert shown == ["155232.51", "155233.5", "155233.5", "155234.4"]
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"energy_register_reset_{entry.entry_id}_1.8.0") is None
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_another_meter_id_starts_the_totals_afresh(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = await set_up(hass, tcp_meter.port)
+    await push(hass, freezer, entry, START, telegram(1000, 155_232_510))
+    await push(hass, freezer, entry, START + timedelta(hours=1), telegram(1000, 2_000, meter_id="5706567299999999"))
+    assert state(hass, "energy_import") == "2.0"
+    assert float(state(hass, "live_energy_import")) == pytest.approx(2.0)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_billing_period_values_never_replace_the_present_total(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = await set_up(hass, tcp_meter.port)
+    sent = telegram(1000, 155_232_510)
+    # 1-0:1.8.0*101: the total at the end of last month's billing period.
+    last_month = ObisCode(1, 0, 1, 8, 0, 101)
+    sent = replace(sent, readings={**sent.readings, last_month: Reading(150_000_000, Unit.WATT_HOUR)})
+    await push(hass, freezer, entry, START, sent)
+    assert state(hass, "energy_import") == "155232.51"
+    assert entry.runtime_data.rejected_totals == 0
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_changed_current_transformer_ratio_rescales_what_is_kept(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = await set_up(hass, tcp_meter.port)
+    await push(hass, freezer, entry, START, telegram(1000, 1_000_000))
+    assert state(hass, "energy_import") == "1000.0"
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    # The installer set the ratio: the meter's raw totals now count 50 times as much.
+    hass.config_entries.async_update_entry(entry, options={CONF_CURRENT_TRANSFORMER_RATIO: 50})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    # The kept total and live energy were measured through the old ratio: rescaled at once.
+    assert state(hass, "energy_import") == "50000.0"
+    assert float(state(hass, "live_energy_import")) == pytest.approx(50_000)
+    await push(hass, freezer, entry, START + timedelta(hours=1), telegram(1000, 1_001_000))
+    assert state(hass, "energy_import") == "50050.0"
+    assert entry.runtime_data.rejected_totals == 0
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_energy_state_is_saved_while_telegrams_flow(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, hass_storage: dict[str, Any]
+) -> None:
+    entry = await set_up(hass, tcp_meter.port)
+    key = f"{DOMAIN}.{entry.entry_id}"
+
+    def saved_total() -> float | None:
+        return hass_storage[key]["data"]["import"]["register"] if key in hass_storage else None
+
+    moment = START
+    await push_and_let_writes_happen(hass, freezer, entry, moment, telegram(1000, 1_000_000))
+    assert saved_total() == 1_000_000
+    # Telegrams every 10 s: not written again until five minutes have passed...
+    total = 1_000_000
+    for _ in range(29):
+        moment += timedelta(seconds=10)
+        total += 3
+        await push_and_let_writes_happen(hass, freezer, entry, moment, telegram(1000, total))
+    assert saved_total() == 1_000_000
+    moment += timedelta(seconds=10)
+    total += 3
+    await push_and_let_writes_happen(hass, freezer, entry, moment, telegram(1000, total))
+    assert saved_total() == total
+    # ...and at the first telegram of every hour, whatever the interval.
+    moment = START.replace(minute=59, second=58)
+    await push_and_let_writes_happen(hass, freezer, entry, moment, telegram(1000, total + 1))
+    moment = START.replace(minute=0, second=2) + timedelta(hours=1)
+    await push_and_let_writes_happen(hass, freezer, entry, moment, telegram(1000, total + 2))
+    assert saved_total() == total + 2
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -1,0 +1,78 @@
+"""Resolution of values sent without a scaler, decided by the meter's own physics."""
+
+from __future__ import annotations
+
+import pytest
+
+from custom_components.han_port.decoder import ObisCode, Reading, Unit
+from custom_components.han_port.decoder.lists import KAMSTRUP_10_WH
+from custom_components.han_port.decoder.resolution import CURRENT_CONFIRMATIONS, ResolutionLearner
+
+VOLTAGES = [ObisCode(1, 1, c, 7, 0) for c in (32, 52, 72)]
+CURRENTS = [ObisCode(1, 1, c, 7, 0) for c in (31, 51, 71)]
+POWER = ObisCode(1, 1, 1, 7, 0)
+REACTIVE = ObisCode(1, 1, 3, 7, 0)
+
+
+def readings(volts: tuple[float, ...], amperes: tuple[float, ...], power: float, reactive: float = 0) -> dict:
+    """Readings as Kamstrup's table scales them: volts, and 0.01 A."""
+    values = {POWER: Reading(power, Unit.WATT), REACTIVE: Reading(reactive, Unit.VAR)}
+    values.update({code: Reading(v, Unit.VOLT) for code, v in zip(VOLTAGES, volts, strict=False)})
+    values.update({code: Reading(a, Unit.AMPERE) for code, a in zip(CURRENTS, amperes, strict=False)})
+    return values
+
+
+def values(result: dict, codes: list[ObisCode]) -> list[float | None]:
+    return [result[code].value if code in result else None for code in codes]
+
+
+def test_the_table_stands_when_the_physics_agrees() -> None:
+    learner = ResolutionLearner()
+    # 230 V; 3 kW carried by 13.04 A at cos φ 1.
+    result = learner.apply(readings((230, 231, 229), (13.04, 0, 0), 3000), KAMSTRUP_10_WH, "meter")
+    assert values(result, VOLTAGES) == [230, 231, 229]
+    assert values(result, CURRENTS) == [13.04, 0, 0]
+    assert {(d.quantity, d.exponent) for d in learner.decisions} == {("voltage", 0), ("current", -2)}
+
+
+def test_hundredths_of_a_volt_are_taken_at_once() -> None:
+    learner = ResolutionLearner()
+    result = learner.apply(readings((22199, 22210, 0), (2.52, 0.2), 593, 120), KAMSTRUP_10_WH, "meter")
+    assert values(result, VOLTAGES) == pytest.approx([221.99, 222.10, 0])
+    # Remembered for the meter's telegrams that prove nothing (no load, one phase at zero).
+    later = learner.apply(readings((0, 0, 0), (0, 0, 0), 0), KAMSTRUP_10_WH, "meter")
+    assert values(later, VOLTAGES) == [0, 0, 0]
+    again = learner.apply(readings((22300,), (0,), 0), KAMSTRUP_10_WH, "meter")
+    assert values(again, VOLTAGES[:1]) == pytest.approx([223.0])
+    # Another meter has its own.
+    other = learner.apply(readings((230,), (0,), 0), KAMSTRUP_10_WH, "another")
+    assert values(other, VOLTAGES[:1]) == [230]
+
+
+def test_phases_that_disagree_prove_nothing() -> None:
+    learner = ResolutionLearner()
+    result = learner.apply(readings((22000, 230, 230), (1, 1, 1), 600), KAMSTRUP_10_WH, "meter")
+    assert values(result, VOLTAGES) == [22000, 230, 230]  # left as sent: the plausibility check drops it
+    assert [d for d in learner.decisions if d.quantity == "voltage"] == []
+
+
+def test_milliamperes_need_confirming_and_are_never_shown_wrong_meanwhile() -> None:
+    learner = ResolutionLearner()
+    # 230 V, 9.1 A (sent as 9100 mA, read by the table as 91 A), 2 kW and 0.5 kvar.
+    sent = readings((230, 230, 230), (91.0, 0, 0), 2000, 500)
+    shown = [values(learner.apply(sent, KAMSTRUP_10_WH, "meter"), CURRENTS) for _ in range(CURRENT_CONFIRMATIONS)]
+    assert shown[:-1] == [[None, None, None]] * (CURRENT_CONFIRMATIONS - 1)
+    assert shown[-1] == pytest.approx([9.1, 0, 0])
+    (decision,) = [d for d in learner.decisions if d.quantity == "current"]
+    assert decision.exponent == -3
+    assert "VA" in decision.evidence
+
+
+def test_an_odd_telegram_between_agreeing_ones_restarts_the_count() -> None:
+    learner = ResolutionLearner()
+    odd = readings((230,), (91.0,), 2000, 500)
+    fine = readings((230,), (9.1,), 2000, 500)
+    for sent in (odd, odd, fine, odd, odd):
+        result = learner.apply(sent, KAMSTRUP_10_WH, "meter")
+    assert CURRENTS[0] not in result
+    assert [d.exponent for d in learner.decisions if d.quantity == "current"] == [-2]
