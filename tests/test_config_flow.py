@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -232,9 +232,12 @@ async def test_reconfigure_errors_and_keys(hass: HomeAssistant, tcp_meter: TcpMe
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_options_flow(hass: HomeAssistant) -> None:
-    entry = MockConfigEntry(domain=DOMAIN, unique_id="1", data={CONF_HOST: "127.0.0.1", CONF_PORT: 1})
+async def test_options_flow(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="1", data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
     entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    before = entry.runtime_data
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["step_id"] == "init"
     result = await hass.config_entries.options.async_configure(
@@ -252,6 +255,14 @@ async def test_options_flow(hass: HomeAssistant) -> None:
         CONF_CAPACITY_THRESHOLDS: "2, 5, 10.5",
         CONF_PEAK_DAYS: 2,
     }
+    # The entry is set up again with the new options (by the options flow on
+    # releases that have OptionsFlowWithReload, by an update listener before).
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data is not before
+    assert entry.runtime_data.tariff.thresholds == (2.0, 5.0, 10.5)
+    assert entry.runtime_data.tariff.peak_days == 2
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_reauth_takes_new_keys_proven_on_a_live_telegram(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:

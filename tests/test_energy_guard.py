@@ -16,6 +16,7 @@ from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.han_port import connection
 from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO, CONF_MANUFACTURER, DOMAIN
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 
@@ -29,6 +30,12 @@ METER_ID = "5706567274389702"
 POWER = ObisCode.parse("1-1:1.7.0")
 ENERGY = ObisCode.parse("1-1:1.8.0")
 START = datetime(2026, 1, 12, 10, 0, 5, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def patient_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Time is frozen and moved on by hours while the bridge sends nothing: the reader must not call the meter gone."""
+    monkeypatch.setattr(connection, "MIN_SILENCE", 1e9)
 
 
 def telegram(power: float | None = None, energy: float | None = None, meter_id: str = METER_ID) -> Telegram:
@@ -105,10 +112,10 @@ async def test_a_register_that_starts_again_is_followed_with_a_repair_issue(
     }
     # Live energy starts again with the register; the hour's use is not thrown by the swap.
     assert float(state(hass, "live_energy_import")) == pytest.approx(13.7)
-    await push(hass, freezer, entry, START + timedelta(hours=3, minutes=30), telegram(1800))
-    await push(hass, freezer, entry, START + timedelta(hours=3, minutes=30, seconds=10), telegram(1800))
-    assert float(state(hass, "live_energy_import")) == pytest.approx(13.705)
-    assert float(state(hass, "use_this_hour")) == pytest.approx(0.005)
+    # Ten seconds on at 900 W rising to 1800 W: 3.75 Wh on top of the new register.
+    await push(hass, freezer, entry, START + timedelta(hours=3, seconds=10), telegram(1800))
+    assert float(state(hass, "live_energy_import")) == pytest.approx(13.70375)
+    assert float(state(hass, "use_this_hour")) == pytest.approx(0.00375)
     assert entry.runtime_data.rejected_totals == 2
     await hass.config_entries.async_unload(entry.entry_id)
 

@@ -55,9 +55,9 @@ def _frame_length(data: bytes | bytearray, start: int) -> int | None:
     return length
 
 
-def _fcs_holds(data: bytes | bytearray, start: int, end: int) -> bool:
-    """Whether the frame from the flag at start to the one before end passes its FCS."""
-    return crc16_x25(data[start + 1 : end - 3]) == data[end - 3] | (data[end - 2] << 8)
+def _proven(data: bytes | bytearray, start: int, end: int) -> bool:
+    """Whether the frame from the flag at start to end closes with a flag and passes its FCS."""
+    return data[end - 1] == FLAG and crc16_x25(data[start + 1 : end - 3]) == data[end - 3] | (data[end - 2] << 8)
 
 
 def _information_start(data: bytes | bytearray, start: int, length: int) -> int:
@@ -83,6 +83,13 @@ def _information_start(data: bytes | bytearray, start: int, length: int) -> int:
     return control_end + 2
 
 
+# The longest header: two format bytes, two 4-byte addresses, control, HCS.
+_HEADER_BYTES = 13
+# Headers judged, by their bytes: a meter repeats its own with every list.
+_HEADER_CACHE_SIZE = 256
+_CANNOT_OPEN = (-1, -1)
+
+
 class HdlcFramer:
     """Turns bytes, in chunks of any size, into HDLC messages as they complete.
 
@@ -100,9 +107,18 @@ class HdlcFramer:
         self._segments: list[bytes] = []
         self._segment_frames: list[bytes] = []
         self._segments_size = 0
-        # While a frame start waits for its bytes, how far behind it later
-        # flags were already judged not to start a complete, valid frame.
-        self._lookahead = 1
+        self._headers: dict[bytes, tuple[int, int]] = {}
+        # While a frame start waits for its bytes: the stream position of that
+        # start, how far behind it flags were judged, and the valid-looking
+        # starts behind it that wait too (stream positions of start and end).
+        self._waiting_start = -1
+        self._judged_to = 0
+        self._waiting: list[tuple[int, int]] = []
+        # Starts behind a waiting one whose FCS already failed (stream positions).
+        self._disproven: set[int] = set()
+        # Where the last frame dropped for its FCS ended: a false start inside
+        # it is the same damage, not another drop.
+        self._dropped_to = 0
         self.noise_bytes = 0
         """Bytes skipped outside any checksum-valid frame."""
 
@@ -119,7 +135,7 @@ class HdlcFramer:
         size = len(buffer)
         while (start := buffer.find(FLAG, pos)) >= 0:
             if start > pos:
-                self._skip(buffer, pos, start)
+                self.noise_bytes += start - pos - buffer.count(FLAG, pos, start)
             # Only the last flag of a run can open a frame: the byte after an
             # opening flag is a format byte, never a flag.
             if start + 1 < size and buffer[start + 1] == FLAG:
@@ -138,34 +154,52 @@ class HdlcFramer:
         else:
             self._skip(buffer, pos, len(buffer))
             pos = len(buffer)
-        if pos:
-            self._lookahead = 1
         del buffer[:pos]
         self._offset += pos
         return events
 
-    def _frame_at(  # noqa: PLR0911 - each outcome of judging a frame start is one return
-        self, buffer: bytearray, start: int, events: list[tuple[int, HdlcMessage | DroppedFrame]]
-    ) -> int | None:
-        """Judge what starts at this flag; return where to look next, or None to wait for more bytes."""
+    def _header(self, buffer: bytearray, start: int) -> tuple[int, int] | None:
+        """Judge the header at a flag: (length, information start), (-1, -1) when it opens no frame, None until known.
+
+        The HCS decides, for the price of the header alone; headers are cached
+        by their bytes, as a meter sends the same one with every list.
+        """
+        key = bytes(buffer[start + 1 : start + 1 + _HEADER_BYTES])
+        known = self._headers.get(key)
+        if known is not None:
+            return known if known[0] < 0 else (known[0], start + known[1])
         length = _frame_length(buffer, start)
         if length is None:
             return None
+        judged = _CANNOT_OPEN
+        if length >= 0:
+            try:
+                information_start = _information_start(buffer, start, length)
+            except IndexError:
+                return None  # the header is still arriving
+            if information_start >= 0:
+                judged = (length, information_start - start)
+        if len(key) == _HEADER_BYTES:
+            if len(self._headers) >= _HEADER_CACHE_SIZE:
+                self._headers.clear()
+            self._headers[key] = judged
+        return judged if judged[0] < 0 else (judged[0], start + judged[1])
+
+    def _frame_at(
+        self, buffer: bytearray, start: int, events: list[tuple[int, HdlcMessage | DroppedFrame]]
+    ) -> int | None:
+        """Judge what starts at this flag; return where to look next, or None to wait for more bytes."""
+        header = self._header(buffer, start)
+        if header is None:
+            return None
+        length, information_start = header
         if length < 0:
             return start + 1  # a closing flag, flag fill, or a 0x7E inside noise
-        # The HCS first: it tells a frame start from noise for the price of
-        # its header, where the FCS costs the whole announced length.
-        try:
-            information_start = _information_start(buffer, start, length)
-        except IndexError:
-            return None  # the header is still arriving
-        if information_start < 0:
-            return start + 1
         end = start + length + 2  # both flags included
         if len(buffer) < end:
             return None
         position = self._offset + start
-        if buffer[end - 1] == FLAG and _fcs_holds(buffer, start, end):
+        if position not in self._disproven and _proven(buffer, start, end):
             frame = bytes(buffer[start:end])
             segmented = bool(buffer[start + 1] & _SEGMENTED)
             message = self._reassemble(frame[information_start - start : -3], frame, segmented=segmented)
@@ -173,14 +207,16 @@ class HdlcFramer:
                 events.append((position, message))
             return end - 1  # the closing flag may double as the next opening flag
         self._segments_reset()
-        events.append(
-            (
-                position,
-                DroppedFrame(
-                    DropReason.BAD_CHECKSUM, "HDLC frame check sequence (FCS) mismatch", bytes(buffer[start:end])
-                ),
+        if position >= self._dropped_to:
+            events.append(
+                (
+                    position,
+                    DroppedFrame(
+                        DropReason.BAD_CHECKSUM, "HDLC frame check sequence (FCS) mismatch", bytes(buffer[start:end])
+                    ),
+                )
             )
-        )
+        self._dropped_to = max(self._dropped_to, self._offset + end - 1)  # its closing flag may open the next
         # The length may be what was damaged: look for the next frame inside
         # this one rather than after it.
         return start + 1
@@ -188,29 +224,49 @@ class HdlcFramer:
     def _frame_behind(self, buffer: bytearray, pending: int) -> int | None:
         """Find a complete, checksum-valid frame behind a start still waiting for its bytes.
 
-        Returns where it starts (the waiting start was false), or None. Flags
-        already judged are not judged again while the same start waits.
+        Returns where it starts (the waiting start was false), or None. Each
+        flag behind the start is judged once, and each valid-looking start
+        behind it has its FCS checked once, when its bytes are all there.
         """
-        pos = pending + self._lookahead
+        offset = self._offset
+        if self._waiting_start != offset + pending:
+            self._waiting_start, self._judged_to, self._waiting = offset + pending, offset + pending + 1, []
+            self._disproven = {position for position in self._disproven if position > offset + pending}
+        found = self._completed_behind(buffer)
+        if found is not None:
+            return found
+        size = len(buffer)
+        pos = self._judged_to - offset
         while (candidate := buffer.find(FLAG, pos)) >= 0:
-            length = _frame_length(buffer, candidate)
-            if length is None:
-                break
-            if length >= 0:
-                try:
-                    information_start = _information_start(buffer, candidate, length)
-                except IndexError:
-                    break  # its header is still arriving: judge it with more bytes
-                end = candidate + length + 2
-                if information_start >= 0:
-                    if len(buffer) < end:
-                        break  # a frame start of its own, waiting too
-                    if buffer[end - 1] == FLAG and _fcs_holds(buffer, candidate, end):
-                        self._lookahead = 1
-                        return candidate
+            header = self._header(buffer, candidate)
+            if header is None:
+                break  # its header is still arriving: judge it with more bytes
+            if header[0] >= 0:
+                end = candidate + header[0] + 2
+                if end > size:
+                    self._waiting.append((offset + candidate, offset + end))
+                elif _proven(buffer, candidate, end):
+                    return candidate
+                else:
+                    self._disproven.add(offset + candidate)
             pos = candidate + 1
-        self._lookahead = (candidate if candidate >= 0 else len(buffer)) - pending
+        self._judged_to = offset + (candidate if candidate >= 0 else size)
         return None
+
+    def _completed_behind(self, buffer: bytearray) -> int | None:
+        """Check the starts waiting behind the pending one whose bytes have all come; return a proven one."""
+        offset, size = self._offset, len(buffer)
+        found = None
+        still_waiting = []
+        for begin, end in self._waiting:
+            if end - offset > size:
+                still_waiting.append((begin, end))
+            elif found is None and _proven(buffer, begin - offset, end - offset):
+                found = begin - offset
+            else:
+                self._disproven.add(begin)
+        self._waiting = still_waiting
+        return found
 
     def _reassemble(self, information: bytes, frame: bytes, *, segmented: bool) -> HdlcMessage | DroppedFrame | None:
         if not segmented and not self._segments:

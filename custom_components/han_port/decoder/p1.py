@@ -24,7 +24,7 @@ _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 # A telegram is text: it opens with '/' and a three-letter manufacturer id,
 # and holds nothing but printable characters and line ends.
 _IDENT = re.compile(rb"/[A-Za-z]{3}")
-_NOT_TEXT = re.compile(rb"[^\x20-\x7e\r\n]")
+_TEXT = re.compile(rb"[\x20-\x7e\r\n]*")
 # Swedish and Danish telegrams are under 1 kB; a '/' with no '!' this far
 # on was not the start of a telegram.
 MAX_TELEGRAM_BYTES = 4096
@@ -115,16 +115,14 @@ class P1Framer:
     def _text_start(buffer: bytearray, end_mark: int) -> int:
         """Where the text before an end mark begins: after its last byte that no telegram holds.
 
-        One scan per end mark, of at most a telegram's length, serves every
-        start before it.
+        One scan per end mark, backwards over at most a telegram's length,
+        serves every start before it.
         """
         if end_mark < 0:
             return 0
         window = max(0, end_mark - MAX_TELEGRAM_BYTES)
-        last = None
-        for last in _NOT_TEXT.finditer(buffer, window, end_mark):  # noqa: B007 - only the last one counts
-            pass
-        return window if last is None else last.end()
+        backwards = bytes(buffer[window:end_mark])[::-1]
+        return end_mark - _TEXT.match(backwards).end()  # type: ignore[union-attr]  # matches the empty text too
 
     def _judge(
         self, buffer: bytearray, start: int, end_mark: int, events: list[tuple[int, P1Message | DroppedFrame]]

@@ -1,0 +1,74 @@
+"""Time the decoder on 10 MB floods: hostile or broken input must cost linear time.
+
+Prints seconds per 10 MB for each flood, fed as a serial port delivers it
+(4 KiB reads) and in one call, and what came out (nothing, but the next good frame).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from custom_components.han_port.decoder import Decoder
+from custom_components.han_port.decoder.crc import crc16_x25
+from custom_components.han_port.simulator import frames as encoder
+
+SIZE = 10 * 1024 * 1024
+CHUNK = 4096
+
+
+def _valid_false_header() -> bytes:
+    """A maximum-length header whose HCS is right: only its missing FCS tells it is false."""
+    header = bytes([0xA7, 0xFF, 0x41, 0x03, 0x13])
+    return b"\x7e" + header + crc16_x25(header).to_bytes(2, "little")
+
+
+def floods() -> dict[str, bytes]:
+    rng = random.Random(1)  # noqa: S311 - noise, not secrets
+    patterns = {
+        "0x7E (flags)": b"\x7e",
+        "'/' (P1 starts)": b"/",
+        "'!' (P1 ends)": b"!",
+        "0x00": b"\x00",
+        "0xA7 (format byte)": b"\xa7",
+        "false max-length headers": b"\x7e\xa7\xff\x41\x03\x13\x00\x00",
+        "HCS-valid false headers": _valid_false_header(),
+        "'/ABC\\r\\n' (text lines)": b"/ABC\r\n",
+    }
+    result = {name: (pattern * (SIZE // len(pattern) + 1))[:SIZE] for name, pattern in patterns.items()}
+    result["random bytes"] = rng.randbytes(SIZE)
+    return result
+
+
+def main() -> None:
+    good = encoder.hdlc_frames(
+        encoder.data_notification(encoder.kamstrup_list(encoder.MeterState(), hourly=False), None)
+    )
+    results = {}
+    for name, data in floods().items():
+        timings = {}
+        for label, chunk in (("4 KiB reads", CHUNK), ("one call", SIZE)):
+            decoder = Decoder()
+            gc.disable()
+            try:
+                started = time.perf_counter()
+                telegrams = 0
+                for start in range(0, len(data), chunk):
+                    telegrams += len(decoder.feed(data[start : start + chunk]))
+                elapsed = time.perf_counter() - started
+            finally:
+                gc.enable()
+            after = len(decoder.feed(good))
+            timings[label] = {"seconds": round(elapsed, 3), "telegrams": telegrams, "next_good_frame": after}
+        results[name] = timings
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
