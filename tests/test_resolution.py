@@ -6,7 +6,11 @@ import pytest
 
 from custom_components.han_port.decoder import ObisCode, Reading, Unit
 from custom_components.han_port.decoder.lists import KAMSTRUP_10_WH
-from custom_components.han_port.decoder.resolution import CURRENT_CONFIRMATIONS, ResolutionLearner
+from custom_components.han_port.decoder.resolution import (
+    CURRENT_CONFIRMATIONS,
+    RECHECK_TELEGRAMS,
+    ResolutionLearner,
+)
 
 VOLTAGES = [ObisCode(1, 1, c, 7, 0) for c in (32, 52, 72)]
 CURRENTS = [ObisCode(1, 1, c, 7, 0) for c in (31, 51, 71)]
@@ -72,7 +76,21 @@ def test_an_odd_telegram_between_agreeing_ones_restarts_the_count() -> None:
     learner = ResolutionLearner()
     odd = readings((230,), (91.0,), 2000, 500)
     fine = readings((230,), (9.1,), 2000, 500)
-    for sent in (odd, odd, fine, odd, odd):
+    for sent in (odd, odd, fine):
         result = learner.apply(sent, KAMSTRUP_10_WH, "meter")
-    assert CURRENTS[0] not in result
+    assert values(result, CURRENTS[:1]) == [9.1]
     assert [d.exponent for d in learner.decisions if d.quantity == "current"] == [-2]
+
+
+def test_a_settled_resolution_is_weighed_again_now_and_then() -> None:
+    learner = ResolutionLearner()
+    learner.apply(readings((230,), (9.1,), 2000, 500), KAMSTRUP_10_WH, "meter")
+    # The meter's firmware now sends mA: 9100 read as 91 A by the settled 0.01 A.
+    shown = [
+        values(learner.apply(readings((230,), (91.0,), 2000, 500), KAMSTRUP_10_WH, "meter"), CURRENTS[:1])[0]
+        for _ in range(RECHECK_TELEGRAMS + CURRENT_CONFIRMATIONS)
+    ]
+    # Until the next weighing, the settled resolution; then withheld until three agree.
+    assert shown[:RECHECK_TELEGRAMS] == [91.0] * RECHECK_TELEGRAMS
+    assert shown[RECHECK_TELEGRAMS:-1] == [None] * (CURRENT_CONFIRMATIONS - 1)
+    assert shown[-1] == pytest.approx(9.1)

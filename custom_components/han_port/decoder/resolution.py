@@ -55,6 +55,8 @@ CURRENT_EXPONENTS = (-1, -2, -3)
 # force is taken: one telegram's power and currents can be moments apart. A
 # phase voltage near nominal proves its resolution at once.
 CURRENT_CONFIRMATIONS = 3
+# Telegrams between two weighings of the evidence, once nothing is in doubt.
+RECHECK_TELEGRAMS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,12 @@ class _Pending:
     telegrams: int
 
 
+def _near_nominal(voltages: dict[ObisCode, Reading], change: int) -> bool:
+    """Whether every phase voltage, moved by change, is lost (zero) or near nominal."""
+    low, high = VOLTAGE_RANGE
+    return all(not value or low <= abs(_scaled(value, change)) <= high for value, _ in voltages.values())
+
+
 def _scaled(value: float, change: int) -> float:
     """Move a value by a power of ten, dividing where it shrinks so it rounds once."""
     factor: int = 10 ** abs(change)
@@ -89,6 +97,7 @@ class ResolutionLearner:
         """Start from the vendor table's priors alone."""
         self._decisions: dict[tuple[str | None, str], Decision] = {}
         self._pending: dict[tuple[str | None, str], _Pending] = {}
+        self._unexamined: dict[str | None, int] = {}
 
     @property
     def decisions(self) -> list[Decision]:
@@ -103,24 +112,49 @@ class ResolutionLearner:
         Currents whose resolution the telegram contradicts, before enough
         telegrams confirm it, are left out rather than shown wrong.
         """
-        voltages = {obis: reading for obis, reading in readings.items() if quantity_of(obis) is VOLTAGE}
-        currents = {obis: reading for obis, reading in readings.items() if quantity_of(obis) is CURRENT}
+        voltages: dict[ObisCode, Reading] = {}
+        currents: dict[ObisCode, Reading] = {}
+        for obis, reading in readings.items():
+            kind = quantity_of(obis)
+            if kind is VOLTAGE:
+                voltages[obis] = reading
+            elif kind is CURRENT:
+                currents[obis] = reading
         if not voltages and not currents:
             return readings
+        # A meter's lists prove the same every few seconds: the evidence is
+        # weighed on its first telegram, on every one while a change waits to
+        # be confirmed, and otherwise now and then, or when a voltage stops
+        # making sense.
+        unexamined = self._unexamined.get(meter, RECHECK_TELEGRAMS)
+        examine = unexamined >= RECHECK_TELEGRAMS or self._in_doubt(meter)
+        self._unexamined[meter] = 0 if examine else unexamined + 1
+        voltage = self._exponent(meter, VOLTAGE, prior.voltage)
+        if examine or not _near_nominal(voltages, voltage - prior.voltage):
+            evidence = self._voltage_evidence(voltages, prior.voltage)
+            voltage = self._resolve(meter, VOLTAGE, prior.voltage, evidence, confirmations=1) or voltage
         corrected = dict(readings)
-        evidence = self._voltage_evidence(voltages, prior.voltage)
-        exponent = self._resolve(meter, VOLTAGE, prior.voltage, evidence, confirmations=1)
-        change = 0 if exponent is None else exponent - prior.voltage
         for obis, (value, unit) in voltages.items():
-            corrected[obis] = Reading(_scaled(value, change), unit)
-        evidence = self._current_evidence(corrected, currents, prior.current)
-        exponent = self._resolve(meter, CURRENT, prior.current, evidence, confirmations=CURRENT_CONFIRMATIONS)
+            corrected[obis] = Reading(_scaled(value, voltage - prior.voltage), unit)
+        current: int | None = self._exponent(meter, CURRENT, prior.current)
+        if examine:
+            evidence = self._current_evidence(corrected, currents, prior.current)
+            current = self._resolve(meter, CURRENT, prior.current, evidence, confirmations=CURRENT_CONFIRMATIONS)
         for obis, (value, unit) in currents.items():
-            if exponent is None:
+            if current is None:
                 del corrected[obis]
             else:
-                corrected[obis] = Reading(_scaled(value, exponent - prior.current), unit)
+                corrected[obis] = Reading(_scaled(value, current - prior.current), unit)
         return corrected
+
+    def _exponent(self, meter: str | None, quantity: Quantity, prior: int) -> int:
+        """Return the exponent in force: the decision, or the prior."""
+        known = self._decisions.get((meter, quantity.name))
+        return prior if known is None else known.exponent
+
+    def _in_doubt(self, meter: str | None) -> bool:
+        """Whether a change of resolution waits to be confirmed."""
+        return (meter, CURRENT.name) in self._pending or (meter, VOLTAGE.name) in self._pending
 
     def _resolve(
         self,
