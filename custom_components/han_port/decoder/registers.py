@@ -102,7 +102,7 @@ def phase_of(obis: ObisCode) -> int | None:
     return (obis.c - 21) // 20 + 1 if obis.c in _PHASES else None
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=4096)
 def quantity_of(obis: ObisCode) -> Quantity | None:
     """Return what an electricity register measures, by the standard's value groups (None: not known)."""
     if obis.a != ELECTRICITY:
@@ -162,6 +162,15 @@ REGISTERS_BY_CODE = {register.code: register for register in REGISTERS}
 REGISTERS_BY_KEY = {register.key: register for register in REGISTERS}
 
 
+@lru_cache(maxsize=1024)
+def _bounds(obis: ObisCode) -> tuple[float, float, Unit | None]:
+    """Return the values and unit a register may have: its quantity's, or any number a meter could send."""
+    quantity = quantity_of(obis)
+    if quantity is None:
+        return -MAX_MAGNITUDE, MAX_MAGNITUDE, None
+    return quantity.low, quantity.high, quantity.unit
+
+
 def implausible(readings: Mapping[ObisCode, Reading]) -> str | None:
     """Say what is physically impossible in a telegram's readings, or None when nothing is.
 
@@ -169,19 +178,24 @@ def implausible(readings: Mapping[ObisCode, Reading]) -> str | None:
     a known quantity must also lie in that quantity's bounds and carry its unit.
     """
     for obis, (value, unit) in readings.items():
-        quantity = quantity_of(obis)
-        # Integers are compared exactly: converting a huge one to float would raise.
-        if type(value) is float and not math.isfinite(value):
-            return f"{obis} is {value}"
-        if quantity is None:
-            if not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
-                return f"{obis} = {value} is beyond any meter's range"
-            continue
-        what = quantity.name.replace("_", " ")
-        if not quantity.holds(value):
-            unit_text = f" {quantity.unit}" if quantity.unit else ""
-            return f"{obis} = {value} is impossible for {what} ({quantity.low:g} to {quantity.high:g}{unit_text})"
+        low, high, standard = _bounds(obis)
+        # NaN fails every comparison; integers are compared exactly (a huge
+        # one would not convert to float), infinities are out of bounds.
+        if not low <= value <= high:
+            return _why(obis, value)
         # A unit the meter did not name is the standard one; a different one is damage.
-        if unit is not None and unit != quantity.unit:
-            return f"{obis} comes in {unit}, but {what} is in {quantity.unit}"
+        if unit is not None and standard is not None and unit != standard:
+            return f"{obis} comes in {unit}, but {quantity_of(obis).name.replace('_', ' ')} is in {standard}"  # type: ignore[union-attr]
     return None
+
+
+def _why(obis: ObisCode, value: float) -> str:
+    """Explain why a value is impossible for its register."""
+    quantity = quantity_of(obis)
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{obis} is {value}"
+    if quantity is None:
+        return f"{obis} = {value} is beyond any meter's range"
+    unit = f" {quantity.unit}" if quantity.unit else ""
+    what = quantity.name.replace("_", " ")
+    return f"{obis} = {value} is impossible for {what} ({quantity.low:g} to {quantity.high:g}{unit})"

@@ -78,10 +78,17 @@ class _Pending:
     telegrams: int
 
 
-def _near_nominal(voltages: dict[ObisCode, Reading], change: int) -> bool:
-    """Whether every phase voltage, moved by change, is lost (zero) or near nominal."""
-    low, high = VOLTAGE_RANGE
-    return all(not value or low <= abs(_scaled(value, change)) <= high for value, _ in voltages.values())
+def _split(readings: Mapping[ObisCode, Reading]) -> tuple[dict[ObisCode, Reading], dict[ObisCode, Reading]]:
+    """Return a telegram's voltages and its currents."""
+    voltages: dict[ObisCode, Reading] = {}
+    currents: dict[ObisCode, Reading] = {}
+    for obis, reading in readings.items():
+        kind = quantity_of(obis)
+        if kind is VOLTAGE:
+            voltages[obis] = reading
+        elif kind is CURRENT:
+            currents[obis] = reading
+    return voltages, currents
 
 
 def _scaled(value: float, change: int) -> float:
@@ -112,34 +119,30 @@ class ResolutionLearner:
         Currents whose resolution the telegram contradicts, before enough
         telegrams confirm it, are left out rather than shown wrong.
         """
-        voltages: dict[ObisCode, Reading] = {}
-        currents: dict[ObisCode, Reading] = {}
-        for obis, reading in readings.items():
-            kind = quantity_of(obis)
-            if kind is VOLTAGE:
-                voltages[obis] = reading
-            elif kind is CURRENT:
-                currents[obis] = reading
-        if not voltages and not currents:
-            return readings
         # A meter's lists prove the same every few seconds: the evidence is
         # weighed on its first telegram, on every one while a change waits to
-        # be confirmed, and otherwise now and then, or when a voltage stops
-        # making sense.
+        # be confirmed, and otherwise every RECHECK_TELEGRAMS (a resolution
+        # that changed in between makes values implausible, which drops them).
         unexamined = self._unexamined.get(meter, RECHECK_TELEGRAMS)
         examine = unexamined >= RECHECK_TELEGRAMS or self._in_doubt(meter)
         self._unexamined[meter] = 0 if examine else unexamined + 1
         voltage = self._exponent(meter, VOLTAGE, prior.voltage)
-        if examine or not _near_nominal(voltages, voltage - prior.voltage):
+        current: int | None = self._exponent(meter, CURRENT, prior.current)
+        if not examine and voltage == prior.voltage and current == prior.current:
+            return readings  # the vendor table is right for this meter
+        voltages, currents = _split(readings)
+        if not voltages and not currents:
+            return readings
+        if examine:
             evidence = self._voltage_evidence(voltages, prior.voltage)
             voltage = self._resolve(meter, VOLTAGE, prior.voltage, evidence, confirmations=1) or voltage
+            evidence = self._current_evidence(readings, currents, prior.current, voltage - prior.voltage)
+            current = self._resolve(meter, CURRENT, prior.current, evidence, confirmations=CURRENT_CONFIRMATIONS)
+        if voltage == prior.voltage and current == prior.current:
+            return readings
         corrected = dict(readings)
         for obis, (value, unit) in voltages.items():
             corrected[obis] = Reading(_scaled(value, voltage - prior.voltage), unit)
-        current: int | None = self._exponent(meter, CURRENT, prior.current)
-        if examine:
-            evidence = self._current_evidence(corrected, currents, prior.current)
-            current = self._resolve(meter, CURRENT, prior.current, evidence, confirmations=CURRENT_CONFIRMATIONS)
         for obis, (value, unit) in currents.items():
             if current is None:
                 del corrected[obis]
@@ -154,7 +157,8 @@ class ResolutionLearner:
 
     def _in_doubt(self, meter: str | None) -> bool:
         """Whether a change of resolution waits to be confirmed."""
-        return (meter, CURRENT.name) in self._pending or (meter, VOLTAGE.name) in self._pending
+        pending = self._pending
+        return bool(pending) and ((meter, CURRENT.name) in pending or (meter, VOLTAGE.name) in pending)
 
     def _resolve(
         self,
@@ -205,7 +209,7 @@ class ResolutionLearner:
 
     @staticmethod
     def _current_evidence(
-        readings: Mapping[ObisCode, Reading], currents: dict[ObisCode, Reading], prior: int
+        readings: Mapping[ObisCode, Reading], currents: dict[ObisCode, Reading], prior: int, voltage_change: int
     ) -> tuple[int, str] | None:
         """Find the resolution that makes the phases carry the measured power, if exactly one does.
 
@@ -217,7 +221,7 @@ class ResolutionLearner:
         active = _largest(readings, ACTIVE_POWER)
         reactive = _largest(readings, REACTIVE_POWER)
         measured = math.hypot(active, reactive)
-        phases = _phase_loads(readings, currents)
+        phases = _phase_loads(readings, currents, voltage_change)
         if measured < MIN_EVIDENCE_POWER or not phases:
             return None
         with_factors = all(factor is not None for _, factor in phases)
@@ -253,9 +257,9 @@ def _largest(readings: Mapping[ObisCode, Reading], quantity: Quantity) -> float:
 
 
 def _phase_loads(
-    readings: Mapping[ObisCode, Reading], currents: dict[ObisCode, Reading]
+    readings: Mapping[ObisCode, Reading], currents: dict[ObisCode, Reading], voltage_change: int
 ) -> list[tuple[float, float | None]]:
-    """Return each phase's U·I at the prior's resolution, and its power factor if the list has one."""
+    """Return each phase's U·I (current at the prior's resolution), and its power factor if the list has one."""
     voltages = {phase_of(obis): value for obis, (value, _) in readings.items() if quantity_of(obis) is VOLTAGE}
     factors = {phase_of(obis): abs(value) for obis, (value, _) in readings.items() if quantity_of(obis) is POWER_FACTOR}
     loads = []
@@ -264,5 +268,5 @@ def _phase_loads(
         voltage = voltages.get(phase)
         # The neutral and total currents carry no phase's power.
         if phase is not None and voltage is not None:
-            loads.append((voltage * abs(current), factors.get(phase)))
+            loads.append((_scaled(voltage, voltage_change) * abs(current), factors.get(phase)))
     return loads
