@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 from custom_components.han_port.decoder import ObisCode, Reading, Unit
@@ -94,3 +96,55 @@ def test_a_settled_resolution_is_weighed_again_now_and_then() -> None:
     assert shown[:RECHECK_TELEGRAMS] == [91.0] * RECHECK_TELEGRAMS
     assert shown[RECHECK_TELEGRAMS:-1] == [None] * (CURRENT_CONFIRMATIONS - 1)
     assert shown[-1] == pytest.approx(9.1)
+
+
+ENERGY = ObisCode(1, 1, 1, 8, 0)
+
+
+def test_energy_that_grows_tenfold_slower_than_its_power_is_rescaled_after_three_windows() -> None:
+    """A meter whose type says 0.01 kWh but which counts Wh: its register grows 1/10 of what power carries."""
+    learner = ResolutionLearner()
+    start = datetime(2026, 1, 15, 0, 0, 5)
+    register = 100_000  # Wh, sent as is; the table reads it as tens of Wh
+    shown = []
+    for minute in range(4 * 60 + 1):
+        when = start + timedelta(minutes=minute)
+        sent = readings((230,), (8.7,), 2000)
+        if minute % 60 == 0:  # the hourly list carries the register
+            sent[ENERGY] = Reading(register * 10, Unit.WATT_HOUR)
+        result = learner.apply(sent, KAMSTRUP_10_WH, "meter", when)
+        if ENERGY in sent:
+            shown.append(result[ENERGY].value if ENERGY in result else None)
+        register += 2000 / 60  # 2 kW for a minute
+    # Hour 0 opens the first window; hours 1 and 2 disagree with the table and are
+    # left out; hour 3 confirms it: Wh from then on.
+    assert shown[0] == 1_000_000
+    assert shown[1:3] == [None, None]
+    assert shown[3] == pytest.approx(100_000 + 3 * 2000, abs=1)
+    (decision,) = [d for d in learner.decisions if d.quantity == "active_energy"]
+    assert decision.exponent == 0
+    assert "2000 Wh" in decision.evidence
+
+
+def test_energy_in_step_with_its_power_confirms_the_table() -> None:
+    learner = ResolutionLearner()
+    start = datetime(2026, 1, 15, 0, 0, 5)
+    for minute in range(61):
+        sent = readings((230,), (8.7,), 2000)
+        if minute in (0, 60):
+            sent[ENERGY] = Reading(1_000_000 + minute * 2000 / 60, Unit.WATT_HOUR)
+        result = learner.apply(sent, KAMSTRUP_10_WH, "meter", start + timedelta(minutes=minute))
+    assert result[ENERGY].value == pytest.approx(1_002_000)
+    (decision,) = [d for d in learner.decisions if d.quantity == "active_energy"]
+    assert decision.exponent == 1
+
+
+def test_a_hole_in_the_power_starts_the_window_again() -> None:
+    learner = ResolutionLearner()
+    start = datetime(2026, 1, 15, 0, 0, 5)
+    for minute in (*range(20), *range(40, 61)):  # twenty minutes without a telegram
+        sent = readings((230,), (8.7,), 2000)
+        if minute in (0, 60):
+            sent[ENERGY] = Reading(1_000_000 + minute * 2000 / 600, Unit.WATT_HOUR)  # would say "ten times slower"
+        learner.apply(sent, KAMSTRUP_10_WH, "meter", start + timedelta(minutes=minute))
+    assert [d for d in learner.decisions if d.quantity == "active_energy"] == []

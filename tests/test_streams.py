@@ -77,6 +77,9 @@ def test_kaifa_day_long_stream() -> None:
     mean_power = sum(powers) / len(powers)
     energy = last.readings[ObisCode(1, 0, 1, 8, 0)].value - first.readings[ObisCode(1, 0, 1, 8, 0)].value
     assert energy == pytest.approx(mean_power * hours, rel=0.05)
+    # The decoder weighed the same physics itself, and kept Kaifa's mA, 0.1 V and Wh.
+    decided = {decision.quantity: decision.exponent for decision in decoder.resolutions}
+    assert decided == {"voltage": -1, "current": -3, "active_energy": 0}
 
 
 def test_kamstrup_norwegian_stream_with_2017_date_time() -> None:
@@ -100,6 +103,9 @@ def test_kamstrup_norwegian_stream_with_2017_date_time() -> None:
     ]
     energy = second.readings[ObisCode(1, 1, 1, 8, 0)].value - first.readings[ObisCode(1, 1, 1, 8, 0)].value
     assert energy == pytest.approx(sum(powers) / len(powers), rel=0.05)
+    # The decoder weighed the same physics itself, and kept the table's 10 Wh.
+    decided = {decision.quantity: decision.exponent for decision in decoder.resolutions}
+    assert decided == {"voltage": 0, "current": -2, "active_energy": 1}
 
 
 def test_danish_encrypted_stream_without_keys_is_a_key_problem() -> None:

@@ -53,16 +53,17 @@ def decode_hdlc_message(
         if layouts is not None:
             layouts.learn(notification.body, tree, vendor_list, content)
     meter_id = content.identification.get("meter_id")
+    timestamp = content.clock or notification.date_time
     readings: Mapping[ObisCode, Reading] = content.readings
     if resolutions is not None and vendor_list.scaling is not STANDARD:
-        readings = resolutions.apply(readings, vendor_list.scaling, meter_id)
+        readings = resolutions.apply(readings, vendor_list.scaling, meter_id, timestamp)
     return Telegram(
         format="hdlc",
         manufacturer=vendor_list.manufacturer,
         list_version=vendor_list.list_version,
         meter_id=meter_id,
         meter_type=content.identification.get("meter_type"),
-        timestamp=content.clock or notification.date_time,
+        timestamp=timestamp,
         readings=readings,
         raw=message.raw,
         ciphering=notification.ciphering,

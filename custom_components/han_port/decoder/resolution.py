@@ -5,21 +5,26 @@ hundredths of a volt is a property of the meter's firmware and configuration,
 which the vendor table in `lists` can only guess (the prior). Each telegram
 can prove more: a phase voltage lies near the nominal 230 V, and the active
 power a meter measures is what its phases' voltages and currents carry, times
-their power factors. A decision, and why, is remembered per meter, for
-telegrams that prove nothing (no load, or no voltages in the list).
+their power factors; over half an hour or more, the import register grows by
+the energy the import power carried. A decision, and why, is remembered per
+meter, for telegrams that prove nothing (no load, or no voltages in the list).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from .model import Reading
 from .registers import (
+    ACTIVE_ENERGY,
     ACTIVE_POWER,
+    APPARENT_ENERGY,
     CURRENT,
     POWER_FACTOR,
+    REACTIVE_ENERGY,
     REACTIVE_POWER,
     VOLTAGE,
     Quantity,
@@ -29,6 +34,7 @@ from .registers import (
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from datetime import datetime
 
     from .obis import ObisCode
     from .readings import Scaling
@@ -42,9 +48,14 @@ MIN_EVIDENCE_POWER = 200.0
 # How far the power that voltages, currents and power factors carry may be
 # from the power the meter measured (the readings are taken moments apart).
 POWER_TOLERANCE = 0.35
-# With neither power factors nor reactive power: a household's power factor
-# under load lies between these.
-POWER_FACTOR_RANGE = (0.5, 1.05)
+# ΣU·I over the apparent power √(P² + Q²): 1 where the meter measures phase
+# voltages (TN grids), about √3 where it measures line-to-line voltages
+# (Norway's IT grid), more with unbalanced phases. Under a factor of ten
+# wide, so only one resolution can fit.
+APPARENT_RATIO_RANGE = (0.7, 2.5)
+# With neither power factors nor reactive power: P / ΣU·I of a household
+# under load (a power factor, divided by up to √3 on an IT grid).
+POWER_FACTOR_RANGE = (0.2, 1.1)
 
 
 # The resolutions meters use: volts to hundredths of a volt, tenths of an
@@ -57,6 +68,27 @@ CURRENT_EXPONENTS = (-1, -2, -3)
 CURRENT_CONFIRMATIONS = 3
 # Telegrams between two weighings of the evidence, once nothing is in doubt.
 RECHECK_TELEGRAMS = 16
+# Energy registers count Wh, tens of Wh (Kamstrup in Norway and Denmark) or more.
+ENERGY_EXPONENTS = (0, 1, 2, 3)
+# An energy register's growth is weighed against the power integrated over at
+# least this long and this much energy: enough to tell resolutions a factor of
+# ten apart, with a register that steps by 10 Wh and power sampled every few seconds.
+ENERGY_WINDOW = timedelta(minutes=30)
+MIN_EVIDENCE_ENERGY = 200.0
+ENERGY_TOLERANCE = 0.3
+# Power samples further apart than this leave a hole in the integral: the window starts again.
+MAX_SAMPLE_GAP = timedelta(minutes=5)
+# Windows that must agree before another energy resolution is taken.
+ENERGY_CONFIRMATIONS = 3
+_POWER_IMPORT = (1, 7, 0)
+_ENERGY_IMPORT = (1, 8, 0)
+# A register's present value, not a billing period's.
+PRESENT = 255
+_ENERGIES = (ACTIVE_ENERGY, REACTIVE_ENERGY, APPARENT_ENERGY)
+
+
+type _Meter = tuple[str | None, "Scaling"]
+"""A meter, by its id and the vendor table its list is read by."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,17 +110,91 @@ class _Pending:
     telegrams: int
 
 
-def _split(readings: Mapping[ObisCode, Reading]) -> tuple[dict[ObisCode, Reading], dict[ObisCode, Reading]]:
-    """Return a telegram's voltages and its currents."""
+@dataclass(slots=True)
+class _EnergyWindow:
+    """The import register at a window's start, and the import power integrated since."""
+
+    register: float | None = None
+    """At the resolution in force when the window started."""
+    started: datetime | None = None
+    integral: float = 0.0
+    power: float | None = None
+    power_at: datetime | None = None
+    codes: dict[tuple[int, int, int], ObisCode] = field(default_factory=dict)
+    """Where this meter's lists keep the import power and register."""
+
+    def find(self, readings: Mapping[ObisCode, Reading], register: tuple[int, int, int]) -> float | None:
+        """Return a register's present value, wherever the meter's lists keep it."""
+        code = self.codes.get(register)
+        if code is not None:
+            reading = readings.get(code)
+            return None if reading is None else reading.value
+        for obis, reading in readings.items():
+            if obis.register == register and obis.f == PRESENT:
+                self.codes[register] = obis
+                return reading.value
+        return None
+
+    def observe(self, readings: Mapping[ObisCode, Reading], when: datetime | None) -> tuple[float, float] | None:
+        """Integrate this telegram's import power; return the register's growth and the power's energy per window.
+
+        Both are in Wh, the register's at the vendor table's resolution.
+        """
+        power = self.find(readings, _POWER_IMPORT)
+        if power is not None and when is not None:
+            elapsed = _elapsed(self.power_at, when)
+            if elapsed is None or elapsed > MAX_SAMPLE_GAP or elapsed < timedelta(0):
+                self.register = None  # a hole in the power: the window starts again
+            elif self.power is not None:
+                self.integral += (self.power + power) / 2 * elapsed.total_seconds() / 3600
+            self.power, self.power_at = power, when
+        energy = self.find(readings, _ENERGY_IMPORT)
+        if energy is None or when is None:
+            return None
+        closed = None
+        window = _elapsed(self.started, when)
+        if self.register is not None and window is not None and window >= ENERGY_WINDOW:
+            if self.integral >= MIN_EVIDENCE_ENERGY:
+                closed = (energy - self.register, self.integral)
+            self.register = None
+        if self.register is None:
+            self.register, self.started, self.integral = energy, when, 0.0
+        return closed
+
+
+def _elapsed(earlier: datetime | None, later: datetime) -> timedelta | None:
+    """Time between two of a meter's clock readings; None when there is no earlier one, or they cannot be compared."""
+    if earlier is None or (earlier.tzinfo is None) != (later.tzinfo is None):
+        return None
+    return later - earlier
+
+
+def _energy_evidence(growth: float, carried: float, prior: int) -> tuple[int, str] | None:
+    """Find the resolution at which the register grew by the energy its power carried, if exactly one does."""
+    fits = [
+        (exponent, f"import register grew {_scaled(growth, exponent - prior):.0f} Wh as power carried {carried:.0f} Wh")
+        for exponent in ENERGY_EXPONENTS
+        if abs(_scaled(growth, exponent - prior) / carried - 1) <= ENERGY_TOLERANCE
+    ]
+    return fits[0] if len(fits) == 1 else None
+
+
+def _split(
+    readings: Mapping[ObisCode, Reading],
+) -> tuple[dict[ObisCode, Reading], dict[ObisCode, Reading], dict[ObisCode, Reading]]:
+    """Return a telegram's voltages, its currents and its energy totals."""
     voltages: dict[ObisCode, Reading] = {}
     currents: dict[ObisCode, Reading] = {}
+    energies: dict[ObisCode, Reading] = {}
     for obis, reading in readings.items():
         kind = quantity_of(obis)
         if kind is VOLTAGE:
             voltages[obis] = reading
         elif kind is CURRENT:
             currents[obis] = reading
-    return voltages, currents
+        elif kind in _ENERGIES:
+            energies[obis] = reading
+    return voltages, currents, energies
 
 
 def _scaled(value: float, change: int) -> float:
@@ -98,13 +204,16 @@ def _scaled(value: float, change: int) -> float:
 
 
 class ResolutionLearner:
-    """Decides, per meter, the resolution of voltage and current in lists without scalers."""
+    """Decides, per meter, the resolution of voltage, current and energy in lists without scalers."""
 
     def __init__(self) -> None:
         """Start from the vendor table's priors alone."""
-        self._decisions: dict[tuple[str | None, str], Decision] = {}
-        self._pending: dict[tuple[str | None, str], _Pending] = {}
-        self._unexamined: dict[str | None, int] = {}
+        # By meter and vendor table: one id sent in two vendors' lists is two
+        # firmwares to learn, not one.
+        self._decisions: dict[tuple[_Meter, str], Decision] = {}
+        self._pending: dict[tuple[_Meter, str], _Pending] = {}
+        self._unexamined: dict[_Meter, int] = {}
+        self._windows: dict[_Meter, _EnergyWindow] = {}
 
     @property
     def decisions(self) -> list[Decision]:
@@ -112,57 +221,76 @@ class ResolutionLearner:
         return list(self._decisions.values())
 
     def apply(
-        self, readings: Mapping[ObisCode, Reading], prior: Scaling, meter: str | None
+        self, readings: Mapping[ObisCode, Reading], prior: Scaling, meter: str | None, when: datetime | None = None
     ) -> Mapping[ObisCode, Reading]:
-        """Return the readings with voltage and current at the resolution their physics shows.
+        """Return the readings with voltage, current and energy at the resolution their physics shows.
 
-        Currents whose resolution the telegram contradicts, before enough
-        telegrams confirm it, are left out rather than shown wrong.
+        Values whose resolution the evidence contradicts, before enough of it
+        confirms the change, are left out rather than shown wrong.
         """
-        # A meter's lists prove the same every few seconds: the evidence is
-        # weighed on its first telegram, on every one while a change waits to
-        # be confirmed, and otherwise every RECHECK_TELEGRAMS (a resolution
+        key = (meter, prior)
+        energy = self._energy_in_force(readings, prior, key, when)
+        # A meter's lists prove the same every few seconds: voltage and current
+        # are weighed on the first telegram, on every one while a change waits
+        # to be confirmed, and otherwise every RECHECK_TELEGRAMS (a resolution
         # that changed in between makes values implausible, which drops them).
-        unexamined = self._unexamined.get(meter, RECHECK_TELEGRAMS)
-        examine = unexamined >= RECHECK_TELEGRAMS or self._in_doubt(meter)
-        self._unexamined[meter] = 0 if examine else unexamined + 1
-        voltage = self._exponent(meter, VOLTAGE, prior.voltage)
-        current: int | None = self._exponent(meter, CURRENT, prior.current)
-        if not examine and voltage == prior.voltage and current == prior.current:
+        unexamined = self._unexamined.get(key, RECHECK_TELEGRAMS)
+        examine = unexamined >= RECHECK_TELEGRAMS or self._in_doubt(key)
+        self._unexamined[key] = 0 if examine else unexamined + 1
+        voltage = self._exponent(key, VOLTAGE, prior.voltage)
+        current: int | None = self._exponent(key, CURRENT, prior.current)
+        if not examine and (voltage, current, energy) == (prior.voltage, prior.current, prior.energy):
             return readings  # the vendor table is right for this meter
-        voltages, currents = _split(readings)
-        if not voltages and not currents:
-            return readings
-        if examine:
+        voltages, currents, energies = _split(readings)
+        if examine and voltages:
             evidence = self._voltage_evidence(voltages, prior.voltage)
-            voltage = self._resolve(meter, VOLTAGE, prior.voltage, evidence, confirmations=1) or voltage
+            voltage = self._resolve(key, VOLTAGE, prior.voltage, evidence, confirmations=1) or voltage
+        if examine and currents:
             evidence = self._current_evidence(readings, currents, prior.current, voltage - prior.voltage)
-            current = self._resolve(meter, CURRENT, prior.current, evidence, confirmations=CURRENT_CONFIRMATIONS)
-        if voltage == prior.voltage and current == prior.current:
+            current = self._resolve(key, CURRENT, prior.current, evidence, confirmations=CURRENT_CONFIRMATIONS)
+        if (voltage, current, energy) == (prior.voltage, prior.current, prior.energy):
             return readings
         corrected = dict(readings)
-        for obis, (value, unit) in voltages.items():
-            corrected[obis] = Reading(_scaled(value, voltage - prior.voltage), unit)
-        for obis, (value, unit) in currents.items():
-            if current is None:
-                del corrected[obis]
-            else:
-                corrected[obis] = Reading(_scaled(value, current - prior.current), unit)
+        for values, exponent, table in (
+            (voltages, voltage, prior.voltage),
+            (currents, current, prior.current),
+            (energies, energy, prior.energy),
+        ):
+            for obis, (value, unit) in values.items():
+                if exponent is None:
+                    del corrected[obis]
+                elif exponent != table:
+                    corrected[obis] = Reading(_scaled(value, exponent - table), unit)
         return corrected
 
-    def _exponent(self, meter: str | None, quantity: Quantity, prior: int) -> int:
+    def _energy_in_force(
+        self, readings: Mapping[ObisCode, Reading], prior: Scaling, meter: _Meter, when: datetime | None
+    ) -> int | None:
+        """Follow the meter's energy against its power; return the energy exponent in force, None while in doubt."""
+        window = self._windows.get(meter)
+        if window is None:
+            window = self._windows[meter] = _EnergyWindow()
+        closed = window.observe(readings, when)
+        if closed is not None:
+            evidence = _energy_evidence(*closed, prior.energy)
+            self._resolve(meter, ACTIVE_ENERGY, prior.energy, evidence, confirmations=ENERGY_CONFIRMATIONS)
+        if (meter, ACTIVE_ENERGY.name) in self._pending:
+            return None
+        return self._exponent(meter, ACTIVE_ENERGY, prior.energy)
+
+    def _exponent(self, meter: _Meter, quantity: Quantity, prior: int) -> int:
         """Return the exponent in force: the decision, or the prior."""
         known = self._decisions.get((meter, quantity.name))
         return prior if known is None else known.exponent
 
-    def _in_doubt(self, meter: str | None) -> bool:
-        """Whether a change of resolution waits to be confirmed."""
+    def _in_doubt(self, meter: _Meter) -> bool:
+        """Whether a change of voltage or current resolution waits to be confirmed."""
         pending = self._pending
         return bool(pending) and ((meter, CURRENT.name) in pending or (meter, VOLTAGE.name) in pending)
 
     def _resolve(
         self,
-        meter: str | None,
+        meter: _Meter,
         quantity: Quantity,
         prior: int,
         evidence: tuple[int, str] | None,
@@ -178,7 +306,7 @@ class ResolutionLearner:
         exponent, why = evidence
         if exponent == in_force:
             self._pending.pop(key, None)
-            self._decisions[key] = Decision(meter, quantity.name, exponent, why)
+            self._decisions[key] = Decision(meter[0], quantity.name, exponent, why)
             return exponent
         pending = self._pending.get(key)
         telegrams = pending.telegrams + 1 if pending is not None and pending.exponent == exponent else 1
@@ -186,7 +314,7 @@ class ResolutionLearner:
             self._pending[key] = _Pending(exponent, telegrams)
             return None
         self._pending.pop(key, None)
-        self._decisions[key] = Decision(meter, quantity.name, exponent, why)
+        self._decisions[key] = Decision(meter[0], quantity.name, exponent, why)
         return exponent
 
     @staticmethod
@@ -234,7 +362,7 @@ class ResolutionLearner:
                 fit = active >= MIN_EVIDENCE_POWER and abs(carried / active - 1) <= POWER_TOLERANCE
                 why = f"phases carry {carried:.0f} W (U·I·cos φ) of {active:g} W measured"
             elif reactive:
-                fit = abs(apparent / measured - 1) <= POWER_TOLERANCE
+                fit = APPARENT_RATIO_RANGE[0] <= apparent / measured <= APPARENT_RATIO_RANGE[1]
                 why = f"phases carry {apparent:.0f} VA (U·I) of {measured:.0f} VA measured"
             else:
                 fit = bool(apparent) and POWER_FACTOR_RANGE[0] <= active / apparent <= POWER_FACTOR_RANGE[1]
