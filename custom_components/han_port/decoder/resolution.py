@@ -129,8 +129,9 @@ class _EnergyWindow:
         if code is not None:
             reading = readings.get(code)
             return None if reading is None else reading.value
+        c, d, e = register
         for obis, reading in readings.items():
-            if obis.register == register and obis.f == PRESENT:
+            if obis.d == d and obis.c == c and obis.e == e and obis.f == PRESENT:
                 self.codes[register] = obis
                 return reading.value
         return None
@@ -203,6 +204,46 @@ def _scaled(value: float, change: int) -> float:
     return value * factor if change >= 0 else value / factor
 
 
+@dataclass(slots=True)
+class _Learned:
+    """What is known of one meter's resolutions (as read by one vendor table)."""
+
+    meter: str | None
+    window: _EnergyWindow = field(default_factory=_EnergyWindow)
+    unexamined: int = RECHECK_TELEGRAMS
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    pending: dict[str, _Pending] = field(default_factory=dict)
+
+    def exponent(self, quantity: Quantity, prior: int) -> int:
+        """Return the exponent in force: the decision, or the prior."""
+        known = self.decisions.get(quantity.name)
+        return prior if known is None else known.exponent
+
+    def resolve(
+        self, quantity: Quantity, prior: int, evidence: tuple[int, str] | None, confirmations: int
+    ) -> int | None:
+        """Return the exponent in force after this telegram's evidence, or None while it is in doubt."""
+        in_force = self.exponent(quantity, prior)
+        if evidence is None:
+            return in_force
+        exponent, why = evidence
+        pending = self.pending.pop(quantity.name, None)
+        if exponent != in_force:
+            telegrams = pending.telegrams + 1 if pending is not None and pending.exponent == exponent else 1
+            if telegrams < confirmations:
+                self.pending[quantity.name] = _Pending(exponent, telegrams)
+                return None
+        self.decisions[quantity.name] = Decision(self.meter, quantity.name, exponent, why)
+        return exponent
+
+    def energy(self, readings: Mapping[ObisCode, Reading], prior: int, when: datetime | None) -> int | None:
+        """Follow the energy register against the power; return its exponent in force, None while in doubt."""
+        closed = self.window.observe(readings, when)
+        if closed is not None:
+            self.resolve(ACTIVE_ENERGY, prior, _energy_evidence(*closed, prior), ENERGY_CONFIRMATIONS)
+        return None if ACTIVE_ENERGY.name in self.pending else self.exponent(ACTIVE_ENERGY, prior)
+
+
 class ResolutionLearner:
     """Decides, per meter, the resolution of voltage, current and energy in lists without scalers."""
 
@@ -210,15 +251,12 @@ class ResolutionLearner:
         """Start from the vendor table's priors alone."""
         # By meter and vendor table: one id sent in two vendors' lists is two
         # firmwares to learn, not one.
-        self._decisions: dict[tuple[_Meter, str], Decision] = {}
-        self._pending: dict[tuple[_Meter, str], _Pending] = {}
-        self._unexamined: dict[_Meter, int] = {}
-        self._windows: dict[_Meter, _EnergyWindow] = {}
+        self._meters: dict[_Meter, _Learned] = {}
 
     @property
     def decisions(self) -> list[Decision]:
         """What was decided, for diagnostics."""
-        return list(self._decisions.values())
+        return [decision for learned in self._meters.values() for decision in learned.decisions.values()]
 
     def apply(
         self, readings: Mapping[ObisCode, Reading], prior: Scaling, meter: str | None, when: datetime | None = None
@@ -228,26 +266,28 @@ class ResolutionLearner:
         Values whose resolution the evidence contradicts, before enough of it
         confirms the change, are left out rather than shown wrong.
         """
-        key = (meter, prior)
-        energy = self._energy_in_force(readings, prior, key, when)
+        learned = self._meters.get((meter, prior))
+        if learned is None:
+            learned = self._meters[meter, prior] = _Learned(meter)
+        energy = learned.energy(readings, prior.energy, when)
+        pending = learned.pending
         # A meter's lists prove the same every few seconds: voltage and current
         # are weighed on the first telegram, on every one while a change waits
         # to be confirmed, and otherwise every RECHECK_TELEGRAMS (a resolution
         # that changed in between makes values implausible, which drops them).
-        unexamined = self._unexamined.get(key, RECHECK_TELEGRAMS)
-        examine = unexamined >= RECHECK_TELEGRAMS or self._in_doubt(key)
-        self._unexamined[key] = 0 if examine else unexamined + 1
-        voltage = self._exponent(key, VOLTAGE, prior.voltage)
-        current: int | None = self._exponent(key, CURRENT, prior.current)
+        examine = learned.unexamined >= RECHECK_TELEGRAMS or CURRENT.name in pending or VOLTAGE.name in pending
+        learned.unexamined = 0 if examine else learned.unexamined + 1
+        voltage = learned.exponent(VOLTAGE, prior.voltage)
+        current: int | None = learned.exponent(CURRENT, prior.current)
         if not examine and (voltage, current, energy) == (prior.voltage, prior.current, prior.energy):
             return readings  # the vendor table is right for this meter
         voltages, currents, energies = _split(readings)
         if examine and voltages:
             evidence = self._voltage_evidence(voltages, prior.voltage)
-            voltage = self._resolve(key, VOLTAGE, prior.voltage, evidence, confirmations=1) or voltage
+            voltage = learned.resolve(VOLTAGE, prior.voltage, evidence, 1) or voltage
         if examine and currents:
             evidence = self._current_evidence(readings, currents, prior.current, voltage - prior.voltage)
-            current = self._resolve(key, CURRENT, prior.current, evidence, confirmations=CURRENT_CONFIRMATIONS)
+            current = learned.resolve(CURRENT, prior.current, evidence, CURRENT_CONFIRMATIONS)
         if (voltage, current, energy) == (prior.voltage, prior.current, prior.energy):
             return readings
         corrected = dict(readings)
@@ -262,60 +302,6 @@ class ResolutionLearner:
                 elif exponent != table:
                     corrected[obis] = Reading(_scaled(value, exponent - table), unit)
         return corrected
-
-    def _energy_in_force(
-        self, readings: Mapping[ObisCode, Reading], prior: Scaling, meter: _Meter, when: datetime | None
-    ) -> int | None:
-        """Follow the meter's energy against its power; return the energy exponent in force, None while in doubt."""
-        window = self._windows.get(meter)
-        if window is None:
-            window = self._windows[meter] = _EnergyWindow()
-        closed = window.observe(readings, when)
-        if closed is not None:
-            evidence = _energy_evidence(*closed, prior.energy)
-            self._resolve(meter, ACTIVE_ENERGY, prior.energy, evidence, confirmations=ENERGY_CONFIRMATIONS)
-        if (meter, ACTIVE_ENERGY.name) in self._pending:
-            return None
-        return self._exponent(meter, ACTIVE_ENERGY, prior.energy)
-
-    def _exponent(self, meter: _Meter, quantity: Quantity, prior: int) -> int:
-        """Return the exponent in force: the decision, or the prior."""
-        known = self._decisions.get((meter, quantity.name))
-        return prior if known is None else known.exponent
-
-    def _in_doubt(self, meter: _Meter) -> bool:
-        """Whether a change of voltage or current resolution waits to be confirmed."""
-        pending = self._pending
-        return bool(pending) and ((meter, CURRENT.name) in pending or (meter, VOLTAGE.name) in pending)
-
-    def _resolve(
-        self,
-        meter: _Meter,
-        quantity: Quantity,
-        prior: int,
-        evidence: tuple[int, str] | None,
-        *,
-        confirmations: int,
-    ) -> int | None:
-        """Return the exponent in force after this telegram's evidence, or None while it is in doubt."""
-        key = (meter, quantity.name)
-        known = self._decisions.get(key)
-        in_force = prior if known is None else known.exponent
-        if evidence is None:
-            return in_force
-        exponent, why = evidence
-        if exponent == in_force:
-            self._pending.pop(key, None)
-            self._decisions[key] = Decision(meter[0], quantity.name, exponent, why)
-            return exponent
-        pending = self._pending.get(key)
-        telegrams = pending.telegrams + 1 if pending is not None and pending.exponent == exponent else 1
-        if telegrams < confirmations:
-            self._pending[key] = _Pending(exponent, telegrams)
-            return None
-        self._pending.pop(key, None)
-        self._decisions[key] = Decision(meter[0], quantity.name, exponent, why)
-        return exponent
 
     @staticmethod
     def _voltage_evidence(voltages: dict[ObisCode, Reading], prior: int) -> tuple[int, str] | None:
