@@ -71,6 +71,24 @@ def test_hex_from_stdin_with_keys_in_a_subprocess() -> None:
     assert decoded["meter_id"] == "90941742"
 
 
+def test_the_command_needs_no_home_assistant() -> None:
+    """A user decoding a capture needs the standard library and cryptography only."""
+    frame = encoder.hdlc_frames(
+        encoder.data_notification(encoder.kamstrup_list(MeterState(), hourly=False), MeterState().moment)
+    )
+    # Home Assistant made unimportable: any import of it would fail the run.
+    program = (
+        "import runpy, sys; sys.modules['homeassistant'] = None; sys.argv = ['decoder', '--hex']; "
+        "runpy.run_module('custom_components.han_port.decoder', run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], input=frame.hex().encode(), capture_output=True, cwd=ROOT, check=False
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    (line,) = result.stdout.decode().splitlines()
+    assert json.loads(line)["values"]["1-1:1.7.0.255"] == {"value": 1703, "unit": "W"}
+
+
 def test_wrong_key_is_reported_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     apdu = encoder.data_notification(encoder.kamstrup_push1_list(MeterState()), None)
     capture = tmp_path / "dk.bin"

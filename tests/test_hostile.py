@@ -355,3 +355,25 @@ def test_build_frames_of_the_round_trip_cases_stay_decodable() -> None:
     for case in CASES:
         (telegram,) = Decoder().feed(build_frames(case, state, security=None, segment_size=None))
         assert_physical(telegram)
+
+
+def test_a_path_the_checks_missed_drops_one_frame_and_never_the_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever a missed path raises on hostile bytes, it costs that frame, not the stream."""
+    from custom_components.han_port.decoder import decoder as decoder_module  # noqa: PLC0415
+
+    real = decoder_module.implausible
+    calls = []
+
+    def fails_once(readings: object) -> str | None:
+        calls.append(readings)
+        if len(calls) == 1:
+            msg = "float division by zero"
+            raise ZeroDivisionError(msg)
+        return real(readings)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(decoder_module, "implausible", fails_once)
+    events = Decoder().feed_events(GOOD + GOOD)
+    assert isinstance(events[0], DroppedFrame)
+    assert events[0].reason is DropReason.UNDECODABLE
+    assert "ZeroDivisionError" in events[0].detail
+    assert isinstance(events[1], Telegram)
