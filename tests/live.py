@@ -73,6 +73,9 @@ class Simulator:
     def stop(self) -> None:
         self.process.kill()
         self.process.wait()
+        self._reader.join(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 # For pictures only: a headless browser on this machine logs in without a password.

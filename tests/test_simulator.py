@@ -80,6 +80,14 @@ def simulator(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def stop(process: subprocess.Popen[str]) -> None:
+    """End the simulator and close its pipe."""
+    process.kill()
+    process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+
+
 def receive(port: int, telegrams: int, seconds: float = 5) -> bytes:
     """Read a simulator's TCP stream until it holds this many telegrams, or time runs out."""
     data = b""
@@ -119,8 +127,7 @@ def test_served_over_tcp_and_decoded() -> None:
         sent_powers = {record["power_import"] for record in sent}
         assert {t.readings[ObisCode.parse("1-1:1.7.0")].value for t in telegrams} <= sent_powers
     finally:
-        process.kill()
-        process.wait()
+        stop(process)
 
 
 @pytest.mark.usefixtures("socket_enabled")
@@ -139,8 +146,7 @@ def test_clock_starts_at_the_first_client() -> None:
         assert first is not None
         assert first.replace(tzinfo=None) < datetime(2026, 1, 15, 6, 59, 30)
     finally:
-        process.kill()
-        process.wait()
+        stop(process)
 
 
 def test_served_on_a_pty_with_generated_keys() -> None:
@@ -171,8 +177,7 @@ def test_served_on_a_pty_with_generated_keys() -> None:
         assert telegrams[0].encrypted
         assert telegrams[0].meter_id == "82299475"
     finally:
-        process.kill()
-        process.wait()
+        stop(process)
 
 
 @pytest.mark.usefixtures("socket_enabled")
@@ -194,8 +199,7 @@ def test_replay_of_a_capture(tmp_path: Path) -> None:
         data = receive(port, len(pushes))
         assert [t.readings[POWER].value for t in Decoder().feed(data)] == [p.power_import for p in pushes]
     finally:
-        process.kill()
-        process.wait()
+        stop(process)
 
 
 def test_replay_of_a_missing_file_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

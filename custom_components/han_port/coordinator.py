@@ -252,8 +252,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
 
     def _restart_live_energy(self, register: Code, value: float) -> None:
         """Start live energy (and the hour's use) again from a register that began a new sequence."""
-        live = self.live_import if register == ACTIVE_ENERGY_IMPORT.code else None
-        live = self.live_export if register == ACTIVE_ENERGY_EXPORT.code else live
+        live = {ACTIVE_ENERGY_IMPORT.code: self.live_import, ACTIVE_ENERGY_EXPORT.code: self.live_export}.get(register)
         if live is None:
             return
         before = live.published
