@@ -13,6 +13,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.han_port.const import CONF_MANUFACTURER, DOMAIN
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 
+from .test_energy_guard import reader_connected
+
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
@@ -52,6 +54,7 @@ async def test_a_day_of_known_hours_gives_known_peaks_and_step(
     await hass.async_block_till_done()
     # Time is frozen: the telegrams go straight to the coordinator, as the reader would hand them over.
     coordinator = entry.runtime_data
+    await reader_connected(entry)
 
     # A winter day in Oslo: 1 kWh every hour, but 4.2 kWh at 07-08 and 6.1 kWh at 18-19.
     uses = [1000.0] * 24
