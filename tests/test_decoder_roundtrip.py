@@ -258,7 +258,8 @@ def consistent(state: MeterState) -> MeterState:
         reactive_import=0 if exporting else reactive_power,
         reactive_export=reactive_power if exporting else 0,
         phase_powers=(round(active[0]), round(active[1]), round(active[2])),
-        power_factor=round(power / total_apparent, 2) if total_apparent else 1.0,
+        # Whole watts over a few VA can exceed 1; no power factor does.
+        power_factor=min(round(power / total_apparent, 2), 1.0) if total_apparent else 1.0,
     )
 
 

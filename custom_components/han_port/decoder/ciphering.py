@@ -148,13 +148,10 @@ class SecurityPolicy:
     def __init__(self, keys: Keys) -> None:
         """Demand of every frame what the keys can prove."""
         self._keys = keys
+        self.requires_ciphering = keys.encryption is not None
+        """Whether plaintext (HDLC or P1) is refused."""
         self._highest: dict[bytes, int] = {}
         self._restarts: dict[bytes, _Restart] = {}
-
-    @property
-    def requires_ciphering(self) -> bool:
-        """Whether plaintext (HDLC or P1) is refused."""
-        return self._keys.encryption is not None
 
     def check(self, ciphering: Ciphering | None) -> None:
         """Refuse a frame whose security is less than the keys can prove (FrameRefusedError).

@@ -17,7 +17,7 @@ from .registers import implausible
 from .resolution import Decision, ResolutionLearner
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from .model import Reading
     from .obis import ObisCode
@@ -112,15 +112,12 @@ class Decoder:
         p1 = self._p1.feed_positioned(data)
         # Both framers read the same bytes; a stream that mixes the formats
         # gets its events in the order its frames began.
-        messages: list[tuple[int, HdlcMessage | P1Message | DroppedFrame]] = [*hdlc, *p1]
-        if hdlc and p1:
-            messages.sort(key=lambda positioned: positioned[0])
+        messages: Sequence[tuple[int, HdlcMessage | P1Message | DroppedFrame]] = hdlc
+        if p1:
+            messages = sorted([*hdlc, *p1], key=lambda positioned: positioned[0])
         events: list[Event] = []
         for _, message in messages:
-            if isinstance(message, DroppedFrame):
-                event: Event = message
-            else:
-                event = self._decode(message)
+            event = message if isinstance(message, DroppedFrame) else self._decode(message)
             if isinstance(event, Telegram):
                 self.telegrams += 1
             else:
@@ -134,14 +131,16 @@ class Decoder:
             if isinstance(message, HdlcMessage):
                 telegram = decode_hdlc_message(message, self._keys, self._layouts, self._resolutions, self._policy)
             else:
-                self._policy.check(None)
+                if self._policy.requires_ciphering:
+                    self._policy.check(None)
                 telegram = parse_telegram(message)
             reason = implausible(telegram.readings)
             if reason is not None:
                 return DroppedFrame(DropReason.IMPLAUSIBLE, reason, message.raw, telegram.ciphering)
             # Only a frame that opened and made sense counts for the counters:
             # garbage from a wrong key must not raise the mark genuine frames must pass.
-            self._policy.admit(telegram.ciphering)
+            if telegram.ciphering is not None:
+                self._policy.admit(telegram.ciphering)
         except FrameRefusedError as err:
             return DroppedFrame(err.reason, str(err), message.raw, err.ciphering)
         except DecodeError as err:

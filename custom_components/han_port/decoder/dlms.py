@@ -82,14 +82,17 @@ def _parse_data_notification(apdu: bytes, ciphering: Ciphering | None = None) ->
     return Notification(date_time, apdu[pos:], ciphering)
 
 
+_GLO_TAG = bytes([GENERAL_GLO_CIPHERING])
+
+
 def parse_apdu(apdu: bytes, keys: Keys, policy: SecurityPolicy | None = None) -> Notification:
     """Read a data-notification's header, deciphering the APDU first when it is ciphered.
 
     With a policy, a frame whose security falls short of the keys is refused
     before its content is looked at.
     """
-    if apdu[:1] != bytes([GENERAL_GLO_CIPHERING]):
-        if policy is not None:
+    if apdu[:1] != _GLO_TAG:
+        if policy is not None and policy.requires_ciphering:
             policy.check(None)
         return _parse_data_notification(apdu)
     ciphering, plaintext = decipher(apdu, keys)

@@ -78,6 +78,7 @@ MIN_EVIDENCE_ENERGY = 200.0
 ENERGY_TOLERANCE = 0.3
 # Power samples further apart than this leave a hole in the integral: the window starts again.
 MAX_SAMPLE_GAP = timedelta(minutes=5)
+_NO_TIME = timedelta(0)
 # Windows that must agree before another energy resolution is taken.
 ENERGY_CONFIRMATIONS = 3
 _POWER_IMPORT = (1, 7, 0)
@@ -128,7 +129,7 @@ class _EnergyWindow:
         code = self.codes.get(register)
         if code is not None:
             reading = readings.get(code)
-            return None if reading is None else reading.value
+            return None if reading is None else reading[0]
         c, d, e = register
         for obis, reading in readings.items():
             if obis.d == d and obis.c == c and obis.e == e and obis.f == PRESENT:
@@ -144,7 +145,7 @@ class _EnergyWindow:
         power = self.find(readings, _POWER_IMPORT)
         if power is not None and when is not None:
             elapsed = _elapsed(self.power_at, when)
-            if elapsed is None or elapsed > MAX_SAMPLE_GAP or elapsed < timedelta(0):
+            if elapsed is None or elapsed > MAX_SAMPLE_GAP or elapsed < _NO_TIME:
                 self.register = None  # a hole in the power: the window starts again
             elif self.power is not None:
                 self.integral += (self.power + power) / 2 * elapsed.total_seconds() / 3600
@@ -212,12 +213,13 @@ class _Learned:
     window: _EnergyWindow = field(default_factory=_EnergyWindow)
     unexamined: int = RECHECK_TELEGRAMS
     decisions: dict[str, Decision] = field(default_factory=dict)
+    exponents: dict[str, int] = field(default_factory=dict)
+    """The decisions' exponents, by quantity: what every telegram looks up."""
     pending: dict[str, _Pending] = field(default_factory=dict)
 
     def exponent(self, quantity: Quantity, prior: int) -> int:
         """Return the exponent in force: the decision, or the prior."""
-        known = self.decisions.get(quantity.name)
-        return prior if known is None else known.exponent
+        return self.exponents.get(quantity.name, prior)
 
     def resolve(
         self, quantity: Quantity, prior: int, evidence: tuple[int, str] | None, confirmations: int
@@ -234,6 +236,7 @@ class _Learned:
                 self.pending[quantity.name] = _Pending(exponent, telegrams)
                 return None
         self.decisions[quantity.name] = Decision(self.meter, quantity.name, exponent, why)
+        self.exponents[quantity.name] = exponent
         return exponent
 
     def energy(self, readings: Mapping[ObisCode, Reading], prior: int, when: datetime | None) -> int | None:
@@ -277,8 +280,9 @@ class ResolutionLearner:
         # that changed in between makes values implausible, which drops them).
         examine = learned.unexamined >= RECHECK_TELEGRAMS or CURRENT.name in pending or VOLTAGE.name in pending
         learned.unexamined = 0 if examine else learned.unexamined + 1
-        voltage = learned.exponent(VOLTAGE, prior.voltage)
-        current: int | None = learned.exponent(CURRENT, prior.current)
+        decided = learned.exponents
+        voltage = decided.get(VOLTAGE.name, prior.voltage)
+        current: int | None = decided.get(CURRENT.name, prior.current)
         if not examine and (voltage, current, energy) == (prior.voltage, prior.current, prior.energy):
             return readings  # the vendor table is right for this meter
         voltages, currents, energies = _split(readings)
