@@ -29,6 +29,7 @@ from .decoder.registers import (
     ACTIVE_POWER,
     ACTIVE_POWER_EXPORT,
     ACTIVE_POWER_IMPORT,
+    PRESENT_VALUE,
     Code,
     quantity_of,
 )
@@ -62,8 +63,6 @@ STORAGE_VERSION = 1
 # Energy state is written at most this often while telegrams flow (and at
 # every hour's first telegram): a power cut loses no more.
 SAVE_INTERVAL = timedelta(minutes=5)
-# F = 255 marks a register's present value; others are billing periods.
-CURRENT_VALUE = 255
 
 
 class MeterUnavailableError(Exception):
@@ -174,7 +173,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         for obis, reading in telegram.readings.items():
             # Billing-period and historic values (F other than 255) are not
             # the register's present value: they never replace it.
-            if obis.f != CURRENT_VALUE:
+            if obis.f != PRESENT_VALUE:
                 continue
             register = obis.register
             kind = quantity_of(obis)

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 type Code = tuple[int, int, int]
 """OBIS C.D.E: what a register measures, whichever channel (B) the meter uses."""
 
+PRESENT_VALUE = 255
+"""OBIS F of a register's present value; others are billing periods and history."""
+
 # The largest installations behind a HAN port: a farm or an apartment block
 # metered through current transformers, well under 1 MW and 2000 A a phase.
 # A direct-connected home stays under a tenth of that.
@@ -158,8 +161,6 @@ REGISTERS: tuple[Register, ...] = (
     *_per_phase(21, _TOTAL, "active_energy_import", ACTIVE_ENERGY),
     *_per_phase(22, _TOTAL, "active_energy_export", ACTIVE_ENERGY),
 )
-REGISTERS_BY_CODE = {register.code: register for register in REGISTERS}
-REGISTERS_BY_KEY = {register.key: register for register in REGISTERS}
 
 
 @lru_cache(maxsize=1024)

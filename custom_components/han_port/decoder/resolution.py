@@ -24,6 +24,7 @@ from .registers import (
     APPARENT_ENERGY,
     CURRENT,
     POWER_FACTOR,
+    PRESENT_VALUE,
     REACTIVE_ENERGY,
     REACTIVE_POWER,
     VOLTAGE,
@@ -83,8 +84,6 @@ _NO_TIME = timedelta(0)
 ENERGY_CONFIRMATIONS = 3
 _POWER_IMPORT = (1, 7, 0)
 _ENERGY_IMPORT = (1, 8, 0)
-# A register's present value, not a billing period's.
-PRESENT = 255
 _ENERGIES = (ACTIVE_ENERGY, REACTIVE_ENERGY, APPARENT_ENERGY)
 
 
@@ -132,7 +131,7 @@ class _EnergyWindow:
             return None if reading is None else reading[0]
         c, d, e = register
         for obis, reading in readings.items():
-            if obis.d == d and obis.c == c and obis.e == e and obis.f == PRESENT:
+            if obis.d == d and obis.c == c and obis.e == e and obis.f == PRESENT_VALUE:
                 self.codes[register] = obis
                 return reading.value
         return None
