@@ -131,7 +131,7 @@ async def test_a_register_that_starts_again_is_followed_with_a_repair_issue(
     await push(hass, freezer, entry, START + timedelta(hours=3, seconds=10), telegram(1800))
     assert float(state(hass, "live_energy_import")) == pytest.approx(13.70375)
     assert float(state(hass, "use_this_hour")) == pytest.approx(0.00375)
-    assert entry.runtime_data.rejected_totals == 2
+    assert entry.runtime_data.held_totals == 2
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -170,7 +170,7 @@ async def test_billing_period_values_never_replace_the_present_total(
     sent = replace(sent, readings={**sent.readings, last_month: Reading(150_000_000, Unit.WATT_HOUR)})
     await push(hass, freezer, entry, START, sent)
     assert state(hass, "energy_import") == "155232.51"
-    assert entry.runtime_data.rejected_totals == 0
+    assert entry.runtime_data.held_totals == 0
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -191,7 +191,7 @@ async def test_a_changed_current_transformer_ratio_rescales_what_is_kept(
     assert float(state(hass, "live_energy_import")) == pytest.approx(50_000)
     await push(hass, freezer, entry, START + timedelta(hours=1), telegram(1000, 1_001_000))
     assert state(hass, "energy_import") == "50050.0"
-    assert entry.runtime_data.rejected_totals == 0
+    assert entry.runtime_data.held_totals == 0
     await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -204,7 +204,7 @@ async def test_damaged_or_lower_totals_never_reach_the_energy_sensor(hass: HomeA
         tcp_meter.send(frame)
     await wait_for(lambda: value(hass, POWER) == "3")
     assert value(hass, ENERGY) == "155232.51"
-    assert entry.runtime_data.rejected_totals == 3
+    assert entry.runtime_data.held_totals == 3
     # Growth the meter can really have is accepted.
     tcp_meter.send(kamstrup_frame(default_state(energy_import=155_232_610), hourly=True))
     await wait_for(lambda: value(hass, ENERGY) == "155232.61")
@@ -320,11 +320,11 @@ async def test_hourly_totals_are_restored_after_a_restart(hass: HomeAssistant, t
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
     await wait_for(lambda: value(hass, POWER) == "1703")
     assert float(value(hass, ENERGY) or 0) == pytest.approx(155232.51)
-    # The guard remembers the restored total: a lower one is refused.
+    # The guard remembers the restored total: a lower one is held.
     tcp_meter.send(kamstrup_frame(default_state(energy_import=100), hourly=True))
     await asyncio.sleep(0.3)
     assert float(value(hass, ENERGY) or 0) == pytest.approx(155232.51)
-    assert entry.runtime_data.rejected_totals == 1
+    assert entry.runtime_data.held_totals == 1
     await hass.config_entries.async_unload(entry.entry_id)
 
 

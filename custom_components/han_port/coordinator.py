@@ -92,8 +92,8 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         super().__init__(hass, LOGGER, config_entry=entry, name=DOMAIN)
         self.data = initial
         self.guard = TotalGuard(ACTIVE_POWER.high)
-        self.rejected_totals = 0
-        """Energy totals held because they went down or jumped."""
+        self.held_totals = 0
+        """Energy totals held because they went down or jumped (followed or not later)."""
         self._key_problems = 0
         self._ct_ratio = float(entry.options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO))
         # Totals kept from before (restored states, stored live energy) were
@@ -236,7 +236,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
                 },
             )
             return True
-        self.rejected_totals += 1
+        self.held_totals += 1
         if verdict is Verdict.HELD_NEW:
             LOGGER.warning(
                 "Held energy register %s of meter %s at %s: it came as %s, and a total may only grow, as fast as "
@@ -271,13 +271,11 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
 
     def _track_energy(self, register: Code, value: float, now: datetime) -> None:
         """Feed power and accepted totals to the live energy and the tariff."""
-        # Power further apart than the silence the reader tolerates was not
-        # measured in between: the next register re-anchors instead.
-        max_gap = timedelta(seconds=self.reader.silence_timeout)
-        if register == ACTIVE_POWER_IMPORT.code:
-            self.live_import.add_power(value, now, max_gap)
-        elif register == ACTIVE_POWER_EXPORT.code:
-            self.live_export.add_power(value, now, max_gap)
+        if register in (ACTIVE_POWER_IMPORT.code, ACTIVE_POWER_EXPORT.code):
+            live = self.live_import if register == ACTIVE_POWER_IMPORT.code else self.live_export
+            # Power further apart than the silence the reader tolerates was not
+            # measured in between: the next register re-anchors instead.
+            live.add_power(value, now, timedelta(seconds=self.reader.silence_timeout))
         elif register == ACTIVE_ENERGY_IMPORT.code:
             self.live_import.add_register(value)
             self.tariff.correct_last_hour(value, now)

@@ -61,7 +61,7 @@ async def async_get_config_entry_diagnostics(
             ],
         },
         "energy_guard": {
-            "held_totals": coordinator.rejected_totals,
+            "held_totals": coordinator.held_totals,
             "holding": [".".join(map(str, register)) for register in coordinator.guard.held],
         },
         "last_telegrams": [_masked(raw, data.meter_id) for raw in reader.last_raw],

@@ -134,8 +134,7 @@ class HdlcFramer:
         pos = 0
         size = len(buffer)
         while (start := buffer.find(FLAG, pos)) >= 0:
-            if start > pos:
-                self.noise_bytes += start - pos - buffer.count(FLAG, pos, start)
+            self._skip(buffer, pos, start)
             # Only the last flag of a run can open a frame: the byte after an
             # opening flag is a format byte, never a flag.
             if start + 1 < size and buffer[start + 1] == FLAG:
