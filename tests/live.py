@@ -185,6 +185,16 @@ logger:
             raise
         return state
 
+    def configure(self, flow_id: str, body: object, seconds: float = 120) -> dict[str, Any]:
+        """Submit a step of a config flow and wait, as the frontend does, through its progress steps."""
+        path = f"/api/config/config_entries/flow/{flow_id}"
+        result: dict[str, Any] = self.request("POST", path, body)
+        deadline = time.monotonic() + seconds
+        while result["type"] == "progress" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            result = self.request("GET", path)
+        return result
+
     def wait_for_state(self, entity_id: str, accept: object, seconds: float = 60) -> dict[str, Any]:
         assert callable(accept)
         deadline = time.monotonic() + seconds

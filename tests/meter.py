@@ -11,12 +11,18 @@ import itertools
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from homeassistant.helpers import device_registry as dr
+from homeassistant.util import slugify
+
+from custom_components.han_port.const import DOMAIN
 from custom_components.han_port.simulator import frames as encoder
 from custom_components.han_port.simulator.frames import MeterState
 from custom_components.han_port.simulator.outlets import Outlets
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from homeassistant.core import HomeAssistant, State
 
 KEY = bytes(range(16))
 AUTH_KEY = bytes(range(16, 32))
@@ -100,8 +106,8 @@ class TcpMeter(Meter):
     def writers(self) -> list[asyncio.StreamWriter]:
         return self.outlets.writers
 
-    async def start(self, port: int = 0) -> None:
-        self.port = await self.outlets.listen("127.0.0.1", port)
+    async def start(self, port: int = 0, *, single_client: bool = False) -> None:
+        self.port = await self.outlets.listen("127.0.0.1", port, single_client=single_client)
 
     async def drop_clients(self) -> None:
         """Close every connection, as a bridge that reboots does."""
@@ -122,3 +128,25 @@ async def wait_for(predicate: object, seconds: float = 5.0) -> None:
             msg = "condition not met in time"
             raise AssertionError(msg)
         await asyncio.sleep(0.02)
+
+
+def entity_id(hass: HomeAssistant, name: str) -> str:
+    """The id Home Assistant gives a meter's sensor: the device's name, then the sensor's ("power_import").
+
+    Device names carry the meter number, so tests name sensors by what follows it.
+    """
+    if name.startswith("sensor."):
+        return name
+    registry = dr.async_get(hass)
+    devices = [
+        device for device in registry.devices.values() if any(domain == DOMAIN for domain, _ in device.identifiers)
+    ]
+    if not devices:
+        return f"sensor.no_meter_yet_{name}"
+    assert len(devices) == 1, [device.name for device in devices]
+    return f"sensor.{slugify(devices[0].name)}_{name}"
+
+
+def sensor(hass: HomeAssistant, name: str) -> State | None:
+    """A meter sensor's state, by the sensor's own name."""
+    return hass.states.get(entity_id(hass, name))

@@ -13,6 +13,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.han_port.const import CONF_MANUFACTURER, DOMAIN
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 
+from .meter import sensor
 from .test_energy_guard import reader_connected
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def telegram(power: float, energy: float | None = None) -> Telegram:
 
 
 def state(hass: HomeAssistant, key: str) -> str:
-    found = hass.states.get(f"sensor.kamstrup_meter_{key}")
+    found = sensor(hass, key)
     assert found is not None, key
     return found.state
 
@@ -75,7 +76,7 @@ async def test_a_day_of_known_hours_gives_known_peaks_and_step(
 
     assert float(state(hass, "use_last_hour")) == pytest.approx(1.0)
     # A new day has no completed hour yet.
-    assert state(hass, "today_s_peak_hour") == "unavailable"
+    assert state(hass, "today_s_peak_hour") == "unknown"
     peaks = coordinator.tariff.daily_peaks(dt_util.utcnow())
     assert peaks == {midnight.date(): 6100.0}
     assert float(state(hass, "capacity_average_this_month")) == pytest.approx(6.1)

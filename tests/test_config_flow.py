@@ -1,15 +1,18 @@
-"""The config flow, driven against real transports: a pty and a loopback TCP meter."""
+"""The config flow, driven against real transports: a pty, loopback TCP meters and bridges."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.han_port import entry as entry_module
 from custom_components.han_port.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
@@ -17,6 +20,7 @@ from custom_components.han_port.const import (
     CONF_CURRENT_TRANSFORMER_RATIO,
     CONF_DEVICE,
     CONF_ENCRYPTION_KEY,
+    CONF_GENERATED_ID,
     CONF_MANUFACTURER,
     CONF_METER_TYPE,
     CONF_PARITY,
@@ -25,226 +29,554 @@ from custom_components.han_port.const import (
 )
 from custom_components.han_port.simulator import frames as encoder
 
-from .meter import AUTH_KEY, KEY, PtyMeter, TcpMeter, ciphered_kamstrup, default_state, kamstrup_frame
+from .meter import (
+    AUTH_KEY,
+    KEY,
+    PtyMeter,
+    TcpMeter,
+    ciphered_kamstrup,
+    default_state,
+    kamstrup_frame,
+    wait_for,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+    from pathlib import Path
+
+    from homeassistant.config_entries import ConfigFlowResult
     from homeassistant.core import HomeAssistant
 
 pytestmark = pytest.mark.usefixtures("fast_timing")
 
+METER_ID = "5706567274389702"
+DANISH_METER_NUMBER = "74389702"  # the Danish list carries the short meter number
 
-async def _start(hass: HomeAssistant, menu_option: str) -> str:
+
+class Flow:
+    """A config flow driven as the frontend drives it: progress steps are waited through."""
+
+    def __init__(self, hass: HomeAssistant, result: ConfigFlowResult) -> None:
+        self.hass = hass
+        self.flow_id = result["flow_id"]
+        self.result = result
+        self.progress: list[dict[str, str]] = []
+        """The placeholders of every progress step shown on the way."""
+
+    async def submit(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        result = await self.hass.config_entries.flow.async_configure(self.flow_id, user_input)
+        while result["type"] is FlowResultType.SHOW_PROGRESS:
+            placeholders = dict(result["description_placeholders"] or {})
+            if placeholders not in self.progress:
+                self.progress.append(placeholders)
+            # As the frontend does: look again while the listening goes on.
+            await asyncio.sleep(0.05)
+            result = await self.hass.config_entries.flow.async_configure(self.flow_id)
+        self.result = result
+        return result
+
+
+async def start(hass: HomeAssistant, menu_option: str) -> Flow:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
     assert result["menu_options"] == ["serial", "network"]
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": menu_option})
+    flow = Flow(hass, result)
+    result = await flow.submit({"next_step_id": menu_option})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == menu_option
-    return result["flow_id"]
+    return flow
 
 
-async def test_serial_port_detects_line_and_meter(hass: HomeAssistant, pty_meter: PtyMeter) -> None:
+def suggested(result: ConfigFlowResult, field: str) -> object:
+    """What a form shows in a field: its suggested value, or else its default."""
+    for marker in result["data_schema"].schema:
+        if marker == field:
+            description = marker.description or {}
+            if "suggested_value" in description:
+                return description["suggested_value"]
+            return marker.default() if callable(marker.default) else None
+    raise AssertionError(field)
+
+
+async def _hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Keep a client connected and send it nothing, until it hangs up."""
+    await reader.read()
+    writer.close()
+
+
+@contextlib.asynccontextmanager
+async def bridge(handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]) -> AsyncIterator[int]:
+    """A loopback TCP server that does what handler does with each client."""
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+# A new meter.
+
+
+async def test_serial_port_detects_the_meter_with_progress(hass: HomeAssistant, pty_meter: PtyMeter) -> None:
     pty_meter.start_pushing([kamstrup_frame(default_state())])
-    flow_id = await _start(hass, "serial")
-    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_DEVICE: pty_meter.path})
+    flow = await start(hass, "serial")
+    result = await flow.submit({CONF_DEVICE: pty_meter.path})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Kamstrup 6841131BN243101040"
-    assert result["result"].unique_id == "5706567274389702"
+    assert result["title"] == f"Kamstrup {METER_ID}"
+    assert result["result"].unique_id == METER_ID
     data = result["data"]
     assert data[CONF_DEVICE] == pty_meter.path
-    assert data[CONF_MANUFACTURER] == "Kamstrup"
-    assert data[CONF_METER_TYPE] == "6841131BN243101040"
-    # A pty accepts any line setting, so the first candidate is the one detected.
-    assert (data[CONF_BAUDRATE], data[CONF_PARITY]) == (2400, "E")
+    assert (data[CONF_MANUFACTURER], data[CONF_METER_TYPE], data[CONF_GENERATED_ID]) == (
+        "Kamstrup",
+        "6841131BN243101040",
+        False,
+    )
+    # A pty has no line to detect (and refuses even parity when opened again): 8N1, one try.
+    assert (data[CONF_BAUDRATE], data[CONF_PARITY]) == (2400, "N")
+    assert flow.progress == [{"address": pty_meter.path, "line": "2400 8N1", "attempt": "1", "attempts": "1"}]
+    await hass.async_block_till_done()
+    entry = result["result"]
+    assert entry.state is ConfigEntryState.LOADED
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_short_lists_only_still_configure_by_port(hass: HomeAssistant, pty_meter: PtyMeter) -> None:
-    # The Swedish Aidon list never names the meter: the entry is known by its port.
+async def test_a_meter_without_an_id_gets_one_of_its_own(hass: HomeAssistant, pty_meter: PtyMeter) -> None:
+    # The Swedish Aidon list never names the meter: the port must not become its identity.
     apdu = encoder.data_notification(encoder.aidon_swedish_list(default_state()), None)
     pty_meter.start_pushing([encoder.hdlc_frames(apdu)])
-    flow_id = await _start(hass, "serial")
-    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_DEVICE: pty_meter.path})
+    flow = await start(hass, "serial")
+    result = await flow.submit({CONF_DEVICE: pty_meter.path})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["result"].unique_id == pty_meter.path
-    assert result["title"] == "meter"
+    entry = result["result"]
+    assert entry.unique_id is not None
+    assert pty_meter.path not in entry.unique_id
+    assert len(entry.unique_id) == 32
+    assert entry.data[CONF_GENERATED_ID] is True
+    # Nothing in this list names the maker either: the title says only what is known.
+    assert result["title"] == f"Meter {entry.unique_id[:6]}"
+    await hass.async_block_till_done()
+
+    # The same meter moves to another adapter: its made-up identity goes with it.
+    other = PtyMeter()
+    try:
+        other.start_pushing([encoder.hdlc_frames(apdu)])
+        flow = Flow(
+            hass,
+            await hass.config_entries.flow.async_init(
+                DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+            ),
+        )
+        assert flow.result["type"] is FlowResultType.MENU
+        await flow.submit({"next_step_id": "serial"})
+        result = await flow.submit({CONF_DEVICE: other.path})
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "reconfigure_successful"
+        assert entry.data[CONF_DEVICE] == other.path
+        assert entry.data[CONF_GENERATED_ID] is True
+        await hass.async_block_till_done()
+        assert entry.state is ConfigEntryState.LOADED
+    finally:
+        other.close()
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_network_bridge(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
-    flow_id = await _start(hass, "network")
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port}
-    )
+    flow = await start(hass, "network")
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"][CONF_HOST] == "127.0.0.1"
-    assert result["data"][CONF_PORT] == tcp_meter.port
-    assert result["result"].unique_id == "5706567274389702"
+    assert (result["data"][CONF_HOST], result["data"][CONF_PORT]) == ("127.0.0.1", tcp_meter.port)
+    assert result["result"].unique_id == METER_ID
+    assert flow.progress[0]["address"] == f"127.0.0.1:{tcp_meter.port}"
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(result["result"].entry_id)
 
 
-async def test_port_that_does_not_open(hass: HomeAssistant) -> None:
-    flow_id = await _start(hass, "serial")
-    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_DEVICE: "/dev/serial/by-id/no-such-adapter"})
+# What went wrong, told apart.
+
+
+async def test_port_that_does_not_open_keeps_what_was_typed(hass: HomeAssistant) -> None:
+    flow = await start(hass, "serial")
+    result = await flow.submit({CONF_DEVICE: "/dev/serial/by-id/no-such-adapter"})
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "cannot_connect"}
+    assert result["errors"] == {CONF_DEVICE: "cannot_connect"}
+    assert suggested(result, CONF_DEVICE) == "/dev/serial/by-id/no-such-adapter"
+    assert "no-such-adapter" in result["description_placeholders"]["error"]
 
 
-async def test_silent_port_explains_why_and_allows_retry(hass: HomeAssistant, pty_meter: PtyMeter) -> None:
-    flow_id = await _start(hass, "serial")
-    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_DEVICE: pty_meter.path})
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "no_telegram"}
-    # The HAN port gets opened; the user tries again.
-    pty_meter.start_pushing([kamstrup_frame(default_state())])
-    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_DEVICE: pty_meter.path})
+async def test_silent_port_stops_after_one_setting(hass: HomeAssistant, socket_enabled: None) -> None:  # noqa: ARG001
+    # A URL typed in the serial field is no pty: every line setting is a candidate.
+    async with bridge(_hold) as port:
+        flow = await start(hass, "serial")
+        result = await flow.submit({CONF_DEVICE: f"socket://127.0.0.1:{port}"})
+    assert result["errors"] == {CONF_DEVICE: "nothing_received"}
+    # Not one byte came: other line settings would hear nothing either.
+    assert [(p["attempt"], p["attempts"]) for p in flow.progress] == [("1", "4")]
+
+
+async def test_garbled_port_tries_every_setting(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    tcp_meter.start_pushing([b"\x00\xff\x13" * 30])
+    flow = await start(hass, "serial")
+    result = await flow.submit({CONF_DEVICE: f"socket://127.0.0.1:{tcp_meter.port}"})
+    assert result["errors"] == {CONF_DEVICE: "no_valid_telegram"}
+    assert [p["line"] for p in flow.progress] == ["2400 8E1", "2400 8N1", "9600 8N1", "115200 8N1"]
+    # The HAN port gets opened; the user tries again, and the form kept the address.
+    assert suggested(result, CONF_DEVICE) == f"socket://127.0.0.1:{tcp_meter.port}"
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    result = await flow.submit({CONF_DEVICE: f"socket://127.0.0.1:{tcp_meter.port}"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(result["result"].entry_id)
 
 
-async def test_noise_alone_is_no_telegram(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+async def test_bridge_errors_are_told_apart(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    flow = await start(hass, "network")
+    # Silent.
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    assert result["errors"] == {CONF_HOST: "bridge_silent"}
+    assert (suggested(result, CONF_HOST), suggested(result, CONF_PORT)) == ("127.0.0.1", tcp_meter.port)
+    # Bytes that make no frame: the bridge's serial settings are wrong.
     damaged = bytearray(kamstrup_frame(default_state()))
     damaged[50] ^= 0xFF
     tcp_meter.start_pushing([bytes(damaged), b"\x00\xff" * 50])
-    flow_id = await _start(hass, "network")
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port}
-    )
-    assert result["errors"] == {"base": "no_telegram"}
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    assert result["errors"] == {CONF_HOST: "bridge_garbled"}
+    # Busy: it hangs up on a second client.
+    async with bridge(lambda _reader, writer: writer.close()) as port:
+        result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
+    assert result["errors"] == {CONF_HOST: "bridge_closed"}
+    # Gone.
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
+    assert result["errors"] == {CONF_HOST: "cannot_connect"}
 
 
-async def test_bridge_that_refuses(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
-    port = tcp_meter.port
-    await tcp_meter.stop()
-    flow_id = await _start(hass, "network")
-    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_HOST: "127.0.0.1", CONF_PORT: port})
-    assert result["errors"] == {"base": "cannot_connect"}
+# Keys.
 
 
-async def test_ciphered_meter_asks_for_keys(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+async def test_ciphered_meter_asks_for_keys_and_keeps_what_was_typed(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
-    flow_id = await _start(hass, "network")
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port}
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "keys"
+    flow = await start(hass, "network")
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    assert (result["type"], result["step_id"]) == (FlowResultType.FORM, "keys")
 
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_ENCRYPTION_KEY: "12345", CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
-    )
-    assert result["errors"] == {"base": "invalid_key"}
+    typo = "00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e"
+    result = await flow.submit({CONF_ENCRYPTION_KEY: typo, CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    assert result["errors"] == {CONF_ENCRYPTION_KEY: "invalid_encryption_key"}
+    assert result["description_placeholders"]["encryption_key_digits"] == "30"
+    # Both keys stay as typed: the typo is fixed, not everything retyped.
+    assert suggested(result, CONF_ENCRYPTION_KEY) == typo
+    assert suggested(result, CONF_AUTHENTICATION_KEY) == AUTH_KEY.hex()
 
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_ENCRYPTION_KEY: bytes(16).hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
-    )
+    # The meter authenticates its frames: the authentication key is required.
+    result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: ""})
+    assert result["errors"] == {CONF_AUTHENTICATION_KEY: "invalid_authentication_key"}
+
+    result = await flow.submit({CONF_ENCRYPTION_KEY: bytes(16).hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
     assert result["errors"] == {"base": "wrong_key"}
+    assert suggested(result, CONF_ENCRYPTION_KEY) == bytes(16).hex()
 
     # Keys as grid companies send them: spaced, with 0x.
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_ENCRYPTION_KEY: "0x" + KEY.hex(" ").upper(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
+    result = await flow.submit(
+        {CONF_ENCRYPTION_KEY: "0x" + KEY.hex(" ").upper(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_ENCRYPTION_KEY] == KEY.hex()
     assert result["data"][CONF_AUTHENTICATION_KEY] == AUTH_KEY.hex()
-    assert result["result"].unique_id == "74389702"  # the Danish list carries the short meter number
+    assert result["result"].unique_id == DANISH_METER_NUMBER
+    assert result["result"].data[CONF_METER_TYPE] == "OMNIPOWER"
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(result["result"].entry_id)
 
 
 async def test_keys_step_when_the_meter_goes_quiet(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
-    flow_id = await _start(hass, "network")
-    await hass.config_entries.flow.async_configure(flow_id, {CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    flow = await start(hass, "network")
+    await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
     tcp_meter.stop_pushing()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
-    )
-    assert result["errors"] == {"base": "no_telegram"}
-    port = tcp_meter.port
+    keys = {CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
+    result = await flow.submit(keys)
+    assert result["errors"] == {"base": "bridge_silent"}
     await tcp_meter.stop()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
-    )
+    result = await flow.submit(keys)
     assert result["errors"] == {"base": "cannot_connect"}
-    assert port
 
 
-async def test_same_meter_twice_is_refused(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
-    MockConfigEntry(
-        domain=DOMAIN, unique_id="5706567274389702", data={CONF_HOST: "10.0.0.1", CONF_PORT: 1}
-    ).add_to_hass(hass)
-    tcp_meter.start_pushing([kamstrup_frame(default_state())])
-    flow_id = await _start(hass, "network")
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port}
+# Duplicates, found before listening.
+
+
+async def test_a_port_already_read_is_refused_before_listening(
+    hass: HomeAssistant, tcp_meter: TcpMeter, pty_meter: PtyMeter, tmp_path: Path
+) -> None:
+    MockConfigEntry(domain=DOMAIN, unique_id="1", data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port}).add_to_hass(
+        hass
     )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    flow = await start(hass, "network")
+    result = await flow.submit({CONF_HOST: " 127.0.0.1 ", CONF_PORT: tcp_meter.port})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "already_configured")
+    assert tcp_meter.connections == 0
+    assert flow.progress == []
+
+    # The same adapter by another name: its by-id link and the device it points to.
+    link = tmp_path / "usb-HAN-adapter"
+    link.symlink_to(pty_meter.path)
+    MockConfigEntry(domain=DOMAIN, unique_id="2", data={CONF_DEVICE: str(link)}).add_to_hass(hass)
+    flow = await start(hass, "serial")
+    result = await flow.submit({CONF_DEVICE: pty_meter.path})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "already_configured")
 
 
-async def test_reconfigure_moves_to_another_port(hass: HomeAssistant, pty_meter: PtyMeter) -> None:
+async def test_the_same_meter_on_another_port_moves_the_entry(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=METER_ID, data={CONF_HOST: "10.0.0.1", CONF_PORT: 1})
+    entry.add_to_hass(hass)
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    flow = await start(hass, "network")
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "already_configured")
+    assert entry.data[CONF_PORT] == tcp_meter.port
+
+
+# Reauthentication and reconfiguration, on entries that are loaded and hold their port.
+
+
+async def test_reauth_on_a_loaded_serial_entry(hass: HomeAssistant, pty_meter: PtyMeter) -> None:
+    pty_meter.start_pushing([ciphered_kamstrup(default_state())])
     entry = MockConfigEntry(
         domain=DOMAIN,
-        unique_id="5706567274389702",
-        data={CONF_DEVICE: "/dev/old", CONF_BAUDRATE: 2400, CONF_PARITY: "N"},
+        unique_id=DANISH_METER_NUMBER,
+        title=f"Kamstrup {DANISH_METER_NUMBER}",
+        data={
+            CONF_DEVICE: pty_meter.path,
+            CONF_MANUFACTURER: "Kamstrup",
+            CONF_ENCRYPTION_KEY: bytes(16).hex(),
+            CONF_AUTHENTICATION_KEY: AUTH_KEY.hex(),
+        },
     )
     entry.add_to_hass(hass)
-    pty_meter.start_pushing([kamstrup_frame(default_state())])
-    result = await entry.start_reconfigure_flow(hass)
-    assert result["step_id"] == "reconfigure"
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_DEVICE: pty_meter.path})
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reconfigure_successful"
-    assert entry.data[CONF_DEVICE] == pty_meter.path
-    # The detected settings are tried first: they are what the meter uses.
-    assert entry.data[CONF_PARITY] == "N"
+    assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    await hass.config_entries.async_unload(entry.entry_id)
+    # The running reader holds the pty's lock, and asks for new keys by itself.
+    await wait_for(lambda: _reauth(hass) is not None)
+    flow = Flow(hass, _reauth(hass))
+    await flow.submit()
+    assert flow.result["step_id"] == "reauth_confirm"
+    assert flow.result["description_placeholders"]["meter"] == f"Kamstrup {DANISH_METER_NUMBER}"
+    assert entry.runtime_data.reader.connects >= 1
+
+    result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: bytes(16).hex()})
+    assert result["errors"] == {"base": "wrong_key"}
+    # The reader has the port back while the user looks at the error.
+    assert not entry.runtime_data.reader.paused
+    result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    assert (result["type"], result.get("reason")) == (FlowResultType.ABORT, "reauth_successful"), result
+    assert entry.data[CONF_ENCRYPTION_KEY] == KEY.hex()
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+def _reauth(hass: HomeAssistant) -> Any:
+    """The reauthentication flow in progress, if there is one."""
+    for progress in hass.config_entries.flow.async_progress_by_handler(DOMAIN):
+        if progress["context"]["source"] == SOURCE_REAUTH:
+            return progress
+    return None
+
+
+async def test_reconfigure_on_a_loaded_single_client_bridge(hass: HomeAssistant, socket_enabled: None) -> None:  # noqa: ARG001
+    meter = TcpMeter()
+    await meter.start(single_client=True)
+    try:
+        meter.start_pushing([kamstrup_frame(default_state())])
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            unique_id=METER_ID,
+            title=f"Kamstrup {METER_ID}",
+            data={CONF_HOST: "127.0.0.1", CONF_PORT: meter.port, CONF_MANUFACTURER: "Kamstrup"},
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        await wait_for(lambda: entry.runtime_data.data.readings)
+        # The address unchanged: the bridge serves one client, and the entry is it.
+        flow = Flow(hass, await entry.start_reconfigure_flow(hass))
+        assert flow.result["description_placeholders"]["meter"] == f"Kamstrup {METER_ID}"
+        await flow.submit({"next_step_id": "network"})
+        result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: meter.port})
+        assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reconfigure_successful")
+        await hass.async_block_till_done()
+        assert entry.state is ConfigEntryState.LOADED
+        connections = meter.connections
+        await wait_for(lambda: meter.connections > connections or entry.runtime_data.data.readings)
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await meter.stop()
+
+
+async def test_reconfigure_from_a_bridge_to_a_serial_port(
+    hass: HomeAssistant, tcp_meter: TcpMeter, pty_meter: PtyMeter
+) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=METER_ID, data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    entry.add_to_hass(hass)
+    pty_meter.start_pushing([kamstrup_frame(default_state())])
+    flow = Flow(hass, await entry.start_reconfigure_flow(hass))
+    assert flow.result["menu_options"] == ["serial", "network"]
+    await flow.submit({"next_step_id": "serial"})
+    result = await flow.submit({CONF_DEVICE: pty_meter.path})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reconfigure_successful")
+    assert entry.data[CONF_DEVICE] == pty_meter.path
+    assert CONF_HOST not in entry.data
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_reconfigure_refuses_another_meter(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     entry = MockConfigEntry(domain=DOMAIN, unique_id="1111111111111111", data={CONF_HOST: "127.0.0.1", CONF_PORT: 1})
     entry.add_to_hass(hass)
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
-    result = await entry.start_reconfigure_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "wrong_meter"
+    flow = Flow(hass, await entry.start_reconfigure_flow(hass))
+    await flow.submit({"next_step_id": "network"})
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "wrong_meter")
     assert entry.data[CONF_PORT] == 1
 
 
-async def test_reconfigure_errors_and_keys(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
-    entry = MockConfigEntry(domain=DOMAIN, unique_id="74389702", data={CONF_HOST: "127.0.0.1", CONF_PORT: 1})
+async def test_reconfigure_refuses_a_port_another_meter_reads(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    MockConfigEntry(
+        domain=DOMAIN, unique_id="2", title="Aidon 7359992890941742", data={CONF_HOST: "127.0.0.1", CONF_PORT: 7}
+    ).add_to_hass(hass)
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=METER_ID, data={CONF_HOST: "127.0.0.1", CONF_PORT: 1})
     entry.add_to_hass(hass)
-    result = await entry.start_reconfigure_flow(hass)
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_HOST: "127.0.0.1", CONF_PORT: 1})
-    assert result["errors"] == {"base": "cannot_connect"}
+    flow = Flow(hass, await entry.start_reconfigure_flow(hass))
+    await flow.submit({"next_step_id": "network"})
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: 7})
+    assert result["errors"] == {CONF_HOST: "address_in_use"}
+    assert result["description_placeholders"]["other_meter"] == "Aidon 7359992890941742"
+    assert tcp_meter.connections == 0
+
+
+async def test_a_moved_ciphered_meter_keeps_its_keys(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    keys = {CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=DANISH_METER_NUMBER, data={CONF_HOST: "10.0.0.9", CONF_PORT: 1, **keys}
+    )
+    entry.add_to_hass(hass)
     tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port}
-    )
-    assert result["step_id"] == "keys"
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
-    )
-    assert result["reason"] == "reconfigure_successful"
-    assert entry.data[CONF_PORT] == tcp_meter.port
-    assert entry.data[CONF_ENCRYPTION_KEY] == KEY.hex()
+    flow = Flow(hass, await entry.start_reconfigure_flow(hass))
+    assert flow.result["menu_options"] == ["serial", "network", "keys"]
+    await flow.submit({"next_step_id": "network"})
+    # No keys asked: the stored ones open the meter's telegrams on the new bridge.
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reconfigure_successful")
+    assert (entry.data[CONF_PORT], entry.data[CONF_ENCRYPTION_KEY]) == (tcp_meter.port, KEY.hex())
     await hass.async_block_till_done()
-    await hass.config_entries.async_unload(entry.entry_id)
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_options_flow(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+async def test_reconfigure_changes_keys(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    new_key, new_auth_key = bytes(range(100, 116)), bytes(range(200, 216))
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=DANISH_METER_NUMBER,
+        data={
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: tcp_meter.port,
+            CONF_ENCRYPTION_KEY: KEY.hex(),
+            CONF_AUTHENTICATION_KEY: AUTH_KEY.hex(),
+        },
+    )
+    entry.add_to_hass(hass)
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state(), new_key, new_auth_key)])
+    flow = Flow(hass, await entry.start_reconfigure_flow(hass))
+    result = await flow.submit({"next_step_id": "keys"})
+    assert result["step_id"] == "keys"
+    # The keys in use are offered, to be changed.
+    assert suggested(result, CONF_ENCRYPTION_KEY) == KEY.hex()
+    result = await flow.submit({CONF_ENCRYPTION_KEY: new_key.hex(), CONF_AUTHENTICATION_KEY: new_auth_key.hex()})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reconfigure_successful")
+    assert (entry.data[CONF_ENCRYPTION_KEY], entry.data[CONF_AUTHENTICATION_KEY]) == (new_key.hex(), new_auth_key.hex())
+    assert entry.data[CONF_HOST] == "127.0.0.1"
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reconfigure_errors_then_keys(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=DANISH_METER_NUMBER, data={CONF_HOST: "127.0.0.1", CONF_PORT: 1})
+    entry.add_to_hass(hass)
+    flow = Flow(hass, await entry.start_reconfigure_flow(hass))
+    await flow.submit({"next_step_id": "network"})
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: 1})
+    assert result["errors"] == {CONF_HOST: "cannot_connect"}
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    assert result["step_id"] == "keys"
+    result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    assert result["reason"] == "reconfigure_successful"
+    assert (entry.data[CONF_PORT], entry.data[CONF_ENCRYPTION_KEY]) == (tcp_meter.port, KEY.hex())
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reauth_refuses_keys_of_another_meter(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id="11111111", data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port}
+    )
+    entry.add_to_hass(hass)
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
+    flow = Flow(hass, await entry.start_reauth_flow(hass))
+    result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    assert result["reason"] == "wrong_meter"
+
+
+async def test_closing_the_dialog_gives_the_port_back(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=METER_ID, data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    flow = Flow(hass, await entry.start_reconfigure_flow(hass))
+    await flow.submit({"next_step_id": "network"})
+    tcp_meter.stop_pushing()
+    result = await hass.config_entries.flow.async_configure(
+        flow.flow_id, {CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port}
+    )
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    await wait_for(lambda: entry.runtime_data.reader.paused)
+    hass.config_entries.flow.async_abort(flow.flow_id)
+    assert not entry.runtime_data.reader.paused
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+# Options.
+
+
+async def test_options_flow_reloads_once_and_keeps_what_was_typed(
+    hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     entry = MockConfigEntry(domain=DOMAIN, unique_id="1", data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    before = entry.runtime_data
+    setups = 0
+    real_setup = entry_module.async_setup_entry
+
+    async def counted(hass: HomeAssistant, entry: Any) -> bool:
+        nonlocal setups
+        setups += 1
+        return await real_setup(hass, entry)
+
+    monkeypatch.setattr(entry_module, "async_setup_entry", counted)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["step_id"] == "init"
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"],
-        {CONF_CURRENT_TRANSFORMER_RATIO: 60, CONF_CAPACITY_THRESHOLDS: "5, 2", CONF_PEAK_DAYS: 3},
+        result["flow_id"], {CONF_CURRENT_TRANSFORMER_RATIO: 60, CONF_CAPACITY_THRESHOLDS: "5, 2", CONF_PEAK_DAYS: 3}
     )
     assert result["errors"] == {CONF_CAPACITY_THRESHOLDS: "invalid_thresholds"}
+    # What was typed stays, the mistake included, so it can be fixed.
+    assert suggested(result, CONF_CAPACITY_THRESHOLDS) == "5, 2"
+    assert suggested(result, CONF_CURRENT_TRANSFORMER_RATIO) == 60
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {CONF_CURRENT_TRANSFORMER_RATIO: 60, CONF_CAPACITY_THRESHOLDS: "2;5; 10.5", CONF_PEAK_DAYS: 2.0},
@@ -255,51 +587,9 @@ async def test_options_flow(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
         CONF_CAPACITY_THRESHOLDS: "2, 5, 10.5",
         CONF_PEAK_DAYS: 2,
     }
-    # The entry is set up again with the new options (by the options flow on
-    # releases that have OptionsFlowWithReload, by an update listener before).
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data is not before
+    assert setups == 1
     assert entry.runtime_data.tariff.thresholds == (2.0, 5.0, 10.5)
     assert entry.runtime_data.tariff.peak_days == 2
     assert await hass.config_entries.async_unload(entry.entry_id)
-
-
-async def test_reauth_takes_new_keys_proven_on_a_live_telegram(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id="74389702",
-        data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port, CONF_ENCRYPTION_KEY: bytes(16).hex()},
-    )
-    entry.add_to_hass(hass)
-    tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
-    result = await entry.start_reauth_flow(hass)
-    assert result["step_id"] == "reauth_confirm"
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_ENCRYPTION_KEY: "nope"})
-    assert result["errors"] == {"base": "invalid_key"}
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: bytes(16).hex()}
-    )
-    assert result["errors"] == {"base": "wrong_key"}
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reauth_successful"
-    assert entry.data[CONF_ENCRYPTION_KEY] == KEY.hex()
-    assert entry.data[CONF_AUTHENTICATION_KEY] == AUTH_KEY.hex()
-    await hass.async_block_till_done()
-    await hass.config_entries.async_unload(entry.entry_id)
-
-
-async def test_reauth_refuses_keys_of_another_meter(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id="11111111", data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port}
-    )
-    entry.add_to_hass(hass)
-    tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
-    result = await entry.start_reauth_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
-    )
-    assert result["reason"] == "wrong_meter"

@@ -200,7 +200,7 @@ CASES = [
         timestamp=lambda s: s.moment,
         three_phase_only=True,
         # This list carries a numeric meter number and no meter type.
-        identity=lambda s: (str(int(s.meter_id[-8:])), None),
+        identity=lambda s: (str(int(s.meter_id[-8:])), "OMNIPOWER"),
     ),
 ]
 

@@ -31,20 +31,20 @@ def test_real_home_assistant_with_the_simulator(tmp_path: Path) -> None:
         flow = hass.request("POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {"next_step_id": "network"})
         assert flow["type"] == "form"
         assert flow["step_id"] == "network"
-        created = hass.request(
-            "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {"host": "127.0.0.1", "port": simulator_port}
-        )
+        created = hass.configure(flow["flow_id"], {"host": "127.0.0.1", "port": simulator_port})
         assert created["type"] == "create_entry", created
-        assert created["title"] == "Kamstrup 6841121BN243101040"
+        maker, meter_id = created["title"].split()
+        assert maker == "Kamstrup"
+        assert meter_id.isdigit()
+        # The device is named for the meter's number: two meters never share a name.
+        device = f"sensor.kamstrup_meter_{meter_id}"
 
-        power = hass.wait_for_state("sensor.kamstrup_meter_power_import", lambda s: s in simulator.powers())
+        power = hass.wait_for_state(f"{device}_power_import", lambda s: s in simulator.powers())
         assert power["attributes"]["device_class"] == "power"
         assert power["attributes"]["state_class"] == "measurement"
         assert power["attributes"]["unit_of_measurement"] == "W"
         # The hourly list comes at 07:00:05 meter time: its total is what the meter counted.
-        energy = hass.wait_for_state(
-            "sensor.kamstrup_meter_energy_import", lambda s: s not in ("unknown", "unavailable")
-        )
+        energy = hass.wait_for_state(f"{device}_energy_import", lambda s: s not in ("unknown", "unavailable"))
         sent_totals = {record["energy_import"] / 1000 for record in simulator.sent if record["energy_import"]}
         assert float(energy["state"]) in sent_totals
         assert energy["attributes"]["device_class"] == "energy"
@@ -56,7 +56,7 @@ def test_real_home_assistant_with_the_simulator(tmp_path: Path) -> None:
         simulator.stop()
         simulator = Simulator(simulator_port, "2026-01-15T03:00:00", seed=2)
         hass.wait_for_state(
-            "sensor.kamstrup_meter_power_import",
+            f"{device}_power_import",
             lambda s: s in simulator.powers() and s not in first_powers,
             seconds=90,
         )

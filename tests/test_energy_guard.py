@@ -21,6 +21,8 @@ from custom_components.han_port import connection
 from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO, CONF_MANUFACTURER, DOMAIN
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 
+from .meter import sensor
+
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
@@ -49,7 +51,7 @@ def telegram(power: float | None = None, energy: float | None = None, meter_id: 
 
 
 def state(hass: HomeAssistant, key: str) -> str:
-    found = hass.states.get(f"sensor.kamstrup_meter_{key}")
+    found = sensor(hass, key)
     assert found is not None, key
     return found.state
 

@@ -29,3 +29,17 @@ async def async_unload_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> 
     from .entry import async_unload_entry  # noqa: PLC0415 - see the module docstring
 
     return await async_unload_entry(hass, entry)
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> bool:
+    """Bring an entry of an earlier version up to date."""
+    from .entry import async_migrate_entry  # noqa: PLC0415 - see the module docstring
+
+    return await async_migrate_entry(hass, entry)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> None:
+    """Clean up after an entry the user deleted."""
+    from .entry import async_remove_entry  # noqa: PLC0415 - see the module docstring
+
+    await async_remove_entry(hass, entry)

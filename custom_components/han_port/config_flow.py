@@ -1,13 +1,27 @@
-"""Config flow for HAN Port: pick the port, detect the line, meet the meter."""
+"""Config flow for HAN Port: pick the port, listen for the meter, meet it.
+
+Every way in (a new meter, new keys, a move to another port or bridge) ends
+in the same listening step, shown as progress: the flow tries the likely
+line settings one by one, pausing the entry's own reader while it listens
+(serial ports are locked by whoever opens them, and most network bridges
+serve one client), and then says what it heard.
+"""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import serialx
 import voluptuous as vol
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    SOURCE_RECONFIGURE,
+    ConfigEntryState,
+    ConfigFlow,
+    ConfigFlowResult,
+)
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import callback
 from homeassistant.helpers.selector import (
@@ -19,7 +33,13 @@ from homeassistant.helpers.selector import (
 )
 
 from .compat import OptionsFlowBase, async_serial_port_selector, form_schema
-from .connection import COMMON_LINE_SETTINGS, LineSettings, ProbeResult, network_url, probe
+from .connection import (
+    COMMON_LINE_SETTINGS,
+    LineSettings,
+    ProbeResult,
+    is_pseudo_terminal,
+    probe,
+)
 from .const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
@@ -28,6 +48,7 @@ from .const import (
     CONF_CURRENT_TRANSFORMER_RATIO,
     CONF_DEVICE,
     CONF_ENCRYPTION_KEY,
+    CONF_GENERATED_ID,
     CONF_LIST_VERSION,
     CONF_MANUFACTURER,
     CONF_METER_TYPE,
@@ -38,42 +59,74 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .decoder import parse_key
+from .decoder import key_digits, parse_key
 from .energy import DEFAULT_PEAK_DAYS, DEFAULT_THRESHOLDS, format_thresholds, parse_thresholds
-from .entry import entry_keys, entry_line_settings, entry_url
+from .entry import entry_address, entry_keys, entry_line_settings, entry_url, meter_title
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Mapping
 
     from .coordinator import HanPortConfigEntry
+    from .decoder import Telegram
 
-# How long to listen for a telegram that names the meter, per line setting:
+# How long to listen per line setting for a telegram that names the meter:
 # the lists that carry the meter id come every 10 s.
 PROBE_SECONDS = 12.0
 BY_ID = "/dev/serial/by-id"
+DEFAULT_BRIDGE_PORT = 3001
+_CONNECTION_KEYS = (CONF_DEVICE, CONF_HOST, CONF_PORT)
+_KEY_FIELDS = (CONF_ENCRYPTION_KEY, CONF_AUTHENTICATION_KEY)
 
 
 def _list_ports() -> list[SelectOptionDict]:
-    """List serial ports for the picker, by their stable by-id path where there is one (blocking)."""
+    """List serial ports for the picker, USB adapters first, by their stable by-id path (blocking).
+
+    The first option is what the form shows selected: an on-board UART
+    (/dev/ttyS0) is seldom where a HAN adapter sits.
+    """
     options = []
     for port in serialx.list_serial_ports():
         stem = serialx.udev_serial_by_id_stem(port)
         path = f"{BY_ID}/{stem}" if stem and Path(BY_ID, stem).exists() else port.device
         details = ", ".join(part for part in (port.manufacturer, port.product, port.serial_number) if part)
-        options.append(SelectOptionDict(value=path, label=f"{path} ({details})" if details else path))
-    return options
+        label = f"{path} ({details})" if details else path
+        options.append((not details, path, SelectOptionDict(value=path, label=label)))
+    return [option for *_, option in sorted(options, key=lambda item: item[:2])]
+
+
+def _bridge_fields(host: str | None, port: int) -> dict[vol.Marker, Any]:
+    return {
+        vol.Required(CONF_HOST, default=host or vol.UNDEFINED): TextSelector(),
+        vol.Required(CONF_PORT, default=port): NumberSelector(
+            NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)
+        ),
+    }
 
 
 class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up a meter's HAN port."""
 
     VERSION = 1
+    MINOR_VERSION = 2
 
     def __init__(self) -> None:
         """Start with nothing known."""
         self._connection: dict[str, Any] = {}
-        self._line: LineSettings = LineSettings()
-        self._authenticated = False
+        self._keys: dict[str, str] = {}
+        self._typed: dict[str, Any] = {}
+        """What the user typed in the form being shown again, so nothing they wrote is lost."""
+        self._form = "serial"
+        """The form the listening started from, shown again with what went wrong."""
+        self._errors: dict[str, str] = {}
+        self._placeholders: dict[str, str] = {}
+        self._candidates: tuple[LineSettings, ...] = ()
+        self._attempt = 0
+        self._line = LineSettings()
+        self._listening: asyncio.Task[ProbeResult] | None = None
+        self._heard = ProbeResult()
+        self._authenticates = False
+        self._paused_entry: HanPortConfigEntry | None = None
 
     @staticmethod
     @callback
@@ -81,203 +134,343 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         """Options a user tunes after setup."""
         return HanPortOptionsFlow()
 
+    # Where the meter is.
+
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
         """Ask how the meter is connected."""
         return self.async_show_menu(step_id="user", menu_options=["serial", "network"])
 
-    async def async_step_serial(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Pick a serial port (or type a path or URL); detect the line settings."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            self._connection = {CONF_DEVICE: user_input[CONF_DEVICE].strip()}
-            result, errors = await self._detect(self._connection[CONF_DEVICE], COMMON_LINE_SETTINGS)
-            if result is not None:
-                return await self._async_meter_found(result)
-        schema = form_schema(
-            {
-                vol.Required(
-                    CONF_DEVICE, default=self._connection.get(CONF_DEVICE, vol.UNDEFINED)
-                ): await async_serial_port_selector(self.hass, _list_ports)
-            }
+    async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
+        """Move the meter to another port or bridge, or give it new keys."""
+        entry = self._get_reconfigure_entry()
+        self._connection = {key: entry.data[key] for key in _CONNECTION_KEYS if key in entry.data}
+        self._keys = {key: entry.data[key] for key in _KEY_FIELDS if key in entry.data}
+        self._line = entry_line_settings(dict(entry.data))
+        self._authenticates = CONF_AUTHENTICATION_KEY in entry.data
+        options = ["serial", "network", "keys"] if self._keys else ["serial", "network"]
+        return self.async_show_menu(
+            step_id="reconfigure", menu_options=options, description_placeholders={"meter": entry.title}
         )
-        return self.async_show_form(step_id="serial", data_schema=schema, errors=errors)
+
+    async def async_step_serial(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Pick a serial port (or type a path or URL); the line settings are found by listening."""
+        if user_input is not None:
+            device = user_input[CONF_DEVICE].strip()
+            connection = {CONF_DEVICE: device}
+            if is_pseudo_terminal(device):
+                candidates: tuple[LineSettings, ...] = (LineSettings(),)
+            elif self.source == SOURCE_RECONFIGURE and CONF_DEVICE in self._connection:
+                # The meter has not changed: its known settings first.
+                candidates = (self._line, *(line for line in COMMON_LINE_SETTINGS if line != self._line))
+            else:
+                candidates = COMMON_LINE_SETTINGS
+            return await self._async_listen_at(connection, candidates, "serial", user_input)
+        device = self._typed.get(CONF_DEVICE, self._connection.get(CONF_DEVICE, vol.UNDEFINED))
+        schema = form_schema(
+            {vol.Required(CONF_DEVICE, default=device): await async_serial_port_selector(self.hass, _list_ports)}
+        )
+        return self._show_form("serial", schema)
 
     async def async_step_network(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Connect to a network serial bridge (raw TCP)."""
-        errors: dict[str, str] = {}
+        """Connect to a network serial bridge (raw TCP); the bridge owns the line settings."""
         if user_input is not None:
-            self._connection = {CONF_HOST: user_input[CONF_HOST].strip(), CONF_PORT: int(user_input[CONF_PORT])}
-            # The bridge owns the serial line: its settings are not ours to detect.
-            url = network_url(self._connection[CONF_HOST], self._connection[CONF_PORT])
-            result, errors = await self._detect(url, (LineSettings(),))
-            if result is not None:
-                return await self._async_meter_found(result)
-        schema = form_schema(
-            {
-                vol.Required(CONF_HOST, default=self._connection.get(CONF_HOST, vol.UNDEFINED)): TextSelector(),
-                vol.Required(CONF_PORT, default=self._connection.get(CONF_PORT, 3001)): NumberSelector(
-                    NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)
-                ),
-            }
-        )
-        return self.async_show_form(step_id="network", data_schema=schema, errors=errors)
+            connection = {CONF_HOST: user_input[CONF_HOST].strip(), CONF_PORT: int(user_input[CONF_PORT])}
+            return await self._async_listen_at(connection, (LineSettings(),), "network", user_input)
+        host = self._typed.get(CONF_HOST, self._connection.get(CONF_HOST))
+        port = int(self._typed.get(CONF_PORT, self._connection.get(CONF_PORT, DEFAULT_BRIDGE_PORT)))
+        return self._show_form("network", form_schema(_bridge_fields(host, port)))
 
-    async def _detect(
-        self, url: str, candidates: tuple[LineSettings, ...]
-    ) -> tuple[ProbeResult | None, dict[str, str]]:
-        """Try each line setting until a checksum-valid telegram (or ciphered frame) arrives."""
-        opened = False
-        for line in candidates:
-            try:
-                result = await probe(url, line, PROBE_SECONDS)
-            except (OSError, serialx.SerialException, ValueError) as err:
-                LOGGER.debug("Cannot open %s: %s", url, err)
+    async def _async_listen_at(
+        self,
+        connection: dict[str, Any],
+        candidates: tuple[LineSettings, ...],
+        form: str,
+        user_input: dict[str, Any],
+    ) -> ConfigFlowResult:
+        """Listen at a new address, unless another entry already reads it."""
+        field = CONF_DEVICE if CONF_DEVICE in connection else CONF_HOST
+        address = entry_address(connection)
+        for entry in self._async_current_entries(include_ignore=False):
+            if entry_address(dict(entry.data)) != address or self._is_flow_entry(entry):
                 continue
-            opened = True
-            if result.telegram is not None or result.key_problem is not None:
-                self._line = line
-                return result, {}
-        return None, {"base": "no_telegram" if opened else "cannot_connect"}
+            if self.source == SOURCE_RECONFIGURE:
+                self._typed = user_input
+                self._errors = {field: "address_in_use"}
+                self._placeholders["other_meter"] = entry.title
+                return await self._async_show_origin(form)
+            return self.async_abort(reason="already_configured")
+        self._connection = connection
+        self._candidates = candidates
+        return await self._async_start_listening(form, user_input)
 
-    async def _async_meter_found(self, result: ProbeResult) -> ConfigFlowResult:
-        if result.key_problem is not None:
-            self._authenticated = bool(result.ciphering and result.ciphering.authenticated)
-            return await self.async_step_keys()
-        assert result.telegram is not None  # noqa: S101 - _detect returns one or the other
-        return await self._async_create(result, {})
+    def _is_flow_entry(self, entry: HanPortConfigEntry) -> bool:
+        """Whether entry is the one this flow reauthenticates or reconfigures."""
+        return self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE) and entry.entry_id == self._flow_entry().entry_id
+
+    def _flow_entry(self) -> HanPortConfigEntry:
+        if self.source == SOURCE_REAUTH:
+            return self._get_reauth_entry()
+        return self._get_reconfigure_entry()
+
+    # The keys of a ciphered meter.
 
     async def async_step_keys(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the keys of a ciphered meter and prove them on a live telegram."""
-        errors: dict[str, str] = {}
         if user_input is not None:
-            keys: dict[str, str] = {}
-            try:
-                keys[CONF_ENCRYPTION_KEY] = parse_key(user_input[CONF_ENCRYPTION_KEY]).hex()
-                if self._authenticated or user_input.get(CONF_AUTHENTICATION_KEY):
-                    keys[CONF_AUTHENTICATION_KEY] = parse_key(user_input.get(CONF_AUTHENTICATION_KEY, "")).hex()
-            except ValueError:
-                errors["base"] = "invalid_key"
-            else:
-                result, errors = await self._check_keys(keys)
-                if result is not None:
-                    return await self._async_create(result, keys)
-        fields: dict[vol.Marker, Any] = {vol.Required(CONF_ENCRYPTION_KEY): TextSelector()}
-        auth_marker = vol.Required if self._authenticated else vol.Optional
-        fields[auth_marker(CONF_AUTHENTICATION_KEY)] = TextSelector()
-        return self.async_show_form(step_id="keys", data_schema=form_schema(fields), errors=errors)
-
-    async def _check_keys(self, keys: dict[str, str]) -> tuple[ProbeResult | None, dict[str, str]]:
-        key, auth_key = entry_keys(dict(keys))
-        try:
-            result = await probe(self._url(), self._line, PROBE_SECONDS, key, auth_key)
-        except (OSError, serialx.SerialException, ValueError):
-            return None, {"base": "cannot_connect"}
-        if result.key_problem is not None:
-            return None, {"base": "wrong_key"}
-        if result.telegram is None:
-            return None, {"base": "no_telegram"}
-        return result, {}
-
-    def _url(self) -> str:
-        return entry_url(self._connection)
-
-    async def _async_create(self, result: ProbeResult, keys: dict[str, str]) -> ConfigFlowResult:
-        telegram = result.telegram
-        assert telegram is not None  # noqa: S101 - callers pass a telegram
-        # Meters that never send their id (the Swedish Aidon list) are known by their port.
-        meter_id = telegram.meter_id or self._url()
-        data = {
-            **self._connection,
-            **keys,
-            CONF_BAUDRATE: self._line.baudrate,
-            CONF_PARITY: self._line.parity,
-            CONF_BYTESIZE: self._line.bytesize,
-            CONF_STOPBITS: self._line.stopbits,
-            CONF_MANUFACTURER: telegram.manufacturer,
-            CONF_METER_TYPE: telegram.meter_type,
-            CONF_LIST_VERSION: telegram.list_version,
-        }
-        await self.async_set_unique_id(meter_id)
-        if self.source == "reconfigure":
-            self._abort_if_unique_id_mismatch(reason="wrong_meter")
-            return self.async_update_reload_and_abort(self._get_reconfigure_entry(), data=data)
-        self._abort_if_unique_id_configured(updates=data)
-        title = " ".join(part for part in (telegram.manufacturer, telegram.meter_type or "meter") if part)
-        return self.async_create_entry(title=title, data=data)
+            keys, errors = self._parse_keys(user_input)
+            if errors:
+                self._typed, self._errors = user_input, errors
+                return self._show_keys_form("keys")
+            self._keys = keys
+            if self.source == SOURCE_RECONFIGURE and not self._candidates:
+                # New keys for the same port: listen where the meter is.
+                self._candidates = (self._line,)
+            return await self._async_start_listening("keys", user_input)
+        return self._show_keys_form("keys")
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """Ask for new keys: the meter's telegrams stopped opening with the old ones."""
-        self._connection = {key: entry_data[key] for key in (CONF_DEVICE, CONF_HOST, CONF_PORT) if key in entry_data}
+        self._connection = {key: entry_data[key] for key in _CONNECTION_KEYS if key in entry_data}
         self._line = entry_line_settings(dict(entry_data))
-        self._authenticated = True
+        self._candidates = (self._line,)
+        # A meter that authenticated its frames once still does: both keys are needed.
+        self._authenticates = CONF_AUTHENTICATION_KEY in entry_data or CONF_ENCRYPTION_KEY in entry_data
         return await self.async_step_reauth_confirm()
 
     async def async_step_reauth_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Take the new keys and prove them on a live telegram."""
-        errors: dict[str, str] = {}
         if user_input is not None:
-            try:
-                keys = {CONF_ENCRYPTION_KEY: parse_key(user_input[CONF_ENCRYPTION_KEY]).hex()}
-                if user_input.get(CONF_AUTHENTICATION_KEY):
-                    keys[CONF_AUTHENTICATION_KEY] = parse_key(user_input[CONF_AUTHENTICATION_KEY]).hex()
-            except ValueError:
-                errors["base"] = "invalid_key"
-            else:
-                result, errors = await self._check_keys(keys)
-                if result is not None and result.telegram is not None:
-                    entry = self._get_reauth_entry()
-                    await self.async_set_unique_id(result.telegram.meter_id or self._url())
-                    self._abort_if_unique_id_mismatch(reason="wrong_meter")
-                    return self.async_update_reload_and_abort(entry, data_updates=keys)
-        schema = form_schema(
-            {
-                vol.Required(CONF_ENCRYPTION_KEY): TextSelector(),
-                vol.Optional(CONF_AUTHENTICATION_KEY): TextSelector(),
-            }
-        )
-        return self.async_show_form(step_id="reauth_confirm", data_schema=schema, errors=errors)
+            keys, errors = self._parse_keys(user_input)
+            if errors:
+                self._typed, self._errors = user_input, errors
+                return self._show_keys_form("reauth_confirm")
+            self._keys = keys
+            return await self._async_start_listening("reauth_confirm", user_input)
+        return self._show_keys_form("reauth_confirm")
 
-    async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Move the meter to another port, bridge or keys."""
-        entry = self._get_reconfigure_entry()
-        network = CONF_HOST in entry.data
+    def _parse_keys(self, user_input: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+        """Read the typed keys; name each field that is not a key, and say how many digits it had."""
+        keys: dict[str, str] = {}
         errors: dict[str, str] = {}
-        if user_input is not None:
-            if network:
-                self._connection = {CONF_HOST: user_input[CONF_HOST].strip(), CONF_PORT: int(user_input[CONF_PORT])}
-                candidates: tuple[LineSettings, ...] = (LineSettings(),)
-            else:
-                self._connection = {CONF_DEVICE: user_input[CONF_DEVICE].strip()}
-                # Keep the detected settings first: the meter has not changed.
-                known = entry_line_settings(dict(entry.data))
-                candidates = (known, *(line for line in COMMON_LINE_SETTINGS if line != known))
-            result, errors = await self._detect(self._url(), candidates)
-            if result is not None:
-                if result.key_problem is not None:
-                    self._authenticated = bool(result.ciphering and result.ciphering.authenticated)
-                    return await self.async_step_keys()
-                return await self._async_create(result, {})
-        if network:
-            fields = {
-                vol.Required(CONF_HOST, default=entry.data[CONF_HOST]): TextSelector(),
-                vol.Required(CONF_PORT, default=entry.data[CONF_PORT]): NumberSelector(
-                    NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)
-                ),
-            }
+        for field in _KEY_FIELDS:
+            text = str(user_input.get(field) or "")
+            if field == CONF_AUTHENTICATION_KEY and not text and not self._authenticates:
+                continue
+            try:
+                keys[field] = parse_key(text).hex()
+            except ValueError:
+                errors[field] = f"invalid_{field}"
+                self._placeholders[f"{field}_digits"] = str(len(key_digits(text)))
+        return keys, errors
+
+    def _show_keys_form(self, step_id: str) -> ConfigFlowResult:
+        auth_marker = vol.Required if self._authenticates else vol.Optional
+        schema = form_schema(
+            {vol.Required(CONF_ENCRYPTION_KEY): TextSelector(), auth_marker(CONF_AUTHENTICATION_KEY): TextSelector()}
+        )
+        # What was typed stays (a typo is fixed, not retyped); known keys are offered when reconfiguring.
+        suggested = {**self._keys, **{key: value for key, value in self._typed.items() if value}}
+        return self._show_form(step_id, self.add_suggested_values_to_schema(schema, suggested))
+
+    # Listening, shown as progress.
+
+    async def _async_start_listening(self, form: str, user_input: dict[str, Any]) -> ConfigFlowResult:
+        self._form = form
+        self._typed = user_input
+        self._attempt = 0
+        return await self.async_step_listen()
+
+    async def async_step_listen(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
+        """Listen with one line setting after another until the meter is heard."""
+        if self._listening is None:
+            self._listening = self.hass.async_create_task(
+                self._listen(self._candidates[self._attempt]), f"{DOMAIN} config flow listening"
+            )
+        if not self._listening.done():
+            return self.async_show_progress(
+                step_id="listen",
+                progress_action="listen_bridge" if CONF_HOST in self._connection else "listen_serial",
+                description_placeholders={
+                    "address": self._address_text(),
+                    "line": str(self._candidates[self._attempt]),
+                    "attempt": str(self._attempt + 1),
+                    "attempts": str(len(self._candidates)),
+                },
+                progress_task=self._listening,
+            )
+        heard = self._listening.result()
+        self._listening = None
+        garbled = heard.received > 0 and heard.telegram is None and heard.key_problem is None
+        if garbled and not heard.closed and self._attempt + 1 < len(self._candidates):
+            # Bytes that make no frame: the line settings may be wrong, try the next.
+            self._attempt += 1
+            return await self.async_step_listen()
+        self._heard = heard
+        return self.async_show_progress_done(next_step_id="heard")
+
+    async def _listen(self, line: LineSettings) -> ProbeResult:
+        """Listen once; a port that does not open is a result too, not an exception."""
+        if self._paused_entry is None and self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
+            entry = self._flow_entry()
+            if entry.state is ConfigEntryState.LOADED:
+                # Noted first: a flow closed while the port is being let go still gives it back.
+                self._paused_entry = entry
+                await entry.runtime_data.reader.pause()
+        key, auth_key = entry_keys(dict(self._keys))
+        try:
+            return await probe(entry_url(self._connection), line, PROBE_SECONDS, key, auth_key)
+        except (OSError, serialx.SerialException, ValueError) as err:
+            LOGGER.debug("Cannot open %s: %s", self._address_text(), err)
+            self._placeholders["error"] = str(err)
+            return ProbeResult(opened=False)
+
+    def _resume_reader(self) -> None:
+        """Give the port back to the entry's reader (unless it was unloaded meanwhile)."""
+        if self._paused_entry is not None and self._paused_entry.state is ConfigEntryState.LOADED:
+            self._paused_entry.runtime_data.reader.resume()
+        self._paused_entry = None
+
+    def _update_and_reload(
+        self,
+        entry: HanPortConfigEntry,
+        *,
+        data: Mapping[str, Any] | None = None,
+        data_updates: Mapping[str, Any] | None = None,
+    ) -> ConfigFlowResult:
+        """Store what changed and set the entry up again, its paused reader with it.
+
+        The paused reader is not resumed: it would open the port again just
+        as the reload closes it.
+        """
+        self._paused_entry = None
+        if data is not None:
+            return self.async_update_reload_and_abort(entry, data=data)
+        return self.async_update_reload_and_abort(entry, data_updates=data_updates or {})
+
+    @callback
+    def async_remove(self) -> None:
+        """Stop listening and give the port back: the flow ended, or the user closed it."""
+        if self._listening is not None:
+            self._listening.cancel()
+        self._resume_reader()
+
+    async def async_step_heard(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
+        """Act on what listening told: a meter, a ciphered meter, or what went wrong."""
+        heard = self._heard
+        if heard.telegram is not None:
+            return await self._async_meter_heard(heard.telegram)
+        self._resume_reader()
+        if heard.key_problem is not None:
+            # The line is found: the keys are proven on it alone.
+            self._line = self._candidates[self._attempt]
+            self._candidates = (self._line,)
+            if self._form in ("keys", "reauth_confirm"):
+                self._errors = {"base": "wrong_key"}
+                return await self._async_show_origin(self._form)
+            # A moved meter whose stored keys do not open it, or a new ciphered meter.
+            self._authenticates = bool(heard.ciphering and heard.ciphering.authenticated)
+            self._typed, self._errors = {}, {}
+            return self._show_keys_form("keys")
+        self._errors = {self._field(): self._error(heard)}
+        return await self._async_show_origin(self._form)
+
+    def _field(self) -> str:
+        """Name the field an error about the address belongs to ("base" on the keys forms)."""
+        if self._form in ("serial", "network"):
+            return CONF_DEVICE if self._form == "serial" else CONF_HOST
+        return "base"
+
+    def _error(self, heard: ProbeResult) -> str:
+        """Name what went wrong: three different things a user does differently about."""
+        bridge = CONF_HOST in self._connection
+        if not heard.opened:
+            return "cannot_connect"
+        if heard.closed and not heard.received:
+            return "bridge_closed"
+        if not heard.received:
+            return "bridge_silent" if bridge else "nothing_received"
+        return "bridge_garbled" if bridge else "no_valid_telegram"
+
+    async def _async_show_origin(self, form: str) -> ConfigFlowResult:
+        if form in ("keys", "reauth_confirm"):
+            return self._show_keys_form(form)
+        if form == "network":
+            return await self.async_step_network()
+        return await self.async_step_serial()
+
+    def _show_form(self, step_id: str, schema: vol.Schema) -> ConfigFlowResult:
+        errors, self._errors = self._errors, {}
+        placeholders = {
+            "address": self._address_text(),
+            "meter": "",
+            "other_meter": "",
+            "error": "",
+            **self._placeholders,
+        }
+        if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
+            placeholders["meter"] = self._flow_entry().title
+        self._typed = {}
+        return self.async_show_form(
+            step_id=step_id, data_schema=schema, errors=errors, description_placeholders=placeholders
+        )
+
+    def _address_text(self) -> str:
+        if CONF_HOST in self._connection:
+            return f"{self._connection[CONF_HOST]}:{self._connection[CONF_PORT]}"
+        return str(self._connection.get(CONF_DEVICE, ""))
+
+    # The meter, heard.
+
+    async def _async_meter_heard(self, telegram: Telegram) -> ConfigFlowResult:
+        line = self._candidates[self._attempt] if self._candidates else self._line
+        data: dict[str, Any] = {
+            **self._connection,
+            **self._keys,
+            CONF_BAUDRATE: line.baudrate,
+            CONF_PARITY: line.parity,
+            CONF_BYTESIZE: line.bytesize,
+            CONF_STOPBITS: line.stopbits,
+            CONF_MANUFACTURER: telegram.manufacturer,
+            CONF_METER_TYPE: telegram.meter_type,
+            CONF_LIST_VERSION: telegram.list_version,
+        }
+        if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
+            entry = self._flow_entry()
+            if not _same_meter(entry, telegram):
+                return self.async_abort(reason="wrong_meter")
+            if self.source == SOURCE_REAUTH:
+                return self._update_and_reload(entry, data_updates=self._keys)
+            data[CONF_GENERATED_ID] = entry.data.get(CONF_GENERATED_ID, False)
+            return self._update_and_reload(entry, data=data)
+        if telegram.meter_id is None:
+            # A meter that never says who it is (the Swedish Aidon list, most P1
+            # meters) gets an identity of its own, kept wherever it moves.
+            await self.async_set_unique_id(uuid.uuid4().hex)
+            data[CONF_GENERATED_ID] = True
         else:
-            fields = {
-                vol.Required(CONF_DEVICE, default=entry.data[CONF_DEVICE]): await async_serial_port_selector(
-                    self.hass, _list_ports
-                )
-            }
-        return self.async_show_form(step_id="reconfigure", data_schema=form_schema(fields), errors=errors)
+            await self.async_set_unique_id(telegram.meter_id)
+            # The same meter on another port or bridge: the entry follows it there.
+            self._abort_if_unique_id_configured(updates=data)
+            data[CONF_GENERATED_ID] = False
+        title = meter_title(telegram.manufacturer, telegram.meter_id, self.unique_id)
+        return self.async_create_entry(title=title, data=data)
+
+
+def _same_meter(entry: HanPortConfigEntry, telegram: Telegram) -> bool:
+    """Whether the telegram comes from the entry's meter (as far as the meter tells)."""
+    manufacturer = entry.data.get(CONF_MANUFACTURER)
+    if manufacturer and telegram.manufacturer and manufacturer != telegram.manufacturer:
+        return False
+    if entry.data.get(CONF_GENERATED_ID):
+        return telegram.meter_id is None
+    return telegram.meter_id == entry.unique_id
 
 
 class HanPortOptionsFlow(OptionsFlowBase):
-    """Settings a user tunes: a current transformer ratio for CT meters."""
+    """Settings a user tunes: a current transformer ratio for CT meters, the capacity tariff."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Show the options."""
+        """Show the options; a value that does not parse stays as typed, with the error on its field."""
         errors: dict[str, str] = {}
         if user_input is not None:
             try:
@@ -304,4 +497,6 @@ class HanPortOptionsFlow(OptionsFlowBase):
                 ),
             }
         )
+        if user_input is not None:
+            schema = self.add_suggested_values_to_schema(schema, user_input)
         return self.async_show_form(step_id="init", data_schema=schema, errors=errors)

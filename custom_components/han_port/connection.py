@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import stat
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from serialx import Parity, SerialException, StopBits, create_serial_connection
@@ -30,6 +33,8 @@ BACKOFF_MAX = 60.0
 # the meter, the cable or the network bridge is gone.
 MIN_SILENCE = 30.0
 SILENCE_INTERVALS = 3
+# How long closing a port may take before it is taken as closed.
+CLOSE_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,23 @@ def network_url(host: str, port: int) -> str:
     return f"socket://[{host}]:{port}" if ":" in host else f"socket://{host}:{port}"
 
 
+# Linux gives pseudo-terminal slaves (/dev/pts/N) these device majors.
+_PTY_MAJORS = range(136, 144)
+
+
+def is_pseudo_terminal(path: str) -> bool:
+    """Whether path is a pseudo-terminal (a simulator, socat, ser2net's local end), not a UART.
+
+    A pty has no line: it passes bytes whatever the parity, and refuses to
+    be set to even parity a second time, so it is opened as 8N1.
+    """
+    try:
+        mode = Path(path).stat()
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode.st_mode) and os.major(mode.st_rdev) in _PTY_MAJORS
+
+
 async def open_connection(
     url: str, line: LineSettings, protocol_factory: Callable[[], asyncio.Protocol]
 ) -> asyncio.BaseTransport:
@@ -86,9 +108,12 @@ class _DecoderProtocol(asyncio.Protocol):
     def __init__(self, decoder: Decoder, on_event: Callable[[Telegram | DroppedFrame], None]) -> None:
         self._decoder = decoder
         self._on_event = on_event
+        self.received = 0
+        """Bytes that arrived, valid or not."""
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def data_received(self, data: bytes) -> None:
+        self.received += len(data)
         for event in self._decoder.feed_events(data):
             self._on_event(event)
 
@@ -120,10 +145,17 @@ class MeterReader:
         self._available: bool | None = None
         self._last_telegram = 0.0
         self._intervals: deque[float] = deque(maxlen=10)
-        self.last_raw: deque[bytes] = deque(maxlen=5)
-        """The last few raw telegrams, for diagnostics."""
+        self.last_telegrams: deque[Telegram] = deque(maxlen=5)
+        """The last few telegrams, for diagnostics."""
         self.connects = 0
         """How many times the connection was opened."""
+        self.open_error: str | None = None
+        """Why the port did not open the last time it was tried (None: it opened)."""
+        self._transport: asyncio.BaseTransport | None = None
+        # Held while the port is open; set while the reader may open it.
+        self._port = asyncio.Lock()
+        self._may_open = asyncio.Event()
+        self._may_open.set()
 
     @property
     def silence_timeout(self) -> float:
@@ -141,7 +173,7 @@ class MeterReader:
         if self._last_telegram:
             self._intervals.append(now - self._last_telegram)
         self._last_telegram = now
-        self.last_raw.append(event.raw)
+        self.last_telegrams.append(event)
         self._set_available(available=True)
         self._on_telegram(event)
 
@@ -151,30 +183,60 @@ class MeterReader:
             self._available = available
             self._on_available(available)
 
+    async def pause(self) -> None:
+        """Let go of the port until resume(), so a config flow can listen on it.
+
+        Serial ports are locked by whoever opens them, and most network
+        bridges serve one client: the flow would find the port busy otherwise.
+        The meter does not count as gone meanwhile.
+        """
+        self._may_open.clear()
+        if self._transport is not None:
+            self._transport.close()
+        async with self._port:
+            pass
+
+    def resume(self) -> None:
+        """Take the port back after pause()."""
+        self._may_open.set()
+
+    @property
+    def paused(self) -> bool:
+        """Whether a flow holds the port."""
+        return not self._may_open.is_set()
+
     async def run(self) -> None:
         """Read until cancelled, reconnecting after any failure."""
         backoff = BACKOFF_START
         while True:
-            try:
-                protocol = _DecoderProtocol(self.decoder, self._event)
-                transport = await open_connection(self.url, self.line, _factory(protocol))
-            except (OSError, SerialException, ValueError) as err:
-                LOGGER.debug("Cannot open %s: %s", self.url, err)
-                self._set_available(available=False)
-            else:
-                self.connects += 1
-                got_telegram = await self._watch(protocol, transport)
-                if got_telegram:
-                    backoff = BACKOFF_START
-                self._set_available(available=False)
+            await self._may_open.wait()
+            async with self._port:
+                try:
+                    protocol = _DecoderProtocol(self.decoder, self._event)
+                    transport = await open_connection(self.url, self.line, _factory(protocol))
+                except (OSError, SerialException, ValueError) as err:
+                    LOGGER.debug("Cannot open %s: %s", self.url, err)
+                    self.open_error = str(err) or type(err).__name__
+                    got_telegram = False
+                else:
+                    self.open_error = None
+                    self.connects += 1
+                    got_telegram = await self._watch(protocol, transport)
+            if self.paused:
+                backoff = BACKOFF_START
+                continue
+            if got_telegram:
+                backoff = BACKOFF_START
+            self._set_available(available=False)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
 
     async def _watch(self, protocol: _DecoderProtocol, transport: asyncio.BaseTransport) -> bool:
-        """Wait until the connection closes or goes silent; close it; say if it delivered."""
+        """Wait until the connection closes, goes silent or is paused; close it; say if it delivered."""
         opened = time.monotonic()
+        self._transport = transport
         try:
-            while True:
+            while not self.paused:
                 last = max(self._last_telegram, opened)
                 remaining = last + self.silence_timeout - time.monotonic()
                 if remaining <= 0:
@@ -186,8 +248,16 @@ class MeterReader:
                     LOGGER.debug("Connection to %s closed", self.url)
                     break
         finally:
-            transport.close()
+            self._transport = None
+            await _close(transport, protocol)
         return self._last_telegram > opened
+
+
+async def _close(transport: asyncio.BaseTransport, protocol: _DecoderProtocol) -> None:
+    """Close a connection and wait until the port is let go (a serial port's lock with it)."""
+    transport.close()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(protocol.closed), CLOSE_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +268,12 @@ class ProbeResult:
     """The first telegram that names its meter (or, failing that, any telegram)."""
     key_problem: DropReason | None = None
     ciphering: Ciphering | None = None
+    received: int = 0
+    """Bytes that arrived: none means a silent line, some without a telegram a garbled one."""
+    closed: bool = False
+    """The other end closed the connection (a bridge that already serves a client does)."""
+    opened: bool = True
+    """False when the port would not open or the bridge could not be reached."""
 
 
 async def probe(
@@ -211,6 +287,7 @@ async def probe(
 
     Waits for a telegram that carries the meter id (the short lists do not)
     until `seconds` pass; a telegram without one is returned if nothing better came.
+    Returns early when the other end closes the connection.
     Raises OSError or SerialException when the port cannot be opened.
     """
     loop = asyncio.get_running_loop()
@@ -231,8 +308,10 @@ async def probe(
     protocol = _DecoderProtocol(Decoder(key, auth_key), on_event)
     transport = await open_connection(url, line, _factory(protocol))
     try:
-        return await asyncio.wait_for(asyncio.shield(result), seconds)
-    except TimeoutError:
-        return ProbeResult(best[0] if best else None)
+        await asyncio.wait((result, protocol.closed), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        closed_by_peer = protocol.closed.done()
     finally:
-        transport.close()
+        await _close(transport, protocol)
+    if result.done():
+        return replace(result.result(), received=protocol.received)
+    return ProbeResult(best[0] if best else None, received=protocol.received, closed=closed_by_peer)

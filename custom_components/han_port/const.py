@@ -18,6 +18,8 @@ CONF_AUTHENTICATION_KEY: Final = "authentication_key"
 CONF_MANUFACTURER: Final = "manufacturer"
 CONF_METER_TYPE: Final = "meter_type"
 CONF_LIST_VERSION: Final = "list_version"
+# The entry's unique id was made up at setup: the meter never sends its id.
+CONF_GENERATED_ID: Final = "generated_id"
 
 # Options.
 CONF_CURRENT_TRANSFORMER_RATIO: Final = "current_transformer_ratio"

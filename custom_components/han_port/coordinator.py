@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
@@ -45,7 +46,7 @@ from .energy import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from datetime import datetime
 
     from homeassistant.config_entries import ConfigEntry
@@ -63,6 +64,8 @@ STORAGE_VERSION = 1
 # Energy state is written at most this often while telegrams flow (and at
 # every hour's first telegram): a power cut loses no more.
 SAVE_INTERVAL = timedelta(minutes=5)
+# A meter silent this long is not a glitch: the user is told what to check.
+SILENCE_REPAIR_AFTER = timedelta(hours=1)
 
 
 class MeterUnavailableError(Exception):
@@ -114,6 +117,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             peak_days=int(entry.options.get(CONF_PEAK_DAYS, DEFAULT_PEAK_DAYS)),
         )
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
+        self._silence_check: Callable[[], None] | None = None
+        self._issues: set[str] = set()
+        entry.async_on_unload(self._cancel_silence_check)
 
     async def async_load_energy(self) -> None:
         """Take back the live totals and the month's hours kept over a restart."""
@@ -164,6 +170,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
     def telegram_received(self, telegram: Telegram) -> None:
         """Merge a telegram into the meter's state and push it to entities."""
         self._key_problems = 0
+        self._cancel_silence_check()
+        self._delete_issue("meter_silent")
+        self._delete_issue("port_unavailable")
         now = dt_util.utcnow()
         if telegram.meter_id and self.data.meter_id and telegram.meter_id != self.data.meter_id:
             LOGGER.warning("Meter %s replaced by %s: energy totals start afresh", self.data.meter_id, telegram.meter_id)
@@ -207,6 +216,8 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """Let a total through the guard; say so once when it holds one, and when it follows a new sequence."""
         previous = self.guard.last(register)
         verdict = self.guard.check(register, value, now)
+        if verdict is not Verdict.HELD:
+            self._delete_issue("energy_register_held", register)
         if verdict is Verdict.ACCEPTED:
             if register in self._restart_totals_at:
                 self._restart_totals_at.discard(register)
@@ -221,19 +232,10 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
                 value,
             )
             self._restart_live_energy(register, value)
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                f"energy_register_reset_{self.config_entry.entry_id}_{_name(register)}",
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key="energy_register_reset",
-                translation_placeholders={
-                    "meter": self.config_entry.title,
-                    "register": _name(register),
-                    "previous": f"{(previous or 0) / 1000:.3f}",
-                    "value": f"{value / 1000:.3f}",
-                },
+            self._create_issue(
+                "energy_register_reset",
+                {"register": _name(register), "previous": _kwh(previous), "value": _kwh(value)},
+                register,
             )
             return True
         self.held_totals += 1
@@ -246,6 +248,11 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
                 previous,
                 value,
                 NEW_SEQUENCE_TELEGRAMS - 1,
+            )
+            self._create_issue(
+                "energy_register_held",
+                {"register": _name(register), "previous": _kwh(previous), "value": _kwh(value)},
+                register,
             )
         return False
 
@@ -292,7 +299,6 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
                 manufacturer=data.manufacturer,
                 model=data.meter_type,
                 serial_number=data.meter_id,
-                sw_version=data.list_version,
             )
 
     @callback
@@ -305,9 +311,57 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
 
     @callback
     def availability_changed(self, available: bool) -> None:
-        """Make entities unavailable while the meter is silent; they return with its next telegram."""
-        if not available:
-            self.async_set_update_error(MeterUnavailableError(f"no valid telegram from {self.reader.url}"))
+        """Make entities unavailable while the meter is silent; they return with its next telegram.
+
+        A silence that lasts is raised as a repair issue with what to check.
+        """
+        if available:
+            return
+        self.async_set_update_error(MeterUnavailableError(f"no valid telegram from {self.reader.url}"))
+        if self._silence_check is None:
+            self._silence_check = async_call_later(self.hass, SILENCE_REPAIR_AFTER, self._raise_silence_issue)
+
+    @callback
+    def _raise_silence_issue(self, _now: datetime) -> None:
+        self._silence_check = None
+        if self.last_update_success or self.reader.paused:
+            return
+        minutes = str(round(SILENCE_REPAIR_AFTER.total_seconds() / 60))
+        if self.reader.open_error is not None:
+            self._create_issue("port_unavailable", {"error": self.reader.open_error, "minutes": minutes})
+        else:
+            self._create_issue("meter_silent", {"minutes": minutes})
+
+    @callback
+    def _cancel_silence_check(self) -> None:
+        if self._silence_check is not None:
+            self._silence_check()
+            self._silence_check = None
+
+    def _create_issue(self, kind: str, placeholders: dict[str, str], register: Code | None = None) -> None:
+        """Raise one of this meter's repair issues; its id carries the entry, so removal finds it."""
+        issue_id = self._issue_id(kind, register)
+        self._issues.add(issue_id)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=kind,
+            translation_placeholders={"meter": self.config_entry.title, **placeholders},
+        )
+
+    def _delete_issue(self, kind: str, register: Code | None = None) -> None:
+        """Withdraw an issue this coordinator raised, once what it said is over."""
+        issue_id = self._issue_id(kind, register)
+        if issue_id in self._issues:
+            self._issues.discard(issue_id)
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+
+    def _issue_id(self, kind: str, register: Code | None) -> str:
+        suffix = f"_{_name(register)}" if register is not None else ""
+        return f"{kind}_{self.config_entry.entry_id}{suffix}"
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -315,6 +369,10 @@ def _aware(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=dt_util.get_default_time_zone())
+
+
+def _kwh(watt_hours: float | None) -> str:
+    return f"{(watt_hours or 0) / 1000:.3f}"
 
 
 def _name(register: Code) -> str:

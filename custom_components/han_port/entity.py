@@ -28,15 +28,22 @@ class HanPortEntity(CoordinatorEntity[HanPortCoordinator]):
 
 
 def device_info(coordinator: HanPortCoordinator) -> DeviceInfo:
-    """Describe the meter; the name comes from setup so entity ids never shift."""
+    """Describe the meter, named apart from any other meter, in the user's language.
+
+    The name comes from setup, so entity ids never shift. A meter that sends
+    no id is told apart by the start of the id made up for it.
+    """
     data = coordinator.data
     entry = coordinator.config_entry
     manufacturer = entry.data.get(CONF_MANUFACTURER)
     return DeviceInfo(
         identifiers={(DOMAIN, entry.unique_id or entry.entry_id)},
-        name=f"{manufacturer} meter" if manufacturer else "Electricity meter",
+        translation_key="meter" if manufacturer else "unknown_meter",
+        translation_placeholders={
+            "manufacturer": manufacturer or "",
+            "number": data.meter_id or (entry.unique_id or "")[:6],
+        },
         manufacturer=data.manufacturer,
         model=data.meter_type,
         serial_number=data.meter_id,
-        sw_version=data.list_version,
     )

@@ -7,10 +7,16 @@ this module only when it calls them.
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from homeassistant.const import CONF_HOST, CONF_PORT, Platform
 from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
 from serialx import SerialException
 
 from .compat import OPTIONS_FLOW_RELOADS
@@ -21,12 +27,14 @@ from .const import (
     CONF_BYTESIZE,
     CONF_DEVICE,
     CONF_ENCRYPTION_KEY,
+    CONF_GENERATED_ID,
     CONF_LIST_VERSION,
     CONF_MANUFACTURER,
     CONF_METER_TYPE,
     CONF_PARITY,
     CONF_STOPBITS,
     DOMAIN,
+    LOGGER,
 )
 from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData
 from .decoder import Decoder
@@ -42,6 +50,27 @@ def entry_url(data: dict[str, object]) -> str:
     if CONF_HOST in data:
         return network_url(str(data[CONF_HOST]), int(str(data[CONF_PORT])))
     return str(data[CONF_DEVICE])
+
+
+def entry_address(data: dict[str, object]) -> str:
+    """Where an entry reads, written so that two ways of naming one port compare equal.
+
+    A by-id path and the /dev/ttyUSB0 it links to are one adapter; a host is
+    one bridge whatever its case, and socket:// typed in the serial field is
+    a bridge too.
+    """
+    url = entry_url(data)
+    if url.startswith("socket://"):
+        parts = urlsplit(url)
+        return f"tcp:{(parts.hostname or '').lower()}:{parts.port}"
+    if "://" in url:
+        return url
+    return f"serial:{os.path.realpath(url)}"
+
+
+def meter_title(manufacturer: str | None, meter_id: str | None, unique_id: str | None) -> str:
+    """Name a meter apart from any other: maker and meter number (or the start of a made-up id)."""
+    return f"{manufacturer or 'Meter'} {meter_id or (unique_id or '')[:6]}".strip()
 
 
 def entry_line_settings(data: dict[str, object]) -> LineSettings:
@@ -72,7 +101,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
         entry,
         MeterData(
             manufacturer=entry.data.get(CONF_MANUFACTURER),
-            meter_id=entry.unique_id,
+            meter_id=None if entry.data.get(CONF_GENERATED_ID) else entry.unique_id,
             meter_type=entry.data.get(CONF_METER_TYPE),
             list_version=entry.data.get(CONF_LIST_VERSION),
         ),
@@ -105,6 +134,52 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
     if not OPTIONS_FLOW_RELOADS:
         entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     return True
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> bool:
+    """Bring entries of earlier versions up to date.
+
+    1.1 to 1.2: a meter that sends no id was known by its port's URL, which
+    became its device's serial number and the prefix of its entities'
+    unique ids. It gets a made-up id that stays when the meter moves.
+    """
+    if entry.version > 1:
+        return False
+    if entry.minor_version < 2:  # noqa: PLR2004 - the minor version this step reaches
+        old = entry.unique_id or ""
+        generated = old == entry_url(dict(entry.data)) or old.startswith(("/", "socket://"))
+        data = {**entry.data, CONF_GENERATED_ID: generated}
+        if generated:
+            new = uuid.uuid4().hex
+            await _async_move_identity(hass, entry, old, new)
+            title = meter_title(entry.data.get(CONF_MANUFACTURER), None, new)
+            hass.config_entries.async_update_entry(entry, unique_id=new, title=title, data=data, minor_version=2)
+            LOGGER.info("Meter at %s, which sends no id, is now known as %s", old, new)
+        else:
+            hass.config_entries.async_update_entry(entry, data=data, minor_version=2)
+    return True
+
+
+async def _async_move_identity(hass: HomeAssistant, entry: HanPortConfigEntry, old: str, new: str) -> None:
+    """Carry entities and the device over from the old unique id to the new one."""
+
+    def migrate(registry_entry: er.RegistryEntry) -> dict[str, str] | None:
+        if registry_entry.unique_id.startswith(f"{old}_"):
+            return {"new_unique_id": f"{new}_{registry_entry.unique_id.removeprefix(f'{old}_')}"}
+        return None
+
+    await er.async_migrate_entries(hass, entry.entry_id, migrate)
+    devices = dr.async_get(hass)
+    for device in dr.async_entries_for_config_entry(devices, entry.entry_id):
+        if (DOMAIN, old) in device.identifiers:
+            devices.async_update_device(device.id, new_identifiers={(DOMAIN, new)}, serial_number=None)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> None:
+    """Take the entry's repair issues with it."""
+    for issue in list(ir.async_get(hass).issues.values()):
+        if issue.domain == DOMAIN and entry.entry_id in issue.issue_id:
+            ir.async_delete_issue(hass, DOMAIN, issue.issue_id)
 
 
 async def _async_options_updated(hass: HomeAssistant, entry: HanPortConfigEntry) -> None:

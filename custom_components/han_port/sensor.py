@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.sensor import (
@@ -26,12 +26,14 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 
 from .compat import REACTIVE_ENERGY_DEVICE_CLASS
+from .const import CONF_ENCRYPTION_KEY, CONF_GENERATED_ID, CONF_MANUFACTURER, CONF_METER_TYPE
 from .decoder import registers
 from .decoder.registers import REGISTERS
+from .energy import step_labels
 from .entity import HanPortEntity
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from datetime import datetime
 
     from homeassistant.core import HomeAssistant
@@ -126,13 +128,21 @@ _DISABLED_BY_DEFAULT = frozenset(
 
 
 def _sensor(register: Register) -> HanPortSensorEntityDescription:
-    """Describe one register's sensor: its quantity's settings, and whether it starts enabled."""
+    """Describe one register's sensor: its quantity's settings, and whether it starts enabled.
+
+    The three phases of a quantity share one name with the phase as a placeholder.
+    """
     settings = _KINDS[register.quantity]
     if register.key in _DISABLED_BY_DEFAULT:
         settings = settings | {"entity_registry_enabled_default": False}
-    return HanPortSensorEntityDescription(
-        key=register.key, translation_key=register.key, register=register.code, **settings
-    )
+    if register.phase is not None:
+        settings = settings | {
+            "translation_key": register.key.removesuffix(f"_l{register.phase}") + "_phase",
+            "translation_placeholders": {"phase": f"L{register.phase}"},
+        }
+    else:
+        settings = settings | {"translation_key": register.key}
+    return HanPortSensorEntityDescription(key=register.key, register=register.code, **settings)
 
 
 SENSORS: tuple[HanPortSensorEntityDescription, ...] = tuple(_sensor(register) for register in REGISTERS)
@@ -183,6 +193,10 @@ class HanPortDerivedSensorEntityDescription(SensorEntityDescription):
     """A figure worked out from the meter's readings: live energy, hourly use, capacity."""
 
     value_fn: Callable[[HanPortCoordinator], StateType]
+    needs: Code | None = None
+    """The register the figure is worked out from: the sensor appears when the meter first sends it."""
+    capacity_tariff: bool = False
+    """Part of the Norwegian capacity tariff: enabled by default only where that tariff applies."""
 
 
 def _derived_energy(
@@ -190,7 +204,7 @@ def _derived_energy(
     value_fn: Callable[[HanPortCoordinator], StateType],
     state_class: SensorStateClass | None = None,
     *,
-    enabled: bool = True,
+    needs: Code | None = None,
 ) -> HanPortDerivedSensorEntityDescription:
     return HanPortDerivedSensorEntityDescription(
         key=key,
@@ -200,8 +214,9 @@ def _derived_energy(
         native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
         suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=3,
-        entity_registry_enabled_default=enabled,
         value_fn=value_fn,
+        needs=needs,
+        capacity_tariff=needs is None,
     )
 
 
@@ -210,9 +225,17 @@ def _now() -> datetime:
 
 
 DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
-    _derived_energy("live_energy_import", lambda c: c.live_import.published, SensorStateClass.TOTAL_INCREASING),
     _derived_energy(
-        "live_energy_export", lambda c: c.live_export.published, SensorStateClass.TOTAL_INCREASING, enabled=False
+        "live_energy_import",
+        lambda c: c.live_import.published,
+        SensorStateClass.TOTAL_INCREASING,
+        needs=registers.ACTIVE_POWER_IMPORT.code,
+    ),
+    _derived_energy(
+        "live_energy_export",
+        lambda c: c.live_export.published,
+        SensorStateClass.TOTAL_INCREASING,
+        needs=registers.ACTIVE_POWER_EXPORT.code,
     ),
     _derived_energy("current_hour_use", lambda c: c.tariff.current_hour_use(c.live_import.published)),
     _derived_energy("last_hour_use", lambda c: c.tariff.last_hour_use),
@@ -225,9 +248,25 @@ DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
     HanPortDerivedSensorEntityDescription(
         key="capacity_step",
         translation_key="capacity_step",
+        device_class=SensorDeviceClass.ENUM,
         value_fn=lambda c: c.tariff.step(_now()),
+        capacity_tariff=True,
     ),
 )
+DERIVED_BY_KEY = {description.key: description for description in DERIVED_SENSORS}
+DERIVED_BY_REGISTER = {description.needs: description for description in DERIVED_SENSORS if description.needs}
+# Norway bills households by their capacity step; Sweden and Denmark do not.
+_CAPACITY_TARIFF_COUNTRIES = frozenset({"NO"})
+# Where Home Assistant has no country set, the meter tells: Norwegian lists
+# come in plain HDLC; Danish ones are ciphered, Swedish ones mostly P1.
+_NORWEGIAN_MAKERS = frozenset({"Aidon", "Kaifa", "Kamstrup"})
+
+
+def capacity_tariff_applies(hass: HomeAssistant, entry: HanPortConfigEntry) -> bool:
+    """Whether the meter's household pays a capacity tariff (its sensors start enabled)."""
+    if hass.config.country is not None:
+        return hass.config.country in _CAPACITY_TARIFF_COUNTRIES
+    return CONF_ENCRYPTION_KEY not in entry.data and entry.data.get(CONF_MANUFACTURER) in _NORWEGIAN_MAKERS
 
 
 async def async_setup_entry(
@@ -237,35 +276,65 @@ async def async_setup_entry(
 ) -> None:
     """Add sensors for the registers the meter sends, now and as they first arrive."""
     coordinator = entry.runtime_data
-    async_add_entities(HanPortInfoSensor(coordinator, description) for description in INFO_SENSORS)
-    async_add_entities(HanPortDerivedSensor(coordinator, description) for description in DERIVED_SENSORS)
+    # A meter that never sends its id or type has none to show.
+    unsaid = {"meter_id"} if entry.data.get(CONF_GENERATED_ID) else set()
+    if entry.data.get(CONF_METER_TYPE) is None:
+        unsaid.add("meter_type")
+    async_add_entities(
+        HanPortInfoSensor(coordinator, description) for description in INFO_SENSORS if description.key not in unsaid
+    )
+    capacity = capacity_tariff_applies(hass, entry)
+    derived = {
+        key: replace(description, entity_registry_enabled_default=capacity)
+        if description.capacity_tariff
+        else description
+        for key, description in DERIVED_BY_KEY.items()
+    }
+    async_add_entities(
+        HanPortDerivedSensor(coordinator, description) for description in derived.values() if description.needs is None
+    )
 
-    # Registers seen before a restart get their entity at once, so hourly
-    # totals restore their last value instead of staying unknown for an hour.
-    known: set[str] = set()
-    prefix = f"{entry.unique_id}_"
-    for registry_entry in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id):
-        key = registry_entry.unique_id.removeprefix(prefix)
-        if registry_entry.domain == "sensor" and key in SENSORS_BY_KEY:
-            known.add(key)
+    known = _known_keys(hass, entry, derived)
+
+    def entity(key: str) -> SensorEntity:
+        if key in SENSORS_BY_KEY:
+            return HanPortSensor(coordinator, SENSORS_BY_KEY[key])
+        return HanPortDerivedSensor(coordinator, derived[key])
 
     @callback
     def add_new_registers() -> None:
-        new = [
-            SENSORS_BY_REGISTER[register].key
-            for register in coordinator.data.readings
-            if register in SENSORS_BY_REGISTER and SENSORS_BY_REGISTER[register].key not in known
-        ]
-        for key in new:
-            known.add(key)
+        new = []
+        for register in coordinator.data.readings:
+            for description in (SENSORS_BY_REGISTER.get(register), DERIVED_BY_REGISTER.get(register)):
+                if description is not None and description.key not in known:
+                    known.add(description.key)
+                    new.append(description.key)
         if new:
-            async_add_entities(HanPortSensor(coordinator, SENSORS_BY_KEY[key]) for key in new)
+            async_add_entities(entity(key) for key in new)
 
-    restored = [HanPortSensor(coordinator, SENSORS_BY_KEY[key]) for key in sorted(known)]
+    restored = [entity(key) for key in sorted(known)]
     if restored:
         async_add_entities(restored)
     add_new_registers()
     entry.async_on_unload(coordinator.async_add_listener(add_new_registers))
+
+
+def _known_keys(
+    hass: HomeAssistant, entry: HanPortConfigEntry, derived: Mapping[str, HanPortDerivedSensorEntityDescription]
+) -> set[str]:
+    """Sensors of registers seen before a restart: they get their entity at once.
+
+    Hourly totals then restore their last value instead of staying unknown for an hour.
+    """
+    known: set[str] = set()
+    prefix = f"{entry.unique_id}_"
+    for registry_entry in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id):
+        key = registry_entry.unique_id.removeprefix(prefix)
+        if registry_entry.domain == "sensor" and (
+            key in SENSORS_BY_KEY or (key in derived and derived[key].needs is not None)
+        ):
+            known.add(key)
+    return known
 
 
 class HanPortSensor(HanPortEntity, RestoreSensor):
@@ -296,13 +365,6 @@ class HanPortSensor(HanPortEntity, RestoreSensor):
         self._restored = raw / divisor
 
     @property
-    def available(self) -> bool:
-        """Restored totals stay available while the meter is; others need a reading."""
-        return super().available and (
-            self.entity_description.register in self.coordinator.data.readings or self._restored is not None
-        )
-
-    @property
     def native_value(self) -> StateType:
         """The register's last value, or the restored total until the meter sends it."""
         reading = self.coordinator.data.readings.get(self.entity_description.register)
@@ -325,14 +387,15 @@ class HanPortInfoSensor(HanPortEntity, SensorEntity):
 
 
 class HanPortDerivedSensor(HanPortEntity, SensorEntity):
-    """Live energy, hourly use and the capacity tariff."""
+    """Live energy, hourly use and the capacity tariff: unknown until the meter has told enough."""
 
     entity_description: HanPortDerivedSensorEntityDescription
 
-    @property
-    def available(self) -> bool:
-        """Kept figures (the month's peaks) stay available while the meter is."""
-        return super().available and self.native_value is not None
+    def __init__(self, coordinator: HanPortCoordinator, description: HanPortDerivedSensorEntityDescription) -> None:
+        """Describe the figure; the capacity step's states are the steps the user set."""
+        super().__init__(coordinator, description)
+        if description.device_class is SensorDeviceClass.ENUM:
+            self._attr_options = step_labels(coordinator.tariff.thresholds)
 
     @property
     def native_value(self) -> StateType:

@@ -4,7 +4,7 @@ Self-contained (standard library and `cryptography` only), so it can be used
 and tested without Home Assistant.
 """
 
-from .ciphering import Keys, parse_key
+from .ciphering import Keys, key_digits, parse_key
 from .decoder import Decoder, Event
 from .model import Ciphering, DecodeError, DroppedFrame, DropReason, Reading, Telegram
 from .obis import ObisCode, Unit
@@ -21,5 +21,6 @@ __all__ = [
     "Reading",
     "Telegram",
     "Unit",
+    "key_digits",
     "parse_key",
 ]

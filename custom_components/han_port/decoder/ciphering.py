@@ -29,11 +29,17 @@ class Keys:
                 raise ValueError(msg)
 
 
-def parse_key(text: str) -> bytes:
-    """Read a key as users paste it: hex, with spaces, colons or 0x tolerated."""
+def key_digits(text: str) -> str:
+    """Strip a key as users paste it down to its digits: no spaces, colons, dashes or 0x."""
     cleaned = text.strip().lower().replace("0x", "")
     for separator in (" ", ":", "-"):
         cleaned = cleaned.replace(separator, "")
+    return cleaned
+
+
+def parse_key(text: str) -> bytes:
+    """Read a key as users paste it: hex, with spaces, colons or 0x tolerated."""
+    cleaned = key_digits(text)
     try:
         key = bytes.fromhex(cleaned)
     except ValueError:

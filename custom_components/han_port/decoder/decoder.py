@@ -62,11 +62,12 @@ def decode_hdlc_message(
         manufacturer=vendor_list.manufacturer,
         list_version=vendor_list.list_version,
         meter_id=meter_id,
-        meter_type=content.identification.get("meter_type"),
+        meter_type=content.identification.get("meter_type") or vendor_list.model,
         timestamp=timestamp,
         readings=readings,
         raw=message.raw,
         ciphering=notification.ciphering,
+        plaintext=notification.plaintext,
     )
 
 

@@ -27,6 +27,8 @@ class Notification:
     date_time: datetime | None
     body: bytes
     ciphering: Ciphering | None = None
+    plaintext: bytes | None = None
+    """The whole APDU after deciphering, for a notification that came ciphered."""
 
     def decode_body(self) -> Data:
         """Decode the whole body; it must take every byte."""
@@ -79,7 +81,7 @@ def _parse_data_notification(apdu: bytes, ciphering: Ciphering | None = None) ->
     else:
         msg = f"data-notification date-time starts with 0x{marker:02x}"
         raise DecodeError(msg)
-    return Notification(date_time, apdu[pos:], ciphering)
+    return Notification(date_time, apdu[pos:], ciphering, apdu if ciphering is not None else None)
 
 
 _GLO_TAG = bytes([GENERAL_GLO_CIPHERING])

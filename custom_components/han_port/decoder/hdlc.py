@@ -292,3 +292,21 @@ class HdlcFramer:
         """Count bytes between frames as noise; flags are not noise."""
         if end > start:
             self.noise_bytes += end - start - buffer.count(FLAG, start, end)
+
+
+def reseal(frames: bytes) -> bytes:
+    """Recompute the frame check (FCS) of every HDLC frame in a run of frames.
+
+    For frames whose information field was edited on purpose, such as a
+    meter id masked in diagnostics: they decode again, with our own command too.
+    """
+    out = bytearray(frames)
+    pos = 0
+    while pos < len(out) and out[pos] == FLAG:
+        length = _frame_length(out, pos)
+        end = pos + (length or 0) + 2
+        if length is None or length < 0 or end > len(out):
+            break
+        out[end - 3 : end - 1] = crc16_x25(out[pos + 1 : end - 3]).to_bytes(2, "little")
+        pos = end
+    return bytes(out)

@@ -80,6 +80,10 @@ KAMSTRUP_BY_VARIANT: dict[str, Scaling] = {
 
 _LIST_VERSION_CDE = bytes((0, 2, 129))
 _METER_TYPE_CDE = bytes((96, 1, 1))
+# Kamstrup's "DLMS push 1" list (the Danish one) names the meter by its
+# number and leaves its type unsaid; Kamstrup's HAN specification defines
+# that list for its OMNIPOWER meters alone, so that is the model it tells.
+_KAMSTRUP_UNTYPED_MODEL = "OMNIPOWER"
 
 MANUFACTURERS_BY_LIST_PREFIX = {
     "Kamstrup": "Kamstrup",
@@ -96,6 +100,8 @@ class VendorList:
     manufacturer: str | None
     list_version: str | None
     scaling: Scaling
+    model: str | None = None
+    """The meter model the list's shape tells, for lists that do not name it."""
 
 
 def _is_obis(item: Data) -> bool:
@@ -226,4 +232,7 @@ def take_apart(body: Data) -> VendorList:
     manufacturer = _manufacturer(list_version)
     if manufacturer is None and positional:
         manufacturer = "Kaifa"  # the bare one-value list 1 is Kaifa's alone
-    return VendorList(entries, manufacturer, list_version, _scaling(manufacturer, entries))
+    model = None
+    if manufacturer == "Kamstrup" and not any(e.obis[2:5] == _METER_TYPE_CDE for e in entries):
+        model = _KAMSTRUP_UNTYPED_MODEL
+    return VendorList(entries, manufacturer, list_version, _scaling(manufacturer, entries), model)

@@ -42,6 +42,8 @@ class Telegram:
     raw: bytes = field(repr=False)
     ciphering: Ciphering | None = None
     """The general-glo-ciphering header, for a frame that came ciphered."""
+    plaintext: bytes | None = field(default=None, repr=False)
+    """The deciphered APDU, for a frame that came ciphered (diagnostics show it, masked)."""
 
     @property
     def encrypted(self) -> bool:

@@ -269,3 +269,11 @@ def parse_telegram(message: P1Message) -> Telegram:
         readings=readings,
         raw=message.raw,
     )
+
+
+def reseal(telegram: bytes) -> bytes:
+    """Recompute the CRC of a P1 telegram ("/" to "!" and four hex digits) whose text was edited on purpose."""
+    body = telegram[:-_CRC_DIGITS]
+    if not body.endswith(b"!"):
+        return telegram
+    return body + f"{crc16_arc(body):04X}".encode("ascii")

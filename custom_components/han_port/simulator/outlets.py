@@ -25,14 +25,25 @@ class Outlets:
         self.server: asyncio.Server | None = None
         self._connected = asyncio.Condition()
 
-    async def listen(self, host: str, port: int) -> int:
-        """Accept bridge clients (the integration) on host:port; return the port."""
+    async def listen(self, host: str, port: int, *, single_client: bool = False) -> int:
+        """Accept bridge clients (the integration) on host:port; return the port.
 
-        async def client(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        A single-client bridge (most ser2net and ESP bridges) closes every
+        connection that comes while it already serves one.
+        """
+
+        async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if single_client and any(not other.is_closing() for other in self.writers):
+                writer.close()
+                return
             self.connections += 1
             self.writers.append(writer)
             async with self._connected:
                 self._connected.notify_all()
+            # A client that hangs up frees the bridge at once, as a real one notices.
+            with contextlib.suppress(OSError):
+                await reader.read()
+            writer.close()
 
         self.server = await asyncio.start_server(client, host, port)
         port_number: int = self.server.sockets[0].getsockname()[1]
