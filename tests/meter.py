@@ -139,7 +139,9 @@ def entity_id(hass: HomeAssistant, name: str) -> str:
         return name
     registry = dr.async_get(hass)
     devices = [
-        device for device in registry.devices.values() if any(domain == DOMAIN for domain, _ in device.identifiers)
+        device
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
     ]
     if not devices:
         return f"sensor.no_meter_yet_{name}"

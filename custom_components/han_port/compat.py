@@ -17,10 +17,14 @@ from homeassistant.helpers import selector
 from .const import DOMAIN
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from homeassistant.core import HomeAssistant
+    from homeassistant.data_entry_flow import FlowHandler
     from homeassistant.helpers.device_registry import DeviceEntry, DeviceRegistry
+
+    # A form's schema: voluptuous's on 2025.4, probatio's on the newest releases.
+    FormSchema = Any
 
     # For the type checker one base serves: both share OptionsFlow's interface.
     OptionsFlowBase = config_entries.OptionsFlow
@@ -78,3 +82,10 @@ def form_schema(fields: dict[Any, Any]) -> Any:  # noqa: ANN401 - a voluptuous o
     ends; only the type checker of each end sees a different class.
     """
     return vol.Schema(fields)
+
+
+def form_schema_with_values(
+    flow: FlowHandler[Any, Any, Any], fields: dict[Any, Any], suggested: Mapping[str, Any]
+) -> Any:  # noqa: ANN401 - a voluptuous or a probatio schema, as form_schema
+    """Build a form's schema that shows values in its fields: what the user typed, or the keys in use."""
+    return flow.add_suggested_values_to_schema(form_schema(fields), suggested)

@@ -32,7 +32,12 @@ from homeassistant.helpers.selector import (
     TextSelector,
 )
 
-from .compat import OptionsFlowBase, async_serial_port_selector, form_schema
+from .compat import (
+    OptionsFlowBase,
+    async_serial_port_selector,
+    form_schema,
+    form_schema_with_values,
+)
 from .connection import (
     COMMON_LINE_SETTINGS,
     LineSettings,
@@ -67,6 +72,7 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Mapping
 
+    from .compat import FormSchema
     from .coordinator import HanPortConfigEntry
     from .decoder import Telegram
 
@@ -166,10 +172,12 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
                 candidates = COMMON_LINE_SETTINGS
             return await self._async_listen_at(connection, candidates, "serial", user_input)
         device = self._typed.get(CONF_DEVICE, self._connection.get(CONF_DEVICE, vol.UNDEFINED))
-        schema = form_schema(
-            {vol.Required(CONF_DEVICE, default=device): await async_serial_port_selector(self.hass, _list_ports)}
+        return self._show_form(
+            "serial",
+            form_schema(
+                {vol.Required(CONF_DEVICE, default=device): await async_serial_port_selector(self.hass, _list_ports)}
+            ),
         )
-        return self._show_form("serial", schema)
 
     async def async_step_network(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Connect to a network serial bridge (raw TCP); the bridge owns the line settings."""
@@ -265,12 +273,13 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def _show_keys_form(self, step_id: str) -> ConfigFlowResult:
         auth_marker = vol.Required if self._authenticates else vol.Optional
-        schema = form_schema(
-            {vol.Required(CONF_ENCRYPTION_KEY): TextSelector(), auth_marker(CONF_AUTHENTICATION_KEY): TextSelector()}
-        )
+        fields = {
+            vol.Required(CONF_ENCRYPTION_KEY): TextSelector(),
+            auth_marker(CONF_AUTHENTICATION_KEY): TextSelector(),
+        }
         # What was typed stays (a typo is fixed, not retyped); known keys are offered when reconfiguring.
         suggested = {**self._keys, **{key: value for key, value in self._typed.items() if value}}
-        return self._show_form(step_id, self.add_suggested_values_to_schema(schema, suggested))
+        return self._show_form(step_id, form_schema_with_values(self, fields, suggested))
 
     # Listening, shown as progress.
 
@@ -398,7 +407,7 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             return await self.async_step_network()
         return await self.async_step_serial()
 
-    def _show_form(self, step_id: str, schema: vol.Schema) -> ConfigFlowResult:
+    def _show_form(self, step_id: str, schema: FormSchema) -> ConfigFlowResult:
         errors, self._errors = self._errors, {}
         placeholders = {
             "address": self._address_text(),
@@ -482,21 +491,19 @@ class HanPortOptionsFlow(OptionsFlowBase):
                 user_input[CONF_PEAK_DAYS] = int(user_input[CONF_PEAK_DAYS])
                 return self.async_create_entry(data=user_input)
         options = self.config_entry.options
-        schema = form_schema(
-            {
-                vol.Required(
-                    CONF_CURRENT_TRANSFORMER_RATIO,
-                    default=options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO),
-                ): NumberSelector(NumberSelectorConfig(min=1, max=10000, step="any", mode=NumberSelectorMode.BOX)),
-                vol.Required(
-                    CONF_CAPACITY_THRESHOLDS,
-                    default=options.get(CONF_CAPACITY_THRESHOLDS, format_thresholds(DEFAULT_THRESHOLDS)),
-                ): TextSelector(),
-                vol.Required(CONF_PEAK_DAYS, default=options.get(CONF_PEAK_DAYS, DEFAULT_PEAK_DAYS)): NumberSelector(
-                    NumberSelectorConfig(min=1, max=10, step=1, mode=NumberSelectorMode.BOX)
-                ),
-            }
-        )
-        if user_input is not None:
-            schema = self.add_suggested_values_to_schema(schema, user_input)
+        fields = {
+            vol.Required(
+                CONF_CURRENT_TRANSFORMER_RATIO,
+                default=options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO),
+            ): NumberSelector(NumberSelectorConfig(min=1, max=10000, step="any", mode=NumberSelectorMode.BOX)),
+            vol.Required(
+                CONF_CAPACITY_THRESHOLDS,
+                default=options.get(CONF_CAPACITY_THRESHOLDS, format_thresholds(DEFAULT_THRESHOLDS)),
+            ): TextSelector(),
+            vol.Required(CONF_PEAK_DAYS, default=options.get(CONF_PEAK_DAYS, DEFAULT_PEAK_DAYS)): NumberSelector(
+                NumberSelectorConfig(min=1, max=10, step=1, mode=NumberSelectorMode.BOX)
+            ),
+        }
+        # What was typed stays, a mistake included, so it can be fixed.
+        schema = form_schema_with_values(self, fields, user_input) if user_input is not None else form_schema(fields)
         return self.async_show_form(step_id="init", data_schema=schema, errors=errors)

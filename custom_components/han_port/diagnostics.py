@@ -45,6 +45,8 @@ def _secrets(meter_id: str | None) -> list[tuple[bytes, bytes]]:
         return []
     text = meter_id.encode("ascii", "ignore")
     secrets = [(text, bytes([_MASK]) * len(text))]
+    # P1 meters often write their id as the hex of its ASCII text.
+    secrets += [(spelled, b"58" * len(text)) for spelled in (text.hex().upper().encode(), text.hex().encode())]
     if meter_id.isdigit() and int(meter_id) < 1 << 32:
         # The Danish list sends its meter number as a 32-bit integer.
         number = bytes([_DOUBLE_LONG_UNSIGNED]) + int(meter_id).to_bytes(4, "big")

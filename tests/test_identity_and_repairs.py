@@ -1,0 +1,352 @@
+"""Who a meter is, what its sensors say from the first minute, and what the user is told when it goes wrong."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from homeassistant.const import CONF_HOST, CONF_PORT, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
+
+from custom_components.han_port import coordinator as coordinator_module
+from custom_components.han_port.const import (
+    CONF_AUTHENTICATION_KEY,
+    CONF_DEVICE,
+    CONF_ENCRYPTION_KEY,
+    CONF_GENERATED_ID,
+    CONF_MANUFACTURER,
+    CONF_METER_TYPE,
+    DOMAIN,
+)
+from custom_components.han_port.decoder import Decoder
+from custom_components.han_port.simulator import frames as encoder
+
+from .meter import (
+    AUTH_KEY,
+    KEY,
+    NORWEGIAN_KAMSTRUP,
+    TcpMeter,
+    ciphered_kamstrup,
+    default_state,
+    kamstrup_frame,
+    sensor,
+    wait_for,
+)
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+pytestmark = pytest.mark.usefixtures("fast_timing")
+
+METER_ID = "5706567274389702"
+
+
+def bridge_entry(port: int, unique_id: str = METER_ID, **data: Any) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=unique_id,
+        title=f"Kamstrup {unique_id}",
+        data={
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: port,
+            CONF_MANUFACTURER: "Kamstrup",
+            CONF_METER_TYPE: NORWEGIAN_KAMSTRUP,
+            **data,
+        },
+    )
+
+
+async def set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_for(lambda: entry.runtime_data.reader.connects >= 1)
+
+
+def meter_issues(hass: HomeAssistant) -> dict[str, ir.IssueEntry]:
+    return {issue_id: issue for (domain, issue_id), issue in ir.async_get(hass).issues.items() if domain == DOMAIN}
+
+
+# Identity.
+
+
+async def test_an_entry_known_by_its_port_gets_an_identity_of_its_own(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    url = f"socket://127.0.0.1:{tcp_meter.port}"
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=url, title="meter", data={CONF_DEVICE: url}, version=1, minor_version=1
+    )
+    entry.add_to_hass(hass)
+    entities = er.async_get(hass)
+    power = entities.async_get_or_create("sensor", DOMAIN, f"{url}_active_power_import", config_entry=entry)
+    devices = dr.async_get(hass)
+    devices.async_get_or_create(config_entry_id=entry.entry_id, identifiers={(DOMAIN, url)}, serial_number=url)
+
+    apdu = encoder.data_notification(encoder.aidon_swedish_list(default_state()), None)
+    tcp_meter.start_pushing([encoder.hdlc_frames(apdu)])
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert entry.minor_version == 2
+    assert entry.unique_id != url
+    assert entry.data[CONF_GENERATED_ID] is True
+    assert entry.title == f"Meter {entry.unique_id[:6]}"
+    # The sensor keeps its entity and history, under the new identity.
+    moved = entities.async_get(power.entity_id)
+    assert moved is not None
+    assert moved.unique_id == f"{entry.unique_id}_active_power_import"
+    [device] = dr.async_entries_for_config_entry(devices, entry.entry_id)
+    assert device.identifiers == {(DOMAIN, entry.unique_id)}
+    assert device.serial_number is None
+    # No URL is a meter's id: there is no Meter ID sensor for a meter that sends none.
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    assert not [
+        e for e in er.async_entries_for_config_entry(entities, entry.entry_id) if e.unique_id.endswith("_meter_id")
+    ]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_two_meters_of_one_maker_have_distinct_names_in_the_users_language(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    hass.config.language = "nb"
+    other = TcpMeter()
+    await other.start()
+    first = bridge_entry(tcp_meter.port)
+    second = bridge_entry(other.port, unique_id="5706567000000001")
+    await set_up(hass, first)
+    await set_up(hass, second)
+    devices = dr.async_get(hass)
+    names = sorted(
+        device.name or ""
+        for entry in (first, second)
+        for device in dr.async_entries_for_config_entry(devices, entry.entry_id)
+    )
+    assert names == ["Kamstrup-måler 5706567000000001", f"Kamstrup-måler {METER_ID}"]
+    # Entity names are translated too, with compounds written as one word.
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    await wait_for(lambda: sensor(hass, f"sensor.kamstrup_maler_{METER_ID}_effektforbruk") is not None)
+    assert sensor(hass, f"sensor.kamstrup_maler_{METER_ID}_strom_l2") is not None
+    for entry in (first, second):
+        await hass.config_entries.async_unload(entry.entry_id)
+    await other.stop()
+
+
+async def test_the_danish_kamstrup_has_a_model(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
+    entry = bridge_entry(
+        tcp_meter.port,
+        unique_id="74389702",
+        **{CONF_METER_TYPE: None, CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()},
+    )
+    await set_up(hass, entry)
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    [device] = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    assert (device.manufacturer, device.model, device.serial_number) == ("Kamstrup", "OMNIPOWER", "74389702")
+    # The list version is its own diagnostic sensor, not the device's firmware.
+    assert device.sw_version is None
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+# Day one.
+
+
+async def test_figures_not_known_yet_are_unknown_not_unavailable(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    hass.config.country = "NO"
+    entry = bridge_entry(tcp_meter.port, **{CONF_MANUFACTURER: "Aidon", CONF_METER_TYPE: "6534"})
+    await set_up(hass, entry)
+    # Aidon's 2.5 s list: power alone, no energy register for up to an hour.
+    tcp_meter.start_pushing(
+        [encoder.hdlc_frames(encoder.data_notification(encoder.aidon_list(default_state(), 1), None))]
+    )
+    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == "1703")
+    registry = er.async_get(hass)
+    for name in ("live_energy_import", "use_this_hour", "use_last_hour", "today_s_peak_hour", "capacity_step"):
+        state = sensor(hass, name)
+        assert state is not None, name
+        assert state.state == STATE_UNKNOWN, name
+    step = registry.async_get(sensor(hass, "capacity_step").entity_id)  # type: ignore[union-attr]
+    assert step is not None
+    assert step.capabilities == {
+        "options": [
+            "0-2 kWh",
+            "2-5 kWh",
+            "5-10 kWh",
+            "10-15 kWh",
+            "15-20 kWh",
+            "20-25 kWh",
+            "25-50 kWh",
+            "50-75 kWh",
+            "75-100 kWh",
+            "100+ kWh",
+        ]
+    }
+    # Unavailable means the meter is gone.
+    tcp_meter.stop_pushing()
+    await wait_for(lambda: sensor(hass, "power_import").state == STATE_UNAVAILABLE)  # type: ignore[union-attr]
+    assert sensor(hass, "use_this_hour").state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("country", "keys", "enabled"),
+    [
+        ("NO", {}, True),
+        ("SE", {}, False),
+        ("DK", {}, False),
+        (None, {}, True),
+        (None, {CONF_ENCRYPTION_KEY: KEY.hex()}, False),
+    ],
+    ids=["norway", "sweden", "denmark", "unset-plain-list", "unset-ciphered"],
+)
+async def test_capacity_sensors_start_enabled_where_the_tariff_applies(
+    hass: HomeAssistant, tcp_meter: TcpMeter, country: str | None, keys: dict[str, str], enabled: bool
+) -> None:
+    hass.config.country = country
+    entry = bridge_entry(tcp_meter.port, **keys)
+    await set_up(hass, entry)
+    registry = er.async_get(hass)
+    by_key = {
+        e.unique_id.removeprefix(f"{METER_ID}_"): e for e in er.async_entries_for_config_entry(registry, entry.entry_id)
+    }
+    for key in (
+        "current_hour_use",
+        "last_hour_use",
+        "projected_hour_use",
+        "peak_today",
+        "capacity_average",
+        "capacity_step",
+    ):
+        assert (by_key[key].disabled_by is None) is enabled, key
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_live_export_appears_enabled_when_the_meter_reports_export(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    registry = er.async_get(hass)
+
+    def live_export() -> er.RegistryEntry | None:
+        return registry.async_get_entity_id("sensor", DOMAIN, f"{METER_ID}_live_energy_export") and registry.async_get(
+            registry.async_get_entity_id("sensor", DOMAIN, f"{METER_ID}_live_energy_export") or ""
+        )
+
+    assert live_export() is None
+    tcp_meter.start_pushing([kamstrup_frame(default_state(power_export=2500, power_import=0))])
+    await wait_for(lambda: live_export() is not None)
+    export = live_export()
+    assert export is not None
+    assert export.disabled_by is None
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+# Repairs.
+
+
+async def test_a_silent_meter_raises_a_repair_that_its_next_telegram_withdraws(
+    hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(coordinator_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
+    entry = bridge_entry(tcp_meter.port)
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    await set_up(hass, entry)
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    tcp_meter.stop_pushing()
+    issue_id = f"meter_silent_{entry.entry_id}"
+    await wait_for(lambda: issue_id in meter_issues(hass), seconds=10)
+    issue = meter_issues(hass)[issue_id]
+    assert issue.translation_key == "meter_silent"
+    assert issue.translation_placeholders == {"meter": f"Kamstrup {METER_ID}", "minutes": "0"}
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    await wait_for(lambda: issue_id not in meter_issues(hass), seconds=10)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_port_that_stops_opening_raises_a_repair(
+    hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(coordinator_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
+    entry = bridge_entry(tcp_meter.port)
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    await set_up(hass, entry)
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    await tcp_meter.stop()
+    issue_id = f"port_unavailable_{entry.entry_id}"
+    await wait_for(lambda: issue_id in meter_issues(hass), seconds=10)
+    assert meter_issues(hass)[issue_id].translation_placeholders["error"]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    # Deleting the entry takes its issues with it.
+    await hass.config_entries.async_remove(entry.entry_id)
+    assert not meter_issues(hass)
+
+
+async def test_a_held_register_is_a_repair_until_it_counts_on(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    tcp_meter.send(kamstrup_frame(default_state(energy_import=1000), hourly=True))
+    issue_id = f"energy_register_held_{entry.entry_id}_1.8.0"
+    await wait_for(lambda: issue_id in meter_issues(hass))
+    assert meter_issues(hass)[issue_id].translation_placeholders == {
+        "meter": f"Kamstrup {METER_ID}",
+        "register": "1.8.0",
+        "previous": "155232.510",
+        "value": "1.000",
+    }
+    tcp_meter.send(kamstrup_frame(default_state(energy_import=155_232_600), hourly=True))
+    await wait_for(lambda: issue_id not in meter_issues(hass))
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+# Diagnostics.
+
+
+async def test_diagnostics_of_a_ciphered_meter_decode_with_our_own_decoder(
+    hass: HomeAssistant, tcp_meter: TcpMeter, hass_client: ClientSessionGenerator
+) -> None:
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
+    entry = bridge_entry(
+        tcp_meter.port,
+        unique_id="74389702",
+        **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()},
+    )
+    await set_up(hass, entry)
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    text = str(diagnostics)
+    assert KEY.hex() not in text
+    assert "127.0.0.1" not in text
+    assert diagnostics["entry"]["data"][CONF_HOST] == "**REDACTED**"
+    [last, *_] = reversed(diagnostics["last_telegrams"])
+    # Without keys the ciphertext stays shut; the deciphered list opens, the meter number masked.
+    assert Decoder().feed(bytes.fromhex(last["raw"])) == []
+    [telegram] = Decoder().feed(bytes.fromhex(last["deciphered"]))
+    assert telegram.meter_id == "0"
+    assert telegram.readings == entry.runtime_data.reader.last_telegrams[-1].readings
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_diagnostics_of_a_p1_meter_keep_its_crc_valid(
+    hass: HomeAssistant, tcp_meter: TcpMeter, hass_client: ClientSessionGenerator
+) -> None:
+    lines = ["0-0:96.1.0(4B414C37303035313039313936323132)", "1-0:1.8.0(00002721.126*kWh)", "1-0:1.7.0(0004.190*kW)"]
+    telegram = encoder.p1_telegram("KFM5KAIFA-METER", lines)
+    [decoded] = Decoder().feed(telegram)
+    assert decoded.meter_id
+    entry = bridge_entry(tcp_meter.port, unique_id=decoded.meter_id, **{CONF_MANUFACTURER: "Kaifa"})
+    await set_up(hass, entry)
+    tcp_meter.start_pushing([telegram])
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    [masked] = Decoder().feed(bytes.fromhex(diagnostics["last_telegrams"][-1]["raw"]))
+    assert decoded.meter_id not in (masked.meter_id or "")
+    assert masked.readings == decoded.readings
+    assert await hass.config_entries.async_unload(entry.entry_id)

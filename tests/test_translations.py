@@ -1,0 +1,84 @@
+"""The texts a user reads: every language complete, every key the code uses present."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from custom_components.han_port.sensor import DERIVED_SENSORS, INFO_SENSORS, SENSORS
+
+PACKAGE = Path(__file__).resolve().parents[1] / "custom_components" / "han_port"
+STRINGS = json.loads((PACKAGE / "strings.json").read_text())
+LANGUAGES = sorted(path.stem for path in (PACKAGE / "translations").glob("*.json"))
+
+
+def leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    found: dict[str, str] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            found |= leaves(value, f"{prefix}{key}.")
+        else:
+            found[f"{prefix}{key}"] = value
+    return found
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_english_is_the_strings_file() -> None:
+    assert json.loads((PACKAGE / "translations" / "en.json").read_text()) == STRINGS
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_language_says_everything_with_the_same_placeholders(language: str) -> None:
+    english = leaves(STRINGS)
+    translated = leaves(json.loads((PACKAGE / "translations" / f"{language}.json").read_text()))
+    assert translated.keys() == english.keys()
+    for key, text in english.items():
+        assert placeholders(translated[key]) == placeholders(text), key
+    if language != "en":
+        # Translated, not copied (names of things such as "Port" may stay).
+        same = [key for key, text in english.items() if translated[key] == text and len(text) > 12]
+        assert not same, same
+
+
+def test_norwegian_writes_compounds_as_one_word() -> None:
+    names = leaves(json.loads((PACKAGE / "translations" / "nb.json").read_text())["entity"])
+    assert names["sensor.active_power_import.name"] == "Effektforbruk"
+    assert names["sensor.active_energy_import.name"] == "Energiforbruk"
+    assert names["sensor.live_energy_import.name"] == "Løpende energiforbruk"
+    assert not [text for text in names.values() if re.search(r"\b(Effekt|Energi) forbruk", text)]
+
+
+def test_every_sensor_has_a_name_and_its_placeholders() -> None:
+    sensors = STRINGS["entity"]["sensor"]
+    for description in (*SENSORS, *DERIVED_SENSORS, *INFO_SENSORS):
+        assert description.translation_key in sensors, description.key
+        name = sensors[description.translation_key]["name"]
+        assert placeholders(name) == set(description.translation_placeholders or {}), description.key
+    # One name for the three phases of a quantity.
+    assert sensors["voltage_phase"]["name"] == "Voltage {phase}"
+    icons = json.loads((PACKAGE / "icons.json").read_text())["entity"]["sensor"]
+    assert icons.keys() <= sensors.keys()
+
+
+def test_every_message_the_code_can_show_is_written() -> None:
+    flow = (PACKAGE / "config_flow.py").read_text()
+    config = STRINGS["config"]
+    returned = set(re.findall(r'return "(\w+)"', flow)) - {"base"}  # the field of an error, not one
+    assert returned <= config["error"].keys()
+    assert {"invalid_encryption_key", "invalid_authentication_key", "wrong_key", "address_in_use"} <= config[
+        "error"
+    ].keys()
+    assert set(re.findall(r'reason="(\w+)"', flow)) <= config["abort"].keys()
+    assert {"listen_serial", "listen_bridge"} == config["progress"].keys()
+    coordinator = (PACKAGE / "coordinator.py").read_text()
+    raised = set(re.findall(r'_create_issue\(\s*"(\w+)"', coordinator))
+    assert raised == {"energy_register_reset", "energy_register_held", "meter_silent", "port_unavailable"}
+    assert raised <= STRINGS["issues"].keys()
