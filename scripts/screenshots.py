@@ -28,22 +28,6 @@ IMAGES = ROOT / "docs" / "images"
 ENERGY = "sensor.kamstrup_meter_energy_import"
 
 
-async def websocket(hass: HomeAssistant, *messages: dict[str, Any]) -> list[Any]:
-    """Send websocket commands with the instance's token; return their results."""
-    results = []
-    async with aiohttp.ClientSession() as session, session.ws_connect(f"{hass.url}/api/websocket") as ws:
-        await ws.receive_json()
-        await ws.send_json({"type": "auth", "access_token": hass.token})
-        await ws.receive_json()
-        for number, message in enumerate(messages, start=1):
-            await ws.send_json({"id": number, **message})
-            reply = await ws.receive_json()
-            if not reply.get("success"):
-                raise RuntimeError(reply)
-            results.append(reply.get("result"))
-    return results
-
-
 def todays_statistics(now: datetime) -> list[dict[str, Any]]:
     """Hourly energy statistics for today so far, from the simulated household's power."""
     local = now.astimezone()
@@ -139,7 +123,7 @@ def main() -> None:
             hass.wait_for_state(ENERGY, lambda state: state not in ("unknown", "unavailable"), seconds=120)
             time.sleep(5)
             devices, _, _ = asyncio.run(
-                websocket(
+                hass.websocket(
                     hass,
                     {"type": "config/device_registry/list"},
                     {

@@ -19,6 +19,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "han-port-e2e"  # noqa: S105 - a throwaway user in a throwaway instance
 
@@ -90,15 +92,35 @@ TRUSTED = """  auth_providers:
 class HomeAssistant:
     """`python -m homeassistant` on a fresh config directory."""
 
-    def __init__(self, config: Path, port: int, extra_yaml: str = "", *, trusted_local: bool = False) -> None:
+    def __init__(
+        self,
+        config: Path,
+        port: int,
+        extra_yaml: str = "",
+        *,
+        trusted_local: bool = False,
+        configuration: str | None = None,
+    ) -> None:
+        """Start on config; configuration replaces the test's own (its http and api are added)."""
         self.url = f"http://127.0.0.1:{port}"
         self.token = ""
         config.mkdir(exist_ok=True)
         (config / "custom_components").mkdir(exist_ok=True)
-        (config / "custom_components" / "han_port").symlink_to(ROOT / "custom_components" / "han_port")
-        # "NO" quoted: unquoted, YAML reads the country code of Norway as false.
-        (config / "configuration.yaml").write_text(
-            f"""homeassistant:
+        link = config / "custom_components" / "han_port"
+        if not link.exists():
+            link.symlink_to(ROOT / "custom_components" / "han_port")
+        server = f"""http:
+  server_host: 127.0.0.1
+  server_port: {port}
+api:
+onboarding:
+"""
+        if configuration is not None:
+            (config / "configuration.yaml").write_text(configuration + server + extra_yaml)
+        else:
+            # "NO" quoted: unquoted, YAML reads the country code of Norway as false.
+            (config / "configuration.yaml").write_text(
+                f"""homeassistant:
   name: HAN Port end-to-end
   latitude: 59.91
   longitude: 10.75
@@ -107,18 +129,13 @@ class HomeAssistant:
   time_zone: Europe/Oslo
   country: "NO"
   currency: NOK
-{TRUSTED if trusted_local else ""}http:
-  server_host: 127.0.0.1
-  server_port: {port}
-api:
-config:
-onboarding:
+{TRUSTED if trusted_local else ""}{server}config:
 logger:
   default: warning
   logs:
     custom_components.han_port: debug
 {extra_yaml}"""
-        )
+            )
         self.log = (config / "console.log").open("w")
         # Coverage measures our code in the test process and the simulator,
         # not Home Assistant's own start-up.
@@ -159,6 +176,15 @@ logger:
         raise AssertionError(msg)
 
     def onboard(self) -> None:
+        """Go through onboarding as a new user does, accepting every suggestion."""
+        self.create_user()
+        client_id = f"{self.url}/"
+        self.request("POST", "/api/onboarding/core_config", {})
+        self.request("POST", "/api/onboarding/analytics", {})
+        self.request("POST", "/api/onboarding/integration", {"client_id": client_id, "redirect_uri": f"{client_id}?"})
+
+    def create_user(self) -> None:
+        """Onboarding's first step: the owner; keep their token."""
         client_id = f"{self.url}/"
         created = self.request(
             "POST",
@@ -172,9 +198,21 @@ logger:
             form=True,
         )
         self.token = tokens["access_token"]
-        self.request("POST", "/api/onboarding/core_config", {})
-        self.request("POST", "/api/onboarding/analytics", {})
-        self.request("POST", "/api/onboarding/integration", {"client_id": client_id, "redirect_uri": f"{client_id}?"})
+
+    async def websocket(self, *messages: dict[str, Any]) -> list[Any]:
+        """Send websocket commands with the owner's token; return their results."""
+        results = []
+        async with aiohttp.ClientSession() as session, session.ws_connect(f"{self.url}/api/websocket") as ws:
+            await ws.receive_json()
+            await ws.send_json({"type": "auth", "access_token": self.token})
+            await ws.receive_json()
+            for number, message in enumerate(messages, start=1):
+                await ws.send_json({"id": number, **message})
+                reply = await ws.receive_json()
+                if not reply.get("success"):
+                    raise RuntimeError(reply)
+                results.append(reply.get("result"))
+        return results
 
     def state(self, entity_id: str) -> dict[str, Any] | None:
         try:
