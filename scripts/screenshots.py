@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import json
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -23,9 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from custom_components.han_port.simulator.meter import SimulatedMeter
 from tests.live import HomeAssistant, Simulator, free_port
 
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "docs" / "images"
-ENERGY = "sensor.kamstrup_meter_energy_import"
+# The simulated Danish meter's keys: made up for the pictures.
+KEY = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
+AUTH_KEY = bytes.fromhex("101112131415161718191a1b1c1d1e1f")
 
 
 def todays_statistics(now: datetime) -> list[dict[str, Any]]:
@@ -44,15 +50,104 @@ def todays_statistics(now: datetime) -> list[dict[str, Any]]:
     return statistics
 
 
-async def screenshots(pages: dict[str, Path]) -> None:
-    """Open each page in headless Chromium, give the frontend time to render, save a PNG.
+# Walks the frontend's shadow roots, which querySelector does not enter.
+_DEEP = """
+function deep(root, test, found = []) {
+  if (test(root)) found.push(root);
+  const children = [...(root.shadowRoot ? root.shadowRoot.children : []), ...root.children];
+  for (const child of children) deep(child, test, found);
+  return found;
+}
+function flowForm() { return deep(document.body, (n) => n.tagName === "STEP-FLOW-FORM")[0]; }
+"""
+_CLICK_BUTTON = (
+    _DEEP
+    + """
+{
+  const button = deep(document.body, (n) => ["HA-BUTTON", "MWC-BUTTON"].includes(n.tagName)
+    && n.textContent.trim().toUpperCase() === LABEL.toUpperCase())[0];
+  button.click(); !!button
+}
+"""
+)
+_CLICK_MENU = (
+    _DEEP
+    + """
+{
+  const item = deep(
+    document.body, (n) => n.tagName && n.tagName.includes("LIST-ITEM") && n.textContent.includes(LABEL))[0];
+  item.click(); !!item
+}
+"""
+)
+# Sets the form's fields as typing would: the form keeps what value-changed tells it.
+_FILL = (
+    _DEEP
+    + """
+deep(flowForm(), (n) => n.tagName === "HA-FORM")[0].dispatchEvent(
+  new CustomEvent("value-changed", {detail: {value: DATA}, bubbles: true, composed: true})); true
+"""
+)
+_TEXT = (
+    _DEEP
+    + """
+function text(node) {
+  let found = [...node.childNodes].filter((c) => c.nodeType === 3).map((c) => c.textContent).join(" ");
+  const children = [...(node.shadowRoot ? node.shadowRoot.children : []), ...node.children];
+  for (const child of children) found += " " + text(child);
+  return found;
+}
+deep(document.body, (n) => n.tagName === "DIALOG-DATA-ENTRY-FLOW").map(text).join(" ")"""
+)
 
-    Driven over the DevTools protocol: Home Assistant keeps a websocket open,
-    so Chromium's own --screenshot, which waits for the page to go idle, never fires.
+
+class Browser:
+    """Headless Chromium driven over the DevTools protocol.
+
+    Home Assistant keeps a websocket open, so Chromium's own --screenshot,
+    which waits for the page to go idle, never fires.
     """
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self._ws = ws
+        self._number = 0
+
+    async def call(self, method: str, **params: object) -> dict[str, Any]:
+        self._number += 1
+        await self._ws.send_json({"id": self._number, "method": method, "params": params})
+        while True:
+            reply: dict[str, Any] = await self._ws.receive_json()
+            if reply.get("id") == self._number:
+                return reply.get("result", {})
+
+    async def evaluate(self, script: str) -> object:
+        result = await self.call("Runtime.evaluate", expression=script, returnByValue=True)
+        value: object = result.get("result", {}).get("value")
+        return value
+
+    async def open(self, url: str, settle: float = 12) -> None:
+        await self.call("Page.navigate", url=url)
+        await asyncio.sleep(settle)  # login redirect, frontend load, first data
+
+    async def shoot(self, target: Path) -> None:
+        reply = await self.call("Page.captureScreenshot")
+        await asyncio.to_thread(target.write_bytes, base64.b64decode(reply["data"]))
+        print(f"wrote {target.relative_to(ROOT)}")
+
+    async def wait_for_text(self, text: str, seconds: float = 60) -> None:
+        for _ in range(int(seconds * 2)):
+            if text in str(await self.evaluate(_TEXT) or ""):
+                return
+            await asyncio.sleep(0.5)
+        msg = f"the dialog never said {text!r}"
+        raise RuntimeError(msg)
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
     port = free_port()
     with tempfile.TemporaryDirectory() as profile:
-        browser = subprocess.Popen(  # noqa: ASYNC220 - started once, killed at the end
+        process = subprocess.Popen(  # noqa: ASYNC220 - started once, killed at the end
             [
                 "chromium",
                 "--headless",
@@ -76,31 +171,88 @@ async def screenshots(pages: dict[str, Path]) -> None:
             async with aiohttp.ClientSession() as session:
                 targets: list[dict[str, Any]] = []
                 for _ in range(100):
-                    try:
+                    with contextlib.suppress(aiohttp.ClientError):
                         async with session.get(f"http://127.0.0.1:{port}/json/list") as response:
                             targets = [t for t in await response.json() if t["type"] == "page"]
-                        if targets:
-                            break
-                    except aiohttp.ClientError:
-                        pass
+                    if targets:
+                        break
                     await asyncio.sleep(0.2)
                 async with session.ws_connect(targets[0]["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                    for number, (url, target) in enumerate(pages.items(), start=1):
-                        await ws.send_json({"id": number * 2, "method": "Page.navigate", "params": {"url": url}})
-                        await asyncio.sleep(15)  # login redirect, frontend load, first data
-                        await ws.send_json({"id": number * 2 + 1, "method": "Page.captureScreenshot"})
-                        while True:
-                            reply = await ws.receive_json()
-                            if reply.get("id") == number * 2 + 1:
-                                break
-                        target.write_bytes(base64.b64decode(reply["result"]["data"]))
-                        print(f"wrote {target.relative_to(ROOT)}")
+                    yield Browser(ws)
         finally:
-            browser.kill()
-            browser.wait()
+            process.kill()
+            process.wait()
+
+
+async def pictures(hass: HomeAssistant, simulator_port: int) -> None:
+    """Set a ciphered meter up through the real frontend, picturing each step, then its device and energy."""
+    async with chromium() as browser:
+        await browser.open(f"{hass.url}/config/integrations/dashboard/add?domain=han_port")
+        # "Do you want to set up HAN Port?"
+        await browser.evaluate(_CLICK_BUTTON.replace("LABEL", json.dumps("OK")))
+        await asyncio.sleep(3)
+        await browser.evaluate(_CLICK_MENU.replace("LABEL", json.dumps("Network serial bridge")))
+        await asyncio.sleep(2)
+        bridge = {"host": "127.0.0.1", "port": simulator_port}
+        await browser.evaluate(_FILL.replace("DATA", json.dumps(bridge)))
+        await asyncio.sleep(1)
+        await browser.evaluate(_CLICK_BUTTON.replace("LABEL", json.dumps("Submit")))
+        await browser.wait_for_text("Listening")
+        await asyncio.sleep(1)
+        await browser.shoot(IMAGES / "setup-listening.png")
+        await browser.wait_for_text("Decryption keys")
+        keys = {"encryption_key": KEY.hex(" "), "authentication_key": AUTH_KEY.hex(" ")}
+        await browser.evaluate(_FILL.replace("DATA", json.dumps(keys)))
+        await asyncio.sleep(1)
+        await browser.shoot(IMAGES / "setup-keys.png")
+        await browser.evaluate(_CLICK_BUTTON.replace("LABEL", json.dumps("Submit")))
+        entity = hass.wait_for_entity("_energy_import", seconds=120)
+        hass.wait_for_state(entity, lambda state: state not in ("unknown", "unavailable"), seconds=120)
+        devices, _, _ = await hass.websocket(
+            {"type": "config/device_registry/list"},
+            {
+                "type": "recorder/import_statistics",
+                "metadata": {
+                    "has_mean": False,
+                    "has_sum": True,
+                    "name": None,
+                    "source": "recorder",
+                    "statistic_id": entity,
+                    "unit_of_measurement": "kWh",
+                },
+                "stats": todays_statistics(datetime.now(UTC)),
+            },
+            {
+                "type": "energy/save_prefs",
+                "energy_sources": [
+                    {
+                        "type": "grid",
+                        "flow_from": [
+                            {
+                                "stat_energy_from": entity,
+                                "stat_cost": None,
+                                "entity_energy_price": None,
+                                "number_energy_price": None,
+                            }
+                        ],
+                        "flow_to": [],
+                        "cost_adjustment_day": 0,
+                    }
+                ],
+                "device_consumption": [],
+            },
+        )
+        device = next(d for d in devices if d["manufacturer"] == "Kamstrup")
+        await browser.open(f"{hass.url}/config/devices/device/{device['id']}")
+        await browser.shoot(IMAGES / "device.png")
+        await browser.open(f"{hass.url}/config/energy")
+        await browser.shoot(IMAGES / "energy-configuration.png")
+        await browser.open(f"{hass.url}/energy")
+        await browser.shoot(IMAGES / "energy.png")
 
 
 def main() -> None:
+    """Render every picture into docs/images/."""
     IMAGES.mkdir(parents=True, exist_ok=True)
     simulator_port = free_port()
     simulator = None
@@ -109,65 +261,19 @@ def main() -> None:
         try:
             hass.wait_until_up()
             hass.onboard()
-            # Started now, the meter's hourly list arrives seconds after setup.
-            simulator = Simulator(simulator_port, "2026-01-15T06:59:20", 1, speed=10)
-            flow = hass.request("POST", "/api/config/config_entries/flow", {"handler": "han_port"})
-            flow = hass.request(
-                "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {"next_step_id": "network"}
+            # The Danish ciphered meter at the meter's own pace: its first list
+            # comes up to 10 s after the flow connects, time to picture the
+            # listening; its hourly list soon after setup.
+            simulator = Simulator(
+                simulator_port,
+                "2026-01-15T06:59:40",
+                1,
+                speed=1,
+                start_at_client=1,
+                vendor="kamstrup-dk",
+                keys=(KEY, AUTH_KEY),
             )
-            hass.request(
-                "POST",
-                f"/api/config/config_entries/flow/{flow['flow_id']}",
-                {"host": "127.0.0.1", "port": simulator_port},
-            )
-            hass.wait_for_state(ENERGY, lambda state: state not in ("unknown", "unavailable"), seconds=120)
-            time.sleep(5)
-            devices, _, _ = asyncio.run(
-                hass.websocket(
-                    hass,
-                    {"type": "config/device_registry/list"},
-                    {
-                        "type": "recorder/import_statistics",
-                        "metadata": {
-                            "has_mean": False,
-                            "has_sum": True,
-                            "name": None,
-                            "source": "recorder",
-                            "statistic_id": ENERGY,
-                            "unit_of_measurement": "kWh",
-                        },
-                        "stats": todays_statistics(datetime.now(UTC)),
-                    },
-                    {
-                        "type": "energy/save_prefs",
-                        "energy_sources": [
-                            {
-                                "type": "grid",
-                                "flow_from": [
-                                    {
-                                        "stat_energy_from": ENERGY,
-                                        "stat_cost": None,
-                                        "entity_energy_price": None,
-                                        "number_energy_price": None,
-                                    }
-                                ],
-                                "flow_to": [],
-                                "cost_adjustment_day": 0,
-                            }
-                        ],
-                        "device_consumption": [],
-                    },
-                )
-            )
-            device = next(d for d in devices if d["manufacturer"] == "Kamstrup")
-            asyncio.run(
-                screenshots(
-                    {
-                        f"{hass.url}/config/devices/device/{device['id']}": IMAGES / "device.png",
-                        f"{hass.url}/energy": IMAGES / "energy.png",
-                    }
-                )
-            )
+            asyncio.run(pictures(hass, simulator_port))
         finally:
             if simulator is not None:
                 simulator.stop()

@@ -35,15 +35,27 @@ def free_port() -> int:
 class Simulator:
     """The simulator in its own process; collects what it reports sending."""
 
-    def __init__(self, port: int, start: str, seed: int, *, speed: float = 5, start_at_client: int = 0) -> None:
+    def __init__(
+        self,
+        port: int,
+        start: str,
+        seed: int,
+        *,
+        speed: float = 5,
+        start_at_client: int = 0,
+        vendor: str = "kamstrup",
+        keys: tuple[bytes, bytes] | None = None,
+    ) -> None:
         self.sent: list[dict[str, Any]] = []
+        key_options = ["--key", keys[0].hex(), "--auth-key", keys[1].hex()] if keys else []
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "custom_components.han_port.simulator",
+                *key_options,
                 "--vendor",
-                "kamstrup",
+                vendor,
                 "--port",
                 str(port),
                 "--speed",
@@ -67,7 +79,8 @@ class Simulator:
     def _collect(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self.sent.append(json.loads(line))
+            if line.startswith("{"):  # not the keys it names at start
+                self.sent.append(json.loads(line))
 
     def powers(self) -> set[str]:
         return {str(record["power_import"]) for record in list(self.sent)}
@@ -232,6 +245,17 @@ logger:
             time.sleep(0.5)
             result = self.request("GET", path)
         return result
+
+    def wait_for_entity(self, suffix: str, seconds: float = 60) -> str:
+        """Wait for a sensor whose entity id ends with suffix; return its id."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for state in self.request("GET", "/api/states"):
+                if state["entity_id"].startswith("sensor.") and state["entity_id"].endswith(suffix):
+                    return str(state["entity_id"])
+            time.sleep(0.5)
+        msg = f"no sensor *{suffix} appeared"
+        raise AssertionError(msg)
 
     def wait_for_state(self, entity_id: str, accept: object, seconds: float = 60) -> dict[str, Any]:
         assert callable(accept)
