@@ -13,6 +13,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.han_port import entry as entry_module
+from custom_components.han_port.connection import LineSettings, open_connection
 from custom_components.han_port.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
@@ -592,4 +593,28 @@ async def test_options_flow_reloads_once_and_keeps_what_was_typed(
     assert setups == 1
     assert entry.runtime_data.tariff.thresholds == (2.0, 5.0, 10.5)
     assert entry.runtime_data.tariff.peak_days == 2
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_paused_reader_never_takes_the_port_back_by_itself(hass: HomeAssistant, pty_meter: PtyMeter) -> None:
+    pty_meter.start_pushing([kamstrup_frame(default_state())])
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=METER_ID, data={CONF_DEVICE: pty_meter.path})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    reader = entry.runtime_data.reader
+    await wait_for(lambda: reader.connects >= 1)
+    await reader.pause()
+    # Resumed and paused again before the reader ran: it was woken, yet must not open.
+    reader.resume()
+    await reader.pause()
+    connects = reader.connects
+    await asyncio.sleep(0.3)  # the woken reader runs now
+    transport = await open_connection(pty_meter.path, LineSettings(), asyncio.Protocol)
+    await asyncio.sleep(0.3)
+    assert reader.connects == connects
+    transport.close()
+    await asyncio.sleep(0.1)
+    reader.resume()
+    await wait_for(lambda: reader.connects > connects)
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -163,7 +163,7 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             device = user_input[CONF_DEVICE].strip()
             connection = {CONF_DEVICE: device}
-            if is_pseudo_terminal(device):
+            if await self.hass.async_add_executor_job(is_pseudo_terminal, device):
                 candidates: tuple[LineSettings, ...] = (LineSettings(),)
             elif self.source == SOURCE_RECONFIGURE and CONF_DEVICE in self._connection:
                 # The meter has not changed: its known settings first.
@@ -197,9 +197,13 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Listen at a new address, unless another entry already reads it."""
         field = CONF_DEVICE if CONF_DEVICE in connection else CONF_HOST
-        address = entry_address(connection)
-        for entry in self._async_current_entries(include_ignore=False):
-            if entry_address(dict(entry.data)) != address or self._is_flow_entry(entry):
+        entries = self._async_current_entries(include_ignore=False)
+        # Resolving device links touches the file system: not on the event loop.
+        address, *addresses = await self.hass.async_add_executor_job(
+            lambda: [entry_address(data) for data in (connection, *(dict(entry.data) for entry in entries))]
+        )
+        for entry, other in zip(entries, addresses, strict=True):
+            if other != address or self._is_flow_entry(entry):
                 continue
             if self.source == SOURCE_RECONFIGURE:
                 self._typed = user_input

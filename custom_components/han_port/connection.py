@@ -211,6 +211,8 @@ class MeterReader:
         while True:
             await self._may_open.wait()
             async with self._port:
+                if self.paused:
+                    continue  # paused between the wait and the lock: the port is the flow's
                 try:
                     protocol = _DecoderProtocol(self.decoder, self._event)
                     transport = await open_connection(self.url, self.line, _factory(protocol))
