@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -12,6 +13,7 @@ from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.han_port import config_flow
 from custom_components.han_port import entry as entry_module
 from custom_components.han_port.connection import LineSettings, open_connection
 from custom_components.han_port.const import (
@@ -618,3 +620,17 @@ async def test_a_paused_reader_never_takes_the_port_back_by_itself(hass: HomeAss
     reader.resume()
     await wait_for(lambda: reader.connects > connects)
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+def test_the_port_picker_lists_usb_adapters_before_on_board_uarts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The form shows its first option selected: that must be the adapter, not /dev/ttyS0.
+    ports = [
+        SimpleNamespace(device="/dev/ttyS0", manufacturer=None, product=None, serial_number=None),
+        SimpleNamespace(device="/dev/ttyS1", manufacturer=None, product=None, serial_number=None),
+        SimpleNamespace(device="/dev/ttyUSB0", manufacturer="FTDI", product="FT232R", serial_number="A1"),
+    ]
+    monkeypatch.setattr(config_flow.serialx, "list_serial_ports", lambda: ports)
+    monkeypatch.setattr(config_flow.serialx, "udev_serial_by_id_stem", lambda _port: None)
+    options = config_flow._list_ports()
+    assert [option["value"] for option in options] == ["/dev/ttyUSB0", "/dev/ttyS0", "/dev/ttyS1"]
+    assert options[0]["label"] == "/dev/ttyUSB0 (FTDI, FT232R, A1)"
