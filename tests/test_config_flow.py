@@ -28,6 +28,7 @@ from custom_components.han_port.const import (
     CONF_METER_TYPE,
     CONF_PARITY,
     CONF_PEAK_DAYS,
+    CONF_UPDATE_INTERVAL,
     DOMAIN,
 )
 from custom_components.han_port.simulator import frames as encoder
@@ -589,6 +590,7 @@ async def test_options_flow_reloads_once_and_keeps_what_was_typed(
         CONF_CURRENT_TRANSFORMER_RATIO: 60,
         CONF_CAPACITY_THRESHOLDS: "2, 5, 10.5",
         CONF_PEAK_DAYS: 2,
+        CONF_UPDATE_INTERVAL: 0.0,  # every telegram, unless the user asks for fewer
     }
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED

@@ -131,8 +131,9 @@ async def test_a_register_that_starts_again_is_followed_with_a_repair_issue(
     assert float(state(hass, "live_energy_import")) == pytest.approx(13.7)
     # Ten seconds on at 900 W rising to 1800 W: 3.75 Wh on top of the new register.
     await push(hass, freezer, entry, START + timedelta(hours=3, seconds=10), telegram(1800))
-    assert float(state(hass, "live_energy_import")) == pytest.approx(13.70375)
-    assert float(state(hass, "use_this_hour")) == pytest.approx(0.00375)
+    coordinator = entry.runtime_data
+    assert coordinator.live_import.published == pytest.approx(13_703.75)
+    assert coordinator.tariff.current_hour_use(coordinator.live_import.published) == pytest.approx(3.75)
     assert entry.runtime_data.held_totals == 2
     await hass.config_entries.async_unload(entry.entry_id)
 

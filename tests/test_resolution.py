@@ -10,6 +10,7 @@ from custom_components.han_port.decoder import ObisCode, Reading, Unit
 from custom_components.han_port.decoder.lists import KAMSTRUP_10_WH
 from custom_components.han_port.decoder.resolution import (
     CURRENT_CONFIRMATIONS,
+    MAX_METERS,
     RECHECK_TELEGRAMS,
     ResolutionLearner,
 )
@@ -148,3 +149,15 @@ def test_a_hole_in_the_power_starts_the_window_again() -> None:
             sent[ENERGY] = Reading(1_000_000 + minute * 2000 / 600, Unit.WATT_HOUR)  # would say "ten times slower"
         learner.apply(sent, KAMSTRUP_10_WH, "meter", start + timedelta(minutes=minute))
     assert [d for d in learner.decisions if d.quantity == "active_energy"] == []
+
+
+def test_meter_ids_without_end_do_not_grow_memory() -> None:
+    # Checksum-valid frames with a new meter id each (damage or an attack).
+    learner = ResolutionLearner()
+    for number in range(1000):
+        learner.apply(readings((230, 231, 229), (13.04, 0, 0), 3000), KAMSTRUP_10_WH, f"meter {number}")
+    assert len({d.evidence for d in learner.decisions}) <= 2 * MAX_METERS
+    assert len(learner._meters) == MAX_METERS
+    # The line's own meter, still sending, is learned afresh like any other.
+    result = learner.apply(readings((230, 231, 229), (13.04, 0, 0), 3000), KAMSTRUP_10_WH, "meter 999")
+    assert values(result, CURRENTS) == [13.04, 0, 0]

@@ -60,7 +60,9 @@ from .const import (
     CONF_PARITY,
     CONF_PEAK_DAYS,
     CONF_STOPBITS,
+    CONF_UPDATE_INTERVAL,
     DEFAULT_CURRENT_TRANSFORMER_RATIO,
+    DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
     LOGGER,
 )
@@ -493,6 +495,7 @@ class HanPortOptionsFlow(OptionsFlowBase):
             else:
                 user_input[CONF_CAPACITY_THRESHOLDS] = format_thresholds(thresholds)
                 user_input[CONF_PEAK_DAYS] = int(user_input[CONF_PEAK_DAYS])
+                user_input[CONF_UPDATE_INTERVAL] = float(user_input.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL))
                 return self.async_create_entry(data=user_input)
         options = self.config_entry.options
         fields = {
@@ -506,6 +509,11 @@ class HanPortOptionsFlow(OptionsFlowBase):
             ): TextSelector(),
             vol.Required(CONF_PEAK_DAYS, default=options.get(CONF_PEAK_DAYS, DEFAULT_PEAK_DAYS)): NumberSelector(
                 NumberSelectorConfig(min=1, max=10, step=1, mode=NumberSelectorMode.BOX)
+            ),
+            vol.Required(
+                CONF_UPDATE_INTERVAL, default=options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
+            ): NumberSelector(
+                NumberSelectorConfig(min=0, max=3600, step="any", mode=NumberSelectorMode.BOX, unit_of_measurement="s")
             ),
         }
         # What was typed stays, a mistake included, so it can be fixed.

@@ -211,7 +211,7 @@ class MeterReader:
         while True:
             await self._may_open.wait()
             async with self._port:
-                if self.paused:
+                if not self._may_open.is_set():
                     continue  # paused between the wait and the lock: the port is the flow's
                 try:
                     protocol = _DecoderProtocol(self.decoder, self._event)

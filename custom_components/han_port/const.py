@@ -26,3 +26,9 @@ CONF_CURRENT_TRANSFORMER_RATIO: Final = "current_transformer_ratio"
 DEFAULT_CURRENT_TRANSFORMER_RATIO: Final = 1.0
 CONF_CAPACITY_THRESHOLDS: Final = "capacity_thresholds"
 CONF_PEAK_DAYS: Final = "peak_days"
+# Measurement sensors (power, current, voltage, power factor, frequency) are
+# written at most this often, in seconds; 0 writes every telegram. Energy
+# registers, the energy guard, live energy and the capacity figures still see
+# every telegram.
+CONF_UPDATE_INTERVAL: Final = "update_interval"
+DEFAULT_UPDATE_INTERVAL: Final = 0.0

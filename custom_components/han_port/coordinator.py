@@ -19,7 +19,9 @@ from .const import (
     CONF_CAPACITY_THRESHOLDS,
     CONF_CURRENT_TRANSFORMER_RATIO,
     CONF_PEAK_DAYS,
+    CONF_UPDATE_INTERVAL,
     DEFAULT_CURRENT_TRANSFORMER_RATIO,
+    DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
     LOGGER,
 )
@@ -99,6 +101,8 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """Energy totals held because they went down or jumped (followed or not later)."""
         self._key_problems = 0
         self._ct_ratio = float(entry.options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO))
+        self.measurement_interval = float(entry.options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL))
+        """Seconds between two writes of a measurement sensor (0: every telegram)."""
         # Totals kept from before (restored states, stored live energy) were
         # measured through this ratio; a new one rescales them.
         self._restored_scale = 1.0

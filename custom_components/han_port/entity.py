@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
+from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import CONF_MANUFACTURER, DOMAIN
 from .coordinator import HanPortCoordinator
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from homeassistant.helpers.entity import EntityDescription
 
 
 class HanPortEntity(CoordinatorEntity[HanPortCoordinator]):
-    """An entity of one meter."""
+    """An entity of one meter, written only when what it shows changed.
+
+    Every telegram updates the coordinator; an entity whose value and
+    availability are what it last wrote writes nothing (no state row, no
+    state_reported, no CPU), and one that changed waits out its write
+    interval, if it has one, before writing its latest value. A change of
+    availability, or a first value, is written at once.
+    """
 
     _attr_has_entity_name = True
+    _shown: tuple[bool, object] | None = None
+    _written_at = 0.0
+    _pending_write: CALLBACK_TYPE | None = None
 
     def __init__(self, coordinator: HanPortCoordinator, description: EntityDescription) -> None:
         """Describe the entity and attach it to the meter's device."""
@@ -25,6 +40,52 @@ class HanPortEntity(CoordinatorEntity[HanPortCoordinator]):
         self.entity_description = description
         self._attr_unique_id = f"{coordinator.config_entry.unique_id}_{description.key}"
         self._attr_device_info = device_info(coordinator)
+
+    @property
+    def write_interval(self) -> float:
+        """The least time, in seconds, between two writes of a changed value (0: every change)."""
+        return 0.0
+
+    def _what_is_shown(self) -> tuple[bool, object]:
+        return self.available, getattr(self, "native_value", None)
+
+    async def async_added_to_hass(self) -> None:
+        """Remember what the first write shows; stop a pending write with the entity."""
+        await super().async_added_to_hass()
+        self._shown = self._what_is_shown()
+        self._written_at = time.monotonic()
+        self.async_on_remove(self._cancel_pending_write)
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        shown = self._what_is_shown()
+        if shown == self._shown:
+            return
+        wait = self._written_at + self.write_interval - time.monotonic()
+        before = self._shown
+        if wait <= 0 or before is None or before[1] is None or before[0] != shown[0]:
+            self._write(shown)
+        elif self._pending_write is None:
+            self._pending_write = async_call_later(self.hass, wait, self._write_pending)
+
+    @callback
+    def _write_pending(self, _now: datetime) -> None:
+        self._pending_write = None
+        shown = self._what_is_shown()
+        if shown != self._shown:
+            self._write(shown)
+
+    def _write(self, shown: tuple[bool, object]) -> None:
+        self._cancel_pending_write()
+        self._shown = shown
+        self._written_at = time.monotonic()
+        self.async_write_ha_state()
+
+    @callback
+    def _cancel_pending_write(self) -> None:
+        if self._pending_write is not None:
+            self._pending_write()
+            self._pending_write = None
 
 
 def device_info(coordinator: HanPortCoordinator) -> DeviceInfo:

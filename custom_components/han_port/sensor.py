@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 # Entities only follow the coordinator: nothing to limit.
 PARALLEL_UPDATES = 0
+DERIVED_WRITE_INTERVAL = 60.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,6 +194,8 @@ class HanPortDerivedSensorEntityDescription(SensorEntityDescription):
     """A figure worked out from the meter's readings: live energy, hourly use, capacity."""
 
     value_fn: Callable[[HanPortCoordinator], StateType]
+    resolution: int = 1
+    """What the figure is rounded to, in its native unit: finer digits change with every telegram and mean nothing."""
     needs: Code | None = None
     """The register the figure is worked out from: the sensor appears when the meter first sends it."""
     capacity_tariff: bool = False
@@ -205,6 +208,7 @@ def _derived_energy(
     state_class: SensorStateClass | None = None,
     *,
     needs: Code | None = None,
+    resolution: int = 1,
 ) -> HanPortDerivedSensorEntityDescription:
     return HanPortDerivedSensorEntityDescription(
         key=key,
@@ -215,6 +219,7 @@ def _derived_energy(
         suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=3,
         value_fn=value_fn,
+        resolution=resolution,
         needs=needs,
         capacity_tariff=needs is None,
     )
@@ -239,9 +244,11 @@ DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
     ),
     _derived_energy("current_hour_use", lambda c: c.tariff.current_hour_use(c.live_import.published)),
     _derived_energy("last_hour_use", lambda c: c.tariff.last_hour_use),
+    # A projection is a tenth of a kWh good at best.
     _derived_energy(
         "projected_hour_use",
         lambda c: c.tariff.projected_hour_use(c.live_import.published, c.live_import.power, _now()),
+        resolution=100,
     ),
     _derived_energy("peak_today", lambda c: c.tariff.peak_today(_now())),
     _derived_energy("capacity_average", lambda c: c.tariff.monthly_average(_now())),
@@ -344,6 +351,13 @@ class HanPortSensor(HanPortEntity, RestoreSensor):
     _restored: float | None = None
 
     @property
+    def write_interval(self) -> float:
+        """Measurements follow the update-rate option; totals are written whenever they change."""
+        if self.entity_description.state_class is SensorStateClass.MEASUREMENT:
+            return self.coordinator.measurement_interval
+        return 0.0
+
+    @property
     def _is_total(self) -> bool:
         return self.entity_description.state_class is SensorStateClass.TOTAL_INCREASING
 
@@ -398,6 +412,15 @@ class HanPortDerivedSensor(HanPortEntity, SensorEntity):
             self._attr_options = step_labels(coordinator.tariff.thresholds)
 
     @property
+    def write_interval(self) -> float:
+        """Worked-out figures are written at most once a minute: the Energy dashboard reads 5-minute statistics."""
+        return DERIVED_WRITE_INTERVAL
+
+    @property
     def native_value(self) -> StateType:
-        """The figure, worked out now."""
-        return self.entity_description.value_fn(self.coordinator)
+        """The figure, worked out now, to the resolution that means something."""
+        value = self.entity_description.value_fn(self.coordinator)
+        if isinstance(value, int | float):
+            resolution = self.entity_description.resolution
+            return round(value / resolution) * resolution
+        return value

@@ -79,6 +79,8 @@ MIN_EVIDENCE_ENERGY = 200.0
 ENERGY_TOLERANCE = 0.3
 # Power samples further apart than this leave a hole in the integral: the window starts again.
 MAX_SAMPLE_GAP = timedelta(minutes=5)
+# Meters remembered per reader (a line carries one; a swap makes two).
+MAX_METERS = 4
 _NO_TIME = timedelta(0)
 # Windows that must agree before another energy resolution is taken.
 ENERGY_CONFIRMATIONS = 3
@@ -260,6 +262,14 @@ class ResolutionLearner:
         """What was decided, for diagnostics."""
         return [decision for learned in self._meters.values() for decision in learned.decisions.values()]
 
+    def _new_meter(self, meter: str | None, prior: Scaling) -> _Learned:
+        if len(self._meters) >= MAX_METERS:
+            # A line carries one meter: ids beyond a few are damage or an
+            # attack, and must not grow memory. The oldest is forgotten.
+            del self._meters[next(iter(self._meters))]
+        learned = self._meters[meter, prior] = _Learned(meter)
+        return learned
+
     def apply(
         self, readings: Mapping[ObisCode, Reading], prior: Scaling, meter: str | None, when: datetime | None = None
     ) -> Mapping[ObisCode, Reading]:
@@ -268,9 +278,7 @@ class ResolutionLearner:
         Values whose resolution the evidence contradicts, before enough of it
         confirms the change, are left out rather than shown wrong.
         """
-        learned = self._meters.get((meter, prior))
-        if learned is None:
-            learned = self._meters[meter, prior] = _Learned(meter)
+        learned = self._meters.get((meter, prior)) or self._new_meter(meter, prior)
         energy = learned.energy(readings, prior.energy, when)
         pending = learned.pending
         # A meter's lists prove the same every few seconds: voltage and current

@@ -1,0 +1,165 @@
+"""What a telegram costs Home Assistant: no write without information, and the update-rate option."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from homeassistant.const import (
+    CONF_HOST,
+    CONF_PORT,
+    EVENT_STATE_CHANGED,
+    EVENT_STATE_REPORTED,
+    STATE_UNAVAILABLE,
+)
+from homeassistant.core import callback
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.han_port import sensor as sensor_module
+from custom_components.han_port.const import CONF_MANUFACTURER, CONF_UPDATE_INTERVAL, DOMAIN
+
+from .meter import TcpMeter, default_state, entity_id, kamstrup_frame, sensor, wait_for
+
+if TYPE_CHECKING:
+    from homeassistant.core import Event, HomeAssistant
+
+pytestmark = pytest.mark.usefixtures("fast_timing")
+
+METER_ID = "5706567274389702"
+
+
+async def set_up(hass: HomeAssistant, port: int, **options: Any) -> MockConfigEntry:
+    hass.config.country = "NO"
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=METER_ID,
+        title=f"Kamstrup {METER_ID}",
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: port, CONF_MANUFACTURER: "Kamstrup"},
+        options=options,
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_for(lambda: entry.runtime_data.reader.connects >= 1)
+    return entry
+
+
+def shown(hass: HomeAssistant, name: str) -> str | None:
+    """A sensor's state, or None while the sensor does not exist yet."""
+    state = sensor(hass, name)
+    return None if state is None else state.state
+
+
+def count_writes(hass: HomeAssistant) -> Counter[str]:
+    """Every state written for the meter's sensors, changed or not, by entity id."""
+    writes: Counter[str] = Counter()
+
+    @callback
+    def ours(event_data: Any) -> bool:
+        return str(event_data["entity_id"]).startswith("sensor.kamstrup_meter_")
+
+    @callback
+    def written(event: Event[Any]) -> None:
+        writes[event.data["entity_id"]] += 1
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, written, ours)
+    hass.bus.async_listen(EVENT_STATE_REPORTED, written, ours)
+    return writes
+
+
+async def test_telegrams_that_change_nothing_write_nothing(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    entry = await set_up(hass, tcp_meter.port)
+    frame = kamstrup_frame(default_state(), hourly=True)
+    tcp_meter.send(frame)
+    await wait_for(lambda: (state := sensor(hass, "energy_import")) is not None and state.state != "unknown")
+    await asyncio.sleep(0.3)
+    writes = count_writes(hass)
+    for _ in range(5):
+        tcp_meter.send(frame)
+        await asyncio.sleep(0.1)
+    await wait_for(lambda: entry.runtime_data.reader.decoder.telegrams >= 6)
+    await asyncio.sleep(0.2)
+    # Five telegrams with the same values: not one state written, not even "reported".
+    assert writes == Counter()
+
+    # One register changes: that sensor alone is written.
+    tcp_meter.send(kamstrup_frame(default_state(power_import=1900), hourly=True))
+    await wait_for(lambda: shown(hass, "power_import") == "1900")
+    await asyncio.sleep(0.2)
+    assert set(writes) == {entity_id(hass, "power_import")}
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_worked_out_figures_carry_the_resolution_that_means_something(
+    hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sensor_module, "DERIVED_WRITE_INTERVAL", 0.0)
+    entry = await set_up(hass, tcp_meter.port)
+    tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
+    for power in (1703, 1711, 1699, 2480):
+        tcp_meter.send(kamstrup_frame(default_state(power_import=power)))
+        await asyncio.sleep(0.15)
+    await wait_for(lambda: shown(hass, "projected_use_this_hour") not in (None, "unknown", STATE_UNAVAILABLE))
+    coordinator = entry.runtime_data
+    live = coordinator.live_import.published
+    assert live is not None
+    # Whole watt-hours for energies, a tenth of a kWh for a projection (states in kWh).
+    assert float(shown(hass, "live_energy_import") or "nan") == pytest.approx(round(live) / 1000)
+    projected = float(shown(hass, "projected_use_this_hour") or "nan")
+    assert round(projected * 10) == pytest.approx(projected * 10)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_worked_out_figures_are_written_at_most_once_a_minute(
+    hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sensor_module, "DERIVED_WRITE_INTERVAL", 0.6)
+    entry = await set_up(hass, tcp_meter.port)
+    tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
+    tcp_meter.send(kamstrup_frame(default_state(power_import=3000)))
+    await wait_for(lambda: shown(hass, "live_energy_import") not in (None, "unknown", STATE_UNAVAILABLE))
+    writes = count_writes(hass)
+    # Four telegrams in 0.4 s at 9 kW: live energy grows by watt-hours each time.
+    for _ in range(4):
+        tcp_meter.send(kamstrup_frame(default_state(power_import=9000)))
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.05)
+    live = entity_id(hass, "live_energy_import")
+    assert writes[live] <= 1
+    # The latest value is written when the interval is over, without another telegram.
+    expected = round(entry.runtime_data.live_import.published or 0) / 1000
+    await wait_for(lambda: float(shown(hass, "live_energy_import") or "nan") == pytest.approx(expected))
+    assert writes[live] <= 2
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_update_rate_option_spaces_measurements_but_not_totals(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    entry = await set_up(hass, tcp_meter.port, **{CONF_UPDATE_INTERVAL: 0.8})
+    tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
+    await wait_for(lambda: sensor(hass, "power_import") is not None and sensor(hass, "energy_import") is not None)
+    await asyncio.sleep(0.9)
+    writes = count_writes(hass)
+    energy = 155_232_510
+    for step in range(1, 7):
+        energy += 10
+        tcp_meter.send(kamstrup_frame(default_state(power_import=1700 + step, energy_import=energy), hourly=True))
+        await asyncio.sleep(0.1)
+    await wait_for(lambda: entry.runtime_data.data.readings[(1, 8, 0)].value == energy)
+    # The power changed six times in 0.6 s: written once at most in the interval...
+    assert writes[entity_id(hass, "power_import")] <= 1
+    # ...while every total is written as it comes (the Energy dashboard, the guard).
+    assert writes[entity_id(hass, "energy_import")] == 6
+    # The last power is written when the interval is over.
+    await wait_for(lambda: shown(hass, "power_import") == "1706")
+
+    # Going away is told at once, interval or not.
+    tcp_meter.send(kamstrup_frame(default_state(power_import=1500)))
+    await asyncio.sleep(0.05)
+    tcp_meter.stop_pushing()
+    await tcp_meter.drop_clients()
+    await wait_for(lambda: shown(hass, "power_import") == STATE_UNAVAILABLE)
+    assert await hass.config_entries.async_unload(entry.entry_id)
