@@ -636,3 +636,57 @@ def test_the_port_picker_lists_usb_adapters_before_on_board_uarts(monkeypatch: p
     options = config_flow._list_ports()
     assert [option["value"] for option in options] == ["/dev/ttyUSB0", "/dev/ttyS0", "/dev/ttyS1"]
     assert options[0]["label"] == "/dev/ttyUSB0 (FTDI, FT232R, A1)"
+
+
+async def test_reconfigure_on_a_loaded_serial_entry(hass: HomeAssistant, pty_meter: PtyMeter) -> None:
+    pty_meter.start_pushing([kamstrup_frame(default_state())])
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=METER_ID,
+        data={CONF_DEVICE: pty_meter.path, CONF_MANUFACTURER: "Kamstrup", CONF_BAUDRATE: 2400, CONF_PARITY: "N"},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    # The same port, held (and locked) by the entry's own reader.
+    flow = Flow(hass, await entry.start_reconfigure_flow(hass))
+    await flow.submit({"next_step_id": "serial"})
+    result = await flow.submit({CONF_DEVICE: pty_meter.path})
+    assert (result["type"], result.get("reason")) == (FlowResultType.ABORT, "reconfigure_successful"), result
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reauth_on_a_loaded_single_client_bridge(hass: HomeAssistant, socket_enabled: None) -> None:  # noqa: ARG001
+    meter = TcpMeter()
+    await meter.start(single_client=True)
+    try:
+        meter.start_pushing([ciphered_kamstrup(default_state())])
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            unique_id=DANISH_METER_NUMBER,
+            data={
+                CONF_HOST: "127.0.0.1",
+                CONF_PORT: meter.port,
+                CONF_MANUFACTURER: "Kamstrup",
+                CONF_ENCRYPTION_KEY: bytes(16).hex(),
+                CONF_AUTHENTICATION_KEY: AUTH_KEY.hex(),
+            },
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        # The entry is the bridge's one client; its keys fail, so it asks for new ones.
+        await wait_for(lambda: _reauth(hass) is not None)
+        flow = Flow(hass, _reauth(hass))
+        await flow.submit()
+        result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+        assert (result["type"], result.get("reason")) == (FlowResultType.ABORT, "reauth_successful"), result
+        await hass.async_block_till_done()
+        await wait_for(lambda: entry.runtime_data.data.readings)
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await meter.stop()
