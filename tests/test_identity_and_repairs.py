@@ -301,6 +301,11 @@ async def test_a_held_register_is_a_repair_until_it_counts_on(hass: HomeAssistan
         "previous": "155232.510",
         "value": "1.000",
     }
+    # Reloaded meanwhile (new options, say): the new reader still withdraws it.
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_for(lambda: entry.runtime_data.reader.connects >= 1)
+    assert issue_id in meter_issues(hass)
     tcp_meter.send(kamstrup_frame(default_state(energy_import=155_232_600), hourly=True))
     await wait_for(lambda: issue_id not in meter_issues(hass))
     assert await hass.config_entries.async_unload(entry.entry_id)

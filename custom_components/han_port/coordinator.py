@@ -122,7 +122,12 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         )
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
         self._silence_check: Callable[[], None] | None = None
-        self._issues: set[str] = set()
+        # Issues raised before a reload stay withdrawable by this coordinator.
+        self._issues = {
+            issue_id
+            for domain, issue_id in ir.async_get(hass).issues
+            if domain == DOMAIN and entry.entry_id in issue_id
+        }
         entry.async_on_unload(self._cancel_silence_check)
 
     async def async_load_energy(self) -> None:
