@@ -47,8 +47,6 @@ from .connection import (
 )
 from .const import (
     CONF_AUTHENTICATION_KEY,
-    CONF_BAUDRATE,
-    CONF_BYTESIZE,
     CONF_CAPACITY_THRESHOLDS,
     CONF_CURRENT_TRANSFORMER_RATIO,
     CONF_DEVICE,
@@ -57,9 +55,7 @@ from .const import (
     CONF_LIST_VERSION,
     CONF_MANUFACTURER,
     CONF_METER_TYPE,
-    CONF_PARITY,
     CONF_PEAK_DAYS,
-    CONF_STOPBITS,
     CONF_UPDATE_INTERVAL,
     DEFAULT_CURRENT_TRANSFORMER_RATIO,
     DEFAULT_UPDATE_INTERVAL,
@@ -68,7 +64,7 @@ from .const import (
 )
 from .decoder import key_digits, parse_key
 from .energy import DEFAULT_PEAK_DAYS, DEFAULT_THRESHOLDS, format_thresholds, parse_thresholds
-from .entry import entry_address, entry_keys, entry_line_settings, entry_url, meter_title
+from .entry import entry_address, entry_keys, entry_line_settings, entry_url, line_settings_data, meter_title
 
 if TYPE_CHECKING:
     import asyncio
@@ -151,10 +147,8 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
         """Move the meter to another port or bridge, or give it new keys."""
         entry = self._get_reconfigure_entry()
-        self._connection = {key: entry.data[key] for key in _CONNECTION_KEYS if key in entry.data}
+        self._take_entry(entry.data)
         self._keys = {key: entry.data[key] for key in _KEY_FIELDS if key in entry.data}
-        self._line = entry_line_settings(dict(entry.data))
-        self._authenticates = CONF_AUTHENTICATION_KEY in entry.data
         options = ["serial", "network", "keys"] if self._keys else ["serial", "network"]
         return self.async_show_menu(
             step_id="reconfigure", menu_options=options, description_placeholders={"meter": entry.title}
@@ -230,37 +224,37 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_keys(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the keys of a ciphered meter and prove them on a live telegram."""
-        if user_input is not None:
-            keys, errors = self._parse_keys(user_input)
-            if errors:
-                self._typed, self._errors = user_input, errors
-                return self._show_keys_form("keys")
-            self._keys = keys
-            if self.source == SOURCE_RECONFIGURE and not self._candidates:
-                # New keys for the same port: listen where the meter is.
-                self._candidates = (self._line,)
-            return await self._async_start_listening("keys", user_input)
-        return self._show_keys_form("keys")
+        if self.source == SOURCE_RECONFIGURE and not self._candidates:
+            # New keys for the same port: listen where the meter is.
+            self._candidates = (self._line,)
+        return await self._async_keys_form("keys", user_input)
+
+    async def _async_keys_form(self, step_id: str, user_input: dict[str, Any] | None) -> ConfigFlowResult:
+        if user_input is None:
+            return self._show_keys_form(step_id)
+        keys, errors = self._parse_keys(user_input)
+        if errors:
+            self._typed, self._errors = user_input, errors
+            return self._show_keys_form(step_id)
+        self._keys = keys
+        return await self._async_start_listening(step_id, user_input)
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """Ask for new keys: the meter's telegrams stopped opening with the old ones."""
-        self._connection = {key: entry_data[key] for key in _CONNECTION_KEYS if key in entry_data}
-        self._line = entry_line_settings(dict(entry_data))
+        self._take_entry(entry_data)
         self._candidates = (self._line,)
-        # A meter that authenticated its frames once still does: both keys are needed.
-        self._authenticates = CONF_AUTHENTICATION_KEY in entry_data or CONF_ENCRYPTION_KEY in entry_data
         return await self.async_step_reauth_confirm()
 
     async def async_step_reauth_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Take the new keys and prove them on a live telegram."""
-        if user_input is not None:
-            keys, errors = self._parse_keys(user_input)
-            if errors:
-                self._typed, self._errors = user_input, errors
-                return self._show_keys_form("reauth_confirm")
-            self._keys = keys
-            return await self._async_start_listening("reauth_confirm", user_input)
-        return self._show_keys_form("reauth_confirm")
+        """Take the new keys and prove them on a live telegram (the keys form, naming the meter)."""
+        return await self._async_keys_form("reauth_confirm", user_input)
+
+    def _take_entry(self, data: Mapping[str, Any]) -> None:
+        """Start from where the entry reads, and how: its port or bridge, line settings and keys' kind."""
+        self._connection = {key: data[key] for key in _CONNECTION_KEYS if key in data}
+        self._line = entry_line_settings(dict(data))
+        # A meter that authenticated its frames with a key still does.
+        self._authenticates = CONF_AUTHENTICATION_KEY in data
 
     def _parse_keys(self, user_input: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
         """Read the typed keys; name each field that is not a key, and say how many digits it had."""
@@ -345,22 +339,14 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             self._paused_entry.runtime_data.reader.resume()
         self._paused_entry = None
 
-    def _update_and_reload(
-        self,
-        entry: HanPortConfigEntry,
-        *,
-        data: Mapping[str, Any] | None = None,
-        data_updates: Mapping[str, Any] | None = None,
-    ) -> ConfigFlowResult:
-        """Store what changed and set the entry up again, its paused reader with it.
+    def _update_and_reload(self, entry: HanPortConfigEntry, data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Store the entry's new data and set it up again, its paused reader with it.
 
         The paused reader is not resumed: it would open the port again just
         as the reload closes it.
         """
         self._paused_entry = None
-        if data is not None:
-            return self.async_update_reload_and_abort(entry, data=data)
-        return self.async_update_reload_and_abort(entry, data_updates=data_updates or {})
+        return self.async_update_reload_and_abort(entry, data=data)
 
     @callback
     def async_remove(self) -> None:
@@ -441,10 +427,7 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         data: dict[str, Any] = {
             **self._connection,
             **self._keys,
-            CONF_BAUDRATE: line.baudrate,
-            CONF_PARITY: line.parity,
-            CONF_BYTESIZE: line.bytesize,
-            CONF_STOPBITS: line.stopbits,
+            **line_settings_data(line),
             CONF_MANUFACTURER: telegram.manufacturer,
             CONF_METER_TYPE: telegram.meter_type,
             CONF_LIST_VERSION: telegram.list_version,
@@ -454,9 +437,9 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             if not _same_meter(entry, telegram):
                 return self.async_abort(reason="wrong_meter")
             if self.source == SOURCE_REAUTH:
-                return self._update_and_reload(entry, data_updates=self._keys)
+                return self._update_and_reload(entry, {**entry.data, **self._keys})
             data[CONF_GENERATED_ID] = entry.data.get(CONF_GENERATED_ID, False)
-            return self._update_and_reload(entry, data=data)
+            return self._update_and_reload(entry, data)
         if telegram.meter_id is None:
             # A meter that never says who it is (the Swedish Aidon list, most P1
             # meters) gets an identity of its own, kept wherever it moves.

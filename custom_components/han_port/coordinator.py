@@ -123,11 +123,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
         self._silence_check: Callable[[], None] | None = None
         # Issues raised before a reload stay withdrawable by this coordinator.
-        self._issues = {
-            issue_id
-            for domain, issue_id in ir.async_get(hass).issues
-            if domain == DOMAIN and entry.entry_id in issue_id
-        }
+        self._issues = entry_issue_ids(hass, entry.entry_id)
         entry.async_on_unload(self._cancel_silence_check)
 
     async def async_load_energy(self) -> None:
@@ -378,6 +374,11 @@ def _aware(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=dt_util.get_default_time_zone())
+
+
+def entry_issue_ids(hass: HomeAssistant, entry_id: str) -> set[str]:
+    """Find the repair issues raised for an entry: their ids carry its entry id (see _issue_id)."""
+    return {issue_id for domain, issue_id in ir.async_get(hass).issues if domain == DOMAIN and entry_id in issue_id}
 
 
 def _kwh(watt_hours: float | None) -> str:

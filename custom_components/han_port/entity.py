@@ -12,6 +12,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import CONF_MANUFACTURER, DOMAIN
 from .coordinator import HanPortCoordinator
+from .entry import meter_number
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -102,7 +103,7 @@ def device_info(coordinator: HanPortCoordinator) -> DeviceInfo:
         translation_key="meter" if manufacturer else "unknown_meter",
         translation_placeholders={
             "manufacturer": manufacturer or "",
-            "number": data.meter_id or (entry.unique_id or "")[:6],
+            "number": meter_number(data.meter_id, entry.unique_id),
         },
         manufacturer=data.manufacturer,
         model=data.meter_type,

@@ -36,7 +36,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData
+from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData, entry_issue_ids
 from .decoder import Decoder
 
 if TYPE_CHECKING:
@@ -68,9 +68,14 @@ def entry_address(data: dict[str, object]) -> str:
     return f"serial:{os.path.realpath(url)}"
 
 
+def meter_number(meter_id: str | None, unique_id: str | None) -> str:
+    """Tell a meter apart in its names: by its number, or by the start of the id made up for it."""
+    return meter_id or (unique_id or "")[:6]
+
+
 def meter_title(manufacturer: str | None, meter_id: str | None, unique_id: str | None) -> str:
-    """Name a meter apart from any other: maker and meter number (or the start of a made-up id)."""
-    return f"{manufacturer or 'Meter'} {meter_id or (unique_id or '')[:6]}".strip()
+    """Name a meter apart from any other: maker and meter number."""
+    return f"{manufacturer or 'Meter'} {meter_number(meter_id, unique_id)}".strip()
 
 
 def entry_line_settings(data: dict[str, object]) -> LineSettings:
@@ -82,6 +87,16 @@ def entry_line_settings(data: dict[str, object]) -> LineSettings:
         bytesize=int(str(data.get(CONF_BYTESIZE, defaults.bytesize))),
         stopbits=int(str(data.get(CONF_STOPBITS, defaults.stopbits))),
     )
+
+
+def line_settings_data(line: LineSettings) -> dict[str, int | str]:
+    """Store line settings in an entry's data, as entry_line_settings reads them back."""
+    return {
+        CONF_BAUDRATE: line.baudrate,
+        CONF_PARITY: line.parity,
+        CONF_BYTESIZE: line.bytesize,
+        CONF_STOPBITS: line.stopbits,
+    }
 
 
 def entry_keys(data: dict[str, object]) -> tuple[bytes | None, bytes | None]:
@@ -177,9 +192,8 @@ async def _async_move_identity(hass: HomeAssistant, entry: HanPortConfigEntry, o
 
 async def async_remove_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> None:
     """Take the entry's repair issues with it."""
-    for issue in list(ir.async_get(hass).issues.values()):
-        if issue.domain == DOMAIN and entry.entry_id in issue.issue_id:
-            ir.async_delete_issue(hass, DOMAIN, issue.issue_id)
+    for issue_id in entry_issue_ids(hass, entry.entry_id):
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
 async def _async_options_updated(hass: HomeAssistant, entry: HanPortConfigEntry) -> None:

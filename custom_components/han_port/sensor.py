@@ -221,6 +221,8 @@ def _derived_energy(
         value_fn=value_fn,
         resolution=resolution,
         needs=needs,
+        # Live energy follows a register (needs); every other worked-out
+        # energy is a figure of the capacity tariff.
         capacity_tariff=needs is None,
     )
 
