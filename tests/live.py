@@ -241,7 +241,7 @@ logger:
         path = f"/api/config/config_entries/flow/{flow_id}"
         result: dict[str, Any] = self.request("POST", path, body)
         deadline = time.monotonic() + seconds
-        while result["type"] == "progress" and time.monotonic() < deadline:
+        while result["type"] in ("progress", "progress_done") and time.monotonic() < deadline:
             time.sleep(0.5)
             result = self.request("GET", path)
         return result

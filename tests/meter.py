@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.helpers import device_registry as dr
 from homeassistant.util import slugify
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.han_port.const import DOMAIN
+from custom_components.han_port.const import CONF_MANUFACTURER, CONF_METER_TYPE, DOMAIN
 from custom_components.han_port.simulator import frames as encoder
 from custom_components.han_port.simulator.frames import MeterState
 from custom_components.han_port.simulator.outlets import Outlets
@@ -27,6 +30,35 @@ if TYPE_CHECKING:
 KEY = bytes(range(16))
 AUTH_KEY = bytes(range(16, 32))
 NORWEGIAN_KAMSTRUP = "6841131BN243101040"
+METER_ID = "5706567274389702"
+
+
+def bridge_entry(
+    port: int, unique_id: str = METER_ID, options: dict[str, Any] | None = None, **data: Any
+) -> MockConfigEntry:
+    """The entry of a Norwegian Kamstrup meter behind a network bridge on loopback, as setup makes it."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=unique_id,
+        title=f"Kamstrup {unique_id}",
+        data={
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: port,
+            CONF_MANUFACTURER: "Kamstrup",
+            CONF_METER_TYPE: NORWEGIAN_KAMSTRUP,
+            **data,
+        },
+        options=options or {},
+    )
+
+
+async def set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Set the entry up and wait until its reader has the port open (bytes sent before are lost, as on a wire)."""
+    if entry.state is ConfigEntryState.NOT_LOADED and not hass.config_entries.async_get_entry(entry.entry_id):
+        entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_for(lambda: entry.runtime_data.reader.connects >= 1)
 
 
 def kamstrup_frame(state: MeterState, *, hourly: bool = False) -> bytes:
@@ -43,9 +75,7 @@ def ciphered_kamstrup(state: MeterState, key: bytes = KEY, auth_key: bytes = AUT
 
 
 def default_state(**changes: object) -> MeterState:
-    state = MeterState(
-        meter_id="5706567274389702", meter_type=NORWEGIAN_KAMSTRUP, moment=datetime(2024, 1, 15, 13, 0, 5)
-    )
+    state = MeterState(meter_id=METER_ID, meter_type=NORWEGIAN_KAMSTRUP, moment=datetime(2024, 1, 15, 13, 0, 5))
     for name, value in changes.items():
         setattr(state, name, value)
     return state

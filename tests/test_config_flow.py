@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import voluptuous as vol
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.data_entry_flow import FlowResultType
@@ -36,6 +37,7 @@ from custom_components.han_port.simulator import frames as encoder
 from .meter import (
     AUTH_KEY,
     KEY,
+    METER_ID,
     PtyMeter,
     TcpMeter,
     ciphered_kamstrup,
@@ -53,7 +55,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.usefixtures("fast_timing")
 
-METER_ID = "5706567274389702"
 DANISH_METER_NUMBER = "74389702"  # the Danish list carries the short meter number
 
 
@@ -69,11 +70,11 @@ class Flow:
 
     async def submit(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         result = await self.hass.config_entries.flow.async_configure(self.flow_id, user_input)
-        while result["type"] is FlowResultType.SHOW_PROGRESS:
-            placeholders = dict(result["description_placeholders"] or {})
-            if placeholders not in self.progress:
+        # As the frontend does: after progress, and after progress done, ask the flow again.
+        while result["type"] in (FlowResultType.SHOW_PROGRESS, FlowResultType.SHOW_PROGRESS_DONE):
+            placeholders = dict(result.get("description_placeholders") or {})
+            if result["type"] is FlowResultType.SHOW_PROGRESS and placeholders not in self.progress:
                 self.progress.append(placeholders)
-            # As the frontend does: look again while the listening goes on.
             await asyncio.sleep(0.05)
             result = await self.hass.config_entries.flow.async_configure(self.flow_id)
         self.result = result
@@ -89,6 +90,13 @@ async def start(hass: HomeAssistant, menu_option: str) -> Flow:
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == menu_option
     return flow
+
+
+async def load(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Set an entry up, as a running Home Assistant has it: its reader holding the port."""
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
 
 
 def suggested(result: ConfigFlowResult, field: str) -> object:
@@ -344,41 +352,94 @@ async def test_the_same_meter_on_another_port_moves_the_entry(hass: HomeAssistan
 # Reauthentication and reconfiguration, on entries that are loaded and hold their port.
 
 
-async def test_reauth_on_a_loaded_serial_entry(hass: HomeAssistant, pty_meter: PtyMeter) -> None:
-    pty_meter.start_pushing([ciphered_kamstrup(default_state())])
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=DANISH_METER_NUMBER,
-        title=f"Kamstrup {DANISH_METER_NUMBER}",
-        data={
-            CONF_DEVICE: pty_meter.path,
-            CONF_MANUFACTURER: "Kamstrup",
-            CONF_ENCRYPTION_KEY: bytes(16).hex(),
-            CONF_AUTHENTICATION_KEY: AUTH_KEY.hex(),
-        },
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    # The running reader holds the pty's lock, and asks for new keys by itself.
-    await wait_for(lambda: _reauth(hass) is not None)
-    flow = Flow(hass, _reauth(hass))
-    await flow.submit()
-    assert flow.result["step_id"] == "reauth_confirm"
-    assert flow.result["description_placeholders"]["meter"] == f"Kamstrup {DANISH_METER_NUMBER}"
-    assert entry.runtime_data.reader.connects >= 1
+@contextlib.asynccontextmanager
+async def held_port(kind: str) -> AsyncIterator[tuple[PtyMeter | TcpMeter, dict[str, Any]]]:
+    """A meter on a port that only one reader can hold: a serial port (serialx locks it) or a one-client bridge."""
+    if kind == "serial":
+        pty = PtyMeter()
+        try:
+            yield pty, {CONF_DEVICE: pty.path}
+        finally:
+            pty.close()
+        return
+    bridge_meter = TcpMeter()
+    await bridge_meter.start(single_client=True)
+    try:
+        yield bridge_meter, {CONF_HOST: "127.0.0.1", CONF_PORT: bridge_meter.port}
+    finally:
+        await bridge_meter.stop()
 
-    result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: bytes(16).hex()})
-    assert result["errors"] == {"base": "wrong_key"}
-    # The reader has the port back while the user looks at the error.
-    assert not entry.runtime_data.reader.paused
-    result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
-    assert (result["type"], result.get("reason")) == (FlowResultType.ABORT, "reauth_successful"), result
-    assert entry.data[CONF_ENCRYPTION_KEY] == KEY.hex()
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
-    await wait_for(lambda: entry.runtime_data.data.readings)
-    assert await hass.config_entries.async_unload(entry.entry_id)
+
+HELD_PORTS = pytest.mark.parametrize("kind", ["serial", "single-client bridge"])
+
+
+@HELD_PORTS
+async def test_reauth_on_a_loaded_entry(hass: HomeAssistant, socket_enabled: None, kind: str) -> None:  # noqa: ARG001
+    async with held_port(kind) as (meter, connection):
+        meter.start_pushing([ciphered_kamstrup(default_state())])
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            unique_id=DANISH_METER_NUMBER,
+            title=f"Kamstrup {DANISH_METER_NUMBER}",
+            data={
+                **connection,
+                CONF_MANUFACTURER: "Kamstrup",
+                CONF_ENCRYPTION_KEY: bytes(16).hex(),
+                CONF_AUTHENTICATION_KEY: AUTH_KEY.hex(),
+            },
+        )
+        await load(hass, entry)
+        # The running reader holds the port, and asks for new keys by itself.
+        await wait_for(lambda: _reauth(hass) is not None)
+        flow = Flow(hass, _reauth(hass))
+        await flow.submit()
+        assert flow.result["step_id"] == "reauth_confirm"
+        assert flow.result["description_placeholders"]["meter"] == f"Kamstrup {DANISH_METER_NUMBER}"
+        assert entry.runtime_data.reader.connects >= 1
+
+        result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: bytes(16).hex()})
+        assert result["errors"] == {"base": "wrong_key"}
+        # The reader has the port back while the user looks at the error.
+        assert not entry.runtime_data.reader.paused
+        result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+        assert (result["type"], result.get("reason")) == (FlowResultType.ABORT, "reauth_successful"), result
+        assert entry.data[CONF_ENCRYPTION_KEY] == KEY.hex()
+        await hass.async_block_till_done()
+        assert entry.state is ConfigEntryState.LOADED
+        await wait_for(lambda: entry.runtime_data.data.readings)
+        assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@HELD_PORTS
+async def test_reconfigure_on_a_loaded_entry_at_the_same_address(
+    hass: HomeAssistant,
+    socket_enabled: None,  # noqa: ARG001
+    kind: str,
+) -> None:
+    async with held_port(kind) as (meter, connection):
+        meter.start_pushing([kamstrup_frame(default_state())])
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            unique_id=METER_ID,
+            title=f"Kamstrup {METER_ID}",
+            data={**connection, CONF_MANUFACTURER: "Kamstrup", CONF_BAUDRATE: 2400, CONF_PARITY: "N"},
+        )
+        await load(hass, entry)
+        await wait_for(lambda: entry.runtime_data.data.readings)
+        connects = entry.runtime_data.reader.connects
+        flow = Flow(hass, await entry.start_reconfigure_flow(hass))
+        assert flow.result["description_placeholders"]["meter"] == f"Kamstrup {METER_ID}"
+        step = "serial" if kind == "serial" else "network"
+        await flow.submit({"next_step_id": step})
+        result = await flow.submit(connection)
+        assert (result["type"], result.get("reason")) == (FlowResultType.ABORT, "reconfigure_successful"), result
+        await hass.async_block_till_done()
+        assert entry.state is ConfigEntryState.LOADED
+        # The reloaded entry reads the port again, and the meter's values come back.
+        reader = entry.runtime_data.reader
+        await wait_for(lambda: reader.connects >= 1 and entry.runtime_data.data.readings)
+        assert connects >= 1
+        assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 def _reauth(hass: HomeAssistant) -> Any:
@@ -387,36 +448,6 @@ def _reauth(hass: HomeAssistant) -> Any:
         if progress["context"]["source"] == SOURCE_REAUTH:
             return progress
     return None
-
-
-async def test_reconfigure_on_a_loaded_single_client_bridge(hass: HomeAssistant, socket_enabled: None) -> None:  # noqa: ARG001
-    meter = TcpMeter()
-    await meter.start(single_client=True)
-    try:
-        meter.start_pushing([kamstrup_frame(default_state())])
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            unique_id=METER_ID,
-            title=f"Kamstrup {METER_ID}",
-            data={CONF_HOST: "127.0.0.1", CONF_PORT: meter.port, CONF_MANUFACTURER: "Kamstrup"},
-        )
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        await wait_for(lambda: entry.runtime_data.data.readings)
-        # The address unchanged: the bridge serves one client, and the entry is it.
-        flow = Flow(hass, await entry.start_reconfigure_flow(hass))
-        assert flow.result["description_placeholders"]["meter"] == f"Kamstrup {METER_ID}"
-        await flow.submit({"next_step_id": "network"})
-        result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: meter.port})
-        assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reconfigure_successful")
-        await hass.async_block_till_done()
-        assert entry.state is ConfigEntryState.LOADED
-        connections = meter.connections
-        await wait_for(lambda: meter.connections > connections or entry.runtime_data.data.readings)
-        assert await hass.config_entries.async_unload(entry.entry_id)
-    finally:
-        await meter.stop()
 
 
 async def test_reconfigure_from_a_bridge_to_a_serial_port(
@@ -537,9 +568,7 @@ async def test_reauth_refuses_keys_of_another_meter(hass: HomeAssistant, tcp_met
 async def test_closing_the_dialog_gives_the_port_back(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
     entry = MockConfigEntry(domain=DOMAIN, unique_id=METER_ID, data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await load(hass, entry)
     flow = Flow(hass, await entry.start_reconfigure_flow(hass))
     await flow.submit({"next_step_id": "network"})
     tcp_meter.stop_pushing()
@@ -560,9 +589,7 @@ async def test_options_flow_reloads_once_and_keeps_what_was_typed(
     hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     entry = MockConfigEntry(domain=DOMAIN, unique_id="1", data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await load(hass, entry)
     setups = 0
     real_setup = entry_module.async_setup_entry
 
@@ -603,9 +630,7 @@ async def test_options_flow_reloads_once_and_keeps_what_was_typed(
 async def test_a_paused_reader_never_takes_the_port_back_by_itself(hass: HomeAssistant, pty_meter: PtyMeter) -> None:
     pty_meter.start_pushing([kamstrup_frame(default_state())])
     entry = MockConfigEntry(domain=DOMAIN, unique_id=METER_ID, data={CONF_DEVICE: pty_meter.path})
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await load(hass, entry)
     reader = entry.runtime_data.reader
     await wait_for(lambda: reader.connects >= 1)
     await reader.pause()
@@ -638,55 +663,26 @@ def test_the_port_picker_lists_usb_adapters_before_on_board_uarts(monkeypatch: p
     assert options[0]["label"] == "/dev/ttyUSB0 (FTDI, FT232R, A1)"
 
 
-async def test_reconfigure_on_a_loaded_serial_entry(hass: HomeAssistant, pty_meter: PtyMeter) -> None:
-    pty_meter.start_pushing([kamstrup_frame(default_state())])
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=METER_ID,
-        data={CONF_DEVICE: pty_meter.path, CONF_MANUFACTURER: "Kamstrup", CONF_BAUDRATE: 2400, CONF_PARITY: "N"},
+async def test_reauth_asks_for_the_keys_the_meter_uses(hass: HomeAssistant) -> None:
+    def required(result: ConfigFlowResult) -> set[str]:
+        return {str(marker) for marker in result["data_schema"].schema if isinstance(marker, vol.Required)}
+
+    # Encryption only: the authentication key stays optional.
+    ciphered = MockConfigEntry(
+        domain=DOMAIN, unique_id="1", data={CONF_HOST: "10.0.0.1", CONF_PORT: 1, CONF_ENCRYPTION_KEY: KEY.hex()}
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    await wait_for(lambda: entry.runtime_data.data.readings)
-    # The same port, held (and locked) by the entry's own reader.
-    flow = Flow(hass, await entry.start_reconfigure_flow(hass))
-    await flow.submit({"next_step_id": "serial"})
-    result = await flow.submit({CONF_DEVICE: pty_meter.path})
-    assert (result["type"], result.get("reason")) == (FlowResultType.ABORT, "reconfigure_successful"), result
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
-    await wait_for(lambda: entry.runtime_data.data.readings)
-    assert await hass.config_entries.async_unload(entry.entry_id)
-
-
-async def test_reauth_on_a_loaded_single_client_bridge(hass: HomeAssistant, socket_enabled: None) -> None:  # noqa: ARG001
-    meter = TcpMeter()
-    await meter.start(single_client=True)
-    try:
-        meter.start_pushing([ciphered_kamstrup(default_state())])
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            unique_id=DANISH_METER_NUMBER,
-            data={
-                CONF_HOST: "127.0.0.1",
-                CONF_PORT: meter.port,
-                CONF_MANUFACTURER: "Kamstrup",
-                CONF_ENCRYPTION_KEY: bytes(16).hex(),
-                CONF_AUTHENTICATION_KEY: AUTH_KEY.hex(),
-            },
-        )
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        # The entry is the bridge's one client; its keys fail, so it asks for new ones.
-        await wait_for(lambda: _reauth(hass) is not None)
-        flow = Flow(hass, _reauth(hass))
-        await flow.submit()
-        result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
-        assert (result["type"], result.get("reason")) == (FlowResultType.ABORT, "reauth_successful"), result
-        await hass.async_block_till_done()
-        await wait_for(lambda: entry.runtime_data.data.readings)
-        assert await hass.config_entries.async_unload(entry.entry_id)
-    finally:
-        await meter.stop()
+    ciphered.add_to_hass(hass)
+    assert required(await ciphered.start_reauth_flow(hass)) == {CONF_ENCRYPTION_KEY}
+    # A meter that authenticates: both are required.
+    authenticated = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="2",
+        data={
+            CONF_HOST: "10.0.0.2",
+            CONF_PORT: 1,
+            CONF_ENCRYPTION_KEY: KEY.hex(),
+            CONF_AUTHENTICATION_KEY: AUTH_KEY.hex(),
+        },
+    )
+    authenticated.add_to_hass(hass)
+    assert required(await authenticated.start_reauth_flow(hass)) == {CONF_ENCRYPTION_KEY, CONF_AUTHENTICATION_KEY}

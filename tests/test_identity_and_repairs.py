@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from homeassistant.const import CONF_HOST, CONF_PORT, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.const import CONF_HOST, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
@@ -29,12 +29,14 @@ from custom_components.han_port.simulator import frames as encoder
 from .meter import (
     AUTH_KEY,
     KEY,
-    NORWEGIAN_KAMSTRUP,
+    METER_ID,
     TcpMeter,
+    bridge_entry,
     ciphered_kamstrup,
     default_state,
     kamstrup_frame,
     sensor,
+    set_up,
     wait_for,
 )
 
@@ -43,30 +45,6 @@ if TYPE_CHECKING:
     from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 pytestmark = pytest.mark.usefixtures("fast_timing")
-
-METER_ID = "5706567274389702"
-
-
-def bridge_entry(port: int, unique_id: str = METER_ID, **data: Any) -> MockConfigEntry:
-    return MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=unique_id,
-        title=f"Kamstrup {unique_id}",
-        data={
-            CONF_HOST: "127.0.0.1",
-            CONF_PORT: port,
-            CONF_MANUFACTURER: "Kamstrup",
-            CONF_METER_TYPE: NORWEGIAN_KAMSTRUP,
-            **data,
-        },
-    )
-
-
-async def set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    await wait_for(lambda: entry.runtime_data.reader.connects >= 1)
 
 
 def meter_issues(hass: HomeAssistant) -> dict[str, ir.IssueEntry]:
@@ -250,14 +228,21 @@ async def test_live_export_appears_enabled_when_the_meter_reports_export(
 # Repairs.
 
 
-async def test_a_silent_meter_raises_a_repair_that_its_next_telegram_withdraws(
-    hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+async def reading_entry(hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch) -> MockConfigEntry:
+    """A meter that is being read, whose silence becomes a repair after half a second, not an hour."""
     monkeypatch.setattr(coordinator_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
     entry = bridge_entry(tcp_meter.port)
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
     await set_up(hass, entry)
     await wait_for(lambda: entry.runtime_data.data.readings)
+    return entry
+
+
+async def test_a_silent_meter_raises_a_repair_that_its_next_telegram_withdraws(
+    hass: HomeAssistant, tcp_meter: TcpMeter, reading_entry: MockConfigEntry
+) -> None:
+    entry = reading_entry
     tcp_meter.stop_pushing()
     issue_id = f"meter_silent_{entry.entry_id}"
     await wait_for(lambda: issue_id in meter_issues(hass), seconds=10)
@@ -270,13 +255,9 @@ async def test_a_silent_meter_raises_a_repair_that_its_next_telegram_withdraws(
 
 
 async def test_a_port_that_stops_opening_raises_a_repair(
-    hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
+    hass: HomeAssistant, tcp_meter: TcpMeter, reading_entry: MockConfigEntry
 ) -> None:
-    monkeypatch.setattr(coordinator_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
-    entry = bridge_entry(tcp_meter.port)
-    tcp_meter.start_pushing([kamstrup_frame(default_state())])
-    await set_up(hass, entry)
-    await wait_for(lambda: entry.runtime_data.data.readings)
+    entry = reading_entry
     await tcp_meter.stop()
     issue_id = f"port_unavailable_{entry.entry_id}"
     await wait_for(lambda: issue_id in meter_issues(hass), seconds=10)

@@ -12,8 +12,6 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import (
     ATTR_DEVICE_CLASS,
     ATTR_UNIT_OF_MEASUREMENT,
-    CONF_HOST,
-    CONF_PORT,
     STATE_UNAVAILABLE,
     STATE_UNKNOWN,
 )
@@ -31,8 +29,6 @@ from custom_components.han_port.const import (
     CONF_CURRENT_TRANSFORMER_RATIO,
     CONF_DEVICE,
     CONF_ENCRYPTION_KEY,
-    CONF_MANUFACTURER,
-    CONF_METER_TYPE,
     DOMAIN,
 )
 from custom_components.han_port.decoder import Decoder, ObisCode
@@ -41,13 +37,16 @@ from custom_components.han_port.simulator import frames as encoder
 from .meter import (
     AUTH_KEY,
     KEY,
+    METER_ID,
     PtyMeter,
     TcpMeter,
+    bridge_entry,
     ciphered_kamstrup,
     default_state,
     entity_id,
     kamstrup_frame,
     sensor,
+    set_up,
     wait_for,
 )
 
@@ -56,35 +55,9 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.usefixtures("fast_timing")
 
-METER_ID = "5706567274389702"
 POWER = "power_import"
 ENERGY = "energy_import"
 CURRENT_L2 = "current_l2"
-
-
-def network_entry(port: int, **data: object) -> MockConfigEntry:
-    return MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=METER_ID,
-        title="Kamstrup 6841131BN243101040",
-        data={
-            CONF_HOST: "127.0.0.1",
-            CONF_PORT: port,
-            CONF_MANUFACTURER: "Kamstrup",
-            CONF_METER_TYPE: "6841131BN243101040",
-            **data,
-        },
-    )
-
-
-async def setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    """Set up the entry and wait until its reader has the port open."""
-    if entry.state is ConfigEntryState.NOT_LOADED and not hass.config_entries.async_get_entry(entry.entry_id):
-        entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    # Bytes sent before the port is open are lost, as on a real wire.
-    await wait_for(lambda: entry.runtime_data.reader.connects >= 1)
 
 
 def value(hass: HomeAssistant, name: str) -> str | None:
@@ -97,8 +70,8 @@ async def test_sensors_from_a_network_bridge(
 ) -> None:
     state = default_state()
     tcp_meter.start_pushing([kamstrup_frame(state), kamstrup_frame(state, hourly=True)])
-    entry = network_entry(tcp_meter.port)
-    await setup(hass, entry)
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
     await wait_for(lambda: value(hass, ENERGY) not in (None, STATE_UNAVAILABLE, STATE_UNKNOWN))
 
     assert value(hass, POWER) == "1703"
@@ -151,7 +124,7 @@ async def test_short_lists_update_power_without_blanking_the_rest(hass: HomeAssi
     state = default_state(meter_id="6970631401753985", meter_type="MA304H3E")
     hourly = encoder.hdlc_frames(encoder.data_notification(encoder.kaifa_list(state, 3), state.moment, "typed"))
     entry = MockConfigEntry(domain=DOMAIN, unique_id=state.meter_id, data={CONF_DEVICE: pty_meter.path})
-    await setup(hass, entry)
+    await set_up(hass, entry)
     pty_meter.send(hourly)
     await wait_for(lambda: value(hass, "energy_import") not in (None, STATE_UNAVAILABLE, STATE_UNKNOWN))
     assert value(hass, "current_l1") == "1.36"
@@ -195,7 +168,7 @@ async def test_every_vendor_through_a_pty(
     hass: HomeAssistant, pty_meter: PtyMeter, frame: bytes, expected: dict[str, str]
 ) -> None:
     entry = MockConfigEntry(domain=DOMAIN, unique_id="meter-1", data={CONF_DEVICE: pty_meter.path})
-    await setup(hass, entry)
+    await set_up(hass, entry)
     pty_meter.start_pushing([frame])
     for key, text in expected.items():
         await wait_for(lambda key=key: value(hass, key) not in (None, STATE_UNAVAILABLE, STATE_UNKNOWN))
@@ -204,8 +177,8 @@ async def test_every_vendor_through_a_pty(
 
 
 async def test_damaged_or_lower_totals_never_reach_the_energy_sensor(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
-    entry = network_entry(tcp_meter.port)
-    await setup(hass, entry)
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
     good = default_state()
     tcp_meter.send(kamstrup_frame(good, hourly=True))
     await wait_for(lambda: value(hass, ENERGY) == "155232.51")
@@ -229,8 +202,8 @@ async def test_damaged_or_lower_totals_never_reach_the_energy_sensor(hass: HomeA
 
 
 async def test_reconnects_after_the_bridge_drops_the_connection(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
-    entry = network_entry(tcp_meter.port)
-    await setup(hass, entry)
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
     await wait_for(lambda: value(hass, POWER) == "1703")
     await tcp_meter.drop_clients()
@@ -243,8 +216,8 @@ async def test_reconnects_after_the_bridge_drops_the_connection(hass: HomeAssist
 async def test_silence_makes_entities_unavailable_until_the_meter_is_back(
     hass: HomeAssistant, tcp_meter: TcpMeter, caplog: pytest.LogCaptureFixture
 ) -> None:
-    entry = network_entry(tcp_meter.port)
-    await setup(hass, entry)
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
     await wait_for(lambda: value(hass, POWER) == "1703")
     # The bridge stays connected but the meter falls silent.
@@ -266,10 +239,10 @@ async def test_setup_retries_when_the_port_will_not_open(hass: HomeAssistant) ->
 
 
 async def test_wrong_key_never_produces_values(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
-    entry = network_entry(
+    entry = bridge_entry(
         tcp_meter.port, **{CONF_ENCRYPTION_KEY: bytes(16).hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
     )
-    await setup(hass, entry)
+    await set_up(hass, entry)
     tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
     decoder = entry.runtime_data.reader.decoder
     await wait_for(lambda: sum(decoder.dropped.values()) >= 3)
@@ -281,8 +254,8 @@ async def test_wrong_key_never_produces_values(hass: HomeAssistant, tcp_meter: T
 async def test_right_key_decodes_danish_meter(
     hass: HomeAssistant, tcp_meter: TcpMeter, hass_client: ClientSessionGenerator
 ) -> None:
-    entry = network_entry(tcp_meter.port, **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
-    await setup(hass, entry)
+    entry = bridge_entry(tcp_meter.port, **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    await set_up(hass, entry)
     tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
     await wait_for(lambda: value(hass, "power_factor") == "0.99")
     assert value(hass, "power_import_l3") == "503"
@@ -296,10 +269,10 @@ async def test_right_key_decodes_danish_meter(
 async def test_current_transformer_ratio_scales_currents_power_and_energy(
     hass: HomeAssistant, tcp_meter: TcpMeter
 ) -> None:
-    entry = network_entry(tcp_meter.port)
+    entry = bridge_entry(tcp_meter.port)
     entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(entry, options={CONF_CURRENT_TRANSFORMER_RATIO: 60})
-    await setup(hass, entry)
+    await set_up(hass, entry)
     tcp_meter.start_pushing([kamstrup_frame(default_state(), hourly=True)])
     await wait_for(lambda: value(hass, CURRENT_L2) not in (None, STATE_UNAVAILABLE, STATE_UNKNOWN))
     assert float(value(hass, CURRENT_L2) or 0) == pytest.approx(5.66 * 60)
@@ -309,7 +282,7 @@ async def test_current_transformer_ratio_scales_currents_power_and_energy(
 
 
 async def test_hourly_totals_are_restored_after_a_restart(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
-    entry = network_entry(tcp_meter.port)
+    entry = bridge_entry(tcp_meter.port)
     entry.add_to_hass(hass)
     registry = er.async_get(hass)
     registered = registry.async_get_or_create(
@@ -332,7 +305,7 @@ async def test_hourly_totals_are_restored_after_a_restart(hass: HomeAssistant, t
             )
         ],
     )
-    await setup(hass, entry)
+    await set_up(hass, entry)
     # The 10 s list has no energy register, yet the total is there at once.
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
     await wait_for(lambda: value(hass, POWER) == "1703")
@@ -355,8 +328,8 @@ async def test_live_energy_and_hourly_use_survive_a_restart(
 ) -> None:
     # Worked-out figures are written as they change here, not once a minute.
     monkeypatch.setattr(sensor_module, "DERIVED_WRITE_INTERVAL", 0.0)
-    entry = network_entry(tcp_meter.port)
-    await setup(hass, entry)
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
     tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
     await wait_for(lambda: value(hass, LIVE) not in (None, STATE_UNAVAILABLE, "unknown"))
     # Re-anchored on the register: 155 232.510 kWh.
@@ -391,8 +364,8 @@ async def test_live_energy_and_hourly_use_survive_a_restart(
 
 
 async def test_capacity_sensors_show_the_months_peaks(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
-    entry = network_entry(tcp_meter.port)
-    await setup(hass, entry)
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
     tariff = entry.runtime_data.tariff
     today = dt_util.start_of_local_day()
     # Three earlier days of this month (or today's hours when it is the 1st-3rd).
@@ -410,10 +383,10 @@ async def test_capacity_sensors_show_the_months_peaks(hass: HomeAssistant, tcp_m
 
 
 async def test_keys_that_stop_working_start_a_reauth(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
-    entry = network_entry(
+    entry = bridge_entry(
         tcp_meter.port, **{CONF_ENCRYPTION_KEY: bytes(16).hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
     )
-    await setup(hass, entry)
+    await set_up(hass, entry)
     tcp_meter.start_pushing([ciphered_kamstrup(default_state())], interval=0.05)
     await wait_for(
         lambda: any(flow["context"]["source"] == "reauth" for flow in hass.config_entries.flow.async_progress())
@@ -427,8 +400,8 @@ async def test_keys_that_stop_working_start_a_reauth(hass: HomeAssistant, tcp_me
 async def test_hostile_frames_over_tcp_never_reach_the_sensors(
     hass: HomeAssistant, tcp_meter: TcpMeter, hass_client: ClientSessionGenerator
 ) -> None:
-    entry = network_entry(tcp_meter.port)
-    await setup(hass, entry)
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
     tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
     await wait_for(lambda: value(hass, POWER) == "1703")
     live = value(hass, "live_energy_import")

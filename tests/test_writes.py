@@ -8,41 +8,29 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from homeassistant.const import (
-    CONF_HOST,
-    CONF_PORT,
     EVENT_STATE_CHANGED,
     EVENT_STATE_REPORTED,
     STATE_UNAVAILABLE,
 )
 from homeassistant.core import callback
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.han_port import sensor as sensor_module
-from custom_components.han_port.const import CONF_MANUFACTURER, CONF_UPDATE_INTERVAL, DOMAIN
+from custom_components.han_port.const import CONF_UPDATE_INTERVAL
 
-from .meter import TcpMeter, default_state, entity_id, kamstrup_frame, sensor, wait_for
+from .meter import TcpMeter, bridge_entry, default_state, entity_id, kamstrup_frame, sensor, set_up, wait_for
 
 if TYPE_CHECKING:
     from homeassistant.core import Event, HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 pytestmark = pytest.mark.usefixtures("fast_timing")
 
-METER_ID = "5706567274389702"
 
-
-async def set_up(hass: HomeAssistant, port: int, **options: Any) -> MockConfigEntry:
+async def set_up_in_norway(hass: HomeAssistant, port: int, **options: Any) -> MockConfigEntry:
+    """A Kamstrup meter where the capacity figures are enabled: every worked-out sensor is there."""
     hass.config.country = "NO"
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=METER_ID,
-        title=f"Kamstrup {METER_ID}",
-        data={CONF_HOST: "127.0.0.1", CONF_PORT: port, CONF_MANUFACTURER: "Kamstrup"},
-        options=options,
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    await wait_for(lambda: entry.runtime_data.reader.connects >= 1)
+    entry = bridge_entry(port, options=options)
+    await set_up(hass, entry)
     return entry
 
 
@@ -70,7 +58,7 @@ def count_writes(hass: HomeAssistant) -> Counter[str]:
 
 
 async def test_telegrams_that_change_nothing_write_nothing(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
-    entry = await set_up(hass, tcp_meter.port)
+    entry = await set_up_in_norway(hass, tcp_meter.port)
     frame = kamstrup_frame(default_state(), hourly=True)
     tcp_meter.send(frame)
     await wait_for(lambda: (state := sensor(hass, "energy_import")) is not None and state.state != "unknown")
@@ -96,7 +84,7 @@ async def test_worked_out_figures_carry_the_resolution_that_means_something(
     hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sensor_module, "DERIVED_WRITE_INTERVAL", 0.0)
-    entry = await set_up(hass, tcp_meter.port)
+    entry = await set_up_in_norway(hass, tcp_meter.port)
     tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
     for power in (1703, 1711, 1699, 2480):
         tcp_meter.send(kamstrup_frame(default_state(power_import=power)))
@@ -116,7 +104,7 @@ async def test_worked_out_figures_are_written_at_most_once_a_minute(
     hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sensor_module, "DERIVED_WRITE_INTERVAL", 0.6)
-    entry = await set_up(hass, tcp_meter.port)
+    entry = await set_up_in_norway(hass, tcp_meter.port)
     tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
     tcp_meter.send(kamstrup_frame(default_state(power_import=3000)))
     await wait_for(lambda: shown(hass, "live_energy_import") not in (None, "unknown", STATE_UNAVAILABLE))
@@ -138,7 +126,7 @@ async def test_worked_out_figures_are_written_at_most_once_a_minute(
 async def test_the_update_rate_option_spaces_measurements_but_not_totals(
     hass: HomeAssistant, tcp_meter: TcpMeter
 ) -> None:
-    entry = await set_up(hass, tcp_meter.port, **{CONF_UPDATE_INTERVAL: 0.8})
+    entry = await set_up_in_norway(hass, tcp_meter.port, **{CONF_UPDATE_INTERVAL: 0.8})
     tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
     await wait_for(lambda: sensor(hass, "power_import") is not None and sensor(hass, "energy_import") is not None)
     await asyncio.sleep(0.9)
