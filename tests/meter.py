@@ -148,6 +148,21 @@ class TcpMeter(Meter):
         await self.outlets.close()
 
 
+class MqttMeter(Meter):
+    """A HAN reader that publishes the meter's frames to a topic on a real broker, each send one message."""
+
+    def __init__(self, topic: str) -> None:
+        super().__init__()
+        self.topic = topic
+
+    async def connect(self, broker_port: int) -> None:
+        await self.outlets.publish_to("127.0.0.1", broker_port, self.topic)
+
+    async def stop(self) -> None:
+        self.stop_pushing()
+        await self.outlets.close()
+
+
 async def wait_for(predicate: object, seconds: float = 5.0) -> None:
     """Let real I/O happen until predicate() holds."""
     assert callable(predicate)

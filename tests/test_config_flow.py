@@ -84,7 +84,7 @@ class Flow:
 async def start(hass: HomeAssistant, menu_option: str) -> Flow:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["serial", "network"]
+    assert result["menu_options"] == ["serial", "network", "mqtt_topic"]
     flow = Flow(hass, result)
     result = await flow.submit({"next_step_id": menu_option})
     assert result["type"] is FlowResultType.FORM
@@ -457,7 +457,7 @@ async def test_reconfigure_from_a_bridge_to_a_serial_port(
     entry.add_to_hass(hass)
     pty_meter.start_pushing([kamstrup_frame(default_state())])
     flow = Flow(hass, await entry.start_reconfigure_flow(hass))
-    assert flow.result["menu_options"] == ["serial", "network"]
+    assert flow.result["menu_options"] == ["serial", "network", "mqtt_topic"]
     await flow.submit({"next_step_id": "serial"})
     result = await flow.submit({CONF_DEVICE: pty_meter.path})
     assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reconfigure_successful")
@@ -500,7 +500,7 @@ async def test_a_moved_ciphered_meter_keeps_its_keys(hass: HomeAssistant, tcp_me
     entry.add_to_hass(hass)
     tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
     flow = Flow(hass, await entry.start_reconfigure_flow(hass))
-    assert flow.result["menu_options"] == ["serial", "network", "keys"]
+    assert flow.result["menu_options"] == ["serial", "network", "mqtt_topic", "keys"]
     await flow.submit({"next_step_id": "network"})
     # No keys asked: the stored ones open the meter's telegrams on the new bridge.
     result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})

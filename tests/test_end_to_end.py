@@ -27,7 +27,7 @@ def test_real_home_assistant_with_the_simulator(tmp_path: Path) -> None:
 
         flow = hass.request("POST", "/api/config/config_entries/flow", {"handler": "han_port"})
         assert flow["type"] == "menu"
-        assert flow["menu_options"] == ["serial", "network"]
+        assert flow["menu_options"] == ["serial", "network", "mqtt_topic"]
         flow = hass.request("POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {"next_step_id": "network"})
         assert flow["type"] == "form"
         assert flow["step_id"] == "network"

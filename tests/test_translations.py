@@ -71,14 +71,29 @@ def test_every_sensor_has_a_name_and_its_placeholders() -> None:
 def test_every_message_the_code_can_show_is_written() -> None:
     flow = (PACKAGE / "config_flow.py").read_text()
     config = STRINGS["config"]
-    returned = set(re.findall(r'return "(\w+)"', flow)) - {"base"}  # the field of an error, not one
+    assert {"listen_serial", "listen_bridge", "listen_mqtt"} == config["progress"].keys()
+    # Returned names are errors, but for the field an error belongs to and the progress shown.
+    returned = set(re.findall(r'return "(\w+)"', flow)) - {"base"} - config["progress"].keys()
     assert returned <= config["error"].keys()
     assert {"invalid_encryption_key", "invalid_authentication_key", "wrong_key", "address_in_use"} <= config[
         "error"
     ].keys()
+    assert {"invalid_topic", "topic_silent", "topic_garbled", "broker_unreachable"} <= config["error"].keys()
     assert set(re.findall(r'reason="(\w+)"', flow)) <= config["abort"].keys()
-    assert {"listen_serial", "listen_bridge"} == config["progress"].keys()
+    assert "mqtt_not_set_up" in config["abort"]
     coordinator = (PACKAGE / "coordinator.py").read_text()
     raised = set(re.findall(r'_create_issue\(\s*"(\w+)"', coordinator))
-    assert raised == {"energy_register_reset", "energy_register_held", "meter_silent", "port_unavailable"}
+    # The silence and outage issues are the reader's: a port's, or an MQTT topic's.
+    readers = (PACKAGE / "connection.py").read_text() + (PACKAGE / "mqtt_reader.py").read_text()
+    raised |= set(re.findall(r'(?:silent|unreachable)_issue = "(\w+)"', readers))
+    assert raised == {
+        "energy_register_reset",
+        "energy_register_held",
+        "meter_silent",
+        "port_unavailable",
+        "topic_silent",
+        "broker_unavailable",
+    }
     assert raised <= STRINGS["issues"].keys()
+    entry = (PACKAGE / "entry.py").read_text()
+    assert set(re.findall(r'translation_key="(\w+)"', entry)) == STRINGS["exceptions"].keys()

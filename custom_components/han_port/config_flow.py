@@ -1,6 +1,7 @@
 """Config flow for HAN Port: pick the port, listen for the meter, meet it.
 
-Every way in (a new meter, new keys, a move to another port or bridge) ends
+Every way in (a new meter, new keys, a move to another port, bridge or MQTT
+topic) ends
 in the same listening step, shown as progress: the flow tries the likely
 line settings one by one, pausing the entry's own reader while it listens
 (serial ports are locked by whoever opens them, and most network bridges
@@ -56,6 +57,7 @@ from .const import (
     CONF_MANUFACTURER,
     CONF_METER_TYPE,
     CONF_PEAK_DAYS,
+    CONF_TOPIC,
     CONF_UPDATE_INTERVAL,
     DEFAULT_CURRENT_TRANSFORMER_RATIO,
     DEFAULT_UPDATE_INTERVAL,
@@ -65,6 +67,7 @@ from .const import (
 from .decoder import key_digits, parse_key
 from .energy import DEFAULT_PEAK_DAYS, DEFAULT_THRESHOLDS, format_thresholds, parse_thresholds
 from .entry import entry_address, entry_keys, entry_line_settings, entry_url, line_settings_data, meter_title
+from .mqtt_reader import async_mqtt_ready, probe_topic, valid_topic
 
 if TYPE_CHECKING:
     import asyncio
@@ -79,7 +82,9 @@ if TYPE_CHECKING:
 PROBE_SECONDS = 12.0
 BY_ID = "/dev/serial/by-id"
 DEFAULT_BRIDGE_PORT = 3001
-_CONNECTION_KEYS = (CONF_DEVICE, CONF_HOST, CONF_PORT)
+_CONNECTION_KEYS = (CONF_DEVICE, CONF_HOST, CONF_PORT, CONF_TOPIC)
+# "mqtt" would be Home Assistant's MQTT discovery step: the topic step is named apart.
+_CONNECTION_KINDS = ["serial", "network", "mqtt_topic"]
 _KEY_FIELDS = (CONF_ENCRYPTION_KEY, CONF_AUTHENTICATION_KEY)
 
 
@@ -142,14 +147,14 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
         """Ask how the meter is connected."""
-        return self.async_show_menu(step_id="user", menu_options=["serial", "network"])
+        return self.async_show_menu(step_id="user", menu_options=_CONNECTION_KINDS)
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
         """Move the meter to another port or bridge, or give it new keys."""
         entry = self._get_reconfigure_entry()
         self._take_entry(entry.data)
         self._keys = {key: entry.data[key] for key in _KEY_FIELDS if key in entry.data}
-        options = ["serial", "network", "keys"] if self._keys else ["serial", "network"]
+        options = [*_CONNECTION_KINDS, "keys"] if self._keys else _CONNECTION_KINDS
         return self.async_show_menu(
             step_id="reconfigure", menu_options=options, description_placeholders={"meter": entry.title}
         )
@@ -184,6 +189,18 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         port = int(self._typed.get(CONF_PORT, self._connection.get(CONF_PORT, DEFAULT_BRIDGE_PORT)))
         return self._show_form("network", form_schema(_bridge_fields(host, port)))
 
+    async def async_step_mqtt_topic(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Listen on an MQTT topic a HAN reader publishes to, through Home Assistant's MQTT integration."""
+        if not await async_mqtt_ready(self.hass):
+            return self.async_abort(reason="mqtt_not_set_up")
+        if user_input is not None:
+            topic = user_input[CONF_TOPIC].strip()
+            if valid_topic(topic):
+                return await self._async_listen_at({CONF_TOPIC: topic}, (LineSettings(),), "mqtt_topic", user_input)
+            self._typed, self._errors = user_input, {CONF_TOPIC: "invalid_topic"}
+        topic = self._typed.get(CONF_TOPIC, self._connection.get(CONF_TOPIC, vol.UNDEFINED))
+        return self._show_form("mqtt_topic", form_schema({vol.Required(CONF_TOPIC, default=topic): TextSelector()}))
+
     async def _async_listen_at(
         self,
         connection: dict[str, Any],
@@ -192,7 +209,7 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         user_input: dict[str, Any],
     ) -> ConfigFlowResult:
         """Listen at a new address, unless another entry already reads it."""
-        field = CONF_DEVICE if CONF_DEVICE in connection else CONF_HOST
+        field = next(key for key in (CONF_DEVICE, CONF_HOST, CONF_TOPIC) if key in connection)
         entries = self._async_current_entries(include_ignore=False)
         # Resolving device links touches the file system: not on the event loop.
         address, *addresses = await self.hass.async_add_executor_job(
@@ -298,7 +315,7 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         if not self._listening.done():
             return self.async_show_progress(
                 step_id="listen",
-                progress_action="listen_bridge" if CONF_HOST in self._connection else "listen_serial",
+                progress_action=self._progress_action(),
                 description_placeholders={
                     "address": self._address_text(),
                     "line": str(self._candidates[self._attempt]),
@@ -317,6 +334,11 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         self._heard = heard
         return self.async_show_progress_done(next_step_id="heard")
 
+    def _progress_action(self) -> str:
+        if CONF_TOPIC in self._connection:
+            return "listen_mqtt"
+        return "listen_bridge" if CONF_HOST in self._connection else "listen_serial"
+
     async def _listen(self, line: LineSettings) -> ProbeResult:
         """Listen once; a port that does not open is a result too, not an exception."""
         if self._paused_entry is None and self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
@@ -326,6 +348,8 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._paused_entry = entry
                 await entry.runtime_data.reader.pause()
         key, auth_key = entry_keys(dict(self._keys))
+        if CONF_TOPIC in self._connection:
+            return await probe_topic(self.hass, self._connection[CONF_TOPIC], PROBE_SECONDS, key, auth_key)
         try:
             return await probe(entry_url(self._connection), line, PROBE_SECONDS, key, auth_key)
         except (OSError, serialx.SerialException, ValueError) as err:
@@ -377,13 +401,15 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def _field(self) -> str:
         """Name the field an error about the address belongs to ("base" on the keys forms)."""
-        if self._form in ("serial", "network"):
-            return CONF_DEVICE if self._form == "serial" else CONF_HOST
-        return "base"
+        return {"serial": CONF_DEVICE, "network": CONF_HOST, "mqtt_topic": CONF_TOPIC}.get(self._form, "base")
 
     def _error(self, heard: ProbeResult) -> str:
         """Name what went wrong: three different things a user does differently about."""
         bridge = CONF_HOST in self._connection
+        if CONF_TOPIC in self._connection:
+            if not heard.opened:
+                return "broker_unreachable"
+            return "topic_garbled" if heard.received else "topic_silent"
         if not heard.opened:
             return "cannot_connect"
         if heard.closed and not heard.received:
@@ -397,6 +423,8 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             return self._show_keys_form(form)
         if form == "network":
             return await self.async_step_network()
+        if form == "mqtt_topic":
+            return await self.async_step_mqtt_topic()
         return await self.async_step_serial()
 
     def _show_form(self, step_id: str, schema: FormSchema) -> ConfigFlowResult:
@@ -416,6 +444,8 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     def _address_text(self) -> str:
+        if CONF_TOPIC in self._connection:
+            return str(self._connection[CONF_TOPIC])
         if CONF_HOST in self._connection:
             return f"{self._connection[CONF_HOST]}:{self._connection[CONF_PORT]}"
         return str(self._connection.get(CONF_DEVICE, ""))
@@ -427,7 +457,8 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         data: dict[str, Any] = {
             **self._connection,
             **self._keys,
-            **line_settings_data(line),
+            # A topic has no line: the reader on the meter's side owns it.
+            **({} if CONF_TOPIC in self._connection else line_settings_data(line)),
             CONF_MANUFACTURER: telegram.manufacturer,
             CONF_METER_TYPE: telegram.meter_type,
             CONF_LIST_VERSION: telegram.list_version,

@@ -122,22 +122,25 @@ class _DecoderProtocol(asyncio.Protocol):
             self.closed.set_result(None)
 
 
-class MeterReader:
-    """One meter connection, kept open forever: reconnects with backoff, notices silence."""
+class TelegramWatch:
+    """What every reader shares: events in, telegrams out, availability from silence."""
 
-    def __init__(  # noqa: PLR0913 - each callback is one thing the reader reports
+    silent_issue = "meter_silent"
+    """The repair issue raised when the source opens but no valid telegram comes."""
+    unreachable_issue = "port_unavailable"
+    """The repair issue raised when the source does not open (open_error says why)."""
+
+    def __init__(
         self,
         url: str,
-        line: LineSettings,
         decoder: Decoder,
         on_telegram: Callable[[Telegram], None],
         on_available: Callable[[bool], None],
         *,
         on_key_problem: Callable[[DroppedFrame], None] | None = None,
     ) -> None:
-        """Read url with the given line settings, pushing telegrams to on_telegram."""
+        """Decode what arrives at url, pushing telegrams to on_telegram."""
         self.url = url
-        self.line = line
         self.decoder = decoder
         self._on_telegram = on_telegram
         self._on_available = on_available
@@ -148,14 +151,9 @@ class MeterReader:
         self.last_telegrams: deque[Telegram] = deque(maxlen=5)
         """The last few telegrams, for diagnostics."""
         self.connects = 0
-        """How many times the connection was opened."""
+        """How many times the connection was opened (or the topic subscribed)."""
         self.open_error: str | None = None
-        """Why the port did not open the last time it was tried (None: it opened)."""
-        self._transport: asyncio.BaseTransport | None = None
-        # Held while the port is open; set while the reader may open it.
-        self._port = asyncio.Lock()
-        self._may_open = asyncio.Event()
-        self._may_open.set()
+        """Why the connection did not open the last time it was tried (None: it opened)."""
 
     @property
     def silence_timeout(self) -> float:
@@ -182,6 +180,47 @@ class MeterReader:
         if available != self._available:
             self._available = available
             self._on_available(available)
+
+    async def run(self) -> None:
+        """Read until cancelled."""
+        raise NotImplementedError
+
+    async def pause(self) -> None:
+        """Let go of the source until resume(), so a config flow can listen to it.
+
+        A source that serves every listener (an MQTT topic) has nothing to let go.
+        """
+
+    def resume(self) -> None:
+        """Take the source back after pause()."""
+
+    @property
+    def paused(self) -> bool:
+        """Whether a flow holds the source."""
+        return False
+
+
+class MeterReader(TelegramWatch):
+    """One meter connection, kept open forever: reconnects with backoff, notices silence."""
+
+    def __init__(  # noqa: PLR0913 - each callback is one thing the reader reports
+        self,
+        url: str,
+        line: LineSettings,
+        decoder: Decoder,
+        on_telegram: Callable[[Telegram], None],
+        on_available: Callable[[bool], None],
+        *,
+        on_key_problem: Callable[[DroppedFrame], None] | None = None,
+    ) -> None:
+        """Read url with the given line settings, pushing telegrams to on_telegram."""
+        super().__init__(url, decoder, on_telegram, on_available, on_key_problem=on_key_problem)
+        self.line = line
+        self._transport: asyncio.BaseTransport | None = None
+        # Held while the port is open; set while the reader may open it.
+        self._port = asyncio.Lock()
+        self._may_open = asyncio.Event()
+        self._may_open.set()
 
     async def pause(self) -> None:
         """Let go of the port until resume(), so a config flow can listen on it.
@@ -278,6 +317,35 @@ class ProbeResult:
     """False when the port would not open or the bridge could not be reached."""
 
 
+class Listener:
+    """What listening for a meter heard: the first telegram that names it, or a key problem."""
+
+    def __init__(self, key: bytes | None = None, auth_key: bytes | None = None) -> None:
+        """Listen with the keys to try (none for a meter in plain)."""
+        self.decoder = Decoder(key, auth_key)
+        self.heard: asyncio.Future[ProbeResult] = asyncio.get_running_loop().create_future()
+        """Done when listening may stop: a telegram with the meter id, or a key problem."""
+        self._best: Telegram | None = None
+
+    def event(self, event: Telegram | DroppedFrame) -> None:
+        """Take one decoded event."""
+        if self.heard.done():
+            return
+        if isinstance(event, Telegram):
+            if event.meter_id is not None:
+                self.heard.set_result(ProbeResult(event))
+            elif self._best is None:
+                self._best = event
+        elif event.reason in (DropReason.KEY_MISSING, DropReason.KEY_REJECTED):
+            self.heard.set_result(ProbeResult(key_problem=event.reason, ciphering=event.ciphering))
+
+    def result(self, received: int, *, closed: bool = False) -> ProbeResult:
+        """Say what was heard in all, once listening stopped: a telegram without an id if nothing better came."""
+        if self.heard.done():
+            return replace(self.heard.result(), received=received)
+        return ProbeResult(self._best, received=received, closed=closed)
+
+
 async def probe(
     url: str,
     line: LineSettings,
@@ -292,28 +360,12 @@ async def probe(
     Returns early when the other end closes the connection.
     Raises OSError or SerialException when the port cannot be opened.
     """
-    loop = asyncio.get_running_loop()
-    result: asyncio.Future[ProbeResult] = loop.create_future()
-    best: list[Telegram] = []
-
-    def on_event(event: Telegram | DroppedFrame) -> None:
-        if result.done():
-            return
-        if isinstance(event, Telegram):
-            if event.meter_id is not None:
-                result.set_result(ProbeResult(event))
-            elif not best:
-                best.append(event)
-        elif event.reason in (DropReason.KEY_MISSING, DropReason.KEY_REJECTED):
-            result.set_result(ProbeResult(key_problem=event.reason, ciphering=event.ciphering))
-
-    protocol = _DecoderProtocol(Decoder(key, auth_key), on_event)
+    listener = Listener(key, auth_key)
+    protocol = _DecoderProtocol(listener.decoder, listener.event)
     transport = await open_connection(url, line, _factory(protocol))
     try:
-        await asyncio.wait((result, protocol.closed), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((listener.heard, protocol.closed), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         closed_by_peer = protocol.closed.done()
     finally:
         await _close(transport, protocol)
-    if result.done():
-        return replace(result.result(), received=protocol.received)
-    return ProbeResult(best[0] if best else None, received=protocol.received, closed=closed_by_peer)
+    return listener.result(protocol.received, closed=closed_by_peer)

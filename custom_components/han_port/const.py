@@ -9,6 +9,8 @@ DOMAIN: Final = "han_port"
 LOGGER = logging.getLogger(__package__)
 
 CONF_DEVICE: Final = "device"
+# The MQTT topic a HAN reader publishes the meter's frames to (the third way to connect).
+CONF_TOPIC: Final = "topic"
 CONF_BAUDRATE: Final = "baudrate"
 CONF_PARITY: Final = "parity"
 CONF_BYTESIZE: Final = "bytesize"

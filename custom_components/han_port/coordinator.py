@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
     from homeassistant.config_entries import ConfigEntry
 
-    from .connection import MeterReader
+    from .connection import TelegramWatch
 
 type HanPortConfigEntry = ConfigEntry[HanPortCoordinator]
 
@@ -90,7 +90,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
     """Holds the meter's state; each telegram is merged in and pushed at once (no polling)."""
 
     config_entry: HanPortConfigEntry
-    reader: MeterReader
+    reader: TelegramWatch
 
     def __init__(self, hass: HomeAssistant, entry: HanPortConfigEntry, initial: MeterData) -> None:
         """Start from what the config flow learned about the meter."""
@@ -176,8 +176,8 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """Merge a telegram into the meter's state and push it to entities."""
         self._key_problems = 0
         self._cancel_silence_check()
-        self._delete_issue("meter_silent")
-        self._delete_issue("port_unavailable")
+        self._delete_issue(self.reader.silent_issue)
+        self._delete_issue(self.reader.unreachable_issue)
         now = dt_util.utcnow()
         if telegram.meter_id and self.data.meter_id and telegram.meter_id != self.data.meter_id:
             LOGGER.warning("Meter %s replaced by %s: energy totals start afresh", self.data.meter_id, telegram.meter_id)
@@ -333,9 +333,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             return
         minutes = str(round(SILENCE_REPAIR_AFTER.total_seconds() / 60))
         if self.reader.open_error is not None:
-            self._create_issue("port_unavailable", {"error": self.reader.open_error, "minutes": minutes})
+            self._create_issue(self.reader.unreachable_issue, {"error": self.reader.open_error, "minutes": minutes})
         else:
-            self._create_issue("meter_silent", {"minutes": minutes})
+            self._create_issue(self.reader.silent_issue, {"minutes": minutes})
 
     @callback
     def _cancel_silence_check(self) -> None:

@@ -14,11 +14,16 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_HOST
 
-from .const import CONF_AUTHENTICATION_KEY, CONF_DEVICE, CONF_ENCRYPTION_KEY
+from .connection import MeterReader
+from .const import CONF_AUTHENTICATION_KEY, CONF_DEVICE, CONF_ENCRYPTION_KEY, CONF_TOPIC
 from .decoder import hdlc, p1
+from .decoder.dlms import strip_llc
+from .mqtt_reader import MqttReader
 from .simulator.frames import hdlc_frames
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from homeassistant.core import HomeAssistant
 
     from .coordinator import HanPortConfigEntry
@@ -64,9 +69,39 @@ def masked(telegram: Telegram, meter_id: str | None) -> dict[str, str]:
 
     reseal = p1.reseal if telegram.format == "p1" else hdlc.reseal
     shown = {"format": telegram.format, "raw": reseal(blank(telegram.raw)).hex(" ")}
+    if telegram.format == "apdu":
+        # A bare APDU, framed as the meter's HDLC would have it: the command decodes frames.
+        shown["framed"] = hdlc_frames(blank(strip_llc(telegram.raw))).hex(" ")
     if telegram.plaintext is not None:
         shown["deciphered"] = hdlc_frames(blank(telegram.plaintext)).hex(" ")
     return shown
+
+
+def masked_topic(topic: str) -> str:
+    """Show a topic with every level that holds a digit masked: serial numbers, MAC addresses, ids, house numbers.
+
+    The levels a reader's maker chose ("tibber", "ams", "raw") say what
+    bridge it is, which a maintainer needs; the ones that hold digits tell
+    one household's from another's.
+    """
+    return "/".join(
+        "**REDACTED**" if any(character.isdigit() for character in level) else level for level in topic.split("/")
+    )
+
+
+def _entry(entry: HanPortConfigEntry) -> dict[str, Any]:
+    """Show the entry with its secrets redacted, and its topic masked where it tells the household."""
+    shown: dict[str, Any] = async_redact_data(entry.as_dict(), TO_REDACT)
+    if CONF_TOPIC in entry.data:
+        shown["data"] = {**shown["data"], CONF_TOPIC: masked_topic(str(entry.data[CONF_TOPIC]))}
+    return shown
+
+
+def _connection(data: Mapping[str, Any]) -> dict[str, str]:
+    """Say how the meter is connected, without where."""
+    if CONF_TOPIC in data:
+        return {"kind": "mqtt topic", "topic": masked_topic(str(data[CONF_TOPIC]))}
+    return {"kind": "network bridge" if CONF_HOST in data else "serial port"}
 
 
 async def async_get_config_entry_diagnostics(
@@ -78,7 +113,7 @@ async def async_get_config_entry_diagnostics(
     reader = coordinator.reader
     data = coordinator.data
     return {
-        "entry": async_redact_data(entry.as_dict(), TO_REDACT),
+        "entry": _entry(entry),
         "meter": async_redact_data(
             {
                 **{key: value for key, value in asdict(data).items() if key != "readings"},
@@ -89,8 +124,9 @@ async def async_get_config_entry_diagnostics(
             TO_REDACT,
         ),
         "connection": {
-            "kind": "network bridge" if CONF_HOST in entry.data else "serial port",
-            "line_settings": str(reader.line),
+            **_connection(entry.data),
+            **({"line_settings": str(reader.line)} if isinstance(reader, MeterReader) else {}),
+            **({"messages": reader.messages} if isinstance(reader, MqttReader) else {}),
             "connects": reader.connects,
             "silence_timeout": reader.silence_timeout,
             # The error text names the device: only whether it opened.

@@ -33,11 +33,13 @@ from .const import (
     CONF_METER_TYPE,
     CONF_PARITY,
     CONF_STOPBITS,
+    CONF_TOPIC,
     DOMAIN,
     LOGGER,
 )
 from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData, entry_issue_ids
 from .decoder import Decoder
+from .mqtt_reader import MqttReader, async_mqtt_ready, topic_url
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -46,7 +48,9 @@ PLATFORMS = [Platform.SENSOR]
 
 
 def entry_url(data: dict[str, object]) -> str:
-    """Return the serialx URL of an entry: its device path or URL, or its network bridge."""
+    """Return the serialx URL of an entry: its device path or URL, or its network bridge (mqtt:topic for a topic)."""
+    if CONF_TOPIC in data:
+        return topic_url(str(data[CONF_TOPIC]))
     if CONF_HOST in data:
         return network_url(str(data[CONF_HOST]), int(str(data[CONF_PORT])))
     return str(data[CONF_DEVICE])
@@ -60,6 +64,8 @@ def entry_address(data: dict[str, object]) -> str:
     a bridge too.
     """
     url = entry_url(data)
+    if CONF_TOPIC in data:
+        return url
     if url.startswith("socket://"):
         parts = urlsplit(url)
         return f"tcp:{(parts.hostname or '').lower()}:{parts.port}"
@@ -121,8 +127,41 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
             list_version=entry.data.get(CONF_LIST_VERSION),
         ),
     )
-    url, line = entry_url(data), entry_line_settings(data)
-    # Test before setup: a port that will not open is retried by Home Assistant.
+    key, auth_key = entry_keys(data)
+    if CONF_TOPIC in data:
+        if not await async_mqtt_ready(hass):
+            raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_unavailable")
+        coordinator.reader = MqttReader(
+            hass,
+            str(data[CONF_TOPIC]),
+            Decoder(key, auth_key),
+            coordinator.telegram_received,
+            coordinator.availability_changed,
+            on_key_problem=coordinator.key_problem,
+        )
+    else:
+        url, line = entry_url(data), entry_line_settings(data)
+        await _async_check_port(url, line)
+        coordinator.reader = MeterReader(
+            url,
+            line,
+            Decoder(key, auth_key),
+            coordinator.telegram_received,
+            coordinator.availability_changed,
+            on_key_problem=coordinator.key_problem,
+        )
+    await coordinator.async_load_energy()
+    entry.runtime_data = coordinator
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # The task ends with the entry: unload cancels it, which closes the port.
+    entry.async_create_background_task(hass, coordinator.reader.run(), f"{entry.title} reader")
+    if not OPTIONS_FLOW_RELOADS:
+        entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    return True
+
+
+async def _async_check_port(url: str, line: LineSettings) -> None:
+    """Test before setup: a port that will not open is retried by Home Assistant."""
     try:
         transport = await open_connection(url, line, asyncio.Protocol)
     except (OSError, SerialException, ValueError) as err:
@@ -132,23 +171,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
             translation_placeholders={"url": url, "error": str(err)},
         ) from err
     transport.close()
-    key, auth_key = entry_keys(data)
-    coordinator.reader = MeterReader(
-        url,
-        line,
-        Decoder(key, auth_key),
-        coordinator.telegram_received,
-        coordinator.availability_changed,
-        on_key_problem=coordinator.key_problem,
-    )
-    await coordinator.async_load_energy()
-    entry.runtime_data = coordinator
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    # The task ends with the entry: unload cancels it, which closes the port.
-    entry.async_create_background_task(hass, coordinator.reader.run(), f"{entry.title} reader")
-    if not OPTIONS_FLOW_RELOADS:
-        entry.async_on_unload(entry.add_update_listener(_async_options_updated))
-    return True
 
 
 async def async_migrate_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> bool:

@@ -7,19 +7,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from typing import TYPE_CHECKING, Any
 
 from .ciphering import parse_key
 from .decoder import Decoder
 from .model import DroppedFrame, Telegram
+from .payload import hex_digits
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
 _CHUNK = 64 * 1024
-_HEX_NOISE = re.compile(rb"0x|[\s:,]", re.IGNORECASE)
 
 
 def telegram_json(telegram: Telegram) -> dict[str, Any]:
@@ -39,10 +38,14 @@ def telegram_json(telegram: Telegram) -> dict[str, Any]:
 
 
 def read_capture(data: bytes, *, as_hex: bool) -> bytes:
-    """Return a capture's bytes; hex text may have whitespace, newlines, 0x and ':'."""
+    """Return a capture's bytes; hex text may have whitespace, newlines, 0x, ':', ',' and '-'."""
     if not as_hex:
         return data
-    return bytes.fromhex(_HEX_NOISE.sub(b"", data).decode("ascii"))
+    decoded = hex_digits(data) if data.strip() else b""
+    if decoded is None:
+        msg = "not hex text"
+        raise ValueError(msg)
+    return decoded
 
 
 def _key(text: str) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .ciphering import Keys, SecurityPolicy
@@ -12,6 +13,7 @@ from .layout import LayoutCache
 from .lists import take_apart
 from .model import DecodeError, DroppedFrame, DropReason, FrameRefusedError, Telegram
 from .p1 import P1Framer, P1Message, parse_telegram
+from .payload import MAX_MESSAGE_BYTES, describe, hex_digits, is_bare_apdu
 from .readings import STANDARD, interpret
 from .registers import implausible
 from .resolution import Decision, ResolutionLearner
@@ -24,15 +26,26 @@ if TYPE_CHECKING:
 
 type Event = Telegram | DroppedFrame
 
+# An unrecognised message is kept in its drop this far: enough to tell what sent it.
+MAX_SHOWN_BYTES = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ApduMessage:
+    """A bare APDU (or LLC PDU) that came without any framing: a message transport's payload."""
+
+    information: bytes
+    raw: bytes
+
 
 def decode_hdlc_message(
-    message: HdlcMessage,
+    message: HdlcMessage | ApduMessage,
     keys: Keys,
     layouts: LayoutCache | None = None,
     resolutions: ResolutionLearner | None = None,
     policy: SecurityPolicy | None = None,
 ) -> Telegram:
-    """Turn one checksum-valid HDLC message into a telegram.
+    """Turn one checksum-valid HDLC message, or a bare APDU, into a telegram.
 
     With a layouts cache, lists seen before are read by their layout and new
     ones are learned; with a resolution learner, values sent without a scaler
@@ -58,7 +71,7 @@ def decode_hdlc_message(
     if resolutions is not None and vendor_list.scaling is not STANDARD:
         readings = resolutions.apply(readings, vendor_list.scaling, meter_id, timestamp)
     return Telegram(
-        format="hdlc",
+        format="hdlc" if isinstance(message, HdlcMessage) else "apdu",
         manufacturer=vendor_list.manufacturer,
         list_version=vendor_list.list_version,
         meter_id=meter_id,
@@ -77,7 +90,8 @@ class Decoder:
     Feed it bytes as they arrive, in chunks of any size; every telegram is
     returned by the call that delivers its last byte, in stream order. Damaged,
     implausible and refused frames are dropped, counted by reason, and never
-    stop the next good frame; no input makes it raise.
+    stop the next good frame; no input makes it raise. A message transport's
+    payloads (MQTT) go to feed_message, one message a call.
     """
 
     def __init__(self, key: bytes | None = None, auth_key: bytes | None = None) -> None:
@@ -88,6 +102,10 @@ class Decoder:
         self._p1 = P1Framer()
         self._layouts = LayoutCache()
         self._resolutions = ResolutionLearner()
+        # Messages only: the stream position of a P1 telegram begun at the start of a message.
+        self._p1_waits_from: int | None = None
+        # Messages only: whether the frame that waits for its rest came as hex text.
+        self._hex_frame = False
         self.telegrams = 0
         """Telegrams decoded so far."""
         self.dropped: Counter[DropReason] = Counter()
@@ -116,20 +134,76 @@ class Decoder:
         messages: Sequence[tuple[int, HdlcMessage | P1Message | DroppedFrame]] = hdlc
         if p1:
             messages = sorted([*hdlc, *p1], key=lambda positioned: positioned[0])
-        events: list[Event] = []
-        for _, message in messages:
-            event = message if isinstance(message, DroppedFrame) else self._decode(message)
-            if isinstance(event, Telegram):
-                self.telegrams += 1
-            else:
-                self.dropped[event.reason] += 1
-            events.append(event)
+        return [
+            self._counted(message if isinstance(message, DroppedFrame) else self._decode(message))
+            for _, message in messages
+        ]
+
+    def feed_message(self, payload: bytes) -> list[Event]:
+        """Decode one message of a message transport (an MQTT payload); return its events.
+
+        The payload may hold HDLC frames (one, several, or the part of one
+        whose rest comes in the next messages), a bare APDU or LLC PDU, a P1
+        telegram, or any of these as hex text: the shape is found, never
+        configured. A message that holds none of them is dropped as
+        unrecognised, with what it looked like.
+        """
+        if len(payload) > MAX_MESSAGE_BYTES:
+            too_long = f"{len(payload)} bytes: longer than any meter's message"
+            return [self._counted(self._unrecognised(payload, too_long))]
+        if self._mid_frame:
+            # The rest of a frame comes written as its start was: raw bytes
+            # that happen to be hex digits ("00") are not hex text.
+            data = (hex_digits(payload) if self._hex_frame else None) or payload
+        else:
+            self._end_message_frames()
+            decoded = hex_digits(payload)
+            self._hex_frame = decoded is not None
+            data = decoded or payload
+        if is_bare_apdu(data):
+            event = self._decode(ApduMessage(strip_llc(data), data))
+            # Were a frame begun in an earlier message, an APDU that decodes
+            # on its own says that frame was cut: it ends here.
+            if isinstance(event, Telegram) or not self._mid_frame:
+                self._end_message_frames()
+                return [self._counted(event)]
+        message_start = self._p1.fed + len(data) - len(data.lstrip())
+        events = self.feed_events(data)
+        # A P1 telegram opens a message: a '/' inside one ("tibber/pulse")
+        # starts none, and must not hold back the messages after it.
+        since = self._p1.pending_since
+        self._p1_waits_from = since if since is not None and since in (message_start, self._p1_waits_from) else None
+        if not events and not self._mid_frame:
+            events.append(self._counted(self._unrecognised(payload, describe(payload))))
         return events
 
-    def _decode(self, message: HdlcMessage | P1Message) -> Event:
+    def _end_message_frames(self) -> None:
+        """Forget what the last messages left behind: it began no frame that this message continues."""
+        self._hdlc.discard()
+        self._p1.discard()
+        self._p1_waits_from = None
+
+    @property
+    def _mid_frame(self) -> bool:
+        """Whether a frame or telegram has begun in the messages so far and waits for its rest."""
+        return self._hdlc.pending or self._p1_waits_from is not None
+
+    @staticmethod
+    def _unrecognised(payload: bytes, what: str) -> DroppedFrame:
+        detail = f"not a frame, APDU or telegram: {what}"
+        return DroppedFrame(DropReason.UNRECOGNISED, detail, payload[:MAX_SHOWN_BYTES])
+
+    def _counted(self, event: Event) -> Event:
+        if isinstance(event, Telegram):
+            self.telegrams += 1
+        else:
+            self.dropped[event.reason] += 1
+        return event
+
+    def _decode(self, message: HdlcMessage | ApduMessage | P1Message) -> Event:
         """Decode a checksum-valid message; drop it if it does not decode, is impossible or is refused."""
         try:
-            if isinstance(message, HdlcMessage):
+            if not isinstance(message, P1Message):
                 telegram = decode_hdlc_message(message, self._keys, self._layouts, self._resolutions, self._policy)
             else:
                 if self._policy.requires_ciphering:

@@ -126,6 +126,23 @@ class HdlcFramer:
         """Add bytes; return every message and drop they complete, in order."""
         return [event for _, event in self.feed_positioned(data)]
 
+    @property
+    def pending(self) -> bool:
+        """Whether a frame, or a message of segments, has begun and waits for the rest."""
+        # A flag whose next byte is no frame format waits for nothing; a flag
+        # with nothing after it yet may open a frame whose rest comes next.
+        buffer = self._buffer
+        if self._segments:
+            return True
+        return bool(buffer) and (len(buffer) == 1 or buffer[1] & _FORMAT_MASK == _FORMAT_TYPE_3)
+
+    def discard(self) -> None:
+        """Forget a frame start, or segments, that will never be continued (counted as noise)."""
+        self._skip(self._buffer, 0, len(self._buffer))
+        self._offset += len(self._buffer)
+        self._buffer.clear()
+        self._segments_reset()
+
     def feed_positioned(self, data: bytes) -> list[tuple[int, HdlcMessage | DroppedFrame]]:
         """Add bytes; return every message and drop they complete, with the stream position it started at."""
         buffer = self._buffer

@@ -30,7 +30,8 @@ class Reading(NamedTuple):
 class Telegram:
     """Everything one push from the meter said."""
 
-    format: Literal["hdlc", "p1"]
+    format: Literal["hdlc", "p1", "apdu"]
+    """How the telegram came: HDLC frames, a P1 telegram, or a bare APDU (a message transport's payload)."""
     manufacturer: str | None
     list_version: str | None
     meter_id: str | None
@@ -64,6 +65,8 @@ class DropReason(StrEnum):
     """Plaintext, or ciphered without a tag, from a meter set up with keys that prove its frames."""
     REPLAYED = "replayed"
     """Authentic, but its invocation counter did not increase: a frame sent again."""
+    UNRECOGNISED = "unrecognised"
+    """A message (an MQTT payload) that holds no frame, APDU or telegram of any format the decoder reads."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 # A telegram is text: it opens with '/' and a three-letter manufacturer id,
 # and holds nothing but printable characters and line ends.
 _IDENT = re.compile(rb"/[A-Za-z]{3}")
+_IDENT_LENGTH = 4
 _TEXT = re.compile(rb"[\x20-\x7e\r\n]*")
 # Swedish and Danish telegrams are under 1 kB; a '/' with no '!' this far
 # on was not the start of a telegram.
@@ -56,6 +57,25 @@ class P1Framer:
     def feed(self, data: bytes) -> list[P1Message | DroppedFrame]:
         """Add bytes; return every telegram and drop they complete, in order."""
         return [event for _, event in self.feed_positioned(data)]
+
+    @property
+    def pending_since(self) -> int | None:
+        """The stream position of a telegram that has begun (a '/' and what may be its identification), or None."""
+        buffer = self._buffer
+        if buffer and (len(buffer) < _IDENT_LENGTH or _IDENT.match(buffer) is not None):
+            return self._offset
+        return None
+
+    @property
+    def fed(self) -> int:
+        """Bytes fed so far: the stream position of the next byte."""
+        return self._offset + len(self._buffer)
+
+    def discard(self) -> None:
+        """Forget bytes kept for a start that will never be continued (counted as noise)."""
+        self._skip(self._buffer, 0, len(self._buffer))
+        self._offset += len(self._buffer)
+        self._buffer.clear()
 
     def feed_positioned(self, data: bytes) -> list[tuple[int, P1Message | DroppedFrame]]:
         """Add bytes; return every telegram and drop they complete, with the stream position it started at."""

@@ -1,7 +1,8 @@
-"""Run a simulated meter on a TCP port and/or a pseudo-terminal.
+"""Run a simulated meter on a TCP port, a pseudo-terminal and/or an MQTT topic.
 
 python -m custom_components.han_port.simulator --vendor kamstrup --speed 60
 python -m custom_components.han_port.simulator --replay capture.txt --hex
+python -m custom_components.han_port.simulator --mqtt 127.0.0.1:1883 --topic han/raw --payload hex
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from ..decoder import Decoder, DroppedFrame, parse_key
 from ..decoder.__main__ import read_capture
 from .meter import VENDORS, Push, SimulatedMeter
+from .mqtt import PAYLOAD_SHAPES
 from .outlets import Outlets
 
 if TYPE_CHECKING:
@@ -56,7 +58,7 @@ async def simulate(
     while seconds is None or loop.time() - started < seconds:
         simulated = meter.start + timedelta(seconds=(loop.time() - started) * speed)
         for push in meter.advance(simulated):
-            outlets.send(push.frame)
+            outlets.send(push.frame, push.apdu)
             _report(push)
         await asyncio.sleep(_TICK)
 
@@ -74,6 +76,14 @@ async def replay(capture: bytes, outlets: Outlets, speed: float) -> None:
         previous = event.timestamp or previous
         await asyncio.sleep(gap / speed)
         outlets.send(event.raw)
+
+
+def _broker(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        msg = f"{text!r} is not HOST:PORT"
+        raise argparse.ArgumentTypeError(msg)
+    return host.strip("[]"), int(port)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,18 +112,45 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--start", type=datetime.fromisoformat, help="simulated start time (meter local time)")
     parser.add_argument("--key", type=parse_key, help="encryption key for kamstrup-dk (default: generated)")
     parser.add_argument("--auth-key", type=parse_key, help="authentication key for kamstrup-dk (default: generated)")
+    parser.add_argument(
+        "--mqtt", type=_broker, metavar="HOST:PORT", help="also publish every telegram to this MQTT broker"
+    )
+    parser.add_argument("--topic", default="han/meter", help="MQTT topic to publish to (default han/meter)")
+    parser.add_argument(
+        "--payload",
+        choices=PAYLOAD_SHAPES,
+        default="raw",
+        help="how to publish: the frames as sent (raw), as hex text (hex), or the APDU without framing (apdu)",
+    )
     parser.add_argument("--replay", metavar="FILE", help="replay a capture instead of simulating")
     parser.add_argument("--hex", action="store_true", help="the capture is hex text")
     return parser
 
 
-async def _run(args: argparse.Namespace, capture: bytes | None) -> None:
+async def _run(args: argparse.Namespace, capture: bytes | None) -> int:
     outlets = Outlets()
     if not args.no_tcp:
         port = await outlets.listen(args.host, args.port)
         print(f"TCP: {args.host}:{port}", flush=True)  # noqa: T201
     if args.pty:
         print(f"PTY: {outlets.open_pty()}", flush=True)  # noqa: T201
+    if args.mqtt is not None:
+        host, port = args.mqtt
+        try:
+            await outlets.publish_to(host, port, args.topic, args.payload)
+        except (OSError, TimeoutError) as err:  # ConnectionError is an OSError
+            print(f"Cannot publish to the MQTT broker at {host}:{port}: {err}", file=sys.stderr)  # noqa: T201
+            await outlets.close()
+            return 1
+        print(f"MQTT: {host}:{port} {args.topic} ({args.payload})", flush=True)  # noqa: T201
+    try:
+        await _send(args, capture, outlets)
+    finally:
+        await outlets.close()
+    return 0
+
+
+async def _send(args: argparse.Namespace, capture: bytes | None, outlets: Outlets) -> None:
     if capture is not None:
         await replay(capture, outlets, args.speed)
         return
@@ -138,8 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             capture = read_capture(Path(args.replay).read_bytes(), as_hex=args.hex)
         except (OSError, ValueError) as err:
             parser.error(f"cannot replay {args.replay}: {err}")
+        if args.payload == "apdu":
+            parser.error("--payload apdu needs the simulated meter: a capture is replayed as it was framed")
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
-        asyncio.run(_run(args, capture))
+        return asyncio.run(_run(args, capture))
     return 0
 
 

@@ -39,6 +39,8 @@ class Push:
     list_name: str
     power_import: int
     energy_import: int | None
+    apdu: bytes | None = None
+    """The APDU inside the frame (None for P1): what a bridge that strips the framing publishes."""
 
 
 @dataclass
@@ -131,15 +133,18 @@ class SimulatedMeter:
             self._counter += 1
             apdu = frames.data_notification(frames.kamstrup_push1_list(state), state.moment)
             key, auth_key = self.key or bytes(16), self.auth_key or bytes(16)
-            frame = frames.hdlc_frames(frames.glo_cipher(apdu, key, auth_key, counter=self._counter))
-            return Push(state.moment, frame, "push 1", state.power_import, _in_10_wh(state.energy_import))
+            ciphered = frames.glo_cipher(apdu, key, auth_key, counter=self._counter)
+            frame = frames.hdlc_frames(ciphered)
+            return Push(state.moment, frame, "push 1", state.power_import, _in_10_wh(state.energy_import), ciphered)
         else:
             return Push(state.moment, _p1(state), "p1", state.power_import, state.energy_import)
-        frame = frames.hdlc_frames(frames.data_notification(body, stamp, style))
+        apdu = frames.data_notification(body, stamp, style)
+        frame = frames.hdlc_frames(apdu)
         energy = state.energy_import if kind == HOURLY else None
         if self.vendor in ("aidon", "kamstrup") and energy is not None:
             energy = _in_10_wh(energy)
-        return Push(state.moment, frame, f"list {kind}" if kind != HOURLY else "hourly", state.power_import, energy)
+        name = f"list {kind}" if kind != HOURLY else "hourly"
+        return Push(state.moment, frame, name, state.power_import, energy, apdu)
 
 
 def _in_10_wh(energy: int) -> int:

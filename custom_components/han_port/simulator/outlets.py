@@ -1,7 +1,7 @@
 """Where a simulated meter's telegrams go.
 
-TCP clients, as a network bridge has them, and a pseudo-terminal that
-stands in for a USB adapter.
+TCP clients, as a network bridge has them, a pseudo-terminal that stands
+in for a USB adapter, and an MQTT broker, as a HAN reader publishes to one.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import contextlib
 import os
 import tty
 
+from .mqtt import MqttPublisher, payload
+
 
 class Outlets:
-    """Every TCP client, and the pseudo-terminal."""
+    """Every TCP client, the pseudo-terminal, and an MQTT topic."""
 
     def __init__(self) -> None:
         """Start with no listener."""
@@ -24,6 +26,15 @@ class Outlets:
         self.pty_slave: int | None = None
         self.server: asyncio.Server | None = None
         self._connected = asyncio.Condition()
+        self.publisher: MqttPublisher | None = None
+        self.payload_shape = "raw"
+        """How telegrams are published (see simulator.mqtt.PAYLOAD_SHAPES)."""
+
+    async def publish_to(self, host: str, port: int, topic: str, shape: str = "raw") -> None:
+        """Publish every telegram to topic on the broker at host:port, shaped as shape."""
+        publisher = MqttPublisher(topic)
+        await publisher.connect(host, port)
+        self.publisher, self.payload_shape = publisher, shape
 
     async def listen(self, host: str, port: int, *, single_client: bool = False) -> int:
         """Accept bridge clients (the integration) on host:port; return the port.
@@ -63,8 +74,14 @@ class Outlets:
         self.pty_master, self.pty_slave = master, slave
         return os.ttyname(slave)
 
-    def send(self, data: bytes) -> None:
-        """Send to everyone listening; a closed client is dropped, a full pty loses bytes like a wire."""
+    def send(self, data: bytes, apdu: bytes | None = None) -> None:
+        """Send to everyone listening; a closed client is dropped, a full pty loses bytes like a wire.
+
+        The MQTT topic gets the telegram in the publisher's shape: apdu, if
+        given, is the APDU inside the frames, for the shape that strips them.
+        """
+        if self.publisher is not None:
+            self.publisher.publish(payload(data, apdu, self.payload_shape))
         for writer in list(self.writers):
             if writer.is_closing():
                 self.writers.remove(writer)
@@ -104,3 +121,6 @@ class Outlets:
         if server is not None:
             await server.wait_closed()
         self.close_pty()
+        publisher, self.publisher = self.publisher, None
+        if publisher is not None:
+            await publisher.close()

@@ -1,0 +1,54 @@
+"""What one message of a message transport (an MQTT payload) holds.
+
+A serial line or a TCP bridge delivers a stream of bytes; a bridge that
+publishes to MQTT delivers messages, and puts in each what its maker chose:
+one HDLC frame, several, part of one, a bare APDU or LLC PDU without any
+framing, a P1 telegram, or any of these written out as hex text. These
+functions tell the shapes apart; the decoder takes it from there.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .ciphering import GENERAL_GLO_CIPHERING
+from .dlms import DATA_NOTIFICATION, strip_llc
+
+# Between hex digits, bridges write spaces, line ends, colons, commas or dashes, and some a 0x per byte.
+_HEX_NOISE = re.compile(rb"0x|[\s:,-]", re.IGNORECASE)
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+# The APDUs a meter pushes: a data-notification, or one ciphered with general-glo-ciphering.
+_PUSHED_APDUS = frozenset((DATA_NOTIFICATION, GENERAL_GLO_CIPHERING))
+# A data-notification's tag and invoke id: anything shorter is no APDU.
+_MIN_APDU_BYTES = 6
+MAX_MESSAGE_BYTES = 64 * 1024
+"""A message longer than this is no meter's (a push list is under 2 kB, even as hex text)."""
+
+
+def hex_digits(text: bytes) -> bytes | None:
+    """Return the bytes that hex text writes out, or None when text is not hex text.
+
+    Separators between the digits are allowed: "7e a0 2a", "7EA02A",
+    "0x7e,0xa0", "7e:a0". Raw frames are never hex text: their first byte,
+    the flag 0x7E, is "~".
+    """
+    digits = _HEX_NOISE.sub(b"", text)
+    if not digits or len(digits) % 2 or not _HEX_DIGITS.issuperset(digits):
+        return None
+    return bytes.fromhex(digits.decode("ascii"))
+
+
+def is_bare_apdu(data: bytes) -> bool:
+    """Whether data opens with a pushed APDU (after an LLC header, if it has one) rather than a frame."""
+    apdu = strip_llc(data)
+    return len(apdu) >= _MIN_APDU_BYTES and apdu[0] in _PUSHED_APDUS
+
+
+def describe(payload: bytes) -> str:
+    """Say what an unrecognised payload looks like, in a few words, for the drop line."""
+    if not payload:
+        return "an empty message"
+    head = payload[:16]
+    if head.isascii() and head.decode("ascii").isprintable():
+        return f"{len(payload)} bytes of text starting {head.decode('ascii')!r}"
+    return f"{len(payload)} bytes starting {head.hex(' ')}"

@@ -1,0 +1,162 @@
+"""Reading a meter through an MQTT topic, with Home Assistant's own MQTT integration.
+
+HAN readers that publish to a broker (a Tibber Pulse on a local broker, an
+AMS reader in raw mode, ESPHome or Tasmota bridges) put the meter's frames
+in messages: each one goes to the decoder's feed_message, which finds the
+payload's shape by itself. No MQTT client of our own: the subscription is
+Home Assistant's, so its broker settings, reconnects and TLS serve us too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from homeassistant.components import mqtt
+from homeassistant.core import HomeAssistant, callback
+
+from .connection import BACKOFF_MAX, BACKOFF_START, Listener, ProbeResult, TelegramWatch
+from .const import LOGGER
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from homeassistant.components.mqtt import ReceiveMessage
+
+    from .decoder import Decoder, DroppedFrame, Telegram
+
+_WILDCARDS = ("+", "#")
+_MAX_TOPIC_BYTES = 65535
+
+
+def topic_url(topic: str) -> str:
+    """Name a topic where a serial port's path or a bridge's URL would be named (logs, messages)."""
+    return f"mqtt:{topic}"
+
+
+def valid_topic(topic: str) -> bool:
+    """Whether topic is an MQTT topic filter one can subscribe to (MQTT 3.1.1, 4.7)."""
+    if not topic or "\0" in topic or len(topic.encode()) > _MAX_TOPIC_BYTES:
+        return False
+    levels = topic.split("/")
+    for index, level in enumerate(levels):
+        # A wildcard fills a whole level; '#' only the last one.
+        if any(wildcard in level for wildcard in _WILDCARDS) and level not in _WILDCARDS:
+            return False
+        if level == "#" and index != len(levels) - 1:
+            return False
+    return True
+
+
+async def async_mqtt_ready(hass: HomeAssistant) -> bool:
+    """Whether Home Assistant's MQTT integration is set up (waiting while it is being set up)."""
+    return await mqtt.async_wait_for_mqtt_client(hass)
+
+
+def broker_connected(hass: HomeAssistant) -> bool:
+    """Whether Home Assistant's MQTT client is connected to its broker now."""
+    try:
+        return mqtt.is_connected(hass)
+    except KeyError:  # the MQTT integration was unloaded
+        return False
+
+
+def _payload(message: ReceiveMessage) -> bytes:
+    """Return a message's payload as bytes (subscribed without an encoding, it is; the type allows text)."""
+    payload = message.payload
+    return payload.encode() if isinstance(payload, str) else bytes(payload)
+
+
+class MqttReader(TelegramWatch):
+    """A meter's topic, subscribed for good: each message is decoded; silence makes the meter unavailable.
+
+    Home Assistant's MQTT client keeps the subscription across broker
+    restarts; the reader only watches that telegrams keep coming.
+    """
+
+    silent_issue = "topic_silent"
+    unreachable_issue = "broker_unavailable"
+
+    def __init__(  # noqa: PLR0913 - each callback is one thing the reader reports
+        self,
+        hass: HomeAssistant,
+        topic: str,
+        decoder: Decoder,
+        on_telegram: Callable[[Telegram], None],
+        on_available: Callable[[bool], None],
+        *,
+        on_key_problem: Callable[[DroppedFrame], None] | None = None,
+    ) -> None:
+        """Subscribe to topic when run, pushing telegrams to on_telegram."""
+        super().__init__(topic_url(topic), decoder, on_telegram, on_available, on_key_problem=on_key_problem)
+        self.topic = topic
+        self.hass = hass
+        self.messages = 0
+        """Messages that arrived on the topic, valid or not."""
+
+    @callback
+    def _message(self, message: ReceiveMessage) -> None:
+        self.messages += 1
+        for event in self.decoder.feed_message(_payload(message)):
+            self._event(event)
+
+    async def run(self) -> None:
+        """Subscribe, then watch for silence until cancelled."""
+        backoff = BACKOFF_START
+        while not await async_mqtt_ready(self.hass):
+            self.open_error = "Home Assistant's MQTT integration is not set up"
+            self._set_available(available=False)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX)
+        unsubscribe = await mqtt.async_subscribe(self.hass, self.topic, self._message, qos=0, encoding=None)
+        self.connects += 1
+        self.open_error = None
+        subscribed = time.monotonic()
+        try:
+            while True:
+                remaining = max(self._last_telegram, subscribed) + self.silence_timeout - time.monotonic()
+                if remaining > 0:
+                    await asyncio.sleep(remaining)
+                    continue
+                if self._available is not False:
+                    LOGGER.debug("No valid telegram on %s for %.0f s", self.url, self.silence_timeout)
+                # The repair issue says which: the broker is out of reach, or the topic is quiet.
+                self.open_error = None if broker_connected(self.hass) else "not connected to the MQTT broker"
+                self._set_available(available=False)
+                await asyncio.sleep(self.silence_timeout)
+        finally:
+            unsubscribe()
+
+
+async def probe_topic(
+    hass: HomeAssistant,
+    topic: str,
+    seconds: float,
+    key: bytes | None = None,
+    auth_key: bytes | None = None,
+) -> ProbeResult:
+    """Listen on topic until a telegram that names its meter, or a ciphered one, arrives, or seconds pass.
+
+    Not opened (opened=False) means the MQTT client is not connected to its
+    broker, so nothing could have arrived.
+    """
+    listener = Listener(key, auth_key)
+    received = 0
+
+    @callback
+    def message(message: ReceiveMessage) -> None:
+        nonlocal received
+        payload = _payload(message)
+        received += len(payload) or 1  # an empty message is something heard, too
+        for event in listener.decoder.feed_message(payload):
+            listener.event(event)
+
+    unsubscribe = await mqtt.async_subscribe(hass, topic, message, qos=0, encoding=None)
+    try:
+        await asyncio.wait((listener.heard,), timeout=seconds)
+    finally:
+        unsubscribe()
+    if not received and not broker_connected(hass):
+        return ProbeResult(opened=False)
+    return listener.result(received)

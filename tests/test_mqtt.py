@@ -1,0 +1,411 @@
+"""Meters behind MQTT: a real Mosquitto broker, Home Assistant's own MQTT integration, every payload shape.
+
+The publisher stands where a HAN reader would (a Tibber Pulse on a local
+broker, an AMS reader in raw mode): the simulator's MQTT client, sending
+frames the tests' encoder built. Skipped, saying why, where Mosquitto is not
+installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import subprocess
+import sys
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from homeassistant.components import mqtt
+from homeassistant.components.mqtt import client as mqtt_client
+from homeassistant.config_entries import SOURCE_RECONFIGURE
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
+
+from custom_components.han_port import coordinator as coordinator_module
+from custom_components.han_port.const import (
+    CONF_AUTHENTICATION_KEY,
+    CONF_ENCRYPTION_KEY,
+    CONF_GENERATED_ID,
+    CONF_MANUFACTURER,
+    CONF_METER_TYPE,
+    CONF_TOPIC,
+    DOMAIN,
+)
+from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram
+from custom_components.han_port.simulator import frames as encoder
+from custom_components.han_port.simulator.frames import LLC
+
+from .broker import Broker, running_broker
+from .meter import (
+    AUTH_KEY,
+    KEY,
+    METER_ID,
+    NORWEGIAN_KAMSTRUP,
+    MqttMeter,
+    default_state,
+    sensor,
+    set_up,
+    wait_for,
+)
+from .test_config_flow import Flow, start, suggested
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Iterator
+    from pathlib import Path
+
+    from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+pytestmark = pytest.mark.usefixtures("fast_timing")
+
+
+@pytest.fixture
+def broker(tmp_path: Path, socket_enabled: None) -> Iterator[Broker]:  # noqa: ARG001 - enables sockets
+    with running_broker(tmp_path) as broker:
+        yield broker
+
+
+@pytest.fixture
+async def mqtt_set_up(
+    hass: HomeAssistant,
+    broker: Broker,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[MockConfigEntry]:
+    """Home Assistant's own MQTT integration, connected to the broker."""
+    # MQTT reads configuration.yaml as it sets up: an empty one of the test's own.
+    (tmp_path / "configuration.yaml").write_text("")
+    hass.config.config_dir = str(tmp_path)
+    # A broker that comes back is found again in a second, not ten.
+    monkeypatch.setattr(mqtt_client, "RECONNECT_INTERVAL_SECONDS", 1)
+    entry = MockConfigEntry(domain="mqtt", data={"broker": "127.0.0.1", "port": broker.port})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await wait_for(lambda: mqtt.is_connected(hass))
+    yield entry
+    for meter_entry in hass.config_entries.async_entries(DOMAIN):
+        await hass.config_entries.async_unload(meter_entry.entry_id)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+async def publisher(broker: Broker) -> AsyncIterator[MqttMeter]:
+    """A HAN reader publishing to a topic of its own (a digit in it, as a reader's serial number would be)."""
+    meter = MqttMeter(f"han/{uuid.uuid4().hex[:8]}/raw")
+    await meter.connect(broker.port)
+    yield meter
+    await meter.stop()
+
+
+def kamstrup_apdu(**changes: object) -> bytes:
+    state = default_state(**changes)
+    return encoder.data_notification(encoder.kamstrup_list(state, hourly=False), state.moment)
+
+
+P1_TELEGRAM = encoder.p1_telegram(
+    "LGF5E360", ["0-0:1.0.0(240115130010W)", "1-0:1.8.0(00006678.394*kWh)", "1-0:1.7.0(0001.453*kW)"]
+)
+
+
+def shaped(shape: str) -> list[bytes]:
+    """The messages a bridge publishes, push after push, in the given shape (a Kamstrup drawing 1703 W)."""
+    apdu = kamstrup_apdu(power_import=1703)
+    frame = encoder.hdlc_frames(apdu)
+    return {
+        "raw frame": [frame],
+        "two frames a message": [frame + frame],
+        "a frame over two messages": [frame[:40], frame[40:]],
+        "bare apdu": [apdu],
+        "llc pdu": [LLC + apdu],
+        "hex text": [frame.hex(" ").encode()],
+        "hex compact": [frame.hex().upper().encode()],
+        "p1 text": [P1_TELEGRAM],
+    }[shape]
+
+
+async def add_meter(hass: HomeAssistant, topic: str) -> Flow:
+    flow = await start(hass, "mqtt_topic")
+    await flow.submit({CONF_TOPIC: topic})
+    return flow
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "raw frame",
+        "two frames a message",
+        "a frame over two messages",
+        "bare apdu",
+        "llc pdu",
+        "hex text",
+        "hex compact",
+        "p1 text",
+    ],
+)
+@pytest.mark.usefixtures("mqtt_set_up")
+async def test_a_topic_becomes_a_meter_whatever_the_payload_shape(
+    hass: HomeAssistant, publisher: MqttMeter, shape: str
+) -> None:
+    publisher.start_pushing(shaped(shape), interval=0.05)
+    flow = await add_meter(hass, publisher.topic)
+    assert flow.progress == [{"address": publisher.topic, "line": "2400 8N1", "attempt": "1", "attempts": "1"}]
+    result = flow.result
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    data = result["data"]
+    assert data[CONF_TOPIC] == publisher.topic
+    assert "baudrate" not in data  # a topic has no line
+    entry = result["result"]
+    if shape == "p1 text":
+        assert data[CONF_GENERATED_ID] is True
+        power = "1453"
+    else:
+        assert entry.unique_id == METER_ID
+        assert result["title"] == f"Kamstrup {METER_ID}"
+        power = "1703"
+    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == power)
+    assert entry.runtime_data.reader.connects == 1
+
+
+@pytest.mark.usefixtures("mqtt_set_up")
+async def test_a_ciphered_meter_on_a_topic_asks_for_its_keys(hass: HomeAssistant, publisher: MqttMeter) -> None:
+    state = default_state()
+    apdu = encoder.data_notification(encoder.kamstrup_push1_list(state), state.moment)
+    counter = iter(range(1, 10_000))
+    # A bridge that strips the framing publishes the ciphered APDU as it is.
+    publisher.start_pushing([lambda: encoder.glo_cipher(apdu, KEY, AUTH_KEY, counter=next(counter))], interval=0.05)
+    flow = await add_meter(hass, publisher.topic)
+    assert flow.result["type"] is FlowResultType.FORM
+    assert flow.result["step_id"] == "keys"
+    await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex(" ")})
+    assert flow.result["type"] is FlowResultType.CREATE_ENTRY, flow.result
+    assert flow.result["data"][CONF_ENCRYPTION_KEY] == KEY.hex()
+    assert flow.result["data"][CONF_TOPIC] == publisher.topic
+    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == "1703")
+
+
+@pytest.mark.usefixtures("mqtt_set_up")
+async def test_topic_errors_are_told_apart_and_keep_what_was_typed(hass: HomeAssistant, publisher: MqttMeter) -> None:
+    flow = await start(hass, "mqtt_topic")
+    await flow.submit({CONF_TOPIC: "han/meter#"})
+    assert flow.result["errors"] == {CONF_TOPIC: "invalid_topic"}
+    assert suggested(flow.result, CONF_TOPIC) == "han/meter#"
+    # Nothing on the topic.
+    await flow.submit({CONF_TOPIC: publisher.topic})
+    assert flow.result["errors"] == {CONF_TOPIC: "topic_silent"}
+    assert suggested(flow.result, CONF_TOPIC) == publisher.topic
+    # Something on the topic, but no telegram: a reader that publishes its own JSON.
+    publisher.start_pushing([json.dumps({"power": 1703, "topic": "tibber/pulse"}).encode()], interval=0.05)
+    await flow.submit({CONF_TOPIC: publisher.topic})
+    assert flow.result["errors"] == {CONF_TOPIC: "topic_garbled"}
+    # The reader switched to raw mode: the same flow goes on to the meter.
+    publisher.start_pushing([encoder.hdlc_frames(kamstrup_apdu())], interval=0.05)
+    await flow.submit({CONF_TOPIC: publisher.topic})
+    assert flow.result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_without_mqtt_the_flow_says_where_to_set_it_up(hass: HomeAssistant) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "mqtt_topic"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "mqtt_not_set_up"
+
+
+async def test_an_entry_waits_for_mqtt_to_be_set_up(hass: HomeAssistant) -> None:
+    entry = topic_entry("han/meter")
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.reason == "Home Assistant's MQTT integration is not set up: the meter's topic cannot be read"
+
+
+def topic_entry(topic: str, **data: Any) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=METER_ID,
+        title=f"Kamstrup {METER_ID}",
+        data={CONF_TOPIC: topic, CONF_MANUFACTURER: "Kamstrup", CONF_METER_TYPE: NORWEGIAN_KAMSTRUP, **data},
+    )
+
+
+def meter_issues(hass: HomeAssistant) -> dict[str, ir.IssueEntry]:
+    return {issue_id: issue for (domain, issue_id), issue in ir.async_get(hass).issues.items() if domain == DOMAIN}
+
+
+def power_state(hass: HomeAssistant) -> Callable[[], str | None]:
+    return lambda: getattr(sensor(hass, "power_import"), "state", None)
+
+
+@pytest.mark.usefixtures("mqtt_set_up")
+async def test_silence_on_the_topic_makes_the_meter_unavailable_until_the_next_message(
+    hass: HomeAssistant,
+    publisher: MqttMeter,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(coordinator_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
+    entry = topic_entry(publisher.topic)
+    await set_up(hass, entry)
+    publisher.start_pushing([encoder.hdlc_frames(kamstrup_apdu(power_import=1200))], interval=0.05)
+    power = power_state(hass)
+    await wait_for(lambda: power() == "1200")
+    caplog.clear()
+    caplog.set_level(logging.INFO)
+    publisher.stop_pushing()
+    await wait_for(lambda: power() == STATE_UNAVAILABLE)
+    issue_id = f"topic_silent_{entry.entry_id}"
+    await wait_for(lambda: issue_id in meter_issues(hass))
+    assert meter_issues(hass)[issue_id].translation_placeholders == {"meter": f"Kamstrup {METER_ID}", "minutes": "0"}
+    await asyncio.sleep(1.5)  # two more silence timeouts: still logged once
+    unavailable = [record for record in caplog.records if "no valid telegram from mqtt:" in record.getMessage()]
+    assert len(unavailable) == 1, [record.getMessage() for record in caplog.records]
+    # Back with the next message; the repair goes with it.
+    publisher.send(kamstrup_apdu(power_import=900))
+    await wait_for(lambda: power() == "900")
+    await wait_for(lambda: issue_id not in meter_issues(hass))
+
+
+@pytest.mark.usefixtures("mqtt_set_up")
+async def test_a_broker_that_goes_down_and_comes_back(
+    hass: HomeAssistant,
+    broker: Broker,
+    publisher: MqttMeter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(coordinator_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
+    entry = topic_entry(publisher.topic)
+    await set_up(hass, entry)
+    publisher.start_pushing([encoder.hdlc_frames(kamstrup_apdu(power_import=1500))], interval=0.05)
+    power = power_state(hass)
+    await wait_for(lambda: power() == "1500")
+    publisher.stop_pushing()
+    broker.stop()
+    await wait_for(lambda: power() == STATE_UNAVAILABLE)
+    issue_id = f"broker_unavailable_{entry.entry_id}"
+    await wait_for(lambda: issue_id in meter_issues(hass), seconds=10)
+    assert meter_issues(hass)[issue_id].translation_placeholders["error"] == "not connected to the MQTT broker"
+    broker.start()
+    await wait_for(lambda: mqtt.is_connected(hass), seconds=20)
+    # Home Assistant's client subscribes again by itself; the reader did nothing to come back.
+    await publisher.connect(broker.port)
+    publisher.start_pushing([encoder.hdlc_frames(kamstrup_apdu(power_import=1600))], interval=0.05)
+    await wait_for(lambda: power() == "1600", seconds=10)
+    await wait_for(lambda: issue_id not in meter_issues(hass))
+    assert entry.runtime_data.reader.connects == 1
+
+
+@pytest.mark.usefixtures("mqtt_set_up")
+async def test_reconfigure_moves_the_meter_to_another_topic(
+    hass: HomeAssistant, broker: Broker, publisher: MqttMeter
+) -> None:
+    entry = topic_entry(publisher.topic)
+    await set_up(hass, entry)
+    publisher.start_pushing([encoder.hdlc_frames(kamstrup_apdu(power_import=1100))], interval=0.05)
+    await wait_for(lambda: power_state(hass)() == "1100")
+    # The reader got a new firmware, and a new topic.
+    moved = MqttMeter(f"{publisher.topic}/v2")
+    await moved.connect(broker.port)
+    publisher.stop_pushing()
+    moved.start_pushing([encoder.hdlc_frames(kamstrup_apdu(power_import=1300))], interval=0.05)
+    try:
+        result = await entry.start_reconfigure_flow(hass)
+        flow = Flow(hass, result)
+        await flow.submit({"next_step_id": "mqtt_topic"})
+        assert suggested(flow.result, CONF_TOPIC) == publisher.topic
+        await flow.submit({CONF_TOPIC: moved.topic})
+        assert flow.result["type"] is FlowResultType.ABORT
+        assert flow.result["reason"] == "reconfigure_successful"
+        assert entry.data[CONF_TOPIC] == moved.topic
+        await wait_for(lambda: power_state(hass)() == "1300")
+    finally:
+        await moved.stop()
+
+
+@pytest.mark.usefixtures("mqtt_set_up")
+async def test_reconfigure_refuses_a_topic_another_meter_reads(hass: HomeAssistant, publisher: MqttMeter) -> None:
+    entry = topic_entry(publisher.topic)
+    other = MockConfigEntry(
+        domain=DOMAIN, unique_id="other", title="Aidon 7359992890941742", data={CONF_TOPIC: "han/other"}
+    )
+    other.add_to_hass(hass)
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    flow = Flow(hass, result)
+    await flow.submit({"next_step_id": "mqtt_topic"})
+    await flow.submit({CONF_TOPIC: "han/other"})
+    assert flow.result["errors"] == {CONF_TOPIC: "address_in_use"}
+    assert flow.result["description_placeholders"]["other_meter"] == "Aidon 7359992890941742"
+    # A new meter on a topic already read is the one already configured.
+    flow = await start(hass, "mqtt_topic")
+    await flow.submit({CONF_TOPIC: "han/other"})
+    assert flow.result["type"] is FlowResultType.ABORT
+    assert flow.result["reason"] == "already_configured"
+
+
+@pytest.mark.usefixtures("mqtt_set_up")
+async def test_what_is_not_a_telegram_is_counted_and_diagnostics_mask_the_topic(
+    hass: HomeAssistant, publisher: MqttMeter, hass_client: ClientSessionGenerator
+) -> None:
+    entry = topic_entry(publisher.topic)
+    await set_up(hass, entry)
+    status = json.dumps({"status": "online", "rssi": -61}).encode()
+    publisher.start_pushing([status, kamstrup_apdu(power_import=800), b"\x00\x01garbage"], interval=0.05)
+    reader = entry.runtime_data.reader
+    await wait_for(lambda: reader.decoder.dropped[DropReason.UNRECOGNISED] >= 4)
+    assert power_state(hass)() == "800"
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    masked_topic = "han/**REDACTED**/raw"  # the level with digits tells one household's reader from another's
+    assert diagnostics["entry"]["data"][CONF_TOPIC] == masked_topic
+    assert diagnostics["connection"]["kind"] == "mqtt topic"
+    assert diagnostics["connection"]["topic"] == masked_topic
+    assert publisher.topic not in str(diagnostics)
+    assert diagnostics["decoder"]["dropped"]["unrecognised"] >= 4
+    assert diagnostics["connection"]["messages"] >= 6
+    last = diagnostics["last_telegrams"][-1]
+    assert last["format"] == "apdu"
+    # The bare APDU, framed, decodes with our own command; the meter id is masked.
+    [telegram] = Decoder().feed(bytes.fromhex(last["framed"]))
+    assert telegram.readings[ObisCode.parse("1-1:1.7.0")].value == 800
+    assert telegram.meter_id != METER_ID
+
+
+@pytest.mark.parametrize(("vendor", "shape"), [("aidon", "raw"), ("kamstrup", "hex"), ("kamstrup-dk", "apdu")])
+@pytest.mark.usefixtures("mqtt_set_up")
+async def test_the_simulator_publishes_what_the_decoder_reads(
+    hass: HomeAssistant, broker: Broker, vendor: str, shape: str
+) -> None:
+    """`--mqtt HOST:PORT --topic T --payload SHAPE`: what scripts/develop demonstrates."""
+    topic = f"sim/{vendor}"
+    received: list[bytes] = []
+    unsubscribe = await mqtt.async_subscribe(hass, topic, lambda message: received.append(message.payload), 0, None)
+    await asyncio.sleep(1)  # Home Assistant's client batches new subscriptions
+    command = [
+        sys.executable,
+        "-m",
+        "custom_components.han_port.simulator",
+        *("--vendor", vendor, "--no-tcp", "--speed", "20", "--seconds", "2"),
+        *("--mqtt", f"127.0.0.1:{broker.port}", "--topic", topic, "--payload", shape),
+        *("--key", KEY.hex(), "--auth-key", AUTH_KEY.hex()),
+    ]
+    process = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stdout, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    await asyncio.sleep(0.3)
+    unsubscribe()
+    lines = stdout.decode().splitlines()
+    assert lines[0] == f"MQTT: 127.0.0.1:{broker.port} {topic} ({shape})"
+    sent = [json.loads(line)["power_import"] for line in lines if line.startswith("{")]
+    decoder = Decoder(KEY, AUTH_KEY) if vendor == "kamstrup-dk" else Decoder()
+    telegrams = [event for message in received for event in decoder.feed_message(message)]
+    assert all(isinstance(event, Telegram) for event in telegrams), decoder.dropped
+    assert len(sent) >= 2
+    decoded = [t.readings[code].value for t in telegrams for code in t.readings if code.c == 1 and code.d == 7]
+    assert decoded == sent
+    assert {t.format for t in telegrams} == {"apdu" if shape == "apdu" else "hdlc"}
