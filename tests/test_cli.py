@@ -120,3 +120,20 @@ def test_non_hex_input_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFi
     with pytest.raises(SystemExit):
         main(["--hex", str(capture)])
     assert "not hex text" in capsys.readouterr().err
+
+
+def test_messages_one_a_line_as_mosquitto_sub_prints_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`mosquitto_sub -t T -F %x | ... --messages`: each line one message, whatever its shape."""
+    apdu = encoder.data_notification(encoder.kamstrup_list(MeterState(), hourly=True), MeterState().moment)
+    frame = encoder.hdlc_frames(apdu)
+    lines = [frame.hex(), apdu.hex(), b'{"status": "online"}'.hex(), frame[:30].hex(), frame[30:].hex()]
+    capture = tmp_path / "messages.txt"
+    capture.write_text("\n".join(lines) + "\n")
+    assert main(["--messages", str(capture)]) == 0
+    out, err = capsys.readouterr()
+    telegrams = [json.loads(line) for line in out.splitlines()]
+    assert [telegram["format"] for telegram in telegrams] == ["hdlc", "apdu", "hdlc"]
+    assert {telegram["values"]["1-1:1.7.0.255"]["value"] for telegram in telegrams} == {1703}
+    [dropped] = err.strip().splitlines()
+    assert dropped.startswith("dropped (unrecognised): not a frame, APDU or telegram: hex text of 20 bytes of text")
+    assert dropped.endswith("""starting '{"status": "onli'""")

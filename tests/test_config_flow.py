@@ -11,7 +11,8 @@ import pytest
 import voluptuous as vol
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.core import Event, callback
+from homeassistant.data_entry_flow import EVENT_DATA_ENTRY_FLOW_PROGRESSED, FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.han_port import config_flow
@@ -59,7 +60,13 @@ DANISH_METER_NUMBER = "74389702"  # the Danish list carries the short meter numb
 
 
 class Flow:
-    """A config flow driven as the frontend drives it: progress steps are waited through."""
+    """A config flow driven as the frontend drives it: progress steps are waited through.
+
+    Like the frontend, it asks the flow again during progress only when Home
+    Assistant says the flow progressed: Home Assistant itself moves the flow on
+    when the listening task ends, and a second caller at that moment would
+    move it on twice (and find it gone).
+    """
 
     def __init__(self, hass: HomeAssistant, result: ConfigFlowResult) -> None:
         self.hass = hass
@@ -69,14 +76,27 @@ class Flow:
         """The placeholders of every progress step shown on the way."""
 
     async def submit(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        result = await self.hass.config_entries.flow.async_configure(self.flow_id, user_input)
-        # As the frontend does: after progress, and after progress done, ask the flow again.
-        while result["type"] in (FlowResultType.SHOW_PROGRESS, FlowResultType.SHOW_PROGRESS_DONE):
-            placeholders = dict(result.get("description_placeholders") or {})
-            if result["type"] is FlowResultType.SHOW_PROGRESS and placeholders not in self.progress:
-                self.progress.append(placeholders)
-            await asyncio.sleep(0.05)
-            result = await self.hass.config_entries.flow.async_configure(self.flow_id)
+        progressed = asyncio.Event()
+
+        @callback
+        def on_progress(event: Event[Any]) -> None:
+            if event.data["flow_id"] == self.flow_id:
+                progressed.set()
+
+        unsubscribe = self.hass.bus.async_listen(EVENT_DATA_ENTRY_FLOW_PROGRESSED, on_progress)
+        try:
+            result = await self.hass.config_entries.flow.async_configure(self.flow_id, user_input)
+            while result["type"] in (FlowResultType.SHOW_PROGRESS, FlowResultType.SHOW_PROGRESS_DONE):
+                if result["type"] is FlowResultType.SHOW_PROGRESS:
+                    placeholders = dict(result.get("description_placeholders") or {})
+                    if placeholders not in self.progress:
+                        self.progress.append(placeholders)
+                    # What our own call fired is ours; wait for Home Assistant's word.
+                    progressed.clear()
+                    await asyncio.wait_for(progressed.wait(), timeout=60)
+                result = await self.hass.config_entries.flow.async_configure(self.flow_id)
+        finally:
+            unsubscribe()
         self.result = result
         return result
 

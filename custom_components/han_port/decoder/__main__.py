@@ -1,6 +1,11 @@
 """Command line: decode a capture into JSON Lines.
 
-python -m custom_components.han_port.decoder [--hex] [--key HEX] [--auth-key HEX] [FILE]
+python -m custom_components.han_port.decoder [--hex | --messages] [--key HEX] [--auth-key HEX] [FILE]
+
+With --messages, each line is one MQTT message as `mosquitto_sub -F %x` prints
+it (hex), or as text:
+
+mosquitto_sub -t han/raw -F %x | python -m custom_components.han_port.decoder --messages
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from .ciphering import parse_key
-from .decoder import Decoder
+from .decoder import Decoder, Event
 from .model import DroppedFrame, Telegram
 from .payload import hex_digits
 
@@ -61,8 +66,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Decode HAN port telegrams (HDLC/DLMS or P1) into JSON Lines.",
     )
     parser.add_argument("file", nargs="?", help="capture to read (default: standard input)")
-    parser.add_argument(
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument(
         "--hex", action="store_true", help="input is hex text; whitespace, newlines, 0x and ':' are ignored"
+    )
+    shape.add_argument(
+        "--messages",
+        action="store_true",
+        help="each line is one message of an MQTT topic (mosquitto_sub -F %%x prints them as hex)",
     )
     parser.add_argument("--key", type=_key, help="encryption key (GUEK/GPK60), 32 hex digits")
     parser.add_argument("--auth-key", type=_key, help="authentication key (GAK/GPK61), 32 hex digits")
@@ -80,6 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"cannot read {args.file}: {err.strerror}")
     decoder = Decoder(args.key, args.auth_key)
     with source:
+        if args.messages:
+            for line in source:
+                _print(decoder.feed_message(line.rstrip(b"\r\n")))
+            sys.stdout.flush()
+            return 0
         chunks: Iterable[bytes]
         if args.hex:
             try:
@@ -89,13 +105,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             chunks = iter(lambda: source.read(_CHUNK), b"")
         for chunk in chunks:
-            for event in decoder.feed_events(chunk):
-                if isinstance(event, DroppedFrame):
-                    print(f"dropped ({event.reason}): {event.detail}", file=sys.stderr)
-                else:
-                    print(json.dumps(telegram_json(event)), flush=False)
+            _print(decoder.feed_events(chunk))
     sys.stdout.flush()
     return 0
+
+
+def _print(events: Iterable[Event]) -> None:
+    """Print telegrams as JSON Lines on standard output, and drops on standard error."""
+    for event in events:
+        if isinstance(event, DroppedFrame):
+            print(f"dropped ({event.reason}): {event.detail}", file=sys.stderr)
+        else:
+            print(json.dumps(telegram_json(event)), flush=False)
 
 
 if __name__ == "__main__":

@@ -174,7 +174,8 @@ class Decoder:
         since = self._p1.pending_since
         self._p1_waits_from = since if since is not None and since in (message_start, self._p1_waits_from) else None
         if not events and not self._mid_frame:
-            events.append(self._counted(self._unrecognised(payload, describe(payload))))
+            what = describe(data) if data is payload else f"hex text of {describe(data)}"
+            events.append(self._counted(self._unrecognised(payload, what)))
         return events
 
     def _end_message_frames(self) -> None:
