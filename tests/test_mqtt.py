@@ -88,11 +88,12 @@ async def mqtt_set_up(
     monkeypatch.setattr(mqtt_client, "RECONNECT_INTERVAL_SECONDS", 1)
     # Home Assistant's client sends new subscriptions in batches, half a second
     # apart or more under load: listening lasts long enough to include that.
-    monkeypatch.setattr(config_flow, "PROBE_SECONDS", 4.0)
+    monkeypatch.setattr(config_flow, "PROBE_SECONDS", 5.0)
     entry = MockConfigEntry(domain="mqtt", data={"broker": "127.0.0.1", "port": broker.port})
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await wait_for(lambda: mqtt.is_connected(hass))
+    await _subscriptions_flow(hass)
     yield entry
     for meter_entry in hass.config_entries.async_entries(DOMAIN):
         await hass.config_entries.async_unload(meter_entry.entry_id)
@@ -107,6 +108,26 @@ async def mqtt_set_up(
         and "not been tested" not in record.getMessage()
     ]
     assert not misused, misused
+
+
+async def _subscriptions_flow(hass: HomeAssistant) -> None:
+    """Wait until a new subscription gets its messages.
+
+    Just after it connects, Home Assistant's client holds new subscriptions
+    back while it subscribes again to everything and sends its birth message.
+    """
+    received: list[object] = []
+    unsubscribe = await mqtt.async_subscribe(hass, "test/ready", received.append)
+    try:
+        for _ in range(300):
+            await mqtt.async_publish(hass, "test/ready", "ready")
+            await asyncio.sleep(0.1)
+            if received:
+                return
+        msg = "a subscription got nothing in 30 s"
+        raise AssertionError(msg)
+    finally:
+        unsubscribe()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from homeassistant.helpers import issue_registry as ir
 from serialx import SerialException
 
 from .compat import OPTIONS_FLOW_RELOADS
-from .connection import LineSettings, MeterReader, network_url, open_connection
+from .connection import LineSettings, MeterReader, TelegramWatch, network_url, open_connection
 from .const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
@@ -127,29 +127,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
             list_version=entry.data.get(CONF_LIST_VERSION),
         ),
     )
-    key, auth_key = entry_keys(data)
-    if CONF_TOPIC in data:
-        if not await async_mqtt_ready(hass):
-            raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_unavailable")
-        coordinator.reader = MqttReader(
-            hass,
-            str(data[CONF_TOPIC]),
-            Decoder(key, auth_key),
-            coordinator.telegram_received,
-            coordinator.availability_changed,
-            on_key_problem=coordinator.key_problem,
-        )
-    else:
-        url, line = entry_url(data), entry_line_settings(data)
-        await _async_check_port(url, line)
-        coordinator.reader = MeterReader(
-            url,
-            line,
-            Decoder(key, auth_key),
-            coordinator.telegram_received,
-            coordinator.availability_changed,
-            on_key_problem=coordinator.key_problem,
-        )
+    coordinator.reader = await _async_reader(hass, data, coordinator)
     await coordinator.async_load_energy()
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
@@ -160,8 +138,37 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
     return True
 
 
+async def _async_reader(hass: HomeAssistant, data: dict[str, object], coordinator: HanPortCoordinator) -> TelegramWatch:
+    """Make the entry's reader once its source is there: a port that opens, or Home Assistant's MQTT.
+
+    Test before setup: a source that is not there is retried by Home Assistant.
+    """
+    decoder = Decoder(*entry_keys(data))
+    if CONF_TOPIC in data:
+        if not await async_mqtt_ready(hass):
+            raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_unavailable")
+        return MqttReader(
+            hass,
+            str(data[CONF_TOPIC]),
+            decoder,
+            coordinator.telegram_received,
+            coordinator.availability_changed,
+            on_key_problem=coordinator.key_problem,
+        )
+    url, line = entry_url(data), entry_line_settings(data)
+    await _async_check_port(url, line)
+    return MeterReader(
+        url,
+        line,
+        decoder,
+        coordinator.telegram_received,
+        coordinator.availability_changed,
+        on_key_problem=coordinator.key_problem,
+    )
+
+
 async def _async_check_port(url: str, line: LineSettings) -> None:
-    """Test before setup: a port that will not open is retried by Home Assistant."""
+    """Open the port once and close it: raise ConfigEntryNotReady, with the reason, when it will not open."""
     try:
         transport = await open_connection(url, line, asyncio.Protocol)
     except (OSError, SerialException, ValueError) as err:

@@ -9,6 +9,7 @@ dependency for that.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 
@@ -66,7 +67,8 @@ class MqttPublisher:
         self._ids = itertools.count(1)
 
     async def connect(self, host: str, port: int) -> None:
-        """Connect and wait for the broker's CONNACK; raise ConnectionError when it refuses."""
+        """Connect (again) and wait for the broker's CONNACK; raise ConnectionError when it refuses."""
+        await self.close()
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), _CONNECT_SECONDS)
         client_id = f"han-port-simulator-{os.getpid()}-{next(self._ids)}".encode()
         # Keep-alive 0: the broker never times the simulator out between telegrams.
@@ -89,8 +91,10 @@ class MqttPublisher:
         writer, self._writer = self._writer, None
         if writer is None:
             return
-        if not writer.is_closing():
-            writer.write(packet(_DISCONNECT, b""))
-            await writer.drain()
-        writer.close()
-        await writer.wait_closed()
+        # A broker that went away has closed the connection already: nothing to say goodbye to.
+        with contextlib.suppress(OSError):
+            if not writer.is_closing():
+                writer.write(packet(_DISCONNECT, b""))
+                await writer.drain()
+            writer.close()
+            await writer.wait_closed()
