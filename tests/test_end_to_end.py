@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .broker import running_broker
 from .live import HomeAssistant, Simulator, free_port
 
 if TYPE_CHECKING:
@@ -78,3 +80,86 @@ def test_real_home_assistant_with_the_simulator(tmp_path: Path) -> None:
     ]
     assert not warned, warned
     assert (tmp_path / "config" / ".storage" / "core.config_entries").exists()
+
+
+def test_real_home_assistant_reads_a_topic_and_keeps_it_over_a_restart(tmp_path: Path) -> None:
+    """A HAN reader on a real broker, Home Assistant's MQTT integration set up as a user does, then a restart.
+
+    Other integrations' users lost their MQTT meter's entities after a restart
+    (the meter's entry came up before MQTT): here the entity keeps its id and
+    its readings come back.
+    """
+    with running_broker(tmp_path) as broker:
+        broker_address = f"127.0.0.1:{broker.port}"
+        simulator = Simulator(free_port(), "2026-01-15T06:59:00", seed=3, mqtt=(broker_address, "han/ab12/raw", "hex"))
+        config, port = tmp_path / "config", free_port()
+        hass = HomeAssistant(config, port)
+        try:
+            hass.wait_until_up()
+            hass.onboard()
+            mqtt_entry = _add_mqtt(hass, broker.port)
+            assert mqtt_entry["type"] == "create_entry", mqtt_entry
+            flow = hass.request("POST", "/api/config/config_entries/flow", {"handler": "han_port"})
+            flow = hass.request(
+                "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {"next_step_id": "mqtt_topic"}
+            )
+            assert flow["step_id"] == "mqtt_topic", flow
+            created = hass.configure(flow["flow_id"], {"topic": "han/ab12/raw"})
+            assert created["type"] == "create_entry", created
+            assert created["title"].startswith("Kamstrup ")
+            device = f"sensor.kamstrup_meter_{created['title'].split()[1]}"
+            hass.wait_for_state(f"{device}_power_import", lambda s: s in simulator.powers())
+
+            # A token that outlives the restart (the login's own expires with its session).
+            [token] = asyncio.run(
+                hass.websocket({"type": "auth/long_lived_access_token", "client_name": "e2e", "lifespan": 1})
+            )
+            hass.stop()
+            hass = HomeAssistant(config, port)
+            hass.token = token
+            hass.wait_until_up()
+            before = set(simulator.powers())
+            # The same entity, not a new one beside it, gets the readings that come after the restart.
+            hass.wait_for_state(
+                f"{device}_power_import", lambda s: s in simulator.powers() and s not in before, seconds=90
+            )
+        finally:
+            simulator.stop()
+            hass.stop()
+    log = (config / "home-assistant.log").read_text()
+    assert not [line for line in log.splitlines() if "han_port" in line and (" ERROR " in line or "Traceback" in line)]
+    assert not [
+        line
+        for line in log.splitlines()
+        if "han_port" in line and any(word in line for word in ("deprecated", "blocking call", "Detected"))
+    ]
+
+
+def _add_mqtt(hass: HomeAssistant, broker_port: int) -> dict[str, object]:
+    """Add Home Assistant's MQTT integration as a user does: broker and port, the rest as suggested."""
+    result: dict[str, object] = hass.request("POST", "/api/config/config_entries/flow", {"handler": "mqtt"})
+    for _ in range(4):
+        if result["type"] == "menu":
+            result = hass.configure(str(result["flow_id"]), {"next_step_id": "broker"})
+        elif result["type"] == "form":
+            answers = {**_suggested(result["data_schema"]), "broker": "127.0.0.1", "port": broker_port}  # type: ignore[arg-type]
+            result = hass.configure(str(result["flow_id"]), answers)
+        else:
+            break
+    return result
+
+
+def _suggested(schema: list[dict[str, Any]]) -> dict[str, Any]:
+    """Answer a form as a user who changes nothing: every default, the first choice of a list, sections included."""
+    answers: dict[str, Any] = {}
+    for field in schema:
+        if field.get("type") == "expandable":
+            answers[field["name"]] = _suggested(field["schema"])
+        elif "default" in field:
+            answers[field["name"]] = field["default"]
+        elif field.get("required") and "boolean" in field.get("selector", {}):
+            answers[field["name"]] = False
+        elif field.get("required") and "select" in field.get("selector", {}):
+            first = field["selector"]["select"]["options"][0]  # what the dropdown shows first
+            answers[field["name"]] = first["value"] if isinstance(first, dict) else first
+    return answers
