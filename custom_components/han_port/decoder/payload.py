@@ -32,10 +32,15 @@ def hex_digits(text: bytes) -> bytes | None:
     "0x7e,0xa0", "7e:a0". Raw frames are never hex text: their first byte,
     the flag 0x7E, is "~".
     """
-    digits = _HEX_NOISE.sub(b"", text)
-    if not digits or len(digits) % 2 or not _HEX_DIGITS.issuperset(digits):
-        return None
-    return bytes.fromhex(digits.decode("ascii"))
+    try:
+        # Most bridges write plain digits or spaced bytes, which fromhex reads at C speed.
+        decoded = bytes.fromhex(text.decode("ascii"))
+    except ValueError:  # UnicodeDecodeError too: binary, or separators fromhex does not know
+        digits = _HEX_NOISE.sub(b"", text)
+        if not digits or len(digits) % 2 or not _HEX_DIGITS.issuperset(digits):
+            return None
+        return bytes.fromhex(digits.decode("ascii"))
+    return decoded or None
 
 
 def is_bare_apdu(data: bytes) -> bool:
