@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from custom_components.han_port.decoder import Decoder, DropReason, Keys, Telegram
-from custom_components.han_port.decoder.decoder import decode_hdlc_message
+from custom_components.han_port.decoder.decoder import decode_dlms_message
 from custom_components.han_port.decoder.hdlc import HdlcMessage
 
 from .corpus import corpus_entries, require_corpus
@@ -184,7 +184,7 @@ def _decode(entry: dict[str, Any]) -> tuple[list[Telegram], Decoder]:
     if data[:1] in (b"\x7e", b"/", b"\r"):
         return decoder.feed(data), decoder
     # An LLC PDU or bare APDU as a reader logged it: the framing was already gone.
-    return [decode_hdlc_message(HdlcMessage(data, data), Keys(key, auth_key))], decoder
+    return [decode_dlms_message(HdlcMessage(data, data), Keys(key, auth_key))], decoder
 
 
 IN_SCOPE = sorted(set(ENTRIES) - set(OUT_OF_SCOPE) - set(NEGATIVE) - OWN_TEST)
@@ -267,7 +267,7 @@ def test_kamstrup_danish_key_published_with_the_frame_decrypts_and_authenticates
     telegrams, _ = _decode(entry)
     assert telegrams[0].encrypted
     plaintext = bytes.fromhex(entry["expected"]["plaintext_apdu_hex"])
-    (expected,) = [decode_hdlc_message(HdlcMessage(plaintext, plaintext), Keys())]
+    (expected,) = [decode_dlms_message(HdlcMessage(plaintext, plaintext), Keys())]
     assert telegrams[0].readings == expected.readings
 
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from custom_components.han_port.decoder import Keys
-from custom_components.han_port.decoder.decoder import decode_hdlc_message
+from custom_components.han_port.decoder.decoder import decode_dlms_message
 from custom_components.han_port.decoder.hdlc import HdlcFramer, HdlcMessage
 from custom_components.han_port.decoder.layout import LayoutCache
 from custom_components.han_port.decoder.resolution import ResolutionLearner
@@ -22,7 +22,7 @@ from .test_decoder_roundtrip import AUTH_KEY, CASES, KEY, build_frames, consiste
 def _full(frame: bytes, keys: Keys, resolutions: ResolutionLearner) -> list[object]:
     """The telegrams of a frame decoded without any layout (resolutions learned alike)."""
     messages = [m for m in HdlcFramer().feed(frame) if isinstance(m, HdlcMessage)]
-    return [decode_hdlc_message(message, keys, None, resolutions) for message in messages]
+    return [decode_dlms_message(message, keys, None, resolutions) for message in messages]
 
 
 @settings(max_examples=30, deadline=None)
@@ -49,17 +49,17 @@ def test_layout_is_used_and_misses_fall_back() -> None:
     keys = Keys()
     frames = [build_frames(case, MeterState(power_import=power), security=None, segment_size=None) for power in (1, 2)]
     messages = [next(m for m in HdlcFramer().feed(f) if isinstance(m, HdlcMessage)) for f in frames]
-    first = decode_hdlc_message(messages[0], keys, cache)
+    first = decode_dlms_message(messages[0], keys, cache)
     assert cache._layouts, "the first push teaches the layout"
-    second = decode_hdlc_message(messages[1], keys, cache)
+    second = decode_dlms_message(messages[1], keys, cache)
     # Read by the layout: a hit resets the list's miss count to zero.
     assert list(cache._misses.values()) == [0]
-    assert second.readings == decode_hdlc_message(messages[1], keys).readings
+    assert second.readings == decode_dlms_message(messages[1], keys).readings
     assert first.readings != second.readings
     # Another meter of the same list length: constant bytes differ, full path decides.
     other = build_frames(case, MeterState(meter_id="9999999999999999"), security=None, segment_size=None)
     other_message = next(m for m in HdlcFramer().feed(other) if isinstance(m, HdlcMessage))
-    assert decode_hdlc_message(other_message, keys, cache).meter_id == "9999999999999999"
+    assert decode_dlms_message(other_message, keys, cache).meter_id == "9999999999999999"
     assert list(cache._misses.values()) == [1]
 
 
@@ -70,5 +70,5 @@ def test_lists_whose_constants_keep_changing_stop_being_learned() -> None:
         # A meter id that changes every push: never a stable layout.
         frame = build_frames(CASES[9], MeterState(meter_id=f"{index:016d}"), security=None, segment_size=None)
         message = next(m for m in HdlcFramer().feed(frame) if isinstance(m, HdlcMessage))
-        assert decode_hdlc_message(message, keys, cache).meter_id == f"{index:016d}"
+        assert decode_dlms_message(message, keys, cache).meter_id == f"{index:016d}"
     assert max(cache._misses.values()) >= 3

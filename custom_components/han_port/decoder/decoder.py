@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from .ciphering import Keys, SecurityPolicy
-from .dlms import parse_apdu, strip_llc
+from .dlms import GENERAL_BLOCK_TRANSFER, BlockAssembler, parse_apdu, parse_block, strip_llc
 from .hdlc import HdlcFramer, HdlcMessage
 from .layout import LayoutCache
 from .lists import take_apart
+from .mbus import MbusFramer, MbusMessage
 from .model import DecodeError, DroppedFrame, DropReason, FrameRefusedError, Telegram
 from .p1 import P1Framer, P1Message, parse_telegram
 from .payload import MAX_MESSAGE_BYTES, describe, hex_digits, is_bare_apdu
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 type Event = Telegram | DroppedFrame
 
+_BLOCK_TAG = bytes([GENERAL_BLOCK_TRANSFER])
 # An unrecognised message is kept in its drop this far: enough to tell what sent it.
 MAX_SHOWN_BYTES = 256
 
@@ -38,14 +40,22 @@ class ApduMessage:
     raw: bytes
 
 
-def decode_hdlc_message(
-    message: HdlcMessage | ApduMessage,
+type DlmsMessage = HdlcMessage | MbusMessage | ApduMessage
+_FORMATS: dict[type[DlmsMessage], Literal["hdlc", "mbus", "apdu"]] = {
+    HdlcMessage: "hdlc",
+    MbusMessage: "mbus",
+    ApduMessage: "apdu",
+}
+
+
+def decode_dlms_message(
+    message: DlmsMessage,
     keys: Keys,
     layouts: LayoutCache | None = None,
     resolutions: ResolutionLearner | None = None,
     policy: SecurityPolicy | None = None,
 ) -> Telegram:
-    """Turn one checksum-valid HDLC message, or a bare APDU, into a telegram.
+    """Turn one checksum-valid DLMS message (HDLC, M-Bus, or a bare APDU) into a telegram.
 
     With a layouts cache, lists seen before are read by their layout and new
     ones are learned; with a resolution learner, values sent without a scaler
@@ -58,10 +68,9 @@ def decode_hdlc_message(
         vendor_list, content = known
     else:
         tree = notification.decode_body()
-        try:
-            vendor_list = take_apart(tree)
-        except DecodeError as err:
-            raise notification.content_error(err) from err
+        # The whole body decoded, to the byte: the key, if any, was right;
+        # a list we cannot take apart is undecodable, never a key problem.
+        vendor_list = take_apart(tree)
         content = interpret(vendor_list.entries, vendor_list.scaling)
         if layouts is not None:
             layouts.learn(notification.body, tree, vendor_list, content)
@@ -71,7 +80,7 @@ def decode_hdlc_message(
     if resolutions is not None and vendor_list.scaling is not STANDARD:
         readings = resolutions.apply(readings, vendor_list.scaling, meter_id, timestamp)
     return Telegram(
-        format="hdlc" if isinstance(message, HdlcMessage) else "apdu",
+        format=_FORMATS[type(message)],
         manufacturer=vendor_list.manufacturer,
         list_version=vendor_list.list_version,
         meter_id=meter_id,
@@ -100,6 +109,9 @@ class Decoder:
         self._policy = SecurityPolicy(self._keys)
         self._hdlc = HdlcFramer()
         self._p1 = P1Framer()
+        self._mbus = MbusFramer()
+        self._blocks = BlockAssembler()
+        self._block_raws: list[bytes] = []
         self._layouts = LayoutCache()
         self._resolutions = ResolutionLearner()
         # Messages only: the stream position of a P1 telegram begun at the start of a message.
@@ -114,7 +126,7 @@ class Decoder:
     @property
     def noise_bytes(self) -> int:
         """Bytes that belonged to no checksum-valid frame of either format."""
-        return min(self._hdlc.noise_bytes, self._p1.noise_bytes)
+        return min(self._hdlc.noise_bytes, self._p1.noise_bytes, self._mbus.noise_bytes)
 
     @property
     def resolutions(self) -> list[Decision]:
@@ -129,15 +141,30 @@ class Decoder:
         """Add bytes; return completed telegrams and dropped frames, in stream order."""
         hdlc = self._hdlc.feed_positioned(data)
         p1 = self._p1.feed_positioned(data)
-        # Both framers read the same bytes; a stream that mixes the formats
+        mbus = self._mbus.feed_positioned(data)
+        # Every framer reads the same bytes; a stream that mixes the formats
         # gets its events in the order its frames began.
-        messages: Sequence[tuple[int, HdlcMessage | P1Message | DroppedFrame]] = hdlc
-        if p1:
-            messages = sorted([*hdlc, *p1], key=lambda positioned: positioned[0])
-        return [
-            self._counted(message if isinstance(message, DroppedFrame) else self._decode(message))
-            for _, message in messages
-        ]
+        messages: Sequence[tuple[int, DlmsMessage | P1Message | DroppedFrame]] = hdlc
+        if p1 or mbus:
+            messages = sorted([*hdlc, *p1, *mbus], key=lambda positioned: positioned[0])
+        events = []
+        for _, message in messages:
+            event = message if isinstance(message, DroppedFrame) else self._decode(message)
+            if event is not None:  # a block of a longer APDU: its event comes with the last block
+                events.append(self._counted(event))
+        return events
+
+    def _join_blocks(self, message: DlmsMessage) -> DlmsMessage | None:
+        """Add a block; return the joined APDU, carried as its blocks were, once the last is in."""
+        block = parse_block(strip_llc(message.information))
+        if block.number == 1:
+            self._block_raws = []
+        self._block_raws.append(message.raw)
+        apdu = self._blocks.add(block)
+        if apdu is None:
+            return None
+        raw, self._block_raws = b"".join(self._block_raws), []
+        return type(message)(apdu, raw)
 
     def feed_message(self, payload: bytes) -> list[Event]:
         """Decode one message of a message transport (an MQTT payload); return its events.
@@ -161,12 +188,12 @@ class Decoder:
             self._hex_frame = decoded is not None
             data = decoded or payload
         if is_bare_apdu(data):
-            event = self._decode(ApduMessage(strip_llc(data), data))
+            event = self._decode(ApduMessage(data, data))
             # Were a frame begun in an earlier message, an APDU that decodes
             # on its own says that frame was cut: it ends here.
-            if isinstance(event, Telegram) or not self._mid_frame:
+            if isinstance(event, Telegram) or event is None or not self._mid_frame:
                 self._end_message_frames()
-                return [self._counted(event)]
+                return [] if event is None else [self._counted(event)]
         message_start = self._p1.fed + len(data) - len(data.lstrip())
         events = self.feed_events(data)
         # A P1 telegram opens a message: a '/' inside one ("tibber/pulse")
@@ -182,12 +209,13 @@ class Decoder:
         """Forget what the last messages left behind: it began no frame that this message continues."""
         self._hdlc.discard()
         self._p1.discard()
+        self._mbus.discard()
         self._p1_waits_from = None
 
     @property
     def _mid_frame(self) -> bool:
         """Whether a frame or telegram has begun in the messages so far and waits for its rest."""
-        return self._hdlc.pending or self._p1_waits_from is not None
+        return self._hdlc.pending or self._mbus.pending or self._p1_waits_from is not None
 
     @staticmethod
     def _unrecognised(payload: bytes, what: str) -> DroppedFrame:
@@ -201,11 +229,20 @@ class Decoder:
             self.dropped[event.reason] += 1
         return event
 
-    def _decode(self, message: HdlcMessage | ApduMessage | P1Message) -> Event:
-        """Decode a checksum-valid message; drop it if it does not decode, is impossible or is refused."""
+    def _decode(self, message: DlmsMessage | P1Message) -> Event | None:
+        """Decode a checksum-valid message; drop it if it does not decode, is impossible or is refused.
+
+        None for a block of a general-block-transfer that is not the last:
+        the APDU it belongs to is decoded with its last block.
+        """
         try:
             if not isinstance(message, P1Message):
-                telegram = decode_hdlc_message(message, self._keys, self._layouts, self._resolutions, self._policy)
+                if strip_llc(message.information)[:1] == _BLOCK_TAG:
+                    joined = self._join_blocks(message)
+                    if joined is None:
+                        return None
+                    message = joined
+                telegram = decode_dlms_message(message, self._keys, self._layouts, self._resolutions, self._policy)
             else:
                 if self._policy.requires_ciphering:
                     self._policy.check(None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .axdr import Data, Structure
+from .cosem import DATE_TIME_LENGTH
 from .model import DecodeError
 from .obis import ObisCode
 from .readings import STANDARD, Entry, Scaling, text
@@ -21,6 +22,8 @@ from .readings import STANDARD, Entry, Scaling, text
 _OBIS_LENGTH = 6
 
 LIST_VERSION = ObisCode(1, 1, 0, 2, 129, 255).to_bytes()
+CLOCK = ObisCode(0, 0, 1, 0, 0, 255).to_bytes()
+METER_NUMBER = ObisCode(0, 0, 96, 1, 0, 255).to_bytes()
 
 # Norwegian Kaifa lists (KFM_001): registers by position, no OBIS codes.
 _KAIFA_IDENTITY = (
@@ -130,27 +133,33 @@ def _scaler_unit(item: Data) -> tuple[int, int] | None:
     return None
 
 
-def _self_describing(items: tuple[Data, ...]) -> list[Entry] | None:
-    """Entries from a list of {OBIS, value[, {scaler, unit}]} structures."""
-    entries = []
-    for item in items:
-        if item is None:
-            continue
-        if not isinstance(item, Structure) or len(item.items) not in (2, 3) or not _is_obis(item.items[0]):
-            return None
-        obis_bytes = item.items[0]
-        assert isinstance(obis_bytes, bytes)  # noqa: S101 - checked by _is_obis
-        scaler_unit = _scaler_unit(item.items[2]) if len(item.items) == 3 else None  # noqa: PLR2004
-        scaler, unit = scaler_unit if scaler_unit is not None else (None, None)
-        entries.append(Entry(obis_bytes, item.items[1], scaler, unit))
-    return entries
+def _tagged_entry(item: Data) -> Entry | None:
+    """Read a {OBIS, value[, {scaler, unit}]} structure, as self-describing lists send each register."""
+    if not isinstance(item, Structure) or len(item.items) not in (2, 3) or not _is_obis(item.items[0]):
+        return None
+    obis_bytes = item.items[0]
+    assert isinstance(obis_bytes, bytes)  # noqa: S101 - checked by _is_obis
+    scaler_unit = _scaler_unit(item.items[2]) if len(item.items) == 3 else None  # noqa: PLR2004
+    scaler, unit = scaler_unit if scaler_unit is not None else (None, None)
+    return Entry(obis_bytes, item.items[1], scaler, unit)
 
 
-def _pairs(items: tuple[Data, ...]) -> list[Entry]:
-    """Entries from a flat run of OBIS, value[, {scaler, unit}].
+def _has_codes(items: tuple[Data, ...]) -> bool:
+    """Whether a list names its registers: OBIS codes of its own, or in its structures."""
+    return any(_is_obis(item) or _tagged_entry(item) is not None for item in items)
 
-    A leading value without an OBIS code is Kamstrup's list version; null
-    data stands in for registers a 1-phase meter does not have.
+
+def _tagged(items: tuple[Data, ...]) -> list[Entry]:
+    """Entries from a list that names its registers, whatever mix of the two shapes it uses.
+
+    Registers come as {OBIS, value[, {scaler, unit}]} structures (Aidon,
+    Austrian Kaifa), or flat as OBIS, value[, {scaler, unit}] (Kamstrup,
+    Sagemcom T210-D), and some lists mix both (the Austrian Kaifa MA309 opens
+    with a flat clock). Values without a code: a leading one is the list's
+    version (Kamstrup) or, twelve bytes long, its clock (Sagemcom); a
+    trailing text is the meter number (Sagemcom T210-D and Kaifa MA309 for
+    EVN, whose customer interface description puts it last). Null data
+    stands in for registers a 1-phase meter does not have.
     """
     entries: list[Entry] = []
     index = 0
@@ -160,13 +169,19 @@ def _pairs(items: tuple[Data, ...]) -> list[Entry]:
         if item is None:
             index += 1
             continue
+        tagged = _tagged_entry(item)
+        if tagged is not None:
+            entries.append(tagged)
+            index += 1
+            continue
         if type(item) is not bytes or len(item) != _OBIS_LENGTH:
-            if index == 0 and isinstance(item, str | bytes):
-                entries.append(Entry(LIST_VERSION, item))
-                index += 1
-                continue
-            msg = f"element {index} should be an OBIS code"
-            raise DecodeError(msg)
+            untagged = _untagged(item, first=index == 0, last=index == count - 1)
+            if untagged is None:
+                msg = f"element {index} should be an OBIS code"
+                raise DecodeError(msg)
+            entries.append(untagged)
+            index += 1
+            continue
         if index + 1 >= count:
             msg = "OBIS code without a value at the end of the list"
             raise DecodeError(msg)
@@ -180,6 +195,19 @@ def _pairs(items: tuple[Data, ...]) -> list[Entry]:
         else:
             entries.append(Entry(item, value))
     return entries
+
+
+def _untagged(item: Data, *, first: bool, last: bool) -> Entry | None:
+    """Place a value sent without an OBIS code, where its position says what it is."""
+    if not isinstance(item, str | bytes):
+        return None
+    if first:
+        if isinstance(item, bytes) and len(item) == DATE_TIME_LENGTH:
+            return Entry(CLOCK, item)
+        return Entry(LIST_VERSION, item)
+    if last:
+        return Entry(METER_NUMBER, item)
+    return None
 
 
 def _positional(items: tuple[Data, ...]) -> list[Entry]:
@@ -223,11 +251,8 @@ def take_apart(body: Data) -> VendorList:
     if not items:
         msg = "empty list"
         raise DecodeError(msg)
-    entries = _self_describing(items)
-    positional = False
-    if entries is None:
-        positional = not any(_is_obis(item) for item in items)
-        entries = _positional(items) if positional else _pairs(items)
+    positional = not _has_codes(items)
+    entries = _positional(items) if positional else _tagged(items)
     list_version = next((text(e.value) for e in entries if e.obis[2:5] == _LIST_VERSION_CDE), None)
     manufacturer = _manufacturer(list_version)
     if manufacturer is None and positional:

@@ -30,8 +30,8 @@ class Reading(NamedTuple):
 class Telegram:
     """Everything one push from the meter said."""
 
-    format: Literal["hdlc", "p1", "apdu"]
-    """How the telegram came: HDLC frames, a P1 telegram, or a bare APDU (a message transport's payload)."""
+    format: Literal["hdlc", "p1", "mbus", "apdu"]
+    """How the telegram came: HDLC frames, a P1 telegram, M-Bus long frames, or a bare APDU (a message's payload)."""
     manufacturer: str | None
     list_version: str | None
     meter_id: str | None

@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 
 from .ciphering import GENERAL_GLO_CIPHERING
-from .dlms import DATA_NOTIFICATION, strip_llc
+from .dlms import DATA_NOTIFICATION, GENERAL_BLOCK_TRANSFER, strip_llc
 
 # Between hex digits, bridges write spaces, line ends, colons, commas or dashes, and some a 0x per byte.
 _HEX_NOISE = re.compile(rb"0x|[\s:,-]", re.IGNORECASE)
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
-# The APDUs a meter pushes: a data-notification, or one ciphered with general-glo-ciphering.
-_PUSHED_APDUS = frozenset((DATA_NOTIFICATION, GENERAL_GLO_CIPHERING))
+# The APDUs a meter pushes: a data-notification, one ciphered with general-glo-ciphering,
+# or a block of either sent by general-block-transfer.
+_PUSHED_APDUS = frozenset((DATA_NOTIFICATION, GENERAL_GLO_CIPHERING, GENERAL_BLOCK_TRANSFER))
 # A data-notification's tag and invoke id: anything shorter is no APDU.
 _MIN_APDU_BYTES = 6
 MAX_MESSAGE_BYTES = 64 * 1024

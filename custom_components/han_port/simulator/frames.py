@@ -15,6 +15,7 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from ..decoder import mbus
 from ..decoder.crc import crc16_arc, crc16_x25
 from ..decoder.obis import ObisCode
 
@@ -179,6 +180,23 @@ def hdlc_frame(
     return b"\x7e" + body + crc16_x25(body).to_bytes(2, "little") + b"\x7e"
 
 
+def general_block_transfer(apdu: bytes, block_size: int) -> list[bytes]:
+    """Split an APDU into general-block-transfer blocks (E0), numbered from 1, the last one flagged.
+
+    Block control 0x40 (streaming) or 0xC0 (streaming, last block), as the
+    Landis+Gyr E450 sends them; each block goes in a frame of its own.
+    """
+    chunks = [apdu[i : i + block_size] for i in range(0, len(apdu), block_size)]
+    return [
+        bytes([0xE0, 0xC0 if number == len(chunks) else 0x40])
+        + number.to_bytes(2, "big")
+        + b"\x00\x00"
+        + length(len(chunk))
+        + chunk
+        for number, chunk in enumerate(chunks, start=1)
+    ]
+
+
 def hdlc_frames(apdu: bytes, segment_size: int | None = None) -> bytes:
     """Frame the APDU behind LLC in one frame, or in segments of at most segment_size bytes."""
     information = LLC + apdu
@@ -186,6 +204,21 @@ def hdlc_frames(apdu: bytes, segment_size: int | None = None) -> bytes:
         return hdlc_frame(information)
     chunks = [information[i : i + segment_size] for i in range(0, len(information), segment_size)]
     return b"".join(hdlc_frame(chunk, segmented=index < len(chunks) - 1) for index, chunk in enumerate(chunks))
+
+
+def mbus_frames(apdu: bytes, segment_size: int = 250 - mbus.MIN_LENGTH - mbus.TSAP_BYTES) -> bytes:
+    """Frame an APDU as a meter does: long frames of at most segment_size APDU bytes, CI numbering them.
+
+    The control (0x53: SND_UD) and address (0xFF: broadcast) bytes and the
+    transport addresses 01 67 are those the Austrian and Polish meters send.
+    """
+    chunks = [apdu[i : i + segment_size] for i in range(0, len(apdu), segment_size)] or [b""]
+    out = bytearray()
+    for index, chunk in enumerate(chunks):
+        ci = (index & mbus.SEQUENCE) | (mbus.LAST_SEGMENT if index == len(chunks) - 1 else 0)
+        body = bytes([0x53, 0xFF, ci, 0x01, 0x67]) + chunk
+        out += bytes([mbus.START, len(body), len(body), mbus.START]) + body + bytes([sum(body) & 0xFF, mbus.STOP])
+    return bytes(out)
 
 
 def p1_telegram(ident: str, lines: list[str]) -> bytes:
