@@ -14,7 +14,7 @@ from custom_components.han_port.simulator import frames as encoder
 from custom_components.han_port.simulator.frames import LLC, MeterState
 from custom_components.han_port.simulator.mqtt import payload
 
-from .test_decoder_roundtrip import AUTH_KEY, CASES, KEY, ListCase, consistent, decoder_for, states
+from .test_decoder_roundtrip import AUTH_KEY, CASES, KEY, NO_MAKER, ListCase, consistent, decoder_for, states
 
 POWER = ObisCode.parse("1-1:1.7.0")  # Kamstrup names its registers in channel 1
 SHAPES = ("frame", "split", "hex spaced", "hex compact", "hex 0x", "apdu", "llc", "apdu as hex")
@@ -24,7 +24,7 @@ def apdu_for(case: ListCase, state: MeterState, security: int | None) -> bytes:
     moment = None if case.name.startswith("aidon") else state.moment
     apdu = encoder.data_notification(case.build(state), moment, case.date_style)
     if security is not None:
-        apdu = encoder.glo_cipher(apdu, KEY, AUTH_KEY, security=security, counter=1)
+        apdu = encoder.glo_cipher(apdu, KEY, AUTH_KEY, security=security, system_title=NO_MAKER, counter=1)
     return apdu
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from .ciphering import Keys, SecurityPolicy
 from .dlms import GENERAL_BLOCK_TRANSFER, BlockAssembler, parse_apdu, parse_block, strip_llc
 from .hdlc import HdlcFramer, HdlcMessage
 from .layout import LayoutCache
-from .lists import take_apart
+from .lists import maker_by_system_title, take_apart
 from .mbus import MbusFramer, MbusMessage
 from .model import DecodeError, DroppedFrame, DropReason, FrameRefusedError, Telegram
 from .p1 import P1Framer, P1Message, parse_telegram
@@ -22,6 +22,7 @@ from .resolution import Decision, ResolutionLearner
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from .dlms import Notification
     from .model import Reading
     from .obis import ObisCode
 
@@ -63,6 +64,8 @@ def decode_dlms_message(
     ciphering fails and DecodeError when the content does not decode.
     """
     notification = parse_apdu(strip_llc(message.information), keys, policy)
+    if notification.carries_p1:
+        return _ciphered_p1(notification, message)
     known = layouts.read(notification.body) if layouts is not None else None
     if known is not None:
         vendor_list, content = known
@@ -79,9 +82,12 @@ def decode_dlms_message(
     readings: Mapping[ObisCode, Reading] = content.readings
     if resolutions is not None and vendor_list.scaling is not STANDARD:
         readings = resolutions.apply(readings, vendor_list.scaling, meter_id, timestamp)
+    manufacturer = vendor_list.manufacturer
+    if manufacturer is None and notification.ciphering is not None:
+        manufacturer = maker_by_system_title(notification.ciphering.system_title)
     return Telegram(
         format=_FORMATS[type(message)],
-        manufacturer=vendor_list.manufacturer,
+        manufacturer=manufacturer,
         list_version=vendor_list.list_version,
         meter_id=meter_id,
         meter_type=content.identification.get("meter_type") or vendor_list.model,
@@ -91,6 +97,19 @@ def decode_dlms_message(
         ciphering=notification.ciphering,
         plaintext=notification.plaintext,
     )
+
+
+def _ciphered_p1(notification: Notification, message: DlmsMessage) -> Telegram:
+    """Read the P1 telegram a ciphered APDU held; its own CRC must hold too."""
+    assert notification.plaintext is not None  # noqa: S101 - carries_p1 says so
+    framed = P1Framer().feed(notification.plaintext)
+    text = next((event for event in framed if isinstance(event, P1Message)), None)
+    if text is None:
+        msg = "the ciphered P1 telegram fails its CRC" if framed else "the ciphered P1 telegram is incomplete"
+        # Without a tag, nonsense after deciphering says the key is wrong.
+        raise notification.content_error(DecodeError(msg))
+    telegram = parse_telegram(text)
+    return replace(telegram, raw=message.raw, ciphering=notification.ciphering, plaintext=notification.plaintext)
 
 
 class Decoder:

@@ -35,6 +35,11 @@ class Notification:
     plaintext: bytes | None = None
     """The whole APDU after deciphering, for a notification that came ciphered."""
 
+    @property
+    def carries_p1(self) -> bool:
+        """Whether the ciphered APDU held a P1 telegram, not a data-notification (encrypted P1, DSMR 5 style)."""
+        return self.plaintext is not None and self.plaintext[:1] == b"/"
+
     def decode_body(self) -> Data:
         """Decode the whole body; it must take every byte."""
         try:
@@ -106,6 +111,9 @@ def parse_apdu(apdu: bytes, keys: Keys, policy: SecurityPolicy | None = None) ->
     if policy is not None:
         policy.check(ciphering)
     notification = Notification(None, b"", ciphering)
+    if plaintext[:1] == b"/":
+        # Luxembourg's and some Austrian meters cipher a P1 telegram, not DLMS data.
+        return Notification(None, b"", ciphering, plaintext)
     try:
         return _parse_data_notification(plaintext, ciphering)
     except DecodeError as err:
