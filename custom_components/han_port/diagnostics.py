@@ -16,7 +16,7 @@ from homeassistant.const import CONF_HOST
 
 from .connection import MeterReader
 from .const import CONF_AUTHENTICATION_KEY, CONF_DEVICE, CONF_ENCRYPTION_KEY, CONF_TOPIC
-from .decoder import hdlc, p1
+from .decoder import hdlc, mbus, p1
 from .decoder.dlms import strip_llc
 from .mqtt_reader import MqttReader
 from .simulator.frames import hdlc_frames
@@ -67,13 +67,16 @@ def masked(telegram: Telegram, meter_id: str | None) -> dict[str, str]:
             data = data.replace(secret, replacement)
         return data
 
-    reseal = p1.reseal if telegram.format == "p1" else hdlc.reseal
+    reseal = {"p1": p1.reseal, "mbus": mbus.reseal}.get(telegram.format, hdlc.reseal)
     shown = {"format": telegram.format, "raw": reseal(blank(telegram.raw)).hex(" ")}
     if telegram.format == "apdu":
         # A bare APDU, framed as the meter's HDLC would have it: the command decodes frames.
         shown["framed"] = hdlc_frames(blank(strip_llc(telegram.raw))).hex(" ")
     if telegram.plaintext is not None:
-        shown["deciphered"] = hdlc_frames(blank(telegram.plaintext)).hex(" ")
+        # A ciphered P1 telegram deciphers to text; DLMS data is framed as a plain meter's would be.
+        plaintext = blank(telegram.plaintext)
+        deciphered = p1.reseal(plaintext) if plaintext[:1] == b"/" else hdlc_frames(plaintext)
+        shown["deciphered"] = deciphered.hex(" ")
     return shown
 
 

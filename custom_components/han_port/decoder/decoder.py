@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .ciphering import Keys, SecurityPolicy
 from .dlms import GENERAL_BLOCK_TRANSFER, BlockAssembler, parse_apdu, parse_block, strip_llc
+from .glo import GloFramer, GloMessage
 from .hdlc import HdlcFramer, HdlcMessage
 from .layout import LayoutCache
 from .lists import maker_by_system_title, take_apart
@@ -41,11 +42,12 @@ class ApduMessage:
     raw: bytes
 
 
-type DlmsMessage = HdlcMessage | MbusMessage | ApduMessage
+type DlmsMessage = HdlcMessage | MbusMessage | ApduMessage | GloMessage
 _FORMATS: dict[type[DlmsMessage], Literal["hdlc", "mbus", "apdu"]] = {
     HdlcMessage: "hdlc",
     MbusMessage: "mbus",
     ApduMessage: "apdu",
+    GloMessage: "apdu",
 }
 
 
@@ -109,7 +111,13 @@ def _ciphered_p1(notification: Notification, message: DlmsMessage) -> Telegram:
         # Without a tag, nonsense after deciphering says the key is wrong.
         raise notification.content_error(DecodeError(msg))
     telegram = parse_telegram(text)
-    return replace(telegram, raw=message.raw, ciphering=notification.ciphering, plaintext=notification.plaintext)
+    return replace(
+        telegram,
+        format=_FORMATS[type(message)],
+        raw=message.raw,
+        ciphering=notification.ciphering,
+        plaintext=notification.plaintext,
+    )
 
 
 class Decoder:
@@ -129,6 +137,10 @@ class Decoder:
         self._hdlc = HdlcFramer()
         self._p1 = P1Framer()
         self._mbus = MbusFramer()
+        self._glo = GloFramer()
+        # Whether the stream has carried a framed message (HDLC, M-Bus, P1):
+        # then ciphered APDUs found bare in it are inside those frames' bytes.
+        self._enveloped = False
         self._blocks = BlockAssembler()
         self._block_raws: list[bytes] = []
         self._layouts = LayoutCache()
@@ -161,13 +173,18 @@ class Decoder:
         hdlc = self._hdlc.feed_positioned(data)
         p1 = self._p1.feed_positioned(data)
         mbus = self._mbus.feed_positioned(data)
+        glo = self._glo.feed_positioned(data)
         # Every framer reads the same bytes; a stream that mixes the formats
         # gets its events in the order its frames began.
         messages: Sequence[tuple[int, DlmsMessage | P1Message | DroppedFrame]] = hdlc
-        if p1 or mbus:
-            messages = sorted([*hdlc, *p1, *mbus], key=lambda positioned: positioned[0])
+        if p1 or mbus or glo:
+            messages = sorted([*hdlc, *p1, *mbus, *glo], key=lambda positioned: positioned[0])
         events = []
         for _, message in messages:
+            if isinstance(message, GloMessage) and self._enveloped:
+                continue  # the bytes of a frame another framer reads
+            if isinstance(message, HdlcMessage | MbusMessage | P1Message):
+                self._enveloped = True
             event = message if isinstance(message, DroppedFrame) else self._decode(message)
             if event is not None:  # a block of a longer APDU: its event comes with the last block
                 events.append(self._counted(event))

@@ -1,0 +1,119 @@
+"""Incremental framing of bare general-glo-ciphering APDUs in a byte stream: encrypted P1.
+
+Luxembourg's Smarty meters and some Austrian ones send each P1 telegram
+ciphered, with no other envelope: `DB 08 <system title> <length> <security>
+<invocation counter> <ciphertext> [<tag>]`, one after another on the P1 port
+(DSMR 5 style). The length field frames it; the GCM tag, or the telegram's
+own CRC inside, proves it.
+
+The same bytes occur inside HDLC and M-Bus frames, and inside the blocks of a
+block transfer: a start right behind an LLC header, M-Bus transport
+addresses or a block header belongs to that envelope, whose own framer reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .ciphering import GENERAL_GLO_CIPHERING
+
+_SYSTEM_TITLE_LENGTH = 8
+_LENGTH_AT = 2 + _SYSTEM_TITLE_LENGTH
+_SECURITY_HEADER = 5  # security control and invocation counter
+# A ciphered P1 telegram is under 2 kB; anything longer is a false start.
+MAX_APDU_BYTES = 4096
+# What stands right before a ciphered APDU inside another envelope.
+_ENVELOPES = (
+    b"\xe6\xe7\x00",  # LLC header of an HDLC information field (response)
+    b"\xe6\xe6\x00",  # LLC header (command)
+    b"\x01\x67",  # M-Bus transport addresses (STSAP, DTSAP) of DLMS over M-Bus
+)
+_BLOCK_TRANSFER = 0xE0
+_BLOCK_HEADER = 6  # tag, control, block number, block number acknowledged
+_HISTORY = _BLOCK_HEADER + 3  # the longest envelope header, with a two-byte length
+
+
+@dataclass(frozen=True, slots=True)
+class GloMessage:
+    """One bare ciphered APDU, as it came."""
+
+    information: bytes
+    raw: bytes
+
+
+def _length(buffer: bytes | bytearray, at: int) -> tuple[int, int] | None:
+    """Read an A-XDR length at `at`: (length, where the data starts).
+
+    None until its bytes are in; (-1, -1) when it is no length a push has.
+    """
+    if at >= len(buffer):
+        return None
+    first = buffer[at]
+    if first < 0x80:  # noqa: PLR2004 - a one-byte length
+        return first, at + 1
+    size = first & 0x7F
+    if not 1 <= size <= 2:  # noqa: PLR2004 - no ciphered push needs more than 64 kB
+        return -1, -1
+    if at + 1 + size > len(buffer):
+        return None
+    return int.from_bytes(buffer[at + 1 : at + 1 + size], "big"), at + 1 + size
+
+
+def _inside_envelope(before: bytes) -> bool:
+    """Whether the bytes before a start are another envelope's header, which then owns the APDU."""
+    if before.endswith(_ENVELOPES):
+        return True
+    # A general-block-transfer block: E0, control, two block numbers, then a one- or two-byte length.
+    return any(
+        len(before) >= _BLOCK_HEADER + size and before[-(_BLOCK_HEADER + size)] == _BLOCK_TRANSFER for size in (1, 2, 3)
+    )
+
+
+class GloFramer:
+    """Turns bytes, in chunks of any size, into bare ciphered APDUs as they complete."""
+
+    def __init__(self) -> None:
+        """Start with nothing buffered."""
+        self._buffer = bytearray()
+        self._offset = 0  # stream position of the buffer's first byte
+        self._history = b""  # the bytes just before the buffer, to see an envelope's header
+
+    def feed_positioned(self, data: bytes) -> list[tuple[int, GloMessage]]:
+        """Add bytes; return every APDU they complete, with the stream position it started at."""
+        buffer = self._buffer
+        if not buffer and GENERAL_GLO_CIPHERING not in data:
+            self._history = (self._history + data)[-_HISTORY:]
+            self._offset += len(data)
+            return []
+        buffer += data
+        events: list[tuple[int, GloMessage]] = []
+        pos = 0
+        while (start := buffer.find(GENERAL_GLO_CIPHERING, pos)) >= 0:
+            if len(buffer) - start < 2:  # noqa: PLR2004 - the tag and the system title's length
+                pos = start
+                break
+            before = (self._history + bytes(buffer[max(0, start - _HISTORY) : start]))[-_HISTORY:]
+            if buffer[start + 1] != _SYSTEM_TITLE_LENGTH or _inside_envelope(before):
+                pos = start + 1
+                continue
+            length = _length(buffer, start + _LENGTH_AT)
+            if length is None:
+                pos = start
+                break
+            size, data_start = length
+            if size < _SECURITY_HEADER or size > MAX_APDU_BYTES:
+                pos = start + 1
+                continue
+            end = data_start + size
+            if len(buffer) < end:
+                pos = start  # still arriving
+                break
+            apdu = bytes(buffer[start:end])
+            events.append((self._offset + start, GloMessage(apdu, apdu)))
+            pos = end
+        else:
+            pos = len(buffer)
+        self._history = (self._history + bytes(buffer[max(0, pos - _HISTORY) : pos]))[-_HISTORY:]
+        del buffer[:pos]
+        self._offset += pos
+        return events
