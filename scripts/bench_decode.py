@@ -24,8 +24,10 @@ def ours() -> Callable[[bytes, str], int]:
     from custom_components.han_port.decoder import Decoder  # noqa: PLC0415
 
     def run(data: bytes, name: str) -> int:
-        # Keys only for the meter that ciphers: with keys, plaintext is refused.
-        decoder = Decoder(bytes(range(16)), bytes(range(16, 32))) if "ciphered" in name else Decoder()
+        # Keys only for the meters that cipher: with keys, plaintext is refused;
+        # with an authentication key, frames without a tag are.
+        key, auth_key = bytes(range(16)), bytes(range(16, 32))
+        decoder = Decoder(key, auth_key) if "ciphered" in name else Decoder(key) if "one-key" in name else Decoder()
         count = 0
         for start in range(0, len(data), CHUNK):
             count += len(decoder.feed(data[start : start + CHUNK]))

@@ -40,6 +40,11 @@ def floods() -> dict[str, bytes]:
         "false max-length headers": b"\x7e\xa7\xff\x41\x03\x13\x00\x00",
         "HCS-valid false headers": _valid_false_header(),
         "'/ABC\\r\\n' (text lines)": b"/ABC\r\n",
+        "0x68 (M-Bus starts)": b"\x68",
+        "M-Bus headers, no frame": b"\x68\xff\xff\x68\x53\xff\x00\x01\x67",
+        "ciphered APDU headers, 4 kB": b"\xdb\x08SAGtest1\x82\x0f\xa0\x30",
+        "bare notifications, 4 kB": b"\x0f\x00\x00\x00\x00\x00\x02\x82\x0f\xff",
+        "notifications in notifications": b"\x0f\x00\x00\x00\x00\x00\x01\x05\x0f\x00",
     }
     result = {name: (pattern * (SIZE // len(pattern) + 1))[:SIZE] for name, pattern in patterns.items()}
     result["random bytes"] = rng.randbytes(SIZE)

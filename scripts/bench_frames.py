@@ -22,7 +22,19 @@ def hdlc(body: bytes, moment: datetime | None, style: str = "bare") -> bytes:
 
 def streams() -> dict[str, list[bytes]]:
     state = MeterState()
-    frames: dict[str, list[bytes]] = {"aidon": [], "kaifa": [], "kamstrup": [], "kamstrup-dk-ciphered": [], "p1": []}
+    frames: dict[str, list[bytes]] = {
+        "aidon": [],
+        "kaifa": [],
+        "kamstrup": [],
+        "kamstrup-dk-ciphered": [],
+        "p1": [],
+        # Beyond the Nordics: one push per entry, however many frames carry it.
+        "at-mbus-one-key": [],
+        "ch-block-transfer": [],
+        "si-iskraemeco": [],
+        "bare-apdu": [],
+        "lu-p1-ciphered": [],
+    }
     for index in range(REPEAT):
         state.power_import = 1000 + index
         state.moment += timedelta(seconds=10)
@@ -36,6 +48,25 @@ def streams() -> dict[str, list[bytes]]:
         frames["kamstrup-dk-ciphered"].append(
             encoder.hdlc_frames(encoder.glo_cipher(apdu, KEY, AUTH_KEY, counter=index))
         )
+        frames["at-mbus-one-key"].append(
+            encoder.mbus_frames(
+                encoder.glo_cipher(
+                    encoder.data_notification(encoder.evn_list(state), state.moment),
+                    KEY,
+                    AUTH_KEY,
+                    security=0x20,
+                    system_title=b"SAGY\x05\xe9\x90\xf3",
+                    counter=index + 1,
+                ),
+                segment_size=228,
+            )
+        )
+        blocks = encoder.general_block_transfer(
+            encoder.data_notification(encoder.landis_gyr_push(state), state.moment), 120
+        )
+        frames["ch-block-transfer"].append(b"".join(encoder.hdlc_frames(block) for block in blocks))
+        frames["si-iskraemeco"].append(hdlc(encoder.iskraemeco_list(state), state.moment))
+        frames["bare-apdu"].append(encoder.data_notification(encoder.aidon_list(state, 2), None))
         frames["p1"].append(
             encoder.p1_telegram(
                 "KAM5",
@@ -61,6 +92,10 @@ def streams() -> dict[str, list[bytes]]:
                 ],
             )
         )
+    frames["lu-p1-ciphered"] = [
+        encoder.glo_cipher(telegram, KEY, AUTH_KEY, system_title=b"SAGtest1", counter=index + 1)
+        for index, telegram in enumerate(frames["p1"])
+    ]
     return frames
 
 

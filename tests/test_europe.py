@@ -1,8 +1,12 @@
-"""Framings of the meters beyond the Nordics, built by the tests' encoder: M-Bus, block transfer, encrypted P1."""
+"""Framings of the meters beyond the Nordics, built by the tests' encoder: M-Bus, block transfer, bare APDUs, encrypted P1."""
 
 from __future__ import annotations
 
 import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram
 from custom_components.han_port.simulator import frames as encoder
@@ -90,3 +94,105 @@ def test_ciphered_danish_hdlc_is_never_read_twice_as_bare_apdus() -> None:
     decoder = Decoder(KEY, AUTH_KEY)
     assert powers(decoder.feed_events(frames)) == [500, 501, 502, 503]
     assert not decoder.dropped
+
+
+def aidon_apdu(power: int) -> bytes:
+    return encoder.data_notification(encoder.aidon_list(MeterState(power_import=power), 2), None)
+
+
+AIDON_POWER = ObisCode.parse("1-0:1.7.0")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(min_value=0, max_value=2**32),
+    llc=st.booleans(),
+    noise=st.lists(st.binary(max_size=40), min_size=4, max_size=4),
+)
+def test_bare_notifications_in_a_byte_stream_come_out_with_their_last_byte(
+    seed: int, llc: bool, noise: list[bytes]
+) -> None:
+    """No length field: the body's own A-XDR says where a bare data-notification ends."""
+    prefix = encoder.LLC if llc else b""
+    pushes = [prefix + aidon_apdu(power) for power in (11, 12, 13)]
+    # Noise before and between them costs at most what it overlaps, never a later push.
+    stream = noise[0] + pushes[0] + pushes[1] + noise[1] + b"\x00" * 8 + pushes[2]
+    decoder = Decoder()
+    events = [event for chunk in chunked(stream, random.Random(seed)) for event in decoder.feed_events(chunk)]
+    got = powers(events, AIDON_POWER)
+    assert got[-2:] == [12, 13]
+    assert set(got) <= {11, 12, 13}
+    assert {event.format for event in events if isinstance(event, Telegram)} <= {"apdu"}
+    # Byte by byte: each push comes with its own last byte.
+    decoder = Decoder()
+    clean = b"".join(pushes)
+    counts = [len(decoder.feed(clean[index : index + 1])) for index in range(len(clean))]
+    ends = [index for index, count in enumerate(counts) if count]
+    assert ends == [len(prefix + aidon_apdu(11)) * n - 1 for n in (1, 2, 3)]
+
+
+def test_a_bare_stream_of_an_unknown_list_says_so() -> None:
+    unknown = encoder.data_notification(encoder.structure(encoder.long_unsigned(7), encoder.long_unsigned(8)), None)
+    decoder = Decoder()
+    assert decoder.feed(unknown * 2) == []
+    assert decoder.dropped == {DropReason.UNDECODABLE: 2}
+
+
+def test_llc_only_ciphered_stream_decodes_and_hdlc_around_it_is_never_read_twice() -> None:
+    ciphered = [encoder.glo_cipher(aidon_apdu(20 + n), KEY, AUTH_KEY, counter=n + 1) for n in range(3)]
+    decoder = Decoder(KEY, AUTH_KEY)
+    assert powers(decoder.feed_events(b"".join(encoder.LLC + c for c in ciphered)), AIDON_POWER) == [20, 21, 22]
+    # Authenticated but not encrypted: the notification is in clear inside the ciphering header.
+    for security in (0x10, 0x30):
+        framed = [
+            encoder.hdlc_frames(encoder.glo_cipher(aidon_apdu(30 + n), KEY, AUTH_KEY, security=security, counter=n + 1))
+            for n in range(3)
+        ]
+        decoder = Decoder(KEY, AUTH_KEY)
+        events = [
+            event
+            for chunk in chunked(b"".join(framed), random.Random(security))
+            for event in decoder.feed_events(chunk)
+        ]
+        assert [(event.format, event.readings[AIDON_POWER].value) for event in events] == [
+            ("hdlc", 30),
+            ("hdlc", 31),
+            ("hdlc", 32),
+        ]
+
+
+def test_a_frame_that_fails_its_checks_is_never_read_as_a_bare_notification() -> None:
+    """The APDU inside an HDLC frame whose HCS or FCS fails must not come out bare instead."""
+    frame = bytearray(encoder.hdlc_frames(aidon_apdu(40)))
+    for damaged_at in (7, 8, len(frame) - 3):  # in the HCS, and in the FCS
+        damaged = bytearray(frame)
+        damaged[damaged_at] ^= 0x55
+        decoder = Decoder()
+        assert decoder.feed(bytes(damaged)) == []
+        assert set(decoder.dropped) <= {DropReason.BAD_CHECKSUM}
+    # Nor the APDU inside an M-Bus segment whose checksum fails.
+    segment = bytearray(encoder.mbus_frames(aidon_apdu(41)))
+    segment[-2] ^= 0x55
+    decoder = Decoder()
+    assert decoder.feed(bytes(segment)) == []
+    assert set(decoder.dropped) == {DropReason.BAD_CHECKSUM}
+
+
+@pytest.mark.parametrize(
+    "flood",
+    [
+        b"\x0f\x00\x00\x00\x00\x00\x02\x82\x0f\xff",  # notifications announcing 4 kB structures
+        b"\x0f\x00\x00\x00\x00\x00\x01\x05\x0f\x00",  # ... whose items are notification starts again
+        b"\x68",
+        b"\x68\xff\xff\x68\x53\xff\x00\x01\x67",  # M-Bus headers with no frame behind them
+        b"\xdb\x08SAGtest1\x82\x0f\xa0\x30",  # ciphered APDUs announcing 4 kB
+        b"\xe0\xc0\x00\x01\x00\x00\x82\x0f\xff",
+    ],
+)
+def test_floods_of_the_new_formats_yield_nothing_and_hold_back_nothing(flood: bytes) -> None:
+    """What each flood costs per megabyte is printed by scripts/bench_floods.py."""
+    pattern = (flood * ((1 << 18) // len(flood) + 1))[: 1 << 18]
+    decoder = Decoder()
+    telegrams = [t for start in range(0, len(pattern), 4096) for t in decoder.feed(pattern[start : start + 4096])]
+    assert telegrams == []
+    assert powers(decoder.feed_events(encoder.hdlc_frames(aidon_apdu(50))), AIDON_POWER) == [50]

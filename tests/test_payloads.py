@@ -14,7 +14,7 @@ from custom_components.han_port.simulator import frames as encoder
 from custom_components.han_port.simulator.frames import LLC, MeterState
 from custom_components.han_port.simulator.mqtt import payload
 
-from .test_decoder_roundtrip import AUTH_KEY, CASES, KEY, NO_MAKER, ListCase, consistent, decoder_for, states
+from .test_decoder_roundtrip import AUTH_KEY, CASES, KEY, NO_MAKER, ListCase, decoder_for, drawn, states
 
 POWER = ObisCode.parse("1-1:1.7.0")  # Kamstrup names its registers in channel 1
 SHAPES = ("frame", "split", "hex spaced", "hex compact", "hex 0x", "apdu", "llc", "apdu as hex")
@@ -57,9 +57,7 @@ def messages(shape: str, apdu: bytes, segment_size: int | None, rng: random.Rand
 def test_every_list_decodes_from_every_payload_shape(  # noqa: PLR0917 - hypothesis draws each
     case: ListCase, state: MeterState, shape: str, security: int | None, segment_size: int | None, seed: int
 ) -> None:
-    if case.three_phase_only:
-        state.three_phase = True
-    state = consistent(state)
+    state = drawn(case, state)
     apdu = apdu_for(case, state, security)
     decoder = decoder_for(security)
     published = messages(shape, apdu, segment_size, random.Random(seed))

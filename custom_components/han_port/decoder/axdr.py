@@ -234,3 +234,119 @@ def decode_data(data: bytes, pos: int = 0, depth: int = 0) -> tuple[Data, int]:
         msg = f"unknown A-XDR type 0x{data[pos]:02x} at byte {pos}"
         raise DecodeError(msg)
     return decoder(data, pos + 1, depth)
+
+
+# What each type takes after its tag, for finding where an item ends before
+# decoding it: a fixed size, a byte length (strings), or a bit length.
+_FIXED_SIZES = {
+    NULL_DATA: 0,
+    BOOLEAN: 1,
+    DOUBLE_LONG: 4,
+    DOUBLE_LONG_UNSIGNED: 4,
+    BCD: 1,
+    INTEGER: 1,
+    LONG: 2,
+    UNSIGNED: 1,
+    LONG_UNSIGNED: 2,
+    LONG64: 8,
+    LONG64_UNSIGNED: 8,
+    ENUM: 1,
+    FLOAT32: 4,
+    FLOAT64: 8,
+    DATE_TIME: DATE_TIME_LENGTH,
+    DATE: 5,
+    TIME: 4,
+}
+_SIZED_STRINGS = frozenset({OCTET_STRING, VISIBLE_STRING, UTF8_STRING})
+
+
+def _length_at(data: bytes | bytearray, pos: int) -> tuple[int, int] | None:
+    """Read an A-XDR length at pos as decode_length does; None until its bytes are in."""
+    if pos >= len(data):
+        return None
+    first = data[pos]
+    if first < _LENGTH_FOLLOWS:
+        return first, pos + 1
+    size = first & 0x7F
+    if not 0 < size <= 4:  # noqa: PLR2004 - lengths fit in 32 bits
+        msg = f"bad length 0x{first:02x} at byte {pos}"
+        raise DecodeError(msg)
+    if pos + 1 + size > len(data):
+        return None
+    return int.from_bytes(data[pos + 1 : pos + 1 + size], "big"), pos + 1 + size
+
+
+class ItemExtent:
+    """Finds where one A-XDR item ends while its bytes still arrive.
+
+    For data with no length field around it (a bare data-notification in a
+    byte stream): each call resumes where the last stopped, so finding the
+    end costs time linear in the item's bytes however they are chunked.
+    """
+
+    def __init__(self, start: int, max_bytes: int) -> None:
+        """Look for the end of the item that starts at start, refusing one longer than max_bytes."""
+        self._pos = start
+        self._max_bytes = max_bytes
+        self._limit = start + max_bytes
+        # Items still to read, at each level of nesting: one item at the top.
+        self._pending = [1]
+
+    @property
+    def position(self) -> int:
+        """Where reading stopped: the start of the first item not yet whole, or the one that is no A-XDR."""
+        return self._pos
+
+    def scan(self, data: bytes | bytearray) -> int | None:
+        """Read on in data; return the item's end once it is whole, None while it needs more bytes.
+
+        Raises DecodeError when the bytes cannot be A-XDR (an unknown type,
+        nesting or a length no meter sends).
+        """
+        pending = self._pending
+        while pending:
+            if not pending[-1]:
+                pending.pop()
+                continue
+            if self._pos > self._limit:
+                msg = f"item longer than {self._max_bytes} bytes"
+                raise DecodeError(msg)
+            step = self._item_head(data, self._pos)
+            if step is None:
+                return None
+            after, children = step
+            pending[-1] -= 1
+            if children is not None:
+                if len(pending) >= _MAX_DEPTH:
+                    msg = f"data nested too deep at byte {self._pos}"
+                    raise DecodeError(msg)
+                pending.append(children)
+            self._pos = after
+        return self._pos
+
+    def _item_head(self, data: bytes | bytearray, pos: int) -> tuple[int, int | None] | None:
+        """Read the item at pos: where reading goes on, and how many items it holds if it is a list.
+
+        None while its bytes (a list's count, or all of anything else) are not in.
+        """
+        tag = data[pos] if pos < len(data) else None
+        if tag is None:
+            return None
+        size = _FIXED_SIZES.get(tag)
+        if size is not None:
+            return (pos + 1 + size, None) if pos + 1 + size <= len(data) else None
+        if tag not in _SIZED_STRINGS and tag not in (ARRAY, STRUCTURE, BIT_STRING):
+            msg = f"unknown A-XDR type 0x{tag:02x} at byte {pos}"
+            raise DecodeError(msg)
+        length = _length_at(data, pos + 1)
+        if length is None:
+            return None
+        count, after = length
+        # Every item takes a byte at least: a count beyond the limit is no list a meter sends.
+        end = after + (count if tag != BIT_STRING else (count + 7) // 8)
+        if end > self._limit:
+            msg = f"length {count} at byte {pos}: longer than a meter sends"
+            raise DecodeError(msg)
+        if tag in (ARRAY, STRUCTURE):
+            return after, count
+        return (end, None) if end <= len(data) else None

@@ -11,6 +11,10 @@ GENERAL_GLO_CIPHERING = 0xDB
 KEY_LENGTH = 16
 TAG_LENGTH = 12
 _SYSTEM_TITLE_LENGTH = 8
+# The authentication key DSMR 5 P1 ports use, published with the standard
+# (Luxembourg's Smarty meters): a meter that tags with it needs its
+# encryption key alone, so it is tried when no authentication key is given.
+P1_AUTHENTICATION_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
 _INVOCATION_COUNTER_LENGTH = 4
 
 
@@ -95,18 +99,15 @@ def decipher(apdu: bytes, keys: Keys) -> tuple[Ciphering, bytes]:
         # Encrypted without a tag: GCM without its tag is AES-CTR from counter 2.
         decryptor = Cipher(algorithms.AES(keys.encryption), modes.CTR(iv + b"\x00\x00\x00\x02")).decryptor()
         return header, decryptor.update(body) + decryptor.finalize()
-    if keys.authentication is None:
-        raise KeyProblemError(
-            DropReason.KEY_MISSING, "the meter authenticates its telegrams: the authentication key is needed", header
-        )
     if len(body) < TAG_LENGTH:
         msg = "authenticated APDU shorter than its tag"
         raise DecodeError(msg)
     body, tag = body[:-TAG_LENGTH], body[-TAG_LENGTH:]
+    authentication = keys.authentication or P1_AUTHENTICATION_KEY
     decryptor = Cipher(algorithms.AES(keys.encryption), modes.GCM(iv, tag, min_tag_length=TAG_LENGTH)).decryptor()
     # AAD is the security control byte and the authentication key, followed
     # by the APDU itself when it is authenticated but not encrypted.
-    aad = bytes([header.security_control]) + keys.authentication
+    aad = bytes([header.security_control]) + authentication
     if header.encrypted:
         decryptor.authenticate_additional_data(aad)
         plaintext = decryptor.update(body)
@@ -116,6 +117,13 @@ def decipher(apdu: bytes, keys: Keys) -> tuple[Ciphering, bytes]:
     try:
         decryptor.finalize()
     except InvalidTag:
+        if keys.authentication is None:
+            raise KeyProblemError(
+                DropReason.KEY_MISSING,
+                "the meter authenticates its telegrams with a key of its own: the authentication key is needed"
+                " (or the encryption key is wrong)",
+                header,
+            ) from None
         raise KeyProblemError(
             DropReason.KEY_REJECTED,
             "the authentication tag does not match: the encryption or authentication key is wrong",

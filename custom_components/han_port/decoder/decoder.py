@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
+from .bare import NotificationFramer, NotificationMessage
 from .ciphering import Keys, SecurityPolicy
 from .dlms import GENERAL_BLOCK_TRANSFER, BlockAssembler, parse_apdu, parse_block, strip_llc
 from .glo import GloFramer, GloMessage
@@ -42,13 +43,15 @@ class ApduMessage:
     raw: bytes
 
 
-type DlmsMessage = HdlcMessage | MbusMessage | ApduMessage | GloMessage
+type DlmsMessage = HdlcMessage | MbusMessage | ApduMessage | GloMessage | NotificationMessage
 _FORMATS: dict[type[DlmsMessage], Literal["hdlc", "mbus", "apdu"]] = {
     HdlcMessage: "hdlc",
     MbusMessage: "mbus",
     ApduMessage: "apdu",
     GloMessage: "apdu",
+    NotificationMessage: "apdu",
 }
+_BARE = (GloMessage, NotificationMessage)
 
 
 def decode_dlms_message(
@@ -138,9 +141,13 @@ class Decoder:
         self._p1 = P1Framer()
         self._mbus = MbusFramer()
         self._glo = GloFramer()
+        self._notifications = NotificationFramer()
         # Whether the stream has carried a framed message (HDLC, M-Bus, P1):
-        # then ciphered APDUs found bare in it are inside those frames' bytes.
+        # then APDUs found bare in it are inside those frames' bytes.
         self._enveloped = False
+        # Whether it has carried a bare ciphered APDU: then a data-notification
+        # found bare is a chance pattern in its ciphertext.
+        self._ciphered_bare = False
         self._blocks = BlockAssembler()
         self._block_raws: list[bytes] = []
         self._layouts = LayoutCache()
@@ -174,17 +181,22 @@ class Decoder:
         p1 = self._p1.feed_positioned(data)
         mbus = self._mbus.feed_positioned(data)
         glo = self._glo.feed_positioned(data)
+        bare = self._notifications.feed_positioned(data)
         # Every framer reads the same bytes; a stream that mixes the formats
         # gets its events in the order its frames began.
         messages: Sequence[tuple[int, DlmsMessage | P1Message | DroppedFrame]] = hdlc
-        if p1 or mbus or glo:
-            messages = sorted([*hdlc, *p1, *mbus, *glo], key=lambda positioned: positioned[0])
+        if p1 or mbus or glo or bare:
+            messages = sorted([*hdlc, *p1, *mbus, *glo, *bare], key=lambda positioned: positioned[0])
         events = []
         for _, message in messages:
-            if isinstance(message, GloMessage) and self._enveloped:
+            if isinstance(message, _BARE) and self._enveloped:
                 continue  # the bytes of a frame another framer reads
+            if isinstance(message, NotificationMessage) and self._ciphered_bare:
+                continue
             if isinstance(message, HdlcMessage | MbusMessage | P1Message):
                 self._enveloped = True
+            elif isinstance(message, GloMessage):
+                self._ciphered_bare = True
             event = message if isinstance(message, DroppedFrame) else self._decode(message)
             if event is not None:  # a block of a longer APDU: its event comes with the last block
                 events.append(self._counted(event))
@@ -246,12 +258,15 @@ class Decoder:
         self._hdlc.discard()
         self._p1.discard()
         self._mbus.discard()
+        self._notifications.discard()
         self._p1_waits_from = None
 
     @property
     def _mid_frame(self) -> bool:
         """Whether a frame or telegram has begun in the messages so far and waits for its rest."""
-        return self._hdlc.pending or self._mbus.pending or self._p1_waits_from is not None
+        return (
+            self._hdlc.pending or self._mbus.pending or self._notifications.pending or self._p1_waits_from is not None
+        )
 
     @staticmethod
     def _unrecognised(payload: bytes, what: str) -> DroppedFrame:

@@ -57,7 +57,7 @@ class Notification:
         The frame's checksums held, so garbage after decrypting without a tag
         means the key is wrong; with a tag the key was proven right.
         """
-        if self.ciphering is None or self.ciphering.authenticated:
+        if self.ciphering is None or self.ciphering.authenticated or not self.ciphering.encrypted:
             return err
         msg = f"deciphered data does not decode ({err}): the encryption key is probably wrong"
         return KeyProblemError(DropReason.KEY_REJECTED, msg, self.ciphering)

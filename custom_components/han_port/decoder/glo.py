@@ -7,14 +7,16 @@ ciphered, with no other envelope: `DB 08 <system title> <length> <security>
 own CRC inside, proves it.
 
 The same bytes occur inside HDLC and M-Bus frames, and inside the blocks of a
-block transfer: a start right behind an LLC header, M-Bus transport
-addresses or a block header belongs to that envelope, whose own framer reads it.
+block transfer: a start right behind such an envelope's header belongs to
+that envelope, whose own framer reads it (bare.inside_envelope). Behind an
+LLC header alone it is an LLC-only stream's, and read here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .bare import HISTORY, inside_envelope
 from .ciphering import GENERAL_GLO_CIPHERING
 
 _SYSTEM_TITLE_LENGTH = 8
@@ -22,15 +24,9 @@ _LENGTH_AT = 2 + _SYSTEM_TITLE_LENGTH
 _SECURITY_HEADER = 5  # security control and invocation counter
 # A ciphered P1 telegram is under 2 kB; anything longer is a false start.
 MAX_APDU_BYTES = 4096
-# What stands right before a ciphered APDU inside another envelope.
-_ENVELOPES = (
-    b"\xe6\xe7\x00",  # LLC header of an HDLC information field (response)
-    b"\xe6\xe6\x00",  # LLC header (command)
-    b"\x01\x67",  # M-Bus transport addresses (STSAP, DTSAP) of DLMS over M-Bus
-)
-_BLOCK_TRANSFER = 0xE0
-_BLOCK_HEADER = 6  # tag, control, block number, block number acknowledged
-_HISTORY = _BLOCK_HEADER + 3  # the longest envelope header, with a two-byte length
+# The security control bytes of suite 0: authenticated, encrypted, or both.
+# Anything else after a length is a false start (0x00 would be no ciphering at all).
+_SECURITY_CONTROLS = frozenset((0x10, 0x20, 0x30))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,16 +55,6 @@ def _length(buffer: bytes | bytearray, at: int) -> tuple[int, int] | None:
     return int.from_bytes(buffer[at + 1 : at + 1 + size], "big"), at + 1 + size
 
 
-def _inside_envelope(before: bytes) -> bool:
-    """Whether the bytes before a start are another envelope's header, which then owns the APDU."""
-    if before.endswith(_ENVELOPES):
-        return True
-    # A general-block-transfer block: E0, control, two block numbers, then a one- or two-byte length.
-    return any(
-        len(before) >= _BLOCK_HEADER + size and before[-(_BLOCK_HEADER + size)] == _BLOCK_TRANSFER for size in (1, 2, 3)
-    )
-
-
 class GloFramer:
     """Turns bytes, in chunks of any size, into bare ciphered APDUs as they complete."""
 
@@ -82,7 +68,7 @@ class GloFramer:
         """Add bytes; return every APDU they complete, with the stream position it started at."""
         buffer = self._buffer
         if not buffer and GENERAL_GLO_CIPHERING not in data:
-            self._history = (self._history + data)[-_HISTORY:]
+            self._history = (self._history + data)[-HISTORY:]
             self._offset += len(data)
             return []
         buffer += data
@@ -92,8 +78,8 @@ class GloFramer:
             if len(buffer) - start < 2:  # noqa: PLR2004 - the tag and the system title's length
                 pos = start
                 break
-            before = (self._history + bytes(buffer[max(0, start - _HISTORY) : start]))[-_HISTORY:]
-            if buffer[start + 1] != _SYSTEM_TITLE_LENGTH or _inside_envelope(before):
+            before = (self._history + bytes(buffer[max(0, start - HISTORY) : start]))[-HISTORY:]
+            if buffer[start + 1] != _SYSTEM_TITLE_LENGTH or inside_envelope(before):
                 pos = start + 1
                 continue
             length = _length(buffer, start + _LENGTH_AT)
@@ -102,6 +88,12 @@ class GloFramer:
                 break
             size, data_start = length
             if size < _SECURITY_HEADER or size > MAX_APDU_BYTES:
+                pos = start + 1
+                continue
+            if data_start >= len(buffer):
+                pos = start  # still arriving
+                break
+            if buffer[data_start] not in _SECURITY_CONTROLS:
                 pos = start + 1
                 continue
             end = data_start + size
@@ -113,7 +105,7 @@ class GloFramer:
             pos = end
         else:
             pos = len(buffer)
-        self._history = (self._history + bytes(buffer[max(0, pos - _HISTORY) : pos]))[-_HISTORY:]
+        self._history = (self._history + bytes(buffer[max(0, pos - HISTORY) : pos]))[-HISTORY:]
         del buffer[:pos]
         self._offset += pos
         return events

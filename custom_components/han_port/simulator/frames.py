@@ -268,7 +268,7 @@ def raw(value: float, exponent: int) -> int:
 
 
 def _aidon_register(code: str, value_bytes: bytes, scaler: int, unit: int) -> bytes:
-    return structure(obis(code), value_bytes, structure(integer(scaler), enum(unit)))
+    return structure(obis(code), value_bytes, scaler_unit(scaler, unit))
 
 
 def _aidon_phases(state: MeterState, phases: int, *, voltages_first: bool = False) -> list[bytes]:
@@ -454,4 +454,101 @@ def kamstrup_push1_list(state: MeterState) -> bytes:
     pairs += [(f"1-1:{22 + 20 * p}.8.0.255", double_long_unsigned(0)) for p in range(3)]
     pairs += [(f"1-1:{21 + 20 * p}.8.0.255", double_long_unsigned(raw(state.energy_import / 3, 1))) for p in range(3)]
     items = [visible_string("Kamstrup_V0001")] + [item for code, value in pairs for item in (obis(code), value)]
+    return structure(*items)
+
+
+# Beyond the Nordics: the lists of #11's meters, shaped as the captures show them.
+
+
+def evn_list(state: MeterState) -> bytes:
+    """Build the Austrian EVN list (Sagemcom T210-D, Kaifa MA309): clock, flat registers with scalers, meter number.
+
+    A leading clock without a code, OBIS, value, {scaler, unit} triples
+    (energy in Wh, voltage in 0.1 V, current in 0.01 A, power factor in
+    0.001), and the meter number last, without a code.
+    """
+    triples = [
+        ("1-0:1.8.0.255", double_long_unsigned(state.energy_import), 0, 30),
+        ("1-0:2.8.0.255", double_long_unsigned(state.energy_export), 0, 30),
+        ("1-0:1.7.0.255", double_long_unsigned(state.power_import), 0, 27),
+        ("1-0:2.7.0.255", double_long_unsigned(state.power_export), 0, 27),
+    ]
+    triples += [
+        (f"1-0:{32 + 20 * p}.7.0.255", long_unsigned(raw(state.voltages[p], -1)), -1, 35) for p in range(_THREE_PHASE)
+    ]
+    triples += [
+        (f"1-0:{31 + 20 * p}.7.0.255", long_unsigned(raw(state.currents[p], -2)), -2, 33) for p in range(_THREE_PHASE)
+    ]
+    triples.append(("1-0:13.7.0.255", long_unsigned(raw(state.power_factor, -3)), -3, 255))
+    items = [octet_string(date_time_bytes(state.moment, -60))]
+    items += [item for code, value, scaler, unit in triples for item in (obis(code), value, scaler_unit(scaler, unit))]
+    items.append(octet_string(state.meter_id.encode()))
+    return structure(*items)
+
+
+def scaler_unit(scaler: int, unit: int) -> bytes:
+    """Encode the {scaler, unit} structure self-describing lists attach to a value."""
+    return structure(integer(scaler), enum(unit))
+
+
+def iskraemeco_list(state: MeterState, logical_name: str = "ISK1030792283067") -> bytes:
+    """Build the Iskraemeco AM550 compact list: 18 bare values (see decoder.lists.ISKRAEMECO_AM550)."""
+    items = [octet_string(logical_name.encode()), octet_string(state.meter_id.encode())]
+    items += [
+        double_long_unsigned(value)
+        for value in (state.power_import, state.power_export, state.reactive_import, state.reactive_export)
+    ]
+    items += [long_unsigned(raw(state.voltages[p], -1)) for p in range(_THREE_PHASE)]
+    items += [long_unsigned(raw(state.currents[p], -2)) for p in range(_THREE_PHASE)]
+    # Per phase, import and export: the phases carry the flow the total shows.
+    exporting = state.power_export > state.power_import
+    flows = [double_long_unsigned(state.phase_powers[p]) for p in range(_THREE_PHASE)]
+    idle = [double_long_unsigned(0)] * _THREE_PHASE
+    items += idle + flows if exporting else flows + idle
+    return structure(*items)
+
+
+_PUSH_SETUP = "0-0:25.9.0.255"
+_PUSH_SETUP_CLASS = 40
+
+
+def landis_gyr_push(state: MeterState) -> bytes:
+    """Build the Swiss Landis+Gyr E450 push: its own object list first, then each value, without scalers.
+
+    Energy in Wh (tariffs 1 and 2 at channel 1), current in 0.01 A, as the
+    capture of Regionalwerke Baden shows.
+    """
+    registers: list[tuple[int, str, bytes]] = [
+        (1, "0-0:96.1.0.255", octet_string(state.meter_id.encode())),
+        (3, "1-0:1.7.0.255", double_long_unsigned(state.power_import)),
+        (3, "1-0:2.7.0.255", double_long_unsigned(state.power_export)),
+        (3, "1-1:1.8.0.255", double_long_unsigned(state.energy_import)),
+        (3, "1-1:2.8.0.255", double_long_unsigned(state.energy_export)),
+        # Reactive energy by quadrant: the home's inductive load in I, the rest nearly nothing.
+        (3, "1-1:5.8.0.255", double_long_unsigned(state.reactive_energy_import)),
+        (3, "1-1:6.8.0.255", double_long_unsigned(0)),
+        (3, "1-1:7.8.0.255", double_long_unsigned(0)),
+        (3, "1-1:8.8.0.255", double_long_unsigned(state.reactive_energy_export)),
+    ]
+    registers += [
+        (3, f"1-0:{31 + 20 * p}.7.0.255", long_unsigned(raw(state.currents[p], -2))) for p in range(_THREE_PHASE)
+    ]
+    descriptors = [
+        structure(long_unsigned(_PUSH_SETUP_CLASS), obis(_PUSH_SETUP), integer(2), long_unsigned(0)),
+        structure(long_unsigned(_PUSH_SETUP_CLASS), obis(_PUSH_SETUP), integer(1), long_unsigned(0)),
+    ]
+    descriptors += [
+        structure(long_unsigned(class_id), obis(code), integer(2), long_unsigned(0)) for class_id, code, _ in registers
+    ]
+    return structure(array(*descriptors), obis(_PUSH_SETUP), *(value for _, _, value in registers))
+
+
+def burgenland_list(state: MeterState, unknown: tuple[int, int, int] = (400, 53, 295)) -> bytes:
+    """Build the Burgenland Landis+Gyr E450 list: 14 bare values (see decoder.lists.LANDIS_GYR_E450_BURGENLAND)."""
+    items = [long_unsigned(raw(state.voltages[p], 0)) for p in range(_THREE_PHASE)]
+    items += [long_unsigned(raw(state.currents[p], -2)) for p in range(_THREE_PHASE)]
+    items += [double_long_unsigned(value) for value in (state.power_import, state.power_export)]
+    items += [double_long_unsigned(value) for value in (state.energy_import, state.energy_export)]
+    items += [long_unsigned(value) for value in unknown]
+    items.append(octet_string(state.meter_id.encode()))
     return structure(*items)

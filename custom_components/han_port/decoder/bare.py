@@ -1,0 +1,185 @@
+"""Incremental framing of bare data-notifications in a byte stream: APDUs with no envelope.
+
+Some bridges and dumps deliver the APDU alone, one after another: `0F
+<invoke id> <date-time> <body>`, or behind an LLC header only. Nothing
+announces its length; the A-XDR body's own encoding says where it ends, and
+the notification is emitted with its last byte.
+
+The same bytes occur inside HDLC and M-Bus frames and inside the blocks of
+a block transfer: a start behind such an envelope's header belongs to that
+envelope, whose own framer reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .axdr import ARRAY, STRUCTURE, ItemExtent
+from .cosem import DATE_TIME_LENGTH
+from .model import DecodeError
+
+_DATA_NOTIFICATION = 0x0F
+_INVOKE_ID = 4
+# How a data-notification gives its date-time: none, bare (0C + 12 bytes) or typed (09 0C + 12 bytes).
+_NO_DATE_TIME = b"\x00"
+_BARE_DATE_TIME = bytes([DATE_TIME_LENGTH])
+_TYPED_DATE_TIME = b"\x09" + _BARE_DATE_TIME
+# A push list is a few hundred bytes; anything longer is a false start.
+MAX_NOTIFICATION_BYTES = 4096
+
+_LLC_HEADERS = (b"\xe6\xe7\x00", b"\xe6\xe6\x00")
+_MBUS_TRANSPORT = b"\x01\x67"  # STSAP, DTSAP of DLMS over M-Bus
+_BLOCK_TRANSFER = 0xE0
+_BLOCK_HEADER = 6  # tag, control, block number, block number acknowledged
+# An HDLC header from format to control: 2 format bytes, 1-4 byte addresses each, control.
+_HDLC_HEADER_SIZES = range(5, 12)
+_HCS = 2
+_HDLC_FLAG = 0x7E
+_FORMAT_TYPE_MASK = 0xF0
+_FORMAT_TYPE_3 = 0xA0  # frame format type 3, as every HAN port's HDLC frame has
+_HDLC_ENVELOPE = 3 + _HCS + _HDLC_HEADER_SIZES[-1] + 1
+# General-glo-ciphering that authenticates without encrypting carries the APDU
+# in clear: DB, 8 and the system title, a one- to three-byte length, the
+# security control and the invocation counter stand before it.
+_GLO_TAG = b"\xdb\x08"
+_GLO_HEADER = (2 + 8, 1 + 4)  # before the length, after it
+_GLO_ENVELOPE = sum(_GLO_HEADER) + 3
+HISTORY = max(_HDLC_ENVELOPE, _GLO_ENVELOPE)
+"""How many bytes before an APDU tell whether an envelope holds it."""
+
+
+def inside_envelope(before: bytes) -> bool:
+    """Whether the bytes before an APDU's first byte are another envelope's header, which then owns it.
+
+    An LLC header alone is no envelope (LLC-only streams exist); behind an
+    HDLC flag and frame format it is, whether or not that header's HCS
+    holds: a frame that fails its checks must not be read here instead.
+    """
+    if before.endswith(_MBUS_TRANSPORT):
+        return True
+    if before.endswith(_LLC_HEADERS):
+        header_end = len(before) - 3 - _HCS
+        return any(
+            header_end - size >= 1
+            and before[header_end - size - 1] == _HDLC_FLAG
+            and before[header_end - size] & _FORMAT_TYPE_MASK == _FORMAT_TYPE_3
+            for size in _HDLC_HEADER_SIZES
+        )
+    for size in (1, 2, 3):
+        # A general-block-transfer block: E0, control, two block numbers, then the length.
+        if len(before) >= _BLOCK_HEADER + size and before[-(_BLOCK_HEADER + size)] == _BLOCK_TRANSFER:
+            return True
+        glo = len(before) - _GLO_HEADER[1] - size - _GLO_HEADER[0]
+        if glo >= 0 and before[glo : glo + 2] == _GLO_TAG:
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationMessage:
+    """One bare data-notification (behind its LLC header, if it had one), as it came."""
+
+    information: bytes
+    raw: bytes
+
+
+def _body_start(buffer: bytes | bytearray, start: int) -> int | None:
+    """Where the body of a notification starting at start begins; -1 when it is no notification.
+
+    None until enough bytes are in to tell.
+    """
+    at = start + 1 + _INVOKE_ID
+    for stamp, skip in (
+        (_NO_DATE_TIME, 0),
+        (_BARE_DATE_TIME, DATE_TIME_LENGTH),
+        (_TYPED_DATE_TIME, DATE_TIME_LENGTH),
+    ):
+        head = buffer[at : at + len(stamp)]
+        if len(head) < len(stamp) and stamp.startswith(head):
+            return None
+        if head == stamp:
+            body = at + len(stamp) + skip
+            if body >= len(buffer):
+                return None
+            # A push's body is a list: an array or a structure.
+            return body if buffer[body] in (ARRAY, STRUCTURE) else -1
+    return -1
+
+
+class NotificationFramer:
+    """Turns bytes, in chunks of any size, into bare data-notifications as they complete."""
+
+    def __init__(self) -> None:
+        """Start with nothing buffered."""
+        self._buffer = bytearray()
+        self._offset = 0  # stream position of the buffer's first byte
+        self._history = b""  # the bytes just before the buffer, to see an envelope's header
+        self._extent: ItemExtent | None = None  # the body being measured, of the notification at the buffer's start
+
+    @property
+    def pending(self) -> bool:
+        """Whether a notification has begun and waits for the rest of its body."""
+        return self._extent is not None
+
+    def discard(self) -> None:
+        """Forget a notification begun: a message transport's message ended without its rest."""
+        self._offset += len(self._buffer)
+        self._buffer.clear()
+        self._extent = None
+
+    def feed_positioned(self, data: bytes) -> list[tuple[int, NotificationMessage]]:
+        """Add bytes; return every notification they complete, with the stream position it started at."""
+        buffer = self._buffer
+        if not buffer and _DATA_NOTIFICATION not in data:
+            self._history = (self._history + data)[-HISTORY:]
+            self._offset += len(data)
+            return []
+        buffer += data
+        events: list[tuple[int, NotificationMessage]] = []
+        pos = 0
+        while True:
+            if self._extent is None:
+                start = buffer.find(_DATA_NOTIFICATION, pos)
+                if start < 0:
+                    pos = len(buffer)
+                    break
+                before = (self._history + bytes(buffer[max(0, start - HISTORY) : start]))[-HISTORY:]
+                body = _body_start(buffer, start)
+                if body is None:
+                    pos = start  # still arriving
+                    break
+                if body < 0 or inside_envelope(before):
+                    pos = start + 1
+                    continue
+                # Keep the notification at the buffer's start while its body arrives.
+                self._drop(start)
+                buffer = self._buffer
+                self._extent = ItemExtent(body - start, MAX_NOTIFICATION_BYTES)
+                pos = 0
+            try:
+                end = self._extent.scan(buffer)
+            except DecodeError:
+                # A false start. Looking again from where the bytes stopped
+                # being A-XDR, not from the byte after the start, keeps the
+                # cost linear: a flood of false starts is read once.
+                pos = self._extent.position
+                self._extent = None
+                continue
+            if end is None:
+                break  # still arriving: the buffer keeps it
+            self._extent = None
+            before = self._history[-3:]
+            llc = before if before in _LLC_HEADERS else b""
+            apdu = llc + bytes(buffer[:end])
+            events.append((self._offset - len(llc), NotificationMessage(apdu, apdu)))
+            pos = end
+        if self._extent is None:
+            self._drop(pos)
+        return events
+
+    def _drop(self, count: int) -> None:
+        """Remove the buffer's first count bytes, keeping the last of them as history."""
+        buffer = self._buffer
+        self._history = (self._history + bytes(buffer[max(0, count - HISTORY) : count]))[-HISTORY:]
+        del buffer[:count]
+        self._offset += count
