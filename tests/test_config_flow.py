@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from custom_components.han_port.const import (
     CONF_UPDATE_INTERVAL,
     DOMAIN,
 )
+from custom_components.han_port.decoder.ciphering import P1_AUTHENTICATION_KEY
 from custom_components.han_port.simulator import frames as encoder
 
 from .meter import (
@@ -53,6 +55,8 @@ if TYPE_CHECKING:
 
     from homeassistant.config_entries import ConfigFlowResult
     from homeassistant.core import HomeAssistant
+
+    from custom_components.han_port.simulator.frames import MeterState
 
 pytestmark = pytest.mark.usefixtures("fast_timing")
 
@@ -706,3 +710,61 @@ async def test_reauth_asks_for_the_keys_the_meter_uses(hass: HomeAssistant) -> N
     )
     authenticated.add_to_hass(hass)
     assert required(await authenticated.start_reauth_flow(hass)) == {CONF_ENCRYPTION_KEY, CONF_AUTHENTICATION_KEY}
+
+
+def _required(result: ConfigFlowResult) -> set[str]:
+    return {str(marker) for marker in result["data_schema"].schema if isinstance(marker, vol.Required)}
+
+
+def _austrian_mbus(state: MeterState) -> Callable[[], bytes]:
+    """An EVN meter: the Austrian list over wired M-Bus, encrypted without a tag (security 0x20): one key."""
+    apdu = encoder.data_notification(encoder.evn_list(state), state.moment)
+    counter = itertools.count(1)
+    return lambda: encoder.mbus_frames(encoder.glo_cipher(apdu, KEY, b"", security=0x20, counter=next(counter)))
+
+
+def _encrypted_p1(auth_key: bytes) -> Callable[[], bytes]:
+    """A P1 port that ciphers each telegram bare (DSMR 5 style): Luxembourg's Smarty tags with the published key."""
+    telegram = encoder.p1_telegram(
+        "SAT5\\Sagemcom T210-D", ["0-0:96.1.1(3044563031)", "0-0:1.0.0(240115130010W)", "1-0:1.7.0(0001.453*kW)"]
+    )
+    counter = itertools.count(1)
+    return lambda: encoder.glo_cipher(telegram, KEY, auth_key, system_title=b"SAGtest1", counter=next(counter))
+
+
+@pytest.mark.parametrize("meter", ["austrian m-bus", "smarty p1"])
+async def test_a_meter_of_one_key_is_set_up_with_that_key_alone(
+    hass: HomeAssistant, tcp_meter: TcpMeter, meter: str
+) -> None:
+    state = default_state(meter_id="1KFM0200169986")
+    push = _austrian_mbus(state) if meter == "austrian m-bus" else _encrypted_p1(P1_AUTHENTICATION_KEY)
+    tcp_meter.start_pushing([push])
+    flow = await start(hass, "network")
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    assert (result["type"], result["step_id"]) == (FlowResultType.FORM, "keys")
+    # Nothing says the meter has an authentication key of its own: it is not asked for.
+    assert _required(result) == {CONF_ENCRYPTION_KEY}
+    result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex()})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_ENCRYPTION_KEY] == KEY.hex()
+    assert CONF_AUTHENTICATION_KEY not in result["data"]
+    assert result["result"].unique_id == ("1KFM0200169986" if meter == "austrian m-bus" else "3044563031")
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_a_p1_port_with_an_authentication_key_of_its_own_asks_for_it(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    tcp_meter.start_pushing([_encrypted_p1(AUTH_KEY)])
+    flow = await start(hass, "network")
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    assert _required(result) == {CONF_ENCRYPTION_KEY}
+    # The published key does not open it: the field that is missing says so.
+    result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex()})
+    assert result["errors"] == {CONF_AUTHENTICATION_KEY: "authentication_key_needed"}
+    result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_AUTHENTICATION_KEY] == AUTH_KEY.hex()
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(result["result"].entry_id)

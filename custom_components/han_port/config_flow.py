@@ -64,7 +64,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .decoder import key_digits, parse_key
+from .decoder import DropReason, key_digits, parse_key
 from .energy import DEFAULT_PEAK_DAYS, DEFAULT_THRESHOLDS, format_thresholds, parse_thresholds
 from .entry import entry_address, entry_keys, entry_line_settings, entry_url, line_settings_data, meter_title
 from .mqtt_reader import async_mqtt_ready, probe_topic, valid_topic
@@ -390,10 +390,13 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             self._line = self._candidates[self._attempt]
             self._candidates = (self._line,)
             if self._form in ("keys", "reauth_confirm"):
-                self._errors = {"base": "wrong_key"}
+                # Without an authentication key the published one was tried: the meter has its own.
+                needed = heard.key_problem is DropReason.KEY_MISSING and CONF_AUTHENTICATION_KEY not in self._keys
+                self._errors = {CONF_AUTHENTICATION_KEY: "authentication_key_needed"} if needed else {"base": "wrong_key"}
                 return await self._async_show_origin(self._form)
-            # A moved meter whose stored keys do not open it, or a new ciphered meter.
-            self._authenticates = bool(heard.ciphering and heard.ciphering.authenticated)
+            # A moved meter whose stored keys do not open it, or a new ciphered meter. One
+            # that tags bare APDUs (a P1 port) may use the published authentication key.
+            self._authenticates = bool(heard.ciphering and heard.ciphering.authenticated and not heard.p1_port)
             self._typed, self._errors = {}, {}
             return self._show_keys_form("keys")
         self._errors = {self._field(): self._error(heard)}

@@ -20,6 +20,7 @@ from serialx import Parity, SerialException, StopBits, create_serial_connection
 
 from .const import LOGGER
 from .decoder import Decoder, DroppedFrame, DropReason, Telegram
+from .decoder.ciphering import GENERAL_GLO_CIPHERING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -309,6 +310,8 @@ class ProbeResult:
     """The first telegram that names its meter (or, failing that, any telegram)."""
     key_problem: DropReason | None = None
     ciphering: Ciphering | None = None
+    p1_port: bool = False
+    """The ciphered APDUs came bare, as DSMR 5 P1 ports send them: their authentication key may be the published one."""
     received: int = 0
     """Bytes that arrived: none means a silent line, some without a telegram a garbled one."""
     closed: bool = False
@@ -337,7 +340,8 @@ class Listener:
             elif self._best is None:
                 self._best = event
         elif event.reason in (DropReason.KEY_MISSING, DropReason.KEY_REJECTED):
-            self.heard.set_result(ProbeResult(key_problem=event.reason, ciphering=event.ciphering))
+            p1_port = event.raw[:1] == bytes([GENERAL_GLO_CIPHERING])
+            self.heard.set_result(ProbeResult(key_problem=event.reason, ciphering=event.ciphering, p1_port=p1_port))
 
     def result(self, received: int, *, closed: bool = False) -> ProbeResult:
         """Say what was heard in all, once listening stopped: a telegram without an id if nothing better came."""
