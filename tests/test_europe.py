@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -159,6 +160,23 @@ def test_llc_only_ciphered_stream_decodes_and_hdlc_around_it_is_never_read_twice
             ("hdlc", 31),
             ("hdlc", 32),
         ]
+
+
+@pytest.mark.parametrize("segment_size", [None, 40])
+def test_a_notification_pattern_inside_a_valid_frame_is_never_read_before_it(segment_size: int | None) -> None:
+    """A 0F inside the date-time (minute 15) or the values can look like a notification of its own.
+
+    It completes before the frame around it does: the first push of a
+    stream, fed up to the frame's last bytes, must come out once, as HDLC.
+    """
+    state = MeterState(power_import=15, moment=datetime(2017, 1, 1, 0, 15))
+    apdu = encoder.data_notification(encoder.aidon_list(state, 2), state.moment)
+    assert b"\x0f\x00" in apdu[1:]
+    frames = encoder.hdlc_frames(apdu, segment_size)
+    for cut in range(1, len(frames)):
+        decoder = Decoder()
+        events = decoder.feed_events(frames[:cut]) + decoder.feed_events(frames[cut:])
+        assert [(event.format, event.readings[AIDON_POWER].value) for event in events] == [("hdlc", 15)], cut
 
 
 def test_a_frame_that_fails_its_checks_is_never_read_as_a_bare_notification() -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from custom_components.han_port.decoder import Decoder, ObisCode
 from custom_components.han_port.simulator.__main__ import main
-from custom_components.han_port.simulator.meter import SimulatedMeter
+from custom_components.han_port.simulator.meter import AUTHENTICATED, CIPHERED, VENDORS, SimulatedMeter
 
 ROOT = Path(__file__).resolve().parents[1]
 POWER = ObisCode.parse("1-0:1.7.0")
@@ -37,6 +37,11 @@ def _hour(vendor: str) -> list:  # type: ignore[type-arg]
         ("kamstrup", {"list 1": 360, "hourly": 1}),
         ("kamstrup-dk", {"push 1": 360}),
         ("p1", {"p1": 360}),
+        # The meters of #11: one list, every 5 s (10 s for the P1 port).
+        ("evn", {"push": 720}),
+        ("landis-gyr-ch", {"push": 720}),
+        ("iskraemeco", {"push": 720}),
+        ("smarty", {"push": 360}),
     ],
 )
 def test_each_vendor_keeps_its_schedule(vendor: str, lists: dict[str, int]) -> None:
@@ -47,10 +52,13 @@ def test_each_vendor_keeps_its_schedule(vendor: str, lists: dict[str, int]) -> N
     assert counts == lists
 
 
-@pytest.mark.parametrize("vendor", ["aidon", "kaifa", "kamstrup", "kamstrup-dk", "p1"])
+@pytest.mark.parametrize("vendor", VENDORS)
 def test_what_the_meter_sends_decodes_to_what_it_says(vendor: str) -> None:
-    # Keys only for the meter that ciphers: a decoder with keys refuses plaintext.
-    decoder = Decoder(bytes(16), bytes(16)) if vendor == "kamstrup-dk" else Decoder()
+    # Keys only for the meters that cipher (a decoder with keys refuses
+    # plaintext), and an authentication key only where the meter has its own.
+    decoder = Decoder()
+    if vendor in CIPHERED:
+        decoder = Decoder(bytes(16), bytes(16) if vendor in AUTHENTICATED else None)
     for push in _hour(vendor):
         (telegram,) = decoder.feed(push.frame)
         power = next(reading.value for code, reading in telegram.readings.items() if code.register == POWER.register)
@@ -149,24 +157,29 @@ def test_clock_starts_at_the_first_client() -> None:
         stop(process)
 
 
-def test_served_on_a_pty_with_generated_keys() -> None:
-    process = simulator(
-        "--vendor",
-        "kamstrup-dk",
-        "--no-tcp",
-        "--pty",
-        "--speed",
-        "20",
-        "--seconds",
-        "4",
-    )
+@pytest.mark.parametrize(
+    ("vendor", "key_lines", "meter_id", "format_"),
+    [
+        ("kamstrup-dk", ["Encryption key", "Authentication key"], "82299475", "hdlc"),
+        # One key: encrypted without a tag on wired M-Bus, and a P1 port tagging with the published key.
+        ("evn", ["Encryption key"], "1SAG1100000292", "mbus"),
+        ("smarty", ["Encryption key"], None, "apdu"),
+    ],
+)
+def test_served_on_a_pty_with_generated_keys(
+    vendor: str, key_lines: list[str], meter_id: str | None, format_: str
+) -> None:
+    process = simulator("--vendor", vendor, "--no-tcp", "--pty", "--speed", "20", "--seconds", "4")
     try:
         assert process.stdout is not None
         path = process.stdout.readline().strip().removeprefix("PTY: ")
-        key = bytes.fromhex(process.stdout.readline().strip().rsplit(" ", 1)[1])
-        auth_key = bytes.fromhex(process.stdout.readline().strip().rsplit(" ", 1)[1])
+        keys = {}
+        for _ in key_lines:
+            name, _, value = process.stdout.readline().strip().rpartition(": ")
+            keys[name] = bytes.fromhex(value)
+        assert list(keys) == key_lines
         fd = os.open(path, os.O_RDONLY | os.O_NOCTTY)
-        decoder = Decoder(key, auth_key)
+        decoder = Decoder(keys["Encryption key"], keys.get("Authentication key"))
         telegrams = []
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and not telegrams:
@@ -175,7 +188,12 @@ def test_served_on_a_pty_with_generated_keys() -> None:
         os.close(fd)
         assert telegrams
         assert telegrams[0].encrypted
-        assert telegrams[0].meter_id == "82299475"
+        assert telegrams[0].format == format_
+        assert telegrams[0].meter_id == meter_id
+        # What the meter reported sending is what came out.
+        sent = {json.loads(line)["power_import"] for line in process.stdout}
+        power = next(r.value for code, r in telegrams[0].readings.items() if code.register == POWER.register)
+        assert power in sent
     finally:
         stop(process)
 

@@ -392,7 +392,8 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             if self._form in ("keys", "reauth_confirm"):
                 # Without an authentication key the published one was tried: the meter has its own.
                 needed = heard.key_problem is DropReason.KEY_MISSING and CONF_AUTHENTICATION_KEY not in self._keys
-                self._errors = {CONF_AUTHENTICATION_KEY: "authentication_key_needed"} if needed else {"base": "wrong_key"}
+                field = CONF_AUTHENTICATION_KEY if needed else "base"
+                self._errors = {field: "authentication_key_needed" if needed else "wrong_key"}
                 return await self._async_show_origin(self._form)
             # A moved meter whose stored keys do not open it, or a new ciphered meter. One
             # that tags bare APDUs (a P1 port) may use the published authentication key.

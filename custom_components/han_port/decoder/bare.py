@@ -44,6 +44,8 @@ _HDLC_ENVELOPE = 3 + _HCS + _HDLC_HEADER_SIZES[-1] + 1
 _GLO_TAG = b"\xdb\x08"
 _GLO_HEADER = (2 + 8, 1 + 4)  # before the length, after it
 _GLO_ENVELOPE = sum(_GLO_HEADER) + 3
+SECURITY_CONTROLS = frozenset((0x10, 0x20, 0x30))  # authenticated, encrypted, or both (suite 0)
+_LONG_LENGTH = 0x80  # an A-XDR length's first byte from here on says how many bytes follow
 HISTORY = max(_HDLC_ENVELOPE, _GLO_ENVELOPE)
 """How many bytes before an APDU tell whether an envelope holds it."""
 
@@ -67,12 +69,26 @@ def inside_envelope(before: bytes) -> bool:
         )
     for size in (1, 2, 3):
         # A general-block-transfer block: E0, control, two block numbers, then the length.
-        if len(before) >= _BLOCK_HEADER + size and before[-(_BLOCK_HEADER + size)] == _BLOCK_TRANSFER:
+        if (
+            len(before) >= _BLOCK_HEADER + size
+            and before[-(_BLOCK_HEADER + size)] == _BLOCK_TRANSFER
+            and _is_length(before[len(before) - size :])
+        ):
             return True
         glo = len(before) - _GLO_HEADER[1] - size - _GLO_HEADER[0]
-        if glo >= 0 and before[glo : glo + 2] == _GLO_TAG:
+        if (
+            glo >= 0
+            and before[glo : glo + 2] == _GLO_TAG
+            and _is_length(before[glo + _GLO_HEADER[0] : glo + _GLO_HEADER[0] + size])
+            and before[-_GLO_HEADER[1]] in SECURITY_CONTROLS
+        ):
             return True
     return False
+
+
+def _is_length(field: bytes) -> bool:
+    """Whether these bytes are an A-XDR length of their own size: one byte under 0x80, or 0x81/0x82 and the rest."""
+    return (field[0] < _LONG_LENGTH) if len(field) == 1 else field[0] == _LONG_LENGTH + len(field) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +131,9 @@ class NotificationFramer:
         self._offset = 0  # stream position of the buffer's first byte
         self._history = b""  # the bytes just before the buffer, to see an envelope's header
         self._extent: ItemExtent | None = None  # the body being measured, of the notification at the buffer's start
+        # Whether that notification is another envelope's: measured only to
+        # skip it whole, as a chance 0F inside its date-time or values is no start.
+        self._owned = False
 
     @property
     def pending(self) -> bool:
@@ -138,44 +157,61 @@ class NotificationFramer:
         events: list[tuple[int, NotificationMessage]] = []
         pos = 0
         while True:
-            if self._extent is None:
-                start = buffer.find(_DATA_NOTIFICATION, pos)
-                if start < 0:
-                    pos = len(buffer)
+            extent = self._extent
+            if extent is None:
+                pos, waits = self._begin(pos)
+                if waits:
                     break
-                before = (self._history + bytes(buffer[max(0, start - HISTORY) : start]))[-HISTORY:]
-                body = _body_start(buffer, start)
-                if body is None:
-                    pos = start  # still arriving
-                    break
-                if body < 0 or inside_envelope(before):
-                    pos = start + 1
+                extent = self._extent
+                if extent is None:
                     continue
-                # Keep the notification at the buffer's start while its body arrives.
-                self._drop(start)
                 buffer = self._buffer
-                self._extent = ItemExtent(body - start, MAX_NOTIFICATION_BYTES)
-                pos = 0
             try:
-                end = self._extent.scan(buffer)
+                end = extent.scan(buffer)
             except DecodeError:
                 # A false start. Looking again from where the bytes stopped
                 # being A-XDR, not from the byte after the start, keeps the
                 # cost linear: a flood of false starts is read once.
-                pos = self._extent.position
+                pos = extent.position
                 self._extent = None
                 continue
             if end is None:
                 break  # still arriving: the buffer keeps it
             self._extent = None
-            before = self._history[-3:]
-            llc = before if before in _LLC_HEADERS else b""
-            apdu = llc + bytes(buffer[:end])
-            events.append((self._offset - len(llc), NotificationMessage(apdu, apdu)))
             pos = end
+            if not self._owned:
+                before = self._history[-3:]
+                llc = before if before in _LLC_HEADERS else b""
+                apdu = llc + bytes(buffer[:end])
+                events.append((self._offset - len(llc), NotificationMessage(apdu, apdu)))
+                # The bytes of a notification read are no envelope's header for what follows.
+                self._drop(end)
+                self._history, buffer, pos = b"", self._buffer, 0
         if self._extent is None:
             self._drop(pos)
         return events
+
+    def _begin(self, pos: int) -> tuple[int, bool]:
+        """Look for a notification's start from pos; return where to go on, and whether to wait for more bytes.
+
+        A start found is kept at the buffer's start (position 0) with its
+        body's extent to measure; one behind another envelope's header is
+        measured too, to be skipped whole.
+        """
+        buffer = self._buffer
+        start = buffer.find(_DATA_NOTIFICATION, pos)
+        if start < 0:
+            return len(buffer), True
+        body = _body_start(buffer, start)
+        if body is None:
+            return start, True  # still arriving
+        if body < 0:
+            return start + 1, False
+        before = (self._history + bytes(buffer[max(0, start - HISTORY) : start]))[-HISTORY:]
+        self._drop(start)
+        self._extent = ItemExtent(body - start, MAX_NOTIFICATION_BYTES)
+        self._owned = inside_envelope(before)
+        return 0, False
 
     def _drop(self, count: int) -> None:
         """Remove the buffer's first count bytes, keeping the last of them as history."""

@@ -189,7 +189,7 @@ class Decoder:
             messages = sorted([*hdlc, *p1, *mbus, *glo, *bare], key=lambda positioned: positioned[0])
         events = []
         for _, message in messages:
-            if isinstance(message, _BARE) and self._enveloped:
+            if isinstance(message, _BARE) and (self._enveloped or self._hdlc.assembling or self._mbus.assembling):
                 continue  # the bytes of a frame another framer reads
             if isinstance(message, NotificationMessage) and self._ciphered_bare:
                 continue

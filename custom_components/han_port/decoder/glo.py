@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .bare import HISTORY, inside_envelope
+from .bare import HISTORY, SECURITY_CONTROLS, inside_envelope
 from .ciphering import GENERAL_GLO_CIPHERING
 
 _SYSTEM_TITLE_LENGTH = 8
@@ -24,9 +24,6 @@ _LENGTH_AT = 2 + _SYSTEM_TITLE_LENGTH
 _SECURITY_HEADER = 5  # security control and invocation counter
 # A ciphered P1 telegram is under 2 kB; anything longer is a false start.
 MAX_APDU_BYTES = 4096
-# The security control bytes of suite 0: authenticated, encrypted, or both.
-# Anything else after a length is a false start (0x00 would be no ciphering at all).
-_SECURITY_CONTROLS = frozenset((0x10, 0x20, 0x30))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +71,13 @@ class GloFramer:
         buffer += data
         events: list[tuple[int, GloMessage]] = []
         pos = 0
+        # Where the last APDU read ends: its bytes are no envelope's header for what follows.
+        history, clean = self._history, 0
         while (start := buffer.find(GENERAL_GLO_CIPHERING, pos)) >= 0:
             if len(buffer) - start < 2:  # noqa: PLR2004 - the tag and the system title's length
                 pos = start
                 break
-            before = (self._history + bytes(buffer[max(0, start - HISTORY) : start]))[-HISTORY:]
+            before = (history + bytes(buffer[max(clean, start - HISTORY) : start]))[-HISTORY:]
             if buffer[start + 1] != _SYSTEM_TITLE_LENGTH or inside_envelope(before):
                 pos = start + 1
                 continue
@@ -93,7 +92,8 @@ class GloFramer:
             if data_start >= len(buffer):
                 pos = start  # still arriving
                 break
-            if buffer[data_start] not in _SECURITY_CONTROLS:
+            # Any other security control is a false start (0x00 would be no ciphering at all).
+            if buffer[data_start] not in SECURITY_CONTROLS:
                 pos = start + 1
                 continue
             end = data_start + size
@@ -102,10 +102,11 @@ class GloFramer:
                 break
             apdu = bytes(buffer[start:end])
             events.append((self._offset + start, GloMessage(apdu, apdu)))
-            pos = end
+            pos = clean = end
+            history = b""
         else:
             pos = len(buffer)
-        self._history = (self._history + bytes(buffer[max(0, pos - HISTORY) : pos]))[-HISTORY:]
+        self._history = (history + bytes(buffer[max(clean, pos - HISTORY) : pos]))[-HISTORY:]
         del buffer[:pos]
         self._offset += pos
         return events

@@ -136,6 +136,11 @@ class HdlcFramer:
             return True
         return bool(buffer) and (len(buffer) == 1 or buffer[1] & _FORMAT_MASK == _FORMAT_TYPE_3)
 
+    @property
+    def assembling(self) -> bool:
+        """Whether checksum-valid segments of a message are in and its last one is awaited."""
+        return bool(self._segments)
+
     def discard(self) -> None:
         """Forget a frame start, or segments, that will never be continued (counted as noise)."""
         self._skip(self._buffer, 0, len(self._buffer))

@@ -62,6 +62,11 @@ class MbusFramer:
         # A start byte with nothing after it yet, or a header that may still be one.
         return bool(buffer) and (len(buffer) < _HEADER or _header_length(buffer, 0) >= 0)
 
+    @property
+    def assembling(self) -> bool:
+        """Whether checksum-valid segments of a message are in and its last one is awaited."""
+        return bool(self._segments)
+
     def discard(self) -> None:
         """Forget a frame start, or segments, that will never be continued (counted as noise)."""
         self.noise_bytes += len(self._buffer)

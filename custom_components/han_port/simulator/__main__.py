@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..decoder import Decoder, DroppedFrame, parse_key
 from ..decoder.__main__ import read_capture
-from .meter import VENDORS, Push, SimulatedMeter
+from .meter import AUTHENTICATED, CIPHERED, VENDORS, Push, SimulatedMeter
 from .mqtt import PAYLOAD_SHAPES
 from .outlets import Outlets
 
@@ -110,8 +110,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the household's noise")
     parser.add_argument("--start", type=datetime.fromisoformat, help="simulated start time (meter local time)")
-    parser.add_argument("--key", type=parse_key, help="encryption key for kamstrup-dk (default: generated)")
-    parser.add_argument("--auth-key", type=parse_key, help="authentication key for kamstrup-dk (default: generated)")
+    parser.add_argument("--key", type=parse_key, help="encryption key of a meter that encrypts (default: generated)")
+    parser.add_argument(
+        "--auth-key", type=parse_key, help="authentication key of a meter that tags with its own (default: generated)"
+    )
     parser.add_argument(
         "--mqtt", type=_broker, metavar="HOST:PORT", help="also publish every telegram to this MQTT broker"
     )
@@ -157,10 +159,11 @@ async def _send(args: argparse.Namespace, capture: bytes | None, outlets: Outlet
     meter = SimulatedMeter(args.vendor, three_phase=args.phases == 3, seed=args.seed)  # noqa: PLR2004
     if args.start is not None:
         meter.start = meter.now = args.start
-    if args.vendor == "kamstrup-dk":
+    if args.vendor in CIPHERED:
         meter.key = args.key or secrets.token_bytes(16)
-        meter.auth_key = args.auth_key or secrets.token_bytes(16)
         print(f"Encryption key: {meter.key.hex()}", flush=True)  # noqa: T201
+    if args.vendor in AUTHENTICATED:
+        meter.auth_key = args.auth_key or secrets.token_bytes(16)
         print(f"Authentication key: {meter.auth_key.hex()}", flush=True)  # noqa: T201
     await simulate(meter, outlets, args.speed, args.seconds, start_at_client=args.start_at_client)
 

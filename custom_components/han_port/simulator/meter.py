@@ -7,10 +7,15 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ..decoder.ciphering import P1_AUTHENTICATION_KEY
 from . import frames
 from .frames import HOURLY, MeterState
 
-VENDORS = ("aidon", "kaifa", "kamstrup", "kamstrup-dk", "p1")
+VENDORS = ("aidon", "kaifa", "kamstrup", "kamstrup-dk", "p1", "evn", "landis-gyr-ch", "iskraemeco", "smarty")
+CIPHERED = ("kamstrup-dk", "evn", "smarty")
+"""The meters that encrypt: each needs an encryption key."""
+AUTHENTICATED = ("kamstrup-dk",)
+"""Of those, the meters tagging with a key of their own (Smarty tags with the published P1 key)."""
 # Meter types as the real meters report them.
 _METER_TYPES = {
     "aidon": "6534",
@@ -18,6 +23,10 @@ _METER_TYPES = {
     "kamstrup": "6841121BN243101040",
     "kamstrup-dk": "6841138BN143101010",
     "p1": "E360",
+    "evn": "T210-D",
+    "landis-gyr-ch": "E450",
+    "iskraemeco": "AM550",
+    "smarty": "T210-D",
 }
 _METER_IDS = {
     "aidon": "7359992890941742",
@@ -25,7 +34,15 @@ _METER_IDS = {
     "kamstrup": "5706567274389702",
     "kamstrup-dk": "5706567282299475",
     "p1": "",
+    "evn": "1SAG1100000292",
+    "landis-gyr-ch": "36418434",
+    "iskraemeco": "78012345",
+    "smarty": "",
 }
+# How often the meters of #11 push (s): one list, everything in it.
+_PUSH_INTERVALS = {"evn": 5, "landis-gyr-ch": 5, "iskraemeco": 5, "smarty": 10}
+_SYSTEM_TITLES = {"kamstrup-dk": b"KAMEtest", "evn": b"SAGYtest", "smarty": b"SAGgtest"}
+_BLOCK_SIZE = 128  # the Swiss E450 sends its push in general-block-transfer blocks of this size
 STEP = timedelta(milliseconds=500)
 _NOMINAL_VOLTAGE = 230.0
 
@@ -111,7 +128,11 @@ class SimulatedMeter:
         on_the_hour = moment.minute == 0 and moment.microsecond == 0
         every = {"aidon": 2.5, "kaifa": 2.0}.get(self.vendor)
         pushes = []
-        if self.vendor in ("aidon", "kaifa"):
+        interval = _PUSH_INTERVALS.get(self.vendor)
+        if interval is not None:
+            if second % interval == 0:
+                pushes.append(self._push(state))
+        elif self.vendor in ("aidon", "kaifa"):
             if second % 10 == 0:
                 hourly = on_the_hour and moment.second == (0 if self.vendor == "aidon" else 10)
                 pushes.append(self._list(state, HOURLY if hourly else 2))
@@ -130,10 +151,7 @@ class SimulatedMeter:
         elif self.vendor == "kamstrup":
             body, stamp, style = frames.kamstrup_list(state, hourly=hourly), state.moment, "bare"
         elif self.vendor == "kamstrup-dk":
-            self._counter += 1
-            apdu = frames.data_notification(frames.kamstrup_push1_list(state), state.moment)
-            key, auth_key = self.key or bytes(16), self.auth_key or bytes(16)
-            ciphered = frames.glo_cipher(apdu, key, auth_key, counter=self._counter)
+            ciphered = self._cipher(frames.data_notification(frames.kamstrup_push1_list(state), state.moment))
             frame = frames.hdlc_frames(ciphered)
             return Push(state.moment, frame, "push 1", state.power_import, _in_10_wh(state.energy_import), ciphered)
         else:
@@ -146,13 +164,48 @@ class SimulatedMeter:
         name = f"list {kind}" if kind != HOURLY else "hourly"
         return Push(state.moment, frame, name, state.power_import, energy, apdu)
 
+    def _push(self, state: MeterState) -> Push:
+        """Build the one list of a meter of #11, in the envelope and ciphering that meter uses."""
+        energy: int | None = state.energy_import
+        if self.vendor == "evn":
+            # Wired M-Bus, encrypted without a tag: one key.
+            apdu = self._cipher(frames.data_notification(frames.evn_list(state), state.moment))
+            frame = frames.mbus_frames(apdu)
+        elif self.vendor == "landis-gyr-ch":
+            # In clear, its object list first, in general-block-transfer blocks of an HDLC frame each.
+            apdu = frames.data_notification(frames.landis_gyr_push(state), state.moment)
+            frame = b"".join(frames.hdlc_frames(block) for block in frames.general_block_transfer(apdu, _BLOCK_SIZE))
+        elif self.vendor == "iskraemeco":
+            # The compact list: powers, voltages and currents only.
+            apdu = frames.data_notification(frames.iskraemeco_list(state), state.moment)
+            frame, energy = frames.hdlc_frames(apdu), None
+        else:
+            # Encrypted P1 (DSMR 5 style): the telegram inside a bare ciphered APDU.
+            apdu = self._cipher(_p1(state, "Sag5SAG-METER"))
+            frame = apdu
+        return Push(state.moment, frame, "push", state.power_import, energy, apdu)
+
+    def _cipher(self, apdu: bytes) -> bytes:
+        """Cipher as this vendor does: encrypted and tagged, encrypted only, or tagged with the published P1 key."""
+        self._counter += 1
+        key = self.key or bytes(16)
+        if self.vendor == "evn":
+            security, auth_key = 0x20, bytes(16)  # the authentication key takes no part
+        elif self.vendor == "smarty":
+            security, auth_key = 0x30, P1_AUTHENTICATION_KEY
+        else:
+            security, auth_key = 0x30, self.auth_key or bytes(16)
+        return frames.glo_cipher(
+            apdu, key, auth_key, security=security, system_title=_SYSTEM_TITLES[self.vendor], counter=self._counter
+        )
+
 
 def _in_10_wh(energy: int) -> int:
     """Round energy as a meter counting 0.01 kWh (Aidon, Kamstrup) says it, in Wh."""
     return frames.raw(energy, 1) * 10
 
 
-def _p1(state: MeterState) -> bytes:
+def _p1(state: MeterState, ident: str = "LGF5E360") -> bytes:
     season = "W"  # the simulated meter keeps winter time
     stamp = state.moment.strftime("%y%m%d%H%M%S") + season
     lines = [
@@ -168,4 +221,4 @@ def _p1(state: MeterState) -> bytes:
         lines.append(f"1-0:{c}.7.0({state.voltages[phase]:05.1f}*V)")
     for phase, c in enumerate((31, 51, 71)):
         lines.append(f"1-0:{c}.7.0({state.currents[phase]:05.1f}*A)")
-    return frames.p1_telegram("LGF5E360", lines)
+    return frames.p1_telegram(ident, lines)
