@@ -163,18 +163,26 @@ def test_llc_only_ciphered_stream_decodes_and_hdlc_around_it_is_never_read_twice
 
 
 @pytest.mark.parametrize("segment_size", [None, 40])
-def test_a_notification_pattern_inside_a_valid_frame_is_never_read_before_it(segment_size: int | None) -> None:
+@pytest.mark.parametrize("security", [None, 0x10])
+def test_a_notification_pattern_inside_a_valid_frame_is_never_read_before_it(
+    segment_size: int | None, security: int | None
+) -> None:
     """A 0F inside the date-time (minute 15) or the values can look like a notification of its own.
 
-    It completes before the frame around it does: the first push of a
-    stream, fed up to the frame's last bytes, must come out once, as HDLC.
+    It may complete before the frame around it, or in the same read as a
+    message's last segment: the first push of a stream, cut anywhere, must
+    come out once, as HDLC. Tag-only ciphering (0x10) carries it in clear.
     """
     state = MeterState(power_import=15, moment=datetime(2017, 1, 1, 0, 15))
-    apdu = encoder.data_notification(encoder.aidon_list(state, 2), state.moment)
+    apdu = encoder.data_notification(encoder.aidon_list(state, 3), state.moment)
     assert b"\x0f\x00" in apdu[1:]
+    keys: tuple[bytes | None, bytes | None] = (None, None)
+    if security is not None:
+        apdu = encoder.glo_cipher(apdu, KEY, AUTH_KEY, security=security)
+        keys = (KEY, AUTH_KEY)
     frames = encoder.hdlc_frames(apdu, segment_size)
     for cut in range(1, len(frames)):
-        decoder = Decoder()
+        decoder = Decoder(*keys)
         events = decoder.feed_events(frames[:cut]) + decoder.feed_events(frames[cut:])
         assert [(event.format, event.readings[AIDON_POWER].value) for event in events] == [("hdlc", 15)], cut
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .axdr import ARRAY, STRUCTURE, ItemExtent
+from .ciphering import GENERAL_GLO_CIPHERING, SECURITY_CONTROLS, SYSTEM_TITLE_LENGTH
 from .cosem import DATE_TIME_LENGTH
+from .dlms import DATA_NOTIFICATION, GENERAL_BLOCK_TRANSFER, LLC_HEADERS
 from .model import DecodeError
 
-_DATA_NOTIFICATION = 0x0F
 _INVOKE_ID = 4
 # How a data-notification gives its date-time: none, bare (0C + 12 bytes) or typed (09 0C + 12 bytes).
 _NO_DATE_TIME = b"\x00"
@@ -27,9 +28,7 @@ _TYPED_DATE_TIME = b"\x09" + _BARE_DATE_TIME
 # A push list is a few hundred bytes; anything longer is a false start.
 MAX_NOTIFICATION_BYTES = 4096
 
-_LLC_HEADERS = (b"\xe6\xe7\x00", b"\xe6\xe6\x00")
 _MBUS_TRANSPORT = b"\x01\x67"  # STSAP, DTSAP of DLMS over M-Bus
-_BLOCK_TRANSFER = 0xE0
 _BLOCK_HEADER = 6  # tag, control, block number, block number acknowledged
 # An HDLC header from format to control: 2 format bytes, 1-4 byte addresses each, control.
 _HDLC_HEADER_SIZES = range(5, 12)
@@ -41,10 +40,9 @@ _HDLC_ENVELOPE = 3 + _HCS + _HDLC_HEADER_SIZES[-1] + 1
 # General-glo-ciphering that authenticates without encrypting carries the APDU
 # in clear: DB, 8 and the system title, a one- to three-byte length, the
 # security control and the invocation counter stand before it.
-_GLO_TAG = b"\xdb\x08"
-_GLO_HEADER = (2 + 8, 1 + 4)  # before the length, after it
+_GLO_TAG = bytes([GENERAL_GLO_CIPHERING, SYSTEM_TITLE_LENGTH])
+_GLO_HEADER = (len(_GLO_TAG) + SYSTEM_TITLE_LENGTH, 1 + 4)  # before the length, after it
 _GLO_ENVELOPE = sum(_GLO_HEADER) + 3
-SECURITY_CONTROLS = frozenset((0x10, 0x20, 0x30))  # authenticated, encrypted, or both (suite 0)
 _LONG_LENGTH = 0x80  # an A-XDR length's first byte from here on says how many bytes follow
 HISTORY = max(_HDLC_ENVELOPE, _GLO_ENVELOPE)
 """How many bytes before an APDU tell whether an envelope holds it."""
@@ -59,7 +57,7 @@ def inside_envelope(before: bytes) -> bool:
     """
     if before.endswith(_MBUS_TRANSPORT):
         return True
-    if before.endswith(_LLC_HEADERS):
+    if before.endswith(LLC_HEADERS):
         header_end = len(before) - 3 - _HCS
         return any(
             header_end - size >= 1
@@ -71,7 +69,7 @@ def inside_envelope(before: bytes) -> bool:
         # A general-block-transfer block: E0, control, two block numbers, then the length.
         if (
             len(before) >= _BLOCK_HEADER + size
-            and before[-(_BLOCK_HEADER + size)] == _BLOCK_TRANSFER
+            and before[-(_BLOCK_HEADER + size)] == GENERAL_BLOCK_TRANSFER
             and _is_length(before[len(before) - size :])
         ):
             return True
@@ -149,7 +147,7 @@ class NotificationFramer:
     def feed_positioned(self, data: bytes) -> list[tuple[int, NotificationMessage]]:
         """Add bytes; return every notification they complete, with the stream position it started at."""
         buffer = self._buffer
-        if not buffer and _DATA_NOTIFICATION not in data:
+        if not buffer and DATA_NOTIFICATION not in data:
             self._history = (self._history + data)[-HISTORY:]
             self._offset += len(data)
             return []
@@ -181,7 +179,7 @@ class NotificationFramer:
             pos = end
             if not self._owned:
                 before = self._history[-3:]
-                llc = before if before in _LLC_HEADERS else b""
+                llc = before if before in LLC_HEADERS else b""
                 apdu = llc + bytes(buffer[:end])
                 events.append((self._offset - len(llc), NotificationMessage(apdu, apdu)))
                 # The bytes of a notification read are no envelope's header for what follows.
@@ -199,7 +197,7 @@ class NotificationFramer:
         measured too, to be skipped whole.
         """
         buffer = self._buffer
-        start = buffer.find(_DATA_NOTIFICATION, pos)
+        start = buffer.find(DATA_NOTIFICATION, pos)
         if start < 0:
             return len(buffer), True
         body = _body_start(buffer, start)

@@ -8,9 +8,11 @@ from .axdr import decode_length
 from .model import Ciphering, DecodeError, DropReason, FrameRefusedError, KeyProblemError
 
 GENERAL_GLO_CIPHERING = 0xDB
+SECURITY_CONTROLS = frozenset((0x10, 0x20, 0x30))
+"""The security control bytes of suite 0: authenticated, encrypted, or both."""
 KEY_LENGTH = 16
 TAG_LENGTH = 12
-_SYSTEM_TITLE_LENGTH = 8
+SYSTEM_TITLE_LENGTH = 8
 # The authentication key DSMR 5 P1 ports use, published with the standard
 # (Luxembourg's Smarty meters): a meter that tags with it needs its
 # encryption key alone, so it is tried when no authentication key is given.
@@ -61,7 +63,7 @@ def read_header(apdu: bytes) -> tuple[Ciphering, bytes]:
         msg = "not a general-glo-ciphering APDU"
         raise DecodeError(msg)
     title_length = apdu[1]
-    if title_length != _SYSTEM_TITLE_LENGTH:
+    if title_length != SYSTEM_TITLE_LENGTH:
         msg = f"system title of {title_length} bytes"
         raise DecodeError(msg)
     system_title = apdu[2 : 2 + title_length]

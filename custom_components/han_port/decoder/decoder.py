@@ -180,8 +180,10 @@ class Decoder:
         hdlc = self._hdlc.feed_positioned(data)
         p1 = self._p1.feed_positioned(data)
         mbus = self._mbus.feed_positioned(data)
-        glo = self._glo.feed_positioned(data)
-        bare = self._notifications.feed_positioned(data)
+        # APDUs found bare in a stream of frames would be dropped below: once
+        # the stream has carried one, their framers are not fed at all.
+        glo = [] if self._enveloped else self._glo.feed_positioned(data)
+        bare = [] if self._enveloped else self._notifications.feed_positioned(data)
         # Every framer reads the same bytes; a stream that mixes the formats
         # gets its events in the order its frames began.
         messages: Sequence[tuple[int, DlmsMessage | P1Message | DroppedFrame]] = hdlc
@@ -194,7 +196,9 @@ class Decoder:
             if isinstance(message, NotificationMessage) and self._ciphered_bare:
                 continue
             if isinstance(message, HdlcMessage | MbusMessage | P1Message):
-                self._enveloped = True
+                if not self._enveloped:
+                    self._enveloped = True
+                    self._notifications.discard()  # no longer fed: nothing of it may wait
             elif isinstance(message, GloMessage):
                 self._ciphered_bare = True
             event = message if isinstance(message, DroppedFrame) else self._decode(message)

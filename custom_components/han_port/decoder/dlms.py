@@ -20,7 +20,7 @@ _BLOCK_HEADER = 6  # tag, block control, block number (2), block number acknowle
 # A push is a few kB at most, even spread over blocks.
 MAX_BLOCKS_BYTES = 16 * 1024
 # LLC: destination LSAP 0xE6, source LSAP 0xE7 (response) or 0xE6, quality 0.
-_LLC_HEADERS = (b"\xe6\xe7\x00", b"\xe6\xe6\x00")
+LLC_HEADERS = (b"\xe6\xe7\x00", b"\xe6\xe6\x00")
 _INVOKE_ID_LENGTH = 4
 _NO_DATE_TIME = 0x00
 
@@ -65,7 +65,7 @@ class Notification:
 
 def strip_llc(information: bytes) -> bytes:
     """Return the APDU inside an HDLC information field."""
-    if information[:3] in _LLC_HEADERS:
+    if information[:3] in LLC_HEADERS:
         return information[3:]
     return information
 

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .bare import HISTORY, SECURITY_CONTROLS, inside_envelope
-from .ciphering import GENERAL_GLO_CIPHERING
+from .bare import HISTORY, inside_envelope
+from .ciphering import GENERAL_GLO_CIPHERING, SECURITY_CONTROLS, SYSTEM_TITLE_LENGTH
 
-_SYSTEM_TITLE_LENGTH = 8
-_LENGTH_AT = 2 + _SYSTEM_TITLE_LENGTH
+_LENGTH_AT = 2 + SYSTEM_TITLE_LENGTH
 _SECURITY_HEADER = 5  # security control and invocation counter
 # A ciphered P1 telegram is under 2 kB; anything longer is a false start.
 MAX_APDU_BYTES = 4096
@@ -78,7 +77,7 @@ class GloFramer:
                 pos = start
                 break
             before = (history + bytes(buffer[max(clean, start - HISTORY) : start]))[-HISTORY:]
-            if buffer[start + 1] != _SYSTEM_TITLE_LENGTH or inside_envelope(before):
+            if buffer[start + 1] != SYSTEM_TITLE_LENGTH or inside_envelope(before):
                 pos = start + 1
                 continue
             length = _length(buffer, start + _LENGTH_AT)

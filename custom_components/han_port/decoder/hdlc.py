@@ -107,6 +107,7 @@ class HdlcFramer:
         self._segments: list[bytes] = []
         self._segment_frames: list[bytes] = []
         self._segments_size = 0
+        self._message_at = 0  # stream position of the message's first frame
         self._headers: dict[bytes, tuple[int, int]] = {}
         # While a frame start waits for its bytes: the stream position of that
         # start, how far behind it flags were judged, and the valid-looking
@@ -223,9 +224,13 @@ class HdlcFramer:
         if position not in self._disproven and _proven(buffer, start, end):
             frame = bytes(buffer[start:end])
             segmented = bool(buffer[start + 1] & _SEGMENTED)
+            if not self._segments:
+                self._message_at = position
             message = self._reassemble(frame[information_start - start : -3], frame, segmented=segmented)
             if message is not None:
-                events.append((position, message))
+                # A message of segments is positioned where its first began: bytes
+                # another framer found inside it come after it, not before.
+                events.append((self._message_at, message))
             return end - 1  # the closing flag may double as the next opening flag
         self._segments_reset()
         if position >= self._dropped_to:
