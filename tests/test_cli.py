@@ -89,6 +89,64 @@ def test_the_command_needs_no_home_assistant() -> None:
     assert json.loads(line)["values"]["1-1:1.7.0.255"] == {"value": 1703, "unit": "W"}
 
 
+def _kamstrup_apdu() -> bytes:
+    return encoder.data_notification(encoder.kamstrup_list(MeterState(), hourly=True), MeterState().moment)
+
+
+@pytest.mark.parametrize(
+    ("capture", "line"),
+    [
+        (
+            kamstrup_hourly()[:100],
+            "dropped (undecodable): the input ends inside an HDLC frame: 100 of its 289 bytes came",
+        ),
+        (
+            encoder.hdlc_frames(_kamstrup_apdu(), segment_size=80)[:200],
+            "dropped (undecodable): the input ends inside a message of HDLC segments: 2 came, its last never did",
+        ),
+        (
+            encoder.mbus_frames(_kamstrup_apdu(), segment_size=100)[:150],
+            "dropped (undecodable): the input ends inside a message of M-Bus long frames: 1 came, its last never did",
+        ),
+        (
+            encoder.mbus_frames(_kamstrup_apdu())[:150],
+            "dropped (undecodable): the input ends inside an M-Bus long frame: 150 of its 256 bytes came",
+        ),
+        (
+            encoder.hdlc_frames(encoder.general_block_transfer(_kamstrup_apdu(), 100)[0]),
+            "dropped (undecodable): the input ends inside a general-block-transfer: 1 block(s) came, its last never did",
+        ),
+        (
+            encoder.glo_cipher(encoder.p1_telegram("SMA5", ["1-0:1.7.0(0001.453*kW)"]), bytes(16), bytes(16))[:40],
+            "dropped (undecodable): the input ends inside a ciphered APDU: 40 of its 68 bytes came",
+        ),
+        (
+            _kamstrup_apdu()[:120],
+            (
+                "dropped (undecodable): the input ends inside a data-notification: 120 bytes came, the rest of"
+                " its body never did"
+            ),
+        ),
+        (
+            encoder.p1_telegram("KAM5", ["1-0:1.7.0(0001.453*kW)"])[:20],
+            "dropped (undecodable): the input ends inside a P1 telegram: 20 bytes came, its end ('!' and CRC) never did",
+        ),
+        (bytes(range(256)) * 2, "dropped (unrecognised): no frame, APDU or telegram in 512 bytes"),
+    ],
+    ids=["hdlc", "hdlc-segments", "mbus-segments", "mbus", "block-transfer", "ciphered", "bare", "p1", "noise"],
+)
+def test_a_capture_that_ends_mid_frame_or_holds_none_says_so(
+    capture: bytes, line: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A capture's end is the one place a frame can be cut for good: never silence."""
+    path = tmp_path / "capture.bin"
+    path.write_bytes(capture)
+    assert main([str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [line]
+
+
 def test_wrong_key_is_reported_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     apdu = encoder.data_notification(encoder.kamstrup_push1_list(MeterState()), None)
     capture = tmp_path / "dk.bin"

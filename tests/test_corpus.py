@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from custom_components.han_port.decoder import Decoder, DropReason, Keys, Telegram
+from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason, Keys, Telegram
 from custom_components.han_port.decoder.decoder import decode_dlms_message
 from custom_components.han_port.decoder.hdlc import HdlcMessage
 
@@ -280,6 +280,22 @@ def test_damaged_or_unkeyed_capture_is_dropped_for_the_right_reason(entry_id: st
         assert not decoder.dropped or set(decoder.dropped) <= {DropReason.BAD_CHECKSUM}
     else:
         assert decoder.dropped == {reason: 1}
+
+
+def test_no_capture_ends_in_silence() -> None:
+    """Each capture yields a telegram, a drop with its reason, or at its end the frame it was cut inside."""
+    require_corpus()
+    for entry_id, entry in ENTRIES.items():
+        data = entry["text"].encode("ascii") if "text" in entry else bytes.fromhex(entry["hex"])
+        decoder = Decoder()
+        events = decoder.feed_events(data) + decoder.finish()
+        assert events, entry_id
+        if entry_id in NEGATIVE and NEGATIVE[entry_id] is None:
+            # Cut short or damaged: said at the end, never decoded.
+            assert all(isinstance(event, DroppedFrame) for event in events), entry_id
+            last = events[-1]
+            assert isinstance(last, DroppedFrame)
+            assert last.reason in (DropReason.UNDECODABLE, DropReason.UNRECOGNISED), entry_id
 
 
 def test_every_capture_is_classified() -> None:

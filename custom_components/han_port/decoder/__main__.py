@@ -94,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.messages:
             for line in source:
                 _print(decoder.feed_message(line.rstrip(b"\r\n")))
+            _print(decoder.finish())
             sys.stdout.flush()
             return 0
         chunks: Iterable[bytes]
@@ -106,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             chunks = iter(lambda: source.read(_CHUNK), b"")
         for chunk in chunks:
             _print(decoder.feed_events(chunk))
+        # A capture cut inside a frame, or holding no frame at all, says so.
+        _print(decoder.finish())
     sys.stdout.flush()
     return 0
 

@@ -138,6 +138,12 @@ class NotificationFramer:
         """Whether a notification has begun and waits for the rest of its body."""
         return self._extent is not None
 
+    def unfinished(self) -> str | None:
+        """Say what a data-notification begun still waits for; None when none is, or it is an envelope's."""
+        if self._extent is None or self._owned:
+            return None
+        return f"a data-notification: {len(self._buffer)} bytes came, the rest of its body never did"
+
     def discard(self) -> None:
         """Forget a notification begun: a message transport's message ended without its rest."""
         self._offset += len(self._buffer)

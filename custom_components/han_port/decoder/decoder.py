@@ -206,6 +206,32 @@ class Decoder:
                 events.append(self._counted(event))
         return events
 
+    def finish(self) -> list[Event]:
+        """End the input (a capture's end); return a drop for what it began and never completed.
+
+        A meter's stream never ends, but a capture does: one cut inside a
+        frame, or holding nothing any framer reads, says so rather than
+        ending in silence.
+        """
+        framers: list[str | None] = [
+            self._hdlc.unfinished(),
+            self._mbus.unfinished(),
+            self._blocks.unfinished(),
+            self._p1.unfinished(),
+        ]
+        if not self._enveloped:
+            framers += [self._glo.unfinished(), self._notifications.unfinished()]
+        begun = next((what for what in framers if what is not None), None)
+        fed = self._p1.fed
+        self._end_message_frames()
+        if begun is not None:
+            drop = DroppedFrame(DropReason.UNDECODABLE, f"the input ends inside {begun}", b"")
+        elif fed and not self.telegrams and not self.dropped:
+            drop = DroppedFrame(DropReason.UNRECOGNISED, f"no frame, APDU or telegram in {fed} bytes", b"")
+        else:
+            return []
+        return [self._counted(drop)]
+
     def _join_blocks(self, message: DlmsMessage) -> DlmsMessage | None:
         """Add a block; return the joined APDU, carried as its blocks were, once the last is in."""
         block = parse_block(strip_llc(message.information))

@@ -154,6 +154,12 @@ class BlockAssembler:
         self._blocks: list[bytes] = []
         self._size = 0
 
+    def unfinished(self) -> str | None:
+        """Say what an APDU being joined still waits for; None when none is."""
+        if not self._blocks:
+            return None
+        return f"a general-block-transfer: {len(self._blocks)} block(s) came, its last never did"
+
     def add(self, block: Block) -> bytes | None:
         """Take a block; return the whole APDU with its last block, None while more are due.
 

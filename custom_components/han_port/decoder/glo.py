@@ -60,6 +60,14 @@ class GloFramer:
         self._offset = 0  # stream position of the buffer's first byte
         self._history = b""  # the bytes just before the buffer, to see an envelope's header
 
+    def unfinished(self) -> str | None:
+        """Say what a ciphered APDU begun still waits for; None when nothing is begun."""
+        buffer = self._buffer
+        length = _length(buffer, _LENGTH_AT) if len(buffer) > _LENGTH_AT else None
+        if length is None or length[0] < 0:
+            return None
+        return f"a ciphered APDU: {len(buffer)} of its {length[1] + length[0]} bytes came"
+
     def feed_positioned(self, data: bytes) -> list[tuple[int, GloMessage]]:
         """Add bytes; return every APDU they complete, with the stream position it started at."""
         buffer = self._buffer

@@ -142,6 +142,16 @@ class HdlcFramer:
         """Whether checksum-valid segments of a message are in and its last one is awaited."""
         return bool(self._segments)
 
+    def unfinished(self) -> str | None:
+        """Say what a frame begun, whose header holds, still waits for; None when nothing is begun."""
+        if self._segments:
+            return f"a message of HDLC segments: {len(self._segments)} came, its last never did"
+        buffer = self._buffer
+        header = self._header(buffer, 0) if len(buffer) > 1 else None
+        if header is None or header[0] < 0:
+            return None
+        return f"an HDLC frame: {len(buffer)} of its {header[0] + 2} bytes came"
+
     def discard(self) -> None:
         """Forget a frame start, or segments, that will never be continued (counted as noise)."""
         self._skip(self._buffer, 0, len(self._buffer))

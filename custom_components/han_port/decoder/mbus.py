@@ -67,6 +67,15 @@ class MbusFramer:
         """Whether checksum-valid segments of a message are in and its last one is awaited."""
         return bool(self._segments)
 
+    def unfinished(self) -> str | None:
+        """Say what a frame or message begun still waits for; None when nothing is begun."""
+        if self._segments:
+            return f"a message of M-Bus long frames: {len(self._segments)} came, its last never did"
+        buffer = self._buffer
+        if len(buffer) < _HEADER or _header_length(buffer, 0) < 0:
+            return None
+        return f"an M-Bus long frame: {len(buffer)} of its {_header_length(buffer, 0) + 6} bytes came"
+
     def discard(self) -> None:
         """Forget a frame start, or segments, that will never be continued (counted as noise)."""
         self.noise_bytes += len(self._buffer)

@@ -66,7 +66,7 @@ class DropReason(StrEnum):
     REPLAYED = "replayed"
     """Authentic, but its invocation counter did not increase: a frame sent again."""
     UNRECOGNISED = "unrecognised"
-    """A message (an MQTT payload) that holds no frame, APDU or telegram of any format the decoder reads."""
+    """A message (an MQTT payload), or a whole input, that holds no frame, APDU or telegram the decoder reads."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,13 @@ class P1Framer:
             return self._offset
         return None
 
+    def unfinished(self) -> str | None:
+        """Say what a telegram begun (its identification line in) still waits for; None when nothing is begun."""
+        buffer = self._buffer
+        if not buffer or _IDENT.match(buffer) is None:
+            return None
+        return f"a P1 telegram: {len(buffer)} bytes came, its end ('!' and CRC) never did"
+
     @property
     def fed(self) -> int:
         """Bytes fed so far: the stream position of the next byte."""
