@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from .axdr import ARRAY, STRUCTURE, ItemExtent
 from .ciphering import GENERAL_GLO_CIPHERING, SECURITY_CONTROLS, SYSTEM_TITLE_LENGTH
 from .cosem import DATE_TIME_LENGTH
+from .crc import crc16_x25
 from .dlms import DATA_NOTIFICATION, GENERAL_BLOCK_TRANSFER, LLC_HEADERS
 from .model import DecodeError
 
@@ -48,21 +49,26 @@ HISTORY = max(_HDLC_ENVELOPE, _GLO_ENVELOPE)
 """How many bytes before an APDU tell whether an envelope holds it."""
 
 
-def inside_envelope(before: bytes) -> bool:
+def inside_envelope(before: bytes, *, bare_stream: bool = False) -> bool:
     """Whether the bytes before an APDU's first byte are another envelope's header, which then owns it.
 
     An LLC header alone is no envelope (LLC-only streams exist); behind an
     HDLC flag and frame format it is, whether or not that header's HCS
     holds: a frame that fails its checks must not be read here instead.
+    In a stream already known to carry bare APDUs (bare_stream), a flag and
+    format byte whose HCS fails are a chance pattern in the noise between
+    them: only a header that holds owns what follows.
     """
     if before.endswith(_MBUS_TRANSPORT):
         return True
     if before.endswith(LLC_HEADERS):
         header_end = len(before) - 3 - _HCS
+        hcs = int.from_bytes(before[header_end : header_end + _HCS], "little")
         return any(
             header_end - size >= 1
             and before[header_end - size - 1] == _HDLC_FLAG
             and before[header_end - size] & _FORMAT_TYPE_MASK == _FORMAT_TYPE_3
+            and (not bare_stream or crc16_x25(before[header_end - size : header_end]) == hcs)
             for size in _HDLC_HEADER_SIZES
         )
     for size in (1, 2, 3):
@@ -132,6 +138,7 @@ class NotificationFramer:
         # Whether that notification is another envelope's: measured only to
         # skip it whole, as a chance 0F inside its date-time or values is no start.
         self._owned = False
+        self._emitted = False  # whether a notification was read here: the stream carries them bare
 
     @property
     def pending(self) -> bool:
@@ -188,6 +195,7 @@ class NotificationFramer:
                 llc = before if before in LLC_HEADERS else b""
                 apdu = llc + bytes(buffer[:end])
                 events.append((self._offset - len(llc), NotificationMessage(apdu, apdu)))
+                self._emitted = True
                 # The bytes of a notification read are no envelope's header for what follows.
                 self._drop(end)
                 self._history, buffer, pos = b"", self._buffer, 0
@@ -214,7 +222,7 @@ class NotificationFramer:
         before = (self._history + bytes(buffer[max(0, start - HISTORY) : start]))[-HISTORY:]
         self._drop(start)
         self._extent = ItemExtent(body - start, MAX_NOTIFICATION_BYTES)
-        self._owned = inside_envelope(before)
+        self._owned = inside_envelope(before, bare_stream=self._emitted)
         return 0, False
 
     def _drop(self, count: int) -> None:

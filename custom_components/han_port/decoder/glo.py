@@ -59,6 +59,7 @@ class GloFramer:
         self._buffer = bytearray()
         self._offset = 0  # stream position of the buffer's first byte
         self._history = b""  # the bytes just before the buffer, to see an envelope's header
+        self._emitted = False  # whether an APDU was read here: the stream carries them bare
 
     def unfinished(self) -> str | None:
         """Say what a ciphered APDU begun still waits for; None when nothing is begun."""
@@ -85,7 +86,7 @@ class GloFramer:
                 pos = start
                 break
             before = (history + bytes(buffer[max(clean, start - HISTORY) : start]))[-HISTORY:]
-            if buffer[start + 1] != SYSTEM_TITLE_LENGTH or inside_envelope(before):
+            if buffer[start + 1] != SYSTEM_TITLE_LENGTH or inside_envelope(before, bare_stream=self._emitted):
                 pos = start + 1
                 continue
             length = _length(buffer, start + _LENGTH_AT)
@@ -109,6 +110,7 @@ class GloFramer:
                 break
             apdu = bytes(buffer[start:end])
             events.append((self._offset + start, GloMessage(apdu, apdu)))
+            self._emitted = True
             pos = clean = end
             history = b""
         else:
