@@ -57,6 +57,31 @@ def test_a_damaged_or_missing_mbus_segment_drops_one_message_only() -> None:
     assert powers(decoder.feed_events(encoder.mbus_frames(apdu(7), segment_size=60))) == [7]
 
 
+def test_a_message_whose_last_segment_was_lost_is_dropped_and_the_next_one_decodes() -> None:
+    """A damaged header hides a segment from its framer: the next message's first segment ends the cut one."""
+    hdlc = [encoder.hdlc_frames(apdu(power), segment_size=60) for power in (610, 611)]
+    last = hdlc[0].rfind(b"\x7e\x7e") + 1
+    damaged = bytearray(hdlc[0])
+    damaged[last + 5] ^= 0x40  # the last segment's control byte: its HCS fails, no frame is seen
+    decoder = Decoder()
+    events = decoder.feed_events(bytes(damaged) + hdlc[1])
+    assert powers(events) == [611]
+    assert [event.detail for event in events if not isinstance(event, Telegram)] == [
+        "segmented message cut: its last segment never came"
+    ]
+    mbus = [bytearray(encoder.mbus_frames(apdu(power), segment_size=100)) for power in (620, 621)]
+    frame_starts = [0]
+    while (following := frame_starts[-1] + mbus[0][frame_starts[-1] + 1] + 6) < len(mbus[0]):
+        frame_starts.append(following)
+    mbus[0][frame_starts[-1] + 2] ^= 0x01  # the last frame's 68 L L' 68: no header, no frame
+    decoder = Decoder()
+    events = decoder.feed_events(bytes(mbus[0]) + bytes(mbus[1]))
+    assert powers(events) == [621]
+    assert [event.detail for event in events if not isinstance(event, Telegram)] == [
+        f"M-Bus message cut: {len(frame_starts) - 1} segment(s) came, its last never did"
+    ]
+
+
 def test_block_transfer_joins_blocks_and_drops_gaps_and_repeats() -> None:
     ciphered = encoder.glo_cipher(apdu(250), KEY, AUTH_KEY, counter=9)
     blocks = encoder.general_block_transfer(ciphered, 90)
@@ -86,6 +111,40 @@ def test_encrypted_p1_stream_decodes_and_needs_its_key() -> None:
     unkeyed = Decoder()
     assert unkeyed.feed(stream) == []
     assert unkeyed.dropped == {DropReason.KEY_MISSING: 2}
+
+
+def _p1_push(power: int, counter: int, key: bytes = KEY) -> bytes:
+    telegram = encoder.p1_telegram("SMA5", ["0-0:1.0.0(240115130010W)", f"1-0:1.7.0({power / 1000:08.3f}*kW)"])
+    return encoder.glo_cipher(telegram, key, AUTH_KEY, system_title=b"SMAtest1", counter=counter)
+
+
+def test_a_damaged_encrypted_p1_push_costs_that_push_alone_and_is_no_key_problem() -> None:
+    """A bare ciphered APDU has no checksum but its tag: damage must not pass for a wrong key, nor take the next push.
+
+    Its length made longer swallows the next push's first bytes; the same
+    meter's header found inside it says where the next one really begins.
+    """
+    pushes = [bytearray(_p1_push(1000 + n, n + 1)) for n in range(7)]
+    pushes[2][40] ^= 0x04  # ciphertext
+    pushes[4][10] += 2  # the length: two bytes of push 5's header swallowed
+    pushes[5][10] += 40  # the length: most of push 6 swallowed
+    stream = b"".join(pushes)
+    decoder = Decoder(KEY, AUTH_KEY)
+    events = [event for chunk in chunked(stream, random.Random(5)) for event in decoder.feed_events(chunk)]
+    assert powers(events, P1_POWER) == [1000, 1001, 1003, 1006]
+    assert decoder.dropped == {DropReason.BAD_CHECKSUM: 3}
+
+
+def test_keys_that_stop_opening_the_frames_are_a_key_problem_again_after_a_few() -> None:
+    """Line damage is a lone failure; a meter whose keys were changed fails every push from then on."""
+    other = bytes(reversed(KEY))
+    stream = b"".join(_p1_push(2000 + n, n + 1) for n in range(2))
+    stream += b"".join(_p1_push(2100 + n, n + 3, other) for n in range(4))
+    decoder = Decoder(KEY, AUTH_KEY)
+    reasons = [event.reason for event in decoder.feed_events(stream) if not isinstance(event, Telegram)]
+    assert reasons == [DropReason.BAD_CHECKSUM] * 2 + [DropReason.KEY_REJECTED] * 2
+    # Keys never proven on this stream: the first failure is theirs.
+    assert Decoder(other, AUTH_KEY).feed_events(stream[: len(_p1_push(2000, 1))])[0].reason is DropReason.KEY_REJECTED  # type: ignore[union-attr]
 
 
 def test_ciphered_danish_hdlc_is_never_read_twice_as_bare_apdus() -> None:

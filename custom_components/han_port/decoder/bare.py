@@ -55,9 +55,10 @@ def inside_envelope(before: bytes, *, bare_stream: bool = False) -> bool:
     An LLC header alone is no envelope (LLC-only streams exist); behind an
     HDLC flag and frame format it is, whether or not that header's HCS
     holds: a frame that fails its checks must not be read here instead.
-    In a stream already known to carry bare APDUs (bare_stream), a flag and
-    format byte whose HCS fails are a chance pattern in the noise between
-    them: only a header that holds owns what follows.
+    In a stream already known to carry bare APDUs (bare_stream), the noise
+    between them is read more strictly: a flag and format byte own what
+    follows only if their HCS holds, a block header only if it is numbered
+    and acknowledges nothing, as pushed blocks are.
     """
     if before.endswith(_MBUS_TRANSPORT):
         return True
@@ -73,10 +74,12 @@ def inside_envelope(before: bytes, *, bare_stream: bool = False) -> bool:
         )
     for size in (1, 2, 3):
         # A general-block-transfer block: E0, control, two block numbers, then the length.
+        block = len(before) - _BLOCK_HEADER - size
         if (
-            len(before) >= _BLOCK_HEADER + size
-            and before[-(_BLOCK_HEADER + size)] == GENERAL_BLOCK_TRANSFER
+            block >= 0
+            and before[block] == GENERAL_BLOCK_TRANSFER
             and _is_length(before[len(before) - size :])
+            and (not bare_stream or _is_push_block(before[block : block + _BLOCK_HEADER]))
         ):
             return True
         glo = len(before) - _GLO_HEADER[1] - size - _GLO_HEADER[0]
@@ -88,6 +91,11 @@ def inside_envelope(before: bytes, *, bare_stream: bool = False) -> bool:
         ):
             return True
     return False
+
+
+def _is_push_block(header: bytes) -> bool:
+    """Whether a block header is one a meter pushes: numbered from 1, acknowledging nothing (nobody answers)."""
+    return header[2:4] != b"\x00\x00" and header[4:6] == b"\x00\x00"
 
 
 def _is_length(field: bytes) -> bool:

@@ -52,6 +52,8 @@ _FORMATS: dict[type[DlmsMessage], Literal["hdlc", "mbus", "apdu"]] = {
     NotificationMessage: "apdu",
 }
 _BARE = (GloMessage, NotificationMessage)
+# A bare ciphered APDU that proven keys fail to open is damage; this many in a row are the keys'.
+_DAMAGED_IN_A_ROW = 3
 
 
 def decode_dlms_message(
@@ -148,6 +150,10 @@ class Decoder:
         # Whether it has carried a bare ciphered APDU: then a data-notification
         # found bare is a chance pattern in its ciphertext.
         self._ciphered_bare = False
+        # Whether the keys opened a ciphered frame of this stream, and how many
+        # bare ciphered APDUs they failed to open since (see _refused).
+        self._keys_proven = False
+        self._rejected_in_a_row = 0
         self._blocks = BlockAssembler()
         self._block_raws: list[bytes] = []
         self._layouts = LayoutCache()
@@ -310,6 +316,20 @@ class Decoder:
             self.dropped[event.reason] += 1
         return event
 
+    def _refused(self, err: FrameRefusedError, message: DlmsMessage | P1Message) -> DroppedFrame:
+        """Drop a refused frame; a bare ciphered APDU the proven keys fail to open, once in a while, was damaged.
+
+        Such an APDU has no checksum but its tag (or, encrypted only, its
+        content): once these keys opened this meter's frames, a lone failure
+        is the line's, and only failures in a row are the keys'.
+        """
+        if err.reason is DropReason.KEY_REJECTED and isinstance(message, GloMessage) and self._keys_proven:
+            self._rejected_in_a_row += 1
+            if self._rejected_in_a_row < _DAMAGED_IN_A_ROW:
+                detail = f"{err}; these keys opened this meter's APDUs before: damaged on the line"
+                return DroppedFrame(DropReason.BAD_CHECKSUM, detail, message.raw, err.ciphering)
+        return DroppedFrame(err.reason, str(err), message.raw, err.ciphering)
+
     def _decode(self, message: DlmsMessage | P1Message) -> Event | None:
         """Decode a checksum-valid message; drop it if it does not decode, is impossible or is refused.
 
@@ -335,8 +355,9 @@ class Decoder:
             # garbage from a wrong key must not raise the mark genuine frames must pass.
             if telegram.ciphering is not None:
                 self._policy.admit(telegram.ciphering)
+                self._keys_proven, self._rejected_in_a_row = True, 0
         except FrameRefusedError as err:
-            return DroppedFrame(err.reason, str(err), message.raw, err.ciphering)
+            return self._refused(err, message)
         except DecodeError as err:
             return DroppedFrame(DropReason.UNDECODABLE, str(err), message.raw)
         except (ArithmeticError, LookupError, TypeError, ValueError) as err:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from .bare import HISTORY, inside_envelope
 from .ciphering import GENERAL_GLO_CIPHERING, SECURITY_CONTROLS, SYSTEM_TITLE_LENGTH
+from .model import DroppedFrame, DropReason
 
 _LENGTH_AT = 2 + SYSTEM_TITLE_LENGTH
 _SECURITY_HEADER = 5  # security control and invocation counter
@@ -60,6 +61,43 @@ class GloFramer:
         self._offset = 0  # stream position of the buffer's first byte
         self._history = b""  # the bytes just before the buffer, to see an envelope's header
         self._emitted = False  # whether an APDU was read here: the stream carries them bare
+        # For the APDU whose bytes are arriving: its stream position, and how
+        # far its bytes were searched for the next APDU's header.
+        self._searched_from = -1
+        self._searched_to = 0
+        # The header of the APDU read last, and the stream position it ended at.
+        self._emitted_header = b""
+        self._emitted_to = 0
+
+    def _end(self, buffer: bytearray, start: int, before: bytes) -> int | None:
+        """Where the APDU at start ends, by its header; -1 for a false start, None until its header is in."""
+        if len(buffer) - start < 2:  # noqa: PLR2004 - the tag and the system title's length
+            return None
+        if buffer[start + 1] != SYSTEM_TITLE_LENGTH or inside_envelope(before, bare_stream=self._emitted):
+            return -1
+        length = _length(buffer, start + _LENGTH_AT)
+        if length is None:
+            return None
+        size, data_start = length
+        if size < _SECURITY_HEADER or size > MAX_APDU_BYTES:
+            return -1
+        if data_start >= len(buffer):
+            return None
+        # Any other security control is a false start (0x00 would be no ciphering at all).
+        return data_start + size if buffer[data_start] in SECURITY_CONTROLS else -1
+
+    def _next_header(self, buffer: bytearray, start: int, end: int) -> int | None:
+        """Where the same meter's next APDU (tag, system title) begins before end, if it does.
+
+        Each byte is looked at once per start: what was searched while the
+        APDU's bytes arrived is not searched again.
+        """
+        header = bytes(buffer[start : start + _LENGTH_AT])
+        origin = self._offset + start
+        searched = self._searched_to if self._searched_from == origin else origin + _LENGTH_AT
+        found = buffer.find(header, max(start + _LENGTH_AT, searched - self._offset - len(header) + 1), end)
+        self._searched_from, self._searched_to = origin, self._offset + end
+        return None if found < 0 else found
 
     def unfinished(self) -> str | None:
         """Say what a ciphered APDU begun still waits for; None when nothing is begun."""
@@ -69,7 +107,7 @@ class GloFramer:
             return None
         return f"a ciphered APDU: {len(buffer)} of its {length[1] + length[0]} bytes came"
 
-    def feed_positioned(self, data: bytes) -> list[tuple[int, GloMessage]]:
+    def feed_positioned(self, data: bytes) -> list[tuple[int, GloMessage | DroppedFrame]]:
         """Add bytes; return every APDU they complete, with the stream position it started at."""
         buffer = self._buffer
         if not buffer and GENERAL_GLO_CIPHERING not in data:
@@ -77,41 +115,46 @@ class GloFramer:
             self._offset += len(data)
             return []
         buffer += data
-        events: list[tuple[int, GloMessage]] = []
+        events: list[tuple[int, GloMessage | DroppedFrame]] = []
         pos = 0
         # Where the last APDU read ends: its bytes are no envelope's header for what follows.
         history, clean = self._history, 0
         while (start := buffer.find(GENERAL_GLO_CIPHERING, pos)) >= 0:
-            if len(buffer) - start < 2:  # noqa: PLR2004 - the tag and the system title's length
-                pos = start
-                break
+            if self._offset + start < self._emitted_to:
+                # Inside the APDU read last: only its own meter's next header,
+                # which a damaged length made it swallow the start of.
+                header = buffer[start : start + _LENGTH_AT]
+                if header != self._emitted_header[: len(header)]:
+                    pos = start + 1
+                    continue
             before = (history + bytes(buffer[max(clean, start - HISTORY) : start]))[-HISTORY:]
-            if buffer[start + 1] != SYSTEM_TITLE_LENGTH or inside_envelope(before, bare_stream=self._emitted):
-                pos = start + 1
-                continue
-            length = _length(buffer, start + _LENGTH_AT)
-            if length is None:
-                pos = start
-                break
-            size, data_start = length
-            if size < _SECURITY_HEADER or size > MAX_APDU_BYTES:
-                pos = start + 1
-                continue
-            if data_start >= len(buffer):
+            end = self._end(buffer, start, before)
+            if end is None:
                 pos = start  # still arriving
                 break
-            # Any other security control is a false start (0x00 would be no ciphering at all).
-            if buffer[data_start] not in SECURITY_CONTROLS:
+            if end < 0:
                 pos = start + 1
                 continue
-            end = data_start + size
+            cut = self._next_header(buffer, start, min(end, len(buffer)))
+            if cut is not None:
+                # The next APDU of the same meter begins inside this one: its
+                # length was damaged on the line. Drop it, read the next.
+                detail = "ciphered APDU cut short by the next one: its length was damaged"
+                events.append(
+                    (self._offset + start, DroppedFrame(DropReason.BAD_CHECKSUM, detail, bytes(buffer[start:cut])))
+                )
+                pos = clean = cut
+                history = b""
+                continue
             if len(buffer) < end:
                 pos = start  # still arriving
                 break
             apdu = bytes(buffer[start:end])
             events.append((self._offset + start, GloMessage(apdu, apdu)))
             self._emitted = True
-            pos = clean = end
+            self._emitted_header, self._emitted_to = apdu[:_LENGTH_AT], self._offset + end
+            # Look again from where the next header could have begun inside it.
+            pos, clean = max(start + 1, end - _LENGTH_AT + 1), end
             history = b""
         else:
             pos = len(buffer)

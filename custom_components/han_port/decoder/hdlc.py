@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from .crc import crc16_x25
+from .dlms import LLC_HEADERS
 from .model import DroppedFrame, DropReason
 
 FLAG = 0x7E
@@ -234,9 +235,17 @@ class HdlcFramer:
         if position not in self._disproven and _proven(buffer, start, end):
             frame = bytes(buffer[start:end])
             segmented = bool(buffer[start + 1] & _SEGMENTED)
+            information = frame[information_start - start : -3]
+            if self._segments and information[:3] in LLC_HEADERS:
+                # A message's first frame while another waits for its last
+                # segment (lost to a damaged header): that one ends here, cut.
+                raw = b"".join(self._segment_frames)
+                self._segments_reset()
+                cut = DroppedFrame(DropReason.UNDECODABLE, "segmented message cut: its last segment never came", raw)
+                events.append((self._message_at, cut))
             if not self._segments:
                 self._message_at = position
-            message = self._reassemble(frame[information_start - start : -3], frame, segmented=segmented)
+            message = self._reassemble(information, frame, segmented=segmented)
             if message is not None:
                 # A message of segments is positioned where its first began: bytes
                 # another framer found inside it come after it, not before.

@@ -119,9 +119,7 @@ class MbusFramer:
                 self._reset_segments()
                 pos = end
                 continue
-            event = self._segment(body, frame, self._offset + start)
-            if event is not None:
-                events.append(event)
+            events += self._segment(body, frame, self._offset + start)
             pos = end
         else:
             self.noise_bytes += len(buffer) - pos
@@ -130,19 +128,23 @@ class MbusFramer:
         self._offset += pos
         return events
 
-    def _segment(self, body: bytes, frame: bytes, position: int) -> tuple[int, MbusMessage | DroppedFrame] | None:
+    def _segment(self, body: bytes, frame: bytes, position: int) -> list[tuple[int, MbusMessage | DroppedFrame]]:
         """Take one checksum-valid frame's body (C, A, CI, data); return a message once its last segment is in."""
         ci = body[2]
         if ci > _CI_DLMS_LAST or len(body) < MIN_LENGTH + TSAP_BYTES:
             detail = f"M-Bus frame with CI 0x{ci:02x} carries no DLMS (only CI 0x00-0x1F does)"
-            return position, DroppedFrame(DropReason.UNDECODABLE, detail, frame)
+            return [(position, DroppedFrame(DropReason.UNDECODABLE, detail, frame))]
         sequence = ci & SEQUENCE
+        events: list[tuple[int, MbusMessage | DroppedFrame]] = []
         if sequence != self._next_sequence:
-            had = len(self._segments)
+            had, raw = len(self._segments), b"".join(self._segment_frames)
             self._reset_segments()
             if sequence != 0:
                 detail = f"M-Bus segment {sequence} came where segment {had} was due: the message is incomplete"
-                return position, DroppedFrame(DropReason.UNDECODABLE, detail, frame)
+                return [(position, DroppedFrame(DropReason.UNDECODABLE, detail, frame))]
+            # A new message's first segment: the one before lost its end (a damaged frame).
+            detail = f"M-Bus message cut: {had} segment(s) came, its last never did"
+            events.append((self._message_at, DroppedFrame(DropReason.UNDECODABLE, detail, raw)))
         if not self._segments:
             self._message_at = position
         self._segments.append(body[MIN_LENGTH + TSAP_BYTES :])
@@ -152,12 +154,13 @@ class MbusFramer:
             if len(self._segments) >= MAX_SEGMENTS:
                 raw = b"".join(self._segment_frames)
                 self._reset_segments()
-                return position, DroppedFrame(DropReason.UNDECODABLE, "segmented M-Bus message never ended", raw)
-            return None
+                never = DroppedFrame(DropReason.UNDECODABLE, "segmented M-Bus message never ended", raw)
+                events.append((position, never))
+            return events
         message = MbusMessage(b"".join(self._segments), b"".join(self._segment_frames))
-        at = self._message_at
+        events.append((self._message_at, message))
         self._reset_segments()
-        return at, message
+        return events
 
     def _reset_segments(self) -> None:
         self._segments = []
