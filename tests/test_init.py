@@ -33,6 +33,7 @@ from custom_components.han_port.const import (
 )
 from custom_components.han_port.decoder import Decoder, ObisCode
 from custom_components.han_port.simulator import frames as encoder
+from custom_components.han_port.simulator.meter import SimulatedMeter
 
 from .meter import (
     AUTH_KEY,
@@ -173,6 +174,46 @@ async def test_every_vendor_through_a_pty(
     for key, text in expected.items():
         await wait_for(lambda key=key: value(hass, key) not in (None, STATE_UNAVAILABLE, STATE_UNKNOWN))
         assert value(hass, key) == text, key
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("vendor", "keys"),
+    [
+        ("evn", {CONF_ENCRYPTION_KEY: KEY.hex()}),  # wired M-Bus, encrypted without a tag: one key
+        ("landis-gyr-ch", {}),  # block transfer, its own object list
+        ("iskraemeco", {}),  # compact list without OBIS codes
+        ("smarty", {CONF_ENCRYPTION_KEY: KEY.hex()}),  # encrypted P1 tagged with the published key
+    ],
+)
+async def test_every_meter_beyond_the_nordics_through_a_pty(
+    hass: HomeAssistant, pty_meter: PtyMeter, vendor: str, keys: dict[str, str]
+) -> None:
+    """What the simulated meter says it sent is what the sensors show, with their units and classes."""
+    meter = SimulatedMeter(vendor, key=KEY)
+    pushes = meter.advance(meter.start + timedelta(seconds=30))
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=f"meter-{vendor}", data={CONF_DEVICE: pty_meter.path, **keys})
+    await set_up(hass, entry)
+    pty_meter.start_pushing([push.frame for push in pushes])
+    await wait_for(lambda: value(hass, POWER) not in (None, STATE_UNAVAILABLE, STATE_UNKNOWN))
+    assert int(value(hass, POWER) or "") in {push.power_import for push in pushes}
+    power = sensor(hass, POWER)
+    assert power is not None
+    assert power.attributes[ATTR_UNIT_OF_MEASUREMENT] == "W"
+    assert power.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.POWER
+    totals = {push.energy_import for push in pushes}
+    if totals != {None}:
+        await wait_for(lambda: value(hass, ENERGY) not in (None, STATE_UNAVAILABLE, STATE_UNKNOWN))
+        energy = sensor(hass, ENERGY)
+        assert energy is not None
+        assert round(float(energy.state) * 1000) in totals
+        assert energy.attributes[ATTR_STATE_CLASS] == SensorStateClass.TOTAL_INCREASING
+        assert energy.attributes[ATTR_UNIT_OF_MEASUREMENT] == "kWh"
+    else:
+        # The compact list has powers per phase but no energy registers: no energy sensor is made up.
+        await wait_for(lambda: value(hass, "power_import_l1") not in (None, STATE_UNAVAILABLE, STATE_UNKNOWN))
+        assert sensor(hass, ENERGY) is None
+    assert float(value(hass, "current_l1") or "") > 0
     await hass.config_entries.async_unload(entry.entry_id)
 
 
