@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ from custom_components.han_port.const import (
 )
 from custom_components.han_port.decoder.ciphering import P1_AUTHENTICATION_KEY
 from custom_components.han_port.simulator import frames as encoder
+from custom_components.han_port.simulator.meter import SimulatedMeter
 
 from .meter import (
     AUTH_KEY,
@@ -749,6 +751,25 @@ async def test_a_meter_of_one_key_is_set_up_with_that_key_alone(
     assert result["data"][CONF_ENCRYPTION_KEY] == KEY.hex()
     assert CONF_AUTHENTICATION_KEY not in result["data"]
     assert result["result"].unique_id == ("1KFM0200169986" if meter == "austrian m-bus" else "3044563031")
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+@pytest.mark.parametrize(
+    ("vendor", "title"),
+    [("landis-gyr-ch", "Landis+Gyr 36418434"), ("iskraemeco", "Iskraemeco 78012345")],
+)
+async def test_a_plain_meter_beyond_the_nordics_is_found_and_named_by_itself(
+    hass: HomeAssistant, tcp_meter: TcpMeter, vendor: str, title: str
+) -> None:
+    """A block-transfer push and a list without OBIS codes need nothing but the address."""
+    meter = SimulatedMeter(vendor)
+    tcp_meter.start_pushing([push.frame for push in meter.advance(meter.start + timedelta(seconds=30))])
+    flow = await start(hass, "network")
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    assert result["title"] == title
+    assert result["result"].unique_id == title.rsplit(" ", 1)[1]
     await hass.async_block_till_done()
     assert await hass.config_entries.async_unload(result["result"].entry_id)
 
