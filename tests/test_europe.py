@@ -137,6 +137,13 @@ def test_a_damaged_encrypted_p1_push_costs_that_push_alone_and_is_no_key_problem
     events = [event for chunk in chunked(stream, random.Random(5)) for event in decoder.feed_events(chunk)]
     assert powers(events, P1_POWER) == [1000, 1001, 1003, 1006]
     assert decoder.dropped == {DropReason.BAD_CHECKSUM: 3}
+    assert [event.detail for event in events if not isinstance(event, Telegram)] == [
+        # Push 2's ciphertext, push 4 (read to its damaged length, then push 5
+        # found where it really began), and push 5 cut short by push 6.
+        "the authentication tag does not match, though these keys opened this meter's APDUs before: damaged on the line",
+        "the authentication tag does not match, though these keys opened this meter's APDUs before: damaged on the line",
+        "ciphered APDU cut short by the next one: its length was damaged",
+    ]
 
 
 def test_keys_that_stop_opening_the_frames_are_a_key_problem_again_after_a_few() -> None:

@@ -326,7 +326,9 @@ class Decoder:
         if err.reason is DropReason.KEY_REJECTED and isinstance(message, GloMessage) and self._keys_proven:
             self._rejected_in_a_row += 1
             if self._rejected_in_a_row < _DAMAGED_IN_A_ROW:
-                detail = f"{err}; these keys opened this meter's APDUs before: damaged on the line"
+                # What failed, without the blame on the keys that follows it.
+                failed = str(err).rsplit(": ", 1)[0]
+                detail = f"{failed}, though these keys opened this meter's APDUs before: damaged on the line"
                 return DroppedFrame(DropReason.BAD_CHECKSUM, detail, message.raw, err.ciphering)
         return DroppedFrame(err.reason, str(err), message.raw, err.ciphering)
 
