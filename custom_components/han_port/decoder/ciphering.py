@@ -183,6 +183,11 @@ class SecurityPolicy:
             msg = f"frame without an authentication tag (security 0x{ciphering.security_control:02x})"
             raise FrameRefusedError(DropReason.UNAUTHENTICATED, msg, ciphering)
 
+    @property
+    def keys_proven(self) -> bool:
+        """Whether a frame these keys opened has been admitted: they are the meter's."""
+        return bool(self._highest)
+
     def admit(self, ciphering: Ciphering | None) -> None:
         """Accept a frame's invocation counter, or raise FrameRefusedError for a frame sent again.
 

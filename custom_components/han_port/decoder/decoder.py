@@ -150,9 +150,7 @@ class Decoder:
         # Whether it has carried a bare ciphered APDU: then a data-notification
         # found bare is a chance pattern in its ciphertext.
         self._ciphered_bare = False
-        # Whether the keys opened a ciphered frame of this stream, and how many
-        # bare ciphered APDUs they failed to open since (see _refused).
-        self._keys_proven = False
+        # How many bare ciphered APDUs the keys, once proven, failed to open in a row (see _refused).
         self._rejected_in_a_row = 0
         self._blocks = BlockAssembler()
         self._block_raws: list[bytes] = []
@@ -323,7 +321,7 @@ class Decoder:
         content): once these keys opened this meter's frames, a lone failure
         is the line's, and only failures in a row are the keys'.
         """
-        if err.reason is DropReason.KEY_REJECTED and isinstance(message, GloMessage) and self._keys_proven:
+        if err.reason is DropReason.KEY_REJECTED and isinstance(message, GloMessage) and self._policy.keys_proven:
             self._rejected_in_a_row += 1
             if self._rejected_in_a_row < _DAMAGED_IN_A_ROW:
                 # What failed, without the blame on the keys that follows it.
@@ -357,7 +355,7 @@ class Decoder:
             # garbage from a wrong key must not raise the mark genuine frames must pass.
             if telegram.ciphering is not None:
                 self._policy.admit(telegram.ciphering)
-                self._keys_proven, self._rejected_in_a_row = True, 0
+                self._rejected_in_a_row = 0
         except FrameRefusedError as err:
             return self._refused(err, message)
         except DecodeError as err:

@@ -60,12 +60,12 @@ class GloFramer:
         self._buffer = bytearray()
         self._offset = 0  # stream position of the buffer's first byte
         self._history = b""  # the bytes just before the buffer, to see an envelope's header
-        self._emitted = False  # whether an APDU was read here: the stream carries them bare
         # For the APDU whose bytes are arriving: its stream position, and how
         # far its bytes were searched for the next APDU's header.
         self._searched_from = -1
         self._searched_to = 0
-        # The header of the APDU read last, and the stream position it ended at.
+        # The header of the APDU read last (none yet: the stream is not known to
+        # carry them bare), and the stream position it ended at.
         self._emitted_header = b""
         self._emitted_to = 0
 
@@ -73,7 +73,7 @@ class GloFramer:
         """Where the APDU at start ends, by its header; -1 for a false start, None until its header is in."""
         if len(buffer) - start < 2:  # noqa: PLR2004 - the tag and the system title's length
             return None
-        if buffer[start + 1] != SYSTEM_TITLE_LENGTH or inside_envelope(before, bare_stream=self._emitted):
+        if buffer[start + 1] != SYSTEM_TITLE_LENGTH or inside_envelope(before, bare_stream=bool(self._emitted_header)):
             return -1
         length = _length(buffer, start + _LENGTH_AT)
         if length is None:
@@ -151,7 +151,6 @@ class GloFramer:
                 break
             apdu = bytes(buffer[start:end])
             events.append((self._offset + start, GloMessage(apdu, apdu)))
-            self._emitted = True
             self._emitted_header, self._emitted_to = apdu[:_LENGTH_AT], self._offset + end
             # Look again from where the next header could have begun inside it.
             pos, clean = max(start + 1, end - _LENGTH_AT + 1), end
