@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from homeassistant.const import CONF_HOST, STATE_UNAVAILABLE, STATE_UNKNOWN
@@ -255,7 +255,7 @@ async def test_a_silent_meter_raises_a_repair_that_its_next_telegram_withdraws(
 
 
 async def test_a_port_that_stops_opening_raises_a_repair(
-    hass: HomeAssistant, tcp_meter: TcpMeter, reading_entry: MockConfigEntry
+    hass: HomeAssistant, hass_storage: dict[str, Any], tcp_meter: TcpMeter, reading_entry: MockConfigEntry
 ) -> None:
     entry = reading_entry
     await tcp_meter.stop()
@@ -263,9 +263,12 @@ async def test_a_port_that_stops_opening_raises_a_repair(
     await wait_for(lambda: issue_id in meter_issues(hass), seconds=10)
     assert meter_issues(hass)[issue_id].translation_placeholders["error"]
     assert await hass.config_entries.async_unload(entry.entry_id)
-    # Deleting the entry takes its issues with it.
+    store_key = f"han_port.{entry.entry_id}"
+    assert store_key in hass_storage  # written at unload
+    # Deleting the entry takes its issues and its kept energy state with it.
     await hass.config_entries.async_remove(entry.entry_id)
     assert not meter_issues(hass)
+    assert store_key not in hass_storage
 
 
 async def test_a_held_register_is_a_repair_until_it_counts_on(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:

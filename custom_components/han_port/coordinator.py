@@ -70,6 +70,11 @@ SAVE_INTERVAL = timedelta(minutes=5)
 SILENCE_REPAIR_AFTER = timedelta(hours=1)
 
 
+def energy_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """Return the store that keeps an entry's energy state over restarts."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
+
+
 class MeterUnavailableError(Exception):
     """The meter stopped sending: port closed, cable pulled or bridge gone."""
 
@@ -120,7 +125,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             ),
             peak_days=int(entry.options.get(CONF_PEAK_DAYS, DEFAULT_PEAK_DAYS)),
         )
-        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
+        self._store = energy_store(hass, entry.entry_id)
         self._silence_check: Callable[[], None] | None = None
         # Issues raised before a reload stay withdrawable by this coordinator.
         self._issues = entry_issue_ids(hass, entry.entry_id)

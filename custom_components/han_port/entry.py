@@ -37,7 +37,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData, entry_issue_ids
+from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData, energy_store, entry_issue_ids
 from .decoder import Decoder
 from .mqtt_reader import MqttReader, async_mqtt_ready, topic_url
 
@@ -220,9 +220,10 @@ async def _async_move_identity(hass: HomeAssistant, entry: HanPortConfigEntry, o
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> None:
-    """Take the entry's repair issues with it."""
+    """Take the entry's repair issues and its kept energy state with it."""
     for issue_id in entry_issue_ids(hass, entry.entry_id):
         ir.async_delete_issue(hass, DOMAIN, issue_id)
+    await energy_store(hass, entry.entry_id).async_remove()
 
 
 async def _async_options_updated(hass: HomeAssistant, entry: HanPortConfigEntry) -> None:
