@@ -365,14 +365,38 @@ async def test_a_port_already_read_is_refused_before_listening(
     assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "already_configured")
 
 
-async def test_the_same_meter_on_another_port_moves_the_entry(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+async def test_the_same_meter_on_another_port_moves_the_entry(
+    hass: HomeAssistant, tcp_meter: TcpMeter, pty_meter: PtyMeter
+) -> None:
     entry = MockConfigEntry(domain=DOMAIN, unique_id=METER_ID, data={CONF_HOST: "10.0.0.1", CONF_PORT: 1})
     entry.add_to_hass(hass)
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
     flow = await start(hass, "network")
     result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
-    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "already_configured")
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "meter_moved")
     assert entry.data[CONF_PORT] == tcp_meter.port
+    await hass.async_block_till_done()
+
+    # From the bridge to a serial port: nothing of the bridge stays, so the entry reads the port alone.
+    pty_meter.start_pushing([kamstrup_frame(default_state())])
+    flow = await start(hass, "serial")
+    result = await flow.submit({CONF_DEVICE: pty_meter.path})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "meter_moved")
+    assert entry.data[CONF_DEVICE] == pty_meter.path
+    assert CONF_HOST not in entry.data
+    assert CONF_PORT not in entry.data
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    # The bridge goes away; what the meter on the port says next is what the entry shows.
+    await tcp_meter.stop()
+    pty_meter.start_pushing([kamstrup_frame(default_state(power_import=2468))])
+    await wait_for(lambda: _power(entry) == 2468)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+def _power(entry: MockConfigEntry) -> float | None:
+    reading = entry.runtime_data.data.readings.get((1, 7, 0))  # active power import, by C.D.E
+    return None if reading is None else float(reading.value)
 
 
 # Reauthentication and reconfiguration, on entries that are loaded and hold their port.
@@ -627,6 +651,8 @@ async def test_options_flow_reloads_once_and_keeps_what_was_typed(
     monkeypatch.setattr(entry_module, "async_setup_entry", counted)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["step_id"] == "init"
+    # Which of several meters the dialog is for: its title names it.
+    assert result["description_placeholders"] == {"meter": entry.title}
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_CURRENT_TRANSFORMER_RATIO: 60, CONF_CAPACITY_THRESHOLDS: "5, 2", CONF_PEAK_DAYS: 3}
     )
@@ -711,7 +737,10 @@ async def test_reauth_asks_for_the_keys_the_meter_uses(hass: HomeAssistant) -> N
         },
     )
     authenticated.add_to_hass(hass)
-    assert required(await authenticated.start_reauth_flow(hass)) == {CONF_ENCRYPTION_KEY, CONF_AUTHENTICATION_KEY}
+    result = await authenticated.start_reauth_flow(hass)
+    assert required(result) == {CONF_ENCRYPTION_KEY, CONF_AUTHENTICATION_KEY}
+    # Keys are secrets: both fields are masked.
+    assert [selector.config["type"] for selector in result["data_schema"].schema.values()] == ["password", "password"]
 
 
 def _required(result: ConfigFlowResult) -> set[str]:

@@ -97,3 +97,13 @@ def test_every_message_the_code_can_show_is_written() -> None:
     assert raised <= STRINGS["issues"].keys()
     entry = (PACKAGE / "entry.py").read_text()
     assert set(re.findall(r'translation_key="(\w+)"', entry)) == STRINGS["exceptions"].keys()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_menu_title_has_no_placeholders(language: str) -> None:
+    # The 2026.11 frontend gives a menu's title no placeholders ("MISSING_VALUE"): they go in its description.
+    steps = json.loads((PACKAGE / "translations" / f"{language}.json").read_text())["config"]["step"]
+    menus = {name: step for name, step in steps.items() if "menu_options" in step}
+    assert {"user", "reconfigure"} <= menus.keys()
+    assert [name for name, step in menus.items() if placeholders(step["title"])] == []
+    assert placeholders(menus["reconfigure"]["description"]) == {"meter"}

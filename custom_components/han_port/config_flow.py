@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import serialx
 import voluptuous as vol
 from homeassistant.config_entries import (
+    SOURCE_IGNORE,
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
     ConfigEntryState,
@@ -31,6 +32,8 @@ from homeassistant.helpers.selector import (
     NumberSelectorMode,
     SelectOptionDict,
     TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
 )
 
 from .compat import (
@@ -86,6 +89,8 @@ _CONNECTION_KEYS = (CONF_DEVICE, CONF_HOST, CONF_PORT, CONF_TOPIC)
 # "mqtt" would be Home Assistant's MQTT discovery step: the topic step is named apart.
 _CONNECTION_KINDS = ["serial", "network", "mqtt_topic"]
 _KEY_FIELDS = (CONF_ENCRYPTION_KEY, CONF_AUTHENTICATION_KEY)
+# Everything in an entry's data that says where and how it reads: a move replaces all of it.
+_CONNECTION_DATA = frozenset((*_CONNECTION_KEYS, *line_settings_data(LineSettings())))
 
 
 def _list_ports() -> list[SelectOptionDict]:
@@ -290,10 +295,9 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def _show_keys_form(self, step_id: str) -> ConfigFlowResult:
         auth_marker = vol.Required if self._authenticates else vol.Optional
-        fields = {
-            vol.Required(CONF_ENCRYPTION_KEY): TextSelector(),
-            auth_marker(CONF_AUTHENTICATION_KEY): TextSelector(),
-        }
+        # Keys are secrets: masked as passwords are, on the screen and in screenshots.
+        secret = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+        fields = {vol.Required(CONF_ENCRYPTION_KEY): secret, auth_marker(CONF_AUTHENTICATION_KEY): secret}
         # What was typed stays (a typo is fixed, not retyped); known keys are offered when reconfiguring.
         suggested = {**self._keys, **{key: value for key, value in self._typed.items() if value}}
         return self._show_form(step_id, form_schema_with_values(self, fields, suggested))
@@ -482,11 +486,18 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             data[CONF_GENERATED_ID] = True
         else:
             await self.async_set_unique_id(telegram.meter_id)
-            # The same meter on another port or bridge: the entry follows it there.
-            self._abort_if_unique_id_configured(updates=data)
             data[CONF_GENERATED_ID] = False
+            known = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, telegram.meter_id)
+            if known is not None and known.source != SOURCE_IGNORE:
+                return self._async_move(known, data)
         title = meter_title(telegram.manufacturer, telegram.meter_id, self.unique_id)
         return self.async_create_entry(title=title, data=data)
+
+    def _async_move(self, entry: HanPortConfigEntry, data: dict[str, Any]) -> ConfigFlowResult:
+        """Move a known meter's entry to where it was heard now, keeping nothing of the old connection."""
+        kept = {key: value for key, value in entry.data.items() if key not in _CONNECTION_DATA}
+        # Its stored keys still open it: only keys typed now replace them.
+        return self.async_update_reload_and_abort(entry, data={**kept, **data}, reason="meter_moved")
 
 
 def _same_meter(entry: HanPortConfigEntry, telegram: Telegram) -> bool:
@@ -536,4 +547,9 @@ class HanPortOptionsFlow(OptionsFlowBase):
         }
         # What was typed stays, a mistake included, so it can be fixed.
         schema = form_schema_with_values(self, fields, user_input) if user_input is not None else form_schema(fields)
-        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={"meter": self.config_entry.title},
+        )
