@@ -10,6 +10,7 @@ serve one client), and then says what it heard.
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,6 +77,8 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Mapping
 
+    from homeassistant.helpers.service_info.usb import UsbServiceInfo
+
     from .compat import FormSchema
     from .coordinator import HanPortConfigEntry
     from .decoder import Telegram
@@ -91,6 +94,14 @@ _CONNECTION_KINDS = ["serial", "network", "mqtt_topic"]
 _KEY_FIELDS = (CONF_ENCRYPTION_KEY, CONF_AUTHENTICATION_KEY)
 # Everything in an entry's data that says where and how it reads: a move replaces all of it.
 _CONNECTION_DATA = frozenset((*_CONNECTION_KEYS, *line_settings_data(LineSettings())))
+
+
+def stable_path(device: str) -> str:
+    """Name a port by its /dev/serial/by-id link, which survives replugging, where it has one (blocking)."""
+    real = os.path.realpath(device)
+    by_id = Path(BY_ID)
+    links = sorted(by_id.iterdir()) if by_id.is_dir() else []
+    return next((str(link) for link in links if os.path.realpath(link) == real), device)
 
 
 def _list_ports() -> list[SelectOptionDict]:
@@ -164,6 +175,50 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="reconfigure", menu_options=options, description_placeholders={"meter": entry.title}
         )
 
+    # Found by Home Assistant: an adapter plugged in.
+
+    async def async_step_usb(self, discovery_info: UsbServiceInfo) -> ConfigFlowResult:
+        """Offer a HAN adapter just plugged in; an entry that already reads it only learns its stable path."""
+        device = await self.hass.async_add_executor_job(stable_path, discovery_info.device)
+        await self.async_set_unique_id(f"usb:{device}")
+        self._abort_if_unique_id_configured()
+        known = await self._async_entry_reading({CONF_DEVICE: device})
+        if known is not None:
+            if known.data.get(CONF_DEVICE) == device:
+                return self.async_abort(reason="already_configured")
+            # The entry reads this adapter by a name that changes when it is replugged: it learns the stable one.
+            data = {**known.data, CONF_DEVICE: device}
+            return self.async_update_reload_and_abort(known, data=data, reason="already_configured")
+        self._connection = {CONF_DEVICE: device}
+        self._placeholders["adapter"] = ", ".join(
+            part for part in (discovery_info.manufacturer, discovery_info.description) if part
+        )
+        self.context["title_placeholders"] = {"name": self._placeholders["adapter"] or device}
+        return await self.async_step_usb_confirm()
+
+    async def async_step_usb_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Confirm the discovered adapter, then listen on it as on a port picked by hand."""
+        if user_input is None:
+            self._set_confirm_only()
+            return self._show_form("usb_confirm", form_schema({}))
+        return await self._async_listen_at(dict(self._connection), COMMON_LINE_SETTINGS, "serial", self._connection)
+
+    async def _async_entry_reading(self, connection: dict[str, Any]) -> HanPortConfigEntry | None:
+        """Return the entry, other than this flow's own, that reads where connection points, if one does."""
+        entries = self._async_current_entries(include_ignore=False)
+        # Resolving device links touches the file system: not on the event loop.
+        address, *addresses = await self.hass.async_add_executor_job(
+            lambda: [entry_address(data) for data in (connection, *(dict(entry.data) for entry in entries))]
+        )
+        return next(
+            (
+                entry
+                for entry, other in zip(entries, addresses, strict=True)
+                if other == address and not self._is_flow_entry(entry)
+            ),
+            None,
+        )
+
     async def async_step_serial(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Pick a serial port (or type a path or URL); the line settings are found by listening."""
         if user_input is not None:
@@ -215,18 +270,12 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Listen at a new address, unless another entry already reads it."""
         field = next(key for key in (CONF_DEVICE, CONF_HOST, CONF_TOPIC) if key in connection)
-        entries = self._async_current_entries(include_ignore=False)
-        # Resolving device links touches the file system: not on the event loop.
-        address, *addresses = await self.hass.async_add_executor_job(
-            lambda: [entry_address(data) for data in (connection, *(dict(entry.data) for entry in entries))]
-        )
-        for entry, other in zip(entries, addresses, strict=True):
-            if other != address or self._is_flow_entry(entry):
-                continue
+        other = await self._async_entry_reading(connection)
+        if other is not None:
             if self.source == SOURCE_RECONFIGURE:
                 self._typed = user_input
                 self._errors = {field: "address_in_use"}
-                self._placeholders["other_meter"] = entry.title
+                self._placeholders["other_meter"] = other.title
                 return await self._async_show_origin(form)
             return self.async_abort(reason="already_configured")
         self._connection = connection
