@@ -163,6 +163,68 @@ async def test_another_meter_id_starts_the_totals_afresh(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_a_spike_one_minute_on_is_never_shown_and_the_total_never_goes_down(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = await set_up(hass, tcp_meter.port)
+    # A P1 meter: power and the register in every telegram, once a minute; it never draws more than 3 kW.
+    totals = [155_232_513, 155_232_560, 155_247_560, 155_232_610, 155_232_660, 155_232_700]
+    shown = []
+    for minute, total in enumerate(totals):
+        await push(hass, freezer, entry, START + timedelta(minutes=minute), telegram(3000, total))
+        shown.append(float(state(hass, "energy_import")))
+    # 15 kWh in a minute is thirty times what 3 kW carries: held, never shown, and nothing goes back.
+    assert shown == [155_232.513, 155_232.56, 155_232.56, 155_232.61, 155_232.66, 155_232.7]
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"energy_register_reset_{entry.entry_id}_1.8.0") is None
+    assert entry.runtime_data.held_totals == 1
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_power_reading_far_above_the_meters_never_moves_live_energy(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = await set_up(hass, tcp_meter.port)
+    coordinator = entry.runtime_data
+    await push(hass, freezer, entry, START, telegram(2000, 1_000_000))
+    powers = []
+    for step, watts in enumerate((2000, 900_000, 2000, 2000), start=1):
+        await push(hass, freezer, entry, START + timedelta(seconds=10 * step), telegram(watts))
+        powers.append(state(hass, "power_import"))
+    # 40 s at 2 kW: 22.2 Wh, with the 900 kW reading neither shown nor integrated (it would add 2.5 kWh).
+    assert coordinator.live_import.published == pytest.approx(1_000_000 + 2000 * 40 / 3600)
+    assert coordinator.tariff.current_hour_use(coordinator.live_import.published) == pytest.approx(2000 * 40 / 3600)
+    assert powers == ["2000", "2000", "2000", "2000"]
+    assert coordinator.held_powers == 1
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_genuine_rise_in_power_is_followed(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = await set_up(hass, tcp_meter.port)
+    coordinator = entry.runtime_data
+    await push(hass, freezer, entry, START, telegram(300, 1_000_000))
+    moment = START
+    for watts in (300, 300, 3000, 3000, 3000):
+        moment += timedelta(seconds=10)
+        await push(hass, freezer, entry, moment, telegram(watts))
+    assert state(hass, "power_import") == "3000"
+    # 20 s at 300 W, 10 s rising to 3 kW, 20 s at 3 kW.
+    used = (300 * 20 + 1650 * 10 + 3000 * 20) / 3600
+    assert coordinator.live_import.published == pytest.approx(1_000_000 + used)
+    # An hour on at 3 kW the register is followed too, though 3 kWh is ten times what the night's 300 W carries.
+    await push(hass, freezer, entry, moment + timedelta(hours=1), telegram(3000, 1_003_000))
+    assert state(hass, "energy_import") == "1003.0"
+    assert coordinator.held_totals == 0
+    # A load of 30 kW is more than a household shows without proof: it is taken at its third reading in a row.
+    moment += timedelta(hours=1)
+    for watts in (30_000, 30_000, 30_000):
+        moment += timedelta(seconds=10)
+        await push(hass, freezer, entry, moment, telegram(watts))
+    assert state(hass, "power_import") == "30000"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_billing_period_values_never_replace_the_present_total(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:

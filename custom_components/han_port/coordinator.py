@@ -29,7 +29,6 @@ from .decoder import DroppedFrame, Reading, Telegram
 from .decoder.registers import (
     ACTIVE_ENERGY_EXPORT,
     ACTIVE_ENERGY_IMPORT,
-    ACTIVE_POWER,
     ACTIVE_POWER_EXPORT,
     ACTIVE_POWER_IMPORT,
     PRESENT_VALUE,
@@ -40,8 +39,10 @@ from .energy import (
     DEFAULT_PEAK_DAYS,
     DEFAULT_THRESHOLDS,
     NEW_SEQUENCE_TELEGRAMS,
+    UNPROVEN_POWER,
     CapacityTariff,
     LiveEnergy,
+    PowerEnvelope,
     TotalGuard,
     Verdict,
     parse_thresholds,
@@ -59,6 +60,7 @@ type HanPortConfigEntry = ConfigEntry[HanPortCoordinator]
 
 
 _TOTAL = 8
+_POWERS = frozenset({ACTIVE_POWER_IMPORT.code, ACTIVE_POWER_EXPORT.code})
 # Telegrams that pass their checksums but not the keys, in a row, before the
 # user is asked for new ones (grid companies do change them).
 KEY_PROBLEMS_BEFORE_REAUTH = 3
@@ -96,11 +98,15 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """Start from what the config flow learned about the meter."""
         super().__init__(hass, LOGGER, config_entry=entry, name=DOMAIN)
         self.data = initial
-        self.guard = TotalGuard(ACTIVE_POWER.high)
+        self._ct_ratio = float(entry.options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO))
+        # Behind current transformers a household carries the ratio times what a meter alone does.
+        self.envelope = PowerEnvelope(floor=UNPROVEN_POWER * self._ct_ratio)
+        self.guard = TotalGuard(self.envelope)
         self.held_totals = 0
         """Energy totals held because they went down or jumped (followed or not later)."""
+        self.held_powers = 0
+        """Power readings above what this meter has shown, not (yet) confirmed: never integrated."""
         self._key_problems = 0
-        self._ct_ratio = float(entry.options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO))
         self.measurement_interval = float(entry.options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL))
         """Seconds between two writes of a measurement sensor (0: every telegram)."""
         # Totals kept from before (restored states, stored live energy) were
@@ -134,6 +140,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.live_import = LiveEnergy.from_dict(stored.get("import", {}))
         self.live_export = LiveEnergy.from_dict(stored.get("export", {}))
         self.tariff.restore(stored.get("tariff", {}))
+        self.envelope.highest = float(stored.get("highest_power", 0.0))
         stored_ratio = float(stored.get("current_transformer_ratio", self._ct_ratio))
         if stored_ratio != self._ct_ratio:
             self._restored_scale = self._ct_ratio / stored_ratio
@@ -143,12 +150,14 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             self.live_import.scale(self._restored_scale)
             self.live_export.scale(self._restored_scale)
             self.tariff.scale_total(self._restored_scale)
+            self.envelope.scale(self._restored_scale)
 
     def _energy_data(self) -> dict[str, Any]:
         return {
             "import": self.live_import.as_dict(),
             "export": self.live_export.as_dict(),
             "tariff": self.tariff.as_dict(),
+            "highest_power": self.envelope.highest,
             "current_transformer_ratio": self._ct_ratio,
         }
 
@@ -194,7 +203,11 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             value = reading.value
             if self._ct_ratio != 1 and kind is not None and kind.through_current_transformers:
                 value *= self._ct_ratio
-            if obis.d == _TOTAL and not self._accept_total(register, value, now):
+            if register in _POWERS and not self.envelope.admit(register, value):
+                # Far above what this meter has shown, and not (yet) confirmed: neither shown nor integrated.
+                self.held_powers += 1
+                continue
+            if obis.d == _TOTAL and not self._accept_total(register, value, now, telegram.timestamp):
                 continue
             readings[register] = Reading(value, reading.unit)
             self._track_energy(register, value, now)
@@ -217,10 +230,10 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             self._update_device(data)
         self.async_set_updated_data(data)
 
-    def _accept_total(self, register: Code, value: float, now: datetime) -> bool:
+    def _accept_total(self, register: Code, value: float, now: datetime, clock: datetime | None) -> bool:
         """Let a total through the guard; say so once when it holds one, and when it follows a new sequence."""
         previous = self.guard.last(register)
-        verdict = self.guard.check(register, value, now)
+        verdict = self.guard.check(register, value, now, clock)
         if verdict is not Verdict.HELD:
             self._delete_issue("energy_register_held", register)
         if verdict is Verdict.ACCEPTED:
