@@ -24,6 +24,7 @@ from custom_components.han_port.const import (
     DOMAIN,
 )
 from custom_components.han_port.decoder import Decoder
+from custom_components.han_port.identity import NEW_METER_TELEGRAMS, Identity, MeterIdentity
 from custom_components.han_port.simulator import frames as encoder
 
 from .meter import (
@@ -52,6 +53,26 @@ def meter_issues(hass: HomeAssistant) -> dict[str, ir.IssueEntry]:
 
 
 # Identity.
+
+
+def test_a_meter_id_is_believed_only_when_several_telegrams_in_a_row_agree() -> None:
+    identity = MeterIdentity(METER_ID)
+    other = "5706567000000042"
+    # Short lists name no meter: they neither confirm the newcomer nor deny it.
+    seen = [identity.check(meter_id) for meter_id in (other, None, other, METER_ID, other, other, None, other)]
+    assert seen == [
+        Identity.UNCONFIRMED,
+        Identity.SAME,
+        Identity.UNCONFIRMED,
+        Identity.SAME,
+        Identity.UNCONFIRMED,
+        Identity.UNCONFIRMED,
+        Identity.SAME,
+        Identity.REPLACED,
+    ]
+    assert NEW_METER_TELEGRAMS == 3
+    assert identity.meter_id == other
+    assert identity.check(METER_ID) is Identity.UNCONFIRMED
 
 
 async def test_an_entry_known_by_its_port_gets_an_identity_of_its_own(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:

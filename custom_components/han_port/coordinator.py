@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,8 @@ from .compat import meter_device
 from .const import (
     CONF_CAPACITY_THRESHOLDS,
     CONF_CURRENT_TRANSFORMER_RATIO,
+    CONF_MANUFACTURER,
+    CONF_METER_TYPE,
     CONF_PEAK_DAYS,
     CONF_UPDATE_INTERVAL,
     DEFAULT_CURRENT_TRANSFORMER_RATIO,
@@ -47,6 +50,7 @@ from .energy import (
     Verdict,
     parse_thresholds,
 )
+from .identity import Identity, MeterIdentity, meter_title
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -68,6 +72,8 @@ STORAGE_VERSION = 1
 # Energy state is written at most this often while telegrams flow (and at
 # every hour's first telegram): a power cut loses no more.
 SAVE_INTERVAL = timedelta(minutes=5)
+# Energy events kept for diagnostics: the latest few say what a user asks about.
+ENERGY_EVENTS_KEPT = 20
 # A meter silent this long is not a glitch: the user is told what to check.
 SILENCE_REPAIR_AFTER = timedelta(hours=1)
 
@@ -113,8 +119,11 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         # measured through this ratio; a new one rescales them.
         self._restored_scale = 1.0
         self._saved_at: datetime | None = None
-        # Totals that start a new sequence with their next accepted value (another meter).
-        self._restart_totals_at: set[Code] = set()
+        self.identity = MeterIdentity(initial.meter_id)
+        # Set once another meter has taken over this port: nothing is shown until the entry reloads as that meter.
+        self._replaced = False
+        self.energy_events: deque[dict[str, str]] = deque(maxlen=ENERGY_EVENTS_KEPT)
+        """What the energy guard and the meter's identity went through, for diagnostics."""
         self.live_import = LiveEnergy()
         self.live_export = LiveEnergy()
         self.tariff = CapacityTariff(
@@ -188,10 +197,8 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self._delete_issue(self.reader.silent_issue)
         self._delete_issue(self.reader.unreachable_issue)
         now = dt_util.utcnow()
-        if telegram.meter_id and self.data.meter_id and telegram.meter_id != self.data.meter_id:
-            LOGGER.warning("Meter %s replaced by %s: energy totals start afresh", self.data.meter_id, telegram.meter_id)
-            self.guard.forget()
-            self._restart_totals_at = {ACTIVE_ENERGY_IMPORT.code, ACTIVE_ENERGY_EXPORT.code}
+        if not self._is_this_meters(telegram):
+            return
         readings = dict(self.data.readings)
         for obis, reading in telegram.readings.items():
             # Billing-period and historic values (F other than 255) are not
@@ -237,9 +244,6 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if verdict is not Verdict.HELD:
             self._delete_issue("energy_register_held", register)
         if verdict is Verdict.ACCEPTED:
-            if register in self._restart_totals_at:
-                self._restart_totals_at.discard(register)
-                self._restart_live_energy(register, value)
             return True
         if verdict is Verdict.FOLLOWED:
             LOGGER.warning(
@@ -273,6 +277,54 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
                 register,
             )
         return False
+
+    def _is_this_meters(self, telegram: Telegram) -> bool:
+        """Whether a telegram is the known meter's; a new meter named by several in a row takes over the entry."""
+        if self._replaced:
+            return False
+        identity = self.identity.check(telegram.meter_id)
+        if identity is Identity.UNCONFIRMED:
+            LOGGER.debug("A telegram named meter %s, not %s: not shown", telegram.meter_id, self.data.meter_id)
+            return False
+        if identity is Identity.REPLACED:
+            self._meter_replaced(telegram)
+            return False
+        return True
+
+    def _meter_replaced(self, telegram: Telegram) -> None:
+        """Give a new meter a device and sensors of its own, so no total jumps from the old meter's count to its.
+
+        The entry takes the new meter's id and reloads: its sensors' unique ids
+        carry the id, so the old meter's sensors keep their history and the
+        new one's start their own. The hour in progress was measured by two
+        meters and is not counted.
+        """
+        self._replaced = True
+        entry, old, new = self.config_entry, self.data.meter_id, str(telegram.meter_id)
+        other = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, new)
+        if other is not None:
+            LOGGER.warning(
+                "Meter %s was replaced by %s, which %s reads already: nothing more is shown", old, new, other.title
+            )
+            return
+        LOGGER.warning("Meter %s was replaced by %s: it gets a device and sensors of its own", old, new)
+        self._record("meter_replaced")
+        self._create_issue("meter_replaced", {"old": old or "", "new": new})
+        self.guard.forget()
+        self.live_import, self.live_export = LiveEnergy(), LiveEnergy()
+        self.tariff.drop_hour()
+        known = {CONF_MANUFACTURER: telegram.manufacturer, CONF_METER_TYPE: telegram.meter_type}
+        data = {**entry.data, **{key: value for key, value in known.items() if value}}
+        title = meter_title(data.get(CONF_MANUFACTURER), new, new)
+        self.hass.config_entries.async_update_entry(entry, unique_id=new, title=title, data=data)
+        self.hass.config_entries.async_schedule_reload(entry.entry_id)
+
+    def _record(self, event: str, register: Code | None = None, **figures: float | None) -> None:
+        """Keep what happened to the energy totals for diagnostics (no meter ids: they are the household's)."""
+        entry = {"at": dt_util.utcnow().isoformat(), "event": event}
+        if register is not None:
+            entry["register"] = _name(register)
+        self.energy_events.append(entry | {name: _kwh(value) for name, value in figures.items()})
 
     def _restart_live_energy(self, register: Code, value: float) -> None:
         """Start live energy (and the hour's use) again from a register that began a new sequence."""

@@ -152,6 +152,7 @@ async def async_get_config_entry_diagnostics(
             "held_powers": coordinator.held_powers,
             "highest_power": coordinator.envelope.highest,
             "power_ceiling": coordinator.envelope.ceiling,
+            "events": list(coordinator.energy_events),
         },
         "last_telegrams": [masked(telegram, data.meter_id) for telegram in reader.last_telegrams],
     }

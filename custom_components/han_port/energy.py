@@ -176,6 +176,10 @@ class CapacityTariff:
         if self.hour_start_total is not None:
             self.hour_start_total *= factor
 
+    def drop_hour(self) -> None:
+        """Leave the hour in progress uncounted: it was measured by a meter that is gone, and one that just came."""
+        self.hour_start = self.hour_start_total = None
+
     def rebase(self, change: float) -> None:
         """Move the hour's starting total with the live total: a reset is not use."""
         if self.hour_start_total is not None:

@@ -39,6 +39,7 @@ from .const import (
 )
 from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData, entry_issue_ids
 from .decoder import Decoder
+from .identity import meter_title
 from .mqtt_reader import MqttReader, async_mqtt_ready, topic_url
 
 if TYPE_CHECKING:
@@ -72,16 +73,6 @@ def entry_address(data: dict[str, object]) -> str:
     if "://" in url:
         return url
     return f"serial:{os.path.realpath(url)}"
-
-
-def meter_number(meter_id: str | None, unique_id: str | None) -> str:
-    """Tell a meter apart in its names: by its number, or by the start of the id made up for it."""
-    return meter_id or (unique_id or "")[:6]
-
-
-def meter_title(manufacturer: str | None, meter_id: str | None, unique_id: str | None) -> str:
-    """Name a meter apart from any other: maker and meter number."""
-    return f"{manufacturer or 'Meter'} {meter_number(meter_id, unique_id)}".strip()
 
 
 def entry_line_settings(data: dict[str, object]) -> LineSettings:
@@ -223,6 +214,15 @@ async def async_remove_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> 
     """Take the entry's repair issues with it."""
     for issue_id in entry_issue_ids(hass, entry.entry_id):
         ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant,  # noqa: ARG001 - the platform signature
+    entry: HanPortConfigEntry,
+    device: dr.DeviceEntry,
+) -> bool:
+    """Let the user delete a replaced meter's device; the meter the entry reads now keeps its own."""
+    return (DOMAIN, entry.unique_id or entry.entry_id) not in device.identifiers
 
 
 async def _async_options_updated(hass: HomeAssistant, entry: HanPortConfigEntry) -> None:
