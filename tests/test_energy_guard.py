@@ -105,7 +105,7 @@ async def push_and_let_writes_happen(
     await hass.async_block_till_done()
 
 
-async def test_a_register_that_starts_again_is_followed_with_a_repair_issue(
+async def test_a_register_that_starts_again_is_followed(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     entry = await set_up(hass, tcp_meter.port)
@@ -122,15 +122,12 @@ async def test_a_register_that_starts_again_is_followed_with_a_repair_issue(
     held = [r for r in caplog.records if "Held energy register" in r.getMessage()]
     followed = [r for r in caplog.records if "following it" in r.getMessage()]
     assert (len(held), len(followed)) == (1, 1)
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"energy_register_reset_{entry.entry_id}_1.8.0")
-    assert issue is not None
-    assert issue.translation_key == "energy_register_reset"
-    assert issue.translation_placeholders == {
-        "meter": "Kamstrup 6841131BN243101040",
-        "register": "1.8.0",
-        "previous": "155232.510",
-        "value": "13.700",
-    }
+    # Followed by itself: a log line and a diagnostics entry, nothing for the user to decide.
+    assert not [issue for domain, issue in ir.async_get(hass).issues if domain == DOMAIN]
+    assert [(event["event"], event["value"]) for event in entry.runtime_data.energy_events] == [
+        ("register_held", "12.000"),
+        ("register_followed", "13.700"),
+    ]
     # Live energy starts again with the register; the hour's use is not thrown by the swap.
     assert float(state(hass, "live_energy_import")) == pytest.approx(13.7)
     # Ten seconds on at 900 W rising to 1800 W: 3.75 Wh on top of the new register.

@@ -72,6 +72,8 @@ STORAGE_VERSION = 1
 # Energy state is written at most this often while telegrams flow (and at
 # every hour's first telegram): a power cut loses no more.
 SAVE_INTERVAL = timedelta(minutes=5)
+# A held register the guard cannot settle by itself: the user decides in its fix flow (repairs.py).
+HELD_ISSUE = "energy_register_held"
 # Energy events kept for diagnostics: the latest few say what a user asks about.
 ENERGY_EVENTS_KEPT = 20
 # A meter silent this long is not a glitch: the user is told what to check.
@@ -124,6 +126,10 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self._replaced = False
         self.energy_events: deque[dict[str, str]] = deque(maxlen=ENERGY_EVENTS_KEPT)
         """What the energy guard and the meter's identity went through, for diagnostics."""
+        self._held_in_a_row: dict[Code, int] = {}
+        self._held_readings: dict[Code, Reading] = {}
+        # Holds the user chose to keep: not asked about again until the register counts on.
+        self._keep_holding: set[Code] = set()
         self.live_import = LiveEnergy()
         self.live_export = LiveEnergy()
         self.tariff = CapacityTariff(
@@ -214,9 +220,10 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
                 # Far above what this meter has shown, and not (yet) confirmed: neither shown nor integrated.
                 self.held_powers += 1
                 continue
-            if obis.d == _TOTAL and not self._accept_total(register, value, now, telegram.timestamp):
+            shown = Reading(value, reading.unit)
+            if obis.d == _TOTAL and not self._accept_total(register, shown, now, telegram.timestamp):
                 continue
-            readings[register] = Reading(value, reading.unit)
+            readings[register] = shown
             self._track_energy(register, value, now)
         if self.live_import.published is not None:
             self.tariff.update(self.live_import.published, now)
@@ -237,12 +244,21 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             self._update_device(data)
         self.async_set_updated_data(data)
 
-    def _accept_total(self, register: Code, value: float, now: datetime, clock: datetime | None) -> bool:
-        """Let a total through the guard; say so once when it holds one, and when it follows a new sequence."""
+    def _accept_total(self, register: Code, reading: Reading, now: datetime, clock: datetime | None) -> bool:
+        """Let a total through the guard; log when it holds one and when it follows a new sequence.
+
+        A hold the guard cannot settle by itself (the meter neither returned
+        to its count nor proved a new one in as many telegrams as a new
+        sequence takes) becomes a repair issue, where the user decides.
+        """
+        value = reading.value
         previous = self.guard.last(register)
         verdict = self.guard.check(register, value, now, clock)
-        if verdict is not Verdict.HELD:
-            self._delete_issue("energy_register_held", register)
+        if verdict in (Verdict.ACCEPTED, Verdict.FOLLOWED):
+            self._held_in_a_row.pop(register, None)
+            self._held_readings.pop(register, None)
+            self._keep_holding.discard(register)
+            self._delete_issue(HELD_ISSUE, register)
         if verdict is Verdict.ACCEPTED:
             return True
         if verdict is Verdict.FOLLOWED:
@@ -253,15 +269,13 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
                 previous,
                 value,
             )
+            self._record("register_followed", register, previous=previous, value=value)
             self._restart_live_energy(register, value)
-            self._create_issue(
-                "energy_register_reset",
-                {"register": _name(register), "previous": _kwh(previous), "value": _kwh(value)},
-                register,
-            )
             return True
         self.held_totals += 1
-        if verdict is Verdict.HELD_NEW:
+        self._held_readings[register] = reading
+        held = self._held_in_a_row[register] = self._held_in_a_row.get(register, 0) + 1
+        if held == 1:
             LOGGER.warning(
                 "Held energy register %s of meter %s at %s: it came as %s, and a total may only grow, as fast as "
                 "power allows; it is followed if the next %s grow on from there",
@@ -271,12 +285,44 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
                 value,
                 NEW_SEQUENCE_TELEGRAMS - 1,
             )
+            self._record("register_held", register, previous=previous, value=value)
+        if held >= NEW_SEQUENCE_TELEGRAMS and register not in self._keep_holding:
             self._create_issue(
-                "energy_register_held",
+                HELD_ISSUE,
                 {"register": _name(register), "previous": _kwh(previous), "value": _kwh(value)},
                 register,
+                fixable=True,
             )
         return False
+
+    @callback
+    def keep_holding(self, register: Code) -> None:
+        """Keep holding a register's last total, as the user decided: the guard goes on as it would, unasked."""
+        self._keep_holding.add(register)
+        self._delete_issue(HELD_ISSUE, register)
+        self._record("register_kept", register, previous=self.guard.last(register))
+
+    @callback
+    def accept_held_total(self, register: Code) -> bool:
+        """Take a register's held total as the meter's count, as the user decided; False if none is held."""
+        previous = self.guard.last(register)
+        value = self.guard.follow_held(register)
+        reading = self._held_readings.pop(register, None)
+        self._held_in_a_row.pop(register, None)
+        self._delete_issue(HELD_ISSUE, register)
+        if value is None or reading is None:
+            return False
+        LOGGER.warning(
+            "Energy register %s of meter %s: %s taken as its count (was %s), as the user decided",
+            _name(register),
+            self.data.meter_id,
+            value,
+            previous,
+        )
+        self._record("register_accepted", register, previous=previous, value=value)
+        self._restart_live_energy(register, value)
+        self.async_set_updated_data(replace(self.data, readings={**self.data.readings, register: reading}))
+        return True
 
     def _is_this_meters(self, telegram: Telegram) -> bool:
         """Whether a telegram is the known meter's; a new meter named by several in a row takes over the entry."""
@@ -408,7 +454,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             self._silence_check()
             self._silence_check = None
 
-    def _create_issue(self, kind: str, placeholders: dict[str, str], register: Code | None = None) -> None:
+    def _create_issue(
+        self, kind: str, placeholders: dict[str, str], register: Code | None = None, *, fixable: bool = False
+    ) -> None:
         """Raise one of this meter's repair issues; its id carries the entry, so removal finds it."""
         issue_id = self._issue_id(kind, register)
         self._issues.add(issue_id)
@@ -416,7 +464,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             self.hass,
             DOMAIN,
             issue_id,
-            is_fixable=False,
+            is_fixable=fixable,
+            # What the fix flow needs to find the meter and the register again.
+            data={"entry_id": self.config_entry.entry_id, "register": _name(register)} if register else None,
             severity=ir.IssueSeverity.WARNING,
             translation_key=kind,
             translation_placeholders={"meter": self.config_entry.title, **placeholders},
