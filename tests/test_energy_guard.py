@@ -205,6 +205,8 @@ async def test_a_new_meter_gets_sensors_of_its_own_and_no_total_jumps(
     assert new_energy != old_energy
     assert hass.states.get(new_energy).state == "12.009"  # type: ignore[union-attr]
     assert entry.runtime_data.live_import.published == 12_009
+    # The replacement is kept for diagnostics over the reload.
+    assert [event["event"] for event in entry.runtime_data.energy_events] == ["meter_replaced"]
     # The old meter's Energy import never showed anything but its own count.
     shown = {value for entity, value in written if entity == old_energy}
     assert shown <= {"155232.51", STATE_UNAVAILABLE}
@@ -286,6 +288,11 @@ async def test_a_genuine_rise_in_power_is_followed(
         moment += timedelta(seconds=10)
         await push(hass, freezer, entry, moment, telegram(watts))
     assert state(hass, "power_import") == "30000"
+    # What the meter has shown is kept over a restart.
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    await reader_connected(entry)
+    assert entry.runtime_data.envelope.highest == 30_000
     await hass.config_entries.async_unload(entry.entry_id)
 
 

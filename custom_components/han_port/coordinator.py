@@ -156,6 +156,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.live_export = LiveEnergy.from_dict(stored.get("export", {}))
         self.tariff.restore(stored.get("tariff", {}))
         self.envelope.highest = float(stored.get("highest_power", 0.0))
+        self.energy_events.extend(stored.get("events", []))
         stored_ratio = float(stored.get("current_transformer_ratio", self._ct_ratio))
         if stored_ratio != self._ct_ratio:
             self._restored_scale = self._ct_ratio / stored_ratio
@@ -173,6 +174,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             "export": self.live_export.as_dict(),
             "tariff": self.tariff.as_dict(),
             "highest_power": self.envelope.highest,
+            "events": list(self.energy_events),
             "current_transformer_ratio": self._ct_ratio,
         }
 
