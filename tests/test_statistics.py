@@ -88,3 +88,22 @@ async def test_a_meter_swap_never_counts_the_new_meters_register_as_use(
     assert new_energy != old_energy
     assert sums[new_energy] == [pytest.approx(0.020)]
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_spike_never_reaches_the_statistics(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    now = dt_util.utcnow()
+    period = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0) + timedelta(minutes=5)
+    freezer.move_to(period)
+    entry = await set_up(hass, tcp_meter.port)
+    # A P1 meter drawing 3 kW, once a minute; the third register is 15 kWh above the meter's.
+    for minute, total in enumerate((155_232_513, 155_232_563, 155_247_563, 155_232_613, 155_232_663)):
+        await push(hass, freezer, entry, period + timedelta(minutes=minute, seconds=5), telegram(3000, total))
+    energy = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{METER_ID}_active_energy_import")
+    assert energy is not None
+    freezer.move_to(period + timedelta(minutes=10))
+    sums = await five_minute_sums(hass, period, energy)
+    assert sums[energy] == [pytest.approx(0.150)]
+    await hass.config_entries.async_unload(entry.entry_id)
