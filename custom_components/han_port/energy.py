@@ -269,8 +269,8 @@ class PowerEnvelope:
     floor: float = UNPROVEN_POWER
     highest: float = 0.0
     """The highest power sustained over two readings in a row (W)."""
-    _last: dict[Code, float] = field(default_factory=dict, repr=False)
-    _above: dict[Code, list[float]] = field(default_factory=dict, repr=False)
+    _last: dict[Code, float] = field(default_factory=dict, init=False, repr=False)
+    _above: dict[Code, list[float]] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def ceiling(self) -> float:
@@ -362,11 +362,6 @@ class TotalGuard:
         """Return the last accepted total of a register."""
         known = self._accepted.get(register)
         return None if known is None else known.value
-
-    def candidate(self, register: Code) -> float | None:
-        """Return the latest held total of a register."""
-        held = self._candidates.get(register)
-        return None if held is None else held.value
 
     @property
     def held(self) -> list[Code]:
