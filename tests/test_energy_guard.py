@@ -224,8 +224,10 @@ async def test_a_new_meter_gets_sensors_of_its_own_and_no_total_jumps(
         for device in dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
     }
     assert devices.keys() == {METER_ID, NEW_METER}
-    assert await async_remove_config_entry_device(hass, entry, devices[METER_ID])
     assert not await async_remove_config_entry_device(hass, entry, devices[NEW_METER])
+    assert await async_remove_config_entry_device(hass, entry, devices[METER_ID])
+    # With the old meter's device gone, the notice has done its work.
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"meter_replaced_{entry.entry_id}") is None
     await hass.config_entries.async_unload(entry.entry_id)
 
 

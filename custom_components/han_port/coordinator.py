@@ -74,6 +74,8 @@ STORAGE_VERSION = 1
 SAVE_INTERVAL = timedelta(minutes=5)
 # A held register the guard cannot settle by itself: the user decides in its fix flow (repairs.py).
 HELD_ISSUE = "energy_register_held"
+# A meter replaced by another: which sensors the Energy dashboard should now use.
+REPLACED_ISSUE = "meter_replaced"
 # Energy events kept for diagnostics: the latest few say what a user asks about.
 ENERGY_EVENTS_KEPT = 20
 # A meter silent this long is not a glitch: the user is told what to check.
@@ -357,7 +359,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             return
         LOGGER.warning("Meter %s was replaced by %s: it gets a device and sensors of its own", old, new)
         self._record("meter_replaced")
-        self._create_issue("meter_replaced", {"old": old or "", "new": new})
+        self._create_issue(REPLACED_ISSUE, {"old": old or "", "new": new})
         self.guard.forget()
         self.live_import, self.live_export = LiveEnergy(), LiveEnergy()
         self.tariff.drop_hour()
@@ -482,8 +484,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
     def _issue_id(self, kind: str, register: Code | None) -> str:
-        suffix = f"_{_name(register)}" if register is not None else ""
-        return f"{kind}_{self.config_entry.entry_id}{suffix}"
+        return meter_issue_id(kind, self.config_entry.entry_id, register)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -493,8 +494,14 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=dt_util.get_default_time_zone())
 
 
+def meter_issue_id(kind: str, entry_id: str, register: Code | None = None) -> str:
+    """Name a meter's repair issue: one per kind, entry and register, so an event never raises two."""
+    suffix = f"_{_name(register)}" if register is not None else ""
+    return f"{kind}_{entry_id}{suffix}"
+
+
 def entry_issue_ids(hass: HomeAssistant, entry_id: str) -> set[str]:
-    """Find the repair issues raised for an entry: their ids carry its entry id (see _issue_id)."""
+    """Find the repair issues raised for an entry: their ids carry its entry id (see meter_issue_id)."""
     return {issue_id for domain, issue_id in ir.async_get(hass).issues if domain == DOMAIN and entry_id in issue_id}
 
 

@@ -37,7 +37,14 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData, entry_issue_ids
+from .coordinator import (
+    REPLACED_ISSUE,
+    HanPortConfigEntry,
+    HanPortCoordinator,
+    MeterData,
+    entry_issue_ids,
+    meter_issue_id,
+)
 from .decoder import Decoder
 from .identity import meter_title
 from .mqtt_reader import MqttReader, async_mqtt_ready, topic_url
@@ -217,12 +224,18 @@ async def async_remove_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> 
 
 
 async def async_remove_config_entry_device(
-    hass: HomeAssistant,  # noqa: ARG001 - the platform signature
+    hass: HomeAssistant,
     entry: HanPortConfigEntry,
     device: dr.DeviceEntry,
 ) -> bool:
-    """Let the user delete a replaced meter's device; the meter the entry reads now keeps its own."""
-    return (DOMAIN, entry.unique_id or entry.entry_id) not in device.identifiers
+    """Let the user delete a replaced meter's device; the meter the entry reads now keeps its own.
+
+    Once the old meter is gone, the notice of its replacement has done its work.
+    """
+    if (DOMAIN, entry.unique_id or entry.entry_id) in device.identifiers:
+        return False
+    ir.async_delete_issue(hass, DOMAIN, meter_issue_id(REPLACED_ISSUE, entry.entry_id))
+    return True
 
 
 async def _async_options_updated(hass: HomeAssistant, entry: HanPortConfigEntry) -> None:
