@@ -11,6 +11,7 @@ from custom_components.han_port.energy import (
     NEW_SEQUENCE_TELEGRAMS,
     CapacityTariff,
     LiveEnergy,
+    PowerEnvelope,
     TotalGuard,
     Verdict,
     parse_thresholds,
@@ -202,13 +203,13 @@ def hourly(guard: TotalGuard, values: list[float], start: datetime = MOMENT) -> 
 
 
 def test_the_guard_accepts_growth_power_allows() -> None:
-    guard = TotalGuard(max_power=100_000)
+    guard = TotalGuard(PowerEnvelope(floor=100_000))
     assert hourly(guard, [1_000_000, 1_001_500, 1_101_499]) == [Verdict.ACCEPTED] * 3
     assert guard.last(IMPORT) == 1_101_499
 
 
 def test_a_lone_glitch_is_held_and_never_followed() -> None:
-    guard = TotalGuard(max_power=100_000)
+    guard = TotalGuard(PowerEnvelope(floor=100_000))
     verdicts = hourly(guard, [1_000_000, 10, 1_001_000, 5_000_000_000, 1_002_000])
     assert verdicts == [Verdict.ACCEPTED, Verdict.HELD_NEW, Verdict.ACCEPTED, Verdict.HELD_NEW, Verdict.ACCEPTED]
     assert guard.last(IMPORT) == 1_002_000
@@ -223,7 +224,7 @@ def test_a_lone_glitch_is_held_and_never_followed() -> None:
     ],
 )
 def test_a_new_sequence_is_followed_once_it_proves_itself(new_sequence: list[float]) -> None:
-    guard = TotalGuard(max_power=100_000)
+    guard = TotalGuard(PowerEnvelope(floor=100_000))
     verdicts = hourly(guard, [1_000_000, *new_sequence])
     assert verdicts == [Verdict.ACCEPTED, Verdict.HELD_NEW, Verdict.HELD, Verdict.FOLLOWED]
     assert len(new_sequence) == NEW_SEQUENCE_TELEGRAMS
@@ -231,26 +232,86 @@ def test_a_new_sequence_is_followed_once_it_proves_itself(new_sequence: list[flo
 
 
 def test_a_sequence_that_does_not_grow_plausibly_is_never_followed() -> None:
-    guard = TotalGuard(max_power=100_000)
+    guard = TotalGuard(PowerEnvelope(floor=100_000))
     verdicts = hourly(guard, [1_000_000, 2_000, 1_500, 900_000_000, 3_000])
     assert Verdict.FOLLOWED not in verdicts
     assert guard.last(IMPORT) == 1_000_000
 
 
 def test_the_guard_never_takes_a_number_that_is_not_one() -> None:
-    guard = TotalGuard(max_power=100_000)
+    guard = TotalGuard(PowerEnvelope(floor=100_000))
     assert hourly(guard, [float("nan"), float("inf"), -5.0]) == [Verdict.HELD] * 3
     assert guard.last(IMPORT) is None
 
 
 def test_the_guard_seeds_forgets_and_rescales() -> None:
-    guard = TotalGuard(max_power=100_000)
+    guard = TotalGuard(PowerEnvelope(floor=100_000))
     guard.seed(IMPORT, 500.0, MOMENT)
     guard.seed(IMPORT, 400.0, MOMENT)  # a lower seed never replaces a higher one
     guard.scale(2)
     assert guard.last(IMPORT) == 1_000
     guard.forget()
     assert hourly(guard, [10.0]) == [Verdict.ACCEPTED]
+
+
+POWER = (1, 7, 0)
+
+
+def test_a_total_may_grow_only_as_fast_as_this_meters_power_could_carry() -> None:
+    envelope = PowerEnvelope()
+    guard = TotalGuard(envelope)
+    # The meter has drawn 3 kW at most (sustained over two readings).
+    assert [envelope.admit(POWER, watts) for watts in (300, 3000, 2900, 3000)] == [True] * 4
+    assert envelope.highest == 2900
+    assert guard.check(IMPORT, 155_232_513, MOMENT) is Verdict.ACCEPTED
+    # 15 kWh one minute on: thirty times what 3 kW carries, far within what a 1 MW household would.
+    assert guard.check(IMPORT, 155_247_513, MOMENT + timedelta(minutes=1)) is Verdict.HELD_NEW
+    assert guard.last(IMPORT) == 155_232_513
+    # 50 Wh in that minute is what the meter's power allows.
+    assert guard.check(IMPORT, 155_232_563, MOMENT + timedelta(minutes=1)) is Verdict.ACCEPTED
+    assert guard.held == []
+
+
+def test_a_lone_power_spike_is_not_the_meters_and_never_widens_the_envelope() -> None:
+    envelope = PowerEnvelope()
+    assert [envelope.admit(POWER, watts) for watts in (2000, 900_000, 2100, 10_900, 2000)] == [
+        True,
+        False,
+        True,
+        True,
+        True,
+    ]
+    # 10.9 kW is inside the unproven envelope, but no reading after it sustained it.
+    assert envelope.highest == 2100
+    assert envelope.ceiling == 11_000
+    assert not envelope.admit(POWER, float("nan"))
+
+
+def test_power_confirmed_by_readings_in_a_row_widens_the_envelope() -> None:
+    envelope = PowerEnvelope()
+    # A car starts charging at 30 kW: held twice, taken at the third reading in a row.
+    assert [envelope.admit(POWER, watts) for watts in (300, 30_000, 31_000, 30_500, 30_000)] == [
+        True,
+        False,
+        False,
+        True,
+        True,
+    ]
+    assert envelope.highest == 30_000
+    assert envelope.ceiling == 60_000
+    # Readings above the envelope that disagree never confirm each other.
+    assert [envelope.admit(POWER, watts) for watts in (500_000, 130_000, 900_000, 200_000)] == [False] * 4
+
+
+def test_the_meters_own_clock_tells_the_time_between_totals_a_bridge_delivered_late() -> None:
+    guard = TotalGuard(PowerEnvelope())
+    clock = datetime(2026, 1, 15, 13, 0, 0, tzinfo=UTC)
+    assert guard.check(IMPORT, 1_000_000, MOMENT, clock) is Verdict.ACCEPTED
+    # Delivered an hour late but sent ten seconds after the last: 5 kWh cannot have been used.
+    late = MOMENT + timedelta(hours=1)
+    assert guard.check(IMPORT, 1_005_000, late, clock + timedelta(seconds=10)) is Verdict.HELD_NEW
+    # A clock that went back (damaged) says nothing: arrival time decides.
+    assert guard.check(IMPORT, 1_005_000, late, clock - timedelta(days=1)) is Verdict.ACCEPTED
 
 
 def test_the_hours_first_telegram_being_its_register_closes_the_last_hour_exactly() -> None:

@@ -13,11 +13,14 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_STATE_CHANGED, STATE_UNAVAILABLE
+from homeassistant.core import Event, EventStateChangedData, callback
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.han_port import connection
+from custom_components.han_port import async_remove_config_entry_device, connection
 from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO, CONF_MANUFACTURER, DOMAIN
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
     from .meter import TcpMeter
 
 METER_ID = "5706567274389702"
+NEW_METER = "5706567000000042"
 POWER = ObisCode.parse("1-1:1.7.0")
 ENERGY = ObisCode.parse("1-1:1.8.0")
 START = datetime(2026, 1, 12, 10, 0, 5, tzinfo=UTC)
@@ -101,7 +105,7 @@ async def push_and_let_writes_happen(
     await hass.async_block_till_done()
 
 
-async def test_a_register_that_starts_again_is_followed_with_a_repair_issue(
+async def test_a_register_that_starts_again_is_followed(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     entry = await set_up(hass, tcp_meter.port)
@@ -118,15 +122,12 @@ async def test_a_register_that_starts_again_is_followed_with_a_repair_issue(
     held = [r for r in caplog.records if "Held energy register" in r.getMessage()]
     followed = [r for r in caplog.records if "following it" in r.getMessage()]
     assert (len(held), len(followed)) == (1, 1)
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"energy_register_reset_{entry.entry_id}_1.8.0")
-    assert issue is not None
-    assert issue.translation_key == "energy_register_reset"
-    assert issue.translation_placeholders == {
-        "meter": "Kamstrup 6841131BN243101040",
-        "register": "1.8.0",
-        "previous": "155232.510",
-        "value": "13.700",
-    }
+    # Followed by itself: a log line and a diagnostics entry, nothing for the user to decide.
+    assert not [issue for domain, issue in ir.async_get(hass).issues if domain == DOMAIN]
+    assert [(event["event"], event["value"]) for event in entry.runtime_data.energy_events] == [
+        ("register_held", "12.000"),
+        ("register_followed", "13.700"),
+    ]
     # Live energy starts again with the register; the hour's use is not thrown by the swap.
     assert float(state(hass, "live_energy_import")) == pytest.approx(13.7)
     # Ten seconds on at 900 W rising to 1800 W: 3.75 Wh on top of the new register.
@@ -152,14 +153,148 @@ async def test_a_lone_bad_total_is_held_and_the_statistics_never_move(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_another_meter_id_starts_the_totals_afresh(
+async def test_one_telegram_naming_another_meter_moves_nothing(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:
     entry = await set_up(hass, tcp_meter.port)
+    coordinator = entry.runtime_data
+    await push(hass, freezer, entry, START, telegram(1000, 155_232_513))
+    await push(hass, freezer, entry, START + timedelta(seconds=10), telegram(1000))
+    live = coordinator.live_import.published
+    # One flipped bit in the meter id, in a stream without a checksum: another meter, at 5 Wh and 3 kW.
+    await push(hass, freezer, entry, START + timedelta(seconds=20), telegram(3000, 5, meter_id="5706567274389703"))
+    assert state(hass, "energy_import") == "155232.513"
+    assert state(hass, "power_import") == "1000"
+    assert coordinator.live_import.published == live
+    assert not [issue for domain, issue in ir.async_get(hass).issues if domain == DOMAIN]
+    # The meter's next telegram carries on from its own count, with nothing held.
+    await push(hass, freezer, entry, START + timedelta(seconds=30), telegram(1000, 155_232_519))
+    assert state(hass, "energy_import") == "155232.519"
+    assert coordinator.live_import.published == pytest.approx(155_232_519)
+    assert (coordinator.held_totals, entry.unique_id) == (0, METER_ID)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_new_meter_gets_sensors_of_its_own_and_no_total_jumps(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = await set_up(hass, tcp_meter.port)
+    entities = er.async_get(hass)
+    written: list[tuple[str, str]] = []
+
+    @callback
+    def record(event: Event[EventStateChangedData]) -> None:
+        if (new_state := event.data["new_state"]) is not None:
+            written.append((event.data["entity_id"], new_state.state))
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, record)
     await push(hass, freezer, entry, START, telegram(1000, 155_232_510))
-    await push(hass, freezer, entry, START + timedelta(hours=1), telegram(1000, 2_000, meter_id="5706567299999999"))
-    assert state(hass, "energy_import") == "2.0"
-    assert float(state(hass, "live_energy_import")) == pytest.approx(2.0)
+    old_energy = entities.async_get_entity_id("sensor", DOMAIN, f"{METER_ID}_active_energy_import")
+    assert old_energy is not None
+    # The grid company swaps the meter: the new one counts from 12 kWh, and says so in every telegram.
+    for step, total in enumerate((12_000, 12_003, 12_006), start=1):
+        await push(
+            hass, freezer, entry, START + timedelta(seconds=10 * step), telegram(1000, total, meter_id=NEW_METER)
+        )
+    await hass.async_block_till_done()
+    await reader_connected(entry)
+    assert (entry.unique_id, entry.title) == (NEW_METER, f"Kamstrup {NEW_METER}")
+    await push(hass, freezer, entry, START + timedelta(seconds=40), telegram(1000, 12_009, meter_id=NEW_METER))
+    new_energy = entities.async_get_entity_id("sensor", DOMAIN, f"{NEW_METER}_active_energy_import")
+    assert new_energy is not None
+    assert new_energy != old_energy
+    assert hass.states.get(new_energy).state == "12.009"  # type: ignore[union-attr]
+    assert entry.runtime_data.live_import.published == 12_009
+    # The replacement is kept for diagnostics over the reload.
+    assert [event["event"] for event in entry.runtime_data.energy_events] == ["meter_replaced"]
+    # The old meter's Energy import never showed anything but its own count.
+    shown = {value for entity, value in written if entity == old_energy}
+    assert shown <= {"155232.51", STATE_UNAVAILABLE}
+    assert "155232.51" in shown
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"meter_replaced_{entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "meter": "Kamstrup 6841131BN243101040",
+        "old": METER_ID,
+        "new": NEW_METER,
+    }
+    # The old meter's device may be deleted; the new one's may not.
+    devices = {
+        next(iter(device.identifiers))[1]: device
+        for device in dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    }
+    assert devices.keys() == {METER_ID, NEW_METER}
+    assert not await async_remove_config_entry_device(hass, entry, devices[NEW_METER])
+    assert await async_remove_config_entry_device(hass, entry, devices[METER_ID])
+    # With the old meter's device gone, the notice has done its work.
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"meter_replaced_{entry.entry_id}") is None
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_spike_one_minute_on_is_never_shown_and_the_total_never_goes_down(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = await set_up(hass, tcp_meter.port)
+    # A P1 meter: power and the register in every telegram, once a minute; it never draws more than 3 kW.
+    totals = [155_232_513, 155_232_560, 155_247_560, 155_232_610, 155_232_660, 155_232_700]
+    shown = []
+    for minute, total in enumerate(totals):
+        await push(hass, freezer, entry, START + timedelta(minutes=minute), telegram(3000, total))
+        shown.append(float(state(hass, "energy_import")))
+    # 15 kWh in a minute is thirty times what 3 kW carries: held, never shown, and nothing goes back.
+    assert shown == [155_232.513, 155_232.56, 155_232.56, 155_232.61, 155_232.66, 155_232.7]
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"energy_register_reset_{entry.entry_id}_1.8.0") is None
+    assert entry.runtime_data.held_totals == 1
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_power_reading_far_above_the_meters_never_moves_live_energy(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = await set_up(hass, tcp_meter.port)
+    coordinator = entry.runtime_data
+    await push(hass, freezer, entry, START, telegram(2000, 1_000_000))
+    powers = []
+    for step, watts in enumerate((2000, 900_000, 2000, 2000), start=1):
+        await push(hass, freezer, entry, START + timedelta(seconds=10 * step), telegram(watts))
+        powers.append(state(hass, "power_import"))
+    # 40 s at 2 kW: 22.2 Wh, with the 900 kW reading neither shown nor integrated (it would add 2.5 kWh).
+    assert coordinator.live_import.published == pytest.approx(1_000_000 + 2000 * 40 / 3600)
+    assert coordinator.tariff.current_hour_use(coordinator.live_import.published) == pytest.approx(2000 * 40 / 3600)
+    assert powers == ["2000", "2000", "2000", "2000"]
+    assert coordinator.held_powers == 1
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_genuine_rise_in_power_is_followed(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = await set_up(hass, tcp_meter.port)
+    coordinator = entry.runtime_data
+    await push(hass, freezer, entry, START, telegram(300, 1_000_000))
+    moment = START
+    for watts in (300, 300, 3000, 3000, 3000):
+        moment += timedelta(seconds=10)
+        await push(hass, freezer, entry, moment, telegram(watts))
+    assert state(hass, "power_import") == "3000"
+    # 20 s at 300 W, 10 s rising to 3 kW, 20 s at 3 kW.
+    used = (300 * 20 + 1650 * 10 + 3000 * 20) / 3600
+    assert coordinator.live_import.published == pytest.approx(1_000_000 + used)
+    # An hour on at 3 kW the register is followed too, though 3 kWh is ten times what the night's 300 W carries.
+    await push(hass, freezer, entry, moment + timedelta(hours=1), telegram(3000, 1_003_000))
+    assert state(hass, "energy_import") == "1003.0"
+    assert coordinator.held_totals == 0
+    # A load of 30 kW is more than a household shows without proof: it is taken at its third reading in a row.
+    moment += timedelta(hours=1)
+    for watts in (30_000, 30_000, 30_000):
+        moment += timedelta(seconds=10)
+        await push(hass, freezer, entry, moment, telegram(watts))
+    assert state(hass, "power_import") == "30000"
+    # What the meter has shown is kept over a restart.
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    await reader_connected(entry)
+    assert entry.runtime_data.envelope.highest == 30_000
     await hass.config_entries.async_unload(entry.entry_id)
 
 

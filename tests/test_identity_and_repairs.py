@@ -6,10 +6,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from homeassistant.components.repairs import repairs_flow_manager
 from homeassistant.const import CONF_HOST, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 
@@ -24,6 +27,7 @@ from custom_components.han_port.const import (
     DOMAIN,
 )
 from custom_components.han_port.decoder import Decoder
+from custom_components.han_port.identity import NEW_METER_TELEGRAMS, Identity, MeterIdentity
 from custom_components.han_port.simulator import frames as encoder
 
 from .meter import (
@@ -42,6 +46,7 @@ from .meter import (
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
+    from homeassistant.data_entry_flow import FlowResult
     from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 pytestmark = pytest.mark.usefixtures("fast_timing")
@@ -52,6 +57,26 @@ def meter_issues(hass: HomeAssistant) -> dict[str, ir.IssueEntry]:
 
 
 # Identity.
+
+
+def test_a_meter_id_is_believed_only_when_several_telegrams_in_a_row_agree() -> None:
+    identity = MeterIdentity(METER_ID)
+    other = "5706567000000042"
+    # Short lists name no meter: they neither confirm the newcomer nor deny it.
+    seen = [identity.check(meter_id) for meter_id in (other, None, other, METER_ID, other, other, None, other)]
+    assert seen == [
+        Identity.UNCONFIRMED,
+        Identity.SAME,
+        Identity.UNCONFIRMED,
+        Identity.SAME,
+        Identity.UNCONFIRMED,
+        Identity.UNCONFIRMED,
+        Identity.SAME,
+        Identity.REPLACED,
+    ]
+    assert NEW_METER_TELEGRAMS == 3
+    assert identity.meter_id == other
+    assert identity.check(METER_ID) is Identity.UNCONFIRMED
 
 
 async def test_an_entry_known_by_its_port_gets_an_identity_of_its_own(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
@@ -271,15 +296,41 @@ async def test_a_port_that_stops_opening_raises_a_repair(
     assert store_key not in hass_storage
 
 
+async def hold_the_register(hass: HomeAssistant, tcp_meter: TcpMeter, entry: MockConfigEntry) -> str:
+    """Hold the import register until the guard cannot settle it alone: three totals below the meter's, none following on."""
+    tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    issue_id = f"energy_register_held_{entry.entry_id}_1.8.0"
+    for total in (3000, 2000):
+        tcp_meter.send(kamstrup_frame(default_state(energy_import=total), hourly=True))
+    await wait_for(lambda: entry.runtime_data.held_totals == 2)
+    # A hold that may still prove itself a new sequence is a log line, not yet the user's to decide.
+    assert issue_id not in meter_issues(hass)
+    tcp_meter.send(kamstrup_frame(default_state(energy_import=1000), hourly=True))
+    await wait_for(lambda: issue_id in meter_issues(hass))
+    return issue_id
+
+
+async def fix(hass: HomeAssistant, issue_id: str, choice: str) -> FlowResult:
+    """Go through the issue's fix flow as the user does: open it, pick a choice, confirm it."""
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    menu = await manager.async_init(DOMAIN, data={"issue_id": issue_id})
+    assert menu["type"] is FlowResultType.MENU
+    assert menu["menu_options"] == ["accept", "keep_holding"]
+    assert menu["description_placeholders"]["value"] == "1.000"
+    confirm = await manager.async_configure(menu["flow_id"], {"next_step_id": choice})
+    assert (confirm["type"], confirm["step_id"]) == (FlowResultType.FORM, choice)
+    return await manager.async_configure(menu["flow_id"], {})
+
+
 async def test_a_held_register_is_a_repair_until_it_counts_on(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     entry = bridge_entry(tcp_meter.port)
     await set_up(hass, entry)
-    tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
-    await wait_for(lambda: entry.runtime_data.data.readings)
-    tcp_meter.send(kamstrup_frame(default_state(energy_import=1000), hourly=True))
-    issue_id = f"energy_register_held_{entry.entry_id}_1.8.0"
-    await wait_for(lambda: issue_id in meter_issues(hass))
-    assert meter_issues(hass)[issue_id].translation_placeholders == {
+    issue_id = await hold_the_register(hass, tcp_meter, entry)
+    issue = meter_issues(hass)[issue_id]
+    assert issue.is_fixable
+    assert issue.translation_placeholders == {
         "meter": f"Kamstrup {METER_ID}",
         "register": "1.8.0",
         "previous": "155232.510",
@@ -292,6 +343,69 @@ async def test_a_held_register_is_a_repair_until_it_counts_on(hass: HomeAssistan
     assert issue_id in meter_issues(hass)
     tcp_meter.send(kamstrup_frame(default_state(energy_import=155_232_600), hourly=True))
     await wait_for(lambda: issue_id not in meter_issues(hass))
+    assert sensor(hass, "energy_import").state == "155232.6"  # type: ignore[union-attr]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_user_may_take_a_held_total_as_the_meters_count(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    assert await async_setup_component(hass, "repairs", {})
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    issue_id = await hold_the_register(hass, tcp_meter, entry)
+    assert sensor(hass, "energy_import").state == "155232.51"  # type: ignore[union-attr]
+    result = await fix(hass, issue_id, "accept")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    # Followed at once, live energy with it, and the meter counts on from there.
+    assert sensor(hass, "energy_import").state == "1.0"  # type: ignore[union-attr]
+    assert entry.runtime_data.live_import.published == 1000
+    assert issue_id not in meter_issues(hass)
+    tcp_meter.send(kamstrup_frame(default_state(energy_import=1050), hourly=True))
+    await wait_for(lambda: sensor(hass, "energy_import").state == "1.05")  # type: ignore[union-attr]
+    assert [event["event"] for event in entry.runtime_data.energy_events] == ["register_held", "register_accepted"]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_user_may_keep_holding_and_is_not_asked_again_for_the_same_hold(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    assert await async_setup_component(hass, "repairs", {})
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    issue_id = await hold_the_register(hass, tcp_meter, entry)
+    result = await fix(hass, issue_id, "keep_holding")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert issue_id not in meter_issues(hass)
+    tcp_meter.send(kamstrup_frame(default_state(energy_import=500), hourly=True))
+    await wait_for(lambda: entry.runtime_data.held_totals == 4)
+    assert issue_id not in meter_issues(hass)
+    assert sensor(hass, "energy_import").state == "155232.51"  # type: ignore[union-attr]
+    # Once the register counts on and is held again, that is a new hold, and the user is asked again.
+    tcp_meter.send(kamstrup_frame(default_state(energy_import=155_232_600), hourly=True))
+    await wait_for(lambda: sensor(hass, "energy_import").state == "155232.6")  # type: ignore[union-attr]
+    for total in (3000, 2000, 1000):
+        tcp_meter.send(kamstrup_frame(default_state(energy_import=total), hourly=True))
+    await wait_for(lambda: issue_id in meter_issues(hass))
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_register_that_starts_again_is_a_log_line_and_a_diagnostics_entry_not_a_repair(
+    hass: HomeAssistant, tcp_meter: TcpMeter, hass_client: ClientSessionGenerator
+) -> None:
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    # A reset meter counts on from 1 kWh: followed at its third telegram, with no issue at any point.
+    for total in (1000, 1010, 1020):
+        tcp_meter.send(kamstrup_frame(default_state(energy_import=total), hourly=True))
+    await wait_for(lambda: sensor(hass, "energy_import").state == "1.02")  # type: ignore[union-attr]
+    assert not meter_issues(hass)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    events = diagnostics["energy_guard"]["events"]
+    assert [(e["event"], e["register"], e["previous"], e["value"]) for e in events] == [
+        ("register_held", "1.8.0", "155232.510", "1.000"),
+        ("register_followed", "1.8.0", "155232.510", "1.020"),
+    ]
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -61,6 +61,12 @@ ENERGY = "energy_import"
 CURRENT_L2 = "current_l2"
 
 
+def meter_id_of(frames: list[bytes], key: bytes | None = None) -> str | None:
+    """The id the meter names itself by, as setup takes it for the entry's unique id."""
+    decoder = Decoder(key)
+    return next((t.meter_id for frame in frames for t in decoder.feed(frame) if t.meter_id), None)
+
+
 def value(hass: HomeAssistant, name: str) -> str | None:
     state = sensor(hass, name)
     return None if state is None else state.state
@@ -168,7 +174,7 @@ async def test_short_lists_update_power_without_blanking_the_rest(hass: HomeAssi
 async def test_every_vendor_through_a_pty(
     hass: HomeAssistant, pty_meter: PtyMeter, frame: bytes, expected: dict[str, str]
 ) -> None:
-    entry = MockConfigEntry(domain=DOMAIN, unique_id="meter-1", data={CONF_DEVICE: pty_meter.path})
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=meter_id_of([frame]), data={CONF_DEVICE: pty_meter.path})
     await set_up(hass, entry)
     pty_meter.start_pushing([frame])
     for key, text in expected.items():
@@ -192,7 +198,8 @@ async def test_every_meter_beyond_the_nordics_through_a_pty(
     """What the simulated meter says it sent is what the sensors show, with their units and classes."""
     meter = SimulatedMeter(vendor, key=KEY)
     pushes = meter.advance(meter.start + timedelta(seconds=30))
-    entry = MockConfigEntry(domain=DOMAIN, unique_id=f"meter-{vendor}", data={CONF_DEVICE: pty_meter.path, **keys})
+    meter_id = meter_id_of([push.frame for push in pushes], KEY if keys else None) or f"meter-{vendor}"
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=meter_id, data={CONF_DEVICE: pty_meter.path, **keys})
     await set_up(hass, entry)
     pty_meter.start_pushing([push.frame for push in pushes])
     await wait_for(lambda: value(hass, POWER) not in (None, STATE_UNAVAILABLE, STATE_UNKNOWN))
@@ -295,7 +302,11 @@ async def test_wrong_key_never_produces_values(hass: HomeAssistant, tcp_meter: T
 async def test_right_key_decodes_danish_meter(
     hass: HomeAssistant, tcp_meter: TcpMeter, hass_client: ClientSessionGenerator
 ) -> None:
-    entry = bridge_entry(tcp_meter.port, **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    entry = bridge_entry(
+        tcp_meter.port,
+        unique_id="74389702",
+        **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()},
+    )
     await set_up(hass, entry)
     tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
     await wait_for(lambda: value(hass, "power_factor") == "0.99")

@@ -83,18 +83,25 @@ def test_every_message_the_code_can_show_is_written() -> None:
     assert "mqtt_not_set_up" in config["abort"]
     coordinator = (PACKAGE / "coordinator.py").read_text()
     raised = set(re.findall(r'_create_issue\(\s*"(\w+)"', coordinator))
+    raised |= set(re.findall(r'^\w+_ISSUE = "(\w+)"', coordinator, re.MULTILINE))
     # The silence and outage issues are the reader's: a port's, or an MQTT topic's.
     readers = (PACKAGE / "connection.py").read_text() + (PACKAGE / "mqtt_reader.py").read_text()
     raised |= set(re.findall(r'(?:silent|unreachable)_issue = "(\w+)"', readers))
     assert raised == {
-        "energy_register_reset",
         "energy_register_held",
+        "meter_replaced",
         "meter_silent",
         "port_unavailable",
         "topic_silent",
         "broker_unavailable",
     }
     assert raised <= STRINGS["issues"].keys()
+    # The held register's fix flow: a menu, and a confirmation for each choice.
+    flow = STRINGS["issues"]["energy_register_held"]["fix_flow"]
+    assert flow["step"].keys() == {"init", "accept", "keep_holding"}
+    assert flow["step"]["init"]["menu_options"].keys() == {"accept", "keep_holding"}
+    repairs = (PACKAGE / "repairs.py").read_text()
+    assert set(re.findall(r'reason="(\w+)"', repairs)) == flow["abort"].keys()
     entry = (PACKAGE / "entry.py").read_text()
     assert set(re.findall(r'translation_key="(\w+)"', entry)) == STRINGS["exceptions"].keys()
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.device_registry import DeviceEntry
 
     from .coordinator import HanPortConfigEntry
 
@@ -43,3 +44,10 @@ async def async_remove_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> 
     from .entry import async_remove_entry  # noqa: PLC0415 - see the module docstring
 
     await async_remove_entry(hass, entry)
+
+
+async def async_remove_config_entry_device(hass: HomeAssistant, entry: HanPortConfigEntry, device: DeviceEntry) -> bool:
+    """Let the user delete the device of a meter that was replaced."""
+    from .entry import async_remove_config_entry_device  # noqa: PLC0415 - see the module docstring
+
+    return await async_remove_config_entry_device(hass, entry, device)

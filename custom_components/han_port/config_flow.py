@@ -70,7 +70,8 @@ from .const import (
 )
 from .decoder import DropReason, key_digits, parse_key
 from .energy import DEFAULT_PEAK_DAYS, DEFAULT_THRESHOLDS, format_thresholds, parse_thresholds
-from .entry import entry_address, entry_keys, entry_line_settings, entry_url, line_settings_data, meter_title
+from .entry import entry_address, entry_keys, entry_line_settings, entry_url, line_settings_data
+from .identity import meter_title
 from .mqtt_reader import async_mqtt_ready, probe_topic, valid_topic
 
 if TYPE_CHECKING:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,8 @@ from .compat import meter_device
 from .const import (
     CONF_CAPACITY_THRESHOLDS,
     CONF_CURRENT_TRANSFORMER_RATIO,
+    CONF_MANUFACTURER,
+    CONF_METER_TYPE,
     CONF_PEAK_DAYS,
     CONF_UPDATE_INTERVAL,
     DEFAULT_CURRENT_TRANSFORMER_RATIO,
@@ -29,7 +32,6 @@ from .decoder import DroppedFrame, Reading, Telegram
 from .decoder.registers import (
     ACTIVE_ENERGY_EXPORT,
     ACTIVE_ENERGY_IMPORT,
-    ACTIVE_POWER,
     ACTIVE_POWER_EXPORT,
     ACTIVE_POWER_IMPORT,
     PRESENT_VALUE,
@@ -40,12 +42,15 @@ from .energy import (
     DEFAULT_PEAK_DAYS,
     DEFAULT_THRESHOLDS,
     NEW_SEQUENCE_TELEGRAMS,
+    UNPROVEN_POWER,
     CapacityTariff,
     LiveEnergy,
+    PowerEnvelope,
     TotalGuard,
     Verdict,
     parse_thresholds,
 )
+from .identity import Identity, MeterIdentity, meter_title
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -59,6 +64,7 @@ type HanPortConfigEntry = ConfigEntry[HanPortCoordinator]
 
 
 _TOTAL = 8
+_POWERS = frozenset({ACTIVE_POWER_IMPORT.code, ACTIVE_POWER_EXPORT.code})
 # Telegrams that pass their checksums but not the keys, in a row, before the
 # user is asked for new ones (grid companies do change them).
 KEY_PROBLEMS_BEFORE_REAUTH = 3
@@ -66,6 +72,12 @@ STORAGE_VERSION = 1
 # Energy state is written at most this often while telegrams flow (and at
 # every hour's first telegram): a power cut loses no more.
 SAVE_INTERVAL = timedelta(minutes=5)
+# A held register the guard cannot settle by itself: the user decides in its fix flow (repairs.py).
+HELD_ISSUE = "energy_register_held"
+# A meter replaced by another: which sensors the Energy dashboard should now use.
+REPLACED_ISSUE = "meter_replaced"
+# Energy events kept for diagnostics: the latest few say what a user asks about.
+ENERGY_EVENTS_KEPT = 20
 # A meter silent this long is not a glitch: the user is told what to check.
 SILENCE_REPAIR_AFTER = timedelta(hours=1)
 
@@ -101,19 +113,30 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """Start from what the config flow learned about the meter."""
         super().__init__(hass, LOGGER, config_entry=entry, name=DOMAIN)
         self.data = initial
-        self.guard = TotalGuard(ACTIVE_POWER.high)
+        self._ct_ratio = float(entry.options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO))
+        # Behind current transformers a household carries the ratio times what a meter alone does.
+        self.envelope = PowerEnvelope(floor=UNPROVEN_POWER * self._ct_ratio)
+        self.guard = TotalGuard(self.envelope)
         self.held_totals = 0
         """Energy totals held because they went down or jumped (followed or not later)."""
+        self.held_powers = 0
+        """Power readings above what this meter has shown, not (yet) confirmed: never integrated."""
         self._key_problems = 0
-        self._ct_ratio = float(entry.options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO))
         self.measurement_interval = float(entry.options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL))
         """Seconds between two writes of a measurement sensor (0: every telegram)."""
         # Totals kept from before (restored states, stored live energy) were
         # measured through this ratio; a new one rescales them.
         self._restored_scale = 1.0
         self._saved_at: datetime | None = None
-        # Totals that start a new sequence with their next accepted value (another meter).
-        self._restart_totals_at: set[Code] = set()
+        self.identity = MeterIdentity(initial.meter_id)
+        # Set once another meter has taken over this port: nothing is shown until the entry reloads as that meter.
+        self._replaced = False
+        self.energy_events: deque[dict[str, str]] = deque(maxlen=ENERGY_EVENTS_KEPT)
+        """What the energy guard and the meter's identity went through, for diagnostics."""
+        self._held_in_a_row: dict[Code, int] = {}
+        self._held_readings: dict[Code, Reading] = {}
+        # Holds the user chose to keep: not asked about again until the register counts on.
+        self._keep_holding: set[Code] = set()
         self.live_import = LiveEnergy()
         self.live_export = LiveEnergy()
         self.tariff = CapacityTariff(
@@ -139,6 +162,8 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.live_import = LiveEnergy.from_dict(stored.get("import", {}))
         self.live_export = LiveEnergy.from_dict(stored.get("export", {}))
         self.tariff.restore(stored.get("tariff", {}))
+        self.envelope.highest = float(stored.get("highest_power", 0.0))
+        self.energy_events.extend(stored.get("events", []))
         stored_ratio = float(stored.get("current_transformer_ratio", self._ct_ratio))
         if stored_ratio != self._ct_ratio:
             self._restored_scale = self._ct_ratio / stored_ratio
@@ -148,12 +173,15 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             self.live_import.scale(self._restored_scale)
             self.live_export.scale(self._restored_scale)
             self.tariff.scale_total(self._restored_scale)
+            self.envelope.scale(self._restored_scale)
 
     def _energy_data(self) -> dict[str, Any]:
         return {
             "import": self.live_import.as_dict(),
             "export": self.live_export.as_dict(),
             "tariff": self.tariff.as_dict(),
+            "highest_power": self.envelope.highest,
+            "events": list(self.energy_events),
             "current_transformer_ratio": self._ct_ratio,
         }
 
@@ -184,10 +212,8 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self._delete_issue(self.reader.silent_issue)
         self._delete_issue(self.reader.unreachable_issue)
         now = dt_util.utcnow()
-        if telegram.meter_id and self.data.meter_id and telegram.meter_id != self.data.meter_id:
-            LOGGER.warning("Meter %s replaced by %s: energy totals start afresh", self.data.meter_id, telegram.meter_id)
-            self.guard.forget()
-            self._restart_totals_at = {ACTIVE_ENERGY_IMPORT.code, ACTIVE_ENERGY_EXPORT.code}
+        if not self._is_this_meters(telegram):
+            return
         readings = dict(self.data.readings)
         for obis, reading in telegram.readings.items():
             # Billing-period and historic values (F other than 255) are not
@@ -199,9 +225,14 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             value = reading.value
             if self._ct_ratio != 1 and kind is not None and kind.through_current_transformers:
                 value *= self._ct_ratio
-            if obis.d == _TOTAL and not self._accept_total(register, value, now):
+            if register in _POWERS and not self.envelope.admit(register, value):
+                # Far above what this meter has shown, and not (yet) confirmed: neither shown nor integrated.
+                self.held_powers += 1
                 continue
-            readings[register] = Reading(value, reading.unit)
+            shown = Reading(value, reading.unit)
+            if obis.d == _TOTAL and not self._accept_total(register, shown, now, telegram.timestamp):
+                continue
+            readings[register] = shown
             self._track_energy(register, value, now)
         if self.live_import.published is not None:
             self.tariff.update(self.live_import.published, now)
@@ -222,16 +253,22 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             self._update_device(data)
         self.async_set_updated_data(data)
 
-    def _accept_total(self, register: Code, value: float, now: datetime) -> bool:
-        """Let a total through the guard; say so once when it holds one, and when it follows a new sequence."""
+    def _accept_total(self, register: Code, reading: Reading, now: datetime, clock: datetime | None) -> bool:
+        """Let a total through the guard; log when it holds one and when it follows a new sequence.
+
+        A hold the guard cannot settle by itself (the meter neither returned
+        to its count nor proved a new one in as many telegrams as a new
+        sequence takes) becomes a repair issue, where the user decides.
+        """
+        value = reading.value
         previous = self.guard.last(register)
-        verdict = self.guard.check(register, value, now)
-        if verdict is not Verdict.HELD:
-            self._delete_issue("energy_register_held", register)
+        verdict = self.guard.check(register, value, now, clock)
+        if verdict in (Verdict.ACCEPTED, Verdict.FOLLOWED):
+            self._held_in_a_row.pop(register, None)
+            self._held_readings.pop(register, None)
+            self._keep_holding.discard(register)
+            self._delete_issue(HELD_ISSUE, register)
         if verdict is Verdict.ACCEPTED:
-            if register in self._restart_totals_at:
-                self._restart_totals_at.discard(register)
-                self._restart_live_energy(register, value)
             return True
         if verdict is Verdict.FOLLOWED:
             LOGGER.warning(
@@ -241,15 +278,13 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
                 previous,
                 value,
             )
+            self._record("register_followed", register, previous=previous, value=value)
             self._restart_live_energy(register, value)
-            self._create_issue(
-                "energy_register_reset",
-                {"register": _name(register), "previous": _kwh(previous), "value": _kwh(value)},
-                register,
-            )
             return True
         self.held_totals += 1
-        if verdict is Verdict.HELD_NEW:
+        self._held_readings[register] = reading
+        held = self._held_in_a_row[register] = self._held_in_a_row.get(register, 0) + 1
+        if held == 1:
             LOGGER.warning(
                 "Held energy register %s of meter %s at %s: it came as %s, and a total may only grow, as fast as "
                 "power allows; it is followed if the next %s grow on from there",
@@ -259,12 +294,92 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
                 value,
                 NEW_SEQUENCE_TELEGRAMS - 1,
             )
+            self._record("register_held", register, previous=previous, value=value)
+        if held >= NEW_SEQUENCE_TELEGRAMS and register not in self._keep_holding:
             self._create_issue(
-                "energy_register_held",
+                HELD_ISSUE,
                 {"register": _name(register), "previous": _kwh(previous), "value": _kwh(value)},
                 register,
+                fixable=True,
             )
         return False
+
+    @callback
+    def keep_holding(self, register: Code) -> None:
+        """Keep holding a register's last total, as the user decided: the guard goes on as it would, unasked."""
+        self._keep_holding.add(register)
+        self._delete_issue(HELD_ISSUE, register)
+        self._record("register_kept", register, previous=self.guard.last(register))
+
+    @callback
+    def accept_held_total(self, register: Code) -> bool:
+        """Take a register's held total as the meter's count, as the user decided; False if none is held."""
+        previous = self.guard.last(register)
+        value = self.guard.follow_held(register)
+        reading = self._held_readings.pop(register, None)
+        self._held_in_a_row.pop(register, None)
+        self._delete_issue(HELD_ISSUE, register)
+        if value is None or reading is None:
+            return False
+        LOGGER.warning(
+            "Energy register %s of meter %s: %s taken as its count (was %s), as the user decided",
+            _name(register),
+            self.data.meter_id,
+            value,
+            previous,
+        )
+        self._record("register_accepted", register, previous=previous, value=value)
+        self._restart_live_energy(register, value)
+        self.async_set_updated_data(replace(self.data, readings={**self.data.readings, register: reading}))
+        return True
+
+    def _is_this_meters(self, telegram: Telegram) -> bool:
+        """Whether a telegram is the known meter's; a new meter named by several in a row takes over the entry."""
+        if self._replaced:
+            return False
+        identity = self.identity.check(telegram.meter_id)
+        if identity is Identity.UNCONFIRMED:
+            LOGGER.debug("A telegram named meter %s, not %s: not shown", telegram.meter_id, self.data.meter_id)
+            return False
+        if identity is Identity.REPLACED:
+            self._meter_replaced(telegram)
+            return False
+        return True
+
+    def _meter_replaced(self, telegram: Telegram) -> None:
+        """Give a new meter a device and sensors of its own, so no total jumps from the old meter's count to its.
+
+        The entry takes the new meter's id and reloads: its sensors' unique ids
+        carry the id, so the old meter's sensors keep their history and the
+        new one's start their own. The hour in progress was measured by two
+        meters and is not counted.
+        """
+        self._replaced = True
+        entry, old, new = self.config_entry, self.data.meter_id, str(telegram.meter_id)
+        other = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, new)
+        if other is not None:
+            LOGGER.warning(
+                "Meter %s was replaced by %s, which %s reads already: nothing more is shown", old, new, other.title
+            )
+            return
+        LOGGER.warning("Meter %s was replaced by %s: it gets a device and sensors of its own", old, new)
+        self._record("meter_replaced")
+        self._create_issue(REPLACED_ISSUE, {"old": old or "", "new": new})
+        self.guard.forget()
+        self.live_import, self.live_export = LiveEnergy(), LiveEnergy()
+        self.tariff.drop_hour()
+        known = {CONF_MANUFACTURER: telegram.manufacturer, CONF_METER_TYPE: telegram.meter_type}
+        data = {**entry.data, **{key: value for key, value in known.items() if value}}
+        title = meter_title(data.get(CONF_MANUFACTURER), new, new)
+        self.hass.config_entries.async_update_entry(entry, unique_id=new, title=title, data=data)
+        self.hass.config_entries.async_schedule_reload(entry.entry_id)
+
+    def _record(self, event: str, register: Code | None = None, **figures: float | None) -> None:
+        """Keep what happened to the energy totals for diagnostics (no meter ids: they are the household's)."""
+        entry = {"at": dt_util.utcnow().isoformat(), "event": event}
+        if register is not None:
+            entry["register"] = _name(register)
+        self.energy_events.append(entry | {name: _kwh(value) for name, value in figures.items()})
 
     def _restart_live_energy(self, register: Code, value: float) -> None:
         """Start live energy (and the hour's use) again from a register that began a new sequence."""
@@ -348,7 +463,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             self._silence_check()
             self._silence_check = None
 
-    def _create_issue(self, kind: str, placeholders: dict[str, str], register: Code | None = None) -> None:
+    def _create_issue(
+        self, kind: str, placeholders: dict[str, str], register: Code | None = None, *, fixable: bool = False
+    ) -> None:
         """Raise one of this meter's repair issues; its id carries the entry, so removal finds it."""
         issue_id = self._issue_id(kind, register)
         self._issues.add(issue_id)
@@ -356,7 +473,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             self.hass,
             DOMAIN,
             issue_id,
-            is_fixable=False,
+            is_fixable=fixable,
+            # What the fix flow needs to find the meter and the register again.
+            data={"entry_id": self.config_entry.entry_id, "register": _name(register)} if register else None,
             severity=ir.IssueSeverity.WARNING,
             translation_key=kind,
             translation_placeholders={"meter": self.config_entry.title, **placeholders},
@@ -370,8 +489,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
     def _issue_id(self, kind: str, register: Code | None) -> str:
-        suffix = f"_{_name(register)}" if register is not None else ""
-        return f"{kind}_{self.config_entry.entry_id}{suffix}"
+        return meter_issue_id(kind, self.config_entry.entry_id, register)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -381,8 +499,14 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=dt_util.get_default_time_zone())
 
 
+def meter_issue_id(kind: str, entry_id: str, register: Code | None = None) -> str:
+    """Name a meter's repair issue: one per kind, entry and register, so an event never raises two."""
+    suffix = f"_{_name(register)}" if register is not None else ""
+    return f"{kind}_{entry_id}{suffix}"
+
+
 def entry_issue_ids(hass: HomeAssistant, entry_id: str) -> set[str]:
-    """Find the repair issues raised for an entry: their ids carry its entry id (see _issue_id)."""
+    """Find the repair issues raised for an entry: their ids carry its entry id (see meter_issue_id)."""
     return {issue_id for domain, issue_id in ir.async_get(hass).issues if domain == DOMAIN and entry_id in issue_id}
 
 

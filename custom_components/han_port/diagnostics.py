@@ -149,6 +149,10 @@ async def async_get_config_entry_diagnostics(
         "energy_guard": {
             "held_totals": coordinator.held_totals,
             "holding": [".".join(map(str, register)) for register in coordinator.guard.held],
+            "held_powers": coordinator.held_powers,
+            "highest_power": coordinator.envelope.highest,
+            "power_ceiling": coordinator.envelope.ceiling,
+            "events": list(coordinator.energy_events),
         },
         "last_telegrams": [masked(telegram, data.meter_id) for telegram in reader.last_telegrams],
     }

@@ -23,10 +23,21 @@ DEFAULT_PEAK_DAYS = 3
 # or the connection was away, and the next register will tell. The reader
 # passes its own, shorter limit: three push intervals (at least 30 s).
 MAX_GAP = timedelta(minutes=5)
-# A total that goes down, or grows faster than any installation draws, is
-# held; this many telegrams growing plausibly from the new value on prove a
+# A total that goes down, or grows faster than this meter's power could carry,
+# is held; this many telegrams growing plausibly from the new value on prove a
 # new sequence (a meter swapped or reset, a register whose resolution changed).
 NEW_SEQUENCE_TELEGRAMS = 3
+# What a household may draw before its meter has shown as much: 3 x 16 A at
+# 230 V, the smallest common three-phase main fuse in the Nordics (behind
+# current transformers, times their ratio). More must be shown first.
+UNPROVEN_POWER = 11_000.0
+# Headroom over the highest power a meter has sustained: loads switch on
+# between two readings, and a register sums all they drew.
+POWER_MARGIN = 2.0
+# Readings above the envelope, in a row and each within POWER_MARGIN of the
+# one before, that prove the meter really draws more (a car charging, a new
+# heat pump) rather than a damaged value.
+POWER_CONFIRMATIONS = 3
 # Clocks and telegrams that cross the hour: slack for a total's growth.
 _GROWTH_SLACK = timedelta(minutes=1)
 # How long after the hour a register still tells the total at the hour's start.
@@ -165,6 +176,10 @@ class CapacityTariff:
         if self.hour_start_total is not None:
             self.hour_start_total *= factor
 
+    def drop_hour(self) -> None:
+        """Leave the hour in progress uncounted: it was measured by a meter that is gone, and one that just came."""
+        self.hour_start = self.hour_start_total = None
+
     def rebase(self, change: float) -> None:
         """Move the hour's starting total with the live total: a reset is not use."""
         if self.hour_start_total is not None:
@@ -241,6 +256,59 @@ class CapacityTariff:
         self.hours = dict(data.get("hours", {}))
 
 
+@dataclass
+class PowerEnvelope:
+    """The most power this meter can carry, learned from what it has shown.
+
+    A reading widens the envelope only once the next reading of its register
+    sustains it, so a lone spike never does; readings above the envelope are
+    taken only when POWER_CONFIRMATIONS of them in a row agree. Totals may
+    grow, and live energy may integrate, only inside it.
+    """
+
+    floor: float = UNPROVEN_POWER
+    highest: float = 0.0
+    """The highest power sustained over two readings in a row (W)."""
+    _last: dict[Code, float] = field(default_factory=dict, init=False, repr=False)
+    _above: dict[Code, list[float]] = field(default_factory=dict, init=False, repr=False)
+
+    @property
+    def ceiling(self) -> float:
+        """The most power the meter could carry now (W)."""
+        return max(self.highest * POWER_MARGIN, self.floor)
+
+    def admit(self, register: Code, watts: float) -> bool:
+        """Whether a power reading is the meter's own: inside the envelope, or confirmed above it."""
+        if not math.isfinite(watts):
+            return False
+        size = abs(watts)
+        if size <= self.ceiling:
+            self._above.pop(register, None)
+            self._sustain(register, size)
+            return True
+        run = self._above.setdefault(register, [])
+        if run and not run[-1] / POWER_MARGIN <= size <= run[-1] * POWER_MARGIN:
+            run.clear()
+        run.append(size)
+        if len(run) < POWER_CONFIRMATIONS:
+            return False
+        # The meter draws at least the least of the run.
+        self.highest = max(self.highest, min(run))
+        del self._above[register]
+        self._last[register] = size
+        return True
+
+    def scale(self, factor: float) -> None:
+        """Follow a changed current-transformer ratio."""
+        self.highest *= factor
+
+    def _sustain(self, register: Code, size: float) -> None:
+        last = self._last.get(register)
+        if last is not None:
+            self.highest = max(self.highest, min(last, size))
+        self._last[register] = size
+
+
 class Verdict(Enum):
     """What the guard makes of a total."""
 
@@ -257,20 +325,36 @@ class _Mark:
     value: float
     when: datetime
     telegrams: int = 1
+    clock: datetime | None = None
+    """The meter's own clock, where its telegram carried one."""
+
+    def elapsed_until(self, when: datetime, clock: datetime | None) -> timedelta:
+        """Time from this total to the next: by the meter's clock where both carry one and it ticked, else by arrival.
+
+        A meter's clock tells the time between telegrams that a bridge or a
+        broker delivered late or in a burst; one that stood still or went back
+        (damaged, or local time over a change of daylight saving) is not taken.
+        """
+        arrival = max(when - self.when, timedelta(0))
+        if clock is None or self.clock is None or (clock.tzinfo is None) != (self.clock.tzinfo is None):
+            return arrival
+        ticked = clock - self.clock
+        return ticked if ticked > timedelta(0) else arrival
 
 
 class TotalGuard:
     """Energy totals that never go down or jump, and never freeze either.
 
-    A total must grow, and no faster than max_power. One that does not is
-    held; if the totals after it grow plausibly from it on, for
+    A total must grow, and no faster than this meter's power envelope could
+    carry over the time between the two totals. One that does not is held;
+    if the totals after it grow plausibly from it on, for
     NEW_SEQUENCE_TELEGRAMS telegrams in a row, the meter really started a new
     sequence (swapped, reset, rescaled) and the guard follows it.
     """
 
-    def __init__(self, max_power: float) -> None:
-        """Guard totals against growth faster than max_power (W)."""
-        self._max_power = max_power
+    def __init__(self, envelope: PowerEnvelope) -> None:
+        """Guard totals against growth faster than the envelope's ceiling."""
+        self._envelope = envelope
         self._accepted: dict[Code, _Mark] = {}
         self._candidates: dict[Code, _Mark] = {}
 
@@ -290,26 +374,37 @@ class TotalGuard:
         if math.isfinite(value) and (known is None or value > known.value):
             self._accepted[register] = _Mark(value, when)
 
-    def check(self, register: Code, value: float, when: datetime) -> Verdict:
-        """Judge a new total, and remember it if it is accepted or followed."""
+    def check(self, register: Code, value: float, when: datetime, clock: datetime | None = None) -> Verdict:
+        """Judge a new total, and remember it if it is accepted or followed.
+
+        when is its arrival; clock the meter's own time, where the telegram carried one.
+        """
         if not math.isfinite(value) or value < 0:
             return Verdict.HELD
         known = self._accepted.get(register)
-        if known is None or self._follows(known, value, when):
-            self._accepted[register] = _Mark(value, when)
+        if known is None or self._follows(known, value, when, clock):
+            self._accepted[register] = _Mark(value, when, clock=clock)
             self._candidates.pop(register, None)
             return Verdict.ACCEPTED
         candidate = self._candidates.get(register)
-        if candidate is not None and self._follows(candidate, value, when):
-            candidate = _Mark(value, when, candidate.telegrams + 1)
+        if candidate is not None and self._follows(candidate, value, when, clock):
+            candidate = _Mark(value, when, candidate.telegrams + 1, clock)
         else:
-            candidate = _Mark(value, when)
+            candidate = _Mark(value, when, clock=clock)
         if candidate.telegrams >= NEW_SEQUENCE_TELEGRAMS:
-            self._accepted[register] = _Mark(value, when)
+            self._accepted[register] = _Mark(value, when, clock=clock)
             del self._candidates[register]
             return Verdict.FOLLOWED
         self._candidates[register] = candidate
         return Verdict.HELD_NEW if candidate.telegrams == 1 else Verdict.HELD
+
+    def follow_held(self, register: Code) -> float | None:
+        """Take a register's held total as the meter's at once (the user said so); None if none is held."""
+        candidate = self._candidates.pop(register, None)
+        if candidate is None:
+            return None
+        self._accepted[register] = _Mark(candidate.value, candidate.when, clock=candidate.clock)
+        return candidate.value
 
     def forget(self) -> None:
         """Start afresh: another meter is sending."""
@@ -321,10 +416,10 @@ class TotalGuard:
         for mark in (*self._accepted.values(), *self._candidates.values()):
             mark.value *= factor
 
-    def _follows(self, previous: _Mark, value: float, when: datetime) -> bool:
-        """Whether value can follow previous: not lower, and grown no faster than max_power."""
-        elapsed = max(when - previous.when, timedelta(0)) + _GROWTH_SLACK
-        return previous.value <= value <= previous.value + self._max_power * elapsed.total_seconds() / 3600
+    def _follows(self, previous: _Mark, value: float, when: datetime, clock: datetime | None) -> bool:
+        """Whether value can follow previous: not lower, and grown no faster than the meter's power could carry."""
+        elapsed = previous.elapsed_until(when, clock) + _GROWTH_SLACK
+        return previous.value <= value <= previous.value + self._envelope.ceiling * elapsed.total_seconds() / 3600
 
 
 def step_labels(thresholds: tuple[float, ...]) -> list[str]:

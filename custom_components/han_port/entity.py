@@ -12,7 +12,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import CONF_MANUFACTURER, DOMAIN
 from .coordinator import HanPortCoordinator
-from .entry import meter_number
+from .identity import meter_number
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -37,8 +37,17 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData, energy_store, entry_issue_ids
+from .coordinator import (
+    REPLACED_ISSUE,
+    HanPortConfigEntry,
+    HanPortCoordinator,
+    MeterData,
+    energy_store,
+    entry_issue_ids,
+    meter_issue_id,
+)
 from .decoder import Decoder
+from .identity import meter_title
 from .mqtt_reader import MqttReader, async_mqtt_ready, topic_url
 
 if TYPE_CHECKING:
@@ -72,16 +81,6 @@ def entry_address(data: dict[str, object]) -> str:
     if "://" in url:
         return url
     return f"serial:{os.path.realpath(url)}"
-
-
-def meter_number(meter_id: str | None, unique_id: str | None) -> str:
-    """Tell a meter apart in its names: by its number, or by the start of the id made up for it."""
-    return meter_id or (unique_id or "")[:6]
-
-
-def meter_title(manufacturer: str | None, meter_id: str | None, unique_id: str | None) -> str:
-    """Name a meter apart from any other: maker and meter number."""
-    return f"{manufacturer or 'Meter'} {meter_number(meter_id, unique_id)}".strip()
 
 
 def entry_line_settings(data: dict[str, object]) -> LineSettings:
@@ -224,6 +223,21 @@ async def async_remove_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> 
     for issue_id in entry_issue_ids(hass, entry.entry_id):
         ir.async_delete_issue(hass, DOMAIN, issue_id)
     await energy_store(hass, entry.entry_id).async_remove()
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant,
+    entry: HanPortConfigEntry,
+    device: dr.DeviceEntry,
+) -> bool:
+    """Let the user delete a replaced meter's device; the meter the entry reads now keeps its own.
+
+    Once the old meter is gone, the notice of its replacement has done its work.
+    """
+    if (DOMAIN, entry.unique_id or entry.entry_id) in device.identifiers:
+        return False
+    ir.async_delete_issue(hass, DOMAIN, meter_issue_id(REPLACED_ISSUE, entry.entry_id))
+    return True
 
 
 async def _async_options_updated(hass: HomeAssistant, entry: HanPortConfigEntry) -> None:

@@ -1,0 +1,88 @@
+"""Repairs the user can act on: a held energy register is theirs to decide."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import voluptuous as vol
+from homeassistant.components.repairs import RepairsFlow
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.helpers import issue_registry as ir
+
+from .const import DOMAIN
+
+# A register is written C.D.E.
+_CDE = 3
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from homeassistant.data_entry_flow import FlowResult
+
+    from .coordinator import HanPortCoordinator
+    from .decoder.registers import Code
+
+
+class HeldRegisterFlow(RepairsFlow):
+    """Take a held total as the meter's count, or keep holding it; each step says what the Energy dashboard sees."""
+
+    def __init__(self, entry_id: str, register: Code) -> None:
+        """Fix the hold of one register of one meter."""
+        self._entry_id = entry_id
+        self._register = register
+
+    async def async_step_init(self, user_input: dict[str, str] | None = None) -> FlowResult:  # noqa: ARG002 - a menu
+        """Ask whether the held total is the meter's count."""
+        return self.async_show_menu(
+            step_id="init", menu_options=["accept", "keep_holding"], description_placeholders=self._placeholders()
+        )
+
+    async def async_step_accept(self, user_input: dict[str, str] | None = None) -> FlowResult:
+        """Take the held total as the meter's count, and count on from there."""
+        if user_input is None:
+            return self._confirm("accept")
+        coordinator = self._coordinator()
+        if coordinator is None or not coordinator.accept_held_total(self._register):
+            return self.async_abort(reason="not_held")
+        return self.async_create_entry(data={})
+
+    async def async_step_keep_holding(self, user_input: dict[str, str] | None = None) -> FlowResult:
+        """Keep the last total: the guard goes on as it would, and this issue is withdrawn."""
+        if user_input is None:
+            return self._confirm("keep_holding")
+        if (coordinator := self._coordinator()) is not None:
+            coordinator.keep_holding(self._register)
+        return self.async_create_entry(data={})
+
+    def _confirm(self, step_id: str) -> FlowResult:
+        return self.async_show_form(
+            step_id=step_id, data_schema=vol.Schema({}), description_placeholders=self._placeholders()
+        )
+
+    def _placeholders(self) -> dict[str, str]:
+        issue = ir.async_get(self.hass).async_get_issue(DOMAIN, self.issue_id)
+        return dict(issue.translation_placeholders or {}) if issue is not None else {}
+
+    def _coordinator(self) -> HanPortCoordinator | None:
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return None
+        coordinator: HanPortCoordinator = entry.runtime_data
+        return coordinator
+
+
+async def async_create_fix_flow(
+    hass: HomeAssistant,  # noqa: ARG001 - the platform signature
+    issue_id: str,  # noqa: ARG001 - the data names the meter and the register
+    data: dict[str, str | int | float | None] | None,
+) -> RepairsFlow:
+    """Make the fix flow of a held register (the only fixable issue this integration raises)."""
+    data = data or {}
+    return HeldRegisterFlow(str(data.get("entry_id", "")), _register(str(data.get("register", ""))))
+
+
+def _register(text: str) -> Code:
+    """Read a register as the issue's data writes it ("1.8.0"); one that does not read is none the guard holds."""
+    parts = text.split(".")
+    if len(parts) == _CDE and all(part.isdigit() for part in parts):
+        return int(parts[0]), int(parts[1]), int(parts[2])
+    return (0, 0, 0)

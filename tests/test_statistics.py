@@ -1,0 +1,109 @@
+"""What the Energy dashboard sees: the recorder's long-term statistics, compiled by Home Assistant itself.
+
+Telegrams go straight to the coordinator with time frozen, as in
+test_energy_guard; a real recorder (in-memory SQLite) records the states and
+compiles the five-minute statistics the Energy dashboard sums.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+    do_adhoc_statistics,
+    statistics_during_period,
+)
+
+from custom_components.han_port.const import DOMAIN
+
+from .test_energy_guard import METER_ID, NEW_METER, push, reader_connected, set_up, telegram
+
+if TYPE_CHECKING:
+    from freezegun.api import FrozenDateTimeFactory
+    from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.typing import RecorderInstanceGenerator
+
+    from .meter import TcpMeter
+
+
+@pytest.fixture
+async def mock_recorder_before_hass(async_test_recorder: RecorderInstanceGenerator) -> None:
+    """Set the recorder up before Home Assistant, as a real installation has it."""
+
+
+@pytest.fixture(autouse=True)
+def patient_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Time is frozen and moved on while the bridge sends nothing: the reader must not call the meter gone."""
+    from custom_components.han_port import connection  # noqa: PLC0415 - only this fixture needs it
+
+    monkeypatch.setattr(connection, "MIN_SILENCE", 1e9)
+
+
+async def five_minute_sums(hass: HomeAssistant, start: Any, *entity_ids: str) -> dict[str, list[float]]:
+    """Compile the five minutes from start as Home Assistant does, and read each statistic's running sum (kWh)."""
+    await async_wait_recording_done(hass)
+    do_adhoc_statistics(hass, start=start)
+    await async_wait_recording_done(hass)
+    found = await hass.async_add_executor_job(
+        statistics_during_period, hass, start, None, set(entity_ids), "5minute", None, {"sum", "state"}
+    )
+    return {entity_id: [row["sum"] for row in found.get(entity_id, [])] for entity_id in entity_ids}
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_meter_swap_never_counts_the_new_meters_register_as_use(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    now = dt_util.utcnow()
+    period = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0) + timedelta(minutes=5)
+    freezer.move_to(period)
+    entry = await set_up(hass, tcp_meter.port)
+    entities = er.async_get(hass)
+    await push(hass, freezer, entry, period + timedelta(seconds=5), telegram(1000, 155_232_510))
+    await push(hass, freezer, entry, period + timedelta(minutes=1), telegram(1000, 155_232_520))
+    old_energy = entities.async_get_entity_id("sensor", DOMAIN, f"{METER_ID}_active_energy_import")
+    # One intruding telegram, then the old meter again: nothing to count.
+    await push(hass, freezer, entry, period + timedelta(minutes=1, seconds=10), telegram(1000, 5, meter_id=NEW_METER))
+    await push(hass, freezer, entry, period + timedelta(minutes=1, seconds=20), telegram(1000, 155_232_522))
+    # The grid company swaps the meter: the new one counts from 12 kWh.
+    for step, total in enumerate((12_000, 12_003, 12_006), start=1):
+        moment = period + timedelta(minutes=2, seconds=10 * step)
+        await push(hass, freezer, entry, moment, telegram(1000, total, meter_id=NEW_METER))
+    await hass.async_block_till_done()
+    await reader_connected(entry)
+    for step, total in enumerate((12_010, 12_030), start=1):
+        moment = period + timedelta(minutes=3, seconds=10 * step)
+        await push(hass, freezer, entry, moment, telegram(1000, total, meter_id=NEW_METER))
+    assert old_energy is not None
+    new_energy = entities.async_get_entity_id("sensor", DOMAIN, f"{NEW_METER}_active_energy_import") or old_energy
+    freezer.move_to(period + timedelta(minutes=10))
+    sums = await five_minute_sums(hass, period, old_energy, new_energy)
+    # The old meter used 12 Wh; the new one 20 Wh since its first count. No register is counted as use.
+    assert sums[old_energy] == [pytest.approx(0.012)]
+    assert new_energy != old_energy
+    assert sums[new_energy] == [pytest.approx(0.020)]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_spike_never_reaches_the_statistics(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    now = dt_util.utcnow()
+    period = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0) + timedelta(minutes=5)
+    freezer.move_to(period)
+    entry = await set_up(hass, tcp_meter.port)
+    # A P1 meter drawing 3 kW, once a minute; the third register is 15 kWh above the meter's.
+    for minute, total in enumerate((155_232_513, 155_232_563, 155_247_563, 155_232_613, 155_232_663)):
+        await push(hass, freezer, entry, period + timedelta(minutes=minute, seconds=5), telegram(3000, total))
+    energy = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{METER_ID}_active_energy_import")
+    assert energy is not None
+    freezer.move_to(period + timedelta(minutes=10))
+    sums = await five_minute_sums(hass, period, energy)
+    assert sums[energy] == [pytest.approx(0.150)]
+    await hass.config_entries.async_unload(entry.entry_id)
