@@ -119,17 +119,20 @@ def decipher(apdu: bytes, keys: Keys) -> tuple[Ciphering, bytes]:
     try:
         decryptor.finalize()
     except InvalidTag:
+        failed = "the authentication tag does not match"
         if keys.authentication is None:
             raise KeyProblemError(
                 DropReason.KEY_MISSING,
                 "the meter authenticates its telegrams with a key of its own: the authentication key is needed"
                 " (or the encryption key is wrong)",
                 header,
+                failed=failed,
             ) from None
         raise KeyProblemError(
             DropReason.KEY_REJECTED,
-            "the authentication tag does not match: the encryption or authentication key is wrong",
+            f"{failed}: the encryption or authentication key is wrong",
             header,
+            failed=failed,
         ) from None
     return header, plaintext
 

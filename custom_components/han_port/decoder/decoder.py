@@ -14,7 +14,7 @@ from .hdlc import HdlcFramer, HdlcMessage
 from .layout import LayoutCache
 from .lists import maker_by_system_title, take_apart
 from .mbus import MbusFramer, MbusMessage
-from .model import DecodeError, DroppedFrame, DropReason, FrameRefusedError, Telegram
+from .model import DecodeError, DroppedFrame, DropReason, FrameRefusedError, KeyProblemError, Telegram
 from .p1 import P1Framer, P1Message, parse_telegram
 from .payload import MAX_MESSAGE_BYTES, describe, hex_digits, is_bare_apdu
 from .readings import STANDARD, interpret
@@ -52,7 +52,9 @@ _FORMATS: dict[type[DlmsMessage], Literal["hdlc", "mbus", "apdu"]] = {
     NotificationMessage: "apdu",
 }
 _BARE = (GloMessage, NotificationMessage)
-# A bare ciphered APDU that proven keys fail to open is damage; this many in a row are the keys'.
+# Messages whose bytes no checksum proved: only a ciphered APDU's tag (or content) says they came whole.
+_UNCHECKED = (GloMessage, ApduMessage)
+# A ciphered APDU without a checksum that proven keys fail to open is damage; this many in a row are the keys'.
 _DAMAGED_IN_A_ROW = 3
 
 
@@ -315,18 +317,23 @@ class Decoder:
         return event
 
     def _refused(self, err: FrameRefusedError, message: DlmsMessage | P1Message) -> DroppedFrame:
-        """Drop a refused frame; a bare ciphered APDU the proven keys fail to open, once in a while, was damaged.
+        """Drop a refused frame; a ciphered APDU the proven keys fail to open, once in a while, was damaged.
 
-        Such an APDU has no checksum but its tag (or, encrypted only, its
-        content): once these keys opened this meter's frames, a lone failure
-        is the line's, and only failures in a row are the keys'.
+        A bare APDU, in a stream or a message, has no checksum but its tag
+        (or, encrypted only, its content): once these keys opened this
+        meter's frames, a lone failure is the line's, and only failures in a
+        row are the keys'. So for every security suite: both keys, the
+        encryption key alone, or it with the published P1 authentication key.
         """
-        if err.reason is DropReason.KEY_REJECTED and isinstance(message, GloMessage) and self._policy.keys_proven:
+        if (
+            isinstance(err, KeyProblemError)
+            and err.failed is not None
+            and isinstance(message, _UNCHECKED)
+            and self._policy.keys_proven
+        ):
             self._rejected_in_a_row += 1
             if self._rejected_in_a_row < _DAMAGED_IN_A_ROW:
-                # What failed, without the blame on the keys that follows it.
-                failed = str(err).rsplit(": ", 1)[0]
-                detail = f"{failed}, though these keys opened this meter's APDUs before: damaged on the line"
+                detail = f"{err.failed}, though these keys opened this meter's APDUs before: damaged on the line"
                 return DroppedFrame(DropReason.BAD_CHECKSUM, detail, message.raw, err.ciphering)
         return DroppedFrame(err.reason, str(err), message.raw, err.ciphering)
 

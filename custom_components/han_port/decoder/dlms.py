@@ -59,8 +59,9 @@ class Notification:
         """
         if self.ciphering is None or self.ciphering.authenticated or not self.ciphering.encrypted:
             return err
-        msg = f"deciphered data does not decode ({err}): the encryption key is probably wrong"
-        return KeyProblemError(DropReason.KEY_REJECTED, msg, self.ciphering)
+        failed = f"deciphered data does not decode ({err})"
+        msg = f"{failed}: the encryption key is probably wrong"
+        return KeyProblemError(DropReason.KEY_REJECTED, msg, self.ciphering, failed=failed)
 
 
 def strip_llc(information: bytes) -> bytes:

@@ -114,3 +114,12 @@ class FrameRefusedError(DecodeError):
 
 class KeyProblemError(FrameRefusedError):
     """A ciphered frame could not be opened with the keys given."""
+
+    def __init__(
+        self, reason: DropReason, detail: str, ciphering: Ciphering | None = None, *, failed: str | None = None
+    ) -> None:
+        """Carry, besides the reason, what failed when it is a check that damage on the line fails too."""
+        super().__init__(reason, detail, ciphering)
+        self.failed = failed
+        """What failed, said without blaming the keys: a tag that does not match, or deciphered
+        content that does not decode. Bytes damaged on the line fail the same way. None when a key is absent."""
