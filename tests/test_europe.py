@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram
 from custom_components.han_port.decoder.ciphering import P1_AUTHENTICATION_KEY
 from custom_components.han_port.decoder.decoder import _DAMAGED_IN_A_ROW
+from custom_components.han_port.decoder.partial import MAX_MESSAGES_BETWEEN_PARTS, MAX_PARTS
 from custom_components.han_port.simulator import frames as encoder
 from custom_components.han_port.simulator.frames import MeterState
 
@@ -105,6 +106,65 @@ def test_block_transfer_joins_blocks_and_drops_gaps_and_repeats() -> None:
     plain = Decoder()
     messages = [plain.feed_message(block) for block in encoder.general_block_transfer(apdu(300), 70)]
     assert [powers(batch) for batch in messages][-1] == [300]
+
+
+def _blocks(power: int, size: int = 70) -> list[bytes]:
+    return encoder.general_block_transfer(apdu(power), size)
+
+
+def test_blocks_let_go_after_more_messages_than_a_push_puts_between_them() -> None:
+    """A meter sends a transfer's blocks one after another: block 1, then many other pushes, then block 2 is no APDU."""
+    first, *rest = _blocks(700)
+    between = [encoder.hdlc_frames(apdu(800 + n)) for n in range(MAX_MESSAGES_BETWEEN_PARTS + 1)]
+    decoder = Decoder()
+    events = decoder.feed_events(encoder.hdlc_frames(first) + b"".join(between))
+    assert powers(events) == [800 + n for n in range(MAX_MESSAGES_BETWEEN_PARTS + 1)]
+    events = decoder.feed_events(b"".join(encoder.hdlc_frames(block) for block in rest))
+    assert powers(events) == []
+    assert next(event.detail for event in events if not isinstance(event, Telegram)) == (
+        f"a general-block-transfer: 1 block(s) came, then {MAX_MESSAGES_BETWEEN_PARTS + 1} other messages"
+        " and not its next block: let go"
+    )
+    # As many as a meter might put between them, and the blocks still join.
+    decoder = Decoder()
+    events = decoder.feed_events(
+        encoder.hdlc_frames(first) + b"".join(between[:-1]) + b"".join(encoder.hdlc_frames(block) for block in rest)
+    )
+    assert powers(events) == [*(800 + n for n in range(MAX_MESSAGES_BETWEEN_PARTS)), 700]
+    assert not decoder.dropped
+
+
+def test_blocks_that_never_end_are_let_go_by_their_count() -> None:
+    """Empty blocks weigh nothing: their number bounds what is kept, and the drop says why."""
+    empty = [bytes([0xE0, 0x40]) + number.to_bytes(2, "big") + b"\x00\x00\x00" for number in range(1, MAX_PARTS + 2)]
+    decoder = Decoder()
+    events = [event for block in empty for event in decoder.feed_message(block)]
+    assert [event.detail for event in events if not isinstance(event, Telegram)] == [
+        f"general-block-transfer never ended: {MAX_PARTS + 1} blocks and no last one"
+    ]
+    assert decoder.finish() == []
+    assert powers([event for block in _blocks(701) for event in decoder.feed_message(block)]) == [701]
+
+
+def test_a_new_block_1_drops_the_transfer_it_cuts_and_begins_its_own() -> None:
+    cut, whole = _blocks(702), _blocks(703)
+    decoder = Decoder()
+    events = [event for block in (cut[0], *whole) for event in decoder.feed_events(encoder.mbus_frames(block))]
+    assert powers(events) == [703]
+    drops = [event for event in events if not isinstance(event, Telegram)]
+    assert [(drop.reason, drop.detail) for drop in drops] == [
+        (DropReason.UNDECODABLE, "general-block-transfer cut: 1 block(s) came, then a new block 1")
+    ]
+
+
+def test_empty_hdlc_segments_are_let_go_by_their_count() -> None:
+    segment = encoder.hdlc_frame(b"", segmented=True)
+    decoder = Decoder()
+    events = decoder.feed_events(segment * (MAX_PARTS + 1))
+    assert [(event.reason, event.detail) for event in events if not isinstance(event, Telegram)] == [
+        (DropReason.UNDECODABLE, "segmented message never ended")
+    ]
+    assert decoder.finish() == []
 
 
 def test_encrypted_p1_stream_decodes_and_needs_its_key() -> None:

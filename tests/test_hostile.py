@@ -26,6 +26,7 @@ from .meter import AUTH_KEY, KEY, NORWEGIAN_KAMSTRUP, default_state, kamstrup_fr
 from .test_decoder_roundtrip import CASES, build_frames, consistent
 
 POWER = ObisCode.parse("1-1:1.7.0")
+POWER_0 = ObisCode.parse("1-0:1.7.0")
 MOMENT = datetime(2024, 1, 15, 13, 0, 5)
 
 
@@ -248,6 +249,52 @@ def test_false_maximum_length_headers_cost_no_memory() -> None:
     # Before: every header's 2 KB announced frame was sliced for its FCS (270 MiB per MiB).
     assert peak < 16 * len(flood)
     assert Decoder().feed(flood[:-3] + GOOD)
+
+
+# Block 2 of a general-block-transfer whose block 1 never came, as a line or a broker can repeat it for ever.
+ORPHAN_BLOCK = bytes([0xE0, 0x40, 0x00, 0x02, 0x00, 0x00, 0x08]) + bytes(range(8))
+ORPHANS = 400_000
+TRACED_ORPHANS = 20_000
+
+
+def _orphan_frame(carrier: str) -> bytes:
+    return encoder.hdlc_frames(ORPHAN_BLOCK) if carrier == "hdlc" else encoder.mbus_frames(ORPHAN_BLOCK)
+
+
+def _feed_orphans(decoder: Decoder, carrier: str, count: int) -> list[DroppedFrame | Telegram]:
+    """Feed count orphan blocks; return the events of the last chunk."""
+    events: list[DroppedFrame | Telegram] = []
+    if carrier == "message":
+        # Each message its own bytes, as a broker delivers them.
+        for number in range(count):
+            events = decoder.feed_message(ORPHAN_BLOCK[:-1] + bytes([number & 0xFF]))
+        return events
+    frame = _orphan_frame(carrier)
+    for _ in range(count // 1000):
+        events = decoder.feed_events(frame * 1000)
+    return decoder.feed_events(frame * (count % 1000)) or events
+
+
+@pytest.mark.parametrize("carrier", ["hdlc", "mbus", "message"])
+def test_blocks_that_continue_nothing_cost_no_memory(carrier: str) -> None:
+    decoder = Decoder()
+    (drop,) = _feed_orphans(decoder, carrier, 1)
+    assert isinstance(drop, DroppedFrame)
+    assert drop.reason is DropReason.UNDECODABLE
+    assert drop.detail == "general-block-transfer block 2 after 0 block(s): block 1 was lost"
+    _feed_orphans(decoder, carrier, ORPHANS - TRACED_ORPHANS - 1)
+    # What the last orphans of the 400 000 keep: before, every one kept its frame (about 60 bytes each).
+    tracemalloc.start()
+    try:
+        _feed_orphans(decoder, carrier, TRACED_ORPHANS)
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept < 16 * 1024
+    assert decoder.dropped == {DropReason.UNDECODABLE: ORPHANS}
+    assert decoder.finish() == []
+    good = decoder.feed_message(GOOD) if carrier == "message" else decoder.feed_events(GOOD)
+    assert [event.readings[POWER_0].value for event in good if isinstance(event, Telegram)] == [1234]
 
 
 @pytest.mark.parametrize("flood", [b"/", b"~", b"!", b"\x00", b"/!", b"~\xa0"])

@@ -7,8 +7,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from .bare import NotificationFramer, NotificationMessage
+from .blocks import BlockAssembler, parse_block
 from .ciphering import Keys, SecurityPolicy
-from .dlms import GENERAL_BLOCK_TRANSFER, BlockAssembler, parse_apdu, parse_block, strip_llc
+from .dlms import GENERAL_BLOCK_TRANSFER, parse_apdu, strip_llc
 from .glo import GloFramer, GloMessage
 from .hdlc import HdlcFramer, HdlcMessage
 from .layout import LayoutCache
@@ -155,7 +156,6 @@ class Decoder:
         # How many bare ciphered APDUs the keys, once proven, failed to open in a row (see _refused).
         self._rejected_in_a_row = 0
         self._blocks = BlockAssembler()
-        self._block_raws: list[bytes] = []
         self._layouts = LayoutCache()
         self._resolutions = ResolutionLearner()
         # Messages only: the stream position of a P1 telegram begun at the start of a message.
@@ -240,15 +240,8 @@ class Decoder:
 
     def _join_blocks(self, message: DlmsMessage) -> DlmsMessage | None:
         """Add a block; return the joined APDU, carried as its blocks were, once the last is in."""
-        block = parse_block(strip_llc(message.information))
-        if block.number == 1:
-            self._block_raws = []
-        self._block_raws.append(message.raw)
-        apdu = self._blocks.add(block)
-        if apdu is None:
-            return None
-        raw, self._block_raws = b"".join(self._block_raws), []
-        return type(message)(apdu, raw)
+        joined = self._blocks.add(parse_block(strip_llc(message.information)), message.raw)
+        return None if joined is None else type(message)(joined.apdu, joined.raw)
 
     def feed_message(self, payload: bytes) -> list[Event]:
         """Decode one message of a message transport (an MQTT payload); return its events.
@@ -344,12 +337,14 @@ class Decoder:
         the APDU it belongs to is decoded with its last block.
         """
         try:
+            if not isinstance(message, P1Message) and strip_llc(message.information)[:1] == _BLOCK_TAG:
+                joined = self._join_blocks(message)
+                if joined is None:
+                    return None
+                message = joined
+            else:
+                self._blocks.other_message()
             if not isinstance(message, P1Message):
-                if strip_llc(message.information)[:1] == _BLOCK_TAG:
-                    joined = self._join_blocks(message)
-                    if joined is None:
-                        return None
-                    message = joined
                 telegram = decode_dlms_message(message, self._keys, self._layouts, self._resolutions, self._policy)
             else:
                 if self._policy.requires_ciphering:
