@@ -110,7 +110,13 @@ def test_non_finite_and_huge_floats_are_implausible(value: bytes) -> None:
         ("1-0:14.7.0.255", 500, 0, 44),  # 500 Hz
         ("1-0:13.7.0.255", 150, -2, 255),  # a power factor of 1.5
         ("1-0:1.7.0.255", 100, 0, 35),  # active power in volts
-        ("0-0:96.99.0.255", 1, 100, 27),  # an unknown register beyond any meter's range
+        # Codes no table names, bounded by what their value groups mean:
+        ("1-0:4.6.0.255", 61_000_000, 0, 32),  # a maximum demand (a power) in varh
+        ("1-0:4.6.0.255", 61_000_000, 0, 29),  # and in var: 61 Mvar
+        ("1-1:1.6.0.255", 51_000_000, 0, 255),  # a maximum demand with no unit: 51 MW
+        ("1-0:16.7.0.255", 1, 9, 27),  # net power, signed, but not 1 GW
+        ("1-0:52.4.0.255", 90_000, 0, 35),  # an average voltage of 90 kV
+        ("1-0:3.29.0.255", 1, 20, 32),  # a reactive energy beyond any register
     ],
 )
 def test_physically_impossible_values_are_dropped(code: str, value: int, scaler: int, unit: int) -> None:
@@ -119,6 +125,31 @@ def test_physically_impossible_values_are_dropped(code: str, value: int, scaler:
     assert isinstance(dropped, DroppedFrame)
     assert dropped.reason is DropReason.IMPLAUSIBLE
     assert str(ObisCode.parse(code.rsplit(".", 1)[0])) in dropped.detail
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "0-0:96.99.0.255",  # abstract: no quantity
+        "1-0:81.7.0.255",  # an angle
+        "1-0:128.7.0.255",  # the manufacturer's own
+        "1-0:32.8.0.255",  # a time integral of a voltage
+        "7-0:3.0.0.255",  # gas
+    ],
+)
+def test_a_value_whose_code_means_nothing_here_is_left_out_with_its_reason(code: str) -> None:
+    power = aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(1500), encoder.integer(0))
+    unknown = aidon_register(code, encoder.double_long_unsigned(1), encoder.integer(100))  # 10^100
+    decoder = Decoder()
+    (telegram,) = decoder.feed_events(aidon_frame(power, unknown))
+    assert isinstance(telegram, Telegram)
+    assert telegram.readings == {ObisCode.parse("1-0:1.7.0"): (1500, "W")}
+    assert telegram.left_out == (ObisCode.parse(code),)
+    assert decoder.left_out == {ObisCode.parse(code): 1}
+    p1 = encoder.p1_telegram("ELL5\\253833635_A", [f"{code.rsplit('.', 1)[0]}(99999999999)", "1-0:1.7.0(01.500*kW)"])
+    (telegram,) = decoder.feed(p1)
+    assert telegram.readings == {ObisCode.parse("1-0:1.7.0"): (1500, "W")}
+    assert decoder.left_out == {ObisCode.parse(code): 2}
 
 
 def test_negative_energy_is_dropped() -> None:

@@ -140,6 +140,8 @@ async def async_get_config_entry_diagnostics(
             # Implausible, unauthenticated and replayed frames are counted here too.
             "dropped": {str(reason): count for reason, count in reader.decoder.dropped.items()},
             "noise_bytes": reader.decoder.noise_bytes,
+            # Values left out of telegrams, by code: nothing here reads what their codes mean.
+            "left_out": {str(code): count for code, count in reader.decoder.left_out.items()},
             # What the meter's own physics decided for values sent without a scaler, and why.
             "resolutions": [
                 {"quantity": d.quantity, "exponent": d.exponent, "evidence": d.evidence}

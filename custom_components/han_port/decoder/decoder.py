@@ -19,7 +19,7 @@ from .model import DecodeError, DroppedFrame, DropReason, FrameRefusedError, Key
 from .p1 import P1Framer, P1Message, parse_telegram
 from .payload import MAX_MESSAGE_BYTES, describe, hex_digits, is_bare_apdu
 from .readings import STANDARD, interpret
-from .registers import implausible
+from .registers import implausible, interpretable
 from .resolution import Decision, ResolutionLearner
 
 if TYPE_CHECKING:
@@ -89,7 +89,8 @@ def decode_dlms_message(
             layouts.learn(notification.body, tree, vendor_list, content)
     meter_id = content.identification.get("meter_id")
     timestamp = content.clock or notification.date_time
-    readings: Mapping[ObisCode, Reading] = content.readings
+    readings: Mapping[ObisCode, Reading]
+    readings, left_out = interpretable(content.readings)
     if resolutions is not None and vendor_list.scaling is not STANDARD:
         readings = resolutions.apply(readings, vendor_list.scaling, meter_id, timestamp)
     manufacturer = vendor_list.manufacturer
@@ -106,6 +107,7 @@ def decode_dlms_message(
         raw=message.raw,
         ciphering=notification.ciphering,
         plaintext=notification.plaintext,
+        left_out=left_out,
     )
 
 
@@ -166,6 +168,8 @@ class Decoder:
         """Telegrams decoded so far."""
         self.dropped: Counter[DropReason] = Counter()
         """Frames dropped so far, by reason."""
+        self.left_out: Counter[ObisCode] = Counter()
+        """Values left out of telegrams so far, by code: codes whose meaning nothing here interprets."""
 
     @property
     def noise_bytes(self) -> int:
@@ -305,6 +309,7 @@ class Decoder:
     def _counted(self, event: Event) -> Event:
         if isinstance(event, Telegram):
             self.telegrams += 1
+            self.left_out.update(event.left_out)
         else:
             self.dropped[event.reason] += 1
         return event
