@@ -107,6 +107,7 @@ def decode_dlms_message(
         raw=message.raw,
         ciphering=notification.ciphering,
         plaintext=notification.plaintext,
+        logical_device_name=content.identification.get("logical_device_name"),
         left_out=left_out,
     )
 

@@ -45,6 +45,8 @@ class Telegram:
     """The general-glo-ciphering header, for a frame that came ciphered."""
     plaintext: bytes | None = field(default=None, repr=False)
     """The deciphered APDU, for a frame that came ciphered (diagnostics show it, masked)."""
+    logical_device_name: str | None = None
+    """The COSEM logical device name, for a list that sends it: the maker's id and the meter's serial."""
     left_out: tuple[ObisCode, ...] = ()
     """Registers the meter sent whose code nothing here interprets: left out of readings, never passed on unbounded."""
 
