@@ -382,6 +382,24 @@ def test_replayed_and_older_frames_are_refused() -> None:
     assert reasons(events) == ["telegram", "replayed", "replayed", "telegram"]
 
 
+def test_replay_counters_kept_and_taken_back_refuse_the_frames_before_them() -> None:
+    first = Decoder(KEY, AUTH_KEY)
+    assert reasons(first.feed_events(ciphered(100))) == ["telegram"]
+    kept = first.replay_counters
+    assert kept == {b"KAMEtest": 100}
+    restarted = Decoder(KEY, AUTH_KEY)
+    restarted.restore_replay_counters(kept)
+    restarted.restore_replay_counters({b"KAMEtest": 7})  # a lower counter takes nothing back
+    # Counters kept prove no keys: only a frame the keys open does.
+    assert not restarted._policy.keys_proven
+    assert reasons(restarted.feed_events(ciphered(100) + ciphered(99) + ciphered(101))) == [
+        "replayed",
+        "replayed",
+        "telegram",
+    ]
+    assert restarted.replay_counters == {b"KAMEtest": 101}
+
+
 def test_a_counter_that_restarts_is_followed_once_it_proves_itself() -> None:
     decoder = Decoder(KEY, AUTH_KEY)
     assert reasons(decoder.feed_events(ciphered(5000))) == ["telegram"]

@@ -182,6 +182,15 @@ class Decoder:
         """What physics decided of the resolution of values sent without a scaler, and why."""
         return self._resolutions.decisions
 
+    @property
+    def replay_counters(self) -> dict[bytes, int]:
+        """The highest invocation counter admitted, by system title: keep them to refuse replays after a restart."""
+        return self._policy.counters
+
+    def restore_replay_counters(self, counters: Mapping[bytes, int]) -> None:
+        """Take back replay counters kept from before: a frame captured earlier stays refused."""
+        self._policy.restore_counters(counters)
+
     def feed(self, data: bytes) -> list[Telegram]:
         """Add bytes from the meter; return the telegrams they complete."""
         return [event for event in self.feed_events(data) if isinstance(event, Telegram)]
