@@ -398,3 +398,26 @@ async def test_diagnostics_mask_the_system_title_of_ciphered_frames(
     assert drop.ciphering is not None
     assert drop.ciphering.system_title == b"KAMXXXXX"
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_diagnostics_count_the_values_left_out_by_their_code(
+    hass: HomeAssistant, tcp_meter: TcpMeter, hass_client: ClientSessionGenerator
+) -> None:
+    """A value whose code means nothing here never reaches a reading; diagnostics say which and how often."""
+    scaler_unit = encoder.structure(encoder.integer(0), encoder.enum(27))
+    registers = [
+        encoder.structure(encoder.obis("1-0:1.7.0.255"), encoder.double_long_unsigned(1234), scaler_unit),
+        encoder.structure(encoder.obis("1-0:128.7.0.255"), encoder.double_long_unsigned(10**9), scaler_unit),
+    ]
+    frame = encoder.hdlc_frames(encoder.data_notification(encoder.array(*registers), None))
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    for _ in range(2):
+        tcp_meter.send(frame)
+    await wait_for(lambda: entry.runtime_data.reader.decoder.telegrams == 2)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["decoder"]["left_out"] == {"1-0:128.7.0.255": 2}
+    assert diagnostics["decoder"]["dropped"] == {}
+    assert diagnostics["meter"]["readings"]["1.7.0"]["value"] == 1234
+    assert "128.7.0" not in diagnostics["meter"]["readings"]
+    assert await hass.config_entries.async_unload(entry.entry_id)
