@@ -25,7 +25,9 @@ def test_raw_file_to_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[st
     capture = tmp_path / "capture.bin"
     damaged = bytearray(kamstrup_hourly())
     damaged[-3] ^= 0x55
-    capture.write_bytes(kamstrup_hourly() + bytes(damaged) + encoder.p1_telegram("KAM5", ["1-0:1.7.0(0001.453*kW)"]))
+    capture.write_bytes(
+        kamstrup_hourly() + bytes(damaged) + encoder.p1_telegram("KAM5", ["1-0:1.7.0(0001.453*kW)", "1-0:99.97.0(1)"])
+    )
     assert main([str(capture)]) == 0
     out, err = capsys.readouterr()
     lines = [json.loads(line) for line in out.splitlines()]
@@ -39,8 +41,11 @@ def test_raw_file_to_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert first["values"]["1-1:1.7.0.255"] == {"value": 1703, "unit": "W"}
     assert first["values"]["1-1:31.7.0.255"] == {"value": 1.36, "unit": "A"}
     assert first["values"]["1-1:1.8.0.255"] == {"value": 155232510, "unit": "Wh"}
+    assert first["left_out"] == []
     assert lines[1]["format"] == "p1"
     assert lines[1]["values"] == {"1-0:1.7.0.255": {"value": 1453, "unit": "W"}}
+    # An event log's length is no quantity: named as left out, never a value.
+    assert lines[1]["left_out"] == ["1-0:99.97.0.255"]
     assert err.strip().splitlines() == ["dropped (bad_checksum): HDLC frame check sequence (FCS) mismatch"]
 
 

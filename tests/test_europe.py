@@ -11,6 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram
+from custom_components.han_port.decoder.ciphering import P1_AUTHENTICATION_KEY
+from custom_components.han_port.decoder.decoder import _DAMAGED_IN_A_ROW
+from custom_components.han_port.decoder.partial import MAX_MESSAGES_BETWEEN_PARTS, MAX_PARTS
 from custom_components.han_port.simulator import frames as encoder
 from custom_components.han_port.simulator.frames import MeterState
 
@@ -105,6 +108,65 @@ def test_block_transfer_joins_blocks_and_drops_gaps_and_repeats() -> None:
     assert [powers(batch) for batch in messages][-1] == [300]
 
 
+def _blocks(power: int, size: int = 70) -> list[bytes]:
+    return encoder.general_block_transfer(apdu(power), size)
+
+
+def test_blocks_let_go_after_more_messages_than_a_push_puts_between_them() -> None:
+    """A meter sends a transfer's blocks one after another: block 1, then many other pushes, then block 2 is no APDU."""
+    first, *rest = _blocks(700)
+    between = [encoder.hdlc_frames(apdu(800 + n)) for n in range(MAX_MESSAGES_BETWEEN_PARTS + 1)]
+    decoder = Decoder()
+    events = decoder.feed_events(encoder.hdlc_frames(first) + b"".join(between))
+    assert powers(events) == [800 + n for n in range(MAX_MESSAGES_BETWEEN_PARTS + 1)]
+    events = decoder.feed_events(b"".join(encoder.hdlc_frames(block) for block in rest))
+    assert powers(events) == []
+    assert next(event.detail for event in events if not isinstance(event, Telegram)) == (
+        f"a general-block-transfer: 1 block(s) came, then {MAX_MESSAGES_BETWEEN_PARTS + 1} other messages"
+        " and not its next block: let go"
+    )
+    # As many as a meter might put between them, and the blocks still join.
+    decoder = Decoder()
+    events = decoder.feed_events(
+        encoder.hdlc_frames(first) + b"".join(between[:-1]) + b"".join(encoder.hdlc_frames(block) for block in rest)
+    )
+    assert powers(events) == [*(800 + n for n in range(MAX_MESSAGES_BETWEEN_PARTS)), 700]
+    assert not decoder.dropped
+
+
+def test_blocks_that_never_end_are_let_go_by_their_count() -> None:
+    """Empty blocks weigh nothing: their number bounds what is kept, and the drop says why."""
+    empty = [bytes([0xE0, 0x40]) + number.to_bytes(2, "big") + b"\x00\x00\x00" for number in range(1, MAX_PARTS + 2)]
+    decoder = Decoder()
+    events = [event for block in empty for event in decoder.feed_message(block)]
+    assert [event.detail for event in events if not isinstance(event, Telegram)] == [
+        f"general-block-transfer never ended: {MAX_PARTS + 1} blocks and no last one"
+    ]
+    assert decoder.finish() == []
+    assert powers([event for block in _blocks(701) for event in decoder.feed_message(block)]) == [701]
+
+
+def test_a_new_block_1_drops_the_transfer_it_cuts_and_begins_its_own() -> None:
+    cut, whole = _blocks(702), _blocks(703)
+    decoder = Decoder()
+    events = [event for block in (cut[0], *whole) for event in decoder.feed_events(encoder.mbus_frames(block))]
+    assert powers(events) == [703]
+    drops = [event for event in events if not isinstance(event, Telegram)]
+    assert [(drop.reason, drop.detail) for drop in drops] == [
+        (DropReason.UNDECODABLE, "general-block-transfer cut: 1 block(s) came, then a new block 1")
+    ]
+
+
+def test_empty_hdlc_segments_are_let_go_by_their_count() -> None:
+    segment = encoder.hdlc_frame(b"", segmented=True)
+    decoder = Decoder()
+    events = decoder.feed_events(segment * (MAX_PARTS + 1))
+    assert [(event.reason, event.detail) for event in events if not isinstance(event, Telegram)] == [
+        (DropReason.UNDECODABLE, "segmented message never ended")
+    ]
+    assert decoder.finish() == []
+
+
 def test_encrypted_p1_stream_decodes_and_needs_its_key() -> None:
     telegram = encoder.p1_telegram("SMA5", ["0-0:1.0.0(240115130010W)", "1-0:1.7.0(0001.453*kW)"])
     stream = b"".join(encoder.glo_cipher(telegram, KEY, AUTH_KEY, system_title=b"SMAtest1", counter=n) for n in (1, 2))
@@ -156,6 +218,59 @@ def test_keys_that_stop_opening_the_frames_are_a_key_problem_again_after_a_few()
     assert reasons == [DropReason.BAD_CHECKSUM] * 2 + [DropReason.KEY_REJECTED] * 2
     # Keys never proven on this stream: the first failure is theirs.
     assert Decoder(other, AUTH_KEY).feed_events(stream[: len(_p1_push(2000, 1))])[0].reason is DropReason.KEY_REJECTED  # type: ignore[union-attr]
+
+
+# The three ways a P1 port ciphers: the keys the decoder is given, and the security and authentication key it ciphers with.
+ONE_KEY_SETUPS = {
+    "both keys": ((KEY, AUTH_KEY), 0x30, AUTH_KEY),
+    "encryption key only": ((KEY, None), 0x20, AUTH_KEY),
+    "published P1 authentication key": ((KEY, None), 0x30, P1_AUTHENTICATION_KEY),
+}
+
+
+def _setup_push(setup: str, power: int, counter: int) -> bytes:
+    _, security, auth_key = ONE_KEY_SETUPS[setup]
+    telegram = encoder.p1_telegram("SMA5", ["0-0:1.0.0(240115130010W)", f"1-0:1.7.0({power / 1000:08.3f}*kW)"])
+    return encoder.glo_cipher(telegram, KEY, auth_key, security=security, system_title=b"SMAtest1", counter=counter)
+
+
+@pytest.mark.parametrize("setup", ONE_KEY_SETUPS)
+def test_line_noise_after_the_keys_opened_frames_is_damage_for_every_key_setup(setup: str) -> None:
+    """A flipped bit in a ciphertext fails the tag (or the P1 CRC inside): once the keys opened frames, that is the line."""
+    pushes = [bytearray(_setup_push(setup, 3000 + n, n + 1)) for n in range(6)]
+    pushes[1][40] ^= 0x04
+    pushes[3][30] ^= 0x80
+    decoder = Decoder(*ONE_KEY_SETUPS[setup][0])
+    events = decoder.feed_events(b"".join(pushes))
+    assert powers(events, P1_POWER) == [3000, 3002, 3004, 3005]
+    assert decoder.dropped == {DropReason.BAD_CHECKSUM: 2}
+    for drop in (event for event in events if not isinstance(event, Telegram)):
+        assert drop.detail.endswith(", though these keys opened this meter's APDUs before: damaged on the line")
+        assert "key is" not in drop.detail  # what failed, without the blame on the keys
+
+
+@pytest.mark.parametrize("setup", ONE_KEY_SETUPS)
+def test_failures_that_repeat_are_the_keys_again_for_every_key_setup(setup: str) -> None:
+    pushes = [bytearray(_setup_push(setup, 3100 + n, n + 1)) for n in range(5)]
+    for damaged in pushes[1:]:
+        damaged[40] ^= 0x04
+    decoder = Decoder(*ONE_KEY_SETUPS[setup][0])
+    reasons = [event.reason for event in decoder.feed_events(b"".join(pushes)) if not isinstance(event, Telegram)]
+    # The number in a row that is the keys' is written once, in the decoder.
+    key_problem = DropReason.KEY_MISSING if setup == "published P1 authentication key" else DropReason.KEY_REJECTED
+    damage = _DAMAGED_IN_A_ROW - 1
+    assert reasons == [DropReason.BAD_CHECKSUM] * damage + [key_problem] * (4 - damage)
+
+
+@pytest.mark.parametrize("setup", ONE_KEY_SETUPS)
+def test_a_damaged_ciphered_message_after_proven_keys_is_damage_too(setup: str) -> None:
+    """A bridge that publishes each ciphered APDU as a message adds no checksum either."""
+    pushes = [bytearray(_setup_push(setup, 3200 + n, n + 1)) for n in range(3)]
+    pushes[1][40] ^= 0x04
+    decoder = Decoder(*ONE_KEY_SETUPS[setup][0])
+    events = [event for push in pushes for event in decoder.feed_message(bytes(push))]
+    assert powers(events, P1_POWER) == [3200, 3202]
+    assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}
 
 
 def test_ciphered_danish_hdlc_is_never_read_twice_as_bare_apdus() -> None:

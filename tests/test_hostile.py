@@ -26,6 +26,7 @@ from .meter import AUTH_KEY, KEY, NORWEGIAN_KAMSTRUP, default_state, kamstrup_fr
 from .test_decoder_roundtrip import CASES, build_frames, consistent
 
 POWER = ObisCode.parse("1-1:1.7.0")
+POWER_0 = ObisCode.parse("1-0:1.7.0")
 MOMENT = datetime(2024, 1, 15, 13, 0, 5)
 
 
@@ -109,7 +110,13 @@ def test_non_finite_and_huge_floats_are_implausible(value: bytes) -> None:
         ("1-0:14.7.0.255", 500, 0, 44),  # 500 Hz
         ("1-0:13.7.0.255", 150, -2, 255),  # a power factor of 1.5
         ("1-0:1.7.0.255", 100, 0, 35),  # active power in volts
-        ("0-0:96.99.0.255", 1, 100, 27),  # an unknown register beyond any meter's range
+        # Codes no table names, bounded by what their value groups mean:
+        ("1-0:4.6.0.255", 61_000_000, 0, 32),  # a maximum demand (a power) in varh
+        ("1-0:4.6.0.255", 61_000_000, 0, 29),  # and in var: 61 Mvar
+        ("1-1:1.6.0.255", 51_000_000, 0, 255),  # a maximum demand with no unit: 51 MW
+        ("1-0:16.7.0.255", 1, 9, 27),  # net power, signed, but not 1 GW
+        ("1-0:52.4.0.255", 90_000, 0, 35),  # an average voltage of 90 kV
+        ("1-0:3.29.0.255", 1, 20, 32),  # a reactive energy beyond any register
     ],
 )
 def test_physically_impossible_values_are_dropped(code: str, value: int, scaler: int, unit: int) -> None:
@@ -118,6 +125,31 @@ def test_physically_impossible_values_are_dropped(code: str, value: int, scaler:
     assert isinstance(dropped, DroppedFrame)
     assert dropped.reason is DropReason.IMPLAUSIBLE
     assert str(ObisCode.parse(code.rsplit(".", 1)[0])) in dropped.detail
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "0-0:96.99.0.255",  # abstract: no quantity
+        "1-0:81.7.0.255",  # an angle
+        "1-0:128.7.0.255",  # the manufacturer's own
+        "1-0:32.8.0.255",  # a time integral of a voltage
+        "7-0:3.0.0.255",  # gas
+    ],
+)
+def test_a_value_whose_code_means_nothing_here_is_left_out_with_its_reason(code: str) -> None:
+    power = aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(1500), encoder.integer(0))
+    unknown = aidon_register(code, encoder.double_long_unsigned(1), encoder.integer(100))  # 10^100
+    decoder = Decoder()
+    (telegram,) = decoder.feed_events(aidon_frame(power, unknown))
+    assert isinstance(telegram, Telegram)
+    assert telegram.readings == {ObisCode.parse("1-0:1.7.0"): (1500, "W")}
+    assert telegram.left_out == (ObisCode.parse(code),)
+    assert decoder.left_out == {ObisCode.parse(code): 1}
+    p1 = encoder.p1_telegram("ELL5\\253833635_A", [f"{code.rsplit('.', 1)[0]}(99999999999)", "1-0:1.7.0(01.500*kW)"])
+    (telegram,) = decoder.feed(p1)
+    assert telegram.readings == {ObisCode.parse("1-0:1.7.0"): (1500, "W")}
+    assert decoder.left_out == {ObisCode.parse(code): 2}
 
 
 def test_negative_energy_is_dropped() -> None:
@@ -250,6 +282,52 @@ def test_false_maximum_length_headers_cost_no_memory() -> None:
     assert Decoder().feed(flood[:-3] + GOOD)
 
 
+# Block 2 of a general-block-transfer whose block 1 never came, as a line or a broker can repeat it for ever.
+ORPHAN_BLOCK = bytes([0xE0, 0x40, 0x00, 0x02, 0x00, 0x00, 0x08]) + bytes(range(8))
+ORPHANS = 400_000
+TRACED_ORPHANS = 20_000
+
+
+def _orphan_frame(carrier: str) -> bytes:
+    return encoder.hdlc_frames(ORPHAN_BLOCK) if carrier == "hdlc" else encoder.mbus_frames(ORPHAN_BLOCK)
+
+
+def _feed_orphans(decoder: Decoder, carrier: str, count: int) -> list[DroppedFrame | Telegram]:
+    """Feed count orphan blocks; return the events of the last chunk."""
+    events: list[DroppedFrame | Telegram] = []
+    if carrier == "message":
+        # Each message its own bytes, as a broker delivers them.
+        for number in range(count):
+            events = decoder.feed_message(ORPHAN_BLOCK[:-1] + bytes([number & 0xFF]))
+        return events
+    frame = _orphan_frame(carrier)
+    for _ in range(count // 1000):
+        events = decoder.feed_events(frame * 1000)
+    return decoder.feed_events(frame * (count % 1000)) or events
+
+
+@pytest.mark.parametrize("carrier", ["hdlc", "mbus", "message"])
+def test_blocks_that_continue_nothing_cost_no_memory(carrier: str) -> None:
+    decoder = Decoder()
+    (drop,) = _feed_orphans(decoder, carrier, 1)
+    assert isinstance(drop, DroppedFrame)
+    assert drop.reason is DropReason.UNDECODABLE
+    assert drop.detail == "general-block-transfer block 2 after 0 block(s): block 1 was lost"
+    _feed_orphans(decoder, carrier, ORPHANS - TRACED_ORPHANS - 1)
+    # What the last orphans of the 400 000 keep: before, every one kept its frame (about 60 bytes each).
+    tracemalloc.start()
+    try:
+        _feed_orphans(decoder, carrier, TRACED_ORPHANS)
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept < 16 * 1024
+    assert decoder.dropped == {DropReason.UNDECODABLE: ORPHANS}
+    assert decoder.finish() == []
+    good = decoder.feed_message(GOOD) if carrier == "message" else decoder.feed_events(GOOD)
+    assert [event.readings[POWER_0].value for event in good if isinstance(event, Telegram)] == [1234]
+
+
 @pytest.mark.parametrize("flood", [b"/", b"~", b"!", b"\x00", b"/!", b"~\xa0"])
 def test_a_flood_of_one_pattern_yields_nothing_and_the_next_frame_decodes(flood: bytes) -> None:
     decoder = Decoder()
@@ -302,6 +380,24 @@ def test_replayed_and_older_frames_are_refused() -> None:
     decoder = Decoder(KEY, AUTH_KEY)
     events = decoder.feed_events(ciphered(100) + ciphered(100) + ciphered(99) + ciphered(101))
     assert reasons(events) == ["telegram", "replayed", "replayed", "telegram"]
+
+
+def test_replay_counters_kept_and_taken_back_refuse_the_frames_before_them() -> None:
+    first = Decoder(KEY, AUTH_KEY)
+    assert reasons(first.feed_events(ciphered(100))) == ["telegram"]
+    kept = first.replay_counters
+    assert kept == {b"KAMEtest": 100}
+    restarted = Decoder(KEY, AUTH_KEY)
+    restarted.restore_replay_counters(kept)
+    restarted.restore_replay_counters({b"KAMEtest": 7})  # a lower counter takes nothing back
+    # Counters kept prove no keys: only a frame the keys open does.
+    assert not restarted._policy.keys_proven
+    assert reasons(restarted.feed_events(ciphered(100) + ciphered(99) + ciphered(101))) == [
+        "replayed",
+        "replayed",
+        "telegram",
+    ]
+    assert restarted.replay_counters == {b"KAMEtest": 101}
 
 
 def test_a_counter_that_restarts_is_followed_once_it_proves_itself() -> None:

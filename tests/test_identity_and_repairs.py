@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,8 @@ from custom_components.han_port.const import (
     CONF_METER_TYPE,
     DOMAIN,
 )
-from custom_components.han_port.decoder import Decoder
+from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason
+from custom_components.han_port.decoder.__main__ import main
 from custom_components.han_port.identity import NEW_METER_TELEGRAMS, Identity, MeterIdentity
 from custom_components.han_port.simulator import frames as encoder
 
@@ -45,6 +47,8 @@ from .meter import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from homeassistant.core import HomeAssistant
     from homeassistant.data_entry_flow import FlowResult
     from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
@@ -452,4 +456,85 @@ async def test_diagnostics_of_a_p1_meter_keep_its_crc_valid(
     [masked] = Decoder().feed(bytes.fromhex(diagnostics["last_telegrams"][-1]["raw"]))
     assert decoded.meter_id not in (masked.meter_id or "")
     assert masked.readings == decoded.readings
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+ISKRAEMECO_NAME = "ISK1030792283067"
+
+
+async def test_diagnostics_mask_a_logical_device_name_and_still_decode_with_the_command_line(
+    hass: HomeAssistant,
+    tcp_meter: TcpMeter,
+    hass_client: ClientSessionGenerator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The Iskraemeco compact list opens with its logical device name: "ISK" and the meter's serial."""
+    state = default_state()
+    frame = encoder.hdlc_frames(
+        encoder.data_notification(encoder.iskraemeco_list(state, ISKRAEMECO_NAME), state.moment)
+    )
+    [sent] = Decoder().feed(frame)
+    assert sent.logical_device_name == ISKRAEMECO_NAME
+    entry = bridge_entry(tcp_meter.port, **{CONF_MANUFACTURER: "Iskraemeco"})
+    await set_up(hass, entry)
+    tcp_meter.start_pushing([frame])
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    raw = diagnostics["last_telegrams"][-1]["raw"]
+    for serial in (ISKRAEMECO_NAME[3:], METER_ID):
+        assert serial.encode().hex(" ") not in raw
+        assert serial not in str(diagnostics)
+    capture = tmp_path / "masked.hex"
+    capture.write_text(raw)
+    assert main(["--hex", str(capture)]) == 0
+    [shown] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert shown["manufacturer"] == "Iskraemeco"  # the maker's id is kept, the serial masked
+    assert shown["meter_id"] == "X" * len(METER_ID)
+    assert shown["values"] == {
+        str(code): {"value": value, "unit": unit} for code, (value, unit) in sent.readings.items()
+    }
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_diagnostics_mask_the_system_title_of_ciphered_frames(
+    hass: HomeAssistant, tcp_meter: TcpMeter, hass_client: ClientSessionGenerator
+) -> None:
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
+    entry = bridge_entry(tcp_meter.port, **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    await set_up(hass, entry)
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    raw = bytes.fromhex(diagnostics["last_telegrams"][-1]["raw"])
+    assert b"KAMEtest" not in raw
+    # Still a ciphered frame with valid checksums, its maker's id kept: shut without keys, as before.
+    decoder = Decoder()
+    [drop] = decoder.feed_events(raw)
+    assert isinstance(drop, DroppedFrame)
+    assert drop.reason is DropReason.KEY_MISSING
+    assert drop.ciphering is not None
+    assert drop.ciphering.system_title == b"KAMXXXXX"
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_diagnostics_count_the_values_left_out_by_their_code(
+    hass: HomeAssistant, tcp_meter: TcpMeter, hass_client: ClientSessionGenerator
+) -> None:
+    """A value whose code means nothing here never reaches a reading; diagnostics say which and how often."""
+    scaler_unit = encoder.structure(encoder.integer(0), encoder.enum(27))
+    registers = [
+        encoder.structure(encoder.obis("1-0:1.7.0.255"), encoder.double_long_unsigned(1234), scaler_unit),
+        encoder.structure(encoder.obis("1-0:128.7.0.255"), encoder.double_long_unsigned(10**9), scaler_unit),
+    ]
+    frame = encoder.hdlc_frames(encoder.data_notification(encoder.array(*registers), None))
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    for _ in range(2):
+        tcp_meter.send(frame)
+    await wait_for(lambda: entry.runtime_data.reader.decoder.telegrams == 2)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["decoder"]["left_out"] == {"1-0:128.7.0.255": 2}
+    assert diagnostics["decoder"]["dropped"] == {}
+    assert diagnostics["meter"]["readings"]["1.7.0"]["value"] == 1234
+    assert "128.7.0" not in diagnostics["meter"]["readings"]
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -31,7 +31,7 @@ from custom_components.han_port.const import (
     CONF_ENCRYPTION_KEY,
     DOMAIN,
 )
-from custom_components.han_port.decoder import Decoder, ObisCode
+from custom_components.han_port.decoder import Decoder, DropReason, ObisCode
 from custom_components.han_port.simulator import frames as encoder
 from custom_components.han_port.simulator.meter import SimulatedMeter
 
@@ -316,6 +316,39 @@ async def test_right_key_decodes_danish_meter(
     assert diagnostics["entry"]["data"][CONF_ENCRYPTION_KEY] == "**REDACTED**"
     assert diagnostics["entry"]["data"][CONF_AUTHENTICATION_KEY] == "**REDACTED**"
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+DANISH_POWER = ObisCode.parse("1-1:1.7.0")
+
+
+def danish_push(power: int, counter: int) -> bytes:
+    """One ciphered Danish push, as captured off the wire: the same bytes whenever it is sent again."""
+    state = default_state(power_import=power)
+    apdu = encoder.data_notification(encoder.kamstrup_push1_list(state), state.moment)
+    return encoder.hdlc_frames(encoder.glo_cipher(apdu, KEY, AUTH_KEY, counter=counter))
+
+
+async def test_a_frame_captured_before_a_reload_is_refused_after_it(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    """The replay counters are kept with the entry's stored state: a reload (or a restart) reopens no old frame."""
+    entry = bridge_entry(tcp_meter.port, **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    await set_up(hass, entry)
+    captured = danish_push(2100, 500)
+    tcp_meter.send(captured)
+    await wait_for(lambda: value(hass, POWER) == "2100")
+    tcp_meter.send(danish_push(2200, 501))
+    await wait_for(lambda: value(hass, POWER) == "2200")
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_for(lambda: entry.runtime_data.reader.connects >= 1)
+    decoder = entry.runtime_data.reader.decoder
+    tcp_meter.send(captured)
+    await wait_for(lambda: decoder.dropped[DropReason.REPLAYED] == 1)
+    assert decoder.telegrams == 0
+    # The meter's own next frame passes: the keys were never in doubt.
+    tcp_meter.send(danish_push(2300, 502))
+    await wait_for(lambda: decoder.telegrams == 1)
+    assert [telegram.readings[DANISH_POWER].value for telegram in entry.runtime_data.reader.last_telegrams] == [2300]
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_current_transformer_ratio_scales_currents_power_and_energy(

@@ -152,7 +152,12 @@ def test_obis_code_parse_and_format() -> None:
         ("1-0:14.7.0", registers.FREQUENCY),
         ("1-0:91.7.0", registers.CURRENT),
         ("1-0:13.7.0", registers.POWER_FACTOR),
-        ("1-0:1.6.0", None),
+        ("1-0:1.6.0", registers.ACTIVE_POWER),  # maximum demand: a power
+        ("1-0:4.6.0", registers.REACTIVE_POWER),
+        ("1-0:16.7.0", registers.NET_ACTIVE_POWER),
+        ("1-0:3.29.0", registers.REACTIVE_ENERGY),
+        ("1-0:81.7.0", None),  # an angle
+        ("1-0:128.7.0", None),  # the manufacturer's
         ("1-0:31.8.0", None),
         ("0-0:1.0.0", None),
     ],
@@ -328,11 +333,9 @@ def test_p1_lines_that_are_not_readings_are_skipped() -> None:
     assert parsed.meter_type == "53833635_A"
     assert parsed.meter_id == "4530303034"
     assert parsed.timestamp is None
-    # The event log's first value (its length) is a plain count.
-    assert {str(code): reading.value for code, reading in parsed.readings.items()} == {
-        "1-0:1.7.0.255": 0.1,
-        "1-0:99.97.0.255": 1,
-    }
+    # The event log's first value (its length) is a plain count, of no quantity: left out, and said so.
+    assert {str(code): reading.value for code, reading in parsed.readings.items()} == {"1-0:1.7.0.255": 0.1}
+    assert parsed.left_out == (ObisCode.parse("1-0:99.97.0"),)
 
 
 def test_p1_impossible_date_and_missing_ident() -> None:

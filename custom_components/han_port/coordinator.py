@@ -155,10 +155,13 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         entry.async_on_unload(self._cancel_silence_check)
 
     async def async_load_energy(self) -> None:
-        """Take back the live totals and the month's hours kept over a restart."""
+        """Take back the live totals, the month's hours and the replay counters kept over a restart."""
         stored = await self._store.async_load()
         if not stored:
             return
+        # A ciphered frame captured before the restart stays refused after it.
+        counters = stored.get("replay_counters", {})
+        self.reader.decoder.restore_replay_counters({bytes.fromhex(t): int(c) for t, c in counters.items()})
         self.live_import = LiveEnergy.from_dict(stored.get("import", {}))
         self.live_export = LiveEnergy.from_dict(stored.get("export", {}))
         self.tariff.restore(stored.get("tariff", {}))
@@ -183,6 +186,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             "highest_power": self.envelope.highest,
             "events": list(self.energy_events),
             "current_transformer_ratio": self._ct_ratio,
+            "replay_counters": {title.hex(): c for title, c in self.reader.decoder.replay_counters.items()},
         }
 
     async def async_save_energy(self) -> None:

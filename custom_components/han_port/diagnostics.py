@@ -1,6 +1,6 @@
 """Diagnostics for HAN Port: what a maintainer needs, without the user's secrets.
 
-The last telegrams are attached with the meter's id masked and their
+The last telegrams are attached with the meter's serials masked and their
 checksums computed again, so `python -m custom_components.han_port.decoder`
 decodes them as they are; a ciphered meter's telegrams come deciphered too,
 framed as plain HDLC, since the ciphertext says nothing without the keys.
@@ -18,6 +18,7 @@ from .connection import MeterReader
 from .const import CONF_AUTHENTICATION_KEY, CONF_DEVICE, CONF_ENCRYPTION_KEY, CONF_TOPIC
 from .decoder import hdlc, mbus, p1
 from .decoder.dlms import strip_llc
+from .decoder.masking import mask_serials, serial_masks
 from .mqtt_reader import MqttReader
 from .simulator.frames import hdlc_frames
 
@@ -39,33 +40,14 @@ TO_REDACT = {
     "title",
     "url",
 }
-# A masked id keeps its length, so every offset in the frame stays where it was.
-_MASK = ord("X")
-_DOUBLE_LONG_UNSIGNED = 0x06
-
-
-def _secrets(meter_id: str | None) -> list[tuple[bytes, bytes]]:
-    """List the ways a frame can carry the meter id, each with what replaces it."""
-    if not meter_id:
-        return []
-    text = meter_id.encode("ascii", "ignore")
-    secrets = [(text, bytes([_MASK]) * len(text))]
-    # P1 meters often write their id as the hex of its ASCII text.
-    secrets += [(spelled, b"58" * len(text)) for spelled in (text.hex().upper().encode(), text.hex().encode())]
-    if meter_id.isdigit() and int(meter_id) < 1 << 32:
-        # The Danish list sends its meter number as a 32-bit integer.
-        number = bytes([_DOUBLE_LONG_UNSIGNED]) + int(meter_id).to_bytes(4, "big")
-        secrets.append((number, bytes([_DOUBLE_LONG_UNSIGNED, 0, 0, 0, 0])))
-    return secrets
 
 
 def masked(telegram: Telegram, meter_id: str | None) -> dict[str, str]:
-    """Show a telegram with the household's identity blanked out, still checksum-valid."""
+    """Show a telegram with every serial it carries masked (see decoder.masking), still checksum-valid."""
+    masks = serial_masks(telegram, meter_id)
 
     def blank(data: bytes) -> bytes:
-        for secret, replacement in _secrets(meter_id):
-            data = data.replace(secret, replacement)
-        return data
+        return mask_serials(data, masks)
 
     reseal = {"p1": p1.reseal, "mbus": mbus.reseal}.get(telegram.format, hdlc.reseal)
     shown = {"format": telegram.format, "raw": reseal(blank(telegram.raw)).hex(" ")}
@@ -140,6 +122,8 @@ async def async_get_config_entry_diagnostics(
             # Implausible, unauthenticated and replayed frames are counted here too.
             "dropped": {str(reason): count for reason, count in reader.decoder.dropped.items()},
             "noise_bytes": reader.decoder.noise_bytes,
+            # Values left out of telegrams, by code: nothing here reads what their codes mean.
+            "left_out": {str(code): count for code, count in reader.decoder.left_out.items()},
             # What the meter's own physics decided for values sent without a scaler, and why.
             "resolutions": [
                 {"quantity": d.quantity, "exponent": d.exponent, "evidence": d.evidence}

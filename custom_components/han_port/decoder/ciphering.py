@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .axdr import decode_length
 from .model import Ciphering, DecodeError, DropReason, FrameRefusedError, KeyProblemError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 GENERAL_GLO_CIPHERING = 0xDB
 SECURITY_CONTROLS = frozenset((0x10, 0x20, 0x30))
@@ -119,17 +123,20 @@ def decipher(apdu: bytes, keys: Keys) -> tuple[Ciphering, bytes]:
     try:
         decryptor.finalize()
     except InvalidTag:
+        failed = "the authentication tag does not match"
         if keys.authentication is None:
             raise KeyProblemError(
                 DropReason.KEY_MISSING,
                 "the meter authenticates its telegrams with a key of its own: the authentication key is needed"
                 " (or the encryption key is wrong)",
                 header,
+                failed=failed,
             ) from None
         raise KeyProblemError(
             DropReason.KEY_REJECTED,
-            "the authentication tag does not match: the encryption or authentication key is wrong",
+            f"{failed}: the encryption or authentication key is wrong",
             header,
+            failed=failed,
         ) from None
     return header, plaintext
 
@@ -157,8 +164,9 @@ class SecurityPolicy:
     With an encryption key, plaintext is refused; with an authentication key
     too, frames without a tag are (a downgrade anyone on the wire could send).
     Each system title's invocation counter must increase: a frame sent again
-    is refused. The counters live as long as the decoder: a restart of Home
-    Assistant, or new keys, start afresh.
+    is refused. The counters live as long as the decoder, unless they are
+    kept elsewhere (counters) and taken back (restore_counters), as the
+    integration does over restarts.
     """
 
     def __init__(self, keys: Keys) -> None:
@@ -168,6 +176,7 @@ class SecurityPolicy:
         """Whether plaintext (HDLC or P1) is refused."""
         self._highest: dict[bytes, int] = {}
         self._restarts: dict[bytes, _Restart] = {}
+        self._admitted = False
 
     def check(self, ciphering: Ciphering | None) -> None:
         """Refuse a frame whose security is less than the keys can prove (FrameRefusedError).
@@ -185,8 +194,22 @@ class SecurityPolicy:
 
     @property
     def keys_proven(self) -> bool:
-        """Whether a frame these keys opened has been admitted: they are the meter's."""
-        return bool(self._highest)
+        """Whether a frame these keys opened has been admitted: they are the meter's (counters taken back are not)."""
+        return self._admitted
+
+    @property
+    def counters(self) -> dict[bytes, int]:
+        """The highest invocation counter admitted so far, by system title: what the next frame must exceed."""
+        return dict(self._highest)
+
+    def restore_counters(self, counters: Mapping[bytes, int]) -> None:
+        """Take back counters kept from before (a restart): a frame captured earlier stays refused.
+
+        A counter lower than one already admitted is no reason to go back.
+        """
+        for title, counter in counters.items():
+            if counter > self._highest.get(title, -1):
+                self._highest[title] = counter
 
     def admit(self, ciphering: Ciphering | None) -> None:
         """Accept a frame's invocation counter, or raise FrameRefusedError for a frame sent again.
@@ -198,6 +221,7 @@ class SecurityPolicy:
             return
         title, counter = ciphering.system_title, ciphering.invocation_counter
         highest = self._highest.get(title)
+        self._admitted = True  # refused as sent again or not, these keys opened it
         if highest is None or counter > highest:
             self._highest[title] = counter
             self._restarts.pop(title, None)

@@ -7,18 +7,19 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from .bare import NotificationFramer, NotificationMessage
+from .blocks import BlockAssembler, parse_block
 from .ciphering import Keys, SecurityPolicy
-from .dlms import GENERAL_BLOCK_TRANSFER, BlockAssembler, parse_apdu, parse_block, strip_llc
+from .dlms import GENERAL_BLOCK_TRANSFER, parse_apdu, strip_llc
 from .glo import GloFramer, GloMessage
 from .hdlc import HdlcFramer, HdlcMessage
 from .layout import LayoutCache
 from .lists import maker_by_system_title, take_apart
 from .mbus import MbusFramer, MbusMessage
-from .model import DecodeError, DroppedFrame, DropReason, FrameRefusedError, Telegram
+from .model import DecodeError, DroppedFrame, DropReason, FrameRefusedError, KeyProblemError, Telegram
 from .p1 import P1Framer, P1Message, parse_telegram
 from .payload import MAX_MESSAGE_BYTES, describe, hex_digits, is_bare_apdu
 from .readings import STANDARD, interpret
-from .registers import implausible
+from .registers import implausible, interpretable
 from .resolution import Decision, ResolutionLearner
 
 if TYPE_CHECKING:
@@ -52,7 +53,9 @@ _FORMATS: dict[type[DlmsMessage], Literal["hdlc", "mbus", "apdu"]] = {
     NotificationMessage: "apdu",
 }
 _BARE = (GloMessage, NotificationMessage)
-# A bare ciphered APDU that proven keys fail to open is damage; this many in a row are the keys'.
+# Messages whose bytes no checksum proved: only a ciphered APDU's tag (or content) says they came whole.
+_UNCHECKED = (GloMessage, ApduMessage)
+# A ciphered APDU without a checksum that proven keys fail to open is damage; this many in a row are the keys'.
 _DAMAGED_IN_A_ROW = 3
 
 
@@ -86,7 +89,8 @@ def decode_dlms_message(
             layouts.learn(notification.body, tree, vendor_list, content)
     meter_id = content.identification.get("meter_id")
     timestamp = content.clock or notification.date_time
-    readings: Mapping[ObisCode, Reading] = content.readings
+    readings: Mapping[ObisCode, Reading]
+    readings, left_out = interpretable(content.readings)
     if resolutions is not None and vendor_list.scaling is not STANDARD:
         readings = resolutions.apply(readings, vendor_list.scaling, meter_id, timestamp)
     manufacturer = vendor_list.manufacturer
@@ -103,6 +107,8 @@ def decode_dlms_message(
         raw=message.raw,
         ciphering=notification.ciphering,
         plaintext=notification.plaintext,
+        logical_device_name=content.identification.get("logical_device_name"),
+        left_out=left_out,
     )
 
 
@@ -153,7 +159,6 @@ class Decoder:
         # How many bare ciphered APDUs the keys, once proven, failed to open in a row (see _refused).
         self._rejected_in_a_row = 0
         self._blocks = BlockAssembler()
-        self._block_raws: list[bytes] = []
         self._layouts = LayoutCache()
         self._resolutions = ResolutionLearner()
         # Messages only: the stream position of a P1 telegram begun at the start of a message.
@@ -164,6 +169,8 @@ class Decoder:
         """Telegrams decoded so far."""
         self.dropped: Counter[DropReason] = Counter()
         """Frames dropped so far, by reason."""
+        self.left_out: Counter[ObisCode] = Counter()
+        """Values left out of telegrams so far, by code: codes whose meaning nothing here interprets."""
 
     @property
     def noise_bytes(self) -> int:
@@ -174,6 +181,15 @@ class Decoder:
     def resolutions(self) -> list[Decision]:
         """What physics decided of the resolution of values sent without a scaler, and why."""
         return self._resolutions.decisions
+
+    @property
+    def replay_counters(self) -> dict[bytes, int]:
+        """The highest invocation counter admitted, by system title: keep them to refuse replays after a restart."""
+        return self._policy.counters
+
+    def restore_replay_counters(self, counters: Mapping[bytes, int]) -> None:
+        """Take back replay counters kept from before: a frame captured earlier stays refused."""
+        self._policy.restore_counters(counters)
 
     def feed(self, data: bytes) -> list[Telegram]:
         """Add bytes from the meter; return the telegrams they complete."""
@@ -238,15 +254,8 @@ class Decoder:
 
     def _join_blocks(self, message: DlmsMessage) -> DlmsMessage | None:
         """Add a block; return the joined APDU, carried as its blocks were, once the last is in."""
-        block = parse_block(strip_llc(message.information))
-        if block.number == 1:
-            self._block_raws = []
-        self._block_raws.append(message.raw)
-        apdu = self._blocks.add(block)
-        if apdu is None:
-            return None
-        raw, self._block_raws = b"".join(self._block_raws), []
-        return type(message)(apdu, raw)
+        joined = self._blocks.add(parse_block(strip_llc(message.information)), message.raw)
+        return None if joined is None else type(message)(joined.apdu, joined.raw)
 
     def feed_message(self, payload: bytes) -> list[Event]:
         """Decode one message of a message transport (an MQTT payload); return its events.
@@ -310,23 +319,29 @@ class Decoder:
     def _counted(self, event: Event) -> Event:
         if isinstance(event, Telegram):
             self.telegrams += 1
+            self.left_out.update(event.left_out)
         else:
             self.dropped[event.reason] += 1
         return event
 
     def _refused(self, err: FrameRefusedError, message: DlmsMessage | P1Message) -> DroppedFrame:
-        """Drop a refused frame; a bare ciphered APDU the proven keys fail to open, once in a while, was damaged.
+        """Drop a refused frame; a ciphered APDU the proven keys fail to open, once in a while, was damaged.
 
-        Such an APDU has no checksum but its tag (or, encrypted only, its
-        content): once these keys opened this meter's frames, a lone failure
-        is the line's, and only failures in a row are the keys'.
+        A bare APDU, in a stream or a message, has no checksum but its tag
+        (or, encrypted only, its content): once these keys opened this
+        meter's frames, a lone failure is the line's, and only failures in a
+        row are the keys'. So for every security suite: both keys, the
+        encryption key alone, or it with the published P1 authentication key.
         """
-        if err.reason is DropReason.KEY_REJECTED and isinstance(message, GloMessage) and self._policy.keys_proven:
+        if (
+            isinstance(err, KeyProblemError)
+            and err.failed is not None
+            and isinstance(message, _UNCHECKED)
+            and self._policy.keys_proven
+        ):
             self._rejected_in_a_row += 1
             if self._rejected_in_a_row < _DAMAGED_IN_A_ROW:
-                # What failed, without the blame on the keys that follows it.
-                failed = str(err).rsplit(": ", 1)[0]
-                detail = f"{failed}, though these keys opened this meter's APDUs before: damaged on the line"
+                detail = f"{err.failed}, though these keys opened this meter's APDUs before: damaged on the line"
                 return DroppedFrame(DropReason.BAD_CHECKSUM, detail, message.raw, err.ciphering)
         return DroppedFrame(err.reason, str(err), message.raw, err.ciphering)
 
@@ -337,12 +352,14 @@ class Decoder:
         the APDU it belongs to is decoded with its last block.
         """
         try:
+            if not isinstance(message, P1Message) and strip_llc(message.information)[:1] == _BLOCK_TAG:
+                joined = self._join_blocks(message)
+                if joined is None:
+                    return None
+                message = joined
+            else:
+                self._blocks.other_message()
             if not isinstance(message, P1Message):
-                if strip_llc(message.information)[:1] == _BLOCK_TAG:
-                    joined = self._join_blocks(message)
-                    if joined is None:
-                        return None
-                    message = joined
                 telegram = decode_dlms_message(message, self._keys, self._layouts, self._resolutions, self._policy)
             else:
                 if self._policy.requires_ciphering:

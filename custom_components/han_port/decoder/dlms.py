@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .axdr import OCTET_STRING, Data, decode_data, decode_length
+from .axdr import OCTET_STRING, Data, decode_data
 from .ciphering import GENERAL_GLO_CIPHERING, Keys, SecurityPolicy, decipher
 from .cosem import DATE_TIME_LENGTH, parse_date_time
 from .model import Ciphering, DecodeError, DropReason, KeyProblemError
@@ -15,10 +15,6 @@ if TYPE_CHECKING:
 
 DATA_NOTIFICATION = 0x0F
 GENERAL_BLOCK_TRANSFER = 0xE0
-_LAST_BLOCK = 0x80
-_BLOCK_HEADER = 6  # tag, block control, block number (2), block number acknowledged (2)
-# A push is a few kB at most, even spread over blocks.
-MAX_BLOCKS_BYTES = 16 * 1024
 # LLC: destination LSAP 0xE6, source LSAP 0xE7 (response) or 0xE6, quality 0.
 LLC_HEADERS = (b"\xe6\xe7\x00", b"\xe6\xe6\x00")
 _INVOKE_ID_LENGTH = 4
@@ -59,8 +55,9 @@ class Notification:
         """
         if self.ciphering is None or self.ciphering.authenticated or not self.ciphering.encrypted:
             return err
-        msg = f"deciphered data does not decode ({err}): the encryption key is probably wrong"
-        return KeyProblemError(DropReason.KEY_REJECTED, msg, self.ciphering)
+        failed = f"deciphered data does not decode ({err})"
+        msg = f"{failed}: the encryption key is probably wrong"
+        return KeyProblemError(DropReason.KEY_REJECTED, msg, self.ciphering, failed=failed)
 
 
 def strip_llc(information: bytes) -> bytes:
@@ -118,69 +115,3 @@ def parse_apdu(apdu: bytes, keys: Keys, policy: SecurityPolicy | None = None) ->
         return _parse_data_notification(plaintext, ciphering)
     except DecodeError as err:
         raise notification.content_error(err) from err
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    """One block of a general-block-transfer (E0): a numbered share of a longer APDU."""
-
-    number: int
-    last: bool
-    data: bytes
-
-
-def parse_block(apdu: bytes) -> Block:
-    """Read a general-block-transfer APDU; its data must take every byte after the header."""
-    if len(apdu) < _BLOCK_HEADER + 1:
-        msg = "general-block-transfer ends inside its header"
-        raise DecodeError(msg)
-    length, pos = decode_length(apdu, _BLOCK_HEADER)
-    if pos + length != len(apdu):
-        msg = f"general-block-transfer says {length} bytes of data, and carries {len(apdu) - pos}"
-        raise DecodeError(msg)
-    return Block(int.from_bytes(apdu[2:4], "big"), bool(apdu[1] & _LAST_BLOCK), apdu[pos:])
-
-
-class BlockAssembler:
-    """Joins the blocks of general-block-transfer pushes back into their APDU.
-
-    Blocks must come in order from block 1; a gap or a repeat ends the APDU
-    being joined, with a reason (a lost block cannot be asked for again: the
-    meter pushes, nobody acknowledges).
-    """
-
-    def __init__(self) -> None:
-        """Start with no APDU being joined."""
-        self._blocks: list[bytes] = []
-        self._size = 0
-
-    def unfinished(self) -> str | None:
-        """Say what an APDU being joined still waits for; None when none is."""
-        if not self._blocks:
-            return None
-        return f"a general-block-transfer: {len(self._blocks)} block(s) came, its last never did"
-
-    def add(self, block: Block) -> bytes | None:
-        """Take a block; return the whole APDU with its last block, None while more are due.
-
-        Raises DecodeError for a block that does not follow the one before it.
-        """
-        expected = len(self._blocks) + 1
-        if block.number != expected:
-            had = len(self._blocks)
-            self._blocks, self._size = [], 0
-            if block.number != 1:
-                what = "a repeat" if block.number < expected else f"block {expected} was lost"
-                msg = f"general-block-transfer block {block.number} after {had} block(s): {what}"
-                raise DecodeError(msg)
-        self._blocks.append(block.data)
-        self._size += len(block.data)
-        if self._size > MAX_BLOCKS_BYTES:
-            self._blocks, self._size = [], 0
-            msg = "general-block-transfer never ended"
-            raise DecodeError(msg)
-        if not block.last:
-            return None
-        apdu = b"".join(self._blocks)
-        self._blocks, self._size = [], 0
-        return apdu

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from .crc import crc16_x25
 from .dlms import LLC_HEADERS
 from .model import DroppedFrame, DropReason
+from .partial import MAX_MESSAGE_BYTES, MAX_PARTS
 
 FLAG = 0x7E
 _FORMAT_TYPE_3 = 0xA0
@@ -21,9 +22,6 @@ _SEGMENTED = 0x08
 _MAX_ADDRESS_BYTES = 4
 # Shortest frame: two format bytes, one-byte addresses, control and FCS.
 _MIN_LENGTH = 7
-# A meter's push fits in a few frames; a reassembly longer than this is a
-# stream of segments whose last one was lost.
-MAX_MESSAGE_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +317,9 @@ class HdlcFramer:
         self._segments.append(information)
         self._segment_frames.append(frame)
         self._segments_size += len(information)
-        if self._segments_size > MAX_MESSAGE_BYTES:
+        # A reassembly longer than a push, or of more segments (empty ones
+        # too), is a stream of segments whose last one was lost.
+        if self._segments_size > MAX_MESSAGE_BYTES or len(self._segments) > MAX_PARTS:
             raw = b"".join(self._segment_frames)
             self._segments_reset()
             return DroppedFrame(DropReason.UNDECODABLE, "segmented message never ended", raw)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .model import DroppedFrame, DropReason
+from .partial import MAX_PARTS
 
 START = 0x68
 STOP = 0x16
@@ -23,8 +24,9 @@ _CI_DLMS_LAST = 0x1F  # CI 0x00-0x1F: DLMS segments
 LAST_SEGMENT = 0x10
 SEQUENCE = 0x0F
 TSAP_BYTES = 2
-# A meter's push fits in a few frames (the Austrian lists take two).
-MAX_SEGMENTS = 16
+# A meter's push fits in a few frames (the Austrian lists take two); the CI
+# numbers sixteen, and a frame that does not continue them lets them go.
+MAX_SEGMENTS = min(SEQUENCE + 1, MAX_PARTS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,10 @@ class Telegram:
     """The general-glo-ciphering header, for a frame that came ciphered."""
     plaintext: bytes | None = field(default=None, repr=False)
     """The deciphered APDU, for a frame that came ciphered (diagnostics show it, masked)."""
+    logical_device_name: str | None = None
+    """The COSEM logical device name, for a list that sends it: the maker's id and the meter's serial."""
+    left_out: tuple[ObisCode, ...] = ()
+    """Registers the meter sent whose code nothing here interprets: left out of readings, never passed on unbounded."""
 
     @property
     def encrypted(self) -> bool:
@@ -114,3 +118,12 @@ class FrameRefusedError(DecodeError):
 
 class KeyProblemError(FrameRefusedError):
     """A ciphered frame could not be opened with the keys given."""
+
+    def __init__(
+        self, reason: DropReason, detail: str, ciphering: Ciphering | None = None, *, failed: str | None = None
+    ) -> None:
+        """Carry, besides the reason, what failed when it is a check that damage on the line fails too."""
+        super().__init__(reason, detail, ciphering)
+        self.failed = failed
+        """What failed, said without blaming the keys: a tag that does not match, or deciphered
+        content that does not decode. Bytes damaged on the line fail the same way. None when a key is absent."""

@@ -86,6 +86,8 @@ _METER_TYPE = (96, 1, 7)
 # 96.1.1 is the equipment identifier in the standard (and in P1 telegrams),
 # but Kamstrup's HAN lists send the meter type there as 1-1:96.1.1.
 _EQUIPMENT_ID = (96, 1, 1)
+# The COSEM logical device name: the maker's three-letter id and the serial ("ISK1030792283067").
+_LOGICAL_DEVICE_NAME = (42, 0, 0)
 
 
 def identification(obis: ObisCode) -> str | None:
@@ -99,6 +101,8 @@ def identification(obis: ObisCode) -> str | None:
         return "meter_type"
     if register == _EQUIPMENT_ID:
         return "meter_type" if obis.a == ELECTRICITY else "meter_id"
+    if register == _LOGICAL_DEVICE_NAME:
+        return "logical_device_name"
     return None
 
 

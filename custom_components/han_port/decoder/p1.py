@@ -16,6 +16,7 @@ from .crc import crc16_arc
 from .model import DecodeError, DroppedFrame, DropReason, Reading, Telegram
 from .obis import ObisCode, Unit, identification, is_clock
 from .readings import scale
+from .registers import interpretable
 
 START = ord("/")
 END = ord("!")
@@ -286,6 +287,7 @@ def parse_telegram(message: P1Message) -> Telegram:
     model = ident[4:]
     if model.startswith("\\") and len(model) > 1:
         model = model[2:]
+    kept, left_out = interpretable(readings)
     return Telegram(
         format="p1",
         manufacturer=_MANUFACTURERS.get(flag.upper()),
@@ -293,8 +295,9 @@ def parse_telegram(message: P1Message) -> Telegram:
         meter_id=fields.get("meter_id"),
         meter_type=fields.get("meter_type") or model or None,
         timestamp=timestamp,
-        readings=readings,
+        readings=kept,
         raw=message.raw,
+        left_out=left_out,
     )
 
 

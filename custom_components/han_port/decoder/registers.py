@@ -34,9 +34,6 @@ MAX_POWER = 1_000_000.0
 MAX_CURRENT = 2_000.0
 # Ten digits of kWh, the longest energy register a meter shows.
 MAX_ENERGY = 1e13
-# Registers outside the table (not published) must still be numbers a
-# database can hold: finite, and far from the limits of a float.
-MAX_MAGNITUDE = 1e15
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,37 +64,46 @@ APPARENT_ENERGY = Quantity("apparent_energy", Unit.VOLT_AMPERE_HOUR, 0.0, MAX_EN
 POWER_FACTOR = Quantity("power_factor", None, -1.0, 1.0)
 FREQUENCY = Quantity("frequency", Unit.HERTZ, 45.0, 65.0)
 
-# Value group C of electricity registers (IEC 62056-61): the quantity, and
-# for C in 21..80 the phase (20 per phase). D=7 is an instantaneous value,
-# D=8 a total.
+# Signed: net active power and energy (C=16, import minus export) go negative while a home exports.
+NET_ACTIVE_POWER = Quantity("net_active_power", Unit.WATT, -MAX_POWER, MAX_POWER, through_current_transformers=True)
+NET_ACTIVE_ENERGY = Quantity(
+    "net_active_energy", Unit.WATT_HOUR, -MAX_ENERGY, MAX_ENERGY, through_current_transformers=True
+)
+
+# What an electricity register means is in its value groups (IEC 62056-61),
+# not in a list of codes: C says the quantity, D how it was processed.
+# C 1..20 are summed over the phases, 21..80 the same per phase (20 each).
+_PHASES = range(21, 81)
+_POWER_AND_ENERGY = {  # C: its power, and its energy (a time integral of the power)
+    1: (ACTIVE_POWER, ACTIVE_ENERGY),  # import, +A
+    2: (ACTIVE_POWER, ACTIVE_ENERGY),  # export, -A
+    3: (REACTIVE_POWER, REACTIVE_ENERGY),  # +R
+    4: (REACTIVE_POWER, REACTIVE_ENERGY),  # -R
+    5: (REACTIVE_POWER, REACTIVE_ENERGY),  # reactive, quadrants I to IV
+    6: (REACTIVE_POWER, REACTIVE_ENERGY),
+    7: (REACTIVE_POWER, REACTIVE_ENERGY),
+    8: (REACTIVE_POWER, REACTIVE_ENERGY),
+    9: (APPARENT_POWER, APPARENT_ENERGY),  # +VA
+    10: (APPARENT_POWER, APPARENT_ENERGY),  # -VA
+    15: (ACTIVE_POWER, ACTIVE_ENERGY),  # |+A| + |-A|
+    16: (NET_ACTIVE_POWER, NET_ACTIVE_ENERGY),  # +A - (-A)
+    17: (ACTIVE_POWER, ACTIVE_ENERGY),  # active, quadrants I to IV
+    18: (ACTIVE_POWER, ACTIVE_ENERGY),
+    19: (ACTIVE_POWER, ACTIVE_ENERGY),
+    20: (ACTIVE_POWER, ACTIVE_ENERGY),
+}
+_MEASURED = {11: CURRENT, 12: VOLTAGE, 13: POWER_FACTOR, 14: FREQUENCY}  # no time integral means anything
+_SUM_OF_PHASES_CURRENT = 90
+_NEUTRAL_CURRENT = 91
+_NEUTRAL_VOLTAGE = 92
+_BY_C_ALONE = {_SUM_OF_PHASES_CURRENT: CURRENT, _NEUTRAL_CURRENT: CURRENT, _NEUTRAL_VOLTAGE: VOLTAGE}
+# Value group D, the processing: the instantaneous value; averages, minima and
+# maxima over a demand period (a power, when C is one: maximum demand is 1.6.0);
+# and time integrals (an energy: the totals are 1.8.0).
 _INSTANTANEOUS = 7
 _TOTAL = 8
-_PHASES = range(21, 81)
-_NEUTRAL_CURRENT = 91
-_BY_C_INSTANTANEOUS = {
-    1: ACTIVE_POWER,
-    2: ACTIVE_POWER,
-    3: REACTIVE_POWER,
-    4: REACTIVE_POWER,
-    9: APPARENT_POWER,
-    10: APPARENT_POWER,
-    11: CURRENT,
-    12: VOLTAGE,
-    13: POWER_FACTOR,
-    14: FREQUENCY,
-}
-_BY_C_TOTAL = {
-    1: ACTIVE_ENERGY,
-    2: ACTIVE_ENERGY,
-    3: REACTIVE_ENERGY,
-    4: REACTIVE_ENERGY,
-    5: REACTIVE_ENERGY,
-    6: REACTIVE_ENERGY,
-    7: REACTIVE_ENERGY,
-    8: REACTIVE_ENERGY,
-    9: APPARENT_ENERGY,
-    10: APPARENT_ENERGY,
-}
+_SAMPLED = frozenset({_INSTANTANEOUS, 0, 1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16, 21, 22, 23, 24, 25, 26, 27, 28})
+_TIME_INTEGRALS = frozenset({_TOTAL, 9, 10, 17, 18, 19, 20, 29, 30, 58})
 
 
 def phase_of(obis: ObisCode) -> int | None:
@@ -107,17 +113,22 @@ def phase_of(obis: ObisCode) -> int | None:
 
 @lru_cache(maxsize=4096)
 def quantity_of(obis: ObisCode) -> Quantity | None:
-    """Return what an electricity register measures, by the standard's value groups (None: not known)."""
+    """Return what an electricity register measures, by its value groups C and D (None: nothing here reads it).
+
+    None for what is not electricity (A), for a quantity or processing the
+    standard gives no meaning here (angles, counters, manufacturer codes of C
+    128 and above), and for a processing that makes no sense of the quantity
+    (a time integral of a voltage).
+    """
     if obis.a != ELECTRICITY:
         return None
-    if obis.c == _NEUTRAL_CURRENT and obis.d == _INSTANTANEOUS:
-        return CURRENT
     kind = (obis.c - 1) % 20 + 1 if obis.c in _PHASES else obis.c
-    if obis.d == _INSTANTANEOUS:
-        return _BY_C_INSTANTANEOUS.get(kind)
-    if obis.d == _TOTAL:
-        return _BY_C_TOTAL.get(kind)
-    return None
+    sampled = obis.d in _SAMPLED
+    if kind in _POWER_AND_ENERGY:
+        power, energy = _POWER_AND_ENERGY[kind]
+        return power if sampled else energy if obis.d in _TIME_INTEGRALS else None
+    measured = _MEASURED.get(kind) or _BY_C_ALONE.get(obis.c)
+    return measured if sampled else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,40 +174,44 @@ REGISTERS: tuple[Register, ...] = (
 )
 
 
-@lru_cache(maxsize=1024)
-def _bounds(obis: ObisCode) -> tuple[float, float, Unit | None]:
-    """Return the values and unit a register may have: its quantity's, or any number a meter could send."""
-    quantity = quantity_of(obis)
-    if quantity is None:
-        return -MAX_MAGNITUDE, MAX_MAGNITUDE, None
-    return quantity.low, quantity.high, quantity.unit
+def interpretable[T](readings: Mapping[ObisCode, T]) -> tuple[dict[ObisCode, T], tuple[ObisCode, ...]]:
+    """Split readings into those whose code means a quantity, and the codes left out.
+
+    A value whose code nothing here interprets has no bound that could tell
+    the meter's number from damage: it is left out of the telegram, never
+    passed on unbounded.
+    """
+    kept = {obis: reading for obis, reading in readings.items() if quantity_of(obis) is not None}
+    if len(kept) == len(readings):
+        return kept, ()
+    return kept, tuple(obis for obis in readings if obis not in kept)
 
 
 def implausible(readings: Mapping[ObisCode, Reading]) -> str | None:
     """Say what is physically impossible in a telegram's readings, or None when nothing is.
 
-    Every reading must be a finite number a database can hold; a register of
-    a known quantity must also lie in that quantity's bounds and carry its unit.
+    Every reading must be of a quantity its code means (see interpretable),
+    lie in that quantity's bounds, and carry its unit, if it names one.
     """
     for obis, (value, unit) in readings.items():
-        low, high, standard = _bounds(obis)
+        quantity = quantity_of(obis)
+        if quantity is None:
+            return f"{obis} = {value}: nothing here reads what its code means"
         # NaN fails every comparison; integers are compared exactly (a huge
         # one would not convert to float), infinities are out of bounds.
-        if not low <= value <= high:
-            return _why(obis, value)
+        if not quantity.low <= value <= quantity.high:
+            return _why(obis, value, quantity)
         # A unit the meter did not name is the standard one; a different one is damage.
-        if unit is not None and standard is not None and unit != standard:
-            return f"{obis} comes in {unit}, but {quantity_of(obis).name.replace('_', ' ')} is in {standard}"  # type: ignore[union-attr]
+        if unit is not None and unit != quantity.unit:
+            standard = quantity.unit or "no unit"
+            return f"{obis} comes in {unit}, but {quantity.name.replace('_', ' ')} is in {standard}"
     return None
 
 
-def _why(obis: ObisCode, value: float) -> str:
+def _why(obis: ObisCode, value: float, quantity: Quantity) -> str:
     """Explain why a value is impossible for its register."""
-    quantity = quantity_of(obis)
     if isinstance(value, float) and not math.isfinite(value):
         return f"{obis} is {value}"
-    if quantity is None:
-        return f"{obis} = {value} is beyond any meter's range"
     unit = f" {quantity.unit}" if quantity.unit else ""
     what = quantity.name.replace("_", " ")
     return f"{obis} = {value} is impossible for {what} ({quantity.low:g} to {quantity.high:g}{unit})"

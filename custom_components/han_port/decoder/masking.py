@@ -1,0 +1,68 @@
+"""What in a meter's frames tells which meter, and household, it is: and the same bytes masked.
+
+A serial stands in a frame as the meter id (as text, as the hex of its text,
+or as a 32-bit number), in a COSEM logical device name, and in the system
+title of a ciphered frame. Each mask keeps its length, so every offset and
+length field stays where it was: once their checksums are computed anew
+(hdlc.reseal, mbus.reseal, p1.reseal), masked frames decode as before, with
+the maker's three-letter id kept where the decoder reads the maker from it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .ciphering import SYSTEM_TITLE_LENGTH
+
+if TYPE_CHECKING:
+    from .model import Telegram
+
+MASK = ord("X")
+# A logical device name and a system title open with the maker's FLAG id: who made it, not which one it is.
+_MAKER_ID_LENGTH = 3
+_DOUBLE_LONG_UNSIGNED = 0x06
+
+
+def _masked_after_maker(name: bytes) -> bytes:
+    return name[:_MAKER_ID_LENGTH] + bytes([MASK]) * (len(name) - _MAKER_ID_LENGTH)
+
+
+def _meter_id_masks(meter_id: str) -> list[tuple[bytes, bytes]]:
+    """List the ways a frame writes a meter id, each with what replaces it."""
+    text = meter_id.encode("ascii", "ignore")
+    if not text:
+        return []
+    masks = [(text, bytes([MASK]) * len(text))]
+    # P1 meters often write their id as the hex of its ASCII text.
+    masks += [(spelled, b"58" * len(text)) for spelled in (text.hex().upper().encode(), text.hex().encode())]
+    if meter_id.isdigit() and int(meter_id) < 1 << 32:
+        # The Danish list sends its meter number as a 32-bit integer.
+        number = bytes([_DOUBLE_LONG_UNSIGNED]) + int(meter_id).to_bytes(4, "big")
+        masks.append((number, bytes([_DOUBLE_LONG_UNSIGNED, 0, 0, 0, 0])))
+    return masks
+
+
+def serial_masks(telegram: Telegram, meter_id: str | None = None) -> list[tuple[bytes, bytes]]:
+    """List every byte string in a telegram's frames that tells which meter sent it, each with its mask.
+
+    meter_id is the meter's id when known from elsewhere (a short list that
+    does not carry it is still the same meter's).
+    """
+    masks: list[tuple[bytes, bytes]] = []
+    for known in dict.fromkeys(filter(None, (meter_id, telegram.meter_id))):
+        masks += _meter_id_masks(known)
+    name = (telegram.logical_device_name or "").encode("ascii", "ignore")
+    if len(name) > _MAKER_ID_LENGTH:
+        masks.append((name, _masked_after_maker(name)))
+    if telegram.ciphering is not None and len(telegram.ciphering.system_title) == SYSTEM_TITLE_LENGTH:
+        title = telegram.ciphering.system_title
+        masks.append((title, _masked_after_maker(title)))
+    # The longest first: an id inside a logical device name is masked with it.
+    return sorted(masks, key=lambda mask: len(mask[0]), reverse=True)
+
+
+def mask_serials(data: bytes, masks: list[tuple[bytes, bytes]]) -> bytes:
+    """Replace every serial in data by its mask, keeping every byte's place."""
+    for serial, mask in masks:
+        data = data.replace(serial, mask)
+    return data
