@@ -330,7 +330,11 @@ def danish_push(power: int, counter: int) -> bytes:
 
 async def test_a_frame_captured_before_a_reload_is_refused_after_it(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     """The replay counters are kept with the entry's stored state: a reload (or a restart) reopens no old frame."""
-    entry = bridge_entry(tcp_meter.port, **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    entry = bridge_entry(
+        tcp_meter.port,
+        unique_id="74389702",  # the Danish list's meter number
+        **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()},
+    )
     await set_up(hass, entry)
     captured = danish_push(2100, 500)
     tcp_meter.send(captured)
