@@ -149,6 +149,11 @@ class NotificationFramer:
         self._emitted = False  # whether a notification was read here: the stream carries them bare
 
     @property
+    def buffered_from(self) -> int:
+        """The stream position of the first byte kept for what may still be read: nothing before it will be."""
+        return self._offset
+
+    @property
     def pending(self) -> bool:
         """Whether a notification has begun and waits for the rest of its body."""
         return self._extent is not None
