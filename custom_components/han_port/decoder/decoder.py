@@ -243,6 +243,8 @@ class Decoder:
         if arbiter.framing in (None, framing):
             if _proves(message, event):
                 arbiter.proven(framing)
+                if isinstance(message, NotificationMessage):
+                    self._notifications.proven(message)
             return event
         if not isinstance(event, Telegram):
             return None  # a chance pattern in the bytes of the stream's own format
