@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 # How many proven messages of another format, in a row, show that the stream
 # changed (a bridge set up anew): one is a stranger, a few are the stream.
 FORMAT_CHANGE_EVIDENCE = 3
+# A stream of frames is read for bare APDUs only once its frames have been
+# quiet this long: longer than any HDLC frame (2 047 bytes), so no frame is
+# still arriving, and short enough that a bridge set up anew is heard in a
+# few pushes. Reading a frame's APDU twice would double the cost of its bytes.
+FRAMES_QUIET_BYTES = 2048
 # Claims are forgotten once no framer can still read their bytes; a flood of
 # tiny frames keeps no more than this many all the same.
 MAX_CLAIMS = 4096
@@ -49,15 +54,22 @@ class Arbiter:
         self.framing: Framing | None = None
         """The format the stream has proven to carry; None until a message proves one."""
         self._claims: list[Claim] = []
+        self._framed_to = 0  # where the last frame claimed ends
         # The other format proven in a row since the stream's own last proved itself, and how often.
         self._other: Framing | None = None
         self._other_in_a_row = 0
 
     def claim(self, claims: Iterable[Claim]) -> None:
         """Record bytes that frames whose header held have taken, resolved or not."""
-        self._claims.extend(claims)
+        for claim in claims:
+            self._claims.append(claim)
+            self._framed_to = max(self._framed_to, claim[1])
         if len(self._claims) > MAX_CLAIMS:
             del self._claims[: len(self._claims) - MAX_CLAIMS]
+
+    def reads_bare(self, fed: int) -> bool:
+        """Whether bare APDUs are looked for in bytes up to fed: in a stream of frames, only once they fell quiet."""
+        return self.framing is not Framing.FRAMES or fed - self._framed_to > FRAMES_QUIET_BYTES
 
     def forget_before(self, position: int) -> None:
         """Forget claims that end before position: no framer still holds bytes they cover."""

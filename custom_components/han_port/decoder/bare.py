@@ -259,6 +259,13 @@ class NotificationFramer:
             return None
         return f"a data-notification: {len(self._buffer)} bytes came, the rest of its body never did"
 
+    def skip(self, data: bytes) -> None:
+        """Pass over bytes not read here (a stream of frames): nothing begun before them goes on after them."""
+        self._offset += len(self._buffer) + len(data)
+        self._buffer.clear()
+        self._extent = None
+        self._history = b""
+
     def proven(self, message: NotificationMessage) -> None:
         """Believe the header of a notification read here that decoded whole: this meter's pushes begin so."""
         apdu = message.information[3:] if message.information[:3] in LLC_HEADERS else message.information

@@ -23,7 +23,7 @@ from .registers import implausible
 from .resolution import Decision, ResolutionLearner
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from .dlms import Notification
     from .model import Reading
@@ -201,12 +201,18 @@ class Decoder:
             for found in (self._hdlc.feed_positioned(data), p1, self._mbus.feed_positioned(data))
             for position, message in found
         ]
-        glo = self._glo.feed_positioned(data)
-        notifications = self._notifications.feed_positioned(data)
         # HDLC and M-Bus frames own their bytes once their header held; a P1 telegram once its end is in.
         arbiter = self._arbiter
         arbiter.claim([(position, position + len(message.raw)) for position, message in p1])
         arbiter.claim(self._hdlc.take_claims() + self._mbus.take_claims())
+        glo: Sequence[tuple[int, GloMessage | DroppedFrame]] = []
+        notifications: Sequence[tuple[int, NotificationMessage | DroppedFrame]] = []
+        if arbiter.reads_bare(self._p1.fed):
+            glo = self._glo.feed_positioned(data)
+            notifications = self._notifications.feed_positioned(data)
+        else:
+            self._glo.skip(data)
+            self._notifications.skip(data)
         pending = self._hdlc.pending_claims() + self._mbus.pending_claims()
         # A bare APDU that begins inside a frame's bytes is that frame's, passed or failed: never read here.
         bare = [
