@@ -1,17 +1,19 @@
 """One owner for every byte: which framer reads which bytes, and what format a stream carries.
 
-Every framer reads every byte, as a stream's format is found, never
+Every framer reads the bytes, as a stream's format is found, never
 configured. Two rules keep one message from being read twice or a stream
 from being silenced by one stranger:
 
 - Bytes a framer with a check has claimed (an HDLC or M-Bus frame whose
   header held, a P1 telegram begun and ended) are its own, whether the frame
-  then passes its check or fails it: no bare framer reads them, so a frame
-  damaged on the line is never read again as a bare APDU.
+  then passes its check or fails it: no bare APDU that begins inside them is
+  read, so a frame damaged on the line is never read again as a bare APDU.
 - A stream's format is learned from the first message that proves itself
   (a frame's checksum; a bare APDU's whole decoding, or its ciphering header
   refused for the keys) and kept. Messages of another format are dropped
   with a reason until several in a row prove it, never changed by one.
+  A stream known to carry frames is looked at for bare APDUs only while no
+  frame comes, so its frames' bytes are not read twice.
 """
 
 from __future__ import annotations

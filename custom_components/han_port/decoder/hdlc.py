@@ -140,11 +140,6 @@ class HdlcFramer:
             return True
         return bool(buffer) and (len(buffer) == 1 or buffer[1] & _FORMAT_MASK == _FORMAT_TYPE_3)
 
-    @property
-    def assembling(self) -> bool:
-        """Whether checksum-valid segments of a message are in and its last one is awaited."""
-        return bool(self._segments)
-
     def take_claims(self) -> list[tuple[int, int]]:
         """Return the bytes frames whose header held have taken since the last call, passed or failed."""
         claims, self._claims = self._claims, []

@@ -64,11 +64,6 @@ class MbusFramer:
         # A start byte with nothing after it yet, or a header that may still be one.
         return bool(buffer) and (len(buffer) < _HEADER or _header_length(buffer, 0) >= 0)
 
-    @property
-    def assembling(self) -> bool:
-        """Whether checksum-valid segments of a message are in and its last one is awaited."""
-        return bool(self._segments)
-
     def take_claims(self) -> list[tuple[int, int]]:
         """Return the bytes frames whose header held have taken since the last call, passed or failed."""
         claims, self._claims = self._claims, []
