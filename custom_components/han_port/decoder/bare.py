@@ -19,7 +19,7 @@ from .ciphering import GENERAL_GLO_CIPHERING, SECURITY_CONTROLS, SYSTEM_TITLE_LE
 from .cosem import DATE_TIME_LENGTH
 from .crc import crc16_x25
 from .dlms import DATA_NOTIFICATION, GENERAL_BLOCK_TRANSFER, LLC_HEADERS
-from .model import DecodeError
+from .model import DecodeError, DroppedFrame, DropReason
 
 _INVOKE_ID = 4
 # How a data-notification gives its date-time: none, bare (0C + 12 bytes) or typed (09 0C + 12 bytes).
@@ -28,6 +28,13 @@ _BARE_DATE_TIME = bytes([DATE_TIME_LENGTH])
 _TYPED_DATE_TIME = b"\x09" + _BARE_DATE_TIME
 # A push list is a few hundred bytes; anything longer is a false start.
 MAX_NOTIFICATION_BYTES = 4096
+# Where the body begins in a notification without a date-time; and how much of the body a push header holds.
+_NO_STAMP_BODY = 1 + _INVOKE_ID + 1
+_BODY_HEAD = 2  # the list's tag and count
+# A meter pushes a list or three (Aidon's 10 s and hourly lists); a flood of chance headers is forgotten.
+_MAX_HEADERS_KNOWN = 4
+_MAX_HEADERS_SEEN = 64
+_SIGHTINGS = 2
 
 _MBUS_TRANSPORT = b"\x01\x67"  # STSAP, DTSAP of DLMS over M-Bus
 _BLOCK_HEADER = 6  # tag, control, block number, block number acknowledged
@@ -134,6 +141,89 @@ def _body_start(buffer: bytes | bytearray, start: int) -> int | None:
     return -1
 
 
+@dataclass(frozen=True, slots=True)
+class PushHeader:
+    """How one meter's pushes of one list begin: what stays the same from push to push.
+
+    The invoke id's first byte (priority and service class), how the
+    date-time is given, and the list's tag and count; the invoke id's number
+    and the date-time itself change.
+    """
+
+    flags: int
+    stamp: bytes
+    body: bytes
+
+    @classmethod
+    def of(cls, notification: bytes | bytearray, body: int) -> PushHeader:
+        """Read the header of the notification these bytes begin with, whose body starts at body."""
+        stamp = bytes(notification[1 + _INVOKE_ID : body - (0 if body == _NO_STAMP_BODY else DATE_TIME_LENGTH)])
+        return cls(notification[1], stamp, bytes(notification[body : body + _BODY_HEAD]))
+
+    @property
+    def reach(self) -> int:
+        """How many bytes from a push's start tell whether it begins with this header."""
+        return _NO_STAMP_BODY if self.stamp == _NO_DATE_TIME else 1 + _INVOKE_ID + len(self.stamp) + DATE_TIME_LENGTH
+
+    def begins(self, buffer: bytes | bytearray, pos: int) -> bool | None:
+        """Whether the bytes at pos begin a push with this header; None while those in agree and the rest is to come."""
+        whole = True
+        parts = ((0, bytes([DATA_NOTIFICATION, self.flags])), (1 + _INVOKE_ID, self.stamp), (self.reach, self.body))
+        for offset, expected in parts:
+            there = buffer[pos + offset : pos + offset + len(expected)]
+            if there != expected[: len(there)]:
+                return False
+            whole = whole and len(there) == len(expected)
+        return True if whole else None
+
+
+class PushHeaders:
+    """The headers this stream's pushes began with, to find the next push inside one damaged on the line.
+
+    A header is believed once a push that began with it decoded whole, or
+    two were read whole: a chance notification found in noise, or in what
+    damage left of a push, neither decodes nor repeats, and must never cut
+    the pushes that follow.
+    """
+
+    def __init__(self) -> None:
+        """Start knowing no header."""
+        self._seen: dict[PushHeader, int] = {}
+        self.known: list[PushHeader] = []
+
+    def learn(self, notification: bytes | bytearray, body: int) -> None:
+        """Take the header of a notification read whole (its body starting at body)."""
+        header = PushHeader.of(notification, body)
+        if header in self.known:
+            return
+        if len(self._seen) >= _MAX_HEADERS_SEEN:
+            self._seen.clear()
+        self._seen[header] = self._seen.get(header, 0) + 1
+        if self._seen[header] >= _SIGHTINGS:
+            self.believe(header)
+
+    def believe(self, header: PushHeader) -> None:
+        """Take a header as this stream's: seen twice, or on a push that decoded whole."""
+        if header not in self.known:
+            self.known = [*self.known[-(_MAX_HEADERS_KNOWN - 1) :], header]
+
+    def find(self, buffer: bytes | bytearray, start: int, end: int) -> tuple[int | None, int]:
+        """Where a known header begins in buffer from start to before end; and where to search on.
+
+        Searching goes on from a start whose header agrees as far as its
+        bytes have come (end when there is none): it may still be one.
+        """
+        pos = start
+        while self.known and (found := buffer.find(DATA_NOTIFICATION, pos, end)) >= 0:
+            verdicts = [header.begins(buffer, found) for header in self.known]
+            if True in verdicts:
+                return found, found
+            if None in verdicts:
+                return None, found
+            pos = found + 1
+        return None, end
+
+
 class NotificationFramer:
     """Turns bytes, in chunks of any size, into bare data-notifications as they complete."""
 
@@ -147,6 +237,16 @@ class NotificationFramer:
         # skip it whole, as a chance 0F inside its date-time or values is no start.
         self._owned = False
         self._emitted = False  # whether a notification was read here: the stream carries them bare
+        # The headers of the pushes read, where that notification's body
+        # starts, and how far its bytes were searched for the next push's header.
+        self._headers = PushHeaders()
+        self._body = 0
+        self._searched = 1
+
+    @property
+    def buffered_from(self) -> int:
+        """The stream position of the first byte kept for what may still be read: nothing before it will be."""
+        return self._offset
 
     @property
     def pending(self) -> bool:
@@ -159,57 +259,106 @@ class NotificationFramer:
             return None
         return f"a data-notification: {len(self._buffer)} bytes came, the rest of its body never did"
 
+    def skip(self, data: bytes) -> None:
+        """Pass over bytes not read here (a stream of frames): nothing begun before them goes on after them."""
+        self._offset += len(self._buffer) + len(data)
+        self._buffer.clear()
+        self._extent = None
+        self._history = b""
+
+    def proven(self, message: NotificationMessage) -> None:
+        """Believe the header of a notification read here that decoded whole: this meter's pushes begin so."""
+        apdu = message.information[3:] if message.information[:3] in LLC_HEADERS else message.information
+        body = _body_start(apdu, 0)
+        if body is not None and body >= 0:
+            self._headers.believe(PushHeader.of(apdu, body))
+
     def discard(self) -> None:
         """Forget a notification begun: a message transport's message ended without its rest."""
         self._offset += len(self._buffer)
         self._buffer.clear()
         self._extent = None
 
-    def feed_positioned(self, data: bytes) -> list[tuple[int, NotificationMessage]]:
-        """Add bytes; return every notification they complete, with the stream position it started at."""
+    def feed_positioned(self, data: bytes) -> list[tuple[int, NotificationMessage | DroppedFrame]]:
+        """Add bytes; return every notification they complete, with the stream position it started at.
+
+        And a drop for one the same meter's next push was found inside: damaged on the line, or cut short.
+        """
         buffer = self._buffer
         if not buffer and DATA_NOTIFICATION not in data:
             self._history = (self._history + data)[-HISTORY:]
             self._offset += len(data)
             return []
         buffer += data
-        events: list[tuple[int, NotificationMessage]] = []
+        events: list[tuple[int, NotificationMessage | DroppedFrame]] = []
         pos = 0
         while True:
-            extent = self._extent
-            if extent is None:
+            if self._extent is None:
                 pos, waits = self._begin(pos)
                 if waits:
                     break
-                extent = self._extent
-                if extent is None:
+                if self._extent is None:
                     continue
-                buffer = self._buffer
-            try:
-                end = extent.scan(buffer)
-            except DecodeError:
-                # A false start. Looking again from where the bytes stopped
-                # being A-XDR, not from the byte after the start, keeps the
-                # cost linear: a flood of false starts is read once.
-                pos = extent.position
-                self._extent = None
-                continue
-            if end is None:
+            pos = self._measure(self._extent, events)
+            if pos < 0:
                 break  # still arriving: the buffer keeps it
-            self._extent = None
-            pos = end
-            if not self._owned:
-                before = self._history[-3:]
-                llc = before if before in LLC_HEADERS else b""
-                apdu = llc + bytes(buffer[:end])
-                events.append((self._offset - len(llc), NotificationMessage(apdu, apdu)))
-                self._emitted = True
-                # The bytes of a notification read are no envelope's header for what follows.
-                self._drop(end)
-                self._history, buffer, pos = b"", self._buffer, 0
         if self._extent is None:
             self._drop(pos)
         return events
+
+    def _measure(self, extent: ItemExtent, events: list[tuple[int, NotificationMessage | DroppedFrame]]) -> int:
+        """Measure on the notification at the buffer's start, read once whole; return where to look next, -1 to wait."""
+        buffer = self._buffer
+        try:
+            end = extent.scan(buffer)
+        except DecodeError:
+            end = -1
+        if not self._owned:
+            # Inside what was measured (up to where the A-XDR broke, for a false start).
+            limit = len(buffer) if end is None else extent.position + 1 if end < 0 else end
+            cut, self._searched = self._headers.find(buffer, max(1, self._searched), limit)
+            if cut is not None:
+                self._cut(cut, events)
+                return 0
+        if end is None or (end >= 0 and not self._owned and self._searched < end):
+            return -1  # still arriving, or what may be the next push's header inside it
+        self._extent = None
+        if end < 0:
+            # A false start. Looking again from where the bytes stopped
+            # being A-XDR, not from the byte after the start, keeps the
+            # cost linear: a flood of false starts is read once; from a
+            # push's header before there, if one may begin, it is read too.
+            return extent.position if self._owned else min(extent.position, self._searched)
+        if self._owned:
+            return end
+        before = self._history[-3:]
+        llc = before if before in LLC_HEADERS else b""
+        apdu = llc + bytes(buffer[:end])
+        events.append((self._offset - len(llc), NotificationMessage(apdu, apdu)))
+        self._emitted = True
+        self._headers.learn(buffer, self._body)
+        # The bytes of a notification read are no envelope's header for what follows.
+        self._drop(end)
+        self._history = b""
+        return 0
+
+    def _cut(self, cut: int, events: list[tuple[int, NotificationMessage | DroppedFrame]]) -> None:
+        """Drop the notification at the buffer's start: the same meter's next push begins at cut, inside it.
+
+        A flipped bit in a count or length, or a push cut short by a
+        reconnect, makes its body run on into the pushes after it: read from
+        the next push's header, the damage costs this push alone.
+        """
+        buffer = self._buffer
+        before = self._history[-3:]
+        llc = before if before in LLC_HEADERS else b""
+        end = cut - 3 if bytes(buffer[max(0, cut - 3) : cut]) in LLC_HEADERS else cut  # the next push's LLC is its own
+        detail = "data-notification cut short by the same meter's next push: damaged on the line, or cut"
+        events.append(
+            (self._offset - len(llc), DroppedFrame(DropReason.BAD_CHECKSUM, detail, llc + bytes(buffer[:end])))
+        )
+        self._extent = None
+        self._drop(cut)
 
     def _begin(self, pos: int) -> tuple[int, bool]:
         """Look for a notification's start from pos; return where to go on, and whether to wait for more bytes.
@@ -230,6 +379,7 @@ class NotificationFramer:
         before = (self._history + bytes(buffer[max(0, start - HISTORY) : start]))[-HISTORY:]
         self._drop(start)
         self._extent = ItemExtent(body - start, MAX_NOTIFICATION_BYTES)
+        self._body, self._searched = body - start, 1
         self._owned = inside_envelope(before, bare_stream=self._emitted)
         return 0, False
 

@@ -6,7 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
-from .bare import NotificationFramer, NotificationMessage
+from .arbiter import Arbiter, Framing
+from .bare import HISTORY, NotificationFramer, NotificationMessage
 from .blocks import BlockAssembler, parse_block
 from .ciphering import Keys, SecurityPolicy
 from .dlms import GENERAL_BLOCK_TRANSFER, parse_apdu, strip_llc
@@ -52,9 +53,19 @@ _FORMATS: dict[type[DlmsMessage], Literal["hdlc", "mbus", "apdu"]] = {
     GloMessage: "apdu",
     NotificationMessage: "apdu",
 }
-_BARE = (GloMessage, NotificationMessage)
 # Messages whose bytes no checksum proved: only a ciphered APDU's tag (or content) says they came whole.
 _UNCHECKED = (GloMessage, ApduMessage)
+# What each message is, said when one of another format than the stream's is dropped.
+_KINDS: dict[type[DlmsMessage | P1Message], str] = {
+    HdlcMessage: "an HDLC frame",
+    MbusMessage: "an M-Bus message",
+    P1Message: "a P1 telegram",
+    ApduMessage: "a bare APDU",
+    GloMessage: "a bare ciphered APDU",
+    NotificationMessage: "a bare data-notification",
+}
+# A bare ciphered APDU refused for these reasons had a ciphering header that held.
+_KEY_REFUSALS = frozenset({DropReason.KEY_MISSING, DropReason.KEY_REJECTED, DropReason.REPLAYED})
 # A ciphered APDU without a checksum that proven keys fail to open is damage; this many in a row are the keys'.
 _DAMAGED_IN_A_ROW = 3
 
@@ -131,6 +142,13 @@ def _ciphered_p1(notification: Notification, message: DlmsMessage) -> Telegram:
     )
 
 
+def _proves(message: DlmsMessage | P1Message, event: Event | None) -> bool:
+    """Whether a bare APDU proved itself: it decoded whole, or its ciphering header held and the keys refused it."""
+    if isinstance(event, Telegram):
+        return True
+    return isinstance(message, GloMessage) and isinstance(event, DroppedFrame) and event.reason in _KEY_REFUSALS
+
+
 class Decoder:
     """Incremental decoder for a meter's HAN port: HDLC/DLMS and P1 alike.
 
@@ -150,12 +168,8 @@ class Decoder:
         self._mbus = MbusFramer()
         self._glo = GloFramer()
         self._notifications = NotificationFramer()
-        # Whether the stream has carried a framed message (HDLC, M-Bus, P1):
-        # then APDUs found bare in it are inside those frames' bytes.
-        self._enveloped = False
-        # Whether it has carried a bare ciphered APDU: then a data-notification
-        # found bare is a chance pattern in its ciphertext.
-        self._ciphered_bare = False
+        # Which framer owns which bytes, and what format the stream carries.
+        self._arbiter = Arbiter()
         # How many bare ciphered APDUs the keys, once proven, failed to open in a row (see _refused).
         self._rejected_in_a_row = 0
         self._blocks = BlockAssembler()
@@ -197,34 +211,70 @@ class Decoder:
 
     def feed_events(self, data: bytes) -> list[Event]:
         """Add bytes; return completed telegrams and dropped frames, in stream order."""
-        hdlc = self._hdlc.feed_positioned(data)
         p1 = self._p1.feed_positioned(data)
-        mbus = self._mbus.feed_positioned(data)
-        # APDUs found bare in a stream of frames would be dropped below: once
-        # the stream has carried one, their framers are not fed at all.
-        glo = [] if self._enveloped else self._glo.feed_positioned(data)
-        bare = [] if self._enveloped else self._notifications.feed_positioned(data)
+        framed: list[tuple[int, Framing, DlmsMessage | P1Message | DroppedFrame]] = [
+            (position, Framing.FRAMES, message)
+            for found in (self._hdlc.feed_positioned(data), p1, self._mbus.feed_positioned(data))
+            for position, message in found
+        ]
+        # HDLC and M-Bus frames own their bytes once their header held; a P1 telegram once its end is in.
+        arbiter = self._arbiter
+        arbiter.claim([(position, position + len(message.raw)) for position, message in p1])
+        arbiter.claim(self._hdlc.take_claims() + self._mbus.take_claims())
+        glo: Sequence[tuple[int, GloMessage | DroppedFrame]] = []
+        notifications: Sequence[tuple[int, NotificationMessage | DroppedFrame]] = []
+        if arbiter.reads_bare(self._p1.fed):
+            glo = self._glo.feed_positioned(data)
+            notifications = self._notifications.feed_positioned(data)
+        else:
+            self._glo.skip(data)
+            self._notifications.skip(data)
+        pending = self._hdlc.pending_claims() + self._mbus.pending_claims()
+        # A bare APDU that begins inside a frame's bytes is that frame's, passed or failed: never read here.
+        bare = [
+            (position, framing, message)
+            for framing, found in ((Framing.CIPHERED, glo), (Framing.NOTIFICATIONS, notifications))
+            for position, message in found
+            if not arbiter.claimed(position, pending)
+        ]
+        arbiter.forget_before(min(self._glo.buffered_from, self._notifications.buffered_from) - HISTORY)
         # Every framer reads the same bytes; a stream that mixes the formats
         # gets its events in the order its frames began.
-        messages: Sequence[tuple[int, DlmsMessage | P1Message | DroppedFrame]] = hdlc
-        if p1 or mbus or glo or bare:
-            messages = sorted([*hdlc, *p1, *mbus, *glo, *bare], key=lambda positioned: positioned[0])
+        messages = [*framed, *bare]
+        if len(messages) > 1:
+            messages.sort(key=lambda positioned: positioned[0])
         events = []
-        for _, message in messages:
-            if isinstance(message, _BARE) and (self._enveloped or self._hdlc.assembling or self._mbus.assembling):
-                continue  # the bytes of a frame another framer reads
-            if isinstance(message, NotificationMessage) and self._ciphered_bare:
-                continue
-            if isinstance(message, HdlcMessage | MbusMessage | P1Message):
-                if not self._enveloped:
-                    self._enveloped = True
-                    self._notifications.discard()  # no longer fed: nothing of it may wait
-            elif isinstance(message, GloMessage):
-                self._ciphered_bare = True
-            event = message if isinstance(message, DroppedFrame) else self._decode(message)
+        for _, framing, message in messages:
+            event = self._arbitrate(framing, message)
             if event is not None:  # a block of a longer APDU: its event comes with the last block
                 events.append(self._counted(event))
         return events
+
+    def _arbitrate(self, framing: Framing, message: DlmsMessage | P1Message | DroppedFrame) -> Event | None:
+        """Read a message as the stream's, drop it as a stranger's, or pass over a chance pattern in another's bytes."""
+        arbiter = self._arbiter
+        if isinstance(message, DroppedFrame):
+            return message if arbiter.hears(framing) else None
+        if framing is Framing.FRAMES:
+            # Its checksum proved it: what it carries is decoded only if it is the stream's.
+            if arbiter.proven(framing):
+                return self._decode(message)
+            return DroppedFrame(DropReason.UNRECOGNISED, arbiter.stranger(_KINDS[type(message)]), message.raw)
+        # A bare APDU has no checksum: only its decoding proves it.
+        event = self._decode(message)
+        if arbiter.framing in (None, framing):
+            if _proves(message, event):
+                arbiter.proven(framing)
+                if isinstance(message, NotificationMessage):
+                    self._notifications.proven(message)
+            return event
+        if not isinstance(event, Telegram):
+            return None  # a chance pattern in the bytes of the stream's own format
+        return (
+            event
+            if arbiter.proven(framing)
+            else DroppedFrame(DropReason.UNRECOGNISED, arbiter.stranger(_KINDS[type(message)]), message.raw)
+        )
 
     def finish(self) -> list[Event]:
         """End the input (a capture's end); return a drop for what it began and never completed.
@@ -239,7 +289,7 @@ class Decoder:
             self._blocks.unfinished(),
             self._p1.unfinished(),
         ]
-        if not self._enveloped:
+        if self._arbiter.framing is not Framing.FRAMES:
             framers += [self._glo.unfinished(), self._notifications.unfinished()]
         begun = next((what for what in framers if what is not None), None)
         fed = self._p1.fed
@@ -307,9 +357,9 @@ class Decoder:
     @property
     def _mid_frame(self) -> bool:
         """Whether a frame or telegram has begun in the messages so far and waits for its rest."""
-        return (
-            self._hdlc.pending or self._mbus.pending or self._notifications.pending or self._p1_waits_from is not None
-        )
+        # In a stream of frames, a bare notification begun is a chance pattern, no message waiting.
+        bare = self._notifications.pending and self._arbiter.framing is not Framing.FRAMES
+        return self._hdlc.pending or self._mbus.pending or bare or self._p1_waits_from is not None
 
     @staticmethod
     def _unrecognised(payload: bytes, what: str) -> DroppedFrame:

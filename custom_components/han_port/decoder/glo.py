@@ -69,6 +69,17 @@ class GloFramer:
         self._emitted_header = b""
         self._emitted_to = 0
 
+    @property
+    def buffered_from(self) -> int:
+        """The stream position of the first byte kept for what may still be read: nothing before it will be."""
+        return self._offset
+
+    def skip(self, data: bytes) -> None:
+        """Pass over bytes not read here (a stream of frames): nothing begun before them goes on after them."""
+        self._offset += len(self._buffer) + len(data)
+        self._buffer.clear()
+        self._history = b""
+
     def _end(self, buffer: bytearray, start: int, before: bytes) -> int | None:
         """Where the APDU at start ends, by its header; -1 for a false start, None until its header is in."""
         if len(buffer) - start < 2:  # noqa: PLR2004 - the tag and the system title's length

@@ -119,6 +119,8 @@ class HdlcFramer:
         # Where the last frame dropped for its FCS ended: a false start inside
         # it is the same damage, not another drop.
         self._dropped_to = 0
+        # Frames whose header held, found since the caller last took them (stream positions).
+        self._claims: list[tuple[int, int]] = []
         self.noise_bytes = 0
         """Bytes skipped outside any checksum-valid frame."""
 
@@ -136,10 +138,21 @@ class HdlcFramer:
             return True
         return bool(buffer) and (len(buffer) == 1 or buffer[1] & _FORMAT_MASK == _FORMAT_TYPE_3)
 
-    @property
-    def assembling(self) -> bool:
-        """Whether checksum-valid segments of a message are in and its last one is awaited."""
-        return bool(self._segments)
+    def take_claims(self) -> list[tuple[int, int]]:
+        """Return the bytes frames whose header held have taken since the last call, passed or failed."""
+        claims, self._claims = self._claims, []
+        return claims
+
+    def pending_claims(self) -> list[tuple[int, int]]:
+        """Return the bytes frames whose header held wait for: theirs until they come, whatever their FCS says."""
+        buffer, offset = self._buffer, self._offset
+        claims = []
+        if self._waiting_start == offset:
+            claims = [(begin, end) for begin, end in self._waiting if begin not in self._disproven]
+        header = self._header(buffer, 0) if len(buffer) > 1 else None
+        if header is not None and header[0] >= 0:
+            claims.append((offset, offset + header[0] + 2))
+        return claims
 
     def unfinished(self) -> str | None:
         """Say what a frame begun, whose header holds, still waits for; None when nothing is begun."""
@@ -230,6 +243,7 @@ class HdlcFramer:
         if len(buffer) < end:
             return None
         position = self._offset + start
+        self._claims.append((position, self._offset + end))
         if position not in self._disproven and _proven(buffer, start, end):
             frame = bytes(buffer[start:end])
             segmented = bool(buffer[start + 1] & _SEGMENTED)

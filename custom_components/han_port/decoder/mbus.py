@@ -52,6 +52,8 @@ class MbusFramer:
         self._segment_frames: list[bytes] = []
         self._next_sequence = 0
         self._message_at = 0  # stream position of the message's first frame
+        # Frames whose header held, found since the caller last took them (stream positions).
+        self._claims: list[tuple[int, int]] = []
         self.noise_bytes = 0
         """Bytes skipped outside any checksum-valid frame."""
 
@@ -64,10 +66,17 @@ class MbusFramer:
         # A start byte with nothing after it yet, or a header that may still be one.
         return bool(buffer) and (len(buffer) < _HEADER or _header_length(buffer, 0) >= 0)
 
-    @property
-    def assembling(self) -> bool:
-        """Whether checksum-valid segments of a message are in and its last one is awaited."""
-        return bool(self._segments)
+    def take_claims(self) -> list[tuple[int, int]]:
+        """Return the bytes frames whose header held have taken since the last call, passed or failed."""
+        claims, self._claims = self._claims, []
+        return claims
+
+    def pending_claims(self) -> list[tuple[int, int]]:
+        """Return the bytes a frame whose header held waits for: its own until they come, whatever its checksum says."""
+        buffer = self._buffer
+        if len(buffer) < _HEADER or _header_length(buffer, 0) < 0:
+            return []
+        return [(self._offset, self._offset + _header_length(buffer, 0) + 6)]
 
     def unfinished(self) -> str | None:
         """Say what a frame or message begun still waits for; None when nothing is begun."""
@@ -110,6 +119,8 @@ class MbusFramer:
                 pos = start  # the frame's bytes are still arriving
                 break
             frame = bytes(buffer[start:end])
+            # Its header held: its bytes are its own, even if its stop byte or checksum fails.
+            self._claims.append((self._offset + start, self._offset + end))
             if frame[-1] != STOP:
                 pos = start + 1  # a 0x68 inside noise, or a frame cut short: look again behind it
                 self.noise_bytes += 1

@@ -1,0 +1,117 @@
+"""One owner for every byte: which framer reads which bytes, and what format a stream carries.
+
+Every framer reads the bytes, as a stream's format is found, never
+configured. Two rules keep one message from being read twice or a stream
+from being silenced by one stranger:
+
+- Bytes a framer with a check has claimed (an HDLC or M-Bus frame whose
+  header held, a P1 telegram begun and ended) are its own, whether the frame
+  then passes its check or fails it: no bare APDU that begins inside them is
+  read, so a frame damaged on the line is never read again as a bare APDU.
+- A stream's format is learned from the first message that proves itself
+  (a frame's checksum; a bare APDU's whole decoding, or its ciphering header
+  refused for the keys) and kept. Messages of another format are dropped
+  with a reason until several in a row prove it, never changed by one.
+  A stream known to carry frames is looked at for bare APDUs only while no
+  frame comes, so its frames' bytes are not read twice.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+# How many proven messages of another format, in a row, show that the stream
+# changed (a bridge set up anew): one is a stranger, a few are the stream.
+FORMAT_CHANGE_EVIDENCE = 3
+# A stream of frames is read for bare APDUs only once its frames have been
+# quiet this long: longer than any HDLC frame (2 047 bytes), so no frame is
+# still arriving, and short enough that a bridge set up anew is heard in a
+# few pushes. Reading a frame's APDU twice would double the cost of its bytes.
+FRAMES_QUIET_BYTES = 2048
+# Claims are forgotten once no framer can still read their bytes; a flood of
+# tiny frames keeps no more than this many all the same.
+MAX_CLAIMS = 4096
+
+type Claim = tuple[int, int]
+"""Stream positions of the first byte a framer owns and of the byte after its last."""
+
+
+class Framing(StrEnum):
+    """The formats a stream may carry, as the arbiter tells them apart."""
+
+    FRAMES = "frames with a checksum (HDLC, M-Bus or P1)"
+    NOTIFICATIONS = "bare data-notifications"
+    CIPHERED = "bare ciphered APDUs"
+
+
+class Arbiter:
+    """Decides which bytes each framer may read, and which format the stream is known to carry."""
+
+    def __init__(self) -> None:
+        """Start knowing nothing of the stream."""
+        self.framing: Framing | None = None
+        """The format the stream has proven to carry; None until a message proves one."""
+        self._claims: list[Claim] = []
+        self._framed_to = 0  # where the last frame claimed ends
+        # The other format proven in a row since the stream's own last proved itself, and how often.
+        self._other: Framing | None = None
+        self._other_in_a_row = 0
+
+    def claim(self, claims: Iterable[Claim]) -> None:
+        """Record bytes that frames whose header held have taken, resolved or not."""
+        for claim in claims:
+            self._claims.append(claim)
+            self._framed_to = max(self._framed_to, claim[1])
+        if len(self._claims) > MAX_CLAIMS:
+            del self._claims[: len(self._claims) - MAX_CLAIMS]
+
+    def reads_bare(self, fed: int) -> bool:
+        """Whether bare APDUs are looked for in bytes up to fed: in a stream of frames, only once they fell quiet."""
+        return self.framing is not Framing.FRAMES or fed - self._framed_to > FRAMES_QUIET_BYTES
+
+    def forget_before(self, position: int) -> None:
+        """Forget claims that end before position: no framer still holds bytes they cover."""
+        self._claims = [claim for claim in self._claims if claim[1] > position]
+
+    def claimed(self, position: int, pending: Iterable[Claim] = ()) -> bool:
+        """Whether the byte at position belongs to a frame: one claimed before, or one waiting for its rest.
+
+        A message that begins inside a frame is that frame's; one that only
+        runs into a frame begun after it is not (a chance header inside a
+        bare push must not take the push).
+        """
+        return any(first <= position < after for first, after in (*self._claims, *pending))
+
+    def proven(self, framing: Framing) -> bool:
+        """Take a message that proved itself; return whether it is read as the stream's.
+
+        The first proven message sets the format. One of another format is
+        a stranger, dropped by the caller; only FORMAT_CHANGE_EVIDENCE of
+        them in a row, with none of the stream's own between, change it.
+        """
+        if self.framing is None or framing is self.framing:
+            self.framing, self._other, self._other_in_a_row = framing, None, 0
+            return True
+        if framing is self._other:
+            self._other_in_a_row += 1
+        else:
+            self._other, self._other_in_a_row = framing, 1
+        if self._other_in_a_row < FORMAT_CHANGE_EVIDENCE:
+            return False
+        self.framing, self._other, self._other_in_a_row = framing, None, 0
+        return True
+
+    def stranger(self, what: str) -> str:
+        """Say why a proven message (what it is) of another format was not read, after proven returned False."""
+        return (
+            f"{what} in a stream of {self.framing}: not read as the stream's "
+            f"({self._other_in_a_row} of the {FORMAT_CHANGE_EVIDENCE} in a row that would change it)"
+        )
+
+    def hears(self, framing: Framing) -> bool:
+        """Whether what a framer of this format drops is the stream's to report (a framer with a check's always is)."""
+        return framing is Framing.FRAMES or self.framing in (None, framing)
