@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, timedelta
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from homeassistant.const import (
     STATE_UNKNOWN,
 )
 from homeassistant.core import HomeAssistant, State
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
@@ -249,13 +251,30 @@ async def test_damaged_or_lower_totals_never_reach_the_energy_sensor(hass: HomeA
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_reconnects_after_the_bridge_drops_the_connection(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+async def test_reconnects_after_the_bridge_drops_the_connection(
+    hass: HomeAssistant, tcp_meter: TcpMeter, caplog: pytest.LogCaptureFixture
+) -> None:
     entry = bridge_entry(tcp_meter.port)
     await set_up(hass, entry)
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
     await wait_for(lambda: value(hass, POWER) == "1703")
     await tcp_meter.drop_clients()
     await wait_for(lambda: tcp_meter.connections >= 3)  # one at setup, then the reader, then its reconnect
+    # Logged once, as a warning with the real cause; a bridge that reboots is no error.
+    lost = [record for record in caplog.records if "is unavailable" in record.getMessage()]
+    assert [(record.levelname, record.getMessage()) for record in lost] == [
+        (
+            "WARNING",
+            f"Kamstrup {METER_ID} is unavailable: the connection was closed; it is read again as soon as it sends",
+        )
+    ]
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    error = entry.runtime_data.last_exception
+    assert isinstance(error, HomeAssistantError)
+    assert (error.translation_key, error.translation_placeholders) == (
+        "meter_unavailable",
+        {"address": f"socket://127.0.0.1:{tcp_meter.port}", "cause": "the connection was closed"},
+    )
     tcp_meter.frames = [kamstrup_frame(default_state(power_import=2000))]
     await wait_for(lambda: value(hass, POWER) == "2000")
     await hass.config_entries.async_unload(entry.entry_id)
@@ -271,7 +290,7 @@ async def test_silence_makes_entities_unavailable_until_the_meter_is_back(
     # The bridge stays connected but the meter falls silent.
     tcp_meter.stop_pushing()
     await wait_for(lambda: value(hass, POWER) == STATE_UNAVAILABLE)
-    assert caplog.text.count("no valid telegram from socket://127.0.0.1") == 1
+    assert caplog.text.count(f"Kamstrup {METER_ID} is unavailable: no valid telegram for ") == 1
     tcp_meter.start_pushing([kamstrup_frame(default_state(power_import=1800))])
     await wait_for(lambda: value(hass, POWER) == "1800", seconds=8)
     assert "is sending again" in caplog.text

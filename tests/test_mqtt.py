@@ -297,7 +297,9 @@ async def test_silence_on_the_topic_makes_the_meter_unavailable_until_the_next_m
     await wait_for(lambda: issue_id in meter_issues(hass))
     assert meter_issues(hass)[issue_id].translation_placeholders == {"meter": f"Kamstrup {METER_ID}", "minutes": "0"}
     await asyncio.sleep(1.5)  # two more silence timeouts: still logged once
-    unavailable = [record for record in caplog.records if "no valid telegram from mqtt:" in record.getMessage()]
+    unavailable = [
+        record for record in caplog.records if "is unavailable: no valid telegram on the topic" in record.getMessage()
+    ]
     assert len(unavailable) == 1, [record.getMessage() for record in caplog.records]
     # Back with the next message; the repair goes with it.
     publisher.send(kamstrup_apdu(power_import=900))

@@ -102,8 +102,8 @@ def test_every_message_the_code_can_show_is_written() -> None:
     assert flow["step"]["init"]["menu_options"].keys() == {"accept", "keep_holding"}
     repairs = (PACKAGE / "repairs.py").read_text()
     assert set(re.findall(r'reason="(\w+)"', repairs)) == flow["abort"].keys()
-    entry = (PACKAGE / "entry.py").read_text()
-    assert set(re.findall(r'translation_key="(\w+)"', entry)) == STRINGS["exceptions"].keys()
+    raising = (PACKAGE / "entry.py").read_text() + coordinator
+    assert set(re.findall(r'translation_key="(\w+)"', raising)) == STRINGS["exceptions"].keys()
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -155,6 +155,8 @@ class TelegramWatch:
         """How many times the connection was opened (or the topic subscribed)."""
         self.open_error: str | None = None
         """Why the connection did not open the last time it was tried (None: it opened)."""
+        self.lost = ""
+        """Why the meter last counted as gone: the connection refused or closed, or silence."""
 
     @property
     def silence_timeout(self) -> float:
@@ -259,6 +261,7 @@ class MeterReader(TelegramWatch):
                 except (OSError, SerialException, ValueError) as err:
                     LOGGER.debug("Cannot open %s: %s", self.url, err)
                     self.open_error = str(err) or type(err).__name__
+                    self.lost = f"cannot open it ({self.open_error})"
                     got_telegram = False
                 else:
                     self.open_error = None
@@ -282,12 +285,12 @@ class MeterReader(TelegramWatch):
                 last = max(self._last_telegram, opened)
                 remaining = last + self.silence_timeout - time.monotonic()
                 if remaining <= 0:
-                    LOGGER.debug("No valid telegram on %s for %.0f s", self.url, self.silence_timeout)
+                    self.lost = f"no valid telegram for {self.silence_timeout:.0f} s"
                     break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(protocol.closed), remaining)
                 if protocol.closed.done():
-                    LOGGER.debug("Connection to %s closed", self.url)
+                    self.lost = "the connection was closed"
                     break
         finally:
             self._transport = None

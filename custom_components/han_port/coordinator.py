@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
@@ -87,7 +88,7 @@ def energy_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
     return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
 
 
-class MeterUnavailableError(Exception):
+class MeterUnavailableError(HomeAssistantError):
     """The meter stopped sending: port closed, cable pulled or bridge gone."""
 
 
@@ -446,7 +447,21 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """
         if available:
             return
-        self.async_set_update_error(MeterUnavailableError(f"no valid telegram from {self.reader.url}"))
+        if self.last_update_success:
+            # Once, as a warning with the cause: the coordinator's own error would log an ERROR
+            # that names no cause, for what is most often a bridge rebooting.
+            LOGGER.warning(
+                "%s is unavailable: %s; it is read again as soon as it sends",
+                self.config_entry.title,
+                self.reader.lost or "no valid telegram",
+            )
+            self.last_exception = MeterUnavailableError(
+                translation_domain=DOMAIN,
+                translation_key="meter_unavailable",
+                translation_placeholders={"address": self.reader.url, "cause": self.reader.lost},
+            )
+            self.last_update_success = False
+            self.async_update_listeners()
         if self._silence_check is None:
             self._silence_check = async_call_later(self.hass, SILENCE_REPAIR_AFTER, self._raise_silence_issue)
 

@@ -17,7 +17,6 @@ from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
 
 from .connection import BACKOFF_MAX, BACKOFF_START, Listener, ProbeResult, TelegramWatch
-from .const import LOGGER
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -110,6 +109,7 @@ class MqttReader(TelegramWatch):
         backoff = BACKOFF_START
         while not await async_mqtt_ready(self.hass):
             self.open_error = "Home Assistant's MQTT integration is not set up"
+            self.lost = self.open_error
             self._set_available(available=False)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
@@ -123,10 +123,9 @@ class MqttReader(TelegramWatch):
                 if remaining > 0:
                     await asyncio.sleep(remaining)
                     continue
-                if self._available is not False:
-                    LOGGER.debug("No valid telegram on %s for %.0f s", self.url, self.silence_timeout)
                 # The repair issue says which: the broker is out of reach, or the topic is quiet.
                 self.open_error = None if broker_connected(self.hass) else "not connected to the MQTT broker"
+                self.lost = self.open_error or f"no valid telegram on the topic for {self.silence_timeout:.0f} s"
                 self._set_available(available=False)
                 await asyncio.sleep(self.silence_timeout)
         finally:
