@@ -14,6 +14,7 @@ from custom_components.han_port.simulator import frames as encoder
 from custom_components.han_port.simulator.frames import LLC, MeterState
 from custom_components.han_port.simulator.mqtt import payload
 
+from .meter import default_state
 from .test_decoder_roundtrip import AUTH_KEY, CASES, KEY, NO_MAKER, ListCase, decoder_for, drawn, states
 
 POWER = ObisCode.parse("1-1:1.7.0")  # Kamstrup names its registers in channel 1
@@ -221,3 +222,18 @@ def test_the_simulator_shapes_payloads_as_bridges_do() -> None:
     assert payload(p1, None, "apdu") == p1  # a P1 telegram is always its text
     for shape in ("raw", "hex", "apdu"):
         assert powers(Decoder().feed_message(payload(frame, apdu, shape))) == [42]
+
+
+def test_a_message_holding_just_the_apdu_of_a_frame_begun_before_is_read_as_that_frame() -> None:
+    # A bridge cut one frame into its header, its LLC bytes, its APDU and its end: the APDU alone
+    # looks like a bare push, but the frame's header claimed it (found by the property above).
+    state = default_state()
+    apdu = encoder.data_notification(encoder.kaifa_list(state, 1), state.moment)
+    frame = encoder.hdlc_frames(apdu)
+    apdu_at = frame.index(LLC) + len(LLC)
+    published = [frame[: apdu_at - len(LLC)], frame[apdu_at - len(LLC) : apdu_at], apdu, frame[apdu_at + len(apdu) :]]
+    assert b"".join(published) == frame
+    decoder = Decoder()
+    events = [decoder.feed_message(message) for message in published]
+    assert events[:-1] == [[], [], []]
+    assert [(event.format, event.raw) for event in events[-1] if isinstance(event, Telegram)] == [("hdlc", frame)]

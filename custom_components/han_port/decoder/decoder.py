@@ -328,7 +328,9 @@ class Decoder:
             decoded = hex_digits(payload)
             self._hex_frame = decoded is not None
             data = decoded or payload
-        if is_bare_apdu(data):
+        # The middle of a frame begun in an earlier message may look like a whole APDU: the frame's
+        # header claimed those bytes, so they are its own while they fit in what it still waits for.
+        if is_bare_apdu(data) and not self._hdlc.awaits(len(data)):
             event = self._decode(ApduMessage(data, data))
             # Were a frame begun in an earlier message, an APDU that decodes
             # on its own says that frame was cut: it ends here.

@@ -138,6 +138,12 @@ class HdlcFramer:
             return True
         return bool(buffer) and (len(buffer) == 1 or buffer[1] & _FORMAT_MASK == _FORMAT_TYPE_3)
 
+    def awaits(self, count: int) -> bool:
+        """Whether a frame whose header held has begun and waits for at least count more bytes."""
+        buffer = self._buffer
+        header = self._header(buffer, 0) if len(buffer) > 1 else None
+        return header is not None and header[0] >= 0 and len(buffer) + count <= header[0] + 2  # its two flags
+
     def take_claims(self) -> list[tuple[int, int]]:
         """Return the bytes frames whose header held have taken since the last call, passed or failed."""
         claims, self._claims = self._claims, []
