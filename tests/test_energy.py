@@ -216,19 +216,39 @@ def test_a_lone_glitch_is_held_and_never_followed() -> None:
     assert guard.held == []
 
 
-@pytest.mark.parametrize(
-    "new_sequence",
-    [
-        [2_000, 2_900, 3_500],  # a new meter from zero, or a reset
-        [10_020_000, 10_030_000, 10_045_000],  # a register that now counts ten times finer
-    ],
-)
-def test_a_new_sequence_is_followed_once_it_proves_itself(new_sequence: list[float]) -> None:
+def test_a_reset_is_followed_once_it_proves_itself() -> None:
     guard = TotalGuard(PowerEnvelope(floor=100_000))
+    new_sequence = [2_000, 2_900, 3_500]  # a new meter from zero, or a reset
     verdicts = hourly(guard, [1_000_000, *new_sequence])
     assert verdicts == [Verdict.ACCEPTED, Verdict.HELD_NEW, Verdict.HELD, Verdict.FOLLOWED]
     assert len(new_sequence) == NEW_SEQUENCE_TELEGRAMS
     assert guard.last(IMPORT) == new_sequence[-1]
+
+
+def test_a_total_that_jumped_up_is_never_followed_by_itself_however_plausibly_it_grows_on() -> None:
+    # A register that now counts ten times finer, a swapped meter that sends no id, or forged telegrams:
+    # the Energy dashboard would count the jump as use, so only the user may take it.
+    guard = TotalGuard(PowerEnvelope(floor=100_000))
+    jumped = [10_020_000, 10_030_000, 10_045_000, 10_050_000]
+    assert hourly(guard, [1_000_000, *jumped]) == [Verdict.ACCEPTED, Verdict.HELD_NEW, *[Verdict.HELD] * 3]
+    assert guard.last(IMPORT) == 1_000_000
+    assert guard.held == [IMPORT]
+    assert guard.follow_held(IMPORT) == 10_050_000
+    assert guard.last(IMPORT) == 10_050_000
+
+
+def test_the_meters_clock_never_widens_the_allowance_beyond_what_arrival_explains() -> None:
+    guard = TotalGuard(PowerEnvelope(floor=11_000))
+    oslo = ZoneInfo("Europe/Oslo")
+    start = datetime(2026, 3, 29, 1, 59, 55, tzinfo=oslo)
+    assert guard.check(IMPORT, 1_000_000, MOMENT, start) is Verdict.ACCEPTED
+    # A clock that jumped to another year, ten seconds later: 15 MWh may not pass on its word.
+    years_on = start.replace(year=2036)
+    assert guard.check(IMPORT, 16_000_000, MOMENT + timedelta(seconds=10), years_on) is Verdict.HELD_NEW
+    # Spring forward: 01:59:55 to 03:00:05 on the wall is ten seconds; 10 kWh cannot come in them.
+    spring = datetime(2026, 3, 29, 3, 0, 5, tzinfo=oslo)
+    assert guard.check(IMPORT, 1_010_000, MOMENT + timedelta(seconds=10), spring) is Verdict.HELD_NEW
+    assert guard.check(IMPORT, 1_000_010, MOMENT + timedelta(seconds=10), spring) is Verdict.ACCEPTED
 
 
 def test_a_sequence_that_does_not_grow_plausibly_is_never_followed() -> None:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason, ObisCode, Telegram
 from custom_components.han_port.decoder.ciphering import COUNTER_RESTART_FRAMES
+from custom_components.han_port.decoder.decoder import MAX_LEFT_OUT_CODES
 from custom_components.han_port.decoder.registers import quantity_of
 from custom_components.han_port.simulator import frames as encoder
 from custom_components.han_port.simulator.frames import MeterState
@@ -473,3 +474,14 @@ def test_a_path_the_checks_missed_drops_one_frame_and_never_the_reader(monkeypat
     assert events[0].reason is DropReason.UNDECODABLE
     assert "ZeroDivisionError" in events[0].detail
     assert isinstance(events[1], Telegram)
+
+
+def test_ever_new_codes_left_out_cost_bounded_memory() -> None:
+    # A hostile stream could name a new meaningless code in every telegram: only so many are named.
+    decoder = Decoder()
+    for index in range(3 * MAX_LEFT_OUT_CODES):
+        line = f"0-0:96.13.{index}(1)"
+        decoder.feed(encoder.p1_telegram("ELL5\\253833635_A", [line, "1-0:1.7.0(01.500*kW)"]))
+    assert decoder.telegrams == 3 * MAX_LEFT_OUT_CODES
+    assert len(decoder.left_out) == MAX_LEFT_OUT_CODES
+    assert decoder.left_out[ObisCode.parse("0-0:96.13.0")] == 1

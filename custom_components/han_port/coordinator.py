@@ -235,7 +235,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
                 self.held_powers += 1
                 continue
             shown = Reading(value, reading.unit)
-            if obis.d == _TOTAL and not self._accept_total(register, shown, now, telegram.timestamp):
+            if obis.d == _TOTAL and not self._accept_total(register, shown, now, _aware(telegram.timestamp)):
                 continue
             readings[register] = shown
             self._track_energy(register, value, now)

@@ -40,6 +40,8 @@ POWER_MARGIN = 2.0
 POWER_CONFIRMATIONS = 3
 # Clocks and telegrams that cross the hour: slack for a total's growth.
 _GROWTH_SLACK = timedelta(minutes=1)
+# How much longer than their arrivals say the meter's clock may make the time between two totals.
+CLOCK_TRUST = timedelta(minutes=10)
 # How long after the hour a register still tells the total at the hour's start.
 CORRECTION_WINDOW = timedelta(seconds=90)
 
@@ -338,8 +340,16 @@ class _Mark:
         arrival = max(when - self.when, timedelta(0))
         if clock is None or self.clock is None or (clock.tzinfo is None) != (self.clock.tzinfo is None):
             return arrival
-        ticked = clock - self.clock
-        return ticked if ticked > timedelta(0) else arrival
+        # Aware times are compared as instants: one zone's wall clock skips an hour in spring.
+        ticked = (
+            clock - self.clock
+            if clock.tzinfo is None
+            else timedelta(seconds=clock.timestamp() - self.clock.timestamp())
+        )
+        if ticked <= timedelta(0):
+            return arrival
+        # Trusted over arrival only as far as a late or bursting delivery explains, never for years.
+        return min(ticked, arrival + CLOCK_TRUST)
 
 
 class TotalGuard:
@@ -347,9 +357,11 @@ class TotalGuard:
 
     A total must grow, and no faster than this meter's power envelope could
     carry over the time between the two totals. One that does not is held;
-    if the totals after it grow plausibly from it on, for
-    NEW_SEQUENCE_TELEGRAMS telegrams in a row, the meter really started a new
-    sequence (swapped, reset, rescaled) and the guard follows it.
+    if it went down and the totals after it grow plausibly from it on, for
+    NEW_SEQUENCE_TELEGRAMS telegrams in a row, the meter really started
+    again (reset) and the guard follows it. A total that jumped up is never
+    followed by itself, however plausibly it grows on: the Energy dashboard
+    would count the jump as use, so only the user may take it (a repair).
     """
 
     def __init__(self, envelope: PowerEnvelope) -> None:
@@ -391,7 +403,7 @@ class TotalGuard:
             candidate = _Mark(value, when, candidate.telegrams + 1, clock)
         else:
             candidate = _Mark(value, when, clock=clock)
-        if candidate.telegrams >= NEW_SEQUENCE_TELEGRAMS:
+        if candidate.telegrams >= NEW_SEQUENCE_TELEGRAMS and value < known.value:
             self._accepted[register] = _Mark(value, when, clock=clock)
             del self._candidates[register]
             return Verdict.FOLLOWED

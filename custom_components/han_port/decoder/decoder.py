@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 type Event = Telegram | DroppedFrame
 
 _BLOCK_TAG = bytes([GENERAL_BLOCK_TRANSFER])
+# Codes of values left out that the decoder names in its counts: far more than any meter's list holds.
+MAX_LEFT_OUT_CODES = 64
 # An unrecognised message is kept in its drop this far: enough to tell what sent it.
 MAX_SHOWN_BYTES = 256
 
@@ -184,7 +186,10 @@ class Decoder:
         self.dropped: Counter[DropReason] = Counter()
         """Frames dropped so far, by reason."""
         self.left_out: Counter[ObisCode] = Counter()
-        """Values left out of telegrams so far, by code: codes whose meaning nothing here interprets."""
+        """Values left out of telegrams so far, by code: codes whose meaning nothing here interprets.
+
+        At most MAX_LEFT_OUT_CODES codes are named; values of any further code are not counted (a
+        meter sends a fixed list, and a stream of ever-new codes is hostile)."""
 
     @property
     def noise_bytes(self) -> int:
@@ -371,7 +376,9 @@ class Decoder:
     def _counted(self, event: Event) -> Event:
         if isinstance(event, Telegram):
             self.telegrams += 1
-            self.left_out.update(event.left_out)
+            self.left_out.update(
+                code for code in event.left_out if code in self.left_out or len(self.left_out) < MAX_LEFT_OUT_CODES
+            )
         else:
             self.dropped[event.reason] += 1
         return event
