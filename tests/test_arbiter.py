@@ -89,6 +89,24 @@ def test_a_frame_failing_its_check_at_a_stream_start_is_never_read_as_a_bare_apd
     assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}
 
 
+@pytest.mark.parametrize("framing", [encoder.hdlc_frames, encoder.mbus_frames])
+@pytest.mark.parametrize("cut", range(1, 13))
+def test_a_stream_joined_inside_a_frame_never_reads_its_tail_as_a_bare_push(
+    framing: Callable[[bytes], bytes], cut: int
+) -> None:
+    """A port opened mid-frame hands over the rest of an APDU with no header: no checksum covers it.
+
+    Found in review: the tail of a frame whose power bit was flipped gave 34 973 W, and then set the
+    stream's format to bare pushes, so the next two whole frames were dropped as strangers.
+    """
+    damaged = bytearray(framing(power_list(SENT)))
+    flip_power_bit(damaged, SENT)
+    following = [framing(power_list(SENT + step)) for step in (1, 2, 3)]
+    decoder = Decoder()
+    events = decoder.feed_events(bytes(damaged[cut:]) + b"".join(following))
+    assert powers(events) == [SENT + 1, SENT + 2, SENT + 3]
+
+
 def _bare_stream(kind: str) -> tuple[Callable[[int, int], bytes], tuple[bytes | None, bytes | None]]:
     """A push builder (power, counter) for a bare stream of this kind, and the keys it needs."""
     builders: dict[str, Callable[[int, int], bytes]] = {

@@ -12,9 +12,11 @@ from .blocks import BlockAssembler, parse_block
 from .ciphering import Keys, SecurityPolicy
 from .dlms import GENERAL_BLOCK_TRANSFER, parse_apdu, strip_llc
 from .glo import GloFramer, GloMessage
+from .hdlc import FLAG as HDLC_FLAG
 from .hdlc import HdlcFramer, HdlcMessage
 from .layout import LayoutCache
 from .lists import maker_by_system_title, take_apart
+from .mbus import STOP as MBUS_STOP
 from .mbus import MbusFramer, MbusMessage
 from .model import DecodeError, DroppedFrame, DropReason, FrameRefusedError, KeyProblemError, Telegram
 from .p1 import P1Framer, P1Message, parse_telegram
@@ -249,11 +251,29 @@ class Decoder:
         if len(messages) > 1:
             messages.sort(key=lambda positioned: positioned[0])
         events = []
-        for _, framing, message in messages:
+        chunk_start = self._p1.fed - len(data)
+        for position, framing, message in messages:
+            end = position + len(message.raw) - chunk_start
+            if framing is not Framing.FRAMES and self._joined_inside_a_frame(data[max(end, 0) : end + 3]):
+                detail = "the tail of a frame the stream was joined inside: no checksum of it came"
+                events.append(self._counted(DroppedFrame(DropReason.UNRECOGNISED, detail, message.raw)))
+                continue
             event = self._arbitrate(framing, message)
             if event is not None:  # a block of a longer APDU: its event comes with the last block
                 events.append(self._counted(event))
         return events
+
+    def _joined_inside_a_frame(self, after: bytes) -> bool:
+        """Whether a bare APDU at a stream's start was a frame's tail: its check and end follow (HDLC or M-Bus).
+
+        A port opened, or a bridge joined, in the middle of a frame hands over
+        its information field's rest with no header: no checksum covers it.
+        """
+        if self._arbiter.framing is not None:
+            return False
+        hdlc_end = len(after) >= 3 and after[2] == HDLC_FLAG  # noqa: PLR2004 - the two FCS bytes, then the flag
+        mbus_end = len(after) >= 2 and after[1] == MBUS_STOP  # noqa: PLR2004 - the checksum byte, then the stop
+        return hdlc_end or mbus_end
 
     def _arbitrate(self, framing: Framing, message: DlmsMessage | P1Message | DroppedFrame) -> Event | None:
         """Read a message as the stream's, drop it as a stranger's, or pass over a chance pattern in another's bytes."""
