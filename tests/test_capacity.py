@@ -84,3 +84,28 @@ async def test_a_day_of_known_hours_gives_known_peaks_and_step(
     # The live total followed the registers exactly.
     assert float(state(hass, "live_energy_import")) == pytest.approx(total / 1000)
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_net_total_that_goes_down_while_the_home_exports_is_never_held(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    # Net energy (import minus export, 16.8.0) is signed: falling is what it does while the sun shines.
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="5706567274389702",
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port, CONF_MANUFACTURER: "Kamstrup"},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = entry.runtime_data
+    await reader_connected(entry)
+    net = ObisCode.parse("1-0:16.8.0")
+    for value in (1_000.0, 400.0, -250.0, -900.0):
+        readings = {POWER: Reading(0.0, Unit.WATT), net: Reading(value, Unit.WATT_HOUR)}
+        coordinator.telegram_received(
+            Telegram("hdlc", "Kamstrup", "Kamstrup_V0001", "5706567274389702", None, None, readings, b"")
+        )
+        assert coordinator.data.readings[net.register].value == value
+    assert coordinator.guard.held == []
+    await hass.config_entries.async_unload(entry.entry_id)

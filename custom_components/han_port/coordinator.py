@@ -235,7 +235,13 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
                 self.held_powers += 1
                 continue
             shown = Reading(value, reading.unit)
-            if obis.d == _TOTAL and not self._accept_total(register, shown, now, _aware(telegram.timestamp)):
+            # A signed total (net energy, import minus export) goes down while the home exports: nothing to guard.
+            counts_up = kind is not None and kind.low >= 0
+            if (
+                obis.d == _TOTAL
+                and counts_up
+                and not self._accept_total(register, shown, now, _aware(telegram.timestamp))
+            ):
                 continue
             readings[register] = shown
             self._track_energy(register, value, now)
@@ -450,15 +456,14 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if self.last_update_success:
             # Once, as a warning with the cause: the coordinator's own error would log an ERROR
             # that names no cause, for what is most often a bridge rebooting.
+            cause = self.reader.lost or "no valid telegram"
             LOGGER.warning(
-                "%s is unavailable: %s; it is read again as soon as it sends",
-                self.config_entry.title,
-                self.reader.lost or "no valid telegram",
+                "%s is unavailable: %s; it is read again as soon as it sends", self.config_entry.title, cause
             )
             self.last_exception = MeterUnavailableError(
                 translation_domain=DOMAIN,
                 translation_key="meter_unavailable",
-                translation_placeholders={"address": self.reader.url, "cause": self.reader.lost},
+                translation_placeholders={"address": self.reader.url, "cause": cause},
             )
             self.last_update_success = False
             self.async_update_listeners()
