@@ -363,3 +363,29 @@ async def test_energy_state_is_saved_while_telegrams_flow(
     await push_and_let_writes_happen(hass, freezer, entry, moment, telegram(1000, total + 2))
     assert saved_total() == total + 2
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_new_meter_another_entry_reads_makes_this_entry_unavailable_and_says_why(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    # Two bridges swapped addresses: this entry's port now carries the meter another entry reads.
+    MockConfigEntry(domain=DOMAIN, unique_id=NEW_METER, title=f"Kamstrup {NEW_METER}", data={}).add_to_hass(hass)
+    entry = await set_up(hass, tcp_meter.port)
+    await push(hass, freezer, entry, START, telegram(1000, 155_232_510))
+    energy = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{METER_ID}_active_energy_import")
+    assert energy is not None
+    for step, total in enumerate((12_000, 12_003, 12_006, 12_009), start=1):
+        await push(
+            hass, freezer, entry, START + timedelta(seconds=10 * step), telegram(1000, total, meter_id=NEW_METER)
+        )
+    await hass.async_block_till_done()
+    assert entry.unique_id == METER_ID  # nothing of the other entry's meter is taken over
+    assert hass.states.get(energy).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"meter_read_elsewhere_{entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "meter": entry.title,
+        "new": NEW_METER,
+        "other": f"Kamstrup {NEW_METER}",
+    }
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -90,6 +90,7 @@ def test_every_message_the_code_can_show_is_written() -> None:
     assert raised == {
         "energy_register_held",
         "meter_replaced",
+        "meter_read_elsewhere",
         "meter_silent",
         "port_unavailable",
         "topic_silent",

@@ -77,6 +77,7 @@ SAVE_INTERVAL = timedelta(minutes=5)
 HELD_ISSUE = "energy_register_held"
 # A meter replaced by another: which sensors the Energy dashboard should now use.
 REPLACED_ISSUE = "meter_replaced"
+READ_ELSEWHERE_ISSUE = "meter_read_elsewhere"
 # Energy events kept for diagnostics: the latest few say what a user asks about.
 ENERGY_EVENTS_KEPT = 20
 # A meter silent this long is not a glitch: the user is told what to check.
@@ -369,9 +370,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         entry, old, new = self.config_entry, self.data.meter_id, str(telegram.meter_id)
         other = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, new)
         if other is not None:
-            LOGGER.warning(
-                "Meter %s was replaced by %s, which %s reads already: nothing more is shown", old, new, other.title
-            )
+            # Two bridges that swapped addresses, say: the user must say which entry reads what.
+            self._create_issue(READ_ELSEWHERE_ISSUE, {"new": new, "other": other.title})
+            self._mark_unavailable(f"its port now carries meter {new}, which {other.title} reads")
             return
         LOGGER.warning("Meter %s was replaced by %s: it gets a device and sensors of its own", old, new)
         self._record("meter_replaced")
@@ -453,22 +454,26 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """
         if available:
             return
-        if self.last_update_success:
-            # Once, as a warning with the cause: the coordinator's own error would log an ERROR
-            # that names no cause, for what is most often a bridge rebooting.
-            cause = self.reader.lost or "no valid telegram"
-            LOGGER.warning(
-                "%s is unavailable: %s; it is read again as soon as it sends", self.config_entry.title, cause
-            )
-            self.last_exception = MeterUnavailableError(
-                translation_domain=DOMAIN,
-                translation_key="meter_unavailable",
-                translation_placeholders={"address": self.reader.url, "cause": cause},
-            )
-            self.last_update_success = False
-            self.async_update_listeners()
+        self._mark_unavailable(self.reader.lost or "no valid telegram")
         if self._silence_check is None:
             self._silence_check = async_call_later(self.hass, SILENCE_REPAIR_AFTER, self._raise_silence_issue)
+
+    def _mark_unavailable(self, cause: str) -> None:
+        """Make the entities unavailable, logged once as a warning with the cause.
+
+        The coordinator's own error would log an ERROR that names no cause,
+        for what is most often a bridge rebooting.
+        """
+        if not self.last_update_success:
+            return
+        LOGGER.warning("%s is unavailable: %s; it is read again as soon as it sends", self.config_entry.title, cause)
+        self.last_exception = MeterUnavailableError(
+            translation_domain=DOMAIN,
+            translation_key="meter_unavailable",
+            translation_placeholders={"address": self.reader.url, "cause": cause},
+        )
+        self.last_update_success = False
+        self.async_update_listeners()
 
     @callback
     def _raise_silence_issue(self, _now: datetime) -> None:
