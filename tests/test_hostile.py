@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason, ObisCode, Telegram
 from custom_components.han_port.decoder.ciphering import COUNTER_RESTART_FRAMES
 from custom_components.han_port.decoder.decoder import MAX_LEFT_OUT_CODES
+from custom_components.han_port.decoder.masking import mask_serials, serial_masks
+from custom_components.han_port.decoder.p1 import reseal as p1_reseal
 from custom_components.han_port.decoder.registers import quantity_of
 from custom_components.han_port.simulator import frames as encoder
 from custom_components.han_port.simulator.frames import MeterState
@@ -485,3 +487,18 @@ def test_ever_new_codes_left_out_cost_bounded_memory() -> None:
     assert decoder.telegrams == 3 * MAX_LEFT_OUT_CODES
     assert len(decoder.left_out) == MAX_LEFT_OUT_CODES
     assert decoder.left_out[ObisCode.parse("0-0:96.13.0")] == 1
+
+
+def test_every_equipment_identifier_of_a_p1_telegram_is_masked_and_it_still_decodes() -> None:
+    # The gas meter on the P1 port's M-Bus has a serial of its own, whichever id the decoder took.
+    gas = "4730303339303031363532303530323136"
+    raw = encoder.p1_telegram(
+        "ISK5\\2M550E-1012",
+        ["0-0:96.1.1(4530303433303037303035343936343137)", f"0-1:96.1.0({gas})", "1-0:1.7.0(01.500*kW)"],
+    )
+    (telegram,) = Decoder().feed(raw)
+    masked = p1_reseal(mask_serials(telegram.raw, serial_masks(telegram)))
+    assert gas.encode() not in masked
+    assert b"4530303433303037303035343936343137" not in masked
+    (again,) = Decoder().feed(masked)
+    assert again.readings == telegram.readings

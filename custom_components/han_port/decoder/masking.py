@@ -10,6 +10,7 @@ the maker's three-letter id kept where the decoder reads the maker from it.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from .ciphering import SYSTEM_TITLE_LENGTH
@@ -21,6 +22,9 @@ MASK = ord("X")
 # A logical device name and a system title open with the maker's FLAG id: who made it, not which one it is.
 _MAKER_ID_LENGTH = 3
 _DOUBLE_LONG_UNSIGNED = 0x06
+# Every equipment identifier a P1 telegram carries (0-0:96.1.1 the meter's, 0-1:96.1.0 a gas or water
+# meter's on its M-Bus): each is a serial, whichever one the decoder took as the meter id.
+_P1_IDENTIFIER = re.compile(rb"\d-\d:96\.1\.\d\(([^)\r\n]+)\)")
 
 
 def _masked_after_maker(name: bytes) -> bytes:
@@ -51,6 +55,9 @@ def serial_masks(telegram: Telegram, meter_id: str | None = None) -> list[tuple[
     masks: list[tuple[bytes, bytes]] = []
     for known in dict.fromkeys(filter(None, (meter_id, telegram.meter_id))):
         masks += _meter_id_masks(known)
+    if telegram.format == "p1":
+        identifiers = {match.group(1) for match in _P1_IDENTIFIER.finditer(telegram.raw)}
+        masks += [(identifier, bytes([MASK]) * len(identifier)) for identifier in identifiers]
     name = (telegram.logical_device_name or "").encode("ascii", "ignore")
     if len(name) > _MAKER_ID_LENGTH:
         masks.append((name, _masked_after_maker(name)))
