@@ -501,7 +501,11 @@ async def test_diagnostics_mask_the_system_title_of_ciphered_frames(
     hass: HomeAssistant, tcp_meter: TcpMeter, hass_client: ClientSessionGenerator
 ) -> None:
     tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
-    entry = bridge_entry(tcp_meter.port, **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    entry = bridge_entry(
+        tcp_meter.port,
+        unique_id="74389702",  # the Danish list's meter number: no other meter's telegrams
+        **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()},
+    )
     await set_up(hass, entry)
     await wait_for(lambda: entry.runtime_data.data.readings)
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
