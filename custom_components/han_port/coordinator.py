@@ -30,15 +30,7 @@ from .const import (
     LOGGER,
 )
 from .decoder import DroppedFrame, Reading, Telegram
-from .decoder.registers import (
-    ACTIVE_ENERGY_EXPORT,
-    ACTIVE_ENERGY_IMPORT,
-    ACTIVE_POWER_EXPORT,
-    ACTIVE_POWER_IMPORT,
-    PRESENT_VALUE,
-    Code,
-    quantity_of,
-)
+from .decoder.registers import PRESENT_VALUE, Code, quantity_of
 from .energy import (
     DEFAULT_PEAK_DAYS,
     DEFAULT_THRESHOLDS,
@@ -52,6 +44,15 @@ from .energy import (
     parse_thresholds,
 )
 from .identity import Identity, MeterIdentity, meter_title
+from .registers import (
+    ACTIVE_ENERGY_EXPORT,
+    ACTIVE_ENERGY_IMPORT,
+    ACTIVE_POWER_EXPORT,
+    ACTIVE_POWER_IMPORT,
+    THROUGH_CURRENT_TRANSFORMERS,
+    code_name,
+    is_total,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -63,8 +64,6 @@ if TYPE_CHECKING:
 
 type HanPortConfigEntry = ConfigEntry[HanPortCoordinator]
 
-
-_TOTAL = 8
 _POWERS = frozenset({ACTIVE_POWER_IMPORT.code, ACTIVE_POWER_EXPORT.code})
 # Telegrams that pass their checksums but not the keys, in a row, before the
 # user is asked for new ones (grid companies do change them).
@@ -226,16 +225,15 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             if obis.f != PRESENT_VALUE:
                 continue
             register = obis.register
-            kind = quantity_of(obis)
             value = reading.value
-            if self._ct_ratio != 1 and kind is not None and kind.through_current_transformers:
+            if self._ct_ratio != 1 and quantity_of(obis) in THROUGH_CURRENT_TRANSFORMERS:
                 value *= self._ct_ratio
             if register in _POWERS and not self.envelope.admit(register, value):
                 # Far above what this meter has shown, and not (yet) confirmed: neither shown nor integrated.
                 self.held_powers += 1
                 continue
             shown = Reading(value, reading.unit)
-            if obis.d == _TOTAL and not self._accept_total(register, shown, now, telegram.timestamp):
+            if is_total(register) and not self._accept_total(register, shown, now, telegram.timestamp):
                 continue
             readings[register] = shown
             self._track_energy(register, value, now)
@@ -278,7 +276,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if verdict is Verdict.FOLLOWED:
             LOGGER.warning(
                 "Energy register %s of meter %s went from %s to %s and kept counting from there: following it",
-                _name(register),
+                code_name(register),
                 self.data.meter_id,
                 previous,
                 value,
@@ -293,7 +291,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             LOGGER.warning(
                 "Held energy register %s of meter %s at %s: it came as %s, and a total may only grow, as fast as "
                 "power allows; it is followed if the next %s grow on from there",
-                _name(register),
+                code_name(register),
                 self.data.meter_id,
                 previous,
                 value,
@@ -303,7 +301,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if held >= NEW_SEQUENCE_TELEGRAMS and register not in self._keep_holding:
             self._create_issue(
                 HELD_ISSUE,
-                {"register": _name(register), "previous": _kwh(previous), "value": _kwh(value)},
+                {"register": code_name(register), "previous": _kwh(previous), "value": _kwh(value)},
                 register,
                 fixable=True,
             )
@@ -328,7 +326,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             return False
         LOGGER.warning(
             "Energy register %s of meter %s: %s taken as its count (was %s), as the user decided",
-            _name(register),
+            code_name(register),
             self.data.meter_id,
             value,
             previous,
@@ -383,7 +381,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """Keep what happened to the energy totals for diagnostics (no meter ids: they are the household's)."""
         entry = {"at": dt_util.utcnow().isoformat(), "event": event}
         if register is not None:
-            entry["register"] = _name(register)
+            entry["register"] = code_name(register)
         self.energy_events.append(entry | {name: _kwh(value) for name, value in figures.items()})
 
     def _restart_live_energy(self, register: Code, value: float) -> None:
@@ -494,7 +492,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             issue_id,
             is_fixable=fixable,
             # What the fix flow needs to find the meter and the register again.
-            data={"entry_id": self.config_entry.entry_id, "register": _name(register)} if register else None,
+            data={"entry_id": self.config_entry.entry_id, "register": code_name(register)} if register else None,
             severity=ir.IssueSeverity.WARNING,
             translation_key=kind,
             translation_placeholders={"meter": self.config_entry.title, **placeholders},
@@ -520,7 +518,7 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 def meter_issue_id(kind: str, entry_id: str, register: Code | None = None) -> str:
     """Name a meter's repair issue: one per kind, entry and register, so an event never raises two."""
-    suffix = f"_{_name(register)}" if register is not None else ""
+    suffix = f"_{code_name(register)}" if register is not None else ""
     return f"{kind}_{entry_id}{suffix}"
 
 
@@ -531,8 +529,3 @@ def entry_issue_ids(hass: HomeAssistant, entry_id: str) -> set[str]:
 
 def _kwh(watt_hours: float | None) -> str:
     return f"{(watt_hours or 0) / 1000:.3f}"
-
-
-def _name(register: Code) -> str:
-    """Write a register as OBIS C.D.E, as the meter's documentation does."""
-    return ".".join(map(str, register))
