@@ -131,7 +131,7 @@ async def async_get_config_entry_diagnostics(
         },
         "energy_guard": {
             "held_totals": coordinator.held_totals,
-            "holding": [code_name(register) for register in coordinator.guard.held],
+            "holding": [code_name(register) for register in coordinator.energy.guard.held],
             "held_powers": coordinator.held_powers,
             "highest_power": coordinator.envelope.highest,
             "power_ceiling": coordinator.envelope.ceiling,

@@ -267,7 +267,7 @@ DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
     ),
     _derived_energy(
         "live_energy_export",
-        lambda c: c.live_export.published,
+        lambda c: c.energy.live_export.published,
         SensorStateClass.TOTAL_INCREASING,
         needs=ACTIVE_POWER_EXPORT.code,
     ),
