@@ -69,7 +69,7 @@ def test_every_sensor_has_a_name_and_its_placeholders() -> None:
 
 
 def test_every_message_the_code_can_show_is_written() -> None:
-    flow = (PACKAGE / "config_flow.py").read_text()
+    flow = (PACKAGE / "config_flow.py").read_text() + (PACKAGE / "listening.py").read_text()
     config = STRINGS["config"]
     assert {"listen_serial", "listen_bridge", "listen_mqtt"} == config["progress"].keys()
     # Returned names are errors, but for the field an error belongs to and the progress shown.
