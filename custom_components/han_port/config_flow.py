@@ -8,12 +8,9 @@ heard.
 
 from __future__ import annotations
 
-import os
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import serialx
 import voluptuous as vol
 from homeassistant.config_entries import (
     SOURCE_IGNORE,
@@ -28,10 +25,7 @@ from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
-    SelectOptionDict,
     TextSelector,
-    TextSelectorConfig,
-    TextSelectorType,
 )
 
 from .compat import (
@@ -50,11 +44,8 @@ from .const import (
     CONF_CAPACITY_THRESHOLDS,
     CONF_CURRENT_TRANSFORMER_RATIO,
     CONF_DEVICE,
-    CONF_ENCRYPTION_KEY,
     CONF_GENERATED_ID,
-    CONF_LIST_VERSION,
     CONF_MANUFACTURER,
-    CONF_METER_TYPE,
     CONF_PEAK_DAYS,
     CONF_TOPIC,
     CONF_UPDATE_INTERVAL,
@@ -62,9 +53,18 @@ from .const import (
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
 )
-from .decoder import DropReason, key_digits, parse_key
+from .decoder import DropReason
 from .energy import DEFAULT_PEAK_DAYS, DEFAULT_THRESHOLDS, format_thresholds, parse_thresholds
-from .entry import entry_address, entry_line_settings, line_settings_data
+from .entry import async_entry_reading, entry_line_settings, line_settings_data
+from .flow_forms import (
+    DEFAULT_BRIDGE_PORT,
+    KEY_FIELDS,
+    bridge_fields,
+    keys_fields,
+    list_ports,
+    parse_keys,
+    stable_path,
+)
 from .identity import meter_title
 from .listening import Listening
 from .mqtt_reader import async_mqtt_ready, valid_topic
@@ -78,47 +78,13 @@ if TYPE_CHECKING:
     from .coordinator import HanPortConfigEntry
     from .decoder import Telegram
 
-BY_ID = "/dev/serial/by-id"
-DEFAULT_BRIDGE_PORT = 3001
 _CONNECTION_KEYS = (CONF_DEVICE, CONF_HOST, CONF_PORT, CONF_TOPIC)
 # "mqtt" would be Home Assistant's MQTT discovery step: the topic step is named apart.
 _CONNECTION_KINDS = ["serial", "network", "mqtt_topic"]
-_KEY_FIELDS = (CONF_ENCRYPTION_KEY, CONF_AUTHENTICATION_KEY)
 # Everything in an entry's data that says where and how it reads: a move replaces all of it.
 _CONNECTION_DATA = frozenset((*_CONNECTION_KEYS, *line_settings_data(LineSettings())))
-
-
-def stable_path(device: str) -> str:
-    """Name a port by its /dev/serial/by-id link, which survives replugging, where it has one (blocking)."""
-    real = os.path.realpath(device)
-    by_id = Path(BY_ID)
-    links = sorted(by_id.iterdir()) if by_id.is_dir() else []
-    return next((str(link) for link in links if os.path.realpath(link) == real), device)
-
-
-def _list_ports() -> list[SelectOptionDict]:
-    """List serial ports for the picker, USB adapters first, by their stable by-id path (blocking).
-
-    The first option is what the form shows selected: an on-board UART
-    (/dev/ttyS0) is seldom where a HAN adapter sits.
-    """
-    options = []
-    for port in serialx.list_serial_ports():
-        stem = serialx.udev_serial_by_id_stem(port)
-        path = f"{BY_ID}/{stem}" if stem and Path(BY_ID, stem).exists() else port.device
-        details = ", ".join(part for part in (port.manufacturer, port.product, port.serial_number) if part)
-        label = f"{path} ({details})" if details else path
-        options.append((not details, path, SelectOptionDict(value=path, label=label)))
-    return [option for *_, option in sorted(options, key=lambda item: item[:2])]
-
-
-def _bridge_fields(host: str | None, port: int) -> dict[vol.Marker, Any]:
-    return {
-        vol.Required(CONF_HOST, default=host or vol.UNDEFINED): TextSelector(),
-        vol.Required(CONF_PORT, default=port): NumberSelector(
-            NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)
-        ),
-    }
+# The field an error about the address belongs to, on each form ("base" on the keys forms).
+_ADDRESS_FIELDS = {"serial": CONF_DEVICE, "network": CONF_HOST, "mqtt_topic": CONF_TOPIC}
 
 
 class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -157,7 +123,7 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         """Move the meter to another port or bridge, or give it new keys."""
         entry = self._get_reconfigure_entry()
         self._take_entry(entry.data)
-        self._keys = {key: entry.data[key] for key in _KEY_FIELDS if key in entry.data}
+        self._keys = {key: entry.data[key] for key in KEY_FIELDS if key in entry.data}
         options = [*_CONNECTION_KINDS, "keys"] if self._keys else _CONNECTION_KINDS
         return self.async_show_menu(
             step_id="reconfigure", menu_options=options, description_placeholders={"meter": entry.title}
@@ -194,19 +160,10 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def _async_entry_reading(self, connection: dict[str, Any]) -> HanPortConfigEntry | None:
         """Return the entry, other than this flow's own, that reads where connection points, if one does."""
-        entries = self._async_current_entries(include_ignore=False)
-        # Resolving device links touches the file system: not on the event loop.
-        address, *addresses = await self.hass.async_add_executor_job(
-            lambda: [entry_address(data) for data in (connection, *(dict(entry.data) for entry in entries))]
-        )
-        return next(
-            (
-                entry
-                for entry, other in zip(entries, addresses, strict=True)
-                if other == address and not self._is_flow_entry(entry)
-            ),
-            None,
-        )
+        entries = [
+            entry for entry in self._async_current_entries(include_ignore=False) if not self._is_flow_entry(entry)
+        ]
+        return await async_entry_reading(self.hass, connection, entries)
 
     async def async_step_serial(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Pick a serial port (or type a path or URL); the line settings are found by listening."""
@@ -225,7 +182,7 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         return self._show_form(
             "serial",
             form_schema(
-                {vol.Required(CONF_DEVICE, default=device): await async_serial_port_selector(self.hass, _list_ports)}
+                {vol.Required(CONF_DEVICE, default=device): await async_serial_port_selector(self.hass, list_ports)}
             ),
         )
 
@@ -236,7 +193,7 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             return await self._async_listen_at(connection, (LineSettings(),), "network", user_input)
         host = self._typed.get(CONF_HOST, self._listening.connection.get(CONF_HOST))
         port = int(self._typed.get(CONF_PORT, self._listening.connection.get(CONF_PORT, DEFAULT_BRIDGE_PORT)))
-        return self._show_form("network", form_schema(_bridge_fields(host, port)))
+        return self._show_form("network", form_schema(bridge_fields(host, port)))
 
     async def async_step_mqtt_topic(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Listen on an MQTT topic a HAN reader publishes to, through Home Assistant's MQTT integration."""
@@ -292,7 +249,8 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_keys_form(self, step_id: str, user_input: dict[str, Any] | None) -> ConfigFlowResult:
         if user_input is None:
             return self._show_keys_form(step_id)
-        keys, errors = self._parse_keys(user_input)
+        keys, errors, digits = parse_keys(user_input, self._authenticates)
+        self._placeholders.update(digits)
         if errors:
             self._typed, self._errors = user_input, errors
             return self._show_keys_form(step_id)
@@ -316,26 +274,8 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         # A meter that authenticated its frames with a key still does.
         self._authenticates = CONF_AUTHENTICATION_KEY in data
 
-    def _parse_keys(self, user_input: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
-        """Read the typed keys; name each field that is not a key, and say how many digits it had."""
-        keys: dict[str, str] = {}
-        errors: dict[str, str] = {}
-        for field in _KEY_FIELDS:
-            text = str(user_input.get(field) or "")
-            if field == CONF_AUTHENTICATION_KEY and not text and not self._authenticates:
-                continue
-            try:
-                keys[field] = parse_key(text).hex()
-            except ValueError:
-                errors[field] = f"invalid_{field}"
-                self._placeholders[f"{field}_digits"] = str(len(key_digits(text)))
-        return keys, errors
-
     def _show_keys_form(self, step_id: str) -> ConfigFlowResult:
-        auth_marker = vol.Required if self._authenticates else vol.Optional
-        # Keys are secrets: masked as passwords are, on the screen and in screenshots.
-        secret = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
-        fields = {vol.Required(CONF_ENCRYPTION_KEY): secret, auth_marker(CONF_AUTHENTICATION_KEY): secret}
+        fields = keys_fields(self._authenticates)
         # What was typed stays (a typo is fixed, not retyped); known keys are offered when reconfiguring.
         suggested = {**self._keys, **{key: value for key, value in self._typed.items() if value}}
         return self._show_form(step_id, form_schema_with_values(self, fields, suggested))
@@ -396,12 +336,8 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             self._authenticates = bool(heard.ciphering and heard.ciphering.authenticated and not heard.p1_port)
             self._typed, self._errors = {}, {}
             return self._show_keys_form("keys")
-        self._errors = {self._field(): self._listening.error_kind()}
+        self._errors = {_ADDRESS_FIELDS.get(self._form, "base"): self._listening.error_kind()}
         return await self._async_show_origin(self._form)
-
-    def _field(self) -> str:
-        """Name the field an error about the address belongs to ("base" on the keys forms)."""
-        return {"serial": CONF_DEVICE, "network": CONF_HOST, "mqtt_topic": CONF_TOPIC}.get(self._form, "base")
 
     async def _async_show_origin(self, form: str) -> ConfigFlowResult:
         if form in ("keys", "reauth_confirm"):
@@ -431,17 +367,7 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
     # The meter, heard.
 
     async def _async_meter_heard(self, telegram: Telegram) -> ConfigFlowResult:
-        listening = self._listening
-        line = listening.line if listening.candidates else self._line
-        data: dict[str, Any] = {
-            **listening.connection,
-            **self._keys,
-            # A topic has no line: the reader on the meter's side owns it.
-            **({} if CONF_TOPIC in listening.connection else line_settings_data(line)),
-            CONF_MANUFACTURER: telegram.manufacturer,
-            CONF_METER_TYPE: telegram.meter_type,
-            CONF_LIST_VERSION: telegram.list_version,
-        }
+        data = self._listening.meter_data(telegram, self._keys, self._line)
         if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
             entry = self._flow_entry()
             if not _same_meter(entry, telegram):

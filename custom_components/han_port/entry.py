@@ -10,7 +10,7 @@ import asyncio
 import os
 import uuid
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from homeassistant.const import CONF_HOST, CONF_PORT, Platform
@@ -46,6 +46,8 @@ from .issues import REPLACED_ISSUE, entry_issue_ids, meter_issue_id
 from .mqtt_reader import MqttReader, async_mqtt_ready, topic_url
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from homeassistant.core import HomeAssistant
 
 PLATFORMS = [Platform.SENSOR]
@@ -76,6 +78,18 @@ def entry_address(data: dict[str, object]) -> str:
     if "://" in url:
         return url
     return f"serial:{os.path.realpath(url)}"
+
+
+async def async_entry_reading(
+    hass: HomeAssistant, connection: dict[str, Any], entries: Iterable[HanPortConfigEntry]
+) -> HanPortConfigEntry | None:
+    """Return the entry among entries that reads where connection points, if one does."""
+    entries = list(entries)
+    # Resolving device links touches the file system: not on the event loop.
+    address, *addresses = await hass.async_add_executor_job(
+        lambda: [entry_address(data) for data in (connection, *(dict(entry.data) for entry in entries))]
+    )
+    return next((entry for entry, other in zip(entries, addresses, strict=True) if other == address), None)
 
 
 def entry_line_settings(data: dict[str, object]) -> LineSettings:

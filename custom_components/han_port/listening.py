@@ -14,8 +14,8 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 
 from .connection import LineSettings, ProbeResult, probe
-from .const import CONF_DEVICE, CONF_TOPIC, DOMAIN, LOGGER
-from .entry import entry_keys, entry_url
+from .const import CONF_DEVICE, CONF_LIST_VERSION, CONF_MANUFACTURER, CONF_METER_TYPE, CONF_TOPIC, DOMAIN, LOGGER
+from .entry import entry_keys, entry_url, line_settings_data
 from .mqtt_reader import probe_topic
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
     from .coordinator import HanPortConfigEntry
+    from .decoder import Telegram
 
 # How long to listen per line setting for a telegram that names the meter:
 # the lists that carry the meter id come every 10 s.
@@ -115,6 +116,19 @@ class Listening:
             LOGGER.debug("Cannot open %s: %s", self.address(), err)
             self.error = str(err)
             return ProbeResult(opened=False)
+
+    def meter_data(self, telegram: Telegram, keys: dict[str, str], known_line: LineSettings) -> dict[str, Any]:
+        """Say what an entry stores of the meter heard: where and how it was heard, its keys, and its name."""
+        line = self.line if self.candidates else known_line
+        return {
+            **self.connection,
+            **keys,
+            # A topic has no line: the reader on the meter's side owns it.
+            **({} if CONF_TOPIC in self.connection else line_settings_data(line)),
+            CONF_MANUFACTURER: telegram.manufacturer,
+            CONF_METER_TYPE: telegram.meter_type,
+            CONF_LIST_VERSION: telegram.list_version,
+        }
 
     def error_kind(self) -> str:
         """Name what went wrong: three different things a user does differently about."""
