@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import settings
 
-from custom_components.han_port import config_flow, connection
+from custom_components.han_port import connection, listening
 
 from .meter import PtyMeter, TcpMeter
 
@@ -31,7 +31,7 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 @pytest.fixture
 def fast_timing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Shrink waits from meter time (tens of seconds) to test time."""
-    monkeypatch.setattr(config_flow, "PROBE_SECONDS", 1.0)
+    monkeypatch.setattr(listening, "PROBE_SECONDS", 1.0)
     monkeypatch.setattr(connection, "MIN_SILENCE", 0.6)
     monkeypatch.setattr(connection, "BACKOFF_START", 0.05)
     monkeypatch.setattr(connection, "BACKOFF_MAX", 0.2)

@@ -107,5 +107,5 @@ async def test_a_net_total_that_goes_down_while_the_home_exports_is_never_held(
             Telegram("hdlc", "Kamstrup", "Kamstrup_V0001", "5706567274389702", None, None, readings, b"")
         )
         assert coordinator.data.readings[net.register].value == value
-    assert coordinator.guard.held == []
+    assert coordinator.held_totals == 0
     await hass.config_entries.async_unload(entry.entry_id)

@@ -17,8 +17,8 @@ from homeassistant.core import Event, callback
 from homeassistant.data_entry_flow import EVENT_DATA_ENTRY_FLOW_PROGRESSED, FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.han_port import config_flow
 from custom_components.han_port import entry as entry_module
+from custom_components.han_port import flow_forms
 from custom_components.han_port.connection import LineSettings, open_connection
 from custom_components.han_port.const import (
     CONF_AUTHENTICATION_KEY,
@@ -708,9 +708,9 @@ def test_the_port_picker_lists_usb_adapters_before_on_board_uarts(monkeypatch: p
         SimpleNamespace(device="/dev/ttyS1", manufacturer=None, product=None, serial_number=None),
         SimpleNamespace(device="/dev/ttyUSB0", manufacturer="FTDI", product="FT232R", serial_number="A1"),
     ]
-    monkeypatch.setattr(config_flow.serialx, "list_serial_ports", lambda: ports)
-    monkeypatch.setattr(config_flow.serialx, "udev_serial_by_id_stem", lambda _port: None)
-    options = config_flow._list_ports()
+    monkeypatch.setattr(flow_forms.serialx, "list_serial_ports", lambda: ports)
+    monkeypatch.setattr(flow_forms.serialx, "udev_serial_by_id_stem", lambda _port: None)
+    options = flow_forms.list_ports()
     assert [option["value"] for option in options] == ["/dev/ttyUSB0", "/dev/ttyS0", "/dev/ttyS1"]
     assert options[0]["label"] == "/dev/ttyUSB0 (FTDI, FT232R, A1)"
 

@@ -21,7 +21,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.han_port import config_flow
+from custom_components.han_port import config_flow, flow_forms
 from custom_components.han_port.const import CONF_DEVICE, CONF_GENERATED_ID, DOMAIN
 
 from .meter import METER_ID, default_state, kamstrup_frame, wait_for
@@ -129,7 +129,7 @@ async def test_an_adapter_already_read_is_not_offered_and_learns_its_stable_path
     by_id.mkdir()
     link = by_id / "usb-HAN_M-Bus_slave-if00-port0"
     link.symlink_to(pty_meter.path)
-    monkeypatch.setattr(config_flow, "BY_ID", str(by_id))
+    monkeypatch.setattr(flow_forms, "BY_ID", str(by_id))
     pty_meter.start_pushing([kamstrup_frame(default_state())])
     entry = MockConfigEntry(
         domain=DOMAIN, unique_id=METER_ID, data={CONF_DEVICE: pty_meter.path, CONF_GENERATED_ID: False}

@@ -17,7 +17,7 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 
-from custom_components.han_port import coordinator as coordinator_module
+from custom_components.han_port import issues as issues_module
 from custom_components.han_port.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_DEVICE,
@@ -260,7 +260,7 @@ async def test_live_export_appears_enabled_when_the_meter_reports_export(
 @pytest.fixture
 async def reading_entry(hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch) -> MockConfigEntry:
     """A meter that is being read, whose silence becomes a repair after half a second, not an hour."""
-    monkeypatch.setattr(coordinator_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
+    monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
     entry = bridge_entry(tcp_meter.port)
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
     await set_up(hass, entry)

@@ -27,8 +27,8 @@ from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 
-from custom_components.han_port import config_flow
-from custom_components.han_port import coordinator as coordinator_module
+from custom_components.han_port import issues as issues_module
+from custom_components.han_port import listening
 from custom_components.han_port.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_ENCRYPTION_KEY,
@@ -88,7 +88,7 @@ async def mqtt_set_up(
     monkeypatch.setattr(mqtt_client, "RECONNECT_INTERVAL_SECONDS", 1)
     # Home Assistant's client sends new subscriptions in batches, half a second
     # apart or more under load: listening lasts long enough to include that.
-    monkeypatch.setattr(config_flow, "PROBE_SECONDS", 5.0)
+    monkeypatch.setattr(listening, "PROBE_SECONDS", 5.0)
     entry = MockConfigEntry(domain="mqtt", data={"broker": "127.0.0.1", "port": broker.port})
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -283,7 +283,7 @@ async def test_silence_on_the_topic_makes_the_meter_unavailable_until_the_next_m
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(coordinator_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
+    monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
     entry = topic_entry(publisher.topic)
     await set_up(hass, entry)
     publisher.start_pushing([encoder.hdlc_frames(kamstrup_apdu(power_import=1200))], interval=0.05)
@@ -314,7 +314,7 @@ async def test_a_broker_that_goes_down_and_comes_back(
     publisher: MqttMeter,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(coordinator_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
+    monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
     entry = topic_entry(publisher.topic)
     await set_up(hass, entry)
     publisher.start_pushing([encoder.hdlc_frames(kamstrup_apdu(power_import=1500))], interval=0.05)

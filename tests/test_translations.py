@@ -69,7 +69,7 @@ def test_every_sensor_has_a_name_and_its_placeholders() -> None:
 
 
 def test_every_message_the_code_can_show_is_written() -> None:
-    flow = (PACKAGE / "config_flow.py").read_text()
+    flow = (PACKAGE / "config_flow.py").read_text() + (PACKAGE / "listening.py").read_text()
     config = STRINGS["config"]
     assert {"listen_serial", "listen_bridge", "listen_mqtt"} == config["progress"].keys()
     # Returned names are errors, but for the field an error belongs to and the progress shown.
@@ -81,9 +81,9 @@ def test_every_message_the_code_can_show_is_written() -> None:
     assert {"invalid_topic", "topic_silent", "topic_garbled", "broker_unreachable"} <= config["error"].keys()
     assert set(re.findall(r'reason="(\w+)"', flow)) <= config["abort"].keys()
     assert "mqtt_not_set_up" in config["abort"]
-    coordinator = (PACKAGE / "coordinator.py").read_text()
-    raised = set(re.findall(r'_create_issue\(\s*"(\w+)"', coordinator))
-    raised |= set(re.findall(r'^\w+_ISSUE = "(\w+)"', coordinator, re.MULTILINE))
+    issues = (PACKAGE / "issues.py").read_text()
+    raised = set(re.findall(r'\.create\(\s*"(\w+)"', issues))
+    raised |= set(re.findall(r'^\w+_ISSUE = "(\w+)"', issues, re.MULTILINE))
     # The silence and outage issues are the reader's: a port's, or an MQTT topic's.
     readers = (PACKAGE / "connection.py").read_text() + (PACKAGE / "mqtt_reader.py").read_text()
     raised |= set(re.findall(r'(?:silent|unreachable)_issue = "(\w+)"', readers))
@@ -103,7 +103,7 @@ def test_every_message_the_code_can_show_is_written() -> None:
     assert flow["step"]["init"]["menu_options"].keys() == {"accept", "keep_holding"}
     repairs = (PACKAGE / "repairs.py").read_text()
     assert set(re.findall(r'reason="(\w+)"', repairs)) == flow["abort"].keys()
-    raising = (PACKAGE / "entry.py").read_text() + coordinator
+    raising = (PACKAGE / "entry.py").read_text() + (PACKAGE / "coordinator.py").read_text()
     assert set(re.findall(r'translation_key="(\w+)"', raising)) == STRINGS["exceptions"].keys()
 
 

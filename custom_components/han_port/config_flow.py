@@ -1,27 +1,21 @@
 """Config flow for HAN Port: pick the port, listen for the meter, meet it.
 
 Every way in (a new meter, new keys, a move to another port, bridge or MQTT
-topic) ends
-in the same listening step, shown as progress: the flow tries the likely
-line settings one by one, pausing the entry's own reader while it listens
-(serial ports are locked by whoever opens them, and most network bridges
-serve one client), and then says what it heard.
+topic) ends in the same listening step, shown as progress: the flow tries
+the likely line settings one by one (listening.py), and then says what it
+heard.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import serialx
 import voluptuous as vol
 from homeassistant.config_entries import (
     SOURCE_IGNORE,
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
-    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
 )
@@ -31,10 +25,7 @@ from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
-    SelectOptionDict,
     TextSelector,
-    TextSelectorConfig,
-    TextSelectorType,
 )
 
 from .compat import (
@@ -46,36 +37,39 @@ from .compat import (
 from .connection import (
     COMMON_LINE_SETTINGS,
     LineSettings,
-    ProbeResult,
     is_pseudo_terminal,
-    probe,
 )
 from .const import (
     CONF_AUTHENTICATION_KEY,
     CONF_CAPACITY_THRESHOLDS,
     CONF_CURRENT_TRANSFORMER_RATIO,
     CONF_DEVICE,
-    CONF_ENCRYPTION_KEY,
     CONF_GENERATED_ID,
-    CONF_LIST_VERSION,
     CONF_MANUFACTURER,
-    CONF_METER_TYPE,
     CONF_PEAK_DAYS,
     CONF_TOPIC,
     CONF_UPDATE_INTERVAL,
     DEFAULT_CURRENT_TRANSFORMER_RATIO,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
-    LOGGER,
 )
-from .decoder import DropReason, key_digits, parse_key
+from .decoder import DropReason
 from .energy import DEFAULT_PEAK_DAYS, DEFAULT_THRESHOLDS, format_thresholds, parse_thresholds
-from .entry import entry_address, entry_keys, entry_line_settings, entry_url, line_settings_data
+from .entry import async_entry_reading, entry_line_settings, line_settings_data
+from .flow_forms import (
+    DEFAULT_BRIDGE_PORT,
+    KEY_FIELDS,
+    bridge_fields,
+    keys_fields,
+    list_ports,
+    parse_keys,
+    stable_path,
+)
 from .identity import meter_title
-from .mqtt_reader import async_mqtt_ready, probe_topic, valid_topic
+from .listening import Listening
+from .mqtt_reader import async_mqtt_ready, valid_topic
 
 if TYPE_CHECKING:
-    import asyncio
     from collections.abc import Mapping
 
     from homeassistant.helpers.service_info.usb import UsbServiceInfo
@@ -84,50 +78,13 @@ if TYPE_CHECKING:
     from .coordinator import HanPortConfigEntry
     from .decoder import Telegram
 
-# How long to listen per line setting for a telegram that names the meter:
-# the lists that carry the meter id come every 10 s.
-PROBE_SECONDS = 12.0
-BY_ID = "/dev/serial/by-id"
-DEFAULT_BRIDGE_PORT = 3001
 _CONNECTION_KEYS = (CONF_DEVICE, CONF_HOST, CONF_PORT, CONF_TOPIC)
 # "mqtt" would be Home Assistant's MQTT discovery step: the topic step is named apart.
 _CONNECTION_KINDS = ["serial", "network", "mqtt_topic"]
-_KEY_FIELDS = (CONF_ENCRYPTION_KEY, CONF_AUTHENTICATION_KEY)
 # Everything in an entry's data that says where and how it reads: a move replaces all of it.
 _CONNECTION_DATA = frozenset((*_CONNECTION_KEYS, *line_settings_data(LineSettings())))
-
-
-def stable_path(device: str) -> str:
-    """Name a port by its /dev/serial/by-id link, which survives replugging, where it has one (blocking)."""
-    real = os.path.realpath(device)
-    by_id = Path(BY_ID)
-    links = sorted(by_id.iterdir()) if by_id.is_dir() else []
-    return next((str(link) for link in links if os.path.realpath(link) == real), device)
-
-
-def _list_ports() -> list[SelectOptionDict]:
-    """List serial ports for the picker, USB adapters first, by their stable by-id path (blocking).
-
-    The first option is what the form shows selected: an on-board UART
-    (/dev/ttyS0) is seldom where a HAN adapter sits.
-    """
-    options = []
-    for port in serialx.list_serial_ports():
-        stem = serialx.udev_serial_by_id_stem(port)
-        path = f"{BY_ID}/{stem}" if stem and Path(BY_ID, stem).exists() else port.device
-        details = ", ".join(part for part in (port.manufacturer, port.product, port.serial_number) if part)
-        label = f"{path} ({details})" if details else path
-        options.append((not details, path, SelectOptionDict(value=path, label=label)))
-    return [option for *_, option in sorted(options, key=lambda item: item[:2])]
-
-
-def _bridge_fields(host: str | None, port: int) -> dict[vol.Marker, Any]:
-    return {
-        vol.Required(CONF_HOST, default=host or vol.UNDEFINED): TextSelector(),
-        vol.Required(CONF_PORT, default=port): NumberSelector(
-            NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)
-        ),
-    }
+# The field an error about the address belongs to, on each form ("base" on the keys forms).
+_ADDRESS_FIELDS = {"serial": CONF_DEVICE, "network": CONF_HOST, "mqtt_topic": CONF_TOPIC}
 
 
 class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -138,7 +95,7 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def __init__(self) -> None:
         """Start with nothing known."""
-        self._connection: dict[str, Any] = {}
+        self._listening = Listening()
         self._keys: dict[str, str] = {}
         self._typed: dict[str, Any] = {}
         """What the user typed in the form being shown again, so nothing they wrote is lost."""
@@ -146,13 +103,9 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         """The form the listening started from, shown again with what went wrong."""
         self._errors: dict[str, str] = {}
         self._placeholders: dict[str, str] = {}
-        self._candidates: tuple[LineSettings, ...] = ()
-        self._attempt = 0
         self._line = LineSettings()
-        self._listening: asyncio.Task[ProbeResult] | None = None
-        self._heard = ProbeResult()
+        """The line settings the entry's meter is known to use."""
         self._authenticates = False
-        self._paused_entry: HanPortConfigEntry | None = None
 
     @staticmethod
     @callback
@@ -170,7 +123,7 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         """Move the meter to another port or bridge, or give it new keys."""
         entry = self._get_reconfigure_entry()
         self._take_entry(entry.data)
-        self._keys = {key: entry.data[key] for key in _KEY_FIELDS if key in entry.data}
+        self._keys = {key: entry.data[key] for key in KEY_FIELDS if key in entry.data}
         options = [*_CONNECTION_KINDS, "keys"] if self._keys else _CONNECTION_KINDS
         return self.async_show_menu(
             step_id="reconfigure", menu_options=options, description_placeholders={"meter": entry.title}
@@ -190,7 +143,7 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             # The entry reads this adapter by a name that changes when it is replugged: it learns the stable one.
             data = {**known.data, CONF_DEVICE: device}
             return self.async_update_reload_and_abort(known, data=data, reason="already_configured")
-        self._connection = {CONF_DEVICE: device}
+        self._listening.connection = {CONF_DEVICE: device}
         self._placeholders["adapter"] = ", ".join(
             part for part in (discovery_info.manufacturer, discovery_info.description) if part
         )
@@ -202,23 +155,15 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is None:
             self._set_confirm_only()
             return self._show_form("usb_confirm", form_schema({}))
-        return await self._async_listen_at(dict(self._connection), COMMON_LINE_SETTINGS, "serial", self._connection)
+        connection = self._listening.connection
+        return await self._async_listen_at(dict(connection), COMMON_LINE_SETTINGS, "serial", connection)
 
     async def _async_entry_reading(self, connection: dict[str, Any]) -> HanPortConfigEntry | None:
         """Return the entry, other than this flow's own, that reads where connection points, if one does."""
-        entries = self._async_current_entries(include_ignore=False)
-        # Resolving device links touches the file system: not on the event loop.
-        address, *addresses = await self.hass.async_add_executor_job(
-            lambda: [entry_address(data) for data in (connection, *(dict(entry.data) for entry in entries))]
-        )
-        return next(
-            (
-                entry
-                for entry, other in zip(entries, addresses, strict=True)
-                if other == address and not self._is_flow_entry(entry)
-            ),
-            None,
-        )
+        entries = [
+            entry for entry in self._async_current_entries(include_ignore=False) if not self._is_flow_entry(entry)
+        ]
+        return await async_entry_reading(self.hass, connection, entries)
 
     async def async_step_serial(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Pick a serial port (or type a path or URL); the line settings are found by listening."""
@@ -227,17 +172,17 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             connection = {CONF_DEVICE: device}
             if await self.hass.async_add_executor_job(is_pseudo_terminal, device):
                 candidates: tuple[LineSettings, ...] = (LineSettings(),)
-            elif self.source == SOURCE_RECONFIGURE and CONF_DEVICE in self._connection:
+            elif self.source == SOURCE_RECONFIGURE and CONF_DEVICE in self._listening.connection:
                 # The meter has not changed: its known settings first.
                 candidates = (self._line, *(line for line in COMMON_LINE_SETTINGS if line != self._line))
             else:
                 candidates = COMMON_LINE_SETTINGS
             return await self._async_listen_at(connection, candidates, "serial", user_input)
-        device = self._typed.get(CONF_DEVICE, self._connection.get(CONF_DEVICE, vol.UNDEFINED))
+        device = self._typed.get(CONF_DEVICE, self._listening.connection.get(CONF_DEVICE, vol.UNDEFINED))
         return self._show_form(
             "serial",
             form_schema(
-                {vol.Required(CONF_DEVICE, default=device): await async_serial_port_selector(self.hass, _list_ports)}
+                {vol.Required(CONF_DEVICE, default=device): await async_serial_port_selector(self.hass, list_ports)}
             ),
         )
 
@@ -246,9 +191,9 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             connection = {CONF_HOST: user_input[CONF_HOST].strip(), CONF_PORT: int(user_input[CONF_PORT])}
             return await self._async_listen_at(connection, (LineSettings(),), "network", user_input)
-        host = self._typed.get(CONF_HOST, self._connection.get(CONF_HOST))
-        port = int(self._typed.get(CONF_PORT, self._connection.get(CONF_PORT, DEFAULT_BRIDGE_PORT)))
-        return self._show_form("network", form_schema(_bridge_fields(host, port)))
+        host = self._typed.get(CONF_HOST, self._listening.connection.get(CONF_HOST))
+        port = int(self._typed.get(CONF_PORT, self._listening.connection.get(CONF_PORT, DEFAULT_BRIDGE_PORT)))
+        return self._show_form("network", form_schema(bridge_fields(host, port)))
 
     async def async_step_mqtt_topic(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Listen on an MQTT topic a HAN reader publishes to, through Home Assistant's MQTT integration."""
@@ -259,7 +204,7 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             if valid_topic(topic):
                 return await self._async_listen_at({CONF_TOPIC: topic}, (LineSettings(),), "mqtt_topic", user_input)
             self._typed, self._errors = user_input, {CONF_TOPIC: "invalid_topic"}
-        topic = self._typed.get(CONF_TOPIC, self._connection.get(CONF_TOPIC, vol.UNDEFINED))
+        topic = self._typed.get(CONF_TOPIC, self._listening.connection.get(CONF_TOPIC, vol.UNDEFINED))
         return self._show_form("mqtt_topic", form_schema({vol.Required(CONF_TOPIC, default=topic): TextSelector()}))
 
     async def _async_listen_at(
@@ -279,8 +224,8 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._placeholders["other_meter"] = other.title
                 return await self._async_show_origin(form)
             return self.async_abort(reason="already_configured")
-        self._connection = connection
-        self._candidates = candidates
+        self._listening.connection = connection
+        self._listening.candidates = candidates
         return await self._async_start_listening(form, user_input)
 
     def _is_flow_entry(self, entry: HanPortConfigEntry) -> bool:
@@ -296,15 +241,16 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_keys(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the keys of a ciphered meter and prove them on a live telegram."""
-        if self.source == SOURCE_RECONFIGURE and not self._candidates:
+        if self.source == SOURCE_RECONFIGURE and not self._listening.candidates:
             # New keys for the same port: listen where the meter is.
-            self._candidates = (self._line,)
+            self._listening.candidates = (self._line,)
         return await self._async_keys_form("keys", user_input)
 
     async def _async_keys_form(self, step_id: str, user_input: dict[str, Any] | None) -> ConfigFlowResult:
         if user_input is None:
             return self._show_keys_form(step_id)
-        keys, errors = self._parse_keys(user_input)
+        keys, errors, digits = parse_keys(user_input, self._authenticates)
+        self._placeholders.update(digits)
         if errors:
             self._typed, self._errors = user_input, errors
             return self._show_keys_form(step_id)
@@ -314,7 +260,7 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """Ask for new keys: the meter's telegrams stopped opening with the old ones."""
         self._take_entry(entry_data)
-        self._candidates = (self._line,)
+        self._listening.candidates = (self._line,)
         return await self.async_step_reauth_confirm()
 
     async def async_step_reauth_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -323,31 +269,13 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def _take_entry(self, data: Mapping[str, Any]) -> None:
         """Start from where the entry reads, and how: its port or bridge, line settings and keys' kind."""
-        self._connection = {key: data[key] for key in _CONNECTION_KEYS if key in data}
+        self._listening.connection = {key: data[key] for key in _CONNECTION_KEYS if key in data}
         self._line = entry_line_settings(dict(data))
         # A meter that authenticated its frames with a key still does.
         self._authenticates = CONF_AUTHENTICATION_KEY in data
 
-    def _parse_keys(self, user_input: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
-        """Read the typed keys; name each field that is not a key, and say how many digits it had."""
-        keys: dict[str, str] = {}
-        errors: dict[str, str] = {}
-        for field in _KEY_FIELDS:
-            text = str(user_input.get(field) or "")
-            if field == CONF_AUTHENTICATION_KEY and not text and not self._authenticates:
-                continue
-            try:
-                keys[field] = parse_key(text).hex()
-            except ValueError:
-                errors[field] = f"invalid_{field}"
-                self._placeholders[f"{field}_digits"] = str(len(key_digits(text)))
-        return keys, errors
-
     def _show_keys_form(self, step_id: str) -> ConfigFlowResult:
-        auth_marker = vol.Required if self._authenticates else vol.Optional
-        # Keys are secrets: masked as passwords are, on the screen and in screenshots.
-        secret = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
-        fields = {vol.Required(CONF_ENCRYPTION_KEY): secret, auth_marker(CONF_AUTHENTICATION_KEY): secret}
+        fields = keys_fields(self._authenticates)
         # What was typed stays (a typo is fixed, not retyped); known keys are offered when reconfiguring.
         suggested = {**self._keys, **{key: value for key, value in self._typed.items() if value}}
         return self._show_form(step_id, form_schema_with_values(self, fields, suggested))
@@ -357,65 +285,21 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_start_listening(self, form: str, user_input: dict[str, Any]) -> ConfigFlowResult:
         self._form = form
         self._typed = user_input
-        self._attempt = 0
+        self._listening.attempt = 0
         return await self.async_step_listen()
 
     async def async_step_listen(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
         """Listen with one line setting after another until the meter is heard."""
-        if self._listening is None:
-            self._listening = self.hass.async_create_task(
-                self._listen(self._candidates[self._attempt]), f"{DOMAIN} config flow listening"
-            )
-        if not self._listening.done():
+        paused = self._flow_entry() if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE) else None
+        task = self._listening.listen(self.hass, self._keys, paused)
+        if not task.done():
+            action, placeholders = self._listening.progress()
             return self.async_show_progress(
-                step_id="listen",
-                progress_action=self._progress_action(),
-                description_placeholders={
-                    "address": self._address_text(),
-                    "line": str(self._candidates[self._attempt]),
-                    "attempt": str(self._attempt + 1),
-                    "attempts": str(len(self._candidates)),
-                },
-                progress_task=self._listening,
+                step_id="listen", progress_action=action, description_placeholders=placeholders, progress_task=task
             )
-        heard = self._listening.result()
-        self._listening = None
-        garbled = heard.received > 0 and heard.telegram is None and heard.key_problem is None
-        if garbled and not heard.closed and self._attempt + 1 < len(self._candidates):
-            # Bytes that make no frame: the line settings may be wrong, try the next.
-            self._attempt += 1
+        if self._listening.next_attempt():
             return await self.async_step_listen()
-        self._heard = heard
         return self.async_show_progress_done(next_step_id="heard")
-
-    def _progress_action(self) -> str:
-        if CONF_TOPIC in self._connection:
-            return "listen_mqtt"
-        return "listen_bridge" if CONF_HOST in self._connection else "listen_serial"
-
-    async def _listen(self, line: LineSettings) -> ProbeResult:
-        """Listen once; a port that does not open is a result too, not an exception."""
-        if self._paused_entry is None and self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
-            entry = self._flow_entry()
-            if entry.state is ConfigEntryState.LOADED:
-                # Noted first: a flow closed while the port is being let go still gives it back.
-                self._paused_entry = entry
-                await entry.runtime_data.reader.pause()
-        key, auth_key = entry_keys(dict(self._keys))
-        if CONF_TOPIC in self._connection:
-            return await probe_topic(self.hass, self._connection[CONF_TOPIC], PROBE_SECONDS, key, auth_key)
-        try:
-            return await probe(entry_url(self._connection), line, PROBE_SECONDS, key, auth_key)
-        except (OSError, serialx.SerialException, ValueError) as err:
-            LOGGER.debug("Cannot open %s: %s", self._address_text(), err)
-            self._placeholders["error"] = str(err)
-            return ProbeResult(opened=False)
-
-    def _resume_reader(self) -> None:
-        """Give the port back to the entry's reader (unless it was unloaded meanwhile)."""
-        if self._paused_entry is not None and self._paused_entry.state is ConfigEntryState.LOADED:
-            self._paused_entry.runtime_data.reader.resume()
-        self._paused_entry = None
 
     def _update_and_reload(self, entry: HanPortConfigEntry, data: Mapping[str, Any]) -> ConfigFlowResult:
         """Store the entry's new data and set it up again, its paused reader with it.
@@ -423,26 +307,24 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         The paused reader is not resumed: it would open the port again just
         as the reload closes it.
         """
-        self._paused_entry = None
+        self._listening.hand_over()
         return self.async_update_reload_and_abort(entry, data=data)
 
     @callback
     def async_remove(self) -> None:
         """Stop listening and give the port back: the flow ended, or the user closed it."""
-        if self._listening is not None:
-            self._listening.cancel()
-        self._resume_reader()
+        self._listening.stop()
 
     async def async_step_heard(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
         """Act on what listening told: a meter, a ciphered meter, or what went wrong."""
-        heard = self._heard
+        heard = self._listening.heard
         if heard.telegram is not None:
             return await self._async_meter_heard(heard.telegram)
-        self._resume_reader()
+        self._listening.resume_reader()
         if heard.key_problem is not None:
             # The line is found: the keys are proven on it alone.
-            self._line = self._candidates[self._attempt]
-            self._candidates = (self._line,)
+            self._line = self._listening.line
+            self._listening.candidates = (self._line,)
             if self._form in ("keys", "reauth_confirm"):
                 # Without an authentication key the published one was tried: the meter has its own.
                 needed = heard.key_problem is DropReason.KEY_MISSING and CONF_AUTHENTICATION_KEY not in self._keys
@@ -454,27 +336,8 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             self._authenticates = bool(heard.ciphering and heard.ciphering.authenticated and not heard.p1_port)
             self._typed, self._errors = {}, {}
             return self._show_keys_form("keys")
-        self._errors = {self._field(): self._error(heard)}
+        self._errors = {_ADDRESS_FIELDS.get(self._form, "base"): self._listening.error_kind()}
         return await self._async_show_origin(self._form)
-
-    def _field(self) -> str:
-        """Name the field an error about the address belongs to ("base" on the keys forms)."""
-        return {"serial": CONF_DEVICE, "network": CONF_HOST, "mqtt_topic": CONF_TOPIC}.get(self._form, "base")
-
-    def _error(self, heard: ProbeResult) -> str:
-        """Name what went wrong: three different things a user does differently about."""
-        bridge = CONF_HOST in self._connection
-        if CONF_TOPIC in self._connection:
-            if not heard.opened:
-                return "broker_unreachable"
-            return "topic_garbled" if heard.received else "topic_silent"
-        if not heard.opened:
-            return "cannot_connect"
-        if heard.closed and not heard.received:
-            return "bridge_closed"
-        if not heard.received:
-            return "bridge_silent" if bridge else "nothing_received"
-        return "bridge_garbled" if bridge else "no_valid_telegram"
 
     async def _async_show_origin(self, form: str) -> ConfigFlowResult:
         if form in ("keys", "reauth_confirm"):
@@ -488,10 +351,10 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
     def _show_form(self, step_id: str, schema: FormSchema) -> ConfigFlowResult:
         errors, self._errors = self._errors, {}
         placeholders = {
-            "address": self._address_text(),
+            "address": self._listening.address(),
             "meter": "",
             "other_meter": "",
-            "error": "",
+            "error": self._listening.error,
             **self._placeholders,
         }
         if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
@@ -501,26 +364,10 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id=step_id, data_schema=schema, errors=errors, description_placeholders=placeholders
         )
 
-    def _address_text(self) -> str:
-        if CONF_TOPIC in self._connection:
-            return str(self._connection[CONF_TOPIC])
-        if CONF_HOST in self._connection:
-            return f"{self._connection[CONF_HOST]}:{self._connection[CONF_PORT]}"
-        return str(self._connection.get(CONF_DEVICE, ""))
-
     # The meter, heard.
 
     async def _async_meter_heard(self, telegram: Telegram) -> ConfigFlowResult:
-        line = self._candidates[self._attempt] if self._candidates else self._line
-        data: dict[str, Any] = {
-            **self._connection,
-            **self._keys,
-            # A topic has no line: the reader on the meter's side owns it.
-            **({} if CONF_TOPIC in self._connection else line_settings_data(line)),
-            CONF_MANUFACTURER: telegram.manufacturer,
-            CONF_METER_TYPE: telegram.meter_type,
-            CONF_LIST_VERSION: telegram.list_version,
-        }
+        data = self._listening.meter_data(telegram, self._keys, self._line)
         if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
             entry = self._flow_entry()
             if not _same_meter(entry, telegram):

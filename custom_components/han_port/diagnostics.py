@@ -20,6 +20,7 @@ from .decoder import hdlc, mbus, p1
 from .decoder.dlms import strip_llc
 from .decoder.masking import mask_serials, serial_masks
 from .mqtt_reader import MqttReader
+from .registers import code_name
 from .simulator.frames import hdlc_frames
 
 if TYPE_CHECKING:
@@ -102,9 +103,7 @@ async def async_get_config_entry_diagnostics(
         "meter": async_redact_data(
             {
                 **{key: value for key, value in asdict(data).items() if key != "readings"},
-                "readings": {
-                    ".".join(map(str, register)): reading._asdict() for register, reading in data.readings.items()
-                },
+                "readings": {code_name(register): reading._asdict() for register, reading in data.readings.items()},
             },
             TO_REDACT,
         ),
@@ -132,7 +131,7 @@ async def async_get_config_entry_diagnostics(
         },
         "energy_guard": {
             "held_totals": coordinator.held_totals,
-            "holding": [".".join(map(str, register)) for register in coordinator.guard.held],
+            "holding": [code_name(register) for register in coordinator.energy.guard.held],
             "held_powers": coordinator.held_powers,
             "highest_power": coordinator.envelope.highest,
             "power_ceiling": coordinator.envelope.ceiling,

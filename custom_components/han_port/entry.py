@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from homeassistant.const import CONF_HOST, CONF_PORT, Platform
@@ -19,6 +20,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from serialx import SerialException
 
+from .bookkeeping import energy_store
 from .compat import OPTIONS_FLOW_RELOADS
 from .connection import LineSettings, MeterReader, TelegramWatch, network_url, open_connection
 from .const import (
@@ -37,20 +39,15 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .coordinator import (
-    REPLACED_ISSUE,
-    HanPortConfigEntry,
-    HanPortCoordinator,
-    MeterData,
-    energy_store,
-    entry_issue_ids,
-    meter_issue_id,
-)
+from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData
 from .decoder import Decoder
 from .identity import meter_title
+from .issues import REPLACED_ISSUE, entry_issue_ids, meter_issue_id
 from .mqtt_reader import MqttReader, async_mqtt_ready, topic_url
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from homeassistant.core import HomeAssistant
 
 PLATFORMS = [Platform.SENSOR]
@@ -81,6 +78,18 @@ def entry_address(data: dict[str, object]) -> str:
     if "://" in url:
         return url
     return f"serial:{os.path.realpath(url)}"
+
+
+async def async_entry_reading(
+    hass: HomeAssistant, connection: dict[str, Any], entries: Iterable[HanPortConfigEntry]
+) -> HanPortConfigEntry | None:
+    """Return the entry among entries that reads where connection points, if one does."""
+    entries = list(entries)
+    # Resolving device links touches the file system: not on the event loop.
+    address, *addresses = await hass.async_add_executor_job(
+        lambda: [entry_address(data) for data in (connection, *(dict(entry.data) for entry in entries))]
+    )
+    return next((entry for entry, other in zip(entries, addresses, strict=True) if other == address), None)
 
 
 def entry_line_settings(data: dict[str, object]) -> LineSettings:
@@ -116,6 +125,7 @@ def entry_keys(data: dict[str, object]) -> tuple[bytes | None, bytes | None]:
 async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> bool:
     """Open the meter's port and keep reading it in the background."""
     data = dict(entry.data)
+    await _async_check_source(hass, data)
     coordinator = HanPortCoordinator(
         hass,
         entry,
@@ -125,8 +135,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
             meter_type=entry.data.get(CONF_METER_TYPE),
             list_version=entry.data.get(CONF_LIST_VERSION),
         ),
+        partial(_reader, hass, data),
     )
-    coordinator.reader = await _async_reader(hass, data, coordinator)
     await coordinator.async_load_energy()
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
@@ -137,15 +147,22 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
     return True
 
 
-async def _async_reader(hass: HomeAssistant, data: dict[str, object], coordinator: HanPortCoordinator) -> TelegramWatch:
-    """Make the entry's reader once its source is there: a port that opens, or Home Assistant's MQTT.
+async def _async_check_source(hass: HomeAssistant, data: dict[str, object]) -> None:
+    """Make sure the entry's source is there: a port that opens, or Home Assistant's MQTT.
 
     Test before setup: a source that is not there is retried by Home Assistant.
     """
-    decoder = Decoder(*entry_keys(data))
     if CONF_TOPIC in data:
         if not await async_mqtt_ready(hass):
             raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_unavailable")
+        return
+    await _async_check_port(entry_url(data), entry_line_settings(data))
+
+
+def _reader(hass: HomeAssistant, data: dict[str, object], coordinator: HanPortCoordinator) -> TelegramWatch:
+    """Make the entry's reader, reporting telegrams, silences and key problems to the coordinator."""
+    decoder = Decoder(*entry_keys(data))
+    if CONF_TOPIC in data:
         return MqttReader(
             hass,
             str(data[CONF_TOPIC]),
@@ -154,11 +171,9 @@ async def _async_reader(hass: HomeAssistant, data: dict[str, object], coordinato
             coordinator.availability_changed,
             on_key_problem=coordinator.key_problem,
         )
-    url, line = entry_url(data), entry_line_settings(data)
-    await _async_check_port(url, line)
     return MeterReader(
-        url,
-        line,
+        entry_url(data),
+        entry_line_settings(data),
         decoder,
         coordinator.telegram_received,
         coordinator.availability_changed,

@@ -10,9 +10,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.helpers import issue_registry as ir
 
 from .const import DOMAIN
-
-# A register is written C.D.E.
-_CDE = 3
+from .registers import code_of_name
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -77,12 +75,4 @@ async def async_create_fix_flow(
 ) -> RepairsFlow:
     """Make the fix flow of a held register (the only fixable issue this integration raises)."""
     data = data or {}
-    return HeldRegisterFlow(str(data.get("entry_id", "")), _register(str(data.get("register", ""))))
-
-
-def _register(text: str) -> Code:
-    """Read a register as the issue's data writes it ("1.8.0"); one that does not read is none the guard holds."""
-    parts = text.split(".")
-    if len(parts) == _CDE and all(part.isdigit() for part in parts):
-        return int(parts[0]), int(parts[1]), int(parts[2])
-    return (0, 0, 0)
+    return HeldRegisterFlow(str(data.get("entry_id", "")), code_of_name(str(data.get("register", ""))))

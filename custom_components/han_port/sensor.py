@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from homeassistant.components.sensor import (
     RestoreSensor,
@@ -27,10 +27,20 @@ from homeassistant.util import dt as dt_util
 
 from .compat import REACTIVE_ENERGY_DEVICE_CLASS
 from .const import CONF_ENCRYPTION_KEY, CONF_GENERATED_ID, CONF_MANUFACTURER, CONF_METER_TYPE
-from .decoder import registers
-from .decoder.registers import REGISTERS
+from .decoder.registers import (
+    ACTIVE_ENERGY,
+    ACTIVE_POWER,
+    CURRENT,
+    FREQUENCY,
+    POWER_FACTOR,
+    REACTIVE_ENERGY,
+    REACTIVE_POWER,
+    VOLTAGE,
+    Quantity,
+)
 from .energy import step_labels
 from .entity import HanPortEntity
+from .registers import ACTIVE_POWER_EXPORT, ACTIVE_POWER_IMPORT, REGISTERS, Register
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -41,7 +51,7 @@ if TYPE_CHECKING:
     from homeassistant.helpers.typing import StateType
 
     from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData
-    from .decoder.registers import Code, Quantity, Register
+    from .decoder.registers import Code
 
 # Entities only follow the coordinator: nothing to limit.
 PARALLEL_UPDATES = 0
@@ -57,69 +67,79 @@ class HanPortSensorEntityDescription(SensorEntityDescription):
     """What the base-unit reading is divided by to give the native unit (1000: varh to kvarh)."""
 
 
-_POWER: dict[str, Any] = {
-    "device_class": SensorDeviceClass.POWER,
-    "state_class": SensorStateClass.MEASUREMENT,
-    "native_unit_of_measurement": UnitOfPower.WATT,
-    "suggested_display_precision": 0,
-}
-_REACTIVE_POWER: dict[str, Any] = {
-    "device_class": SensorDeviceClass.REACTIVE_POWER,
-    "state_class": SensorStateClass.MEASUREMENT,
-    "native_unit_of_measurement": UnitOfReactivePower.VOLT_AMPERE_REACTIVE,
-    "suggested_display_precision": 0,
-    "entity_registry_enabled_default": False,
-}
-_ENERGY: dict[str, Any] = {
-    "device_class": SensorDeviceClass.ENERGY,
-    "state_class": SensorStateClass.TOTAL_INCREASING,
-    "native_unit_of_measurement": UnitOfEnergy.WATT_HOUR,
-    "suggested_unit_of_measurement": UnitOfEnergy.KILO_WATT_HOUR,
-    "suggested_display_precision": 3,
-}
-# The sensor shows kvarh itself: Home Assistant 2025.4 has no reactive energy
-# device class to convert units, and newer releases accept kvarh as it is.
-_REACTIVE_ENERGY: dict[str, Any] = {
-    "device_class": REACTIVE_ENERGY_DEVICE_CLASS,
-    "state_class": SensorStateClass.TOTAL_INCREASING,
-    "native_unit_of_measurement": "kvarh",
-    "suggested_display_precision": 3,
-    "divisor": 1000,
-    "entity_registry_enabled_default": False,
-}
-_CURRENT: dict[str, Any] = {
-    "device_class": SensorDeviceClass.CURRENT,
-    "state_class": SensorStateClass.MEASUREMENT,
-    "native_unit_of_measurement": UnitOfElectricCurrent.AMPERE,
-    "suggested_display_precision": 2,
-}
-_VOLTAGE: dict[str, Any] = {
-    "device_class": SensorDeviceClass.VOLTAGE,
-    "state_class": SensorStateClass.MEASUREMENT,
-    "native_unit_of_measurement": UnitOfElectricPotential.VOLT,
-    "suggested_display_precision": 1,
-}
-_POWER_FACTOR: dict[str, Any] = {
-    "device_class": SensorDeviceClass.POWER_FACTOR,
-    "state_class": SensorStateClass.MEASUREMENT,
-    "suggested_display_precision": 2,
-}
-_FREQUENCY: dict[str, Any] = {
-    "device_class": SensorDeviceClass.FREQUENCY,
-    "state_class": SensorStateClass.MEASUREMENT,
-    "native_unit_of_measurement": UnitOfFrequency.HERTZ,
-    "suggested_display_precision": 2,
-}
-# How Home Assistant shows each quantity of the registers table.
-_KINDS: dict[Quantity, dict[str, Any]] = {
-    registers.ACTIVE_POWER: _POWER,
-    registers.REACTIVE_POWER: _REACTIVE_POWER,
-    registers.ACTIVE_ENERGY: _ENERGY,
-    registers.REACTIVE_ENERGY: _REACTIVE_ENERGY,
-    registers.CURRENT: _CURRENT,
-    registers.VOLTAGE: _VOLTAGE,
-    registers.POWER_FACTOR: _POWER_FACTOR,
-    registers.FREQUENCY: _FREQUENCY,
+# How Home Assistant shows each quantity of the registers table. Each
+# register's sensor takes its quantity's description with its own key and
+# code, in place of the quantity's name and the empty code held here.
+_KINDS: dict[Quantity, HanPortSensorEntityDescription] = {
+    ACTIVE_POWER: HanPortSensorEntityDescription(
+        key="active_power",
+        register=(0, 0, 0),
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+    ),
+    REACTIVE_POWER: HanPortSensorEntityDescription(
+        key="reactive_power",
+        register=(0, 0, 0),
+        device_class=SensorDeviceClass.REACTIVE_POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfReactivePower.VOLT_AMPERE_REACTIVE,
+        suggested_display_precision=0,
+        entity_registry_enabled_default=False,
+    ),
+    ACTIVE_ENERGY: HanPortSensorEntityDescription(
+        key="active_energy",
+        register=(0, 0, 0),
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=3,
+    ),
+    # The sensor shows kvarh itself: Home Assistant 2025.4 has no reactive energy
+    # device class to convert units, and newer releases accept kvarh as it is.
+    REACTIVE_ENERGY: HanPortSensorEntityDescription(
+        key="reactive_energy",
+        register=(0, 0, 0),
+        device_class=REACTIVE_ENERGY_DEVICE_CLASS,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement="kvarh",
+        suggested_display_precision=3,
+        divisor=1000,
+        entity_registry_enabled_default=False,
+    ),
+    CURRENT: HanPortSensorEntityDescription(
+        key="current",
+        register=(0, 0, 0),
+        device_class=SensorDeviceClass.CURRENT,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        suggested_display_precision=2,
+    ),
+    VOLTAGE: HanPortSensorEntityDescription(
+        key="voltage",
+        register=(0, 0, 0),
+        device_class=SensorDeviceClass.VOLTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        suggested_display_precision=1,
+    ),
+    POWER_FACTOR: HanPortSensorEntityDescription(
+        key="power_factor",
+        register=(0, 0, 0),
+        device_class=SensorDeviceClass.POWER_FACTOR,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+    ),
+    FREQUENCY: HanPortSensorEntityDescription(
+        key="frequency",
+        register=(0, 0, 0),
+        device_class=SensorDeviceClass.FREQUENCY,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfFrequency.HERTZ,
+        suggested_display_precision=2,
+    ),
 }
 # Registers whose sensor starts disabled although their kind's do not: few
 # homes export per phase, and the total power factor says what most need.
@@ -129,21 +149,28 @@ _DISABLED_BY_DEFAULT = frozenset(
 
 
 def _sensor(register: Register) -> HanPortSensorEntityDescription:
-    """Describe one register's sensor: its quantity's settings, and whether it starts enabled.
+    """Describe one register's sensor: its quantity's description, and whether it starts enabled.
 
     The three phases of a quantity share one name with the phase as a placeholder.
     """
-    settings = _KINDS[register.quantity]
-    if register.key in _DISABLED_BY_DEFAULT:
-        settings = settings | {"entity_registry_enabled_default": False}
-    if register.phase is not None:
-        settings = settings | {
-            "translation_key": register.key.removesuffix(f"_l{register.phase}") + "_phase",
-            "translation_placeholders": {"phase": f"L{register.phase}"},
-        }
-    else:
-        settings = settings | {"translation_key": register.key}
-    return HanPortSensorEntityDescription(key=register.key, register=register.code, **settings)
+    kind = _KINDS[register.quantity]
+    enabled = kind.entity_registry_enabled_default and register.key not in _DISABLED_BY_DEFAULT
+    if register.phase is None:
+        return replace(
+            kind,
+            key=register.key,
+            register=register.code,
+            translation_key=register.key,
+            entity_registry_enabled_default=enabled,
+        )
+    return replace(
+        kind,
+        key=register.key,
+        register=register.code,
+        translation_key=register.key.removesuffix(f"_l{register.phase}") + "_phase",
+        translation_placeholders={"phase": f"L{register.phase}"},
+        entity_registry_enabled_default=enabled,
+    )
 
 
 SENSORS: tuple[HanPortSensorEntityDescription, ...] = tuple(_sensor(register) for register in REGISTERS)
@@ -236,13 +263,13 @@ DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
         "live_energy_import",
         lambda c: c.live_import.published,
         SensorStateClass.TOTAL_INCREASING,
-        needs=registers.ACTIVE_POWER_IMPORT.code,
+        needs=ACTIVE_POWER_IMPORT.code,
     ),
     _derived_energy(
         "live_energy_export",
-        lambda c: c.live_export.published,
+        lambda c: c.energy.live_export.published,
         SensorStateClass.TOTAL_INCREASING,
-        needs=registers.ACTIVE_POWER_EXPORT.code,
+        needs=ACTIVE_POWER_EXPORT.code,
     ),
     _derived_energy("current_hour_use", lambda c: c.tariff.current_hour_use(c.live_import.published)),
     _derived_energy("last_hour_use", lambda c: c.tariff.last_hour_use),

@@ -1,8 +1,7 @@
 """What the registers are: their quantity, base unit and the physics of a household.
 
 One table for everything that needs to know: the decoder's units and its
-plausibility check, and the integration's sensors, current-transformer
-scaling and energy guard. A value outside its quantity's bounds came from a
+plausibility check, and whatever shows the readings. A value outside its quantity's bounds came from a
 damaged or hostile frame (or a unit we got wrong), never from a meter in a
 home: the frame is dropped, not shown.
 """
@@ -44,8 +43,6 @@ class Quantity:
     unit: Unit | None
     low: float
     high: float
-    through_current_transformers: bool = False
-    """Measured through current transformers: multiplied by their ratio (current, power, energy)."""
 
     def holds(self, value: float) -> bool:
         """Whether a value is physically possible for this quantity."""
@@ -54,21 +51,19 @@ class Quantity:
 
 VOLTAGE = Quantity("voltage", Unit.VOLT, 0.0, 500.0)
 # Signed: a few meters give export as a negative current.
-CURRENT = Quantity("current", Unit.AMPERE, -MAX_CURRENT, MAX_CURRENT, through_current_transformers=True)
-ACTIVE_POWER = Quantity("active_power", Unit.WATT, 0.0, MAX_POWER, through_current_transformers=True)
-REACTIVE_POWER = Quantity("reactive_power", Unit.VAR, 0.0, MAX_POWER, through_current_transformers=True)
-APPARENT_POWER = Quantity("apparent_power", Unit.VOLT_AMPERE, 0.0, MAX_POWER, through_current_transformers=True)
-ACTIVE_ENERGY = Quantity("active_energy", Unit.WATT_HOUR, 0.0, MAX_ENERGY, through_current_transformers=True)
-REACTIVE_ENERGY = Quantity("reactive_energy", Unit.VAR_HOUR, 0.0, MAX_ENERGY, through_current_transformers=True)
-APPARENT_ENERGY = Quantity("apparent_energy", Unit.VOLT_AMPERE_HOUR, 0.0, MAX_ENERGY, through_current_transformers=True)
+CURRENT = Quantity("current", Unit.AMPERE, -MAX_CURRENT, MAX_CURRENT)
+ACTIVE_POWER = Quantity("active_power", Unit.WATT, 0.0, MAX_POWER)
+REACTIVE_POWER = Quantity("reactive_power", Unit.VAR, 0.0, MAX_POWER)
+APPARENT_POWER = Quantity("apparent_power", Unit.VOLT_AMPERE, 0.0, MAX_POWER)
+ACTIVE_ENERGY = Quantity("active_energy", Unit.WATT_HOUR, 0.0, MAX_ENERGY)
+REACTIVE_ENERGY = Quantity("reactive_energy", Unit.VAR_HOUR, 0.0, MAX_ENERGY)
+APPARENT_ENERGY = Quantity("apparent_energy", Unit.VOLT_AMPERE_HOUR, 0.0, MAX_ENERGY)
 POWER_FACTOR = Quantity("power_factor", None, -1.0, 1.0)
 FREQUENCY = Quantity("frequency", Unit.HERTZ, 45.0, 65.0)
 
 # Signed: net active power and energy (C=16, import minus export) go negative while a home exports.
-NET_ACTIVE_POWER = Quantity("net_active_power", Unit.WATT, -MAX_POWER, MAX_POWER, through_current_transformers=True)
-NET_ACTIVE_ENERGY = Quantity(
-    "net_active_energy", Unit.WATT_HOUR, -MAX_ENERGY, MAX_ENERGY, through_current_transformers=True
-)
+NET_ACTIVE_POWER = Quantity("net_active_power", Unit.WATT, -MAX_POWER, MAX_POWER)
+NET_ACTIVE_ENERGY = Quantity("net_active_energy", Unit.WATT_HOUR, -MAX_ENERGY, MAX_ENERGY)
 
 # What an electricity register means is in its value groups (IEC 62056-61),
 # not in a list of codes: C says the quantity, D how it was processed.
@@ -100,10 +95,11 @@ _BY_C_ALONE = {_SUM_OF_PHASES_CURRENT: CURRENT, _NEUTRAL_CURRENT: CURRENT, _NEUT
 # Value group D, the processing: the instantaneous value; averages, minima and
 # maxima over a demand period (a power, when C is one: maximum demand is 1.6.0);
 # and time integrals (an energy: the totals are 1.8.0).
-_INSTANTANEOUS = 7
-_TOTAL = 8
-_SAMPLED = frozenset({_INSTANTANEOUS, 0, 1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16, 21, 22, 23, 24, 25, 26, 27, 28})
-_TIME_INTEGRALS = frozenset({_TOTAL, 9, 10, 17, 18, 19, 20, 29, 30, 58})
+INSTANTANEOUS = 7
+TOTAL = 8
+"""OBIS D of a register's total since the meter was installed (1.8.0: energy imported)."""
+_SAMPLED = frozenset({INSTANTANEOUS, 0, 1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16, 21, 22, 23, 24, 25, 26, 27, 28})
+_TIME_INTEGRALS = frozenset({TOTAL, 9, 10, 17, 18, 19, 20, 29, 30, 58})
 
 
 def phase_of(obis: ObisCode) -> int | None:
@@ -129,49 +125,6 @@ def quantity_of(obis: ObisCode) -> Quantity | None:
         return power if sampled else energy if obis.d in _TIME_INTEGRALS else None
     measured = _MEASURED.get(kind) or _BY_C_ALONE.get(obis.c)
     return measured if sampled else None
-
-
-@dataclass(frozen=True, slots=True)
-class Register:
-    """A register we publish: its key, OBIS C.D.E and quantity."""
-
-    key: str
-    code: Code
-    quantity: Quantity
-    phase: int | None = None
-
-
-def _per_phase(base: int, d: int, key: str, quantity: Quantity) -> tuple[Register, ...]:
-    """One register per phase: C = base, base + 20, base + 40 (L1, L2, L3)."""
-    return tuple(Register(f"{key}_l{phase}", (base + 20 * (phase - 1), d, 0), quantity, phase) for phase in (1, 2, 3))
-
-
-ACTIVE_POWER_IMPORT = Register("active_power_import", (1, 7, 0), ACTIVE_POWER)
-ACTIVE_POWER_EXPORT = Register("active_power_export", (2, 7, 0), ACTIVE_POWER)
-ACTIVE_ENERGY_IMPORT = Register("active_energy_import", (1, 8, 0), ACTIVE_ENERGY)
-ACTIVE_ENERGY_EXPORT = Register("active_energy_export", (2, 8, 0), ACTIVE_ENERGY)
-
-REGISTERS: tuple[Register, ...] = (
-    ACTIVE_POWER_IMPORT,
-    ACTIVE_POWER_EXPORT,
-    Register("reactive_power_import", (3, 7, 0), REACTIVE_POWER),
-    Register("reactive_power_export", (4, 7, 0), REACTIVE_POWER),
-    *_per_phase(21, _INSTANTANEOUS, "active_power_import", ACTIVE_POWER),
-    *_per_phase(22, _INSTANTANEOUS, "active_power_export", ACTIVE_POWER),
-    *_per_phase(23, _INSTANTANEOUS, "reactive_power_import", REACTIVE_POWER),
-    *_per_phase(24, _INSTANTANEOUS, "reactive_power_export", REACTIVE_POWER),
-    *_per_phase(31, _INSTANTANEOUS, "current", CURRENT),
-    *_per_phase(32, _INSTANTANEOUS, "voltage", VOLTAGE),
-    Register("power_factor", (13, 7, 0), POWER_FACTOR),
-    *_per_phase(33, _INSTANTANEOUS, "power_factor", POWER_FACTOR),
-    Register("frequency", (14, 7, 0), FREQUENCY),
-    ACTIVE_ENERGY_IMPORT,
-    ACTIVE_ENERGY_EXPORT,
-    Register("reactive_energy_import", (3, 8, 0), REACTIVE_ENERGY),
-    Register("reactive_energy_export", (4, 8, 0), REACTIVE_ENERGY),
-    *_per_phase(21, _TOTAL, "active_energy_import", ACTIVE_ENERGY),
-    *_per_phase(22, _TOTAL, "active_energy_export", ACTIVE_ENERGY),
-)
 
 
 def interpretable[T](readings: Mapping[ObisCode, T]) -> tuple[dict[ObisCode, T], tuple[ObisCode, ...]]:

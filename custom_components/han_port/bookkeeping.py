@@ -1,0 +1,256 @@
+"""A meter's energy bookkeeping: what its readings may change, and what is kept over a restart.
+
+The current-transformer ratio scales what the meter measures; the power
+envelope holds powers far above what the meter has shown; the guard holds
+totals that go down or jump; power and totals feed the live energy and the
+capacity tariff; and all of it is stored, so a restart loses no more than a
+few minutes. What becomes of the totals the guard holds is held_totals.py's.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_CAPACITY_THRESHOLDS,
+    CONF_CURRENT_TRANSFORMER_RATIO,
+    CONF_PEAK_DAYS,
+    DEFAULT_CURRENT_TRANSFORMER_RATIO,
+    DOMAIN,
+    LOGGER,
+)
+from .decoder import Reading
+from .decoder.registers import PRESENT_VALUE, quantity_of
+from .energy import (
+    DEFAULT_PEAK_DAYS,
+    DEFAULT_THRESHOLDS,
+    UNPROVEN_POWER,
+    CapacityTariff,
+    LiveEnergy,
+    PowerEnvelope,
+    TotalGuard,
+    Verdict,
+    parse_thresholds,
+)
+from .held_totals import EnergyEvents, HeldTotals
+from .registers import (
+    ACTIVE_ENERGY_EXPORT,
+    ACTIVE_ENERGY_IMPORT,
+    ACTIVE_POWER_EXPORT,
+    ACTIVE_POWER_IMPORT,
+    THROUGH_CURRENT_TRANSFORMERS,
+    is_total,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+    from homeassistant.config_entries import ConfigEntry
+    from homeassistant.core import HomeAssistant
+
+    from .connection import TelegramWatch
+    from .decoder import ObisCode, Telegram
+    from .decoder.registers import Code
+    from .issues import MeterIssues
+
+_POWERS = frozenset({ACTIVE_POWER_IMPORT.code, ACTIVE_POWER_EXPORT.code})
+STORAGE_VERSION = 1
+# Energy state is written at most this often while telegrams flow (and at
+# every hour's first telegram): a power cut loses no more.
+SAVE_INTERVAL = timedelta(minutes=5)
+
+
+def energy_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """Return the store that keeps an entry's energy state over restarts."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
+
+
+def _tariff(options: Mapping[str, Any]) -> CapacityTariff:
+    """Make the capacity tariff the entry's options set (the defaults where none are set)."""
+    return CapacityTariff(
+        dt_util.get_default_time_zone(),
+        thresholds=(
+            parse_thresholds(str(options[CONF_CAPACITY_THRESHOLDS]))
+            if CONF_CAPACITY_THRESHOLDS in options
+            else DEFAULT_THRESHOLDS
+        ),
+        peak_days=int(options.get(CONF_PEAK_DAYS, DEFAULT_PEAK_DAYS)),
+    )
+
+
+class EnergyBookkeeping:
+    """What a meter's readings may change of its energy figures, and the store that keeps them."""
+
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, reader: TelegramWatch, issues: MeterIssues) -> None:
+        """Start from the entry's options: its current-transformer ratio and capacity tariff."""
+        self._reader = reader
+        self._issues = issues
+        self.ct_ratio = float(entry.options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO))
+        # Behind current transformers a household carries the ratio times what a meter alone does.
+        self.envelope = PowerEnvelope(floor=UNPROVEN_POWER * self.ct_ratio)
+        self.guard = TotalGuard(self.envelope)
+        self.held_powers = 0
+        """Power readings above what this meter has shown, not (yet) confirmed: never integrated."""
+        # Totals kept from before (restored states, stored live energy) were
+        # measured through this ratio; a new one rescales them.
+        self._restored_scale = 1.0
+        self._saved_at: datetime | None = None
+        self.events = EnergyEvents()
+        self.held = HeldTotals(self.guard, issues, self.events)
+        self.live_import = LiveEnergy()
+        self.live_export = LiveEnergy()
+        self.tariff = _tariff(entry.options)
+        self._store = energy_store(hass, entry.entry_id)
+
+    async def async_load(self) -> None:
+        """Take back the live totals, the month's hours and the replay counters kept over a restart."""
+        stored = await self._store.async_load()
+        if not stored:
+            return
+        # A ciphered frame captured before the restart stays refused after it.
+        counters = stored.get("replay_counters", {})
+        self._reader.decoder.restore_replay_counters({bytes.fromhex(t): int(c) for t, c in counters.items()})
+        self.live_import = LiveEnergy.from_dict(stored.get("import", {}))
+        self.live_export = LiveEnergy.from_dict(stored.get("export", {}))
+        self.tariff.restore(stored.get("tariff", {}))
+        self.envelope.highest = float(stored.get("highest_power", 0.0))
+        self.events.extend(stored.get("events", []))
+        stored_ratio = float(stored.get("current_transformer_ratio", self.ct_ratio))
+        if stored_ratio != self.ct_ratio:
+            self._restored_scale = self.ct_ratio / stored_ratio
+            LOGGER.info(
+                "Current transformer ratio changed from %s to %s: kept totals rescaled", stored_ratio, self.ct_ratio
+            )
+            self.live_import.scale(self._restored_scale)
+            self.live_export.scale(self._restored_scale)
+            self.tariff.scale_total(self._restored_scale)
+            self.envelope.scale(self._restored_scale)
+
+    def _stored(self) -> dict[str, Any]:
+        return {
+            "import": self.live_import.as_dict(),
+            "export": self.live_export.as_dict(),
+            "tariff": self.tariff.as_dict(),
+            "highest_power": self.envelope.highest,
+            "events": list(self.events),
+            "current_transformer_ratio": self.ct_ratio,
+            "replay_counters": {title.hex(): c for title, c in self._reader.decoder.replay_counters.items()},
+        }
+
+    async def async_save(self) -> None:
+        """Write the energy state now (on unload)."""
+        await self._store.async_save(self._stored())
+
+    def seed_total(self, register: Code, value: float, when: datetime) -> float:
+        """Tell the guard a total's last known value, as restored after a restart; return it rescaled.
+
+        A total restored from before a change of the current-transformer
+        ratio is rescaled to the new one, as the meter's next total will be.
+        """
+        value *= self._restored_scale
+        self.guard.seed(register, value, when)
+        return value
+
+    def take(self, telegram: Telegram, meter: str | None, now: datetime) -> dict[Code, Reading]:
+        """Return the present values of a telegram that may be shown, scaled, and feed them to the energy figures.
+
+        Billing-period and historic values (F other than 255) are not the
+        register's present value: they never replace it.
+        """
+        shown: dict[Code, Reading] = {}
+        for obis, reading in telegram.readings.items():
+            if obis.f != PRESENT_VALUE:
+                continue
+            register = obis.register
+            value = reading.value
+            if self.ct_ratio != 1 and quantity_of(obis) in THROUGH_CURRENT_TRANSFORMERS:
+                value *= self.ct_ratio
+            if register in _POWERS and not self.envelope.admit(register, value):
+                # Far above what this meter has shown, and not (yet) confirmed: neither shown nor integrated.
+                self.held_powers += 1
+                continue
+            scaled = Reading(value, reading.unit)
+            # A signed total (net energy, import minus export) goes down while the home exports: nothing to guard.
+            if is_total(register) and _counts_up(obis):
+                verdict = self.held.check(register, scaled, meter, now, meter_time(telegram.timestamp))
+                if verdict is Verdict.FOLLOWED:
+                    self._restart_live_energy(register, value)
+                elif verdict is not Verdict.ACCEPTED:
+                    continue
+            shown[register] = scaled
+            self._track_energy(register, value, now)
+        if self.live_import.published is not None:
+            self.tariff.update(self.live_import.published, now)
+        self._save_when_due(now)
+        return shown
+
+    def keep_holding(self, register: Code) -> None:
+        """Keep holding a register's last total, as the user decided."""
+        self.held.keep(register)
+
+    def accept_held_total(self, register: Code, meter: str | None) -> Reading | None:
+        """Take a register's held total as the meter's count, as the user decided; None if none is held."""
+        accepted = self.held.accept(register, meter)
+        if accepted is None:
+            return None
+        reading, value = accepted
+        self._restart_live_energy(register, value)
+        return reading
+
+    def start_over(self) -> None:
+        """Forget the old meter's totals: a new one counts from its own (the hour in progress is not counted)."""
+        self.events.record("meter_replaced")
+        self.guard.forget()
+        self.live_import, self.live_export = LiveEnergy(), LiveEnergy()
+        self.tariff.drop_hour()
+
+    def _restart_live_energy(self, register: Code, value: float) -> None:
+        """Start live energy (and the hour's use) again from a register that began a new sequence."""
+        live = {ACTIVE_ENERGY_IMPORT.code: self.live_import, ACTIVE_ENERGY_EXPORT.code: self.live_export}.get(register)
+        if live is None:
+            return
+        before = live.published
+        live.reset(value)
+        if live is self.live_import and before is not None:
+            self.tariff.rebase(value - before)
+
+    def _save_when_due(self, now: datetime) -> None:
+        """Write the energy state at most every few minutes, and at every hour's first telegram.
+
+        A debounced write would never happen while telegrams keep coming.
+        """
+        saved = self._saved_at
+        if saved is None or now - saved >= SAVE_INTERVAL or now.replace(minute=0, second=0, microsecond=0) > saved:
+            self._saved_at = now
+            self._store.async_delay_save(self._stored, 0)
+
+    def _track_energy(self, register: Code, value: float, now: datetime) -> None:
+        """Feed power and accepted totals to the live energy and the tariff."""
+        if register in _POWERS:
+            live = self.live_import if register == ACTIVE_POWER_IMPORT.code else self.live_export
+            # Power further apart than the silence the reader tolerates was not
+            # measured in between: the next register re-anchors instead.
+            live.add_power(value, now, timedelta(seconds=self._reader.silence_timeout))
+        elif register == ACTIVE_ENERGY_IMPORT.code:
+            self.live_import.add_register(value)
+            self.tariff.correct_last_hour(value, now)
+        elif register == ACTIVE_ENERGY_EXPORT.code:
+            self.live_export.add_register(value)
+
+
+def meter_time(moment: datetime | None) -> datetime | None:
+    """Meters that do not state their UTC offset keep local time: use Home Assistant's zone."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt_util.get_default_time_zone())
+
+
+def _counts_up(obis: ObisCode) -> bool:
+    """Whether a register's total may only grow: never a signed one."""
+    quantity = quantity_of(obis)
+    return quantity is not None and quantity.low >= 0

@@ -1,0 +1,143 @@
+"""Totals the energy guard holds: told once in the log, asked about when it lasts, settled as the user decides.
+
+A hold the guard cannot settle by itself (the meter neither returned to its
+count nor proved a new one in as many telegrams as a new sequence takes)
+becomes a repair issue, where the user decides.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from homeassistant.util import dt as dt_util
+
+from .const import LOGGER
+from .energy import NEW_SEQUENCE_TELEGRAMS, Verdict
+from .issues import HELD_ISSUE
+from .registers import code_name
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from .decoder import Reading
+    from .decoder.registers import Code
+    from .energy import TotalGuard
+    from .issues import MeterIssues
+
+# Energy events kept for diagnostics: the latest few say what a user asks about.
+ENERGY_EVENTS_KEPT = 20
+
+
+def kwh(watt_hours: float | None) -> str:
+    """Write a total in kWh, as a meter's display and a repair issue show it."""
+    return f"{(watt_hours or 0) / 1000:.3f}"
+
+
+class EnergyEvents(deque[dict[str, str]]):
+    """What the energy guard and the meter's identity went through, for diagnostics: the latest few."""
+
+    def __init__(self) -> None:
+        """Keep the latest events only."""
+        super().__init__(maxlen=ENERGY_EVENTS_KEPT)
+
+    def record(self, event: str, register: Code | None = None, **figures: float | None) -> None:
+        """Keep what happened to the energy totals (no meter ids: they are the household's)."""
+        entry = {"at": dt_util.utcnow().isoformat(), "event": event}
+        if register is not None:
+            entry["register"] = code_name(register)
+        self.append(entry | {name: kwh(value) for name, value in figures.items()})
+
+
+class HeldTotals:
+    """The guard's verdicts on one meter's totals, and what became of those it held."""
+
+    def __init__(self, guard: TotalGuard, issues: MeterIssues, events: EnergyEvents) -> None:
+        """Judge totals with the guard; raise and withdraw the held-register issue; record what happened."""
+        self._guard = guard
+        self._issues = issues
+        self._events = events
+        self.count = 0
+        """Energy totals held because they went down or jumped (followed or not later)."""
+        self._in_a_row: dict[Code, int] = {}
+        self._readings: dict[Code, Reading] = {}
+        # Holds the user chose to keep: not asked about again until the register counts on.
+        self._kept: set[Code] = set()
+
+    def check(
+        self, register: Code, reading: Reading, meter: str | None, now: datetime, clock: datetime | None
+    ) -> Verdict:
+        """Let a total through the guard; log when it holds one and when it follows a new sequence."""
+        value = reading.value
+        previous = self._guard.last(register)
+        verdict = self._guard.check(register, value, now, clock)
+        if verdict is Verdict.FOLLOWED:
+            LOGGER.warning(
+                "Energy register %s of meter %s went from %s to %s and kept counting from there: following it",
+                code_name(register),
+                meter,
+                previous,
+                value,
+            )
+            self._events.record("register_followed", register, previous=previous, value=value)
+        if verdict in (Verdict.ACCEPTED, Verdict.FOLLOWED):
+            self._in_a_row.pop(register, None)
+            self._readings.pop(register, None)
+            self._kept.discard(register)
+            self._issues.delete(HELD_ISSUE, register)
+        else:
+            self._hold(register, reading, meter, previous)
+        return verdict
+
+    def _hold(self, register: Code, reading: Reading, meter: str | None, previous: float | None) -> None:
+        """Count a held total; warn at the first of a row, and ask the user when it lasts."""
+        value = reading.value
+        self.count += 1
+        self._readings[register] = reading
+        held = self._in_a_row[register] = self._in_a_row.get(register, 0) + 1
+        if held == 1:
+            LOGGER.warning(
+                "Held energy register %s of meter %s at %s: it came as %s, and a total may only grow, as fast as "
+                "power allows; it is followed if the next %s grow on from there",
+                code_name(register),
+                meter,
+                previous,
+                value,
+                NEW_SEQUENCE_TELEGRAMS - 1,
+            )
+            self._events.record("register_held", register, previous=previous, value=value)
+        if held >= NEW_SEQUENCE_TELEGRAMS and register not in self._kept:
+            self._issues.create(
+                HELD_ISSUE,
+                {"register": code_name(register), "previous": kwh(previous), "value": kwh(value)},
+                register,
+                fixable=True,
+            )
+
+    def keep(self, register: Code) -> None:
+        """Keep holding a register's last total, as the user decided: the guard goes on as it would, unasked."""
+        self._kept.add(register)
+        self._issues.delete(HELD_ISSUE, register)
+        self._events.record("register_kept", register, previous=self._guard.last(register))
+
+    def accept(self, register: Code, meter: str | None) -> tuple[Reading, float] | None:
+        """Take a register's held total as the meter's count, as the user decided.
+
+        Return the reading to show and the count the guard follows now; None if none is held.
+        """
+        previous = self._guard.last(register)
+        value = self._guard.follow_held(register)
+        reading = self._readings.pop(register, None)
+        self._in_a_row.pop(register, None)
+        self._issues.delete(HELD_ISSUE, register)
+        if value is None or reading is None:
+            return None
+        LOGGER.warning(
+            "Energy register %s of meter %s: %s taken as its count (was %s), as the user decided",
+            code_name(register),
+            meter,
+            value,
+            previous,
+        )
+        self._events.record("register_accepted", register, previous=previous, value=value)
+        return reading, value

@@ -1,0 +1,114 @@
+"""A meter's repair issues: raised when something lasts that the user can act on, withdrawn when it is over."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from homeassistant.core import callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_call_later
+
+from .const import DOMAIN
+from .registers import code_name
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from homeassistant.config_entries import ConfigEntry
+    from homeassistant.core import HomeAssistant
+
+    from .connection import TelegramWatch
+    from .decoder.registers import Code
+
+# A held register the guard cannot settle by itself: the user decides in its fix flow (repairs.py).
+HELD_ISSUE = "energy_register_held"
+# A meter replaced by another: which sensors the Energy dashboard should now use.
+REPLACED_ISSUE = "meter_replaced"
+# A new meter on this port that another entry already reads: the user says which entry reads what.
+READ_ELSEWHERE_ISSUE = "meter_read_elsewhere"
+# A meter silent this long is not a glitch: the user is told what to check.
+SILENCE_REPAIR_AFTER = timedelta(hours=1)
+
+
+def meter_issue_id(kind: str, entry_id: str, register: Code | None = None) -> str:
+    """Name a meter's repair issue: one per kind, entry and register, so an event never raises two."""
+    suffix = f"_{code_name(register)}" if register is not None else ""
+    return f"{kind}_{entry_id}{suffix}"
+
+
+def entry_issue_ids(hass: HomeAssistant, entry_id: str) -> set[str]:
+    """Find the repair issues raised for an entry: their ids carry its entry id (see meter_issue_id)."""
+    return {issue_id for domain, issue_id in ir.async_get(hass).issues if domain == DOMAIN and entry_id in issue_id}
+
+
+class MeterIssues:
+    """The repair issues of one meter's entry, and the watch that raises one when the meter stays silent."""
+
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, reader: TelegramWatch) -> None:
+        """Take over the issues raised before a reload, so that they stay withdrawable."""
+        self._hass = hass
+        self._entry = entry
+        self._reader = reader
+        self._ids = entry_issue_ids(hass, entry.entry_id)
+        self._silence_check: Callable[[], None] | None = None
+        entry.async_on_unload(self.cancel_silence_check)
+
+    def create(
+        self, kind: str, placeholders: dict[str, str], register: Code | None = None, *, fixable: bool = False
+    ) -> None:
+        """Raise one of this meter's repair issues; its id carries the entry, so removal finds it."""
+        issue_id = meter_issue_id(kind, self._entry.entry_id, register)
+        self._ids.add(issue_id)
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=fixable,
+            # What the fix flow needs to find the meter and the register again.
+            data={"entry_id": self._entry.entry_id, "register": code_name(register)} if register else None,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=kind,
+            translation_placeholders={"meter": self._entry.title, **placeholders},
+        )
+
+    def delete(self, kind: str, register: Code | None = None) -> None:
+        """Withdraw an issue raised for this meter, once what it said is over."""
+        issue_id = meter_issue_id(kind, self._entry.entry_id, register)
+        if issue_id in self._ids:
+            self._ids.discard(issue_id)
+            ir.async_delete_issue(self._hass, DOMAIN, issue_id)
+
+    def meter_heard(self) -> None:
+        """Withdraw what said the meter was silent or out of reach: it sends again."""
+        self.cancel_silence_check()
+        self.delete(self._reader.silent_issue)
+        self.delete(self._reader.unreachable_issue)
+
+    def watch_silence(self, still_silent: Callable[[], bool]) -> None:
+        """Raise an issue, with what to check, if the meter is still silent a while from now."""
+        if self._silence_check is not None:
+            return
+
+        @callback
+        def check(_now: datetime) -> None:
+            self._silence_check = None
+            if still_silent() and not self._reader.paused:
+                self._raise_silence_issue()
+
+        self._silence_check = async_call_later(self._hass, SILENCE_REPAIR_AFTER, check)
+
+    def _raise_silence_issue(self) -> None:
+        minutes = str(round(SILENCE_REPAIR_AFTER.total_seconds() / 60))
+        if self._reader.open_error is not None:
+            self.create(self._reader.unreachable_issue, {"error": self._reader.open_error, "minutes": minutes})
+        else:
+            self.create(self._reader.silent_issue, {"minutes": minutes})
+
+    @callback
+    def cancel_silence_check(self) -> None:
+        """Stop watching for a silence (the meter sent, or the entry unloads)."""
+        if self._silence_check is not None:
+            self._silence_check()
+            self._silence_check = None

@@ -1,0 +1,166 @@
+"""Listening for a meter where the config flow points: one line setting after another, shown as progress.
+
+The entry being reconfigured or reauthenticated lets go of its port while
+the flow listens (serial ports are locked by whoever opens them, and most
+network bridges serve one client), and gets it back when the flow is done.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import serialx
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_HOST, CONF_PORT
+
+from .connection import LineSettings, ProbeResult, probe
+from .const import CONF_DEVICE, CONF_LIST_VERSION, CONF_MANUFACTURER, CONF_METER_TYPE, CONF_TOPIC, DOMAIN, LOGGER
+from .entry import entry_keys, entry_url, line_settings_data
+from .mqtt_reader import probe_topic
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from homeassistant.core import HomeAssistant
+
+    from .coordinator import HanPortConfigEntry
+    from .decoder import Telegram
+
+# How long to listen per line setting for a telegram that names the meter:
+# the lists that carry the meter id come every 10 s.
+PROBE_SECONDS = 12.0
+
+
+class Listening:
+    """Where the flow listens, with which line settings, and what it heard."""
+
+    def __init__(self) -> None:
+        """Start with nowhere to listen."""
+        self.connection: dict[str, Any] = {}
+        """Where the meter is: its port, bridge or topic, as the entry stores it."""
+        self.candidates: tuple[LineSettings, ...] = ()
+        self.attempt = 0
+        self.heard = ProbeResult()
+        self.error = ""
+        """Why the port or bridge did not open, the last time it was tried."""
+        self._task: asyncio.Task[ProbeResult] | None = None
+        self._paused_entry: HanPortConfigEntry | None = None
+
+    @property
+    def line(self) -> LineSettings:
+        """The line settings listened with now."""
+        return self.candidates[self.attempt]
+
+    def address(self) -> str:
+        """Say where the flow listens, as the user wrote it."""
+        if CONF_TOPIC in self.connection:
+            return str(self.connection[CONF_TOPIC])
+        if CONF_HOST in self.connection:
+            return f"{self.connection[CONF_HOST]}:{self.connection[CONF_PORT]}"
+        return str(self.connection.get(CONF_DEVICE, ""))
+
+    def listen(
+        self, hass: HomeAssistant, keys: dict[str, str], entry: HanPortConfigEntry | None
+    ) -> asyncio.Task[ProbeResult]:
+        """Return the listening in progress, started with the current line settings if none is.
+
+        entry is the flow's own entry, whose reader lets go of the port meanwhile.
+        """
+        if self._task is None:
+            self._task = hass.async_create_task(
+                self._listen(hass, self.line, keys, entry), f"{DOMAIN} config flow listening"
+            )
+        return self._task
+
+    def progress(self) -> tuple[str, dict[str, str]]:
+        """Name the progress shown, and what it says: where, with which line settings, which attempt."""
+        if CONF_TOPIC in self.connection:
+            action = "listen_mqtt"
+        else:
+            action = "listen_bridge" if CONF_HOST in self.connection else "listen_serial"
+        return action, {
+            "address": self.address(),
+            "line": str(self.line),
+            "attempt": str(self.attempt + 1),
+            "attempts": str(len(self.candidates)),
+        }
+
+    def next_attempt(self) -> bool:
+        """Take what the finished listening heard; True when the next line settings are worth a try."""
+        if self._task is None:
+            return False
+        heard = self._task.result()
+        self._task = None
+        garbled = heard.received > 0 and heard.telegram is None and heard.key_problem is None
+        if garbled and not heard.closed and self.attempt + 1 < len(self.candidates):
+            # Bytes that make no frame: the line settings may be wrong, try the next.
+            self.attempt += 1
+            return True
+        self.heard = heard
+        return False
+
+    async def _listen(
+        self, hass: HomeAssistant, line: LineSettings, keys: dict[str, str], entry: HanPortConfigEntry | None
+    ) -> ProbeResult:
+        """Listen once; a port that does not open is a result too, not an exception."""
+        if self._paused_entry is None and entry is not None and entry.state is ConfigEntryState.LOADED:
+            # Noted first: a flow closed while the port is being let go still gives it back.
+            self._paused_entry = entry
+            await entry.runtime_data.reader.pause()
+        key, auth_key = entry_keys(dict(keys))
+        if CONF_TOPIC in self.connection:
+            return await probe_topic(hass, self.connection[CONF_TOPIC], PROBE_SECONDS, key, auth_key)
+        try:
+            return await probe(entry_url(self.connection), line, PROBE_SECONDS, key, auth_key)
+        except (OSError, serialx.SerialException, ValueError) as err:
+            LOGGER.debug("Cannot open %s: %s", self.address(), err)
+            self.error = str(err)
+            return ProbeResult(opened=False)
+
+    def meter_data(self, telegram: Telegram, keys: dict[str, str], known_line: LineSettings) -> dict[str, Any]:
+        """Say what an entry stores of the meter heard: where and how it was heard, its keys, and its name."""
+        line = self.line if self.candidates else known_line
+        return {
+            **self.connection,
+            **keys,
+            # A topic has no line: the reader on the meter's side owns it.
+            **({} if CONF_TOPIC in self.connection else line_settings_data(line)),
+            CONF_MANUFACTURER: telegram.manufacturer,
+            CONF_METER_TYPE: telegram.meter_type,
+            CONF_LIST_VERSION: telegram.list_version,
+        }
+
+    def error_kind(self) -> str:
+        """Name what went wrong: three different things a user does differently about."""
+        heard = self.heard
+        bridge = CONF_HOST in self.connection
+        if CONF_TOPIC in self.connection:
+            if not heard.opened:
+                return "broker_unreachable"
+            return "topic_garbled" if heard.received else "topic_silent"
+        if not heard.opened:
+            return "cannot_connect"
+        if heard.closed and not heard.received:
+            return "bridge_closed"
+        if not heard.received:
+            return "bridge_silent" if bridge else "nothing_received"
+        return "bridge_garbled" if bridge else "no_valid_telegram"
+
+    def resume_reader(self) -> None:
+        """Give the port back to the entry's reader (unless it was unloaded meanwhile)."""
+        if self._paused_entry is not None and self._paused_entry.state is ConfigEntryState.LOADED:
+            self._paused_entry.runtime_data.reader.resume()
+        self._paused_entry = None
+
+    def hand_over(self) -> None:
+        """Leave the paused reader to the entry's reload.
+
+        Resumed, it would open the port again just as the reload closes it.
+        """
+        self._paused_entry = None
+
+    def stop(self) -> None:
+        """Stop listening and give the port back: the flow ended, or the user closed it."""
+        if self._task is not None:
+            self._task.cancel()
+        self.resume_reader()

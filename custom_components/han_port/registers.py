@@ -1,0 +1,109 @@
+"""The registers HAN Port shows: their sensor keys, which ones current transformers scale, and their names.
+
+The decoder says what a register measures (its quantity, unit and bounds);
+which registers become sensors, under which key, and what a
+current-transformer ratio multiplies is the integration's business. A key
+is part of each sensor's unique id: it never changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .decoder.registers import (
+    ACTIVE_ENERGY,
+    ACTIVE_POWER,
+    APPARENT_ENERGY,
+    APPARENT_POWER,
+    CURRENT,
+    FREQUENCY,
+    INSTANTANEOUS,
+    NET_ACTIVE_ENERGY,
+    NET_ACTIVE_POWER,
+    POWER_FACTOR,
+    REACTIVE_ENERGY,
+    REACTIVE_POWER,
+    TOTAL,
+    VOLTAGE,
+    Code,
+    Quantity,
+)
+
+# What a meter measures through current transformers, multiplied by their
+# ratio: currents, and the powers and energies worked out from them.
+THROUGH_CURRENT_TRANSFORMERS = frozenset(
+    {
+        CURRENT,
+        ACTIVE_POWER,
+        REACTIVE_POWER,
+        APPARENT_POWER,
+        ACTIVE_ENERGY,
+        REACTIVE_ENERGY,
+        APPARENT_ENERGY,
+        NET_ACTIVE_POWER,
+        NET_ACTIVE_ENERGY,
+    }
+)
+# A register is written C.D.E.
+_CDE = 3
+
+
+def is_total(register: Code) -> bool:
+    """Whether a register is a total since installation (D = 8), which may only grow."""
+    return register[1] == TOTAL
+
+
+def code_name(register: Code) -> str:
+    """Write a register as OBIS C.D.E, as the meter's documentation does."""
+    return ".".join(map(str, register))
+
+
+def code_of_name(name: str) -> Code:
+    """Read a register written as code_name writes it ("1.8.0"); one that does not read is no register (0.0.0)."""
+    parts = name.split(".")
+    if len(parts) == _CDE and all(part.isdigit() for part in parts):
+        return int(parts[0]), int(parts[1]), int(parts[2])
+    return (0, 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """A register we publish: its sensor key, OBIS C.D.E and quantity."""
+
+    key: str
+    code: Code
+    quantity: Quantity
+    phase: int | None = None
+
+
+def _per_phase(base: int, d: int, key: str, quantity: Quantity) -> tuple[Register, ...]:
+    """One register per phase: C = base, base + 20, base + 40 (L1, L2, L3)."""
+    return tuple(Register(f"{key}_l{phase}", (base + 20 * (phase - 1), d, 0), quantity, phase) for phase in (1, 2, 3))
+
+
+ACTIVE_POWER_IMPORT = Register("active_power_import", (1, INSTANTANEOUS, 0), ACTIVE_POWER)
+ACTIVE_POWER_EXPORT = Register("active_power_export", (2, INSTANTANEOUS, 0), ACTIVE_POWER)
+ACTIVE_ENERGY_IMPORT = Register("active_energy_import", (1, TOTAL, 0), ACTIVE_ENERGY)
+ACTIVE_ENERGY_EXPORT = Register("active_energy_export", (2, TOTAL, 0), ACTIVE_ENERGY)
+
+REGISTERS: tuple[Register, ...] = (
+    ACTIVE_POWER_IMPORT,
+    ACTIVE_POWER_EXPORT,
+    Register("reactive_power_import", (3, INSTANTANEOUS, 0), REACTIVE_POWER),
+    Register("reactive_power_export", (4, INSTANTANEOUS, 0), REACTIVE_POWER),
+    *_per_phase(21, INSTANTANEOUS, "active_power_import", ACTIVE_POWER),
+    *_per_phase(22, INSTANTANEOUS, "active_power_export", ACTIVE_POWER),
+    *_per_phase(23, INSTANTANEOUS, "reactive_power_import", REACTIVE_POWER),
+    *_per_phase(24, INSTANTANEOUS, "reactive_power_export", REACTIVE_POWER),
+    *_per_phase(31, INSTANTANEOUS, "current", CURRENT),
+    *_per_phase(32, INSTANTANEOUS, "voltage", VOLTAGE),
+    Register("power_factor", (13, INSTANTANEOUS, 0), POWER_FACTOR),
+    *_per_phase(33, INSTANTANEOUS, "power_factor", POWER_FACTOR),
+    Register("frequency", (14, INSTANTANEOUS, 0), FREQUENCY),
+    ACTIVE_ENERGY_IMPORT,
+    ACTIVE_ENERGY_EXPORT,
+    Register("reactive_energy_import", (3, TOTAL, 0), REACTIVE_ENERGY),
+    Register("reactive_energy_export", (4, TOTAL, 0), REACTIVE_ENERGY),
+    *_per_phase(21, TOTAL, "active_energy_import", ACTIVE_ENERGY),
+    *_per_phase(22, TOTAL, "active_energy_export", ACTIVE_ENERGY),
+)
