@@ -52,6 +52,7 @@ from .energy import (
     parse_thresholds,
 )
 from .identity import Identity, MeterIdentity, meter_title
+from .statistics import MeterHourStatistics
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -140,6 +141,8 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self._keep_holding: set[Code] = set()
         self.live_import = LiveEnergy()
         self.live_export = LiveEnergy()
+        # Only totals the guard accepted reach the meter's hours.
+        self.meter_hours = MeterHourStatistics(hass, entry.unique_id or entry.entry_id)
         self.tariff = CapacityTariff(
             dt_util.get_default_time_zone(),
             thresholds=(
@@ -274,6 +277,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             self._keep_holding.discard(register)
             self._delete_issue(HELD_ISSUE, register)
         if verdict is Verdict.ACCEPTED:
+            self.meter_hours.add(register, value, now, clock)
             return True
         if verdict is Verdict.FOLLOWED:
             LOGGER.warning(
@@ -285,6 +289,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             )
             self._record("register_followed", register, previous=previous, value=value)
             self._restart_live_energy(register, value)
+            self.meter_hours.add(register, value, now, clock)
             return True
         self.held_totals += 1
         self._held_readings[register] = reading
@@ -388,6 +393,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
 
     def _restart_live_energy(self, register: Code, value: float) -> None:
         """Start live energy (and the hour's use) again from a register that began a new sequence."""
+        self.meter_hours.rebase(register, value)
         live = {ACTIVE_ENERGY_IMPORT.code: self.live_import, ACTIVE_ENERGY_EXPORT.code: self.live_export}.get(register)
         if live is None:
             return
