@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 
-from .test_energy_guard import METER_ID, push, reader_connected, set_up
+from .test_energy_guard import METER_ID, push, reader_connected, set_up, telegram
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
@@ -117,4 +117,168 @@ async def test_each_hour_is_placed_by_the_meters_clock(
     assert used(rows) == {ELEVEN: 0.891, ELEVEN + timedelta(hours=1): 1.331}
     # Only the hour before the first list is not measured.
     assert estimated(entry) == [(ELEVEN - timedelta(hours=1)).isoformat()]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_restart_mid_hour_goes_on_with_the_sum(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
+    freezer.move_to(twelve + timedelta(minutes=30))
+    await restart(hass, entry)
+    # Restarted mid-hour: the next list closes the hour from the register the recorder kept.
+    await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(third, thirteen))
+    rows = await hours(hass)
+    assert [row[2] for row in rows] == [0.0, 0.891, 2.222]
+    assert used(rows) == {eleven: 0.891, twelve: 1.331}
+    # A second restart, then a day's worth more: the sum never starts over.
+    freezer.move_to(thirteen + timedelta(minutes=1))
+    await restart(hass, entry)
+    fourteen = thirteen + timedelta(hours=1)
+    await push(hass, freezer, entry, fourteen + timedelta(seconds=10), hourly_list(third + 500, fourteen))
+    assert (await hours(hass))[-1] == (thirteen, 44_710.694, 2.722)
+    assert estimated(entry) == []
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_hours_home_assistant_missed_come_exact_from_the_lists_kept_for_it(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(hours=1, minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    ten = ELEVEN - timedelta(hours=1)
+    await push(hass, freezer, entry, ten + timedelta(seconds=10), hourly_list(44_707_000, ten))
+    # Home Assistant is down from 10:40 to 13:05; the bridge kept the lists of 11:00, 12:00 and 13:00 for it.
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    freezer.move_to(ELEVEN + timedelta(hours=2, minutes=5))
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await reader_connected(entry)
+    for boundary, register in REGISTERS.items():
+        await push(hass, freezer, entry, ELEVEN + timedelta(hours=2, minutes=5), hourly_list(register, boundary))
+    rows = await hours(hass)
+    assert used(rows) == {ten: 0.972, ELEVEN: 0.891, ELEVEN + timedelta(hours=1): 1.331}
+    assert estimated(entry) == []
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_hours_no_register_closed_share_the_energy_and_are_marked_estimated(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    (eleven, first), (twelve, _), (thirteen, third) = REGISTERS.items()
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
+    # Down from 11:01 to 12:59, and nothing kept the 12:00 list: 11-12 and 12-13 share what the registers say.
+    freezer.move_to(eleven + timedelta(minutes=1))
+    await restart(hass, entry)
+    await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(third, thirteen))
+    rows = await hours(hass)
+    assert used(rows) == {eleven: 1.111, twelve: 1.111}
+    assert rows[-1][1:] == (44_710.194, 2.222)
+    assert estimated(entry) == [eleven.isoformat(), twelve.isoformat()]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_list_that_comes_twice_never_doubles_an_hour(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
+    # The bridge repeats the list, once at once and once after a restart.
+    await push(hass, freezer, entry, twelve + timedelta(seconds=40), hourly_list(second, twelve))
+    await restart(hass, entry)
+    await push(hass, freezer, entry, twelve + timedelta(minutes=1), hourly_list(second, twelve))
+    await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(third, thirteen))
+    await push(hass, freezer, entry, thirteen + timedelta(seconds=20), hourly_list(third, thirteen))
+    rows = await hours(hass)
+    assert [(start, total) for start, _, total in rows] == [
+        (eleven - timedelta(hours=1), 0.0),
+        (eleven, 0.891),
+        (twelve, 2.222),
+    ]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("day", "local_hours"),
+    [(datetime(2026, 3, 29), 23), (datetime(2026, 10, 25), 25)],
+    ids=["summer_time_begins", "summer_time_ends"],
+)
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_day_of_23_or_25_hours_has_as_many_exact_hours(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, day: datetime, local_hours: int
+) -> None:
+    midnight = day.replace(tzinfo=dt_util.get_default_time_zone()).astimezone(UTC)
+    freezer.move_to(midnight - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    # Every hour of the local day uses a different amount: 1000 Wh + 10 Wh for each hour before it.
+    register = 50_000_000
+    boundary = midnight
+    while boundary <= midnight + timedelta(hours=local_hours):
+        await push(hass, freezer, entry, boundary + timedelta(seconds=10), hourly_list(register, boundary))
+        register += 1000 + 10 * round((boundary - midnight) / timedelta(hours=1))
+        boundary += timedelta(hours=1)
+    day_hours = {
+        start: energy
+        for start, energy in used(await hours(hass)).items()
+        if dt_util.as_local(start).date() == day.date()
+    }
+    assert len(day_hours) == local_hours
+    assert list(day_hours.values()) == [round(1 + 0.01 * hour, 3) for hour in range(local_hours)]
+    assert estimated(entry) == [(midnight - timedelta(hours=1)).isoformat()]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_meter_that_sends_its_register_in_every_push_closes_hours_at_the_boundary(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    # A Danish Kamstrup without a clock, drawing 3.6 kW (one Wh a second), pushing every ten seconds around 11:00.
+    start = ELEVEN - timedelta(seconds=25)
+    for step in range(6):
+        await push(hass, freezer, entry, start + timedelta(seconds=10 * step), telegram(3600, 60_000_000 + 10 * step))
+    # The first push at or after 11:00 (11:00:05) gives 11:00's register; then one push a minute to 12:00:05.
+    at, total = ELEVEN + timedelta(seconds=5), 60_000_030
+    for _ in range(60):
+        at, total = at + timedelta(minutes=1), total + 60
+        await push(hass, freezer, entry, at, telegram(3600, total))
+    # No push near 13:00 (the bridge was away 12:55 to 13:05): 13:00's register is interpolated, and marked.
+    await push(hass, freezer, entry, at + timedelta(minutes=55), telegram(3600, total + 3300))
+    await push(hass, freezer, entry, at + timedelta(minutes=65), telegram(3600, total + 3900))
+    rows = await hours(hass)
+    assert rows[1] == (ELEVEN, 60_003.630, 3.600)
+    # 12:55:05 to 13:00 is 295 s of the ten minutes between the pushes: 295 of their 600 Wh.
+    assert rows[2] == (ELEVEN + timedelta(hours=1), 60_007.225, 7.195)
+    assert estimated(entry) == [(ELEVEN - timedelta(hours=1)).isoformat(), (ELEVEN + timedelta(hours=1)).isoformat()]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_held_spike_never_reaches_the_meter_hours(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
+    # The 12:00 list comes damaged, 15 kWh above the meter's count, then again as the meter sent it.
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second + 15_000, twelve))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=20), hourly_list(second, twelve))
+    await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(third, thirteen))
+    assert entry.runtime_data.held_totals == 1
+    assert used(await hours(hass)) == {eleven: 0.891, twelve: 1.331}
     await hass.config_entries.async_unload(entry.entry_id)

@@ -103,10 +103,11 @@ class HourBook:
         exact = at - boundary <= BOUNDARY_TOLERANCE
         hours: list[MeterHour] = []
         if previous is not None:
+            # A register read just after a boundary is the one at it: boundaries before are interpolated up to there.
+            after = _Push(boundary, register) if exact else push
             crossed = hour_of(previous.at) + HOUR
-            last_crossed = boundary - HOUR if exact else boundary
-            while crossed <= last_crossed:
-                hours += self._close(crossed, _interpolated(previous, push, crossed), estimated=True)
+            while crossed < after.at:
+                hours += self._close(crossed, _interpolated(previous, after, crossed), estimated=True)
                 crossed += HOUR
         if exact:
             hours += self._close(boundary, register, estimated=False)
