@@ -12,6 +12,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import pytest
+from homeassistant.components.recorder.statistics import list_statistic_ids
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
@@ -281,4 +282,39 @@ async def test_a_held_spike_never_reaches_the_meter_hours(
     await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(third, thirteen))
     assert entry.runtime_data.held_totals == 1
     assert used(await hours(hass)) == {eleven: 0.891, twelve: 1.331}
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("language", "names"),
+    [
+        ("en", ("Energy import, meter hours", "Energy export, meter hours")),
+        ("nb", ("Energiforbruk, målerens timer", "Innmatet energi, målerens timer")),
+    ],
+)
+@pytest.mark.usefixtures("recorder_mock")
+async def test_the_energy_dashboard_offers_the_meter_hours_by_name_in_kwh(
+    hass: HomeAssistant,
+    tcp_meter: TcpMeter,
+    freezer: FrozenDateTimeFactory,
+    language: str,
+    names: tuple[str, str],
+) -> None:
+    hass.config.language = language
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    for boundary, register in REGISTERS.items():
+        await push(hass, freezer, entry, boundary + timedelta(seconds=10), hourly_list(register, boundary, 1_000))
+    await async_wait_recording_done(hass)
+    # What the grid consumption and return pickers list: sum statistics of the energy unit class.
+    offered = await hass.async_add_executor_job(list_statistic_ids, hass, None, "sum")
+    ours = {item["statistic_id"]: item for item in offered if item["source"] == "han_port"}
+    assert ours.keys() == {IMPORT_HOURS, EXPORT_HOURS}
+    described = [
+        (ours[statistic]["name"], ours[statistic]["statistics_unit_of_measurement"], ours[statistic]["unit_class"])
+        for statistic in (IMPORT_HOURS, EXPORT_HOURS)
+    ]
+    assert described == [(names[0], "kWh", "energy"), (names[1], "kWh", "energy")]
+    # Nothing exported: the export hours are there, and zero.
+    assert used(await hours(hass, EXPORT_HOURS)) == {ELEVEN: 0.0, ELEVEN + timedelta(hours=1): 0.0}
     await hass.config_entries.async_unload(entry.entry_id)

@@ -22,6 +22,7 @@ from homeassistant.components.recorder.statistics import async_add_external_stat
 from homeassistant.const import UnitOfEnergy
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.recorder import get_instance
+from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 from homeassistant.util import slugify
 from homeassistant.util.unit_conversion import EnergyConverter
@@ -42,36 +43,26 @@ _KVARH = "kvarh"
 
 @dataclass(frozen=True, slots=True)
 class RegisterStatistic:
-    """A register whose hours become a statistic: its code, the key in the statistic id, its name and unit."""
+    """A register whose hours become a statistic: its code, the key in the statistic id, and its unit.
+
+    Its name is the sensor translation <key>_meter_hours, in Home Assistant's language.
+    """
 
     code: Code
     key: str
-    name: str
     unit: str
     unit_class: str | None
 
 
 REGISTER_STATISTICS: tuple[RegisterStatistic, ...] = (
     RegisterStatistic(
-        ACTIVE_ENERGY_IMPORT.code,
-        "energy_import",
-        "Energy import, meter hours",
-        UnitOfEnergy.KILO_WATT_HOUR,
-        EnergyConverter.UNIT_CLASS,
+        ACTIVE_ENERGY_IMPORT.code, "energy_import", UnitOfEnergy.KILO_WATT_HOUR, EnergyConverter.UNIT_CLASS
     ),
     RegisterStatistic(
-        ACTIVE_ENERGY_EXPORT.code,
-        "energy_export",
-        "Energy export, meter hours",
-        UnitOfEnergy.KILO_WATT_HOUR,
-        EnergyConverter.UNIT_CLASS,
+        ACTIVE_ENERGY_EXPORT.code, "energy_export", UnitOfEnergy.KILO_WATT_HOUR, EnergyConverter.UNIT_CLASS
     ),
-    RegisterStatistic(
-        (3, 8, 0), "reactive_energy_import", "Reactive energy import, meter hours", _KVARH, REACTIVE_ENERGY_UNIT_CLASS
-    ),
-    RegisterStatistic(
-        (4, 8, 0), "reactive_energy_export", "Reactive energy export, meter hours", _KVARH, REACTIVE_ENERGY_UNIT_CLASS
-    ),
+    RegisterStatistic((3, 8, 0), "reactive_energy_import", _KVARH, REACTIVE_ENERGY_UNIT_CLASS),
+    RegisterStatistic((4, 8, 0), "reactive_energy_export", _KVARH, REACTIVE_ENERGY_UNIT_CLASS),
 )
 """The registers written as statistics: their base units (Wh, varh) are written in thousands (kWh, kvarh)."""
 
@@ -89,6 +80,7 @@ class MeterHourStatistics:
         self._hass = hass
         self._meter = meter
         self._books: dict[Code, HourBook] = {}
+        self._names: dict[Code, str] = {}
         self._loaded = False
         self.estimated_hours: deque[dict[str, str]] = deque(maxlen=ESTIMATED_HOURS_KEPT)
         """Hours written from interpolated registers, latest last, for diagnostics."""
@@ -106,6 +98,10 @@ class MeterHourStatistics:
             return
         # Hours queued before a reload are in the database before they are read back.
         await recorder.async_block_till_done()
+        translations = await async_get_translations(self._hass, self._hass.config.language, "entity", {DOMAIN})
+        for statistic in REGISTER_STATISTICS:
+            name = f"component.{DOMAIN}.entity.sensor.{statistic.key}_meter_hours.name"
+            self._names[statistic.code] = translations.get(name, f"{statistic.key}_meter_hours")
         for statistic in REGISTER_STATISTICS:
             self._books[statistic.code] = HourBook(await self._async_last_boundary(statistic))
         self._loaded = True
@@ -160,7 +156,7 @@ class MeterHourStatistics:
 
     def _write(self, statistic: RegisterStatistic, hours: list[MeterHour]) -> None:
         metadata: StatisticMetaData = sum_statistic_metadata(
-            statistic_id(self._meter, statistic), statistic.name, statistic.unit, statistic.unit_class
+            statistic_id(self._meter, statistic), self._names[statistic.code], statistic.unit, statistic.unit_class
         )
         rows = [StatisticData(start=hour.start, state=hour.register / 1000, sum=hour.sum / 1000) for hour in hours]
         for hour in hours:
