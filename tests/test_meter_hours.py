@@ -19,6 +19,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     statistics_during_period,
 )
 
+from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 
 from .test_energy_guard import METER_ID, push, reader_connected, set_up, telegram
@@ -317,4 +318,26 @@ async def test_the_energy_dashboard_offers_the_meter_hours_by_name_in_kwh(
     assert described == [(names[0], "kWh", "energy"), (names[1], "kWh", "energy")]
     # Nothing exported: the export hours are there, and zero.
     assert used(await hours(hass, EXPORT_HOURS)) == {ELEVEN: 0.0, ELEVEN + timedelta(hours=1): 0.0}
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_new_current_transformer_ratio_counts_only_what_was_used_after_it(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    # The installer sets the ratio the meter is behind: its raw registers count 50 times as much.
+    hass.config_entries.async_update_entry(entry, options={CONF_CURRENT_TRANSFORMER_RATIO: 50})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await reader_connected(entry)
+    await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(third, thirteen))
+    rows = await hours(hass)
+    assert used(rows) == {eleven: 0.891, twelve: 66.55}
+    assert rows[-1][1] == 2_235_509.7
     await hass.config_entries.async_unload(entry.entry_id)

@@ -181,6 +181,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             self.live_export.scale(self._restored_scale)
             self.tariff.scale_total(self._restored_scale)
             self.envelope.scale(self._restored_scale)
+            self.meter_hours.rescale(self._restored_scale)
 
     def _energy_data(self) -> dict[str, Any]:
         return {

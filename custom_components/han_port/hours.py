@@ -129,6 +129,13 @@ class HourBook:
         if self.anchor is not None:
             self.anchor = replace(self.anchor, register=self.anchor.register + change, estimated=True)
 
+    def scale(self, factor: float) -> None:
+        """Follow a changed current-transformer ratio: the registers kept were measured through the old one."""
+        if self._last is not None:
+            self._last = replace(self._last, register=self._last.register * factor)
+        if self.anchor is not None:
+            self.anchor = replace(self.anchor, register=self.anchor.register * factor)
+
     def _close(self, at: datetime, register: float, *, estimated: bool) -> list[MeterHour]:
         anchor = self.anchor
         if anchor is None:

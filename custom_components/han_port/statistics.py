@@ -82,6 +82,8 @@ class MeterHourStatistics:
         self._books: dict[Code, HourBook] = {}
         self._names: dict[Code, str] = {}
         self._loaded = False
+        # The registers the recorder keeps were measured through this many times the present ratio's inverse.
+        self._scale = 1.0
         self.estimated_hours: deque[dict[str, str]] = deque(maxlen=ESTIMATED_HOURS_KEPT)
         """Hours written from interpolated registers, latest last, for diagnostics."""
 
@@ -124,7 +126,7 @@ class MeterHourStatistics:
             return None
         # The last hour's end is the boundary its register was read at.
         end = datetime.fromtimestamp(row["start"], UTC) + HOUR
-        return Boundary(end, state * 1000, total * 1000)
+        return Boundary(end, state * 1000 * self._scale, total * 1000)
 
     @callback
     def add(self, register: Code, value: float, arrival: datetime, clock: datetime | None) -> None:
@@ -141,6 +143,16 @@ class MeterHourStatistics:
         """Count on from a total that began a new sequence, as the guard (or the user) followed it."""
         if (book := self._books.get(register)) is not None:
             book.rebase(value)
+
+    @callback
+    def rescale(self, factor: float) -> None:
+        """Follow a changed current-transformer ratio: the registers kept so far were measured through the old one.
+
+        The sum is energy already counted, and stays.
+        """
+        self._scale *= factor
+        for book in self._books.values():
+            book.scale(factor)
 
     def diagnostics(self) -> dict[str, Any]:
         """Where each statistic stands, and the hours that were estimated."""
