@@ -341,3 +341,23 @@ async def test_a_new_current_transformer_ratio_counts_only_what_was_used_after_i
     assert used(rows) == {eleven: 0.891, twelve: 66.55}
     assert rows[-1][1] == 2_235_509.7
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_register_that_starts_again_is_counted_on_as_the_guard_follows_it(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    # A P1 meter drawing 3.6 kW, one push a minute from 11:00; at 11:30 its register starts again from zero.
+    for minute in range(61):
+        total = 80_000_000 + 60 * minute if minute < 30 else 60 * (minute - 29)
+        await push(hass, freezer, entry, ELEVEN + timedelta(minutes=minute, seconds=5), telegram(3600, total))
+    # Held twice, followed at the third (11:32, 180 Wh): what the minutes between used is not known.
+    assert [event["event"] for event in entry.runtime_data.energy_events] == ["register_held", "register_followed"]
+    rows = await hours(hass)
+    # 11:00-11:29 (1740 Wh) and 11:32-12:00 (1680 Wh): the three minutes the guard held are not counted.
+    assert rows[-1] == (ELEVEN, 1.86, 3.42)
+    assert used(rows) == {ELEVEN: 3.42}
+    assert estimated(entry)[-1] == ELEVEN.isoformat()
+    await hass.config_entries.async_unload(entry.entry_id)
