@@ -45,3 +45,12 @@ def test_a_new_sequence_counts_on_from_its_first_register() -> None:
     # The meter was swapped: the new one counts from 12 kWh, and 300 Wh more by the hour's end.
     book.rebase(12_000)
     assert book.add(12_300, NOON + HOUR + timedelta(seconds=5)) == [MeterHour(NOON, 800, 12_300, 800, estimated=True)]
+
+
+def test_a_clock_without_an_offset_is_taken_only_near_the_arrival() -> None:
+    # A meter that keeps UTC without saying so, read in Oslo: its 11:00 reads as 11:00 local, an hour early.
+    arrival = NOON + timedelta(seconds=10)
+    assert placed(arrival, NOON.replace(tzinfo=None), OSLO) == arrival
+    # Its own local time, a few seconds off, is the meter's.
+    local = (NOON + timedelta(hours=1)).replace(tzinfo=None)
+    assert placed(arrival, local, OSLO) == NOON

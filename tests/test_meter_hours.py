@@ -54,12 +54,16 @@ async def in_oslo(hass: HomeAssistant) -> None:
     await hass.config.async_set_time_zone(OSLO)
 
 
-def hourly_list(imported: float, clock: datetime | None, exported: float | None = None) -> Telegram:
-    """A Kaifa hourly list: the registers, stamped with the meter's clock (naive local time, as Kaifa sends it)."""
+def hourly_list(
+    imported: float, clock: datetime | None, exported: float | None = None, *, offset: bool = False
+) -> Telegram:
+    """A Kaifa hourly list: the registers, stamped with the meter's clock (local time, its offset stated or not)."""
     readings = {POWER: Reading(1000, Unit.WATT), IMPORT: Reading(imported, Unit.WATT_HOUR)}
     if exported is not None:
         readings[EXPORT] = Reading(exported, Unit.WATT_HOUR)
-    stamp = None if clock is None else dt_util.as_local(clock).replace(tzinfo=None)
+    stamp = None if clock is None else dt_util.as_local(clock)
+    if stamp is not None and not offset:
+        stamp = stamp.replace(tzinfo=None)
     return Telegram("hdlc", "Kaifa", "KFM_001", METER_ID, "MA304H3E", stamp, readings, b"")
 
 
@@ -156,14 +160,16 @@ async def test_hours_home_assistant_missed_come_exact_from_the_lists_kept_for_it
     entry = await set_up(hass, tcp_meter.port)
     ten = ELEVEN - timedelta(hours=1)
     await push(hass, freezer, entry, ten + timedelta(seconds=10), hourly_list(44_707_000, ten))
-    # Home Assistant is down from 10:40 to 13:05; the bridge kept the lists of 11:00, 12:00 and 13:00 for it.
+    # Home Assistant is down from 10:40 to 13:05; the bridge kept the lists of 11:00, 12:00 and 13:00 for it,
+    # stamped with the meter's clock and its offset.
     assert await hass.config_entries.async_unload(entry.entry_id)
     freezer.move_to(ELEVEN + timedelta(hours=2, minutes=5))
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     await reader_connected(entry)
     for boundary, register in REGISTERS.items():
-        await push(hass, freezer, entry, ELEVEN + timedelta(hours=2, minutes=5), hourly_list(register, boundary))
+        kept = hourly_list(register, boundary, offset=True)
+        await push(hass, freezer, entry, ELEVEN + timedelta(hours=2, minutes=5), kept)
     rows = await hours(hass)
     assert used(rows) == {ten: 0.972, ELEVEN: 0.891, ELEVEN + timedelta(hours=1): 1.331}
     assert estimated(entry) == []

@@ -23,6 +23,10 @@ BOUNDARY_TOLERANCE = CORRECTION_WINDOW
 # Further off, the clock is damaged, and the arrival tells the time instead.
 CLOCK_AHEAD = timedelta(minutes=2)
 LATE_DELIVERY = timedelta(hours=6)
+# A clock without an offset may be in another zone than Home Assistant's (UTC,
+# say): an hour behind, it would look like a late delivery and move every hour
+# by one. It is taken only this close to the arrival.
+LOCAL_CLOCK_LATE = timedelta(minutes=10)
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -35,14 +39,17 @@ def placed(arrival: datetime, clock: datetime | None, zone: tzinfo) -> datetime:
 
     A clock without an offset is local time in zone; of the two readings a
     local time has when daylight saving ends, the one nearer the arrival is
-    the meter's.
+    the meter's. Only a clock that states its offset is taken from a late
+    delivery.
     """
     if clock is None:
         return arrival
+    late = LATE_DELIVERY
     if clock.tzinfo is None:
         local = (clock.replace(tzinfo=zone, fold=fold) for fold in (0, 1))
         clock = min(local, key=lambda candidate: abs(candidate - arrival))
-    if arrival - LATE_DELIVERY <= clock <= arrival + CLOCK_AHEAD:
+        late = LOCAL_CLOCK_LATE
+    if arrival - late <= clock <= arrival + CLOCK_AHEAD:
         return clock.astimezone(UTC)
     return arrival
 
