@@ -304,6 +304,8 @@ async def test_the_energy_dashboard_offers_the_meter_hours_by_name_in_kwh(
     hass: HomeAssistant,
     tcp_meter: TcpMeter,
     freezer: FrozenDateTimeFactory,
+    *,
+    caplog: pytest.LogCaptureFixture,
     language: str,
     names: tuple[str, str],
 ) -> None:
@@ -322,6 +324,8 @@ async def test_the_energy_dashboard_offers_the_meter_hours_by_name_in_kwh(
         for statistic in (IMPORT_HOURS, EXPORT_HOURS)
     ]
     assert described == [(names[0], "kWh", "energy"), (names[1], "kWh", "energy")]
+    # The metadata each release wants: the newest says what an older one would have guessed, or stops writing.
+    assert "doesn't specify" not in caplog.text
     # Nothing exported: the export hours are there, and zero.
     assert used(await hours(hass, EXPORT_HOURS)) == {ELEVEN: 0.0, ELEVEN + timedelta(hours=1): 0.0}
     await hass.config_entries.async_unload(entry.entry_id)
