@@ -7,6 +7,7 @@ HAN Port writes, and they are read back as the Energy dashboard reads them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 IMPORT = ObisCode.parse("1-0:1.8.0")
 EXPORT = ObisCode.parse("1-0:2.8.0")
+REACTIVE = ObisCode.parse("1-0:3.8.0")
 POWER = ObisCode.parse("1-0:1.7.0")
 IMPORT_HOURS = f"han_port:{METER_ID}_energy_import"
 EXPORT_HOURS = f"han_port:{METER_ID}_energy_export"
@@ -370,4 +372,25 @@ async def test_a_register_that_starts_again_is_counted_on_as_the_guard_follows_i
     assert rows[-1] == (ELEVEN, 1.86, 3.42)
     assert used(rows) == {ELEVEN: 3.42}
     assert estimated(entry)[-1] == ELEVEN.isoformat()
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_reactive_registers_get_meter_hours_in_kvarh(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    for hour, (boundary, register) in enumerate(REGISTERS.items()):
+        sent = hourly_list(register, boundary)
+        reactive = {REACTIVE: Reading(2_000_000 + 250 * hour, Unit.VAR_HOUR)}
+        await push(
+            hass, freezer, entry, boundary + timedelta(seconds=10), replace(sent, readings=sent.readings | reactive)
+        )
+    statistic = f"han_port:{METER_ID}_reactive_energy_import"
+    assert used(await hours(hass, statistic)) == {ELEVEN: 0.25, ELEVEN + timedelta(hours=1): 0.25}
+    offered = await hass.async_add_executor_job(list_statistic_ids, hass, {statistic})
+    assert [(item["name"], item["statistics_unit_of_measurement"]) for item in offered] == [
+        ("Reactive energy import, meter hours", "kvarh")
+    ]
     await hass.config_entries.async_unload(entry.entry_id)

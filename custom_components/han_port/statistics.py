@@ -29,7 +29,7 @@ from homeassistant.util.unit_conversion import EnergyConverter
 
 from .compat import REACTIVE_ENERGY_UNIT_CLASS, sum_statistic_metadata
 from .const import DOMAIN, LOGGER
-from .decoder.registers import ACTIVE_ENERGY_EXPORT, ACTIVE_ENERGY_IMPORT, Code
+from .decoder.registers import ACTIVE_ENERGY_EXPORT, ACTIVE_ENERGY_IMPORT, REGISTERS, Code
 from .energy import HOUR
 from .hours import Boundary, HourBook, MeterHour, placed
 
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 # Estimated hours kept for diagnostics: the latest few say what a user asks about.
 ESTIMATED_HOURS_KEPT = 48
 _KVARH = "kvarh"
+_CODES = {register.key: register.code for register in REGISTERS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +62,11 @@ REGISTER_STATISTICS: tuple[RegisterStatistic, ...] = (
     RegisterStatistic(
         ACTIVE_ENERGY_EXPORT.code, "energy_export", UnitOfEnergy.KILO_WATT_HOUR, EnergyConverter.UNIT_CLASS
     ),
-    RegisterStatistic((3, 8, 0), "reactive_energy_import", _KVARH, REACTIVE_ENERGY_UNIT_CLASS),
-    RegisterStatistic((4, 8, 0), "reactive_energy_export", _KVARH, REACTIVE_ENERGY_UNIT_CLASS),
+    RegisterStatistic(_CODES["reactive_energy_import"], "reactive_energy_import", _KVARH, REACTIVE_ENERGY_UNIT_CLASS),
+    RegisterStatistic(_CODES["reactive_energy_export"], "reactive_energy_export", _KVARH, REACTIVE_ENERGY_UNIT_CLASS),
 )
 """The registers written as statistics: their base units (Wh, varh) are written in thousands (kWh, kvarh)."""
+_STATISTIC_OF = {statistic.code: statistic for statistic in REGISTER_STATISTICS}
 
 
 def statistic_id(meter: str, statistic: RegisterStatistic) -> str:
@@ -82,7 +84,8 @@ class MeterHourStatistics:
         self._books: dict[Code, HourBook] = {}
         self._names: dict[Code, str] = {}
         self._loaded = False
-        # The registers the recorder keeps were measured through this many times the present ratio's inverse.
+        # What the registers the recorder keeps are multiplied by to compare with the meter's: a
+        # changed current-transformer ratio's new value over its old one.
         self._scale = 1.0
         self.estimated_hours: deque[dict[str, str]] = deque(maxlen=ESTIMATED_HOURS_KEPT)
         """Hours written from interpolated registers, latest last, for diagnostics."""
@@ -136,7 +139,7 @@ class MeterHourStatistics:
             return
         hours = book.add(value, placed(arrival, clock, dt_util.get_default_time_zone()))
         if hours:
-            self._write(next(s for s in REGISTER_STATISTICS if s.code == register), hours)
+            self._write(_STATISTIC_OF[register], hours)
 
     @callback
     def rebase(self, register: Code, value: float) -> None:
