@@ -22,6 +22,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 
 from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
+from custom_components.han_port.diagnostics import async_get_config_entry_diagnostics
 
 from .test_energy_guard import METER_ID, push, reader_connected, set_up, telegram
 
@@ -194,6 +195,17 @@ async def test_hours_no_register_closed_share_the_energy_and_are_marked_estimate
     assert used(rows) == {eleven: 1.111, twelve: 1.111}
     assert rows[-1][1:] == (44_710.194, 2.222)
     assert estimated(entry) == [eleven.isoformat(), twelve.isoformat()]
+    # Where a user who asks finds them (called as the diagnostics platform is: hours of frozen time outlive a login).
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["meter_hours"]["estimated_hours"] == [
+        {"statistic": "energy_import", "start": eleven.isoformat()},
+        {"statistic": "energy_import", "start": twelve.isoformat()},
+    ]
+    assert diagnostics["meter_hours"]["boundaries"]["energy_import"] == {
+        "at": thirteen.isoformat(),
+        "sum": 2.222,
+        "estimated": False,
+    }
     await hass.config_entries.async_unload(entry.entry_id)
 
 
