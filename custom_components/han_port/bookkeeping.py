@@ -45,6 +45,7 @@ from .registers import (
     THROUGH_CURRENT_TRANSFORMERS,
     is_total,
 )
+from .statistics import MeterHourStatistics
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -105,6 +106,8 @@ class EnergyBookkeeping:
         self.live_import = LiveEnergy()
         self.live_export = LiveEnergy()
         self.tariff = _tariff(entry.options)
+        # Only totals the guard accepted reach the meter's hours.
+        self.meter_hours = MeterHourStatistics(hass, entry.unique_id or entry.entry_id)
         self._store = energy_store(hass, entry.entry_id)
 
     async def async_load(self) -> None:
@@ -130,6 +133,7 @@ class EnergyBookkeeping:
             self.live_export.scale(self._restored_scale)
             self.tariff.scale_total(self._restored_scale)
             self.envelope.scale(self._restored_scale)
+            self.meter_hours.rescale(self._restored_scale)
 
     def _stored(self) -> dict[str, Any]:
         return {
@@ -177,11 +181,13 @@ class EnergyBookkeeping:
             scaled = Reading(value, reading.unit)
             # A signed total (net energy, import minus export) goes down while the home exports: nothing to guard.
             if is_total(register) and _counts_up(obis):
-                verdict = self.held.check(register, scaled, meter, now, meter_time(telegram.timestamp))
+                clock = meter_time(telegram.timestamp)
+                verdict = self.held.check(register, scaled, meter, now, clock)
                 if verdict is Verdict.FOLLOWED:
                     self._restart_live_energy(register, value)
                 elif verdict is not Verdict.ACCEPTED:
                     continue
+                self.meter_hours.add(register, value, now, clock)
             shown[register] = scaled
             self._track_energy(register, value, now)
         if self.live_import.published is not None:
@@ -211,6 +217,7 @@ class EnergyBookkeeping:
 
     def _restart_live_energy(self, register: Code, value: float) -> None:
         """Start live energy (and the hour's use) again from a register that began a new sequence."""
+        self.meter_hours.rebase(register, value)
         live = {ACTIVE_ENERGY_IMPORT.code: self.live_import, ACTIVE_ENERGY_EXPORT.code: self.live_export}.get(register)
         if live is None:
             return

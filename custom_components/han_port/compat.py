@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 from homeassistant import config_entries
+from homeassistant.components.recorder.models import StatisticMeanType, StatisticMetaData
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.helpers import selector
+from homeassistant.util import unit_conversion
 
 from .const import DOMAIN
 
@@ -40,6 +42,34 @@ REACTIVE_ENERGY_DEVICE_CLASS: SensorDeviceClass | None = getattr(SensorDeviceCla
 """The reactive energy device class (kvarh), in releases that have it."""
 
 _SERIAL_PORT_SELECTOR: Any = getattr(selector, "SerialPortSelector", None)
+
+_REACTIVE_ENERGY_CONVERTER: Any = getattr(unit_conversion, "ReactiveEnergyConverter", None)
+REACTIVE_ENERGY_UNIT_CLASS: str | None = _REACTIVE_ENERGY_CONVERTER.UNIT_CLASS if _REACTIVE_ENERGY_CONVERTER else None
+"""The unit class of reactive energy statistics, in releases that convert kvarh."""
+
+# 2025.11+ names each statistic's unit class (and 2026.11 requires it); older
+# releases store no such column and refuse the key.
+_STATISTICS_HAVE_UNIT_CLASS = "unit_class" in StatisticMetaData.__annotations__
+
+
+def sum_statistic_metadata(statistic_id: str, name: str, unit: str, unit_class: str | None) -> StatisticMetaData:
+    """Describe a statistic that sums (an energy register's hours) and has no mean, as the running release wants it.
+
+    Every supported release takes mean_type (has_mean is its deprecated
+    forerunner); unit_class only where the release has it.
+    """
+    source = statistic_id.split(":", 1)[0]
+    metadata: dict[str, Any] = {
+        "mean_type": StatisticMeanType.NONE,
+        "has_sum": True,
+        "name": name,
+        "source": source,
+        "statistic_id": statistic_id,
+        "unit_of_measurement": unit,
+    }
+    if _STATISTICS_HAVE_UNIT_CLASS:
+        metadata["unit_class"] = unit_class
+    return metadata  # type: ignore[return-value]  # the keys of the running release
 
 
 def meter_device(registry: DeviceRegistry, entry: config_entries.ConfigEntry[Any]) -> DeviceEntry | None:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .decoder.registers import Code
     from .energy import CapacityTariff, LiveEnergy, PowerEnvelope
     from .held_totals import EnergyEvents
+    from .statistics import MeterHourStatistics
 
 type HanPortConfigEntry = ConfigEntry[HanPortCoordinator]
 type ReaderFactory = Callable[[HanPortCoordinator], TelegramWatch]
@@ -94,6 +95,11 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
     def envelope(self) -> PowerEnvelope:
         """The highest power this meter has shown."""
         return self.energy.envelope
+
+    @property
+    def meter_hours(self) -> MeterHourStatistics:
+        """The meter's own hours, written as long-term statistics."""
+        return self.energy.meter_hours
 
     @property
     def held_totals(self) -> int:

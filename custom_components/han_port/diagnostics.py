@@ -137,5 +137,6 @@ async def async_get_config_entry_diagnostics(
             "power_ceiling": coordinator.envelope.ceiling,
             "events": list(coordinator.energy_events),
         },
+        "meter_hours": coordinator.meter_hours.diagnostics(),
         "last_telegrams": [masked(telegram, data.meter_id) for telegram in reader.last_telegrams],
     }

@@ -1,0 +1,163 @@
+"""The meter's hours: each hour's energy from the registers that close it.
+
+Pure logic, no Home Assistant. A register read at an hour boundary (by the
+meter's clock where its telegram carries one) closes the hour before it
+exactly: the hour starting hh-1:00 gets R(hh:00) - R(hh-1:00). A boundary no
+register was read at is interpolated between the pushes around it, and every
+hour it touches is marked estimated. Hours are in UTC, so a day of 23 or 25
+local hours needs nothing special.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from .energy import CORRECTION_WINDOW, HOUR
+
+BOUNDARY_TOLERANCE = CORRECTION_WINDOW
+"""A register read this soon after an hour boundary is the register at it (Kaifa and Aidon send at hh:00:10)."""
+# A meter's clock is taken where it lies this close around the arrival: a
+# clock a little ahead has drifted; one far behind came late through a bridge
+# or broker that kept it (and still places its register in the right hour).
+# Further off, the clock is damaged, and the arrival tells the time instead.
+CLOCK_AHEAD = timedelta(minutes=2)
+LATE_DELIVERY = timedelta(hours=6)
+# A clock without an offset may be in another zone than Home Assistant's (UTC,
+# say): an hour behind, it would look like a late delivery and move every hour
+# by one. It is taken only this close to the arrival.
+LOCAL_CLOCK_LATE = timedelta(minutes=10)
+
+
+def hour_of(moment: datetime) -> datetime:
+    """Return the start of the hour a moment falls in, in UTC (Nordic offsets are whole hours)."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def placed(arrival: datetime, clock: datetime | None, zone: tzinfo) -> datetime:
+    """When a register was read: by the meter's clock where it has a plausible one, else by its arrival.
+
+    A clock without an offset is local time in zone; of the two readings a
+    local time has when daylight saving ends, the one nearer the arrival is
+    the meter's. Only a clock that states its offset is taken from a late
+    delivery.
+    """
+    if clock is None:
+        return arrival
+    late = LATE_DELIVERY
+    if clock.tzinfo is None:
+        local = (clock.replace(tzinfo=zone, fold=fold) for fold in (0, 1))
+        clock = min(local, key=lambda candidate: abs(candidate - arrival))
+        late = LOCAL_CLOCK_LATE
+    if arrival - late <= clock <= arrival + CLOCK_AHEAD:
+        return clock.astimezone(UTC)
+    return arrival
+
+
+@dataclass(frozen=True, slots=True)
+class Boundary:
+    """The register at an hour boundary, and the energy summed up to it (Wh)."""
+
+    at: datetime
+    register: float
+    sum: float
+    estimated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MeterHour:
+    """One hour's energy, as the statistic gets it."""
+
+    start: datetime
+    used: float
+    register: float
+    """The register at the hour's end (Wh)."""
+    sum: float
+    """Energy summed over every hour so far, this one included (Wh)."""
+    estimated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Push:
+    at: datetime
+    register: float
+
+
+class HourBook:
+    """One register's hours: closes each hour once, in order, and never goes back.
+
+    The anchor is the last closed boundary; after a restart it comes from the
+    recorder's last statistic, so the sum goes on where it stood.
+    """
+
+    def __init__(self, anchor: Boundary | None = None) -> None:
+        """Start from the last boundary known, or from nothing."""
+        self.anchor = anchor
+        self._last: _Push | None = None
+
+    def add(self, register: float, at: datetime) -> list[MeterHour]:
+        """Take a register read at a moment (UTC); return the hours it closes, oldest first.
+
+        A register read no later than the last one (a list sent twice, one
+        delivered out of order) closes nothing: an hour is never written twice
+        with different figures.
+        """
+        previous = self._last or (_Push(self.anchor.at, self.anchor.register) if self.anchor else None)
+        if previous is not None and at <= previous.at:
+            return []
+        push = _Push(at, register)
+        boundary = hour_of(at)
+        exact = at - boundary <= BOUNDARY_TOLERANCE
+        hours: list[MeterHour] = []
+        if previous is not None:
+            # A register read just after a boundary is the one at it: boundaries before are interpolated up to there.
+            after = _Push(boundary, register) if exact else push
+            crossed = hour_of(previous.at) + HOUR
+            while crossed < after.at:
+                hours += self._close(crossed, _interpolated(previous, after, crossed), estimated=True)
+                crossed += HOUR
+        if exact:
+            hours += self._close(boundary, register, estimated=False)
+        self._last = push
+        return hours
+
+    def rebase(self, register: float) -> None:
+        """Count on from a register that started a new sequence (a meter reset or swapped, as the guard followed).
+
+        What was used between the last register and the new sequence is not
+        known: the hour it falls in is marked estimated.
+        """
+        last = self._last.register if self._last else self.anchor.register if self.anchor else None
+        if last is None:
+            return
+        change = register - last
+        if self._last is not None:
+            self._last = replace(self._last, register=register)
+        if self.anchor is not None:
+            self.anchor = replace(self.anchor, register=self.anchor.register + change, estimated=True)
+
+    def scale(self, factor: float) -> None:
+        """Follow a changed current-transformer ratio: the registers kept were measured through the old one."""
+        if self._last is not None:
+            self._last = replace(self._last, register=self._last.register * factor)
+        if self.anchor is not None:
+            self.anchor = replace(self.anchor, register=self.anchor.register * factor)
+
+    def _close(self, at: datetime, register: float, *, estimated: bool) -> list[MeterHour]:
+        anchor = self.anchor
+        if anchor is None:
+            # The first boundary: the hour before it was not measured, and starts the sum at zero.
+            self.anchor = Boundary(at, register, 0.0, estimated)
+            return [MeterHour(at - HOUR, 0.0, register, 0.0, estimated=True)]
+        if at <= anchor.at:
+            return []
+        # The guard lets no total go down; one that did would be no use.
+        used = max(register - anchor.register, 0.0)
+        self.anchor = Boundary(at, register, anchor.sum + used, estimated)
+        return [MeterHour(anchor.at, used, register, anchor.sum + used, estimated or anchor.estimated)]
+
+
+def _interpolated(before: _Push, after: _Push, at: datetime) -> float:
+    """Estimate the register at a moment between two pushes, as if the power between them had been even."""
+    share = (at - before.at) / (after.at - before.at)
+    return before.register + (after.register - before.register) * share

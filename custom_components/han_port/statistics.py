@@ -1,0 +1,187 @@
+"""Long-term statistics of the meter's own registers, each hour's energy in the hour it was used.
+
+Home Assistant's own statistics of a register sensor book its increase in the
+hour the new value arrived; a Norwegian meter's hourly list arrives just
+after the hour, so every hour would show the one before. Here each register
+the energy guard accepted is placed at the hour boundary it was read at (see
+hours.py), and the hour it closes is written as an external statistic
+(han_port:<meter>_<register>), which the Energy dashboard offers beside the
+sensors. The recorder itself keeps where the sum stands: after a restart the
+last statistic is read back and the sum goes on from it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components.recorder.models import StatisticData
+from homeassistant.components.recorder.statistics import async_add_external_statistics, get_last_statistics
+from homeassistant.const import UnitOfEnergy
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.helpers.translation import async_get_translations
+from homeassistant.util import dt as dt_util
+from homeassistant.util import slugify
+from homeassistant.util.unit_conversion import EnergyConverter
+
+from .compat import REACTIVE_ENERGY_UNIT_CLASS, sum_statistic_metadata
+from .const import DOMAIN, LOGGER
+from .energy import HOUR
+from .hours import Boundary, HourBook, MeterHour, placed
+from .registers import ACTIVE_ENERGY_EXPORT, ACTIVE_ENERGY_IMPORT, REGISTERS
+
+if TYPE_CHECKING:
+    from homeassistant.components.recorder.models import StatisticMetaData
+
+    from .decoder.registers import Code
+
+# Estimated hours kept for diagnostics: the latest few say what a user asks about.
+ESTIMATED_HOURS_KEPT = 48
+_KVARH = "kvarh"
+_CODES = {register.key: register.code for register in REGISTERS}
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterStatistic:
+    """A register whose hours become a statistic: its code, the key in the statistic id, and its unit.
+
+    Its name is the sensor translation <key>_meter_hours, in Home Assistant's language.
+    """
+
+    code: Code
+    key: str
+    unit: str
+    unit_class: str | None
+
+
+REGISTER_STATISTICS: tuple[RegisterStatistic, ...] = (
+    RegisterStatistic(
+        ACTIVE_ENERGY_IMPORT.code, "energy_import", UnitOfEnergy.KILO_WATT_HOUR, EnergyConverter.UNIT_CLASS
+    ),
+    RegisterStatistic(
+        ACTIVE_ENERGY_EXPORT.code, "energy_export", UnitOfEnergy.KILO_WATT_HOUR, EnergyConverter.UNIT_CLASS
+    ),
+    RegisterStatistic(_CODES["reactive_energy_import"], "reactive_energy_import", _KVARH, REACTIVE_ENERGY_UNIT_CLASS),
+    RegisterStatistic(_CODES["reactive_energy_export"], "reactive_energy_export", _KVARH, REACTIVE_ENERGY_UNIT_CLASS),
+)
+"""The registers written as statistics: their base units (Wh, varh) are written in thousands (kWh, kvarh)."""
+_STATISTIC_OF = {statistic.code: statistic for statistic in REGISTER_STATISTICS}
+
+
+def statistic_id(meter: str, statistic: RegisterStatistic) -> str:
+    """Name a meter's statistic: han_port:<meter id>_<register key>, as the recorder wants it (a slug)."""
+    return f"{DOMAIN}:{slugify(meter)}_{statistic.key}"
+
+
+class MeterHourStatistics:
+    """Writes each hour a meter's registers close, for every register the meter sends."""
+
+    def __init__(self, hass: HomeAssistant, meter: str) -> None:
+        """Write statistics named after the meter (the entry's unique id)."""
+        self._hass = hass
+        self._meter = meter
+        self._books: dict[Code, HourBook] = {}
+        self._names: dict[Code, str] = {}
+        self._loaded = False
+        # What the registers the recorder keeps are multiplied by to compare with the meter's: a
+        # changed current-transformer ratio's new value over its old one.
+        self._scale = 1.0
+        self.estimated_hours: deque[dict[str, str]] = deque(maxlen=ESTIMATED_HOURS_KEPT)
+        """Hours written from interpolated registers, latest last, for diagnostics."""
+
+    async def async_load(self) -> None:
+        """Read back where each statistic stands, so the sum goes on and no hour is written twice.
+
+        Without a recorder there is nothing to write to: registers are then
+        left alone.
+        """
+        if "recorder" not in self._hass.config.components:
+            return
+        recorder = get_instance(self._hass)
+        if not await recorder.async_db_ready:
+            return
+        # Hours queued before a reload are in the database before they are read back.
+        await recorder.async_block_till_done()
+        translations = await async_get_translations(self._hass, self._hass.config.language, "entity", {DOMAIN})
+        for statistic in REGISTER_STATISTICS:
+            name = f"component.{DOMAIN}.entity.sensor.{statistic.key}_meter_hours.name"
+            self._names[statistic.code] = translations.get(name, f"{statistic.key}_meter_hours")
+        for statistic in REGISTER_STATISTICS:
+            self._books[statistic.code] = HourBook(await self._async_last_boundary(statistic))
+        self._loaded = True
+
+    async def _async_last_boundary(self, statistic: RegisterStatistic) -> Boundary | None:
+        found = await get_instance(self._hass).async_add_executor_job(
+            get_last_statistics,
+            self._hass,
+            1,
+            statistic_id(self._meter, statistic),
+            False,  # noqa: FBT003 - the recorder's signature: units as stored
+            {"state", "sum"},
+        )
+        rows = found.get(statistic_id(self._meter, statistic))
+        if not rows:
+            return None
+        row = rows[0]
+        state, total = row.get("state"), row.get("sum")
+        if state is None or total is None:
+            return None
+        # The last hour's end is the boundary its register was read at.
+        end = datetime.fromtimestamp(row["start"], UTC) + HOUR
+        return Boundary(end, state * 1000 * self._scale, total * 1000)
+
+    @callback
+    def add(self, register: Code, value: float, arrival: datetime, clock: datetime | None) -> None:
+        """Take a total the energy guard accepted (in Wh or varh), and write the hours it closes."""
+        book = self._books.get(register)
+        if not self._loaded or book is None:
+            return
+        hours = book.add(value, placed(arrival, clock, dt_util.get_default_time_zone()))
+        if hours:
+            self._write(_STATISTIC_OF[register], hours)
+
+    @callback
+    def rebase(self, register: Code, value: float) -> None:
+        """Count on from a total that began a new sequence, as the guard (or the user) followed it."""
+        if (book := self._books.get(register)) is not None:
+            book.rebase(value)
+
+    @callback
+    def rescale(self, factor: float) -> None:
+        """Follow a changed current-transformer ratio: the registers kept so far were measured through the old one.
+
+        The sum is energy already counted, and stays.
+        """
+        self._scale *= factor
+        for book in self._books.values():
+            book.scale(factor)
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Where each statistic stands, and the hours that were estimated."""
+        return {
+            "loaded": self._loaded,
+            "boundaries": {
+                statistic.key: _boundary(book.anchor)
+                for statistic in REGISTER_STATISTICS
+                if (book := self._books.get(statistic.code)) is not None and book.anchor is not None
+            },
+            "estimated_hours": list(self.estimated_hours),
+        }
+
+    def _write(self, statistic: RegisterStatistic, hours: list[MeterHour]) -> None:
+        metadata: StatisticMetaData = sum_statistic_metadata(
+            statistic_id(self._meter, statistic), self._names[statistic.code], statistic.unit, statistic.unit_class
+        )
+        rows = [StatisticData(start=hour.start, state=hour.register / 1000, sum=hour.sum / 1000) for hour in hours]
+        for hour in hours:
+            if hour.estimated:
+                self.estimated_hours.append({"statistic": statistic.key, "start": hour.start.isoformat()})
+        LOGGER.debug("Meter hours of %s: %s", statistic.key, hours)
+        async_add_external_statistics(self._hass, metadata, rows)
+
+
+def _boundary(anchor: Boundary) -> dict[str, Any]:
+    return {"at": anchor.at.isoformat(), "sum": anchor.sum / 1000, "estimated": anchor.estimated}

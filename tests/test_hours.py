@@ -1,0 +1,56 @@
+"""The meter's hours without Home Assistant: where a register is placed, and what an hour gets from it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from custom_components.han_port.hours import Boundary, HourBook, MeterHour, placed
+
+OSLO = ZoneInfo("Europe/Oslo")
+NOON = datetime(2026, 1, 12, 11, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def test_a_clock_far_from_the_arrival_is_damage_and_the_arrival_tells_the_time() -> None:
+    arrival = NOON + timedelta(seconds=10)
+    assert placed(arrival, NOON, OSLO) == NOON
+    # Kept by a bridge for two hours: still the meter's hour.
+    assert placed(arrival + 2 * HOUR, NOON, OSLO) == NOON
+    # Ahead of the arrival, or days behind it: not a clock to place energy by.
+    assert placed(arrival, NOON + HOUR, OSLO) == arrival
+    assert placed(arrival, NOON - timedelta(days=3), OSLO) == arrival
+    assert placed(arrival, None, OSLO) == arrival
+
+
+def test_a_local_clock_read_twice_when_summer_time_ends_is_the_one_nearer_the_arrival() -> None:
+    # 02:00 local happens at 00:00 and at 01:00 UTC on 25 October 2026.
+    naive = datetime(2026, 10, 25, 2, 0)
+    first, second = datetime(2026, 10, 25, 0, 0, tzinfo=UTC), datetime(2026, 10, 25, 1, 0, tzinfo=UTC)
+    assert placed(first + timedelta(seconds=10), naive, OSLO) == first
+    assert placed(second + timedelta(seconds=10), naive, OSLO) == second
+
+
+def test_a_push_older_than_the_last_moves_nothing() -> None:
+    book = HourBook(Boundary(NOON, 1_000, 50))
+    assert book.add(1_600, NOON + timedelta(minutes=30)) == []
+    # Delivered late and out of order: it must not become the point later boundaries are interpolated from.
+    assert book.add(1_050, NOON + timedelta(minutes=5)) == []
+    assert book.add(2_800, NOON + timedelta(minutes=90)) == [MeterHour(NOON, 1_200, 2_200, 1_250, estimated=True)]
+
+
+def test_a_new_sequence_counts_on_from_its_first_register() -> None:
+    book = HourBook(Boundary(NOON, 155_232_510, 0))
+    book.add(155_233_010, NOON + timedelta(minutes=30))
+    # The meter was swapped: the new one counts from 12 kWh, and 300 Wh more by the hour's end.
+    book.rebase(12_000)
+    assert book.add(12_300, NOON + HOUR + timedelta(seconds=5)) == [MeterHour(NOON, 800, 12_300, 800, estimated=True)]
+
+
+def test_a_clock_without_an_offset_is_taken_only_near_the_arrival() -> None:
+    # A meter that keeps UTC without saying so, read in Oslo: its 11:00 reads as 11:00 local, an hour early.
+    arrival = NOON + timedelta(seconds=10)
+    assert placed(arrival, NOON.replace(tzinfo=None), OSLO) == arrival
+    # Its own local time, a few seconds off, is the meter's.
+    local = (NOON + timedelta(hours=1)).replace(tzinfo=None)
+    assert placed(arrival, local, OSLO) == NOON

@@ -1,0 +1,408 @@
+"""The meter's hours in the recorder: each hour's energy is the difference of the registers that close it.
+
+Telegrams go straight to the coordinator with time frozen, as in
+test_energy_guard; a real recorder (in-memory SQLite) stores the statistics
+HAN Port writes, and they are read back as the Energy dashboard reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+import pytest
+from homeassistant.components.recorder.statistics import list_statistic_ids
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+    statistics_during_period,
+)
+
+from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO
+from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
+from custom_components.han_port.diagnostics import async_get_config_entry_diagnostics
+
+from .test_energy_guard import METER_ID, push, reader_connected, set_up, telegram
+
+if TYPE_CHECKING:
+    from freezegun.api import FrozenDateTimeFactory
+    from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
+    from pytest_homeassistant_custom_component.typing import RecorderInstanceGenerator
+
+    from .meter import TcpMeter
+
+IMPORT = ObisCode.parse("1-0:1.8.0")
+EXPORT = ObisCode.parse("1-0:2.8.0")
+REACTIVE = ObisCode.parse("1-0:3.8.0")
+POWER = ObisCode.parse("1-0:1.7.0")
+IMPORT_HOURS = f"han_port:{METER_ID}_energy_import"
+EXPORT_HOURS = f"han_port:{METER_ID}_energy_export"
+OSLO = "Europe/Oslo"
+# The issue's Kaifa meter: its hourly lists at 11:00, 12:00 and 13:00 (local time, a winter day).
+ELEVEN = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
+REGISTERS = {ELEVEN: 44_707_972, ELEVEN + timedelta(hours=1): 44_708_863, ELEVEN + timedelta(hours=2): 44_710_194}
+
+
+@pytest.fixture
+async def mock_recorder_before_hass(async_test_recorder: RecorderInstanceGenerator) -> None:
+    """Set the recorder up before Home Assistant, as a real installation has it."""
+
+
+@pytest.fixture(autouse=True)
+async def in_oslo(hass: HomeAssistant) -> None:
+    """The meter and Home Assistant are in Norway: hours are local, the recorder's are UTC."""
+    await hass.config.async_set_time_zone(OSLO)
+
+
+def hourly_list(
+    imported: float, clock: datetime | None, exported: float | None = None, *, offset: bool = False
+) -> Telegram:
+    """A Kaifa hourly list: the registers, stamped with the meter's clock (local time, its offset stated or not)."""
+    readings = {POWER: Reading(1000, Unit.WATT), IMPORT: Reading(imported, Unit.WATT_HOUR)}
+    if exported is not None:
+        readings[EXPORT] = Reading(exported, Unit.WATT_HOUR)
+    stamp = None if clock is None else dt_util.as_local(clock)
+    if stamp is not None and not offset:
+        stamp = stamp.replace(tzinfo=None)
+    return Telegram("hdlc", "Kaifa", "KFM_001", METER_ID, "MA304H3E", stamp, readings, b"")
+
+
+async def hours(hass: HomeAssistant, statistic: str = IMPORT_HOURS) -> list[tuple[datetime, float, float]]:
+    """Every hour of a statistic: its start, the register at its end and the running sum (kWh)."""
+    await async_wait_recording_done(hass)
+    found = await hass.async_add_executor_job(
+        statistics_during_period,
+        hass,
+        datetime(2000, 1, 1, tzinfo=UTC),
+        None,
+        {statistic},
+        "hour",
+        None,
+        {"state", "sum"},
+    )
+    return [
+        (dt_util.utc_from_timestamp(row["start"]), round(row["state"], 3), round(row["sum"], 3))
+        for row in found.get(statistic, [])
+    ]
+
+
+def used(rows: list[tuple[datetime, float, float]]) -> dict[datetime, float]:
+    """Each hour's energy, as the Energy dashboard draws it: the sum's change over the hour (kWh)."""
+    return {start: round(total - before, 3) for (_, _, before), (start, _, total) in pairwise(rows)}
+
+
+async def restart(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Stop reading the meter and start again, as Home Assistant does over a restart: only the recorder remembers."""
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await reader_connected(entry)
+
+
+def estimated(entry: MockConfigEntry) -> list[str]:
+    return [hour["start"] for hour in entry.runtime_data.meter_hours.diagnostics()["estimated_hours"]]
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_each_hour_is_placed_by_the_meters_clock(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    # Each list arrives ten seconds after the hour, stamped on the hour; the last one two minutes late.
+    for delay, (boundary, register) in zip((10, 10, 130), REGISTERS.items(), strict=True):
+        await push(hass, freezer, entry, boundary + timedelta(seconds=delay), hourly_list(register, boundary))
+    rows = await hours(hass)
+    assert rows == [
+        (ELEVEN - timedelta(hours=1), 44_707.972, 0.0),
+        (ELEVEN, 44_708.863, 0.891),
+        (ELEVEN + timedelta(hours=1), 44_710.194, 2.222),
+    ]
+    # 11-12 local used 891 Wh, and it is drawn in the 11:00 bar, not the 12:00 one.
+    assert used(rows) == {ELEVEN: 0.891, ELEVEN + timedelta(hours=1): 1.331}
+    # Only the hour before the first list is not measured.
+    assert estimated(entry) == [(ELEVEN - timedelta(hours=1)).isoformat()]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_restart_mid_hour_goes_on_with_the_sum(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
+    freezer.move_to(twelve + timedelta(minutes=30))
+    await restart(hass, entry)
+    # Restarted mid-hour: the next list closes the hour from the register the recorder kept.
+    await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(third, thirteen))
+    rows = await hours(hass)
+    assert [row[2] for row in rows] == [0.0, 0.891, 2.222]
+    assert used(rows) == {eleven: 0.891, twelve: 1.331}
+    # A second restart, then a day's worth more: the sum never starts over.
+    freezer.move_to(thirteen + timedelta(minutes=1))
+    await restart(hass, entry)
+    fourteen = thirteen + timedelta(hours=1)
+    await push(hass, freezer, entry, fourteen + timedelta(seconds=10), hourly_list(third + 500, fourteen))
+    assert (await hours(hass))[-1] == (thirteen, 44_710.694, 2.722)
+    assert estimated(entry) == []
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_hours_home_assistant_missed_come_exact_from_the_lists_kept_for_it(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(hours=1, minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    ten = ELEVEN - timedelta(hours=1)
+    await push(hass, freezer, entry, ten + timedelta(seconds=10), hourly_list(44_707_000, ten))
+    # Home Assistant is down from 10:40 to 13:05; the bridge kept the lists of 11:00, 12:00 and 13:00 for it,
+    # stamped with the meter's clock and its offset.
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    freezer.move_to(ELEVEN + timedelta(hours=2, minutes=5))
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await reader_connected(entry)
+    for boundary, register in REGISTERS.items():
+        kept = hourly_list(register, boundary, offset=True)
+        await push(hass, freezer, entry, ELEVEN + timedelta(hours=2, minutes=5), kept)
+    rows = await hours(hass)
+    assert used(rows) == {ten: 0.972, ELEVEN: 0.891, ELEVEN + timedelta(hours=1): 1.331}
+    assert estimated(entry) == []
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_hours_no_register_closed_share_the_energy_and_are_marked_estimated(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    (eleven, first), (twelve, _), (thirteen, third) = REGISTERS.items()
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
+    # Down from 11:01 to 12:59, and nothing kept the 12:00 list: 11-12 and 12-13 share what the registers say.
+    freezer.move_to(eleven + timedelta(minutes=1))
+    await restart(hass, entry)
+    await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(third, thirteen))
+    rows = await hours(hass)
+    assert used(rows) == {eleven: 1.111, twelve: 1.111}
+    assert rows[-1][1:] == (44_710.194, 2.222)
+    assert estimated(entry) == [eleven.isoformat(), twelve.isoformat()]
+    # Where a user who asks finds them (called as the diagnostics platform is: hours of frozen time outlive a login).
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["meter_hours"]["estimated_hours"] == [
+        {"statistic": "energy_import", "start": eleven.isoformat()},
+        {"statistic": "energy_import", "start": twelve.isoformat()},
+    ]
+    assert diagnostics["meter_hours"]["boundaries"]["energy_import"] == {
+        "at": thirteen.isoformat(),
+        "sum": 2.222,
+        "estimated": False,
+    }
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_list_that_comes_twice_never_doubles_an_hour(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
+    # The bridge repeats the list, once at once and once after a restart.
+    await push(hass, freezer, entry, twelve + timedelta(seconds=40), hourly_list(second, twelve))
+    await restart(hass, entry)
+    await push(hass, freezer, entry, twelve + timedelta(minutes=1), hourly_list(second, twelve))
+    await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(third, thirteen))
+    await push(hass, freezer, entry, thirteen + timedelta(seconds=20), hourly_list(third, thirteen))
+    rows = await hours(hass)
+    assert [(start, total) for start, _, total in rows] == [
+        (eleven - timedelta(hours=1), 0.0),
+        (eleven, 0.891),
+        (twelve, 2.222),
+    ]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("day", "local_hours"),
+    [(datetime(2026, 3, 29), 23), (datetime(2026, 10, 25), 25)],
+    ids=["summer_time_begins", "summer_time_ends"],
+)
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_day_of_23_or_25_hours_has_as_many_exact_hours(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, day: datetime, local_hours: int
+) -> None:
+    midnight = day.replace(tzinfo=dt_util.get_default_time_zone()).astimezone(UTC)
+    freezer.move_to(midnight - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    # Every hour of the local day uses a different amount: 1000 Wh + 10 Wh for each hour before it.
+    register = 50_000_000
+    boundary = midnight
+    while boundary <= midnight + timedelta(hours=local_hours):
+        await push(hass, freezer, entry, boundary + timedelta(seconds=10), hourly_list(register, boundary))
+        register += 1000 + 10 * round((boundary - midnight) / timedelta(hours=1))
+        boundary += timedelta(hours=1)
+    day_hours = {
+        start: energy
+        for start, energy in used(await hours(hass)).items()
+        if dt_util.as_local(start).date() == day.date()
+    }
+    assert len(day_hours) == local_hours
+    assert list(day_hours.values()) == [round(1 + 0.01 * hour, 3) for hour in range(local_hours)]
+    assert estimated(entry) == [(midnight - timedelta(hours=1)).isoformat()]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_meter_that_sends_its_register_in_every_push_closes_hours_at_the_boundary(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    # A Danish Kamstrup without a clock, drawing 3.6 kW (one Wh a second), pushing every ten seconds around 11:00.
+    start = ELEVEN - timedelta(seconds=25)
+    for step in range(6):
+        await push(hass, freezer, entry, start + timedelta(seconds=10 * step), telegram(3600, 60_000_000 + 10 * step))
+    # The first push at or after 11:00 (11:00:05) gives 11:00's register; then one push a minute to 12:00:05.
+    at, total = ELEVEN + timedelta(seconds=5), 60_000_030
+    for _ in range(60):
+        at, total = at + timedelta(minutes=1), total + 60
+        await push(hass, freezer, entry, at, telegram(3600, total))
+    # No push near 13:00 (the bridge was away 12:55 to 13:05): 13:00's register is interpolated, and marked.
+    await push(hass, freezer, entry, at + timedelta(minutes=55), telegram(3600, total + 3300))
+    await push(hass, freezer, entry, at + timedelta(minutes=65), telegram(3600, total + 3900))
+    rows = await hours(hass)
+    assert rows[1] == (ELEVEN, 60_003.630, 3.600)
+    # 12:55:05 to 13:00 is 295 s of the ten minutes between the pushes: 295 of their 600 Wh.
+    assert rows[2] == (ELEVEN + timedelta(hours=1), 60_007.225, 7.195)
+    assert estimated(entry) == [(ELEVEN - timedelta(hours=1)).isoformat(), (ELEVEN + timedelta(hours=1)).isoformat()]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_held_spike_never_reaches_the_meter_hours(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
+    # The 12:00 list comes damaged, 15 kWh above the meter's count, then again as the meter sent it.
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second + 15_000, twelve))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=20), hourly_list(second, twelve))
+    await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(third, thirteen))
+    assert entry.runtime_data.held_totals == 1
+    assert used(await hours(hass)) == {eleven: 0.891, twelve: 1.331}
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("language", "names"),
+    [
+        ("en", ("Energy import, meter hours", "Energy export, meter hours")),
+        ("nb", ("Energiforbruk, målerens timer", "Innmatet energi, målerens timer")),
+    ],
+)
+@pytest.mark.usefixtures("recorder_mock")
+async def test_the_energy_dashboard_offers_the_meter_hours_by_name_in_kwh(
+    hass: HomeAssistant,
+    tcp_meter: TcpMeter,
+    freezer: FrozenDateTimeFactory,
+    *,
+    caplog: pytest.LogCaptureFixture,
+    language: str,
+    names: tuple[str, str],
+) -> None:
+    hass.config.language = language
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    for boundary, register in REGISTERS.items():
+        await push(hass, freezer, entry, boundary + timedelta(seconds=10), hourly_list(register, boundary, 1_000))
+    await async_wait_recording_done(hass)
+    # What the grid consumption and return pickers list: sum statistics of the energy unit class.
+    offered = await hass.async_add_executor_job(list_statistic_ids, hass, None, "sum")
+    ours = {item["statistic_id"]: item for item in offered if item["source"] == "han_port"}
+    assert ours.keys() == {IMPORT_HOURS, EXPORT_HOURS}
+    described = [
+        (ours[statistic]["name"], ours[statistic]["statistics_unit_of_measurement"], ours[statistic]["unit_class"])
+        for statistic in (IMPORT_HOURS, EXPORT_HOURS)
+    ]
+    assert described == [(names[0], "kWh", "energy"), (names[1], "kWh", "energy")]
+    # The metadata each release wants: the newest says what an older one would have guessed, or stops writing.
+    assert "doesn't specify" not in caplog.text
+    # Nothing exported: the export hours are there, and zero.
+    assert used(await hours(hass, EXPORT_HOURS)) == {ELEVEN: 0.0, ELEVEN + timedelta(hours=1): 0.0}
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_new_current_transformer_ratio_counts_only_what_was_used_after_it(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    # The installer sets the ratio the meter is behind: its raw registers count 50 times as much.
+    hass.config_entries.async_update_entry(entry, options={CONF_CURRENT_TRANSFORMER_RATIO: 50})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await reader_connected(entry)
+    await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(third, thirteen))
+    rows = await hours(hass)
+    assert used(rows) == {eleven: 0.891, twelve: 66.55}
+    assert rows[-1][1] == 2_235_509.7
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_register_that_starts_again_is_counted_on_as_the_guard_follows_it(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    # A P1 meter drawing 3.6 kW, one push a minute from 11:00; at 11:30 its register starts again from zero.
+    for minute in range(61):
+        total = 80_000_000 + 60 * minute if minute < 30 else 60 * (minute - 29)
+        await push(hass, freezer, entry, ELEVEN + timedelta(minutes=minute, seconds=5), telegram(3600, total))
+    # Held twice, followed at the third (11:32, 180 Wh): what the minutes between used is not known.
+    assert [event["event"] for event in entry.runtime_data.energy_events] == ["register_held", "register_followed"]
+    rows = await hours(hass)
+    # 11:00-11:29 (1740 Wh) and 11:32-12:00 (1680 Wh): the three minutes the guard held are not counted.
+    assert rows[-1] == (ELEVEN, 1.86, 3.42)
+    assert used(rows) == {ELEVEN: 3.42}
+    assert estimated(entry)[-1] == ELEVEN.isoformat()
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_reactive_registers_get_meter_hours_in_kvarh(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    for hour, (boundary, register) in enumerate(REGISTERS.items()):
+        sent = hourly_list(register, boundary)
+        reactive = {REACTIVE: Reading(2_000_000 + 250 * hour, Unit.VAR_HOUR)}
+        await push(
+            hass, freezer, entry, boundary + timedelta(seconds=10), replace(sent, readings=sent.readings | reactive)
+        )
+    statistic = f"han_port:{METER_ID}_reactive_energy_import"
+    assert used(await hours(hass, statistic)) == {ELEVEN: 0.25, ELEVEN + timedelta(hours=1): 0.25}
+    offered = await hass.async_add_executor_job(list_statistic_ids, hass, {statistic})
+    assert [(item["name"], item["statistics_unit_of_measurement"]) for item in offered] == [
+        ("Reactive energy import, meter hours", "kvarh")
+    ]
+    await hass.config_entries.async_unload(entry.entry_id)
