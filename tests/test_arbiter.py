@@ -280,3 +280,22 @@ def test_a_push_cut_by_a_reconnect_costs_that_push_alone(kind: str) -> None:
         assert [power for power in bare_powers(events) if power != 1003] == [1000, 1001, 1002, 1004, 1005], cut
         drops = [event for event in events if not isinstance(event, Telegram)]
         assert len(drops) <= 1, cut
+
+
+def test_a_damaged_ciphered_frame_refused_at_a_stream_start_never_makes_the_stream_bare() -> None:
+    """Its header damaged, its APDU is read bare and refused for its tag: that proves no bare stream.
+
+    Found by fuzzing: the refusal set the stream's format to bare ciphered APDUs, and the next two whole
+    frames were dropped as strangers.
+    """
+
+    def ciphered(power: int, counter: int) -> bytes:
+        apdu = encoder.glo_cipher(power_list(power), KEY, AUTH_KEY, counter=counter)
+        return encoder.hdlc_frames(apdu, segment_size=40)
+
+    damaged = bytearray(ciphered(SENT, 1))
+    damaged[1] ^= 0x40  # the first segment's format: no header holds, nothing claims its bytes
+    damaged[-6] ^= 0x01  # and the last segment's FCS fails
+    decoder = Decoder(KEY, AUTH_KEY)
+    events = decoder.feed_events(bytes(damaged) + b"".join(ciphered(SENT + n, n + 1) for n in (1, 2, 3)))
+    assert powers(events) == [SENT + 1, SENT + 2, SENT + 3]

@@ -146,11 +146,13 @@ def _ciphered_p1(notification: Notification, message: DlmsMessage) -> Telegram:
     )
 
 
-def _proves(message: DlmsMessage | P1Message, event: Event | None) -> bool:
-    """Whether a bare APDU proved itself: it decoded whole, or its ciphering header held and the keys refused it."""
-    if isinstance(event, Telegram):
-        return True
-    return isinstance(message, GloMessage) and isinstance(event, DroppedFrame) and event.reason in _KEY_REFUSALS
+def _proves(event: Event | None) -> bool:
+    """Whether a bare APDU proved itself: it decoded whole.
+
+    Not a ciphered one the keys refused: the APDU of a damaged frame, read
+    bare, is refused too, and would make a stream of frames look bare.
+    """
+    return isinstance(event, Telegram)
 
 
 class Decoder:
@@ -288,7 +290,7 @@ class Decoder:
         # A bare APDU has no checksum: only its decoding proves it.
         event = self._decode(message)
         if arbiter.framing in (None, framing):
-            if _proves(message, event):
+            if _proves(event):
                 arbiter.proven(framing)
                 if isinstance(message, NotificationMessage):
                     self._notifications.proven(message)
