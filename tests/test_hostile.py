@@ -426,10 +426,10 @@ def test_a_frame_that_opens_but_does_not_decode_is_not_a_key_problem() -> None:
     assert dropped.reason is DropReason.UNDECODABLE
 
 
-# --- 8.: a clock with a long-form length, read by the layout ------------------------
+# --- 8.: a clock with a long-form length, push after push --------------------------
 
 
-def test_long_form_length_on_the_clock_reads_alike_with_the_layout() -> None:
+def test_long_form_length_on_the_clock_reads_alike_push_after_push() -> None:
     def frame(power: int) -> bytes:
         clock = b"\x09\x81\x0c" + encoder.date_time_bytes(MOMENT)
         body = encoder.array(
@@ -439,7 +439,6 @@ def test_long_form_length_on_the_clock_reads_alike_with_the_layout() -> None:
         return encoder.hdlc_frames(encoder.data_notification(body, None))
 
     decoder = Decoder()
-    # The second and third pushes are read by the layout the first one taught.
     telegrams = [telegram for power in (100, 200, 300) for telegram in decoder.feed(frame(power))]
     assert [t.readings[ObisCode.parse("1-0:1.7.0")].value for t in telegrams] == [100, 200, 300]
     assert {t.timestamp for t in telegrams} == {MOMENT}

@@ -13,7 +13,6 @@ from .ciphering import Keys, SecurityPolicy
 from .dlms import GENERAL_BLOCK_TRANSFER, parse_apdu, strip_llc
 from .glo import GloFramer, GloMessage
 from .hdlc import HdlcFramer, HdlcMessage
-from .layout import LayoutCache
 from .lists import maker_by_system_title, take_apart
 from .mbus import MbusFramer, MbusMessage
 from .model import DecodeError, DroppedFrame, DropReason, FrameRefusedError, KeyProblemError, Telegram
@@ -73,31 +72,22 @@ _DAMAGED_IN_A_ROW = 3
 def decode_dlms_message(
     message: DlmsMessage,
     keys: Keys,
-    layouts: LayoutCache | None = None,
     resolutions: ResolutionLearner | None = None,
     policy: SecurityPolicy | None = None,
 ) -> Telegram:
     """Turn one checksum-valid DLMS message (HDLC, M-Bus, or a bare APDU) into a telegram.
 
-    With a layouts cache, lists seen before are read by their layout and new
-    ones are learned; with a resolution learner, values sent without a scaler
+    With a resolution learner, values sent without a scaler
     take the resolution their physics shows. Raises KeyProblemError when
     ciphering fails and DecodeError when the content does not decode.
     """
     notification = parse_apdu(strip_llc(message.information), keys, policy)
     if notification.carries_p1:
         return _ciphered_p1(notification, message)
-    known = layouts.read(notification.body) if layouts is not None else None
-    if known is not None:
-        vendor_list, content = known
-    else:
-        tree = notification.decode_body()
-        # The whole body decoded, to the byte: the key, if any, was right;
-        # a list we cannot take apart is undecodable, never a key problem.
-        vendor_list = take_apart(tree)
-        content = interpret(vendor_list.entries, vendor_list.scaling)
-        if layouts is not None:
-            layouts.learn(notification.body, tree, vendor_list, content)
+    # The whole body decoded, to the byte: the key, if any, was right;
+    # a list we cannot take apart is undecodable, never a key problem.
+    vendor_list = take_apart(notification.decode_body())
+    content = interpret(vendor_list.entries, vendor_list.scaling)
     meter_id = content.identification.get("meter_id")
     timestamp = content.clock or notification.date_time
     readings: Mapping[ObisCode, Reading]
@@ -173,7 +163,6 @@ class Decoder:
         # How many bare ciphered APDUs the keys, once proven, failed to open in a row (see _refused).
         self._rejected_in_a_row = 0
         self._blocks = BlockAssembler()
-        self._layouts = LayoutCache()
         self._resolutions = ResolutionLearner()
         # Messages only: the stream position of a P1 telegram begun at the start of a message.
         self._p1_waits_from: int | None = None
@@ -410,7 +399,7 @@ class Decoder:
             else:
                 self._blocks.other_message()
             if not isinstance(message, P1Message):
-                telegram = decode_dlms_message(message, self._keys, self._layouts, self._resolutions, self._policy)
+                telegram = decode_dlms_message(message, self._keys, self._resolutions, self._policy)
             else:
                 if self._policy.requires_ciphering:
                     self._policy.check(None)
