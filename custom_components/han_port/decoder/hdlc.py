@@ -82,10 +82,6 @@ def _information_start(data: bytes | bytearray, start: int, length: int) -> int:
     return control_end + 2
 
 
-# The longest header: two format bytes, two 4-byte addresses, control, HCS.
-_HEADER_BYTES = 13
-# Headers judged, by their bytes: a meter repeats its own with every list.
-_HEADER_CACHE_SIZE = 256
 _CANNOT_OPEN = (-1, -1)
 
 
@@ -107,7 +103,6 @@ class HdlcFramer:
         self._segment_frames: list[bytes] = []
         self._segments_size = 0
         self._message_at = 0  # stream position of the message's first frame
-        self._headers: dict[bytes, tuple[int, int]] = {}
         # While a frame start waits for its bytes: the stream position of that
         # start, how far behind it flags were judged, and the valid-looking
         # starts behind it that wait too (stream positions of start and end).
@@ -202,32 +197,22 @@ class HdlcFramer:
         self._offset += pos
         return events
 
-    def _header(self, buffer: bytearray, start: int) -> tuple[int, int] | None:
+    @staticmethod
+    def _header(buffer: bytearray, start: int) -> tuple[int, int] | None:
         """Judge the header at a flag: (length, information start), (-1, -1) when it opens no frame, None until known.
 
-        The HCS decides, for the price of the header alone; headers are cached
-        by their bytes, as a meter sends the same one with every list.
+        The HCS decides, for the price of the header alone.
         """
-        key = bytes(buffer[start + 1 : start + 1 + _HEADER_BYTES])
-        known = self._headers.get(key)
-        if known is not None:
-            return known if known[0] < 0 else (known[0], start + known[1])
         length = _frame_length(buffer, start)
         if length is None:
             return None
-        judged = _CANNOT_OPEN
-        if length >= 0:
-            try:
-                information_start = _information_start(buffer, start, length)
-            except IndexError:
-                return None  # the header is still arriving
-            if information_start >= 0:
-                judged = (length, information_start - start)
-        if len(key) == _HEADER_BYTES:
-            if len(self._headers) >= _HEADER_CACHE_SIZE:
-                self._headers.clear()
-            self._headers[key] = judged
-        return judged if judged[0] < 0 else (judged[0], start + judged[1])
+        if length < 0:
+            return _CANNOT_OPEN
+        try:
+            information_start = _information_start(buffer, start, length)
+        except IndexError:
+            return None  # the header is still arriving
+        return _CANNOT_OPEN if information_start < 0 else (length, information_start)
 
     def _frame_at(
         self, buffer: bytearray, start: int, events: list[tuple[int, HdlcMessage | DroppedFrame]]
