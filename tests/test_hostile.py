@@ -452,23 +452,16 @@ def test_build_frames_of_the_round_trip_cases_stay_decodable() -> None:
         assert_physical(telegram)
 
 
-def test_a_path_the_checks_missed_drops_one_frame_and_never_the_reader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Whatever a missed path raises on hostile bytes, it costs that frame, not the stream."""
+def test_a_programming_error_is_raised_not_dropped_as_undecodable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the wire can do wrong is a DecodeError; a bug in the decoder is not hidden as an undecodable frame."""
     from custom_components.han_port.decoder import decoder as decoder_module  # noqa: PLC0415
 
-    real = decoder_module.implausible
-    calls = []
+    def broken(_readings: object) -> str | None:
+        msg = "float division by zero"
+        raise ZeroDivisionError(msg)
 
-    def fails_once(readings: object) -> str | None:
-        calls.append(readings)
-        if len(calls) == 1:
-            msg = "float division by zero"
-            raise ZeroDivisionError(msg)
-        return real(readings)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(decoder_module, "implausible", fails_once)
-    events = Decoder().feed_events(GOOD + GOOD)
-    assert isinstance(events[0], DroppedFrame)
-    assert events[0].reason is DropReason.UNDECODABLE
-    assert "ZeroDivisionError" in events[0].detail
-    assert isinstance(events[1], Telegram)
+    monkeypatch.setattr(decoder_module, "implausible", broken)
+    decoder = Decoder()
+    with pytest.raises(ZeroDivisionError, match="float division by zero"):
+        decoder.feed_events(GOOD)
+    assert decoder.dropped == {}
