@@ -20,6 +20,9 @@ _FORMAT_TYPE_3 = 0xA0
 _FORMAT_MASK = 0xF0
 _SEGMENTED = 0x08
 _MAX_ADDRESS_BYTES = 4
+HCS_BYTES = 2
+HEADER_SIZES = range(2 + 1 + 1 + 1, 2 + 2 * _MAX_ADDRESS_BYTES + 1 + 1)
+"""How long a header is from format to control: two format bytes, two addresses of 1 to 4 bytes, control."""
 # Shortest frame: two format bytes, one-byte addresses, control and FCS.
 _MIN_LENGTH = 7
 
@@ -30,6 +33,11 @@ class HdlcMessage:
 
     information: bytes
     raw: bytes
+
+
+def is_frame_format(first: int) -> bool:
+    """Whether a frame's first format byte is of frame format type 3, as every HAN port's HDLC frame is."""
+    return first & _FORMAT_MASK == _FORMAT_TYPE_3
 
 
 def _address_end(data: bytes | bytearray, pos: int) -> int:
@@ -49,7 +57,7 @@ def _frame_length(data: bytes | bytearray, start: int) -> int | None:
         return None
     first = data[start + 1]
     length = ((first & 0x07) << 8) | data[start + 2]
-    if first & _FORMAT_MASK != _FORMAT_TYPE_3 or length < _MIN_LENGTH:
+    if not is_frame_format(first) or length < _MIN_LENGTH:
         return -1
     return length
 
@@ -131,7 +139,7 @@ class HdlcFramer:
         buffer = self._buffer
         if self._segments:
             return True
-        return bool(buffer) and (len(buffer) == 1 or buffer[1] & _FORMAT_MASK == _FORMAT_TYPE_3)
+        return bool(buffer) and (len(buffer) == 1 or is_frame_format(buffer[1]))
 
     def take_claims(self) -> list[tuple[int, int]]:
         """Return the bytes frames whose header held have taken since the last call, passed or failed."""
