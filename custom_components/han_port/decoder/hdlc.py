@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from .crc import crc16_x25
-from .dlms import LLC_HEADERS
+from .dlms import LLC_HEADERS, strip_llc
 from .model import DroppedFrame, DropReason
 from .partial import MAX_MESSAGE_BYTES, MAX_PARTS
 
@@ -19,6 +19,13 @@ FLAG = 0x7E
 _FORMAT_TYPE_3 = 0xA0
 _FORMAT_MASK = 0xF0
 _SEGMENTED = 0x08
+_LENGTH_HIGH_BITS = 0x07  # the format's last three bits: the length field is 11 bits
+_MAX_LENGTH = (_LENGTH_HIGH_BITS << 8) | 0xFF
+# What a frame built here is addressed with: the decoder reads any address,
+# these are a meter's usual (client 0x41, server 0x0883) and its push control.
+_PUSH_ADDRESSES = b"\x41\x08\x83"
+_PUSH_CONTROL = 0x13
+_FCS_BYTES = 2
 _MAX_ADDRESS_BYTES = 4
 HCS_BYTES = 2
 HEADER_SIZES = range(2 + 1 + 1 + 1, 2 + 2 * _MAX_ADDRESS_BYTES + 1 + 1)
@@ -56,7 +63,7 @@ def _frame_length(data: bytes | bytearray, start: int) -> int | None:
     if len(data) - start < 3:  # noqa: PLR2004 - the flag and two format bytes
         return None
     first = data[start + 1]
-    length = ((first & 0x07) << 8) | data[start + 2]
+    length = ((first & _LENGTH_HIGH_BITS) << 8) | data[start + 2]
     if not is_frame_format(first) or length < _MIN_LENGTH:
         return -1
     return length
@@ -363,3 +370,30 @@ def reseal(frames: bytes) -> bytes:
         out[end - 3 : end - 1] = crc16_x25(out[pos + 1 : end - 3]).to_bytes(2, "little")
         pos = end
     return bytes(out)
+
+
+def hdlc_frame(information: bytes, *, segmented: bool = False) -> bytes:
+    """Build one HDLC frame (type 3) around an information field, with its HCS and FCS.
+
+    For frames made from edited content (diagnostics) that must decode again.
+    Raises ValueError for an information field too long for one frame.
+    """
+    header_rest = _PUSH_ADDRESSES + bytes([_PUSH_CONTROL])
+    length = 2 + len(header_rest) + HCS_BYTES + len(information) + _FCS_BYTES
+    if length > _MAX_LENGTH:
+        msg = f"an HDLC frame holds at most {_MAX_LENGTH} bytes; frame the APDU in segments"
+        raise ValueError(msg)
+    header = bytes([_FORMAT_TYPE_3 | (_SEGMENTED if segmented else 0) | (length >> 8), length & 0xFF]) + header_rest
+    body = header + crc16_x25(header).to_bytes(HCS_BYTES, "little") + information
+    return bytes([FLAG]) + body + crc16_x25(body).to_bytes(_FCS_BYTES, "little") + bytes([FLAG])
+
+
+# The most information one frame built here carries: its length less format, addresses, control, HCS and FCS.
+_MAX_INFORMATION = _MAX_LENGTH - (2 + len(_PUSH_ADDRESSES) + 1 + HCS_BYTES + _FCS_BYTES)
+
+
+def frame_apdu(apdu: bytes) -> bytes:
+    """Frame an APDU (or an LLC PDU) as a meter does: behind an LLC header, in segments when one frame is too short."""
+    information = LLC_HEADERS[0] + strip_llc(apdu)
+    chunks = [information[at : at + _MAX_INFORMATION] for at in range(0, len(information), _MAX_INFORMATION)]
+    return b"".join(hdlc_frame(chunk, segmented=index < len(chunks) - 1) for index, chunk in enumerate(chunks))
