@@ -100,6 +100,56 @@ def _information_start(data: bytes | bytearray, start: int, length: int) -> int:
 _CANNOT_OPEN = (-1, -1)
 
 
+class _Segments:
+    """The segments of one message, joined as they come (the frame format's segmentation bit says more follow)."""
+
+    def __init__(self) -> None:
+        """Start with no message begun."""
+        self._information: list[bytes] = []
+        self._frames: list[bytes] = []
+        self._size = 0
+        self.message_at = 0
+        """The stream position of the message's first frame."""
+
+    @property
+    def count(self) -> int:
+        """How many segments of a message wait for its last one."""
+        return len(self._information)
+
+    def add(
+        self, information: bytes, frame: bytes, position: int, *, segmented: bool
+    ) -> HdlcMessage | DroppedFrame | None:
+        """Take a frame's information field; return the message once its last segment is in."""
+        if not self._information:
+            self.message_at = position
+            if not segmented:
+                return HdlcMessage(information, frame)
+        self._information.append(information)
+        self._frames.append(frame)
+        self._size += len(information)
+        # A reassembly longer than a push, or of more segments (empty ones
+        # too), is a stream of segments whose last one was lost.
+        if self._size > MAX_MESSAGE_BYTES or len(self._information) > MAX_PARTS:
+            raw = b"".join(self._frames)
+            self.reset()
+            return DroppedFrame(DropReason.UNDECODABLE, "segmented message never ended", raw)
+        if segmented:
+            return None
+        message = HdlcMessage(b"".join(self._information), b"".join(self._frames))
+        self.reset()
+        return message
+
+    def cut(self) -> DroppedFrame:
+        """Drop the segments waiting: a new message began before their last one came."""
+        raw = b"".join(self._frames)
+        self.reset()
+        return DroppedFrame(DropReason.UNDECODABLE, "segmented message cut: its last segment never came", raw)
+
+    def reset(self) -> None:
+        """Forget the segments waiting."""
+        self._information, self._frames, self._size = [], [], 0
+
+
 class HdlcFramer:
     """Turns bytes, in chunks of any size, into HDLC messages as they complete.
 
@@ -114,10 +164,7 @@ class HdlcFramer:
         """Start with nothing buffered."""
         self._buffer = bytearray()
         self._offset = 0  # stream position of the buffer's first byte
-        self._segments: list[bytes] = []
-        self._segment_frames: list[bytes] = []
-        self._segments_size = 0
-        self._message_at = 0  # stream position of the message's first frame
+        self._segments = _Segments()
         # While a frame start waits for its bytes: the stream position of that
         # start, how far behind it flags were judged, and the valid-looking
         # starts behind it that wait too (stream positions of start and end).
@@ -144,7 +191,7 @@ class HdlcFramer:
         # A flag whose next byte is no frame format waits for nothing; a flag
         # with nothing after it yet may open a frame whose rest comes next.
         buffer = self._buffer
-        if self._segments:
+        if self._segments.count:
             return True
         return bool(buffer) and (len(buffer) == 1 or is_frame_format(buffer[1]))
 
@@ -166,8 +213,8 @@ class HdlcFramer:
 
     def unfinished(self) -> str | None:
         """Say what a frame begun, whose header holds, still waits for; None when nothing is begun."""
-        if self._segments:
-            return f"a message of HDLC segments: {len(self._segments)} came, its last never did"
+        if self._segments.count:
+            return f"a message of HDLC segments: {self._segments.count} came, its last never did"
         buffer = self._buffer
         header = self._header(buffer, 0) if len(buffer) > 1 else None
         if header is None or header[0] < 0:
@@ -179,7 +226,7 @@ class HdlcFramer:
         self._skip(self._buffer, 0, len(self._buffer))
         self._offset += len(self._buffer)
         self._buffer.clear()
-        self._segments_reset()
+        self._segments.reset()
 
     def feed_positioned(self, data: bytes) -> list[tuple[int, HdlcMessage | DroppedFrame]]:
         """Add bytes; return every message and drop they complete, with the stream position it started at."""
@@ -248,22 +295,18 @@ class HdlcFramer:
             frame = bytes(buffer[start:end])
             segmented = bool(buffer[start + 1] & _SEGMENTED)
             information = frame[information_start - start : -3]
-            if self._segments and information[:3] in LLC_HEADERS:
+            segments = self._segments
+            if segments.count and information[:3] in LLC_HEADERS:
                 # A message's first frame while another waits for its last
                 # segment (lost to a damaged header): that one ends here, cut.
-                raw = b"".join(self._segment_frames)
-                self._segments_reset()
-                cut = DroppedFrame(DropReason.UNDECODABLE, "segmented message cut: its last segment never came", raw)
-                events.append((self._message_at, cut))
-            if not self._segments:
-                self._message_at = position
-            message = self._reassemble(information, frame, segmented=segmented)
+                events.append((segments.message_at, segments.cut()))
+            message = segments.add(information, frame, position, segmented=segmented)
             if message is not None:
                 # A message of segments is positioned where its first began: bytes
                 # another framer found inside it come after it, not before.
-                events.append((self._message_at, message))
+                events.append((segments.message_at, message))
             return end - 1  # the closing flag may double as the next opening flag
-        self._segments_reset()
+        self._segments.reset()
         if position >= self._dropped_to:
             events.append(
                 (
@@ -324,29 +367,6 @@ class HdlcFramer:
                 self._disproven.add(begin)
         self._waiting = still_waiting
         return found
-
-    def _reassemble(self, information: bytes, frame: bytes, *, segmented: bool) -> HdlcMessage | DroppedFrame | None:
-        if not segmented and not self._segments:
-            return HdlcMessage(information, frame)
-        self._segments.append(information)
-        self._segment_frames.append(frame)
-        self._segments_size += len(information)
-        # A reassembly longer than a push, or of more segments (empty ones
-        # too), is a stream of segments whose last one was lost.
-        if self._segments_size > MAX_MESSAGE_BYTES or len(self._segments) > MAX_PARTS:
-            raw = b"".join(self._segment_frames)
-            self._segments_reset()
-            return DroppedFrame(DropReason.UNDECODABLE, "segmented message never ended", raw)
-        if segmented:
-            return None
-        message = HdlcMessage(b"".join(self._segments), b"".join(self._segment_frames))
-        self._segments_reset()
-        return message
-
-    def _segments_reset(self) -> None:
-        self._segments = []
-        self._segment_frames = []
-        self._segments_size = 0
 
     def _skip(self, buffer: bytearray, start: int, end: int) -> None:
         """Count bytes between frames as noise; flags are not noise."""
