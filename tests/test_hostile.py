@@ -391,7 +391,7 @@ def test_replay_counters_kept_and_taken_back_refuse_the_frames_before_them() -> 
     restarted.restore_replay_counters(kept)
     restarted.restore_replay_counters({b"KAMEtest": 7})  # a lower counter takes nothing back
     # Counters kept prove no keys: only a frame the keys open does.
-    assert not restarted._policy.keys_proven
+    assert not restarted._content.policy.keys_proven
     assert reasons(restarted.feed_events(ciphered(100) + ciphered(99) + ciphered(101))) == [
         "replayed",
         "replayed",

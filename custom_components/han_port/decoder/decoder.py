@@ -139,6 +139,79 @@ def _proves(message: DlmsMessage | P1Message, event: Event | None) -> bool:
     return isinstance(message, GloMessage) and isinstance(event, DroppedFrame) and event.reason in _KEY_REFUSALS
 
 
+class _ContentDecoder:
+    """Decodes what checksum-valid messages carry: blocks joined, ciphering checked and opened, lists read."""
+
+    def __init__(self, keys: Keys) -> None:
+        """Decode with these keys: refusing, by the policy they set, frames that fall short of them."""
+        self.keys = keys
+        self.policy = SecurityPolicy(keys)
+        self.blocks = BlockAssembler()
+        self.resolutions = ResolutionLearner()
+        # How many bare ciphered APDUs the keys, once proven, failed to open in a row (see _refused).
+        self._rejected_in_a_row = 0
+
+    def _join_blocks(self, message: DlmsMessage) -> DlmsMessage | None:
+        """Add a block; return the joined APDU, carried as its blocks were, once the last is in."""
+        joined = self.blocks.add(parse_block(strip_llc(message.information)), message.raw)
+        return None if joined is None else type(message)(joined.apdu, joined.raw)
+
+    def _refused(self, err: FrameRefusedError, message: DlmsMessage | P1Message) -> DroppedFrame:
+        """Drop a refused frame; a ciphered APDU the proven keys fail to open, once in a while, was damaged.
+
+        A bare APDU, in a stream or a message, has no checksum but its tag
+        (or, encrypted only, its content): once these keys opened this
+        meter's frames, a lone failure is the line's, and only failures in a
+        row are the keys'. So for every security suite: both keys, the
+        encryption key alone, or it with the published P1 authentication key.
+        """
+        if (
+            isinstance(err, KeyProblemError)
+            and err.failed is not None
+            and isinstance(message, _UNCHECKED)
+            and self.policy.keys_proven
+        ):
+            self._rejected_in_a_row += 1
+            if self._rejected_in_a_row < _DAMAGED_IN_A_ROW:
+                detail = f"{err.failed}, though these keys opened this meter's APDUs before: damaged on the line"
+                return DroppedFrame(DropReason.BAD_CHECKSUM, detail, message.raw, err.ciphering)
+        return DroppedFrame(err.reason, str(err), message.raw, err.ciphering)
+
+    def decode(self, message: DlmsMessage | P1Message) -> Event | None:
+        """Decode a checksum-valid message; drop it if it does not decode, is impossible or is refused.
+
+        None for a block of a general-block-transfer that is not the last:
+        the APDU it belongs to is decoded with its last block.
+        """
+        try:
+            if not isinstance(message, P1Message) and strip_llc(message.information)[:1] == _BLOCK_TAG:
+                joined = self._join_blocks(message)
+                if joined is None:
+                    return None
+                message = joined
+            else:
+                self.blocks.other_message()
+            if not isinstance(message, P1Message):
+                telegram = decode_dlms_message(message, self.keys, self.resolutions, self.policy)
+            else:
+                if self.policy.requires_ciphering:
+                    self.policy.check(None)
+                telegram = parse_telegram(message)
+            reason = implausible(telegram.readings)
+            if reason is not None:
+                return DroppedFrame(DropReason.IMPLAUSIBLE, reason, message.raw, telegram.ciphering)
+            # Only a frame that opened and made sense counts for the counters:
+            # garbage from a wrong key must not raise the mark genuine frames must pass.
+            if telegram.ciphering is not None:
+                self.policy.admit(telegram.ciphering)
+                self._rejected_in_a_row = 0
+        except FrameRefusedError as err:
+            return self._refused(err, message)
+        except DecodeError as err:
+            return DroppedFrame(DropReason.UNDECODABLE, str(err), message.raw)
+        return telegram
+
+
 class Decoder:
     """Incremental decoder for a meter's HAN port: HDLC/DLMS and P1 alike.
 
@@ -151,8 +224,7 @@ class Decoder:
 
     def __init__(self, key: bytes | None = None, auth_key: bytes | None = None) -> None:
         """Create a decoder; keys are needed only for ciphered (Danish) meters."""
-        self._keys = Keys(key, auth_key)
-        self._policy = SecurityPolicy(self._keys)
+        self._content = _ContentDecoder(Keys(key, auth_key))
         self._hdlc = HdlcFramer()
         self._p1 = P1Framer()
         self._mbus = MbusFramer()
@@ -160,10 +232,6 @@ class Decoder:
         self._notifications = NotificationFramer()
         # Which framer owns which bytes, and what format the stream carries.
         self._arbiter = Arbiter()
-        # How many bare ciphered APDUs the keys, once proven, failed to open in a row (see _refused).
-        self._rejected_in_a_row = 0
-        self._blocks = BlockAssembler()
-        self._resolutions = ResolutionLearner()
         # Messages only: the stream position of a P1 telegram begun at the start of a message.
         self._p1_waits_from: int | None = None
         # Messages only: whether the frame that waits for its rest came as hex text.
@@ -183,16 +251,16 @@ class Decoder:
     @property
     def resolutions(self) -> list[Decision]:
         """What physics decided of the resolution of values sent without a scaler, and why."""
-        return self._resolutions.decisions
+        return self._content.resolutions.decisions
 
     @property
     def replay_counters(self) -> dict[bytes, int]:
         """The highest invocation counter admitted, by system title: keep them to refuse replays after a restart."""
-        return self._policy.counters
+        return self._content.policy.counters
 
     def restore_replay_counters(self, counters: Mapping[bytes, int]) -> None:
         """Take back replay counters kept from before: a frame captured earlier stays refused."""
-        self._policy.restore_counters(counters)
+        self._content.policy.restore_counters(counters)
 
     def feed(self, data: bytes) -> list[Telegram]:
         """Add bytes from the meter; return the telegrams they complete."""
@@ -247,10 +315,10 @@ class Decoder:
         if framing is Framing.FRAMES:
             # Its checksum proved it: what it carries is decoded only if it is the stream's.
             if arbiter.proven(framing):
-                return self._decode(message)
+                return self._content.decode(message)
             return DroppedFrame(DropReason.UNRECOGNISED, arbiter.stranger(_KINDS[type(message)]), message.raw)
         # A bare APDU has no checksum: only its decoding proves it.
-        event = self._decode(message)
+        event = self._content.decode(message)
         if arbiter.framing in (None, framing):
             if _proves(message, event):
                 arbiter.proven(framing)
@@ -275,7 +343,7 @@ class Decoder:
         framers: list[str | None] = [
             self._hdlc.unfinished(),
             self._mbus.unfinished(),
-            self._blocks.unfinished(),
+            self._content.blocks.unfinished(),
             self._p1.unfinished(),
         ]
         if self._arbiter.framing is not Framing.FRAMES:
@@ -290,11 +358,6 @@ class Decoder:
         else:
             return []
         return [self._counted(drop)]
-
-    def _join_blocks(self, message: DlmsMessage) -> DlmsMessage | None:
-        """Add a block; return the joined APDU, carried as its blocks were, once the last is in."""
-        joined = self._blocks.add(parse_block(strip_llc(message.information)), message.raw)
-        return None if joined is None else type(message)(joined.apdu, joined.raw)
 
     def feed_message(self, payload: bytes) -> list[Event]:
         """Decode one message of a message transport (an MQTT payload); return its events.
@@ -318,7 +381,7 @@ class Decoder:
             self._hex_frame = decoded is not None
             data = decoded or payload
         if is_bare_apdu(data):
-            event = self._decode(ApduMessage(data, data))
+            event = self._content.decode(ApduMessage(data, data))
             # Were a frame begun in an earlier message, an APDU that decodes
             # on its own says that frame was cut: it ends here.
             if isinstance(event, Telegram) or event is None or not self._mid_frame:
@@ -362,58 +425,3 @@ class Decoder:
         else:
             self.dropped[event.reason] += 1
         return event
-
-    def _refused(self, err: FrameRefusedError, message: DlmsMessage | P1Message) -> DroppedFrame:
-        """Drop a refused frame; a ciphered APDU the proven keys fail to open, once in a while, was damaged.
-
-        A bare APDU, in a stream or a message, has no checksum but its tag
-        (or, encrypted only, its content): once these keys opened this
-        meter's frames, a lone failure is the line's, and only failures in a
-        row are the keys'. So for every security suite: both keys, the
-        encryption key alone, or it with the published P1 authentication key.
-        """
-        if (
-            isinstance(err, KeyProblemError)
-            and err.failed is not None
-            and isinstance(message, _UNCHECKED)
-            and self._policy.keys_proven
-        ):
-            self._rejected_in_a_row += 1
-            if self._rejected_in_a_row < _DAMAGED_IN_A_ROW:
-                detail = f"{err.failed}, though these keys opened this meter's APDUs before: damaged on the line"
-                return DroppedFrame(DropReason.BAD_CHECKSUM, detail, message.raw, err.ciphering)
-        return DroppedFrame(err.reason, str(err), message.raw, err.ciphering)
-
-    def _decode(self, message: DlmsMessage | P1Message) -> Event | None:
-        """Decode a checksum-valid message; drop it if it does not decode, is impossible or is refused.
-
-        None for a block of a general-block-transfer that is not the last:
-        the APDU it belongs to is decoded with its last block.
-        """
-        try:
-            if not isinstance(message, P1Message) and strip_llc(message.information)[:1] == _BLOCK_TAG:
-                joined = self._join_blocks(message)
-                if joined is None:
-                    return None
-                message = joined
-            else:
-                self._blocks.other_message()
-            if not isinstance(message, P1Message):
-                telegram = decode_dlms_message(message, self._keys, self._resolutions, self._policy)
-            else:
-                if self._policy.requires_ciphering:
-                    self._policy.check(None)
-                telegram = parse_telegram(message)
-            reason = implausible(telegram.readings)
-            if reason is not None:
-                return DroppedFrame(DropReason.IMPLAUSIBLE, reason, message.raw, telegram.ciphering)
-            # Only a frame that opened and made sense counts for the counters:
-            # garbage from a wrong key must not raise the mark genuine frames must pass.
-            if telegram.ciphering is not None:
-                self._policy.admit(telegram.ciphering)
-                self._rejected_in_a_row = 0
-        except FrameRefusedError as err:
-            return self._refused(err, message)
-        except DecodeError as err:
-            return DroppedFrame(DropReason.UNDECODABLE, str(err), message.raw)
-        return telegram
