@@ -100,6 +100,92 @@ def _information_start(data: bytes | bytearray, start: int, length: int) -> int:
 _CANNOT_OPEN = (-1, -1)
 
 
+def _judge_header(buffer: bytearray, start: int) -> tuple[int, int] | None:
+    """Judge the header at a flag: (length, information start), (-1, -1) when it opens no frame, None until known.
+
+    The HCS decides, for the price of the header alone.
+    """
+    length = _frame_length(buffer, start)
+    if length is None:
+        return None
+    if length < 0:
+        return _CANNOT_OPEN
+    try:
+        information_start = _information_start(buffer, start, length)
+    except IndexError:
+        return None  # the header is still arriving
+    return _CANNOT_OPEN if information_start < 0 else (length, information_start)
+
+
+class _StartsBehind:
+    """While a frame start waits for its bytes, the starts behind it: a complete, checksum-valid one proves it false.
+
+    Each flag behind the waiting start is judged once, and each
+    valid-looking start behind it has its FCS checked once, when its bytes
+    are all there. Positions are stream positions.
+    """
+
+    def __init__(self) -> None:
+        """Start with no frame start waiting."""
+        # The waiting start, how far behind it flags were judged, and the
+        # valid-looking starts behind it that wait too (start and end).
+        self._waiting_start = -1
+        self._judged_to = 0
+        self._waiting: list[tuple[int, int]] = []
+        self.disproven: set[int] = set()
+        """Starts behind a waiting one whose FCS already failed."""
+
+    def claims(self, offset: int) -> list[tuple[int, int]]:
+        """Return the bytes the valid-looking starts behind the start at offset wait for, unless their FCS failed."""
+        if self._waiting_start != offset:
+            return []
+        return [(begin, end) for begin, end in self._waiting if begin not in self.disproven]
+
+    def find(self, buffer: bytearray, offset: int, pending: int) -> int | None:
+        """Find a complete, checksum-valid frame behind the start at pending, in a buffer starting at offset.
+
+        Returns where it starts (the waiting start was false), or None.
+        """
+        if self._waiting_start != offset + pending:
+            self._waiting_start, self._judged_to, self._waiting = offset + pending, offset + pending + 1, []
+            self.disproven = {position for position in self.disproven if position > offset + pending}
+        found = self._completed(buffer, offset)
+        if found is not None:
+            return found
+        size = len(buffer)
+        pos = self._judged_to - offset
+        while (candidate := buffer.find(FLAG, pos)) >= 0:
+            header = _judge_header(buffer, candidate)
+            if header is None:
+                break  # its header is still arriving: judge it with more bytes
+            if header[0] >= 0:
+                end = candidate + header[0] + 2
+                if end > size:
+                    self._waiting.append((offset + candidate, offset + end))
+                elif _proven(buffer, candidate, end):
+                    return candidate
+                else:
+                    self.disproven.add(offset + candidate)
+            pos = candidate + 1
+        self._judged_to = offset + (candidate if candidate >= 0 else size)
+        return None
+
+    def _completed(self, buffer: bytearray, offset: int) -> int | None:
+        """Check the starts waiting behind the pending one whose bytes have all come; return a proven one."""
+        size = len(buffer)
+        found = None
+        still_waiting = []
+        for begin, end in self._waiting:
+            if end - offset > size:
+                still_waiting.append((begin, end))
+            elif found is None and _proven(buffer, begin - offset, end - offset):
+                found = begin - offset
+            else:
+                self.disproven.add(begin)
+        self._waiting = still_waiting
+        return found
+
+
 class _Segments:
     """The segments of one message, joined as they come (the frame format's segmentation bit says more follow)."""
 
@@ -165,14 +251,7 @@ class HdlcFramer:
         self._buffer = bytearray()
         self._offset = 0  # stream position of the buffer's first byte
         self._segments = _Segments()
-        # While a frame start waits for its bytes: the stream position of that
-        # start, how far behind it flags were judged, and the valid-looking
-        # starts behind it that wait too (stream positions of start and end).
-        self._waiting_start = -1
-        self._judged_to = 0
-        self._waiting: list[tuple[int, int]] = []
-        # Starts behind a waiting one whose FCS already failed (stream positions).
-        self._disproven: set[int] = set()
+        self._behind = _StartsBehind()
         # Where the last frame dropped for its FCS ended: a false start inside
         # it is the same damage, not another drop.
         self._dropped_to = 0
@@ -203,10 +282,8 @@ class HdlcFramer:
     def pending_claims(self) -> list[tuple[int, int]]:
         """Return the bytes frames whose header held wait for: theirs until they come, whatever their FCS says."""
         buffer, offset = self._buffer, self._offset
-        claims = []
-        if self._waiting_start == offset:
-            claims = [(begin, end) for begin, end in self._waiting if begin not in self._disproven]
-        header = self._header(buffer, 0) if len(buffer) > 1 else None
+        claims = self._behind.claims(offset)
+        header = _judge_header(buffer, 0) if len(buffer) > 1 else None
         if header is not None and header[0] >= 0:
             claims.append((offset, offset + header[0] + 2))
         return claims
@@ -216,7 +293,7 @@ class HdlcFramer:
         if self._segments.count:
             return f"a message of HDLC segments: {self._segments.count} came, its last never did"
         buffer = self._buffer
-        header = self._header(buffer, 0) if len(buffer) > 1 else None
+        header = _judge_header(buffer, 0) if len(buffer) > 1 else None
         if header is None or header[0] < 0:
             return None
         return f"an HDLC frame: {len(buffer)} of its {header[0] + 2} bytes came"
@@ -246,7 +323,7 @@ class HdlcFramer:
                 break
             after = self._frame_at(buffer, start, events)
             if after is None:
-                after = self._frame_behind(buffer, start)
+                after = self._behind.find(buffer, self._offset, start)
                 if after is None:
                     pos = start  # keep the frame start and wait for more bytes
                     break
@@ -259,28 +336,11 @@ class HdlcFramer:
         self._offset += pos
         return events
 
-    @staticmethod
-    def _header(buffer: bytearray, start: int) -> tuple[int, int] | None:
-        """Judge the header at a flag: (length, information start), (-1, -1) when it opens no frame, None until known.
-
-        The HCS decides, for the price of the header alone.
-        """
-        length = _frame_length(buffer, start)
-        if length is None:
-            return None
-        if length < 0:
-            return _CANNOT_OPEN
-        try:
-            information_start = _information_start(buffer, start, length)
-        except IndexError:
-            return None  # the header is still arriving
-        return _CANNOT_OPEN if information_start < 0 else (length, information_start)
-
     def _frame_at(
         self, buffer: bytearray, start: int, events: list[tuple[int, HdlcMessage | DroppedFrame]]
     ) -> int | None:
         """Judge what starts at this flag; return where to look next, or None to wait for more bytes."""
-        header = self._header(buffer, start)
+        header = _judge_header(buffer, start)
         if header is None:
             return None
         length, information_start = header
@@ -291,7 +351,7 @@ class HdlcFramer:
             return None
         position = self._offset + start
         self._claims.append((position, self._offset + end))
-        if position not in self._disproven and _proven(buffer, start, end):
+        if position not in self._behind.disproven and _proven(buffer, start, end):
             frame = bytes(buffer[start:end])
             segmented = bool(buffer[start + 1] & _SEGMENTED)
             information = frame[information_start - start : -3]
@@ -320,53 +380,6 @@ class HdlcFramer:
         # The length may be what was damaged: look for the next frame inside
         # this one rather than after it.
         return start + 1
-
-    def _frame_behind(self, buffer: bytearray, pending: int) -> int | None:
-        """Find a complete, checksum-valid frame behind a start still waiting for its bytes.
-
-        Returns where it starts (the waiting start was false), or None. Each
-        flag behind the start is judged once, and each valid-looking start
-        behind it has its FCS checked once, when its bytes are all there.
-        """
-        offset = self._offset
-        if self._waiting_start != offset + pending:
-            self._waiting_start, self._judged_to, self._waiting = offset + pending, offset + pending + 1, []
-            self._disproven = {position for position in self._disproven if position > offset + pending}
-        found = self._completed_behind(buffer)
-        if found is not None:
-            return found
-        size = len(buffer)
-        pos = self._judged_to - offset
-        while (candidate := buffer.find(FLAG, pos)) >= 0:
-            header = self._header(buffer, candidate)
-            if header is None:
-                break  # its header is still arriving: judge it with more bytes
-            if header[0] >= 0:
-                end = candidate + header[0] + 2
-                if end > size:
-                    self._waiting.append((offset + candidate, offset + end))
-                elif _proven(buffer, candidate, end):
-                    return candidate
-                else:
-                    self._disproven.add(offset + candidate)
-            pos = candidate + 1
-        self._judged_to = offset + (candidate if candidate >= 0 else size)
-        return None
-
-    def _completed_behind(self, buffer: bytearray) -> int | None:
-        """Check the starts waiting behind the pending one whose bytes have all come; return a proven one."""
-        offset, size = self._offset, len(buffer)
-        found = None
-        still_waiting = []
-        for begin, end in self._waiting:
-            if end - offset > size:
-                still_waiting.append((begin, end))
-            elif found is None and _proven(buffer, begin - offset, end - offset):
-                found = begin - offset
-            else:
-                self._disproven.add(begin)
-        self._waiting = still_waiting
-        return found
 
     def _skip(self, buffer: bytearray, start: int, end: int) -> None:
         """Count bytes between frames as noise; flags are not noise."""
