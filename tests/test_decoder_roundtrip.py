@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from dataclasses import dataclass, replace
@@ -12,8 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram, Unit
+from custom_components.han_port.decoder import Decoder, DropReason, Keys, ObisCode, Telegram, Unit
+from custom_components.han_port.decoder.decoder import decode_dlms_message
+from custom_components.han_port.decoder.hdlc import HdlcFramer, HdlcMessage
 from custom_components.han_port.decoder.registers import MAX_POWER
+from custom_components.han_port.decoder.resolution import ResolutionLearner
 from custom_components.han_port.simulator import frames as encoder
 from custom_components.han_port.simulator.frames import MeterState
 
@@ -575,3 +579,28 @@ def test_p1_bad_crc_is_dropped_and_the_next_decodes() -> None:
     telegrams = decoder.feed(bad + good)
     assert [t.readings[ObisCode.parse("1-0:1.7.0")].value for t in telegrams] == [4190]
     assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}
+
+
+def _alone(frame: bytes, keys: Keys, resolutions: ResolutionLearner) -> list[object]:
+    """The telegrams of a frame decoded on its own, outside any decoder (resolutions learned alike)."""
+    messages = [m for m in HdlcFramer().feed(frame) if isinstance(m, HdlcMessage)]
+    return [decode_dlms_message(message, keys, resolutions) for message in messages]
+
+
+@settings(max_examples=30, deadline=None)
+@given(pushes=st.lists(states, min_size=2, max_size=6), seed=st.integers(min_value=0, max_value=2**32))
+def test_a_meters_pushes_decode_as_each_alone(pushes: list[MeterState], seed: int) -> None:
+    """A decoder keeps no state that changes what a push of the same meter decodes to."""
+    security = random.Random(seed).choice([None, 0x30])
+    keys = Keys(KEY, AUTH_KEY)
+    decoder = decoder_for(security)
+    counter = itertools.count(1)
+    resolutions = ResolutionLearner()
+    for case in CASES:
+        for push in pushes:
+            # Same meter: the identity stays, the values move.
+            state = consistent(
+                replace(push, meter_id=pushes[0].meter_id, three_phase=pushes[0].three_phase or case.three_phase_only)
+            )
+            frame = build_frames(case, state, security=security, segment_size=None, counter=next(counter))
+            assert decoder.feed(frame) == _alone(frame, keys, resolutions), case.name

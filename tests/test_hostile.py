@@ -394,7 +394,7 @@ def test_replay_counters_kept_and_taken_back_refuse_the_frames_before_them() -> 
     restarted.restore_replay_counters(kept)
     restarted.restore_replay_counters({b"KAMEtest": 7})  # a lower counter takes nothing back
     # Counters kept prove no keys: only a frame the keys open does.
-    assert not restarted._policy.keys_proven
+    assert not restarted._content.policy.keys_proven
     assert reasons(restarted.feed_events(ciphered(100) + ciphered(99) + ciphered(101))) == [
         "replayed",
         "replayed",
@@ -429,10 +429,10 @@ def test_a_frame_that_opens_but_does_not_decode_is_not_a_key_problem() -> None:
     assert dropped.reason is DropReason.UNDECODABLE
 
 
-# --- 8.: a clock with a long-form length, read by the layout ------------------------
+# --- 8.: a clock with a long-form length, push after push --------------------------
 
 
-def test_long_form_length_on_the_clock_reads_alike_with_the_layout() -> None:
+def test_long_form_length_on_the_clock_reads_alike_push_after_push() -> None:
     def frame(power: int) -> bytes:
         clock = b"\x09\x81\x0c" + encoder.date_time_bytes(MOMENT)
         body = encoder.array(
@@ -442,7 +442,6 @@ def test_long_form_length_on_the_clock_reads_alike_with_the_layout() -> None:
         return encoder.hdlc_frames(encoder.data_notification(body, None))
 
     decoder = Decoder()
-    # The second and third pushes are read by the layout the first one taught.
     telegrams = [telegram for power in (100, 200, 300) for telegram in decoder.feed(frame(power))]
     assert [t.readings[ObisCode.parse("1-0:1.7.0")].value for t in telegrams] == [100, 200, 300]
     assert {t.timestamp for t in telegrams} == {MOMENT}
@@ -456,26 +455,19 @@ def test_build_frames_of_the_round_trip_cases_stay_decodable() -> None:
         assert_physical(telegram)
 
 
-def test_a_path_the_checks_missed_drops_one_frame_and_never_the_reader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Whatever a missed path raises on hostile bytes, it costs that frame, not the stream."""
+def test_a_programming_error_is_raised_not_dropped_as_undecodable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the wire can do wrong is a DecodeError; a bug in the decoder is not hidden as an undecodable frame."""
     from custom_components.han_port.decoder import decoder as decoder_module  # noqa: PLC0415
 
-    real = decoder_module.implausible
-    calls = []
+    def broken(_readings: object) -> str | None:
+        msg = "float division by zero"
+        raise ZeroDivisionError(msg)
 
-    def fails_once(readings: object) -> str | None:
-        calls.append(readings)
-        if len(calls) == 1:
-            msg = "float division by zero"
-            raise ZeroDivisionError(msg)
-        return real(readings)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(decoder_module, "implausible", fails_once)
-    events = Decoder().feed_events(GOOD + GOOD)
-    assert isinstance(events[0], DroppedFrame)
-    assert events[0].reason is DropReason.UNDECODABLE
-    assert "ZeroDivisionError" in events[0].detail
-    assert isinstance(events[1], Telegram)
+    monkeypatch.setattr(decoder_module, "implausible", broken)
+    decoder = Decoder()
+    with pytest.raises(ZeroDivisionError, match="float division by zero"):
+        decoder.feed_events(GOOD)
+    assert decoder.dropped == {}
 
 
 def test_ever_new_codes_left_out_cost_bounded_memory() -> None:

@@ -16,12 +16,9 @@ from homeassistant.const import CONF_HOST
 
 from .connection import MeterReader
 from .const import CONF_AUTHENTICATION_KEY, CONF_DEVICE, CONF_ENCRYPTION_KEY, CONF_TOPIC
-from .decoder import hdlc, mbus, p1
-from .decoder.dlms import strip_llc
-from .decoder.masking import mask_serials, serial_masks
+from .decoder import frame_apdu, mask_serials, reseal, serial_masks
 from .mqtt_reader import MqttReader
 from .registers import code_name
-from .simulator.frames import hdlc_frames
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -44,21 +41,20 @@ TO_REDACT = {
 
 
 def masked(telegram: Telegram, meter_id: str | None) -> dict[str, str]:
-    """Show a telegram with every serial it carries masked (see decoder.masking), still checksum-valid."""
+    """Show a telegram with every serial it carries masked (see decoder.serial_masks), still checksum-valid."""
     masks = serial_masks(telegram, meter_id)
 
     def blank(data: bytes) -> bytes:
         return mask_serials(data, masks)
 
-    reseal = {"p1": p1.reseal, "mbus": mbus.reseal}.get(telegram.format, hdlc.reseal)
-    shown = {"format": telegram.format, "raw": reseal(blank(telegram.raw)).hex(" ")}
+    shown = {"format": telegram.format, "raw": reseal(blank(telegram.raw), telegram.format).hex(" ")}
     if telegram.format == "apdu":
         # A bare APDU, framed as the meter's HDLC would have it: the command decodes frames.
-        shown["framed"] = hdlc_frames(blank(strip_llc(telegram.raw))).hex(" ")
+        shown["framed"] = frame_apdu(blank(telegram.raw)).hex(" ")
     if telegram.plaintext is not None:
         # A ciphered P1 telegram deciphers to text; DLMS data is framed as a plain meter's would be.
         plaintext = blank(telegram.plaintext)
-        deciphered = p1.reseal(plaintext) if plaintext[:1] == b"/" else hdlc_frames(plaintext)
+        deciphered = reseal(plaintext, "p1") if plaintext[:1] == b"/" else frame_apdu(plaintext)
         shown["deciphered"] = deciphered.hex(" ")
     return shown
 

@@ -55,22 +55,38 @@ TIME = 0x1B
 # Deeper nesting than any meter sends means the bytes are not A-XDR.
 _MAX_DEPTH = 16
 _LENGTH_FOLLOWS = 0x80
+# Lengths fit in 32 bits: a longer length field is no A-XDR a meter sends.
+_MAX_LENGTH_BYTES = 4
 
 
-def decode_length(data: bytes, pos: int) -> tuple[int, int]:
-    """Decode an A-XDR length: one byte, or 0x8N followed by N bytes."""
+def read_length(data: bytes | bytearray, pos: int, max_bytes: int = _MAX_LENGTH_BYTES) -> tuple[int, int] | None:
+    """Read an A-XDR length at pos: (length, position after it), None until its bytes are in.
+
+    Raises DecodeError for a length field of more than max_bytes after its
+    first byte (or none: 0x80), which no meter sends.
+    """
     if pos >= len(data):
-        msg = f"length runs past the end at byte {pos}"
-        raise DecodeError(msg)
+        return None
     first = data[pos]
     if first < _LENGTH_FOLLOWS:
         return first, pos + 1
-    size = first & 0x7F
-    end = pos + 1 + size
-    if not 0 < size <= 4 or end > len(data):  # noqa: PLR2004 - lengths fit in 32 bits
+    # 0x8N: the length is in the N bytes that follow.
+    end = pos + 1 + (first & 0x7F)
+    if not 0 < end - pos - 1 <= max_bytes:
         msg = f"bad length 0x{first:02x} at byte {pos}"
         raise DecodeError(msg)
+    if end > len(data):
+        return None
     return int.from_bytes(data[pos + 1 : end], "big"), end
+
+
+def decode_length(data: bytes, pos: int) -> tuple[int, int]:
+    """Decode an A-XDR length that must be whole: one byte, or 0x8N followed by N bytes."""
+    length = read_length(data, pos)
+    if length is None:
+        msg = f"length runs past the end at byte {pos}"
+        raise DecodeError(msg)
+    return length
 
 
 def _take(data: bytes, pos: int, size: int, what: str) -> bytes:
@@ -99,6 +115,33 @@ def _raw(size: int) -> _ItemDecoder:
         return _take(data, pos, size, "date or time"), pos + size
 
     return decode
+
+
+# Numbers by their type: how struct reads them, and so their size.
+_NUMBER_FORMATS = {
+    DOUBLE_LONG: ">i",
+    DOUBLE_LONG_UNSIGNED: ">I",
+    BCD: ">B",
+    INTEGER: ">b",
+    LONG: ">h",
+    UNSIGNED: ">B",
+    LONG_UNSIGNED: ">H",
+    LONG64: ">q",
+    LONG64_UNSIGNED: ">Q",
+    ENUM: ">B",
+    FLOAT32: ">f",
+    FLOAT64: ">d",
+}
+_DATE_LENGTH = 5
+_TIME_LENGTH = 4
+FIXED_SIZES: dict[int, int] = {
+    NULL_DATA: 0,
+    BOOLEAN: 1,
+    DATE_TIME: DATE_TIME_LENGTH,
+    DATE: _DATE_LENGTH,
+    TIME: _TIME_LENGTH,
+} | {tag: calcsize(fmt) for tag, fmt in _NUMBER_FORMATS.items()}
+"""What each type of fixed size takes after its tag; the others carry a length (strings) or a count (lists)."""
 
 
 def _items(data: bytes, pos: int, depth: int) -> tuple[list[Data], int]:
@@ -146,7 +189,7 @@ def _items(data: bytes, pos: int, depth: int) -> tuple[list[Data], int]:
 
 
 # Unsigned types by size, and string types, that _items decodes inline.
-_INLINE_UNSIGNED = {DOUBLE_LONG_UNSIGNED: 4, LONG_UNSIGNED: 2, UNSIGNED: 1, ENUM: 1}
+_INLINE_UNSIGNED = {tag: FIXED_SIZES[tag] for tag in (DOUBLE_LONG_UNSIGNED, LONG_UNSIGNED, UNSIGNED, ENUM)}
 _INLINE_STRINGS = frozenset({OCTET_STRING, VISIBLE_STRING})
 
 
@@ -203,25 +246,13 @@ _DECODERS: dict[int, _ItemDecoder] = {
     STRUCTURE: _structure,
     BOOLEAN: _boolean,
     BIT_STRING: _bit_string,
-    DOUBLE_LONG: _fixed(">i"),
-    DOUBLE_LONG_UNSIGNED: _fixed(">I"),
     OCTET_STRING: _octet_string,
     VISIBLE_STRING: _text("ascii"),
     UTF8_STRING: _text("utf-8"),
-    BCD: _fixed(">B"),
-    INTEGER: _fixed(">b"),
-    LONG: _fixed(">h"),
-    UNSIGNED: _fixed(">B"),
-    LONG_UNSIGNED: _fixed(">H"),
-    LONG64: _fixed(">q"),
-    LONG64_UNSIGNED: _fixed(">Q"),
-    ENUM: _fixed(">B"),
-    FLOAT32: _fixed(">f"),
-    FLOAT64: _fixed(">d"),
     DATE_TIME: _date_time,
-    DATE: _raw(5),
-    TIME: _raw(4),
-}
+    DATE: _raw(_DATE_LENGTH),
+    TIME: _raw(_TIME_LENGTH),
+} | {tag: _fixed(fmt) for tag, fmt in _NUMBER_FORMATS.items()}
 
 
 def decode_data(data: bytes, pos: int = 0, depth: int = 0) -> tuple[Data, int]:
@@ -236,44 +267,7 @@ def decode_data(data: bytes, pos: int = 0, depth: int = 0) -> tuple[Data, int]:
     return decoder(data, pos + 1, depth)
 
 
-# What each type takes after its tag, for finding where an item ends before
-# decoding it: a fixed size, a byte length (strings), or a bit length.
-_FIXED_SIZES = {
-    NULL_DATA: 0,
-    BOOLEAN: 1,
-    DOUBLE_LONG: 4,
-    DOUBLE_LONG_UNSIGNED: 4,
-    BCD: 1,
-    INTEGER: 1,
-    LONG: 2,
-    UNSIGNED: 1,
-    LONG_UNSIGNED: 2,
-    LONG64: 8,
-    LONG64_UNSIGNED: 8,
-    ENUM: 1,
-    FLOAT32: 4,
-    FLOAT64: 8,
-    DATE_TIME: DATE_TIME_LENGTH,
-    DATE: 5,
-    TIME: 4,
-}
 _SIZED_STRINGS = frozenset({OCTET_STRING, VISIBLE_STRING, UTF8_STRING})
-
-
-def _length_at(data: bytes | bytearray, pos: int) -> tuple[int, int] | None:
-    """Read an A-XDR length at pos as decode_length does; None until its bytes are in."""
-    if pos >= len(data):
-        return None
-    first = data[pos]
-    if first < _LENGTH_FOLLOWS:
-        return first, pos + 1
-    size = first & 0x7F
-    if not 0 < size <= 4:  # noqa: PLR2004 - lengths fit in 32 bits
-        msg = f"bad length 0x{first:02x} at byte {pos}"
-        raise DecodeError(msg)
-    if pos + 1 + size > len(data):
-        return None
-    return int.from_bytes(data[pos + 1 : pos + 1 + size], "big"), pos + 1 + size
 
 
 class ItemExtent:
@@ -332,13 +326,13 @@ class ItemExtent:
         tag = data[pos] if pos < len(data) else None
         if tag is None:
             return None
-        size = _FIXED_SIZES.get(tag)
+        size = FIXED_SIZES.get(tag)
         if size is not None:
             return (pos + 1 + size, None) if pos + 1 + size <= len(data) else None
         if tag not in _SIZED_STRINGS and tag not in (ARRAY, STRUCTURE, BIT_STRING):
             msg = f"unknown A-XDR type 0x{tag:02x} at byte {pos}"
             raise DecodeError(msg)
-        length = _length_at(data, pos + 1)
+        length = read_length(data, pos + 1)
         if length is None:
             return None
         count, after = length

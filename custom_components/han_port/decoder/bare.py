@@ -14,22 +14,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .axdr import ARRAY, STRUCTURE, ItemExtent
-from .ciphering import GENERAL_GLO_CIPHERING, SECURITY_CONTROLS, SYSTEM_TITLE_LENGTH
+from .axdr import ARRAY, STRUCTURE, ItemExtent, read_length
+from .blocks import BLOCK_HEADER_LENGTH, is_pushed_block
+from .ciphering import (
+    GENERAL_GLO_CIPHERING,
+    GLO_LENGTH_AT,
+    SECURITY_CONTROLS,
+    SECURITY_HEADER_LENGTH,
+    SYSTEM_TITLE_LENGTH,
+)
 from .cosem import DATE_TIME_LENGTH
 from .crc import crc16_x25
-from .dlms import DATA_NOTIFICATION, GENERAL_BLOCK_TRANSFER, LLC_HEADERS
+from .dlms import DATA_NOTIFICATION, DATE_TIME_MARKERS, GENERAL_BLOCK_TRANSFER, INVOKE_ID_LENGTH, LLC_HEADERS
+from .hdlc import FLAG, HCS_BYTES, HEADER_SIZES, is_frame_format
 from .model import DecodeError, DroppedFrame, DropReason
 
-_INVOKE_ID = 4
-# How a data-notification gives its date-time: none, bare (0C + 12 bytes) or typed (09 0C + 12 bytes).
-_NO_DATE_TIME = b"\x00"
-_BARE_DATE_TIME = bytes([DATE_TIME_LENGTH])
-_TYPED_DATE_TIME = b"\x09" + _BARE_DATE_TIME
+_NO_DATE_TIME = DATE_TIME_MARKERS[0][0]
+_STAMP_AT = 1 + INVOKE_ID_LENGTH  # a data-notification's tag and invoke id come before its date-time
 # A push list is a few hundred bytes; anything longer is a false start.
 MAX_NOTIFICATION_BYTES = 4096
 # Where the body begins in a notification without a date-time; and how much of the body a push header holds.
-_NO_STAMP_BODY = 1 + _INVOKE_ID + 1
+_NO_STAMP_BODY = _STAMP_AT + len(_NO_DATE_TIME)
 _BODY_HEAD = 2  # the list's tag and count
 # A meter pushes a list or three (Aidon's 10 s and hourly lists); a flood of chance headers is forgotten.
 _MAX_HEADERS_KNOWN = 4
@@ -37,21 +42,16 @@ _MAX_HEADERS_SEEN = 64
 _SIGHTINGS = 2
 
 _MBUS_TRANSPORT = b"\x01\x67"  # STSAP, DTSAP of DLMS over M-Bus
-_BLOCK_HEADER = 6  # tag, control, block number, block number acknowledged
-# An HDLC header from format to control: 2 format bytes, 1-4 byte addresses each, control.
-_HDLC_HEADER_SIZES = range(5, 12)
-_HCS = 2
-_HDLC_FLAG = 0x7E
-_FORMAT_TYPE_MASK = 0xF0
-_FORMAT_TYPE_3 = 0xA0  # frame format type 3, as every HAN port's HDLC frame has
-_HDLC_ENVELOPE = 3 + _HCS + _HDLC_HEADER_SIZES[-1] + 1
+# An HDLC envelope before its APDU: flag, header, HCS, LLC header.
+_HDLC_ENVELOPE = 1 + HEADER_SIZES[-1] + HCS_BYTES + len(LLC_HEADERS[0])
 # General-glo-ciphering that authenticates without encrypting carries the APDU
 # in clear: DB, 8 and the system title, a one- to three-byte length, the
 # security control and the invocation counter stand before it.
 _GLO_TAG = bytes([GENERAL_GLO_CIPHERING, SYSTEM_TITLE_LENGTH])
-_GLO_HEADER = (len(_GLO_TAG) + SYSTEM_TITLE_LENGTH, 1 + 4)  # before the length, after it
+_GLO_HEADER = (GLO_LENGTH_AT, SECURITY_HEADER_LENGTH)  # before the length, after it
 _GLO_ENVELOPE = sum(_GLO_HEADER) + 3
-_LONG_LENGTH = 0x80  # an A-XDR length's first byte from here on says how many bytes follow
+# The length before a block's data, or a ciphered part, is at most three bytes: 82 and two.
+_MAX_LENGTH_BYTES = 2
 HISTORY = max(_HDLC_ENVELOPE, _GLO_ENVELOPE)
 """How many bytes before an APDU tell whether an envelope holds it."""
 
@@ -70,23 +70,23 @@ def inside_envelope(before: bytes, *, bare_stream: bool = False) -> bool:
     if before.endswith(_MBUS_TRANSPORT):
         return True
     if before.endswith(LLC_HEADERS):
-        header_end = len(before) - 3 - _HCS
-        hcs = int.from_bytes(before[header_end : header_end + _HCS], "little")
+        header_end = len(before) - 3 - HCS_BYTES
+        hcs = int.from_bytes(before[header_end : header_end + HCS_BYTES], "little")
         return any(
             header_end - size >= 1
-            and before[header_end - size - 1] == _HDLC_FLAG
-            and before[header_end - size] & _FORMAT_TYPE_MASK == _FORMAT_TYPE_3
+            and before[header_end - size - 1] == FLAG
+            and is_frame_format(before[header_end - size])
             and (not bare_stream or crc16_x25(before[header_end - size : header_end]) == hcs)
-            for size in _HDLC_HEADER_SIZES
+            for size in HEADER_SIZES
         )
-    for size in (1, 2, 3):
+    for size in range(1, 2 + _MAX_LENGTH_BYTES):
         # A general-block-transfer block: E0, control, two block numbers, then the length.
-        block = len(before) - _BLOCK_HEADER - size
+        block = len(before) - BLOCK_HEADER_LENGTH - size
         if (
             block >= 0
             and before[block] == GENERAL_BLOCK_TRANSFER
             and _is_length(before[len(before) - size :])
-            and (not bare_stream or _is_push_block(before[block : block + _BLOCK_HEADER]))
+            and (not bare_stream or is_pushed_block(before[block : block + BLOCK_HEADER_LENGTH]))
         ):
             return True
         glo = len(before) - _GLO_HEADER[1] - size - _GLO_HEADER[0]
@@ -100,14 +100,13 @@ def inside_envelope(before: bytes, *, bare_stream: bool = False) -> bool:
     return False
 
 
-def _is_push_block(header: bytes) -> bool:
-    """Whether a block header is one a meter pushes: numbered from 1, acknowledging nothing (nobody answers)."""
-    return header[2:4] != b"\x00\x00" and header[4:6] == b"\x00\x00"
-
-
 def _is_length(field: bytes) -> bool:
-    """Whether these bytes are an A-XDR length of their own size: one byte under 0x80, or 0x81/0x82 and the rest."""
-    return (field[0] < _LONG_LENGTH) if len(field) == 1 else field[0] == _LONG_LENGTH + len(field) - 1
+    """Whether these bytes are an A-XDR length of their own size, as long as a push's lengths are."""
+    try:
+        length = read_length(field, 0, _MAX_LENGTH_BYTES)
+    except DecodeError:
+        return False
+    return length is not None and length[1] == len(field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,12 +122,8 @@ def _body_start(buffer: bytes | bytearray, start: int) -> int | None:
 
     None until enough bytes are in to tell.
     """
-    at = start + 1 + _INVOKE_ID
-    for stamp, skip in (
-        (_NO_DATE_TIME, 0),
-        (_BARE_DATE_TIME, DATE_TIME_LENGTH),
-        (_TYPED_DATE_TIME, DATE_TIME_LENGTH),
-    ):
+    at = start + _STAMP_AT
+    for stamp, skip in DATE_TIME_MARKERS:
         head = buffer[at : at + len(stamp)]
         if len(head) < len(stamp) and stamp.startswith(head):
             return None
@@ -157,18 +152,24 @@ class PushHeader:
     @classmethod
     def of(cls, notification: bytes | bytearray, body: int) -> PushHeader:
         """Read the header of the notification these bytes begin with, whose body starts at body."""
-        stamp = bytes(notification[1 + _INVOKE_ID : body - (0 if body == _NO_STAMP_BODY else DATE_TIME_LENGTH)])
+        stamp = bytes(notification[_STAMP_AT : body - (0 if body == _NO_STAMP_BODY else DATE_TIME_LENGTH)])
         return cls(notification[1], stamp, bytes(notification[body : body + _BODY_HEAD]))
 
     @property
     def reach(self) -> int:
         """How many bytes from a push's start tell whether it begins with this header."""
-        return _NO_STAMP_BODY if self.stamp == _NO_DATE_TIME else 1 + _INVOKE_ID + len(self.stamp) + DATE_TIME_LENGTH
+        return (
+            _NO_STAMP_BODY if self.stamp == _NO_DATE_TIME else 1 + INVOKE_ID_LENGTH + len(self.stamp) + DATE_TIME_LENGTH
+        )
 
     def begins(self, buffer: bytes | bytearray, pos: int) -> bool | None:
         """Whether the bytes at pos begin a push with this header; None while those in agree and the rest is to come."""
         whole = True
-        parts = ((0, bytes([DATA_NOTIFICATION, self.flags])), (1 + _INVOKE_ID, self.stamp), (self.reach, self.body))
+        parts = (
+            (0, bytes([DATA_NOTIFICATION, self.flags])),
+            (1 + INVOKE_ID_LENGTH, self.stamp),
+            (self.reach, self.body),
+        )
         for offset, expected in parts:
             there = buffer[pos + offset : pos + offset + len(expected)]
             if there != expected[: len(there)]:

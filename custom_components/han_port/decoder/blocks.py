@@ -9,7 +9,11 @@ from .model import DecodeError
 from .partial import MAX_MESSAGE_BYTES, MAX_MESSAGES_BETWEEN_PARTS, MAX_PARTS
 
 _LAST_BLOCK = 0x80
-_BLOCK_HEADER = 6  # tag, block control, block number (2), block number acknowledged (2)
+BLOCK_HEADER_LENGTH = 6
+"""A block's header before its data's length: tag, block control, block number (2), block number acknowledged (2)."""
+_NUMBER = slice(2, 4)
+_ACKNOWLEDGED = slice(4, 6)
+_NONE = b"\x00\x00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +35,19 @@ class JoinedApdu:
 
 def parse_block(apdu: bytes) -> Block:
     """Read a general-block-transfer APDU; its data must take every byte after the header."""
-    if len(apdu) < _BLOCK_HEADER + 1:
+    if len(apdu) < BLOCK_HEADER_LENGTH + 1:
         msg = "general-block-transfer ends inside its header"
         raise DecodeError(msg)
-    length, pos = decode_length(apdu, _BLOCK_HEADER)
+    length, pos = decode_length(apdu, BLOCK_HEADER_LENGTH)
     if pos + length != len(apdu):
         msg = f"general-block-transfer says {length} bytes of data, and carries {len(apdu) - pos}"
         raise DecodeError(msg)
-    return Block(int.from_bytes(apdu[2:4], "big"), bool(apdu[1] & _LAST_BLOCK), apdu[pos:])
+    return Block(int.from_bytes(apdu[_NUMBER], "big"), bool(apdu[1] & _LAST_BLOCK), apdu[pos:])
+
+
+def is_pushed_block(header: bytes) -> bool:
+    """Whether a block header is one a meter pushes: numbered from 1, acknowledging nothing (nobody answers)."""
+    return header[_NUMBER] != _NONE and header[_ACKNOWLEDGED] == _NONE
 
 
 class BlockAssembler:

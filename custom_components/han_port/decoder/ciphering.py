@@ -22,6 +22,10 @@ SYSTEM_TITLE_LENGTH = 8
 # encryption key alone, so it is tried when no authentication key is given.
 P1_AUTHENTICATION_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
 _INVOCATION_COUNTER_LENGTH = 4
+GLO_LENGTH_AT = 2 + SYSTEM_TITLE_LENGTH
+"""Where the ciphered part's length begins: after the tag, the system title's length and the title."""
+SECURITY_HEADER_LENGTH = 1 + _INVOCATION_COUNTER_LENGTH
+"""The security control and the invocation counter, the first bytes of the ciphered part."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +75,14 @@ def read_header(apdu: bytes) -> tuple[Ciphering, bytes]:
         msg = f"system title of {title_length} bytes"
         raise DecodeError(msg)
     system_title = apdu[2 : 2 + title_length]
-    length, pos = decode_length(apdu, 2 + title_length)
-    if length != len(apdu) - pos or length < 1 + _INVOCATION_COUNTER_LENGTH:
+    length, pos = decode_length(apdu, GLO_LENGTH_AT)
+    if length != len(apdu) - pos or length < SECURITY_HEADER_LENGTH:
         msg = f"ciphered part announces {length} bytes but {len(apdu) - pos} are there"
         raise DecodeError(msg)
     security_control = apdu[pos]
     counter = int.from_bytes(apdu[pos + 1 : pos + 1 + _INVOCATION_COUNTER_LENGTH], "big")
     header = Ciphering(bytes(system_title), security_control, counter)
-    return header, bytes(apdu[pos + 1 + _INVOCATION_COUNTER_LENGTH :])
+    return header, bytes(apdu[pos + SECURITY_HEADER_LENGTH :])
 
 
 def decipher(apdu: bytes, keys: Keys) -> tuple[Ciphering, bytes]:

@@ -14,7 +14,6 @@ from .dlms import GENERAL_BLOCK_TRANSFER, parse_apdu, strip_llc
 from .glo import GloFramer, GloMessage
 from .hdlc import FLAG as HDLC_FLAG
 from .hdlc import HdlcFramer, HdlcMessage
-from .layout import LayoutCache
 from .lists import maker_by_system_title, take_apart
 from .mbus import STOP as MBUS_STOP
 from .mbus import MbusFramer, MbusMessage
@@ -77,31 +76,22 @@ _DAMAGED_IN_A_ROW = 3
 def decode_dlms_message(
     message: DlmsMessage,
     keys: Keys,
-    layouts: LayoutCache | None = None,
     resolutions: ResolutionLearner | None = None,
     policy: SecurityPolicy | None = None,
 ) -> Telegram:
     """Turn one checksum-valid DLMS message (HDLC, M-Bus, or a bare APDU) into a telegram.
 
-    With a layouts cache, lists seen before are read by their layout and new
-    ones are learned; with a resolution learner, values sent without a scaler
+    With a resolution learner, values sent without a scaler
     take the resolution their physics shows. Raises KeyProblemError when
     ciphering fails and DecodeError when the content does not decode.
     """
     notification = parse_apdu(strip_llc(message.information), keys, policy)
     if notification.carries_p1:
         return _ciphered_p1(notification, message)
-    known = layouts.read(notification.body) if layouts is not None else None
-    if known is not None:
-        vendor_list, content = known
-    else:
-        tree = notification.decode_body()
-        # The whole body decoded, to the byte: the key, if any, was right;
-        # a list we cannot take apart is undecodable, never a key problem.
-        vendor_list = take_apart(tree)
-        content = interpret(vendor_list.entries, vendor_list.scaling)
-        if layouts is not None:
-            layouts.learn(notification.body, tree, vendor_list, content)
+    # The whole body decoded, to the byte: the key, if any, was right;
+    # a list we cannot take apart is undecodable, never a key problem.
+    vendor_list = take_apart(notification.decode_body())
+    content = interpret(vendor_list.entries, vendor_list.scaling)
     meter_id = content.identification.get("meter_id")
     timestamp = content.clock or notification.date_time
     readings: Mapping[ObisCode, Reading]
@@ -155,6 +145,79 @@ def _proves(event: Event | None) -> bool:
     return isinstance(event, Telegram)
 
 
+class _ContentDecoder:
+    """Decodes what checksum-valid messages carry: blocks joined, ciphering checked and opened, lists read."""
+
+    def __init__(self, keys: Keys) -> None:
+        """Decode with these keys: refusing, by the policy they set, frames that fall short of them."""
+        self.keys = keys
+        self.policy = SecurityPolicy(keys)
+        self.blocks = BlockAssembler()
+        self.resolutions = ResolutionLearner()
+        # How many bare ciphered APDUs the keys, once proven, failed to open in a row (see _refused).
+        self._rejected_in_a_row = 0
+
+    def _join_blocks(self, message: DlmsMessage) -> DlmsMessage | None:
+        """Add a block; return the joined APDU, carried as its blocks were, once the last is in."""
+        joined = self.blocks.add(parse_block(strip_llc(message.information)), message.raw)
+        return None if joined is None else type(message)(joined.apdu, joined.raw)
+
+    def _refused(self, err: FrameRefusedError, message: DlmsMessage | P1Message) -> DroppedFrame:
+        """Drop a refused frame; a ciphered APDU the proven keys fail to open, once in a while, was damaged.
+
+        A bare APDU, in a stream or a message, has no checksum but its tag
+        (or, encrypted only, its content): once these keys opened this
+        meter's frames, a lone failure is the line's, and only failures in a
+        row are the keys'. So for every security suite: both keys, the
+        encryption key alone, or it with the published P1 authentication key.
+        """
+        if (
+            isinstance(err, KeyProblemError)
+            and err.failed is not None
+            and isinstance(message, _UNCHECKED)
+            and self.policy.keys_proven
+        ):
+            self._rejected_in_a_row += 1
+            if self._rejected_in_a_row < _DAMAGED_IN_A_ROW:
+                detail = f"{err.failed}, though these keys opened this meter's APDUs before: damaged on the line"
+                return DroppedFrame(DropReason.BAD_CHECKSUM, detail, message.raw, err.ciphering)
+        return DroppedFrame(err.reason, str(err), message.raw, err.ciphering)
+
+    def decode(self, message: DlmsMessage | P1Message) -> Event | None:
+        """Decode a checksum-valid message; drop it if it does not decode, is impossible or is refused.
+
+        None for a block of a general-block-transfer that is not the last:
+        the APDU it belongs to is decoded with its last block.
+        """
+        try:
+            if not isinstance(message, P1Message) and strip_llc(message.information)[:1] == _BLOCK_TAG:
+                joined = self._join_blocks(message)
+                if joined is None:
+                    return None
+                message = joined
+            else:
+                self.blocks.other_message()
+            if not isinstance(message, P1Message):
+                telegram = decode_dlms_message(message, self.keys, self.resolutions, self.policy)
+            else:
+                if self.policy.requires_ciphering:
+                    self.policy.check(None)
+                telegram = parse_telegram(message)
+            reason = implausible(telegram.readings)
+            if reason is not None:
+                return DroppedFrame(DropReason.IMPLAUSIBLE, reason, message.raw, telegram.ciphering)
+            # Only a frame that opened and made sense counts for the counters:
+            # garbage from a wrong key must not raise the mark genuine frames must pass.
+            if telegram.ciphering is not None:
+                self.policy.admit(telegram.ciphering)
+                self._rejected_in_a_row = 0
+        except FrameRefusedError as err:
+            return self._refused(err, message)
+        except DecodeError as err:
+            return DroppedFrame(DropReason.UNDECODABLE, str(err), message.raw)
+        return telegram
+
+
 class Decoder:
     """Incremental decoder for a meter's HAN port: HDLC/DLMS and P1 alike.
 
@@ -167,8 +230,7 @@ class Decoder:
 
     def __init__(self, key: bytes | None = None, auth_key: bytes | None = None) -> None:
         """Create a decoder; keys are needed only for ciphered (Danish) meters."""
-        self._keys = Keys(key, auth_key)
-        self._policy = SecurityPolicy(self._keys)
+        self._content = _ContentDecoder(Keys(key, auth_key))
         self._hdlc = HdlcFramer()
         self._p1 = P1Framer()
         self._mbus = MbusFramer()
@@ -176,11 +238,6 @@ class Decoder:
         self._notifications = NotificationFramer()
         # Which framer owns which bytes, and what format the stream carries.
         self._arbiter = Arbiter()
-        # How many bare ciphered APDUs the keys, once proven, failed to open in a row (see _refused).
-        self._rejected_in_a_row = 0
-        self._blocks = BlockAssembler()
-        self._layouts = LayoutCache()
-        self._resolutions = ResolutionLearner()
         # Messages only: the stream position of a P1 telegram begun at the start of a message.
         self._p1_waits_from: int | None = None
         # Messages only: whether the frame that waits for its rest came as hex text.
@@ -203,16 +260,16 @@ class Decoder:
     @property
     def resolutions(self) -> list[Decision]:
         """What physics decided of the resolution of values sent without a scaler, and why."""
-        return self._resolutions.decisions
+        return self._content.resolutions.decisions
 
     @property
     def replay_counters(self) -> dict[bytes, int]:
         """The highest invocation counter admitted, by system title: keep them to refuse replays after a restart."""
-        return self._policy.counters
+        return self._content.policy.counters
 
     def restore_replay_counters(self, counters: Mapping[bytes, int]) -> None:
         """Take back replay counters kept from before: a frame captured earlier stays refused."""
-        self._policy.restore_counters(counters)
+        self._content.policy.restore_counters(counters)
 
     def feed(self, data: bytes) -> list[Telegram]:
         """Add bytes from the meter; return the telegrams they complete."""
@@ -285,10 +342,10 @@ class Decoder:
         if framing is Framing.FRAMES:
             # Its checksum proved it: what it carries is decoded only if it is the stream's.
             if arbiter.proven(framing):
-                return self._decode(message)
+                return self._content.decode(message)
             return DroppedFrame(DropReason.UNRECOGNISED, arbiter.stranger(_KINDS[type(message)]), message.raw)
         # A bare APDU has no checksum: only its decoding proves it.
-        event = self._decode(message)
+        event = self._content.decode(message)
         if arbiter.framing in (None, framing):
             if _proves(event):
                 arbiter.proven(framing)
@@ -313,7 +370,7 @@ class Decoder:
         framers: list[str | None] = [
             self._hdlc.unfinished(),
             self._mbus.unfinished(),
-            self._blocks.unfinished(),
+            self._content.blocks.unfinished(),
             self._p1.unfinished(),
         ]
         if self._arbiter.framing is not Framing.FRAMES:
@@ -328,11 +385,6 @@ class Decoder:
         else:
             return []
         return [self._counted(drop)]
-
-    def _join_blocks(self, message: DlmsMessage) -> DlmsMessage | None:
-        """Add a block; return the joined APDU, carried as its blocks were, once the last is in."""
-        joined = self._blocks.add(parse_block(strip_llc(message.information)), message.raw)
-        return None if joined is None else type(message)(joined.apdu, joined.raw)
 
     def feed_message(self, payload: bytes) -> list[Event]:
         """Decode one message of a message transport (an MQTT payload); return its events.
@@ -358,7 +410,7 @@ class Decoder:
         # The middle of a frame begun in an earlier message may look like a whole APDU: the frame's
         # header claimed those bytes, so they are its own while they fit in what it still waits for.
         if is_bare_apdu(data) and not self._hdlc.awaits(len(data)):
-            event = self._decode(ApduMessage(data, data))
+            event = self._content.decode(ApduMessage(data, data))
             # Were a frame begun in an earlier message, an APDU that decodes
             # on its own says that frame was cut: it ends here.
             if isinstance(event, Telegram) or event is None or not self._mid_frame:
@@ -404,62 +456,3 @@ class Decoder:
         else:
             self.dropped[event.reason] += 1
         return event
-
-    def _refused(self, err: FrameRefusedError, message: DlmsMessage | P1Message) -> DroppedFrame:
-        """Drop a refused frame; a ciphered APDU the proven keys fail to open, once in a while, was damaged.
-
-        A bare APDU, in a stream or a message, has no checksum but its tag
-        (or, encrypted only, its content): once these keys opened this
-        meter's frames, a lone failure is the line's, and only failures in a
-        row are the keys'. So for every security suite: both keys, the
-        encryption key alone, or it with the published P1 authentication key.
-        """
-        if (
-            isinstance(err, KeyProblemError)
-            and err.failed is not None
-            and isinstance(message, _UNCHECKED)
-            and self._policy.keys_proven
-        ):
-            self._rejected_in_a_row += 1
-            if self._rejected_in_a_row < _DAMAGED_IN_A_ROW:
-                detail = f"{err.failed}, though these keys opened this meter's APDUs before: damaged on the line"
-                return DroppedFrame(DropReason.BAD_CHECKSUM, detail, message.raw, err.ciphering)
-        return DroppedFrame(err.reason, str(err), message.raw, err.ciphering)
-
-    def _decode(self, message: DlmsMessage | P1Message) -> Event | None:
-        """Decode a checksum-valid message; drop it if it does not decode, is impossible or is refused.
-
-        None for a block of a general-block-transfer that is not the last:
-        the APDU it belongs to is decoded with its last block.
-        """
-        try:
-            if not isinstance(message, P1Message) and strip_llc(message.information)[:1] == _BLOCK_TAG:
-                joined = self._join_blocks(message)
-                if joined is None:
-                    return None
-                message = joined
-            else:
-                self._blocks.other_message()
-            if not isinstance(message, P1Message):
-                telegram = decode_dlms_message(message, self._keys, self._layouts, self._resolutions, self._policy)
-            else:
-                if self._policy.requires_ciphering:
-                    self._policy.check(None)
-                telegram = parse_telegram(message)
-            reason = implausible(telegram.readings)
-            if reason is not None:
-                return DroppedFrame(DropReason.IMPLAUSIBLE, reason, message.raw, telegram.ciphering)
-            # Only a frame that opened and made sense counts for the counters:
-            # garbage from a wrong key must not raise the mark genuine frames must pass.
-            if telegram.ciphering is not None:
-                self._policy.admit(telegram.ciphering)
-                self._rejected_in_a_row = 0
-        except FrameRefusedError as err:
-            return self._refused(err, message)
-        except DecodeError as err:
-            return DroppedFrame(DropReason.UNDECODABLE, str(err), message.raw)
-        except (ArithmeticError, LookupError, TypeError, ValueError) as err:
-            # The bytes came from the wire: whatever they make of a path the
-            # checks above missed, it is one frame dropped, never the reader's end.
-            return DroppedFrame(DropReason.UNDECODABLE, f"cannot decode: {err!r}", message.raw)
-        return telegram

@@ -17,8 +17,15 @@ DATA_NOTIFICATION = 0x0F
 GENERAL_BLOCK_TRANSFER = 0xE0
 # LLC: destination LSAP 0xE6, source LSAP 0xE7 (response) or 0xE6, quality 0.
 LLC_HEADERS = (b"\xe6\xe7\x00", b"\xe6\xe6\x00")
-_INVOKE_ID_LENGTH = 4
-_NO_DATE_TIME = 0x00
+INVOKE_ID_LENGTH = 4
+# How a data-notification gives its date-time, after its invoke id: absent
+# (00), as a bare 12-byte string (0C ...), or typed as an octet-string
+# (09 0C ...); each marker, and how many bytes of date-time follow it.
+DATE_TIME_MARKERS = (
+    (b"\x00", 0),
+    (bytes([DATE_TIME_LENGTH]), DATE_TIME_LENGTH),
+    (bytes([OCTET_STRING, DATE_TIME_LENGTH]), DATE_TIME_LENGTH),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,23 +79,18 @@ def _parse_data_notification(apdu: bytes, ciphering: Ciphering | None = None) ->
         what = f"0x{apdu[0]:02x}" if apdu else "an empty APDU"
         msg = f"{what} is not a data-notification"
         raise DecodeError(msg)
-    pos = 1 + _INVOKE_ID_LENGTH
+    pos = 1 + INVOKE_ID_LENGTH
     if len(apdu) <= pos:
         msg = "data-notification ends before its date-time"
         raise DecodeError(msg)
-    marker = apdu[pos]
-    # The date-time is optional; vendors send it absent (0x00), as a bare
-    # 12-byte string (0x0C ...), or typed as an octet-string (0x09 0x0C ...).
-    if marker == _NO_DATE_TIME:
-        date_time, pos = None, pos + 1
-    elif marker == DATE_TIME_LENGTH:
-        date_time, pos = parse_date_time(apdu[pos + 1 : pos + 1 + DATE_TIME_LENGTH]), pos + 1 + DATE_TIME_LENGTH
-    elif marker == OCTET_STRING and apdu[pos + 1 : pos + 2] == bytes([DATE_TIME_LENGTH]):
-        date_time, pos = parse_date_time(apdu[pos + 2 : pos + 2 + DATE_TIME_LENGTH]), pos + 2 + DATE_TIME_LENGTH
-    else:
-        msg = f"data-notification date-time starts with 0x{marker:02x}"
-        raise DecodeError(msg)
-    return Notification(date_time, apdu[pos:], ciphering, apdu if ciphering is not None else None)
+    for marker, size in DATE_TIME_MARKERS:
+        if apdu[pos : pos + len(marker)] == marker:
+            stamp = pos + len(marker)
+            date_time = parse_date_time(apdu[stamp : stamp + size]) if size else None
+            body = stamp + size
+            return Notification(date_time, apdu[body:], ciphering, apdu if ciphering is not None else None)
+    msg = f"data-notification date-time starts with 0x{apdu[pos]:02x}"
+    raise DecodeError(msg)
 
 
 _GLO_TAG = bytes([GENERAL_GLO_CIPHERING])

@@ -16,12 +16,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .axdr import read_length
 from .bare import HISTORY, inside_envelope
-from .ciphering import GENERAL_GLO_CIPHERING, SECURITY_CONTROLS, SYSTEM_TITLE_LENGTH
-from .model import DroppedFrame, DropReason
+from .ciphering import (
+    GENERAL_GLO_CIPHERING,
+    GLO_LENGTH_AT,
+    SECURITY_CONTROLS,
+    SECURITY_HEADER_LENGTH,
+    SYSTEM_TITLE_LENGTH,
+)
+from .model import DecodeError, DroppedFrame, DropReason
 
-_LENGTH_AT = 2 + SYSTEM_TITLE_LENGTH
-_SECURITY_HEADER = 5  # security control and invocation counter
 # A ciphered P1 telegram is under 2 kB; anything longer is a false start.
 MAX_APDU_BYTES = 4096
 
@@ -34,22 +39,19 @@ class GloMessage:
     raw: bytes
 
 
+# No ciphered push needs more than 64 kB: a longer length field is a false start.
+_MAX_LENGTH_BYTES = 2
+
+
 def _length(buffer: bytes | bytearray, at: int) -> tuple[int, int] | None:
     """Read an A-XDR length at `at`: (length, where the data starts).
 
     None until its bytes are in; (-1, -1) when it is no length a push has.
     """
-    if at >= len(buffer):
-        return None
-    first = buffer[at]
-    if first < 0x80:  # noqa: PLR2004 - a one-byte length
-        return first, at + 1
-    size = first & 0x7F
-    if not 1 <= size <= 2:  # noqa: PLR2004 - no ciphered push needs more than 64 kB
+    try:
+        return read_length(buffer, at, _MAX_LENGTH_BYTES)
+    except DecodeError:
         return -1, -1
-    if at + 1 + size > len(buffer):
-        return None
-    return int.from_bytes(buffer[at + 1 : at + 1 + size], "big"), at + 1 + size
 
 
 class GloFramer:
@@ -86,11 +88,11 @@ class GloFramer:
             return None
         if buffer[start + 1] != SYSTEM_TITLE_LENGTH or inside_envelope(before, bare_stream=bool(self._emitted_header)):
             return -1
-        length = _length(buffer, start + _LENGTH_AT)
+        length = _length(buffer, start + GLO_LENGTH_AT)
         if length is None:
             return None
         size, data_start = length
-        if size < _SECURITY_HEADER or size > MAX_APDU_BYTES:
+        if size < SECURITY_HEADER_LENGTH or size > MAX_APDU_BYTES:
             return -1
         if data_start >= len(buffer):
             return None
@@ -103,17 +105,17 @@ class GloFramer:
         Each byte is looked at once per start: what was searched while the
         APDU's bytes arrived is not searched again.
         """
-        header = bytes(buffer[start : start + _LENGTH_AT])
+        header = bytes(buffer[start : start + GLO_LENGTH_AT])
         origin = self._offset + start
-        searched = self._searched_to if self._searched_from == origin else origin + _LENGTH_AT
-        found = buffer.find(header, max(start + _LENGTH_AT, searched - self._offset - len(header) + 1), end)
+        searched = self._searched_to if self._searched_from == origin else origin + GLO_LENGTH_AT
+        found = buffer.find(header, max(start + GLO_LENGTH_AT, searched - self._offset - len(header) + 1), end)
         self._searched_from, self._searched_to = origin, self._offset + end
         return None if found < 0 else found
 
     def unfinished(self) -> str | None:
         """Say what a ciphered APDU begun still waits for; None when nothing is begun."""
         buffer = self._buffer
-        length = _length(buffer, _LENGTH_AT) if len(buffer) > _LENGTH_AT else None
+        length = _length(buffer, GLO_LENGTH_AT) if len(buffer) > GLO_LENGTH_AT else None
         if length is None or length[0] < 0:
             return None
         return f"a ciphered APDU: {len(buffer)} of its {length[1] + length[0]} bytes came"
@@ -134,7 +136,7 @@ class GloFramer:
             if self._offset + start < self._emitted_to:
                 # Inside the APDU read last: only its own meter's next header,
                 # which a damaged length made it swallow the start of.
-                header = buffer[start : start + _LENGTH_AT]
+                header = buffer[start : start + GLO_LENGTH_AT]
                 if header != self._emitted_header[: len(header)]:
                     pos = start + 1
                     continue
@@ -162,9 +164,9 @@ class GloFramer:
                 break
             apdu = bytes(buffer[start:end])
             events.append((self._offset + start, GloMessage(apdu, apdu)))
-            self._emitted_header, self._emitted_to = apdu[:_LENGTH_AT], self._offset + end
+            self._emitted_header, self._emitted_to = apdu[:GLO_LENGTH_AT], self._offset + end
             # Look again from where the next header could have begun inside it.
-            pos, clean = max(start + 1, end - _LENGTH_AT + 1), end
+            pos, clean = max(start + 1, end - GLO_LENGTH_AT + 1), end
             history = b""
         else:
             pos = len(buffer)

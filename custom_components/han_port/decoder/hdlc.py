@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from .crc import crc16_x25
-from .dlms import LLC_HEADERS
+from .dlms import LLC_HEADERS, strip_llc
 from .model import DroppedFrame, DropReason
 from .partial import MAX_MESSAGE_BYTES, MAX_PARTS
 
@@ -19,7 +19,17 @@ FLAG = 0x7E
 _FORMAT_TYPE_3 = 0xA0
 _FORMAT_MASK = 0xF0
 _SEGMENTED = 0x08
+_LENGTH_HIGH_BITS = 0x07  # the format's last three bits: the length field is 11 bits
+_MAX_LENGTH = (_LENGTH_HIGH_BITS << 8) | 0xFF
+# What a frame built here is addressed with: the decoder reads any address,
+# these are a meter's usual (client 0x41, server 0x0883) and its push control.
+_PUSH_ADDRESSES = b"\x41\x08\x83"
+_PUSH_CONTROL = 0x13
+_FCS_BYTES = 2
 _MAX_ADDRESS_BYTES = 4
+HCS_BYTES = 2
+HEADER_SIZES = range(2 + 1 + 1 + 1, 2 + 2 * _MAX_ADDRESS_BYTES + 1 + 1)
+"""How long a header is from format to control: two format bytes, two addresses of 1 to 4 bytes, control."""
 # Shortest frame: two format bytes, one-byte addresses, control and FCS.
 _MIN_LENGTH = 7
 
@@ -30,6 +40,11 @@ class HdlcMessage:
 
     information: bytes
     raw: bytes
+
+
+def is_frame_format(first: int) -> bool:
+    """Whether a frame's first format byte is of frame format type 3, as every HAN port's HDLC frame is."""
+    return first & _FORMAT_MASK == _FORMAT_TYPE_3
 
 
 def _address_end(data: bytes | bytearray, pos: int) -> int:
@@ -48,8 +63,8 @@ def _frame_length(data: bytes | bytearray, start: int) -> int | None:
     if len(data) - start < 3:  # noqa: PLR2004 - the flag and two format bytes
         return None
     first = data[start + 1]
-    length = ((first & 0x07) << 8) | data[start + 2]
-    if first & _FORMAT_MASK != _FORMAT_TYPE_3 or length < _MIN_LENGTH:
+    length = ((first & _LENGTH_HIGH_BITS) << 8) | data[start + 2]
+    if not is_frame_format(first) or length < _MIN_LENGTH:
         return -1
     return length
 
@@ -82,11 +97,143 @@ def _information_start(data: bytes | bytearray, start: int, length: int) -> int:
     return control_end + 2
 
 
-# The longest header: two format bytes, two 4-byte addresses, control, HCS.
-_HEADER_BYTES = 13
-# Headers judged, by their bytes: a meter repeats its own with every list.
-_HEADER_CACHE_SIZE = 256
 _CANNOT_OPEN = (-1, -1)
+
+
+def _judge_header(buffer: bytearray, start: int) -> tuple[int, int] | None:
+    """Judge the header at a flag: (length, information start), (-1, -1) when it opens no frame, None until known.
+
+    The HCS decides, for the price of the header alone.
+    """
+    length = _frame_length(buffer, start)
+    if length is None:
+        return None
+    if length < 0:
+        return _CANNOT_OPEN
+    try:
+        information_start = _information_start(buffer, start, length)
+    except IndexError:
+        return None  # the header is still arriving
+    return _CANNOT_OPEN if information_start < 0 else (length, information_start)
+
+
+class _StartsBehind:
+    """While a frame start waits for its bytes, the starts behind it: a complete, checksum-valid one proves it false.
+
+    Each flag behind the waiting start is judged once, and each
+    valid-looking start behind it has its FCS checked once, when its bytes
+    are all there. Positions are stream positions.
+    """
+
+    def __init__(self) -> None:
+        """Start with no frame start waiting."""
+        # The waiting start, how far behind it flags were judged, and the
+        # valid-looking starts behind it that wait too (start and end).
+        self._waiting_start = -1
+        self._judged_to = 0
+        self._waiting: list[tuple[int, int]] = []
+        self.disproven: set[int] = set()
+        """Starts behind a waiting one whose FCS already failed."""
+
+    def claims(self, offset: int) -> list[tuple[int, int]]:
+        """Return the bytes the valid-looking starts behind the start at offset wait for, unless their FCS failed."""
+        if self._waiting_start != offset:
+            return []
+        return [(begin, end) for begin, end in self._waiting if begin not in self.disproven]
+
+    def find(self, buffer: bytearray, offset: int, pending: int) -> int | None:
+        """Find a complete, checksum-valid frame behind the start at pending, in a buffer starting at offset.
+
+        Returns where it starts (the waiting start was false), or None.
+        """
+        if self._waiting_start != offset + pending:
+            self._waiting_start, self._judged_to, self._waiting = offset + pending, offset + pending + 1, []
+            self.disproven = {position for position in self.disproven if position > offset + pending}
+        found = self._completed(buffer, offset)
+        if found is not None:
+            return found
+        size = len(buffer)
+        pos = self._judged_to - offset
+        while (candidate := buffer.find(FLAG, pos)) >= 0:
+            header = _judge_header(buffer, candidate)
+            if header is None:
+                break  # its header is still arriving: judge it with more bytes
+            if header[0] >= 0:
+                end = candidate + header[0] + 2
+                if end > size:
+                    self._waiting.append((offset + candidate, offset + end))
+                elif _proven(buffer, candidate, end):
+                    return candidate
+                else:
+                    self.disproven.add(offset + candidate)
+            pos = candidate + 1
+        self._judged_to = offset + (candidate if candidate >= 0 else size)
+        return None
+
+    def _completed(self, buffer: bytearray, offset: int) -> int | None:
+        """Check the starts waiting behind the pending one whose bytes have all come; return a proven one."""
+        size = len(buffer)
+        found = None
+        still_waiting = []
+        for begin, end in self._waiting:
+            if end - offset > size:
+                still_waiting.append((begin, end))
+            elif found is None and _proven(buffer, begin - offset, end - offset):
+                found = begin - offset
+            else:
+                self.disproven.add(begin)
+        self._waiting = still_waiting
+        return found
+
+
+class _Segments:
+    """The segments of one message, joined as they come (the frame format's segmentation bit says more follow)."""
+
+    def __init__(self) -> None:
+        """Start with no message begun."""
+        self._information: list[bytes] = []
+        self._frames: list[bytes] = []
+        self._size = 0
+        self.message_at = 0
+        """The stream position of the message's first frame."""
+
+    @property
+    def count(self) -> int:
+        """How many segments of a message wait for its last one."""
+        return len(self._information)
+
+    def add(
+        self, information: bytes, frame: bytes, position: int, *, segmented: bool
+    ) -> HdlcMessage | DroppedFrame | None:
+        """Take a frame's information field; return the message once its last segment is in."""
+        if not self._information:
+            self.message_at = position
+            if not segmented:
+                return HdlcMessage(information, frame)
+        self._information.append(information)
+        self._frames.append(frame)
+        self._size += len(information)
+        # A reassembly longer than a push, or of more segments (empty ones
+        # too), is a stream of segments whose last one was lost.
+        if self._size > MAX_MESSAGE_BYTES or len(self._information) > MAX_PARTS:
+            raw = b"".join(self._frames)
+            self.reset()
+            return DroppedFrame(DropReason.UNDECODABLE, "segmented message never ended", raw)
+        if segmented:
+            return None
+        message = HdlcMessage(b"".join(self._information), b"".join(self._frames))
+        self.reset()
+        return message
+
+    def cut(self) -> DroppedFrame:
+        """Drop the segments waiting: a new message began before their last one came."""
+        raw = b"".join(self._frames)
+        self.reset()
+        return DroppedFrame(DropReason.UNDECODABLE, "segmented message cut: its last segment never came", raw)
+
+    def reset(self) -> None:
+        """Forget the segments waiting."""
+        self._information, self._frames, self._size = [], [], 0
 
 
 class HdlcFramer:
@@ -103,19 +250,8 @@ class HdlcFramer:
         """Start with nothing buffered."""
         self._buffer = bytearray()
         self._offset = 0  # stream position of the buffer's first byte
-        self._segments: list[bytes] = []
-        self._segment_frames: list[bytes] = []
-        self._segments_size = 0
-        self._message_at = 0  # stream position of the message's first frame
-        self._headers: dict[bytes, tuple[int, int]] = {}
-        # While a frame start waits for its bytes: the stream position of that
-        # start, how far behind it flags were judged, and the valid-looking
-        # starts behind it that wait too (stream positions of start and end).
-        self._waiting_start = -1
-        self._judged_to = 0
-        self._waiting: list[tuple[int, int]] = []
-        # Starts behind a waiting one whose FCS already failed (stream positions).
-        self._disproven: set[int] = set()
+        self._segments = _Segments()
+        self._behind = _StartsBehind()
         # Where the last frame dropped for its FCS ended: a false start inside
         # it is the same damage, not another drop.
         self._dropped_to = 0
@@ -134,14 +270,14 @@ class HdlcFramer:
         # A flag whose next byte is no frame format waits for nothing; a flag
         # with nothing after it yet may open a frame whose rest comes next.
         buffer = self._buffer
-        if self._segments:
+        if self._segments.count:
             return True
-        return bool(buffer) and (len(buffer) == 1 or buffer[1] & _FORMAT_MASK == _FORMAT_TYPE_3)
+        return bool(buffer) and (len(buffer) == 1 or is_frame_format(buffer[1]))
 
     def awaits(self, count: int) -> bool:
         """Whether a frame whose header held has begun and waits for at least count more bytes."""
         buffer = self._buffer
-        header = self._header(buffer, 0) if len(buffer) > 1 else None
+        header = _judge_header(buffer, 0) if len(buffer) > 1 else None
         return header is not None and header[0] >= 0 and len(buffer) + count <= header[0] + 2  # its two flags
 
     def take_claims(self) -> list[tuple[int, int]]:
@@ -152,20 +288,18 @@ class HdlcFramer:
     def pending_claims(self) -> list[tuple[int, int]]:
         """Return the bytes frames whose header held wait for: theirs until they come, whatever their FCS says."""
         buffer, offset = self._buffer, self._offset
-        claims = []
-        if self._waiting_start == offset:
-            claims = [(begin, end) for begin, end in self._waiting if begin not in self._disproven]
-        header = self._header(buffer, 0) if len(buffer) > 1 else None
+        claims = self._behind.claims(offset)
+        header = _judge_header(buffer, 0) if len(buffer) > 1 else None
         if header is not None and header[0] >= 0:
             claims.append((offset, offset + header[0] + 2))
         return claims
 
     def unfinished(self) -> str | None:
         """Say what a frame begun, whose header holds, still waits for; None when nothing is begun."""
-        if self._segments:
-            return f"a message of HDLC segments: {len(self._segments)} came, its last never did"
+        if self._segments.count:
+            return f"a message of HDLC segments: {self._segments.count} came, its last never did"
         buffer = self._buffer
-        header = self._header(buffer, 0) if len(buffer) > 1 else None
+        header = _judge_header(buffer, 0) if len(buffer) > 1 else None
         if header is None or header[0] < 0:
             return None
         return f"an HDLC frame: {len(buffer)} of its {header[0] + 2} bytes came"
@@ -175,7 +309,7 @@ class HdlcFramer:
         self._skip(self._buffer, 0, len(self._buffer))
         self._offset += len(self._buffer)
         self._buffer.clear()
-        self._segments_reset()
+        self._segments.reset()
 
     def feed_positioned(self, data: bytes) -> list[tuple[int, HdlcMessage | DroppedFrame]]:
         """Add bytes; return every message and drop they complete, with the stream position it started at."""
@@ -195,7 +329,7 @@ class HdlcFramer:
                 break
             after = self._frame_at(buffer, start, events)
             if after is None:
-                after = self._frame_behind(buffer, start)
+                after = self._behind.find(buffer, self._offset, start)
                 if after is None:
                     pos = start  # keep the frame start and wait for more bytes
                     break
@@ -208,38 +342,11 @@ class HdlcFramer:
         self._offset += pos
         return events
 
-    def _header(self, buffer: bytearray, start: int) -> tuple[int, int] | None:
-        """Judge the header at a flag: (length, information start), (-1, -1) when it opens no frame, None until known.
-
-        The HCS decides, for the price of the header alone; headers are cached
-        by their bytes, as a meter sends the same one with every list.
-        """
-        key = bytes(buffer[start + 1 : start + 1 + _HEADER_BYTES])
-        known = self._headers.get(key)
-        if known is not None:
-            return known if known[0] < 0 else (known[0], start + known[1])
-        length = _frame_length(buffer, start)
-        if length is None:
-            return None
-        judged = _CANNOT_OPEN
-        if length >= 0:
-            try:
-                information_start = _information_start(buffer, start, length)
-            except IndexError:
-                return None  # the header is still arriving
-            if information_start >= 0:
-                judged = (length, information_start - start)
-        if len(key) == _HEADER_BYTES:
-            if len(self._headers) >= _HEADER_CACHE_SIZE:
-                self._headers.clear()
-            self._headers[key] = judged
-        return judged if judged[0] < 0 else (judged[0], start + judged[1])
-
     def _frame_at(
         self, buffer: bytearray, start: int, events: list[tuple[int, HdlcMessage | DroppedFrame]]
     ) -> int | None:
         """Judge what starts at this flag; return where to look next, or None to wait for more bytes."""
-        header = self._header(buffer, start)
+        header = _judge_header(buffer, start)
         if header is None:
             return None
         length, information_start = header
@@ -250,26 +357,22 @@ class HdlcFramer:
             return None
         position = self._offset + start
         self._claims.append((position, self._offset + end))
-        if position not in self._disproven and _proven(buffer, start, end):
+        if position not in self._behind.disproven and _proven(buffer, start, end):
             frame = bytes(buffer[start:end])
             segmented = bool(buffer[start + 1] & _SEGMENTED)
             information = frame[information_start - start : -3]
-            if self._segments and information[:3] in LLC_HEADERS:
+            segments = self._segments
+            if segments.count and information[:3] in LLC_HEADERS:
                 # A message's first frame while another waits for its last
                 # segment (lost to a damaged header): that one ends here, cut.
-                raw = b"".join(self._segment_frames)
-                self._segments_reset()
-                cut = DroppedFrame(DropReason.UNDECODABLE, "segmented message cut: its last segment never came", raw)
-                events.append((self._message_at, cut))
-            if not self._segments:
-                self._message_at = position
-            message = self._reassemble(information, frame, segmented=segmented)
+                events.append((segments.message_at, segments.cut()))
+            message = segments.add(information, frame, position, segmented=segmented)
             if message is not None:
                 # A message of segments is positioned where its first began: bytes
                 # another framer found inside it come after it, not before.
-                events.append((self._message_at, message))
+                events.append((segments.message_at, message))
             return end - 1  # the closing flag may double as the next opening flag
-        self._segments_reset()
+        self._segments.reset()
         if position >= self._dropped_to:
             events.append(
                 (
@@ -283,76 +386,6 @@ class HdlcFramer:
         # The length may be what was damaged: look for the next frame inside
         # this one rather than after it.
         return start + 1
-
-    def _frame_behind(self, buffer: bytearray, pending: int) -> int | None:
-        """Find a complete, checksum-valid frame behind a start still waiting for its bytes.
-
-        Returns where it starts (the waiting start was false), or None. Each
-        flag behind the start is judged once, and each valid-looking start
-        behind it has its FCS checked once, when its bytes are all there.
-        """
-        offset = self._offset
-        if self._waiting_start != offset + pending:
-            self._waiting_start, self._judged_to, self._waiting = offset + pending, offset + pending + 1, []
-            self._disproven = {position for position in self._disproven if position > offset + pending}
-        found = self._completed_behind(buffer)
-        if found is not None:
-            return found
-        size = len(buffer)
-        pos = self._judged_to - offset
-        while (candidate := buffer.find(FLAG, pos)) >= 0:
-            header = self._header(buffer, candidate)
-            if header is None:
-                break  # its header is still arriving: judge it with more bytes
-            if header[0] >= 0:
-                end = candidate + header[0] + 2
-                if end > size:
-                    self._waiting.append((offset + candidate, offset + end))
-                elif _proven(buffer, candidate, end):
-                    return candidate
-                else:
-                    self._disproven.add(offset + candidate)
-            pos = candidate + 1
-        self._judged_to = offset + (candidate if candidate >= 0 else size)
-        return None
-
-    def _completed_behind(self, buffer: bytearray) -> int | None:
-        """Check the starts waiting behind the pending one whose bytes have all come; return a proven one."""
-        offset, size = self._offset, len(buffer)
-        found = None
-        still_waiting = []
-        for begin, end in self._waiting:
-            if end - offset > size:
-                still_waiting.append((begin, end))
-            elif found is None and _proven(buffer, begin - offset, end - offset):
-                found = begin - offset
-            else:
-                self._disproven.add(begin)
-        self._waiting = still_waiting
-        return found
-
-    def _reassemble(self, information: bytes, frame: bytes, *, segmented: bool) -> HdlcMessage | DroppedFrame | None:
-        if not segmented and not self._segments:
-            return HdlcMessage(information, frame)
-        self._segments.append(information)
-        self._segment_frames.append(frame)
-        self._segments_size += len(information)
-        # A reassembly longer than a push, or of more segments (empty ones
-        # too), is a stream of segments whose last one was lost.
-        if self._segments_size > MAX_MESSAGE_BYTES or len(self._segments) > MAX_PARTS:
-            raw = b"".join(self._segment_frames)
-            self._segments_reset()
-            return DroppedFrame(DropReason.UNDECODABLE, "segmented message never ended", raw)
-        if segmented:
-            return None
-        message = HdlcMessage(b"".join(self._segments), b"".join(self._segment_frames))
-        self._segments_reset()
-        return message
-
-    def _segments_reset(self) -> None:
-        self._segments = []
-        self._segment_frames = []
-        self._segments_size = 0
 
     def _skip(self, buffer: bytearray, start: int, end: int) -> None:
         """Count bytes between frames as noise; flags are not noise."""
@@ -376,3 +409,30 @@ def reseal(frames: bytes) -> bytes:
         out[end - 3 : end - 1] = crc16_x25(out[pos + 1 : end - 3]).to_bytes(2, "little")
         pos = end
     return bytes(out)
+
+
+def hdlc_frame(information: bytes, *, segmented: bool = False) -> bytes:
+    """Build one HDLC frame (type 3) around an information field, with its HCS and FCS.
+
+    For frames made from edited content (diagnostics) that must decode again.
+    Raises ValueError for an information field too long for one frame.
+    """
+    header_rest = _PUSH_ADDRESSES + bytes([_PUSH_CONTROL])
+    length = 2 + len(header_rest) + HCS_BYTES + len(information) + _FCS_BYTES
+    if length > _MAX_LENGTH:
+        msg = f"an HDLC frame holds at most {_MAX_LENGTH} bytes; frame the APDU in segments"
+        raise ValueError(msg)
+    header = bytes([_FORMAT_TYPE_3 | (_SEGMENTED if segmented else 0) | (length >> 8), length & 0xFF]) + header_rest
+    body = header + crc16_x25(header).to_bytes(HCS_BYTES, "little") + information
+    return bytes([FLAG]) + body + crc16_x25(body).to_bytes(_FCS_BYTES, "little") + bytes([FLAG])
+
+
+# The most information one frame built here carries: its length less format, addresses, control, HCS and FCS.
+_MAX_INFORMATION = _MAX_LENGTH - (2 + len(_PUSH_ADDRESSES) + 1 + HCS_BYTES + _FCS_BYTES)
+
+
+def frame_apdu(apdu: bytes) -> bytes:
+    """Frame an APDU (or an LLC PDU) as a meter does: behind an LLC header, in segments when one frame is too short."""
+    information = LLC_HEADERS[0] + strip_llc(apdu)
+    chunks = [information[at : at + _MAX_INFORMATION] for at in range(0, len(information), _MAX_INFORMATION)]
+    return b"".join(hdlc_frame(chunk, segmented=index < len(chunks) - 1) for index, chunk in enumerate(chunks))

@@ -4,8 +4,8 @@ A serial stands in a frame as the meter id (as text, as the hex of its text,
 or as a 32-bit number), in a COSEM logical device name, and in the system
 title of a ciphered frame. Each mask keeps its length, so every offset and
 length field stays where it was: once their checksums are computed anew
-(hdlc.reseal, mbus.reseal, p1.reseal), masked frames decode as before, with
-the maker's three-letter id kept where the decoder reads the maker from it.
+(reseal), masked frames decode as before, with the maker's three-letter id
+kept where the decoder reads the maker from it.
 """
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from . import hdlc, mbus, p1
+from .axdr import DOUBLE_LONG_UNSIGNED
 from .ciphering import SYSTEM_TITLE_LENGTH
 
 if TYPE_CHECKING:
-    from .model import Telegram
+    from .model import FrameFormat, Telegram
 
 MASK = ord("X")
 # A logical device name and a system title open with the maker's FLAG id: who made it, not which one it is.
 _MAKER_ID_LENGTH = 3
-_DOUBLE_LONG_UNSIGNED = 0x06
 # Every equipment identifier a P1 telegram carries (0-0:96.1.1 the meter's, 0-1:96.1.0 a gas or water
 # meter's on its M-Bus): each is a serial, whichever one the decoder took as the meter id.
 _P1_IDENTIFIER = re.compile(rb"\d-\d:96\.1\.\d\(([^)\r\n]+)\)")
@@ -41,8 +42,8 @@ def _meter_id_masks(meter_id: str) -> list[tuple[bytes, bytes]]:
     masks += [(spelled, b"58" * len(text)) for spelled in (text.hex().upper().encode(), text.hex().encode())]
     if meter_id.isdigit() and int(meter_id) < 1 << 32:
         # The Danish list sends its meter number as a 32-bit integer.
-        number = bytes([_DOUBLE_LONG_UNSIGNED]) + int(meter_id).to_bytes(4, "big")
-        masks.append((number, bytes([_DOUBLE_LONG_UNSIGNED, 0, 0, 0, 0])))
+        number = bytes([DOUBLE_LONG_UNSIGNED]) + int(meter_id).to_bytes(4, "big")
+        masks.append((number, bytes([DOUBLE_LONG_UNSIGNED, 0, 0, 0, 0])))
     return masks
 
 
@@ -73,3 +74,16 @@ def mask_serials(data: bytes, masks: list[tuple[bytes, bytes]]) -> bytes:
     for serial, mask in masks:
         data = data.replace(serial, mask)
     return data
+
+
+def reseal(raw: bytes, frame_format: FrameFormat) -> bytes:
+    """Recompute the checksums of a telegram's frames, of the format it came in, after their content was edited.
+
+    A bare APDU has no checksum to recompute; it is read as HDLC frames
+    would be, so one that is none comes back unchanged.
+    """
+    if frame_format == "p1":
+        return p1.reseal(raw)
+    if frame_format == "mbus":
+        return mbus.reseal(raw)
+    return hdlc.reseal(raw)

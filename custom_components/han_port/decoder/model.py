@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from .obis import ObisCode, Unit
 
 Number = int | float
+type FrameFormat = Literal["hdlc", "p1", "mbus", "apdu"]
+"""How a telegram came: HDLC frames, a P1 telegram, M-Bus long frames, or a bare APDU (a message's payload)."""
 
 
 class Reading(NamedTuple):
@@ -30,7 +32,7 @@ class Reading(NamedTuple):
 class Telegram:
     """Everything one push from the meter said."""
 
-    format: Literal["hdlc", "p1", "mbus", "apdu"]
+    format: FrameFormat
     """How the telegram came: HDLC frames, a P1 telegram, M-Bus long frames, or a bare APDU (a message's payload)."""
     manufacturer: str | None
     list_version: str | None

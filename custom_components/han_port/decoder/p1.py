@@ -21,7 +21,8 @@ from .registers import interpretable
 START = ord("/")
 END = ord("!")
 _CRC_DIGITS = 4
-_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+"""The bytes of hex digits, either case: a P1 CRC, or hex text a bridge writes."""
 # A telegram is text: it opens with '/' and a three-letter manufacturer id,
 # and holds nothing but printable characters and line ends.
 _IDENT = re.compile(rb"/[A-Za-z]{3}")
@@ -120,7 +121,7 @@ class P1Framer:
             crc_end = end_mark + 1 + _CRC_DIGITS
             if end_mark < 0 or len(buffer) < crc_end:
                 break
-            if not _HEX_DIGITS.issuperset(buffer[end_mark + 1 : crc_end]):
+            if not HEX_DIGITS.issuperset(buffer[end_mark + 1 : crc_end]):
                 if _IDENT.match(buffer, start) and buffer[end_mark + 1] in b"\r\n":
                     detail = "P1 telegram without a CRC (DSMR 2.2/3 style): nothing proves it intact"
                     events.append(self._drop(start, detail, bytes(buffer[start : end_mark + 1])))

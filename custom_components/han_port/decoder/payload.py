@@ -13,10 +13,10 @@ import re
 
 from .ciphering import GENERAL_GLO_CIPHERING
 from .dlms import DATA_NOTIFICATION, GENERAL_BLOCK_TRANSFER, strip_llc
+from .p1 import HEX_DIGITS
 
 # Between hex digits, bridges write spaces, line ends, colons, commas or dashes, and some a 0x per byte.
 _HEX_NOISE = re.compile(rb"0x|[\s:,-]", re.IGNORECASE)
-_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 # The APDUs a meter pushes: a data-notification, one ciphered with general-glo-ciphering,
 # or a block of either sent by general-block-transfer.
 _PUSHED_APDUS = frozenset((DATA_NOTIFICATION, GENERAL_GLO_CIPHERING, GENERAL_BLOCK_TRANSFER))
@@ -38,7 +38,7 @@ def hex_digits(text: bytes) -> bytes | None:
         decoded = bytes.fromhex(text.decode("ascii"))
     except ValueError:  # UnicodeDecodeError too: binary, or separators fromhex does not know
         digits = _HEX_NOISE.sub(b"", text)
-        if not digits or len(digits) % 2 or not _HEX_DIGITS.issuperset(digits):
+        if not digits or len(digits) % 2 or not HEX_DIGITS.issuperset(digits):
             return None
         return bytes.fromhex(digits.decode("ascii"))
     return decoded or None
