@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import voluptuous as vol
 from homeassistant.components.repairs import RepairsFlow
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.helpers import issue_registry as ir
 
+from .compat import form_schema
 from .const import DOMAIN
 from .registers import code_of_name
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
-    from homeassistant.data_entry_flow import FlowResult
 
+    from .compat import FixFlowResult
     from .coordinator import HanPortCoordinator
     from .decoder.registers import Code
 
@@ -28,13 +28,13 @@ class HeldRegisterFlow(RepairsFlow):
         self._entry_id = entry_id
         self._register = register
 
-    async def async_step_init(self, user_input: dict[str, str] | None = None) -> FlowResult:  # noqa: ARG002 - a menu
+    async def async_step_init(self, user_input: dict[str, str] | None = None) -> FixFlowResult:  # noqa: ARG002 - a menu
         """Ask whether the held total is the meter's count."""
         return self.async_show_menu(
             step_id="init", menu_options=["accept", "keep_holding"], description_placeholders=self._placeholders()
         )
 
-    async def async_step_accept(self, user_input: dict[str, str] | None = None) -> FlowResult:
+    async def async_step_accept(self, user_input: dict[str, str] | None = None) -> FixFlowResult:
         """Take the held total as the meter's count, and count on from there."""
         if user_input is None:
             return self._confirm("accept")
@@ -43,7 +43,7 @@ class HeldRegisterFlow(RepairsFlow):
             return self.async_abort(reason="not_held")
         return self.async_create_entry(data={})
 
-    async def async_step_keep_holding(self, user_input: dict[str, str] | None = None) -> FlowResult:
+    async def async_step_keep_holding(self, user_input: dict[str, str] | None = None) -> FixFlowResult:
         """Keep the last total: the guard goes on as it would, and this issue is withdrawn."""
         if user_input is None:
             return self._confirm("keep_holding")
@@ -51,9 +51,9 @@ class HeldRegisterFlow(RepairsFlow):
             coordinator.keep_holding(self._register)
         return self.async_create_entry(data={})
 
-    def _confirm(self, step_id: str) -> FlowResult:
+    def _confirm(self, step_id: str) -> FixFlowResult:
         return self.async_show_form(
-            step_id=step_id, data_schema=vol.Schema({}), description_placeholders=self._placeholders()
+            step_id=step_id, data_schema=form_schema({}), description_placeholders=self._placeholders()
         )
 
     def _placeholders(self) -> dict[str, str]:
