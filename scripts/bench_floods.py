@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from custom_components.han_port.decoder import Decoder
 from custom_components.han_port.decoder.crc import crc16_x25
-from custom_components.han_port.simulator import frames as encoder
+from simulator import frames as encoder
 
 SIZE = 10 * 1024 * 1024
 CHUNK = 4096

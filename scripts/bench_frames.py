@@ -8,8 +8,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from custom_components.han_port.simulator import frames as encoder
-from custom_components.han_port.simulator.frames import MeterState
+from simulator import frames as encoder
+from simulator.frames import MeterState
 
 KEY = bytes(range(16))
 AUTH_KEY = bytes(range(16, 32))

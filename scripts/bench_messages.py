@@ -10,8 +10,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from custom_components.han_port.decoder import Decoder, Telegram
-from custom_components.han_port.simulator import frames as encoder
-from custom_components.han_port.simulator.frames import LLC, MeterState
+from simulator import frames as encoder
+from simulator.frames import LLC, MeterState
 
 MESSAGES = 2000
 

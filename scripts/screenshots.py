@@ -21,7 +21,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from custom_components.han_port.simulator.meter import SimulatedMeter
+from simulator.meter import SimulatedMeter
 from tests.live import HomeAssistant, Simulator, free_port
 
 if TYPE_CHECKING:

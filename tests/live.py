@@ -57,7 +57,7 @@ class Simulator:
             [
                 sys.executable,
                 "-m",
-                "custom_components.han_port.simulator",
+                "simulator",
                 *key_options,
                 "--vendor",
                 vendor,

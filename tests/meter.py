@@ -18,9 +18,9 @@ from homeassistant.util import slugify
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.han_port.const import CONF_MANUFACTURER, CONF_METER_TYPE, DOMAIN
-from custom_components.han_port.simulator import frames as encoder
-from custom_components.han_port.simulator.frames import MeterState
-from custom_components.han_port.simulator.outlets import Outlets
+from simulator import frames as encoder
+from simulator.frames import MeterState
+from simulator.outlets import Outlets
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -16,8 +16,8 @@ from custom_components.han_port.decoder import (
     reseal,
     serial_masks,
 )
-from custom_components.han_port.simulator import frames as encoder
-from custom_components.han_port.simulator.frames import MeterState
+from simulator import frames as encoder
+from simulator.frames import MeterState
 
 STATE = MeterState(meter_id="5706567000000001", power_import=1234)
 

@@ -15,8 +15,8 @@ from custom_components.han_port.decoder.arbiter import FORMAT_CHANGE_EVIDENCE, F
 from custom_components.han_port.decoder.crc import crc16_arc
 from custom_components.han_port.decoder.hdlc import reseal as reseal_hdlc
 from custom_components.han_port.decoder.mbus import reseal as reseal_mbus
-from custom_components.han_port.simulator import frames as encoder
-from custom_components.han_port.simulator.frames import MeterState
+from simulator import frames as encoder
+from simulator.frames import MeterState
 
 from .test_decoder_roundtrip import AUTH_KEY, KEY, chunked
 

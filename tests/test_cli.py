@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from custom_components.han_port.decoder.__main__ import main
-from custom_components.han_port.simulator import frames as encoder
-from custom_components.han_port.simulator.frames import MeterState
+from simulator import frames as encoder
+from simulator.frames import MeterState
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -36,8 +36,8 @@ from custom_components.han_port.const import (
     DOMAIN,
 )
 from custom_components.han_port.decoder.ciphering import P1_AUTHENTICATION_KEY
-from custom_components.han_port.simulator import frames as encoder
-from custom_components.han_port.simulator.meter import SimulatedMeter
+from simulator import frames as encoder
+from simulator.meter import SimulatedMeter
 
 from .meter import (
     AUTH_KEY,
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigFlowResult
     from homeassistant.core import HomeAssistant
 
-    from custom_components.han_port.simulator.frames import MeterState
+    from simulator.frames import MeterState
 
 pytestmark = pytest.mark.usefixtures("fast_timing")
 

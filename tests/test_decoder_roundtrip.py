@@ -18,8 +18,8 @@ from custom_components.han_port.decoder.decoder import decode_dlms_message
 from custom_components.han_port.decoder.hdlc import HdlcFramer, HdlcMessage
 from custom_components.han_port.decoder.registers import MAX_POWER
 from custom_components.han_port.decoder.resolution import ResolutionLearner
-from custom_components.han_port.simulator import frames as encoder
-from custom_components.han_port.simulator.frames import MeterState
+from simulator import frames as encoder
+from simulator.frames import MeterState
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -14,8 +14,8 @@ from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Te
 from custom_components.han_port.decoder.ciphering import P1_AUTHENTICATION_KEY
 from custom_components.han_port.decoder.decoder import _DAMAGED_IN_A_ROW
 from custom_components.han_port.decoder.partial import MAX_MESSAGES_BETWEEN_PARTS, MAX_PARTS
-from custom_components.han_port.simulator import frames as encoder
-from custom_components.han_port.simulator.frames import MeterState
+from simulator import frames as encoder
+from simulator.frames import MeterState
 
 from .test_decoder_roundtrip import AUTH_KEY, KEY, chunked
 

@@ -22,8 +22,8 @@ from custom_components.han_port.decoder.decoder import MAX_LEFT_OUT_CODES
 from custom_components.han_port.decoder.masking import mask_serials, serial_masks
 from custom_components.han_port.decoder.p1 import reseal as p1_reseal
 from custom_components.han_port.decoder.registers import quantity_of
-from custom_components.han_port.simulator import frames as encoder
-from custom_components.han_port.simulator.frames import MeterState
+from simulator import frames as encoder
+from simulator.frames import MeterState
 
 from .meter import AUTH_KEY, KEY, NORWEGIAN_KAMSTRUP, default_state, kamstrup_frame
 from .test_decoder_roundtrip import CASES, build_frames, consistent

@@ -30,7 +30,7 @@ from custom_components.han_port.const import (
 from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason
 from custom_components.han_port.decoder.__main__ import main
 from custom_components.han_port.identity import NEW_METER_TELEGRAMS, Identity, MeterIdentity
-from custom_components.han_port.simulator import frames as encoder
+from simulator import frames as encoder
 
 from .meter import (
     AUTH_KEY,

@@ -34,8 +34,8 @@ from custom_components.han_port.const import (
     DOMAIN,
 )
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode
-from custom_components.han_port.simulator import frames as encoder
-from custom_components.han_port.simulator.meter import SimulatedMeter
+from simulator import frames as encoder
+from simulator.meter import SimulatedMeter
 
 from .meter import (
     AUTH_KEY,

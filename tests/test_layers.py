@@ -26,7 +26,7 @@ from custom_components.han_port.decoder.lists import take_apart
 from custom_components.han_port.decoder.obis import identification
 from custom_components.han_port.decoder.p1 import P1Framer, P1Message, parse_telegram
 from custom_components.han_port.decoder.readings import STANDARD, Entry, interpret, text
-from custom_components.han_port.simulator import frames as encoder
+from simulator import frames as encoder
 
 
 def test_crc_check_values() -> None:

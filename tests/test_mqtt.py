@@ -39,8 +39,8 @@ from custom_components.han_port.const import (
     DOMAIN,
 )
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram
-from custom_components.han_port.simulator import frames as encoder
-from custom_components.han_port.simulator.frames import LLC
+from simulator import frames as encoder
+from simulator.frames import LLC
 
 from .broker import Broker, running_broker
 from .meter import (
@@ -426,7 +426,7 @@ async def test_the_simulator_publishes_what_the_decoder_reads(
     command = [
         sys.executable,
         "-m",
-        "custom_components.han_port.simulator",
+        "simulator",
         *("--vendor", vendor, "--no-tcp", "--speed", "20", "--seconds", "2"),
         *("--mqtt", f"127.0.0.1:{broker.port}", "--topic", topic, "--payload", shape),
         *("--key", KEY.hex(), "--auth-key", AUTH_KEY.hex()),

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram
 from custom_components.han_port.decoder.payload import MAX_MESSAGE_BYTES, hex_digits, is_bare_apdu
-from custom_components.han_port.simulator import frames as encoder
-from custom_components.han_port.simulator.frames import LLC, MeterState
-from custom_components.han_port.simulator.mqtt import payload
+from simulator import frames as encoder
+from simulator.frames import LLC, MeterState
+from simulator.mqtt import payload
 
 from .meter import default_state
 from .test_decoder_roundtrip import AUTH_KEY, CASES, KEY, NO_MAKER, ListCase, decoder_for, drawn, states

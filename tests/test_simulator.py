@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from custom_components.han_port.decoder import Decoder, ObisCode
-from custom_components.han_port.simulator.__main__ import main
-from custom_components.han_port.simulator.meter import AUTHENTICATED, CIPHERED, VENDORS, SimulatedMeter
+from simulator.__main__ import main
+from simulator.meter import AUTHENTICATED, CIPHERED, VENDORS, SimulatedMeter
 
 ROOT = Path(__file__).resolve().parents[1]
 POWER = ObisCode.parse("1-0:1.7.0")
@@ -81,7 +81,7 @@ def test_energy_follows_the_power_drawn() -> None:
 def simulator(*args: str) -> subprocess.Popen[str]:
     """The simulator in its own process, its report lines readable."""
     return subprocess.Popen(
-        [sys.executable, "-m", "custom_components.han_port.simulator", *args],
+        [sys.executable, "-m", "simulator", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram
-from custom_components.han_port.simulator import frames as encoder
+from simulator import frames as encoder
 
 from .corpus import STREAMS, require_corpus
 

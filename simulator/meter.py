@@ -7,7 +7,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..decoder.ciphering import P1_AUTHENTICATION_KEY
+from custom_components.han_port.decoder.ciphering import P1_AUTHENTICATION_KEY
+
 from . import frames
 from .frames import HOURLY, MeterState
 

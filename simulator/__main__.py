@@ -1,8 +1,8 @@
 """Run a simulated meter on a TCP port, a pseudo-terminal and/or an MQTT topic.
 
-python -m custom_components.han_port.simulator --vendor kamstrup --speed 60
-python -m custom_components.han_port.simulator --replay capture.txt --hex
-python -m custom_components.han_port.simulator --mqtt 127.0.0.1:1883 --topic han/raw --payload hex
+python -m simulator --vendor kamstrup --speed 60
+python -m simulator --replay capture.txt --hex
+python -m simulator --mqtt 127.0.0.1:1883 --topic han/raw --payload hex
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..decoder import Decoder, DroppedFrame, parse_key
-from ..decoder.__main__ import read_capture
+from custom_components.han_port.decoder import Decoder, DroppedFrame, parse_key
+from custom_components.han_port.decoder.__main__ import read_capture
+
 from .meter import AUTHENTICATED, CIPHERED, VENDORS, Push, SimulatedMeter
 from .mqtt import PAYLOAD_SHAPES
 from .outlets import Outlets
@@ -88,7 +89,7 @@ def _broker(text: str) -> tuple[str, int]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m custom_components.han_port.simulator",
+        prog="python -m simulator",
         description="Simulate a HAN port meter on a TCP port and/or a pseudo-terminal.",
     )
     parser.add_argument("--vendor", choices=VENDORS, default="kamstrup", help="which meter to simulate")

@@ -15,9 +15,9 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from ..decoder import mbus
-from ..decoder.crc import crc16_arc, crc16_x25
-from ..decoder.obis import ObisCode
+from custom_components.han_port.decoder import mbus
+from custom_components.han_port.decoder.crc import crc16_arc, crc16_x25
+from custom_components.han_port.decoder.obis import ObisCode
 
 _ONE_BYTE_LENGTH = 0x80
 _BYTE = 0xFF
