@@ -299,3 +299,45 @@ def test_a_damaged_ciphered_frame_refused_at_a_stream_start_never_makes_the_stre
     decoder = Decoder(KEY, AUTH_KEY)
     events = decoder.feed_events(bytes(damaged) + b"".join(ciphered(SENT + n, n + 1) for n in (1, 2, 3)))
     assert powers(events) == [SENT + 1, SENT + 2, SENT + 3]
+
+
+def _hide_header(frame: bytes, at: int) -> bytes:
+    """Damage a frame's header so that no framer sees a frame there: its bytes become noise."""
+    damaged = bytearray(frame)
+    damaged[at] ^= 0x40
+    return bytes(damaged)
+
+
+def test_blocks_of_two_pushes_are_never_joined_when_damage_hid_the_blocks_between() -> None:
+    """Push A's block 2 and push B's block 1 hidden by damage: B's block 2 must not complete A's block 1.
+
+    Found by fuzzing: an APDU made of two pushes' blocks, which no meter sent, decoded to values.
+    """
+
+    def two_blocks(power: int) -> list[bytes]:
+        apdu = ten_second_list(power)
+        return [encoder.hdlc_frames(block) for block in encoder.general_block_transfer(apdu, len(apdu) // 2 + 1)]
+
+    a, b = two_blocks(SENT), two_blocks(SENT + 1)
+    assert len(a) == len(b) == 2
+    stream = a[0] + _hide_header(a[1], 1) + _hide_header(b[0], 1) + b[1]
+    after = b"".join(two_blocks(SENT + 2))
+    decoder = Decoder()
+    events = decoder.feed_events(stream + after)
+    assert powers(events) == [SENT + 2]
+
+
+def test_segments_of_two_m_bus_pushes_are_never_joined_when_damage_hid_the_segments_between() -> None:
+    """The same with M-Bus long frames: a meter sends a message's frames back to back."""
+
+    def two_segments(power: int) -> tuple[bytes, bytes]:
+        apdu = ten_second_list(power)
+        frames = encoder.mbus_frames(apdu, segment_size=len(apdu) // 2 + 1)
+        first = frames[1] + 6  # L, and the header, checksum and stop around it
+        return frames[:first], frames[first:]
+
+    a, b = two_segments(SENT), two_segments(SENT + 1)
+    stream = a[0] + _hide_header(a[1], 0) + _hide_header(b[0], 0) + b[1]
+    decoder = Decoder()
+    events = decoder.feed_events(stream + b"".join(two_segments(SENT + 2)))
+    assert powers(events) == [SENT + 2]

@@ -85,7 +85,7 @@ def test_a_message_whose_last_segment_was_lost_is_dropped_and_the_next_one_decod
     events = decoder.feed_events(bytes(mbus[0]) + bytes(mbus[1]))
     assert powers(events) == [621]
     assert [event.detail for event in events if not isinstance(event, Telegram)] == [
-        f"M-Bus message cut: {len(frame_starts) - 1} segment(s) came, its last never did"
+        f"M-Bus message cut by bytes no frame held: {len(frame_starts) - 1} segment(s) came, its last never did"
     ]
 
 

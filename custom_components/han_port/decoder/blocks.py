@@ -50,6 +50,10 @@ def is_pushed_block(header: bytes) -> bool:
     return header[_NUMBER] != _NONE and header[_ACKNOWLEDGED] == _NONE
 
 
+# Between the frames of one push's blocks: at most a closing and an opening flag of their own.
+_FLAGS_BETWEEN = 2
+
+
 class BlockAssembler:
     """Joins the blocks of general-block-transfer pushes back into their APDU.
 
@@ -69,6 +73,8 @@ class BlockAssembler:
         self._passed = 0  # other messages since the last block
         # Why the blocks were let go while no block came, said with the next block.
         self._let_go: str | None = None
+        # Where the frame of the last block kept ended in the stream (None: not known, as in messages).
+        self._next: int | None = None
 
     def unfinished(self) -> str | None:
         """Say what an APDU being joined still waits for, or why its blocks were let go; None when none is."""
@@ -78,10 +84,12 @@ class BlockAssembler:
             return None
         return f"a general-block-transfer: {len(self._data)} block(s) came, its last never did"
 
-    def other_message(self) -> None:
-        """Count a message that is no block; after too many, the blocks waiting are let go."""
+    def other_message(self, position: int | None = None, size: int = 0) -> None:
+        """Count a message that is no block (where its frame began, and its size); after too many, let go."""
         if not self._data:
             return
+        if position is not None and self._next is not None:
+            self._next = position + size  # its bytes were a frame's, not damage
         self._passed += 1
         if self._passed > MAX_MESSAGES_BETWEEN_PARTS:
             had = len(self._data)
@@ -91,15 +99,31 @@ class BlockAssembler:
                 " messages and not its next block: let go"
             )
 
-    def add(self, block: Block, raw: bytes) -> JoinedApdu | None:
+    def damaged_frame(self) -> None:
+        """Let go of the blocks being joined: a frame that failed its check may have carried the next one.
+
+        Were they kept, a later push's next block would complete this push's
+        first: an APDU made of two pushes, which no meter sent.
+        """
+        if not self._data:
+            return
+        had = len(self._data)
+        self._reset()
+        self._let_go = f"a general-block-transfer: {had} block(s) came, then a frame damaged on the line: let go"
+
+    def add(self, block: Block, raw: bytes, position: int | None = None) -> JoinedApdu | None:
         """Take a block and what carried it; return the whole APDU with its last block, None while more are due.
 
-        Raises DecodeError, with the reason, for a block that does not follow
-        the one before it, and for one that lets go of the blocks before it.
+        position is where its frame began in a byte stream. Raises DecodeError,
+        with the reason, for a block that does not follow the one before it,
+        and for one that lets go of the blocks before it.
         """
+        if self._data and position is not None and self._next is not None and position - self._next > _FLAGS_BETWEEN:
+            # Bytes no frame held came between: damage, and the block they hid may have been the next.
+            self.damaged_frame()
         if block.number == 1 and block.last:
             # A whole APDU in one block: for a transfer waiting, one more message between its blocks.
-            self.other_message()
+            self.other_message(position, len(raw))
             return JoinedApdu(block.data, raw)
         let_go, self._let_go = self._let_go, None
         expected = len(self._data) + 1
@@ -112,10 +136,10 @@ class BlockAssembler:
                 raise DecodeError(msg)
             if had:
                 # The new block 1 is kept: only the transfer it cut is dropped.
-                self._keep(block, raw)
+                self._keep(block, raw, position)
                 msg = f"general-block-transfer cut: {had} block(s) came, then a new block 1"
                 raise DecodeError(msg)
-        self._keep(block, raw)
+        self._keep(block, raw, position)
         if len(self._data) > MAX_PARTS or self._size > MAX_MESSAGE_BYTES:
             had = len(self._data)
             self._reset()
@@ -127,11 +151,12 @@ class BlockAssembler:
         self._reset()
         return joined
 
-    def _keep(self, block: Block, raw: bytes) -> None:
+    def _keep(self, block: Block, raw: bytes, position: int | None = None) -> None:
+        self._next = None if position is None else position + len(raw)
         self._data.append(block.data)
         self._raws.append(raw)
         self._size += len(raw)  # what carried the block: its data and framing
         self._passed = 0
 
     def _reset(self) -> None:
-        self._data, self._raws, self._size, self._passed = [], [], 0, 0
+        self._data, self._raws, self._size, self._passed, self._next = [], [], 0, 0, None

@@ -157,9 +157,9 @@ class _ContentDecoder:
         # How many bare ciphered APDUs the keys, once proven, failed to open in a row (see _refused).
         self._rejected_in_a_row = 0
 
-    def _join_blocks(self, message: DlmsMessage) -> DlmsMessage | None:
+    def _join_blocks(self, message: DlmsMessage, position: int | None) -> DlmsMessage | None:
         """Add a block; return the joined APDU, carried as its blocks were, once the last is in."""
-        joined = self.blocks.add(parse_block(strip_llc(message.information)), message.raw)
+        joined = self.blocks.add(parse_block(strip_llc(message.information)), message.raw, position)
         return None if joined is None else type(message)(joined.apdu, joined.raw)
 
     def _refused(self, err: FrameRefusedError, message: DlmsMessage | P1Message) -> DroppedFrame:
@@ -183,7 +183,7 @@ class _ContentDecoder:
                 return DroppedFrame(DropReason.BAD_CHECKSUM, detail, message.raw, err.ciphering)
         return DroppedFrame(err.reason, str(err), message.raw, err.ciphering)
 
-    def decode(self, message: DlmsMessage | P1Message) -> Event | None:
+    def decode(self, message: DlmsMessage | P1Message, position: int | None = None) -> Event | None:
         """Decode a checksum-valid message; drop it if it does not decode, is impossible or is refused.
 
         None for a block of a general-block-transfer that is not the last:
@@ -191,12 +191,12 @@ class _ContentDecoder:
         """
         try:
             if not isinstance(message, P1Message) and strip_llc(message.information)[:1] == _BLOCK_TAG:
-                joined = self._join_blocks(message)
+                joined = self._join_blocks(message, position)
                 if joined is None:
                     return None
                 message = joined
             else:
-                self.blocks.other_message()
+                self.blocks.other_message(position, len(message.raw))
             if not isinstance(message, P1Message):
                 telegram = decode_dlms_message(message, self.keys, self.resolutions, self.policy)
             else:
@@ -317,7 +317,7 @@ class Decoder:
                 detail = "the tail of a frame the stream was joined inside: no checksum of it came"
                 events.append(self._counted(DroppedFrame(DropReason.UNRECOGNISED, detail, message.raw)))
                 continue
-            event = self._arbitrate(framing, message)
+            event = self._arbitrate(framing, message, position)
             if event is not None:  # a block of a longer APDU: its event comes with the last block
                 events.append(self._counted(event))
         return events
@@ -334,15 +334,20 @@ class Decoder:
         mbus_end = len(after) >= 2 and after[1] == MBUS_STOP  # noqa: PLR2004 - the checksum byte, then the stop
         return hdlc_end or mbus_end
 
-    def _arbitrate(self, framing: Framing, message: DlmsMessage | P1Message | DroppedFrame) -> Event | None:
+    def _arbitrate(
+        self, framing: Framing, message: DlmsMessage | P1Message | DroppedFrame, position: int | None = None
+    ) -> Event | None:
         """Read a message as the stream's, drop it as a stranger's, or pass over a chance pattern in another's bytes."""
         arbiter = self._arbiter
         if isinstance(message, DroppedFrame):
+            if framing is Framing.FRAMES and message.reason is DropReason.BAD_CHECKSUM:
+                # The frame that failed may have carried the next block: what came before it is no half.
+                self._content.blocks.damaged_frame()
             return message if arbiter.hears(framing) else None
         if framing is Framing.FRAMES:
             # Its checksum proved it: what it carries is decoded only if it is the stream's.
             if arbiter.proven(framing):
-                return self._content.decode(message)
+                return self._content.decode(message, position)
             return DroppedFrame(DropReason.UNRECOGNISED, arbiter.stranger(_KINDS[type(message)]), message.raw)
         # A bare APDU has no checksum: only its decoding proves it.
         event = self._content.decode(message)

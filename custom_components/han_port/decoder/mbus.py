@@ -51,6 +51,7 @@ class MbusFramer:
         self._segments: list[bytes] = []
         self._segment_frames: list[bytes] = []
         self._next_sequence = 0
+        self._segments_end = -1  # stream position where the last segment's frame ended
         self._message_at = 0  # stream position of the message's first frame
         # Frames whose header held, found since the caller last took them (stream positions).
         self._claims: list[tuple[int, int]] = []
@@ -149,12 +150,19 @@ class MbusFramer:
             return [(position, DroppedFrame(DropReason.UNDECODABLE, detail, frame))]
         sequence = ci & SEQUENCE
         events: list[tuple[int, MbusMessage | DroppedFrame]] = []
+        if self._segments and position != self._segments_end:
+            # A meter sends a message's frames back to back: bytes no frame held came between, and the
+            # frame they hid may have been this message's next segment (another push's would splice in).
+            had, raw = len(self._segments), b"".join(self._segment_frames)
+            self._reset_segments()
+            detail = f"M-Bus message cut by bytes no frame held: {had} segment(s) came, its last never did"
+            events.append((self._message_at, DroppedFrame(DropReason.UNDECODABLE, detail, raw)))
         if sequence != self._next_sequence:
             had, raw = len(self._segments), b"".join(self._segment_frames)
             self._reset_segments()
             if sequence != 0:
                 detail = f"M-Bus segment {sequence} came where segment {had} was due: the message is incomplete"
-                return [(position, DroppedFrame(DropReason.UNDECODABLE, detail, frame))]
+                return [*events, (position, DroppedFrame(DropReason.UNDECODABLE, detail, frame))]
             # A new message's first segment: the one before lost its end (a damaged frame).
             detail = f"M-Bus message cut: {had} segment(s) came, its last never did"
             events.append((self._message_at, DroppedFrame(DropReason.UNDECODABLE, detail, raw)))
@@ -162,6 +170,7 @@ class MbusFramer:
             self._message_at = position
         self._segments.append(body[MIN_LENGTH + TSAP_BYTES :])
         self._segment_frames.append(frame)
+        self._segments_end = position + len(frame)
         if not ci & LAST_SEGMENT:
             self._next_sequence = sequence + 1
             if len(self._segments) >= MAX_SEGMENTS:
@@ -179,6 +188,7 @@ class MbusFramer:
         self._segments = []
         self._segment_frames = []
         self._next_sequence = 0
+        self._segments_end = -1
 
 
 def _header_length(buffer: bytes | bytearray, start: int) -> int:
