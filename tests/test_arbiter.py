@@ -341,3 +341,13 @@ def test_segments_of_two_m_bus_pushes_are_never_joined_when_damage_hid_the_segme
     decoder = Decoder()
     events = decoder.feed_events(stream + b"".join(two_segments(SENT + 2)))
     assert powers(events) == [SENT + 2]
+
+
+@pytest.mark.parametrize("cut", [b"\x68", b"\x68\x22", b"\x68\x22\x22"])
+def test_an_m_bus_frame_cut_short_never_takes_the_next_whole_frame(cut: bytes) -> None:
+    """Found by fuzzing: "68 22 22" read the next frame's start byte as its own header's last, and the
+    frame it then measured (failing its checksum) swallowed the next whole push."""
+    pushes = [encoder.mbus_frames(power_list(SENT + n)) for n in range(3)]
+    decoder = Decoder()
+    events = decoder.feed_events(pushes[0] + cut + pushes[1] + pushes[2])
+    assert powers(events) == [SENT, SENT + 1, SENT + 2]

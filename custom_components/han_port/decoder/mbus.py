@@ -131,7 +131,9 @@ class MbusFramer:
                 drop = DroppedFrame(DropReason.BAD_CHECKSUM, "M-Bus checksum mismatch", frame)
                 events.append((self._offset + start, drop))
                 self._reset_segments()
-                pos = end
+                # Look again behind its start: a frame cut short ("68 22 22") took the next frame's
+                # start byte for its own header, and that next frame is whole.
+                pos = start + 1
                 continue
             events += self._segment(body, frame, self._offset + start)
             pos = end
