@@ -351,3 +351,18 @@ def test_an_m_bus_frame_cut_short_never_takes_the_next_whole_frame(cut: bytes) -
     decoder = Decoder()
     events = decoder.feed_events(pushes[0] + cut + pushes[1] + pushes[2])
     assert powers(events) == [SENT, SENT + 1, SENT + 2]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 1000])
+def test_a_frame_whose_flag_was_damaged_at_a_stream_start_is_never_read_as_a_bare_push(chunk: int) -> None:
+    """No header held, so nothing claimed its bytes; its format's length still measures the APDU inside.
+
+    Found by fuzzing: fed a byte at a time, the APDU was read before the frame check after it had come.
+    """
+    damaged = bytearray(encoder.hdlc_frames(power_list(SENT)))
+    damaged[0] ^= 0x08  # the opening flag
+    flip_power_bit(damaged, SENT)
+    stream = bytes(damaged) + b"".join(encoder.hdlc_frames(power_list(SENT + n)) for n in (1, 2, 3))
+    decoder = Decoder()
+    events = [event for at in range(0, len(stream), chunk) for event in decoder.feed_events(stream[at : at + chunk])]
+    assert powers(events) == [SENT + 1, SENT + 2, SENT + 3]

@@ -13,8 +13,9 @@ from .ciphering import Keys, SecurityPolicy
 from .dlms import GENERAL_BLOCK_TRANSFER, parse_apdu, strip_llc
 from .glo import GloFramer, GloMessage
 from .hdlc import FLAG as HDLC_FLAG
-from .hdlc import HdlcFramer, HdlcMessage
+from .hdlc import HdlcFramer, HdlcMessage, is_frame_format
 from .lists import maker_by_system_title, take_apart
+from .mbus import START as MBUS_START
 from .mbus import STOP as MBUS_STOP
 from .mbus import MbusFramer, MbusMessage
 from .model import DecodeError, DroppedFrame, DropReason, FrameRefusedError, KeyProblemError, Telegram
@@ -34,6 +35,15 @@ if TYPE_CHECKING:
 type Event = Telegram | DroppedFrame
 
 _BLOCK_TAG = bytes([GENERAL_BLOCK_TRANSFER])
+# A frame's end after its information field: HDLC's two FCS bytes and flag, M-Bus's checksum and stop.
+_HDLC_END = 3
+_MBUS_END = 2
+# M-Bus long frame bytes beyond its L: the four header bytes, the checksum and the stop.
+_MBUS_FRAMING = 6
+# How far before a bare APDU a frame's header may stand: HDLC's format, addresses, control, HCS and LLC.
+_HEADER_REACH = 16
+# The stream's latest bytes kept, for a frame header that came in an earlier read than the APDU after it.
+_RECENT_BYTES = 64
 # Codes of values left out that the decoder names in its counts: far more than any meter's list holds.
 MAX_LEFT_OUT_CODES = 64
 # An unrecognised message is kept in its drop this far: enough to tell what sent it.
@@ -238,6 +248,7 @@ class Decoder:
         self._notifications = NotificationFramer()
         # Which framer owns which bytes, and what format the stream carries.
         self._arbiter = Arbiter()
+        self._recent = b""
         # Messages only: the stream position of a P1 telegram begun at the start of a message.
         self._p1_waits_from: int | None = None
         # Messages only: whether the frame that waits for its rest came as hex text.
@@ -310,29 +321,44 @@ class Decoder:
         if len(messages) > 1:
             messages.sort(key=lambda positioned: positioned[0])
         events = []
-        chunk_start = self._p1.fed - len(data)
+        # The bytes before this chunk that a frame around a bare APDU may have begun in.
+        window, window_start = self._recent + data, self._p1.fed - len(data) - len(self._recent)
         for position, framing, message in messages:
-            end = position + len(message.raw) - chunk_start
-            if framing is not Framing.FRAMES and self._joined_inside_a_frame(data[max(end, 0) : end + 3]):
-                detail = "the tail of a frame the stream was joined inside: no checksum of it came"
+            start, end = position - window_start, position + len(message.raw) - window_start
+            if framing is not Framing.FRAMES and self._inside_a_frame(window, start, end):
+                detail = "inside a frame whose header or check failed: no checksum of it held"
                 events.append(self._counted(DroppedFrame(DropReason.UNRECOGNISED, detail, message.raw)))
                 continue
             event = self._arbitrate(framing, message, position)
             if event is not None:  # a block of a longer APDU: its event comes with the last block
                 events.append(self._counted(event))
+        self._recent = window[-_RECENT_BYTES:]
         return events
 
-    def _joined_inside_a_frame(self, after: bytes) -> bool:
-        """Whether a bare APDU at a stream's start was a frame's tail: its check and end follow (HDLC or M-Bus).
+    def _inside_a_frame(self, window: bytes, start: int, end: int) -> bool:
+        """Whether a bare APDU at a stream's start lies in a frame that no framer took: its header or check says so.
 
         A port opened, or a bridge joined, in the middle of a frame hands over
-        its information field's rest with no header: no checksum covers it.
+        its information field's rest with no header; a frame whose header was
+        damaged hands over all of it. Either way no checksum covers it: the
+        frame's check and end follow it, or a frame format's length (HDLC's,
+        or either of M-Bus's two copies) ends the frame right after it.
         """
         if self._arbiter.framing is not None:
             return False
-        hdlc_end = len(after) >= 3 and after[2] == HDLC_FLAG  # noqa: PLR2004 - the two FCS bytes, then the flag
-        mbus_end = len(after) >= 2 and after[1] == MBUS_STOP  # noqa: PLR2004 - the checksum byte, then the stop
-        return hdlc_end or mbus_end
+        after = window[max(end, 0) : end + 3]
+        if (len(after) >= _HDLC_END and after[2] == HDLC_FLAG) or (len(after) >= _MBUS_END and after[1] == MBUS_STOP):
+            return True
+        for at in range(max(start - _HEADER_REACH, 1), max(start - 1, 1)):
+            hdlc_length = ((window[at] & 0x07) << 8) | window[at + 1]
+            if is_frame_format(window[at]) and at - 1 + hdlc_length + 2 == end + _HDLC_END:
+                return True
+            mbus_lengths = (window[at], window[at + 1])
+            if any(at - 1 + length + _MBUS_FRAMING == end + _MBUS_END for length in mbus_lengths) and (
+                window[at - 1] == MBUS_START or window[at + 2] == MBUS_START
+            ):
+                return True
+        return False
 
     def _arbitrate(
         self, framing: Framing, message: DlmsMessage | P1Message | DroppedFrame, position: int | None = None
