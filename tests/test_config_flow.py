@@ -517,8 +517,19 @@ async def test_reconfigure_from_a_bridge_to_a_serial_port(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_reconfigure_refuses_another_meter(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
-    entry = MockConfigEntry(domain=DOMAIN, unique_id="1111111111111111", data={CONF_HOST: "127.0.0.1", CONF_PORT: 1})
+@pytest.mark.parametrize(
+    ("unique_id", "manufacturer"),
+    [("1111111111111111", "Kamstrup"), (METER_ID, "Aidon")],
+    ids=["another meter id", "another maker"],
+)
+async def test_reconfigure_refuses_another_meter(
+    hass: HomeAssistant, tcp_meter: TcpMeter, unique_id: str, manufacturer: str
+) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=unique_id,
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: 1, CONF_MANUFACTURER: manufacturer},
+    )
     entry.add_to_hass(hass)
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
     flow = Flow(hass, await entry.start_reconfigure_flow(hass))

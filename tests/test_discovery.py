@@ -141,3 +141,16 @@ async def test_an_adapter_already_read_is_not_offered_and_learns_its_stable_path
     # Reloaded to read it by that name.
     await wait_for(lambda: entry.state is ConfigEntryState.LOADED and entry.runtime_data.data.readings)
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_an_adapter_read_by_its_stable_path_already_is_not_offered(
+    hass: HomeAssistant, pty_meter: PtyMeter
+) -> None:
+    # No by-id link here: the device's own path is its stable one, and the entry reads it by that.
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=METER_ID, data={CONF_DEVICE: pty_meter.path, CONF_GENERATED_ID: False}
+    )
+    entry.add_to_hass(hass)
+    flows = await plug_in(hass, adapter_of(MANIFEST["usb"][0], pty_meter.path))
+    assert flows == []
+    assert entry.data == {CONF_DEVICE: pty_meter.path, CONF_GENERATED_ID: False}
