@@ -23,8 +23,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .decoder import Reading
-from .decoder.registers import PRESENT_VALUE, quantity_of
+from .decoder import PRESENT_VALUE, Reading, quantity_of
 from .energy import (
     DEFAULT_PEAK_DAYS,
     DEFAULT_THRESHOLDS,
@@ -55,8 +54,7 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
     from .connection import TelegramWatch
-    from .decoder import ObisCode, Telegram
-    from .decoder.registers import Code
+    from .decoder import Code, ObisCode, Telegram
     from .issues import MeterIssues
 
 _POWERS = frozenset({ACTIVE_POWER_IMPORT.code, ACTIVE_POWER_EXPORT.code})

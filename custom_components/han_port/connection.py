@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING
 from serialx import Parity, SerialException, StopBits, create_serial_connection
 
 from .const import LOGGER
-from .decoder import Decoder, DroppedFrame, DropReason, Telegram
-from .decoder.ciphering import GENERAL_GLO_CIPHERING
+from .decoder import Decoder, DroppedFrame, DropReason, Telegram, is_bare_ciphered
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -343,7 +342,7 @@ class Listener:
             elif self._best is None:
                 self._best = event
         elif event.reason in (DropReason.KEY_MISSING, DropReason.KEY_REJECTED):
-            p1_port = event.raw[:1] == bytes([GENERAL_GLO_CIPHERING])
+            p1_port = is_bare_ciphered(event.raw)
             self.heard.set_result(ProbeResult(key_problem=event.reason, ciphering=event.ciphering, p1_port=p1_port))
 
     def result(self, received: int, *, closed: bool = False) -> ProbeResult:

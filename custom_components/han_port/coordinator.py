@@ -28,8 +28,7 @@ if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
 
     from .connection import TelegramWatch
-    from .decoder import DroppedFrame, Reading, Telegram
-    from .decoder.registers import Code
+    from .decoder import Code, DroppedFrame, Reading, Telegram
     from .energy import CapacityTariff, LiveEnergy, PowerEnvelope
     from .held_totals import EnergyEvents
     from .statistics import MeterHourStatistics

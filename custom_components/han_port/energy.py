@@ -13,7 +13,7 @@ from enum import Enum, auto
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .decoder.registers import Code
+    from .decoder import Code
 
 HOUR = timedelta(hours=1)
 # Most Norwegian grid companies' capacity steps, in kWh/h.

@@ -20,8 +20,7 @@ from .registers import code_name
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from .decoder import Reading
-    from .decoder.registers import Code
+    from .decoder import Code, Reading
     from .energy import TotalGuard
     from .issues import MeterIssues
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
     from .connection import TelegramWatch
-    from .decoder.registers import Code
+    from .decoder import Code
 
 # A held register the guard cannot settle by itself: the user decides in its fix flow (repairs.py).
 HELD_ISSUE = "energy_register_held"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .decoder.registers import (
+from .decoder import (
     ACTIVE_ENERGY,
     ACTIVE_POWER,
     APPARENT_ENERGY,

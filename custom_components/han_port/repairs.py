@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from .compat import FixFlowResult
     from .coordinator import HanPortCoordinator
-    from .decoder.registers import Code
+    from .decoder import Code
 
 
 class HeldRegisterFlow(RepairsFlow):

@@ -27,7 +27,7 @@ from homeassistant.util import dt as dt_util
 
 from .compat import REACTIVE_ENERGY_DEVICE_CLASS
 from .const import CONF_ENCRYPTION_KEY, CONF_GENERATED_ID, CONF_MANUFACTURER, CONF_METER_TYPE
-from .decoder.registers import (
+from .decoder import (
     ACTIVE_ENERGY,
     ACTIVE_POWER,
     CURRENT,
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from homeassistant.helpers.typing import StateType
 
     from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData
-    from .decoder.registers import Code
+    from .decoder import Code
 
 # Entities only follow the coordinator: nothing to limit.
 PARALLEL_UPDATES = 0

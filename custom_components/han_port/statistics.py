@@ -36,7 +36,7 @@ from .registers import ACTIVE_ENERGY_EXPORT, ACTIVE_ENERGY_IMPORT, REGISTERS
 if TYPE_CHECKING:
     from homeassistant.components.recorder.models import StatisticMetaData
 
-    from .decoder.registers import Code
+    from .decoder import Code
 
 # Estimated hours kept for diagnostics: the latest few say what a user asks about.
 ESTIMATED_HOURS_KEPT = 48

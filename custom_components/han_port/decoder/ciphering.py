@@ -239,3 +239,8 @@ class SecurityPolicy:
         self._restarts[title] = _Restart(counter, frames)
         msg = f"invocation counter {counter} does not increase (last {highest}): a frame sent again"
         raise FrameRefusedError(DropReason.REPLAYED, msg, ciphering)
+
+
+def is_bare_ciphered(raw: bytes) -> bool:
+    """Whether a message is a general-glo-ciphering APDU with no frame around it, as P1 ports send theirs."""
+    return raw[:1] == bytes([GENERAL_GLO_CIPHERING])
