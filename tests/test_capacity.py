@@ -35,6 +35,20 @@ def telegram(power: float, energy: float | None = None) -> Telegram:
     return Telegram("hdlc", "Kamstrup", "Kamstrup_V0001", "5706567274389702", None, None, readings, b"")
 
 
+async def loaded_entry(hass: HomeAssistant, tcp_meter: TcpMeter) -> MockConfigEntry:
+    """A Kamstrup meter's entry, set up and reading; telegrams may go straight to its coordinator."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="5706567274389702",
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port, CONF_MANUFACTURER: "Kamstrup"},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await reader_connected(entry)
+    return entry
+
+
 def state(hass: HomeAssistant, key: str) -> str:
     found = sensor(hass, key)
     assert found is not None, key
@@ -45,17 +59,9 @@ async def test_a_day_of_known_hours_gives_known_peaks_and_step(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:
     await hass.config.async_set_time_zone("Europe/Oslo")
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id="5706567274389702",
-        data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port, CONF_MANUFACTURER: "Kamstrup"},
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
     # Time is frozen: the telegrams go straight to the coordinator, as the reader would hand them over.
+    entry = await loaded_entry(hass, tcp_meter)
     coordinator = entry.runtime_data
-    await reader_connected(entry)
 
     # A winter day in Oslo: 1 kWh every hour, but 4.2 kWh at 07-08 and 6.1 kWh at 18-19.
     uses = [1000.0] * 24
@@ -90,16 +96,8 @@ async def test_a_net_total_that_goes_down_while_the_home_exports_is_never_held(
     hass: HomeAssistant, tcp_meter: TcpMeter
 ) -> None:
     # Net energy (import minus export, 16.8.0) is signed: falling is what it does while the sun shines.
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id="5706567274389702",
-        data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port, CONF_MANUFACTURER: "Kamstrup"},
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await loaded_entry(hass, tcp_meter)
     coordinator = entry.runtime_data
-    await reader_connected(entry)
     net = ObisCode.parse("1-0:16.8.0")
     for value in (1_000.0, 400.0, -250.0, -900.0):
         readings = {POWER: Reading(0.0, Unit.WATT), net: Reading(value, Unit.WATT_HOUR)}

@@ -21,6 +21,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from .hdlc import FLAG as HDLC_FLAG
+from .hdlc import is_frame_format
+from .mbus import START as MBUS_START
+from .mbus import STOP as MBUS_STOP
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -35,6 +40,14 @@ FRAMES_QUIET_BYTES = 2048
 # Claims are forgotten once no framer can still read their bytes; a flood of
 # tiny frames keeps no more than this many all the same.
 MAX_CLAIMS = 4096
+
+# A frame's end after its information field: HDLC's two FCS bytes and flag, M-Bus's checksum and stop.
+_HDLC_END = 3
+_MBUS_END = 2
+# M-Bus long frame bytes beyond its L: the four header bytes, the checksum and the stop.
+_MBUS_FRAMING = 6
+# How far before a bare APDU a frame's header may stand: HDLC's format, addresses, control, HCS and LLC.
+_HEADER_REACH = 16
 
 type Claim = tuple[int, int]
 """Stream positions of the first byte a framer owns and of the byte after its last."""
@@ -115,3 +128,27 @@ class Arbiter:
     def hears(self, framing: Framing) -> bool:
         """Whether what a framer of this format drops is the stream's to report (a framer with a check's always is)."""
         return framing is Framing.FRAMES or self.framing in (None, framing)
+
+
+def lies_in_a_frame(window: bytes, start: int, end: int) -> bool:
+    """Whether a bare APDU lies in a frame that no framer took (window[start:end]): its header or check says so.
+
+    A port opened, or a bridge joined, in the middle of a frame hands over
+    its information field's rest with no header; a frame whose header was
+    damaged hands over all of it. Either way no checksum covers it: the
+    frame's check and end follow it, or a frame format's length (HDLC's,
+    or either of M-Bus's two copies) ends the frame right after it.
+    """
+    after = window[max(end, 0) : end + 3]
+    if (len(after) >= _HDLC_END and after[2] == HDLC_FLAG) or (len(after) >= _MBUS_END and after[1] == MBUS_STOP):
+        return True
+    for at in range(max(start - _HEADER_REACH, 1), max(start - 1, 1)):
+        hdlc_length = ((window[at] & 0x07) << 8) | window[at + 1]
+        if is_frame_format(window[at]) and at - 1 + hdlc_length + 2 == end + _HDLC_END:
+            return True
+        mbus_lengths = (window[at], window[at + 1])
+        if any(at - 1 + length + _MBUS_FRAMING == end + _MBUS_END for length in mbus_lengths) and (
+            window[at - 1] == MBUS_START or window[at + 2] == MBUS_START
+        ):
+            return True
+    return False

@@ -6,17 +6,14 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
-from .arbiter import Arbiter, Framing
+from .arbiter import Arbiter, Framing, lies_in_a_frame
 from .bare import HISTORY, NotificationFramer, NotificationMessage
 from .blocks import BlockAssembler, parse_block
 from .ciphering import Keys, SecurityPolicy
 from .dlms import GENERAL_BLOCK_TRANSFER, parse_apdu, strip_llc
 from .glo import GloFramer, GloMessage
-from .hdlc import FLAG as HDLC_FLAG
-from .hdlc import HdlcFramer, HdlcMessage, is_frame_format
+from .hdlc import HdlcFramer, HdlcMessage
 from .lists import maker_by_system_title, take_apart
-from .mbus import START as MBUS_START
-from .mbus import STOP as MBUS_STOP
 from .mbus import MbusFramer, MbusMessage
 from .model import DecodeError, DroppedFrame, DropReason, FrameRefusedError, KeyProblemError, Telegram
 from .p1 import P1Framer, P1Message, parse_telegram
@@ -35,13 +32,6 @@ if TYPE_CHECKING:
 type Event = Telegram | DroppedFrame
 
 _BLOCK_TAG = bytes([GENERAL_BLOCK_TRANSFER])
-# A frame's end after its information field: HDLC's two FCS bytes and flag, M-Bus's checksum and stop.
-_HDLC_END = 3
-_MBUS_END = 2
-# M-Bus long frame bytes beyond its L: the four header bytes, the checksum and the stop.
-_MBUS_FRAMING = 6
-# How far before a bare APDU a frame's header may stand: HDLC's format, addresses, control, HCS and LLC.
-_HEADER_REACH = 16
 # The stream's latest bytes kept, for a frame header that came in an earlier read than the APDU after it.
 _RECENT_BYTES = 64
 # Codes of values left out that the decoder names in its counts: far more than any meter's list holds.
@@ -325,7 +315,9 @@ class Decoder:
         window, window_start = self._recent + data, self._p1.fed - len(data) - len(self._recent)
         for position, framing, message in messages:
             start, end = position - window_start, position + len(message.raw) - window_start
-            if framing is not Framing.FRAMES and self._inside_a_frame(window, start, end):
+            # At a stream's start, a bare APDU may lie in a frame that no framer took.
+            unframed = framing is not Framing.FRAMES and self._arbiter.framing is None
+            if unframed and lies_in_a_frame(window, start, end):
                 detail = "inside a frame whose header or check failed: no checksum of it held"
                 events.append(self._counted(DroppedFrame(DropReason.UNRECOGNISED, detail, message.raw)))
                 continue
@@ -334,31 +326,6 @@ class Decoder:
                 events.append(self._counted(event))
         self._recent = window[-_RECENT_BYTES:]
         return events
-
-    def _inside_a_frame(self, window: bytes, start: int, end: int) -> bool:
-        """Whether a bare APDU at a stream's start lies in a frame that no framer took: its header or check says so.
-
-        A port opened, or a bridge joined, in the middle of a frame hands over
-        its information field's rest with no header; a frame whose header was
-        damaged hands over all of it. Either way no checksum covers it: the
-        frame's check and end follow it, or a frame format's length (HDLC's,
-        or either of M-Bus's two copies) ends the frame right after it.
-        """
-        if self._arbiter.framing is not None:
-            return False
-        after = window[max(end, 0) : end + 3]
-        if (len(after) >= _HDLC_END and after[2] == HDLC_FLAG) or (len(after) >= _MBUS_END and after[1] == MBUS_STOP):
-            return True
-        for at in range(max(start - _HEADER_REACH, 1), max(start - 1, 1)):
-            hdlc_length = ((window[at] & 0x07) << 8) | window[at + 1]
-            if is_frame_format(window[at]) and at - 1 + hdlc_length + 2 == end + _HDLC_END:
-                return True
-            mbus_lengths = (window[at], window[at + 1])
-            if any(at - 1 + length + _MBUS_FRAMING == end + _MBUS_END for length in mbus_lengths) and (
-                window[at - 1] == MBUS_START or window[at + 2] == MBUS_START
-            ):
-                return True
-        return False
 
     def _arbitrate(
         self, framing: Framing, message: DlmsMessage | P1Message | DroppedFrame, position: int | None = None
