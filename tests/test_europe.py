@@ -493,3 +493,21 @@ def test_floods_of_the_new_formats_yield_nothing_and_hold_back_nothing(flood: by
     telegrams = [t for start in range(0, len(pattern), 4096) for t in decoder.feed(pattern[start : start + 4096])]
     assert telegrams == []
     assert powers(decoder.feed_events(encoder.hdlc_frames(aidon_apdu(50))), AIDON_POWER) == [50]
+
+
+def test_a_chance_ciphered_header_in_a_damaged_push_never_takes_this_meters_next_push() -> None:
+    """A length made shorter leaves the rest of the push to be read; a chance header there must not swallow the next.
+
+    The rest is ciphertext, in which `DB 08`, a length and a security control
+    occur by chance; such a start names another system title, and this
+    meter's own next header found inside it says where the next push begins.
+    """
+    pushes = [bytearray(_p1_push(1000 + n, n + 1)) for n in range(4)]
+    chance = b"\xdb\x08CHANCE!!\x7f\x30\x00\x00\x00\x01"
+    at = len(pushes[1]) - len(chance) - 4
+    pushes[1][at : at + len(chance)] = chance
+    pushes[1][10] -= len(pushes[1]) - at  # the length: the push ends right before the chance header
+    decoder = Decoder(KEY, AUTH_KEY)
+    events = [event for chunk in chunked(b"".join(pushes), random.Random(7)) for event in decoder.feed_events(chunk)]
+    assert powers(events, P1_POWER) == [1000, 1002, 1003]
+    assert decoder.dropped == {DropReason.BAD_CHECKSUM: 2}

@@ -102,15 +102,19 @@ class GloFramer:
     def _next_header(self, buffer: bytearray, start: int, end: int) -> int | None:
         """Where the same meter's next APDU (tag, system title) begins before end, if it does.
 
-        Each byte is looked at once per start: what was searched while the
-        APDU's bytes arrived is not searched again.
+        The same meter is the one this APDU names, and the one whose APDU
+        was read last: a chance header in the ciphertext a damaged length
+        left over names another system title, and must not swallow this
+        meter's next push. Each byte is looked at once per start: what was
+        searched while the APDU's bytes arrived is not searched again.
         """
-        header = bytes(buffer[start : start + GLO_LENGTH_AT])
         origin = self._offset + start
         searched = self._searched_to if self._searched_from == origin else origin + GLO_LENGTH_AT
-        found = buffer.find(header, max(start + GLO_LENGTH_AT, searched - self._offset - len(header) + 1), end)
+        since = max(start + GLO_LENGTH_AT, searched - self._offset - GLO_LENGTH_AT + 1)
         self._searched_from, self._searched_to = origin, self._offset + end
-        return None if found < 0 else found
+        headers = {bytes(buffer[start : start + GLO_LENGTH_AT]), self._emitted_header} - {b""}
+        found = [at for header in headers if (at := buffer.find(header, since, end)) >= 0]
+        return min(found, default=None)
 
     def unfinished(self) -> str | None:
         """Say what a ciphered APDU begun still waits for; None when nothing is begun."""
