@@ -6,15 +6,16 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
-from .arbiter import Arbiter, Framing, lies_in_a_frame
-from .bare import HISTORY, NotificationFramer, NotificationMessage
+from .arbiter import Framing
+from .bare import NotificationMessage
 from .blocks import BlockAssembler, parse_block
 from .ciphering import Keys, SecurityPolicy
 from .dlms import GENERAL_BLOCK_TRANSFER, parse_apdu, strip_llc
-from .glo import GloFramer, GloMessage
-from .hdlc import HdlcFramer, HdlcMessage
+from .framers import Framers
+from .glo import GloMessage
+from .hdlc import HdlcMessage
 from .lists import maker_by_system_title, take_apart
-from .mbus import MbusFramer, MbusMessage
+from .mbus import MbusMessage
 from .model import DecodeError, DroppedFrame, DropReason, FrameRefusedError, KeyProblemError, Telegram
 from .p1 import P1Framer, P1Message, parse_telegram
 from .payload import MAX_MESSAGE_BYTES, describe, hex_digits, is_bare_apdu
@@ -23,17 +24,16 @@ from .registers import implausible, interpretable
 from .resolution import Decision, ResolutionLearner
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
 
     from .dlms import Notification
+    from .framers import FramedMessage
     from .model import Reading
     from .obis import ObisCode
 
 type Event = Telegram | DroppedFrame
 
 _BLOCK_TAG = bytes([GENERAL_BLOCK_TRANSFER])
-# The stream's latest bytes kept, for a frame header that came in an earlier read than the APDU after it.
-_RECENT_BYTES = 64
 # Codes of values left out that the decoder names in its counts: far more than any meter's list holds.
 MAX_LEFT_OUT_CODES = 64
 # An unrecognised message is kept in its drop this far: enough to tell what sent it.
@@ -231,14 +231,7 @@ class Decoder:
     def __init__(self, key: bytes | None = None, auth_key: bytes | None = None) -> None:
         """Create a decoder; keys are needed only for ciphered (Danish) meters."""
         self._content = _ContentDecoder(Keys(key, auth_key))
-        self._hdlc = HdlcFramer()
-        self._p1 = P1Framer()
-        self._mbus = MbusFramer()
-        self._glo = GloFramer()
-        self._notifications = NotificationFramer()
-        # Which framer owns which bytes, and what format the stream carries.
-        self._arbiter = Arbiter()
-        self._recent = b""
+        self._framers = Framers()
         # Messages only: the stream position of a P1 telegram begun at the start of a message.
         self._p1_waits_from: int | None = None
         # Messages only: whether the frame that waits for its rest came as hex text.
@@ -256,7 +249,7 @@ class Decoder:
     @property
     def noise_bytes(self) -> int:
         """Bytes that belonged to no checksum-valid frame of either format."""
-        return min(self._hdlc.noise_bytes, self._p1.noise_bytes, self._mbus.noise_bytes)
+        return self._framers.noise_bytes
 
     @property
     def resolutions(self) -> list[Decision]:
@@ -278,60 +271,20 @@ class Decoder:
 
     def feed_events(self, data: bytes) -> list[Event]:
         """Add bytes; return completed telegrams and dropped frames, in stream order."""
-        p1 = self._p1.feed_positioned(data)
-        framed: list[tuple[int, Framing, DlmsMessage | P1Message | DroppedFrame]] = [
-            (position, Framing.FRAMES, message)
-            for found in (self._hdlc.feed_positioned(data), p1, self._mbus.feed_positioned(data))
-            for position, message in found
-        ]
-        # HDLC and M-Bus frames own their bytes once their header held; a P1 telegram once its end is in.
-        arbiter = self._arbiter
-        arbiter.claim([(position, position + len(message.raw)) for position, message in p1])
-        arbiter.claim(self._hdlc.take_claims() + self._mbus.take_claims())
-        glo: Sequence[tuple[int, GloMessage | DroppedFrame]] = []
-        notifications: Sequence[tuple[int, NotificationMessage | DroppedFrame]] = []
-        if arbiter.reads_bare(self._p1.fed):
-            glo = self._glo.feed_positioned(data)
-            notifications = self._notifications.feed_positioned(data)
-        else:
-            self._glo.skip(data)
-            self._notifications.skip(data)
-        pending = self._hdlc.pending_claims() + self._mbus.pending_claims()
-        # A bare APDU that begins inside a frame's bytes is that frame's, passed or failed: never read here.
-        bare = [
-            (position, framing, message)
-            for framing, found in ((Framing.CIPHERED, glo), (Framing.NOTIFICATIONS, notifications))
-            for position, message in found
-            if not arbiter.claimed(position, pending)
-        ]
-        arbiter.forget_before(min(self._glo.buffered_from, self._notifications.buffered_from) - HISTORY)
-        # Every framer reads the same bytes; a stream that mixes the formats
-        # gets its events in the order its frames began.
-        messages = [*framed, *bare]
-        if len(messages) > 1:
-            messages.sort(key=lambda positioned: positioned[0])
         events = []
-        # The bytes before this chunk that a frame around a bare APDU may have begun in.
-        window, window_start = self._recent + data, self._p1.fed - len(data) - len(self._recent)
-        for position, framing, message in messages:
-            start, end = position - window_start, position + len(message.raw) - window_start
-            # At a stream's start, a bare APDU may lie in a frame that no framer took.
-            unframed = framing is not Framing.FRAMES and self._arbiter.framing is None
-            if unframed and lies_in_a_frame(window, start, end):
+        for framed in self._framers.frame(data):
+            if self._framers.in_untaken_frame(framed):
                 detail = "inside a frame whose header or check failed: no checksum of it held"
-                events.append(self._counted(DroppedFrame(DropReason.UNRECOGNISED, detail, message.raw)))
+                events.append(self._counted(DroppedFrame(DropReason.UNRECOGNISED, detail, framed[2].raw)))
                 continue
-            event = self._arbitrate(framing, message, position)
+            event = self._arbitrate(*framed)
             if event is not None:  # a block of a longer APDU: its event comes with the last block
                 events.append(self._counted(event))
-        self._recent = window[-_RECENT_BYTES:]
         return events
 
-    def _arbitrate(
-        self, framing: Framing, message: DlmsMessage | P1Message | DroppedFrame, position: int | None = None
-    ) -> Event | None:
+    def _arbitrate(self, position: int, framing: Framing, message: FramedMessage | DroppedFrame) -> Event | None:
         """Read a message as the stream's, drop it as a stranger's, or pass over a chance pattern in another's bytes."""
-        arbiter = self._arbiter
+        arbiter = self._framers.arbiter
         if isinstance(message, DroppedFrame):
             if framing is Framing.FRAMES and message.reason is DropReason.BAD_CHECKSUM:
                 # The frame that failed may have carried the next block: what came before it is no half.
@@ -348,7 +301,7 @@ class Decoder:
             if _proves(event):
                 arbiter.proven(framing)
                 if isinstance(message, NotificationMessage):
-                    self._notifications.proven(message)
+                    self._framers.notifications.proven(message)
             return event
         if not isinstance(event, Telegram):
             return None  # a chance pattern in the bytes of the stream's own format
@@ -365,16 +318,9 @@ class Decoder:
         frame, or holding nothing any framer reads, says so rather than
         ending in silence.
         """
-        framers: list[str | None] = [
-            self._hdlc.unfinished(),
-            self._mbus.unfinished(),
-            self._content.blocks.unfinished(),
-            self._p1.unfinished(),
-        ]
-        if self._arbiter.framing is not Framing.FRAMES:
-            framers += [self._glo.unfinished(), self._notifications.unfinished()]
+        framers = [*self._framers.unfinished(), self._content.blocks.unfinished()]
         begun = next((what for what in framers if what is not None), None)
-        fed = self._p1.fed
+        fed = self._framers.fed
         self._end_message_frames()
         if begun is not None:
             drop = DroppedFrame(DropReason.UNDECODABLE, f"the input ends inside {begun}", b"")
@@ -407,18 +353,18 @@ class Decoder:
             data = decoded or payload
         # The middle of a frame begun in an earlier message may look like a whole APDU: the frame's
         # header claimed those bytes, so they are its own while they fit in what it still waits for.
-        if is_bare_apdu(data) and not self._hdlc.awaits(len(data)):
+        if is_bare_apdu(data) and not self._framers.hdlc.awaits(len(data)):
             event = self._content.decode(ApduMessage(data, data))
             # Were a frame begun in an earlier message, an APDU that decodes
             # on its own says that frame was cut: it ends here.
             if isinstance(event, Telegram) or event is None or not self._mid_frame:
                 self._end_message_frames()
                 return [] if event is None else [self._counted(event)]
-        message_start = self._p1.fed + len(data) - len(data.lstrip())
+        message_start = self._framers.fed + len(data) - len(data.lstrip())
         events = self.feed_events(data)
         # A P1 telegram opens a message: a '/' inside one ("tibber/pulse")
         # starts none, and must not hold back the messages after it.
-        since = self._p1.pending_since
+        since = self._framers.p1.pending_since
         self._p1_waits_from = since if since is not None and since in (message_start, self._p1_waits_from) else None
         if not events and not self._mid_frame:
             what = describe(data) if data is payload else f"hex text of {describe(data)}"
@@ -427,18 +373,13 @@ class Decoder:
 
     def _end_message_frames(self) -> None:
         """Forget what the last messages left behind: it began no frame that this message continues."""
-        self._hdlc.discard()
-        self._p1.discard()
-        self._mbus.discard()
-        self._notifications.discard()
+        self._framers.discard()
         self._p1_waits_from = None
 
     @property
     def _mid_frame(self) -> bool:
         """Whether a frame or telegram has begun in the messages so far and waits for its rest."""
-        # In a stream of frames, a bare notification begun is a chance pattern, no message waiting.
-        bare = self._notifications.pending and self._arbiter.framing is not Framing.FRAMES
-        return self._hdlc.pending or self._mbus.pending or bare or self._p1_waits_from is not None
+        return self._framers.mid_frame or self._p1_waits_from is not None
 
     @staticmethod
     def _unrecognised(payload: bytes, what: str) -> DroppedFrame:

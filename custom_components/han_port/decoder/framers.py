@@ -1,0 +1,122 @@
+"""Every framer over the same bytes, and the arbiter that says whose each byte is.
+
+A stream's format is found, never configured: each framer reads every
+chunk, and what they find comes out as positioned messages in the order
+they began, with a bare APDU never read from bytes a frame claimed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .arbiter import Arbiter, Framing, lies_in_a_frame
+from .bare import HISTORY, NotificationFramer, NotificationMessage
+from .glo import GloFramer, GloMessage
+from .hdlc import HdlcFramer, HdlcMessage
+from .mbus import MbusFramer, MbusMessage
+from .p1 import P1Framer, P1Message
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .model import DroppedFrame
+
+type FramedMessage = HdlcMessage | MbusMessage | GloMessage | NotificationMessage | P1Message
+type Framed = tuple[int, Framing, FramedMessage | DroppedFrame]
+"""A message or a drop a framer found, with the stream position it began at and its framer's kind."""
+
+# The stream's latest bytes kept, for a frame header that came in an earlier read than the APDU after it.
+_RECENT_BYTES = 64
+
+
+class Framers:
+    """Reads a stream with every framer at once; the arbiter keeps each byte to one of them."""
+
+    def __init__(self) -> None:
+        """Start knowing nothing of the stream."""
+        self.hdlc = HdlcFramer()
+        self.p1 = P1Framer()
+        self.mbus = MbusFramer()
+        self.glo = GloFramer()
+        self.notifications = NotificationFramer()
+        self.arbiter = Arbiter()
+        self._recent = b""
+        # The bytes the latest chunk's messages were found in, and the stream position of the first.
+        self._window = b""
+        self._window_start = 0
+
+    @property
+    def fed(self) -> int:
+        """Bytes read so far."""
+        return self.p1.fed
+
+    @property
+    def noise_bytes(self) -> int:
+        """Bytes that belonged to no checksum-valid frame of either format."""
+        return min(self.hdlc.noise_bytes, self.p1.noise_bytes, self.mbus.noise_bytes)
+
+    def frame(self, data: bytes) -> list[Framed]:
+        """Read a chunk with every framer; return what they completed, in the order it began."""
+        p1 = self.p1.feed_positioned(data)
+        framed: list[Framed] = [
+            (position, Framing.FRAMES, message)
+            for found in (self.hdlc.feed_positioned(data), p1, self.mbus.feed_positioned(data))
+            for position, message in found
+        ]
+        # HDLC and M-Bus frames own their bytes once their header held; a P1 telegram once its end is in.
+        arbiter = self.arbiter
+        arbiter.claim([(position, position + len(message.raw)) for position, message in p1])
+        arbiter.claim(self.hdlc.take_claims() + self.mbus.take_claims())
+        glo: Sequence[tuple[int, GloMessage | DroppedFrame]] = []
+        notifications: Sequence[tuple[int, NotificationMessage | DroppedFrame]] = []
+        if arbiter.reads_bare(self.p1.fed):
+            glo = self.glo.feed_positioned(data)
+            notifications = self.notifications.feed_positioned(data)
+        else:
+            self.glo.skip(data)
+            self.notifications.skip(data)
+        pending = self.hdlc.pending_claims() + self.mbus.pending_claims()
+        # A bare APDU that begins inside a frame's bytes is that frame's, passed or failed: never read here.
+        bare: list[Framed] = [
+            (position, framing, message)
+            for framing, found in ((Framing.CIPHERED, glo), (Framing.NOTIFICATIONS, notifications))
+            for position, message in found
+            if not arbiter.claimed(position, pending)
+        ]
+        arbiter.forget_before(min(self.glo.buffered_from, self.notifications.buffered_from) - HISTORY)
+        # The bytes before this chunk that a frame around a bare APDU may have begun in.
+        self._window, self._window_start = self._recent + data, self.p1.fed - len(data) - len(self._recent)
+        self._recent = self._window[-_RECENT_BYTES:]
+        messages = [*framed, *bare]
+        if len(messages) > 1:
+            messages.sort(key=lambda positioned: positioned[0])
+        return messages
+
+    def in_untaken_frame(self, framed: Framed) -> bool:
+        """Whether a bare APDU of the latest chunk, at a stream's start, lies in a frame that no framer took."""
+        position, framing, message = framed
+        if framing is Framing.FRAMES or self.arbiter.framing is not None:
+            return False
+        start = position - self._window_start
+        return lies_in_a_frame(self._window, start, start + len(message.raw))
+
+    def unfinished(self) -> list[str | None]:
+        """Say what each framer has begun and waits for the rest of (None for each that waits for nothing)."""
+        framers = [self.hdlc.unfinished(), self.mbus.unfinished(), self.p1.unfinished()]
+        if self.arbiter.framing is not Framing.FRAMES:
+            framers += [self.glo.unfinished(), self.notifications.unfinished()]
+        return framers
+
+    @property
+    def mid_frame(self) -> bool:
+        """Whether a frame has begun and waits for its rest (a P1 telegram aside: a message transport judges those)."""
+        # In a stream of frames, a bare notification begun is a chance pattern, no message waiting.
+        bare = self.notifications.pending and self.arbiter.framing is not Framing.FRAMES
+        return self.hdlc.pending or self.mbus.pending or bare
+
+    def discard(self) -> None:
+        """Forget every message begun: a message transport's message ended without its rest."""
+        self.hdlc.discard()
+        self.p1.discard()
+        self.mbus.discard()
+        self.notifications.discard()
