@@ -87,11 +87,12 @@ _CONNECTION_DATA = frozenset((*_CONNECTION_KEYS, *line_settings_data(LineSetting
 _ADDRESS_FIELDS = {"serial": CONF_DEVICE, "network": CONF_HOST, "mqtt_topic": CONF_TOPIC}
 
 
-class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Set up a meter's HAN port."""
+class _MeterFlow(ConfigFlow):
+    """Listen for the meter where a flow points; show a form with what was typed and what went wrong.
 
-    VERSION = 1
-    MINOR_VERSION = 2
+    The steps that say where the meter is, and what to do with what was
+    heard, are HanPortConfigFlow's.
+    """
 
     def __init__(self) -> None:
         """Start with nothing known."""
@@ -106,6 +107,113 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         self._line = LineSettings()
         """The line settings the entry's meter is known to use."""
         self._authenticates = False
+
+    async def _async_entry_reading(self, connection: dict[str, Any]) -> HanPortConfigEntry | None:
+        """Return the entry, other than this flow's own, that reads where connection points, if one does."""
+        entries = [
+            entry for entry in self._async_current_entries(include_ignore=False) if not self._is_flow_entry(entry)
+        ]
+        return await async_entry_reading(self.hass, connection, entries)
+
+    def _is_flow_entry(self, entry: HanPortConfigEntry) -> bool:
+        """Whether entry is the one this flow reauthenticates or reconfigures."""
+        return self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE) and entry.entry_id == self._flow_entry().entry_id
+
+    def _flow_entry(self) -> HanPortConfigEntry:
+        if self.source == SOURCE_REAUTH:
+            return self._get_reauth_entry()
+        return self._get_reconfigure_entry()
+
+    # The keys of a ciphered meter.
+
+    async def async_step_keys(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the keys of a ciphered meter and prove them on a live telegram."""
+        if self.source == SOURCE_RECONFIGURE and not self._listening.candidates:
+            # New keys for the same port: listen where the meter is.
+            self._listening.candidates = (self._line,)
+        return await self._async_keys_form("keys", user_input)
+
+    async def _async_keys_form(self, step_id: str, user_input: dict[str, Any] | None) -> ConfigFlowResult:
+        if user_input is None:
+            return self._show_keys_form(step_id)
+        keys, errors, digits = parse_keys(user_input, self._authenticates)
+        self._placeholders.update(digits)
+        if errors:
+            self._typed, self._errors = user_input, errors
+            return self._show_keys_form(step_id)
+        self._keys = keys
+        return await self._async_start_listening(step_id, user_input)
+
+    def _take_entry(self, data: Mapping[str, Any]) -> None:
+        """Start from where the entry reads, and how: its port or bridge, line settings and keys' kind."""
+        self._listening.connection = {key: data[key] for key in _CONNECTION_KEYS if key in data}
+        self._line = entry_line_settings(dict(data))
+        # A meter that authenticated its frames with a key still does.
+        self._authenticates = CONF_AUTHENTICATION_KEY in data
+
+    def _show_keys_form(self, step_id: str) -> ConfigFlowResult:
+        fields = keys_fields(self._authenticates)
+        # What was typed stays (a typo is fixed, not retyped); known keys are offered when reconfiguring.
+        suggested = {**self._keys, **{key: value for key, value in self._typed.items() if value}}
+        return self._show_form(step_id, form_schema_with_values(self, fields, suggested))
+
+    # Listening, shown as progress.
+
+    async def _async_start_listening(self, form: str, user_input: dict[str, Any]) -> ConfigFlowResult:
+        self._form = form
+        self._typed = user_input
+        self._listening.attempt = 0
+        return await self.async_step_listen()
+
+    async def async_step_listen(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
+        """Listen with one line setting after another until the meter is heard."""
+        paused = self._flow_entry() if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE) else None
+        task = self._listening.listen(self.hass, self._keys, paused)
+        if not task.done():
+            action, placeholders = self._listening.progress()
+            return self.async_show_progress(
+                step_id="listen", progress_action=action, description_placeholders=placeholders, progress_task=task
+            )
+        if self._listening.next_attempt():
+            return await self.async_step_listen()
+        return self.async_show_progress_done(next_step_id="heard")
+
+    def _update_and_reload(self, entry: HanPortConfigEntry, data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Store the entry's new data and set it up again, its paused reader with it.
+
+        The paused reader is not resumed: it would open the port again just
+        as the reload closes it.
+        """
+        self._listening.hand_over()
+        return self.async_update_reload_and_abort(entry, data=data)
+
+    @callback
+    def async_remove(self) -> None:
+        """Stop listening and give the port back: the flow ended, or the user closed it."""
+        self._listening.stop()
+
+    def _show_form(self, step_id: str, schema: FormSchema) -> ConfigFlowResult:
+        errors, self._errors = self._errors, {}
+        placeholders = {
+            "address": self._listening.address(),
+            "meter": "",
+            "other_meter": "",
+            "error": self._listening.error,
+            **self._placeholders,
+        }
+        if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
+            placeholders["meter"] = self._flow_entry().title
+        self._typed = {}
+        return self.async_show_form(
+            step_id=step_id, data_schema=schema, errors=errors, description_placeholders=placeholders
+        )
+
+
+class HanPortConfigFlow(_MeterFlow, domain=DOMAIN):
+    """Set up a meter's HAN port."""
+
+    VERSION = 1
+    MINOR_VERSION = 2
 
     @staticmethod
     @callback
@@ -157,13 +265,6 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             return self._show_form("usb_confirm", form_schema({}))
         connection = self._listening.connection
         return await self._async_listen_at(dict(connection), COMMON_LINE_SETTINGS, "serial", connection)
-
-    async def _async_entry_reading(self, connection: dict[str, Any]) -> HanPortConfigEntry | None:
-        """Return the entry, other than this flow's own, that reads where connection points, if one does."""
-        entries = [
-            entry for entry in self._async_current_entries(include_ignore=False) if not self._is_flow_entry(entry)
-        ]
-        return await async_entry_reading(self.hass, connection, entries)
 
     async def async_step_serial(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Pick a serial port (or type a path or URL); the line settings are found by listening."""
@@ -228,35 +329,6 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         self._listening.candidates = candidates
         return await self._async_start_listening(form, user_input)
 
-    def _is_flow_entry(self, entry: HanPortConfigEntry) -> bool:
-        """Whether entry is the one this flow reauthenticates or reconfigures."""
-        return self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE) and entry.entry_id == self._flow_entry().entry_id
-
-    def _flow_entry(self) -> HanPortConfigEntry:
-        if self.source == SOURCE_REAUTH:
-            return self._get_reauth_entry()
-        return self._get_reconfigure_entry()
-
-    # The keys of a ciphered meter.
-
-    async def async_step_keys(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Ask for the keys of a ciphered meter and prove them on a live telegram."""
-        if self.source == SOURCE_RECONFIGURE and not self._listening.candidates:
-            # New keys for the same port: listen where the meter is.
-            self._listening.candidates = (self._line,)
-        return await self._async_keys_form("keys", user_input)
-
-    async def _async_keys_form(self, step_id: str, user_input: dict[str, Any] | None) -> ConfigFlowResult:
-        if user_input is None:
-            return self._show_keys_form(step_id)
-        keys, errors, digits = parse_keys(user_input, self._authenticates)
-        self._placeholders.update(digits)
-        if errors:
-            self._typed, self._errors = user_input, errors
-            return self._show_keys_form(step_id)
-        self._keys = keys
-        return await self._async_start_listening(step_id, user_input)
-
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """Ask for new keys: the meter's telegrams stopped opening with the old ones."""
         self._take_entry(entry_data)
@@ -266,54 +338,6 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reauth_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Take the new keys and prove them on a live telegram (the keys form, naming the meter)."""
         return await self._async_keys_form("reauth_confirm", user_input)
-
-    def _take_entry(self, data: Mapping[str, Any]) -> None:
-        """Start from where the entry reads, and how: its port or bridge, line settings and keys' kind."""
-        self._listening.connection = {key: data[key] for key in _CONNECTION_KEYS if key in data}
-        self._line = entry_line_settings(dict(data))
-        # A meter that authenticated its frames with a key still does.
-        self._authenticates = CONF_AUTHENTICATION_KEY in data
-
-    def _show_keys_form(self, step_id: str) -> ConfigFlowResult:
-        fields = keys_fields(self._authenticates)
-        # What was typed stays (a typo is fixed, not retyped); known keys are offered when reconfiguring.
-        suggested = {**self._keys, **{key: value for key, value in self._typed.items() if value}}
-        return self._show_form(step_id, form_schema_with_values(self, fields, suggested))
-
-    # Listening, shown as progress.
-
-    async def _async_start_listening(self, form: str, user_input: dict[str, Any]) -> ConfigFlowResult:
-        self._form = form
-        self._typed = user_input
-        self._listening.attempt = 0
-        return await self.async_step_listen()
-
-    async def async_step_listen(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
-        """Listen with one line setting after another until the meter is heard."""
-        paused = self._flow_entry() if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE) else None
-        task = self._listening.listen(self.hass, self._keys, paused)
-        if not task.done():
-            action, placeholders = self._listening.progress()
-            return self.async_show_progress(
-                step_id="listen", progress_action=action, description_placeholders=placeholders, progress_task=task
-            )
-        if self._listening.next_attempt():
-            return await self.async_step_listen()
-        return self.async_show_progress_done(next_step_id="heard")
-
-    def _update_and_reload(self, entry: HanPortConfigEntry, data: Mapping[str, Any]) -> ConfigFlowResult:
-        """Store the entry's new data and set it up again, its paused reader with it.
-
-        The paused reader is not resumed: it would open the port again just
-        as the reload closes it.
-        """
-        self._listening.hand_over()
-        return self.async_update_reload_and_abort(entry, data=data)
-
-    @callback
-    def async_remove(self) -> None:
-        """Stop listening and give the port back: the flow ended, or the user closed it."""
-        self._listening.stop()
 
     async def async_step_heard(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
         """Act on what listening told: a meter, a ciphered meter, or what went wrong."""
@@ -347,22 +371,6 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         if form == "mqtt_topic":
             return await self.async_step_mqtt_topic()
         return await self.async_step_serial()
-
-    def _show_form(self, step_id: str, schema: FormSchema) -> ConfigFlowResult:
-        errors, self._errors = self._errors, {}
-        placeholders = {
-            "address": self._listening.address(),
-            "meter": "",
-            "other_meter": "",
-            "error": self._listening.error,
-            **self._placeholders,
-        }
-        if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
-            placeholders["meter"] = self._flow_entry().title
-        self._typed = {}
-        return self.async_show_form(
-            step_id=step_id, data_schema=schema, errors=errors, description_placeholders=placeholders
-        )
 
     # The meter, heard.
 
