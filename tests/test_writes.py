@@ -151,3 +151,43 @@ async def test_the_update_rate_option_spaces_measurements_but_not_totals(
     await tcp_meter.drop_clients()
     await wait_for(lambda: shown(hass, "power_import") == STATE_UNAVAILABLE)
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_slow_measurements_drift_once_a_minute_and_step_at_once(
+    hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A voltage drifting by a tenth per telegram tells nothing; a real step (a sag, a lost phase) is told at once.
+
+    Power and currents are written with every change: load balancers need them.
+    """
+    monkeypatch.setattr(sensor_module, "SLOW_WRITE_INTERVAL", 0.8)
+    entry = await set_up_in_norway(hass, tcp_meter.port)
+    base = default_state()
+    tcp_meter.send(kamstrup_frame(base))
+    await wait_for(lambda: shown(hass, "voltage_l1") is not None and shown(hass, "current_l1") is not None)
+    for _ in range(9):  # the same values, so the meter stays heard while the interval passes
+        tcp_meter.send(kamstrup_frame(base))
+        await asyncio.sleep(0.1)
+    writes = count_writes(hass)
+    voltage, current = base.voltages[0], base.currents[0]
+    # The voltage flickers by a volt (what a Kamstrup list resolves); the current climbs.
+    drift = (1, 0, 1, 0, 0)
+    for step, flicker in enumerate(drift, start=1):
+        state = default_state(
+            voltages=(voltage + flicker, *base.voltages[1:]), currents=(current + step, *base.currents[1:])
+        )
+        tcp_meter.send(kamstrup_frame(state))
+        await asyncio.sleep(0.1)
+    await wait_for(lambda: shown(hass, "current_l1") == f"{current + 5:g}")
+    # The first drift is written (a minute had passed), the rest wait; every current is written.
+    assert writes[entity_id(hass, "voltage_l1")] == 1
+    assert writes[entity_id(hass, "current_l1")] == len(drift)
+    # The latest voltage is written when the interval is over.
+    await wait_for(lambda: writes[entity_id(hass, "voltage_l1")] == 2)
+    assert shown(hass, "voltage_l1") == f"{voltage:g}"
+
+    # A sag of 20 V is written at once, interval or not.
+    tcp_meter.send(kamstrup_frame(default_state(voltages=(voltage - 20, *base.voltages[1:]))))
+    await wait_for(lambda: shown(hass, "voltage_l1") == f"{voltage - 20:g}")
+    assert writes[entity_id(hass, "voltage_l1")] == 3
+    assert await hass.config_entries.async_unload(entry.entry_id)

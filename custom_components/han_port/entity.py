@@ -27,7 +27,8 @@ class HanPortEntity(CoordinatorEntity[HanPortCoordinator]):
     availability are what it last wrote writes nothing (no state row, no
     state_reported, no CPU), and one that changed waits out its write
     interval, if it has one, before writing its latest value. A change of
-    availability, or a first value, is written at once.
+    availability, a first value, or a change that is significant, is
+    written at once.
     """
 
     _attr_has_entity_name = True
@@ -47,6 +48,10 @@ class HanPortEntity(CoordinatorEntity[HanPortCoordinator]):
         """The least time, in seconds, between two writes of a changed value (0: every change)."""
         return 0.0
 
+    def _significant(self, before: object, now: object) -> bool:  # noqa: ARG002
+        """Whether a change from before to now is written at once, whatever the write interval."""
+        return False
+
     def _what_is_shown(self) -> tuple[bool, object]:
         return self.available, getattr(self, "native_value", None)
 
@@ -64,7 +69,13 @@ class HanPortEntity(CoordinatorEntity[HanPortCoordinator]):
             return
         wait = self._written_at + self.write_interval - time.monotonic()
         before = self._shown
-        if wait <= 0 or before is None or before[1] is None or before[0] != shown[0]:
+        if (
+            wait <= 0
+            or before is None
+            or before[1] is None
+            or before[0] != shown[0]
+            or self._significant(before[1], shown[1])
+        ):
             self._write(shown)
         elif self._pending_write is None:
             self._pending_write = async_call_later(self.hass, wait, self._write_pending)

@@ -56,6 +56,9 @@ if TYPE_CHECKING:
 # Entities only follow the coordinator: nothing to limit.
 PARALLEL_UPDATES = 0
 DERIVED_WRITE_INTERVAL = 60.0
+# Voltage, frequency and power factor drift by a tenth with every telegram
+# and tell nothing by it: such drift is written once a minute, a real step at once.
+SLOW_WRITE_INTERVAL = 60.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +68,8 @@ class HanPortSensorEntityDescription(SensorEntityDescription):
     register: Code
     divisor: float = 1
     """What the base-unit reading is divided by to give the native unit (1000: varh to kvarh)."""
+    significant_step: float | None = None
+    """For a slow measurement: the change that is written at once; smaller ones at most every SLOW_WRITE_INTERVAL."""
 
 
 # How Home Assistant shows each quantity of the registers table. Each
@@ -124,6 +129,7 @@ _KINDS: dict[Quantity, HanPortSensorEntityDescription] = {
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfElectricPotential.VOLT,
         suggested_display_precision=1,
+        significant_step=2,  # about 1 % of a European phase voltage
     ),
     POWER_FACTOR: HanPortSensorEntityDescription(
         key="power_factor",
@@ -131,6 +137,7 @@ _KINDS: dict[Quantity, HanPortSensorEntityDescription] = {
         device_class=SensorDeviceClass.POWER_FACTOR,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=2,
+        significant_step=0.05,
     ),
     FREQUENCY: HanPortSensorEntityDescription(
         key="frequency",
@@ -139,6 +146,7 @@ _KINDS: dict[Quantity, HanPortSensorEntityDescription] = {
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfFrequency.HERTZ,
         suggested_display_precision=2,
+        significant_step=0.05,  # a tenth of the band a grid keeps its frequency in
     ),
 }
 # Registers whose sensor starts disabled although their kind's do not: few
@@ -381,10 +389,22 @@ class HanPortSensor(HanPortEntity, RestoreSensor):
 
     @property
     def write_interval(self) -> float:
-        """Measurements follow the update-rate option; totals are written whenever they change."""
-        if self.entity_description.state_class is SensorStateClass.MEASUREMENT:
-            return self.coordinator.measurement_interval
-        return 0.0
+        """Measurements follow the update-rate option, slow ones a minute at least; totals are written at once."""
+        if self.entity_description.state_class is not SensorStateClass.MEASUREMENT:
+            return 0.0
+        if self.entity_description.significant_step is not None:
+            return max(self.coordinator.measurement_interval, SLOW_WRITE_INTERVAL)
+        return self.coordinator.measurement_interval
+
+    def _significant(self, before: object, now: object) -> bool:
+        """Whether a slow measurement moved by a step that means something: it is written at once."""
+        step = self.entity_description.significant_step
+        return (
+            step is not None
+            and isinstance(before, int | float)
+            and isinstance(now, int | float)
+            and abs(now - before) >= step
+        )
 
     @property
     def _is_total(self) -> bool:
