@@ -15,8 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from custom_components.han_port.decoder import Decoder
-from custom_components.han_port.decoder.crc import crc16_x25
+from custom_components.han_port.decoder import Decoder, crc16_x25
 from simulator import frames as encoder
 
 SIZE = 10 * 1024 * 1024

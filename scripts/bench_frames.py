@@ -8,6 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from custom_components.han_port.decoder import mbus_frames
 from simulator import frames as encoder
 from simulator.frames import MeterState
 
@@ -49,7 +50,7 @@ def streams() -> dict[str, list[bytes]]:
             encoder.hdlc_frames(encoder.glo_cipher(apdu, KEY, AUTH_KEY, counter=index))
         )
         frames["at-mbus-one-key"].append(
-            encoder.mbus_frames(
+            mbus_frames(
                 encoder.glo_cipher(
                     encoder.data_notification(encoder.evn_list(state), state.moment),
                     KEY,

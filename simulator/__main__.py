@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from custom_components.han_port.decoder import Decoder, DroppedFrame, parse_key
-from custom_components.han_port.decoder.__main__ import read_capture
+from custom_components.han_port.decoder import Decoder, DroppedFrame, parse_key, read_capture
 
 from .meter import AUTHENTICATED, CIPHERED, VENDORS, Push, SimulatedMeter
 from .mqtt import PAYLOAD_SHAPES

@@ -15,9 +15,7 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from custom_components.han_port.decoder import mbus
-from custom_components.han_port.decoder.crc import crc16_arc, crc16_x25
-from custom_components.han_port.decoder.obis import ObisCode
+from custom_components.han_port.decoder import ObisCode, crc16_arc, crc16_x25
 
 _ONE_BYTE_LENGTH = 0x80
 _BYTE = 0xFF
@@ -204,21 +202,6 @@ def hdlc_frames(apdu: bytes, segment_size: int | None = None) -> bytes:
         return hdlc_frame(information)
     chunks = [information[i : i + segment_size] for i in range(0, len(information), segment_size)]
     return b"".join(hdlc_frame(chunk, segmented=index < len(chunks) - 1) for index, chunk in enumerate(chunks))
-
-
-def mbus_frames(apdu: bytes, segment_size: int = 250 - mbus.MIN_LENGTH - mbus.TSAP_BYTES) -> bytes:
-    """Frame an APDU as a meter does: long frames of at most segment_size APDU bytes, CI numbering them.
-
-    The control (0x53: SND_UD) and address (0xFF: broadcast) bytes and the
-    transport addresses 01 67 are those the Austrian and Polish meters send.
-    """
-    chunks = [apdu[i : i + segment_size] for i in range(0, len(apdu), segment_size)] or [b""]
-    out = bytearray()
-    for index, chunk in enumerate(chunks):
-        ci = (index & mbus.SEQUENCE) | (mbus.LAST_SEGMENT if index == len(chunks) - 1 else 0)
-        body = bytes([0x53, 0xFF, ci, 0x01, 0x67]) + chunk
-        out += bytes([mbus.START, len(body), len(body), mbus.START]) + body + bytes([sum(body) & 0xFF, mbus.STOP])
-    return bytes(out)
 
 
 def p1_telegram(ident: str, lines: list[str]) -> bytes:

@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from custom_components.han_port.decoder.ciphering import P1_AUTHENTICATION_KEY
+from custom_components.han_port.decoder import P1_AUTHENTICATION_KEY, mbus_frames
 
 from . import frames
 from .frames import HOURLY, MeterState
@@ -171,7 +171,7 @@ class SimulatedMeter:
         if self.vendor == "evn":
             # Wired M-Bus, encrypted without a tag: one key.
             apdu = self._cipher(frames.data_notification(frames.evn_list(state), state.moment))
-            frame = frames.mbus_frames(apdu)
+            frame = mbus_frames(apdu)
         elif self.vendor == "landis-gyr-ch":
             # In clear, its object list first, in general-block-transfer blocks of an HDLC frame each.
             apdu = frames.data_notification(frames.landis_gyr_push(state), state.moment)

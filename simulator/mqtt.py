@@ -13,7 +13,7 @@ import contextlib
 import itertools
 import os
 
-from custom_components.han_port.decoder.dlms import strip_llc
+from custom_components.han_port.decoder import strip_llc
 
 _CONNECT = 0x10
 _CONNACK = 0x20

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram
+from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram, mbus_frames
 from custom_components.han_port.decoder.arbiter import FORMAT_CHANGE_EVIDENCE, FRAMES_QUIET_BYTES
 from custom_components.han_port.decoder.crc import crc16_arc
 from custom_components.han_port.decoder.hdlc import reseal as reseal_hdlc
@@ -65,7 +65,7 @@ def hdlc_with_damaged_llc(power: int) -> bytes:
 
 
 def mbus_with_damaged_dtsap(power: int) -> bytes:
-    frame = bytearray(encoder.mbus_frames(power_list(power)))
+    frame = bytearray(mbus_frames(power_list(power)))
     frame[frame.index(b"\x01\x67") + 1] ^= 0x04
     flip_power_bit(frame, power)
     return bytes(frame)
@@ -73,7 +73,7 @@ def mbus_with_damaged_dtsap(power: int) -> bytes:
 
 @pytest.mark.parametrize(
     ("damaged", "framing"),
-    [(hdlc_with_damaged_llc, encoder.hdlc_frames), (mbus_with_damaged_dtsap, encoder.mbus_frames)],
+    [(hdlc_with_damaged_llc, encoder.hdlc_frames), (mbus_with_damaged_dtsap, mbus_frames)],
 )
 @pytest.mark.parametrize("seed", range(8))
 def test_a_frame_failing_its_check_at_a_stream_start_is_never_read_as_a_bare_apdu(
@@ -89,7 +89,7 @@ def test_a_frame_failing_its_check_at_a_stream_start_is_never_read_as_a_bare_apd
     assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}
 
 
-@pytest.mark.parametrize("framing", [encoder.hdlc_frames, encoder.mbus_frames])
+@pytest.mark.parametrize("framing", [encoder.hdlc_frames, mbus_frames])
 @pytest.mark.parametrize("cut", range(1, 13))
 def test_a_stream_joined_inside_a_frame_never_reads_its_tail_as_a_bare_push(
     framing: Callable[[bytes], bytes], cut: int
@@ -213,7 +213,7 @@ def test_no_value_decodes_from_a_frame_that_fails_its_checksum(
 
     At a stream's start, where no format is learned yet, and in any chunking.
     """
-    frame = {"hdlc": encoder.hdlc_frames, "mbus": encoder.mbus_frames, "p1": lambda text: text}[kind]
+    frame = {"hdlc": encoder.hdlc_frames, "mbus": mbus_frames, "p1": lambda text: text}[kind]
     payload = p1_text if kind == "p1" else power_list
     damaged = _damaged(kind, frame(payload(SENT)), edits)
     if damaged is None:
@@ -332,7 +332,7 @@ def test_segments_of_two_m_bus_pushes_are_never_joined_when_damage_hid_the_segme
 
     def two_segments(power: int) -> tuple[bytes, bytes]:
         apdu = ten_second_list(power)
-        frames = encoder.mbus_frames(apdu, segment_size=len(apdu) // 2 + 1)
+        frames = mbus_frames(apdu, segment_size=len(apdu) // 2 + 1)
         first = frames[1] + 6  # L, and the header, checksum and stop around it
         return frames[:first], frames[first:]
 
@@ -347,7 +347,7 @@ def test_segments_of_two_m_bus_pushes_are_never_joined_when_damage_hid_the_segme
 def test_an_m_bus_frame_cut_short_never_takes_the_next_whole_frame(cut: bytes) -> None:
     """Found by fuzzing: "68 22 22" read the next frame's start byte as its own header's last, and the
     frame it then measured (failing its checksum) swallowed the next whole push."""
-    pushes = [encoder.mbus_frames(power_list(SENT + n)) for n in range(3)]
+    pushes = [mbus_frames(power_list(SENT + n)) for n in range(3)]
     decoder = Decoder()
     events = decoder.feed_events(pushes[0] + cut + pushes[1] + pushes[2])
     assert powers(events) == [SENT, SENT + 1, SENT + 2]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from custom_components.han_port.decoder import mbus_frames
 from custom_components.han_port.decoder.__main__ import main
 from simulator import frames as encoder
 from simulator.frames import MeterState
@@ -110,11 +111,11 @@ def _kamstrup_apdu() -> bytes:
             "dropped (undecodable): the input ends inside a message of HDLC segments: 2 came, its last never did",
         ),
         (
-            encoder.mbus_frames(_kamstrup_apdu(), segment_size=100)[:150],
+            mbus_frames(_kamstrup_apdu(), segment_size=100)[:150],
             "dropped (undecodable): the input ends inside a message of M-Bus long frames: 1 came, its last never did",
         ),
         (
-            encoder.mbus_frames(_kamstrup_apdu())[:150],
+            mbus_frames(_kamstrup_apdu())[:150],
             "dropped (undecodable): the input ends inside an M-Bus long frame: 150 of its 256 bytes came",
         ),
         (

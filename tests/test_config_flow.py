@@ -35,6 +35,7 @@ from custom_components.han_port.const import (
     CONF_UPDATE_INTERVAL,
     DOMAIN,
 )
+from custom_components.han_port.decoder import mbus_frames
 from custom_components.han_port.decoder.ciphering import P1_AUTHENTICATION_KEY
 from simulator import frames as encoder
 from simulator.meter import SimulatedMeter
@@ -762,7 +763,7 @@ def _austrian_mbus(state: MeterState) -> Callable[[], bytes]:
     """An EVN meter: the Austrian list over wired M-Bus, encrypted without a tag (security 0x20): one key."""
     apdu = encoder.data_notification(encoder.evn_list(state), state.moment)
     counter = itertools.count(1)
-    return lambda: encoder.mbus_frames(encoder.glo_cipher(apdu, KEY, b"", security=0x20, counter=next(counter)))
+    return lambda: mbus_frames(encoder.glo_cipher(apdu, KEY, b"", security=0x20, counter=next(counter)))
 
 
 def _encrypted_p1(auth_key: bytes) -> Callable[[], bytes]:

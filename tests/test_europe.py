@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram
+from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram, mbus_frames
 from custom_components.han_port.decoder.ciphering import P1_AUTHENTICATION_KEY
 from custom_components.han_port.decoder.decoder import _DAMAGED_IN_A_ROW
 from custom_components.han_port.decoder.partial import MAX_MESSAGES_BETWEEN_PARTS, MAX_PARTS
@@ -42,7 +42,7 @@ def test_mbus_segments_round_trip_in_any_chunking_plain_and_ciphered() -> None:
             pushes = [
                 encoder.glo_cipher(p, KEY, AUTH_KEY, security=security, counter=n + 1) for n, p in enumerate(pushes)
             ]
-        stream = b"".join(encoder.mbus_frames(p, segment_size=60) for p in pushes)
+        stream = b"".join(mbus_frames(p, segment_size=60) for p in pushes)
         decoder = Decoder(KEY if security else None, AUTH_KEY if security == 0x30 else None)
         events = [event for chunk in chunked(stream, random.Random(seed)) for event in decoder.feed_events(chunk)]
         assert powers(events) == [100, 101, 102]
@@ -51,7 +51,7 @@ def test_mbus_segments_round_trip_in_any_chunking_plain_and_ciphered() -> None:
 
 
 def test_a_damaged_or_missing_mbus_segment_drops_one_message_only() -> None:
-    frames = encoder.mbus_frames(apdu(1), segment_size=60)
+    frames = mbus_frames(apdu(1), segment_size=60)
     damaged = bytearray(frames)
     damaged[30] ^= 0xFF
     decoder = Decoder()
@@ -61,7 +61,7 @@ def test_a_damaged_or_missing_mbus_segment_drops_one_message_only() -> None:
     second = frames[frames.index(b"\x68", 6) :]
     assert decoder.feed(second) == []
     assert decoder.dropped[DropReason.UNDECODABLE] >= 1
-    assert powers(decoder.feed_events(encoder.mbus_frames(apdu(7), segment_size=60))) == [7]
+    assert powers(decoder.feed_events(mbus_frames(apdu(7), segment_size=60))) == [7]
 
 
 def test_a_message_whose_last_segment_was_lost_is_dropped_and_the_next_one_decodes() -> None:
@@ -76,7 +76,7 @@ def test_a_message_whose_last_segment_was_lost_is_dropped_and_the_next_one_decod
     assert [event.detail for event in events if not isinstance(event, Telegram)] == [
         "segmented message cut: its last segment never came"
     ]
-    mbus = [bytearray(encoder.mbus_frames(apdu(power), segment_size=100)) for power in (620, 621)]
+    mbus = [bytearray(mbus_frames(apdu(power), segment_size=100)) for power in (620, 621)]
     frame_starts = [0]
     while (following := frame_starts[-1] + mbus[0][frame_starts[-1] + 1] + 6) < len(mbus[0]):
         frame_starts.append(following)
@@ -149,7 +149,7 @@ def test_blocks_that_never_end_are_let_go_by_their_count() -> None:
 def test_a_new_block_1_drops_the_transfer_it_cuts_and_begins_its_own() -> None:
     cut, whole = _blocks(702), _blocks(703)
     decoder = Decoder()
-    events = [event for block in (cut[0], *whole) for event in decoder.feed_events(encoder.mbus_frames(block))]
+    events = [event for block in (cut[0], *whole) for event in decoder.feed_events(mbus_frames(block))]
     assert powers(events) == [703]
     drops = [event for event in events if not isinstance(event, Telegram)]
     assert [(drop.reason, drop.detail) for drop in drops] == [
@@ -328,8 +328,8 @@ def _framed(kind: str, power: int, counter: int, rng: random.Random) -> bytes:
             encoder.glo_cipher(plain, KEY, AUTH_KEY, security=0x10, counter=counter), rng.choice([None, 40])
         ),
         "hdlc-ciphered": lambda: encoder.hdlc_frames(ciphered, rng.choice([None, 40])),
-        "mbus": lambda: encoder.mbus_frames(plain, rng.choice([60, 200])),
-        "mbus-one-key": lambda: encoder.mbus_frames(
+        "mbus": lambda: mbus_frames(plain, rng.choice([60, 200])),
+        "mbus-one-key": lambda: mbus_frames(
             encoder.glo_cipher(plain, KEY, AUTH_KEY, security=0x20, counter=counter), rng.choice([60, 200])
         ),
         "block-transfer": lambda: b"".join(encoder.hdlc_frames(b) for b in encoder.general_block_transfer(plain, 50)),
@@ -468,7 +468,7 @@ def test_a_frame_that_fails_its_checks_is_never_read_as_a_bare_notification() ->
         assert decoder.feed(bytes(damaged)) == []
         assert set(decoder.dropped) <= {DropReason.BAD_CHECKSUM}
     # Nor the APDU inside an M-Bus segment whose checksum fails.
-    segment = bytearray(encoder.mbus_frames(aidon_apdu(41)))
+    segment = bytearray(mbus_frames(aidon_apdu(41)))
     segment[-2] ^= 0x55
     decoder = Decoder()
     assert decoder.feed(bytes(segment)) == []

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason, ObisCode, Telegram
+from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason, ObisCode, Telegram, mbus_frames
 from custom_components.han_port.decoder.ciphering import COUNTER_RESTART_FRAMES
 from custom_components.han_port.decoder.decoder import MAX_LEFT_OUT_CODES
 from custom_components.han_port.decoder.masking import mask_serials, serial_masks
@@ -292,7 +292,7 @@ TRACED_ORPHANS = 100_000
 
 
 def _orphan_frame(carrier: str) -> bytes:
-    return encoder.hdlc_frames(ORPHAN_BLOCK) if carrier == "hdlc" else encoder.mbus_frames(ORPHAN_BLOCK)
+    return encoder.hdlc_frames(ORPHAN_BLOCK) if carrier == "hdlc" else mbus_frames(ORPHAN_BLOCK)
 
 
 def _feed_orphans(decoder: Decoder, carrier: str, count: int) -> list[DroppedFrame | Telegram]:

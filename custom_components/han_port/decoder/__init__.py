@@ -5,12 +5,16 @@ and tested without Home Assistant. The names below are its public API; the
 modules behind them are its insides, free to change.
 """
 
-from .ciphering import Keys, is_bare_ciphered, key_digits, parse_key
+from .ciphering import P1_AUTHENTICATION_KEY, Keys, is_bare_ciphered, key_digits, parse_key
+from .crc import crc16_arc, crc16_x25
 from .decoder import Decoder, Event
+from .dlms import strip_llc
 from .hdlc import frame_apdu, hdlc_frame
 from .masking import mask_serials, reseal, serial_masks
+from .mbus import mbus_frames
 from .model import Ciphering, DecodeError, DroppedFrame, DropReason, FrameFormat, Reading, Telegram
 from .obis import ObisCode, Unit
+from .payload import read_capture
 from .registers import (
     ACTIVE_ENERGY,
     ACTIVE_POWER,
@@ -42,6 +46,7 @@ __all__ = [
     "INSTANTANEOUS",
     "NET_ACTIVE_ENERGY",
     "NET_ACTIVE_POWER",
+    "P1_AUTHENTICATION_KEY",
     "POWER_FACTOR",
     "PRESENT_VALUE",
     "REACTIVE_ENERGY",
@@ -62,13 +67,18 @@ __all__ = [
     "Reading",
     "Telegram",
     "Unit",
+    "crc16_arc",
+    "crc16_x25",
     "frame_apdu",
     "hdlc_frame",
     "is_bare_ciphered",
     "key_digits",
     "mask_serials",
+    "mbus_frames",
     "parse_key",
     "quantity_of",
+    "read_capture",
     "reseal",
     "serial_masks",
+    "strip_llc",
 ]

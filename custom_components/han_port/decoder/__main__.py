@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .ciphering import parse_key
 from .decoder import Decoder, Event
 from .model import DroppedFrame, Telegram
-from .payload import hex_digits
+from .payload import read_capture
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -42,17 +42,6 @@ def telegram_json(telegram: Telegram) -> dict[str, Any]:
         # What the meter sent that no quantity's bounds hold: named, never shown as a value.
         "left_out": [str(obis) for obis in telegram.left_out],
     }
-
-
-def read_capture(data: bytes, *, as_hex: bool) -> bytes:
-    """Return a capture's bytes; hex text may have whitespace, newlines, 0x, ':', ',' and '-'."""
-    if not as_hex:
-        return data
-    decoded = hex_digits(data) if data.strip() else b""
-    if decoded is None:
-        msg = "not hex text"
-        raise ValueError(msg)
-    return decoded
 
 
 def _key(text: str) -> bytes:

@@ -27,6 +27,7 @@ from .cosem import DATE_TIME_LENGTH
 from .crc import crc16_x25
 from .dlms import DATA_NOTIFICATION, DATE_TIME_MARKERS, GENERAL_BLOCK_TRANSFER, INVOKE_ID_LENGTH, LLC_HEADERS
 from .hdlc import FLAG, HCS_BYTES, HEADER_SIZES, is_frame_format
+from .mbus import DLMS_TSAP
 from .model import DecodeError, DroppedFrame, DropReason
 
 _NO_DATE_TIME = DATE_TIME_MARKERS[0][0]
@@ -41,7 +42,6 @@ _MAX_HEADERS_KNOWN = 4
 _MAX_HEADERS_SEEN = 64
 _SIGHTINGS = 2
 
-_MBUS_TRANSPORT = b"\x01\x67"  # STSAP, DTSAP of DLMS over M-Bus
 # An HDLC envelope before its APDU: flag, header, HCS, LLC header.
 _HDLC_ENVELOPE = 1 + HEADER_SIZES[-1] + HCS_BYTES + len(LLC_HEADERS[0])
 # General-glo-ciphering that authenticates without encrypting carries the APDU
@@ -67,7 +67,7 @@ def inside_envelope(before: bytes, *, bare_stream: bool = False) -> bool:
     follows only if their HCS holds, a block header only if it is numbered
     and acknowledges nothing, as pushed blocks are.
     """
-    if before.endswith(_MBUS_TRANSPORT):
+    if before.endswith(DLMS_TSAP):
         return True
     if before.endswith(LLC_HEADERS):
         header_end = len(before) - 3 - HCS_BYTES

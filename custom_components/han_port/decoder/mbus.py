@@ -24,6 +24,10 @@ _CI_DLMS_LAST = 0x1F  # CI 0x00-0x1F: DLMS segments
 LAST_SEGMENT = 0x10
 SEQUENCE = 0x0F
 TSAP_BYTES = 2
+DLMS_TSAP = b"\x01\x67"  # STSAP and DTSAP of DLMS over M-Bus
+# What meters send before them: SND_UD (a push) to the broadcast address.
+_SND_UD = 0x53
+_BROADCAST = 0xFF
 # A meter's push fits in a few frames (the Austrian lists take two); the CI
 # numbers sixteen, and a frame that does not continue them lets them go.
 MAX_SEGMENTS = min(SEQUENCE + 1, MAX_PARTS)
@@ -211,4 +215,19 @@ def reseal(frames: bytes) -> bytes:
             break
         out[end - 2] = sum(out[pos + _HEADER : end - 2]) & 0xFF
         pos = end
+    return bytes(out)
+
+
+def mbus_frames(apdu: bytes, segment_size: int = 250 - MIN_LENGTH - TSAP_BYTES) -> bytes:
+    """Frame an APDU as a meter does: long frames of at most segment_size APDU bytes, CI numbering them (an encoder).
+
+    The control (SND_UD) and address (broadcast) bytes and the transport
+    addresses are those the Austrian and Polish meters send.
+    """
+    chunks = [apdu[i : i + segment_size] for i in range(0, len(apdu), segment_size)] or [b""]
+    out = bytearray()
+    for index, chunk in enumerate(chunks):
+        ci = (index & SEQUENCE) | (LAST_SEGMENT if index == len(chunks) - 1 else 0)
+        body = bytes([_SND_UD, _BROADCAST, ci]) + DLMS_TSAP + chunk
+        out += bytes([START, len(body), len(body), START]) + body + bytes([sum(body) & 0xFF, STOP])
     return bytes(out)

@@ -58,3 +58,14 @@ def describe(payload: bytes) -> str:
     if head.isascii() and head.decode("ascii").isprintable():
         return f"{len(payload)} bytes of text starting {head.decode('ascii')!r}"
     return f"{len(payload)} bytes starting {head.hex(' ')}"
+
+
+def read_capture(data: bytes, *, as_hex: bool) -> bytes:
+    """Return a capture's bytes; hex text may have whitespace, newlines, 0x, ':', ',' and '-'."""
+    if not as_hex:
+        return data
+    decoded = hex_digits(data) if data.strip() else b""
+    if decoded is None:
+        msg = "not hex text"
+        raise ValueError(msg)
+    return decoded
