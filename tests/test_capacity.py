@@ -107,3 +107,31 @@ async def test_a_net_total_that_goes_down_while_the_home_exports_is_never_held(
         assert coordinator.data.readings[net.register].value == value
     assert coordinator.held_totals == 0
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_partial_first_hour_is_never_a_peak(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """Set up a minute before the hour at 9 kW: that minute is no hour's use, and no peak of the month.
+
+    The meter sends its register with every push (as Danish and P1 meters do).
+    """
+    await hass.config.async_set_time_zone("Europe/Oslo")
+    entry = await loaded_entry(hass, tcp_meter)
+    coordinator = entry.runtime_data
+    eleven = datetime(2026, 1, 12, 11, tzinfo=dt_util.get_default_time_zone())
+    freezer.move_to(eleven - timedelta(minutes=1))
+    coordinator.telegram_received(telegram(9_000.0, 10_000_000.0))
+    freezer.move_to(eleven - timedelta(seconds=2))
+    coordinator.telegram_received(telegram(9_000.0, 10_000_145.0))
+    freezer.move_to(eleven + timedelta(seconds=5))
+    coordinator.telegram_received(telegram(1_000.0, 10_000_162.0))
+    await hass.async_block_till_done()
+    assert state(hass, "today_s_peak_hour") == "unknown"
+    assert state(hass, "capacity_average_this_month") == "unknown"
+    # The first whole hour counts.
+    freezer.move_to(eleven + timedelta(hours=1, seconds=5))
+    coordinator.telegram_received(telegram(1_000.0, 10_001_162.0))
+    await hass.async_block_till_done()
+    assert float(state(hass, "today_s_peak_hour")) == pytest.approx(1.0)
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -7,16 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from custom_components.han_port.capacity import CapacityTariff, parse_thresholds, step_label, step_labels
 from custom_components.han_port.energy import (
     NEW_SEQUENCE_TELEGRAMS,
-    CapacityTariff,
     LiveEnergy,
     PowerEnvelope,
     TotalGuard,
     Verdict,
-    parse_thresholds,
-    step_label,
-    step_labels,
 )
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -58,21 +55,28 @@ def test_storage_round_trip() -> None:
     live.add_power(5, datetime(2026, 1, 1, tzinfo=UTC))
     assert LiveEnergy.from_dict(live.as_dict()) == live
     tariff = CapacityTariff(OSLO)
-    tariff.update(0, datetime(2026, 1, 1, 0, 10, tzinfo=UTC))
-    tariff.update(1500, datetime(2026, 1, 1, 1, 0, 1, tzinfo=UTC))
+    tariff.add_register(0, datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC))
+    tariff.update(1400, datetime(2026, 1, 1, 0, 50, tzinfo=UTC))
     restored = CapacityTariff(OSLO)
     restored.restore(tariff.as_dict())
     assert restored == tariff
+    # Restarted in the middle of the hour: the register after it still closes the hour exactly.
+    restored.add_register(1500, datetime(2026, 1, 1, 1, 0, 5, tzinfo=UTC))
+    assert restored.hours == {"2026-01-01T00:00:00+00:00": 1500}
+
+
+# Norwegian meters push the hourly register a few seconds after the hour.
+REGISTER_DELAY = timedelta(seconds=5)
 
 
 def _day(tariff: CapacityTariff, day: datetime, hourly_wh: list[float], total: float = 0.0) -> float:
-    """Feed a local day of hourly use, reading the total at every hour's start."""
+    """Feed a local day of hourly use, the import register pushed just after every hour's start."""
     moment = day
-    tariff.update(total, moment)
+    tariff.add_register(total, moment + REGISTER_DELAY)
     for used in hourly_wh:
         total += used
         moment += timedelta(hours=1)
-        tariff.update(total, moment)
+        tariff.add_register(total, moment + REGISTER_DELAY)
     return total
 
 
@@ -112,15 +116,36 @@ def test_current_and_projected_hour() -> None:
     assert tariff.projected_hour_use(1500, 4000, now) == pytest.approx(3500)
 
 
-def test_register_after_the_hour_corrects_the_estimate() -> None:
+def test_only_the_registers_close_an_hour_and_the_hour_in_progress_counts_from_its_register() -> None:
     tariff = CapacityTariff(OSLO)
     start = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
-    tariff.update(10_000, start)
-    tariff.update(12_100, start + timedelta(hours=1, seconds=2))  # the estimate at 11:00:02
-    assert tariff.last_hour_use == 2100
-    tariff.correct_last_hour(12_000, start + timedelta(hours=1, seconds=5))  # the meter: 12 000 at 11:00
+    tariff.add_register(10_000, start + REGISTER_DELAY)
+    tariff.update(12_100, start + timedelta(hours=1, seconds=2))  # the live estimate at 11:00:02
+    assert tariff.last_hour_use is None  # an estimate closes no hour
+    assert tariff.current_hour_use(12_100) == 0
+    tariff.add_register(12_000, start + timedelta(hours=1) + REGISTER_DELAY)  # the meter: 12 000 at 11:00
     assert tariff.last_hour_use == 2000
     assert tariff.current_hour_use(12_050) == 50
+
+
+def test_a_partial_first_hour_and_hours_missed_are_never_peaks() -> None:
+    """Set up at 10:59, the meter's first register at 11:00 closes nothing; a lost register loses its two hours."""
+    tariff = CapacityTariff(OSLO)
+    start = datetime(2026, 1, 15, 10, 59, tzinfo=UTC)
+    tariff.update(10_000, start)
+    tariff.update(10_030, start + timedelta(minutes=1))
+    tariff.add_register(10_040, datetime(2026, 1, 15, 11, 0, tzinfo=UTC) + REGISTER_DELAY)
+    assert tariff.hours == {}
+    assert tariff.peak_today(start) is None
+    # 12:00's register never came (Home Assistant was down): 11-12 and 12-13 are not known exactly.
+    tariff.add_register(19_040, datetime(2026, 1, 15, 13, 0, tzinfo=UTC) + REGISTER_DELAY)
+    tariff.add_register(20_040, datetime(2026, 1, 15, 14, 0, tzinfo=UTC) + REGISTER_DELAY)
+    assert tariff.hours == {"2026-01-15T13:00:00+00:00": 1000}
+    # A list sent twice counts once.
+    tariff.add_register(20_040, datetime(2026, 1, 15, 14, 0, tzinfo=UTC) + REGISTER_DELAY)
+    tariff.add_register(21_040, datetime(2026, 1, 15, 15, 0, tzinfo=UTC) + REGISTER_DELAY)
+    tariff.add_register(21_040, datetime(2026, 1, 15, 15, 0, 8, tzinfo=UTC))
+    assert tariff.hours == {"2026-01-15T13:00:00+00:00": 1000, "2026-01-15T14:00:00+00:00": 1000}
 
 
 @pytest.mark.parametrize(
@@ -137,11 +162,11 @@ def test_dst_nights_have_23_or_25_hours(day: datetime, hours: int) -> None:
     end = (day + timedelta(days=1)).replace(tzinfo=OSLO).astimezone(UTC)
     total = 0.0
     moment = start
-    tariff.update(total, moment)
+    tariff.add_register(total, moment + REGISTER_DELAY)
     while moment < end:
         total += 100
         moment += timedelta(hours=1)
-        tariff.update(total, moment)
+        tariff.add_register(total, moment + REGISTER_DELAY)
     counted = [key for key in tariff.hours if datetime.fromisoformat(key).astimezone(OSLO).date() == day.date()]
     assert len(counted) == hours
 
@@ -150,11 +175,11 @@ def test_month_rolls_over_at_local_midnight() -> None:
     tariff = CapacityTariff(OSLO)
     # The last hour of January, local time, is 22:00-23:00 UTC.
     last_hour = datetime(2026, 1, 31, 22, 0, tzinfo=UTC)
-    tariff.update(0, last_hour)
-    tariff.update(5000, last_hour + timedelta(hours=1))
+    tariff.add_register(0, last_hour + REGISTER_DELAY)
+    tariff.add_register(5000, last_hour + timedelta(hours=1) + REGISTER_DELAY)
     january = last_hour + timedelta(minutes=30)
     assert tariff.peak_today(january) == 5000
-    tariff.update(5500, last_hour + timedelta(hours=2))  # 00:00-01:00 on 1 February, local
+    tariff.add_register(5500, last_hour + timedelta(hours=2) + REGISTER_DELAY)  # 00:00-01:00 on 1 February, local
     february = last_hour + timedelta(hours=2, minutes=5)
     assert tariff.daily_peaks(february) == {datetime(2026, 2, 1).date(): 500}
     assert tariff.monthly_average(february) == 500
@@ -337,10 +362,11 @@ def test_the_meters_own_clock_tells_the_time_between_totals_a_bridge_delivered_l
 def test_the_hours_first_telegram_being_its_register_closes_the_last_hour_exactly() -> None:
     tariff = CapacityTariff(OSLO)
     start = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+    tariff.add_register(10_000, start + REGISTER_DELAY)
     tariff.update(10_000, start + timedelta(minutes=10))
     tariff.update(11_900, start + timedelta(minutes=59))
     # No telegram between 10:59 and the hourly register at 11:00:05.
-    tariff.correct_last_hour(12_000, start + timedelta(hours=1, seconds=5))
+    tariff.add_register(12_000, start + timedelta(hours=1) + REGISTER_DELAY)
     assert tariff.last_hour_use == 2000
     assert tariff.hour_start == start + timedelta(hours=1)
     assert tariff.current_hour_use(12_010) == 10
@@ -356,8 +382,13 @@ def test_projection_never_goes_below_the_hours_use() -> None:
 def test_a_reset_is_not_use() -> None:
     tariff = CapacityTariff(OSLO)
     start = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
-    tariff.update(1_000_000, start)
-    tariff.rebase(2_000 - 1_000_400)  # the live total went from 1 000 400 to 2 000
+    tariff.add_register(1_000_000, start + REGISTER_DELAY)
+    tariff.rebase(2_000 - 1_000_400, 2_000)  # the live total and the register went from 1 000 400 to 2 000
     assert tariff.current_hour_use(2_100) == 500
+    # What the hour of the reset used is not known exactly: it is no peak. The next hour counts from the new count.
+    tariff.add_register(3_000, start + timedelta(hours=1) + REGISTER_DELAY)
+    assert tariff.hours == {}
+    tariff.add_register(4_500, start + timedelta(hours=2) + REGISTER_DELAY)
+    assert tariff.hours == {(start + timedelta(hours=1)).isoformat(): 1_500}
     tariff.scale_total(2)
-    assert tariff.hour_start_total == pytest.approx(2 * 1_600)
+    assert tariff.hour_start_total == pytest.approx(2 * 4_500)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
+from .capacity import DEFAULT_PEAK_DAYS, DEFAULT_THRESHOLDS, CapacityTariff, parse_thresholds
 from .const import (
     CONF_CAPACITY_THRESHOLDS,
     CONF_CURRENT_TRANSFORMER_RATIO,
@@ -24,18 +25,9 @@ from .const import (
     LOGGER,
 )
 from .decoder import PRESENT_VALUE, Reading, quantity_of
-from .energy import (
-    DEFAULT_PEAK_DAYS,
-    DEFAULT_THRESHOLDS,
-    UNPROVEN_POWER,
-    CapacityTariff,
-    LiveEnergy,
-    PowerEnvelope,
-    TotalGuard,
-    Verdict,
-    parse_thresholds,
-)
+from .energy import UNPROVEN_POWER, LiveEnergy, PowerEnvelope, TotalGuard, Verdict
 from .held_totals import EnergyEvents, HeldTotals
+from .hours import placed
 from .registers import (
     ACTIVE_ENERGY_EXPORT,
     ACTIVE_ENERGY_IMPORT,
@@ -165,6 +157,7 @@ class EnergyBookkeeping:
         register's present value: they never replace it.
         """
         shown: dict[Code, Reading] = {}
+        clock = meter_time(telegram.timestamp)
         for obis, reading in telegram.readings.items():
             if obis.f != PRESENT_VALUE:
                 continue
@@ -179,7 +172,6 @@ class EnergyBookkeeping:
             scaled = Reading(value, reading.unit)
             # A signed total (net energy, import minus export) goes down while the home exports: nothing to guard.
             if is_total(register) and _counts_up(obis):
-                clock = meter_time(telegram.timestamp)
                 verdict = self.held.check(register, scaled, meter, now, clock)
                 if verdict is Verdict.FOLLOWED:
                     self._restart_live_energy(register, value)
@@ -187,7 +179,7 @@ class EnergyBookkeeping:
                     continue
                 self.meter_hours.add(register, value, now, clock)
             shown[register] = scaled
-            self._track_energy(register, value, now)
+            self._track_energy(register, value, now, clock)
         if self.live_import.published is not None:
             self.tariff.update(self.live_import.published, now)
         self._save_when_due(now)
@@ -221,8 +213,8 @@ class EnergyBookkeeping:
             return
         before = live.published
         live.reset(value)
-        if live is self.live_import and before is not None:
-            self.tariff.rebase(value - before)
+        if live is self.live_import:
+            self.tariff.rebase(0.0 if before is None else value - before, value)
 
     def _save_when_due(self, now: datetime) -> None:
         """Write the energy state at most every few minutes, and at every hour's first telegram.
@@ -234,7 +226,7 @@ class EnergyBookkeeping:
             self._saved_at = now
             self._store.async_delay_save(self._stored, 0)
 
-    def _track_energy(self, register: Code, value: float, now: datetime) -> None:
+    def _track_energy(self, register: Code, value: float, now: datetime, clock: datetime | None) -> None:
         """Feed power and accepted totals to the live energy and the tariff."""
         if register in _POWERS:
             live = self.live_import if register == ACTIVE_POWER_IMPORT.code else self.live_export
@@ -243,7 +235,7 @@ class EnergyBookkeeping:
             live.add_power(value, now, timedelta(seconds=self._reader.silence_timeout))
         elif register == ACTIVE_ENERGY_IMPORT.code:
             self.live_import.add_register(value)
-            self.tariff.correct_last_hour(value, now)
+            self.tariff.add_register(value, placed(now, clock, dt_util.get_default_time_zone()))
         elif register == ACTIVE_ENERGY_EXPORT.code:
             self.live_export.add_register(value)
 

@@ -28,6 +28,7 @@ from homeassistant.helpers.selector import (
     TextSelector,
 )
 
+from .capacity import DEFAULT_PEAK_DAYS, DEFAULT_THRESHOLDS, format_thresholds, parse_thresholds
 from .compat import (
     OptionsFlowBase,
     async_serial_port_selector,
@@ -54,7 +55,6 @@ from .const import (
     DOMAIN,
 )
 from .decoder import DropReason
-from .energy import DEFAULT_PEAK_DAYS, DEFAULT_THRESHOLDS, format_thresholds, parse_thresholds
 from .entry import async_entry_reading, entry_line_settings, line_settings_data
 from .flow_forms import (
     DEFAULT_BRIDGE_PORT,

@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 
     from homeassistant.config_entries import ConfigEntry
 
+    from .capacity import CapacityTariff
     from .connection import TelegramWatch
     from .decoder import Code, DroppedFrame, Reading, Telegram
-    from .energy import CapacityTariff, LiveEnergy, PowerEnvelope
+    from .energy import LiveEnergy, PowerEnvelope
     from .held_totals import EnergyEvents
     from .statistics import MeterHourStatistics
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from .energy import CORRECTION_WINDOW, HOUR
-
-BOUNDARY_TOLERANCE = CORRECTION_WINDOW
+HOUR = timedelta(hours=1)
+BOUNDARY_TOLERANCE = timedelta(seconds=90)
 """A register read this soon after an hour boundary is the register at it (Kaifa and Aidon send at hh:00:10)."""
 # A meter's clock is taken where it lies this close around the arrival: a
 # clock a little ahead has drifted; one far behind came late through a bridge

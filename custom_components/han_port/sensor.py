@@ -25,6 +25,7 @@ from homeassistant.core import callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 
+from .capacity import step_labels
 from .compat import REACTIVE_ENERGY_DEVICE_CLASS
 from .const import CONF_ENCRYPTION_KEY, CONF_GENERATED_ID, CONF_MANUFACTURER, CONF_METER_TYPE
 from .decoder import (
@@ -38,7 +39,6 @@ from .decoder import (
     VOLTAGE,
     Quantity,
 )
-from .energy import step_labels
 from .entity import HanPortEntity
 from .registers import ACTIVE_POWER_EXPORT, ACTIVE_POWER_IMPORT, REGISTERS, Register
 

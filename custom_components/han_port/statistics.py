@@ -29,8 +29,7 @@ from homeassistant.util.unit_conversion import EnergyConverter
 
 from .compat import REACTIVE_ENERGY_UNIT_CLASS, sum_statistic_metadata
 from .const import DOMAIN, LOGGER
-from .energy import HOUR
-from .hours import Boundary, HourBook, MeterHour, placed
+from .hours import HOUR, Boundary, HourBook, MeterHour, placed
 from .registers import ACTIVE_ENERGY_EXPORT, ACTIVE_ENERGY_IMPORT, REGISTERS
 
 if TYPE_CHECKING:
