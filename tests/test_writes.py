@@ -191,3 +191,20 @@ async def test_slow_measurements_drift_once_a_minute_and_step_at_once(
     await wait_for(lambda: shown(hass, "voltage_l1") == f"{voltage - 20:g}")
     assert writes[entity_id(hass, "voltage_l1")] == 3
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_grid_power_is_signed_and_appears_with_export(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    """Import less export, in watts, for the Energy dashboard's grid power: below zero while the home exports."""
+    entry = await set_up_in_norway(hass, tcp_meter.port)
+    tcp_meter.send(kamstrup_frame(default_state(power_import=1700, power_export=0)))
+    await wait_for(lambda: shown(hass, "power_import") == "1700")
+    # Kamstrup's list carries export power in every push: the sensor is there, enabled.
+    await wait_for(lambda: shown(hass, "grid_power") == "1700")
+    tcp_meter.send(kamstrup_frame(default_state(power_import=0, power_export=2300)))
+    await wait_for(lambda: shown(hass, "grid_power") == "-2300")
+    grid = sensor(hass, "grid_power")
+    assert grid is not None
+    assert grid.attributes["unit_of_measurement"] == "W"
+    assert grid.attributes["device_class"] == "power"
+    assert grid.attributes["state_class"] == "measurement"
+    assert await hass.config_entries.async_unload(entry.entry_id)

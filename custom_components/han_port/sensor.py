@@ -266,6 +266,15 @@ def _now() -> datetime:
     return dt_util.utcnow()
 
 
+def _grid_power(data: MeterData) -> float | None:
+    """Power drawn from the grid less power fed into it (W): below zero while the home exports."""
+    drawn = data.readings.get(ACTIVE_POWER_IMPORT.code)
+    fed = data.readings.get(ACTIVE_POWER_EXPORT.code)
+    if drawn is None or fed is None:
+        return None
+    return drawn.value - fed.value
+
+
 DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
     _derived_energy(
         "live_energy_import",
@@ -289,6 +298,18 @@ DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
     ),
     _derived_energy("peak_today", lambda c: c.tariff.peak_today(_now())),
     _derived_energy("capacity_average", lambda c: c.tariff.monthly_average(_now())),
+    # One power that goes below zero while the home exports: what the Energy
+    # dashboard's grid power setting (2025.12 and newer) asks for.
+    HanPortDerivedSensorEntityDescription(
+        key="grid_power",
+        translation_key="grid_power",
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+        value_fn=lambda c: _grid_power(c.data),
+        needs=ACTIVE_POWER_EXPORT.code,
+    ),
     HanPortDerivedSensorEntityDescription(
         key="capacity_step",
         translation_key="capacity_step",
@@ -462,7 +483,12 @@ class HanPortDerivedSensor(HanPortEntity, SensorEntity):
 
     @property
     def write_interval(self) -> float:
-        """Worked-out figures are written at most once a minute: the Energy dashboard reads 5-minute statistics."""
+        """Worked-out figures are written at most once a minute: the Energy dashboard reads 5-minute statistics.
+
+        A worked-out measurement (grid power) follows the update-rate option, as the meter's powers do.
+        """
+        if self.entity_description.state_class is SensorStateClass.MEASUREMENT:
+            return self.coordinator.measurement_interval
         return DERIVED_WRITE_INTERVAL
 
     @property
