@@ -183,3 +183,15 @@ def test_a_flood_of_false_descriptor_lists_is_read_once() -> None:
     assert decoder.feed(flood) == []
     assert time.perf_counter() - started < 3 * decoding
     assert powers(decoder.feed_events(push())) == [STATE.power_import]
+
+
+def test_values_sent_without_a_scaler_take_the_resolution_physics_shows() -> None:
+    """The XT211's list has no voltage; one that sends it in 0.1 V is read in volts all the same, as Kamstrup's is."""
+    voltages = [
+        encoder.described(3, f"1-0:{32 + 20 * p}.7.0.255", 2, encoder.long_unsigned(2301 + p)) for p in range(3)
+    ]
+    body = encoder.descriptor_list(_GOOD, *voltages)
+    decoder = Decoder()
+    (telegram,) = decoder.feed(encoder.hdlc_frames(encoder.data_notification(body, None)))
+    assert telegram.readings[ObisCode.parse("1-0:52.7.0")] == (230.2, Unit.VOLT)
+    assert [(decision.quantity, decision.exponent) for decision in decoder.resolutions] == [("voltage", -1)]
