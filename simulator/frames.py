@@ -535,3 +535,66 @@ def burgenland_list(state: MeterState, unknown: tuple[int, int, int] = (400, 53,
     items += [long_unsigned(value) for value in unknown]
     items.append(octet_string(state.meter_id.encode()))
     return structure(*items)
+
+
+# ČEZ Distribuce (Czechia): {descriptor, value} pairs, the descriptor bare (see decoder.descriptors).
+
+_DATA_CLASS = 1
+_REGISTER_CLASS = 3
+_DISCONNECT_CONTROL_CLASS = 70
+_LIMITER_CLASS = 71
+_VALUE = 2
+_CONTROL_STATE = 3  # a disconnector's control state; a limiter's active threshold
+_RELAYS = range(1, 5)  # the XT211's relays R1 to R4, channels 1 to 4 of the disconnector's code
+
+
+def descriptor(class_id: int, code: str, attribute: int) -> bytes:
+    """Encode a COSEM attribute descriptor bare, as descriptor lists send it: class id, OBIS code, attribute."""
+    return struct.pack(">H", class_id) + ObisCode.parse(code).to_bytes() + bytes([attribute])
+
+
+def described(class_id: int, code: str, attribute: int, value: bytes) -> bytes:
+    """Encode one value of a descriptor list: a structure of two, the bare descriptor and the tagged value."""
+    return b"\x02\x02" + descriptor(class_id, code, attribute) + value
+
+
+def descriptor_list(*values: bytes, lead: bytes | None = b"\x16\x01") -> bytes:
+    """Encode a descriptor list's body: the array of described values, after an enum 1 as the XT211 sends it."""
+    return array(*values) if lead is None else structure(lead, array(*values))
+
+
+def cez_list(state: MeterState, tariff: int = 2) -> bytes:
+    """Build the push of ČEZ Distribuce's Sagemcom XT211: W and Wh without scaler, in the capture's order.
+
+    The meter number, the disconnector and its four relays, the limiter's
+    threshold, the tariff; then import and export power, total and per
+    phase; then the import register, its four tariffs' (T1 a quarter of it,
+    T2 the rest), and the export register.
+    """
+    exporting = state.power_export > state.power_import
+    flows = list(state.phase_powers)
+    idle = [0] * _THREE_PHASE
+    energy_t1 = state.energy_import // 4
+    registers = [
+        ("1-0:1.7.0.255", state.power_import),
+        *((f"1-0:{21 + 20 * p}.7.0.255", (idle if exporting else flows)[p]) for p in range(_THREE_PHASE)),
+        ("1-0:2.7.0.255", state.power_export),
+        *((f"1-0:{22 + 20 * p}.7.0.255", (flows if exporting else idle)[p]) for p in range(_THREE_PHASE)),
+        ("1-0:1.8.0.255", state.energy_import),
+        ("1-0:1.8.1.255", energy_t1),
+        ("1-0:1.8.2.255", state.energy_import - energy_t1),
+        ("1-0:1.8.3.255", 0),
+        ("1-0:1.8.4.255", 0),
+        ("1-0:2.8.0.255", state.energy_export),
+    ]
+    return descriptor_list(
+        described(_DATA_CLASS, "0-0:96.1.1.255", _VALUE, octet_string(state.meter_id.encode())),
+        described(_DISCONNECT_CONTROL_CLASS, "0-0:96.3.10.255", _CONTROL_STATE, enum(1)),
+        described(_LIMITER_CLASS, "0-0:17.0.0.255", _CONTROL_STATE, double_long_unsigned(0)),
+        *(
+            described(_DISCONNECT_CONTROL_CLASS, f"0-{relay}:96.3.10.255", _CONTROL_STATE, enum(relay == 1))
+            for relay in _RELAYS
+        ),
+        described(_DATA_CLASS, "0-0:96.14.0.255", _VALUE, octet_string(f"T{tariff}".encode())),
+        *(described(_REGISTER_CLASS, code, _VALUE, double_long_unsigned(value)) for code, value in registers),
+    )

@@ -279,6 +279,31 @@ CASES = [
         identity=lambda s: (s.meter_id, None),
         household_power_factor=True,
     ),
+    ListCase(
+        "cez-xt211-descriptor-list",
+        encoder.cez_list,
+        lambda s: (
+            active_power_values(s)
+            | {
+                f"1-0:{c + 20 * p}.7.0.255": s.phase_powers[p] if (c == 22) == (s.power_export > s.power_import) else 0
+                for p in range(3)
+                for c in (21, 22)
+            }
+            | {
+                "1-0:1.8.0.255": s.energy_import,
+                "1-0:1.8.1.255": s.energy_import // 4,
+                "1-0:1.8.2.255": s.energy_import - s.energy_import // 4,
+                "1-0:1.8.3.255": 0,
+                "1-0:1.8.4.255": 0,
+                "1-0:2.8.0.255": s.energy_export,
+            }
+        ),
+        None,
+        # The list carries no clock: the notification's date-time is the telegram's.
+        timestamp=lambda s: s.moment,
+        three_phase_only=True,
+        identity=lambda s: (s.meter_id, None),
+    ),
 ]
 
 # Up to the largest power a metered installation can draw: beyond it is damage.

@@ -25,6 +25,7 @@ from .ciphering import (
 )
 from .cosem import DATE_TIME_LENGTH
 from .crc import crc16_x25
+from .descriptors import DescriptorListExtent
 from .dlms import DATA_NOTIFICATION, DATE_TIME_MARKERS, GENERAL_BLOCK_TRANSFER, INVOKE_ID_LENGTH, LLC_HEADERS
 from .hdlc import FLAG, HCS_BYTES, HEADER_SIZES, is_frame_format
 from .mbus import DLMS_TSAP
@@ -233,7 +234,10 @@ class NotificationFramer:
         self._buffer = bytearray()
         self._offset = 0  # stream position of the buffer's first byte
         self._history = b""  # the bytes just before the buffer, to see an envelope's header
-        self._extent: ItemExtent | None = None  # the body being measured, of the notification at the buffer's start
+        # The body being measured, of the notification at the buffer's start:
+        # as standard A-XDR, then, if it is none, as a descriptor list.
+        self._extent: ItemExtent | DescriptorListExtent | None = None
+        self._failed_at = 0  # where the bytes stopped being either, for a false start
         # Whether that notification is another envelope's: measured only to
         # skip it whole, as a chance 0F inside its date-time or values is no start.
         self._owned = False
@@ -307,16 +311,30 @@ class NotificationFramer:
             self._drop(pos)
         return events
 
-    def _measure(self, extent: ItemExtent, events: list[tuple[int, NotificationMessage | DroppedFrame]]) -> int:
+    def _scan(self, extent: ItemExtent | DescriptorListExtent) -> int | None:
+        """Measure the body on: its end once whole, None while it arrives, -1 when it is neither shape of body.
+
+        A body that is no standard A-XDR is measured again from its start as
+        a descriptor list, as its decoding reads it (see dlms): twice at most.
+        """
+        try:
+            return extent.scan(self._buffer)
+        except DecodeError:
+            self._failed_at = max(self._failed_at, extent.position)
+        if isinstance(extent, DescriptorListExtent):
+            return -1
+        self._extent = DescriptorListExtent(self._body, MAX_NOTIFICATION_BYTES)
+        return self._scan(self._extent)
+
+    def _measure(
+        self, extent: ItemExtent | DescriptorListExtent, events: list[tuple[int, NotificationMessage | DroppedFrame]]
+    ) -> int:
         """Measure on the notification at the buffer's start, read once whole; return where to look next, -1 to wait."""
         buffer = self._buffer
-        try:
-            end = extent.scan(buffer)
-        except DecodeError:
-            end = -1
+        end = self._scan(extent)
         if not self._owned:
-            # Inside what was measured (up to where the A-XDR broke, for a false start).
-            limit = len(buffer) if end is None else extent.position + 1 if end < 0 else end
+            # Inside what was measured (up to where the bytes broke, for a false start).
+            limit = len(buffer) if end is None else self._failed_at + 1 if end < 0 else end
             cut, self._searched = self._headers.find(buffer, max(1, self._searched), limit)
             if cut is not None:
                 self._cut(cut, events)
@@ -329,7 +347,7 @@ class NotificationFramer:
             # being A-XDR, not from the byte after the start, keeps the
             # cost linear: a flood of false starts is read once; from a
             # push's header before there, if one may begin, it is read too.
-            return extent.position if self._owned else min(extent.position, self._searched)
+            return self._failed_at if self._owned else min(self._failed_at, self._searched)
         if self._owned:
             return end
         before = self._history[-3:]
@@ -380,7 +398,7 @@ class NotificationFramer:
         before = (self._history + bytes(buffer[max(0, start - HISTORY) : start]))[-HISTORY:]
         self._drop(start)
         self._extent = ItemExtent(body - start, MAX_NOTIFICATION_BYTES)
-        self._body, self._searched = body - start, 1
+        self._body, self._searched, self._failed_at = body - start, 1, 0
         self._owned = inside_envelope(before, bare_stream=self._emitted)
         return 0, False
 

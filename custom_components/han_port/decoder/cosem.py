@@ -39,3 +39,24 @@ def parse_date_time(data: bytes) -> datetime | None:
         return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=tzinfo)
     except ValueError:
         return None
+
+
+# COSEM interface classes (Blue Book, DLMS UA 1000-1) whose attributes a push
+# names, by class id, with how many attributes each has: attributes count
+# from 1 (the logical name), so 0, or one beyond the class's last, names
+# nothing and is damage.
+INTERFACE_CLASS_ATTRIBUTES: dict[int, int] = {
+    1: 2,  # data: logical name, value
+    3: 3,  # register: ..., scaler and unit
+    4: 5,  # extended register: ..., status, capture time
+    5: 9,  # demand register
+    7: 8,  # profile generic
+    8: 9,  # clock: logical name, time, ...
+    70: 4,  # disconnect control: ..., output state, control state, control mode
+    71: 11,  # limiter
+}
+VALUE_ATTRIBUTE = 2
+"""The attribute that holds a data object's or register's value, and the clock's time."""
+VALUE_CLASSES = frozenset((1, 3, 4))
+"""Data, register and extended register: the classes whose attribute 2 is a reading."""
+CLOCK_CLASS = 8

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from .axdr import OCTET_STRING, Data, decode_data
 from .ciphering import GENERAL_GLO_CIPHERING, Keys, SecurityPolicy, decipher
 from .cosem import DATE_TIME_LENGTH, parse_date_time
+from .descriptors import DescriptorList, decode_descriptor_list
 from .model import Ciphering, DecodeError, DropReason, KeyProblemError
 
 if TYPE_CHECKING:
@@ -43,15 +44,26 @@ class Notification:
         """Whether the ciphered APDU held a P1 telegram, not a data-notification (encrypted P1, DSMR 5 style)."""
         return self.plaintext is not None and self.plaintext[:1] == b"/"
 
-    def decode_body(self) -> Data:
-        """Decode the whole body; it must take every byte."""
+    def decode_body(self) -> Data | DescriptorList:
+        """Decode the whole body; it must take every byte.
+
+        A body that is no standard A-XDR may be a descriptor list, whose
+        descriptors carry no tags (see descriptors): it is read as one then.
+        """
         try:
-            body, pos = decode_data(self.body)
-        except DecodeError as err:
-            raise self.content_error(err) from err
+            return self._standard_body()
+        except DecodeError as standard:
+            try:
+                return decode_descriptor_list(self.body)
+            except DecodeError as described:
+                err = DecodeError(f"{standard}; nor is it a descriptor list: {described}")
+                raise self.content_error(err) from described
+
+    def _standard_body(self) -> Data:
+        body, pos = decode_data(self.body)
         if pos != len(self.body):
             msg = f"{len(self.body) - pos} bytes left after the notification body"
-            raise self.content_error(DecodeError(msg))
+            raise DecodeError(msg)
         return body
 
     def content_error(self, err: DecodeError) -> DecodeError:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .axdr import Data, Structure
-from .cosem import DATE_TIME_LENGTH
+from .cosem import DATE_TIME_LENGTH, VALUE_ATTRIBUTE, VALUE_CLASSES
+from .descriptors import DescriptorList
 from .model import DecodeError
 from .obis import ObisCode
 from .readings import STANDARD, Entry, Scaling, text
@@ -135,6 +136,13 @@ ISKRAEMECO = Scaling(current=-2, voltage=-1)
 LANDIS_GYR = Scaling(current=-2)
 KAMSTRUP_10_WH = Scaling(current=-2, energy=1, power_factor=-2)
 KAMSTRUP_WH = Scaling(current=-2, power_factor=-2)
+# Descriptor lists (ČEZ's Sagemcom XT211) send W and Wh: in the published
+# capture the total import power, 1956, is its phases' 198 + 1703 + 54 within
+# a watt, and the import register, 4913794, its two tariffs' 948933 + 3964860
+# within a unit, 4914 kWh as a home's meter counts in years. No voltage or
+# current is in it: whole units are the prior, which physics corrects. Its
+# own instance, not STANDARD: values sent without a scaler are learned.
+DESCRIPTOR_LIST_UNITS = Scaling()
 
 # Kamstrup meter types read 6841131 BN 243 101040: the three digits after
 # "BN"/"AN" tell the market variant. Norwegian variants (242, 243) count
@@ -316,8 +324,6 @@ def _positional(items: tuple[Data, ...]) -> tuple[list[Entry], str]:
 
 
 _PUSH_DESCRIPTOR_ITEMS = 4  # class id, logical name, attribute index, data index
-_VALUE_ATTRIBUTE = 2
-_VALUE_CLASSES = frozenset((1, 3, 4))  # data, register, extended register
 
 
 def _object_list(items: tuple[Data, ...]) -> list[Entry] | None:
@@ -337,7 +343,7 @@ def _object_list(items: tuple[Data, ...]) -> list[Entry] | None:
         class_id, obis, attribute, _ = descriptor.items
         if not _is_obis(obis):
             return None
-        if class_id in _VALUE_CLASSES and attribute == _VALUE_ATTRIBUTE and value is not None:
+        if class_id in VALUE_CLASSES and attribute == VALUE_ATTRIBUTE and value is not None:
             assert isinstance(obis, bytes)  # noqa: S101 - checked by _is_obis
             entries.append(Entry(obis, value))
     return entries
@@ -368,8 +374,20 @@ def _scaling(manufacturer: str | None, entries: list[Entry]) -> Scaling:
     return STANDARD
 
 
-def take_apart(body: Data) -> VendorList:
+def _descriptor_list(body: DescriptorList) -> VendorList:
+    """Entries of a descriptor list: each reading at the OBIS code its descriptor names.
+
+    Nothing in the list names its maker (the XT211's meter number is a bare
+    serial), and the shape is not one maker's: the grid's (see descriptors).
+    """
+    entries = [Entry(item.obis, item.value) for item in body.values if item.is_reading and item.value is not None]
+    return VendorList(entries, None, None, DESCRIPTOR_LIST_UNITS)
+
+
+def take_apart(body: Data | DescriptorList) -> VendorList:
     """Recognise the list's shape and vendor; return its entries and units."""
+    if isinstance(body, DescriptorList):
+        return _descriptor_list(body)
     if isinstance(body, Structure):
         items = body.items
     elif isinstance(body, list):
