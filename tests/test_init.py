@@ -547,3 +547,29 @@ async def test_hostile_frames_over_tcp_never_reach_the_sensors(
     ]
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert entry.state is ConfigEntryState.NOT_LOADED
+
+
+async def test_a_norwegian_meters_energy_sensors_exist_from_setup(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    """Its energy registers come in the hourly list: their sensors are there at once, unknown, saying what they wait for.
+
+    So the Energy dashboard can be set up right after the meter, not an hour later.
+    """
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    await wait_for(lambda: value(hass, POWER) == "1703")
+    energy = sensor(hass, ENERGY)
+    assert energy is not None
+    assert energy.state == STATE_UNKNOWN
+    assert energy.attributes["waiting_for"] == "hourly_list"
+    assert energy.attributes[ATTR_STATE_CLASS] == SensorStateClass.TOTAL_INCREASING
+    export = sensor(hass, "energy_export")
+    assert export is not None
+    assert export.state == STATE_UNKNOWN
+    # The hourly list comes: the value is there, and the reason is gone.
+    tcp_meter.start_pushing([kamstrup_frame(default_state(), hourly=True)])
+    await wait_for(lambda: value(hass, ENERGY) not in (None, STATE_UNAVAILABLE, STATE_UNKNOWN))
+    energy = sensor(hass, ENERGY)
+    assert energy is not None
+    assert "waiting_for" not in energy.attributes
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -72,11 +72,11 @@ async def test_telegrams_that_change_nothing_write_nothing(hass: HomeAssistant, 
     # Five telegrams with the same values: not one state written, not even "reported".
     assert writes == Counter()
 
-    # One register changes: that sensor alone is written.
+    # One register changes: its sensor, and grid power worked out from it, alone are written.
     tcp_meter.send(kamstrup_frame(default_state(power_import=1900), hourly=True))
     await wait_for(lambda: shown(hass, "power_import") == "1900")
     await asyncio.sleep(0.2)
-    assert set(writes) == {entity_id(hass, "power_import")}
+    assert set(writes) == {entity_id(hass, "power_import"), entity_id(hass, "grid_power")}
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -202,6 +202,8 @@ async def test_grid_power_is_signed_and_appears_with_export(hass: HomeAssistant,
     await wait_for(lambda: shown(hass, "grid_power") == "1700")
     tcp_meter.send(kamstrup_frame(default_state(power_import=0, power_export=2300)))
     await wait_for(lambda: shown(hass, "grid_power") == "-2300")
+    # Export power makes live export energy possible too: both figures appear.
+    assert sensor(hass, "live_energy_export") is not None
     grid = sensor(hass, "grid_power")
     assert grid is not None
     assert grid.attributes["unit_of_measurement"] == "W"

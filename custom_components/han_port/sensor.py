@@ -319,19 +319,28 @@ DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
     ),
 )
 DERIVED_BY_KEY = {description.key: description for description in DERIVED_SENSORS}
-DERIVED_BY_REGISTER = {description.needs: description for description in DERIVED_SENSORS if description.needs}
+# The figures each register, once the meter sends it, makes possible (export power: live export and grid power).
+DERIVED_BY_REGISTER = {
+    code: [description for description in DERIVED_SENSORS if description.needs == code]
+    for code in {description.needs for description in DERIVED_SENSORS if description.needs is not None}
+}
 # Norway bills households by their capacity step; Sweden and Denmark do not.
 _CAPACITY_TARIFF_COUNTRIES = frozenset({"NO"})
 # Where Home Assistant has no country set, the meter tells: Norwegian lists
 # come in plain HDLC; Danish ones are ciphered, Swedish ones mostly P1.
 _NORWEGIAN_MAKERS = frozenset({"Aidon", "Kaifa", "Kamstrup"})
+# The energy registers a Norwegian meter's hourly list carries: their sensors
+# exist from setup, so the Energy dashboard can be set up before the first hour.
+_HOURLY_REGISTERS = frozenset(
+    {"active_energy_import", "active_energy_export", "reactive_energy_import", "reactive_energy_export"}
+)
 
 
 def capacity_tariff_applies(hass: HomeAssistant, entry: HanPortConfigEntry) -> bool:
     """Whether the meter's household pays a capacity tariff (its sensors start enabled)."""
     if hass.config.country is not None:
         return hass.config.country in _CAPACITY_TARIFF_COUNTRIES
-    return CONF_ENCRYPTION_KEY not in entry.data and entry.data.get(CONF_MANUFACTURER) in _NORWEGIAN_MAKERS
+    return _sends_hourly_lists(entry)
 
 
 async def async_setup_entry(
@@ -341,13 +350,7 @@ async def async_setup_entry(
 ) -> None:
     """Add sensors for the registers the meter sends, now and as they first arrive."""
     coordinator = entry.runtime_data
-    # A meter that never sends its id or type has none to show.
-    unsaid = {"meter_id"} if entry.data.get(CONF_GENERATED_ID) else set()
-    if entry.data.get(CONF_METER_TYPE) is None:
-        unsaid.add("meter_type")
-    async_add_entities(
-        HanPortInfoSensor(coordinator, description) for description in INFO_SENSORS if description.key not in unsaid
-    )
+    async_add_entities(HanPortInfoSensor(coordinator, description) for description in _info_sensors(entry))
     capacity = capacity_tariff_applies(hass, entry)
     derived = {
         key: replace(description, entity_registry_enabled_default=capacity)
@@ -360,17 +363,20 @@ async def async_setup_entry(
     )
 
     known = _known_keys(hass, entry, derived)
+    hourly = _sends_hourly_lists(entry)
+    if hourly:
+        known |= _HOURLY_REGISTERS
 
     def entity(key: str) -> SensorEntity:
         if key in SENSORS_BY_KEY:
-            return HanPortSensor(coordinator, SENSORS_BY_KEY[key])
+            return HanPortSensor(coordinator, SENSORS_BY_KEY[key], hourly=hourly and key in _HOURLY_REGISTERS)
         return HanPortDerivedSensor(coordinator, derived[key])
 
     @callback
     def add_new_registers() -> None:
         new = []
         for register in coordinator.data.readings:
-            for description in (SENSORS_BY_REGISTER.get(register), DERIVED_BY_REGISTER.get(register)):
+            for description in (SENSORS_BY_REGISTER.get(register), *DERIVED_BY_REGISTER.get(register, ())):
                 if description is not None and description.key not in known:
                     known.add(description.key)
                     new.append(description.key)
@@ -382,6 +388,19 @@ async def async_setup_entry(
         async_add_entities(restored)
     add_new_registers()
     entry.async_on_unload(coordinator.async_add_listener(add_new_registers))
+
+
+def _info_sensors(entry: HanPortConfigEntry) -> list[HanPortInfoSensorEntityDescription]:
+    """Describe the facts the meter tells about itself: one that never sends its id or type has none to show."""
+    unsaid = {"meter_id"} if entry.data.get(CONF_GENERATED_ID) else set()
+    if entry.data.get(CONF_METER_TYPE) is None:
+        unsaid.add("meter_type")
+    return [description for description in INFO_SENSORS if description.key not in unsaid]
+
+
+def _sends_hourly_lists(entry: HanPortConfigEntry) -> bool:
+    """Whether the meter sends its energy registers in an hourly list (a Norwegian plain HDLC meter)."""
+    return CONF_ENCRYPTION_KEY not in entry.data and entry.data.get(CONF_MANUFACTURER) in _NORWEGIAN_MAKERS
 
 
 def _known_keys(
@@ -407,6 +426,20 @@ class HanPortSensor(HanPortEntity, RestoreSensor):
 
     entity_description: HanPortSensorEntityDescription
     _restored: float | None = None
+
+    def __init__(
+        self, coordinator: HanPortCoordinator, description: HanPortSensorEntityDescription, *, hourly: bool = False
+    ) -> None:
+        """Describe the register; one the meter sends in its hourly list says so until the list comes."""
+        super().__init__(coordinator, description)
+        self._hourly = hourly
+
+    @property
+    def extra_state_attributes(self) -> dict[str, str] | None:
+        """While a register of the hourly list has no value yet: what it waits for."""
+        if self._hourly and self.native_value is None:
+            return {"waiting_for": "hourly_list"}
+        return None
 
     @property
     def write_interval(self) -> float:
