@@ -1,7 +1,9 @@
 """P1 / IEC 62056-21 ASCII telegrams: incremental framing and parsing.
 
 A telegram runs from '/' to '!' followed by four hex digits: CRC-16/ARC over
-everything from '/' through '!'.
+everything from '/' through '!'. DSMR 2.2 and 3 (and a few other meters'
+ports) send no CRC: their '!' is followed by the line end, or by the next
+telegram's '/'.
 """
 
 from __future__ import annotations
@@ -28,6 +30,16 @@ HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 _IDENT = re.compile(rb"/[A-Za-z]{3}")
 _IDENT_LENGTH = 4
 _TEXT = re.compile(rb"[\x20-\x7e\r\n]*")
+# What follows the '!' of a telegram sent without a CRC: its line end, or
+# the next telegram's start. Anything else after a '!' is no such end: a CRC
+# damaged into "\r" and more digits must not pass for a telegram without one.
+_ENDS_WITHOUT_CRC = (b"\r\n", b"/")
+_LONGEST_END_WITHOUT_CRC = 2
+# No CRC proves a telegram without one, so it must at least look like one
+# throughout its first lines: identification line (three letters, the baud
+# rate character, at most 32 characters of identification), the empty line,
+# and a data line's OBIS code. Bounded, so trying it at every '/' costs the same.
+_UNCHECKED_OPENING = re.compile(rb"/[A-Za-z]{3}[0-9A-Z][\x20-\x7e]{0,32}\r\n\r\n\d{1,3}-\d{1,3}:\d{1,3}\.")
 # Swedish and Danish telegrams are under 1 kB; a '/' with no '!' this far
 # on was not the start of a telegram.
 MAX_TELEGRAM_BYTES = 4096
@@ -35,10 +47,12 @@ MAX_TELEGRAM_BYTES = 4096
 
 @dataclass(frozen=True, slots=True)
 class P1Message:
-    """A checksum-valid telegram, still as text."""
+    """A checksum-valid telegram, or one its meter sends without a checksum, still as text."""
 
     text: str
     raw: bytes
+    checksummed: bool = True
+    """False for a telegram sent without a CRC (DSMR 2.2/3 style): nothing but its bounds proves its values."""
 
 
 class P1Framer:
@@ -55,6 +69,8 @@ class P1Framer:
         self._offset = 0  # stream position of the buffer's first byte
         self.noise_bytes = 0
         """Bytes skipped outside any checksum-valid telegram."""
+        self.carries_crc = False
+        """Whether this stream's telegrams have shown a CRC that held: from then on one without a CRC is damage."""
 
     def feed(self, data: bytes) -> list[P1Message | DroppedFrame]:
         """Add bytes; return every telegram and drop they complete, in order."""
@@ -73,7 +89,7 @@ class P1Framer:
         buffer = self._buffer
         if not buffer or _IDENT.match(buffer) is None:
             return None
-        return f"a P1 telegram: {len(buffer)} bytes came, its end ('!' and CRC) never did"
+        return f"a P1 telegram: {len(buffer)} bytes came, its end ('!', and a CRC if it carries one) never did"
 
     @property
     def fed(self) -> int:
@@ -118,19 +134,20 @@ class P1Framer:
                 self._skip(buffer, start, horizon)
                 pos = horizon
                 continue
-            crc_end = end_mark + 1 + _CRC_DIGITS
-            if end_mark < 0 or len(buffer) < crc_end:
+            if end_mark < 0:
                 break
+            after = bytes(buffer[end_mark + 1 : end_mark + 1 + _LONGEST_END_WITHOUT_CRC])
+            if after.startswith(_ENDS_WITHOUT_CRC):
+                pos = self._judge_without_crc(buffer, start, end_mark, events)
+                continue
+            crc_end = end_mark + 1 + _CRC_DIGITS
+            if len(buffer) < crc_end:
+                break  # what follows the '!' has yet to come
             if not HEX_DIGITS.issuperset(buffer[end_mark + 1 : crc_end]):
-                if _IDENT.match(buffer, start) and buffer[end_mark + 1] in b"\r\n":
-                    detail = "P1 telegram without a CRC (DSMR 2.2/3 style): nothing proves it intact"
-                    events.append(self._drop(start, detail, bytes(buffer[start : end_mark + 1])))
-                    pos = end_mark + 1
-                else:
-                    # This '!' ends no telegram: a later one may end this one.
-                    rejected = end_mark + 1
-                    end_mark = buffer.find(END, rejected)
-                    text_from = self._text_start(buffer, end_mark)
+                # This '!' ends no telegram: a later one may end this one.
+                rejected = end_mark + 1
+                end_mark = buffer.find(END, rejected)
+                text_from = self._text_start(buffer, end_mark)
                 continue
             pos = self._judge(buffer, start, end_mark, events)
         else:
@@ -161,6 +178,7 @@ class P1Framer:
         raw = bytes(buffer[start:crc_end])
         if crc16_arc(raw[:-_CRC_DIGITS]) == int(raw[-_CRC_DIGITS:], 16):
             events.append((self._offset + start, P1Message(raw.decode("ascii", errors="replace"), raw)))
+            self.carries_crc = True
             return crc_end
         # A second '/' before the '!' means the first telegram was cut short:
         # check from the later start.
@@ -170,6 +188,36 @@ class P1Framer:
             return restart
         events.append(self._drop(start, "P1 CRC mismatch", raw))
         return crc_end
+
+    def _judge_without_crc(
+        self, buffer: bytearray, start: int, end_mark: int, events: list[tuple[int, P1Message | DroppedFrame]]
+    ) -> int:
+        """Take the telegram from start to a '!' that no CRC follows; return where to look next.
+
+        Without a CRC only the stream proves it: one whose telegrams have
+        shown a CRC that held sends none without, so a missing CRC there is
+        damage (a CRC lost or damaged into a line end), never a telegram to
+        read unchecked. The converse is never learned: a telegram read
+        without a CRC proves nothing, and refuses no CRC that holds later.
+        """
+        if _UNCHECKED_OPENING.match(buffer, start) is None:
+            # A '/' that opens no telegram (a chance one in the text): the next may.
+            self._skip(buffer, start, start + 1)
+            return start + 1
+        # With no CRC to fail, a telegram cut short runs on into the next: its opening lines say where.
+        restart = buffer.rfind(START, start + 1, end_mark)
+        while restart > start and _UNCHECKED_OPENING.match(buffer, restart) is None:
+            restart = buffer.rfind(START, start + 1, restart)
+        if restart > start:
+            events.append(self._drop(start, "P1 telegram cut short by another", bytes(buffer[start:restart])))
+            return restart
+        raw = bytes(buffer[start : end_mark + 1])
+        if self.carries_crc:
+            detail = "P1 telegram without a CRC in a stream whose telegrams carry one: damaged on the line"
+            events.append(self._drop(start, detail, raw))
+        else:
+            events.append((self._offset + start, P1Message(raw.decode("ascii"), raw, checksummed=False)))
+        return end_mark + 1
 
     def _drop(self, start: int, detail: str, raw: bytes) -> tuple[int, DroppedFrame]:
         return self._offset + start, DroppedFrame(DropReason.BAD_CHECKSUM, detail, raw)
@@ -299,6 +347,7 @@ def parse_telegram(message: P1Message) -> Telegram:
         readings=kept,
         raw=message.raw,
         left_out=left_out,
+        checksummed=message.checksummed,
     )
 
 
