@@ -18,7 +18,7 @@ from .crc import crc16_arc
 from .model import DecodeError, DroppedFrame, DropReason, Reading, Telegram
 from .obis import ObisCode, Unit, identification, is_clock
 from .readings import scale
-from .registers import interpretable
+from .registers import quantity_of
 
 START = ord("/")
 END = ord("!")
@@ -231,11 +231,14 @@ class P1Framer:
 # Registers print at most ten digits and three decimals; a longer number is
 # damage, and one of thousands of digits would cost the reader dearly.
 _MAX_DIGITS = 18
-# A data line: OBIS code and its first value, split into number and unit
-# when it is one ("1-0:1.8.0(00006678.394*kWh)"). Later values on the line
-# (a gas meter's reading after its timestamp) are not electricity.
+# A data line: OBIS code and its value, split into number and unit when it
+# is one ("1-0:1.8.0(00006678.394*kWh)"). A value stamped with when it was
+# reached comes after its timestamp: the month's maximum demand in Belgium
+# and Switzerland ("1-0:1.6.0(200509134558S)(02.589*kW)"), a gas meter's
+# reading. Values after the first (a history's entries) are not read.
 _DATA_LINE = re.compile(
-    r"^(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:\*\d{1,3})?)\(((?:([-+]?\d+(?:\.\d+)?)(?:\*([^()]+))?)|[^()]*)\)",
+    r"^(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:\*\d{1,3})?)\((?:\d{12}[SW]\)\()?"
+    r"((?:([-+]?\d+(?:\.\d+)?)(?:\*([^()]+))?)|[^()]*)\)",
     re.MULTILINE,
 )
 _CODE = re.compile(r"^(\d+)-(\d+):(\d+)\.(\d+)\.(\d+)(?:\*(\d+))?$")
@@ -267,7 +270,11 @@ _MANUFACTURERS = {
     "AID": "Aidon",
     "ISK": "Iskraemeco",
     "SAG": "Sagemcom",
+    "ESY": "EasyMeter",
 }
+# Channels 1 to 4 of the abstract objects (A = 0) are the M-Bus devices wired
+# to the meter, a gas or water meter: their identifiers are not the meter's.
+_OWN_CHANNEL = 0
 # The meters print local time and say only whether summer time applies;
 # every market served here is on Central European Time.
 _SUMMER = timezone(timedelta(hours=2))
@@ -296,6 +303,8 @@ class _LinePlan(NamedTuple):
     exponent: int
     unit: Unit | None
     usable: bool
+    meaningful: bool
+    """Whether its code means a quantity: any other's number (a count, a serial, a text's hex) is left out unread."""
 
 
 @lru_cache(maxsize=1024)
@@ -304,7 +313,9 @@ def _line_plan(code: str, unit_text: str | None) -> _LinePlan:
     obis = ObisCode(a, b, c, d, e, 255 if f is None else f)  # type: ignore[arg-type]
     known = _UNITS.get(unit_text.lower()) if unit_text is not None else (0, None)
     exponent, unit = known if known is not None else (0, None)
-    return _LinePlan(obis, identification(obis), is_clock(obis), exponent, unit, usable=known is not None)
+    field = identification(obis) if obis.a != 0 or obis.b == _OWN_CHANNEL else None
+    meaningful = quantity_of(obis) is not None
+    return _LinePlan(obis, field, is_clock(obis), exponent, unit, usable=known is not None, meaningful=meaningful)
 
 
 def parse_telegram(message: P1Message) -> Telegram:
@@ -316,6 +327,7 @@ def parse_telegram(message: P1Message) -> Telegram:
         msg = "P1 telegram without an identification line"
         raise DecodeError(msg)
     readings: dict[ObisCode, Reading] = {}
+    left_out: dict[ObisCode, None] = {}
     fields: dict[str, str] = {}
     timestamp = None
     for code, first, number, unit_text in _DATA_LINE.findall(text):
@@ -323,8 +335,13 @@ def parse_telegram(message: P1Message) -> Telegram:
         if line.clock:
             timestamp = _parse_timestamp(first)
         elif line.field is not None:
-            fields.setdefault(line.field, first)
+            if first:  # an empty identifier ("0-0:96.1.1()", Iskra's) names nothing: a later one may
+                fields.setdefault(line.field, first)
         elif number and line.usable:
+            if not line.meaningful:
+                # Never passed on unbounded, and its digits (a gas meter's serial may be 34) never read.
+                left_out[line.obis] = None
+                continue
             whole, _, fraction = number.partition(".")
             if len(whole) + len(fraction) > _MAX_DIGITS:
                 msg = f"{line.obis} has a number of {len(whole) + len(fraction)} digits"
@@ -336,7 +353,6 @@ def parse_telegram(message: P1Message) -> Telegram:
     model = ident[4:]
     if model.startswith("\\") and len(model) > 1:
         model = model[2:]
-    kept, left_out = interpretable(readings)
     return Telegram(
         format="p1",
         manufacturer=_MANUFACTURERS.get(flag.upper()),
@@ -344,9 +360,10 @@ def parse_telegram(message: P1Message) -> Telegram:
         meter_id=fields.get("meter_id"),
         meter_type=fields.get("meter_type") or model or None,
         timestamp=timestamp,
-        readings=kept,
+        readings=readings,
         raw=message.raw,
-        left_out=left_out,
+        logical_device_name=fields.get("logical_device_name"),
+        left_out=tuple(left_out),
         checksummed=message.checksummed,
     )
 
