@@ -50,6 +50,31 @@ def test_raw_file_to_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert err.strip().splitlines() == ["dropped (bad_checksum): HDLC frame check sequence (FCS) mismatch"]
 
 
+def test_p1_variants_print_their_values_and_whether_a_crc_checked_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = tmp_path / "p1.txt"
+    without_crc = encoder.p1_telegram(
+        "ISk5\\2MT382-1004", ["1-0:1.8.1(00012.345*kWh)", "1-0:1.7.0(0001.21*kW)"], crc=False
+    )
+    fluvius = encoder.p1_telegram("FLU5\\253769484_A", ["1-0:1.4.0(02.351*kW)", "1-0:1.6.0(200509134558S)(02.589*kW)"])
+    capture.write_bytes(without_crc + fluvius)
+    assert main([str(capture)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert first["checksummed"] is False
+    assert first["values"] == {
+        "1-0:1.8.1.255": {"value": 12345, "unit": "Wh"},
+        "1-0:1.7.0.255": {"value": 1210, "unit": "W"},
+    }
+    assert second["checksummed"] is True
+    assert second["values"] == {
+        "1-0:1.4.0.255": {"value": 2351, "unit": "W"},
+        "1-0:1.6.0.255": {"value": 2589, "unit": "W"},
+    }
+
+
 def test_hex_from_stdin_with_keys_in_a_subprocess() -> None:
     key, auth_key = bytes(range(16)), bytes(range(16, 32))
     apdu = encoder.data_notification(encoder.kamstrup_push1_list(MeterState()), MeterState().moment)
@@ -135,7 +160,10 @@ def _kamstrup_apdu() -> bytes:
         ),
         (
             encoder.p1_telegram("KAM5", ["1-0:1.7.0(0001.453*kW)"])[:20],
-            "dropped (undecodable): the input ends inside a P1 telegram: 20 bytes came, its end ('!' and CRC) never did",
+            (
+                "dropped (undecodable): the input ends inside a P1 telegram: 20 bytes came,"
+                " its end ('!', and a CRC if it carries one) never did"
+            ),
         ),
         (bytes(range(256)) * 2, "dropped (unrecognised): no frame, APDU or telegram in 512 bytes"),
     ],

@@ -343,16 +343,6 @@ def test_a_flood_of_one_pattern_yields_nothing_and_the_next_frame_decodes(flood:
     assert telegram.readings[ObisCode.parse("1-0:1.7.0")].value == 1234
 
 
-def test_p1_without_a_crc_is_dropped_with_a_reason() -> None:
-    # DSMR 2.2/3 style: the telegram ends at "!" with no CRC.
-    telegram = b"/ISK5\\2M550T-1012\r\n\r\n1-0:1.8.1(000671.578*kWh)\r\n!\r\n"
-    events = Decoder().feed_events(telegram + b"/ISK5")
-    (dropped,) = events
-    assert isinstance(dropped, DroppedFrame)
-    assert dropped.reason is DropReason.BAD_CHECKSUM
-    assert "without a CRC" in dropped.detail
-
-
 def test_hdlc_and_p1_in_one_chunk_come_out_in_stream_order() -> None:
     p1 = encoder.p1_telegram("ELL5\\253833635_A", ["1-0:1.7.0(00.500*kW)"])
     hdlc = kamstrup_frame(default_state(power_import=700))

@@ -35,6 +35,8 @@ def telegram_json(telegram: Telegram) -> dict[str, Any]:
         "meter_id": telegram.meter_id,
         "meter_type": telegram.meter_type,
         "timestamp": telegram.timestamp.isoformat() if telegram.timestamp else None,
+        # False: a P1 telegram its meter sent without a CRC; only its values' bounds checked it.
+        "checksummed": telegram.checksummed,
         "values": {
             str(obis): {"value": reading.value, "unit": None if reading.unit is None else str(reading.unit)}
             for obis, reading in telegram.readings.items()

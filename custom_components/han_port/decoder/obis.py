@@ -82,6 +82,8 @@ _CLOCK = (1, 0, 0)
 _METER_ID = (96, 1, 0)
 _GS1_NUMBER = (0, 0, 5)
 _METER_NUMBER = (0, 0, 1)
+# Device ID 1: the serial EasyMeter (1-0:0.0.0) and Swiss P1 ports (0-0:0.0.0) send.
+_DEVICE_ID = (0, 0, 0)
 _METER_TYPE = (96, 1, 7)
 # 96.1.1 is the equipment identifier in the standard (and in P1 telegrams),
 # but Kamstrup's HAN lists send the meter type there as 1-1:96.1.1.
@@ -95,7 +97,7 @@ def identification(obis: ObisCode) -> str | None:
     register = obis.register
     if register == _LIST_VERSION:
         return "list_version"
-    if register in (_METER_ID, _GS1_NUMBER) or (register == _METER_NUMBER and obis.a == ELECTRICITY):
+    if register in (_METER_ID, _GS1_NUMBER, _DEVICE_ID) or (register == _METER_NUMBER and obis.a == ELECTRICITY):
         return "meter_id"
     if register == _METER_TYPE:
         return "meter_type"

@@ -1,7 +1,9 @@
 """P1 / IEC 62056-21 ASCII telegrams: incremental framing and parsing.
 
 A telegram runs from '/' to '!' followed by four hex digits: CRC-16/ARC over
-everything from '/' through '!'.
+everything from '/' through '!'. DSMR 2.2 and 3 (and a few other meters'
+ports) send no CRC: their '!' is followed by the line end, or by the next
+telegram's '/'.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from .crc import crc16_arc
 from .model import DecodeError, DroppedFrame, DropReason, Reading, Telegram
 from .obis import ObisCode, Unit, identification, is_clock
 from .readings import scale
-from .registers import interpretable
+from .registers import quantity_of
 
 START = ord("/")
 END = ord("!")
@@ -28,6 +30,16 @@ HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 _IDENT = re.compile(rb"/[A-Za-z]{3}")
 _IDENT_LENGTH = 4
 _TEXT = re.compile(rb"[\x20-\x7e\r\n]*")
+# What follows the '!' of a telegram sent without a CRC: its line end, or
+# the next telegram's start. Anything else after a '!' is no such end: a CRC
+# damaged into "\r" and more digits must not pass for a telegram without one.
+_ENDS_WITHOUT_CRC = (b"\r\n", b"/")
+_LONGEST_END_WITHOUT_CRC = 2
+# No CRC proves a telegram without one, so it must at least look like one
+# throughout its first lines: identification line (three letters, the baud
+# rate character, at most 32 characters of identification), the empty line,
+# and a data line's OBIS code. Bounded, so trying it at every '/' costs the same.
+_UNCHECKED_OPENING = re.compile(rb"/[A-Za-z]{3}[0-9A-Z][\x20-\x7e]{0,32}\r\n\r\n\d{1,3}-\d{1,3}:\d{1,3}\.")
 # Swedish and Danish telegrams are under 1 kB; a '/' with no '!' this far
 # on was not the start of a telegram.
 MAX_TELEGRAM_BYTES = 4096
@@ -35,10 +47,12 @@ MAX_TELEGRAM_BYTES = 4096
 
 @dataclass(frozen=True, slots=True)
 class P1Message:
-    """A checksum-valid telegram, still as text."""
+    """A checksum-valid telegram, or one its meter sends without a checksum, still as text."""
 
     text: str
     raw: bytes
+    checksummed: bool = True
+    """False for a telegram sent without a CRC (DSMR 2.2/3 style): nothing but its bounds proves its values."""
 
 
 class P1Framer:
@@ -55,6 +69,8 @@ class P1Framer:
         self._offset = 0  # stream position of the buffer's first byte
         self.noise_bytes = 0
         """Bytes skipped outside any checksum-valid telegram."""
+        self.carries_crc = False
+        """Whether this stream's telegrams have shown a CRC that held: from then on one without a CRC is damage."""
 
     def feed(self, data: bytes) -> list[P1Message | DroppedFrame]:
         """Add bytes; return every telegram and drop they complete, in order."""
@@ -73,7 +89,7 @@ class P1Framer:
         buffer = self._buffer
         if not buffer or _IDENT.match(buffer) is None:
             return None
-        return f"a P1 telegram: {len(buffer)} bytes came, its end ('!' and CRC) never did"
+        return f"a P1 telegram: {len(buffer)} bytes came, its end ('!', and a CRC if it carries one) never did"
 
     @property
     def fed(self) -> int:
@@ -118,19 +134,20 @@ class P1Framer:
                 self._skip(buffer, start, horizon)
                 pos = horizon
                 continue
-            crc_end = end_mark + 1 + _CRC_DIGITS
-            if end_mark < 0 or len(buffer) < crc_end:
+            if end_mark < 0:
                 break
+            after = bytes(buffer[end_mark + 1 : end_mark + 1 + _LONGEST_END_WITHOUT_CRC])
+            if after.startswith(_ENDS_WITHOUT_CRC):
+                pos = self._judge_without_crc(buffer, start, end_mark, events)
+                continue
+            crc_end = end_mark + 1 + _CRC_DIGITS
+            if len(buffer) < crc_end:
+                break  # what follows the '!' has yet to come
             if not HEX_DIGITS.issuperset(buffer[end_mark + 1 : crc_end]):
-                if _IDENT.match(buffer, start) and buffer[end_mark + 1] in b"\r\n":
-                    detail = "P1 telegram without a CRC (DSMR 2.2/3 style): nothing proves it intact"
-                    events.append(self._drop(start, detail, bytes(buffer[start : end_mark + 1])))
-                    pos = end_mark + 1
-                else:
-                    # This '!' ends no telegram: a later one may end this one.
-                    rejected = end_mark + 1
-                    end_mark = buffer.find(END, rejected)
-                    text_from = self._text_start(buffer, end_mark)
+                # This '!' ends no telegram: a later one may end this one.
+                rejected = end_mark + 1
+                end_mark = buffer.find(END, rejected)
+                text_from = self._text_start(buffer, end_mark)
                 continue
             pos = self._judge(buffer, start, end_mark, events)
         else:
@@ -161,6 +178,7 @@ class P1Framer:
         raw = bytes(buffer[start:crc_end])
         if crc16_arc(raw[:-_CRC_DIGITS]) == int(raw[-_CRC_DIGITS:], 16):
             events.append((self._offset + start, P1Message(raw.decode("ascii", errors="replace"), raw)))
+            self.carries_crc = True
             return crc_end
         # A second '/' before the '!' means the first telegram was cut short:
         # check from the later start.
@@ -170,6 +188,36 @@ class P1Framer:
             return restart
         events.append(self._drop(start, "P1 CRC mismatch", raw))
         return crc_end
+
+    def _judge_without_crc(
+        self, buffer: bytearray, start: int, end_mark: int, events: list[tuple[int, P1Message | DroppedFrame]]
+    ) -> int:
+        """Take the telegram from start to a '!' that no CRC follows; return where to look next.
+
+        Without a CRC only the stream proves it: one whose telegrams have
+        shown a CRC that held sends none without, so a missing CRC there is
+        damage (a CRC lost or damaged into a line end), never a telegram to
+        read unchecked. The converse is never learned: a telegram read
+        without a CRC proves nothing, and refuses no CRC that holds later.
+        """
+        if _UNCHECKED_OPENING.match(buffer, start) is None:
+            # A '/' that opens no telegram (a chance one in the text): the next may.
+            self._skip(buffer, start, start + 1)
+            return start + 1
+        # With no CRC to fail, a telegram cut short runs on into the next: its opening lines say where.
+        restart = buffer.rfind(START, start + 1, end_mark)
+        while restart > start and _UNCHECKED_OPENING.match(buffer, restart) is None:
+            restart = buffer.rfind(START, start + 1, restart)
+        if restart > start:
+            events.append(self._drop(start, "P1 telegram cut short by another", bytes(buffer[start:restart])))
+            return restart
+        raw = bytes(buffer[start : end_mark + 1])
+        if self.carries_crc:
+            detail = "P1 telegram without a CRC in a stream whose telegrams carry one: damaged on the line"
+            events.append(self._drop(start, detail, raw))
+        else:
+            events.append((self._offset + start, P1Message(raw.decode("ascii"), raw, checksummed=False)))
+        return end_mark + 1
 
     def _drop(self, start: int, detail: str, raw: bytes) -> tuple[int, DroppedFrame]:
         return self._offset + start, DroppedFrame(DropReason.BAD_CHECKSUM, detail, raw)
@@ -183,11 +231,14 @@ class P1Framer:
 # Registers print at most ten digits and three decimals; a longer number is
 # damage, and one of thousands of digits would cost the reader dearly.
 _MAX_DIGITS = 18
-# A data line: OBIS code and its first value, split into number and unit
-# when it is one ("1-0:1.8.0(00006678.394*kWh)"). Later values on the line
-# (a gas meter's reading after its timestamp) are not electricity.
+# A data line: OBIS code and its value, split into number and unit when it
+# is one ("1-0:1.8.0(00006678.394*kWh)"). A value stamped with when it was
+# reached comes after its timestamp: the month's maximum demand in Belgium
+# and Switzerland ("1-0:1.6.0(200509134558S)(02.589*kW)"), a gas meter's
+# reading. Values after the first (a history's entries) are not read.
 _DATA_LINE = re.compile(
-    r"^(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:\*\d{1,3})?)\(((?:([-+]?\d+(?:\.\d+)?)(?:\*([^()]+))?)|[^()]*)\)",
+    r"^(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:\*\d{1,3})?)\((?:\d{12}[SW]\)\()?"
+    r"((?:([-+]?\d+(?:\.\d+)?)(?:\*([^()]+))?)|[^()]*)\)",
     re.MULTILINE,
 )
 _CODE = re.compile(r"^(\d+)-(\d+):(\d+)\.(\d+)\.(\d+)(?:\*(\d+))?$")
@@ -219,7 +270,11 @@ _MANUFACTURERS = {
     "AID": "Aidon",
     "ISK": "Iskraemeco",
     "SAG": "Sagemcom",
+    "ESY": "EasyMeter",
 }
+# Channels 1 to 4 of the abstract objects (A = 0) are the M-Bus devices wired
+# to the meter, a gas or water meter: their identifiers are not the meter's.
+_OWN_CHANNEL = 0
 # The meters print local time and say only whether summer time applies;
 # every market served here is on Central European Time.
 _SUMMER = timezone(timedelta(hours=2))
@@ -248,6 +303,8 @@ class _LinePlan(NamedTuple):
     exponent: int
     unit: Unit | None
     usable: bool
+    meaningful: bool
+    """Whether its code means a quantity: any other's number (a count, a serial, a text's hex) is left out unread."""
 
 
 @lru_cache(maxsize=1024)
@@ -256,7 +313,9 @@ def _line_plan(code: str, unit_text: str | None) -> _LinePlan:
     obis = ObisCode(a, b, c, d, e, 255 if f is None else f)  # type: ignore[arg-type]
     known = _UNITS.get(unit_text.lower()) if unit_text is not None else (0, None)
     exponent, unit = known if known is not None else (0, None)
-    return _LinePlan(obis, identification(obis), is_clock(obis), exponent, unit, usable=known is not None)
+    field = identification(obis) if obis.a != 0 or obis.b == _OWN_CHANNEL else None
+    meaningful = quantity_of(obis) is not None
+    return _LinePlan(obis, field, is_clock(obis), exponent, unit, usable=known is not None, meaningful=meaningful)
 
 
 def parse_telegram(message: P1Message) -> Telegram:
@@ -268,6 +327,7 @@ def parse_telegram(message: P1Message) -> Telegram:
         msg = "P1 telegram without an identification line"
         raise DecodeError(msg)
     readings: dict[ObisCode, Reading] = {}
+    left_out: dict[ObisCode, None] = {}
     fields: dict[str, str] = {}
     timestamp = None
     for code, first, number, unit_text in _DATA_LINE.findall(text):
@@ -275,8 +335,13 @@ def parse_telegram(message: P1Message) -> Telegram:
         if line.clock:
             timestamp = _parse_timestamp(first)
         elif line.field is not None:
-            fields.setdefault(line.field, first)
+            if first:  # an empty identifier ("0-0:96.1.1()", Iskra's) names nothing: a later one may
+                fields.setdefault(line.field, first)
         elif number and line.usable:
+            if not line.meaningful:
+                # Never passed on unbounded, and its digits (a gas meter's serial may be 34) never read.
+                left_out[line.obis] = None
+                continue
             whole, _, fraction = number.partition(".")
             if len(whole) + len(fraction) > _MAX_DIGITS:
                 msg = f"{line.obis} has a number of {len(whole) + len(fraction)} digits"
@@ -288,7 +353,6 @@ def parse_telegram(message: P1Message) -> Telegram:
     model = ident[4:]
     if model.startswith("\\") and len(model) > 1:
         model = model[2:]
-    kept, left_out = interpretable(readings)
     return Telegram(
         format="p1",
         manufacturer=_MANUFACTURERS.get(flag.upper()),
@@ -296,9 +360,11 @@ def parse_telegram(message: P1Message) -> Telegram:
         meter_id=fields.get("meter_id"),
         meter_type=fields.get("meter_type") or model or None,
         timestamp=timestamp,
-        readings=kept,
+        readings=readings,
         raw=message.raw,
-        left_out=left_out,
+        logical_device_name=fields.get("logical_device_name"),
+        left_out=tuple(left_out),
+        checksummed=message.checksummed,
     )
 
 

@@ -1,0 +1,465 @@
+"""P1 telegrams sent without a CRC, and the P1 variants of Europe's meters (#23).
+
+Each variant's telegram is built with the encoder from short lines modelled
+on the example telegrams that dsmr_parser's test suite holds for it (their
+codes, formats and units), and its electricity values are asserted.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason, ObisCode, Telegram, Unit
+from simulator import frames as encoder
+
+WH, W, V, A = Unit.WATT_HOUR, Unit.WATT, Unit.VOLT, Unit.AMPERE
+VARH, VAR, VA = Unit.VAR_HOUR, Unit.VAR, Unit.VOLT_AMPERE
+
+
+def code(text: str) -> ObisCode:
+    """Parse an OBIS code as the P1 lines write it, with EasyMeter's "*255" F or none."""
+    return ObisCode.parse(text.replace("*", "."))
+
+
+def values(telegram: Telegram) -> dict[str, tuple[float, Unit | None]]:
+    """The readings, keyed by A-B:C.D.E (every one here is a present value, F 255)."""
+    assert all(obis.f == 255 for obis in telegram.readings)  # F of a present value
+    return {f"{o.a}-{o.b}:{o.c}.{o.d}.{o.e}": (r.value, r.unit) for o, r in telegram.readings.items()}
+
+
+def only_telegram(events: list[Telegram | DroppedFrame]) -> Telegram:
+    (telegram,) = events
+    assert isinstance(telegram, Telegram), telegram
+    return telegram
+
+
+# --- 1. Telegrams without a CRC ------------------------------------------------
+
+DSMR_2_2_LINES = [
+    "0-0:96.1.1(00000000000012)",
+    "1-0:1.8.1(00012.345*kWh)",
+    "1-0:1.8.2(00023.456*kWh)",
+    "1-0:2.8.1(00001.002*kWh)",
+    "1-0:2.8.2(00000.000*kWh)",
+    "0-0:96.14.0(0001)",
+    "1-0:1.7.0(0001.21*kW)",
+    "1-0:2.7.0(0000.00*kW)",
+    "0-0:17.0.0(0999.00*kW)",
+    "0-1:24.1.0(3)",
+    "0-1:96.1.0(000000000077)",
+    # DSMR 2.2/3 gas: the reading comes on the line after its header.
+    "0-1:24.3.0(161107190000)(00)(60)(1)(0-1:24.2.1)(m3)",
+    "(00042.001)",
+    "0-1:24.4.0(1)",
+]
+DSMR_2_2 = encoder.p1_telegram("ISk5\\2MT382-1004", DSMR_2_2_LINES, crc=False)
+
+
+def test_a_dsmr_2_2_telegram_without_a_crc_decodes_and_says_nothing_checked_it() -> None:
+    telegram = only_telegram(Decoder().feed_events(DSMR_2_2))
+    assert not telegram.checksummed
+    assert values(telegram) == {
+        "1-0:1.8.1": (12345, WH),
+        "1-0:1.8.2": (23456, WH),
+        "1-0:2.8.1": (1002, WH),
+        "1-0:2.8.2": (0, WH),
+        "1-0:1.7.0": (1210, W),
+        "1-0:2.7.0": (0, W),
+    }
+    assert telegram.manufacturer == "Iskraemeco"
+    # The gas meter's id (channel 1) is not the electricity meter's.
+    assert telegram.meter_id == "00000000000012"
+    # Gas is no electricity register: never a reading, named as left out.
+    assert code("0-1:24.3.0") in telegram.left_out
+
+
+def test_telegrams_with_a_crc_still_say_so() -> None:
+    telegram = only_telegram(Decoder().feed_events(encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(02.027*kW)"])))
+    assert telegram.checksummed
+    assert values(telegram) == {"1-0:1.7.0": (2027, W)}
+
+
+def test_a_telegram_without_a_crc_comes_with_its_line_end_or_the_next_telegrams_start() -> None:
+    decoder = Decoder()
+    bare_end = DSMR_2_2.removesuffix(b"\r\n")
+    outcomes = [len(decoder.feed(bare_end[i : i + 1])) for i in range(len(bare_end))]
+    assert sum(outcomes) == 0  # a '!' alone: a CRC may follow
+    assert len(decoder.feed(b"/")) == 1  # the next telegram's start ends it
+    decoder = Decoder()
+    assert [len(decoder.feed(DSMR_2_2[i : i + 1])) for i in range(len(DSMR_2_2))][-2:] == [0, 1]
+
+
+def test_a_stream_whose_telegrams_carry_a_crc_drops_one_that_lost_it() -> None:
+    lines = ["1-0:1.8.1(001581.123*kWh)", "1-0:1.7.0(02.027*kW)"]
+    good = encoder.p1_telegram("KFM5KAIFA-METER", lines)
+    lost = good.removesuffix(b"\r\n")[:-4] + b"\r\n"  # its four CRC digits lost on the line
+    decoder = Decoder()
+    events = decoder.feed_events(good + lost + good)
+    assert [isinstance(event, Telegram) for event in events] == [True, False, True]
+    dropped = events[1]
+    assert isinstance(dropped, DroppedFrame)
+    assert dropped.reason is DropReason.BAD_CHECKSUM
+    assert "stream whose telegrams carry one" in dropped.detail
+
+
+# Two digits damaged into exactly CR LF would read as a telegram without a CRC, but only at a stream's start
+# (see below): a CRC that held before makes it damage.
+@pytest.mark.parametrize("damage", [b"\r", b"\n", b" ", b"\rX"], ids=["cr", "lf", "space", "cr-and-more"])
+def test_a_crc_damaged_into_other_bytes_is_never_read_unchecked_even_first(damage: bytes) -> None:
+    good = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(02.027*kW)"])
+    crc_at = good.rindex(b"!") + 1
+    damaged = good[:crc_at] + damage + good[crc_at + len(damage) :]
+    events = Decoder().feed_events(damaged + good)
+    assert [event.checksummed for event in events if isinstance(event, Telegram)] == [True]
+
+
+def test_a_lost_crc_is_damage_even_when_the_stream_began_without_telegrams_checked() -> None:
+    good = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(02.027*kW)"])
+    crc_lost = good.removesuffix(b"\r\n")[:-4] + b"\r\n"
+    # Before any CRC held, nothing tells a lost CRC from a meter that sends none: its bounds alone check it.
+    decoder = Decoder()
+    first = decoder.feed_events(crc_lost)
+    assert [event.checksummed for event in first if isinstance(event, Telegram)] == [False]
+    # Once one held, the stream is known to carry CRCs: for good.
+    assert [type(event) for event in decoder.feed_events(good + crc_lost + crc_lost + crc_lost)] == [
+        Telegram,
+        DroppedFrame,
+        DroppedFrame,
+        DroppedFrame,
+    ]
+
+
+def test_telegrams_read_without_a_crc_never_refuse_one_whose_crc_holds() -> None:
+    """The converse: a stream without CRCs learns nothing from them, and a CRC that fails teaches nothing."""
+    checked = encoder.p1_telegram("ISk5\\2MT382-1000", DSMR_2_2_LINES)
+    wrong_crc = DSMR_2_2.removesuffix(b"\r\n") + b"1A2B\r\n"  # "\r\n" damaged into digits
+    decoder = Decoder()
+    events = decoder.feed_events(DSMR_2_2 + wrong_crc + DSMR_2_2 + checked)
+    assert [(type(event), getattr(event, "checksummed", None)) for event in events] == [
+        (Telegram, False),
+        (DroppedFrame, None),
+        (Telegram, False),
+        (Telegram, True),
+    ]
+
+
+def test_a_telegram_without_a_crc_cut_short_by_the_next_costs_itself_alone() -> None:
+    cut = DSMR_2_2[: DSMR_2_2.index(b"1-0:1.7.0(") + 14]  # "1-0:1.7.0(0001" and no more
+    decoder = Decoder()
+    events = decoder.feed_events(cut + DSMR_2_2)
+    assert [type(event) for event in events] == [DroppedFrame, Telegram]
+    dropped, telegram = events
+    assert isinstance(dropped, DroppedFrame)
+    assert "cut short" in dropped.detail
+    assert isinstance(telegram, Telegram)
+    assert values(telegram)["1-0:1.7.0"] == (1210, W)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b"tibber/pulse ready!\r\n", b"/ISK5\r\n\r\nhello!\r\n", b"/ISK5\\2M550T\r\n1-0:1.7.0(0001.21*kW)\r\n!\r\n"],
+    ids=["topic", "no-data-line", "no-empty-line"],
+)
+def test_text_that_opens_no_telegram_is_never_read_as_one_without_a_crc(text: bytes) -> None:
+    decoder = Decoder()
+    assert decoder.feed(text) == []
+    assert only_telegram(decoder.feed_events(DSMR_2_2)).readings
+
+
+def test_a_telegram_without_a_crc_in_a_message_decodes() -> None:
+    telegram = only_telegram(Decoder().feed_message(DSMR_2_2))
+    assert values(telegram)["1-0:1.8.1"] == (12345, WH)
+
+
+@pytest.mark.parametrize(
+    "flood",
+    [b"/ISK5\\2M550T\r\n\r\n1-0:1.7.0(", b"/ISK5\\2M550T\r\n\r\n1-0:1.7.0(1)\r\n/!\r\n", b"!\r\n/ABC5"],
+    ids=["openings", "cut-openings", "ends"],
+)
+def test_floods_of_telegram_shapes_without_a_crc_cost_linear_time(flood: bytes) -> None:
+    decoder = Decoder()
+    started = time.perf_counter()
+    for _ in range(16):
+        decoder.feed_events(flood * 4096)
+    assert time.perf_counter() - started < 20  # a quadratic reading takes minutes
+    # Whatever the flood left begun is cut short by the next telegram, which decodes.
+    *_, telegram = decoder.feed_events(b"\r\n" + DSMR_2_2)
+    assert isinstance(telegram, Telegram)
+    assert values(telegram)["1-0:1.7.0"] == (1210, W)
+
+
+# --- 2. Europe's P1 variants -----------------------------------------------------
+
+VARIANTS: dict[str, tuple[bytes, dict[str, tuple[float, Unit | None]]]] = {
+    "nl-dsmr3": (
+        encoder.p1_telegram(
+            "ISk5\\2MT382-1000",
+            [
+                "0-0:96.1.1(4B384547303034303436333935353037)",
+                "1-0:1.8.1(12345.678*kWh)",
+                "1-0:2.8.2(00234.567*kWh)",
+                "1-0:1.7.0(001.19*kW)",
+                "0-0:17.0.0(016*A)",  # a threshold, of the meter (A = 0): no electricity register
+                "0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(m3)",
+                "(00001.001)",
+            ],
+            crc=False,
+        ),
+        {"1-0:1.8.1": (12345678, WH), "1-0:2.8.2": (234567, WH), "1-0:1.7.0": (1190, W)},
+    ),
+    "nl-dsmr4": (
+        encoder.p1_telegram(
+            "KFM5KAIFA-METER",
+            [
+                "1-3:0.2.8(42)",
+                "0-0:1.0.0(161113205757W)",
+                "1-0:1.8.2(001435.706*kWh)",
+                "1-0:99.97.0(1)(0-0:96.7.19)(000104180320W)(0000237126*s)",
+                "1-0:32.32.0(00003)",  # voltage sags: a count, no quantity's bounds hold it
+                "1-0:31.7.0(000*A)",
+                "1-0:51.7.0(006*A)",
+                "1-0:41.7.0(01.247*kW)",
+                "1-0:62.7.0(00.209*kW)",
+                "0-1:24.2.1(161129200000W)(00981.443*m3)",
+            ],
+        ),
+        {
+            "1-0:1.8.2": (1435706, WH),
+            "1-0:31.7.0": (0, A),
+            "1-0:51.7.0": (6, A),
+            "1-0:41.7.0": (1247, W),
+            "1-0:62.7.0": (209, W),
+        },
+    ),
+    "nl-dsmr5": (
+        encoder.p1_telegram(
+            "ISk5\\2MT382-1000",
+            [
+                "1-3:0.2.8(50)",
+                "1-0:2.8.1(000002.444*kWh)",
+                "1-0:32.7.0(0230.0*V)",
+                "1-0:72.7.0(0229.0*V)",
+                "1-0:71.7.0(0.86*A)",
+                "1-0:61.7.0(00.142*kW)",
+                "0-0:96.13.0(303132333435363738393031323334353637)",  # a text's hex, all digits: no number
+                "0-2:24.1.0(003)",
+                "0-2:96.1.0()",
+            ],
+        ),
+        {"1-0:2.8.1": (2444, WH), "1-0:32.7.0": (230.0, V), "1-0:72.7.0": (229.0, V), "1-0:71.7.0": (0.86, A)}
+        | {"1-0:61.7.0": (142, W)},
+    ),
+    "be-fluvius": (
+        encoder.p1_telegram(
+            "FLU5\\253769484_A",
+            [
+                "0-0:96.1.4(50217)",
+                "1-0:1.8.2(000015.758*kWh)",
+                "1-0:1.4.0(02.351*kW)",  # the quarter hour's average demand so far
+                "1-0:1.6.0(200509134558S)(02.589*kW)",  # the month's maximum demand, and when
+                (
+                    "0-0:98.1.0(2)(1-0:1.6.0)(1-0:1.6.0)(200501000000S)(200423192538S)(03.695*kW)"
+                    "(200401000000S)(200305122139S)(05.980*kW)"
+                ),
+                "1-0:22.7.0(00.012*kW)",
+                "1-0:52.7.0(234.7*V)",
+                "1-0:31.7.0(000.00*A)",
+                "0-1:24.2.3(200512134558S)(00112.384*m3)",
+            ],
+        ),
+        {"1-0:1.8.2": (15758, WH), "1-0:1.4.0": (2351, W), "1-0:1.6.0": (2589, W), "1-0:22.7.0": (12, W)}
+        | {"1-0:52.7.0": (234.7, V), "1-0:31.7.0": (0, A)},
+    ),
+    "de-easymeter": (
+        encoder.p1_telegram(
+            "ESY5Q3DB1024 V3.04",
+            [
+                "1-0:0.0.0*255(0272031312565)",
+                "1-0:1.8.0*255(00052185.7825309*kWh)",
+                "1-0:2.8.0*255(00019949.3221493*kWh)",
+                "1-0:21.7.0*255(000747.85*W)",
+                "1-0:1.7.0*255(002124.86*W)",
+                "1-0:96.5.5*255(80)",
+                "0-0:96.1.255*255(1ESY1313002565)",
+            ],
+            crc=False,
+        )
+        # What the gateway adds after the telegram.
+        + b"  25803103\r\n"
+        + b"\xff" * 33
+        + b"\r\n",
+        {"1-0:1.8.0": (52185782.5309, WH), "1-0:2.8.0": (19949322.1493, WH), "1-0:21.7.0": (747.85, W)}
+        | {"1-0:1.7.0": (2124.86, W)},
+    ),
+    "ie-iskra": (
+        encoder.p1_telegram(
+            "ISK5\\2M550E-1011",
+            [
+                "0-0:96.1.1()",
+                "0-0:96.1.0(09610)",
+                "1-0:1.8.1(000010.181*kWh)",
+                "1-0:2.8.2(000010.282*kWh)",
+                "1-0:2.7.0(00.270*kW)",
+                "1-0:42.7.0(00.427*kW)",
+                "1-0:72.7.0(243.3*V)",
+                "1-0:71.7.0(000*A)",
+            ],
+        ),
+        {"1-0:1.8.1": (10181, WH), "1-0:2.8.2": (10282, WH), "1-0:2.7.0": (270, W), "1-0:42.7.0": (427, W)}
+        | {"1-0:72.7.0": (243.3, V), "1-0:71.7.0": (0, A)},
+    ),
+    "hu-eon": (
+        encoder.p1_telegram(
+            "SAG5\\2S211",
+            [
+                "0-0:42.0.0(53414733303832323030303032313630)",
+                "0-0:96.1.0(383930303832323030303032313630)",
+                "1-0:1.8.0(000173.640*kWh)",
+                "1-0:1.8.4(000000.000*kWh)",
+                "1-0:2.8.0(000627.177*kWh)",
+                "1-0:4.8.0(000303.131*kvarh)",
+                "1-0:7.8.0(000160.487*kvarh)",
+                "1-0:15.8.0(000800.817*kWh)",
+                "1-0:51.7.0(004*A)",
+                "1-0:13.7.0(0.758)",
+                "1-0:33.7.0(-0.615)",
+                "1-0:14.7.0(50.00*Hz)",
+                "1-0:7.7.0(00.504*kvar)",
+                "1-0:31.4.0(200.00*A)",
+                "0-0:98.1.0(230701000000S)(000249.070*kWh)(000100.816*kWh)",
+            ],
+        ),
+        {"1-0:1.8.0": (173640, WH), "1-0:1.8.4": (0, WH), "1-0:2.8.0": (627177, WH), "1-0:4.8.0": (303131, VARH)}
+        | {"1-0:7.8.0": (160487, VARH), "1-0:15.8.0": (800817, WH), "1-0:51.7.0": (4, A), "1-0:13.7.0": (0.758, None)}
+        | {"1-0:33.7.0": (-0.615, None), "1-0:14.7.0": (50.0, Unit.HERTZ), "1-0:7.7.0": (504, VAR)}
+        | {"1-0:31.4.0": (200.0, A)},
+    ),
+    "lt-eso": (
+        encoder.p1_telegram(
+            "SAG5\\253713900_A",
+            [
+                "1-0:1.8.0(007926.000*kWh)",
+                "1-0:3.8.1(011688.602*kvarh)",
+                "1-0:4.7.0(00.061*kvar)",
+                "1-0:63.7.0(00.156*kvar)",
+                "1-0:32.24.0(243.0*V)",  # the voltage's average
+                "1-0:12.7.0(243.4*V)",
+                "1-0:91.7.0(000*A)",
+                "1-0:90.7.0(008*A)",
+                "1-0:9.7.0(01.270*kVA)",
+                "1-0:30.7.0(00.294*kVA)",
+                "1-0:16.24.0(-00.024*kW)",  # net: import less export
+                "1-0:13.3.0(0.000)",
+                "1-0:0.8.2(00900*s)",  # a period: no quantity here
+                "1-0:9.4.0(000000.352*kVA)",
+                "1-0:32.33.0(00736*s)",
+                "1-0:32.34.0(00000*V)",  # the last sag's depth: no instantaneous voltage
+                "1-0:0.2.0(02.21)",
+            ],
+        ),
+        {"1-0:1.8.0": (7926000, WH), "1-0:3.8.1": (11688602, VARH), "1-0:4.7.0": (61, VAR), "1-0:63.7.0": (156, VAR)}
+        | {"1-0:32.24.0": (243.0, V), "1-0:12.7.0": (243.4, V), "1-0:91.7.0": (0, A), "1-0:90.7.0": (8, A)}
+        | {"1-0:9.7.0": (1270, VA), "1-0:30.7.0": (294, VA), "1-0:16.24.0": (-24, W), "1-0:13.3.0": (0.0, None)}
+        | {"1-0:9.4.0": (352, VA)},
+    ),
+    "ch-5s": (
+        encoder.p1_telegram(
+            "LGZ5\\2ZMF100AC",
+            [
+                "0-0:0.0.0(353738303337)",
+                "0-0:1.0.0(240918141228S)",
+                "1-1:1.8.1(000025.600*kWh)",
+                "1-1:2.8.1(000465.932*kWh)",
+                "1-1:2.7.0(00.006*kW)",
+                "1-1:1.6.0(240906083000S)(03.468*kW)",
+                "0-0:98.1.0(3)(1-1:1.6.0)(1-1:1.6.0)(240901000000S)(240805093000S)(04.101*kW)",
+                "1-0:1.4.0(00.004*kW)",
+                "1-0:51.7.0(1.01*A)",
+                "1-0:22.7.0(00.073*kW)",
+            ],
+        ),
+        {"1-1:1.8.1": (25600, WH), "1-1:2.8.1": (465932, WH), "1-1:2.7.0": (6, W), "1-1:1.6.0": (3468, W)}
+        | {"1-0:1.4.0": (4, W), "1-0:51.7.0": (1.01, A), "1-0:22.7.0": (73, W)},
+    ),
+    "lu-smarty": (
+        encoder.p1_telegram(
+            "SAG5\\253757777_A",
+            [
+                "1-3:0.2.8(42)",
+                "0-0:42.0.0(53414733303331373838)",
+                "1-0:1.8.0(003487.021*kWh)",
+                "1-0:2.8.0(000000.000*kWh)",
+                "1-0:3.8.0(000193.022*kvarh)",
+                "1-0:1.7.0(00.362*kW)",
+                "1-0:4.7.0(00.105*kvar)",
+            ],
+        ),
+        {"1-0:1.8.0": (3487021, WH), "1-0:2.8.0": (0, WH), "1-0:3.8.0": (193022, VARH), "1-0:1.7.0": (362, W)}
+        | {"1-0:4.7.0": (105, VAR)},
+    ),
+    "at-sagemcom-wh": (
+        encoder.p1_telegram(
+            "EST5\\253710000_A",
+            [
+                "1-0:1.8.0(006545766*Wh)",
+                "1-0:1.7.0(000000286*W)",
+                "1-0:2.8.2(000000058*Wh)",
+                "1-0:4.8.1(002692848*varh)",
+                "1-0:4.7.0(000000166*var)",
+            ],
+        ),
+        {"1-0:1.8.0": (6545766, WH), "1-0:1.7.0": (286, W), "1-0:2.8.2": (58, WH), "1-0:4.8.1": (2692848, VARH)}
+        | {"1-0:4.7.0": (166, VAR)},
+    ),
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_variant_decodes_to_the_values_it_carries(variant: str) -> None:
+    telegram_bytes, expected = VARIANTS[variant]
+    decoder = Decoder()
+    telegram = only_telegram(decoder.feed_events(telegram_bytes) + decoder.finish())
+    assert values(telegram) == expected
+    assert telegram.checksummed is (variant not in {"nl-dsmr3", "de-easymeter"})
+
+
+def test_variants_name_their_meter() -> None:
+    easymeter = only_telegram(Decoder().feed_events(VARIANTS["de-easymeter"][0]))
+    assert (easymeter.manufacturer, easymeter.meter_id, easymeter.meter_type) == (
+        "EasyMeter",
+        "0272031312565",
+        "Q3DB1024 V3.04",
+    )
+    iskra = only_telegram(Decoder().feed_events(VARIANTS["ie-iskra"][0]))
+    assert iskra.meter_id == "09610"  # its empty 96.1.1 names nothing
+    hungarian = only_telegram(Decoder().feed_events(VARIANTS["hu-eon"][0]))
+    assert hungarian.logical_device_name == "53414733303832323030303032313630"
+    swiss = only_telegram(Decoder().feed_events(VARIANTS["ch-5s"][0]))
+    assert swiss.meter_id == "353738303337"
+
+
+def test_a_gas_meters_id_is_never_the_meters_own() -> None:
+    lines = ["0-1:96.1.0(4730303339303031363532303530323136)", "1-0:1.7.0(01.500*kW)"]
+    telegram = only_telegram(Decoder().feed_events(encoder.p1_telegram("ISK5\\2M550E-1012", lines)))
+    assert telegram.meter_id is None
+    assert values(telegram) == {"1-0:1.7.0": (1500, W)}
+
+
+def test_histories_logs_counters_and_gas_are_left_out_never_read() -> None:
+    fluvius = only_telegram(Decoder().feed_events(VARIANTS["be-fluvius"][0]))
+    assert code("0-0:98.1.0") in fluvius.left_out
+    dsmr4 = only_telegram(Decoder().feed_events(VARIANTS["nl-dsmr4"][0]))
+    assert {code("1-0:99.97.0"), code("1-0:32.32.0")} <= set(dsmr4.left_out)
+    lithuanian = only_telegram(Decoder().feed_events(VARIANTS["lt-eso"][0]))
+    assert {code("1-0:32.34.0"), code("1-0:0.2.0")} <= set(lithuanian.left_out)
+
+
+def test_an_impossible_power_factor_drops_the_telegram_with_its_reason() -> None:
+    # dsmr_parser's Hungarian example carries 4.556 as its power factor: no meter measures that.
+    telegram = encoder.p1_telegram("SAG5\\2S211", ["1-0:1.8.0(000173.640*kWh)", "1-0:13.7.0(4.556)"])
+    (dropped,) = Decoder().feed_events(telegram)
+    assert isinstance(dropped, DroppedFrame)
+    assert dropped.reason is DropReason.IMPLAUSIBLE
+    assert "13.7.0" in dropped.detail
