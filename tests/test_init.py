@@ -15,6 +15,7 @@ from homeassistant.const import (
     ATTR_UNIT_OF_MEASUREMENT,
     STATE_UNAVAILABLE,
     STATE_UNKNOWN,
+    EntityCategory,
 )
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import HomeAssistantError
@@ -572,4 +573,25 @@ async def test_a_norwegian_meters_energy_sensors_exist_from_setup(hass: HomeAssi
     energy = sensor(hass, ENERGY)
     assert energy is not None
     assert "waiting_for" not in energy.attributes
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_p1_meter_without_a_crc_says_so_on_its_device(
+    hass: HomeAssistant, pty_meter: PtyMeter, hass_client: ClientSessionGenerator
+) -> None:
+    """DSMR 2.2 and 3 meters send no CRC: only the physics check guards their values, and the device page says so."""
+    lines = ["0-0:96.1.1(4B384547303034303436333935353037)", "1-0:1.8.1(00185.000*kWh)", "1-0:1.7.0(0001.25*kW)"]
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="4B384547303034303436333935353037", data={CONF_DEVICE: pty_meter.path})
+    await set_up(hass, entry)
+    pty_meter.start_pushing([encoder.p1_telegram("ISk5MT382-1000", lines, crc=False)])
+    await wait_for(lambda: value(hass, "line_check") == "none")
+    assert value(hass, POWER) == "1250"
+    line_check = er.async_get(hass).async_get(entity_id(hass, "line_check"))
+    assert line_check is not None
+    assert line_check.entity_category is EntityCategory.DIAGNOSTIC
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["meter"]["checksummed"] is False
+    # The same meter with a CRC: its line is checked.
+    pty_meter.start_pushing([encoder.p1_telegram("ISk5MT382-1000", lines)])
+    await wait_for(lambda: value(hass, "line_check") == "checksum")
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram
+from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram, frame_apdu
 from custom_components.han_port.decoder.payload import MAX_MESSAGE_BYTES, hex_digits, is_bare_apdu
 from simulator import frames as encoder
 from simulator.frames import LLC, MeterState
@@ -237,3 +237,14 @@ def test_a_message_holding_just_the_apdu_of_a_frame_begun_before_is_read_as_that
     events = [decoder.feed_message(message) for message in published]
     assert events[:-1] == [[], [], []]
     assert [(event.format, event.raw) for event in events[-1] if isinstance(event, Telegram)] == [("hdlc", frame)]
+
+
+def test_a_bare_apdu_says_no_checksum_proved_it_unless_a_tag_did() -> None:
+    """A plain bare push has no check at all; a ciphered one with its tag is proven; a framed one by its checksum."""
+    state = MeterState(meter_id="5706567000000001", power_import=1234)
+    apdu = encoder.data_notification(encoder.kamstrup_list(state, hourly=False), state.moment)
+    (bare,) = Decoder().feed_message(apdu)
+    assert isinstance(bare, Telegram)
+    assert bare.checksummed is False
+    (framed,) = Decoder().feed(frame_apdu(apdu))
+    assert framed.checksummed is True

@@ -57,6 +57,8 @@ class MeterData:
     list_version: str | None = None
     clock: datetime | None = None
     readings: Mapping[Code, Reading] = field(default_factory=dict)
+    checksummed: bool | None = None
+    """Whether a checksum (or tag) proved the last telegram's bytes; None before the first."""
 
 
 class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
@@ -149,6 +151,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             list_version=telegram.list_version or self.data.list_version,
             clock=meter_time(telegram.timestamp) or self.data.clock,
             readings={**self.data.readings, **shown},
+            checksummed=telegram.checksummed,
         )
         if not self.last_update_success:
             LOGGER.info("Meter %s is sending again", data.meter_id)

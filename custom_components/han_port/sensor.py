@@ -213,6 +213,16 @@ INFO_SENSORS: tuple[HanPortInfoSensorEntityDescription, ...] = (
         entity_registry_enabled_default=False,
         value_fn=lambda data: data.list_version,
     ),
+    # A line whose telegrams carry no checksum (P1 without a CRC, plain bare
+    # APDUs) is guarded by the physics check alone: the device page says so.
+    HanPortInfoSensorEntityDescription(
+        key="line_check",
+        translation_key="line_check",
+        device_class=SensorDeviceClass.ENUM,
+        options=["checksum", "none"],
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda data: None if data.checksummed is None else "checksum" if data.checksummed else "none",
+    ),
     HanPortInfoSensorEntityDescription(
         key="meter_clock",
         translation_key="meter_clock",

@@ -58,6 +58,8 @@ _FORMATS: dict[type[DlmsMessage], Literal["hdlc", "mbus", "apdu"]] = {
 }
 # Messages whose bytes no checksum proved: only a ciphered APDU's tag (or content) says they came whole.
 _UNCHECKED = (GloMessage, ApduMessage)
+# Messages that came with no envelope at all, and so no checksum.
+_BARE = (*_UNCHECKED, NotificationMessage)
 # What each message is, said when one of another format than the stream's is dropped.
 _KINDS: dict[type[DlmsMessage | P1Message], str] = {
     HdlcMessage: "an HDLC frame",
@@ -114,6 +116,9 @@ def decode_dlms_message(
         plaintext=notification.plaintext,
         logical_device_name=content.identification.get("logical_device_name"),
         left_out=left_out,
+        # A bare APDU came with no checksum: only a GCM tag proves its bytes.
+        checksummed=not isinstance(message, _BARE)
+        or (notification.ciphering is not None and notification.ciphering.authenticated),
     )
 
 

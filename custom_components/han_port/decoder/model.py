@@ -52,12 +52,12 @@ class Telegram:
     left_out: tuple[ObisCode, ...] = ()
     """Registers the meter sent whose code nothing here interprets: left out of readings, never passed on unbounded."""
     checksummed: bool = True
-    """Whether a checksum the telegram came with proved its bytes intact (a P1 CRC, an HDLC FCS, an M-Bus checksum).
+    """Whether a check the telegram came with proved its bytes intact (a P1 CRC, HDLC FCS, M-Bus checksum, GCM tag).
 
     False for a P1 telegram its meter sends without a CRC (DSMR 2.2 and 3,
-    some Iskraemeco and EasyMeter ports): only the bounds of its values
-    stand between line damage and a wrong reading. (A bare APDU's format has
-    no checksum to miss: its tag, or its whole decoding, proves it.)"""
+    some Iskraemeco and EasyMeter ports), and for a bare APDU that no tag
+    authenticated: only the bounds of its values stand between line damage
+    and a wrong reading."""
 
     @property
     def encrypted(self) -> bool:
