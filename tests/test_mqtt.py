@@ -9,26 +9,29 @@ installed.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import subprocess
 import sys
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from homeassistant.components import mqtt
 from homeassistant.components.mqtt import client as mqtt_client
-from homeassistant.config_entries import SOURCE_RECONFIGURE
+from homeassistant.config_entries import SOURCE_IGNORE, SOURCE_MQTT, SOURCE_RECONFIGURE
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.discovery_flow import DiscoveryKey
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 
+from custom_components.han_port import config_flow, listening
 from custom_components.han_port import issues as issues_module
-from custom_components.han_port import listening
 from custom_components.han_port.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_ENCRYPTION_KEY,
@@ -39,6 +42,7 @@ from custom_components.han_port.const import (
     DOMAIN,
 )
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram
+from custom_components.han_port.mqtt_reader import topic_matches, valid_topic
 from simulator import frames as encoder
 from simulator.frames import LLC
 
@@ -58,8 +62,8 @@ from .test_config_flow import Flow, start, suggested
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
-    from pathlib import Path
 
+    from homeassistant.config_entries import ConfigFlowResult
     from homeassistant.core import HomeAssistant
     from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
@@ -446,3 +450,177 @@ async def test_the_simulator_publishes_what_the_decoder_reads(
     decoded = [t.readings[code].value for t in telegrams for code in t.readings if code.c == 1 and code.d == 7]
     assert decoded == sent
     assert {t.format for t in telegrams} == {"apdu" if shape == "apdu" else "hdlc"}
+
+
+# Discovery: a reader publishing to a topic the manifest names is offered.
+
+MANIFEST = json.loads((Path(config_flow.__file__).parent / "manifest.json").read_text())
+DISCOVERY_TOPIC = MANIFEST["mqtt"][0]
+DSMR_METER_ID = "4530303434303037"
+
+
+def dsmr_telegram(pushes: Iterator[int]) -> bytes:
+    """A DSMR meter's P1 telegram, as DSMR-reader forwards it; each push draws another power (real ones differ)."""
+    watts = 1000 + next(pushes)
+    lines = ["0-0:1.0.0(240115130010W)", f"0-0:96.1.1({DSMR_METER_ID})", f"1-0:1.7.0({watts / 1000:07.3f}*kW)"]
+    return encoder.p1_telegram("XMX5LGBBFG1012345678", lines)
+
+
+@pytest.fixture
+async def dsmr_reader(broker: Broker) -> AsyncIterator[MqttMeter]:
+    """DSMR-reader forwarding each raw telegram to its default topic, the one the manifest names."""
+    meter = MqttMeter(DISCOVERY_TOPIC)
+    await meter.connect(broker.port)
+    yield meter
+    await meter.stop()
+
+
+@pytest.fixture
+def discovery_results(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> list[ConfigFlowResult]:
+    """What each flow Home Assistant's MQTT discovery starts for HAN Port returns at once."""
+    results: list[ConfigFlowResult] = []
+    flows = hass.config_entries.flow
+    start_flow = flows.async_init
+
+    async def recording(handler: str, **kwargs: Any) -> ConfigFlowResult:
+        result = await start_flow(handler, **kwargs)
+        if handler == DOMAIN and (kwargs.get("context") or {}).get("source") == SOURCE_MQTT:
+            results.append(result)
+        return result
+
+    monkeypatch.setattr(flows, "async_init", recording)
+    return results
+
+
+def offered(hass: HomeAssistant) -> list[tuple[str, str, str]]:
+    """The HAN Port flows waiting for the user: their source, step and title."""
+    return [
+        (flow["context"]["source"], flow["step_id"], flow["context"].get("title_placeholders", {}).get("name", ""))
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    ]
+
+
+def test_the_manifest_names_topics_known_readers_publish_text_to() -> None:
+    # Home Assistant reads a discovery topic's payloads as UTF-8: a reader of raw binary frames (a
+    # Tibber Pulse) would get a warning a push, never an offer. DSMR-reader's raw telegrams are text.
+    assert MANIFEST["mqtt"] == ["dsmr/raw"]
+    assert all(valid_topic(topic) and topic not in ("#", "+") for topic in MANIFEST["mqtt"])
+
+
+@pytest.mark.usefixtures("mqtt_set_up")
+async def test_a_reader_on_a_known_topic_is_offered_and_confirming_it_reads_the_topic(
+    hass: HomeAssistant, dsmr_reader: MqttMeter, discovery_results: list[ConfigFlowResult]
+) -> None:
+    pushes = itertools.count()
+    dsmr_reader.start_pushing([lambda: dsmr_telegram(pushes)], interval=0.05)
+    await wait_for(lambda: offered(hass), seconds=15)
+    # Every push starts a flow of its own; while one waits for the user, the others end at once.
+    await wait_for(lambda: len(discovery_results) >= 3)
+    assert offered(hass) == [(SOURCE_MQTT, "mqtt_confirm", DISCOVERY_TOPIC)]
+    waiting = hass.config_entries.flow.async_progress_by_handler(DOMAIN)[0]
+    assert waiting["context"]["unique_id"] == f"mqtt:{DISCOVERY_TOPIC}"
+    assert {result.get("reason") for result in discovery_results[1:]} == {"already_in_progress"}
+    flow = Flow(hass, waiting)
+    result = await flow.submit({})
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    assert result["data"][CONF_TOPIC] == DISCOVERY_TOPIC
+    assert flow.progress == [{"address": DISCOVERY_TOPIC, "line": "2400 8N1", "attempt": "1", "attempts": "1"}]
+    entry = result["result"]
+    assert entry.unique_id == DSMR_METER_ID
+    # Removing the entry offers the topic again: Home Assistant keeps where it was found.
+    assert entry.discovery_keys == {"mqtt": (DiscoveryKey(domain="mqtt", key=DISCOVERY_TOPIC, version=1),)}
+    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state != "unknown")
+    # The pushes go on, and so do the flows Home Assistant starts: none is offered again.
+    started = len(discovery_results)
+    await wait_for(lambda: len(discovery_results) >= started + 3)
+    assert {result.get("reason") for result in discovery_results[started:]} == {"already_configured"}
+    assert offered(hass) == []
+
+
+@pytest.mark.parametrize("read", [DISCOVERY_TOPIC, f"{DISCOVERY_TOPIC.split('/')[0]}/#"], ids=["topic", "wildcard"])
+@pytest.mark.usefixtures("mqtt_set_up")
+async def test_a_topic_an_entry_reads_is_not_offered(
+    hass: HomeAssistant, dsmr_reader: MqttMeter, discovery_results: list[ConfigFlowResult], read: str
+) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=DSMR_METER_ID, data={CONF_TOPIC: read, CONF_GENERATED_ID: False})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    pushes = itertools.count()
+    dsmr_reader.start_pushing([lambda: dsmr_telegram(pushes)], interval=0.05)
+    await wait_for(lambda: len(discovery_results) >= 5, seconds=15)
+    assert [result.get("reason") for result in discovery_results] == ["already_configured"] * len(discovery_results)
+    assert offered(hass) == []
+    # The entry reads its meter all the while.
+    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state != "unknown")
+
+
+@pytest.mark.usefixtures("mqtt_set_up")
+async def test_an_ignored_offer_stays_ignored(
+    hass: HomeAssistant, dsmr_reader: MqttMeter, discovery_results: list[ConfigFlowResult]
+) -> None:
+    # What Home Assistant keeps when the user ignores the offer: an entry with the offer's unique id.
+    MockConfigEntry(domain=DOMAIN, source=SOURCE_IGNORE, unique_id=f"mqtt:{DISCOVERY_TOPIC}").add_to_hass(hass)
+    pushes = itertools.count()
+    dsmr_reader.start_pushing([lambda: dsmr_telegram(pushes)], interval=0.05)
+    await wait_for(lambda: len(discovery_results) >= 3, seconds=15)
+    assert {result.get("reason") for result in discovery_results} == {"already_configured"}
+    assert offered(hass) == []
+
+
+@pytest.mark.usefixtures("mqtt_set_up")
+async def test_what_is_no_meter_data_on_a_known_topic_is_not_offered(
+    hass: HomeAssistant, dsmr_reader: MqttMeter, discovery_results: list[ConfigFlowResult]
+) -> None:
+    # Another program's values on the topic, and a telegram whose checksum broke on the way.
+    pushes = itertools.count()
+    broken = dsmr_telegram(pushes).replace(b"1-0:1.7.0", b"1-0:1.7.1")
+    dsmr_reader.start_pushing(
+        [lambda: json.dumps({"electricity_currently_delivered": next(pushes)}).encode(), b"online", broken],
+        interval=0.05,
+    )
+    await wait_for(lambda: len(discovery_results) >= 4, seconds=15)
+    assert {result.get("reason") for result in discovery_results} == {"not_han_port_data"}
+    assert offered(hass) == []
+    # A telegram on the same topic later is offered: nothing was held against it.
+    dsmr_reader.start_pushing([lambda: dsmr_telegram(pushes)], interval=0.05)
+    await wait_for(lambda: offered(hass))
+    assert offered(hass) == [(SOURCE_MQTT, "mqtt_confirm", DISCOVERY_TOPIC)]
+
+
+@pytest.mark.usefixtures("mqtt_set_up")
+async def test_raw_binary_frames_on_a_discovery_topic_reach_no_flow(
+    hass: HomeAssistant,
+    dsmr_reader: MqttMeter,
+    discovery_results: list[ConfigFlowResult],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Why the manifest names no topic of a raw-binary reader (a Tibber Pulse's "tibber"): Home Assistant
+    # decodes what it discovers with as UTF-8, and an HDLC frame is not; each push is a warning, not an offer.
+    pushes = itertools.count(1000)
+    dsmr_reader.start_pushing([lambda: encoder.hdlc_frames(kamstrup_apdu(power_import=next(pushes)))], interval=0.05)
+    await wait_for(lambda: sum("Can't decode payload" in record.getMessage() for record in caplog.records) >= 3)
+    assert discovery_results == []
+    assert offered(hass) == []
+    # The same frames as hex text (an AMS reader's raw mode) would be offered.
+    dsmr_reader.start_pushing([lambda: encoder.hdlc_frames(kamstrup_apdu(power_import=next(pushes))).hex().encode()])
+    await wait_for(lambda: offered(hass))
+    assert offered(hass) == [(SOURCE_MQTT, "mqtt_confirm", DISCOVERY_TOPIC)]
+    caplog.clear()  # the warnings were Home Assistant's, about the test's own binary pushes
+
+
+@pytest.mark.parametrize(
+    ("topic_filter", "topic", "matches"),
+    [
+        ("dsmr/raw", "dsmr/raw", True),
+        ("dsmr/#", "dsmr/raw", True),
+        ("dsmr/#", "dsmr", True),
+        ("dsmr/+", "dsmr/raw", True),
+        ("+/raw", "dsmr/raw", True),
+        ("dsmr/+", "dsmr/raw/telegram", False),
+        ("dsmr/raw", "dsmr/raw/telegram", False),
+        ("dsmr/raw/telegram", "dsmr/raw", False),
+        ("dsmr/json", "dsmr/raw", False),
+    ],
+)
+def test_a_topic_filter_matches_as_a_broker_matches_it(topic_filter: str, topic: str, *, matches: bool) -> None:
+    assert topic_matches(topic_filter, topic) is matches

@@ -67,11 +67,12 @@ from .flow_forms import (
 )
 from .identity import meter_title
 from .listening import Listening
-from .mqtt_reader import async_mqtt_ready, valid_topic
+from .mqtt_reader import async_mqtt_ready, holds_meter_data, topic_matches, valid_topic
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
+    from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
     from homeassistant.helpers.service_info.usb import UsbServiceInfo
 
     from .compat import FormSchema
@@ -165,6 +166,35 @@ class _MeterFlow(ConfigFlow):
         self._listening.attempt = 0
         return await self.async_step_listen()
 
+    async def _async_listen_at(
+        self,
+        connection: dict[str, Any],
+        candidates: tuple[LineSettings, ...],
+        form: str,
+        user_input: dict[str, Any],
+    ) -> ConfigFlowResult:
+        """Listen at a new address, unless another entry already reads it."""
+        field = next(key for key in (CONF_DEVICE, CONF_HOST, CONF_TOPIC) if key in connection)
+        other = await self._async_entry_reading(connection)
+        if other is not None:
+            if self.source == SOURCE_RECONFIGURE:
+                self._typed = user_input
+                self._errors = {field: "address_in_use"}
+                self._placeholders["other_meter"] = other.title
+                return await self._async_show_origin(form)
+            return self.async_abort(reason="already_configured")
+        self._listening.connection = connection
+        self._listening.candidates = candidates
+        return await self._async_start_listening(form, user_input)
+
+    async def _async_show_origin(self, form: str) -> ConfigFlowResult:
+        """Show the form the listening started from again, with what went wrong."""
+        if form in ("keys", "reauth_confirm"):
+            return self._show_keys_form(form)
+        # The serial, network or mqtt_topic step, which shows its form with what was typed.
+        step: Callable[[], Awaitable[ConfigFlowResult]] = getattr(self, f"async_step_{form}")
+        return await step()
+
     async def async_step_listen(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
         """Listen with one line setting after another until the meter is heard."""
         paused = self._flow_entry() if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE) else None
@@ -209,35 +239,13 @@ class _MeterFlow(ConfigFlow):
         )
 
 
-class HanPortConfigFlow(_MeterFlow, domain=DOMAIN):
-    """Set up a meter's HAN port."""
+class _DiscoveredFlow(_MeterFlow):
+    """Offer what Home Assistant found: a HAN adapter plugged in, a HAN reader publishing to a known topic.
 
-    VERSION = 1
-    MINOR_VERSION = 2
+    Confirmed, each is listened to as a port picked, or a topic typed, by hand.
+    """
 
-    @staticmethod
-    @callback
-    def async_get_options_flow(config_entry: HanPortConfigEntry) -> HanPortOptionsFlow:  # noqa: ARG004
-        """Options a user tunes after setup."""
-        return HanPortOptionsFlow()
-
-    # Where the meter is.
-
-    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
-        """Ask how the meter is connected."""
-        return self.async_show_menu(step_id="user", menu_options=_CONNECTION_KINDS)
-
-    async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
-        """Move the meter to another port or bridge, or give it new keys."""
-        entry = self._get_reconfigure_entry()
-        self._take_entry(entry.data)
-        self._keys = {key: entry.data[key] for key in KEY_FIELDS if key in entry.data}
-        options = [*_CONNECTION_KINDS, "keys"] if self._keys else _CONNECTION_KINDS
-        return self.async_show_menu(
-            step_id="reconfigure", menu_options=options, description_placeholders={"meter": entry.title}
-        )
-
-    # Found by Home Assistant: an adapter plugged in.
+    # An adapter plugged in.
 
     async def async_step_usb(self, discovery_info: UsbServiceInfo) -> ConfigFlowResult:
         """Offer a HAN adapter just plugged in; an entry that already reads it only learns its stable path."""
@@ -265,6 +273,66 @@ class HanPortConfigFlow(_MeterFlow, domain=DOMAIN):
             return self._show_form("usb_confirm", form_schema({}))
         connection = self._listening.connection
         return await self._async_listen_at(dict(connection), COMMON_LINE_SETTINGS, "serial", connection)
+
+    # A HAN reader publishing to a topic known readers publish to (the manifest's "mqtt").
+
+    async def async_step_mqtt(self, discovery_info: MqttServiceInfo) -> ConfigFlowResult:
+        """Offer a topic a HAN reader publishes a meter's telegrams to, unless an entry reads it.
+
+        Home Assistant starts this flow for every message whose payload
+        differs from the last one on the topic, that is for every push, and
+        goes on after an abort: each must end before anything is decoded
+        when an entry reads the topic, or an offer for it waits already.
+        """
+        topic = discovery_info.topic
+        await self.async_set_unique_id(f"mqtt:{topic}")
+        self._abort_if_unique_id_configured()
+        entries = self._async_current_entries(include_ignore=False)
+        if any(topic_matches(str(entry.data.get(CONF_TOPIC)), topic) for entry in entries if CONF_TOPIC in entry.data):
+            return self.async_abort(reason="already_configured")
+        # Anything else on a matching topic (a reader's status, another program's JSON) offers nothing.
+        if not holds_meter_data(discovery_info.payload):
+            return self.async_abort(reason="not_han_port_data")
+        self._listening.connection = {CONF_TOPIC: topic}
+        self.context["title_placeholders"] = {"name": topic}
+        return await self.async_step_mqtt_confirm()
+
+    async def async_step_mqtt_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Confirm the discovered topic, then listen on it as on a topic typed by hand."""
+        if user_input is None:
+            self._set_confirm_only()
+            return self._show_form("mqtt_confirm", form_schema({}))
+        connection = self._listening.connection
+        return await self._async_listen_at(dict(connection), (LineSettings(),), "mqtt_topic", connection)
+
+
+class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
+    """Set up a meter's HAN port."""
+
+    VERSION = 1
+    MINOR_VERSION = 2
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: HanPortConfigEntry) -> HanPortOptionsFlow:  # noqa: ARG004
+        """Options a user tunes after setup."""
+        return HanPortOptionsFlow()
+
+    # Where the meter is.
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
+        """Ask how the meter is connected."""
+        return self.async_show_menu(step_id="user", menu_options=_CONNECTION_KINDS)
+
+    async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
+        """Move the meter to another port or bridge, or give it new keys."""
+        entry = self._get_reconfigure_entry()
+        self._take_entry(entry.data)
+        self._keys = {key: entry.data[key] for key in KEY_FIELDS if key in entry.data}
+        options = [*_CONNECTION_KINDS, "keys"] if self._keys else _CONNECTION_KINDS
+        return self.async_show_menu(
+            step_id="reconfigure", menu_options=options, description_placeholders={"meter": entry.title}
+        )
 
     async def async_step_serial(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Pick a serial port (or type a path or URL); the line settings are found by listening."""
@@ -308,27 +376,6 @@ class HanPortConfigFlow(_MeterFlow, domain=DOMAIN):
         topic = self._typed.get(CONF_TOPIC, self._listening.connection.get(CONF_TOPIC, vol.UNDEFINED))
         return self._show_form("mqtt_topic", form_schema({vol.Required(CONF_TOPIC, default=topic): TextSelector()}))
 
-    async def _async_listen_at(
-        self,
-        connection: dict[str, Any],
-        candidates: tuple[LineSettings, ...],
-        form: str,
-        user_input: dict[str, Any],
-    ) -> ConfigFlowResult:
-        """Listen at a new address, unless another entry already reads it."""
-        field = next(key for key in (CONF_DEVICE, CONF_HOST, CONF_TOPIC) if key in connection)
-        other = await self._async_entry_reading(connection)
-        if other is not None:
-            if self.source == SOURCE_RECONFIGURE:
-                self._typed = user_input
-                self._errors = {field: "address_in_use"}
-                self._placeholders["other_meter"] = other.title
-                return await self._async_show_origin(form)
-            return self.async_abort(reason="already_configured")
-        self._listening.connection = connection
-        self._listening.candidates = candidates
-        return await self._async_start_listening(form, user_input)
-
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """Ask for new keys: the meter's telegrams stopped opening with the old ones."""
         self._take_entry(entry_data)
@@ -362,15 +409,6 @@ class HanPortConfigFlow(_MeterFlow, domain=DOMAIN):
             return self._show_keys_form("keys")
         self._errors = {_ADDRESS_FIELDS.get(self._form, "base"): self._listening.error_kind()}
         return await self._async_show_origin(self._form)
-
-    async def _async_show_origin(self, form: str) -> ConfigFlowResult:
-        if form in ("keys", "reauth_confirm"):
-            return self._show_keys_form(form)
-        if form == "network":
-            return await self.async_step_network()
-        if form == "mqtt_topic":
-            return await self.async_step_mqtt_topic()
-        return await self.async_step_serial()
 
     # The meter, heard.
 

@@ -17,13 +17,15 @@ from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
 
 from .connection import BACKOFF_MAX, BACKOFF_START, Listener, ProbeResult, TelegramWatch
+from .decoder import Decoder, DropReason, Telegram
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from homeassistant.components.mqtt import ReceiveMessage
+    from homeassistant.helpers.service_info.mqtt import ReceivePayloadType
 
-    from .decoder import Decoder, DroppedFrame, Telegram
+    from .decoder import DroppedFrame
 
 _WILDCARDS = ("+", "#")
 _MAX_TOPIC_BYTES = 65535
@@ -52,6 +54,23 @@ def valid_topic(topic: str) -> bool:
     return True
 
 
+def topic_matches(topic_filter: str, topic: str) -> bool:
+    """Whether a subscription to topic_filter receives what is published to topic (MQTT 3.1.1, 4.7)."""
+    levels, wanted = topic.split("/"), topic_filter.split("/")
+    for index, level in enumerate(wanted):
+        if level == "#":
+            return True
+        if index >= len(levels) or level not in ("+", levels[index]):
+            return False
+    return len(levels) == len(wanted)
+
+
+def holds_meter_data(payload: ReceivePayloadType) -> bool:
+    """Whether one message holds a meter's telegram, or a ciphered one (its keys are asked for later)."""
+    events = Decoder().feed_message(_bytes(payload))
+    return any(isinstance(event, Telegram) or event.reason is DropReason.KEY_MISSING for event in events)
+
+
 async def async_mqtt_ready(hass: HomeAssistant) -> bool:
     """Whether Home Assistant's MQTT integration is set up (waiting while it is being set up)."""
     return await mqtt.async_wait_for_mqtt_client(hass)
@@ -67,7 +86,10 @@ def broker_connected(hass: HomeAssistant) -> bool:
 
 def _payload(message: ReceiveMessage) -> bytes:
     """Return a message's payload as bytes (subscribed without an encoding, it is; the type allows text)."""
-    payload = message.payload
+    return _bytes(message.payload)
+
+
+def _bytes(payload: ReceivePayloadType) -> bytes:
     return payload.encode() if isinstance(payload, str) else bytes(payload)
 
 
