@@ -581,7 +581,9 @@ async def test_a_p1_meter_without_a_crc_says_so_on_its_device(
 ) -> None:
     """DSMR 2.2 and 3 meters send no CRC: only the physics check guards their values, and the device page says so."""
     lines = ["0-0:96.1.1(4B384547303034303436333935353037)", "1-0:1.8.1(00185.000*kWh)", "1-0:1.7.0(0001.25*kW)"]
-    entry = MockConfigEntry(domain=DOMAIN, unique_id="4B384547303034303436333935353037", data={CONF_DEVICE: pty_meter.path})
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id="4B384547303034303436333935353037", data={CONF_DEVICE: pty_meter.path}
+    )
     await set_up(hass, entry)
     pty_meter.start_pushing([encoder.p1_telegram("ISk5MT382-1000", lines, crc=False)])
     await wait_for(lambda: value(hass, "line_check") == "none")
