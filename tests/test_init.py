@@ -292,9 +292,16 @@ async def test_silence_makes_entities_unavailable_until_the_meter_is_back(
     tcp_meter.stop_pushing()
     await wait_for(lambda: value(hass, POWER) == STATE_UNAVAILABLE)
     assert caplog.text.count(f"Kamstrup {METER_ID} is unavailable: no valid telegram for ") == 1
+    # The connection sensor stays, and says why, long before the silence becomes a repair.
+    assert value(hass, "connection") == "silent"
+    # The bridge goes too: the cause follows.
+    await tcp_meter.stop()
+    await wait_for(lambda: value(hass, "connection") == "cannot_open", seconds=8)
+    await tcp_meter.start(tcp_meter.port)
     tcp_meter.start_pushing([kamstrup_frame(default_state(power_import=1800))])
     await wait_for(lambda: value(hass, POWER) == "1800", seconds=8)
     assert "is sending again" in caplog.text
+    assert value(hass, "connection") == "receiving"
     assert entry.state is ConfigEntryState.LOADED
     await hass.config_entries.async_unload(entry.entry_id)
 

@@ -13,6 +13,7 @@ import stat
 import time
 from collections import deque
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -122,6 +123,14 @@ class _DecoderProtocol(asyncio.Protocol):
             self.closed.set_result(None)
 
 
+class Loss(StrEnum):
+    """Why a meter counts as gone, as the connection sensor names it."""
+
+    CANNOT_OPEN = "cannot_open"
+    CLOSED = "closed"
+    SILENT = "silent"
+
+
 class TelegramWatch:
     """What every reader shares: events in, telegrams out, availability from silence."""
 
@@ -156,6 +165,9 @@ class TelegramWatch:
         """Why the connection did not open the last time it was tried (None: it opened)."""
         self.lost = ""
         """Why the meter last counted as gone: the connection refused or closed, or silence."""
+        self.loss: Loss | None = None
+        """The kind of that reason, for the connection sensor (None: the meter was never lost)."""
+        self._reported_loss: Loss | None = None
 
     @property
     def silence_timeout(self) -> float:
@@ -178,9 +190,10 @@ class TelegramWatch:
         self._on_telegram(event)
 
     def _set_available(self, *, available: bool) -> None:
-        # Report changes only: the coordinator logs each one once.
-        if available != self._available:
-            self._available = available
+        # Report changes only, of availability or of the cause of its loss: the coordinator logs each loss once.
+        cause = None if available else self.loss
+        if available != self._available or cause != self._reported_loss:
+            self._available, self._reported_loss = available, cause
             self._on_available(available)
 
     async def run(self) -> None:
@@ -260,7 +273,7 @@ class MeterReader(TelegramWatch):
                 except (OSError, SerialException, ValueError) as err:
                     LOGGER.debug("Cannot open %s: %s", self.url, err)
                     self.open_error = str(err) or type(err).__name__
-                    self.lost = f"cannot open it ({self.open_error})"
+                    self.lost, self.loss = f"cannot open it ({self.open_error})", Loss.CANNOT_OPEN
                     got_telegram = False
                 else:
                     self.open_error = None
@@ -284,12 +297,12 @@ class MeterReader(TelegramWatch):
                 last = max(self._last_telegram, opened)
                 remaining = last + self.silence_timeout - time.monotonic()
                 if remaining <= 0:
-                    self.lost = f"no valid telegram for {self.silence_timeout:.0f} s"
+                    self.lost, self.loss = f"no valid telegram for {self.silence_timeout:.0f} s", Loss.SILENT
                     break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(protocol.closed), remaining)
                 if protocol.closed.done():
-                    self.lost = "the connection was closed"
+                    self.lost, self.loss = "the connection was closed", Loss.CLOSED
                     break
         finally:
             self._transport = None

@@ -17,6 +17,7 @@ from homeassistant.util import dt as dt_util
 
 from .bookkeeping import EnergyBookkeeping, meter_time
 from .compat import meter_device
+from .connection import Loss
 from .const import CONF_MANUFACTURER, CONF_METER_TYPE, CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL, DOMAIN, LOGGER
 from .identity import Identity, MeterIdentity, meter_title
 from .issues import READ_ELSEWHERE_ISSUE, REPLACED_ISSUE, MeterIssues
@@ -80,6 +81,8 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.identity = MeterIdentity(initial.meter_id)
         # Set once another meter has taken over this port: nothing is shown until the entry reloads as that meter.
         self._replaced = False
+        self.unavailable_because: str | None = None
+        """Why the meter is unavailable, as the connection sensor names it (None while it is read)."""
         self._key_problems = 0
 
     # What the energy bookkeeping keeps, as tests and diagnostics read it here.
@@ -201,7 +204,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if other is not None:
             # Two bridges that swapped addresses, say: the user must say which entry reads what.
             self.issues.create(READ_ELSEWHERE_ISSUE, {"new": new, "other": other.title})
-            self._mark_unavailable(f"its port now carries meter {new}, which {other.title} reads")
+            self._mark_unavailable(f"its port now carries meter {new}, which {other.title} reads", "read_elsewhere")
             return
         LOGGER.warning("Meter %s was replaced by %s: it gets a device and sensors of its own", old, new)
         self.issues.create(REPLACED_ISSUE, {"old": old or "", "new": new})
@@ -240,16 +243,18 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """
         if available:
             return
-        self._mark_unavailable(self.reader.lost or "no valid telegram")
+        self._mark_unavailable(self.reader.lost or "no valid telegram", self.reader.loss or Loss.SILENT)
         self.issues.watch_silence(lambda: not self.last_update_success)
 
-    def _mark_unavailable(self, cause: str) -> None:
-        """Make the entities unavailable, logged once as a warning with the cause.
+    def _mark_unavailable(self, cause: str, kind: str) -> None:
+        """Make the entities unavailable, logged once as a warning with the cause (of this kind).
 
         The coordinator's own error would log an ERROR that names no cause,
         for what is most often a bridge rebooting.
         """
+        self.unavailable_because = kind
         if not self.last_update_success:
+            self.async_update_listeners()  # the cause may have changed: the connection sensor says so
             return
         LOGGER.warning("%s is unavailable: %s; it is read again as soon as it sends", self.config_entry.title, cause)
         self.last_exception = MeterUnavailableError(

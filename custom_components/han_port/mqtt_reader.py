@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
 
-from .connection import BACKOFF_MAX, BACKOFF_START, Listener, ProbeResult, TelegramWatch
+from .connection import BACKOFF_MAX, BACKOFF_START, Listener, Loss, ProbeResult, TelegramWatch
 from .decoder import Decoder, DropReason, Telegram
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ class MqttReader(TelegramWatch):
         backoff = BACKOFF_START
         while not await async_mqtt_ready(self.hass):
             self.open_error = "Home Assistant's MQTT integration is not set up"
-            self.lost = self.open_error
+            self.lost, self.loss = self.open_error, Loss.CANNOT_OPEN
             self._set_available(available=False)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
@@ -148,6 +148,7 @@ class MqttReader(TelegramWatch):
                 # The repair issue says which: the broker is out of reach, or the topic is quiet.
                 self.open_error = None if broker_connected(self.hass) else "not connected to the MQTT broker"
                 self.lost = self.open_error or f"no valid telegram on the topic for {self.silence_timeout:.0f} s"
+                self.loss = Loss.SILENT if self.open_error is None else Loss.CANNOT_OPEN
                 self._set_available(available=False)
                 await asyncio.sleep(self.silence_timeout)
         finally:

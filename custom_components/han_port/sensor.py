@@ -27,6 +27,7 @@ from homeassistant.util import dt as dt_util
 
 from .capacity import step_labels
 from .compat import REACTIVE_ENERGY_DEVICE_CLASS
+from .connection import Loss
 from .const import CONF_ENCRYPTION_KEY, CONF_GENERATED_ID, CONF_MANUFACTURER, CONF_METER_TYPE
 from .decoder import (
     ACTIVE_ENERGY,
@@ -360,7 +361,12 @@ async def async_setup_entry(
 ) -> None:
     """Add sensors for the registers the meter sends, now and as they first arrive."""
     coordinator = entry.runtime_data
-    async_add_entities(HanPortInfoSensor(coordinator, description) for description in _info_sensors(entry))
+    async_add_entities(
+        [
+            HanPortConnectionSensor(coordinator, CONNECTION_SENSOR),
+            *(HanPortInfoSensor(coordinator, description) for description in _info_sensors(entry)),
+        ]
+    )
     capacity = capacity_tariff_applies(hass, entry)
     derived = {
         key: replace(description, entity_registry_enabled_default=capacity)
@@ -511,6 +517,30 @@ class HanPortInfoSensor(HanPortEntity, SensorEntity):
     def native_value(self) -> StateType | datetime:
         """The fact as last received."""
         return self.entity_description.value_fn(self.coordinator.data)
+
+
+CONNECTION_SENSOR = SensorEntityDescription(
+    key="connection",
+    translation_key="connection",
+    device_class=SensorDeviceClass.ENUM,
+    options=["receiving", *Loss, "read_elsewhere"],
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
+class HanPortConnectionSensor(HanPortEntity, SensorEntity):
+    """Whether the meter is being read, and if not, why: shown while every other sensor is unavailable."""
+
+    @property
+    def available(self) -> bool:
+        """Always: it says why the others are not."""
+        return True
+
+    @property
+    def native_value(self) -> str | None:
+        """Receiving, or the cause of the meter's unavailability."""
+        coordinator = self.coordinator
+        return "receiving" if coordinator.last_update_success else coordinator.unavailable_because
 
 
 class HanPortDerivedSensor(HanPortEntity, SensorEntity):
