@@ -81,6 +81,7 @@ class SimulatedMeter:
         self._random = random.Random(self.seed)  # noqa: S311 - noise, not secrets
         self.now = self.start
         self._counter = 0
+        self._voltage = _NOMINAL_VOLTAGE + 1
 
     def power_at(self, moment: datetime) -> float:
         """Return a home's draw in W: base load, a morning and an evening peak, and noise."""
@@ -101,7 +102,7 @@ class SimulatedMeter:
             reactive_import=0,
             reactive_export=round(power * 0.2),
             currents=(currents[0], currents[1], currents[2]),
-            voltages=(round(_NOMINAL_VOLTAGE + self._random.uniform(-4, 6), 1), 231.0, 229.5),
+            voltages=(round(self._drifted_voltage(), 1), 231.0, 229.5),
             energy_import=round(self.energy_import),
             energy_export=0,
             reactive_energy_import=1_000_000,
@@ -110,6 +111,12 @@ class SimulatedMeter:
             power_factors=(0.97, 0.95, 0.99),
             power_factor=0.96,
         )
+
+    def _drifted_voltage(self) -> float:
+        """Let phase 1's voltage drift as a grid's does: a little from one telegram to the next, within ±2 %."""
+        drift = self._voltage + self._random.uniform(-0.8, 0.8)
+        self._voltage = min(max(drift, _NOMINAL_VOLTAGE * 0.98), _NOMINAL_VOLTAGE * 1.02)
+        return self._voltage
 
     def advance(self, until: datetime) -> list[Push]:
         """Run the meter to the given moment; return what it pushed on the way."""
