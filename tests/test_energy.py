@@ -392,3 +392,24 @@ def test_a_reset_is_not_use() -> None:
     assert tariff.hours == {(start + timedelta(hours=1)).isoformat(): 1_500}
     tariff.scale_total(2)
     assert tariff.hour_start_total == pytest.approx(2 * 4_500)
+
+
+def test_headroom_is_what_this_hour_may_still_use_before_the_next_step() -> None:
+    """Days peaking at 4.0, 3.0 and 1.0 kWh average 2.67 kWh (step 2-5); the next step starts at 5 kWh.
+
+    Today (the third day, 1.0 kWh so far) could peak at up to 8.0 kWh before
+    the three-day average reaches 5: with 0.5 kWh used this hour, 7.5 kWh more.
+    """
+    tariff = CapacityTariff(OSLO)
+    midnight = datetime(2026, 1, 12, tzinfo=OSLO)
+    total = _day(tariff, midnight, [4000.0] + [100.0] * 23)
+    total = _day(tariff, midnight + timedelta(days=1), [3000.0] + [100.0] * 23, total)
+    total = _day(tariff, midnight + timedelta(days=2), [1000.0] * 10, total)
+    now = midnight + timedelta(days=2, hours=10, minutes=20)
+    assert tariff.monthly_average(now) == pytest.approx((4000 + 3000 + 1000) / 3)
+    assert tariff.headroom(total + 500, now) == pytest.approx(7500, abs=0.01)
+    # Used already: no headroom left.
+    assert tariff.headroom(total + 9000, now) == 0
+    # At the top step nothing raises it.
+    tariff.thresholds = (2.0,)
+    assert tariff.headroom(total + 500, now) is None

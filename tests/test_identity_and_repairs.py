@@ -225,6 +225,7 @@ async def test_capacity_sensors_start_enabled_where_the_tariff_applies(
         "current_hour_use",
         "last_hour_use",
         "projected_hour_use",
+        "capacity_headroom",
         "peak_today",
         "capacity_average",
         "capacity_step",

@@ -17,6 +17,8 @@ from .hours import BOUNDARY_TOLERANCE, HOUR, Boundary, HourBook, hour_of
 # Most Norwegian grid companies' capacity steps, in kWh/h.
 DEFAULT_THRESHOLDS = (2.0, 5.0, 10.0, 15.0, 20.0, 25.0, 50.0, 75.0, 100.0)
 DEFAULT_PEAK_DAYS = 3
+# Halvings of the search for the headroom: a fraction of a watt-hour.
+_SEARCH_STEPS = 48
 
 
 @dataclass
@@ -116,6 +118,38 @@ class CapacityTariff:
         """Average the month's highest days: the figure the capacity charge is billed on (Wh)."""
         peaks = sorted(self.daily_peaks(now).values(), reverse=True)[: self.peak_days]
         return sum(peaks) / len(peaks) if peaks else None
+
+    def headroom(self, total: float | None, now: datetime) -> float | None:
+        """Wh this hour may still use before the month's capacity figure reaches the next step.
+
+        None at the top step, or before the hour's use is known. The hour's
+        use counts as today's peak once it is the day's highest.
+        """
+        used = self.current_hour_use(total)
+        if used is None:
+            return None
+        today = self._local_date(now)
+        peaks = self.daily_peaks(now)
+        others = [peak for day, peak in peaks.items() if day != today]
+        today_peak = peaks.get(today, 0.0)
+
+        def average_if(hour_use: float) -> float:
+            days = sorted([*others, max(today_peak, hour_use)], reverse=True)[: self.peak_days]
+            return sum(days) / len(days)
+
+        # The next step above the month's figure as it stands (a day without a completed hour is no day of it yet).
+        average = self.monthly_average(now) or 0.0
+        ceiling = next((threshold * 1000 for threshold in self.thresholds if threshold * 1000 > average), None)
+        if ceiling is None:
+            return None
+        # The average grows with the hour's use, never faster than it: search the use that reaches the ceiling.
+        low, high = used, ceiling * self.peak_days
+        if average_if(low) >= ceiling:
+            return 0.0
+        for _ in range(_SEARCH_STEPS):
+            middle = (low + high) / 2
+            low, high = (middle, high) if average_if(middle) < ceiling else (low, middle)
+        return low - used
 
     def step(self, now: datetime) -> str | None:
         """Name the capacity step the month's average falls in, as "5-10 kWh"."""

@@ -307,6 +307,7 @@ DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
         lambda c: c.tariff.projected_hour_use(c.live_import.published, c.live_import.power, _now()),
         resolution=100,
     ),
+    _derived_energy("capacity_headroom", lambda c: c.tariff.headroom(c.live_import.published, _now()), resolution=100),
     _derived_energy("peak_today", lambda c: c.tariff.peak_today(_now())),
     _derived_energy("capacity_average", lambda c: c.tariff.monthly_average(_now())),
     # One power that goes below zero while the home exports: what the Energy
