@@ -19,20 +19,26 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.han_port import entry as entry_module
 from custom_components.han_port import flow_forms
+from custom_components.han_port.capacity import CAPACITY_MODELS, PeakRule
 from custom_components.han_port.connection import LineSettings, open_connection
 from custom_components.han_port.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
+    CONF_CAPACITY_MODEL,
     CONF_CAPACITY_THRESHOLDS,
+    CONF_COUNTED_HOURS,
     CONF_CURRENT_TRANSFORMER_RATIO,
     CONF_DEVICE,
     CONF_ENCRYPTION_KEY,
     CONF_GENERATED_ID,
     CONF_MANUFACTURER,
     CONF_METER_TYPE,
+    CONF_NIGHT_WEIGHT,
+    CONF_ONE_PEAK_PER_DAY,
     CONF_PARITY,
     CONF_PEAK_DAYS,
     CONF_UPDATE_INTERVAL,
+    CONF_WEEKDAYS_ONLY,
     DOMAIN,
 )
 from custom_components.han_port.decoder import mbus_frames
@@ -681,6 +687,7 @@ async def test_options_flow_reloads_once_and_keeps_what_was_typed(
         CONF_CURRENT_TRANSFORMER_RATIO: 60,
         CONF_CAPACITY_THRESHOLDS: "2, 5, 10.5",
         CONF_PEAK_DAYS: 2,
+        CONF_CAPACITY_MODEL: "norway",
         CONF_UPDATE_INTERVAL: 0.0,  # every telegram, unless the user asks for fewer
     }
     await hass.async_block_till_done()
@@ -688,6 +695,42 @@ async def test_options_flow_reloads_once_and_keeps_what_was_typed(
     assert setups == 1
     assert entry.runtime_data.tariff.thresholds == (2.0, 5.0, 10.5)
     assert entry.runtime_data.tariff.peak_days == 2
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_capacity_charge_of_the_users_own_is_asked_for_on_a_second_form(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """A Swedish grid company's rule: the hours it counts, weekdays only, the night's weight, peaks on any day."""
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="1", data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    await load(hass, entry)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_CAPACITY_MODEL: "custom", CONF_CAPACITY_THRESHOLDS: "2, 5", CONF_PEAK_DAYS: 2},
+    )
+    assert result["step_id"] == "custom_capacity"
+    custom = {CONF_ONE_PEAK_PER_DAY: False, CONF_COUNTED_HOURS: "7-25", CONF_WEEKDAYS_ONLY: True, CONF_NIGHT_WEIGHT: 1}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], custom)
+    assert result["errors"] == {CONF_COUNTED_HOURS: "invalid_hours"}
+    assert suggested(result, CONF_COUNTED_HOURS) == "7-25"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**custom, CONF_COUNTED_HOURS: " 7 - 19"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_COUNTED_HOURS] == "7-19"
+    await hass.async_block_till_done()
+    tariff = entry.runtime_data.tariff
+    assert tariff.rule == PeakRule(one_per_day=False, first_hour=7, last_hour=19, weekdays_only=True, night_weight=1.0)
+    assert tariff.peak_days == 2
+    # A named model is the grid company's rule as it is.
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_CAPACITY_MODEL: "half_nights", CONF_CAPACITY_THRESHOLDS: "2, 5", CONF_PEAK_DAYS: 3}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.runtime_data.tariff.rule == CAPACITY_MODELS["half_nights"]
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from custom_components.han_port.capacity import CapacityTariff, parse_thresholds, step_label, step_labels
+from custom_components.han_port.capacity import (
+    CAPACITY_MODELS,
+    CapacityTariff,
+    parse_thresholds,
+    step_label,
+    step_labels,
+)
 from custom_components.han_port.energy import (
     NEW_SEQUENCE_TELEGRAMS,
     LiveEnergy,
@@ -413,3 +419,61 @@ def test_headroom_is_what_this_hour_may_still_use_before_the_next_step() -> None
     # At the top step nothing raises it.
     tariff.thresholds = (2.0,)
     assert tariff.headroom(total + 500, now) is None
+
+
+def _hours(tariff: CapacityTariff, uses: dict[datetime, float]) -> None:
+    """Close every hour from the first given to the last: those given used that much, the others nothing."""
+    by_start = {start.astimezone(UTC): used for start, used in uses.items()}
+    hour, last = min(by_start), max(by_start)
+    total = 1_000_000.0
+    tariff.add_register(total, hour + REGISTER_DELAY)
+    while hour <= last:
+        total += by_start.get(hour, 0.0)
+        hour += timedelta(hours=1)
+        tariff.add_register(total, hour + REGISTER_DELAY)
+
+
+def test_a_swedish_charge_with_night_hours_at_half_on_different_days() -> None:
+    """Ellevio's rule: the three highest hours on different days, an hour between 22 and 06 counting half."""
+    tariff = CapacityTariff(OSLO, rule=CAPACITY_MODELS["half_nights"])
+    day = datetime(2026, 1, 12, tzinfo=OSLO)
+    _hours(
+        tariff,
+        {
+            day.replace(hour=14): 5000,  # day 1: 5 kWh at 14, and 8 kWh at 23 that counts 4
+            day.replace(hour=23): 8000,
+            day.replace(day=13, hour=10): 3000,
+            day.replace(day=14, hour=2): 10_000,  # counts 5: the day's peak, beside 4 kWh at 18
+            day.replace(day=14, hour=18): 4000,
+            day.replace(day=15, hour=9): 6000,
+        },
+    )
+    now = day.replace(day=15, hour=20)
+    assert tariff.daily_peaks(now) == {
+        date(2026, 1, 12): 5000,
+        date(2026, 1, 13): 3000,
+        date(2026, 1, 14): 5000,
+        date(2026, 1, 15): 6000,
+    }
+    assert tariff.monthly_average(now) == pytest.approx((6000 + 5000 + 5000) / 3)
+
+
+def test_a_swedish_charge_on_weekday_daytime_hours_whatever_their_days() -> None:
+    """The three highest hours on weekdays from 07 to 19: evenings and weekends are free, two peaks may share a day."""
+    tariff = CapacityTariff(OSLO, rule=CAPACITY_MODELS["weekday_daytime"])
+    monday = datetime(2026, 1, 12, tzinfo=OSLO)
+    _hours(
+        tariff,
+        {
+            monday.replace(hour=8): 4000,
+            monday.replace(hour=9): 4500,
+            monday.replace(hour=20): 9000,  # evening: free
+            monday.replace(day=13, hour=18): 3000,
+            monday.replace(day=13, hour=19): 7000,  # 19-20: free
+            monday.replace(day=17, hour=10): 10_000,  # Saturday: free
+        },
+    )
+    now = monday.replace(day=17, hour=12)
+    assert tariff.monthly_average(now) == pytest.approx((4500 + 4000 + 3000) / 3)
+    # A Saturday hour never raises it: no headroom to speak of.
+    assert tariff.headroom(tariff.hour_start_total, now) is None

@@ -15,11 +15,26 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .capacity import DEFAULT_PEAK_DAYS, DEFAULT_THRESHOLDS, CapacityTariff, parse_thresholds
+from .capacity import (
+    CAPACITY_MODELS,
+    CUSTOM_MODEL,
+    DEFAULT_CAPACITY_MODEL,
+    DEFAULT_PEAK_DAYS,
+    DEFAULT_THRESHOLDS,
+    CapacityTariff,
+    PeakRule,
+    parse_hours,
+    parse_thresholds,
+)
 from .const import (
+    CONF_CAPACITY_MODEL,
     CONF_CAPACITY_THRESHOLDS,
+    CONF_COUNTED_HOURS,
     CONF_CURRENT_TRANSFORMER_RATIO,
+    CONF_NIGHT_WEIGHT,
+    CONF_ONE_PEAK_PER_DAY,
     CONF_PEAK_DAYS,
+    CONF_WEEKDAYS_ONLY,
     DEFAULT_CURRENT_TRANSFORMER_RATIO,
     DOMAIN,
     LOGGER,
@@ -71,6 +86,22 @@ def _tariff(options: Mapping[str, Any]) -> CapacityTariff:
             else DEFAULT_THRESHOLDS
         ),
         peak_days=int(options.get(CONF_PEAK_DAYS, DEFAULT_PEAK_DAYS)),
+        rule=peak_rule(options),
+    )
+
+
+def peak_rule(options: Mapping[str, Any]) -> PeakRule:
+    """Read which hours the capacity charge counts from the options: a named model, or the user's own rule."""
+    model = str(options.get(CONF_CAPACITY_MODEL, DEFAULT_CAPACITY_MODEL))
+    if model != CUSTOM_MODEL:
+        return CAPACITY_MODELS.get(model, CAPACITY_MODELS[DEFAULT_CAPACITY_MODEL])
+    first, last = parse_hours(str(options.get(CONF_COUNTED_HOURS, "0-24")))
+    return PeakRule(
+        one_per_day=bool(options.get(CONF_ONE_PEAK_PER_DAY, True)),
+        first_hour=first,
+        last_hour=last,
+        weekdays_only=bool(options.get(CONF_WEEKDAYS_ONLY, False)),
+        night_weight=float(options.get(CONF_NIGHT_WEIGHT, 1.0)),
     )
 
 

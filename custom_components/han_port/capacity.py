@@ -19,6 +19,61 @@ DEFAULT_THRESHOLDS = (2.0, 5.0, 10.0, 15.0, 20.0, 25.0, 50.0, 75.0, 100.0)
 DEFAULT_PEAK_DAYS = 3
 # Halvings of the search for the headroom: a fraction of a watt-hour.
 _SEARCH_STEPS = 48
+# Night, as Swedish grid companies that weigh night hours less count it (local hours).
+_NIGHT_FROM, _NIGHT_UNTIL = 22, 6
+_SATURDAY = 5
+
+
+@dataclass(frozen=True, slots=True)
+class PeakRule:
+    """Which hours a grid company bills its capacity (effekt) charge on, and how it weighs them."""
+
+    one_per_day: bool = True
+    """Each peak from a different day (Norway, Ellevio); else the month's highest hours, whatever their days."""
+    first_hour: int = 0
+    last_hour: int = 24
+    """The local hours counted: from first_hour up to last_hour (7-19 for many Swedish companies)."""
+    weekdays_only: bool = False
+    """Only Monday to Friday count (public holidays are not known here, and count)."""
+    night_weight: float = 1.0
+    """How much an hour between 22 and 06 counts (Ellevio: half)."""
+
+    def weight(self, start: datetime) -> float:
+        """How much the hour starting at start (local time) counts: 0 for one the charge leaves out."""
+        if (self.weekdays_only and start.weekday() >= _SATURDAY) or not self.first_hour <= start.hour < self.last_hour:
+            return 0.0
+        return self.night_weight if start.hour >= _NIGHT_FROM or start.hour < _NIGHT_UNTIL else 1.0
+
+
+CAPACITY_MODELS = {
+    # The three highest days' peak hours (most Norwegian grid companies).
+    "norway": PeakRule(),
+    # The highest hours on different days, night hours at half (Ellevio, Sweden).
+    "half_nights": PeakRule(night_weight=0.5),
+    # The highest hours on weekdays 07-19, whatever their days (many Swedish companies).
+    "weekday_daytime": PeakRule(one_per_day=False, first_hour=7, last_hour=19, weekdays_only=True),
+    # The month's highest hours, whatever their days and times.
+    "highest_hours": PeakRule(one_per_day=False),
+}
+"""The capacity charge's rules the options offer by name; the number of peaks averaged is an option of its own."""
+DEFAULT_CAPACITY_MODEL = "norway"
+CUSTOM_MODEL = "custom"
+"""A rule of the user's own: the hours counted, weekdays only, the night's weight, one peak a day or not."""
+
+
+def parse_hours(text: str) -> tuple[int, int]:
+    """Read "7-19" as the local hours counted, from 7 up to 19; ValueError when it is not such a span."""
+    first, _, last = text.replace(" ", "").partition("-")
+    hours = (int(first), int(last))
+    if not 0 <= hours[0] < hours[1] <= 24:  # noqa: PLR2004 - a day's hours
+        msg = "hours must be a span within the day, as 7-19"
+        raise ValueError(msg)
+    return hours
+
+
+def format_hours(first: int, last: int) -> str:
+    """Write the hours counted as users type them: "7-19"."""
+    return f"{first}-{last}"
 
 
 @dataclass
@@ -28,6 +83,8 @@ class CapacityTariff:
     time_zone: tzinfo
     thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
     peak_days: int = DEFAULT_PEAK_DAYS
+    """How many peaks the figure averages."""
+    rule: PeakRule = field(default_factory=PeakRule)
     hour_start: datetime | None = None
     hour_start_total: float | None = None
     """The live total at the start of the hour in progress, or the register read at it."""
@@ -100,55 +157,79 @@ class CapacityTariff:
         remaining = (hour_of(now) + HOUR - now).total_seconds() / 3600
         return used + max(power, 0.0) * remaining
 
-    def daily_peaks(self, now: datetime) -> dict[date, float]:
-        """Return the highest hourly use of each day of the current month (Wh)."""
+    def _counted(self, now: datetime) -> list[tuple[date, float]]:
+        """List the current month's hours the rule counts: each one's local day, and its use as weighed (Wh)."""
         month = self._local_date(now).strftime("%Y-%m")
-        peaks: dict[date, float] = {}
+        counted = []
         for key, used in self.hours.items():
-            day = self._local_date(datetime.fromisoformat(key))
-            if day.strftime("%Y-%m") == month:
-                peaks[day] = max(peaks.get(day, 0.0), used)
+            start = datetime.fromisoformat(key).astimezone(self.time_zone)
+            weight = self.rule.weight(start)
+            if weight and start.strftime("%Y-%m") == month:
+                counted.append((start.date(), used * weight))
+        return counted
+
+    def daily_peaks(self, now: datetime) -> dict[date, float]:
+        """Return the highest counted hour of each day of the current month (Wh, as the rule weighs it)."""
+        peaks: dict[date, float] = {}
+        for day, used in self._counted(now):
+            peaks[day] = max(peaks.get(day, 0.0), used)
         return peaks
 
     def peak_today(self, now: datetime) -> float | None:
-        """Today's highest completed hour (Wh)."""
+        """Today's highest completed hour that counts (Wh)."""
         return self.daily_peaks(now).get(self._local_date(now))
 
-    def monthly_average(self, now: datetime) -> float | None:
-        """Average the month's highest days: the figure the capacity charge is billed on (Wh)."""
-        peaks = sorted(self.daily_peaks(now).values(), reverse=True)[: self.peak_days]
+    def _figure(self, candidates: list[float]) -> float | None:
+        """Average the highest candidates, as many as are billed: the month's capacity figure (Wh)."""
+        peaks = sorted(candidates, reverse=True)[: self.peak_days]
         return sum(peaks) / len(peaks) if peaks else None
+
+    def _candidates(self, now: datetime, this_hour: float | None = None) -> list[float]:
+        """List the peaks the figure is taken from: each day's highest hour, or every hour, as the rule says.
+
+        this_hour, the hour in progress's weighed use, counts as one of
+        today's hours if given.
+        """
+        counted = self._counted(now)
+        if this_hour is not None:
+            counted.append((self._local_date(now), this_hour))
+        if not self.rule.one_per_day:
+            return [used for _, used in counted]
+        peaks: dict[date, float] = {}
+        for day, used in counted:
+            peaks[day] = max(peaks.get(day, 0.0), used)
+        return list(peaks.values())
+
+    def monthly_average(self, now: datetime) -> float | None:
+        """Average the month's highest peaks: the figure the capacity charge is billed on (Wh)."""
+        return self._figure(self._candidates(now))
 
     def headroom(self, total: float | None, now: datetime) -> float | None:
         """Wh this hour may still use before the month's capacity figure reaches the next step.
 
-        None at the top step, or before the hour's use is known. The hour's
-        use counts as today's peak once it is the day's highest.
+        None at the top step, in an hour the rule does not count, or before
+        the hour's use is known.
         """
         used = self.current_hour_use(total)
-        if used is None:
+        weight = self.rule.weight(hour_of(now).astimezone(self.time_zone))
+        if used is None or not weight:
             return None
-        today = self._local_date(now)
-        peaks = self.daily_peaks(now)
-        others = [peak for day, peak in peaks.items() if day != today]
-        today_peak = peaks.get(today, 0.0)
 
-        def average_if(hour_use: float) -> float:
-            days = sorted([*others, max(today_peak, hour_use)], reverse=True)[: self.peak_days]
-            return sum(days) / len(days)
+        def figure_if(hour_use: float) -> float:
+            return self._figure(self._candidates(now, hour_use * weight)) or 0.0
 
         # The next step above the month's figure as it stands (a day without a completed hour is no day of it yet).
-        average = self.monthly_average(now) or 0.0
-        ceiling = next((threshold * 1000 for threshold in self.thresholds if threshold * 1000 > average), None)
+        figure = self.monthly_average(now) or 0.0
+        ceiling = next((threshold * 1000 for threshold in self.thresholds if threshold * 1000 > figure), None)
         if ceiling is None:
             return None
-        # The average grows with the hour's use, never faster than it: search the use that reaches the ceiling.
-        low, high = used, ceiling * self.peak_days
-        if average_if(low) >= ceiling:
+        # The figure grows with the hour's use, never faster than it: search the use that reaches the ceiling.
+        low, high = used, ceiling * self.peak_days / weight
+        if figure_if(low) >= ceiling:
             return 0.0
         for _ in range(_SEARCH_STEPS):
             middle = (low + high) / 2
-            low, high = (middle, high) if average_if(middle) < ceiling else (low, middle)
+            low, high = (middle, high) if figure_if(middle) < ceiling else (low, middle)
         return low - used
 
     def step(self, now: datetime) -> str | None:

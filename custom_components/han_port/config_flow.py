@@ -22,15 +22,10 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import callback
 from homeassistant.helpers.selector import (
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
     TextSelector,
 )
 
-from .capacity import DEFAULT_PEAK_DAYS, DEFAULT_THRESHOLDS, format_thresholds, parse_thresholds
 from .compat import (
-    OptionsFlowBase,
     async_serial_port_selector,
     form_schema,
     form_schema_with_values,
@@ -42,16 +37,10 @@ from .connection import (
 )
 from .const import (
     CONF_AUTHENTICATION_KEY,
-    CONF_CAPACITY_THRESHOLDS,
-    CONF_CURRENT_TRANSFORMER_RATIO,
     CONF_DEVICE,
     CONF_GENERATED_ID,
     CONF_MANUFACTURER,
-    CONF_PEAK_DAYS,
     CONF_TOPIC,
-    CONF_UPDATE_INTERVAL,
-    DEFAULT_CURRENT_TRANSFORMER_RATIO,
-    DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
 )
 from .decoder import DropReason
@@ -68,6 +57,7 @@ from .flow_forms import (
 from .identity import meter_title
 from .listening import Listening
 from .mqtt_reader import async_mqtt_ready, holds_meter_data, topic_matches, valid_topic
+from .options_flow import HanPortOptionsFlow
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -451,48 +441,3 @@ def _same_meter(entry: HanPortConfigEntry, telegram: Telegram) -> bool:
     if entry.data.get(CONF_GENERATED_ID):
         return telegram.meter_id is None
     return telegram.meter_id == entry.unique_id
-
-
-class HanPortOptionsFlow(OptionsFlowBase):
-    """Settings a user tunes: a current transformer ratio for CT meters, the capacity tariff."""
-
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Show the options; a value that does not parse stays as typed, with the error on its field."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            try:
-                thresholds = parse_thresholds(user_input[CONF_CAPACITY_THRESHOLDS])
-            except ValueError:
-                errors[CONF_CAPACITY_THRESHOLDS] = "invalid_thresholds"
-            else:
-                user_input[CONF_CAPACITY_THRESHOLDS] = format_thresholds(thresholds)
-                user_input[CONF_PEAK_DAYS] = int(user_input[CONF_PEAK_DAYS])
-                user_input[CONF_UPDATE_INTERVAL] = float(user_input.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL))
-                return self.async_create_entry(data=user_input)
-        options = self.config_entry.options
-        fields = {
-            vol.Required(
-                CONF_CURRENT_TRANSFORMER_RATIO,
-                default=options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO),
-            ): NumberSelector(NumberSelectorConfig(min=1, max=10000, step="any", mode=NumberSelectorMode.BOX)),
-            vol.Required(
-                CONF_CAPACITY_THRESHOLDS,
-                default=options.get(CONF_CAPACITY_THRESHOLDS, format_thresholds(DEFAULT_THRESHOLDS)),
-            ): TextSelector(),
-            vol.Required(CONF_PEAK_DAYS, default=options.get(CONF_PEAK_DAYS, DEFAULT_PEAK_DAYS)): NumberSelector(
-                NumberSelectorConfig(min=1, max=10, step=1, mode=NumberSelectorMode.BOX)
-            ),
-            vol.Required(
-                CONF_UPDATE_INTERVAL, default=options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
-            ): NumberSelector(
-                NumberSelectorConfig(min=0, max=3600, step="any", mode=NumberSelectorMode.BOX, unit_of_measurement="s")
-            ),
-        }
-        # What was typed stays, a mistake included, so it can be fixed.
-        schema = form_schema_with_values(self, fields, user_input) if user_input is not None else form_schema(fields)
-        return self.async_show_form(
-            step_id="init",
-            data_schema=schema,
-            errors=errors,
-            description_placeholders={"meter": self.config_entry.title},
-        )

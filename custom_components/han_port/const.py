@@ -28,6 +28,12 @@ CONF_CURRENT_TRANSFORMER_RATIO: Final = "current_transformer_ratio"
 DEFAULT_CURRENT_TRANSFORMER_RATIO: Final = 1.0
 CONF_CAPACITY_THRESHOLDS: Final = "capacity_thresholds"
 CONF_PEAK_DAYS: Final = "peak_days"
+# Which hours the capacity charge counts: a named model, or "custom" with the four after it.
+CONF_CAPACITY_MODEL: Final = "capacity_model"
+CONF_ONE_PEAK_PER_DAY: Final = "one_peak_per_day"
+CONF_COUNTED_HOURS: Final = "counted_hours"
+CONF_WEEKDAYS_ONLY: Final = "weekdays_only"
+CONF_NIGHT_WEIGHT: Final = "night_weight"
 # Measurement sensors (power, current, voltage, power factor, frequency) are
 # written at most this often, in seconds; 0 writes every telegram. Energy
 # registers, the energy guard, live energy and the capacity figures still see
