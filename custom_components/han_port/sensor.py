@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from homeassistant.helpers.typing import StateType
 
     from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData
-    from .decoder import Code
+    from .decoder import Code, Reading
 
 # Entities only follow the coordinator: nothing to limit.
 PARALLEL_UPDATES = 0
@@ -244,6 +244,8 @@ class HanPortDerivedSensorEntityDescription(SensorEntityDescription):
     """What the figure is rounded to, in its native unit: finer digits change with every telegram and mean nothing."""
     needs: Code | None = None
     """The register the figure is worked out from: the sensor appears when the meter first sends it."""
+    needs_flow: bool = False
+    """The sensor appears only once that register shows a flow (not zero), not as soon as the meter sends it."""
     capacity_tariff: bool = False
     """Part of the Norwegian capacity tariff: enabled by default only where that tariff applies."""
 
@@ -320,7 +322,9 @@ DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
         native_unit_of_measurement=UnitOfPower.WATT,
         suggested_display_precision=0,
         value_fn=lambda c: _grid_power(c.data),
+        # A home that never exports has grid power equal to its import power: no second sensor, no rows.
         needs=ACTIVE_POWER_EXPORT.code,
+        needs_flow=True,
     ),
     HanPortDerivedSensorEntityDescription(
         key="capacity_step",
@@ -392,9 +396,9 @@ async def async_setup_entry(
     @callback
     def add_new_registers() -> None:
         new = []
-        for register in coordinator.data.readings:
-            for description in (SENSORS_BY_REGISTER.get(register), *DERIVED_BY_REGISTER.get(register, ())):
-                if description is not None and description.key not in known:
+        for register, reading in coordinator.data.readings.items():
+            for description in _made_possible(register, reading):
+                if description.key not in known:
                     known.add(description.key)
                     new.append(description.key)
         if new:
@@ -405,6 +409,17 @@ async def async_setup_entry(
         async_add_entities(restored)
     add_new_registers()
     entry.async_on_unload(coordinator.async_add_listener(add_new_registers))
+
+
+def _made_possible(register: Code, reading: Reading) -> list[SensorEntityDescription]:
+    """Describe the sensors a register the meter sends makes possible: its own, and the figures worked out from it."""
+    own = SENSORS_BY_REGISTER.get(register)
+    derived = [
+        description
+        for description in DERIVED_BY_REGISTER.get(register, ())
+        if reading.value or not description.needs_flow
+    ]
+    return [*([own] if own is not None else []), *derived]
 
 
 def _info_sensors(entry: HanPortConfigEntry) -> list[HanPortInfoSensorEntityDescription]:
