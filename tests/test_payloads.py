@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram, frame_apdu
+from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram, frame_apdu, mbus_frames
 from custom_components.han_port.decoder.payload import MAX_MESSAGE_BYTES, hex_digits, is_bare_apdu
 from simulator import frames as encoder
 from simulator.frames import LLC, MeterState
@@ -248,3 +248,20 @@ def test_a_bare_apdu_says_no_checksum_proved_it_unless_a_tag_did() -> None:
     assert bare.checksummed is False
     (framed,) = Decoder().feed(frame_apdu(apdu))
     assert framed.checksummed is True
+
+
+def test_a_raw_message_ending_in_a_flag_never_holds_the_next_hex_message() -> None:
+    """A message's closing flag has begun no frame: the next message, written as hex text, is read as hex text."""
+    state = MeterState(meter_id="5706567000000001")
+
+    def push(power: int) -> bytes:
+        state.power_import = power
+        return mbus_frames(encoder.data_notification(encoder.kamstrup_list(state, hourly=False), state.moment))
+
+    stranger = frame_apdu(encoder.data_notification(encoder.kamstrup_list(MeterState(), hourly=False), None))
+    decoder = Decoder()
+    messages = [push(1001).hex(" ").encode(), stranger, push(1002).hex(" ").encode(), push(1003).hex().encode()]
+    events = [event for message in messages for event in decoder.feed_message(message)]
+    powers = [event.readings[ObisCode.parse("1-1:1.7.0")].value for event in events if isinstance(event, Telegram)]
+    # Another meter's frame, checksum-valid, is read; the hex pushes after it are read as hex.
+    assert powers == [1001, 1703, 1002, 1003]

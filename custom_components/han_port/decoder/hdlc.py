@@ -267,12 +267,12 @@ class HdlcFramer:
     @property
     def pending(self) -> bool:
         """Whether a frame, or a message of segments, has begun and waits for the rest."""
-        # A flag whose next byte is no frame format waits for nothing; a flag
-        # with nothing after it yet may open a frame whose rest comes next.
+        # A frame begins with a flag and its format byte; a lone flag, such as
+        # the closing flag a message ended with, has begun nothing yet.
         buffer = self._buffer
         if self._segments.count:
             return True
-        return bool(buffer) and (len(buffer) == 1 or is_frame_format(buffer[1]))
+        return len(buffer) > 1 and is_frame_format(buffer[1])
 
     def awaits(self, count: int) -> bool:
         """Whether a frame whose header held has begun and waits for at least count more bytes."""
