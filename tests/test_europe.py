@@ -511,3 +511,32 @@ def test_a_chance_ciphered_header_in_a_damaged_push_never_takes_this_meters_next
     events = [event for chunk in chunked(b"".join(pushes), random.Random(7)) for event in decoder.feed_events(chunk)]
     assert powers(events, P1_POWER) == [1000, 1002, 1003]
     assert decoder.dropped == {DropReason.BAD_CHECKSUM: 2}
+
+
+def test_segments_of_two_pushes_are_never_joined_across_a_damaged_frame() -> None:
+    """Push A's last segment fails its header, push B's first loses its flag: B's second segment is not A's end.
+
+    Segments come back to back, flags alone between them: noise there lets the waiting segments go.
+    """
+
+    def apdu(power: int, volts: float) -> bytes:
+        state = MeterState(power_import=power, voltages=(volts, volts, volts))
+        return encoder.data_notification(encoder.aidon_list(state, 2), None)
+
+    size = (len(apdu(1000, 230.0)) + 3) // 2 + 1  # two segments a push
+    first, second = (
+        bytearray(encoder.hdlc_frames(apdu(1000, 230.0), size)),
+        bytearray(encoder.hdlc_frames(apdu(2000, 240.0), size)),
+    )
+    first_length = ((first[1] & 7) << 8 | first[2]) + 2
+    first[first_length + 8] ^= 0x01  # push A, segment 2: a bit of its HCS
+    second[0] ^= 0x02  # push B, segment 1: a bit of its opening flag
+    stream = encoder.hdlc_frames(apdu(500, 225.0), size) + first + second + encoder.hdlc_frames(apdu(3000, 235.0), size)
+    for chunks in (random.Random(11), None):
+        decoder = Decoder()
+        data = list(chunked(bytes(stream), chunks)) if chunks else [bytes(stream)]
+        events = [event for chunk in data for event in decoder.feed_events(chunk)]
+        voltages = [
+            event.readings[ObisCode.parse("1-0:32.7.0")].value for event in events if isinstance(event, Telegram)
+        ]
+        assert (powers(events, ObisCode.parse("1-0:1.7.0")), voltages) == ([500, 3000], [225, 235])

@@ -319,7 +319,7 @@ class HdlcFramer:
         pos = 0
         size = len(buffer)
         while (start := buffer.find(FLAG, pos)) >= 0:
-            self._skip(buffer, pos, start)
+            self._skip(buffer, pos, start, events)
             # Only the last flag of a run can open a frame: the byte after an
             # opening flag is a format byte, never a flag.
             if start + 1 < size and buffer[start + 1] == FLAG:
@@ -333,10 +333,10 @@ class HdlcFramer:
                 if after is None:
                     pos = start  # keep the frame start and wait for more bytes
                     break
-                self._skip(buffer, start, after)
+                self._skip(buffer, start, after, events)
             pos = after
         else:
-            self._skip(buffer, pos, len(buffer))
+            self._skip(buffer, pos, len(buffer), events)
             pos = len(buffer)
         del buffer[:pos]
         self._offset += pos
@@ -387,10 +387,26 @@ class HdlcFramer:
         # this one rather than after it.
         return start + 1
 
-    def _skip(self, buffer: bytearray, start: int, end: int) -> None:
-        """Count bytes between frames as noise; flags are not noise."""
-        if end > start:
-            self.noise_bytes += end - start - buffer.count(FLAG, start, end)
+    def _skip(
+        self,
+        buffer: bytearray,
+        start: int,
+        end: int,
+        events: list[tuple[int, HdlcMessage | DroppedFrame]] | None = None,
+    ) -> None:
+        """Count bytes between frames as noise; flags are not noise.
+
+        A meter sends the segments of a message back to back, flags alone
+        between them: noise there is a damaged frame, maybe another push's
+        first, so the segments waiting are let go rather than joined to
+        whatever segment comes next.
+        """
+        if end <= start:
+            return
+        noise = end - start - buffer.count(FLAG, start, end)
+        self.noise_bytes += noise
+        if noise and events is not None and self._segments.count:
+            events.append((self._segments.message_at, self._segments.cut()))
 
 
 def reseal(frames: bytes) -> bytes:
