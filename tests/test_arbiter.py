@@ -146,6 +146,22 @@ def test_one_framed_message_in_a_bare_stream_costs_itself_alone(kind: str, intru
     assert "not read as the stream's (1 of the 3 in a row that would change it)" in drop.detail
 
 
+@pytest.mark.parametrize("kind", ["notifications", "llc-ciphered", "p1-ciphered"])
+def test_a_block_transfer_in_a_bare_stream_is_one_stranger_however_many_blocks(kind: str) -> None:
+    """Seven frames of one general-block-transfer push are one message of another format, not seven in a row."""
+    push, keys = _bare_stream(kind)
+    blocks = encoder.general_block_transfer(ten_second_list(9999), 40)
+    assert len(blocks) > FORMAT_CHANGE_EVIDENCE
+    intruder = b"".join(encoder.hdlc_frames(block) for block in blocks)
+    stream = b"".join(push(1000 + n, n + 1) for n in range(2)) + intruder
+    stream += b"".join(push(2000 + n, n + 3) for n in range(5))
+    events = feed(Decoder(*keys), stream, len(kind))
+    assert powers(events) == [1000, 1001, *range(2000, 2005)]
+    drops = [event.detail for event in events if not isinstance(event, Telegram)]
+    assert len(drops) == len(blocks)
+    assert "(1 of the 3 in a row that would change it)" in drops[-1]
+
+
 def test_a_stream_changes_format_only_on_several_proven_messages_in_a_row() -> None:
     """A bridge set up anew changes what the stream carries: that takes a few messages in a row, never one."""
     decoder = Decoder()

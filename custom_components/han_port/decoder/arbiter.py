@@ -99,16 +99,21 @@ class Arbiter:
         """
         return any(first <= position < after for first, after in (*self._claims, *pending))
 
-    def proven(self, framing: Framing) -> bool:
+    def proven(self, framing: Framing, *, whole: bool = True) -> bool:
         """Take a message that proved itself; return whether it is read as the stream's.
 
         The first proven message sets the format. One of another format is
         a stranger, dropped by the caller; only FORMAT_CHANGE_EVIDENCE of
-        them in a row, with none of the stream's own between, change it.
+        them in a row, with none of the stream's own between, change it. A
+        share of a message (a block that more blocks follow) is read as the
+        stream's if its format is, and is no evidence otherwise: one push of
+        seven blocks is one stranger, not seven.
         """
         if self.framing is None or framing is self.framing:
             self.framing, self._other, self._other_in_a_row = framing, None, 0
             return True
+        if not whole:
+            return False
         if framing is self._other:
             self._other_in_a_row += 1
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .axdr import decode_length
+from .dlms import GENERAL_BLOCK_TRANSFER
 from .model import DecodeError
 from .partial import MAX_MESSAGE_BYTES, MAX_MESSAGES_BETWEEN_PARTS, MAX_PARTS
 
@@ -43,6 +44,11 @@ def parse_block(apdu: bytes) -> Block:
         msg = f"general-block-transfer says {length} bytes of data, and carries {len(apdu) - pos}"
         raise DecodeError(msg)
     return Block(int.from_bytes(apdu[_NUMBER], "big"), bool(apdu[1] & _LAST_BLOCK), apdu[pos:])
+
+
+def is_block_before_last(apdu: bytes) -> bool:
+    """Whether an APDU is a general-block-transfer block that more blocks follow: a share of a message, not one."""
+    return apdu[:1] == bytes([GENERAL_BLOCK_TRANSFER]) and len(apdu) > 1 and not apdu[1] & _LAST_BLOCK
 
 
 def is_pushed_block(header: bytes) -> bool:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .arbiter import Framing
 from .bare import NotificationMessage
-from .blocks import BlockAssembler, parse_block
+from .blocks import BlockAssembler, is_block_before_last, parse_block
 from .ciphering import Keys, SecurityPolicy
 from .dlms import GENERAL_BLOCK_TRANSFER, parse_apdu, strip_llc
 from .framers import Framers
@@ -297,7 +297,8 @@ class Decoder:
             return message if arbiter.hears(framing) else None
         if framing is Framing.FRAMES:
             # Its checksum proved it: what it carries is decoded only if it is the stream's.
-            if arbiter.proven(framing):
+            whole = isinstance(message, P1Message) or not is_block_before_last(strip_llc(message.information))
+            if arbiter.proven(framing, whole=whole):
                 return self._content.decode(message, position)
             return DroppedFrame(DropReason.UNRECOGNISED, arbiter.stranger(_KINDS[type(message)]), message.raw)
         # A bare APDU has no checksum: only its decoding proves it.
