@@ -348,10 +348,11 @@ class Decoder:
         if len(payload) > MAX_MESSAGE_BYTES:
             too_long = f"{len(payload)} bytes: longer than any meter's message"
             return [self._counted(self._unrecognised(payload, too_long))]
-        if self._mid_frame:
-            # The rest of a frame comes written as its start was: raw bytes
-            # that happen to be hex digits ("00") are not hex text.
-            data = (hex_digits(payload) if self._hex_frame else None) or payload
+        # The rest of a frame comes written as its start was: raw bytes
+        # that happen to be hex digits ("00") are not hex text.
+        rest = (hex_digits(payload) if self._hex_frame else None) or payload
+        if self._framers.continued_by(rest) or self._p1_waits_from is not None:
+            data = rest
         else:
             self._end_message_frames()
             decoded = hex_digits(payload)

@@ -110,9 +110,17 @@ class Framers:
     @property
     def mid_frame(self) -> bool:
         """Whether a frame has begun and waits for its rest (a P1 telegram aside: a message transport judges those)."""
+        return self.hdlc.pending or self._other_mid_frame
+
+    def continued_by(self, data: bytes) -> bool:
+        """Whether data, the next message of a message transport, continues a frame the messages so far began."""
+        return self.hdlc.continued_by(data) or self._other_mid_frame
+
+    @property
+    def _other_mid_frame(self) -> bool:
         # In a stream of frames, a bare notification begun is a chance pattern, no message waiting.
         bare = self.notifications.pending and self.arbiter.framing is not Framing.FRAMES
-        return self.hdlc.pending or self.mbus.pending or bare
+        return self.mbus.pending or bare
 
     def discard(self) -> None:
         """Forget every message begun: a message transport's message ended without its rest."""

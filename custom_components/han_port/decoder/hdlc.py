@@ -267,12 +267,23 @@ class HdlcFramer:
     @property
     def pending(self) -> bool:
         """Whether a frame, or a message of segments, has begun and waits for the rest."""
-        # A frame begins with a flag and its format byte; a lone flag, such as
-        # the closing flag a message ended with, has begun nothing yet.
+        # A flag whose next byte is no frame format waits for nothing; a flag
+        # with nothing after it yet may open a frame whose rest comes next.
         buffer = self._buffer
         if self._segments.count:
             return True
-        return len(buffer) > 1 and is_frame_format(buffer[1])
+        return bool(buffer) and (len(buffer) == 1 or is_frame_format(buffer[1]))
+
+    def continued_by(self, data: bytes) -> bool:
+        """Whether data, the next message of a message transport, continues a frame begun before it.
+
+        A lone flag, most often the closing flag the last message ended with,
+        is continued only by a frame format byte: a message that begins
+        otherwise (hex text, say) begins anew.
+        """
+        if self._buffer == bytes([FLAG]) and not self._segments.count:
+            return bool(data) and is_frame_format(data[0])
+        return self.pending
 
     def awaits(self, count: int) -> bool:
         """Whether a frame whose header held has begun and waits for at least count more bytes."""
