@@ -382,3 +382,11 @@ def test_a_frame_whose_flag_was_damaged_at_a_stream_start_is_never_read_as_a_bar
     decoder = Decoder()
     events = [event for at in range(0, len(stream), chunk) for event in decoder.feed_events(stream[at : at + chunk])]
     assert powers(events) == [SENT + 1, SENT + 2, SENT + 3]
+
+
+@pytest.mark.parametrize("noise", [b"\x00\x16", b"\x00\x00\x7e"])
+def test_a_ciphered_push_whose_tag_holds_is_read_whatever_bytes_stand_around_it(noise: bytes) -> None:
+    """At a stream's start, bytes after a push that look like a frame's end do not make its checked bytes a frame's."""
+    push, keys = _bare_stream("llc-ciphered")
+    stream = push(1000, 1) + noise + push(1001, 2) + push(1002, 3)
+    assert powers(Decoder(*keys).feed_events(stream)) == [1000, 1001, 1002]

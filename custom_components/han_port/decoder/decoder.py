@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from .dlms import Notification
-    from .framers import FramedMessage
+    from .framers import Framed, FramedMessage
     from .model import Reading
     from .obis import ObisCode
 
@@ -278,7 +278,7 @@ class Decoder:
         """Add bytes; return completed telegrams and dropped frames, in stream order."""
         events = []
         for framed in self._framers.frame(data):
-            if self._framers.in_untaken_frame(framed):
+            if self._framers.in_untaken_frame(framed) and not self._tag_proves(framed):
                 detail = "inside a frame whose header or check failed: no checksum of it held"
                 events.append(self._counted(DroppedFrame(DropReason.UNRECOGNISED, detail, framed[2].raw)))
                 continue
@@ -286,6 +286,20 @@ class Decoder:
             if event is not None:  # a block of a longer APDU: its event comes with the last block
                 events.append(self._counted(event))
         return events
+
+    def _tag_proves(self, framed: Framed) -> bool:
+        """Whether a bare ciphered APDU's GCM tag holds: then its bytes are its own, whatever bytes stand around it.
+
+        Checked without keeping anything (no replay counter moves): the APDU is decoded again if read.
+        """
+        message = framed[2]
+        if not isinstance(message, GloMessage):
+            return False
+        try:
+            telegram = decode_dlms_message(message, self._content.keys)
+        except (FrameRefusedError, DecodeError):
+            return False
+        return telegram.checksummed
 
     def _arbitrate(self, position: int, framing: Framing, message: FramedMessage | DroppedFrame) -> Event | None:
         """Read a message as the stream's, drop it as a stranger's, or pass over a chance pattern in another's bytes."""
