@@ -390,3 +390,19 @@ def test_a_ciphered_push_whose_tag_holds_is_read_whatever_bytes_stand_around_it(
     push, keys = _bare_stream("llc-ciphered")
     stream = push(1000, 1) + noise + push(1001, 2) + push(1002, 3)
     assert powers(Decoder(*keys).feed_events(stream)) == [1000, 1001, 1002]
+
+
+@pytest.mark.parametrize("chunking", ["one chunk", "byte by byte"])
+def test_a_lone_bare_apdu_at_a_stream_start_gives_way_to_the_first_checksum(chunking: str) -> None:
+    """A first frame whose header was lost hands over its APDU bare (fed a byte at a time, before its check came).
+
+    One bare APDU carries no check, and may be a damaged frame's: the frames after it, whose checksums hold,
+    are the stream's, not strangers to it.
+    """
+    stream = encoder.hdlc_frames(ten_second_list(1001))[4:]
+    stream += b"".join(encoder.hdlc_frames(ten_second_list(power)) for power in (1002, 1003, 1004))
+    decoder = Decoder()
+    chunks = [stream] if chunking == "one chunk" else [stream[at : at + 1] for at in range(len(stream))]
+    events = [event for chunk in chunks for event in decoder.feed_events(chunk)]
+    assert powers(events)[-3:] == [1002, 1003, 1004]
+    assert not any("not read as the stream's" in event.detail for event in events if not isinstance(event, Telegram))

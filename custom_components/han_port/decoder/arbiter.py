@@ -37,6 +37,9 @@ FORMAT_CHANGE_EVIDENCE = 3
 # still arriving, and short enough that a bridge set up anew is heard in a
 # few pushes. Reading a frame's APDU twice would double the cost of its bytes.
 FRAMES_QUIET_BYTES = 2048
+# Proven messages after which a stream's format is settled: before, one bare
+# APDU alone proved it, and a frame's checksum outweighs it.
+_SETTLED = 2
 # Claims are forgotten once no framer can still read their bytes; a flood of
 # tiny frames keeps no more than this many all the same.
 MAX_CLAIMS = 4096
@@ -73,6 +76,7 @@ class Arbiter:
         # The other format proven in a row since the stream's own last proved itself, and how often.
         self._other: Framing | None = None
         self._other_in_a_row = 0
+        self._proofs = 0  # messages that proved the stream's format, up to _SETTLED
 
     def claim(self, claims: Iterable[Claim]) -> None:
         """Record bytes that frames whose header held have taken, resolved or not."""
@@ -102,15 +106,23 @@ class Arbiter:
     def proven(self, framing: Framing, *, whole: bool = True) -> bool:
         """Take a message that proved itself; return whether it is read as the stream's.
 
-        The first proven message sets the format. One of another format is
-        a stranger, dropped by the caller; only FORMAT_CHANGE_EVIDENCE of
-        them in a row, with none of the stream's own between, change it. A
+        The first proven message sets the format (a frame's checksum
+        outweighs a lone bare APDU before it). One of another format is a
+        stranger, dropped by the caller; only FORMAT_CHANGE_EVIDENCE of them
+        in a row, with none of the stream's own between, change it. A
         share of a message (a block that more blocks follow) is read as the
         stream's if its format is, and is no evidence otherwise: one push of
         seven blocks is one stranger, not seven.
         """
-        if self.framing is None or framing is self.framing:
+        if framing is self.framing:
+            self._other, self._other_in_a_row = None, 0
+            self._proofs = min(self._proofs + 1, _SETTLED)
+            return True
+        # No message proved the stream's format yet; or one bare APDU alone did, which carries no check
+        # and may have been a damaged frame's: the first message a checksum proves outweighs it.
+        if self.framing is None or (framing is Framing.FRAMES and whole and self._proofs < _SETTLED):
             self.framing, self._other, self._other_in_a_row = framing, None, 0
+            self._proofs = _SETTLED if framing is Framing.FRAMES else 1
             return True
         if not whole:
             return False
@@ -120,7 +132,7 @@ class Arbiter:
             self._other, self._other_in_a_row = framing, 1
         if self._other_in_a_row < FORMAT_CHANGE_EVIDENCE:
             return False
-        self.framing, self._other, self._other_in_a_row = framing, None, 0
+        self.framing, self._other, self._other_in_a_row, self._proofs = framing, None, 0, _SETTLED
         return True
 
     def stranger(self, what: str) -> str:
