@@ -17,6 +17,7 @@ from homeassistant.core import Event, callback
 from homeassistant.data_entry_flow import EVENT_DATA_ENTRY_FLOW_PROGRESSED, FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.han_port import config_flow as config_flow_module
 from custom_components.han_port import entry as entry_module
 from custom_components.han_port import flow_forms
 from custom_components.han_port.capacity import CAPACITY_MODELS, PeakRule
@@ -520,6 +521,31 @@ async def test_reconfigure_from_a_bridge_to_a_serial_port(
     assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reconfigure_successful")
     assert entry.data[CONF_DEVICE] == pty_meter.path
     assert CONF_HOST not in entry.data
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reconfigure_from_one_serial_adapter_to_another_tries_the_meters_settings_first(
+    hass: HomeAssistant, pty_meter: PtyMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The meter has not changed, only its adapter: the line settings it is known to use are tried before the rest.
+
+    A pty takes any line setting, so the first one tried is the one kept; it stands in for a USB adapter here.
+    """
+    monkeypatch.setattr(config_flow_module, "is_pseudo_terminal", lambda _device: False)
+    known = {CONF_BAUDRATE: 115200, CONF_PARITY: "N"}
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=METER_ID, data={CONF_DEVICE: "/dev/ttyUSB-old", **known})
+    entry.add_to_hass(hass)
+    pty_meter.start_pushing([kamstrup_frame(default_state())])
+    flow = Flow(hass, await entry.start_reconfigure_flow(hass))
+    await flow.submit({"next_step_id": "serial"})
+    result = await flow.submit({CONF_DEVICE: pty_meter.path})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reconfigure_successful")
+    assert (entry.data[CONF_DEVICE], entry.data[CONF_BAUDRATE], entry.data[CONF_PARITY]) == (
+        pty_meter.path,
+        115200,
+        "N",
+    )
     await hass.async_block_till_done()
     assert await hass.config_entries.async_unload(entry.entry_id)
 
