@@ -66,7 +66,10 @@ MAX_SHAPES = 8
 VOLTAGE_TELEGRAMS = 3
 """Telegrams whose voltages must all have been a grid's before they are proven."""
 POWER_CONFIRMATIONS = 3
-"""Telegrams under load a reading of the power must be the only one to survive."""
+"""Telegrams under load a reading of the power must be the only one to survive, its phases' parts adding up."""
+LONE_POWER_CONFIRMATIONS = 12
+"""The same for a reading without phase parts: U·I against one total is a window a random number falls in one
+telegram in twenty, so many more telegrams must agree before chance is ruled out."""
 ENERGY_CONFIRMATIONS = 2
 """Windows in a row that must find the same import register."""
 # A 15-minute list's power, sampled every quarter hour, still integrates.
@@ -280,7 +283,7 @@ class _Shape:
         if len(self.powers) != 1:
             return
         reading, telegrams = next(iter(self.powers.items()))
-        if telegrams >= POWER_CONFIRMATIONS:
+        if telegrams >= (POWER_CONFIRMATIONS if reading.phases else LONE_POWER_CONFIRMATIONS):
             self._prove_power(reading, numbers, volts, telegrams)
 
     def _prove_power(self, reading: PowerReading, numbers: Numbers, volts: list[float], telegrams: int) -> None:

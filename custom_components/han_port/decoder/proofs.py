@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import chain, combinations, pairwise, product
 from typing import TYPE_CHECKING
 
+from .registers import ACTIVE_POWER
 from .resolution import (
     APPARENT_RATIO_RANGE,
     CURRENT_EXPONENTS,
@@ -24,7 +25,7 @@ from .resolution import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
 type Numbers = Mapping[int, float]
 """A telegram's numeric values, raw, by their position in the list."""
@@ -58,6 +59,9 @@ SUM_TOLERANCE = 0.02
 # A list whose numbers make more readings fit than this proves nothing by
 # that telegram: coincidences, not physics (and a bound on the work).
 MAX_HYPOTHESES = 2048
+# A list sends one or two sets of phase parts (import, export): more sums in a
+# telegram are coincidences of its numbers.
+MAX_PHASE_SUMS = 16
 _THREE_PHASES = 3
 
 
@@ -138,6 +142,18 @@ def _sum_slack(total: float) -> float:
     return max(SUM_SLACK, total * SUM_TOLERANCE)
 
 
+def _phase_carries(part: float, load: float, slack: float) -> bool:
+    """Whether a phase's U·I (load, with the current's rounding as slack) carries its active power part."""
+    if part < 0 or load * (1 + POWER_TOLERANCE) + slack < part:
+        return False
+    return load < MIN_EVIDENCE_POWER or part >= (load - slack) * MIN_PHASE_POWER_FACTOR
+
+
+def _slack(volt: float, exponent: int) -> float:
+    """Return the VA a current rounded to its last digit may hide: half a digit, and a watt of rounded power."""
+    return at(volt / 2, exponent) + 1
+
+
 def carries(reading: PowerReading, numbers: Numbers, volts: Sequence[float]) -> bool | None:
     """Weigh a power reading against a telegram: None when physics refutes it, True when it confirms it under load.
 
@@ -150,18 +166,12 @@ def carries(reading: PowerReading, numbers: Numbers, volts: Sequence[float]) -> 
     if total < 0 or min(currents) < 0:
         return None
     loads = [at(volt * current, reading.exponent) for volt, current in zip(volts, currents, strict=True)]
-    # A current rounded to its last digit may be half a digit more.
-    slacks = [at(volt / 2, reading.exponent) + 1 for volt in volts]
+    slacks = [_slack(volt, reading.exponent) for volt in volts]
     # One phase's power is the total: its part, weighed as each phase's is.
     parts = [numbers[index] for index in reading.phases] if reading.phases else [total] if len(volts) == 1 else []
     if abs(sum(parts) - total) > _sum_slack(total) and parts:
         return None
-    if any(
-        part < 0
-        or load * (1 + POWER_TOLERANCE) + slack < part
-        or (load >= MIN_EVIDENCE_POWER and part < (load - slack) * MIN_PHASE_POWER_FACTOR)
-        for part, load, slack in zip(parts, loads, slacks, strict=False)
-    ):
+    if not all(_phase_carries(part, load, slack) for part, load, slack in zip(parts, loads, slacks, strict=False)):
         return None
     apparent = sum(loads)
     if apparent * (1 + POWER_TOLERANCE) + sum(slacks) < total:
@@ -174,20 +184,62 @@ def carries(reading: PowerReading, numbers: Numbers, volts: Sequence[float]) -> 
 def phase_sums(numbers: Numbers, free: Sequence[int]) -> list[tuple[int, tuple[int, ...]]] | None:
     """Return the totals that three other positions add up to, under load: a total and its phases' parts.
 
-    None when more fit than MAX_HYPOTHESES: the telegram proves nothing.
+    None when more fit than MAX_PHASE_SUMS: the telegram proves nothing.
     """
-    totals = sorted((numbers[index], index) for index in free if numbers[index] >= MIN_EVIDENCE_POWER)
+    # Totals a household's power can be: an energy register's tariffs add up too, but to no power.
+    totals = sorted(
+        (numbers[index], index) for index in free if MIN_EVIDENCE_POWER <= numbers[index] <= ACTIVE_POWER.high
+    )
     values = [value for value, _ in totals]
     sums = []
     for parts in combinations((index for index in free if numbers[index] >= 0), _THREE_PHASES):
+        # A total that is one part beside two zeros is any number equal to itself: two phases must carry load.
+        if sum(numbers[index] > SUM_SLACK for index in parts) < 2:  # noqa: PLR2004 - two phases
+            continue
         added = sum(numbers[index] for index in parts)
         slack = _sum_slack(added)
         for _, total in totals[bisect_left(values, added - slack) : bisect_right(values, added + slack)]:
             if total not in parts:
                 sums.append((total, parts))
-        if len(sums) > MAX_HYPOTHESES:
+        if len(sums) > MAX_PHASE_SUMS:
             return None
     return sums
+
+
+def _by_phase(
+    numbers: Numbers, free: Sequence[int], volts: Sequence[float], phase_sum: tuple[int, tuple[int, ...]], exponent: int
+) -> Iterator[PowerReading]:
+    """Yield the readings of a total and its phases' parts: currents in list order, each carrying its part."""
+    total, parts = phase_sum
+    taken = {total, *parts}
+    fitting = [
+        [
+            index
+            for index in free
+            if index not in taken
+            and numbers[index] >= 0
+            and _phase_carries(numbers[part], at(volt * numbers[index], exponent), _slack(volt, exponent))
+        ]
+        for volt, part in zip(volts, parts, strict=True)
+    ]
+    for currents in product(*fitting):
+        if all(earlier < later for earlier, later in pairwise(currents)):
+            yield PowerReading(total, parts, currents, exponent)
+
+
+def _by_total(numbers: Numbers, free: Sequence[int], volts: Sequence[float], exponent: int) -> Iterator[PowerReading]:
+    """Yield the readings of a list without phase parts: any currents, and a total their U·I may carry.
+
+    Totals are found by value among the loaded positions, not tried one by one.
+    """
+    loaded = sorted((numbers[index], index) for index in free if numbers[index] >= MIN_EVIDENCE_POWER)
+    values = [value for value, _ in loaded]
+    for currents in combinations(free, len(volts)):
+        apparent = sum(at(volt * numbers[index], exponent) for volt, index in zip(volts, currents, strict=True))
+        upper = apparent * (1 + POWER_TOLERANCE) + sum(_slack(volt, exponent) for volt in volts)
+        for _, total in loaded[bisect_left(values, apparent / MAX_APPARENT_RATIO) : bisect_right(values, upper)]:
+            if total not in currents:
+                yield PowerReading(total, (), currents, exponent)
 
 
 def power_readings(numbers: Numbers, free: Sequence[int], volts: Sequence[float]) -> dict[PowerReading, int] | None:
@@ -199,27 +251,18 @@ def power_readings(numbers: Numbers, free: Sequence[int], volts: Sequence[float]
     sums = phase_sums(numbers, free) if len(volts) == _THREE_PHASES else []
     if sums is None:
         return None
-    # Without parts, only totals the currents' U·I can carry are weighed: found by value, not tried one by one.
-    loaded = sorted((numbers[index], index) for index in free if numbers[index] >= MIN_EVIDENCE_POWER)
-    values = [value for value, _ in loaded]
     readings: dict[PowerReading, int] = {}
-    for currents in combinations(free, len(volts)):
-        for exponent in CURRENT_EXPONENTS:
-            totals = sums
-            if not sums:
-                apparent = sum(at(volt * numbers[index], exponent) for volt, index in zip(volts, currents, strict=True))
-                carried = loaded[
-                    bisect_left(values, apparent / MAX_APPARENT_RATIO) : bisect_right(values, 2 * apparent + 1e3)
-                ]
-                totals = [(total, ()) for _, total in carried]
-            for total, phases in totals:
-                if total in currents or not set(phases).isdisjoint(currents):
-                    continue
-                reading = PowerReading(total, phases, currents, exponent)
-                if carries(reading, numbers, volts):
-                    readings[reading] = 1
-            if len(readings) > MAX_HYPOTHESES:
-                return None
+    for exponent in CURRENT_EXPONENTS:
+        found = (
+            chain.from_iterable(_by_phase(numbers, free, volts, phase_sum, exponent) for phase_sum in sums)
+            if sums
+            else _by_total(numbers, free, volts, exponent)
+        )
+        for reading in found:
+            if carries(reading, numbers, volts):
+                readings[reading] = 1
+                if len(readings) > MAX_HYPOTHESES:
+                    return None
     return readings
 
 
