@@ -493,6 +493,63 @@ def iskraemeco_list(state: MeterState, logical_name: str = "ISK1030792283067") -
     return structure(*items)
 
 
+# Lists of bare values no table knows (decoder.learned): each field an AM550
+# list can hold, by name, in whatever order and subset a grid company pushes.
+_PHASE_NAMES = ("l1", "l2", "l3")
+AM550_FIELDS = (
+    "logical_name",
+    "meter_id",
+    "power_import",
+    "power_export",
+    "reactive_import",
+    "reactive_export",
+    *(f"voltage_{phase}" for phase in _PHASE_NAMES),
+    *(f"current_{phase}" for phase in _PHASE_NAMES),
+    *(f"power_import_{phase}" for phase in _PHASE_NAMES),
+    *(f"power_export_{phase}" for phase in _PHASE_NAMES),
+)
+"""The Iskraemeco AM550 compact list's fields, in its order (see iskraemeco_list)."""
+ENERGY_FIELDS = ("clock", "energy_import", "energy_export", "energy_import_t1", "energy_import_t2")
+"""Fields a 15-minute list adds: its own clock, the registers and the import's two tariffs."""
+
+
+def _positional_values(state: MeterState, logical_name: str, other_tariff: int) -> dict[str, bytes]:
+    """Encode each field as an AM550 sends it: powers and energies u32 in W and Wh, 0.1 V, 0.01 A.
+
+    Tariff 1 runs: tariff 2 holds other_tariff Wh, tariff 1 the rest of the import register.
+    """
+    values = {
+        "logical_name": octet_string(logical_name.encode()),
+        "meter_id": octet_string(state.meter_id.encode()),
+        "clock": octet_string(date_time_bytes(state.moment)),
+        "power_import": double_long_unsigned(state.power_import),
+        "power_export": double_long_unsigned(state.power_export),
+        "reactive_import": double_long_unsigned(state.reactive_import),
+        "reactive_export": double_long_unsigned(state.reactive_export),
+        "energy_import": double_long_unsigned(state.energy_import),
+        "energy_export": double_long_unsigned(state.energy_export),
+        "energy_import_t1": double_long_unsigned(state.energy_import - other_tariff),
+        "energy_import_t2": double_long_unsigned(other_tariff),
+    }
+    for p, phase in enumerate(_PHASE_NAMES[: state.phases]):
+        values[f"voltage_{phase}"] = long_unsigned(raw(state.voltages[p], -1))
+        values[f"current_{phase}"] = long_unsigned(raw(state.currents[p], -2))
+        values[f"power_import_{phase}"] = double_long_unsigned(state.phase_powers[p])
+        values[f"power_export_{phase}"] = double_long_unsigned(0)
+    return values
+
+
+def positional_list(
+    state: MeterState,
+    fields: tuple[str, ...],
+    logical_name: str = "ISK1030792283067",
+    other_tariff: int = 40_000_000,
+) -> bytes:
+    """Build a list of bare values without OBIS codes, of these fields in this order: one no table in lists knows."""
+    values = _positional_values(state, logical_name, other_tariff)
+    return structure(*(values[name] for name in fields))
+
+
 _PUSH_SETUP = "0-0:25.9.0.255"
 _PUSH_SETUP_CLASS = 40
 

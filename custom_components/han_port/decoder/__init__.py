@@ -10,6 +10,7 @@ from .crc import crc16_arc, crc16_x25
 from .decoder import Decoder, Event
 from .dlms import strip_llc
 from .hdlc import frame_apdu, hdlc_frame
+from .learned import LearnedListData, LearnedPositionData
 from .masking import mask_serials, reseal, serial_masks
 from .mbus import mbus_frames
 from .model import Ciphering, DecodeError, DroppedFrame, DropReason, FrameFormat, Reading, Telegram
@@ -62,6 +63,8 @@ __all__ = [
     "Event",
     "FrameFormat",
     "Keys",
+    "LearnedListData",
+    "LearnedPositionData",
     "ObisCode",
     "Quantity",
     "Reading",

@@ -14,7 +14,8 @@ from .dlms import GENERAL_BLOCK_TRANSFER, parse_apdu, strip_llc
 from .framers import Framers
 from .glo import GloMessage
 from .hdlc import HdlcMessage
-from .lists import maker_by_system_title, take_apart
+from .learned import LearnedListData, ListLearner
+from .lists import UnlistedPositionalListError, VendorList, maker_by_system_title, take_apart
 from .mbus import MbusMessage
 from .model import DecodeError, DroppedFrame, DropReason, FrameRefusedError, KeyProblemError, Telegram
 from .p1 import P1Framer, P1Message, parse_telegram
@@ -24,7 +25,7 @@ from .registers import implausible, interpretable
 from .resolution import Decision, ResolutionLearner
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from .dlms import Notification
     from .framers import Framed, FramedMessage
@@ -80,19 +81,22 @@ def decode_dlms_message(
     keys: Keys,
     resolutions: ResolutionLearner | None = None,
     policy: SecurityPolicy | None = None,
+    lists: ListLearner | None = None,
 ) -> Telegram:
     """Turn one checksum-valid DLMS message (HDLC, M-Bus, or a bare APDU) into a telegram.
 
     With a resolution learner, values sent without a scaler
-    take the resolution their physics shows. Raises KeyProblemError when
-    ciphering fails and DecodeError when the content does not decode.
+    take the resolution their physics shows; with a list learner, lists of
+    bare values no table knows are shown once their physics proves them.
+    Raises KeyProblemError when ciphering fails and DecodeError when the
+    content does not decode (or its list is not yet learned).
     """
     notification = parse_apdu(strip_llc(message.information), keys, policy)
     if notification.carries_p1:
         return _ciphered_p1(notification, message)
     # The whole body decoded, to the byte: the key, if any, was right;
     # a list we cannot take apart is undecodable, never a key problem.
-    vendor_list = take_apart(notification.decode_body())
+    vendor_list = _take_apart(notification, lists)
     content = interpret(vendor_list.entries, vendor_list.scaling)
     meter_id = content.identification.get("meter_id")
     timestamp = content.clock or notification.date_time
@@ -120,6 +124,16 @@ def decode_dlms_message(
         checksummed=not isinstance(message, _BARE)
         or (notification.ciphering is not None and notification.ciphering.authenticated),
     )
+
+
+def _take_apart(notification: Notification, lists: ListLearner | None) -> VendorList:
+    """Take the body's list apart by the tables, or, for bare values no table knows, by what is learned of them."""
+    try:
+        return take_apart(notification.decode_body())
+    except UnlistedPositionalListError as unlisted:
+        if lists is None:
+            raise
+        return lists.take_apart(unlisted.items, notification.date_time)
 
 
 def _ciphered_p1(notification: Notification, message: DlmsMessage) -> Telegram:
@@ -159,6 +173,7 @@ class _ContentDecoder:
         self.policy = SecurityPolicy(keys)
         self.blocks = BlockAssembler()
         self.resolutions = ResolutionLearner()
+        self.lists = ListLearner()
         # How many bare ciphered APDUs the keys, once proven, failed to open in a row (see _refused).
         self._rejected_in_a_row = 0
 
@@ -203,7 +218,7 @@ class _ContentDecoder:
             else:
                 self.blocks.other_message(position, len(message.raw))
             if not isinstance(message, P1Message):
-                telegram = decode_dlms_message(message, self.keys, self.resolutions, self.policy)
+                telegram = decode_dlms_message(message, self.keys, self.resolutions, self.policy, self.lists)
             else:
                 if self.policy.requires_ciphering:
                     self.policy.check(None)
@@ -260,6 +275,18 @@ class Decoder:
     def resolutions(self) -> list[Decision]:
         """What physics decided of the resolution of values sent without a scaler, and why."""
         return self._content.resolutions.decisions
+
+    @property
+    def learned_lists(self) -> list[LearnedListData]:
+        """What physics proved of lists no table knows, per meter and list shape, with the evidence.
+
+        Plain data: keep it to show those lists from the first telegram after a restart.
+        """
+        return self._content.lists.learned
+
+    def restore_learned_lists(self, data: Iterable[Mapping[str, object]]) -> None:
+        """Take back learned lists kept from before; entries that do not hold together are left out."""
+        self._content.lists.restore(data)
 
     @property
     def replay_counters(self) -> dict[bytes, int]:

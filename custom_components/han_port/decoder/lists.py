@@ -6,7 +6,9 @@ Three shapes reach us:
 - OBIS/value pairs, flat, without scaler (Kamstrup, Swedish Kaifa);
 - bare values in fixed positions, without OBIS codes (Norwegian Kaifa).
 What a list does not say (positions, scalers) is in the tables here, keyed
-by list and meter type, so that vendor knowledge lives in one place.
+by list and meter type, so that vendor knowledge lives in one place. A list
+of bare values no table knows is left to `learned`, which proves what its
+positions hold from their physics.
 """
 
 from __future__ import annotations
@@ -45,10 +47,10 @@ _KAIFA_HOURLY = (
     ObisCode(1, 0, 3, 8, 0, 255),
     ObisCode(1, 0, 4, 8, 0, 255),
 )
-_CURRENTS = tuple(ObisCode(1, 0, c, 7, 0, 255) for c in (31, 51, 71))
-_VOLTAGES = tuple(ObisCode(1, 0, c, 7, 0, 255) for c in (32, 52, 72))
-_KAIFA_THREE_PHASE = _KAIFA_IDENTITY + _KAIFA_POWER + _CURRENTS + _VOLTAGES
-_KAIFA_ONE_PHASE = _KAIFA_IDENTITY + _KAIFA_POWER + _CURRENTS[:1] + _VOLTAGES[:1]
+PHASE_CURRENTS = tuple(ObisCode(1, 0, c, 7, 0, 255) for c in (31, 51, 71))
+PHASE_VOLTAGES = tuple(ObisCode(1, 0, c, 7, 0, 255) for c in (32, 52, 72))
+_KAIFA_THREE_PHASE = _KAIFA_IDENTITY + _KAIFA_POWER + PHASE_CURRENTS + PHASE_VOLTAGES
+_KAIFA_ONE_PHASE = _KAIFA_IDENTITY + _KAIFA_POWER + PHASE_CURRENTS[:1] + PHASE_VOLTAGES[:1]
 
 # (list version, number of elements) -> OBIS code of each position.
 _POSITIONAL_CODES: dict[tuple[str | None, int], tuple[ObisCode, ...]] = {
@@ -61,7 +63,7 @@ _POSITIONAL_CODES: dict[tuple[str | None, int], tuple[ObisCode, ...]] = {
 }
 POSITIONAL_LISTS = {shape: tuple(code.to_bytes() for code in codes) for shape, codes in _POSITIONAL_CODES.items()}
 
-_PHASE_IMPORT_POWERS = tuple(ObisCode(1, 0, c, 7, 0, 255) for c in (21, 41, 61))
+PHASE_IMPORT_POWERS = tuple(ObisCode(1, 0, c, 7, 0, 255) for c in (21, 41, 61))
 _PHASE_EXPORT_POWERS = tuple(ObisCode(1, 0, c, 7, 0, 255) for c in (22, 42, 62))
 
 
@@ -97,9 +99,9 @@ ISKRAEMECO_AM550 = PositionalLayout(
         ObisCode(0, 0, 42, 0, 0, 255),
         ObisCode(0, 0, 96, 1, 0, 255),
         *_KAIFA_POWER,
-        *_VOLTAGES,
-        *_CURRENTS,
-        *_PHASE_IMPORT_POWERS,
+        *PHASE_VOLTAGES,
+        *PHASE_CURRENTS,
+        *PHASE_IMPORT_POWERS,
         *_PHASE_EXPORT_POWERS,
     ),
 )
@@ -115,8 +117,8 @@ LANDIS_GYR_E450_BURGENLAND = PositionalLayout(
     "Landis+Gyr",
     None,
     (
-        *_VOLTAGES,
-        *_CURRENTS,
+        *PHASE_VOLTAGES,
+        *PHASE_CURRENTS,
         *_KAIFA_POWER[:2],
         ObisCode(1, 0, 1, 8, 0, 255),
         ObisCode(1, 0, 2, 8, 0, 255),
@@ -304,6 +306,15 @@ def _untagged(item: Data, *, first: bool, last: bool) -> Entry | None:
     return None
 
 
+class UnlistedPositionalListError(DecodeError):
+    """A list of bare values that no table here knows: what its values are is left to learn (see `learned`)."""
+
+    def __init__(self, items: tuple[Data, ...], version: str | None) -> None:
+        """Carry the values, for a learner to take apart."""
+        super().__init__(f"unknown list of {len(items)} values without OBIS codes (list version {version})")
+        self.items = items
+
+
 def _positional(items: tuple[Data, ...]) -> tuple[list[Entry], str]:
     """Entries of a list of bare values, by the layout its opening and length say; and its maker."""
     version = text(items[0]) if isinstance(items[0], str | bytes) else None
@@ -319,8 +330,7 @@ def _positional(items: tuple[Data, ...]) -> tuple[list[Entry], str]:
                 if code is not None and value is not None
             ]
             return entries, layout.manufacturer
-    msg = f"unknown list of {len(items)} values without OBIS codes (list version {version})"
-    raise DecodeError(msg)
+    raise UnlistedPositionalListError(items, version)
 
 
 _PUSH_DESCRIPTOR_ITEMS = 4  # class id, logical name, attribute index, data index

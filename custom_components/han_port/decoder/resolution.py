@@ -145,7 +145,7 @@ class _EnergyWindow:
         """
         power = self.find(readings, _POWER_IMPORT)
         if power is not None and when is not None:
-            elapsed = _elapsed(self.power_at, when)
+            elapsed = clock_elapsed(self.power_at, when)
             if elapsed is None or elapsed > MAX_SAMPLE_GAP or elapsed < _NO_TIME:
                 self.register = None  # a hole in the power: the window starts again
             elif self.power is not None:
@@ -155,7 +155,7 @@ class _EnergyWindow:
         if energy is None or when is None:
             return None
         closed = None
-        window = _elapsed(self.started, when)
+        window = clock_elapsed(self.started, when)
         if self.register is not None and window is not None and window >= ENERGY_WINDOW:
             if self.integral >= MIN_EVIDENCE_ENERGY:
                 closed = (energy - self.register, self.integral)
@@ -165,7 +165,7 @@ class _EnergyWindow:
         return closed
 
 
-def _elapsed(earlier: datetime | None, later: datetime) -> timedelta | None:
+def clock_elapsed(earlier: datetime | None, later: datetime) -> timedelta | None:
     """Time between two of a meter's clock readings; None when there is no earlier one, or they cannot be compared."""
     if earlier is None or (earlier.tzinfo is None) != (later.tzinfo is None):
         return None

@@ -1,0 +1,477 @@
+"""Lists of bare values that no table in `lists` knows, learned position by position from their physics.
+
+An Iskraemeco AM550 of another grid company, or another of its lists (a
+15-minute list, a shorter push, a 1-phase list), sends values without OBIS
+codes in an order no table here has. Each position's meaning is learned from
+the values, over a few telegrams (see `proofs`): texts and clocks by their
+type; phase voltages because they stay near nominal and agree; currents and
+active power because the phases' U·I carries the power measured and the
+phases' parts add up to it; the import register because it only grows, and
+by the energy that power carried, by the meter's clock. Only proven positions
+are shown, each with its evidence; a list is shown only once its power is
+proven, and never with a guessed value.
+
+Two labels are not in the magnitudes. Phases are numbered in the order the
+list sends them, as every known list does. The one flow seen while the power
+is learned is taken as import: a household's ordinary direction (an export
+flow, zero meanwhile, proves nothing and is left out).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from hashlib import blake2b
+from math import isfinite
+from typing import TYPE_CHECKING, TypedDict
+
+from .cosem import DATE_TIME_LENGTH, parse_date_time
+from .lists import CLOCK, PHASE_CURRENTS, PHASE_IMPORT_POWERS, PHASE_VOLTAGES, VendorList, maker_by_system_title
+from .model import DecodeError
+from .obis import ObisCode
+from .proofs import (
+    MIN_EVIDENCE_POWER,
+    Numbers,
+    PowerReading,
+    Register,
+    Span,
+    at,
+    carries,
+    grown_registers,
+    import_register,
+    power_readings,
+    the_voltages,
+    voltage_groups,
+)
+from .readings import STANDARD, Entry, text
+from .resolution import MIN_EVIDENCE_ENERGY, clock_elapsed
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from .axdr import Data
+
+TEXT, TIME, NUMBER, NULL, OTHER = "text", "clock", "number", "null", "other"
+KINDS = frozenset((TEXT, TIME, NUMBER, NULL, OTHER))
+"""What a position holds, by its type alone: a list's shape is the kinds of its positions."""
+
+# Lists of a home's meter hold a few dozen values; longer ones are not learned
+# (the work of weighing readings grows with the cube of the numbers).
+MAX_POSITIONS = 64
+MAX_NUMBERS = 32
+# List shapes followed at once: a meter pushes two or three; more are damage
+# or a stranger's, and must not grow memory.
+MAX_SHAPES = 8
+VOLTAGE_TELEGRAMS = 3
+"""Telegrams whose voltages must all have been a grid's before they are proven."""
+POWER_CONFIRMATIONS = 3
+"""Telegrams under load a reading of the power must be the only one to survive, its phases' parts adding up."""
+LONE_POWER_CONFIRMATIONS = 12
+"""The same for a reading without phase parts: U·I against one total is a window a random number falls in one
+telegram in twenty, so many more telegrams must agree before chance is ruled out."""
+ENERGY_CONFIRMATIONS = 2
+"""Windows in a row that must find the same import register."""
+# A 15-minute list's power, sampled every quarter hour, still integrates.
+MAX_SAMPLE_GAP = timedelta(minutes=16)
+_NO_TIME = timedelta(0)
+
+LOGICAL_DEVICE_NAME = ObisCode(0, 0, 42, 0, 0, 255)
+METER_ID = ObisCode(0, 0, 96, 1, 0, 255)
+ACTIVE_IMPORT = ObisCode(1, 0, 1, 7, 0, 255)
+ENERGY_IMPORT = ObisCode(1, 0, 1, 8, 0, 255)
+TARIFFS = (ObisCode(1, 0, 1, 8, 1, 255), ObisCode(1, 0, 1, 8, 2, 255))
+_CLOCK = ObisCode.from_bytes(CLOCK)
+LEARNABLE = frozenset(
+    (
+        LOGICAL_DEVICE_NAME,
+        METER_ID,
+        _CLOCK,
+        ACTIVE_IMPORT,
+        ENERGY_IMPORT,
+        *TARIFFS,
+        *PHASE_VOLTAGES,
+        *PHASE_CURRENTS,
+        *PHASE_IMPORT_POWERS,
+    )
+)
+"""The codes a position can be proven to hold: anything else in a store is not restored."""
+# The COSEM logical device name: the maker's three-letter FLAG id and the serial ("ISK1030792283067").
+_LOGICAL_DEVICE_NAME = re.compile(r"[A-Za-z]{3}[0-9A-Za-z]{4,}")
+_METER_NUMBER = re.compile(r"[0-9]{4,}")
+_PRINTABLE = re.compile(r"[\x20-\x7e]+")
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedPosition:
+    """What one position of a list was proven to hold, at what resolution, and the evidence."""
+
+    index: int
+    obis: ObisCode
+    exponent: int
+    """Decimal exponent of the raw value (0 for texts and clocks)."""
+    evidence: str
+
+
+def kind_of(value: Data) -> str:
+    """Say what a value is by its type: a text, a COSEM clock, a number, null or anything else."""
+    if isinstance(value, bool):
+        return OTHER
+    if isinstance(value, int) or (isinstance(value, float) and isfinite(value)):
+        return NUMBER
+    if value is None:
+        return NULL
+    if isinstance(value, bytes) and len(value) == DATE_TIME_LENGTH and parse_date_time(value) is not None:
+        return TIME
+    if isinstance(value, str | bytes):
+        as_text = value if isinstance(value, str) else value.decode("latin-1")
+        return TEXT if _PRINTABLE.fullmatch(as_text) else OTHER
+    return OTHER
+
+
+def _identity(kinds: tuple[str, ...], items: tuple[Data, ...]) -> str:
+    """Digest the list's texts: one meter's shape, told from another's without keeping its serial."""
+    texts = "\x00".join(text(value) or "" for value, kind in zip(items, kinds, strict=True) if kind == TEXT)
+    return blake2b(texts.encode(), digest_size=8).hexdigest()
+
+
+def _by_type(kinds: tuple[str, ...], items: tuple[Data, ...]) -> dict[int, LearnedPosition]:
+    """Prove what a type alone proves: the logical device name, the meter number and the clock."""
+    proven: dict[int, LearnedPosition] = {}
+    patterns = (
+        (LOGICAL_DEVICE_NAME, "a maker's three letters and a serial: the COSEM logical device name"),
+        (METER_ID, "printable digits: the meter number"),
+        (_CLOCK, "twelve bytes that read as a COSEM date-time: the meter's clock"),
+    )
+    for code, why in patterns:
+        for index, (kind, value) in enumerate(zip(kinds, items, strict=True)):
+            as_text = text(value) if kind == TEXT else None
+            fits = {
+                LOGICAL_DEVICE_NAME: as_text is not None and _LOGICAL_DEVICE_NAME.fullmatch(as_text) is not None,
+                METER_ID: as_text is not None and _METER_NUMBER.fullmatch(as_text) is not None,
+                _CLOCK: kind == TIME,
+            }[code]
+            if fits and index not in proven:
+                proven[index] = LearnedPosition(index, code, 0, why)
+                break
+    return proven
+
+
+@dataclass(slots=True)
+class _Window:
+    """The import power integrated by the meter's clock, and the registers where the window started."""
+
+    started: dict[int, float] = field(default_factory=dict)
+    integral: float = 0.0
+    power: float = 0.0
+    power_at: datetime | None = None
+    found: Register | None = None
+    """What the windows before found, and in how many in a row."""
+    agreed: int = 0
+
+    def observe(
+        self, power: float, numbers: Numbers, growing: list[int], when: datetime
+    ) -> tuple[Numbers, float] | None:
+        """Integrate a telegram's power; once it carried enough energy, return each register's growth and it (Wh)."""
+        gap = clock_elapsed(self.power_at, when)
+        if gap is None or gap < _NO_TIME or gap > MAX_SAMPLE_GAP:
+            # A hole in the power, or a clock set back: the window starts again.
+            self.started, self.integral = {index: numbers[index] for index in growing}, 0.0
+        else:
+            self.integral += (self.power + power) / 2 * gap.total_seconds() / 3600
+        self.power, self.power_at = power, when
+        if self.integral < MIN_EVIDENCE_ENERGY:
+            return None
+        growths = {index: numbers[index] - self.started[index] for index in growing if index in self.started}
+        carried = self.integral
+        self.started, self.integral = {index: numbers[index] for index in growing}, 0.0
+        return growths, carried
+
+    def agree(self, register: Register | None) -> int:
+        """Count the windows in a row that found this register."""
+        self.agreed = self.agreed + 1 if register is not None and register == self.found else int(register is not None)
+        self.found = register
+        return self.agreed
+
+
+@dataclass(slots=True)
+class _Shape:
+    """One list shape of one meter: what is proven of its positions, and the evidence gathered towards the rest."""
+
+    kinds: tuple[str, ...]
+    proven: dict[int, LearnedPosition]
+    spans: dict[int, Span] = field(default_factory=dict)
+    telegrams: int = 0
+    powers: dict[PowerReading, int] = field(default_factory=dict)
+    """Readings of the power that every telegram since they were found confirmed, and under load how often."""
+    window: _Window = field(default_factory=_Window)
+    waiting: str = "phase voltages near nominal"
+
+    def position_of(self, code: ObisCode) -> int | None:
+        """Return the position proven to hold a code, if one is."""
+        return next((index for index, position in self.proven.items() if position.obis == code), None)
+
+    @property
+    def shown(self) -> bool:
+        """Whether the list's power is proven: from then on its proven positions are shown."""
+        return self.position_of(ACTIVE_IMPORT) is not None
+
+    def progress(self) -> str:
+        """Say how far the learning is, for a telegram dropped while it goes on."""
+        return (
+            f"positional list not yet learned: {len(self.proven)} of {len(self.kinds)} positions proven;"
+            f" waiting for {self.waiting}"
+        )
+
+    def observe(self, items: tuple[Data, ...], when: datetime | None) -> None:
+        """Weigh a telegram's values against what is proven so far."""
+        numbers = {
+            index: float(value)
+            for index, value in enumerate(items)
+            if self.kinds[index] == NUMBER and isinstance(value, int | float)
+        }
+        self.telegrams += 1
+        for index, value in numbers.items():
+            span = self.spans.get(index)
+            if span is None:
+                self.spans[index] = Span.first(value)
+            else:
+                span.add(value)
+        volts = [self.proven[index] for index in self._positions(PHASE_VOLTAGES)]
+        if not volts:
+            self._learn_voltages()
+        elif not self.shown:
+            self._learn_power(numbers, [at(numbers[position.index], position.exponent) for position in volts])
+        elif self.position_of(ENERGY_IMPORT) is None:
+            self._learn_energy(numbers, when)
+
+    def _positions(self, codes: tuple[ObisCode, ...]) -> list[int]:
+        return [index for index in map(self.position_of, codes) if index is not None]
+
+    def _prove(self, indexes: tuple[int, ...], codes: tuple[ObisCode, ...], exponent: int, evidence: str) -> None:
+        for index, code in zip(indexes, codes, strict=False):
+            self.proven[index] = LearnedPosition(index, code, exponent, evidence)
+
+    def _learn_voltages(self) -> None:
+        if self.telegrams < VOLTAGE_TELEGRAMS:
+            return
+        chosen = the_voltages(voltage_groups(self.spans))
+        if chosen is None:
+            return
+        members, exponent = chosen
+        volts = ", ".join(f"{at(self.spans[index].last, exponent):g}" for index in members)
+        evidence = (
+            f"{volts} V at 10^{exponent} V: near nominal in each of {self.telegrams} telegrams,"
+            " the phases agreeing, numbered in the list's order"
+        )
+        self._prove(members, PHASE_VOLTAGES, exponent, evidence)
+        self.waiting = f"a load of {MIN_EVIDENCE_POWER:g} W or more that only one reading of the power carries"
+
+    def _learn_power(self, numbers: Numbers, volts: list[float]) -> None:
+        if self.powers:
+            for reading in list(self.powers):
+                verdict = carries(reading, numbers, volts)
+                if verdict is None:
+                    del self.powers[reading]
+                elif verdict:
+                    self.powers[reading] += 1
+        else:
+            free = [index for index in numbers if index not in self.proven]
+            # Found afresh, under load, once every reading found before was refuted.
+            found = power_readings(numbers, free, volts) if len(free) <= MAX_NUMBERS else None
+            self.powers = found or {}
+        if len(self.powers) != 1:
+            return
+        reading, telegrams = next(iter(self.powers.items()))
+        if telegrams >= (POWER_CONFIRMATIONS if reading.phases else LONE_POWER_CONFIRMATIONS):
+            self._prove_power(reading, numbers, volts, telegrams)
+
+    def _prove_power(self, reading: PowerReading, numbers: Numbers, volts: list[float], telegrams: int) -> None:
+        amperes = [at(numbers[index], reading.exponent) for index in reading.currents]
+        apparent = sum(volt * ampere for volt, ampere in zip(volts, amperes, strict=True))
+        total = numbers[reading.total]
+        parts = " + ".join(f"{numbers[index]:g}" for index in reading.phases)
+        carried = (
+            f"the phases' U·I, {apparent:.0f} VA, carries {total:g} W,"
+            f" the only reading that did in {telegrams} telegrams under load"
+        )
+        summed = f"; its phases' parts add up to it ({parts} W)" if parts else ""
+        self._prove((reading.total,), (ACTIVE_IMPORT,), 0, f"{carried}{summed}; the flow seen, taken as import")
+        self._prove(
+            reading.phases, PHASE_IMPORT_POWERS, 0, f"the parts of {total:g} W, U·I of their phase carrying each"
+        )
+        currents = ", ".join(f"{ampere:g}" for ampere in amperes)
+        self._prove(
+            reading.currents, PHASE_CURRENTS, reading.exponent, f"{currents} A at 10^{reading.exponent} A: {carried}"
+        )
+        self.powers = {}
+        self.waiting = "an import register that grows by the energy the power carries"
+
+    def _learn_energy(self, numbers: Numbers, when: datetime | None) -> None:
+        if when is None:
+            self.waiting = "a clock: without one the power has no integral, and no energy register is proven"
+            return
+        power = self.position_of(ACTIVE_IMPORT)
+        assert power is not None  # noqa: S101 - energy is learned once the power is proven
+        growing = [index for index in numbers if index not in self.proven and self.spans[index].grows]
+        closed = self.window.observe(numbers[power], numbers, growing, when)
+        if closed is None:
+            return
+        growths, carried = closed
+        register = import_register(grown_registers(growths, carried), numbers, growing)
+        if self.window.agree(register) < ENERGY_CONFIRMATIONS or register is None:
+            return
+        grew = at(growths[register.total], register.exponent)
+        why = (
+            f"only grows, and grew {grew:g} Wh as the power carried {carried:.0f} Wh,"
+            f" at 10^{register.exponent} Wh, in {self.window.agreed} windows in a row"
+        )
+        self._prove((register.total,), (ENERGY_IMPORT,), register.exponent, why)
+        total = numbers[register.total]
+        tariffs = " + ".join(f"{numbers[index]:g}" for index in register.tariffs)
+        self._prove(
+            register.tariffs,
+            TARIFFS,
+            register.exponent,
+            f"only grow, and add up to the import register: {tariffs} = {total:g}",
+        )
+        self.waiting = "nothing more: what else the list holds, physics here does not prove"
+
+    def entries(self, items: tuple[Data, ...]) -> list[Entry]:
+        """Return the proven positions of a telegram as a list's entries: each at its code and resolution."""
+        return [
+            Entry(position.obis.to_bytes(), items[index], position.exponent if self.kinds[index] == NUMBER else None)
+            for index, position in sorted(self.proven.items())
+            if items[index] is not None
+        ]
+
+
+class LearnedPositionData(TypedDict):
+    """A proven position, as plain data a store keeps: the code in OBIS notation."""
+
+    index: int
+    obis: str
+    exponent: int
+    evidence: str
+
+
+class LearnedListData(TypedDict):
+    """A list shape and what is proven of it, as plain data a store keeps and diagnostics show.
+
+    `identity` is a digest of the list's texts (its meter's), never the serials themselves.
+    """
+
+    kinds: list[str]
+    identity: str
+    shown: bool
+    waiting: str
+    positions: list[LearnedPositionData]
+
+
+type _Key = tuple[tuple[str, ...], str]
+"""A list shape: the kinds of its positions, and the digest of its texts."""
+_EXPONENTS = range(-9, 10)
+_KIND_OF_CODE = {LOGICAL_DEVICE_NAME: TEXT, METER_ID: TEXT, _CLOCK: TIME}
+_MAX_EVIDENCE = 400
+
+
+class ListLearner:
+    """Learns, per meter and list shape, what the positions of lists no table knows hold."""
+
+    def __init__(self) -> None:
+        """Start knowing no list."""
+        self._shapes: dict[_Key, _Shape] = {}
+
+    def take_apart(self, items: tuple[Data, ...], when: datetime | None) -> VendorList:
+        """Return a list's proven positions as entries; raise DecodeError while its power is not proven.
+
+        `when` is the notification's clock; the list's own, once proven by its type, goes first.
+        """
+        if len(items) > MAX_POSITIONS:
+            msg = f"unknown list of {len(items)} values without OBIS codes: too long to learn"
+            raise DecodeError(msg)
+        kinds = tuple(kind_of(value) for value in items)
+        key = (kinds, _identity(kinds, items))
+        shape = self._shapes.get(key) or self._add(key, _Shape(kinds, _by_type(kinds, items)))
+        clock = shape.position_of(_CLOCK)
+        listed = items[clock] if clock is not None else None
+        shape.observe(items, (parse_date_time(listed) if isinstance(listed, bytes) else None) or when)
+        if not shape.shown:
+            raise DecodeError(shape.progress())
+        name = shape.position_of(LOGICAL_DEVICE_NAME)
+        maker = maker_by_system_title(str(text(items[name])).encode()) if name is not None else None
+        # Each entry carries its resolution as a scaler: no table's prior is left for the resolution learner to doubt.
+        return VendorList(shape.entries(items), maker, None, STANDARD)
+
+    def _add(self, key: _Key, shape: _Shape) -> _Shape:
+        if len(self._shapes) >= MAX_SHAPES:
+            # A meter pushes a few shapes: the oldest not yet shown goes first, a learned one only when all are.
+            oldest = next((old for old, known in self._shapes.items() if not known.shown), next(iter(self._shapes)))
+            del self._shapes[oldest]
+        self._shapes[key] = shape
+        return shape
+
+    @property
+    def learned(self) -> list[LearnedListData]:
+        """What is proven of each list shape followed, with the evidence: for a store, and for diagnostics."""
+        return [
+            LearnedListData(
+                kinds=list(kinds),
+                identity=identity,
+                shown=shape.shown,
+                waiting=shape.waiting,
+                positions=[
+                    LearnedPositionData(index=p.index, obis=str(p.obis), exponent=p.exponent, evidence=p.evidence)
+                    for p in shape.proven.values()
+                ],
+            )
+            for (kinds, identity), shape in self._shapes.items()
+        ]
+
+    def restore(self, data: Iterable[Mapping[str, object]]) -> None:
+        """Take back what was proven before a restart; whatever in it does not hold together is left out."""
+        for stored in data:
+            restored = _restored(stored)
+            if restored is not None:
+                self._add(*restored)
+
+
+def _restored(stored: Mapping[str, object]) -> tuple[_Key, _Shape] | None:
+    """Read a stored list shape back, or None when it is not one this learner could have written."""
+    kinds, identity, positions = stored.get("kinds"), stored.get("identity"), stored.get("positions")
+    if not isinstance(kinds, list) or not isinstance(identity, str) or not isinstance(positions, list):
+        return None
+    if len(kinds) > MAX_POSITIONS or not all(isinstance(kind, str) and kind in KINDS for kind in kinds):
+        return None
+    shape = _Shape(tuple(kinds), {})
+    for stored_position in positions:
+        position = _restored_position(stored_position, shape.kinds)
+        if position is None or position.index in shape.proven:
+            return None
+        shape.proven[position.index] = position
+    waiting = stored.get("waiting")
+    if isinstance(waiting, str):
+        shape.waiting = waiting[:_MAX_EVIDENCE]
+    return (shape.kinds, identity), shape
+
+
+def _restored_position(stored: object, kinds: tuple[str, ...]) -> LearnedPosition | None:
+    if not isinstance(stored, dict):
+        return None
+    index, obis, exponent, evidence = (stored.get(name) for name in ("index", "obis", "exponent", "evidence"))
+    if (
+        type(index) is not int
+        or type(exponent) is not int
+        or not isinstance(obis, str)
+        or not isinstance(evidence, str)
+    ):
+        return None
+    try:
+        code = ObisCode.parse(obis)
+    except ValueError:
+        return None
+    if code not in LEARNABLE or not 0 <= index < len(kinds) or exponent not in _EXPONENTS:
+        return None
+    if kinds[index] != _KIND_OF_CODE.get(code, NUMBER):
+        return None
+    return LearnedPosition(index, code, exponent, evidence[:_MAX_EVIDENCE])
