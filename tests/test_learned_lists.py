@@ -117,7 +117,7 @@ def test_a_reordered_am550_list_is_learned_then_shown_with_its_physics() -> None
     drops = [event for event in events if isinstance(event, DroppedFrame)]
     # Voltages after 3 telegrams, the power after 3 more under load: nothing shown before.
     assert events[: len(drops)] == drops
-    assert [drop.reason for drop in drops] == [DropReason.UNDECODABLE] * 5
+    assert [drop.reason for drop in drops] == [DropReason.LEARNING] * 5
     assert drops[0].detail.startswith("positional list not yet learned: 2 of 18 positions proven")
     assert "5 of 18" in drops[-1].detail  # identity and voltages; the power next
     last = telegrams[-1]
@@ -191,7 +191,7 @@ def test_random_values_are_never_shown(phases: int) -> None:
         values += [encoder.double_long_unsigned(rng.randrange(5_000)) for _ in range(10)]
         body = encoder.structure(encoder.octet_string(NAME.encode()), *values)
         events = decoder.feed_events(encoder.hdlc_frames(encoder.data_notification(body, START)))
-        assert [event.reason for event in events if not isinstance(event, Telegram)] == [DropReason.UNDECODABLE]
+        assert [event.reason for event in events if not isinstance(event, Telegram)] == [DropReason.LEARNING]
     assert decoder.telegrams == 0
     learned = decoder.learned_lists[0]
     assert learned["shown"] is False
@@ -231,7 +231,7 @@ def test_what_is_learned_is_restored_after_a_restart() -> None:
     stranger = encoder.hdlc_frames(
         encoder.data_notification(encoder.positional_list(truth[0], fields, "ISK9999999999999"), START)
     )
-    assert [getattr(event, "reason", None) for event in after.feed_events(stranger)] == [DropReason.UNDECODABLE]
+    assert [getattr(event, "reason", None) for event in after.feed_events(stranger)] == [DropReason.LEARNING]
 
 
 def test_a_damaged_store_restores_nothing_it_could_not_have_written() -> None:

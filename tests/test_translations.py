@@ -91,6 +91,7 @@ def test_every_message_the_code_can_show_is_written() -> None:
         "energy_register_held",
         "meter_replaced",
         "meter_read_elsewhere",
+        "list_not_learned",
         "meter_silent",
         "port_unavailable",
         "topic_silent",

@@ -139,6 +139,8 @@ class EnergyBookkeeping:
         # A ciphered frame captured before the restart stays refused after it.
         counters = stored.get("replay_counters", {})
         self._reader.decoder.restore_replay_counters({bytes.fromhex(t): int(c) for t, c in counters.items()})
+        # What the meter's physics proved of a list no table knows is not learned again.
+        self._reader.decoder.restore_learned_lists(stored.get("learned_lists", []))
         self.live_import = LiveEnergy.from_dict(stored.get("import", {}))
         self.live_export = LiveEnergy.from_dict(stored.get("export", {}))
         self.tariff.restore(stored.get("tariff", {}))
@@ -165,6 +167,7 @@ class EnergyBookkeeping:
             "events": list(self.events),
             "current_transformer_ratio": self.ct_ratio,
             "replay_counters": {title.hex(): c for title, c in self._reader.decoder.replay_counters.items()},
+            "learned_lists": self._reader.decoder.learned_lists,
         }
 
     async def async_save(self) -> None:

@@ -379,7 +379,8 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
     async def async_step_heard(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
         """Act on what listening told: a meter, a ciphered meter, or what went wrong."""
         heard = self._listening.heard
-        if heard.telegram is not None:
+        if heard.telegram is not None or heard.learning:
+            # A list no table knows is learned once set up: the meter is heard, though no telegram is yet.
             return await self._async_meter_heard(heard.telegram)
         self._listening.resume_reader()
         if heard.key_problem is not None:
@@ -402,7 +403,7 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
 
     # The meter, heard.
 
-    async def _async_meter_heard(self, telegram: Telegram) -> ConfigFlowResult:
+    async def _async_meter_heard(self, telegram: Telegram | None) -> ConfigFlowResult:
         data = self._listening.meter_data(telegram, self._keys, self._line)
         if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
             entry = self._flow_entry()
@@ -412,7 +413,7 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
                 return self._update_and_reload(entry, {**entry.data, **self._keys})
             data[CONF_GENERATED_ID] = entry.data.get(CONF_GENERATED_ID, False)
             return self._update_and_reload(entry, data)
-        if telegram.meter_id is None:
+        if telegram is None or telegram.meter_id is None:
             # A meter that never says who it is (the Swedish Aidon list, most P1
             # meters) gets an identity of its own, kept wherever it moves.
             await self.async_set_unique_id(uuid.uuid4().hex)
@@ -423,7 +424,7 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
             known = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, telegram.meter_id)
             if known is not None and known.source != SOURCE_IGNORE:
                 return self._async_move(known, data)
-        title = meter_title(telegram.manufacturer, telegram.meter_id, self.unique_id)
+        title = meter_title(data[CONF_MANUFACTURER], telegram.meter_id if telegram else None, self.unique_id)
         return self.async_create_entry(title=title, data=data)
 
     def _async_move(self, entry: HanPortConfigEntry, data: dict[str, Any]) -> ConfigFlowResult:
@@ -433,8 +434,10 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
         return self.async_update_reload_and_abort(entry, data={**kept, **data}, reason="meter_moved")
 
 
-def _same_meter(entry: HanPortConfigEntry, telegram: Telegram) -> bool:
-    """Whether the telegram comes from the entry's meter (as far as the meter tells)."""
+def _same_meter(entry: HanPortConfigEntry, telegram: Telegram | None) -> bool:
+    """Whether the telegram comes from the entry's meter, as far as the meter tells (a list being learned: nothing)."""
+    if telegram is None:
+        return bool(entry.data.get(CONF_GENERATED_ID))
     manufacturer = entry.data.get(CONF_MANUFACTURER)
     if manufacturer and telegram.manufacturer and manufacturer != telegram.manufacturer:
         return False

@@ -123,6 +123,10 @@ class _DecoderProtocol(asyncio.Protocol):
             self.closed.set_result(None)
 
 
+# The drops the coordinator acts on: keys that do not open the frames, and a list still being learned.
+_REPORTED_DROPS = frozenset({DropReason.KEY_MISSING, DropReason.KEY_REJECTED, DropReason.LEARNING})
+
+
 class Loss(StrEnum):
     """Why a meter counts as gone, as the connection sensor names it."""
 
@@ -146,19 +150,21 @@ class TelegramWatch:
         on_telegram: Callable[[Telegram], None],
         on_available: Callable[[bool], None],
         *,
-        on_key_problem: Callable[[DroppedFrame], None] | None = None,
+        on_drop: Callable[[DroppedFrame], None] | None = None,
     ) -> None:
         """Decode what arrives at url, pushing telegrams to on_telegram."""
         self.url = url
         self.decoder = decoder
         self._on_telegram = on_telegram
         self._on_available = on_available
-        self._on_key_problem = on_key_problem
+        self._on_drop = on_drop
         self._available: bool | None = None
         self._last_telegram = 0.0
         self._intervals: deque[float] = deque(maxlen=10)
         self.last_telegrams: deque[Telegram] = deque(maxlen=5)
         """The last few telegrams, for diagnostics."""
+        self.last_learning: deque[DroppedFrame] = deque(maxlen=3)
+        """The last few pushes of a list still being learned: a masked capture for a bug report."""
         self.connects = 0
         """How many times the connection was opened (or the topic subscribed)."""
         self.open_error: str | None = None
@@ -178,16 +184,24 @@ class TelegramWatch:
     def _event(self, event: Telegram | DroppedFrame) -> None:
         if isinstance(event, DroppedFrame):
             LOGGER.debug("Dropped a frame (%s): %s", event.reason, event.detail)
-            if event.reason in (DropReason.KEY_MISSING, DropReason.KEY_REJECTED) and self._on_key_problem:
-                self._on_key_problem(event)
+            if event.reason is DropReason.LEARNING:
+                # The meter sends, and its list is being learned: it is heard, not silent.
+                self.last_learning.append(event)
+                self._heard()
+            if event.reason in _REPORTED_DROPS and self._on_drop:
+                self._on_drop(event)
             return
+        self._heard()
+        self.last_telegrams.append(event)
+        self._on_telegram(event)
+
+    def _heard(self) -> None:
+        """Note that the meter sent something it owns: the silence watch counts from now."""
         now = time.monotonic()
         if self._last_telegram:
             self._intervals.append(now - self._last_telegram)
         self._last_telegram = now
-        self.last_telegrams.append(event)
         self._set_available(available=True)
-        self._on_telegram(event)
 
     def _set_available(self, *, available: bool) -> None:
         # Report changes only, of availability or of the cause of its loss: the coordinator logs each loss once.
@@ -226,10 +240,10 @@ class MeterReader(TelegramWatch):
         on_telegram: Callable[[Telegram], None],
         on_available: Callable[[bool], None],
         *,
-        on_key_problem: Callable[[DroppedFrame], None] | None = None,
+        on_drop: Callable[[DroppedFrame], None] | None = None,
     ) -> None:
         """Read url with the given line settings, pushing telegrams to on_telegram."""
-        super().__init__(url, decoder, on_telegram, on_available, on_key_problem=on_key_problem)
+        super().__init__(url, decoder, on_telegram, on_available, on_drop=on_drop)
         self.line = line
         self._transport: asyncio.BaseTransport | None = None
         # Held while the port is open; set while the reader may open it.
@@ -333,6 +347,8 @@ class ProbeResult:
     """The other end closed the connection (a bridge that already serves a client does)."""
     opened: bool = True
     """False when the port would not open or the bridge could not be reached."""
+    learning: bool = False
+    """The meter sends a list of bare values no table knows: it is learned from its physics once set up."""
 
 
 class Listener:
@@ -357,6 +373,8 @@ class Listener:
         elif event.reason in (DropReason.KEY_MISSING, DropReason.KEY_REJECTED):
             p1_port = is_bare_ciphered(event.raw)
             self.heard.set_result(ProbeResult(key_problem=event.reason, ciphering=event.ciphering, p1_port=p1_port))
+        elif event.reason is DropReason.LEARNING:
+            self.heard.set_result(ProbeResult(learning=True))
 
     def result(self, received: int, *, closed: bool = False) -> ProbeResult:
         """Say what was heard in all, once listening stopped: a telegram without an id if nothing better came."""

@@ -19,8 +19,9 @@ from .bookkeeping import EnergyBookkeeping, meter_time
 from .compat import meter_device
 from .connection import Loss
 from .const import CONF_MANUFACTURER, CONF_METER_TYPE, CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL, DOMAIN, LOGGER
+from .decoder import DropReason
 from .identity import Identity, MeterIdentity, meter_title
-from .issues import READ_ELSEWHERE_ISSUE, REPLACED_ISSUE, MeterIssues
+from .issues import READ_ELSEWHERE_ISSUE, REPLACED_ISSUE, ListLearning, MeterIssues
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -81,6 +82,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.identity = MeterIdentity(initial.meter_id)
         # Set once another meter has taken over this port: nothing is shown until the entry reloads as that meter.
         self._replaced = False
+        self.learning = ListLearning(self.issues)
         self.unavailable_because: str | None = None
         """Why the meter is unavailable, as the connection sensor names it (None while it is read)."""
         self._key_problems = 0
@@ -143,6 +145,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """Merge a telegram into the meter's state and push it to entities."""
         self._key_problems = 0
         self.issues.meter_heard()
+        self.learning.learned()
         if not self._is_this_meters(telegram):
             return
         shown = self.energy.take(telegram, self.data.meter_id, dt_util.utcnow())
@@ -228,8 +231,12 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             )
 
     @callback
-    def key_problem(self, _drop: DroppedFrame) -> None:
-        """Ask the user for new keys when checksum-valid telegrams keep failing to open."""
+    def frame_dropped(self, drop: DroppedFrame) -> None:
+        """Act on a drop the user must hear of: keys that do not open the frames, or a list still being learned."""
+        if drop.reason is DropReason.LEARNING:
+            self.learning.heard(drop.detail)
+            self.async_update_listeners()
+            return
         self._key_problems += 1
         if self._key_problems == KEY_PROBLEMS_BEFORE_REAUTH:
             LOGGER.warning("Meter %s: its telegrams do not open with the configured keys", self.data.meter_id)

@@ -16,7 +16,7 @@ from homeassistant.const import CONF_HOST
 
 from .connection import MeterReader
 from .const import CONF_AUTHENTICATION_KEY, CONF_DEVICE, CONF_ENCRYPTION_KEY, CONF_TOPIC
-from .decoder import frame_apdu, mask_serials, reseal, serial_masks
+from .decoder import frame_apdu, mask_serials, mask_texts, reseal, serial_masks
 from .mqtt_reader import MqttReader
 from .registers import code_name
 
@@ -26,7 +26,11 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
     from .coordinator import HanPortConfigEntry
-    from .decoder import Telegram
+    from .decoder import FrameFormat, Telegram
+
+# How a capture's first byte tells its framing: an HDLC flag, an M-Bus long frame's start; else a bare APDU.
+HDLC_FLAG = b"\x7e"
+MBUS_START = b"\x68"
 
 TO_REDACT = {
     CONF_ENCRYPTION_KEY,
@@ -56,6 +60,16 @@ def masked(telegram: Telegram, meter_id: str | None) -> dict[str, str]:
         plaintext = blank(telegram.plaintext)
         deciphered = reseal(plaintext, "p1") if plaintext[:1] == b"/" else frame_apdu(plaintext)
         shown["deciphered"] = deciphered.hex(" ")
+    return shown
+
+
+def masked_capture(raw: bytes) -> dict[str, str]:
+    """Show a push whose list nothing names yet with every run of letters and digits masked, still checksum-valid."""
+    frame_format: FrameFormat = "hdlc" if raw[:1] == HDLC_FLAG else "mbus" if raw[:1] == MBUS_START else "apdu"
+    blanked = mask_texts(raw)
+    shown = {"format": frame_format, "raw": reseal(blanked, frame_format).hex(" ")}
+    if frame_format == "apdu":
+        shown["framed"] = frame_apdu(blanked).hex(" ")
     return shown
 
 
@@ -135,4 +149,8 @@ async def async_get_config_entry_diagnostics(
         },
         "meter_hours": coordinator.meter_hours.diagnostics(),
         "last_telegrams": [masked(telegram, data.meter_id) for telegram in reader.last_telegrams],
+        # A list no table knows: what is proven of it, and pushes to attach to a bug report, every text masked.
+        "learned_lists": reader.decoder.learned_lists,
+        "learning": coordinator.learning.progress,
+        "last_unlearned_pushes": [masked_capture(drop.raw) for drop in reader.last_learning],
     }

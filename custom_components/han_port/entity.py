@@ -10,7 +10,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import CONF_MANUFACTURER, DOMAIN
+from .const import CONF_GENERATED_ID, CONF_MANUFACTURER, DOMAIN
 from .coordinator import HanPortCoordinator
 from .identity import meter_number
 
@@ -114,7 +114,9 @@ def device_info(coordinator: HanPortCoordinator) -> DeviceInfo:
         translation_key="meter" if manufacturer else "unknown_meter",
         translation_placeholders={
             "manufacturer": manufacturer or "",
-            "number": meter_number(data.meter_id, entry.unique_id),
+            # A meter set up without an id (one whose list was still to be learned, say) keeps the one made up
+            # for it, even once it names itself: entity ids never shift.
+            "number": meter_number(None if entry.data.get(CONF_GENERATED_ID) else data.meter_id, entry.unique_id),
         },
         manufacturer=data.manufacturer,
         model=data.meter_type,

@@ -171,7 +171,7 @@ def _reader(hass: HomeAssistant, data: dict[str, object], coordinator: HanPortCo
             decoder,
             coordinator.telegram_received,
             coordinator.availability_changed,
-            on_key_problem=coordinator.key_problem,
+            on_drop=coordinator.frame_dropped,
         )
     return MeterReader(
         entry_url(data),
@@ -179,7 +179,7 @@ def _reader(hass: HomeAssistant, data: dict[str, object], coordinator: HanPortCo
         decoder,
         coordinator.telegram_received,
         coordinator.availability_changed,
-        on_key_problem=coordinator.key_problem,
+        on_drop=coordinator.frame_dropped,
     )
 
 

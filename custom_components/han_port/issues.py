@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from homeassistant.core import callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
+from homeassistant.loader import async_get_loaded_integration
 
 from .const import DOMAIN
 from .registers import code_name
@@ -30,6 +31,9 @@ REPLACED_ISSUE = "meter_replaced"
 READ_ELSEWHERE_ISSUE = "meter_read_elsewhere"
 # A meter silent this long is not a glitch: the user is told what to check.
 SILENCE_REPAIR_AFTER = timedelta(hours=1)
+# A list no table knows, still not proven after this many pushes: the user is asked for a capture.
+LIST_NOT_LEARNED_ISSUE = "list_not_learned"
+LEARNING_PUSHES_BEFORE_ISSUE = 30
 
 
 def meter_issue_id(kind: str, entry_id: str, register: Code | None = None) -> str:
@@ -73,6 +77,11 @@ class MeterIssues:
             translation_placeholders={"meter": self._entry.title, **placeholders},
         )
 
+    @property
+    def issue_tracker(self) -> str:
+        """Where bug reports go, as the manifest says."""
+        return async_get_loaded_integration(self._hass, DOMAIN).issue_tracker or ""
+
     def delete(self, kind: str, register: Code | None = None) -> None:
         """Withdraw an issue raised for this meter, once what it said is over."""
         issue_id = meter_issue_id(kind, self._entry.entry_id, register)
@@ -112,3 +121,33 @@ class MeterIssues:
         if self._silence_check is not None:
             self._silence_check()
             self._silence_check = None
+
+
+class ListLearning:
+    """A meter whose list no table knows, while its physics has not proven what it carries yet.
+
+    Its pushes are heard and dropped until then; after a while a repair
+    issue says so, and asks for the diagnostics' masked capture in a bug
+    report, so a table entry can make the list known to every user.
+    """
+
+    def __init__(self, issues: MeterIssues) -> None:
+        """Start with no list being learned."""
+        self._issues = issues
+        self.progress: str | None = None
+        """How far the learning is, while a list is being learned; None otherwise."""
+        self.pushes = 0
+
+    def heard(self, progress: str) -> None:
+        """Take a push dropped while its list is being learned."""
+        self.progress = progress
+        self.pushes += 1
+        if self.pushes == LEARNING_PUSHES_BEFORE_ISSUE:
+            tracker = self._issues.issue_tracker
+            self._issues.create(LIST_NOT_LEARNED_ISSUE, {"progress": progress, "issue_tracker": tracker})
+
+    def learned(self) -> None:
+        """Note that a telegram came: the list is known, or learned."""
+        if self.progress is not None:
+            self.progress, self.pushes = None, 0
+            self._issues.delete(LIST_NOT_LEARNED_ISSUE)

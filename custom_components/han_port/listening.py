@@ -91,7 +91,7 @@ class Listening:
             return False
         heard = self._task.result()
         self._task = None
-        garbled = heard.received > 0 and heard.telegram is None and heard.key_problem is None
+        garbled = heard.received > 0 and heard.telegram is None and heard.key_problem is None and not heard.learning
         if garbled and not heard.closed and self.attempt + 1 < len(self.candidates):
             # Bytes that make no frame: the line settings may be wrong, try the next.
             self.attempt += 1
@@ -117,17 +117,20 @@ class Listening:
             self.error = str(err)
             return ProbeResult(opened=False)
 
-    def meter_data(self, telegram: Telegram, keys: dict[str, str], known_line: LineSettings) -> dict[str, Any]:
-        """Say what an entry stores of the meter heard: where and how it was heard, its keys, and its name."""
+    def meter_data(self, telegram: Telegram | None, keys: dict[str, str], known_line: LineSettings) -> dict[str, Any]:
+        """Say what an entry stores of the meter heard: where and how it was heard, its keys, and its name.
+
+        A meter whose list is still to be learned (no telegram yet) is named by nothing it sent.
+        """
         line = self.line if self.candidates else known_line
         return {
             **self.connection,
             **keys,
             # A topic has no line: the reader on the meter's side owns it.
             **({} if CONF_TOPIC in self.connection else line_settings_data(line)),
-            CONF_MANUFACTURER: telegram.manufacturer,
-            CONF_METER_TYPE: telegram.meter_type,
-            CONF_LIST_VERSION: telegram.list_version,
+            CONF_MANUFACTURER: telegram.manufacturer if telegram else None,
+            CONF_METER_TYPE: telegram.meter_type if telegram else None,
+            CONF_LIST_VERSION: telegram.list_version if telegram else None,
         }
 
     def error_kind(self) -> str:

@@ -111,10 +111,10 @@ class MqttReader(TelegramWatch):
         on_telegram: Callable[[Telegram], None],
         on_available: Callable[[bool], None],
         *,
-        on_key_problem: Callable[[DroppedFrame], None] | None = None,
+        on_drop: Callable[[DroppedFrame], None] | None = None,
     ) -> None:
         """Subscribe to topic when run, pushing telegrams to on_telegram."""
-        super().__init__(topic_url(topic), decoder, on_telegram, on_available, on_key_problem=on_key_problem)
+        super().__init__(topic_url(topic), decoder, on_telegram, on_available, on_drop=on_drop)
         self.topic = topic
         self.hass = hass
         self.messages = 0

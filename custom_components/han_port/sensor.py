@@ -539,7 +539,7 @@ CONNECTION_SENSOR = SensorEntityDescription(
     key="connection",
     translation_key="connection",
     device_class=SensorDeviceClass.ENUM,
-    options=["receiving", *Loss, "read_elsewhere"],
+    options=["receiving", "learning", *Loss, "read_elsewhere"],
     entity_category=EntityCategory.DIAGNOSTIC,
 )
 
@@ -554,9 +554,11 @@ class HanPortConnectionSensor(HanPortEntity, SensorEntity):
 
     @property
     def native_value(self) -> str | None:
-        """Receiving, or the cause of the meter's unavailability."""
+        """Receiving, learning the meter's list, or the cause of the meter's unavailability."""
         coordinator = self.coordinator
-        return "receiving" if coordinator.last_update_success else coordinator.unavailable_because
+        if not coordinator.last_update_success:
+            return coordinator.unavailable_because
+        return "learning" if coordinator.learning.progress is not None else "receiving"
 
 
 class HanPortDerivedSensor(HanPortEntity, SensorEntity):

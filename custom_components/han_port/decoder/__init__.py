@@ -11,7 +11,7 @@ from .decoder import Decoder, Event
 from .dlms import strip_llc
 from .hdlc import frame_apdu, hdlc_frame
 from .learned import LearnedListData, LearnedPositionData
-from .masking import mask_serials, reseal, serial_masks
+from .masking import mask_serials, mask_texts, reseal, serial_masks
 from .mbus import mbus_frames
 from .model import Ciphering, DecodeError, DroppedFrame, DropReason, FrameFormat, Reading, Telegram
 from .obis import ObisCode, Unit
@@ -77,6 +77,7 @@ __all__ = [
     "is_bare_ciphered",
     "key_digits",
     "mask_serials",
+    "mask_texts",
     "mbus_frames",
     "parse_key",
     "quantity_of",

@@ -17,7 +17,15 @@ from .hdlc import HdlcMessage
 from .learned import LearnedListData, ListLearner
 from .lists import UnlistedPositionalListError, VendorList, maker_by_system_title, take_apart
 from .mbus import MbusMessage
-from .model import DecodeError, DroppedFrame, DropReason, FrameRefusedError, KeyProblemError, Telegram
+from .model import (
+    DecodeError,
+    DroppedFrame,
+    DropReason,
+    FrameRefusedError,
+    KeyProblemError,
+    ListNotLearnedError,
+    Telegram,
+)
 from .p1 import P1Framer, P1Message, parse_telegram
 from .payload import MAX_MESSAGE_BYTES, describe, hex_digits, is_bare_apdu
 from .readings import STANDARD, interpret
@@ -233,6 +241,8 @@ class _ContentDecoder:
                 self._rejected_in_a_row = 0
         except FrameRefusedError as err:
             return self._refused(err, message)
+        except ListNotLearnedError as err:
+            return DroppedFrame(DropReason.LEARNING, str(err), message.raw)
         except DecodeError as err:
             return DroppedFrame(DropReason.UNDECODABLE, str(err), message.raw)
         return telegram

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from .cosem import DATE_TIME_LENGTH, parse_date_time
 from .lists import CLOCK, PHASE_CURRENTS, PHASE_IMPORT_POWERS, PHASE_VOLTAGES, VendorList, maker_by_system_title
-from .model import DecodeError
+from .model import DecodeError, ListNotLearnedError
 from .obis import ObisCode
 from .proofs import (
     MIN_EVIDENCE_POWER,
@@ -397,7 +397,7 @@ class ListLearner:
         listed = items[clock] if clock is not None else None
         shape.observe(items, (parse_date_time(listed) if isinstance(listed, bytes) else None) or when)
         if not shape.shown:
-            raise DecodeError(shape.progress())
+            raise ListNotLearnedError(shape.progress())
         name = shape.position_of(LOGICAL_DEVICE_NAME)
         maker = maker_by_system_title(str(text(items[name])).encode()) if name is not None else None
         # Each entry carries its resolution as a scaler: no table's prior is left for the resolution learner to doubt.

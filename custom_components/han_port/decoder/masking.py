@@ -69,6 +69,19 @@ def serial_masks(telegram: Telegram, meter_id: str | None = None) -> list[tuple[
     return sorted(masks, key=lambda mask: len(mask[0]), reverse=True)
 
 
+# A run of letters and digits this long may be a serial, in a list whose positions nothing names yet.
+_TEXT_RUN = re.compile(rb"[0-9A-Za-z]{6,}")
+
+
+def mask_texts(data: bytes) -> bytes:
+    """Mask every run of six or more letters and digits but its first three: a list no table knows may hold a serial.
+
+    Each mask keeps its length, and the first three letters keep a maker's
+    FLAG id readable.
+    """
+    return _TEXT_RUN.sub(lambda match: _masked_after_maker(match.group()), data)
+
+
 def mask_serials(data: bytes, masks: list[tuple[bytes, bytes]]) -> bytes:
     """Replace every serial in data by its mask, keeping every byte's place."""
     for serial, mask in masks:

@@ -80,6 +80,8 @@ class DropReason(StrEnum):
     """Authentic, but its invocation counter did not increase: a frame sent again."""
     UNRECOGNISED = "unrecognised"
     """A message (an MQTT payload), or a whole input, that holds no frame, APDU or telegram the decoder reads."""
+    LEARNING = "learning"
+    """A list of bare values no table knows, whose positions the meter's physics has not proven yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,10 @@ class DroppedFrame:
 
 class DecodeError(ValueError):
     """The bytes passed their checksum but do not decode."""
+
+
+class ListNotLearnedError(DecodeError):
+    """A list of bare values no table knows, whose positions are still being learned from its physics."""
 
 
 class FrameRefusedError(DecodeError):

@@ -1,0 +1,85 @@
+"""A meter whose list no table knows, as a user meets it: set up at once, its list learned, a repair while it is not."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
+
+from custom_components.han_port import issues as issues_module
+from custom_components.han_port.const import DOMAIN
+from custom_components.han_port.decoder import Decoder, ObisCode, Telegram
+from simulator.frames import AM550_FIELDS
+
+from .meter import sensor, wait_for
+from .test_config_flow import start
+from .test_learned_lists import NAME, push, states
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+    from .meter import TcpMeter
+
+pytestmark = pytest.mark.usefixtures("fast_timing")
+
+# A list no table knows: the AM550's, without its export powers (a 1-way company's push, say).
+FIELDS = (*AM550_FIELDS[:3], AM550_FIELDS[4], *AM550_FIELDS[6:15])
+
+
+async def test_a_meter_with_an_unknown_list_is_set_up_and_its_list_learned(
+    hass: HomeAssistant,
+    tcp_meter: TcpMeter,
+    hass_client: ClientSessionGenerator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(issues_module, "LEARNING_PUSHES_BEFORE_ISSUE", 2)
+    truth = list(states(40))
+    frames = [push(state, FIELDS) for state in truth]
+    # Nothing is shown before physics proves it: how many pushes that takes, our own decoder says.
+    learner = Decoder()
+    proven_after = next(
+        n for n, frame in enumerate(frames) if any(isinstance(e, Telegram) for e in learner.feed(frame))
+    )
+    assert proven_after > 2
+    tcp_meter.start_pushing([frames[0]])
+    flow = await start(hass, "network")
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    # Heard, though no telegram decoded yet: the entry is made, named by nothing the meter sent.
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry = result["result"]
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    tcp_meter.start_pushing(list(frames[:proven_after]), interval=0.05)
+    await wait_for(lambda: sensor(hass, "connection") is not None and sensor(hass, "connection").state == "learning")
+    issue_id = f"list_not_learned_{entry.entry_id}"
+    await wait_for(lambda: ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["issue_tracker"].startswith("https://github.com/")
+    assert "positions proven" in issue.translation_placeholders["progress"]
+    # The diagnostics hold its pushes, every serial masked, still checksum-valid.
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    captures = diagnostics["last_unlearned_pushes"]
+    assert captures
+    assert all(NAME.encode().hex(" ") not in capture["raw"] for capture in captures)
+    assert Decoder().feed_events(bytes.fromhex(captures[-1]["raw"]))[0].reason == "learning"  # type: ignore[union-attr]
+
+    # The rest of the pushes prove the list: values shown, the issue withdrawn, what was proven kept.
+    tcp_meter.start_pushing(list(frames[proven_after:]), interval=0.05)
+    await wait_for(lambda: sensor(hass, "connection").state == "receiving")  # type: ignore[union-attr]
+    await wait_for(lambda: ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None)
+    voltage = sensor(hass, "voltage_l1")
+    assert voltage is not None
+    assert float(voltage.state) in {state.voltages[0] for state in truth}
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    (learned,) = diagnostics["learned_lists"]
+    assert learned["shown"] is True
+    assert {position["obis"] for position in learned["positions"]} >= {str(ObisCode(1, 0, 32, 7, 0, 255))}
+    assert await hass.config_entries.async_unload(entry.entry_id)
