@@ -406,3 +406,12 @@ def test_a_lone_bare_apdu_at_a_stream_start_gives_way_to_the_first_checksum(chun
     events = [event for chunk in chunks for event in decoder.feed_events(chunk)]
     assert powers(events)[-3:] == [1002, 1003, 1004]
     assert not any("not read as the stream's" in event.detail for event in events if not isinstance(event, Telegram))
+
+
+@pytest.mark.parametrize("intruder", sorted(INTRUDERS))
+@pytest.mark.parametrize("kind", ["llc-ciphered", "p1-ciphered"])
+def test_one_tag_proven_push_is_no_lone_bare_apdu_a_strangers_frame_outweighs(kind: str, intruder: str) -> None:
+    """A bare ciphered push proves itself by its tag: another device's frame right after it is a stranger still."""
+    push, keys = _bare_stream(kind)
+    stream = push(1000, 1) + INTRUDERS[intruder] + b"".join(push(2000 + n, n + 2) for n in range(4))
+    assert powers(feed(Decoder(*keys), stream, len(kind))) == [1000, 2000, 2001, 2002, 2003]

@@ -200,10 +200,10 @@ def test_a_damaged_encrypted_p1_push_costs_that_push_alone_and_is_no_key_problem
     assert powers(events, P1_POWER) == [1000, 1001, 1003, 1006]
     assert decoder.dropped == {DropReason.BAD_CHECKSUM: 3}
     assert [event.detail for event in events if not isinstance(event, Telegram)] == [
-        # Push 2's ciphertext, push 4 (read to its damaged length, then push 5
-        # found where it really began), and push 5 cut short by push 6.
+        # Push 2's ciphertext; push 4, whose length runs on into push 5's
+        # header; and push 5 cut short by push 6.
         "the authentication tag does not match, though these keys opened this meter's APDUs before: damaged on the line",
-        "the authentication tag does not match, though these keys opened this meter's APDUs before: damaged on the line",
+        "ciphered APDU cut short by the next one: its length was damaged",
         "ciphered APDU cut short by the next one: its length was damaged",
     ]
 
@@ -541,3 +541,14 @@ def test_segments_of_two_pushes_are_never_joined_across_a_damaged_frame() -> Non
             event.readings[ObisCode.parse("1-0:32.7.0")].value for event in events if isinstance(event, Telegram)
         ]
         assert (powers(events, ObisCode.parse("1-0:1.7.0")), voltages) == ([500, 3000], [225, 235])
+
+
+@pytest.mark.parametrize("grow", [1, 2, 4])
+def test_a_push_whose_title_and_length_were_both_damaged_never_takes_the_next_one(grow: int) -> None:
+    """The next header straddles the damaged push's end, and the damaged title is no header to look for."""
+    pushes = [bytearray(_p1_push(1000 + n, n + 1)) for n in range(7)]
+    pushes[3][9] ^= 0x04  # the system title's last byte
+    pushes[3][10] += grow  # the length: the first bytes of push 5 taken
+    decoder = Decoder(KEY, AUTH_KEY)
+    events = [event for chunk in chunked(b"".join(pushes), random.Random(grow)) for event in decoder.feed_events(chunk)]
+    assert powers(events, P1_POWER) == [1000, 1001, 1002, 1004, 1005, 1006]

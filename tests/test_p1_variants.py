@@ -463,3 +463,21 @@ def test_an_impossible_power_factor_drops_the_telegram_with_its_reason() -> None
     assert isinstance(dropped, DroppedFrame)
     assert dropped.reason is DropReason.IMPLAUSIBLE
     assert "13.7.0" in dropped.detail
+
+
+def test_a_bang_inside_a_line_is_no_end_of_a_telegram_without_a_crc() -> None:
+    """At a stream's start, one bit turns a line's ')' into '!': the telegram's CRC still decides, and fails."""
+    lines = ["0-0:1.0.0(240115130010W)", "1-0:1.7.0(02.345*kW)", "1-0:2.8.0(00000.000*kWh)"]
+    telegram = bytearray(encoder.p1_telegram("SMA5", lines))
+    telegram[telegram.rfind(b")\r\n!")] = ord("!")
+    telegram[telegram.find(b"1-0:1.7.0(") + 11] ^= 0x01  # and a digit of the power
+    following = encoder.p1_telegram("SMA5", ["0-0:1.0.0(240115130020W)", "1-0:1.7.0(01.001*kW)"])
+    decoder = Decoder()
+    events = decoder.feed_events(bytes(telegram) + following)
+    shown = [
+        (event.readings[ObisCode.parse("1-0:1.7.0")].value, event.checksummed)
+        for event in events
+        if isinstance(event, Telegram)
+    ]
+    assert shown == [(1001, True)]
+    assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}

@@ -265,3 +265,24 @@ def test_a_raw_message_ending_in_a_flag_never_holds_the_next_hex_message() -> No
     powers = [event.readings[ObisCode.parse("1-1:1.7.0")].value for event in events if isinstance(event, Telegram)]
     # Another meter's frame, checksum-valid, is read; the hex pushes after it are read as hex.
     assert powers == [1001, 1703, 1002, 1003]
+
+
+@pytest.mark.parametrize("tail", [b"\x68", b"\x68\x21", b"\x7e\xa3", b"\x7e\xa3\x45"])
+def test_a_raw_message_ending_like_a_frames_start_never_holds_the_next_hex_push(tail: bytes) -> None:
+    """Another device's raw message whose last bytes look like a frame's start: the next hex push is a push of its own."""
+    state = MeterState(meter_id="5706567000000001")
+
+    def push(power: int) -> bytes:
+        state.power_import = power
+        return frame_apdu(encoder.data_notification(encoder.kamstrup_list(state, hourly=False), state.moment))
+
+    decoder = Decoder()
+    messages = [
+        push(1001).hex(" ").encode(),
+        b"status " + tail,
+        push(1002).hex(" ").encode(),
+        push(1003).hex().encode(),
+    ]
+    events = [event for message in messages for event in decoder.feed_message(message)]
+    powers = [event.readings[ObisCode.parse("1-1:1.7.0")].value for event in events if isinstance(event, Telegram)]
+    assert powers == [1001, 1002, 1003]

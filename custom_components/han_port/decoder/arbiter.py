@@ -122,7 +122,8 @@ class Arbiter:
         # and may have been a damaged frame's: the first message a checksum proves outweighs it.
         if self.framing is None or (framing is Framing.FRAMES and whole and self._proofs < _SETTLED):
             self.framing, self._other, self._other_in_a_row = framing, None, 0
-            self._proofs = _SETTLED if framing is Framing.FRAMES else 1
+            # A tag proves a bare ciphered APDU as a checksum proves a frame: only a plain one may be a damaged frame's.
+            self._proofs = 1 if framing is Framing.NOTIFICATIONS else _SETTLED
             return True
         if not whole:
             return False

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from .dlms import Notification
-    from .framers import Framed, FramedMessage
+    from .framers import FramedMessage
     from .model import Reading
     from .obis import ObisCode
 
@@ -80,6 +80,8 @@ _KINDS: dict[type[DlmsMessage | P1Message], str] = {
 }
 # A bare ciphered APDU refused for these reasons had a ciphering header that held.
 _KEY_REFUSALS = frozenset({DropReason.KEY_MISSING, DropReason.KEY_REJECTED, DropReason.REPLAYED})
+# The first byte of an HDLC frame, an M-Bus long frame and a P1 telegram.
+_FRAME_OPENINGS = (b"\x7e", b"\x68", b"/")
 # A ciphered APDU without a checksum that proven keys fail to open is damage; this many in a row are the keys'.
 _DAMAGED_IN_A_ROW = 3
 
@@ -315,7 +317,13 @@ class Decoder:
         """Add bytes; return completed telegrams and dropped frames, in stream order."""
         events = []
         for framed in self._framers.frame(data):
-            if self._framers.in_untaken_frame(framed) and not self._tag_proves(framed):
+            if self._framers.in_untaken_frame(framed):
+                ciphered = self._tag_proven(framed[2])
+                if ciphered is not None:
+                    # Its tag proves its bytes, not the stream's format: it may be a frame's whose header was lost.
+                    proven = self._content.decode(ciphered)
+                    events.extend([] if proven is None else [self._counted(proven)])
+                    continue
                 detail = "inside a frame whose header or check failed: no checksum of it held"
                 events.append(self._counted(DroppedFrame(DropReason.UNRECOGNISED, detail, framed[2].raw)))
                 continue
@@ -324,19 +332,18 @@ class Decoder:
                 events.append(self._counted(event))
         return events
 
-    def _tag_proves(self, framed: Framed) -> bool:
-        """Whether a bare ciphered APDU's GCM tag holds: then its bytes are its own, whatever bytes stand around it.
+    def _tag_proven(self, message: FramedMessage | DroppedFrame) -> GloMessage | None:
+        """Return a bare ciphered APDU whose GCM tag holds: its bytes are its own, whatever bytes stand around it.
 
         Checked without keeping anything (no replay counter moves): the APDU is decoded again if read.
         """
-        message = framed[2]
         if not isinstance(message, GloMessage):
-            return False
+            return None
         try:
             telegram = decode_dlms_message(message, self._content.keys)
         except (FrameRefusedError, DecodeError):
-            return False
-        return telegram.checksummed
+            return None
+        return message if telegram.checksummed else None
 
     def _arbitrate(self, position: int, framing: Framing, message: FramedMessage | DroppedFrame) -> Event | None:
         """Read a message as the stream's, drop it as a stranger's, or pass over a chance pattern in another's bytes."""
@@ -402,7 +409,7 @@ class Decoder:
         # The rest of a frame comes written as its start was: raw bytes
         # that happen to be hex digits ("00") are not hex text.
         rest = (hex_digits(payload) if self._hex_frame else None) or payload
-        if self._framers.continued_by(rest) or self._p1_waits_from is not None:
+        if self._continues(payload, rest):
             data = rest
         else:
             self._end_message_frames()
@@ -428,6 +435,21 @@ class Decoder:
             what = describe(data) if data is payload else f"hex text of {describe(data)}"
             events.append(self._counted(self._unrecognised(payload, what)))
         return events
+
+    def _continues(self, payload: bytes, rest: bytes) -> bool:
+        """Whether a message continues a frame or telegram the messages before it began (rest: as it would be read).
+
+        A frame begun raw is not continued by hex text that opens a frame of
+        its own: that is the next push, written as a hex-text bridge writes
+        it, after a raw message's tail (another device's, say) that happened
+        to look like a frame's start.
+        """
+        if not (self._framers.continued_by(rest) or self._p1_waits_from is not None):
+            return False
+        if self._hex_frame:
+            return True
+        decoded = hex_digits(payload)
+        return decoded is None or decoded[:1] not in _FRAME_OPENINGS
 
     def _end_message_frames(self) -> None:
         """Forget what the last messages left behind: it began no frame that this message continues."""

@@ -41,6 +41,7 @@ class GloMessage:
 
 # No ciphered push needs more than 64 kB: a longer length field is a false start.
 _MAX_LENGTH_BYTES = 2
+_HEADERS_KEPT = 2
 
 
 def _length(buffer: bytes | bytearray, at: int) -> tuple[int, int] | None:
@@ -66,9 +67,9 @@ class GloFramer:
         # far its bytes were searched for the next APDU's header.
         self._searched_from = -1
         self._searched_to = 0
-        # The header of the APDU read last (none yet: the stream is not known to
-        # carry them bare), and the stream position it ended at.
-        self._emitted_header = b""
+        # The headers of the APDUs read last (none yet: the stream is not known to
+        # carry them bare), and the stream position the last ended at.
+        self._emitted_headers: tuple[bytes, ...] = ()
         self._emitted_to = 0
 
     @property
@@ -86,7 +87,7 @@ class GloFramer:
         """Where the APDU at start ends, by its header; -1 for a false start, None until its header is in."""
         if len(buffer) - start < 2:  # noqa: PLR2004 - the tag and the system title's length
             return None
-        if buffer[start + 1] != SYSTEM_TITLE_LENGTH or inside_envelope(before, bare_stream=bool(self._emitted_header)):
+        if buffer[start + 1] != SYSTEM_TITLE_LENGTH or inside_envelope(before, bare_stream=bool(self._emitted_headers)):
             return -1
         length = _length(buffer, start + GLO_LENGTH_AT)
         if length is None:
@@ -112,8 +113,10 @@ class GloFramer:
         searched = self._searched_to if self._searched_from == origin else origin + GLO_LENGTH_AT
         since = max(start + GLO_LENGTH_AT, searched - self._offset - GLO_LENGTH_AT + 1)
         self._searched_from, self._searched_to = origin, self._offset + end
-        headers = {bytes(buffer[start : start + GLO_LENGTH_AT]), self._emitted_header} - {b""}
-        found = [at for header in headers if (at := buffer.find(header, since, end)) >= 0]
+        headers = {bytes(buffer[start : start + GLO_LENGTH_AT]), *self._emitted_headers}
+        # A header that begins inside the APDU and runs on past its end counts too: the length grew by a few bytes.
+        reach = min(end + GLO_LENGTH_AT - 1, len(buffer))
+        found = [at for header in headers if 0 <= (at := buffer.find(header, since, reach)) < end]
         return min(found, default=None)
 
     def unfinished(self) -> str | None:
@@ -140,8 +143,8 @@ class GloFramer:
             if self._offset + start < self._emitted_to:
                 # Inside the APDU read last: only its own meter's next header,
                 # which a damaged length made it swallow the start of.
-                header = buffer[start : start + GLO_LENGTH_AT]
-                if header != self._emitted_header[: len(header)]:
+                header = bytes(buffer[start : start + GLO_LENGTH_AT])
+                if not any(known.startswith(header) for known in self._emitted_headers):
                     pos = start + 1
                     continue
             before = (history + bytes(buffer[max(clean, start - HISTORY) : start]))[-HISTORY:]
@@ -168,7 +171,9 @@ class GloFramer:
                 break
             apdu = bytes(buffer[start:end])
             events.append((self._offset + start, GloMessage(apdu, apdu)))
-            self._emitted_header, self._emitted_to = apdu[:GLO_LENGTH_AT], self._offset + end
+            # The headers of the last two APDUs read: a damaged title in one must not hide the meter's own.
+            self._emitted_headers = (apdu[:GLO_LENGTH_AT], *self._emitted_headers)[:_HEADERS_KEPT]
+            self._emitted_to = self._offset + end
             # Look again from where the next header could have begun inside it.
             pos, clean = max(start + 1, end - GLO_LENGTH_AT + 1), end
             history = b""

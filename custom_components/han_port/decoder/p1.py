@@ -137,7 +137,8 @@ class P1Framer:
             if end_mark < 0:
                 break
             after = bytes(buffer[end_mark + 1 : end_mark + 1 + _LONGEST_END_WITHOUT_CRC])
-            if after.startswith(_ENDS_WITHOUT_CRC):
+            # A telegram's '!' opens its own line: one inside a line is a damaged byte, never an end without a CRC.
+            if after.startswith(_ENDS_WITHOUT_CRC) and buffer[end_mark - 1 : end_mark] == b"\n":
                 pos = self._judge_without_crc(buffer, start, end_mark, events)
                 continue
             crc_end = end_mark + 1 + _CRC_DIGITS
