@@ -9,15 +9,16 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 
 from custom_components.han_port import issues as issues_module
-from custom_components.han_port.const import DOMAIN
+from custom_components.han_port.const import CONF_GENERATED_ID, DOMAIN
 from custom_components.han_port.decoder import Decoder, ObisCode, Telegram
 from simulator.frames import AM550_FIELDS
 
 from .meter import sensor, wait_for
-from .test_config_flow import start
+from .test_config_flow import Flow, start
 from .test_learned_lists import NAME, push, states
 
 if TYPE_CHECKING:
@@ -83,3 +84,27 @@ async def test_a_meter_with_an_unknown_list_is_set_up_and_its_list_learned(
     assert learned["shown"] is True
     assert {position["obis"] for position in learned["positions"]} >= {str(ObisCode(1, 0, 32, 7, 0, 255))}
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize("generated", [True, False])
+async def test_a_meter_whose_list_is_being_learned_is_reconfigured_only_if_it_named_no_meter(
+    hass: HomeAssistant, tcp_meter: TcpMeter, generated: bool
+) -> None:
+    """Heard while its list is learned, a meter says nothing of who it is: only an entry that knew no id may take it."""
+    unique_id = "made-up-id" if generated else "78012345"
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=unique_id,
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: 1, CONF_GENERATED_ID: generated},
+    )
+    entry.add_to_hass(hass)
+    tcp_meter.start_pushing([push(state, FIELDS) for state in states(3)])
+    flow = Flow(hass, await entry.start_reconfigure_flow(hass))
+    await flow.submit({"next_step_id": "network"})
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == ("reconfigure_successful" if generated else "wrong_meter")
+    assert (entry.data[CONF_PORT] == tcp_meter.port) is generated
+    await hass.async_block_till_done()
+    if generated:
+        assert await hass.config_entries.async_unload(entry.entry_id)
