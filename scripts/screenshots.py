@@ -9,19 +9,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
+import math
 import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulator.meter import SimulatedMeter
+from custom_components.han_port.const import DOMAIN
 from tests.live import HomeAssistant, Simulator, free_port
 
 if TYPE_CHECKING:
@@ -32,22 +35,8 @@ IMAGES = ROOT / "docs" / "images"
 # The simulated Danish meter's keys: made up for the pictures.
 KEY = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
 AUTH_KEY = bytes.fromhex("101112131415161718191a1b1c1d1e1f")
-
-
-def todays_statistics(now: datetime) -> list[dict[str, Any]]:
-    """Hourly energy statistics for today so far, from the simulated household's power."""
-    local = now.astimezone()
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    meter = SimulatedMeter("kamstrup", start=start.replace(tzinfo=None))
-    statistics = []
-    total = 0.0
-    hour = start
-    while hour + timedelta(hours=1) <= local:
-        meter.advance((hour + timedelta(hours=1)).replace(tzinfo=None))
-        total = (meter.energy_import - SimulatedMeter("kamstrup").energy_import) / 1000
-        statistics.append({"start": hour.astimezone(UTC).isoformat(), "sum": total, "state": total})
-        hour += timedelta(hours=1)
-    return statistics
+ZONE = ZoneInfo("Europe/Oslo")
+"""The instance's time zone (tests/live.py): the Norwegian meter keeps its time."""
 
 
 # Walks the frontend's shadow roots, which querySelector does not enter.
@@ -66,7 +55,7 @@ _CLICK_BUTTON = (
 {
   const button = deep(document.body, (n) => ["HA-BUTTON", "MWC-BUTTON"].includes(n.tagName)
     && n.textContent.trim().toUpperCase() === LABEL.toUpperCase())[0];
-  button.click(); !!button
+  if (button) button.click(); !!button
 }
 """
 )
@@ -76,7 +65,7 @@ _CLICK_MENU = (
 {
   const item = deep(
     document.body, (n) => n.tagName && n.tagName.includes("LIST-ITEM") && n.textContent.includes(LABEL))[0];
-  item.click(); !!item
+  if (item) item.click(); !!item
 }
 """
 )
@@ -129,6 +118,15 @@ class Browser:
         await self.call("Page.navigate", url=url)
         await asyncio.sleep(settle)  # login redirect, frontend load, first data
 
+    async def click(self, script: str, label: str, seconds: float = 60) -> None:
+        """Click what script finds by label, once it is there: a busy machine renders late."""
+        for _ in range(int(seconds * 2)):
+            if await self.evaluate(script.replace("LABEL", json.dumps(label))) is True:
+                return
+            await asyncio.sleep(0.5)
+        msg = f"nothing to click says {label!r}"
+        raise RuntimeError(msg)
+
     async def shoot(self, target: Path) -> None:
         reply = await self.call("Page.captureScreenshot")
         await asyncio.to_thread(target.write_bytes, base64.b64decode(reply["data"]))
@@ -139,7 +137,10 @@ class Browser:
             if text in str(await self.evaluate(_TEXT) or ""):
                 return
             await asyncio.sleep(0.5)
-        msg = f"the dialog never said {text!r}"
+        reply = await self.call("Page.captureScreenshot")
+        seen = Path(tempfile.gettempdir()) / "han-port-screenshots-failed.png"
+        await asyncio.to_thread(seen.write_bytes, base64.b64decode(reply["data"]))
+        msg = f"the dialog never said {text!r} (what the browser showed: {seen})"
         raise RuntimeError(msg)
 
 
@@ -189,9 +190,12 @@ async def pictures(hass: HomeAssistant, simulator_port: int) -> None:
     async with chromium() as browser:
         await browser.open(f"{hass.url}/config/integrations/dashboard/add?domain=han_port")
         # "Do you want to set up HAN Port?"
-        await browser.evaluate(_CLICK_BUTTON.replace("LABEL", json.dumps("OK")))
+        # Home Assistant asks a new instance to confirm its HTTP settings (the test's own port): keep them.
+        with contextlib.suppress(RuntimeError):
+            await browser.click(_CLICK_BUTTON, "Confirm", seconds=5)
+        await browser.click(_CLICK_BUTTON, "OK")
         await asyncio.sleep(3)
-        await browser.evaluate(_CLICK_MENU.replace("LABEL", json.dumps("Network serial bridge")))
+        await browser.click(_CLICK_MENU, "Network serial bridge")
         await asyncio.sleep(2)
         bridge = {"host": "127.0.0.1", "port": simulator_port}
         await browser.evaluate(_FILL.replace("DATA", json.dumps(bridge)))
@@ -208,47 +212,137 @@ async def pictures(hass: HomeAssistant, simulator_port: int) -> None:
         await browser.evaluate(_CLICK_BUTTON.replace("LABEL", json.dumps("Submit")))
         entity = hass.wait_for_entity("_energy_import", seconds=120)
         hass.wait_for_state(entity, lambda state: state not in ("unknown", "unavailable"), seconds=120)
-        devices, _, _ = await hass.websocket(
-            {"type": "config/device_registry/list"},
-            {
-                "type": "recorder/import_statistics",
-                "metadata": {
-                    "has_mean": False,
-                    "has_sum": True,
-                    "name": None,
-                    "source": "recorder",
-                    "statistic_id": entity,
-                    "unit_of_measurement": "kWh",
-                },
-                "stats": todays_statistics(datetime.now(UTC)),
-            },
+        devices = (await hass.websocket({"type": "config/device_registry/list"}))[0]
+        device = next(d for d in devices if d["manufacturer"] == "Kamstrup")
+        await browser.open(f"{hass.url}/config/devices/device/{device['id']}")
+        await browser.shoot(IMAGES / "device.png")
+        async with norwegian_meter(hass) as statistic:
+            print(f"the Energy dashboard's grid consumption: {statistic}")
+            await browser.open(f"{hass.url}/config/energy")
+            await browser.shoot(IMAGES / "energy-configuration.png")
+            await browser.open(f"{hass.url}/energy")
+            await browser.shoot(IMAGES / "energy.png")
+
+
+@contextlib.asynccontextmanager
+async def norwegian_meter(hass: HomeAssistant) -> AsyncIterator[str]:
+    """Set a Norwegian Kaifa meter up whose bridge kept its last hours' lists; yield its meter hours' statistic.
+
+    Its clock states its UTC offset, so HAN Port places each register the
+    bridge delivers late in the hour it was read, and writes those hours
+    itself. The Energy dashboard's grid consumption is set to them.
+    """
+    now = datetime.now(ZONE).replace(microsecond=0)
+    offset = now.utcoffset() or timedelta(0)
+    # HAN Port takes a clock that states its offset up to 6 h late: the oldest
+    # list must still be, once the meter is set up.
+    lists = 6 if now.minute < 45 else 5  # noqa: PLR2004
+    simulator = Simulator(
+        free_port(),
+        now.replace(tzinfo=None).isoformat(),
+        2,
+        speed=1,
+        vendor="kaifa",
+        options=(
+            *("--deviation", str(-int(offset.total_seconds() // 60))),
+            # Hours of 0.2 to 1.5 kWh: a burst's registers grow within what the energy guard allows.
+            *("--load", "0.5"),
+            *("--backlog", str(lists)),
+            # The flow's listening is the first client; setting the entry up opens
+            # the bridge once to check it, and its reader is the third.
+            *("--backlog-at-client", "3"),
+            # HAN Port writes hours once it has read back where its statistics
+            # stand, soon after the entry starts: the bridge delivers after that.
+            *("--backlog-delay", "10"),
+        ),
+    )
+    try:
+        flow = await asyncio.to_thread(hass.request, "POST", "/api/config/config_entries/flow", {"handler": DOMAIN})
+        path = f"/api/config/config_entries/flow/{flow['flow_id']}"
+        await asyncio.to_thread(hass.request, "POST", path, {"next_step_id": "network"})
+        created = await asyncio.to_thread(
+            hass.configure, flow["flow_id"], {"host": "127.0.0.1", "port": simulator.port}
+        )
+        if created["type"] != "create_entry":
+            raise RuntimeError(created)
+        meter_id = created["title"].split()[-1]
+        statistic = f"{DOMAIN}:{meter_id}_energy_import"
+        # The registers the bridge delivered late, by the meter's clock.
+        registers = {
+            datetime.fromisoformat(record["time"]).replace(tzinfo=ZONE): record["energy_import"]
+            for record in simulator.sent
+            if record["list"] == "hourly"
+        }
+        boundaries = sorted(registers)
+        # The hour before the first register is written too, as not measured (0 kWh).
+        first = boundaries[0].replace(minute=0, second=0) - timedelta(hours=1)
+        hours = await written_hours(hass, statistic, first, len(boundaries))
+        await hass.websocket(
             {
                 "type": "energy/save_prefs",
                 "energy_sources": [
                     {
                         "type": "grid",
-                        "flow_from": [
-                            {
-                                "stat_energy_from": entity,
-                                "stat_cost": None,
-                                "entity_energy_price": None,
-                                "number_energy_price": None,
-                            }
-                        ],
-                        "flow_to": [],
+                        "stat_energy_from": statistic,
+                        "stat_energy_to": None,
+                        "stat_cost": None,
+                        "entity_energy_price": None,
+                        "number_energy_price": None,
+                        "stat_compensation": None,
+                        "entity_energy_price_export": None,
+                        "number_energy_price_export": None,
                         "cost_adjustment_day": 0,
                     }
                 ],
                 "device_consumption": [],
             },
         )
-        device = next(d for d in devices if d["manufacturer"] == "Kamstrup")
-        await browser.open(f"{hass.url}/config/devices/device/{device['id']}")
-        await browser.shoot(IMAGES / "device.png")
-        await browser.open(f"{hass.url}/config/energy")
-        await browser.shoot(IMAGES / "energy-configuration.png")
-        await browser.open(f"{hass.url}/energy")
-        await browser.shoot(IMAGES / "energy.png")
+        verify(boundaries, registers, hours)
+        yield statistic
+    finally:
+        simulator.stop()
+
+
+async def written_hours(
+    hass: HomeAssistant, statistic: str, start: datetime, count: int, seconds: float = 120
+) -> dict[datetime, dict[str, Any]]:
+    """Read the hours HAN Port wrote back from the recorder, once count of them are there; by their start."""
+    hours: dict[datetime, dict[str, Any]] = {}
+    for _ in range(int(seconds)):
+        (found,) = await hass.websocket(
+            {
+                "type": "recorder/statistics_during_period",
+                "start_time": start.isoformat(),
+                "statistic_ids": [statistic],
+                "period": "hour",
+                "types": ["change", "state", "sum"],
+                "units": {"energy": "kWh"},
+            }
+        )
+        hours = {datetime.fromtimestamp(row["start"] / 1000, UTC): row for row in found.get(statistic, [])}
+        if len(hours) >= count:
+            return hours
+        await asyncio.sleep(1)
+    msg = f"{statistic} has {len(hours)} hours, not {count}"
+    raise RuntimeError(msg)
+
+
+def verify(boundaries: list[datetime], registers: dict[datetime, int], hours: dict[datetime, dict[str, Any]]) -> None:
+    """Check each hour's change against the difference of the registers sent at its ends; print both."""
+    print("hour (local)   register at start -> at end (Wh)   difference   statistic's change")
+    for before, after in itertools.pairwise(boundaries):
+        start = before.replace(minute=0, second=0).astimezone(UTC)
+        difference = (registers[after] - registers[before]) / 1000
+        change = hours[start]["change"]
+        same = math.isclose(change, difference, abs_tol=1e-9)
+        local = before.strftime("%H:00")
+        print(
+            f"{local}-{after.strftime('%H:00')}   {registers[before]} -> {registers[after]}"
+            f"   {difference:.3f} kWh   {change:.3f} kWh   {'equal' if same else 'DIFFERENT'}"
+        )
+        if not same:
+            msg = f"the hour from {local} changed {change} kWh, the registers {difference} kWh"
+            raise RuntimeError(msg)
 
 
 def main() -> None:

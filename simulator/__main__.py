@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from custom_components.han_port.decoder import Decoder, DroppedFrame, parse_key, read_capture
 
-from .meter import AUTHENTICATED, CIPHERED, VENDORS, Push, SimulatedMeter
+from .meter import AUTHENTICATED, CIPHERED, HOURLY_LISTS, VENDORS, Push, SimulatedMeter
 from .mqtt import PAYLOAD_SHAPES
 from .outlets import Outlets
 
@@ -124,6 +124,34 @@ def _parser() -> argparse.ArgumentParser:
         default="raw",
         help="how to publish: the frames as sent (raw), as hex text (hex), or the APDU without framing (apdu)",
     )
+    parser.add_argument(
+        "--deviation",
+        type=int,
+        metavar="MINUTES",
+        help="the UTC offset Kaifa's and Kamstrup's clocks state, as DLMS counts it: UTC minus local (-60 for CET)",
+    )
+    parser.add_argument("--load", type=float, default=1.0, help="the household's draw, as a share of the simulated one")
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=0,
+        metavar="HOURS",
+        help="send the hourly lists of this many hours before the start in a burst, as a bridge that kept them does",
+    )
+    parser.add_argument(
+        "--backlog-at-client",
+        type=int,
+        default=1,
+        metavar="N",
+        help="the TCP client that gets the backlog: the N-th to connect (default 1)",
+    )
+    parser.add_argument(
+        "--backlog-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="how long after that client connects the backlog goes (default at once)",
+    )
     parser.add_argument("--replay", metavar="FILE", help="replay a capture instead of simulating")
     parser.add_argument("--hex", action="store_true", help="the capture is hex text")
     return parser
@@ -156,7 +184,13 @@ async def _send(args: argparse.Namespace, capture: bytes | None, outlets: Outlet
     if capture is not None:
         await replay(capture, outlets, args.speed)
         return
-    meter = SimulatedMeter(args.vendor, three_phase=args.phases == 3, seed=args.seed)  # noqa: PLR2004
+    meter = SimulatedMeter(
+        args.vendor,
+        three_phase=args.phases == 3,  # noqa: PLR2004
+        seed=args.seed,
+        deviation=args.deviation,
+        load=args.load,
+    )
     if args.start is not None:
         meter.start = meter.now = args.start
     if args.vendor in CIPHERED:
@@ -165,6 +199,12 @@ async def _send(args: argparse.Namespace, capture: bytes | None, outlets: Outlet
     if args.vendor in AUTHENTICATED:
         meter.auth_key = args.auth_key or secrets.token_bytes(16)
         print(f"Authentication key: {meter.auth_key.hex()}", flush=True)  # noqa: T201
+    if args.backlog:
+        backlog = meter.backlog(args.backlog)
+        outlets.backlogs[args.backlog_at_client] = b"".join(push.frame for push in backlog)
+        outlets.backlog_delay = args.backlog_delay
+        for push in backlog:
+            _report(push)
     await simulate(meter, outlets, args.speed, args.seconds, start_at_client=args.start_at_client)
 
 
@@ -178,8 +218,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             capture = read_capture(Path(args.replay).read_bytes(), as_hex=args.hex)
         except (OSError, ValueError) as err:
             parser.error(f"cannot replay {args.replay}: {err}")
+        if args.backlog:
+            parser.error("--backlog needs the simulated meter")
         if args.payload == "apdu":
             parser.error("--payload apdu needs the simulated meter: a capture is replayed as it was framed")
+    if args.backlog and args.vendor not in HOURLY_LISTS:
+        parser.error(f"--backlog needs a meter that sends hourly lists: {', '.join(HOURLY_LISTS)}")
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
         return asyncio.run(_run(args, capture))
     return 0

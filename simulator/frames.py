@@ -117,14 +117,14 @@ def date_time_bytes(moment: datetime, deviation: int | None = None, status: int 
 LLC = b"\xe6\xe7\x00"
 
 
-def data_notification(body: bytes, moment: datetime | None, style: str = "bare") -> bytes:
-    """Build a data-notification APDU; style is how the vendor writes the date-time."""
+def data_notification(body: bytes, moment: datetime | None, style: str = "bare", deviation: int | None = None) -> bytes:
+    """Build a data-notification APDU; style is how the vendor writes the date-time, deviation its UTC offset."""
     if moment is None:
         stamp = b"\x00"
     elif style == "typed":  # Kaifa and 2017-era Kamstrup: 09 0C ...
-        stamp = b"\x09\x0c" + date_time_bytes(moment)
+        stamp = b"\x09\x0c" + date_time_bytes(moment, deviation)
     else:
-        stamp = b"\x0c" + date_time_bytes(moment)
+        stamp = b"\x0c" + date_time_bytes(moment, deviation)
     return b"\x0f" + b"\x40\x00\x00\x00" + stamp + body
 
 
@@ -237,6 +237,8 @@ class MeterState:
     phase_powers: tuple[int, int, int] = (500, 700, 503)  # W import per phase
     power_factors: tuple[float, float, float] = (0.77, 0.95, 0.98)
     power_factor: float = 0.99
+    deviation: int | None = None
+    """The UTC offset the clock states, as DLMS counts it (UTC minus local, minutes); None: not stated."""
 
     @property
     def phases(self) -> int:
@@ -345,7 +347,7 @@ def kaifa_list(state: MeterState, kind: int) -> bytes:
     items += [double_long_unsigned(raw(state.currents[p], -3)) for p in range(state.phases)]
     items += [double_long_unsigned(raw(state.voltages[p], -1)) for p in range(state.phases)]
     if kind == HOURLY:
-        items.append(octet_string(date_time_bytes(state.moment)))
+        items.append(octet_string(date_time_bytes(state.moment, state.deviation)))
         items += [
             double_long_unsigned(value)
             for value in (
@@ -399,7 +401,7 @@ def kamstrup_list(state: MeterState, *, hourly: bool, energy_exponent: int = 1) 
     ]
     pairs += [(f"1-1:{32 + 20 * p}.7.0.255", long_unsigned(raw(state.voltages[p], 0))) for p in range(state.phases)]
     if hourly:
-        pairs.append(("0-1:1.0.0.255", octet_string(date_time_bytes(state.moment))))
+        pairs.append(("0-1:1.0.0.255", octet_string(date_time_bytes(state.moment, state.deviation))))
         pairs += [
             (f"1-1:{c}.8.0.255", double_long_unsigned(raw(value, energy_exponent)))
             for c, value in (

@@ -29,6 +29,10 @@ class Outlets:
         self.publisher: MqttPublisher | None = None
         self.payload_shape = "raw"
         """How telegrams are published (see simulator.mqtt.PAYLOAD_SHAPES)."""
+        self.backlogs: dict[int, bytes] = {}
+        """What a TCP client gets on its own, by its number (1: the first to connect), as a bridge that kept it."""
+        self.backlog_delay = 0.0
+        """How long after it connects a client gets its backlog (s)."""
 
     async def publish_to(self, host: str, port: int, topic: str, shape: str = "raw") -> None:
         """Publish every telegram to topic on the broker at host:port, shaped as shape."""
@@ -48,6 +52,9 @@ class Outlets:
                 writer.close()
                 return
             self.connections += 1
+            backlog = self.backlogs.pop(self.connections, None)
+            if backlog is not None:
+                asyncio.get_running_loop().call_later(self.backlog_delay, _write, writer, backlog)
             self.writers.append(writer)
             async with self._connected:
                 self._connected.notify_all()
@@ -124,3 +131,8 @@ class Outlets:
         publisher, self.publisher = self.publisher, None
         if publisher is not None:
             await publisher.close()
+
+
+def _write(writer: asyncio.StreamWriter, data: bytes) -> None:
+    if not writer.is_closing():
+        writer.write(data)

@@ -46,8 +46,13 @@ class Simulator:
         vendor: str = "kamstrup",
         keys: tuple[bytes, bytes] | None = None,
         mqtt: tuple[str, str, str] | None = None,
+        options: tuple[str, ...] = (),
     ) -> None:
-        """Serve on TCP port; with mqtt (broker HOST:PORT, topic, payload shape), publish there too."""
+        """Serve on TCP port; with mqtt (broker HOST:PORT, topic, payload shape), publish there too.
+
+        options are the simulator's other command-line options (--backlog, --deviation, ...).
+        """
+        self.port = port
         self.sent: list[dict[str, Any]] = []
         key_options = ["--key", keys[0].hex(), "--auth-key", keys[1].hex()] if keys else []
         if mqtt is not None:
@@ -71,6 +76,7 @@ class Simulator:
                 str(seed),
                 "--start-at-client",
                 str(start_at_client),
+                *options,
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
