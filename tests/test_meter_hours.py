@@ -406,3 +406,21 @@ async def test_reactive_registers_get_meter_hours_in_kvarh(
         ("Reactive energy import, meter hours", "kvarh")
     ]
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_lists_a_bridge_hands_over_as_the_entry_starts_are_written_once_the_hours_are_read_back(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """Lists that come before the recorder's last hours were read back wait for them; none is lost."""
+    freezer.move_to(ELEVEN + timedelta(hours=2, minutes=30))
+    entry = await set_up(hass, tcp_meter.port)
+    meter_hours = entry.runtime_data.meter_hours
+    meter_hours._loaded = False  # as in the first moments after setup, before the hours are read back
+    for boundary, register in REGISTERS.items():
+        entry.runtime_data.telegram_received(hourly_list(register, boundary, offset=True))
+    assert await hours(hass) == []
+    await meter_hours.async_load()
+    rows = await hours(hass)
+    assert used(rows) == {ELEVEN: 0.891, ELEVEN + timedelta(hours=1): 1.331}
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 # Estimated hours kept for diagnostics: the latest few say what a user asks about.
 ESTIMATED_HOURS_KEPT = 48
+# Totals that may wait for the recorder's last hours: far more than a bridge hands over on connecting.
+MAX_WAITING = 256
 _KVARH = "kvarh"
 _CODES = {register.key: register.code for register in REGISTERS}
 
@@ -88,6 +90,8 @@ class MeterHourStatistics:
         # What the registers the recorder keeps are multiplied by to compare with the meter's: a
         # changed current-transformer ratio's new value over its old one.
         self._scale = 1.0
+        # Totals accepted before the last hours were read back, written once they are.
+        self._waiting: deque[tuple[Code, float, datetime, datetime | None]] = deque(maxlen=MAX_WAITING)
         self.estimated_hours: deque[dict[str, str]] = deque(maxlen=ESTIMATED_HOURS_KEPT)
         """Hours written from interpolated registers, latest last, for diagnostics."""
 
@@ -111,6 +115,9 @@ class MeterHourStatistics:
         for statistic in REGISTER_STATISTICS:
             self._books[statistic.code] = HourBook(await self._async_last_boundary(statistic))
         self._loaded = True
+        waiting, self._waiting = list(self._waiting), deque(maxlen=MAX_WAITING)
+        for register, value, arrival, clock in waiting:
+            self.add(register, value, arrival, clock)
 
     async def _async_last_boundary(self, statistic: RegisterStatistic) -> Boundary | None:
         found = await get_instance(self._hass).async_add_executor_job(
@@ -134,9 +141,17 @@ class MeterHourStatistics:
 
     @callback
     def add(self, register: Code, value: float, arrival: datetime, clock: datetime | None) -> None:
-        """Take a total the energy guard accepted (in Wh or varh), and write the hours it closes."""
+        """Take a total the energy guard accepted (in Wh or varh), and write the hours it closes.
+
+        One that comes before the recorder's last hours were read back waits
+        for them: a bridge that kept a meter's hourly lists hands them over
+        the moment the entry connects.
+        """
+        if not self._loaded:
+            self._waiting.append((register, value, arrival, clock))
+            return
         book = self._books.get(register)
-        if not self._loaded or book is None:
+        if book is None:
             return
         hours = book.add(value, placed(arrival, clock, dt_util.get_default_time_zone()))
         if hours:
