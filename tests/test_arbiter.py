@@ -10,9 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram, mbus_frames
+from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram, hdlc_frame, mbus_frames
 from custom_components.han_port.decoder.arbiter import FORMAT_CHANGE_EVIDENCE, FRAMES_QUIET_BYTES
 from custom_components.han_port.decoder.crc import crc16_arc
+from custom_components.han_port.decoder.hdlc import FLAG
 from custom_components.han_port.decoder.hdlc import reseal as reseal_hdlc
 from custom_components.han_port.decoder.mbus import reseal as reseal_mbus
 from simulator import frames as encoder
@@ -415,3 +416,15 @@ def test_one_tag_proven_push_is_no_lone_bare_apdu_a_strangers_frame_outweighs(ki
     push, keys = _bare_stream(kind)
     stream = push(1000, 1) + INTRUDERS[intruder] + b"".join(push(2000 + n, n + 2) for n in range(4))
     assert powers(feed(Decoder(*keys), stream, len(kind))) == [1000, 2000, 2001, 2002, 2003]
+
+
+def test_a_frame_right_after_the_first_ciphered_push_is_no_end_of_a_frame_around_it() -> None:
+    """Another device's frame of 128 bytes (7E A0 7E: its length byte is a flag) follows the first push.
+
+    It begins a frame; it is no check and end of one around the push, which stays the stream's first.
+    """
+    push, keys = _bare_stream("p1-ciphered")
+    stranger = next(frame for size in range(100, 130) if (frame := hdlc_frame(encoder.LLC + bytes(size)))[2] == FLAG)
+    assert stranger[:3] == b"\x7e\xa0\x7e"
+    stream = push(1000, 1) + stranger + b"".join(push(2000 + n, n + 2) for n in range(4))
+    assert powers(Decoder(*keys).feed_events(stream)) == [1000, 2000, 2001, 2002, 2003]

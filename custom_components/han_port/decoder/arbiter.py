@@ -158,7 +158,11 @@ def lies_in_a_frame(window: bytes, start: int, end: int) -> bool:
     or either of M-Bus's two copies) ends the frame right after it.
     """
     after = window[max(end, 0) : end + 3]
-    if (len(after) >= _HDLC_END and after[2] == HDLC_FLAG) or (len(after) >= _MBUS_END and after[1] == MBUS_STOP):
+    # A flag and a frame format right after it begin the next frame: no check and end of this one.
+    next_frame = len(after) >= _HDLC_END - 1 and after[0] == HDLC_FLAG and is_frame_format(after[1])
+    if (len(after) >= _HDLC_END and after[2] == HDLC_FLAG and not next_frame) or (
+        len(after) >= _MBUS_END and after[1] == MBUS_STOP
+    ):
         return True
     for at in range(max(start - _HEADER_REACH, 1), max(start - 1, 1)):
         hdlc_length = ((window[at] & 0x07) << 8) | window[at + 1]
