@@ -428,3 +428,21 @@ def test_a_frame_right_after_the_first_ciphered_push_is_no_end_of_a_frame_around
     assert stranger[:3] == b"\x7e\xa0\x7e"
     stream = push(1000, 1) + stranger + b"".join(push(2000 + n, n + 2) for n in range(4))
     assert powers(Decoder(*keys).feed_events(stream)) == [1000, 2000, 2001, 2002, 2003]
+
+
+def test_a_ciphered_frame_whose_header_was_lost_gives_way_to_its_meters_next_frames() -> None:
+    """Fed a byte at a time, its tag-proven APDU comes before its check: the same meter's frames after it are the stream's.
+
+    A stranger's frame, of another system title, would not be (see the test above).
+    """
+
+    def frame(power: int, counter: int) -> bytes:
+        return encoder.hdlc_frames(encoder.glo_cipher(ten_second_list(power), KEY, AUTH_KEY, counter=counter))
+
+    first = bytearray(frame(1000, 1))
+    del first[3:5]  # two bytes of its addresses: its header fails, and its length runs into the next frame
+    stream = bytes(first) + b"".join(frame(1001 + n, n + 2) for n in range(3))
+    decoder = Decoder(KEY, AUTH_KEY)
+    events = [event for at in range(len(stream)) for event in decoder.feed_events(stream[at : at + 1])]
+    assert powers(events)[-3:] == [1001, 1002, 1003]
+    assert not any("not read as the stream's" in event.detail for event in events if not isinstance(event, Telegram))

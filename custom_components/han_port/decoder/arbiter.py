@@ -103,27 +103,27 @@ class Arbiter:
         """
         return any(first <= position < after for first, after in (*self._claims, *pending))
 
-    def proven(self, framing: Framing, *, whole: bool = True) -> bool:
+    def proven(self, framing: Framing, *, whole: bool = True, outweighs: bool = True) -> bool:
         """Take a message that proved itself; return whether it is read as the stream's.
 
-        The first proven message sets the format (a frame's checksum
-        outweighs a lone bare APDU before it). One of another format is a
-        stranger, dropped by the caller; only FORMAT_CHANGE_EVIDENCE of them
-        in a row, with none of the stream's own between, change it. A
-        share of a message (a block that more blocks follow) is read as the
-        stream's if its format is, and is no evidence otherwise: one push of
-        seven blocks is one stranger, not seven.
+        The first proven message sets the format. A frame whose checksum
+        holds outweighs one bare APDU alone before it (outweighs: for a bare
+        ciphered one, a frame of the same meter's), which may have been a
+        damaged frame's. One of another format is a stranger, dropped by the
+        caller; only FORMAT_CHANGE_EVIDENCE of them in a row, with none of the
+        stream's own between, change it. A share of a message (a block that
+        more blocks follow) is read as the stream's if its format is, and is
+        no evidence otherwise: one push of seven blocks is one stranger, not
+        seven.
         """
         if framing is self.framing:
             self._other, self._other_in_a_row = None, 0
             self._proofs = min(self._proofs + 1, _SETTLED)
             return True
-        # No message proved the stream's format yet; or one bare APDU alone did, which carries no check
-        # and may have been a damaged frame's: the first message a checksum proves outweighs it.
-        if self.framing is None or (framing is Framing.FRAMES and whole and self._proofs < _SETTLED):
+        lone_bare = framing is Framing.FRAMES and whole and outweighs and self._proofs < _SETTLED
+        if self.framing is None or lone_bare:
             self.framing, self._other, self._other_in_a_row = framing, None, 0
-            # A tag proves a bare ciphered APDU as a checksum proves a frame: only a plain one may be a damaged frame's.
-            self._proofs = 1 if framing is Framing.NOTIFICATIONS else _SETTLED
+            self._proofs = _SETTLED if framing is Framing.FRAMES else 1
             return True
         if not whole:
             return False

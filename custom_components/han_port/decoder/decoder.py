@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from .arbiter import Framing
 from .bare import NotificationMessage
 from .blocks import BlockAssembler, is_block_before_last, parse_block
-from .ciphering import Keys, SecurityPolicy
+from .ciphering import GENERAL_GLO_CIPHERING, SYSTEM_TITLE_LENGTH, Keys, SecurityPolicy
 from .dlms import GENERAL_BLOCK_TRANSFER, parse_apdu, strip_llc
 from .framers import Framers
 from .glo import GloMessage
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 type Event = Telegram | DroppedFrame
 
 _BLOCK_TAG = bytes([GENERAL_BLOCK_TRANSFER])
+_GLO_TAG = bytes([GENERAL_GLO_CIPHERING, SYSTEM_TITLE_LENGTH])
 # Codes of values left out that the decoder names in its counts: far more than any meter's list holds.
 MAX_LEFT_OUT_CODES = 64
 # An unrecognised message is kept in its drop this far: enough to tell what sent it.
@@ -268,6 +269,8 @@ class Decoder:
         self._p1_waits_from: int | None = None
         # Messages only: whether the frame that waits for its rest came as hex text.
         self._hex_frame = False
+        # The system title of the bare ciphered APDU that proved the stream's format.
+        self._bare_title = b""
         self.telegrams = 0
         """Telegrams decoded so far."""
         self.dropped: Counter[DropReason] = Counter()
@@ -332,6 +335,21 @@ class Decoder:
                 events.append(self._counted(event))
         return events
 
+    def _outweighs_bare(self, message: DlmsMessage | P1Message) -> bool:
+        """Whether a frame may outweigh one bare APDU alone before it: a ciphered one only with its meter's own frame.
+
+        A tag proves a bare ciphered APDU's bytes; it may still be a frame's
+        whose header was lost, and then the frames after it are the same
+        meter's: ciphered, with its system title. Another device's frame is
+        a stranger.
+        """
+        if self._framers.arbiter.framing is not Framing.CIPHERED:
+            return True
+        if isinstance(message, P1Message):
+            return False
+        information = strip_llc(message.information)
+        return information[:2] == _GLO_TAG and information[2 : 2 + len(self._bare_title)] == self._bare_title
+
     def _tag_proven(self, message: FramedMessage | DroppedFrame) -> GloMessage | None:
         """Return a bare ciphered APDU whose GCM tag holds: its bytes are its own, whatever bytes stand around it.
 
@@ -356,7 +374,7 @@ class Decoder:
         if framing is Framing.FRAMES:
             # Its checksum proved it: what it carries is decoded only if it is the stream's.
             whole = isinstance(message, P1Message) or not is_block_before_last(strip_llc(message.information))
-            if arbiter.proven(framing, whole=whole):
+            if arbiter.proven(framing, whole=whole, outweighs=self._outweighs_bare(message)):
                 return self._content.decode(message, position)
             return DroppedFrame(DropReason.UNRECOGNISED, arbiter.stranger(_KINDS[type(message)]), message.raw)
         # A bare APDU has no checksum: only its decoding proves it.
@@ -366,6 +384,8 @@ class Decoder:
                 arbiter.proven(framing)
                 if isinstance(message, NotificationMessage):
                     self._framers.notifications.proven(message)
+                if isinstance(event, Telegram) and event.ciphering is not None:
+                    self._bare_title = event.ciphering.system_title
             return event
         if not isinstance(event, Telegram):
             return None  # a chance pattern in the bytes of the stream's own format

@@ -2,8 +2,7 @@
 
 A telegram runs from '/' to '!' followed by four hex digits: CRC-16/ARC over
 everything from '/' through '!'. DSMR 2.2 and 3 (and a few other meters'
-ports) send no CRC: their '!' is followed by the line end, or by the next
-telegram's '/'.
+ports) send no CRC: their '!' opens a line and is followed by its end.
 """
 
 from __future__ import annotations
@@ -30,10 +29,11 @@ HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 _IDENT = re.compile(rb"/[A-Za-z]{3}")
 _IDENT_LENGTH = 4
 _TEXT = re.compile(rb"[\x20-\x7e\r\n]*")
-# What follows the '!' of a telegram sent without a CRC: its line end, or
-# the next telegram's start. Anything else after a '!' is no such end: a CRC
-# damaged into "\r" and more digits must not pass for a telegram without one.
-_ENDS_WITHOUT_CRC = (b"\r\n", b"/")
+# What follows the '!' of a telegram sent without a CRC: its line end.
+# Anything else after a '!' is no such end: a CRC damaged into "\r" and more
+# digits, or into the '/' a telegram opens with, must not pass for a
+# telegram without one.
+_ENDS_WITHOUT_CRC = (b"\r\n",)
 _LONGEST_END_WITHOUT_CRC = 2
 # No CRC proves a telegram without one, so it must at least look like one
 # throughout its first lines: identification line (three letters, the baud
