@@ -286,3 +286,19 @@ def test_a_raw_message_ending_like_a_frames_start_never_holds_the_next_hex_push(
     events = [event for message in messages for event in decoder.feed_message(message)]
     powers = [event.readings[ObisCode.parse("1-1:1.7.0")].value for event in events if isinstance(event, Telegram)]
     assert powers == [1001, 1002, 1003]
+
+
+@pytest.mark.parametrize("tail", [b"\x68", b"\x7e\xa3\x45", b"\x0f\x40\x00\x00\x00"])
+def test_a_hex_bare_ciphered_push_after_a_raw_tail_is_a_push_of_its_own(tail: bytes) -> None:
+    """Encrypted P1 written as hex text: a raw message that ends like something begun never takes the next push."""
+    key, auth_key = bytes(range(16)), bytes(range(16, 32))
+
+    def push(power: int, counter: int) -> bytes:
+        telegram = encoder.p1_telegram("SMA5", ["0-0:1.0.0(240115130010W)", f"1-0:1.7.0({power / 1000:08.3f}*kW)"])
+        return encoder.glo_cipher(telegram, key, auth_key, system_title=b"SMAtest1", counter=counter).hex(" ").encode()
+
+    decoder = Decoder(key, auth_key)
+    messages = [push(1001, 1), b"noise " + tail, push(1002, 2), push(1003, 3)]
+    events = [event for message in messages for event in decoder.feed_message(message)]
+    powers = [event.readings[ObisCode.parse("1-0:1.7.0")].value for event in events if isinstance(event, Telegram)]
+    assert powers == [1001, 1002, 1003]

@@ -459,17 +459,17 @@ class Decoder:
     def _continues(self, payload: bytes, rest: bytes) -> bool:
         """Whether a message continues a frame or telegram the messages before it began (rest: as it would be read).
 
-        A frame begun raw is not continued by hex text that opens a frame of
-        its own: that is the next push, written as a hex-text bridge writes
-        it, after a raw message's tail (another device's, say) that happened
-        to look like a frame's start.
+        A frame begun raw is not continued by hex text that opens a frame, or
+        is a bare APDU, of its own: that is the next push, written as a
+        hex-text bridge writes it, after a raw message's tail (another
+        device's, say) that happened to look like a frame's start.
         """
         if not (self._framers.continued_by(rest) or self._p1_waits_from is not None):
             return False
         if self._hex_frame:
             return True
         decoded = hex_digits(payload)
-        return decoded is None or decoded[:1] not in _FRAME_OPENINGS
+        return decoded is None or not (decoded[:1] in _FRAME_OPENINGS or is_bare_apdu(decoded))
 
     def _end_message_frames(self) -> None:
         """Forget what the last messages left behind: it began no frame that this message continues."""
