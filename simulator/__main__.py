@@ -131,6 +131,14 @@ def _parser() -> argparse.ArgumentParser:
         help="the UTC offset Kaifa's and Kamstrup's clocks state, as DLMS counts it: UTC minus local (-60 for CET)",
     )
     parser.add_argument("--load", type=float, default=1.0, help="the household's draw, as a share of the simulated one")
+    _add_backlog_arguments(parser)
+    parser.add_argument("--replay", metavar="FILE", help="replay a capture instead of simulating")
+    parser.add_argument("--hex", action="store_true", help="the capture is hex text")
+    return parser
+
+
+def _add_backlog_arguments(parser: argparse.ArgumentParser) -> None:
+    """Ask for the hours a bridge kept and hands over on connecting: how many, to which client, and when."""
     parser.add_argument(
         "--backlog",
         type=int,
@@ -152,9 +160,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long after that client connects the backlog goes (default at once)",
     )
-    parser.add_argument("--replay", metavar="FILE", help="replay a capture instead of simulating")
-    parser.add_argument("--hex", action="store_true", help="the capture is hex text")
-    return parser
 
 
 async def _run(args: argparse.Namespace, capture: bytes | None) -> int:

@@ -251,6 +251,41 @@ class _ContentDecoder:
         return telegram
 
 
+def _tag_proven(message: FramedMessage | DroppedFrame, keys: Keys) -> GloMessage | None:
+    """Return a bare ciphered APDU whose GCM tag holds: its bytes are its own, whatever bytes stand around it.
+
+    Checked without keeping anything (no replay counter moves): the APDU is decoded again if read.
+    """
+    if not isinstance(message, GloMessage):
+        return None
+    try:
+        telegram = decode_dlms_message(message, keys)
+    except (FrameRefusedError, DecodeError):
+        return None
+    return message if telegram.checksummed else None
+
+
+def _outweighs_bare(message: DlmsMessage | P1Message, framing: Framing | None, bare_title: bytes) -> bool:
+    """Whether a frame may outweigh one bare APDU alone before it: a ciphered one only with its meter's own frame.
+
+    A tag proves a bare ciphered APDU's bytes; it may still be a frame's
+    whose header was lost, and then the frames after it are the same
+    meter's: ciphered, with its system title (bare_title). Another device's
+    frame is a stranger.
+    """
+    if framing is not Framing.CIPHERED:
+        return True
+    if isinstance(message, P1Message):
+        return False
+    information = strip_llc(message.information)
+    return information[:2] == _GLO_TAG and information[2 : 2 + len(bare_title)] == bare_title
+
+
+def _unrecognised(payload: bytes, what: str) -> DroppedFrame:
+    detail = f"not a frame, APDU or telegram: {what}"
+    return DroppedFrame(DropReason.UNRECOGNISED, detail, payload[:MAX_SHOWN_BYTES])
+
+
 class Decoder:
     """Incremental decoder for a meter's HAN port: HDLC/DLMS and P1 alike.
 
@@ -321,7 +356,7 @@ class Decoder:
         events = []
         for framed in self._framers.frame(data):
             if self._framers.in_untaken_frame(framed):
-                ciphered = self._tag_proven(framed[2])
+                ciphered = _tag_proven(framed[2], self._content.keys)
                 if ciphered is not None:
                     # Its tag proves its bytes, not the stream's format: it may be a frame's whose header was lost.
                     proven = self._content.decode(ciphered)
@@ -335,34 +370,6 @@ class Decoder:
                 events.append(self._counted(event))
         return events
 
-    def _outweighs_bare(self, message: DlmsMessage | P1Message) -> bool:
-        """Whether a frame may outweigh one bare APDU alone before it: a ciphered one only with its meter's own frame.
-
-        A tag proves a bare ciphered APDU's bytes; it may still be a frame's
-        whose header was lost, and then the frames after it are the same
-        meter's: ciphered, with its system title. Another device's frame is
-        a stranger.
-        """
-        if self._framers.arbiter.framing is not Framing.CIPHERED:
-            return True
-        if isinstance(message, P1Message):
-            return False
-        information = strip_llc(message.information)
-        return information[:2] == _GLO_TAG and information[2 : 2 + len(self._bare_title)] == self._bare_title
-
-    def _tag_proven(self, message: FramedMessage | DroppedFrame) -> GloMessage | None:
-        """Return a bare ciphered APDU whose GCM tag holds: its bytes are its own, whatever bytes stand around it.
-
-        Checked without keeping anything (no replay counter moves): the APDU is decoded again if read.
-        """
-        if not isinstance(message, GloMessage):
-            return None
-        try:
-            telegram = decode_dlms_message(message, self._content.keys)
-        except (FrameRefusedError, DecodeError):
-            return None
-        return message if telegram.checksummed else None
-
     def _arbitrate(self, position: int, framing: Framing, message: FramedMessage | DroppedFrame) -> Event | None:
         """Read a message as the stream's, drop it as a stranger's, or pass over a chance pattern in another's bytes."""
         arbiter = self._framers.arbiter
@@ -374,7 +381,9 @@ class Decoder:
         if framing is Framing.FRAMES:
             # Its checksum proved it: what it carries is decoded only if it is the stream's.
             whole = isinstance(message, P1Message) or not is_block_before_last(strip_llc(message.information))
-            if arbiter.proven(framing, whole=whole, outweighs=self._outweighs_bare(message)):
+            if arbiter.proven(
+                framing, whole=whole, outweighs=_outweighs_bare(message, arbiter.framing, self._bare_title)
+            ):
                 return self._content.decode(message, position)
             return DroppedFrame(DropReason.UNRECOGNISED, arbiter.stranger(_KINDS[type(message)]), message.raw)
         # A bare APDU has no checksum: only its decoding proves it.
@@ -425,7 +434,7 @@ class Decoder:
         """
         if len(payload) > MAX_MESSAGE_BYTES:
             too_long = f"{len(payload)} bytes: longer than any meter's message"
-            return [self._counted(self._unrecognised(payload, too_long))]
+            return [self._counted(_unrecognised(payload, too_long))]
         # The rest of a frame comes written as its start was: raw bytes
         # that happen to be hex digits ("00") are not hex text.
         rest = (hex_digits(payload) if self._hex_frame else None) or payload
@@ -453,7 +462,7 @@ class Decoder:
         self._p1_waits_from = since if since is not None and since in (message_start, self._p1_waits_from) else None
         if not events and not self._mid_frame:
             what = describe(data) if data is payload else f"hex text of {describe(data)}"
-            events.append(self._counted(self._unrecognised(payload, what)))
+            events.append(self._counted(_unrecognised(payload, what)))
         return events
 
     def _continues(self, payload: bytes, rest: bytes) -> bool:
@@ -480,11 +489,6 @@ class Decoder:
     def _mid_frame(self) -> bool:
         """Whether a frame or telegram has begun in the messages so far and waits for its rest."""
         return self._framers.mid_frame or self._p1_waits_from is not None
-
-    @staticmethod
-    def _unrecognised(payload: bytes, what: str) -> DroppedFrame:
-        detail = f"not a frame, APDU or telegram: {what}"
-        return DroppedFrame(DropReason.UNRECOGNISED, detail, payload[:MAX_SHOWN_BYTES])
 
     def _counted(self, event: Event) -> Event:
         if isinstance(event, Telegram):
