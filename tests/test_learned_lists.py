@@ -12,8 +12,10 @@ import pytest
 
 from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason, ObisCode, Telegram
 from custom_components.han_port.decoder.learned import MAX_SHAPES
+from custom_components.han_port.decoder.lists import ISKRAEMECO_AM550, LANDIS_GYR_E450_BURGENLAND
+from custom_components.han_port.decoder.proofs import Span, the_voltages
 from simulator import frames as encoder
-from simulator.frames import AM550_FIELDS, ENERGY_FIELDS, MeterState
+from simulator.frames import AM550_FIELDS, ENERGY_FIELDS, MeterState, raw
 
 from .corpus import corpus_entries, require_corpus
 
@@ -270,6 +272,134 @@ def test_the_iskraemeco_table_list_decodes_as_before() -> None:
     assert isinstance(events[0], Telegram)
     assert events[0].readings[VOLTAGES[0]].value == 235.0
     assert events[0].manufacturer == "Iskraemeco"
+
+
+def field_truth(state: MeterState) -> dict[str, float]:
+    """Each AM550 field's value in base units, as the meter measured it."""
+    values = {
+        "power_import": state.power_import,
+        "power_export": state.power_export,
+        "reactive_import": state.reactive_import,
+        "reactive_export": state.reactive_export,
+    }
+    for p, phase in enumerate(("l1", "l2", "l3")):
+        values |= {
+            f"voltage_{phase}": state.voltages[p],
+            f"current_{phase}": state.currents[p],
+            f"power_import_{phase}": state.phase_powers[p],
+            f"power_export_{phase}": 0,
+        }
+    return values
+
+
+# The AM550 table's code for each field: what a field's value is, wherever a list puts it.
+AM550_CODES = dict(zip(AM550_FIELDS, ISKRAEMECO_AM550.codes, strict=True))
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_a_list_that_opens_and_runs_as_the_am550_table_in_another_order_shows_no_wrong_value(seed: int) -> None:
+    # "ISK" first and 18 values: what the table knows the AM550 by. The rest in another order.
+    fields = ("logical_name", *mixed(AM550_FIELDS[1:], seed))
+    assert fields != AM550_FIELDS
+    truth = list(states(30, seed=seed))
+    decoder = Decoder()
+    telegrams = [
+        event for event in feed(decoder, [push(state, fields) for state in truth]) if isinstance(event, Telegram)
+    ]
+    for telegram, state in zip(telegrams[::-1], truth[::-1], strict=False):
+        true_values = {AM550_CODES[name]: value for name, value in field_truth(state).items()}
+        assert {code: true_values[code] for code in shown(telegram)} == pytest.approx(shown(telegram))
+    # The table read none of them: the learner shows what it proved, under its codes.
+    assert decoder.refuted_tables == ["Iskraemeco"]
+    assert decoder.learned_lists
+    assert telegrams
+    assert telegrams[-1].readings[POWER].value == truth[-1].power_import
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_list_sending_phases_out_of_order_pairs_each_phases_current_with_its_power(seed: int) -> None:
+    rest = list(AM550_FIELDS[1:])
+    random.Random(seed).shuffle(rest)  # each quantity's phases in any order too
+    fields = ("logical_name", *rest)
+    truth = list(states(20, seed=seed))
+    telegrams = [
+        event for event in feed(Decoder(), [push(state, fields) for state in truth]) if isinstance(event, Telegram)
+    ]
+    assert telegrams
+    for telegram, state in zip(telegrams[::-1], truth[::-1], strict=False):
+        pairs = set(zip(state.currents, state.phase_powers, strict=True))
+        values = shown(telegram)
+        for current, power in zip(CURRENTS, PHASE_POWERS, strict=True):
+            if current in values:
+                assert (values[current], values[power]) in pairs
+
+
+def burgenland_items(state: MeterState) -> list[tuple[str, bytes, float | None]]:
+    """The Burgenland E450 list's values, each with the name of its quantity and its true value (None: unknown)."""
+    items = [("voltage", encoder.long_unsigned(raw(volt, 0)), float(raw(volt, 0))) for volt in state.voltages]
+    items += [("current", encoder.long_unsigned(raw(amps, -2)), amps) for amps in state.currents]
+    items += [(name, encoder.double_long_unsigned(value), value) for name, value in (("import", state.power_import),)]
+    items += [("export", encoder.double_long_unsigned(state.power_export), state.power_export)]
+    items += [("energy import", encoder.double_long_unsigned(state.energy_import), state.energy_import)]
+    items += [("energy export", encoder.double_long_unsigned(state.energy_export), state.energy_export)]
+    return items + [("unknown", encoder.long_unsigned(value), None) for value in (400, 53, 295)]
+
+
+# 332 and 1722: orders a fuzzing round found read physically by the table until the phases had to agree
+# and the flow to go one way.
+@pytest.mark.parametrize("seed", [*range(40), 332, 1722])
+def test_a_list_that_runs_as_the_burgenland_table_in_another_order_shows_no_wrong_value(seed: int) -> None:
+    # 13 numbers, then the meter number: what the table knows the E450 by.
+    order = list(range(13))
+    random.Random(seed).shuffle(order)
+    names = [name for name, _, _ in burgenland_items(MeterState())]
+    quantity_of = dict(zip(LANDIS_GYR_E450_BURGENLAND.codes, names, strict=False))
+    decoder = Decoder()
+    for state in states(10, seed=seed):
+        items = burgenland_items(state)
+        body = encoder.structure(*(items[index][1] for index in order), encoder.octet_string(b"12345678"))
+        for event in decoder.feed_events(encoder.hdlc_frames(encoder.data_notification(body, state.moment))):
+            if isinstance(event, Telegram):
+                # A value shown is one the meter sent as that quantity (a phase's among its phases).
+                for code, value in shown(event).items():
+                    sent = [true for name, _, true in items if name == quantity_of.get(code)]
+                    assert any(value == pytest.approx(true) for true in sent), (code, value, sent)
+
+
+def test_the_am550_table_reads_a_meter_exporting_and_one_with_a_phase_out() -> None:
+    exporting = replace(
+        MeterState(),
+        power_import=0,
+        power_export=2003,
+        reactive_import=0,
+        phase_powers=(700, 650, 653),
+        currents=(3.1, 2.9, 2.9),
+        voltages=(231.0, 229.0, 232.0),
+    )
+    phase_out = replace(
+        MeterState(),
+        power_import=1003,
+        phase_powers=(500, 0, 503),
+        currents=(2.3, 0.0, 2.4),
+        voltages=(231.0, 0.0, 232.0),
+    )
+    for state in (exporting, phase_out):
+        events = Decoder().feed_events(
+            encoder.hdlc_frames(encoder.data_notification(encoder.iskraemeco_list(state), state.moment))
+        )
+        assert isinstance(events[0], Telegram)
+        assert events[0].manufacturer == "Iskraemeco"
+        assert shown(events[0])[ObisCode(1, 0, 2, 7, 0)] == state.power_export
+        assert shown(events[0])[VOLTAGES[1]] == state.voltages[1]
+
+
+def test_three_agreeing_voltages_stay_the_phases_beside_a_fourth_steady_value_in_range() -> None:
+    # 0.1 V: three phases, a steady 295.0 (a setting) in the phase range, a steady 400.0 in the line-to-line range.
+    spans = {index: Span.first(raw) for index, raw in enumerate((2301, 2289, 2312, 2950, 4000))}
+    assert the_voltages(spans) == ((0, 1, 2), -1)
+    # Without the three, the lone value in range is no voltage while another stands beside it.
+    assert the_voltages({3: spans[3], 4: spans[4]}) is None
+    assert the_voltages({4: spans[4]}) == ((4,), -1)
 
 
 CORPUS_AM550 = "ams-19-iskraemeco-am550-elektro-ljubljana-compa"

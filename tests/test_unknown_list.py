@@ -69,6 +69,7 @@ async def test_a_meter_with_an_unknown_list_is_set_up_and_its_list_learned(
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     captures = diagnostics["last_unlearned_pushes"]
     assert captures
+    assert diagnostics["refuted_tables"] == []  # no table's opening and length: learned from the start
     assert all(NAME.encode().hex(" ") not in capture["raw"] for capture in captures)
     assert Decoder().feed_events(bytes.fromhex(captures[-1]["raw"]))[0].reason == "learning"  # type: ignore[union-attr]
 

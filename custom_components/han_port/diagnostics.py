@@ -151,6 +151,7 @@ async def async_get_config_entry_diagnostics(
         "last_telegrams": [masked(telegram, data.meter_id) for telegram in reader.last_telegrams],
         # A list no table knows: what is proven of it, and pushes to attach to a bug report, every text masked.
         "learned_lists": reader.decoder.learned_lists,
+        "refuted_tables": reader.decoder.refuted_tables,
         "learning": coordinator.learning.progress,
         "last_unlearned_pushes": [masked_capture(drop.raw) for drop in reader.last_learning],
     }

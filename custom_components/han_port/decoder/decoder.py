@@ -140,10 +140,12 @@ def decode_dlms_message(
 def _take_apart(notification: Notification, lists: ListLearner | None) -> VendorList:
     """Take the body's list apart by the tables, or, for bare values no table knows, by what is learned of them."""
     try:
-        return take_apart(notification.decode_body())
+        return take_apart(notification.decode_body(), lists.distrusted if lists is not None else ())
     except UnlistedPositionalListError as unlisted:
         if lists is None:
             raise
+        if unlisted.refuting is not None:
+            lists.distrusted.add(unlisted.refuting)
         return lists.take_apart(unlisted.items, notification.date_time)
 
 
@@ -333,6 +335,11 @@ class Decoder:
         Plain data: keep it to show those lists from the first telegram after a restart.
         """
         return self._content.lists.learned
+
+    @property
+    def refuted_tables(self) -> list[str]:
+        """The makers whose table's reading of this meter's lists physics refuted: those lists are learned instead."""
+        return sorted(layout.manufacturer for layout in self._content.lists.distrusted)
 
     def restore_learned_lists(self, data: Iterable[Mapping[str, object]]) -> None:
         """Take back learned lists kept from before; entries that do not hold together are left out."""

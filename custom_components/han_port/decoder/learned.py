@@ -27,7 +27,15 @@ from math import isfinite
 from typing import TYPE_CHECKING, TypedDict
 
 from .cosem import DATE_TIME_LENGTH, parse_date_time
-from .lists import CLOCK, PHASE_CURRENTS, PHASE_IMPORT_POWERS, PHASE_VOLTAGES, VendorList, maker_by_system_title
+from .lists import (
+    CLOCK,
+    PHASE_CURRENTS,
+    PHASE_IMPORT_POWERS,
+    PHASE_VOLTAGES,
+    PositionalLayout,
+    VendorList,
+    maker_by_system_title,
+)
 from .model import DecodeError, ListNotLearnedError
 from .obis import ObisCode
 from .proofs import (
@@ -42,7 +50,6 @@ from .proofs import (
     import_register,
     power_readings,
     the_voltages,
-    voltage_groups,
 )
 from .readings import STANDARD, Entry, text
 from .resolution import MIN_EVIDENCE_ENERGY, clock_elapsed
@@ -255,7 +262,7 @@ class _Shape:
     def _learn_voltages(self) -> None:
         if self.telegrams < VOLTAGE_TELEGRAMS:
             return
-        chosen = the_voltages(voltage_groups(self.spans))
+        chosen = the_voltages(self.spans)
         if chosen is None:
             return
         members, exponent = chosen
@@ -379,8 +386,10 @@ class ListLearner:
     """Learns, per meter and list shape, what the positions of lists no table knows hold."""
 
     def __init__(self) -> None:
-        """Start knowing no list."""
+        """Start knowing no list, and trusting every table."""
         self._shapes: dict[_Key, _Shape] = {}
+        self.distrusted: set[PositionalLayout] = set()
+        """Tables whose reading of this meter's lists physics refuted: their lists are learned instead."""
 
     def take_apart(self, items: tuple[Data, ...], when: datetime | None) -> VendorList:
         """Return a list's proven positions as entries; raise DecodeError while its power is not proven.

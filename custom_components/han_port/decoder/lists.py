@@ -14,13 +14,18 @@ positions hold from their physics.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .axdr import Data, Structure
 from .cosem import DATE_TIME_LENGTH, VALUE_ATTRIBUTE, VALUE_CLASSES
 from .descriptors import DescriptorList
 from .model import DecodeError
 from .obis import ObisCode
+from .proofs import TableReading, table_holds
 from .readings import STANDARD, Entry, Scaling, text
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping
 
 _OBIS_LENGTH = 6
 
@@ -307,16 +312,54 @@ def _untagged(item: Data, *, first: bool, last: bool) -> Entry | None:
 
 
 class UnlistedPositionalListError(DecodeError):
-    """A list of bare values that no table here knows: what its values are is left to learn (see `learned`)."""
+    """A list of bare values that no table here reads: what its values are is left to learn (see `learned`)."""
 
-    def __init__(self, items: tuple[Data, ...], version: str | None) -> None:
-        """Carry the values, for a learner to take apart."""
-        super().__init__(f"unknown list of {len(items)} values without OBIS codes (list version {version})")
+    def __init__(self, items: tuple[Data, ...], version: str | None, refuting: PositionalLayout | None = None) -> None:
+        """Carry the values, for a learner to take apart, and the table whose reading physics refuted, if one was."""
+        why = "no table knows it" if refuting is None else f"the {refuting.manufacturer} table's reading is unphysical"
+        super().__init__(f"unknown list of {len(items)} values without OBIS codes (list version {version}): {why}")
         self.items = items
+        self.refuting = refuting
 
 
-def _positional(items: tuple[Data, ...]) -> tuple[list[Entry], str]:
-    """Entries of a list of bare values, by the layout its opening and length say; and its maker."""
+def _numbers(values: Mapping[ObisCode, Data], codes: tuple[ObisCode, ...]) -> tuple[float, ...] | None:
+    """Return the values a layout puts at these codes, as numbers (null data, a phase the meter lacks, as 0).
+
+    None when one is not a number: a table that reads a text as a power does not fit the list.
+    """
+    numbers = []
+    for value in (values[code] for code in codes if code in values):
+        if value is None:
+            numbers.append(0.0)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            numbers.append(float(value))
+        else:
+            return None
+    return tuple(numbers)
+
+
+def _table_reading(layout: PositionalLayout, items: tuple[Data, ...]) -> TableReading | None:
+    """Read a list's voltages, currents and active powers as a layout places them; None when one is not a number."""
+    values = {code: value for code, value in zip(layout.codes, items, strict=True) if code is not None}
+    volts, currents = _numbers(values, PHASE_VOLTAGES), _numbers(values, PHASE_CURRENTS)
+    powers = []
+    for total_code, part_codes in ((_KAIFA_POWER[0], PHASE_IMPORT_POWERS), (_KAIFA_POWER[1], _PHASE_EXPORT_POWERS)):
+        total, parts = _numbers(values, (total_code,)), _numbers(values, part_codes)
+        if total is None or parts is None:
+            return None
+        if total:
+            powers.append((total[0], parts if len(parts) == len(part_codes) else ()))
+    if volts is None or currents is None:
+        return None
+    return TableReading(volts, currents, tuple(powers))
+
+
+def _positional(items: tuple[Data, ...], distrusted: Collection[PositionalLayout]) -> tuple[list[Entry], str]:
+    """Entries of a list of bare values, by the layout its opening and length say; and its maker.
+
+    A layout known by opening and length alone reads a list only where
+    physics allows its reading, and never again once it did not (distrusted).
+    """
     version = text(items[0]) if isinstance(items[0], str | bytes) else None
     kaifa = POSITIONAL_LISTS.get((version, len(items)))
     if kaifa is not None:
@@ -324,6 +367,9 @@ def _positional(items: tuple[Data, ...]) -> tuple[list[Entry], str]:
     for layout in POSITIONAL_LAYOUTS:
         opens = version is None if layout.opens_with is None else (version or "").startswith(layout.opens_with)
         if opens and len(layout.codes) == len(items):
+            reading = _table_reading(layout, items)
+            if layout in distrusted or reading is None or not table_holds(reading):
+                raise UnlistedPositionalListError(items, version, layout)
             entries = [
                 Entry(code.to_bytes(), value)
                 for code, value in zip(layout.codes, items, strict=True)
@@ -394,8 +440,11 @@ def _descriptor_list(body: DescriptorList) -> VendorList:
     return VendorList(entries, None, None, DESCRIPTOR_LIST_UNITS)
 
 
-def take_apart(body: Data | DescriptorList) -> VendorList:
-    """Recognise the list's shape and vendor; return its entries and units."""
+def take_apart(body: Data | DescriptorList, distrusted: Collection[PositionalLayout] = ()) -> VendorList:
+    """Recognise the list's shape and vendor; return its entries and units.
+
+    `distrusted`: the positional layouts whose reading of this stream's lists physics refuted before.
+    """
     if isinstance(body, DescriptorList):
         return _descriptor_list(body)
     if isinstance(body, Structure):
@@ -416,7 +465,7 @@ def take_apart(body: Data | DescriptorList) -> VendorList:
     elif _has_codes(items):
         entries = _tagged(items)
     else:
-        entries, maker = _positional(items)
+        entries, maker = _positional(items, distrusted)
     list_version = next((text(e.value) for e in entries if e.obis[2:5] == _LIST_VERSION_CDE), None)
     manufacturer = _manufacturer(list_version) or maker
     model = None

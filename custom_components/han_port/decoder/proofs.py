@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from itertools import chain, combinations, pairwise, product
+from itertools import chain, combinations, product
 from typing import TYPE_CHECKING
 
 from .registers import ACTIVE_POWER
@@ -20,6 +20,7 @@ from .resolution import (
     CURRENT_EXPONENTS,
     ENERGY_EXPONENTS,
     ENERGY_TOLERANCE,
+    POWER_FACTOR_RANGE,
     VOLTAGE_EXPONENTS,
     VOLTAGE_RANGE,
 )
@@ -49,6 +50,11 @@ POWER_TOLERANCE = 0.15
 # factor at all.
 MAX_APPARENT_RATIO = APPARENT_RATIO_RANGE[1]
 MIN_EVIDENCE_POWER = 500.0
+# A table's reading is refuted only where no household could make it: under
+# load, a power factor below this is no household's.
+TABLE_POWER_FACTOR = POWER_FACTOR_RANGE[0]
+# Nor phases further apart than this: twice what the learner's phases may be (a grid's limits are ±10 %).
+TABLE_PHASE_AGREEMENT = 2 * PHASE_AGREEMENT
 # A household's phase under that load draws at a power factor over this: its
 # big loads are heaters, motors and corrected supplies. A current that makes
 # a loaded phase's factor lower belongs to something else (a reactive power).
@@ -62,6 +68,8 @@ MAX_HYPOTHESES = 2048
 # A list sends one or two sets of phase parts (import, export): more sums in a
 # telegram are coincidences of its numbers.
 MAX_PHASE_SUMS = 16
+# More steady values in a voltage range than this: the list's numbers settle no voltage.
+MAX_VOLTAGE_CANDIDATES = 9
 _THREE_PHASES = 3
 
 
@@ -92,38 +100,50 @@ class Span:
         self.last = value
 
 
-def voltage_groups(spans: Mapping[int, Span]) -> list[tuple[tuple[int, ...], int]]:
-    """Return the position groups (and resolution) whose every value so far is a grid's voltage, phases agreeing.
+def _steady_in(spans: Mapping[int, Span], exponent: int, low: float, high: float) -> tuple[int, ...]:
+    """Return the positions that, at a resolution of 10^exponent, stayed inside a voltage range and steady."""
+    return tuple(
+        index
+        for index, span in spans.items()
+        if low <= at(span.low, exponent)
+        and at(span.high, exponent) <= high
+        and span.high <= span.low * (1 + VOLTAGE_STEADINESS)
+    )
 
-    A group holds each position that, at one resolution, stayed inside a
-    voltage range and steady; its members, now, agree within PHASE_AGREEMENT.
+
+def _agree(spans: Mapping[int, Span], members: Sequence[int]) -> bool:
+    nows = [spans[index].last for index in members]
+    return max(nows) <= min(nows) * (1 + PHASE_AGREEMENT)
+
+
+def the_voltages(spans: Mapping[int, Span]) -> tuple[tuple[int, ...], int] | None:
+    """Choose the phase voltages (and their resolution) among the positions, or None while nothing settles them.
+
+    Three steady values near nominal that agree now are a grid's phases,
+    when no other three are: a fourth steady value in range (a threshold, a
+    setting) leaves them the phases. One or two values in range are the
+    voltages only when nothing else anywhere lies in a voltage range: a lone
+    value may be a steady load's watts or a setting.
     """
-    groups = []
-    for exponent in VOLTAGE_EXPONENTS:
-        for low, high in VOLTAGE_RANGES:
-            members = tuple(
-                index
-                for index, span in spans.items()
-                if low <= at(span.low, exponent)
-                and at(span.high, exponent) <= high
-                and span.high <= span.low * (1 + VOLTAGE_STEADINESS)
-            )
-            nows = [spans[index].last for index in members]
-            if 0 < len(members) <= _THREE_PHASES and max(nows) <= min(nows) * (1 + PHASE_AGREEMENT):
-                groups.append((members, exponent))
-    return groups
-
-
-def the_voltages(groups: list[tuple[tuple[int, ...], int]]) -> tuple[tuple[int, ...], int] | None:
-    """Choose the phase voltages among the groups: the one group, or the one of three phases.
-
-    Three values that agree near nominal are a grid's phases; one value in
-    range may be a steady load's watts, and proves nothing beside another.
-    """
-    three = [group for group in groups if len(group[0]) == _THREE_PHASES]
-    if len(three) == 1:
-        return three[0]
-    return groups[0] if len(groups) == 1 else None
+    candidates = [
+        (members, exponent)
+        for exponent in VOLTAGE_EXPONENTS
+        for low, high in VOLTAGE_RANGES
+        if (members := _steady_in(spans, exponent, low, high))
+    ]
+    if sum(len(members) for members, _ in candidates) > MAX_VOLTAGE_CANDIDATES:
+        return None
+    triples = [
+        (triple, exponent)
+        for members, exponent in candidates
+        for triple in combinations(members, _THREE_PHASES)
+        if _agree(spans, triple)
+    ]
+    if triples:
+        return triples[0] if len(triples) == 1 else None
+    if len(candidates) == 1 and len(candidates[0][0]) < _THREE_PHASES and _agree(spans, candidates[0][0]):
+        return candidates[0]
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +229,13 @@ def phase_sums(numbers: Numbers, free: Sequence[int]) -> list[tuple[int, tuple[i
 def _by_phase(
     numbers: Numbers, free: Sequence[int], volts: Sequence[float], phase_sum: tuple[int, tuple[int, ...]], exponent: int
 ) -> Iterator[PowerReading]:
-    """Yield the readings of a total and its phases' parts: currents in list order, each carrying its part."""
+    """Yield the readings of a total and its phases' parts, each part with a current of its own that carries it.
+
+    The phases are numbered by their parts' order in the list; a current
+    goes with the part it carries wherever the list puts it, as lists that
+    send a quantity's phases out of order would otherwise pair a phase's
+    current with another's power, or a power with a current.
+    """
     total, parts = phase_sum
     taken = {total, *parts}
     fitting = [
@@ -223,7 +249,7 @@ def _by_phase(
         for volt, part in zip(volts, parts, strict=True)
     ]
     for currents in product(*fitting):
-        if all(earlier < later for earlier, later in pairwise(currents)):
+        if len(set(currents)) == len(currents):  # one current per phase
             yield PowerReading(total, parts, currents, exponent)
 
 
@@ -264,6 +290,81 @@ def power_readings(numbers: Numbers, free: Sequence[int], volts: Sequence[float]
                 if len(readings) > MAX_HYPOTHESES:
                     return None
     return readings
+
+
+@dataclass(frozen=True, slots=True)
+class TableReading:
+    """What a table says one telegram's numbers are, raw, for physics to refute.
+
+    A table known by a list's opening and length alone (no list version
+    names it) may meet a list of the same opening and length in another
+    order: a reading of that list no physics could make is no reading.
+    """
+
+    volts: tuple[float, ...]
+    currents: tuple[float, ...]
+    """The phases' currents, beside the voltages of the same phases."""
+    powers: tuple[tuple[float, tuple[float, ...]], ...]
+    """Each active power total (import, export) and its phases' parts; () where the list sends none."""
+
+
+def _carried(reading: TableReading, volts: Sequence[float], exponent: int) -> bool:
+    """Whether the phases' U·I, currents at 10^exponent, carry each power read, and under load not many times over.
+
+    The window (a power factor of 1 down to TABLE_POWER_FACTOR) is narrower
+    than a factor of ten, so under load one resolution of the currents fits
+    at most.
+    """
+    apparent = sum(at(volt * current, exponent) for volt, current in zip(volts, reading.currents, strict=False))
+    slack = sum(_slack(volt, exponent) for volt in volts)
+    totals = [total for total, _ in reading.powers]
+    if any(total > apparent * (1 + POWER_TOLERANCE) + slack for total in totals):
+        return False
+    load = max(totals, default=0.0)
+    return load < MIN_EVIDENCE_POWER or apparent * TABLE_POWER_FACTOR <= load
+
+
+def _parts_add_up(reading: TableReading) -> bool:
+    """Whether the powers and currents read are never negative, each total is its phases' parts, and one way only.
+
+    A meter's total is the phases' net flow: it imports or exports, never both at once.
+    """
+    if any(current < 0 for current in reading.currents):
+        return False
+    if len(reading.powers) > 1 and min(total for total, _ in reading.powers) > SUM_SLACK:
+        return False
+    return all(
+        total >= 0 and all(part >= 0 for part in parts) and (not parts or abs(sum(parts) - total) <= _sum_slack(total))
+        for total, parts in reading.powers
+    )
+
+
+def table_holds(reading: TableReading) -> bool:
+    """Whether physics allows a table's reading of a telegram, at any resolution its voltages and currents may have.
+
+    Powers and currents are never negative and each total is its phases'
+    parts; the voltages lie in one grid range at one resolution (a phase
+    that is out reads 0 V and 0 A) and agree as a grid's phases do; and at
+    one resolution of the currents the phases' U·I carry the powers read,
+    under load not many times over.
+    """
+    if not _parts_add_up(reading):
+        return False
+    if not reading.volts:
+        return True
+    live = [volt for volt in reading.volts if volt]
+    # A phase that is out reads 0 V and carries no current.
+    if any(volt == 0 and current for volt, current in zip(reading.volts, reading.currents, strict=False)):
+        return False
+    if live and max(live) > min(live) * (1 + TABLE_PHASE_AGREEMENT):
+        return False
+    for voltage_exponent, (low, high) in product(VOLTAGE_EXPONENTS, VOLTAGE_RANGES):
+        volts = [at(volt, voltage_exponent) for volt in reading.volts]
+        if all(volt == 0 or low <= volt <= high for volt in volts) and (
+            not reading.currents or any(_carried(reading, volts, exponent) for exponent in CURRENT_EXPONENTS)
+        ):
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
