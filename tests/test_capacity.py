@@ -83,7 +83,7 @@ async def test_a_day_of_known_hours_gives_known_peaks_and_step(
     assert float(state(hass, "use_last_hour")) == pytest.approx(1.0)
     # A new day has no completed hour yet.
     assert state(hass, "today_s_peak_hour") == "unknown"
-    peaks = coordinator.tariff.daily_peaks(dt_util.utcnow())
+    peaks = coordinator.energy.tariff.daily_peaks(dt_util.utcnow())
     assert peaks == {midnight.date(): 6100.0}
     assert float(state(hass, "capacity_average_this_month")) == pytest.approx(6.1)
     assert state(hass, "capacity_step") == "5-10 kWh"
@@ -107,7 +107,7 @@ async def test_a_net_total_that_goes_down_while_the_home_exports_is_never_held(
             Telegram("hdlc", "Kamstrup", "Kamstrup_V0001", "5706567274389702", None, None, readings, b"")
         )
         assert coordinator.data.readings[net.register].value == value
-    assert coordinator.held_totals == 0
+    assert coordinator.energy.held.count == 0
     await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -124,7 +124,7 @@ async def test_a_register_that_starts_again_is_followed(
     assert (len(held), len(followed)) == (1, 1)
     # Followed by itself: a log line and a diagnostics entry, nothing for the user to decide.
     assert not [issue for domain, issue in ir.async_get(hass).issues if domain == DOMAIN]
-    assert [(event["event"], event["value"]) for event in entry.runtime_data.energy_events] == [
+    assert [(event["event"], event["value"]) for event in entry.runtime_data.energy.events] == [
         ("register_held", "12.000"),
         ("register_followed", "13.700"),
     ]
@@ -133,9 +133,9 @@ async def test_a_register_that_starts_again_is_followed(
     # Ten seconds on at 900 W rising to 1800 W: 3.75 Wh on top of the new register.
     await push(hass, freezer, entry, START + timedelta(hours=3, seconds=10), telegram(1800))
     coordinator = entry.runtime_data
-    assert coordinator.live_import.published == pytest.approx(13_703.75)
-    assert coordinator.tariff.current_hour_use(coordinator.live_import.published) == pytest.approx(3.75)
-    assert entry.runtime_data.held_totals == 2
+    assert coordinator.energy.live_import.published == pytest.approx(13_703.75)
+    assert coordinator.energy.tariff.current_hour_use(coordinator.energy.live_import.published) == pytest.approx(3.75)
+    assert entry.runtime_data.energy.held.count == 2
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -160,18 +160,18 @@ async def test_one_telegram_naming_another_meter_moves_nothing(
     coordinator = entry.runtime_data
     await push(hass, freezer, entry, START, telegram(1000, 155_232_513))
     await push(hass, freezer, entry, START + timedelta(seconds=10), telegram(1000))
-    live = coordinator.live_import.published
+    live = coordinator.energy.live_import.published
     # One flipped bit in the meter id, in a stream without a checksum: another meter, at 5 Wh and 3 kW.
     await push(hass, freezer, entry, START + timedelta(seconds=20), telegram(3000, 5, meter_id="5706567274389703"))
     assert state(hass, "energy_import") == "155232.513"
     assert state(hass, "power_import") == "1000"
-    assert coordinator.live_import.published == live
+    assert coordinator.energy.live_import.published == live
     assert not [issue for domain, issue in ir.async_get(hass).issues if domain == DOMAIN]
     # The meter's next telegram carries on from its own count, with nothing held.
     await push(hass, freezer, entry, START + timedelta(seconds=30), telegram(1000, 155_232_519))
     assert state(hass, "energy_import") == "155232.519"
-    assert coordinator.live_import.published == pytest.approx(155_232_519)
-    assert (coordinator.held_totals, entry.unique_id) == (0, METER_ID)
+    assert coordinator.energy.live_import.published == pytest.approx(155_232_519)
+    assert (coordinator.energy.held.count, entry.unique_id) == (0, METER_ID)
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -204,9 +204,9 @@ async def test_a_new_meter_gets_sensors_of_its_own_and_no_total_jumps(
     assert new_energy is not None
     assert new_energy != old_energy
     assert hass.states.get(new_energy).state == "12.009"  # type: ignore[union-attr]
-    assert entry.runtime_data.live_import.published == 12_009
+    assert entry.runtime_data.energy.live_import.published == 12_009
     # The replacement is kept for diagnostics over the reload.
-    assert [event["event"] for event in entry.runtime_data.energy_events] == ["meter_replaced"]
+    assert [event["event"] for event in entry.runtime_data.energy.events] == ["meter_replaced"]
     # The old meter's Energy import never showed anything but its own count.
     shown = {value for entity, value in written if entity == old_energy}
     assert shown <= {"155232.51", STATE_UNAVAILABLE}
@@ -244,7 +244,7 @@ async def test_a_spike_one_minute_on_is_never_shown_and_the_total_never_goes_dow
     # 15 kWh in a minute is thirty times what 3 kW carries: held, never shown, and nothing goes back.
     assert shown == [155_232.513, 155_232.56, 155_232.56, 155_232.61, 155_232.66, 155_232.7]
     assert ir.async_get(hass).async_get_issue(DOMAIN, f"energy_register_reset_{entry.entry_id}_1.8.0") is None
-    assert entry.runtime_data.held_totals == 1
+    assert entry.runtime_data.energy.held.count == 1
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -259,10 +259,12 @@ async def test_a_power_reading_far_above_the_meters_never_moves_live_energy(
         await push(hass, freezer, entry, START + timedelta(seconds=10 * step), telegram(watts))
         powers.append(state(hass, "power_import"))
     # 40 s at 2 kW: 22.2 Wh, with the 900 kW reading neither shown nor integrated (it would add 2.5 kWh).
-    assert coordinator.live_import.published == pytest.approx(1_000_000 + 2000 * 40 / 3600)
-    assert coordinator.tariff.current_hour_use(coordinator.live_import.published) == pytest.approx(2000 * 40 / 3600)
+    assert coordinator.energy.live_import.published == pytest.approx(1_000_000 + 2000 * 40 / 3600)
+    assert coordinator.energy.tariff.current_hour_use(coordinator.energy.live_import.published) == pytest.approx(
+        2000 * 40 / 3600
+    )
     assert powers == ["2000", "2000", "2000", "2000"]
-    assert coordinator.held_powers == 1
+    assert coordinator.energy.held_powers == 1
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -279,11 +281,11 @@ async def test_a_genuine_rise_in_power_is_followed(
     assert state(hass, "power_import") == "3000"
     # 20 s at 300 W, 10 s rising to 3 kW, 20 s at 3 kW.
     used = (300 * 20 + 1650 * 10 + 3000 * 20) / 3600
-    assert coordinator.live_import.published == pytest.approx(1_000_000 + used)
+    assert coordinator.energy.live_import.published == pytest.approx(1_000_000 + used)
     # An hour on at 3 kW the register is followed too, though 3 kWh is ten times what the night's 300 W carries.
     await push(hass, freezer, entry, moment + timedelta(hours=1), telegram(3000, 1_003_000))
     assert state(hass, "energy_import") == "1003.0"
-    assert coordinator.held_totals == 0
+    assert coordinator.energy.held.count == 0
     # A load of 30 kW is more than a household shows without proof: it is taken at its third reading in a row.
     moment += timedelta(hours=1)
     for watts in (30_000, 30_000, 30_000):
@@ -294,7 +296,7 @@ async def test_a_genuine_rise_in_power_is_followed(
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
     await reader_connected(entry)
-    assert entry.runtime_data.envelope.highest == 30_000
+    assert entry.runtime_data.energy.envelope.highest == 30_000
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -308,7 +310,7 @@ async def test_billing_period_values_never_replace_the_present_total(
     sent = replace(sent, readings={**sent.readings, last_month: Reading(150_000_000, Unit.WATT_HOUR)})
     await push(hass, freezer, entry, START, sent)
     assert state(hass, "energy_import") == "155232.51"
-    assert entry.runtime_data.held_totals == 0
+    assert entry.runtime_data.energy.held.count == 0
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -329,7 +331,7 @@ async def test_a_changed_current_transformer_ratio_rescales_what_is_kept(
     assert float(state(hass, "live_energy_import")) == pytest.approx(50_000)
     await push(hass, freezer, entry, START + timedelta(hours=1), telegram(1000, 1_001_000))
     assert state(hass, "energy_import") == "50050.0"
-    assert entry.runtime_data.held_totals == 0
+    assert entry.runtime_data.energy.held.count == 0
     await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -308,7 +308,7 @@ async def hold_the_register(hass: HomeAssistant, tcp_meter: TcpMeter, entry: Moc
     issue_id = f"energy_register_held_{entry.entry_id}_1.8.0"
     for total in (3000, 2000):
         tcp_meter.send(kamstrup_frame(default_state(energy_import=total), hourly=True))
-    await wait_for(lambda: entry.runtime_data.held_totals == 2)
+    await wait_for(lambda: entry.runtime_data.energy.held.count == 2)
     # A hold that may still prove itself a new sequence is a log line, not yet the user's to decide.
     assert issue_id not in meter_issues(hass)
     tcp_meter.send(kamstrup_frame(default_state(energy_import=1000), hourly=True))
@@ -362,11 +362,11 @@ async def test_the_user_may_take_a_held_total_as_the_meters_count(hass: HomeAssi
     assert result["type"] is FlowResultType.CREATE_ENTRY
     # Followed at once, live energy with it, and the meter counts on from there.
     assert sensor(hass, "energy_import").state == "1.0"  # type: ignore[union-attr]
-    assert entry.runtime_data.live_import.published == 1000
+    assert entry.runtime_data.energy.live_import.published == 1000
     assert issue_id not in meter_issues(hass)
     tcp_meter.send(kamstrup_frame(default_state(energy_import=1050), hourly=True))
     await wait_for(lambda: sensor(hass, "energy_import").state == "1.05")  # type: ignore[union-attr]
-    assert [event["event"] for event in entry.runtime_data.energy_events] == ["register_held", "register_accepted"]
+    assert [event["event"] for event in entry.runtime_data.energy.events] == ["register_held", "register_accepted"]
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -381,7 +381,7 @@ async def test_the_user_may_keep_holding_and_is_not_asked_again_for_the_same_hol
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert issue_id not in meter_issues(hass)
     tcp_meter.send(kamstrup_frame(default_state(energy_import=500), hourly=True))
-    await wait_for(lambda: entry.runtime_data.held_totals == 4)
+    await wait_for(lambda: entry.runtime_data.energy.held.count == 4)
     assert issue_id not in meter_issues(hass)
     assert sensor(hass, "energy_import").state == "155232.51"  # type: ignore[union-attr]
     # Once the register counts on and is held again, that is a new hold, and the user is asked again.

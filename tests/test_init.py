@@ -245,7 +245,7 @@ async def test_damaged_or_lower_totals_never_reach_the_energy_sensor(hass: HomeA
         tcp_meter.send(frame)
     await wait_for(lambda: value(hass, POWER) == "3")
     assert value(hass, ENERGY) == "155232.51"
-    assert entry.runtime_data.held_totals == 3
+    assert entry.runtime_data.energy.held.count == 3
     # Growth the meter can really have is accepted.
     tcp_meter.send(kamstrup_frame(default_state(energy_import=155_232_610), hourly=True))
     await wait_for(lambda: value(hass, ENERGY) == "155232.61")
@@ -430,7 +430,7 @@ async def test_hourly_totals_are_restored_after_a_restart(hass: HomeAssistant, t
     tcp_meter.send(kamstrup_frame(default_state(energy_import=100), hourly=True))
     await asyncio.sleep(0.3)
     assert float(value(hass, registered.entity_id) or 0) == pytest.approx(155232.51)
-    assert entry.runtime_data.held_totals == 1
+    assert entry.runtime_data.energy.held.count == 1
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -468,21 +468,21 @@ async def test_live_energy_and_hourly_use_survive_a_restart(
     # A restart in the middle of the hour keeps the estimate, the hour's start
     # and the month's table.
     month = {"2026-11-02T17:00:00+00:00": 6100.0, "2026-11-03T07:00:00+00:00": 7300.0}
-    entry.runtime_data.tariff.hours.update(month)
+    entry.runtime_data.energy.tariff.hours.update(month)
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert float(value(hass, LIVE) or 0) == pytest.approx(live)
     assert value(hass, THIS_HOUR) == this_hour
-    assert entry.runtime_data.tariff.hour_start is not None
-    assert month.items() <= entry.runtime_data.tariff.hours.items()
+    assert entry.runtime_data.energy.tariff.hour_start is not None
+    assert month.items() <= entry.runtime_data.energy.tariff.hours.items()
     await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_capacity_sensors_show_the_months_peaks(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     entry = bridge_entry(tcp_meter.port)
     await set_up(hass, entry)
-    tariff = entry.runtime_data.tariff
+    tariff = entry.runtime_data.energy.tariff
     today = dt_util.start_of_local_day()
     # Three earlier days of this month (or today's hours when it is the 1st-3rd).
     hours = [today - timedelta(days=days) for days in (0, 1, 2) if (today - timedelta(days=days)).month == today.month]

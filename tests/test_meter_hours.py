@@ -104,7 +104,7 @@ async def restart(hass: HomeAssistant, entry: MockConfigEntry) -> None:
 
 
 def estimated(entry: MockConfigEntry) -> list[str]:
-    return [hour["start"] for hour in entry.runtime_data.meter_hours.diagnostics()["estimated_hours"]]
+    return [hour["start"] for hour in entry.runtime_data.energy.meter_hours.diagnostics()["estimated_hours"]]
 
 
 @pytest.mark.usefixtures("recorder_mock")
@@ -301,7 +301,7 @@ async def test_a_held_spike_never_reaches_the_meter_hours(
     await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second + 15_000, twelve))
     await push(hass, freezer, entry, twelve + timedelta(seconds=20), hourly_list(second, twelve))
     await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(third, thirteen))
-    assert entry.runtime_data.held_totals == 1
+    assert entry.runtime_data.energy.held.count == 1
     assert used(await hours(hass)) == {eleven: 0.891, twelve: 1.331}
     await hass.config_entries.async_unload(entry.entry_id)
 
@@ -378,7 +378,7 @@ async def test_a_register_that_starts_again_is_counted_on_as_the_guard_follows_i
         total = 80_000_000 + 60 * minute if minute < 30 else 60 * (minute - 29)
         await push(hass, freezer, entry, ELEVEN + timedelta(minutes=minute, seconds=5), telegram(3600, total))
     # Held twice, followed at the third (11:32, 180 Wh): what the minutes between used is not known.
-    assert [event["event"] for event in entry.runtime_data.energy_events] == ["register_held", "register_followed"]
+    assert [event["event"] for event in entry.runtime_data.energy.events] == ["register_held", "register_followed"]
     rows = await hours(hass)
     # 11:00-11:29 (1740 Wh) and 11:32-12:00 (1680 Wh): the three minutes the guard held are not counted.
     assert rows[-1] == (ELEVEN, 1.86, 3.42)
@@ -415,7 +415,7 @@ async def test_lists_a_bridge_hands_over_as_the_entry_starts_are_written_once_th
     """Lists that come before the recorder's last hours were read back wait for them; none is lost."""
     freezer.move_to(ELEVEN + timedelta(hours=2, minutes=30))
     entry = await set_up(hass, tcp_meter.port)
-    meter_hours = entry.runtime_data.meter_hours
+    meter_hours = entry.runtime_data.energy.meter_hours
     meter_hours._loaded = False  # as in the first moments after setup, before the hours are read back
     for boundary, register in REGISTERS.items():
         entry.runtime_data.telegram_received(hourly_list(register, boundary, offset=True))

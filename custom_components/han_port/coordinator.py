@@ -29,12 +29,8 @@ if TYPE_CHECKING:
 
     from homeassistant.config_entries import ConfigEntry
 
-    from .capacity import CapacityTariff
     from .connection import TelegramWatch
     from .decoder import Code, DroppedFrame, Reading, Telegram
-    from .energy import LiveEnergy, PowerEnvelope
-    from .held_totals import EnergyEvents
-    from .statistics import MeterHourStatistics
 
 type HanPortConfigEntry = ConfigEntry[HanPortCoordinator]
 type ReaderFactory = Callable[[HanPortCoordinator], TelegramWatch]
@@ -86,42 +82,6 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.unavailable_because: str | None = None
         """Why the meter is unavailable, as the connection sensor names it (None while it is read)."""
         self._key_problems = 0
-
-    # What the energy bookkeeping keeps, as tests and diagnostics read it here.
-    @property
-    def live_import(self) -> LiveEnergy:
-        """Imported energy between the meter's registers."""
-        return self.energy.live_import
-
-    @property
-    def tariff(self) -> CapacityTariff:
-        """The month's hours and the capacity step."""
-        return self.energy.tariff
-
-    @property
-    def envelope(self) -> PowerEnvelope:
-        """The highest power this meter has shown."""
-        return self.energy.envelope
-
-    @property
-    def meter_hours(self) -> MeterHourStatistics:
-        """The meter's own hours, written as long-term statistics."""
-        return self.energy.meter_hours
-
-    @property
-    def held_totals(self) -> int:
-        """Energy totals held because they went down or jumped."""
-        return self.energy.held.count
-
-    @property
-    def held_powers(self) -> int:
-        """Power readings above what this meter has shown, never integrated."""
-        return self.energy.held_powers
-
-    @property
-    def energy_events(self) -> EnergyEvents:
-        """What the energy guard and the meter's identity went through, for diagnostics."""
-        return self.energy.events
 
     async def async_load_energy(self) -> None:
         """Take back the energy state and the replay counters kept over a restart."""

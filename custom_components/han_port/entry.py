@@ -139,7 +139,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
     )
     await coordinator.async_load_energy()
     # Waits for the recorder (it may still be migrating) without holding up the setup.
-    entry.async_create_task(hass, coordinator.meter_hours.async_load(), f"{entry.title} meter hours")
+    entry.async_create_task(hass, coordinator.energy.meter_hours.async_load(), f"{entry.title} meter hours")
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # The task ends with the entry: unload cancels it, which closes the port.

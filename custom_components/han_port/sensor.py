@@ -291,7 +291,7 @@ def _grid_power(data: MeterData) -> float | None:
 DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
     _derived_energy(
         "live_energy_import",
-        lambda c: c.live_import.published,
+        lambda c: c.energy.live_import.published,
         SensorStateClass.TOTAL_INCREASING,
         needs=ACTIVE_POWER_IMPORT.code,
     ),
@@ -301,17 +301,21 @@ DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
         SensorStateClass.TOTAL_INCREASING,
         needs=ACTIVE_POWER_EXPORT.code,
     ),
-    _derived_energy("current_hour_use", lambda c: c.tariff.current_hour_use(c.live_import.published)),
-    _derived_energy("last_hour_use", lambda c: c.tariff.last_hour_use),
+    _derived_energy("current_hour_use", lambda c: c.energy.tariff.current_hour_use(c.energy.live_import.published)),
+    _derived_energy("last_hour_use", lambda c: c.energy.tariff.last_hour_use),
     # A projection is a tenth of a kWh good at best.
     _derived_energy(
         "projected_hour_use",
-        lambda c: c.tariff.projected_hour_use(c.live_import.published, c.live_import.power, _now()),
+        lambda c: c.energy.tariff.projected_hour_use(
+            c.energy.live_import.published, c.energy.live_import.power, _now()
+        ),
         resolution=100,
     ),
-    _derived_energy("capacity_headroom", lambda c: c.tariff.headroom(c.live_import.published, _now()), resolution=100),
-    _derived_energy("peak_today", lambda c: c.tariff.peak_today(_now())),
-    _derived_energy("capacity_average", lambda c: c.tariff.monthly_average(_now())),
+    _derived_energy(
+        "capacity_headroom", lambda c: c.energy.tariff.headroom(c.energy.live_import.published, _now()), resolution=100
+    ),
+    _derived_energy("peak_today", lambda c: c.energy.tariff.peak_today(_now())),
+    _derived_energy("capacity_average", lambda c: c.energy.tariff.monthly_average(_now())),
     # One power that goes below zero while the home exports: what the Energy
     # dashboard's grid power setting (2025.12 and newer) asks for.
     HanPortDerivedSensorEntityDescription(
@@ -330,7 +334,7 @@ DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
         key="capacity_step",
         translation_key="capacity_step",
         device_class=SensorDeviceClass.ENUM,
-        value_fn=lambda c: c.tariff.step(_now()),
+        value_fn=lambda c: c.energy.tariff.step(_now()),
         capacity_tariff=True,
     ),
 )
@@ -570,7 +574,7 @@ class HanPortDerivedSensor(HanPortEntity, SensorEntity):
         """Describe the figure; the capacity step's states are the steps the user set."""
         super().__init__(coordinator, description)
         if description.device_class is SensorDeviceClass.ENUM:
-            self._attr_options = step_labels(coordinator.tariff.thresholds)
+            self._attr_options = step_labels(coordinator.energy.tariff.thresholds)
 
     @property
     def write_interval(self) -> float:

@@ -11,7 +11,7 @@ from .bare import NotificationMessage
 from .blocks import BlockAssembler, is_block_before_last, parse_block
 from .ciphering import GENERAL_GLO_CIPHERING, SYSTEM_TITLE_LENGTH, Keys, SecurityPolicy
 from .dlms import GENERAL_BLOCK_TRANSFER, parse_apdu, strip_llc
-from .framers import Framers
+from .framers import Framers, MessageJoiner
 from .glo import GloMessage
 from .hdlc import HdlcMessage
 from .learned import LearnedListData, ListLearner
@@ -27,7 +27,7 @@ from .model import (
     Telegram,
 )
 from .p1 import P1Framer, P1Message, parse_telegram
-from .payload import MAX_MESSAGE_BYTES, describe, hex_digits, is_bare_apdu
+from .payload import MAX_MESSAGE_BYTES, describe, is_bare_apdu
 from .readings import STANDARD, interpret
 from .registers import implausible, interpretable
 from .resolution import Decision, ResolutionLearner
@@ -81,8 +81,6 @@ _KINDS: dict[type[DlmsMessage | P1Message], str] = {
 }
 # A bare ciphered APDU refused for these reasons had a ciphering header that held.
 _KEY_REFUSALS = frozenset({DropReason.KEY_MISSING, DropReason.KEY_REJECTED, DropReason.REPLAYED})
-# The first byte of an HDLC frame, an M-Bus long frame and a P1 telegram.
-_FRAME_OPENINGS = (b"\x7e", b"\x68", b"/")
 # A ciphered APDU without a checksum that proven keys fail to open is damage; this many in a row are the keys'.
 _DAMAGED_IN_A_ROW = 3
 
@@ -302,10 +300,7 @@ class Decoder:
         """Create a decoder; keys are needed only for ciphered (Danish) meters."""
         self._content = _ContentDecoder(Keys(key, auth_key))
         self._framers = Framers()
-        # Messages only: the stream position of a P1 telegram begun at the start of a message.
-        self._p1_waits_from: int | None = None
-        # Messages only: whether the frame that waits for its rest came as hex text.
-        self._hex_frame = False
+        self._messages = MessageJoiner(self._framers)
         # The system title of the bare ciphered APDU that proved the stream's format.
         self._bare_title = b""
         self.telegrams = 0
@@ -421,7 +416,7 @@ class Decoder:
         framers = [*self._framers.unfinished(), self._content.blocks.unfinished()]
         begun = next((what for what in framers if what is not None), None)
         fed = self._framers.fed
-        self._end_message_frames()
+        self._messages.end()
         if begun is not None:
             drop = DroppedFrame(DropReason.UNDECODABLE, f"the input ends inside {begun}", b"")
         elif fed and not self.telegrams and not self.dropped:
@@ -442,60 +437,23 @@ class Decoder:
         if len(payload) > MAX_MESSAGE_BYTES:
             too_long = f"{len(payload)} bytes: longer than any meter's message"
             return [self._counted(_unrecognised(payload, too_long))]
-        # The rest of a frame comes written as its start was: raw bytes
-        # that happen to be hex digits ("00") are not hex text.
-        rest = (hex_digits(payload) if self._hex_frame else None) or payload
-        if self._continues(payload, rest):
-            data = rest
-        else:
-            self._end_message_frames()
-            decoded = hex_digits(payload)
-            self._hex_frame = decoded is not None
-            data = decoded or payload
+        data = self._messages.bytes_of(payload)
         # The middle of a frame begun in an earlier message may look like a whole APDU: the frame's
         # header claimed those bytes, so they are its own while they fit in what it still waits for.
         if is_bare_apdu(data) and not self._framers.hdlc.awaits(len(data)):
             event = self._content.decode(ApduMessage(data, data))
             # Were a frame begun in an earlier message, an APDU that decodes
             # on its own says that frame was cut: it ends here.
-            if isinstance(event, Telegram) or event is None or not self._mid_frame:
-                self._end_message_frames()
+            if isinstance(event, Telegram) or event is None or not self._messages.mid_frame:
+                self._messages.end()
                 return [] if event is None else [self._counted(event)]
         message_start = self._framers.fed + len(data) - len(data.lstrip())
         events = self.feed_events(data)
-        # A P1 telegram opens a message: a '/' inside one ("tibber/pulse")
-        # starts none, and must not hold back the messages after it.
-        since = self._framers.p1.pending_since
-        self._p1_waits_from = since if since is not None and since in (message_start, self._p1_waits_from) else None
-        if not events and not self._mid_frame:
+        self._messages.read(message_start)
+        if not events and not self._messages.mid_frame:
             what = describe(data) if data is payload else f"hex text of {describe(data)}"
             events.append(self._counted(_unrecognised(payload, what)))
         return events
-
-    def _continues(self, payload: bytes, rest: bytes) -> bool:
-        """Whether a message continues a frame or telegram the messages before it began (rest: as it would be read).
-
-        A frame begun raw is not continued by hex text that opens a frame, or
-        is a bare APDU, of its own: that is the next push, written as a
-        hex-text bridge writes it, after a raw message's tail (another
-        device's, say) that happened to look like a frame's start.
-        """
-        if not (self._framers.continued_by(rest) or self._p1_waits_from is not None):
-            return False
-        if self._hex_frame:
-            return True
-        decoded = hex_digits(payload)
-        return decoded is None or not (decoded[:1] in _FRAME_OPENINGS or is_bare_apdu(decoded))
-
-    def _end_message_frames(self) -> None:
-        """Forget what the last messages left behind: it began no frame that this message continues."""
-        self._framers.discard()
-        self._p1_waits_from = None
-
-    @property
-    def _mid_frame(self) -> bool:
-        """Whether a frame or telegram has begun in the messages so far and waits for its rest."""
-        return self._framers.mid_frame or self._p1_waits_from is not None
 
     def _counted(self, event: Event) -> Event:
         if isinstance(event, Telegram):

@@ -15,6 +15,7 @@ from .glo import GloFramer, GloMessage
 from .hdlc import HdlcFramer, HdlcMessage
 from .mbus import MbusFramer, MbusMessage
 from .p1 import P1Framer, P1Message
+from .payload import hex_digits, is_bare_apdu
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -27,6 +28,8 @@ type Framed = tuple[int, Framing, FramedMessage | DroppedFrame]
 
 # The stream's latest bytes kept, for a frame header that came in an earlier read than the APDU after it.
 _RECENT_BYTES = 64
+# What opens a frame or telegram: HDLC's flag, an M-Bus long frame's start, P1's '/'.
+_FRAME_OPENINGS = (b"\x7e", b"\x68", b"/")
 
 
 class Framers:
@@ -128,3 +131,66 @@ class Framers:
         self.p1.discard()
         self.mbus.discard()
         self.notifications.discard()
+
+
+class MessageJoiner:
+    """Joins a message transport's messages into the stream the framers read.
+
+    A message continues the frame or telegram the messages before it began,
+    written as its start was (raw, or hex text), or it begins anew, and
+    whatever they began is let go: a push lost its rest.
+    """
+
+    def __init__(self, framers: Framers) -> None:
+        """Join messages for these framers."""
+        self._framers = framers
+        # The stream position of a P1 telegram begun at the start of a message.
+        self._p1_waits_from: int | None = None
+        # Whether the frame that waits for its rest came as hex text.
+        self._hex_frame = False
+
+    def bytes_of(self, payload: bytes) -> bytes:
+        """Return the bytes a message adds to the stream, hex text read; let go of what it does not continue."""
+        # The rest of a frame comes written as its start was: raw bytes
+        # that happen to be hex digits ("00") are not hex text.
+        rest = (hex_digits(payload) if self._hex_frame else None) or payload
+        if self._continues(payload, rest):
+            return rest
+        self.end()
+        decoded = hex_digits(payload)
+        self._hex_frame = decoded is not None
+        return decoded or payload
+
+    def _continues(self, payload: bytes, rest: bytes) -> bool:
+        """Whether a message continues a frame or telegram the messages before it began (rest: as it would be read).
+
+        A frame begun raw is not continued by hex text that opens a frame, or
+        is a bare APDU, of its own: that is the next push, written as a
+        hex-text bridge writes it, after a raw message's tail (another
+        device's, say) that happened to look like a frame's start.
+        """
+        if not (self._framers.continued_by(rest) or self._p1_waits_from is not None):
+            return False
+        if self._hex_frame:
+            return True
+        decoded = hex_digits(payload)
+        return decoded is None or not (decoded[:1] in _FRAME_OPENINGS or is_bare_apdu(decoded))
+
+    def read(self, message_start: int) -> None:
+        """Note that the framers read the message that began at this stream position.
+
+        A P1 telegram opens a message: a '/' inside one ("tibber/pulse")
+        starts none, and must not hold back the messages after it.
+        """
+        since = self._framers.p1.pending_since
+        self._p1_waits_from = since if since is not None and since in (message_start, self._p1_waits_from) else None
+
+    def end(self) -> None:
+        """Forget what the last messages left behind: it began no frame that a message continues."""
+        self._framers.discard()
+        self._p1_waits_from = None
+
+    @property
+    def mid_frame(self) -> bool:
+        """Whether a frame or telegram has begun in the messages so far and waits for its rest."""
+        return self._framers.mid_frame or self._p1_waits_from is not None
