@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -150,7 +151,14 @@ def wait_for_telegrams(simulator: Simulator, count: int, seconds: float) -> None
         time.sleep(0.2)
 
 
-def bench_vendor(vendor: str, telegrams: int, speed: float, update_interval: float | None) -> dict[str, float]:
+type Samples = tuple[Sample, Sample]
+"""HAN Port's instance and the baseline's, sampled at one moment."""
+
+
+def measure(
+    vendor: str, telegrams: int, speed: float, update_interval: float | None
+) -> tuple[Samples, Samples, list[dict[str, Any]]]:
+    """Run a meter's instance beside a baseline's; return both sampled before and after the telegrams, and those."""
     with tempfile.TemporaryDirectory() as work:
         meter_hass, meter_config = start_instance(Path(work) / "meter")
         base_hass, base_config = start_instance(Path(work) / "baseline")
@@ -192,6 +200,12 @@ def bench_vendor(vendor: str, telegrams: int, speed: float, update_interval: flo
                 simulator.stop()
             meter_hass.stop()
             base_hass.stop()
+    return before, after, sent
+
+
+def bench_vendor(vendor: str, telegrams: int, speed: float, update_interval: float | None) -> dict[str, float]:
+    """Measure what a vendor's meter costs Home Assistant: CPU and memory per telegram, rows and bytes per day."""
+    before, after, sent = measure(vendor, telegrams, speed, update_interval)
     count = len(sent)
     meter, base = (after[0], before[0]), (after[1], before[1])
     span = (datetime.fromisoformat(sent[-1]["time"]) - datetime.fromisoformat(sent[0]["time"])).total_seconds()
