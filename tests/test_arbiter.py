@@ -371,13 +371,22 @@ def test_an_m_bus_frame_cut_short_never_takes_the_next_whole_frame(cut: bytes) -
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 5, 1000])
-def test_a_frame_whose_flag_was_damaged_at_a_stream_start_is_never_read_as_a_bare_push(chunk: int) -> None:
-    """No header held, so nothing claimed its bytes; its format's length still measures the APDU inside.
+@pytest.mark.parametrize(
+    ("index", "flip"),
+    [(0, 0x08), *((1, 1 << bit) for bit in range(4, 8))],
+    ids=["flag", *(f"format-type-bit-{bit}" for bit in range(4, 8))],
+)
+def test_a_frame_whose_flag_or_format_was_damaged_at_a_stream_start_is_never_read_as_a_bare_push(
+    chunk: int, index: int, flip: int
+) -> None:
+    """No header held, so nothing claimed its bytes; its length (after the flag) still measures the APDU inside.
 
-    Found by fuzzing: fed a byte at a time, the APDU was read before the frame check after it had come.
+    Found by fuzzing: fed a byte at a time, the APDU was read before the frame check after it had come. With
+    the frame format's type bits damaged (no format, an opening flag before it), likewise: its damaged power
+    came out once.
     """
     damaged = bytearray(encoder.hdlc_frames(power_list(SENT)))
-    damaged[0] ^= 0x08  # the opening flag
+    damaged[index] ^= flip  # the opening flag, or the frame format's type
     flip_power_bit(damaged, SENT)
     stream = bytes(damaged) + b"".join(encoder.hdlc_frames(power_list(SENT + n)) for n in (1, 2, 3))
     decoder = Decoder()

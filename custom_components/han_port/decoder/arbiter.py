@@ -166,7 +166,9 @@ def lies_in_a_frame(window: bytes, start: int, end: int) -> bool:
         return True
     for at in range(max(start - _HEADER_REACH, 1), max(start - 1, 1)):
         hdlc_length = ((window[at] & 0x07) << 8) | window[at + 1]
-        if is_frame_format(window[at]) and at - 1 + hdlc_length + 2 == end + _HDLC_END:
+        # A frame format, or the byte after an opening flag whose type bits were damaged, that measures the APDU.
+        opens = is_frame_format(window[at]) or window[at - 1] == HDLC_FLAG
+        if opens and at - 1 + hdlc_length + 2 == end + _HDLC_END:
             return True
         mbus_lengths = (window[at], window[at + 1])
         if any(at - 1 + length + _MBUS_FRAMING == end + _MBUS_END for length in mbus_lengths) and (
