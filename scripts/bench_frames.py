@@ -89,7 +89,9 @@ def streams() -> dict[str, list[bytes]]:
     state = MeterState()
     frames: dict[str, list[bytes]] = {}
     for index in range(REPEAT):
-        state.power_import = 1000 + index
+        power = 1000 + index
+        # The phases carry their parts of it, as the Iskraemeco table's physics checks.
+        state.power_import, state.phase_powers = power, (power // 3, power // 3, power - 2 * (power // 3))
         state.moment += timedelta(seconds=10)
         for vendor, pushes in (nordic_pushes(state, index) | european_pushes(state, index)).items():
             frames.setdefault(vendor, []).extend(pushes)

@@ -306,8 +306,9 @@ def test_a_list_that_opens_and_runs_as_the_am550_table_in_another_order_shows_no
     telegrams = [
         event for event in feed(decoder, [push(state, fields) for state in truth]) if isinstance(event, Telegram)
     ]
-    for telegram, state in zip(telegrams[::-1], truth[::-1], strict=False):
-        true_values = {AM550_CODES[name]: value for name, value in field_truth(state).items()}
+    by_moment = {state.moment: state for state in truth}
+    for telegram in telegrams:
+        true_values = {AM550_CODES[name]: value for name, value in field_truth(by_moment[telegram.timestamp]).items()}
         assert {code: true_values[code] for code in shown(telegram)} == pytest.approx(shown(telegram))
     # The table read none of them: the learner shows what it proved, under its codes.
     assert decoder.refuted_tables == ["Iskraemeco"]
@@ -325,13 +326,17 @@ def test_a_list_sending_phases_out_of_order_pairs_each_phases_current_with_its_p
     telegrams = [
         event for event in feed(Decoder(), [push(state, fields) for state in truth]) if isinstance(event, Telegram)
     ]
-    assert telegrams
-    for telegram, state in zip(telegrams[::-1], truth[::-1], strict=False):
+    by_moment = {state.moment: state for state in truth}
+    checked = 0
+    for telegram in telegrams:
+        state = by_moment[telegram.timestamp]
         pairs = set(zip(state.currents, state.phase_powers, strict=True))
         values = shown(telegram)
         for current, power in zip(CURRENTS, PHASE_POWERS, strict=True):
             if current in values:
                 assert (values[current], values[power]) in pairs
+                checked += 1
+    assert checked
 
 
 def burgenland_items(state: MeterState) -> list[tuple[str, bytes, float | None]]:
@@ -345,9 +350,9 @@ def burgenland_items(state: MeterState) -> list[tuple[str, bytes, float | None]]
     return items + [("unknown", encoder.long_unsigned(value), None) for value in (400, 53, 295)]
 
 
-# 332 and 1722: orders a fuzzing round found read physically by the table until the phases had to agree
-# and the flow to go one way.
-@pytest.mark.parametrize("seed", [*range(40), 332, 1722])
+# 332: an order a fuzzing round found read physically by the table until the phases had to agree. Some orders
+# stay physical telegram after telegram (a steady setting where the currents stand): README, Known limitations.
+@pytest.mark.parametrize("seed", [*range(40), 332])
 def test_a_list_that_runs_as_the_burgenland_table_in_another_order_shows_no_wrong_value(seed: int) -> None:
     # 13 numbers, then the meter number: what the table knows the E450 by.
     order = list(range(13))
@@ -364,6 +369,71 @@ def test_a_list_that_runs_as_the_burgenland_table_in_another_order_shows_no_wron
                 for code, value in shown(event).items():
                     sent = [true for name, _, true in items if name == quantity_of.get(code)]
                     assert any(value == pytest.approx(true) for true in sent), (code, value, sent)
+
+
+def am550_push(state: MeterState, import_parts: tuple[int, int, int]) -> bytes:
+    """One AM550 push of this state, its phases' import parts as given, its export parts the state's phase powers."""
+    body = bytearray(encoder.iskraemeco_list(state))
+    # The list ends with three import parts, then three export parts.
+    parts = [*import_parts, *state.phase_powers]
+    body[-5 * len(parts) :] = b"".join(encoder.double_long_unsigned(value) for value in parts)
+    return encoder.hdlc_frames(encoder.data_notification(bytes(body), state.moment))
+
+
+@pytest.mark.parametrize("totals", ["net", "each way"])
+def test_the_am550_table_reads_phases_flowing_both_ways(totals: str) -> None:
+    # A one-phase inverter: L1 exports 3000 W while L2 and L3 import 1300 and 1200 W.
+    power_import, power_export = (0, 500) if totals == "net" else (2500, 3000)
+    state = replace(
+        MeterState(),
+        power_import=power_import,
+        power_export=power_export,
+        phase_powers=(3000, 0, 0),
+        currents=(13.1, 5.7, 5.3),
+        voltages=(236.0, 229.0, 230.0),
+    )
+    decoder = Decoder()
+    event = decoder.feed_events(am550_push(state, (0, 1300, 1200)))[0]
+    assert isinstance(event, Telegram), event
+    assert shown(event)[ObisCode(1, 0, 2, 7, 0)] == power_export
+    assert shown(event)[ObisCode(1, 0, 22, 7, 0)] == 3000
+    assert decoder.refuted_tables == []
+
+
+def test_the_am550_table_reads_phases_at_the_grids_limits_and_a_low_net_power_factor() -> None:
+    # 207 and 253 V (EN 50160's ±10 %); 800 W exported net of 5.6 kVA over the phases.
+    state = replace(
+        MeterState(),
+        power_import=0,
+        power_export=800,
+        phase_powers=(3200, 0, 0),
+        currents=(14.0, 5.2, 5.7),
+        voltages=(230.0, 207.0, 253.0),
+    )
+    decoder = Decoder()
+    event = decoder.feed_events(am550_push(state, (0, 1200, 1200)))[0]
+    assert isinstance(event, Telegram), event
+    assert shown(event)[VOLTAGES[2]] == 253.0
+    assert decoder.refuted_tables == []
+
+
+def test_a_damaged_bare_push_the_table_cannot_read_costs_that_push_alone() -> None:
+    """Without a checksum, an unphysical reading may be damage: the table reads the next pushes still."""
+    states = [replace(MeterState(), power_import=power) for power in (1703, 1704, 1705)]
+    pushes = [encoder.data_notification(encoder.iskraemeco_list(state), None) for state in states]
+    # The first phase's import power raised by 60 000 W: the parts no longer add up to the total.
+    damaged = bytearray(pushes[1])
+    at = damaged.rindex(encoder.double_long_unsigned(500) + encoder.double_long_unsigned(700))
+    damaged[at : at + 5] = encoder.double_long_unsigned(60_500)
+    decoder = Decoder()
+    events = [event for message in (pushes[0], bytes(damaged), pushes[2]) for event in decoder.feed_message(message)]
+    assert [type(event) for event in events] == [Telegram, DroppedFrame, Telegram]
+    assert isinstance(events[1], DroppedFrame)
+    assert events[1].reason is DropReason.IMPLAUSIBLE
+    assert decoder.refuted_tables == []
+    # In a checksum-valid frame the same reading is no damage: the table does not know that list.
+    decoder.feed_events(encoder.hdlc_frames(bytes(damaged)))
+    assert decoder.refuted_tables == ["Iskraemeco"]
 
 
 def test_the_am550_table_reads_a_meter_exporting_and_one_with_a_phase_out() -> None:

@@ -105,7 +105,11 @@ def decode_dlms_message(
         return _ciphered_p1(notification, message)
     # The whole body decoded, to the byte: the key, if any, was right;
     # a list we cannot take apart is undecodable, never a key problem.
-    vendor_list = _take_apart(notification, lists)
+    # A bare APDU came with no checksum: only a GCM tag proves its bytes.
+    checked = not isinstance(message, _BARE) or (
+        notification.ciphering is not None and notification.ciphering.authenticated
+    )
+    vendor_list = _take_apart(notification, lists, checked=checked)
     content = interpret(vendor_list.entries, vendor_list.scaling)
     meter_id = content.identification.get("meter_id")
     timestamp = content.clock or notification.date_time
@@ -129,22 +133,28 @@ def decode_dlms_message(
         plaintext=notification.plaintext,
         logical_device_name=content.identification.get("logical_device_name"),
         left_out=left_out,
-        # A bare APDU came with no checksum: only a GCM tag proves its bytes.
-        checksummed=not isinstance(message, _BARE)
-        or (notification.ciphering is not None and notification.ciphering.authenticated),
+        checksummed=checked,
     )
 
 
-def _take_apart(notification: Notification, lists: ListLearner | None) -> VendorList:
-    """Take the body's list apart by the tables, or, for bare values no table knows, by what is learned of them."""
+def _take_apart(notification: Notification, lists: ListLearner | None, *, checked: bool) -> VendorList:
+    """Take the body's list apart by the tables, or, for bare values no table knows, by what is learned of them.
+
+    checked: a checksum or tag proved the notification's bytes, so what physics refutes is no damage.
+    """
     try:
-        return take_apart(notification.decode_body(), lists.distrusted if lists is not None else ())
+        vendor_list = take_apart(notification.decode_body(), lists.distrusted if lists is not None else ())
     except UnlistedPositionalListError as unlisted:
         if lists is None:
             raise
-        if unlisted.refuting is not None:
-            lists.distrusted.add(unlisted.refuting)
+        if unlisted.refuted is not None:
+            lists.judge(unlisted.refuted, holds=False, checked=checked)
+            if unlisted.refuted not in lists.distrusted:
+                raise  # one telegram its table cannot read: dropped alone, the next read by the table again
         return lists.take_apart(unlisted.items, notification.date_time)
+    if lists is not None and vendor_list.table is not None:
+        lists.judge(vendor_list.table, holds=True, checked=checked)
+    return vendor_list
 
 
 def _ciphered_p1(notification: Notification, message: DlmsMessage) -> Telegram:
@@ -173,6 +183,15 @@ def _proves(event: Event | None) -> bool:
     bare, is refused too, and would make a stream of frames look bare.
     """
     return isinstance(event, Telegram)
+
+
+def _undecoded_reason(err: DecodeError) -> DropReason:
+    """Say why a message that passed its checks did not decode: a list still learned, an unphysical reading, or not."""
+    if isinstance(err, ListNotLearnedError):
+        return DropReason.LEARNING
+    if isinstance(err, UnlistedPositionalListError) and err.refuted is not None:
+        return DropReason.IMPLAUSIBLE
+    return DropReason.UNDECODABLE
 
 
 class _ContentDecoder:
@@ -244,10 +263,8 @@ class _ContentDecoder:
                 self._rejected_in_a_row = 0
         except FrameRefusedError as err:
             return self._refused(err, message)
-        except ListNotLearnedError as err:
-            return DroppedFrame(DropReason.LEARNING, str(err), message.raw)
         except DecodeError as err:
-            return DroppedFrame(DropReason.UNDECODABLE, str(err), message.raw)
+            return DroppedFrame(_undecoded_reason(err), str(err), message.raw)
         return telegram
 
 
@@ -437,7 +454,7 @@ class Decoder:
         if len(payload) > MAX_MESSAGE_BYTES:
             too_long = f"{len(payload)} bytes: longer than any meter's message"
             return [self._counted(_unrecognised(payload, too_long))]
-        data = self._messages.bytes_of(payload)
+        data = self._messages.joined(payload)
         # The middle of a frame begun in an earlier message may look like a whole APDU: the frame's
         # header claimed those bytes, so they are its own while they fit in what it still waits for.
         if is_bare_apdu(data) and not self._framers.hdlc.awaits(len(data)):
@@ -449,7 +466,7 @@ class Decoder:
                 return [] if event is None else [self._counted(event)]
         message_start = self._framers.fed + len(data) - len(data.lstrip())
         events = self.feed_events(data)
-        self._messages.read(message_start)
+        self._messages.after_read(message_start)
         if not events and not self._messages.mid_frame:
             what = describe(data) if data is payload else f"hex text of {describe(data)}"
             events.append(self._counted(_unrecognised(payload, what)))

@@ -1,8 +1,10 @@
-"""Every framer over the same bytes, and the arbiter that says whose each byte is.
+"""Every framer over the same bytes, the arbiter that says whose each byte is, and how messages join.
 
 A stream's format is found, never configured: each framer reads every
 chunk, and what they find comes out as positioned messages in the order
-they began, with a bare APDU never read from bytes a frame claimed.
+they began, with a bare APDU never read from bytes a frame claimed. A
+message transport's messages join into that stream (MessageJoiner): each
+continues what the messages before it began, or begins anew.
 """
 
 from __future__ import annotations
@@ -149,7 +151,7 @@ class MessageJoiner:
         # Whether the frame that waits for its rest came as hex text.
         self._hex_frame = False
 
-    def bytes_of(self, payload: bytes) -> bytes:
+    def joined(self, payload: bytes) -> bytes:
         """Return the bytes a message adds to the stream, hex text read; let go of what it does not continue."""
         # The rest of a frame comes written as its start was: raw bytes
         # that happen to be hex digits ("00") are not hex text.
@@ -176,7 +178,7 @@ class MessageJoiner:
         decoded = hex_digits(payload)
         return decoded is None or not (decoded[:1] in _FRAME_OPENINGS or is_bare_apdu(decoded))
 
-    def read(self, message_start: int) -> None:
+    def after_read(self, message_start: int) -> None:
         """Note that the framers read the message that began at this stream position.
 
         A P1 telegram opens a message: a '/' inside one ("tibber/pulse")

@@ -2,7 +2,8 @@
 
 An Iskraemeco AM550 of another grid company, or another of its lists (a
 15-minute list, a shorter push, a 1-phase list), sends values without OBIS
-codes in an order no table here has. Each position's meaning is learned from
+codes in an order no table here has (or one whose table's reading physics
+refuted: see `lists`). Each position's meaning is learned from
 the values, over a few telegrams (see `proofs`): texts and clocks by their
 type; phase voltages because they stay near nominal and agree; currents and
 active power because the phases' U·I carries the power measured and the
@@ -12,7 +13,8 @@ are shown, each with its evidence; a list is shown only once its power is
 proven, and never with a guessed value.
 
 Two labels are not in the magnitudes. Phases are numbered in the order the
-list sends them, as every known list does. The one flow seen while the power
+list sends their powers, as every known list does, each current going with
+the power it carries, the voltages in their own order. The one flow seen while the power
 is learned is taken as import: a household's ordinary direction (an export
 flow, zero meanwhile, proves nothing and is left out).
 """
@@ -20,6 +22,7 @@ flow, zero meanwhile, proves nothing and is left out).
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from hashlib import blake2b
@@ -382,14 +385,36 @@ _KIND_OF_CODE = {LOGICAL_DEVICE_NAME: TEXT, METER_ID: TEXT, _CLOCK: TIME}
 _MAX_EVIDENCE = 400
 
 
+# A table whose reading of a checked telegram (a checksum or tag held) physics
+# refutes does not know that list, which is learned instead. Without a check,
+# damage may be the cause: a table refuted this often among its latest
+# readings is distrusted, each refuted telegram before dropped alone.
+TABLE_REFUTED = 3
+TABLE_VERDICTS = 5
+
+
 class ListLearner:
     """Learns, per meter and list shape, what the positions of lists no table knows hold."""
 
     def __init__(self) -> None:
         """Start knowing no list, and trusting every table."""
         self._shapes: dict[_Key, _Shape] = {}
-        self.distrusted: set[PositionalLayout] = set()
-        """Tables whose reading of this meter's lists physics refuted: their lists are learned instead."""
+        # Physics' verdicts on each table's latest readings of unchecked telegrams (True: it held).
+        self._verdicts: dict[PositionalLayout, deque[bool]] = {}
+        self._refuted: set[PositionalLayout] = set()
+
+    @property
+    def distrusted(self) -> frozenset[PositionalLayout]:
+        """The tables whose reading of this meter's lists physics refuted: those lists are learned instead."""
+        return frozenset(self._refuted)
+
+    def judge(self, layout: PositionalLayout, *, holds: bool, checked: bool) -> None:
+        """Take physics' verdict on a table's reading of one telegram (checked: its checksum or tag held)."""
+        verdicts = self._verdicts.setdefault(layout, deque(maxlen=TABLE_VERDICTS))
+        if not checked:
+            verdicts.append(holds)
+        if not holds and (checked or verdicts.count(False) >= TABLE_REFUTED):
+            self._refuted.add(layout)
 
     def take_apart(self, items: tuple[Data, ...], when: datetime | None) -> VendorList:
         """Return a list's proven positions as entries; raise DecodeError while its power is not proven.

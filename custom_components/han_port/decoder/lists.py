@@ -206,6 +206,8 @@ class VendorList:
     scaling: Scaling
     model: str | None = None
     """The meter model the list's shape tells, for lists that do not name it."""
+    table: PositionalLayout | None = None
+    """The table that read it by its opening and length alone: physics judged this reading of it."""
 
 
 def _is_obis(item: Data) -> bool:
@@ -314,12 +316,12 @@ def _untagged(item: Data, *, first: bool, last: bool) -> Entry | None:
 class UnlistedPositionalListError(DecodeError):
     """A list of bare values that no table here reads: what its values are is left to learn (see `learned`)."""
 
-    def __init__(self, items: tuple[Data, ...], version: str | None, refuting: PositionalLayout | None = None) -> None:
+    def __init__(self, items: tuple[Data, ...], version: str | None, refuted: PositionalLayout | None = None) -> None:
         """Carry the values, for a learner to take apart, and the table whose reading physics refuted, if one was."""
-        why = "no table knows it" if refuting is None else f"the {refuting.manufacturer} table's reading is unphysical"
+        why = "no table knows it" if refuted is None else f"the {refuted.manufacturer} table's reading is unphysical"
         super().__init__(f"unknown list of {len(items)} values without OBIS codes (list version {version}): {why}")
         self.items = items
-        self.refuting = refuting
+        self.refuted = refuted
 
 
 def _numbers(values: Mapping[ObisCode, Data], codes: tuple[ObisCode, ...]) -> tuple[float, ...] | None:
@@ -342,28 +344,25 @@ def _table_reading(layout: PositionalLayout, items: tuple[Data, ...]) -> TableRe
     """Read a list's voltages, currents and active powers as a layout places them; None when one is not a number."""
     values = {code: value for code, value in zip(layout.codes, items, strict=True) if code is not None}
     volts, currents = _numbers(values, PHASE_VOLTAGES), _numbers(values, PHASE_CURRENTS)
-    powers = []
-    for total_code, part_codes in ((_KAIFA_POWER[0], PHASE_IMPORT_POWERS), (_KAIFA_POWER[1], _PHASE_EXPORT_POWERS)):
-        total, parts = _numbers(values, (total_code,)), _numbers(values, part_codes)
-        if total is None or parts is None:
-            return None
-        if total:
-            powers.append((total[0], parts if len(parts) == len(part_codes) else ()))
-    if volts is None or currents is None:
+    powers = _numbers(values, _KAIFA_POWER[:2])
+    import_parts, export_parts = _numbers(values, PHASE_IMPORT_POWERS), _numbers(values, _PHASE_EXPORT_POWERS)
+    if volts is None or currents is None or powers is None or import_parts is None or export_parts is None:
         return None
-    return TableReading(volts, currents, tuple(powers))
+    return TableReading(volts, currents, powers, import_parts, export_parts)
 
 
-def _positional(items: tuple[Data, ...], distrusted: Collection[PositionalLayout]) -> tuple[list[Entry], str]:
-    """Entries of a list of bare values, by the layout its opening and length say; and its maker.
+def _positional(
+    items: tuple[Data, ...], distrusted: Collection[PositionalLayout]
+) -> tuple[list[Entry], str, PositionalLayout | None]:
+    """Entries of a list of bare values, by the layout its opening and length say; its maker and that layout.
 
     A layout known by opening and length alone reads a list only where
-    physics allows its reading, and never again once it did not (distrusted).
+    physics allows its reading, and not at all once it is distrusted.
     """
     version = text(items[0]) if isinstance(items[0], str | bytes) else None
     kaifa = POSITIONAL_LISTS.get((version, len(items)))
     if kaifa is not None:
-        return [Entry(obis, value) for obis, value in zip(kaifa, items, strict=True)], "Kaifa"
+        return [Entry(obis, value) for obis, value in zip(kaifa, items, strict=True)], "Kaifa", None
     for layout in POSITIONAL_LAYOUTS:
         opens = version is None if layout.opens_with is None else (version or "").startswith(layout.opens_with)
         if opens and len(layout.codes) == len(items):
@@ -375,7 +374,7 @@ def _positional(items: tuple[Data, ...], distrusted: Collection[PositionalLayout
                 for code, value in zip(layout.codes, items, strict=True)
                 if code is not None and value is not None
             ]
-            return entries, layout.manufacturer
+            return entries, layout.manufacturer, layout
     raise UnlistedPositionalListError(items, version)
 
 
@@ -443,7 +442,7 @@ def _descriptor_list(body: DescriptorList) -> VendorList:
 def take_apart(body: Data | DescriptorList, distrusted: Collection[PositionalLayout] = ()) -> VendorList:
     """Recognise the list's shape and vendor; return its entries and units.
 
-    `distrusted`: the positional layouts whose reading of this stream's lists physics refuted before.
+    `distrusted`: the positional layouts whose reading of this stream's lists physics refuted too often.
     """
     if isinstance(body, DescriptorList):
         return _descriptor_list(body)
@@ -456,7 +455,7 @@ def take_apart(body: Data | DescriptorList, distrusted: Collection[PositionalLay
     if not items:
         msg = "empty list"
         raise DecodeError(msg)
-    maker = None
+    maker = table = None
     object_list = _object_list(items)
     if object_list is not None:
         entries = object_list
@@ -465,10 +464,10 @@ def take_apart(body: Data | DescriptorList, distrusted: Collection[PositionalLay
     elif _has_codes(items):
         entries = _tagged(items)
     else:
-        entries, maker = _positional(items, distrusted)
+        entries, maker, table = _positional(items, distrusted)
     list_version = next((text(e.value) for e in entries if e.obis[2:5] == _LIST_VERSION_CDE), None)
     manufacturer = _manufacturer(list_version) or maker
     model = None
     if manufacturer == "Kamstrup" and not any(e.obis[2:5] == _METER_TYPE_CDE for e in entries):
         model = _KAMSTRUP_UNTYPED_MODEL
-    return VendorList(entries, manufacturer, list_version, _scaling(manufacturer, entries), model)
+    return VendorList(entries, manufacturer, list_version, _scaling(manufacturer, entries), model, table)

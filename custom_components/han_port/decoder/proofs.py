@@ -51,10 +51,11 @@ POWER_TOLERANCE = 0.15
 MAX_APPARENT_RATIO = APPARENT_RATIO_RANGE[1]
 MIN_EVIDENCE_POWER = 500.0
 # A table's reading is refuted only where no household could make it: under
-# load, a power factor below this is no household's.
+# load, with every phase flowing one way, a power factor below this is no household's.
 TABLE_POWER_FACTOR = POWER_FACTOR_RANGE[0]
-# Nor phases further apart than this: twice what the learner's phases may be (a grid's limits are ±10 %).
-TABLE_PHASE_AGREEMENT = 2 * PHASE_AGREEMENT
+# Nor phases further apart than this: EN 50160 keeps each within ±10 % of
+# nominal, 207 to 253 V, which are 22 % apart.
+TABLE_PHASE_SPREAD = 0.25
 # A household's phase under that load draws at a power factor over this: its
 # big loads are heaters, motors and corrected supplies. A current that makes
 # a loaded phase's factor lower belongs to something else (a reactive power).
@@ -298,70 +299,79 @@ class TableReading:
 
     A table known by a list's opening and length alone (no list version
     names it) may meet a list of the same opening and length in another
-    order: a reading of that list no physics could make is no reading.
+    order: a reading of that list no meter could send is no reading. Only
+    what every meter obeys refutes it: a home with solar may import on one
+    phase and export on another, at any power factor over the phases.
     """
 
     volts: tuple[float, ...]
     currents: tuple[float, ...]
     """The phases' currents, beside the voltages of the same phases."""
-    powers: tuple[tuple[float, tuple[float, ...]], ...]
-    """Each active power total (import, export) and its phases' parts; () where the list sends none."""
+    powers: tuple[float, ...]
+    """The active power totals the list sends: import, then export where it sends one."""
+    import_parts: tuple[float, ...] = ()
+    export_parts: tuple[float, ...] = ()
+    """The phases' import and export powers, () where the list sends none."""
+
+    @property
+    def one_way(self) -> bool:
+        """Whether every phase's power is known to flow the same way: the phases' power factor then bounds it."""
+        return bool(self.import_parts) and (not any(self.import_parts) or not any(self.export_parts))
 
 
-def _carried(reading: TableReading, volts: Sequence[float], exponent: int) -> bool:
-    """Whether the phases' U·I, currents at 10^exponent, carry each power read, and under load not many times over.
+def _currents_carry(reading: TableReading, volts: Sequence[float], exponent: int) -> bool:
+    """Whether the phases' U·I, currents at 10^exponent, carry each power read (a power factor is at most 1).
 
-    The window (a power factor of 1 down to TABLE_POWER_FACTOR) is narrower
-    than a factor of ten, so under load one resolution of the currents fits
-    at most.
+    Where every phase flows one way, under load not many times over either:
+    the window (a power factor of 1 down to TABLE_POWER_FACTOR) is narrower
+    than a factor of ten, so one resolution of the currents fits at most.
     """
     apparent = sum(at(volt * current, exponent) for volt, current in zip(volts, reading.currents, strict=False))
     slack = sum(_slack(volt, exponent) for volt in volts)
-    totals = [total for total, _ in reading.powers]
-    if any(total > apparent * (1 + POWER_TOLERANCE) + slack for total in totals):
+    if any(total > apparent * (1 + POWER_TOLERANCE) + slack for total in reading.powers):
         return False
-    load = max(totals, default=0.0)
-    return load < MIN_EVIDENCE_POWER or apparent * TABLE_POWER_FACTOR <= load
+    load = max(reading.powers, default=0.0)
+    return not reading.one_way or load < MIN_EVIDENCE_POWER or apparent * TABLE_POWER_FACTOR <= load
 
 
 def _parts_add_up(reading: TableReading) -> bool:
-    """Whether the powers and currents read are never negative, each total is its phases' parts, and one way only.
+    """Whether nothing read is negative and the phases' parts add up to the totals' net flow.
 
-    A meter's total is the phases' net flow: it imports or exports, never both at once.
+    A meter's import and export totals are its phases' net flow, or each
+    direction's sum: either way import less export is the parts' net.
     """
-    if any(current < 0 for current in reading.currents):
+    values = (*reading.currents, *reading.powers, *reading.import_parts, *reading.export_parts)
+    if any(value < 0 for value in values):
         return False
-    if len(reading.powers) > 1 and min(total for total, _ in reading.powers) > SUM_SLACK:
-        return False
-    return all(
-        total >= 0 and all(part >= 0 for part in parts) and (not parts or abs(sum(parts) - total) <= _sum_slack(total))
-        for total, parts in reading.powers
-    )
+    if not reading.import_parts or len(reading.powers) < 2:  # noqa: PLR2004 - import and export
+        return True
+    net = reading.powers[0] - reading.powers[1]
+    parts = sum(reading.import_parts) - sum(reading.export_parts)
+    return abs(parts - net) <= _sum_slack(max(reading.powers))
 
 
 def table_holds(reading: TableReading) -> bool:
     """Whether physics allows a table's reading of a telegram, at any resolution its voltages and currents may have.
 
-    Powers and currents are never negative and each total is its phases'
-    parts; the voltages lie in one grid range at one resolution (a phase
-    that is out reads 0 V and 0 A) and agree as a grid's phases do; and at
-    one resolution of the currents the phases' U·I carry the powers read,
-    under load not many times over.
+    Nothing is negative and the phases' parts add up to the net flow; the
+    voltages lie in one grid range at one resolution (a phase that is out
+    reads 0 V and 0 A) and no further apart than a grid's phases may be;
+    and at one resolution of the currents the phases' U·I carry the powers.
     """
     if not _parts_add_up(reading):
         return False
-    if not reading.volts:
-        return True
     live = [volt for volt in reading.volts if volt]
+    if not live and not any(reading.currents):
+        return True  # no voltage or current sent: nothing to weigh the powers against
     # A phase that is out reads 0 V and carries no current.
     if any(volt == 0 and current for volt, current in zip(reading.volts, reading.currents, strict=False)):
         return False
-    if live and max(live) > min(live) * (1 + TABLE_PHASE_AGREEMENT):
+    if live and max(live) > min(live) * (1 + TABLE_PHASE_SPREAD):
         return False
     for voltage_exponent, (low, high) in product(VOLTAGE_EXPONENTS, VOLTAGE_RANGES):
         volts = [at(volt, voltage_exponent) for volt in reading.volts]
         if all(volt == 0 or low <= volt <= high for volt in volts) and (
-            not reading.currents or any(_carried(reading, volts, exponent) for exponent in CURRENT_EXPONENTS)
+            not reading.currents or any(_currents_carry(reading, volts, exponent) for exponent in CURRENT_EXPONENTS)
         ):
             return True
     return False
