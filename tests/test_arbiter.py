@@ -439,6 +439,29 @@ def test_a_frame_right_after_the_first_ciphered_push_is_no_end_of_a_frame_around
     assert powers(Decoder(*keys).feed_events(stream)) == [1000, 2000, 2001, 2002, 2003]
 
 
+@pytest.mark.parametrize("lost", [(3, 5), (1, 3), (0, 4)], ids=["addresses", "format and length", "flag to address"])
+@pytest.mark.parametrize("chunk", [1, 7, 1000])
+def test_two_ciphered_frames_whose_headers_were_lost_give_way_to_their_meters_next_frames(
+    lost: tuple[int, int], chunk: int
+) -> None:
+    """Two tag-proven APDUs whose frames lost their headers settle a bare ciphered stream, fed in small reads.
+
+    The same meter's frames after them, their tags its own, are the stream's at once: before, the first two
+    were strangers (the format changes only after three in a row).
+    """
+
+    def frame(power: int, counter: int) -> bytes:
+        return encoder.hdlc_frames(encoder.glo_cipher(ten_second_list(power), KEY, AUTH_KEY, counter=counter))
+
+    damaged = [bytearray(frame(1000 + n, n + 1)) for n in range(2)]
+    for first in damaged:
+        del first[lost[0] : lost[1]]
+    stream = b"".join(damaged) + b"".join(frame(1002 + n, n + 3) for n in range(4))
+    decoder = Decoder(KEY, AUTH_KEY)
+    events = [event for at in range(0, len(stream), chunk) for event in decoder.feed_events(stream[at : at + chunk])]
+    assert powers(events) == [1000, 1001, 1002, 1003, 1004, 1005]
+
+
 def test_a_ciphered_frame_whose_header_was_lost_gives_way_to_its_meters_next_frames() -> None:
     """Fed a byte at a time, its tag-proven APDU comes before its check: the same meter's frames after it are the stream's.
 

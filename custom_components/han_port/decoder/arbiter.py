@@ -103,13 +103,14 @@ class Arbiter:
         """
         return any(first <= position < after for first, after in (*self._claims, *pending))
 
-    def proven(self, framing: Framing, *, whole: bool = True, outweighs: bool = True) -> bool:
+    def proven(self, framing: Framing, *, whole: bool = True, outweighs: bool = True, own: bool = False) -> bool:
         """Take a message that proved itself; return whether it is read as the stream's.
 
         The first proven message sets the format. A frame whose checksum
         holds outweighs one bare APDU alone before it (outweighs: for a bare
         ciphered one, a frame of the same meter's), which may have been a
-        damaged frame's. One of another format is a stranger, dropped by the
+        damaged frame's; a frame whose tag the bare ciphered stream's own meter
+        made (own) outweighs any number of them. One of another format is a stranger, dropped by the
         caller; only FORMAT_CHANGE_EVIDENCE of them in a row, with none of the
         stream's own between, change it. A share of a message (a block that
         more blocks follow) is read as the stream's if its format is, and is
@@ -121,7 +122,8 @@ class Arbiter:
             self._proofs = min(self._proofs + 1, _SETTLED)
             return True
         lone_bare = framing is Framing.FRAMES and whole and outweighs and self._proofs < _SETTLED
-        if self.framing is None or lone_bare:
+        own_frame = framing is Framing.FRAMES and whole and own and self.framing is Framing.CIPHERED
+        if self.framing is None or lone_bare or own_frame:
             self.framing, self._other, self._other_in_a_row = framing, None, 0
             self._proofs = _SETTLED if framing is Framing.FRAMES else 1
             return True

@@ -282,6 +282,20 @@ def _tag_proven(message: FramedMessage | DroppedFrame, keys: Keys) -> GloMessage
     return message if telegram.checksummed else None
 
 
+def _tag_holds(message: DlmsMessage | P1Message, keys: Keys) -> bool:
+    """Whether a frame's ciphered APDU carries a GCM tag that holds: only its meter, with its keys, made it.
+
+    Checked without keeping anything (no replay counter moves): the frame is decoded again if read.
+    """
+    if isinstance(message, P1Message):
+        return False
+    try:
+        telegram = decode_dlms_message(message, keys)
+    except (FrameRefusedError, DecodeError):
+        return False
+    return telegram.ciphering is not None and telegram.ciphering.authenticated
+
+
 def _outweighs_bare(message: DlmsMessage | P1Message, framing: Framing | None, bare_title: bytes) -> bool:
     """Whether a frame may outweigh one bare APDU alone before it: a ciphered one only with its meter's own frame.
 
@@ -400,9 +414,10 @@ class Decoder:
         if framing is Framing.FRAMES:
             # Its checksum proved it: what it carries is decoded only if it is the stream's.
             whole = isinstance(message, P1Message) or not is_block_before_last(strip_llc(message.information))
-            if arbiter.proven(
-                framing, whole=whole, outweighs=_outweighs_bare(message, arbiter.framing, self._bare_title)
-            ):
+            outweighs = _outweighs_bare(message, arbiter.framing, self._bare_title)
+            # The bare ciphered stream's meter sending frames: its bare pushes were frames whose headers were lost.
+            own = outweighs and arbiter.framing is Framing.CIPHERED and _tag_holds(message, self._content.keys)
+            if arbiter.proven(framing, whole=whole, outweighs=outweighs, own=own):
                 return self._content.decode(message, position)
             return DroppedFrame(DropReason.UNRECOGNISED, arbiter.stranger(_KINDS[type(message)]), message.raw)
         # A bare APDU has no checksum: only its decoding proves it.
