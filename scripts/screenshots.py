@@ -1,11 +1,18 @@
-"""Render the README's pictures: the meter's device page and the Energy dashboard.
+"""Render the README's pictures: setup, the meter's device page, the Energy dashboard and MQTT discovery.
 
 A simulated Kamstrup meter feeds a real Home Assistant; headless Chromium
 (from Debian's packages, installed by scripts/screenshots) takes the pictures.
+The discovered pictures need a real MQTT broker, Mosquitto (scripts/setup
+installs it with apt-get where it runs as root).
+
+    scripts/screenshots                     every picture
+    scripts/screenshots --only setup        setup, device and Energy pictures
+    scripts/screenshots --only discovered   the discovered pictures alone
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import contextlib
@@ -25,10 +32,11 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from custom_components.han_port.const import DOMAIN
+from tests.broker import MOSQUITTO, Broker
 from tests.live import HomeAssistant, Simulator, free_port
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "docs" / "images"
@@ -37,6 +45,13 @@ KEY = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
 AUTH_KEY = bytes.fromhex("101112131415161718191a1b1c1d1e1f")
 ZONE = ZoneInfo("Europe/Oslo")
 """The instance's time zone (tests/live.py): the Norwegian meter keeps its time."""
+TOPIC = "dsmr/raw"
+"""The topic the manifest's MQTT discovery listens to: DSMR-reader's raw telegrams."""
+STEPS = ("setup", "discovered")
+NO_MOSQUITTO = (
+    "scripts/screenshots: the discovered pictures need Mosquitto, a real MQTT broker: scripts/setup installs it"
+    " with apt-get where it runs as root (or: sudo apt-get install mosquitto); --only setup leaves them out"
+)
 
 
 # Walks the frontend's shadow roots, which querySelector does not enter.
@@ -86,7 +101,19 @@ function text(node) {
   for (const child of children) found += " " + text(child);
   return found;
 }
-deep(document.body, (n) => n.tagName === "DIALOG-DATA-ENTRY-FLOW").map(text).join(" ")"""
+deep(document.body, (n) => n.tagName === TAG).map(text).join(" ")"""
+)
+# The Add button of the card that offers a discovered flow of the integration LABEL.
+_CLICK_DISCOVERED = (
+    _DEEP
+    + """
+{
+  const card = deep(document.body, (n) => n.tagName === "HA-CONFIG-FLOW-CARD" && n.flow && n.flow.handler === LABEL)[0];
+  const button = card && deep(card, (n) => ["HA-BUTTON", "MWC-BUTTON"].includes(n.tagName)
+    && (n.label || n.textContent).trim().toUpperCase() === "ADD")[0];  // older releases: a label, no text
+  if (button) button.click(); !!button
+}
+"""
 )
 
 
@@ -127,20 +154,26 @@ class Browser:
         msg = f"nothing to click says {label!r}"
         raise RuntimeError(msg)
 
+    async def keep_http_settings(self) -> None:
+        """Home Assistant asks a new instance to confirm its HTTP settings (the test's own port): keep them."""
+        with contextlib.suppress(RuntimeError):
+            await self.click(_CLICK_BUTTON, "Confirm", seconds=5)
+
     async def shoot(self, target: Path) -> None:
         reply = await self.call("Page.captureScreenshot")
         await asyncio.to_thread(target.write_bytes, base64.b64decode(reply["data"]))
         print(f"wrote {target.relative_to(ROOT)}")
 
-    async def wait_for_text(self, text: str, seconds: float = 60) -> None:
+    async def wait_for_text(self, text: str, seconds: float = 60, within: str = "DIALOG-DATA-ENTRY-FLOW") -> None:
+        """Wait until an element named within (the flow's dialog unless told) says text."""
         for _ in range(int(seconds * 2)):
-            if text in str(await self.evaluate(_TEXT) or ""):
+            if text in str(await self.evaluate(_TEXT.replace("TAG", json.dumps(within))) or ""):
                 return
             await asyncio.sleep(0.5)
         reply = await self.call("Page.captureScreenshot")
         seen = Path(tempfile.gettempdir()) / "han-port-screenshots-failed.png"
         await asyncio.to_thread(seen.write_bytes, base64.b64decode(reply["data"]))
-        msg = f"the dialog never said {text!r} (what the browser showed: {seen})"
+        msg = f"{within.lower()} never said {text!r} (what the browser showed: {seen})"
         raise RuntimeError(msg)
 
 
@@ -190,9 +223,7 @@ async def pictures(hass: HomeAssistant, simulator_port: int) -> None:
     async with chromium() as browser:
         await browser.open(f"{hass.url}/config/integrations/dashboard/add?domain=han_port")
         # "Do you want to set up HAN Port?"
-        # Home Assistant asks a new instance to confirm its HTTP settings (the test's own port): keep them.
-        with contextlib.suppress(RuntimeError):
-            await browser.click(_CLICK_BUTTON, "Confirm", seconds=5)
+        await browser.keep_http_settings()
         await browser.click(_CLICK_BUTTON, "OK")
         await asyncio.sleep(3)
         await browser.click(_CLICK_MENU, "Network serial bridge")
@@ -345,32 +376,101 @@ def verify(boundaries: list[datetime], registers: dict[datetime, int], hours: di
             raise RuntimeError(msg)
 
 
-def main() -> None:
-    """Render every picture into docs/images/."""
+async def setup(hass: HomeAssistant) -> None:
+    """Picture a Danish ciphered meter's setup, its device page, then the Energy dashboard."""
+    # The Danish ciphered meter at the meter's own pace: its first list comes
+    # up to 10 s after the flow connects, time to picture the listening; its
+    # hourly list soon after setup.
+    simulator = Simulator(
+        free_port(), "2026-01-15T06:59:40", 1, speed=1, start_at_client=1, vendor="kamstrup-dk", keys=(KEY, AUTH_KEY)
+    )
+    try:
+        await pictures(hass, simulator.port)
+    finally:
+        simulator.stop()
+
+
+async def discovered(hass: HomeAssistant, directory: Path) -> None:
+    """Picture HAN Port offered by MQTT discovery, then the first step of its flow.
+
+    A real Mosquitto; Home Assistant's MQTT integration set up through its
+    own config flow; a reader publishing a simulated Swedish P1 meter's
+    telegrams (a Landis+Gyr E360, every 10 s, each unlike the one before) to
+    dsmr/raw, as DSMR-reader's raw telegram option does.
+    """
+    with contextlib.ExitStack() as stop:
+        broker = Broker(directory)
+        stop.callback(broker.stop)
+        await asyncio.to_thread(broker.start)
+        address = f"127.0.0.1:{broker.port}"
+        reader = Simulator(free_port(), "2026-01-15T06:59:40", 4, speed=1, vendor="p1", mqtt=(address, TOPIC, "raw"))
+        stop.callback(reader.stop)
+        mqtt = await asyncio.to_thread(hass.add_mqtt, broker.port)
+        if mqtt["type"] != "create_entry":
+            raise RuntimeError(mqtt)
+        flow = await offer(hass)
+        print(f"Home Assistant offers HAN Port for {flow['context']['title_placeholders']['name']}")
+        entries = await asyncio.to_thread(hass.request, "GET", f"/api/config/config_entries/entry?domain={DOMAIN}")
+        async with chromium() as browser:
+            await browser.open(f"{hass.url}/config/integrations/dashboard")
+            await browser.keep_http_settings()
+            await browser.wait_for_text(TOPIC, within="HA-CONFIG-FLOW-CARD")
+            await asyncio.sleep(1)
+            await browser.shoot(IMAGES / "discovered.png")
+            await browser.click(_CLICK_DISCOVERED, DOMAIN)
+            await browser.wait_for_text("HAN reader found on MQTT")
+            await asyncio.sleep(1)
+            await browser.shoot(IMAGES / "discovered-confirm.png")
+            # Confirming listens on the topic: the meter heard there is set up.
+            await browser.click(_CLICK_BUTTON, "Submit")
+            title = await new_entry(hass, {entry["entry_id"] for entry in entries})
+            print(f"confirming the offer set up {title}")
+
+
+async def offer(hass: HomeAssistant, seconds: float = 60) -> dict[str, Any]:
+    """Wait for MQTT discovery to start HAN Port's flow (it waits for the user to confirm); return it."""
+    for _ in range(int(seconds)):
+        (flows,) = await hass.websocket({"type": "config_entries/flow/progress"})
+        for flow in flows:
+            if flow["handler"] == DOMAIN and flow["context"]["source"] == "mqtt":
+                return dict(flow)
+        await asyncio.sleep(1)
+    msg = f"no HAN Port flow was discovered on {TOPIC}"
+    raise RuntimeError(msg)
+
+
+async def new_entry(hass: HomeAssistant, known: set[str], seconds: float = 60) -> str:
+    """Wait for a HAN Port entry that is not among known; return its title."""
+    for _ in range(int(seconds)):
+        entries = await asyncio.to_thread(hass.request, "GET", f"/api/config/config_entries/entry?domain={DOMAIN}")
+        for entry in entries:
+            if entry["entry_id"] not in known:
+                return str(entry["title"])
+        await asyncio.sleep(1)
+    msg = "confirming the discovered topic set no meter up"
+    raise RuntimeError(msg)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Render the pictures of the steps asked for (every one unless told) into docs/images/."""
+    parser = argparse.ArgumentParser(prog="scripts/screenshots", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=STEPS, action="append", help="render only this step's pictures")
+    steps = parser.parse_args(argv).only or STEPS
+    if "discovered" in steps and MOSQUITTO is None:
+        sys.exit(NO_MOSQUITTO)
     IMAGES.mkdir(parents=True, exist_ok=True)
-    simulator_port = free_port()
-    simulator = None
-    with tempfile.TemporaryDirectory() as config:
-        hass = HomeAssistant(Path(config) / "config", free_port(), "recorder:\nenergy:\nhistory:\n", trusted_local=True)
+    with tempfile.TemporaryDirectory() as directory:
+        hass = HomeAssistant(
+            Path(directory) / "config", free_port(), "recorder:\nenergy:\nhistory:\n", trusted_local=True
+        )
         try:
             hass.wait_until_up()
             hass.onboard()
-            # The Danish ciphered meter at the meter's own pace: its first list
-            # comes up to 10 s after the flow connects, time to picture the
-            # listening; its hourly list soon after setup.
-            simulator = Simulator(
-                simulator_port,
-                "2026-01-15T06:59:40",
-                1,
-                speed=1,
-                start_at_client=1,
-                vendor="kamstrup-dk",
-                keys=(KEY, AUTH_KEY),
-            )
-            asyncio.run(pictures(hass, simulator_port))
+            if "setup" in steps:
+                asyncio.run(setup(hass))
+            if "discovered" in steps:
+                asyncio.run(discovered(hass, Path(directory)))
         finally:
-            if simulator is not None:
-                simulator.stop()
             hass.stop()
 
 

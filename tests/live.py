@@ -261,6 +261,19 @@ logger:
             result = self.request("GET", path)
         return result
 
+    def add_mqtt(self, broker_port: int) -> dict[str, Any]:
+        """Add Home Assistant's MQTT integration as a user does: broker and port, the rest as suggested."""
+        result: dict[str, Any] = self.request("POST", "/api/config/config_entries/flow", {"handler": "mqtt"})
+        for _ in range(4):
+            if result["type"] == "menu":
+                result = self.configure(str(result["flow_id"]), {"next_step_id": "broker"})
+            elif result["type"] == "form":
+                answers = {**suggested(result["data_schema"]), "broker": "127.0.0.1", "port": broker_port}
+                result = self.configure(str(result["flow_id"]), answers)
+            else:
+                break
+        return result
+
     def wait_for_entity(self, suffix: str, seconds: float = 60) -> str:
         """Wait for a sensor whose entity id ends with suffix; return its id."""
         deadline = time.monotonic() + seconds
@@ -292,3 +305,19 @@ logger:
             self.process.kill()
             self.process.wait()
         self.log.close()
+
+
+def suggested(schema: list[dict[str, Any]]) -> dict[str, Any]:
+    """Answer a form as a user who changes nothing: every default, the first choice of a list, sections included."""
+    answers: dict[str, Any] = {}
+    for field in schema:
+        if field.get("type") == "expandable":
+            answers[field["name"]] = suggested(field["schema"])
+        elif "default" in field:
+            answers[field["name"]] = field["default"]
+        elif field.get("required") and "boolean" in field.get("selector", {}):
+            answers[field["name"]] = False
+        elif field.get("required") and "select" in field.get("selector", {}):
+            first = field["selector"]["select"]["options"][0]  # what the dropdown shows first
+            answers[field["name"]] = first["value"] if isinstance(first, dict) else first
+    return answers

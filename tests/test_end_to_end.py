@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -97,7 +97,7 @@ def test_real_home_assistant_reads_a_topic_and_keeps_it_over_a_restart(tmp_path:
         try:
             hass.wait_until_up()
             hass.onboard()
-            mqtt_entry = _add_mqtt(hass, broker.port)
+            mqtt_entry = hass.add_mqtt(broker.port)
             assert mqtt_entry["type"] == "create_entry", mqtt_entry
             flow = hass.request("POST", "/api/config/config_entries/flow", {"handler": "han_port"})
             flow = hass.request(
@@ -133,33 +133,3 @@ def test_real_home_assistant_reads_a_topic_and_keeps_it_over_a_restart(tmp_path:
         for line in log.splitlines()
         if "han_port" in line and any(word in line for word in ("deprecated", "blocking call", "Detected"))
     ]
-
-
-def _add_mqtt(hass: HomeAssistant, broker_port: int) -> dict[str, object]:
-    """Add Home Assistant's MQTT integration as a user does: broker and port, the rest as suggested."""
-    result: dict[str, object] = hass.request("POST", "/api/config/config_entries/flow", {"handler": "mqtt"})
-    for _ in range(4):
-        if result["type"] == "menu":
-            result = hass.configure(str(result["flow_id"]), {"next_step_id": "broker"})
-        elif result["type"] == "form":
-            answers = {**_suggested(result["data_schema"]), "broker": "127.0.0.1", "port": broker_port}  # type: ignore[arg-type]
-            result = hass.configure(str(result["flow_id"]), answers)
-        else:
-            break
-    return result
-
-
-def _suggested(schema: list[dict[str, Any]]) -> dict[str, Any]:
-    """Answer a form as a user who changes nothing: every default, the first choice of a list, sections included."""
-    answers: dict[str, Any] = {}
-    for field in schema:
-        if field.get("type") == "expandable":
-            answers[field["name"]] = _suggested(field["schema"])
-        elif "default" in field:
-            answers[field["name"]] = field["default"]
-        elif field.get("required") and "boolean" in field.get("selector", {}):
-            answers[field["name"]] = False
-        elif field.get("required") and "select" in field.get("selector", {}):
-            first = field["selector"]["select"]["options"][0]  # what the dropdown shows first
-            answers[field["name"]] = first["value"] if isinstance(first, dict) else first
-    return answers
