@@ -255,20 +255,14 @@ async def pictures(hass: HomeAssistant, simulator_port: int) -> None:
             await browser.shoot(IMAGES / "energy.png")
 
 
-@contextlib.asynccontextmanager
-async def norwegian_meter(hass: HomeAssistant) -> AsyncIterator[str]:
-    """Set a Norwegian Kaifa meter up whose bridge kept its last hours' lists; yield its meter hours' statistic.
-
-    Its clock states its UTC offset, so HAN Port places each register the
-    bridge delivers late in the hour it was read, and writes those hours
-    itself. The Energy dashboard's grid consumption is set to them.
-    """
+def kaifa_with_a_backlog() -> Simulator:
+    """Start a Norwegian Kaifa whose bridge kept its last hours' lists, its clock stating its UTC offset."""
     now = datetime.now(ZONE).replace(microsecond=0)
     offset = now.utcoffset() or timedelta(0)
     # HAN Port takes a clock that states its offset up to 6 h late: the oldest
     # list must still be, once the meter is set up.
     lists = 6 if now.minute < 45 else 5  # noqa: PLR2004
-    simulator = Simulator(
+    return Simulator(
         free_port(),
         now.replace(tzinfo=None).isoformat(),
         2,
@@ -287,6 +281,41 @@ async def norwegian_meter(hass: HomeAssistant) -> AsyncIterator[str]:
             *("--backlog-delay", "10"),
         ),
     )
+
+
+async def grid_consumption_from(hass: HomeAssistant, statistic: str) -> None:
+    """Set the Energy dashboard's grid consumption to a statistic."""
+    await hass.websocket(
+        {
+            "type": "energy/save_prefs",
+            "energy_sources": [
+                {
+                    "type": "grid",
+                    "stat_energy_from": statistic,
+                    "stat_energy_to": None,
+                    "stat_cost": None,
+                    "entity_energy_price": None,
+                    "number_energy_price": None,
+                    "stat_compensation": None,
+                    "entity_energy_price_export": None,
+                    "number_energy_price_export": None,
+                    "cost_adjustment_day": 0,
+                }
+            ],
+            "device_consumption": [],
+        },
+    )
+
+
+@contextlib.asynccontextmanager
+async def norwegian_meter(hass: HomeAssistant) -> AsyncIterator[str]:
+    """Set a Norwegian Kaifa meter up whose bridge kept its last hours' lists; yield its meter hours' statistic.
+
+    Its clock states its UTC offset, so HAN Port places each register the
+    bridge delivers late in the hour it was read, and writes those hours
+    itself. The Energy dashboard's grid consumption is set to them.
+    """
+    simulator = kaifa_with_a_backlog()
     try:
         flow = await asyncio.to_thread(hass.request, "POST", "/api/config/config_entries/flow", {"handler": DOMAIN})
         path = f"/api/config/config_entries/flow/{flow['flow_id']}"
@@ -308,26 +337,7 @@ async def norwegian_meter(hass: HomeAssistant) -> AsyncIterator[str]:
         # The hour before the first register is written too, as not measured (0 kWh).
         first = boundaries[0].replace(minute=0, second=0) - timedelta(hours=1)
         hours = await written_hours(hass, statistic, first, len(boundaries))
-        await hass.websocket(
-            {
-                "type": "energy/save_prefs",
-                "energy_sources": [
-                    {
-                        "type": "grid",
-                        "stat_energy_from": statistic,
-                        "stat_energy_to": None,
-                        "stat_cost": None,
-                        "entity_energy_price": None,
-                        "number_energy_price": None,
-                        "stat_compensation": None,
-                        "entity_energy_price_export": None,
-                        "number_energy_price_export": None,
-                        "cost_adjustment_day": 0,
-                    }
-                ],
-                "device_consumption": [],
-            },
-        )
+        await grid_consumption_from(hass, statistic)
         verify(boundaries, registers, hours)
         yield statistic
     finally:
