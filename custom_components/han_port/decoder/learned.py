@@ -16,7 +16,9 @@ Two labels are not in the magnitudes. Phases are numbered in the order the
 list sends their powers, as every known list does, each current going with
 the power it carries, the voltages in their own order. The one flow seen while the power
 is learned is taken as import: a household's ordinary direction (an export
-flow, zero meanwhile, proves nothing and is left out).
+flow, zero meanwhile, proves nothing and is left out), unless the number
+before it stays 0, as an import does before its export: then nothing is
+proven until the import flows.
 """
 
 from __future__ import annotations
@@ -216,6 +218,8 @@ class _Shape:
     """Readings of the power that every telegram since they were found confirmed, and under load how often."""
     window: _Window = field(default_factory=_Window)
     waiting: str = "phase voltages near nominal"
+    export_total: int | None = None
+    """A total that flowed while the number before it stayed 0: taken for the export, kept out of readings."""
 
     def position_of(self, code: ObisCode) -> int | None:
         """Return the position proven to hold a code, if one is."""
@@ -286,15 +290,32 @@ class _Shape:
                 elif verdict:
                     self.powers[reading] += 1
         else:
-            free = [index for index in numbers if index not in self.proven]
+            free = [index for index in numbers if index not in self.proven and index != self.export_total]
             # Found afresh, under load, once every reading found before was refuted.
             found = power_readings(numbers, free, volts) if len(free) <= MAX_NUMBERS else None
             self.powers = found or {}
         if len(self.powers) != 1:
             return
         reading, telegrams = next(iter(self.powers.items()))
-        if telegrams >= (POWER_CONFIRMATIONS if reading.phases else LONE_POWER_CONFIRMATIONS):
-            self._prove_power(reading, numbers, volts, telegrams)
+        if telegrams < (POWER_CONFIRMATIONS if reading.phases else LONE_POWER_CONFIRMATIONS):
+            return
+        if self._after_a_silent_twin(reading.total):
+            # The import is found afresh once it carries a load, its export left out.
+            self.powers, self.export_total = {}, reading.total
+            self.waiting = "an import flow: the flow seen follows a number that stays 0, as export follows import"
+            return
+        self._prove_power(reading, numbers, volts, telegrams)
+
+    def _after_a_silent_twin(self, index: int) -> bool:
+        """Whether the position before a flow's total held 0 in every telegram: the flow is likely the export.
+
+        Lists send a quantity's export right after its import (1.7.0, then
+        2.7.0): a flow that follows a number that never moved is taken for an
+        export, and nothing is proven until an import flows. Showing a
+        home's export as its import would book its solar power as use.
+        """
+        before = self.spans.get(index - 1)
+        return before is not None and before.low == before.high == 0
 
     def _prove_power(self, reading: PowerReading, numbers: Numbers, volts: list[float], telegrams: int) -> None:
         amperes = [at(numbers[index], reading.exponent) for index in reading.currents]
