@@ -14,11 +14,11 @@ proven, and never with a guessed value.
 
 Two labels are not in the magnitudes. Phases are numbered in the order the
 list sends their powers, as every known list does, each current going with
-the power it carries, the voltages in their own order. The one flow seen while the power
-is learned is taken as import: a household's ordinary direction (an export
-flow, zero meanwhile, proves nothing and is left out), unless the number
-before it stays 0, as an import does before its export: then nothing is
-proven until the import flows.
+the power it carries, the voltages in their own order. The one flow seen
+while the power is learned is taken as import: a household's ordinary
+direction (an export flow, zero meanwhile, proves nothing and is left out),
+unless the number before it stays 0, as an import does before its export:
+then nothing is proven until the import flows.
 """
 
 from __future__ import annotations
