@@ -380,20 +380,44 @@ def burgenland_items(state: MeterState) -> list[tuple[str, bytes, float | None]]
     return items + [("unknown", encoder.long_unsigned(value), None) for value in (400, 53, 295)]
 
 
+KEY = bytes(range(16))
+AUTH_KEY = bytes(range(16, 32))
+LANDIS_GYR_TITLE = b"LGZgr\xa9\xa1\x11"  # "LGZ": Landis+Gyr's FLAG id, as the Burgenland E450's title opens
+
+
+def e450_push(body: bytes, moment: datetime, counter: int) -> bytes:
+    """An HDLC frame of a list ciphered as the Burgenland E450 ciphers it, under a Landis+Gyr system title."""
+    apdu = encoder.data_notification(body, moment)
+    return encoder.hdlc_frames(encoder.glo_cipher(apdu, KEY, AUTH_KEY, system_title=LANDIS_GYR_TITLE, counter=counter))
+
+
+def test_fourteen_numbers_not_ciphered_by_a_landis_gyr_are_no_e450_list() -> None:
+    """Numbers alone say too little: only a Landis+Gyr's ciphered push is read by the E450's table."""
+    state = next(states(1))
+    body = encoder.burgenland_list(state)
+    plain = Decoder().feed_events(encoder.hdlc_frames(encoder.data_notification(body, state.moment)))[0]
+    assert isinstance(plain, DroppedFrame)
+    assert plain.reason is DropReason.LEARNING
+    ciphered = Decoder(KEY, AUTH_KEY).feed_events(e450_push(body, state.moment, 1))[0]
+    assert isinstance(ciphered, Telegram)
+    assert ciphered.manufacturer == "Landis+Gyr"
+    assert shown(ciphered)[POWER] == state.power_import
+
+
 # 332: an order a fuzzing round found read physically by the table until the phases had to agree. Some orders
 # stay physical telegram after telegram (a steady setting where the currents stand): README, Known limitations.
 @pytest.mark.parametrize("seed", [*range(40), 332])
 def test_a_list_that_runs_as_the_burgenland_table_in_another_order_shows_no_wrong_value(seed: int) -> None:
-    # 13 numbers, then the meter number: what the table knows the E450 by.
+    # 13 numbers, then the meter number, ciphered by a Landis+Gyr: what the table knows the E450 by.
     order = list(range(13))
     random.Random(seed).shuffle(order)
     names = [name for name, _, _ in burgenland_items(MeterState())]
     quantity_of = dict(zip(LANDIS_GYR_E450_BURGENLAND.codes, names, strict=False))
-    decoder = Decoder()
-    for state in states(10, seed=seed):
+    decoder = Decoder(KEY, AUTH_KEY)
+    for counter, state in enumerate(states(10, seed=seed), start=1):
         items = burgenland_items(state)
         body = encoder.structure(*(items[index][1] for index in order), encoder.octet_string(b"12345678"))
-        for event in decoder.feed_events(encoder.hdlc_frames(encoder.data_notification(body, state.moment))):
+        for event in decoder.feed_events(e450_push(body, state.moment, counter)):
             if isinstance(event, Telegram):
                 # A value shown is one the meter sent as that quantity (a phase's among its phases).
                 for code, value in shown(event).items():

@@ -143,7 +143,9 @@ def _take_apart(notification: Notification, lists: ListLearner | None, *, checke
     checked: a checksum or tag proved the notification's bytes, so what physics refutes is no damage.
     """
     try:
-        vendor_list = take_apart(notification.decode_body(), lists.distrusted if lists is not None else ())
+        ciphering = notification.ciphering
+        maker = maker_by_system_title(ciphering.system_title) if ciphering is not None else None
+        vendor_list = take_apart(notification.decode_body(), lists.distrusted if lists is not None else (), maker)
     except UnlistedPositionalListError as unlisted:
         if lists is None:
             raise

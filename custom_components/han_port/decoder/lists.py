@@ -84,6 +84,8 @@ class PositionalLayout:
     opens_with: str | None
     """The text the list's first value starts with (None: it opens with a number)."""
     codes: tuple[ObisCode | None, ...]
+    ciphered_by_maker: bool = False
+    """Read only from a push ciphered under its maker's system title: a list of numbers alone says too little."""
 
 
 # Iskraemeco AM550, Elektro Ljubljana (Slovenia), pushed every second
@@ -118,6 +120,8 @@ ISKRAEMECO_AM550 = PositionalLayout(
 # 8-9 active import and export energy in Wh (31 358 606 and 7 619, the same
 # in both frames, as five seconds of 29 W leave them); 13 the meter number.
 # 10-12 (400, 53 then 64, 295) are not settled by anything published: left out.
+# Its first value is a number, and so are all but its last: only its ciphering,
+# under a Landis+Gyr system title ("LGZ"), tells it from any list of 14 values.
 LANDIS_GYR_E450_BURGENLAND = PositionalLayout(
     "Landis+Gyr",
     None,
@@ -132,6 +136,7 @@ LANDIS_GYR_E450_BURGENLAND = PositionalLayout(
         None,
         ObisCode(0, 0, 96, 1, 0, 255),
     ),
+    ciphered_by_maker=True,
 )
 POSITIONAL_LAYOUTS = (ISKRAEMECO_AM550, LANDIS_GYR_E450_BURGENLAND)
 
@@ -352,7 +357,7 @@ def _table_reading(layout: PositionalLayout, items: tuple[Data, ...]) -> TableRe
 
 
 def _positional(
-    items: tuple[Data, ...], distrusted: Collection[PositionalLayout]
+    items: tuple[Data, ...], distrusted: Collection[PositionalLayout], maker: str | None
 ) -> tuple[list[Entry], str, PositionalLayout | None]:
     """Entries of a list of bare values, by the layout its opening and length say; its maker and that layout.
 
@@ -365,7 +370,8 @@ def _positional(
         return [Entry(obis, value) for obis, value in zip(kaifa, items, strict=True)], "Kaifa", None
     for layout in POSITIONAL_LAYOUTS:
         opens = version is None if layout.opens_with is None else (version or "").startswith(layout.opens_with)
-        if opens and len(layout.codes) == len(items):
+        ciphered = not layout.ciphered_by_maker or maker == layout.manufacturer
+        if opens and ciphered and len(layout.codes) == len(items):
             reading = _table_reading(layout, items)
             if layout in distrusted or reading is None or not table_holds(reading):
                 raise UnlistedPositionalListError(items, version, layout)
@@ -439,10 +445,13 @@ def _descriptor_list(body: DescriptorList) -> VendorList:
     return VendorList(entries, None, None, DESCRIPTOR_LIST_UNITS)
 
 
-def take_apart(body: Data | DescriptorList, distrusted: Collection[PositionalLayout] = ()) -> VendorList:
+def take_apart(
+    body: Data | DescriptorList, distrusted: Collection[PositionalLayout] = (), ciphered_by: str | None = None
+) -> VendorList:
     """Recognise the list's shape and vendor; return its entries and units.
 
     `distrusted`: the positional layouts whose reading of this stream's lists physics refuted too often.
+    `ciphered_by`: the maker whose system title the push was ciphered under, if it was and the title names one.
     """
     if isinstance(body, DescriptorList):
         return _descriptor_list(body)
@@ -464,7 +473,7 @@ def take_apart(body: Data | DescriptorList, distrusted: Collection[PositionalLay
     elif _has_codes(items):
         entries = _tagged(items)
     else:
-        entries, maker, table = _positional(items, distrusted)
+        entries, maker, table = _positional(items, distrusted, ciphered_by)
     list_version = next((text(e.value) for e in entries if e.obis[2:5] == _LIST_VERSION_CDE), None)
     manufacturer = _manufacturer(list_version) or maker
     model = None
