@@ -478,3 +478,55 @@ def test_a_ciphered_frame_whose_header_was_lost_gives_way_to_its_meters_next_fra
     events = [event for at in range(len(stream)) for event in decoder.feed_events(stream[at : at + 1])]
     assert powers(events)[-3:] == [1001, 1002, 1003]
     assert not any("not read as the stream's" in event.detail for event in events if not isinstance(event, Telegram))
+
+
+@pytest.mark.parametrize("kind", ["llc-ciphered", "p1-ciphered"])
+@pytest.mark.parametrize("chunk", [1, 7, 100_000])
+@pytest.mark.parametrize("length", [0x03, 0x80, 0xFF])
+def test_four_bytes_of_an_m_bus_header_in_a_bare_ciphered_stream_take_no_push(
+    kind: str, chunk: int, length: int
+) -> None:
+    """Found by fuzzing: noise "68 L L 68" between pushes claimed the pushes its length reached into, silently.
+
+    An M-Bus header carries no check of its own: only a frame whose checksum holds owns its bytes, and a
+    ciphered push's tag proves its own.
+    """
+    push, keys = _bare_stream(kind)
+    noise = bytes([0x68, length, length, 0x68])
+    stream = push(1000, 1) + push(1001, 2) + noise + b"".join(push(1002 + n, 3 + n) for n in range(4))
+    decoder = Decoder(*keys)
+    events = [event for at in range(0, len(stream), chunk) for event in decoder.feed_events(stream[at : at + chunk])]
+    assert powers(events) == [1000, 1001, 1002, 1003, 1004, 1005]
+
+
+def test_a_chance_m_bus_header_inside_a_ciphertext_takes_no_push_after_it() -> None:
+    """Found by fuzzing, on a clean stream: push 1's ciphertext holds "68 E8 E8 68", which took push 2's start."""
+    push, keys = _bare_stream("llc-ciphered")
+    pushes = [push(1000, counter) for counter in (69478, 69479, 69480, 69481)]
+    assert pushes[1].find(b"\x68\xe8\xe8\x68") > 0
+    stream = b"".join(pushes)
+    for chunk in (1, len(stream)):
+        decoder = Decoder(*keys)
+        events = [
+            event for at in range(0, len(stream), chunk) for event in decoder.feed_events(stream[at : at + chunk])
+        ]
+        assert powers(events) == [1000] * 4
+
+
+def test_a_segment_whose_data_opens_as_an_llc_header_does_not_cut_its_message() -> None:
+    """Found by fuzzing, on a clean stream: a ciphered push's last segment began E6 E6 00 by chance.
+
+    Taken for the next message's first frame, it cut the push it belonged to. A new message's LLC header is
+    followed by a pushed APDU's tag.
+    """
+
+    def segmented(power: int, counter: int) -> bytes:
+        apdu = encoder.glo_cipher(ten_second_list(power), KEY, AUTH_KEY, counter=counter)
+        return encoder.hdlc_frames(apdu, segment_size=288)
+
+    middle = segmented(2000, 31513)
+    last_segment = middle[middle.rindex(FLAG, 0, len(middle) - 1) :]
+    assert b"\xe6\xe6\x00" in last_segment[:16]
+    stream = segmented(1999, 31512) + middle + segmented(2001, 31514)
+    assert powers(Decoder(KEY, AUTH_KEY).feed_events(stream)) == [1999, 2000, 2001]
+    assert powers(Decoder(KEY, AUTH_KEY).feed_message(stream)) == [1999, 2000, 2001]

@@ -25,7 +25,8 @@ def apdu_for(case: ListCase, state: MeterState, security: int | None) -> bytes:
     moment = None if case.name.startswith("aidon") else state.moment
     apdu = encoder.data_notification(case.build(state), moment, case.date_style)
     if security is not None:
-        apdu = encoder.glo_cipher(apdu, KEY, AUTH_KEY, security=security, system_title=NO_MAKER, counter=1)
+        title = case.maker_title or NO_MAKER
+        apdu = encoder.glo_cipher(apdu, KEY, AUTH_KEY, security=security, system_title=title, counter=1)
     return apdu
 
 
@@ -59,6 +60,8 @@ def test_every_list_decodes_from_every_payload_shape(  # noqa: PLR0917 - hypothe
     case: ListCase, state: MeterState, shape: str, security: int | None, segment_size: int | None, seed: int
 ) -> None:
     state = drawn(case, state)
+    if case.maker_title is not None and security is None:
+        security = 0x30  # its table reads it ciphered under its maker's title only
     apdu = apdu_for(case, state, security)
     decoder = decoder_for(security)
     published = messages(shape, apdu, segment_size, random.Random(seed))

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 DATA_NOTIFICATION = 0x0F
 GENERAL_BLOCK_TRANSFER = 0xE0
+# The APDUs a meter pushes: a data-notification, ciphered or not, whole or in blocks.
+PUSHED_APDUS = frozenset((DATA_NOTIFICATION, GENERAL_GLO_CIPHERING, GENERAL_BLOCK_TRANSFER))
 # LLC: destination LSAP 0xE6, source LSAP 0xE7 (response) or 0xE6, quality 0.
 LLC_HEADERS = (b"\xe6\xe7\x00", b"\xe6\xe6\x00")
 INVOKE_ID_LENGTH = 4

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .arbiter import Arbiter, Framing, lies_in_a_frame
+from .arbiter import MAX_CLAIMS, Arbiter, Framing, lies_in_a_frame
 from .bare import HISTORY, NotificationFramer, NotificationMessage
 from .glo import GloFramer, GloMessage
 from .hdlc import HdlcFramer, HdlcMessage
@@ -45,6 +45,7 @@ class Framers:
         self.glo = GloFramer()
         self.notifications = NotificationFramer()
         self.arbiter = Arbiter()
+        self._mbus_failed: list[tuple[int, int]] = []  # bytes of M-Bus frames whose checksum failed
         self._recent = b""
         # The bytes the latest chunk's messages were found in, and the stream position of the first.
         self._window = b""
@@ -71,7 +72,9 @@ class Framers:
         # HDLC and M-Bus frames own their bytes once their header held; a P1 telegram once its end is in.
         arbiter = self.arbiter
         arbiter.claim([(position, position + len(message.raw)) for position, message in p1])
-        arbiter.claim(self.hdlc.take_claims() + self.mbus.take_claims())
+        mbus_checked, mbus_failed = self.mbus.take_claims()
+        arbiter.claim(self.hdlc.take_claims() + mbus_checked)
+        self._mbus_failed = [*self._mbus_failed, *mbus_failed][-MAX_CLAIMS:]
         glo: Sequence[tuple[int, GloMessage | DroppedFrame]] = []
         notifications: Sequence[tuple[int, NotificationMessage | DroppedFrame]] = []
         if arbiter.reads_bare(self.p1.fed):
@@ -80,15 +83,15 @@ class Framers:
         else:
             self.glo.skip(data)
             self.notifications.skip(data)
-        pending = self.hdlc.pending_claims() + self.mbus.pending_claims()
-        # A bare APDU that begins inside a frame's bytes is that frame's, passed or failed: never read here.
         bare: list[Framed] = [
             (position, framing, message)
             for framing, found in ((Framing.CIPHERED, glo), (Framing.NOTIFICATIONS, notifications))
             for position, message in found
-            if not arbiter.claimed(position, pending)
+            if not self._owned(position, framing)
         ]
-        arbiter.forget_before(min(self.glo.buffered_from, self.notifications.buffered_from) - HISTORY)
+        forgotten = min(self.glo.buffered_from, self.notifications.buffered_from) - HISTORY
+        arbiter.forget_before(forgotten)
+        self._mbus_failed = [claim for claim in self._mbus_failed if claim[1] > forgotten]
         # The bytes before this chunk that a frame around a bare APDU may have begun in.
         self._window, self._window_start = self._recent + data, self.p1.fed - len(data) - len(self._recent)
         self._recent = self._window[-_RECENT_BYTES:]
@@ -96,6 +99,19 @@ class Framers:
         if len(messages) > 1:
             messages.sort(key=lambda positioned: positioned[0])
         return messages
+
+    def _owned(self, position: int, framing: Framing) -> bool:
+        """Whether a bare APDU begins inside a frame's bytes, passed or failed: that frame's, never read as bare.
+
+        An M-Bus header's frame whose checksum failed owns no ciphered APDU,
+        whose tag proves its own bytes, nor any APDU in a stream known to be
+        bare: its "68 L L 68" has no check of its own and was chance.
+        """
+        if self.arbiter.claimed(position, self.hdlc.pending_claims()):
+            return True
+        if framing is Framing.CIPHERED or self.arbiter.framing in (Framing.CIPHERED, Framing.NOTIFICATIONS):
+            return False
+        return any(first <= position < after for first, after in (*self._mbus_failed, *self.mbus.pending_claims()))
 
     def in_untaken_frame(self, framed: Framed) -> bool:
         """Whether a bare APDU of the latest chunk, at a stream's start, lies in a frame that no framer took."""

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from .crc import crc16_x25
-from .dlms import LLC_HEADERS, strip_llc
+from .dlms import LLC_HEADERS, PUSHED_APDUS, strip_llc
 from .model import DroppedFrame, DropReason
 from .partial import MAX_MESSAGE_BYTES, MAX_PARTS
 
@@ -19,6 +19,8 @@ FLAG = 0x7E
 _FORMAT_TYPE_3 = 0xA0
 _FORMAT_MASK = 0xF0
 _SEGMENTED = 0x08
+# A message's first information byte after its LLC header: the tag of an APDU a meter pushes.
+_PUSHED_TAGS = frozenset(bytes([tag]) for tag in PUSHED_APDUS)
 _LENGTH_HIGH_BITS = 0x07  # the format's last three bits: the length field is 11 bits
 _MAX_LENGTH = (_LENGTH_HIGH_BITS << 8) | 0xFF
 # What a frame built here is addressed with: the decoder reads any address,
@@ -373,9 +375,11 @@ class HdlcFramer:
             segmented = bool(buffer[start + 1] & _SEGMENTED)
             information = frame[information_start - start : -3]
             segments = self._segments
-            if segments.count and information[:3] in LLC_HEADERS:
-                # A message's first frame while another waits for its last
-                # segment (lost to a damaged header): that one ends here, cut.
+            if segments.count and information[:3] in LLC_HEADERS and information[3:4] in _PUSHED_TAGS:
+                # A message's first frame (an LLC header, then a pushed APDU's
+                # tag) while another waits for its last segment (lost to a
+                # damaged header): that one ends here, cut. A segment's data
+                # may open with LLC's bytes by chance, rarely with a tag too.
                 events.append((segments.message_at, segments.cut()))
             message = segments.add(information, frame, position, segmented=segmented)
             if message is not None:

@@ -59,6 +59,7 @@ class MbusFramer:
         self._message_at = 0  # stream position of the message's first frame
         # Frames whose header held, found since the caller last took them (stream positions).
         self._claims: list[tuple[int, int]] = []
+        self._checked_claims: list[tuple[int, int]] = []
         self.noise_bytes = 0
         """Bytes skipped outside any checksum-valid frame."""
 
@@ -71,9 +72,15 @@ class MbusFramer:
         # A start byte with nothing after it yet, or a header that may still be one.
         return bool(buffer) and (len(buffer) < _HEADER or _header_length(buffer, 0) >= 0)
 
-    def take_claims(self) -> list[tuple[int, int]]:
-        """Return the bytes frames whose header held have taken since the last call, passed or failed."""
-        claims, self._claims = self._claims, []
+    def take_claims(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Return the bytes frames whose header held have taken since the last call: checksum held, and failed.
+
+        M-Bus's header carries no check of its own: "68 L L 68" in other
+        bytes is a chance pattern until its frame's checksum says otherwise.
+        """
+        checked = set(self._checked_claims)
+        claims = (self._checked_claims, [claim for claim in self._claims if claim not in checked])
+        self._claims, self._checked_claims = [], []
         return claims
 
     def pending_claims(self) -> list[tuple[int, int]]:
@@ -131,7 +138,9 @@ class MbusFramer:
                 self.noise_bytes += 1
                 continue
             body = frame[_HEADER:-2]
-            if sum(body) & 0xFF != frame[-2]:
+            if sum(body) & 0xFF == frame[-2]:
+                self._checked_claims.append((self._offset + start, self._offset + end))
+            else:
                 drop = DroppedFrame(DropReason.BAD_CHECKSUM, "M-Bus checksum mismatch", frame)
                 events.append((self._offset + start, drop))
                 self._reset_segments()

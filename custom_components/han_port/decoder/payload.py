@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import re
 
-from .ciphering import GENERAL_GLO_CIPHERING
-from .dlms import DATA_NOTIFICATION, GENERAL_BLOCK_TRANSFER, strip_llc
+from .dlms import PUSHED_APDUS, strip_llc
 from .p1 import HEX_DIGITS
 
 # Between hex digits, bridges write spaces, line ends, colons, commas or dashes, and some a 0x per byte.
 _HEX_NOISE = re.compile(rb"0x|[\s:,-]", re.IGNORECASE)
 # The APDUs a meter pushes: a data-notification, one ciphered with general-glo-ciphering,
 # or a block of either sent by general-block-transfer.
-_PUSHED_APDUS = frozenset((DATA_NOTIFICATION, GENERAL_GLO_CIPHERING, GENERAL_BLOCK_TRANSFER))
 # A data-notification's tag and invoke id: anything shorter is no APDU.
 _MIN_APDU_BYTES = 6
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -47,7 +45,7 @@ def hex_digits(text: bytes) -> bytes | None:
 def is_bare_apdu(data: bytes) -> bool:
     """Whether data opens with a pushed APDU (after an LLC header, if it has one) rather than a frame."""
     apdu = strip_llc(data)
-    return len(apdu) >= _MIN_APDU_BYTES and apdu[0] in _PUSHED_APDUS
+    return len(apdu) >= _MIN_APDU_BYTES and apdu[0] in PUSHED_APDUS
 
 
 def describe(payload: bytes) -> str:
