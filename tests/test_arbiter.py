@@ -530,3 +530,19 @@ def test_a_segment_whose_data_opens_as_an_llc_header_does_not_cut_its_message() 
     stream = segmented(1999, 31512) + middle + segmented(2001, 31514)
     assert powers(Decoder(KEY, AUTH_KEY).feed_events(stream)) == [1999, 2000, 2001]
     assert powers(Decoder(KEY, AUTH_KEY).feed_message(stream)) == [1999, 2000, 2001]
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_a_long_first_frame_whose_flag_and_a_value_were_damaged_hands_over_nothing(chunk: int) -> None:
+    """Found by fuzzing: a Kaifa list (119 bytes) fed a byte at a time outgrew the bytes kept of the stream.
+
+    The header that measures the APDU stood further back than they reached, and the damaged value came out.
+    """
+    damaged = bytearray(encoder.hdlc_frames(ten_second_list(SENT)))
+    assert len(damaged) > 100  # longer than the 64 bytes kept before
+    damaged[0] ^= 0x20  # the opening flag
+    flip_power_bit(damaged, SENT)
+    stream = bytes(damaged) + b"".join(encoder.hdlc_frames(ten_second_list(SENT + n)) for n in (1, 2, 3))
+    decoder = Decoder()
+    events = [event for at in range(0, len(stream), chunk) for event in decoder.feed_events(stream[at : at + chunk])]
+    assert powers(events) == [SENT + 1, SENT + 2, SENT + 3]

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .arbiter import MAX_CLAIMS, Arbiter, Framing, lies_in_a_frame
-from .bare import HISTORY, NotificationFramer, NotificationMessage
-from .glo import GloFramer, GloMessage
+from .bare import HISTORY, MAX_NOTIFICATION_BYTES, NotificationFramer, NotificationMessage
+from .glo import MAX_APDU_BYTES, GloFramer, GloMessage
 from .hdlc import HdlcFramer, HdlcMessage
 from .mbus import MbusFramer, MbusMessage
 from .p1 import P1Framer, P1Message
@@ -28,8 +28,9 @@ type FramedMessage = HdlcMessage | MbusMessage | GloMessage | NotificationMessag
 type Framed = tuple[int, Framing, FramedMessage | DroppedFrame]
 """A message or a drop a framer found, with the stream position it began at and its framer's kind."""
 
-# The stream's latest bytes kept, for a frame header that came in an earlier read than the APDU after it.
-_RECENT_BYTES = 64
+# The stream's latest bytes kept while its format is unknown, for a frame header that came in an earlier
+# read than the APDU after it: as many as the longest APDU a bare framer reads, and the header before it.
+_RECENT_BYTES = max(MAX_NOTIFICATION_BYTES, MAX_APDU_BYTES) + 64
 # What opens a frame or telegram: HDLC's flag, an M-Bus long frame's start, P1's '/'.
 _FRAME_OPENINGS = (b"\x7e", b"\x68", b"/")
 
@@ -46,10 +47,10 @@ class Framers:
         self.notifications = NotificationFramer()
         self.arbiter = Arbiter()
         self._mbus_failed: list[tuple[int, int]] = []  # bytes of M-Bus frames whose checksum failed
-        self._recent = b""
-        # The bytes the latest chunk's messages were found in, and the stream position of the first.
-        self._window = b""
-        self._window_start = 0
+        # The bytes the latest chunk's messages were found in (while the format is unknown), and the stream
+        # position of the first.
+        self._recent = bytearray()
+        self._recent_start = 0
 
     @property
     def fed(self) -> int:
@@ -92,9 +93,14 @@ class Framers:
         forgotten = min(self.glo.buffered_from, self.notifications.buffered_from) - HISTORY
         arbiter.forget_before(forgotten)
         self._mbus_failed = [claim for claim in self._mbus_failed if claim[1] > forgotten]
-        # The bytes before this chunk that a frame around a bare APDU may have begun in.
-        self._window, self._window_start = self._recent + data, self.p1.fed - len(data) - len(self._recent)
-        self._recent = self._window[-_RECENT_BYTES:]
+        # The bytes before this chunk that a frame around a bare APDU may have begun in: needed only
+        # while the stream's format is unknown (see in_untaken_frame).
+        if arbiter.framing is None:
+            self._recent += data
+            del self._recent[: max(0, len(self._recent) - _RECENT_BYTES)]
+        else:
+            self._recent.clear()
+        self._recent_start = self.p1.fed - len(self._recent)
         messages = [*framed, *bare]
         if len(messages) > 1:
             messages.sort(key=lambda positioned: positioned[0])
@@ -118,8 +124,8 @@ class Framers:
         position, framing, message = framed
         if framing is Framing.FRAMES or self.arbiter.framing is not None:
             return False
-        start = position - self._window_start
-        return lies_in_a_frame(self._window, start, start + len(message.raw))
+        start = position - self._recent_start
+        return lies_in_a_frame(bytes(self._recent), start, start + len(message.raw))
 
     def unfinished(self) -> list[str | None]:
         """Say what each framer has begun and waits for the rest of (None for each that waits for nothing)."""
