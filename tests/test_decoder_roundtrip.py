@@ -93,6 +93,8 @@ class ListCase:
 
 CET = timezone(timedelta(hours=1))
 NORWEGIAN_KAMSTRUP = "6841131BN243101040"
+# "LGZ", Landis+Gyr's FLAG id, opens the system title the Burgenland E450 ciphers under (corpus ams-15).
+LANDIS_GYR_TITLE = b"LGZgr\xa9\xa1\x11"
 SWEDISH_KAMSTRUP = "6841131BN245101092"
 
 CASES = [
@@ -285,7 +287,7 @@ CASES = [
         identity=lambda s: (s.meter_id, None),
         household_power_factor=True,
         read_while_physical=True,
-        maker_title=b"LGZgr\xa9\xa1\x11",
+        maker_title=LANDIS_GYR_TITLE,
     ),
     ListCase(
         "cez-xt211-descriptor-list",

@@ -18,6 +18,7 @@ from simulator import frames as encoder
 from simulator.frames import AM550_FIELDS, ENERGY_FIELDS, MeterState, raw
 
 from .corpus import corpus_entries, require_corpus
+from .test_decoder_roundtrip import AUTH_KEY, KEY, LANDIS_GYR_TITLE
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -380,11 +381,6 @@ def burgenland_items(state: MeterState) -> list[tuple[str, bytes, float | None]]
     return items + [("unknown", encoder.long_unsigned(value), None) for value in (400, 53, 295)]
 
 
-KEY = bytes(range(16))
-AUTH_KEY = bytes(range(16, 32))
-LANDIS_GYR_TITLE = b"LGZgr\xa9\xa1\x11"  # "LGZ": Landis+Gyr's FLAG id, as the Burgenland E450's title opens
-
-
 def e450_push(body: bytes, moment: datetime, counter: int) -> bytes:
     """An HDLC frame of a list ciphered as the Burgenland E450 ciphers it, under a Landis+Gyr system title."""
     apdu = encoder.data_notification(body, moment)
@@ -425,49 +421,81 @@ def test_a_list_that_runs_as_the_burgenland_table_in_another_order_shows_no_wron
                     assert any(value == pytest.approx(true) for true in sent), (code, value, sent)
 
 
-def am550_push(state: MeterState, import_parts: tuple[int, int, int]) -> bytes:
-    """One AM550 push of this state, its phases' import parts as given, its export parts the state's phase powers."""
+def am550_push(state: MeterState, import_parts: tuple[int, int, int] | None = None) -> bytes:
+    """One AM550 push of this state; with import parts given, its export parts are the state's phase powers."""
     body = bytearray(encoder.iskraemeco_list(state))
-    # The list ends with three import parts, then three export parts.
-    parts = [*import_parts, *state.phase_powers]
-    body[-5 * len(parts) :] = b"".join(encoder.double_long_unsigned(value) for value in parts)
+    if import_parts is not None:
+        # The list ends with three import parts, then three export parts.
+        parts = [*import_parts, *state.phase_powers]
+        body[-5 * len(parts) :] = b"".join(encoder.double_long_unsigned(value) for value in parts)
     return encoder.hdlc_frames(encoder.data_notification(bytes(body), state.moment))
 
 
-@pytest.mark.parametrize("totals", ["net", "each way"])
-def test_the_am550_table_reads_phases_flowing_both_ways(totals: str) -> None:
-    # A one-phase inverter: L1 exports 3000 W while L2 and L3 import 1300 and 1200 W.
-    power_import, power_export = (0, 500) if totals == "net" else (2500, 3000)
-    state = replace(
-        MeterState(),
-        power_import=power_import,
-        power_export=power_export,
-        phase_powers=(3000, 0, 0),
-        currents=(13.1, 5.7, 5.3),
-        voltages=(236.0, 229.0, 230.0),
-    )
-    decoder = Decoder()
-    event = decoder.feed_events(am550_push(state, (0, 1300, 1200)))[0]
-    assert isinstance(event, Telegram), event
-    assert shown(event)[ObisCode(1, 0, 2, 7, 0)] == power_export
-    assert shown(event)[ObisCode(1, 0, 22, 7, 0)] == 3000
-    assert decoder.refuted_tables == []
-
-
-def test_the_am550_table_reads_phases_at_the_grids_limits_and_a_low_net_power_factor() -> None:
+EXPORT = ObisCode(1, 0, 2, 7, 0)
+# Real meters' telegrams the AM550 table must keep reading: the state, its import parts (None: the
+# encoder's), and a reading the telegram must show.
+GENUINE_AM550 = {
+    # A one-phase inverter: L1 exports 3000 W while L2 and L3 import 1300 and 1200 W, the totals net or each way.
+    "phases both ways, net": (
+        replace(MeterState(), power_import=0, power_export=500, phase_powers=(3000, 0, 0), currents=(13.1, 5.7, 5.3)),
+        (0, 1300, 1200),
+        (ObisCode(1, 0, 22, 7, 0), 3000),
+    ),
+    "phases both ways, each way": (
+        replace(
+            MeterState(), power_import=2500, power_export=3000, phase_powers=(3000, 0, 0), currents=(13.1, 5.7, 5.3)
+        ),
+        (0, 1300, 1200),
+        (EXPORT, 3000),
+    ),
     # 207 and 253 V (EN 50160's ±10 %); 800 W exported net of 5.6 kVA over the phases.
-    state = replace(
-        MeterState(),
-        power_import=0,
-        power_export=800,
-        phase_powers=(3200, 0, 0),
-        currents=(14.0, 5.2, 5.7),
-        voltages=(230.0, 207.0, 253.0),
-    )
+    "grid limits, low net power factor": (
+        replace(
+            MeterState(),
+            power_import=0,
+            power_export=800,
+            phase_powers=(3200, 0, 0),
+            currents=(14.0, 5.2, 5.7),
+            voltages=(230.0, 207.0, 253.0),
+        ),
+        (0, 1200, 1200),
+        (VOLTAGES[2], 253.0),
+    ),
+    "exporting": (
+        replace(
+            MeterState(),
+            power_import=0,
+            power_export=2003,
+            reactive_import=0,
+            phase_powers=(700, 650, 653),
+            currents=(3.1, 2.9, 2.9),
+            voltages=(231.0, 229.0, 232.0),
+        ),
+        None,
+        (EXPORT, 2003),
+    ),
+    "a phase out": (
+        replace(
+            MeterState(),
+            power_import=1003,
+            phase_powers=(500, 0, 503),
+            currents=(2.3, 0.0, 2.4),
+            voltages=(231.0, 0.0, 232.0),
+        ),
+        None,
+        (VOLTAGES[1], 0.0),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GENUINE_AM550))
+def test_the_am550_table_reads_what_real_meters_send(name: str) -> None:
+    state, import_parts, (code, value) = GENUINE_AM550[name]
     decoder = Decoder()
-    event = decoder.feed_events(am550_push(state, (0, 1200, 1200)))[0]
+    event = decoder.feed_events(am550_push(state, import_parts))[0]
     assert isinstance(event, Telegram), event
-    assert shown(event)[VOLTAGES[2]] == 253.0
+    assert event.manufacturer == "Iskraemeco"
+    assert shown(event)[code] == value
     assert decoder.refuted_tables == []
 
 
@@ -488,33 +516,6 @@ def test_a_damaged_bare_push_the_table_cannot_read_costs_that_push_alone() -> No
     # In a checksum-valid frame the same reading is no damage: the table does not know that list.
     decoder.feed_events(encoder.hdlc_frames(bytes(damaged)))
     assert decoder.refuted_tables == ["Iskraemeco"]
-
-
-def test_the_am550_table_reads_a_meter_exporting_and_one_with_a_phase_out() -> None:
-    exporting = replace(
-        MeterState(),
-        power_import=0,
-        power_export=2003,
-        reactive_import=0,
-        phase_powers=(700, 650, 653),
-        currents=(3.1, 2.9, 2.9),
-        voltages=(231.0, 229.0, 232.0),
-    )
-    phase_out = replace(
-        MeterState(),
-        power_import=1003,
-        phase_powers=(500, 0, 503),
-        currents=(2.3, 0.0, 2.4),
-        voltages=(231.0, 0.0, 232.0),
-    )
-    for state in (exporting, phase_out):
-        events = Decoder().feed_events(
-            encoder.hdlc_frames(encoder.data_notification(encoder.iskraemeco_list(state), state.moment))
-        )
-        assert isinstance(events[0], Telegram)
-        assert events[0].manufacturer == "Iskraemeco"
-        assert shown(events[0])[ObisCode(1, 0, 2, 7, 0)] == state.power_export
-        assert shown(events[0])[VOLTAGES[1]] == state.voltages[1]
 
 
 def test_three_agreeing_voltages_stay_the_phases_beside_a_fourth_steady_value_in_range() -> None:

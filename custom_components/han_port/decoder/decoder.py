@@ -270,26 +270,12 @@ class _ContentDecoder:
         return telegram
 
 
-def _tag_proven(message: FramedMessage | DroppedFrame, keys: Keys) -> GloMessage | None:
-    """Return a bare ciphered APDU whose GCM tag holds: its bytes are its own, whatever bytes stand around it.
+def _tag_holds(message: FramedMessage | DroppedFrame, keys: Keys) -> bool:
+    """Whether a message's ciphered APDU carries a GCM tag that holds: only its meter, with its keys, made its bytes.
 
-    Checked without keeping anything (no replay counter moves): the APDU is decoded again if read.
+    Checked without keeping anything (no replay counter moves): the message is decoded again if read.
     """
-    if not isinstance(message, GloMessage):
-        return None
-    try:
-        telegram = decode_dlms_message(message, keys)
-    except (FrameRefusedError, DecodeError):
-        return None
-    return message if telegram.checksummed else None
-
-
-def _tag_holds(message: DlmsMessage | P1Message, keys: Keys) -> bool:
-    """Whether a frame's ciphered APDU carries a GCM tag that holds: only its meter, with its keys, made it.
-
-    Checked without keeping anything (no replay counter moves): the frame is decoded again if read.
-    """
-    if isinstance(message, P1Message):
+    if isinstance(message, P1Message | DroppedFrame):
         return False
     try:
         telegram = decode_dlms_message(message, keys)
@@ -391,8 +377,8 @@ class Decoder:
         events = []
         for framed in self._framers.frame(data):
             if self._framers.in_untaken_frame(framed):
-                ciphered = _tag_proven(framed[2], self._content.keys)
-                if ciphered is not None:
+                ciphered = framed[2]
+                if isinstance(ciphered, GloMessage) and _tag_holds(ciphered, self._content.keys):
                     # Its tag proves its bytes, not the stream's format: it may be a frame's whose header was lost.
                     proven = self._content.decode(ciphered)
                     events.extend([] if proven is None else [self._counted(proven)])
