@@ -280,7 +280,9 @@ def test_lists_that_do_not_decode() -> None:
 
 
 def test_bare_and_array_bodies() -> None:
-    assert take_apart(7).manufacturer == "Kaifa"  # a lone value is Kaifa's list 1
+    assert take_apart(Structure((7,))).manufacturer == "Kaifa"  # Kaifa's list 1 wraps its one value
+    with pytest.raises(DecodeError, match="one value, not a list"):
+        take_apart(7)
     pairs = take_apart([b"\x01\x00\x01\x07\x00\xff", 5, Structure((-1, 27))])
     assert pairs.entries == [Entry(ObisCode.parse("1-0:1.7.0").to_bytes(), 5, -1, 27)]
     assert pairs.manufacturer is None

@@ -140,6 +140,18 @@ def test_anything_else_is_dropped_with_what_it_looked_like(message: bytes, looks
     assert powers(decoder.feed_message(kamstrup(700))) == [700]
 
 
+@pytest.mark.parametrize("as_hex", [False, True], ids=["raw", "hex"])
+def test_noise_that_forms_a_notification_of_one_bare_value_is_no_push(*, as_hex: bool) -> None:
+    # Eight bytes of noise, a fuzzing round's: a data-notification tag, an invoke-id, no clock and one enum.
+    noise = bytes.fromhex("0f2e102f7f001600")
+    decoder = Decoder()
+    (drop,) = decoder.feed_message(noise.hex().upper().encode() if as_hex else noise)
+    assert not isinstance(drop, Telegram)
+    assert drop.reason is DropReason.UNDECODABLE
+    assert "one value, not a list" in drop.detail
+    assert powers(decoder.feed_message(kamstrup(700))) == [700]
+
+
 def test_a_damaged_apdu_is_undecodable_not_unrecognised() -> None:
     decoder = Decoder()
     apdu = kamstrup(500)

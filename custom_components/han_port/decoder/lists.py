@@ -460,7 +460,10 @@ def take_apart(
     elif isinstance(body, list):
         items = tuple(body)
     else:
-        items = (body,)
+        # Every meter wraps its values, even Kaifa's one-value list 1; eight bytes of line noise can make a
+        # data-notification whose body is one bare number.
+        msg = "the body is one value, not a list"
+        raise DecodeError(msg)
     if not items:
         msg = "empty list"
         raise DecodeError(msg)
