@@ -15,7 +15,7 @@ from .framers import Framers, MessageJoiner
 from .glo import GloMessage
 from .hdlc import HdlcMessage
 from .learned import LearnedListData, ListLearner
-from .lists import UnlistedPositionalListError, VendorList, maker_by_system_title, take_apart
+from .lists import NO_JUDGEMENT, UnlistedPositionalListError, VendorList, maker_by_system_title, take_apart
 from .mbus import MbusMessage
 from .model import (
     DecodeError,
@@ -145,7 +145,8 @@ def _take_apart(notification: Notification, lists: ListLearner | None, *, checke
     try:
         ciphering = notification.ciphering
         maker = maker_by_system_title(ciphering.system_title) if ciphering is not None else None
-        vendor_list = take_apart(notification.decode_body(), lists.distrusted if lists is not None else (), maker)
+        judged = lists.judgement if lists is not None else NO_JUDGEMENT
+        vendor_list = take_apart(notification.decode_body(), judged, maker)
     except UnlistedPositionalListError as unlisted:
         if lists is None:
             raise
@@ -155,7 +156,7 @@ def _take_apart(notification: Notification, lists: ListLearner | None, *, checke
                 raise  # one telegram its table cannot read: dropped alone, the next read by the table again
         return lists.take_apart(unlisted.items, notification.date_time)
     if lists is not None and vendor_list.table is not None:
-        lists.judge(vendor_list.table, holds=True, checked=checked)
+        lists.judge(vendor_list.table, holds=True, checked=checked, totals=vendor_list.totals)
     return vendor_list
 
 

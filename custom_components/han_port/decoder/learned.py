@@ -38,6 +38,7 @@ from .lists import (
     PHASE_IMPORT_POWERS,
     PHASE_VOLTAGES,
     PositionalLayout,
+    TableJudgement,
     VendorList,
     maker_by_system_title,
 )
@@ -423,17 +424,29 @@ class ListLearner:
         # Physics' verdicts on each table's latest readings of unchecked telegrams (True: it held).
         self._verdicts: dict[PositionalLayout, deque[bool]] = {}
         self._refuted: set[PositionalLayout] = set()
+        # Only a proven telegram's totals are kept: a damaged one's could stand above every genuine total after it.
+        self._totals: dict[PositionalLayout, tuple[float, ...]] = {}
 
     @property
     def distrusted(self) -> frozenset[PositionalLayout]:
         """The tables whose reading of this meter's lists physics refuted: those lists are learned instead."""
         return frozenset(self._refuted)
 
-    def judge(self, layout: PositionalLayout, *, holds: bool, checked: bool) -> None:
-        """Take physics' verdict on a table's reading of one telegram (checked: its checksum or tag held)."""
+    @property
+    def judgement(self) -> TableJudgement:
+        """What physics found of the tables' readings so far, for the next reading to be judged by."""
+        return TableJudgement(self.distrusted, dict(self._totals))
+
+    def judge(self, layout: PositionalLayout, *, holds: bool, checked: bool, totals: tuple[float, ...] = ()) -> None:
+        """Take physics' verdict on a table's reading of one telegram (checked: its checksum or tag held).
+
+        totals: the energy totals a reading that held read, kept from a checked one for the next to be judged by.
+        """
         verdicts = self._verdicts.setdefault(layout, deque(maxlen=TABLE_VERDICTS))
         if not checked:
             verdicts.append(holds)
+        elif holds:
+            self._totals[layout] = totals
         if not holds and (checked or verdicts.count(False) >= TABLE_REFUTED):
             self._refuted.add(layout)
 

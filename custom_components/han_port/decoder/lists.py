@@ -13,7 +13,7 @@ positions hold from their physics.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .axdr import Data, Structure
@@ -23,6 +23,7 @@ from .model import DecodeError
 from .obis import ObisCode
 from .proofs import TableReading, table_holds
 from .readings import STANDARD, Entry, Scaling, text
+from .registers import TOTAL
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
@@ -86,6 +87,11 @@ class PositionalLayout:
     codes: tuple[ObisCode | None, ...]
     ciphered_by_maker: bool = False
     """Read only from a push ciphered under its maker's system title: a list of numbers alone says too little."""
+
+    @property
+    def totals(self) -> tuple[ObisCode, ...]:
+        """The codes of the energy totals the layout places: registers that only grow."""
+        return tuple(code for code in self.codes if code is not None and code.d == TOTAL)
 
 
 # Iskraemeco AM550, Elektro Ljubljana (Slovenia), pushed every second
@@ -202,6 +208,19 @@ def maker_by_system_title(system_title: bytes) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class TableJudgement:
+    """What physics found of the positional layouts' earlier readings of a stream's lists."""
+
+    distrusted: Collection[PositionalLayout] = ()
+    """The layouts whose reading of the stream's lists physics refuted: those lists are no layout's."""
+    totals: Mapping[PositionalLayout, tuple[float, ...]] = field(default_factory=dict)
+    """Each layout's energy totals in the last reading a checksum or tag proved: later ones may not be lower."""
+
+
+NO_JUDGEMENT = TableJudgement()
+
+
+@dataclass(frozen=True, slots=True)
 class VendorList:
     """A list taken apart: its entries, and what is known of who sent it."""
 
@@ -213,6 +232,8 @@ class VendorList:
     """The meter model the list's shape tells, for lists that do not name it."""
     table: PositionalLayout | None = None
     """The table that read it by its opening and length alone: physics judged this reading of it."""
+    totals: tuple[float, ...] = ()
+    """The energy totals that table read, raw: a later telegram's may not be lower."""
 
 
 def _is_obis(item: Data) -> bool:
@@ -346,20 +367,30 @@ def _numbers(values: Mapping[ObisCode, Data], codes: tuple[ObisCode, ...]) -> tu
 
 
 def _table_reading(layout: PositionalLayout, items: tuple[Data, ...]) -> TableReading | None:
-    """Read a list's voltages, currents and active powers as a layout places them; None when one is not a number."""
+    """Read a list's voltages, currents, active powers and totals as a layout places them; None: one is no number."""
     values = {code: value for code, value in zip(layout.codes, items, strict=True) if code is not None}
-    volts, currents = _numbers(values, PHASE_VOLTAGES), _numbers(values, PHASE_CURRENTS)
-    powers = _numbers(values, _KAIFA_POWER[:2])
-    import_parts, export_parts = _numbers(values, PHASE_IMPORT_POWERS), _numbers(values, _PHASE_EXPORT_POWERS)
-    if volts is None or currents is None or powers is None or import_parts is None or export_parts is None:
+    volts, currents, powers, imports, exports, totals = (
+        _numbers(values, codes)
+        for codes in (
+            PHASE_VOLTAGES,
+            PHASE_CURRENTS,
+            _KAIFA_POWER[:2],
+            PHASE_IMPORT_POWERS,
+            _PHASE_EXPORT_POWERS,
+            layout.totals,
+        )
+    )
+    if volts is None or currents is None or powers is None or imports is None or exports is None or totals is None:
         return None
-    return TableReading(volts, currents, powers, import_parts, export_parts)
+    # Judged at the resolutions the table shows: a reading physics allows only at others is not this table's.
+    scaling = _scaling(layout.manufacturer, [])
+    return TableReading(volts, currents, powers, imports, exports, totals, (scaling.voltage, scaling.current))
 
 
 def _positional(
-    items: tuple[Data, ...], distrusted: Collection[PositionalLayout], maker: str | None
-) -> tuple[list[Entry], str, PositionalLayout | None]:
-    """Entries of a list of bare values, by the layout its opening and length say; its maker and that layout.
+    items: tuple[Data, ...], judged: TableJudgement, maker: str | None
+) -> tuple[list[Entry], str, PositionalLayout | None, tuple[float, ...]]:
+    """Entries of a list of bare values, by the layout its opening and length say; its maker, that layout and totals.
 
     A layout known by opening and length alone reads a list only where
     physics allows its reading, and not at all once it is distrusted.
@@ -367,20 +398,21 @@ def _positional(
     version = text(items[0]) if isinstance(items[0], str | bytes) else None
     kaifa = POSITIONAL_LISTS.get((version, len(items)))
     if kaifa is not None:
-        return [Entry(obis, value) for obis, value in zip(kaifa, items, strict=True)], "Kaifa", None
+        return [Entry(obis, value) for obis, value in zip(kaifa, items, strict=True)], "Kaifa", None, ()
     for layout in POSITIONAL_LAYOUTS:
         opens = version is None if layout.opens_with is None else (version or "").startswith(layout.opens_with)
         ciphered = not layout.ciphered_by_maker or maker == layout.manufacturer
         if opens and ciphered and len(layout.codes) == len(items):
             reading = _table_reading(layout, items)
-            if layout in distrusted or reading is None or not table_holds(reading):
+            totals_before = judged.totals.get(layout, ())
+            if layout in judged.distrusted or reading is None or not table_holds(reading, totals_before):
                 raise UnlistedPositionalListError(items, version, layout)
             entries = [
                 Entry(code.to_bytes(), value)
                 for code, value in zip(layout.codes, items, strict=True)
                 if code is not None and value is not None
             ]
-            return entries, layout.manufacturer, layout
+            return entries, layout.manufacturer, layout, reading.totals
     raise UnlistedPositionalListError(items, version)
 
 
@@ -446,11 +478,11 @@ def _descriptor_list(body: DescriptorList) -> VendorList:
 
 
 def take_apart(
-    body: Data | DescriptorList, distrusted: Collection[PositionalLayout] = (), ciphered_by: str | None = None
+    body: Data | DescriptorList, judged: TableJudgement = NO_JUDGEMENT, ciphered_by: str | None = None
 ) -> VendorList:
     """Recognise the list's shape and vendor; return its entries and units.
 
-    `distrusted`: the positional layouts whose reading of this stream's lists physics refuted too often.
+    `judged`: what physics found of the positional layouts' earlier readings of this stream's lists.
     `ciphered_by`: the maker whose system title the push was ciphered under, if it was and the title names one.
     """
     if isinstance(body, DescriptorList):
@@ -468,6 +500,7 @@ def take_apart(
         msg = "empty list"
         raise DecodeError(msg)
     maker = table = None
+    totals: tuple[float, ...] = ()
     object_list = _object_list(items)
     if object_list is not None:
         entries = object_list
@@ -476,10 +509,10 @@ def take_apart(
     elif _has_codes(items):
         entries = _tagged(items)
     else:
-        entries, maker, table = _positional(items, distrusted, ciphered_by)
+        entries, maker, table, totals = _positional(items, judged, ciphered_by)
     list_version = next((text(e.value) for e in entries if e.obis[2:5] == _LIST_VERSION_CDE), None)
     manufacturer = _manufacturer(list_version) or maker
     model = None
     if manufacturer == "Kamstrup" and not any(e.obis[2:5] == _METER_TYPE_CDE for e in entries):
         model = _KAMSTRUP_UNTYPED_MODEL
-    return VendorList(entries, manufacturer, list_version, _scaling(manufacturer, entries), model, table)
+    return VendorList(entries, manufacturer, list_version, _scaling(manufacturer, entries), model, table, totals)

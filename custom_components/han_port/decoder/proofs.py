@@ -312,6 +312,10 @@ class TableReading:
     import_parts: tuple[float, ...] = ()
     export_parts: tuple[float, ...] = ()
     """The phases' import and export powers, () where the list sends none."""
+    totals: tuple[float, ...] = ()
+    """The energy totals the table reads, raw: a meter's totals only grow."""
+    exponents: tuple[int, int] | None = None
+    """The resolutions (voltage, current) the table shows them at; None: any a meter uses."""
 
     @property
     def one_way(self) -> bool:
@@ -350,15 +354,19 @@ def _parts_add_up(reading: TableReading) -> bool:
     return abs(parts - net) <= _sum_slack(max(reading.powers))
 
 
-def table_holds(reading: TableReading) -> bool:
-    """Whether physics allows a table's reading of a telegram, at any resolution its voltages and currents may have.
+def table_holds(reading: TableReading, totals_before: Sequence[float] = ()) -> bool:
+    """Whether physics allows a table's reading of a telegram, at the resolutions it shows them at (or any).
 
-    Nothing is negative and the phases' parts add up to the net flow; the
-    voltages lie in one grid range at one resolution (a phase that is out
-    reads 0 V and 0 A) and no further apart than a grid's phases may be;
-    and at one resolution of the currents the phases' U·I carry the powers.
+    Nothing is negative and the phases' parts add up to the net flow; no
+    energy total is below the table's reading of an earlier telegram
+    (totals_before); the voltages lie in one grid range at one resolution (a
+    phase that is out reads 0 V and 0 A) and no further apart than a grid's
+    phases may be; and at one resolution of the currents the phases' U·I
+    carry the powers.
     """
-    if not _parts_add_up(reading):
+    if not _parts_add_up(reading) or any(
+        total < before for total, before in zip(reading.totals, totals_before, strict=False)
+    ):
         return False
     live = [volt for volt in reading.volts if volt]
     if not live and not any(reading.currents):
@@ -368,10 +376,13 @@ def table_holds(reading: TableReading) -> bool:
         return False
     if live and max(live) > min(live) * (1 + TABLE_PHASE_SPREAD):
         return False
-    for voltage_exponent, (low, high) in product(VOLTAGE_EXPONENTS, VOLTAGE_RANGES):
+    voltage_exponents, current_exponents = (
+        (VOLTAGE_EXPONENTS, CURRENT_EXPONENTS) if reading.exponents is None else zip(reading.exponents, strict=True)
+    )
+    for voltage_exponent, (low, high) in product(voltage_exponents, VOLTAGE_RANGES):
         volts = [at(volt, voltage_exponent) for volt in reading.volts]
         if all(volt == 0 or low <= volt <= high for volt in volts) and (
-            not reading.currents or any(_currents_carry(reading, volts, exponent) for exponent in CURRENT_EXPONENTS)
+            not reading.currents or any(_currents_carry(reading, volts, exponent) for exponent in current_exponents)
         ):
             return True
     return False
