@@ -454,6 +454,32 @@ def test_a_burgenland_reading_whose_energy_total_goes_back_is_no_reading_of_that
     assert read_by_table <= 2
 
 
+def test_the_burgenland_totals_are_judged_per_meter_and_a_missing_total_is_none_gone_back() -> None:
+    """A total equal to the last, one not sent, and a new meter's lower totals are all a genuine meter's."""
+
+    def body(state: MeterState, meter: bytes = b"12345678", *, missing_total: bool = False) -> bytes:
+        items = [value for _, value, _ in burgenland_items(state)]
+        if missing_total:
+            items[8] = b"\x00"  # null data where the import total stands
+        return encoder.structure(*items, encoder.octet_string(meter))
+
+    first, second, third, fourth = list(states(4))
+    pushes = [
+        body(first),
+        body(second, missing_total=True),
+        body(replace(third, energy_import=first.energy_import)),
+        body(replace(fourth, energy_import=1000), b"87654321"),  # a replacement meter, its count from 1 kWh
+    ]
+    decoder = Decoder(KEY, AUTH_KEY)
+    shown_totals = []
+    for counter, (state, pushed) in enumerate(zip((first, second, third, fourth), pushes, strict=True), start=1):
+        (event,) = decoder.feed_events(e450_push(pushed, state.moment, counter))
+        assert isinstance(event, Telegram), event
+        shown_totals.append(shown(event).get(ENERGY))
+    assert shown_totals == [first.energy_import, None, first.energy_import, 1000]
+    assert decoder.refuted_tables == []
+
+
 def am550_push(state: MeterState, import_parts: tuple[int, int, int] | None = None) -> bytes:
     """One AM550 push of this state; with import parts given, its export parts are the state's phase powers."""
     body = bytearray(encoder.iskraemeco_list(state))

@@ -151,12 +151,12 @@ def _take_apart(notification: Notification, lists: ListLearner | None, *, checke
         if lists is None:
             raise
         if unlisted.refuted is not None:
-            lists.judge(unlisted.refuted, holds=False, checked=checked)
+            lists.judge(unlisted.refuted, None, checked=checked)
             if unlisted.refuted not in lists.distrusted:
                 raise  # one telegram its table cannot read: dropped alone, the next read by the table again
         return lists.take_apart(unlisted.items, notification.date_time)
     if lists is not None and vendor_list.table is not None:
-        lists.judge(vendor_list.table, holds=True, checked=checked, totals=vendor_list.totals)
+        lists.judge(vendor_list.table.layout, vendor_list.table, checked=checked)
     return vendor_list
 
 

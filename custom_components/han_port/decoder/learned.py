@@ -39,6 +39,7 @@ from .lists import (
     PHASE_VOLTAGES,
     PositionalLayout,
     TableJudgement,
+    TableRead,
     VendorList,
     maker_by_system_title,
 )
@@ -424,8 +425,8 @@ class ListLearner:
         # Physics' verdicts on each table's latest readings of unchecked telegrams (True: it held).
         self._verdicts: dict[PositionalLayout, deque[bool]] = {}
         self._refuted: set[PositionalLayout] = set()
-        # Only a proven telegram's totals are kept: a damaged one's could stand above every genuine total after it.
-        self._totals: dict[PositionalLayout, tuple[float, ...]] = {}
+        # Only a proven telegram's reading is kept: a damaged one's totals could stand above every genuine one after it.
+        self._read: dict[PositionalLayout, TableRead] = {}
 
     @property
     def distrusted(self) -> frozenset[PositionalLayout]:
@@ -435,18 +436,19 @@ class ListLearner:
     @property
     def judgement(self) -> TableJudgement:
         """What physics found of the tables' readings so far, for the next reading to be judged by."""
-        return TableJudgement(self.distrusted, dict(self._totals))
+        return TableJudgement(self.distrusted, dict(self._read))
 
-    def judge(self, layout: PositionalLayout, *, holds: bool, checked: bool, totals: tuple[float, ...] = ()) -> None:
+    def judge(self, layout: PositionalLayout, read: TableRead | None, *, checked: bool) -> None:
         """Take physics' verdict on a table's reading of one telegram (checked: its checksum or tag held).
 
-        totals: the energy totals a reading that held read, kept from a checked one for the next to be judged by.
+        read: what the reading left for the next telegram to be judged by; None: physics refuted it.
         """
+        holds = read is not None
         verdicts = self._verdicts.setdefault(layout, deque(maxlen=TABLE_VERDICTS))
         if not checked:
             verdicts.append(holds)
-        elif holds:
-            self._totals[layout] = totals
+        elif read is not None:
+            self._read[layout] = read
         if not holds and (checked or verdicts.count(False) >= TABLE_REFUTED):
             self._refuted.add(layout)
 

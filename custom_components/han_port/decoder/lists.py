@@ -21,7 +21,7 @@ from .cosem import DATE_TIME_LENGTH, VALUE_ATTRIBUTE, VALUE_CLASSES
 from .descriptors import DescriptorList
 from .model import DecodeError
 from .obis import ObisCode
-from .proofs import TableReading, table_holds
+from .proofs import TableReading, table_holds, totals_after
 from .readings import STANDARD, Entry, Scaling, text
 from .registers import TOTAL
 
@@ -32,12 +32,13 @@ _OBIS_LENGTH = 6
 
 LIST_VERSION = ObisCode(1, 1, 0, 2, 129, 255).to_bytes()
 CLOCK = ObisCode(0, 0, 1, 0, 0, 255).to_bytes()
-METER_NUMBER = ObisCode(0, 0, 96, 1, 0, 255).to_bytes()
+METER_NUMBER_CODE = ObisCode(0, 0, 96, 1, 0, 255)
+METER_NUMBER = METER_NUMBER_CODE.to_bytes()
 
 # Norwegian Kaifa lists (KFM_001): registers by position, no OBIS codes.
 _KAIFA_IDENTITY = (
     ObisCode(1, 1, 0, 2, 129, 255),
-    ObisCode(0, 0, 96, 1, 0, 255),
+    METER_NUMBER_CODE,
     ObisCode(0, 0, 96, 1, 7, 255),
 )
 _KAIFA_POWER = (
@@ -60,7 +61,7 @@ _KAIFA_ONE_PHASE = _KAIFA_IDENTITY + _KAIFA_POWER + PHASE_CURRENTS[:1] + PHASE_V
 
 # (list version, number of elements) -> OBIS code of each position.
 _POSITIONAL_CODES: dict[tuple[str | None, int], tuple[ObisCode, ...]] = {
-    # List 1 (every 2 s) is one bare value and no list version.
+    # List 1 (every 2 s) is a structure of one value and no list version.
     (None, 1): _KAIFA_POWER[:1],
     ("KFM_001", 9): _KAIFA_ONE_PHASE,
     ("KFM_001", 13): _KAIFA_THREE_PHASE,
@@ -110,7 +111,7 @@ ISKRAEMECO_AM550 = PositionalLayout(
     "ISK",
     (
         ObisCode(0, 0, 42, 0, 0, 255),
-        ObisCode(0, 0, 96, 1, 0, 255),
+        METER_NUMBER_CODE,
         *_KAIFA_POWER,
         *PHASE_VOLTAGES,
         *PHASE_CURRENTS,
@@ -140,7 +141,7 @@ LANDIS_GYR_E450_BURGENLAND = PositionalLayout(
         None,
         None,
         None,
-        ObisCode(0, 0, 96, 1, 0, 255),
+        METER_NUMBER_CODE,
     ),
     ciphered_by_maker=True,
 )
@@ -208,13 +209,24 @@ def maker_by_system_title(system_title: bytes) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class TableRead:
+    """What a table's reading of a meter's telegram leaves for the next telegram to be judged by."""
+
+    layout: PositionalLayout
+    meter: str | None
+    """The meter number the list sends: another meter's totals are its own."""
+    totals: tuple[float | None, ...]
+    """The meter's energy totals, raw (None: not sent yet): a later telegram's may not be lower."""
+
+
+@dataclass(frozen=True, slots=True)
 class TableJudgement:
     """What physics found of the positional layouts' earlier readings of a stream's lists."""
 
     distrusted: Collection[PositionalLayout] = ()
     """The layouts whose reading of the stream's lists physics refuted: those lists are no layout's."""
-    totals: Mapping[PositionalLayout, tuple[float, ...]] = field(default_factory=dict)
-    """Each layout's energy totals in the last reading a checksum or tag proved: later ones may not be lower."""
+    read: Mapping[PositionalLayout, TableRead] = field(default_factory=dict)
+    """Each layout's reading of the last telegram that a checksum or tag proved and physics allowed."""
 
 
 NO_JUDGEMENT = TableJudgement()
@@ -230,10 +242,8 @@ class VendorList:
     scaling: Scaling
     model: str | None = None
     """The meter model the list's shape tells, for lists that do not name it."""
-    table: PositionalLayout | None = None
-    """The table that read it by its opening and length alone: physics judged this reading of it."""
-    totals: tuple[float, ...] = ()
-    """The energy totals that table read, raw: a later telegram's may not be lower."""
+    table: TableRead | None = None
+    """The table that read it by its opening and length alone, and what physics allowed of its reading."""
 
 
 def _is_obis(item: Data) -> bool:
@@ -355,42 +365,55 @@ def _numbers(values: Mapping[ObisCode, Data], codes: tuple[ObisCode, ...]) -> tu
 
     None when one is not a number: a table that reads a text as a power does not fit the list.
     """
-    numbers = []
-    for value in (values[code] for code in codes if code in values):
-        if value is None:
-            numbers.append(0.0)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            numbers.append(float(value))
-        else:
-            return None
-    return tuple(numbers)
+    numbers = [0.0 if value is None else _number(value) for value in (values[code] for code in codes if code in values)]
+    return None if None in numbers else tuple(number for number in numbers if number is not None)
 
 
-def _table_reading(layout: PositionalLayout, items: tuple[Data, ...]) -> TableReading | None:
-    """Read a list's voltages, currents, active powers and totals as a layout places them; None: one is no number."""
-    values = {code: value for code, value in zip(layout.codes, items, strict=True) if code is not None}
-    volts, currents, powers, imports, exports, totals = (
+def _number(value: Data) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _table_reading(values: Mapping[ObisCode, Data]) -> TableReading | None:
+    """Read a list's voltages, currents and active powers as a layout places them; None when one is not a number."""
+    volts, currents, powers, imports, exports = (
         _numbers(values, codes)
-        for codes in (
-            PHASE_VOLTAGES,
-            PHASE_CURRENTS,
-            _KAIFA_POWER[:2],
-            PHASE_IMPORT_POWERS,
-            _PHASE_EXPORT_POWERS,
-            layout.totals,
-        )
+        for codes in (PHASE_VOLTAGES, PHASE_CURRENTS, _KAIFA_POWER[:2], PHASE_IMPORT_POWERS, _PHASE_EXPORT_POWERS)
     )
-    if volts is None or currents is None or powers is None or imports is None or exports is None or totals is None:
+    if volts is None or currents is None or powers is None or imports is None or exports is None:
         return None
-    # Judged at the resolutions the table shows: a reading physics allows only at others is not this table's.
+    return TableReading(volts, currents, powers, imports, exports)
+
+
+def _table_read(layout: PositionalLayout, items: tuple[Data, ...], judged: TableJudgement) -> TableRead | None:
+    """Judge a layout's reading of a list by physics and by the meter's earlier telegrams; None: it is refuted.
+
+    Its voltages and currents are judged at the resolutions the table shows
+    them at (its maker's): a reading physics allows only at others is not
+    this table's. A meter's energy totals only grow.
+    """
+    values = {code: value for code, value in zip(layout.codes, items, strict=True) if code is not None}
+    reading = _table_reading(values)
+    totals = tuple(_number(values[code]) for code in layout.totals)
+    meter = values.get(METER_NUMBER_CODE)
+    meter_number = text(meter) if isinstance(meter, str | bytes) else None
+    if (
+        layout in judged.distrusted
+        or reading is None
+        or any(values[code] is not None and total is None for code, total in zip(layout.totals, totals, strict=True))
+    ):
+        return None
     scaling = _scaling(layout.manufacturer, [])
-    return TableReading(volts, currents, powers, imports, exports, totals, (scaling.voltage, scaling.current))
+    before = judged.read.get(layout)
+    grown = totals_after(before.totals if before is not None and before.meter == meter_number else (), totals)
+    if grown is None or not table_holds(reading, scaling.voltage, scaling.current):
+        return None
+    return TableRead(layout, meter_number, grown)
 
 
 def _positional(
     items: tuple[Data, ...], judged: TableJudgement, maker: str | None
-) -> tuple[list[Entry], str, PositionalLayout | None, tuple[float, ...]]:
-    """Entries of a list of bare values, by the layout its opening and length say; its maker, that layout and totals.
+) -> tuple[list[Entry], str, TableRead | None]:
+    """Entries of a list of bare values, by the layout its opening and length say; its maker and that layout's reading.
 
     A layout known by opening and length alone reads a list only where
     physics allows its reading, and not at all once it is distrusted.
@@ -398,21 +421,20 @@ def _positional(
     version = text(items[0]) if isinstance(items[0], str | bytes) else None
     kaifa = POSITIONAL_LISTS.get((version, len(items)))
     if kaifa is not None:
-        return [Entry(obis, value) for obis, value in zip(kaifa, items, strict=True)], "Kaifa", None, ()
+        return [Entry(obis, value) for obis, value in zip(kaifa, items, strict=True)], "Kaifa", None
     for layout in POSITIONAL_LAYOUTS:
         opens = version is None if layout.opens_with is None else (version or "").startswith(layout.opens_with)
         ciphered = not layout.ciphered_by_maker or maker == layout.manufacturer
         if opens and ciphered and len(layout.codes) == len(items):
-            reading = _table_reading(layout, items)
-            totals_before = judged.totals.get(layout, ())
-            if layout in judged.distrusted or reading is None or not table_holds(reading, totals_before):
+            read = _table_read(layout, items, judged)
+            if read is None:
                 raise UnlistedPositionalListError(items, version, layout)
             entries = [
                 Entry(code.to_bytes(), value)
                 for code, value in zip(layout.codes, items, strict=True)
                 if code is not None and value is not None
             ]
-            return entries, layout.manufacturer, layout, reading.totals
+            return entries, layout.manufacturer, read
     raise UnlistedPositionalListError(items, version)
 
 
@@ -500,7 +522,6 @@ def take_apart(
         msg = "empty list"
         raise DecodeError(msg)
     maker = table = None
-    totals: tuple[float, ...] = ()
     object_list = _object_list(items)
     if object_list is not None:
         entries = object_list
@@ -509,10 +530,10 @@ def take_apart(
     elif _has_codes(items):
         entries = _tagged(items)
     else:
-        entries, maker, table, totals = _positional(items, judged, ciphered_by)
+        entries, maker, table = _positional(items, judged, ciphered_by)
     list_version = next((text(e.value) for e in entries if e.obis[2:5] == _LIST_VERSION_CDE), None)
     manufacturer = _manufacturer(list_version) or maker
     model = None
     if manufacturer == "Kamstrup" and not any(e.obis[2:5] == _METER_TYPE_CDE for e in entries):
         model = _KAMSTRUP_UNTYPED_MODEL
-    return VendorList(entries, manufacturer, list_version, _scaling(manufacturer, entries), model, table, totals)
+    return VendorList(entries, manufacturer, list_version, _scaling(manufacturer, entries), model, table)

@@ -312,10 +312,6 @@ class TableReading:
     import_parts: tuple[float, ...] = ()
     export_parts: tuple[float, ...] = ()
     """The phases' import and export powers, () where the list sends none."""
-    totals: tuple[float, ...] = ()
-    """The energy totals the table reads, raw: a meter's totals only grow."""
-    exponents: tuple[int, int] | None = None
-    """The resolutions (voltage, current) the table shows them at; None: any a meter uses."""
 
     @property
     def one_way(self) -> bool:
@@ -354,19 +350,15 @@ def _parts_add_up(reading: TableReading) -> bool:
     return abs(parts - net) <= _sum_slack(max(reading.powers))
 
 
-def table_holds(reading: TableReading, totals_before: Sequence[float] = ()) -> bool:
-    """Whether physics allows a table's reading of a telegram, at the resolutions it shows them at (or any).
+def table_holds(reading: TableReading, voltage_exponent: int, current_exponent: int) -> bool:
+    """Whether physics allows a table's reading of a telegram, its voltages and currents at these resolutions.
 
-    Nothing is negative and the phases' parts add up to the net flow; no
-    energy total is below the table's reading of an earlier telegram
-    (totals_before); the voltages lie in one grid range at one resolution (a
-    phase that is out reads 0 V and 0 A) and no further apart than a grid's
-    phases may be; and at one resolution of the currents the phases' U·I
+    Nothing is negative and the phases' parts add up to the net flow; the
+    voltages lie in one grid range (a phase that is out reads 0 V and 0 A)
+    and no further apart than a grid's phases may be; and the phases' U·I
     carry the powers.
     """
-    if not _parts_add_up(reading) or any(
-        total < before for total, before in zip(reading.totals, totals_before, strict=False)
-    ):
+    if not _parts_add_up(reading):
         return False
     live = [volt for volt in reading.volts if volt]
     if not live and not any(reading.currents):
@@ -376,16 +368,21 @@ def table_holds(reading: TableReading, totals_before: Sequence[float] = ()) -> b
         return False
     if live and max(live) > min(live) * (1 + TABLE_PHASE_SPREAD):
         return False
-    voltage_exponents, current_exponents = (
-        (VOLTAGE_EXPONENTS, CURRENT_EXPONENTS) if reading.exponents is None else zip(reading.exponents, strict=True)
-    )
-    for voltage_exponent, (low, high) in product(voltage_exponents, VOLTAGE_RANGES):
-        volts = [at(volt, voltage_exponent) for volt in reading.volts]
-        if all(volt == 0 or low <= volt <= high for volt in volts) and (
-            not reading.currents or any(_currents_carry(reading, volts, exponent) for exponent in current_exponents)
-        ):
-            return True
-    return False
+    volts = [at(volt, voltage_exponent) for volt in reading.volts]
+    in_range = any(all(volt == 0 or low <= volt <= high for volt in volts) for low, high in VOLTAGE_RANGES)
+    return in_range and (not reading.currents or _currents_carry(reading, volts, current_exponent))
+
+
+def totals_after(before: Sequence[float | None], now: Sequence[float | None]) -> tuple[float | None, ...] | None:
+    """Return a meter's energy totals after a telegram (one it did not send stays as it was); None: one went back.
+
+    before: the totals of the meter's last telegram, () for its first.
+    """
+    if not before:
+        return tuple(now)
+    if any(total < last for total, last in zip(now, before, strict=True) if total is not None and last is not None):
+        return None
+    return tuple(last if total is None else total for total, last in zip(now, before, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
