@@ -423,6 +423,27 @@ def test_a_list_that_runs_as_the_burgenland_table_in_another_order_shows_no_wron
     assert decoder.refuted_tables == ["Landis+Gyr"]
 
 
+def test_the_burgenland_numbers_sent_plain_are_learned_without_the_currents_their_settings_blur() -> None:
+    """Steady settings fit as currents in every telegram: the power is proven by its register, no current is shown."""
+    truth = list(states(150, seed=3))
+    decoder = Decoder()
+    telegrams = []
+    for state in truth:
+        frame = encoder.hdlc_frames(encoder.data_notification(encoder.burgenland_list(state), state.moment))
+        telegrams += [event for event in decoder.feed_events(frame) if isinstance(event, Telegram)]
+    assert telegrams
+    by_moment = {state.moment: state for state in truth}
+    for telegram in telegrams:
+        state, values = by_moment[telegram.timestamp], shown(telegram)
+        assert values[POWER] == state.power_import
+        assert [values[code] for code in VOLTAGES] == [raw(volt, 0) for volt in state.voltages]
+        assert not set(CURRENTS) & set(values)
+        assert values.get(ENERGY, state.energy_import) == state.energy_import
+    (learned,) = decoder.learned_lists
+    (power,) = [position for position in learned["positions"] if position["obis"] == str(POWER)]
+    assert "their currents differ: none is proven" in power["evidence"]
+
+
 def test_a_burgenland_reading_whose_energy_total_goes_back_is_no_reading_of_that_table() -> None:
     """A register the table reads as a total that goes back is no total: the list is learned instead.
 
