@@ -423,49 +423,6 @@ def test_a_list_that_runs_as_the_burgenland_table_in_another_order_shows_no_wron
     assert decoder.refuted_tables == ["Landis+Gyr"]
 
 
-def test_the_burgenland_numbers_sent_plain_are_learned_without_the_currents_their_settings_blur() -> None:
-    """Steady settings fit as currents in every telegram: the power is proven by its register, no current is shown."""
-    truth = list(states(150, seed=3))
-    decoder = Decoder()
-    telegrams = []
-    for state in truth:
-        frame = encoder.hdlc_frames(encoder.data_notification(encoder.burgenland_list(state), state.moment))
-        telegrams += [event for event in decoder.feed_events(frame) if isinstance(event, Telegram)]
-    assert telegrams
-    by_moment = {state.moment: state for state in truth}
-    for telegram in telegrams:
-        state, values = by_moment[telegram.timestamp], shown(telegram)
-        assert values[POWER] == state.power_import
-        assert [values[code] for code in VOLTAGES] == [raw(volt, 0) for volt in state.voltages]
-        assert not set(CURRENTS) & set(values)
-        assert values.get(ENERGY, state.energy_import) == state.energy_import
-    (learned,) = decoder.learned_lists
-    (power,) = [position for position in learned["positions"] if position["obis"] == str(POWER)]
-    assert "their currents differ: none is proven" in power["evidence"]
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_the_burgenland_numbers_in_any_order_sent_plain_show_no_wrong_value(seed: int) -> None:
-    """Learned or still waiting, a list of measurements and steady settings in any order shows only what it sent."""
-    order = list(range(13))
-    random.Random(seed).shuffle(order)
-    quantity = {
-        **dict.fromkeys(VOLTAGES, "voltage"),
-        **dict.fromkeys(CURRENTS, "current"),
-        POWER: "import",
-        ENERGY: "energy import",
-    }
-    decoder = Decoder()
-    for state in states(150, seed=seed):
-        items = burgenland_items(state)
-        body = encoder.structure(*(items[index][1] for index in order), encoder.octet_string(b"12345678"))
-        for event in decoder.feed_events(encoder.hdlc_frames(encoder.data_notification(body, state.moment))):
-            if isinstance(event, Telegram):
-                for code, value in shown(event).items():
-                    sent = [true for name, _, true in items if name == quantity.get(code)]
-                    assert any(value == pytest.approx(true) for true in sent), (code, value, sent)
-
-
 def test_a_burgenland_reading_whose_energy_total_goes_back_is_no_reading_of_that_table() -> None:
     """A register the table reads as a total that goes back is no total: the list is learned instead.
 

@@ -86,11 +86,6 @@ LONE_POWER_CONFIRMATIONS = 12
 telegram in twenty, so many more telegrams must agree before chance is ruled out."""
 ENERGY_CONFIRMATIONS = 2
 """Windows in a row that must find the same import register."""
-AGREED_POWER_CONFIRMATIONS = 30
-"""Telegrams under load after which readings that differ only in their currents prove the total they agree on.
-
-A steady number (a setting a list carries beside its measurements) fits as a
-current in every telegram: the total is proven, the currents stay unproven."""
 # A 15-minute list's power, sampled every quarter hour, still integrates.
 MAX_SAMPLE_GAP = timedelta(minutes=16)
 _NO_TIME = timedelta(0)
@@ -213,25 +208,6 @@ class _Window:
         return self.agreed
 
 
-def _agreed(powers: Mapping[PowerReading, int], grown_by: Mapping[int, bool]) -> tuple[PowerReading, int] | None:
-    """Return the reading of the power the surviving ones agree on, and in how many telegrams under load it held.
-
-    One reading is itself. Several that name the same total and phases but
-    other currents agree on those once AGREED_POWER_CONFIRMATIONS telegrams
-    under load have not told their currents apart, and a register grew by
-    the energy of that total (grown_by). None: they do not agree.
-    """
-    if len(powers) == 1:
-        return next(iter(powers.items()))
-    if len({(reading.total, reading.phases) for reading in powers}) != 1:
-        return None
-    first = next(iter(powers))
-    telegrams = min(powers.values())
-    if telegrams < AGREED_POWER_CONFIRMATIONS or not grown_by.get(first.total):
-        return None
-    return PowerReading(first.total, first.phases, (), first.exponent), telegrams
-
-
 @dataclass(slots=True)
 class _Shape:
     """One list shape of one meter: what is proven of its positions, and the evidence gathered towards the rest."""
@@ -243,10 +219,6 @@ class _Shape:
     powers: dict[PowerReading, int] = field(default_factory=dict)
     """Readings of the power that every telegram since they were found confirmed, and under load how often."""
     window: _Window = field(default_factory=_Window)
-    total_windows: dict[int, _Window] = field(default_factory=dict)
-    """The power of each total the readings disagree on, integrated: the import register grows by one of them."""
-    grown_by: dict[int, bool] = field(default_factory=dict)
-    """Whether a register grew by each such total's energy, in its latest window."""
     waiting: str = "phase voltages near nominal"
     export_total: int | None = None
     """A total that flowed while the number before it stayed 0: taken for the export, kept out of readings."""
@@ -285,7 +257,7 @@ class _Shape:
         if not volts:
             self._learn_voltages()
         elif not self.shown:
-            self._learn_power(numbers, [at(numbers[position.index], position.exponent) for position in volts], when)
+            self._learn_power(numbers, [at(numbers[position.index], position.exponent) for position in volts])
         elif self.position_of(ENERGY_IMPORT) is None:
             self._learn_energy(numbers, when)
 
@@ -311,7 +283,7 @@ class _Shape:
         self._prove(members, PHASE_VOLTAGES, exponent, evidence)
         self.waiting = f"a load of {MIN_EVIDENCE_POWER:g} W or more that only one reading of the power carries"
 
-    def _learn_power(self, numbers: Numbers, volts: list[float], when: datetime | None) -> None:
+    def _learn_power(self, numbers: Numbers, volts: list[float]) -> None:
         if self.powers:
             for reading in list(self.powers):
                 verdict = carries(reading, numbers, volts)
@@ -324,12 +296,9 @@ class _Shape:
             # Found afresh, under load, once every reading found before was refuted.
             found = power_readings(numbers, free, volts) if len(free) <= MAX_NUMBERS else None
             self.powers = found or {}
-        if when is not None and len(self.powers) > 1:
-            self._weigh_totals(numbers, when)
-        agreed = _agreed(self.powers, self.grown_by)
-        if agreed is None:
+        if len(self.powers) != 1:
             return
-        reading, telegrams = agreed
+        reading, telegrams = next(iter(self.powers.items()))
         if telegrams < (POWER_CONFIRMATIONS if reading.phases else LONE_POWER_CONFIRMATIONS):
             return
         if self._after_a_silent_twin(reading.total):
@@ -338,25 +307,6 @@ class _Shape:
             self.waiting = "an import flow: the flow seen follows a number that stays 0, as export follows import"
             return
         self._prove_power(reading, numbers, volts, telegrams)
-
-    def _weigh_totals(self, numbers: Numbers, when: datetime) -> None:
-        """Weigh each total the readings name by the registers: the import register grows by the import's energy.
-
-        Of totals the readings disagree on, those whose integral no register
-        followed are no power, once one's was (the list has that register).
-        """
-        totals = {reading.total for reading in self.powers}
-        growing = [index for index in numbers if index not in self.proven and self.spans[index].grows]
-        for total in totals:
-            closed = self.total_windows.setdefault(total, _Window()).observe(numbers[total], numbers, growing, when)
-            if closed is not None:
-                self.grown_by[total] = bool(grown_registers(*closed))
-        for total in set(self.total_windows) - totals:
-            del self.total_windows[total]
-            self.grown_by.pop(total, None)
-        if any(self.grown_by.get(total) for total in totals):
-            refuted = {total for total in totals if self.grown_by.get(total) is False}
-            self.powers = {reading: count for reading, count in self.powers.items() if reading.total not in refuted}
 
     def _after_a_silent_twin(self, index: int) -> bool:
         """Whether the position before a flow's total held 0 in every telegram: the flow is likely the export.
@@ -371,19 +321,13 @@ class _Shape:
 
     def _prove_power(self, reading: PowerReading, numbers: Numbers, volts: list[float], telegrams: int) -> None:
         amperes = [at(numbers[index], reading.exponent) for index in reading.currents]
+        apparent = sum(volt * ampere for volt, ampere in zip(volts, amperes, strict=True))
         total = numbers[reading.total]
         parts = " + ".join(f"{numbers[index]:g}" for index in reading.phases)
-        if reading.currents:
-            apparent = sum(volt * ampere for volt, ampere in zip(volts, amperes, strict=True))
-            carried = (
-                f"the phases' U·I, {apparent:.0f} VA, carries {total:g} W,"
-                f" the only reading that did in {telegrams} telegrams under load"
-            )
-        else:
-            carried = (
-                f"every reading of the power that held in {telegrams} telegrams under load names {total:g} W here"
-                " (their currents differ: none is proven)"
-            )
+        carried = (
+            f"the phases' U·I, {apparent:.0f} VA, carries {total:g} W,"
+            f" the only reading that did in {telegrams} telegrams under load"
+        )
         summed = f"; its phases' parts add up to it ({parts} W)" if parts else ""
         self._prove((reading.total,), (ACTIVE_IMPORT,), 0, f"{carried}{summed}; the flow seen, taken as import")
         self._prove(
