@@ -423,6 +423,28 @@ def test_a_list_that_runs_as_the_burgenland_table_in_another_order_shows_no_wron
     assert decoder.refuted_tables == ["Landis+Gyr"]
 
 
+def test_a_number_that_never_moves_is_no_power_whatever_the_currents_carry() -> None:
+    """A steady 1234 beside voltages and currents that carry it at a power factor is a setting: never shown as power.
+
+    A fuzzing round found a steady number proven the power, the sum of two currents and a 0 taken for its parts.
+    """
+    decoder = Decoder()
+    telegrams = []
+    for state in states(40):
+        amps = [round(amp / 3, 2) for amp in state.currents]  # 1 to 4.7 A: 0.7 to 3.2 kVA over the phases
+        body = encoder.structure(
+            *(encoder.long_unsigned(raw(volt, 0)) for volt in state.voltages),
+            *(encoder.long_unsigned(raw(amp, -2)) for amp in amps),
+            encoder.double_long_unsigned(1234),
+            encoder.octet_string(b"12345678"),
+        )
+        frame = encoder.hdlc_frames(encoder.data_notification(body, state.moment))
+        telegrams += [event for event in decoder.feed_events(frame) if isinstance(event, Telegram)]
+    assert telegrams == []
+    (learned,) = decoder.learned_lists
+    assert not learned["shown"]
+
+
 def test_a_burgenland_reading_whose_energy_total_goes_back_is_no_reading_of_that_table() -> None:
     """A register the table reads as a total that goes back is no total: the list is learned instead.
 

@@ -301,6 +301,12 @@ class _Shape:
         reading, telegrams = next(iter(self.powers.items()))
         if telegrams < (POWER_CONFIRMATIONS if reading.phases else LONE_POWER_CONFIRMATIONS):
             return
+        total = self.spans[reading.total]
+        if total.low == total.high:
+            # A home's power under load moves from telegram to telegram: one that never did is a setting
+            # or a register, whatever numbers happened to add up to it or carry it.
+            del self.powers[reading]
+            return
         if self._after_a_silent_twin(reading.total):
             # The import is found afresh once it carries a load, its export left out.
             self.powers, self.export_total = {}, reading.total
