@@ -90,6 +90,10 @@ class ListCase:
     """A table known by the list's opening and length reads it only while physics allows its reading
     (decoder/proofs.table_holds): the drawn phases agree as a grid's do, at a household's power factor."""
 
+    def sent_with(self, security: int | None) -> int | None:
+        """The security its pushes are sent with, given the drawn one: a list its maker ciphers comes ciphered."""
+        return 0x30 if self.maker_title is not None and security is None else security
+
 
 CET = timezone(timedelta(hours=1))
 NORWEGIAN_KAMSTRUP = "6841131BN243101040"
@@ -409,15 +413,20 @@ def chunked(data: bytes, rng: random.Random) -> list[bytes]:
     return chunks
 
 
+def build_apdu(case: ListCase, state: MeterState, *, security: int | None, counter: int = 1) -> bytes:
+    """The list's push as an APDU, ciphered (under its maker's title, if it has one) when security is given."""
+    moment = None if case.name.startswith("aidon") else state.moment
+    apdu = encoder.data_notification(case.build(state), moment, case.date_style)
+    if security is None:
+        return apdu
+    title = case.maker_title or NO_MAKER
+    return encoder.glo_cipher(apdu, KEY, AUTH_KEY, security=security, system_title=title, counter=counter)
+
+
 def build_frames(
     case: ListCase, state: MeterState, *, security: int | None, segment_size: int | None, counter: int = 1
 ) -> bytes:
-    moment = None if case.name.startswith("aidon") else state.moment
-    apdu = encoder.data_notification(case.build(state), moment, case.date_style)
-    if security is not None:
-        title = case.maker_title or NO_MAKER
-        apdu = encoder.glo_cipher(apdu, KEY, AUTH_KEY, security=security, system_title=title, counter=counter)
-    return encoder.hdlc_frames(apdu, segment_size)
+    return encoder.hdlc_frames(build_apdu(case, state, security=security, counter=counter), segment_size)
 
 
 def decoder_for(security: int | None) -> Decoder:
@@ -455,8 +464,7 @@ def test_every_list_round_trips(
     case: ListCase, state: MeterState, security: int | None, segment_size: int | None, seed: int
 ) -> None:
     state = drawn(case, state)
-    if case.maker_title is not None and security is None:
-        security = 0x30
+    security = case.sent_with(security)
     frames = build_frames(case, state, security=security, segment_size=segment_size)
     decoder = decoder_for(security)
     telegrams: list[Telegram] = []

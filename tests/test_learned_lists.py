@@ -426,7 +426,7 @@ def test_a_list_that_runs_as_the_burgenland_table_in_another_order_shows_no_wron
 def test_a_number_that_never_moves_is_no_power_whatever_the_currents_carry() -> None:
     """A steady 1234 beside voltages and currents that carry it at a power factor is a setting: never shown as power.
 
-    A fuzzing round found a steady number proven the power, the sum of two currents and a 0 taken for its parts.
+    A reviewer's random lists found a steady number proven the power, two currents and a 0 taken for its parts.
     """
     decoder = Decoder()
     telegrams = []

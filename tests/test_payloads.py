@@ -15,19 +15,10 @@ from simulator.frames import LLC, MeterState
 from simulator.mqtt import payload
 
 from .meter import default_state
-from .test_decoder_roundtrip import AUTH_KEY, CASES, KEY, NO_MAKER, ListCase, decoder_for, drawn, states
+from .test_decoder_roundtrip import AUTH_KEY, CASES, KEY, ListCase, build_apdu, decoder_for, drawn, states
 
 POWER = ObisCode.parse("1-1:1.7.0")  # Kamstrup names its registers in channel 1
 SHAPES = ("frame", "split", "hex spaced", "hex compact", "hex 0x", "apdu", "llc", "apdu as hex")
-
-
-def apdu_for(case: ListCase, state: MeterState, security: int | None) -> bytes:
-    moment = None if case.name.startswith("aidon") else state.moment
-    apdu = encoder.data_notification(case.build(state), moment, case.date_style)
-    if security is not None:
-        title = case.maker_title or NO_MAKER
-        apdu = encoder.glo_cipher(apdu, KEY, AUTH_KEY, security=security, system_title=title, counter=1)
-    return apdu
 
 
 def messages(shape: str, apdu: bytes, segment_size: int | None, rng: random.Random) -> list[bytes]:
@@ -60,9 +51,8 @@ def test_every_list_decodes_from_every_payload_shape(  # noqa: PLR0917 - hypothe
     case: ListCase, state: MeterState, shape: str, security: int | None, segment_size: int | None, seed: int
 ) -> None:
     state = drawn(case, state)
-    if case.maker_title is not None and security is None:
-        security = 0x30  # its table reads it ciphered under its maker's title only
-    apdu = apdu_for(case, state, security)
+    security = case.sent_with(security)
+    apdu = build_apdu(case, state, security=security)
     decoder = decoder_for(security)
     published = messages(shape, apdu, segment_size, random.Random(seed))
     events = [decoder.feed_message(message) for message in published]

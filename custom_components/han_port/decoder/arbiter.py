@@ -101,21 +101,21 @@ class Arbiter:
         runs into a frame begun after it is not (a chance header inside a
         bare push must not take the push).
         """
-        return any(first <= position < after for first, after in (*self._claims, *pending))
+        return within(position, (*self._claims, *pending))
 
     def proven(self, framing: Framing, *, whole: bool = True, outweighs: bool = True, own: bool = False) -> bool:
         """Take a message that proved itself; return whether it is read as the stream's.
 
-        The first proven message sets the format. A frame whose checksum
-        holds outweighs one bare APDU alone before it (outweighs: for a bare
-        ciphered one, a frame of the same meter's), which may have been a
-        damaged frame's; a frame whose tag the bare ciphered stream's own meter
-        made (own) outweighs any number of them. One of another format is a stranger, dropped by the
-        caller; only FORMAT_CHANGE_EVIDENCE of them in a row, with none of the
-        stream's own between, change it. A share of a message (a block that
-        more blocks follow) is read as the stream's if its format is, and is
-        no evidence otherwise: one push of seven blocks is one stranger, not
-        seven.
+        The first proven message sets the format. A frame whose checksum holds
+        outweighs one bare APDU alone before it (outweighs: for a bare ciphered
+        one, a frame of the same meter's), which may have been a damaged
+        frame's; a frame whose tag the bare ciphered stream's own meter made
+        (own) outweighs any number of them. One of another format is a stranger,
+        dropped by the caller; only FORMAT_CHANGE_EVIDENCE of them in a row,
+        with none of the stream's own between, change it. A share of a message
+        (a block that more blocks follow) is read as the stream's if its format
+        is, and is no evidence otherwise: one push of seven blocks is one
+        stranger, not seven.
         """
         if framing is self.framing:
             self._other, self._other_in_a_row = None, 0
@@ -148,6 +148,11 @@ class Arbiter:
     def hears(self, framing: Framing) -> bool:
         """Whether what a framer of this format drops is the stream's to report (a framer with a check's always is)."""
         return framing is Framing.FRAMES or self.framing in (None, framing)
+
+
+def within(position: int, claims: Iterable[Claim]) -> bool:
+    """Whether the byte at a stream position lies in any of these claims."""
+    return any(first <= position < after for first, after in claims)
 
 
 def lies_in_a_frame(window: bytes, start: int, end: int) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .arbiter import MAX_CLAIMS, Arbiter, Framing, lies_in_a_frame
+from .arbiter import MAX_CLAIMS, Arbiter, Framing, lies_in_a_frame, within
 from .bare import HISTORY, MAX_NOTIFICATION_BYTES, NotificationFramer, NotificationMessage
 from .glo import MAX_APDU_BYTES, GloFramer, GloMessage
 from .hdlc import HdlcFramer, HdlcMessage
@@ -117,7 +117,7 @@ class Framers:
             return True
         if framing is Framing.CIPHERED or self.arbiter.framing in (Framing.CIPHERED, Framing.NOTIFICATIONS):
             return False
-        return any(first <= position < after for first, after in (*self._mbus_failed, *self.mbus.pending_claims()))
+        return within(position, (*self._mbus_failed, *self.mbus.pending_claims()))
 
     def in_untaken_frame(self, framed: Framed) -> bool:
         """Whether a bare APDU of the latest chunk, at a stream's start, lies in a frame that no framer took."""

@@ -6,8 +6,9 @@ codes in an order no table here has (or one whose table's reading physics
 refuted: see `lists`). Each position's meaning is learned from
 the values, over a few telegrams (see `proofs`): texts and clocks by their
 type; phase voltages because they stay near nominal and agree; currents and
-active power because the phases' U·I carries the power measured and the
-phases' parts add up to it; the import register because it only grows, and
+active power because the phases' U·I carries the power measured, the
+phases' parts add up to it and it moves (a steady number is a setting);
+the import register because it only grows, and
 by the energy that power carried, by the meter's clock. Only proven positions
 are shown, each with its evidence; a list is shown only once its power is
 proven, and never with a guessed value.

@@ -57,9 +57,10 @@ class MbusFramer:
         self._next_sequence = 0
         self._segments_end = -1  # stream position where the last segment's frame ended
         self._message_at = 0  # stream position of the message's first frame
-        # Frames whose header held, found since the caller last took them (stream positions).
-        self._claims: list[tuple[int, int]] = []
+        # Frames whose header held, found since the caller last took them (stream positions): checksum
+        # held, and failed (stop byte or checksum).
         self._checked_claims: list[tuple[int, int]] = []
+        self._failed_claims: list[tuple[int, int]] = []
         self.noise_bytes = 0
         """Bytes skipped outside any checksum-valid frame."""
 
@@ -78,9 +79,8 @@ class MbusFramer:
         M-Bus's header carries no check of its own: "68 L L 68" in other
         bytes is a chance pattern until its frame's checksum says otherwise.
         """
-        checked = set(self._checked_claims)
-        claims = (self._checked_claims, [claim for claim in self._claims if claim not in checked])
-        self._claims, self._checked_claims = [], []
+        claims = (self._checked_claims, self._failed_claims)
+        self._checked_claims, self._failed_claims = [], []
         return claims
 
     def pending_claims(self) -> list[tuple[int, int]]:
@@ -132,15 +132,15 @@ class MbusFramer:
                 break
             frame = bytes(buffer[start:end])
             # Its header held: its bytes are its own, even if its stop byte or checksum fails.
-            self._claims.append((self._offset + start, self._offset + end))
+            claim = (self._offset + start, self._offset + end)
             if frame[-1] != STOP:
+                self._failed_claims.append(claim)
                 pos = start + 1  # a 0x68 inside noise, or a frame cut short: look again behind it
                 self.noise_bytes += 1
                 continue
             body = frame[_HEADER:-2]
-            if sum(body) & 0xFF == frame[-2]:
-                self._checked_claims.append((self._offset + start, self._offset + end))
-            else:
+            if sum(body) & 0xFF != frame[-2]:
+                self._failed_claims.append(claim)
                 drop = DroppedFrame(DropReason.BAD_CHECKSUM, "M-Bus checksum mismatch", frame)
                 events.append((self._offset + start, drop))
                 self._reset_segments()
@@ -148,6 +148,7 @@ class MbusFramer:
                 # start byte for its own header, and that next frame is whole.
                 pos = start + 1
                 continue
+            self._checked_claims.append(claim)
             events += self._segment(body, frame, self._offset + start)
             pos = end
         else:

@@ -16,8 +16,6 @@ from .p1 import HEX_DIGITS
 
 # Between hex digits, bridges write spaces, line ends, colons, commas or dashes, and some a 0x per byte.
 _HEX_NOISE = re.compile(rb"0x|[\s:,-]", re.IGNORECASE)
-# The APDUs a meter pushes: a data-notification, one ciphered with general-glo-ciphering,
-# or a block of either sent by general-block-transfer.
 # A data-notification's tag and invoke id: anything shorter is no APDU.
 _MIN_APDU_BYTES = 6
 MAX_MESSAGE_BYTES = 64 * 1024

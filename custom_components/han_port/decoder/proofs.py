@@ -322,9 +322,8 @@ class TableReading:
 def _currents_carry(reading: TableReading, volts: Sequence[float], exponent: int) -> bool:
     """Whether the phases' U·I, currents at 10^exponent, carry each power read (a power factor is at most 1).
 
-    Where every phase flows one way, under load not many times over either:
-    the window (a power factor of 1 down to TABLE_POWER_FACTOR) is narrower
-    than a factor of ten, so one resolution of the currents fits at most.
+    Where every phase flows one way, under load not many times over either
+    (a power factor of 1 down to TABLE_POWER_FACTOR).
     """
     apparent = sum(at(volt * current, exponent) for volt, current in zip(volts, reading.currents, strict=False))
     slack = sum(_slack(volt, exponent) for volt in volts)
