@@ -203,6 +203,16 @@ logger:
         msg = "Home Assistant did not start"
         raise AssertionError(msg)
 
+    def wait_until_running(self, seconds: float = 120) -> None:
+        """Wait until the start has wrapped up: until then the frontend says Home Assistant is starting."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.request("GET", "/api/config")["state"] == "RUNNING":
+                return
+            time.sleep(0.5)
+        msg = f"Home Assistant was still starting after {seconds:g} s"
+        raise AssertionError(msg)
+
     def onboard(self) -> None:
         """Go through onboarding as a new user does, accepting every suggestion."""
         self.create_user()

@@ -16,6 +16,7 @@ from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.helpers import device_registry as dr
 from homeassistant.util import slugify
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.recorder.common import async_wait_recording_done
 
 from custom_components.han_port.const import CONF_MANUFACTURER, CONF_METER_TYPE, DOMAIN
 from simulator import frames as encoder
@@ -58,7 +59,24 @@ async def set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
         entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+    await meter_hours_read_back(hass, entry)
     await wait_for(lambda: entry.runtime_data.reader.connects >= 1)
+
+
+async def meter_hours_read_back(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Wait until the entry has read its meter hours back from the recorder, which it does in the background.
+
+    Only the recorder's own work is waited on: the clock may be frozen.
+    """
+    if "recorder" not in hass.config.components:
+        return
+    hours = entry.runtime_data.energy.meter_hours
+    for _ in range(100):
+        if hours.diagnostics()["loaded"]:
+            return
+        await async_wait_recording_done(hass)
+    msg = "the meter hours were never read back"
+    raise AssertionError(msg)
 
 
 def kamstrup_frame(state: MeterState, *, hourly: bool = False) -> bytes:

@@ -24,7 +24,7 @@ from custom_components.han_port import async_remove_config_entry_device, connect
 from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO, CONF_MANUFACTURER, DOMAIN
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 
-from .meter import sensor
+from .meter import meter_hours_read_back, sensor
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
@@ -71,6 +71,7 @@ async def set_up(hass: HomeAssistant, port: int, **options: Any) -> MockConfigEn
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+    await meter_hours_read_back(hass, entry)
     await reader_connected(entry)
     return entry
 

@@ -24,6 +24,7 @@ from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 from custom_components.han_port.diagnostics import async_get_config_entry_diagnostics
 
+from .meter import meter_hours_read_back
 from .test_energy_guard import METER_ID, push, reader_connected, set_up, telegram
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ async def restart(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     await hass.async_block_till_done()
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+    await meter_hours_read_back(hass, entry)
     await reader_connected(entry)
 
 
@@ -169,6 +171,7 @@ async def test_hours_home_assistant_missed_come_exact_from_the_lists_kept_for_it
     freezer.move_to(ELEVEN + timedelta(hours=2, minutes=5))
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+    await meter_hours_read_back(hass, entry)
     await reader_connected(entry)
     for boundary, register in REGISTERS.items():
         kept = hourly_list(register, boundary, offset=True)
@@ -359,6 +362,7 @@ async def test_a_new_current_transformer_ratio_counts_only_what_was_used_after_i
     hass.config_entries.async_update_entry(entry, options={CONF_CURRENT_TRANSFORMER_RATIO: 50})
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+    await meter_hours_read_back(hass, entry)
     await reader_connected(entry)
     await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(third, thirteen))
     rows = await hours(hass)

@@ -138,8 +138,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
         partial(_reader, hass, data),
     )
     await coordinator.async_load_energy()
-    # Waits for the recorder (it may still be migrating) without holding up the setup.
-    entry.async_create_task(hass, coordinator.energy.meter_hours.async_load(), f"{entry.title} meter hours")
+    # Waits for the recorder, which drains its queue only once Home Assistant has started: a task the start
+    # waits for would hold it up until the start gives up on it (five minutes at every restart).
+    entry.async_create_background_task(hass, coordinator.energy.meter_hours.async_load(), f"{entry.title} meter hours")
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # The task ends with the entry: unload cancels it, which closes the port.
