@@ -120,9 +120,10 @@ async def test_a_register_that_starts_again_is_followed(
             assert state(hass, "energy_import") == "155232.51", "held until the new sequence proves itself"
     assert state(hass, "energy_import") == "13.7"
     # Logged once when held, once when followed: never on every telegram.
-    held = [r for r in caplog.records if "Held energy register" in r.getMessage()]
+    held = [r.getMessage() for r in caplog.records if "Held energy register" in r.getMessage()]
     followed = [r for r in caplog.records if "following it" in r.getMessage()]
     assert (len(held), len(followed)) == (1, 1)
+    assert held[0].endswith("it is followed if the next 2 grow on from there")
     # Followed by itself: a log line and a diagnostics entry, nothing for the user to decide.
     assert not [issue for domain, issue in ir.async_get(hass).issues if domain == DOMAIN]
     assert [(event["event"], event["value"]) for event in entry.runtime_data.energy.events] == [
@@ -137,6 +138,28 @@ async def test_a_register_that_starts_again_is_followed(
     assert coordinator.energy.live_import.published == pytest.approx(13_703.75)
     assert coordinator.energy.tariff.current_hour_use(coordinator.energy.live_import.published) == pytest.approx(3.75)
     assert entry.runtime_data.energy.held.count == 2
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_register_that_jumped_up_is_never_followed_by_itself_and_the_log_says_so(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    entry = await set_up(hass, tcp_meter.port)
+    await push(hass, freezer, entry, START, telegram(1000, 155_232_510))
+    caplog.set_level(logging.WARNING)
+    # 100 MWh more in an hour, then counting on from there at the pace of the home's kilowatt.
+    for hour, total in enumerate((255_232_510, 255_233_510, 255_234_510), start=1):
+        await push(hass, freezer, entry, START + timedelta(hours=hour), telegram(1000, total))
+    assert state(hass, "energy_import") == "155232.51"
+    held = [r.getMessage() for r in caplog.records if "Held energy register" in r.getMessage()]
+    assert held == [
+        (
+            f"Held energy register 1.8.0 of meter {METER_ID} at 155232510: it came as 255232510, and a total may only "
+            "grow, as fast as power allows; if the next 2 grow on from there, you are asked whether to take it"
+        )
+    ]
+    assert not [r for r in caplog.records if "following it" in r.getMessage()]
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"energy_register_held_{entry.entry_id}_1.8.0") is not None
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -366,6 +389,20 @@ async def test_energy_state_is_saved_while_telegrams_flow(
     await push_and_let_writes_happen(hass, freezer, entry, moment, telegram(1000, total + 2))
     assert saved_total() == total + 2
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_energy_state_written_since_the_last_save_is_kept_when_home_assistant_stops(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, hass_storage: dict[str, Any]
+) -> None:
+    entry = await set_up(hass, tcp_meter.port)
+    key = f"{DOMAIN}.{entry.entry_id}"
+    # The hour's first telegram is written at once; the hourly list a few seconds later is not (yet)...
+    await push_and_let_writes_happen(hass, freezer, entry, START.replace(second=2), telegram(1000))
+    await push_and_let_writes_happen(hass, freezer, entry, START, telegram(1000, 1_000_000))
+    assert hass_storage[key]["data"]["import"]["register"] is None
+    # ...and Home Assistant does not unload its entries when it stops: the stop itself must write it.
+    await hass.async_stop()
+    assert hass_storage[key]["data"]["import"]["register"] == 1_000_000
 
 
 async def test_a_new_meter_another_entry_reads_makes_this_entry_unavailable_and_says_why(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from homeassistant.core import callback
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from homeassistant.config_entries import ConfigEntry
-    from homeassistant.core import HomeAssistant
+    from homeassistant.core import Event, HomeAssistant
 
     from .connection import TelegramWatch
     from .decoder import Code, ObisCode, Telegram
@@ -173,6 +174,12 @@ class EnergyBookkeeping:
     async def async_save(self) -> None:
         """Write the energy state now (on unload)."""
         await self._store.async_save(self._stored())
+
+    @callback
+    def save_at_stop(self, _event: Event) -> None:
+        """Have Home Assistant's final write keep what changed since the last save (it unloads no entry to stop)."""
+        # While Home Assistant stops, a pending save waits for its final write.
+        self._store.async_delay_save(self._stored, 0)
 
     def seed_total(self, register: Code, value: float, when: datetime) -> float:
         """Tell the guard a total's last known value, as restored after a restart; return it rescaled.

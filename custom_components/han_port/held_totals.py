@@ -33,6 +33,14 @@ def kwh(watt_hours: float | None) -> str:
     return f"{(watt_hours or 0) / 1000:.3f}"
 
 
+def _what_settles(previous: float | None, value: float) -> str:
+    """Say what becomes of a held total: a count that went down is followed by itself, one that jumped never is."""
+    if previous is not None and value > previous:
+        # The Energy dashboard would count a jump as use: only the user may take it.
+        return f"if the next {NEW_SEQUENCE_TELEGRAMS - 1} grow on from there, you are asked whether to take it"
+    return f"it is followed if the next {NEW_SEQUENCE_TELEGRAMS - 1} grow on from there"
+
+
 class EnergyEvents(deque[dict[str, str]]):
     """What the energy guard and the meter's identity went through, for diagnostics: the latest few."""
 
@@ -97,12 +105,12 @@ class HeldTotals:
         if held == 1:
             LOGGER.warning(
                 "Held energy register %s of meter %s at %s: it came as %s, and a total may only grow, as fast as "
-                "power allows; it is followed if the next %s grow on from there",
+                "power allows; %s",
                 code_name(register),
                 meter,
                 previous,
                 value,
-                NEW_SEQUENCE_TELEGRAMS - 1,
+                _what_settles(previous, value),
             )
             self._events.record("register_held", register, previous=previous, value=value)
         if held >= NEW_SEQUENCE_TELEGRAMS and register not in self._kept:
