@@ -266,7 +266,10 @@ async def test_reconnects_after_the_bridge_drops_the_connection(
     assert [(record.levelname, record.getMessage()) for record in lost] == [
         (
             "WARNING",
-            f"Kamstrup {METER_ID} is unavailable: the connection was closed; it is read again as soon as it sends",
+            (
+                f"Kamstrup {METER_ID} is unavailable: the connection was closed; "
+                "the connection is tried again at least every 60 s"
+            ),
         )
     ]
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
@@ -498,7 +501,9 @@ async def test_capacity_sensors_show_the_months_peaks(hass: HomeAssistant, tcp_m
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_keys_that_stop_working_start_a_reauth(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+async def test_keys_that_stop_working_start_a_reauth(
+    hass: HomeAssistant, tcp_meter: TcpMeter, caplog: pytest.LogCaptureFixture
+) -> None:
     entry = bridge_entry(
         tcp_meter.port, **{CONF_ENCRYPTION_KEY: bytes(16).hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
     )
@@ -510,6 +515,26 @@ async def test_keys_that_stop_working_start_a_reauth(hass: HomeAssistant, tcp_me
     (flow,) = [flow for flow in hass.config_entries.flow.async_progress() if flow["context"]["source"] == "reauth"]
     assert flow["step_id"] == "reauth_confirm"
     assert flow["context"]["entry_id"] == entry.entry_id
+    # The frames keep coming and pass their checksums: the connection sensor blames the keys, not the line.
+    await wait_for(lambda: value(hass, "connection") == "wrong_keys")
+    assert (
+        caplog.text.count(f"Kamstrup {METER_ID} is unavailable: its telegrams do not open with the configured keys; ")
+        == 1
+    )
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_silent_meter_that_sends_with_other_keys_is_told_apart_from_a_silent_one(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    entry = bridge_entry(
+        tcp_meter.port, **{CONF_ENCRYPTION_KEY: bytes(16).hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
+    )
+    await set_up(hass, entry)
+    await wait_for(lambda: value(hass, "connection") == "silent")
+    # The meter speaks at last, with keys other than these: the cause changes from the line to the keys.
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state())], interval=0.05)
+    await wait_for(lambda: value(hass, "connection") == "wrong_keys")
     await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -17,7 +17,7 @@ from homeassistant.util import dt as dt_util
 
 from .bookkeeping import EnergyBookkeeping, meter_time
 from .compat import meter_device
-from .connection import Loss
+from .connection import BACKOFF_MAX, Loss
 from .const import CONF_MANUFACTURER, CONF_METER_TYPE, CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL, DOMAIN, LOGGER
 from .decoder import DropReason
 from .identity import Identity, MeterIdentity, meter_title
@@ -39,6 +39,10 @@ type ReaderFactory = Callable[[HanPortCoordinator], TelegramWatch]
 # Telegrams that pass their checksums but not the keys, in a row, before the
 # user is asked for new ones (grid companies do change them).
 KEY_PROBLEMS_BEFORE_REAUTH = 3
+# Why a meter is gone beyond what its reader can tell, as the connection sensor names it.
+WRONG_KEYS = "wrong_keys"
+READ_ELSEWHERE = "read_elsewhere"
+KEYS_FAIL = "its telegrams do not open with the configured keys"
 
 
 class MeterUnavailableError(HomeAssistantError):
@@ -167,7 +171,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if other is not None:
             # Two bridges that swapped addresses, say: the user must say which entry reads what.
             self.issues.create(READ_ELSEWHERE_ISSUE, {"new": new, "other": other.title})
-            self._mark_unavailable(f"its port now carries meter {new}, which {other.title} reads", "read_elsewhere")
+            self._mark_unavailable(f"its port now carries meter {new}, which {other.title} reads", READ_ELSEWHERE)
             return
         LOGGER.warning("Meter %s was replaced by %s: it gets a device and sensors of its own", old, new)
         self.issues.create(REPLACED_ISSUE, {"old": old or "", "new": new})
@@ -199,8 +203,10 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             return
         self._key_problems += 1
         if self._key_problems == KEY_PROBLEMS_BEFORE_REAUTH:
-            LOGGER.warning("Meter %s: its telegrams do not open with the configured keys", self.data.meter_id)
+            LOGGER.warning("Meter %s: %s", self.data.meter_id, KEYS_FAIL)
             self.config_entry.async_start_reauth(self.hass)
+            if self.unavailable_because == Loss.SILENT and not self.last_update_success:
+                self._mark_unavailable(KEYS_FAIL, WRONG_KEYS)
 
     @callback
     def availability_changed(self, available: bool) -> None:
@@ -210,7 +216,12 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """
         if available:
             return
-        self._mark_unavailable(self.reader.lost or "no valid telegram", self.reader.loss or Loss.SILENT)
+        loss = self.reader.loss or Loss.SILENT
+        if loss is Loss.SILENT and self._key_problems >= KEY_PROBLEMS_BEFORE_REAUTH:
+            # Telegrams come, and pass their checksums: the keys are what fails, not the line.
+            self._mark_unavailable(KEYS_FAIL, WRONG_KEYS)
+        else:
+            self._mark_unavailable(self.reader.lost or "no valid telegram", loss)
         self.issues.watch_silence(lambda: not self.last_update_success)
 
     def _mark_unavailable(self, cause: str, kind: str) -> None:
@@ -223,7 +234,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if not self.last_update_success:
             self.async_update_listeners()  # the cause may have changed: the connection sensor says so
             return
-        LOGGER.warning("%s is unavailable: %s; it is read again as soon as it sends", self.config_entry.title, cause)
+        LOGGER.warning("%s is unavailable: %s; %s", self.config_entry.title, cause, _what_brings_it_back(kind))
         self.last_exception = MeterUnavailableError(
             translation_domain=DOMAIN,
             translation_key="meter_unavailable",
@@ -231,3 +242,14 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         )
         self.last_update_success = False
         self.async_update_listeners()
+
+
+def _what_brings_it_back(kind: str) -> str:
+    """Say, for the log, when a meter gone for this kind of reason is read again."""
+    if kind in (Loss.CANNOT_OPEN, Loss.CLOSED):
+        return f"the connection is tried again at least every {BACKOFF_MAX:.0f} s"
+    if kind == WRONG_KEYS:
+        return "Home Assistant asks for the meter's keys"
+    if kind == READ_ELSEWHERE:
+        return "a repair issue asks which entry reads which meter"
+    return "it is read again as soon as it sends"

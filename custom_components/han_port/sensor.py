@@ -29,6 +29,7 @@ from .capacity import step_labels
 from .compat import REACTIVE_ENERGY_DEVICE_CLASS
 from .connection import Loss
 from .const import CONF_ENCRYPTION_KEY, CONF_GENERATED_ID, CONF_MANUFACTURER, CONF_METER_TYPE
+from .coordinator import READ_ELSEWHERE, WRONG_KEYS
 from .decoder import (
     ACTIVE_ENERGY,
     ACTIVE_POWER,
@@ -543,7 +544,7 @@ CONNECTION_SENSOR = SensorEntityDescription(
     key="connection",
     translation_key="connection",
     device_class=SensorDeviceClass.ENUM,
-    options=["receiving", "learning", *Loss, "read_elsewhere"],
+    options=["receiving", "learning", *Loss, WRONG_KEYS, READ_ELSEWHERE],
     entity_category=EntityCategory.DIAGNOSTIC,
 )
 
