@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import TYPE_CHECKING
 
 import pytest
@@ -70,7 +71,14 @@ def test_real_home_assistant_with_the_simulator(tmp_path: Path) -> None:
         [token] = asyncio.run(
             hass.websocket({"type": "auth/long_lived_access_token", "client_name": "e2e", "lifespan": 1})
         )
+        shown = hass.state(f"{device}_energy_import")
+        assert shown is not None
         hass.stop()
+        # Home Assistant unloads no entry to stop: the stop itself kept the hourly list's total, come since the
+        # last periodic save, for the live energy and the capacity tariff to go on from.
+        store = config / ".storage" / f"han_port.{created['result']['entry_id']}"
+        kept = json.loads(store.read_text())["data"]["import"]["register"]
+        assert kept == pytest.approx(float(shown["state"]) * 1000)
         hass = HomeAssistant(config, port, "recorder:\n")
         hass.token = token
         hass.wait_until_up()
