@@ -544,7 +544,7 @@ CONNECTION_SENSOR = SensorEntityDescription(
     key="connection",
     translation_key="connection",
     device_class=SensorDeviceClass.ENUM,
-    options=["receiving", "learning", *Loss, WRONG_KEYS, READ_ELSEWHERE],
+    options=["waiting", "receiving", "learning", *Loss, WRONG_KEYS, READ_ELSEWHERE],
     entity_category=EntityCategory.DIAGNOSTIC,
 )
 
@@ -559,11 +559,14 @@ class HanPortConnectionSensor(HanPortEntity, SensorEntity):
 
     @property
     def native_value(self) -> str | None:
-        """Receiving, learning the meter's list, or the cause of the meter's unavailability."""
+        """Waiting for the first telegram, receiving, learning the meter's list, or why the meter is unavailable."""
         coordinator = self.coordinator
         if not coordinator.last_update_success:
             return coordinator.unavailable_because
-        return "learning" if coordinator.learning.progress is not None else "receiving"
+        if coordinator.learning.progress is not None:
+            return "learning"
+        # Until a telegram has come since the start, nothing has been received: the restored totals are last run's.
+        return "waiting" if coordinator.data.checksummed is None else "receiving"
 
 
 class HanPortDerivedSensor(HanPortEntity, SensorEntity):
