@@ -163,6 +163,18 @@ async def test_a_register_that_jumped_up_is_never_followed_by_itself_and_the_log
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_the_connection_waits_for_the_first_telegram_before_it_says_receiving(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(START - timedelta(seconds=10))  # the clock runs forward from the setup on
+    entry = await set_up(hass, tcp_meter.port)
+    # Connected, with totals restored from the last run at most: nothing has been received yet.
+    assert state(hass, "connection") == "waiting"
+    await push(hass, freezer, entry, START, telegram(1000))
+    assert state(hass, "connection") == "receiving"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_a_lone_bad_total_is_held_and_the_statistics_never_move(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:
