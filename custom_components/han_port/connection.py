@@ -133,6 +133,10 @@ class Loss(StrEnum):
     CANNOT_OPEN = "cannot_open"
     CLOSED = "closed"
     SILENT = "silent"
+    WRONG_KEYS = "wrong_keys"
+    """Its telegrams come and pass their checksums, but the keys do not open them (the coordinator tells)."""
+    READ_ELSEWHERE = "read_elsewhere"
+    """Its port carries a meter another entry reads (the coordinator tells)."""
 
 
 class TelegramWatch:

@@ -39,10 +39,15 @@ type ReaderFactory = Callable[[HanPortCoordinator], TelegramWatch]
 # Telegrams that pass their checksums but not the keys, in a row, before the
 # user is asked for new ones (grid companies do change them).
 KEY_PROBLEMS_BEFORE_REAUTH = 3
-# Why a meter is gone beyond what its reader can tell, as the connection sensor names it.
-WRONG_KEYS = "wrong_keys"
-READ_ELSEWHERE = "read_elsewhere"
 KEYS_FAIL = "its telegrams do not open with the configured keys"
+# What the log says brings a meter gone back, by why it is gone.
+_COMES_BACK = {
+    Loss.CANNOT_OPEN: f"the connection is tried again at least every {BACKOFF_MAX:.0f} s",
+    Loss.CLOSED: f"the connection is tried again at least every {BACKOFF_MAX:.0f} s",
+    Loss.SILENT: "it is read again as soon as it sends",
+    Loss.WRONG_KEYS: "Home Assistant asks for the meter's keys",
+    Loss.READ_ELSEWHERE: "a repair issue asks which entry reads which meter",
+}
 
 
 class MeterUnavailableError(HomeAssistantError):
@@ -83,7 +88,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         # Set once another meter has taken over this port: nothing is shown until the entry reloads as that meter.
         self._replaced = False
         self.learning = ListLearning(self.issues)
-        self.unavailable_because: str | None = None
+        self.unavailable_because: Loss | None = None
         """Why the meter is unavailable, as the connection sensor names it (None while it is read)."""
         self._key_problems = 0
 
@@ -171,7 +176,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if other is not None:
             # Two bridges that swapped addresses, say: the user must say which entry reads what.
             self.issues.create(READ_ELSEWHERE_ISSUE, {"new": new, "other": other.title})
-            self._mark_unavailable(f"its port now carries meter {new}, which {other.title} reads", READ_ELSEWHERE)
+            self._mark_unavailable(f"its port now carries meter {new}, which {other.title} reads", Loss.READ_ELSEWHERE)
             return
         LOGGER.warning("Meter %s was replaced by %s: it gets a device and sensors of its own", old, new)
         self.issues.create(REPLACED_ISSUE, {"old": old or "", "new": new})
@@ -205,8 +210,8 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if self._key_problems == KEY_PROBLEMS_BEFORE_REAUTH:
             LOGGER.warning("Meter %s: %s", self.data.meter_id, KEYS_FAIL)
             self.config_entry.async_start_reauth(self.hass)
-            if self.unavailable_because == Loss.SILENT and not self.last_update_success:
-                self._mark_unavailable(KEYS_FAIL, WRONG_KEYS)
+            if self.unavailable_because is Loss.SILENT and not self.last_update_success:
+                self._mark_unavailable(*self._why_unavailable())
 
     @callback
     def availability_changed(self, available: bool) -> None:
@@ -216,15 +221,18 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """
         if available:
             return
+        self._mark_unavailable(*self._why_unavailable())
+        self.issues.watch_silence(lambda: not self.last_update_success)
+
+    def _why_unavailable(self) -> tuple[str, Loss]:
+        """Why the meter is gone, as its reader tells, and what the reader cannot: that the keys fail."""
         loss = self.reader.loss or Loss.SILENT
         if loss is Loss.SILENT and self._key_problems >= KEY_PROBLEMS_BEFORE_REAUTH:
             # Telegrams come, and pass their checksums: the keys are what fails, not the line.
-            self._mark_unavailable(KEYS_FAIL, WRONG_KEYS)
-        else:
-            self._mark_unavailable(self.reader.lost or "no valid telegram", loss)
-        self.issues.watch_silence(lambda: not self.last_update_success)
+            return KEYS_FAIL, Loss.WRONG_KEYS
+        return self.reader.lost or "no valid telegram", loss
 
-    def _mark_unavailable(self, cause: str, kind: str) -> None:
+    def _mark_unavailable(self, cause: str, kind: Loss) -> None:
         """Make the entities unavailable, logged once as a warning with the cause (of this kind).
 
         The coordinator's own error would log an ERROR that names no cause,
@@ -234,7 +242,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if not self.last_update_success:
             self.async_update_listeners()  # the cause may have changed: the connection sensor says so
             return
-        LOGGER.warning("%s is unavailable: %s; %s", self.config_entry.title, cause, _what_brings_it_back(kind))
+        LOGGER.warning("%s is unavailable: %s; %s", self.config_entry.title, cause, _COMES_BACK[kind])
         self.last_exception = MeterUnavailableError(
             translation_domain=DOMAIN,
             translation_key="meter_unavailable",
@@ -242,14 +250,3 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         )
         self.last_update_success = False
         self.async_update_listeners()
-
-
-def _what_brings_it_back(kind: str) -> str:
-    """Say, for the log, when a meter gone for this kind of reason is read again."""
-    if kind in (Loss.CANNOT_OPEN, Loss.CLOSED):
-        return f"the connection is tried again at least every {BACKOFF_MAX:.0f} s"
-    if kind == WRONG_KEYS:
-        return "Home Assistant asks for the meter's keys"
-    if kind == READ_ELSEWHERE:
-        return "a repair issue asks which entry reads which meter"
-    return "it is read again as soon as it sends"

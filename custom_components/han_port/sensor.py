@@ -29,7 +29,6 @@ from .capacity import step_labels
 from .compat import REACTIVE_ENERGY_DEVICE_CLASS
 from .connection import Loss
 from .const import CONF_ENCRYPTION_KEY, CONF_GENERATED_ID, CONF_MANUFACTURER, CONF_METER_TYPE
-from .coordinator import READ_ELSEWHERE, WRONG_KEYS
 from .decoder import (
     ACTIVE_ENERGY,
     ACTIVE_POWER,
@@ -544,7 +543,7 @@ CONNECTION_SENSOR = SensorEntityDescription(
     key="connection",
     translation_key="connection",
     device_class=SensorDeviceClass.ENUM,
-    options=["waiting", "receiving", "learning", *Loss, WRONG_KEYS, READ_ELSEWHERE],
+    options=["waiting", "receiving", "learning", *Loss],
     entity_category=EntityCategory.DIAGNOSTIC,
 )
 
