@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from homeassistant.components.repairs import repairs_flow_manager
-from homeassistant.const import CONF_HOST, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_HOST, CONF_PORT, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
@@ -40,6 +44,7 @@ from .meter import (
     bridge_entry,
     ciphered_kamstrup,
     default_state,
+    entity_id,
     kamstrup_frame,
     sensor,
     set_up,
@@ -64,10 +69,12 @@ def meter_issues(hass: HomeAssistant) -> dict[str, ir.IssueEntry]:
 
 
 def test_a_meter_id_is_believed_only_when_several_telegrams_in_a_row_agree() -> None:
-    identity = MeterIdentity(METER_ID)
+    identity = MeterIdentity(METER_ID, "Kamstrup")
     other = "5706567000000042"
     # Short lists name no meter: they neither confirm the newcomer nor deny it.
-    seen = [identity.check(meter_id) for meter_id in (other, None, other, METER_ID, other, other, None, other)]
+    seen = [
+        identity.check("Kamstrup", meter_id) for meter_id in (other, None, other, METER_ID, other, other, None, other)
+    ]
     assert seen == [
         Identity.UNCONFIRMED,
         Identity.SAME,
@@ -80,7 +87,49 @@ def test_a_meter_id_is_believed_only_when_several_telegrams_in_a_row_agree() -> 
     ]
     assert NEW_METER_TELEGRAMS == 3
     assert identity.meter_id == other
-    assert identity.check(METER_ID) is Identity.UNCONFIRMED
+    assert identity.check("Kamstrup", METER_ID) is Identity.UNCONFIRMED
+
+
+def test_a_list_of_another_maker_is_not_the_meters_and_replaces_it_only_by_naming_its_own_id() -> None:
+    identity = MeterIdentity(METER_ID, "Kamstrup")
+    # A stray short list of another maker, then the meter's own: nothing changes.
+    assert [identity.check(*claim) for claim in (("Kaifa", None), ("Kamstrup", None))] == [
+        Identity.UNCONFIRMED,
+        Identity.SAME,
+    ]
+    assert (identity.manufacturer, identity.meter_id, identity.newcomer) == ("Kamstrup", METER_ID, None)
+    # A new Kaifa: its short lists, however many, do not say which meter it is; its id does.
+    other = "6970631400000000"
+    claims = [("Kaifa", None)] * 4 + [("Kaifa", other), ("Kaifa", None), ("Kaifa", other), ("Kaifa", other)]
+    seen = [identity.check(*claim) for claim in claims]
+    assert seen == [Identity.UNCONFIRMED] * 7 + [Identity.REPLACED]
+    assert (identity.manufacturer, identity.meter_id) == ("Kaifa", other)
+
+
+def test_a_meter_that_names_no_id_takes_none_from_one_telegram() -> None:
+    identity = MeterIdentity(None, "Aidon")
+    stranger = "5706567274389702"
+    # One Kamstrup frame on the line of an Aidon that names no id: the Aidon's next list denies it.
+    assert [identity.check(*claim) for claim in (("Kamstrup", stranger), ("Aidon", None))] == [
+        Identity.UNCONFIRMED,
+        Identity.SAME,
+    ]
+    assert (identity.meter_id, identity.newcomer) == (None, None)
+    # An id the meter itself names, several times in a row, is learned: nothing was replaced.
+    learner = MeterIdentity(None, None)
+    assert [learner.check(None, "42") for _ in range(NEW_METER_TELEGRAMS)] == [
+        Identity.UNCONFIRMED,
+        Identity.UNCONFIRMED,
+        Identity.SAME,
+    ]
+    assert learner.meter_id == "42"
+    # A maker the meter was not known by is learned at once where its id proves the meter.
+    named = MeterIdentity(METER_ID, None)
+    assert named.check("Kamstrup", METER_ID) is Identity.SAME
+    assert named.manufacturer == "Kamstrup"
+    # Another make of meter that names no id either replaces it, once several telegrams agree.
+    assert [identity.check("Landis+Gyr", None) for _ in range(NEW_METER_TELEGRAMS)][-1] is Identity.REPLACED
+    assert (identity.manufacturer, identity.meter_id) == ("Landis+Gyr", None)
 
 
 async def test_an_entry_known_by_its_port_gets_an_identity_of_its_own(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
@@ -115,6 +164,88 @@ async def test_an_entry_known_by_its_port_gets_an_identity_of_its_own(hass: Home
     assert not [
         e for e in er.async_entries_for_config_entry(entities, entry.entry_id) if e.unique_id.endswith("_meter_id")
     ]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+def _aidon_without_id(port: int) -> MockConfigEntry:
+    """A Swedish Aidon, which names no meter: set up with an identity made up for it."""
+    generated = uuid.uuid4().hex
+    return MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=generated,
+        title=f"Aidon {generated[:6]}",
+        minor_version=2,
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: port, CONF_MANUFACTURER: "Aidon", CONF_GENERATED_ID: True},
+    )
+
+
+def _aidon_frame(power: float) -> bytes:
+    return encoder.hdlc_frames(
+        encoder.data_notification(encoder.aidon_swedish_list(default_state(power_import=power)), None)
+    )
+
+
+async def _powers_shown_after(hass: HomeAssistant, first: str) -> list[str]:
+    """Wait for the power sensor to show its first value; return the values it shows from then on."""
+    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == first)
+    shown: list[str] = []
+    async_track_state_change_event(
+        hass, entity_id(hass, "power_import"), lambda event: shown.append(event.data["new_state"].state)
+    )
+    return shown
+
+
+async def test_one_stray_frame_naming_a_meter_changes_nothing_on_a_meter_that_names_none(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    entry = _aidon_without_id(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.send(_aidon_frame(1200))
+    shown = await _powers_shown_after(hass, "1200")
+    # A Kamstrup list, with its id and 7 kW, on the same bridge; then the Aidon's own next list.
+    tcp_meter.send(kamstrup_frame(default_state(power_import=7000)))
+    tcp_meter.send(_aidon_frame(1300))
+    await wait_for(lambda: shown == ["1300"])
+    [device] = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    assert (device.serial_number, device.manufacturer) == (None, "Aidon")
+    assert (entry.runtime_data.data.meter_id, entry.runtime_data.data.manufacturer) == (None, "Aidon")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_one_short_list_of_another_maker_changes_neither_the_meter_nor_its_power(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """Kaifa's 2 s list names no meter, only (by its shape) its maker: one such frame on a Kamstrup's line."""
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.send(kamstrup_frame(default_state(power_import=1200)))
+    shown = await _powers_shown_after(hass, "1200")
+    stray = encoder.data_notification(encoder.kaifa_list(default_state(power_import=7000), 1), None)
+    tcp_meter.send(encoder.hdlc_frames(stray))
+    tcp_meter.send(kamstrup_frame(default_state(power_import=1300)))
+    await wait_for(lambda: shown == ["1300"])
+    [device] = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    assert (device.manufacturer, entry.runtime_data.data.manufacturer) == ("Kamstrup", "Kamstrup")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_meter_that_names_no_id_replaced_by_another_make_gets_an_identity_of_its_own(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    entry = _aidon_without_id(tcp_meter.port)
+    old = entry.unique_id
+    await set_up(hass, entry)
+    tcp_meter.send(_aidon_frame(1200))
+    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == "1200")
+    kaifa = encoder.hdlc_frames(encoder.data_notification(encoder.kaifa_list(default_state(power_import=900), 1), None))
+    for _ in range(NEW_METER_TELEGRAMS):
+        tcp_meter.send(kaifa)
+        await asyncio.sleep(0.05)
+    await wait_for(lambda: entry.unique_id != old and entry.state is ConfigEntryState.LOADED)
+    assert entry.data[CONF_GENERATED_ID] is True
+    assert entry.data[CONF_MANUFACTURER] == "Kaifa"
+    assert entry.title == f"Kaifa {entry.unique_id[:6]}"
+    assert f"meter_replaced_{entry.entry_id}" in meter_issues(hass)
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -36,10 +36,10 @@ else:
     OptionsFlowBase = getattr(config_entries, "OptionsFlowWithReload", config_entries.OptionsFlow)
 
 OPTIONS_FLOW_RELOADS = OptionsFlowBase is not config_entries.OptionsFlow
+"""Whether the options flow reloads the entry itself (else an update listener must)."""
 
 type FixFlowResult = Any
 """A repair fix flow step's result: FlowResult on 2025.4, RepairsFlowResult on the newest releases."""
-"""Whether the options flow reloads the entry itself (else an update listener must)."""
 
 REACTIVE_ENERGY_DEVICE_CLASS: SensorDeviceClass | None = getattr(SensorDeviceClass, "REACTIVE_ENERGY", None)
 """The reactive energy device class (kvarh), in releases that have it."""

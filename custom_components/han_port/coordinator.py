@@ -6,6 +6,7 @@ What a telegram may change of the energy figures is the bookkeeping's
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -18,9 +19,17 @@ from homeassistant.util import dt as dt_util
 from .bookkeeping import EnergyBookkeeping, meter_time
 from .compat import meter_device
 from .connection import BACKOFF_MAX, Loss
-from .const import CONF_MANUFACTURER, CONF_METER_TYPE, CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL, DOMAIN, LOGGER
+from .const import (
+    CONF_GENERATED_ID,
+    CONF_MANUFACTURER,
+    CONF_METER_TYPE,
+    CONF_UPDATE_INTERVAL,
+    DEFAULT_UPDATE_INTERVAL,
+    DOMAIN,
+    LOGGER,
+)
 from .decoder import DropReason
-from .identity import Identity, MeterIdentity, meter_title
+from .identity import Identity, MeterIdentity, meter_number, meter_title
 from .issues import READ_ELSEWHERE_ISSUE, REPLACED_ISSUE, ListLearning, MeterIssues
 
 if TYPE_CHECKING:
@@ -84,7 +93,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.energy = EnergyBookkeeping(hass, entry, self.reader, self.issues)
         self.measurement_interval = float(entry.options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL))
         """Seconds between two writes of a measurement sensor (0: every telegram)."""
-        self.identity = MeterIdentity(initial.meter_id)
+        self.identity = MeterIdentity(initial.meter_id, initial.manufacturer)
         # Set once another meter has taken over this port: nothing is shown until the entry reloads as that meter.
         self._replaced = False
         self.learning = ListLearning(self.issues)
@@ -120,8 +129,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         shown = self.energy.take(telegram, self.data.meter_id, dt_util.utcnow())
         data = replace(
             self.data,
-            manufacturer=telegram.manufacturer or self.data.manufacturer,
-            meter_id=telegram.meter_id or self.data.meter_id,
+            # Who sends is the identity's to say: one of its lists may be read as another maker's.
+            manufacturer=self.identity.manufacturer or self.data.manufacturer,
+            meter_id=self.identity.meter_id or self.data.meter_id,
             meter_type=telegram.meter_type or self.data.meter_type,
             list_version=telegram.list_version or self.data.list_version,
             clock=meter_time(telegram.timestamp) or self.data.clock,
@@ -153,9 +163,15 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """Whether a telegram is the known meter's; a new meter named by several in a row takes over the entry."""
         if self._replaced:
             return False
-        identity = self.identity.check(telegram.meter_id)
+        identity = self.identity.check(telegram.manufacturer, telegram.meter_id)
         if identity is Identity.UNCONFIRMED:
-            LOGGER.debug("A telegram named meter %s, not %s: not shown", telegram.meter_id, self.data.meter_id)
+            LOGGER.debug(
+                "A telegram named %s meter %s, not %s %s: not shown",
+                telegram.manufacturer,
+                telegram.meter_id,
+                self.data.manufacturer,
+                self.data.meter_id,
+            )
             return False
         if identity is Identity.REPLACED:
             self._meter_replaced(telegram)
@@ -165,25 +181,30 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
     def _meter_replaced(self, telegram: Telegram) -> None:
         """Give a new meter a device and sensors of its own, so no total jumps from the old meter's count to its.
 
-        The entry takes the new meter's id and reloads: its sensors' unique ids
+        The entry takes the new meter's id (or, for one that sends none, an id
+        made up for it, as at setup) and reloads: its sensors' unique ids
         carry the id, so the old meter's sensors keep their history and the
         new one's start their own. The hour in progress was measured by two
         meters and is not counted.
         """
         self._replaced = True
-        entry, old, new = self.config_entry, self.data.meter_id, str(telegram.meter_id)
+        entry = self.config_entry
+        old = meter_number(self.data.meter_id, entry.unique_id)
+        new = telegram.meter_id or uuid.uuid4().hex
         other = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, new)
         if other is not None:
             # Two bridges that swapped addresses, say: the user must say which entry reads what.
             self.issues.create(READ_ELSEWHERE_ISSUE, {"new": new, "other": other.title})
             self._mark_unavailable(f"its port now carries meter {new}, which {other.title} reads", Loss.READ_ELSEWHERE)
             return
-        LOGGER.warning("Meter %s was replaced by %s: it gets a device and sensors of its own", old, new)
-        self.issues.create(REPLACED_ISSUE, {"old": old or "", "new": new})
+        number = meter_number(telegram.meter_id, new)
+        LOGGER.warning("Meter %s was replaced by %s: it gets a device and sensors of its own", old, number)
+        self.issues.create(REPLACED_ISSUE, {"old": old, "new": number})
         self.energy.start_over()
         known = {CONF_MANUFACTURER: telegram.manufacturer, CONF_METER_TYPE: telegram.meter_type}
         data = {**entry.data, **{key: value for key, value in known.items() if value}}
-        title = meter_title(data.get(CONF_MANUFACTURER), new, new)
+        data[CONF_GENERATED_ID] = telegram.meter_id is None
+        title = meter_title(data.get(CONF_MANUFACTURER), telegram.meter_id, new)
         self.hass.config_entries.async_update_entry(entry, unique_id=new, title=title, data=data)
         self.hass.config_entries.async_schedule_reload(entry.entry_id)
 

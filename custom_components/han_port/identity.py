@@ -1,8 +1,8 @@
 """Which meter is sending: its id is its identity, not a reading.
 
-Pure logic, no Home Assistant. One telegram that names another meter is
-line damage or a stray frame until several in a row agree; only then has the
-meter really been replaced.
+Pure logic, no Home Assistant. One telegram that names another meter (by
+its id, or by its maker) is line damage or a stray frame until several in a
+row agree; only then has the meter really been replaced.
 """
 
 from __future__ import annotations
@@ -17,41 +17,96 @@ NEW_METER_TELEGRAMS = 3
 
 
 class Identity(Enum):
-    """What a telegram's meter id says about who is sending."""
+    """What a telegram's maker and meter id say about who is sending."""
 
     SAME = auto()
-    """The known meter, or a telegram that names none."""
+    """The known meter, or a telegram that names nothing of it."""
     UNCONFIRMED = auto()
-    """Another meter, not (yet) believed: the telegram is not the known meter's, and is not shown."""
+    """Another meter, or a fact of the meter not known before, not (yet) believed: the telegram is not shown."""
     REPLACED = auto()
     """Another meter, named by enough telegrams in a row: the known one was replaced."""
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Who a telegram says sent it: its maker and its meter id, each where it names one."""
+
+    manufacturer: str | None
+    meter_id: str | None
+
+
 @dataclass
 class MeterIdentity:
-    """The id of the meter that is sending, and another one that may be taking over."""
+    """Who is sending (maker and meter id, as far as known), and a claim that may be taking over.
+
+    A fact not known before (an id where none was heard) is as doubtful as one
+    that contradicts: a stray frame or a damaged one names it once, the meter
+    several times running.
+    """
 
     meter_id: str | None
-    newcomer: str | None = None
+    manufacturer: str | None = None
+    newcomer: Claim | None = None
     newcomer_telegrams: int = 0
 
-    def check(self, meter_id: str | None) -> Identity:
-        """Judge a telegram's meter id; after REPLACED the newcomer is the meter."""
-        if meter_id is None:
-            # Short lists name no meter: they neither confirm a newcomer nor deny one.
-            return Identity.SAME
-        if self.meter_id is None or meter_id == self.meter_id:
-            self.meter_id = meter_id
+    def check(self, manufacturer: str | None, meter_id: str | None) -> Identity:
+        """Judge a telegram's claim; after REPLACED (or a new fact believed) the newcomer is the meter."""
+        claim = Claim(manufacturer, meter_id)
+        if meter_id is not None and meter_id == self.meter_id:
+            # The id proves the meter, whatever maker one of its lists is read as.
+            self.manufacturer = self.manufacturer or manufacturer
             self.newcomer, self.newcomer_telegrams = None, 0
             return Identity.SAME
-        if meter_id == self.newcomer:
+        if not self._is_new(claim):
+            if self.newcomer is not None and _contradict(claim, self.newcomer):
+                self.newcomer, self.newcomer_telegrams = None, 0
+            return Identity.SAME
+        newcomer = self.newcomer
+        if newcomer is not None and claim == newcomer:
             self.newcomer_telegrams += 1
-        else:
-            self.newcomer, self.newcomer_telegrams = meter_id, 1
+        elif newcomer is None or not _names_less(claim, newcomer):
+            newcomer, self.newcomer, self.newcomer_telegrams = claim, claim, 1
+        # else: a shorter list of the newcomer (its maker, no id) neither confirms it nor denies it.
         if self.newcomer_telegrams < NEW_METER_TELEGRAMS:
             return Identity.UNCONFIRMED
-        self.meter_id, self.newcomer, self.newcomer_telegrams = meter_id, None, 0
-        return Identity.REPLACED
+        return self._believe(newcomer)
+
+    def _is_new(self, claim: Claim) -> bool:
+        """Whether the claim names something the known meter is not, or is not known to be."""
+        return (claim.manufacturer is not None and claim.manufacturer != self.manufacturer) or (
+            claim.meter_id is not None and claim.meter_id != self.meter_id
+        )
+
+    def _believe(self, newcomer: Claim) -> Identity:
+        """Take what several telegrams in a row claimed: unknown facts are learned, contradicted ones replaced.
+
+        A meter known by its id is replaced only by one that names its own: a
+        maker alone does not tell which meter took over.
+        """
+        contradicts = _contradict(newcomer, Claim(self.manufacturer, self.meter_id))
+        if contradicts and newcomer.meter_id is None and self.meter_id is not None:
+            return Identity.UNCONFIRMED
+        self.newcomer, self.newcomer_telegrams = None, 0
+        if contradicts:
+            self.manufacturer, self.meter_id = newcomer.manufacturer, newcomer.meter_id
+            return Identity.REPLACED
+        self.manufacturer = newcomer.manufacturer or self.manufacturer
+        self.meter_id = newcomer.meter_id or self.meter_id
+        return Identity.SAME
+
+
+def _contradict(one: Claim, other: Claim) -> bool:
+    """Whether two claims name the same fact otherwise: two makers, or two ids."""
+    return (None not in (one.manufacturer, other.manufacturer) and one.manufacturer != other.manufacturer) or (
+        None not in (one.meter_id, other.meter_id) and one.meter_id != other.meter_id
+    )
+
+
+def _names_less(claim: Claim, newcomer: Claim) -> bool:
+    """Whether a claim agrees with the newcomer on what it names, naming less (a short list without the id)."""
+    return (
+        claim.meter_id is None and newcomer.meter_id is not None and claim.manufacturer in (None, newcomer.manufacturer)
+    )
 
 
 def meter_number(meter_id: str | None, unique_id: str | None) -> str:
