@@ -304,6 +304,31 @@ async def test_a_power_reading_far_above_the_meters_never_moves_live_energy(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_no_power_far_above_the_meters_is_shown_whole_or_per_phase(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """A push that passes its checks with one phase's power, reactive or apparent power at 900 kW on a 2 kW home."""
+    entry = await set_up(hass, tcp_meter.port)
+    powers = {
+        "power_import_l1": ObisCode.parse("1-0:21.7.0"),
+        "reactive_power_import": ObisCode.parse("1-0:3.7.0"),
+        "apparent_power_import": ObisCode.parse("1-0:9.7.0"),
+    }
+
+    def lying(liar: str | None) -> Telegram:
+        readings = {code: Reading(900_000 if key == liar else 700, Unit.WATT) for key, code in powers.items()}
+        return replace(telegram(2000), readings={**telegram(2000).readings, **readings})
+
+    moment = START
+    for liar in (None, None, *powers):
+        moment += timedelta(seconds=10)
+        await push(hass, freezer, entry, moment, lying(liar))
+        shown = {key: entry.runtime_data.data.readings[code.register].value for key, code in powers.items()}
+        assert shown == dict.fromkeys(powers, 700), liar
+    assert entry.runtime_data.energy.held_powers == len(powers)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_a_genuine_rise_in_power_is_followed(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:

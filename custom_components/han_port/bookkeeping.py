@@ -40,7 +40,15 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .decoder import PRESENT_VALUE, Reading, quantity_of
+from .decoder import (
+    ACTIVE_POWER,
+    APPARENT_POWER,
+    NET_ACTIVE_POWER,
+    PRESENT_VALUE,
+    REACTIVE_POWER,
+    Reading,
+    quantity_of,
+)
 from .energy import UNPROVEN_POWER, LiveEnergy, PowerEnvelope, TotalGuard, Verdict
 from .held_totals import EnergyEvents, HeldTotals
 from .hours import placed
@@ -66,6 +74,8 @@ if TYPE_CHECKING:
     from .issues import MeterIssues
 
 _POWERS = frozenset({ACTIVE_POWER_IMPORT.code, ACTIVE_POWER_EXPORT.code})
+# Every power the meter shows, whole or per phase, lies within what this meter carries.
+_ENVELOPED = frozenset({ACTIVE_POWER, REACTIVE_POWER, APPARENT_POWER, NET_ACTIVE_POWER})
 STORAGE_VERSION = 1
 # Energy state is written at most this often while telegrams flow (and at
 # every hour's first telegram): a power cut loses no more.
@@ -204,9 +214,10 @@ class EnergyBookkeeping:
                 continue
             register = obis.register
             value = reading.value
-            if self.ct_ratio != 1 and quantity_of(obis) in THROUGH_CURRENT_TRANSFORMERS:
+            quantity = quantity_of(obis)
+            if self.ct_ratio != 1 and quantity in THROUGH_CURRENT_TRANSFORMERS:
                 value *= self.ct_ratio
-            if register in _POWERS and not self.envelope.admit(register, value):
+            if quantity in _ENVELOPED and not self.envelope.admit(register, value):
                 # Far above what this meter has shown, and not (yet) confirmed: neither shown nor integrated.
                 self.held_powers += 1
                 continue
