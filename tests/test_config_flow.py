@@ -252,6 +252,34 @@ async def test_port_that_does_not_open_keeps_what_was_typed(hass: HomeAssistant)
     assert "no-such-adapter" in result["description_placeholders"]["error"]
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1:3001", "tcp://127.0.0.1", "han bridge", "[::1"])
+async def test_a_host_that_is_no_host_is_said_on_its_field_and_stays(hass: HomeAssistant, host: str) -> None:
+    """The port typed after the host, or a scheme before it: the commonest slips in the bridge's form."""
+    flow = await start(hass, "network")
+    result = await flow.submit({CONF_HOST: host, CONF_PORT: 3001})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_HOST: "invalid_host"}
+    assert suggested(result, CONF_HOST) == host
+
+
+async def test_a_host_in_brackets_is_its_address(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    flow = await start(hass, "network")
+    result = await flow.submit({CONF_HOST: " [127.0.0.1] ", CONF_PORT: tcp_meter.port})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_HOST] == "127.0.0.1"
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_a_url_whose_port_is_out_of_range_does_not_open(hass: HomeAssistant) -> None:
+    flow = await start(hass, "serial")
+    result = await flow.submit({CONF_DEVICE: "socket://127.0.0.1:99999"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_DEVICE: "cannot_connect"}
+    assert suggested(result, CONF_DEVICE) == "socket://127.0.0.1:99999"
+
+
 async def test_silent_port_stops_after_one_setting(hass: HomeAssistant, socket_enabled: None) -> None:  # noqa: ARG001
     # A URL typed in the serial field is no pty: every line setting is a candidate.
     async with bridge(_hold) as port:

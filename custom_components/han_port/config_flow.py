@@ -49,6 +49,7 @@ from .flow_forms import (
     DEFAULT_BRIDGE_PORT,
     KEY_FIELDS,
     bridge_fields,
+    bridge_host,
     keys_fields,
     list_ports,
     parse_keys,
@@ -348,8 +349,11 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
     async def async_step_network(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Connect to a network serial bridge (raw TCP); the bridge owns the line settings."""
         if user_input is not None:
-            connection = {CONF_HOST: user_input[CONF_HOST].strip(), CONF_PORT: int(user_input[CONF_PORT])}
-            return await self._async_listen_at(connection, (LineSettings(),), "network", user_input)
+            host = bridge_host(user_input[CONF_HOST])
+            if host is not None:
+                connection = {CONF_HOST: host, CONF_PORT: int(user_input[CONF_PORT])}
+                return await self._async_listen_at(connection, (LineSettings(),), "network", user_input)
+            self._typed, self._errors = user_input, {CONF_HOST: "invalid_host"}
         host = self._typed.get(CONF_HOST, self._listening.connection.get(CONF_HOST))
         port = int(self._typed.get(CONF_PORT, self._listening.connection.get(CONF_PORT, DEFAULT_BRIDGE_PORT)))
         return self._show_form("network", form_schema(bridge_fields(host, port)))

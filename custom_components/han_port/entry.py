@@ -74,7 +74,11 @@ def entry_address(data: dict[str, object]) -> str:
         return url
     if url.startswith("socket://"):
         parts = urlsplit(url)
-        return f"tcp:{(parts.hostname or '').lower()}:{parts.port}"
+        try:
+            return f"tcp:{(parts.hostname or '').lower()}:{parts.port}"
+        except ValueError:
+            # Not a URL one can connect to (a port past 65535): the port does not open, and the form says so.
+            return url
     if "://" in url:
         return url
     return f"serial:{os.path.realpath(url)}"

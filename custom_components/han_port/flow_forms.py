@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,9 @@ from .decoder import key_digits, parse_key
 BY_ID = "/dev/serial/by-id"
 DEFAULT_BRIDGE_PORT = 3001
 KEY_FIELDS = (CONF_ENCRYPTION_KEY, CONF_AUTHENTICATION_KEY)
+# A host name: dot-separated labels of letters, digits, hyphens (and the underscores some home networks use).
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
 
 
 def stable_path(device: str) -> str:
@@ -59,6 +64,21 @@ def bridge_fields(host: str | None, port: int) -> dict[vol.Marker, Any]:
             NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)
         ),
     }
+
+
+def bridge_host(typed: str) -> str | None:
+    """Read a bridge's host as typed: a host name or an IP address (an IPv6 one with or without brackets).
+
+    None for anything else: most often the port typed after the host, or a
+    scheme such as tcp:// before it, which the form's own fields take.
+    """
+    host = typed.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host if _HOST_NAME.fullmatch(host) else None
 
 
 def keys_fields(authenticates: bool) -> dict[vol.Marker, Any]:
