@@ -199,7 +199,7 @@ def test_steps_and_thresholds() -> None:
     assert step_label(1.99, thresholds) == "0-2 kWh"
     assert step_label(2.0, thresholds) == "2-5 kWh"
     assert step_label(12.0, thresholds) == "10+ kWh"
-    for bad in ("", "5, 2", "0, 1", "two"):
+    for bad in ("", "5, 2", "0, 1", "two", "nan", "2, nan", "2, 5, inf"):
         with pytest.raises(ValueError, match=r"thresholds|could not convert"):
             parse_thresholds(bad)
 

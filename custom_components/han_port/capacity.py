@@ -8,6 +8,7 @@ hour is counted twice. The hour in progress is followed with the live total.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
@@ -279,10 +280,10 @@ def step_label(kilowatt_hours: float, thresholds: tuple[float, ...]) -> str:
 
 
 def parse_thresholds(text: str) -> tuple[float, ...]:
-    """Read "2, 5, 10" as rising thresholds; ValueError when they are not."""
+    """Read "2, 5, 10" as rising thresholds; ValueError when they are not (float also reads "nan" and "inf")."""
     values = tuple(float(part) for part in text.replace(";", ",").split(",") if part.strip())
-    if not values or any(value <= 0 for value in values) or list(values) != sorted(set(values)):
-        msg = "thresholds must be positive and rising"
+    if not values or not all(0 < value < math.inf for value in values) or list(values) != sorted(set(values)):
+        msg = "thresholds must be positive, finite and rising"
         raise ValueError(msg)
     return values
 
