@@ -256,6 +256,26 @@ def test_a_reset_is_followed_once_it_proves_itself() -> None:
     assert guard.last(IMPORT) == new_sequence[-1]
 
 
+def test_a_small_fall_is_held_until_the_count_passes_it_never_followed() -> None:
+    # Home Assistant books a fall of less than 10 % as negative use: it is never shown, however it grows on.
+    guard = TotalGuard(PowerEnvelope(floor=100_000))
+    verdicts = hourly(guard, [1_000_000, 990_000, 995_000, 999_000, 999_999, 1_003_000])
+    assert verdicts == [Verdict.ACCEPTED, Verdict.HELD_NEW, *[Verdict.HELD] * 3, Verdict.ACCEPTED]
+    assert guard.last(IMPORT) == 1_003_000
+    assert guard.held == []
+
+
+def test_a_register_stuck_at_one_value_is_no_new_count() -> None:
+    # A register that reads 0 hour after hour has not started again: it has stopped.
+    guard = TotalGuard(PowerEnvelope(floor=100_000))
+    verdicts = hourly(guard, [1_000_000, 0, 0, 0, 0, 0])
+    assert Verdict.FOLLOWED not in verdicts
+    assert guard.last(IMPORT) == 1_000_000
+    # Once it counts on from there, the new count has proved itself.
+    assert hourly(guard, [700], start=MOMENT + timedelta(hours=6)) == [Verdict.FOLLOWED]
+    assert guard.last(IMPORT) == 700
+
+
 def test_a_total_that_jumped_up_is_never_followed_by_itself_however_plausibly_it_grows_on() -> None:
     # A register that now counts ten times finer, a swapped meter that sends no id, or forged telegrams:
     # the Energy dashboard would count the jump as use, so only the user may take it.

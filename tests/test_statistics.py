@@ -21,7 +21,8 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 
 from custom_components.han_port.const import DOMAIN
 
-from .test_energy_guard import METER_ID, NEW_METER, push, reader_connected, set_up, telegram
+from .meter import entity_id
+from .test_energy_guard import METER_ID, NEW_METER, push, reader_connected, set_up, state, telegram
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
@@ -107,3 +108,29 @@ async def test_a_spike_never_reaches_the_statistics(
     sums = await five_minute_sums(hass, period, energy)
     assert sums[energy] == [pytest.approx(0.150)]
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_register_that_falls_a_little_is_never_negative_use(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A register reads 40 Wh less once and counts on from there: Home Assistant would book the fall as negative use."""
+    now = dt_util.utcnow()
+    period = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0) + timedelta(minutes=5)
+    freezer.move_to(period)
+    entry = await set_up(hass, tcp_meter.port)
+    totals = (155_232_510, 155_232_520, 155_232_480, 155_232_483, 155_232_486, 155_232_490, 155_232_530)
+    shown = []
+    for step, total in enumerate(totals):
+        await push(hass, freezer, entry, period + timedelta(seconds=5 + 10 * step), telegram(1000, total))
+        shown.append(state(hass, "energy_import"))
+    energy = entity_id(hass, "energy_import")
+    freezer.move_to(period + timedelta(minutes=10))
+    sums = await five_minute_sums(hass, period, energy)
+    await hass.config_entries.async_unload(entry.entry_id)
+    assert shown == ["155232.51", *["155232.52"] * 5, "155232.53"]
+    assert sums[energy] == [pytest.approx(0.02)]
+    assert (
+        "came as 155232480, and a total may only grow, as fast as power allows; it is shown again once the meter's count passes the total shown"
+        in caplog.text
+    )

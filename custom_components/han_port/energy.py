@@ -23,6 +23,10 @@ MAX_GAP = timedelta(minutes=5)
 # is held; this many telegrams growing plausibly from the new value on prove a
 # new sequence (a meter swapped or reset, a register whose resolution changed).
 NEW_SEQUENCE_TELEGRAMS = 3
+# Home Assistant's statistics take a total that falls below this share of the
+# last one as a new meter cycle; a smaller fall they book as negative use, so
+# the guard follows only falls this deep (a reset, a register rescaled).
+NEW_CYCLE_BELOW = 0.9
 # What a household may draw before its meter has shown as much: 3 x 16 A at
 # 230 V, the smallest common three-phase main fuse in the Nordics (behind
 # current transformers, times their ratio). More must be shown first.
@@ -177,6 +181,8 @@ class _Mark:
     telegrams: int = 1
     clock: datetime | None = None
     """The meter's own clock, where its telegram carried one."""
+    grew: bool = False
+    """Whether the sequence this total ends has grown since its first (a register stuck at one value has not)."""
 
     def elapsed_until(self, when: datetime, clock: datetime | None) -> timedelta:
         """Time from this total to the next: by the meter's clock where both carry one and it ticked, else by arrival.
@@ -200,14 +206,20 @@ class _Mark:
         return min(ticked, arrival + CLOCK_TRUST)
 
 
+def is_new_cycle(previous: float, value: float) -> bool:
+    """Whether a total fell far enough from the last for Home Assistant's statistics to count a new meter cycle."""
+    return value < previous * NEW_CYCLE_BELOW
+
+
 class TotalGuard:
     """Energy totals that never go down or jump, and never freeze either.
 
     A total must grow, and no faster than this meter's power envelope could
     carry over the time between the two totals. One that does not is held;
-    if it went down and the totals after it grow plausibly from it on, for
-    NEW_SEQUENCE_TELEGRAMS telegrams in a row, the meter really started
-    again (reset) and the guard follows it. A total that jumped up is never
+    if it fell to a new meter cycle and the totals after it grow plausibly
+    from it on, for NEW_SEQUENCE_TELEGRAMS telegrams in a row, the meter
+    really started again (reset) and the guard follows it. A smaller fall is
+    held until the meter's count passes the total shown. A total that jumped up is never
     followed by itself, however plausibly it grows on: the Energy dashboard
     would count the jump as use, so only the user may take it (a repair).
     """
@@ -248,10 +260,10 @@ class TotalGuard:
             return Verdict.ACCEPTED
         candidate = self._candidates.get(register)
         if candidate is not None and self._follows(candidate, value, when, clock):
-            candidate = _Mark(value, when, candidate.telegrams + 1, clock)
+            candidate = _Mark(value, when, candidate.telegrams + 1, clock, candidate.grew or value > candidate.value)
         else:
             candidate = _Mark(value, when, clock=clock)
-        if candidate.telegrams >= NEW_SEQUENCE_TELEGRAMS and value < known.value:
+        if candidate.telegrams >= NEW_SEQUENCE_TELEGRAMS and candidate.grew and is_new_cycle(known.value, value):
             self._accepted[register] = _Mark(value, when, clock=clock)
             del self._candidates[register]
             return Verdict.FOLLOWED

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from homeassistant.util import dt as dt_util
 
 from .const import LOGGER
-from .energy import NEW_SEQUENCE_TELEGRAMS, Verdict
+from .energy import NEW_SEQUENCE_TELEGRAMS, Verdict, is_new_cycle
 from .issues import HELD_ISSUE
 from .registers import code_name
 
@@ -38,6 +38,9 @@ def _what_settles(previous: float | None, value: float) -> str:
     if previous is not None and value > previous:
         # The Energy dashboard would count a jump as use: only the user may take it.
         return f"if the next {NEW_SEQUENCE_TELEGRAMS - 1} grow on from there, you are asked whether to take it"
+    if previous is not None and not is_new_cycle(previous, value):
+        # The Energy dashboard would count a small fall as negative use.
+        return "it is shown again once the meter's count passes the total shown"
     return f"it is followed if the next {NEW_SEQUENCE_TELEGRAMS - 1} grow on from there"
 
 
