@@ -284,6 +284,27 @@ async def test_reconnects_after_the_bridge_drops_the_connection(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_a_frame_begun_before_the_connection_dropped_is_not_finished_by_the_next_one(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """Half a frame, a bridge reboot, then bytes on a new connection: they began nothing the old one left."""
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.send(kamstrup_frame(default_state()))
+    await wait_for(lambda: value(hass, POWER) == "1703")
+    cut = kamstrup_frame(default_state(power_import=2500))
+    tcp_meter.send(cut[: len(cut) // 2])
+    await asyncio.sleep(0.1)
+    await tcp_meter.drop_clients()
+    await wait_for(lambda: entry.runtime_data.reader.connects >= 2)
+    # The rest of the cut frame (as a bridge that buffered it might send it), then the meter's next list.
+    tcp_meter.send(cut[len(cut) // 2 :])
+    tcp_meter.send(kamstrup_frame(default_state(power_import=1800)))
+    await wait_for(lambda: value(hass, POWER) == "1800")
+    assert entry.runtime_data.reader.decoder.telegrams == 2
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_silence_makes_entities_unavailable_until_the_meter_is_back(
     hass: HomeAssistant, tcp_meter: TcpMeter, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -119,6 +119,9 @@ class _DecoderProtocol(asyncio.Protocol):
             self._on_event(event)
 
     def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002 - any loss counts
+        # A frame cut by the loss is never finished by bytes of the next connection.
+        for event in self._decoder.finish():
+            self._on_event(event)
         if not self.closed.done():
             self.closed.set_result(None)
 
