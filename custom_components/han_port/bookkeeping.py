@@ -208,7 +208,8 @@ class EnergyBookkeeping:
         register's present value: they never replace it.
         """
         shown: dict[Code, Reading] = {}
-        clock = meter_time(telegram.timestamp)
+        # As the meter sent it: a clock without an offset is placed by hours.placed, which trusts it less.
+        clock = telegram.timestamp
         for obis, reading in telegram.readings.items():
             if obis.f != PRESENT_VALUE:
                 continue
