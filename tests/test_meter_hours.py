@@ -428,3 +428,41 @@ async def test_lists_a_bridge_hands_over_as_the_entry_starts_are_written_once_th
     rows = await hours(hass)
     assert used(rows) == {ELEVEN: 0.891, ELEVEN + timedelta(hours=1): 1.331}
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+THIRTEEN = datetime(2026, 1, 12, 12, 0, tzinfo=UTC)  # 13:00 in Oslo
+
+
+def power_list(watts: float) -> Telegram:
+    """Kaifa's list 1: the power alone."""
+    return Telegram("hdlc", "Kaifa", "KFM_001", METER_ID, "MA304H3E", None, {POWER: Reading(watts, Unit.WATT)}, b"")
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_an_hourly_list_replayed_twenty_minutes_later_never_freezes_live_energy(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(THIRTEEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    energy = entry.runtime_data.energy
+    the_list = hourly_list(44_707_972, THIRTEEN)
+    # The home draws 3.6 kW (one Wh a second): the 13:00 list at 13:00:10, then list 1 every 10 s.
+    await push(hass, freezer, entry, THIRTEEN + timedelta(seconds=10), the_list)
+    moment = THIRTEEN + timedelta(seconds=10)
+    for _ in range(120):  # to 13:20:10
+        moment += timedelta(seconds=10)
+        await push(hass, freezer, entry, moment, power_list(3600))
+    assert energy.live_import.published == pytest.approx(44_707_972 + 1200 - 10 * 1, abs=15)
+    before = energy.live_import.published
+    use_before = energy.tariff.current_hour_use(before)
+    # The same 13:00 list again (retained, redelivered): nothing new about the meter's count.
+    moment += timedelta(seconds=1)
+    await push(hass, freezer, entry, moment, the_list)
+    for _ in range(60):  # ten more minutes at 3.6 kW: 600 Wh
+        moment += timedelta(seconds=10)
+        await push(hass, freezer, entry, moment, power_list(3600))
+    after = energy.live_import.published
+    # Live energy (and the hour's use on it) must have grown by the ten minutes' 600 Wh.
+    assert after - before == pytest.approx(600, abs=15), (before, after)
+    assert energy.tariff.current_hour_use(after) - use_before == pytest.approx(600, abs=15)
+    await hass.config_entries.async_unload(entry.entry_id)

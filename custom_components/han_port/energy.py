@@ -71,7 +71,16 @@ class LiveEnergy:
             self.power, self.power_at = watts, when
 
     def add_register(self, watt_hours: float) -> None:
-        """Re-anchor on the meter's own total."""
+        """Re-anchor on the meter's own total, where it tells something new.
+
+        A total no higher than the last one anchored on tells nothing new: the
+        same list delivered again (a retained message, a redelivery), or a
+        count too coarse to have moved. Re-anchored on, it would pull the
+        estimate back to when it was read, and live energy would stand still
+        until power made up the difference.
+        """
+        if self.register is not None and watt_hours <= self.register:
+            return
         self.register = watt_hours
         self.estimate = watt_hours
         self.published = max(self.published or watt_hours, watt_hours)
