@@ -168,6 +168,7 @@ class EnergyBookkeeping:
             self.tariff.scale_total(self._restored_scale)
             self.envelope.scale(self._restored_scale)
             self.meter_hours.rescale(self._restored_scale)
+        self.guard.restore(stored.get("totals", []), self._restored_scale)
 
     def _stored(self) -> dict[str, Any]:
         return {
@@ -175,6 +176,7 @@ class EnergyBookkeeping:
             "export": self.live_export.as_dict(),
             "tariff": self.tariff.as_dict(),
             "highest_power": self.envelope.highest,
+            "totals": self.guard.as_list(),
             "events": list(self.events),
             "current_transformer_ratio": self.ct_ratio,
             "replay_counters": {title.hex(): c for title, c in self._reader.decoder.replay_counters.items()},

@@ -250,10 +250,29 @@ class TotalGuard:
         return list(self._candidates)
 
     def seed(self, register: Code, value: float, when: datetime) -> None:
-        """Take a total known from before a restart, unless a higher one is known already."""
+        """Take a total known from before a restart, unless one as high is known already (it came earlier)."""
         known = self._accepted.get(register)
         if math.isfinite(value) and (known is None or value > known.value):
             self._accepted[register] = _Mark(value, when)
+
+    def as_list(self) -> list[dict[str, Any]]:
+        """Return the last accepted totals and when they came, as plain data for storage."""
+        return [
+            {"register": list(register), "value": mark.value, "when": mark.when.isoformat()}
+            for register, mark in self._accepted.items()
+        ]
+
+    def restore(self, totals: list[dict[str, Any]], scale: float = 1.0) -> None:
+        """Take back the last accepted totals as stored, times scale (a changed current-transformer ratio).
+
+        The time a total came matters as much as its value: the next one may
+        grow by what the meter's power carries over the time between them. A
+        restored sensor state cannot tell it, as it is written again at each
+        start.
+        """
+        for total in totals:
+            register = (int(total["register"][0]), int(total["register"][1]), int(total["register"][2]))
+            self.seed(register, float(total["value"]) * scale, datetime.fromisoformat(total["when"]))
 
     def check(self, register: Code, value: float, when: datetime, clock: datetime | None = None) -> Verdict:
         """Judge a new total, and remember it if it is accepted or followed.
