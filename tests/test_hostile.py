@@ -26,7 +26,7 @@ from simulator import frames as encoder
 from simulator.frames import MeterState
 
 from .meter import AUTH_KEY, KEY, NORWEGIAN_KAMSTRUP, default_state, kamstrup_frame
-from .test_decoder_roundtrip import CASES, build_frames, consistent, decoder_for
+from .test_decoder_roundtrip import CASES, LANDIS_GYR_TITLE, build_frames, consistent, decoder_for
 
 POWER = ObisCode.parse("1-1:1.7.0")
 POWER_0 = ObisCode.parse("1-0:1.7.0")
@@ -402,6 +402,23 @@ def test_a_counter_that_restarts_is_followed_once_it_proves_itself() -> None:
     assert reasons(decoder.feed_events(ciphered(5000))) == ["telegram"]
     restarted = [reasons(decoder.feed_events(ciphered(counter))) for counter in range(1, COUNTER_RESTART_FRAMES + 2)]
     assert restarted == [["replayed"]] * (COUNTER_RESTART_FRAMES - 1) + [["telegram"], ["telegram"]]
+
+
+def test_a_frame_of_the_past_sent_again_teaches_nothing() -> None:
+    """An earlier frame of a list read by its table, sent again: its tag holds, its old values contradict the present.
+
+    Read, it would refute the table for good, and every frame after it would wait to be learned.
+    """
+    frames = []
+    for step in range(8):
+        state = default_state(moment=MOMENT + timedelta(seconds=10 * step), energy_import=155_232_510 + 5 * step)
+        apdu = encoder.data_notification(encoder.burgenland_list(state), state.moment)
+        ciphered_apdu = encoder.glo_cipher(apdu, KEY, AUTH_KEY, system_title=LANDIS_GYR_TITLE, counter=step + 1)
+        frames.append(encoder.hdlc_frames(ciphered_apdu))
+    decoder = Decoder(KEY, AUTH_KEY)
+    outcomes = [reasons(decoder.feed_events(frame)) for frame in [*frames[:5], frames[1], *frames[5:]]]
+    assert outcomes == [["telegram"]] * 5 + [["replayed"]] + [["telegram"]] * 3
+    assert decoder.refuted_tables == []
 
 
 def test_replays_between_the_meters_own_frames_never_prove_a_restart() -> None:

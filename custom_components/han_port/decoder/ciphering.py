@@ -223,21 +223,39 @@ class SecurityPolicy:
         """
         if ciphering is None:
             return
+        self._admitted = True  # refused as sent again or not, these keys opened it
+        frames = self._frames_since_restart(ciphering)
+        if frames is None or frames >= COUNTER_RESTART_FRAMES:
+            self._highest[ciphering.system_title] = ciphering.invocation_counter
+            self._restarts.pop(ciphering.system_title, None)
+            return
+        self._refuse(ciphering, frames)
+
+    def refuse_stale(self, ciphering: Ciphering) -> None:
+        """Refuse, before its content is read, a frame whose counter does not increase (FrameRefusedError).
+
+        A frame captured earlier, or delivered out of order, reads as the
+        meter's past: read, it would teach what the meter's lists and
+        resolutions are from values that contradict the present. The frame
+        that proves a restarted counter is let through, for admit to take.
+        """
+        frames = self._frames_since_restart(ciphering)
+        if frames is not None and frames < COUNTER_RESTART_FRAMES:
+            self._refuse(ciphering, frames)
+
+    def _frames_since_restart(self, ciphering: Ciphering) -> int | None:
+        """How many frames in a row, this one included, count up from below the mark; None for a counter above it."""
         title, counter = ciphering.system_title, ciphering.invocation_counter
         highest = self._highest.get(title)
-        self._admitted = True  # refused as sent again or not, these keys opened it
         if highest is None or counter > highest:
-            self._highest[title] = counter
-            self._restarts.pop(title, None)
-            return
+            return None
         restart = self._restarts.get(title)
-        frames = restart.frames + 1 if restart is not None and counter > restart.counter else 1
-        if frames >= COUNTER_RESTART_FRAMES:
-            self._highest[title] = counter
-            self._restarts.pop(title, None)
-            return
+        return restart.frames + 1 if restart is not None and counter > restart.counter else 1
+
+    def _refuse(self, ciphering: Ciphering, frames: int) -> None:
+        title, counter = ciphering.system_title, ciphering.invocation_counter
         self._restarts[title] = _Restart(counter, frames)
-        msg = f"invocation counter {counter} does not increase (last {highest}): a frame sent again"
+        msg = f"invocation counter {counter} does not increase (last {self._highest[title]}): a frame sent again"
         raise FrameRefusedError(DropReason.REPLAYED, msg, ciphering)
 
 

@@ -101,6 +101,8 @@ def decode_dlms_message(
     content does not decode (or its list is not yet learned).
     """
     notification = parse_apdu(strip_llc(message.information), keys, policy)
+    if policy is not None and notification.ciphering is not None:
+        policy.refuse_stale(notification.ciphering)
     if notification.carries_p1:
         return _ciphered_p1(notification, message)
     # The whole body decoded, to the byte: the key, if any, was right;
