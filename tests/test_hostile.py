@@ -11,12 +11,14 @@ import math
 import struct
 import tracemalloc
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason, ObisCode, Telegram, mbus_frames
+from custom_components.han_port.decoder import p1 as p1_module
 from custom_components.han_port.decoder.ciphering import COUNTER_RESTART_FRAMES
 from custom_components.han_port.decoder.decoder import MAX_LEFT_OUT_CODES
 from custom_components.han_port.decoder.masking import mask_serials, serial_masks
@@ -27,6 +29,9 @@ from simulator.frames import MeterState
 
 from .meter import AUTH_KEY, KEY, NORWEGIAN_KAMSTRUP, default_state, kamstrup_frame
 from .test_decoder_roundtrip import CASES, LANDIS_GYR_TITLE, build_frames, consistent, decoder_for
+
+if TYPE_CHECKING:
+    import re
 
 POWER = ObisCode.parse("1-1:1.7.0")
 POWER_0 = ObisCode.parse("1-0:1.7.0")
@@ -170,6 +175,31 @@ def test_clock_out_of_range_makes_the_timestamp_unknown() -> None:
     (telegram,) = Decoder().feed(aidon_frame(register, clock, header=far_off))
     assert telegram.timestamp is None
     assert telegram.readings[ObisCode.parse("1-0:1.7.0")].value == 900
+
+
+@pytest.mark.parametrize("text", [b"/ABC5\r\n\r\n" + b"!zzzz" * 400, b"/!" * 1000])
+def test_p1_text_fed_a_byte_at_a_time_costs_no_more_reading_than_fed_whole(
+    text: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A serial port hands bytes over a few at a time: each chunk must not read again what the last one read."""
+    scanned = 0
+    text_run = p1_module._TEXT
+
+    class CountingText:
+        def match(self, data: bytes) -> re.Match[bytes] | None:
+            nonlocal scanned
+            scanned += len(data)
+            return text_run.match(data)
+
+    monkeypatch.setattr(p1_module, "_TEXT", CountingText())
+    whole = Decoder()
+    whole.feed_events(text)
+    read_whole, scanned = scanned, 0
+    bytewise = Decoder()
+    for index in range(len(text)):
+        bytewise.feed_events(text[index : index + 1])
+    assert scanned <= read_whole + len(text)
+    assert bytewise.noise_bytes == whole.noise_bytes
 
 
 @pytest.mark.parametrize("digits", [19, 400, 3000])

@@ -71,6 +71,10 @@ class P1Framer:
         """Bytes skipped outside any checksum-valid telegram."""
         self.carries_crc = False
         """Whether this stream's telegrams have shown a CRC that held: from then on one without a CRC is damage."""
+        # What a chunk learned that the next one need not learn again (stream positions): before
+        # _rejected no '!' ends a telegram; the text before the '!' at _text_before[0] begins at [1].
+        self._rejected = 0
+        self._text_before = (-1, 0)
 
     def feed(self, data: bytes) -> list[P1Message | DroppedFrame]:
         """Add bytes; return every telegram and drop they complete, in order."""
@@ -114,7 +118,7 @@ class P1Framer:
         events: list[tuple[int, P1Message | DroppedFrame]] = []
         pos = 0
         end_mark = -1
-        rejected = 0  # end marks before this were found to end no telegram
+        rejected = max(self._rejected - self._offset, 0)  # end marks before this were found to end no telegram
         text_from = 0  # no telegram ending at end_mark can start before this
         while (start := buffer.find(START, pos)) >= 0:
             self._skip(buffer, pos, start)
@@ -154,22 +158,27 @@ class P1Framer:
         else:
             self._skip(buffer, pos, len(buffer))
             pos = len(buffer)
+        self._rejected = self._offset + rejected
         del buffer[:pos]
         self._offset += pos
         return events
 
-    @staticmethod
-    def _text_start(buffer: bytearray, end_mark: int) -> int:
+    def _text_start(self, buffer: bytearray, end_mark: int) -> int:
         """Where the text before an end mark begins: after its last byte that no telegram holds.
 
         One scan per end mark, backwards over at most a telegram's length,
-        serves every start before it.
+        serves every start before it, and every chunk after it.
         """
         if end_mark < 0:
             return 0
+        at, text_from = self._text_before
+        if at == self._offset + end_mark:
+            return max(text_from - self._offset, 0)
         window = max(0, end_mark - MAX_TELEGRAM_BYTES)
         backwards = bytes(buffer[window:end_mark])[::-1]
-        return end_mark - _TEXT.match(backwards).end()  # type: ignore[union-attr]  # matches the empty text too
+        start = end_mark - _TEXT.match(backwards).end()  # type: ignore[union-attr]  # matches the empty text too
+        self._text_before = (self._offset + end_mark, self._offset + start)
+        return start
 
     def _judge(
         self, buffer: bytearray, start: int, end_mark: int, events: list[tuple[int, P1Message | DroppedFrame]]
