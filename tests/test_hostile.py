@@ -434,6 +434,21 @@ def test_a_counter_that_restarts_is_followed_once_it_proves_itself() -> None:
     assert restarted == [["replayed"]] * (COUNTER_RESTART_FRAMES - 1) + [["telegram"], ["telegram"]]
 
 
+@pytest.mark.parametrize("damage", ["cut push", "chance header"])
+def test_a_false_m_bus_start_holds_back_no_whole_frame_behind_it(damage: str) -> None:
+    """A push cut short, or "68 L L 68" by chance in noise, waits for bytes that never come: the next push is whole."""
+
+    def push(step: int, copies: int = 1) -> bytes:
+        state = MeterState(moment=MOMENT + timedelta(seconds=5 * step))
+        return mbus_frames(encoder.data_notification(encoder.iskraemeco_list(state) * copies, state.moment))
+
+    false_start = push(1, copies=2)[:40] if damage == "cut push" else bytes.fromhex("68dddd68")
+    decoder = Decoder()
+    fed = [reasons(decoder.feed_events(chunk)) for chunk in (push(0), false_start, push(2), push(3))]
+    assert fed == [["telegram"], [], ["telegram"], ["telegram"]]
+    assert decoder.finish() == []
+
+
 def test_a_frame_of_the_past_sent_again_teaches_nothing() -> None:
     """An earlier frame of a list read by its table, sent again: its tag holds, its old values contradict the present.
 

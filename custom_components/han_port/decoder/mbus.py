@@ -61,6 +61,7 @@ class MbusFramer:
         # held, and failed (stop byte or checksum).
         self._checked_claims: list[tuple[int, int]] = []
         self._failed_claims: list[tuple[int, int]] = []
+        self._behind = _StartsBehind()
         self.noise_bytes = 0
         """Bytes skipped outside any checksum-valid frame."""
 
@@ -127,12 +128,19 @@ class MbusFramer:
                 self.noise_bytes += 1
                 continue
             end = start + length + 6
-            if len(buffer) < end:
-                pos = start  # the frame's bytes are still arriving
-                break
-            frame = bytes(buffer[start:end])
             # Its header held: its bytes are its own, even if its stop byte or checksum fails.
             claim = (self._offset + start, self._offset + end)
+            if len(buffer) < end:
+                proven = self._behind.find(buffer, self._offset, start)
+                if proven is None:
+                    pos = start  # the frame's bytes are still arriving
+                    break
+                # A whole frame behind it: "68 L L 68" was a chance pattern, or a push cut short.
+                self._failed_claims.append(claim)
+                self.noise_bytes += proven - start
+                pos = proven
+                continue
+            frame = bytes(buffer[start:end])
             if frame[-1] != STOP:
                 self._failed_claims.append(claim)
                 pos = start + 1  # a 0x68 inside noise, or a frame cut short: look again behind it
@@ -205,6 +213,51 @@ class MbusFramer:
         self._segment_frames = []
         self._next_sequence = 0
         self._segments_end = -1
+
+
+class _StartsBehind:
+    """While a frame start waits for its bytes, the starts behind it: a whole frame among them proves it false.
+
+    Each byte behind the waiting start is judged once, and each header that
+    holds behind it has its stop byte and checksum checked once, when its
+    bytes are all there. Positions are stream positions.
+    """
+
+    def __init__(self) -> None:
+        """Start with no frame start waiting."""
+        self._waiting_start = -1
+        self._judged_to = 0
+        self._waiting: list[tuple[int, int]] = []
+
+    def find(self, buffer: bytearray, offset: int, pending: int) -> int | None:
+        """Find a whole frame behind the start at pending, in a buffer starting at offset; where it starts, or None."""
+        if self._waiting_start != offset + pending:
+            self._waiting_start, self._judged_to, self._waiting = offset + pending, offset + pending + 1, []
+        size = len(buffer)
+        still_waiting = []
+        for begin, end in self._waiting:
+            if end - offset > size:
+                still_waiting.append((begin, end))
+            elif _whole(buffer, begin - offset, end - offset):
+                return begin - offset
+        self._waiting = still_waiting
+        pos = self._judged_to - offset
+        while (candidate := buffer.find(START, pos)) >= 0 and size - candidate >= _HEADER:
+            length = _header_length(buffer, candidate)
+            if length >= 0:
+                end = candidate + length + 6
+                if end > size:
+                    self._waiting.append((offset + candidate, offset + end))
+                elif _whole(buffer, candidate, end):
+                    return candidate
+            pos = candidate + 1
+        self._judged_to = offset + (candidate if candidate >= 0 else size)
+        return None
+
+
+def _whole(buffer: bytearray, start: int, end: int) -> bool:
+    """Whether the long frame from start to end ends in its stop byte and its checksum holds."""
+    return buffer[end - 1] == STOP and sum(buffer[start + _HEADER : end - 2]) & 0xFF == buffer[end - 2]
 
 
 def _header_length(buffer: bytes | bytearray, start: int) -> int:
