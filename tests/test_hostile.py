@@ -449,6 +449,34 @@ def test_a_false_m_bus_start_holds_back_no_whole_frame_behind_it(damage: str) ->
     assert decoder.finish() == []
 
 
+@pytest.mark.parametrize(
+    ("carried", "outer", "chunk"),
+    [("p1", "hdlc", 0), ("p1", "hdlc", 1), ("mbus", "hdlc", 0), ("mbus", "hdlc", 1), ("p1", "mbus", 0)],
+)
+def test_a_frame_carried_in_another_frame_is_its_content_never_a_second_telegram(
+    carried: str, outer: str, chunk: int
+) -> None:
+    """A checksum-valid frame whose octet-string holds another format's whole telegram: one telegram, the outer."""
+    inner_list = encoder.array(aidon_register("1-0:2.7.0.255", encoder.double_long_unsigned(555), encoder.integer(0)))
+    inner = (
+        encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(01.234*kW)"])
+        if carried == "p1"
+        else mbus_frames(encoder.data_notification(inner_list, None))
+    )
+    body = encoder.array(
+        aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(777), encoder.integer(0)),
+        encoder.structure(encoder.obis("0-0:96.13.0.255"), encoder.octet_string(inner)),
+    )
+    apdu = encoder.data_notification(body, None)
+    data = encoder.hdlc_frames(apdu) if outer == "hdlc" else mbus_frames(apdu)
+    decoder = Decoder()
+    step = chunk or len(data)
+    events = [event for at in range(0, len(data), step) for event in decoder.feed_events(data[at : at + step])]
+    assert [{str(code): reading.value for code, reading in event.readings.items()} for event in events] == [
+        {"1-0:1.7.0.255": 777}
+    ]
+
+
 def test_a_frame_of_the_past_sent_again_teaches_nothing() -> None:
     """An earlier frame of a list read by its table, sent again: its tag holds, its old values contradict the present.
 

@@ -47,6 +47,8 @@ class Framers:
         self.notifications = NotificationFramer()
         self.arbiter = Arbiter()
         self._mbus_failed: list[tuple[int, int]] = []  # bytes of M-Bus frames whose checksum failed
+        # The bytes each framer's frames took: another framer's frame inside them is their content.
+        self._claims_of: dict[str, list[tuple[int, int]]] = {"hdlc": [], "p1": [], "mbus": []}
         # The bytes the latest chunk's messages were found in (while the format is unknown), and the stream
         # position of the first.
         self._recent = bytearray()
@@ -64,18 +66,27 @@ class Framers:
 
     def frame(self, data: bytes) -> list[Framed]:
         """Read a chunk with every framer; return what they completed, in the order it began."""
+        hdlc = self.hdlc.feed_positioned(data)
         p1 = self.p1.feed_positioned(data)
-        framed: list[Framed] = [
-            (position, Framing.FRAMES, message)
-            for found in (self.hdlc.feed_positioned(data), p1, self.mbus.feed_positioned(data))
-            for position, message in found
-        ]
+        mbus = self.mbus.feed_positioned(data)
         # HDLC and M-Bus frames own their bytes once their header held; a P1 telegram once its end is in.
         arbiter = self.arbiter
-        arbiter.claim([(position, position + len(message.raw)) for position, message in p1])
         mbus_checked, mbus_failed = self.mbus.take_claims()
-        arbiter.claim(self.hdlc.take_claims() + mbus_checked)
+        claims = {
+            "hdlc": self.hdlc.take_claims(),
+            "p1": [(position, position + len(message.raw)) for position, message in p1],
+            "mbus": mbus_checked,
+        }
+        for kind, taken in claims.items():
+            arbiter.claim(taken)
+            self._claims_of[kind] = [*self._claims_of[kind], *taken][-MAX_CLAIMS:]
         self._mbus_failed = [*self._mbus_failed, *mbus_failed][-MAX_CLAIMS:]
+        framed: list[Framed] = [
+            (position, Framing.FRAMES, message)
+            for kind, found in (("hdlc", hdlc), ("p1", p1), ("mbus", mbus))
+            for position, message in found
+            if not self._carried(position, kind)
+        ]
         glo: Sequence[tuple[int, GloMessage | DroppedFrame]] = []
         notifications: Sequence[tuple[int, NotificationMessage | DroppedFrame]] = []
         if arbiter.reads_bare(self.p1.fed):
@@ -93,6 +104,8 @@ class Framers:
         forgotten = min(self.glo.buffered_from, self.notifications.buffered_from) - HISTORY
         arbiter.forget_before(forgotten)
         self._mbus_failed = [claim for claim in self._mbus_failed if claim[1] > forgotten]
+        for kind, kept in self._claims_of.items():
+            self._claims_of[kind] = [claim for claim in kept if claim[1] > forgotten]
         # The bytes before this chunk that a frame around a bare APDU may have begun in: needed only
         # while the stream's format is unknown (see in_untaken_frame).
         if arbiter.framing is None:
@@ -105,6 +118,17 @@ class Framers:
         if len(messages) > 1:
             messages.sort(key=lambda positioned: positioned[0])
         return messages
+
+    def _carried(self, position: int, kind: str) -> bool:
+        """Whether a frame or telegram begins inside another framer's frame: that frame's content, not the meter's.
+
+        An HDLC frame waiting for its rest holds its bytes already: its header
+        has a check of its own. M-Bus's has none, and P1's is its end.
+        """
+        others = [claim for other, taken in self._claims_of.items() if other != kind for claim in taken]
+        if kind != "hdlc":
+            others += self.hdlc.pending_claims()
+        return any(first < position < after for first, after in others)
 
     def _owned(self, position: int, framing: Framing) -> bool:
         """Whether a bare APDU begins inside a frame's bytes, passed or failed: that frame's, never read as bare.
