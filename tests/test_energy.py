@@ -309,6 +309,18 @@ def test_a_sequence_that_does_not_grow_plausibly_is_never_followed() -> None:
     assert guard.last(IMPORT) == 1_000_000
 
 
+def test_a_total_seeded_again_from_its_kvarh_state_keeps_the_time_it_came() -> None:
+    """1 024 045 varh written as 1024.045 kvarh comes back a hair above itself: still the total the store kept.
+
+    Taken as a higher total, it would be as young as the restart, and the next
+    hour's growth would look too fast for the meter's power.
+    """
+    guard = TotalGuard(PowerEnvelope(floor=11_000))
+    guard.restore([{"register": list(IMPORT), "value": 1_024_045, "when": MOMENT.isoformat()}])
+    guard.seed(IMPORT, float("1024.045") * 1000, MOMENT + timedelta(minutes=55))
+    assert guard.check(IMPORT, 1_027_045, MOMENT + timedelta(hours=1)) is Verdict.ACCEPTED
+
+
 def test_the_guard_never_takes_a_number_that_is_not_one() -> None:
     guard = TotalGuard(PowerEnvelope(floor=100_000))
     assert hourly(guard, [float("nan"), float("inf"), -5.0]) == [Verdict.HELD] * 3

@@ -42,6 +42,8 @@ POWER_CONFIRMATIONS = 3
 _GROWTH_SLACK = timedelta(minutes=1)
 # How much longer than their arrivals say the meter's clock may make the time between two totals.
 CLOCK_TRUST = timedelta(minutes=10)
+# Totals closer than this (Wh) are one: far below any register's resolution, far above a float's rounding.
+_SAME_TOTAL = 1e-3
 
 
 @dataclass
@@ -250,9 +252,13 @@ class TotalGuard:
         return list(self._candidates)
 
     def seed(self, register: Code, value: float, when: datetime) -> None:
-        """Take a total known from before a restart, unless one as high is known already (it came earlier)."""
+        """Take a total known from before a restart, unless one as high is known already (it came earlier).
+
+        A sensor's state in kWh comes back a hair off the Wh it was written
+        from: the same total, which must not make the known one younger.
+        """
         known = self._accepted.get(register)
-        if math.isfinite(value) and (known is None or value > known.value):
+        if math.isfinite(value) and (known is None or value > known.value + _SAME_TOTAL):
             self._accepted[register] = _Mark(value, when)
 
     def as_list(self) -> list[dict[str, Any]]:
