@@ -326,6 +326,14 @@ async def test_no_power_far_above_the_meters_is_shown_whole_or_per_phase(
         shown = {key: entry.runtime_data.data.readings[code.register].value for key, code in powers.items()}
         assert shown == dict.fromkeys(powers, 700), liar
     assert entry.runtime_data.energy.held_powers == len(powers)
+    # A maximum demand is no power measured now: summed over the months it may lie far above any.
+    cumulative_demand = ObisCode.parse("1-0:1.2.0")
+    demand = replace(
+        telegram(2000), readings={**telegram(2000).readings, cumulative_demand: Reading(150_000, Unit.WATT)}
+    )
+    await push(hass, freezer, entry, moment + timedelta(seconds=10), demand)
+    assert entry.runtime_data.data.readings[cumulative_demand.register].value == 150_000
+    assert entry.runtime_data.energy.held_powers == len(powers)
     await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -43,6 +43,7 @@ from .const import (
 from .decoder import (
     ACTIVE_POWER,
     APPARENT_POWER,
+    INSTANTANEOUS,
     NET_ACTIVE_POWER,
     PRESENT_VALUE,
     REACTIVE_POWER,
@@ -74,7 +75,8 @@ if TYPE_CHECKING:
     from .issues import MeterIssues
 
 _POWERS = frozenset({ACTIVE_POWER_IMPORT.code, ACTIVE_POWER_EXPORT.code})
-# Every power the meter shows, whole or per phase, lies within what this meter carries.
+# Every power the meter measures now, whole or per phase, lies within what this meter carries (a
+# maximum demand, and its cumulative sum, are other figures).
 _ENVELOPED = frozenset({ACTIVE_POWER, REACTIVE_POWER, APPARENT_POWER, NET_ACTIVE_POWER})
 STORAGE_VERSION = 1
 # Energy state is written at most this often while telegrams flow (and at
@@ -220,7 +222,7 @@ class EnergyBookkeeping:
             quantity = quantity_of(obis)
             if self.ct_ratio != 1 and quantity in THROUGH_CURRENT_TRANSFORMERS:
                 value *= self.ct_ratio
-            if quantity in _ENVELOPED and not self.envelope.admit(register, value):
+            if quantity in _ENVELOPED and obis.d == INSTANTANEOUS and not self.envelope.admit(register, value):
                 # Far above what this meter has shown, and not (yet) confirmed: neither shown nor integrated.
                 self.held_powers += 1
                 continue
