@@ -451,7 +451,7 @@ def test_a_false_m_bus_start_holds_back_no_whole_frame_behind_it(damage: str) ->
 
 @pytest.mark.parametrize(
     ("carried", "outer", "chunk"),
-    [("p1", "hdlc", 0), ("p1", "hdlc", 1), ("mbus", "hdlc", 0), ("mbus", "hdlc", 1), ("p1", "mbus", 0)],
+    [("p1", "hdlc", 0), ("p1", "hdlc", 1), ("mbus", "hdlc", 0), ("p1", "mbus", 0)],
 )
 def test_a_frame_carried_in_another_frame_is_its_content_never_a_second_telegram(
     carried: str, outer: str, chunk: int
@@ -475,6 +475,25 @@ def test_a_frame_carried_in_another_frame_is_its_content_never_a_second_telegram
     assert [{str(code): reading.value for code, reading in event.readings.items()} for event in events] == [
         {"1-0:1.7.0.255": 777}
     ]
+
+
+def test_a_bare_ciphered_apdu_cut_by_the_end_of_the_input_is_never_finished_by_what_comes_next() -> None:
+    """A P1 port's bare ciphered pushes, the connection lost in the middle of one: what comes next begins anew."""
+    pushes = [
+        encoder.glo_cipher(
+            encoder.data_notification(encoder.kamstrup_push1_list(default_state()), None),
+            KEY,
+            AUTH_KEY,
+            counter=counter,
+        )
+        for counter in (1, 2, 3)
+    ]
+    decoder = Decoder(KEY, AUTH_KEY)
+    cut = len(pushes[1]) // 2
+    assert reasons(decoder.feed_events(pushes[0] + pushes[1][:cut])) == ["telegram"]
+    assert reasons(decoder.finish()) == ["undecodable"]
+    assert reasons(decoder.feed_events(pushes[1][cut:] + pushes[2])) == ["telegram"]
+    assert decoder.telegrams == 2
 
 
 def test_a_frame_of_the_past_sent_again_teaches_nothing() -> None:

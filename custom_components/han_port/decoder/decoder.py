@@ -430,11 +430,11 @@ class Decoder:
         )
 
     def finish(self) -> list[Event]:
-        """End the input (a capture's end); return a drop for what it began and never completed.
+        """End the input (a capture's end, a connection lost); return a drop for what it began and never completed.
 
-        A meter's stream never ends, but a capture does: one cut inside a
-        frame, or holding nothing any framer reads, says so rather than
-        ending in silence.
+        A capture, or a connection, cut inside a frame, or holding nothing any
+        framer reads, says so rather than ending in silence; what it began is
+        let go, and the bytes fed next begin anew.
         """
         framers = [*self._framers.unfinished(), self._content.blocks.unfinished()]
         begun = next((what for what in framers if what is not None), None)

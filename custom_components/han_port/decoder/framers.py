@@ -122,11 +122,13 @@ class Framers:
     def _carried(self, position: int, kind: str) -> bool:
         """Whether a frame or telegram begins inside another framer's frame: that frame's content, not the meter's.
 
-        An HDLC frame waiting for its rest holds its bytes already: its header
-        has a check of its own. M-Bus's has none, and P1's is its end.
+        An HDLC frame waiting for its rest holds a P1 telegram's bytes already:
+        its header has a check of its own, and cannot come by chance in P1's
+        text. In a stream of M-Bus frames it can, and would hide them until
+        its bytes were all in; M-Bus's header has no check, and P1's is its end.
         """
         others = [claim for other, taken in self._claims_of.items() if other != kind for claim in taken]
-        if kind != "hdlc":
+        if kind == "p1":
             others += self.hdlc.pending_claims()
         return any(first < position < after for first, after in others)
 
@@ -174,10 +176,11 @@ class Framers:
         return self.mbus.pending or bare
 
     def discard(self) -> None:
-        """Forget every message begun: a message transport's message ended without its rest."""
+        """Forget every message begun: a message transport's message, or a connection, ended without its rest."""
         self.hdlc.discard()
         self.p1.discard()
         self.mbus.discard()
+        self.glo.skip(b"")
         self.notifications.discard()
 
 
