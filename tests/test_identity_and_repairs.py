@@ -33,7 +33,12 @@ from custom_components.han_port.const import (
 )
 from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason
 from custom_components.han_port.decoder.__main__ import main
-from custom_components.han_port.identity import NEW_METER_TELEGRAMS, Identity, MeterIdentity
+from custom_components.han_port.identity import (
+    NAMELESS_METER_TELEGRAMS,
+    NEW_METER_TELEGRAMS,
+    Identity,
+    MeterIdentity,
+)
 from simulator import frames as encoder
 
 from .meter import (
@@ -104,6 +109,26 @@ def test_a_list_of_another_maker_is_not_the_meters_and_replaces_it_only_by_namin
     seen = [identity.check(*claim) for claim in claims]
     assert seen == [Identity.UNCONFIRMED] * 7 + [Identity.REPLACED]
     assert (identity.manufacturer, identity.meter_id) == ("Kaifa", other)
+
+
+def test_a_newcomer_is_counted_by_its_id_whether_its_lists_name_its_maker_or_not() -> None:
+    # Lists differ in what they carry (a list version names the maker; a shorter one does not).
+    identity = MeterIdentity(METER_ID, "Kamstrup")
+    other = "7359992890941742"
+    seen = [identity.check(*claim) for claim in (("Aidon", other), (None, other), ("Aidon", None), ("Aidon", other))]
+    assert seen == [Identity.UNCONFIRMED, Identity.UNCONFIRMED, Identity.UNCONFIRMED, Identity.REPLACED]
+    # A meter that named no id at setup learns the one its lists name, whichever of them name its maker.
+    learner = MeterIdentity(None, "Kaifa")
+    seen = [learner.check(*claim) for claim in ((None, other), ("Kaifa", None), ("Kaifa", other), (None, other))]
+    assert seen == [Identity.UNCONFIRMED, Identity.SAME, Identity.UNCONFIRMED, Identity.SAME]
+    assert learner.meter_id == other
+
+
+def test_another_make_that_names_no_id_takes_over_a_meter_known_by_its_id_only_after_a_long_run() -> None:
+    identity = MeterIdentity(METER_ID, "Kamstrup")
+    seen = [identity.check("Landis+Gyr", None) for _ in range(NAMELESS_METER_TELEGRAMS)]
+    assert seen == [Identity.UNCONFIRMED] * (NAMELESS_METER_TELEGRAMS - 1) + [Identity.REPLACED]
+    assert (identity.manufacturer, identity.meter_id) == ("Landis+Gyr", None)
 
 
 def test_a_meter_that_names_no_id_takes_none_from_one_telegram() -> None:

@@ -14,6 +14,10 @@ from enum import Enum, auto
 # believed: a flipped bit in a stream without a checksum names another meter
 # now and then, but never the same one several times running.
 NEW_METER_TELEGRAMS = 3
+# Telegrams in a row of another make that names no id before it takes over a
+# meter known by its id: a meter that names its id does so at least every
+# 10 s, far sooner, and then is known by it.
+NAMELESS_METER_TELEGRAMS = 30
 
 
 class Identity(Enum):
@@ -62,7 +66,9 @@ class MeterIdentity:
                 self.newcomer, self.newcomer_telegrams = None, 0
             return Identity.SAME
         newcomer = self.newcomer
-        if newcomer is not None and claim == newcomer:
+        if newcomer is not None and claim.meter_id == newcomer.meter_id and not _contradict(claim, newcomer):
+            # The newcomer again, its maker named or not (lists differ in what they carry).
+            newcomer = self.newcomer = Claim(newcomer.manufacturer or claim.manufacturer, newcomer.meter_id)
             self.newcomer_telegrams += 1
         elif newcomer is None or not _names_less(claim, newcomer):
             newcomer, self.newcomer, self.newcomer_telegrams = claim, claim, 1
@@ -80,11 +86,17 @@ class MeterIdentity:
     def _believe(self, newcomer: Claim) -> Identity:
         """Take what several telegrams in a row claimed: unknown facts are learned, contradicted ones replaced.
 
-        A meter known by its id is replaced only by one that names its own: a
-        maker alone does not tell which meter took over.
+        A meter known by its id is replaced by one that names its own, or by
+        one of another make that names none for NAMELESS_METER_TELEGRAMS in a
+        row: the maker alone does not tell which meter took over sooner.
         """
         contradicts = _contradict(newcomer, Claim(self.manufacturer, self.meter_id))
-        if contradicts and newcomer.meter_id is None and self.meter_id is not None:
+        if (
+            contradicts
+            and newcomer.meter_id is None
+            and self.meter_id is not None
+            and self.newcomer_telegrams < NAMELESS_METER_TELEGRAMS
+        ):
             return Identity.UNCONFIRMED
         self.newcomer, self.newcomer_telegrams = None, 0
         if contradicts:
