@@ -2,12 +2,15 @@
 
 A hold the guard cannot settle by itself (the meter neither returned to its
 count nor proved a new one in as many telegrams as a new sequence takes)
-becomes a repair issue, where the user decides.
+becomes a repair issue, where the user decides. A small fall settles itself
+as the count passes the total shown, most often within minutes: it is asked
+about only once it has lasted SMALL_FALL_PATIENCE.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from homeassistant.util import dt as dt_util
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
 
 # Energy events kept for diagnostics: the latest few say what a user asks about.
 ENERGY_EVENTS_KEPT = 20
+SMALL_FALL_PATIENCE = timedelta(hours=1)
 
 
 def kwh(watt_hours: float | None) -> str:
@@ -70,6 +74,7 @@ class HeldTotals:
         self.count = 0
         """Energy totals held because they went down or jumped (followed or not later)."""
         self._in_a_row: dict[Code, int] = {}
+        self._held_since: dict[Code, datetime] = {}
         self._readings: dict[Code, Reading] = {}
         # Holds the user chose to keep: not asked about again until the register counts on.
         self._kept: set[Code] = set()
@@ -96,16 +101,17 @@ class HeldTotals:
             self._kept.discard(register)
             self._issues.delete(HELD_ISSUE, register)
         else:
-            self._hold(register, reading, meter, previous)
+            self._hold(register, reading, meter, previous, now)
         return verdict
 
-    def _hold(self, register: Code, reading: Reading, meter: str | None, previous: float | None) -> None:
+    def _hold(self, register: Code, reading: Reading, meter: str | None, previous: float | None, now: datetime) -> None:
         """Count a held total; warn at the first of a row, and ask the user when it lasts."""
         value = reading.value
         self.count += 1
         self._readings[register] = reading
         held = self._in_a_row[register] = self._in_a_row.get(register, 0) + 1
         if held == 1:
+            self._held_since[register] = now
             LOGGER.warning(
                 "Held energy register %s of meter %s at %s: it came as %s, and a total may only grow, as fast as "
                 "power allows; %s",
@@ -116,7 +122,9 @@ class HeldTotals:
                 _what_settles(previous, value),
             )
             self._events.record("register_held", register, previous=previous, value=value)
-        if held >= NEW_SEQUENCE_TELEGRAMS and register not in self._kept:
+        small_fall = previous is not None and value < previous and not is_new_cycle(previous, value)
+        patient = small_fall and now - self._held_since[register] < SMALL_FALL_PATIENCE
+        if held >= NEW_SEQUENCE_TELEGRAMS and register not in self._kept and not patient:
             self._issues.create(
                 HELD_ISSUE,
                 {"register": code_name(register), "previous": kwh(previous), "value": kwh(value)},
