@@ -262,6 +262,23 @@ async def test_a_host_that_is_no_host_is_said_on_its_field_and_stays(hass: HomeA
     assert suggested(result, CONF_HOST) == host
 
 
+@pytest.mark.parametrize(
+    ("typed", "host"),
+    [
+        (" han-bridge.local ", "han-bridge.local"),
+        ("måler.local", "måler.local"),
+        ("[::1]", "::1"),
+        ("fe80::1", "fe80::1"),
+        ("192.168.1.20", "192.168.1.20"),
+        ("192.168.1.20:3001", None),
+        ("socket://192.168.1.20", None),
+        ("a..b", None),
+    ],
+)
+def test_a_bridge_host_is_a_name_or_an_address(typed: str, host: str | None) -> None:
+    assert flow_forms.bridge_host(typed) == host
+
+
 async def test_a_host_in_brackets_is_its_address(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
     flow = await start(hass, "network")

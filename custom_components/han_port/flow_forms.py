@@ -78,7 +78,13 @@ def bridge_host(typed: str) -> str | None:
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:
-        return host if _HOST_NAME.fullmatch(host) else None
+        pass
+    try:
+        # A name in the user's own letters ("måler.local") is looked up by its ASCII form.
+        ascii_name = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    return host if _HOST_NAME.fullmatch(ascii_name) else None
 
 
 def keys_fields(authenticates: bool) -> dict[vol.Marker, Any]:
