@@ -7,7 +7,9 @@ from being silenced by one stranger:
 - Bytes a framer with a check has claimed (an HDLC or M-Bus frame whose
   header held, a P1 telegram begun and ended) are its own, whether the frame
   then passes its check or fails it: no bare APDU that begins inside them is
-  read, so a frame damaged on the line is never read again as a bare APDU.
+  read, so a frame damaged on the line is never read again as a bare APDU,
+  nor another framer's frame or telegram that begins inside them: that is
+  their content.
 - A stream's format is learned from the first message that proves itself
   (a frame's checksum; a bare APDU's whole decoding, or its ciphering header
   refused for the keys) and kept. Messages of another format are dropped
@@ -72,19 +74,22 @@ class Arbiter:
         self.framing: Framing | None = None
         """The format the stream has proven to carry; None until a message proves one."""
         self._claims: list[Claim] = []
+        self._owners: list[str] = []  # the framer each claim is of, at the same index
         self._framed_to = 0  # where the last frame claimed ends
         # The other format proven in a row since the stream's own last proved itself, and how often.
         self._other: Framing | None = None
         self._other_in_a_row = 0
         self._proofs = 0  # messages that proved the stream's format, up to _SETTLED
 
-    def claim(self, claims: Iterable[Claim]) -> None:
-        """Record bytes that frames whose header held have taken, resolved or not."""
+    def claim(self, claims: Iterable[Claim], owner: str) -> None:
+        """Record bytes that frames of one framer (owner) whose header held have taken, resolved or not."""
         for claim in claims:
             self._claims.append(claim)
+            self._owners.append(owner)
             self._framed_to = max(self._framed_to, claim[1])
         if len(self._claims) > MAX_CLAIMS:
             del self._claims[: len(self._claims) - MAX_CLAIMS]
+            del self._owners[: len(self._owners) - MAX_CLAIMS]
 
     def reads_bare(self, fed: int) -> bool:
         """Whether bare APDUs are looked for in bytes up to fed: in a stream of frames, only once they fell quiet."""
@@ -92,7 +97,9 @@ class Arbiter:
 
     def forget_before(self, position: int) -> None:
         """Forget claims that end before position: no framer still holds bytes they cover."""
-        self._claims = [claim for claim in self._claims if claim[1] > position]
+        kept = [index for index, claim in enumerate(self._claims) if claim[1] > position]
+        self._claims = [self._claims[index] for index in kept]
+        self._owners = [self._owners[index] for index in kept]
 
     def claimed(self, position: int, pending: Iterable[Claim] = ()) -> bool:
         """Whether the byte at position belongs to a frame: one claimed before, or one waiting for its rest.
@@ -102,6 +109,11 @@ class Arbiter:
         bare push must not take the push).
         """
         return within(position, (*self._claims, *pending))
+
+    def carried(self, position: int, owner: str, pending: Iterable[Claim] = ()) -> bool:
+        """Whether a frame of owner begins inside another framer's frame (claimed, or pending): that frame's content."""
+        others = (claim for claim, other in zip(self._claims, self._owners, strict=True) if other != owner)
+        return any(first < position < after for first, after in (*others, *pending))
 
     def proven(self, framing: Framing, *, whole: bool = True, outweighs: bool = True, own: bool = False) -> bool:
         """Take a message that proved itself; return whether it is read as the stream's.

@@ -47,8 +47,6 @@ class Framers:
         self.notifications = NotificationFramer()
         self.arbiter = Arbiter()
         self._mbus_failed: list[tuple[int, int]] = []  # bytes of M-Bus frames whose checksum failed
-        # The bytes each framer's frames took: another framer's frame inside them is their content.
-        self._claims_of: dict[str, list[tuple[int, int]]] = {"hdlc": [], "p1": [], "mbus": []}
         # The bytes the latest chunk's messages were found in (while the format is unknown), and the stream
         # position of the first.
         self._recent = bytearray()
@@ -78,14 +76,15 @@ class Framers:
             "mbus": mbus_checked,
         }
         for kind, taken in claims.items():
-            arbiter.claim(taken)
-            self._claims_of[kind] = [*self._claims_of[kind], *taken][-MAX_CLAIMS:]
+            arbiter.claim(taken, kind)
         self._mbus_failed = [*self._mbus_failed, *mbus_failed][-MAX_CLAIMS:]
         framed: list[Framed] = [
             (position, Framing.FRAMES, message)
             for kind, found in (("hdlc", hdlc), ("p1", p1), ("mbus", mbus))
             for position, message in found
-            if not self._carried(position, kind)
+            # An HDLC frame still arriving holds a P1 telegram's bytes already: its header has a check of
+            # its own, and cannot come by chance in P1's text (in an M-Bus stream it can).
+            if not arbiter.carried(position, kind, self.hdlc.pending_claims() if kind == "p1" else ())
         ]
         glo: Sequence[tuple[int, GloMessage | DroppedFrame]] = []
         notifications: Sequence[tuple[int, NotificationMessage | DroppedFrame]] = []
@@ -104,8 +103,6 @@ class Framers:
         forgotten = min(self.glo.buffered_from, self.notifications.buffered_from) - HISTORY
         arbiter.forget_before(forgotten)
         self._mbus_failed = [claim for claim in self._mbus_failed if claim[1] > forgotten]
-        for kind, kept in self._claims_of.items():
-            self._claims_of[kind] = [claim for claim in kept if claim[1] > forgotten]
         # The bytes before this chunk that a frame around a bare APDU may have begun in: needed only
         # while the stream's format is unknown (see in_untaken_frame).
         if arbiter.framing is None:
@@ -118,19 +115,6 @@ class Framers:
         if len(messages) > 1:
             messages.sort(key=lambda positioned: positioned[0])
         return messages
-
-    def _carried(self, position: int, kind: str) -> bool:
-        """Whether a frame or telegram begins inside another framer's frame: that frame's content, not the meter's.
-
-        An HDLC frame waiting for its rest holds a P1 telegram's bytes already:
-        its header has a check of its own, and cannot come by chance in P1's
-        text. In a stream of M-Bus frames it can, and would hide them until
-        its bytes were all in; M-Bus's header has no check, and P1's is its end.
-        """
-        others = [claim for other, taken in self._claims_of.items() if other != kind for claim in taken]
-        if kind == "p1":
-            others += self.hdlc.pending_claims()
-        return any(first < position < after for first, after in others)
 
     def _owned(self, position: int, framing: Framing) -> bool:
         """Whether a bare APDU begins inside a frame's bytes, passed or failed: that frame's, never read as bare.
