@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .behind import StartsBehind
 from .crc import crc16_x25
 from .dlms import LLC_HEADERS, PUSHED_APDUS, strip_llc
 from .model import DroppedFrame, DropReason
@@ -119,73 +120,12 @@ def _judge_header(buffer: bytearray, start: int) -> tuple[int, int] | None:
     return _CANNOT_OPEN if information_start < 0 else (length, information_start)
 
 
-class _StartsBehind:
-    """While a frame start waits for its bytes, the starts behind it: a complete, checksum-valid one proves it false.
-
-    Each flag behind the waiting start is judged once, and each
-    valid-looking start behind it has its FCS checked once, when its bytes
-    are all there. Positions are stream positions.
-    """
-
-    def __init__(self) -> None:
-        """Start with no frame start waiting."""
-        # The waiting start, how far behind it flags were judged, and the
-        # valid-looking starts behind it that wait too (start and end).
-        self._waiting_start = -1
-        self._judged_to = 0
-        self._waiting: list[tuple[int, int]] = []
-        self.disproven: set[int] = set()
-        """Starts behind a waiting one whose FCS already failed."""
-
-    def claims(self, offset: int) -> list[tuple[int, int]]:
-        """Return the bytes the valid-looking starts behind the start at offset wait for, unless their FCS failed."""
-        if self._waiting_start != offset:
-            return []
-        return [(begin, end) for begin, end in self._waiting if begin not in self.disproven]
-
-    def find(self, buffer: bytearray, offset: int, pending: int) -> int | None:
-        """Find a complete, checksum-valid frame behind the start at pending, in a buffer starting at offset.
-
-        Returns where it starts (the waiting start was false), or None.
-        """
-        if self._waiting_start != offset + pending:
-            self._waiting_start, self._judged_to, self._waiting = offset + pending, offset + pending + 1, []
-            self.disproven = {position for position in self.disproven if position > offset + pending}
-        found = self._completed(buffer, offset)
-        if found is not None:
-            return found
-        size = len(buffer)
-        pos = self._judged_to - offset
-        while (candidate := buffer.find(FLAG, pos)) >= 0:
-            header = _judge_header(buffer, candidate)
-            if header is None:
-                break  # its header is still arriving: judge it with more bytes
-            if header[0] >= 0:
-                end = candidate + header[0] + 2
-                if end > size:
-                    self._waiting.append((offset + candidate, offset + end))
-                elif _proven(buffer, candidate, end):
-                    return candidate
-                else:
-                    self.disproven.add(offset + candidate)
-            pos = candidate + 1
-        self._judged_to = offset + (candidate if candidate >= 0 else size)
+def _frame_end(buffer: bytearray, start: int) -> int | None:
+    """Where the frame whose header opens at start ends (both flags included); -1 when none opens, None until known."""
+    header = _judge_header(buffer, start)
+    if header is None:
         return None
-
-    def _completed(self, buffer: bytearray, offset: int) -> int | None:
-        """Check the starts waiting behind the pending one whose bytes have all come; return a proven one."""
-        size = len(buffer)
-        found = None
-        still_waiting = []
-        for begin, end in self._waiting:
-            if end - offset > size:
-                still_waiting.append((begin, end))
-            elif found is None and _proven(buffer, begin - offset, end - offset):
-                found = begin - offset
-            else:
-                self.disproven.add(begin)
-        self._waiting = still_waiting
-        return found
+    return start + header[0] + 2 if header[0] >= 0 else -1
 
 
 class _Segments:
@@ -253,7 +193,7 @@ class HdlcFramer:
         self._buffer = bytearray()
         self._offset = 0  # stream position of the buffer's first byte
         self._segments = _Segments()
-        self._behind = _StartsBehind()
+        self._behind = StartsBehind(FLAG, _frame_end, _proven)
         # Where the last frame dropped for its FCS ended: a false start inside
         # it is the same damage, not another drop.
         self._dropped_to = 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .behind import StartsBehind
 from .model import DroppedFrame, DropReason
 from .partial import MAX_PARTS
 
@@ -61,7 +62,7 @@ class MbusFramer:
         # held, and failed (stop byte or checksum).
         self._checked_claims: list[tuple[int, int]] = []
         self._failed_claims: list[tuple[int, int]] = []
-        self._behind = _StartsBehind()
+        self._behind = StartsBehind(START, _frame_end, _whole)
         self.noise_bytes = 0
         """Bytes skipped outside any checksum-valid frame."""
 
@@ -215,44 +216,12 @@ class MbusFramer:
         self._segments_end = -1
 
 
-class _StartsBehind:
-    """While a frame start waits for its bytes, the starts behind it: a whole frame among them proves it false.
-
-    Each byte behind the waiting start is judged once, and each header that
-    holds behind it has its stop byte and checksum checked once, when its
-    bytes are all there. Positions are stream positions.
-    """
-
-    def __init__(self) -> None:
-        """Start with no frame start waiting."""
-        self._waiting_start = -1
-        self._judged_to = 0
-        self._waiting: list[tuple[int, int]] = []
-
-    def find(self, buffer: bytearray, offset: int, pending: int) -> int | None:
-        """Find a whole frame behind the start at pending, in a buffer starting at offset; where it starts, or None."""
-        if self._waiting_start != offset + pending:
-            self._waiting_start, self._judged_to, self._waiting = offset + pending, offset + pending + 1, []
-        size = len(buffer)
-        still_waiting = []
-        for begin, end in self._waiting:
-            if end - offset > size:
-                still_waiting.append((begin, end))
-            elif _whole(buffer, begin - offset, end - offset):
-                return begin - offset
-        self._waiting = still_waiting
-        pos = self._judged_to - offset
-        while (candidate := buffer.find(START, pos)) >= 0 and size - candidate >= _HEADER:
-            length = _header_length(buffer, candidate)
-            if length >= 0:
-                end = candidate + length + 6
-                if end > size:
-                    self._waiting.append((offset + candidate, offset + end))
-                elif _whole(buffer, candidate, end):
-                    return candidate
-            pos = candidate + 1
-        self._judged_to = offset + (candidate if candidate >= 0 else size)
+def _frame_end(buffer: bytearray, start: int) -> int | None:
+    """Where the long frame whose header opens at start ends; -1 when none opens there, None until its header is in."""
+    if len(buffer) - start < _HEADER:
         return None
+    length = _header_length(buffer, start)
+    return start + length + 6 if length >= 0 else -1
 
 
 def _whole(buffer: bytearray, start: int, end: int) -> bool:
