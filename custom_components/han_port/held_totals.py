@@ -42,10 +42,14 @@ def _what_settles(previous: float | None, value: float) -> str:
     if previous is not None and value > previous:
         # The Energy dashboard would count a jump as use: only the user may take it.
         return f"if the next {NEW_SEQUENCE_TELEGRAMS - 1} grow on from there, you are asked whether to take it"
-    if previous is not None and not is_new_cycle(previous, value):
-        # The Energy dashboard would count a small fall as negative use.
+    if _small_fall(previous, value):
         return "it is shown again once the meter's count passes the total shown"
     return f"it is followed if the next {NEW_SEQUENCE_TELEGRAMS - 1} grow on from there"
+
+
+def _small_fall(previous: float | None, value: float) -> bool:
+    """Whether a total fell, but not to a new meter cycle: the Energy dashboard would count it as negative use."""
+    return previous is not None and value < previous and not is_new_cycle(previous, value)
 
 
 class EnergyEvents(deque[dict[str, str]]):
@@ -122,8 +126,7 @@ class HeldTotals:
                 _what_settles(previous, value),
             )
             self._events.record("register_held", register, previous=previous, value=value)
-        small_fall = previous is not None and value < previous and not is_new_cycle(previous, value)
-        patient = small_fall and now - self._held_since[register] < SMALL_FALL_PATIENCE
+        patient = _small_fall(previous, value) and now - self._held_since[register] < SMALL_FALL_PATIENCE
         if held >= NEW_SEQUENCE_TELEGRAMS and register not in self._kept and not patient:
             self._issues.create(
                 HELD_ISSUE,
