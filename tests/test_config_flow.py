@@ -228,10 +228,12 @@ async def test_a_meter_without_an_id_gets_one_of_its_own(hass: HomeAssistant, pt
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_network_bridge(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+# An IPv6 host may come in brackets, as in a URL; these stand for any host.
+@pytest.mark.parametrize("typed", ["127.0.0.1", " [127.0.0.1] "])
+async def test_network_bridge(hass: HomeAssistant, tcp_meter: TcpMeter, typed: str) -> None:
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
     flow = await start(hass, "network")
-    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    result = await flow.submit({CONF_HOST: typed, CONF_PORT: tcp_meter.port})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert (result["data"][CONF_HOST], result["data"][CONF_PORT]) == ("127.0.0.1", tcp_meter.port)
     assert result["result"].unique_id == METER_ID
@@ -277,16 +279,6 @@ async def test_a_host_that_is_no_host_is_said_on_its_field_and_stays(hass: HomeA
 )
 def test_a_bridge_host_is_a_name_or_an_address(typed: str, host: str | None) -> None:
     assert flow_forms.bridge_host(typed) == host
-
-
-async def test_a_host_in_brackets_is_its_address(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
-    tcp_meter.start_pushing([kamstrup_frame(default_state())])
-    flow = await start(hass, "network")
-    result = await flow.submit({CONF_HOST: " [127.0.0.1] ", CONF_PORT: tcp_meter.port})
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"][CONF_HOST] == "127.0.0.1"
-    await hass.async_block_till_done()
-    assert await hass.config_entries.async_unload(result["result"].entry_id)
 
 
 async def test_a_url_whose_port_is_out_of_range_does_not_open(hass: HomeAssistant) -> None:

@@ -94,43 +94,30 @@ async def test_a_restart_never_makes_the_energy_total_go_down_or_jump(
 
 
 @pytest.mark.usefixtures("recorder_mock")
-async def test_one_restart_just_before_the_hourly_list_never_holds_the_register(
-    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    "restarts",
+    [
+        pytest.param((timedelta(minutes=59, seconds=50),), id="one just before the list"),
+        # An update at 12:50, a second one at 12:55: each writes the restored state again.
+        pytest.param((timedelta(minutes=50), timedelta(minutes=55)), id="two in the hour"),
+    ],
+)
+async def test_restarts_before_the_hourly_list_never_hold_the_register(
+    hass: HomeAssistant,
+    tcp_meter: TcpMeter,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    restarts: tuple[timedelta, ...],
 ) -> None:
-    """A Norwegian home using 3 kWh an hour; Home Assistant restarts at 12:59:50, the 13:00 list comes at 13:00:10."""
+    """A Norwegian home using 3 kWh an hour: the 13:00 list's total grew well within 11 kW since the 12:00 list."""
     twelve = datetime(2026, 1, 12, 11, 0, tzinfo=UTC)
     thirteen = twelve + timedelta(hours=1)
     freezer.move_to(twelve - timedelta(minutes=5))
     entry = await set_up(hass, tcp_meter.port)
     await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(10_000_000, twelve, offset=True))
-    freezer.move_to(thirteen - timedelta(seconds=10))
-    await restart(hass, entry)
-    await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(10_003_000, thirteen, offset=True))
-    assert "Held energy register" not in caplog.text
-    assert entry.runtime_data.energy.held.count == 0
-    assert state(hass, "energy_import") == "10003.0"
-    assert used(await hours(hass)) == {twelve: 3.0}
-    assert entry.runtime_data.energy.tariff.last_hour_use == 3000
-    await hass.config_entries.async_unload(entry.entry_id)
-
-
-@pytest.mark.usefixtures("recorder_mock")
-async def test_two_restarts_in_an_hour_never_hold_the_next_hourly_register(
-    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A home using 3 kWh an hour; Home Assistant restarts at 12:50 (an update) and again at 12:55 (a second one).
-
-    The 13:00 list's total grew 3 kWh in the hour since the 12:00 list: well within 11 kW.
-    """
-    twelve = datetime(2026, 1, 12, 11, 0, tzinfo=UTC)
-    thirteen = twelve + timedelta(hours=1)
-    freezer.move_to(twelve - timedelta(minutes=5))
-    entry = await set_up(hass, tcp_meter.port)
-    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(10_000_000, twelve, offset=True))
-    freezer.move_to(twelve + timedelta(minutes=50))
-    await restart(hass, entry)
-    freezer.move_to(twelve + timedelta(minutes=55))
-    await restart(hass, entry)
+    for after in restarts:
+        freezer.move_to(twelve + after)
+        await restart(hass, entry)
     await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(10_003_000, thirteen, offset=True))
     assert "Held energy register" not in caplog.text
     assert entry.runtime_data.energy.held.count == 0
