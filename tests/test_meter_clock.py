@@ -64,8 +64,7 @@ def wall(moment: datetime) -> datetime:
     return datetime(local.year, local.month, local.day, local.hour, local.minute, local.second)
 
 
-@pytest.mark.usefixtures("recorder_mock")
-async def test_the_decoder_hands_over_naive_fold_0_clocks() -> None:
+def test_the_decoder_hands_over_naive_fold_0_clocks() -> None:
     """What the tests below rely on: the decoded clock is naive and, like every datetime made from bytes, fold 0."""
     second_two_oclock = datetime(2026, 10, 25, 1, 0, tzinfo=UTC)  # 02:00 CET, the second 02:00 of the night
     telegram = kaifa_hourly(50_000_000, wall(second_two_oclock))
