@@ -8,7 +8,6 @@ heard.
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
@@ -55,7 +54,7 @@ from .flow_forms import (
     parse_keys,
     stable_path,
 )
-from .identity import meter_title
+from .identity import made_up_id, meter_title
 from .listening import Listening
 from .mqtt_reader import async_mqtt_ready, holds_meter_data, topic_matches, valid_topic
 from .options_flow import HanPortOptionsFlow
@@ -420,7 +419,7 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
         if telegram is None or telegram.meter_id is None:
             # A meter that never says who it is (the Swedish Aidon list, most P1
             # meters) gets an identity of its own, kept wherever it moves.
-            await self.async_set_unique_id(uuid.uuid4().hex)
+            await self.async_set_unique_id(made_up_id())
             data[CONF_GENERATED_ID] = True
         else:
             await self.async_set_unique_id(telegram.meter_id)

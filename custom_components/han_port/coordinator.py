@@ -6,7 +6,6 @@ What a telegram may change of the energy figures is the bookkeeping's
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -29,7 +28,7 @@ from .const import (
     LOGGER,
 )
 from .decoder import DropReason
-from .identity import Identity, MeterIdentity, meter_number, meter_title
+from .identity import Identity, MeterIdentity, made_up_id, meter_number, meter_title
 from .issues import READ_ELSEWHERE_ISSUE, REPLACED_ISSUE, ListLearning, MeterIssues
 
 if TYPE_CHECKING:
@@ -190,7 +189,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self._replaced = True
         entry = self.config_entry
         old = meter_number(self.data.meter_id, entry.unique_id)
-        new = telegram.meter_id or uuid.uuid4().hex
+        new = telegram.meter_id or made_up_id()
         other = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, new)
         if other is not None:
             # Two bridges that swapped addresses, say: the user must say which entry reads what.

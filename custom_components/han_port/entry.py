@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -41,7 +40,7 @@ from .const import (
 )
 from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData
 from .decoder import Decoder
-from .identity import meter_title
+from .identity import made_up_id, meter_title
 from .issues import REPLACED_ISSUE, entry_issue_ids, meter_issue_id
 from .mqtt_reader import MqttReader, async_mqtt_ready, topic_url
 
@@ -216,7 +215,7 @@ async def async_migrate_entry(hass: HomeAssistant, entry: HanPortConfigEntry) ->
         generated = old == entry_url(dict(entry.data)) or old.startswith(("/", "socket://"))
         data = {**entry.data, CONF_GENERATED_ID: generated}
         if generated:
-            new = uuid.uuid4().hex
+            new = made_up_id()
             await _async_move_identity(hass, entry, old, new)
             title = meter_title(entry.data.get(CONF_MANUFACTURER), None, new)
             hass.config_entries.async_update_entry(entry, unique_id=new, title=title, data=data, minor_version=2)

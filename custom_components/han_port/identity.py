@@ -7,6 +7,7 @@ row agree; only then has the meter really been replaced.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from enum import Enum, auto
 
@@ -119,6 +120,11 @@ def _names_less(claim: Claim, newcomer: Claim) -> bool:
     return (
         claim.meter_id is None and newcomer.meter_id is not None and claim.manufacturer in (None, newcomer.manufacturer)
     )
+
+
+def made_up_id() -> str:
+    """Make up an identity for a meter that names none: kept wherever it moves, its sensors' unique ids carry it."""
+    return uuid.uuid4().hex
 
 
 def meter_number(meter_id: str | None, unique_id: str | None) -> str:
