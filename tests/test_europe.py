@@ -157,6 +157,26 @@ def test_a_new_block_1_drops_the_transfer_it_cuts_and_begins_its_own() -> None:
     ]
 
 
+def test_a_transfer_cut_by_the_end_of_its_connection_is_not_finished_by_the_next_connection() -> None:
+    """The blocks after a lost connection are a later push's: joined to the first push's block 1 they make a lie."""
+    first, second = _blocks(704), _blocks(9_704)
+    assert len(first) == len(second) > 2
+    decoder = Decoder()
+    assert decoder.feed_events(encoder.hdlc_frames(first[0])) == []
+    assert [drop.detail for drop in decoder.finish() if not isinstance(drop, Telegram)] == [
+        "the input ends inside a general-block-transfer: 1 block(s) came, its last never did"
+    ]
+    events = decoder.feed_events(b"".join(encoder.hdlc_frames(block) for block in second[1:]))
+    assert powers(events) == []
+    assert [drop.detail for drop in events if not isinstance(drop, Telegram)] == [
+        f"general-block-transfer block {number} after 0 block(s): block 1 was lost"
+        for number in range(2, len(second) + 1)
+    ]
+    assert decoder.finish() == []
+    events = decoder.feed_events(b"".join(encoder.hdlc_frames(block) for block in second))
+    assert powers(events) == [9_704]
+
+
 def test_empty_hdlc_segments_are_let_go_by_their_count() -> None:
     segment = encoder.hdlc_frame(b"", segmented=True)
     decoder = Decoder()

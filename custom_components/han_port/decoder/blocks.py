@@ -157,6 +157,11 @@ class BlockAssembler:
         self._reset()
         return joined
 
+    def end(self) -> None:
+        """Let go of the blocks being joined, and of why: the input they came in ended (a connection lost)."""
+        self._reset()
+        self._let_go = None
+
     def _keep(self, block: Block, raw: bytes, position: int | None = None) -> None:
         self._next = None if position is None else position + len(raw)
         self._data.append(block.data)

@@ -440,6 +440,8 @@ class Decoder:
         begun = next((what for what in framers if what is not None), None)
         fed = self._framers.fed
         self._messages.end()
+        # The next connection's blocks belong to a later push: never the rest of this one's.
+        self._content.blocks.end()
         if begun is not None:
             drop = DroppedFrame(DropReason.UNDECODABLE, f"the input ends inside {begun}", b"")
         elif fed and not self.telegrams and not self.dropped:
