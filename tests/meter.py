@@ -136,6 +136,15 @@ class PtyMeter(Meter):
         super().__init__()
         self.path = self.outlets.open_pty()
 
+    def unplug(self) -> None:
+        """Pull the adapter out: the port closes under whoever reads it, and its device is gone."""
+        self.outlets.close_pty()
+
+    def plug_in(self) -> str:
+        """Plug an adapter back in; return the path of its new device."""
+        self.path = self.outlets.open_pty()
+        return self.path
+
     def close(self) -> None:
         self.stop_pushing()
         self.outlets.close_pty()

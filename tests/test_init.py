@@ -55,6 +55,8 @@ from .meter import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 pytestmark = pytest.mark.usefixtures("fast_timing")
@@ -328,6 +330,29 @@ async def test_silence_makes_entities_unavailable_until_the_meter_is_back(
     assert "is sending again" in caplog.text
     assert value(hass, "connection") == "receiving"
     assert entry.state is ConfigEntryState.LOADED
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_an_adapter_pulled_out_and_plugged_back_in_is_read_again(
+    hass: HomeAssistant, pty_meter: PtyMeter, tmp_path: Path
+) -> None:
+    """The port's device vanishes under the reader, as /dev/serial/by-id/… does; plugged back, it is read again."""
+    adapter = tmp_path / "usb-HAN_adapter-if00-port0"
+    adapter.symlink_to(pty_meter.path)
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=METER_ID, data={CONF_DEVICE: str(adapter)})
+    await set_up(hass, entry)
+    pty_meter.start_pushing([kamstrup_frame(default_state())])
+    await wait_for(lambda: value(hass, POWER) == "1703")
+    pty_meter.unplug()
+    adapter.unlink()
+    await wait_for(lambda: value(hass, "connection") == "cannot_open", seconds=8)
+    assert value(hass, POWER) == STATE_UNAVAILABLE
+    assert entry.state is ConfigEntryState.LOADED
+    adapter.symlink_to(pty_meter.plug_in())
+    pty_meter.frames = [kamstrup_frame(default_state(power_import=2000))]
+    await wait_for(lambda: value(hass, POWER) == "2000", seconds=8)
+    assert value(hass, "connection") == "receiving"
+    assert entry.runtime_data.reader.connects == 2
     await hass.config_entries.async_unload(entry.entry_id)
 
 
