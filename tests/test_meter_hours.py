@@ -349,9 +349,11 @@ async def test_the_energy_dashboard_offers_the_meter_hours_by_name_in_kwh(
 
 
 @pytest.mark.usefixtures("recorder_mock")
+@pytest.mark.parametrize("restarts_before_the_next_list", [0, 1, 2])
 async def test_a_new_current_transformer_ratio_counts_only_what_was_used_after_it(
-    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, restarts_before_the_next_list: int
 ) -> None:
+    """The recorder's last hour was measured through the old ratio until an hour is written through the new one."""
     freezer.move_to(ELEVEN - timedelta(minutes=5))
     entry = await set_up(hass, tcp_meter.port)
     (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
@@ -364,6 +366,9 @@ async def test_a_new_current_transformer_ratio_counts_only_what_was_used_after_i
     await hass.async_block_till_done()
     await meter_hours_read_back(hass, entry)
     await reader_connected(entry)
+    for minutes in range(1, restarts_before_the_next_list + 1):
+        freezer.move_to(twelve + timedelta(minutes=10 * minutes))
+        await restart(hass, entry)
     await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(third, thirteen))
     rows = await hours(hass)
     assert used(rows) == {eleven: 0.891, twelve: 66.55}

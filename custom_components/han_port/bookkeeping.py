@@ -159,6 +159,7 @@ class EnergyBookkeeping:
         self.tariff.restore(stored.get("tariff", {}))
         self.envelope.highest = float(stored.get("highest_power", 0.0))
         self.events.extend(stored.get("events", []))
+        self.meter_hours.restore_unwritten_scales(stored.get("meter_hours_scales", {}))
         stored_ratio = float(stored.get("current_transformer_ratio", self.ct_ratio))
         if stored_ratio != self.ct_ratio:
             self._restored_scale = self.ct_ratio / stored_ratio
@@ -181,6 +182,7 @@ class EnergyBookkeeping:
             "totals": self.guard.as_list(),
             "events": list(self.events),
             "current_transformer_ratio": self.ct_ratio,
+            "meter_hours_scales": self.meter_hours.unwritten_scales,
             "replay_counters": {title.hex(): c for title, c in self._reader.decoder.replay_counters.items()},
             "learned_lists": self._reader.decoder.learned_lists,
         }

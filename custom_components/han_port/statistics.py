@@ -33,6 +33,8 @@ from .hours import HOUR, Boundary, HourBook, MeterHour, placed
 from .registers import ACTIVE_ENERGY_EXPORT, ACTIVE_ENERGY_IMPORT, REGISTERS
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from homeassistant.components.recorder.models import StatisticMetaData
 
     from .decoder import Code
@@ -87,9 +89,9 @@ class MeterHourStatistics:
         self._books: dict[Code, HourBook] = {}
         self._names: dict[Code, str] = {}
         self._loaded = False
-        # What the registers the recorder keeps are multiplied by to compare with the meter's: a
-        # changed current-transformer ratio's new value over its old one.
-        self._scale = 1.0
+        # What each register the recorder keeps is multiplied by to compare with the meter's: a changed
+        # current-transformer ratio's new value over its old one, until an hour is written through the new one.
+        self._unwritten_scales: dict[Code, float] = {}
         # Totals accepted before the last hours were read back, written once they are.
         self._waiting: deque[tuple[Code, float, datetime, datetime | None]] = deque(maxlen=MAX_WAITING)
         self.estimated_hours: deque[dict[str, str]] = deque(maxlen=ESTIMATED_HOURS_KEPT)
@@ -137,7 +139,8 @@ class MeterHourStatistics:
             return None
         # The last hour's end is the boundary its register was read at.
         end = datetime.fromtimestamp(row["start"], UTC) + HOUR
-        return Boundary(end, state * 1000 * self._scale, total * 1000)
+        scale = self._unwritten_scales.get(statistic.code, 1.0)
+        return Boundary(end, state * 1000 * scale, total * 1000)
 
     @callback
     def add(self, register: Code, value: float, arrival: datetime, clock: datetime | None) -> None:
@@ -169,9 +172,29 @@ class MeterHourStatistics:
 
         The sum is energy already counted, and stays.
         """
-        self._scale *= factor
+        for statistic in REGISTER_STATISTICS:
+            self._unwritten_scales[statistic.code] = self._unwritten_scales.get(statistic.code, 1.0) * factor
         for book in self._books.values():
             book.scale(factor)
+
+    @property
+    def unwritten_scales(self) -> dict[str, float]:
+        """By statistic: the scale of a ratio changed since its last hour was written, to keep over a restart.
+
+        Until an hour is written through the new ratio, the recorder's last
+        hour, read back at every start, was measured through the old one.
+        """
+        return {
+            statistic.key: scale
+            for statistic in REGISTER_STATISTICS
+            if (scale := self._unwritten_scales.get(statistic.code, 1.0)) != 1.0
+        }
+
+    def restore_unwritten_scales(self, scales: Mapping[str, float]) -> None:
+        """Take back the scales kept over a restart (see unwritten_scales); before any rescale."""
+        self._unwritten_scales = {
+            statistic.code: float(scales[statistic.key]) for statistic in REGISTER_STATISTICS if statistic.key in scales
+        }
 
     def diagnostics(self) -> dict[str, Any]:
         """Where each statistic stands, and the hours that were estimated."""
@@ -195,6 +218,7 @@ class MeterHourStatistics:
                 self.estimated_hours.append({"statistic": statistic.key, "start": hour.start.isoformat()})
         LOGGER.debug("Meter hours of %s: %s", statistic.key, hours)
         async_add_external_statistics(self._hass, metadata, rows)
+        self._unwritten_scales.pop(statistic.code, None)
 
 
 def _boundary(anchor: Boundary) -> dict[str, Any]:
