@@ -473,4 +473,9 @@ async def test_a_new_meter_another_entry_reads_makes_this_entry_unavailable_and_
         "new": NEW_METER,
         "other": f"Kamstrup {NEW_METER}",
     }
+    # The bridges are set right: this entry's own meter is shown again at its first telegram, the issue withdrawn.
+    await push(hass, freezer, entry, START + timedelta(seconds=50), telegram(1000, 155_232_520))
+    await hass.async_block_till_done()
+    assert hass.states.get(energy).state == "155232.52"  # type: ignore[union-attr]
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"meter_read_elsewhere_{entry.entry_id}") is None
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -125,6 +125,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.learning.learned()
         if not self._is_this_meters(telegram):
             return
+        self.issues.delete(READ_ELSEWHERE_ISSUE)
         shown = self.energy.take(telegram, self.data.meter_id, dt_util.utcnow())
         data = replace(
             self.data,
@@ -186,16 +187,18 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         new one's start their own. The hour in progress was measured by two
         meters and is not counted.
         """
-        self._replaced = True
         entry = self.config_entry
         old = meter_number(self.data.meter_id, entry.unique_id)
         new = telegram.meter_id or made_up_id()
         other = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, new)
         if other is not None:
-            # Two bridges that swapped addresses, say: the user must say which entry reads what.
+            # Two bridges that swapped addresses, say: the user must say which entry reads what. The entry
+            # still reads its own meter, whose telegrams are shown again the moment they come back.
+            self.identity = MeterIdentity(self.data.meter_id, self.data.manufacturer)
             self.issues.create(READ_ELSEWHERE_ISSUE, {"new": new, "other": other.title})
             self._mark_unavailable(f"its port now carries meter {new}, which {other.title} reads", Loss.READ_ELSEWHERE)
             return
+        self._replaced = True
         number = meter_number(telegram.meter_id, new)
         LOGGER.warning("Meter %s was replaced by %s: it gets a device and sensors of its own", old, number)
         self.issues.create(REPLACED_ISSUE, {"old": old, "new": number})
