@@ -398,11 +398,11 @@ async def test_right_key_decodes_danish_meter(
 DANISH_POWER = ObisCode.parse("1-1:1.7.0")
 
 
-def danish_push(power: int, counter: int) -> bytes:
+def danish_push(power: int, counter: int, keys: tuple[bytes, bytes] = (KEY, AUTH_KEY)) -> bytes:
     """One ciphered Danish push, as captured off the wire: the same bytes whenever it is sent again."""
     state = default_state(power_import=power)
     apdu = encoder.data_notification(encoder.kamstrup_push1_list(state), state.moment)
-    return encoder.hdlc_frames(encoder.glo_cipher(apdu, KEY, AUTH_KEY, counter=counter))
+    return encoder.hdlc_frames(encoder.glo_cipher(apdu, *keys, counter=counter))
 
 
 async def test_a_frame_captured_before_a_reload_is_refused_after_it(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
@@ -429,6 +429,36 @@ async def test_a_frame_captured_before_a_reload_is_refused_after_it(hass: HomeAs
     tcp_meter.send(danish_push(2300, 502))
     await wait_for(lambda: decoder.telegrams == 1)
     assert [telegram.readings[DANISH_POWER].value for telegram in entry.runtime_data.reader.last_telegrams] == [2300]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_meter_given_new_keys_is_read_from_its_first_frame_however_its_counter_starts(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """The counters kept were the old keys': under new ones (a reauth) the meter's counter starts again from 1."""
+    entry = bridge_entry(
+        tcp_meter.port,
+        unique_id="74389702",
+        **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()},
+    )
+    await set_up(hass, entry)
+    tcp_meter.send(danish_push(2100, 5000))
+    await wait_for(lambda: value(hass, POWER) == "2100")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    new_keys = (bytes(range(100, 116)), bytes(range(200, 216)))
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, CONF_ENCRYPTION_KEY: new_keys[0].hex(), CONF_AUTHENTICATION_KEY: new_keys[1].hex()}
+    )
+    await set_up(hass, entry)
+    tcp_meter.send(danish_push(2200, 1, new_keys))
+    await wait_for(lambda: value(hass, POWER) == "2200")
+    assert entry.runtime_data.reader.decoder.dropped == {}
+    # A frame of the old keys opens under the new ones no more; the new keys' counter is guarded from now on.
+    tcp_meter.send(danish_push(2300, 5001))
+    tcp_meter.send(danish_push(2400, 1, new_keys))
+    tcp_meter.send(danish_push(2500, 2, new_keys))
+    await wait_for(lambda: value(hass, POWER) == "2500")
+    assert entry.runtime_data.reader.decoder.dropped == {DropReason.KEY_REJECTED: 1, DropReason.REPLAYED: 1}
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

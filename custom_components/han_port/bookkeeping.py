@@ -151,7 +151,9 @@ class EnergyBookkeeping:
             return
         # A ciphered frame captured before the restart stays refused after it.
         counters = stored.get("replay_counters", {})
-        self._reader.decoder.restore_replay_counters({bytes.fromhex(t): int(c) for t, c in counters.items()})
+        self._reader.decoder.restore_replay_counters(
+            {bytes.fromhex(t): int(c) for t, c in counters.items()}, stored.get("replay_keys")
+        )
         # What the meter's physics proved of a list no table knows is not learned again.
         self._reader.decoder.restore_learned_lists(stored.get("learned_lists", []))
         self.live_import = LiveEnergy.from_dict(stored.get("import", {}))
@@ -184,6 +186,7 @@ class EnergyBookkeeping:
             "current_transformer_ratio": self.ct_ratio,
             "meter_hours_scales": self.meter_hours.unwritten_scales,
             "replay_counters": {title.hex(): c for title, c in self._reader.decoder.replay_counters.items()},
+            "replay_keys": self._reader.decoder.keys_fingerprint,
             "learned_lists": self._reader.decoder.learned_lists,
         }
 

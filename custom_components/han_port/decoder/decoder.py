@@ -367,9 +367,21 @@ class Decoder:
         """The highest invocation counter admitted, by system title: keep them to refuse replays after a restart."""
         return self._content.policy.counters
 
-    def restore_replay_counters(self, counters: Mapping[bytes, int]) -> None:
-        """Take back replay counters kept from before: a frame captured earlier stays refused."""
-        self._content.policy.restore_counters(counters)
+    @property
+    def keys_fingerprint(self) -> str:
+        """A digest that tells the decoder's keys from others and says nothing of them: keep it with the counters."""
+        return self._content.keys.fingerprint
+
+    def restore_replay_counters(self, counters: Mapping[bytes, int], kept_under: str | None = None) -> None:
+        """Take back replay counters kept from before: a frame captured earlier stays refused.
+
+        kept_under is the keys_fingerprint they were kept with. Counters kept
+        under other keys are not taken: a meter given new keys (a reauth)
+        counts again from 1, and a frame of the old keys opens under none of
+        the new ones anyway.
+        """
+        if kept_under in (None, self.keys_fingerprint):
+            self._content.policy.restore_counters(counters)
 
     def feed(self, data: bytes) -> list[Telegram]:
         """Add bytes from the meter; return the telegrams they complete."""
