@@ -24,7 +24,7 @@ from custom_components.han_port import async_remove_config_entry_device, connect
 from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO, CONF_MANUFACTURER, DOMAIN
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 
-from .meter import meter_hours_read_back, sensor
+from .meter import default_state, kamstrup_frame, meter_hours_read_back, sensor
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
@@ -479,3 +479,48 @@ async def test_a_new_meter_another_entry_reads_makes_this_entry_unavailable_and_
     assert hass.states.get(energy).state == "155232.52"  # type: ignore[union-attr]
     assert ir.async_get(hass).async_get_issue(DOMAIN, f"meter_read_elsewhere_{entry.entry_id}") is None
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def deliver(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    tcp_meter: TcpMeter,
+    at: datetime,
+    *,
+    frame: bytes,
+) -> None:
+    """Send a frame over the bridge at a moment of the frozen clock: the reader hears it then, as it would the meter."""
+    freezer.move_to(at)
+    decoder = entry.runtime_data.reader.decoder
+    expected = decoder.telegrams + 1
+    tcp_meter.send(frame)
+    for _ in range(100_000):
+        if decoder.telegrams >= expected:
+            break
+        await asyncio.sleep(0)
+    await hass.async_block_till_done()
+
+
+async def test_an_outage_the_meter_comes_back_from_is_never_integrated_nor_its_next_silence_stretched(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three silent hours are one gap, no interval of the meter's: no power is integrated across them."""
+    monkeypatch.setattr(connection, "MIN_SILENCE", 30.0)
+    entry = await set_up(hass, tcp_meter.port)
+    moment = START
+    await deliver(hass, freezer, entry, tcp_meter, moment, frame=kamstrup_frame(default_state(), hourly=True))
+    for _ in range(12):
+        moment += timedelta(seconds=10)
+        await deliver(hass, freezer, entry, tcp_meter, moment, frame=kamstrup_frame(default_state()))
+    before = float(state(hass, "live_energy_import"))
+    assert before == pytest.approx(155_232.51 + 1.703 * 120 / 3600)
+    moment += timedelta(hours=3)
+    await deliver(hass, freezer, entry, tcp_meter, moment, frame=kamstrup_frame(default_state()))
+    assert float(state(hass, "live_energy_import")) == before
+    # The meter's interval is still its usual 10 s: the next outage is told after 30 s, not nine hours.
+    assert entry.runtime_data.reader.silence_timeout == pytest.approx(30.0)
+    moment += timedelta(seconds=10)
+    await deliver(hass, freezer, entry, tcp_meter, moment, frame=kamstrup_frame(default_state()))
+    assert float(state(hass, "live_energy_import")) == pytest.approx(before + 1.703 * 10 / 3600)
+    await hass.config_entries.async_unload(entry.entry_id)

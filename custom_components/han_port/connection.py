@@ -184,9 +184,15 @@ class TelegramWatch:
 
     @property
     def silence_timeout(self) -> float:
-        """How long without a valid telegram before the meter counts as gone."""
-        longest = max(self._intervals, default=0.0)
-        return max(MIN_SILENCE, SILENCE_INTERVALS * longest)
+        """How long without a valid telegram before the meter counts as gone.
+
+        Judged by the longest of the last intervals but one: an outage the
+        meter came back from is one gap, no interval of the meter's, and must
+        neither stretch the next silence nor let power be integrated across it.
+        """
+        intervals = sorted(self._intervals)
+        usual = intervals[-2] if len(intervals) > 1 else max(intervals, default=0.0)
+        return max(MIN_SILENCE, SILENCE_INTERVALS * usual)
 
     def _event(self, event: Telegram | DroppedFrame) -> None:
         if isinstance(event, DroppedFrame):
