@@ -309,6 +309,27 @@ async def test_a_held_spike_never_reaches_the_meter_hours(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_register_a_rounding_below_the_last_is_the_same_count(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """A list 1 Wh below the one before counts nothing: its hours stay exact, and nobody is asked about it."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    for hour, register in enumerate([44_000_000, 43_999_999, 43_999_995, 44_001_000, 44_003_000]):
+        at = ELEVEN + timedelta(hours=hour)
+        await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
+    assert used(await hours(hass)) == {
+        ELEVEN: 0.0,
+        ELEVEN + timedelta(hours=1): 0.0,
+        ELEVEN + timedelta(hours=2): 1.0,
+        ELEVEN + timedelta(hours=3): 2.0,
+    }
+    assert [start for start in estimated(entry) if start >= ELEVEN.isoformat()] == []
+    assert entry.runtime_data.energy.held.count == 0
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 @pytest.mark.parametrize(
     ("language", "names"),
     [

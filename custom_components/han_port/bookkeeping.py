@@ -50,7 +50,7 @@ from .decoder import (
     Reading,
     quantity_of,
 )
-from .energy import UNPROVEN_POWER, LiveEnergy, PowerEnvelope, TotalGuard, Verdict
+from .energy import ROUNDING_FALL, UNPROVEN_POWER, LiveEnergy, PowerEnvelope, TotalGuard, Verdict
 from .held_totals import EnergyEvents, HeldTotals
 from .hours import placed
 from .registers import (
@@ -128,7 +128,7 @@ class EnergyBookkeeping:
         self.ct_ratio = float(entry.options.get(CONF_CURRENT_TRANSFORMER_RATIO, DEFAULT_CURRENT_TRANSFORMER_RATIO))
         # Behind current transformers a household carries the ratio times what a meter alone does.
         self.envelope = PowerEnvelope(floor=UNPROVEN_POWER * self.ct_ratio)
-        self.guard = TotalGuard(self.envelope)
+        self.guard = TotalGuard(self.envelope, rounding=ROUNDING_FALL * self.ct_ratio)
         self.held_powers = 0
         """Power readings above what this meter has shown, not (yet) confirmed: never integrated."""
         # Totals kept from before (restored states, stored live energy) were
@@ -231,9 +231,12 @@ class EnergyBookkeeping:
                 # Far above what this meter has shown, and not (yet) confirmed: neither shown nor integrated.
                 self.held_powers += 1
                 continue
-            scaled = Reading(value, reading.unit)
             # A signed total (net energy, import minus export) goes down while the home exports: nothing to guard.
-            if is_total(register) and _counts_up(obis):
+            guarded = is_total(register) and _counts_up(obis)
+            if guarded:
+                value = self.guard.same_count(register, value)
+            scaled = Reading(value, reading.unit)
+            if guarded:
                 verdict = self.held.check(register, scaled, meter, now, clock)
                 if verdict is Verdict.FOLLOWED:
                     self._restart_live_energy(register, value)

@@ -44,6 +44,9 @@ _GROWTH_SLACK = timedelta(minutes=1)
 CLOCK_TRUST = timedelta(minutes=10)
 # Totals closer than this (Wh) are one: far below any register's resolution, far above a float's rounding.
 _SAME_TOTAL = 1e-3
+# A total this little (Wh or varh, times the current-transformer ratio) below the last is the same count,
+# rounded otherwise: the coarsest resolution meters count their registers in (Kamstrup's 0.01 kWh).
+ROUNDING_FALL = 10.0
 
 
 @dataclass
@@ -235,9 +238,10 @@ class TotalGuard:
     would count the jump as use, so only the user may take it (a repair).
     """
 
-    def __init__(self, envelope: PowerEnvelope) -> None:
-        """Guard totals against growth faster than the envelope's ceiling."""
+    def __init__(self, envelope: PowerEnvelope, rounding: float = ROUNDING_FALL) -> None:
+        """Guard totals against growth faster than the envelope's ceiling; rounding: see same_count."""
         self._envelope = envelope
+        self._rounding = rounding
         self._accepted: dict[Code, _Mark] = {}
         self._candidates: dict[Code, _Mark] = {}
 
@@ -279,6 +283,18 @@ class TotalGuard:
         for total in totals:
             register = (int(total["register"][0]), int(total["register"][1]), int(total["register"][2]))
             self.seed(register, float(total["value"]) * scale, datetime.fromisoformat(total["when"]))
+
+    def same_count(self, register: Code, value: float) -> float:
+        """Return the total to take for value: the last accepted, where value is no more than a rounding below it.
+
+        A count rounded otherwise (two lists of one meter, at two resolutions)
+        is no fall: held, it would cost the hour its register and, after a
+        while, ask the user about a few Wh.
+        """
+        known = self._accepted.get(register)
+        if known is not None and known.value - self._rounding <= value < known.value:
+            return known.value
+        return value
 
     def check(self, register: Code, value: float, when: datetime, clock: datetime | None = None) -> Verdict:
         """Judge a new total, and remember it if it is accepted or followed.
