@@ -284,7 +284,9 @@ def test_a_total_that_jumped_up_is_never_followed_by_itself_however_plausibly_it
     assert hourly(guard, [1_000_000, *jumped]) == [Verdict.ACCEPTED, Verdict.HELD_NEW, *[Verdict.HELD] * 3]
     assert guard.last(IMPORT) == 1_000_000
     assert guard.held == [IMPORT]
-    assert guard.follow_held(IMPORT) == 10_050_000
+    held = guard.follow_held(IMPORT)
+    assert held is not None
+    assert held.value == 10_050_000
     assert guard.last(IMPORT) == 10_050_000
 
 

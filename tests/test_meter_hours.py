@@ -330,6 +330,31 @@ async def test_a_register_a_rounding_below_the_last_is_the_same_count(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_held_total_the_user_takes_counts_on_from_when_the_meter_sent_it(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """The jump hides what the hours before the held total used; the hours after it are the meter's own again."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    registers = [44_000_000, 44_001_000, 54_002_000, 54_003_000, 54_004_000]
+    for hour, register in enumerate(registers):
+        at = ELEVEN + timedelta(hours=hour)
+        await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
+    assert entry.runtime_data.energy.guard.held == [IMPORT.register]
+    freezer.move_to(ELEVEN + timedelta(hours=4, minutes=5))
+    assert entry.runtime_data.accept_held_total(IMPORT.register)
+    for hour, register in ((5, 54_005_000), (6, 54_006_000)):
+        at = ELEVEN + timedelta(hours=hour)
+        await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
+    assert used(await hours(hass)) == {
+        ELEVEN + timedelta(hours=hour): kwh for hour, kwh in enumerate([1, 0, 0, 0, 1, 1])
+    }
+    hours_estimated = [start for start in estimated(entry) if start >= ELEVEN.isoformat()]
+    assert hours_estimated == [(ELEVEN + timedelta(hours=hour)).isoformat() for hour in (1, 2, 3)]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 @pytest.mark.parametrize(
     ("language", "names"),
     [

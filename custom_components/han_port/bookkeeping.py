@@ -259,8 +259,11 @@ class EnergyBookkeeping:
         accepted = self.held.accept(register, meter)
         if accepted is None:
             return None
-        reading, value = accepted
-        self._restart_live_energy(register, value)
+        reading, held = accepted
+        self._restart_live_energy(register, held.value)
+        # The hours since the last total accepted closed when the meter sent this one: what they used is hidden
+        # in the jump the user took, and the hours after it count on from it.
+        self.meter_hours.add(register, held.value, held.when, held.clock)
         return reading
 
     def start_over(self) -> None:

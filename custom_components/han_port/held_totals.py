@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from .decoder import Code, Reading
-    from .energy import TotalGuard
+    from .energy import HeldTotal, TotalGuard
     from .issues import MeterIssues
 
 # Energy events kept for diagnostics: the latest few say what a user asks about.
@@ -141,18 +141,19 @@ class HeldTotals:
         self._issues.delete(HELD_ISSUE, register)
         self._events.record("register_kept", register, previous=self._guard.last(register))
 
-    def accept(self, register: Code, meter: str | None) -> tuple[Reading, float] | None:
+    def accept(self, register: Code, meter: str | None) -> tuple[Reading, HeldTotal] | None:
         """Take a register's held total as the meter's count, as the user decided.
 
-        Return the reading to show and the count the guard follows now; None if none is held.
+        Return the reading to show and the total the guard follows now; None if none is held.
         """
         previous = self._guard.last(register)
-        value = self._guard.follow_held(register)
+        held = self._guard.follow_held(register)
         reading = self._readings.pop(register, None)
         self._in_a_row.pop(register, None)
         self._issues.delete(HELD_ISSUE, register)
-        if value is None or reading is None:
+        if held is None or reading is None:
             return None
+        value = held.value
         LOGGER.warning(
             "Energy register %s of meter %s: %s taken as its count (was %s), as the user decided",
             code_name(register),
@@ -161,4 +162,4 @@ class HeldTotals:
             previous,
         )
         self._events.record("register_accepted", register, previous=previous, value=value)
-        return reading, value
+        return reading, held
