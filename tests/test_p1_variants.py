@@ -8,6 +8,7 @@ codes, formats and units), and its electricity values are asserted.
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import pytest
 
@@ -482,3 +483,51 @@ def test_a_bang_inside_a_line_is_no_end_of_a_telegram_without_a_crc() -> None:
     ]
     assert shown == [(1001, True)]
     assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}
+
+
+def test_codes_written_with_their_f_group_after_a_dot_are_read() -> None:
+    """DSMR 4.2 meters may write the F group as ".255" (openHAB's dsmr_42 telegram), others as "*255" or not at all."""
+    lines = ["1-0:1.8.0(000173.640*kWh)", "1-0:31.7.0.255(001*A)", "1-0:21.7.0.255(01.111*kW)"]
+    telegram = only_telegram(Decoder().feed_events(encoder.p1_telegram("KFM5KAIFA-METER", lines)))
+    assert values(telegram) == {"1-0:1.8.0": (173_640, WH), "1-0:31.7.0": (1, A), "1-0:21.7.0": (1111, W)}
+
+
+def test_a_unit_written_without_its_star_is_read() -> None:
+    lines = ["1-0:1.8.1(000123.456kWh)", "1-0:32.7.0(234.5V)"]
+    telegram = only_telegram(Decoder().feed_events(encoder.p1_telegram("FLU5\\253769484_A", lines)))
+    assert values(telegram) == {"1-0:1.8.1": (123_456, WH), "1-0:32.7.0": (234.5, V)}
+
+
+def test_a_value_without_the_unit_its_quantity_needs_is_left_out_never_shown_as_printed() -> None:
+    """Luxembourg's Smarty (older firmware) prints reactive power in kvar without its unit: 0.007 is 7 var, or is it?"""
+    lines = [
+        "1-0:1.7.0(00.193*kW)",
+        "1-0:3.7.0(00.000)",
+        "1-0:4.7.0(00.007)",
+        "1-0:13.7.0(0.998)",
+        "1-0:2.8.0(000001.000*MWh)",
+    ]
+    telegram = only_telegram(Decoder().feed_events(encoder.p1_telegram("Ene5\\T210-D ESMR5.0", lines)))
+    # A power factor has no unit to leave out.
+    assert values(telegram) == {"1-0:1.7.0": (193, W), "1-0:13.7.0": (0.998, None)}
+    assert {code("1-0:3.7.0"), code("1-0:4.7.0"), code("1-0:2.8.0")} <= set(telegram.left_out)
+
+
+@pytest.mark.parametrize(
+    ("stamp", "local", "fold"),
+    [
+        # Lithuania's winter (EET) as Ireland's (GMT); a fold means nothing in an hour lived once.
+        ("240214101735W", datetime(2024, 2, 14, 10, 17, 35), 1),
+        ("240707120000S", datetime(2024, 7, 7, 12, 0, 0), 0),
+        # The hour summer time ends is lived twice: "S" says the first, "W" the second.
+        ("241027023000S", datetime(2024, 10, 27, 2, 30, 0), 0),
+        ("241027023000W", datetime(2024, 10, 27, 2, 30, 0), 1),
+    ],
+)
+def test_the_meters_clock_is_its_local_time_in_whatever_zone_it_keeps(stamp: str, local: datetime, fold: int) -> None:
+    """P1 says only whether summer time applies, not the zone: Lithuania keeps EET, Ireland GMT, the rest CET."""
+    lines = [f"0-0:1.0.0({stamp})", "1-0:1.7.0(01.000*kW)"]
+    telegram = only_telegram(Decoder().feed_events(encoder.p1_telegram("ESO5\\2ESOLT", lines)))
+    assert telegram.timestamp == local
+    assert telegram.timestamp is not None
+    assert (telegram.timestamp.tzinfo, telegram.timestamp.fold) == (None, fold)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -241,17 +241,18 @@ class P1Framer:
 # Registers print at most ten digits and three decimals; a longer number is
 # damage, and one of thousands of digits would cost the reader dearly.
 _MAX_DIGITS = 18
-# A data line: OBIS code and its value, split into number and unit when it
-# is one ("1-0:1.8.0(00006678.394*kWh)"). A value stamped with when it was
-# reached comes after its timestamp: the month's maximum demand in Belgium
-# and Switzerland ("1-0:1.6.0(200509134558S)(02.589*kW)"), a gas meter's
+# A data line: OBIS code (its F group after '*' or '.', or none) and its
+# value, split into number and unit when it is one ("1-0:1.8.0(00006678.394*kWh)",
+# some meters leave the '*' out). A value stamped with when it was reached
+# comes after its timestamp: the month's maximum demand in Belgium and
+# Switzerland ("1-0:1.6.0(200509134558S)(02.589*kW)"), a gas meter's
 # reading. Values after the first (a history's entries) are not read.
 _DATA_LINE = re.compile(
-    r"^(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:\*\d{1,3})?)\((?:\d{12}[SW]\)\()?"
-    r"((?:([-+]?\d+(?:\.\d+)?)(?:\*([^()]+))?)|[^()]*)\)",
+    r"^(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:[*.]\d{1,3})?)\((?:\d{12}[SW]\)\()?"
+    r"((?:([-+]?\d+(?:\.\d+)?)(?:(?:\*|(?=[A-Za-z]))([^()]+))?)|[^()]*)\)",
     re.MULTILINE,
 )
-_CODE = re.compile(r"^(\d+)-(\d+):(\d+)\.(\d+)\.(\d+)(?:\*(\d+))?$")
+_CODE = re.compile(r"^(\d+)-(\d+):(\d+)\.(\d+)\.(\d+)(?:[*.](\d+))?$")
 _TIMESTAMP = re.compile(r"^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})([SW])?$")
 # Prefix exponent and base unit of each unit the meters print.
 _UNITS: dict[str, tuple[int, Unit]] = {
@@ -285,10 +286,11 @@ _MANUFACTURERS = {
 # Channels 1 to 4 of the abstract objects (A = 0) are the M-Bus devices wired
 # to the meter, a gas or water meter: their identifiers are not the meter's.
 _OWN_CHANNEL = 0
-# The meters print local time and say only whether summer time applies;
-# every market served here is on Central European Time.
-_SUMMER = timezone(timedelta(hours=2))
-_WINTER = timezone(timedelta(hours=1))
+# The meters print local time and say only whether summer time applies, not
+# their zone (Central European in most markets, Eastern in Lithuania, Irish in
+# Ireland): the clock comes naive, and "W" marks the second of the hour that
+# the end of summer time repeats (fold, as zoneinfo reads it).
+_SECOND_OCCURRENCE = "W"
 
 
 def _parse_timestamp(text: str) -> datetime | None:
@@ -296,10 +298,9 @@ def _parse_timestamp(text: str) -> datetime | None:
     if match is None:
         return None
     year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
-    season = match.group(7)
-    tzinfo = None if season is None else (_SUMMER if season == "S" else _WINTER)
+    fold = int(match.group(7) == _SECOND_OCCURRENCE)
     try:
-        return datetime(2000 + year, month, day, hour, minute, second, tzinfo=tzinfo)
+        return datetime(2000 + year, month, day, hour, minute, second, fold=fold)  # noqa: DTZ001 - the meter's zone is not said
     except ValueError:
         return None
 
@@ -321,11 +322,13 @@ class _LinePlan(NamedTuple):
 def _line_plan(code: str, unit_text: str | None) -> _LinePlan:
     a, b, c, d, e, f = (None if part is None else int(part) for part in _CODE.match(code).groups())  # type: ignore[union-attr]
     obis = ObisCode(a, b, c, d, e, 255 if f is None else f)  # type: ignore[arg-type]
+    quantity = quantity_of(obis)
     known = _UNITS.get(unit_text.lower()) if unit_text is not None else (0, None)
     exponent, unit = known if known is not None else (0, None)
     field = identification(obis) if obis.a != 0 or obis.b == _OWN_CHANNEL else None
-    meaningful = quantity_of(obis) is not None
-    return _LinePlan(obis, field, is_clock(obis), exponent, unit, usable=known is not None, meaningful=meaningful)
+    # A number without the unit its quantity has, or in a unit not known, is in a unit nobody can say.
+    usable = known is not None and (quantity is None or unit == quantity.unit)
+    return _LinePlan(obis, field, is_clock(obis), exponent, unit, usable=usable, meaningful=quantity is not None)
 
 
 def parse_telegram(message: P1Message) -> Telegram:
@@ -347,9 +350,10 @@ def parse_telegram(message: P1Message) -> Telegram:
         elif line.field is not None:
             if first:  # an empty identifier ("0-0:96.1.1()", Iskra's) names nothing: a later one may
                 fields.setdefault(line.field, first)
-        elif number and line.usable:
-            if not line.meaningful:
-                # Never passed on unbounded, and its digits (a gas meter's serial may be 34) never read.
+        elif number:
+            if not (line.meaningful and line.usable):
+                # Never passed on unbounded or in a unit not known, and its digits (a gas meter's serial may
+                # be 34) never read.
                 left_out[line.obis] = None
                 continue
             whole, _, fraction = number.partition(".")
