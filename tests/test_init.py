@@ -615,6 +615,28 @@ async def test_a_silent_meter_that_sends_with_other_keys_is_told_apart_from_a_si
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_a_meter_whose_every_telegram_carries_an_impossible_value_is_told_apart_from_a_silent_one(
+    hass: HomeAssistant, tcp_meter: TcpMeter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A meter that marks a value "not available" (all ones) in every push sends, and shows nothing: the sensor says why."""
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    await wait_for(lambda: value(hass, "connection") == "silent")
+    tcp_meter.start_pushing([kamstrup_frame(default_state(power_export=0xFFFFFFFF))], interval=0.05)
+    await wait_for(lambda: value(hass, "connection") == "implausible")
+    assert entry.runtime_data.reader.decoder.telegrams == 0
+    assert (
+        caplog.text.count(
+            f"Meter {METER_ID}: its telegrams carry values no household has (1-1:2.7.0.255 = 4294967295 is impossible"
+        )
+        == 1
+    )
+    tcp_meter.frames = [kamstrup_frame(default_state())]
+    await wait_for(lambda: value(hass, "connection") == "receiving")
+    assert value(hass, POWER) == "1703"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_hostile_frames_over_tcp_never_reach_the_sensors(
     hass: HomeAssistant, tcp_meter: TcpMeter, hass_client: ClientSessionGenerator
 ) -> None:

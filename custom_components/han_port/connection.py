@@ -126,8 +126,11 @@ class _DecoderProtocol(asyncio.Protocol):
             self.closed.set_result(None)
 
 
-# The drops the coordinator acts on: keys that do not open the frames, and a list still being learned.
-_REPORTED_DROPS = frozenset({DropReason.KEY_MISSING, DropReason.KEY_REJECTED, DropReason.LEARNING})
+# The drops the coordinator acts on: keys that do not open the frames, a list still being learned, and
+# values no household has (which tell why a meter that sends shows nothing).
+_REPORTED_DROPS = frozenset(
+    {DropReason.KEY_MISSING, DropReason.KEY_REJECTED, DropReason.LEARNING, DropReason.IMPLAUSIBLE}
+)
 
 
 class Loss(StrEnum):
@@ -138,6 +141,8 @@ class Loss(StrEnum):
     SILENT = "silent"
     WRONG_KEYS = "wrong_keys"
     """Its telegrams come and pass their checksums, but the keys do not open them (the coordinator tells)."""
+    IMPLAUSIBLE = "implausible"
+    """Its telegrams come and pass their checksums, but carry values no household has (the coordinator tells)."""
     READ_ELSEWHERE = "read_elsewhere"
     """Its port carries a meter another entry reads (the coordinator tells)."""
 

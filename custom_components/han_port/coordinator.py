@@ -48,12 +48,16 @@ type ReaderFactory = Callable[[HanPortCoordinator], TelegramWatch]
 # user is asked for new ones (grid companies do change them).
 KEY_PROBLEMS_BEFORE_REAUTH = 3
 KEYS_FAIL = "its telegrams do not open with the configured keys"
+# Telegrams in a row that pass their checksums but carry values no household has, before a silent meter
+# is said to send them: a meter that marks a value "not available" (all ones) in every push, say.
+IMPLAUSIBLE_BEFORE_TOLD = 3
 # What the log says brings a meter gone back, by why it is gone.
 _COMES_BACK = {
     Loss.CANNOT_OPEN: f"the connection is tried again at least every {BACKOFF_MAX:.0f} s",
     Loss.CLOSED: f"the connection is tried again at least every {BACKOFF_MAX:.0f} s",
     Loss.SILENT: "it is read again as soon as it sends",
     Loss.WRONG_KEYS: "Home Assistant asks for the meter's keys",
+    Loss.IMPLAUSIBLE: "it is read again as soon as its values are possible",
     Loss.READ_ELSEWHERE: "a repair issue asks which entry reads which meter",
 }
 
@@ -99,6 +103,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.unavailable_because: Loss | None = None
         """Why the meter is unavailable, as the connection sensor names it (None while it is read)."""
         self._key_problems = 0
+        # Telegrams in a row dropped for values no household has, and why the last was.
+        self._implausible_in_a_row = 0
+        self._implausible = ""
 
     async def async_load_energy(self) -> None:
         """Take back the energy state and the replay counters kept over a restart."""
@@ -120,7 +127,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
     @callback
     def telegram_received(self, telegram: Telegram) -> None:
         """Merge a telegram into the meter's state and push it to entities."""
-        self._key_problems = 0
+        self._key_problems = self._implausible_in_a_row = 0
         self.issues.meter_heard()
         self.learning.learned()
         if not self._is_this_meters(telegram):
@@ -224,17 +231,25 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
 
     @callback
     def frame_dropped(self, drop: DroppedFrame) -> None:
-        """Act on a drop the user must hear of: keys that do not open the frames, or a list still being learned."""
+        """Act on a drop the user must hear of: keys that fail, a list still being learned, impossible values."""
         if drop.reason is DropReason.LEARNING:
             self.learning.heard(drop.detail)
             self.async_update_listeners()
             return
-        self._key_problems += 1
-        if self._key_problems == KEY_PROBLEMS_BEFORE_REAUTH:
-            LOGGER.warning("Meter %s: %s", self.data.meter_id, KEYS_FAIL)
-            self.config_entry.async_start_reauth(self.hass)
-            if self.unavailable_because is Loss.SILENT and not self.last_update_success:
-                self._mark_unavailable(*self._why_unavailable())
+        if drop.reason is DropReason.IMPLAUSIBLE:
+            self._implausible_in_a_row += 1
+            self._implausible = drop.detail
+            told = self._implausible_in_a_row == IMPLAUSIBLE_BEFORE_TOLD
+            if told:
+                LOGGER.warning("Meter %s: %s; they are not shown", self.data.meter_id, self._implausible_cause)
+        else:
+            self._key_problems += 1
+            told = self._key_problems == KEY_PROBLEMS_BEFORE_REAUTH
+            if told:
+                LOGGER.warning("Meter %s: %s", self.data.meter_id, KEYS_FAIL)
+                self.config_entry.async_start_reauth(self.hass)
+        if told and self.unavailable_because is Loss.SILENT and not self.last_update_success:
+            self._mark_unavailable(*self._why_unavailable())
 
     @callback
     def availability_changed(self, available: bool) -> None:
@@ -253,7 +268,13 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if loss is Loss.SILENT and self._key_problems >= KEY_PROBLEMS_BEFORE_REAUTH:
             # Telegrams come, and pass their checksums: the keys are what fails, not the line.
             return KEYS_FAIL, Loss.WRONG_KEYS
+        if loss is Loss.SILENT and self._implausible_in_a_row >= IMPLAUSIBLE_BEFORE_TOLD:
+            return self._implausible_cause, Loss.IMPLAUSIBLE
         return self.reader.lost or "no valid telegram", loss
+
+    @property
+    def _implausible_cause(self) -> str:
+        return f"its telegrams carry values no household has ({self._implausible})"
 
     def _mark_unavailable(self, cause: str, kind: Loss) -> None:
         """Make the entities unavailable, logged once as a warning with the cause (of this kind).
