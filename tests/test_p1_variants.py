@@ -531,3 +531,9 @@ def test_the_meters_clock_is_its_local_time_in_whatever_zone_it_keeps(stamp: str
     assert telegram.timestamp == local
     assert telegram.timestamp is not None
     assert (telegram.timestamp.tzinfo, telegram.timestamp.fold) == (None, fold)
+
+
+def test_a_swedish_aidon_p1_port_names_its_maker_and_type() -> None:
+    lines = ["0-0:1.0.0(240115130010W)", "1-0:1.8.0(00006678.394*kWh)", "1-0:1.7.0(0001.453*kW)"]
+    telegram = only_telegram(Decoder().feed_events(encoder.p1_telegram("ADN9 6534", lines)))
+    assert (telegram.manufacturer, telegram.meter_type) == ("Aidon", "6534")

@@ -279,6 +279,7 @@ _MANUFACTURERS = {
     "LGZ": "Landis+Gyr",
     "KFM": "Kaifa",
     "AID": "Aidon",
+    "ADN": "Aidon",  # Swedish Aidon P1 ports ("/ADN9 6534")
     "ISK": "Iskraemeco",
     "SAG": "Sagemcom",
     "ESY": "EasyMeter",
@@ -367,6 +368,7 @@ def parse_telegram(message: P1Message) -> Telegram:
     model = ident[4:]
     if model.startswith("\\") and len(model) > 1:
         model = model[2:]
+    model = model.strip()  # Aidon's "/ADN9 6534" sets its type apart with a space
     return Telegram(
         format="p1",
         manufacturer=_MANUFACTURERS.get(flag.upper()),
