@@ -514,6 +514,31 @@ async def test_hourly_totals_are_restored_after_a_restart(hass: HomeAssistant, t
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_a_total_kept_newer_than_home_assistants_restored_state_is_shown_after_a_power_cut(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """Restored states are kept every 15 minutes; the store has the hourly list that came since: never a fall."""
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.send(kamstrup_frame(default_state(energy_import=155_232_520), hourly=True))
+    energy = entity_id(hass, "energy_import")
+    await wait_for(lambda: value(hass, energy) == "155232.52")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    # The power went before Home Assistant kept the state: what it restores is the hour before's.
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State(energy, "155232.51", last_reported=None),
+                {"native_value": 155232510, "native_unit_of_measurement": "Wh"},
+            )
+        ],
+    )
+    await set_up(hass, entry)
+    assert value(hass, energy) == "155232.52"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 POWER_IMPORT_OBIS = ObisCode(1, 1, 1, 7, 0, 255)
 LIVE = "live_energy_import"
 THIS_HOUR = "use_this_hour"

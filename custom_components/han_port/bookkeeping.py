@@ -201,14 +201,16 @@ class EnergyBookkeeping:
         self._store.async_delay_save(self._stored, 0)
 
     def seed_total(self, register: Code, value: float, when: datetime) -> float:
-        """Tell the guard a total's last known value, as restored after a restart; return it rescaled.
+        """Tell the guard a total's last known value, as restored after a restart; return the total to show.
 
         A total restored from before a change of the current-transformer
         ratio is rescaled to the new one, as the meter's next total will be.
+        The guard's own, kept in the store, may be newer: Home Assistant keeps
+        restored states every 15 minutes, and a power cut loses the rest.
         """
         value *= self._restored_scale
         self.guard.seed(register, value, when)
-        return value
+        return max(value, self.guard.last(register) or value)
 
     def take(self, telegram: Telegram, meter: str | None, now: datetime) -> dict[Code, Reading]:
         """Return the present values of a telegram that may be shown, scaled, and feed them to the energy figures.
