@@ -15,16 +15,18 @@ from typing import TYPE_CHECKING
 import pytest
 from homeassistant.components.recorder.statistics import list_statistic_ids
 from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import mock_restore_cache_with_extra_data
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
     statistics_during_period,
 )
 
+from custom_components.han_port import sensor as sensor_module
 from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 from custom_components.han_port.diagnostics import async_get_config_entry_diagnostics
 
-from .meter import meter_hours_read_back
+from .meter import entity_id, meter_hours_read_back
 from .test_energy_guard import METER_ID, push, reader_connected, set_up, telegram
 
 if TYPE_CHECKING:
@@ -516,4 +518,41 @@ async def test_an_hourly_list_replayed_twenty_minutes_later_never_freezes_live_e
     # Live energy (and the hour's use on it) must have grown by the ten minutes' 600 Wh.
     assert after - before == pytest.approx(600, abs=15), (before, after)
     assert energy.tariff.current_hour_use(after) - use_before == pytest.approx(600, abs=15)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_live_energy_never_falls_below_its_last_recorded_state_after_a_power_cut(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store is kept every five minutes and restored states every 15: the recorder has the last state written."""
+    monkeypatch.setattr(sensor_module, "DERIVED_WRITE_INTERVAL", 0.0)
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    at = ELEVEN + timedelta(seconds=10)
+    await push(hass, freezer, entry, at, hourly_list(44_000_000, ELEVEN))
+    for _ in range(4 * 60 // 10):  # four minutes at 3.6 kW: 240 Wh the store has not kept
+        at += timedelta(seconds=10)
+        await push(hass, freezer, entry, at, power_list(3600))
+    live = entity_id(hass, "live_energy_import")
+    last_written = float(hass.states.get(live).state)  # type: ignore[union-attr]
+    assert last_written == pytest.approx(44_000.236, abs=0.001)
+    await async_wait_recording_done(hass)
+
+    async def power_cut() -> None:
+        """Nothing is kept at the stop: the power went."""
+
+    monkeypatch.setattr(entry.runtime_data.energy, "async_save", power_cut)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    mock_restore_cache_with_extra_data(hass, [])  # the last 15-minute keep came before the hourly list
+    freezer.move_to(at + timedelta(minutes=1))
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await meter_hours_read_back(hass, entry)
+    await async_wait_recording_done(hass)
+    await hass.async_block_till_done()
+    assert float(hass.states.get(live).state) >= last_written  # type: ignore[union-attr]
+    await push(hass, freezer, entry, at + timedelta(minutes=1, seconds=10), power_list(3600))
+    assert float(hass.states.get(live).state) >= last_written  # type: ignore[union-attr]
     await hass.config_entries.async_unload(entry.entry_id)

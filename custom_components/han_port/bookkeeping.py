@@ -212,6 +212,15 @@ class EnergyBookkeeping:
         self.guard.seed(register, value, when)
         return max(value, self.guard.last(register) or value)
 
+    def keep_live_energy_at_least(self, power: Code, watt_hours: float) -> None:
+        """Keep the live energy of a power (import or export) from falling below a total it showed before.
+
+        After a power cut the recorder has a later state than the store, which
+        is written every few minutes: live energy holds there until it passes it.
+        """
+        live = self.live_import if power == ACTIVE_POWER_IMPORT.code else self.live_export
+        live.hold_at_least(watt_hours * self._restored_scale)
+
     def take(self, telegram: Telegram, meter: str | None, now: datetime) -> dict[Code, Reading]:
         """Return the present values of a telegram that may be shown, scaled, and feed them to the energy figures.
 

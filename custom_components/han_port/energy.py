@@ -90,6 +90,11 @@ class LiveEnergy:
         self.estimate = watt_hours
         self.published = max(self.published or watt_hours, watt_hours)
 
+    def hold_at_least(self, watt_hours: float) -> None:
+        """Never publish less than a total shown before; the estimate goes on, and passes it in time."""
+        if math.isfinite(watt_hours) and (self.published is None or watt_hours > self.published):
+            self.published = watt_hours
+
     def reset(self, watt_hours: float) -> None:
         """Start again from a register that went down: the meter was reset or swapped."""
         self.register = self.estimate = self.published = watt_hours

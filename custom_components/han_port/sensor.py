@@ -42,6 +42,7 @@ from .decoder import (
 )
 from .entity import HanPortEntity
 from .registers import ACTIVE_POWER_EXPORT, ACTIVE_POWER_IMPORT, REGISTERS, Register
+from .statistics import async_last_recorded_energy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -578,6 +579,29 @@ class HanPortDerivedSensor(HanPortEntity, SensorEntity):
         super().__init__(coordinator, description)
         if description.device_class is SensorDeviceClass.ENUM:
             self._attr_options = step_labels(coordinator.energy.tariff.thresholds)
+        # Set while a total waits to learn the last state the recorder has of it: shown only then.
+        self._reading_back = False
+
+    async def async_added_to_hass(self) -> None:
+        """Read a total's last recorded state back first: it never falls below what the recorder has of it."""
+        await super().async_added_to_hass()
+        if self.entity_description.state_class is not SensorStateClass.TOTAL_INCREASING:
+            return
+        if "recorder" not in self.hass.config.components or self.entity_description.needs is None:
+            return
+        self._reading_back = True
+        self.coordinator.config_entry.async_create_background_task(
+            self.hass, self._async_read_back(self.entity_description.needs), f"{self.entity_id} read back"
+        )
+
+    async def _async_read_back(self, power: Code) -> None:
+        try:
+            last = await async_last_recorded_energy(self.hass, self.entity_id)
+            if last is not None:
+                self.coordinator.energy.keep_live_energy_at_least(power, last)
+        finally:
+            self._reading_back = False
+            self.async_write_ha_state()
 
     @property
     def write_interval(self) -> float:
@@ -592,6 +616,8 @@ class HanPortDerivedSensor(HanPortEntity, SensorEntity):
     @property
     def native_value(self) -> StateType:
         """The figure, worked out now, to the resolution that means something."""
+        if self._reading_back:
+            return None
         value = self.entity_description.value_fn(self.coordinator)
         if isinstance(value, int | float):
             resolution = self.entity_description.resolution

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from homeassistant.components.recorder.history import get_last_state_changes
 from homeassistant.components.recorder.models import StatisticData
 from homeassistant.components.recorder.statistics import async_add_external_statistics, get_last_statistics
-from homeassistant.const import UnitOfEnergy
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, UnitOfEnergy
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
@@ -223,3 +225,24 @@ class MeterHourStatistics:
 
 def _boundary(anchor: Boundary) -> dict[str, Any]:
     return {"at": anchor.at.isoformat(), "sum": anchor.sum / 1000, "estimated": anchor.estimated}
+
+
+async def async_last_recorded_energy(hass: HomeAssistant, entity_id: str) -> float | None:
+    """Return the last energy (Wh) the recorder wrote for an entity; None where it wrote none, or has no database.
+
+    After a power cut it is newer than what the store and the restored
+    states kept, which are written every few minutes.
+    """
+    recorder = get_instance(hass)
+    if not await recorder.async_db_ready:
+        return None
+    # The last two states, latest first: an entry unloaded records its entities unavailable at the end.
+    found = await recorder.async_add_executor_job(get_last_state_changes, hass, 2, entity_id)
+    for state in reversed(found.get(entity_id, [])):
+        try:
+            return EnergyConverter.convert(
+                float(state.state), state.attributes.get(ATTR_UNIT_OF_MEASUREMENT), UnitOfEnergy.WATT_HOUR
+            )
+        except (ValueError, HomeAssistantError):
+            continue
+    return None
