@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from homeassistant.components.recorder.statistics import list_statistic_ids
+from homeassistant.core import State
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import mock_restore_cache_with_extra_data
 from pytest_homeassistant_custom_component.components.recorder.common import (
@@ -27,7 +28,7 @@ from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 from custom_components.han_port.diagnostics import async_get_config_entry_diagnostics
 
 from .meter import entity_id, meter_hours_read_back
-from .test_energy_guard import METER_ID, push, reader_connected, set_up, telegram
+from .test_energy_guard import METER_ID, push, push_and_let_writes_happen, reader_connected, set_up, telegram
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
@@ -521,6 +522,50 @@ async def test_an_hourly_list_replayed_twenty_minutes_later_never_freezes_live_e
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def power_cut_and_start(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    restored: list[tuple[State, dict[str, Any]]],
+) -> None:
+    """Stop with nothing kept (the power went), Home Assistant's restored states older still, then start again."""
+    await async_wait_recording_done(hass)
+
+    async def nothing_kept() -> None:
+        """The stop never came."""
+
+    monkeypatch.setattr(entry.runtime_data.energy, "async_save", nothing_kept)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    mock_restore_cache_with_extra_data(hass, restored)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await meter_hours_read_back(hass, entry)
+    await async_wait_recording_done(hass)
+    await hass.async_block_till_done()
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_register_total_never_falls_below_its_last_recorded_state_after_a_power_cut(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store is kept at each hour's first telegram; the hourly list comes seconds after it."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    await push(hass, freezer, entry, ELEVEN + timedelta(seconds=10), hourly_list(44_000_000, ELEVEN))
+    twelve = ELEVEN + timedelta(hours=1)
+    await push_and_let_writes_happen(hass, freezer, entry, twelve + timedelta(seconds=2), power_list(1000))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(44_001_000, twelve))
+    energy = entity_id(hass, "energy_import")
+    assert hass.states.get(energy).state == "44001.0"  # type: ignore[union-attr]
+    freezer.move_to(twelve + timedelta(minutes=1))
+    # Home Assistant kept the states last at 11:55.
+    kept = (State(energy, "44000.0"), {"native_value": 44_000_000, "native_unit_of_measurement": "Wh"})
+    await power_cut_and_start(hass, entry, monkeypatch, [kept])
+    assert hass.states.get(energy).state == "44001.0"  # type: ignore[union-attr]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 @pytest.mark.usefixtures("recorder_mock")
 async def test_live_energy_never_falls_below_its_last_recorded_state_after_a_power_cut(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
@@ -537,21 +582,8 @@ async def test_live_energy_never_falls_below_its_last_recorded_state_after_a_pow
     live = entity_id(hass, "live_energy_import")
     last_written = float(hass.states.get(live).state)  # type: ignore[union-attr]
     assert last_written == pytest.approx(44_000.236, abs=0.001)
-    await async_wait_recording_done(hass)
-
-    async def power_cut() -> None:
-        """Nothing is kept at the stop: the power went."""
-
-    monkeypatch.setattr(entry.runtime_data.energy, "async_save", power_cut)
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-    mock_restore_cache_with_extra_data(hass, [])  # the last 15-minute keep came before the hourly list
     freezer.move_to(at + timedelta(minutes=1))
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    await meter_hours_read_back(hass, entry)
-    await async_wait_recording_done(hass)
-    await hass.async_block_till_done()
+    await power_cut_and_start(hass, entry, monkeypatch, [])
     assert float(hass.states.get(live).state) >= last_written  # type: ignore[union-attr]
     await push(hass, freezer, entry, at + timedelta(minutes=1, seconds=10), power_list(3600))
     assert float(hass.states.get(live).state) >= last_written  # type: ignore[union-attr]

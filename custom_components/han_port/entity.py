@@ -10,11 +10,13 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import CONF_GENERATED_ID, CONF_MANUFACTURER, DOMAIN
+from .const import CONF_GENERATED_ID, CONF_MANUFACTURER, DOMAIN, LOGGER
 from .coordinator import HanPortCoordinator
 from .identity import meter_number
+from .statistics import async_last_recorded_energy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     from homeassistant.helpers.entity import EntityDescription
@@ -35,6 +37,8 @@ class HanPortEntity(CoordinatorEntity[HanPortCoordinator]):
     _shown: tuple[bool, object] | None = None
     _written_at = 0.0
     _pending_write: CALLBACK_TYPE | None = None
+    reading_back = False
+    """Whether a total waits for the last state the recorder wrote of it (see read_back_total): it shows nothing."""
 
     def __init__(self, coordinator: HanPortCoordinator, description: EntityDescription) -> None:
         """Describe the entity and attach it to the meter's device."""
@@ -61,6 +65,32 @@ class HanPortEntity(CoordinatorEntity[HanPortCoordinator]):
         self._shown = self._what_is_shown()
         self._written_at = time.monotonic()
         self.async_on_remove(self._cancel_pending_write)
+
+    def read_back_total(self, take: Callable[[float, datetime], None]) -> None:
+        """Show nothing until the last energy (Wh) the recorder wrote of this total, and when, is read back and taken.
+
+        After a power cut that state is newer than what the store and the
+        restored states kept, which are written every few minutes: a total
+        shown below it would be a fall.
+        """
+        if "recorder" not in self.hass.config.components:
+            return
+        self.reading_back = True
+        self._shown = self._what_is_shown()
+        self.coordinator.config_entry.async_create_background_task(
+            self.hass, self._async_read_back(take), f"{self.entity_id} read back"
+        )
+
+    async def _async_read_back(self, take: Callable[[float, datetime], None]) -> None:
+        try:
+            recorded = await async_last_recorded_energy(self.hass, self.entity_id)
+        except Exception:  # noqa: BLE001 - a database that fails must not hide the total for good
+            LOGGER.debug("Cannot read back the last state of %s", self.entity_id, exc_info=True)
+            recorded = None
+        if recorded is not None:
+            take(*recorded)
+        self.reading_back = False
+        self._write(self._what_is_shown())
 
     @callback
     def _handle_coordinator_update(self) -> None:

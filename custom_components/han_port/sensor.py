@@ -42,7 +42,6 @@ from .decoder import (
 )
 from .entity import HanPortEntity
 from .registers import ACTIVE_POWER_EXPORT, ACTIVE_POWER_IMPORT, REGISTERS, Register
-from .statistics import async_last_recorded_energy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -502,25 +501,32 @@ class HanPortSensor(HanPortEntity, RestoreSensor):
         return self.entity_description.state_class is SensorStateClass.TOTAL_INCREASING
 
     async def async_added_to_hass(self) -> None:
-        """Restore totals, which some meters send only once an hour."""
+        """Restore totals, which some meters send only once an hour; energy's from the recorder's last state too."""
         await super().async_added_to_hass()
         if not self._is_total:
             return
         last = await self.async_get_last_sensor_data()
         state = await self.async_get_last_state()
-        if last is None or not isinstance(last.native_value, int | float) or state is None:
-            return
-        # The guard compares new totals with the restored one, in base units,
-        # rescaled if the current-transformer ratio changed since.
+        if last is not None and isinstance(last.native_value, int | float) and state is not None:
+            self._seed(float(last.native_value) * self.entity_description.divisor, state.last_reported)
+        if self.entity_description.device_class is SensorDeviceClass.ENERGY:
+            self.read_back_total(self._seed)
+
+    def _seed(self, total: float, when: datetime) -> None:
+        """Show a total known from before (in base units) until the meter sends one, and tell the guard of it.
+
+        The guard compares new totals with it, rescaled if the
+        current-transformer ratio changed since; the higher of what is known is shown.
+        """
         divisor = self.entity_description.divisor
-        raw = self.coordinator.seed_total(
-            self.entity_description.register, float(last.native_value) * divisor, state.last_reported
-        )
-        self._restored = raw / divisor
+        raw = self.coordinator.seed_total(self.entity_description.register, total, when) / divisor
+        self._restored = raw if self._restored is None else max(self._restored, raw)
 
     @property
     def native_value(self) -> StateType:
         """The register's last value, or the restored total until the meter sends it."""
+        if self.reading_back:
+            return None
         reading = self.coordinator.data.readings.get(self.entity_description.register)
         if reading is None:
             return self._restored
@@ -579,29 +585,15 @@ class HanPortDerivedSensor(HanPortEntity, SensorEntity):
         super().__init__(coordinator, description)
         if description.device_class is SensorDeviceClass.ENUM:
             self._attr_options = step_labels(coordinator.energy.tariff.thresholds)
-        # Set while a total waits to learn the last state the recorder has of it: shown only then.
-        self._reading_back = False
 
     async def async_added_to_hass(self) -> None:
-        """Read a total's last recorded state back first: it never falls below what the recorder has of it."""
+        """Read live energy's last recorded state back first: it never falls below what the recorder has of it."""
         await super().async_added_to_hass()
-        if self.entity_description.state_class is not SensorStateClass.TOTAL_INCREASING:
-            return
-        if "recorder" not in self.hass.config.components or self.entity_description.needs is None:
-            return
-        self._reading_back = True
-        self.coordinator.config_entry.async_create_background_task(
-            self.hass, self._async_read_back(self.entity_description.needs), f"{self.entity_id} read back"
-        )
-
-    async def _async_read_back(self, power: Code) -> None:
-        try:
-            last = await async_last_recorded_energy(self.hass, self.entity_id)
-            if last is not None:
-                self.coordinator.energy.keep_live_energy_at_least(power, last)
-        finally:
-            self._reading_back = False
-            self.async_write_ha_state()
+        power = self.entity_description.needs
+        if self.entity_description.state_class is SensorStateClass.TOTAL_INCREASING and power is not None:
+            self.read_back_total(
+                lambda watt_hours, _when: self.coordinator.energy.keep_live_energy_at_least(power, watt_hours)
+            )
 
     @property
     def write_interval(self) -> float:
@@ -616,7 +608,7 @@ class HanPortDerivedSensor(HanPortEntity, SensorEntity):
     @property
     def native_value(self) -> StateType:
         """The figure, worked out now, to the resolution that means something."""
-        if self._reading_back:
+        if self.reading_back:
             return None
         value = self.entity_description.value_fn(self.coordinator)
         if isinstance(value, int | float):

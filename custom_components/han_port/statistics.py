@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 ESTIMATED_HOURS_KEPT = 48
 # Totals that may wait for the recorder's last hours: far more than a bridge hands over on connecting.
 MAX_WAITING = 256
+# The last states of an entity looked through for its last number.
+_LAST_STATES = 3
 _KVARH = "kvarh"
 _CODES = {register.key: register.code for register in REGISTERS}
 
@@ -227,8 +229,8 @@ def _boundary(anchor: Boundary) -> dict[str, Any]:
     return {"at": anchor.at.isoformat(), "sum": anchor.sum / 1000, "estimated": anchor.estimated}
 
 
-async def async_last_recorded_energy(hass: HomeAssistant, entity_id: str) -> float | None:
-    """Return the last energy (Wh) the recorder wrote for an entity; None where it wrote none, or has no database.
+async def async_last_recorded_energy(hass: HomeAssistant, entity_id: str) -> tuple[float, datetime] | None:
+    """Return the last energy (Wh) the recorder wrote for an entity, and when; None where it wrote none.
 
     After a power cut it is newer than what the store and the restored
     states kept, which are written every few minutes.
@@ -236,13 +238,13 @@ async def async_last_recorded_energy(hass: HomeAssistant, entity_id: str) -> flo
     recorder = get_instance(hass)
     if not await recorder.async_db_ready:
         return None
-    # The last two states, latest first: an entry unloaded records its entities unavailable at the end.
-    found = await recorder.async_add_executor_job(get_last_state_changes, hass, 2, entity_id)
+    # The last few states, latest first: an entry unloaded records its entities unavailable, and the entity
+    # itself unknown while it reads back.
+    found = await recorder.async_add_executor_job(get_last_state_changes, hass, _LAST_STATES, entity_id)
     for state in reversed(found.get(entity_id, [])):
         try:
-            return EnergyConverter.convert(
-                float(state.state), state.attributes.get(ATTR_UNIT_OF_MEASUREMENT), UnitOfEnergy.WATT_HOUR
-            )
+            unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+            return EnergyConverter.convert(float(state.state), unit, UnitOfEnergy.WATT_HOUR), state.last_updated
         except (ValueError, HomeAssistantError):
             continue
     return None
