@@ -305,6 +305,12 @@ async def test_garbled_port_tries_every_setting(hass: HomeAssistant, tcp_meter: 
     result = await flow.submit({CONF_DEVICE: f"socket://127.0.0.1:{tcp_meter.port}"})
     assert result["errors"] == {CONF_DEVICE: "no_valid_telegram"}
     assert [p["line"] for p in flow.progress] == ["2400 8E1", "2400 8N1", "9600 8N1", "115200 8N1"]
+    # Telegrams that hold together at the first setting are the meter's line, whatever their values.
+    tcp_meter.start_pushing([kamstrup_frame(default_state(power_export=0xFFFFFFFF))])
+    flow.progress.clear()
+    result = await flow.submit({CONF_DEVICE: f"socket://127.0.0.1:{tcp_meter.port}"})
+    assert result["errors"] == {CONF_DEVICE: "implausible_values"}
+    assert [p["line"] for p in flow.progress] == ["2400 8E1"]
     # The HAN port gets opened; the user tries again, and the form kept the address.
     assert suggested(result, CONF_DEVICE) == f"socket://127.0.0.1:{tcp_meter.port}"
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
@@ -326,6 +332,11 @@ async def test_bridge_errors_are_told_apart(hass: HomeAssistant, tcp_meter: TcpM
     tcp_meter.start_pushing([bytes(damaged), b"\x00\xff" * 50])
     result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
     assert result["errors"] == {CONF_HOST: "bridge_garbled"}
+    # Telegrams that hold together, each with a value no household has (all ones: "not available"): the line is
+    # right, and no other line settings are tried.
+    tcp_meter.start_pushing([kamstrup_frame(default_state(power_export=0xFFFFFFFF))])
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    assert result["errors"] == {CONF_HOST: "implausible_values"}
     # Busy: it hangs up on a second client.
     async with bridge(lambda _reader, writer: writer.close()) as port:
         result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})

@@ -367,6 +367,8 @@ class ProbeResult:
     """False when the port would not open or the bridge could not be reached."""
     learning: bool = False
     """The meter sends a list of bare values no table knows: it is learned from its physics once set up."""
+    implausible: bool = False
+    """Telegrams that passed their checksums came, each with a value no household has: the line is right."""
 
 
 class Listener:
@@ -378,6 +380,7 @@ class Listener:
         self.heard: asyncio.Future[ProbeResult] = asyncio.get_running_loop().create_future()
         """Done when listening may stop: a telegram with the meter id, or a key problem."""
         self._best: Telegram | None = None
+        self._implausible = False
 
     def event(self, event: Telegram | DroppedFrame) -> None:
         """Take one decoded event."""
@@ -393,12 +396,15 @@ class Listener:
             self.heard.set_result(ProbeResult(key_problem=event.reason, ciphering=event.ciphering, p1_port=p1_port))
         elif event.reason is DropReason.LEARNING:
             self.heard.set_result(ProbeResult(learning=True))
+        elif event.reason is DropReason.IMPLAUSIBLE:
+            self._implausible = True  # a telegram that holds together may still come
 
     def result(self, received: int, *, closed: bool = False) -> ProbeResult:
         """Say what was heard in all, once listening stopped: a telegram without an id if nothing better came."""
         if self.heard.done():
             return replace(self.heard.result(), received=received)
-        return ProbeResult(self._best, received=received, closed=closed)
+        implausible = self._best is None and self._implausible
+        return ProbeResult(self._best, received=received, closed=closed, implausible=implausible)
 
 
 async def probe(

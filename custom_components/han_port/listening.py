@@ -91,7 +91,12 @@ class Listening:
             return False
         heard = self._task.result()
         self._task = None
-        garbled = heard.received > 0 and heard.telegram is None and heard.key_problem is None and not heard.learning
+        garbled = (
+            heard.received > 0
+            and heard.telegram is None
+            and heard.key_problem is None
+            and not (heard.learning or heard.implausible)
+        )
         if garbled and not heard.closed and self.attempt + 1 < len(self.candidates):
             # Bytes that make no frame: the line settings may be wrong, try the next.
             self.attempt += 1
@@ -133,10 +138,12 @@ class Listening:
             CONF_LIST_VERSION: telegram.list_version if telegram else None,
         }
 
-    def error_kind(self) -> str:
-        """Name what went wrong: three different things a user does differently about."""
+    def error_kind(self) -> str:  # noqa: PLR0911 - one answer for each thing the user does differently about
+        """Name what went wrong, as the user does something different about each."""
         heard = self.heard
         bridge = CONF_HOST in self.connection
+        if heard.implausible:
+            return "implausible_values"
         if CONF_TOPIC in self.connection:
             if not heard.opened:
                 return "broker_unreachable"
