@@ -326,7 +326,7 @@ def test_p1_lines_that_are_not_readings_are_skipped() -> None:
             "0-0:96.13.0()",
             "0-1:24.2.1(101209112500W)(12785.123*m3)",  # gas volume: no base unit here
             "1-0:99.97.0(1)(0-0:96.7.19)(000101000001W)(2147483647*s)",
-            "1-0:1.7.0(0000.100)",  # no unit: kept as sent
+            "1-0:1.7.0(0000.100)",  # no unit: W or kW, nobody can say
             "1-0:2.7.0(abc*kW)",
         ],
     )
@@ -335,9 +335,10 @@ def test_p1_lines_that_are_not_readings_are_skipped() -> None:
     assert parsed.meter_type == "53833635_A"
     assert parsed.meter_id == "4530303034"
     assert parsed.timestamp is None
-    # The event log's first value (its length) is a plain count, of no quantity: left out, and said so.
-    assert {str(code): reading.value for code, reading in parsed.readings.items()} == {"1-0:1.7.0.255": 0.1}
-    assert parsed.left_out == (ObisCode.parse("1-0:99.97.0"),)
+    # The event log's first value (its length) is a plain count, of no quantity; the gas volume and the power
+    # without its unit are in units nobody can say: each left out, and said so.
+    assert parsed.readings == {}
+    assert parsed.left_out == tuple(ObisCode.parse(code) for code in ("0-1:24.2.1", "1-0:99.97.0", "1-0:1.7.0"))
 
 
 def test_p1_impossible_date_and_missing_ident() -> None:
