@@ -336,9 +336,10 @@ def test_p1_lines_that_are_not_readings_are_skipped() -> None:
     assert parsed.meter_id == "4530303034"
     assert parsed.timestamp is None
     # The event log's first value (its length) is a plain count, of no quantity; the gas volume and the power
-    # without its unit are in units nobody can say: each left out, and said so.
+    # without its unit are in units nobody can say, and "abc" is no number: each left out, and said so.
     assert parsed.readings == {}
-    assert parsed.left_out == tuple(ObisCode.parse(code) for code in ("0-1:24.2.1", "1-0:99.97.0", "1-0:1.7.0"))
+    left_out = ("0-1:24.2.1", "1-0:99.97.0", "1-0:1.7.0", "1-0:2.7.0")
+    assert parsed.left_out == tuple(ObisCode.parse(code) for code in left_out)
 
 
 def test_p1_impossible_date_and_missing_ident() -> None:

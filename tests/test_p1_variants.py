@@ -537,3 +537,26 @@ def test_a_swedish_aidon_p1_port_names_its_maker_and_type() -> None:
     lines = ["0-0:1.0.0(240115130010W)", "1-0:1.8.0(00006678.394*kWh)", "1-0:1.7.0(0001.453*kW)"]
     telegram = only_telegram(Decoder().feed_events(encoder.p1_telegram("ADN9 6534", lines)))
     assert (telegram.manufacturer, telegram.meter_type) == ("Aidon", "6534")
+
+
+@pytest.mark.parametrize(
+    ("lines", "read", "left_out"),
+    [
+        # A value with its unit after a space, or a bare '*': no number is read, and the code is said left out.
+        (["1-0:1.7.0(01.193 kW)", "1-0:13.7.0(0.987*)"], {}, ["1-0:1.7.0", "1-0:13.7.0"]),
+        # A code sent twice (damage, or an edited telegram resealed), once readable: read, never also left out.
+        (["1-0:1.7.0(01.193)", "1-0:1.7.0(01.193*kW)"], {"1-0:1.7.0": (1193, W)}, []),
+    ],
+)
+def test_a_code_is_read_or_said_left_out_never_both_never_neither(
+    lines: list[str], read: dict[str, tuple[float, Unit]], left_out: list[str]
+) -> None:
+    telegram = only_telegram(Decoder().feed_events(encoder.p1_telegram("KFM5KAIFA-METER", lines)))
+    assert values(telegram) == read
+    assert telegram.left_out == tuple(code(text) for text in left_out)
+
+
+def test_a_clock_with_a_line_end_inside_it_is_no_clock() -> None:
+    lines = ["0-0:1.0.0(240115130010W\n)", "1-0:1.7.0(01.000*kW)"]
+    telegram = only_telegram(Decoder().feed_events(encoder.p1_telegram("KFM5KAIFA-METER", lines)))
+    assert telegram.timestamp is None

@@ -250,10 +250,10 @@ _MAX_DIGITS = 18
 _DATA_LINE = re.compile(
     r"^(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:[*.]\d{1,3})?)\((?:\d{12}[SW]\)\()?"
     r"((?:([-+]?\d+(?:\.\d+)?)(?:(?:\*|(?=[A-Za-z]))([^()]+))?)|[^()]*)\)",
-    re.MULTILINE,
+    re.MULTILINE | re.ASCII,
 )
-_CODE = re.compile(r"^(\d+)-(\d+):(\d+)\.(\d+)\.(\d+)(?:[*.](\d+))?$")
-_TIMESTAMP = re.compile(r"^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})([SW])?$")
+_CODE = re.compile(r"(\d+)-(\d+):(\d+)\.(\d+)\.(\d+)(?:[*.](\d+))?", re.ASCII)
+_TIMESTAMP = re.compile(r"(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})([SW])?", re.ASCII)
 # Prefix exponent and base unit of each unit the meters print.
 _UNITS: dict[str, tuple[int, Unit]] = {
     "w": (0, Unit.WATT),
@@ -295,7 +295,7 @@ _SECOND_OCCURRENCE = "W"
 
 
 def _parse_timestamp(text: str) -> datetime | None:
-    match = _TIMESTAMP.match(text)
+    match = _TIMESTAMP.fullmatch(text)
     if match is None:
         return None
     year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
@@ -321,7 +321,7 @@ class _LinePlan(NamedTuple):
 
 @lru_cache(maxsize=1024)
 def _line_plan(code: str, unit_text: str | None) -> _LinePlan:
-    a, b, c, d, e, f = (None if part is None else int(part) for part in _CODE.match(code).groups())  # type: ignore[union-attr]
+    a, b, c, d, e, f = (None if part is None else int(part) for part in _CODE.fullmatch(code).groups())  # type: ignore[union-attr]
     obis = ObisCode(a, b, c, d, e, 255 if f is None else f)  # type: ignore[arg-type]
     quantity = quantity_of(obis)
     known = _UNITS.get(unit_text.lower()) if unit_text is not None else (0, None)
@@ -330,6 +330,15 @@ def _line_plan(code: str, unit_text: str | None) -> _LinePlan:
     # A number without the unit its quantity has, or in a unit not known, is in a unit nobody can say.
     usable = known is not None and (quantity is None or unit == quantity.unit)
     return _LinePlan(obis, field, is_clock(obis), exponent, unit, usable=usable, meaningful=quantity is not None)
+
+
+def _reading(line: _LinePlan, number: str) -> Reading:
+    """Read a line's number in its quantity's base unit."""
+    whole, _, fraction = number.partition(".")
+    if len(whole) + len(fraction) > _MAX_DIGITS:
+        msg = f"{line.obis} has a number of {len(whole) + len(fraction)} digits"
+        raise DecodeError(msg)
+    return Reading(scale(int(whole + fraction), line.exponent - len(fraction)), line.unit)
 
 
 def parse_telegram(message: P1Message) -> Telegram:
@@ -351,17 +360,12 @@ def parse_telegram(message: P1Message) -> Telegram:
         elif line.field is not None:
             if first:  # an empty identifier ("0-0:96.1.1()", Iskra's) names nothing: a later one may
                 fields.setdefault(line.field, first)
-        elif number:
-            if not (line.meaningful and line.usable):
-                # Never passed on unbounded or in a unit not known, and its digits (a gas meter's serial may
-                # be 34) never read.
-                left_out[line.obis] = None
-                continue
-            whole, _, fraction = number.partition(".")
-            if len(whole) + len(fraction) > _MAX_DIGITS:
-                msg = f"{line.obis} has a number of {len(whole) + len(fraction)} digits"
-                raise DecodeError(msg)
-            readings[line.obis] = Reading(scale(int(whole + fraction), line.exponent - len(fraction)), line.unit)
+        elif number and line.meaningful and line.usable:
+            readings[line.obis] = _reading(line, number)
+        elif number or (first and line.meaningful):
+            # Never passed on unbounded, in a unit not known, or with no number to read ("01.193 kW", "0.987*");
+            # its digits (a gas meter's serial may be 34) never read.
+            left_out[line.obis] = None
     flag = ident[:3]
     # After the flag comes the baud rate character, then the identification;
     # '\2'-style escapes mark enhanced identification.
@@ -379,7 +383,8 @@ def parse_telegram(message: P1Message) -> Telegram:
         readings=readings,
         raw=message.raw,
         logical_device_name=fields.get("logical_device_name"),
-        left_out=tuple(left_out),
+        # A code sent twice, once readable: it is read, not left out.
+        left_out=tuple(code for code in left_out if code not in readings),
         checksummed=message.checksummed,
     )
 
