@@ -539,6 +539,39 @@ async def test_a_total_kept_newer_than_home_assistants_restored_state_is_shown_a
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_a_total_with_no_state_restored_is_the_one_kept_in_the_store(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """Home Assistant stopped while the sensor had nothing to show: the store still has its total."""
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.send(kamstrup_frame(default_state(energy_import=155_232_520), hourly=True))
+    energy = entity_id(hass, "energy_import")
+    await wait_for(lambda: value(hass, energy) == "155232.52")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    mock_restore_cache_with_extra_data(hass, [])
+    await set_up(hass, entry)
+    assert value(hass, energy) == "155232.52"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_total_from_before_that_comes_after_the_meter_counted_anew_changes_nothing(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """The recorder answers late, after a swapped meter's new count was followed: its old total is old news."""
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    coordinator = entry.runtime_data
+    energy_register, power = (1, 8, 0), (1, 7, 0)
+    tcp_meter.send(kamstrup_frame(default_state(energy_import=12_000), hourly=True))
+    await wait_for(lambda: energy_register in coordinator.data.readings)
+    assert coordinator.seed_total(energy_register, 155_232_510, dt_util.utcnow()) == 12_000
+    assert coordinator.energy.guard.last(energy_register) == 12_000
+    coordinator.energy.keep_live_energy_at_least(power, 155_232_510)
+    assert coordinator.energy.live_import.published == 12_000
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 POWER_IMPORT_OBIS = ObisCode(1, 1, 1, 7, 0, 255)
 LIVE = "live_energy_import"
 THIS_HOUR = "use_this_hour"

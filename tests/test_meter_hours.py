@@ -7,6 +7,7 @@ HAN Port writes, and they are read back as the Energy dashboard reads them.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -15,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from homeassistant.components.recorder.statistics import list_statistic_ids
 from homeassistant.core import State
+from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import mock_restore_cache_with_extra_data
+from pytest_homeassistant_custom_component.common import async_fire_time_changed, mock_restore_cache_with_extra_data
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
     statistics_during_period,
@@ -522,6 +524,19 @@ async def test_an_hourly_list_replayed_twenty_minutes_later_never_freezes_live_e
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def totals_read_back(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Let the totals read their last recorded states back: background tasks that block_till_done does not wait for."""
+    component = hass.data["sensor"]
+    registry = er.async_get(hass)
+    entities = [component.get_entity(e.entity_id) for e in er.async_entries_for_config_entry(registry, entry.entry_id)]
+    for _ in range(100_000):
+        if not any(getattr(entity, "reading_back", False) for entity in entities):
+            return
+        await asyncio.sleep(0)
+    msg = "the totals never read their recorded states back"
+    raise AssertionError(msg)
+
+
 async def power_cut_and_start(
     hass: HomeAssistant,
     entry: MockConfigEntry,
@@ -541,8 +556,33 @@ async def power_cut_and_start(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     await meter_hours_read_back(hass, entry)
+    await totals_read_back(hass, entry)
     await async_wait_recording_done(hass)
     await hass.async_block_till_done()
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_total_shown_through_a_new_ratio_is_not_rescaled_again_after_a_power_cut(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store takes the new ratio as the totals are rescaled to it, not at the next telegram."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    await push(hass, freezer, entry, ELEVEN + timedelta(seconds=10), hourly_list(1_000_000, ELEVEN))
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    hass.config_entries.async_update_entry(entry, options={CONF_CURRENT_TRANSFORMER_RATIO: 50})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await meter_hours_read_back(hass, entry)
+    await totals_read_back(hass, entry)
+    energy = entity_id(hass, "energy_import")
+    assert hass.states.get(energy).state == "50000.0"  # type: ignore[union-attr]
+    freezer.move_to(ELEVEN + timedelta(minutes=2))
+    async_fire_time_changed(hass, ELEVEN + timedelta(minutes=2))  # the store's write, due at once
+    await hass.async_block_till_done()
+    await power_cut_and_start(hass, entry, monkeypatch, [])
+    assert hass.states.get(energy).state == "50000.0"  # type: ignore[union-attr]
+    await hass.config_entries.async_unload(entry.entry_id)
 
 
 @pytest.mark.usefixtures("recorder_mock")

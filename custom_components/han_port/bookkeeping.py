@@ -143,6 +143,8 @@ class EnergyBookkeeping:
         # Only totals the guard accepted reach the meter's hours.
         self.meter_hours = MeterHourStatistics(hass, entry.unique_id or entry.entry_id)
         self._store = energy_store(hass, entry.entry_id)
+        # Registers the meter sent since the start: a total from before, read back after, is old news.
+        self._sent_since_start: set[Code] = set()
 
     async def async_load(self) -> None:
         """Take back the live totals, the month's hours and the replay counters kept over a restart."""
@@ -174,6 +176,10 @@ class EnergyBookkeeping:
             self.envelope.scale(self._restored_scale)
             self.meter_hours.rescale(self._restored_scale)
         self.guard.restore(stored.get("totals", []), self._restored_scale)
+        if self._restored_scale != 1:
+            # Kept through the new ratio at once: the totals shown from now on are, and a start after a power
+            # cut must not rescale them a second time.
+            self._store.async_delay_save(self._stored, 0)
 
     def _stored(self) -> dict[str, Any]:
         return {
@@ -209,8 +215,12 @@ class EnergyBookkeeping:
         restored states every 15 minutes, and a power cut loses the rest.
         """
         value *= self._restored_scale
+        known = self.guard.last(register)
+        if register in self._sent_since_start:
+            # Read back late, after the meter sent the register (a count that started anew, say): old news.
+            return value if known is None else known
         self.guard.seed(register, value, when)
-        return max(value, self.guard.last(register) or value)
+        return value if known is None else max(value, known)
 
     def keep_live_energy_at_least(self, power: Code, watt_hours: float) -> None:
         """Keep the live energy of a power (import or export) from falling below a total it showed before.
@@ -218,8 +228,13 @@ class EnergyBookkeeping:
         After a power cut the recorder has a later state than the store, which
         is written every few minutes: live energy holds there until it passes it.
         """
-        live = self.live_import if power == ACTIVE_POWER_IMPORT.code else self.live_export
-        live.hold_at_least(watt_hours * self._restored_scale)
+        register, live = (
+            (ACTIVE_ENERGY_IMPORT.code, self.live_import)
+            if power == ACTIVE_POWER_IMPORT.code
+            else (ACTIVE_ENERGY_EXPORT.code, self.live_export)
+        )
+        if register not in self._sent_since_start:  # else anchored on the meter's own count since
+            live.hold_at_least(watt_hours * self._restored_scale)
 
     def take(self, telegram: Telegram, meter: str | None, now: datetime) -> dict[Code, Reading]:
         """Return the present values of a telegram that may be shown, scaled, and feed them to the energy figures.
@@ -248,6 +263,7 @@ class EnergyBookkeeping:
                 value = self.guard.same_count(register, value)
             scaled = Reading(value, reading.unit)
             if guarded:
+                self._sent_since_start.add(register)
                 verdict = self.held.check(register, scaled, meter, now, clock)
                 if verdict is Verdict.FOLLOWED:
                     self._restart_live_energy(register, value)

@@ -121,7 +121,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
 
     @callback
     def seed_total(self, register: Code, value: float, when: datetime) -> float:
-        """Tell the guard a restored total's last known value; return it rescaled to the current ratio."""
+        """Tell the guard a restored total's last known value; return the total to show, at the current ratio."""
         return self.energy.seed_total(register, value, when)
 
     @callback

@@ -71,7 +71,8 @@ class HanPortEntity(CoordinatorEntity[HanPortCoordinator]):
 
         After a power cut that state is newer than what the store and the
         restored states kept, which are written every few minutes: a total
-        shown below it would be a fall.
+        shown below it would be a fall. take decides whether it still
+        matters when it comes (the meter may have sent the total since).
         """
         if "recorder" not in self.hass.config.components:
             return
@@ -85,7 +86,7 @@ class HanPortEntity(CoordinatorEntity[HanPortCoordinator]):
         try:
             recorded = await async_last_recorded_energy(self.hass, self.entity_id)
         except Exception:  # noqa: BLE001 - a database that fails must not hide the total for good
-            LOGGER.debug("Cannot read back the last state of %s", self.entity_id, exc_info=True)
+            LOGGER.warning("Cannot read back the last state of %s", self.entity_id, exc_info=True)
             recorded = None
         if recorded is not None:
             take(*recorded)

@@ -509,6 +509,9 @@ class HanPortSensor(HanPortEntity, RestoreSensor):
         state = await self.async_get_last_state()
         if last is not None and isinstance(last.native_value, int | float) and state is not None:
             self._seed(float(last.native_value) * self.entity_description.divisor, state.last_reported)
+        elif (kept := self.coordinator.energy.guard.last(self.entity_description.register)) is not None:
+            # No state restored (Home Assistant stopped while this one read back): the guard's is the total.
+            self._restored = kept / self.entity_description.divisor
         if self.entity_description.device_class is SensorDeviceClass.ENERGY:
             self.read_back_total(self._seed)
 
