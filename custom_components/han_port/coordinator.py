@@ -30,6 +30,7 @@ from .const import (
 from .decoder import DropReason
 from .identity import Identity, MeterIdentity, made_up_id, meter_number, meter_title
 from .issues import READ_ELSEWHERE_ISSUE, REPLACED_ISSUE, ListLearning, MeterIssues
+from .unread import UnreadTelegrams
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -44,13 +45,6 @@ type HanPortConfigEntry = ConfigEntry[HanPortCoordinator]
 type ReaderFactory = Callable[[HanPortCoordinator], TelegramWatch]
 """Makes the entry's reader, reporting to the coordinator it is given."""
 
-# Telegrams that pass their checksums but not the keys, in a row, before the
-# user is asked for new ones (grid companies do change them).
-KEY_PROBLEMS_BEFORE_REAUTH = 3
-KEYS_FAIL = "its telegrams do not open with the configured keys"
-# Telegrams in a row that pass their checksums but carry values no household has, before a silent meter
-# is said to send them: a meter that marks a value "not available" (all ones) in every push, say.
-IMPLAUSIBLE_BEFORE_TOLD = 3
 # What the log says brings a meter gone back, by why it is gone.
 _COMES_BACK = {
     Loss.CANNOT_OPEN: f"the connection is tried again at least every {BACKOFF_MAX:.0f} s",
@@ -102,10 +96,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.learning = ListLearning(self.issues)
         self.unavailable_because: Loss | None = None
         """Why the meter is unavailable, as the connection sensor names it (None while it is read)."""
-        self._key_problems = 0
-        # Telegrams in a row dropped for values no household has, and why the last was.
-        self._implausible_in_a_row = 0
-        self._implausible = ""
+        self.unread = UnreadTelegrams()
 
     async def async_load_energy(self) -> None:
         """Take back the energy state and the replay counters kept over a restart."""
@@ -127,7 +118,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
     @callback
     def telegram_received(self, telegram: Telegram) -> None:
         """Merge a telegram into the meter's state and push it to entities."""
-        self._key_problems = self._implausible_in_a_row = 0
+        self.unread.read()
         self.issues.meter_heard()
         self.learning.learned()
         if not self._is_this_meters(telegram):
@@ -155,7 +146,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
     @callback
     def keep_holding(self, register: Code) -> None:
         """Keep holding a register's last total, as the user decided: the guard goes on as it would, unasked."""
-        self.energy.keep_holding(register)
+        self.energy.held.keep(register)
 
     @callback
     def accept_held_total(self, register: Code) -> bool:
@@ -236,19 +227,14 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             self.learning.heard(drop.detail)
             self.async_update_listeners()
             return
-        if drop.reason is DropReason.IMPLAUSIBLE:
-            self._implausible_in_a_row += 1
-            self._implausible = drop.detail
-            told = self._implausible_in_a_row == IMPLAUSIBLE_BEFORE_TOLD
-            if told:
-                LOGGER.warning("Meter %s: %s; they are not shown", self.data.meter_id, self._implausible_cause)
-        else:
-            self._key_problems += 1
-            told = self._key_problems == KEY_PROBLEMS_BEFORE_REAUTH
-            if told:
-                LOGGER.warning("Meter %s: %s", self.data.meter_id, KEYS_FAIL)
-                self.config_entry.async_start_reauth(self.hass)
-        if told and self.unavailable_because is Loss.SILENT and not self.last_update_success:
+        told = self.unread.dropped(drop)
+        if told is None:
+            return
+        cause, kind = told
+        LOGGER.warning("Meter %s: %s", self.data.meter_id, cause)
+        if kind is Loss.WRONG_KEYS:
+            self.config_entry.async_start_reauth(self.hass)
+        if self.unavailable_because is Loss.SILENT and not self.last_update_success:
             self._mark_unavailable(*self._why_unavailable())
 
     @callback
@@ -265,16 +251,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
     def _why_unavailable(self) -> tuple[str, Loss]:
         """Why the meter is gone, as its reader tells, and what the reader cannot: that the keys fail."""
         loss = self.reader.loss or Loss.SILENT
-        if loss is Loss.SILENT and self._key_problems >= KEY_PROBLEMS_BEFORE_REAUTH:
-            # Telegrams come, and pass their checksums: the keys are what fails, not the line.
-            return KEYS_FAIL, Loss.WRONG_KEYS
-        if loss is Loss.SILENT and self._implausible_in_a_row >= IMPLAUSIBLE_BEFORE_TOLD:
-            return self._implausible_cause, Loss.IMPLAUSIBLE
+        if loss is Loss.SILENT and (told := self.unread.cause()) is not None:
+            return told
         return self.reader.lost or "no valid telegram", loss
-
-    @property
-    def _implausible_cause(self) -> str:
-        return f"its telegrams carry values no household has ({self._implausible})"
 
     def _mark_unavailable(self, cause: str, kind: Loss) -> None:
         """Make the entities unavailable, logged once as a warning with the cause (of this kind).

@@ -1,0 +1,58 @@
+"""Telegrams that come and pass their checksums, yet show nothing: keys that do not open them, or impossible values.
+
+Pure logic, no Home Assistant. A meter that sends such telegrams counts as
+silent to its reader; what they say tells the user why, and what to do.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .connection import Loss
+from .decoder import DropReason
+
+if TYPE_CHECKING:
+    from .decoder import DroppedFrame
+
+# Telegrams that pass their checksums but not the keys, in a row, before the
+# user is asked for new ones (grid companies do change them).
+KEY_PROBLEMS_BEFORE_REAUTH = 3
+KEYS_FAIL = "its telegrams do not open with the configured keys"
+# Telegrams in a row that pass their checksums but carry values no household has, before a silent meter
+# is said to send them: a meter that marks a value "not available" (all ones) in every push, say.
+IMPLAUSIBLE_BEFORE_TOLD = 3
+
+
+class UnreadTelegrams:
+    """Counts the telegrams in a row that the keys do not open, and those with impossible values."""
+
+    def __init__(self) -> None:
+        """Start with nothing unread."""
+        self._key_problems = 0
+        self._implausible = 0
+        self._impossible = ""  # why the last one with an impossible value was dropped
+
+    def read(self) -> None:
+        """End the rows: a telegram was shown."""
+        self._key_problems = self._implausible = 0
+
+    def dropped(self, drop: DroppedFrame) -> tuple[str, Loss] | None:
+        """Count a drop for the keys or an impossible value; say what its row tells once it is long enough."""
+        if drop.reason is DropReason.IMPLAUSIBLE:
+            self._implausible += 1
+            self._impossible = drop.detail
+            return self._impossible_values() if self._implausible == IMPLAUSIBLE_BEFORE_TOLD else None
+        self._key_problems += 1
+        return (KEYS_FAIL, Loss.WRONG_KEYS) if self._key_problems == KEY_PROBLEMS_BEFORE_REAUTH else None
+
+    def cause(self) -> tuple[str, Loss] | None:
+        """Why a meter that counts as silent shows nothing, where its telegrams tell (the keys first); else None."""
+        if self._key_problems >= KEY_PROBLEMS_BEFORE_REAUTH:
+            # Telegrams come, and pass their checksums: the keys are what fails, not the line.
+            return KEYS_FAIL, Loss.WRONG_KEYS
+        if self._implausible >= IMPLAUSIBLE_BEFORE_TOLD:
+            return self._impossible_values()
+        return None
+
+    def _impossible_values(self) -> tuple[str, Loss]:
+        return f"its telegrams carry values no household has ({self._impossible})", Loss.IMPLAUSIBLE
