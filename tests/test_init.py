@@ -514,8 +514,15 @@ async def test_hourly_totals_are_restored_after_a_restart(hass: HomeAssistant, t
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_a_total_kept_newer_than_home_assistants_restored_state_is_shown_after_a_power_cut(
-    hass: HomeAssistant, tcp_meter: TcpMeter
+@pytest.mark.parametrize(
+    "restored",
+    [
+        pytest.param([(155232.51, 155232510)], id="the hour before's, kept before the power went"),
+        pytest.param([], id="none, as Home Assistant stopped while the sensor had nothing to show"),
+    ],
+)
+async def test_a_total_kept_newer_than_home_assistants_restored_state_is_shown_after_a_restart(
+    hass: HomeAssistant, tcp_meter: TcpMeter, restored: list[tuple[float, int]]
 ) -> None:
     """Restored states are kept every 15 minutes; the store has the hourly list that came since: never a fall."""
     entry = bridge_entry(tcp_meter.port)
@@ -524,32 +531,13 @@ async def test_a_total_kept_newer_than_home_assistants_restored_state_is_shown_a
     energy = entity_id(hass, "energy_import")
     await wait_for(lambda: value(hass, energy) == "155232.52")
     assert await hass.config_entries.async_unload(entry.entry_id)
-    # The power went before Home Assistant kept the state: what it restores is the hour before's.
     mock_restore_cache_with_extra_data(
         hass,
         [
-            (
-                State(energy, "155232.51", last_reported=None),
-                {"native_value": 155232510, "native_unit_of_measurement": "Wh"},
-            )
+            (State(energy, str(kwh), last_reported=None), {"native_value": wh, "native_unit_of_measurement": "Wh"})
+            for kwh, wh in restored
         ],
     )
-    await set_up(hass, entry)
-    assert value(hass, energy) == "155232.52"
-    await hass.config_entries.async_unload(entry.entry_id)
-
-
-async def test_a_total_with_no_state_restored_is_the_one_kept_in_the_store(
-    hass: HomeAssistant, tcp_meter: TcpMeter
-) -> None:
-    """Home Assistant stopped while the sensor had nothing to show: the store still has its total."""
-    entry = bridge_entry(tcp_meter.port)
-    await set_up(hass, entry)
-    tcp_meter.send(kamstrup_frame(default_state(energy_import=155_232_520), hourly=True))
-    energy = entity_id(hass, "energy_import")
-    await wait_for(lambda: value(hass, energy) == "155232.52")
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    mock_restore_cache_with_extra_data(hass, [])
     await set_up(hass, entry)
     assert value(hass, energy) == "155232.52"
     await hass.config_entries.async_unload(entry.entry_id)
@@ -565,8 +553,9 @@ async def test_a_total_from_before_that_comes_after_the_meter_counted_anew_chang
     energy_register, power = (1, 8, 0), (1, 7, 0)
     tcp_meter.send(kamstrup_frame(default_state(energy_import=12_000), hourly=True))
     await wait_for(lambda: energy_register in coordinator.data.readings)
-    assert coordinator.seed_total(energy_register, 155_232_510, dt_util.utcnow()) == 12_000
+    coordinator.seed_total(energy_register, 155_232_510, dt_util.utcnow())
     assert coordinator.energy.guard.last(energy_register) == 12_000
+    assert value(hass, "energy_import") == "12.0"
     coordinator.energy.keep_live_energy_at_least(power, 155_232_510)
     assert coordinator.energy.live_import.published == 12_000
     await hass.config_entries.async_unload(entry.entry_id)

@@ -74,7 +74,11 @@ if TYPE_CHECKING:
     from .decoder import Code, ObisCode, Telegram
     from .issues import MeterIssues
 
-_POWERS = frozenset({ACTIVE_POWER_IMPORT.code, ACTIVE_POWER_EXPORT.code})
+# Live energy integrates a power between the registers of its energy: import and export.
+_REGISTER_OF_POWER = {
+    ACTIVE_POWER_IMPORT.code: ACTIVE_ENERGY_IMPORT.code,
+    ACTIVE_POWER_EXPORT.code: ACTIVE_ENERGY_EXPORT.code,
+}
 # Every power the meter measures now, whole or per phase, lies within what this meter carries (a
 # maximum demand, and its cumulative sum, are other figures).
 _ENVELOPED = frozenset({ACTIVE_POWER, REACTIVE_POWER, APPARENT_POWER, NET_ACTIVE_POWER})
@@ -143,8 +147,6 @@ class EnergyBookkeeping:
         # Only totals the guard accepted reach the meter's hours.
         self.meter_hours = MeterHourStatistics(hass, entry.unique_id or entry.entry_id)
         self._store = energy_store(hass, entry.entry_id)
-        # Registers the meter sent since the start: a total from before, read back after, is old news.
-        self._sent_since_start: set[Code] = set()
 
     async def async_load(self) -> None:
         """Take back the live totals, the month's hours and the replay counters kept over a restart."""
@@ -215,11 +217,8 @@ class EnergyBookkeeping:
         restored states every 15 minutes, and a power cut loses the rest.
         """
         value *= self._restored_scale
-        known = self.guard.last(register)
-        if register in self._sent_since_start:
-            # Read back late, after the meter sent the register (a count that started anew, say): old news.
-            return value if known is None else known
         self.guard.seed(register, value, when)
+        known = self.guard.last(register)
         return value if known is None else max(value, known)
 
     def keep_live_energy_at_least(self, power: Code, watt_hours: float) -> None:
@@ -228,13 +227,9 @@ class EnergyBookkeeping:
         After a power cut the recorder has a later state than the store, which
         is written every few minutes: live energy holds there until it passes it.
         """
-        register, live = (
-            (ACTIVE_ENERGY_IMPORT.code, self.live_import)
-            if power == ACTIVE_POWER_IMPORT.code
-            else (ACTIVE_ENERGY_EXPORT.code, self.live_export)
-        )
-        if register not in self._sent_since_start:  # else anchored on the meter's own count since
-            live.hold_at_least(watt_hours * self._restored_scale)
+        register = _REGISTER_OF_POWER[power]
+        if not self.guard.sent(register):  # else anchored on the meter's own count since
+            self._live(register).hold_at_least(watt_hours * self._restored_scale)
 
     def take(self, telegram: Telegram, meter: str | None, now: datetime) -> dict[Code, Reading]:
         """Return the present values of a telegram that may be shown, scaled, and feed them to the energy figures.
@@ -263,7 +258,6 @@ class EnergyBookkeeping:
                 value = self.guard.same_count(register, value)
             scaled = Reading(value, reading.unit)
             if guarded:
-                self._sent_since_start.add(register)
                 verdict = self.held.check(register, scaled, meter, now, clock)
                 if verdict is Verdict.FOLLOWED:
                     self._restart_live_energy(register, value)
@@ -276,10 +270,6 @@ class EnergyBookkeeping:
             self.tariff.update(self.live_import.published, now)
         self._save_when_due(now)
         return shown
-
-    def keep_holding(self, register: Code) -> None:
-        """Keep holding a register's last total, as the user decided."""
-        self.held.keep(register)
 
     def accept_held_total(self, register: Code, meter: str | None) -> Reading | None:
         """Take a register's held total as the meter's count, as the user decided; None if none is held."""
@@ -303,9 +293,9 @@ class EnergyBookkeeping:
     def _restart_live_energy(self, register: Code, value: float) -> None:
         """Start live energy (and the hour's use) again from a register that began a new sequence."""
         self.meter_hours.rebase(register, value)
-        live = {ACTIVE_ENERGY_IMPORT.code: self.live_import, ACTIVE_ENERGY_EXPORT.code: self.live_export}.get(register)
-        if live is None:
+        if register not in _REGISTER_OF_POWER.values():
             return
+        live = self._live(register)
         before = live.published
         live.reset(value)
         if live is self.live_import:
@@ -321,13 +311,18 @@ class EnergyBookkeeping:
             self._saved_at = now
             self._store.async_delay_save(self._stored, 0)
 
+    def _live(self, register: Code) -> LiveEnergy:
+        """Return the live energy that an energy register (import or export) re-anchors."""
+        return self.live_import if register == ACTIVE_ENERGY_IMPORT.code else self.live_export
+
     def _track_energy(self, register: Code, value: float, now: datetime, clock: datetime | None) -> None:
         """Feed power and accepted totals to the live energy and the tariff."""
-        if register in _POWERS:
-            live = self.live_import if register == ACTIVE_POWER_IMPORT.code else self.live_export
+        if register in _REGISTER_OF_POWER:
             # Power further apart than the silence the reader tolerates was not
             # measured in between: the next register re-anchors instead.
-            live.add_power(value, now, timedelta(seconds=self._reader.silence_timeout))
+            self._live(_REGISTER_OF_POWER[register]).add_power(
+                value, now, timedelta(seconds=self._reader.silence_timeout)
+            )
         elif register == ACTIVE_ENERGY_IMPORT.code:
             self.live_import.add_register(value)
             self.tariff.add_register(value, placed(now, clock, dt_util.get_default_time_zone()))

@@ -256,8 +256,14 @@ class TotalGuard:
         """Guard totals against growth faster than the envelope's ceiling; rounding: see same_count."""
         self._envelope = envelope
         self._rounding = rounding
+        # Registers the meter sent since the guard began: a total from before, told after, is old news.
+        self._sent: set[Code] = set()
         self._accepted: dict[Code, _Mark] = {}
         self._candidates: dict[Code, _Mark] = {}
+
+    def sent(self, register: Code) -> bool:
+        """Whether the meter sent a register since the guard began."""
+        return register in self._sent
 
     def last(self, register: Code) -> float | None:
         """Return the last accepted total of a register."""
@@ -273,9 +279,13 @@ class TotalGuard:
         """Take a total known from before a restart, unless one as high is known already (it came earlier).
 
         A sensor's state in kWh comes back a hair off the Wh it was written
-        from: the same total, which must not make the known one younger.
+        from: the same total, which must not make the known one younger. One
+        told after the meter sent the register (read back late) is old news:
+        the meter's count may have started anew since.
         """
         known = self._accepted.get(register)
+        if register in self._sent:
+            return
         if math.isfinite(value) and (known is None or value > known.value + _SAME_TOTAL):
             self._accepted[register] = _Mark(value, when)
 
@@ -315,6 +325,7 @@ class TotalGuard:
 
         when is its arrival; clock the meter's own time, where the telegram carried one.
         """
+        self._sent.add(register)
         if not math.isfinite(value) or value < 0:
             return Verdict.HELD
         known = self._accepted.get(register)
