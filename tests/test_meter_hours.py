@@ -552,7 +552,7 @@ async def power_cut_and_start(
     async def nothing_kept() -> None:
         """The stop never came."""
 
-    monkeypatch.setattr(entry.runtime_data.energy, "async_save", nothing_kept)
+    monkeypatch.setattr(entry.runtime_data.energy.store, "async_save", nothing_kept)
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     mock_restore_cache_with_extra_data(hass, restored)

@@ -3,8 +3,9 @@
 The current-transformer ratio scales what the meter measures; the power
 envelope holds powers far above what the meter has shown; the guard holds
 totals that go down or jump; power and totals feed the live energy and the
-capacity tariff; and all of it is stored, so a restart loses no more than a
-few minutes. What becomes of the totals the guard holds is held_totals.py's.
+capacity tariff; and all of it is kept (energy_store.py writes it), so a
+restart loses no more than a few minutes. What becomes of the totals the
+guard holds is held_totals.py's.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.core import callback
-from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .capacity import (
@@ -37,7 +36,6 @@ from .const import (
     CONF_PEAK_DAYS,
     CONF_WEEKDAYS_ONLY,
     DEFAULT_CURRENT_TRANSFORMER_RATIO,
-    DOMAIN,
     LOGGER,
 )
 from .decoder import (
@@ -51,6 +49,7 @@ from .decoder import (
     quantity_of,
 )
 from .energy import ROUNDING_FALL, UNPROVEN_POWER, LiveEnergy, PowerEnvelope, TotalGuard, Verdict
+from .energy_store import EnergyStore
 from .held_totals import EnergyEvents, HeldTotals
 from .hours import placed
 from .registers import (
@@ -68,7 +67,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from homeassistant.config_entries import ConfigEntry
-    from homeassistant.core import Event, HomeAssistant
+    from homeassistant.core import HomeAssistant
 
     from .connection import TelegramWatch
     from .decoder import Code, ObisCode, Telegram
@@ -82,15 +81,6 @@ _REGISTER_OF_POWER = {
 # Every power the meter measures now, whole or per phase, lies within what this meter carries (a
 # maximum demand, and its cumulative sum, are other figures).
 _ENVELOPED = frozenset({ACTIVE_POWER, REACTIVE_POWER, APPARENT_POWER, NET_ACTIVE_POWER})
-STORAGE_VERSION = 1
-# Energy state is written at most this often while telegrams flow (and at
-# every hour's first telegram): a power cut loses no more.
-SAVE_INTERVAL = timedelta(minutes=5)
-
-
-def energy_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
-    """Return the store that keeps an entry's energy state over restarts."""
-    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
 
 
 def _tariff(options: Mapping[str, Any]) -> CapacityTariff:
@@ -138,7 +128,6 @@ class EnergyBookkeeping:
         # Totals kept from before (restored states, stored live energy) were
         # measured through this ratio; a new one rescales them.
         self._restored_scale = 1.0
-        self._saved_at: datetime | None = None
         self.events = EnergyEvents()
         self.held = HeldTotals(self.guard, issues, self.events)
         self.live_import = LiveEnergy()
@@ -146,11 +135,11 @@ class EnergyBookkeeping:
         self.tariff = _tariff(entry.options)
         # Only totals the guard accepted reach the meter's hours.
         self.meter_hours = MeterHourStatistics(hass, entry.unique_id or entry.entry_id)
-        self._store = energy_store(hass, entry.entry_id)
+        self.store = EnergyStore(hass, entry.entry_id, self._stored)
 
     async def async_load(self) -> None:
         """Take back the live totals, the month's hours and the replay counters kept over a restart."""
-        stored = await self._store.async_load()
+        stored = await self.store.async_load()
         if not stored:
             return
         # A ciphered frame captured before the restart stays refused after it.
@@ -181,7 +170,7 @@ class EnergyBookkeeping:
         if self._restored_scale != 1:
             # Kept through the new ratio at once: the totals shown from now on are, and a start after a power
             # cut must not rescale them a second time.
-            self._store.async_delay_save(self._stored, 0)
+            self.store.save_soon()
 
     def _stored(self) -> dict[str, Any]:
         return {
@@ -197,16 +186,6 @@ class EnergyBookkeeping:
             "replay_keys": self._reader.decoder.keys_fingerprint,
             "learned_lists": self._reader.decoder.learned_lists,
         }
-
-    async def async_save(self) -> None:
-        """Write the energy state now (on unload)."""
-        await self._store.async_save(self._stored())
-
-    @callback
-    def save_at_stop(self, _event: Event) -> None:
-        """Have Home Assistant's final write keep what changed since the last save (it unloads no entry to stop)."""
-        # While Home Assistant stops, a pending save waits for its final write.
-        self._store.async_delay_save(self._stored, 0)
 
     def seed_total(self, register: Code, value: float, when: datetime) -> float:
         """Tell the guard a total's last known value, as restored after a restart; return the total to show.
@@ -268,7 +247,7 @@ class EnergyBookkeeping:
             self._track_energy(register, value, now, clock)
         if self.live_import.published is not None:
             self.tariff.update(self.live_import.published, now)
-        self._save_when_due(now)
+        self.store.save_when_due(now)
         return shown
 
     def accept_held_total(self, register: Code, meter: str | None) -> Reading | None:
@@ -300,16 +279,6 @@ class EnergyBookkeeping:
         live.reset(value)
         if live is self.live_import:
             self.tariff.rebase(0.0 if before is None else value - before, value)
-
-    def _save_when_due(self, now: datetime) -> None:
-        """Write the energy state at most every few minutes, and at every hour's first telegram.
-
-        A debounced write would never happen while telegrams keep coming.
-        """
-        saved = self._saved_at
-        if saved is None or now - saved >= SAVE_INTERVAL or now.replace(minute=0, second=0, microsecond=0) > saved:
-            self._saved_at = now
-            self._store.async_delay_save(self._stored, 0)
 
     def _live(self, register: Code) -> LiveEnergy:
         """Return the live energy that an energy register (import or export) re-anchors."""

@@ -104,7 +104,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
 
     async def async_save_energy(self) -> None:
         """Write the energy state now (on unload)."""
-        await self.energy.async_save()
+        await self.energy.store.async_save()
 
     async def _async_update_data(self) -> MeterData:
         # Push only: the reader delivers data; there is nothing to poll.

@@ -19,7 +19,6 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from serialx import SerialException
 
-from .bookkeeping import energy_store
 from .compat import OPTIONS_FLOW_RELOADS
 from .connection import LineSettings, MeterReader, TelegramWatch, network_url, open_connection
 from .const import (
@@ -40,6 +39,7 @@ from .const import (
 )
 from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData
 from .decoder import Decoder
+from .energy_store import EnergyStore
 from .identity import made_up_id, meter_title
 from .issues import REPLACED_ISSUE, entry_issue_ids, meter_issue_id
 from .mqtt_reader import MqttReader, async_mqtt_ready, topic_url
@@ -144,7 +144,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
     # Waits for the recorder, which drains its queue only once Home Assistant has started: a task the start
     # waits for would hold it up until the start gives up on it (five minutes at every restart).
     entry.async_create_background_task(hass, coordinator.energy.meter_hours.async_load(), f"{entry.title} meter hours")
-    entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, coordinator.energy.save_at_stop))
+    entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, coordinator.energy.store.save_at_stop))
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # The task ends with the entry: unload cancels it, which closes the port.
@@ -244,7 +244,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> 
     """Take the entry's repair issues and its kept energy state with it."""
     for issue_id in entry_issue_ids(hass, entry.entry_id):
         ir.async_delete_issue(hass, DOMAIN, issue_id)
-    await energy_store(hass, entry.entry_id).async_remove()
+    await EnergyStore.async_remove(hass, entry.entry_id)
 
 
 async def async_remove_config_entry_device(
