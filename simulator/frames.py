@@ -204,9 +204,12 @@ def hdlc_frames(apdu: bytes, segment_size: int | None = None) -> bytes:
     return b"".join(hdlc_frame(chunk, segmented=index < len(chunks) - 1) for index, chunk in enumerate(chunks))
 
 
-def p1_telegram(ident: str, lines: list[str], *, crc: bool = True) -> bytes:
-    """Build a P1 telegram with its CRC, or without one as DSMR 2.2 and 3 meters send it (crc=False)."""
-    body = f"/{ident}\r\n\r\n" + "".join(f"{line}\r\n" for line in lines) + "!"
+def p1_telegram(ident: str, lines: list[str], *, crc: bool = True, empty_line: bool = True) -> bytes:
+    """Build a P1 telegram with its CRC, or without one as DSMR 2.2 and 3 meters send it (crc=False).
+
+    Some meters leave out the empty line after the identification (empty_line=False).
+    """
+    body = f"/{ident}\r\n" + ("\r\n" if empty_line else "") + "".join(f"{line}\r\n" for line in lines) + "!"
     if not crc:
         return body.encode("ascii") + b"\r\n"
     return body.encode("ascii") + f"{crc16_arc(body.encode('ascii')):04X}\r\n".encode("ascii")

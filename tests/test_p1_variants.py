@@ -161,8 +161,8 @@ def test_a_telegram_without_a_crc_cut_short_by_the_next_costs_itself_alone() -> 
 
 @pytest.mark.parametrize(
     "text",
-    [b"tibber/pulse ready!\r\n", b"/ISK5\r\n\r\nhello!\r\n", b"/ISK5\\2M550T\r\n1-0:1.7.0(0001.21*kW)\r\n!\r\n"],
-    ids=["topic", "no-data-line", "no-empty-line"],
+    [b"tibber/pulse ready!\r\n", b"/ISK5\r\n\r\nhello!\r\n", b"/ISK5\\2M550T\r\nhello(0001.21*kW)\r\n!\r\n"],
+    ids=["topic", "no-data-line", "no-code-after-the-identification"],
 )
 def test_text_that_opens_no_telegram_is_never_read_as_one_without_a_crc(text: bytes) -> None:
     decoder = Decoder()
@@ -401,6 +401,22 @@ VARIANTS: dict[str, tuple[bytes, dict[str, tuple[float, Unit | None]]]] = {
         {"1-0:1.8.0": (3487021, WH), "1-0:2.8.0": (0, WH), "1-0:3.8.0": (193022, VARH), "1-0:1.7.0": (362, W)}
         | {"1-0:4.7.0": (105, VAR)},
     ),
+    # Landis+Gyr's E350 sends no empty line after its identification (openHAB's test telegram).
+    "nl-e350": (
+        encoder.p1_telegram(
+            "XMX5XMXABCE000015779",
+            [
+                "0-0:96.1.1(31323639333037322020202020202020)",
+                "1-0:1.8.1(07654.321*kWh)",
+                "1-0:2.8.1(00000.000*kWh)",
+                "1-0:1.7.0(0000.32*kW)",
+                "0-0:96.13.0()",
+            ],
+            crc=False,
+            empty_line=False,
+        ),
+        {"1-0:1.8.1": (7654321, WH), "1-0:2.8.1": (0, WH), "1-0:1.7.0": (320, W)},
+    ),
     "at-sagemcom-wh": (
         encoder.p1_telegram(
             "EST5\\253710000_A",
@@ -424,7 +440,7 @@ def test_each_variant_decodes_to_the_values_it_carries(variant: str) -> None:
     decoder = Decoder()
     telegram = only_telegram(decoder.feed_events(telegram_bytes) + decoder.finish())
     assert values(telegram) == expected
-    assert telegram.checksummed is (variant not in {"nl-dsmr3", "de-easymeter"})
+    assert telegram.checksummed is (variant not in {"nl-dsmr3", "de-easymeter", "nl-e350"})
 
 
 def test_variants_name_their_meter() -> None:

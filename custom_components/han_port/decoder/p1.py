@@ -37,9 +37,10 @@ _ENDS_WITHOUT_CRC = (b"\r\n",)
 _LONGEST_END_WITHOUT_CRC = 2
 # No CRC proves a telegram without one, so it must at least look like one
 # throughout its first lines: identification line (three letters, the baud
-# rate character, at most 32 characters of identification), the empty line,
-# and a data line's OBIS code. Bounded, so trying it at every '/' costs the same.
-_UNCHECKED_OPENING = re.compile(rb"/[A-Za-z]{3}[0-9A-Z][\x20-\x7e]{0,32}\r\n\r\n\d{1,3}-\d{1,3}:\d{1,3}\.")
+# rate character, at most 32 characters of identification), the empty line
+# (which some meters leave out, as Landis+Gyr's E350 does), and a data line's
+# OBIS code. Bounded, so trying it at every '/' costs the same.
+_UNCHECKED_OPENING = re.compile(rb"/[A-Za-z]{3}[0-9A-Z][\x20-\x7e]{0,32}\r\n(?:\r\n)?\d{1,3}-\d{1,3}:\d{1,3}\.")
 # Swedish and Danish telegrams are under 1 kB; a '/' with no '!' this far
 # on was not the start of a telegram.
 MAX_TELEGRAM_BYTES = 4096
