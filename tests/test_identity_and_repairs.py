@@ -526,6 +526,48 @@ async def test_the_user_may_take_a_held_total_as_the_meters_count(hass: HomeAssi
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def reload(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Reload the entry, as a change of its options does, and wait for its reader to connect again."""
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_for(lambda: entry.runtime_data.reader.connects >= 1)
+
+
+async def test_a_held_total_asked_about_before_a_reload_can_be_taken_after_it(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """The repair stays listed over a reload (or a restart): what it offers must still be there to take."""
+    assert await async_setup_component(hass, "repairs", {})
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    issue_id = await hold_the_register(hass, tcp_meter, entry)
+    await reload(hass, entry)
+    assert issue_id in meter_issues(hass)
+    result = await fix(hass, issue_id, "accept")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert sensor(hass, "energy_import").state == "1.0"  # type: ignore[union-attr]
+    tcp_meter.send(kamstrup_frame(default_state(energy_import=1050), hourly=True))
+    await wait_for(lambda: sensor(hass, "energy_import").state == "1.05")  # type: ignore[union-attr]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_hold_the_user_chose_to_keep_is_not_asked_about_again_after_a_reload(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    assert await async_setup_component(hass, "repairs", {})
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    issue_id = await hold_the_register(hass, tcp_meter, entry)
+    assert (await fix(hass, issue_id, "keep_holding"))["type"] is FlowResultType.CREATE_ENTRY
+    await reload(hass, entry)
+    for total in (500, 400, 300):
+        tcp_meter.send(kamstrup_frame(default_state(energy_import=total), hourly=True))
+    await wait_for(lambda: entry.runtime_data.energy.held.count == 3)
+    assert issue_id not in meter_issues(hass)
+    assert sensor(hass, "energy_import").state == "155232.51"  # type: ignore[union-attr]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_the_user_may_keep_holding_and_is_not_asked_again_for_the_same_hold(
     hass: HomeAssistant, tcp_meter: TcpMeter
 ) -> None:

@@ -625,3 +625,57 @@ async def test_live_energy_never_falls_below_its_last_recorded_state_after_a_pow
     await push(hass, freezer, entry, at + timedelta(minutes=1, seconds=10), power_list(3600))
     assert float(hass.states.get(live).state) == last_written  # type: ignore[union-attr]
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_power_cut_after_the_first_hour_through_a_new_ratio_keeps_the_next_hour(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ratio 1 -> 50 at 12:30; 13:00's list writes 12-13 through it; the power goes at 13:02, before the next save.
+
+    The store was last written at 13:00:02 (the hour's first telegram): the hour written after it must not be
+    rescaled a second time at the next start.
+    """
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    twelve, thirteen, fourteen = (ELEVEN + timedelta(hours=h) for h in (1, 2, 3))
+    await push(hass, freezer, entry, ELEVEN + timedelta(seconds=10), hourly_list(1_000_000, ELEVEN))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(1_001_000, twelve))
+    freezer.move_to(twelve + timedelta(minutes=30))
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    hass.config_entries.async_update_entry(entry, options={CONF_CURRENT_TRANSFORMER_RATIO: 50})
+    await start(hass, entry)
+    await push_and_let_writes_happen(hass, freezer, entry, twelve + timedelta(minutes=31), power_list(1000))
+    await push_and_let_writes_happen(hass, freezer, entry, thirteen + timedelta(seconds=2), power_list(1000))
+    await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(1_002_000, thirteen))
+    assert used(await hours(hass)) == {ELEVEN: 1.0, twelve: 50.0}
+    freezer.move_to(thirteen + timedelta(minutes=2))
+    await power_cut_and_start(hass, entry, monkeypatch, [])
+    await push(hass, freezer, entry, fourteen + timedelta(seconds=10), hourly_list(1_003_000, fourteen))
+    # 13-14 used 1 kWh on the meter's register: 50 kWh through the transformers.
+    assert used(await hours(hass)) == {ELEVEN: 1.0, twelve: 50.0, thirteen: 50.0}
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_capacity_tariff_counts_days_in_a_time_zone_set_while_running(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """Set up while Home Assistant was in UTC; the user then sets Europe/Oslo in its settings, with no restart.
+
+    31 January 22:00 to 1 February 01:00 Oslo time: the hour 00-01 is February's first, and today's only one.
+    """
+    await hass.config.async_set_time_zone("UTC")
+    twenty_two = datetime(2026, 1, 31, 21, 0, tzinfo=UTC)  # 22:00 in Oslo
+    freezer.move_to(twenty_two - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    await hass.config.async_update(time_zone=OSLO)
+    register = 10_000_000
+    await push(hass, freezer, entry, twenty_two + timedelta(seconds=10), hourly_list(register, twenty_two, offset=True))
+    for step, use in enumerate((5000, 4000, 2000), start=1):
+        boundary = twenty_two + timedelta(hours=step)
+        register += use
+        await push(hass, freezer, entry, boundary + timedelta(seconds=10), hourly_list(register, boundary, offset=True))
+    tariff = entry.runtime_data.energy.tariff
+    now = dt_util.utcnow()
+    assert (tariff.last_hour_use, tariff.peak_today(now), tariff.monthly_average(now)) == (2000, 2000, 2000)
+    await hass.config_entries.async_unload(entry.entry_id)

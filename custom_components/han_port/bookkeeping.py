@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from homeassistant.core import callback
 from homeassistant.util import dt as dt_util
 
 from .capacity import (
@@ -67,7 +68,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from homeassistant.config_entries import ConfigEntry
-    from homeassistant.core import HomeAssistant
+    from homeassistant.core import Event, HomeAssistant
 
     from .connection import TelegramWatch
     from .decoder import Code, ObisCode, Telegram
@@ -133,9 +134,9 @@ class EnergyBookkeeping:
         self.live_import = LiveEnergy()
         self.live_export = LiveEnergy()
         self.tariff = _tariff(entry.options)
-        # Only totals the guard accepted reach the meter's hours.
-        self.meter_hours = MeterHourStatistics(hass, entry.unique_id or entry.entry_id)
         self.store = EnergyStore(hass, entry.entry_id, self._stored)
+        # Only totals the guard accepted reach the meter's hours.
+        self.meter_hours = MeterHourStatistics(hass, entry.unique_id or entry.entry_id, self.store.save_soon)
 
     async def async_load(self) -> None:
         """Take back the live totals, the month's hours and the replay counters kept over a restart."""
@@ -167,6 +168,7 @@ class EnergyBookkeeping:
             self.envelope.scale(self._restored_scale)
             self.meter_hours.rescale(self._restored_scale)
         self.guard.restore(stored.get("totals", []), self._restored_scale)
+        self.held.restore(stored.get("held", {}))
         if self._restored_scale != 1:
             # Kept through the new ratio at once: the totals shown from now on are, and a start after a power
             # cut must not rescale them a second time.
@@ -179,6 +181,7 @@ class EnergyBookkeeping:
             "tariff": self.tariff.as_dict(),
             "highest_power": self.envelope.highest,
             "totals": self.guard.as_list(),
+            "held": self.held.as_dict(),
             "events": list(self.events),
             "current_transformer_ratio": self.ct_ratio,
             "meter_hours_scales": self.meter_hours.unwritten_scales,
@@ -186,6 +189,11 @@ class EnergyBookkeeping:
             "replay_keys": self._reader.decoder.keys_fingerprint,
             "learned_lists": self._reader.decoder.learned_lists,
         }
+
+    @callback
+    def follow_time_zone(self, _event: Event) -> None:
+        """Count the capacity tariff's days and months in the zone Home Assistant was set to since (no restart)."""
+        self.tariff.time_zone = dt_util.get_default_time_zone()
 
     def seed_total(self, register: Code, value: float, when: datetime) -> float:
         """Tell the guard a total's last known value, as restored after a restart; return the total to show.

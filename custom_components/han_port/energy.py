@@ -233,6 +233,28 @@ class _Mark:
         # Trusted over arrival only as far as a late or bursting delivery explains, never for years.
         return min(ticked, arrival + CLOCK_TRUST)
 
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for storage."""
+        return {
+            "value": self.value,
+            "when": self.when.isoformat(),
+            "telegrams": self.telegrams,
+            "clock": None if self.clock is None else self.clock.isoformat(),
+            "grew": self.grew,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], scale: float) -> _Mark:
+        """Take back a mark as stored, its value times scale (a changed current-transformer ratio)."""
+        clock = data.get("clock")
+        return cls(
+            float(data["value"]) * scale,
+            datetime.fromisoformat(data["when"]),
+            int(data.get("telegrams", 1)),
+            None if clock is None else datetime.fromisoformat(clock),
+            bool(data.get("grew", False)),
+        )
+
 
 def is_new_cycle(previous: float, value: float) -> bool:
     """Whether a total fell far enough from the last for Home Assistant's statistics to count a new meter cycle."""
@@ -290,23 +312,29 @@ class TotalGuard:
             self._accepted[register] = _Mark(value, when)
 
     def as_list(self) -> list[dict[str, Any]]:
-        """Return the last accepted totals and when they came, as plain data for storage."""
+        """Return the last accepted totals and the held ones, and when they came, as plain data for storage."""
         return [
-            {"register": list(register), "value": mark.value, "when": mark.when.isoformat()}
-            for register, mark in self._accepted.items()
+            {"register": list(register), **mark.as_dict()} | ({"held": True} if held else {})
+            for held, marks in ((False, self._accepted), (True, self._candidates))
+            for register, mark in marks.items()
         ]
 
     def restore(self, totals: list[dict[str, Any]], scale: float = 1.0) -> None:
-        """Take back the last accepted totals as stored, times scale (a changed current-transformer ratio).
+        """Take back the totals as stored, times scale (a changed current-transformer ratio).
 
         The time a total came matters as much as its value: the next one may
         grow by what the meter's power carries over the time between them. A
         restored sensor state cannot tell it, as it is written again at each
-        start.
+        start. A held total comes back held: the user may still be asked
+        about it, or be answering.
         """
         for total in totals:
             register = (int(total["register"][0]), int(total["register"][1]), int(total["register"][2]))
-            self.seed(register, float(total["value"]) * scale, datetime.fromisoformat(total["when"]))
+            mark = _Mark.from_dict(total, scale)
+            if total.get("held"):
+                self._candidates[register] = mark
+            else:
+                self.seed(register, mark.value, mark.when)
 
     def same_count(self, register: Code, value: float) -> float:
         """Return the total to take for value: the last accepted, where value is no more than a rounding below it.

@@ -10,20 +10,22 @@ about only once it has lasted SMALL_FALL_PATIENCE.
 from __future__ import annotations
 
 from collections import deque
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.util import dt as dt_util
 
 from .const import LOGGER
+from .decoder import Reading, Unit
 from .energy import NEW_SEQUENCE_TELEGRAMS, Verdict, is_new_cycle
 from .issues import HELD_ISSUE
-from .registers import code_name
+from .registers import code_name, code_of_name
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from collections.abc import Mapping
 
-    from .decoder import Code, Reading
+    from .decoder import Code
     from .energy import HeldTotal, TotalGuard
     from .issues import MeterIssues
 
@@ -67,6 +69,32 @@ class EnergyEvents(deque[dict[str, str]]):
         self.append(entry | {name: kwh(value) for name, value in figures.items()})
 
 
+@dataclass
+class _Hold:
+    """A register whose totals are held: their unit, since when and how many in a row, and whether to ask."""
+
+    unit: Unit | None
+    since: datetime
+    in_a_row: int = 0
+    kept: bool = False
+    """Whether the user chose to keep holding: not asked about again until the register counts on."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for storage."""
+        return {"unit": self.unit, "since": self.since.isoformat(), "in_a_row": self.in_a_row, "kept": self.kept}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> _Hold:
+        """Take back a hold as stored."""
+        unit = data.get("unit")
+        return cls(
+            None if unit is None else Unit(unit),
+            datetime.fromisoformat(data["since"]),
+            int(data.get("in_a_row", 0)),
+            bool(data.get("kept", False)),
+        )
+
+
 class HeldTotals:
     """The guard's verdicts on one meter's totals, and what became of those it held."""
 
@@ -77,11 +105,18 @@ class HeldTotals:
         self._events = events
         self.count = 0
         """Energy totals held because they went down or jumped (followed or not later)."""
-        self._in_a_row: dict[Code, int] = {}
-        self._held_since: dict[Code, datetime] = {}
-        self._readings: dict[Code, Reading] = {}
-        # Holds the user chose to keep: not asked about again until the register counts on.
-        self._kept: set[Code] = set()
+        self._holds: dict[Code, _Hold] = {}
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the registers held, as plain data for storage: a repair asked before a restart is answered after."""
+        return {code_name(register): hold.as_dict() for register, hold in self._holds.items()}
+
+    def restore(self, holds: Mapping[str, Mapping[str, Any]]) -> None:
+        """Take back the registers held before a restart, for those the guard still holds."""
+        held = set(self._guard.held)
+        self._holds = {
+            register: _Hold.from_dict(hold) for name, hold in holds.items() if (register := code_of_name(name)) in held
+        }
 
     def check(
         self, register: Code, reading: Reading, meter: str | None, now: datetime, clock: datetime | None
@@ -100,9 +135,7 @@ class HeldTotals:
             )
             self._events.record("register_followed", register, previous=previous, value=value)
         if verdict in (Verdict.ACCEPTED, Verdict.FOLLOWED):
-            self._in_a_row.pop(register, None)
-            self._readings.pop(register, None)
-            self._kept.discard(register)
+            self._holds.pop(register, None)
             self._issues.delete(HELD_ISSUE, register)
         else:
             self._hold(register, reading, meter, previous, now)
@@ -112,10 +145,10 @@ class HeldTotals:
         """Count a held total; warn at the first of a row, and ask the user when it lasts."""
         value = reading.value
         self.count += 1
-        self._readings[register] = reading
-        held = self._in_a_row[register] = self._in_a_row.get(register, 0) + 1
-        if held == 1:
-            self._held_since[register] = now
+        hold = self._holds.setdefault(register, _Hold(reading.unit, now))
+        hold.unit = reading.unit
+        hold.in_a_row += 1
+        if hold.in_a_row == 1:
             LOGGER.warning(
                 "Held energy register %s of meter %s at %s: it came as %s, and a total may only grow, as fast as "
                 "power allows; %s",
@@ -126,8 +159,8 @@ class HeldTotals:
                 _what_settles(previous, value),
             )
             self._events.record("register_held", register, previous=previous, value=value)
-        patient = _small_fall(previous, value) and now - self._held_since[register] < SMALL_FALL_PATIENCE
-        if held >= NEW_SEQUENCE_TELEGRAMS and register not in self._kept and not patient:
+        patient = _small_fall(previous, value) and now - hold.since < SMALL_FALL_PATIENCE
+        if hold.in_a_row >= NEW_SEQUENCE_TELEGRAMS and not hold.kept and not patient:
             self._issues.create(
                 HELD_ISSUE,
                 {"register": code_name(register), "previous": kwh(previous), "value": kwh(value)},
@@ -137,7 +170,8 @@ class HeldTotals:
 
     def keep(self, register: Code) -> None:
         """Keep holding a register's last total, as the user decided: the guard goes on as it would, unasked."""
-        self._kept.add(register)
+        if (hold := self._holds.get(register)) is not None:
+            hold.kept = True
         self._issues.delete(HELD_ISSUE, register)
         self._events.record("register_kept", register, previous=self._guard.last(register))
 
@@ -147,11 +181,10 @@ class HeldTotals:
         Return the reading to show and the total the guard follows now; None if none is held.
         """
         previous = self._guard.last(register)
-        held = self._guard.follow_held(register)
-        reading = self._readings.pop(register, None)
-        self._in_a_row.pop(register, None)
+        hold = self._holds.pop(register, None)
         self._issues.delete(HELD_ISSUE, register)
-        if held is None or reading is None:
+        held = None if hold is None else self._guard.follow_held(register)
+        if hold is None or held is None:
             return None
         value = held.value
         LOGGER.warning(
@@ -162,4 +195,4 @@ class HeldTotals:
             previous,
         )
         self._events.record("register_accepted", register, previous=previous, value=value)
-        return reading, held
+        return Reading(value, hold.unit), held

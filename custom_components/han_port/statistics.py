@@ -35,7 +35,7 @@ from .hours import HOUR, Boundary, HourBook, MeterHour, placed
 from .registers import ACTIVE_ENERGY_EXPORT, ACTIVE_ENERGY_IMPORT, REGISTERS
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from homeassistant.components.recorder.models import StatisticMetaData
 
@@ -86,10 +86,15 @@ def statistic_id(meter: str, statistic: RegisterStatistic) -> str:
 class MeterHourStatistics:
     """Writes each hour a meter's registers close, for every register the meter sends."""
 
-    def __init__(self, hass: HomeAssistant, meter: str) -> None:
-        """Write statistics named after the meter (the entry's unique id)."""
+    def __init__(self, hass: HomeAssistant, meter: str, scales_written: Callable[[], None]) -> None:
+        """Write statistics named after the meter (the entry's unique id).
+
+        scales_written is called when an hour was first written through a new current-transformer ratio: what
+        is kept of unwritten_scales changed, and must be kept at once.
+        """
         self._hass = hass
         self._meter = meter
+        self._scales_written = scales_written
         self._books: dict[Code, HourBook] = {}
         self._names: dict[Code, str] = {}
         self._loaded = False
@@ -222,7 +227,9 @@ class MeterHourStatistics:
                 self.estimated_hours.append({"statistic": statistic.key, "start": hour.start.isoformat()})
         LOGGER.debug("Meter hours of %s: %s", statistic.key, hours)
         async_add_external_statistics(self._hass, metadata, rows)
-        self._unwritten_scales.pop(statistic.code, None)
+        if self._unwritten_scales.pop(statistic.code, None) is not None:
+            # A power cut before the next save would rescale the hour just written through the new ratio again.
+            self._scales_written()
 
 
 def _boundary(anchor: Boundary) -> dict[str, Any]:
