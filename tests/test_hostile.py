@@ -534,6 +534,43 @@ def test_a_frame_that_opens_but_does_not_decode_is_not_a_key_problem() -> None:
     assert dropped.reason is DropReason.UNDECODABLE
 
 
+def segmented_ciphered(counter: int, carrier: str) -> bytes:
+    """A ciphered push cut into short frames, as meters that segment theirs send it."""
+    apdu = encoder.glo_cipher(
+        encoder.data_notification(encoder.kamstrup_push1_list(default_state()), MOMENT), KEY, AUTH_KEY, counter=counter
+    )
+    return mbus_frames(apdu, 30) if carrier == "mbus" else encoder.hdlc_frames(apdu, 30)
+
+
+@pytest.mark.parametrize(
+    ("carrier", "damaged", "flip"),
+    [("mbus", 8, 0x01), ("hdlc", 1, 0x56)],
+    ids=["m-bus-frame-checksum", "hdlc-first-segment-header"],
+)
+def test_noise_on_the_first_ciphered_push_is_no_key_problem(carrier: str, damaged: int, flip: int) -> None:
+    """Right keys, a noisy line: the first frame's damage hands its ciphered APDU over bare, running into frames.
+
+    A tag that fails there is the line's: the setup must not tell the user their keys are wrong.
+    """
+    first = bytearray(segmented_ciphered(1, carrier))
+    first[damaged] ^= flip
+    events = Decoder(KEY, AUTH_KEY).feed_events(bytes(first) + segmented_ciphered(2, carrier))
+    assert DropReason.KEY_REJECTED not in [event.reason for event in events if isinstance(event, DroppedFrame)]
+    assert isinstance(events[-1], Telegram)
+    # Wrong keys are still told at the first push that comes whole.
+    wrong = Decoder(bytes(16), AUTH_KEY).feed_events(bytes(first) + segmented_ciphered(2, carrier))
+    assert [event.reason for event in wrong if isinstance(event, DroppedFrame)][-1] is DropReason.KEY_REJECTED
+
+
+def test_a_ciphered_message_that_lost_its_first_segment_is_no_downgrade() -> None:
+    """Its other segments join into bytes that are no APDU: undecodable, never "plaintext from a meter with keys"."""
+    frames = bytearray(segmented_ciphered(1, "hdlc"))
+    frames[20] ^= 0x01  # inside the first segment: its checksum fails
+    events = Decoder(KEY, AUTH_KEY).feed_events(bytes(frames) + segmented_ciphered(2, "hdlc"))
+    assert DropReason.UNAUTHENTICATED not in [event.reason for event in events if isinstance(event, DroppedFrame)]
+    assert isinstance(events[-1], Telegram)
+
+
 # --- 8.: a clock with a long-form length, push after push --------------------------
 
 

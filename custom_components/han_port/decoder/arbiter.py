@@ -110,6 +110,10 @@ class Arbiter:
         """
         return within(position, (*self._claims, *pending))
 
+    def overlapped(self, first: int, after: int, others: Iterable[Claim] = ()) -> bool:
+        """Whether bytes from first to before after share any byte with a frame claimed before, or with others."""
+        return any(start < after and first < end for start, end in (*self._claims, *others))
+
     def carried(self, position: int, owner: str, pending: Iterable[Claim] = ()) -> bool:
         """Whether a frame of owner begins inside another framer's frame (claimed, or pending): that frame's content."""
         others = (claim for claim, other in zip(self._claims, self._owners, strict=True) if other != owner)

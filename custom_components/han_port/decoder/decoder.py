@@ -229,6 +229,14 @@ class _ContentDecoder:
         if (
             isinstance(err, KeyProblemError)
             and err.failed is not None
+            and isinstance(message, GloMessage)
+            and message.amid_frames
+        ):
+            detail = f"{err.failed}, in bytes that frames carried: a damaged frame's, on the line"
+            return DroppedFrame(DropReason.BAD_CHECKSUM, detail, message.raw, err.ciphering)
+        if (
+            isinstance(err, KeyProblemError)
+            and err.failed is not None
             and isinstance(message, _UNCHECKED)
             and self.policy.keys_proven
         ):

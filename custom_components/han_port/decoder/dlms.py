@@ -117,7 +117,9 @@ def parse_apdu(apdu: bytes, keys: Keys, policy: SecurityPolicy | None = None) ->
     before its content is looked at.
     """
     if apdu[:1] != _GLO_TAG:
-        if policy is not None and policy.requires_ciphering:
+        # Only a data-notification in clear is a meter's frame less secure than its keys: other bytes (a
+        # segmented message that lost its first segment, say) are no APDU at all.
+        if policy is not None and policy.requires_ciphering and apdu[:1] == bytes([DATA_NOTIFICATION]):
             policy.check(None)
         return _parse_data_notification(apdu)
     ciphering, plaintext = decipher(apdu, keys)

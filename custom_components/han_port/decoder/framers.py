@@ -9,6 +9,7 @@ continues what the messages before it began, or begins anew.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .arbiter import MAX_CLAIMS, Arbiter, Framing, lies_in_a_frame, within
@@ -95,7 +96,7 @@ class Framers:
             self.glo.skip(data)
             self.notifications.skip(data)
         bare: list[Framed] = [
-            (position, framing, message)
+            (position, framing, self._amid_frames(position, message))
             for framing, found in ((Framing.CIPHERED, glo), (Framing.NOTIFICATIONS, notifications))
             for position, message in found
             if not self._owned(position, framing)
@@ -128,6 +129,20 @@ class Framers:
         if framing is Framing.CIPHERED or self.arbiter.framing in (Framing.CIPHERED, Framing.NOTIFICATIONS):
             return False
         return within(position, (*self._mbus_failed, *self.mbus.pending_claims()))
+
+    def _amid_frames(self, position: int, message: FramedMessage | DroppedFrame) -> FramedMessage | DroppedFrame:
+        """Mark a bare ciphered APDU whose bytes run into frames': a tag that fails there is the line's, not the keys'.
+
+        A frame whose header was damaged (or whose checksum failed) hands its
+        ciphered APDU over bare, and the APDU's length runs on into the frames
+        after it, or ends inside the failed one.
+        """
+        if not isinstance(message, GloMessage):
+            return message
+        frames = (*self._mbus_failed, *self.mbus.pending_claims(), *self.hdlc.pending_claims())
+        if self.arbiter.overlapped(position, position + len(message.raw), frames):
+            return replace(message, amid_frames=True)
+        return message
 
     def in_untaken_frame(self, framed: Framed) -> bool:
         """Whether a bare APDU of the latest chunk, at a stream's start, lies in a frame that no framer took."""

@@ -37,6 +37,8 @@ class GloMessage:
 
     information: bytes
     raw: bytes
+    amid_frames: bool = False
+    """Whether its bytes run into frames' (framed, failed or arriving): no APDU sent bare, but a damaged frame's."""
 
 
 # No ciphered push needs more than 64 kB: a longer length field is a false start.
