@@ -286,6 +286,55 @@ def test_a_flipped_bit_in_a_bare_stream_costs_that_push_alone(kind: str, damaged
     assert got in ([*intact[:damaged], value, *intact[damaged:]] for value in got) or got == intact
 
 
+def list_count_at(push: bytes | bytearray) -> int:
+    """Where a bare push's list count is: after its LLC header, tag, invoke id, date-time and the list's tag."""
+    at = (len(encoder.LLC) if push.startswith(encoder.LLC) else 0) + 5
+    date_time = {0x00: 1, 0x0C: 13, 0x09: 14}[push[at]]  # none, 0C and its 12 bytes, or typed 09 0C and them
+    return at + date_time + 1
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["fed-whole", "fed-in-pieces"])
+@pytest.mark.parametrize("damage", ["count-of-the-second", "cut-first"])
+@pytest.mark.parametrize("kind", [*sorted(BARE_PUSHES), "aidon-power-alone"])
+def test_damage_before_any_push_was_proven_costs_the_damaged_push_alone(kind: str, damage: str, whole: bool) -> None:
+    """The first pushes of a stream (or of a capture fed whole) are read before the decoder proved any.
+
+    A count flipped in the second push, or a first push cut short, ran on
+    into the pushes after it: the latest push read whole, or the damaged
+    push's own header, found inside it, says where the next began (fuzzing
+    found one flip losing every push after it).
+    """
+    pushes = [bytearray(BARE_PUSHES.get(kind, power_list)(1000 + n)) for n in range(4)]
+    if damage == "cut-first":
+        del pushes[0][-10:]
+    else:
+        pushes[1][list_count_at(pushes[1])] = 0x09
+    stream = b"".join(pushes)
+    decoder = Decoder()
+    events = (
+        [*decoder.feed_events(stream), *decoder.finish()] if whole else [*feed(decoder, stream, 1), *decoder.finish()]
+    )
+    damaged = 1000 if damage == "cut-first" else 1001
+    assert [power for power in bare_powers(events) if power != damaged] == [
+        n for n in range(1000, 1004) if n != damaged
+    ]
+
+
+def test_a_bare_push_whose_last_bytes_look_like_the_next_ones_start_is_read_at_the_inputs_end() -> None:
+    """Aidon's list 1 with invoke-id flags 00 ends "0F 00 16 1B": the scaler could be the next push's start.
+
+    It is held until the next bytes tell, and the end of the input (a capture, a lost connection) tells too.
+    """
+    push = bytearray(power_list(1000))
+    push[1] = 0x00  # the invoke id's flags, as the scaler's 0F 00 reads
+    assert push.endswith(b"\x0f\x00\x16\x1b")
+    for chunks in ([bytes(push)], [bytes(push), bytes(push)], [bytes(push) * 2]):
+        decoder = Decoder()
+        events = [event for chunk in chunks for event in decoder.feed_events(chunk)] + decoder.finish()
+        assert bare_powers(events) == [1000] * sum(chunk.count(b"\x0f\x00\x00") for chunk in chunks), chunks
+        assert all(isinstance(event, Telegram) for event in events), events
+
+
 @pytest.mark.parametrize("kind", sorted(BARE_PUSHES))
 def test_a_push_cut_by_a_reconnect_costs_that_push_alone(kind: str) -> None:
     """A push whose end never came runs on into the next one: the next push's header says where it really began."""

@@ -185,17 +185,20 @@ class PushHeaders:
     A header is believed once a push that began with it decoded whole, or
     two were read whole: a chance notification found in noise, or in what
     damage left of a push, neither decodes nor repeats, and must never cut
-    the pushes that follow.
+    the pushes that follow. Until then, the latest header read whole and a
+    push's own may cut it: a push of the stream's second (damaged in its
+    header) or first, before the decoder has proven any.
     """
 
     def __init__(self) -> None:
         """Start knowing no header."""
         self._seen: dict[PushHeader, int] = {}
         self.known: list[PushHeader] = []
+        self._latest: PushHeader | None = None
 
     def learn(self, notification: bytes | bytearray, body: int) -> None:
         """Take the header of a notification read whole (its body starting at body)."""
-        header = PushHeader.of(notification, body)
+        header = self._latest = PushHeader.of(notification, body)
         if header in self.known:
             return
         if len(self._seen) >= _MAX_HEADERS_SEEN:
@@ -209,15 +212,20 @@ class PushHeaders:
         if header not in self.known:
             self.known = [*self.known[-(_MAX_HEADERS_KNOWN - 1) :], header]
 
-    def find(self, buffer: bytes | bytearray, start: int, end: int) -> tuple[int | None, int]:
-        """Where a known header begins in buffer from start to before end; and where to search on.
+    def find(
+        self, buffer: bytes | bytearray, start: int, end: int, own: PushHeader | None = None
+    ) -> tuple[int | None, int]:
+        """Where a header of this stream's pushes starts in buffer, from start to before end; where to search on.
 
-        Searching goes on from a start whose header agrees as far as its
-        bytes have come (end when there is none): it may still be one.
+        Those known, the latest read whole, and the push's own (own): found
+        inside a push, each is the same meter's next push. Searching goes on
+        from a start whose header agrees as far as its bytes have come (end
+        when there is none): it may still be one.
         """
+        headers = list(dict.fromkeys([*self.known, *(h for h in (self._latest, own) if h is not None)]))
         pos = start
-        while self.known and (found := buffer.find(DATA_NOTIFICATION, pos, end)) >= 0:
-            verdicts = [header.begins(buffer, found) for header in self.known]
+        while headers and (found := buffer.find(DATA_NOTIFICATION, pos, end)) >= 0:
+            verdicts = [header.begins(buffer, found) for header in headers]
             if True in verdicts:
                 return found, found
             if None in verdicts:
@@ -335,7 +343,8 @@ class NotificationFramer:
         if not self._owned:
             # Inside what was measured (up to where the bytes broke, for a false start).
             limit = len(buffer) if end is None else self._failed_at + 1 if end < 0 else end
-            cut, self._searched = self._headers.find(buffer, max(1, self._searched), limit)
+            own = PushHeader.of(buffer, self._body)
+            cut, self._searched = self._headers.find(buffer, max(1, self._searched), limit, own)
             if cut is not None:
                 self._cut(cut, events)
                 return 0
@@ -350,16 +359,31 @@ class NotificationFramer:
             return self._failed_at if self._owned else min(self._failed_at, self._searched)
         if self._owned:
             return end
+        self._read(end, events)
+        return 0
+
+    def _read(self, end: int, events: list[tuple[int, NotificationMessage | DroppedFrame]]) -> None:
+        """Emit the notification at the buffer's start, whole at end."""
         before = self._history[-3:]
         llc = before if before in LLC_HEADERS else b""
-        apdu = llc + bytes(buffer[:end])
+        apdu = llc + bytes(self._buffer[:end])
         events.append((self._offset - len(llc), NotificationMessage(apdu, apdu)))
         self._emitted = True
-        self._headers.learn(buffer, self._body)
+        self._headers.learn(self._buffer, self._body)
         # The bytes of a notification read are no envelope's header for what follows.
         self._drop(end)
         self._history = b""
-        return 0
+
+    def flush(self) -> list[tuple[int, NotificationMessage | DroppedFrame]]:
+        """Read the notification begun if its body is whole: held back only as its last bytes may begin the next push.
+
+        The input ended (a capture's end, a connection lost): no push begins there.
+        """
+        events: list[tuple[int, NotificationMessage | DroppedFrame]] = []
+        if self._extent is not None and not self._owned and (end := self._scan(self._extent)) is not None and end >= 0:
+            self._extent = None
+            self._read(end, events)
+        return events
 
     def _cut(self, cut: int, events: list[tuple[int, NotificationMessage | DroppedFrame]]) -> None:
         """Drop the notification at the buffer's start: the same meter's next push begins at cut, inside it.

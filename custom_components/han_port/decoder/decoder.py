@@ -452,10 +452,13 @@ class Decoder:
     def finish(self) -> list[Event]:
         """End the input (a capture's end, a connection lost); return a drop for what it began and never completed.
 
-        A capture, or a connection, cut inside a frame, or holding nothing any
-        framer reads, says so rather than ending in silence; what it began is
-        let go, and the bytes fed next begin anew.
+        A bare push whose body was whole, held back only as its last bytes
+        might have begun the next, is read. A capture, or a connection, cut
+        inside a frame, or holding nothing any framer reads, says so rather
+        than ending in silence; what it began is let go, and the bytes fed
+        next begin anew.
         """
+        events = [self._counted(event) for framed in self._framers.flush() if (event := self._arbitrate(*framed))]
         framers = [*self._framers.unfinished(), self._content.blocks.unfinished()]
         begun = next((what for what in framers if what is not None), None)
         fed = self._framers.fed
@@ -467,8 +470,8 @@ class Decoder:
         elif fed and not self.telegrams and not self.dropped:
             drop = DroppedFrame(DropReason.UNRECOGNISED, f"no frame, APDU or telegram in {fed} bytes", b"")
         else:
-            return []
-        return [self._counted(drop)]
+            return events
+        return [*events, self._counted(drop)]
 
     def feed_message(self, payload: bytes) -> list[Event]:
         """Decode one message of a message transport (an MQTT payload); return its events.

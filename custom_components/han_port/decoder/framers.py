@@ -152,6 +152,16 @@ class Framers:
         start = position - self._recent_start
         return lies_in_a_frame(bytes(self._recent), start, start + len(message.raw))
 
+    def flush(self) -> list[Framed]:
+        """Return the bare notification whose body is whole, held back for what the next bytes might begin."""
+        if not self.arbiter.reads_bare(self.p1.fed):
+            return []
+        return [
+            (position, Framing.NOTIFICATIONS, message)
+            for position, message in self.notifications.flush()
+            if not self._owned(position, Framing.NOTIFICATIONS)
+        ]
+
     def unfinished(self) -> list[str | None]:
         """Say what each framer has begun and waits for the rest of (None for each that waits for nothing)."""
         framers = [self.hdlc.unfinished(), self.mbus.unfinished(), self.p1.unfinished()]
