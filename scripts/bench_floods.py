@@ -44,6 +44,7 @@ def floods() -> dict[str, bytes]:
         "ciphered APDU headers, 4 kB": b"\xdb\x08SAGtest1\x82\x0f\xa0\x30",
         "bare notifications, 4 kB": b"\x0f\x00\x00\x00\x00\x00\x02\x82\x0f\xff",
         "notifications in notifications": b"\x0f\x00\x00\x00\x00\x00\x01\x05\x0f\x00",
+        "a push header alone": b"\x0f\x40\x00\x00\x00\x00\x01\x0d",
     }
     result = {name: (pattern * (SIZE // len(pattern) + 1))[:SIZE] for name, pattern in patterns.items()}
     result["random bytes"] = rng.randbytes(SIZE)

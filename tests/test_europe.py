@@ -501,6 +501,7 @@ def test_a_frame_that_fails_its_checks_is_never_read_as_a_bare_notification() ->
     [
         b"\x0f\x00\x00\x00\x00\x00\x02\x82\x0f\xff",  # notifications announcing 4 kB structures
         b"\x0f\x00\x00\x00\x00\x00\x01\x05\x0f\x00",  # ... whose items are notification starts again
+        b"\x0f\x40\x00\x00\x00\x00\x01\x0d",  # Aidon's push header and nothing else: each cuts the one before
         b"\x68",
         b"\x68\xff\xff\x68\x53\xff\x00\x01\x67",  # M-Bus headers with no frame behind them
         b"\xdb\x08SAGtest1\x82\x0f\xa0\x30",  # ciphered APDUs announcing 4 kB

@@ -24,6 +24,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import get_dia
 from custom_components.han_port import issues as issues_module
 from custom_components.han_port.const import (
     CONF_AUTHENTICATION_KEY,
+    CONF_CURRENT_TRANSFORMER_RATIO,
     CONF_DEVICE,
     CONF_ENCRYPTION_KEY,
     CONF_GENERATED_ID,
@@ -472,14 +473,14 @@ async def hold_the_register(hass: HomeAssistant, tcp_meter: TcpMeter, entry: Moc
     return issue_id
 
 
-async def fix(hass: HomeAssistant, issue_id: str, choice: str) -> FlowResult:
-    """Go through the issue's fix flow as the user does: open it, pick a choice, confirm it."""
+async def fix(hass: HomeAssistant, issue_id: str, choice: str, offered: str = "1.000") -> FlowResult:
+    """Go through the issue's fix flow as the user does: open it, see the total offered, pick a choice, confirm it."""
     manager = repairs_flow_manager(hass)
     assert manager is not None
     menu = await manager.async_init(DOMAIN, data={"issue_id": issue_id})
     assert menu["type"] is FlowResultType.MENU
     assert menu["menu_options"] == ["accept", "keep_holding"]
-    assert menu["description_placeholders"]["value"] == "1.000"
+    assert menu["description_placeholders"]["value"] == offered
     confirm = await manager.async_configure(menu["flow_id"], {"next_step_id": choice})
     assert (confirm["type"], confirm["step_id"]) == (FlowResultType.FORM, choice)
     return await manager.async_configure(menu["flow_id"], {})
@@ -548,6 +549,22 @@ async def test_a_held_total_asked_about_before_a_reload_can_be_taken_after_it(
     assert sensor(hass, "energy_import").state == "1.0"  # type: ignore[union-attr]
     tcp_meter.send(kamstrup_frame(default_state(energy_import=1050), hourly=True))
     await wait_for(lambda: sensor(hass, "energy_import").state == "1.05")  # type: ignore[union-attr]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_held_total_asked_about_before_a_ratio_change_is_offered_as_it_will_be_taken(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """Held at ratio 1 (1.000 kWh); the user sets a current-transformer ratio of 50: the repair offers 50.000."""
+    assert await async_setup_component(hass, "repairs", {})
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    issue_id = await hold_the_register(hass, tcp_meter, entry)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    hass.config_entries.async_update_entry(entry, options={CONF_CURRENT_TRANSFORMER_RATIO: 50})
+    await set_up(hass, entry)
+    assert (await fix(hass, issue_id, "accept", offered="50.000"))["type"] is FlowResultType.CREATE_ENTRY
+    assert sensor(hass, "energy_import").state == "50.0"  # type: ignore[union-attr]
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -168,7 +168,7 @@ class EnergyBookkeeping:
             self.envelope.scale(self._restored_scale)
             self.meter_hours.rescale(self._restored_scale)
         self.guard.restore(stored.get("totals", []), self._restored_scale)
-        self.held.restore(stored.get("held", {}))
+        self.held.restore(stored.get("held", {}), self._restored_scale)
         if self._restored_scale != 1:
             # Kept through the new ratio at once: the totals shown from now on are, and a start after a power
             # cut must not rescale them a second time.

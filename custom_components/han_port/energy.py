@@ -312,29 +312,37 @@ class TotalGuard:
             self._accepted[register] = _Mark(value, when)
 
     def as_list(self) -> list[dict[str, Any]]:
-        """Return the last accepted totals and the held ones, and when they came, as plain data for storage."""
+        """Return the last accepted totals and when they came, as plain data for storage."""
         return [
-            {"register": list(register), **mark.as_dict()} | ({"held": True} if held else {})
-            for held, marks in ((False, self._accepted), (True, self._candidates))
-            for register, mark in marks.items()
+            {"register": list(register), "value": mark.value, "when": mark.when.isoformat()}
+            for register, mark in self._accepted.items()
         ]
 
     def restore(self, totals: list[dict[str, Any]], scale: float = 1.0) -> None:
-        """Take back the totals as stored, times scale (a changed current-transformer ratio).
+        """Take back the last accepted totals as stored, times scale (a changed current-transformer ratio).
 
         The time a total came matters as much as its value: the next one may
         grow by what the meter's power carries over the time between them. A
         restored sensor state cannot tell it, as it is written again at each
-        start. A held total comes back held: the user may still be asked
-        about it, or be answering.
+        start.
         """
         for total in totals:
             register = (int(total["register"][0]), int(total["register"][1]), int(total["register"][2]))
-            mark = _Mark.from_dict(total, scale)
-            if total.get("held"):
-                self._candidates[register] = mark
-            else:
-                self.seed(register, mark.value, mark.when)
+            self.seed(register, float(total["value"]) * scale, datetime.fromisoformat(total["when"]))
+
+    def held_total(self, register: Code) -> float | None:
+        """Return a register's held total, None if none is held."""
+        candidate = self._candidates.get(register)
+        return None if candidate is None else candidate.value
+
+    def held_as_dict(self, register: Code) -> dict[str, Any] | None:
+        """Return a register's held total as plain data for storage, None if none is held."""
+        candidate = self._candidates.get(register)
+        return None if candidate is None else candidate.as_dict()
+
+    def restore_held(self, register: Code, held: dict[str, Any], scale: float = 1.0) -> None:
+        """Hold a total again as stored (see held_as_dict), times scale: the user may still be asked about it."""
+        self._candidates[register] = _Mark.from_dict(held, scale)
 
     def same_count(self, register: Code, value: float) -> float:
         """Return the total to take for value: the last accepted, where value is no more than a rounding below it.

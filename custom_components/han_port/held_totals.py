@@ -109,14 +109,26 @@ class HeldTotals:
 
     def as_dict(self) -> dict[str, Any]:
         """Return the registers held, as plain data for storage: a repair asked before a restart is answered after."""
-        return {code_name(register): hold.as_dict() for register, hold in self._holds.items()}
-
-    def restore(self, holds: Mapping[str, Mapping[str, Any]]) -> None:
-        """Take back the registers held before a restart, for those the guard still holds."""
-        held = set(self._guard.held)
-        self._holds = {
-            register: _Hold.from_dict(hold) for name, hold in holds.items() if (register := code_of_name(name)) in held
+        return {
+            code_name(register): {**hold.as_dict(), "total": total}
+            for register, hold in self._holds.items()
+            if (total := self._guard.held_as_dict(register)) is not None
         }
+
+    def restore(self, holds: Mapping[str, Mapping[str, Any]], scale: float = 1.0) -> None:
+        """Hold again the totals held before a restart, times scale (a changed current-transformer ratio).
+
+        A repair already asked about one still stands; through a new ratio it
+        asks about the total as it will be taken.
+        """
+        for name, stored in holds.items():
+            if "total" not in stored:
+                continue
+            register = code_of_name(name)
+            self._guard.restore_held(register, stored["total"], scale)
+            hold = self._holds[register] = _Hold.from_dict(stored)
+            if scale != 1 and hold.in_a_row >= NEW_SEQUENCE_TELEGRAMS and not hold.kept:
+                self._ask(register, self._guard.last(register), self._guard.held_total(register))
 
     def check(
         self, register: Code, reading: Reading, meter: str | None, now: datetime, clock: datetime | None
@@ -161,12 +173,16 @@ class HeldTotals:
             self._events.record("register_held", register, previous=previous, value=value)
         patient = _small_fall(previous, value) and now - hold.since < SMALL_FALL_PATIENCE
         if hold.in_a_row >= NEW_SEQUENCE_TELEGRAMS and not hold.kept and not patient:
-            self._issues.create(
-                HELD_ISSUE,
-                {"register": code_name(register), "previous": kwh(previous), "value": kwh(value)},
-                register,
-                fixable=True,
-            )
+            self._ask(register, previous, value)
+
+    def _ask(self, register: Code, previous: float | None, value: float | None) -> None:
+        """Ask the user whether a held total is the meter's count (a repair)."""
+        self._issues.create(
+            HELD_ISSUE,
+            {"register": code_name(register), "previous": kwh(previous), "value": kwh(value)},
+            register,
+            fixable=True,
+        )
 
     def keep(self, register: Code) -> None:
         """Keep holding a register's last total, as the user decided: the guard goes on as it would, unasked."""

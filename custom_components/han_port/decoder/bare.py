@@ -184,10 +184,11 @@ class PushHeaders:
 
     A header is believed once a push that began with it decoded whole, or
     two were read whole: a chance notification found in noise, or in what
-    damage left of a push, neither decodes nor repeats, and must never cut
-    the pushes that follow. Until then, the latest header read whole and a
-    push's own may cut it: a push of the stream's second (damaged in its
-    header) or first, before the decoder has proven any.
+    damage left of a push, neither decodes nor repeats. Before any is, the
+    latest header read whole and a push's own cut a push where they recur
+    inside it too (the stream's first push cut short, or its second damaged
+    in its own header): a chance header recurs inside a push no more often
+    than a believed one.
     """
 
     def __init__(self) -> None:
@@ -319,33 +320,37 @@ class NotificationFramer:
             self._drop(pos)
         return events
 
-    def _scan(self, extent: ItemExtent | DescriptorListExtent) -> int | None:
-        """Measure the body on: its end once whole, None while it arrives, -1 when it is neither shape of body.
+    def _scan(self, extent: ItemExtent | DescriptorListExtent, data: bytes | bytearray) -> int | None:
+        """Measure the body on in data: its end once whole, None while it arrives, -1 when it is neither shape of body.
 
         A body that is no standard A-XDR is measured again from its start as
         a descriptor list, as its decoding reads it (see dlms): twice at most.
         """
         try:
-            return extent.scan(self._buffer)
+            return extent.scan(data)
         except DecodeError:
             self._failed_at = max(self._failed_at, extent.position)
         if isinstance(extent, DescriptorListExtent):
             return -1
         self._extent = DescriptorListExtent(self._body, MAX_NOTIFICATION_BYTES)
-        return self._scan(self._extent)
+        return self._scan(self._extent, data)
 
     def _measure(
         self, extent: ItemExtent | DescriptorListExtent, events: list[tuple[int, NotificationMessage | DroppedFrame]]
     ) -> int:
         """Measure on the notification at the buffer's start, read once whole; return where to look next, -1 to wait."""
         buffer = self._buffer
-        end = self._scan(extent)
-        if not self._owned:
-            # Inside what was measured (up to where the bytes broke, for a false start).
-            limit = len(buffer) if end is None else self._failed_at + 1 if end < 0 else end
+        if self._owned:
+            end = self._scan(extent, buffer)
+        else:
+            # The same meter's next push, where its header is found, bounds this one: a body still unfinished
+            # there ran on into it (damaged, or cut short), and is not read past it. Found first, so a flood
+            # of headers costs each its few bytes, not a body's longest.
             own = PushHeader.of(buffer, self._body)
-            cut, self._searched = self._headers.find(buffer, max(1, self._searched), limit, own)
-            if cut is not None:
+            cut, self._searched = self._headers.find(buffer, max(1, self._searched), len(buffer), own)
+            end = self._scan(extent, buffer if cut is None else buffer[:cut])
+            # (Measured whole past it already, while the header's bytes were still coming.)
+            if cut is not None and (end is None or end > cut):
                 self._cut(cut, events)
                 return 0
         if end is None or (end >= 0 and not self._owned and self._searched < end):
@@ -380,7 +385,12 @@ class NotificationFramer:
         The input ended (a capture's end, a connection lost): no push begins there.
         """
         events: list[tuple[int, NotificationMessage | DroppedFrame]] = []
-        if self._extent is not None and not self._owned and (end := self._scan(self._extent)) is not None and end >= 0:
+        if (
+            self._extent is not None
+            and not self._owned
+            and (end := self._scan(self._extent, self._buffer)) is not None
+            and end >= 0
+        ):
             self._extent = None
             self._read(end, events)
         return events

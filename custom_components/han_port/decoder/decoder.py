@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from .dlms import Notification
-    from .framers import FramedMessage
+    from .framers import Framed, FramedMessage
     from .model import Reading
     from .obis import ObisCode
 
@@ -397,22 +397,20 @@ class Decoder:
 
     def feed_events(self, data: bytes) -> list[Event]:
         """Add bytes; return completed telegrams and dropped frames, in stream order."""
-        events = []
-        for framed in self._framers.frame(data):
-            if self._framers.in_untaken_frame(framed):
-                ciphered = framed[2]
-                if isinstance(ciphered, GloMessage) and _tag_holds(ciphered, self._content.keys):
-                    # Its tag proves its bytes, not the stream's format: it may be a frame's whose header was lost.
-                    proven = self._content.decode(ciphered)
-                    events.extend([] if proven is None else [self._counted(proven)])
-                    continue
-                detail = "inside a frame whose header or check failed: no checksum of it held"
-                events.append(self._counted(DroppedFrame(DropReason.UNRECOGNISED, detail, framed[2].raw)))
-                continue
-            event = self._arbitrate(*framed)
-            if event is not None:  # a block of a longer APDU: its event comes with the last block
-                events.append(self._counted(event))
-        return events
+        return [event for framed in self._framers.frame(data) if (event := self._take(framed)) is not None]
+
+    def _take(self, framed: Framed) -> Event | None:
+        """Decode, or drop, what a framer found; None for a block of a longer APDU (its event comes with the last)."""
+        if self._framers.in_untaken_frame(framed):
+            ciphered = framed[2]
+            if isinstance(ciphered, GloMessage) and _tag_holds(ciphered, self._content.keys):
+                # Its tag proves its bytes, not the stream's format: it may be a frame's whose header was lost.
+                proven = self._content.decode(ciphered)
+                return None if proven is None else self._counted(proven)
+            detail = "inside a frame whose header or check failed: no checksum of it held"
+            return self._counted(DroppedFrame(DropReason.UNRECOGNISED, detail, framed[2].raw))
+        event = self._arbitrate(*framed)
+        return None if event is None else self._counted(event)
 
     def _arbitrate(self, position: int, framing: Framing, message: FramedMessage | DroppedFrame) -> Event | None:
         """Read a message as the stream's, drop it as a stranger's, or pass over a chance pattern in another's bytes."""
@@ -450,7 +448,7 @@ class Decoder:
         )
 
     def finish(self) -> list[Event]:
-        """End the input (a capture's end, a connection lost); return a drop for what it began and never completed.
+        """End the input (a capture's end, a connection lost); return what it held back, and a drop for what it began.
 
         A bare push whose body was whole, held back only as its last bytes
         might have begun the next, is read. A capture, or a connection, cut
@@ -458,7 +456,7 @@ class Decoder:
         than ending in silence; what it began is let go, and the bytes fed
         next begin anew.
         """
-        events = [self._counted(event) for framed in self._framers.flush() if (event := self._arbitrate(*framed))]
+        events = [event for framed in self._framers.flush() if (event := self._take(framed)) is not None]
         framers = [*self._framers.unfinished(), self._content.blocks.unfinished()]
         begun = next((what for what in framers if what is not None), None)
         fed = self._framers.fed
