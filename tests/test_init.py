@@ -25,6 +25,7 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, mock_restore_cache_with_extra_data
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 
+from custom_components.han_port import connection
 from custom_components.han_port import sensor as sensor_module
 from custom_components.han_port.compat import REACTIVE_ENERGY_DEVICE_CLASS, meter_device
 from custom_components.han_port.const import (
@@ -304,6 +305,30 @@ async def test_a_frame_begun_before_the_connection_dropped_is_not_finished_by_th
     tcp_meter.send(kamstrup_frame(default_state(power_import=1800)))
     await wait_for(lambda: value(hass, POWER) == "1800")
     assert entry.runtime_data.reader.decoder.telegrams == 2
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_meter_back_after_a_silence_is_heard_at_once(
+    hass: HomeAssistant, pty_meter: PtyMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The port opened fine all along; the meter only paused (its HAN port reset, say) and speaks again.
+
+    A silent port is opened again at once, never after the doubling wait of a port that would not open: a
+    minute of it would lose the meter's first telegrams, an hourly list among them. Scaled: silence after
+    0.6 s (30 s for real), the waits as shipped.
+    """
+    monkeypatch.setattr(connection, "BACKOFF_START", 1.0)
+    monkeypatch.setattr(connection, "BACKOFF_MAX", 60.0)
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=METER_ID, data={CONF_DEVICE: pty_meter.path})
+    await set_up(hass, entry)
+    pty_meter.start_pushing([kamstrup_frame(default_state(power_import=1200))])
+    await wait_for(lambda: value(hass, POWER) == "1200")
+    pty_meter.stop_pushing()
+    await asyncio.sleep(6)  # ten silences: the waits of a port that would not open would be 1, 2 and 4 s by now
+    resumed = asyncio.get_running_loop().time()
+    pty_meter.start_pushing([kamstrup_frame(default_state(power_import=1300))])
+    await wait_for(lambda: value(hass, POWER) == "1300", seconds=20)
+    assert asyncio.get_running_loop().time() - resumed < 1.0
     await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -317,6 +317,11 @@ class MeterReader(TelegramWatch):
             if got_telegram:
                 backoff = BACKOFF_START
             self._set_available(available=False)
+            if self.loss is Loss.SILENT:
+                # The port opened, and the silence itself was the wait: opened again at once, it hears the
+                # meter the moment it speaks again (an hourly list may be the first thing it says).
+                backoff = BACKOFF_START
+                continue
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
 
