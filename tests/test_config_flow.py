@@ -275,6 +275,12 @@ async def test_a_host_that_is_no_host_is_said_on_its_field_and_stays(hass: HomeA
         ("192.168.1.20:3001", None),
         ("socket://192.168.1.20", None),
         ("a..b", None),
+        # As routers and labels print addresses: read as meant, never as the octal the resolver reads.
+        ("192.168.001.020", "192.168.1.20"),
+        ("127.1", None),
+        ("0x7f000001", None),
+        ("10.0.0.256", None),
+        ("meter.1", None),
     ],
 )
 def test_a_bridge_host_is_a_name_or_an_address(typed: str, host: str | None) -> None:

@@ -13,6 +13,7 @@ from custom_components.han_port.decoder import (
     Keys,
     ObisCode,
     Unit,
+    hex_digit_count,
     parse_key,
     registers,
 )
@@ -185,7 +186,13 @@ def test_identification_registers(code: str, field: str | None) -> None:
 
 
 def test_keys_are_checked_and_parsed() -> None:
-    assert parse_key("0x00 11:22-33 44556677 8899AABBCCDDEEFF") == bytes.fromhex("00112233445566778899aabbccddeeff")
+    key = bytes.fromhex("00112233445566778899aabbccddeeff")
+    assert parse_key("0x00 11:22-33 44556677 8899AABBCCDDEEFF") == key
+    # As pasted from a PDF or a web mail (no-break spaces, a line end), or written as a C array, as payloads are.
+    assert parse_key("0011 2233\u00a04455\u00a06677\n8899\taabbccddeeff") == key
+    assert parse_key(", ".join(f"0x{byte:02X}" for byte in key)) == key
+    # A form counts the digits typed: an O for a 0 is no hex digit.
+    assert hex_digit_count("O0112233445566778899aabbccddeeff") == 31
     for bad in ("00", "zz" * 16, "00" * 17):
         with pytest.raises(ValueError, match="32 hexadecimal"):
             parse_key(bad)

@@ -22,7 +22,7 @@ from homeassistant.helpers.selector import (
 )
 
 from .const import CONF_AUTHENTICATION_KEY, CONF_ENCRYPTION_KEY
-from .decoder import key_digits, parse_key
+from .decoder import hex_digit_count, parse_key
 
 BY_ID = "/dev/serial/by-id"
 DEFAULT_BRIDGE_PORT = 3001
@@ -30,6 +30,9 @@ KEY_FIELDS = (CONF_ENCRYPTION_KEY, CONF_AUTHENTICATION_KEY)
 # A host name: dot-separated labels of letters, digits, hyphens (and the underscores some home networks use).
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
 _HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
+# A label that is a number (decimal, or hex as 0x...): what the resolver reads as part of an IPv4 address.
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9A-Fa-f]*")
+_IPV4_PARTS = 4
 
 
 def stable_path(device: str) -> str:
@@ -79,12 +82,27 @@ def bridge_host(typed: str) -> str | None:
         return str(ipaddress.ip_address(host))
     except ValueError:
         pass
+    if _NUMERIC_LABEL.fullmatch(host.rstrip(".").rsplit(".", 1)[-1]):
+        # No top-level domain is a number: this is an IPv4 address, and the system's resolver would read
+        # zero-led parts as octal ("192.168.001.020" is 192.168.1.16) and "127.1" as 127.0.0.1. Read as meant.
+        return _dotted_decimal(host)
     try:
         # A name in the user's own letters ("måler.local") is looked up by its ASCII form.
         ascii_name = host.encode("idna").decode("ascii")
     except UnicodeError:
         return None
     return host if _HOST_NAME.fullmatch(ascii_name) else None
+
+
+def _dotted_decimal(host: str) -> str | None:
+    """Read four decimal parts, zero-led or not, as the IPv4 address they write; None for any other shape."""
+    parts = host.split(".")
+    if len(parts) != _IPV4_PARTS or not all(part.isdigit() and part.isascii() for part in parts):
+        return None
+    try:
+        return str(ipaddress.IPv4Address(".".join(str(int(part)) for part in parts)))
+    except ValueError:
+        return None
 
 
 def keys_fields(authenticates: bool) -> dict[vol.Marker, Any]:
@@ -113,5 +131,5 @@ def parse_keys(
             keys[field] = parse_key(text).hex()
         except ValueError:
             errors[field] = f"invalid_{field}"
-            digits[f"{field}_digits"] = str(len(key_digits(text)))
+            digits[f"{field}_digits"] = str(hex_digit_count(text))
     return keys, errors, digits

@@ -5,7 +5,7 @@ and tested without Home Assistant. The names below are its public API; the
 modules behind them are its insides, free to change.
 """
 
-from .ciphering import P1_AUTHENTICATION_KEY, Keys, is_bare_ciphered, key_digits, parse_key
+from .ciphering import P1_AUTHENTICATION_KEY, Keys, is_bare_ciphered
 from .crc import crc16_arc, crc16_x25
 from .decoder import Decoder, Event
 from .dlms import strip_llc
@@ -15,7 +15,7 @@ from .masking import mask_serials, mask_texts, reseal, serial_masks
 from .mbus import mbus_frames
 from .model import Ciphering, DecodeError, DroppedFrame, DropReason, FrameFormat, Reading, Telegram
 from .obis import ObisCode, Unit
-from .payload import read_capture
+from .payload import hex_digit_count, parse_key, read_capture
 from .registers import (
     ACTIVE_ENERGY,
     ACTIVE_POWER,
@@ -74,8 +74,8 @@ __all__ = [
     "crc16_x25",
     "frame_apdu",
     "hdlc_frame",
+    "hex_digit_count",
     "is_bare_ciphered",
-    "key_digits",
     "mask_serials",
     "mask_texts",
     "mbus_frames",

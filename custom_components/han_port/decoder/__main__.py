@@ -15,10 +15,9 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .ciphering import parse_key
 from .decoder import Decoder, Event
 from .model import DroppedFrame, Telegram
-from .payload import read_capture
+from .payload import parse_key, read_capture
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence

@@ -50,28 +50,6 @@ class Keys:
         return hashlib.sha256(b"han-port keys|" + keys).hexdigest()[:16]
 
 
-def key_digits(text: str) -> str:
-    """Strip a key as users paste it down to its digits: no spaces, colons, dashes or 0x."""
-    cleaned = text.strip().lower().replace("0x", "")
-    for separator in (" ", ":", "-"):
-        cleaned = cleaned.replace(separator, "")
-    return cleaned
-
-
-def parse_key(text: str) -> bytes:
-    """Read a key as users paste it: hex, with spaces, colons or 0x tolerated."""
-    cleaned = key_digits(text)
-    try:
-        key = bytes.fromhex(cleaned)
-    except ValueError:
-        msg = "a key is 32 hexadecimal digits"
-        raise ValueError(msg) from None
-    if len(key) != KEY_LENGTH:
-        msg = f"a key is 32 hexadecimal digits, not {len(cleaned)}"
-        raise ValueError(msg)
-    return key
-
-
 def read_header(apdu: bytes) -> tuple[Ciphering, bytes]:
     """Split a general-glo-ciphering APDU into its header and ciphered part."""
     if len(apdu) < 2 or apdu[0] != GENERAL_GLO_CIPHERING:  # noqa: PLR2004

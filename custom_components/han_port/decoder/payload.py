@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import re
 
+from .ciphering import KEY_LENGTH
 from .dlms import PUSHED_APDUS, strip_llc
 from .p1 import HEX_DIGITS
 
-# Between hex digits, bridges write spaces, line ends, colons, commas or dashes, and some a 0x per byte.
-_HEX_NOISE = re.compile(rb"0x|[\s:,-]", re.IGNORECASE)
+# Between hex digits, bridges and people write spaces, line ends, colons, commas or dashes, and some a 0x per
+# byte (a C array's); what people paste may hold spaces of other kinds (a no-break space from a PDF).
+_SEPARATORS = r"0x|[\s:,-]"
+_HEX_NOISE = re.compile(_SEPARATORS.encode(), re.IGNORECASE)
+_KEY_NOISE = re.compile(_SEPARATORS, re.IGNORECASE)
 # A data-notification's tag and invoke id: anything shorter is no APDU.
 _MIN_APDU_BYTES = 6
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -54,6 +58,30 @@ def describe(payload: bytes) -> str:
     if head.isascii() and head.decode("ascii").isprintable():
         return f"{len(payload)} bytes of text starting {head.decode('ascii')!r}"
     return f"{len(payload)} bytes starting {head.hex(' ')}"
+
+
+def key_digits(text: str) -> str:
+    """Strip a key as users paste it down to what should be its digits: no separators, no 0x."""
+    return _KEY_NOISE.sub("", text)
+
+
+def hex_digit_count(text: str) -> int:
+    """Count the hex digits in a key as typed: what a form tells a user who typed one too few, or an O for a 0."""
+    return sum(character in "0123456789abcdefABCDEF" for character in key_digits(text))
+
+
+def parse_key(text: str) -> bytes:
+    """Read a key as users paste it: hex, with the separators bridges and people write between digits."""
+    cleaned = key_digits(text)
+    try:
+        key = bytes.fromhex(cleaned)
+    except ValueError:
+        msg = "a key is 32 hexadecimal digits"
+        raise ValueError(msg) from None
+    if len(key) != KEY_LENGTH:
+        msg = f"a key is 32 hexadecimal digits, not {len(cleaned)}"
+        raise ValueError(msg)
+    return key
 
 
 def read_capture(data: bytes, *, as_hex: bool) -> bytes:
