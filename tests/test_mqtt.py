@@ -165,6 +165,8 @@ def shaped(shape: str) -> list[bytes]:
         "llc pdu": [LLC + apdu],
         "hex text": [frame.hex(" ").encode()],
         "hex compact": [frame.hex().upper().encode()],
+        # Tasmota's serial bridge (SerialDelimiter 254): what it reads, as hex in its JSON.
+        "hex in json": [json.dumps({"SSerialReceived": frame.hex().upper()}).encode()],
         "p1 text": [P1_TELEGRAM],
     }[shape]
 
@@ -185,6 +187,7 @@ async def add_meter(hass: HomeAssistant, topic: str) -> Flow:
         "llc pdu",
         "hex text",
         "hex compact",
+        "hex in json",
         "p1 text",
     ],
 )

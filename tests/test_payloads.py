@@ -307,3 +307,14 @@ def test_a_hex_bare_ciphered_push_after_a_raw_tail_is_a_push_of_its_own(tail: by
     events = [event for message in messages for event in decoder.feed_message(message)]
     powers = [event.readings[ObisCode.parse("1-0:1.7.0")].value for event in events if isinstance(event, Telegram)]
     assert powers == [1001, 1002, 1003]
+
+
+def test_hex_a_bridge_wraps_in_json_is_read_and_a_status_is_not() -> None:
+    """Tasmota's serial bridge publishes what it reads as hex in a JSON object of one value."""
+    frame = encoder.hdlc_frames(kamstrup(1500))
+    decoder = Decoder()
+    assert powers(decoder.feed_message(b'{"SerialReceived":"' + frame.hex().upper().encode() + b'"}')) == [1500]
+    for status in (b'{"status":"online"}', b'{"a":"00","b":"11"}', b'{"SerialReceived":17}', b"{not json"):
+        (dropped,) = decoder.feed_message(status)
+        assert dropped.reason is DropReason.UNRECOGNISED, status
+    assert powers(decoder.feed_message(frame.hex().encode())) == [1500]

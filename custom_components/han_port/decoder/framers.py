@@ -18,7 +18,7 @@ from .glo import MAX_APDU_BYTES, GloFramer, GloMessage
 from .hdlc import HdlcFramer, HdlcMessage
 from .mbus import MbusFramer, MbusMessage
 from .p1 import P1Framer, P1Message
-from .payload import hex_digits, is_bare_apdu
+from .payload import hex_digits, is_bare_apdu, unwrapped
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -214,6 +214,7 @@ class MessageJoiner:
 
     def joined(self, payload: bytes) -> bytes:
         """Return the bytes a message adds to the stream, hex text read; let go of what it does not continue."""
+        payload = unwrapped(payload)
         # The rest of a frame comes written as its start was: raw bytes
         # that happen to be hex digits ("00") are not hex text.
         rest = (hex_digits(payload) if self._hex_frame else None) or payload

@@ -9,6 +9,7 @@ functions tell the shapes apart; the decoder takes it from there.
 
 from __future__ import annotations
 
+import json
 import re
 
 from .ciphering import KEY_LENGTH
@@ -42,6 +43,27 @@ def hex_digits(text: bytes) -> bytes | None:
             return None
         return bytes.fromhex(digits.decode("ascii"))
     return decoded or None
+
+
+def unwrapped(payload: bytes) -> bytes:
+    """Return the hex text a bridge wrapped in a JSON object of one value, else the payload as it is.
+
+    Tasmota's serial bridge, told to (SerialDelimiter 254), publishes what
+    it reads as hex in `{"SerialReceived": "7EA0…"}`. A reader's status JSON,
+    whose values are no hex text, stays what it is: no meter data.
+    """
+    if not payload.startswith(b"{") or len(payload) > MAX_MESSAGE_BYTES:
+        return payload
+    try:
+        wrapped = json.loads(payload)
+    except ValueError:  # UnicodeDecodeError too
+        return payload
+    if not isinstance(wrapped, dict) or len(wrapped) != 1:
+        return payload
+    (value,) = wrapped.values()
+    if not isinstance(value, str) or not value.isascii() or hex_digits(value.encode("ascii")) is None:
+        return payload
+    return value.encode("ascii")
 
 
 def is_bare_apdu(data: bytes) -> bool:
