@@ -315,6 +315,33 @@ async def test_silence_on_the_topic_makes_the_meter_unavailable_until_the_next_m
 
 
 @pytest.mark.usefixtures("mqtt_set_up")
+async def test_a_readers_status_on_a_sibling_topic_never_cuts_a_frame_split_over_messages(
+    hass: HomeAssistant, publisher: MqttMeter
+) -> None:
+    """Subscribed as han/<id>/#: the reader splits each frame over two messages, and its status comes between."""
+    base = publisher.topic.rsplit("/", 1)[0]
+    entry = topic_entry(f"{base}/#")
+    await set_up(hass, entry)
+    power = power_state(hass)
+
+    async def publish(payload: bytes | str, topic: str = publisher.topic) -> None:
+        # One client for all: the broker keeps their order.
+        await mqtt.async_publish(hass, topic, payload)
+
+    frame = encoder.hdlc_frames(kamstrup_apdu(power_import=999))
+    while power() != "999":  # Home Assistant subscribes in batches
+        await publish(frame)
+        await asyncio.sleep(0.05)
+    for watts in (1001, 1002, 1003):
+        frame = encoder.hdlc_frames(kamstrup_apdu(power_import=watts))
+        await publish(frame[:40])
+        await publish(json.dumps({"rssi": -61, "uptime": watts}), f"{base}/status")
+        await publish(frame[40:])
+        await wait_for(lambda watts=watts: power() == str(watts))
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("mqtt_set_up")
 async def test_a_broker_that_goes_down_and_comes_back(
     hass: HomeAssistant,
     broker: Broker,
