@@ -70,7 +70,8 @@ class MqttPublisher:
         """Connect (again) and wait for the broker's CONNACK; raise ConnectionError when it refuses."""
         await self.close()
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), _CONNECT_SECONDS)
-        client_id = f"han-port-simulator-{os.getpid()}-{next(self._ids)}".encode()
+        # Apart from every other publisher's too: a broker drops the older of two clients with one id.
+        client_id = f"han-port-simulator-{os.getpid()}-{id(self):x}-{next(self._ids)}".encode()
         # Keep-alive 0: the broker never times the simulator out between telegrams.
         writer.write(packet(_CONNECT, _PROTOCOL + bytes([_CLEAN_SESSION]) + b"\x00\x00" + _string(client_id)))
         header = await asyncio.wait_for(reader.readexactly(2 + _CONNACK_LENGTH), _CONNECT_SECONDS)
