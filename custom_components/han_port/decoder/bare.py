@@ -208,6 +208,13 @@ class PushHeaders:
         if self._seen[header] >= _SIGHTINGS:
             self.believe(header)
 
+    def prove(self, information: bytes) -> None:
+        """Believe the header of a notification (behind its LLC header, if it had one) that decoded whole."""
+        apdu = information[3:] if information[:3] in LLC_HEADERS else information
+        body = _body_start(apdu, 0)
+        if body is not None and body >= 0:
+            self.believe(PushHeader.of(apdu, body))
+
     def believe(self, header: PushHeader) -> None:
         """Take a header as this stream's: seen twice, or on a push that decoded whole."""
         if header not in self.known:
@@ -282,10 +289,7 @@ class NotificationFramer:
 
     def proven(self, message: NotificationMessage) -> None:
         """Believe the header of a notification read here that decoded whole: this meter's pushes begin so."""
-        apdu = message.information[3:] if message.information[:3] in LLC_HEADERS else message.information
-        body = _body_start(apdu, 0)
-        if body is not None and body >= 0:
-            self._headers.believe(PushHeader.of(apdu, body))
+        self._headers.prove(message.information)
 
     def discard(self) -> None:
         """Forget a notification begun: a message transport's message ended without its rest."""
@@ -364,36 +368,34 @@ class NotificationFramer:
             return self._failed_at if self._owned else min(self._failed_at, self._searched)
         if self._owned:
             return end
-        self._read(end, events)
+        events.append(self._read(end))
         return 0
 
-    def _read(self, end: int, events: list[tuple[int, NotificationMessage | DroppedFrame]]) -> None:
-        """Emit the notification at the buffer's start, whole at end."""
-        before = self._history[-3:]
-        llc = before if before in LLC_HEADERS else b""
+    def _read(self, end: int) -> tuple[int, NotificationMessage]:
+        """Read the notification at the buffer's start, whole at end."""
+        llc = self._llc_before()
         apdu = llc + bytes(self._buffer[:end])
-        events.append((self._offset - len(llc), NotificationMessage(apdu, apdu)))
         self._emitted = True
         self._headers.learn(self._buffer, self._body)
         # The bytes of a notification read are no envelope's header for what follows.
         self._drop(end)
         self._history = b""
+        return self._offset - end - len(llc), NotificationMessage(apdu, apdu)
 
-    def flush(self) -> list[tuple[int, NotificationMessage | DroppedFrame]]:
+    def flush(self) -> list[tuple[int, NotificationMessage]]:
         """Read the notification begun if its body is whole: held back only as its last bytes may begin the next push.
 
         The input ended (a capture's end, a connection lost): no push begins there.
         """
-        events: list[tuple[int, NotificationMessage | DroppedFrame]] = []
-        if (
-            self._extent is not None
-            and not self._owned
-            and (end := self._scan(self._extent, self._buffer)) is not None
-            and end >= 0
-        ):
-            self._extent = None
-            self._read(end, events)
-        return events
+        if self._extent is None or self._owned or (end := self._scan(self._extent, self._buffer)) is None or end < 0:
+            return []
+        self._extent = None
+        return [self._read(end)]
+
+    def _llc_before(self) -> bytes:
+        """Return the LLC header right before the notification at the buffer's start, if it had one: its own."""
+        before = self._history[-3:]
+        return before if before in LLC_HEADERS else b""
 
     def _cut(self, cut: int, events: list[tuple[int, NotificationMessage | DroppedFrame]]) -> None:
         """Drop the notification at the buffer's start: the same meter's next push begins at cut, inside it.
@@ -403,8 +405,7 @@ class NotificationFramer:
         the next push's header, the damage costs this push alone.
         """
         buffer = self._buffer
-        before = self._history[-3:]
-        llc = before if before in LLC_HEADERS else b""
+        llc = self._llc_before()
         end = cut - 3 if bytes(buffer[max(0, cut - 3) : cut]) in LLC_HEADERS else cut  # the next push's LLC is its own
         detail = "data-notification cut short by the same meter's next push: damaged on the line, or cut"
         events.append(
