@@ -24,6 +24,8 @@ _CLEAN_SESSION = 0x02
 _CONNACK_LENGTH = 2
 _LENGTH_DIGIT_BITS = 7
 _CONNECT_SECONDS = 5.0
+# Client ids apart for every connection of this process: a broker drops the older of two clients with one id.
+_CLIENT_IDS = itertools.count(1)
 
 PAYLOAD_SHAPES = ("raw", "hex", "apdu")
 """raw: the frames as the meter sends them; hex: the same as hex text; apdu: the APDU without HDLC framing."""
@@ -64,14 +66,12 @@ class MqttPublisher:
         """Publish to topic once connected."""
         self.topic = topic
         self._writer: asyncio.StreamWriter | None = None
-        self._ids = itertools.count(1)
 
     async def connect(self, host: str, port: int) -> None:
         """Connect (again) and wait for the broker's CONNACK; raise ConnectionError when it refuses."""
         await self.close()
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), _CONNECT_SECONDS)
-        # Apart from every other publisher's too: a broker drops the older of two clients with one id.
-        client_id = f"han-port-simulator-{os.getpid()}-{id(self):x}-{next(self._ids)}".encode()
+        client_id = f"han-port-simulator-{os.getpid()}-{next(_CLIENT_IDS)}".encode()
         # Keep-alive 0: the broker never times the simulator out between telegrams.
         writer.write(packet(_CONNECT, _PROTOCOL + bytes([_CLEAN_SESSION]) + b"\x00\x00" + _string(client_id)))
         header = await asyncio.wait_for(reader.readexactly(2 + _CONNACK_LENGTH), _CONNECT_SECONDS)

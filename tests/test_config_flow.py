@@ -280,7 +280,10 @@ async def test_a_host_that_is_no_host_is_said_on_its_field_and_stays(hass: HomeA
         ("127.1", None),
         ("0x7f000001", None),
         ("10.0.0.256", None),
-        ("meter.1", None),
+        ("192.168.1.20.", "192.168.1.20"),
+        # A name whose last label is a number is still a name, looked up in the search domain.
+        ("han.1", "han.1"),
+        ("bridge.01", "bridge.01"),
     ],
 )
 def test_a_bridge_host_is_a_name_or_an_address(typed: str, host: str | None) -> None:

@@ -511,3 +511,16 @@ def test_a_swedish_charge_on_weekday_daytime_hours_whatever_their_days() -> None
     assert tariff.monthly_average(now) == pytest.approx((4500 + 4000 + 3000) / 3)
     # A Saturday hour never raises it: no headroom to speak of.
     assert tariff.headroom(tariff.hour_start_total, now) is None
+
+
+def test_a_held_total_kept_among_the_accepted_ones_is_never_taken_as_accepted() -> None:
+    """Stores written for a while kept held totals among the accepted, marked "held": never the meter's count."""
+    guard = TotalGuard(PowerEnvelope(floor=11_000.0))
+    when = datetime(2026, 1, 12, 10, 0, tzinfo=UTC).isoformat()
+    guard.restore(
+        [
+            {"register": [1, 8, 0], "value": 155_232_510.0, "when": when},
+            {"register": [1, 8, 0], "value": 999_999_999.0, "when": when, "held": True},  # a jump, held
+        ]
+    )
+    assert guard.last((1, 8, 0)) == 155_232_510.0

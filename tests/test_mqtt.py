@@ -30,7 +30,7 @@ from homeassistant.helpers.discovery_flow import DiscoveryKey
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 
-from custom_components.han_port import config_flow, listening
+from custom_components.han_port import config_flow, connection, listening
 from custom_components.han_port import issues as issues_module
 from custom_components.han_port.const import (
     CONF_AUTHENTICATION_KEY,
@@ -338,6 +338,23 @@ async def test_a_readers_status_on_a_sibling_topic_never_cuts_a_frame_split_over
         await publish(json.dumps({"rssi": -61, "uptime": watts}), f"{base}/status")
         await publish(frame[40:])
         await wait_for(lambda watts=watts: power() == str(watts))
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("mqtt_set_up")
+async def test_a_telegram_retained_on_a_sibling_topic_never_holds_the_meters_own_back(
+    hass: HomeAssistant, publisher: MqttMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Subscribed as han/<id>/#, an old telegram retained on han/<id>/last comes first: the live ones follow."""
+    monkeypatch.setattr(connection, "MIN_SILENCE", 30.0)  # as shipped: no silence in between lets go of anything
+    base = publisher.topic.rsplit("/", 1)[0]
+    await mqtt.async_publish(hass, f"{base}/last", encoder.hdlc_frames(kamstrup_apdu(power_import=500)), retain=True)
+    entry = topic_entry(f"{base}/#")
+    await set_up(hass, entry)
+    power = power_state(hass)
+    await wait_for(lambda: power() == "500")
+    publisher.start_pushing([encoder.hdlc_frames(kamstrup_apdu(power_import=1200))], interval=0.05)
+    await wait_for(lambda: power() == "1200")
     await hass.config_entries.async_unload(entry.entry_id)
 
 

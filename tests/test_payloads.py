@@ -318,3 +318,6 @@ def test_hex_a_bridge_wraps_in_json_is_read_and_a_status_is_not() -> None:
         (dropped,) = decoder.feed_message(status)
         assert dropped.reason is DropReason.UNRECOGNISED, status
     assert powers(decoder.feed_message(frame.hex().encode())) == [1500]
+    # Matched, never parsed: JSON nested as deep as a message holds raises nothing.
+    (dropped,) = decoder.feed_message(b'{"a":' + b"[" * 20_000 + b"]" * 20_000 + b"}")
+    assert dropped.reason is DropReason.UNRECOGNISED

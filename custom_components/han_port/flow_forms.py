@@ -82,10 +82,10 @@ def bridge_host(typed: str) -> str | None:
         return str(ipaddress.ip_address(host))
     except ValueError:
         pass
-    if _NUMERIC_LABEL.fullmatch(host.rstrip(".").rsplit(".", 1)[-1]):
-        # No top-level domain is a number: this is an IPv4 address, and the system's resolver would read
-        # zero-led parts as octal ("192.168.001.020" is 192.168.1.16) and "127.1" as 127.0.0.1. Read as meant.
-        return _dotted_decimal(host)
+    if all(_NUMERIC_LABEL.fullmatch(label) for label in host.removesuffix(".").split(".")):
+        # Numbers alone write an IPv4 address, and the system's resolver would read zero-led parts as octal
+        # ("192.168.001.020" is 192.168.1.16) and "127.1" as 127.0.0.1: read as meant, or not at all.
+        return _dotted_decimal(host.removesuffix("."))
     try:
         # A name in the user's own letters ("måler.local") is looked up by its ASCII form.
         ascii_name = host.encode("idna").decode("ascii")

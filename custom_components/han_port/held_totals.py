@@ -126,8 +126,8 @@ class HeldTotals:
                 continue
             register = code_of_name(name)
             self._guard.restore_held(register, stored["total"], scale)
-            hold = self._holds[register] = _Hold.from_dict(stored)
-            if scale != 1 and hold.in_a_row >= NEW_SEQUENCE_TELEGRAMS and not hold.kept:
+            self._holds[register] = _Hold.from_dict(stored)
+            if scale != 1 and self._issues.raised(HELD_ISSUE, register):
                 self._ask(register, self._guard.last(register), self._guard.held_total(register))
 
     def check(

@@ -82,6 +82,10 @@ class MeterIssues:
         """Where bug reports go, as the manifest says."""
         return async_get_loaded_integration(self._hass, DOMAIN).issue_tracker or ""
 
+    def raised(self, kind: str, register: Code | None = None) -> bool:
+        """Whether one of this meter's issues is raised (before a reload too)."""
+        return meter_issue_id(kind, self._entry.entry_id, register) in self._ids
+
     def delete(self, kind: str, register: Code | None = None) -> None:
         """Withdraw an issue raised for this meter, once what it said is over."""
         issue_id = meter_issue_id(kind, self._entry.entry_id, register)

@@ -119,20 +119,19 @@ class MqttReader(TelegramWatch):
         self.hass = hass
         self.messages = 0
         """Messages that arrived on the topic, valid or not."""
-        self._source: str | None = None
-        """The topic the telegrams come on, under a wildcard: until it falls silent, the only one read."""
+        self._mid_frame_on: str | None = None
+        """The topic whose messages began a frame that waits for its rest (under a wildcard, one of several)."""
 
     @callback
     def _message(self, message: ReceiveMessage) -> None:
         self.messages += 1
-        if self._source not in (None, message.topic):
-            # A reader's status on a sibling topic, between the halves of a frame split over messages, would
-            # cut the frame: the messages of a meter's own topic join only with each other.
+        if self._mid_frame_on not in (None, message.topic):
+            # A reader's status on a sibling topic, between the pieces of a frame split over messages, would
+            # cut the frame: a frame's pieces join only with each other.
             return
         for event in self.decoder.feed_message(_payload(message)):
-            if isinstance(event, Telegram):
-                self._source = message.topic
             self._event(event)
+        self._mid_frame_on = message.topic if self.decoder.awaits_rest else None
 
     async def run(self) -> None:
         """Subscribe, then watch for silence until cancelled."""
@@ -157,7 +156,7 @@ class MqttReader(TelegramWatch):
                 self.open_error = None if broker_connected(self.hass) else "not connected to the MQTT broker"
                 self.lost = self.open_error or f"no valid telegram on the topic for {self.silence_timeout:.0f} s"
                 self.loss = Loss.SILENT if self.open_error is None else Loss.CANNOT_OPEN
-                self._source = None  # the meter may come back on another topic the filter matches
+                self._mid_frame_on = None  # the rest of that frame will not come now
                 self._set_available(available=False)
                 await asyncio.sleep(self.silence_timeout)
         finally:

@@ -471,6 +471,11 @@ class Decoder:
             return events
         return [*events, self._counted(drop)]
 
+    @property
+    def awaits_rest(self) -> bool:
+        """Whether the messages fed so far began a frame or telegram that waits for its rest in the next one."""
+        return self._messages.awaits_rest
+
     def feed_message(self, payload: bytes) -> list[Event]:
         """Decode one message of a message transport (an MQTT payload); return its events.
 

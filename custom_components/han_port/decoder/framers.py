@@ -140,8 +140,9 @@ class Framers:
         if not isinstance(message, GloMessage):
             return message
         frames = [*self.hdlc.pending_claims()]
+        # M-Bus frames that failed, or still arrive, count too; in a stream known to be bare they do not: such
+        # a header has no check of its own, and there it is chance (see _owned).
         if self.arbiter.framing not in (Framing.CIPHERED, Framing.NOTIFICATIONS):
-            # In a stream known to be bare, an M-Bus header that failed has no check of its own: chance (see _owned).
             frames += [*self._mbus_failed, *self.mbus.pending_claims()]
         if self.arbiter.overlapped(position, position + len(message.raw), frames):
             return replace(message, amid_frames=True)
@@ -176,6 +177,11 @@ class Framers:
     def mid_frame(self) -> bool:
         """Whether a frame has begun and waits for its rest (a P1 telegram aside: a message transport judges those)."""
         return self.hdlc.pending or self._other_mid_frame
+
+    @property
+    def begun(self) -> bool:
+        """Whether a frame has begun past a lone flag (most often the closing flag a message ended with)."""
+        return self.hdlc.begun or self._other_mid_frame
 
     def continued_by(self, data: bytes) -> bool:
         """Whether data, the next message of a message transport, continues a frame the messages so far began."""
@@ -258,3 +264,8 @@ class MessageJoiner:
     def mid_frame(self) -> bool:
         """Whether a frame or telegram has begun in the messages so far and waits for its rest."""
         return self._framers.mid_frame or self._p1_waits_from is not None
+
+    @property
+    def awaits_rest(self) -> bool:
+        """Whether the messages so far began a frame or telegram past a lone flag: the next message is its rest."""
+        return self._framers.begun or self._p1_waits_from is not None

@@ -216,6 +216,12 @@ class HdlcFramer:
             return True
         return bool(buffer) and (len(buffer) == 1 or is_frame_format(buffer[1]))
 
+    @property
+    def begun(self) -> bool:
+        """Whether a frame, or a message of segments, has begun past its opening flag and waits for the rest."""
+        buffer = self._buffer
+        return bool(self._segments.count) or (len(buffer) > 1 and is_frame_format(buffer[1]))
+
     def continued_by(self, data: bytes) -> bool:
         """Whether data, the next message of a message transport, continues a frame begun before it.
 

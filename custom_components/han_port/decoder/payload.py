@@ -9,7 +9,6 @@ functions tell the shapes apart; the decoder takes it from there.
 
 from __future__ import annotations
 
-import json
 import re
 
 from .ciphering import KEY_LENGTH
@@ -17,10 +16,12 @@ from .dlms import PUSHED_APDUS, strip_llc
 from .p1 import HEX_DIGITS
 
 # Between hex digits, bridges and people write spaces, line ends, colons, commas or dashes, and some a 0x per
-# byte (a C array's); what people paste may hold spaces of other kinds (a no-break space from a PDF).
-_SEPARATORS = r"0x|[\s:,-]"
+# byte in braces (a C array's); what people paste may hold spaces of other kinds (a no-break space from a PDF).
+_SEPARATORS = r"0x|[\s:,;{}-]"
 _HEX_NOISE = re.compile(_SEPARATORS.encode(), re.IGNORECASE)
 _KEY_NOISE = re.compile(_SEPARATORS, re.IGNORECASE)
+# A JSON object of one string value: {"name": "value"}, as a bridge wraps what it read.
+_ONE_VALUE = re.compile(rb'\{\s*"[^"\\]*"\s*:\s*"([^"\\]*)"\s*\}\s*')
 # A data-notification's tag and invoke id: anything shorter is no APDU.
 _MIN_APDU_BYTES = 6
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -49,21 +50,15 @@ def unwrapped(payload: bytes) -> bytes:
     """Return the hex text a bridge wrapped in a JSON object of one value, else the payload as it is.
 
     Tasmota's serial bridge, told to (SerialDelimiter 254), publishes what
-    it reads as hex in `{"SerialReceived": "7EA0…"}`. A reader's status JSON,
-    whose values are no hex text, stays what it is: no meter data.
+    it reads as hex in `{"SerialReceived": "7EA0…"}` (`SSerialReceived` from
+    a software serial port). A reader's status JSON, whose values are no hex
+    text, stays what it is: no meter data. Matched, not parsed: a JSON parser
+    recurses as deep as a hostile message nests.
     """
-    if not payload.startswith(b"{") or len(payload) > MAX_MESSAGE_BYTES:
+    wrapped = _ONE_VALUE.fullmatch(payload) if payload.startswith(b"{") else None
+    if wrapped is None or hex_digits(wrapped[1]) is None:
         return payload
-    try:
-        wrapped = json.loads(payload)
-    except ValueError:  # UnicodeDecodeError too
-        return payload
-    if not isinstance(wrapped, dict) or len(wrapped) != 1:
-        return payload
-    (value,) = wrapped.values()
-    if not isinstance(value, str) or not value.isascii() or hex_digits(value.encode("ascii")) is None:
-        return payload
-    return value.encode("ascii")
+    return wrapped[1]
 
 
 def is_bare_apdu(data: bytes) -> bool:
@@ -101,7 +96,7 @@ def parse_key(text: str) -> bytes:
         msg = "a key is 32 hexadecimal digits"
         raise ValueError(msg) from None
     if len(key) != KEY_LENGTH:
-        msg = f"a key is 32 hexadecimal digits, not {len(cleaned)}"
+        msg = f"a key is 32 hexadecimal digits, not {hex_digit_count(text)}"
         raise ValueError(msg)
     return key
 
