@@ -580,6 +580,11 @@ def landis_gyr_push(state: MeterState) -> bytes:
     registers += [
         (3, f"1-0:{31 + 20 * p}.7.0.255", long_unsigned(raw(state.currents[p], -2))) for p in range(_THREE_PHASE)
     ]
+    return object_list_push(registers)
+
+
+def object_list_push(registers: list[tuple[int, str, bytes]]) -> bytes:
+    """Build a push that opens with its own object list: each register's {class id, OBIS, 2, 0}, then the values."""
     descriptors = [
         structure(long_unsigned(_PUSH_SETUP_CLASS), obis(_PUSH_SETUP), integer(2), long_unsigned(0)),
         structure(long_unsigned(_PUSH_SETUP_CLASS), obis(_PUSH_SETUP), integer(1), long_unsigned(0)),

@@ -573,3 +573,40 @@ def test_a_push_whose_title_and_length_were_both_damaged_never_takes_the_next_on
     decoder = Decoder(KEY, AUTH_KEY)
     events = [event for chunk in chunked(b"".join(pushes), random.Random(grow)) for event in decoder.feed_events(chunk)]
     assert powers(events, P1_POWER) == [1000, 1001, 1002, 1004, 1005, 1006]
+
+
+def object_list_push(flag: str, moment: datetime) -> bytes:
+    """A push that opens with its own object list, as Swiss Landis+Gyr E450s and Iskraemeco AM550s send it.
+
+    Its logical device name names the maker; the clock is a register of its own; the power factor comes in
+    thousandths, without a scaler (smartmeter-datacollector's Swiss capture: 941).
+    """
+    registers = [
+        (1, "0-0:42.0.0.255", encoder.octet_string(f"{flag}1030655933512".encode())),
+        (8, "0-0:1.0.0.255", encoder.octet_string(encoder.date_time_bytes(moment))),
+        (3, "1-0:1.7.0.255", encoder.double_long_unsigned(312)),
+        (3, "1-0:13.7.0.255", encoder.long_unsigned(941)),
+        (3, "1-0:31.7.0.255", encoder.long_unsigned(136)),
+    ]
+    return encoder.hdlc_frames(encoder.data_notification(encoder.object_list_push(registers), None))
+
+
+@pytest.mark.parametrize(("flag", "maker"), [("LGZ", "Landis+Gyr"), ("ISK", "Iskraemeco")])
+def test_a_push_with_its_own_object_list_reads_its_maker_clock_and_power_factor(flag: str, maker: str) -> None:
+    moment = datetime(2021, 7, 6, 14, 58, 18)  # the meter's local time, as it sends it
+    (telegram,) = Decoder().feed(object_list_push(flag, moment))
+    assert telegram.manufacturer == maker
+    assert telegram.timestamp == moment
+    readings = {f"{o.c}.{o.d}.{o.e}": r.value for o, r in telegram.readings.items()}
+    assert readings == {"1.7.0": 312, "13.7.0": pytest.approx(0.941), "31.7.0": pytest.approx(1.36)}
+
+
+def test_a_list_of_bare_values_after_its_push_setups_name_is_learned_never_undecodable() -> None:
+    """An AM550 of KELAG's opens its list with the name of its push setup (0-6:25.9.0), then values alone."""
+    body = encoder.structure(
+        encoder.octet_string(ObisCode.parse("0-6:25.9.0.255").to_bytes()),
+        encoder.octet_string(b"1121378381199"),
+        *(encoder.double_long_unsigned(value) for value in (14370048, 420837, 1455864, 2293936, 9, 0)),
+    )
+    (dropped,) = Decoder().feed_events(encoder.hdlc_frames(encoder.data_notification(body, None)))
+    assert dropped.reason is DropReason.LEARNING, dropped

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .axdr import Data, Structure
-from .cosem import DATE_TIME_LENGTH, VALUE_ATTRIBUTE, VALUE_CLASSES
+from .cosem import CLOCK_CLASS, DATE_TIME_LENGTH, VALUE_ATTRIBUTE, VALUE_CLASSES
 from .descriptors import DescriptorList
 from .model import DecodeError
 from .obis import ObisCode
@@ -149,10 +149,12 @@ POSITIONAL_LAYOUTS = (ISKRAEMECO_AM550, LANDIS_GYR_E450_BURGENLAND)
 
 # Raw units of lists without scalers, from the vendors' HAN specifications
 # and checked against captures: Kaifa sends mA, 0.1 V and Wh; Kamstrup sends
-# 0.01 A, V and, configured as in Norway and Denmark, energy in 0.01 kWh.
+# 0.01 A, V and, configured as in Norway and Denmark, energy in 0.01 kWh;
+# Landis+Gyr's E450 0.01 A and power factors in thousandths (941 for 0.941,
+# in smartmeter-datacollector's Swiss capture).
 KAIFA = Scaling(current=-3, voltage=-1)
 ISKRAEMECO = Scaling(current=-2, voltage=-1)
-LANDIS_GYR = Scaling(current=-2)
+LANDIS_GYR = Scaling(current=-2, power_factor=-3)
 KAMSTRUP_10_WH = Scaling(current=-2, energy=1, power_factor=-2)
 KAMSTRUP_WH = Scaling(current=-2, power_factor=-2)
 # Descriptor lists (ČEZ's Sagemcom XT211) send W and Wh: in the published
@@ -178,6 +180,8 @@ KAMSTRUP_BY_VARIANT: dict[str, Scaling] = {
 }
 
 _LIST_VERSION_CDE = bytes((0, 2, 129))
+_PUSH_SETUP_CDE = bytes((25, 9, 0))
+_LOGICAL_DEVICE_NAME_CDE = bytes((42, 0, 0))
 _METER_TYPE_CDE = bytes((96, 1, 1))
 # Kamstrup's "DLMS push 1" list (the Danish one) names the meter by its
 # number and leaves its type unsaid; Kamstrup's HAN specification defines
@@ -284,7 +288,15 @@ def _tagged_entry(item: Data) -> Entry | None:
 
 
 def _has_codes(items: tuple[Data, ...]) -> bool:
-    """Whether a list names its registers: OBIS codes of its own, or in its structures."""
+    """Whether a list names its registers: OBIS codes of its own, or in its structures.
+
+    The name of the push setup a list opens with (x-x:25.9.0, an AM550 of
+    KELAG's) names no register: values after it without codes are a list
+    without them.
+    """
+    first = items[0] if items else None
+    if isinstance(first, bytes) and _is_obis(first) and first[2:5] == _PUSH_SETUP_CDE:
+        items = items[1:]
     return any(_is_obis(item) or _tagged_entry(item) is not None for item in items)
 
 
@@ -458,10 +470,20 @@ def _object_list(items: tuple[Data, ...]) -> list[Entry] | None:
         class_id, obis, attribute, _ = descriptor.items
         if not _is_obis(obis):
             return None
-        if class_id in VALUE_CLASSES and attribute == VALUE_ATTRIBUTE and value is not None:
+        if (
+            (class_id in VALUE_CLASSES or class_id == CLOCK_CLASS)
+            and attribute == VALUE_ATTRIBUTE
+            and value is not None
+        ):
             assert isinstance(obis, bytes)  # noqa: S101 - checked by _is_obis
             entries.append(Entry(obis, value))
     return entries
+
+
+def _maker_by_name(entries: list[Entry]) -> str | None:
+    """Name the maker by the flag id its logical device name opens with ("ISK1030775213859"), if it has one."""
+    name = next((text(e.value) for e in entries if e.obis[2:5] == _LOGICAL_DEVICE_NAME_CDE), None)
+    return None if name is None else maker_by_system_title(name[:3].upper().encode("ascii", "replace"))
 
 
 def _manufacturer(list_version: str | None) -> str | None:
@@ -521,12 +543,14 @@ def take_apart(
     if not items:
         msg = "empty list"
         raise DecodeError(msg)
-    maker = table = None
+    maker = table = units = None
     object_list = _object_list(items)
     if object_list is not None:
         entries = object_list
-        # No other meter published sends its object list in its push.
-        maker = "Landis+Gyr"
+        # Landis+Gyr's E450 sends its object list in its push, in its units; an Iskraemeco AM550 in
+        # Switzerland does too, and names its maker by its logical device name.
+        units = "Landis+Gyr"
+        maker = _maker_by_name(entries) or units
     elif _has_codes(items):
         entries = _tagged(items)
     else:
@@ -536,4 +560,4 @@ def take_apart(
     model = None
     if manufacturer == "Kamstrup" and not any(e.obis[2:5] == _METER_TYPE_CDE for e in entries):
         model = _KAMSTRUP_UNTYPED_MODEL
-    return VendorList(entries, manufacturer, list_version, _scaling(manufacturer, entries), model, table)
+    return VendorList(entries, manufacturer, list_version, _scaling(units or manufacturer, entries), model, table)
