@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from custom_components.han_port.decoder import ObisCode, Reading, Unit
+from custom_components.han_port.decoder import ObisCode, Reading, Unit, resolution
 from custom_components.han_port.decoder.lists import KAMSTRUP_10_WH
 from custom_components.han_port.decoder.resolution import (
     CURRENT_CONFIRMATIONS,
@@ -161,3 +161,10 @@ def test_meter_ids_without_end_do_not_grow_memory() -> None:
     # The line's own meter, still sending, is learned afresh like any other.
     result = learner.apply(readings((230, 231, 229), (13.04, 0, 0), 3000), KAMSTRUP_10_WH, "meter 999")
     assert values(result, CURRENTS) == [13.04, 0, 0]
+
+
+def test_a_resolution_learned_moves_a_value_by_its_digits_and_leaves_no_float_tail() -> None:
+    """A value scaled once by the list's prior, then by what physics proved: 926.45 A is 92.645 A, as sent."""
+    assert resolution._scaled(926.45, -1) == 92.645
+    assert repr(resolution._scaled(926.45, -1)) == "92.645"
+    assert resolution._scaled(0.001, 3) == 1

@@ -200,10 +200,18 @@ def _split(
     return voltages, currents, energies
 
 
+# Far more decimals than any register has, far fewer than a float's 17 significant digits.
+_DIGITS = 9
+
+
 def _scaled(value: float, change: int) -> float:
-    """Move a value by a power of ten, dividing where it shrinks so it rounds once."""
+    """Move a value by a power of ten, dividing where it shrinks; as its digits write it (926.45 / 10 is 92.645).
+
+    The value was scaled once already: rounded to the digits a meter sends, a second rounding leaves no tail
+    (92.64500000000001) in the state Home Assistant shows and keeps.
+    """
     factor: int = 10 ** abs(change)
-    return value * factor if change >= 0 else value / factor
+    return round(value * factor if change >= 0 else value / factor, _DIGITS)
 
 
 @dataclass(slots=True)
