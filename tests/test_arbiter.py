@@ -333,6 +333,11 @@ def test_a_bare_push_whose_last_bytes_look_like_the_next_ones_start_is_read_at_t
         events = [event for chunk in chunks for event in decoder.feed_events(chunk)] + decoder.finish()
         assert bare_powers(events) == [1000] * sum(chunk.count(b"\x0f\x00\x00") for chunk in chunks), chunks
         assert all(isinstance(event, Telegram) for event in events), events
+    # A pause on the line says the push ended too: nothing else is let go.
+    decoder = Decoder()
+    assert decoder.feed_events(bytes(push) + bytes(push)[:5]) != []
+    assert decoder.quiet() == []  # the next push has begun: it goes on
+    assert bare_powers(decoder.feed_events(bytes(push)[5:]) + decoder.quiet()) == [1000]
 
 
 @pytest.mark.parametrize("kind", sorted(BARE_PUSHES))

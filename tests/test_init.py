@@ -189,6 +189,23 @@ async def test_every_vendor_through_a_pty(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_a_bare_push_whose_last_bytes_could_begin_the_next_is_shown_once_the_line_falls_quiet(
+    hass: HomeAssistant, pty_meter: PtyMeter
+) -> None:
+    """Aidon's list 1 with invoke-id flags 00 ends "0F 00 16 1B", as the next push would begin.
+
+    A meter sends a push's bytes without a pause and its pushes seconds apart: the pause says the push
+    ended, and its power is shown then, not a push later.
+    """
+    push = bytearray(encoder.data_notification(encoder.aidon_list(default_state(power_import=1234), 1), None))
+    push[1] = 0x00  # the invoke id's flags
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=meter_id_of([bytes(push)]), data={CONF_DEVICE: pty_meter.path})
+    await set_up(hass, entry)
+    pty_meter.send(bytes(push))
+    await wait_for(lambda: value(hass, POWER) == "1234")
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 @pytest.mark.parametrize(
     ("vendor", "keys"),
     [

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from .decoder import Ciphering
 
 # Reconnect backoff after an open error, a disconnect or silence.
+# A pause this long ends a push: a meter sends each push's bytes without one (at 2400 baud, one every 4 ms),
+# and its pushes seconds apart.
+QUIET_SECONDS = 0.5
 BACKOFF_START = 1.0
 BACKOFF_MAX = 60.0
 # No valid telegram for three push intervals, but never less than this, means
@@ -112,13 +115,24 @@ class _DecoderProtocol(asyncio.Protocol):
         self.received = 0
         """Bytes that arrived, valid or not."""
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._quiet: asyncio.TimerHandle | None = None
 
     def data_received(self, data: bytes) -> None:
         self.received += len(data)
         for event in self._decoder.feed_events(data):
             self._on_event(event)
+        if self._quiet is not None:
+            self._quiet.cancel()
+        self._quiet = asyncio.get_running_loop().call_later(QUIET_SECONDS, self._fell_quiet)
+
+    def _fell_quiet(self) -> None:
+        self._quiet = None
+        for event in self._decoder.quiet():
+            self._on_event(event)
 
     def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002 - any loss counts
+        if self._quiet is not None:
+            self._quiet.cancel()
         # A frame cut by the loss is never finished by bytes of the next connection.
         for event in self._decoder.finish():
             self._on_event(event)

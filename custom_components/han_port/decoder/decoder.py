@@ -447,6 +447,15 @@ class Decoder:
             else DroppedFrame(DropReason.UNRECOGNISED, arbiter.stranger(_KINDS[type(message)]), message.raw)
         )
 
+    def quiet(self) -> list[Event]:
+        """Say the line fell quiet; return a bare push held back only as its last bytes might begin the next.
+
+        A meter's pushes come seconds apart, their bytes without a pause:
+        the next push has not begun. Nothing else ends; what is begun goes
+        on with the next bytes.
+        """
+        return [event for framed in self._framers.flush() if (event := self._take(framed)) is not None]
+
     def finish(self) -> list[Event]:
         """End the input (a capture's end, a connection lost); return what it held back, and a drop for what it began.
 
@@ -456,7 +465,7 @@ class Decoder:
         than ending in silence; what it began is let go, and the bytes fed
         next begin anew.
         """
-        events = [event for framed in self._framers.flush() if (event := self._take(framed)) is not None]
+        events = self.quiet()
         framers = [*self._framers.unfinished(), self._content.blocks.unfinished()]
         begun = next((what for what in framers if what is not None), None)
         fed = self._framers.fed
