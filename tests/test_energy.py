@@ -10,6 +10,7 @@ import pytest
 from custom_components.han_port.capacity import (
     CAPACITY_MODELS,
     CapacityTariff,
+    format_thresholds,
     parse_thresholds,
     step_label,
     step_labels,
@@ -202,6 +203,9 @@ def test_steps_and_thresholds() -> None:
     for bad in ("", "5, 2", "0, 1", "two", "nan", "2, nan", "2, 5, inf"):
         with pytest.raises(ValueError, match=r"thresholds|could not convert"):
             parse_thresholds(bad)
+    # Written back as typed, every digit kept: what the options keep must read back the same, and still rise.
+    for typed in ("2.5, 2.5000001, 10", "1234567, 2345678", "2, 5, 10"):
+        assert format_thresholds(parse_thresholds(typed)) == typed
 
 
 def test_gaps_longer_than_the_readers_silence_are_not_integrated() -> None:

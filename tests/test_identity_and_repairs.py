@@ -588,6 +588,35 @@ async def test_a_small_fall_not_yet_asked_about_is_not_asked_about_at_a_start_th
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_keep_holding_answered_when_nothing_is_held_any_more_changes_nothing_and_says_so(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """The same repair open in two tabs: one takes the total, the other then says keep holding; or the entry is off."""
+    assert await async_setup_component(hass, "repairs", {})
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    issue_id = await hold_the_register(hass, tcp_meter, entry)
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    second = await manager.async_init(DOMAIN, data={"issue_id": issue_id})
+    assert (await fix(hass, issue_id, "accept"))["type"] is FlowResultType.CREATE_ENTRY
+    await manager.async_configure(second["flow_id"], {"next_step_id": "keep_holding"})
+    result = await manager.async_configure(second["flow_id"], {})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "not_held")
+    assert sensor(hass, "energy_import").state == "1.0"  # type: ignore[union-attr]
+    assert [event["event"] for event in entry.runtime_data.energy.events] == ["register_held", "register_accepted"]
+    # Answered while the entry is unloaded: nothing was decided, and the question stays to be answered.
+    for total in (500, 400, 300):
+        tcp_meter.send(kamstrup_frame(default_state(energy_import=total), hourly=True))
+    await wait_for(lambda: issue_id in meter_issues(hass))
+    flow = await manager.async_init(DOMAIN, data={"issue_id": issue_id})
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await manager.async_configure(flow["flow_id"], {"next_step_id": "keep_holding"})
+    result = await manager.async_configure(flow["flow_id"], {})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "not_held")
+    assert issue_id in meter_issues(hass)
+
+
 async def test_a_hold_the_user_chose_to_keep_is_not_asked_about_again_after_a_reload(
     hass: HomeAssistant, tcp_meter: TcpMeter
 ) -> None:

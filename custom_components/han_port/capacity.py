@@ -294,4 +294,5 @@ def format_thresholds(thresholds: tuple[float, ...]) -> str:
 
 
 def _number(value: float) -> str:
-    return f"{value:g}"
+    """Write a number as typed: no trailing zeros, and every digit a user types kept (":g" keeps six)."""
+    return f"{value:.15g}"

@@ -144,9 +144,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.async_set_updated_data(data)
 
     @callback
-    def keep_holding(self, register: Code) -> None:
-        """Keep holding a register's last total, as the user decided: the guard goes on as it would, unasked."""
-        self.energy.held.keep(register)
+    def keep_holding(self, register: Code) -> bool:
+        """Keep holding a register's last total, as the user decided; False if none is held (answered before)."""
+        return self.energy.held.keep(register)
 
     @callback
     def accept_held_total(self, register: Code) -> bool:

@@ -150,7 +150,11 @@ async def async_get_config_entry_diagnostics(
         "meter_hours": coordinator.energy.meter_hours.diagnostics(),
         "last_telegrams": [masked(telegram, data.meter_id) for telegram in reader.last_telegrams],
         # A list no table knows: what is proven of it, and pushes to attach to a bug report, every text masked.
-        "learned_lists": reader.decoder.learned_lists,
+        # Without the digest that keys them: a meter number alone in a list's texts is found from it in seconds.
+        "learned_lists": [
+            {name: value for name, value in learned.items() if name != "identity"}
+            for learned in reader.decoder.learned_lists
+        ],
         "refuted_tables": reader.decoder.refuted_tables,
         "learning": coordinator.learning.progress,
         "last_unlearned_pushes": [masked_capture(drop.raw) for drop in reader.last_learning],

@@ -184,12 +184,18 @@ class HeldTotals:
             fixable=True,
         )
 
-    def keep(self, register: Code) -> None:
-        """Keep holding a register's last total, as the user decided: the guard goes on as it would, unasked."""
-        if (hold := self._holds.get(register)) is not None:
-            hold.kept = True
+    def keep(self, register: Code) -> bool:
+        """Keep holding a register's last total, as the user decided; False if none is held (answered before).
+
+        The guard goes on as it would, unasked.
+        """
         self._issues.delete(HELD_ISSUE, register)
+        hold = self._holds.get(register)
+        if hold is None:
+            return False
+        hold.kept = True
         self._events.record("register_kept", register, previous=self._guard.last(register))
+        return True
 
     def accept(self, register: Code, meter: str | None) -> tuple[Reading, HeldTotal] | None:
         """Take a register's held total as the meter's count, as the user decided.

@@ -47,8 +47,9 @@ class HeldRegisterFlow(RepairsFlow):
         """Keep the last total: the guard goes on as it would, and this issue is withdrawn."""
         if user_input is None:
             return self._confirm("keep_holding")
-        if (coordinator := self._coordinator()) is not None:
-            coordinator.keep_holding(self._register)
+        coordinator = self._coordinator()
+        if coordinator is None or not coordinator.keep_holding(self._register):
+            return self.async_abort(reason="not_held")
         return self.async_create_entry(data={})
 
     def _confirm(self, step_id: str) -> FixFlowResult:
