@@ -46,6 +46,7 @@ from .meter import (
     AUTH_KEY,
     KEY,
     METER_ID,
+    NORWEGIAN_KAMSTRUP,
     TcpMeter,
     bridge_entry,
     ciphered_kamstrup,
@@ -615,6 +616,25 @@ async def test_keep_holding_answered_when_nothing_is_held_any_more_changes_nothi
     result = await manager.async_configure(flow["flow_id"], {})
     assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "not_held")
     assert issue_id in meter_issues(hass)
+
+
+async def test_the_device_page_keeps_the_meter_type_the_meter_told_over_a_reload(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """Setup heard no meter type (a short list); the hourly list names it; a reload must not blank it for an hour."""
+    entry = bridge_entry(tcp_meter.port, **{CONF_METER_TYPE: None})
+    await set_up(hass, entry)
+    tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
+    await wait_for(lambda: entry.runtime_data.data.meter_type == NORWEGIAN_KAMSTRUP)
+    devices = dr.async_get(hass)
+    assert [device.model for device in dr.async_entries_for_config_entry(devices, entry.entry_id)] == [
+        NORWEGIAN_KAMSTRUP
+    ]
+    await reload(hass, entry)
+    assert [device.model for device in dr.async_entries_for_config_entry(devices, entry.entry_id)] == [
+        NORWEGIAN_KAMSTRUP
+    ]
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_a_hold_the_user_chose_to_keep_is_not_asked_about_again_after_a_reload(

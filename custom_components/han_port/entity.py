@@ -140,7 +140,7 @@ def device_info(coordinator: HanPortCoordinator) -> DeviceInfo:
     data = coordinator.data
     entry = coordinator.config_entry
     manufacturer = entry.data.get(CONF_MANUFACTURER)
-    return DeviceInfo(
+    info = DeviceInfo(
         identifiers={(DOMAIN, entry.unique_id or entry.entry_id)},
         translation_key="meter" if manufacturer else "unknown_meter",
         translation_placeholders={
@@ -149,7 +149,13 @@ def device_info(coordinator: HanPortCoordinator) -> DeviceInfo:
             # for it, even once it names itself: entity ids never shift.
             "number": meter_number(None if entry.data.get(CONF_GENERATED_ID) else data.meter_id, entry.unique_id),
         },
-        manufacturer=data.manufacturer,
-        model=data.meter_type,
-        serial_number=data.meter_id,
     )
+    # What the meter has not told since the start stays as the device page showed it: a type sent in the
+    # hourly list alone is not blanked for an hour at every restart.
+    if data.manufacturer:
+        info["manufacturer"] = data.manufacturer
+    if data.meter_type:
+        info["model"] = data.meter_type
+    if data.meter_id:
+        info["serial_number"] = data.meter_id
+    return info
