@@ -32,14 +32,14 @@ class EnergyStore:
 
     def __init__(self, hass: HomeAssistant, entry_id: str, snapshot: Callable[[], dict[str, Any]]) -> None:
         """Keep the state that snapshot returns in the entry's own file."""
-        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
+        self._store = _store(hass, entry_id)
         self._snapshot = snapshot
         self._saved_at: datetime | None = None
 
     @staticmethod
     async def async_remove(hass: HomeAssistant, entry_id: str) -> None:
         """Delete a removed entry's kept state."""
-        await Store[dict[str, Any]](hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}").async_remove()
+        await _store(hass, entry_id).async_remove()
 
     async def async_load(self) -> dict[str, Any] | None:
         """Return the state kept before, if any."""
@@ -68,3 +68,8 @@ class EnergyStore:
         if saved is None or now - saved >= SAVE_INTERVAL or now.replace(minute=0, second=0, microsecond=0) > saved:
             self._saved_at = now
             self.save_soon()
+
+
+def _store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """Return the file an entry's energy state is kept in: one per entry, removed with it."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
