@@ -383,10 +383,8 @@ class Decoder:
     def restore_replay_counters(self, counters: Mapping[bytes, int], kept_under: str | None = None) -> None:
         """Take back replay counters kept from before: a frame captured earlier stays refused.
 
-        kept_under is the keys_fingerprint they were kept with. Counters kept
-        under other keys are not taken: a meter given new keys (a reauth)
-        counts again from 1, and a frame of the old keys opens under none of
-        the new ones anyway.
+        kept_under is the keys_fingerprint they were kept with. Counters kept under other keys are not taken:
+        a meter given new keys (a reauth) counts again from 1, and frames of the old keys open under none.
         """
         if kept_under in (None, self.keys_fingerprint):
             self._content.policy.restore_counters(counters)
@@ -448,11 +446,9 @@ class Decoder:
         )
 
     def quiet(self) -> list[Event]:
-        """Say the line fell quiet; return a bare push held back only as its last bytes might begin the next.
+        """Say the line fell quiet (pushes come seconds apart, their bytes without a pause); return a held push.
 
-        A meter's pushes come seconds apart, their bytes without a pause:
-        the next push has not begun. Nothing else ends; what is begun goes
-        on with the next bytes.
+        Only a bare push held back as its last bytes might begin the next is read: all else begun goes on.
         """
         return [event for framed in self._framers.flush() if (event := self._take(framed)) is not None]
 
