@@ -24,6 +24,7 @@ from custom_components.han_port.const import DOMAIN
 
 from .meter import entity_id
 from .test_energy_guard import METER_ID, NEW_METER, push, reader_connected, set_up, state, telegram
+from .test_meter_hours import totals_read_back
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
@@ -78,6 +79,8 @@ async def test_a_meter_swap_never_counts_the_new_meters_register_as_use(
         await push(hass, freezer, entry, moment, telegram(1000, total, meter_id=NEW_METER))
     await hass.async_block_till_done()
     await reader_connected(entry)
+    # The new meter's totals have no recorded state to read back; shown once the recorder has said so.
+    await totals_read_back(hass, entry)
     for step, total in enumerate((12_010, 12_030), start=1):
         moment = period + timedelta(minutes=3, seconds=10 * step)
         await push(hass, freezer, entry, moment, telegram(1000, total, meter_id=NEW_METER))
