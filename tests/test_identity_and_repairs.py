@@ -553,6 +553,13 @@ async def test_a_held_total_asked_about_before_a_reload_can_be_taken_after_it(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def set_up_behind_transformers(hass: HomeAssistant, entry: MockConfigEntry, ratio: float) -> None:
+    """Unload, set the current-transformer ratio in the options, and set the entry up again."""
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    hass.config_entries.async_update_entry(entry, options={CONF_CURRENT_TRANSFORMER_RATIO: ratio})
+    await set_up(hass, entry)
+
+
 async def test_a_held_total_asked_about_before_a_ratio_change_is_offered_as_it_will_be_taken(
     hass: HomeAssistant, tcp_meter: TcpMeter
 ) -> None:
@@ -561,9 +568,7 @@ async def test_a_held_total_asked_about_before_a_ratio_change_is_offered_as_it_w
     entry = bridge_entry(tcp_meter.port)
     await set_up(hass, entry)
     issue_id = await hold_the_register(hass, tcp_meter, entry)
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    hass.config_entries.async_update_entry(entry, options={CONF_CURRENT_TRANSFORMER_RATIO: 50})
-    await set_up(hass, entry)
+    await set_up_behind_transformers(hass, entry, 50)
     assert (await fix(hass, issue_id, "accept", offered="50.000"))["type"] is FlowResultType.CREATE_ENTRY
     assert sensor(hass, "energy_import").state == "50.0"  # type: ignore[union-attr]
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -581,9 +586,7 @@ async def test_a_small_fall_not_yet_asked_about_is_not_asked_about_at_a_start_th
         tcp_meter.send(kamstrup_frame(default_state(energy_import=155_231_510), hourly=True))
     await wait_for(lambda: entry.runtime_data.energy.held.count == 5)
     assert not meter_issues(hass)
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    hass.config_entries.async_update_entry(entry, options={CONF_CURRENT_TRANSFORMER_RATIO: 50})
-    await set_up(hass, entry)
+    await set_up_behind_transformers(hass, entry, 50)
     assert entry.runtime_data.energy.guard.held == [(1, 8, 0)]
     assert not meter_issues(hass)
     assert await hass.config_entries.async_unload(entry.entry_id)

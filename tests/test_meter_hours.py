@@ -100,6 +100,13 @@ def used(rows: list[tuple[datetime, float, float]]) -> dict[datetime, float]:
     return {start: round(total - before, 3) for (_, _, before), (start, _, total) in pairwise(rows)}
 
 
+async def start_behind_transformers(hass: HomeAssistant, entry: MockConfigEntry, ratio: float) -> None:
+    """Stop, set the current-transformer ratio in the options, and start again, as the options flow does."""
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    hass.config_entries.async_update_entry(entry, options={CONF_CURRENT_TRANSFORMER_RATIO: ratio})
+    await start(hass, entry)
+
+
 async def restart(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     """Stop reading the meter and start again, as Home Assistant does over a restart: only the recorder remembers."""
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -416,10 +423,8 @@ async def test_a_new_current_transformer_ratio_counts_only_what_was_used_after_i
     (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
     await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
     await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
-    assert await hass.config_entries.async_unload(entry.entry_id)
     # The installer sets the ratio the meter is behind: its raw registers count 50 times as much.
-    hass.config_entries.async_update_entry(entry, options={CONF_CURRENT_TRANSFORMER_RATIO: 50})
-    await start(hass, entry)
+    await start_behind_transformers(hass, entry, 50)
     for minutes in range(1, restarts_before_the_next_list + 1):
         freezer.move_to(twelve + timedelta(minutes=10 * minutes))
         await restart(hass, entry)
@@ -568,9 +573,7 @@ async def test_a_total_shown_through_a_new_ratio_is_not_rescaled_again_after_a_p
     freezer.move_to(ELEVEN - timedelta(minutes=5))
     entry = await set_up(hass, tcp_meter.port)
     await push(hass, freezer, entry, ELEVEN + timedelta(seconds=10), hourly_list(1_000_000, ELEVEN))
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    hass.config_entries.async_update_entry(entry, options={CONF_CURRENT_TRANSFORMER_RATIO: 50})
-    await start(hass, entry)
+    await start_behind_transformers(hass, entry, 50)
     energy = entity_id(hass, "energy_import")
     assert hass.states.get(energy).state == "50000.0"  # type: ignore[union-attr]
     freezer.move_to(ELEVEN + timedelta(minutes=2))
@@ -642,9 +645,7 @@ async def test_a_power_cut_after_the_first_hour_through_a_new_ratio_keeps_the_ne
     await push(hass, freezer, entry, ELEVEN + timedelta(seconds=10), hourly_list(1_000_000, ELEVEN))
     await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(1_001_000, twelve))
     freezer.move_to(twelve + timedelta(minutes=30))
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    hass.config_entries.async_update_entry(entry, options={CONF_CURRENT_TRANSFORMER_RATIO: 50})
-    await start(hass, entry)
+    await start_behind_transformers(hass, entry, 50)
     await push_and_let_writes_happen(hass, freezer, entry, twelve + timedelta(minutes=31), power_list(1000))
     await push_and_let_writes_happen(hass, freezer, entry, thirteen + timedelta(seconds=2), power_list(1000))
     await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(1_002_000, thirteen))
