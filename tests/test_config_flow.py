@@ -15,6 +15,7 @@ from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOUR
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import Event, callback
 from homeassistant.data_entry_flow import EVENT_DATA_ENTRY_FLOW_PROGRESSED, FlowResultType
+from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.han_port import config_flow as config_flow_module
@@ -53,9 +54,11 @@ from .meter import (
     METER_ID,
     PtyMeter,
     TcpMeter,
+    bridge_entry,
     ciphered_kamstrup,
     default_state,
     kamstrup_frame,
+    set_up,
     wait_for,
 )
 
@@ -641,6 +644,49 @@ async def test_reconfigure_refuses_a_port_another_meter_reads(hass: HomeAssistan
     assert result["errors"] == {CONF_HOST: "address_in_use"}
     assert result["description_placeholders"]["other_meter"] == "Aidon 7359992890941742"
     assert tcp_meter.connections == 0
+
+
+async def test_reconfiguring_one_of_two_swapped_bridges_swaps_both_back(
+    hass: HomeAssistant,
+    socket_enabled: None,  # noqa: ARG001
+) -> None:
+    # Two bridges swapped addresses: each entry's address carries the other entry's meter.
+    other_meter = "5706567000000042"
+    first, second = TcpMeter(), TcpMeter()
+    await first.start()
+    await second.start()
+    first.start_pushing([kamstrup_frame(default_state(meter_id=other_meter))])
+    second.start_pushing([kamstrup_frame(default_state())])
+    mine, theirs = bridge_entry(first.port), bridge_entry(second.port, unique_id=other_meter)
+    try:
+        await set_up(hass, mine)
+        await set_up(hass, theirs)
+        issues = ir.async_get(hass)
+        await wait_for(
+            lambda: all(
+                issues.async_get_issue(DOMAIN, f"meter_read_elsewhere_{entry.entry_id}") for entry in (mine, theirs)
+            )
+        )
+        flow = Flow(hass, await mine.start_reconfigure_flow(hass))
+        await flow.submit({"next_step_id": "network"})
+        result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: second.port})
+        assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reconfigure_successful")
+        # One reconfiguration sets both right: the other entry takes the address this one left.
+        assert (mine.data[CONF_PORT], theirs.data[CONF_PORT]) == (second.port, first.port)
+        await hass.async_block_till_done()
+        await wait_for(
+            lambda: (
+                not any(
+                    issues.async_get_issue(DOMAIN, f"meter_read_elsewhere_{entry.entry_id}") for entry in (mine, theirs)
+                )
+            )
+        )
+        assert (mine.runtime_data.data.meter_id, theirs.runtime_data.data.meter_id) == (METER_ID, other_meter)
+    finally:
+        for entry in (mine, theirs):
+            await hass.config_entries.async_unload(entry.entry_id)
+        await first.stop()
+        await second.stop()
 
 
 async def test_a_moved_ciphered_meter_keeps_its_keys(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:

@@ -15,6 +15,7 @@ from homeassistant.config_entries import (
     SOURCE_IGNORE,
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
 )
@@ -98,6 +99,8 @@ class _MeterFlow(ConfigFlow):
         self._line = LineSettings()
         """The line settings the entry's meter is known to use."""
         self._authenticates = False
+        self._exchange: HanPortConfigEntry | None = None
+        """The entry whose address the reconfigured one takes, giving it its own: two bridges swapped."""
 
     async def _async_entry_reading(self, connection: dict[str, Any]) -> HanPortConfigEntry | None:
         """Return the entry, other than this flow's own, that reads where connection points, if one does."""
@@ -166,16 +169,34 @@ class _MeterFlow(ConfigFlow):
         """Listen at a new address, unless another entry already reads it."""
         field = next(key for key in (CONF_DEVICE, CONF_HOST, CONF_TOPIC) if key in connection)
         other = await self._async_entry_reading(connection)
-        if other is not None:
+        if other is not None and not self._swapped_with(other):
             if self.source == SOURCE_RECONFIGURE:
                 self._typed = user_input
                 self._errors = {field: "address_in_use"}
                 self._placeholders["other_meter"] = other.title
                 return await self._async_show_origin(form)
             return self.async_abort(reason="already_configured")
+        self._exchange = other
         self._listening.connection = connection
         self._listening.candidates = candidates
         return await self._async_start_listening(form, user_input)
+
+    def _swapped_with(self, other: HanPortConfigEntry) -> bool:
+        """Whether the reconfigured entry and other each receive the other's meter: two bridges swapped."""
+        if self.source != SOURCE_RECONFIGURE:
+            return False
+        entry = self._flow_entry()
+        return all(
+            one.state is ConfigEntryState.LOADED and one.runtime_data.carries_meter_of == two.entry_id
+            for one, two in ((entry, other), (other, entry))
+        )
+
+    def _give_address_left(self, entry: HanPortConfigEntry, other: HanPortConfigEntry) -> None:
+        """Move other to the address entry leaves for other's (its line settings are its meter's, and stay)."""
+        left = {key: value for key, value in entry.data.items() if key in _CONNECTION_KEYS}
+        kept = {key: value for key, value in other.data.items() if key not in _CONNECTION_KEYS}
+        self.hass.config_entries.async_update_entry(other, data={**kept, **left})
+        self.hass.config_entries.async_schedule_reload(other.entry_id)
 
     async def _async_show_origin(self, form: str) -> ConfigFlowResult:
         """Show the form the listening started from again, with what went wrong."""
@@ -187,7 +208,9 @@ class _MeterFlow(ConfigFlow):
 
     async def async_step_listen(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
         """Listen with one line setting after another until the meter is heard."""
-        paused = self._flow_entry() if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE) else None
+        paused: tuple[HanPortConfigEntry, ...] = ()
+        if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
+            paused = (self._flow_entry(),) if self._exchange is None else (self._flow_entry(), self._exchange)
         task = self._listening.listen(self.hass, self._keys, paused)
         if not task.done():
             action, placeholders = self._listening.progress()
@@ -415,6 +438,8 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
             if self.source == SOURCE_REAUTH:
                 return self._update_and_reload(entry, {**entry.data, **self._keys})
             data[CONF_GENERATED_ID] = entry.data.get(CONF_GENERATED_ID, False)
+            if self._exchange is not None:
+                self._give_address_left(entry, self._exchange)
             return self._update_and_reload(entry, data)
         if telegram is None or telegram.meter_id is None:
             # A meter that never says who it is (the Swedish Aidon list, most P1

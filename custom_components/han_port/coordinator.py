@@ -93,6 +93,8 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.identity = MeterIdentity(initial.meter_id, initial.manufacturer)
         # Set once another meter has taken over this port: nothing is shown until the entry reloads as that meter.
         self._replaced = False
+        self.carries_meter_of: str | None = None
+        """The entry whose meter this port carries instead of this entry's own (two bridges swapped), if one's does."""
         self.learning = ListLearning(self.issues)
         self.unavailable_because: Loss | None = None
         """Why the meter is unavailable, as the connection sensor names it (None while it is read)."""
@@ -123,6 +125,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.learning.learned()
         if not self._is_this_meters(telegram):
             return
+        self.carries_meter_of = None
         self.issues.delete(READ_ELSEWHERE_ISSUE)
         shown = self.energy.take(telegram, self.data.meter_id, dt_util.utcnow())
         data = replace(
@@ -193,6 +196,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             # Two bridges that swapped addresses, say: the user must say which entry reads what. The entry
             # still reads its own meter, whose telegrams are shown again the moment they come back.
             self.identity = MeterIdentity(self.data.meter_id, self.data.manufacturer)
+            self.carries_meter_of = other.entry_id
             self.issues.create(READ_ELSEWHERE_ISSUE, {"new": new, "other": other.title})
             self._mark_unavailable(f"its port now carries meter {new}, which {other.title} reads", Loss.READ_ELSEWHERE)
             return

@@ -44,7 +44,7 @@ class Listening:
         self.error = ""
         """Why the port or bridge did not open, the last time it was tried."""
         self._task: asyncio.Task[ProbeResult] | None = None
-        self._paused_entry: HanPortConfigEntry | None = None
+        self._paused: list[HanPortConfigEntry] = []
 
     @property
     def line(self) -> LineSettings:
@@ -60,15 +60,16 @@ class Listening:
         return str(self.connection.get(CONF_DEVICE, ""))
 
     def listen(
-        self, hass: HomeAssistant, keys: dict[str, str], entry: HanPortConfigEntry | None
+        self, hass: HomeAssistant, keys: dict[str, str], entries: tuple[HanPortConfigEntry, ...]
     ) -> asyncio.Task[ProbeResult]:
         """Return the listening in progress, started with the current line settings if none is.
 
-        entry is the flow's own entry, whose reader lets go of the port meanwhile.
+        entries are those whose readers let go of their ports meanwhile: the
+        flow's own, and the one whose address it takes in exchange for its own.
         """
         if self._task is None:
             self._task = hass.async_create_task(
-                self._listen(hass, self.line, keys, entry), f"{DOMAIN} config flow listening"
+                self._listen(hass, self.line, keys, entries), f"{DOMAIN} config flow listening"
             )
         return self._task
 
@@ -105,13 +106,14 @@ class Listening:
         return False
 
     async def _listen(
-        self, hass: HomeAssistant, line: LineSettings, keys: dict[str, str], entry: HanPortConfigEntry | None
+        self, hass: HomeAssistant, line: LineSettings, keys: dict[str, str], entries: tuple[HanPortConfigEntry, ...]
     ) -> ProbeResult:
         """Listen once; a port that does not open is a result too, not an exception."""
-        if self._paused_entry is None and entry is not None and entry.state is ConfigEntryState.LOADED:
-            # Noted first: a flow closed while the port is being let go still gives it back.
-            self._paused_entry = entry
-            await entry.runtime_data.reader.pause()
+        for entry in entries:
+            if entry not in self._paused and entry.state is ConfigEntryState.LOADED:
+                # Noted first: a flow closed while the port is being let go still gives it back.
+                self._paused.append(entry)
+                await entry.runtime_data.reader.pause()
         key, auth_key = entry_keys(dict(keys))
         if CONF_TOPIC in self.connection:
             return await probe_topic(hass, self.connection[CONF_TOPIC], PROBE_SECONDS, key, auth_key)
@@ -157,17 +159,18 @@ class Listening:
         return "bridge_garbled" if bridge else "no_valid_telegram"
 
     def resume_reader(self) -> None:
-        """Give the port back to the entry's reader (unless it was unloaded meanwhile)."""
-        if self._paused_entry is not None and self._paused_entry.state is ConfigEntryState.LOADED:
-            self._paused_entry.runtime_data.reader.resume()
-        self._paused_entry = None
+        """Give the ports back to the paused entries' readers (unless unloaded meanwhile)."""
+        for entry in self._paused:
+            if entry.state is ConfigEntryState.LOADED:
+                entry.runtime_data.reader.resume()
+        self._paused = []
 
     def hand_over(self) -> None:
-        """Leave the paused reader to the entry's reload.
+        """Leave the paused readers to their entries' reloads.
 
-        Resumed, it would open the port again just as the reload closes it.
+        Resumed, they would open the ports again just as the reloads close them.
         """
-        self._paused_entry = None
+        self._paused = []
 
     def stop(self) -> None:
         """Stop listening and give the port back: the flow ended, or the user closed it."""
