@@ -640,6 +640,20 @@ async def test_the_device_page_keeps_the_meter_type_the_meter_told_over_a_reload
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_a_meter_type_told_after_setup_gets_its_sensor_and_keeps_it_over_a_reload(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    entry = bridge_entry(tcp_meter.port, **{CONF_METER_TYPE: None})
+    await set_up(hass, entry)
+    assert sensor(hass, "meter_type") is None
+    tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
+    await wait_for(lambda: getattr(sensor(hass, "meter_type"), "state", None) == NORWEGIAN_KAMSTRUP)
+    # Restarted, it shows the type the device page shows, before the meter tells it again.
+    await reload(hass, entry)
+    assert sensor(hass, "meter_type").state == NORWEGIAN_KAMSTRUP  # type: ignore[union-attr]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_a_hold_the_user_chose_to_keep_is_not_asked_about_again_after_a_reload(
     hass: HomeAssistant, tcp_meter: TcpMeter
 ) -> None:

@@ -19,7 +19,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from serialx import SerialException
 
-from .compat import OPTIONS_FLOW_RELOADS
+from .compat import OPTIONS_FLOW_RELOADS, meter_device
 from .connection import LineSettings, MeterReader, TelegramWatch, network_url, open_connection
 from .const import (
     CONF_AUTHENTICATION_KEY,
@@ -135,7 +135,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
         MeterData(
             manufacturer=entry.data.get(CONF_MANUFACTURER),
             meter_id=None if entry.data.get(CONF_GENERATED_ID) else entry.unique_id,
-            meter_type=entry.data.get(CONF_METER_TYPE),
+            meter_type=entry.data.get(CONF_METER_TYPE) or _type_told_before(hass, entry),
             list_version=entry.data.get(CONF_LIST_VERSION),
         ),
         partial(_reader, hass, data),
@@ -153,6 +153,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
     if not OPTIONS_FLOW_RELOADS:
         entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     return True
+
+
+def _type_told_before(hass: HomeAssistant, entry: HanPortConfigEntry) -> str | None:
+    """Return the meter type the device page shows: one told after setup (in the hourly list alone, say) is kept."""
+    device = meter_device(dr.async_get(hass), entry)
+    return device.model if device is not None else None
 
 
 async def _async_check_source(hass: HomeAssistant, data: dict[str, object]) -> None:

@@ -28,7 +28,7 @@ from homeassistant.util import dt as dt_util
 from .capacity import step_labels
 from .compat import REACTIVE_ENERGY_DEVICE_CLASS
 from .connection import Loss
-from .const import CONF_ENCRYPTION_KEY, CONF_GENERATED_ID, CONF_MANUFACTURER, CONF_METER_TYPE
+from .const import CONF_ENCRYPTION_KEY, CONF_GENERATED_ID, CONF_MANUFACTURER
 from .decoder import (
     ACTIVE_ENERGY,
     ACTIVE_POWER,
@@ -194,6 +194,12 @@ class HanPortInfoSensorEntityDescription(SensorEntityDescription):
     value_fn: Callable[[MeterData], StateType | datetime]
 
 
+_METER_TYPE_SENSOR = HanPortInfoSensorEntityDescription(
+    key="meter_type",
+    translation_key="meter_type",
+    entity_category=EntityCategory.DIAGNOSTIC,
+    value_fn=lambda data: data.meter_type,
+)
 INFO_SENSORS: tuple[HanPortInfoSensorEntityDescription, ...] = (
     HanPortInfoSensorEntityDescription(
         key="meter_id",
@@ -201,12 +207,7 @@ INFO_SENSORS: tuple[HanPortInfoSensorEntityDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda data: data.meter_id,
     ),
-    HanPortInfoSensorEntityDescription(
-        key="meter_type",
-        translation_key="meter_type",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda data: data.meter_type,
-    ),
+    _METER_TYPE_SENSOR,
     HanPortInfoSensorEntityDescription(
         key="list_version",
         translation_key="list_version",
@@ -370,12 +371,8 @@ async def async_setup_entry(
 ) -> None:
     """Add sensors for the registers the meter sends, now and as they first arrive."""
     coordinator = entry.runtime_data
-    async_add_entities(
-        [
-            HanPortConnectionSensor(coordinator, CONNECTION_SENSOR),
-            *(HanPortInfoSensor(coordinator, description) for description in _info_sensors(entry)),
-        ]
-    )
+    async_add_entities([HanPortConnectionSensor(coordinator, CONNECTION_SENSOR)])
+    _add_info_sensors(entry, async_add_entities)
     capacity = capacity_tariff_applies(hass, entry)
     derived = {
         key: replace(description, entity_registry_enabled_default=capacity)
@@ -426,12 +423,24 @@ def _made_possible(register: Code, reading: Reading) -> list[SensorEntityDescrip
     return [*([own] if own is not None else []), *derived]
 
 
-def _info_sensors(entry: HanPortConfigEntry) -> list[HanPortInfoSensorEntityDescription]:
-    """Describe the facts the meter tells about itself: one that never sends its id or type has none to show."""
+def _add_info_sensors(entry: HanPortConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback) -> None:
+    """Add sensors for the facts the meter tells about itself: one that never sends its id or type has none to show."""
+    coordinator = entry.runtime_data
     unsaid = {"meter_id"} if entry.data.get(CONF_GENERATED_ID) else set()
-    if entry.data.get(CONF_METER_TYPE) is None:
+    if coordinator.data.meter_type is None:
         unsaid.add("meter_type")
-    return [description for description in INFO_SENSORS if description.key not in unsaid]
+
+        @callback
+        def add_type_once_told() -> None:
+            # A type first told after setup (in the hourly list alone, say): the meter has one to show after all.
+            if "meter_type" in unsaid and coordinator.data.meter_type is not None:
+                unsaid.discard("meter_type")
+                async_add_entities([HanPortInfoSensor(coordinator, _METER_TYPE_SENSOR)])
+
+        entry.async_on_unload(coordinator.async_add_listener(add_type_once_told))
+    async_add_entities(
+        HanPortInfoSensor(coordinator, description) for description in INFO_SENSORS if description.key not in unsaid
+    )
 
 
 def _sends_hourly_lists(entry: HanPortConfigEntry) -> bool:
