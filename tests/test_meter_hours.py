@@ -680,3 +680,83 @@ async def test_the_capacity_tariff_counts_days_in_a_time_zone_set_while_running(
     now = dt_util.utcnow()
     assert (tariff.last_hour_use, tariff.peak_today(now), tariff.monthly_average(now)) == (2000, 2000, 2000)
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_an_hour_begun_at_an_estimated_boundary_is_no_capacity_peak_after_a_restart(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """The 12:00 list comes 15 minutes late: 12:00 is estimated, and so is 12-13, restarted in between or not."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    twelve = ELEVEN + timedelta(hours=1)
+    await push(hass, freezer, entry, ELEVEN + timedelta(seconds=10), hourly_list(10_000_000, ELEVEN))
+    await push(hass, freezer, entry, twelve + timedelta(minutes=15), hourly_list(10_005_000, twelve))
+    freezer.move_to(twelve + timedelta(minutes=30))
+    await restart(hass, entry)
+    await push(hass, freezer, entry, THIRTEEN + timedelta(seconds=10), hourly_list(10_006_000, THIRTEEN))
+    tariff = entry.runtime_data.energy.tariff
+    assert (tariff.hours, tariff.last_hour_use) == ({}, None)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_the_last_hours_use_is_unknown_after_an_hour_no_register_closed(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    twelve, fourteen = ELEVEN + timedelta(hours=1), ELEVEN + timedelta(hours=3)
+    await push(hass, freezer, entry, ELEVEN + timedelta(seconds=10), hourly_list(10_000_000, ELEVEN))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(10_001_000, twelve))
+    tariff = entry.runtime_data.energy.tariff
+    assert tariff.last_hour_use == 1000
+    # The 13:00 list is lost: 13-14 was not measured exactly, and 11-12 is no longer the last hour.
+    await push(hass, freezer, entry, fourteen + timedelta(seconds=10), hourly_list(10_007_000, fourteen))
+    assert tariff.last_hour_use is None
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_power_cut_minutes_after_an_hourly_list_keeps_the_hour_it_closed_for_the_capacity_tariff(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kaifa's list 1 at 12:00:02 is the hour's first telegram (the store is written); the list at 12:00:10 closes 11-12."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    twelve = ELEVEN + timedelta(hours=1)
+    await push(hass, freezer, entry, ELEVEN + timedelta(seconds=10), hourly_list(10_000_000, ELEVEN))
+    await push_and_let_writes_happen(hass, freezer, entry, twelve + timedelta(seconds=2), power_list(5000))
+    await push_and_let_writes_happen(
+        hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(10_005_000, twelve)
+    )
+    freezer.move_to(twelve + timedelta(minutes=3))
+    await power_cut_and_start(hass, entry, monkeypatch, [])
+    await push(hass, freezer, entry, THIRTEEN + timedelta(seconds=10), hourly_list(10_010_000, THIRTEEN))
+    tariff = entry.runtime_data.energy.tariff
+    assert tariff.hours == {ELEVEN.isoformat(): 5000, twelve.isoformat(): 5000}
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_restart_across_an_hour_shares_only_the_gap_after_the_last_register(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """A register every minute: 100 Wh a minute to 11:57, then nothing used; Home Assistant is down 11:58 to 12:03."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    twelve = ELEVEN + timedelta(hours=1)
+    register = 10_000_000
+    for minute in range(58):
+        await push(hass, freezer, entry, ELEVEN + timedelta(minutes=minute, seconds=5), telegram(6000, register))
+        register += 100
+    register -= 100
+    freezer.move_to(ELEVEN + timedelta(minutes=58))
+    await restart(hass, entry)
+    for minute in range(3, 61):
+        await push(hass, freezer, entry, twelve + timedelta(minutes=minute, seconds=5), telegram(0, register))
+    # Both registers around the gap read 10 005 700: nothing of 11-12's use belongs to 12-13.
+    assert used(await hours(hass)) == {ELEVEN: 5.7, twelve: 0.0}
+    tariff = entry.runtime_data.energy.tariff
+    assert tariff.hours == {}  # both boundaries were estimated (no register read within 90 s of them)
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -156,6 +156,7 @@ class EnergyBookkeeping:
         self.envelope.highest = float(stored.get("highest_power", 0.0))
         self.events.extend(stored.get("events", []))
         self.meter_hours.restore_unwritten_scales(stored.get("meter_hours_scales", {}))
+        self.meter_hours.restore_last_reads(stored.get("meter_hours_last_reads", {}))
         stored_ratio = float(stored.get("current_transformer_ratio", self.ct_ratio))
         if stored_ratio != self.ct_ratio:
             self._restored_scale = self.ct_ratio / stored_ratio
@@ -185,6 +186,7 @@ class EnergyBookkeeping:
             "events": list(self.events),
             "current_transformer_ratio": self.ct_ratio,
             "meter_hours_scales": self.meter_hours.unwritten_scales,
+            "meter_hours_last_reads": self.meter_hours.last_reads,
             "replay_counters": {title.hex(): c for title, c in self._reader.decoder.replay_counters.items()},
             "replay_keys": self._reader.decoder.keys_fingerprint,
             "learned_lists": self._reader.decoder.learned_lists,
@@ -302,7 +304,9 @@ class EnergyBookkeeping:
             )
         elif register == ACTIVE_ENERGY_IMPORT.code:
             self.live_import.add_register(value)
-            self.tariff.add_register(value, placed(now, clock, dt_util.get_default_time_zone()))
+            if self.tariff.add_register(value, placed(now, clock, dt_util.get_default_time_zone())):
+                # The hour it closed is kept in the store alone (the meter hours are read back from the recorder).
+                self.store.save_soon()
         elif register == ACTIVE_ENERGY_EXPORT.code:
             self.live_export.add_register(value)
 

@@ -100,18 +100,23 @@ class CapacityTariff:
         if self.hour_start is None or self.hour_start_total is None or hour > self.hour_start:
             self.hour_start, self.hour_start_total = hour, total
 
-    def add_register(self, register: float, at: datetime) -> None:
-        """Take the import register read at a moment (by the meter's clock where it has one).
+    def add_register(self, register: float, at: datetime) -> bool:
+        """Take the import register read at a moment (by the meter's clock where it has one); True if it closed an hour.
 
-        The hours it closes exactly are counted; one read just after a
-        boundary is the total the hour in progress counts from.
+        The hours it closes exactly are counted; one not measured exactly
+        leaves the last hour's use unknown. One read just after a boundary is
+        the total the hour in progress counts from.
         """
-        for closed in self.book.add(register, at):
-            if not closed.estimated:
+        closed_hours = self.book.add(register, at)
+        for closed in closed_hours:
+            if closed.estimated:
+                self.last_hour_use = None
+            else:
                 self._close(closed.start, closed.used)
         hour = hour_of(at)
         if at - hour <= BOUNDARY_TOLERANCE:
             self.hour_start, self.hour_start_total = hour, register
+        return bool(closed_hours)
 
     def scale_total(self, factor: float) -> None:
         """Follow a changed current-transformer ratio: the totals kept were measured through the old one."""
@@ -241,14 +246,15 @@ class CapacityTariff:
         return step_label(average / 1000, self.thresholds)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain data for storage: the hour in progress, the month's hours, and the last exact boundary."""
-        anchor = self.book.anchor
+        """Plain data for storage: the hour in progress, the month's hours, the last boundary and register read."""
+        anchor, last = self.book.anchor, self.book.last_read
         return {
             "hour_start": self.hour_start.isoformat() if self.hour_start else None,
             "hour_start_total": self.hour_start_total,
             "last_hour_use": self.last_hour_use,
             "hours": dict(self.hours),
-            "boundary": None if anchor is None else {"at": anchor.at.isoformat(), "register": anchor.register},
+            "boundary": None if anchor is None else {**_at(anchor.at, anchor.register), "estimated": anchor.estimated},
+            "last_read": None if last is None else _at(*last),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -258,9 +264,16 @@ class CapacityTariff:
         self.hour_start_total = data.get("hour_start_total")
         self.last_hour_use = data.get("last_hour_use")
         self.hours = dict(data.get("hours", {}))
-        boundary = data.get("boundary")
-        if boundary:
-            self.book = HourBook(Boundary(datetime.fromisoformat(boundary["at"]), float(boundary["register"]), 0.0))
+        self.book = HourBook()
+        if boundary := data.get("boundary"):
+            at, register = datetime.fromisoformat(boundary["at"]), float(boundary["register"])
+            self.book = HourBook(Boundary(at, register, 0.0, bool(boundary.get("estimated", False))))
+        if last := data.get("last_read"):
+            self.book.resume(datetime.fromisoformat(last["at"]), float(last["register"]))
+
+
+def _at(moment: datetime, register: float) -> dict[str, Any]:
+    return {"at": moment.isoformat(), "register": register}
 
 
 def step_labels(thresholds: tuple[float, ...]) -> list[str]:

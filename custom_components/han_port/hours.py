@@ -120,6 +120,21 @@ class HourBook:
         self._last = push
         return hours
 
+    @property
+    def last_read(self) -> tuple[datetime, float] | None:
+        """When the last register taken was read, and its value: kept over a restart (see resume)."""
+        return None if self._last is None else (self._last.at, self._last.register)
+
+    def resume(self, at: datetime, register: float) -> None:
+        """Take back the last register read before a restart: a boundary after it is shared from there.
+
+        Without it, the energy used before the restart would be spread from
+        the anchor over the whole gap. One read no later than the anchor
+        tells nothing new.
+        """
+        if self.anchor is not None and at > self.anchor.at and (self._last is None or at > self._last.at):
+            self._last = _Push(at, register)
+
     def rebase(self, register: float) -> None:
         """Count on from a register that started a new sequence (a meter reset or swapped, as the guard followed).
 

@@ -101,6 +101,8 @@ class MeterHourStatistics:
         # What each register the recorder keeps is multiplied by to compare with the meter's: a changed
         # current-transformer ratio's new value over its old one, until an hour is written through the new one.
         self._unwritten_scales: dict[Code, float] = {}
+        # The last register each book took before a restart, until the books are read back to take it.
+        self._last_reads: dict[Code, tuple[datetime, float]] = {}
         # Totals accepted before the last hours were read back, written once they are.
         self._waiting: deque[tuple[Code, float, datetime, datetime | None]] = deque(maxlen=MAX_WAITING)
         self.estimated_hours: deque[dict[str, str]] = deque(maxlen=ESTIMATED_HOURS_KEPT)
@@ -124,7 +126,10 @@ class MeterHourStatistics:
             name = f"component.{DOMAIN}.entity.sensor.{statistic.key}_meter_hours.name"
             self._names[statistic.code] = translations.get(name, f"{statistic.key}_meter_hours")
         for statistic in REGISTER_STATISTICS:
-            self._books[statistic.code] = HourBook(await self._async_last_boundary(statistic))
+            book = HourBook(await self._async_last_boundary(statistic))
+            if (last := self._last_reads.pop(statistic.code, None)) is not None:
+                book.resume(*last)
+            self._books[statistic.code] = book
         self._loaded = True
         waiting, self._waiting = list(self._waiting), deque(maxlen=MAX_WAITING)
         for register, value, arrival, clock in waiting:
@@ -185,6 +190,7 @@ class MeterHourStatistics:
             self._unwritten_scales[statistic.code] = self._unwritten_scales.get(statistic.code, 1.0) * factor
         for book in self._books.values():
             book.scale(factor)
+        self._last_reads = {code: (at, register * factor) for code, (at, register) in self._last_reads.items()}
 
     @property
     def unwritten_scales(self) -> dict[str, float]:
@@ -203,6 +209,28 @@ class MeterHourStatistics:
         """Take back the scales kept over a restart (see unwritten_scales); before any rescale."""
         self._unwritten_scales = {
             statistic.code: float(scales[statistic.key]) for statistic in REGISTER_STATISTICS if statistic.key in scales
+        }
+
+    @property
+    def last_reads(self) -> dict[str, dict[str, Any]]:
+        """By statistic: the last register taken and when it was read, to keep over a restart.
+
+        After it, the boundaries in the gap are shared from that register, not
+        from the last boundary the recorder holds.
+        """
+        reads = {**self._last_reads, **{code: last for code, book in self._books.items() if (last := book.last_read)}}
+        return {
+            statistic.key: {"at": reads[statistic.code][0].isoformat(), "register": reads[statistic.code][1]}
+            for statistic in REGISTER_STATISTICS
+            if statistic.code in reads
+        }
+
+    def restore_last_reads(self, reads: Mapping[str, Mapping[str, Any]]) -> None:
+        """Take back the last reads kept over a restart (see last_reads); before any rescale."""
+        self._last_reads = {
+            statistic.code: (datetime.fromisoformat(read["at"]), float(read["register"]))
+            for statistic in REGISTER_STATISTICS
+            if (read := reads.get(statistic.key)) is not None
         }
 
     def diagnostics(self) -> dict[str, Any]:
