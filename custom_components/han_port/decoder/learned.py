@@ -308,6 +308,11 @@ class _Shape:
             # or a register, whatever numbers happened to add up to it or carry it.
             del self.powers[reading]
             return
+        if self.export_total is not None and reading.total != self.export_total - 1:
+            # Another flow than the silent number before the one set aside: the two flow in turn, as import and
+            # export do, and nothing tells which is which.
+            self.powers = {}
+            return
         if self._after_a_silent_twin(reading.total):
             # The import is found afresh once it carries a load, its export left out.
             self.powers, self.export_total = {}, reading.total
