@@ -639,10 +639,6 @@ def test_a_real_am550_list_reordered_is_learned_to_the_table_values() -> None:
     assert shown(learned)[VOLTAGES[0]] == pytest.approx(232.5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limitation (README): a telegram below a household's power factor refutes the true reading for good",
-)
 def test_a_moment_of_low_power_factor_never_makes_the_reactive_power_the_active() -> None:
     """A 1-phase list with P and Q, learned at a power factor of 0.6; a motor starting dips it to 0.45 once.
 
