@@ -12,7 +12,8 @@ from datetime import datetime
 
 import pytest
 
-from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason, ObisCode, Telegram, Unit
+from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason, ObisCode, Telegram, Unit, reseal
+from custom_components.han_port.decoder.crc import crc16_arc
 from simulator import frames as encoder
 
 WH, W, V, A = Unit.WATT_HOUR, Unit.WATT, Unit.VOLT, Unit.AMPERE
@@ -576,3 +577,58 @@ def test_a_clock_with_a_line_end_inside_it_is_no_clock() -> None:
     lines = ["0-0:1.0.0(240115130010W\n)", "1-0:1.7.0(01.000*kW)"]
     telegram = only_telegram(Decoder().feed_events(encoder.p1_telegram("KFM5KAIFA-METER", lines)))
     assert telegram.timestamp is None
+
+
+# --- 3. CRCs sent without their leading zeros ----------------------------------------
+
+
+def short_crc_telegram(digits: int) -> tuple[bytes, int]:
+    """A telegram whose CRC needs this many hex digits, sent as meters that forget to pad it do ("!2A6"); its power.
+
+    The power's digits vary until the CRC is that small.
+    """
+    for watts in range(100_000):
+        body = encoder.p1_telegram("KFM5KAIFA-METER", [f"1-0:1.7.0({watts / 1000:06.3f}*kW)"], crc=False)
+        body = body.removesuffix(b"\r\n")
+        crc = f"{crc16_arc(body):X}"
+        if len(crc) == digits:
+            return body + crc.encode("ascii") + b"\r\n", watts
+    raise AssertionError(digits)
+
+
+def powers(events: list[Telegram | DroppedFrame]) -> list[float | None]:
+    """Each event's power, None for a drop."""
+    return [event.readings[code("1-0:1.7.0")].value if isinstance(event, Telegram) else None for event in events]
+
+
+@pytest.mark.parametrize("digits", [1, 2, 3])
+def test_a_crc_sent_without_its_leading_zeros_ends_its_telegram(digits: int) -> None:
+    telegram, watts = short_crc_telegram(digits)
+    decoder = Decoder()
+    events = decoder.feed_events(telegram * 3)
+    assert powers(events) == [watts] * 3
+    assert all(event.checksummed for event in events if isinstance(event, Telegram))
+    # Masked and resealed (as diagnostics show it), it still decodes.
+    masked = events[0].raw.replace(b"KAIFA-METER", b"KAIFA-XXXXX")
+    assert powers(Decoder().feed_events(reseal(masked, "p1") + b"\r\n")) == [watts]
+    # A byte at a time: the line end after the digits ends it.
+    decoder = Decoder()
+    assert [len(decoder.feed_events(telegram[i : i + 1])) for i in range(len(telegram))][-2:] == [1, 0]
+
+
+def test_a_crc_without_its_leading_zeros_costs_nothing_among_padded_ones() -> None:
+    short, watts = short_crc_telegram(3)
+    padded = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(02.027*kW)"])
+    decoder = Decoder()
+    assert powers(decoder.feed_events(padded + short + padded)) == [2027, watts, 2027]
+    assert decoder.dropped == {}
+
+
+def test_a_short_crc_that_fails_costs_its_telegram_alone() -> None:
+    short, _ = short_crc_telegram(3)
+    crc_at = short.rindex(b"!") + 1
+    wrong = short[:crc_at] + f"{(int(short[crc_at:-2], 16) + 1) % 0x1000:03X}\r\n".encode("ascii")
+    padded = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(02.027*kW)"])
+    decoder = Decoder()
+    assert powers(decoder.feed_events(wrong + padded)) == [None, 2027]
+    assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}

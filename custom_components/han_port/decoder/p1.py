@@ -1,8 +1,10 @@
 """P1 / IEC 62056-21 ASCII telegrams: incremental framing and parsing.
 
 A telegram runs from '/' to '!' followed by four hex digits: CRC-16/ARC over
-everything from '/' through '!'. DSMR 2.2 and 3 (and a few other meters'
-ports) send no CRC: their '!' opens a line and is followed by its end.
+everything from '/' through '!'. Some meters leave the CRC's leading zeros
+out ("!2A6"): fewer digits, ended by the line end. DSMR 2.2 and 3 (and a few
+other meters' ports) send no CRC: their '!' opens a line and is followed by
+its end.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from .registers import quantity_of
 START = ord("/")
 END = ord("!")
 _CRC_DIGITS = 4
+# The byte a line end begins with: CR (of CR LF), or LF alone.
+_LINE_END_BYTES = (b"\r", b"\n")
 HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 """The bytes of hex digits, either case: a P1 CRC, or hex text a bridge writes."""
 # A telegram is text: it opens with '/' and a three-letter manufacturer id,
@@ -34,7 +38,6 @@ _TEXT = re.compile(rb"[\x20-\x7e\r\n]*")
 # digits, or into the '/' a telegram opens with, must not pass for a
 # telegram without one.
 _ENDS_WITHOUT_CRC = (b"\r\n",)
-_LONGEST_END_WITHOUT_CRC = 2
 # No CRC proves a telegram without one, so it must at least look like one
 # throughout its first lines: identification line (three letters, the baud
 # rate character, at most 32 characters of identification), the empty line
@@ -141,21 +144,21 @@ class P1Framer:
                 continue
             if end_mark < 0:
                 break
-            after = bytes(buffer[end_mark + 1 : end_mark + 1 + _LONGEST_END_WITHOUT_CRC])
+            after = bytes(buffer[end_mark + 1 : end_mark + 1 + _CRC_DIGITS])
             # A telegram's '!' opens its own line: one inside a line is a damaged byte, never an end without a CRC.
             if after.startswith(_ENDS_WITHOUT_CRC) and buffer[end_mark - 1 : end_mark] == b"\n":
                 pos = self._judge_without_crc(buffer, start, end_mark, events)
                 continue
-            crc_end = end_mark + 1 + _CRC_DIGITS
-            if len(buffer) < crc_end:
+            digits = _crc_digits(after)
+            if digits is None:
                 break  # what follows the '!' has yet to come
-            if not HEX_DIGITS.issuperset(buffer[end_mark + 1 : crc_end]):
+            if not digits:
                 # This '!' ends no telegram: a later one may end this one.
                 rejected = end_mark + 1
                 end_mark = buffer.find(END, rejected)
                 text_from = self._text_start(buffer, end_mark)
                 continue
-            pos = self._judge(buffer, start, end_mark, events)
+            pos = self._judge(buffer, start, end_mark, end_mark + 1 + digits, events)
         else:
             self._skip(buffer, pos, len(buffer))
             pos = len(buffer)
@@ -182,12 +185,17 @@ class P1Framer:
         return start
 
     def _judge(
-        self, buffer: bytearray, start: int, end_mark: int, events: list[tuple[int, P1Message | DroppedFrame]]
+        self,
+        buffer: bytearray,
+        start: int,
+        end_mark: int,
+        crc_end: int,
+        events: list[tuple[int, P1Message | DroppedFrame]],
     ) -> int:
-        """Check the CRC of the telegram from start to end_mark; return where to look next."""
-        crc_end = end_mark + 1 + _CRC_DIGITS
+        """Check the CRC (its digits end at crc_end) of the telegram from start to end_mark; return where to go on."""
         raw = bytes(buffer[start:crc_end])
-        if crc16_arc(raw[:-_CRC_DIGITS]) == int(raw[-_CRC_DIGITS:], 16):
+        body_length = end_mark + 1 - start
+        if crc16_arc(raw[:body_length]) == int(raw[body_length:], 16):
             events.append((self._offset + start, P1Message(raw.decode("ascii", errors="replace"), raw)))
             self.carries_crc = True
             return crc_end
@@ -237,6 +245,21 @@ class P1Framer:
         if end > start:
             # Line ends after the CRC are part of the telegram, not noise.
             self.noise_bytes += end - start - buffer.count(b"\r", start, end) - buffer.count(b"\n", start, end)
+
+
+def _crc_digits(after: bytes) -> int | None:
+    """Count the digits of the CRC that the bytes after a '!' begin with: 0 if they begin none, None until they tell.
+
+    Four hex digits are a CRC; fewer are one when a line end follows them
+    (a CRC sent without its leading zeros). The numbers compare, not their
+    text: "2A6" is 0x02A6.
+    """
+    digits = next((at for at, byte in enumerate(after) if byte not in HEX_DIGITS), len(after))
+    if digits == _CRC_DIGITS or (digits and after[digits : digits + 1] in _LINE_END_BYTES):
+        return digits
+    if len(after) < _CRC_DIGITS:
+        return None
+    return 0
 
 
 # Registers print at most ten digits and three decimals; a longer number is
@@ -391,8 +414,13 @@ def parse_telegram(message: P1Message) -> Telegram:
 
 
 def reseal(telegram: bytes) -> bytes:
-    """Recompute the CRC of a P1 telegram ("/" to "!" and four hex digits) whose text was edited on purpose."""
-    body = telegram[:-_CRC_DIGITS]
-    if not body.endswith(b"!"):
+    """Recompute the CRC of a P1 telegram ("/" to "!" and its hex digits) whose text was edited on purpose.
+
+    The CRC is written as wide as the meter wrote it, four digits or fewer.
+    """
+    end_mark = telegram.rfind(b"!")
+    digits = telegram[end_mark + 1 :]
+    if end_mark < 0 or not 0 < len(digits) <= _CRC_DIGITS or not HEX_DIGITS.issuperset(digits):
         return telegram
-    return body + f"{crc16_arc(body):04X}".encode("ascii")
+    body = telegram[: end_mark + 1]
+    return body + f"{crc16_arc(body):0{len(digits)}X}".encode("ascii")
