@@ -579,7 +579,7 @@ def test_a_clock_with_a_line_end_inside_it_is_no_clock() -> None:
     assert telegram.timestamp is None
 
 
-# --- 3. CRCs sent without their leading zeros ----------------------------------------
+# --- 3. CRCs sent without their leading zeros, and telegrams cut short ------------
 
 
 def short_crc_telegram(digits: int) -> tuple[bytes, int]:
@@ -632,3 +632,24 @@ def test_a_short_crc_that_fails_costs_its_telegram_alone() -> None:
     decoder = Decoder()
     assert powers(decoder.feed_events(wrong + padded)) == [None, 2027]
     assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}
+
+
+@pytest.mark.parametrize("text", ["see http://x/y", "see http://x/KFM5 now"], ids=["slash", "identification"])
+def test_a_telegram_cut_short_costs_itself_alone_when_the_next_holds_a_slash(text: str) -> None:
+    """A text message line with a '/' in it: the next telegram starts at its own '/', not at the text's."""
+    good = encoder.p1_telegram("KFM5KAIFA-METER", [f"0-0:96.13.0({text})", "1-0:1.7.0(02.027*kW)"])
+    decoder = Decoder()
+    events = decoder.feed_events(good[:30] + good)
+    assert powers(events) == [None, 2027]
+    dropped = events[0]
+    assert isinstance(dropped, DroppedFrame)
+    assert "cut short" in dropped.detail
+    assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}
+
+
+def test_a_telegram_cut_short_before_a_damaged_one_costs_those_two_alone() -> None:
+    good = encoder.p1_telegram("KFM5KAIFA-METER", ["0-0:96.13.0(see http://x/KFM5 now)", "1-0:1.7.0(02.027*kW)"])
+    damaged = good.replace(b"02.027", b"02.028")
+    decoder = Decoder()
+    assert powers(decoder.feed_events(good[:30] + damaged + good)) == [None, None, 2027]
+    assert decoder.dropped == {DropReason.BAD_CHECKSUM: 2}

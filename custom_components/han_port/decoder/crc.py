@@ -38,3 +38,24 @@ def crc16_arc(data: bytes | bytearray) -> int:
     for byte in data:
         crc = (crc >> 8) ^ _ARC_TABLE[(crc ^ byte) & 0xFF]
     return crc
+
+
+# No two entries share their high byte, which a step's result keeps: it tells the entry the step took, and so undoes it.
+_ARC_ENTRY_OF_HIGH_BYTE = tuple(
+    index for _, index in sorted((entry >> 8, index) for index, entry in enumerate(_ARC_TABLE))
+)
+
+
+def crc16_arc_starts(data: bytes | bytearray, crc: int) -> list[int]:
+    """Every offset from which the rest of data has this CRC-16/ARC, last first: one pass, whatever their number.
+
+    Each byte's step is undone from the CRC at the end: where the register
+    comes back to 0, the CRC's starting value, the rest of data has it.
+    """
+    starts = []
+    for at in range(len(data) - 1, -1, -1):
+        entry = _ARC_ENTRY_OF_HIGH_BYTE[crc >> 8]
+        crc = ((crc ^ _ARC_TABLE[entry]) & 0xFF) << 8 | (entry ^ data[at])
+        if not crc:
+            starts.append(at)
+    return starts

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import NamedTuple
 
-from .crc import crc16_arc
+from .crc import crc16_arc, crc16_arc_starts
 from .model import DecodeError, DroppedFrame, DropReason, Reading, Telegram
 from .obis import ObisCode, Unit, identification, is_clock
 from .readings import scale
@@ -195,16 +195,24 @@ class P1Framer:
         """Check the CRC (its digits end at crc_end) of the telegram from start to end_mark; return where to go on."""
         raw = bytes(buffer[start:crc_end])
         body_length = end_mark + 1 - start
-        if crc16_arc(raw[:body_length]) == int(raw[body_length:], 16):
+        sent = int(raw[body_length:], 16)
+        if crc16_arc(raw[:body_length]) == sent:
             events.append((self._offset + start, P1Message(raw.decode("ascii", errors="replace"), raw)))
             self.carries_crc = True
             return crc_end
-        # A second '/' before the '!' means the first telegram was cut short:
-        # check from the later start.
-        restart = buffer.rfind(START, start + 1, end_mark)
-        if restart >= 0:
-            events.append(self._drop(start, "P1 telegram cut short by another", raw[: restart - start]))
-            return restart
+        # A telegram cut short runs on into the next, which begins at the first
+        # '/' after start that opens an identification and the CRC holds from
+        # (a '/' in its own text, a URL's, comes later). When none holds, the
+        # next was damaged too: it is taken to begin at the last identification.
+        holding = (1 + at for at in reversed(crc16_arc_starts(raw[1:body_length], sent)))
+        restart = next((at for at in holding if _IDENT.match(raw, at) is not None), None)
+        if restart is None:
+            restart = raw.rfind(START, 1, body_length)
+            while restart > 0 and _IDENT.match(raw, restart) is None:
+                restart = raw.rfind(START, 1, restart)
+        if restart > 0:
+            events.append(self._drop(start, "P1 telegram cut short by another", raw[:restart]))
+            return start + restart
         events.append(self._drop(start, "P1 CRC mismatch", raw))
         return crc_end
 
