@@ -57,6 +57,8 @@ DSMR_2_2_LINES = [
     "0-1:24.4.0(1)",
 ]
 DSMR_2_2 = encoder.p1_telegram("ISk5\\2MT382-1004", DSMR_2_2_LINES, crc=False)
+# The same text, written out again by a gateway with its lines ended by LF alone.
+DSMR_2_2_LF = DSMR_2_2.replace(b"\r\n", b"\n")
 
 
 def test_a_dsmr_2_2_telegram_without_a_crc_decodes_and_says_nothing_checked_it() -> None:
@@ -162,8 +164,14 @@ def test_a_telegram_without_a_crc_cut_short_by_the_next_costs_itself_alone() -> 
 
 @pytest.mark.parametrize(
     "text",
-    [b"tibber/pulse ready!\r\n", b"/ISK5\r\n\r\nhello!\r\n", b"/ISK5\\2M550T\r\nhello(0001.21*kW)\r\n!\r\n"],
-    ids=["topic", "no-data-line", "no-code-after-the-identification"],
+    [
+        b"tibber/pulse ready!\r\n",
+        b"/ISK5\r\n\r\nhello!\r\n",
+        b"/ISK5\\2M550T\r\nhello(0001.21*kW)\r\n!\r\n",
+        b"/ISK5\n\nhello!\n",
+        b"/ISK5\\2M550T\nhello(0001.21*kW)\n!\n",
+    ],
+    ids=["topic", "no-data-line", "no-code-after-the-identification", "lf-no-data-line", "lf-no-code"],
 )
 def test_text_that_opens_no_telegram_is_never_read_as_one_without_a_crc(text: bytes) -> None:
     decoder = Decoder()
@@ -174,12 +182,51 @@ def test_text_that_opens_no_telegram_is_never_read_as_one_without_a_crc(text: by
 def test_a_telegram_without_a_crc_in_a_message_decodes() -> None:
     telegram = only_telegram(Decoder().feed_message(DSMR_2_2))
     assert values(telegram)["1-0:1.8.1"] == (12345, WH)
+    telegram = only_telegram(Decoder().feed_message(DSMR_2_2_LF))
+    assert values(telegram)["1-0:1.8.1"] == (12345, WH)
+
+
+def test_a_telegram_without_a_crc_whose_lines_end_in_lf_alone_reads_as_with_cr_lf() -> None:
+    telegram = only_telegram(Decoder().feed_events(DSMR_2_2_LF))
+    as_sent = only_telegram(Decoder().feed_events(DSMR_2_2))
+    assert not telegram.checksummed
+    assert values(telegram) == values(as_sent)
+    assert (telegram.meter_id, telegram.meter_type, telegram.left_out) == (
+        as_sent.meter_id,
+        as_sent.meter_type,
+        as_sent.left_out,
+    )
+    # A byte at a time: its LF after the '!' ends it.
+    decoder = Decoder()
+    assert [len(decoder.feed(DSMR_2_2_LF[i : i + 1])) for i in range(len(DSMR_2_2_LF))][-2:] == [0, 1]
+    # Cut short by the next, it costs itself alone.
+    cut = DSMR_2_2_LF[: DSMR_2_2_LF.index(b"1-0:1.7.0(") + 14]
+    assert [type(event) for event in Decoder().feed_events(cut + DSMR_2_2_LF)] == [DroppedFrame, Telegram]
+
+
+def test_in_a_stream_of_lf_ended_telegrams_with_a_crc_a_lost_crc_is_damage() -> None:
+    body = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(02.027*kW)"], crc=False).replace(b"\r\n", b"\n")
+    body = body.removesuffix(b"\n")
+    checked = body + f"{crc16_arc(body):04X}\n".encode("ascii")
+    lost = body + b"\n"
+    events = Decoder().feed_events(checked + lost + checked)
+    assert [(type(event), getattr(event, "checksummed", None)) for event in events] == [
+        (Telegram, True),
+        (DroppedFrame, None),
+        (Telegram, True),
+    ]
 
 
 @pytest.mark.parametrize(
     "flood",
-    [b"/ISK5\\2M550T\r\n\r\n1-0:1.7.0(", b"/ISK5\\2M550T\r\n\r\n1-0:1.7.0(1)\r\n/!\r\n", b"!\r\n/ABC5"],
-    ids=["openings", "cut-openings", "ends"],
+    [
+        b"/ISK5\\2M550T\r\n\r\n1-0:1.7.0(",
+        b"/ISK5\\2M550T\r\n\r\n1-0:1.7.0(1)\r\n/!\r\n",
+        b"!\r\n/ABC5",
+        b"/ISK5\\2M550T\n\n1-0:1.7.0(1)\n/!\n",
+        b"\n!\n/ABC5",
+    ],
+    ids=["openings", "cut-openings", "ends", "lf-cut-openings", "lf-ends"],
 )
 def test_floods_of_telegram_shapes_without_a_crc_cost_linear_time(flood: bytes) -> None:
     decoder = Decoder()

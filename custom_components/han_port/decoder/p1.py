@@ -33,17 +33,13 @@ HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 _IDENT = re.compile(rb"/[A-Za-z]{3}")
 _IDENT_LENGTH = 4
 _TEXT = re.compile(rb"[\x20-\x7e\r\n]*")
-# What follows the '!' of a telegram sent without a CRC: its line end.
-# Anything else after a '!' is no such end: a CRC damaged into "\r" and more
-# digits, or into the '/' a telegram opens with, must not pass for a
-# telegram without one.
-_ENDS_WITHOUT_CRC = (b"\r\n",)
 # No CRC proves a telegram without one, so it must at least look like one
 # throughout its first lines: identification line (three letters, the baud
 # rate character, at most 32 characters of identification), the empty line
 # (which some meters leave out, as Landis+Gyr's E350 does), and a data line's
-# OBIS code. Bounded, so trying it at every '/' costs the same.
-_UNCHECKED_OPENING = re.compile(rb"/[A-Za-z]{3}[0-9A-Z][\x20-\x7e]{0,32}\r\n(?:\r\n)?\d{1,3}-\d{1,3}:\d{1,3}\.")
+# OBIS code, each line ended as the first is (CR LF, or LF alone). Bounded,
+# so trying it at every '/' costs the same.
+_UNCHECKED_OPENING = re.compile(rb"/[A-Za-z]{3}[0-9A-Z][\x20-\x7e]{0,32}(\r?\n)\1?\d{1,3}-\d{1,3}:\d{1,3}\.")
 # Swedish and Danish telegrams are under 1 kB; a '/' with no '!' this far
 # on was not the start of a telegram.
 MAX_TELEGRAM_BYTES = 4096
@@ -145,8 +141,7 @@ class P1Framer:
             if end_mark < 0:
                 break
             after = bytes(buffer[end_mark + 1 : end_mark + 1 + _CRC_DIGITS])
-            # A telegram's '!' opens its own line: one inside a line is a damaged byte, never an end without a CRC.
-            if after.startswith(_ENDS_WITHOUT_CRC) and buffer[end_mark - 1 : end_mark] == b"\n":
+            if _ends_without_crc(bytes(buffer[max(end_mark - 2, 0) : end_mark]), after):
                 pos = self._judge_without_crc(buffer, start, end_mark, events)
                 continue
             digits = _crc_digits(after)
@@ -253,6 +248,22 @@ class P1Framer:
         if end > start:
             # Line ends after the CRC are part of the telegram, not noise.
             self.noise_bytes += end - start - buffer.count(b"\r", start, end) - buffer.count(b"\n", start, end)
+
+
+def _ends_without_crc(before: bytes, after: bytes) -> bool:
+    """Whether a '!' between these bytes ends a telegram sent without a CRC: it opens a line, and its line end follows.
+
+    A '!' inside a line is a damaged byte. The line end is CR LF, or LF alone
+    after a line that ends so (text a gateway wrote out again). Anything else
+    after a '!' is no such end: a CRC damaged into CR and more digits, into
+    LF where lines end CR LF, or into the '/' a telegram opens with, must not
+    pass for a telegram without one. Where lines end LF alone, one CRC digit
+    damaged into LF does what two damaged into CR LF do elsewhere: only before
+    a CRC held in the stream is that telegram read without one.
+    """
+    if not before.endswith(b"\n"):
+        return False
+    return after.startswith(b"\r\n") or (after.startswith(b"\n") and before != b"\r\n")
 
 
 def _crc_digits(after: bytes) -> int | None:
