@@ -229,3 +229,15 @@ def test_messages_one_a_line_as_mosquitto_sub_prints_them(tmp_path: Path, capsys
     [dropped] = err.strip().splitlines()
     assert dropped.startswith("dropped (unrecognised): not a frame, APDU or telegram: hex text of 20 bytes of text")
     assert dropped.endswith("""starting '{"status": "onli'""")
+
+
+def test_p1_telegrams_as_messages_come_as_hex(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A P1 telegram's text is many lines: as messages, one a line, it comes as `mosquitto_sub -F %x` prints it."""
+    with_crc = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(02.027*kW)"])
+    without_crc = encoder.p1_telegram("ISk5\\2MT382-1004", ["1-0:1.7.0(0001.21*kW)"], crc=False)
+    capture = tmp_path / "messages.txt"
+    capture.write_text(f"{without_crc.hex()}\n{with_crc.hex()}\n")
+    assert main(["--messages", str(capture)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert [json.loads(line)["values"]["1-0:1.7.0.255"]["value"] for line in out.splitlines()] == [1210, 2027]

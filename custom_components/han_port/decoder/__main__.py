@@ -2,8 +2,10 @@
 
 python -m custom_components.han_port.decoder [--hex | --messages] [--key HEX] [--auth-key HEX] [FILE]
 
-With --messages, each line is one MQTT message as `mosquitto_sub -F %x` prints
-it (hex), or as text:
+With --messages, each line is one MQTT message: hex, as `mosquitto_sub -F %x`
+prints it, or text of one line (its line end is no part of it). A P1
+telegram's text is many lines, each of which would be a message of its own:
+give it as hex, or without --messages.
 
 mosquitto_sub -t han/raw -F %x | python -m custom_components.han_port.decoder --messages
 """
@@ -65,7 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     shape.add_argument(
         "--messages",
         action="store_true",
-        help="each line is one message of an MQTT topic (mosquitto_sub -F %%x prints them as hex)",
+        help=(
+            "each line is one message of an MQTT topic: hex (as mosquitto_sub -F %%x prints them) or one line of"
+            " text; a P1 telegram's text is many lines: give it as hex, or without --messages"
+        ),
     )
     parser.add_argument("--key", type=_key, help="encryption key (GUEK/GPK60), 32 hex digits")
     parser.add_argument("--auth-key", type=_key, help="authentication key (GAK/GPK61), 32 hex digits")
