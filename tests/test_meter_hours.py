@@ -760,3 +760,26 @@ async def test_a_restart_across_an_hour_shares_only_the_gap_after_the_last_regis
     tariff = entry.runtime_data.energy.tariff
     assert tariff.hours == {}  # both boundaries were estimated (no register read within 90 s of them)
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_an_hourly_list_handed_over_again_just_after_the_next_hour_closes_nothing(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """A broker keeps the 13:00 list (retained) and hands it over again at 14:00:04, as the entry restarts.
+
+    Its clock, an hour old, is too far off to place it: by its arrival alone it would be the register at 14:00,
+    and book 13-14 as nothing and 14-15 as two hours.
+    """
+    fourteen, fifteen = THIRTEEN + timedelta(hours=1), THIRTEEN + timedelta(hours=2)
+    freezer.move_to(THIRTEEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    await push(hass, freezer, entry, THIRTEEN + timedelta(seconds=10), hourly_list(10_000_000, THIRTEEN))
+    freezer.move_to(fourteen + timedelta(seconds=3))
+    await restart(hass, entry)
+    await push(hass, freezer, entry, fourteen + timedelta(seconds=4), hourly_list(10_000_000, THIRTEEN))
+    await push(hass, freezer, entry, fourteen + timedelta(seconds=10), hourly_list(10_003_000, fourteen))
+    await push(hass, freezer, entry, fifteen + timedelta(seconds=10), hourly_list(10_006_000, fifteen))
+    assert used(await hours(hass)) == {THIRTEEN: 3.0, fourteen: 3.0}
+    assert entry.runtime_data.energy.tariff.hours == {THIRTEEN.isoformat(): 3000, fourteen.isoformat(): 3000}
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -52,7 +52,7 @@ from .decoder import (
 from .energy import ROUNDING_FALL, UNPROVEN_POWER, LiveEnergy, PowerEnvelope, TotalGuard, Verdict
 from .energy_store import EnergyStore
 from .held_totals import EnergyEvents, HeldTotals
-from .hours import placed
+from .hours import meter_clock, placed
 from .registers import (
     ACTIVE_ENERGY_EXPORT,
     ACTIVE_ENERGY_IMPORT,
@@ -304,7 +304,8 @@ class EnergyBookkeeping:
             )
         elif register == ACTIVE_ENERGY_IMPORT.code:
             self.live_import.add_register(value)
-            if self.tariff.add_register(value, placed(now, clock, dt_util.get_default_time_zone())):
+            zone = dt_util.get_default_time_zone()
+            if self.tariff.add_register(value, placed(now, clock, zone), meter_clock(clock, now, zone)):
                 # The hour it closed is kept in the store alone (the meter hours are read back from the recorder).
                 self.store.save_soon()
         elif register == ACTIVE_ENERGY_EXPORT.code:

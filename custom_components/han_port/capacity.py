@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from .hours import BOUNDARY_TOLERANCE, HOUR, Boundary, HourBook, hour_of
+from .hours import BOUNDARY_TOLERANCE, HOUR, Boundary, HourBook, hour_of, read_as_dict, read_from_dict
 
 # Most Norwegian grid companies' capacity steps, in kWh/h.
 DEFAULT_THRESHOLDS = (2.0, 5.0, 10.0, 15.0, 20.0, 25.0, 50.0, 75.0, 100.0)
@@ -100,14 +100,14 @@ class CapacityTariff:
         if self.hour_start is None or self.hour_start_total is None or hour > self.hour_start:
             self.hour_start, self.hour_start_total = hour, total
 
-    def add_register(self, register: float, at: datetime) -> bool:
-        """Take the import register read at a moment (by the meter's clock where it has one); True if it closed an hour.
+    def add_register(self, register: float, at: datetime, clock: datetime | None = None) -> bool:
+        """Take the import register read at a moment (see HourBook.add); True if it closed an hour.
 
         The hours it closes exactly are counted; one not measured exactly
         leaves the last hour's use unknown. One read just after a boundary is
         the total the hour in progress counts from.
         """
-        closed_hours = self.book.add(register, at)
+        closed_hours = self.book.add(register, at, clock)
         for closed in closed_hours:
             if closed.estimated:
                 self.last_hour_use = None
@@ -253,8 +253,10 @@ class CapacityTariff:
             "hour_start_total": self.hour_start_total,
             "last_hour_use": self.last_hour_use,
             "hours": dict(self.hours),
-            "boundary": None if anchor is None else {**_at(anchor.at, anchor.register), "estimated": anchor.estimated},
-            "last_read": None if last is None else _at(*last),
+            "boundary": None
+            if anchor is None
+            else {"at": anchor.at.isoformat(), "register": anchor.register, "estimated": anchor.estimated},
+            "last_read": None if last is None else read_as_dict(*last),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -269,11 +271,7 @@ class CapacityTariff:
             at, register = datetime.fromisoformat(boundary["at"]), float(boundary["register"])
             self.book = HourBook(Boundary(at, register, 0.0, bool(boundary.get("estimated", False))))
         if last := data.get("last_read"):
-            self.book.resume(datetime.fromisoformat(last["at"]), float(last["register"]))
-
-
-def _at(moment: datetime, register: float) -> dict[str, Any]:
-    return {"at": moment.isoformat(), "register": register}
+            self.book.resume(*read_from_dict(last))
 
 
 def step_labels(thresholds: tuple[float, ...]) -> list[str]:

@@ -233,6 +233,18 @@ class _Mark:
         # Trusted over arrival only as far as a late or bursting delivery explains, never for years.
         return min(ticked, arrival + CLOCK_TRUST)
 
+    def told_again(self, value: float, clock: datetime | None) -> bool:
+        """Whether a total is this one told again: the same count, by a meter clock that did not tick.
+
+        A list a broker kept, handed over again an hour later, must not make
+        the count look younger: the next total's growth would look instant.
+        """
+        if value != self.value or clock is None or self.clock is None:
+            return False
+        if (clock.tzinfo is None) != (self.clock.tzinfo is None):
+            return False
+        return clock <= self.clock
+
     def as_dict(self) -> dict[str, Any]:
         """Plain data for storage."""
         return {
@@ -297,8 +309,8 @@ class TotalGuard:
         """Registers whose latest totals are being held."""
         return list(self._candidates)
 
-    def seed(self, register: Code, value: float, when: datetime) -> None:
-        """Take a total known from before a restart, unless one as high is known already (it came earlier).
+    def seed(self, register: Code, value: float, when: datetime, clock: datetime | None = None) -> None:
+        """Take a total known from before a restart (and the meter's clock on it), unless one as high is known.
 
         A sensor's state in kWh comes back a hair off the Wh it was written
         from: the same total, which must not make the known one younger. One
@@ -309,14 +321,11 @@ class TotalGuard:
         if register in self._sent:
             return
         if math.isfinite(value) and (known is None or value > known.value + _SAME_TOTAL):
-            self._accepted[register] = _Mark(value, when)
+            self._accepted[register] = _Mark(value, when, clock=clock)
 
     def as_list(self) -> list[dict[str, Any]]:
         """Return the last accepted totals and when they came, as plain data for storage."""
-        return [
-            {"register": list(register), "value": mark.value, "when": mark.when.isoformat()}
-            for register, mark in self._accepted.items()
-        ]
+        return [{"register": list(register), **mark.as_dict()} for register, mark in self._accepted.items()]
 
     def restore(self, totals: list[dict[str, Any]], scale: float = 1.0) -> None:
         """Take back the last accepted totals as stored, times scale (a changed current-transformer ratio).
@@ -330,7 +339,8 @@ class TotalGuard:
             if total.get("held"):  # kept here for a while before held totals were kept apart: never accepted
                 continue
             register = (int(total["register"][0]), int(total["register"][1]), int(total["register"][2]))
-            self.seed(register, float(total["value"]) * scale, datetime.fromisoformat(total["when"]))
+            mark = _Mark.from_dict(total, scale)
+            self.seed(register, mark.value, mark.when, mark.clock)
 
     def held_total(self, register: Code) -> float | None:
         """Return a register's held total, None if none is held."""
@@ -368,7 +378,8 @@ class TotalGuard:
             return Verdict.HELD
         known = self._accepted.get(register)
         if known is None or self._follows(known, value, when, clock):
-            self._accepted[register] = _Mark(value, when, clock=clock)
+            if known is None or not known.told_again(value, clock):
+                self._accepted[register] = _Mark(value, when, clock=clock)
             self._candidates.pop(register, None)
             return Verdict.ACCEPTED
         candidate = self._candidates.get(register)

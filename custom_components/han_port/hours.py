@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 HOUR = timedelta(hours=1)
 BOUNDARY_TOLERANCE = timedelta(seconds=90)
@@ -41,16 +45,28 @@ def placed(arrival: datetime, clock: datetime | None, zone: tzinfo) -> datetime:
     the meter's. Only a clock that states its offset is taken from a late
     delivery.
     """
-    if clock is None:
+    moment = meter_clock(clock, arrival, zone)
+    if clock is None or moment is None:
         return arrival
-    late = LATE_DELIVERY
+    late = LOCAL_CLOCK_LATE if clock.tzinfo is None else LATE_DELIVERY
+    if arrival - late <= moment <= arrival + CLOCK_AHEAD:
+        return moment
+    return arrival
+
+
+def meter_clock(clock: datetime | None, arrival: datetime, zone: tzinfo) -> datetime | None:
+    """Return the moment a meter's clock tells, in UTC, however far off; None where the telegram carries none.
+
+    A clock without an offset is local time in zone; of the two readings a
+    local time has when daylight saving ends, the one nearer the arrival is
+    the meter's.
+    """
+    if clock is None:
+        return None
     if clock.tzinfo is None:
         local = (clock.replace(tzinfo=zone, fold=fold) for fold in (0, 1))
         clock = min(local, key=lambda candidate: abs(candidate - arrival))
-        late = LOCAL_CLOCK_LATE
-    if arrival - late <= clock <= arrival + CLOCK_AHEAD:
-        return clock.astimezone(UTC)
-    return arrival
+    return clock.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +96,8 @@ class MeterHour:
 class _Push:
     at: datetime
     register: float
+    clock: datetime | None = None
+    """The meter's own clock on the register, where its telegram carried one."""
 
 
 class HourBook:
@@ -94,17 +112,22 @@ class HourBook:
         self.anchor = anchor
         self._last: _Push | None = None
 
-    def add(self, register: float, at: datetime) -> list[MeterHour]:
-        """Take a register read at a moment (UTC); return the hours it closes, oldest first.
+    def add(self, register: float, at: datetime, clock: datetime | None = None) -> list[MeterHour]:
+        """Take a register read at a moment (UTC), by the meter's clock; return the hours it closes, oldest first.
 
         A register read no later than the last one (a list sent twice, one
         delivered out of order) closes nothing: an hour is never written twice
-        with different figures.
+        with different figures. That goes by the meter's own clock too, where
+        a telegram carries one, however far off: an hour-old list a broker
+        kept, handed over again just after the next hour, is placed by its
+        arrival, and would be the register at that hour.
         """
         previous = self._last or (_Push(self.anchor.at, self.anchor.register) if self.anchor else None)
         if previous is not None and at <= previous.at:
             return []
-        push = _Push(at, register)
+        if clock is not None and previous is not None and previous.clock is not None and clock <= previous.clock:
+            return []
+        push = _Push(at, register, clock)
         boundary = hour_of(at)
         exact = at - boundary <= BOUNDARY_TOLERANCE
         hours: list[MeterHour] = []
@@ -121,19 +144,20 @@ class HourBook:
         return hours
 
     @property
-    def last_read(self) -> tuple[datetime, float] | None:
-        """When the last register taken was read, and its value: kept over a restart (see resume)."""
-        return None if self._last is None else (self._last.at, self._last.register)
+    def last_read(self) -> tuple[datetime, float, datetime | None] | None:
+        """When the last register taken was read, its value and the meter's clock on it: kept over a restart."""
+        last = self._last
+        return None if last is None else (last.at, last.register, last.clock)
 
-    def resume(self, at: datetime, register: float) -> None:
-        """Take back the last register read before a restart: a boundary after it is shared from there.
+    def resume(self, at: datetime, register: float, clock: datetime | None = None) -> None:
+        """Take back the last register read before a restart (see last_read).
 
         Without it, the energy used before the restart would be spread from
-        the anchor over the whole gap. One read no later than the anchor
-        tells nothing new.
+        the anchor over the whole gap, and the list a broker kept would be
+        taken again. One read before the anchor tells nothing new.
         """
-        if self.anchor is not None and at > self.anchor.at and (self._last is None or at > self._last.at):
-            self._last = _Push(at, register)
+        if self.anchor is not None and at >= self.anchor.at and (self._last is None or at > self._last.at):
+            self._last = _Push(at, register, clock)
 
     def rebase(self, register: float) -> None:
         """Count on from a register that started a new sequence (a meter reset or swapped, as the guard followed).
@@ -169,6 +193,17 @@ class HourBook:
         used = max(register - anchor.register, 0.0)
         self.anchor = Boundary(at, register, anchor.sum + used, estimated)
         return [MeterHour(anchor.at, used, register, anchor.sum + used, estimated or anchor.estimated)]
+
+
+def read_as_dict(at: datetime, register: float, clock: datetime | None) -> dict[str, Any]:
+    """Return a book's last read (see HourBook.last_read) as plain data for storage."""
+    return {"at": at.isoformat(), "register": register, "clock": clock.isoformat() if clock else None}
+
+
+def read_from_dict(read: Mapping[str, Any]) -> tuple[datetime, float, datetime | None]:
+    """Take back a last read that read_as_dict stored."""
+    clock = read.get("clock")
+    return datetime.fromisoformat(read["at"]), float(read["register"]), datetime.fromisoformat(clock) if clock else None
 
 
 def _interpolated(before: _Push, after: _Push, at: datetime) -> float:

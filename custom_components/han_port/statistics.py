@@ -31,7 +31,7 @@ from homeassistant.util.unit_conversion import EnergyConverter
 
 from .compat import REACTIVE_ENERGY_UNIT_CLASS, sum_statistic_metadata
 from .const import DOMAIN, LOGGER
-from .hours import HOUR, Boundary, HourBook, MeterHour, placed
+from .hours import HOUR, Boundary, HourBook, MeterHour, meter_clock, placed, read_as_dict, read_from_dict
 from .registers import ACTIVE_ENERGY_EXPORT, ACTIVE_ENERGY_IMPORT, REGISTERS
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class MeterHourStatistics:
         # current-transformer ratio's new value over its old one, until an hour is written through the new one.
         self._unwritten_scales: dict[Code, float] = {}
         # The last register each book took before a restart, until the books are read back to take it.
-        self._last_reads: dict[Code, tuple[datetime, float]] = {}
+        self._last_reads: dict[Code, tuple[datetime, float, datetime | None]] = {}
         # Totals accepted before the last hours were read back, written once they are.
         self._waiting: deque[tuple[Code, float, datetime, datetime | None]] = deque(maxlen=MAX_WAITING)
         self.estimated_hours: deque[dict[str, str]] = deque(maxlen=ESTIMATED_HOURS_KEPT)
@@ -170,7 +170,8 @@ class MeterHourStatistics:
         book = self._books.get(register)
         if book is None:
             return
-        hours = book.add(value, placed(arrival, clock, dt_util.get_default_time_zone()))
+        zone = dt_util.get_default_time_zone()
+        hours = book.add(value, placed(arrival, clock, zone), meter_clock(clock, arrival, zone))
         if hours:
             self._write(_STATISTIC_OF[register], hours)
 
@@ -190,7 +191,9 @@ class MeterHourStatistics:
             self._unwritten_scales[statistic.code] = self._unwritten_scales.get(statistic.code, 1.0) * factor
         for book in self._books.values():
             book.scale(factor)
-        self._last_reads = {code: (at, register * factor) for code, (at, register) in self._last_reads.items()}
+        self._last_reads = {
+            code: (at, register * factor, clock) for code, (at, register, clock) in self._last_reads.items()
+        }
 
     @property
     def unwritten_scales(self) -> dict[str, float]:
@@ -220,7 +223,7 @@ class MeterHourStatistics:
         """
         reads = {**self._last_reads, **{code: last for code, book in self._books.items() if (last := book.last_read)}}
         return {
-            statistic.key: {"at": reads[statistic.code][0].isoformat(), "register": reads[statistic.code][1]}
+            statistic.key: read_as_dict(*reads[statistic.code])
             for statistic in REGISTER_STATISTICS
             if statistic.code in reads
         }
@@ -228,7 +231,7 @@ class MeterHourStatistics:
     def restore_last_reads(self, reads: Mapping[str, Mapping[str, Any]]) -> None:
         """Take back the last reads kept over a restart (see last_reads); before any rescale."""
         self._last_reads = {
-            statistic.code: (datetime.fromisoformat(read["at"]), float(read["register"]))
+            statistic.code: read_from_dict(read)
             for statistic in REGISTER_STATISTICS
             if (read := reads.get(statistic.key)) is not None
         }
