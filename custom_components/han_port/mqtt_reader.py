@@ -125,6 +125,10 @@ class MqttReader(TelegramWatch):
     @callback
     def _message(self, message: ReceiveMessage) -> None:
         self.messages += 1
+        if message.retain:
+            # Kept by the broker and handed over as the subscription began (at every restart and reconnect):
+            # the past, not the meter now. Live messages come unflagged, however they were published.
+            return
         if self._mid_frame_on not in (None, message.topic):
             # A reader's status on a sibling topic, between the pieces of a frame split over messages, would
             # cut the frame: a frame's pieces join only with each other.
