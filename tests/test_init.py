@@ -817,3 +817,23 @@ async def test_a_p1_meter_without_a_crc_says_so_on_its_device(
     pty_meter.start_pushing([encoder.p1_telegram("ISk5MT382-1000", lines)])
     await wait_for(lambda: value(hass, "line_check") == "checksum")
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_serial_port_checked_at_setup_is_let_go_before_the_reader_opens_it(
+    hass: HomeAssistant, pty_meter: PtyMeter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Setup opens the port once to check it; its lock is let go in the background, after the close returns.
+
+    Opened again before that, the port is "already locked by another process": the meter was reported
+    unavailable at every start, until the reader's next try.
+    """
+    pty_meter.start_pushing([kamstrup_frame(default_state(power_import=1500))])
+    for _ in range(5):
+        entry = MockConfigEntry(domain=DOMAIN, unique_id=METER_ID, data={CONF_DEVICE: pty_meter.path})
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await wait_for(lambda: value(hass, POWER) == "1500")
+        assert entry.runtime_data.reader.connects == 1
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hass.config_entries.async_remove(entry.entry_id)
+    assert "is unavailable" not in caplog.text

@@ -357,15 +357,33 @@ class MeterReader(TelegramWatch):
                     break
         finally:
             self._transport = None
-            await _close(transport, protocol)
+            await _close(transport, protocol.closed)
         return self._last_telegram > opened
 
 
-async def _close(transport: asyncio.BaseTransport, protocol: _DecoderProtocol) -> None:
-    """Close a connection and wait until the port is let go (a serial port's lock with it)."""
+async def _close(transport: asyncio.BaseTransport, closed: asyncio.Future[None]) -> None:
+    """Close a connection and wait until the port is let go (a serial port's lock with it): closed tells."""
     transport.close()
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.shield(protocol.closed), CLOSE_SECONDS)
+        await asyncio.wait_for(asyncio.shield(closed), CLOSE_SECONDS)
+
+
+class _Closing(asyncio.Protocol):
+    """Tells when a connection opened only to be checked is let go: serialx lets a port's lock go after close."""
+
+    def __init__(self) -> None:
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002 - any loss counts
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+async def check_opens(url: str, line: LineSettings) -> None:
+    """Open a port once and close it, raising what opening raised; return once it is let go, to be opened again."""
+    protocol = _Closing()
+    transport = await open_connection(url, line, _factory(protocol))
+    await _close(transport, protocol.closed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,5 +465,5 @@ async def probe(
         await asyncio.wait((listener.heard, protocol.closed), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         closed_by_peer = protocol.closed.done()
     finally:
-        await _close(transport, protocol)
+        await _close(transport, protocol.closed)
     return listener.result(protocol.received, closed=closed_by_peer)

@@ -6,7 +6,6 @@ this module only when it calls them.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,7 @@ from homeassistant.helpers import issue_registry as ir
 from serialx import SerialException
 
 from .compat import OPTIONS_FLOW_RELOADS, meter_device
-from .connection import LineSettings, MeterReader, TelegramWatch, network_url, open_connection
+from .connection import LineSettings, MeterReader, TelegramWatch, check_opens, network_url
 from .const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
@@ -198,14 +197,13 @@ def _reader(hass: HomeAssistant, data: dict[str, object], coordinator: HanPortCo
 async def _async_check_port(url: str, line: LineSettings) -> None:
     """Open the port once and close it: raise ConfigEntryNotReady, with the reason, when it will not open."""
     try:
-        transport = await open_connection(url, line, asyncio.Protocol)
+        await check_opens(url, line)
     except (OSError, SerialException, ValueError) as err:
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="cannot_open",
             translation_placeholders={"url": url, "error": str(err)},
         ) from err
-    transport.close()
 
 
 async def async_migrate_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> bool:
