@@ -442,6 +442,23 @@ async def test_a_silent_meter_raises_a_repair_that_its_next_telegram_withdraws(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_a_bridge_back_whose_meter_stays_silent_has_one_repair_that_says_so(
+    hass: HomeAssistant, tcp_meter: TcpMeter, reading_entry: MockConfigEntry
+) -> None:
+    entry = reading_entry
+    port = tcp_meter.port
+    tcp_meter.stop_pushing()
+    await tcp_meter.stop()
+    unreachable, silent = f"port_unavailable_{entry.entry_id}", f"meter_silent_{entry.entry_id}"
+    await wait_for(lambda: unreachable in meter_issues(hass), seconds=10)
+    # The bridge opens again, its meter still silent: the bridge's old error no longer tells what is wrong.
+    await tcp_meter.start(port)
+    await wait_for(lambda: unreachable not in meter_issues(hass), seconds=10)
+    await wait_for(lambda: silent in meter_issues(hass), seconds=10)
+    assert unreachable not in meter_issues(hass)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_a_port_that_stops_opening_raises_a_repair(
     hass: HomeAssistant, hass_storage: dict[str, Any], tcp_meter: TcpMeter, reading_entry: MockConfigEntry
 ) -> None:

@@ -249,6 +249,8 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """
         if available:
             return
+        if self.reader.open_error is None:
+            self.issues.reachable()
         self._mark_unavailable(*self._why_unavailable())
         self.issues.watch_silence(lambda: not self.last_update_success)
 

@@ -99,6 +99,10 @@ class MeterIssues:
         self.delete(self._reader.silent_issue)
         self.delete(self._reader.unreachable_issue)
 
+    def reachable(self) -> None:
+        """Withdraw what said the port or broker was out of reach: it opens, though the meter may still be silent."""
+        self.delete(self._reader.unreachable_issue)
+
     def watch_silence(self, still_silent: Callable[[], bool]) -> None:
         """Raise an issue, with what to check, if the meter is still silent a while from now."""
         if self._silence_check is not None:
@@ -114,9 +118,12 @@ class MeterIssues:
 
     def _raise_silence_issue(self) -> None:
         minutes = str(round(SILENCE_REPAIR_AFTER.total_seconds() / 60))
+        # One repair, for the cause now: a bridge back whose meter stays silent is no bridge out of reach.
         if self._reader.open_error is not None:
+            self.delete(self._reader.silent_issue)
             self.create(self._reader.unreachable_issue, {"error": self._reader.open_error, "minutes": minutes})
         else:
+            self.delete(self._reader.unreachable_issue)
             self.create(self._reader.silent_issue, {"minutes": minutes})
 
     @callback
