@@ -700,3 +700,21 @@ def test_a_telegram_cut_short_before_a_damaged_one_costs_those_two_alone() -> No
     decoder = Decoder()
     assert powers(decoder.feed_events(good[:30] + damaged + good)) == [None, None, 2027]
     assert decoder.dropped == {DropReason.BAD_CHECKSUM: 2}
+
+
+@pytest.mark.parametrize("kind", ["no CRC", "short CRC", "no CRC, LF"])
+def test_a_message_whose_line_end_after_the_telegram_was_stripped_ends_the_telegram(kind: str) -> None:
+    """A reader that publishes each telegram as a message of its own, trailing whitespace stripped (ESPHome's text).
+
+    Four CRC digits tell where a telegram ends by themselves; '!' alone, or fewer digits, wait for the line end
+    that never comes: the next message's telegram ran on into it, and both were lost.
+    """
+    if kind == "short CRC":
+        telegram, watts = short_crc_telegram(3)
+    else:
+        telegram, watts = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(01.234*kW)"], crc=False), 1234
+        if kind == "no CRC, LF":
+            telegram = telegram.replace(b"\r\n", b"\n")
+    decoder = Decoder()
+    events = [event for _ in range(3) for event in decoder.feed_message(telegram.rstrip())]
+    assert powers(events) == [watts] * 3

@@ -26,7 +26,7 @@ from .model import (
     ListNotLearnedError,
     Telegram,
 )
-from .p1 import P1Framer, P1Message, parse_telegram
+from .p1 import LINE_END, P1Framer, P1Message, parse_telegram
 from .payload import MAX_MESSAGE_BYTES, describe, is_bare_apdu
 from .readings import STANDARD, interpret
 from .registers import implausible, interpretable
@@ -505,6 +505,10 @@ class Decoder:
                 return [] if event is None else [self._counted(event)]
         message_start = self._framers.fed + len(data) - len(data.lstrip())
         events = self.feed_events(data)
+        if self._framers.p1.awaits_line_end:
+            # A reader that strips a message's trailing line end: the message's end is the telegram's (after a
+            # '!' alone, or a CRC sent without its leading zeros), or the next message's telegram runs into it.
+            events += self.feed_events(LINE_END)
         self._messages.after_read(message_start)
         if not events and not self._messages.mid_frame:
             what = describe(data) if data is payload else f"hex text of {describe(data)}"

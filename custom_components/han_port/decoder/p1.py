@@ -26,6 +26,8 @@ END = ord("!")
 _CRC_DIGITS = 4
 # The byte a line end begins with: CR (of CR LF), or LF alone.
 _LINE_END_BYTES = (b"\r", b"\n")
+LINE_END = b"\r\n"
+"""The line end a telegram's lines, and the telegram itself, end with."""
 HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 """The bytes of hex digits, either case: a P1 CRC, or hex text a bridge writes."""
 # A telegram is text: it opens with '/' and a three-letter manufacturer id,
@@ -94,6 +96,18 @@ class P1Framer:
         if not buffer or _IDENT.match(buffer) is None:
             return None
         return f"a P1 telegram: {len(buffer)} bytes came, its end ('!', and a CRC if it carries one) never did"
+
+    @property
+    def awaits_line_end(self) -> bool:
+        """Whether the telegram begun ends in '!' and fewer than four CRC digits, and waits only for its line end."""
+        buffer = self._buffer
+        end = buffer.rfind(END)
+        return (
+            end >= 0
+            and _IDENT.match(buffer) is not None
+            and len(buffer) - end - 1 < _CRC_DIGITS
+            and HEX_DIGITS.issuperset(buffer[end + 1 :])
+        )
 
     @property
     def fed(self) -> int:
