@@ -52,7 +52,6 @@ from .proofs import (
     PowerReading,
     Register,
     Span,
-    Weight,
     at,
     carries,
     grown_registers,
@@ -219,9 +218,7 @@ class _Shape:
     spans: dict[int, Span] = field(default_factory=dict)
     telegrams: int = 0
     powers: dict[PowerReading, int] = field(default_factory=dict)
-    """Readings of the power no telegram since they were found refuted, and how many under load in a row confirmed."""
-    unlikely: set[PowerReading] = field(default_factory=set)
-    """Readings a telegram under load found outside a household's bounds: a second such telegram refutes them."""
+    """Readings of the power that every telegram since they were found confirmed, and under load how often."""
     window: _Window = field(default_factory=_Window)
     waiting: str = "phase voltages near nominal"
     export_total: int | None = None
@@ -289,7 +286,12 @@ class _Shape:
 
     def _learn_power(self, numbers: Numbers, volts: list[float]) -> None:
         if self.powers:
-            self._weigh_powers(numbers, volts)
+            for reading in list(self.powers):
+                verdict = carries(reading, numbers, volts)
+                if verdict is None:
+                    del self.powers[reading]
+                elif verdict:
+                    self.powers[reading] += 1
         else:
             free = [index for index in numbers if index not in self.proven and index != self.export_total]
             # Found afresh, under load, once every reading found before was refuted.
@@ -317,30 +319,6 @@ class _Shape:
             self.waiting = "an import flow: the flow seen follows a number that stays 0, as export follows import"
             return
         self._prove_power(reading, numbers, volts, telegrams)
-
-    def _weigh_powers(self, numbers: Numbers, volts: list[float]) -> None:
-        """Weigh the readings of the power found so far against a telegram: refuted ones go, confirmed ones count."""
-        for reading in list(self.powers):
-            weight = carries(reading, numbers, volts)
-            if (
-                weight is Weight.REFUTED
-                or (weight is Weight.UNLIKELY and reading in self.unlikely)
-                or self._a_silent_current(reading)
-            ):
-                del self.powers[reading]
-            elif weight is Weight.UNLIKELY:
-                # Once may be the true reading as a motor starts: it stays (or another would be left alone by
-                # chance), and counts afresh from the next telegram.
-                self.unlikely.add(reading)
-                self.powers[reading] = 0
-            elif weight is Weight.CONFIRMED:
-                self.powers[reading] += 1
-        self.unlikely &= self.powers.keys()
-
-    def _a_silent_current(self, reading: PowerReading) -> bool:
-        """Whether a reading takes for a current a number that held 0 while its total moved: a silent export's."""
-        total = self.spans[reading.total]
-        return total.low != total.high and any(self.spans[index].high == 0 for index in reading.currents)
 
     def _after_a_silent_twin(self, index: int) -> bool:
         """Whether the position before a flow's total held 0 in every telegram: the flow is likely the export.

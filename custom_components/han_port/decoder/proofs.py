@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from enum import Enum, auto
 from itertools import chain, combinations, product
 from typing import TYPE_CHECKING
 
@@ -166,29 +165,9 @@ def _sum_slack(total: float) -> float:
 
 def _phase_carries(part: float, load: float, slack: float) -> bool:
     """Whether a phase's U·I (load, with the current's rounding as slack) carries its active power part."""
-    return _phase_possible(part, load, slack) and _phase_likely(part, load, slack)
-
-
-def _phase_possible(part: float, load: float, slack: float) -> bool:
-    """Whether physics lets a phase's U·I carry its active power part: a power factor is at most 1."""
-    return 0 <= part <= load * (1 + POWER_TOLERANCE) + slack
-
-
-def _phase_likely(part: float, load: float, slack: float) -> bool:
-    """Whether a household's loaded phase would draw its part at that U·I (see MIN_PHASE_POWER_FACTOR)."""
+    if part < 0 or load * (1 + POWER_TOLERANCE) + slack < part:
+        return False
     return load < MIN_EVIDENCE_POWER or part >= (load - slack) * MIN_PHASE_POWER_FACTOR
-
-
-class Weight(Enum):
-    """What one telegram says of a reading of the power."""
-
-    REFUTED = auto()
-    """No meter could send it: physics rules the reading out."""
-    UNLIKELY = auto()
-    """Possible, but outside a household's bounds under load: a motor starting, or not the power."""
-    LIGHT = auto()
-    """It holds, but the load is too small to tell it from another."""
-    CONFIRMED = auto()
 
 
 def _slack(volt: float, exponent: int) -> float:
@@ -196,33 +175,31 @@ def _slack(volt: float, exponent: int) -> float:
     return at(volt / 2, exponent) + 1
 
 
-def carries(reading: PowerReading, numbers: Numbers, volts: Sequence[float]) -> Weight:
-    """Weigh a power reading against a telegram.
+def carries(reading: PowerReading, numbers: Numbers, volts: Sequence[float]) -> bool | None:
+    """Weigh a power reading against a telegram: None when physics refutes it, True when it confirms it under load.
 
-    Physics: each phase's U·I must carry its part (a power factor is at most
-    1), and all of them the total. A household's bounds: under load, its
-    phases draw at a power factor that is not too low, and U·I is not wildly
-    more than the power.
+    False: it holds, but the load is too small to tell it from another.
+    Each phase's U·I must carry its part (a power factor is at most 1); all
+    of them the total, and under load not wildly more.
     """
     total = numbers[reading.total]
     currents = [numbers[index] for index in reading.currents]
     if total < 0 or min(currents) < 0:
-        return Weight.REFUTED
+        return None
     loads = [at(volt * current, reading.exponent) for volt, current in zip(volts, currents, strict=True)]
     slacks = [_slack(volt, reading.exponent) for volt in volts]
     # One phase's power is the total: its part, weighed as each phase's is.
     parts = [numbers[index] for index in reading.phases] if reading.phases else [total] if len(volts) == 1 else []
-    phases = list(zip(parts, loads, slacks, strict=False))
     if abs(sum(parts) - total) > _sum_slack(total) and parts:
-        return Weight.REFUTED
+        return None
+    if not all(_phase_carries(part, load, slack) for part, load, slack in zip(parts, loads, slacks, strict=False)):
+        return None
     apparent = sum(loads)
-    if apparent * (1 + POWER_TOLERANCE) + sum(slacks) < total or not all(_phase_possible(*phase) for phase in phases):
-        return Weight.REFUTED
-    if not all(_phase_likely(*phase) for phase in phases):
-        return Weight.UNLIKELY
+    if apparent * (1 + POWER_TOLERANCE) + sum(slacks) < total:
+        return None
     if total < MIN_EVIDENCE_POWER:
-        return Weight.LIGHT
-    return Weight.CONFIRMED if apparent <= total * MAX_APPARENT_RATIO else Weight.UNLIKELY
+        return False
+    return True if apparent <= total * MAX_APPARENT_RATIO else None
 
 
 def phase_sums(numbers: Numbers, free: Sequence[int]) -> list[tuple[int, tuple[int, ...]]] | None:
@@ -309,7 +286,7 @@ def power_readings(numbers: Numbers, free: Sequence[int], volts: Sequence[float]
             else _by_total(numbers, free, volts, exponent)
         )
         for reading in found:
-            if carries(reading, numbers, volts) is Weight.CONFIRMED:
+            if carries(reading, numbers, volts):
                 readings[reading] = 1
                 if len(readings) > MAX_HYPOTHESES:
                     return None
