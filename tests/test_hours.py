@@ -54,3 +54,19 @@ def test_a_clock_without_an_offset_is_taken_only_near_the_arrival() -> None:
     # Its own local time, a few seconds off, is the meter's.
     local = (NOON + timedelta(hours=1)).replace(tzinfo=None)
     assert placed(arrival, local, OSLO) == NOON
+
+
+def test_a_clock_that_stands_still_or_goes_back_while_the_count_moves_still_closes_hours() -> None:
+    """A meter's clock reset to 2000 after a power cut, or stuck: damage, told by the arrival; its registers count."""
+    book = HourBook(Boundary(NOON, 1_000, 0))
+    stuck = datetime(2000, 1, 1, tzinfo=UTC)
+    closed = [book.add(1_000 + 500 * hour, NOON + hour * HOUR + timedelta(seconds=10), stuck) for hour in (1, 2, 3)]
+    assert [[hour.used for hour in hours] for hours in closed] == [[500], [500], [500]]
+
+
+def test_the_last_register_told_again_by_a_clock_that_did_not_tick_closes_nothing() -> None:
+    """A list a broker kept, handed over again just after the next hour: by its arrival it would close that hour."""
+    book = HourBook(Boundary(NOON, 1_000, 0))
+    assert book.add(1_500, NOON + HOUR + timedelta(seconds=10), NOON + HOUR)[0].used == 500
+    assert book.add(1_500, NOON + 2 * HOUR + timedelta(seconds=4), NOON + HOUR) == []
+    assert [hour.used for hour in book.add(2_100, NOON + 2 * HOUR + timedelta(seconds=10), NOON + 2 * HOUR)] == [600]

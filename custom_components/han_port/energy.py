@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from enum import Enum, auto
 from typing import TYPE_CHECKING, Any
 
+from .hours import told_again
+
 if TYPE_CHECKING:
     from .decoder import Code
 
@@ -233,18 +235,6 @@ class _Mark:
         # Trusted over arrival only as far as a late or bursting delivery explains, never for years.
         return min(ticked, arrival + CLOCK_TRUST)
 
-    def told_again(self, value: float, clock: datetime | None) -> bool:
-        """Whether a total is this one told again: the same count, by a meter clock that did not tick.
-
-        A list a broker kept, handed over again an hour later, must not make
-        the count look younger: the next total's growth would look instant.
-        """
-        if value != self.value or clock is None or self.clock is None:
-            return False
-        if (clock.tzinfo is None) != (self.clock.tzinfo is None):
-            return False
-        return clock <= self.clock
-
     def as_dict(self) -> dict[str, Any]:
         """Plain data for storage."""
         return {
@@ -378,7 +368,8 @@ class TotalGuard:
             return Verdict.HELD
         known = self._accepted.get(register)
         if known is None or self._follows(known, value, when, clock):
-            if known is None or not known.told_again(value, clock):
+            # A total told again must not make the count look younger: the next one's growth would look instant.
+            if known is None or not told_again(value, clock, known.value, known.clock):
                 self._accepted[register] = _Mark(value, when, clock=clock)
             self._candidates.pop(register, None)
             return Verdict.ACCEPTED

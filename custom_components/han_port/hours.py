@@ -54,6 +54,21 @@ def placed(arrival: datetime, clock: datetime | None, zone: tzinfo) -> datetime:
     return arrival
 
 
+def told_again(register: float, clock: datetime | None, last: float, last_clock: datetime | None) -> bool:
+    """Whether a register is the last one told again: the same count, by a meter clock that did not tick.
+
+    A list a broker kept, handed over again an hour later, placed by its
+    arrival would be the register at the next hour, and would make the
+    count look younger than it is. A clock that stands still or went back
+    while the count moved is only a damaged clock.
+    """
+    if register != last or clock is None or last_clock is None:
+        return False
+    if (clock.tzinfo is None) != (last_clock.tzinfo is None):
+        return False
+    return clock <= last_clock
+
+
 def meter_clock(clock: datetime | None, arrival: datetime, zone: tzinfo) -> datetime | None:
     """Return the moment a meter's clock tells, in UTC, however far off; None where the telegram carries none.
 
@@ -116,16 +131,13 @@ class HourBook:
         """Take a register read at a moment (UTC), by the meter's clock; return the hours it closes, oldest first.
 
         A register read no later than the last one (a list sent twice, one
-        delivered out of order) closes nothing: an hour is never written twice
-        with different figures. That goes by the meter's own clock too, where
-        a telegram carries one, however far off: an hour-old list a broker
-        kept, handed over again just after the next hour, is placed by its
-        arrival, and would be the register at that hour.
+        delivered out of order), or the last one told again (see told_again),
+        closes nothing: an hour is never written twice with different figures.
         """
         previous = self._last or (_Push(self.anchor.at, self.anchor.register) if self.anchor else None)
-        if previous is not None and at <= previous.at:
-            return []
-        if clock is not None and previous is not None and previous.clock is not None and clock <= previous.clock:
+        if previous is not None and (
+            at <= previous.at or told_again(register, clock, previous.register, previous.clock)
+        ):
             return []
         push = _Push(at, register, clock)
         boundary = hour_of(at)
