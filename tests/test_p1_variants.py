@@ -707,7 +707,8 @@ def test_a_message_whose_line_end_after_the_telegram_was_stripped_ends_the_teleg
     """A reader that publishes each telegram as a message of its own, trailing whitespace stripped (ESPHome's text).
 
     Four CRC digits tell where a telegram ends by themselves; '!' alone, or fewer digits, wait for the line end
-    that never comes: the next message's telegram ran on into it, and both were lost.
+    that never comes: the next message's telegram ran on into it, and both were lost. The next telegram's
+    opening ends it now (the message's end cannot: a telegram split over messages may be cut after its '!').
     """
     if kind == "short CRC":
         telegram, watts = short_crc_telegram(3)
@@ -717,4 +718,16 @@ def test_a_message_whose_line_end_after_the_telegram_was_stripped_ends_the_teleg
             telegram = telegram.replace(b"\r\n", b"\n")
     decoder = Decoder()
     events = [event for _ in range(3) for event in decoder.feed_message(telegram.rstrip())]
-    assert powers(events) == [watts] * 3
+    assert powers(events) == [watts] * 2
+    assert powers(decoder.finish()) == [watts]
+
+
+@pytest.mark.parametrize("cut", range(1, 9))
+def test_a_telegram_split_over_messages_near_its_end_is_joined(cut: int) -> None:
+    """Cut anywhere in its last bytes ('!', its CRC, its line end): the two messages are one telegram."""
+    telegram = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(02.027*kW)"])
+    decoder = Decoder()
+    events = [*decoder.feed_message(telegram[:-cut]), *decoder.feed_message(telegram[-cut:])]
+    assert [event.checksummed for event in events if isinstance(event, Telegram)] == [True]
+    # A message of a line end alone holds nothing: counted as such, never a damaged telegram.
+    assert {event.reason for event in events if isinstance(event, DroppedFrame)} <= {DropReason.UNRECOGNISED}

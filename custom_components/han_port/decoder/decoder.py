@@ -462,6 +462,9 @@ class Decoder:
         next begin anew.
         """
         events = self.quiet()
+        if self._framers.p1.awaits_line_end:
+            # The input ends after a telegram's '!' (and a short CRC, or none): so does the telegram.
+            events += self.feed_events(LINE_END)
         framers = [*self._framers.unfinished(), self._content.blocks.unfinished()]
         begun = next((what for what in framers if what is not None), None)
         fed = self._framers.fed
@@ -494,6 +497,10 @@ class Decoder:
             too_long = f"{len(payload)} bytes: longer than any meter's message"
             return [self._counted(_unrecognised(payload, too_long))]
         data = self._messages.joined(payload)
+        # A reader that strips the line end after a telegram's '!' (and a CRC sent without its leading zeros,
+        # or none) leaves the telegram waiting for it: the next telegram's opening ends it, or would run on into
+        # it. Not the message's own end: a telegram split over messages may be cut right after its '!'.
+        ended = self.feed_events(LINE_END) if self._framers.p1.awaits_line_end and data.lstrip()[:1] == b"/" else []
         # The middle of a frame begun in an earlier message may look like a whole APDU: the frame's
         # header claimed those bytes, so they are its own while they fit in what it still waits for.
         if is_bare_apdu(data) and not self._framers.hdlc.awaits(len(data)):
@@ -502,13 +509,9 @@ class Decoder:
             # on its own says that frame was cut: it ends here.
             if isinstance(event, Telegram) or event is None or not self._messages.mid_frame:
                 self._messages.end()
-                return [] if event is None else [self._counted(event)]
+                return ended if event is None else [*ended, self._counted(event)]
         message_start = self._framers.fed + len(data) - len(data.lstrip())
-        events = self.feed_events(data)
-        if self._framers.p1.awaits_line_end:
-            # A reader that strips a message's trailing line end: the message's end is the telegram's (after a
-            # '!' alone, or a CRC sent without its leading zeros), or the next message's telegram runs into it.
-            events += self.feed_events(LINE_END)
+        events = [*ended, *self.feed_events(data)]
         self._messages.after_read(message_start)
         if not events and not self._messages.mid_frame:
             what = describe(data) if data is payload else f"hex text of {describe(data)}"
