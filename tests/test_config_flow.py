@@ -689,6 +689,37 @@ async def test_reconfiguring_one_of_two_swapped_bridges_swaps_both_back(
         await second.stop()
 
 
+async def test_addresses_of_two_kinds_are_never_swapped(
+    hass: HomeAssistant,
+    pty_meter: PtyMeter,
+    tcp_meter: TcpMeter,
+) -> None:
+    """A serial entry and a network one each receive the other's meter: the network entry's line settings are
+    defaults a serial port may not carry, so each is reconfigured on its own."""
+    other_meter = "5706567000000042"
+    pty_meter.start_pushing([kamstrup_frame(default_state(meter_id=other_meter))])
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    mine = MockConfigEntry(
+        domain=DOMAIN, unique_id=METER_ID, title=f"Kamstrup {METER_ID}", data={CONF_DEVICE: pty_meter.path}
+    )
+    theirs = bridge_entry(tcp_meter.port, unique_id=other_meter)
+    await set_up(hass, mine)
+    await set_up(hass, theirs)
+    issues = ir.async_get(hass)
+    await wait_for(
+        lambda: all(
+            issues.async_get_issue(DOMAIN, f"meter_read_elsewhere_{entry.entry_id}") for entry in (mine, theirs)
+        )
+    )
+    flow = Flow(hass, await mine.start_reconfigure_flow(hass))
+    await flow.submit({"next_step_id": "network"})
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    assert result["errors"] == {CONF_HOST: "address_in_use"}
+    assert theirs.data[CONF_PORT] == tcp_meter.port
+    for entry in (mine, theirs):
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_a_moved_ciphered_meter_keeps_its_keys(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     keys = {CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
     entry = MockConfigEntry(

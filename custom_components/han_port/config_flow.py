@@ -167,7 +167,7 @@ class _MeterFlow(ConfigFlow):
         user_input: dict[str, Any],
     ) -> ConfigFlowResult:
         """Listen at a new address, unless another entry already reads it."""
-        field = next(key for key in (CONF_DEVICE, CONF_HOST, CONF_TOPIC) if key in connection)
+        field = _address_kind(connection) or CONF_DEVICE
         other = await self._async_entry_reading(connection)
         if other is not None and not self._swapped_with(other):
             if self.source == SOURCE_RECONFIGURE:
@@ -182,17 +182,24 @@ class _MeterFlow(ConfigFlow):
         return await self._async_start_listening(form, user_input)
 
     def _swapped_with(self, other: HanPortConfigEntry) -> bool:
-        """Whether the reconfigured entry and other each receive the other's meter: two bridges swapped."""
+        """Whether the reconfigured entry and other each receive the other's meter: two bridges swapped.
+
+        Only addresses of one kind swap: a meter's line settings are known
+        where it is read from a serial port alone.
+        """
         if self.source != SOURCE_RECONFIGURE:
             return False
         entry = self._flow_entry()
-        return all(
+        return _address_kind(entry.data) == _address_kind(other.data) and all(
             one.state is ConfigEntryState.LOADED and one.runtime_data.carries_meter_of == two.entry_id
             for one, two in ((entry, other), (other, entry))
         )
 
-    def _give_address_left(self, entry: HanPortConfigEntry, other: HanPortConfigEntry) -> None:
-        """Move other to the address entry leaves for other's (its line settings are its meter's, and stay)."""
+    def _give_address_left(self, entry: HanPortConfigEntry, other_id: str) -> None:
+        """Move the other entry to the address entry leaves for its own (its line settings are its meter's)."""
+        other = self.hass.config_entries.async_get_entry(other_id)
+        if other is None:
+            return  # deleted while the flow listened
         left = {key: value for key, value in entry.data.items() if key in _CONNECTION_KEYS}
         kept = {key: value for key, value in other.data.items() if key not in _CONNECTION_KEYS}
         self.hass.config_entries.async_update_entry(other, data={**kept, **left})
@@ -439,7 +446,7 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
                 return self._update_and_reload(entry, {**entry.data, **self._keys})
             data[CONF_GENERATED_ID] = entry.data.get(CONF_GENERATED_ID, False)
             if self._exchange is not None:
-                self._give_address_left(entry, self._exchange)
+                self._give_address_left(entry, self._exchange.entry_id)
             return self._update_and_reload(entry, data)
         if telegram is None or telegram.meter_id is None:
             # A meter that never says who it is (the Swedish Aidon list, most P1
@@ -460,6 +467,11 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
         kept = {key: value for key, value in entry.data.items() if key not in _CONNECTION_DATA}
         # Its stored keys still open it: only keys typed now replace them.
         return self.async_update_reload_and_abort(entry, data={**kept, **data}, reason="meter_moved")
+
+
+def _address_kind(data: Mapping[str, Any]) -> str | None:
+    """Say what an entry reads from: a serial port, a network bridge or an MQTT topic."""
+    return next((key for key in (CONF_DEVICE, CONF_HOST, CONF_TOPIC) if key in data), None)
 
 
 def _same_meter(entry: HanPortConfigEntry, telegram: Telegram | None) -> bool:
