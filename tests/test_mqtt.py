@@ -252,6 +252,20 @@ async def test_topic_errors_are_told_apart_and_keep_what_was_typed(hass: HomeAss
     assert flow.result["type"] is FlowResultType.CREATE_ENTRY
 
 
+@pytest.mark.usefixtures("mqtt_set_up")
+async def test_a_telegram_the_broker_retained_is_no_meter_heard_at_setup(
+    hass: HomeAssistant, publisher: MqttMeter
+) -> None:
+    """A dead reader's last telegram, kept by the broker: setup must not make an entry that goes silent at once."""
+    await mqtt.async_publish(hass, publisher.topic, encoder.hdlc_frames(kamstrup_apdu(power_import=500)), retain=True)
+    flow = await start(hass, "mqtt_topic")
+    await flow.submit({CONF_TOPIC: publisher.topic})
+    assert flow.result["errors"] == {CONF_TOPIC: "topic_silent"}
+    publisher.start_pushing([encoder.hdlc_frames(kamstrup_apdu())], interval=0.05)
+    await flow.submit({CONF_TOPIC: publisher.topic})
+    assert flow.result["type"] is FlowResultType.CREATE_ENTRY
+
+
 async def test_without_mqtt_the_flow_says_where_to_set_it_up(hass: HomeAssistant) -> None:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "mqtt_topic"})
