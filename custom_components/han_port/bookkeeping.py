@@ -305,7 +305,7 @@ class EnergyBookkeeping:
         elif register == ACTIVE_ENERGY_IMPORT.code:
             self.live_import.add_register(value)
             zone = dt_util.get_default_time_zone()
-            if self.tariff.add_register(value, placed(now, clock, zone), meter_clock(clock, now, zone)):
+            if self.tariff.add_register(value, placed(now, clock, zone), meter_clock(now, clock, zone)):
                 # The hour it closed is kept in the store alone (the meter hours are read back from the recorder).
                 self.store.save_soon()
         elif register == ACTIVE_ENERGY_EXPORT.code:

@@ -45,7 +45,7 @@ def placed(arrival: datetime, clock: datetime | None, zone: tzinfo) -> datetime:
     the meter's. Only a clock that states its offset is taken from a late
     delivery.
     """
-    moment = meter_clock(clock, arrival, zone)
+    moment = meter_clock(arrival, clock, zone)
     if clock is None or moment is None:
         return arrival
     late = LOCAL_CLOCK_LATE if clock.tzinfo is None else LATE_DELIVERY
@@ -69,7 +69,7 @@ def told_again(register: float, clock: datetime | None, last: float, last_clock:
     return clock <= last_clock
 
 
-def meter_clock(clock: datetime | None, arrival: datetime, zone: tzinfo) -> datetime | None:
+def meter_clock(arrival: datetime, clock: datetime | None, zone: tzinfo) -> datetime | None:
     """Return the moment a meter's clock tells, in UTC, however far off; None where the telegram carries none.
 
     A clock without an offset is local time in zone; of the two readings a

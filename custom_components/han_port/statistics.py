@@ -171,7 +171,7 @@ class MeterHourStatistics:
         if book is None:
             return
         zone = dt_util.get_default_time_zone()
-        hours = book.add(value, placed(arrival, clock, zone), meter_clock(clock, arrival, zone))
+        hours = book.add(value, placed(arrival, clock, zone), meter_clock(arrival, clock, zone))
         if hours:
             self._write(_STATISTIC_OF[register], hours)
 
