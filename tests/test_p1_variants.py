@@ -731,3 +731,28 @@ def test_a_telegram_split_over_messages_near_its_end_is_joined(cut: int) -> None
     assert [event.checksummed for event in events if isinstance(event, Telegram)] == [True]
     # A message of a line end alone holds nothing: counted as such, never a damaged telegram.
     assert {event.reason for event in events if isinstance(event, DroppedFrame)} <= {DropReason.UNRECOGNISED}
+
+
+def test_an_identification_inside_a_url_never_cuts_a_telegram_without_a_crc() -> None:
+    """A text line of a URL whose path looks like an identification ("/KAM5/info)") followed by a data line."""
+    lines = [
+        "0-0:1.0.0(240301120000W)",
+        "1-0:1.8.0(00012345.678*kWh)",
+        "0-0:96.13.0(see https://example.com/KAM5/info)",
+        "1-0:1.7.0(01.234*kW)",
+    ]
+    telegram = only_telegram(Decoder().feed_events(encoder.p1_telegram("ISk5\\2MT382-1000", lines, crc=False)))
+    assert (telegram.manufacturer, values(telegram)["1-0:1.7.0"]) == ("Iskraemeco", (1234, W))
+
+
+@pytest.mark.parametrize("split", [0, 1, 2, 3])
+def test_a_telegram_split_after_its_bang_is_joined_whatever_its_crc_looks_like(split: int) -> None:
+    """A CRC of "2F…", "68…" or "7E…" read as hex text is the opening of a P1 telegram, an M-Bus or an HDLC frame."""
+    for watts in range(100_000):
+        telegram = encoder.p1_telegram("KFM5KAIFA-METER", [f"1-0:1.7.0({watts / 1000:06.3f}*kW)"])
+        crc_at = telegram.rindex(b"!") + 1
+        if telegram[crc_at : crc_at + 2] == b"2F":
+            break
+    decoder = Decoder()
+    events = [*decoder.feed_message(telegram[: crc_at + split]), *decoder.feed_message(telegram[crc_at + split :])]
+    assert powers([event for event in events if isinstance(event, Telegram)]) == [watts]

@@ -241,6 +241,8 @@ class MessageJoiner:
         """
         if not (self._framers.continued_by(rest) or self._p1_waits_from is not None):
             return False
+        if self._p1_waits_from is not None and self._framers.p1.continued_by_crc(payload):
+            return True  # its digits, not hex text ("2F…" would open a telegram)
         if self._hex_frame:
             return True
         decoded = hex_digits(payload)

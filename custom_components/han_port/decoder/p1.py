@@ -34,14 +34,16 @@ HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 # and holds nothing but printable characters and line ends.
 _IDENT = re.compile(rb"/[A-Za-z]{3}")
 _IDENT_LENGTH = 4
+_CRC_REST = re.compile(rb"[0-9A-Fa-f]{1,4}(\r?\n)?")
 _TEXT = re.compile(rb"[\x20-\x7e\r\n]*")
 # No CRC proves a telegram without one, so it must at least look like one
 # throughout its first lines: identification line (three letters, the baud
-# rate character, at most 32 characters of identification), the empty line
+# rate character, at most 32 characters of identification, never a value's
+# brackets: a URL's path in a text line may look like one), the empty line
 # (which some meters leave out, as Landis+Gyr's E350 does), and a data line's
 # OBIS code, each line ended as the first is (CR LF, or LF alone). Bounded,
 # so trying it at every '/' costs the same.
-_UNCHECKED_OPENING = re.compile(rb"/[A-Za-z]{3}[0-9A-Z][\x20-\x7e]{0,32}(\r?\n)\1?\d{1,3}-\d{1,3}:\d{1,3}\.")
+_UNCHECKED_OPENING = re.compile(rb"/[A-Za-z]{3}[0-9A-Z][\x20-\x27\x2a-\x7e]{0,32}(\r?\n)\1?\d{1,3}-\d{1,3}:\d{1,3}\.")
 # Swedish and Danish telegrams are under 1 kB; a '/' with no '!' this far
 # on was not the start of a telegram.
 MAX_TELEGRAM_BYTES = 4096
@@ -108,6 +110,10 @@ class P1Framer:
             and len(buffer) - end - 1 < _CRC_DIGITS
             and HEX_DIGITS.issuperset(buffer[end + 1 :])
         )
+
+    def continued_by_crc(self, data: bytes) -> bool:
+        """Whether bytes are the rest of the telegram begun, cut after its '!': CRC digits, and a line end."""
+        return self.awaits_line_end and _CRC_REST.fullmatch(data) is not None
 
     @property
     def fed(self) -> int:
