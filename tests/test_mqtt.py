@@ -30,7 +30,7 @@ from homeassistant.helpers.discovery_flow import DiscoveryKey
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 
-from custom_components.han_port import config_flow, connection, listening
+from custom_components.han_port import config_flow, connection, listening, mqtt_reader
 from custom_components.han_port import issues as issues_module
 from custom_components.han_port.const import (
     CONF_AUTHENTICATION_KEY,
@@ -42,7 +42,7 @@ from custom_components.han_port.const import (
     DOMAIN,
 )
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram
-from custom_components.han_port.mqtt_reader import topic_matches, valid_topic
+from custom_components.han_port.mqtt_reader import holds_meter_data, topic_matches, valid_topic
 from simulator import frames as encoder
 from simulator.frames import LLC
 
@@ -264,6 +264,23 @@ async def test_a_telegram_the_broker_retained_is_no_meter_heard_at_setup(
     publisher.start_pushing([encoder.hdlc_frames(kamstrup_apdu())], interval=0.05)
     await flow.submit({CONF_TOPIC: publisher.topic})
     assert flow.result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_a_p1_telegram_whose_line_end_the_reader_stripped_is_heard_alone() -> None:
+    """A DSMR 2.2 telegram (no CRC) published as text with its trailing line end stripped, one push in a while.
+
+    Nothing after its '!' tells it ended: the quiet after the message does, as the next telegram would.
+    """
+    lines = ["0-0:1.0.0(240115130010W)", "1-0:1.8.0(00006678.394*kWh)", "1-0:1.7.0(0001.453*kW)"]
+    stripped = encoder.p1_telegram("KFM5KAIFA-METER", lines, crc=False).rstrip()
+    assert holds_meter_data(stripped)  # what discovery offers
+    # What the reader and the setup's listening do with each message.
+    decoder, heard = Decoder(), []
+    quiet = mqtt_reader.QuietWatch(decoder, heard.append)
+    assert decoder.feed_message(stripped) == []
+    quiet.heard()
+    await wait_for(lambda: heard)
+    assert [type(event) for event in heard] == [Telegram]
 
 
 async def test_without_mqtt_the_flow_says_where_to_set_it_up(hass: HomeAssistant) -> None:

@@ -719,7 +719,15 @@ def test_a_message_whose_line_end_after_the_telegram_was_stripped_ends_the_teleg
     decoder = Decoder()
     events = [event for _ in range(3) for event in decoder.feed_message(telegram.rstrip())]
     assert powers(events) == [watts] * 2
-    assert powers(decoder.finish()) == [watts]
+    assert powers(decoder.quiet()) == [watts]  # the quiet after a push ends the last one
+    # Several in one message, the line end after each '!' stripped but between them.
+    several = b"\r\n".join(telegram.rstrip() for _ in range(2))
+    decoder = Decoder()
+    assert powers([*decoder.feed_message(several), *decoder.feed_message(several), *decoder.quiet()]) == [watts] * 4
+    # A reader's status between two telegrams ends the one before it.
+    decoder = Decoder()
+    events = [*decoder.feed_message(telegram.rstrip()), *decoder.feed_message(b'{"status":"online"}')]
+    assert powers([event for event in events if isinstance(event, Telegram)]) == [watts]
 
 
 @pytest.mark.parametrize("cut", range(1, 9))
@@ -747,12 +755,20 @@ def test_an_identification_inside_a_url_never_cuts_a_telegram_without_a_crc() ->
 
 @pytest.mark.parametrize("split", [0, 1, 2, 3])
 def test_a_telegram_split_after_its_bang_is_joined_whatever_its_crc_looks_like(split: int) -> None:
-    """A CRC of "2F…", "68…" or "7E…" read as hex text is the opening of a P1 telegram, an M-Bus or an HDLC frame."""
+    """A CRC of "2F…" read as hex text is the opening of a P1 telegram ("68…" an M-Bus frame's, "7E…" HDLC's)."""
     for watts in range(100_000):
         telegram = encoder.p1_telegram("KFM5KAIFA-METER", [f"1-0:1.7.0({watts / 1000:06.3f}*kW)"])
         crc_at = telegram.rindex(b"!") + 1
         if telegram[crc_at : crc_at + 2] == b"2F":
             break
+    else:
+        msg = "no CRC opens with 2F"
+        raise AssertionError(msg)
     decoder = Decoder()
     events = [*decoder.feed_message(telegram[: crc_at + split]), *decoder.feed_message(telegram[crc_at + split :])]
+    assert powers([event for event in events if isinstance(event, Telegram)]) == [watts]
+    # Its CR and LF in messages of their own too.
+    decoder = Decoder()
+    pieces = (telegram[:crc_at], telegram[crc_at:-1], telegram[-1:])
+    events = [event for piece in pieces for event in decoder.feed_message(piece)]
     assert powers([event for event in events if isinstance(event, Telegram)]) == [watts]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
 
-from .connection import BACKOFF_MAX, BACKOFF_START, Listener, Loss, ProbeResult, TelegramWatch
+from .connection import BACKOFF_MAX, BACKOFF_START, QUIET_SECONDS, Listener, Loss, ProbeResult, TelegramWatch
 from .decoder import Decoder, DropReason, Telegram
 
 if TYPE_CHECKING:
@@ -67,7 +67,9 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
 
 def holds_meter_data(payload: ReceivePayloadType) -> bool:
     """Whether one message holds a meter's telegram, or a ciphered one (its keys are asked for later)."""
-    events = Decoder().feed_message(_bytes(payload))
+    decoder = Decoder()
+    # Alone, the message is followed by quiet: a P1 telegram whose line end was stripped ends with it.
+    events = [*decoder.feed_message(_bytes(payload)), *decoder.quiet()]
     return any(isinstance(event, Telegram) or event.reason is DropReason.KEY_MISSING for event in events)
 
 
@@ -91,6 +93,36 @@ def _payload(message: ReceiveMessage) -> bytes:
 
 def _bytes(payload: ReceivePayloadType) -> bytes:
     return payload.encode() if isinstance(payload, str) else bytes(payload)
+
+
+class QuietWatch:
+    """Tells a decoder when its topic fell quiet, as a line's silence does.
+
+    A P1 telegram whose line end the reader stripped ends then, not a push
+    later with the next one.
+    """
+
+    def __init__(self, decoder: Decoder, on_event: Callable[[Telegram | DroppedFrame], None]) -> None:
+        """Watch for the decoder; what the quiet ends goes to on_event."""
+        self._decoder = decoder
+        self._on_event = on_event
+        self._timer: asyncio.TimerHandle | None = None
+
+    def heard(self) -> None:
+        """Note a message: the quiet counts from now."""
+        self.cancel()
+        self._timer = asyncio.get_running_loop().call_later(QUIET_SECONDS, self._fell_quiet)
+
+    def cancel(self) -> None:
+        """Stop watching (the subscription ends)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _fell_quiet(self) -> None:
+        self._timer = None
+        for event in self._decoder.quiet():
+            self._on_event(event)
 
 
 class MqttReader(TelegramWatch):
@@ -121,6 +153,7 @@ class MqttReader(TelegramWatch):
         """Messages that arrived on the topic, valid or not."""
         self._mid_frame_on: str | None = None
         """The topic whose messages began a frame that waits for its rest (under a wildcard, one of several)."""
+        self._quiet = QuietWatch(decoder, self._event)
 
     @callback
     def _message(self, message: ReceiveMessage) -> None:
@@ -136,6 +169,7 @@ class MqttReader(TelegramWatch):
         for event in self.decoder.feed_message(_payload(message)):
             self._event(event)
         self._mid_frame_on = message.topic if self.decoder.awaits_rest else None
+        self._quiet.heard()
 
     async def run(self) -> None:
         """Subscribe, then watch for silence until cancelled."""
@@ -165,6 +199,7 @@ class MqttReader(TelegramWatch):
                 await asyncio.sleep(self.silence_timeout)
         finally:
             unsubscribe()
+            self._quiet.cancel()
 
 
 async def probe_topic(
@@ -180,6 +215,7 @@ async def probe_topic(
     broker, so nothing could have arrived.
     """
     listener = Listener(key, auth_key)
+    quiet = QuietWatch(listener.decoder, listener.event)
     received = 0
 
     @callback
@@ -191,12 +227,14 @@ async def probe_topic(
         received += len(payload) or 1  # an empty message is something heard, too
         for event in listener.decoder.feed_message(payload):
             listener.event(event)
+        quiet.heard()
 
     unsubscribe = await mqtt.async_subscribe(hass, topic, message, qos=0, encoding=None)
     try:
         await asyncio.wait((listener.heard,), timeout=seconds)
     finally:
         unsubscribe()
+        quiet.cancel()
     if not received and not broker_connected(hass):
         return ProbeResult(opened=False)
     return listener.result(received)

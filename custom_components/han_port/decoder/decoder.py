@@ -446,11 +446,17 @@ class Decoder:
         )
 
     def quiet(self) -> list[Event]:
-        """Say the line fell quiet (pushes come seconds apart, their bytes without a pause); return a held push.
+        """Say the line fell quiet (pushes come seconds apart, their bytes without a pause); return what it ends.
 
-        Only a bare push held back as its last bytes might begin the next is read: all else begun goes on.
+        A bare push held back as its last bytes might begin the next is read,
+        and a P1 telegram that came up to its '!' (and a short CRC, or none)
+        ends there: its line end was lost, or a message transport stripped
+        it. All else begun goes on.
         """
-        return [event for framed in self._framers.flush() if (event := self._take(framed)) is not None]
+        events = [event for framed in self._framers.flush() if (event := self._take(framed)) is not None]
+        if self._framers.p1.awaits_line_end:
+            events += self.feed_events(LINE_END)
+        return events
 
     def finish(self) -> list[Event]:
         """End the input (a capture's end, a connection lost); return what it held back, and a drop for what it began.
@@ -462,9 +468,6 @@ class Decoder:
         next begin anew.
         """
         events = self.quiet()
-        if self._framers.p1.awaits_line_end:
-            # The input ends after a telegram's '!' (and a short CRC, or none): so does the telegram.
-            events += self.feed_events(LINE_END)
         framers = [*self._framers.unfinished(), self._content.blocks.unfinished()]
         begun = next((what for what in framers if what is not None), None)
         fed = self._framers.fed
@@ -496,11 +499,16 @@ class Decoder:
         if len(payload) > MAX_MESSAGE_BYTES:
             too_long = f"{len(payload)} bytes: longer than any meter's message"
             return [self._counted(_unrecognised(payload, too_long))]
-        data = self._messages.joined(payload)
         # A reader that strips the line end after a telegram's '!' (and a CRC sent without its leading zeros,
-        # or none) leaves the telegram waiting for it: the next telegram's opening ends it, or would run on into
-        # it. Not the message's own end: a telegram split over messages may be cut right after its '!'.
-        ended = self.feed_events(LINE_END) if self._framers.p1.awaits_line_end and data.lstrip()[:1] == b"/" else []
+        # or none) leaves the telegram waiting for it: a message that is not its CRC or line end ends it (the
+        # next telegram, a reader's status), or would run on into it. Not the message's own end: a telegram
+        # split over messages may be cut right after its '!'. The quiet after the last does too (see quiet).
+        ended: list[Event] = []
+        p1 = self._framers.p1
+        if p1.awaits_line_end and payload.strip() and not p1.continued_by_crc(payload):
+            ended = self.feed_events(LINE_END)
+            self._messages.after_read(self._framers.fed)
+        data = self._messages.joined(payload)
         # The middle of a frame begun in an earlier message may look like a whole APDU: the frame's
         # header claimed those bytes, so they are its own while they fit in what it still waits for.
         if is_bare_apdu(data) and not self._framers.hdlc.awaits(len(data)):

@@ -252,10 +252,14 @@ class MessageJoiner:
         """Note that the framers read the message that began at this stream position.
 
         A P1 telegram opens a message: a '/' inside one ("tibber/pulse")
-        starts none, and must not hold back the messages after it.
+        starts none, and must not hold back the messages after it. One that
+        came up to its '!' is a telegram wherever it began (a message of
+        several, each line end after the '!' stripped but between them).
         """
-        since = self._framers.p1.pending_since
-        self._p1_waits_from = since if since is not None and since in (message_start, self._p1_waits_from) else None
+        p1 = self._framers.p1
+        since = p1.pending_since
+        waits = since in (message_start, self._p1_waits_from) or p1.awaits_line_end
+        self._p1_waits_from = since if since is not None and waits else None
 
     def end(self) -> None:
         """Forget what the last messages left behind: it began no frame that a message continues."""

@@ -34,7 +34,7 @@ HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 # and holds nothing but printable characters and line ends.
 _IDENT = re.compile(rb"/[A-Za-z]{3}")
 _IDENT_LENGTH = 4
-_CRC_REST = re.compile(rb"[0-9A-Fa-f]{1,4}(\r?\n)?")
+_CRC_REST = re.compile(rb"[0-9A-Fa-f]{1,4}\r?\n?")
 _TEXT = re.compile(rb"[\x20-\x7e\r\n]*")
 # No CRC proves a telegram without one, so it must at least look like one
 # throughout its first lines: identification line (three letters, the baud
