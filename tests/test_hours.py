@@ -62,11 +62,15 @@ def test_a_clock_that_stands_still_or_goes_back_while_the_count_moves_still_clos
     stuck = datetime(2000, 1, 1, tzinfo=UTC)
     closed = [book.add(1_000 + 500 * hour, NOON + hour * HOUR + timedelta(seconds=10), stuck) for hour in (1, 2, 3)]
     assert [[hour.used for hour in hours] for hours in closed] == [[500], [500], [500]]
+    # A count that does not move (an export register at night) by that clock: each hour closes, at nothing.
+    closed = [book.add(2_500, NOON + hour * HOUR + timedelta(seconds=10), stuck) for hour in (4, 5, 6)]
+    assert [[(hour.used, hour.estimated) for hour in hours] for hours in closed] == [[(0, False)]] * 3
 
 
 def test_the_last_register_told_again_by_a_clock_that_did_not_tick_closes_nothing() -> None:
     """A list a broker kept, handed over again just after the next hour: by its arrival it would close that hour."""
     book = HourBook(Boundary(NOON, 1_000, 0))
-    assert book.add(1_500, NOON + HOUR + timedelta(seconds=10), NOON + HOUR)[0].used == 500
+    # Placed by their clocks, as placed() does with clocks it takes; the one told again, by its arrival.
+    assert book.add(1_500, NOON + HOUR, NOON + HOUR)[0].used == 500
     assert book.add(1_500, NOON + 2 * HOUR + timedelta(seconds=4), NOON + HOUR) == []
-    assert [hour.used for hour in book.add(2_100, NOON + 2 * HOUR + timedelta(seconds=10), NOON + 2 * HOUR)] == [600]
+    assert [hour.used for hour in book.add(2_100, NOON + 2 * HOUR, NOON + 2 * HOUR)] == [600]

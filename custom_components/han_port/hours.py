@@ -135,9 +135,7 @@ class HourBook:
         closes nothing: an hour is never written twice with different figures.
         """
         previous = self._last or (_Push(self.anchor.at, self.anchor.register) if self.anchor else None)
-        if previous is not None and (
-            at <= previous.at or told_again(register, clock, previous.register, previous.clock)
-        ):
+        if previous is not None and (at <= previous.at or self._told_again(previous, register, clock)):
             return []
         push = _Push(at, register, clock)
         boundary = hour_of(at)
@@ -154,6 +152,15 @@ class HourBook:
             hours += self._close(boundary, register, estimated=False)
         self._last = push
         return hours
+
+    @staticmethod
+    def _told_again(previous: _Push, register: float, clock: datetime | None) -> bool:
+        """Whether a register is the last one told again; only a clock that placed the last one can tell.
+
+        A stuck clock placed nothing (the arrival did): with a count that
+        does not move (no export at night), every list would look told again.
+        """
+        return previous.clock == previous.at and told_again(register, clock, previous.register, previous.clock)
 
     @property
     def last_read(self) -> tuple[datetime, float, datetime | None] | None:
