@@ -204,7 +204,7 @@ def test_steps_and_thresholds() -> None:
         with pytest.raises(ValueError, match=r"thresholds|could not convert"):
             parse_thresholds(bad)
     # Written back as typed, every digit kept: what the options keep must read back the same, and still rise.
-    for typed in ("2.5, 2.5000001, 10", "1234567, 2345678", "2, 5, 10"):
+    for typed in ("2.5, 2.5000001, 10", "1234567, 2345678", "2, 5, 10", "1, 1.0000000000000002", "1e-300, 1e+300"):
         assert format_thresholds(parse_thresholds(typed)) == typed
 
 

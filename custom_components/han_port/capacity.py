@@ -305,5 +305,10 @@ def format_thresholds(thresholds: tuple[float, ...]) -> str:
 
 
 def _number(value: float) -> str:
-    """Write a number as typed: no trailing zeros, and every digit a user types kept (":g" keeps six)."""
-    return f"{value:.15g}"
+    """Write a number as typed: no trailing zeros, and every digit that tells it apart from its neighbours kept.
+
+    The shortest text that reads back as the same number: two thresholds
+    that differ are never written the same (fifteen digits wrote
+    1.0000000000000002 as 1, and the options then failed to load).
+    """
+    return repr(value).removesuffix(".0")
