@@ -255,6 +255,9 @@ async def test_port_that_does_not_open_keeps_what_was_typed(hass: HomeAssistant)
     assert result["errors"] == {CONF_DEVICE: "cannot_connect"}
     assert suggested(result, CONF_DEVICE) == "/dev/serial/by-id/no-such-adapter"
     assert "no-such-adapter" in result["description_placeholders"]["error"]
+    # A bridge's URL typed half (its bracket left open) is a port that does not open too, never a crash.
+    result = await flow.submit({CONF_DEVICE: "socket://[::1"})
+    assert (result["errors"], suggested(result, CONF_DEVICE)) == ({CONF_DEVICE: "cannot_connect"}, "socket://[::1")
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1:3001", "tcp://127.0.0.1", "han bridge", "[::1"])

@@ -71,11 +71,12 @@ def entry_address(data: dict[str, object]) -> str:
     if CONF_TOPIC in data:
         return url
     if url.startswith("socket://"):
-        parts = urlsplit(url)
         try:
+            parts = urlsplit(url)
             return f"tcp:{(parts.hostname or '').lower()}:{parts.port}"
         except ValueError:
-            # Not a URL one can connect to (a port past 65535): the port does not open, and the form says so.
+            # Not a URL one can connect to (a port past 65535, a bracket left open): the port does not
+            # open, and the form says so.
             return url
     if "://" in url:
         return url
