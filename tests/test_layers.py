@@ -191,6 +191,9 @@ def test_keys_are_checked_and_parsed() -> None:
     # As pasted from a PDF or a web mail (no-break spaces, a line end), or written as a C array, as payloads are.
     assert parse_key("0011 2233\u00a04455\u00a06677\n8899\taabbccddeeff") == key
     assert parse_key(", ".join(f"0x{byte:02X}" for byte in key)) == key
+    # Grouped by the dashes, dots, underscores and invisible spaces word processors and mails put in.
+    for separator in ("\u2013", "\u2014", "\u200b", "\u2009", ".", "_"):
+        assert parse_key(separator.join(key.hex()[at : at + 4] for at in range(0, 32, 4))) == key, separator
     # A form counts the digits typed: an O for a 0 is no hex digit.
     assert hex_digit_count("O0112233445566778899aabbccddeeff") == 31
     for bad in ("00", "zz" * 16, "00" * 17):

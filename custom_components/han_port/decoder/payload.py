@@ -10,6 +10,7 @@ functions tell the shapes apart; the decoder takes it from there.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from .ciphering import KEY_LENGTH
 from .dlms import PUSHED_APDUS, strip_llc
@@ -20,6 +21,8 @@ from .p1 import HEX_DIGITS
 _SEPARATORS = r"0x|[\s:,;{}-]"
 _HEX_NOISE = re.compile(_SEPARATORS.encode(), re.IGNORECASE)
 _KEY_NOISE = re.compile(_SEPARATORS, re.IGNORECASE)
+# Dashes, invisible format characters and spaces of every kind (Unicode categories).
+_GROUPING_CATEGORIES = frozenset(("Pd", "Cf", "Zs"))
 # A JSON object of one string value: {"name": "value"}, as a bridge wraps what it read.
 _ONE_VALUE = re.compile(rb'\{\s*"[^"\\]*"\s*:\s*"([^"\\]*)"\s*\}\s*')
 # A data-notification's tag and invoke id: anything shorter is no APDU.
@@ -78,8 +81,18 @@ def describe(payload: bytes) -> str:
 
 
 def key_digits(text: str) -> str:
-    """Strip a key as users paste it down to what should be its digits: no separators, no 0x."""
-    return _KEY_NOISE.sub("", text)
+    """Strip a key as users paste it down to what should be its digits: no separators, no 0x.
+
+    Besides what bridges write between digits, a key grouped in a PDF or a
+    mail comes with dashes of every width, dots, underscores and spaces
+    that are not ASCII, some of them invisible.
+    """
+    grouped = "".join(
+        character
+        for character in text
+        if unicodedata.category(character) not in _GROUPING_CATEGORIES and character not in "._"
+    )
+    return _KEY_NOISE.sub("", grouped)
 
 
 def hex_digit_count(text: str) -> int:
