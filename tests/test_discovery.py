@@ -25,7 +25,7 @@ from custom_components.han_port import config_flow, flow_forms
 from custom_components.han_port.const import CONF_DEVICE, CONF_GENERATED_ID, DOMAIN
 
 from .meter import METER_ID, default_state, kamstrup_frame, wait_for
-from .test_config_flow import Flow, load
+from .test_config_flow import Flow, load, start
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigFlowResult
@@ -107,6 +107,19 @@ async def test_a_han_adapter_plugged_in_is_offered_with_its_port_chosen(
     assert result["data"][CONF_DEVICE] == pty_meter.path
     assert result["result"].unique_id == METER_ID
     assert flow.progress[0]["address"] == pty_meter.path
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_an_adapter_set_up_by_hand_withdraws_its_offer(hass: HomeAssistant, pty_meter: PtyMeter) -> None:
+    """Offered when plugged in, then picked in the serial step instead: the offer goes, as it would lead nowhere."""
+    pty_meter.start_pushing([kamstrup_frame(default_state())])
+    flows = await plug_in(hass, adapter_of(MANIFEST["usb"][0], pty_meter.path))
+    assert [flow["step_id"] for flow in flows] == ["usb_confirm"]
+    flow = await start(hass, "serial")
+    result = await flow.submit({CONF_DEVICE: pty_meter.path})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
     await hass.async_block_till_done()
     assert await hass.config_entries.async_unload(result["result"].entry_id)
 

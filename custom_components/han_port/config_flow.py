@@ -448,6 +448,7 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
             if self._exchange is not None:
                 self._give_address_left(entry, self._exchange.entry_id)
             return self._update_and_reload(entry, data)
+        await self._async_withdraw_offers(data)
         if telegram is None or telegram.meter_id is None:
             # A meter that never says who it is (the Swedish Aidon list, most P1
             # meters) gets an identity of its own, kept wherever it moves.
@@ -461,6 +462,18 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
                 return self._async_move(known, data)
         title = meter_title(data[CONF_MANUFACTURER], telegram.meter_id if telegram else None, self.unique_id)
         return self.async_create_entry(title=title, data=data)
+
+    async def _async_withdraw_offers(self, connection: Mapping[str, Any]) -> None:
+        """Abort what discovery offers for where the meter was heard: an adapter or topic about to be read."""
+        device = connection.get(CONF_DEVICE)
+        stable = None if device is None else await self.hass.async_add_executor_job(stable_path, device)
+        topic = connection.get(CONF_TOPIC)
+        for flow in self._async_in_progress(include_uninitialized=True):
+            offered = str(flow["context"].get("unique_id") or "")
+            adapter = stable is not None and offered == f"usb:{stable}"
+            published = topic is not None and offered.startswith("mqtt:") and topic_matches(topic, offered[5:])
+            if flow["flow_id"] != self.flow_id and (adapter or published):
+                self.hass.config_entries.flow.async_abort(flow["flow_id"])
 
     def _async_move(self, entry: HanPortConfigEntry, data: dict[str, Any]) -> ConfigFlowResult:
         """Move a known meter's entry to where it was heard now, keeping nothing of the old connection."""
