@@ -772,3 +772,27 @@ def test_a_telegram_split_after_its_bang_is_joined_whatever_its_crc_looks_like(s
     pieces = (telegram[:crc_at], telegram[crc_at:-1], telegram[-1:])
     events = [event for piece in pieces for event in decoder.feed_message(piece)]
     assert powers([event for event in events if isinstance(event, Telegram)]) == [watts]
+
+
+@pytest.mark.parametrize("cut", [0, 2])
+def test_a_telegram_split_after_its_bang_as_hex_text_keeps_its_crc(cut: int) -> None:
+    """A bridge that writes hex text (in a JSON object, as Tasmota's does), splitting a telegram in its end."""
+    telegram = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(02.027*kW)"])
+    at = telegram.rindex(b"!") + 1 + cut
+    for wrap in (lambda part: part.hex().encode(), lambda part: b'{"SerialReceived":"%s"}' % part.hex().encode()):
+        decoder = Decoder()
+        events = [event for part in (telegram[:at], telegram[at:]) * 3 for event in decoder.feed_message(wrap(part))]
+        assert [(event.readings[code("1-0:1.7.0")].value, event.checksummed) for event in events] == [(2027, True)] * 3
+
+
+def test_a_crc_in_the_message_of_the_next_telegram_is_still_its_own() -> None:
+    """A bridge that publishes fixed-size chunks: one ends at a telegram's '!', the next holds its CRC and more."""
+    telegram = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(02.027*kW)"])
+    stream = telegram * 3
+    first = telegram.rindex(b"!") + 1
+    for cut in (first, first + 2):
+        decoder = Decoder()
+        events = [*decoder.feed_message(stream[:cut]), *decoder.feed_message(stream[cut:])]
+        assert [(type(event).__name__, getattr(event, "checksummed", None)) for event in events] == [
+            ("Telegram", True)
+        ] * 3

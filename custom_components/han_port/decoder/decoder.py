@@ -504,8 +504,7 @@ class Decoder:
         # next telegram, a reader's status), or would run on into it. Not the message's own end: a telegram
         # split over messages may be cut right after its '!'. The quiet after the last does too (see quiet).
         ended: list[Event] = []
-        p1 = self._framers.p1
-        if p1.awaits_line_end and payload.strip() and not p1.continued_by_crc(payload):
+        if self._messages.ends_p1_telegram(payload):
             ended = self.feed_events(LINE_END)
             self._messages.after_read(self._framers.fed)
         data = self._messages.joined(payload)

@@ -241,12 +241,26 @@ class MessageJoiner:
         """
         if not (self._framers.continued_by(rest) or self._p1_waits_from is not None):
             return False
-        if self._p1_waits_from is not None and self._framers.p1.continued_by_crc(payload):
+        if self._p1_waits_from is not None and self._framers.p1.continued_by_crc(rest):
             return True  # its digits, not hex text ("2F…" would open a telegram)
         if self._hex_frame:
             return True
         decoded = hex_digits(payload)
         return decoded is None or not (decoded[:1] in _FRAME_OPENINGS or is_bare_apdu(decoded))
+
+    def ends_p1_telegram(self, payload: bytes) -> bool:
+        """Whether a message ends a P1 telegram that came up to its '!': one that does not go on with it.
+
+        Read as the telegram was written (raw, or hex text; unwrapped from
+        a bridge's JSON), a message that is not its CRC and line end is the
+        next telegram, or a reader's status.
+        """
+        p1 = self._framers.p1
+        if not p1.awaits_line_end:
+            return False
+        payload = unwrapped(payload)
+        rest = (hex_digits(payload) if self._hex_frame else None) or payload
+        return bool(rest.strip()) and not p1.continued_by_crc(rest)
 
     def after_read(self, message_start: int) -> None:
         """Note that the framers read the message that began at this stream position.

@@ -34,7 +34,9 @@ HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 # and holds nothing but printable characters and line ends.
 _IDENT = re.compile(rb"/[A-Za-z]{3}")
 _IDENT_LENGTH = 4
-_CRC_REST = re.compile(rb"[0-9A-Fa-f]{1,4}\r?\n?")
+# What may follow a telegram's '!' in the next message: its CRC digits and line end (in messages of
+# their own, or with the next telegram after them).
+_CRC_REST = re.compile(rb"[0-9A-Fa-f]{1,4}\r?\n?\Z|[0-9A-Fa-f]{0,4}\r?\n")
 _TEXT = re.compile(rb"[\x20-\x7e\r\n]*")
 # No CRC proves a telegram without one, so it must at least look like one
 # throughout its first lines: identification line (three letters, the baud
@@ -112,8 +114,8 @@ class P1Framer:
         )
 
     def continued_by_crc(self, data: bytes) -> bool:
-        """Whether bytes are the rest of the telegram begun, cut after its '!': CRC digits, and a line end."""
-        return self.awaits_line_end and _CRC_REST.fullmatch(data) is not None
+        """Whether bytes go on with the telegram begun, cut after its '!': CRC digits, and a line end."""
+        return self.awaits_line_end and _CRC_REST.match(data) is not None
 
     @property
     def fed(self) -> int:
