@@ -649,6 +649,21 @@ async def test_reconfigure_refuses_a_port_another_meter_reads(hass: HomeAssistan
     assert tcp_meter.connections == 0
 
 
+async def each_reading_the_others_meter(
+    hass: HomeAssistant, mine: MockConfigEntry, theirs: MockConfigEntry
+) -> ir.IssueRegistry:
+    """Set both entries up, and wait until each has said its address carries the other's meter."""
+    await set_up(hass, mine)
+    await set_up(hass, theirs)
+    issues = ir.async_get(hass)
+    await wait_for(
+        lambda: all(
+            issues.async_get_issue(DOMAIN, f"meter_read_elsewhere_{entry.entry_id}") for entry in (mine, theirs)
+        )
+    )
+    return issues
+
+
 async def test_reconfiguring_one_of_two_swapped_bridges_swaps_both_back(
     hass: HomeAssistant,
     socket_enabled: None,  # noqa: ARG001
@@ -662,14 +677,7 @@ async def test_reconfiguring_one_of_two_swapped_bridges_swaps_both_back(
     second.start_pushing([kamstrup_frame(default_state())])
     mine, theirs = bridge_entry(first.port), bridge_entry(second.port, unique_id=other_meter)
     try:
-        await set_up(hass, mine)
-        await set_up(hass, theirs)
-        issues = ir.async_get(hass)
-        await wait_for(
-            lambda: all(
-                issues.async_get_issue(DOMAIN, f"meter_read_elsewhere_{entry.entry_id}") for entry in (mine, theirs)
-            )
-        )
+        issues = await each_reading_the_others_meter(hass, mine, theirs)
         flow = Flow(hass, await mine.start_reconfigure_flow(hass))
         await flow.submit({"next_step_id": "network"})
         result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: second.port})
@@ -706,14 +714,7 @@ async def test_addresses_of_two_kinds_are_never_swapped(
         domain=DOMAIN, unique_id=METER_ID, title=f"Kamstrup {METER_ID}", data={CONF_DEVICE: pty_meter.path}
     )
     theirs = bridge_entry(tcp_meter.port, unique_id=other_meter)
-    await set_up(hass, mine)
-    await set_up(hass, theirs)
-    issues = ir.async_get(hass)
-    await wait_for(
-        lambda: all(
-            issues.async_get_issue(DOMAIN, f"meter_read_elsewhere_{entry.entry_id}") for entry in (mine, theirs)
-        )
-    )
+    await each_reading_the_others_meter(hass, mine, theirs)
     flow = Flow(hass, await mine.start_reconfigure_flow(hass))
     await flow.submit({"next_step_id": "network"})
     result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
