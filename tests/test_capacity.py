@@ -6,11 +6,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.han_port.const import CONF_MANUFACTURER, DOMAIN
+from custom_components.han_port.capacity import DEFAULT_THRESHOLDS, step_labels
+from custom_components.han_port.const import CONF_CAPACITY_THRESHOLDS, CONF_MANUFACTURER, DOMAIN
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 
 from .meter import sensor
@@ -136,4 +138,36 @@ async def test_a_partial_first_hour_is_never_a_peak(
     coordinator.telegram_received(telegram(1_000.0, 10_001_162.0))
     await hass.async_block_till_done()
     assert float(state(hass, "today_s_peak_hour")) == pytest.approx(1.0)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("stored", "steps"),
+    [
+        # Written by an earlier version from "1, 1.0000000000000002": the steps it meant are one.
+        ("1, 1", ["0-1 kWh", "1+ kWh"]),
+        # Edited by hand into the options: nothing it says is a threshold.
+        ("two, five", step_labels(DEFAULT_THRESHOLDS)),
+    ],
+)
+async def test_capacity_steps_stored_that_the_form_refuses_still_load(
+    hass: HomeAssistant, tcp_meter: TcpMeter, stored: str, steps: list[str]
+) -> None:
+    """An entry whose stored steps no longer read as rising loads with what they can mean, and its meter is read."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="5706567274389702",
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port, CONF_MANUFACTURER: "Kamstrup"},
+        options={CONF_CAPACITY_THRESHOLDS: stored},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    await reader_connected(entry)
+    entry.runtime_data.telegram_received(telegram(2_500.0, 10_000_000.0))
+    await hass.async_block_till_done()
+    found = sensor(hass, "capacity_step")
+    assert found is not None
+    assert found.attributes["options"] == steps
     await hass.config_entries.async_unload(entry.entry_id)

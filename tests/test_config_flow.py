@@ -862,6 +862,28 @@ async def test_options_flow_reloads_once_and_keeps_what_was_typed(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_options_flow_offers_stored_thresholds_as_the_entry_reads_them(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """Steps an earlier version wrote as "1, 1" show as the one step the entry reads, and pass the form unchanged."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="1",
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port},
+        options={CONF_CAPACITY_THRESHOLDS: "1, 1", CONF_CURRENT_TRANSFORMER_RATIO: 1, CONF_PEAK_DAYS: 3},
+    )
+    await load(hass, entry)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert suggested(result, CONF_CAPACITY_THRESHOLDS) == "1"
+    shown = {field: suggested(result, field) for field in (CONF_CURRENT_TRANSFORMER_RATIO, CONF_CAPACITY_THRESHOLDS)}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {**shown, CONF_PEAK_DAYS: 3})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_CAPACITY_THRESHOLDS] == "1"
+    await hass.async_block_till_done()
+    assert entry.runtime_data.energy.tariff.thresholds == (1.0,)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_a_capacity_charge_of_the_users_own_is_asked_for_on_a_second_form(
     hass: HomeAssistant, tcp_meter: TcpMeter
 ) -> None:

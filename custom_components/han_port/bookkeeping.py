@@ -25,7 +25,7 @@ from .capacity import (
     CapacityTariff,
     PeakRule,
     parse_hours,
-    parse_thresholds,
+    stored_thresholds,
 )
 from .const import (
     CONF_CAPACITY_MODEL,
@@ -89,7 +89,7 @@ def _tariff(options: Mapping[str, Any]) -> CapacityTariff:
     return CapacityTariff(
         dt_util.get_default_time_zone(),
         thresholds=(
-            parse_thresholds(str(options[CONF_CAPACITY_THRESHOLDS]))
+            stored_thresholds(str(options[CONF_CAPACITY_THRESHOLDS]))
             if CONF_CAPACITY_THRESHOLDS in options
             else DEFAULT_THRESHOLDS
         ),

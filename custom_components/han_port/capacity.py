@@ -299,6 +299,24 @@ def parse_thresholds(text: str) -> tuple[float, ...]:
     return values
 
 
+def stored_thresholds(text: str) -> tuple[float, ...]:
+    """Read the thresholds an entry's options hold: what the form would refuse is read as it can be meant.
+
+    An earlier version wrote "1, 1.0000000000000002" back as "1, 1", and an
+    edited file may hold anything: the entry loads either way, with the
+    thresholds it names (each once, rising), or the defaults where it names none.
+    """
+    values: set[float] = set()
+    for part in text.replace(";", ",").split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            continue
+        if 0 < value < math.inf:
+            values.add(value)
+    return tuple(sorted(values)) or DEFAULT_THRESHOLDS
+
+
 def format_thresholds(thresholds: tuple[float, ...]) -> str:
     """Write thresholds as users type them: "2, 5, 10"."""
     return ", ".join(_number(value) for value in thresholds)

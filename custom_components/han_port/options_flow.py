@@ -25,11 +25,11 @@ from .capacity import (
     CUSTOM_MODEL,
     DEFAULT_CAPACITY_MODEL,
     DEFAULT_PEAK_DAYS,
-    DEFAULT_THRESHOLDS,
     format_hours,
     format_thresholds,
     parse_hours,
     parse_thresholds,
+    stored_thresholds,
 )
 from .compat import OptionsFlowBase, form_schema, form_schema_with_values
 from .const import (
@@ -92,7 +92,8 @@ class HanPortOptionsFlow(OptionsFlowBase):
             ),
             vol.Required(
                 CONF_CAPACITY_THRESHOLDS,
-                default=options.get(CONF_CAPACITY_THRESHOLDS, format_thresholds(DEFAULT_THRESHOLDS)),
+                # What the entry reads its stored thresholds as: the form refuses no text the entry loads with.
+                default=format_thresholds(stored_thresholds(str(options.get(CONF_CAPACITY_THRESHOLDS, "")))),
             ): TextSelector(),
             vol.Required(CONF_PEAK_DAYS, default=options.get(CONF_PEAK_DAYS, DEFAULT_PEAK_DAYS)): NumberSelector(
                 NumberSelectorConfig(min=1, max=10, step=1, mode=_BOX)
