@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason, Keys, Telegram
-from custom_components.han_port.decoder.decoder import decode_dlms_message
+from custom_components.han_port.decoder.content import decode_dlms_message
 from custom_components.han_port.decoder.hdlc import HdlcMessage
 
 from .corpus import corpus_entries, require_corpus

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from custom_components.han_port.decoder import Decoder, DropReason, Keys, ObisCode, Telegram, Unit
-from custom_components.han_port.decoder.decoder import decode_dlms_message
+from custom_components.han_port.decoder.content import decode_dlms_message
 from custom_components.han_port.decoder.hdlc import HdlcFramer, HdlcMessage
 from custom_components.han_port.decoder.registers import MAX_POWER
 from custom_components.han_port.decoder.resolution import ResolutionLearner

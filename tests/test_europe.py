@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram, mbus_frames
 from custom_components.han_port.decoder.ciphering import P1_AUTHENTICATION_KEY
-from custom_components.han_port.decoder.decoder import _DAMAGED_IN_A_ROW
+from custom_components.han_port.decoder.content import _DAMAGED_IN_A_ROW
 from custom_components.han_port.decoder.partial import MAX_MESSAGES_BETWEEN_PARTS, MAX_PARTS
 from simulator import frames as encoder
 from simulator.frames import MeterState

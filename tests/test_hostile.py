@@ -600,13 +600,13 @@ def test_build_frames_of_the_round_trip_cases_stay_decodable() -> None:
 
 def test_a_programming_error_is_raised_not_dropped_as_undecodable(monkeypatch: pytest.MonkeyPatch) -> None:
     """What the wire can do wrong is a DecodeError; a bug in the decoder is not hidden as an undecodable frame."""
-    from custom_components.han_port.decoder import decoder as decoder_module  # noqa: PLC0415
+    from custom_components.han_port.decoder import content as content_module  # noqa: PLC0415
 
     def broken(_readings: object) -> str | None:
         msg = "float division by zero"
         raise ZeroDivisionError(msg)
 
-    monkeypatch.setattr(decoder_module, "implausible", broken)
+    monkeypatch.setattr(content_module, "implausible", broken)
     decoder = Decoder()
     with pytest.raises(ZeroDivisionError, match="float division by zero"):
         decoder.feed_events(GOOD)

@@ -6,8 +6,9 @@ modules behind them are its insides, free to change.
 """
 
 from .ciphering import P1_AUTHENTICATION_KEY, Keys, is_bare_ciphered
+from .content import Event
 from .crc import crc16_arc, crc16_x25
-from .decoder import Decoder, Event
+from .decoder import Decoder
 from .dlms import strip_llc
 from .hdlc import frame_apdu, hdlc_frame
 from .learned import LearnedListData, LearnedPositionData
