@@ -17,12 +17,14 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .decoder import Decoder, Event
+from .decoder import Decoder
 from .model import DroppedFrame, Telegram
 from .payload import parse_key, read_capture
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
+
+    from .content import Event
 
 _CHUNK = 64 * 1024
 

@@ -175,7 +175,11 @@ class P1Framer:
                 end_mark = buffer.find(END, rejected)
                 text_from = self._text_start(buffer, end_mark)
                 continue
-            pos = self._judge(buffer, start, end_mark, end_mark + 1 + digits, events)
+            raw = bytes(buffer[start : end_mark + 1 + digits])
+            event, length = _judge(raw, end_mark + 1 - start)
+            events.append((self._offset + start, event))
+            self.carries_crc = self.carries_crc or isinstance(event, P1Message)
+            pos = start + length
         else:
             self._skip(buffer, pos, len(buffer))
             pos = len(buffer)
@@ -200,38 +204,6 @@ class P1Framer:
         start = end_mark - _TEXT.match(backwards).end()  # type: ignore[union-attr]  # matches the empty text too
         self._text_before = (self._offset + end_mark, self._offset + start)
         return start
-
-    def _judge(
-        self,
-        buffer: bytearray,
-        start: int,
-        end_mark: int,
-        crc_end: int,
-        events: list[tuple[int, P1Message | DroppedFrame]],
-    ) -> int:
-        """Check the CRC (its digits end at crc_end) of the telegram from start to end_mark; return where to go on."""
-        raw = bytes(buffer[start:crc_end])
-        body_length = end_mark + 1 - start
-        sent = int(raw[body_length:], 16)
-        if crc16_arc(raw[:body_length]) == sent:
-            events.append((self._offset + start, P1Message(raw.decode("ascii", errors="replace"), raw)))
-            self.carries_crc = True
-            return crc_end
-        # A telegram cut short runs on into the next, which begins at the first
-        # '/' after start that opens an identification and the CRC holds from
-        # (a '/' in its own text, a URL's, comes later). When none holds, the
-        # next was damaged too: it is taken to begin at the last identification.
-        holding = (1 + at for at in reversed(crc16_arc_starts(raw[1:body_length], sent)))
-        restart = next((at for at in holding if _IDENT.match(raw, at) is not None), None)
-        if restart is None:
-            restart = raw.rfind(START, 1, body_length)
-            while restart > 0 and _IDENT.match(raw, restart) is None:
-                restart = raw.rfind(START, 1, restart)
-        if restart > 0:
-            events.append(self._drop(start, "P1 telegram cut short by another", raw[:restart]))
-            return start + restart
-        events.append(self._drop(start, "P1 CRC mismatch", raw))
-        return crc_end
 
     def _judge_without_crc(
         self, buffer: bytearray, start: int, end_mark: int, events: list[tuple[int, P1Message | DroppedFrame]]
@@ -264,12 +236,39 @@ class P1Framer:
         return end_mark + 1
 
     def _drop(self, start: int, detail: str, raw: bytes) -> tuple[int, DroppedFrame]:
-        return self._offset + start, DroppedFrame(DropReason.BAD_CHECKSUM, detail, raw)
+        return self._offset + start, _damaged(detail, raw)
 
     def _skip(self, buffer: bytes | bytearray, start: int, end: int) -> None:
         if end > start:
             # Line ends after the CRC are part of the telegram, not noise.
             self.noise_bytes += end - start - buffer.count(b"\r", start, end) - buffer.count(b"\n", start, end)
+
+
+def _judge(raw: bytes, body_length: int) -> tuple[P1Message | DroppedFrame, int]:
+    """Check the CRC of a telegram ('/' to '!' in its first body_length bytes, its CRC's digits after them).
+
+    Return the telegram, or its drop, and how many of its bytes that took.
+    """
+    sent = int(raw[body_length:], 16)
+    if crc16_arc(raw[:body_length]) == sent:
+        return P1Message(raw.decode("ascii", errors="replace"), raw), len(raw)
+    # A telegram cut short runs on into the next, which begins at the first
+    # '/' after its own that opens an identification and the CRC holds from
+    # (a '/' in its own text, a URL's, comes later). When none holds, the
+    # next was damaged too: it is taken to begin at the last identification.
+    holding = (1 + at for at in reversed(crc16_arc_starts(raw[1:body_length], sent)))
+    restart = next((at for at in holding if _IDENT.match(raw, at) is not None), None)
+    if restart is None:
+        restart = raw.rfind(START, 1, body_length)
+        while restart > 0 and _IDENT.match(raw, restart) is None:
+            restart = raw.rfind(START, 1, restart)
+    if restart > 0:
+        return _damaged("P1 telegram cut short by another", raw[:restart]), restart
+    return _damaged("P1 CRC mismatch", raw), len(raw)
+
+
+def _damaged(detail: str, raw: bytes) -> DroppedFrame:
+    return DroppedFrame(DropReason.BAD_CHECKSUM, detail, raw)
 
 
 def _ends_without_crc(before: bytes, after: bytes) -> bool:
