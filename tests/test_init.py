@@ -595,7 +595,7 @@ async def test_a_total_from_before_that_comes_after_the_meter_counted_anew_chang
     energy_register, power = (1, 8, 0), (1, 7, 0)
     tcp_meter.send(kamstrup_frame(default_state(energy_import=12_000), hourly=True))
     await wait_for(lambda: energy_register in coordinator.data.readings)
-    coordinator.seed_total(energy_register, 155_232_510, dt_util.utcnow())
+    coordinator.energy.seed_total(energy_register, 155_232_510, dt_util.utcnow())
     assert coordinator.energy.guard.last(energy_register) == 12_000
     assert value(hass, "energy_import") == "12.0"
     coordinator.energy.keep_live_energy_at_least(power, 155_232_510)

@@ -100,22 +100,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """Why the meter is unavailable, as the connection sensor names it (None while it is read)."""
         self.unread = UnreadTelegrams()
 
-    async def async_load_energy(self) -> None:
-        """Take back the energy state and the replay counters kept over a restart."""
-        await self.energy.async_load()
-
-    async def async_save_energy(self) -> None:
-        """Write the energy state now (on unload)."""
-        await self.energy.store.async_save()
-
     async def _async_update_data(self) -> MeterData:
         # Push only: the reader delivers data; there is nothing to poll.
         return self.data
-
-    @callback
-    def seed_total(self, register: Code, value: float, when: datetime) -> float:
-        """Tell the guard a restored total's last known value; return the total to show, at the current ratio."""
-        return self.energy.seed_total(register, value, when)
 
     @callback
     def telegram_received(self, telegram: Telegram) -> None:
@@ -145,11 +132,6 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if identity != (self.data.manufacturer, self.data.meter_id, self.data.meter_type, self.data.list_version):
             self._update_device(data)
         self.async_set_updated_data(data)
-
-    @callback
-    def keep_holding(self, register: Code) -> bool:
-        """Keep holding a register's last total, as the user decided; False if none is held (answered before)."""
-        return self.energy.held.keep(register)
 
     @callback
     def accept_held_total(self, register: Code) -> bool:

@@ -140,7 +140,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
         ),
         partial(_reader, hass, data),
     )
-    await coordinator.async_load_energy()
+    await coordinator.energy.async_load()
     # Waits for the recorder, which drains its queue only once Home Assistant has started: a task the start
     # waits for would hold it up until the start gives up on it (five minutes at every restart).
     entry.async_create_background_task(hass, coordinator.energy.meter_hours.async_load(), f"{entry.title} meter hours")
@@ -277,5 +277,5 @@ async def async_unload_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> 
     """Stop reading, close the port, and keep the energy state."""
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
-        await entry.runtime_data.async_save_energy()
+        await entry.runtime_data.energy.store.async_save()
     return unloaded

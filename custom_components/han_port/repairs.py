@@ -48,7 +48,7 @@ class HeldRegisterFlow(RepairsFlow):
         if user_input is None:
             return self._confirm("keep_holding")
         coordinator = self._coordinator()
-        if coordinator is None or not coordinator.keep_holding(self._register):
+        if coordinator is None or not coordinator.energy.held.keep(self._register):
             return self.async_abort(reason="not_held")
         return self.async_create_entry(data={})
 

@@ -531,7 +531,7 @@ class HanPortSensor(HanPortEntity, RestoreSensor):
         current-transformer ratio changed since; the higher of what is known is shown.
         """
         divisor = self.entity_description.divisor
-        raw = self.coordinator.seed_total(self.entity_description.register, total, when) / divisor
+        raw = self.coordinator.energy.seed_total(self.entity_description.register, total, when) / divisor
         self._restored = raw if self._restored is None else max(self._restored, raw)
 
     @property
