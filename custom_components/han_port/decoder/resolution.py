@@ -270,12 +270,17 @@ class ResolutionLearner:
         """What was decided, for diagnostics."""
         return [decision for learned in self._meters.values() for decision in learned.decisions.values()]
 
-    def _new_meter(self, meter: str | None, prior: Scaling) -> _Learned:
-        if len(self._meters) >= MAX_METERS:
-            # A line carries one meter: ids beyond a few are damage or an
-            # attack, and must not grow memory. The oldest is forgotten.
-            del self._meters[next(iter(self._meters))]
-        learned = self._meters[meter, prior] = _Learned(meter)
+    def _learned(self, meter: str | None, prior: Scaling) -> _Learned:
+        """Return what is known of a meter, kept as the one heard latest."""
+        learned = self._meters.pop((meter, prior), None)
+        if learned is None:
+            if len(self._meters) >= MAX_METERS:
+                # A line carries one meter: ids beyond a few are damage or an attack, and must not grow
+                # memory. The one heard least lately is forgotten: never the line's own meter, heard every
+                # few seconds, for a stranger now and then.
+                del self._meters[next(iter(self._meters))]
+            learned = _Learned(meter)
+        self._meters[meter, prior] = learned
         return learned
 
     def apply(
@@ -286,7 +291,7 @@ class ResolutionLearner:
         Values whose resolution the evidence contradicts, before enough of it
         confirms the change, are left out rather than shown wrong.
         """
-        learned = self._meters.get((meter, prior)) or self._new_meter(meter, prior)
+        learned = self._learned(meter, prior)
         energy = learned.energy(readings, prior.energy, when)
         pending = learned.pending
         # A meter's lists prove the same every few seconds: voltage and current
