@@ -1,14 +1,14 @@
 """Strangers in a meter's stream: checksum-valid frames of another meter, or that lie, one at a time.
 
 One such frame is dropped or read as what it is; it never changes what is
-known of the meter the line carries: its resolutions.
+known of the meter the line carries: its resolutions, its replay counters.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from custom_components.han_port.decoder import Decoder, ObisCode
+from custom_components.han_port.decoder import Decoder, DroppedFrame, ObisCode, Telegram
 from simulator import frames as encoder
 from simulator.frames import MeterState
 
@@ -17,6 +17,10 @@ from .meter import METER_ID, NORWEGIAN_KAMSTRUP
 ENERGY = ObisCode.parse("1-1:1.8.0")
 START = datetime(2024, 1, 15, 13, 0, 5)
 WATTS = 1703
+
+
+def reasons(events: list[DroppedFrame | Telegram]) -> list[str]:
+    return ["telegram" if isinstance(event, Telegram) else str(event.reason) for event in events]
 
 
 def hourly_in_wh(minute: int, meter_id: str = METER_ID) -> bytes:
@@ -50,3 +54,29 @@ def test_strangers_one_at_a_time_never_make_the_meter_forget_its_energy_resoluti
         assert own.meter_id == METER_ID
         assert own.readings[ENERGY].value == 155_232_510 + round(WATTS * (minute + 1) / 60)
         minute += 2
+
+
+def envelope(counter: int, system_title: bytes = b"KAMEtest") -> bytes:
+    """A plain list in a ciphering envelope that neither encrypts nor tags (security 0x00): its counter proves nothing."""
+    state = MeterState(meter_id=METER_ID, meter_type=NORWEGIAN_KAMSTRUP, moment=START)
+    apdu = encoder.data_notification(encoder.kamstrup_list(state, hourly=False), state.moment)
+    return encoder.hdlc_frames(
+        encoder.glo_cipher(apdu, b"", b"", security=0x00, system_title=system_title, counter=counter)
+    )
+
+
+def test_a_counter_no_key_proves_never_refuses_the_meters_frames() -> None:
+    decoder = Decoder()
+    assert reasons(decoder.feed_events(envelope(1) + envelope(2))) == ["telegram"] * 2
+    # Anyone can write the highest counter into an envelope without a tag.
+    assert reasons(decoder.feed_events(envelope(0xFFFFFFFF))) == ["telegram"]
+    assert reasons(decoder.feed_events(b"".join(envelope(counter) for counter in range(3, 10)))) == ["telegram"] * 7
+    assert decoder.replay_counters == {}
+
+
+def test_a_new_system_title_in_every_envelope_keeps_nothing() -> None:
+    decoder = Decoder()
+    for title in range(1000):
+        decoder.feed(envelope(1, title.to_bytes(8, "big")))
+    assert decoder.telegrams == 1000
+    assert decoder.replay_counters == {}

@@ -206,7 +206,7 @@ class SecurityPolicy:
         Called once the frame has opened and decoded to plausible values, so
         that garbage from a wrong key never raises the mark genuine frames must pass.
         """
-        if ciphering is None:
+        if ciphering is None or not _proves_its_counter(ciphering):
             return
         self._admitted = True  # refused as sent again or not, these keys opened it
         frames = self._frames_since_restart(ciphering)
@@ -232,7 +232,7 @@ class SecurityPolicy:
         """How many frames in a row, this one included, count up from below the mark; None for a counter above it."""
         title, counter = ciphering.system_title, ciphering.invocation_counter
         highest = self._highest.get(title)
-        if highest is None or counter > highest:
+        if highest is None or counter > highest or not _proves_its_counter(ciphering):
             return None
         restart = self._restarts.get(title)
         return restart.frames + 1 if restart is not None and counter > restart.counter else 1
@@ -242,6 +242,17 @@ class SecurityPolicy:
         self._restarts[title] = _Restart(counter, frames)
         msg = f"invocation counter {counter} does not increase (last {self._highest[title]}): a frame sent again"
         raise FrameRefusedError(DropReason.REPLAYED, msg, ciphering)
+
+
+def _proves_its_counter(ciphering: Ciphering) -> bool:
+    """Whether only the keys could have made a frame's invocation counter: its tag covers it, or it deciphers by it.
+
+    The envelope around plaintext (security 0x00) proves nothing: anyone can
+    write any counter there, and one frame with the highest would refuse the
+    meter's own as sent again, and a new system title in each would be kept
+    without end.
+    """
+    return ciphering.encrypted or ciphering.authenticated
 
 
 def is_bare_ciphered(raw: bytes) -> bool:
