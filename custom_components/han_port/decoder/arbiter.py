@@ -20,7 +20,9 @@ from being silenced by one stranger:
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from enum import StrEnum
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from .hdlc import FLAG as HDLC_FLAG
@@ -75,6 +77,9 @@ class Arbiter:
         """The format the stream has proven to carry; None until a message proves one."""
         self._claims: list[Claim] = []
         self._owners: list[str] = []  # the framer each claim is of, at the same index
+        # By framer, the other framers' claims by where they begin, and the furthest any of them up to each reaches:
+        # what carried looks up, made once for all the messages of a chunk (None: claims changed since).
+        self._others: dict[str, tuple[list[int], list[int]]] | None = None
         self._framed_to = 0  # where the last frame claimed ends
         # The other format proven in a row since the stream's own last proved itself, and how often.
         self._other: Framing | None = None
@@ -83,6 +88,7 @@ class Arbiter:
 
     def claim(self, claims: Iterable[Claim], owner: str) -> None:
         """Record bytes that frames of one framer (owner) whose header held have taken, resolved or not."""
+        self._others = None
         for claim in claims:
             self._claims.append(claim)
             self._owners.append(owner)
@@ -97,6 +103,7 @@ class Arbiter:
 
     def forget_before(self, position: int) -> None:
         """Forget claims that end before position: no framer still holds bytes they cover."""
+        self._others = None
         kept = [index for index, claim in enumerate(self._claims) if claim[1] > position]
         self._claims = [self._claims[index] for index in kept]
         self._owners = [self._owners[index] for index in kept]
@@ -116,8 +123,28 @@ class Arbiter:
 
     def carried(self, position: int, owner: str, pending: Iterable[Claim] = ()) -> bool:
         """Whether a frame of owner begins inside another framer's frame (claimed, or pending): that frame's content."""
-        others = (claim for claim, other in zip(self._claims, self._owners, strict=True) if other != owner)
-        return any(first < position < after for first, after in (*others, *pending))
+        if any(first < position < after for first, after in pending):
+            return True
+        starts, reaches = self._claims_of_others(owner)
+        before = bisect_left(starts, position)  # the claims that begin before position
+        return before > 0 and reaches[before - 1] > position
+
+    def _claims_of_others(self, owner: str) -> tuple[list[int], list[int]]:
+        """Other framers' claims than owner's, by where they begin, and the furthest end of each and those before it.
+
+        A chunk of many small frames asks of each: read claim by claim, its cost grew with the square of the
+        frames (up to MAX_CLAIMS claims each).
+        """
+        if self._others is None:
+            self._others = {}
+        found = self._others.get(owner)
+        if found is None:
+            others = sorted(claim for claim, other in zip(self._claims, self._owners, strict=True) if other != owner)
+            found = self._others[owner] = (
+                [first for first, _ in others],
+                list(accumulate((after for _, after in others), max)),
+            )
+        return found
 
     def proven(self, framing: Framing, *, whole: bool = True, outweighs: bool = True, own: bool = False) -> bool:
         """Take a message that proved itself; return whether it is read as the stream's.
