@@ -1,14 +1,14 @@
 """Strangers in a meter's stream: checksum-valid frames of another meter, or that lie, one at a time.
 
 One such frame is dropped or read as what it is; it never changes what is
-known of the meter the line carries: its resolutions, its replay counters.
+known of the meter the line carries: its resolutions, its replay counters, the table its list is read by.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from custom_components.han_port.decoder import Decoder, DroppedFrame, ObisCode, Telegram
+from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason, ObisCode, Telegram
 from simulator import frames as encoder
 from simulator.frames import MeterState
 
@@ -80,3 +80,39 @@ def test_a_new_system_title_in_every_envelope_keeps_nothing() -> None:
         decoder.feed(envelope(1, title.to_bytes(8, "big")))
     assert decoder.telegrams == 1000
     assert decoder.replay_counters == {}
+
+
+def am550_push(step: int, meter_id: str = "12345678", phase_powers: tuple[int, int, int] = (500, 700, 503)) -> bytes:
+    """An Iskraemeco AM550 push, read by its table, of the power the phases carry."""
+    state = MeterState(
+        meter_id=meter_id,
+        moment=START + timedelta(seconds=10 * step),
+        power_import=sum(phase_powers),
+        phase_powers=phase_powers,
+    )
+    return encoder.hdlc_frames(encoder.data_notification(encoder.iskraemeco_list(state), state.moment))
+
+
+def test_another_meters_frame_that_breaks_physics_never_turns_the_meters_table_off() -> None:
+    """One checksum-valid AM550 push of another meter, its phases' parts not adding up: dropped alone.
+
+    Before, it turned the table off for good: the line's meter was dropped as a list still being learned, and
+    what no physics proves (its export, its reactive powers) was never shown again.
+    """
+    decoder = Decoder()
+    assert reasons(decoder.feed_events(b"".join(am550_push(step) for step in range(3)))) == ["telegram"] * 3
+    (stranger,) = decoder.feed_events(am550_push(3, meter_id="87654321", phase_powers=(60_500, 700, 503)))
+    assert isinstance(stranger, DroppedFrame)
+    assert stranger.reason is DropReason.IMPLAUSIBLE
+    after = [event for step in range(4, 8) for event in decoder.feed_events(am550_push(step))]
+    assert [event.meter_id for event in after if isinstance(event, Telegram)] == ["12345678"] * 4
+    assert decoder.refuted_tables == []
+    # Such strangers one at a time, the meter's own pushes between them, never add up to a verdict either;
+    # three among five pushes do, as for pushes without a checksum.
+    for step in range(8, 26, 3):
+        decoder.feed_events(am550_push(step, meter_id="87654321", phase_powers=(60_500, 700, 503)))
+        assert reasons(decoder.feed_events(am550_push(step + 1) + am550_push(step + 2))) == ["telegram"] * 2
+    assert decoder.refuted_tables == []
+    # The meter's own push that breaks physics still shows the table does not know its list.
+    decoder.feed_events(am550_push(26, phase_powers=(60_500, 700, 503)))
+    assert decoder.refuted_tables == ["Iskraemeco"]

@@ -134,7 +134,7 @@ def _take_apart(notification: Notification, lists: ListLearner | None, *, checke
         if lists is None:
             raise
         if unlisted.refuted is not None:
-            lists.judge(unlisted.refuted, None, checked=checked)
+            lists.judge(unlisted.refuted, None, checked=checked, meter=unlisted.meter)
             if unlisted.refuted not in lists.distrusted:
                 raise  # one telegram its table cannot read: dropped alone, the next read by the table again
         return lists.take_apart(unlisted.items, notification.date_time)

@@ -450,18 +450,26 @@ class ListLearner:
         """What physics found of the tables' readings so far, for the next reading to be judged by."""
         return TableJudgement(self.distrusted, dict(self._read))
 
-    def judge(self, layout: PositionalLayout, read: TableRead | None, *, checked: bool) -> None:
+    def judge(
+        self, layout: PositionalLayout, read: TableRead | None, *, checked: bool, meter: str | None = None
+    ) -> None:
         """Take physics' verdict on a table's reading of one telegram (checked: its checksum or tag held).
 
         read: what the reading left for the next telegram to be judged by; None: physics refuted it.
+        meter: the meter number the refuted reading names. A checked telegram that names another meter than
+        the one the table read last proves nothing of this meter's list: a stranger's frame, or one that lies,
+        refutes the table only as an unchecked one does, when it recurs.
         """
         holds = read is not None
         verdicts = self._verdicts.setdefault(layout, deque(maxlen=TABLE_VERDICTS))
-        if not checked:
+        last = self._read.get(layout)
+        stranger = meter is not None and last is not None and last.meter is not None and meter != last.meter
+        decisive = checked and not stranger
+        if not decisive or holds:
             verdicts.append(holds)
-        elif read is not None:
+        if checked and read is not None:
             self._read[layout] = read
-        if not holds and (checked or verdicts.count(False) >= TABLE_REFUTED):
+        if not holds and (decisive or verdicts.count(False) >= TABLE_REFUTED):
             self._refuted.add(layout)
 
     def take_apart(self, items: tuple[Data, ...], when: datetime | None) -> VendorList:

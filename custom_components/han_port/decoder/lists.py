@@ -370,6 +370,16 @@ class UnlistedPositionalListError(DecodeError):
         super().__init__(f"unknown list of {len(items)} values without OBIS codes (list version {version}): {why}")
         self.items = items
         self.refuted = refuted
+        self.meter = None if refuted is None else _meter_number(refuted, items)
+        """The meter number the refuted table reads in the list, if it reads one."""
+
+
+def _meter_number(layout: PositionalLayout, items: tuple[Data, ...]) -> str | None:
+    """Return the meter number a layout reads in a list, if it places one and the list sends it as text."""
+    if METER_NUMBER_CODE not in layout.codes:
+        return None
+    meter = items[layout.codes.index(METER_NUMBER_CODE)]
+    return text(meter) if isinstance(meter, str | bytes) else None
 
 
 def _numbers(values: Mapping[ObisCode, Data], codes: tuple[ObisCode, ...]) -> tuple[float, ...] | None:
@@ -406,8 +416,7 @@ def _table_read(layout: PositionalLayout, items: tuple[Data, ...], judged: Table
     values = {code: value for code, value in zip(layout.codes, items, strict=True) if code is not None}
     reading = _table_reading(values)
     totals = tuple(_number(values[code]) for code in layout.totals)
-    meter = values.get(METER_NUMBER_CODE)
-    meter_number = text(meter) if isinstance(meter, str | bytes) else None
+    meter_number = _meter_number(layout, items)
     if (
         layout in judged.distrusted
         or reading is None
