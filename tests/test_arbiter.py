@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram, hdlc_frame, mbus_frames
-from custom_components.han_port.decoder.arbiter import FORMAT_CHANGE_EVIDENCE, FRAMES_QUIET_BYTES
+from custom_components.han_port.decoder.arbiter import FORMAT_CHANGE_EVIDENCE, FRAMES_QUIET_BYTES, Arbiter
 from custom_components.han_port.decoder.crc import crc16_arc
 from custom_components.han_port.decoder.hdlc import FLAG
 from custom_components.han_port.decoder.hdlc import reseal as reseal_hdlc
@@ -600,3 +600,32 @@ def test_a_long_first_frame_whose_flag_and_a_value_were_damaged_hands_over_nothi
     decoder = Decoder()
     events = [event for at in range(0, len(stream), chunk) for event in decoder.feed_events(stream[at : at + chunk])]
     assert powers(events) == [SENT + 1, SENT + 2, SENT + 3]
+
+
+def _agrees(arbiter: Arbiter, claims: list[tuple[int, int, str]], pending: list[tuple[int, int]]) -> bool:
+    """Whether the arbiter says a frame is carried exactly where a claim of another framer, or one pending, holds it."""
+    for owner in ("hdlc", "mbus", "p1"):
+        for position in range(250):
+            held = any(first < position < after for first, after, other in claims if other != owner)
+            held = held or any(first < position < after for first, after in pending)
+            if arbiter.carried(position, owner, pending) is not held:
+                return False
+    return True
+
+
+def test_a_frame_is_carried_exactly_where_another_framers_claim_holds_it() -> None:
+    """Random claims of three framers, asked of between claims and after some are forgotten: as each claim says."""
+    rng = random.Random(7)
+    for _ in range(100):
+        arbiter = Arbiter()
+        claims: list[tuple[int, int, str]] = []
+        pending = [(first, first + 5) for first in rng.sample(range(200), 2)]
+        for _ in range(rng.randrange(1, 12)):
+            first = rng.randrange(0, 200)
+            claim = (first, first + rng.randrange(1, 40), rng.choice(("hdlc", "mbus", "p1")))
+            claims.append(claim)
+            arbiter.claim([claim[:2]], claim[2])
+            assert _agrees(arbiter, claims, pending)
+        forgotten = rng.randrange(0, 240)
+        arbiter.forget_before(forgotten)
+        assert _agrees(arbiter, [claim for claim in claims if claim[1] > forgotten], pending)
