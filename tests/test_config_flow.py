@@ -588,6 +588,39 @@ async def test_reconfigure_from_a_bridge_to_a_serial_port(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_a_loaded_entry_moved_by_a_reconfigure_is_set_up_once(
+    hass: HomeAssistant, tcp_meter: TcpMeter, pty_meter: PtyMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The flow reloads the entry it changed; nothing reloads it a second time (the port would open twice).
+
+    On releases whose options flow does not reload by itself, the entry's update listener follows its
+    options alone, not every change of its data.
+    """
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=METER_ID, data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    await load(hass, entry)
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    setups = 0
+    real_setup = entry_module.async_setup_entry
+
+    async def counted(hass: HomeAssistant, entry: Any) -> bool:
+        nonlocal setups
+        setups += 1
+        return await real_setup(hass, entry)
+
+    monkeypatch.setattr(entry_module, "async_setup_entry", counted)
+    pty_meter.start_pushing([kamstrup_frame(default_state())])
+    flow = Flow(hass, await entry.start_reconfigure_flow(hass))
+    await flow.submit({"next_step_id": "serial"})
+    result = await flow.submit({CONF_DEVICE: pty_meter.path})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reconfigure_successful")
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.data[CONF_DEVICE] == pty_meter.path
+    assert setups == 1
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_reconfigure_from_one_serial_adapter_to_another_tries_the_meters_settings_first(
     hass: HomeAssistant, pty_meter: PtyMeter, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -151,7 +151,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
     # The task ends with the entry: unload cancels it, which closes the port.
     entry.async_create_background_task(hass, coordinator.reader.run(), f"{entry.title} reader")
     if not OPTIONS_FLOW_RELOADS:
-        entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+        entry.async_on_unload(entry.add_update_listener(partial(_async_options_updated, dict(entry.options))))
     return True
 
 
@@ -268,9 +268,15 @@ async def async_remove_config_entry_device(
     return True
 
 
-async def _async_options_updated(hass: HomeAssistant, entry: HanPortConfigEntry) -> None:
-    """Apply new options on releases whose options flow does not reload by itself."""
-    await hass.config_entries.async_reload(entry.entry_id)
+async def _async_options_updated(set_up_with: dict[str, Any], hass: HomeAssistant, entry: HanPortConfigEntry) -> None:
+    """Apply new options on releases whose options flow does not reload by itself, as the newer ones do.
+
+    The listener hears every change of the entry: a change of its data alone
+    comes with a reload of its own (a reconfigure, a reauth, a replaced
+    meter), which a second one would follow, opening the port twice.
+    """
+    if dict(entry.options) != set_up_with:
+        await hass.config_entries.async_reload(entry.entry_id)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> bool:
