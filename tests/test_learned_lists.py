@@ -21,7 +21,7 @@ from .corpus import corpus_entries, require_corpus
 from .test_decoder_roundtrip import AUTH_KEY, KEY, LANDIS_GYR_TITLE
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from custom_components.han_port.decoder import Event
 
@@ -147,6 +147,33 @@ def test_energy_and_tariffs_are_proven_by_the_power_integral() -> None:
     assert "grew" in evidence["1-0:1.8.0.255"]
     assert "add up to the import register" in evidence["1-0:1.8.1.255"]
     assert learned["shown"] is True
+
+
+@pytest.mark.parametrize(
+    ("damaged_at", "damage"),
+    [
+        # Before the voltages are proven: one phase's voltage ten times what it is.
+        (1, lambda state: replace(state, voltages=(state.voltages[0] * 10, *state.voltages[1:]))),
+        # Before the register is proven: its count a little lower for one telegram.
+        (40, lambda state: replace(state, energy_import=state.energy_import - 500)),
+    ],
+    ids=["a voltage", "the import register"],
+)
+def test_one_lying_telegram_while_a_list_is_learned_costs_that_telegram_and_a_while(
+    damaged_at: int, damage: Callable[[MeterState], MeterState]
+) -> None:
+    """One telegram whose value lies (damaged, or a stranger's) delays what it refutes: it never refutes it for good."""
+    fields = mixed(AM550_FIELDS + ENERGY_FIELDS, seed=3)
+    truth = list(states(600))
+    sent = [damage(state) if number == damaged_at else state for number, state in enumerate(truth)]
+    telegrams = [
+        event for event in feed(Decoder(), [push(state, fields) for state in sent]) if isinstance(event, Telegram)
+    ]
+    by_moment = {state.moment: expected(state, energy=True) for state in truth}
+    for telegram in telegrams:  # never a wrong value: the lie is no reading
+        values = shown(telegram)
+        assert values == pytest.approx({code: by_moment[telegram.timestamp][code] for code in values})
+    assert shown(telegrams[-1]) == pytest.approx(expected(truth[-1], energy=True))
 
 
 def test_a_15_minute_list_with_its_own_clock() -> None:

@@ -79,25 +79,59 @@ def at(raw: float, exponent: int) -> float:
     return raw * 10.0**exponent
 
 
+# A position's span covers this many telegrams at least, and twice as many at most: long enough that what it
+# proves (a voltage steady, a total that only grows) held for a while, short enough that one value that lies
+# (damaged on the line, or a stranger's) is forgotten, and delays a proof rather than refuting it for good.
+SPAN_TELEGRAMS = 60
+
+
 @dataclass(slots=True)
-class Span:
-    """What one numeric position held over the telegrams so far."""
+class _Stretch:
+    """What a position held over a stretch of telegrams."""
 
     low: float
     high: float
-    grows: bool = True
-    """Never smaller than the telegram before: a register's total."""
+    grows: bool
+    telegrams: int = 1
+
+
+@dataclass(slots=True)
+class Span:
+    """What one numeric position held over the recent telegrams: the stretch now, and the one before it."""
+
+    now: _Stretch
+    before: _Stretch | None = None
     last: float = 0.0
 
     @classmethod
     def first(cls, value: float) -> Span:
         """Start from a position's first value."""
-        return cls(value, value, last=value)
+        return cls(_Stretch(value, value, grows=True), last=value)
+
+    @property
+    def low(self) -> float:
+        """The lowest value of the recent telegrams."""
+        return self.now.low if self.before is None else min(self.now.low, self.before.low)
+
+    @property
+    def high(self) -> float:
+        """The highest value of the recent telegrams."""
+        return self.now.high if self.before is None else max(self.now.high, self.before.high)
+
+    @property
+    def grows(self) -> bool:
+        """Whether no recent telegram held less than the one before it: a register's total."""
+        return self.now.grows and (self.before is None or self.before.grows)
 
     def add(self, value: float) -> None:
         """Take a telegram's value in."""
-        self.low, self.high = min(self.low, value), max(self.high, value)
-        self.grows = self.grows and value >= self.last
+        grows = value >= self.last
+        now = self.now
+        if now.telegrams >= SPAN_TELEGRAMS:
+            self.before, self.now = now, _Stretch(value, value, grows)
+        else:
+            now.low, now.high, now.grows = min(now.low, value), max(now.high, value), now.grows and grows
+            now.telegrams += 1
         self.last = value
 
 
@@ -123,8 +157,10 @@ def the_voltages(spans: Mapping[int, Span]) -> tuple[tuple[int, ...], int] | Non
     Three steady values near nominal that agree now are a grid's phases,
     when no other three are: a fourth steady value in range (a threshold, a
     setting) leaves them the phases. One or two values in range are the
-    voltages only when nothing else anywhere lies in a voltage range: a lone
-    value may be a steady load's watts or a setting.
+    voltages only when nothing else anywhere lies in a voltage range, steady
+    or not: a lone value may be a steady load's watts or a setting, and a
+    phase whose values one telegram spoiled (damaged, or a stranger's) is a
+    phase all the same.
     """
     candidates = [
         (members, exponent)
@@ -142,9 +178,22 @@ def the_voltages(spans: Mapping[int, Span]) -> tuple[tuple[int, ...], int] | Non
     ]
     if triples:
         return triples[0] if len(triples) == 1 else None
-    if len(candidates) == 1 and len(candidates[0][0]) < _THREE_PHASES and _agree(spans, candidates[0][0]):
+    if len(candidates) != 1:
+        return None
+    members, exponent = candidates[0]
+    if len(members) < _THREE_PHASES and _agree(spans, members) and not _near_nominal_now(spans, exponent, members):
         return candidates[0]
     return None
+
+
+def _near_nominal_now(spans: Mapping[int, Span], exponent: int, members: Sequence[int]) -> bool:
+    """Whether a position other than members holds a voltage now, at their resolution, steady or not."""
+    return any(
+        low <= at(span.last, exponent) <= high
+        for index, span in spans.items()
+        if index not in members
+        for low, high in VOLTAGE_RANGES
+    )
 
 
 @dataclass(frozen=True, slots=True)
