@@ -9,11 +9,13 @@ import pytest
 
 from custom_components.han_port.capacity import (
     CAPACITY_MODELS,
+    DEFAULT_THRESHOLDS,
     CapacityTariff,
     format_thresholds,
     parse_thresholds,
     step_label,
     step_labels,
+    stored_thresholds,
 )
 from custom_components.han_port.energy import (
     NEW_SEQUENCE_TELEGRAMS,
@@ -200,12 +202,35 @@ def test_steps_and_thresholds() -> None:
     assert step_label(1.99, thresholds) == "0-2 kWh"
     assert step_label(2.0, thresholds) == "2-5 kWh"
     assert step_label(12.0, thresholds) == "10+ kWh"
-    for bad in ("", "5, 2", "0, 1", "two", "nan", "2, nan", "2, 5, inf"):
+    # 1e306 kWh is a finite number, but not in Wh, as the tariff weighs it.
+    for bad in ("", "5, 2", "0, 1", "two", "nan", "2, nan", "2, 5, inf", "2, 1e306"):
         with pytest.raises(ValueError, match=r"thresholds|could not convert"):
             parse_thresholds(bad)
     # Written back as typed, every digit kept: what the options keep must read back the same, and still rise.
     for typed in ("2.5, 2.5000001, 10", "1234567, 2345678", "2, 5, 10", "1, 1.0000000000000002", "1e-300, 1e+300"):
         assert format_thresholds(parse_thresholds(typed)) == typed
+
+
+@pytest.mark.parametrize(
+    ("stored", "thresholds"),
+    [
+        ("1, 1", (1.0,)),  # as an earlier version wrote "1, 1.0000000000000002"
+        ("5, 2", (2.0, 5.0)),
+        ("2;5;;10", (2.0, 5.0, 10.0)),
+        # Where a part is no threshold, none of it is taken: the defaults, never part of what was meant.
+        ("2, five", DEFAULT_THRESHOLDS),
+        ("2, nan, 5", DEFAULT_THRESHOLDS),
+        ("2, 1e306", DEFAULT_THRESHOLDS),
+        ("-1", DEFAULT_THRESHOLDS),
+        ("0", DEFAULT_THRESHOLDS),
+        ("inf", DEFAULT_THRESHOLDS),
+        ("", DEFAULT_THRESHOLDS),
+    ],
+)
+def test_thresholds_stored_are_read_as_they_can_be_meant(stored: str, thresholds: tuple[float, ...]) -> None:
+    assert stored_thresholds(stored) == thresholds
+    # What the options form then offers, it accepts.
+    assert parse_thresholds(format_thresholds(stored_thresholds(stored))) == thresholds
 
 
 def test_gaps_longer_than_the_readers_silence_are_not_integrated() -> None:

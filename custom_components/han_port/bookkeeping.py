@@ -21,7 +21,6 @@ from .capacity import (
     CUSTOM_MODEL,
     DEFAULT_CAPACITY_MODEL,
     DEFAULT_PEAK_DAYS,
-    DEFAULT_THRESHOLDS,
     CapacityTariff,
     PeakRule,
     parse_hours,
@@ -88,11 +87,7 @@ def _tariff(options: Mapping[str, Any]) -> CapacityTariff:
     """Make the capacity tariff the entry's options set (the defaults where none are set)."""
     return CapacityTariff(
         dt_util.get_default_time_zone(),
-        thresholds=(
-            stored_thresholds(str(options[CONF_CAPACITY_THRESHOLDS]))
-            if CONF_CAPACITY_THRESHOLDS in options
-            else DEFAULT_THRESHOLDS
-        ),
+        thresholds=stored_thresholds(str(options.get(CONF_CAPACITY_THRESHOLDS, ""))),
         peak_days=int(options.get(CONF_PEAK_DAYS, DEFAULT_PEAK_DAYS)),
         rule=peak_rule(options),
     )

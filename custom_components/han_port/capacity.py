@@ -292,9 +292,19 @@ def step_label(kilowatt_hours: float, thresholds: tuple[float, ...]) -> str:
 
 def parse_thresholds(text: str) -> tuple[float, ...]:
     """Read "2, 5, 10" as rising thresholds; ValueError when they are not (float also reads "nan" and "inf")."""
-    values = tuple(float(part) for part in text.replace(";", ",").split(",") if part.strip())
-    if not values or not all(0 < value < math.inf for value in values) or list(values) != sorted(set(values)):
+    values = _thresholds(text)
+    if not values or list(values) != sorted(set(values)):
         msg = "thresholds must be positive, finite and rising"
+        raise ValueError(msg)
+    return values
+
+
+def _thresholds(text: str) -> tuple[float, ...]:
+    """Read each threshold of "2, 5; 10"; ValueError for one that is no positive number of kWh a tariff can count to."""
+    values = tuple(float(part) for part in text.replace(";", ",").split(",") if part.strip())
+    # In Wh, as the tariff weighs them, each must still be a finite number.
+    if not all(0 < value * 1000 < math.inf for value in values):
+        msg = "thresholds must be positive and finite"
         raise ValueError(msg)
     return values
 
@@ -302,19 +312,16 @@ def parse_thresholds(text: str) -> tuple[float, ...]:
 def stored_thresholds(text: str) -> tuple[float, ...]:
     """Read the thresholds an entry's options hold: what the form would refuse is read as it can be meant.
 
-    An earlier version wrote "1, 1.0000000000000002" back as "1, 1", and an
-    edited file may hold anything: the entry loads either way, with the
-    thresholds it names (each once, rising), or the defaults where it names none.
+    An earlier version wrote "1, 1.0000000000000002" back as "1, 1": the
+    thresholds named are read each once, rising. An edited file may hold
+    anything: where a part is no threshold, the entry loads with the
+    defaults, never with part of what was meant.
     """
-    values: set[float] = set()
-    for part in text.replace(";", ",").split(","):
-        try:
-            value = float(part)
-        except ValueError:
-            continue
-        if 0 < value < math.inf:
-            values.add(value)
-    return tuple(sorted(values)) or DEFAULT_THRESHOLDS
+    try:
+        values = _thresholds(text)
+    except ValueError:
+        return DEFAULT_THRESHOLDS
+    return tuple(sorted(set(values))) or DEFAULT_THRESHOLDS
 
 
 def format_thresholds(thresholds: tuple[float, ...]) -> str:

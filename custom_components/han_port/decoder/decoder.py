@@ -11,7 +11,7 @@ from .framers import Framers, MessageJoiner
 from .model import DroppedFrame, DropReason, Telegram
 from .p1 import LINE_END
 from .payload import MAX_MESSAGE_BYTES, describe, is_bare_apdu
-from .stream import StreamDecoder
+from .stream import FramedMessageReader
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -46,7 +46,7 @@ class Decoder:
         """Create a decoder; keys are needed only for ciphered (Danish) meters."""
         self._content = ContentDecoder(Keys(key, auth_key))
         self._framers = Framers()
-        self._stream = StreamDecoder(self._framers, self._content)
+        self._stream = FramedMessageReader(self._framers, self._content)
         self._messages = MessageJoiner(self._framers)
         self.telegrams = 0
         """Telegrams decoded so far."""
@@ -110,7 +110,7 @@ class Decoder:
 
     def feed_events(self, data: bytes) -> list[Event]:
         """Add bytes; return completed telegrams and dropped frames, in stream order."""
-        return self._taken(self._framers.frame(data))
+        return self._events_of(self._framers.frame(data))
 
     def quiet(self) -> list[Event]:
         """Say the line fell quiet (pushes come seconds apart, their bytes without a pause); return what it ends.
@@ -120,7 +120,7 @@ class Decoder:
         ends there: its line end was lost, or a message transport stripped
         it. All else begun goes on.
         """
-        events = self._taken(self._framers.flush())
+        events = self._events_of(self._framers.flush())
         if self._framers.p1.awaits_line_end:
             events += self.feed_events(LINE_END)
         return events
@@ -192,7 +192,7 @@ class Decoder:
             events.append(self._counted(_unrecognised(payload, what)))
         return events
 
-    def _taken(self, found: list[Framed]) -> list[Event]:
+    def _events_of(self, found: list[Framed]) -> list[Event]:
         """Decode, or drop, what the framers found, and count it."""
         return [self._counted(event) for framed in found if (event := self._stream.take(framed)) is not None]
 

@@ -176,7 +176,7 @@ class P1Framer:
                 text_from = self._text_start(buffer, end_mark)
                 continue
             raw = bytes(buffer[start : end_mark + 1 + digits])
-            event, length = _judge(raw, end_mark + 1 - start)
+            event, length = _judge_crc(raw, end_mark + 1 - start)
             events.append((self._offset + start, event))
             self.carries_crc = self.carries_crc or isinstance(event, P1Message)
             pos = start + length
@@ -244,10 +244,11 @@ class P1Framer:
             self.noise_bytes += end - start - buffer.count(b"\r", start, end) - buffer.count(b"\n", start, end)
 
 
-def _judge(raw: bytes, body_length: int) -> tuple[P1Message | DroppedFrame, int]:
+def _judge_crc(raw: bytes, body_length: int) -> tuple[P1Message | DroppedFrame, int]:
     """Check the CRC of a telegram ('/' to '!' in its first body_length bytes, its CRC's digits after them).
 
-    Return the telegram, or its drop, and how many of its bytes that took.
+    Return the telegram, or its drop, and how many of raw's bytes it used up
+    (after a telegram cut short, the rest is read again).
     """
     sent = int(raw[body_length:], 16)
     if crc16_arc(raw[:body_length]) == sent:

@@ -31,8 +31,8 @@ _KINDS: dict[type[DlmsMessage | P1Message], str] = {
 }
 
 
-class StreamDecoder:
-    """Decodes what the framers find in one stream: as the stream's own, as a stranger's, or as no message at all."""
+class FramedMessageReader:
+    """Reads what the framers find in one stream as the stream's own (decoded), a stranger's, or no message at all."""
 
     def __init__(self, framers: Framers, content: ContentDecoder) -> None:
         """Read what these framers find, and decode what is the stream's with this content decoder."""
@@ -42,7 +42,12 @@ class StreamDecoder:
         self._bare_title = b""
 
     def take(self, framed: Framed) -> Event | None:
-        """Decode, or drop, what a framer found; None for a block of a longer APDU (its event comes with the last)."""
+        """Decode, or drop, what a framer found.
+
+        None for a block of a longer APDU (its event comes with the last), a
+        drop in a format the stream does not carry, and a chance pattern in
+        the bytes of the stream's own format.
+        """
         if self._framers.in_untaken_frame(framed):
             ciphered = framed[2]
             if isinstance(ciphered, GloMessage) and tag_holds(ciphered, self._content.keys):
