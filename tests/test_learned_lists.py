@@ -176,6 +176,35 @@ def test_one_lying_telegram_while_a_list_is_learned_costs_that_telegram_and_a_wh
     assert shown(telegrams[-1]) == pytest.approx(expected(truth[-1], energy=True))
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda state: replace(state, power_import=state.power_import * 4),
+        lambda state: replace(state, phase_powers=(state.phase_powers[0], state.phase_powers[1] * 100, 0)),
+        lambda state: replace(state, currents=(state.currents[0] / 10, *state.currents[1:])),
+    ],
+    ids=["the power", "its phases' parts", "a current"],
+)
+def test_a_telegram_of_a_learned_list_whose_values_break_its_physics_is_dropped(
+    damage: Callable[[MeterState], MeterState],
+) -> None:
+    """Once a list is shown, each telegram's power must still be its phases' parts, carried by their U·I.
+
+    A bare push has no checksum, and a frame may pass its own and still lie: the one that breaks the physics
+    that proved the list is dropped as implausible, and costs nothing after it.
+    """
+    fields = mixed(AM550_FIELDS, seed=7)
+    truth = list(states(40))
+    sent = [damage(state) if number == 30 else state for number, state in enumerate(truth)]
+    events = feed(Decoder(), [push(state, fields) for state in sent])
+    by_moment = {event.timestamp: event for event in events if isinstance(event, Telegram)}
+    assert truth[29].moment in by_moment
+    assert truth[30].moment not in by_moment
+    assert shown(by_moment[truth[31].moment]) == pytest.approx(expected(truth[31]))
+    drops = [event for event in events[-10:] if isinstance(event, DroppedFrame)]
+    assert [drop.reason for drop in drops] == [DropReason.IMPLAUSIBLE]
+
+
 def test_a_15_minute_list_with_its_own_clock() -> None:
     fields = mixed(("clock", "meter_id", "energy_import", "power_import", *AM550_FIELDS[6:15]), seed=11)
     truth = list(states(14, step=timedelta(minutes=15), seed=5))

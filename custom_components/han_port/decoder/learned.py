@@ -44,7 +44,7 @@ from .lists import (
     VendorList,
     maker_by_system_title,
 )
-from .model import DecodeError, ListNotLearnedError
+from .model import DecodeError, DropReason, FrameRefusedError, ListNotLearnedError
 from .obis import ObisCode
 from .proofs import (
     MIN_EVIDENCE_POWER,
@@ -56,6 +56,7 @@ from .proofs import (
     carries,
     grown_registers,
     import_register,
+    power_holds,
     power_readings,
     the_voltages,
 )
@@ -240,13 +241,32 @@ class _Shape:
             f" waiting for {self.waiting}"
         )
 
-    def observe(self, items: tuple[Data, ...], when: datetime | None) -> None:
-        """Weigh a telegram's values against what is proven so far."""
-        numbers = {
+    def numbers(self, items: tuple[Data, ...]) -> Numbers:
+        """Return a telegram's numeric values, raw, by position."""
+        return {
             index: float(value)
             for index, value in enumerate(items)
             if self.kinds[index] == NUMBER and isinstance(value, int | float)
         }
+
+    def power_holds(self, numbers: Numbers) -> bool:
+        """Whether a telegram's power, by the positions proven, is still what every meter's is (see power_holds).
+
+        A telegram that misses one of those values cannot be weighed, and passes.
+        """
+        total = self.position_of(ACTIVE_IMPORT)
+        volts = self._positions(PHASE_VOLTAGES)
+        currents = self._positions(PHASE_CURRENTS)
+        phases = self._positions(PHASE_IMPORT_POWERS)
+        if total is None or not currents or len(currents) != len(volts) or len(phases) not in (0, len(volts)):
+            return True
+        if any(index not in numbers for index in (total, *volts, *currents, *phases)):
+            return True
+        reading = PowerReading(total, tuple(phases), tuple(currents), self.proven[currents[0]].exponent)
+        return power_holds(reading, numbers, [at(numbers[index], self.proven[index].exponent) for index in volts])
+
+    def observe(self, numbers: Numbers, when: datetime | None) -> None:
+        """Weigh a telegram's values against what is proven so far."""
         self.telegrams += 1
         for index, value in numbers.items():
             span = self.spans.get(index)
@@ -485,7 +505,14 @@ class ListLearner:
         shape = self._shapes.get(key) or self._add(key, _Shape(kinds, _by_type(kinds, items)))
         clock = shape.position_of(_CLOCK)
         listed = items[clock] if clock is not None else None
-        shape.observe(items, (parse_date_time(listed) if isinstance(listed, bytes) else None) or when)
+        numbers = shape.numbers(items)
+        if shape.shown and not shape.power_holds(numbers):
+            # Damaged (a bare push has no checksum), or a lie: it costs this telegram, and teaches nothing.
+            detail = (
+                "its power no longer adds up to its phases' parts, carried by their U·I, as when its list was learned"
+            )
+            raise FrameRefusedError(DropReason.IMPLAUSIBLE, detail)
+        shape.observe(numbers, (parse_date_time(listed) if isinstance(listed, bytes) else None) or when)
         if not shape.shown:
             raise ListNotLearnedError(shape.progress())
         name = shape.position_of(LOGICAL_DEVICE_NAME)

@@ -213,10 +213,15 @@ def _sum_slack(total: float) -> float:
 
 
 def _phase_carries(part: float, load: float, slack: float) -> bool:
-    """Whether a phase's U·I (load, with the current's rounding as slack) carries its active power part."""
-    if part < 0 or load * (1 + POWER_TOLERANCE) + slack < part:
+    """Whether a phase's U·I (load, with the current's rounding as slack) carries its part as a household's does."""
+    if not _within(part, load, slack):
         return False
     return load < MIN_EVIDENCE_POWER or part >= (load - slack) * MIN_PHASE_POWER_FACTOR
+
+
+def _within(part: float, load: float, slack: float) -> bool:
+    """Whether a phase's U·I carries its part at all: a power factor is at most 1."""
+    return 0 <= part <= load * (1 + POWER_TOLERANCE) + slack
 
 
 def _slack(volt: float, exponent: int) -> float:
@@ -224,31 +229,54 @@ def _slack(volt: float, exponent: int) -> float:
     return at(volt / 2, exponent) + 1
 
 
+def _parts(reading: PowerReading, numbers: Numbers, phases: int) -> list[float]:
+    """Return the phases' parts of the power a reading places; one phase's power is the total."""
+    if reading.phases:
+        return [numbers[index] for index in reading.phases]
+    return [numbers[reading.total]] if phases == 1 else []
+
+
+def power_holds(reading: PowerReading, numbers: Numbers, volts: Sequence[float]) -> bool:
+    """Whether a telegram obeys, by a power reading, what every meter's power does, at any power factor or flow.
+
+    Nothing is negative; the phases' parts add up to the total; and each
+    phase's U·I carries its part, and all of them the total (a power factor
+    is at most 1).
+    """
+    total = numbers[reading.total]
+    currents = [numbers[index] for index in reading.currents]
+    if min(currents) < 0:
+        return False
+    loads = [at(volt * current, reading.exponent) for volt, current in zip(volts, currents, strict=True)]
+    slacks = [_slack(volt, reading.exponent) for volt in volts]
+    parts = _parts(reading, numbers, len(volts))
+    if parts and abs(sum(parts) - total) > _sum_slack(total):
+        return False
+    if not all(_within(part, load, slack) for part, load, slack in zip(parts, loads, slacks, strict=False)):
+        return False
+    return _within(total, sum(loads), sum(slacks))
+
+
 def carries(reading: PowerReading, numbers: Numbers, volts: Sequence[float]) -> bool | None:
     """Weigh a power reading against a telegram: None when physics refutes it, True when it confirms it under load.
 
     False: it holds, but the load is too small to tell it from another.
-    Each phase's U·I must carry its part (a power factor is at most 1); all
-    of them the total, and under load not wildly more.
+    Besides what every meter's power obeys (power_holds), under load each
+    phase's part, and the total, is not wildly less than its U·I: a reading
+    to prove must be a household's.
     """
+    if not power_holds(reading, numbers, volts):
+        return None
     total = numbers[reading.total]
     currents = [numbers[index] for index in reading.currents]
-    if total < 0 or min(currents) < 0:
-        return None
     loads = [at(volt * current, reading.exponent) for volt, current in zip(volts, currents, strict=True)]
     slacks = [_slack(volt, reading.exponent) for volt in volts]
-    # One phase's power is the total: its part, weighed as each phase's is.
-    parts = [numbers[index] for index in reading.phases] if reading.phases else [total] if len(volts) == 1 else []
-    if abs(sum(parts) - total) > _sum_slack(total) and parts:
-        return None
+    parts = _parts(reading, numbers, len(volts))
     if not all(_phase_carries(part, load, slack) for part, load, slack in zip(parts, loads, slacks, strict=False)):
-        return None
-    apparent = sum(loads)
-    if apparent * (1 + POWER_TOLERANCE) + sum(slacks) < total:
         return None
     if total < MIN_EVIDENCE_POWER:
         return False
-    return True if apparent <= total * MAX_APPARENT_RATIO else None
+    return True if sum(loads) <= total * MAX_APPARENT_RATIO else None
 
 
 def phase_sums(numbers: Numbers, free: Sequence[int]) -> list[tuple[int, tuple[int, ...]]] | None:
