@@ -205,6 +205,31 @@ def test_a_telegram_of_a_learned_list_whose_values_break_its_physics_is_dropped(
     assert [drop.reason for drop in drops] == [DropReason.IMPLAUSIBLE]
 
 
+def test_a_number_that_fell_inside_an_energy_window_is_no_register() -> None:
+    """A reactive power that creeps up, and dips for three telegrams now and then, is never the import register.
+
+    An energy window (200 Wh at 3.3 kW, pushes every second) outlasts what a position's span recalls: the
+    number grew from the window's start to its end, but it fell inside it, and a total never does.
+    """
+    fields = mixed(AM550_FIELDS, seed=8)
+    rng = random.Random(5)
+    truth = []
+    for number, state in enumerate(states(6000, step=timedelta(seconds=1))):
+        amps = tuple(round(rng.uniform(low, low + 0.4), 2) for low in (4.0, 5.0, 6.0))
+        parts = tuple(round(volt * amp * 0.95) for volt, amp in zip(state.voltages, amps, strict=True))
+        reactive = 1000 + number * 20 // 222 - (40 if number % 222 < 3 else 0)
+        truth.append(
+            replace(state, currents=amps, phase_powers=parts, power_import=sum(parts), reactive_import=reactive)
+        )
+    decoder = Decoder()
+    telegrams = [
+        event for event in feed(decoder, [push(state, fields) for state in truth]) if isinstance(event, Telegram)
+    ]
+    assert telegrams  # the power is shown
+    assert not any(ENERGY in telegram.readings for telegram in telegrams)
+    assert "import register" in decoder.learned_lists[0]["waiting"]
+
+
 def test_a_15_minute_list_with_its_own_clock() -> None:
     fields = mixed(("clock", "meter_id", "energy_import", "power_import", *AM550_FIELDS[6:15]), seed=11)
     truth = list(states(14, step=timedelta(minutes=15), seed=5))

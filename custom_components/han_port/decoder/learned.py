@@ -178,6 +178,8 @@ class _Window:
     """The import power integrated by the meter's clock, and the registers where the window started."""
 
     started: dict[int, float] = field(default_factory=dict)
+    rising: dict[int, float] = field(default_factory=dict)
+    """The latest value of each register that did not fall since the window started: a total only grows."""
     integral: float = 0.0
     power: float = 0.0
     power_at: datetime | None = None
@@ -192,16 +194,32 @@ class _Window:
         gap = clock_elapsed(self.power_at, when)
         if gap is None or gap < _NO_TIME or gap > MAX_SAMPLE_GAP:
             # A hole in the power, or a clock set back: the window starts again.
-            self.started, self.integral = {index: numbers[index] for index in growing}, 0.0
+            self._start(numbers, growing)
         else:
             self.integral += (self.power + power) / 2 * gap.total_seconds() / 3600
+            # A window may outlast what a position's span recalls: a value that fell inside it is no total's.
+            self.rising = {
+                index: numbers[index]
+                for index, latest in self.rising.items()
+                if index in numbers and numbers[index] >= latest
+            }
         self.power, self.power_at = power, when
         if self.integral < MIN_EVIDENCE_ENERGY:
             return None
-        growths = {index: numbers[index] - self.started[index] for index in growing if index in self.started}
+        growths = {
+            index: numbers[index] - self.started[index]
+            for index in growing
+            if index in self.started and index in self.rising
+        }
         carried = self.integral
-        self.started, self.integral = {index: numbers[index] for index in growing}, 0.0
+        self._start(numbers, growing)
         return growths, carried
+
+    def _start(self, numbers: Numbers, growing: list[int]) -> None:
+        """Start a window at a telegram: its growing registers as they stand, and nothing integrated."""
+        self.started = {index: numbers[index] for index in growing}
+        self.rising = dict(self.started)
+        self.integral = 0.0
 
     def agree(self, register: Register | None) -> int:
         """Count the windows in a row that found this register."""
