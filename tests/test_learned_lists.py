@@ -149,23 +149,32 @@ def test_energy_and_tariffs_are_proven_by_the_power_integral() -> None:
     assert learned["shown"] is True
 
 
+def _tenfold_l1(state: MeterState) -> MeterState:
+    return replace(state, voltages=(state.voltages[0] * 10, *state.voltages[1:]))
+
+
+def _l1_out(state: MeterState) -> MeterState:
+    return replace(state, voltages=(0.0, *state.voltages[1:]))
+
+
 @pytest.mark.parametrize(
     ("damaged_at", "damage"),
     [
-        # Before the voltages are proven: one phase's voltage ten times what it is.
-        (1, lambda state: replace(state, voltages=(state.voltages[0] * 10, *state.voltages[1:]))),
+        # Before the voltages are proven: one phase's voltage ten times what it is, or none.
+        ((1,), _tenfold_l1),
+        ((1, 40), _tenfold_l1),  # and again while the first is still recalled
         # Before the register is proven: its count a little lower for one telegram.
-        (40, lambda state: replace(state, energy_import=state.energy_import - 500)),
+        ((40,), lambda state: replace(state, energy_import=state.energy_import - 500)),
     ],
-    ids=["a voltage", "the import register"],
+    ids=["a voltage", "a voltage twice", "the import register"],
 )
 def test_one_lying_telegram_while_a_list_is_learned_costs_that_telegram_and_a_while(
-    damaged_at: int, damage: Callable[[MeterState], MeterState]
+    damaged_at: tuple[int, ...], damage: Callable[[MeterState], MeterState]
 ) -> None:
     """One telegram whose value lies (damaged, or a stranger's) delays what it refutes: it never refutes it for good."""
     fields = mixed(AM550_FIELDS + ENERGY_FIELDS, seed=3)
     truth = list(states(600))
-    sent = [damage(state) if number == damaged_at else state for number, state in enumerate(truth)]
+    sent = [damage(state) if number in damaged_at else state for number, state in enumerate(truth)]
     telegrams = [
         event for event in feed(Decoder(), [push(state, fields) for state in sent]) if isinstance(event, Telegram)
     ]
@@ -228,6 +237,28 @@ def test_a_number_that_fell_inside_an_energy_window_is_no_register() -> None:
     assert telegrams  # the power is shown
     assert not any(ENERGY in telegram.readings for telegram in telegrams)
     assert "import register" in decoder.learned_lists[0]["waiting"]
+
+
+@pytest.mark.parametrize("damaged_at", [1, 2, 3, 30])
+def test_a_phase_one_telegram_says_is_out_is_a_phase_all_the_same(damaged_at: int) -> None:
+    """A light load (nothing else near 230), and one telegram with L1 at 0 V: the voltages proven are the three.
+
+    Not L2 and L3 as the only phases, numbered L1 and L2: they must be told in telegrams in a row, and a
+    value that agrees with them keeps two from being all.
+    """
+    fields = mixed(AM550_FIELDS, seed=3)
+    rng = random.Random(4)
+    truth = []
+    for state in states(200):
+        amps = tuple(round(rng.uniform(0.5, 2.2), 2) for _ in range(3))
+        parts = tuple(round(volt * amp * 0.95) for volt, amp in zip(state.voltages, amps, strict=True))
+        truth.append(replace(state, currents=amps, phase_powers=parts, power_import=sum(parts)))
+    sent = [_l1_out(state) if number == damaged_at else state for number, state in enumerate(truth)]
+    decoder = Decoder()
+    feed(decoder, [push(state, fields) for state in sent])
+    proven = {position["obis"]: position["index"] for position in decoder.learned_lists[0]["positions"]}
+    voltages = {code: proven.get(str(code)) for code in VOLTAGES}
+    assert voltages == {code: fields.index(f"voltage_l{phase}") for phase, code in enumerate(VOLTAGES, start=1)}
 
 
 def test_a_15_minute_list_with_its_own_clock() -> None:

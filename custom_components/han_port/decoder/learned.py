@@ -80,7 +80,7 @@ MAX_NUMBERS = 32
 # or a stranger's, and must not grow memory.
 MAX_SHAPES = 8
 VOLTAGE_TELEGRAMS = 3
-"""Telegrams whose voltages must all have been a grid's before they are proven."""
+"""Telegrams in a row whose voltages must each have been the same grid's before they are proven."""
 POWER_CONFIRMATIONS = 3
 """Telegrams under load a reading of the power must be the only one to survive, its phases' parts adding up."""
 LONE_POWER_CONFIRMATIONS = 12
@@ -239,6 +239,8 @@ class _Shape:
     powers: dict[PowerReading, int] = field(default_factory=dict)
     """Readings of the power that every telegram since they were found confirmed, and under load how often."""
     window: _Window = field(default_factory=_Window)
+    voltages_told: tuple[tuple[tuple[int, ...], int] | None, int] = (None, 0)
+    """The phase voltages (and their resolution) the latest telegrams told, and in how many of them in a row."""
     waiting: str = "phase voltages near nominal"
     export_total: int | None = None
     """A total that flowed while the number before it stayed 0: taken for the export, kept out of readings."""
@@ -308,10 +310,12 @@ class _Shape:
             self.proven[index] = LearnedPosition(index, code, exponent, evidence)
 
     def _learn_voltages(self) -> None:
-        if self.telegrams < VOLTAGE_TELEGRAMS:
-            return
+        # The same answer in telegrams in a row: one telegram may lie about a phase (damaged, or a
+        # stranger's), and the others would then be taken for the only phases.
         chosen = the_voltages(self.spans)
-        if chosen is None:
+        told, times = self.voltages_told
+        self.voltages_told = chosen, times + 1 if chosen == told else 1
+        if chosen is None or self.voltages_told[1] < VOLTAGE_TELEGRAMS:
             return
         members, exponent = chosen
         volts = ", ".join(f"{at(self.spans[index].last, exponent):g}" for index in members)

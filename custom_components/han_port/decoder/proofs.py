@@ -157,10 +157,10 @@ def the_voltages(spans: Mapping[int, Span]) -> tuple[tuple[int, ...], int] | Non
     Three steady values near nominal that agree now are a grid's phases,
     when no other three are: a fourth steady value in range (a threshold, a
     setting) leaves them the phases. One or two values in range are the
-    voltages only when nothing else anywhere lies in a voltage range, steady
-    or not: a lone value may be a steady load's watts or a setting, and a
-    phase whose values one telegram spoiled (damaged, or a stranger's) is a
-    phase all the same.
+    voltages only when nothing else anywhere lies in a voltage range, and no
+    value agrees with them now, steady or not: a lone value may be a steady
+    load's watts or a setting, and a phase whose values one telegram spoiled
+    (damaged, or a stranger's) is a phase all the same.
     """
     candidates = [
         (members, exponent)
@@ -180,20 +180,15 @@ def the_voltages(spans: Mapping[int, Span]) -> tuple[tuple[int, ...], int] | Non
         return triples[0] if len(triples) == 1 else None
     if len(candidates) != 1:
         return None
-    members, exponent = candidates[0]
-    if len(members) < _THREE_PHASES and _agree(spans, members) and not _near_nominal_now(spans, exponent, members):
+    members = candidates[0][0]
+    if len(members) < _THREE_PHASES and _agree(spans, members) and not _phase_now(spans, members):
         return candidates[0]
     return None
 
 
-def _near_nominal_now(spans: Mapping[int, Span], exponent: int, members: Sequence[int]) -> bool:
-    """Whether a position other than members holds a voltage now, at their resolution, steady or not."""
-    return any(
-        low <= at(span.last, exponent) <= high
-        for index, span in spans.items()
-        if index not in members
-        for low, high in VOLTAGE_RANGES
-    )
+def _phase_now(spans: Mapping[int, Span], members: Sequence[int]) -> bool:
+    """Whether a position other than members holds, now, what agrees with their voltages, steady or not."""
+    return any(_agree(spans, (*members, index)) for index in spans if index not in members)
 
 
 @dataclass(frozen=True, slots=True)
