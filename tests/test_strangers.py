@@ -116,3 +116,45 @@ def test_another_meters_frame_that_breaks_physics_never_turns_the_meters_table_o
     # The meter's own push that breaks physics still shows the table does not know its list.
     decoder.feed_events(am550_push(26, phase_powers=(60_500, 700, 503)))
     assert decoder.refuted_tables == ["Iskraemeco"]
+
+
+def test_a_stranger_heard_twice_never_turns_the_meters_table_off() -> None:
+    """Another meter's physical push, then its push that lies: neither is a verdict on the line meter's list."""
+    decoder = Decoder()
+    assert reasons(decoder.feed_events(b"".join(am550_push(step) for step in range(3)))) == ["telegram"] * 3
+    assert reasons(decoder.feed_events(am550_push(3, meter_id="87654321"))) == ["telegram"]
+    lie = decoder.feed_events(am550_push(4, meter_id="87654321", phase_powers=(60_500, 700, 503)))
+    assert reasons(lie) == ["implausible"]
+    assert decoder.refuted_tables == []
+    assert reasons(decoder.feed_events(b"".join(am550_push(step) for step in range(5, 9)))) == ["telegram"] * 4
+
+
+def test_a_table_that_reads_a_new_meter_number_in_every_push_is_let_go() -> None:
+    """A meter number that changes with every checked push is no meter's: the table does not know that list.
+
+    Before, such pushes were strangers all, none decisive: a table physics refuted in two pushes of five
+    read the rest for good.
+    """
+    decoder = Decoder()
+    kinds = []
+    for step in range(40):
+        lies = step % 5 in (1, 3)
+        push = am550_push(
+            step, meter_id=f"{10_000_000 + step}", phase_powers=(60_500, 700, 503) if lies else (500, 700, 503)
+        )
+        kinds += reasons(decoder.feed_events(push))
+    assert decoder.refuted_tables == ["Iskraemeco"]
+    assert kinds.count("telegram") <= 3
+
+
+def test_a_meter_replaced_keeps_its_table() -> None:
+    """The new meter's pushes read physically under its own number: after a few, they are the line's."""
+    decoder = Decoder()
+    decoder.feed_events(b"".join(am550_push(step) for step in range(3)))
+    assert (
+        reasons(decoder.feed_events(b"".join(am550_push(step, meter_id="87654321") for step in range(3, 9))))
+        == ["telegram"] * 6
+    )
+    # Its push that breaks physics now says the table does not know its list.
+    decoder.feed_events(am550_push(9, meter_id="87654321", phase_powers=(60_500, 700, 503)))
+    assert decoder.refuted_tables == ["Iskraemeco"]

@@ -468,6 +468,11 @@ _MAX_EVIDENCE = 400
 # readings is distrusted, each refuted telegram before dropped alone.
 TABLE_REFUTED = 3
 TABLE_VERDICTS = 5
+# A checked reading that names another meter number than the line's meter is
+# no verdict on the line meter's list: a stranger's frame, or a table that
+# reads no meter number there. Physical readings of the same other number, this
+# many in a row, are a meter replaced; until then each counts against the table.
+METER_CHANGE_READS = 3
 
 
 class ListLearner:
@@ -479,8 +484,11 @@ class ListLearner:
         # Physics' verdicts on each table's latest readings of unchecked telegrams (True: it held).
         self._verdicts: dict[PositionalLayout, deque[bool]] = {}
         self._refuted: set[PositionalLayout] = set()
-        # Only a proven telegram's reading is kept: a damaged one's totals could stand above every genuine one after it.
+        # Only a proven telegram's reading is kept: a damaged one's totals could stand above every genuine one after
+        # it. It is the line meter's: the one its meter number names.
         self._read: dict[PositionalLayout, TableRead] = {}
+        # Another meter number each table read physically, and in how many checked readings in a row.
+        self._newcomer: dict[PositionalLayout, tuple[str, int]] = {}
 
     @property
     def distrusted(self) -> frozenset[PositionalLayout]:
@@ -498,20 +506,33 @@ class ListLearner:
         """Take physics' verdict on a table's reading of one telegram (checked: its checksum or tag held).
 
         read: what the reading left for the next telegram to be judged by; None: physics refuted it.
-        meter: the meter number the refuted reading names. A checked telegram that names another meter than
-        the one the table read last proves nothing of this meter's list: a stranger's frame, or one that lies,
-        refutes the table only as an unchecked one does, when it recurs.
+        meter: the meter number the refuted reading names. A checked telegram is decisive only for the line's
+        meter (see METER_CHANGE_READS): another's refutes the table only as an unchecked one does, when it recurs.
         """
-        holds = read is not None
         verdicts = self._verdicts.setdefault(layout, deque(maxlen=TABLE_VERDICTS))
-        last = self._read.get(layout)
-        stranger = meter is not None and last is not None and last.meter is not None and meter != last.meter
-        decisive = checked and not stranger
-        if not decisive or holds:
-            verdicts.append(holds)
-        if checked and read is not None:
+        line = self._read.get(layout)
+        named = read.meter if read is not None else meter
+        if checked and (named is None or line is None or line.meter is None or named == line.meter):
+            if read is None:
+                self._refuted.add(layout)
+                return
             self._read[layout] = read
-        if not holds and (decisive or verdicts.count(False) >= TABLE_REFUTED):
+            self._newcomer.pop(layout, None)
+            verdicts.append(True)
+            return
+        holds = read is not None
+        if checked and read is not None and named is not None:
+            newcomer, times = self._newcomer.get(layout, (named, 0))
+            times = times + 1 if newcomer == named else 1
+            if times >= METER_CHANGE_READS:
+                self._read[layout] = read  # a meter replaced: its readings are the line's now
+                self._newcomer.pop(layout, None)
+                verdicts.append(True)
+                return
+            self._newcomer[layout] = (named, times)
+            holds = False  # until it is a meter replaced, another number is evidence against the table
+        verdicts.append(holds)
+        if verdicts.count(False) >= TABLE_REFUTED:
             self._refuted.add(layout)
 
     def take_apart(self, items: tuple[Data, ...], when: datetime | None) -> VendorList:
