@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 START = datetime(2024, 3, 1, 12, 0, 0)
 NAME = "ISK1030792283067"
 VOLTAGES = [ObisCode(1, 0, c, 7, 0) for c in (32, 52, 72)]
+VOLTAGE_NAMES = {str(code) for code in VOLTAGES}
 CURRENTS = [ObisCode(1, 0, c, 7, 0) for c in (31, 51, 71)]
 PHASE_POWERS = [ObisCode(1, 0, c, 7, 0) for c in (21, 41, 61)]
 POWER = ObisCode(1, 0, 1, 7, 0)
@@ -261,6 +262,38 @@ def test_a_phase_one_telegram_says_is_out_is_a_phase_all_the_same(damaged_at: in
     assert voltages == {code: fields.index(f"voltage_l{phase}") for phase, code in enumerate(VOLTAGES, start=1)}
 
 
+def _steady_load(state: MeterState, amps: tuple[float, ...], factor: float) -> MeterState:
+    parts = tuple(round(volt * amp * factor) for volt, amp in zip(state.voltages, amps, strict=False))
+    return replace(state, currents=(*amps, 0.0, 0.0)[:3], phase_powers=(*parts, 0, 0)[:3], power_import=sum(parts))
+
+
+@pytest.mark.parametrize("phases", [1, 3])
+def test_a_steady_load_near_230_with_a_voltage_spoiled_is_never_a_voltage(phases: int) -> None:
+    """A heater's steady 2.3 to 2.6 kW reads like a voltage at 10^-1; one telegram has L1 at 0 V.
+
+    While L1's span recalls it, the heater was the only value (with the other phases) steady near nominal:
+    never proven a voltage. Before, it was, and a voltage was shown as the power.
+    """
+    rng = random.Random(3)
+    fields = ("meter_id", "current_l1", "power_import", "voltage_l1") if phases == 1 else mixed(AM550_FIELDS, seed=7)
+    truth = []
+    for state in states(150, phases=phases, seed=2):
+        lows = (11.3,) if phases == 1 else (3.3, 3.4, 3.5)
+        truth.append(_steady_load(state, tuple(round(rng.uniform(low, low + 0.1), 2) for low in lows), 0.99))
+    sent = [_l1_out(state) if number == 1 else state for number, state in enumerate(truth)]
+    decoder = Decoder()
+    telegrams = [
+        event for event in feed(decoder, [push(state, fields) for state in sent]) if isinstance(event, Telegram)
+    ]
+    by_moment = {state.moment: expected(state, phases=phases) for state in truth}
+    for telegram in telegrams:
+        assert shown(telegram) == pytest.approx({code: by_moment[telegram.timestamp][code] for code in shown(telegram)})
+    voltages = {
+        position["index"] for position in decoder.learned_lists[0]["positions"] if position["obis"] in VOLTAGE_NAMES
+    }
+    assert voltages <= {fields.index(f"voltage_l{phase}") for phase in range(1, phases + 1)}
+
+
 def test_a_15_minute_list_with_its_own_clock() -> None:
     fields = mixed(("clock", "meter_id", "energy_import", "power_import", *AM550_FIELDS[6:15]), seed=11)
     truth = list(states(14, step=timedelta(minutes=15), seed=5))
@@ -310,7 +343,8 @@ def test_random_values_are_never_shown(phases: int) -> None:
     assert decoder.telegrams == 0
     learned = decoder.learned_lists[0]
     assert learned["shown"] is False
-    assert {position["obis"] for position in learned["positions"]} >= {"1-0:32.7.0.255"}
+    if phases == 3:  # one value in range is a voltage only while nothing else lies in range: ten random ones do
+        assert {position["obis"] for position in learned["positions"]} >= {"1-0:32.7.0.255"}
 
 
 def test_values_that_fit_no_physics_are_never_shown() -> None:
@@ -765,7 +799,8 @@ def test_a_moment_of_low_power_factor_never_makes_the_reactive_power_the_active(
     truth = []
     for number in range(60):
         amps = 8.0 + number % 5
-        factor = 0.45 if number == 8 else 0.6 if number < 8 else 0.7 if number < 40 else 0.95
+        # The dip comes once the voltage is proven (after 11 telegrams: P and Q lie in its range now and then).
+        factor = 0.45 if number == 15 else 0.6 if number < 15 else 0.7 if number < 40 else 0.95
         apparent = 230.0 * amps
         truth.append(
             replace(

@@ -48,6 +48,7 @@ from .model import DecodeError, DropReason, FrameRefusedError, ListNotLearnedErr
 from .obis import ObisCode
 from .proofs import (
     MIN_EVIDENCE_POWER,
+    SPAN_TELEGRAMS,
     Numbers,
     PowerReading,
     Register,
@@ -80,7 +81,7 @@ MAX_NUMBERS = 32
 # or a stranger's, and must not grow memory.
 MAX_SHAPES = 8
 VOLTAGE_TELEGRAMS = 3
-"""Telegrams in a row whose voltages must each have been the same grid's before they are proven."""
+"""Telegrams that must tell the same phase voltages, none telling others between them, before they are proven."""
 POWER_CONFIRMATIONS = 3
 """Telegrams under load a reading of the power must be the only one to survive, its phases' parts adding up."""
 LONE_POWER_CONFIRMATIONS = 12
@@ -239,8 +240,9 @@ class _Shape:
     powers: dict[PowerReading, int] = field(default_factory=dict)
     """Readings of the power that every telegram since they were found confirmed, and under load how often."""
     window: _Window = field(default_factory=_Window)
-    voltages_told: tuple[tuple[tuple[int, ...], int] | None, int] = (None, 0)
-    """The phase voltages (and their resolution) the latest telegrams told, and in how many of them in a row."""
+    voltages_told: tuple[tuple[tuple[int, ...], int] | None, int, int] = (None, 0, 0)
+    """The phase voltages (and their resolution) telegrams told last, how many told them since another answer,
+    and the telegram that told them last."""
     waiting: str = "phase voltages near nominal"
     export_total: int | None = None
     """A total that flowed while the number before it stayed 0: taken for the export, kept out of readings."""
@@ -312,10 +314,15 @@ class _Shape:
     def _learn_voltages(self) -> None:
         # The same answer in telegrams in a row: one telegram may lie about a phase (damaged, or a
         # stranger's), and the others would then be taken for the only phases.
+        # Telegrams that settle nothing (a value that agrees, or lies in range, now) tell neither way; an answer
+        # no longer recalled by the spans it was told from is forgotten.
         chosen = the_voltages(self.spans)
-        told, times = self.voltages_told
-        self.voltages_told = chosen, times + 1 if chosen == told else 1
-        if chosen is None or self.voltages_told[1] < VOLTAGE_TELEGRAMS:
+        if chosen is None:
+            return
+        told, times, last = self.voltages_told
+        same = chosen == told and self.telegrams - last <= SPAN_TELEGRAMS
+        self.voltages_told = chosen, times + 1 if same else 1, self.telegrams
+        if self.voltages_told[1] < VOLTAGE_TELEGRAMS:
             return
         members, exponent = chosen
         volts = ", ".join(f"{at(self.spans[index].last, exponent):g}" for index in members)

@@ -155,12 +155,12 @@ def the_voltages(spans: Mapping[int, Span]) -> tuple[tuple[int, ...], int] | Non
     """Choose the phase voltages (and their resolution) among the positions, or None while nothing settles them.
 
     Three steady values near nominal that agree now are a grid's phases,
-    when no other three are: a fourth steady value in range (a threshold, a
-    setting) leaves them the phases. One or two values in range are the
-    voltages only when nothing else anywhere lies in a voltage range, and no
-    value agrees with them now, steady or not: a lone value may be a steady
-    load's watts or a setting, and a phase whose values one telegram spoiled
-    (damaged, or a stranger's) is a phase all the same.
+    when no other three are, and no value unsteady agrees with them now: a
+    fourth steady value in range (a threshold, a setting) leaves them the
+    phases. One or two values in range are the voltages only when nothing
+    else anywhere lies in a voltage range, steady or not: a lone value may be
+    a steady load's watts or a setting. Either way, a phase whose values one
+    telegram spoiled (damaged, or a stranger's) is a phase all the same.
     """
     candidates = [
         (members, exponent)
@@ -177,11 +177,11 @@ def the_voltages(spans: Mapping[int, Span]) -> tuple[tuple[int, ...], int] | Non
         if _agree(spans, triple)
     ]
     if triples:
-        return triples[0] if len(triples) == 1 else None
+        return triples[0] if len(triples) == 1 and not _phase_now(spans, triples[0][0]) else None
     if len(candidates) != 1:
         return None
-    members = candidates[0][0]
-    if len(members) < _THREE_PHASES and _agree(spans, members) and not _phase_now(spans, members):
+    members, exponent = candidates[0]
+    if len(members) < _THREE_PHASES and _agree(spans, members) and not _in_range_now(spans, exponent, members):
         return candidates[0]
     return None
 
@@ -189,6 +189,16 @@ def the_voltages(spans: Mapping[int, Span]) -> tuple[tuple[int, ...], int] | Non
 def _phase_now(spans: Mapping[int, Span], members: Sequence[int]) -> bool:
     """Whether a position other than members holds, now, what agrees with their voltages, steady or not."""
     return any(_agree(spans, (*members, index)) for index in spans if index not in members)
+
+
+def _in_range_now(spans: Mapping[int, Span], exponent: int, members: Sequence[int]) -> bool:
+    """Whether a position other than members holds a voltage now, at their resolution, steady or not."""
+    return any(
+        low <= at(span.last, exponent) <= high
+        for index, span in spans.items()
+        if index not in members
+        for low, high in VOLTAGE_RANGES
+    )
 
 
 @dataclass(frozen=True, slots=True)
