@@ -158,3 +158,16 @@ def test_a_meter_replaced_keeps_its_table() -> None:
     # Its push that breaks physics now says the table does not know its list.
     decoder.feed_events(am550_push(9, meter_id="87654321", phase_powers=(60_500, 700, 503)))
     assert decoder.refuted_tables == ["Iskraemeco"]
+
+
+def test_strangers_heard_again_and_again_never_turn_the_meters_table_off() -> None:
+    """Two other meters' physical pushes between the line meter's, without end: no verdict on its list."""
+    decoder = Decoder()
+    decoder.feed_events(b"".join(am550_push(step) for step in range(3)))
+    kinds = []
+    for step in range(3, 63, 3):
+        kinds += reasons(decoder.feed_events(am550_push(step, meter_id="87654321")))
+        kinds += reasons(decoder.feed_events(am550_push(step + 1, meter_id="87654322")))
+        kinds += reasons(decoder.feed_events(am550_push(step + 2)))
+    assert decoder.refuted_tables == []
+    assert kinds == ["telegram"] * 60

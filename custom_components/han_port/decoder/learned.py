@@ -478,8 +478,12 @@ TABLE_VERDICTS = 5
 # A checked reading that names another meter number than the line's meter is
 # no verdict on the line meter's list: a stranger's frame, or a table that
 # reads no meter number there. Physical readings of the same other number, this
-# many in a row, are a meter replaced; until then each counts against the table.
+# many in a row, are a meter replaced. A number read physically for the first
+# time counts against the table (one that reads a new number in every push
+# reads no meter number); one read before is a stranger's, heard again.
 METER_CHANGE_READS = 3
+# Other meter numbers each table read physically, and remembers: strangers are few.
+MAX_STRANGERS = 8
 
 
 class ListLearner:
@@ -496,6 +500,7 @@ class ListLearner:
         self._read: dict[PositionalLayout, TableRead] = {}
         # Another meter number each table read physically, and in how many checked readings in a row.
         self._newcomer: dict[PositionalLayout, tuple[str, int]] = {}
+        self._strangers: dict[PositionalLayout, deque[str]] = {}
 
     @property
     def distrusted(self) -> frozenset[PositionalLayout]:
@@ -537,7 +542,11 @@ class ListLearner:
                 verdicts.append(True)
                 return
             self._newcomer[layout] = (named, times)
-            holds = False  # until it is a meter replaced, another number is evidence against the table
+            strangers = self._strangers.setdefault(layout, deque(maxlen=MAX_STRANGERS))
+            if named in strangers:
+                return
+            strangers.append(named)
+            holds = False
         verdicts.append(holds)
         if verdicts.count(False) >= TABLE_REFUTED:
             self._refuted.add(layout)
