@@ -294,6 +294,36 @@ def test_a_steady_load_near_230_with_a_voltage_spoiled_is_never_a_voltage(phases
     assert voltages <= {fields.index(f"voltage_l{phase}") for phase in range(1, phases + 1)}
 
 
+def _exporting_on_l1(state: MeterState, fields: tuple[str, ...], *, signed: bool, netted: bool) -> bytes:
+    """A push of the AM550's values in fields' order: L1 exporting 1 kW, L2 and L3 importing 1.5 kW each.
+
+    A meter that nets its phases sends 2 kW as its import, one that sums each direction 3 kW; some sign
+    the exporting phase's current.
+    """
+    state = replace(
+        state, currents=(4.35, 6.52, 6.55), phase_powers=(0, 1500, 1500), power_import=2000 if netted else 3000
+    )
+    values = encoder._positional_values(state, NAME, OTHER_TARIFF)
+    values["power_export_l1"] = encoder.double_long_unsigned(1000)
+    if signed:
+        values["current_l1"] = encoder.long(-435)
+    return encoder.hdlc_frames(
+        encoder.data_notification(encoder.structure(*(values[name] for name in fields)), state.moment)
+    )
+
+
+@pytest.mark.parametrize(("signed", "netted"), [(False, True), (True, True), (True, False)])
+def test_a_learned_list_shows_a_phase_exporting_as_its_meter_counts_it(*, signed: bool, netted: bool) -> None:
+    """Once shown, a one-phase inverter's export on L1 passes: netted phases, or a current signed by its flow."""
+    fields = mixed(AM550_FIELDS, seed=7)
+    truth = list(states(60))
+    decoder = Decoder()
+    assert isinstance(feed(decoder, [push(state, fields) for state in truth[:40]])[-1], Telegram)
+    events = feed(decoder, [_exporting_on_l1(state, fields, signed=signed, netted=netted) for state in truth[40:]])
+    assert all(isinstance(event, Telegram) for event in events)
+    assert shown(events[-1])[POWER] == (2000 if netted else 3000)
+
+
 def test_a_15_minute_list_with_its_own_clock() -> None:
     fields = mixed(("clock", "meter_id", "energy_import", "power_import", *AM550_FIELDS[6:15]), seed=11)
     truth = list(states(14, step=timedelta(minutes=15), seed=5))

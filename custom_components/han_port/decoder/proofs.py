@@ -241,21 +241,26 @@ def _parts(reading: PowerReading, numbers: Numbers, phases: int) -> list[float]:
     return [numbers[reading.total]] if phases == 1 else []
 
 
+def _loads(reading: PowerReading, numbers: Numbers, volts: Sequence[float]) -> tuple[list[float], list[float]]:
+    """Return each phase's U·I (VA) by a reading, a current's sign set aside, and the VA its rounding may hide."""
+    currents = [abs(numbers[index]) for index in reading.currents]
+    loads = [at(volt * current, reading.exponent) for volt, current in zip(volts, currents, strict=True)]
+    return loads, [_slack(volt, reading.exponent) for volt in volts]
+
+
 def power_holds(reading: PowerReading, numbers: Numbers, volts: Sequence[float]) -> bool:
     """Whether a telegram obeys, by a power reading, what every meter's power does, at any power factor or flow.
 
-    Nothing is negative; the phases' parts add up to the total; and each
-    phase's U·I carries its part, and all of them the total (a power factor
-    is at most 1).
+    Each phase's U·I carries its part, and all of them the total (a power
+    factor is at most 1); the import is no more than its phases' parts. A
+    meter may net its phases (one exporting, as a one-phase inverter makes
+    it, lowers the total below the importing parts), and some sign a current
+    by its flow.
     """
     total = numbers[reading.total]
-    currents = [numbers[index] for index in reading.currents]
-    if min(currents) < 0:
-        return False
-    loads = [at(volt * current, reading.exponent) for volt, current in zip(volts, currents, strict=True)]
-    slacks = [_slack(volt, reading.exponent) for volt in volts]
+    loads, slacks = _loads(reading, numbers, volts)
     parts = _parts(reading, numbers, len(volts))
-    if parts and abs(sum(parts) - total) > _sum_slack(total):
+    if parts and total > sum(parts) + _sum_slack(total):
         return False
     if not all(_within(part, load, slack) for part, load, slack in zip(parts, loads, slacks, strict=False)):
         return False
@@ -266,17 +271,18 @@ def carries(reading: PowerReading, numbers: Numbers, volts: Sequence[float]) -> 
     """Weigh a power reading against a telegram: None when physics refutes it, True when it confirms it under load.
 
     False: it holds, but the load is too small to tell it from another.
-    Besides what every meter's power obeys (power_holds), under load each
-    phase's part, and the total, is not wildly less than its U·I: a reading
-    to prove must be a household's.
+    Besides what every meter's power obeys (power_holds), a reading to
+    prove must be a household's importing: no current signed, the phases'
+    parts adding up to the total, and under load each part, and the total,
+    not wildly less than its U·I.
     """
+    total = numbers[reading.total]
+    parts = _parts(reading, numbers, len(volts))
+    if min(numbers[index] for index in reading.currents) < 0 or (parts and abs(sum(parts) - total) > _sum_slack(total)):
+        return None
     if not power_holds(reading, numbers, volts):
         return None
-    total = numbers[reading.total]
-    currents = [numbers[index] for index in reading.currents]
-    loads = [at(volt * current, reading.exponent) for volt, current in zip(volts, currents, strict=True)]
-    slacks = [_slack(volt, reading.exponent) for volt in volts]
-    parts = _parts(reading, numbers, len(volts))
+    loads, slacks = _loads(reading, numbers, volts)
     if not all(_phase_carries(part, load, slack) for part, load, slack in zip(parts, loads, slacks, strict=False)):
         return None
     if total < MIN_EVIDENCE_POWER:
