@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason, ObisCode, Telegram
-from custom_components.han_port.decoder.learned import MAX_SHAPES
+from custom_components.han_port.decoder.learned import MAX_SHAPES, RELEARN_AFTER
 from custom_components.han_port.decoder.lists import ISKRAEMECO_AM550, LANDIS_GYR_E450_BURGENLAND
 from custom_components.han_port.decoder.proofs import Span, the_voltages
 from simulator import frames as encoder
@@ -322,6 +322,25 @@ def test_a_learned_list_shows_a_phase_exporting_as_its_meter_counts_it(*, signed
     events = feed(decoder, [_exporting_on_l1(state, fields, signed=signed, netted=netted) for state in truth[40:]])
     assert all(isinstance(event, Telegram) for event in events)
     assert shown(events[-1])[POWER] == (2000 if netted else 3000)
+
+
+def test_a_shown_list_whose_telegrams_keep_breaking_its_physics_is_learned_anew() -> None:
+    """Twenty telegrams in a row whose power its phases cannot carry: not damage, but a proof that no longer
+    holds (wrong, or a list changed). The list is learned again, and shown again from what its telegrams prove.
+    """
+    fields = mixed(AM550_FIELDS, seed=7)
+    truth = list(states(140))
+    sent = [
+        replace(state, power_import=state.power_import * 4) if 20 <= number < 20 + RELEARN_AFTER else state
+        for number, state in enumerate(truth)
+    ]
+    events = feed(Decoder(), [push(state, fields) for state in sent])
+    dropped = [event.reason for event in events if isinstance(event, DroppedFrame)]
+    assert dropped.count(DropReason.IMPLAUSIBLE) == RELEARN_AFTER - 1
+    assert DropReason.LEARNING in dropped[dropped.index(DropReason.IMPLAUSIBLE) :]
+    last = events[-1]
+    assert isinstance(last, Telegram)
+    assert shown(last) == pytest.approx(expected(truth[-1]))
 
 
 def test_a_15_minute_list_with_its_own_clock() -> None:

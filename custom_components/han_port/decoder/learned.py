@@ -89,6 +89,8 @@ LONE_POWER_CONFIRMATIONS = 12
 telegram in twenty, so many more telegrams must agree before chance is ruled out."""
 ENERGY_CONFIRMATIONS = 2
 """Windows in a row that must find the same import register."""
+# A shown list whose telegrams break its physics this many in a row was proven wrong, or changed: learned anew.
+RELEARN_AFTER = 20
 # A 15-minute list's power, sampled every quarter hour, still integrates.
 MAX_SAMPLE_GAP = timedelta(minutes=16)
 _NO_TIME = timedelta(0)
@@ -246,6 +248,8 @@ class _Shape:
     waiting: str = "phase voltages near nominal"
     export_total: int | None = None
     """A total that flowed while the number before it stayed 0: taken for the export, kept out of readings."""
+    refused: int = 0
+    """Telegrams in a row, once shown, whose power broke the physics that proved it."""
 
     def position_of(self, code: ObisCode) -> int | None:
         """Return the position proven to hold a code, if one is."""
@@ -566,11 +570,15 @@ class ListLearner:
         listed = items[clock] if clock is not None else None
         numbers = shape.numbers(items)
         if shape.shown and not shape.power_holds(numbers):
-            # Damaged (a bare push has no checksum), or a lie: it costs this telegram, and teaches nothing.
-            detail = (
-                "its power no longer adds up to its phases' parts, carried by their U·I, as when its list was learned"
-            )
-            raise FrameRefusedError(DropReason.IMPLAUSIBLE, detail)
+            shape.refused += 1
+            if shape.refused >= RELEARN_AFTER:
+                # Not damage now and then: what was proven does not hold for this meter. Learned anew.
+                shape = self._shapes[key] = _Shape(kinds, _by_type(kinds, items))
+            else:
+                # Damaged (a bare push has no checksum), or a lie: it costs this telegram, and teaches nothing.
+                detail = "its power is above its phases' parts, or beyond their U·I, unlike when its list was learned"
+                raise FrameRefusedError(DropReason.IMPLAUSIBLE, detail)
+        shape.refused = 0
         shape.observe(numbers, (parse_date_time(listed) if isinstance(listed, bytes) else None) or when)
         if not shape.shown:
             raise ListNotLearnedError(shape.progress())
