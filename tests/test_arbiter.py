@@ -642,11 +642,13 @@ def _steps(data: bytes) -> int:
         steps += 1
         return trace
 
+    # A coverage tracer, if one runs, is set back after: the tests after this one are measured too.
+    previous = sys.gettrace()
     sys.settrace(trace)
     try:
         decoder.feed_events(data)
     finally:
-        sys.settrace(None)
+        sys.settrace(previous)
     return steps
 
 
