@@ -232,6 +232,38 @@ class _Window:
 
 
 @dataclass(slots=True)
+class _VoltageAnswers:
+    """The phase voltages (and their resolution) telegrams told, until enough told the same ones.
+
+    One telegram may lie about a phase (damaged, or a stranger's), and the
+    others would then be taken for the only phases: the same answer must come
+    VOLTAGE_TELEGRAMS times, no other between. A telegram that settles nothing
+    (a value that agrees, or lies in range, now) tells neither way; an answer
+    the spans no longer recall is forgotten.
+    """
+
+    told: tuple[tuple[int, ...], int] | None = None
+    times: int = 0
+    last: int = 0
+    """The telegram that told it last."""
+
+    def agreed(self, answer: tuple[tuple[int, ...], int], telegram: int) -> bool:
+        """Take a telegram's answer; return whether enough telegrams told it."""
+        same = answer == self.told and telegram - self.last <= SPAN_TELEGRAMS
+        self.told, self.times, self.last = answer, self.times + 1 if same else 1, telegram
+        return self.times >= VOLTAGE_TELEGRAMS
+
+
+def _numbers(kinds: tuple[str, ...], items: tuple[Data, ...]) -> Numbers:
+    """Return a telegram's numeric values, raw, by position."""
+    return {
+        index: float(value)
+        for index, value in enumerate(items)
+        if kinds[index] == NUMBER and isinstance(value, int | float)
+    }
+
+
+@dataclass(slots=True)
 class _Shape:
     """One list shape of one meter: what is proven of its positions, and the evidence gathered towards the rest."""
 
@@ -242,9 +274,7 @@ class _Shape:
     powers: dict[PowerReading, int] = field(default_factory=dict)
     """Readings of the power that every telegram since they were found confirmed, and under load how often."""
     window: _Window = field(default_factory=_Window)
-    voltages_told: tuple[tuple[tuple[int, ...], int] | None, int, int] = (None, 0, 0)
-    """The phase voltages (and their resolution) telegrams told last, how many told them since another answer,
-    and the telegram that told them last."""
+    voltages: _VoltageAnswers = field(default_factory=_VoltageAnswers)
     waiting: str = "phase voltages near nominal"
     export_total: int | None = None
     """A total that flowed while the number before it stayed 0: taken for the export, kept out of readings."""
@@ -266,14 +296,6 @@ class _Shape:
             f"positional list not yet learned: {len(self.proven)} of {len(self.kinds)} positions proven;"
             f" waiting for {self.waiting}"
         )
-
-    def numbers(self, items: tuple[Data, ...]) -> Numbers:
-        """Return a telegram's numeric values, raw, by position."""
-        return {
-            index: float(value)
-            for index, value in enumerate(items)
-            if self.kinds[index] == NUMBER and isinstance(value, int | float)
-        }
 
     def power_holds(self, numbers: Numbers) -> bool:
         """Whether a telegram's power, by the positions proven, is still what every meter's is (see power_holds).
@@ -316,17 +338,8 @@ class _Shape:
             self.proven[index] = LearnedPosition(index, code, exponent, evidence)
 
     def _learn_voltages(self) -> None:
-        # The same answer in telegrams in a row: one telegram may lie about a phase (damaged, or a
-        # stranger's), and the others would then be taken for the only phases.
-        # Telegrams that settle nothing (a value that agrees, or lies in range, now) tell neither way; an answer
-        # no longer recalled by the spans it was told from is forgotten.
         chosen = the_voltages(self.spans)
-        if chosen is None:
-            return
-        told, times, last = self.voltages_told
-        same = chosen == told and self.telegrams - last <= SPAN_TELEGRAMS
-        self.voltages_told = chosen, times + 1 if same else 1, self.telegrams
-        if self.voltages_told[1] < VOLTAGE_TELEGRAMS:
+        if chosen is None or not self.voltages.agreed(chosen, self.telegrams):
             return
         members, exponent = chosen
         volts = ", ".join(f"{at(self.spans[index].last, exponent):g}" for index in members)
@@ -568,7 +581,7 @@ class ListLearner:
         shape = self._shapes.get(key) or self._add(key, _Shape(kinds, _by_type(kinds, items)))
         clock = shape.position_of(_CLOCK)
         listed = items[clock] if clock is not None else None
-        numbers = shape.numbers(items)
+        numbers = _numbers(kinds, items)
         if shape.shown and not shape.power_holds(numbers):
             shape.refused += 1
             if shape.refused >= RELEARN_AFTER:
