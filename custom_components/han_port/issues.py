@@ -111,8 +111,13 @@ class MeterIssues:
         @callback
         def check(_now: datetime) -> None:
             self._silence_check = None
-            if still_silent() and not self._reader.paused:
-                self._raise_silence_issue()
+            if not still_silent():
+                return
+            if self._reader.paused:
+                # A flow holds the port: the silence is judged again a while later, not forgotten.
+                self.watch_silence(still_silent)
+                return
+            self._raise_silence_issue()
 
         self._silence_check = async_call_later(self._hass, SILENCE_REPAIR_AFTER, check)
 

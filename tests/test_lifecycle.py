@@ -1,0 +1,63 @@
+"""An entry's life while its meter is out of reach: flows that hold the port, bridges that never answer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.helpers import issue_registry as ir
+
+from custom_components.han_port import issues as issues_module
+from custom_components.han_port import listening
+from custom_components.han_port.const import DOMAIN
+
+from .meter import bridge_entry, default_state, kamstrup_frame, sensor, set_up, wait_for
+from .test_config_flow import Flow
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+
+    from .meter import TcpMeter
+
+pytestmark = pytest.mark.usefixtures("fast_timing")
+
+
+def meter_issues(hass: HomeAssistant) -> list[str]:
+    return sorted(issue_id for domain, issue_id in ir.async_get(hass).issues if domain == DOMAIN)
+
+
+def connection(hass: HomeAssistant) -> str | None:
+    state = sensor(hass, "connection")
+    return None if state is None else state.state
+
+
+async def test_a_silence_that_lasts_while_a_flow_holds_the_port_is_still_raised_after_it(
+    hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The meter falls silent; the user opens the reconfigure dialog just as the repair is due, and closes it.
+
+    The silence goes on: its repair comes, only once the port is the entry's again.
+    """
+    monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=1))
+    monkeypatch.setattr(listening, "PROBE_SECONDS", 3.0)
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    tcp_meter.stop_pushing()
+    await wait_for(lambda: connection(hass) == "silent")
+    # The repair is due while the flow listens on the entry's bridge (the reader lets go of it meanwhile).
+    flow = Flow(hass, await entry.start_reconfigure_flow(hass))
+    await flow.submit({"next_step_id": "network"})
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    assert result["errors"] == {CONF_HOST: "bridge_silent"}
+    assert meter_issues(hass) == []
+    hass.config_entries.flow.async_abort(flow.flow_id)
+    assert not entry.runtime_data.reader.paused
+    await wait_for(lambda: meter_issues(hass) == [f"meter_silent_{entry.entry_id}"], seconds=8)
+    # The meter speaks again: the repair goes.
+    tcp_meter.start_pushing([kamstrup_frame(default_state(power_import=1800))])
+    await wait_for(lambda: meter_issues(hass) == [])
+    assert await hass.config_entries.async_unload(entry.entry_id)
