@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
+from serialx.platforms.serial_socket import SocketSerialTransport
 
 from custom_components.han_port import issues as issues_module
 from custom_components.han_port import listening
 from custom_components.han_port.const import DOMAIN
 
 from .meter import bridge_entry, default_state, kamstrup_frame, sensor, set_up, wait_for
-from .test_config_flow import Flow
+from .test_config_flow import Flow, start
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from homeassistant.core import HomeAssistant
 
     from .meter import TcpMeter
@@ -61,3 +68,46 @@ async def test_a_silence_that_lasts_while_a_flow_holds_the_port_is_still_raised_
     tcp_meter.start_pushing([kamstrup_frame(default_state(power_import=1800))])
     await wait_for(lambda: meter_issues(hass) == [])
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@contextlib.contextmanager
+def unanswered_bridge() -> Iterator[int]:
+    """A bridge whose host never answers a connection (its backlog full): connecting times out, with no message."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port: int = server.getsockname()[1]
+    queued = [socket.socket() for _ in range(3)]
+    try:
+        for client in queued:
+            client.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                client.connect(("127.0.0.1", port))
+        yield port
+    finally:
+        for client in queued:
+            client.close()
+        server.close()
+
+
+@pytest.fixture
+def short_connect_timeout(monkeypatch: pytest.MonkeyPatch, socket_enabled: None) -> None:  # noqa: ARG001 - enables sockets
+    """Give up connecting to a bridge after half a second, not ten."""
+    monkeypatch.setitem(SocketSerialTransport._connect.__kwdefaults__, "connect_timeout", 0.5)
+
+
+@pytest.mark.usefixtures("short_connect_timeout")
+async def test_a_bridge_that_never_answers_says_why_at_setup_and_in_the_flow(hass: HomeAssistant) -> None:
+    with unanswered_bridge() as port:
+        flow = await start(hass, "network")
+        result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
+        assert result["type"] is FlowResultType.FORM, result
+        assert result["errors"] == {CONF_HOST: "cannot_connect"}
+        assert result["description_placeholders"]["error"] == "timed out"
+        hass.config_entries.flow.async_abort(flow.flow_id)
+
+        entry = bridge_entry(port)
+        entry.add_to_hass(hass)
+        assert not await hass.config_entries.async_setup(entry.entry_id)
+        assert entry.state is ConfigEntryState.SETUP_RETRY
+        assert entry.reason == f"Cannot open socket://127.0.0.1:{port}: timed out"

@@ -102,6 +102,16 @@ async def open_connection(
     return transport
 
 
+def open_error(err: Exception) -> str:
+    """Say why a port did not open: the error's own words, or what it was when it has none.
+
+    A connection to a bridge whose host never answers times out with no message at all.
+    """
+    if str(err):
+        return str(err)
+    return "timed out" if isinstance(err, TimeoutError) else type(err).__name__
+
+
 def _factory(protocol: asyncio.Protocol) -> Callable[[], asyncio.Protocol]:
     return lambda: protocol
 
@@ -318,7 +328,7 @@ class MeterReader(TelegramWatch):
                     transport = await open_connection(self.url, self.line, _factory(protocol))
                 except (OSError, SerialException, ValueError) as err:
                     LOGGER.debug("Cannot open %s: %s", self.url, err)
-                    self.open_error = str(err) or type(err).__name__
+                    self.open_error = open_error(err)
                     self.lost, self.loss = f"cannot open it ({self.open_error})", Loss.CANNOT_OPEN
                     got_telegram = False
                 else:

@@ -19,7 +19,7 @@ from homeassistant.helpers import issue_registry as ir
 from serialx import SerialException
 
 from .compat import OPTIONS_FLOW_RELOADS, meter_device
-from .connection import LineSettings, MeterReader, TelegramWatch, check_opens, network_url
+from .connection import LineSettings, MeterReader, TelegramWatch, check_opens, network_url, open_error
 from .const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
@@ -203,7 +203,7 @@ async def _async_check_port(url: str, line: LineSettings) -> None:
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="cannot_open",
-            translation_placeholders={"url": url, "error": str(err)},
+            translation_placeholders={"url": url, "error": open_error(err)},
         ) from err
 
 

@@ -13,7 +13,7 @@ import serialx
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 
-from .connection import LineSettings, ProbeResult, probe
+from .connection import LineSettings, ProbeResult, open_error, probe
 from .const import CONF_DEVICE, CONF_LIST_VERSION, CONF_MANUFACTURER, CONF_METER_TYPE, CONF_TOPIC, DOMAIN, LOGGER
 from .entry import entry_keys, entry_url, line_settings_data
 from .mqtt_reader import probe_topic
@@ -121,7 +121,7 @@ class Listening:
             return await probe(entry_url(self.connection), line, PROBE_SECONDS, key, auth_key)
         except (OSError, serialx.SerialException, ValueError) as err:
             LOGGER.debug("Cannot open %s: %s", self.address(), err)
-            self.error = str(err)
+            self.error = open_error(err)
             return ProbeResult(opened=False)
 
     def meter_data(self, telegram: Telegram | None, keys: dict[str, str], known_line: LineSettings) -> dict[str, Any]:
