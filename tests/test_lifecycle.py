@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
@@ -111,3 +111,39 @@ async def test_a_bridge_that_never_answers_says_why_at_setup_and_in_the_flow(has
         assert not await hass.config_entries.async_setup(entry.entry_id)
         assert entry.state is ConfigEntryState.SETUP_RETRY
         assert entry.reason == f"Cannot open socket://127.0.0.1:{port}: timed out"
+
+
+async def test_disabling_an_entry_whose_bridge_is_gone_withdraws_its_repair_and_enabling_it_reads_again(
+    hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disabled, the entry reads nothing: a repair saying its bridge does not open is over; a reload keeps it."""
+    monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    port = tcp_meter.port
+    await tcp_meter.stop()
+    unreachable = f"port_unavailable_{entry.entry_id}"
+    await wait_for(lambda: meter_issues(hass) == [unreachable], seconds=8)
+    assert not await hass.config_entries.async_reload(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert meter_issues(hass) == [unreachable]
+    await tcp_meter.start(port)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await tcp_meter.stop()
+    await wait_for(lambda: connection(hass) == "cannot_open", seconds=8)
+    assert meter_issues(hass) == [unreachable]
+
+    assert await hass.config_entries.async_set_disabled_by(entry.entry_id, ConfigEntryDisabler.USER)
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    assert meter_issues(hass) == []
+
+    await tcp_meter.start(port)
+    tcp_meter.start_pushing([kamstrup_frame(default_state(power_import=1800))])
+    assert await hass.config_entries.async_set_disabled_by(entry.entry_id, None)
+    await hass.async_block_till_done()
+    await wait_for(lambda: getattr(sensor(hass, "power_import"), "state", None) == "1800")
+    assert connection(hass) == "receiving"
+    assert meter_issues(hass) == []
+    assert await hass.config_entries.async_unload(entry.entry_id)

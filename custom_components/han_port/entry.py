@@ -284,4 +284,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> 
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         await entry.runtime_data.energy.store.async_save()
+        if entry.disabled_by is not None:
+            entry.runtime_data.issues.reading_stopped()
     return unloaded

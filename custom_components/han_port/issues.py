@@ -99,6 +99,10 @@ class MeterIssues:
         self.delete(self._reader.silent_issue)
         self.delete(self._reader.unreachable_issue)
 
+    def reading_stopped(self) -> None:
+        """Withdraw what said the port or the meter failed: the user disabled the entry, which reads nothing now."""
+        self.meter_heard()
+
     def reachable(self) -> None:
         """Withdraw what said the port or broker was out of reach: it opens, though the meter may still be silent."""
         self.delete(self._reader.unreachable_issue)
