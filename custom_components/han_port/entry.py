@@ -128,6 +128,8 @@ def entry_keys(data: dict[str, object]) -> tuple[bytes | None, bytes | None]:
 async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> bool:
     """Open the meter's port and keep reading it in the background."""
     data = dict(entry.data)
+    # The options this setup applies, taken before anything awaits: a change while it runs is one to reload for.
+    options = dict(entry.options)
     await _async_check_source(hass, data)
     coordinator = HanPortCoordinator(
         hass,
@@ -151,7 +153,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
     # The task ends with the entry: unload cancels it, which closes the port.
     entry.async_create_background_task(hass, coordinator.reader.run(), f"{entry.title} reader")
     if not OPTIONS_FLOW_RELOADS:
-        entry.async_on_unload(entry.add_update_listener(partial(_async_options_updated, dict(entry.options))))
+        entry.async_on_unload(entry.add_update_listener(partial(_async_options_updated, options)))
     return True
 
 
