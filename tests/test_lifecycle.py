@@ -19,7 +19,7 @@ from custom_components.han_port import listening
 from custom_components.han_port.const import DOMAIN
 
 from .meter import bridge_entry, default_state, kamstrup_frame, sensor, set_up, wait_for
-from .test_config_flow import Flow, start
+from .test_config_flow import Flow, bridge, start
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -147,3 +147,21 @@ async def test_disabling_an_entry_whose_bridge_is_gone_withdraws_its_repair_and_
     assert connection(hass) == "receiving"
     assert meter_issues(hass) == []
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_a_bridge_that_closes_every_connection_at_once_says_so_in_its_repair(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A single-client bridge another program reads: it accepts, and hangs up. The repair names that, not the cable."""
+    monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
+    async with bridge(lambda _reader, writer: writer.close()) as port:
+        entry = bridge_entry(port)
+        await set_up(hass, entry)
+        issue_id = f"bridge_closes_{entry.entry_id}"
+        await wait_for(lambda: issue_id in meter_issues(hass), seconds=10)
+        assert meter_issues(hass) == [issue_id]
+        issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+        assert issue is not None
+        assert issue.translation_key == "bridge_closes"
+        assert await hass.config_entries.async_unload(entry.entry_id)

@@ -10,6 +10,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.loader import async_get_loaded_integration
 
+from .connection import Loss
 from .const import DOMAIN
 from .registers import code_name
 
@@ -31,6 +32,8 @@ REPLACED_ISSUE = "meter_replaced"
 READ_ELSEWHERE_ISSUE = "meter_read_elsewhere"
 # A meter silent this long is not a glitch: the user is told what to check.
 SILENCE_REPAIR_AFTER = timedelta(hours=1)
+# A network bridge that hangs up on every connection, that long: most serve one client at a time.
+BRIDGE_CLOSES = "bridge_closes"
 # A list no table knows, still not proven after this many pushes: the user is asked for a capture.
 LIST_NOT_LEARNED_ISSUE = "list_not_learned"
 LEARNING_PUSHES_BEFORE_ISSUE = 30
@@ -96,8 +99,13 @@ class MeterIssues:
     def meter_heard(self) -> None:
         """Withdraw what said the meter was silent or out of reach: it sends again."""
         self.cancel_silence_check()
-        self.delete(self._reader.silent_issue)
-        self.delete(self._reader.unreachable_issue)
+        for kind in self._silence_kinds:
+            self.delete(kind)
+
+    @property
+    def _silence_kinds(self) -> tuple[str, ...]:
+        """The repair issues a silence raises, one for each cause: port shut, bridge hanging up, meter silent."""
+        return self._reader.unreachable_issue, BRIDGE_CLOSES, self._reader.silent_issue
 
     def reading_stopped(self) -> None:
         """Withdraw what said the port or the meter failed: the user disabled the entry, which reads nothing now."""
@@ -127,13 +135,19 @@ class MeterIssues:
 
     def _raise_silence_issue(self) -> None:
         minutes = str(round(SILENCE_REPAIR_AFTER.total_seconds() / 60))
-        # One repair, for the cause now: a bridge back whose meter stays silent is no bridge out of reach.
+        # One repair, for the cause now: a bridge back whose meter stays silent is no bridge out of reach, and
+        # one that hangs up on every connection most often serves another client (it serves one at a time).
+        placeholders = {"minutes": minutes}
         if self._reader.open_error is not None:
-            self.delete(self._reader.silent_issue)
-            self.create(self._reader.unreachable_issue, {"error": self._reader.open_error, "minutes": minutes})
+            kind, placeholders["error"] = self._reader.unreachable_issue, self._reader.open_error
+        elif self._reader.loss is Loss.CLOSED:
+            kind = BRIDGE_CLOSES
         else:
-            self.delete(self._reader.unreachable_issue)
-            self.create(self._reader.silent_issue, {"minutes": minutes})
+            kind = self._reader.silent_issue
+        for other in self._silence_kinds:
+            if other != kind:
+                self.delete(other)
+        self.create(kind, placeholders)
 
     @callback
     def cancel_silence_check(self) -> None:
