@@ -192,8 +192,14 @@ def test_one_lying_telegram_while_a_list_is_learned_costs_that_telegram_and_a_wh
         lambda state: replace(state, power_import=state.power_import * 4),
         lambda state: replace(state, phase_powers=(state.phase_powers[0], state.phase_powers[1] * 100, 0)),
         lambda state: replace(state, currents=(state.currents[0] / 10, *state.currents[1:])),
+        # Lower than its parts, with no phase exporting that could net it down: as a flipped bit, or a lost byte.
+        lambda state: replace(state, power_import=state.power_import // 2),
+        lambda state: replace(state, power_import=0),
+        lambda state: replace(
+            state, phase_powers=(state.phase_powers[0], state.phase_powers[1] + 1024, state.phase_powers[2])
+        ),
     ],
-    ids=["the power", "its phases' parts", "a current"],
+    ids=["the power", "its phases' parts", "a current", "the power halved", "the power lost", "a part grown"],
 )
 def test_a_telegram_of_a_learned_list_whose_values_break_its_physics_is_dropped(
     damage: Callable[[MeterState], MeterState],

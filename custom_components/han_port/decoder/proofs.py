@@ -252,19 +252,26 @@ def power_holds(reading: PowerReading, numbers: Numbers, volts: Sequence[float])
     """Whether a telegram obeys, by a power reading, what every meter's power does, at any power factor or flow.
 
     Each phase's U·I carries its part, and all of them the total (a power
-    factor is at most 1); the import is no more than its phases' parts. A
-    meter may net its phases (one exporting, as a one-phase inverter makes
-    it, lowers the total below the importing parts), and some sign a current
-    by its flow.
+    factor is at most 1); the total is its phases' parts. A meter may net its
+    phases: a phase that imports nothing may export (as a one-phase inverter
+    makes it), and lower the total below the importing parts by what its
+    U·I carries, no more. Some meters sign a current, or a power, by its flow.
     """
     total = numbers[reading.total]
     loads, slacks = _loads(reading, numbers, volts)
     parts = _parts(reading, numbers, len(volts))
-    if parts and total > sum(parts) + _sum_slack(total):
+    if not all(_within(abs(part), load, slack) for part, load, slack in zip(parts, loads, slacks, strict=False)):
         return False
-    if not all(_within(part, load, slack) for part, load, slack in zip(parts, loads, slacks, strict=False)):
-        return False
-    return _within(total, sum(loads), sum(slacks))
+    if parts:
+        exporting = [
+            load * (1 + POWER_TOLERANCE) + slack
+            for part, load, slack in zip(parts, loads, slacks, strict=False)
+            if part <= slack
+        ]
+        netted = sum(parts) - total
+        if not -_sum_slack(total) <= netted <= sum(exporting) + _sum_slack(total):
+            return False
+    return _within(abs(total), sum(loads), sum(slacks))
 
 
 def carries(reading: PowerReading, numbers: Numbers, volts: Sequence[float]) -> bool | None:
