@@ -246,8 +246,8 @@ def test_a_number_that_fell_inside_an_energy_window_is_no_register() -> None:
     assert "import register" in decoder.learned_lists[0]["waiting"]
 
 
-@pytest.mark.parametrize("damaged_at", [1, 2, 3, 30])
-def test_a_phase_one_telegram_says_is_out_is_a_phase_all_the_same(damaged_at: int) -> None:
+@pytest.mark.parametrize("damaged_at", [(1,), (2,), (3,), (30,), (1, 21, 41, 61)])
+def test_a_phase_one_telegram_says_is_out_is_a_phase_all_the_same(damaged_at: tuple[int, ...]) -> None:
     """A light load (nothing else near 230), and one telegram with L1 at 0 V: the voltages proven are the three.
 
     Not L2 and L3 as the only phases, numbered L1 and L2: they must be told in telegrams in a row, and a
@@ -259,8 +259,11 @@ def test_a_phase_one_telegram_says_is_out_is_a_phase_all_the_same(damaged_at: in
     for state in states(200):
         amps = tuple(round(rng.uniform(0.5, 2.2), 2) for _ in range(3))
         parts = tuple(round(volt * amp * 0.95) for volt, amp in zip(state.voltages, amps, strict=True))
-        truth.append(replace(state, currents=amps, phase_powers=parts, power_import=sum(parts)))
-    sent = [_l1_out(state) if number == damaged_at else state for number, state in enumerate(truth)]
+        reactive = round(sum(parts) * 0.2)
+        truth.append(
+            replace(state, currents=amps, phase_powers=parts, power_import=sum(parts), reactive_import=reactive)
+        )
+    sent = [_l1_out(state) if number in damaged_at else state for number, state in enumerate(truth)]
     decoder = Decoder()
     feed(decoder, [push(state, fields) for state in sent])
     proven = {position["obis"]: position["index"] for position in decoder.learned_lists[0]["positions"]}
@@ -271,6 +274,27 @@ def test_a_phase_one_telegram_says_is_out_is_a_phase_all_the_same(damaged_at: in
 def _steady_load(state: MeterState, amps: tuple[float, ...], factor: float) -> MeterState:
     parts = tuple(round(volt * amp * factor) for volt, amp in zip(state.voltages, amps, strict=False))
     return replace(state, currents=(*amps, 0.0, 0.0)[:3], phase_powers=(*parts, 0, 0)[:3], power_import=sum(parts))
+
+
+def _in_whole_volts(state: MeterState, fields: tuple[str, ...]) -> bytes:
+    """A push of fields whose voltage is in whole volts (10^0), as some lists send it."""
+    values = encoder._positional_values(state, NAME, OTHER_TARIFF)
+    values["voltage_l1"] = encoder.long_unsigned(raw(state.voltages[0], 0))
+    return encoder.hdlc_frames(
+        encoder.data_notification(encoder.structure(*(values[name] for name in fields)), state.moment)
+    )
+
+
+def test_a_steady_load_near_230_is_no_voltage_in_whole_volts_either() -> None:
+    """The voltage in whole volts (230), a heater's 2.35 kW reading 235 at 10^-1; one telegram has L1 at 0 V."""
+    rng = random.Random(3)
+    fields = ("meter_id", "current_l1", "power_import", "reactive_import", "voltage_l1")
+    truth = [_steady_load(state, (round(rng.uniform(10.5, 10.6), 2),), 0.99) for state in states(400, phases=1, seed=2)]
+    sent = [_l1_out(state) if number == 1 else state for number, state in enumerate(truth)]
+    decoder = Decoder()
+    feed(decoder, [_in_whole_volts(state, fields) for state in sent])
+    proven = {position["obis"]: position["index"] for position in decoder.learned_lists[0]["positions"]}
+    assert proven.get(str(VOLTAGES[0]), fields.index("voltage_l1")) == fields.index("voltage_l1")
 
 
 @pytest.mark.parametrize("phases", [1, 3])

@@ -48,7 +48,6 @@ from .model import DecodeError, DropReason, FrameRefusedError, ListNotLearnedErr
 from .obis import ObisCode
 from .proofs import (
     MIN_EVIDENCE_POWER,
-    SPAN_TELEGRAMS,
     Numbers,
     PowerReading,
     Register,
@@ -81,7 +80,7 @@ MAX_NUMBERS = 32
 # or a stranger's, and must not grow memory.
 MAX_SHAPES = 8
 VOLTAGE_TELEGRAMS = 3
-"""Telegrams that must tell the same phase voltages, none telling others between them, before they are proven."""
+"""Telegrams in a row that must tell the same phase voltages before they are proven."""
 POWER_CONFIRMATIONS = 3
 """Telegrams under load a reading of the power must be the only one to survive, its phases' parts adding up."""
 LONE_POWER_CONFIRMATIONS = 12
@@ -233,25 +232,22 @@ class _Window:
 
 @dataclass(slots=True)
 class _VoltageAnswers:
-    """The phase voltages (and their resolution) telegrams told, until enough told the same ones.
+    """The phase voltages (and their resolution) telegrams told, until enough told the same ones in a row.
 
     One telegram may lie about a phase (damaged, or a stranger's), and the
     others would then be taken for the only phases: the same answer must come
-    VOLTAGE_TELEGRAMS times, no other between. A telegram that settles nothing
-    (a value that agrees, or lies in range, now) tells neither way; an answer
-    the spans no longer recall is forgotten.
+    VOLTAGE_TELEGRAMS times in a row. A telegram that settles nothing (a phase
+    that looks like a voltage again, whose span the lie spoiled) breaks the row.
     """
 
     told: tuple[tuple[int, ...], int] | None = None
     times: int = 0
-    last: int = 0
-    """The telegram that told it last."""
 
-    def agreed(self, answer: tuple[tuple[int, ...], int], telegram: int) -> bool:
-        """Take a telegram's answer; return whether enough telegrams told it."""
-        same = answer == self.told and telegram - self.last <= SPAN_TELEGRAMS
-        self.told, self.times, self.last = answer, self.times + 1 if same else 1, telegram
-        return self.times >= VOLTAGE_TELEGRAMS
+    def agreed(self, answer: tuple[tuple[int, ...], int] | None) -> bool:
+        """Take a telegram's answer; return whether enough telegrams in a row told it."""
+        self.times = self.times + 1 if answer is not None and answer == self.told else 1
+        self.told = answer
+        return answer is not None and self.times >= VOLTAGE_TELEGRAMS
 
 
 def _numbers(kinds: tuple[str, ...], items: tuple[Data, ...]) -> Numbers:
@@ -339,7 +335,7 @@ class _Shape:
 
     def _learn_voltages(self) -> None:
         chosen = the_voltages(self.spans)
-        if chosen is None or not self.voltages.agreed(chosen, self.telegrams):
+        if not self.voltages.agreed(chosen) or chosen is None:
             return
         members, exponent = chosen
         volts = ", ".join(f"{at(self.spans[index].last, exponent):g}" for index in members)

@@ -102,6 +102,8 @@ class Span:
     now: _Stretch
     before: _Stretch | None = None
     last: float = 0.0
+    previous: float | None = None
+    """The value before the last."""
 
     @classmethod
     def first(cls, value: float) -> Span:
@@ -132,7 +134,7 @@ class Span:
         else:
             now.low, now.high, now.grows = min(now.low, value), max(now.high, value), now.grows and grows
             now.telegrams += 1
-        self.last = value
+        self.previous, self.last = self.last, value
 
 
 def _steady_in(spans: Mapping[int, Span], exponent: int, low: float, high: float) -> tuple[int, ...]:
@@ -155,12 +157,14 @@ def the_voltages(spans: Mapping[int, Span]) -> tuple[tuple[int, ...], int] | Non
     """Choose the phase voltages (and their resolution) among the positions, or None while nothing settles them.
 
     Three steady values near nominal that agree now are a grid's phases,
-    when no other three are, and no value unsteady agrees with them now: a
+    when no other three are, and no other value agrees with them, looking
+    like a voltage now: a
     fourth steady value in range (a threshold, a setting) leaves them the
     phases. One or two values in range are the voltages only when nothing
-    else anywhere lies in a voltage range, steady or not: a lone value may be
-    a steady load's watts or a setting. Either way, a phase whose values one
-    telegram spoiled (damaged, or a stranger's) is a phase all the same.
+    else anywhere lies in a voltage range, nor looks like a voltage now,
+    steady over its span or not: a lone value may be a steady load's watts or
+    a setting. Either way, a phase whose values one telegram spoiled
+    (damaged, or a stranger's) is a phase all the same.
     """
     candidates = [
         (members, exponent)
@@ -177,26 +181,39 @@ def the_voltages(spans: Mapping[int, Span]) -> tuple[tuple[int, ...], int] | Non
         if _agree(spans, triple)
     ]
     if triples:
-        return triples[0] if len(triples) == 1 and not _phase_now(spans, triples[0][0]) else None
+        return triples[0] if len(triples) == 1 and not _voltage_now(spans, triples[0][0], agreeing=True) else None
     if len(candidates) != 1:
         return None
-    members, exponent = candidates[0]
-    if len(members) < _THREE_PHASES and _agree(spans, members) and not _in_range_now(spans, exponent, members):
+    members = candidates[0][0]
+    if len(members) < _THREE_PHASES and _agree(spans, members) and not _voltage_now(spans, members):
         return candidates[0]
     return None
 
 
-def _phase_now(spans: Mapping[int, Span], members: Sequence[int]) -> bool:
-    """Whether a position other than members holds, now, what agrees with their voltages, steady or not."""
-    return any(_agree(spans, (*members, index)) for index in spans if index not in members)
+def _voltage_now(spans: Mapping[int, Span], members: Sequence[int], *, agreeing: bool = False) -> bool:
+    """Whether a position other than members looks like a voltage now (agreeing with theirs), steady or not.
 
-
-def _in_range_now(spans: Mapping[int, Span], exponent: int, members: Sequence[int]) -> bool:
-    """Whether a position other than members holds a voltage now, at their resolution, steady or not."""
+    Its last two values lie near nominal at one resolution (any: the members'
+    may be another), and within a voltage's steadiness of each other.
+    """
     return any(
-        low <= at(span.last, exponent) <= high
+        _looks_like_a_voltage(span) and (not agreeing or _agree(spans, (*members, index)))
         for index, span in spans.items()
         if index not in members
+    )
+
+
+def _looks_like_a_voltage(span: Span) -> bool:
+    last, previous = span.last, span.previous
+    if (
+        previous is None
+        or not min(last, previous) > 0
+        or max(last, previous) > min(last, previous) * (1 + VOLTAGE_STEADINESS)
+    ):
+        return False
+    return any(
+        low <= at(min(last, previous), exponent) and at(max(last, previous), exponent) <= high
+        for exponent in VOLTAGE_EXPONENTS
         for low, high in VOLTAGE_RANGES
     )
 
