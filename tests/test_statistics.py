@@ -106,6 +106,8 @@ async def test_a_spike_never_reaches_the_statistics(
     # A P1 meter drawing 3 kW, once a minute; the third register is 15 kWh above the meter's.
     for minute, total in enumerate((155_232_513, 155_232_563, 155_247_563, 155_232_613, 155_232_663)):
         await push(hass, freezer, entry, period + timedelta(minutes=minute, seconds=5), telegram(3000, total))
+        # The total shows its first count once it has read its recorded state back: not before the next.
+        await totals_read_back(hass, entry)
     energy = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{METER_ID}_active_energy_import")
     assert energy is not None
     freezer.move_to(period + timedelta(minutes=10))
