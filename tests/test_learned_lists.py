@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason, ObisCode, Telegram
-from custom_components.han_port.decoder.learned import MAX_SHAPES, RELEARN_AFTER
+from custom_components.han_port.decoder.learned import LONE_VOLTAGE_TELEGRAMS, MAX_SHAPES, RELEARN_AFTER
 from custom_components.han_port.decoder.lists import ISKRAEMECO_AM550, LANDIS_GYR_E450_BURGENLAND
 from custom_components.han_port.decoder.proofs import Span, the_voltages
 from simulator import frames as encoder
@@ -386,7 +386,8 @@ def test_a_15_minute_list_with_its_own_clock() -> None:
 
 def test_a_1_phase_list_and_a_short_push() -> None:
     one_phase = ("meter_id", "current_l1", "power_import", "reactive_import", "voltage_l1")
-    truth = list(states(25, phases=1, seed=2))
+    # One phase's voltage is proven once it was the only value steady near nominal longer than a lie is recalled.
+    truth = list(states(LONE_VOLTAGE_TELEGRAMS + 25, phases=1, seed=2))
     telegrams = [e for e in feed(Decoder(), [push(s, one_phase) for s in truth]) if isinstance(e, Telegram)]
     assert shown(telegrams[-1]) == pytest.approx(expected(truth[-1], phases=1))
     short = ("power_import", "voltage_l1", "voltage_l2", "voltage_l3", "current_l1", "current_l2", "current_l3")
@@ -876,10 +877,10 @@ def test_a_moment_of_low_power_factor_never_makes_the_reactive_power_the_active(
     """
     fields = ("logical_name", "voltage_l1", "current_l1", "power_import", "reactive_import")
     truth = []
-    for number in range(60):
+    for number in range(260):
         amps = 8.0 + number % 5
-        # The dip comes once the voltage is proven (after 11 telegrams: P and Q lie in its range now and then).
-        factor = 0.45 if number == 15 else 0.6 if number < 15 else 0.7 if number < 40 else 0.95
+        # The dip comes once the voltage is proven (after LONE_VOLTAGE_TELEGRAMS: one phase's voltage).
+        factor = 0.45 if number == 130 else 0.6 if number < 130 else 0.7 if number < 200 else 0.95
         apparent = 230.0 * amps
         truth.append(
             replace(

@@ -48,6 +48,7 @@ from .model import DecodeError, DropReason, FrameRefusedError, ListNotLearnedErr
 from .obis import ObisCode
 from .proofs import (
     MIN_EVIDENCE_POWER,
+    SPAN_TELEGRAMS,
     Numbers,
     PowerReading,
     Register,
@@ -81,6 +82,9 @@ MAX_NUMBERS = 32
 MAX_SHAPES = 8
 VOLTAGE_TELEGRAMS = 3
 """Telegrams in a row that must tell the same phase voltages before they are proven."""
+LONE_VOLTAGE_TELEGRAMS = 2 * SPAN_TELEGRAMS + 1
+"""The same for one phase's voltage: a steady load that reads like one may be the only value steady near
+nominal for as long as a lie about the voltage is recalled, and no longer."""
 POWER_CONFIRMATIONS = 3
 """Telegrams under load a reading of the power must be the only one to survive, its phases' parts adding up."""
 LONE_POWER_CONFIRMATIONS = 12
@@ -247,7 +251,9 @@ class _VoltageAnswers:
         """Take a telegram's answer; return whether enough telegrams in a row told it."""
         self.times = self.times + 1 if answer is not None and answer == self.told else 1
         self.told = answer
-        return answer is not None and self.times >= VOLTAGE_TELEGRAMS
+        if answer is None:
+            return False
+        return self.times >= (VOLTAGE_TELEGRAMS if len(answer[0]) > 1 else LONE_VOLTAGE_TELEGRAMS)
 
 
 def _numbers(kinds: tuple[str, ...], items: tuple[Data, ...]) -> Numbers:

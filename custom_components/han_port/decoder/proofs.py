@@ -158,13 +158,13 @@ def the_voltages(spans: Mapping[int, Span]) -> tuple[tuple[int, ...], int] | Non
 
     Three steady values near nominal that agree now are a grid's phases,
     when no other three are, and no other value agrees with them, looking
-    like a voltage now: a
-    fourth steady value in range (a threshold, a setting) leaves them the
-    phases. One or two values in range are the voltages only when nothing
-    else anywhere lies in a voltage range, nor looks like a voltage now,
-    steady over its span or not: a lone value may be a steady load's watts or
-    a setting. Either way, a phase whose values one telegram spoiled
-    (damaged, or a stranger's) is a phase all the same.
+    like a voltage now (a phase whose values one telegram spoiled, damaged
+    or a stranger's, is a phase all the same): a fourth steady value in range
+    (a threshold, a setting) leaves them the phases. One value in range is the
+    voltage only when nothing else anywhere is steady in a voltage range: a
+    lone value may be a steady load's watts or a setting, and it is proven
+    only once it was the only one for longer than a lie is recalled (see
+    learned.LONE_VOLTAGE_TELEGRAMS).
     """
     candidates = [
         (members, exponent)
@@ -181,23 +181,22 @@ def the_voltages(spans: Mapping[int, Span]) -> tuple[tuple[int, ...], int] | Non
         if _agree(spans, triple)
     ]
     if triples:
-        return triples[0] if len(triples) == 1 and not _voltage_now(spans, triples[0][0], agreeing=True) else None
+        return triples[0] if len(triples) == 1 and not _phase_now(spans, triples[0][0]) else None
     if len(candidates) != 1:
         return None
-    members = candidates[0][0]
-    if len(members) < _THREE_PHASES and _agree(spans, members) and not _voltage_now(spans, members):
-        return candidates[0]
-    return None
+    # Never two: no meter has two phases. Two agreeing are a phase and a load that reads like one, or two
+    # phases of three whose third one telegram spoiled.
+    return candidates[0] if len(candidates[0][0]) == 1 else None
 
 
-def _voltage_now(spans: Mapping[int, Span], members: Sequence[int], *, agreeing: bool = False) -> bool:
-    """Whether a position other than members looks like a voltage now (agreeing with theirs), steady or not.
+def _phase_now(spans: Mapping[int, Span], members: Sequence[int]) -> bool:
+    """Whether a position other than members looks like a voltage now, agreeing with theirs, steady or not.
 
-    Its last two values lie near nominal at one resolution (any: the members'
-    may be another), and within a voltage's steadiness of each other.
+    Its last two values lie near nominal at one resolution, within a
+    voltage's steadiness of each other, and agree with the members' now.
     """
     return any(
-        _looks_like_a_voltage(span) and (not agreeing or _agree(spans, (*members, index)))
+        _looks_like_a_voltage(span) and _agree(spans, (*members, index))
         for index, span in spans.items()
         if index not in members
     )
