@@ -22,6 +22,7 @@ from .meter import bridge_entry, default_state, kamstrup_frame, sensor, set_up, 
 from .test_config_flow import Flow, bridge, start
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Iterator
 
     from homeassistant.core import HomeAssistant
@@ -155,7 +156,14 @@ async def test_a_bridge_that_closes_every_connection_at_once_says_so_in_its_repa
 ) -> None:
     """A single-client bridge another program reads: it accepts, and hangs up. The repair names that, not the cable."""
     monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
-    async with bridge(lambda _reader, writer: writer.close()) as port:
+    hangs_up = True
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not hangs_up:
+            await reader.read()  # holds the connection, and sends nothing
+        writer.close()
+
+    async with bridge(serve) as port:
         entry = bridge_entry(port)
         await set_up(hass, entry)
         issue_id = f"bridge_closes_{entry.entry_id}"
@@ -164,4 +172,8 @@ async def test_a_bridge_that_closes_every_connection_at_once_says_so_in_its_repa
         issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
         assert issue is not None
         assert issue.translation_key == "bridge_closes"
+        # The other client lets go: the bridge holds the connection, and the meter is silent. That is the cause now.
+        hangs_up = False
+        await wait_for(lambda: connection(hass) == "silent", seconds=10)
+        assert issue_id not in meter_issues(hass)
         assert await hass.config_entries.async_unload(entry.entry_id)

@@ -209,6 +209,8 @@ class TelegramWatch:
         """Why the meter last counted as gone: the connection refused or closed, or silence."""
         self.loss: Loss | None = None
         """The kind of that reason, for the connection sensor (None: the meter was never lost)."""
+        self.hung_up = 0
+        """Connections in a row the far end closed before any telegram: a bridge that serves another client."""
         self._reported_loss: Loss | None = None
 
     @property
@@ -340,6 +342,7 @@ class MeterReader(TelegramWatch):
                 continue
             if got_telegram:
                 backoff = BACKOFF_START
+            self.hung_up = self.hung_up + 1 if self.loss is Loss.CLOSED and not got_telegram else 0
             self._set_available(available=False)
             if self.loss is Loss.SILENT:
                 # The port opened, and the silence itself was the wait: opened again at once, it hears the

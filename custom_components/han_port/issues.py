@@ -10,7 +10,6 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.loader import async_get_loaded_integration
 
-from .connection import Loss
 from .const import DOMAIN
 from .registers import code_name
 
@@ -34,6 +33,8 @@ READ_ELSEWHERE_ISSUE = "meter_read_elsewhere"
 SILENCE_REPAIR_AFTER = timedelta(hours=1)
 # A network bridge that hangs up on every connection, that long: most serve one client at a time.
 BRIDGE_CLOSES = "bridge_closes"
+# Connections in a row a bridge closed before any telegram that say it hangs up on every one.
+HUNG_UP_CONNECTIONS = 3
 # A list no table knows, still not proven after this many pushes: the user is asked for a capture.
 LIST_NOT_LEARNED_ISSUE = "list_not_learned"
 LEARNING_PUSHES_BEFORE_ISSUE = 30
@@ -114,6 +115,8 @@ class MeterIssues:
     def reachable(self) -> None:
         """Withdraw what said the port or broker was out of reach: it opens, though the meter may still be silent."""
         self.delete(self._reader.unreachable_issue)
+        if self._reader.hung_up < HUNG_UP_CONNECTIONS:
+            self.delete(BRIDGE_CLOSES)
 
     def watch_silence(self, still_silent: Callable[[], bool]) -> None:
         """Raise an issue, with what to check, if the meter is still silent a while from now."""
@@ -140,7 +143,7 @@ class MeterIssues:
         placeholders = {"minutes": minutes}
         if self._reader.open_error is not None:
             kind, placeholders["error"] = self._reader.unreachable_issue, self._reader.open_error
-        elif self._reader.loss is Loss.CLOSED:
+        elif self._reader.hung_up >= HUNG_UP_CONNECTIONS:
             kind = BRIDGE_CLOSES
         else:
             kind = self._reader.silent_issue
