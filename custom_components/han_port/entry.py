@@ -128,7 +128,7 @@ def entry_keys(data: dict[str, object]) -> tuple[bytes | None, bytes | None]:
 async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> bool:
     """Open the meter's port and keep reading it in the background."""
     data = dict(entry.data)
-    # The options this setup applies, taken before anything awaits: a change while it runs is one to reload for.
+    # The options as setup began: a change while it runs (before the listener below hears any) reloads at its end.
     options = dict(entry.options)
     await _async_check_source(hass, data)
     coordinator = HanPortCoordinator(
@@ -154,6 +154,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
     entry.async_create_background_task(hass, coordinator.reader.run(), f"{entry.title} reader")
     if not OPTIONS_FLOW_RELOADS:
         entry.async_on_unload(entry.add_update_listener(partial(_async_options_updated, options)))
+        if dict(entry.options) != options:
+            hass.config_entries.async_schedule_reload(entry.entry_id)
     return True
 
 
