@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 from dataclasses import replace
@@ -11,8 +12,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason, ObisCode, Telegram
-from custom_components.han_port.decoder.learned import LONE_VOLTAGE_TELEGRAMS, MAX_SHAPES, RELEARN_AFTER
+from custom_components.han_port.decoder.learned import LONE_VOLTAGE_TELEGRAMS, MAX_SHAPES, RELEARN_AFTER, ListLearner
 from custom_components.han_port.decoder.lists import ISKRAEMECO_AM550, LANDIS_GYR_E450_BURGENLAND
+from custom_components.han_port.decoder.model import DecodeError
 from custom_components.han_port.decoder.proofs import Span, the_voltages
 from simulator import frames as encoder
 from simulator.frames import AM550_FIELDS, ENERGY_FIELDS, MeterState, raw
@@ -386,8 +388,13 @@ def test_a_15_minute_list_with_its_own_clock() -> None:
 
 def test_a_1_phase_list_and_a_short_push() -> None:
     one_phase = ("meter_id", "current_l1", "power_import", "reactive_import", "voltage_l1")
-    # One phase's voltage is proven once it was the only value steady near nominal longer than a lie is recalled.
-    truth = list(states(LONE_VOLTAGE_TELEGRAMS + 25, phases=1, seed=2))
+    # One phase's voltage is proven once it was the only value steady near nominal longer than a lie is recalled,
+    # and while no other value reads like a voltage at its resolution (1.5 to 3 kW does): a home drawing 0.7 to 1.4 kW.
+    rng = random.Random(2)
+    truth = [
+        _steady_load(state, (round(rng.uniform(3.0, 6.0), 2),), 0.95)
+        for state in states(LONE_VOLTAGE_TELEGRAMS + 25, phases=1, seed=2)
+    ]
     telegrams = [e for e in feed(Decoder(), [push(s, one_phase) for s in truth]) if isinstance(e, Telegram)]
     assert shown(telegrams[-1]) == pytest.approx(expected(truth[-1], phases=1))
     short = ("power_import", "voltage_l1", "voltage_l2", "voltage_l3", "current_l1", "current_l2", "current_l3")
@@ -950,3 +957,23 @@ def test_a_phase_that_draws_nothing_while_the_list_is_learned_is_still_a_phase()
     for telegram in telegrams:
         state = by_moment[telegram.timestamp]
         assert shown(telegram).get(POWER, state.power_import) == state.power_import
+
+
+def test_a_current_that_reads_like_a_voltage_is_never_proven_one_beside_a_spoiled_voltage() -> None:
+    """A 1-phase list: 23 A sent in 0.01 A (2300, read at 10^-1 as 230 V), and the voltage hit once every 100 pushes.
+
+    The current is then the only value steady near nominal for longer than a lie is recalled; the voltage
+    beside it reads like one at that resolution, and keeps it from being taken for it. Before, the two were
+    proven each as the other, and shown so.
+    """
+    rng = random.Random(5)
+    learner = ListLearner()
+    for number in range(900):
+        volts = 1300 if number % 100 == 50 else 2300 + rng.randint(-20, 20)
+        amps = 2300 + rng.randint(-60, 60)
+        items = ("7359992890000000", amps, round(volts / 10 * amps / 100 * 0.97), 100 + rng.randint(-20, 20), volts)
+        with contextlib.suppress(DecodeError):
+            learner.take_apart(items, START + timedelta(seconds=10 * number))
+    proven = {position["obis"]: position["index"] for position in learner.learned[0]["positions"]}
+    assert proven.get(str(VOLTAGES[0]), 4) == 4
+    assert proven.get(str(CURRENTS[0]), 1) == 1

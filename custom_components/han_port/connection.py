@@ -342,7 +342,8 @@ class MeterReader(TelegramWatch):
                 continue
             if got_telegram:
                 backoff = BACKOFF_START
-            self.hung_up = self.hung_up + 1 if self.loss is Loss.CLOSED and not got_telegram else 0
+            if self.loss is not Loss.CANNOT_OPEN:  # a port that did not open is no connection hung up
+                self.hung_up = self.hung_up + 1 if self.loss is Loss.CLOSED and not got_telegram else 0
             self._set_available(available=False)
             if self.loss is Loss.SILENT:
                 # The port opened, and the silence itself was the wait: opened again at once, it hears the

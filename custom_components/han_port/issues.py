@@ -115,7 +115,7 @@ class MeterIssues:
     def reachable(self) -> None:
         """Withdraw what said the port or broker was out of reach: it opens, though the meter may still be silent."""
         self.delete(self._reader.unreachable_issue)
-        if self._reader.hung_up < HUNG_UP_CONNECTIONS:
+        if not self._reader.hung_up:  # a connection was held, or delivered: the bridge serves this reader again
             self.delete(BRIDGE_CLOSES)
 
     def watch_silence(self, still_silent: Callable[[], bool]) -> None:

@@ -185,8 +185,14 @@ def the_voltages(spans: Mapping[int, Span]) -> tuple[tuple[int, ...], int] | Non
     if len(candidates) != 1:
         return None
     # Never two: no meter has two phases. Two agreeing are a phase and a load that reads like one, or two
-    # phases of three whose third one telegram spoiled.
-    return candidates[0] if len(candidates[0][0]) == 1 else None
+    # phases of three whose third one telegram spoiled. One, while another value looks like a voltage at its
+    # resolution, may be a load that reads like one beside a voltage its spoiled values keep from being steady.
+    (members, exponent) = candidates[0]
+    if len(members) != 1 or any(
+        _looks_like_a_voltage(span, (exponent,)) for index, span in spans.items() if index not in members
+    ):
+        return None
+    return candidates[0]
 
 
 def _phase_now(spans: Mapping[int, Span], members: Sequence[int]) -> bool:
@@ -202,7 +208,8 @@ def _phase_now(spans: Mapping[int, Span], members: Sequence[int]) -> bool:
     )
 
 
-def _looks_like_a_voltage(span: Span) -> bool:
+def _looks_like_a_voltage(span: Span, exponents: Sequence[int] = VOLTAGE_EXPONENTS) -> bool:
+    """Whether a position's last two values lie near nominal at one of these resolutions, and agree."""
     last, previous = span.last, span.previous
     if (
         previous is None
@@ -212,7 +219,7 @@ def _looks_like_a_voltage(span: Span) -> bool:
         return False
     return any(
         low <= at(min(last, previous), exponent) and at(max(last, previous), exponent) <= high
-        for exponent in VOLTAGE_EXPONENTS
+        for exponent in exponents
         for low, high in VOLTAGE_RANGES
     )
 
