@@ -240,8 +240,9 @@ class _VoltageAnswers:
 
     One telegram may lie about a phase (damaged, or a stranger's), and the
     others would then be taken for the only phases: the same answer must come
-    VOLTAGE_TELEGRAMS times in a row. A telegram that settles nothing (a phase
-    that looks like a voltage again, whose span the lie spoiled) breaks the row.
+    VOLTAGE_TELEGRAMS times in a row (LONE_VOLTAGE_TELEGRAMS for one phase's).
+    A telegram that settles nothing (a phase that looks like a voltage again,
+    whose span the lie spoiled) breaks the row.
     """
 
     told: tuple[tuple[int, ...], int] | None = None

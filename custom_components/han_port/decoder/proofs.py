@@ -161,10 +161,10 @@ def the_voltages(spans: Mapping[int, Span]) -> tuple[tuple[int, ...], int] | Non
     like a voltage now (a phase whose values one telegram spoiled, damaged
     or a stranger's, is a phase all the same): a fourth steady value in range
     (a threshold, a setting) leaves them the phases. One value in range is the
-    voltage only when nothing else anywhere is steady in a voltage range: a
-    lone value may be a steady load's watts or a setting, and it is proven
-    only once it was the only one for longer than a lie is recalled (see
-    learned.LONE_VOLTAGE_TELEGRAMS).
+    voltage only when nothing else anywhere is steady in a voltage range, nor
+    reads like a voltage at its resolution now: a lone value may be a steady
+    load's watts or a setting, and it is proven only once it was the only one
+    for longer than a lie is recalled (see learned.LONE_VOLTAGE_TELEGRAMS).
     """
     candidates = [
         (members, exponent)
@@ -187,7 +187,7 @@ def the_voltages(spans: Mapping[int, Span]) -> tuple[tuple[int, ...], int] | Non
     # Never two: no meter has two phases. Two agreeing are a phase and a load that reads like one, or two
     # phases of three whose third one telegram spoiled. One, while another value looks like a voltage at its
     # resolution, may be a load that reads like one beside a voltage its spoiled values keep from being steady.
-    (members, exponent) = candidates[0]
+    members, exponent = candidates[0]
     if len(members) != 1 or any(
         _looks_like_a_voltage(span, (exponent,)) for index, span in spans.items() if index not in members
     ):
