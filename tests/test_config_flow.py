@@ -136,6 +136,19 @@ async def load(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     await hass.async_block_till_done()
 
 
+def counted_setups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count the entries' setups from now on (each still the real one): the ids of the entries set up, in order."""
+    setups: list[str] = []
+    real_setup = entry_module.async_setup_entry
+
+    async def counted(hass: HomeAssistant, entry: Any) -> bool:
+        setups.append(entry.entry_id)
+        return await real_setup(hass, entry)
+
+    monkeypatch.setattr(entry_module, "async_setup_entry", counted)
+    return setups
+
+
 def suggested(result: ConfigFlowResult, field: str) -> object:
     """What a form shows in a field: its suggested value, or else its default."""
     for marker in result["data_schema"].schema:
@@ -600,15 +613,7 @@ async def test_a_loaded_entry_moved_by_a_reconfigure_is_set_up_once(
     entry = MockConfigEntry(domain=DOMAIN, unique_id=METER_ID, data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
     await load(hass, entry)
     await wait_for(lambda: entry.runtime_data.data.readings)
-    setups = 0
-    real_setup = entry_module.async_setup_entry
-
-    async def counted(hass: HomeAssistant, entry: Any) -> bool:
-        nonlocal setups
-        setups += 1
-        return await real_setup(hass, entry)
-
-    monkeypatch.setattr(entry_module, "async_setup_entry", counted)
+    setups = counted_setups(monkeypatch)
     pty_meter.start_pushing([kamstrup_frame(default_state())])
     flow = Flow(hass, await entry.start_reconfigure_flow(hass))
     await flow.submit({"next_step_id": "serial"})
@@ -617,7 +622,7 @@ async def test_a_loaded_entry_moved_by_a_reconfigure_is_set_up_once(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert entry.data[CONF_DEVICE] == pty_meter.path
-    assert setups == 1
+    assert len(setups) == 1
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -855,15 +860,7 @@ async def test_options_flow_reloads_once_and_keeps_what_was_typed(
 ) -> None:
     entry = MockConfigEntry(domain=DOMAIN, unique_id="1", data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
     await load(hass, entry)
-    setups = 0
-    real_setup = entry_module.async_setup_entry
-
-    async def counted(hass: HomeAssistant, entry: Any) -> bool:
-        nonlocal setups
-        setups += 1
-        return await real_setup(hass, entry)
-
-    monkeypatch.setattr(entry_module, "async_setup_entry", counted)
+    setups = counted_setups(monkeypatch)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["step_id"] == "init"
     # Which of several meters the dialog is for: its title names it.
@@ -889,7 +886,7 @@ async def test_options_flow_reloads_once_and_keeps_what_was_typed(
     }
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    assert setups == 1
+    assert len(setups) == 1
     assert entry.runtime_data.energy.tariff.thresholds == (2.0, 5.0, 10.5)
     assert entry.runtime_data.energy.tariff.peak_days == 2
     assert await hass.config_entries.async_unload(entry.entry_id)
