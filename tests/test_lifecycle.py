@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 from datetime import timedelta
@@ -14,6 +15,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
 from serialx.platforms.serial_socket import SocketSerialTransport
 
+from custom_components.han_port import connection as connection_module
 from custom_components.han_port import issues as issues_module
 from custom_components.han_port import listening
 from custom_components.han_port.const import DOMAIN
@@ -22,7 +24,6 @@ from .meter import bridge_entry, default_state, kamstrup_frame, sensor, set_up, 
 from .test_config_flow import Flow, bridge, start
 
 if TYPE_CHECKING:
-    import asyncio
     from collections.abc import Iterator
 
     from homeassistant.core import HomeAssistant
@@ -177,3 +178,54 @@ async def test_a_bridge_that_closes_every_connection_at_once_says_so_in_its_repa
         await wait_for(lambda: connection(hass) == "silent", seconds=10)
         assert issue_id not in meter_issues(hass)
         assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_a_bridge_that_closes_an_idle_connection_leaves_the_repair_to_the_silent_meter(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bridge with an idle timer: it holds each connection a while, then closes it, for the meter says nothing.
+
+    That is no bridge serving another client: the repair says the meter is silent.
+    """
+    # Due once the bridge closed several connections in a row (each held 0.3 s).
+    monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=3))
+    monkeypatch.setattr(connection_module, "HANG_UP_WITHIN", 0.1)
+
+    async def serve(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.3)  # the idle timer, shorter than the meter's silence (0.6 s here)
+        writer.close()
+
+    async with bridge(serve) as port:
+        entry = bridge_entry(port)
+        await set_up(hass, entry)
+        silent = f"meter_silent_{entry.entry_id}"
+        await wait_for(lambda: meter_issues(hass) != [], seconds=10)
+        assert entry.runtime_data.reader.connects > 3
+        assert meter_issues(hass) == [silent]
+        assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_disabling_an_entry_while_its_setup_is_retried_withdraws_its_repair(
+    hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bridge went; a restart left the entry retrying its setup. The user disables it: the repair goes too.
+
+    Home Assistant unloads nothing then (setup never finished), so the entry's own unload cannot withdraw it.
+    """
+    monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    await tcp_meter.stop()
+    unreachable = f"port_unavailable_{entry.entry_id}"
+    await wait_for(lambda: meter_issues(hass) == [unreachable], seconds=8)
+    assert not await hass.config_entries.async_reload(entry.entry_id)
+    assert not await hass.config_entries.async_reload(entry.entry_id)  # retried, and failing again
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert meter_issues(hass) == [unreachable]
+
+    assert await hass.config_entries.async_set_disabled_by(entry.entry_id, ConfigEntryDisabler.USER)
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    assert meter_issues(hass) == []

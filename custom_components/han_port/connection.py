@@ -37,6 +37,9 @@ BACKOFF_MAX = 60.0
 # the meter, the cable or the network bridge is gone.
 MIN_SILENCE = 30.0
 SILENCE_INTERVALS = 3
+# A bridge serving another client hangs up at once; one that closes a connection held longer without a telegram
+# has an idle timer, and the meter is what is silent.
+HANG_UP_WITHIN = 5.0
 # How long closing a port may take before it is taken as closed.
 CLOSE_SECONDS = 2.0
 
@@ -332,18 +335,22 @@ class MeterReader(TelegramWatch):
                     LOGGER.debug("Cannot open %s: %s", self.url, err)
                     self.open_error = open_error(err)
                     self.lost, self.loss = f"cannot open it ({self.open_error})", Loss.CANNOT_OPEN
-                    got_telegram = False
+                    got_telegram = hung_up = False
                 else:
                     self.open_error = None
                     self.connects += 1
-                    got_telegram = await self._watch(protocol, transport)
+                    opened = time.monotonic()
+                    got_telegram = await self._watch(protocol, transport, opened)
+                    hung_up = (
+                        self.loss is Loss.CLOSED and not got_telegram and time.monotonic() - opened < HANG_UP_WITHIN
+                    )
             if self.paused:
                 backoff = BACKOFF_START
                 continue
             if got_telegram:
                 backoff = BACKOFF_START
             if self.loss is not Loss.CANNOT_OPEN:  # a port that did not open is no connection hung up
-                self.hung_up = self.hung_up + 1 if self.loss is Loss.CLOSED and not got_telegram else 0
+                self.hung_up = self.hung_up + 1 if hung_up else 0
             self._set_available(available=False)
             if self.loss is Loss.SILENT:
                 # The port opened, and the silence itself was the wait: opened again at once, it hears the
@@ -353,9 +360,8 @@ class MeterReader(TelegramWatch):
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
 
-    async def _watch(self, protocol: _DecoderProtocol, transport: asyncio.BaseTransport) -> bool:
+    async def _watch(self, protocol: _DecoderProtocol, transport: asyncio.BaseTransport, opened: float) -> bool:
         """Wait until the connection closes, goes silent or is paused; close it; say if it delivered."""
-        opened = time.monotonic()
         self._transport = transport
         try:
             while not self.paused:

@@ -40,7 +40,7 @@ from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData
 from .decoder import Decoder
 from .energy_store import EnergyStore
 from .identity import made_up_id, meter_title
-from .issues import REPLACED_ISSUE, entry_issue_ids, meter_issue_id
+from .issues import REPLACED_ISSUE, entry_issue_ids, meter_issue_id, withdraw_once_disabled
 from .mqtt_reader import MqttReader, async_mqtt_ready, topic_url
 
 if TYPE_CHECKING:
@@ -130,7 +130,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
     data = dict(entry.data)
     # The options as setup began: a change while it runs (before the listener below hears any) reloads at its end.
     options = dict(entry.options)
-    await _async_check_source(hass, data)
+    try:
+        await _async_check_source(hass, data)
+    except ConfigEntryNotReady:
+        withdraw_once_disabled(hass, entry, MqttReader if CONF_TOPIC in data else MeterReader)
+        raise
     coordinator = HanPortCoordinator(
         hass,
         entry,

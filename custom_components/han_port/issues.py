@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
@@ -49,6 +50,33 @@ def meter_issue_id(kind: str, entry_id: str, register: Code | None = None) -> st
 def entry_issue_ids(hass: HomeAssistant, entry_id: str) -> set[str]:
     """Find the repair issues raised for an entry: their ids carry its entry id (see meter_issue_id)."""
     return {issue_id for domain, issue_id in ir.async_get(hass).issues if domain == DOMAIN and entry_id in issue_id}
+
+
+def silence_kinds(reader: type[TelegramWatch] | TelegramWatch) -> tuple[str, ...]:
+    """Name the repair issues a silence raises, one for each cause: port shut, bridge hanging up, meter silent."""
+    return reader.unreachable_issue, BRIDGE_CLOSES, reader.silent_issue
+
+
+def withdraw_once_disabled(hass: HomeAssistant, entry: ConfigEntry, reader: type[TelegramWatch]) -> None:
+    """Withdraw the entry's silence repairs if the user disables it while its setup waits to be retried.
+
+    Nothing unloads an entry whose setup never finished: its own unload, which withdraws them otherwise,
+    never runs. One look, at the entry's next state: a retry begins, or the entry stops.
+    """
+    looked = False
+
+    @callback
+    def state_changed() -> None:
+        nonlocal looked
+        if looked or entry.state is ConfigEntryState.SETUP_RETRY:
+            return
+        looked = True
+        hass.loop.call_soon(remove)  # not while Home Assistant walks the callbacks
+        if entry.disabled_by is not None:
+            for kind in silence_kinds(reader):
+                ir.async_delete_issue(hass, DOMAIN, meter_issue_id(kind, entry.entry_id))
+
+    remove = entry.async_on_state_change(state_changed)
 
 
 class MeterIssues:
@@ -100,13 +128,8 @@ class MeterIssues:
     def meter_heard(self) -> None:
         """Withdraw what said the meter was silent or out of reach: it sends again."""
         self.cancel_silence_check()
-        for kind in self._silence_kinds:
+        for kind in silence_kinds(self._reader):
             self.delete(kind)
-
-    @property
-    def _silence_kinds(self) -> tuple[str, ...]:
-        """The repair issues a silence raises, one for each cause: port shut, bridge hanging up, meter silent."""
-        return self._reader.unreachable_issue, BRIDGE_CLOSES, self._reader.silent_issue
 
     def reading_stopped(self) -> None:
         """Withdraw what said the port or the meter failed: the user disabled the entry, which reads nothing now."""
@@ -147,7 +170,7 @@ class MeterIssues:
             kind = BRIDGE_CLOSES
         else:
             kind = self._reader.silent_issue
-        for other in self._silence_kinds:
+        for other in silence_kinds(self._reader):
             if other != kind:
                 self.delete(other)
         self.create(kind, placeholders)
