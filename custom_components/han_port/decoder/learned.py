@@ -53,6 +53,7 @@ from .proofs import (
     PowerReading,
     Register,
     Span,
+    Weight,
     at,
     carries,
     grown_registers,
@@ -90,6 +91,10 @@ POWER_CONFIRMATIONS = 3
 LONE_POWER_CONFIRMATIONS = 12
 """The same for a reading without phase parts: U·I against one total is a window a random number falls in one
 telegram in twenty, so many more telegrams must agree before chance is ruled out."""
+UNLIKE_TELEGRAMS = 2
+"""Telegrams under load that read no household's draw by a reading, and refute it. One may be a motor starting
+(a power factor below 0.5 for a moment), and must not leave the reactive power the only reading; the reactive
+power, read as the active, is such in every telegram while the power factor is high."""
 ENERGY_CONFIRMATIONS = 2
 """Windows in a row that must find the same import register."""
 # A shown list whose telegrams break its physics this many in a row was proven wrong, or changed: learned anew.
@@ -235,6 +240,32 @@ class _Window:
 
 
 @dataclass(slots=True)
+class _Tally:
+    """What the telegrams since a reading of the power was found said of it."""
+
+    beside_a_zero: bool
+    """Whether the number before its total was 0 in every telegram that confirmed it: the flow is likely the export.
+
+    Lists send a quantity's export right after its import (1.7.0, then 2.7.0): a flow seen only while the number
+    before it stayed 0 is taken for an export, and nothing is proven until an import flows, though the home may
+    import by the time the reading's rivals fell. Showing a home's export as its import would book its solar
+    power as use."""
+    confirmed: int = 1
+    """Telegrams under load that confirmed it (the one that found it first)."""
+    unlike: int = 0
+    """Telegrams under load that read no household's draw by it."""
+
+    def weigh(self, weight: Weight, before_total: float | None) -> bool:
+        """Count one telegram's weight, with the number before the reading's total; say whether it still stands."""
+        if weight is Weight.CONFIRMED:
+            self.confirmed += 1
+            self.beside_a_zero = self.beside_a_zero and before_total == 0
+        elif weight is Weight.UNLIKE:
+            self.unlike += 1
+        return weight is not Weight.REFUTED and self.unlike < UNLIKE_TELEGRAMS
+
+
+@dataclass(slots=True)
 class _VoltageAnswers:
     """The phase voltages (and their resolution) telegrams told, until enough told the same ones in a row.
 
@@ -274,8 +305,8 @@ class _Shape:
     proven: dict[int, LearnedPosition]
     spans: dict[int, Span] = field(default_factory=dict)
     telegrams: int = 0
-    powers: dict[PowerReading, int] = field(default_factory=dict)
-    """Readings of the power that every telegram since they were found confirmed, and under load how often."""
+    powers: dict[PowerReading, _Tally] = field(default_factory=dict)
+    """Readings of the power no telegram since they were found refuted, and what the telegrams said of each."""
     window: _Window = field(default_factory=_Window)
     voltages: _VoltageAnswers = field(default_factory=_VoltageAnswers)
     waiting: str = "phase voltages near nominal"
@@ -355,20 +386,18 @@ class _Shape:
 
     def _learn_power(self, numbers: Numbers, volts: list[float]) -> None:
         if self.powers:
-            for reading in list(self.powers):
-                verdict = carries(reading, numbers, volts)
-                if verdict is None:
+            for reading, tally in list(self.powers.items()):
+                if not tally.weigh(carries(reading, numbers, volts), numbers.get(reading.total - 1)):
                     del self.powers[reading]
-                elif verdict:
-                    self.powers[reading] += 1
         else:
             free = [index for index in numbers if index not in self.proven and index != self.export_total]
             # Found afresh, under load, once every reading found before was refuted.
             found = power_readings(numbers, free, volts) if len(free) <= MAX_NUMBERS else None
-            self.powers = found or {}
+            self.powers = {reading: _Tally(numbers.get(reading.total - 1) == 0) for reading in found or ()}
         if len(self.powers) != 1:
             return
-        reading, telegrams = next(iter(self.powers.items()))
+        reading, tally = next(iter(self.powers.items()))
+        telegrams = tally.confirmed
         if telegrams < (POWER_CONFIRMATIONS if reading.phases else LONE_POWER_CONFIRMATIONS):
             return
         total = self.spans[reading.total]
@@ -382,23 +411,12 @@ class _Shape:
             # export do, and nothing tells which is which.
             self.powers = {}
             return
-        if self._after_a_silent_twin(reading.total):
+        if tally.beside_a_zero:
             # The import is found afresh once it carries a load, its export left out.
             self.powers, self.export_total = {}, reading.total
             self.waiting = "an import flow: the flow seen follows a number that stays 0, as export follows import"
             return
         self._prove_power(reading, numbers, volts, telegrams)
-
-    def _after_a_silent_twin(self, index: int) -> bool:
-        """Whether the position before a flow's total held 0 in every telegram: the flow is likely the export.
-
-        Lists send a quantity's export right after its import (1.7.0, then
-        2.7.0): a flow that follows a number that never moved is taken for an
-        export, and nothing is proven until an import flows. Showing a
-        home's export as its import would book its solar power as use.
-        """
-        before = self.spans.get(index - 1)
-        return before is not None and before.low == before.high == 0
 
     def _prove_power(self, reading: PowerReading, numbers: Numbers, volts: list[float], telegrams: int) -> None:
         amperes = [at(numbers[index], reading.exponent) for index in reading.currents]
