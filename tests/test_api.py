@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,12 @@ def test_a_masked_telegram_resealed_decodes_again_without_its_serial(frames: byt
 def test_a_bare_apdu_has_nothing_to_reseal() -> None:
     apdu = _kamstrup_apdu()
     assert reseal(apdu, "apdu") == apdu
+
+
+def test_the_readme_names_every_public_name() -> None:
+    """The README's Development section lists the public API: a name added to __all__ is listed there too."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    sentence = readme.split("whose public API is the names in its `__init__.py`", 1)[1].split("every other module")[0]
+    named = set(re.findall(r"`(\w+)`", sentence))
+    quantities = {name for name in api.__all__ if isinstance(getattr(api, name), api.Quantity)}  # "the quantities"
+    assert set(api.__all__) - named - quantities == set()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from custom_components.han_port.decoder import mbus_frames
+from custom_components.han_port.decoder import DropReason, mbus_frames
 from custom_components.han_port.decoder.__main__ import main
 from simulator import frames as encoder
 from simulator.frames import MeterState
@@ -166,8 +166,20 @@ def _kamstrup_apdu() -> bytes:
             ),
         ),
         (bytes(range(256)) * 2, "dropped (unrecognised): no frame, APDU or telegram in 512 bytes"),
+        (b"", "the input is empty: nothing to decode"),
     ],
-    ids=["hdlc", "hdlc-segments", "mbus-segments", "mbus", "block-transfer", "ciphered", "bare", "p1", "noise"],
+    ids=[
+        "hdlc",
+        "hdlc-segments",
+        "mbus-segments",
+        "mbus",
+        "block-transfer",
+        "ciphered",
+        "bare",
+        "p1",
+        "noise",
+        "empty",
+    ],
 )
 def test_a_capture_that_ends_mid_frame_or_holds_none_says_so(
     capture: bytes, line: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -241,3 +253,9 @@ def test_p1_telegrams_as_messages_come_as_hex(tmp_path: Path, capsys: pytest.Cap
     out, err = capsys.readouterr()
     assert err == ""
     assert [json.loads(line)["values"]["1-0:1.7.0.255"]["value"] for line in out.splitlines()] == [1210, 2027]
+
+
+def test_the_readme_names_every_reason_a_drop_is_printed_with() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Decoding a capture\n", 1)[1].split("\n## ", 1)[0]
+    assert {reason.value for reason in DropReason if f"`{reason.value}`" not in section} == set()

@@ -738,6 +738,41 @@ async def test_reconfiguring_one_of_two_swapped_bridges_swaps_both_back(
         await second.stop()
 
 
+async def test_a_swapped_entry_deleted_while_the_flow_listens_leaves_the_reconfigured_one_moved(
+    hass: HomeAssistant,
+    socket_enabled: None,  # noqa: ARG001
+) -> None:
+    """The user deletes the other entry while the reconfigure dialog listens: this one moves, and nothing else."""
+    other_meter = "5706567000000042"
+    first, second = TcpMeter(), TcpMeter()
+    await first.start()
+    await second.start()
+    first.start_pushing([kamstrup_frame(default_state(meter_id=other_meter))])
+    second.start_pushing([kamstrup_frame(default_state())])
+    mine, theirs = bridge_entry(first.port), bridge_entry(second.port, unique_id=other_meter)
+    try:
+        await each_reading_the_others_meter(hass, mine, theirs)
+        flow = Flow(hass, await mine.start_reconfigure_flow(hass))
+        await flow.submit({"next_step_id": "network"})
+
+        async def delete_while_listening() -> None:
+            await wait_for(lambda: mine.runtime_data.reader.paused)
+            assert await hass.config_entries.async_remove(theirs.entry_id)
+
+        deleting = hass.async_create_task(delete_while_listening())
+        result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: second.port})
+        await deleting
+        assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reconfigure_successful")
+        assert mine.data[CONF_PORT] == second.port
+        assert hass.config_entries.async_entries(DOMAIN) == [mine]
+        await hass.async_block_till_done()
+        await wait_for(lambda: mine.runtime_data.data.meter_id == METER_ID)
+    finally:
+        await hass.config_entries.async_unload(mine.entry_id)
+        await first.stop()
+        await second.stop()
+
+
 async def test_addresses_of_two_kinds_are_never_swapped(
     hass: HomeAssistant,
     pty_meter: PtyMeter,

@@ -33,7 +33,7 @@ READ_ELSEWHERE_ISSUE = "meter_read_elsewhere"
 # A meter silent this long is not a glitch: the user is told what to check.
 SILENCE_REPAIR_AFTER = timedelta(hours=1)
 # A network bridge that hangs up on every connection, that long: most serve one client at a time.
-BRIDGE_CLOSES = "bridge_closes"
+BRIDGE_CLOSES_ISSUE = "bridge_closes"
 # Connections in a row a bridge closed before any telegram that say it hangs up on every one.
 HUNG_UP_CONNECTIONS = 3
 # A list no table knows, still not proven after this many pushes: the user is asked for a capture.
@@ -54,7 +54,7 @@ def entry_issue_ids(hass: HomeAssistant, entry_id: str) -> set[str]:
 
 def silence_kinds(reader: type[TelegramWatch] | TelegramWatch) -> tuple[str, ...]:
     """Name the repair issues a silence raises, one for each cause: port shut, bridge hanging up, meter silent."""
-    return reader.unreachable_issue, BRIDGE_CLOSES, reader.silent_issue
+    return reader.unreachable_issue, BRIDGE_CLOSES_ISSUE, reader.silent_issue
 
 
 def withdraw_once_disabled(hass: HomeAssistant, entry: ConfigEntry, reader: type[TelegramWatch]) -> None:
@@ -139,7 +139,7 @@ class MeterIssues:
         """Withdraw what said the port or broker was out of reach: it opens, though the meter may still be silent."""
         self.delete(self._reader.unreachable_issue)
         if not self._reader.hung_up:  # a connection was held, or delivered: the bridge serves this reader again
-            self.delete(BRIDGE_CLOSES)
+            self.delete(BRIDGE_CLOSES_ISSUE)
 
     def watch_silence(self, still_silent: Callable[[], bool]) -> None:
         """Raise an issue, with what to check, if the meter is still silent a while from now."""
@@ -167,7 +167,7 @@ class MeterIssues:
         if self._reader.open_error is not None:
             kind, placeholders["error"] = self._reader.unreachable_issue, self._reader.open_error
         elif self._reader.hung_up >= HUNG_UP_CONNECTIONS:
-            kind = BRIDGE_CLOSES
+            kind = BRIDGE_CLOSES_ISSUE
         else:
             kind = self._reader.silent_issue
         for other in silence_kinds(self._reader):

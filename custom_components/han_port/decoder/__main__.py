@@ -90,10 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"cannot read {args.file}: {err.strerror}")
     decoder = Decoder(args.key, args.auth_key)
     with source:
+        read = 0
         if args.messages:
             for line in source:
+                read += len(line)
                 _print(decoder.feed_message(line.rstrip(b"\r\n")))
             _print(decoder.finish())
+            _say_if_empty(read)
             sys.stdout.flush()
             return 0
         chunks: Iterable[bytes]
@@ -105,11 +108,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             chunks = iter(lambda: source.read(_CHUNK), b"")
         for chunk in chunks:
+            read += len(chunk)
             _print(decoder.feed_events(chunk))
         # A capture cut inside a frame, or holding no frame at all, says so.
         _print(decoder.finish())
+        _say_if_empty(read)
     sys.stdout.flush()
     return 0
+
+
+def _say_if_empty(read: int) -> None:
+    """Say that an input held nothing: the decoder reports what it was fed, and an empty file feeds it nothing."""
+    if not read:
+        print("the input is empty: nothing to decode", file=sys.stderr)
 
 
 def _print(events: Iterable[Event]) -> None:
