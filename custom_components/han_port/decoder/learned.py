@@ -53,7 +53,6 @@ from .proofs import (
     PowerReading,
     Register,
     Span,
-    Weight,
     at,
     carries,
     grown_registers,
@@ -91,10 +90,6 @@ POWER_CONFIRMATIONS = 3
 LONE_POWER_CONFIRMATIONS = 12
 """The same for a reading without phase parts: U·I against one total is a window a random number falls in one
 telegram in twenty, so many more telegrams must agree before chance is ruled out."""
-UNLIKE_TELEGRAMS = 2
-"""Telegrams under load that read no household's draw by a reading, and refute it. One may be a motor starting
-(a power factor below 0.5 for a moment), and must not leave the reactive power the only reading; the reactive
-power, read as the active, is such in every telegram while the power factor is high."""
 ENERGY_CONFIRMATIONS = 2
 """Windows in a row that must find the same import register."""
 # A shown list whose telegrams break its physics this many in a row was proven wrong, or changed: learned anew.
@@ -244,25 +239,11 @@ class _Tally:
     """What the telegrams since a reading of the power was found said of it."""
 
     beside_a_zero: bool
-    """Whether the number before its total was 0 in every telegram that confirmed it: the flow is likely the export.
-
-    Lists send a quantity's export right after its import (1.7.0, then 2.7.0): a flow seen only while the number
-    before it stayed 0 is taken for an export, and nothing is proven until an import flows, though the home may
-    import by the time the reading's rivals fell. Showing a home's export as its import would book its solar
-    power as use."""
+    """Whether, in the last telegram that confirmed it, the number before its total had held 0 all along: the
+    flow is likely the export (see _after_a_silent_twin). Judged when it was last seen flowing: the home may import
+    by the time the reading's rivals fall."""
     confirmed: int = 1
     """Telegrams under load that confirmed it (the one that found it first)."""
-    unlike: int = 0
-    """Telegrams under load that read no household's draw by it."""
-
-    def weigh(self, weight: Weight, before_total: float | None) -> bool:
-        """Count one telegram's weight, with the number before the reading's total; say whether it still stands."""
-        if weight is Weight.CONFIRMED:
-            self.confirmed += 1
-            self.beside_a_zero = self.beside_a_zero and before_total == 0
-        elif weight is Weight.UNLIKE:
-            self.unlike += 1
-        return weight is not Weight.REFUTED and self.unlike < UNLIKE_TELEGRAMS
 
 
 @dataclass(slots=True)
@@ -387,13 +368,17 @@ class _Shape:
     def _learn_power(self, numbers: Numbers, volts: list[float]) -> None:
         if self.powers:
             for reading, tally in list(self.powers.items()):
-                if not tally.weigh(carries(reading, numbers, volts), numbers.get(reading.total - 1)):
+                verdict = carries(reading, numbers, volts)
+                if verdict is None:
                     del self.powers[reading]
+                elif verdict:
+                    tally.confirmed += 1
+                    tally.beside_a_zero = self._after_a_silent_twin(reading.total)
         else:
             free = [index for index in numbers if index not in self.proven and index != self.export_total]
             # Found afresh, under load, once every reading found before was refuted.
             found = power_readings(numbers, free, volts) if len(free) <= MAX_NUMBERS else None
-            self.powers = {reading: _Tally(numbers.get(reading.total - 1) == 0) for reading in found or ()}
+            self.powers = {reading: _Tally(self._after_a_silent_twin(reading.total)) for reading in found or {}}
         if len(self.powers) != 1:
             return
         reading, tally = next(iter(self.powers.items()))
@@ -417,6 +402,17 @@ class _Shape:
             self.waiting = "an import flow: the flow seen follows a number that stays 0, as export follows import"
             return
         self._prove_power(reading, numbers, volts, telegrams)
+
+    def _after_a_silent_twin(self, index: int) -> bool:
+        """Whether the position before a flow's total held 0 in every telegram recalled: the flow is likely the export.
+
+        Lists send a quantity's export right after its import (1.7.0, then
+        2.7.0): a flow that follows a number that never moved is taken for an
+        export, and nothing is proven until an import flows. Showing a
+        home's export as its import would book its solar power as use.
+        """
+        before = self.spans.get(index - 1)
+        return before is not None and before.low == before.high == 0
 
     def _prove_power(self, reading: PowerReading, numbers: Numbers, volts: list[float], telegrams: int) -> None:
         amperes = [at(numbers[index], reading.exponent) for index in reading.currents]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from enum import Enum
 from itertools import chain, combinations, product
 from typing import TYPE_CHECKING
 
@@ -298,40 +297,27 @@ def power_holds(reading: PowerReading, numbers: Numbers, volts: Sequence[float])
     return _within(abs(total), sum(loads), sum(slacks))
 
 
-class Weight(Enum):
-    """What one telegram says of a reading of the power."""
+def carries(reading: PowerReading, numbers: Numbers, volts: Sequence[float]) -> bool | None:
+    """Weigh a power reading against a telegram: None when physics refutes it, True when it confirms it under load.
 
-    REFUTED = "refuted"
-    """No meter's power could read so (see power_holds), or a current is signed, or the parts miss the total."""
-    UNLIKE = "unlike"
-    """Physics allows it, but no household under load draws so: a power factor below any of its loads'."""
-    UNLOADED = "unloaded"
-    """It holds, but the load is too small to tell it from another reading."""
-    CONFIRMED = "confirmed"
-
-
-def carries(reading: PowerReading, numbers: Numbers, volts: Sequence[float]) -> Weight:
-    """Weigh a power reading against a telegram.
-
+    False: it holds, but the load is too small to tell it from another.
     Besides what every meter's power obeys (power_holds), a reading to
     prove must be a household's importing: no current signed, the phases'
     parts adding up to the total, and under load each part, and the total,
-    not wildly less than its U·I. A household may draw below that for a
-    moment (a motor starting): a reading unlike one is refuted only by its
-    physics, never by one such telegram.
+    not wildly less than its U·I.
     """
     total = numbers[reading.total]
     parts = _parts(reading, numbers, len(volts))
     if min(numbers[index] for index in reading.currents) < 0 or (parts and abs(sum(parts) - total) > _sum_slack(total)):
-        return Weight.REFUTED
+        return None
     if not power_holds(reading, numbers, volts):
-        return Weight.REFUTED
+        return None
     loads, slacks = _loads(reading, numbers, volts)
     if not all(_phase_carries(part, load, slack) for part, load, slack in zip(parts, loads, slacks, strict=False)):
-        return Weight.UNLIKE
+        return None
     if total < MIN_EVIDENCE_POWER:
-        return Weight.UNLOADED
-    return Weight.CONFIRMED if sum(loads) <= total * MAX_APPARENT_RATIO else Weight.UNLIKE
+        return False
+    return True if sum(loads) <= total * MAX_APPARENT_RATIO else None
 
 
 def phase_sums(numbers: Numbers, free: Sequence[int]) -> list[tuple[int, tuple[int, ...]]] | None:
@@ -401,7 +387,7 @@ def _by_total(numbers: Numbers, free: Sequence[int], volts: Sequence[float], exp
                 yield PowerReading(total, (), currents, exponent)
 
 
-def power_readings(numbers: Numbers, free: Sequence[int], volts: Sequence[float]) -> list[PowerReading] | None:
+def power_readings(numbers: Numbers, free: Sequence[int], volts: Sequence[float]) -> dict[PowerReading, int] | None:
     """Return every reading of the power this telegram, under load, confirms (None: too many to mean anything).
 
     With three phases, the total is one their parts add up to, if the list
@@ -410,7 +396,7 @@ def power_readings(numbers: Numbers, free: Sequence[int], volts: Sequence[float]
     sums = phase_sums(numbers, free) if len(volts) == _THREE_PHASES else []
     if sums is None:
         return None
-    readings: dict[PowerReading, None] = {}  # in the order found, each once
+    readings: dict[PowerReading, int] = {}
     for exponent in CURRENT_EXPONENTS:
         found = (
             chain.from_iterable(_by_phase(numbers, free, volts, phase_sum, exponent) for phase_sum in sums)
@@ -418,11 +404,11 @@ def power_readings(numbers: Numbers, free: Sequence[int], volts: Sequence[float]
             else _by_total(numbers, free, volts, exponent)
         )
         for reading in found:
-            if carries(reading, numbers, volts) is Weight.CONFIRMED:
-                readings[reading] = None
+            if carries(reading, numbers, volts):
+                readings[reading] = 1
                 if len(readings) > MAX_HYPOTHESES:
                     return None
-    return list(readings)
+    return readings
 
 
 @dataclass(frozen=True, slots=True)
