@@ -54,7 +54,7 @@ NEGATIVE = {
     # block transfer: the rest of each message never came.
     "ams-kaifa-ma309-at-enc-gh539-1": None,
     "energyagent-lg-e450-at-hdlc-enc": None,
-    # A damaged M-Bus header (68 01 01 68) with bytes lost inside it.
+    # Bytes lost inside its first segment (whose length byte wrapped, 68 01 01 68, as this meter sends it).
     "ams-sagemcom-t210d-at-corrupt-gh301-1": None,
     # Truncated captures and a damaged header: nothing complete to report.
     "ams-aidon-se-truncated-gh146-1": None,

@@ -50,6 +50,26 @@ def test_mbus_segments_round_trip_in_any_chunking_plain_and_ciphered() -> None:
         assert not decoder.dropped
 
 
+def test_a_first_segment_whose_length_byte_wrapped_is_read() -> None:
+    """A Sagemcom T210-D (Austria) sends a 257-byte first segment: its L byte wraps to 0x01 ("68 01 01 68").
+
+    Other readers (amshan, amsreader-firmware) frame it by its checksum and stop byte; so must this one.
+    """
+    for segment_size, wrapped in ((251, 0x00), (252, 0x01), (253, 0x02)):
+        pushes = [encoder.glo_cipher(apdu(300 + n), KEY, AUTH_KEY, security=0x30, counter=n + 1) for n in range(2)]
+        frames = [mbus_frames(push, segment_size=segment_size) for push in pushes]
+        assert frames[0][:4] == bytes([0x68, wrapped, wrapped, 0x68])
+        for seed in range(3):
+            decoder = Decoder(KEY, AUTH_KEY)
+            events = [e for chunk in chunked(b"".join(frames), random.Random(seed)) for e in decoder.feed_events(chunk)]
+            assert powers(events) == [300, 301]
+            assert not decoder.dropped
+        unkeyed = Decoder()
+        assert [event.reason for event in unkeyed.feed_events(frames[0])] == [DropReason.KEY_MISSING]
+    with pytest.raises(ValueError, match="cannot be framed"):
+        mbus_frames(bytes(300), segment_size=254)
+
+
 def test_a_damaged_or_missing_mbus_segment_drops_one_message_only() -> None:
     frames = mbus_frames(apdu(1), segment_size=60)
     damaged = bytearray(frames)

@@ -21,6 +21,11 @@ START = 0x68
 STOP = 0x16
 _HEADER = 4  # 68 L L 68
 MIN_LENGTH = 3  # C, A and CI
+# L counts C, A, CI and the data in one byte. A Sagemcom T210-D sends a first segment of 257 bytes, its L
+# wrapped to 0x01: an L below MIN_LENGTH is read as 256 more (as amshan and amsreader read it), the
+# checksum and the stop byte deciding whether a frame is there.
+_WRAP = 0x100
+MAX_LENGTH = _WRAP + MIN_LENGTH - 1
 _CI_DLMS_LAST = 0x1F  # CI 0x00-0x1F: DLMS segments
 LAST_SEGMENT = 0x10
 SEQUENCE = 0x0F
@@ -230,11 +235,11 @@ def _whole(buffer: bytearray, start: int, end: int) -> bool:
 
 
 def _header_length(buffer: bytes | bytearray, start: int) -> int:
-    """Return L of the long-frame header at start, or -1 when these bytes open no long frame."""
+    """Return the length L tells of the long frame at start (its C, A, CI and data), or -1 when none opens there."""
     length = buffer[start + 1]
-    if buffer[start + 2] != length or buffer[start + 3] != START or length < MIN_LENGTH:
+    if buffer[start + 2] != length or buffer[start + 3] != START:
         return -1
-    return length
+    return length if length >= MIN_LENGTH else length + _WRAP
 
 
 def reseal(frames: bytes) -> bytes:
@@ -242,7 +247,7 @@ def reseal(frames: bytes) -> bytes:
     out = bytearray(frames)
     pos = 0
     while pos + _HEADER <= len(out) and out[pos] == START:
-        end = pos + out[pos + 1] + 6
+        end = pos + _header_length(out, pos) + 6
         if end > len(out):
             break
         out[end - 2] = sum(out[pos + _HEADER : end - 2]) & 0xFF
@@ -261,5 +266,9 @@ def mbus_frames(apdu: bytes, segment_size: int = 250 - MIN_LENGTH - TSAP_BYTES) 
     for index, chunk in enumerate(chunks):
         ci = (index & SEQUENCE) | (LAST_SEGMENT if index == len(chunks) - 1 else 0)
         body = bytes([_SND_UD, _BROADCAST, ci]) + DLMS_TSAP + chunk
-        out += bytes([START, len(body), len(body), START]) + body + bytes([sum(body) & 0xFF, STOP])
+        if len(body) > MAX_LENGTH:
+            msg = f"a segment of {len(body)} bytes cannot be framed: L tells at most {MAX_LENGTH}"
+            raise ValueError(msg)
+        length = len(body) & 0xFF
+        out += bytes([START, length, length, START]) + body + bytes([sum(body) & 0xFF, STOP])
     return bytes(out)
