@@ -72,6 +72,8 @@ def test_the_decoder_hands_over_naive_fold_0_clocks() -> None:
     assert telegram.timestamp is not None
     assert telegram.timestamp.tzinfo is None
     assert telegram.timestamp.fold == 0
+    assert not telegram.standard_time
+    assert kamstrup_hourly(50_000_000, datetime(2026, 7, 1, 13, 0)).standard_time  # its clock keeps no summer time
 
 
 @pytest.mark.usefixtures("recorder_mock")
@@ -156,4 +158,39 @@ async def test_a_naive_clock_three_hours_behind_is_not_a_late_delivery(
         eleven.isoformat(),
         (eleven + timedelta(hours=1)).isoformat(),
     }
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+def kamstrup_hourly(register: int, standard_clock: datetime) -> Telegram:
+    """A real Kamstrup hourly list, its clock in the zone's standard time all year (as Kamstrup's keeps it)."""
+    state = MeterState(
+        meter_id=METER_ID, meter_type="6841131BN243101040", moment=standard_clock, energy_import=register
+    )
+    telegrams = Decoder().feed(
+        encoder.hdlc_frames(encoder.data_notification(encoder.kamstrup_list(state, hourly=True), None))
+    )
+    assert len(telegrams) == 1
+    return telegrams[0]
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_kamstrup_clock_keeps_standard_time_in_summer_and_places_a_late_list_in_its_hour(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """At 14:00 summer time a Kamstrup meter's clock reads 13:00: its standard time. Lists come 4 minutes late.
+
+    Read as summer time, the clock would lie an hour behind each list, be taken for a damaged one, and the
+    arrival (4 minutes past the hour) would place each register: every hour would close with an estimate.
+    """
+    two_pm = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)  # 14:00 CEST
+    freezer.move_to(two_pm - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    registers = (44_707_970, 44_708_860, 44_710_190)  # Kamstrup counts tens of Wh
+    for step, register in enumerate(registers):
+        boundary = two_pm + timedelta(hours=step)
+        standard = wall(boundary) - timedelta(hours=1)  # CET all year: 13:00 at 14:00 CEST
+        await push(hass, freezer, entry, boundary + timedelta(minutes=4), kamstrup_hourly(register, standard))
+        assert entry.runtime_data.data.clock == boundary
+    assert used(await hours(hass, IMPORT_HOURS)) == {two_pm: 0.89, two_pm + timedelta(hours=1): 1.33}
+    assert two_pm.isoformat() not in estimated(entry)
     await hass.config_entries.async_unload(entry.entry_id)

@@ -51,7 +51,7 @@ from .decoder import (
 from .energy import ROUNDING_FALL, UNPROVEN_POWER, LiveEnergy, PowerEnvelope, TotalGuard, Verdict
 from .energy_store import EnergyStore
 from .held_totals import EnergyEvents, HeldTotals
-from .hours import meter_clock, placed
+from .hours import meter_clock, placed, wall_clock
 from .registers import (
     ACTIVE_ENERGY_EXPORT,
     ACTIVE_ENERGY_IMPORT,
@@ -222,8 +222,8 @@ class EnergyBookkeeping:
         register's present value: they never replace it.
         """
         shown: dict[Code, Reading] = {}
-        # As the meter sent it: a clock without an offset is placed by hours.placed, which trusts it less.
-        clock = telegram.timestamp
+        # A clock without an offset is placed by hours.placed, which trusts it less.
+        clock = telegram_clock(telegram)
         for obis, reading in telegram.readings.items():
             if obis.f != PRESENT_VALUE:
                 continue
@@ -307,8 +307,14 @@ class EnergyBookkeeping:
             self.live_export.add_register(value)
 
 
-def meter_time(moment: datetime | None) -> datetime | None:
-    """Meters that do not state their UTC offset keep local time: use Home Assistant's zone."""
+def telegram_clock(telegram: Telegram) -> datetime | None:
+    """Return a telegram's clock as sent, one without an offset as Home Assistant's zone reads it on the wall."""
+    return wall_clock(telegram.timestamp, dt_util.get_default_time_zone(), standard_time=telegram.standard_time)
+
+
+def meter_time(telegram: Telegram) -> datetime | None:
+    """Return when a telegram's clock says it was sent: meters that state no UTC offset keep local time."""
+    moment = telegram_clock(telegram)
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=dt_util.get_default_time_zone())

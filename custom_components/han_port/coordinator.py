@@ -122,7 +122,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             meter_id=self.identity.meter_id or self.data.meter_id,
             meter_type=telegram.meter_type or self.data.meter_type,
             list_version=telegram.list_version or self.data.list_version,
-            clock=meter_time(telegram.timestamp) or self.data.clock,
+            clock=meter_time(telegram) or self.data.clock,
             readings={**self.data.readings, **shown},
             checksummed=telegram.checksummed,
         )

@@ -11,7 +11,7 @@ local hours needs nothing special.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -67,6 +67,18 @@ def told_again(register: float, clock: datetime | None, last: float, last_clock:
     if (clock.tzinfo is None) != (last_clock.tzinfo is None):
         return False
     return clock <= last_clock
+
+
+def wall_clock(clock: datetime | None, zone: tzinfo, *, standard_time: bool) -> datetime | None:
+    """Return a clock without an offset as the zone's wall time: one that keeps standard time all year, moved to it.
+
+    Such a clock (Kamstrup's) reads an hour behind the wall in summer: read
+    as wall time, it would lie an hour behind every list it stamps.
+    """
+    if clock is None or clock.tzinfo is not None or not standard_time:
+        return clock
+    standard = (zone.utcoffset(clock) or timedelta(0)) - (zone.dst(clock) or timedelta(0))
+    return clock.replace(tzinfo=timezone(standard)).astimezone(zone).replace(tzinfo=None)
 
 
 def meter_clock(arrival: datetime, clock: datetime | None, zone: tzinfo) -> datetime | None:

@@ -12,7 +12,14 @@ from .dlms import GENERAL_BLOCK_TRANSFER, parse_apdu, strip_llc
 from .glo import GloMessage
 from .hdlc import HdlcMessage
 from .learned import ListLearner
-from .lists import NO_JUDGEMENT, UnlistedPositionalListError, VendorList, maker_by_system_title, take_apart
+from .lists import (
+    NO_JUDGEMENT,
+    STANDARD_TIME_MAKERS,
+    UnlistedPositionalListError,
+    VendorList,
+    maker_by_system_title,
+    take_apart,
+)
 from .mbus import MbusMessage
 from .model import (
     DecodeError,
@@ -116,6 +123,7 @@ def decode_dlms_message(
         plaintext=notification.plaintext,
         logical_device_name=content.identification.get("logical_device_name"),
         left_out=left_out,
+        standard_time=manufacturer in STANDARD_TIME_MAKERS and timestamp is not None and timestamp.tzinfo is None,
         checksummed=checked,
     )
 

@@ -188,6 +188,11 @@ _METER_TYPE_CDE = bytes((96, 1, 1))
 # that list for its OMNIPOWER meters alone, so that is the model it tells.
 _KAMSTRUP_UNTYPED_MODEL = "OMNIPOWER"
 
+# Kamstrup's clock keeps the zone's standard time all year (a 2017 Norwegian capture logged beside a PC's clock
+# reads 03:43:30 at 04:43:32 summer time; amsreader-firmware reads Danish and Finnish pushes so), though newer
+# firmware sets the clock status's daylight-saving bit.
+STANDARD_TIME_MAKERS = frozenset({"Kamstrup"})
+
 MANUFACTURERS_BY_LIST_PREFIX = {
     "Kamstrup": "Kamstrup",
     "AIDON": "Aidon",

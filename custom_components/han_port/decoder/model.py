@@ -51,6 +51,8 @@ class Telegram:
     """The COSEM logical device name, for a list that sends it: the maker's id and the meter's serial."""
     left_out: tuple[ObisCode, ...] = ()
     """Registers the meter sent whose code nothing here interprets: left out of readings, never passed on unbounded."""
+    standard_time: bool = False
+    """Whether a naive timestamp is the zone's standard time all year: its meter's clock keeps no daylight saving."""
     checksummed: bool = True
     """Whether a check the telegram came with proved its bytes intact (a P1 CRC, HDLC FCS, M-Bus checksum, GCM tag).
 
