@@ -630,3 +630,66 @@ def test_a_list_of_bare_values_after_its_push_setups_name_is_learned_never_undec
     )
     (dropped,) = Decoder().feed_events(encoder.hdlc_frames(encoder.data_notification(body, None)))
     assert dropped.reason is DropReason.LEARNING, dropped
+
+
+def test_a_slovenian_e450_sends_two_lists_in_turn_and_a_table_reads_each() -> None:
+    """Values as amsreader-firmware's golden table has them for em-si2026-1 and -2: its powers, then its phases."""
+    state = MeterState(
+        moment=datetime(2026, 9, 8, 0, 24, 39),
+        meter_id="99999999",
+        power_import=513,
+        reactive_import=60,
+        reactive_export=103,
+        energy_import=65_138_118,
+        reactive_energy_import=6_700_576,
+        reactive_energy_export=2_833_350,
+        currents=(1.05, 0.37, 1.20),
+        voltages=(237.0, 236.0, 236.0),
+        phase_powers=(221, 82, 205),
+    )
+    pushes = [
+        encoder.hdlc_frames(encoder.data_notification(body, state.moment))
+        for body in encoder.slovenian_e450_lists(state)
+    ]
+    decoder = Decoder()
+    powers, phases = [event for push in pushes for event in decoder.feed_events(push)]
+    assert isinstance(powers, Telegram)
+    assert isinstance(phases, Telegram)
+    assert (powers.manufacturer, powers.meter_id) == ("Landis+Gyr", "99999999")
+    assert {str(code): reading.value for code, reading in powers.readings.items()} == {
+        "1-0:1.7.0.255": 513,
+        "1-0:2.7.0.255": 0,
+        "1-0:3.7.0.255": 60,
+        "1-0:4.7.0.255": 103,
+        "1-0:1.8.0.255": 65_138_118,
+        "1-0:2.8.0.255": 0,
+        "1-0:3.8.0.255": 6_700_576,
+        "1-0:4.8.0.255": 2_833_350,
+    }
+    assert phases.meter_id is None  # its id is of another kind: one meter is never named two ways
+    assert {str(code): reading.value for code, reading in phases.readings.items()} == {
+        "1-0:14.7.0.255": 50,
+        "1-0:31.7.0.255": 1.05,
+        "1-0:51.7.0.255": 0.37,
+        "1-0:71.7.0.255": 1.20,
+        "1-0:32.7.0.255": 237,
+        "1-0:52.7.0.255": 236,
+        "1-0:72.7.0.255": 236,
+        "1-0:21.7.0.255": 221,
+        "1-0:41.7.0.255": 82,
+        "1-0:61.7.0.255": 205,
+        "1-0:22.7.0.255": 0,
+        "1-0:42.7.0.255": 0,
+        "1-0:62.7.0.255": 0,
+    }
+    # The same opening and length in another order (voltages where the currents are): no phase of a grid
+    # reads 1 V, the table's reading is refuted, and the list is left to learn.
+    body = bytearray(encoder.slovenian_e450_lists(state)[1])
+    values = encoder.long_unsigned
+    swapped = body.replace(
+        b"".join(values(raw) for raw in (105, 37, 120)) + b"".join(values(raw) for raw in (237, 236, 236)),
+        b"".join(values(raw) for raw in (237, 236, 236)) + b"".join(values(raw) for raw in (105, 37, 120)),
+    )
+    assert swapped != body
+    (refused,) = decoder.feed_events(encoder.hdlc_frames(encoder.data_notification(bytes(swapped), state.moment)))
+    assert refused.reason is DropReason.LEARNING
