@@ -637,3 +637,23 @@ def test_every_equipment_identifier_of_a_p1_telegram_is_masked_and_it_still_deco
     assert b"4530303433303037303035343936343137" not in masked
     (again,) = Decoder().feed(masked)
     assert again.readings == telegram.readings
+
+
+def test_a_push_deciphered_whose_body_lies_is_damage_not_a_wrong_key() -> None:
+    """Ciphered without a tag, a push whose checksum held, a byte of its body changed before the meter framed it.
+
+    Its header deciphers to a data-notification, as random bytes a wrong key makes almost never do: the key
+    opened it. Its body does not decode: the push is damaged, and the key is not reported wrong.
+    """
+    plain = encoder.data_notification(encoder.kamstrup_push1_list(default_state()), MOMENT)
+    body = plain.index(b"\x02", 14)  # the list's structure tag, after the header and its date-time
+    ciphered = bytearray(encoder.glo_cipher(plain, KEY, b"", security=0x20, counter=7))
+    ciphered[len(ciphered) - len(plain) + body] ^= 0x02 ^ 0x19  # the structure becomes an unknown type
+    decoder = Decoder(KEY)
+    (dropped,) = decoder.feed_events(encoder.hdlc_frames(bytes(ciphered)))
+    assert isinstance(dropped, DroppedFrame)
+    assert dropped.reason is DropReason.UNDECODABLE, dropped.detail
+    # A wrong key makes the header nonsense, and is told as such.
+    (wrong,) = Decoder(bytes(16)).feed_events(encoder.hdlc_frames(encoder.glo_cipher(plain, KEY, b"", security=0x20)))
+    assert isinstance(wrong, DroppedFrame)
+    assert wrong.reason is DropReason.KEY_REJECTED

@@ -58,8 +58,11 @@ class Notification:
             try:
                 return decode_descriptor_list(self.body)
             except DecodeError as described:
-                err = DecodeError(f"{standard}; nor is it a descriptor list: {described}")
-                raise self.content_error(err) from described
+                # Deciphered, the header read as a data-notification's, as a wrong key's random bytes
+                # almost never do (one in tens of thousands): the key opened it, and the body is damaged.
+                opened = "deciphered, its header reads right, but " if self.ciphering is not None else ""
+                msg = f"{opened}{standard}; nor is it a descriptor list: {described}"
+                raise DecodeError(msg) from described
 
     def _standard_body(self) -> Data:
         body, pos = decode_data(self.body)
@@ -69,7 +72,7 @@ class Notification:
         return body
 
     def content_error(self, err: DecodeError) -> DecodeError:
-        """Choose the error to report when the content fails to decode.
+        """Choose the error to report when deciphered content fails to decode from its first byte.
 
         The frame's checksums held, so garbage after decrypting without a tag
         means the key is wrong; with a tag the key was proven right.
