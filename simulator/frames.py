@@ -606,22 +606,6 @@ def burgenland_list(state: MeterState, unknown: tuple[int, int, int] = (400, 53,
     return structure(*items)
 
 
-def slovenian_e450_lists(state: MeterState) -> tuple[bytes, bytes]:
-    """Build the Slovenian Landis+Gyr E450's two lists, sent in turn (see decoder.lists.LANDIS_GYR_E450_SLOVENIA_*)."""
-    meter = octet_string(state.meter_id.encode())
-    powers = [state.power_import, state.power_export, state.reactive_import, state.reactive_export]
-    registers = [state.energy_import, state.energy_export, state.reactive_energy_import, state.reactive_energy_export]
-    phases = [long_unsigned(50)]
-    phases += [long_unsigned(raw(state.currents[p], -2)) for p in range(_THREE_PHASE)]
-    phases += [long_unsigned(raw(state.voltages[p], 0)) for p in range(_THREE_PHASE)]
-    phases += [double_long_unsigned(part) for part in state.phase_powers]
-    phases += [double_long_unsigned(0)] * _THREE_PHASE
-    return (
-        structure(meter, *(double_long_unsigned(value) for value in (*powers, *registers))),
-        structure(meter, *phases),
-    )
-
-
 # ČEZ Distribuce (Czechia): {descriptor, value} pairs, the descriptor bare (see decoder.descriptors).
 
 _DATA_CLASS = 1

@@ -294,34 +294,6 @@ CASES = [
         maker_title=LANDIS_GYR_TITLE,
     ),
     ListCase(
-        "landis-gyr-slovenia-powers",
-        lambda s: encoder.slovenian_e450_lists(s)[0],
-        lambda s: (
-            active_power_values(s)
-            | {"1-0:3.7.0.255": s.reactive_import, "1-0:4.7.0.255": s.reactive_export}
-            | energy_values(s, 0)
-        ),
-        "Landis+Gyr",
-        timestamp=lambda s: s.moment,
-        three_phase_only=True,
-        identity=lambda s: (s.meter_id, None),
-    ),
-    ListCase(
-        "landis-gyr-slovenia-phases",
-        lambda s: encoder.slovenian_e450_lists(s)[1],
-        lambda s: (
-            {"1-0:14.7.0.255": 50}
-            | phase_values(s, -2, 0)
-            | {f"1-0:{21 + 20 * p}.7.0.255": s.phase_powers[p] for p in range(3)}
-            | {f"1-0:{22 + 20 * p}.7.0.255": 0 for p in range(3)}
-        ),
-        "Landis+Gyr",
-        has_identity=False,
-        timestamp=lambda s: s.moment,
-        three_phase_only=True,
-        read_while_physical=True,
-    ),
-    ListCase(
         "cez-xt211-descriptor-list",
         encoder.cez_list,
         lambda s: (
@@ -682,8 +654,6 @@ def test_a_meters_pushes_decode_as_each_alone(pushes: list[MeterState], seed: in
             push,
             energy_import=max(push.energy_import, before.energy_import),
             energy_export=max(push.energy_export, before.energy_export),
-            reactive_energy_import=max(push.reactive_energy_import, before.reactive_energy_import),
-            reactive_energy_export=max(push.reactive_energy_export, before.reactive_energy_export),
         ),
     )
     meter_pushes = list(grown)

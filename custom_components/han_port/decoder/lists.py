@@ -13,7 +13,6 @@ positions hold from their physics.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -84,8 +83,8 @@ class PositionalLayout:
     """
 
     manufacturer: str
-    opens_with: re.Pattern[str] | None
-    """What the text the list's first value starts with matches (None: it opens with a number)."""
+    opens_with: str | None
+    """The text the list's first value starts with (None: it opens with a number)."""
     codes: tuple[ObisCode | None, ...]
     ciphered_by_maker: bool = False
     """Read only from a push ciphered under its maker's system title: a list of numbers alone says too little."""
@@ -109,7 +108,7 @@ class PositionalLayout:
 # and export powers, the export ones 0 while the meter imports.
 ISKRAEMECO_AM550 = PositionalLayout(
     "Iskraemeco",
-    re.compile("ISK"),
+    "ISK",
     (
         ObisCode(0, 0, 42, 0, 0, 255),
         METER_NUMBER_CODE,
@@ -146,35 +145,7 @@ LANDIS_GYR_E450_BURGENLAND = PositionalLayout(
     ),
     ciphered_by_maker=True,
 )
-# Landis+Gyr E450, Slovenian grid companies: two lists in turn, a push every two seconds, plain, each opening
-# with the meter number (amsreader-firmware's em-si2026-1 and -2, placed as the grid company's push object list
-# names them). The first: active import and export, reactive import and export power (513 W, 0, 60 and 103
-# var), then the four registers (65 138 118 Wh). The second: a meter id of another kind (left out: telegrams
-# must not name the meter two ways), the frequency in Hz (50), the phase currents in 0.01 A (1.05, 0.37,
-# 1.20 A), the voltages in whole volts (237, 236, 236 V: U·I carries each phase's import power, 221, 82
-# and 205 W, as their sum carries the 513 W of the first list), the phases' import and export powers.
-_OPENS_WITH_METER_NUMBER = re.compile(r"[0-9]{4,}\Z")
-LANDIS_GYR_E450_SLOVENIA_POWERS = PositionalLayout(
-    "Landis+Gyr", _OPENS_WITH_METER_NUMBER, (METER_NUMBER_CODE, *_KAIFA_POWER, *_KAIFA_HOURLY[1:])
-)
-LANDIS_GYR_E450_SLOVENIA_PHASES = PositionalLayout(
-    "Landis+Gyr",
-    _OPENS_WITH_METER_NUMBER,
-    (
-        None,
-        ObisCode(1, 0, 14, 7, 0, 255),
-        *PHASE_CURRENTS,
-        *PHASE_VOLTAGES,
-        *PHASE_IMPORT_POWERS,
-        *_PHASE_EXPORT_POWERS,
-    ),
-)
-POSITIONAL_LAYOUTS = (
-    ISKRAEMECO_AM550,
-    LANDIS_GYR_E450_BURGENLAND,
-    LANDIS_GYR_E450_SLOVENIA_POWERS,
-    LANDIS_GYR_E450_SLOVENIA_PHASES,
-)
+POSITIONAL_LAYOUTS = (ISKRAEMECO_AM550, LANDIS_GYR_E450_BURGENLAND)
 
 # Raw units of lists without scalers, from the vendors' HAN specifications
 # and checked against captures: Kaifa sends mA, 0.1 V and Wh; Kamstrup sends
@@ -437,8 +408,6 @@ def _table_reading(values: Mapping[ObisCode, Data]) -> TableReading | None:
     )
     if volts is None or currents is None or powers is None or imports is None or exports is None:
         return None
-    if not powers and imports:
-        powers = (sum(imports), sum(exports))  # a list of the phases' powers alone: their sums are its totals
     return TableReading(volts, currents, powers, imports, exports)
 
 
@@ -480,7 +449,7 @@ def _positional(
     if kaifa is not None:
         return [Entry(obis, value) for obis, value in zip(kaifa, items, strict=True)], "Kaifa", None
     for layout in POSITIONAL_LAYOUTS:
-        opens = version is None if layout.opens_with is None else layout.opens_with.match(version or "") is not None
+        opens = version is None if layout.opens_with is None else (version or "").startswith(layout.opens_with)
         ciphered = not layout.ciphered_by_maker or maker == layout.manufacturer
         if opens and ciphered and len(layout.codes) == len(items):
             read = _table_read(layout, items, judged)
