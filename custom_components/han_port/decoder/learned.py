@@ -239,9 +239,13 @@ class _Tally:
     """What the telegrams since a reading of the power was found said of it."""
 
     beside_a_zero: bool
-    """Whether, in the last telegram that confirmed it, the number before its total had held 0 all along: the
-    flow is likely the export (see _after_a_silent_twin). Judged when it was last seen flowing: the home may import
-    by the time the reading's rivals fall."""
+    """Whether the number before its total was 0 in every telegram that confirmed it: the flow is likely the export.
+
+    Lists send a quantity's export right after its import (1.7.0, then 2.7.0): a flow seen only while the number
+    before it stood at 0 is taken for an export, however that number moved in other telegrams (a home drawing
+    its base load a moment, then exporting), and nothing is proven until an import flows, though the home may
+    import by the time the reading's rivals fall. Showing a home's export as its import would book its solar
+    power as use."""
     confirmed: int = 1
     """Telegrams under load that confirmed it (the one that found it first)."""
 
@@ -373,12 +377,12 @@ class _Shape:
                     del self.powers[reading]
                 elif verdict:
                     tally.confirmed += 1
-                    tally.beside_a_zero = self._after_a_silent_twin(reading.total)
+                    tally.beside_a_zero = tally.beside_a_zero and numbers.get(reading.total - 1) == 0
         else:
             free = [index for index in numbers if index not in self.proven and index != self.export_total]
             # Found afresh, under load, once every reading found before was refuted.
             found = power_readings(numbers, free, volts) if len(free) <= MAX_NUMBERS else None
-            self.powers = {reading: _Tally(self._after_a_silent_twin(reading.total)) for reading in found or {}}
+            self.powers = {reading: _Tally(numbers.get(reading.total - 1) == 0) for reading in found or {}}
         if len(self.powers) != 1:
             return
         reading, tally = next(iter(self.powers.items()))
@@ -402,17 +406,6 @@ class _Shape:
             self.waiting = "an import flow: the flow seen follows a number that stays 0, as export follows import"
             return
         self._prove_power(reading, numbers, volts, telegrams)
-
-    def _after_a_silent_twin(self, index: int) -> bool:
-        """Whether the position before a flow's total held 0 in every telegram recalled: the flow is likely the export.
-
-        Lists send a quantity's export right after its import (1.7.0, then
-        2.7.0): a flow that follows a number that never moved is taken for an
-        export, and nothing is proven until an import flows. Showing a
-        home's export as its import would book its solar power as use.
-        """
-        before = self.spans.get(index - 1)
-        return before is not None and before.low == before.high == 0
 
     def _prove_power(self, reading: PowerReading, numbers: Numbers, volts: list[float], telegrams: int) -> None:
         amperes = [at(numbers[index], reading.exponent) for index in reading.currents]
