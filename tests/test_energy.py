@@ -9,8 +9,10 @@ import pytest
 
 from custom_components.han_port.capacity import (
     CAPACITY_MODELS,
+    DEFAULT_PEAK_DAYS,
     DEFAULT_THRESHOLDS,
     CapacityTariff,
+    PeakRule,
     format_thresholds,
     parse_thresholds,
     step_label,
@@ -553,3 +555,61 @@ def test_a_held_total_kept_among_the_accepted_ones_is_never_taken_as_accepted() 
         ]
     )
     assert guard.last((1, 8, 0)) == 155_232_510.0
+
+
+@pytest.mark.parametrize("rule", ["norway", "weekday_daytime"])
+def test_the_capacity_figures_of_a_telegram_weigh_each_hour_of_the_month_at_most_once(
+    rule: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every telegram asks for the headroom, today's peak, the month's average and step: late in a month, with
+    740 hours kept, that work must not be the month's hours parsed and weighed over and over (50 times a telegram).
+
+    The figures themselves stay those of the month's hours, weighed once each, and each new hour once more.
+    """
+    weighed: list[datetime] = []
+    weight = PeakRule.weight
+
+    def counted_weight(self: PeakRule, start: datetime) -> float:
+        weighed.append(start)
+        return weight(self, start)
+
+    monkeypatch.setattr(PeakRule, "weight", counted_weight)
+    tariff = CapacityTariff(OSLO, rule=CAPACITY_MODELS[rule])
+    start = datetime(2026, 1, 1, tzinfo=OSLO).astimezone(UTC)
+    tariff.restore({"hours": {(start + timedelta(hours=n)).isoformat(): 500.0 + (n * 37) % 4000 for n in range(740)}})
+    now = start + timedelta(hours=740, minutes=20)
+    tariff.update(0.0, now - timedelta(minutes=20))
+
+    def one_telegram() -> tuple[float | None, ...]:
+        return (tariff.headroom(900.0, now), tariff.peak_today(now), tariff.monthly_average(now), tariff.step(now))
+
+    first = one_telegram()
+    weighed.clear()
+    assert one_telegram() == first
+    assert len(weighed) <= 2  # the hour in progress's, for the headroom
+    monkeypatch.setattr(PeakRule, "weight", weight)
+    # The figures, worked out plainly: each counted hour weighed, the month's average of its highest peaks.
+    model = CAPACITY_MODELS[rule]
+
+    def average(extra: float | None) -> float:
+        counted = [
+            (local.date(), used * model.weight(local))
+            for key, used in tariff.hours.items()
+            if model.weight(local := datetime.fromisoformat(key).astimezone(OSLO))
+        ]
+        if extra is not None:
+            counted.append((now.astimezone(OSLO).date(), extra * model.weight(now.astimezone(OSLO))))
+        candidates = [used for _, used in counted]
+        if model.one_per_day:
+            peaks: dict[date, float] = {}
+            for day, used in counted:
+                peaks[day] = max(peaks.get(day, 0.0), used)
+            candidates = list(peaks.values())
+        top = sorted(candidates, reverse=True)[:DEFAULT_PEAK_DAYS]
+        return sum(top) / len(top)
+
+    headroom, _, monthly, _ = first
+    assert monthly == pytest.approx(average(None))
+    if headroom is not None:
+        ceiling = next(threshold * 1000 for threshold in DEFAULT_THRESHOLDS if threshold * 1000 > monthly)
+        assert average(900.0 + headroom) == pytest.approx(ceiling, abs=0.01)

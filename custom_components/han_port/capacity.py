@@ -93,6 +93,9 @@ class CapacityTariff:
     hours: dict[str, float] = field(default_factory=dict)
     """Exact hours of the current month: UTC hour start -> Wh used."""
     book: HourBook = field(default_factory=HourBook, compare=False, repr=False)
+    _weighed: dict[str, _Weighed] = field(default_factory=dict, init=False, compare=False, repr=False)
+    """Each hour kept, placed in its local month and day and weighed once: every telegram asks for the figures."""
+    _weighed_in: tzinfo | None = field(default=None, init=False, compare=False, repr=False)
 
     def update(self, total: float, when: datetime) -> None:
         """Follow the live total: the hour in progress counts from its first reading, until a register says better."""
@@ -137,17 +140,25 @@ class CapacityTariff:
             self.book.rebase(register)
 
     def _close(self, start: datetime, used: float) -> None:
-        month = self._local_date(start).strftime("%Y-%m")
+        month = self._weigh(start.isoformat()).month
         # A new month starts at local midnight: the old month's hours are billed and gone.
-        self.hours = {key: value for key, value in self.hours.items() if self._month_of(key) == month}
+        self.hours = {key: value for key, value in self.hours.items() if self._weigh(key).month == month}
         self.hours[start.isoformat()] = max(used, 0.0)
+        self._weighed = {key: weighed for key, weighed in self._weighed.items() if key in self.hours}
         self.last_hour_use = self.hours[start.isoformat()]
 
     def _local_date(self, moment: datetime) -> date:
         return moment.astimezone(self.time_zone).date()
 
-    def _month_of(self, key: str) -> str:
-        return self._local_date(datetime.fromisoformat(key)).strftime("%Y-%m")
+    def _weigh(self, key: str) -> _Weighed:
+        """Place an hour kept (its UTC start) in its local month and day, and weigh it by the rule: once."""
+        if self._weighed_in is not self.time_zone:
+            self._weighed, self._weighed_in = {}, self.time_zone  # Home Assistant's zone changed
+        weighed = self._weighed.get(key)
+        if weighed is None:
+            start = datetime.fromisoformat(key).astimezone(self.time_zone)
+            weighed = self._weighed[key] = _Weighed((start.year, start.month), start.date(), self.rule.weight(start))
+        return weighed
 
     def current_hour_use(self, total: float | None) -> float | None:
         """Wh used so far in the current hour."""
@@ -165,13 +176,13 @@ class CapacityTariff:
 
     def _counted(self, now: datetime) -> list[tuple[date, float]]:
         """List the current month's hours the rule counts: each one's local day, and its use as weighed (Wh)."""
-        month = self._local_date(now).strftime("%Y-%m")
+        today = self._local_date(now)
+        month = (today.year, today.month)
         counted = []
         for key, used in self.hours.items():
-            start = datetime.fromisoformat(key).astimezone(self.time_zone)
-            weight = self.rule.weight(start)
-            if weight and start.strftime("%Y-%m") == month:
-                counted.append((start.date(), used * weight))
+            weighed = self._weigh(key)
+            if weighed.weight and weighed.month == month:
+                counted.append((weighed.day, used * weighed.weight))
         return counted
 
     def daily_peaks(self, now: datetime) -> dict[date, float]:
@@ -190,25 +201,27 @@ class CapacityTariff:
         peaks = sorted(candidates, reverse=True)[: self.peak_days]
         return sum(peaks) / len(peaks) if peaks else None
 
-    def _candidates(self, now: datetime, this_hour: float | None = None) -> list[float]:
-        """List the peaks the figure is taken from: each day's highest hour, or every hour, as the rule says.
+    def _candidates(self, now: datetime) -> tuple[list[float], float | None]:
+        """Return the peaks the figure is taken from, but today's own, highest first, and today's.
 
-        this_hour, the hour in progress's weighed use, counts as one of
-        today's hours if given.
+        A peak is each day's highest hour, or every hour, as the rule says;
+        today's (None: none yet, or the rule keeps no day's peak apart) is
+        the one the hour in progress may raise.
         """
         counted = self._counted(now)
-        if this_hour is not None:
-            counted.append((self._local_date(now), this_hour))
         if not self.rule.one_per_day:
-            return [used for _, used in counted]
+            return sorted((used for _, used in counted), reverse=True), None
+        today = self._local_date(now)
         peaks: dict[date, float] = {}
         for day, used in counted:
             peaks[day] = max(peaks.get(day, 0.0), used)
-        return list(peaks.values())
+        todays = peaks.pop(today, None)
+        return sorted(peaks.values(), reverse=True), todays
 
     def monthly_average(self, now: datetime) -> float | None:
         """Average the month's highest peaks: the figure the capacity charge is billed on (Wh)."""
-        return self._figure(self._candidates(now))
+        others, todays = self._candidates(now)
+        return self._figure([*others, *([] if todays is None else [todays])])
 
     def headroom(self, total: float | None, now: datetime) -> float | None:
         """Wh this hour may still use before the month's capacity figure reaches the next step.
@@ -221,11 +234,15 @@ class CapacityTariff:
         if used is None or not weight:
             return None
 
+        others, todays = self._candidates(now)
+        others = others[: self.peak_days]  # the hour in progress joins one peak: no other can enter the figure
+
         def figure_if(hour_use: float) -> float:
-            return self._figure(self._candidates(now, hour_use * weight)) or 0.0
+            this_hour = hour_use * weight
+            return self._figure([*others, this_hour if todays is None else max(todays, this_hour)]) or 0.0
 
         # The next step above the month's figure as it stands (a day without a completed hour is no day of it yet).
-        figure = self.monthly_average(now) or 0.0
+        figure = self._figure([*others, *([] if todays is None else [todays])]) or 0.0
         ceiling = next((threshold * 1000 for threshold in self.thresholds if threshold * 1000 > figure), None)
         if ceiling is None:
             return None
@@ -272,6 +289,15 @@ class CapacityTariff:
             self.book = HourBook(Boundary(at, register, 0.0, bool(boundary.get("estimated", False))))
         if last := data.get("last_read"):
             self.book.resume(*read_from_dict(last))
+
+
+@dataclass(frozen=True, slots=True)
+class _Weighed:
+    """An hour kept, as the capacity charge sees it: its local month and day, and its weight."""
+
+    month: tuple[int, int]
+    day: date
+    weight: float
 
 
 def step_labels(thresholds: tuple[float, ...]) -> list[str]:
