@@ -77,8 +77,10 @@ def wall_clock(clock: datetime | None, zone: tzinfo, *, standard_time: bool) -> 
     """
     if clock is None or clock.tzinfo is not None or not standard_time:
         return clock
-    standard = (zone.utcoffset(clock) or timedelta(0)) - (zone.dst(clock) or timedelta(0))
-    return clock.replace(tzinfo=timezone(standard)).astimezone(zone).replace(tzinfo=None)
+    # The year's lesser offset, winter's: not utcoffset() - dst(), as tzdata gives Ireland's summer time as
+    # its standard time, and winter a negative saving.
+    offsets = (zone.utcoffset(datetime(clock.year, month, 1)) or timedelta(0) for month in (1, 7))
+    return clock.replace(tzinfo=timezone(min(offsets))).astimezone(zone).replace(tzinfo=None)
 
 
 def meter_clock(arrival: datetime, clock: datetime | None, zone: tzinfo) -> datetime | None:

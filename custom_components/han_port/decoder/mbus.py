@@ -26,6 +26,7 @@ MIN_LENGTH = 3  # C, A and CI
 # checksum and the stop byte deciding whether a frame is there.
 _WRAP = 0x100
 MAX_LENGTH = _WRAP + MIN_LENGTH - 1
+_WRAPPED_OPENING = 9  # 68 L L 68, C, A, CI and the two transport addresses: what tells a wrapped frame
 _CI_DLMS_LAST = 0x1F  # CI 0x00-0x1F: DLMS segments
 LAST_SEGMENT = 0x10
 SEQUENCE = 0x0F
@@ -78,7 +79,8 @@ class MbusFramer:
         if self._segments:
             return True
         # A start byte with nothing after it yet, or a header that may still be one.
-        return bool(buffer) and (len(buffer) < _HEADER or _header_length(buffer, 0) >= 0)
+        opening = _opening(buffer, 0) if buffer else -1
+        return opening is None or opening >= 0
 
     def take_claims(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Return the bytes frames whose header held have taken since the last call: checksum held, and failed.
@@ -93,18 +95,20 @@ class MbusFramer:
     def pending_claims(self) -> list[tuple[int, int]]:
         """Return the bytes a frame whose header held waits for: its own until they come, whatever its checksum says."""
         buffer = self._buffer
-        if len(buffer) < _HEADER or _header_length(buffer, 0) < 0:
+        length = _opening(buffer, 0)
+        if length is None or length < 0:
             return []
-        return [(self._offset, self._offset + _header_length(buffer, 0) + 6)]
+        return [(self._offset, self._offset + length + 6)]
 
     def unfinished(self) -> str | None:
         """Say what a frame or message begun still waits for; None when nothing is begun."""
         if self._segments:
             return f"a message of M-Bus long frames: {len(self._segments)} came, its last never did"
         buffer = self._buffer
-        if len(buffer) < _HEADER or _header_length(buffer, 0) < 0:
+        length = _opening(buffer, 0)
+        if length is None or length < 0:
             return None
-        return f"an M-Bus long frame: {len(buffer)} of its {_header_length(buffer, 0) + 6} bytes came"
+        return f"an M-Bus long frame: {len(buffer)} of its {length + 6} bytes came"
 
     def discard(self) -> None:
         """Forget a frame start, or segments, that will never be continued (counted as noise)."""
@@ -125,10 +129,10 @@ class MbusFramer:
         pos = 0
         while (start := buffer.find(START, pos)) >= 0:
             self.noise_bytes += start - pos
-            if len(buffer) - start < _HEADER:
+            length = _opening(buffer, start)
+            if length is None:
                 pos = start
                 break
-            length = _header_length(buffer, start)
             if length < 0:
                 pos = start + 1
                 self.noise_bytes += 1
@@ -223,9 +227,9 @@ class MbusFramer:
 
 def _frame_end(buffer: bytearray, start: int) -> int | None:
     """Where the long frame whose header opens at start ends; -1 when none opens there, None until its header is in."""
-    if len(buffer) - start < _HEADER:
+    length = _opening(buffer, start)
+    if length is None:
         return None
-    length = _header_length(buffer, start)
     return start + length + 6 if length >= 0 else -1
 
 
@@ -234,20 +238,34 @@ def _whole(buffer: bytearray, start: int, end: int) -> bool:
     return buffer[end - 1] == STOP and sum(buffer[start + _HEADER : end - 2]) & 0xFF == buffer[end - 2]
 
 
-def _header_length(buffer: bytes | bytearray, start: int) -> int:
-    """Return the length L tells of the long frame at start (its C, A, CI and data), or -1 when none opens there."""
+def _opening(buffer: bytes | bytearray, start: int) -> int | None:
+    """Return the length L tells of the long frame at start (its C, A, CI and data); -1 when none opens there.
+
+    None while too few bytes came to tell. A wrapped L (see _WRAP) is taken
+    only where a DLMS segment follows, as the T210-D's does: four bytes of
+    noise ("68 01 01 68") before bare pushes must not claim 263 bytes.
+    """
+    if len(buffer) - start < _HEADER:
+        return None
     length = buffer[start + 1]
     if buffer[start + 2] != length or buffer[start + 3] != START:
         return -1
-    return length if length >= MIN_LENGTH else length + _WRAP
+    if length >= MIN_LENGTH:
+        return length
+    opening = buffer[start + _HEADER : start + _WRAPPED_OPENING]
+    if len(opening) < _WRAPPED_OPENING - _HEADER:
+        return None
+    if opening[2] > _CI_DLMS_LAST or opening[MIN_LENGTH:] != DLMS_TSAP:
+        return -1
+    return length + _WRAP
 
 
 def reseal(frames: bytes) -> bytes:
     """Recompute the checksum of every long frame in a run of frames (edited on purpose: diagnostics)."""
     out = bytearray(frames)
     pos = 0
-    while pos + _HEADER <= len(out) and out[pos] == START:
-        end = pos + _header_length(out, pos) + 6
+    while pos < len(out) and out[pos] == START and (length := _opening(out, pos)) is not None and length >= 0:
+        end = pos + length + 6
         if end > len(out):
             break
         out[end - 2] = sum(out[pos + _HEADER : end - 2]) & 0xFF
