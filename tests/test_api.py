@@ -19,6 +19,7 @@ from custom_components.han_port.decoder import (
     reseal,
     serial_masks,
 )
+from custom_components.han_port.diagnostics import masked
 from simulator import frames as encoder
 from simulator.frames import MeterState
 
@@ -134,3 +135,27 @@ def test_the_readme_names_every_public_name() -> None:
     named = set(re.findall(r"`(\w+)`", sentence))
     quantities = {name for name in api.__all__ if isinstance(getattr(api, name), api.Quantity)}  # "the quantities"
     assert set(api.__all__) - named - quantities == set()
+
+
+@pytest.mark.parametrize("frame_format", ["hdlc", "mbus"])
+def test_diagnostics_never_show_a_serial_that_a_segment_boundary_splits(frame_format: str) -> None:
+    """A segment boundary inside the meter id: neither half matches its mask, and the frames would tell it.
+
+    Diagnostics withhold such frames rather than show them; frames cut elsewhere are shown, masked.
+    """
+    meter_id = STATE.meter_id
+    apdu = _kamstrup_apdu()
+
+    def framed(size: int | None) -> bytes:
+        return encoder.hdlc_frames(apdu, size) if frame_format == "hdlc" else mbus_frames(apdu, size or 250)
+
+    at = apdu.index(meter_id.encode())
+    cut = next(frames for size in range(at, at + 16) if meter_id.encode() not in (frames := framed(size)))
+    (telegram,) = Decoder().feed(cut)
+    assert telegram.meter_id == meter_id
+    shown = masked(telegram, meter_id)
+    assert meter_id not in str(shown)
+    assert shown["raw"].startswith("withheld")
+    (telegram,) = Decoder().feed(framed(None))
+    (again,) = Decoder().feed(bytes.fromhex(masked(telegram, meter_id)["raw"]))
+    assert again.meter_id not in (None, meter_id)

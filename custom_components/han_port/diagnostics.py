@@ -16,7 +16,7 @@ from homeassistant.const import CONF_HOST
 
 from .connection import MeterReader
 from .const import CONF_AUTHENTICATION_KEY, CONF_DEVICE, CONF_ENCRYPTION_KEY, CONF_TOPIC
-from .decoder import frame_apdu, mask_serials, mask_texts, reseal, serial_masks
+from .decoder import Decoder, frame_apdu, mask_serials, mask_texts, reseal, serial_masks
 from .mqtt_reader import MqttReader
 from .registers import code_name
 
@@ -51,7 +51,11 @@ def masked(telegram: Telegram, meter_id: str | None) -> dict[str, str]:
     def blank(data: bytes) -> bytes:
         return mask_serials(data, masks)
 
-    shown = {"format": telegram.format, "raw": reseal(blank(telegram.raw), telegram.format).hex(" ")}
+    raw = reseal(blank(telegram.raw), telegram.format)
+    if telegram.plaintext is None and _tells_a_serial(raw, masks):
+        # A segment boundary split a serial: neither half matched its mask, and the frames would tell it.
+        return {"format": telegram.format, "raw": "withheld: a serial of the meter spans two of its frames"}
+    shown = {"format": telegram.format, "raw": raw.hex(" ")}
     if telegram.format == "apdu":
         # A bare APDU, framed as the meter's HDLC would have it: the command decodes frames.
         shown["framed"] = frame_apdu(blank(telegram.raw)).hex(" ")
@@ -61,6 +65,15 @@ def masked(telegram: Telegram, meter_id: str | None) -> dict[str, str]:
         deciphered = reseal(plaintext, "p1") if plaintext[:1] == b"/" else frame_apdu(plaintext)
         shown["deciphered"] = deciphered.hex(" ")
     return shown
+
+
+def _tells_a_serial(frames: bytes, masks: list[tuple[bytes, bytes]]) -> bool:
+    """Whether frames, their serials masked, still decode to one of them (a plain meter's: no keys needed)."""
+    serials = {serial.decode("ascii", "replace") for serial, _ in masks}
+    return any(
+        serials & {telegram.meter_id, telegram.meter_type, telegram.logical_device_name}
+        for telegram in Decoder().feed(frames)
+    )
 
 
 def masked_capture(raw: bytes) -> dict[str, str]:

@@ -79,7 +79,7 @@ def wall_clock(clock: datetime | None, zone: tzinfo, *, standard_time: bool) -> 
         return clock
     # The year's lesser offset, winter's: not utcoffset() - dst(), as tzdata gives Ireland's summer time as
     # its standard time, and winter a negative saving.
-    offsets = (zone.utcoffset(datetime(clock.year, month, 1)) or timedelta(0) for month in (1, 7))
+    offsets = (datetime(clock.year, month, 1, tzinfo=zone).utcoffset() or timedelta(0) for month in (1, 7))
     return clock.replace(tzinfo=timezone(min(offsets))).astimezone(zone).replace(tzinfo=None)
 
 
