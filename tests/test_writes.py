@@ -214,3 +214,29 @@ async def test_grid_power_is_signed_and_appears_with_export(hass: HomeAssistant,
     assert grid.attributes["device_class"] == "power"
     assert grid.attributes["state_class"] == "measurement"
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_voltage_that_flickers_about_its_level_waits_for_the_minute(
+    hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A steady grid read to a volt: the readings flicker a volt or two either side of its level.
+
+    Two of them 2 or 3 V apart are the reading's noise, no step of the grid: written once a minute at most.
+    """
+    monkeypatch.setattr(sensor_module, "SLOW_WRITE_INTERVAL", 60)
+    entry = await set_up_in_norway(hass, tcp_meter.port)
+    base = default_state()
+    voltage = base.voltages[0]
+    tcp_meter.send(kamstrup_frame(base))
+    await wait_for(lambda: shown(hass, "voltage_l1") == f"{voltage:g}")
+    writes = count_writes(hass)
+    for step, flicker in enumerate((2, -1, 1, -2, 1, -1), start=1):
+        # The current moves with each telegram: each is handled before the next comes.
+        state = default_state(
+            voltages=(voltage + flicker, *base.voltages[1:]), currents=(base.currents[0] + step, *base.currents[1:])
+        )
+        tcp_meter.send(kamstrup_frame(state))
+        await wait_for(lambda step=step: shown(hass, "current_l1") == f"{base.currents[0] + step:g}")
+    assert writes[entity_id(hass, "voltage_l1")] == 0
+    assert shown(hass, "voltage_l1") == f"{voltage:g}"
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -130,7 +130,8 @@ _KINDS: dict[Quantity, HanPortSensorEntityDescription] = {
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfElectricPotential.VOLT,
         suggested_display_precision=1,
-        significant_step=2,  # about 1 % of a European phase voltage
+        # About 2 % of a European phase voltage: a sag or a lost phase, beyond the flicker of a reading to a volt.
+        significant_step=5,
     ),
     POWER_FACTOR: HanPortSensorEntityDescription(
         key="power_factor",
@@ -138,7 +139,7 @@ _KINDS: dict[Quantity, HanPortSensorEntityDescription] = {
         device_class=SensorDeviceClass.POWER_FACTOR,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=2,
-        significant_step=0.05,
+        significant_step=0.1,  # a big load switched, beyond the flicker of a reading to a hundredth
     ),
     FREQUENCY: HanPortSensorEntityDescription(
         key="frequency",
@@ -147,7 +148,7 @@ _KINDS: dict[Quantity, HanPortSensorEntityDescription] = {
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfFrequency.HERTZ,
         suggested_display_precision=2,
-        significant_step=0.05,  # a tenth of the band a grid keeps its frequency in
+        significant_step=0.1,  # a fifth of the band a grid keeps its frequency in: beyond its minute-to-minute flicker
     ),
 }
 # Registers whose sensor starts disabled although their kind's do not: few
