@@ -16,7 +16,7 @@ from homeassistant.const import CONF_HOST
 
 from .connection import MeterReader
 from .const import CONF_AUTHENTICATION_KEY, CONF_DEVICE, CONF_ENCRYPTION_KEY, CONF_TOPIC
-from .decoder import Decoder, frame_apdu, mask_serials, mask_texts, reseal, serial_masks
+from .decoder import capture_masks, carried, frame_apdu, mask_serials, mask_texts, reseal, serial_masks
 from .mqtt_reader import MqttReader
 from .registers import code_name
 
@@ -45,16 +45,21 @@ TO_REDACT = {
 
 
 def masked(telegram: Telegram, meter_id: str | None) -> dict[str, str]:
-    """Show a telegram with every serial it carries masked (see decoder.serial_masks), still checksum-valid."""
+    """Show a telegram with every serial it carries masked (see decoder.serial_masks), still checksum-valid.
+
+    A list without OBIS codes names nothing of its texts: each may be a serial, and each is masked too.
+    """
     masks = serial_masks(telegram, meter_id)
+    unnamed = telegram.format != "p1" and telegram.list_version is None
 
     def blank(data: bytes) -> bytes:
-        return mask_serials(data, masks)
+        data = mask_serials(data, masks)
+        return mask_texts(data) if unnamed else data
 
-    raw = reseal(blank(telegram.raw), telegram.format)
-    if telegram.plaintext is None and _tells_a_serial(raw, masks):
-        # A segment boundary split a serial: neither half matched its mask, and the frames would tell it.
-        return {"format": telegram.format, "raw": "withheld: a serial of the meter spans two of its frames"}
+    readable = telegram.ciphering is None or not telegram.ciphering.encrypted
+    raw = reseal(blank(telegram.raw) if readable else mask_serials(telegram.raw, masks), telegram.format)
+    if readable and _tells_a_serial(carried(raw, telegram.format), masks, texts=unnamed):
+        return {"format": telegram.format, "raw": _WITHHELD}
     shown = {"format": telegram.format, "raw": raw.hex(" ")}
     if telegram.format == "apdu":
         # A bare APDU, framed as the meter's HDLC would have it: the command decodes frames.
@@ -67,20 +72,24 @@ def masked(telegram: Telegram, meter_id: str | None) -> dict[str, str]:
     return shown
 
 
-def _tells_a_serial(frames: bytes, masks: list[tuple[bytes, bytes]]) -> bool:
-    """Whether frames, their serials masked, still decode to one of them (a plain meter's: no keys needed)."""
-    serials = {serial.decode("ascii", "replace") for serial, _ in masks}
-    return any(
-        serials & {telegram.meter_id, telegram.meter_type, telegram.logical_device_name}
-        for telegram in Decoder().feed(frames)
-    )
+# Frames whose segment boundary split a serial: neither half matched its mask, and what they carry would tell it.
+_WITHHELD = "withheld: a serial of the meter spans two of its frames"
+
+
+def _tells_a_serial(content: bytes, masks: list[tuple[bytes, bytes]], *, texts: bool) -> bool:
+    """Whether what masked frames carry, joined, still holds a serial (or, texts: a run a serial may be)."""
+    return any(serial in content for serial, _ in masks) or (texts and mask_texts(content) != content)
 
 
 def masked_capture(raw: bytes) -> dict[str, str]:
     """Show a push whose list nothing names yet with every run of letters and digits masked, still checksum-valid."""
     frame_format: FrameFormat = "hdlc" if raw[:1] == HDLC_FLAG else "mbus" if raw[:1] == MBUS_START else "apdu"
-    blanked = mask_texts(raw)
-    shown = {"format": frame_format, "raw": reseal(blanked, frame_format).hex(" ")}
+    titles = capture_masks(raw, frame_format)
+    blanked = mask_texts(mask_serials(raw, titles))
+    resealed = reseal(blanked, frame_format)
+    if not titles and _tells_a_serial(carried(resealed, frame_format), [], texts=True):
+        return {"format": frame_format, "raw": _WITHHELD}
+    shown = {"format": frame_format, "raw": resealed.hex(" ")}
     if frame_format == "apdu":
         shown["framed"] = frame_apdu(blanked).hex(" ")
     return shown

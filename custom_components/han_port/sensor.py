@@ -151,6 +151,7 @@ _KINDS: dict[Quantity, HanPortSensorEntityDescription] = {
         significant_step=0.1,  # a fifth of the band a grid keeps its frequency in: beyond its minute-to-minute flicker
     ),
 }
+_FLOAT_SLACK = 1e-9
 # Registers whose sensor starts disabled although their kind's do not: few
 # homes export per phase, and the total power factor says what most need.
 _DISABLED_BY_DEFAULT = frozenset(
@@ -503,7 +504,8 @@ class HanPortSensor(HanPortEntity, RestoreSensor):
             step is not None
             and isinstance(before, int | float)
             and isinstance(now, int | float)
-            and abs(now - before) >= step
+            # A step's worth of a reading's digits, 49.8 to 49.7 Hz, is 0.09999... in floating point.
+            and abs(now - before) >= step * (1 - _FLOAT_SLACK)
         )
 
     @property

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from . import hdlc, mbus, p1
+from . import dlms, hdlc, mbus, p1
 from .axdr import DOUBLE_LONG_UNSIGNED
-from .ciphering import SYSTEM_TITLE_LENGTH
+from .ciphering import SYSTEM_TITLE_LENGTH, read_header
+from .model import DecodeError, DroppedFrame
 
 if TYPE_CHECKING:
     from .model import FrameFormat, Telegram
@@ -62,9 +63,8 @@ def serial_masks(telegram: Telegram, meter_id: str | None = None) -> list[tuple[
     name = (telegram.logical_device_name or "").encode("ascii", "ignore")
     if len(name) > _MAKER_ID_LENGTH:
         masks.append((name, _masked_after_maker(name)))
-    if telegram.ciphering is not None and len(telegram.ciphering.system_title) == SYSTEM_TITLE_LENGTH:
-        title = telegram.ciphering.system_title
-        masks.append((title, _masked_after_maker(title)))
+    if telegram.ciphering is not None:
+        masks += system_title_masks(telegram.ciphering.system_title)
     # The longest first: an id inside a logical device name is masked with it.
     return sorted(masks, key=lambda mask: len(mask[0]), reverse=True)
 
@@ -80,6 +80,40 @@ def mask_texts(data: bytes) -> bytes:
     FLAG id readable.
     """
     return _TEXT_RUN.sub(lambda match: _masked_after_maker(match.group()), data)
+
+
+def system_title_masks(system_title: bytes) -> list[tuple[bytes, bytes]]:
+    """List a ciphered frame's system title with its mask, its maker's three letters kept: the rest is a serial."""
+    if len(system_title) != SYSTEM_TITLE_LENGTH:
+        return []
+    return [(system_title, _masked_after_maker(system_title))]
+
+
+def capture_masks(raw: bytes, frame_format: FrameFormat) -> list[tuple[bytes, bytes]]:
+    """List what a capture's frames tell of their meter before any list is read: a ciphered APDU's system title."""
+    try:
+        ciphering, _ = read_header(dlms.strip_llc(carried(raw, frame_format)))
+    except DecodeError:
+        return []
+    return system_title_masks(ciphering.system_title)
+
+
+def carried(raw: bytes, frame_format: FrameFormat) -> bytes:
+    """Return what a telegram's frames carry, joined, their framing left out: what anyone reads of them, keyless.
+
+    A serial that a segment boundary splits stands whole here, and in no
+    single frame: a mask that looks only frame by frame misses it.
+    """
+    framer: hdlc.HdlcFramer | mbus.MbusFramer
+    if frame_format == "hdlc":
+        framer = hdlc.HdlcFramer()
+    elif frame_format == "mbus":
+        framer = mbus.MbusFramer()
+    else:
+        return raw
+    return b"".join(
+        event.information for _, event in framer.feed_positioned(raw) if not isinstance(event, DroppedFrame)
+    )
 
 
 def mask_serials(data: bytes, masks: list[tuple[bytes, bytes]]) -> bytes:
