@@ -19,11 +19,14 @@ from .test_decoder_roundtrip import AUTH_KEY, KEY, LANDIS_GYR_TITLE
 from .test_learned_lists import NAME, mixed, states
 
 LLC = b"\xe6\xe7\x00"
+TITLE = b"KAM\x01\x23\x45\x67\x89"  # maker's "KAM", then the meter's serial
 
 
 def _information(hexed: str) -> bytes:
-    """The APDU bytes the shown HDLC frames carry, their segments joined: what anyone reads from them, keyless."""
-    return b"".join(message.information for message in HdlcFramer().feed(bytes.fromhex(hexed)))
+    """What the shown HDLC frames carry, joined: what anyone reads of them, keyless."""
+    return b"".join(
+        event.information for event in HdlcFramer().feed(bytes.fromhex(hexed)) if not isinstance(event, DroppedFrame)
+    )
 
 
 def _cut_through(apdu: bytes, serial: bytes) -> int:
@@ -149,3 +152,78 @@ def test_a_slow_measurement_moving_by_its_significant_step_is_written_at_once(
     assert description.significant_step == pytest.approx(abs(after - before))
     entity = SimpleNamespace(entity_description=description)
     assert HanPortSensor._significant(entity, before, after)  # type: ignore[arg-type]
+
+
+def test_an_encrypted_telegrams_system_title_split_by_a_segment_boundary_is_shown() -> None:
+    """Security 0x30, segments of 8: the system title split by a boundary is looked for in the frames joined."""
+    state = MeterState()
+    apdu = encoder.data_notification(encoder.kamstrup_list(state, hourly=False), state.moment)
+    frames = encoder.hdlc_frames(encoder.glo_cipher(apdu, KEY, AUTH_KEY, system_title=TITLE), 8)
+    (telegram,) = [event for event in Decoder(KEY, AUTH_KEY).feed_events(frames) if isinstance(event, Telegram)]
+    shown = masked(telegram, telegram.meter_id)
+    assert shown["raw"].startswith("withheld") or TITLE not in _information(shown["raw"])
+
+
+def _learning_push(security: int, size: int) -> bytes:
+    fields = mixed(AM550_FIELDS, seed=7)
+    pushes = [
+        encoder.hdlc_frames(
+            encoder.glo_cipher(
+                encoder.data_notification(encoder.positional_list(state, fields, NAME), state.moment),
+                KEY,
+                AUTH_KEY,
+                security=security,
+                system_title=LANDIS_GYR_TITLE,
+                counter=number + 1,
+            ),
+            size,
+        )
+        for number, state in enumerate(states(2))
+    ]
+    decoder = Decoder(KEY, AUTH_KEY)
+    (drop, *_) = [event for push in pushes for event in decoder.feed_events(push)]
+    assert isinstance(drop, DroppedFrame)
+    assert drop.reason is DropReason.LEARNING
+    return drop.raw
+
+
+def test_an_authenticated_learning_push_split_in_segments_shows_the_meter_number() -> None:
+    """Security 0x10 (APDU in clear), 32-byte segments: the meter number split by a boundary is not shown."""
+    serial = next(iter(states(1))).meter_id.encode()
+    shown = masked_capture(_learning_push(0x10, 32))
+    assert shown["raw"].startswith("withheld") or serial not in _information(shown["raw"])
+
+
+def test_an_encrypted_learning_push_split_in_segments_shows_its_system_title() -> None:
+    """Security 0x30, segments of 8: the system title is looked for in the frames joined, not frame by frame."""
+    shown = masked_capture(_learning_push(0x30, 8))
+    assert shown["raw"].startswith("withheld") or LANDIS_GYR_TITLE not in _information(shown["raw"])
+
+
+def test_a_meter_id_split_by_a_general_block_transfer_boundary_is_shown() -> None:
+    """Kamstrup list 1 in blocks of 15: a block's header sits inside the serial; the blocks' data, joined, hold it."""
+    state = MeterState()
+    apdu = encoder.data_notification(encoder.kamstrup_list(state, hourly=False), state.moment)
+    frames = b"".join(encoder.hdlc_frames(block) for block in encoder.general_block_transfer(apdu, 15))
+    (telegram,) = [event for event in Decoder().feed_events(frames) if isinstance(event, Telegram)]
+    assert telegram.meter_id == state.meter_id
+    shown = masked(telegram, telegram.meter_id)
+    content = _information(shown["raw"]) if not shown["raw"].startswith("withheld") else b""
+    serial = state.meter_id.encode()
+    assert not any(serial[i : i + 8] in content for i in range(len(serial) - 7))  # 8 of its 16 digits, in a row
+
+
+def test_a_ciphered_p1_telegrams_deciphered_text_still_decodes() -> None:
+    """A ciphered P1 telegram names no list version: it is no list without OBIS codes, its texts are its values.
+
+    Its deciphered text ends in CR LF after the CRC, which resealing keeps, with the CRC computed anew.
+    """
+    text = encoder.p1_telegram(
+        "SAG5\\253833635_A",
+        ["0-0:1.0.0(240115130010W)", "0-0:96.1.1(4530303330303030303030303030303030)", "1-0:1.8.1(012345.678*kWh)"],
+    )
+    frames = encoder.hdlc_frames(encoder.glo_cipher(text, KEY, AUTH_KEY))
+    (telegram,) = [event for event in Decoder(KEY, AUTH_KEY).feed_events(frames) if isinstance(event, Telegram)]
+    (shown,) = Decoder().feed_events(bytes.fromhex(masked(telegram, telegram.meter_id)["deciphered"]))
+    assert isinstance(shown, Telegram)
+    assert (shown.timestamp, shown.readings) == (telegram.timestamp, telegram.readings)

@@ -16,7 +16,16 @@ from homeassistant.const import CONF_HOST
 
 from .connection import MeterReader
 from .const import CONF_AUTHENTICATION_KEY, CONF_DEVICE, CONF_ENCRYPTION_KEY, CONF_TOPIC
-from .decoder import capture_masks, carried, frame_apdu, mask_serials, mask_texts, reseal, serial_masks
+from .decoder import (
+    capture_ciphering,
+    carried,
+    frame_apdu,
+    mask_serials,
+    mask_texts,
+    reseal,
+    serial_masks,
+    system_title_masks,
+)
 from .mqtt_reader import MqttReader
 from .registers import code_name
 
@@ -50,24 +59,25 @@ def masked(telegram: Telegram, meter_id: str | None) -> dict[str, str]:
     A list without OBIS codes names nothing of its texts: each may be a serial, and each is masked too.
     """
     masks = serial_masks(telegram, meter_id)
-    unnamed = telegram.format != "p1" and telegram.list_version is None
-
-    def blank(data: bytes) -> bytes:
-        data = mask_serials(data, masks)
-        return mask_texts(data) if unnamed else data
-
+    p1_text = telegram.format == "p1" or (telegram.plaintext or b"")[:1] == b"/"
+    unnamed = not p1_text and telegram.list_version is None
     readable = telegram.ciphering is None or not telegram.ciphering.encrypted
-    raw = reseal(blank(telegram.raw) if readable else mask_serials(telegram.raw, masks), telegram.format)
-    if readable and _tells_a_serial(carried(raw, telegram.format), masks, texts=unnamed):
+
+    def blank(data: bytes, *, texts: bool = unnamed) -> bytes:
+        data = mask_serials(data, masks)
+        return mask_texts(data) if texts else data
+
+    raw = reseal(blank(telegram.raw, texts=unnamed and readable), telegram.format)
+    if _tells_a_serial(carried(raw, telegram.format), masks, texts=unnamed and readable):
         return {"format": telegram.format, "raw": _WITHHELD}
     shown = {"format": telegram.format, "raw": raw.hex(" ")}
     if telegram.format == "apdu":
         # A bare APDU, framed as the meter's HDLC would have it: the command decodes frames.
-        shown["framed"] = frame_apdu(blank(telegram.raw)).hex(" ")
+        shown["framed"] = frame_apdu(blank(telegram.raw, texts=unnamed and readable)).hex(" ")
     if telegram.plaintext is not None:
         # A ciphered P1 telegram deciphers to text; DLMS data is framed as a plain meter's would be.
         plaintext = blank(telegram.plaintext)
-        deciphered = reseal(plaintext, "p1") if plaintext[:1] == b"/" else frame_apdu(plaintext)
+        deciphered = reseal(plaintext, "p1") if p1_text else frame_apdu(plaintext)
         shown["deciphered"] = deciphered.hex(" ")
     return shown
 
@@ -84,10 +94,14 @@ def _tells_a_serial(content: bytes, masks: list[tuple[bytes, bytes]], *, texts: 
 def masked_capture(raw: bytes) -> dict[str, str]:
     """Show a push whose list nothing names yet with every run of letters and digits masked, still checksum-valid."""
     frame_format: FrameFormat = "hdlc" if raw[:1] == HDLC_FLAG else "mbus" if raw[:1] == MBUS_START else "apdu"
-    titles = capture_masks(raw, frame_format)
-    blanked = mask_texts(mask_serials(raw, titles))
+    ciphering = capture_ciphering(raw, frame_format)
+    titles = [] if ciphering is None else system_title_masks(ciphering.system_title)
+    readable = ciphering is None or not ciphering.encrypted
+    blanked = mask_serials(raw, titles)
+    if readable:
+        blanked = mask_texts(blanked)
     resealed = reseal(blanked, frame_format)
-    if not titles and _tells_a_serial(carried(resealed, frame_format), [], texts=True):
+    if _tells_a_serial(carried(resealed, frame_format), titles, texts=readable):
         return {"format": frame_format, "raw": _WITHHELD}
     shown = {"format": frame_format, "raw": resealed.hex(" ")}
     if frame_format == "apdu":

@@ -12,7 +12,7 @@ from .decoder import Decoder
 from .dlms import strip_llc
 from .hdlc import frame_apdu, hdlc_frame
 from .learned import LearnedListData, LearnedPositionData
-from .masking import capture_masks, carried, mask_serials, mask_texts, reseal, serial_masks
+from .masking import capture_ciphering, carried, mask_serials, mask_texts, reseal, serial_masks, system_title_masks
 from .mbus import mbus_frames
 from .model import Ciphering, DecodeError, DroppedFrame, DropReason, FrameFormat, Reading, Telegram
 from .obis import ObisCode, Unit
@@ -71,7 +71,7 @@ __all__ = [
     "Reading",
     "Telegram",
     "Unit",
-    "capture_masks",
+    "capture_ciphering",
     "carried",
     "crc16_arc",
     "crc16_x25",
@@ -88,4 +88,5 @@ __all__ = [
     "reseal",
     "serial_masks",
     "strip_llc",
+    "system_title_masks",
 ]

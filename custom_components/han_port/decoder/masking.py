@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 
 from . import dlms, hdlc, mbus, p1
 from .axdr import DOUBLE_LONG_UNSIGNED
+from .blocks import parse_block
 from .ciphering import SYSTEM_TITLE_LENGTH, read_header
 from .model import DecodeError, DroppedFrame
 
 if TYPE_CHECKING:
-    from .model import FrameFormat, Telegram
+    from .model import Ciphering, FrameFormat, Telegram
 
 MASK = ord("X")
 # A logical device name and a system title open with the maker's FLAG id: who made it, not which one it is.
@@ -89,20 +90,21 @@ def system_title_masks(system_title: bytes) -> list[tuple[bytes, bytes]]:
     return [(system_title, _masked_after_maker(system_title))]
 
 
-def capture_masks(raw: bytes, frame_format: FrameFormat) -> list[tuple[bytes, bytes]]:
-    """List what a capture's frames tell of their meter before any list is read: a ciphered APDU's system title."""
+def capture_ciphering(raw: bytes, frame_format: FrameFormat) -> Ciphering | None:
+    """Return the ciphering header a capture's frames carry, if they carry a ciphered APDU, before any list is read."""
     try:
-        ciphering, _ = read_header(dlms.strip_llc(carried(raw, frame_format)))
+        ciphering, _ = read_header(carried(raw, frame_format))
     except DecodeError:
-        return []
-    return system_title_masks(ciphering.system_title)
+        return None
+    return ciphering
 
 
 def carried(raw: bytes, frame_format: FrameFormat) -> bytes:
     """Return what a telegram's frames carry, joined, their framing left out: what anyone reads of them, keyless.
 
-    A serial that a segment boundary splits stands whole here, and in no
-    single frame: a mask that looks only frame by frame misses it.
+    A serial that a segment boundary, or a general-block-transfer's block
+    header, splits stands whole here, and in no single frame or block: a
+    mask that looks only frame by frame misses it.
     """
     framer: hdlc.HdlcFramer | mbus.MbusFramer
     if frame_format == "hdlc":
@@ -110,10 +112,22 @@ def carried(raw: bytes, frame_format: FrameFormat) -> bytes:
     elif frame_format == "mbus":
         framer = mbus.MbusFramer()
     else:
-        return raw
+        return _unblocked(raw)
     return b"".join(
-        event.information for _, event in framer.feed_positioned(raw) if not isinstance(event, DroppedFrame)
+        _unblocked(dlms.strip_llc(event.information))
+        for _, event in framer.feed_positioned(raw)
+        if not isinstance(event, DroppedFrame)
     )
+
+
+def _unblocked(apdu: bytes) -> bytes:
+    """Return a general-block-transfer's data, its header left out; any other APDU as it is."""
+    if apdu[:1] != bytes([dlms.GENERAL_BLOCK_TRANSFER]):
+        return apdu
+    try:
+        return parse_block(apdu).data
+    except DecodeError:
+        return apdu
 
 
 def mask_serials(data: bytes, masks: list[tuple[bytes, bytes]]) -> bytes:

@@ -460,8 +460,9 @@ def reseal(telegram: bytes) -> bytes:
     The CRC is written as wide as the meter wrote it, four digits or fewer.
     """
     end_mark = telegram.rfind(b"!")
-    digits = telegram[end_mark + 1 :]
+    after = telegram[end_mark + 1 :]
+    digits = after.rstrip(b"\r\n")  # the line end after the CRC, where the meter sends one
     if end_mark < 0 or not 0 < len(digits) <= _CRC_DIGITS or not HEX_DIGITS.issuperset(digits):
         return telegram
     body = telegram[: end_mark + 1]
-    return body + f"{crc16_arc(body):0{len(digits)}X}".encode("ascii")
+    return body + f"{crc16_arc(body):0{len(digits)}X}".encode("ascii") + after[len(digits) :]
