@@ -63,17 +63,20 @@ def masked(telegram: Telegram, meter_id: str | None) -> dict[str, str]:
     unnamed = not p1_text and telegram.list_version is None
     readable = telegram.ciphering is None or not telegram.ciphering.encrypted
 
+    # Ciphertext holds no text: only its header's system title, which the serials' masks cover.
+    raw_texts = unnamed and readable
+
     def blank(data: bytes, *, texts: bool = unnamed) -> bytes:
         data = mask_serials(data, masks)
         return mask_texts(data) if texts else data
 
-    raw = reseal(blank(telegram.raw, texts=unnamed and readable), telegram.format)
-    if _tells_a_serial(carried(raw, telegram.format), masks, texts=unnamed and readable):
+    raw = reseal(blank(telegram.raw, texts=raw_texts), telegram.format)
+    if _tells_a_serial(carried(raw, telegram.format), masks, texts=raw_texts):
         return {"format": telegram.format, "raw": _WITHHELD}
     shown = {"format": telegram.format, "raw": raw.hex(" ")}
     if telegram.format == "apdu":
         # A bare APDU, framed as the meter's HDLC would have it: the command decodes frames.
-        shown["framed"] = frame_apdu(blank(telegram.raw, texts=unnamed and readable)).hex(" ")
+        shown["framed"] = frame_apdu(blank(telegram.raw, texts=raw_texts)).hex(" ")
     if telegram.plaintext is not None:
         # A ciphered P1 telegram deciphers to text; DLMS data is framed as a plain meter's would be.
         plaintext = blank(telegram.plaintext)
