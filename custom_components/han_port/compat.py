@@ -50,7 +50,7 @@ _REACTIVE_ENERGY_CONVERTER: Any = getattr(unit_conversion, "ReactiveEnergyConver
 REACTIVE_ENERGY_UNIT_CLASS: str | None = _REACTIVE_ENERGY_CONVERTER.UNIT_CLASS if _REACTIVE_ENERGY_CONVERTER else None
 """The unit class of reactive energy statistics, in releases that convert kvarh."""
 
-# 2025.11+ names each statistic's unit class (and 2026.11 requires it); older
+# 2025.11+ names each statistic's unit class (2026.11 still works it out where it is missing); older
 # releases store no such column and refuse the key.
 _STATISTICS_HAVE_UNIT_CLASS = "unit_class" in StatisticMetaData.__annotations__
 

@@ -289,7 +289,6 @@ class _DiscoveredFlow(_MeterFlow):
     async def async_step_usb_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Confirm the discovered adapter, then listen on it as on a port picked by hand."""
         if user_input is None:
-            self._set_confirm_only()
             return self._show_form("usb_confirm", form_schema({}))
         connection = self._listening.connection
         return await self._async_listen_at(dict(connection), COMMON_LINE_SETTINGS, "serial", connection)
@@ -320,7 +319,6 @@ class _DiscoveredFlow(_MeterFlow):
     async def async_step_mqtt_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Confirm the discovered topic, then listen on it as on a topic typed by hand."""
         if user_input is None:
-            self._set_confirm_only()
             return self._show_form("mqtt_confirm", form_schema({}))
         connection = self._listening.connection
         return await self._async_listen_at(dict(connection), (LineSettings(),), "mqtt_topic", connection)

@@ -140,7 +140,12 @@ def device_info(coordinator: HanPortCoordinator) -> DeviceInfo:
     data = coordinator.data
     entry = coordinator.config_entry
     manufacturer = entry.data.get(CONF_MANUFACTURER)
-    info = DeviceInfo(
+    # What the meter has not told since the start stays as the device page showed it: a type sent in the
+    # hourly list alone is not blanked for an hour at every restart. Built whole, not filled in afterwards:
+    # DeviceInfo is a dataclass on the newest releases, whose dict-like keys are to go.
+    told = {"manufacturer": data.manufacturer, "model": data.meter_type, "serial_number": data.meter_id}
+    said: dict[str, str] = {key: value for key, value in told.items() if value}
+    info: DeviceInfo = DeviceInfo(
         identifiers={(DOMAIN, entry.unique_id or entry.entry_id)},
         translation_key="meter" if manufacturer else "unknown_meter",
         translation_placeholders={
@@ -149,13 +154,6 @@ def device_info(coordinator: HanPortCoordinator) -> DeviceInfo:
             # for it, even once it names itself: entity ids never shift.
             "number": meter_number(None if entry.data.get(CONF_GENERATED_ID) else data.meter_id, entry.unique_id),
         },
+        **said,  # type: ignore[typeddict-item]  # keys of DeviceInfo's, each told
     )
-    # What the meter has not told since the start stays as the device page showed it: a type sent in the
-    # hourly list alone is not blanked for an hour at every restart.
-    if data.manufacturer:
-        info["manufacturer"] = data.manufacturer
-    if data.meter_type:
-        info["model"] = data.meter_type
-    if data.meter_id:
-        info["serial_number"] = data.meter_id
     return info
