@@ -702,40 +702,50 @@ async def each_reading_the_others_meter(
     return issues
 
 
+OTHER_METER = "5706567000000042"
+
+
+@contextlib.asynccontextmanager
+async def swapped_bridges() -> AsyncIterator[tuple[TcpMeter, TcpMeter, MockConfigEntry, MockConfigEntry]]:
+    """Two bridges that swapped addresses: each entry's address carries the other entry's meter."""
+    first, second = TcpMeter(), TcpMeter()
+    await first.start()
+    await second.start()
+    first.start_pushing([kamstrup_frame(default_state(meter_id=OTHER_METER))])
+    second.start_pushing([kamstrup_frame(default_state())])
+    try:
+        yield first, second, bridge_entry(first.port), bridge_entry(second.port, unique_id=OTHER_METER)
+    finally:
+        await first.stop()
+        await second.stop()
+
+
 async def test_reconfiguring_one_of_two_swapped_bridges_swaps_both_back(
     hass: HomeAssistant,
     socket_enabled: None,  # noqa: ARG001
 ) -> None:
-    # Two bridges swapped addresses: each entry's address carries the other entry's meter.
-    other_meter = "5706567000000042"
-    first, second = TcpMeter(), TcpMeter()
-    await first.start()
-    await second.start()
-    first.start_pushing([kamstrup_frame(default_state(meter_id=other_meter))])
-    second.start_pushing([kamstrup_frame(default_state())])
-    mine, theirs = bridge_entry(first.port), bridge_entry(second.port, unique_id=other_meter)
-    try:
-        issues = await each_reading_the_others_meter(hass, mine, theirs)
-        flow = Flow(hass, await mine.start_reconfigure_flow(hass))
-        await flow.submit({"next_step_id": "network"})
-        result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: second.port})
-        assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reconfigure_successful")
-        # One reconfiguration sets both right: the other entry takes the address this one left.
-        assert (mine.data[CONF_PORT], theirs.data[CONF_PORT]) == (second.port, first.port)
-        await hass.async_block_till_done()
-        await wait_for(
-            lambda: (
-                not any(
-                    issues.async_get_issue(DOMAIN, f"meter_read_elsewhere_{entry.entry_id}") for entry in (mine, theirs)
+    async with swapped_bridges() as (first, second, mine, theirs):
+        try:
+            issues = await each_reading_the_others_meter(hass, mine, theirs)
+            flow = Flow(hass, await mine.start_reconfigure_flow(hass))
+            await flow.submit({"next_step_id": "network"})
+            result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: second.port})
+            assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reconfigure_successful")
+            # One reconfiguration sets both right: the other entry takes the address this one left.
+            assert (mine.data[CONF_PORT], theirs.data[CONF_PORT]) == (second.port, first.port)
+            await hass.async_block_till_done()
+            await wait_for(
+                lambda: (
+                    not any(
+                        issues.async_get_issue(DOMAIN, f"meter_read_elsewhere_{entry.entry_id}")
+                        for entry in (mine, theirs)
+                    )
                 )
             )
-        )
-        assert (mine.runtime_data.data.meter_id, theirs.runtime_data.data.meter_id) == (METER_ID, other_meter)
-    finally:
-        for entry in (mine, theirs):
-            await hass.config_entries.async_unload(entry.entry_id)
-        await first.stop()
-        await second.stop()
+            assert (mine.runtime_data.data.meter_id, theirs.runtime_data.data.meter_id) == (METER_ID, OTHER_METER)
+        finally:
+            for entry in (mine, theirs):
+                await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_a_swapped_entry_deleted_while_the_flow_listens_leaves_the_reconfigured_one_moved(
@@ -743,34 +753,26 @@ async def test_a_swapped_entry_deleted_while_the_flow_listens_leaves_the_reconfi
     socket_enabled: None,  # noqa: ARG001
 ) -> None:
     """The user deletes the other entry while the reconfigure dialog listens: this one moves, and nothing else."""
-    other_meter = "5706567000000042"
-    first, second = TcpMeter(), TcpMeter()
-    await first.start()
-    await second.start()
-    first.start_pushing([kamstrup_frame(default_state(meter_id=other_meter))])
-    second.start_pushing([kamstrup_frame(default_state())])
-    mine, theirs = bridge_entry(first.port), bridge_entry(second.port, unique_id=other_meter)
-    try:
-        await each_reading_the_others_meter(hass, mine, theirs)
-        flow = Flow(hass, await mine.start_reconfigure_flow(hass))
-        await flow.submit({"next_step_id": "network"})
+    async with swapped_bridges() as (_first, second, mine, theirs):
+        try:
+            await each_reading_the_others_meter(hass, mine, theirs)
+            flow = Flow(hass, await mine.start_reconfigure_flow(hass))
+            await flow.submit({"next_step_id": "network"})
 
-        async def delete_while_listening() -> None:
-            await wait_for(lambda: mine.runtime_data.reader.paused)
-            assert await hass.config_entries.async_remove(theirs.entry_id)
+            async def delete_while_listening() -> None:
+                await wait_for(lambda: mine.runtime_data.reader.paused)
+                assert await hass.config_entries.async_remove(theirs.entry_id)
 
-        deleting = hass.async_create_task(delete_while_listening())
-        result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: second.port})
-        await deleting
-        assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reconfigure_successful")
-        assert mine.data[CONF_PORT] == second.port
-        assert hass.config_entries.async_entries(DOMAIN) == [mine]
-        await hass.async_block_till_done()
-        await wait_for(lambda: mine.runtime_data.data.meter_id == METER_ID)
-    finally:
-        await hass.config_entries.async_unload(mine.entry_id)
-        await first.stop()
-        await second.stop()
+            deleting = hass.async_create_task(delete_while_listening())
+            result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: second.port})
+            await deleting
+            assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reconfigure_successful")
+            assert mine.data[CONF_PORT] == second.port
+            assert hass.config_entries.async_entries(DOMAIN) == [mine]
+            await hass.async_block_till_done()
+            await wait_for(lambda: mine.runtime_data.data.meter_id == METER_ID)
+        finally:
+            await hass.config_entries.async_unload(mine.entry_id)
 
 
 async def test_addresses_of_two_kinds_are_never_swapped(

@@ -11,9 +11,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .hours import BOUNDARY_TOLERANCE, HOUR, Boundary, HourBook, hour_of, read_as_dict, read_from_dict
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
 
 # Most Norwegian grid companies' capacity steps, in kWh/h.
 DEFAULT_THRESHOLDS = (2.0, 5.0, 10.0, 15.0, 20.0, 25.0, 50.0, 75.0, 100.0)
@@ -77,6 +80,38 @@ def format_hours(first: int, last: int) -> str:
     return f"{first}-{last}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Weighed:
+    """An hour kept, as the capacity charge sees it: its local month and day, and its weight."""
+
+    month: tuple[int, int]
+    day: date
+    weight: float
+
+
+class _HourWeights:
+    """The hours kept, each placed and weighed once, for as long as Home Assistant's zone stays the same."""
+
+    def __init__(self) -> None:
+        """Start with no hour weighed."""
+        self._weighed: dict[str, _Weighed] = {}
+        self._zone: tzinfo | None = None
+
+    def of(self, key: str, zone: tzinfo, rule: PeakRule) -> _Weighed:
+        """Return an hour (its UTC start) placed in zone and weighed by rule: worked out at its first asking."""
+        if zone is not self._zone:
+            self._weighed, self._zone = {}, zone  # Home Assistant's zone changed
+        weighed = self._weighed.get(key)
+        if weighed is None:
+            start = datetime.fromisoformat(key).astimezone(zone)
+            weighed = self._weighed[key] = _Weighed((start.year, start.month), start.date(), rule.weight(start))
+        return weighed
+
+    def keep_only(self, keys: Collection[str]) -> None:
+        """Forget the hours no longer kept (a month billed and gone)."""
+        self._weighed = {key: weighed for key, weighed in self._weighed.items() if key in keys}
+
+
 @dataclass
 class CapacityTariff:
     """Hourly use and the monthly capacity figure, from the import register's exact hours."""
@@ -93,9 +128,8 @@ class CapacityTariff:
     hours: dict[str, float] = field(default_factory=dict)
     """Exact hours of the current month: UTC hour start -> Wh used."""
     book: HourBook = field(default_factory=HourBook, compare=False, repr=False)
-    _weighed: dict[str, _Weighed] = field(default_factory=dict, init=False, compare=False, repr=False)
+    _weighed: _HourWeights = field(default_factory=_HourWeights, init=False, compare=False, repr=False)
     """Each hour kept, placed in its local month and day and weighed once: every telegram asks for the figures."""
-    _weighed_in: tzinfo | None = field(default=None, init=False, compare=False, repr=False)
 
     def update(self, total: float, when: datetime) -> None:
         """Follow the live total: the hour in progress counts from its first reading, until a register says better."""
@@ -140,25 +174,19 @@ class CapacityTariff:
             self.book.rebase(register)
 
     def _close(self, start: datetime, used: float) -> None:
-        month = self._weigh(start.isoformat()).month
+        month = self._weighed.of(start.isoformat(), self.time_zone, self.rule).month
         # A new month starts at local midnight: the old month's hours are billed and gone.
-        self.hours = {key: value for key, value in self.hours.items() if self._weigh(key).month == month}
+        self.hours = {
+            key: value
+            for key, value in self.hours.items()
+            if self._weighed.of(key, self.time_zone, self.rule).month == month
+        }
         self.hours[start.isoformat()] = max(used, 0.0)
-        self._weighed = {key: weighed for key, weighed in self._weighed.items() if key in self.hours}
+        self._weighed.keep_only(self.hours)
         self.last_hour_use = self.hours[start.isoformat()]
 
     def _local_date(self, moment: datetime) -> date:
         return moment.astimezone(self.time_zone).date()
-
-    def _weigh(self, key: str) -> _Weighed:
-        """Place an hour kept (its UTC start) in its local month and day, and weigh it by the rule: once."""
-        if self._weighed_in is not self.time_zone:
-            self._weighed, self._weighed_in = {}, self.time_zone  # Home Assistant's zone changed
-        weighed = self._weighed.get(key)
-        if weighed is None:
-            start = datetime.fromisoformat(key).astimezone(self.time_zone)
-            weighed = self._weighed[key] = _Weighed((start.year, start.month), start.date(), self.rule.weight(start))
-        return weighed
 
     def current_hour_use(self, total: float | None) -> float | None:
         """Wh used so far in the current hour."""
@@ -180,7 +208,7 @@ class CapacityTariff:
         month = (today.year, today.month)
         counted = []
         for key, used in self.hours.items():
-            weighed = self._weigh(key)
+            weighed = self._weighed.of(key, self.time_zone, self.rule)
             if weighed.weight and weighed.month == month:
                 counted.append((weighed.day, used * weighed.weight))
         return counted
@@ -289,15 +317,6 @@ class CapacityTariff:
             self.book = HourBook(Boundary(at, register, 0.0, bool(boundary.get("estimated", False))))
         if last := data.get("last_read"):
             self.book.resume(*read_from_dict(last))
-
-
-@dataclass(frozen=True, slots=True)
-class _Weighed:
-    """An hour kept, as the capacity charge sees it: its local month and day, and its weight."""
-
-    month: tuple[int, int]
-    day: date
-    weight: float
 
 
 def step_labels(thresholds: tuple[float, ...]) -> list[str]:
