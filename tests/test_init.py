@@ -20,6 +20,7 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity as entity_helper
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, mock_restore_cache_with_extra_data
@@ -36,6 +37,7 @@ from custom_components.han_port.const import (
     DOMAIN,
 )
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode
+from custom_components.han_port.entity import HanPortEntity
 from simulator import frames as encoder
 from simulator.meter import SimulatedMeter
 
@@ -646,6 +648,39 @@ async def test_live_energy_and_hourly_use_survive_a_restart(
     assert entry.runtime_data.energy.tariff.hour_start is not None
     assert month.items() <= entry.runtime_data.energy.tariff.hours.items()
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_total_given_a_new_entity_id_keeps_its_value_and_follows_the_meter(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
+    await wait_for(lambda: value(hass, ENERGY) == "155232.51")
+    old = entity_id(hass, ENERGY)
+    er.async_get(hass).async_update_entity(old, new_entity_id="sensor.house_energy_import")
+    await hass.async_block_till_done()
+    assert hass.states.get(old) is None
+    renamed = hass.states.get("sensor.house_energy_import")
+    assert renamed is not None
+    assert renamed.state == "155232.51"
+    tcp_meter.send(kamstrup_frame(default_state(energy_import=155_232_610), hourly=True))
+    await wait_for(lambda: value(hass, "sensor.house_energy_import") == "155232.61")
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+def test_every_entity_is_kept_when_its_id_changes_where_home_assistant_asks_to_be_told() -> None:
+    """From Home Assistant 2026.11, an entity that does not say it keeps nothing by its id is removed and re-added."""
+    requires_readd = getattr(entity_helper, "_entity_class_requires_readd", None)
+    if requires_readd is None:
+        pytest.skip("this Home Assistant changes every entity's id in place")
+    entity_classes = [
+        cls
+        for cls in vars(sensor_module).values()
+        if isinstance(cls, type) and issubclass(cls, HanPortEntity) and cls is not HanPortEntity
+    ]
+    assert len(entity_classes) == 4
+    assert [cls.__name__ for cls in entity_classes if requires_readd(cls)] == []
 
 
 async def test_capacity_sensors_show_the_months_peaks(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:

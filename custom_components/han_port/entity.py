@@ -60,11 +60,29 @@ class HanPortEntity(CoordinatorEntity[HanPortCoordinator]):
         return self.available, getattr(self, "native_value", None)
 
     async def async_added_to_hass(self) -> None:
-        """Remember what the first write shows; stop a pending write with the entity."""
+        """Remember what the first write shows; stop a pending write with the entity; restore what it showed."""
         await super().async_added_to_hass()
         self._shown = self._what_is_shown()
         self._written_at = time.monotonic()
         self.async_on_remove(self._cancel_pending_write)
+        await self._async_restore()
+
+    async def _async_restore(self) -> None:
+        """Take back what the entity showed before Home Assistant started (nothing, unless it keeps a total)."""
+
+    @callback
+    def async_entity_id_changed(self, old_entity_id: str) -> None:
+        """Keep the entity when the user changes its id: nothing it keeps is keyed on the id.
+
+        From Home Assistant 2026.11, an entity that adds itself in its own way
+        is removed and added again on a new id unless it says this (the
+        fallback ends in 2027.11): a total would show nothing while it reads
+        its last state back. Before 2026.11 the method is not called.
+        """
+        # Entity has the hook only from 2026.11; Home Assistant asks subclasses to call it.
+        base_hook: Callable[[str], None] | None = getattr(super(), "async_entity_id_changed", None)
+        if base_hook is not None:
+            base_hook(old_entity_id)
 
     def read_back_total(self, take: Callable[[float, datetime], None]) -> None:
         """Show nothing until the last energy (Wh) the recorder wrote of this total, and when, is read back and taken.

@@ -512,9 +512,8 @@ class HanPortSensor(HanPortEntity, RestoreSensor):
     def _is_total(self) -> bool:
         return self.entity_description.state_class is SensorStateClass.TOTAL_INCREASING
 
-    async def async_added_to_hass(self) -> None:
+    async def _async_restore(self) -> None:
         """Restore totals, which some meters send only once an hour; energy's from the recorder's last state too."""
-        await super().async_added_to_hass()
         if not self._is_total:
             return
         last = await self.async_get_last_sensor_data()
@@ -601,9 +600,8 @@ class HanPortDerivedSensor(HanPortEntity, SensorEntity):
         if description.device_class is SensorDeviceClass.ENUM:
             self._attr_options = step_labels(coordinator.energy.tariff.thresholds)
 
-    async def async_added_to_hass(self) -> None:
+    async def _async_restore(self) -> None:
         """Read live energy's last recorded state back first: it never falls below what the recorder has of it."""
-        await super().async_added_to_hass()
         power = self.entity_description.needs
         if self.entity_description.state_class is SensorStateClass.TOTAL_INCREASING and power is not None:
             self.read_back_total(
