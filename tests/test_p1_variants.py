@@ -562,6 +562,28 @@ def test_a_unit_written_without_its_star_is_read() -> None:
     assert values(telegram) == {"1-0:1.8.1": (123_456, WH), "1-0:32.7.0": (234.5, V)}
 
 
+def test_phases_printed_in_kilovolts_kiloamperes_and_kilohertz_are_read_in_volts_amperes_and_hertz() -> None:
+    """A Lithuanian ESO meter's lines, as its user quoted them (zuidwijk/dsmr#31)."""
+    lines = [
+        "1-0:32.7.0(0000.242*kV)",
+        "1-0:31.7.0(0000.005*kA)",
+        "1-0:52.7.0(0000.228*kV)",
+        "1-0:51.7.0(0000.004*kA)",
+        "1-0:14.7.0(0000.049*kHz)",
+        "1-0:15.7.0(00000003.262*kW)",
+    ]
+    telegram = only_telegram(Decoder().feed_events(encoder.p1_telegram("ESO5\\XxXxXxXxXxX", lines)))
+    assert values(telegram) == {
+        "1-0:32.7.0": (242, V),
+        "1-0:31.7.0": (5, A),
+        "1-0:52.7.0": (228, V),
+        "1-0:51.7.0": (4, A),
+        "1-0:14.7.0": (49, Unit.HERTZ),
+        "1-0:15.7.0": (3262, W),
+    }
+    assert telegram.left_out == ()
+
+
 def test_a_value_without_the_unit_its_quantity_needs_is_left_out_never_shown_as_printed() -> None:
     """Luxembourg's Smarty (older firmware) prints reactive power in kvar without its unit: 0.007 is 7 var, or is it?"""
     lines = [
