@@ -334,12 +334,12 @@ _UNITS: dict[str, tuple[int, Unit]] = {
     "vah": (0, Unit.VOLT_AMPERE_HOUR),
     "kvah": (3, Unit.VOLT_AMPERE_HOUR),
     "v": (0, Unit.VOLT),
-    # Lithuanian ESO meters print their phases in kV and kA, the frequency in kHz.
+    # Lithuanian ESO meters print their phases in kV and kA. Their frequency in kHz, to a whole hertz
+    # cut short ("0000.049*kHz" on a 50 Hz grid), is left out: 49 Hz is no grid's frequency.
     "kv": (3, Unit.VOLT),
     "a": (0, Unit.AMPERE),
     "ka": (3, Unit.AMPERE),
     "hz": (0, Unit.HERTZ),
-    "khz": (3, Unit.HERTZ),
 }
 # FLAG manufacturer ids (the three letters after '/').
 _MANUFACTURERS = {
