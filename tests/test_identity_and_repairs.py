@@ -133,6 +133,20 @@ def test_another_make_that_names_no_id_takes_over_a_meter_known_by_its_id_only_a
     assert (identity.manufacturer, identity.meter_id) == ("Landis+Gyr", None)
 
 
+def test_a_push_that_names_nothing_is_never_a_kamstrups_which_names_itself_in_every_push() -> None:
+    identity = MeterIdentity(METER_ID, "Kamstrup")
+    # An Aidon's 2.5 s list (its power alone) between the Kamstrup's own, for as long as they come.
+    seen = [identity.check(*claim) for claim in [(None, None), ("Kamstrup", METER_ID)] * NAMELESS_METER_TELEGRAMS]
+    assert seen == [Identity.UNCONFIRMED, Identity.SAME] * NAMELESS_METER_TELEGRAMS
+    # Nothing but pushes that name nothing, for long: the Kamstrup was replaced by a meter that names nothing.
+    seen = [identity.check(None, None) for _ in range(NAMELESS_METER_TELEGRAMS)]
+    assert seen == [Identity.UNCONFIRMED] * (NAMELESS_METER_TELEGRAMS - 1) + [Identity.REPLACED]
+    assert (identity.manufacturer, identity.meter_id) == (None, None)
+    assert identity.check(None, None) is Identity.SAME
+    # Aidon and Kaifa meters send short lists that name nothing, their own.
+    assert MeterIdentity(METER_ID, "Aidon").check(None, None) is Identity.SAME
+
+
 def test_a_meter_that_names_no_id_takes_none_from_one_telegram() -> None:
     identity = MeterIdentity(None, "Aidon")
     stranger = "5706567274389702"
@@ -253,6 +267,25 @@ async def test_one_short_list_of_another_maker_changes_neither_the_meter_nor_its
     await wait_for(lambda: shown == ["1300"])
     [device] = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
     assert (device.manufacturer, entry.runtime_data.data.manufacturer) == ("Kamstrup", "Kamstrup")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_another_makers_short_list_that_names_nothing_never_shows_on_a_kamstrup(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """An Aidon's 2.5 s list carries its power alone, no maker, no id, between a Kamstrup's own (two meters, one topic)."""
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.send(kamstrup_frame(default_state(power_import=1200)))
+    shown = await _powers_shown_after(hass, "1200")
+    stray = encoder.hdlc_frames(
+        encoder.data_notification(encoder.aidon_list(default_state(power_import=8984), 1), None)
+    )
+    for power in (1300, 1400):
+        tcp_meter.send(stray)
+        tcp_meter.send(kamstrup_frame(default_state(power_import=power)))
+    await wait_for(lambda: shown == ["1300", "1400"])
+    assert entry.runtime_data.data.meter_id == METER_ID
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -852,7 +885,8 @@ async def test_diagnostics_count_the_values_left_out_by_their_code(
         encoder.structure(encoder.obis("1-0:128.7.0.255"), encoder.double_long_unsigned(10**9), scaler_unit),
     ]
     frame = encoder.hdlc_frames(encoder.data_notification(encoder.array(*registers), None))
-    entry = bridge_entry(tcp_meter.port)
+    # A list that names neither its maker nor its meter: an Aidon's short one.
+    entry = _aidon_without_id(tcp_meter.port)
     await set_up(hass, entry)
     for _ in range(2):
         tcp_meter.send(frame)

@@ -187,8 +187,10 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         LOGGER.warning("Meter %s was replaced by %s: it gets a device and sensors of its own", old, number)
         self.issues.create(REPLACED_ISSUE, {"old": old, "new": number})
         self.energy.start_over()
+        # The old meter's maker and type are not the new one's: it says its own, or none is shown.
         known = {CONF_MANUFACTURER: telegram.manufacturer, CONF_METER_TYPE: telegram.meter_type}
-        data = {**entry.data, **{key: value for key, value in known.items() if value}}
+        data = {key: value for key, value in entry.data.items() if key not in known}
+        data.update({key: value for key, value in known.items() if value})
         data[CONF_GENERATED_ID] = telegram.meter_id is None
         title = meter_title(data.get(CONF_MANUFACTURER), telegram.meter_id, new)
         self.hass.config_entries.async_update_entry(entry, unique_id=new, title=title, data=data)

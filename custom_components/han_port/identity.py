@@ -19,6 +19,11 @@ NEW_METER_TELEGRAMS = 3
 # meter known by its id: a meter that names its id does so at least every
 # 10 s, far sooner, and then is known by it.
 NAMELESS_METER_TELEGRAMS = 30
+# Makers whose every push names its list and its meter (Kamstrup's lists carry
+# both): a push that names neither, on such a meter's line, is another
+# meter's short list (an Aidon's 2.5 s list carries its power alone), unless
+# nothing else comes for NAMELESS_METER_TELEGRAMS in a row.
+NAMED_IN_EVERY_PUSH = frozenset({"Kamstrup"})
 
 
 class Identity(Enum):
@@ -53,10 +58,21 @@ class MeterIdentity:
     manufacturer: str | None = None
     newcomer: Claim | None = None
     newcomer_telegrams: int = 0
+    nameless_telegrams: int = 0
+    """Telegrams in a row that named nothing, on the line of a meter that names itself in every push."""
 
     def check(self, manufacturer: str | None, meter_id: str | None) -> Identity:
         """Judge a telegram's claim; after REPLACED (or a new fact believed) the newcomer is the meter."""
         claim = Claim(manufacturer, meter_id)
+        if claim == Claim(None, None) and self.manufacturer in NAMED_IN_EVERY_PUSH:
+            self.nameless_telegrams += 1
+            if self.nameless_telegrams < NAMELESS_METER_TELEGRAMS:
+                return Identity.UNCONFIRMED
+            # Nothing but nameless pushes for so long: the meter was replaced by one that names nothing.
+            self.manufacturer = self.meter_id = self.newcomer = None
+            self.newcomer_telegrams = self.nameless_telegrams = 0
+            return Identity.REPLACED
+        self.nameless_telegrams = 0
         if meter_id is not None and meter_id == self.meter_id:
             # The id proves the meter, whatever maker one of its lists is read as.
             self.manufacturer = self.manufacturer or manufacturer
