@@ -60,31 +60,6 @@ def test_gaps_are_not_integrated() -> None:
     assert live.published == 500
 
 
-@pytest.mark.parametrize(
-    ("shown_after_the_store", "estimate"),
-    [
-        # Shown after the store was kept (a power cut lost 30 Wh): the estimate goes on from there, once.
-        pytest.param(True, 1_000_030 + 10, id="later than the store"),
-        # Shown before the store's last reading (the meter counted anew since): never published less, no more.
-        pytest.param(False, 1_000_000 + 10, id="older than the store"),
-    ],
-)
-def test_a_total_shown_after_the_store_was_kept_is_carried_on_from(shown_after_the_store: bool, estimate: int) -> None:
-    start = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
-    kept = LiveEnergy()
-    kept.add_register(1_000_000)
-    kept.add_power(3600, start)
-    live = LiveEnergy.from_dict(kept.as_dict())
-    shown_at = start + (timedelta(seconds=30) if shown_after_the_store else -timedelta(seconds=30))
-    live.add_power(3600, start + timedelta(seconds=10))  # read back after the first telegram: 10 Wh
-    live.carry_on_from(1_000_030, shown_at)
-    live.carry_on_from(1_000_030, shown_at)  # told again, it lifts nothing more
-    assert live.estimate == pytest.approx(estimate)
-    assert live.published == pytest.approx(max(estimate, 1_000_030))
-    live.add_power(3600, start + timedelta(seconds=20))
-    assert live.published == pytest.approx(max(estimate + 10, 1_000_030))
-
-
 def test_storage_round_trip() -> None:
     live = LiveEnergy()
     live.add_register(10)

@@ -600,7 +600,7 @@ async def test_a_total_from_before_that_comes_after_the_meter_counted_anew_chang
     coordinator.energy.seed_total(energy_register, 155_232_510, dt_util.utcnow())
     assert coordinator.energy.guard.last(energy_register) == 12_000
     assert value(hass, "energy_import") == "12.0"
-    coordinator.energy.carry_live_energy_on_from(power, 155_232_510, dt_util.utcnow())
+    coordinator.energy.keep_live_energy_at_least(power, 155_232_510)
     assert coordinator.energy.live_import.published == 12_000
     await hass.config_entries.async_unload(entry.entry_id)
 

@@ -205,15 +205,15 @@ class EnergyBookkeeping:
         known = self.guard.last(register)
         return value if known is None else max(value, known)
 
-    def carry_live_energy_on_from(self, power: Code, watt_hours: float, when: datetime) -> None:
-        """Carry the live energy of a power (import or export) on from a total it showed before, never below it.
+    def keep_live_energy_at_least(self, power: Code, watt_hours: float) -> None:
+        """Keep the live energy of a power (import or export) from falling below a total it showed before.
 
         After a power cut the recorder has a later state than the store, which
-        is written every few minutes: live energy goes on from there.
+        is written every few minutes: live energy holds there until it passes it.
         """
         register = _REGISTER_OF_POWER[power]
         if not self.guard.sent(register):  # else anchored on the meter's own count since
-            self._live(register).carry_on_from(watt_hours * self._restored_scale, when)
+            self._live(register).hold_at_least(watt_hours * self._restored_scale)
 
     def take(self, telegram: Telegram, meter: str | None, now: datetime) -> dict[Code, Reading]:
         """Return the present values of a telegram that may be shown, scaled, and feed them to the energy figures.

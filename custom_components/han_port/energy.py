@@ -66,8 +66,6 @@ class LiveEnergy:
     published: float | None = None
     power: float | None = None
     power_at: datetime | None = None
-    kept: tuple[float, datetime] | None = field(default=None, repr=False, compare=False)
-    """What the store kept, the total published and its last power's time, until a later total shown is known."""
 
     def add_power(self, watts: float, when: datetime, max_gap: timedelta = MAX_GAP) -> None:
         """Integrate power from the last reading to this one, unless they lie further apart than max_gap."""
@@ -94,21 +92,10 @@ class LiveEnergy:
         self.estimate = watt_hours
         self.published = max(self.published or watt_hours, watt_hours)
 
-    def carry_on_from(self, watt_hours: float, when: datetime) -> None:
-        """Never publish less than a total shown before; carry on from it where it is later than the store's.
-
-        The store is written every few minutes, so after a power cut the
-        last total shown holds what was integrated after the store was kept:
-        the estimate goes on from there instead of standing still until it
-        passes it. A total shown before the store's last power reading is no
-        later (a meter reset since, say): it is only never published less.
-        """
-        if not math.isfinite(watt_hours):
-            return
-        kept, self.kept = self.kept, None
-        if kept is not None and self.estimate is not None and when > kept[1] and watt_hours > kept[0]:
-            self.estimate += watt_hours - kept[0]
-        self.published = max(self.published or watt_hours, watt_hours, self.estimate or watt_hours)
+    def hold_at_least(self, watt_hours: float) -> None:
+        """Never publish less than a total shown before; the estimate goes on, and passes it in time."""
+        if math.isfinite(watt_hours) and (self.published is None or watt_hours > self.published):
+            self.published = watt_hours
 
     def reset(self, watt_hours: float) -> None:
         """Start again from a register that went down: the meter was reset or swapped."""
@@ -120,8 +107,6 @@ class LiveEnergy:
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, value * factor)
-        if self.kept is not None:
-            self.kept = (self.kept[0] * factor, self.kept[1])
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for storage."""
@@ -136,15 +121,13 @@ class LiveEnergy:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LiveEnergy:
         """Rebuild from storage."""
-        power_at = datetime.fromisoformat(data["power_at"]) if data.get("power_at") else None
-        published = data.get("published")
+        power_at = data.get("power_at")
         return cls(
             register=data.get("register"),
             estimate=data.get("estimate"),
-            published=published,
+            published=data.get("published"),
             power=data.get("power"),
-            power_at=power_at,
-            kept=None if published is None or power_at is None else (published, power_at),
+            power_at=datetime.fromisoformat(power_at) if power_at else None,
         )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import TYPE_CHECKING
 
 from homeassistant.components.sensor import (
@@ -605,7 +604,9 @@ class HanPortDerivedSensor(HanPortEntity, SensorEntity):
         """Read live energy's last recorded state back first: it never falls below what the recorder has of it."""
         power = self.entity_description.needs
         if self.entity_description.state_class is SensorStateClass.TOTAL_INCREASING and power is not None:
-            self.read_back_total(partial(self.coordinator.energy.carry_live_energy_on_from, power))
+            self.read_back_total(
+                lambda watt_hours, _when: self.coordinator.energy.keep_live_energy_at_least(power, watt_hours)
+            )
 
     @property
     def write_interval(self) -> float:
