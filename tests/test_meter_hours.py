@@ -24,6 +24,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     statistics_during_period,
 )
 
+from custom_components.han_port import entity as entity_module
 from custom_components.han_port import sensor as sensor_module
 from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
@@ -545,13 +546,8 @@ async def totals_read_back(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     raise AssertionError(msg)
 
 
-async def power_cut_and_start(
-    hass: HomeAssistant,
-    entry: MockConfigEntry,
-    monkeypatch: pytest.MonkeyPatch,
-    restored: list[tuple[State, dict[str, Any]]],
-) -> None:
-    """Stop with nothing kept (the power went), Home Assistant's restored states older still, then start again."""
+async def power_cut(hass: HomeAssistant, entry: MockConfigEntry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stop with nothing kept: the power went."""
     await async_wait_recording_done(hass)
 
     async def nothing_kept() -> None:
@@ -560,6 +556,16 @@ async def power_cut_and_start(
     monkeypatch.setattr(entry.runtime_data.energy.store, "async_save", nothing_kept)
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
+
+
+async def power_cut_and_start(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    restored: list[tuple[State, dict[str, Any]]],
+) -> None:
+    """Stop with nothing kept (the power went), Home Assistant's restored states older still, then start again."""
+    await power_cut(hass, entry, monkeypatch)
     mock_restore_cache_with_extra_data(hass, restored)
     await start(hass, entry)
     await async_wait_recording_done(hass)
@@ -627,6 +633,45 @@ async def test_live_energy_never_falls_below_its_last_recorded_state_after_a_pow
     assert float(hass.states.get(live).state) == last_written  # type: ignore[union-attr]
     await push(hass, freezer, entry, at + timedelta(minutes=1, seconds=10), power_list(3600))
     assert float(hass.states.get(live).state) == last_written  # type: ignore[union-attr]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_live_energy_read_back_after_the_next_register_holds_until_the_register_catches_up(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The power read 1.5 % high: live energy showed 44 000.236 kWh; the house was dark until 12:00, and the 12:00
+    register (44 000.232) comes before the recorder answers (it let live energy fall to the register)."""
+    monkeypatch.setattr(sensor_module, "DERIVED_WRITE_INTERVAL", 0.0)
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    await totals_read_back(hass, entry)
+    at = ELEVEN + timedelta(seconds=10)
+    await push_and_let_writes_happen(hass, freezer, entry, at, hourly_list(44_000_000, ELEVEN))
+    for _ in range(4 * 60 // 10):
+        at += timedelta(seconds=10)
+        await push(hass, freezer, entry, at, power_list(3600))
+    live = entity_id(hass, "live_energy_import")
+    last_written = float(hass.states.get(live).state)  # type: ignore[union-attr]
+    freezer.move_to(ELEVEN + timedelta(minutes=59))
+    answer = asyncio.Event()
+    read_back = entity_module.async_last_recorded_energy
+
+    async def answered_late(hass: HomeAssistant, entity: str) -> tuple[float, datetime] | None:
+        if "live_energy" in entity:
+            await answer.wait()
+        return await read_back(hass, entity)
+
+    monkeypatch.setattr(entity_module, "async_last_recorded_energy", answered_late)
+    await power_cut(hass, entry, monkeypatch)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    twelve = ELEVEN + timedelta(hours=1)
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(44_000_232, twelve))
+    answer.set()
+    await totals_read_back(hass, entry)
+    await async_wait_recording_done(hass)
+    assert entry.runtime_data.energy.live_import.published == last_written * 1000
     await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -48,7 +48,7 @@ from .decoder import (
     Reading,
     quantity_of,
 )
-from .energy import ROUNDING_FALL, UNPROVEN_POWER, LiveEnergy, PowerEnvelope, TotalGuard, Verdict
+from .energy import NEW_CYCLE_BELOW, ROUNDING_FALL, UNPROVEN_POWER, LiveEnergy, PowerEnvelope, TotalGuard, Verdict
 from .energy_store import EnergyStore
 from .held_totals import EnergyEvents, HeldTotals
 from .hours import meter_clock, placed, wall_clock
@@ -209,11 +209,17 @@ class EnergyBookkeeping:
         """Keep the live energy of a power (import or export) from falling below a total it showed before.
 
         After a power cut the recorder has a later state than the store, which
-        is written every few minutes: live energy holds there until it passes it.
+        is written every few minutes: live energy holds there until it passes
+        it, or until the register catches up where the meter sent it since
+        (the estimate may have run ahead of it). A register that fell far
+        below it was counted anew (a meter reset or swapped): that total is
+        another count's.
         """
         register = _REGISTER_OF_POWER[power]
-        if not self.guard.sent(register):  # else anchored on the meter's own count since
-            self._live(register).hold_at_least(watt_hours * self._restored_scale)
+        watt_hours *= self._restored_scale
+        counted = self.guard.last(register) if self.guard.sent(register) else None
+        if counted is None or counted >= NEW_CYCLE_BELOW * watt_hours:
+            self._live(register).hold_at_least(watt_hours)
 
     def take(self, telegram: Telegram, meter: str | None, now: datetime) -> dict[Code, Reading]:
         """Return the present values of a telegram that may be shown, scaled, and feed them to the energy figures.
