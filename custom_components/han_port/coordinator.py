@@ -20,6 +20,7 @@ from .compat import meter_device
 from .connection import BACKOFF_MAX, Loss
 from .const import (
     CONF_GENERATED_ID,
+    CONF_LIST_VERSION,
     CONF_MANUFACTURER,
     CONF_METER_TYPE,
     CONF_UPDATE_INTERVAL,
@@ -187,8 +188,12 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         LOGGER.warning("Meter %s was replaced by %s: it gets a device and sensors of its own", old, number)
         self.issues.create(REPLACED_ISSUE, {"old": old, "new": number})
         self.energy.start_over()
-        # The old meter's maker and type are not the new one's: it says its own, or none is shown.
-        known = {CONF_MANUFACTURER: telegram.manufacturer, CONF_METER_TYPE: telegram.meter_type}
+        # The old meter's maker, type and list are not the new one's: it says its own, or none is shown.
+        known = {
+            CONF_MANUFACTURER: telegram.manufacturer,
+            CONF_METER_TYPE: telegram.meter_type,
+            CONF_LIST_VERSION: telegram.list_version,
+        }
         data = {key: value for key, value in entry.data.items() if key not in known}
         data.update({key: value for key, value in known.items() if value})
         data[CONF_GENERATED_ID] = telegram.meter_id is None

@@ -22,8 +22,10 @@ NAMELESS_METER_TELEGRAMS = 30
 # Makers whose every push names its list and its meter (Kamstrup's lists carry
 # both): a push that names neither, on such a meter's line, is another
 # meter's short list (an Aidon's 2.5 s list carries its power alone), unless
-# nothing else comes for NAMELESS_METER_TELEGRAMS in a row.
+# nothing else comes for NAMELESS_TAKEOVER_TELEGRAMS in a row: 15 minutes of
+# 2.5 s pushes, far longer than a bridge of the known meter is away and back.
 NAMED_IN_EVERY_PUSH = frozenset({"Kamstrup"})
+NAMELESS_TAKEOVER_TELEGRAMS = 360
 
 
 class Identity(Enum):
@@ -66,7 +68,7 @@ class MeterIdentity:
         claim = Claim(manufacturer, meter_id)
         if claim == Claim(None, None) and self.manufacturer in NAMED_IN_EVERY_PUSH:
             self.nameless_telegrams += 1
-            if self.nameless_telegrams < NAMELESS_METER_TELEGRAMS:
+            if self.nameless_telegrams < NAMELESS_TAKEOVER_TELEGRAMS:
                 return Identity.UNCONFIRMED
             # Nothing but nameless pushes for so long: the meter was replaced by one that names nothing.
             self.manufacturer = self.meter_id = self.newcomer = None
