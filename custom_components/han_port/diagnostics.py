@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
     from .coordinator import HanPortConfigEntry
-    from .decoder import FrameFormat, Telegram
+    from .decoder import Ciphering, FrameFormat, Telegram
 
 # How a capture's first byte tells its framing: an HDLC flag, an M-Bus long frame's start; else a bare APDU.
 HDLC_FLAG = b"\x7e"
@@ -61,37 +61,15 @@ def masked(telegram: Telegram, meter_id: str | None) -> dict[str, str]:
     masks = serial_masks(telegram, meter_id)
     p1_text = telegram.format == "p1" or (telegram.plaintext or b"")[:1] == b"/"
     unnamed = not p1_text and telegram.list_version is None
-    readable = telegram.ciphering is None or not telegram.ciphering.encrypted
-
     # Ciphertext holds no text: only its header's system title, which the serials' masks cover.
-    raw_texts = unnamed and readable
-
-    def blank(data: bytes, *, texts: bool = unnamed) -> bytes:
-        data = mask_serials(data, masks)
-        return mask_texts(data) if texts else data
-
-    raw = reseal(blank(telegram.raw, texts=raw_texts), telegram.format)
-    if _tells_a_serial(carried(raw, telegram.format), masks, texts=raw_texts):
-        return {"format": telegram.format, "raw": _WITHHELD}
-    shown = {"format": telegram.format, "raw": raw.hex(" ")}
-    if telegram.format == "apdu":
-        # A bare APDU, framed as the meter's HDLC would have it: the command decodes frames.
-        shown["framed"] = frame_apdu(blank(telegram.raw, texts=raw_texts)).hex(" ")
-    if telegram.plaintext is not None:
+    shown = _shown_frames(telegram.raw, telegram.format, masks, texts=unnamed and _readable(telegram.ciphering))
+    if telegram.plaintext is not None and shown["raw"] != _WITHHELD:
         # A ciphered P1 telegram deciphers to text; DLMS data is framed as a plain meter's would be.
-        plaintext = blank(telegram.plaintext)
+        plaintext = mask_serials(telegram.plaintext, masks)
+        plaintext = mask_texts(plaintext) if unnamed else plaintext
         deciphered = reseal(plaintext, "p1") if p1_text else frame_apdu(plaintext)
         shown["deciphered"] = deciphered.hex(" ")
     return shown
-
-
-# Frames whose segment boundary split a serial: neither half matched its mask, and what they carry would tell it.
-_WITHHELD = "withheld: a serial of the meter spans two of its frames"
-
-
-def _tells_a_serial(content: bytes, masks: list[tuple[bytes, bytes]], *, texts: bool) -> bool:
-    """Whether what masked frames carry, joined, still holds a serial (or, texts: a run a serial may be)."""
-    return any(serial in content for serial, _ in masks) or (texts and mask_texts(content) != content)
 
 
 def masked_capture(raw: bytes) -> dict[str, str]:
@@ -99,15 +77,35 @@ def masked_capture(raw: bytes) -> dict[str, str]:
     frame_format: FrameFormat = "hdlc" if raw[:1] == HDLC_FLAG else "mbus" if raw[:1] == MBUS_START else "apdu"
     ciphering = capture_ciphering(raw, frame_format)
     titles = [] if ciphering is None else system_title_masks(ciphering.system_title)
-    readable = ciphering is None or not ciphering.encrypted
-    blanked = mask_serials(raw, titles)
-    if readable:
+    return _shown_frames(raw, frame_format, titles, texts=_readable(ciphering))
+
+
+# Frames whose segment boundary split a serial: neither half matched its mask, and what they carry would tell it.
+_WITHHELD = "withheld: a serial of the meter spans two of its frames"
+
+
+def _readable(ciphering: Ciphering | None) -> bool:
+    """Whether frames carry their data in clear: plain, or only authenticated."""
+    return ciphering is None or not ciphering.encrypted
+
+
+def _shown_frames(
+    raw: bytes, frame_format: FrameFormat, masks: list[tuple[bytes, bytes]], *, texts: bool
+) -> dict[str, str]:
+    """Show frames with their serials masked (texts: every run of letters and digits too), resealed.
+
+    Withheld where what they carry, joined, still holds a serial: a boundary split it, and no mask matched a half.
+    """
+    blanked = mask_serials(raw, masks)
+    if texts:
         blanked = mask_texts(blanked)
     resealed = reseal(blanked, frame_format)
-    if _tells_a_serial(carried(resealed, frame_format), titles, texts=readable):
+    content = carried(resealed, frame_format)
+    if any(serial in content for serial, _ in masks) or (texts and mask_texts(content) != content):
         return {"format": frame_format, "raw": _WITHHELD}
     shown = {"format": frame_format, "raw": resealed.hex(" ")}
     if frame_format == "apdu":
+        # A bare APDU, framed as the meter's HDLC would have it: the command decodes frames.
         shown["framed"] = frame_apdu(blanked).hex(" ")
     return shown
 
