@@ -62,11 +62,14 @@ from .meter import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from homeassistant.core import HomeAssistant
     from homeassistant.data_entry_flow import FlowResult
     from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+    from simulator.frames import MeterState
 
 pytestmark = pytest.mark.usefixtures("fast_timing")
 
@@ -258,38 +261,29 @@ async def test_one_stray_frame_naming_a_meter_changes_nothing_on_a_meter_that_na
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_one_short_list_of_another_maker_changes_neither_the_meter_nor_its_power(
-    hass: HomeAssistant, tcp_meter: TcpMeter
+@pytest.mark.parametrize(
+    "short_list",
+    [
+        # Kaifa's 2 s list names no meter, only (by its shape) its maker.
+        pytest.param(encoder.kaifa_list, id="Kaifa's, its maker told by its shape"),
+        # An Aidon's 2.5 s list carries its power alone: no maker, no id (two meters publishing to one topic).
+        pytest.param(encoder.aidon_list, id="Aidon's, naming nothing"),
+    ],
+)
+async def test_short_lists_of_another_maker_change_neither_the_meter_nor_its_power(
+    hass: HomeAssistant, tcp_meter: TcpMeter, short_list: Callable[[MeterState, int], bytes]
 ) -> None:
-    """Kaifa's 2 s list names no meter, only (by its shape) its maker: one such frame on a Kamstrup's line."""
     entry = bridge_entry(tcp_meter.port)
     await set_up(hass, entry)
     tcp_meter.send(kamstrup_frame(default_state(power_import=1200)))
     shown = await _powers_shown_after(hass, "1200")
-    stray = encoder.data_notification(encoder.kaifa_list(default_state(power_import=7000), 1), None)
-    tcp_meter.send(encoder.hdlc_frames(stray))
-    tcp_meter.send(kamstrup_frame(default_state(power_import=1300)))
-    await wait_for(lambda: shown == ["1300"])
-    [device] = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
-    assert (device.manufacturer, entry.runtime_data.data.manufacturer) == ("Kamstrup", "Kamstrup")
-    assert await hass.config_entries.async_unload(entry.entry_id)
-
-
-async def test_another_makers_short_list_that_names_nothing_never_shows_on_a_kamstrup(
-    hass: HomeAssistant, tcp_meter: TcpMeter
-) -> None:
-    """An Aidon's 2.5 s list carries its power alone, no maker, no id, between a Kamstrup's own (two meters, one topic)."""
-    entry = bridge_entry(tcp_meter.port)
-    await set_up(hass, entry)
-    tcp_meter.send(kamstrup_frame(default_state(power_import=1200)))
-    shown = await _powers_shown_after(hass, "1200")
-    stray = encoder.hdlc_frames(
-        encoder.data_notification(encoder.aidon_list(default_state(power_import=8984), 1), None)
-    )
+    stray = encoder.hdlc_frames(encoder.data_notification(short_list(default_state(power_import=8984), 1), None))
     for power in (1300, 1400):
         tcp_meter.send(stray)
         tcp_meter.send(kamstrup_frame(default_state(power_import=power)))
     await wait_for(lambda: shown == ["1300", "1400"])
+    [device] = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    assert (device.manufacturer, entry.runtime_data.data.manufacturer) == ("Kamstrup", "Kamstrup")
     assert entry.runtime_data.data.meter_id == METER_ID
     assert await hass.config_entries.async_unload(entry.entry_id)
 
