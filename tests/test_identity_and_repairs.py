@@ -281,7 +281,9 @@ async def test_short_lists_of_another_maker_change_neither_the_meter_nor_its_pow
     for power in (1300, 1400):
         tcp_meter.send(stray)
         tcp_meter.send(kamstrup_frame(default_state(power_import=power)))
-    await wait_for(lambda: shown == ["1300", "1400"])
+    await wait_for(lambda: "1400" in shown)
+    # The silence limit is a second here: a busy machine may mark the meter unavailable between two pushes.
+    assert [state for state in shown if state != STATE_UNAVAILABLE] == ["1300", "1400"]
     [device] = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
     assert (device.manufacturer, entry.runtime_data.data.manufacturer) == ("Kamstrup", "Kamstrup")
     assert entry.runtime_data.data.meter_id == METER_ID
