@@ -139,10 +139,11 @@ def test_another_make_that_names_no_id_takes_over_a_meter_known_by_its_id_only_a
     assert (identity.manufacturer, identity.meter_id) == ("Landis+Gyr", None)
 
 
-def test_a_push_that_names_nothing_is_never_a_kamstrups_which_names_itself_in_every_push() -> None:
-    identity = MeterIdentity(METER_ID, "Kamstrup")
-    # An Aidon's 2.5 s list (its power alone) between the Kamstrup's own, for as long as they come.
-    seen = [identity.check(*claim) for claim in [(None, None), ("Kamstrup", METER_ID)] * NAMELESS_METER_TELEGRAMS]
+@pytest.mark.parametrize("maker", ["Kamstrup", "Kaifa"])
+def test_a_push_that_names_nothing_is_never_of_a_maker_named_in_every_push(maker: str) -> None:
+    identity = MeterIdentity(METER_ID, maker)
+    # An Aidon's 2.5 s list (its power alone) between the meter's own, for as long as they come.
+    seen = [identity.check(*claim) for claim in [(None, None), (maker, METER_ID)] * NAMELESS_METER_TELEGRAMS]
     assert seen == [Identity.UNCONFIRMED, Identity.SAME] * NAMELESS_METER_TELEGRAMS
     # Nothing but pushes that name nothing, for long: the Kamstrup was replaced by a meter that names nothing
     # (not while its bridge is away a minute or two, 30 of an Aidon's 2.5 s lists).
@@ -151,7 +152,7 @@ def test_a_push_that_names_nothing_is_never_a_kamstrups_which_names_itself_in_ev
     assert NAMELESS_TAKEOVER_TELEGRAMS * 2.5 >= 15 * 60
     assert (identity.manufacturer, identity.meter_id) == (None, None)
     assert identity.check(None, None) is Identity.SAME
-    # Aidon and Kaifa meters send short lists that name nothing, their own.
+    # An Aidon sends short lists that name nothing, its own.
     assert MeterIdentity(METER_ID, "Aidon").check(None, None) is Identity.SAME
 
 
@@ -261,31 +262,41 @@ async def test_one_stray_frame_naming_a_meter_changes_nothing_on_a_meter_that_na
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+def _kaifa_frame(state: MeterState) -> bytes:
+    """A Norwegian Kaifa's 10 s list, with its meter id."""
+    return encoder.hdlc_frames(encoder.data_notification(encoder.kaifa_list(state, 2), state.moment))
+
+
 @pytest.mark.parametrize(
-    "short_list",
+    ("maker", "own_list", "short_list"),
     [
         # Kaifa's 2 s list names no meter, only (by its shape) its maker.
-        pytest.param(encoder.kaifa_list, id="Kaifa's, its maker told by its shape"),
+        pytest.param("Kamstrup", kamstrup_frame, encoder.kaifa_list, id="Kaifa's on a Kamstrup's line"),
         # An Aidon's 2.5 s list carries its power alone: no maker, no id (two meters publishing to one topic).
-        pytest.param(encoder.aidon_list, id="Aidon's, naming nothing"),
+        pytest.param("Kamstrup", kamstrup_frame, encoder.aidon_list, id="Aidon's on a Kamstrup's line"),
+        pytest.param("Kaifa", _kaifa_frame, encoder.aidon_list, id="Aidon's on a Kaifa's line"),
     ],
 )
 async def test_short_lists_of_another_maker_change_neither_the_meter_nor_its_power(
-    hass: HomeAssistant, tcp_meter: TcpMeter, short_list: Callable[[MeterState, int], bytes]
+    hass: HomeAssistant,
+    tcp_meter: TcpMeter,
+    maker: str,
+    own_list: Callable[[MeterState], bytes],
+    short_list: Callable[[MeterState, int], bytes],
 ) -> None:
-    entry = bridge_entry(tcp_meter.port)
+    entry = bridge_entry(tcp_meter.port, **{CONF_MANUFACTURER: maker})
     await set_up(hass, entry)
-    tcp_meter.send(kamstrup_frame(default_state(power_import=1200)))
+    tcp_meter.send(own_list(default_state(power_import=1200)))
     shown = await _powers_shown_after(hass, "1200")
     stray = encoder.hdlc_frames(encoder.data_notification(short_list(default_state(power_import=8984), 1), None))
     for power in (1300, 1400):
         tcp_meter.send(stray)
-        tcp_meter.send(kamstrup_frame(default_state(power_import=power)))
+        tcp_meter.send(own_list(default_state(power_import=power)))
     await wait_for(lambda: "1400" in shown)
     # The silence limit is a second here: a busy machine may mark the meter unavailable between two pushes.
     assert [state for state in shown if state != STATE_UNAVAILABLE] == ["1300", "1400"]
     [device] = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
-    assert (device.manufacturer, entry.runtime_data.data.manufacturer) == ("Kamstrup", "Kamstrup")
+    assert (device.manufacturer, entry.runtime_data.data.manufacturer) == (maker, maker)
     assert entry.runtime_data.data.meter_id == METER_ID
     assert await hass.config_entries.async_unload(entry.entry_id)
 

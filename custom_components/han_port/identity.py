@@ -19,12 +19,15 @@ NEW_METER_TELEGRAMS = 3
 # meter known by its id: a meter that names its id does so at least every
 # 10 s, far sooner, and then is known by it.
 NAMELESS_METER_TELEGRAMS = 30
-# Makers whose every push names its list and its meter (Kamstrup's lists carry
-# both): a push that names neither, on such a meter's line, is another
+# Makers whose every push names its maker or its meter: Kamstrup's lists carry
+# both, and a Kaifa's 2 s list, its power alone, is read by the Kaifa table
+# (so named). A push that names neither, on such a meter's line, is another
 # meter's short list (an Aidon's 2.5 s list carries its power alone), unless
 # nothing else comes for NAMELESS_TAKEOVER_TELEGRAMS in a row: 15 minutes of
 # 2.5 s pushes, far longer than a bridge of the known meter is away and back.
-NAMED_IN_EVERY_PUSH = frozenset({"Kamstrup"})
+# Aidon's short lists, and the lists of makers that lists do not name, are
+# nameless: on their lines such a push may be the meter's own.
+NAMED_IN_EVERY_PUSH = frozenset({"Kamstrup", "Kaifa"})
 NAMELESS_TAKEOVER_TELEGRAMS = 360
 
 
