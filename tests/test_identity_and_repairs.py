@@ -301,6 +301,55 @@ async def test_short_lists_of_another_maker_change_neither_the_meter_nor_its_pow
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_another_meters_pushes_alone_keep_no_silence_of_the_meters_and_say_so(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """The Kamstrup's bridge is gone and an Aidon's short lists come on its topic: its sensors are not shown as live."""
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.send(kamstrup_frame(default_state(power_import=1200)))
+    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == "1200")
+    assert sensor(hass, "connection").state == "receiving"  # type: ignore[union-attr]
+    stray = encoder.hdlc_frames(encoder.data_notification(encoder.aidon_list(default_state(), 1), None))
+    connection: list[str] = []
+    for _ in range(40):  # 2 s of pushes, over three times the tests' silence limit
+        tcp_meter.send(stray)
+        await asyncio.sleep(0.05)
+        connection.append(sensor(hass, "connection").state)  # type: ignore[union-attr]
+    assert connection[-1] == "other_meter"
+    assert sensor(hass, "power_import").state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    tcp_meter.send(kamstrup_frame(default_state(power_import=1300)))
+    await wait_for(lambda: sensor(hass, "power_import").state == "1300")  # type: ignore[union-attr]
+    assert sensor(hass, "connection").state == "receiving"  # type: ignore[union-attr]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_meter_another_entry_reads_keeps_saying_so_while_it_alone_sends(
+    hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two bridges swapped: this port sends the other entry's meter only, for longer than a silence (and its repair)."""
+    monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
+    other = "5706567274380000"
+    MockConfigEntry(domain=DOMAIN, unique_id=other, title=f"Kamstrup {other}", data={}).add_to_hass(hass)
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.send(kamstrup_frame(default_state(power_import=1200)))
+    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == "1200")
+    connection: list[str] = []
+    async_track_state_change_event(
+        hass, entity_id(hass, "connection"), lambda event: connection.append(event.data["new_state"].state)
+    )
+    for _ in range(40):
+        tcp_meter.send(kamstrup_frame(default_state(meter_id=other)))
+        await asyncio.sleep(0.05)
+    # Said from the third of its telegrams on, and not unsaid by the silence of this entry's own meter.
+    assert connection == ["read_elsewhere"]
+    # One repair says what to do: not also one that the meter is silent, and the cable to check.
+    assert set(meter_issues(hass)) == {f"meter_read_elsewhere_{entry.entry_id}"}
+    assert sensor(hass, "power_import").state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_a_kamstrup_replaced_by_a_meter_that_names_nothing_keeps_none_of_its_facts(
     hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
 ) -> None:

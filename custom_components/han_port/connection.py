@@ -172,6 +172,8 @@ class Loss(StrEnum):
     """Its telegrams come and pass their checksums, but carry values no household has (the coordinator tells)."""
     READ_ELSEWHERE = "read_elsewhere"
     """Its port carries a meter another entry reads (the coordinator tells)."""
+    OTHER_METER = "other_meter"
+    """Its port carries another meter's telegrams only, not (yet) taken as its replacement (the coordinator tells)."""
 
 
 class TelegramWatch:
@@ -186,12 +188,12 @@ class TelegramWatch:
         self,
         url: str,
         decoder: Decoder,
-        on_telegram: Callable[[Telegram], None],
+        on_telegram: Callable[[Telegram], bool],
         on_available: Callable[[bool], None],
         *,
         on_drop: Callable[[DroppedFrame], None] | None = None,
     ) -> None:
-        """Decode what arrives at url, pushing telegrams to on_telegram."""
+        """Decode what arrives at url, pushing telegrams to on_telegram, which says whether one was the meter's."""
         self.url = url
         self.decoder = decoder
         self._on_telegram = on_telegram
@@ -238,9 +240,10 @@ class TelegramWatch:
             if event.reason in _REPORTED_DROPS and self._on_drop:
                 self._on_drop(event)
             return
-        self._heard()
         self.last_telegrams.append(event)
-        self._on_telegram(event)
+        # Another meter's telegrams (a stray frame, a second meter on the topic) keep no silence of this one's.
+        if self._on_telegram(event):
+            self._heard()
 
     def _heard(self) -> None:
         """Note that the meter sent something it owns: the silence watch counts from now."""
@@ -284,7 +287,7 @@ class MeterReader(TelegramWatch):
         url: str,
         line: LineSettings,
         decoder: Decoder,
-        on_telegram: Callable[[Telegram], None],
+        on_telegram: Callable[[Telegram], bool],
         on_available: Callable[[bool], None],
         *,
         on_drop: Callable[[DroppedFrame], None] | None = None,

@@ -54,6 +54,7 @@ _COMES_BACK = {
     Loss.WRONG_KEYS: "Home Assistant asks for the meter's keys",
     Loss.IMPLAUSIBLE: "it is read again as soon as its values are possible",
     Loss.READ_ELSEWHERE: "a repair issue asks which entry reads which meter",
+    Loss.OTHER_METER: "it is read again as soon as it sends, or the other meter takes over if it keeps on",
 }
 
 
@@ -106,13 +107,15 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         return self.data
 
     @callback
-    def telegram_received(self, telegram: Telegram) -> None:
-        """Merge a telegram into the meter's state and push it to entities."""
+    def telegram_received(self, telegram: Telegram) -> bool:
+        """Merge a telegram into the meter's state and push it to entities; say whether it was the meter's."""
+        if not self._is_this_meters(telegram):
+            if self.unavailable_because is Loss.SILENT and not self.last_update_success:
+                self._mark_unavailable(*self._why_unavailable())  # the other meter's telegrams tell why
+            return False
         self.unread.read()
         self.issues.meter_heard()
         self.learning.learned()
-        if not self._is_this_meters(telegram):
-            return
         self.carries_meter_of = None
         self.issues.delete(READ_ELSEWHERE_ISSUE)
         shown = self.energy.take(telegram, self.data.meter_id, dt_util.utcnow())
@@ -133,6 +136,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if identity != (self.data.manufacturer, self.data.meter_id, self.data.meter_type, self.data.list_version):
             self._update_device(data)
         self.async_set_updated_data(data)
+        return True
 
     @callback
     def accept_held_total(self, register: Code) -> bool:
@@ -149,6 +153,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             return False
         identity = self.identity.check(telegram.manufacturer, telegram.meter_id)
         if identity is Identity.UNCONFIRMED:
+            self.unread.other_meter()
             LOGGER.debug(
                 "A telegram named %s meter %s, not %s %s: not shown",
                 telegram.manufacturer,
@@ -181,7 +186,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             self.identity = MeterIdentity(self.data.meter_id, self.data.manufacturer)
             self.carries_meter_of = other.entry_id
             self.issues.create(READ_ELSEWHERE_ISSUE, {"new": new, "other": other.title})
-            self._mark_unavailable(f"its port now carries meter {new}, which {other.title} reads", Loss.READ_ELSEWHERE)
+            told = f"its port now carries meter {new}, which {other.title} reads", Loss.READ_ELSEWHERE
+            self.unread.other_meter(told)
+            self._mark_unavailable(*told)
             return
         self._replaced = True
         number = meter_number(telegram.meter_id, new)
@@ -241,7 +248,10 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if self.reader.open_error is None:
             self.issues.reachable()
         self._mark_unavailable(*self._why_unavailable())
-        self.issues.watch_silence(lambda: not self.last_update_success)
+        # A port that carries another entry's meter has its own repair issue, which says what to do.
+        self.issues.watch_silence(
+            lambda: not self.last_update_success and self.unavailable_because is not Loss.READ_ELSEWHERE
+        )
 
     def _why_unavailable(self) -> tuple[str, Loss]:
         """Why the meter is gone, as its reader tells, and what the reader cannot: that the keys fail."""

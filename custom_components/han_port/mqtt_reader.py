@@ -140,7 +140,7 @@ class MqttReader(TelegramWatch):
         hass: HomeAssistant,
         topic: str,
         decoder: Decoder,
-        on_telegram: Callable[[Telegram], None],
+        on_telegram: Callable[[Telegram], bool],
         on_available: Callable[[bool], None],
         *,
         on_drop: Callable[[DroppedFrame], None] | None = None,

@@ -1,4 +1,4 @@
-"""Telegrams that come and pass their checksums, yet show nothing: keys that do not open them, or impossible values.
+"""Telegrams that come and pass their checksums, yet show nothing: failing keys, impossible values, another meter's.
 
 Pure logic, no Home Assistant. A meter that sends such telegrams counts as
 silent to its reader; what they say tells the user why, and what to do.
@@ -21,20 +21,32 @@ KEYS_FAIL = "its telegrams do not open with the configured keys"
 # Telegrams in a row that pass their checksums but carry values no household has, before a silent meter
 # is said to send them: a meter that marks a value "not available" (all ones) in every push, say.
 IMPLAUSIBLE_BEFORE_TOLD = 3
+# Another meter's telegrams in a row, and none of this meter's, before a silent meter is said to have them on
+# its port instead (a stray frame now and then says nothing).
+OTHER_METER_BEFORE_TOLD = 3
+OTHER_METER = "its port carries another meter's telegrams, not its own"
 
 
 class UnreadTelegrams:
-    """Counts the telegrams in a row that the keys do not open, and those with impossible values."""
+    """Counts the telegrams in a row that the keys do not open, those with impossible values, and other meters'."""
 
     def __init__(self) -> None:
         """Start with nothing unread."""
         self._key_problems = 0
         self._implausible = 0
         self._impossible = ""  # why the last one with an impossible value was dropped
+        self._other_meter = 0
+        self._other_told: tuple[str, Loss] | None = None  # what the other meter's row already told
 
     def read(self) -> None:
-        """End the rows: a telegram was shown."""
-        self._key_problems = self._implausible = 0
+        """End the rows: a telegram of the meter was shown."""
+        self._key_problems = self._implausible = self._other_meter = 0
+        self._other_told = None
+
+    def other_meter(self, told: tuple[str, Loss] | None = None) -> None:
+        """Count a telegram of another meter; told: why it shows nothing, where that is already known."""
+        self._other_meter += 1
+        self._other_told = told or self._other_told
 
     def dropped(self, drop: DroppedFrame) -> tuple[str, Loss] | None:
         """Count a drop for the keys or an impossible value; say what its row tells once it is long enough."""
@@ -52,6 +64,10 @@ class UnreadTelegrams:
             return KEYS_FAIL, Loss.WRONG_KEYS
         if self._implausible >= IMPLAUSIBLE_BEFORE_TOLD:
             return self._impossible_values()
+        if self._other_told is not None:
+            return self._other_told
+        if self._other_meter >= OTHER_METER_BEFORE_TOLD:
+            return OTHER_METER, Loss.OTHER_METER
         return None
 
     def _impossible_values(self) -> tuple[str, Loss]:
