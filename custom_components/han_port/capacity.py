@@ -236,14 +236,10 @@ class CapacityTariff:
         today's (None: none yet, or the rule keeps no day's peak apart) is
         the one the hour in progress may raise.
         """
-        counted = self._counted(now)
         if not self.rule.one_per_day:
-            return sorted((used for _, used in counted), reverse=True), None
-        today = self._local_date(now)
-        peaks: dict[date, float] = {}
-        for day, used in counted:
-            peaks[day] = max(peaks.get(day, 0.0), used)
-        todays = peaks.pop(today, None)
+            return sorted((used for _, used in self._counted(now)), reverse=True), None
+        peaks = self.daily_peaks(now)
+        todays = peaks.pop(self._local_date(now), None)
         return sorted(peaks.values(), reverse=True), todays
 
     def monthly_average(self, now: datetime) -> float | None:
