@@ -125,10 +125,11 @@ def test_a_newcomer_is_counted_by_its_id_whether_its_lists_name_its_maker_or_not
     other = "7359992890941742"
     seen = [identity.check(*claim) for claim in (("Aidon", other), (None, other), ("Aidon", None), ("Aidon", other))]
     assert seen == [Identity.UNCONFIRMED, Identity.UNCONFIRMED, Identity.UNCONFIRMED, Identity.REPLACED]
-    # A meter that named no id at setup learns the one its lists name, whichever of them name its maker.
+    # A meter that named no id at setup learns the one its lists name, whichever of them name its maker: until
+    # then they are its own as far as they tell, not shown.
     learner = MeterIdentity(None, "Kaifa")
     seen = [learner.check(*claim) for claim in ((None, other), ("Kaifa", None), ("Kaifa", other), (None, other))]
-    assert seen == [Identity.UNCONFIRMED, Identity.SAME, Identity.UNCONFIRMED, Identity.SAME]
+    assert seen == [Identity.NEW_FACT, Identity.SAME, Identity.NEW_FACT, Identity.SAME]
     assert learner.meter_id == other
 
 
@@ -168,8 +169,8 @@ def test_a_meter_that_names_no_id_takes_none_from_one_telegram() -> None:
     # An id the meter itself names, several times in a row, is learned: nothing was replaced.
     learner = MeterIdentity(None, None)
     assert [learner.check(None, "42") for _ in range(NEW_METER_TELEGRAMS)] == [
-        Identity.UNCONFIRMED,
-        Identity.UNCONFIRMED,
+        Identity.NEW_FACT,
+        Identity.NEW_FACT,
         Identity.SAME,
     ]
     assert learner.meter_id == "42"
@@ -321,6 +322,33 @@ async def test_another_meters_pushes_alone_keep_no_silence_of_the_meters_and_say
     tcp_meter.send(kamstrup_frame(default_state(power_import=1300)))
     await wait_for(lambda: sensor(hass, "power_import").state == "1300")  # type: ignore[union-attr]
     assert sensor(hass, "connection").state == "receiving"  # type: ignore[union-attr]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_meter_known_without_its_id_is_heard_while_its_id_is_not_yet_believed(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """An entry with a made-up id (set up while its list was learned, say) whose lists name the meter's id.
+
+    At every start its identity knows no id, and the first pushes that name one are not believed yet: they are
+    not shown, but they are the meter's own as far as they tell, and keep it from counting as silent. Pushes
+    0.4 s apart here stand for 20 s apart against the 30 s silence limit.
+    """
+    made = bridge_entry(tcp_meter.port, unique_id=uuid.uuid4().hex, **{CONF_GENERATED_ID: True})
+    # As setup makes it now (an entry of 1.1 was known by its port's URL, and is migrated).
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=made.unique_id, title=made.title, data=dict(made.data), minor_version=2
+    )
+    await set_up(hass, entry)
+    states: list[str] = []
+    async_track_state_change_event(
+        hass, entity_id(hass, "connection"), lambda event: states.append(event.data["new_state"].state)
+    )
+    for power in (1100, 1200, 1300, 1400):
+        tcp_meter.send(kamstrup_frame(default_state(power_import=power)))
+        await asyncio.sleep(0.4)
+    await wait_for(lambda: sensor(hass, "power_import").state == "1400")  # type: ignore[union-attr]
+    assert states == ["receiving"]
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -108,10 +108,16 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
 
     @callback
     def telegram_received(self, telegram: Telegram) -> bool:
-        """Merge a telegram into the meter's state and push it to entities; say whether it was the meter's."""
-        if not self._is_this_meters(telegram):
+        """Merge a telegram into the meter's state and push it to entities; say whether it may be the meter's."""
+        identity = self._identify(telegram)
+        if identity is Identity.NEW_FACT:
+            return True  # the meter's own as far as it tells: heard, though not shown until the fact is believed
+        if identity is not Identity.SAME:
             if self.unavailable_because is Loss.SILENT and not self.last_update_success:
-                self._mark_unavailable(*self._why_unavailable())  # the other meter's telegrams tell why
+                cause, kind = self._why_unavailable()  # the other meter's telegrams may tell why
+                if kind is not Loss.SILENT:
+                    LOGGER.warning("%s is unavailable: %s", self.config_entry.title, cause)
+                self._mark_unavailable(cause, kind)
             return False
         self.unread.read()
         self.issues.meter_heard()
@@ -132,9 +138,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         )
         if not self.last_update_success:
             LOGGER.info("Meter %s is sending again", data.meter_id)
-        identity = (data.manufacturer, data.meter_id, data.meter_type, data.list_version)
-        if identity != (self.data.manufacturer, self.data.meter_id, self.data.meter_type, self.data.list_version):
-            self._update_device(data)
+        told = (data.manufacturer, data.meter_id, data.meter_type, data.list_version)
+        if told != (self.data.manufacturer, self.data.meter_id, self.data.meter_type, self.data.list_version):
+            _update_device(self.hass, self.config_entry, data)
         self.async_set_updated_data(data)
         return True
 
@@ -147,13 +153,12 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.async_set_updated_data(replace(self.data, readings={**self.data.readings, register: reading}))
         return True
 
-    def _is_this_meters(self, telegram: Telegram) -> bool:
-        """Whether a telegram is the known meter's; a new meter named by several in a row takes over the entry."""
+    def _identify(self, telegram: Telegram) -> Identity:
+        """Judge who sent a telegram (see MeterIdentity); a new meter named by several in a row takes over the entry."""
         if self._replaced:
-            return False
+            return Identity.REPLACED
         identity = self.identity.check(telegram.manufacturer, telegram.meter_id)
-        if identity is Identity.UNCONFIRMED:
-            self.unread.other_meter()
+        if identity in (Identity.UNCONFIRMED, Identity.NEW_FACT):
             LOGGER.debug(
                 "A telegram named %s meter %s, not %s %s: not shown",
                 telegram.manufacturer,
@@ -161,11 +166,11 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
                 self.data.manufacturer,
                 self.data.meter_id,
             )
-            return False
-        if identity is Identity.REPLACED:
+        if identity is Identity.UNCONFIRMED:
+            self.unread.other_meter()
+        elif identity is Identity.REPLACED:
             self._meter_replaced(telegram)
-            return False
-        return True
+        return identity
 
     def _meter_replaced(self, telegram: Telegram) -> None:
         """Give a new meter a device and sensors of its own, so no total jumps from the old meter's count to its.
@@ -207,18 +212,6 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         title = meter_title(data.get(CONF_MANUFACTURER), telegram.meter_id, new)
         self.hass.config_entries.async_update_entry(entry, unique_id=new, title=title, data=data)
         self.hass.config_entries.async_schedule_reload(entry.entry_id)
-
-    def _update_device(self, data: MeterData) -> None:
-        """Keep the device page true when the meter says more than setup knew."""
-        registry = dr.async_get(self.hass)
-        device = meter_device(registry, self.config_entry)
-        if device is not None:
-            registry.async_update_device(
-                device.id,
-                manufacturer=data.manufacturer,
-                model=data.meter_type,
-                serial_number=data.meter_id,
-            )
 
     @callback
     def frame_dropped(self, drop: DroppedFrame) -> None:
@@ -278,3 +271,13 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         )
         self.last_update_success = False
         self.async_update_listeners()
+
+
+def _update_device(hass: HomeAssistant, entry: HanPortConfigEntry, data: MeterData) -> None:
+    """Keep the device page true when the meter says more than setup knew."""
+    registry = dr.async_get(hass)
+    device = meter_device(registry, entry)
+    if device is not None:
+        registry.async_update_device(
+            device.id, manufacturer=data.manufacturer, model=data.meter_type, serial_number=data.meter_id
+        )

@@ -36,8 +36,11 @@ class Identity(Enum):
 
     SAME = auto()
     """The known meter, or a telegram that names nothing of it."""
+    NEW_FACT = auto()
+    """The known meter as far as it tells, naming a fact of it not known before (its id where none was heard), not
+    (yet) believed: the telegram is not shown."""
     UNCONFIRMED = auto()
-    """Another meter, or a fact of the meter not known before, not (yet) believed: the telegram is not shown."""
+    """Another meter, not (yet) believed: the telegram is not shown."""
     REPLACED = auto()
     """Another meter, named by enough telegrams in a row: the known one was replaced."""
 
@@ -96,8 +99,12 @@ class MeterIdentity:
             newcomer, self.newcomer, self.newcomer_telegrams = claim, claim, 1
         # else: a shorter list of the newcomer (its maker, no id) neither confirms it nor denies it.
         if self.newcomer_telegrams < NEW_METER_TELEGRAMS:
-            return Identity.UNCONFIRMED
+            return Identity.UNCONFIRMED if self._contradicted_by(claim) else Identity.NEW_FACT
         return self._believe(newcomer)
+
+    def _contradicted_by(self, claim: Claim) -> bool:
+        """Whether a claim names the known meter's maker or id otherwise: another meter's."""
+        return _contradict(claim, Claim(self.manufacturer, self.meter_id))
 
     def _is_new(self, claim: Claim) -> bool:
         """Whether the claim names something the known meter is not, or is not known to be."""
@@ -112,7 +119,7 @@ class MeterIdentity:
         one of another make that names none for NAMELESS_METER_TELEGRAMS in a
         row: the maker alone does not tell which meter took over sooner.
         """
-        contradicts = _contradict(newcomer, Claim(self.manufacturer, self.meter_id))
+        contradicts = self._contradicted_by(newcomer)
         if (
             contradicts
             and newcomer.meter_id is None

@@ -21,10 +21,10 @@ KEYS_FAIL = "its telegrams do not open with the configured keys"
 # Telegrams in a row that pass their checksums but carry values no household has, before a silent meter
 # is said to send them: a meter that marks a value "not available" (all ones) in every push, say.
 IMPLAUSIBLE_BEFORE_TOLD = 3
-# Another meter's telegrams in a row, and none of this meter's, before a silent meter is said to have them on
-# its port instead (a stray frame now and then says nothing).
+# Another meter's telegrams in a row, and none of this meter's, before a silent meter is said to have had them
+# on its port instead (one stray frame says nothing).
 OTHER_METER_BEFORE_TOLD = 3
-OTHER_METER = "its port carries another meter's telegrams, not its own"
+OTHER_METER = "the last telegrams on its port were another meter's, not its own"
 
 
 class UnreadTelegrams:
