@@ -1,6 +1,6 @@
 """The meter's clock as the decoder really hands it over (naive local time, fold 0), placing each hour.
 
-A Kaifa or Aidon hourly list states no UTC offset (deviation 0x8000): the
+A Kaifa hourly list states no UTC offset (deviation 0x8000): the
 decoder gives a naive datetime, and a naive datetime built from bytes always
 has fold=0. These tests feed such real decoded telegrams (built by the
 simulator's encoder, decoded by the integration's own decoder) to the
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 from homeassistant.util import dt as dt_util
 
+from custom_components.han_port.bookkeeping import meter_time
 from custom_components.han_port.decoder import Decoder, Telegram
 from simulator import frames as encoder
 from simulator.frames import HOURLY, MeterState
@@ -24,6 +25,8 @@ from .test_energy_guard import push, set_up
 from .test_meter_hours import IMPORT_HOURS, METER_ID, estimated, hours, used
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
     from pytest_homeassistant_custom_component.typing import RecorderInstanceGenerator
@@ -74,6 +77,16 @@ def test_the_decoder_hands_over_naive_fold_0_clocks() -> None:
     assert telegram.timestamp.fold == 0
     assert not telegram.standard_time
     assert kamstrup_hourly(50_000_000, datetime(2026, 7, 1, 13, 0)).standard_time  # its clock keeps no summer time
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first 02:30", "second 02:30"])
+def test_the_meter_clock_shown_in_the_hour_summer_time_ends_twice_is_the_one_nearer_its_arrival(*, first: bool) -> None:
+    """A Kaifa's 10 s list at 02:30:10 on the night summer time ends: that reading comes twice, an hour apart."""
+    sent = datetime(2026, 10, 25, 0 if first else 1, 30, 10, tzinfo=UTC)
+    state = MeterState(meter_id=METER_ID, meter_type="MA304H3E", moment=wall(sent))
+    apdu = encoder.data_notification(encoder.kaifa_list(state, 2), wall(sent), "typed")  # its clock in the header
+    [telegram] = Decoder().feed(encoder.hdlc_frames(apdu))
+    assert meter_time(telegram, sent + timedelta(seconds=2)) == sent
 
 
 @pytest.mark.usefixtures("recorder_mock")
@@ -173,14 +186,27 @@ def kamstrup_hourly(register: int, standard_clock: datetime) -> Telegram:
     return telegrams[0]
 
 
-@pytest.mark.usefixtures("recorder_mock")
-async def test_a_kamstrup_clock_keeps_standard_time_in_summer_and_places_a_late_list_in_its_hour(
-    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
-) -> None:
-    """At 14:00 summer time a Kamstrup meter's clock reads 13:00: its standard time. Lists come 4 minutes late.
+def aidon_hourly(register: int, standard_clock: datetime) -> Telegram:
+    """A real Norwegian Aidon list 3: its clock in standard time all year, its deviation written as 0, not unsaid."""
+    state = MeterState(meter_id=METER_ID, meter_type="6525", moment=standard_clock, energy_import=register)
+    telegrams = Decoder().feed(encoder.hdlc_frames(encoder.data_notification(encoder.aidon_list(state, HOURLY), None)))
+    assert len(telegrams) == 1
+    return telegrams[0]
 
-    Read as summer time, the clock would lie an hour behind each list, be taken for a damaged one, and the
-    arrival (4 minutes past the hour) would place each register: every hour would close with an estimate.
+
+@pytest.mark.usefixtures("recorder_mock")
+@pytest.mark.parametrize("hourly", [kamstrup_hourly, aidon_hourly], ids=["Kamstrup", "Aidon"])
+async def test_a_clock_that_keeps_standard_time_in_summer_places_a_late_list_in_its_hour(
+    hass: HomeAssistant,
+    tcp_meter: TcpMeter,
+    freezer: FrozenDateTimeFactory,
+    hourly: Callable[[int, datetime], Telegram],
+) -> None:
+    """At 14:00 summer time a Kamstrup's or an Aidon's clock reads 13:00: its standard time. Lists come 4 minutes late.
+
+    Read as summer time, the clock would lie an hour behind each list (an Aidon's read as UTC, an hour ahead), be
+    taken for a damaged one, and the arrival (4 minutes past the hour) would place each register: every hour
+    would close with an estimate.
     """
     two_pm = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)  # 14:00 CEST
     freezer.move_to(two_pm - timedelta(minutes=5))
@@ -189,7 +215,7 @@ async def test_a_kamstrup_clock_keeps_standard_time_in_summer_and_places_a_late_
     for step, register in enumerate(registers):
         boundary = two_pm + timedelta(hours=step)
         standard = wall(boundary) - timedelta(hours=1)  # CET all year: 13:00 at 14:00 CEST
-        await push(hass, freezer, entry, boundary + timedelta(minutes=4), kamstrup_hourly(register, standard))
+        await push(hass, freezer, entry, boundary + timedelta(minutes=4), hourly(register, standard))
         assert entry.runtime_data.data.clock == boundary
     assert used(await hours(hass, IMPORT_HOURS)) == {two_pm: 0.89, two_pm + timedelta(hours=1): 1.33}
     assert two_pm.isoformat() not in estimated(entry)

@@ -318,12 +318,12 @@ def telegram_clock(telegram: Telegram) -> datetime | None:
     return wall_clock(telegram.timestamp, dt_util.get_default_time_zone(), standard_time=telegram.standard_time)
 
 
-def meter_time(telegram: Telegram) -> datetime | None:
-    """Return when a telegram's clock says it was sent: meters that state no UTC offset keep local time."""
-    moment = telegram_clock(telegram)
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=dt_util.get_default_time_zone())
+def meter_time(telegram: Telegram, arrival: datetime) -> datetime | None:
+    """Return when a telegram's clock says it was sent: meters that state no UTC offset keep local time.
+
+    Of the two readings a local time has in the hour daylight saving ends twice, the one nearer the arrival.
+    """
+    return meter_clock(arrival, telegram_clock(telegram), dt_util.get_default_time_zone())
 
 
 def _counts_up(obis: ObisCode) -> bool:

@@ -124,7 +124,8 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.learning.learned()
         self.carries_meter_of = None
         self.issues.delete(READ_ELSEWHERE_ISSUE)
-        shown = self.energy.take(telegram, self.data.meter_id, dt_util.utcnow())
+        now = dt_util.utcnow()
+        shown = self.energy.take(telegram, self.data.meter_id, now)
         data = replace(
             self.data,
             # Who sends is the identity's to say: one of its lists may be read as another maker's.
@@ -132,7 +133,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             meter_id=self.identity.meter_id or self.data.meter_id,
             meter_type=telegram.meter_type or self.data.meter_type,
             list_version=telegram.list_version or self.data.list_version,
-            clock=meter_time(telegram) or self.data.clock,
+            clock=meter_time(telegram, now) or self.data.clock,
             readings={**self.data.readings, **shown},
             checksummed=telegram.checksummed,
         )

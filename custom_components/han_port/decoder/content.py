@@ -13,6 +13,7 @@ from .glo import GloMessage
 from .hdlc import HdlcMessage
 from .learned import ListLearner
 from .lists import (
+    DEVIATION_UNSAID_AS_ZERO,
     NO_JUDGEMENT,
     STANDARD_TIME_MAKERS,
     UnlistedPositionalListError,
@@ -103,6 +104,8 @@ def decode_dlms_message(
     content = interpret(vendor_list.entries, vendor_list.scaling)
     meter_id = content.identification.get("meter_id")
     timestamp = content.clock or notification.date_time
+    if vendor_list.manufacturer in DEVIATION_UNSAID_AS_ZERO and timestamp is not None and not timestamp.utcoffset():
+        timestamp = timestamp.replace(tzinfo=None)  # its 0 says no offset: the clock is local, as its maker keeps it
     readings: Mapping[ObisCode, Reading]
     readings, left_out = interpretable(content.readings)
     if resolutions is not None and vendor_list.scaling is not STANDARD:
