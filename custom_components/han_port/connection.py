@@ -173,7 +173,7 @@ class Loss(StrEnum):
     READ_ELSEWHERE = "read_elsewhere"
     """Its port carries a meter another entry reads (the coordinator tells)."""
     OTHER_METER = "other_meter"
-    """Its port carries another meter's telegrams only, not (yet) taken as its replacement (the coordinator tells)."""
+    """The last telegrams on its port were another meter's, not (yet) taken for its successor (the coordinator says)."""
 
 
 class TelegramWatch:
