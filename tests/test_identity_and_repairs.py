@@ -129,8 +129,18 @@ def test_a_newcomer_is_counted_by_its_id_whether_its_lists_name_its_maker_or_not
     # then they are its own as far as they tell, not shown.
     learner = MeterIdentity(None, "Kaifa")
     seen = [learner.check(*claim) for claim in ((None, other), ("Kaifa", None), ("Kaifa", other), (None, other))]
-    assert seen == [Identity.NEW_FACT, Identity.SAME, Identity.NEW_FACT, Identity.SAME]
+    assert seen == [Identity.UNCONFIRMED, Identity.SAME, Identity.NEW_FACT, Identity.SAME]
     assert learner.meter_id == other
+
+
+def test_two_strangers_naming_their_ids_in_turn_are_never_the_meters_own() -> None:
+    """Two neighbours' Aidons on one topic, on the line of an Aidon known without its id (its own gone silent).
+
+    Each names a fact the meter is not known by, and neither twice in a row: neither is heard as the meter.
+    """
+    identity = MeterIdentity(None, "Aidon")
+    seen = {identity.check("Aidon", meter_id) for meter_id in ["7359992890000001", "7359992890000002"] * 50}
+    assert seen == {Identity.UNCONFIRMED}
 
 
 def test_another_make_that_names_no_id_takes_over_a_meter_known_by_its_id_only_after_a_long_run() -> None:
@@ -169,7 +179,7 @@ def test_a_meter_that_names_no_id_takes_none_from_one_telegram() -> None:
     # An id the meter itself names, several times in a row, is learned: nothing was replaced.
     learner = MeterIdentity(None, None)
     assert [learner.check(None, "42") for _ in range(NEW_METER_TELEGRAMS)] == [
-        Identity.NEW_FACT,
+        Identity.UNCONFIRMED,
         Identity.NEW_FACT,
         Identity.SAME,
     ]
@@ -331,8 +341,8 @@ async def test_a_meter_known_without_its_id_is_heard_while_its_id_is_not_yet_bel
     """An entry with a made-up id (set up while its list was learned, say) whose lists name the meter's id.
 
     At every start its identity knows no id, and the first pushes that name one are not believed yet: they are
-    not shown, but they are the meter's own as far as they tell, and keep it from counting as silent. Pushes
-    0.4 s apart here stand for 20 s apart against the 30 s silence limit.
+    not shown, but once the same id came twice they are the meter's own as far as they tell, and keep it from
+    counting as silent. Pushes 0.35 s apart here stand for 20 s apart against the 30 s silence limit.
     """
     made = bridge_entry(tcp_meter.port, unique_id=uuid.uuid4().hex, **{CONF_GENERATED_ID: True})
     # As setup makes it now (an entry of 1.1 was known by its port's URL, and is migrated).
@@ -346,7 +356,7 @@ async def test_a_meter_known_without_its_id_is_heard_while_its_id_is_not_yet_bel
     )
     for power in (1100, 1200, 1300, 1400):
         tcp_meter.send(kamstrup_frame(default_state(power_import=power)))
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(0.35)
     await wait_for(lambda: sensor(hass, "power_import").state == "1400")  # type: ignore[union-attr]
     assert states == ["receiving"]
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -194,6 +194,26 @@ def aidon_hourly(register: int, standard_clock: datetime) -> Telegram:
     return telegrams[0]
 
 
+@pytest.mark.parametrize(
+    ("hourly", "clock", "arrival", "told"),
+    [
+        # The list at the second 02:00 repeats the last hour's (an Aidon's, amsreader-firmware#1119): 01:00 standard
+        # time is midnight UTC, never an hour younger, however near the arrival its wall time lies.
+        (aidon_hourly, datetime(2026, 10, 25, 1, 0), datetime(2026, 10, 25, 1, 0, 11, tzinfo=UTC), (0, 0)),
+        (kamstrup_hourly, datetime(2026, 10, 25, 1, 0), datetime(2026, 10, 25, 1, 0, 11, tzinfo=UTC), (0, 0)),
+        # A Kamstrup's clock 40 minutes slow in that hour.
+        (kamstrup_hourly, datetime(2026, 10, 25, 1, 30), datetime(2026, 10, 25, 1, 10, tzinfo=UTC), (0, 30)),
+    ],
+    ids=["Aidon repeated", "Kamstrup repeated", "Kamstrup slow"],
+)
+def test_a_clock_that_keeps_standard_time_is_shown_as_it_reads_in_the_hour_summer_time_ends_twice(
+    hourly: Callable[[int, datetime], Telegram], clock: datetime, arrival: datetime, told: tuple[int, int]
+) -> None:
+    telegram = hourly(50_000_000, clock)
+    assert telegram.standard_time
+    assert meter_time(telegram, arrival) == datetime(2026, 10, 25, *told, tzinfo=UTC)
+
+
 @pytest.mark.usefixtures("recorder_mock")
 @pytest.mark.parametrize("hourly", [kamstrup_hourly, aidon_hourly], ids=["Kamstrup", "Aidon"])
 async def test_a_clock_that_keeps_standard_time_in_summer_places_a_late_list_in_its_hour(

@@ -51,7 +51,7 @@ from .decoder import (
 from .energy import NEW_CYCLE_BELOW, ROUNDING_FALL, UNPROVEN_POWER, LiveEnergy, PowerEnvelope, TotalGuard, Verdict
 from .energy_store import EnergyStore
 from .held_totals import EnergyEvents, HeldTotals
-from .hours import meter_clock, placed, wall_clock
+from .hours import meter_clock, placed, standard_time_in_utc, wall_clock
 from .registers import (
     ACTIVE_ENERGY_EXPORT,
     ACTIVE_ENERGY_IMPORT,
@@ -321,9 +321,13 @@ def telegram_clock(telegram: Telegram) -> datetime | None:
 def meter_time(telegram: Telegram, arrival: datetime) -> datetime | None:
     """Return when a telegram's clock says it was sent: meters that state no UTC offset keep local time.
 
-    Of the two readings a local time has in the hour daylight saving ends twice, the one nearer the arrival.
+    Of the two readings a local time has in the hour daylight saving ends twice, the one nearer the arrival; a
+    clock that keeps standard time all year has one.
     """
-    return meter_clock(arrival, telegram_clock(telegram), dt_util.get_default_time_zone())
+    clock, zone = telegram.timestamp, dt_util.get_default_time_zone()
+    if telegram.standard_time and clock is not None and clock.tzinfo is None:
+        return standard_time_in_utc(clock, zone)
+    return meter_clock(arrival, clock, zone)
 
 
 def _counts_up(obis: ObisCode) -> bool:

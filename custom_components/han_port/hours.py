@@ -77,10 +77,15 @@ def wall_clock(clock: datetime | None, zone: tzinfo, *, standard_time: bool) -> 
     """
     if clock is None or clock.tzinfo is not None or not standard_time:
         return clock
+    return standard_time_in_utc(clock, zone).astimezone(zone).replace(tzinfo=None)
+
+
+def standard_time_in_utc(clock: datetime, zone: tzinfo) -> datetime:
+    """Return the moment a clock that keeps the zone's standard time all year tells, in UTC: one, never two."""
     # The year's lesser offset, winter's: not utcoffset() - dst(), as tzdata gives Ireland's summer time as
     # its standard time, and winter a negative saving.
     offsets = (datetime(clock.year, month, 1, tzinfo=zone).utcoffset() or timedelta(0) for month in (1, 7))
-    return clock.replace(tzinfo=timezone(min(offsets))).astimezone(zone).replace(tzinfo=None)
+    return clock.replace(tzinfo=timezone(min(offsets))).astimezone(UTC)
 
 
 def meter_clock(arrival: datetime, clock: datetime | None, zone: tzinfo) -> datetime | None:

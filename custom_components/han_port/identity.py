@@ -37,8 +37,8 @@ class Identity(Enum):
     SAME = auto()
     """The known meter, or a telegram that names nothing of it."""
     NEW_FACT = auto()
-    """The known meter as far as it tells, naming a fact of it not known before (its id where none was heard), not
-    (yet) believed: the telegram is not shown."""
+    """The known meter as far as it tells, naming again a fact of it not known before (its id where none was
+    heard), not yet believed: the telegram is not shown."""
     UNCONFIRMED = auto()
     """Another meter, not (yet) believed: the telegram is not shown."""
     REPLACED = auto()
@@ -99,7 +99,10 @@ class MeterIdentity:
             newcomer, self.newcomer, self.newcomer_telegrams = claim, claim, 1
         # else: a shorter list of the newcomer (its maker, no id) neither confirms it nor denies it.
         if self.newcomer_telegrams < NEW_METER_TELEGRAMS:
-            return Identity.UNCONFIRMED if self._contradicted_by(claim) else Identity.NEW_FACT
+            # Told twice in a row, a fact that contradicts nothing known is the meter's own as far as it tells:
+            # strangers taking turns (two bridges on one topic) never tell one twice.
+            told_again = self.newcomer_telegrams > 1 and not self._contradicted_by(claim)
+            return Identity.NEW_FACT if told_again else Identity.UNCONFIRMED
         return self._believe(newcomer)
 
     def _contradicted_by(self, claim: Claim) -> bool:
