@@ -313,7 +313,7 @@ async def test_short_lists_of_another_maker_change_neither_the_meter_nor_its_pow
 
 
 async def test_another_meters_pushes_alone_keep_no_silence_of_the_meters_and_say_so(
-    hass: HomeAssistant, tcp_meter: TcpMeter
+    hass: HomeAssistant, tcp_meter: TcpMeter, hass_client: ClientSessionGenerator
 ) -> None:
     """The Kamstrup's bridge is gone and an Aidon's short lists come on its topic: its sensors are not shown as live."""
     entry = bridge_entry(tcp_meter.port)
@@ -329,6 +329,8 @@ async def test_another_meters_pushes_alone_keep_no_silence_of_the_meters_and_say
         connection.append(sensor(hass, "connection").state)  # type: ignore[union-attr]
     assert connection[-1] == "other_meter"
     assert sensor(hass, "power_import").state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["identity"]["nameless_telegrams"] == diagnostics["identity"]["other_meter_telegrams"] >= 10
     tcp_meter.send(kamstrup_frame(default_state(power_import=1300)))
     await wait_for(lambda: sensor(hass, "power_import").state == "1300")  # type: ignore[union-attr]
     assert sensor(hass, "connection").state == "receiving"  # type: ignore[union-attr]

@@ -184,6 +184,12 @@ async def async_get_config_entry_diagnostics(
             "power_ceiling": coordinator.energy.envelope.ceiling,
             "events": list(coordinator.energy.events),
         },
+        # Who sends: telegrams not shown as another meter's, and a meter taking over, counted in a row.
+        "identity": {
+            "other_meter_telegrams": coordinator.unread.other_meter_telegrams,
+            "newcomer_telegrams": coordinator.identity.newcomer_telegrams,
+            "nameless_telegrams": coordinator.identity.nameless_telegrams,
+        },
         "meter_hours": coordinator.energy.meter_hours.diagnostics(),
         "last_telegrams": [masked(telegram, data.meter_id) for telegram in reader.last_telegrams],
         # A list no table knows: what is proven of it, and pushes to attach to a bug report, every text masked.

@@ -43,6 +43,11 @@ class UnreadTelegrams:
         self._key_problems = self._implausible = self._other_meter = 0
         self._other_told = None
 
+    @property
+    def other_meter_telegrams(self) -> int:
+        """Another meter's telegrams since the meter's own last one was shown."""
+        return self._other_meter
+
     def other_meter(self, told: tuple[str, Loss] | None = None) -> None:
         """Count a telegram of another meter; told: why it shows nothing, where that is already known."""
         self._other_meter += 1
