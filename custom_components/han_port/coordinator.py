@@ -192,9 +192,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             self.identity = MeterIdentity(self.data.meter_id, self.data.manufacturer)
             self.carries_meter_of = other.entry_id
             self.issues.create(READ_ELSEWHERE_ISSUE, {"new": new, "other": other.title})
-            told = f"its port now carries meter {new}, which {other.title} reads", Loss.READ_ELSEWHERE
-            self.unread.other_meter(told)
-            self._mark_unavailable(*told)
+            self._mark_unavailable(_read_elsewhere(other), Loss.READ_ELSEWHERE)
             return
         self._replaced = True
         number = meter_number(telegram.meter_id, new)
@@ -248,10 +246,14 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         )
 
     def _why_unavailable(self) -> tuple[str, Loss]:
-        """Why the meter is gone, as its reader tells, and what the reader cannot: that the keys fail."""
+        """Why the meter is gone, as its reader tells, and what the reader cannot: another entry's meter, keys."""
         loss = self.reader.loss or Loss.SILENT
-        if loss is Loss.SILENT and (told := self.unread.cause()) is not None:
-            return told
+        if loss is Loss.SILENT:
+            elsewhere = self.carries_meter_of and self.hass.config_entries.async_get_entry(self.carries_meter_of)
+            if elsewhere:
+                return _read_elsewhere(elsewhere), Loss.READ_ELSEWHERE
+            if (told := self.unread.cause()) is not None:
+                return told
         return self.reader.lost or "no valid telegram", loss
 
     def _mark_unavailable(self, cause: str, kind: Loss) -> None:
@@ -272,6 +274,11 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         )
         self.last_update_success = False
         self.async_update_listeners()
+
+
+def _read_elsewhere(other: ConfigEntry) -> str:
+    """Say why the meter shows nothing while its port carries the meter another entry reads (its unique id)."""
+    return f"its port now carries meter {other.unique_id}, which {other.title} reads"
 
 
 def _update_device(hass: HomeAssistant, entry: HanPortConfigEntry, data: MeterData) -> None:

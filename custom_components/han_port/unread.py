@@ -36,22 +36,19 @@ class UnreadTelegrams:
         self._implausible = 0
         self._impossible = ""  # why the last one with an impossible value was dropped
         self._other_meter = 0
-        self._other_told: tuple[str, Loss] | None = None  # what the other meter's row already told
 
     def read(self) -> None:
         """End the rows: a telegram of the meter was shown."""
         self._key_problems = self._implausible = self._other_meter = 0
-        self._other_told = None
 
     @property
     def other_meter_telegrams(self) -> int:
         """Another meter's telegrams since the meter's own last one was shown."""
         return self._other_meter
 
-    def other_meter(self, told: tuple[str, Loss] | None = None) -> None:
-        """Count a telegram of another meter; told: why it shows nothing, where that is already known."""
+    def other_meter(self) -> None:
+        """Count a telegram of another meter."""
         self._other_meter += 1
-        self._other_told = told or self._other_told
 
     def dropped(self, drop: DroppedFrame) -> tuple[str, Loss] | None:
         """Count a drop for the keys or an impossible value; say what its row tells once it is long enough."""
@@ -69,8 +66,6 @@ class UnreadTelegrams:
             return KEYS_FAIL, Loss.WRONG_KEYS
         if self._implausible >= IMPLAUSIBLE_BEFORE_TOLD:
             return self._impossible_values()
-        if self._other_told is not None:
-            return self._other_told
         if self._other_meter >= OTHER_METER_BEFORE_TOLD:
             return OTHER_METER, Loss.OTHER_METER
         return None

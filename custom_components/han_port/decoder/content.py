@@ -103,16 +103,16 @@ def decode_dlms_message(
     vendor_list = _take_apart(notification, lists, checked=checked)
     content = interpret(vendor_list.entries, vendor_list.scaling)
     meter_id = content.identification.get("meter_id")
+    manufacturer = vendor_list.manufacturer
+    if manufacturer is None and notification.ciphering is not None:
+        manufacturer = maker_by_system_title(notification.ciphering.system_title)
     timestamp = content.clock or notification.date_time
-    if vendor_list.manufacturer in DEVIATION_UNSAID_AS_ZERO and timestamp is not None and not timestamp.utcoffset():
+    if manufacturer in DEVIATION_UNSAID_AS_ZERO and timestamp is not None and not timestamp.utcoffset():
         timestamp = timestamp.replace(tzinfo=None)  # its 0 says no offset: the clock is local, as its maker keeps it
     readings: Mapping[ObisCode, Reading]
     readings, left_out = interpretable(content.readings)
     if resolutions is not None and vendor_list.scaling is not STANDARD:
         readings = resolutions.apply(readings, vendor_list.scaling, meter_id, timestamp)
-    manufacturer = vendor_list.manufacturer
-    if manufacturer is None and notification.ciphering is not None:
-        manufacturer = maker_by_system_title(notification.ciphering.system_title)
     return Telegram(
         format=_FORMATS[type(message)],
         manufacturer=manufacturer,

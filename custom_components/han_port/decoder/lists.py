@@ -190,7 +190,7 @@ _KAMSTRUP_UNTYPED_MODEL = "OMNIPOWER"
 
 # Kamstrup's clock keeps the zone's standard time all year (a 2017 Norwegian capture logged beside a PC's clock
 # reads 03:43:30 at 04:43:32 summer time; amsreader-firmware reads Danish and Finnish pushes so), though newer
-# firmware sets the clock status's daylight-saving bit. So does a Norwegian Aidon's (its list names it), which
+# firmware sets the clock status's daylight-saving bit. A Norwegian Aidon's keeps standard time too, and
 # writes 0 where the deviation belongs, not 0x8000 ("not specified"): amsreader-firmware reads its clock as
 # UTC+1 whatever the deviation says, and its side-by-side run of 2026 (pull request 1262) logged the clock at
 # 12:00 in the hourly list that came at 13:00 summer time. Read as UTC, it ran an hour ahead of every list.
