@@ -109,7 +109,9 @@ def _parser() -> argparse.ArgumentParser:
         help="start the meter's clock when the N-th TCP client connects (default: at once)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the household's noise")
-    parser.add_argument("--start", type=datetime.fromisoformat, help="simulated start time (meter local time)")
+    parser.add_argument(
+        "--start", type=datetime.fromisoformat, help="simulated start time (the home's wall clock in Europe/Oslo)"
+    )
     parser.add_argument("--key", type=parse_key, help="encryption key of a meter that encrypts (default: generated)")
     parser.add_argument(
         "--auth-key", type=parse_key, help="authentication key of a meter that tags with its own (default: generated)"

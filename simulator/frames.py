@@ -470,7 +470,8 @@ def evn_list(state: MeterState) -> bytes:
         (f"1-0:{31 + 20 * p}.7.0.255", long_unsigned(raw(state.currents[p], -2)), -2, 33) for p in range(_THREE_PHASE)
     ]
     triples.append(("1-0:13.7.0.255", long_unsigned(raw(state.power_factor, -3)), -3, 255))
-    items = [octet_string(date_time_bytes(state.moment, -60))]
+    # EVN's meters always state their offset: a state that names none is a winter's (UTC+1).
+    items = [octet_string(date_time_bytes(state.moment, -60 if state.deviation is None else state.deviation))]
     items += [item for code, value, scaler, unit in triples for item in (obis(code), value, scaler_unit(scaler, unit))]
     items.append(octet_string(state.meter_id.encode()))
     return structure(*items)

@@ -6,6 +6,7 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from custom_components.han_port.decoder import P1_AUTHENTICATION_KEY, mbus_frames
 
@@ -47,6 +48,12 @@ _PUSH_INTERVALS = {"evn": 5, "landis-gyr-ch": 5, "iskraemeco": 5, "smarty": 10}
 _SYSTEM_TITLES = {"kamstrup-dk": b"KAMEtest", "evn": b"SAGYtest", "smarty": b"SAGgtest"}
 _BLOCK_SIZE = 128  # the Swiss E450 sends its push in general-block-transfer blocks of this size
 STEP = timedelta(milliseconds=500)
+_HOME = ZoneInfo("Europe/Oslo")
+"""Where the simulated meters hang: the times they are run by (start, pushes) are this zone's wall clock."""
+_STANDARD_TIME_CLOCKS = frozenset({"aidon", "kamstrup", "kamstrup-dk"})
+"""Vendors whose real meters' clocks keep standard time all summer (UTC+1 in Norway and Denmark)."""
+_STATED_OFFSET_CLOCKS = frozenset({"evn"})
+"""Vendors whose clocks state their UTC offset, summer's in summer, unless the simulation sets one."""
 _NOMINAL_VOLTAGE = 230.0
 
 
@@ -55,6 +62,7 @@ class Push:
     """One telegram the meter sends, and what it says in base units."""
 
     moment: datetime
+    """When it was sent, on the home's wall clock (the meter's own clock may keep standard time)."""
     frame: bytes
     list_name: str
     power_import: int
@@ -69,7 +77,7 @@ class SimulatedMeter:
 
     vendor: str
     three_phase: bool = True
-    start: datetime = field(default_factory=lambda: datetime(2026, 1, 15, 6, 59, 30))  # noqa: DTZ001 - meter time
+    start: datetime = field(default_factory=lambda: datetime(2026, 1, 15, 6, 59, 30))  # noqa: DTZ001 - the home's wall clock
     seed: int = 0
     key: bytes | None = None
     auth_key: bytes | None = None
@@ -100,7 +108,7 @@ class SimulatedMeter:
         currents = tuple(round(p / _NOMINAL_VOLTAGE, 2) for p in phase_powers)
         return MeterState(
             three_phase=self.three_phase,
-            moment=self.now.replace(microsecond=0),
+            moment=self._clock(),
             meter_id=_METER_IDS[self.vendor],
             meter_type=_METER_TYPES[self.vendor],
             power_import=round(power),
@@ -116,8 +124,25 @@ class SimulatedMeter:
             phase_powers=phase_powers,
             power_factors=(0.97, 0.95, 0.99),
             power_factor=0.96,
-            deviation=self.deviation,
+            deviation=self._deviation(),
         )
+
+    def _clock(self) -> datetime:
+        """Return what the meter's clock reads now: the wall clock, or standard time where the vendor keeps it.
+
+        A clock set to state its offset (--deviation) reads the wall clock, as that offset says.
+        """
+        wall = self.now.replace(microsecond=0)
+        if self.vendor not in _STANDARD_TIME_CLOCKS or self.deviation is not None:
+            return wall
+        return wall - (wall.replace(tzinfo=_HOME).dst() or timedelta(0))
+
+    def _deviation(self) -> int | None:
+        """Return the offset the clock states (DLMS: UTC minus local, minutes): the one set, or EVN's own."""
+        if self.deviation is not None or self.vendor not in _STATED_OFFSET_CLOCKS:
+            return self.deviation
+        offset = self.now.replace(tzinfo=_HOME).utcoffset() or timedelta(0)
+        return -round(offset.total_seconds() / 60)
 
     def _drifted_voltage(self) -> float:
         """Let phase 1's voltage drift as a grid's does: a little from one telegram to the next, within ±2 %."""
@@ -178,16 +203,23 @@ class SimulatedMeter:
         elif self.vendor == "kamstrup-dk":
             ciphered = self._cipher(frames.data_notification(frames.kamstrup_push1_list(state), state.moment))
             frame = frames.hdlc_frames(ciphered)
-            return Push(state.moment, frame, "push 1", state.power_import, _in_10_wh(state.energy_import), ciphered)
+            return Push(
+                self.now.replace(microsecond=0),
+                frame,
+                "push 1",
+                state.power_import,
+                _in_10_wh(state.energy_import),
+                ciphered,
+            )
         else:
-            return Push(state.moment, _p1(state), "p1", state.power_import, state.energy_import)
+            return Push(self.now.replace(microsecond=0), _p1(state), "p1", state.power_import, state.energy_import)
         apdu = frames.data_notification(body, stamp, style, self.deviation)
         frame = frames.hdlc_frames(apdu)
         energy = state.energy_import if kind == HOURLY else None
         if self.vendor in ("aidon", "kamstrup") and energy is not None:
             energy = _in_10_wh(energy)
         name = f"list {kind}" if kind != HOURLY else "hourly"
-        return Push(state.moment, frame, name, state.power_import, energy, apdu)
+        return Push(self.now.replace(microsecond=0), frame, name, state.power_import, energy, apdu)
 
     def _push(self, state: MeterState) -> Push:
         """Build the one list of a meter of #11, in the envelope and ciphering that meter uses."""
@@ -208,7 +240,7 @@ class SimulatedMeter:
             # Encrypted P1 (DSMR 5 style): the telegram inside a bare ciphered APDU.
             apdu = self._cipher(_p1(state, "Sag5SAG-METER"))
             frame = apdu
-        return Push(state.moment, frame, "push", state.power_import, energy, apdu)
+        return Push(self.now.replace(microsecond=0), frame, "push", state.power_import, energy, apdu)
 
     def _cipher(self, apdu: bytes) -> bytes:
         """Cipher as this vendor does: encrypted and tagged, encrypted only, or tagged with the published P1 key."""

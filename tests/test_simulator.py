@@ -12,10 +12,12 @@ import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from custom_components.han_port.decoder import Decoder, ObisCode
+from custom_components.han_port.decoder import Decoder, ObisCode, Telegram
+from custom_components.han_port.hours import wall_clock
 from simulator.__main__ import main
 from simulator.meter import AUTHENTICATED, CIPHERED, VENDORS, SimulatedMeter
 
@@ -50,6 +52,26 @@ def test_each_vendor_keeps_its_schedule(vendor: str, lists: dict[str, int]) -> N
     for push in pushes:
         counts[push.list_name] = counts.get(push.list_name, 0) + 1
     assert counts == lists
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_summer_clock_reads_as_the_wall_clock_it_was_sent_at(vendor: str) -> None:
+    """In summer a Kamstrup's or an Aidon's clock reads standard time, an hour behind the wall, as the real ones do.
+
+    Read as the integration reads it, each stamp is the home's wall clock at the push.
+    """
+    oslo = ZoneInfo("Europe/Oslo")
+    meter = SimulatedMeter(vendor, start=datetime(2026, 7, 1, 11, 59, 50), key=bytes(16), auth_key=bytes(16))
+    decoder = Decoder(bytes(16), bytes(16) if vendor in AUTHENTICATED else None) if vendor in CIPHERED else Decoder()
+    read = []
+    for push in meter.advance(meter.start + timedelta(seconds=30)):
+        (telegram,) = decoder.feed(push.frame)
+        assert isinstance(telegram, Telegram)
+        clock = wall_clock(telegram.timestamp, oslo, standard_time=telegram.standard_time)
+        if clock is not None:
+            read.append((clock.astimezone(oslo).replace(tzinfo=None) if clock.tzinfo else clock, push.moment))
+    assert read
+    assert all(clock == moment for clock, moment in read), read[:3]
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
