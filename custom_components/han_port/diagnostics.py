@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 
     from homeassistant.core import HomeAssistant
 
+    from .bookkeeping import EnergyBookkeeping
+    from .connection import TelegramWatch
     from .coordinator import HanPortConfigEntry
-    from .decoder import Ciphering, FrameFormat, Telegram
+    from .decoder import Ciphering, Decoder, FrameFormat, Telegram
 
 # How a capture's first byte tells its framing: an HDLC flag, an M-Bus long frame's start; else a bare APDU.
 HDLC_FLAG = b"\x7e"
@@ -130,11 +132,49 @@ def _entry(entry: HanPortConfigEntry) -> dict[str, Any]:
     return shown
 
 
-def _connection(data: Mapping[str, Any]) -> dict[str, str]:
-    """Say how the meter is connected, without where."""
+def _connection(data: Mapping[str, Any], reader: TelegramWatch) -> dict[str, Any]:
+    """Say how the meter is connected, without where, and how the connection fared."""
     if CONF_TOPIC in data:
-        return {"kind": "mqtt topic", "topic": masked_topic(str(data[CONF_TOPIC]))}
-    return {"kind": "network bridge" if CONF_HOST in data else "serial port"}
+        kind = {"kind": "mqtt topic", "topic": masked_topic(str(data[CONF_TOPIC]))}
+    else:
+        kind = {"kind": "network bridge" if CONF_HOST in data else "serial port"}
+    return {
+        **kind,
+        **({"line_settings": str(reader.line)} if isinstance(reader, MeterReader) else {}),
+        **({"messages": reader.messages} if isinstance(reader, MqttReader) else {}),
+        "connects": reader.connects,
+        "silence_timeout": reader.silence_timeout,
+        # The error text names the device: only whether it opened.
+        "port_opens": reader.open_error is None,
+    }
+
+
+def _decoding(decoder: Decoder) -> dict[str, Any]:
+    """Say what the decoder made of the bytes: telegrams, drops and why, and what physics decided."""
+    return {
+        "telegrams": decoder.telegrams,
+        # Implausible, unauthenticated and replayed frames are counted here too.
+        "dropped": {str(reason): count for reason, count in decoder.dropped.items()},
+        "noise_bytes": decoder.noise_bytes,
+        # Values left out of telegrams, by code: nothing here reads what their codes mean.
+        "left_out": {str(code): count for code, count in decoder.left_out.items()},
+        # What the meter's own physics decided for values sent without a scaler, and why.
+        "resolutions": [
+            {"quantity": d.quantity, "exponent": d.exponent, "evidence": d.evidence} for d in decoder.resolutions
+        ],
+    }
+
+
+def _energy_guard(energy: EnergyBookkeeping) -> dict[str, Any]:
+    """Say what the energy guard held, and the power envelope it judges totals by."""
+    return {
+        "held_totals": energy.held.count,
+        "holding": [code_name(register) for register in energy.guard.held],
+        "held_powers": energy.held_powers,
+        "highest_power": energy.envelope.highest,
+        "power_ceiling": energy.envelope.ceiling,
+        "events": list(energy.events),
+    }
 
 
 async def async_get_config_entry_diagnostics(
@@ -154,36 +194,9 @@ async def async_get_config_entry_diagnostics(
             },
             TO_REDACT,
         ),
-        "connection": {
-            **_connection(entry.data),
-            **({"line_settings": str(reader.line)} if isinstance(reader, MeterReader) else {}),
-            **({"messages": reader.messages} if isinstance(reader, MqttReader) else {}),
-            "connects": reader.connects,
-            "silence_timeout": reader.silence_timeout,
-            # The error text names the device: only whether it opened.
-            "port_opens": reader.open_error is None,
-        },
-        "decoder": {
-            "telegrams": reader.decoder.telegrams,
-            # Implausible, unauthenticated and replayed frames are counted here too.
-            "dropped": {str(reason): count for reason, count in reader.decoder.dropped.items()},
-            "noise_bytes": reader.decoder.noise_bytes,
-            # Values left out of telegrams, by code: nothing here reads what their codes mean.
-            "left_out": {str(code): count for code, count in reader.decoder.left_out.items()},
-            # What the meter's own physics decided for values sent without a scaler, and why.
-            "resolutions": [
-                {"quantity": d.quantity, "exponent": d.exponent, "evidence": d.evidence}
-                for d in reader.decoder.resolutions
-            ],
-        },
-        "energy_guard": {
-            "held_totals": coordinator.energy.held.count,
-            "holding": [code_name(register) for register in coordinator.energy.guard.held],
-            "held_powers": coordinator.energy.held_powers,
-            "highest_power": coordinator.energy.envelope.highest,
-            "power_ceiling": coordinator.energy.envelope.ceiling,
-            "events": list(coordinator.energy.events),
-        },
+        "connection": _connection(entry.data, reader),
+        "decoder": _decoding(reader.decoder),
+        "energy_guard": _energy_guard(coordinator.energy),
         # Who sends: telegrams not shown as another meter's, and a meter taking over, counted in a row.
         "identity": {
             "other_meter_telegrams": coordinator.unread.other_meter_telegrams,
