@@ -70,7 +70,7 @@ if TYPE_CHECKING:
     from homeassistant.core import Event, HomeAssistant
 
     from .connection import TelegramWatch
-    from .decoder import Code, ObisCode, Telegram
+    from .decoder import Code, Decoder, ObisCode, Telegram
     from .issues import MeterIssues
 
 # Live energy integrates a power between the registers of its energy: import and export.
@@ -108,6 +108,24 @@ def peak_rule(options: Mapping[str, Any]) -> PeakRule:
     )
 
 
+def _decoder_kept(decoder: Decoder) -> dict[str, Any]:
+    """Return what the decoder learned that a restart must not forget, as plain data for the store."""
+    return {
+        "replay_counters": {title.hex(): counter for title, counter in decoder.replay_counters.items()},
+        "replay_keys": decoder.keys_fingerprint,
+        "learned_lists": decoder.learned_lists,
+    }
+
+
+def _restore_decoder(decoder: Decoder, stored: Mapping[str, Any]) -> None:
+    """Give the decoder back what it learned before a restart (see _decoder_kept)."""
+    # A ciphered frame captured before the restart stays refused after it.
+    counters = stored.get("replay_counters", {})
+    decoder.restore_replay_counters({bytes.fromhex(t): int(c) for t, c in counters.items()}, stored.get("replay_keys"))
+    # What the meter's physics proved of a list no table knows is not learned again.
+    decoder.restore_learned_lists(stored.get("learned_lists", []))
+
+
 class EnergyBookkeeping:
     """What a meter's readings may change of its energy figures, and the store that keeps them."""
 
@@ -138,13 +156,7 @@ class EnergyBookkeeping:
         stored = await self.store.async_load()
         if not stored:
             return
-        # A ciphered frame captured before the restart stays refused after it.
-        counters = stored.get("replay_counters", {})
-        self._reader.decoder.restore_replay_counters(
-            {bytes.fromhex(t): int(c) for t, c in counters.items()}, stored.get("replay_keys")
-        )
-        # What the meter's physics proved of a list no table knows is not learned again.
-        self._reader.decoder.restore_learned_lists(stored.get("learned_lists", []))
+        _restore_decoder(self._reader.decoder, stored)
         self.live_import = LiveEnergy.from_dict(stored.get("import", {}))
         self.live_export = LiveEnergy.from_dict(stored.get("export", {}))
         self.tariff.restore(stored.get("tariff", {}))
@@ -182,9 +194,7 @@ class EnergyBookkeeping:
             "current_transformer_ratio": self.ct_ratio,
             "meter_hours_scales": self.meter_hours.unwritten_scales,
             "meter_hours_last_reads": self.meter_hours.last_reads,
-            "replay_counters": {title.hex(): c for title, c in self._reader.decoder.replay_counters.items()},
-            "replay_keys": self._reader.decoder.keys_fingerprint,
-            "learned_lists": self._reader.decoder.learned_lists,
+            **_decoder_kept(self._reader.decoder),
         }
 
     @callback
