@@ -15,6 +15,7 @@ from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOUR
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import Event, callback
 from homeassistant.data_entry_flow import EVENT_DATA_ENTRY_FLOW_PROGRESSED, FlowResultType
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -239,9 +240,40 @@ async def test_a_meter_without_an_id_gets_one_of_its_own(hass: HomeAssistant, pt
         assert entry.data[CONF_GENERATED_ID] is True
         await hass.async_block_till_done()
         assert entry.state is ConfigEntryState.LOADED
+        # A meter then set up on the adapter left is another: the identity made from that address went along.
+        flow = await start(hass, "serial")
+        result = await flow.submit({CONF_DEVICE: pty_meter.path})
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["result"].unique_id not in (None, entry.unique_id)
+        await hass.async_block_till_done()
+        assert await hass.config_entries.async_unload(result["result"].entry_id)
     finally:
         other.close()
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_meter_without_an_id_deleted_and_set_up_again_where_it_was_is_the_same_meter(
+    hass: HomeAssistant, pty_meter: PtyMeter
+) -> None:
+    """Deleting and adding again is what users try first: its sensors keep their entity ids, history and hours."""
+    apdu = encoder.data_notification(encoder.aidon_swedish_list(default_state()), None)
+    pty_meter.start_pushing([encoder.hdlc_frames(apdu)])
+    identities, power_sensors = [], []
+    registry = er.async_get(hass)
+    for _ in range(2):
+        flow = await start(hass, "serial")
+        result = await flow.submit({CONF_DEVICE: pty_meter.path})
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        entry = result["result"]
+        await wait_for(lambda: any(item.unique_id.endswith("_power_import") for item in registry.entities.values()))
+        registered = er.async_entries_for_config_entry(registry, entry.entry_id)
+        identities.append(entry.unique_id)
+        power_sensors.append([item.entity_id for item in registered if item.unique_id.endswith("_power_import")])
+        assert await hass.config_entries.async_remove(entry.entry_id)
+        await hass.async_block_till_done()
+    assert identities[0] is not None
+    assert identities[0] == identities[1]
+    assert power_sensors[0] == power_sensors[1] != []
 
 
 # An IPv6 host may come in brackets, as in a URL; these stand for any host.

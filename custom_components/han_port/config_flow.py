@@ -44,7 +44,7 @@ from .const import (
     DOMAIN,
 )
 from .decoder import DropReason
-from .entry import async_entry_reading, entry_line_settings, line_settings_data
+from .entry import async_entry_reading, entry_address, entry_line_settings, line_settings_data
 from .flow_forms import (
     DEFAULT_BRIDGE_PORT,
     KEY_FIELDS,
@@ -55,7 +55,7 @@ from .flow_forms import (
     parse_keys,
     stable_path,
 )
-from .identity import made_up_id, meter_title
+from .identity import address_id, made_up_id, meter_title
 from .listening import Listening
 from .mqtt_reader import async_mqtt_ready, holds_meter_data, topic_matches, valid_topic
 from .options_flow import HanPortOptionsFlow
@@ -450,7 +450,7 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
         if telegram is None or telegram.meter_id is None:
             # A meter that never says who it is (the Swedish Aidon list, most P1
             # meters) gets an identity of its own, kept wherever it moves.
-            await self.async_set_unique_id(made_up_id())
+            await self.async_set_unique_id(await self._async_id_made_up(data))
             data[CONF_GENERATED_ID] = True
         else:
             await self.async_set_unique_id(telegram.meter_id)
@@ -460,6 +460,14 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
                 return self._async_move(known, data)
         title = meter_title(data[CONF_MANUFACTURER], telegram.meter_id if telegram else None, self.unique_id)
         return self.async_create_entry(title=title, data=data)
+
+    async def _async_id_made_up(self, connection: Mapping[str, Any]) -> str:
+        """Return the identity of a meter that names none: where it is read's, unless a meter that moved has it."""
+        address = await self.hass.async_add_executor_job(entry_address, dict(connection))
+        made = address_id(address)
+        held = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, made)
+        # Set up here, then moved elsewhere: this is another meter, which takes an identity of its own.
+        return made if held is None or held.source == SOURCE_IGNORE else made_up_id()
 
     async def _async_withdraw_offers(self, connection: Mapping[str, Any]) -> None:
         """Abort what discovery offers for where the meter was heard: an adapter or topic about to be read."""

@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass
 from enum import Enum, auto
 
+from .const import DOMAIN
+
 # Telegrams in a row that must name the same other meter before it is
 # believed: a flipped bit in a stream without a checksum names another meter
 # now and then, but never the same one several times running.
@@ -156,6 +158,16 @@ def _names_less(claim: Claim, newcomer: Claim) -> bool:
 def made_up_id() -> str:
     """Make up an identity for a meter that names none: kept wherever it moves, its sensors' unique ids carry it."""
     return uuid.uuid4().hex
+
+
+def address_id(address: str) -> str:
+    """Make up an identity for a meter that names none from where it is read (see entry_address).
+
+    Deleted and set up again where it was, such a meter gets the same one
+    back, and with it its sensors' entity ids, history and meter hours, as a
+    meter that names itself does. Like any, it is kept wherever the meter moves.
+    """
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"{DOMAIN}:{address}").hex
 
 
 def meter_number(meter_id: str | None, unique_id: str | None) -> str:
