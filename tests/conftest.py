@@ -32,6 +32,7 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 def fast_timing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Shrink waits from meter time (tens of seconds) to test time."""
     monkeypatch.setattr(listening, "PROBE_SECONDS", 1.0)
+    monkeypatch.setattr(listening, "SHORTEST_LISTENING_SECONDS", 0.3)
     monkeypatch.setattr(connection, "MIN_SILENCE", 0.6)
     monkeypatch.setattr(connection, "BACKOFF_START", 0.05)
     monkeypatch.setattr(connection, "BACKOFF_MAX", 0.2)

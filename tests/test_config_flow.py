@@ -49,6 +49,7 @@ from custom_components.han_port.decoder.ciphering import P1_AUTHENTICATION_KEY
 from simulator import frames as encoder
 from simulator.meter import SimulatedMeter
 
+from .live import free_port
 from .meter import (
     AUTH_KEY,
     KEY,
@@ -404,6 +405,43 @@ async def test_bridge_errors_are_told_apart(hass: HomeAssistant, tcp_meter: TcpM
     # Gone.
     result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
     assert result["errors"] == {CONF_HOST: "cannot_connect"}
+
+
+@pytest.mark.parametrize("menu_option", ["network", "serial"])
+async def test_a_port_that_fails_at_once_ends_its_progress_where_the_frontend_hears_it(
+    hass: HomeAssistant,
+    socket_enabled: None,  # noqa: ARG001
+    menu_option: str,
+) -> None:
+    """A refused bridge or a missing serial port fails in a millisecond: the dialog must still hear the end.
+
+    The frontend subscribes to hear a progress end only once it shows the progress, a moment after the answer
+    that started it: an end before that was lost, and the dialog showed "Listening" for good.
+    """
+    flow = await start(hass, menu_option)
+    typed = (
+        {CONF_HOST: "127.0.0.1", CONF_PORT: free_port()}
+        if menu_option == "network"
+        else {CONF_DEVICE: "/dev/nothing-here"}
+    )
+    result = await hass.config_entries.flow.async_configure(flow.flow_id, typed)
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    await asyncio.sleep(0.1)  # the answer's way to the browser, and the dialog's render
+    progressed = asyncio.Event()
+
+    @callback
+    def on_progress(event: Event[Any]) -> None:
+        if event.data["flow_id"] == flow.flow_id:
+            progressed.set()
+
+    unsubscribe = hass.bus.async_listen(EVENT_DATA_ENTRY_FLOW_PROGRESSED, on_progress)
+    try:
+        await asyncio.wait_for(progressed.wait(), timeout=5)
+    finally:
+        unsubscribe()
+    result = await hass.config_entries.flow.async_configure(flow.flow_id)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {(CONF_HOST if menu_option == "network" else CONF_DEVICE): "cannot_connect"}
 
 
 # Keys.

@@ -7,6 +7,7 @@ network bridges serve one client), and gets it back when the flow is done.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import serialx
@@ -19,8 +20,6 @@ from .entry import entry_keys, entry_url, line_settings_data
 from .mqtt_reader import probe_topic
 
 if TYPE_CHECKING:
-    import asyncio
-
     from homeassistant.core import HomeAssistant
 
     from .coordinator import HanPortConfigEntry
@@ -29,6 +28,11 @@ if TYPE_CHECKING:
 # How long to listen per line setting for a telegram that names the meter:
 # the lists that carry the meter id come every 10 s.
 PROBE_SECONDS = 12.0
+# How long a listening lasts at least. The frontend hears that a progress
+# ended only once it has subscribed to hear it, a moment after it shows the
+# progress: one that ended before (a bridge that refuses at once, a serial
+# port that is not there) would be shown as listening for good.
+SHORTEST_LISTENING_SECONDS = 2.0
 
 
 class Listening:
@@ -106,6 +110,16 @@ class Listening:
         return False
 
     async def _listen(
+        self, hass: HomeAssistant, line: LineSettings, keys: dict[str, str], entries: tuple[HanPortConfigEntry, ...]
+    ) -> ProbeResult:
+        """Listen once, for SHORTEST_LISTENING_SECONDS at least."""
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + SHORTEST_LISTENING_SECONDS
+        heard = await self._listen_once(hass, line, keys, entries)
+        await asyncio.sleep(max(0.0, ends - loop.time()))
+        return heard
+
+    async def _listen_once(
         self, hass: HomeAssistant, line: LineSettings, keys: dict[str, str], entries: tuple[HanPortConfigEntry, ...]
     ) -> ProbeResult:
         """Listen once; a port that does not open is a result too, not an exception."""
