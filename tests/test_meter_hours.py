@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from homeassistant.components.recorder.statistics import list_statistic_ids
 from homeassistant.core import State
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed, mock_restore_cache_with_extra_data
@@ -26,7 +27,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 
 from custom_components.han_port import entity as entity_module
 from custom_components.han_port import sensor as sensor_module
-from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO
+from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO, DOMAIN
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 from custom_components.han_port.diagnostics import async_get_config_entry_diagnostics
 
@@ -377,8 +378,11 @@ async def test_a_held_total_the_user_takes_counts_on_from_when_the_meter_sent_it
 @pytest.mark.parametrize(
     ("language", "names"),
     [
-        ("en", ("Energy import, meter hours", "Energy export, meter hours")),
-        ("nb", ("Energiforbruk, målerens timer", "Innmatet energi, målerens timer")),
+        ("en", ("Kamstrup meter {} Energy import, meter hours", "Kamstrup meter {} Energy export, meter hours")),
+        (
+            "nb",
+            ("Kamstrup-måler {} Energiforbruk, målerens timer", "Kamstrup-måler {} Innmatet energi, målerens timer"),
+        ),
     ],
 )
 @pytest.mark.usefixtures("recorder_mock")
@@ -405,7 +409,9 @@ async def test_the_energy_dashboard_offers_the_meter_hours_by_name_in_kwh(
         (ours[statistic]["name"], ours[statistic]["statistics_unit_of_measurement"], ours[statistic]["unit_class"])
         for statistic in (IMPORT_HOURS, EXPORT_HOURS)
     ]
-    assert described == [(names[0], "kWh", "energy"), (names[1], "kWh", "energy")]
+    # Named as its sensors are, by its meter's device first: two meters' read apart in the pickers.
+    named = [name.format(METER_ID) for name in names]
+    assert described == [(named[0], "kWh", "energy"), (named[1], "kWh", "energy")]
     # The metadata each release wants: the newest says what an older one would have guessed, or stops writing.
     assert "doesn't specify" not in caplog.text
     # Nothing exported: the export hours are there, and zero.
@@ -472,8 +478,21 @@ async def test_reactive_registers_get_meter_hours_in_kvarh(
     assert used(await hours(hass, statistic)) == {ELEVEN: 0.25, ELEVEN + timedelta(hours=1): 0.25}
     offered = await hass.async_add_executor_job(list_statistic_ids, hass, {statistic})
     assert [(item["name"], item["statistics_unit_of_measurement"]) for item in offered] == [
-        ("Reactive energy import, meter hours", "kvarh")
+        (f"Kamstrup meter {METER_ID} Reactive energy import, meter hours", "kvarh")
     ]
+    # A device the user renamed names its statistics from the next hour written.
+    registry = dr.async_get(hass)
+    device = registry.async_get_device({(DOMAIN, METER_ID)})
+    assert device is not None
+    registry.async_update_device(device.id, name_by_user="Cabin meter")
+    after = ELEVEN + timedelta(hours=3)
+    sent = hourly_list(44_711_000, after)
+    reactive = {REACTIVE: Reading(2_000_750, Unit.VAR_HOUR)}
+    await push(hass, freezer, entry, after + timedelta(seconds=10), replace(sent, readings=sent.readings | reactive))
+    await async_wait_recording_done(hass)
+    assert used(await hours(hass, statistic))[ELEVEN + timedelta(hours=2)] == 0.25
+    offered = await hass.async_add_executor_job(list_statistic_ids, hass, {statistic})
+    assert [item["name"] for item in offered] == ["Cabin meter Reactive energy import, meter hours"]
     await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -23,6 +23,7 @@ from homeassistant.components.recorder.statistics import async_add_external_stat
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, UnitOfEnergy
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
@@ -248,9 +249,19 @@ class MeterHourStatistics:
             "estimated_hours": list(self.estimated_hours),
         }
 
+    def _name(self, statistic: RegisterStatistic) -> str:
+        """Name a statistic as Home Assistant names a sensor: its meter's device, then what it counts.
+
+        The Energy dashboard's pickers list statistics by name alone: two
+        meters' would read the same.
+        """
+        device = dr.async_get(self._hass).async_get_device({(DOMAIN, self._meter)})
+        meter = None if device is None else device.name_by_user or device.name
+        return f"{meter} {self._names[statistic.code]}" if meter else self._names[statistic.code]
+
     def _write(self, statistic: RegisterStatistic, hours: list[MeterHour]) -> None:
         metadata: StatisticMetaData = sum_statistic_metadata(
-            statistic_id(self._meter, statistic), self._names[statistic.code], statistic.unit, statistic.unit_class
+            statistic_id(self._meter, statistic), self._name(statistic), statistic.unit, statistic.unit_class
         )
         rows = [StatisticData(start=hour.start, state=hour.register / 1000, sum=hour.sum / 1000) for hour in hours]
         for hour in hours:
