@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from datetime import UTC, timedelta
 from typing import TYPE_CHECKING
@@ -736,6 +737,31 @@ async def test_a_silent_meter_that_sends_with_other_keys_is_told_apart_from_a_si
     # The meter speaks at last, with keys other than these: the cause changes from the line to the keys.
     tcp_meter.start_pushing([ciphered_kamstrup(default_state())], interval=0.05)
     await wait_for(lambda: value(hass, "connection") == "wrong_keys")
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_meter_whose_frames_repeat_counters_already_taken_is_told_apart_from_a_silent_one(
+    hass: HomeAssistant, tcp_meter: TcpMeter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A meter's counter begun anew under the same keys (or a bridge sending its last frames again): it sends.
+
+    Its frames are refused until enough count up, and the sensor says why, not that nothing comes.
+    """
+    entry = bridge_entry(
+        tcp_meter.port,
+        unique_id="74389702",
+        **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()},
+    )
+    await set_up(hass, entry)
+    tcp_meter.send(danish_push(1100, 1000))
+    await wait_for(lambda: value(hass, "connection") == "receiving")
+    counters = itertools.count(1)
+    tcp_meter.start_pushing([lambda: danish_push(1200, next(counters))], interval=0.05)
+    await wait_for(lambda: value(hass, "connection") == "replayed")
+    assert caplog.text.count("Meter 74389702: its frames repeat invocation counters already taken") == 1
+    # Twenty in a row that count up: the counter began anew, and is taken.
+    await wait_for(lambda: value(hass, "connection") == "receiving")
+    assert value(hass, POWER) == "1200"
     await hass.config_entries.async_unload(entry.entry_id)
 
 

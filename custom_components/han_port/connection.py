@@ -153,10 +153,10 @@ class _DecoderProtocol(asyncio.Protocol):
             self.closed.set_result(None)
 
 
-# The drops the coordinator acts on: keys that do not open the frames, a list still being learned, and
-# values no household has (which tell why a meter that sends shows nothing).
+# The drops the coordinator acts on: keys that do not open the frames, a list still being learned, values
+# no household has, and frames sent again (which tell why a meter that sends shows nothing).
 _REPORTED_DROPS = frozenset(
-    {DropReason.KEY_MISSING, DropReason.KEY_REJECTED, DropReason.LEARNING, DropReason.IMPLAUSIBLE}
+    {DropReason.KEY_MISSING, DropReason.KEY_REJECTED, DropReason.LEARNING, DropReason.IMPLAUSIBLE, DropReason.REPLAYED}
 )
 
 
@@ -170,6 +170,8 @@ class Loss(StrEnum):
     """Its telegrams come and pass their checksums, but the keys do not open them (the coordinator tells)."""
     IMPLAUSIBLE = "implausible"
     """Its telegrams come and pass their checksums, but carry values no household has (the coordinator tells)."""
+    REPLAYED = "replayed"
+    """Its frames open and are authentic, but repeat counters already taken: sent again (the coordinator tells)."""
     READ_ELSEWHERE = "read_elsewhere"
     """Its port carries a meter another entry reads (the coordinator tells)."""
     OTHER_METER = "other_meter"

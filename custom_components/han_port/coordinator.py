@@ -53,6 +53,7 @@ _COMES_BACK = {
     Loss.SILENT: "it is read again as soon as it sends",
     Loss.WRONG_KEYS: "Home Assistant asks for the meter's keys",
     Loss.IMPLAUSIBLE: "it is read again as soon as its values are possible",
+    Loss.REPLAYED: "it is read again as soon as a frame counts past the last counter taken",
     Loss.READ_ELSEWHERE: "a repair issue asks which entry reads which meter",
     Loss.OTHER_METER: "it is read again as soon as it sends, or the other meter takes over if it keeps on",
 }

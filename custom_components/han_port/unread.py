@@ -1,4 +1,6 @@
-"""Telegrams that come and pass their checksums, yet show nothing: failing keys, impossible values, another meter's.
+"""Telegrams that come and pass their checksums, yet show nothing: failing keys, impossible values, repeats.
+
+Repeats are frames sent again; another meter's telegrams are counted here too.
 
 Pure logic, no Home Assistant. A meter that sends such telegrams counts as
 silent to its reader; what they say tells the user why, and what to do.
@@ -9,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .connection import Loss
-from .decoder import DropReason
+from .decoder import COUNTER_RESTART_FRAMES, DropReason
 
 if TYPE_CHECKING:
     from .decoder import DroppedFrame
@@ -25,10 +27,17 @@ IMPLAUSIBLE_BEFORE_TOLD = 3
 # on its port instead (one stray frame says nothing).
 OTHER_METER_BEFORE_TOLD = 3
 OTHER_METER = "the last telegrams on its port were another meter's, not its own"
+# Authentic frames in a row whose invocation counters were taken before, before a silent meter is said to send
+# them: a bridge that sends its last frames again, or a meter whose counter began anew under the same keys.
+REPLAYED_BEFORE_TOLD = 3
+REPLAYED = (
+    "its frames repeat invocation counters already taken: sent again, or its counter began anew under the same"
+    f" keys, which is taken once {COUNTER_RESTART_FRAMES} frames in a row count up"
+)
 
 
 class UnreadTelegrams:
-    """Counts the telegrams in a row that the keys do not open, those with impossible values, and other meters'."""
+    """Counts the telegrams in a row that show nothing, by why: failing keys, impossible values, repeats, another's."""
 
     def __init__(self) -> None:
         """Start with nothing unread."""
@@ -36,10 +45,11 @@ class UnreadTelegrams:
         self._implausible = 0
         self._impossible = ""  # why the last one with an impossible value was dropped
         self._other_meter = 0
+        self._replayed = 0
 
     def read(self) -> None:
         """End the rows: a telegram of the meter was shown."""
-        self._key_problems = self._implausible = self._other_meter = 0
+        self._key_problems = self._implausible = self._other_meter = self._replayed = 0
 
     @property
     def other_meter_telegrams(self) -> int:
@@ -51,11 +61,14 @@ class UnreadTelegrams:
         self._other_meter += 1
 
     def dropped(self, drop: DroppedFrame) -> tuple[str, Loss] | None:
-        """Count a drop for the keys or an impossible value; say what its row tells once it is long enough."""
+        """Count a drop for the keys, an impossible value or a repeat; say what its row tells once it is long enough."""
         if drop.reason is DropReason.IMPLAUSIBLE:
             self._implausible += 1
             self._impossible = drop.detail
             return self._impossible_values() if self._implausible == IMPLAUSIBLE_BEFORE_TOLD else None
+        if drop.reason is DropReason.REPLAYED:
+            self._replayed += 1
+            return (REPLAYED, Loss.REPLAYED) if self._replayed == REPLAYED_BEFORE_TOLD else None
         self._key_problems += 1
         return (KEYS_FAIL, Loss.WRONG_KEYS) if self._key_problems == KEY_PROBLEMS_BEFORE_REAUTH else None
 
@@ -66,6 +79,8 @@ class UnreadTelegrams:
             return KEYS_FAIL, Loss.WRONG_KEYS
         if self._implausible >= IMPLAUSIBLE_BEFORE_TOLD:
             return self._impossible_values()
+        if self._replayed >= REPLAYED_BEFORE_TOLD:
+            return REPLAYED, Loss.REPLAYED
         if self._other_meter >= OTHER_METER_BEFORE_TOLD:
             return OTHER_METER, Loss.OTHER_METER
         return None

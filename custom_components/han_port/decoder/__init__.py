@@ -5,7 +5,7 @@ and tested without Home Assistant. The names below are its public API; the
 modules behind them are its insides, free to change.
 """
 
-from .ciphering import P1_AUTHENTICATION_KEY, Keys, is_bare_ciphered
+from .ciphering import COUNTER_RESTART_FRAMES, P1_AUTHENTICATION_KEY, Keys, is_bare_ciphered
 from .content import Event
 from .crc import crc16_arc, crc16_x25
 from .decoder import Decoder
@@ -43,6 +43,7 @@ __all__ = [
     "ACTIVE_POWER",
     "APPARENT_ENERGY",
     "APPARENT_POWER",
+    "COUNTER_RESTART_FRAMES",
     "CURRENT",
     "FREQUENCY",
     "INSTANTANEOUS",
