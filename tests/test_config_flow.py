@@ -460,6 +460,11 @@ async def test_ciphered_meter_asks_for_keys_and_keeps_what_was_typed(hass: HomeA
     # Both keys stay as typed: the typo is fixed, not everything retyped.
     assert suggested(result, CONF_ENCRYPTION_KEY) == typo
     assert suggested(result, CONF_AUTHENTICATION_KEY) == AUTH_KEY.hex()
+    # 32 characters, a g and an O (for a 0) among them: the form names them, not a count of 30 digits.
+    misread = "000102030405060708090a0b0c0d0eOg"
+    result = await flow.submit({CONF_ENCRYPTION_KEY: misread, CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    assert result["errors"] == {CONF_ENCRYPTION_KEY: "invalid_encryption_key_characters"}
+    assert result["description_placeholders"]["encryption_key_others"] == "O g"
 
     # The meter authenticates its frames: the authentication key is required.
     result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: ""})

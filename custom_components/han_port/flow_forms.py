@@ -22,7 +22,7 @@ from homeassistant.helpers.selector import (
 )
 
 from .const import CONF_AUTHENTICATION_KEY, CONF_ENCRYPTION_KEY
-from .decoder import hex_digit_count, parse_key
+from .decoder import hex_digit_count, non_hex_characters, parse_key
 
 BY_ID = "/dev/serial/by-id"
 DEFAULT_BRIDGE_PORT = 3001
@@ -116,7 +116,7 @@ def keys_fields(authenticates: bool) -> dict[vol.Marker, Any]:
 def parse_keys(
     user_input: dict[str, Any], authenticates: bool
 ) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """Read the typed keys; name each field that is not a key, and say how many digits it had.
+    """Read the typed keys; name each field that is not a key, and say what it holds besides digits, or how many.
 
     Return the keys in hex, the errors by field, and the placeholders that count the digits.
     """
@@ -130,6 +130,10 @@ def parse_keys(
         try:
             keys[field] = parse_key(text).hex()
         except ValueError:
-            errors[field] = f"invalid_{field}"
-            digits[f"{field}_digits"] = str(hex_digit_count(text))
+            if others := non_hex_characters(text):
+                errors[field] = f"invalid_{field}_characters"
+                digits[f"{field}_others"] = others
+            else:
+                errors[field] = f"invalid_{field}"
+                digits[f"{field}_digits"] = str(hex_digit_count(text))
     return keys, errors, digits

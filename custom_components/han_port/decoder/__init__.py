@@ -16,7 +16,7 @@ from .masking import capture_ciphering, carried, mask_serials, mask_texts, resea
 from .mbus import mbus_frames
 from .model import Ciphering, DecodeError, DroppedFrame, DropReason, FrameFormat, Reading, Telegram
 from .obis import ObisCode, Unit
-from .payload import hex_digit_count, parse_key, read_capture
+from .payload import hex_digit_count, non_hex_characters, parse_key, read_capture
 from .registers import (
     ACTIVE_ENERGY,
     ACTIVE_POWER,
@@ -83,6 +83,7 @@ __all__ = [
     "mask_serials",
     "mask_texts",
     "mbus_frames",
+    "non_hex_characters",
     "parse_key",
     "quantity_of",
     "read_capture",

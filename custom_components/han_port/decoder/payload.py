@@ -80,6 +80,9 @@ def describe(payload: bytes) -> str:
     return f"{len(payload)} bytes starting {head.hex(' ')}"
 
 
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def key_digits(text: str) -> str:
     """Strip a key as users paste it down to what should be its digits: no separators, no 0x.
 
@@ -97,7 +100,16 @@ def key_digits(text: str) -> str:
 
 def hex_digit_count(text: str) -> int:
     """Count the hex digits in a key as typed: what a form tells a user who typed one too few, or an O for a 0."""
-    return sum(character in "0123456789abcdefABCDEF" for character in key_digits(text))
+    return sum(character in _HEX_DIGITS for character in key_digits(text))
+
+
+def non_hex_characters(text: str) -> str:
+    """Name what a key as typed holds besides hex digits and separators, each once, in the order typed.
+
+    A 32-character key with a g or an O in it has 31 hex digits: a form
+    that said only that would send the user counting.
+    """
+    return " ".join(dict.fromkeys(character for character in key_digits(text) if character not in _HEX_DIGITS))
 
 
 def parse_key(text: str) -> bytes:
