@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from custom_components.han_port.decoder import P1_AUTHENTICATION_KEY, mbus_frames
@@ -93,7 +93,7 @@ class SimulatedMeter:
             msg = f"unknown vendor {self.vendor!r}; choose one of {', '.join(VENDORS)}"
             raise ValueError(msg)
         self._random = random.Random(self.seed)  # noqa: S311 - noise, not secrets
-        self.now = self.start
+        self._instant = _instant(self.start)
         self._counter = 0
         self._voltage = _NOMINAL_VOLTAGE + 1
 
@@ -127,22 +127,35 @@ class SimulatedMeter:
             deviation=self._deviation(),
         )
 
+    @property
+    def now(self) -> datetime:
+        """The home's wall clock now; the meter runs on the instant, which no change of time repeats or skips."""
+        return self._instant.astimezone(_HOME).replace(tzinfo=None)
+
+    @now.setter
+    def now(self, wall: datetime) -> None:
+        self._instant = _instant(wall)
+
     def _clock(self) -> datetime:
         """Return what the meter's clock reads now: the wall clock, or standard time where the vendor keeps it.
 
         A clock set to state its offset (--deviation) reads the wall clock, as that offset says.
         """
-        wall = self.now.replace(microsecond=0)
         if self.vendor not in _STANDARD_TIME_CLOCKS or self.deviation is not None:
-            return wall
-        return wall - (wall.replace(tzinfo=_HOME).dst() or timedelta(0))
+            return self.now.replace(microsecond=0)
+        winter = datetime(self._instant.year, 1, 1, tzinfo=_HOME).utcoffset() or timedelta(0)
+        return (self._instant + winter).replace(tzinfo=None, microsecond=0)
 
     def _deviation(self) -> int | None:
         """Return the offset the clock states (DLMS: UTC minus local, minutes): the one set, or EVN's own."""
         if self.deviation is not None or self.vendor not in _STATED_OFFSET_CLOCKS:
             return self.deviation
-        offset = self.now.replace(tzinfo=_HOME).utcoffset() or timedelta(0)
+        offset = self._instant.astimezone(_HOME).utcoffset() or timedelta(0)
         return -round(offset.total_seconds() / 60)
+
+    def _summer(self) -> bool:
+        """Whether the home keeps summer time now (a P1 telegram's clock says so with an S)."""
+        return bool(self._instant.astimezone(_HOME).dst())
 
     def _drifted_voltage(self) -> float:
         """Let phase 1's voltage drift as a grid's does: a little from one telegram to the next, within ±2 %."""
@@ -153,9 +166,10 @@ class SimulatedMeter:
     def advance(self, until: datetime) -> list[Push]:
         """Run the meter to the given moment; return what it pushed on the way."""
         pushes: list[Push] = []
-        while self.now + STEP <= until:
+        end = _instant(until)
+        while self._instant + STEP <= end:
             power = self.power_at(self.now)
-            self.now += STEP
+            self._instant += STEP
             self.energy_import += power * STEP.total_seconds() / 3600
             pushes += self._due(self._state(power))
         return pushes
@@ -212,7 +226,8 @@ class SimulatedMeter:
                 ciphered,
             )
         else:
-            return Push(self.now.replace(microsecond=0), _p1(state), "p1", state.power_import, state.energy_import)
+            p1 = _p1(state, summer=self._summer())
+            return Push(self.now.replace(microsecond=0), p1, "p1", state.power_import, state.energy_import)
         apdu = frames.data_notification(body, stamp, style, self.deviation)
         frame = frames.hdlc_frames(apdu)
         energy = state.energy_import if kind == HOURLY else None
@@ -238,7 +253,7 @@ class SimulatedMeter:
             frame, energy = frames.hdlc_frames(apdu), None
         else:
             # Encrypted P1 (DSMR 5 style): the telegram inside a bare ciphered APDU.
-            apdu = self._cipher(_p1(state, "Sag5SAG-METER"))
+            apdu = self._cipher(_p1(state, "Sag5SAG-METER", summer=self._summer()))
             frame = apdu
         return Push(self.now.replace(microsecond=0), frame, "push", state.power_import, energy, apdu)
 
@@ -257,13 +272,18 @@ class SimulatedMeter:
         )
 
 
+def _instant(wall: datetime) -> datetime:
+    """Return the instant a wall-clock time of the home stands for (the first, in the hour autumn repeats)."""
+    return wall.replace(tzinfo=_HOME).astimezone(UTC)
+
+
 def _in_10_wh(energy: int) -> int:
     """Round energy as a meter counting 0.01 kWh (Aidon, Kamstrup) says it, in Wh."""
     return frames.raw(energy, 1) * 10
 
 
-def _p1(state: MeterState, ident: str = "LGF5E360") -> bytes:
-    season = "W"  # the simulated meter keeps winter time
+def _p1(state: MeterState, ident: str = "LGF5E360", *, summer: bool = False) -> bytes:
+    season = "S" if summer else "W"
     stamp = state.moment.strftime("%y%m%d%H%M%S") + season
     lines = [
         f"0-0:1.0.0({stamp})",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import select
@@ -72,6 +73,36 @@ def test_a_summer_clock_reads_as_the_wall_clock_it_was_sent_at(vendor: str) -> N
             read.append((clock.astimezone(oslo).replace(tzinfo=None) if clock.tzinfo else clock, push.moment))
     assert read
     assert all(clock == moment for clock, moment in read), read[:3]
+
+
+@pytest.mark.parametrize(
+    ("start", "until", "hours"),
+    [
+        # From 01:00 to 04:00 on the wall: three hours in spring, as 02:00 is skipped, five in autumn.
+        (datetime(2026, 3, 29, 0, 59, 50), datetime(2026, 3, 29, 4, 0, 20), 3),
+        (datetime(2026, 10, 25, 0, 59, 50), datetime(2026, 10, 25, 4, 0, 20), 5),
+    ],
+    ids=["spring", "autumn"],
+)
+def test_a_standard_time_clock_stamps_each_hour_once_through_a_change_of_time(
+    start: datetime, until: datetime, hours: int
+) -> None:
+    """The wall clock skips an hour in spring and repeats one in autumn; a clock that keeps standard time does neither."""
+    meter, decoder, stamps = SimulatedMeter("kamstrup", start=start), Decoder(), []
+    for push in meter.advance(until):
+        if push.list_name == "hourly":
+            (telegram,) = decoder.feed(push.frame)
+            assert isinstance(telegram, Telegram)
+            stamps.append(telegram.timestamp)
+    assert len(stamps) == hours
+    assert {later - earlier for earlier, later in itertools.pairwise(stamps)} == {timedelta(hours=1)}, stamps
+
+
+def test_a_p1_meter_says_summer_time_in_summer() -> None:
+    summer = SimulatedMeter("p1", start=datetime(2026, 7, 1, 12, 0, 0)).advance(datetime(2026, 7, 1, 12, 0, 10))
+    winter = SimulatedMeter("p1", start=datetime(2026, 1, 15, 12, 0, 0)).advance(datetime(2026, 1, 15, 12, 0, 10))
+    assert b"0-0:1.0.0(260701120010S)" in summer[-1].frame
+    assert b"0-0:1.0.0(260115120010W)" in winter[-1].frame
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
