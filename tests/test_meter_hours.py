@@ -27,7 +27,8 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 
 from custom_components.han_port import entity as entity_module
 from custom_components.han_port import sensor as sensor_module
-from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO, DOMAIN
+from custom_components.han_port.compat import meter_device
+from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 from custom_components.han_port.diagnostics import async_get_config_entry_diagnostics
 
@@ -482,7 +483,7 @@ async def test_reactive_registers_get_meter_hours_in_kvarh(
     ]
     # A device the user renamed names its statistics from the next hour written.
     registry = dr.async_get(hass)
-    device = registry.async_get_device({(DOMAIN, METER_ID)})
+    device = meter_device(registry, entry)
     assert device is not None
     registry.async_update_device(device.id, name_by_user="Cabin meter")
     after = ELEVEN + timedelta(hours=3)

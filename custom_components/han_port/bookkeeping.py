@@ -149,7 +149,7 @@ class EnergyBookkeeping:
         self.tariff = _tariff(entry.options)
         self.store = EnergyStore(hass, entry.entry_id, self._stored)
         # Only totals the guard accepted reach the meter's hours.
-        self.meter_hours = MeterHourStatistics(hass, entry.unique_id or entry.entry_id, self.store.save_soon)
+        self.meter_hours = MeterHourStatistics(hass, entry, self.store.save_soon)
 
     async def async_load(self) -> None:
         """Take back the live totals, the month's hours and the replay counters kept over a restart."""

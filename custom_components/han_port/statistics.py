@@ -30,7 +30,7 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util import slugify
 from homeassistant.util.unit_conversion import EnergyConverter
 
-from .compat import REACTIVE_ENERGY_UNIT_CLASS, sum_statistic_metadata
+from .compat import REACTIVE_ENERGY_UNIT_CLASS, meter_device, sum_statistic_metadata
 from .const import DOMAIN, LOGGER
 from .hours import HOUR, Boundary, HourBook, MeterHour, meter_clock, placed, read_as_dict, read_from_dict
 from .registers import ACTIVE_ENERGY_EXPORT, ACTIVE_ENERGY_IMPORT, REGISTERS
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from homeassistant.components.recorder.models import StatisticMetaData
+    from homeassistant.config_entries import ConfigEntry
 
     from .decoder import Code
 
@@ -87,14 +88,15 @@ def statistic_id(meter: str, statistic: RegisterStatistic) -> str:
 class MeterHourStatistics:
     """Writes each hour a meter's registers close, for every register the meter sends."""
 
-    def __init__(self, hass: HomeAssistant, meter: str, scales_written: Callable[[], None]) -> None:
-        """Write statistics named after the meter (the entry's unique id).
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any], scales_written: Callable[[], None]) -> None:
+        """Write statistics of the entry's meter, their ids after its unique id, their names after its device.
 
         scales_written is called when an hour was first written through a new current-transformer ratio: what
         is kept of unwritten_scales changed, and must be kept at once.
         """
         self._hass = hass
-        self._meter = meter
+        self._entry = entry
+        self._meter = entry.unique_id or entry.entry_id
         self._scales_written = scales_written
         self._books: dict[Code, HourBook] = {}
         self._names: dict[Code, str] = {}
@@ -255,7 +257,7 @@ class MeterHourStatistics:
         The Energy dashboard's pickers list statistics by name alone: two
         meters' would read the same.
         """
-        device = dr.async_get(self._hass).async_get_device({(DOMAIN, self._meter)})
+        device = meter_device(dr.async_get(self._hass), self._entry)
         meter = None if device is None else device.name_by_user or device.name
         return f"{meter} {self._names[statistic.code]}" if meter else self._names[statistic.code]
 
