@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
     from pathlib import Path
 
-    from homeassistant.config_entries import ConfigFlowResult
+    from homeassistant.config_entries import ConfigEntry, ConfigFlowResult
     from homeassistant.core import HomeAssistant
 
     from simulator.frames import MeterState
@@ -275,6 +275,58 @@ async def test_a_meter_without_an_id_deleted_and_set_up_again_where_it_was_is_th
     assert identities[0] is not None
     assert identities[0] == identities[1]
     assert power_sensors[0] == power_sensors[1] != []
+
+
+def _swedish_aidon() -> bytes:
+    """The Swedish Aidon list, which names neither the meter nor its maker."""
+    return encoder.hdlc_frames(encoder.data_notification(encoder.aidon_swedish_list(default_state()), None))
+
+
+async def _set_up_and_delete(hass: HomeAssistant, device: str) -> ConfigEntry:
+    """Set a serial meter up through the flow, and delete its entry again; return the entry it had."""
+    result = await (await start(hass, "serial")).submit({CONF_DEVICE: device})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry: ConfigEntry = result["result"]
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+async def test_a_meter_without_an_id_keeps_its_identity_when_its_adapter_enumerates_anew(
+    hass: HomeAssistant, pty_meter: PtyMeter, tmp_path: Path
+) -> None:
+    """Known by its adapter's lasting link (a by-id one), not by the kernel name that link pointed to that day."""
+    link = tmp_path / "usb-Silicon_Labs_CP2102_HAN-if00-port0"
+    link.symlink_to(pty_meter.path)
+    pty_meter.start_pushing([_swedish_aidon()])
+    first = await _set_up_and_delete(hass, str(link))
+    pty_meter.stop_pushing()
+    old = pty_meter.path
+    pty_meter.unplug()
+    other = PtyMeter()  # another adapter enumerates first, and takes the old kernel name
+    try:
+        link.unlink()
+        link.symlink_to(pty_meter.plug_in())
+        assert pty_meter.path != old
+        pty_meter.start_pushing([_swedish_aidon()])
+        second = await _set_up_and_delete(hass, str(link))
+    finally:
+        other.close()
+    assert second.unique_id == first.unique_id
+
+
+async def test_a_meter_of_another_make_set_up_where_a_deleted_one_was_is_another_meter(
+    hass: HomeAssistant, pty_meter: PtyMeter
+) -> None:
+    """It must not take the old meter's meter hours, whose last register would make its first hour's use."""
+    pty_meter.start_pushing([_swedish_aidon()])
+    aidon = await _set_up_and_delete(hass, pty_meter.path)
+    pty_meter.stop_pushing()
+    p1 = SimulatedMeter("p1")
+    pty_meter.start_pushing([push.frame for push in p1.advance(p1.start + timedelta(seconds=10))])
+    landis = await _set_up_and_delete(hass, pty_meter.path)
+    assert (aidon.data[CONF_MANUFACTURER], landis.data[CONF_MANUFACTURER]) == (None, "Landis+Gyr")
+    assert landis.unique_id != aidon.unique_id
 
 
 # An IPv6 host may come in brackets, as in a URL; these stand for any host.

@@ -463,8 +463,8 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
 
     async def _async_id_made_up(self, connection: Mapping[str, Any]) -> str:
         """Return the identity of a meter that names none: where it is read's, unless a meter that moved has it."""
-        address = await self.hass.async_add_executor_job(entry_address, dict(connection))
-        made = address_id(address)
+        address = await self.hass.async_add_executor_job(_lasting_address, connection)
+        made = address_id(address, connection.get(CONF_MANUFACTURER))
         held = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, made)
         # Set up here, then moved elsewhere: this is another meter, which takes an identity of its own.
         return made if held is None or held.source == SOURCE_IGNORE else made_up_id()
@@ -486,6 +486,17 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
         kept = {key: value for key, value in entry.data.items() if key not in _CONNECTION_DATA}
         # Its stored keys still open it: only keys typed now replace them.
         return self.async_update_reload_and_abort(entry, data={**kept, **data}, reason="meter_moved")
+
+
+def _lasting_address(connection: Mapping[str, Any]) -> str:
+    """Name where a meter is read as it stays named: a serial adapter by its by-id link, not its kernel name (blocking).
+
+    The same adapter may be ttyUSB1 after a reboot, and another take its ttyUSB0.
+    """
+    device = connection.get(CONF_DEVICE)
+    if device is not None and "://" not in str(device):
+        return f"serial:{stable_path(str(device))}"
+    return entry_address(dict(connection))
 
 
 def _address_kind(data: Mapping[str, Any]) -> str | None:

@@ -160,14 +160,15 @@ def made_up_id() -> str:
     return uuid.uuid4().hex
 
 
-def address_id(address: str) -> str:
-    """Make up an identity for a meter that names none from where it is read (see entry_address).
+def address_id(address: str, manufacturer: str | None) -> str:
+    """Make up an identity for a meter that names none from where it is read, and its make where it names that.
 
     Deleted and set up again where it was, such a meter gets the same one
     back, and with it its sensors' entity ids, history and meter hours, as a
-    meter that names itself does. Like any, it is kept wherever the meter moves.
+    meter that names itself does; a meter of another make set up there is
+    another. Like any, it is kept wherever the meter moves.
     """
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"{DOMAIN}:{address}").hex
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"{DOMAIN}:{address}#{manufacturer or ''}").hex
 
 
 def meter_number(meter_id: str | None, unique_id: str | None) -> str:
