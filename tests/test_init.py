@@ -765,6 +765,30 @@ async def test_a_meter_whose_frames_repeat_counters_already_taken_is_told_apart_
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_a_bridge_that_hands_over_frames_already_taken_warns_of_nothing_while_the_meter_is_read(
+    hass: HomeAssistant, tcp_meter: TcpMeter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its kept pushes, handed over after a restart, are refused by the counters kept over it: the meter is read."""
+    entry = bridge_entry(
+        tcp_meter.port,
+        unique_id="74389702",
+        **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()},
+    )
+    await set_up(hass, entry)
+    tcp_meter.send(danish_push(1100, 1000))
+    await wait_for(lambda: value(hass, "connection") == "receiving")
+    for counter in (997, 998, 999):
+        tcp_meter.send(danish_push(1000, counter))
+        await asyncio.sleep(0.02)
+    tcp_meter.send(danish_push(1200, 1001))
+    await wait_for(lambda: value(hass, POWER) == "1200")
+    assert entry.runtime_data.reader.decoder.dropped[DropReason.REPLAYED] == 3
+    assert value(hass, "connection") == "receiving"
+    warned = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+    assert not [message for message in warned if "repeat invocation counters" in message]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_a_meter_whose_every_telegram_carries_an_impossible_value_is_told_apart_from_a_silent_one(
     hass: HomeAssistant, tcp_meter: TcpMeter, caplog: pytest.LogCaptureFixture
 ) -> None:

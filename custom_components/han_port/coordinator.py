@@ -224,6 +224,10 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if told is None:
             return
         cause, kind = told
+        if kind is Loss.REPLAYED and self.last_update_success:
+            # A bridge that hands over the frames it kept, the meter's own shown meanwhile: said once it is gone.
+            LOGGER.debug("Meter %s: %s", self.data.meter_id, cause)
+            return
         LOGGER.warning("Meter %s: %s", self.data.meter_id, cause)
         if kind is Loss.WRONG_KEYS:
             self.config_entry.async_start_reauth(self.hass)
