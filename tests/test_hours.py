@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from custom_components.han_port.hours import Boundary, HourBook, MeterHour, placed
+from custom_components.han_port.hours import DISPUTE_LIMIT, Boundary, ClockDispute, HourBook, MeterHour, placed
 
 OSLO = ZoneInfo("Europe/Oslo")
 NOON = datetime(2026, 1, 12, 11, 0, tzinfo=UTC)
@@ -74,3 +74,18 @@ def test_the_last_register_told_again_by_a_clock_that_did_not_tick_closes_nothin
     assert book.add(1_500, NOON + HOUR, NOON + HOUR)[0].used == 500
     assert book.add(1_500, NOON + 2 * HOUR + timedelta(seconds=4), NOON + HOUR) == []
     assert [hour.used for hour in book.add(2_100, NOON + 2 * HOUR, NOON + 2 * HOUR)] == [600]
+
+
+def test_a_dispute_holds_registers_only_between_clocks_that_agreed_and_only_so_long() -> None:
+    never = ClockDispute()
+    # A meter's clock that never agreed keeps another time: its registers are placed by their arrival.
+    assert never.admits(agrees=False, now=0.0)
+    dispute = ClockDispute()
+    assert dispute.admits(agrees=True, now=0.0)
+    assert not dispute.admits(agrees=False, now=10.0)
+    assert not dispute.admits(agrees=False, now=10.0 + DISPUTE_LIMIT.total_seconds())
+    assert dispute.admits(agrees=True, now=20.0 + DISPUTE_LIMIT.total_seconds())
+    # Off for longer than the limit by the monotonic clock: the meter's is the wrong one, and arrival places again.
+    assert not dispute.admits(agrees=False, now=100_000.0)
+    assert dispute.admits(agrees=False, now=100_001.0 + DISPUTE_LIMIT.total_seconds())
+    assert dispute.admits(agrees=False, now=200_000.0 + DISPUTE_LIMIT.total_seconds())

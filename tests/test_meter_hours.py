@@ -31,6 +31,7 @@ from custom_components.han_port.compat import meter_device
 from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 from custom_components.han_port.diagnostics import async_get_config_entry_diagnostics
+from custom_components.han_port.hours import HOUR
 
 from .meter import entity_id, meter_hours_read_back
 from .test_energy_guard import METER_ID, push, push_and_let_writes_happen, reader_connected, set_up, telegram
@@ -847,4 +848,35 @@ async def test_an_hourly_list_handed_over_again_just_after_the_next_hour_closes_
     await push(hass, freezer, entry, fifteen + timedelta(seconds=10), hourly_list(10_006_000, fifteen))
     assert used(await hours(hass)) == {THIRTEEN: 3.0, fourteen: 3.0}
     assert entry.runtime_data.energy.tariff.hours == {THIRTEEN.isoformat(): 3000, fourteen.isoformat(): 3000}
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_host_that_starts_at_its_last_shutdown_never_places_hours_in_its_past(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without a real-time clock the host starts at the time it stopped, and a time server steps it minutes later.
+
+    The meter's clock, which agreed with the host's before, is the right one meanwhile: its list of 15:00 came while
+    the host said 12:26. Placed there, it made 12-13 the use of three hours. It waits instead, and the hours of the
+    power cut are shared out by the registers around them.
+    """
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    # 1 kWh an hour, all day.
+    registers = {ELEVEN + timedelta(hours=hour): 44_700_000 + 1_000 * hour for hour in range(6)}
+    (eleven, first), (twelve, second), _, _, (fifteen, fourth), (sixteen, fifth) = registers.items()
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
+    # The power goes at 12:20 and comes back at 14:55; the host starts again at 12:21 by its own clock.
+    freezer.move_to(twelve + timedelta(minutes=20))
+    await restart(hass, entry)
+    await push(hass, freezer, entry, twelve + timedelta(minutes=26, seconds=10), hourly_list(fourth, fifteen))
+    assert "the meter's clock" in caplog.text
+    # Stepped to the time at 15:05 (14:05 UTC is 15:05 in Oslo: these hours are UTC).
+    await push(hass, freezer, entry, sixteen + timedelta(seconds=10), hourly_list(fifth, sixteen))
+    rows = await hours(hass)
+    assert used(rows) == {eleven: 1.0, twelve: 1.0, twelve + HOUR: 1.0, twelve + 2 * HOUR: 1.0, fifteen: 1.0}
+    # Those since the restart: no register closed them.
+    assert estimated(entry) == [(twelve + hour * HOUR).isoformat() for hour in range(4)]
     await hass.config_entries.async_unload(entry.entry_id)

@@ -30,6 +30,9 @@ LATE_DELIVERY = timedelta(hours=6)
 # say): an hour behind, it would look like a late delivery and move every hour
 # by one. It is taken only this close to the arrival.
 LOCAL_CLOCK_LATE = timedelta(minutes=10)
+# How long registers wait, by the monotonic clock, for a meter's clock and Home Assistant's that agreed to agree
+# again (see ClockDispute): a host stepped to the time at boot, or stepped back, is found out well within it.
+DISPUTE_LIMIT = timedelta(hours=6)
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -38,7 +41,12 @@ def hour_of(moment: datetime) -> datetime:
 
 
 def placed(arrival: datetime, clock: datetime | None, zone: tzinfo) -> datetime:
-    """When a register was read: by the meter's clock where it has a plausible one, else by its arrival.
+    """When a register was read: by the meter's clock where it has a plausible one, else by its arrival."""
+    return agreeing_clock(arrival, clock, zone) or arrival
+
+
+def agreeing_clock(arrival: datetime, clock: datetime | None, zone: tzinfo) -> datetime | None:
+    """Return the moment the meter's clock tells, in UTC, where it lies close enough around the arrival; else None.
 
     A clock without an offset is local time in zone; of the two readings a
     local time has when daylight saving ends, the one nearer the arrival is
@@ -47,11 +55,45 @@ def placed(arrival: datetime, clock: datetime | None, zone: tzinfo) -> datetime:
     """
     moment = meter_clock(arrival, clock, zone)
     if clock is None or moment is None:
-        return arrival
+        return None
     late = LOCAL_CLOCK_LATE if clock.tzinfo is None else LATE_DELIVERY
-    if arrival - late <= moment <= arrival + CLOCK_AHEAD:
-        return moment
-    return arrival
+    return moment if arrival - late <= moment <= arrival + CLOCK_AHEAD else None
+
+
+class ClockDispute:
+    """Whether a register may be placed now, while Home Assistant's clock and the meter's, which agreed, disagree.
+
+    Either may be the wrong one. A host without a real-time clock starts at
+    its last shutdown and is stepped to the time minutes later, and a time
+    server may step a running one: placed by that clock, registers land hours
+    from their hours, which are written for good. A register is held out of
+    the hours while the two disagree (the hours in between are then shared
+    out by the registers around them, and marked estimated), as long as the
+    monotonic clock, which no step moves, says DISPUTE_LIMIT has not passed: a
+    meter's clock that stays off that long is the wrong one, and the arrival
+    places registers again. A meter's clock that never agreed keeps another
+    time all along: the arrival places them from the start.
+    """
+
+    def __init__(self) -> None:
+        """Start with no agreement seen: the arrival places registers."""
+        self.agreed = False
+        self.since: float | None = None
+        """When, by the monotonic clock (seconds), the clocks that agreed began to disagree; None while they agree."""
+
+    def admits(self, *, agrees: bool, now: float) -> bool:
+        """Take whether a register's clock agrees with its arrival; return whether it may be placed."""
+        if agrees:
+            self.agreed, self.since = True, None
+            return True
+        if not self.agreed:
+            return True
+        if self.since is None:
+            self.since = now
+        if now - self.since <= DISPUTE_LIMIT.total_seconds():
+            return False
+        self.agreed, self.since = False, None
+        return True
 
 
 def told_again(register: float, clock: datetime | None, last: float, last_clock: datetime | None) -> bool:

@@ -12,6 +12,7 @@ last statistic is read back and the sum goes on from it.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +33,18 @@ from homeassistant.util.unit_conversion import EnergyConverter
 
 from .compat import REACTIVE_ENERGY_UNIT_CLASS, meter_device, sum_statistic_metadata
 from .const import DOMAIN, LOGGER
-from .hours import HOUR, Boundary, HourBook, MeterHour, meter_clock, placed, read_as_dict, read_from_dict
+from .hours import (
+    DISPUTE_LIMIT,
+    HOUR,
+    Boundary,
+    ClockDispute,
+    HourBook,
+    MeterHour,
+    agreeing_clock,
+    meter_clock,
+    read_as_dict,
+    read_from_dict,
+)
 from .registers import ACTIVE_ENERGY_EXPORT, ACTIVE_ENERGY_IMPORT, REGISTERS
 
 if TYPE_CHECKING:
@@ -106,6 +118,7 @@ class MeterHourStatistics:
         self._unwritten_scales: dict[Code, float] = {}
         # The last register each book took before a restart, until the books are read back to take it.
         self._last_reads: dict[Code, tuple[datetime, float, datetime | None]] = {}
+        self._dispute = ClockDispute()
         # Totals accepted before the last hours were read back, written once they are.
         self._waiting: deque[tuple[Code, float, datetime, datetime | None]] = deque(maxlen=MAX_WAITING)
         self.estimated_hours: deque[dict[str, str]] = deque(maxlen=ESTIMATED_HOURS_KEPT)
@@ -132,6 +145,9 @@ class MeterHourStatistics:
             book = HourBook(await self._async_last_boundary(statistic))
             if (last := self._last_reads.pop(statistic.code, None)) is not None:
                 book.resume(*last)
+                at, _, clock = last
+                # The meter's clock placed the last register before the restart: it agreed with the host's.
+                self._dispute.agreed |= clock == at
             self._books[statistic.code] = book
         self._loaded = True
         waiting, self._waiting = list(self._waiting), deque(maxlen=MAX_WAITING)
@@ -174,9 +190,32 @@ class MeterHourStatistics:
         if book is None:
             return
         zone = dt_util.get_default_time_zone()
-        hours = book.add(value, placed(arrival, clock, zone), meter_clock(arrival, clock, zone))
+        agreeing = agreeing_clock(arrival, clock, zone)
+        if clock is not None and not self._admitted(agrees=agreeing is not None, clock=clock, arrival=arrival):
+            return
+        hours = book.add(value, agreeing or arrival, meter_clock(arrival, clock, zone))
         if hours:
             self._write(_STATISTIC_OF[register], hours)
+
+    def _admitted(self, *, agrees: bool, clock: datetime, arrival: datetime) -> bool:
+        """Whether a register's clock lets it be placed (see ClockDispute); say when a dispute begins and ends."""
+        disputed = self._dispute.since is not None
+        admitted = self._dispute.admits(agrees=agrees, now=time.monotonic())
+        if not admitted and not disputed:
+            LOGGER.warning(
+                "Meter hours of %s wait: the meter's clock (%s) and Home Assistant's (%s) agreed, and now disagree;"
+                " they are written again once the two agree, or in %s by the meter's arrivals",
+                self._meter,
+                clock.isoformat(),
+                arrival.isoformat(),
+                DISPUTE_LIMIT,
+            )
+        elif disputed and self._dispute.since is None:
+            how = (
+                "the clocks agree again" if agrees else f"placed by arrival, the meter's clock off for {DISPUTE_LIMIT}"
+            )
+            LOGGER.info("Meter hours of %s written again: %s", self._meter, how)
+        return admitted
 
     @callback
     def rebase(self, register: Code, value: float) -> None:
