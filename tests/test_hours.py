@@ -5,11 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from custom_components.han_port.hours import DISPUTE_LIMIT, Boundary, ClockDispute, HourBook, MeterHour, placed
+from custom_components.han_port.hours import DISPUTE_LIMIT, Boundary, HourBook, MeterHour
 
 OSLO = ZoneInfo("Europe/Oslo")
 NOON = datetime(2026, 1, 12, 11, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+
+
+def placed(arrival: datetime, clock: datetime | None, zone: ZoneInfo) -> datetime | None:
+    """Where a book with nothing in it yet places a register."""
+    return HourBook().place(arrival, clock, zone)
 
 
 def test_a_clock_far_from_the_arrival_is_damage_and_the_arrival_tells_the_time() -> None:
@@ -76,16 +81,26 @@ def test_the_last_register_told_again_by_a_clock_that_did_not_tick_closes_nothin
     assert [hour.used for hour in book.add(2_100, NOON + 2 * HOUR, NOON + 2 * HOUR)] == [600]
 
 
-def test_a_dispute_holds_registers_only_between_clocks_that_agreed_and_only_so_long() -> None:
-    never = ClockDispute()
-    # A meter's clock that never agreed keeps another time: its registers are placed by their arrival.
-    assert never.admits(agrees=False, now=0.0)
-    dispute = ClockDispute()
-    assert dispute.admits(agrees=True, now=0.0)
-    assert not dispute.admits(agrees=False, now=10.0)
-    assert not dispute.admits(agrees=False, now=10.0 + DISPUTE_LIMIT.total_seconds())
-    assert dispute.admits(agrees=True, now=20.0 + DISPUTE_LIMIT.total_seconds())
-    # Off for longer than the limit by the monotonic clock: the meter's is the wrong one, and arrival places again.
-    assert not dispute.admits(agrees=False, now=100_000.0)
-    assert dispute.admits(agrees=False, now=100_001.0 + DISPUTE_LIMIT.total_seconds())
-    assert dispute.admits(agrees=False, now=200_000.0 + DISPUTE_LIMIT.total_seconds())
+def test_a_register_waits_while_the_clock_that_placed_the_last_one_stands_hours_from_the_hosts() -> None:
+    def wall(moment: datetime) -> datetime:
+        """A clock without an offset, as a Kaifa's: Oslo's wall time."""
+        return moment.astimezone(OSLO).replace(tzinfo=None)
+
+    book = HourBook(Boundary(NOON - HOUR, 1_000, 0))
+    book.add(2_000, NOON, NOON)  # placed by the meter's clock
+    # The host started again at the time it stopped, 12:30, while the meter's clock says 15:00.
+    assert book.place(NOON + timedelta(minutes=30), wall(NOON + 3 * HOUR), OSLO) is None
+    # Its clock an hour ahead: the meter's hour behind it is as far.
+    assert book.place(NOON + 2 * HOUR, wall(NOON + HOUR), OSLO) is None
+    # A clock a little past agreement drifted, and was not stepped: its arrival places it.
+    drifted = NOON + timedelta(minutes=30)
+    assert book.place(drifted, wall(drifted + timedelta(minutes=3)), OSLO) == drifted
+    # A list handed over again, its clock no later than the last's: no step either.
+    again = NOON + HOUR + timedelta(seconds=4)
+    assert book.place(again, wall(NOON), OSLO) == again
+    # Off for longer than DISPUTE_LIMIT by the meter's own clock: that clock is the wrong one.
+    assert book.place(drifted, wall(NOON + DISPUTE_LIMIT + HOUR), OSLO) == drifted
+    # A last register its arrival placed: no agreement to have lost.
+    by_arrival = HourBook(Boundary(NOON - HOUR, 1_000, 0))
+    by_arrival.add(2_000, NOON + timedelta(seconds=10))
+    assert by_arrival.place(drifted, wall(NOON + 3 * HOUR), OSLO) == drifted

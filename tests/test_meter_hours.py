@@ -8,6 +8,7 @@ HAN Port writes, and they are read back as the Energy dashboard reads them.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -879,4 +880,108 @@ async def test_a_host_that_starts_at_its_last_shutdown_never_places_hours_in_its
     assert used(rows) == {eleven: 1.0, twelve: 1.0, twelve + HOUR: 1.0, twelve + 2 * HOUR: 1.0, fifteen: 1.0}
     # Those since the restart: no register closed them.
     assert estimated(entry) == [(twelve + hour * HOUR).isoformat() for hour in range(4)]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+def _clock_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The warnings that meter hours wait for the clocks."""
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno >= logging.WARNING and "Meter hours of" in record.getMessage()
+    ]
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_the_capacity_tariff_takes_no_register_the_meter_hours_hold(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """The host stopped at 12:59:30 and starts there again at 14:59: the 15:00 list comes at host 13:00:10."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    registers = {ELEVEN + timedelta(hours=hour): 44_700_000 + 1_000 * hour for hour in range(6)}
+    (eleven, first), (twelve, second), _, _, (fifteen, fourth), (sixteen, fifth) = registers.items()
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
+    freezer.move_to(twelve + timedelta(minutes=59, seconds=30))
+    await restart(hass, entry)
+    await push(hass, freezer, entry, twelve + HOUR + timedelta(seconds=10), hourly_list(fourth, fifteen))
+    await push(hass, freezer, entry, sixteen + timedelta(seconds=10), hourly_list(fifth, sixteen))
+    assert used(await hours(hass))[twelve] == 1.0
+    # Placed at 13:00 by the host's clock, it would have made 12-13 a peak of three hours' use.
+    assert entry.runtime_data.energy.tariff.hours.get(twelve.isoformat(), 1000) == 1000
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_clock_at_the_edge_of_agreement_is_placed_by_arrival_without_a_word(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A P1 meter's clock 1:59 and 2:01 ahead in turn: it drifted there, and nothing was stepped."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    register = 44_700_000
+    for tick in range(60):
+        arrival = ELEVEN + timedelta(seconds=10 * tick + 5)
+        register += 5
+        ahead = timedelta(seconds=119 if tick % 2 == 0 else 121)
+        await push(hass, freezer, entry, arrival, hourly_list(register, arrival + ahead))
+    assert _clock_warnings(caplog) == []
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_host_clock_that_drifts_past_agreement_keeps_its_hours_measured(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """Hours of 1 and 3 kWh in turn, the meter's clock 2:05 ahead from the second: placed by arrival, as before."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    register = 44_700_000.0
+    for step in range(12 * 9):
+        arrival = ELEVEN + timedelta(minutes=5 * step, seconds=5)
+        hour = step // 12
+        register += (1000 if hour % 2 == 0 else 3000) / 12
+        ahead = timedelta(0) if hour == 0 else timedelta(minutes=2, seconds=5)
+        await push(hass, freezer, entry, arrival, hourly_list(register, arrival + ahead))
+    measured = {(ELEVEN + hour * HOUR).isoformat() for hour in range(1, 7)}
+    assert measured.isdisjoint(estimated(entry))
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_restart_while_registers_wait_does_not_make_them_wait_longer(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """The meter's clock jumps an hour ahead at 13:00 and stays there; Home Assistant restarts at 17:30.
+
+    Six hours by the meter's own clock after its last agreeing register, arrivals place the registers again.
+    """
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    for hour in range(10):
+        arrival = ELEVEN + hour * HOUR + timedelta(seconds=10)
+        if hour == 7:
+            freezer.move_to(arrival - timedelta(minutes=30))
+            await restart(hass, entry)
+        clock = arrival - timedelta(seconds=10) + (HOUR if hour >= 3 else timedelta(0))
+        await push(hass, freezer, entry, arrival, hourly_list(44_700_000 + 1000 * hour, clock))
+    assert ELEVEN + 8 * HOUR in used(await hours(hass))
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_list_handed_over_again_waits_for_nothing(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    twelve = ELEVEN + HOUR
+    await push(hass, freezer, entry, ELEVEN + timedelta(seconds=10), hourly_list(10_000_000, ELEVEN))
+    freezer.move_to(twelve + timedelta(seconds=3))
+    await restart(hass, entry)
+    await push(hass, freezer, entry, twelve + timedelta(seconds=4), hourly_list(10_000_000, ELEVEN))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(10_003_000, twelve))
+    assert used(await hours(hass))[ELEVEN] == 3.0
+    assert _clock_warnings(caplog) == []
     await hass.config_entries.async_unload(entry.entry_id)

@@ -51,7 +51,7 @@ from .decoder import (
 from .energy import NEW_CYCLE_BELOW, ROUNDING_FALL, UNPROVEN_POWER, LiveEnergy, PowerEnvelope, TotalGuard, Verdict
 from .energy_store import EnergyStore
 from .held_totals import EnergyEvents, HeldTotals
-from .hours import meter_clock, placed, standard_time_in_utc, wall_clock
+from .hours import meter_clock, standard_time_in_utc, wall_clock
 from .registers import (
     ACTIVE_ENERGY_EXPORT,
     ACTIVE_ENERGY_IMPORT,
@@ -316,7 +316,9 @@ class EnergyBookkeeping:
         elif register == ACTIVE_ENERGY_IMPORT.code:
             self.live_import.add_register(value)
             zone = dt_util.get_default_time_zone()
-            if self.tariff.add_register(value, placed(now, clock, zone), meter_clock(now, clock, zone)):
+            at = self.tariff.book.place(now, clock, zone)
+            # A register that waits for the clocks to agree is none of the hour the host's clock would put it in.
+            if at is not None and self.tariff.add_register(value, at, meter_clock(now, clock, zone)):
                 # The hour it closed is kept in the store alone (the meter hours are read back from the recorder).
                 self.store.save_soon()
         elif register == ACTIVE_ENERGY_EXPORT.code:

@@ -30,19 +30,16 @@ LATE_DELIVERY = timedelta(hours=6)
 # say): an hour behind, it would look like a late delivery and move every hour
 # by one. It is taken only this close to the arrival.
 LOCAL_CLOCK_LATE = timedelta(minutes=10)
-# How long registers wait, by the monotonic clock, for a meter's clock and Home Assistant's that agreed to agree
-# again (see ClockDispute): a host stepped to the time at boot, or stepped back, is found out well within it.
+# A meter's clock that placed the last register, and now lies this much further from the arrival than it is
+# taken at, was not drifting: one of the two clocks was stepped (see HourBook.place), for as long as the meter's
+# clock says DISPUTE_LIMIT has not passed since.
+CLOCK_STEP = timedelta(minutes=5)
 DISPUTE_LIMIT = timedelta(hours=6)
 
 
 def hour_of(moment: datetime) -> datetime:
     """Return the start of the hour a moment falls in, in UTC (Nordic offsets are whole hours)."""
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def placed(arrival: datetime, clock: datetime | None, zone: tzinfo) -> datetime:
-    """When a register was read: by the meter's clock where it has a plausible one, else by its arrival."""
-    return agreeing_clock(arrival, clock, zone) or arrival
 
 
 def agreeing_clock(arrival: datetime, clock: datetime | None, zone: tzinfo) -> datetime | None:
@@ -58,42 +55,6 @@ def agreeing_clock(arrival: datetime, clock: datetime | None, zone: tzinfo) -> d
         return None
     late = LOCAL_CLOCK_LATE if clock.tzinfo is None else LATE_DELIVERY
     return moment if arrival - late <= moment <= arrival + CLOCK_AHEAD else None
-
-
-class ClockDispute:
-    """Whether a register may be placed now, while Home Assistant's clock and the meter's, which agreed, disagree.
-
-    Either may be the wrong one. A host without a real-time clock starts at
-    its last shutdown and is stepped to the time minutes later, and a time
-    server may step a running one: placed by that clock, registers land hours
-    from their hours, which are written for good. A register is held out of
-    the hours while the two disagree (the hours in between are then shared
-    out by the registers around them, and marked estimated), as long as the
-    monotonic clock, which no step moves, says DISPUTE_LIMIT has not passed: a
-    meter's clock that stays off that long is the wrong one, and the arrival
-    places registers again. A meter's clock that never agreed keeps another
-    time all along: the arrival places them from the start.
-    """
-
-    def __init__(self) -> None:
-        """Start with no agreement seen: the arrival places registers."""
-        self.agreed = False
-        self.since: float | None = None
-        """When, by the monotonic clock (seconds), the clocks that agreed began to disagree; None while they agree."""
-
-    def admits(self, *, agrees: bool, now: float) -> bool:
-        """Take whether a register's clock agrees with its arrival; return whether it may be placed."""
-        if agrees:
-            self.agreed, self.since = True, None
-            return True
-        if not self.agreed:
-            return True
-        if self.since is None:
-            self.since = now
-        if now - self.since <= DISPUTE_LIMIT.total_seconds():
-            return False
-        self.agreed, self.since = False, None
-        return True
 
 
 def told_again(register: float, clock: datetime | None, last: float, last_clock: datetime | None) -> bool:
@@ -213,6 +174,30 @@ class HourBook:
             hours += self._close(boundary, register, estimated=False)
         self._last = push
         return hours
+
+    def place(self, arrival: datetime, clock: datetime | None, zone: tzinfo) -> datetime | None:
+        """Return when a register was read (see placed); None while it waits for the clocks to agree again.
+
+        Where the meter's clock placed the last register, and now lies hours
+        from the arrival, one of the two clocks was stepped, and either may be
+        the wrong one: a host without a real-time clock starts at the time it
+        stopped and is set right minutes later, and a time server may step a
+        running one. Placed by the host's clock, an hour would get the use of
+        three, for good. The register waits instead (the hours in between are
+        shared out once they agree), while the meter's clock says DISPUTE_LIMIT
+        has not passed since the last: a meter's clock off for longer is the
+        wrong one, and the arrival places again. A clock that drifts out of
+        agreement is no step, nor is a list handed over again.
+        """
+        agreeing = agreeing_clock(arrival, clock, zone)
+        if agreeing is not None:
+            return agreeing
+        last, moment = self._last, meter_clock(arrival, clock, zone)
+        if last is None or last.clock != last.at or moment is None or clock is None:
+            return arrival
+        late = LOCAL_CLOCK_LATE if clock.tzinfo is None else LATE_DELIVERY
+        stepped = moment > arrival + CLOCK_AHEAD + CLOCK_STEP or moment < arrival - late - CLOCK_STEP
+        return None if stepped and last.at < moment <= last.at + DISPUTE_LIMIT else arrival
 
     @staticmethod
     def _told_again(previous: _Push, register: float, clock: datetime | None) -> bool:

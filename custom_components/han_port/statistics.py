@@ -12,7 +12,6 @@ last statistic is read back and the sum goes on from it.
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,10 +36,8 @@ from .hours import (
     DISPUTE_LIMIT,
     HOUR,
     Boundary,
-    ClockDispute,
     HourBook,
     MeterHour,
-    agreeing_clock,
     meter_clock,
     read_as_dict,
     read_from_dict,
@@ -118,7 +115,8 @@ class MeterHourStatistics:
         self._unwritten_scales: dict[Code, float] = {}
         # The last register each book took before a restart, until the books are read back to take it.
         self._last_reads: dict[Code, tuple[datetime, float, datetime | None]] = {}
-        self._dispute = ClockDispute()
+        self._waiting_for_clocks: set[Code] = set()
+        """Registers that wait for the meter's clock and Home Assistant's to agree again, once warned of."""
         # Totals accepted before the last hours were read back, written once they are.
         self._waiting: deque[tuple[Code, float, datetime, datetime | None]] = deque(maxlen=MAX_WAITING)
         self.estimated_hours: deque[dict[str, str]] = deque(maxlen=ESTIMATED_HOURS_KEPT)
@@ -145,9 +143,6 @@ class MeterHourStatistics:
             book = HourBook(await self._async_last_boundary(statistic))
             if (last := self._last_reads.pop(statistic.code, None)) is not None:
                 book.resume(*last)
-                at, _, clock = last
-                # The meter's clock placed the last register before the restart: it agreed with the host's.
-                self._dispute.agreed |= clock == at
             self._books[statistic.code] = book
         self._loaded = True
         waiting, self._waiting = list(self._waiting), deque(maxlen=MAX_WAITING)
@@ -190,32 +185,29 @@ class MeterHourStatistics:
         if book is None:
             return
         zone = dt_util.get_default_time_zone()
-        agreeing = agreeing_clock(arrival, clock, zone)
-        if clock is not None and not self._admitted(agrees=agreeing is not None, clock=clock, arrival=arrival):
+        at = book.place(arrival, clock, zone)
+        self._say_whether_waiting(register, at is None, clock, arrival)
+        if at is None:
             return
-        hours = book.add(value, agreeing or arrival, meter_clock(arrival, clock, zone))
+        hours = book.add(value, at, meter_clock(arrival, clock, zone))
         if hours:
             self._write(_STATISTIC_OF[register], hours)
 
-    def _admitted(self, *, agrees: bool, clock: datetime, arrival: datetime) -> bool:
-        """Whether a register's clock lets it be placed (see ClockDispute); say when a dispute begins and ends."""
-        disputed = self._dispute.since is not None
-        admitted = self._dispute.admits(agrees=agrees, now=time.monotonic())
-        if not admitted and not disputed:
+    def _say_whether_waiting(self, register: Code, waits: bool, clock: datetime | None, arrival: datetime) -> None:
+        """Warn when a register begins to wait for the clocks to agree (see HourBook.place); say when it is done."""
+        if waits and register not in self._waiting_for_clocks:
+            self._waiting_for_clocks.add(register)
             LOGGER.warning(
-                "Meter hours of %s wait: the meter's clock (%s) and Home Assistant's (%s) agreed, and now disagree;"
-                " they are written again once the two agree, or in %s by the meter's arrivals",
+                "Meter hours of %s wait: the meter's clock (%s) and Home Assistant's (%s) agreed, and one of them"
+                " was stepped; they are written again once the two agree, or after %s by the meter's clock",
                 self._meter,
-                clock.isoformat(),
-                arrival.isoformat(),
+                _wall(clock),
+                _wall(arrival),
                 DISPUTE_LIMIT,
             )
-        elif disputed and self._dispute.since is None:
-            how = (
-                "the clocks agree again" if agrees else f"placed by arrival, the meter's clock off for {DISPUTE_LIMIT}"
-            )
-            LOGGER.info("Meter hours of %s written again: %s", self._meter, how)
-        return admitted
+        elif not waits and register in self._waiting_for_clocks:
+            self._waiting_for_clocks.discard(register)
+            LOGGER.info("Meter hours of %s are written again", self._meter)
 
     @callback
     def rebase(self, register: Code, value: float) -> None:
@@ -313,6 +305,13 @@ class MeterHourStatistics:
         if self._unwritten_scales.pop(statistic.code, None) is not None:
             # A power cut before the next save would rescale the hour just written through the new ratio again.
             self._scales_written()
+
+
+def _wall(moment: datetime | None) -> str:
+    """Write a moment as Home Assistant's zone reads it on the wall, as a clock without an offset is sent."""
+    if moment is None:
+        return "none"
+    return (dt_util.as_local(moment) if moment.tzinfo else moment).replace(tzinfo=None).isoformat()
 
 
 def _boundary(anchor: Boundary) -> dict[str, Any]:
