@@ -98,8 +98,11 @@ def test_a_register_waits_while_the_clock_that_placed_the_last_one_stands_hours_
     # A list handed over again, its clock no later than the last's: no step either.
     again = NOON + HOUR + timedelta(seconds=4)
     assert book.place(again, wall(NOON), OSLO) == again
-    # Off for longer than DISPUTE_LIMIT by the meter's own clock: that clock is the wrong one.
-    assert book.place(drifted, wall(NOON + DISPUTE_LIMIT + HOUR), OSLO) == drifted
+    # A host that stands at its shutdown waits however far the meter's clock has gone on.
+    assert book.place(drifted, wall(NOON + DISPUTE_LIMIT + HOUR), OSLO) is None
+    # Both clocks past DISPUTE_LIMIT since the last register: the meter's clock is the wrong one.
+    late = NOON + DISPUTE_LIMIT + timedelta(minutes=30)
+    assert book.place(late, wall(late + HOUR), OSLO) == late
     # A last register its arrival placed: no agreement to have lost.
     by_arrival = HourBook(Boundary(NOON - HOUR, 1_000, 0))
     by_arrival.add(2_000, NOON + timedelta(seconds=10))

@@ -985,3 +985,90 @@ async def test_a_list_handed_over_again_waits_for_nothing(
     assert used(await hours(hass))[ELEVEN] == 3.0
     assert _clock_warnings(caplog) == []
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_host_down_longer_than_the_limit_that_starts_at_its_last_shutdown_makes_no_peak(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """As the capacity-tariff test, but the host was off nine hours, not two: it starts at 12:59:30 again.
+
+    The 21:00 list comes at host 13:00:10; the host is set right minutes later.
+    """
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    registers = {ELEVEN + timedelta(hours=hour): 44_700_000 + 1_000 * hour for hour in range(12)}
+    eleven, twelve = ELEVEN, ELEVEN + HOUR
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(registers[eleven], eleven))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(registers[twelve], twelve))
+    freezer.move_to(twelve + timedelta(minutes=59, seconds=30))
+    await restart(hass, entry)
+    late, later = ELEVEN + 10 * HOUR, ELEVEN + 11 * HOUR
+    await push(hass, freezer, entry, twelve + HOUR + timedelta(seconds=10), hourly_list(registers[late], late))
+    await push(hass, freezer, entry, later + timedelta(seconds=10), hourly_list(registers[later], later))
+    # Placed at 13:00 by the host's clock, 12-13 gets the use of nine hours, measured, and a capacity peak.
+    assert used(await hours(hass))[twelve] == 1.0
+    assert entry.runtime_data.energy.tariff.hours.get(twelve.isoformat(), 1000) == 1000
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_meter_swapped_for_one_whose_clock_is_an_hour_ahead_keeps_its_hours_measured(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A meter sending its register every minute is swapped at 11:30 (same id): the new one's clock an hour ahead.
+
+    A new sequence has no agreement of clocks to lose: the arrival places its registers.
+    """
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    for minute in range(7 * 60 + 1):
+        arrival = ELEVEN + timedelta(minutes=minute, seconds=5)
+        old = minute < 30
+        total = 80_000_000 + 60 * minute if old else 60 * (minute - 29)
+        clock = arrival - timedelta(seconds=5) + (timedelta(0) if old else HOUR)
+        await push(hass, freezer, entry, arrival, hourly_list(total, clock))
+    assert "register_followed" in [event["event"] for event in entry.runtime_data.energy.events]
+    measured = {(ELEVEN + hour * HOUR).isoformat() for hour in range(1, 6)}
+    assert measured.isdisjoint(estimated(entry)), estimated(entry)
+    assert _clock_warnings(caplog) == []
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_telegram_with_import_and_export_warns_once(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    twelve = ELEVEN + HOUR
+    await push(hass, freezer, entry, ELEVEN + timedelta(seconds=10), hourly_list(1_000_000, ELEVEN, 5_000))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(1_001_000, twelve, 5_000))
+    # The host starts again at 12:20 by its clock while the meter's says 15:00.
+    freezer.move_to(twelve + timedelta(minutes=20))
+    await restart(hass, entry)
+    fifteen = ELEVEN + 4 * HOUR
+    await push(hass, freezer, entry, twelve + timedelta(minutes=21), hourly_list(1_004_000, fifteen, 5_000))
+    assert len(_clock_warnings(caplog)) == 1, _clock_warnings(caplog)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_lists_a_bridge_kept_without_an_offset_warn_of_no_step(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    freezer.move_to(ELEVEN - timedelta(hours=1, minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    ten = ELEVEN - timedelta(hours=1)
+    await push(hass, freezer, entry, ten + timedelta(seconds=10), hourly_list(44_707_000, ten))
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    freezer.move_to(ELEVEN + timedelta(hours=2, minutes=5))
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await meter_hours_read_back(hass, entry)
+    await reader_connected(entry)
+    for boundary, register in REGISTERS.items():
+        await push(hass, freezer, entry, ELEVEN + timedelta(hours=2, minutes=5), hourly_list(register, boundary))
+    # Nothing was stepped: a bridge handed over what it kept.
+    assert _clock_warnings(caplog) == []
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -186,7 +186,9 @@ class HourBook:
         three, for good. The register waits instead (the hours in between are
         shared out once they agree), while the meter's clock says DISPUTE_LIMIT
         has not passed since the last: a meter's clock off for longer is the
-        wrong one, and the arrival places again. A clock that drifts out of
+        wrong one, and the arrival places again (by whichever of the two clocks
+        stands nearer the last register, so that a host that starts at its
+        shutdown waits however long it was off). A clock that drifts out of
         agreement is no step, nor is a list handed over again.
         """
         agreeing = agreeing_clock(arrival, clock, zone)
@@ -197,7 +199,9 @@ class HourBook:
             return arrival
         late = LOCAL_CLOCK_LATE if clock.tzinfo is None else LATE_DELIVERY
         stepped = moment > arrival + CLOCK_AHEAD + CLOCK_STEP or moment < arrival - late - CLOCK_STEP
-        return None if stepped and last.at < moment <= last.at + DISPUTE_LIMIT else arrival
+        # Bounded by whichever clock stands nearer the last register: a host that starts at its shutdown waits
+        # however long it was off, and a meter's clock that jumped ahead is given up once the host's passed it.
+        return None if stepped and last.at < moment and min(moment, arrival) <= last.at + DISPUTE_LIMIT else arrival
 
     @staticmethod
     def _told_again(previous: _Push, register: float, clock: datetime | None) -> bool:
@@ -235,7 +239,8 @@ class HourBook:
             return
         change = register - last
         if self._last is not None:
-            self._last = replace(self._last, register=register)
+            # A new sequence (another meter's, perhaps) has no agreement of clocks to lose.
+            self._last = replace(self._last, register=register, clock=None)
         if self.anchor is not None:
             self.anchor = replace(self.anchor, register=self.anchor.register + change, estimated=True)
 

@@ -12,6 +12,7 @@ last statistic is read back and the sum goes on from it.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -194,19 +195,30 @@ class MeterHourStatistics:
             self._write(_STATISTIC_OF[register], hours)
 
     def _say_whether_waiting(self, register: Code, waits: bool, clock: datetime | None, arrival: datetime) -> None:
-        """Warn when a register begins to wait for the clocks to agree (see HourBook.place); say when it is done."""
-        if waits and register not in self._waiting_for_clocks:
+        """Say once when the meter's registers begin to wait for the clocks to agree (see HourBook.place), and end.
+
+        A meter's clock ahead of Home Assistant's is a warning: the host's
+        was likely stepped. One behind it may be lists a bridge kept.
+        """
+        waiting = bool(self._waiting_for_clocks)
+        if waits:
             self._waiting_for_clocks.add(register)
-            LOGGER.warning(
-                "Meter hours of %s wait: the meter's clock (%s) and Home Assistant's (%s) agreed, and one of them"
-                " was stepped; they are written again once the two agree, or after %s by the meter's clock",
+        else:
+            self._waiting_for_clocks.discard(register)
+        if waits and not waiting:
+            moment = meter_clock(arrival, clock, dt_util.get_default_time_zone())
+            ahead = moment is not None and moment > arrival
+            LOGGER.log(
+                logging.WARNING if ahead else logging.INFO,
+                "Meter hours of %s wait: the meter's clock (%s) agreed with Home Assistant's, and now stands %s it"
+                " (%s); they are written again once the two agree, or after %s",
                 self._meter,
                 _wall(clock),
+                "ahead of" if ahead else "behind",
                 _wall(arrival),
                 DISPUTE_LIMIT,
             )
-        elif not waits and register in self._waiting_for_clocks:
-            self._waiting_for_clocks.discard(register)
+        elif waiting and not self._waiting_for_clocks:
             LOGGER.info("Meter hours of %s are written again", self._meter)
 
     @callback
