@@ -462,7 +462,10 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
         return self.async_create_entry(title=title, data=data)
 
     async def _async_id_made_up(self, connection: Mapping[str, Any]) -> str:
-        """Return the identity of a meter that names none: where it is read's, unless a meter that moved has it."""
+        """Return the identity of a meter that names none, by where it is read and its make (see address_id).
+
+        A meter set up here before, and moved elsewhere since, holds it: this one takes one made up at random.
+        """
         address = await self.hass.async_add_executor_job(_lasting_address, connection)
         made = address_id(address, connection.get(CONF_MANUFACTURER))
         held = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, made)

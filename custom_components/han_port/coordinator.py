@@ -6,6 +6,7 @@ What a telegram may change of the energy figures is the bookkeeping's
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -224,11 +225,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if told is None:
             return
         cause, kind = told
-        if kind is Loss.REPLAYED and self.last_update_success:
-            # A bridge that hands over the frames it kept, the meter's own shown meanwhile: said once it is gone.
-            LOGGER.debug("Meter %s: %s", self.data.meter_id, cause)
-            return
-        LOGGER.warning("Meter %s: %s", self.data.meter_id, cause)
+        # Frames a bridge kept, handed over while the meter's own are shown, are told once the meter is gone.
+        quiet = kind is Loss.REPLAYED and self.last_update_success
+        LOGGER.log(logging.DEBUG if quiet else logging.WARNING, "Meter %s: %s", self.data.meter_id, cause)
         if kind is Loss.WRONG_KEYS:
             self.config_entry.async_start_reauth(self.hass)
         if self.unavailable_because is Loss.SILENT and not self.last_update_success:

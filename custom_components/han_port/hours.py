@@ -31,8 +31,8 @@ LATE_DELIVERY = timedelta(hours=6)
 # by one. It is taken only this close to the arrival.
 LOCAL_CLOCK_LATE = timedelta(minutes=10)
 # A meter's clock that placed the last register, and now lies this much further from the arrival than it is
-# taken at, was not drifting: one of the two clocks was stepped (see HourBook.place), for as long as the meter's
-# clock says DISPUTE_LIMIT has not passed since.
+# taken at, was not drifting: one of the two clocks was stepped (see HourBook.place). Its registers wait until
+# whichever clock stands nearer the last register says DISPUTE_LIMIT has passed.
 CLOCK_STEP = timedelta(minutes=5)
 DISPUTE_LIMIT = timedelta(hours=6)
 
@@ -176,20 +176,21 @@ class HourBook:
         return hours
 
     def place(self, arrival: datetime, clock: datetime | None, zone: tzinfo) -> datetime | None:
-        """Return when a register was read (see placed); None while it waits for the clocks to agree again.
+        """Return when a register was read; None while it waits for the clocks to agree again.
 
-        Where the meter's clock placed the last register, and now lies hours
-        from the arrival, one of the two clocks was stepped, and either may be
-        the wrong one: a host without a real-time clock starts at the time it
-        stopped and is set right minutes later, and a time server may step a
-        running one. Placed by the host's clock, an hour would get the use of
-        three, for good. The register waits instead (the hours in between are
-        shared out once they agree), while the meter's clock says DISPUTE_LIMIT
-        has not passed since the last: a meter's clock off for longer is the
-        wrong one, and the arrival places again (by whichever of the two clocks
-        stands nearer the last register, so that a host that starts at its
-        shutdown waits however long it was off). A clock that drifts out of
-        agreement is no step, nor is a list handed over again.
+        By the meter's clock where it agrees with the arrival (see
+        agreeing_clock), else by the arrival; but where the meter's clock
+        placed the last register and now lies hours from the arrival, one of
+        the two clocks was stepped, and either may be the wrong one: a host
+        without a real-time clock starts at the time it stopped and is set
+        right minutes later, and a time server may step a running one. Placed
+        by the host's clock, an hour would get the use of three, for good. The
+        register waits instead (the hours in between are shared out once the
+        clocks agree), until whichever clock stands nearer the last register
+        says DISPUTE_LIMIT has passed: a host that starts at its shutdown waits
+        however long it was off, and a meter's clock off for longer than that
+        is the wrong one. A clock that drifts out of agreement is no step, nor
+        is a list handed over again.
         """
         agreeing = agreeing_clock(arrival, clock, zone)
         if agreeing is not None:

@@ -116,8 +116,7 @@ class MeterHourStatistics:
         self._unwritten_scales: dict[Code, float] = {}
         # The last register each book took before a restart, until the books are read back to take it.
         self._last_reads: dict[Code, tuple[datetime, float, datetime | None]] = {}
-        self._waiting_for_clocks: set[Code] = set()
-        """Registers that wait for the meter's clock and Home Assistant's to agree again, once warned of."""
+        self._clocks_disagree = _WaitingForClocks(self._meter)
         # Totals accepted before the last hours were read back, written once they are.
         self._waiting: deque[tuple[Code, float, datetime, datetime | None]] = deque(maxlen=MAX_WAITING)
         self.estimated_hours: deque[dict[str, str]] = deque(maxlen=ESTIMATED_HOURS_KEPT)
@@ -187,39 +186,12 @@ class MeterHourStatistics:
             return
         zone = dt_util.get_default_time_zone()
         at = book.place(arrival, clock, zone)
-        self._say_whether_waiting(register, at is None, clock, arrival)
+        self._clocks_disagree.note(register, waits=at is None, clock=clock, arrival=arrival)
         if at is None:
             return
         hours = book.add(value, at, meter_clock(arrival, clock, zone))
         if hours:
             self._write(_STATISTIC_OF[register], hours)
-
-    def _say_whether_waiting(self, register: Code, waits: bool, clock: datetime | None, arrival: datetime) -> None:
-        """Say once when the meter's registers begin to wait for the clocks to agree (see HourBook.place), and end.
-
-        A meter's clock ahead of Home Assistant's is a warning: the host's
-        was likely stepped. One behind it may be lists a bridge kept.
-        """
-        waiting = bool(self._waiting_for_clocks)
-        if waits:
-            self._waiting_for_clocks.add(register)
-        else:
-            self._waiting_for_clocks.discard(register)
-        if waits and not waiting:
-            moment = meter_clock(arrival, clock, dt_util.get_default_time_zone())
-            ahead = moment is not None and moment > arrival
-            LOGGER.log(
-                logging.WARNING if ahead else logging.INFO,
-                "Meter hours of %s wait: the meter's clock (%s) agreed with Home Assistant's, and now stands %s it"
-                " (%s); they are written again once the two agree, or after %s",
-                self._meter,
-                _wall(clock),
-                "ahead of" if ahead else "behind",
-                _wall(arrival),
-                DISPUTE_LIMIT,
-            )
-        elif waiting and not self._waiting_for_clocks:
-            LOGGER.info("Meter hours of %s are written again", self._meter)
 
     @callback
     def rebase(self, register: Code, value: float) -> None:
@@ -317,6 +289,43 @@ class MeterHourStatistics:
         if self._unwritten_scales.pop(statistic.code, None) is not None:
             # A power cut before the next save would rescale the hour just written through the new ratio again.
             self._scales_written()
+
+
+class _WaitingForClocks:
+    """Which registers of a meter wait for its clock and Home Assistant's to agree (see HourBook.place), told once."""
+
+    def __init__(self, meter: str) -> None:
+        """Tell of the meter's registers (by its unique id)."""
+        self._meter = meter
+        self._registers: set[Code] = set()
+
+    def note(self, register: Code, *, waits: bool, clock: datetime | None, arrival: datetime) -> None:
+        """Say once when the meter's registers begin to wait, and once when none does any longer.
+
+        A meter's clock ahead of Home Assistant's is a warning: the host's was
+        likely started at its last shutdown. One behind it may be lists a
+        bridge kept.
+        """
+        waiting = bool(self._registers)
+        if waits:
+            self._registers.add(register)
+        else:
+            self._registers.discard(register)
+        if waits and not waiting:
+            moment = meter_clock(arrival, clock, dt_util.get_default_time_zone())
+            ahead = moment is not None and moment > arrival
+            LOGGER.log(
+                logging.WARNING if ahead else logging.INFO,
+                "Meter hours of %s wait: the meter's clock (%s) agreed with Home Assistant's, and now stands %s it"
+                " (%s); they are written again once the two agree, or after %s",
+                self._meter,
+                _wall(clock),
+                "ahead of" if ahead else "behind",
+                _wall(arrival),
+                DISPUTE_LIMIT,
+            )
+        elif waiting and not self._registers:
+            LOGGER.info("Meter hours of %s are written again", self._meter)
 
 
 def _wall(moment: datetime | None) -> str:
