@@ -424,11 +424,7 @@ async def test_wrong_key_never_produces_values(hass: HomeAssistant, tcp_meter: T
 async def test_right_key_decodes_danish_meter(
     hass: HomeAssistant, tcp_meter: TcpMeter, hass_client: ClientSessionGenerator
 ) -> None:
-    entry = bridge_entry(
-        tcp_meter.port,
-        unique_id="74389702",
-        **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()},
-    )
+    entry = danish_entry(tcp_meter)
     await set_up(hass, entry)
     tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
     await wait_for(lambda: value(hass, "power_factor") == "0.99")
@@ -443,6 +439,15 @@ async def test_right_key_decodes_danish_meter(
 DANISH_POWER = ObisCode.parse("1-1:1.7.0")
 
 
+def danish_entry(tcp_meter: TcpMeter) -> MockConfigEntry:
+    """A Danish Kamstrup's entry, its keys the ones its pushes are ciphered with, on the fake bridge."""
+    return bridge_entry(
+        tcp_meter.port,
+        unique_id="74389702",  # the Danish list's meter number
+        **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()},
+    )
+
+
 def danish_push(power: int, counter: int, keys: tuple[bytes, bytes] = (KEY, AUTH_KEY)) -> bytes:
     """One ciphered Danish push, as captured off the wire: the same bytes whenever it is sent again."""
     state = default_state(power_import=power)
@@ -452,11 +457,7 @@ def danish_push(power: int, counter: int, keys: tuple[bytes, bytes] = (KEY, AUTH
 
 async def test_a_frame_captured_before_a_reload_is_refused_after_it(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     """The replay counters are kept with the entry's stored state: a reload (or a restart) reopens no old frame."""
-    entry = bridge_entry(
-        tcp_meter.port,
-        unique_id="74389702",  # the Danish list's meter number
-        **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()},
-    )
+    entry = danish_entry(tcp_meter)
     await set_up(hass, entry)
     captured = danish_push(2100, 500)
     tcp_meter.send(captured)
@@ -481,11 +482,7 @@ async def test_a_meter_given_new_keys_is_read_from_its_first_frame_however_its_c
     hass: HomeAssistant, tcp_meter: TcpMeter
 ) -> None:
     """The counters kept were the old keys': under new ones (a reauth) the meter's counter starts again from 1."""
-    entry = bridge_entry(
-        tcp_meter.port,
-        unique_id="74389702",
-        **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()},
-    )
+    entry = danish_entry(tcp_meter)
     await set_up(hass, entry)
     tcp_meter.send(danish_push(2100, 5000))
     await wait_for(lambda: value(hass, POWER) == "2100")
@@ -747,11 +744,7 @@ async def test_a_meter_whose_frames_repeat_counters_already_taken_is_told_apart_
 
     Its frames are refused until enough count up, and the sensor says why, not that nothing comes.
     """
-    entry = bridge_entry(
-        tcp_meter.port,
-        unique_id="74389702",
-        **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()},
-    )
+    entry = danish_entry(tcp_meter)
     await set_up(hass, entry)
     tcp_meter.send(danish_push(1100, 1000))
     await wait_for(lambda: value(hass, "connection") == "receiving")
@@ -769,11 +762,7 @@ async def test_a_bridge_that_hands_over_frames_already_taken_warns_of_nothing_wh
     hass: HomeAssistant, tcp_meter: TcpMeter, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Its kept pushes, handed over after a restart, are refused by the counters kept over it: the meter is read."""
-    entry = bridge_entry(
-        tcp_meter.port,
-        unique_id="74389702",
-        **{CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()},
-    )
+    entry = danish_entry(tcp_meter)
     await set_up(hass, entry)
     tcp_meter.send(danish_push(1100, 1000))
     await wait_for(lambda: value(hass, "connection") == "receiving")

@@ -180,16 +180,22 @@ async def test_a_restart_mid_hour_goes_on_with_the_sum(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+@pytest.mark.parametrize("offset", [True, False], ids=["clock-with-offset", "clock-without"])
 @pytest.mark.usefixtures("recorder_mock")
 async def test_hours_home_assistant_missed_come_exact_from_the_lists_kept_for_it(
-    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant,
+    tcp_meter: TcpMeter,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    *,
+    offset: bool,
 ) -> None:
     freezer.move_to(ELEVEN - timedelta(hours=1, minutes=5))
     entry = await set_up(hass, tcp_meter.port)
     ten = ELEVEN - timedelta(hours=1)
     await push(hass, freezer, entry, ten + timedelta(seconds=10), hourly_list(44_707_000, ten))
     # Home Assistant is down from 10:40 to 13:05; the bridge kept the lists of 11:00, 12:00 and 13:00 for it,
-    # stamped with the meter's clock and its offset.
+    # stamped with the meter's clock, and its offset or not.
     assert await hass.config_entries.async_unload(entry.entry_id)
     freezer.move_to(ELEVEN + timedelta(hours=2, minutes=5))
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -197,11 +203,14 @@ async def test_hours_home_assistant_missed_come_exact_from_the_lists_kept_for_it
     await meter_hours_read_back(hass, entry)
     await reader_connected(entry)
     for boundary, register in REGISTERS.items():
-        kept = hourly_list(register, boundary, offset=True)
+        kept = hourly_list(register, boundary, offset=offset)
         await push(hass, freezer, entry, ELEVEN + timedelta(hours=2, minutes=5), kept)
-    rows = await hours(hass)
-    assert used(rows) == {ten: 0.972, ELEVEN: 0.891, ELEVEN + timedelta(hours=1): 1.331}
-    assert estimated(entry) == []
+    # Nothing was stepped: a bridge handed over what it kept.
+    assert _clock_warnings(caplog) == []
+    if offset:
+        rows = await hours(hass)
+        assert used(rows) == {ten: 0.972, ELEVEN: 0.891, ELEVEN + timedelta(hours=1): 1.331}
+        assert estimated(entry) == []
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -1050,25 +1059,4 @@ async def test_a_telegram_with_import_and_export_warns_once(
     fifteen = ELEVEN + 4 * HOUR
     await push(hass, freezer, entry, twelve + timedelta(minutes=21), hourly_list(1_004_000, fifteen, 5_000))
     assert len(_clock_warnings(caplog)) == 1, _clock_warnings(caplog)
-    await hass.config_entries.async_unload(entry.entry_id)
-
-
-@pytest.mark.usefixtures("recorder_mock")
-async def test_lists_a_bridge_kept_without_an_offset_warn_of_no_step(
-    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
-) -> None:
-    freezer.move_to(ELEVEN - timedelta(hours=1, minutes=5))
-    entry = await set_up(hass, tcp_meter.port)
-    ten = ELEVEN - timedelta(hours=1)
-    await push(hass, freezer, entry, ten + timedelta(seconds=10), hourly_list(44_707_000, ten))
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    freezer.move_to(ELEVEN + timedelta(hours=2, minutes=5))
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    await meter_hours_read_back(hass, entry)
-    await reader_connected(entry)
-    for boundary, register in REGISTERS.items():
-        await push(hass, freezer, entry, ELEVEN + timedelta(hours=2, minutes=5), hourly_list(register, boundary))
-    # Nothing was stepped: a bridge handed over what it kept.
-    assert _clock_warnings(caplog) == []
     await hass.config_entries.async_unload(entry.entry_id)
