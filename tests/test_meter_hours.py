@@ -901,23 +901,30 @@ def _clock_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
+@pytest.mark.parametrize("hours_off", [2, 8])
 @pytest.mark.usefixtures("recorder_mock")
 async def test_the_capacity_tariff_takes_no_register_the_meter_hours_hold(
-    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, hours_off: int
 ) -> None:
-    """The host stopped at 12:59:30 and starts there again at 14:59: the 15:00 list comes at host 13:00:10."""
+    """The host stops at 12:59:30 and starts there again hours later: the next list comes at host 13:00:10.
+
+    However long it was off (longer than the six hours a clock may wait too), the list waits for the host's clock
+    to be set right: placed at 13:00 by the host's clock, it would make 12-13 a capacity peak of all those hours.
+    """
     freezer.move_to(ELEVEN - timedelta(minutes=5))
     entry = await set_up(hass, tcp_meter.port)
-    registers = {ELEVEN + timedelta(hours=hour): 44_700_000 + 1_000 * hour for hour in range(6)}
-    (eleven, first), (twelve, second), _, _, (fifteen, fourth), (sixteen, fifth) = registers.items()
-    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
-    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
+    registers = {ELEVEN + timedelta(hours=hour): 44_700_000 + 1_000 * hour for hour in range(hours_off + 4)}
+    eleven, twelve = ELEVEN, ELEVEN + HOUR
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(registers[eleven], eleven))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(registers[twelve], twelve))
     freezer.move_to(twelve + timedelta(minutes=59, seconds=30))
     await restart(hass, entry)
-    await push(hass, freezer, entry, twelve + HOUR + timedelta(seconds=10), hourly_list(fourth, fifteen))
-    await push(hass, freezer, entry, sixteen + timedelta(seconds=10), hourly_list(fifth, sixteen))
+    late = twelve + (hours_off + 1) * HOUR
+    await push(hass, freezer, entry, twelve + HOUR + timedelta(seconds=10), hourly_list(registers[late], late))
+    await push(
+        hass, freezer, entry, late + HOUR + timedelta(seconds=10), hourly_list(registers[late + HOUR], late + HOUR)
+    )
     assert used(await hours(hass))[twelve] == 1.0
-    # Placed at 13:00 by the host's clock, it would have made 12-13 a peak of three hours' use.
     assert entry.runtime_data.energy.tariff.hours.get(twelve.isoformat(), 1000) == 1000
     await hass.config_entries.async_unload(entry.entry_id)
 
@@ -993,31 +1000,6 @@ async def test_a_list_handed_over_again_waits_for_nothing(
     await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(10_003_000, twelve))
     assert used(await hours(hass))[ELEVEN] == 3.0
     assert _clock_warnings(caplog) == []
-    await hass.config_entries.async_unload(entry.entry_id)
-
-
-@pytest.mark.usefixtures("recorder_mock")
-async def test_a_host_down_longer_than_the_limit_that_starts_at_its_last_shutdown_makes_no_peak(
-    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
-) -> None:
-    """As the capacity-tariff test, but the host was off nine hours, not two: it starts at 12:59:30 again.
-
-    The 21:00 list comes at host 13:00:10; the host is set right minutes later.
-    """
-    freezer.move_to(ELEVEN - timedelta(minutes=5))
-    entry = await set_up(hass, tcp_meter.port)
-    registers = {ELEVEN + timedelta(hours=hour): 44_700_000 + 1_000 * hour for hour in range(12)}
-    eleven, twelve = ELEVEN, ELEVEN + HOUR
-    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(registers[eleven], eleven))
-    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(registers[twelve], twelve))
-    freezer.move_to(twelve + timedelta(minutes=59, seconds=30))
-    await restart(hass, entry)
-    late, later = ELEVEN + 10 * HOUR, ELEVEN + 11 * HOUR
-    await push(hass, freezer, entry, twelve + HOUR + timedelta(seconds=10), hourly_list(registers[late], late))
-    await push(hass, freezer, entry, later + timedelta(seconds=10), hourly_list(registers[later], later))
-    # Placed at 13:00 by the host's clock, 12-13 gets the use of nine hours, measured, and a capacity peak.
-    assert used(await hours(hass))[twelve] == 1.0
-    assert entry.runtime_data.energy.tariff.hours.get(twelve.isoformat(), 1000) == 1000
     await hass.config_entries.async_unload(entry.entry_id)
 
 
