@@ -967,11 +967,11 @@ async def test_a_host_clock_that_drifts_past_agreement_keeps_its_hours_measured(
 
 @pytest.mark.usefixtures("recorder_mock")
 async def test_a_restart_while_registers_wait_does_not_make_them_wait_longer(
-    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The meter's clock jumps an hour ahead at 13:00 and stays there; Home Assistant restarts at 17:30.
 
-    Six hours by the meter's own clock after its last agreeing register, arrivals place the registers again.
+    Six hours after its last agreeing register, by the earlier of the two clocks, arrivals place registers again.
     """
     freezer.move_to(ELEVEN - timedelta(minutes=5))
     entry = await set_up(hass, tcp_meter.port)
@@ -983,6 +983,8 @@ async def test_a_restart_while_registers_wait_does_not_make_them_wait_longer(
         clock = arrival - timedelta(seconds=10) + (HOUR if hour >= 3 else timedelta(0))
         await push(hass, freezer, entry, arrival, hourly_list(44_700_000 + 1000 * hour, clock))
     assert ELEVEN + 8 * HOUR in used(await hours(hass))
+    # The user is told that hours are placed by a clock an hour off the meter's from then on.
+    assert [message for message in _clock_warnings(caplog) if "by Home Assistant's clock again" in message]
     await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -39,6 +39,7 @@ from .hours import (
     Boundary,
     HourBook,
     MeterHour,
+    agreeing_clock,
     meter_clock,
     read_as_dict,
     read_from_dict,
@@ -317,7 +318,7 @@ class _WaitingForClocks:
             LOGGER.log(
                 logging.WARNING if ahead else logging.INFO,
                 "Meter hours of %s wait: the meter's clock (%s) agreed with Home Assistant's, and now stands %s it"
-                " (%s); they are written again once the two agree, or after %s",
+                " (%s); they are written again once the two agree, or %s after the last register they agreed on",
                 self._meter,
                 _wall(clock),
                 "ahead of" if ahead else "behind",
@@ -325,7 +326,15 @@ class _WaitingForClocks:
                 DISPUTE_LIMIT,
             )
         elif waiting and not self._registers:
-            LOGGER.info("Meter hours of %s are written again", self._meter)
+            if agreeing_clock(arrival, clock, dt_util.get_default_time_zone()) is not None:
+                LOGGER.info("Meter hours of %s are written again: the clocks agree", self._meter)
+            else:
+                LOGGER.warning(
+                    "Meter hours of %s are placed by Home Assistant's clock again: the meter's (%s) stayed %s off",
+                    self._meter,
+                    _wall(clock),
+                    DISPUTE_LIMIT,
+                )
 
 
 def _wall(moment: datetime | None) -> str:
