@@ -876,19 +876,26 @@ async def test_a_host_that_starts_at_its_last_shutdown_never_places_hours_in_its
     # 1 kWh an hour, all day.
     registers = {ELEVEN + timedelta(hours=hour): 44_700_000 + 1_000 * hour for hour in range(6)}
     (eleven, first), (twelve, second), _, _, (fifteen, fourth), (sixteen, fifth) = registers.items()
-    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
-    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
+    # An export register beside the import: the two wait together, and the user is told once.
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven, 5_000))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve, 5_000))
     # The power goes at 12:20 and comes back at 14:55; the host starts again at 12:21 by its own clock.
     freezer.move_to(twelve + timedelta(minutes=20))
     await restart(hass, entry)
-    await push(hass, freezer, entry, twelve + timedelta(minutes=26, seconds=10), hourly_list(fourth, fifteen))
-    assert "the meter's clock" in caplog.text
+    caplog.set_level(logging.INFO)
+    await push(hass, freezer, entry, twelve + timedelta(minutes=26, seconds=10), hourly_list(fourth, fifteen, 5_000))
+    [waits] = _clock_warnings(caplog)
+    assert (
+        "clock (2026-01-12T15:00:00) agreed with Home Assistant's, and now stands ahead of it (2026-01-12T12:26:10)"
+        in waits
+    )
     # Stepped to the time at 15:05 (14:05 UTC is 15:05 in Oslo: these hours are UTC).
-    await push(hass, freezer, entry, sixteen + timedelta(seconds=10), hourly_list(fifth, sixteen))
+    await push(hass, freezer, entry, sixteen + timedelta(seconds=10), hourly_list(fifth, sixteen, 5_000))
+    assert caplog.text.count("are written again: the clocks agree") == 1
     rows = await hours(hass)
     assert used(rows) == {eleven: 1.0, twelve: 1.0, twelve + HOUR: 1.0, twelve + 2 * HOUR: 1.0, fifteen: 1.0}
-    # Those since the restart: no register closed them.
-    assert estimated(entry) == [(twelve + hour * HOUR).isoformat() for hour in range(4)]
+    # Those since the restart, of the import and the export alike: no register closed them.
+    assert sorted(estimated(entry)) == sorted(2 * [(twelve + hour * HOUR).isoformat() for hour in range(4)])
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -1025,22 +1032,4 @@ async def test_a_meter_swapped_for_one_whose_clock_is_an_hour_ahead_keeps_its_ho
     measured = {(ELEVEN + hour * HOUR).isoformat() for hour in range(1, 6)}
     assert measured.isdisjoint(estimated(entry)), estimated(entry)
     assert _clock_warnings(caplog) == []
-    await hass.config_entries.async_unload(entry.entry_id)
-
-
-@pytest.mark.usefixtures("recorder_mock")
-async def test_a_telegram_with_import_and_export_warns_once(
-    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
-) -> None:
-    freezer.move_to(ELEVEN - timedelta(minutes=5))
-    entry = await set_up(hass, tcp_meter.port)
-    twelve = ELEVEN + HOUR
-    await push(hass, freezer, entry, ELEVEN + timedelta(seconds=10), hourly_list(1_000_000, ELEVEN, 5_000))
-    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(1_001_000, twelve, 5_000))
-    # The host starts again at 12:20 by its clock while the meter's says 15:00.
-    freezer.move_to(twelve + timedelta(minutes=20))
-    await restart(hass, entry)
-    fifteen = ELEVEN + 4 * HOUR
-    await push(hass, freezer, entry, twelve + timedelta(minutes=21), hourly_list(1_004_000, fifteen, 5_000))
-    assert len(_clock_warnings(caplog)) == 1, _clock_warnings(caplog)
     await hass.config_entries.async_unload(entry.entry_id)
