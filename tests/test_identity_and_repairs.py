@@ -12,6 +12,7 @@ import pytest
 from homeassistant.components.repairs import repairs_flow_manager
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
@@ -251,7 +252,7 @@ async def _powers_shown_after(hass: HomeAssistant, first: str) -> list[str]:
     await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == first)
     shown: list[str] = []
     async_track_state_change_event(
-        hass, entity_id(hass, "power_import"), lambda event: shown.append(event.data["new_state"].state)
+        hass, entity_id(hass, "power_import"), callback(lambda event: shown.append(event.data["new_state"].state))
     )
     return shown
 
@@ -354,7 +355,7 @@ async def test_a_meter_known_without_its_id_is_heard_while_its_id_is_not_yet_bel
     await set_up(hass, entry)
     states: list[str] = []
     async_track_state_change_event(
-        hass, entity_id(hass, "connection"), lambda event: states.append(event.data["new_state"].state)
+        hass, entity_id(hass, "connection"), callback(lambda event: states.append(event.data["new_state"].state))
     )
     for power in (1100, 1200, 1300, 1400):
         tcp_meter.send(kamstrup_frame(default_state(power_import=power)))
@@ -377,7 +378,7 @@ async def test_a_meter_another_entry_reads_keeps_saying_so_while_it_alone_sends(
     await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == "1200")
     connection: list[str] = []
     async_track_state_change_event(
-        hass, entity_id(hass, "connection"), lambda event: connection.append(event.data["new_state"].state)
+        hass, entity_id(hass, "connection"), callback(lambda event: connection.append(event.data["new_state"].state))
     )
     for _ in range(40):
         tcp_meter.send(kamstrup_frame(default_state(meter_id=other)))
