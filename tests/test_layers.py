@@ -194,6 +194,8 @@ def test_keys_are_checked_and_parsed() -> None:
     # Grouped by the dashes, dots, underscores and invisible spaces word processors and mails put in.
     for separator in ("\u2013", "\u2014", "\u200b", "\u2009", ".", "_"):
         assert parse_key(separator.join(key.hex()[at : at + 4] for at in range(0, 32, 4))) == key, separator
+    # Full-width, as an input method for Chinese or Japanese types them.
+    assert parse_key("".join(chr(ord(digit) + 0xFEE0) for digit in key.hex().upper())) == key
     # A form counts the digits typed: an O for a 0 is no hex digit.
     assert hex_digit_count("O0112233445566778899aabbccddeeff") == 31
     for bad in ("00", "zz" * 16, "00" * 17):

@@ -88,11 +88,13 @@ def key_digits(text: str) -> str:
 
     Besides what bridges write between digits, a key grouped in a PDF or a
     mail comes with dashes of every width, dots, underscores and spaces
-    that are not ASCII, some of them invisible.
+    that are not ASCII, some of them invisible. Digits typed through an
+    input method for Chinese or Japanese are full-width: NFKC makes them the
+    ASCII ones.
     """
     grouped = "".join(
         character
-        for character in text
+        for character in unicodedata.normalize("NFKC", text)
         if unicodedata.category(character) not in _GROUPING_CATEGORIES and character not in "._"
     )
     return _KEY_NOISE.sub("", grouped)
