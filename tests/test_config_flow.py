@@ -797,6 +797,8 @@ async def test_reconfigure_refuses_another_meter(
     await flow.submit({"next_step_id": "network"})
     result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
     assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "wrong_meter")
+    # The user is told which meter the port carries, and which one the entry reads.
+    assert result["description_placeholders"] == {"meter": entry.title, "heard": f"Kamstrup {METER_ID}"}
     assert entry.data[CONF_PORT] == 1
 
 

@@ -106,7 +106,9 @@ async def test_a_meter_whose_list_is_being_learned_is_reconfigured_only_if_it_na
     await flow.submit({"next_step_id": "network"})
     result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == ("reconfigure_successful" if generated else "wrong_meter")
+    assert result["reason"] == ("reconfigure_successful" if generated else "wrong_meter_unnamed")
+    if not generated:
+        assert result["description_placeholders"] == {"meter": entry.title}
     assert (entry.data[CONF_PORT] == tcp_meter.port) is generated
     await hass.async_block_till_done()
     if generated:

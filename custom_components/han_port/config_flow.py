@@ -439,7 +439,7 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
         if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
             entry = self._flow_entry()
             if not _same_meter(entry, telegram):
-                return self.async_abort(reason="wrong_meter")
+                return _refuse_other_meter(self, entry, telegram)
             if self.source == SOURCE_REAUTH:
                 return self._update_and_reload(entry, {**entry.data, **self._keys})
             data[CONF_GENERATED_ID] = entry.data.get(CONF_GENERATED_ID, False)
@@ -505,6 +505,14 @@ def _lasting_address(connection: Mapping[str, Any]) -> str:
 def _address_kind(data: Mapping[str, Any]) -> str | None:
     """Say what an entry reads from: a serial port, a network bridge or an MQTT topic."""
     return next((key for key in (CONF_DEVICE, CONF_HOST, CONF_TOPIC) if key in data), None)
+
+
+def _refuse_other_meter(flow: ConfigFlow, entry: HanPortConfigEntry, telegram: Telegram | None) -> ConfigFlowResult:
+    """Refuse to read another meter as the entry's: name the meter heard, as far as it tells who it is."""
+    heard = " ".join(part for part in (telegram.manufacturer, telegram.meter_id) if part) if telegram else ""
+    if not heard:
+        return flow.async_abort(reason="wrong_meter_unnamed", description_placeholders={"meter": entry.title})
+    return flow.async_abort(reason="wrong_meter", description_placeholders={"meter": entry.title, "heard": heard})
 
 
 def _same_meter(entry: HanPortConfigEntry, telegram: Telegram | None) -> bool:
