@@ -28,6 +28,7 @@ from custom_components.han_port.decoder.obis import identification
 from custom_components.han_port.decoder.p1 import P1Framer, P1Message, parse_telegram
 from custom_components.han_port.decoder.readings import STANDARD, Entry, interpret, text
 from simulator import frames as encoder
+from simulator.frames import MeterState
 
 
 def test_crc_check_values() -> None:
@@ -125,8 +126,25 @@ def test_cosem_date_time_variants() -> None:
     far_off = bytearray(base)
     far_off[9:11] = b"\x7f\xff"
     assert parse_date_time(bytes(far_off)) is None
+    # A year no meter's clock tells was damaged or never set; at year 1 or 9999 an offset would overflow the date.
+    for year, offset in ((1, 0), (1999, -60), (2100, -60), (9999, 60)):
+        far_year = encoder.date_time_bytes(datetime(year, 1, 1, 0, 30), offset)
+        assert parse_date_time(far_year) is None, year
+    assert parse_date_time(encoder.date_time_bytes(datetime(2099, 12, 31, 23, 30), 0)) == datetime(
+        2099, 12, 31, 23, 30, tzinfo=UTC
+    )
     with pytest.raises(DecodeError):
         parse_date_time(b"\x07\xe6")
+
+
+@pytest.mark.parametrize("year", [1, 9999])
+def test_a_list_whose_clock_tells_a_year_no_meter_does_keeps_its_readings_without_a_clock(year: int) -> None:
+    state = MeterState(moment=datetime(year, 1, 1, 0, 30), power_import=1703)
+    [telegram] = Decoder().feed(
+        encoder.hdlc_frames(encoder.data_notification(encoder.kamstrup_list(state, hourly=True), state.moment))
+    )
+    assert telegram.timestamp is None
+    assert telegram.readings[ObisCode.parse("1-1:1.7.0")].value == 1703
 
 
 def test_obis_code_parse_and_format() -> None:

@@ -10,14 +10,18 @@ DATE_TIME_LENGTH = 12
 _UNSPECIFIED_DEVIATION = -0x8000
 _UNSPECIFIED_BYTE = 0xFF
 _UNSPECIFIED_YEAR = 0xFFFF
+# The years a meter's clock may tell: smart meters came after 2000, and P1 says its year in two digits. A
+# clock outside was damaged or never set, and at year 1 or 9999 a zone's offset would overflow the date.
+CLOCK_YEARS = range(2000, 2100)
 
 
 def parse_date_time(data: bytes) -> datetime | None:
     """Decode a 12-byte COSEM date-time.
 
     Returns None when the meter leaves the date or time unspecified (0xFF)
-    or sends one that cannot be (month 13, a deviation of days): a clock is
-    never worth dropping the readings beside it. Naive when the meter gives
+    or sends one that cannot be (month 13, a deviation of days, a year
+    outside CLOCK_YEARS): a clock is never worth dropping the readings
+    beside it. Naive when the meter gives
     no deviation from UTC, aware when it does. DLMS counts the deviation as
     UTC minus local time, so CET is sent as -60.
     """
@@ -26,7 +30,7 @@ def parse_date_time(data: bytes) -> datetime | None:
         raise DecodeError(msg)
     year = (data[0] << 8) | data[1]
     month, day, _weekday, hour, minute, second, hundredths = data[2:9]
-    if year == _UNSPECIFIED_YEAR or _UNSPECIFIED_BYTE in (month, day, hour, minute):
+    if year not in CLOCK_YEARS or _UNSPECIFIED_BYTE in (month, day, hour, minute):
         return None
     if second == _UNSPECIFIED_BYTE:
         second = 0
