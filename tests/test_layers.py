@@ -343,6 +343,11 @@ def test_interpret_converts_what_meters_send() -> None:
 
 def test_text_of_identification_values() -> None:
     assert text(" KFM_001\x00") == "KFM_001"
+    # A control character inside (an escape sequence, a line end) would reach names and log lines: read as hex.
+    assert text(b"12\x1b[2J\x07\n") == "31321b5b324a070a"
+    assert text("12\n3") == "31320a33"
+    assert text(b"\xe6\x01") == "e601"
+    assert text("Måler 1") == "Måler 1"
     assert text(12343400) == "12343400"
     assert text(1.5) is None
 

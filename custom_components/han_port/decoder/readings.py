@@ -78,14 +78,21 @@ def scale(digits: int, exponent: int) -> Number:
 
 
 def text(value: Data) -> str | None:
-    """Read an identification register as text, however the meter encoded it."""
+    """Read an identification register as text, however the meter encoded it.
+
+    Bytes that are no printable text (not ASCII, or with a control
+    character inside) are read as their hex: an id becomes names, titles and
+    log lines, where an escape sequence or a line end would do harm.
+    """
     if isinstance(value, str):
-        return value.strip("\x00 ") or None
+        read = value.strip("\x00 ")
+        return (read if read.isprintable() else value.encode().hex()) or None
     if isinstance(value, bytes):
         try:
-            return value.decode("ascii").strip("\x00 ") or None
+            read = value.decode("ascii").strip("\x00 ")
         except UnicodeDecodeError:
             return value.hex()
+        return (read if read.isprintable() else value.hex()) or None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return None
