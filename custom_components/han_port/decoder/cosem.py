@@ -21,9 +21,9 @@ def parse_date_time(data: bytes) -> datetime | None:
     Returns None when the meter leaves the date or time unspecified (0xFF)
     or sends one that cannot be (month 13, a deviation of days, a year
     outside CLOCK_YEARS): a clock is never worth dropping the readings
-    beside it. Naive when the meter gives
-    no deviation from UTC, aware when it does. DLMS counts the deviation as
-    UTC minus local time, so CET is sent as -60.
+    beside it. Naive when the meter gives no deviation from UTC, aware when
+    it does. DLMS counts the deviation as UTC minus local time, so CET is
+    sent as -60.
     """
     if len(data) != DATE_TIME_LENGTH:
         msg = f"a date-time is {DATE_TIME_LENGTH} bytes, not {len(data)}"
