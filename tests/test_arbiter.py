@@ -91,22 +91,28 @@ def test_a_frame_failing_its_check_at_a_stream_start_is_never_read_as_a_bare_apd
     assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}
 
 
+@pytest.mark.parametrize("read", [None, 1, 7], ids=["one chunk", "byte by byte", "7 bytes a read"])
 @pytest.mark.parametrize("framing", [encoder.hdlc_frames, mbus_frames])
 @pytest.mark.parametrize("cut", range(1, 13))
 def test_a_stream_joined_inside_a_frame_never_reads_its_tail_as_a_bare_push(
-    framing: Callable[[bytes], bytes], cut: int
+    framing: Callable[[bytes], bytes], cut: int, read: int | None
 ) -> None:
     """A port opened mid-frame hands over the rest of an APDU with no header: no checksum covers it.
 
     Found in review: the tail of a frame whose power bit was flipped gave 34 973 W, and then set the
-    stream's format to bare pushes, so the next two whole frames were dropped as strangers.
+    stream's format to bare pushes, so the next two whole frames were dropped as strangers. Read in
+    small pieces, the APDU was whole before the frame's check and end came, and was read bare.
     """
     damaged = bytearray(framing(power_list(SENT)))
     flip_power_bit(damaged, SENT)
     following = [framing(power_list(SENT + step)) for step in (1, 2, 3)]
-    decoder = Decoder()
-    events = decoder.feed_events(bytes(damaged[cut:]) + b"".join(following))
-    assert powers(events) == [SENT + 1, SENT + 2, SENT + 3]
+    tail = bytes(damaged[cut:])
+    # With the next frames, and alone: the line fell quiet after it.
+    for stream, shown in ((tail + b"".join(following), [SENT + 1, SENT + 2, SENT + 3]), (tail, [])):
+        decoder = Decoder()
+        step = read or len(stream)
+        events = [event for at in range(0, len(stream), step) for event in decoder.feed_events(stream[at : at + step])]
+        assert powers([*events, *decoder.quiet()]) == shown
 
 
 def _bare_stream(kind: str) -> tuple[Callable[[int, int], bytes], tuple[bytes | None, bytes | None]]:

@@ -51,6 +51,8 @@ MAX_CLAIMS = 4096
 # A frame's end after its information field: HDLC's two FCS bytes and flag, M-Bus's checksum and stop.
 _HDLC_END = 3
 _MBUS_END = 2
+FRAME_END_BYTES = max(_HDLC_END, _MBUS_END)
+"""The bytes after a bare APDU that tell whether it ends a frame's information field (see lies_in_a_frame)."""
 # M-Bus long frame bytes beyond its L: the four header bytes, the checksum and the stop.
 _MBUS_FRAMING = 6
 # How far before a bare APDU a frame's header may stand: HDLC's format, addresses, control, HCS and LLC.

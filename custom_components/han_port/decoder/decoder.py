@@ -185,7 +185,8 @@ class Decoder:
                 self._messages.end()
                 return ended if event is None else [*ended, self._counted(event)]
         message_start = self._framers.fed + len(data) - len(data.lstrip())
-        events = [*ended, *self.feed_events(data)]
+        # A message's end is no frame's: what was held for the bytes after it is judged without them.
+        events = [*ended, *self.feed_events(data), *self._events_of(self._framers.judge_held())]
         self._messages.after_read(message_start)
         if not events and not self._messages.mid_frame:
             what = describe(data) if data is payload else f"hex text of {describe(data)}"

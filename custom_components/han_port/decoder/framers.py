@@ -12,18 +12,17 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .arbiter import MAX_CLAIMS, Arbiter, Framing, lies_in_a_frame, within
+from .arbiter import FRAME_END_BYTES, MAX_CLAIMS, Arbiter, Framing, lies_in_a_frame, within
 from .bare import HISTORY, MAX_NOTIFICATION_BYTES, NotificationFramer, NotificationMessage
 from .glo import MAX_APDU_BYTES, GloFramer, GloMessage
 from .hdlc import HdlcFramer, HdlcMessage
 from .mbus import MbusFramer, MbusMessage
+from .model import DroppedFrame
 from .p1 import P1Framer, P1Message
 from .payload import hex_digits, is_bare_apdu, unwrapped
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    from .model import DroppedFrame
 
 type FramedMessage = HdlcMessage | MbusMessage | GloMessage | NotificationMessage | P1Message
 type Framed = tuple[int, Framing, FramedMessage | DroppedFrame]
@@ -52,6 +51,10 @@ class Framers:
         # position of the first.
         self._recent = bytearray()
         self._recent_start = 0
+        # Bare APDUs at a stream's start whose next bytes, which may be their frame's check and end, have not come;
+        # and those let go to be judged without them (the line fell quiet, a message ended).
+        self._unjudged: list[Framed] = []
+        self._judged_as_they_are: list[Framed] = []
 
     @property
     def fed(self) -> int:
@@ -112,10 +115,32 @@ class Framers:
         else:
             self._recent.clear()
         self._recent_start = self.p1.fed - len(self._recent)
-        messages = [*framed, *bare]
+        messages = [*self._unjudged, *framed, *bare]
+        self._unjudged, self._judged_as_they_are = [], []
         if len(messages) > 1:
             messages.sort(key=lambda positioned: positioned[0])
         return messages
+
+    def held_for_frame_end(self, framed: Framed) -> bool:
+        """Hold a bare APDU at a stream's start until the bytes after it come; say whether it is held.
+
+        Fed in small reads, an APDU is whole before the check and end of a
+        frame it may lie in (see in_untaken_frame): it is judged with them,
+        or as it is once none come.
+        """
+        position, framing, message = framed
+        if framing is Framing.FRAMES or self.arbiter.framing is not None or isinstance(message, DroppedFrame):
+            return False
+        if framed in self._judged_as_they_are or position + len(message.raw) + FRAME_END_BYTES <= self.fed:
+            return False
+        self._unjudged.append(framed)
+        return True
+
+    def judge_held(self) -> list[Framed]:
+        """Return the bare APDUs held for the bytes after them, to be judged as they are: none come."""
+        held, self._unjudged = self._unjudged, []
+        self._judged_as_they_are = held
+        return held
 
     def _owned(self, position: int, framing: Framing) -> bool:
         """Whether a bare APDU begins inside a frame's bytes, passed or failed: that frame's, never read as bare.
@@ -157,14 +182,19 @@ class Framers:
         return lies_in_a_frame(bytes(self._recent), start, start + len(message.raw))
 
     def flush(self) -> list[Framed]:
-        """Return the bare notification whose body is whole, held back for what the next bytes might begin."""
-        if not self.arbiter.reads_bare(self.p1.fed):
-            return []
-        return [
-            (position, Framing.NOTIFICATIONS, message)
-            for position, message in self.notifications.flush()
-            if not self._owned(position, Framing.NOTIFICATIONS)
-        ]
+        """Return what waits for the bytes after it: none come.
+
+        A bare APDU held for its frame's end (see held_for_frame_end), and the
+        bare notification whose body is whole, held back for what the next
+        bytes might begin.
+        """
+        if self.arbiter.reads_bare(self.p1.fed):
+            self._unjudged += [
+                (position, Framing.NOTIFICATIONS, message)
+                for position, message in self.notifications.flush()
+                if not self._owned(position, Framing.NOTIFICATIONS)
+            ]
+        return self.judge_held()
 
     def unfinished(self) -> list[str | None]:
         """Say what each framer has begun and waits for the rest of (None for each that waits for nothing)."""

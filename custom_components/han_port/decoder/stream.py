@@ -45,9 +45,12 @@ class FramedMessageReader:
         """Decode, or drop, what a framer found.
 
         None for a block of a longer APDU (its event comes with the last), a
-        drop in a format the stream does not carry, and a chance pattern in
-        the bytes of the stream's own format.
+        drop in a format the stream does not carry, a chance pattern in the
+        bytes of the stream's own format, and a bare APDU held for the bytes
+        after it.
         """
+        if self._framers.held_for_frame_end(framed):
+            return None
         if self._framers.in_untaken_frame(framed):
             ciphered = framed[2]
             if isinstance(ciphered, GloMessage) and tag_holds(ciphered, self._content.keys):
