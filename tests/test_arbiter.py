@@ -115,6 +115,23 @@ def test_a_stream_joined_inside_a_frame_never_reads_its_tail_as_a_bare_push(
         assert powers([*events, *decoder.quiet()]) == shown
 
 
+@pytest.mark.parametrize("framing", [encoder.hdlc_frames, mbus_frames])
+def test_a_frames_tail_is_judged_by_its_end_when_a_long_read_brings_it(framing: Callable[[bytes], bytes]) -> None:
+    """The bytes after the tail, and a hundred frames more, come in one read (a capture read 64 KiB at a time).
+
+    Found in review: the bytes kept to judge the tail were only the read's last few kilobytes, so its check
+    and end were looked for in other bytes, and the damaged tail was read bare.
+    """
+    damaged = bytearray(framing(power_list(SENT)))
+    flip_power_bit(damaged, SENT)
+    tail = bytes(damaged[5:])
+    following = b"".join(framing(power_list(SENT + step)) for step in range(1, 120))
+    for reads in ([tail[:-3], tail[-3:] + following], [tail + following]):
+        decoder = Decoder()
+        events = [event for read in reads for event in decoder.feed_events(read)]
+        assert powers([*events, *decoder.quiet()]) == [SENT + step for step in range(1, 120)]
+
+
 def _bare_stream(kind: str) -> tuple[Callable[[int, int], bytes], tuple[bytes | None, bytes | None]]:
     """A push builder (power, counter) for a bare stream of this kind, and the keys it needs."""
     builders: dict[str, Callable[[int, int], bytes]] = {

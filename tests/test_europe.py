@@ -421,11 +421,11 @@ def test_damage_and_noise_cost_the_damaged_push_alone_and_never_give_a_wrong_val
         stream += noise + bytes(frame)
     keys = (KEY, None) if kind == "mbus-one-key" else (KEY, AUTH_KEY) if "ciphered" in kind or "tag" in kind else ()
     decoder = Decoder(*keys)
+    events = [event for chunk in chunked(stream, rng) for event in decoder.feed_events(chunk)]
     got = [
         telegram.readings[AIDON_POWER].value
-        for chunk in chunked(stream, rng)
-        for telegram in decoder.feed(chunk)
-        if AIDON_POWER in telegram.readings
+        for telegram in [*events, *decoder.quiet()]
+        if isinstance(telegram, Telegram) and AIDON_POWER in telegram.readings
     ]
     assert set(got) <= set(sent)
     whole = [power for index, power in enumerate(sent) if index > 0 and not {index, index - 1} & damaged]

@@ -36,7 +36,9 @@ class Decoder:
     """Incremental decoder for a meter's HAN port: HDLC/DLMS and P1 alike.
 
     Feed it bytes as they arrive, in chunks of any size; every telegram is
-    returned by the call that delivers its last byte, in stream order. Damaged,
+    returned by the call that delivers its last byte, in stream order, but
+    for a bare push that may end in the next bytes, or end a frame whose
+    header was lost (see quiet). Damaged,
     implausible and refused frames are dropped, counted by reason, and never
     stop the next good frame; no input makes it raise. A message transport's
     payloads (MQTT) go to feed_message, one message a call.
@@ -116,9 +118,11 @@ class Decoder:
         """Say the line fell quiet (pushes come seconds apart, their bytes without a pause); return what it ends.
 
         A bare push held back as its last bytes might begin the next is read,
-        and a P1 telegram that came up to its '!' (and a short CRC, or none)
-        ends there: its line end was lost, or a message transport stripped
-        it. All else begun goes on.
+        as is one at a stream's start held for the three bytes after it (a
+        frame's check and end, had a frame's header been lost); and a P1
+        telegram that came up to its '!' (and a short CRC, or none) ends
+        there: its line end was lost, or a message transport stripped it.
+        All else begun goes on.
         """
         events = self._events_of(self._framers.flush())
         if self._framers.p1.awaits_line_end:

@@ -30,7 +30,8 @@ type Framed = tuple[int, Framing, FramedMessage | DroppedFrame]
 
 # The stream's latest bytes kept while its format is unknown, for a frame header that came in an earlier
 # read than the APDU after it: as many as the longest APDU a bare framer reads, and the header before it.
-_RECENT_BYTES = max(MAX_NOTIFICATION_BYTES, MAX_APDU_BYTES) + 64
+_HEADER_ROOM = 64
+_RECENT_BYTES = max(MAX_NOTIFICATION_BYTES, MAX_APDU_BYTES) + _HEADER_ROOM
 # What opens a frame or telegram: HDLC's flag, an M-Bus long frame's start, P1's '/'.
 _FRAME_OPENINGS = (b"\x7e", b"\x68", b"/")
 
@@ -107,19 +108,28 @@ class Framers:
         forgotten = min(self.glo.buffered_from, self.notifications.buffered_from) - HISTORY
         arbiter.forget_before(forgotten)
         self._mbus_failed = [claim for claim in self._mbus_failed if claim[1] > forgotten]
-        # The bytes before this chunk that a frame around a bare APDU may have begun in: needed only
-        # while the stream's format is unknown (see in_untaken_frame).
-        if arbiter.framing is None:
-            self._recent += data
-            del self._recent[: max(0, len(self._recent) - _RECENT_BYTES)]
-        else:
-            self._recent.clear()
-        self._recent_start = self.p1.fed - len(self._recent)
         messages = [*self._unjudged, *framed, *bare]
         self._unjudged, self._judged_as_they_are = [], []
         if len(messages) > 1:
             messages.sort(key=lambda positioned: positioned[0])
+        self._keep_recent(data, messages)
         return messages
+
+    def _keep_recent(self, data: bytes, messages: list[Framed]) -> None:
+        """Keep the bytes a frame around a bare APDU may lie in: needed only while the format is unknown.
+
+        The latest bytes, for a header that came in an earlier read than the
+        APDU after it; and, from a read longer than those, every bare APDU's
+        with the header before it (see in_untaken_frame).
+        """
+        if self.arbiter.framing is not None:
+            self._recent.clear()
+        else:
+            self._recent += data
+            bare = (position for position, framing, _ in messages if framing is not Framing.FRAMES)
+            keep_from = min(self.fed - _RECENT_BYTES, min(bare, default=self.fed) - _HEADER_ROOM)
+            del self._recent[: max(0, keep_from - (self.fed - len(self._recent)))]
+        self._recent_start = self.fed - len(self._recent)
 
     def held_for_frame_end(self, framed: Framed) -> bool:
         """Hold a bare APDU at a stream's start until the bytes after it come; say whether it is held.
