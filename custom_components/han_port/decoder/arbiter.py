@@ -200,7 +200,7 @@ def within(position: int, claims: Iterable[Claim]) -> bool:
     return any(first <= position < after for first, after in claims)
 
 
-def lies_in_a_frame(window: bytes, start: int, end: int) -> bool:
+def lies_in_a_frame(window: bytes | bytearray, start: int, end: int) -> bool:
     """Whether a bare APDU lies in a frame that no framer took (window[start:end]): its header or check says so.
 
     A port opened, or a bridge joined, in the middle of a frame hands over

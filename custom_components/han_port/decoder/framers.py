@@ -189,7 +189,8 @@ class Framers:
         if framing is Framing.FRAMES or self.arbiter.framing is not None:
             return False
         start = position - self._recent_start
-        return lies_in_a_frame(bytes(self._recent), start, start + len(message.raw))
+        # Read in place: a copy for each APDU of a long read would cost the read's length each.
+        return lies_in_a_frame(self._recent, start, start + len(message.raw))
 
     def flush(self) -> list[Framed]:
         """Return what waits for the bytes after it: none come.
