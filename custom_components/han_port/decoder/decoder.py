@@ -38,10 +38,10 @@ class Decoder:
     Feed it bytes as they arrive, in chunks of any size; every telegram is
     returned by the call that delivers its last byte, in stream order, but
     for a bare push that may end in the next bytes, or end a frame whose
-    header was lost (see quiet). Damaged,
-    implausible and refused frames are dropped, counted by reason, and never
-    stop the next good frame; no input makes it raise. A message transport's
-    payloads (MQTT) go to feed_message, one message a call.
+    header was lost (see quiet). Damaged, implausible and refused frames
+    are dropped, counted by reason, and never stop the next good frame; no
+    input makes it raise. A message transport's payloads (MQTT) go to
+    feed_message, one message a call.
     """
 
     def __init__(self, key: bytes | None = None, auth_key: bytes | None = None) -> None:
