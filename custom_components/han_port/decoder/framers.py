@@ -36,6 +36,33 @@ _RECENT_BYTES = max(MAX_NOTIFICATION_BYTES, MAX_APDU_BYTES) + _HEADER_ROOM
 _FRAME_OPENINGS = (b"\x7e", b"\x68", b"/")
 
 
+class WaitingApdus:
+    """Bare APDUs at a stream's start held for the bytes after them, and those let go to be judged without them."""
+
+    def __init__(self) -> None:
+        """Hold nothing."""
+        self._held: list[Framed] = []
+        self._let_go: list[Framed] = []
+
+    def hold(self, framed: Framed, fed: int) -> bool:
+        """Hold an APDU (of fed bytes so far) whose frame's check and end would not have come; say whether held."""
+        position, _, message = framed
+        if framed in self._let_go or position + len(message.raw) + FRAME_END_BYTES <= fed:
+            return False
+        self._held.append(framed)
+        return True
+
+    def take(self) -> list[Framed]:
+        """Return what is held, to be judged again with the bytes read since."""
+        held, self._held, self._let_go = self._held, [], []
+        return held
+
+    def let_go(self, also: Sequence[Framed] = ()) -> list[Framed]:
+        """Return what is held, and also these, to be judged as they are: no bytes come after them."""
+        self._let_go, self._held = [*self._held, *also], []
+        return self._let_go
+
+
 class Framers:
     """Reads a stream with every framer at once; the arbiter keeps each byte to one of them."""
 
@@ -52,10 +79,7 @@ class Framers:
         # position of the first.
         self._recent = bytearray()
         self._recent_start = 0
-        # Bare APDUs at a stream's start whose next bytes, which may be their frame's check and end, have not come;
-        # and those let go to be judged without them (the line fell quiet, a message ended).
-        self._unjudged: list[Framed] = []
-        self._judged_as_they_are: list[Framed] = []
+        self._waiting = WaitingApdus()
 
     @property
     def fed(self) -> int:
@@ -108,8 +132,7 @@ class Framers:
         forgotten = min(self.glo.buffered_from, self.notifications.buffered_from) - HISTORY
         arbiter.forget_before(forgotten)
         self._mbus_failed = [claim for claim in self._mbus_failed if claim[1] > forgotten]
-        messages = [*self._unjudged, *framed, *bare]
-        self._unjudged, self._judged_as_they_are = [], []
+        messages = [*self._waiting.take(), *framed, *bare]
         if len(messages) > 1:
             messages.sort(key=lambda positioned: positioned[0])
         self._keep_recent(data, messages)
@@ -138,19 +161,14 @@ class Framers:
         frame it may lie in (see in_untaken_frame): it is judged with them,
         or as it is once none come.
         """
-        position, framing, message = framed
+        framing, message = framed[1:]
         if framing is Framing.FRAMES or self.arbiter.framing is not None or isinstance(message, DroppedFrame):
             return False
-        if framed in self._judged_as_they_are or position + len(message.raw) + FRAME_END_BYTES <= self.fed:
-            return False
-        self._unjudged.append(framed)
-        return True
+        return self._waiting.hold(framed, self.fed)
 
     def judge_held(self) -> list[Framed]:
         """Return the bare APDUs held for the bytes after them, to be judged as they are: none come."""
-        held, self._unjudged = self._unjudged, []
-        self._judged_as_they_are = held
-        return held
+        return self._waiting.let_go()
 
     def _owned(self, position: int, framing: Framing) -> bool:
         """Whether a bare APDU begins inside a frame's bytes, passed or failed: that frame's, never read as bare.
@@ -199,13 +217,14 @@ class Framers:
         bare notification whose body is whole, held back for what the next
         bytes might begin.
         """
-        if self.arbiter.reads_bare(self.p1.fed):
-            self._unjudged += [
-                (position, Framing.NOTIFICATIONS, message)
-                for position, message in self.notifications.flush()
-                if not self._owned(position, Framing.NOTIFICATIONS)
+        whole = self.notifications.flush() if self.arbiter.reads_bare(self.p1.fed) else []
+        return self._waiting.let_go(
+            [
+                (at, Framing.NOTIFICATIONS, message)
+                for at, message in whole
+                if not self._owned(at, Framing.NOTIFICATIONS)
             ]
-        return self.judge_held()
+        )
 
     def unfinished(self) -> list[str | None]:
         """Say what each framer has begun and waits for the rest of (None for each that waits for nothing)."""
