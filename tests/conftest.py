@@ -15,6 +15,8 @@ from .meter import PtyMeter, TcpMeter
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
+    from homeassistant.core import HomeAssistant
+
 # CI proves the same examples on every run, so a submission lands or not on
 # its own merits; a developer's run draws new ones each time, which is where
 # new counter-examples turn up (each then becomes a fixed test).
@@ -26,6 +28,21 @@ if os.environ.get("CI"):
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Load the integration from custom_components."""
+
+
+@pytest.fixture(autouse=True)
+def timers_due_now_run_under_a_frozen_clock(request: pytest.FixtureRequest) -> None:
+    """Let Home Assistant's loop run a timer due at the very instant the frozen clock shows.
+
+    A frozen clock makes the loop's time the epoch's seconds (about 1.8e9), where one float step is
+    2.4e-7 s. The loop runs a timer once its time is below now plus its clock's resolution (1e-9 s),
+    a sum that rounds back to now: a timer due exactly now (a store's save at delay 0, a backoff
+    the test's clock jumped onto) never ran, and the loop spun until the clock moved, starving the
+    recorder's thread of the interpreter for minutes.
+    """
+    if "hass" in request.fixturenames:
+        hass: HomeAssistant = request.getfixturevalue("hass")
+        hass.loop._clock_resolution = 1e-6  # type: ignore[attr-defined]  # private: no public setting
 
 
 @pytest.fixture
