@@ -225,8 +225,10 @@ def test_in_a_stream_of_lf_ended_telegrams_with_a_crc_a_lost_crc_is_damage() -> 
         b"!\r\n/ABC5",
         b"/ISK5\\2M550T\n\n1-0:1.7.0(1)\n/!\n",
         b"\n!\n/ABC5",
+        b"/ISK5\\2M550T\r\n\r\n1-0:1.7.0(\xb1)\r\n!\r\n",
+        b"/ISK5\\2M550T\r\n\r\n1-0:1.7.0(\x00)\r\n!0000\r\n",
     ],
-    ids=["openings", "cut-openings", "ends", "lf-cut-openings", "lf-ends"],
+    ids=["openings", "cut-openings", "ends", "lf-cut-openings", "lf-ends", "damaged", "damaged-crc"],
 )
 def test_floods_of_telegram_shapes_without_a_crc_cost_linear_time(flood: bytes) -> None:
     decoder = Decoder()
@@ -818,3 +820,53 @@ def test_a_crc_in_the_message_of_the_next_telegram_is_still_its_own() -> None:
         assert [(type(event).__name__, getattr(event, "checksummed", None)) for event in events] == [
             ("Telegram", True)
         ] * 3
+
+
+# A bit flipped out of ASCII (0xB1 for '1'), a byte lost to a NUL, a control character, a burst of them.
+OUT_OF_TEXT = [b"\xb1", b"\x00", b"\t", b"\xff\x00\xfe"]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 4096], ids=["byte-by-byte", "7-byte-reads", "whole"])
+@pytest.mark.parametrize("damage", OUT_OF_TEXT, ids=["high-bit", "nul", "tab", "burst"])
+def test_a_telegram_damaged_out_of_text_is_a_damaged_telegram_and_costs_itself_alone(damage: bytes, chunk: int) -> None:
+    """Damage on a P1 line that leaves bytes no telegram holds is counted as damage, never as a stranger's bytes."""
+    good = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.8.1(001581.123*kWh)", "1-0:1.7.0(02.027*kW)"])
+    at = good.index(b"001581")
+    damaged = good[:at] + damage + good[at + len(damage) :]
+    stream = good + damaged + good
+    decoder = Decoder()
+    events = [event for i in range(0, len(stream), chunk) for event in decoder.feed_events(stream[i : i + chunk])]
+    assert powers(events) == [2027, None, 2027]
+    dropped = events[1]
+    assert isinstance(dropped, DroppedFrame)
+    assert dropped.detail == "P1 CRC mismatch"
+    assert dropped.raw == damaged.removesuffix(b"\r\n")
+    assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}
+
+
+@pytest.mark.parametrize("damage", OUT_OF_TEXT, ids=["high-bit", "nul", "tab", "burst"])
+def test_a_telegram_without_a_crc_damaged_out_of_text_is_dropped_never_read(damage: bytes) -> None:
+    at = DSMR_2_2.index(b"0001.21")
+    damaged = DSMR_2_2[:at] + damage + DSMR_2_2[at + len(damage) :]
+    decoder = Decoder()
+    events = decoder.feed_events(damaged + DSMR_2_2)
+    assert powers(events) == [None, 1210]
+    dropped = events[0]
+    assert isinstance(dropped, DroppedFrame)
+    assert dropped.detail == "P1 telegram without a CRC holds bytes that are not text: damaged"
+    assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}
+
+
+def test_a_line_its_meter_sent_with_a_byte_that_is_not_text_is_not_read_and_the_rest_is() -> None:
+    """The CRC holds: the meter sent the byte. The line it is in reads as no number; the other lines do."""
+    sent = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.8.1(0015\x0081.123*kWh)", "1-0:1.7.0(02.027*kW)\t"])
+    telegram = only_telegram(Decoder().feed_events(sent))
+    assert values(telegram) == {"1-0:1.7.0": (2027, W)}
+
+
+def test_binary_with_a_few_bytes_of_text_between_a_slash_and_a_bang_is_no_telegram() -> None:
+    """Bytes that are not text after a '/' that opens no telegram: noise, neither a telegram nor its damage."""
+    decoder = Decoder()
+    good = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(02.027*kW)"])
+    assert powers(decoder.feed_events(b"/x\x00y\r\n!0000\r\n" + good)) == [2027]
+    assert decoder.dropped == {}

@@ -31,13 +31,18 @@ LINE_END = b"\r\n"
 HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 """The bytes of hex digits, either case: a P1 CRC, or hex text a bridge writes."""
 # A telegram is text: it opens with '/' and a three-letter manufacturer id,
-# and holds nothing but printable characters and line ends.
+# and holds nothing but printable characters and line ends (but for a few
+# bytes damaged on the line, see _DAMAGED_BYTES).
 _IDENT = re.compile(rb"/[A-Za-z]{3}")
 _IDENT_LENGTH = 4
 # What may follow a telegram's '!' in the next message: its CRC digits and line end (in messages of
 # their own, or with the next telegram after them).
 _CRC_REST = re.compile(rb"[0-9A-Fa-f]{1,4}\r?\n?\Z|[0-9A-Fa-f]{0,4}\r?\n")
 _TEXT = re.compile(rb"[\x20-\x7e\r\n]*")
+# A telegram damaged on the line holds a few bytes that are not text (a bit flipped out of ASCII, a
+# byte lost to a NUL): its CRC then tells. More than this is binary, HDLC or M-Bus, never a telegram.
+_DAMAGED_BYTES = 4
+_DAMAGED_TEXT = re.compile(rb"[\x20-\x7e\r\n]*(?:[^\x20-\x7e\r\n][\x20-\x7e\r\n]*){0,%d}" % _DAMAGED_BYTES)
 # No CRC proves a telegram without one, so it must at least look like one
 # throughout its first lines: identification line (three letters, the baud
 # rate character, at most 32 characters of identification, never a value's
@@ -78,9 +83,10 @@ class P1Framer:
         self.carries_crc = False
         """Whether this stream's telegrams have shown a CRC that held: from then on one without a CRC is damage."""
         # What a chunk learned that the next one need not learn again (stream positions): before
-        # _rejected no '!' ends a telegram; the text before the '!' at _text_before[0] begins at [1].
+        # _rejected no '!' ends a telegram; the text before the '!' at _text_before[0] begins at [1],
+        # and at [2] with a few damaged bytes in it.
         self._rejected = 0
-        self._text_before = (-1, 0)
+        self._text_before = (-1, 0, 0)
 
     def feed(self, data: bytes) -> list[P1Message | DroppedFrame]:
         """Add bytes; return every telegram and drop they complete, in order."""
@@ -141,17 +147,18 @@ class P1Framer:
         pos = 0
         end_mark = -1
         rejected = max(self._rejected - self._offset, 0)  # end marks before this were found to end no telegram
-        text_from = 0  # no telegram ending at end_mark can start before this
+        # No telegram ending at end_mark can start before damaged_from; one starting before text_from holds
+        # bytes that are not text.
+        text_from = damaged_from = 0
         while (start := buffer.find(START, pos)) >= 0:
             self._skip(buffer, pos, start)
             pos = start
             if end_mark < start:
                 end_mark = buffer.find(END, max(start, rejected))
-                text_from = self._text_start(buffer, end_mark)
-            if start < text_from:
-                # Binary between this '/' and the end mark: HDLC, not a telegram.
-                self._skip(buffer, start, text_from)
-                pos = text_from
+                text_from, damaged_from = self._text_start(buffer, end_mark)
+            if (passed := _passed_over(buffer, start, text_from, damaged_from)) is not None:
+                self._skip(buffer, start, passed)
+                pos = passed
                 continue
             # A start farther than a telegram's length from the end mark (or
             # from the buffer's end, when there is none yet) cannot be one.
@@ -164,7 +171,7 @@ class P1Framer:
                 break
             after = bytes(buffer[end_mark + 1 : end_mark + 1 + _CRC_DIGITS])
             if _ends_without_crc(bytes(buffer[max(end_mark - 2, 0) : end_mark]), after):
-                pos = self._judge_without_crc(buffer, start, end_mark, events)
+                pos = self._judge_without_crc(buffer, start, end_mark, events, text=start >= text_from)
                 continue
             digits = _crc_digits(after)
             if digits is None:
@@ -173,7 +180,7 @@ class P1Framer:
                 # This '!' ends no telegram: a later one may end this one.
                 rejected = end_mark + 1
                 end_mark = buffer.find(END, rejected)
-                text_from = self._text_start(buffer, end_mark)
+                text_from, damaged_from = self._text_start(buffer, end_mark)
                 continue
             raw = bytes(buffer[start : end_mark + 1 + digits])
             event, length = _judge_crc(raw, end_mark + 1 - start)
@@ -188,25 +195,33 @@ class P1Framer:
         self._offset += pos
         return events
 
-    def _text_start(self, buffer: bytearray, end_mark: int) -> int:
-        """Where the text before an end mark begins: after its last byte that no telegram holds.
+    def _text_start(self, buffer: bytearray, end_mark: int) -> tuple[int, int]:
+        """Where the text before an end mark begins: after its last byte that is not text, and with a few such bytes.
 
         One scan per end mark, backwards over at most a telegram's length,
         serves every start before it, and every chunk after it.
         """
         if end_mark < 0:
-            return 0
-        at, text_from = self._text_before
+            return 0, 0
+        at, text_from, damaged_from = self._text_before
         if at == self._offset + end_mark:
-            return max(text_from - self._offset, 0)
+            return max(text_from - self._offset, 0), max(damaged_from - self._offset, 0)
         window = max(0, end_mark - MAX_TELEGRAM_BYTES)
         backwards = bytes(buffer[window:end_mark])[::-1]
-        start = end_mark - _TEXT.match(backwards).end()  # type: ignore[union-attr]  # matches the empty text too
-        self._text_before = (self._offset + end_mark, self._offset + start)
-        return start
+        # Both match the empty text too.
+        text = end_mark - _TEXT.match(backwards).end()  # type: ignore[union-attr]
+        damaged = end_mark - _DAMAGED_TEXT.match(backwards).end()  # type: ignore[union-attr]
+        self._text_before = (self._offset + end_mark, self._offset + text, self._offset + damaged)
+        return text, damaged
 
     def _judge_without_crc(
-        self, buffer: bytearray, start: int, end_mark: int, events: list[tuple[int, P1Message | DroppedFrame]]
+        self,
+        buffer: bytearray,
+        start: int,
+        end_mark: int,
+        events: list[tuple[int, P1Message | DroppedFrame]],
+        *,
+        text: bool,
     ) -> int:
         """Take the telegram from start to a '!' that no CRC follows; return where to look next.
 
@@ -231,6 +246,8 @@ class P1Framer:
         if self.carries_crc:
             detail = "P1 telegram without a CRC in a stream whose telegrams carry one: damaged on the line"
             events.append(self._drop(start, detail, raw))
+        elif not text:
+            events.append(self._drop(start, "P1 telegram without a CRC holds bytes that are not text: damaged", raw))
         else:
             events.append((self._offset + start, P1Message(raw.decode("ascii"), raw, checksummed=False)))
         return end_mark + 1
@@ -242,6 +259,15 @@ class P1Framer:
         if end > start:
             # Line ends after the CRC are part of the telegram, not noise.
             self.noise_bytes += end - start - buffer.count(b"\r", start, end) - buffer.count(b"\n", start, end)
+
+
+def _passed_over(buffer: bytearray, start: int, text_from: int, damaged_from: int) -> int | None:
+    """Where to look on when the '/' at start begins no telegram ending at the next end mark; None when it may."""
+    if start < damaged_from:
+        return damaged_from  # binary between this '/' and the end mark: HDLC, not a telegram
+    if start < text_from and _UNCHECKED_OPENING.match(buffer, start) is None:
+        return start + 1  # a few bytes that are not text after a '/' that opens no telegram: noise
+    return None
 
 
 def _judge_crc(raw: bytes, body_length: int) -> tuple[P1Message | DroppedFrame, int]:
