@@ -990,15 +990,40 @@ async def test_reconfigure_errors_then_keys(hass: HomeAssistant, tcp_meter: TcpM
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_reauth_refuses_keys_of_another_meter(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id="11111111", data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port}
-    )
-    entry.add_to_hass(hass)
+async def test_reauth_with_a_replaced_meters_keys_follows_the_new_meter(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """The grid company swapped the meter, and its keys with it: the old keys stop opening, the new ones are typed.
+
+    The port is the entry's own: the meter the new keys open there is the one that replaced it, never a wrong
+    port (reconfigure, where the user picks the port, refuses another meter).
+    """
     tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
-    flow = Flow(hass, await entry.start_reauth_flow(hass))
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="11111111",
+        title="Kamstrup 11111111",
+        data={
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: tcp_meter.port,
+            CONF_MANUFACTURER: "Kamstrup",
+            CONF_ENCRYPTION_KEY: bytes(16).hex(),
+            CONF_AUTHENTICATION_KEY: bytes(16).hex(),
+        },
+    )
+    await load(hass, entry)
+    await wait_for(lambda: _reauth(hass) is not None)
+    flow = Flow(hass, _reauth(hass))
+    await flow.submit()
     result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
-    assert result["reason"] == "wrong_meter"
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reauth_meter_replaced")
+    assert (entry.data[CONF_ENCRYPTION_KEY], entry.data[CONF_AUTHENTICATION_KEY]) == (KEY.hex(), AUTH_KEY.hex())
+    # The reader follows the new meter as any replaced one: an identity, a device and sensors of its own.
+    await wait_for(lambda: entry.unique_id == DANISH_METER_NUMBER and entry.state is ConfigEntryState.LOADED)
+    assert entry.title == f"Kamstrup {DANISH_METER_NUMBER}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"meter_replaced_{entry.entry_id}") is not None
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_closing_the_dialog_gives_the_port_back(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:

@@ -24,6 +24,7 @@ from homeassistant.core import callback
 from homeassistant.helpers.selector import (
     TextSelector,
 )
+from homeassistant.helpers.typing import UNDEFINED, UndefinedType
 
 from .compat import (
     async_serial_port_selector,
@@ -228,14 +229,16 @@ class _MeterFlow(ConfigFlow):
             return await self.async_step_listen()
         return self.async_show_progress_done(next_step_id="heard")
 
-    def _update_and_reload(self, entry: HanPortConfigEntry, data: Mapping[str, Any]) -> ConfigFlowResult:
+    def _update_and_reload(
+        self, entry: HanPortConfigEntry, data: Mapping[str, Any], reason: str | UndefinedType = UNDEFINED
+    ) -> ConfigFlowResult:
         """Store the entry's new data and set it up again, its paused reader with it.
 
         The paused reader is not resumed: it would open the port again just
         as the reload closes it.
         """
         self._listening.hand_over()
-        return self.async_update_reload_and_abort(entry, data=data)
+        return self.async_update_reload_and_abort(entry, data=data, reason=reason)
 
     @callback
     def async_remove(self) -> None:
@@ -438,10 +441,15 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
         data = self._listening.meter_data(telegram, self._keys, self._line)
         if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
             entry = self._flow_entry()
+            if self.source == SOURCE_REAUTH:
+                # Keys that open another meter's telegrams on the entry's own port are that meter's: the grid
+                # company replaced the meter, and the keys with it. They are kept, and the reader follows the
+                # new meter as it follows any replaced one: a device and sensors of its own, after a few pushes.
+                replaced = telegram is not None and not _same_meter(entry, telegram)
+                reason = "reauth_meter_replaced" if replaced else UNDEFINED
+                return self._update_and_reload(entry, {**entry.data, **self._keys}, reason)
             if not _same_meter(entry, telegram):
                 return _refuse_other_meter(self, entry, telegram)
-            if self.source == SOURCE_REAUTH:
-                return self._update_and_reload(entry, {**entry.data, **self._keys})
             data[CONF_GENERATED_ID] = entry.data.get(CONF_GENERATED_ID, False)
             if self._exchange is not None:
                 self._give_address_left(entry, self._exchange.entry_id)
