@@ -15,6 +15,7 @@ import pytest
 from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason, ObisCode, Telegram, Unit, reseal
 from custom_components.han_port.decoder.crc import crc16_arc
 from simulator import frames as encoder
+from simulator.frames import MeterState
 
 WH, W, V, A = Unit.WATT_HOUR, Unit.WATT, Unit.VOLT, Unit.AMPERE
 VARH, VAR, VA = Unit.VAR_HOUR, Unit.VAR, Unit.VOLT_AMPERE
@@ -822,6 +823,7 @@ def test_a_crc_in_the_message_of_the_next_telegram_is_still_its_own() -> None:
         ] * 3
 
 
+HEX_DIGIT_BYTES = b"0123456789abcdefABCDEF"
 # A bit flipped out of ASCII (0xB1 for '1'), a byte lost to a NUL, a control character, a burst of them.
 OUT_OF_TEXT = [b"\xb1", b"\x00", b"\t", b"\xff\x00\xfe"]
 
@@ -864,9 +866,46 @@ def test_a_line_its_meter_sent_with_a_byte_that_is_not_text_is_not_read_and_the_
     assert values(telegram) == {"1-0:1.7.0": (2027, W)}
 
 
-def test_binary_with_a_few_bytes_of_text_between_a_slash_and_a_bang_is_no_telegram() -> None:
+def test_a_few_bytes_that_are_not_text_after_a_slash_that_opens_no_telegram_are_noise() -> None:
     """Bytes that are not text after a '/' that opens no telegram: noise, neither a telegram nor its damage."""
     decoder = Decoder()
     good = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(02.027*kW)"])
     assert powers(decoder.feed_events(b"/x\x00y\r\n!0000\r\n" + good)) == [2027]
+    assert decoder.dropped == {}
+
+
+def pushes_whose_header_reads_as_a_crc() -> list[bytes]:
+    """Aidon pushes in HDLC frames to client 0x10 ('!' is 0x21) whose next four header bytes happen to be hex digits.
+
+    A frame's header holds a single byte that is not text (its format's) between its flag ('~') and such a '!'.
+    """
+    found = []
+    for power in range(1000, 1300):
+        apdu = encoder.LLC + encoder.data_notification(encoder.aidon_list(MeterState(power_import=power), 1), None)
+        frames = (
+            encoder.hdlc_frame(apdu, destination=b"\x21", source=bytes([source]), control=control)
+            for source in HEX_DIGIT_BYTES
+            if source & 1  # a one-byte address ends in its low bit
+            for control in HEX_DIGIT_BYTES
+        )
+        frame = next((frame for frame in frames if set(frame[4:8]) <= set(HEX_DIGIT_BYTES)), None)
+        if frame is not None:
+            found.append(frame)
+        if len(found) == 3:
+            return found
+    raise AssertionError(found)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 4096], ids=["byte-by-byte", "7-byte-reads", "whole"])
+def test_a_telegram_cut_short_before_a_frame_whose_header_reads_as_a_crc_costs_no_push(chunk: int) -> None:
+    """A P1 opening cut short, then a push whose HDLC header holds '!' and four hex digits: the push is the frame's.
+
+    Found in review: taken for a telegram with one damaged byte (the frame's format), the opening and the frame's
+    header were dropped together as a telegram whose CRC failed, and the push with them.
+    """
+    first, second, third = pushes_whose_header_reads_as_a_crc()
+    stream = first + b"/ISK5\\2M550T\r\n\r\n1-0:1.7.0(01" + second + third
+    decoder = Decoder()
+    events = [event for at in range(0, len(stream), chunk) for event in decoder.feed_events(stream[at : at + chunk])]
+    assert [event.format for event in events if isinstance(event, Telegram)] == ["hdlc"] * 3
     assert decoder.dropped == {}

@@ -40,9 +40,11 @@ _IDENT_LENGTH = 4
 _CRC_REST = re.compile(rb"[0-9A-Fa-f]{1,4}\r?\n?\Z|[0-9A-Fa-f]{0,4}\r?\n")
 _TEXT = re.compile(rb"[\x20-\x7e\r\n]*")
 # A telegram damaged on the line holds a few bytes that are not text (a bit flipped out of ASCII, a
-# byte lost to a NUL): its CRC then tells. More than this is binary, HDLC or M-Bus, never a telegram.
+# byte lost to a NUL): its CRC then tells. More is binary, never a telegram; so is an HDLC frame's
+# opening (its flag and format byte), whose header may hold but one byte that is not text. Matched on
+# the bytes before a '!' read backwards, on from where their text ends.
 _DAMAGED_BYTES = 4
-_DAMAGED_TEXT = re.compile(rb"[\x20-\x7e\r\n]*(?:[^\x20-\x7e\r\n][\x20-\x7e\r\n]*){0,%d}" % _DAMAGED_BYTES)
+_DAMAGED_TEXT = re.compile(rb"(?:(?![\xa0-\xa7]\x7e)[^\x20-\x7e\r\n][\x20-\x7e\r\n]*){0,%d}" % _DAMAGED_BYTES)
 # No CRC proves a telegram without one, so it must at least look like one
 # throughout its first lines: identification line (three letters, the baud
 # rate character, at most 32 characters of identification, never a value's
@@ -196,7 +198,7 @@ class P1Framer:
         return events
 
     def _text_start(self, buffer: bytearray, end_mark: int) -> tuple[int, int]:
-        """Where the text before an end mark begins: after its last byte that is not text, and with a few such bytes.
+        """Where the text before an end mark begins, and where a telegram damaged on the line would (_DAMAGED_BYTES).
 
         One scan per end mark, backwards over at most a telegram's length,
         serves every start before it, and every chunk after it.
@@ -208,9 +210,10 @@ class P1Framer:
             return max(text_from - self._offset, 0), max(damaged_from - self._offset, 0)
         window = max(0, end_mark - MAX_TELEGRAM_BYTES)
         backwards = bytes(buffer[window:end_mark])[::-1]
-        # Both match the empty text too.
-        text = end_mark - _TEXT.match(backwards).end()  # type: ignore[union-attr]
-        damaged = end_mark - _DAMAGED_TEXT.match(backwards).end()  # type: ignore[union-attr]
+        # Each matches the empty text too; the damaged text goes on from where the text ends.
+        text_length = _TEXT.match(backwards).end()  # type: ignore[union-attr]
+        damaged_length = _DAMAGED_TEXT.match(backwards, text_length).end()  # type: ignore[union-attr]
+        text, damaged = end_mark - text_length, end_mark - damaged_length
         self._text_before = (self._offset + end_mark, self._offset + text, self._offset + damaged)
         return text, damaged
 
