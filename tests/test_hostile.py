@@ -451,6 +451,29 @@ def test_a_false_m_bus_start_holds_back_no_whole_frame_behind_it(damage: str) ->
     assert decoder.finish() == []
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 100_000], ids=["byte-by-byte", "7-byte-reads", "whole"])
+@pytest.mark.parametrize("length", [0x03, 0x40, 0xDD, 0xFF])
+def test_a_chance_m_bus_header_at_a_bare_streams_start_costs_no_push(length: int, chunk: int) -> None:
+    """Found by fuzzing: "68 L L 68" in the noise a stream opens with claimed the bare pushes its length reached into.
+
+    A damaged frame owns only the APDU where its own would begin (after C, A, CI and the transport addresses);
+    a push right after the four bytes is none of its, and the pushes after it neither.
+    """
+
+    def push(step: int) -> bytes:
+        state = MeterState(moment=MOMENT + timedelta(seconds=5 * step))
+        return encoder.data_notification(encoder.iskraemeco_list(state), state.moment)
+
+    stream = bytes([0x68, length, length, 0x68]) + b"".join(push(step) for step in range(4))
+    decoder = Decoder()
+    events = [event for at in range(0, len(stream), chunk) for event in decoder.feed_events(stream[at : at + chunk])]
+    events += decoder.quiet()
+    assert reasons(events) == ["telegram"] * 4
+    assert [event.timestamp for event in events if isinstance(event, Telegram)] == [
+        MOMENT + timedelta(seconds=5 * step) for step in range(4)
+    ]
+
+
 @pytest.mark.parametrize(
     ("carried", "outer", "chunk"),
     [("p1", "hdlc", 0), ("p1", "hdlc", 1), ("mbus", "hdlc", 0), ("p1", "mbus", 0)],

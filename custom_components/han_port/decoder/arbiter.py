@@ -9,7 +9,8 @@ from being silenced by one stranger:
   then passes its check or fails it: no bare APDU that begins inside them is
   read, so a frame damaged on the line is never read again as a bare APDU,
   nor another framer's frame or telegram that begins inside them: that is
-  their content.
+  their content. An M-Bus header has no check of its own: a frame that
+  fails owns only the APDU where its own begins (see Framers._owned).
 - A stream's format is learned from the first message that proves itself
   (a frame's checksum; a bare APDU's whole decoding, or its ciphering header
   refused for the keys) and kept. Messages of another format are dropped

@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .arbiter import FRAME_END_BYTES, MAX_CLAIMS, Arbiter, Framing, lies_in_a_frame, within
+from .arbiter import FRAME_END_BYTES, MAX_CLAIMS, Arbiter, Framing, lies_in_a_frame
 from .bare import HISTORY, MAX_NOTIFICATION_BYTES, NotificationFramer, NotificationMessage
 from .glo import MAX_APDU_BYTES, GloFramer, GloMessage
 from .hdlc import HdlcFramer, HdlcMessage
+from .mbus import APDU_OFFSET as MBUS_APDU_OFFSET
 from .mbus import MbusFramer, MbusMessage
 from .model import DroppedFrame
 from .p1 import P1Framer, P1Message
@@ -173,15 +174,17 @@ class Framers:
     def _owned(self, position: int, framing: Framing) -> bool:
         """Whether a bare APDU begins inside a frame's bytes, passed or failed: that frame's, never read as bare.
 
-        An M-Bus header's frame whose checksum failed owns no ciphered APDU,
-        whose tag proves its own bytes, nor any APDU in a stream known to be
-        bare: its "68 L L 68" has no check of its own and was chance.
+        "68 L L 68" has no check of its own: an M-Bus frame that failed, or
+        has yet to come, owns only the APDU where its own would begin, never
+        a ciphered one (its tag proves its bytes) nor any in a bare stream.
         """
         if self.arbiter.claimed(position, self.hdlc.pending_claims()):
             return True
         if framing is Framing.CIPHERED or self.arbiter.framing in (Framing.CIPHERED, Framing.NOTIFICATIONS):
             return False
-        return within(position, (*self._mbus_failed, *self.mbus.pending_claims()))
+        return any(
+            start + MBUS_APDU_OFFSET == position for start, _ in (*self._mbus_failed, *self.mbus.pending_claims())
+        )
 
     def _amid_frames(self, position: int, message: FramedMessage | DroppedFrame) -> FramedMessage | DroppedFrame:
         """Mark a bare ciphered APDU whose bytes run into frames': a tag that fails there is the line's, not the keys'.

@@ -26,7 +26,8 @@ MIN_LENGTH = 3  # C, A and CI
 # checksum and the stop byte deciding whether a frame is there.
 _WRAP = 0x100
 MAX_LENGTH = _WRAP + MIN_LENGTH - 1
-_WRAPPED_OPENING = 9  # 68 L L 68, C, A, CI and the two transport addresses: what tells a wrapped frame
+APDU_OFFSET = 9
+"""Where a DLMS segment's share of the APDU begins in its frame: after 68 L L 68, C, A, CI and the two TSAPs."""
 _CI_DLMS_LAST = 0x1F  # CI 0x00-0x1F: DLMS segments
 LAST_SEGMENT = 0x10
 SEQUENCE = 0x0F
@@ -266,8 +267,8 @@ def _opening(buffer: bytes | bytearray, start: int) -> int | None:
         return -1
     if length >= MIN_LENGTH:
         return length
-    opening = buffer[start + _HEADER : start + _WRAPPED_OPENING]
-    if len(opening) < _WRAPPED_OPENING - _HEADER:
+    opening = buffer[start + _HEADER : start + APDU_OFFSET]
+    if len(opening) < APDU_OFFSET - _HEADER:
         return None
     if opening[2] > _CI_DLMS_LAST or opening[MIN_LENGTH:] != DLMS_TSAP:
         return -1
