@@ -1026,6 +1026,29 @@ async def test_reauth_with_a_replaced_meters_keys_follows_the_new_meter(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_reauth_that_hears_only_lists_naming_no_meter_keeps_the_meter(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """A short list names no meter: it tells nothing of a replacement, and the keys are simply the meter's new ones."""
+    apdu = encoder.data_notification(encoder.aidon_list(default_state(), 1), None)  # power alone, no meter id
+    counter = itertools.count(1)
+    tcp_meter.start_pushing(
+        [lambda: encoder.hdlc_frames(encoder.glo_cipher(apdu, KEY, AUTH_KEY, counter=next(counter)))]
+    )
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=DANISH_METER_NUMBER,
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port, CONF_MANUFACTURER: "Kamstrup"},
+    )
+    entry.add_to_hass(hass)
+    flow = Flow(hass, await entry.start_reauth_flow(hass))
+    result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reauth_successful")
+    assert (entry.unique_id, entry.data[CONF_ENCRYPTION_KEY]) == (DANISH_METER_NUMBER, KEY.hex())
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_closing_the_dialog_gives_the_port_back(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
     entry = MockConfigEntry(domain=DOMAIN, unique_id=METER_ID, data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})

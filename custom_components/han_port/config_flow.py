@@ -445,8 +445,7 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
                 # Keys that open another meter's telegrams on the entry's own port are that meter's: the grid
                 # company replaced the meter, and the keys with it. They are kept, and the reader follows the
                 # new meter as it follows any replaced one: a device and sensors of its own, after a few pushes.
-                replaced = telegram is not None and not _same_meter(entry, telegram)
-                reason = "reauth_meter_replaced" if replaced else UNDEFINED
+                reason = "reauth_meter_replaced" if _replaced_by(entry, telegram) else UNDEFINED
                 return self._update_and_reload(entry, {**entry.data, **self._keys}, reason)
             if not _same_meter(entry, telegram):
                 return _refuse_other_meter(self, entry, telegram)
@@ -521,6 +520,19 @@ def _refuse_other_meter(flow: ConfigFlow, entry: HanPortConfigEntry, telegram: T
     if not heard:
         return flow.async_abort(reason="wrong_meter_unnamed", description_placeholders={"meter": entry.title})
     return flow.async_abort(reason="wrong_meter", description_placeholders={"meter": entry.title, "heard": heard})
+
+
+def _replaced_by(entry: HanPortConfigEntry, telegram: Telegram | None) -> bool:
+    """Whether the telegram names a meter other than the entry's, by its id or its maker: one that replaced it.
+
+    A telegram that names no meter (a short list of the entry's own) tells nothing.
+    """
+    if telegram is None or _same_meter(entry, telegram):
+        return False
+    if telegram.meter_id is not None:
+        return True
+    manufacturer = entry.data.get(CONF_MANUFACTURER)
+    return bool(manufacturer and telegram.manufacturer and telegram.manufacturer != manufacturer)
 
 
 def _same_meter(entry: HanPortConfigEntry, telegram: Telegram | None) -> bool:
