@@ -469,6 +469,21 @@ def test_a_segmented_push_lost_is_one_drop_whatever_segment_was_lost(damage: str
     assert decoder.dropped == lost
 
 
+def test_a_segment_after_a_lost_connection_is_no_rest_of_the_push_dropped_before_it() -> None:
+    """The input ends after a damaged first segment; the next connection joins another push at its second segment.
+
+    Found in review: the segment the dropped push expected next was taken at the same stream position, silently.
+    """
+    damaged = bytearray(four_segments(SENT + 1)[0])
+    damaged[12] ^= 0x01
+    decoder = Decoder()
+    decoder.feed_events(bytes(damaged))
+    decoder.finish()
+    decoder.feed_events(four_segments(SENT + 2)[1])
+    decoder.finish()
+    assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1, DropReason.UNDECODABLE: 1}
+
+
 @pytest.mark.parametrize("cut", [b"\x68", b"\x68\x22", b"\x68\x22\x22"])
 def test_an_m_bus_frame_cut_short_never_takes_the_next_whole_frame(cut: bytes) -> None:
     """Found by fuzzing: "68 22 22" read the next frame's start byte as its own header's last, and the

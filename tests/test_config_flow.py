@@ -1026,6 +1026,33 @@ async def test_reauth_with_a_replaced_meters_keys_follows_the_new_meter(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_reauth_never_takes_a_meter_another_entry_reads(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    """The meter on this entry's port is another entry's (two bridges swapped, say): its keys are not this one's."""
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
+    theirs = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=DANISH_METER_NUMBER,
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: free_port(), CONF_MANUFACTURER: "Kamstrup"},
+    )
+    theirs.add_to_hass(hass)
+    old_keys = {CONF_ENCRYPTION_KEY: bytes(16).hex(), CONF_AUTHENTICATION_KEY: bytes(16).hex()}
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="11111111",
+        title="Kamstrup 11111111",
+        data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port, CONF_MANUFACTURER: "Kamstrup", **old_keys},
+    )
+    entry.add_to_hass(hass)
+    flow = Flow(hass, await entry.start_reauth_flow(hass))
+    result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "wrong_meter")
+    assert result["description_placeholders"] == {
+        "meter": "Kamstrup 11111111",
+        "heard": f"Kamstrup {DANISH_METER_NUMBER}",
+    }
+    assert {key: entry.data[key] for key in old_keys} == old_keys
+
+
 async def test_reauth_that_hears_only_lists_naming_no_meter_keeps_the_meter(
     hass: HomeAssistant, tcp_meter: TcpMeter
 ) -> None:

@@ -874,36 +874,49 @@ def test_a_few_bytes_that_are_not_text_after_a_slash_that_opens_no_telegram_are_
     assert decoder.dropped == {}
 
 
-def pushes_whose_header_reads_as_a_crc() -> list[bytes]:
+def pushes_whose_header_reads_as_a_crc(*, segmented: bool) -> list[bytes]:
     """Aidon pushes in HDLC frames to client 0x10 ('!' is 0x21) whose next four header bytes happen to be hex digits.
 
     A frame's header holds a single byte that is not text (its format's) between its flag ('~') and such a '!'.
+    Segmented, a push is two frames, the first's format byte marking it (0xA8 to 0xAF).
     """
     found = []
-    for power in range(1000, 1300):
-        apdu = encoder.LLC + encoder.data_notification(encoder.aidon_list(MeterState(power_import=power), 1), None)
+    for power in range(1000, 3000):
+        information = encoder.LLC + encoder.data_notification(
+            encoder.aidon_list(MeterState(power_import=power), 1), None
+        )
+        half = len(information) // 2 if segmented else len(information)
         frames = (
-            encoder.hdlc_frame(apdu, destination=b"\x21", source=bytes([source]), control=control)
-            for source in HEX_DIGIT_BYTES
-            if source & 1  # a one-byte address ends in its low bit
+            encoder.hdlc_frame(
+                information[:half], segmented=segmented, destination=b"\x21", source=source, control=control
+            )
+            + (
+                encoder.hdlc_frame(information[half:], destination=b"\x21", source=source, control=control)
+                if segmented
+                else b""
+            )
+            for source in (bytes([byte]) for byte in HEX_DIGIT_BYTES if byte & 1)  # a one-byte address: low bit set
             for control in HEX_DIGIT_BYTES
         )
-        frame = next((frame for frame in frames if set(frame[4:8]) <= set(HEX_DIGIT_BYTES)), None)
-        if frame is not None:
-            found.append(frame)
+        push = next((push for push in frames if set(push[4:8]) <= set(HEX_DIGIT_BYTES)), None)
+        if push is not None:
+            found.append(push)
         if len(found) == 3:
             return found
     raise AssertionError(found)
 
 
+@pytest.mark.parametrize("segmented", [False, True], ids=["one-frame", "segmented"])
 @pytest.mark.parametrize("chunk", [1, 7, 4096], ids=["byte-by-byte", "7-byte-reads", "whole"])
-def test_a_telegram_cut_short_before_a_frame_whose_header_reads_as_a_crc_costs_no_push(chunk: int) -> None:
+def test_a_telegram_cut_short_before_a_frame_whose_header_reads_as_a_crc_costs_no_push(
+    chunk: int, *, segmented: bool
+) -> None:
     """A P1 opening cut short, then a push whose HDLC header holds '!' and four hex digits: the push is the frame's.
 
     Found in review: taken for a telegram with one damaged byte (the frame's format), the opening and the frame's
     header were dropped together as a telegram whose CRC failed, and the push with them.
     """
-    first, second, third = pushes_whose_header_reads_as_a_crc()
+    first, second, third = pushes_whose_header_reads_as_a_crc(segmented=segmented)
     stream = first + b"/ISK5\\2M550T\r\n\r\n1-0:1.7.0(01" + second + third
     decoder = Decoder()
     events = [event for at in range(0, len(stream), chunk) for event in decoder.feed_events(stream[at : at + chunk])]

@@ -437,16 +437,30 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
 
     # The meter, heard.
 
+    def _reauthenticated(self, entry: HanPortConfigEntry, telegram: Telegram | None) -> ConfigFlowResult:
+        """Keep the keys the meter on the entry's own port was heard with.
+
+        Keys that open another meter's telegrams there are that meter's: the
+        grid company replaced the meter, and the keys with it. The reader then
+        follows it as any replaced meter: a device and sensors of its own,
+        after a few pushes. A meter another entry reads is never this one's
+        to take (two bridges swapped, say).
+        """
+        data = {**entry.data, **self._keys}
+        if telegram is None or not _replaced_by(entry, telegram):
+            return self._update_and_reload(entry, data)
+        if telegram.meter_id is not None and self.hass.config_entries.async_entry_for_domain_unique_id(
+            DOMAIN, telegram.meter_id
+        ):
+            return _refuse_other_meter(self, entry, telegram)
+        return self._update_and_reload(entry, data, "reauth_meter_replaced")
+
     async def _async_meter_heard(self, telegram: Telegram | None) -> ConfigFlowResult:
         data = self._listening.meter_data(telegram, self._keys, self._line)
         if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
             entry = self._flow_entry()
             if self.source == SOURCE_REAUTH:
-                # Keys that open another meter's telegrams on the entry's own port are that meter's: the grid
-                # company replaced the meter, and the keys with it. They are kept, and the reader follows the
-                # new meter as it follows any replaced one: a device and sensors of its own, after a few pushes.
-                reason = "reauth_meter_replaced" if _replaced_by(entry, telegram) else UNDEFINED
-                return self._update_and_reload(entry, {**entry.data, **self._keys}, reason)
+                return self._reauthenticated(entry, telegram)
             if not _same_meter(entry, telegram):
                 return _refuse_other_meter(self, entry, telegram)
             data[CONF_GENERATED_ID] = entry.data.get(CONF_GENERATED_ID, False)

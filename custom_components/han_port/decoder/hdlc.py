@@ -19,6 +19,8 @@ from .partial import MAX_MESSAGE_BYTES, MAX_PARTS
 FLAG = 0x7E
 _FORMAT_TYPE_3 = 0xA0
 _FORMAT_MASK = 0xF0
+FORMAT_BYTES = bytes(range(_FORMAT_TYPE_3, _FORMAT_TYPE_3 + (~_FORMAT_MASK & 0xFF) + 1))
+"""Every first format byte of frame format type 3 (see is_frame_format): segmented or not, any length."""
 _SEGMENTED = 0x08
 # A message's first information byte after its LLC header: the tag of an APDU a meter pushes.
 _PUSHED_TAGS = frozenset(bytes([tag]) for tag in PUSHED_APDUS)

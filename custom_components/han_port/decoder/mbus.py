@@ -120,6 +120,7 @@ class MbusFramer:
         self._offset += len(self._buffer)
         self._buffer.clear()
         self._reset_segments()
+        self._dropped_rest = None  # the bytes fed next begin anew: no segment of theirs is a dropped message's
 
     def feed_positioned(self, data: bytes) -> list[tuple[int, MbusMessage | DroppedFrame]]:
         """Add bytes; return every message and drop they complete, with the stream position it started at."""

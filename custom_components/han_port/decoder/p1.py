@@ -16,6 +16,8 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from .crc import crc16_arc, crc16_arc_starts
+from .hdlc import FLAG as HDLC_FLAG
+from .hdlc import FORMAT_BYTES as HDLC_FORMAT_BYTES
 from .model import DecodeError, DroppedFrame, DropReason, Reading, Telegram
 from .obis import ObisCode, Unit, identification, is_clock
 from .readings import scale
@@ -44,7 +46,10 @@ _TEXT = re.compile(rb"[\x20-\x7e\r\n]*")
 # opening (its flag and format byte), whose header may hold but one byte that is not text. Matched on
 # the bytes before a '!' read backwards, on from where their text ends.
 _DAMAGED_BYTES = 4
-_DAMAGED_TEXT = re.compile(rb"(?:(?![\xa0-\xa7]\x7e)[^\x20-\x7e\r\n][\x20-\x7e\r\n]*){0,%d}" % _DAMAGED_BYTES)
+_HDLC_OPENING_BACKWARDS = b"[%s]%s" % (re.escape(HDLC_FORMAT_BYTES), re.escape(bytes([HDLC_FLAG])))
+_DAMAGED_TEXT = re.compile(
+    rb"(?:(?!%s)[^\x20-\x7e\r\n][\x20-\x7e\r\n]*){0,%d}" % (_HDLC_OPENING_BACKWARDS, _DAMAGED_BYTES)
+)
 # No CRC proves a telegram without one, so it must at least look like one
 # throughout its first lines: identification line (three letters, the baud
 # rate character, at most 32 characters of identification, never a value's
