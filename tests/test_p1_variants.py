@@ -846,6 +846,18 @@ def test_a_telegram_damaged_out_of_text_is_a_damaged_telegram_and_costs_itself_a
     assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}
 
 
+@pytest.mark.parametrize("at", [5, 16, 18, 20], ids=["identification", "its-line-end", "empty-line", "first-code"])
+def test_a_telegram_damaged_out_of_text_in_its_first_lines_is_a_damaged_telegram(at: int) -> None:
+    """Its identification, a line end or the first code damaged past ASCII: the CRC still judges it (fuzzing found it
+    passed over silently, as a '/' opening no telegram)."""
+    good = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.8.1(001581.123*kWh)", "1-0:1.7.0(02.027*kW)"])
+    damaged = bytearray(good)
+    damaged[at] ^= 0x80
+    decoder = Decoder()
+    assert powers(decoder.feed_events(good + damaged + good)) == [2027, None, 2027]
+    assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}
+
+
 @pytest.mark.parametrize("damage", OUT_OF_TEXT, ids=["high-bit", "nul", "tab", "burst"])
 def test_a_telegram_without_a_crc_damaged_out_of_text_is_dropped_never_read(damage: bytes) -> None:
     at = DSMR_2_2.index(b"0001.21")

@@ -273,8 +273,10 @@ def _passed_over(buffer: bytearray, start: int, text_from: int, damaged_from: in
     """Where to look on when the '/' at start begins no telegram ending at the next end mark; None when it may."""
     if start < damaged_from:
         return damaged_from  # binary between this '/' and the end mark: HDLC, not a telegram
-    if start < text_from and _UNCHECKED_OPENING.match(buffer, start) is None:
-        return start + 1  # a few bytes that are not text after a '/' that opens no telegram: noise
+    if start < text_from and _IDENT.match(buffer, start) is None:
+        # A few bytes that are not text after a '/' that opens no identification: noise. After one that does, a
+        # CRC judges the telegram, damaged in its first lines too (one without a CRC must open as a telegram).
+        return start + 1
     return None
 
 
