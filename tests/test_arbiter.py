@@ -438,52 +438,6 @@ def test_segments_of_two_m_bus_pushes_are_never_joined_when_damage_hid_the_segme
     assert powers(events) == [SENT + 2]
 
 
-def four_segments(power: int) -> list[bytes]:
-    """A list sent in four M-Bus long frames, back to back."""
-    apdu = ten_second_list(power)
-    frames = mbus_frames(apdu, segment_size=len(apdu) // 4 + 1)
-    segments = []
-    while frames:
-        length = frames[1] + 6  # L, and the header, checksum and stop around it
-        segments.append(frames[:length])
-        frames = frames[length:]
-    assert len(segments) == 4
-    return segments
-
-
-@pytest.mark.parametrize("chunk", [1, 100_000], ids=["byte-by-byte", "whole"])
-@pytest.mark.parametrize("damage", ["segment-0", "segment-1", "segment-2", "segment-3", "joined-at-segment-2"])
-def test_a_segmented_push_lost_is_one_drop_whatever_segment_was_lost(damage: str, chunk: int) -> None:
-    """A damaged segment (or a stream joined mid-message) costs its push: one drop, not one for each segment after it."""
-    segments = [bytearray(segment) for segment in four_segments(SENT + 1)]
-    if damage.startswith("joined"):
-        segments = segments[2:]
-        lost: dict[DropReason, int] = {DropReason.UNDECODABLE: 1}
-    else:
-        segments[int(damage[-1])][12] ^= 0x01  # a byte of its data: the checksum fails
-        lost = {DropReason.BAD_CHECKSUM: 1}
-    stream = b"".join(segments) + b"".join(four_segments(SENT + 2)) + b"".join(four_segments(SENT + 3))
-    decoder = Decoder()
-    events = [event for at in range(0, len(stream), chunk) for event in decoder.feed_events(stream[at : at + chunk])]
-    assert powers(events) == [SENT + 2, SENT + 3]
-    assert decoder.dropped == lost
-
-
-def test_a_segment_after_a_lost_connection_is_no_rest_of_the_push_dropped_before_it() -> None:
-    """The input ends after a damaged first segment; the next connection joins another push at its second segment.
-
-    Found in review: the segment the dropped push expected next was taken at the same stream position, silently.
-    """
-    damaged = bytearray(four_segments(SENT + 1)[0])
-    damaged[12] ^= 0x01
-    decoder = Decoder()
-    decoder.feed_events(bytes(damaged))
-    decoder.finish()
-    decoder.feed_events(four_segments(SENT + 2)[1])
-    decoder.finish()
-    assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1, DropReason.UNDECODABLE: 1}
-
-
 @pytest.mark.parametrize("cut", [b"\x68", b"\x68\x22", b"\x68\x22\x22"])
 def test_an_m_bus_frame_cut_short_never_takes_the_next_whole_frame(cut: bytes) -> None:
     """Found by fuzzing: "68 22 22" read the next frame's start byte as its own header's last, and the

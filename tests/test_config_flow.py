@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import voluptuous as vol
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import (
+    SOURCE_IGNORE,
+    SOURCE_REAUTH,
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigEntryState,
+)
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import Event, callback
 from homeassistant.data_entry_flow import EVENT_DATA_ENTRY_FLOW_PROGRESSED, FlowResultType
@@ -1032,6 +1038,7 @@ async def test_reauth_never_takes_a_meter_another_entry_reads(hass: HomeAssistan
     theirs = MockConfigEntry(
         domain=DOMAIN,
         unique_id=DANISH_METER_NUMBER,
+        title="Kitchen meter",
         data={CONF_HOST: "127.0.0.1", CONF_PORT: free_port(), CONF_MANUFACTURER: "Kamstrup"},
     )
     theirs.add_to_hass(hass)
@@ -1045,12 +1052,44 @@ async def test_reauth_never_takes_a_meter_another_entry_reads(hass: HomeAssistan
     entry.add_to_hass(hass)
     flow = Flow(hass, await entry.start_reauth_flow(hass))
     result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
-    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "wrong_meter")
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reauth_read_elsewhere")
     assert result["description_placeholders"] == {
         "meter": "Kamstrup 11111111",
         "heard": f"Kamstrup {DANISH_METER_NUMBER}",
+        "other": "Kitchen meter",
     }
     assert {key: entry.data[key] for key in old_keys} == old_keys
+
+
+@pytest.mark.parametrize(
+    ("generated", "ignored", "reason"),
+    [(True, False, "reauth_successful"), (False, True, "reauth_meter_replaced")],
+    ids=["id-made-up-for-the-meter", "meter-another-entry-ignores"],
+)
+async def test_reauth_judges_another_meter_as_the_reader_does(
+    hass: HomeAssistant, tcp_meter: TcpMeter, *, generated: bool, ignored: bool, reason: str
+) -> None:
+    """An id where the entry made one up contradicts nothing (the reader learns it); an ignored entry reads nothing."""
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
+    if ignored:
+        MockConfigEntry(domain=DOMAIN, unique_id=DANISH_METER_NUMBER, source=SOURCE_IGNORE).add_to_hass(hass)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="0123456789abcdef" if generated else "11111111",
+        data={
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: tcp_meter.port,
+            CONF_MANUFACTURER: "Kamstrup",
+            CONF_GENERATED_ID: generated,
+        },
+    )
+    entry.add_to_hass(hass)
+    flow = Flow(hass, await entry.start_reauth_flow(hass))
+    result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, reason)
+    assert entry.data[CONF_ENCRYPTION_KEY] == KEY.hex()
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_reauth_that_hears_only_lists_naming_no_meter_keeps_the_meter(

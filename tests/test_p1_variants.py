@@ -871,8 +871,9 @@ def test_a_telegram_without_a_crc_damaged_out_of_text_is_dropped_never_read(dama
     assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}
 
 
-def test_a_line_its_meter_sent_with_a_byte_that_is_not_text_is_not_read_and_the_rest_is() -> None:
-    """The CRC holds: the meter sent the byte. The line it is in reads as no number; the other lines do."""
+def test_a_number_its_meter_sent_with_a_byte_that_is_not_text_is_not_read_and_the_rest_is() -> None:
+    """The CRC holds: the meter sent the bytes. A number holding one reads as no number; after a value, one harms
+    nothing; the other lines read."""
     sent = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.8.1(0015\x0081.123*kWh)", "1-0:1.7.0(02.027*kW)\t"])
     telegram = only_telegram(Decoder().feed_events(sent))
     assert values(telegram) == {"1-0:1.7.0": (2027, W)}
@@ -884,12 +885,14 @@ def test_a_few_bytes_that_are_not_text_after_a_slash_that_opens_no_telegram_are_
     good = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(02.027*kW)"])
     assert powers(decoder.feed_events(b"/x\x00y\r\n!0000\r\n" + good)) == [2027]
     assert decoder.dropped == {}
+    assert decoder.noise_bytes == len(b"/x\x00y!0000")
 
 
 def pushes_whose_header_reads_as_a_crc(*, segmented: bool) -> list[bytes]:
     """Aidon pushes in HDLC frames to client 0x10 ('!' is 0x21) whose next four header bytes happen to be hex digits.
 
-    A frame's header holds a single byte that is not text (its format's) between its flag ('~') and such a '!'.
+    Between its flag ('~') and such a '!', a frame's header holds few bytes that are not text: its format's, and
+    its length's when that is no printable character.
     Segmented, a push is two frames, the first's format byte marking it (0xA8 to 0xAF).
     """
     found = []

@@ -56,7 +56,7 @@ from .flow_forms import (
     parse_keys,
     stable_path,
 )
-from .identity import address_id, made_up_id, meter_title
+from .identity import Claim, address_id, contradict, made_up_id, meter_title
 from .listening import Listening
 from .mqtt_reader import async_mqtt_ready, holds_meter_data, topic_matches, valid_topic
 from .options_flow import HanPortOptionsFlow
@@ -449,18 +449,19 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
         data = {**entry.data, **self._keys}
         if telegram is None or not _replaced_by(entry, telegram):
             return self._update_and_reload(entry, data)
-        if telegram.meter_id is not None and self.hass.config_entries.async_entry_for_domain_unique_id(
-            DOMAIN, telegram.meter_id
-        ):
-            return _refuse_other_meter(self, entry, telegram)
+        other = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, telegram.meter_id or "")
+        if other is not None and other.source != SOURCE_IGNORE:
+            heard = " ".join(part for part in (telegram.manufacturer, telegram.meter_id) if part)
+            placeholders = {"meter": entry.title, "heard": heard, "other": other.title}
+            return self.async_abort(reason="reauth_read_elsewhere", description_placeholders=placeholders)
         return self._update_and_reload(entry, data, "reauth_meter_replaced")
 
     async def _async_meter_heard(self, telegram: Telegram | None) -> ConfigFlowResult:
+        if self.source == SOURCE_REAUTH:
+            return self._reauthenticated(self._flow_entry(), telegram)
         data = self._listening.meter_data(telegram, self._keys, self._line)
-        if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
+        if self.source == SOURCE_RECONFIGURE:
             entry = self._flow_entry()
-            if self.source == SOURCE_REAUTH:
-                return self._reauthenticated(entry, telegram)
             if not _same_meter(entry, telegram):
                 return _refuse_other_meter(self, entry, telegram)
             data[CONF_GENERATED_ID] = entry.data.get(CONF_GENERATED_ID, False)
@@ -537,16 +538,15 @@ def _refuse_other_meter(flow: ConfigFlow, entry: HanPortConfigEntry, telegram: T
 
 
 def _replaced_by(entry: HanPortConfigEntry, telegram: Telegram | None) -> bool:
-    """Whether the telegram names a meter other than the entry's, by its id or its maker: one that replaced it.
+    """Whether the telegram names another meter than the entry's, by its maker or its id, as the reader judges it.
 
-    A telegram that names no meter (a short list of the entry's own) tells nothing.
+    A telegram that names less (no id, or an id where the entry made one up) contradicts nothing.
     """
-    if telegram is None or _same_meter(entry, telegram):
+    if telegram is None:
         return False
-    if telegram.meter_id is not None:
-        return True
-    manufacturer = entry.data.get(CONF_MANUFACTURER)
-    return bool(manufacturer and telegram.manufacturer and telegram.manufacturer != manufacturer)
+    known_id = None if entry.data.get(CONF_GENERATED_ID) else entry.unique_id
+    known = Claim(entry.data.get(CONF_MANUFACTURER), known_id)
+    return contradict(Claim(telegram.manufacturer, telegram.meter_id), known)
 
 
 def _same_meter(entry: HanPortConfigEntry, telegram: Telegram | None) -> bool:

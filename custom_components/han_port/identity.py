@@ -89,11 +89,11 @@ class MeterIdentity:
             self.newcomer, self.newcomer_telegrams = None, 0
             return Identity.SAME
         if not self._is_new(claim):
-            if self.newcomer is not None and _contradict(claim, self.newcomer):
+            if self.newcomer is not None and contradict(claim, self.newcomer):
                 self.newcomer, self.newcomer_telegrams = None, 0
             return Identity.SAME
         newcomer = self.newcomer
-        if newcomer is not None and claim.meter_id == newcomer.meter_id and not _contradict(claim, newcomer):
+        if newcomer is not None and claim.meter_id == newcomer.meter_id and not contradict(claim, newcomer):
             # The newcomer again, its maker named or not (lists differ in what they carry).
             newcomer = self.newcomer = Claim(newcomer.manufacturer or claim.manufacturer, newcomer.meter_id)
             self.newcomer_telegrams += 1
@@ -109,7 +109,7 @@ class MeterIdentity:
 
     def _contradicted_by(self, claim: Claim) -> bool:
         """Whether a claim names the known meter's maker or id otherwise: another meter's."""
-        return _contradict(claim, Claim(self.manufacturer, self.meter_id))
+        return contradict(claim, Claim(self.manufacturer, self.meter_id))
 
     def _is_new(self, claim: Claim) -> bool:
         """Whether the claim names something the known meter is not, or is not known to be."""
@@ -141,7 +141,7 @@ class MeterIdentity:
         return Identity.SAME
 
 
-def _contradict(one: Claim, other: Claim) -> bool:
+def contradict(one: Claim, other: Claim) -> bool:
     """Whether two claims name the same fact otherwise: two makers, or two ids."""
     return (None not in (one.manufacturer, other.manufacturer) and one.manufacturer != other.manufacturer) or (
         None not in (one.meter_id, other.meter_id) and one.meter_id != other.meter_id

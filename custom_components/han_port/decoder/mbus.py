@@ -64,9 +64,6 @@ class MbusFramer:
         self._segment_frames: list[bytes] = []
         self._next_sequence = 0
         self._segments_end = -1  # stream position where the last segment's frame ended
-        # The rest of a message already dropped (a segment damaged, or missed): the stream position and
-        # sequence number its next segment comes at, back to back. It costs that one drop, not one a segment.
-        self._dropped_rest: tuple[int, int] | None = None
         self._message_at = 0  # stream position of the message's first frame
         # Frames whose header held, found since the caller last took them (stream positions): checksum
         # held, and failed (stop byte or checksum).
@@ -120,7 +117,6 @@ class MbusFramer:
         self._offset += len(self._buffer)
         self._buffer.clear()
         self._reset_segments()
-        self._dropped_rest = None  # the bytes fed next begin anew: no segment of theirs is a dropped message's
 
     def feed_positioned(self, data: bytes) -> list[tuple[int, MbusMessage | DroppedFrame]]:
         """Add bytes; return every message and drop they complete, with the stream position it started at."""
@@ -166,7 +162,7 @@ class MbusFramer:
                 self._failed_claims.append(claim)
                 drop = DroppedFrame(DropReason.BAD_CHECKSUM, "M-Bus checksum mismatch", frame)
                 events.append((self._offset + start, drop))
-                self._drop_rest(body[2], self._offset + end)
+                self._reset_segments()
                 # Look again behind its start: a frame cut short ("68 22 22") took the next frame's
                 # start byte for its own header, and that next frame is whole.
                 pos = start + 1
@@ -188,10 +184,6 @@ class MbusFramer:
             detail = f"M-Bus frame with CI 0x{ci:02x} carries no DLMS (only CI 0x00-0x1F does)"
             return [(position, DroppedFrame(DropReason.UNDECODABLE, detail, frame))]
         sequence = ci & SEQUENCE
-        rest, self._dropped_rest = self._dropped_rest, None
-        if not self._segments and rest == (position, sequence):
-            self._drop_rest(ci, position + len(frame))  # the dropped message's next segment: its drop told
-            return []
         events: list[tuple[int, MbusMessage | DroppedFrame]] = []
         if self._segments and position != self._segments_end:
             # A meter sends a message's frames back to back: bytes no frame held came between, and the
@@ -205,7 +197,6 @@ class MbusFramer:
             self._reset_segments()
             if sequence != 0:
                 detail = f"M-Bus segment {sequence} came where segment {had} was due: the message is incomplete"
-                self._drop_rest(ci, position + len(frame))
                 return [*events, (position, DroppedFrame(DropReason.UNDECODABLE, detail, frame))]
             # A new message's first segment: the one before lost its end (a damaged frame).
             detail = f"M-Bus message cut: {had} segment(s) came, its last never did"
@@ -227,12 +218,6 @@ class MbusFramer:
         events.append((self._message_at, message))
         self._reset_segments()
         return events
-
-    def _drop_rest(self, ci: int, end: int) -> None:
-        """Forget a message dropped; expect its next segment right after its frame (of this CI) that ends at end."""
-        self._reset_segments()
-        more = ci <= _CI_DLMS_LAST and not ci & LAST_SEGMENT
-        self._dropped_rest = (end, (ci & SEQUENCE) + 1) if more else None
 
     def _reset_segments(self) -> None:
         self._segments = []

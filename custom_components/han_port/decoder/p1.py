@@ -43,8 +43,8 @@ _CRC_REST = re.compile(rb"[0-9A-Fa-f]{1,4}\r?\n?\Z|[0-9A-Fa-f]{0,4}\r?\n")
 _TEXT = re.compile(rb"[\x20-\x7e\r\n]*")
 # A telegram damaged on the line holds a few bytes that are not text (a bit flipped out of ASCII, a
 # byte lost to a NUL): its CRC then tells. More is binary, never a telegram; so is an HDLC frame's
-# opening (its flag and format byte), whose header may hold but one byte that is not text. Matched on
-# the bytes before a '!' read backwards, on from where their text ends.
+# opening (its flag and format byte), as its header may hold no more than one or two bytes that are not
+# text. Matched on the bytes before a '!' read backwards, on from where their text ends.
 _DAMAGED_BYTES = 4
 _HDLC_OPENING_BACKWARDS = b"[%s]%s" % (re.escape(HDLC_FORMAT_BYTES), re.escape(bytes([HDLC_FLAG])))
 _DAMAGED_TEXT = re.compile(
