@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import voluptuous as vol
 from homeassistant.config_entries import (
-    SOURCE_IGNORE,
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
     SOURCE_USER,
@@ -1062,31 +1061,30 @@ async def test_reauth_never_takes_a_meter_another_entry_reads(hass: HomeAssistan
 
 
 @pytest.mark.parametrize(
-    ("generated", "ignored", "reason"),
-    [(True, False, "reauth_successful"), (False, True, "reauth_meter_replaced")],
-    ids=["id-made-up-for-the-meter", "meter-another-entry-ignores"],
+    ("unique_id", "manufacturer", "generated"),
+    [("0123456789abcdef", "Kamstrup", True), (DANISH_METER_NUMBER, "Aidon", False)],
+    ids=["id-made-up-for-the-meter", "its-own-id-under-another-maker"],
 )
-async def test_reauth_judges_another_meter_as_the_reader_does(
-    hass: HomeAssistant, tcp_meter: TcpMeter, *, generated: bool, ignored: bool, reason: str
+async def test_reauth_takes_the_keys_of_the_meter_the_entry_reads(
+    hass: HomeAssistant, tcp_meter: TcpMeter, unique_id: str, manufacturer: str, *, generated: bool
 ) -> None:
-    """An id where the entry made one up contradicts nothing (the reader learns it); an ignored entry reads nothing."""
+    """Nothing there contradicts the entry's meter, as the reader judges it: an id where the entry made one up is
+    learned, and the entry's own id proves its meter whatever maker a list is read as."""
     tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
-    if ignored:
-        MockConfigEntry(domain=DOMAIN, unique_id=DANISH_METER_NUMBER, source=SOURCE_IGNORE).add_to_hass(hass)
     entry = MockConfigEntry(
         domain=DOMAIN,
-        unique_id="0123456789abcdef" if generated else "11111111",
+        unique_id=unique_id,
         data={
             CONF_HOST: "127.0.0.1",
             CONF_PORT: tcp_meter.port,
-            CONF_MANUFACTURER: "Kamstrup",
+            CONF_MANUFACTURER: manufacturer,
             CONF_GENERATED_ID: generated,
         },
     )
     entry.add_to_hass(hass)
     flow = Flow(hass, await entry.start_reauth_flow(hass))
     result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
-    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, reason)
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reauth_successful")
     assert entry.data[CONF_ENCRYPTION_KEY] == KEY.hex()
     await hass.async_block_till_done()
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -449,8 +449,9 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
         data = {**entry.data, **self._keys}
         if telegram is None or not _replaced_by(entry, telegram):
             return self._update_and_reload(entry, data)
-        other = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, telegram.meter_id or "")
-        if other is not None and other.source != SOURCE_IGNORE:
+        entries = self.hass.config_entries
+        other = telegram.meter_id and entries.async_entry_for_domain_unique_id(DOMAIN, telegram.meter_id)
+        if other and other.entry_id != entry.entry_id:
             heard = " ".join(part for part in (telegram.manufacturer, telegram.meter_id) if part)
             placeholders = {"meter": entry.title, "heard": heard, "other": other.title}
             return self.async_abort(reason="reauth_read_elsewhere", description_placeholders=placeholders)
@@ -538,13 +539,16 @@ def _refuse_other_meter(flow: ConfigFlow, entry: HanPortConfigEntry, telegram: T
 
 
 def _replaced_by(entry: HanPortConfigEntry, telegram: Telegram | None) -> bool:
-    """Whether the telegram names another meter than the entry's, by its maker or its id, as the reader judges it.
+    """Whether the telegram names another meter than the entry's: a maker or an id that contradicts the entry's.
 
-    A telegram that names less (no id, or an id where the entry made one up) contradicts nothing.
+    Its own id proves the meter, whatever maker a list is read as; a telegram that names less (no id, or an id
+    where the entry made one up) contradicts nothing.
     """
     if telegram is None:
         return False
     known_id = None if entry.data.get(CONF_GENERATED_ID) else entry.unique_id
+    if telegram.meter_id is not None and telegram.meter_id == known_id:
+        return False
     known = Claim(entry.data.get(CONF_MANUFACTURER), known_id)
     return contradict(Claim(telegram.manufacturer, telegram.meter_id), known)
 
