@@ -11,12 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import voluptuous as vol
-from homeassistant.config_entries import (
-    SOURCE_REAUTH,
-    SOURCE_RECONFIGURE,
-    SOURCE_USER,
-    ConfigEntryState,
-)
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import Event, callback
 from homeassistant.data_entry_flow import EVENT_DATA_ENTRY_FLOW_PROGRESSED, FlowResultType
@@ -1048,9 +1043,7 @@ async def test_reauth_never_takes_a_meter_another_entry_reads(hass: HomeAssistan
         title="Kamstrup 11111111",
         data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port, CONF_MANUFACTURER: "Kamstrup", **old_keys},
     )
-    entry.add_to_hass(hass)
-    flow = Flow(hass, await entry.start_reauth_flow(hass))
-    result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    result = await reauthenticated(hass, entry)
     assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reauth_read_elsewhere")
     assert result["description_placeholders"] == {
         "meter": "Kamstrup 11111111",
@@ -1060,17 +1053,36 @@ async def test_reauth_never_takes_a_meter_another_entry_reads(hass: HomeAssistan
     assert {key: entry.data[key] for key in old_keys} == old_keys
 
 
+def short_ciphered_list() -> Callable[[], bytes]:
+    """A ciphered short list, its power alone: it names its maker (by the system title) and no meter id."""
+    apdu = encoder.data_notification(encoder.aidon_list(default_state(), 1), None)
+    counter = itertools.count(1)
+    return lambda: encoder.hdlc_frames(encoder.glo_cipher(apdu, KEY, AUTH_KEY, counter=next(counter)))
+
+
+async def reauthenticated(hass: HomeAssistant, entry: MockConfigEntry) -> ConfigFlowResult:
+    """Start reauthentication and type the meter's keys; return how the flow ended."""
+    entry.add_to_hass(hass)
+    flow = Flow(hass, await entry.start_reauth_flow(hass))
+    return await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+
+
 @pytest.mark.parametrize(
-    ("unique_id", "manufacturer", "generated"),
-    [("0123456789abcdef", "Kamstrup", True), (DANISH_METER_NUMBER, "Aidon", False)],
-    ids=["id-made-up-for-the-meter", "its-own-id-under-another-maker"],
+    ("unique_id", "manufacturer", "generated", "named"),
+    [
+        ("0123456789abcdef", "Kamstrup", True, True),
+        (DANISH_METER_NUMBER, "Aidon", False, True),
+        (DANISH_METER_NUMBER, "Kamstrup", False, False),
+    ],
+    ids=["id-made-up-for-the-meter", "its-own-id-under-another-maker", "a-list-naming-no-meter-id"],
 )
 async def test_reauth_takes_the_keys_of_the_meter_the_entry_reads(
-    hass: HomeAssistant, tcp_meter: TcpMeter, unique_id: str, manufacturer: str, *, generated: bool
+    hass: HomeAssistant, tcp_meter: TcpMeter, unique_id: str, manufacturer: str, *, generated: bool, named: bool
 ) -> None:
-    """Nothing there contradicts the entry's meter, as the reader judges it: an id where the entry made one up is
-    learned, and the entry's own id proves its meter whatever maker a list is read as."""
-    tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
+    """Nothing heard contradicts the entry's meter, as the reader judges it: an id where the entry made one up is
+    learned, the entry's own id proves its meter whatever maker a list is read as, and a list naming no id tells
+    nothing of a replacement. The keys are simply the meter's new ones."""
+    tcp_meter.start_pushing([ciphered_kamstrup(default_state()) if named else short_ciphered_list()])
     entry = MockConfigEntry(
         domain=DOMAIN,
         unique_id=unique_id,
@@ -1081,34 +1093,9 @@ async def test_reauth_takes_the_keys_of_the_meter_the_entry_reads(
             CONF_GENERATED_ID: generated,
         },
     )
-    entry.add_to_hass(hass)
-    flow = Flow(hass, await entry.start_reauth_flow(hass))
-    result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+    result = await reauthenticated(hass, entry)
     assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reauth_successful")
-    assert entry.data[CONF_ENCRYPTION_KEY] == KEY.hex()
-    await hass.async_block_till_done()
-    assert await hass.config_entries.async_unload(entry.entry_id)
-
-
-async def test_reauth_that_hears_only_lists_naming_no_meter_keeps_the_meter(
-    hass: HomeAssistant, tcp_meter: TcpMeter
-) -> None:
-    """A short list names no meter: it tells nothing of a replacement, and the keys are simply the meter's new ones."""
-    apdu = encoder.data_notification(encoder.aidon_list(default_state(), 1), None)  # power alone, no meter id
-    counter = itertools.count(1)
-    tcp_meter.start_pushing(
-        [lambda: encoder.hdlc_frames(encoder.glo_cipher(apdu, KEY, AUTH_KEY, counter=next(counter)))]
-    )
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=DANISH_METER_NUMBER,
-        data={CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port, CONF_MANUFACTURER: "Kamstrup"},
-    )
-    entry.add_to_hass(hass)
-    flow = Flow(hass, await entry.start_reauth_flow(hass))
-    result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
-    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "reauth_successful")
-    assert (entry.unique_id, entry.data[CONF_ENCRYPTION_KEY]) == (DANISH_METER_NUMBER, KEY.hex())
+    assert (entry.unique_id, entry.data[CONF_ENCRYPTION_KEY]) == (unique_id, KEY.hex())
     await hass.async_block_till_done()
     assert await hass.config_entries.async_unload(entry.entry_id)
 

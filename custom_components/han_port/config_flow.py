@@ -450,8 +450,9 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
         if telegram is None or not _replaced_by(entry, telegram):
             return self._update_and_reload(entry, data)
         entries = self.hass.config_entries
+        # The id, where named, is not the entry's (see _replaced_by): an entry found by it is another.
         other = telegram.meter_id and entries.async_entry_for_domain_unique_id(DOMAIN, telegram.meter_id)
-        if other and other.entry_id != entry.entry_id:
+        if other:
             heard = " ".join(part for part in (telegram.manufacturer, telegram.meter_id) if part)
             placeholders = {"meter": entry.title, "heard": heard, "other": other.title}
             return self.async_abort(reason="reauth_read_elsewhere", description_placeholders=placeholders)
@@ -538,14 +539,12 @@ def _refuse_other_meter(flow: ConfigFlow, entry: HanPortConfigEntry, telegram: T
     return flow.async_abort(reason="wrong_meter", description_placeholders={"meter": entry.title, "heard": heard})
 
 
-def _replaced_by(entry: HanPortConfigEntry, telegram: Telegram | None) -> bool:
+def _replaced_by(entry: HanPortConfigEntry, telegram: Telegram) -> bool:
     """Whether the telegram names another meter than the entry's: a maker or an id that contradicts the entry's.
 
     Its own id proves the meter, whatever maker a list is read as; a telegram that names less (no id, or an id
     where the entry made one up) contradicts nothing.
     """
-    if telegram is None:
-        return False
     known_id = None if entry.data.get(CONF_GENERATED_ID) else entry.unique_id
     if telegram.meter_id is not None and telegram.meter_id == known_id:
         return False

@@ -178,7 +178,7 @@ class P1Framer:
                 break
             after = bytes(buffer[end_mark + 1 : end_mark + 1 + _CRC_DIGITS])
             if _ends_without_crc(bytes(buffer[max(end_mark - 2, 0) : end_mark]), after):
-                pos = self._judge_without_crc(buffer, start, end_mark, events, text=start >= text_from)
+                pos = self._judge_without_crc(buffer, start, end_mark, events, all_text=start >= text_from)
                 continue
             digits = _crc_digits(after)
             if digits is None:
@@ -229,7 +229,7 @@ class P1Framer:
         end_mark: int,
         events: list[tuple[int, P1Message | DroppedFrame]],
         *,
-        text: bool,
+        all_text: bool,
     ) -> int:
         """Take the telegram from start to a '!' that no CRC follows; return where to look next.
 
@@ -238,6 +238,7 @@ class P1Framer:
         damage (a CRC lost or damaged into a line end), never a telegram to
         read unchecked. The converse is never learned: a telegram read
         without a CRC proves nothing, and refuses no CRC that holds later.
+        Nor is one read with a byte damaged past text (all_text false).
         """
         if _UNCHECKED_OPENING.match(buffer, start) is None:
             # A '/' that opens no telegram (a chance one in the text): the next may.
@@ -254,7 +255,7 @@ class P1Framer:
         if self.carries_crc:
             detail = "P1 telegram without a CRC in a stream whose telegrams carry one: damaged on the line"
             events.append(self._drop(start, detail, raw))
-        elif not text:
+        elif not all_text:
             events.append(self._drop(start, "P1 telegram without a CRC holds bytes that are not text: damaged", raw))
         else:
             events.append((self._offset + start, P1Message(raw.decode("ascii"), raw, checksummed=False)))
