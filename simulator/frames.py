@@ -537,11 +537,13 @@ def _positional_values(state: MeterState, logical_name: str, other_tariff: int) 
         "energy_import_t1": double_long_unsigned(state.energy_import - other_tariff),
         "energy_import_t2": double_long_unsigned(other_tariff),
     }
+    # The phases carry the flow the totals show, as in iskraemeco_list.
+    flowing, idle = ("export", "import") if state.power_export > state.power_import else ("import", "export")
     for p, phase in enumerate(_PHASE_NAMES[: state.phases]):
         values[f"voltage_{phase}"] = long_unsigned(raw(state.voltages[p], -1))
         values[f"current_{phase}"] = long_unsigned(raw(state.currents[p], -2))
-        values[f"power_import_{phase}"] = double_long_unsigned(state.phase_powers[p])
-        values[f"power_export_{phase}"] = double_long_unsigned(0)
+        values[f"power_{flowing}_{phase}"] = double_long_unsigned(state.phase_powers[p])
+        values[f"power_{idle}_{phase}"] = double_long_unsigned(0)
     return values
 
 

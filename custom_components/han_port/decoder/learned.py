@@ -370,19 +370,11 @@ class _Shape:
         self.waiting = f"a load of {MIN_EVIDENCE_POWER:g} W or more that only one reading of the power carries"
 
     def _learn_power(self, numbers: Numbers, volts: list[float]) -> None:
-        if self.powers:
-            for reading, tally in list(self.powers.items()):
-                verdict = carries(reading, numbers, volts)
-                if verdict is None:
-                    del self.powers[reading]
-                elif verdict:
-                    tally.confirmed += 1
-                    tally.beside_a_zero = tally.beside_a_zero and numbers.get(reading.total - 1) == 0
-        else:
-            free = [index for index in numbers if index not in self.proven and index != self.export_total]
-            # Found afresh, under load, once every reading found before was refuted.
-            found = power_readings(numbers, free, volts) if len(free) <= MAX_NUMBERS else None
-            self.powers = {reading: _Tally(numbers.get(reading.total - 1) == 0) for reading in found or {}}
+        if self.export_total is not None and numbers.get(self.export_total):
+            # The flow set aside flows: a netting meter's import then stands at 0, and nothing here is of it
+            # (readings found now would be the export's, and keep the import from being found once it flows).
+            return
+        self._weigh_readings(numbers, volts)
         if len(self.powers) != 1:
             return
         reading, tally = next(iter(self.powers.items()))
@@ -406,6 +398,22 @@ class _Shape:
             self.waiting = "an import flow: the flow seen follows a number that stays 0, as export follows import"
             return
         self._prove_power(reading, numbers, volts, telegrams)
+
+    def _weigh_readings(self, numbers: Numbers, volts: list[float]) -> None:
+        """Weigh the readings of the power found so far against a telegram, or find them afresh."""
+        if self.powers:
+            for reading, tally in list(self.powers.items()):
+                verdict = carries(reading, numbers, volts)
+                if verdict is None:
+                    del self.powers[reading]
+                elif verdict:
+                    tally.confirmed += 1
+                    tally.beside_a_zero = tally.beside_a_zero and numbers.get(reading.total - 1) == 0
+        else:
+            free = [index for index in numbers if index not in self.proven and index != self.export_total]
+            # Found afresh, under load, once every reading found before was refuted.
+            found = power_readings(numbers, free, volts) if len(free) <= MAX_NUMBERS else None
+            self.powers = {reading: _Tally(numbers.get(reading.total - 1) == 0) for reading in found or {}}
 
     def _prove_power(self, reading: PowerReading, numbers: Numbers, volts: list[float], telegrams: int) -> None:
         amperes = [at(numbers[index], reading.exponent) for index in reading.currents]
