@@ -154,7 +154,7 @@ async def test_a_register_that_jumped_up_is_never_followed_by_itself_and_the_log
     held = [r.getMessage() for r in caplog.records if "Held energy register" in r.getMessage()]
     assert held == [
         (
-            f"Held energy register 1.8.0 of meter {METER_ID} at 155232510: it came as 255232510, and a total may only "
+            f"Held energy register 1.8.0 of {entry.title} at 155232510 Wh: it came as 255232510 Wh, and a total may only "
             "grow, as fast as power allows; if the next 2 grow on from there, you are asked whether to take it"
         )
     ]

@@ -66,6 +66,10 @@ def test_every_sensor_has_a_name_and_its_placeholders() -> None:
     assert sensors["voltage_phase"]["name"] == "Voltage {phase}"
     icons = json.loads((PACKAGE / "icons.json").read_text())["entity"]["sensor"]
     assert icons.keys() <= sensors.keys()
+    for key, icon in icons.items():
+        assert icon.get("state", {}).keys() <= sensors[key].get("state", {}).keys(), key
+    # What the device page shows first has an icon of its own: how the meter is read, and the hour's headroom.
+    assert {"connection", "line_check", "capacity_headroom"} <= icons.keys()
 
 
 def test_every_message_the_code_can_show_is_written() -> None:

@@ -231,7 +231,7 @@ class EnergyBookkeeping:
         if counted is None or counted >= NEW_CYCLE_BELOW * watt_hours:
             self._live(register).hold_at_least(watt_hours)
 
-    def take(self, telegram: Telegram, meter: str | None, now: datetime) -> dict[Code, Reading]:
+    def take(self, telegram: Telegram, meter: str, now: datetime) -> dict[Code, Reading]:
         """Return the present values of a telegram that may be shown, scaled, and feed them to the energy figures.
 
         Billing-period and historic values (F other than 255) are not the
@@ -271,7 +271,7 @@ class EnergyBookkeeping:
         self.store.save_when_due(now)
         return shown
 
-    def accept_held_total(self, register: Code, meter: str | None) -> Reading | None:
+    def accept_held_total(self, register: Code, meter: str) -> Reading | None:
         """Take a register's held total as the meter's count, as the user decided; None if none is held."""
         accepted = self.held.accept(register, meter)
         if accepted is None:

@@ -127,7 +127,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.carries_meter_of = None
         self.issues.delete(READ_ELSEWHERE_ISSUE)
         now = dt_util.utcnow()
-        shown = self.energy.take(telegram, self.data.meter_id, now)
+        shown = self.energy.take(telegram, self.config_entry.title, now)
         data = replace(
             self.data,
             # Who sends is the identity's to say: one of its lists may be read as another maker's.
@@ -140,7 +140,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             checksummed=telegram.checksummed,
         )
         if not self.last_update_success:
-            LOGGER.info("Meter %s is sending again", data.meter_id)
+            LOGGER.info("%s is sending again", self.config_entry.title)
         told = (data.manufacturer, data.meter_id, data.meter_type, data.list_version)
         if told != (self.data.manufacturer, self.data.meter_id, self.data.meter_type, self.data.list_version):
             _update_device(self.hass, self.config_entry, data)
@@ -150,7 +150,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
     @callback
     def accept_held_total(self, register: Code) -> bool:
         """Take a register's held total as the meter's count, as the user decided; False if none is held."""
-        reading = self.energy.accept_held_total(register, self.data.meter_id)
+        reading = self.energy.accept_held_total(register, self.config_entry.title)
         if reading is None:
             return False
         self.async_set_updated_data(replace(self.data, readings={**self.data.readings, register: reading}))
@@ -227,7 +227,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         cause, kind = told
         # Frames a bridge kept, handed over while the meter's own are shown, are told once the meter is gone.
         quiet = kind is Loss.REPLAYED and self.last_update_success
-        LOGGER.log(logging.DEBUG if quiet else logging.WARNING, "Meter %s: %s", self.data.meter_id, cause)
+        LOGGER.log(logging.DEBUG if quiet else logging.WARNING, "%s: %s", self.config_entry.title, cause)
         if kind is Loss.WRONG_KEYS:
             self.config_entry.async_start_reauth(self.hass)
         if self.unavailable_because is Loss.SILENT and not self.last_update_success:

@@ -39,6 +39,13 @@ def kwh(watt_hours: float | None) -> str:
     return f"{(watt_hours or 0) / 1000:.3f}"
 
 
+def _amount(total: float | None, unit: Unit | None) -> str:
+    """Write a total for the log with its unit: the register's own, whole units as whole numbers."""
+    if total is None:
+        return "nothing yet"
+    return f"{total:.10g} {unit or ''}".rstrip()
+
+
 def _what_settles(previous: float | None, value: float) -> str:
     """Say what becomes of a held total: a count that went down is followed by itself, one that jumped never is."""
     if previous is not None and value > previous:
@@ -130,20 +137,18 @@ class HeldTotals:
             if scale != 1 and self._issues.raised(HELD_ISSUE, register):
                 self._ask(register, self._guard.last(register), self._guard.held_total(register))
 
-    def check(
-        self, register: Code, reading: Reading, meter: str | None, now: datetime, clock: datetime | None
-    ) -> Verdict:
+    def check(self, register: Code, reading: Reading, meter: str, now: datetime, clock: datetime | None) -> Verdict:
         """Let a total through the guard; log when it holds one and when it follows a new sequence."""
         value = reading.value
         previous = self._guard.last(register)
         verdict = self._guard.check(register, value, now, clock)
         if verdict is Verdict.FOLLOWED:
             LOGGER.warning(
-                "Energy register %s of meter %s went from %s to %s and kept counting from there: following it",
+                "Energy register %s of %s went from %s to %s and kept counting from there: following it",
                 code_name(register),
                 meter,
-                previous,
-                value,
+                _amount(previous, reading.unit),
+                _amount(value, reading.unit),
             )
             self._events.record("register_followed", register, previous=previous, value=value)
         if verdict in (Verdict.ACCEPTED, Verdict.FOLLOWED):
@@ -153,7 +158,7 @@ class HeldTotals:
             self._hold(register, reading, meter, previous, now)
         return verdict
 
-    def _hold(self, register: Code, reading: Reading, meter: str | None, previous: float | None, now: datetime) -> None:
+    def _hold(self, register: Code, reading: Reading, meter: str, previous: float | None, now: datetime) -> None:
         """Count a held total; warn at the first of a row, and ask the user when it lasts."""
         value = reading.value
         self.count += 1
@@ -162,12 +167,12 @@ class HeldTotals:
         hold.in_a_row += 1
         if hold.in_a_row == 1:
             LOGGER.warning(
-                "Held energy register %s of meter %s at %s: it came as %s, and a total may only grow, as fast as "
+                "Held energy register %s of %s at %s: it came as %s, and a total may only grow, as fast as "
                 "power allows; %s",
                 code_name(register),
                 meter,
-                previous,
-                value,
+                _amount(previous, reading.unit),
+                _amount(value, reading.unit),
                 _what_settles(previous, value),
             )
             self._events.record("register_held", register, previous=previous, value=value)
@@ -197,7 +202,7 @@ class HeldTotals:
         self._events.record("register_kept", register, previous=self._guard.last(register))
         return True
 
-    def accept(self, register: Code, meter: str | None) -> tuple[Reading, HeldTotal] | None:
+    def accept(self, register: Code, meter: str) -> tuple[Reading, HeldTotal] | None:
         """Take a register's held total as the meter's count, as the user decided.
 
         Return the reading to show and the total the guard follows now; None if none is held.
@@ -210,11 +215,11 @@ class HeldTotals:
             return None
         value = held.value
         LOGGER.warning(
-            "Energy register %s of meter %s: %s taken as its count (was %s), as the user decided",
+            "Energy register %s of %s: %s taken as its count (was %s), as the user decided",
             code_name(register),
             meter,
-            value,
-            previous,
+            _amount(value, hold.unit),
+            _amount(previous, hold.unit),
         )
         self._events.record("register_accepted", register, previous=previous, value=value)
         return Reading(value, hold.unit), held

@@ -153,9 +153,10 @@ _KINDS: dict[Quantity, HanPortSensorEntityDescription] = {
 }
 _FLOAT_SLACK = 1e-9
 # Registers whose sensor starts disabled although their kind's do not: few
-# homes export per phase, and the total power factor says what most need.
+# homes export per phase (its power and its energy alike), and the total
+# power factor says what most need.
 _DISABLED_BY_DEFAULT = frozenset(
-    {*(f"active_power_export_l{phase}" for phase in (1, 2, 3)), *(f"power_factor_l{phase}" for phase in (1, 2, 3))}
+    f"{key}_l{phase}" for key in ("active_power_export", "active_energy_export", "power_factor") for phase in (1, 2, 3)
 )
 
 
