@@ -26,6 +26,7 @@ from custom_components.han_port.energy import (
     TotalGuard,
     Verdict,
 )
+from custom_components.han_port.hours import LATE_DELIVERY
 
 OSLO = ZoneInfo("Europe/Oslo")
 
@@ -428,6 +429,20 @@ def test_the_meters_own_clock_tells_the_time_between_totals_a_bridge_delivered_l
     assert guard.check(IMPORT, 1_005_000, late, clock + timedelta(seconds=10)) is Verdict.HELD_NEW
     # A clock that went back (damaged) says nothing: arrival time decides.
     assert guard.check(IMPORT, 1_005_000, late, clock - timedelta(days=1)) is Verdict.ACCEPTED
+
+
+def test_an_earlier_total_told_late_is_told_before_as_far_back_as_a_bridge_keeps_lists() -> None:
+    guard = TotalGuard(PowerEnvelope())
+    clock = datetime(2026, 1, 15, 13, 0, 0, tzinfo=UTC)
+    assert guard.check(IMPORT, 1_005_000, MOMENT, clock) is Verdict.ACCEPTED
+    # Stamped an hour before the last, 4 kWh lower: what the meter counted since, sent again by a bridge.
+    assert guard.check(IMPORT, 1_001_000, MOMENT, clock - timedelta(hours=1)) is Verdict.TOLD_BEFORE
+    assert guard.last(IMPORT) == 1_005_000
+    assert guard.held == []
+    # Further back than a bridge or broker keeps lists, or a clock of another kind: a fall, held as ever.
+    assert guard.check(IMPORT, 1_001_000, MOMENT, clock - LATE_DELIVERY - timedelta(minutes=1)) is Verdict.HELD_NEW
+    assert guard.check(IMPORT, 1_001_000, MOMENT, clock.replace(tzinfo=None) - timedelta(hours=1)) is Verdict.HELD
+    assert guard.check(IMPORT, 1_001_000, MOMENT) is Verdict.HELD
 
 
 def test_the_hours_first_telegram_being_its_register_closes_the_last_hour_exactly() -> None:

@@ -106,6 +106,34 @@ async def push_and_let_writes_happen(
     await hass.async_block_till_done()
 
 
+async def test_lists_a_bridge_sends_again_on_connecting_are_passed_over_neither_held_nor_shown(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bridge that hands over the lists it kept on every connection: those read before come again, stamped earlier.
+
+    Their totals are below the last, by what the meter counted since: not a fall, nothing to hold, warn or ask about.
+    """
+    entry = await set_up(hass, tcp_meter.port)
+    hourly = {START + timedelta(hours=hour): 155_232_510 + 1_000 * hour for hour in range(4)}
+    for clock, total in hourly.items():
+        await push(hass, freezer, entry, clock, replace(telegram(1000, total), timestamp=clock))
+    assert state(hass, "energy_import") == "155235.51"
+    caplog.set_level(logging.WARNING)
+    resent = START + timedelta(hours=3, minutes=5)
+    for clock, total in list(hourly.items())[:3]:
+        await push(hass, freezer, entry, resent, replace(telegram(1000, total), timestamp=clock))
+    assert state(hass, "energy_import") == "155235.51"
+    assert not [r for r in caplog.records if "energy register" in r.getMessage()]
+    assert entry.runtime_data.energy.held.count == 0
+    # A fall its clock does not explain (more than the meter's power could count in the hour back) is held.
+    await push(hass, freezer, entry, resent, replace(telegram(1000, 155_135_510), timestamp=START + timedelta(hours=2)))
+    assert entry.runtime_data.energy.held.count == 1
+    following = START + timedelta(hours=4)
+    await push(hass, freezer, entry, following, replace(telegram(1000, 155_236_510), timestamp=following))
+    assert state(hass, "energy_import") == "155236.51"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_a_register_that_starts_again_is_followed(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
 ) -> None:

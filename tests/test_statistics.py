@@ -141,6 +141,6 @@ async def test_a_register_that_falls_a_little_is_never_negative_use(
     # It settles by itself within a minute: nothing to ask the user.
     assert asked == [None] * len(totals)
     assert (
-        "came as 155232480, and a total may only grow, as fast as power allows; it is shown again once the meter's count passes the total shown"
+        "came as 155232480 Wh, and a total may only grow, as fast as power allows; it is shown again once the meter's count passes the total shown"
         in caplog.text
     )

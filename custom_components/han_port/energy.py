@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from enum import Enum, auto
 from typing import TYPE_CHECKING, Any
 
-from .hours import told_again
+from .hours import LATE_DELIVERY, told_again
 
 if TYPE_CHECKING:
     from .decoder import Code
@@ -193,6 +193,8 @@ class Verdict(Enum):
     HELD = auto()
     FOLLOWED = auto()
     """The new sequence proved itself: the total starts again from here."""
+    TOLD_BEFORE = auto()
+    """An earlier total handed over late (lists a bridge kept, sent again): neither shown nor held."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,18 +224,20 @@ class _Mark:
         (damaged, or local time over a change of daylight saving) is not taken.
         """
         arrival = max(when - self.when, timedelta(0))
-        if clock is None or self.clock is None or (clock.tzinfo is None) != (self.clock.tzinfo is None):
-            return arrival
-        # Aware times are compared as instants: one zone's wall clock skips an hour in spring.
-        ticked = (
-            clock - self.clock
-            if clock.tzinfo is None
-            else timedelta(seconds=clock.timestamp() - self.clock.timestamp())
-        )
-        if ticked <= timedelta(0):
+        ticked = self.ticked_until(clock)
+        if ticked is None or ticked <= timedelta(0):
             return arrival
         # Trusted over arrival only as far as a late or bursting delivery explains, never for years.
         return min(ticked, arrival + CLOCK_TRUST)
+
+    def ticked_until(self, clock: datetime | None) -> timedelta | None:
+        """Time from this total to the next by the meter's clock (negative if it went back); None without two clocks."""
+        if clock is None or self.clock is None or (clock.tzinfo is None) != (self.clock.tzinfo is None):
+            return None
+        # Aware times are compared as instants: one zone's wall clock skips an hour in spring.
+        if clock.tzinfo is None:
+            return clock - self.clock
+        return timedelta(seconds=clock.timestamp() - self.clock.timestamp())
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for storage."""
@@ -367,6 +371,8 @@ class TotalGuard:
         if not math.isfinite(value) or value < 0:
             return Verdict.HELD
         known = self._accepted.get(register)
+        if known is not None and self._told_before(known, value, clock):
+            return Verdict.TOLD_BEFORE
         if known is None or self._follows(known, value, when, clock):
             # A total told again must not make the count look younger: the next one's growth would look instant.
             if known is None or not told_again(value, clock, known.value, known.clock):
@@ -402,6 +408,20 @@ class TotalGuard:
         """Follow a changed current-transformer ratio."""
         for mark in (*self._accepted.values(), *self._candidates.values()):
             mark.value *= factor
+
+    def _told_before(self, last: _Mark, value: float, clock: datetime | None) -> bool:
+        """Whether a total below the last is an earlier one, handed over late: the meter's clock says so.
+
+        A bridge may send the lists it kept again on every connection, after
+        the meter's later ones were read (or stored before a restart). The
+        clock puts such a total before the last, at most LATE_DELIVERY back,
+        and the count then was lower by no more than the meter's power could
+        carry: not a fall, and nothing to hold or ask about.
+        """
+        back = last.ticked_until(clock)
+        if back is None or value >= last.value or not -LATE_DELIVERY <= back < timedelta(0):
+            return False
+        return last.value - value <= self._envelope.ceiling * (_GROWTH_SLACK - back).total_seconds() / 3600
 
     def _follows(self, previous: _Mark, value: float, when: datetime, clock: datetime | None) -> bool:
         """Whether value can follow previous: not lower, and grown no faster than the meter's power could carry."""

@@ -154,6 +154,10 @@ class HeldTotals:
         if verdict in (Verdict.ACCEPTED, Verdict.FOLLOWED):
             self._holds.pop(register, None)
             self._issues.delete(HELD_ISSUE, register)
+        elif verdict is Verdict.TOLD_BEFORE:
+            LOGGER.debug(
+                "Energy register %s of %s: %s is an earlier total, told again", code_name(register), meter, value
+            )
         else:
             self._hold(register, reading, meter, previous, now)
         return verdict
