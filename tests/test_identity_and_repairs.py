@@ -669,7 +669,8 @@ async def test_a_held_register_is_a_repair_until_it_counts_on(hass: HomeAssistan
     assert issue.is_fixable
     assert issue.translation_placeholders == {
         "meter": f"Kamstrup {METER_ID}",
-        "register": "1.8.0",
+        # The code, and the name its sensor goes by: a code alone says nothing to most users.
+        "register": "1.8.0 (Energy import)",
         "previous": "155232.510",
         "value": "1.000",
     }

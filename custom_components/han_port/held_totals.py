@@ -188,7 +188,7 @@ class HeldTotals:
         """Ask the user whether a held total is the meter's count (a repair)."""
         self._issues.create(
             HELD_ISSUE,
-            {"register": code_name(register), "previous": kwh(previous), "value": kwh(value)},
+            {"register": self._issues.register_label(register), "previous": kwh(previous), "value": kwh(value)},
             register,
             fixable=True,
         )

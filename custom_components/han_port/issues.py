@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.loader import async_get_loaded_integration
 
 from .const import DOMAIN
-from .registers import code_name
+from .registers import REGISTERS, code_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -108,6 +109,22 @@ class MeterIssues:
             translation_key=kind,
             translation_placeholders={"meter": self._entry.title, **placeholders},
         )
+
+    def register_label(self, register: Code) -> str:
+        """Name a register as a repair shows it: its code, and the name of its sensor here, in the user's language.
+
+        A code alone (1.8.0) says nothing to most users; the sensor's name is
+        the one they see, renamed or as Home Assistant translated it.
+        """
+        code = code_name(register)
+        key = next((known.key for known in REGISTERS if known.code == register), None)
+        registry = er.async_get(self._hass)
+        entity_id = (
+            None if key is None else registry.async_get_entity_id("sensor", DOMAIN, f"{self._entry.unique_id}_{key}")
+        )
+        sensor = None if entity_id is None else registry.async_get(entity_id)
+        name = None if sensor is None else sensor.name or sensor.original_name
+        return f"{code} ({name})" if name else code
 
     @property
     def issue_tracker(self) -> str:
