@@ -436,13 +436,29 @@ def test_an_earlier_total_told_late_is_told_before_as_far_back_as_a_bridge_keeps
     clock = datetime(2026, 1, 15, 13, 0, 0, tzinfo=UTC)
     assert guard.check(IMPORT, 1_005_000, MOMENT, clock) is Verdict.ACCEPTED
     # Stamped an hour before the last, 4 kWh lower: what the meter counted since, sent again by a bridge.
-    assert guard.check(IMPORT, 1_001_000, MOMENT, clock - timedelta(hours=1)) is Verdict.TOLD_BEFORE
-    assert guard.last(IMPORT) == 1_005_000
-    assert guard.held == []
-    # Further back than a bridge or broker keeps lists, or a clock of another kind: a fall, held as ever.
-    assert guard.check(IMPORT, 1_001_000, MOMENT, clock - LATE_DELIVERY - timedelta(minutes=1)) is Verdict.HELD_NEW
-    assert guard.check(IMPORT, 1_001_000, MOMENT, clock.replace(tzinfo=None) - timedelta(hours=1)) is Verdict.HELD
-    assert guard.check(IMPORT, 1_001_000, MOMENT) is Verdict.HELD
+    assert guard.told_before(IMPORT, 1_001_000, clock - timedelta(hours=1))
+    # Lower than 11 kW could count in that hour, further back than a bridge or broker keeps lists, stamped
+    # as late as the last or by a clock of another kind, or no lower: not an earlier total.
+    assert not guard.told_before(IMPORT, 990_000, clock - timedelta(hours=1))
+    assert not guard.told_before(IMPORT, 1_001_000, clock - LATE_DELIVERY - timedelta(minutes=1))
+    assert not guard.told_before(IMPORT, 1_004_000, clock)
+    assert not guard.told_before(IMPORT, 1_001_000, clock.replace(tzinfo=None) - timedelta(hours=1))
+    assert not guard.told_before(IMPORT, 1_001_000, None)
+    assert not guard.told_before(IMPORT, 1_005_000, clock - timedelta(hours=1))
+    assert not guard.told_before((2, 8, 0), 0, clock - timedelta(hours=1))
+
+
+def test_a_count_begun_anew_behind_a_clock_set_back_is_no_earlier_total() -> None:
+    """A young meter reset to 0, its clock set back a few hours: 50 kWh down is what 11 kW could count in 5 h."""
+    guard = TotalGuard(PowerEnvelope())
+    clock = datetime(2026, 1, 15, 13, 0, 0, tzinfo=UTC)
+    assert guard.check(IMPORT, 50_000, MOMENT, clock) is Verdict.ACCEPTED
+    assert not guard.told_before(IMPORT, 10, clock - timedelta(hours=5))
+    verdicts = [
+        guard.check(IMPORT, total, MOMENT + timedelta(hours=hour), clock - timedelta(hours=5 - hour))
+        for hour, total in enumerate((10, 900, 1_800), start=1)
+    ]
+    assert verdicts == [Verdict.HELD_NEW, Verdict.HELD, Verdict.FOLLOWED]
 
 
 def test_the_hours_first_telegram_being_its_register_closes_the_last_hour_exactly() -> None:

@@ -121,8 +121,11 @@ async def test_lists_a_bridge_sends_again_on_connecting_are_passed_over_neither_
     caplog.set_level(logging.WARNING)
     resent = START + timedelta(hours=3, minutes=5)
     for clock, total in list(hourly.items())[:3]:
-        await push(hass, freezer, entry, resent, replace(telegram(1000, total), timestamp=clock))
+        await push(hass, freezer, entry, resent, replace(telegram(7777, total), timestamp=clock))
+    # Nothing in them is the meter's present: not their totals, nor their power, nor their clock.
     assert state(hass, "energy_import") == "155235.51"
+    assert state(hass, "power_import") == "1000"
+    assert entry.runtime_data.data.clock == START + timedelta(hours=3)
     assert not [r for r in caplog.records if "energy register" in r.getMessage()]
     assert entry.runtime_data.energy.held.count == 0
     # A fall its clock does not explain (more than the meter's power could count in the hour back) is held.

@@ -1042,7 +1042,7 @@ EXPORT_FIELDS = (
 
 
 def exporting(state: MeterState) -> MeterState:
-    """The home exports what it drew: the import reads 0 (a list without phase parts sends nothing else of it)."""
+    """The home exports what it drew: the import reads 0, and the phases' parts flow as export parts."""
     return replace(state, power_import=0, power_export=state.power_import)
 
 

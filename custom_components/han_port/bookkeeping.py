@@ -231,29 +231,36 @@ class EnergyBookkeeping:
         if counted is None or counted >= NEW_CYCLE_BELOW * watt_hours:
             self._live(register).hold_at_least(watt_hours)
 
-    def take(self, telegram: Telegram, meter: str, now: datetime) -> dict[Code, Reading]:
+    def take(self, telegram: Telegram, meter: str, now: datetime) -> dict[Code, Reading] | None:
         """Return the present values of a telegram that may be shown, scaled, and feed them to the energy figures.
 
         Billing-period and historic values (F other than 255) are not the
-        register's present value: they never replace it.
+        register's present value: they never replace it. None for an earlier
+        list handed over again (see TotalGuard.told_before): nothing in it is
+        the meter's present, its power, clock and totals alike.
         """
-        shown: dict[Code, Reading] = {}
         # A clock without an offset is placed by hours.placed, which trusts it less.
         clock = telegram_clock(telegram)
-        for obis, reading in telegram.readings.items():
-            if obis.f != PRESENT_VALUE:
-                continue
+        present = [
+            (obis, self._scaled(obis, reading))
+            for obis, reading in telegram.readings.items()
+            if obis.f == PRESENT_VALUE
+        ]
+        if any(
+            _guarded(obis) and self.guard.told_before(obis.register, reading.value, clock) for obis, reading in present
+        ):
+            LOGGER.debug("%s: a list stamped %s is an earlier one, handed over again", meter, clock)
+            return None
+        shown: dict[Code, Reading] = {}
+        for obis, reading in present:
             register = obis.register
             value = reading.value
             quantity = quantity_of(obis)
-            if self.ct_ratio != 1 and quantity in THROUGH_CURRENT_TRANSFORMERS:
-                value *= self.ct_ratio
             if quantity in _ENVELOPED and obis.d == INSTANTANEOUS and not self.envelope.admit(register, value):
                 # Far above what this meter has shown, and not (yet) confirmed: neither shown nor integrated.
                 self.held_powers += 1
                 continue
-            # A signed total (net energy, import minus export) goes down while the home exports: nothing to guard.
-            guarded = is_total(register) and _counts_up(obis)
+            guarded = _guarded(obis)
             if guarded:
                 value = self.guard.same_count(register, value)
             scaled = Reading(value, reading.unit)
@@ -270,6 +277,12 @@ class EnergyBookkeeping:
             self.tariff.update(self.live_import.published, now)
         self.store.save_when_due(now)
         return shown
+
+    def _scaled(self, obis: ObisCode, reading: Reading) -> Reading:
+        """Return a reading as the meter measured it: through its current transformers, where it has them."""
+        if self.ct_ratio != 1 and quantity_of(obis) in THROUGH_CURRENT_TRANSFORMERS:
+            return Reading(reading.value * self.ct_ratio, reading.unit)
+        return reading
 
     def accept_held_total(self, register: Code, meter: str) -> Reading | None:
         """Take a register's held total as the meter's count, as the user decided; None if none is held."""
@@ -342,7 +355,10 @@ def meter_time(telegram: Telegram, arrival: datetime) -> datetime | None:
     return meter_clock(arrival, clock, zone)
 
 
-def _counts_up(obis: ObisCode) -> bool:
-    """Whether a register's total may only grow: never a signed one."""
+def _guarded(obis: ObisCode) -> bool:
+    """Whether the guard judges a register: a total that may only grow.
+
+    A signed total (net energy, import minus export) goes down while the home exports: nothing to guard.
+    """
     quantity = quantity_of(obis)
-    return quantity is not None and quantity.low >= 0
+    return is_total(obis.register) and quantity is not None and quantity.low >= 0

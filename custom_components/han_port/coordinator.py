@@ -128,6 +128,8 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.issues.delete(READ_ELSEWHERE_ISSUE)
         now = dt_util.utcnow()
         shown = self.energy.take(telegram, self.config_entry.title, now)
+        if shown is None:
+            return True  # an earlier list handed over again: the meter's, and nothing in it is its present
         data = replace(
             self.data,
             # Who sends is the identity's to say: one of its lists may be read as another maker's.

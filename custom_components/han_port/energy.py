@@ -193,8 +193,6 @@ class Verdict(Enum):
     HELD = auto()
     FOLLOWED = auto()
     """The new sequence proved itself: the total starts again from here."""
-    TOLD_BEFORE = auto()
-    """An earlier total handed over late (lists a bridge kept, sent again): neither shown nor held."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,8 +369,6 @@ class TotalGuard:
         if not math.isfinite(value) or value < 0:
             return Verdict.HELD
         known = self._accepted.get(register)
-        if known is not None and self._told_before(known, value, clock):
-            return Verdict.TOLD_BEFORE
         if known is None or self._follows(known, value, when, clock):
             # A total told again must not make the count look younger: the next one's growth would look instant.
             if known is None or not told_again(value, clock, known.value, known.clock):
@@ -409,19 +405,22 @@ class TotalGuard:
         for mark in (*self._accepted.values(), *self._candidates.values()):
             mark.value *= factor
 
-    def _told_before(self, last: _Mark, value: float, clock: datetime | None) -> bool:
-        """Whether a total below the last is an earlier one, handed over late: the meter's clock says so.
+    def told_before(self, register: Code, value: float, clock: datetime | None) -> bool:
+        """Whether a total below the last accepted is an earlier one, handed over late: the meter's clock says so.
 
         A bridge may send the lists it kept again on every connection, after
         the meter's later ones were read (or stored before a restart). The
         clock puts such a total before the last, at most LATE_DELIVERY back,
         and the count then was lower by no more than the meter's power could
-        carry: not a fall, and nothing to hold or ask about.
+        count meanwhile: not a fall, and nothing to hold or ask about. A count
+        begun anew (a reset) is no earlier total, whatever its clock says.
         """
-        back = last.ticked_until(clock)
-        if back is None or value >= last.value or not -LATE_DELIVERY <= back < timedelta(0):
+        last = self._accepted.get(register)
+        back = None if last is None else last.ticked_until(clock)
+        if last is None or back is None or value >= last.value or not -LATE_DELIVERY <= back < timedelta(0):
             return False
-        return last.value - value <= self._envelope.ceiling * (_GROWTH_SLACK - back).total_seconds() / 3600
+        could_count = self._envelope.ceiling * (_GROWTH_SLACK - back).total_seconds() / 3600
+        return last.value - value <= could_count and not is_new_cycle(last.value, value)
 
     def _follows(self, previous: _Mark, value: float, when: datetime, clock: datetime | None) -> bool:
         """Whether value can follow previous: not lower, and grown no faster than the meter's power could carry."""

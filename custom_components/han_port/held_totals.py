@@ -43,7 +43,7 @@ def _amount(total: float | None, unit: Unit | None) -> str:
     """Write a total for the log with its unit: the register's own, whole units as whole numbers."""
     if total is None:
         return "nothing yet"
-    return f"{total:.10g} {unit or ''}".rstrip()
+    return f"{total:.15g} {unit or ''}".rstrip()
 
 
 def _what_settles(previous: float | None, value: float) -> str:
@@ -154,10 +154,6 @@ class HeldTotals:
         if verdict in (Verdict.ACCEPTED, Verdict.FOLLOWED):
             self._holds.pop(register, None)
             self._issues.delete(HELD_ISSUE, register)
-        elif verdict is Verdict.TOLD_BEFORE:
-            LOGGER.debug(
-                "Energy register %s of %s: %s is an earlier total, told again", code_name(register), meter, value
-            )
         else:
             self._hold(register, reading, meter, previous, now)
         return verdict

@@ -111,10 +111,11 @@ class MeterIssues:
         )
 
     def register_label(self, register: Code) -> str:
-        """Name a register as a repair shows it: its code, and the name of its sensor here, in the user's language.
+        """Name a register as a repair shows it: its code, and the name its sensor goes by here.
 
-        A code alone (1.8.0) says nothing to most users; the sensor's name is
-        the one they see, renamed or as Home Assistant translated it.
+        A code alone (1.8.0) says nothing to most users. The sensor's name is
+        the user's, or the one Home Assistant gave it in its language when the
+        sensor was made; a register with no sensor is named by its code.
         """
         code = code_name(register)
         key = next((known.key for known in REGISTERS if known.code == register), None)

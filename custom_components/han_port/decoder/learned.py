@@ -373,6 +373,7 @@ class _Shape:
         if self.export_total is not None and numbers.get(self.export_total):
             # The flow set aside flows: a netting meter's import then stands at 0, and nothing here is of it
             # (readings found now would be the export's, and keep the import from being found once it flows).
+            # A meter that does not net its phases (one exporting, the others importing) learns while none exports.
             return
         self._weigh_readings(numbers, volts)
         if len(self.powers) != 1:
