@@ -445,6 +445,8 @@ def test_an_earlier_total_told_late_is_told_before_as_far_back_as_a_bridge_keeps
     assert not guard.told_before(IMPORT, 1_001_000, clock.replace(tzinfo=None) - timedelta(hours=1))
     assert not guard.told_before(IMPORT, 1_001_000, None)
     assert not guard.told_before(IMPORT, 1_005_000, clock - timedelta(hours=1))
+    # A rounding below, a second earlier: the same count (two lists at two resolutions), current.
+    assert not guard.told_before(IMPORT, 1_004_995, clock - timedelta(seconds=1))
     assert not guard.told_before((2, 8, 0), 0, clock - timedelta(hours=1))
 
 

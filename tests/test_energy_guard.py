@@ -21,6 +21,7 @@ from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.han_port import async_remove_config_entry_device, connection
+from custom_components.han_port import issues as issues_module
 from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO, CONF_MANUFACTURER, DOMAIN
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 
@@ -134,6 +135,69 @@ async def test_lists_a_bridge_sends_again_on_connecting_are_passed_over_neither_
     following = START + timedelta(hours=4)
     await push(hass, freezer, entry, following, replace(telegram(1000, 155_236_510), timestamp=following))
     assert state(hass, "energy_import") == "155236.51"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_list_stamped_a_little_earlier_whose_total_is_the_same_count_is_current(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """Two lists of one meter at two resolutions, the coarse one stamped a second earlier: it is no earlier list."""
+    entry = await set_up(hass, tcp_meter.port)
+    clock = START + timedelta(minutes=1)
+    await push(hass, freezer, entry, clock, replace(telegram(1000, 155_232_515), timestamp=clock))
+    later = clock + timedelta(seconds=2)
+    await push(
+        hass, freezer, entry, later, replace(telegram(2000, 155_232_510), timestamp=clock - timedelta(seconds=1))
+    )
+    assert state(hass, "power_import") == "2000"
+    assert entry.runtime_data.energy.held.count == 0
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_earlier_lists_that_go_on_coming_are_no_bridge_handing_over_and_are_held(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A count and a clock set back together, lists coming at the meter's pace: held and told, its power shown."""
+    entry = await set_up(hass, tcp_meter.port)
+    await push(hass, freezer, entry, START, replace(telegram(1000, 155_232_510), timestamp=START))
+    caplog.set_level(logging.WARNING)
+    for minute in range(5):
+        clock = START - timedelta(hours=5) + timedelta(minutes=minute)
+        await push(
+            hass,
+            freezer,
+            entry,
+            START + timedelta(minutes=1 + minute),
+            replace(telegram(3000, 155_200_000 + 50 * minute), timestamp=clock),
+        )
+    # Passed over while a bridge could be handing over what it kept; after that, held as any fall, and told.
+    assert state(hass, "power_import") == "3000"
+    assert state(hass, "energy_import") == "155232.51"
+    assert entry.runtime_data.energy.held.count >= 1
+    assert [r for r in caplog.records if "Held energy register" in r.getMessage()]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_an_earlier_list_handed_over_again_never_tells_that_a_silent_meter_sends(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """A bridge whose meter side is dead, handing over what it kept on every connection: the silence stays one."""
+    entry = await set_up(hass, tcp_meter.port)
+    await push(hass, freezer, entry, START, replace(telegram(1000, 155_232_510), timestamp=START))
+    coordinator = entry.runtime_data
+    coordinator.availability_changed(False)
+    await hass.async_block_till_done()
+    assert state(hass, "power_import") == STATE_UNAVAILABLE
+    earlier = START - timedelta(hours=1)
+    await push(
+        hass, freezer, entry, START + timedelta(minutes=1), replace(telegram(900, 155_231_510), timestamp=earlier)
+    )
+    assert state(hass, "power_import") == STATE_UNAVAILABLE
+    # The repair about a silent meter still comes when its time is up.
+    freezer.move_to(START + timedelta(minutes=1) + issues_module.SILENCE_REPAIR_AFTER + timedelta(seconds=1))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"meter_silent_{entry.entry_id}") is not None
     await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -81,6 +81,9 @@ _REGISTER_OF_POWER = {
 # Every power the meter measures now, whole or per phase, lies within what this meter carries (a
 # maximum demand, and its cumulative sum, are other figures).
 _ENVELOPED = frozenset({ACTIVE_POWER, REACTIVE_POWER, APPARENT_POWER, NET_ACTIVE_POWER})
+# A bridge hands the lists it kept over at once, on connecting: earlier lists
+# still coming after this long are no such burst (see _handed_over_again).
+HANDED_OVER_AT_ONCE = timedelta(minutes=2)
 
 
 def _tariff(options: Mapping[str, Any]) -> CapacityTariff:
@@ -139,6 +142,8 @@ class EnergyBookkeeping:
         self.guard = TotalGuard(self.envelope, rounding=ROUNDING_FALL * self.ct_ratio)
         self.held_powers = 0
         """Power readings above what this meter has shown, not (yet) confirmed: never integrated."""
+        self._handed_over_since: datetime | None = None
+        """When the earlier lists a bridge hands over again, coming now, began to come."""
         # Totals kept from before (restored states, stored live energy) were
         # measured through this ratio; a new one rescales them.
         self._restored_scale = 1.0
@@ -246,9 +251,7 @@ class EnergyBookkeeping:
             for obis, reading in telegram.readings.items()
             if obis.f == PRESENT_VALUE
         ]
-        if any(
-            _guarded(obis) and self.guard.told_before(obis.register, reading.value, clock) for obis, reading in present
-        ):
+        if self._handed_over_again(present, clock, now):
             LOGGER.debug("%s: a list stamped %s is an earlier one, handed over again", meter, clock)
             return None
         shown: dict[Code, Reading] = {}
@@ -277,6 +280,26 @@ class EnergyBookkeeping:
             self.tariff.update(self.live_import.published, now)
         self.store.save_when_due(now)
         return shown
+
+    def _handed_over_again(
+        self, present: list[tuple[ObisCode, Reading]], clock: datetime | None, now: datetime
+    ) -> bool:
+        """Whether a list is an earlier one a bridge hands over again: no total above its last, one told before.
+
+        A bridge hands over what it kept at once, on connecting: such lists
+        that go on coming for longer are a count and a clock set back
+        together, held and told as any fall is.
+        """
+        totals = [(obis.register, reading.value) for obis, reading in present if _guarded(obis)]
+        earlier = any(self.guard.told_before(register, value, clock) for register, value in totals) and not any(
+            value > last for register, value in totals if (last := self.guard.last(register)) is not None
+        )
+        if not earlier:
+            self._handed_over_since = None
+            return False
+        if self._handed_over_since is None:
+            self._handed_over_since = now
+        return now - self._handed_over_since <= HANDED_OVER_AT_ONCE
 
     def _scaled(self, obis: ObisCode, reading: Reading) -> Reading:
         """Return a reading as the meter measured it: through its current transformers, where it has them."""

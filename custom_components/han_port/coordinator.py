@@ -121,15 +121,16 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
                     LOGGER.warning("%s is unavailable: %s", self.config_entry.title, cause)
                 self._mark_unavailable(cause, kind)
             return False
+        now = dt_util.utcnow()
+        shown = self.energy.take(telegram, self.config_entry.title, now)
+        if shown is None:
+            # An earlier list handed over again: the meter's, but nothing in it tells that it sends now.
+            return True
         self.unread.read()
         self.issues.meter_heard()
         self.learning.learned()
         self.carries_meter_of = None
         self.issues.delete(READ_ELSEWHERE_ISSUE)
-        now = dt_util.utcnow()
-        shown = self.energy.take(telegram, self.config_entry.title, now)
-        if shown is None:
-            return True  # an earlier list handed over again: the meter's, and nothing in it is its present
         data = replace(
             self.data,
             # Who sends is the identity's to say: one of its lists may be read as another maker's.

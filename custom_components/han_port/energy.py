@@ -417,8 +417,10 @@ class TotalGuard:
         """
         last = self._accepted.get(register)
         back = None if last is None else last.ticked_until(clock)
-        if last is None or back is None or value >= last.value or not -LATE_DELIVERY <= back < timedelta(0):
+        if last is None or back is None or not -LATE_DELIVERY <= back < timedelta(0):
             return False
+        if value >= last.value - self._rounding:
+            return False  # the same count (see same_count), whatever its stamp: the list may be current
         could_count = self._envelope.ceiling * (_GROWTH_SLACK - back).total_seconds() / 3600
         return last.value - value <= could_count and not is_new_cycle(last.value, value)
 
