@@ -157,21 +157,21 @@ async def test_a_list_stamped_a_little_earlier_whose_total_is_the_same_count_is_
 async def test_earlier_lists_that_go_on_coming_are_no_bridge_handing_over_and_are_held(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A count and a clock set back together, lists coming at the meter's pace: held and told, its power shown."""
+    """A count and a clock set back together, lists coming at the meter's pace: held and told, its power shown.
+
+    Between them come lists of powers alone, as most meters send between their hourly lists: they say nothing
+    of the lists with totals, and never make the earlier ones look as if they had just begun to come.
+    """
     entry = await set_up(hass, tcp_meter.port)
     await push(hass, freezer, entry, START, replace(telegram(1000, 155_232_510), timestamp=START))
     caplog.set_level(logging.WARNING)
     for minute in range(5):
         clock = START - timedelta(hours=5) + timedelta(minutes=minute)
-        await push(
-            hass,
-            freezer,
-            entry,
-            START + timedelta(minutes=1 + minute),
-            replace(telegram(3000, 155_200_000 + 50 * minute), timestamp=clock),
-        )
+        arrival = START + timedelta(minutes=1 + minute)
+        await push(hass, freezer, entry, arrival, replace(telegram(3000, 155_200_000 + 50 * minute), timestamp=clock))
+        await push(hass, freezer, entry, arrival + timedelta(seconds=10), telegram(3100))
     # Passed over while a bridge could be handing over what it kept; after that, held as any fall, and told.
-    assert state(hass, "power_import") == "3000"
+    assert state(hass, "power_import") == "3100"
     assert state(hass, "energy_import") == "155232.51"
     assert entry.runtime_data.energy.held.count >= 1
     assert [r for r in caplog.records if "Held energy register" in r.getMessage()]

@@ -10,6 +10,7 @@ guard holds is held_totals.py's.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -142,8 +143,9 @@ class EnergyBookkeeping:
         self.guard = TotalGuard(self.envelope, rounding=ROUNDING_FALL * self.ct_ratio)
         self.held_powers = 0
         """Power readings above what this meter has shown, not (yet) confirmed: never integrated."""
-        self._handed_over_since: datetime | None = None
-        """When the earlier lists a bridge hands over again, coming now, began to come."""
+        self._handed_over_since: tuple[float, int] | None = None
+        """When (monotonic) the earlier lists a bridge hands over again, coming now, began to come, and on which
+        of the reader's connections."""
         # Totals kept from before (restored states, stored live energy) were
         # measured through this ratio; a new one rescales them.
         self._restored_scale = 1.0
@@ -251,7 +253,7 @@ class EnergyBookkeeping:
             for obis, reading in telegram.readings.items()
             if obis.f == PRESENT_VALUE
         ]
-        if self._handed_over_again(present, clock, now):
+        if self._handed_over_again(present, clock):
             LOGGER.debug("%s: a list stamped %s is an earlier one, handed over again", meter, clock)
             return None
         shown: dict[Code, Reading] = {}
@@ -281,9 +283,7 @@ class EnergyBookkeeping:
         self.store.save_when_due(now)
         return shown
 
-    def _handed_over_again(
-        self, present: list[tuple[ObisCode, Reading]], clock: datetime | None, now: datetime
-    ) -> bool:
+    def _handed_over_again(self, present: list[tuple[ObisCode, Reading]], clock: datetime | None) -> bool:
         """Whether a list is an earlier one a bridge hands over again: no total above its last, one told before.
 
         A bridge hands over what it kept at once, on connecting: such lists
@@ -295,11 +295,15 @@ class EnergyBookkeeping:
             value > last for register, value in totals if (last := self.guard.last(register)) is not None
         )
         if not earlier:
-            self._handed_over_since = None
+            if totals:  # a list of powers alone says nothing of the lists with totals
+                self._handed_over_since = None
             return False
-        if self._handed_over_since is None:
-            self._handed_over_since = now
-        return now - self._handed_over_since <= HANDED_OVER_AT_ONCE
+        # Timed by the monotonic clock, which no step of the host's moves, from the first such list of a connection.
+        started, connection = self._handed_over_since or (time.monotonic(), self._reader.connects)
+        if connection != self._reader.connects:
+            started, connection = time.monotonic(), self._reader.connects
+        self._handed_over_since = started, connection
+        return time.monotonic() - started <= HANDED_OVER_AT_ONCE.total_seconds()
 
     def _scaled(self, obis: ObisCode, reading: Reading) -> Reading:
         """Return a reading as the meter measured it: through its current transformers, where it has them."""

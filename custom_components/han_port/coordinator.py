@@ -110,7 +110,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
 
     @callback
     def telegram_received(self, telegram: Telegram) -> bool:
-        """Merge a telegram into the meter's state and push it to entities; say whether it may be the meter's."""
+        """Merge a telegram into the meter's state and push it to entities; say whether it may be the meter's, now."""
         identity = self._identify(telegram)
         if identity is Identity.NEW_FACT:
             return True  # the meter's own as far as it tells: heard, though not shown until the fact is believed
@@ -124,8 +124,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         now = dt_util.utcnow()
         shown = self.energy.take(telegram, self.config_entry.title, now)
         if shown is None:
-            # An earlier list handed over again: the meter's, but nothing in it tells that it sends now.
-            return True
+            # An earlier list handed over again: the meter's, but nothing in it tells that it sends now (its reader
+            # counts it as no telegram of the meter's: no silence ends, no connection counts as served).
+            return False
         self.unread.read()
         self.issues.meter_heard()
         self.learning.learned()
