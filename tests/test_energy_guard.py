@@ -178,6 +178,26 @@ async def test_earlier_lists_that_go_on_coming_are_no_bridge_handing_over_and_ar
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_earlier_lists_that_go_on_coming_over_connections_the_reader_made_again_are_held(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """Every list carries totals, every one earlier: they end no silence, and the reader connects again and again.
+
+    Connections made while only such lists came hand nothing over afresh: after two minutes they are held.
+    """
+    entry = await set_up(hass, tcp_meter.port)
+    await push(hass, freezer, entry, START, replace(telegram(1000, 155_232_510), timestamp=START))
+    reader = entry.runtime_data.reader
+    for step in range(15):
+        reader.connects += 1  # as the reader does after each silence these lists do not end
+        clock = START - timedelta(hours=5) + timedelta(seconds=20 * step)
+        sent = replace(telegram(3000, 155_200_000 + 10 * step), timestamp=clock)
+        await push(hass, freezer, entry, START + timedelta(seconds=20 * (step + 1)), sent)
+    assert entry.runtime_data.energy.held.count >= 1
+    assert state(hass, "power_import") == "3000"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_an_earlier_list_handed_over_again_never_tells_that_a_silent_meter_sends(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:

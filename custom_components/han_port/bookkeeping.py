@@ -146,6 +146,8 @@ class EnergyBookkeeping:
         self._handed_over_since: tuple[float, int] | None = None
         """When (monotonic) the earlier lists a bridge hands over again, coming now, began to come, and on which
         of the reader's connections."""
+        self._read_since_handed_over = False
+        """Whether a list of the meter's present was read since they began to come."""
         # Totals kept from before (restored states, stored live energy) were
         # measured through this ratio; a new one rescales them.
         self._restored_scale = 1.0
@@ -256,6 +258,7 @@ class EnergyBookkeeping:
         if self._handed_over_again(present, clock):
             LOGGER.debug("%s: a list stamped %s is an earlier one, handed over again", meter, clock)
             return None
+        self._read_since_handed_over = True
         shown: dict[Code, Reading] = {}
         for obis, reading in present:
             register = obis.register
@@ -298,12 +301,14 @@ class EnergyBookkeeping:
             if totals:  # a list of powers alone says nothing of the lists with totals
                 self._handed_over_since = None
             return False
-        # Timed by the monotonic clock, which no step of the host's moves, from the first such list of a connection.
-        started, connection = self._handed_over_since or (time.monotonic(), self._reader.connects)
-        if connection != self._reader.connects:
-            started, connection = time.monotonic(), self._reader.connects
-        self._handed_over_since = started, connection
-        return time.monotonic() - started <= HANDED_OVER_AT_ONCE.total_seconds()
+        # Timed by the monotonic clock, which no step of the host's moves, from the first such list; a connection
+        # made since the meter's present was read hands over afresh. (One made while only such lists came is the
+        # reader's after a silence they do not end: it must not let them pass for good.)
+        since = self._handed_over_since
+        if since is None or (since[1] != self._reader.connects and self._read_since_handed_over):
+            since = self._handed_over_since = time.monotonic(), self._reader.connects
+            self._read_since_handed_over = False
+        return time.monotonic() - since[0] <= HANDED_OVER_AT_ONCE.total_seconds()
 
     def _scaled(self, obis: ObisCode, reading: Reading) -> Reading:
         """Return a reading as the meter measured it: through its current transformers, where it has them."""
