@@ -10,7 +10,6 @@ guard holds is held_totals.py's.
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +50,7 @@ from .decoder import (
 )
 from .energy import NEW_CYCLE_BELOW, ROUNDING_FALL, UNPROVEN_POWER, LiveEnergy, PowerEnvelope, TotalGuard, Verdict
 from .energy_store import EnergyStore
+from .handed_over import HandedOverLists
 from .held_totals import EnergyEvents, HeldTotals
 from .hours import meter_clock, standard_time_in_utc, wall_clock
 from .registers import (
@@ -82,9 +82,6 @@ _REGISTER_OF_POWER = {
 # Every power the meter measures now, whole or per phase, lies within what this meter carries (a
 # maximum demand, and its cumulative sum, are other figures).
 _ENVELOPED = frozenset({ACTIVE_POWER, REACTIVE_POWER, APPARENT_POWER, NET_ACTIVE_POWER})
-# A bridge hands the lists it kept over at once, on connecting: earlier lists
-# still coming after this long are no such burst (see _handed_over_again).
-HANDED_OVER_AT_ONCE = timedelta(minutes=2)
 
 
 def _tariff(options: Mapping[str, Any]) -> CapacityTariff:
@@ -143,16 +140,12 @@ class EnergyBookkeeping:
         self.guard = TotalGuard(self.envelope, rounding=ROUNDING_FALL * self.ct_ratio)
         self.held_powers = 0
         """Power readings above what this meter has shown, not (yet) confirmed: never integrated."""
-        self._handed_over_since: tuple[float, int] | None = None
-        """When (monotonic) the earlier lists a bridge hands over again, coming now, began to come, and on which
-        of the reader's connections."""
-        self._read_since_handed_over = False
-        """Whether a list of the meter's present was read since they began to come."""
         # Totals kept from before (restored states, stored live energy) were
         # measured through this ratio; a new one rescales them.
         self._restored_scale = 1.0
         self.events = EnergyEvents()
         self.held = HeldTotals(self.guard, issues, self.events)
+        self.handed_over = HandedOverLists(self.guard, reader)
         self.live_import = LiveEnergy()
         self.live_export = LiveEnergy()
         self.tariff = _tariff(entry.options)
@@ -251,14 +244,13 @@ class EnergyBookkeeping:
         # A clock without an offset is placed by hours.placed, which trusts it less.
         clock = telegram_clock(telegram)
         present = [
-            (obis, self._scaled(obis, reading))
+            (obis, _through_transformers(obis, reading, self.ct_ratio))
             for obis, reading in telegram.readings.items()
             if obis.f == PRESENT_VALUE
         ]
-        if self._handed_over_again(present, clock):
+        if self.handed_over.earlier([(obis.register, r.value) for obis, r in present if _guarded(obis)], clock):
             LOGGER.debug("%s: a list stamped %s is an earlier one, handed over again", meter, clock)
             return None
-        self._read_since_handed_over = True
         shown: dict[Code, Reading] = {}
         for obis, reading in present:
             register = obis.register
@@ -285,36 +277,6 @@ class EnergyBookkeeping:
             self.tariff.update(self.live_import.published, now)
         self.store.save_when_due(now)
         return shown
-
-    def _handed_over_again(self, present: list[tuple[ObisCode, Reading]], clock: datetime | None) -> bool:
-        """Whether a list is an earlier one a bridge hands over again: no total above its last, one told before.
-
-        A bridge hands over what it kept at once, on connecting: such lists
-        that go on coming for longer are a count and a clock set back
-        together, held and told as any fall is.
-        """
-        totals = [(obis.register, reading.value) for obis, reading in present if _guarded(obis)]
-        earlier = any(self.guard.told_before(register, value, clock) for register, value in totals) and not any(
-            value > last for register, value in totals if (last := self.guard.last(register)) is not None
-        )
-        if not earlier:
-            if totals:  # a list of powers alone says nothing of the lists with totals
-                self._handed_over_since = None
-            return False
-        # Timed by the monotonic clock, which no step of the host's moves, from the first such list; a connection
-        # made since the meter's present was read hands over afresh. (One made while only such lists came is the
-        # reader's after a silence they do not end: it must not let them pass for good.)
-        since = self._handed_over_since
-        if since is None or (since[1] != self._reader.connects and self._read_since_handed_over):
-            since = self._handed_over_since = time.monotonic(), self._reader.connects
-            self._read_since_handed_over = False
-        return time.monotonic() - since[0] <= HANDED_OVER_AT_ONCE.total_seconds()
-
-    def _scaled(self, obis: ObisCode, reading: Reading) -> Reading:
-        """Return a reading as the meter measured it: through its current transformers, where it has them."""
-        if self.ct_ratio != 1 and quantity_of(obis) in THROUGH_CURRENT_TRANSFORMERS:
-            return Reading(reading.value * self.ct_ratio, reading.unit)
-        return reading
 
     def accept_held_total(self, register: Code, meter: str) -> Reading | None:
         """Take a register's held total as the meter's count, as the user decided; None if none is held."""
@@ -385,6 +347,13 @@ def meter_time(telegram: Telegram, arrival: datetime) -> datetime | None:
     if telegram.standard_time and clock is not None and clock.tzinfo is None:
         return standard_time_in_utc(clock, zone)
     return meter_clock(arrival, clock, zone)
+
+
+def _through_transformers(obis: ObisCode, reading: Reading, ratio: float) -> Reading:
+    """Return a reading as the meter measured it: through its current transformers, where it has them."""
+    if ratio != 1 and quantity_of(obis) in THROUGH_CURRENT_TRANSFORMERS:
+        return Reading(reading.value * ratio, reading.unit)
+    return reading
 
 
 def _guarded(obis: ObisCode) -> bool:

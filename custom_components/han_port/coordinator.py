@@ -122,11 +122,8 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
                 self._mark_unavailable(cause, kind)
             return False
         now = dt_util.utcnow()
-        shown = self.energy.take(telegram, self.config_entry.title, now)
-        if shown is None:
-            # An earlier list handed over again: the meter's, but nothing in it tells that it sends now (its reader
-            # counts it as no telegram of the meter's: no silence ends, no connection counts as served).
-            return False
+        if (shown := self.energy.take(telegram, self.config_entry.title, now)) is None:
+            return False  # an earlier list handed over again: it ends no silence, and serves no connection
         self.unread.read()
         self.issues.meter_heard()
         self.learning.learned()
