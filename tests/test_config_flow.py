@@ -350,7 +350,8 @@ async def test_port_that_does_not_open_keeps_what_was_typed(hass: HomeAssistant)
     flow = await start(hass, "serial")
     result = await flow.submit({CONF_DEVICE: "/dev/serial/by-id/no-such-adapter"})
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_DEVICE: "cannot_connect"}
+    # Told in the user's language as what it is, the operating system's own words kept beside.
+    assert result["errors"] == {CONF_DEVICE: "port_not_found"}
     assert suggested(result, CONF_DEVICE) == "/dev/serial/by-id/no-such-adapter"
     assert "no-such-adapter" in result["description_placeholders"]["error"]
     # A bridge's URL typed half (its bracket left open) is a port that does not open too, never a crash.
@@ -454,9 +455,9 @@ async def test_bridge_errors_are_told_apart(hass: HomeAssistant, tcp_meter: TcpM
     async with bridge(lambda _reader, writer: writer.close()) as port:
         result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
     assert result["errors"] == {CONF_HOST: "bridge_closed"}
-    # Gone.
+    # Gone: the host answers, but nothing listens on the port.
     result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
-    assert result["errors"] == {CONF_HOST: "cannot_connect"}
+    assert result["errors"] == {CONF_HOST: "bridge_refused"}
 
 
 @pytest.mark.parametrize("menu_option", ["network", "serial"])
@@ -493,7 +494,9 @@ async def test_a_port_that_fails_at_once_ends_its_progress_where_the_frontend_he
         unsubscribe()
     result = await hass.config_entries.flow.async_configure(flow.flow_id)
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {(CONF_HOST if menu_option == "network" else CONF_DEVICE): "cannot_connect"}
+    assert result["errors"] == (
+        {CONF_HOST: "bridge_refused"} if menu_option == "network" else {CONF_DEVICE: "port_not_found"}
+    )
 
 
 # Keys.
@@ -549,7 +552,7 @@ async def test_keys_step_when_the_meter_goes_quiet(hass: HomeAssistant, tcp_mete
     assert result["errors"] == {"base": "bridge_silent"}
     await tcp_meter.stop()
     result = await flow.submit(keys)
-    assert result["errors"] == {"base": "cannot_connect"}
+    assert result["errors"] == {"base": "bridge_refused"}
 
 
 # Duplicates, found before listening.
@@ -979,7 +982,7 @@ async def test_reconfigure_errors_then_keys(hass: HomeAssistant, tcp_meter: TcpM
     flow = Flow(hass, await entry.start_reconfigure_flow(hass))
     await flow.submit({"next_step_id": "network"})
     result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: 1})
-    assert result["errors"] == {CONF_HOST: "cannot_connect"}
+    assert result["errors"] == {CONF_HOST: "bridge_refused"}
     tcp_meter.start_pushing([ciphered_kamstrup(default_state())])
     result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
     assert result["step_id"] == "keys"

@@ -617,13 +617,23 @@ async def test_a_bridge_back_whose_meter_stays_silent_has_one_repair_that_says_s
 
 
 async def test_a_port_that_stops_opening_raises_a_repair(
-    hass: HomeAssistant, hass_storage: dict[str, Any], tcp_meter: TcpMeter, reading_entry: MockConfigEntry
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    hass_client: ClientSessionGenerator,
+    tcp_meter: TcpMeter,
+    reading_entry: MockConfigEntry,
 ) -> None:
     entry = reading_entry
     await tcp_meter.stop()
     issue_id = f"port_unavailable_{entry.entry_id}"
     await wait_for(lambda: issue_id in meter_issues(hass), seconds=10)
-    assert meter_issues(hass)[issue_id].translation_placeholders["error"]
+    # Told as what the user does about it (the host answers, nothing listens), the system's own words kept.
+    issue = meter_issues(hass)[issue_id]
+    assert issue.translation_key == "bridge_refused"
+    assert "Connect call failed" in issue.translation_placeholders["error"]
+    # Diagnostics tell the kind, not the words (which name the device or host).
+    connection = (await get_diagnostics_for_config_entry(hass, hass_client, entry))["connection"]
+    assert (connection["port_opens"], connection["open_failure"]) == (False, "bridge_refused")
     assert await hass.config_entries.async_unload(entry.entry_id)
     store_key = f"han_port.{entry.entry_id}"
     assert store_key in hass_storage  # written at unload

@@ -104,7 +104,7 @@ async def test_a_bridge_that_never_answers_says_why_at_setup_and_in_the_flow(has
         flow = await start(hass, "network")
         result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
         assert result["type"] is FlowResultType.FORM, result
-        assert result["errors"] == {CONF_HOST: "cannot_connect"}
+        assert result["errors"] == {CONF_HOST: "bridge_no_answer"}
         assert result["description_placeholders"]["error"] == "timed out"
         hass.config_entries.flow.async_abort(flow.flow_id)
 
@@ -112,7 +112,7 @@ async def test_a_bridge_that_never_answers_says_why_at_setup_and_in_the_flow(has
         entry.add_to_hass(hass)
         assert not await hass.config_entries.async_setup(entry.entry_id)
         assert entry.state is ConfigEntryState.SETUP_RETRY
-        assert entry.reason == f"Cannot open socket://127.0.0.1:{port}: timed out"
+        assert entry.reason == f"Nothing answers at socket://127.0.0.1:{port}"
 
 
 async def test_disabling_an_entry_whose_bridge_is_gone_withdraws_its_repair_and_enabling_it_reads_again(

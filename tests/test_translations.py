@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from custom_components.han_port.open_errors import PortFailure
 from custom_components.han_port.sensor import DERIVED_SENSORS, INFO_SENSORS, SENSORS
 
 PACKAGE = Path(__file__).resolve().parents[1] / "custom_components" / "han_port"
@@ -109,8 +110,15 @@ def test_every_message_the_code_can_show_is_written() -> None:
     assert flow["step"]["init"]["menu_options"].keys() == {"accept", "keep_holding"}
     repairs = (PACKAGE / "repairs.py").read_text()
     assert set(re.findall(r'reason="(\w+)"', repairs)) == flow["abort"].keys()
+    # A port that does not open is told by its kind of failure: in the flow, its repair and its setup error.
+    failures = {str(failure) for failure in PortFailure}
+    assert failures <= config["error"].keys()
+    told_apart = failures - {str(PortFailure.OTHER)}
+    assert told_apart <= STRINGS["issues"].keys()
+    for failure in told_apart:
+        assert placeholders(STRINGS["issues"][failure]["description"]) <= {"meter", "minutes", "error"}, failure
     raising = (PACKAGE / "entry.py").read_text() + (PACKAGE / "coordinator.py").read_text()
-    assert set(re.findall(r'translation_key="(\w+)"', raising)) == STRINGS["exceptions"].keys()
+    assert set(re.findall(r'translation_key="(\w+)"', raising)) | told_apart == STRINGS["exceptions"].keys()
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -251,7 +251,7 @@ class _MeterFlow(ConfigFlow):
             "address": self._listening.address(),
             "meter": "",
             "other_meter": "",
-            "error": self._listening.error,
+            "error": self._listening.error.words,
             **self._placeholders,
         }
         if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):

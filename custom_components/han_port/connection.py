@@ -21,6 +21,7 @@ from serialx import Parity, SerialException, StopBits, create_serial_connection
 
 from .const import LOGGER
 from .decoder import Decoder, DroppedFrame, DropReason, Telegram, is_bare_ciphered
+from .open_errors import OpenError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -103,16 +104,6 @@ async def open_connection(
         byte_size=line.bytesize,
     )
     return transport
-
-
-def open_error(err: Exception) -> str:
-    """Say why a port did not open: the error's own words, or what it was when it has none.
-
-    A connection to a bridge whose host never answers times out with no message at all.
-    """
-    if str(err):
-        return str(err)
-    return "timed out" if isinstance(err, TimeoutError) else type(err).__name__
 
 
 def _factory(protocol: asyncio.Protocol) -> Callable[[], asyncio.Protocol]:
@@ -210,7 +201,7 @@ class TelegramWatch:
         """The last few pushes of a list still being learned: a masked capture for a bug report."""
         self.connects = 0
         """How many times the connection was opened (or the topic subscribed)."""
-        self.open_error: str | None = None
+        self.open_error: OpenError | None = None
         """Why the connection did not open the last time it was tried (None: it opened)."""
         self.lost = ""
         """Why the meter last counted as gone: the connection refused or closed, or silence."""
@@ -338,7 +329,7 @@ class MeterReader(TelegramWatch):
                     transport = await open_connection(self.url, self.line, _factory(protocol))
                 except (OSError, SerialException, ValueError) as err:
                     LOGGER.debug("Cannot open %s: %s", self.url, err)
-                    self.open_error = open_error(err)
+                    self.open_error = OpenError.of(err)
                     self.lost, self.loss = f"cannot open it ({self.open_error})", Loss.CANNOT_OPEN
                     got_telegram = hung_up = False
                 else:

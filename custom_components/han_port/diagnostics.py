@@ -144,8 +144,9 @@ def _connection(data: Mapping[str, Any], reader: TelegramWatch) -> dict[str, Any
         **({"messages": reader.messages} if isinstance(reader, MqttReader) else {}),
         "connects": reader.connects,
         "silence_timeout": reader.silence_timeout,
-        # The error text names the device: only whether it opened.
+        # The error's words name the device: only whether it opened, and the kind of failure when not.
         "port_opens": reader.open_error is None,
+        "open_failure": None if reader.open_error is None else str(reader.open_error.failure),
     }
 
 

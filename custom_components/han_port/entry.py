@@ -19,7 +19,7 @@ from homeassistant.helpers import issue_registry as ir
 from serialx import SerialException
 
 from .compat import OPTIONS_FLOW_RELOADS, meter_device
-from .connection import LineSettings, MeterReader, TelegramWatch, check_opens, network_url, open_error
+from .connection import LineSettings, MeterReader, TelegramWatch, check_opens, network_url
 from .const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
@@ -42,6 +42,7 @@ from .energy_store import EnergyStore
 from .identity import made_up_id, meter_title
 from .issues import REPLACED_ISSUE, entry_issue_ids, meter_issue_id, withdraw_once_disabled
 from .mqtt_reader import MqttReader, async_mqtt_ready, topic_url
+from .open_errors import OpenError, PortFailure
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -208,10 +209,12 @@ async def _async_check_port(url: str, line: LineSettings) -> None:
     try:
         await check_opens(url, line)
     except (OSError, SerialException, ValueError) as err:
+        failed = OpenError.of(err)
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
-            translation_key="cannot_open",
-            translation_placeholders={"url": url, "error": open_error(err)},
+            # Told as the failure is, where its kind is known.
+            translation_key="cannot_open" if failed.failure is PortFailure.OTHER else str(failed.failure),
+            translation_placeholders={"url": url, "error": failed.words},
         ) from err
 
 

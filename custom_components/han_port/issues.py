@@ -13,6 +13,7 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.loader import async_get_loaded_integration
 
 from .const import DOMAIN
+from .open_errors import PortFailure
 from .registers import REGISTERS, code_name
 
 if TYPE_CHECKING:
@@ -93,9 +94,19 @@ class MeterIssues:
         entry.async_on_unload(self.cancel_silence_check)
 
     def create(
-        self, kind: str, placeholders: dict[str, str], register: Code | None = None, *, fixable: bool = False
+        self,
+        kind: str,
+        placeholders: dict[str, str],
+        register: Code | None = None,
+        *,
+        fixable: bool = False,
+        told_as: str | None = None,
     ) -> None:
-        """Raise one of this meter's repair issues; its id carries the entry, so removal finds it."""
+        """Raise one of this meter's repair issues; its id carries the entry, so removal finds it.
+
+        An issue is told by the translation of its kind, or by told_as: one
+        issue (withdrawn as one) with a text for each of its causes.
+        """
         issue_id = meter_issue_id(kind, self._entry.entry_id, register)
         self._ids.add(issue_id)
         ir.async_create_issue(
@@ -106,7 +117,7 @@ class MeterIssues:
             # What the fix flow needs to find the meter and the register again.
             data={"entry_id": self._entry.entry_id, "register": code_name(register)} if register else None,
             severity=ir.IssueSeverity.WARNING,
-            translation_key=kind,
+            translation_key=told_as or kind,
             translation_placeholders={"meter": self._entry.title, **placeholders},
         )
 
@@ -182,8 +193,11 @@ class MeterIssues:
         # One repair, for the cause now: a bridge back whose meter stays silent is no bridge out of reach, and
         # one that hangs up on every connection most often serves another client (it serves one at a time).
         placeholders = {"minutes": minutes}
-        if self._reader.open_error is not None:
-            kind, placeholders["error"] = self._reader.unreachable_issue, self._reader.open_error
+        told_as = None
+        if (failed := self._reader.open_error) is not None:
+            kind, placeholders["error"] = self._reader.unreachable_issue, failed.words
+            # A failure of a known kind is told in the user's language, with what to do about it.
+            told_as = None if failed.failure is PortFailure.OTHER else str(failed.failure)
         elif self._reader.hung_up >= HUNG_UP_CONNECTIONS:
             kind = BRIDGE_CLOSES_ISSUE
         else:
@@ -191,7 +205,7 @@ class MeterIssues:
         for other in silence_kinds(self._reader):
             if other != kind:
                 self.delete(other)
-        self.create(kind, placeholders)
+        self.create(kind, placeholders, told_as=told_as)
 
     @callback
     def cancel_silence_check(self) -> None:

@@ -14,10 +14,11 @@ import serialx
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 
-from .connection import LineSettings, ProbeResult, open_error, probe
+from .connection import LineSettings, ProbeResult, probe
 from .const import CONF_DEVICE, CONF_LIST_VERSION, CONF_MANUFACTURER, CONF_METER_TYPE, CONF_TOPIC, DOMAIN, LOGGER
 from .entry import entry_keys, entry_url, line_settings_data
 from .mqtt_reader import probe_topic
+from .open_errors import OpenError, PortFailure
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -45,7 +46,7 @@ class Listening:
         self.candidates: tuple[LineSettings, ...] = ()
         self.attempt = 0
         self.heard = ProbeResult()
-        self.error = ""
+        self.error = OpenError(PortFailure.OTHER, "")
         """Why the port or bridge did not open, the last time it was tried."""
         self._task: asyncio.Task[ProbeResult] | None = None
         self._paused: list[HanPortConfigEntry] = []
@@ -135,7 +136,7 @@ class Listening:
             return await probe(entry_url(self.connection), line, PROBE_SECONDS, key, auth_key)
         except (OSError, serialx.SerialException, ValueError) as err:
             LOGGER.debug("Cannot open %s: %s", self.address(), err)
-            self.error = open_error(err)
+            self.error = OpenError.of(err)
             return ProbeResult(opened=False)
 
     def meter_data(self, telegram: Telegram | None, keys: dict[str, str], known_line: LineSettings) -> dict[str, Any]:
@@ -165,7 +166,7 @@ class Listening:
                 return "broker_unreachable"
             return "topic_garbled" if heard.received else "topic_silent"
         if not heard.opened:
-            return "cannot_connect"
+            return str(self.error.failure)
         if heard.closed and not heard.received:
             return "bridge_closed"
         if not heard.received:

@@ -18,6 +18,7 @@ from homeassistant.core import HomeAssistant, callback
 
 from .connection import BACKOFF_MAX, BACKOFF_START, QUIET_SECONDS, Listener, Loss, ProbeResult, TelegramWatch
 from .decoder import Decoder, DropReason, Telegram
+from .open_errors import OpenError, PortFailure
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -175,8 +176,8 @@ class MqttReader(TelegramWatch):
         """Subscribe, then watch for silence until cancelled."""
         backoff = BACKOFF_START
         while not await async_mqtt_ready(self.hass):
-            self.open_error = "Home Assistant's MQTT integration is not set up"
-            self.lost, self.loss = self.open_error, Loss.CANNOT_OPEN
+            self.open_error = OpenError(PortFailure.OTHER, "Home Assistant's MQTT integration is not set up")
+            self.lost, self.loss = str(self.open_error), Loss.CANNOT_OPEN
             self._set_available(available=False)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
@@ -191,8 +192,9 @@ class MqttReader(TelegramWatch):
                     await asyncio.sleep(remaining)
                     continue
                 # The repair issue says which: the broker is out of reach, or the topic is quiet.
-                self.open_error = None if broker_connected(self.hass) else "not connected to the MQTT broker"
-                self.lost = self.open_error or f"no valid telegram on the topic for {self.silence_timeout:.0f} s"
+                broker_out_of_reach = OpenError(PortFailure.OTHER, "not connected to the MQTT broker")
+                self.open_error = None if broker_connected(self.hass) else broker_out_of_reach
+                self.lost = str(self.open_error or f"no valid telegram on the topic for {self.silence_timeout:.0f} s")
                 self.loss = Loss.SILENT if self.open_error is None else Loss.CANNOT_OPEN
                 self._mid_frame_on = None  # the rest of that frame will not come now
                 self._set_available(available=False)

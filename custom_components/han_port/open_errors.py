@@ -1,0 +1,81 @@
+"""Why a port or a bridge did not open, told as what the user does about it.
+
+The operating system's words ("[Errno 2] No such file or directory") are
+English and name no remedy; each failure here has a translated message of
+its own in the config flow, the repair issue and the setup error. The
+error's own words stay, for the log and for failures no kind names.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class PortFailure(StrEnum):
+    """A kind of failure to open, named as its translations are: each asks the user for something else."""
+
+    NOT_FOUND = "port_not_found"
+    """No such device: an adapter unplugged, or named otherwise since."""
+    NOT_SERIAL = "not_a_serial_port"
+    """The path is there, but it is no serial port (a directory, a file)."""
+    NO_PERMISSION = "port_permission"
+    """Home Assistant may not open it (a container the device was not passed to, a user outside the dialout group)."""
+    BUSY = "port_busy"
+    """Another program holds the port."""
+    UNKNOWN_HOST = "unknown_host"
+    """The bridge's host name is not known on the network."""
+    REFUSED = "bridge_refused"
+    """The host answered, but nothing listens on that port."""
+    NO_ANSWER = "bridge_no_answer"
+    """Nothing answered: the bridge is off, or has another address."""
+    OTHER = "cannot_connect"
+    """Anything else: told in the error's own words."""
+
+
+_FAILURES_BY_ERRNO = {
+    errno.ENOENT: PortFailure.NOT_FOUND,
+    errno.ENOTDIR: PortFailure.NOT_FOUND,
+    errno.ENODEV: PortFailure.NOT_FOUND,
+    errno.ENXIO: PortFailure.NOT_FOUND,
+    errno.EISDIR: PortFailure.NOT_SERIAL,
+    errno.ENOTTY: PortFailure.NOT_SERIAL,
+    errno.EACCES: PortFailure.NO_PERMISSION,
+    errno.EPERM: PortFailure.NO_PERMISSION,
+    errno.EBUSY: PortFailure.BUSY,
+    errno.ECONNREFUSED: PortFailure.REFUSED,
+    errno.ETIMEDOUT: PortFailure.NO_ANSWER,
+    errno.EHOSTUNREACH: PortFailure.NO_ANSWER,
+    errno.EHOSTDOWN: PortFailure.NO_ANSWER,
+    errno.ENETUNREACH: PortFailure.NO_ANSWER,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OpenError:
+    """Why a port or bridge did not open: the kind of failure, and the error's own words."""
+
+    failure: PortFailure
+    words: str
+
+    @classmethod
+    def of(cls, err: Exception) -> OpenError:
+        """Tell what an attempt to open raised."""
+        # A connection to a bridge whose host never answers times out with no message at all.
+        words = str(err) or ("timed out" if isinstance(err, TimeoutError) else type(err).__name__)
+        return cls(_failure(err), words)
+
+    def __str__(self) -> str:
+        return self.words
+
+
+def _failure(err: Exception) -> PortFailure:
+    if isinstance(err, socket.gaierror):  # its numbers are the resolver's, not errno's
+        return PortFailure.UNKNOWN_HOST
+    if isinstance(err, TimeoutError):
+        return PortFailure.NO_ANSWER
+    if isinstance(err, OSError) and err.errno is not None:
+        return _FAILURES_BY_ERRNO.get(err.errno, PortFailure.OTHER)
+    return PortFailure.OTHER

@@ -1,0 +1,87 @@
+"""A port that does not open is told as what the user does about it: each failure opened for real here."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+from typing import TYPE_CHECKING
+
+import pytest
+
+from custom_components.han_port.connection import LineSettings, check_opens, network_url, open_connection
+from custom_components.han_port.open_errors import OpenError, PortFailure
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .meter import PtyMeter, TcpMeter
+
+LINE = LineSettings(2400, "E")
+
+
+async def failure_opening(url: str) -> OpenError:
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - what opening raises is what is told apart
+        await check_opens(url, LINE)
+    assert isinstance(raised.value, Exception)
+    return OpenError.of(raised.value)
+
+
+async def test_a_port_that_is_not_there_is_told_as_gone(tmp_path: Path) -> None:
+    failed = await failure_opening(str(tmp_path / "usb-HAN_adapter-if00-port0"))
+    assert failed.failure is PortFailure.NOT_FOUND
+    # The system's own words stay, for the log.
+    assert "usb-HAN_adapter-if00-port0" in failed.words
+
+
+async def test_a_path_that_is_no_serial_port_is_told_so(tmp_path: Path) -> None:
+    assert (await failure_opening(str(tmp_path))).failure is PortFailure.NOT_SERIAL
+    file = tmp_path / "capture.bin"
+    file.write_bytes(b"\x7e\xa0")
+    assert (await failure_opening(str(file))).failure is PortFailure.NOT_SERIAL
+
+
+async def test_a_port_another_program_holds_is_told_as_busy(pty_meter: PtyMeter) -> None:
+    holder = await open_connection(pty_meter.path, LINE, asyncio.Protocol)
+    try:
+        failed = await failure_opening(pty_meter.path)
+    finally:
+        holder.close()
+    assert failed.failure is PortFailure.BUSY
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_a_bridge_whose_port_nothing_listens_on_refuses(tcp_meter: TcpMeter) -> None:
+    port = tcp_meter.port
+    await tcp_meter.stop()
+    assert (await failure_opening(network_url("127.0.0.1", port))).failure is PortFailure.REFUSED
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_a_host_name_nobody_knows_is_told_so() -> None:
+    # .invalid never resolves (RFC 2606); offline, the resolver fails too, as a name it cannot look up.
+    failed = await failure_opening(network_url("han-bridge.invalid", 8888))
+    assert failed.failure is PortFailure.UNKNOWN_HOST
+
+
+@pytest.mark.parametrize(
+    ("err", "failure"),
+    [
+        # What a container without the device, or a user outside the dialout group, meets (root here opens all).
+        (PermissionError(errno.EACCES, "Permission denied"), PortFailure.NO_PERMISSION),
+        (OSError(errno.EPERM, "Operation not permitted"), PortFailure.NO_PERMISSION),
+        # A host on another network whose route is gone, or that is off.
+        (OSError(errno.EHOSTUNREACH, "No route to host"), PortFailure.NO_ANSWER),
+        (OSError(errno.ENETUNREACH, "Network is unreachable"), PortFailure.NO_ANSWER),
+        # A connection that times out carries no words: it is named all the same.
+        (TimeoutError(), PortFailure.NO_ANSWER),
+        (socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"), PortFailure.UNKNOWN_HOST),
+        # Nothing the user can be told more of than the words: a URL typed half.
+        (ValueError("Invalid IPv6 URL"), PortFailure.OTHER),
+        (OSError(errno.EIO, "Input/output error"), PortFailure.OTHER),
+    ],
+)
+def test_failures_this_host_cannot_bring_about_are_told_by_their_kind(err: Exception, failure: PortFailure) -> None:
+    told = OpenError.of(err)
+    assert told.failure is failure
+    assert told.words == (str(err) or "timed out")
