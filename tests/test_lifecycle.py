@@ -73,12 +73,13 @@ async def test_a_silence_that_lasts_while_a_flow_holds_the_port_is_still_raised_
 
 
 @contextlib.contextmanager
-def unanswered_bridge() -> Iterator[int]:
+def unanswered_bridge(port: int = 0) -> Iterator[int]:
     """A bridge whose host never answers a connection (its backlog full): connecting times out, with no message."""
     server = socket.socket()
-    server.bind(("127.0.0.1", 0))
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", port))
     server.listen(0)
-    port: int = server.getsockname()[1]
+    port = server.getsockname()[1]
     queued = [socket.socket() for _ in range(3)]
     try:
         for client in queued:
@@ -112,7 +113,38 @@ async def test_a_bridge_that_never_answers_says_why_at_setup_and_in_the_flow(has
         entry.add_to_hass(hass)
         assert not await hass.config_entries.async_setup(entry.entry_id)
         assert entry.state is ConfigEntryState.SETUP_RETRY
-        assert entry.reason == f"Nothing answers at socket://127.0.0.1:{port}"
+        assert entry.reason == f"No answer from socket://127.0.0.1:{port}"
+
+
+@pytest.mark.usefixtures("short_connect_timeout")
+async def test_a_raised_port_repair_follows_the_way_the_port_fails(
+    hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its advice is for the failure now: the bridge refused, then its host stops answering."""
+    monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    port = tcp_meter.port
+    await tcp_meter.stop()
+    issue_id = f"port_unavailable_{entry.entry_id}"
+
+    def told_as() -> str | None:
+        issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+        return None if issue is None else issue.translation_key
+
+    await wait_for(lambda: told_as() == "bridge_refused", seconds=8)
+    # Told anew at once, not a silence's length later.
+    monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(hours=1))
+    with unanswered_bridge(port):
+        await wait_for(lambda: told_as() == "bridge_no_answer", seconds=20)
+    # Still one repair, withdrawn as one once the bridge serves again.
+    assert meter_issues(hass) == [issue_id]
+    await tcp_meter.start(port)
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    await wait_for(lambda: meter_issues(hass) == [], seconds=70)
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_disabling_an_entry_whose_bridge_is_gone_withdraws_its_repair_and_enabling_it_reads_again(

@@ -24,7 +24,7 @@ async def failure_opening(url: str) -> OpenError:
     with pytest.raises(Exception) as raised:  # noqa: PT011 - what opening raises is what is told apart
         await check_opens(url, LINE)
     assert isinstance(raised.value, Exception)
-    return OpenError.of(raised.value)
+    return OpenError.of(raised.value, url)
 
 
 async def test_a_port_that_is_not_there_is_told_as_gone(tmp_path: Path) -> None:
@@ -64,24 +64,37 @@ async def test_a_host_name_nobody_knows_is_told_so() -> None:
     assert failed.failure is PortFailure.UNKNOWN_HOST
 
 
+BRIDGE = "socket://192.0.2.7:8888"
+
+
 @pytest.mark.parametrize(
-    ("err", "failure"),
+    ("err", "url", "failure"),
     [
-        # What a container without the device, or a user outside the dialout group, meets (root here opens all).
-        (PermissionError(errno.EACCES, "Permission denied"), PortFailure.NO_PERMISSION),
-        (OSError(errno.EPERM, "Operation not permitted"), PortFailure.NO_PERMISSION),
+        # What a user outside the dialout group meets, or a container given the device node but not its use
+        # (root here opens all).
+        (PermissionError(errno.EACCES, "Permission denied"), "/dev/ttyUSB0", PortFailure.NO_PERMISSION),
+        (OSError(errno.EPERM, "Operation not permitted"), "/dev/ttyUSB0", PortFailure.NO_PERMISSION),
         # A host on another network whose route is gone, or that is off.
-        (OSError(errno.EHOSTUNREACH, "No route to host"), PortFailure.NO_ANSWER),
-        (OSError(errno.ENETUNREACH, "Network is unreachable"), PortFailure.NO_ANSWER),
+        (OSError(errno.EHOSTUNREACH, "No route to host"), BRIDGE, PortFailure.NO_ANSWER),
+        (OSError(errno.ENETUNREACH, "Network is unreachable"), BRIDGE, PortFailure.NO_ANSWER),
         # A connection that times out carries no words: it is named all the same.
-        (TimeoutError(), PortFailure.NO_ANSWER),
-        (socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"), PortFailure.UNKNOWN_HOST),
+        (TimeoutError(), BRIDGE, PortFailure.NO_ANSWER),
+        # An RFC 2217 port also times out negotiating, once its host answered.
+        (TimeoutError(), "rfc2217://192.0.2.7:2217", PortFailure.OTHER),
+        (
+            socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"),
+            "socket://han-bridge:8888",
+            PortFailure.UNKNOWN_HOST,
+        ),
         # Nothing the user can be told more of than the words: a URL typed half.
-        (ValueError("Invalid IPv6 URL"), PortFailure.OTHER),
-        (OSError(errno.EIO, "Input/output error"), PortFailure.OTHER),
+        (ValueError("Invalid IPv6 URL"), "socket://[::1", PortFailure.OTHER),
+        (OSError(errno.EIO, "Input/output error"), "/dev/ttyUSB0", PortFailure.OTHER),
     ],
 )
-def test_failures_this_host_cannot_bring_about_are_told_by_their_kind(err: Exception, failure: PortFailure) -> None:
-    told = OpenError.of(err)
+def test_failures_this_host_cannot_bring_about_are_told_by_their_kind(
+    err: Exception, url: str, failure: PortFailure
+) -> None:
+    told = OpenError.of(err, url)
     assert told.failure is failure
     assert told.words == (str(err) or "timed out")
+    assert told.told_as == (None if failure is PortFailure.OTHER else str(failure))

@@ -117,8 +117,11 @@ def test_every_message_the_code_can_show_is_written() -> None:
     assert told_apart <= STRINGS["issues"].keys()
     for failure in told_apart:
         assert placeholders(STRINGS["issues"][failure]["description"]) <= {"meter", "minutes", "error"}, failure
+        assert placeholders(STRINGS["exceptions"][failure]["message"]) <= {"url", "error"}, failure
     raising = (PACKAGE / "entry.py").read_text() + (PACKAGE / "coordinator.py").read_text()
-    assert set(re.findall(r'translation_key="(\w+)"', raising)) | told_apart == STRINGS["exceptions"].keys()
+    raising_keys = set(re.findall(r'translation_key=(?:[\w.]+ or )?"(\w+)"', raising))
+    assert "cannot_open" in raising_keys
+    assert raising_keys | told_apart == STRINGS["exceptions"].keys()
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

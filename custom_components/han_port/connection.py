@@ -21,7 +21,7 @@ from serialx import Parity, SerialException, StopBits, create_serial_connection
 
 from .const import LOGGER
 from .decoder import Decoder, DroppedFrame, DropReason, Telegram, is_bare_ciphered
-from .open_errors import OpenError
+from .open_errors import OpenError, PortFailure
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -209,7 +209,7 @@ class TelegramWatch:
         """The kind of that reason, for the connection sensor (None: the meter was never lost)."""
         self.hung_up = 0
         """Connections in a row the far end closed before any telegram: a bridge that serves another client."""
-        self._reported_loss: Loss | None = None
+        self._reported_loss: tuple[Loss | None, PortFailure | None] | None = None
 
     @property
     def silence_timeout(self) -> float:
@@ -247,8 +247,10 @@ class TelegramWatch:
         self._set_available(available=True)
 
     def _set_available(self, *, available: bool) -> None:
-        # Report changes only, of availability or of the cause of its loss: the coordinator logs each loss once.
-        cause = None if available else self.loss
+        # Report changes only, of availability or of the cause of its loss (down to the kind of failure to open,
+        # which its repair tells): the coordinator logs each loss once.
+        failure = None if self.open_error is None else self.open_error.failure
+        cause = None if available else (self.loss, failure)
         if available != self._available or cause != self._reported_loss:
             self._available, self._reported_loss = available, cause
             self._on_available(available)
@@ -329,7 +331,7 @@ class MeterReader(TelegramWatch):
                     transport = await open_connection(self.url, self.line, _factory(protocol))
                 except (OSError, SerialException, ValueError) as err:
                     LOGGER.debug("Cannot open %s: %s", self.url, err)
-                    self.open_error = OpenError.of(err)
+                    self.open_error = OpenError.of(err, self.url)
                     self.lost, self.loss = f"cannot open it ({self.open_error})", Loss.CANNOT_OPEN
                     got_telegram = hung_up = False
                 else:

@@ -244,6 +244,8 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             return
         if self.reader.open_error is None:
             self.issues.reachable()
+        else:
+            self.issues.follow_failure()
         self._mark_unavailable(*self._why_unavailable())
         # A port that carries another entry's meter has its own repair issue, which says what to do.
         self.issues.watch_silence(

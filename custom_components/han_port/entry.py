@@ -42,7 +42,7 @@ from .energy_store import EnergyStore
 from .identity import made_up_id, meter_title
 from .issues import REPLACED_ISSUE, entry_issue_ids, meter_issue_id, withdraw_once_disabled
 from .mqtt_reader import MqttReader, async_mqtt_ready, topic_url
-from .open_errors import OpenError, PortFailure
+from .open_errors import OpenError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -209,11 +209,10 @@ async def _async_check_port(url: str, line: LineSettings) -> None:
     try:
         await check_opens(url, line)
     except (OSError, SerialException, ValueError) as err:
-        failed = OpenError.of(err)
+        failed = OpenError.of(err, url)
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
-            # Told as the failure is, where its kind is known.
-            translation_key="cannot_open" if failed.failure is PortFailure.OTHER else str(failed.failure),
+            translation_key=failed.told_as or "cannot_open",
             translation_placeholders={"url": url, "error": failed.words},
         ) from err
 

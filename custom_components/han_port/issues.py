@@ -13,7 +13,6 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.loader import async_get_loaded_integration
 
 from .const import DOMAIN
-from .open_errors import PortFailure
 from .registers import REGISTERS, code_name
 
 if TYPE_CHECKING:
@@ -170,6 +169,11 @@ class MeterIssues:
         if not self._reader.hung_up:  # a connection was held, or delivered: the bridge serves this reader again
             self.delete(BRIDGE_CLOSES_ISSUE)
 
+    def follow_failure(self) -> None:
+        """Tell a raised repair of a port that does not open anew: it fails another way now (a port held, say)."""
+        if self.raised(self._reader.unreachable_issue):
+            self._raise_silence_issue()
+
     def watch_silence(self, still_silent: Callable[[], bool]) -> None:
         """Raise an issue, with what to check, if the meter is still silent a while from now."""
         if self._silence_check is not None:
@@ -195,9 +199,8 @@ class MeterIssues:
         placeholders = {"minutes": minutes}
         told_as = None
         if (failed := self._reader.open_error) is not None:
-            kind, placeholders["error"] = self._reader.unreachable_issue, failed.words
-            # A failure of a known kind is told in the user's language, with what to do about it.
-            told_as = None if failed.failure is PortFailure.OTHER else str(failed.failure)
+            # A failure of a known kind is told as what to do about it, in the user's language.
+            kind, told_as, placeholders["error"] = self._reader.unreachable_issue, failed.told_as, failed.words
         elif self._reader.hung_up >= HUNG_UP_CONNECTIONS:
             kind = BRIDGE_CLOSES_ISSUE
         else:

@@ -136,7 +136,7 @@ class Listening:
             return await probe(entry_url(self.connection), line, PROBE_SECONDS, key, auth_key)
         except (OSError, serialx.SerialException, ValueError) as err:
             LOGGER.debug("Cannot open %s: %s", self.address(), err)
-            self.error = OpenError.of(err)
+            self.error = OpenError.of(err, entry_url(self.connection))
             return ProbeResult(opened=False)
 
     def meter_data(self, telegram: Telegram | None, keys: dict[str, str], known_line: LineSettings) -> dict[str, Any]:

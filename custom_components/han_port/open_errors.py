@@ -32,7 +32,7 @@ class PortFailure(StrEnum):
     NO_ANSWER = "bridge_no_answer"
     """Nothing answered: the bridge is off, or has another address."""
     OTHER = "cannot_connect"
-    """Anything else: told in the error's own words."""
+    """Anything else (an MQTT broker's outage too, which has a repair of its own): told in the error's own words."""
 
 
 _FAILURES_BY_ERRNO = {
@@ -46,7 +46,6 @@ _FAILURES_BY_ERRNO = {
     errno.EPERM: PortFailure.NO_PERMISSION,
     errno.EBUSY: PortFailure.BUSY,
     errno.ECONNREFUSED: PortFailure.REFUSED,
-    errno.ETIMEDOUT: PortFailure.NO_ANSWER,
     errno.EHOSTUNREACH: PortFailure.NO_ANSWER,
     errno.EHOSTDOWN: PortFailure.NO_ANSWER,
     errno.ENETUNREACH: PortFailure.NO_ANSWER,
@@ -61,21 +60,28 @@ class OpenError:
     words: str
 
     @classmethod
-    def of(cls, err: Exception) -> OpenError:
-        """Tell what an attempt to open raised."""
+    def of(cls, err: Exception, url: str) -> OpenError:
+        """Tell what an attempt to open url raised."""
         # A connection to a bridge whose host never answers times out with no message at all.
         words = str(err) or ("timed out" if isinstance(err, TimeoutError) else type(err).__name__)
-        return cls(_failure(err), words)
+        return cls(_failure(err, url), words)
+
+    @property
+    def told_as(self) -> str | None:
+        """The translation key of this kind of failure; None where only the error's words tell it."""
+        return None if self.failure is PortFailure.OTHER else str(self.failure)
 
     def __str__(self) -> str:
         return self.words
 
 
-def _failure(err: Exception) -> PortFailure:
+def _failure(err: Exception, url: str) -> PortFailure:
     if isinstance(err, socket.gaierror):  # its numbers are the resolver's, not errno's
         return PortFailure.UNKNOWN_HOST
     if isinstance(err, TimeoutError):
-        return PortFailure.NO_ANSWER
+        # A raw TCP bridge times out only connecting; RFC 2217 and ESPHome proxies also once connected, while
+        # they negotiate: a host that answered.
+        return PortFailure.NO_ANSWER if url.startswith("socket://") else PortFailure.OTHER
     if isinstance(err, OSError) and err.errno is not None:
         return _FAILURES_BY_ERRNO.get(err.errno, PortFailure.OTHER)
     return PortFailure.OTHER
