@@ -209,7 +209,7 @@ class TelegramWatch:
         """The kind of that reason, for the connection sensor (None: the meter was never lost)."""
         self.hung_up = 0
         """Connections in a row the far end closed before any telegram: a bridge that serves another client."""
-        self._reported_loss: tuple[Loss | None, PortFailure | None] | None = None
+        self._reported_cause: tuple[Loss | None, PortFailure | None] | None = None
 
     @property
     def silence_timeout(self) -> float:
@@ -251,8 +251,8 @@ class TelegramWatch:
         # which its repair tells): the coordinator logs each loss once.
         failure = None if self.open_error is None else self.open_error.failure
         cause = None if available else (self.loss, failure)
-        if available != self._available or cause != self._reported_loss:
-            self._available, self._reported_loss = available, cause
+        if available != self._available or cause != self._reported_cause:
+            self._available, self._reported_cause = available, cause
             self._on_available(available)
 
     async def run(self) -> None:
