@@ -27,6 +27,7 @@ from custom_components.han_port.connection import LineSettings, open_connection
 from custom_components.han_port.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
+    CONF_BYTESIZE,
     CONF_CAPACITY_MODEL,
     CONF_CAPACITY_THRESHOLDS,
     CONF_COUNTED_HOURS,
@@ -60,6 +61,7 @@ from .meter import (
     ciphered_kamstrup,
     default_state,
     kamstrup_frame,
+    sensor,
     set_up,
     wait_for,
 )
@@ -410,7 +412,7 @@ async def test_silent_port_stops_after_one_setting(hass: HomeAssistant, socket_e
         result = await flow.submit({CONF_DEVICE: f"socket://127.0.0.1:{port}"})
     assert result["errors"] == {CONF_DEVICE: "nothing_received"}
     # Not one byte came: other line settings would hear nothing either.
-    assert [(p["attempt"], p["attempts"]) for p in flow.progress] == [("1", "4")]
+    assert [(p["attempt"], p["attempts"]) for p in flow.progress] == [("1", "5")]
 
 
 async def test_garbled_port_tries_every_setting(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
@@ -418,7 +420,7 @@ async def test_garbled_port_tries_every_setting(hass: HomeAssistant, tcp_meter: 
     flow = await start(hass, "serial")
     result = await flow.submit({CONF_DEVICE: f"socket://127.0.0.1:{tcp_meter.port}"})
     assert result["errors"] == {CONF_DEVICE: "no_valid_telegram"}
-    assert [p["line"] for p in flow.progress] == ["2400 8E1", "2400 8N1", "9600 8N1", "115200 8N1"]
+    assert [p["line"] for p in flow.progress] == ["2400 8E1", "2400 8N1", "9600 8N1", "115200 8N1", "9600 7E1"]
     # Telegrams that hold together at the first setting are the meter's line, whatever their values.
     tcp_meter.start_pushing([kamstrup_frame(default_state(power_export=0xFFFFFFFF))])
     flow.progress.clear()
@@ -432,6 +434,36 @@ async def test_garbled_port_tries_every_setting(hass: HomeAssistant, tcp_meter: 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+def read_eight_bits_wide(characters: bytes) -> bytes:
+    """Seven-bit characters and their even parity bit, as a reader of eight bits gets them: the parity is the eighth."""
+    return bytes(character | (character.bit_count() & 1) << 7 for character in characters)
+
+
+async def test_an_old_dutch_p1_port_is_found_at_9600_7e1_after_the_usual_settings(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """DSMR 2.2 and 3 meters send seven-bit ASCII: at every eight-bit setting their parity garbles the text.
+
+    (A URL typed in the serial field takes every line setting, and its bytes come as the wire's would.)
+    """
+    telegram = encoder.p1_telegram(
+        "ISk5\\2MT382-1004", ["0-0:96.1.1(4B384547303034303436333935353037)", "1-0:1.7.0(0001.21*kW)"], crc=False
+    )
+    tcp_meter.start_pushing([read_eight_bits_wide(telegram)])
+    flow = await start(hass, "serial")
+    result = await flow.submit({CONF_DEVICE: f"socket://127.0.0.1:{tcp_meter.port}"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    assert [p["line"] for p in flow.progress] == ["2400 8E1", "2400 8N1", "9600 8N1", "115200 8N1", "9600 7E1"]
+    data = result["data"]
+    assert (data[CONF_BAUDRATE], data[CONF_PARITY], data[CONF_BYTESIZE]) == (9600, "E", 7)
+    # The entry reads on at seven bits.
+    entry = result["result"]
+    await hass.async_block_till_done()
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    assert sensor(hass, "power_import").state == "1210"
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_bridge_errors_are_told_apart(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:

@@ -59,12 +59,14 @@ class LineSettings:
 
 
 # Line settings tried when a serial port is configured, most common first:
-# Aidon and Kaifa in Norway (8E1), Kamstrup (8N1), then P1 speeds.
+# Aidon and Kaifa in Norway (8E1), Kamstrup (8N1), then P1 speeds; last the
+# oldest P1 ports (DSMR 2.2 and 3), which send seven-bit ASCII at 9600 7E1.
 COMMON_LINE_SETTINGS = (
     LineSettings(2400, "E"),
     LineSettings(2400, "N"),
     LineSettings(9600, "N"),
     LineSettings(115200, "N"),
+    LineSettings(9600, "E", 7),
 )
 
 
@@ -106,6 +108,16 @@ async def open_connection(
     return transport
 
 
+def _character_bits(line: LineSettings) -> bytes | None:
+    """Return a table that keeps a character's own bits on a line of fewer than eight; None on a line of eight.
+
+    A seven-bit line's eighth bit is no data: where an adapter hands over the parity bit in its place, it goes.
+    """
+    mask = (1 << line.bytesize) - 1
+    every_byte = range(256)
+    return None if mask >= every_byte[-1] else bytes(byte & mask for byte in every_byte)
+
+
 def _factory(protocol: asyncio.Protocol) -> Callable[[], asyncio.Protocol]:
     return lambda: protocol
 
@@ -113,9 +125,12 @@ def _factory(protocol: asyncio.Protocol) -> Callable[[], asyncio.Protocol]:
 class _DecoderProtocol(asyncio.Protocol):
     """Feeds every chunk straight into the decoder; reports each event at once."""
 
-    def __init__(self, decoder: Decoder, on_event: Callable[[Telegram | DroppedFrame], None]) -> None:
+    def __init__(
+        self, decoder: Decoder, on_event: Callable[[Telegram | DroppedFrame], None], line: LineSettings
+    ) -> None:
         self._decoder = decoder
         self._on_event = on_event
+        self._character_bits = _character_bits(line)
         self.received = 0
         """Bytes that arrived, valid or not."""
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -123,6 +138,8 @@ class _DecoderProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received += len(data)
+        if self._character_bits is not None:
+            data = data.translate(self._character_bits)
         for event in self._decoder.feed_events(data):
             self._on_event(event)
         if self._quiet is not None:
@@ -327,7 +344,7 @@ class MeterReader(TelegramWatch):
                 if not self._may_open.is_set():
                     continue  # paused between the wait and the lock: the port is the flow's
                 try:
-                    protocol = _DecoderProtocol(self.decoder, self._event)
+                    protocol = _DecoderProtocol(self.decoder, self._event, self.line)
                     transport = await open_connection(self.url, self.line, _factory(protocol))
                 except (OSError, SerialException, ValueError) as err:
                     LOGGER.debug("Cannot open %s: %s", self.url, err)
@@ -477,7 +494,7 @@ async def probe(
     Raises OSError or SerialException when the port cannot be opened.
     """
     listener = Listener(key, auth_key)
-    protocol = _DecoderProtocol(listener.decoder, listener.event)
+    protocol = _DecoderProtocol(listener.decoder, listener.event, line)
     transport = await open_connection(url, line, _factory(protocol))
     try:
         await asyncio.wait((listener.heard, protocol.closed), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
