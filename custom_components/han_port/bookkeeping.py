@@ -352,7 +352,10 @@ def meter_time(telegram: Telegram, arrival: datetime) -> datetime | None:
 def _through_transformers(obis: ObisCode, reading: Reading, ratio: float) -> Reading:
     """Return a reading as the meter measured it: through its current transformers, where it has them."""
     if ratio != 1 and quantity_of(obis) in THROUGH_CURRENT_TRANSFORMERS:
-        return Reading(reading.value * ratio, reading.unit)
+        value = reading.value * ratio
+        # A whole count through a whole ratio stays whole: a state of "924", as the meter's own, never "924.0".
+        whole = isinstance(reading.value, int) and value.is_integer()
+        return Reading(int(value) if whole else value, reading.unit)
     return reading
 
 
