@@ -115,7 +115,19 @@ def test_a_day_with_known_hourly_use_gives_known_peaks() -> None:
     # The three highest days: 9.9, 7.3 and 6.1 kWh.
     assert tariff.monthly_average(now) == pytest.approx((9900 + 7300 + 6100) / 3)
     assert tariff.step(now) == "5-10 kWh"
-    assert tariff.last_hour_use == 400.0
+    assert tariff.last_hour_use(now) == 400.0
+
+
+def test_the_last_hours_use_is_never_an_earlier_hours_figure() -> None:
+    """An hour no register closed (the register held, its list lost) leaves the last hour's use unknown."""
+    tariff = CapacityTariff(OSLO)
+    ten = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+    tariff.add_register(10_000, ten + REGISTER_DELAY)
+    tariff.add_register(12_000, ten + timedelta(hours=1) + REGISTER_DELAY)
+    assert tariff.last_hour_use(ten + timedelta(hours=1, minutes=59)) == 2000
+    # 12:00 passes with no register taken: 11-12 is the last hour now, and unknown; 10-11 is not shown for it.
+    assert tariff.last_hour_use(ten + timedelta(hours=2, seconds=5)) is None
+    assert tariff.last_hour_use(ten + timedelta(hours=3, minutes=30)) is None
 
 
 def test_current_and_projected_hour() -> None:
@@ -133,10 +145,10 @@ def test_only_the_registers_close_an_hour_and_the_hour_in_progress_counts_from_i
     start = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
     tariff.add_register(10_000, start + REGISTER_DELAY)
     tariff.update(12_100, start + timedelta(hours=1, seconds=2))  # the live estimate at 11:00:02
-    assert tariff.last_hour_use is None  # an estimate closes no hour
+    assert tariff.last_hour_use(start + timedelta(hours=1, seconds=2)) is None  # an estimate closes no hour
     assert tariff.current_hour_use(12_100) == 0
     tariff.add_register(12_000, start + timedelta(hours=1) + REGISTER_DELAY)  # the meter: 12 000 at 11:00
-    assert tariff.last_hour_use == 2000
+    assert tariff.last_hour_use(start + timedelta(hours=1) + REGISTER_DELAY) == 2000
     assert tariff.current_hour_use(12_050) == 50
 
 
@@ -471,7 +483,7 @@ def test_the_hours_first_telegram_being_its_register_closes_the_last_hour_exactl
     tariff.update(11_900, start + timedelta(minutes=59))
     # No telegram between 10:59 and the hourly register at 11:00:05.
     tariff.add_register(12_000, start + timedelta(hours=1) + REGISTER_DELAY)
-    assert tariff.last_hour_use == 2000
+    assert tariff.last_hour_use(start + timedelta(hours=1) + REGISTER_DELAY) == 2000
     assert tariff.hour_start == start + timedelta(hours=1)
     assert tariff.current_hour_use(12_010) == 10
 

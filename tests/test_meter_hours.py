@@ -754,7 +754,7 @@ async def test_the_capacity_tariff_counts_days_in_a_time_zone_set_while_running(
         await push(hass, freezer, entry, boundary + timedelta(seconds=10), hourly_list(register, boundary, offset=True))
     tariff = entry.runtime_data.energy.tariff
     now = dt_util.utcnow()
-    assert (tariff.last_hour_use, tariff.peak_today(now), tariff.monthly_average(now)) == (2000, 2000, 2000)
+    assert (tariff.last_hour_use(now), tariff.peak_today(now), tariff.monthly_average(now)) == (2000, 2000, 2000)
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -772,7 +772,7 @@ async def test_an_hour_begun_at_an_estimated_boundary_is_no_capacity_peak_after_
     await restart(hass, entry)
     await push(hass, freezer, entry, THIRTEEN + timedelta(seconds=10), hourly_list(10_006_000, THIRTEEN))
     tariff = entry.runtime_data.energy.tariff
-    assert (tariff.hours, tariff.last_hour_use) == ({}, None)
+    assert (tariff.hours, tariff.last_hour_use(dt_util.utcnow())) == ({}, None)
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -786,10 +786,10 @@ async def test_the_last_hours_use_is_unknown_after_an_hour_no_register_closed(
     await push(hass, freezer, entry, ELEVEN + timedelta(seconds=10), hourly_list(10_000_000, ELEVEN))
     await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(10_001_000, twelve))
     tariff = entry.runtime_data.energy.tariff
-    assert tariff.last_hour_use == 1000
+    assert tariff.last_hour_use(dt_util.utcnow()) == 1000
     # The 13:00 list is lost: 13-14 was not measured exactly, and 11-12 is no longer the last hour.
     await push(hass, freezer, entry, fourteen + timedelta(seconds=10), hourly_list(10_007_000, fourteen))
-    assert tariff.last_hour_use is None
+    assert tariff.last_hour_use(dt_util.utcnow()) is None
     await hass.config_entries.async_unload(entry.entry_id)
 
 

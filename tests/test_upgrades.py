@@ -14,6 +14,7 @@ import pytest
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.han_port import connection
@@ -146,7 +147,7 @@ async def test_the_first_store_and_a_first_entry_load_and_count_on(
     energy = entry.runtime_data.energy
     assert energy.live_import.published == 155_233_000
     assert energy.tariff.hours == hours
-    assert energy.tariff.last_hour_use == 2500
+    assert energy.tariff.last_hour_use(dt_util.utcnow()) == 2500
     await push(hass, freezer, entry, ELEVEN + timedelta(minutes=31), telegram(1000, 155_233_100))
     assert state(hass, "energy_import") == "155233.1"
     assert energy.held.count == 0
@@ -274,6 +275,6 @@ async def test_last_reads_kept_before_they_carried_the_meters_clock_close_the_ne
     twelve = ELEVEN + timedelta(hours=1)
     await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve, offset=True))
     assert used(await hours(hass)) == {ELEVEN: (second - first) / 1000}
-    assert entry.runtime_data.energy.tariff.last_hour_use == second - first
+    assert entry.runtime_data.energy.tariff.last_hour_use(dt_util.utcnow()) == second - first
     assert entry.runtime_data.energy.held.count == 0
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -124,7 +124,6 @@ class CapacityTariff:
     hour_start: datetime | None = None
     hour_start_total: float | None = None
     """The live total at the start of the hour in progress, or the register read at it."""
-    last_hour_use: float | None = None
     hours: dict[str, float] = field(default_factory=dict)
     """Exact hours of the current month: UTC hour start -> Wh used."""
     book: HourBook = field(default_factory=HourBook, compare=False, repr=False)
@@ -140,15 +139,13 @@ class CapacityTariff:
     def add_register(self, register: float, at: datetime, clock: datetime | None = None) -> bool:
         """Take the import register read at a moment (see HourBook.add); True if it closed an hour.
 
-        The hours it closes exactly are counted; one not measured exactly
-        leaves the last hour's use unknown. One read just after a boundary is
-        the total the hour in progress counts from.
+        The hours it closes exactly are counted; one not measured exactly is
+        not. One read just after a boundary is the total the hour in progress
+        counts from.
         """
         closed_hours = self.book.add(register, at, clock)
         for closed in closed_hours:
-            if closed.estimated:
-                self.last_hour_use = None
-            else:
+            if not closed.estimated:
                 self._close(closed.start, closed.used)
         hour = hour_of(at)
         if at - hour <= BOUNDARY_TOLERANCE:
@@ -183,7 +180,15 @@ class CapacityTariff:
         }
         self.hours[start.isoformat()] = max(used, 0.0)
         self._weighed.keep_only(self.hours)
-        self.last_hour_use = self.hours[start.isoformat()]
+
+    def last_hour_use(self, now: datetime) -> float | None:
+        """Wh used in the hour before now's, where a register closed it exactly.
+
+        Unknown until its register comes (an hourly list comes just after the
+        hour), and for good where none closed it (a register held, a boundary
+        estimated): never an earlier hour's figure in its place.
+        """
+        return self.hours.get((hour_of(now) - HOUR).isoformat())
 
     def _local_date(self, moment: datetime) -> date:
         return moment.astimezone(self.time_zone).date()
@@ -292,7 +297,6 @@ class CapacityTariff:
         return {
             "hour_start": self.hour_start.isoformat() if self.hour_start else None,
             "hour_start_total": self.hour_start_total,
-            "last_hour_use": self.last_hour_use,
             "hours": dict(self.hours),
             "boundary": None
             if anchor is None
@@ -305,7 +309,6 @@ class CapacityTariff:
         hour_start = data.get("hour_start")
         self.hour_start = datetime.fromisoformat(hour_start) if hour_start else None
         self.hour_start_total = data.get("hour_start_total")
-        self.last_hour_use = data.get("last_hour_use")
         self.hours = dict(data.get("hours", {}))
         self.book = HourBook()
         if boundary := data.get("boundary"):

@@ -306,7 +306,7 @@ DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
         needs=ACTIVE_POWER_EXPORT.code,
     ),
     _derived_energy("current_hour_use", lambda c: c.energy.tariff.current_hour_use(c.energy.live_import.published)),
-    _derived_energy("last_hour_use", lambda c: c.energy.tariff.last_hour_use),
+    _derived_energy("last_hour_use", lambda c: c.energy.tariff.last_hour_use(_now())),
     # A projection is a tenth of a kWh good at best.
     _derived_energy(
         "projected_hour_use",
