@@ -125,8 +125,10 @@ def test_the_last_hours_use_is_never_an_earlier_hours_figure() -> None:
     tariff.add_register(10_000, ten + REGISTER_DELAY)
     tariff.add_register(12_000, ten + timedelta(hours=1) + REGISTER_DELAY)
     assert tariff.last_hour_use(ten + timedelta(hours=1, minutes=59)) == 2000
-    # 12:00 passes with no register taken: 11-12 is the last hour now, and unknown; 10-11 is not shown for it.
-    assert tariff.last_hour_use(ten + timedelta(hours=2, seconds=5)) is None
+    # Until the 12:00 register is due, 10-11 is still the last hour told.
+    assert tariff.last_hour_use(ten + timedelta(hours=2, seconds=30)) == 2000
+    # Overdue (held, or its list lost): 11-12 is the last hour now, and unknown; 10-11 is not shown for it.
+    assert tariff.last_hour_use(ten + timedelta(hours=2, minutes=2)) is None
     assert tariff.last_hour_use(ten + timedelta(hours=3, minutes=30)) is None
 
 

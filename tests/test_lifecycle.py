@@ -147,6 +147,26 @@ async def test_a_raised_port_repair_follows_the_way_the_port_fails(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_a_silent_meters_repair_becomes_the_ports_once_the_port_stops_opening(
+    hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The meter fell silent, then its bridge went too: the repair says so at once, not a silence's length later."""
+    monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    tcp_meter.stop_pushing()
+    await wait_for(lambda: meter_issues(hass) == [f"meter_silent_{entry.entry_id}"], seconds=70)
+    monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(hours=1))
+    await tcp_meter.stop()
+    await wait_for(lambda: meter_issues(hass) == [f"port_unavailable_{entry.entry_id}"], seconds=20)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"port_unavailable_{entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_key == "bridge_refused"
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_disabling_an_entry_whose_bridge_is_gone_withdraws_its_repair_and_enabling_it_reads_again(
     hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
 ) -> None:

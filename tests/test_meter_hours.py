@@ -780,6 +780,7 @@ async def test_an_hour_begun_at_an_estimated_boundary_is_no_capacity_peak_after_
 async def test_the_last_hours_use_is_unknown_after_an_hour_no_register_closed(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:
+    hass.config.country = "NO"  # a home billed by its capacity step: the sensor is there
     freezer.move_to(ELEVEN - timedelta(minutes=5))
     entry = await set_up(hass, tcp_meter.port)
     twelve, fourteen = ELEVEN + timedelta(hours=1), ELEVEN + timedelta(hours=3)
@@ -787,9 +788,12 @@ async def test_the_last_hours_use_is_unknown_after_an_hour_no_register_closed(
     await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(10_001_000, twelve))
     tariff = entry.runtime_data.energy.tariff
     assert tariff.last_hour_use(dt_util.utcnow()) == 1000
+    shown = entity_id(hass, "use_last_hour")
+    assert hass.states.get(shown).state == "1.0"  # type: ignore[union-attr]
     # The 13:00 list is lost: 13-14 was not measured exactly, and 11-12 is no longer the last hour.
     await push(hass, freezer, entry, fourteen + timedelta(seconds=10), hourly_list(10_007_000, fourteen))
     assert tariff.last_hour_use(dt_util.utcnow()) is None
+    assert hass.states.get(shown).state == "unknown"  # type: ignore[union-attr]
     await hass.config_entries.async_unload(entry.entry_id)
 
 

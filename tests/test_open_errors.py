@@ -87,10 +87,11 @@ BRIDGE = "socket://192.0.2.7:8888"
         (TimeoutError(), BRIDGE, PortFailure.NO_ANSWER),
         # An RFC 2217 port also times out negotiating, once its host answered.
         (TimeoutError(), "rfc2217://192.0.2.7:2217", PortFailure.OTHER),
+        # A resolver that could not ask (no network yet) says nothing of the name.
         (
             socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"),
             "socket://han-bridge:8888",
-            PortFailure.UNKNOWN_HOST,
+            PortFailure.OTHER,
         ),
         # Nothing the user can be told more of than the words: a URL typed half.
         (ValueError("Invalid IPv6 URL"), "socket://[::1", PortFailure.OTHER),

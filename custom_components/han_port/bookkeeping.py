@@ -353,7 +353,8 @@ def _through_transformers(obis: ObisCode, reading: Reading, ratio: float) -> Rea
     """Return a reading as the meter measured it: through its current transformers, where it has them."""
     if ratio != 1 and quantity_of(obis) in THROUGH_CURRENT_TRANSFORMERS:
         value = reading.value * ratio
-        # A whole count through a whole ratio stays whole: a state of "924", as the meter's own, never "924.0".
+        # A whole count that comes out whole through the ratio stays a whole number: "924", as the meter's own,
+        # never "924.0" (the options form hands the ratio over as a float).
         whole = isinstance(reading.value, int) and value.is_integer()
         return Reading(int(value) if whole else value, reading.unit)
     return reading

@@ -184,11 +184,15 @@ class CapacityTariff:
     def last_hour_use(self, now: datetime) -> float | None:
         """Wh used in the hour before now's, where a register closed it exactly.
 
-        Unknown until its register comes (an hourly list comes just after the
-        hour), and for good where none closed it (a register held, a boundary
-        estimated): never an earlier hour's figure in its place.
+        Its register comes just after the hour (an hourly list at hh:00:10):
+        until it is due, the hour before stays the last one told. Once it is
+        overdue, an hour no register closed (one held, a boundary estimated)
+        is unknown: never an earlier hour's figure in its place.
         """
-        return self.hours.get((hour_of(now) - HOUR).isoformat())
+        this_hour = hour_of(now)
+        if (used := self.hours.get((this_hour - HOUR).isoformat())) is not None:
+            return used
+        return self.hours.get((this_hour - 2 * HOUR).isoformat()) if now - this_hour <= BOUNDARY_TOLERANCE else None
 
     def _local_date(self, moment: datetime) -> date:
         return moment.astimezone(self.time_zone).date()

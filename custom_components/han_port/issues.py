@@ -170,8 +170,8 @@ class MeterIssues:
             self.delete(BRIDGE_CLOSES_ISSUE)
 
     def follow_failure(self) -> None:
-        """Tell a raised repair of a port that does not open anew: it fails another way now (a port held, say)."""
-        if self.raised(self._reader.unreachable_issue):
+        """Tell a raised silence or outage repair anew: the port fails to open now, or fails another way (held, say)."""
+        if any(self.raised(kind) for kind in silence_kinds(self._reader)):
             self._raise_silence_issue()
 
     def watch_silence(self, still_silent: Callable[[], bool]) -> None:

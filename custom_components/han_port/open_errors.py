@@ -52,6 +52,9 @@ _FAILURES_BY_ERRNO = {
 }
 
 
+_NAMES_NOBODY_KNOWS = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+
+
 @dataclass(frozen=True, slots=True)
 class OpenError:
     """Why a port or bridge did not open: the kind of failure, and the error's own words."""
@@ -76,8 +79,10 @@ class OpenError:
 
 
 def _failure(err: Exception, url: str) -> PortFailure:
-    if isinstance(err, socket.gaierror):  # its numbers are the resolver's, not errno's
-        return PortFailure.UNKNOWN_HOST
+    if isinstance(err, socket.gaierror):
+        # Its numbers are the resolver's, not errno's; one that could not ask (no network yet, just after a
+        # start) says nothing of the name.
+        return PortFailure.UNKNOWN_HOST if err.errno in _NAMES_NOBODY_KNOWS else PortFailure.OTHER
     if isinstance(err, TimeoutError):
         # A raw TCP bridge times out only connecting; RFC 2217 and ESPHome proxies also once connected, while
         # they negotiate: a host that answered.
