@@ -18,11 +18,11 @@ class PortFailure(StrEnum):
     """A kind of failure to open, named as its translations are: each asks the user for something else."""
 
     NOT_FOUND = "port_not_found"
-    """No such device: an adapter unplugged, or named otherwise since."""
+    """No such device: an adapter unplugged, named otherwise since, or not passed to Home Assistant's container."""
     NOT_SERIAL = "not_a_serial_port"
     """The path is there, but it is no serial port (a directory, a file)."""
     NO_PERMISSION = "port_permission"
-    """Home Assistant may not open it (a container the device was not passed to, a user outside the dialout group)."""
+    """Home Assistant may not open it (a user outside the dialout group, a container given the node, not its use)."""
     BUSY = "port_busy"
     """Another program holds the port."""
     UNKNOWN_HOST = "unknown_host"
@@ -50,8 +50,7 @@ _FAILURES_BY_ERRNO = {
     errno.EHOSTDOWN: PortFailure.NO_ANSWER,
     errno.ENETUNREACH: PortFailure.NO_ANSWER,
 }
-
-
+# The resolver's answers for a name it looked up and nobody knows.
 _NAMES_NOBODY_KNOWS = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
 
 
