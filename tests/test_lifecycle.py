@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
 
     from .meter import TcpMeter
 
@@ -116,29 +117,38 @@ async def test_a_bridge_that_never_answers_says_why_at_setup_and_in_the_flow(has
         assert entry.reason == f"No answer from socket://127.0.0.1:{port}"
 
 
-@pytest.mark.usefixtures("short_connect_timeout")
-async def test_a_raised_port_repair_follows_the_way_the_port_fails(
+async def read_with_quick_repairs(
     hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Its advice is for the failure now: the bridge refused, then its host stops answering."""
+) -> MockConfigEntry:
+    """A bridge's entry reading its meter, whose repairs come half a second into a silence."""
     monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
     entry = bridge_entry(tcp_meter.port)
     await set_up(hass, entry)
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
     await wait_for(lambda: entry.runtime_data.data.readings)
+    return entry
+
+
+def told_as(hass: HomeAssistant, issue_id: str) -> str | None:
+    """The text a raised repair is told by (its translation key); None while it is not raised."""
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    return None if issue is None else issue.translation_key
+
+
+@pytest.mark.usefixtures("short_connect_timeout")
+async def test_a_raised_port_repair_follows_the_way_the_port_fails(
+    hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its advice is for the failure now: the bridge refused, then its host stops answering."""
+    entry = await read_with_quick_repairs(hass, tcp_meter, monkeypatch)
     port = tcp_meter.port
     await tcp_meter.stop()
     issue_id = f"port_unavailable_{entry.entry_id}"
-
-    def told_as() -> str | None:
-        issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
-        return None if issue is None else issue.translation_key
-
-    await wait_for(lambda: told_as() == "bridge_refused", seconds=8)
+    await wait_for(lambda: told_as(hass, issue_id) == "bridge_refused", seconds=8)
     # Told anew at once, not a silence's length later.
     monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(hours=1))
     with unanswered_bridge(port):
-        await wait_for(lambda: told_as() == "bridge_no_answer", seconds=20)
+        await wait_for(lambda: told_as(hass, issue_id) == "bridge_no_answer", seconds=20)
     # Still one repair, withdrawn as one once the bridge serves again.
     assert meter_issues(hass) == [issue_id]
     await tcp_meter.start(port)
@@ -151,19 +161,13 @@ async def test_a_silent_meters_repair_becomes_the_ports_once_the_port_stops_open
     hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The meter fell silent, then its bridge went too: the repair says so at once, not a silence's length later."""
-    monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
-    entry = bridge_entry(tcp_meter.port)
-    await set_up(hass, entry)
-    tcp_meter.start_pushing([kamstrup_frame(default_state())])
-    await wait_for(lambda: entry.runtime_data.data.readings)
+    entry = await read_with_quick_repairs(hass, tcp_meter, monkeypatch)
     tcp_meter.stop_pushing()
     await wait_for(lambda: meter_issues(hass) == [f"meter_silent_{entry.entry_id}"], seconds=70)
     monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(hours=1))
     await tcp_meter.stop()
     await wait_for(lambda: meter_issues(hass) == [f"port_unavailable_{entry.entry_id}"], seconds=20)
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"port_unavailable_{entry.entry_id}")
-    assert issue is not None
-    assert issue.translation_key == "bridge_refused"
+    assert told_as(hass, f"port_unavailable_{entry.entry_id}") == "bridge_refused"
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -171,11 +175,7 @@ async def test_disabling_an_entry_whose_bridge_is_gone_withdraws_its_repair_and_
     hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Disabled, the entry reads nothing: a repair saying its bridge does not open is over; a reload keeps it."""
-    monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
-    entry = bridge_entry(tcp_meter.port)
-    await set_up(hass, entry)
-    tcp_meter.start_pushing([kamstrup_frame(default_state())])
-    await wait_for(lambda: entry.runtime_data.data.readings)
+    entry = await read_with_quick_repairs(hass, tcp_meter, monkeypatch)
     port = tcp_meter.port
     await tcp_meter.stop()
     unreachable = f"port_unavailable_{entry.entry_id}"

@@ -242,10 +242,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         """
         if available:
             return
-        if self.reader.open_error is None:
-            self.issues.reachable()
-        else:
-            self.issues.follow_failure()
+        self.issues.follow_the_port()
         self._mark_unavailable(*self._why_unavailable())
         # A port that carries another entry's meter has its own repair issue, which says what to do.
         self.issues.watch_silence(

@@ -163,16 +163,20 @@ class MeterIssues:
         """Withdraw what said the port or the meter failed: the user disabled the entry, which reads nothing now."""
         self.meter_heard()
 
-    def reachable(self) -> None:
-        """Withdraw what said the port or broker was out of reach: it opens, though the meter may still be silent."""
+    def follow_the_port(self) -> None:
+        """Follow the port as the meter is lost: whether it opens, and how it fails when not.
+
+        It opens: what said the port or broker was out of reach is over, though
+        the meter may still be silent. It does not: a raised silence or outage
+        repair is told anew, as the port fails now (not open, or held, say).
+        """
+        if self._reader.open_error is not None:
+            if any(self.raised(kind) for kind in silence_kinds(self._reader)):
+                self._raise_silence_issue()
+            return
         self.delete(self._reader.unreachable_issue)
         if not self._reader.hung_up:  # a connection was held, or delivered: the bridge serves this reader again
             self.delete(BRIDGE_CLOSES_ISSUE)
-
-    def follow_failure(self) -> None:
-        """Tell a raised silence or outage repair anew: the port fails to open now, or fails another way (held, say)."""
-        if any(self.raised(kind) for kind in silence_kinds(self._reader)):
-            self._raise_silence_issue()
 
     def watch_silence(self, still_silent: Callable[[], bool]) -> None:
         """Raise an issue, with what to check, if the meter is still silent a while from now."""
