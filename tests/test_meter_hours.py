@@ -11,7 +11,7 @@ import asyncio
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -35,7 +35,7 @@ from custom_components.han_port.diagnostics import async_get_config_entry_diagno
 from custom_components.han_port.hours import HOUR
 
 from .meter import entity_id, meter_hours_read_back
-from .test_energy_guard import METER_ID, push, push_and_let_writes_happen, reader_connected, set_up, telegram
+from .test_energy_guard import ENERGY, METER_ID, push, push_and_let_writes_happen, reader_connected, set_up, telegram
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
@@ -363,10 +363,10 @@ async def test_a_register_a_rounding_below_the_last_is_the_same_count(
 
 
 @pytest.mark.usefixtures("recorder_mock")
-async def test_a_held_total_the_user_takes_counts_on_from_when_the_meter_sent_it(
+async def test_a_held_total_the_user_takes_books_the_hours_its_sequence_closed(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:
-    """The jump hides what the hours before the held total used; the hours after it are the meter's own again."""
+    """The jump hides what the hour it came in used; the hours the held totals closed are the meter's own."""
     freezer.move_to(ELEVEN - timedelta(minutes=5))
     entry = await set_up(hass, tcp_meter.port)
     registers = [44_000_000, 44_001_000, 54_002_000, 54_003_000, 54_004_000]
@@ -380,10 +380,84 @@ async def test_a_held_total_the_user_takes_counts_on_from_when_the_meter_sent_it
         at = ELEVEN + timedelta(hours=hour)
         await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
     assert used(await hours(hass)) == {
-        ELEVEN + timedelta(hours=hour): kwh for hour, kwh in enumerate([1, 0, 0, 0, 1, 1])
+        ELEVEN + timedelta(hours=hour): kwh for hour, kwh in enumerate([1, 0, 1, 1, 1, 1])
     }
     hours_estimated = [start for start in estimated(entry) if start >= ELEVEN.isoformat()]
-    assert hours_estimated == [(ELEVEN + timedelta(hours=hour)).isoformat() for hour in (1, 2, 3)]
+    assert hours_estimated == [(ELEVEN + timedelta(hours=1)).isoformat()]
+    # The capacity tariff counts them too: the hour before the user took the total used its kWh.
+    assert entry.runtime_data.energy.tariff.hours[(ELEVEN + timedelta(hours=3)).isoformat()] == 1000
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_held_total_taken_after_a_restart_books_the_hours_held_before_it(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """The held sequence is kept over a restart with the held total: the repair answered after it books its hours."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    for hour, register in enumerate([44_000_000, 44_001_000, 54_002_000, 54_003_000]):
+        at = ELEVEN + timedelta(hours=hour)
+        await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
+    await restart(hass, entry)
+    fifteen = ELEVEN + timedelta(hours=4)
+    await push(hass, freezer, entry, fifteen + timedelta(seconds=10), hourly_list(54_004_500, fifteen))
+    assert entry.runtime_data.energy.guard.held == [IMPORT.register]
+    assert entry.runtime_data.accept_held_total(IMPORT.register)
+    assert used(await hours(hass)) == {ELEVEN + timedelta(hours=hour): kwh for hour, kwh in enumerate([1, 0, 1, 1.5])}
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_reset_the_guard_follows_books_the_hours_its_first_totals_closed(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """An hourly list's register that starts again is followed at its third list: the two before close their hours."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    for hour, register in enumerate([44_000_000, 44_001_000, 1_000, 2_000, 3_500, 4_000]):
+        at = ELEVEN + timedelta(hours=hour)
+        await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
+    assert [event["event"] for event in entry.runtime_data.energy.events] == ["register_held", "register_followed"]
+    assert used(await hours(hass)) == {
+        ELEVEN + timedelta(hours=hour): kwh for hour, kwh in enumerate([1, 0, 1, 1.5, 0.5])
+    }
+    hours_estimated = [start for start in estimated(entry) if start >= ELEVEN.isoformat()]
+    assert hours_estimated == [(ELEVEN + timedelta(hours=1)).isoformat()]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_long_hold_of_a_meter_that_sends_often_keeps_two_totals_an_hour_and_books_each_hour(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """A P1 meter's totals held for hours: kept are those that close its hours, as they would have closed them."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    await push(hass, freezer, entry, ELEVEN - timedelta(minutes=2), telegram(1000, 44_000_000))
+    # From 11:02:30 a total every five minutes, 10 MWh above the last, growing by a power that changes each push
+    # (1.2 to 8.4 kW).
+    pushes = [
+        (ELEVEN + timedelta(minutes=2, seconds=30) + timedelta(minutes=5) * step, 54_000_000 + growth)
+        for step, growth in enumerate(accumulate(100 + 150 * (step % 5) for step in range(48)))
+    ]
+    for at, register in pushes:
+        await push(hass, freezer, entry, at, telegram(5000, register))
+    held = entry.runtime_data.energy.held._holds[ENERGY.register]
+    assert len(held.sequence) == 8  # the first and last of each of the four hours
+    assert entry.runtime_data.accept_held_total(ENERGY.register)
+
+    def at_boundary(boundary: datetime) -> float:
+        """The register at a boundary, as if power had been even between the pushes around it (Wh)."""
+        (before, low), (after, high) = next((one, two) for one, two in pairwise(pushes) if one[0] < boundary < two[0])
+        return low + (high - low) * ((boundary - before) / (after - before))
+
+    expected = {
+        boundary: round((at_boundary(boundary + HOUR) - at_boundary(boundary)) / 1000, 3)
+        for boundary in (ELEVEN + HOUR, ELEVEN + 2 * HOUR)
+    }
+    written = used(await hours(hass))
+    assert {start: written[start] for start in expected} == expected
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -464,12 +538,12 @@ async def test_a_register_that_starts_again_is_counted_on_as_the_guard_follows_i
     for minute in range(61):
         total = 80_000_000 + 60 * minute if minute < 30 else 60 * (minute - 29)
         await push(hass, freezer, entry, ELEVEN + timedelta(minutes=minute, seconds=5), telegram(3600, total))
-    # Held twice, followed at the third (11:32, 180 Wh): what the minutes between used is not known.
+    # Held twice, followed at the third (11:32, 180 Wh): what the minute between 11:29 and 11:30 used is not known.
     assert [event["event"] for event in entry.runtime_data.energy.events] == ["register_held", "register_followed"]
     rows = await hours(hass)
-    # 11:00-11:29 (1740 Wh) and 11:32-12:00 (1680 Wh): the three minutes the guard held are not counted.
-    assert rows[-1] == (ELEVEN, 1.86, 3.42)
-    assert used(rows) == {ELEVEN: 3.42}
+    # 11:00-11:29 (1740 Wh) and 11:30-12:00 (1800 Wh): the minutes the guard held count, as the new count's.
+    assert rows[-1] == (ELEVEN, 1.86, 3.54)
+    assert used(rows) == {ELEVEN: 3.54}
     assert estimated(entry)[-1] == ELEVEN.isoformat()
     await hass.config_entries.async_unload(entry.entry_id)
 

@@ -48,7 +48,16 @@ from .decoder import (
     Reading,
     quantity_of,
 )
-from .energy import NEW_CYCLE_BELOW, ROUNDING_FALL, UNPROVEN_POWER, LiveEnergy, PowerEnvelope, TotalGuard, Verdict
+from .energy import (
+    NEW_CYCLE_BELOW,
+    ROUNDING_FALL,
+    UNPROVEN_POWER,
+    LiveEnergy,
+    MeterTotal,
+    PowerEnvelope,
+    TotalGuard,
+    Verdict,
+)
 from .energy_store import EnergyStore
 from .handed_over import HandedOverLists
 from .held_totals import EnergyEvents, HeldTotals
@@ -64,7 +73,7 @@ from .registers import (
 from .statistics import MeterHourStatistics
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from datetime import datetime
 
     from homeassistant.config_entries import ConfigEntry
@@ -264,15 +273,18 @@ class EnergyBookkeeping:
             if guarded:
                 value = self.guard.same_count(register, value)
             scaled = Reading(value, reading.unit)
-            if guarded:
-                verdict = self.held.check(register, scaled, meter, now, clock)
-                if verdict is Verdict.FOLLOWED:
-                    self._restart_live_energy(register, value)
-                elif verdict is not Verdict.ACCEPTED:
-                    continue
-                self.meter_hours.add(register, value, now, clock)
+            if not guarded:
+                shown[register] = scaled
+                self._track_energy(register, value, now, clock)
+                continue
+            judged = self.held.check(register, scaled, meter, now, clock)
+            if judged.verdict is Verdict.FOLLOWED:
+                self._count_anew(register, judged.sequence)
+            elif judged.verdict is Verdict.ACCEPTED:
+                self._count(register, MeterTotal(value, now, clock))
+            else:
+                continue
             shown[register] = scaled
-            self._track_energy(register, value, now, clock)
         if self.live_import.published is not None:
             self.tariff.update(self.live_import.published, now)
         self.store.save_when_due(now)
@@ -283,11 +295,8 @@ class EnergyBookkeeping:
         accepted = self.held.accept(register, meter)
         if accepted is None:
             return None
-        reading, held = accepted
-        self._restart_live_energy(register, held.value)
-        # The hours since the last total accepted closed when the meter sent this one: what they used is hidden
-        # in the jump the user took, and the hours after it count on from it.
-        self.meter_hours.add(register, held.value, held.when, held.clock)
+        reading, sequence = accepted
+        self._count_anew(register, sequence)
         return reading
 
     def start_over(self) -> None:
@@ -296,6 +305,23 @@ class EnergyBookkeeping:
         self.guard.forget()
         self.live_import, self.live_export = LiveEnergy(), LiveEnergy()
         self.tariff.drop_hour()
+
+    def _count(self, register: Code, total: MeterTotal) -> None:
+        """Count a total the guard accepted: in the meter's hours, the live energy and the capacity tariff."""
+        self.meter_hours.add(register, total.value, total.when, total.clock)
+        self._track_energy(register, total.value, total.when, total.clock)
+
+    def _count_anew(self, register: Code, sequence: Sequence[MeterTotal]) -> None:
+        """Count a register on from a new sequence of its totals (a reset the guard followed, or the user took).
+
+        What was used between the last total accepted and the sequence's
+        first is hidden in the fall or jump: the hour it falls in is
+        estimated. The hours the sequence's own totals close are counted as
+        if each had been accepted when it came.
+        """
+        self._restart_live_energy(register, sequence[0].value)
+        for total in sequence:
+            self._count(register, total)
 
     def _restart_live_energy(self, register: Code, value: float) -> None:
         """Start live energy (and the hour's use) again from a register that began a new sequence."""

@@ -196,8 +196,8 @@ class Verdict(Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class HeldTotal:
-    """A total the guard held, as the meter sent it: its value, its arrival, and the meter's clock where it had one."""
+class MeterTotal:
+    """A total as the meter sent it: its value, its arrival, and the meter's clock where it had one."""
 
     value: float
     when: datetime
@@ -387,13 +387,13 @@ class TotalGuard:
         self._candidates[register] = candidate
         return Verdict.HELD_NEW if candidate.telegrams == 1 else Verdict.HELD
 
-    def follow_held(self, register: Code) -> HeldTotal | None:
+    def follow_held(self, register: Code) -> MeterTotal | None:
         """Take a register's held total as the meter's at once (the user said so); None if none is held."""
         candidate = self._candidates.pop(register, None)
         if candidate is None:
             return None
         self._accepted[register] = _Mark(candidate.value, candidate.when, clock=candidate.clock)
-        return HeldTotal(candidate.value, candidate.when, candidate.clock)
+        return MeterTotal(candidate.value, candidate.when, candidate.clock)
 
     def forget(self) -> None:
         """Start afresh: another meter is sending."""

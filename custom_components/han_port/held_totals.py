@@ -10,7 +10,7 @@ about only once it has lasted SMALL_FALL_PATIENCE.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,8 @@ from homeassistant.util import dt as dt_util
 
 from .const import LOGGER
 from .decoder import Reading, Unit
-from .energy import NEW_SEQUENCE_TELEGRAMS, Verdict, is_new_cycle
+from .energy import NEW_SEQUENCE_TELEGRAMS, MeterTotal, Verdict, is_new_cycle
+from .hours import agreeing_clock, hour_of
 from .issues import HELD_ISSUE
 from .registers import code_name, code_of_name
 
@@ -26,12 +27,15 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from .decoder import Code
-    from .energy import HeldTotal, TotalGuard
+    from .energy import TotalGuard
     from .issues import MeterIssues
 
 # Energy events kept for diagnostics: the latest few say what a user asks about.
 ENERGY_EVENTS_KEPT = 20
 SMALL_FALL_PATIENCE = timedelta(hours=1)
+# The totals of a held sequence kept for the hours they close (the first and last of each hour): a week of them.
+# A hold that lasts longer loses its oldest hours, which are then shared out evenly.
+HELD_TOTALS_KEPT = 2 * 24 * 7
 
 
 def kwh(watt_hours: float | None) -> str:
@@ -61,6 +65,16 @@ def _small_fall(previous: float | None, value: float) -> bool:
     return previous is not None and value < previous and not is_new_cycle(previous, value)
 
 
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """The guard's verdict on a total, and for a new sequence it followed, the sequence's totals."""
+
+    verdict: Verdict
+    sequence: tuple[MeterTotal, ...] = ()
+    """Of a new sequence the guard followed, its totals oldest first (the first and last of each hour it held
+    them), the one judged last: the hours they close are the new count's."""
+
+
 class EnergyEvents(deque[dict[str, str]]):
     """What the energy guard and the meter's identity went through, for diagnostics: the latest few."""
 
@@ -85,21 +99,60 @@ class _Hold:
     in_a_row: int = 0
     kept: bool = False
     """Whether the user chose to keep holding: not asked about again until the register counts on."""
+    sequence: list[MeterTotal] = field(default_factory=list)
+    """The totals of the sequence the guard holds, oldest first: the first and last of each hour."""
+
+    def note(self, total: MeterTotal, *, new_sequence: bool) -> None:
+        """Keep a total of the held sequence where it may close an hour: the first and the last of each.
+
+        The hours a sequence's totals close are those its first and last
+        totals of each hour close: one read between them closes none.
+        """
+        if new_sequence:
+            self.sequence.clear()
+        elif len(self.sequence) > 1 and _hour(self.sequence[-2]) == _hour(self.sequence[-1]) == _hour(total):
+            # The hour's first is kept, and its last so far: the new last replaces it.
+            self.sequence.pop()
+        self.sequence.append(total)
+        del self.sequence[:-HELD_TOTALS_KEPT]
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for storage."""
-        return {"unit": self.unit, "since": self.since.isoformat(), "in_a_row": self.in_a_row, "kept": self.kept}
+        return {
+            "unit": self.unit,
+            "since": self.since.isoformat(),
+            "in_a_row": self.in_a_row,
+            "kept": self.kept,
+            "sequence": [_total_as_list(total) for total in self.sequence],
+        }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> _Hold:
-        """Take back a hold as stored."""
+    def from_dict(cls, data: Mapping[str, Any], scale: float) -> _Hold:
+        """Take back a hold as stored, its totals times scale (a changed current-transformer ratio)."""
         unit = data.get("unit")
         return cls(
             None if unit is None else Unit(unit),
             datetime.fromisoformat(data["since"]),
             int(data.get("in_a_row", 0)),
             bool(data.get("kept", False)),
+            [_total_from_list(total, scale) for total in data.get("sequence", [])],
         )
+
+
+def _hour(total: MeterTotal) -> datetime:
+    """Return the hour a total was read in, as the meter hours place it: by the meter's clock where it agrees."""
+    return hour_of(agreeing_clock(total.when, total.clock, dt_util.get_default_time_zone()) or total.when)
+
+
+def _total_as_list(total: MeterTotal) -> list[Any]:
+    return [total.value, total.when.isoformat(), None if total.clock is None else total.clock.isoformat()]
+
+
+def _total_from_list(stored: list[Any], scale: float) -> MeterTotal:
+    value, when, clock = stored
+    return MeterTotal(
+        float(value) * scale, datetime.fromisoformat(when), None if clock is None else datetime.fromisoformat(clock)
+    )
 
 
 class HeldTotals:
@@ -133,11 +186,11 @@ class HeldTotals:
                 continue
             register = code_of_name(name)
             self._guard.restore_held(register, stored["total"], scale)
-            self._holds[register] = _Hold.from_dict(stored)
+            self._holds[register] = _Hold.from_dict(stored, scale)
             if scale != 1 and self._issues.raised(HELD_ISSUE, register):
                 self._ask(register, self._guard.last(register), self._guard.held_total(register))
 
-    def check(self, register: Code, reading: Reading, meter: str, now: datetime, clock: datetime | None) -> Verdict:
+    def check(self, register: Code, reading: Reading, meter: str, now: datetime, clock: datetime | None) -> Judged:
         """Let a total through the guard; log when it holds one and when it follows a new sequence."""
         value = reading.value
         previous = self._guard.last(register)
@@ -152,13 +205,19 @@ class HeldTotals:
             )
             self._events.record("register_followed", register, previous=previous, value=value)
         if verdict in (Verdict.ACCEPTED, Verdict.FOLLOWED):
-            self._holds.pop(register, None)
+            hold = self._holds.pop(register, None)
             self._issues.delete(HELD_ISSUE, register)
-        else:
-            self._hold(register, reading, meter, previous, now)
-        return verdict
+            if verdict is Verdict.ACCEPTED:
+                return Judged(verdict)
+            return Judged(verdict, (*(hold.sequence if hold else ()), MeterTotal(value, now, clock)))
+        hold = self._hold(register, reading, meter, previous, now)
+        if self._guard.held_total(register) == value:
+            # A total the guard judged the first of a sequence, or one that follows on from it; not one it
+            # refused outright (a count that is no number).
+            hold.note(MeterTotal(value, now, clock), new_sequence=verdict is Verdict.HELD_NEW)
+        return Judged(verdict)
 
-    def _hold(self, register: Code, reading: Reading, meter: str, previous: float | None, now: datetime) -> None:
+    def _hold(self, register: Code, reading: Reading, meter: str, previous: float | None, now: datetime) -> _Hold:
         """Count a held total; warn at the first of a row, and ask the user when it lasts."""
         value = reading.value
         self.count += 1
@@ -179,6 +238,7 @@ class HeldTotals:
         patient = _small_fall(previous, value) and now - hold.since < SMALL_FALL_PATIENCE
         if hold.in_a_row >= NEW_SEQUENCE_TELEGRAMS and not hold.kept and not patient:
             self._ask(register, previous, value)
+        return hold
 
     def _ask(self, register: Code, previous: float | None, value: float | None) -> None:
         """Ask the user whether a held total is the meter's count (a repair)."""
@@ -202,10 +262,11 @@ class HeldTotals:
         self._events.record("register_kept", register, previous=self._guard.last(register))
         return True
 
-    def accept(self, register: Code, meter: str) -> tuple[Reading, HeldTotal] | None:
+    def accept(self, register: Code, meter: str) -> tuple[Reading, tuple[MeterTotal, ...]] | None:
         """Take a register's held total as the meter's count, as the user decided.
 
-        Return the reading to show and the total the guard follows now; None if none is held.
+        Return the reading to show and the totals of the sequence the guard follows now, oldest first, the
+        held total last; None if none is held.
         """
         previous = self._guard.last(register)
         hold = self._holds.pop(register, None)
@@ -222,4 +283,5 @@ class HeldTotals:
             _amount(previous, hold.unit),
         )
         self._events.record("register_accepted", register, previous=previous, value=value)
-        return Reading(value, hold.unit), held
+        earlier = tuple(total for total in hold.sequence if total.when < held.when)
+        return Reading(value, hold.unit), (*earlier, held)
