@@ -68,6 +68,8 @@ async def test_a_meter_swap_never_counts_the_new_meters_register_as_use(
     entry = await set_up(hass, tcp_meter.port)
     entities = er.async_get(hass)
     await push(hass, freezer, entry, period + timedelta(seconds=5), telegram(1000, 155_232_510))
+    # The total shows its first count once it has read its recorded state back: not before the next, unwaited.
+    await totals_read_back(hass, entry)
     await push(hass, freezer, entry, period + timedelta(minutes=1), telegram(1000, 155_232_520))
     old_energy = entities.async_get_entity_id("sensor", DOMAIN, f"{METER_ID}_active_energy_import")
     # One intruding telegram, then the old meter again: nothing to count.
