@@ -695,6 +695,23 @@ async def test_a_held_register_is_a_repair_until_it_counts_on(hass: HomeAssistan
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+@pytest.mark.parametrize(
+    ("language", "previous", "value"),
+    [("nb", "155232,510", "1,000"), ("sv", "155232,510", "1,000"), ("de", "155232.510", "1.000")],
+)
+async def test_a_held_registers_repair_writes_its_totals_as_its_language_does(
+    hass: HomeAssistant, tcp_meter: TcpMeter, language: str, previous: str, value: str
+) -> None:
+    """A decimal comma in Norwegian, Swedish and Danish; German users read the English text, with its point."""
+    hass.config.language = language
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    issue_id = await hold_the_register(hass, tcp_meter, entry)
+    placeholders = meter_issues(hass)[issue_id].translation_placeholders
+    assert (placeholders["previous"], placeholders["value"]) == (previous, value)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_the_user_may_take_a_held_total_as_the_meters_count(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     assert await async_setup_component(hass, "repairs", {})
     entry = bridge_entry(tcp_meter.port)

@@ -39,7 +39,7 @@ HELD_TOTALS_KEPT = 2 * 24 * 7
 
 
 def kwh(watt_hours: float | None) -> str:
-    """Write a total in kWh, as a meter's display and a repair issue show it."""
+    """Write a total in kWh, as a meter's display shows it (for diagnostics)."""
     return f"{(watt_hours or 0) / 1000:.3f}"
 
 
@@ -244,7 +244,11 @@ class HeldTotals:
         """Ask the user whether a held total is the meter's count (a repair)."""
         self._issues.create(
             HELD_ISSUE,
-            {"register": self._issues.register_label(register), "previous": kwh(previous), "value": kwh(value)},
+            {
+                "register": self._issues.register_label(register),
+                "previous": self._issues.kilowatt_hours(previous),
+                "value": self._issues.kilowatt_hours(value),
+            },
             register,
             fixable=True,
         )

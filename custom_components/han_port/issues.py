@@ -40,6 +40,8 @@ HUNG_UP_CONNECTIONS = 3
 # A list no table knows, still not proven after this many pushes: the user is asked for a capture.
 LIST_NOT_LEARNED_ISSUE = "list_not_learned"
 LEARNING_PUSHES_BEFORE_ISSUE = 30
+# The languages HAN Port's repairs are written in that write a decimal comma (in any other, English, a point).
+_DECIMAL_COMMA = frozenset({"nb", "da", "sv"})
 
 
 def meter_issue_id(kind: str, entry_id: str, register: Code | None = None) -> str:
@@ -136,6 +138,16 @@ class MeterIssues:
         sensor = None if entity_id is None else registry.async_get(entity_id)
         name = None if sensor is None else sensor.name or sensor.original_name
         return f"{code} ({name})" if name else code
+
+    def kilowatt_hours(self, watt_hours: float | None) -> str:
+        """Write a total in kWh, as a meter's display shows it, with the decimal sign of Home Assistant's language.
+
+        A repair's numbers are put in its text as written here: the
+        frontend writes none of them anew.
+        """
+        written = f"{(watt_hours or 0) / 1000:.3f}"
+        language = self._hass.config.language.split("-")[0].lower()
+        return written.replace(".", ",") if language in _DECIMAL_COMMA else written
 
     @property
     def issue_tracker(self) -> str:
