@@ -7,6 +7,7 @@ compiles the five-minute statistics the Energy dashboard sums.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -14,17 +15,18 @@ import pytest
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
     do_adhoc_statistics,
     statistics_during_period,
 )
 
-from custom_components.han_port.const import DOMAIN
+from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO, DOMAIN
 
 from .meter import entity_id
 from .test_energy_guard import METER_ID, NEW_METER, push, reader_connected, set_up, state, telegram
-from .test_meter_hours import totals_read_back
+from .test_meter_hours import start_behind_transformers, totals_read_back
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
@@ -146,3 +148,52 @@ async def test_a_register_that_falls_a_little_is_never_negative_use(
         "came as 155232480 Wh, and a total may only grow, as fast as power allows; it is shown again once the meter's count passes the total shown"
         in caplog.text
     )
+
+
+@pytest.mark.parametrize(("before", "after"), [(1, 50), (50, 1)])
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_new_current_transformer_ratio_never_counts_its_step_as_use(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, before: float, after: float
+) -> None:
+    """The totals step to the new ratio: up, Home Assistant would count the step; down, the whole new total."""
+    now = dt_util.utcnow()
+    period = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0) + timedelta(minutes=5)
+    freezer.move_to(period)
+    entry = await set_up(hass, tcp_meter.port, **{CONF_CURRENT_TRANSFORMER_RATIO: before})
+    await push(hass, freezer, entry, period + timedelta(seconds=5), telegram(1000, 1_000_000))
+    await totals_read_back(hass, entry)
+    await push(hass, freezer, entry, period + timedelta(minutes=1), telegram(1000, 1_000_020))
+    energy, live = entity_id(hass, "energy_import"), entity_id(hass, "live_energy_import")
+    # Live energy is written at most once a minute: its last total before the change, in the first five minutes.
+    freezer.move_to(period + timedelta(minutes=2))
+    async_fire_time_changed(hass, period + timedelta(minutes=2))
+    await hass.async_block_till_done()
+    freezer.move_to(period + timedelta(minutes=5))
+    assert (await five_minute_sums(hass, period, energy))[energy] == [pytest.approx(0.020 * before)]
+    # The installer sets the ratio the meter is really behind, a minute later.
+    freezer.move_to(period + timedelta(minutes=6))
+    await start_behind_transformers(hass, entry, after)
+    await totals_read_back(hass, entry)
+    live_stepped = float(state(hass, "live_energy_import"))
+    await push(hass, freezer, entry, period + timedelta(minutes=7), telegram(1000, 1_000_030))
+    assert state(hass, "energy_import") == f"{1_000.03 * after:g}"
+    live_grown = float(state(hass, "live_energy_import")) - live_stepped
+    later = period + timedelta(minutes=10, seconds=30)
+    freezer.move_to(later)
+    await five_minute_sums(hass, period + timedelta(minutes=5), energy, live)
+    # After the recorder's compile, the step is taken out of it and every sum after it.
+    async_fire_time_changed(hass, later)
+    steps = entry.runtime_data.energy.ratio_steps
+    for _ in range(100_000):
+        if not steps.left:
+            break
+        await asyncio.sleep(0)
+    assert steps.left == 0, steps.as_list()
+    await async_wait_recording_done(hass)
+    sums = await five_minute_sums(hass, period, energy, live)
+    # 20 Wh before the change, 10 Wh through the new ratio after it.
+    assert sums[energy] == [pytest.approx(0.020 * before), pytest.approx(0.020 * before + 0.010 * after)]
+    # Live energy steps as the register does: counted is only what it grew from its first total through the new
+    # ratio (its power over the minutes before the push, as this test's reader never calls the meter silent).
+    assert sums[live][1] - sums[live][0] == pytest.approx(live_grown)
+    await hass.config_entries.async_unload(entry.entry_id)

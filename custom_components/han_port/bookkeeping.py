@@ -62,6 +62,7 @@ from .energy_store import EnergyStore
 from .handed_over import HandedOverLists
 from .held_totals import EnergyEvents, HeldTotals
 from .hours import meter_clock, standard_time_in_utc, wall_clock
+from .ratio_steps import RatioSteps
 from .registers import (
     ACTIVE_ENERGY_EXPORT,
     ACTIVE_ENERGY_IMPORT,
@@ -161,6 +162,7 @@ class EnergyBookkeeping:
         self.store = EnergyStore(hass, entry.entry_id, self._stored)
         # Only totals the guard accepted reach the meter's hours.
         self.meter_hours = MeterHourStatistics(hass, entry, self.store.save_soon)
+        self.ratio_steps = RatioSteps(hass, entry, self.store.save_soon)
 
     async def async_load(self) -> None:
         """Take back the live totals, the month's hours and the replay counters kept over a restart."""
@@ -175,6 +177,7 @@ class EnergyBookkeeping:
         self.events.extend(stored.get("events", []))
         self.meter_hours.restore_unwritten_scales(stored.get("meter_hours_scales", {}))
         self.meter_hours.restore_last_reads(stored.get("meter_hours_last_reads", {}))
+        self.ratio_steps.restore(stored.get("ratio_steps", []))
         stored_ratio = float(stored.get("current_transformer_ratio", self.ct_ratio))
         if stored_ratio != self.ct_ratio:
             self._restored_scale = self.ct_ratio / stored_ratio
@@ -186,6 +189,7 @@ class EnergyBookkeeping:
             self.tariff.scale_total(self._restored_scale)
             self.envelope.scale(self._restored_scale)
             self.meter_hours.rescale(self._restored_scale)
+            self.ratio_steps.begin(dt_util.utcnow())
         self.guard.restore(stored.get("totals", []), self._restored_scale)
         self.held.restore(stored.get("held", {}), self._restored_scale)
         if self._restored_scale != 1:
@@ -205,6 +209,7 @@ class EnergyBookkeeping:
             "current_transformer_ratio": self.ct_ratio,
             "meter_hours_scales": self.meter_hours.unwritten_scales,
             "meter_hours_last_reads": self.meter_hours.last_reads,
+            "ratio_steps": self.ratio_steps.as_list(),
             **_decoder_kept(self._reader.decoder),
         }
 

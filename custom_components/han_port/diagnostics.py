@@ -175,6 +175,8 @@ def _energy_guard(energy: EnergyBookkeeping) -> dict[str, Any]:
         "highest_power": energy.envelope.highest,
         "power_ceiling": energy.envelope.ceiling,
         "events": list(energy.events),
+        # Energy sensors whose statistics still count a changed current-transformer ratio's step.
+        "ratio_steps_left": energy.ratio_steps.left,
     }
 
 
