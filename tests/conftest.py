@@ -46,6 +46,12 @@ def timers_due_now_run_under_a_frozen_clock(request: pytest.FixtureRequest) -> N
 
 
 @pytest.fixture
+def patient_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Time is frozen and moved on while the bridge sends nothing: the reader must not call the meter gone."""
+    monkeypatch.setattr(connection, "MIN_SILENCE", 1e9)
+
+
+@pytest.fixture
 def fast_timing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Shrink waits from meter time (tens of seconds) to test time."""
     monkeypatch.setattr(listening, "PROBE_SECONDS", 1.0)

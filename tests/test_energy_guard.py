@@ -40,10 +40,8 @@ ENERGY = ObisCode.parse("1-1:1.8.0")
 START = datetime(2026, 1, 12, 10, 0, 5, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def patient_reader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Time is frozen and moved on by hours while the bridge sends nothing: the reader must not call the meter gone."""
-    monkeypatch.setattr(connection, "MIN_SILENCE", 1e9)
+# Time is frozen and moved on by hours while the bridge sends nothing: the reader must not call the meter gone.
+pytestmark = pytest.mark.usefixtures("patient_reader")
 
 
 def telegram(

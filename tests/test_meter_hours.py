@@ -27,6 +27,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from custom_components.han_port import entity as entity_module
+from custom_components.han_port import held_totals
 from custom_components.han_port import sensor as sensor_module
 from custom_components.han_port.compat import meter_device
 from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO
@@ -458,6 +459,83 @@ async def test_a_long_hold_of_a_meter_that_sends_often_keeps_two_totals_an_hour_
     }
     written = used(await hours(hass))
     assert {start: written[start] for start in expected} == expected
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("case", "use"),
+    [
+        # The register starts again at 11:30 and is followed at 11:32:05: 11:01:05 to 11:32:05, less the minute
+        # hidden in the fall.
+        ("followed", 1860),
+        # It jumps 10 MWh at 11:05, and the user takes it at 11:50:30: 11:01:05 to 11:50:05, less the minute hidden
+        # in the jump.
+        ("taken", 2940),
+    ],
+)
+@pytest.mark.usefixtures("recorder_mock", "patient_reader")
+async def test_the_hours_use_counts_a_held_stretch_once(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, case: str, use: int
+) -> None:
+    """Live energy counted the hour through the hold, from the power: the totals held are not counted again.
+
+    A push a minute stands for a meter that sends every few seconds: the reader never calls it silent.
+    """
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    # A P1 meter drawing 3.6 kW (60 Wh a minute), one push a minute from 11:00:05; the hour counts from its
+    # first live total, at 11:01:05.
+    minutes = range(33) if case == "followed" else range(51)
+    for minute in minutes:
+        if case == "followed":
+            total = 80_000_000 + 60 * minute if minute < 30 else 60 * (minute - 29)
+        else:
+            total = 80_000_000 + 60 * minute + (10_000_000 if minute >= 5 else 0)
+        await push(hass, freezer, entry, ELEVEN + timedelta(minutes=minute, seconds=5), telegram(3600, total))
+    if case == "taken":
+        freezer.move_to(ELEVEN + timedelta(minutes=50, seconds=30))
+        assert entry.runtime_data.accept_held_total(ENERGY.register)
+    energy = entry.runtime_data.energy
+    assert energy.tariff.current_hour_use(energy.live_import.published) == use
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_hold_longer_than_its_totals_kept_shares_the_hours_dropped_out(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first of the sequence is kept, where the new count starts: the hours of those dropped are interpolated."""
+    monkeypatch.setattr(held_totals, "HELD_TOTALS_KEPT", 4)
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    registers = [44_000_000, 44_001_000, *(54_002_000 + 1000 * n for n in range(7))]
+    for hour, register in enumerate(registers):
+        at = ELEVEN + timedelta(hours=hour)
+        await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
+    freezer.move_to(ELEVEN + timedelta(hours=8, minutes=5))
+    assert entry.runtime_data.accept_held_total(IMPORT.register)
+    written = used(await hours(hass))
+    assert [written[ELEVEN + timedelta(hours=hour)] for hour in range(8)] == [1, 0, 1, 1, 1, 1, 1, 1]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_count_begun_anew_before_the_hours_are_read_back_counts_on_from_it(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """A register that starts again in the first moments after a start, while the recorder has not answered yet."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    meter_hours = entry.runtime_data.energy.meter_hours
+    # A P1 meter drawing 3.6 kW, one push a minute from 11:00; at 11:30 its register starts again from zero.
+    for minute in range(61):
+        if minute == 29:
+            meter_hours._loaded = False  # as in the first moments after setup, before the hours are read back
+        total = 80_000_000 + 60 * minute if minute < 30 else 60 * (minute - 29)
+        await push(hass, freezer, entry, ELEVEN + timedelta(minutes=minute, seconds=5), telegram(3600, total))
+    await meter_hours.async_load()
+    # As when the hours were read back all along (test_a_register_that_starts_again_is_counted_on_as_...).
+    assert used(await hours(hass)) == {ELEVEN: 3.54}
     await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -41,12 +41,7 @@ async def mock_recorder_before_hass(async_test_recorder: RecorderInstanceGenerat
     """Set the recorder up before Home Assistant, as a real installation has it."""
 
 
-@pytest.fixture(autouse=True)
-def patient_reader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Time is frozen and moved on while the bridge sends nothing: the reader must not call the meter gone."""
-    from custom_components.han_port import connection  # noqa: PLC0415 - only this fixture needs it
-
-    monkeypatch.setattr(connection, "MIN_SILENCE", 1e9)
+pytestmark = pytest.mark.usefixtures("patient_reader")
 
 
 async def five_minute_sums(hass: HomeAssistant, start: Any, *entity_ids: str) -> dict[str, list[float]]:

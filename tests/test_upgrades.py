@@ -17,7 +17,6 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.han_port import connection
 from custom_components.han_port.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
@@ -55,10 +54,7 @@ async def mock_recorder_before_hass(async_test_recorder: RecorderInstanceGenerat
     """Set the recorder up before Home Assistant, as a real installation has it."""
 
 
-@pytest.fixture(autouse=True)
-def patient_reader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Time is frozen and moved on while the bridge sends nothing: the reader must not call the meter gone."""
-    monkeypatch.setattr(connection, "MIN_SILENCE", 1e9)
+pytestmark = pytest.mark.usefixtures("patient_reader")
 
 
 def first_entry(port: int, unique_id: str = METER_ID, minor_version: int = 1, **data: Any) -> MockConfigEntry:

@@ -320,24 +320,21 @@ class EnergyBookkeeping:
         """Count a register on from a new sequence of its totals (a reset the guard followed, or the user took).
 
         What was used between the last total accepted and the sequence's
-        first is hidden in the fall or jump: the hour it falls in is
-        estimated. The hours the sequence's own totals close are counted as
-        if each had been accepted when it came.
+        first is hidden in the fall or jump: the hours between them are
+        estimated, as nothing. The hours the sequence's own totals close are
+        counted as if each had been accepted when it came.
         """
-        self._restart_live_energy(register, sequence[0].value)
+        first, latest = sequence[0].value, sequence[-1].value
+        self.meter_hours.rebase(register, first)
+        if register in _REGISTER_OF_POWER.values():
+            live = self._live(register)
+            before = live.published
+            live.reset(latest)
+            if live is self.live_import:
+                # Live energy counted the hour's use through the hold, from the power: it stays the hour's use.
+                self.tariff.rebase(0.0 if before is None else latest - before, first)
         for total in sequence:
             self._count(register, total)
-
-    def _restart_live_energy(self, register: Code, value: float) -> None:
-        """Start live energy (and the hour's use) again from a register that began a new sequence."""
-        self.meter_hours.rebase(register, value)
-        if register not in _REGISTER_OF_POWER.values():
-            return
-        live = self._live(register)
-        before = live.published
-        live.reset(value)
-        if live is self.live_import:
-            self.tariff.rebase(0.0 if before is None else value - before, value)
 
     def _live(self, register: Code) -> LiveEnergy:
         """Return the live energy that an energy register (import or export) re-anchors."""

@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 # Energy events kept for diagnostics: the latest few say what a user asks about.
 ENERGY_EVENTS_KEPT = 20
 SMALL_FALL_PATIENCE = timedelta(hours=1)
-# The totals of a held sequence kept for the hours they close (the first and last of each hour): a week of them.
-# A hold that lasts longer loses its oldest hours, which are then shared out evenly.
+# The totals of a held sequence kept for the hours they close (the first and last of each hour): a week of a
+# meter that sends often, two of an hourly list. A hold that lasts longer has its oldest hours shared out evenly.
 HELD_TOTALS_KEPT = 2 * 24 * 7
 
 
@@ -92,7 +92,7 @@ class EnergyEvents(deque[dict[str, str]]):
 
 @dataclass
 class _Hold:
-    """A register whose totals are held: their unit, since when and how many in a row, and whether to ask."""
+    """A register whose totals are held: their unit, since when, how many in a row, whether to ask, its sequence."""
 
     unit: Unit | None
     since: datetime
@@ -114,7 +114,10 @@ class _Hold:
             # The hour's first is kept, and its last so far: the new last replaces it.
             self.sequence.pop()
         self.sequence.append(total)
-        del self.sequence[:-HELD_TOTALS_KEPT]
+        if len(self.sequence) > HELD_TOTALS_KEPT:
+            # The first is where the new count starts, whatever its age: the hours of the one dropped after it
+            # are shared out between its neighbours.
+            del self.sequence[1]
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for storage."""

@@ -16,6 +16,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.recorder.history import get_last_state_changes
@@ -56,8 +57,9 @@ if TYPE_CHECKING:
 
 # Estimated hours kept for diagnostics: the latest few say what a user asks about.
 ESTIMATED_HOURS_KEPT = 48
-# Totals that may wait for the recorder's last hours: far more than a bridge hands over on connecting.
-MAX_WAITING = 256
+# Totals that may wait for the recorder's last hours: far more than a bridge hands over on connecting, or a
+# held sequence counts anew (HELD_TOTALS_KEPT).
+MAX_WAITING = 1024
 # The last states of an entity looked through for its last number.
 _LAST_STATES = 3
 _KVARH = "kvarh"
@@ -118,8 +120,8 @@ class MeterHourStatistics:
         # The last register each book took before a restart, until the books are read back to take it.
         self._last_reads: dict[Code, tuple[datetime, float, datetime | None]] = {}
         self._clocks_disagree = _WaitingForClocks(self._meter)
-        # Totals accepted before the last hours were read back, written once they are.
-        self._waiting: deque[tuple[Code, float, datetime, datetime | None]] = deque(maxlen=MAX_WAITING)
+        # Totals accepted (and counts begun anew) before the last hours were read back, taken in turn once they are.
+        self._waiting: deque[Callable[[], None]] = deque(maxlen=MAX_WAITING)
         self.estimated_hours: deque[dict[str, str]] = deque(maxlen=ESTIMATED_HOURS_KEPT)
         """Hours written from interpolated registers, latest last, for diagnostics."""
 
@@ -147,8 +149,8 @@ class MeterHourStatistics:
             self._books[statistic.code] = book
         self._loaded = True
         waiting, self._waiting = list(self._waiting), deque(maxlen=MAX_WAITING)
-        for register, value, arrival, clock in waiting:
-            self.add(register, value, arrival, clock)
+        for taken in waiting:
+            taken()
 
     async def _async_last_boundary(self, statistic: RegisterStatistic) -> Boundary | None:
         found = await get_instance(self._hass).async_add_executor_job(
@@ -180,7 +182,7 @@ class MeterHourStatistics:
         the moment the entry connects.
         """
         if not self._loaded:
-            self._waiting.append((register, value, arrival, clock))
+            self._waiting.append(partial(self.add, register, value, arrival, clock))
             return
         book = self._books.get(register)
         if book is None:
@@ -197,6 +199,9 @@ class MeterHourStatistics:
     @callback
     def rebase(self, register: Code, value: float) -> None:
         """Count on from a total that began a new sequence, as the guard (or the user) followed it."""
+        if not self._loaded:
+            self._waiting.append(partial(self.rebase, register, value))
+            return
         if (book := self._books.get(register)) is not None:
             book.rebase(value)
 
