@@ -44,6 +44,10 @@ STEP_KEPT = timedelta(days=1)
 # moment too, however long ago it was written.
 _BEFORE = timedelta(hours=1)
 _FIVE_MINUTES = timedelta(minutes=5)
+_FIRST_STATES = 20
+# The recorder's windows start after their start: a state written at the very moment of the change is in one
+# that starts this much before it.
+_INSTANT = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,13 +155,14 @@ def _counted_step(hass: HomeAssistant, step: _Step, now: datetime) -> _Counted |
     total. None while that total has not come or is not compiled; nothing
     counted for a sensor with no total before the change.
     """
-    states = state_changes_during_period(hass, step.at - _BEFORE, now, step.entity_id).get(step.entity_id, [])
-    totals = [total for state in states if (total := _total(state)) is not None]
     # The rescaled sensors write their first state as the change is noted, or after.
-    before = [value for value, when in totals if when < step.at]
-    first = next(((value, when) for value, when in totals if when >= step.at), None)
+    before = [value for value, when in _totals(hass, step.entity_id, step.at - _BEFORE, step.at) if when < step.at]
     if not before:
         return _Counted(step.at, 0.0)
+    # The first few states after it: a sensor unavailable while the entry reloads, unknown while it reads back,
+    # then its total (a meter that writes one every second must not cost a day of them).
+    after = _totals(hass, step.entity_id, step.at - _INSTANT, now, limit=_FIRST_STATES)
+    first = next(((value, when) for value, when in after if when >= step.at), None)
     if first is None:
         return None
     stepped, when = first
@@ -168,6 +173,16 @@ def _counted_step(hass: HomeAssistant, step: _Step, now: datetime) -> _Counted |
         return None
     last = before[-1]
     return _Counted(start, stepped if is_new_cycle(last, stepped) else stepped - last)
+
+
+def _totals(
+    hass: HomeAssistant, entity_id: str, start: datetime, end: datetime, limit: int | None = None
+) -> list[tuple[float, datetime]]:
+    """Return the totals an entity showed from start (its state then too) to end, oldest first, and when."""
+    states = state_changes_during_period(
+        hass, start, end, entity_id, limit=limit, include_start_time_state=limit is None
+    ).get(entity_id, [])
+    return [total for state in states if (total := _total(state)) is not None]
 
 
 def _total(state: State) -> tuple[float, datetime] | None:
