@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 from homeassistant.helpers import entity_registry as er
@@ -29,8 +29,11 @@ from .test_energy_guard import METER_ID, NEW_METER, push, reader_connected, set_
 from .test_meter_hours import start_behind_transformers, totals_read_back
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
     from pytest_homeassistant_custom_component.typing import RecorderInstanceGenerator
 
     from .meter import TcpMeter
@@ -145,50 +148,100 @@ async def test_a_register_that_falls_a_little_is_never_negative_use(
     )
 
 
-@pytest.mark.parametrize(("before", "after"), [(1, 50), (50, 1)])
+async def look_at_the_statistics(hass: HomeAssistant, entry: MockConfigEntry, at: datetime) -> int:
+    """Let the entry look at its steps after the recorder's five-minute compile, as it does at hh:m5:30.
+
+    Return how many it leaves.
+    """
+    async_fire_time_changed(hass, at)
+    await hass.async_block_till_done()
+    steps = entry.runtime_data.energy.ratio_steps
+    for _ in range(100_000):
+        if not steps._looking:
+            break
+        await asyncio.sleep(0)
+    await async_wait_recording_done(hass)
+    return steps.left
+
+
+class RatioChange(NamedTuple):
+    """A change of the current-transformer ratio: from before to after, the last total sent before it (Wh)."""
+
+    before: float
+    after: float
+    last: int = 1_000_020
+    silent: timedelta = timedelta(0)
+    """How long the meter was unavailable before the change."""
+    renamed: bool = False
+    """Whether the user renames the sensor before its statistics are looked at."""
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # Up: the step would be counted as use.
+        RatioChange(1, 50),
+        # Down below 90 %: a new cycle, the whole new total counted as use.
+        RatioChange(50, 1),
+        # A tenth down, to 90 % of the last total to the Wh: a new cycle as the statistics tell it, in kWh.
+        RatioChange(100, 90, last=1_000_035),
+        # The meter unavailable for 90 minutes before the change (the transformers being fitted).
+        RatioChange(1, 50, silent=timedelta(minutes=90)),
+        RatioChange(1, 50, renamed=True),
+    ],
+    ids=["up", "down", "a-tenth-down", "after-a-silence", "renamed"],
+)
 @pytest.mark.usefixtures("recorder_mock")
 async def test_a_new_current_transformer_ratio_never_counts_its_step_as_use(
-    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, before: float, after: float
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, change: RatioChange
 ) -> None:
     """The totals step to the new ratio: up, Home Assistant would count the step; down, the whole new total."""
     now = dt_util.utcnow()
     period = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0) + timedelta(minutes=5)
     freezer.move_to(period)
-    entry = await set_up(hass, tcp_meter.port, **{CONF_CURRENT_TRANSFORMER_RATIO: before})
+    entry = await set_up(hass, tcp_meter.port, **{CONF_CURRENT_TRANSFORMER_RATIO: change.before})
     await push(hass, freezer, entry, period + timedelta(seconds=5), telegram(1000, 1_000_000))
     await totals_read_back(hass, entry)
-    await push(hass, freezer, entry, period + timedelta(minutes=1), telegram(1000, 1_000_020))
+    await push(hass, freezer, entry, period + timedelta(minutes=1), telegram(1000, change.last))
     energy, live = entity_id(hass, "energy_import"), entity_id(hass, "live_energy_import")
     # Live energy is written at most once a minute: its last total before the change, in the first five minutes.
     freezer.move_to(period + timedelta(minutes=2))
     async_fire_time_changed(hass, period + timedelta(minutes=2))
     await hass.async_block_till_done()
+    if change.silent:
+        entry.runtime_data.availability_changed(False)
+        await hass.async_block_till_done()
+        assert state(hass, "energy_import") == "unavailable"
+    used_before = (change.last - 1_000_000) / 1000 * change.before
     freezer.move_to(period + timedelta(minutes=5))
-    assert (await five_minute_sums(hass, period, energy))[energy] == [pytest.approx(0.020 * before)]
-    # The installer sets the ratio the meter is really behind, a minute later.
-    freezer.move_to(period + timedelta(minutes=6))
-    await start_behind_transformers(hass, entry, after)
+    assert (await five_minute_sums(hass, period, energy))[energy] == [pytest.approx(used_before)]
+    # The installer sets the ratio the meter is really behind.
+    changed = period + timedelta(minutes=5) + change.silent
+    freezer.move_to(changed + timedelta(minutes=1))
+    await start_behind_transformers(hass, entry, change.after)
     await totals_read_back(hass, entry)
     live_stepped = float(state(hass, "live_energy_import"))
-    await push(hass, freezer, entry, period + timedelta(minutes=7), telegram(1000, 1_000_030))
-    assert state(hass, "energy_import") == f"{1_000.03 * after:g}"
+    await push(hass, freezer, entry, changed + timedelta(minutes=2), telegram(1000, change.last + 10))
+    assert float(state(hass, "energy_import")) == pytest.approx((change.last + 10) / 1000 * change.after)
     live_grown = float(state(hass, "live_energy_import")) - live_stepped
-    later = period + timedelta(minutes=10, seconds=30)
+    if change.renamed:
+        er.async_get(hass).async_update_entity(energy, new_entity_id=f"{energy}_renamed")
+        # The recorder moves the sensor's states and statistics to the new id.
+        await async_wait_recording_done(hass)
+        energy = f"{energy}_renamed"
+    later = changed + timedelta(minutes=5, seconds=30)
     freezer.move_to(later)
-    await five_minute_sums(hass, period + timedelta(minutes=5), energy, live)
-    # After the recorder's compile, the step is taken out of it and every sum after it.
-    async_fire_time_changed(hass, later)
-    steps = entry.runtime_data.energy.ratio_steps
-    for _ in range(100_000):
-        if not steps.left:
-            break
-        await asyncio.sleep(0)
-    assert steps.left == 0, steps.as_list()
-    await async_wait_recording_done(hass)
+    # Before the recorder has compiled the five minutes, nothing is taken out: there is nothing to take it from.
+    assert await look_at_the_statistics(hass, entry, later) == 2
+    await five_minute_sums(hass, changed, energy, live)
+    # After it, the step is taken out of them and every sum after it.
+    freezer.move_to(later + timedelta(minutes=5))
+    assert await look_at_the_statistics(hass, entry, later + timedelta(minutes=5)) == 0
     sums = await five_minute_sums(hass, period, energy, live)
-    # 20 Wh before the change, 10 Wh through the new ratio after it.
-    assert sums[energy] == [pytest.approx(0.020 * before), pytest.approx(0.020 * before + 0.010 * after)]
-    # Live energy steps as the register does: counted is only what it grew from its first total through the new
-    # ratio (its power over the minutes before the push, as this test's reader never calls the meter silent).
-    assert sums[live][1] - sums[live][0] == pytest.approx(live_grown)
+    # The use before the change, then 10 Wh through the new ratio after it.
+    assert sums[energy][-1] == pytest.approx(used_before + 0.010 * change.after)
+    if change in {RatioChange(1, 50), RatioChange(50, 1)}:
+        # Live energy steps as the register does: counted is only what it grew from its first total through the
+        # new ratio (its power over the minutes before the push, as this test's reader never calls the meter silent).
+        assert sums[live][1] - sums[live][0] == pytest.approx(live_grown)
     await hass.config_entries.async_unload(entry.entry_id)

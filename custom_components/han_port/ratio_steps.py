@@ -18,9 +18,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.recorder.history import state_changes_during_period
-from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.components.recorder.statistics import (
+    get_last_short_term_statistics,
+    get_metadata,
+    statistics_during_period,
+)
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
-from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, UnitOfEnergy
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
@@ -40,11 +44,10 @@ if TYPE_CHECKING:
 
 # A step whose first rescaled total has not come (or been compiled) this long after the change is left alone.
 STEP_KEPT = timedelta(days=1)
-# How far back from the change the last total before it is looked for: the recorder holds the state at that
-# moment too, however long ago it was written.
-_BEFORE = timedelta(hours=1)
 _FIVE_MINUTES = timedelta(minutes=5)
 _FIRST_STATES = 20
+# The five-minute statistics looked back through for the one before a step's: a day's, and one.
+_ROWS_LOOKED_AT = 290
 # The recorder's windows start after their start: a state written at the very moment of the change is in one
 # that starts this much before it.
 _INSTANT = timedelta(microseconds=1)
@@ -52,18 +55,28 @@ _INSTANT = timedelta(microseconds=1)
 
 @dataclass(frozen=True, slots=True)
 class _Step:
-    """An energy sensor whose totals a ratio change stepped, and when."""
+    """An energy sensor whose totals a ratio change stepped (by its registry id: a renamed one keeps it), and when."""
 
-    entity_id: str
+    entity: str
     at: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class _Counted:
-    """What a compiled statistic counted for a step: in the five minutes from start, this much energy (Wh)."""
+    """What a compiled statistic counted for a step: in the five minutes from start, this much (in its unit)."""
 
     start: datetime
-    watt_hours: float
+    amount: float
+    unit: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Total:
+    """A total a sensor showed, in its unit, and when."""
+
+    value: float
+    unit: str | None
+    when: datetime
 
 
 class RatioSteps:
@@ -76,32 +89,33 @@ class RatioSteps:
         self._changed = changed
         self._steps: list[_Step] = []
         self._unlisten: Callable[[], None] | None = None
-
-    def begin(self, at: datetime) -> None:
-        """Take note that the ratio changed at a moment: every energy total of the entry steps from it."""
-        self._steps += [_Step(entity_id, at) for entity_id in _energy_totals(self._hass, self._entry)]
-        self._changed()
-        self._watch()
+        self._looking = False
 
     @property
     def left(self) -> int:
         """How many sensors' statistics still count a step (for diagnostics)."""
         return len(self._steps)
 
+    def begin(self, at: datetime) -> None:
+        """Take note that the ratio changed at a moment: every energy total of the entry steps from it."""
+        self._steps += [_Step(entity, at) for entity in _energy_totals(self._hass, self._entry)]
+        self._changed()
+        self._watch()
+
     def as_list(self) -> list[dict[str, str]]:
         """Return the steps still to take out, as plain data for storage."""
-        return [{"entity_id": step.entity_id, "at": step.at.isoformat()} for step in self._steps]
+        return [{"entity": step.entity, "at": step.at.isoformat()} for step in self._steps]
 
     def restore(self, stored: Iterable[dict[str, str]]) -> None:
         """Take back the steps kept over a restart: one still to take out is taken out after it."""
-        self._steps = [_Step(step["entity_id"], datetime.fromisoformat(step["at"])) for step in stored]
+        self._steps = [_Step(step["entity"], datetime.fromisoformat(step["at"])) for step in stored]
         self._watch()
 
     def _watch(self) -> None:
         """Look for compiled steps after each five-minute compile of the recorder (at hh:m5:10), while any is left."""
         if not self._steps or self._unlisten is not None or "recorder" not in self._hass.config.components:
             return
-        self._unlisten = async_track_utc_time_change(self._hass, self._async_look, minute=range(0, 60, 5), second=30)
+        self._unlisten = async_track_utc_time_change(self._hass, self._look, minute=range(0, 60, 5), second=30)
         self._entry.async_on_unload(self._stop)
 
     @callback
@@ -110,85 +124,126 @@ class RatioSteps:
             self._unlisten()
             self._unlisten = None
 
+    @callback
+    def _look(self, now: datetime) -> None:
+        # One look at a time, ended by the entry's unload: a step is never taken out twice.
+        if not self._looking:
+            self._looking = True
+            self._entry.async_create_background_task(self._hass, self._async_look(now), "ratio steps")
+
     async def _async_look(self, now: datetime) -> None:
         """Take out each step whose five minutes are compiled; leave one that never came."""
         recorder = get_instance(self._hass)
-        left = []
-        for step in self._steps:
-            counted = await recorder.async_add_executor_job(_counted_step, self._hass, step, now)
-            if counted is None:
-                if now - step.at < STEP_KEPT:
-                    left.append(step)
-                continue
-            if counted.watt_hours:
-                LOGGER.info(
-                    "Statistics of %s: %s Wh the current-transformer ratio's change stepped taken out",
-                    step.entity_id,
-                    f"{counted.watt_hours:.15g}",
+        registry = er.async_get(self._hass)
+        try:
+            for step in list(self._steps):
+                entity_id = er.async_resolve_entity_id(registry, step.entity)
+                counted = (
+                    None
+                    if entity_id is None
+                    else await recorder.async_add_executor_job(_counted_step, self._hass, entity_id, step.at, now)
                 )
-                # Queued after the compile that counted it: the recorder runs its tasks in turn.
-                recorder.async_adjust_statistics(
-                    step.entity_id, counted.start, -counted.watt_hours, UnitOfEnergy.WATT_HOUR
-                )
-        if len(left) != len(self._steps):
-            self._steps = left
-            self._changed()
+                if counted is None and entity_id is not None and now - step.at < STEP_KEPT:
+                    continue
+                self._steps.remove(step)
+                self._changed()
+                if counted is None or entity_id is None:
+                    LOGGER.warning(
+                        "Statistics of %s may count the current-transformer ratio's change as use: its first total"
+                        " through the new ratio never came",
+                        entity_id or step.entity,
+                    )
+                elif counted.amount:
+                    LOGGER.info(
+                        "Statistics of %s: %s %s the current-transformer ratio's change stepped taken out",
+                        entity_id,
+                        f"{counted.amount:.15g}",
+                        counted.unit,
+                    )
+                    # Queued after the compile that counted it: the recorder runs its tasks in turn.
+                    recorder.async_adjust_statistics(entity_id, counted.start, -counted.amount, counted.unit or "")
+        finally:
+            self._looking = False
         if not self._steps:
             self._stop()
 
 
 def _energy_totals(hass: HomeAssistant, entry: ConfigEntry[Any]) -> list[str]:
-    """Return the entry's energy sensors whose statistics sum a total: a new ratio steps every one of them."""
+    """Return the entry's energy sensors whose statistics sum a total (registry ids): a new ratio steps each."""
     return [
-        entity.entity_id
+        entity.id
         for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
         if entity.original_device_class == SensorDeviceClass.ENERGY
         and (entity.capabilities or {}).get("state_class") == SensorStateClass.TOTAL_INCREASING
     ]
 
 
-def _counted_step(hass: HomeAssistant, step: _Step, now: datetime) -> _Counted | None:
+def _counted_step(hass: HomeAssistant, entity_id: str, at: datetime, now: datetime) -> _Counted | None:
     """Return what the statistics counted for a step, once the five minutes of its first total are compiled.
 
-    Between the last total before the change and the first after it, they
-    count the step up as use, and a fall to a new cycle as the whole new
-    total. None while that total has not come or is not compiled; nothing
-    counted for a sensor with no total before the change.
+    The compile compares that total with the last one before it in its
+    five minutes, or else with the total the statistics before them ended
+    at: a step up is counted as use, a fall to a new cycle as the whole new
+    total (sensor/recorder.py). Compared as it does, in the statistic's
+    unit. None while that total has not come or is not compiled.
     """
-    # The rescaled sensors write their first state as the change is noted, or after.
-    before = [value for value, when in _totals(hass, step.entity_id, step.at - _BEFORE, step.at) if when < step.at]
-    if not before:
-        return _Counted(step.at, 0.0)
-    # The first few states after it: a sensor unavailable while the entry reloads, unknown while it reads back,
-    # then its total (a meter that writes one every second must not cost a day of them).
-    after = _totals(hass, step.entity_id, step.at - _INSTANT, now, limit=_FIRST_STATES)
-    first = next(((value, when) for value, when in after if when >= step.at), None)
+    # The first few states after the change: a sensor unavailable while the entry reloads, unknown while it
+    # reads back, then its total (a meter that writes one every second must not cost a day of them).
+    after = _totals(hass, entity_id, at - _INSTANT, now, limit=_FIRST_STATES)
+    first = next((total for total in after if total.when >= at), None)
+    metadata = get_metadata(hass, statistic_ids={entity_id}).get(entity_id)
     if first is None:
-        return None
-    stepped, when = first
-    start = dt_util.as_utc(when).replace(second=0, microsecond=0)
+        # A sensor the statistics know nothing of (a register this meter does not send) has nothing to step.
+        return None if metadata is not None else _Counted(at, 0.0, None)
+    start = dt_util.as_utc(first.when).replace(second=0, microsecond=0)
     start -= timedelta(minutes=start.minute % 5)
-    compiled = statistics_during_period(hass, start, start + _FIVE_MINUTES, {step.entity_id}, "5minute", None, {"sum"})
-    if not compiled.get(step.entity_id):
+    if metadata is None or not statistics_during_period(
+        hass, start, start + _FIVE_MINUTES, {entity_id}, "5minute", None, {"sum"}
+    ).get(entity_id):
         return None
-    last = before[-1]
-    return _Counted(start, stepped if is_new_cycle(last, stepped) else stepped - last)
+    unit = metadata[1]["unit_of_measurement"]
+    before = [total for total in _totals(hass, entity_id, start - _INSTANT, at) if total.when < at]
+    last = _in_unit(before[-1], unit) if before else _ended_at(hass, entity_id, start, now)
+    stepped = _in_unit(first, unit)
+    if last is None or stepped is None:
+        return _Counted(start, 0.0, unit)
+    return _Counted(start, stepped if is_new_cycle(last, stepped) else stepped - last, unit)
+
+
+def _ended_at(hass: HomeAssistant, entity_id: str, start: datetime, now: datetime) -> float | None:
+    """Return the total the last five-minute statistics before start ended at, in the statistic's unit."""
+    # Rows since start come first, latest first: one for every five minutes since, and the one before.
+    since = int((now - start) / _FIVE_MINUTES) + 2
+    rows = get_last_short_term_statistics(hass, min(since, _ROWS_LOOKED_AT), entity_id, False, {"state"})  # noqa: FBT003 - the recorder's signature
+    return next(
+        (row.get("state") for row in rows.get(entity_id, []) if row["start"] < start.timestamp()),
+        None,
+    )
 
 
 def _totals(
     hass: HomeAssistant, entity_id: str, start: datetime, end: datetime, limit: int | None = None
-) -> list[tuple[float, datetime]]:
-    """Return the totals an entity showed from start (its state then too) to end, oldest first, and when."""
-    states = state_changes_during_period(
-        hass, start, end, entity_id, limit=limit, include_start_time_state=limit is None
-    ).get(entity_id, [])
+) -> list[_Total]:
+    """Return the totals an entity showed after start, up to end, oldest first."""
+    states = state_changes_during_period(hass, start, end, entity_id, limit=limit, include_start_time_state=False).get(
+        entity_id, []
+    )
     return [total for state in states if (total := _total(state)) is not None]
 
 
-def _total(state: State) -> tuple[float, datetime] | None:
-    """Return a state's total in Wh and when it was written; None for one that is no number (unavailable)."""
+def _total(state: State) -> _Total | None:
+    """Return a state's total; None for one that is no number (unavailable)."""
     try:
-        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
-        return EnergyConverter.convert(float(state.state), unit, UnitOfEnergy.WATT_HOUR), state.last_updated
-    except (ValueError, HomeAssistantError):
+        return _Total(float(state.state), state.attributes.get(ATTR_UNIT_OF_MEASUREMENT), state.last_updated)
+    except ValueError:
+        return None
+
+
+def _in_unit(total: _Total, unit: str | None) -> float | None:
+    """Return a total in the statistic's unit, as the compile normalises it; None where it cannot be."""
+    if total.unit == unit:
+        return total.value
+    try:
+        return EnergyConverter.convert(total.value, total.unit, unit)
+    except HomeAssistantError:
         return None
