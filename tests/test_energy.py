@@ -302,6 +302,15 @@ def test_a_reset_is_followed_once_it_proves_itself() -> None:
     assert guard.last(IMPORT) == new_sequence[-1]
 
 
+def test_a_damaged_total_in_a_new_sequence_costs_itself_alone() -> None:
+    """One total that follows on from nothing interrupts a reset's proof: the totals after it take it up again."""
+    guard = TotalGuard(PowerEnvelope(floor=100_000))
+    verdicts = hourly(guard, [1_000_000, 2_000, 2_900, 5_000_000_000, 3_500])
+    assert verdicts == [Verdict.ACCEPTED, Verdict.HELD_NEW, Verdict.HELD, Verdict.HELD_NEW, Verdict.FOLLOWED]
+    assert guard.last(IMPORT) == 3_500
+    assert guard.held == []
+
+
 def test_a_small_fall_is_held_until_the_count_passes_it_never_followed() -> None:
     # Home Assistant books a fall of less than 10 % as negative use: it is never shown, however it grows on.
     guard = TotalGuard(PowerEnvelope(floor=100_000))

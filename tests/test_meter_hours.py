@@ -501,6 +501,27 @@ async def test_the_hours_use_counts_a_held_stretch_once(
 
 
 @pytest.mark.usefixtures("recorder_mock")
+async def test_a_damaged_list_in_a_hold_costs_the_hours_nothing(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """A jump held from 13:00; one damaged list at 15:30 (a total of 0); the user takes the count at 16:05."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    for hour, register in enumerate([44_000_000, 44_001_000, 54_002_000, 54_003_000, 54_004_000]):
+        at = ELEVEN + timedelta(hours=hour)
+        await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
+    damaged = ELEVEN + timedelta(hours=4, minutes=30)
+    await push(hass, freezer, entry, damaged + timedelta(seconds=10), hourly_list(0, damaged))
+    sixteen = ELEVEN + timedelta(hours=5)
+    await push(hass, freezer, entry, sixteen + timedelta(seconds=10), hourly_list(54_005_000, sixteen))
+    freezer.move_to(sixteen + timedelta(minutes=5))
+    assert entry.runtime_data.accept_held_total(IMPORT.register)
+    written = used(await hours(hass))
+    assert [written[ELEVEN + timedelta(hours=hour)] for hour in range(5)] == [1, 0, 1, 1, 1]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
 async def test_a_hold_longer_than_its_totals_kept_shares_the_hours_dropped_out(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -191,6 +191,8 @@ class Verdict(Enum):
     HELD_NEW = auto()
     """Refused, and the first of a sequence that does not follow on."""
     HELD = auto()
+    RESUMED = auto()
+    """Refused, and follows on from the sequence the refused total before it interrupted (a damaged one)."""
     FOLLOWED = auto()
     """The new sequence proved itself: the total starts again from here."""
 
@@ -213,6 +215,10 @@ class _Mark:
     """The meter's own clock, where its telegram carried one."""
     grew: bool = False
     """Whether the sequence this total ends has grown since its first (a register stuck at one value has not)."""
+
+    def followed_by(self, value: float, when: datetime, clock: datetime | None) -> _Mark:
+        """Return the mark of a total that follows on from this one, one telegram further into its sequence."""
+        return _Mark(value, when, self.telegrams + 1, clock, self.grew or value > self.value)
 
     def elapsed_until(self, when: datetime, clock: datetime | None) -> timedelta:
         """Time from this total to the next: by the meter's clock where both carry one and it ticked, else by arrival.
@@ -275,7 +281,9 @@ class TotalGuard:
     really started again (reset) and the guard follows it. A smaller fall is
     held until the meter's count passes the total shown. A total that jumped up is never
     followed by itself, however plausibly it grows on: the Energy dashboard
-    would count the jump as use, so only the user may take it (a repair).
+    would count the jump as use, so only the user may take it (a repair). One
+    total that follows on from nothing (damaged) costs itself alone: the
+    totals after it may take up the sequence it interrupted.
     """
 
     def __init__(self, envelope: PowerEnvelope, rounding: float = ROUNDING_FALL) -> None:
@@ -286,6 +294,8 @@ class TotalGuard:
         self._sent: set[Code] = set()
         self._accepted: dict[Code, _Mark] = {}
         self._candidates: dict[Code, _Mark] = {}
+        # The sequence a total that followed on from nothing interrupted: one damaged total costs itself alone.
+        self._interrupted: dict[Code, _Mark] = {}
 
     def sent(self, register: Code) -> bool:
         """Whether the meter sent a register since the guard began."""
@@ -374,24 +384,34 @@ class TotalGuard:
             if known is None or not told_again(value, clock, known.value, known.clock):
                 self._accepted[register] = _Mark(value, when, clock=clock)
             self._candidates.pop(register, None)
+            self._interrupted.pop(register, None)
             return Verdict.ACCEPTED
         candidate = self._candidates.get(register)
+        interrupted = self._interrupted.get(register)
+        verdict = Verdict.HELD
         if candidate is not None and self._follows(candidate, value, when, clock):
-            candidate = _Mark(value, when, candidate.telegrams + 1, clock, candidate.grew or value > candidate.value)
+            candidate = candidate.followed_by(value, when, clock)
+        elif interrupted is not None and self._follows(interrupted, value, when, clock):
+            candidate, verdict = interrupted.followed_by(value, when, clock), Verdict.RESUMED
+            del self._interrupted[register]
         else:
-            candidate = _Mark(value, when, clock=clock)
+            if candidate is not None:
+                self._interrupted[register] = candidate
+            candidate, verdict = _Mark(value, when, clock=clock), Verdict.HELD_NEW
         if candidate.telegrams >= NEW_SEQUENCE_TELEGRAMS and candidate.grew and is_new_cycle(known.value, value):
             self._accepted[register] = _Mark(value, when, clock=clock)
-            del self._candidates[register]
+            self._candidates.pop(register, None)
+            self._interrupted.pop(register, None)
             return Verdict.FOLLOWED
         self._candidates[register] = candidate
-        return Verdict.HELD_NEW if candidate.telegrams == 1 else Verdict.HELD
+        return verdict
 
     def follow_held(self, register: Code) -> MeterTotal | None:
         """Take a register's held total as the meter's at once (the user said so); None if none is held."""
         candidate = self._candidates.pop(register, None)
         if candidate is None:
             return None
+        self._interrupted.pop(register, None)
         self._accepted[register] = _Mark(candidate.value, candidate.when, clock=candidate.clock)
         return MeterTotal(candidate.value, candidate.when, candidate.clock)
 
@@ -399,10 +419,11 @@ class TotalGuard:
         """Start afresh: another meter is sending."""
         self._accepted.clear()
         self._candidates.clear()
+        self._interrupted.clear()
 
     def scale(self, factor: float) -> None:
         """Follow a changed current-transformer ratio."""
-        for mark in (*self._accepted.values(), *self._candidates.values()):
+        for mark in (*self._accepted.values(), *self._candidates.values(), *self._interrupted.values()):
             mark.value *= factor
 
     def told_before(self, register: Code, value: float, clock: datetime | None) -> bool:

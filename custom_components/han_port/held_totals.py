@@ -101,16 +101,22 @@ class _Hold:
     """Whether the user chose to keep holding: not asked about again until the register counts on."""
     sequence: list[MeterTotal] = field(default_factory=list)
     """The totals of the sequence the guard holds, oldest first: the first and last of each hour."""
+    interrupted: list[MeterTotal] = field(default_factory=list)
+    """Those of the sequence a total that followed on from nothing interrupted (not kept over a restart)."""
 
-    def note(self, total: MeterTotal, *, new_sequence: bool) -> None:
+    def note(self, total: MeterTotal, verdict: Verdict) -> None:
         """Keep a total of the held sequence where it may close an hour: the first and the last of each.
 
         The hours a sequence's totals close are those its first and last
-        totals of each hour close: one read between them closes none.
+        totals of each hour close: one read between them closes none. A new
+        sequence sets the one before aside, taken up again if the guard
+        resumes it (the total that interrupted it was damaged).
         """
-        if new_sequence:
-            self.sequence.clear()
-        elif len(self.sequence) > 1 and _hour(self.sequence[-2]) == _hour(self.sequence[-1]) == _hour(total):
+        if verdict is Verdict.HELD_NEW:
+            self.interrupted, self.sequence = self.sequence, []
+        elif verdict is Verdict.RESUMED:
+            self.sequence, self.interrupted = self.interrupted, []
+        if len(self.sequence) > 1 and _hour(self.sequence[-2]) == _hour(self.sequence[-1]) == _hour(total):
             # The hour's first is kept, and its last so far: the new last replaces it.
             self.sequence.pop()
         self.sequence.append(total)
@@ -217,7 +223,7 @@ class HeldTotals:
         if self._guard.held_total(register) == value:
             # A total the guard judged the first of a sequence, or one that follows on from it; not one it
             # refused outright (a count that is no number).
-            hold.note(MeterTotal(value, now, clock), new_sequence=verdict is Verdict.HELD_NEW)
+            hold.note(MeterTotal(value, now, clock), verdict)
         return Judged(verdict)
 
     def _hold(self, register: Code, reading: Reading, meter: str, previous: float | None, now: datetime) -> _Hold:
