@@ -8,6 +8,7 @@ compiles the five-minute statistics the Energy dashboard sums.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -23,6 +24,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO, DOMAIN
+from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 
 from .meter import entity_id
 from .test_energy_guard import METER_ID, NEW_METER, push, reader_connected, set_up, state, telegram
@@ -45,6 +47,7 @@ async def mock_recorder_before_hass(async_test_recorder: RecorderInstanceGenerat
 
 
 pytestmark = pytest.mark.usefixtures("patient_reader")
+REACTIVE = ObisCode.parse("1-1:3.8.0")
 
 
 async def five_minute_sums(hass: HomeAssistant, start: Any, *entity_ids: str) -> dict[str, list[float]]:
@@ -174,6 +177,14 @@ class RatioChange(NamedTuple):
     """How long the meter was unavailable before the change."""
     renamed: bool = False
     """Whether the user renames the sensor before its statistics are looked at."""
+    sent_in_its_five_minutes: bool = False
+    """Whether the meter sent a total in the five minutes of the change, before it (as a P1 meter does)."""
+
+
+def metered(energy: int) -> Telegram:
+    """A Kamstrup telegram with its import register, and a reactive one counting half as much (varh)."""
+    sent = telegram(1000, energy)
+    return replace(sent, readings={**sent.readings, REACTIVE: Reading(energy // 2, Unit.VAR_HOUR)})
 
 
 @pytest.mark.parametrize(
@@ -188,8 +199,10 @@ class RatioChange(NamedTuple):
         # The meter unavailable for 90 minutes before the change (the transformers being fitted).
         RatioChange(1, 50, silent=timedelta(minutes=90)),
         RatioChange(1, 50, renamed=True),
+        RatioChange(1, 50, sent_in_its_five_minutes=True),
+        RatioChange(50, 1, sent_in_its_five_minutes=True),
     ],
-    ids=["up", "down", "a-tenth-down", "after-a-silence", "renamed"],
+    ids=["up", "down", "a-tenth-down", "after-a-silence", "renamed", "up-just-after-a-total", "down-just-after"],
 )
 @pytest.mark.usefixtures("recorder_mock")
 async def test_a_new_current_transformer_ratio_never_counts_its_step_as_use(
@@ -200,9 +213,17 @@ async def test_a_new_current_transformer_ratio_never_counts_its_step_as_use(
     period = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0) + timedelta(minutes=5)
     freezer.move_to(period)
     entry = await set_up(hass, tcp_meter.port, **{CONF_CURRENT_TRANSFORMER_RATIO: change.before})
-    await push(hass, freezer, entry, period + timedelta(seconds=5), telegram(1000, 1_000_000))
+    # The reactive register's sensor, off by default, enabled by the user.
+    entities = er.async_get(hass)
+    reactive = entities.async_get_entity_id("sensor", DOMAIN, f"{entry.unique_id}_reactive_energy_import")
+    assert reactive is not None
+    entities.async_update_entity(reactive, disabled_by=None)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    await reader_connected(entry)
+    await push(hass, freezer, entry, period + timedelta(seconds=5), metered(1_000_000))
     await totals_read_back(hass, entry)
-    await push(hass, freezer, entry, period + timedelta(minutes=1), telegram(1000, change.last))
+    await push(hass, freezer, entry, period + timedelta(minutes=1), metered(change.last))
     energy, live = entity_id(hass, "energy_import"), entity_id(hass, "live_energy_import")
     # Live energy is written at most once a minute: its last total before the change, in the first five minutes.
     freezer.move_to(period + timedelta(minutes=2))
@@ -217,11 +238,15 @@ async def test_a_new_current_transformer_ratio_never_counts_its_step_as_use(
     assert (await five_minute_sums(hass, period, energy))[energy] == [pytest.approx(used_before)]
     # The installer sets the ratio the meter is really behind.
     changed = period + timedelta(minutes=5) + change.silent
+    sent_before = change.last
+    if change.sent_in_its_five_minutes:
+        sent_before += 5
+        await push(hass, freezer, entry, changed + timedelta(seconds=30), metered(sent_before))
     freezer.move_to(changed + timedelta(minutes=1))
     await start_behind_transformers(hass, entry, change.after)
     await totals_read_back(hass, entry)
     live_stepped = float(state(hass, "live_energy_import"))
-    await push(hass, freezer, entry, changed + timedelta(minutes=2), telegram(1000, change.last + 10))
+    await push(hass, freezer, entry, changed + timedelta(minutes=2), metered(change.last + 10))
     assert float(state(hass, "energy_import")) == pytest.approx((change.last + 10) / 1000 * change.after)
     live_grown = float(state(hass, "live_energy_import")) - live_stepped
     if change.renamed:
@@ -232,14 +257,17 @@ async def test_a_new_current_transformer_ratio_never_counts_its_step_as_use(
     later = changed + timedelta(minutes=5, seconds=30)
     freezer.move_to(later)
     # Before the recorder has compiled the five minutes, nothing is taken out: there is nothing to take it from.
-    assert await look_at_the_statistics(hass, entry, later) == 2
-    await five_minute_sums(hass, changed, energy, live)
+    assert await look_at_the_statistics(hass, entry, later) == 3
+    await five_minute_sums(hass, changed, energy, live, reactive)
     # After it, the step is taken out of them and every sum after it.
     freezer.move_to(later + timedelta(minutes=5))
     assert await look_at_the_statistics(hass, entry, later + timedelta(minutes=5)) == 0
-    sums = await five_minute_sums(hass, period, energy, live)
-    # The use before the change, then 10 Wh through the new ratio after it.
-    assert sums[energy][-1] == pytest.approx(used_before + 0.010 * change.after)
+    sums = await five_minute_sums(hass, period, energy, live, reactive)
+    # The use before the change, then what was used after it (10 Wh in all) through the new ratio.
+    used = used_before + (sent_before - change.last) / 1000 * change.before
+    used += (change.last + 10 - sent_before) / 1000 * change.after
+    assert sums[energy][-1] == pytest.approx(used)
+    assert sums[reactive][-1] == pytest.approx(used / 2, abs=0.001 * max(change.before, change.after))
     if change in {RatioChange(1, 50), RatioChange(50, 1)}:
         # Live energy steps as the register does: counted is only what it grew from its first total through the
         # new ratio (its power over the minutes before the push, as this test's reader never calls the meter silent).

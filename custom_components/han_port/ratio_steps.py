@@ -1,8 +1,8 @@
 """The step a changed current-transformer ratio makes in the energy sensors, taken out of their own statistics.
 
 A new ratio multiplies every energy the meter measured: the register and
-live energy sensors step from the last total before the change to the
-rescaled one. Home Assistant's statistics of a total_increasing sensor count
+live energy sensors (active, reactive or apparent) step from the last total
+before the change to the rescaled one. Home Assistant's statistics of a total_increasing sensor count
 a step up as use, and a step down below 90 % as a new meter cycle whose whole
 new total is use: either puts thousands of kWh in one hour of the Energy
 dashboard. Once the five minutes the first rescaled total fell in are
@@ -23,7 +23,7 @@ from homeassistant.components.recorder.statistics import (
     get_metadata,
     statistics_during_period,
 )
-from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
+from homeassistant.components.sensor import SensorStateClass
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -42,12 +42,11 @@ if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import State
 
-# A step whose first rescaled total has not come (or been compiled) this long after the change is left alone.
-STEP_KEPT = timedelta(days=1)
+# A step whose first rescaled total has not come (or been compiled) this long after the change is left alone:
+# its sensor's statistics count it whenever that total comes.
+STEP_KEPT = timedelta(days=7)
 _FIVE_MINUTES = timedelta(minutes=5)
 _FIRST_STATES = 20
-# The five-minute statistics looked back through for the one before a step's: a day's, and one.
-_ROWS_LOOKED_AT = 290
 # The recorder's windows start after their start: a state written at the very moment of the change is in one
 # that starts this much before it.
 _INSTANT = timedelta(microseconds=1)
@@ -108,7 +107,7 @@ class RatioSteps:
 
     def restore(self, stored: Iterable[dict[str, str]]) -> None:
         """Take back the steps kept over a restart: one still to take out is taken out after it."""
-        self._steps = [_Step(step["entity"], datetime.fromisoformat(step["at"])) for step in stored]
+        self._steps = [_Step(step["entity"], datetime.fromisoformat(step["at"])) for step in stored if "entity" in step]
         self._watch()
 
     def _watch(self) -> None:
@@ -147,11 +146,14 @@ class RatioSteps:
                     continue
                 self._steps.remove(step)
                 self._changed()
-                if counted is None or entity_id is None:
-                    LOGGER.warning(
-                        "Statistics of %s may count the current-transformer ratio's change as use: its first total"
-                        " through the new ratio never came",
-                        entity_id or step.entity,
+                if entity_id is None:
+                    continue  # the sensor was deleted, and its statistics with it
+                if counted is None:
+                    LOGGER.info(
+                        "Statistics of %s: no total through the new current-transformer ratio in %s; they count its"
+                        " step whenever one comes",
+                        entity_id,
+                        STEP_KEPT,
                     )
                 elif counted.amount:
                     LOGGER.info(
@@ -169,12 +171,18 @@ class RatioSteps:
 
 
 def _energy_totals(hass: HomeAssistant, entry: ConfigEntry[Any]) -> list[str]:
-    """Return the entry's energy sensors whose statistics sum a total (registry ids): a new ratio steps each."""
+    """Return the meter's sensors whose statistics sum a total (registry ids): a new ratio steps every one.
+
+    Every total here is an energy through the transformers (active,
+    reactive, apparent; live energy). Another meter's, left from before a
+    swap, and a disabled one show nothing through the new ratio.
+    """
     return [
         entity.id
         for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
-        if entity.original_device_class == SensorDeviceClass.ENERGY
-        and (entity.capabilities or {}).get("state_class") == SensorStateClass.TOTAL_INCREASING
+        if (entity.capabilities or {}).get("state_class") == SensorStateClass.TOTAL_INCREASING
+        and entity.disabled_by is None
+        and entity.unique_id.startswith(f"{entry.unique_id}_")
     ]
 
 
@@ -203,22 +211,19 @@ def _counted_step(hass: HomeAssistant, entity_id: str, at: datetime, now: dateti
         return None
     unit = metadata[1]["unit_of_measurement"]
     before = [total for total in _totals(hass, entity_id, start - _INSTANT, at) if total.when < at]
-    last = _in_unit(before[-1], unit) if before else _ended_at(hass, entity_id, start, now)
+    last = _in_unit(before[-1], unit) if before else _ended_at(hass, entity_id, start)
     stepped = _in_unit(first, unit)
     if last is None or stepped is None:
         return _Counted(start, 0.0, unit)
     return _Counted(start, stepped if is_new_cycle(last, stepped) else stepped - last, unit)
 
 
-def _ended_at(hass: HomeAssistant, entity_id: str, start: datetime, now: datetime) -> float | None:
+def _ended_at(hass: HomeAssistant, entity_id: str, start: datetime) -> float | None:
     """Return the total the last five-minute statistics before start ended at, in the statistic's unit."""
-    # Rows since start come first, latest first: one for every five minutes since, and the one before.
-    since = int((now - start) / _FIVE_MINUTES) + 2
-    rows = get_last_short_term_statistics(hass, min(since, _ROWS_LOOKED_AT), entity_id, False, {"state"})  # noqa: FBT003 - the recorder's signature
-    return next(
-        (row.get("state") for row in rows.get(entity_id, []) if row["start"] < start.timestamp()),
-        None,
-    )
+    # Rows come latest first: those since start, then the one before (however late the look, or long the silence).
+    since = statistics_during_period(hass, start, None, {entity_id}, "5minute", None, {"state"}).get(entity_id, [])
+    rows = get_last_short_term_statistics(hass, len(since) + 1, entity_id, False, {"state"})  # noqa: FBT003 - the recorder's signature
+    return next((row.get("state") for row in rows.get(entity_id, []) if row["start"] < start.timestamp()), None)
 
 
 def _totals(
@@ -246,4 +251,5 @@ def _in_unit(total: _Total, unit: str | None) -> float | None:
     try:
         return EnergyConverter.convert(total.value, total.unit, unit)
     except HomeAssistantError:
+        # Not an active energy (kvarh shown in Wh, say): the user changed its unit; nothing is compared.
         return None
