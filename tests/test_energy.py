@@ -311,6 +311,17 @@ def test_a_damaged_total_in_a_new_sequence_costs_itself_alone() -> None:
     assert guard.held == []
 
 
+def test_a_held_jump_stays_held_however_long_it_grows_on() -> None:
+    """In time, a jumped count grows within what power could carry since the last total: it is still the jump."""
+    guard = TotalGuard(PowerEnvelope(floor=11_000))
+    # A P1 meter, one total a minute at 3.6 kW; its count jumps 5 kWh, which 11 kW carries in 27 minutes.
+    totals = [1_000_000, *(1_005_060 + 60 * minute for minute in range(60))]
+    verdicts = [guard.check(IMPORT, total, MOMENT + timedelta(minutes=n)) for n, total in enumerate(totals)]
+    assert verdicts == [Verdict.ACCEPTED, Verdict.HELD_NEW, *[Verdict.HELD] * 59]
+    assert guard.last(IMPORT) == 1_000_000
+    assert guard.held == [IMPORT]
+
+
 def test_a_small_fall_is_held_until_the_count_passes_it_never_followed() -> None:
     # Home Assistant books a fall of less than 10 % as negative use: it is never shown, however it grows on.
     guard = TotalGuard(PowerEnvelope(floor=100_000))
@@ -450,7 +461,9 @@ def test_the_meters_own_clock_tells_the_time_between_totals_a_bridge_delivered_l
     # Delivered an hour late but sent ten seconds after the last: 5 kWh cannot have been used.
     late = MOMENT + timedelta(hours=1)
     assert guard.check(IMPORT, 1_005_000, late, clock + timedelta(seconds=10)) is Verdict.HELD_NEW
-    # A clock that went back (damaged) says nothing: arrival time decides.
+    # A clock that went back (damaged) says nothing: arrival time decides (of a count not held as a jump).
+    guard = TotalGuard(PowerEnvelope())
+    assert guard.check(IMPORT, 1_000_000, MOMENT, clock) is Verdict.ACCEPTED
     assert guard.check(IMPORT, 1_005_000, late, clock - timedelta(days=1)) is Verdict.ACCEPTED
 
 

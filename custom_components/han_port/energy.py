@@ -379,7 +379,9 @@ class TotalGuard:
         if not math.isfinite(value) or value < 0:
             return Verdict.HELD
         known = self._accepted.get(register)
-        if known is None or self._follows(known, value, when, clock):
+        if known is None or (
+            self._follows(known, value, when, clock) and not self._goes_on_a_jump(register, known, value, when, clock)
+        ):
             # A total told again must not make the count look younger: the next one's growth would look instant.
             if known is None or not told_again(value, clock, known.value, known.clock):
                 self._accepted[register] = _Mark(value, when, clock=clock)
@@ -405,6 +407,19 @@ class TotalGuard:
             return Verdict.FOLLOWED
         self._candidates[register] = candidate
         return verdict
+
+    def _goes_on_a_jump(
+        self, register: Code, known: _Mark, value: float, when: datetime, clock: datetime | None
+    ) -> bool:
+        """Whether a total goes on from a held jump: given time, it also grows on plausibly from the last accepted.
+
+        It is still the jumped count, only the user's to take: every total
+        that goes on from it is held with it.
+        """
+        held = (self._candidates.get(register), self._interrupted.get(register))
+        return any(
+            mark is not None and mark.value > known.value and self._follows(mark, value, when, clock) for mark in held
+        )
 
     def follow_held(self, register: Code) -> MeterTotal | None:
         """Take a register's held total as the meter's at once (the user said so); None if none is held."""
