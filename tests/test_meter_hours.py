@@ -500,6 +500,29 @@ async def test_the_hours_use_counts_a_held_stretch_once(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+@pytest.mark.usefixtures("recorder_mock", "patient_reader")
+async def test_the_hours_use_is_kept_when_a_held_hourly_list_is_taken_later_in_the_hour(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """The list that starts the hour is among those taken: the hour's use goes on from it, as live energy counted."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    for hour, register in enumerate([44_000_000, 44_001_000, 54_002_000, 54_003_000]):
+        at = ELEVEN + timedelta(hours=hour)
+        await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
+    # 3.6 kW from the 14:00 list on, its power a minute apart; the user takes the held total at 14:20:30.
+    fourteen = ELEVEN + timedelta(hours=3)
+    for minute in range(1, 21):
+        await push(hass, freezer, entry, fourteen + timedelta(minutes=minute, seconds=10), telegram(3600))
+    energy = entry.runtime_data.energy
+    before = energy.tariff.current_hour_use(energy.live_import.published)
+    freezer.move_to(fourteen + timedelta(minutes=20, seconds=30))
+    assert entry.runtime_data.accept_held_total(IMPORT.register)
+    assert before == pytest.approx(1200, rel=0.05)  # about 20 minutes at 3.6 kW, as live energy counted them
+    assert energy.tariff.current_hour_use(energy.live_import.published) == pytest.approx(before)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 @pytest.mark.usefixtures("recorder_mock")
 async def test_a_damaged_list_in_a_hold_costs_the_hours_nothing(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory

@@ -326,15 +326,21 @@ class EnergyBookkeeping:
         """
         first, latest = sequence[0].value, sequence[-1].value
         self.meter_hours.rebase(register, first)
+        hour_use = None
         if register in _REGISTER_OF_POWER.values():
             live = self._live(register)
             before = live.published
             live.reset(latest)
             if live is self.live_import:
                 # Live energy counted the hour's use through the hold, from the power: it stays the hour's use.
+                hour_use = self.tariff.current_hour_use(before)
                 self.tariff.rebase(0.0 if before is None else latest - before, first)
         for total in sequence:
             self._count(register, total)
+        if hour_use is not None and self.tariff.hour_start_total is not None:
+            # A total of the sequence read at the hour's start (an hourly list) starts it anew: live energy goes on
+            # from it by what it counted since.
+            self.live_import.hold_at_least(self.tariff.hour_start_total + hour_use)
 
     def _live(self, register: Code) -> LiveEnergy:
         """Return the live energy that an energy register (import or export) re-anchors."""
