@@ -326,7 +326,7 @@ class EnergyBookkeeping:
         """
         first, latest = sequence[0].value, sequence[-1].value
         self.meter_hours.rebase(register, first)
-        hour_use = None
+        hour, hour_use = self.tariff.hour_start, None
         if register in _REGISTER_OF_POWER.values():
             live = self._live(register)
             before = live.published
@@ -337,9 +337,9 @@ class EnergyBookkeeping:
                 self.tariff.rebase(0.0 if before is None else latest - before, first)
         for total in sequence:
             self._count(register, total)
-        if hour_use is not None and self.tariff.hour_start_total is not None:
-            # A total of the sequence read at the hour's start (an hourly list) starts it anew: live energy goes on
-            # from it by what it counted since.
+        if hour_use is not None and self.tariff.hour_start == hour and self.tariff.hour_start_total is not None:
+            # A total of the sequence read at the start of the hour in progress (an hourly list) starts it anew:
+            # live energy goes on from it by what it counted since.
             self.live_import.hold_at_least(self.tariff.hour_start_total + hour_use)
 
     def _live(self, register: Code) -> LiveEnergy:
