@@ -712,6 +712,17 @@ async def test_a_held_registers_repair_writes_its_totals_as_its_language_does(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_a_held_registers_repair_is_asked_once(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    """Told again at every telegram, an open repair's figures would change under the user's eyes."""
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    issue_id = await hold_the_register(hass, tcp_meter, entry)
+    tcp_meter.send(kamstrup_frame(default_state(energy_import=1100), hourly=True))
+    await wait_for(lambda: entry.runtime_data.energy.held.count == 4)
+    assert meter_issues(hass)[issue_id].translation_placeholders["value"] == "1.000"
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_the_user_may_take_a_held_total_as_the_meters_count(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     assert await async_setup_component(hass, "repairs", {})
     entry = bridge_entry(tcp_meter.port)

@@ -245,7 +245,9 @@ class HeldTotals:
             )
             self._events.record("register_held", register, previous=previous, value=value)
         patient = _small_fall(previous, value) and now - hold.since < SMALL_FALL_PATIENCE
-        if hold.in_a_row >= NEW_SEQUENCE_TELEGRAMS and not hold.kept and not patient:
+        asked = self._issues.raised(HELD_ISSUE, register)
+        if hold.in_a_row >= NEW_SEQUENCE_TELEGRAMS and not hold.kept and not patient and not asked:
+            # Asked once: told again at every telegram, an open repair's figures would change under the user's eyes.
             self._ask(register, previous, value)
         return hold
 
