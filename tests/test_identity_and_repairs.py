@@ -658,7 +658,7 @@ async def hold_the_register(hass: HomeAssistant, tcp_meter: TcpMeter, entry: Moc
     return issue_id
 
 
-async def fix(hass: HomeAssistant, issue_id: str, choice: str, offered: str = "1.000") -> FlowResult:
+async def fix(hass: HomeAssistant, issue_id: str, choice: str, offered: str = "1.000 kWh") -> FlowResult:
     """Go through the issue's fix flow as the user does: open it, see the total offered, pick a choice, confirm it."""
     manager = repairs_flow_manager(hass)
     assert manager is not None
@@ -681,8 +681,8 @@ async def test_a_held_register_is_a_repair_until_it_counts_on(hass: HomeAssistan
         "meter": f"Kamstrup {METER_ID}",
         # The code, and the name its sensor goes by: a code alone says nothing to most users.
         "register": "1.8.0 (Energy import)",
-        "previous": "155232.510",
-        "value": "1.000",
+        "previous": "155232.510 kWh",
+        "value": "1.000 kWh",
     }
     # Reloaded meanwhile (new options, say): the new reader still withdraws it.
     assert await hass.config_entries.async_reload(entry.entry_id)
@@ -697,7 +697,11 @@ async def test_a_held_register_is_a_repair_until_it_counts_on(hass: HomeAssistan
 
 @pytest.mark.parametrize(
     ("language", "previous", "value"),
-    [("nb", "155232,510", "1,000"), ("sv", "155232,510", "1,000"), ("de", "155232.510", "1.000")],
+    [
+        ("nb", "155232,510 kWh", "1,000 kWh"),
+        ("sv", "155232,510 kWh", "1,000 kWh"),
+        ("de", "155232.510 kWh", "1.000 kWh"),
+    ],
 )
 async def test_a_held_registers_repair_writes_its_totals_as_its_language_does(
     hass: HomeAssistant, tcp_meter: TcpMeter, language: str, previous: str, value: str
@@ -712,6 +716,23 @@ async def test_a_held_registers_repair_writes_its_totals_as_its_language_does(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_a_held_reactive_registers_repair_tells_its_totals_in_kvarh(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    issue_id = f"energy_register_held_{entry.entry_id}_3.8.0"
+    for total in (3000, 2000, 1000):
+        tcp_meter.send(kamstrup_frame(default_state(reactive_energy_import=total), hourly=True))
+    await wait_for(lambda: issue_id in meter_issues(hass))
+    placeholders = meter_issues(hass)[issue_id].translation_placeholders
+    assert placeholders["value"] == "1.000 kvarh"
+    assert placeholders["previous"].endswith("0 kvarh")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_a_held_registers_repair_is_asked_once(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     """Told again at every telegram, an open repair's figures would change under the user's eyes."""
     entry = bridge_entry(tcp_meter.port)
@@ -719,7 +740,7 @@ async def test_a_held_registers_repair_is_asked_once(hass: HomeAssistant, tcp_me
     issue_id = await hold_the_register(hass, tcp_meter, entry)
     tcp_meter.send(kamstrup_frame(default_state(energy_import=1100), hourly=True))
     await wait_for(lambda: entry.runtime_data.energy.held.count == 4)
-    assert meter_issues(hass)[issue_id].translation_placeholders["value"] == "1.000"
+    assert meter_issues(hass)[issue_id].translation_placeholders["value"] == "1.000 kWh"
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -782,7 +803,7 @@ async def test_a_held_total_asked_about_before_a_ratio_change_is_offered_as_it_w
     await set_up(hass, entry)
     issue_id = await hold_the_register(hass, tcp_meter, entry)
     await set_up_behind_transformers(hass, entry, 50)
-    assert (await fix(hass, issue_id, "accept", offered="50.000"))["type"] is FlowResultType.CREATE_ENTRY
+    assert (await fix(hass, issue_id, "accept", offered="50.000 kWh"))["type"] is FlowResultType.CREATE_ENTRY
     assert sensor(hass, "energy_import").state == "50.0"  # type: ignore[union-attr]
     assert await hass.config_entries.async_unload(entry.entry_id)
 

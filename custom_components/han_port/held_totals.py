@@ -253,12 +253,14 @@ class HeldTotals:
 
     def _ask(self, register: Code, previous: float | None, value: float | None) -> None:
         """Ask the user whether a held total is the meter's count (a repair)."""
+        hold = self._holds.get(register)
+        unit = None if hold is None else hold.unit
         self._issues.create(
             HELD_ISSUE,
             {
                 "register": self._issues.register_label(register),
-                "previous": self._issues.kilowatt_hours(previous),
-                "value": self._issues.kilowatt_hours(value),
+                "previous": self._issues.total(previous, unit),
+                "value": self._issues.total(value, unit),
             },
             register,
             fixable=True,

@@ -139,15 +139,16 @@ class MeterIssues:
         name = None if sensor is None else sensor.name or sensor.original_name
         return f"{code} ({name})" if name else code
 
-    def kilowatt_hours(self, watt_hours: float | None) -> str:
-        """Write a total in kWh, as a meter's display shows it, with the decimal sign of Home Assistant's language.
+    def total(self, value: float | None, unit: str | None) -> str:
+        """Write a total in thousands of its unit (kWh, kvarh), as a meter's display shows it.
 
-        A repair's numbers are put in its text as written here: the
-        frontend writes none of them anew.
+        A repair's numbers are put in its text as written here, with the
+        decimal sign of Home Assistant's language: the frontend writes none
+        of them anew.
         """
-        written = f"{(watt_hours or 0) / 1000:.3f}"
+        written = f"{(value or 0) / 1000:.3f}"
         language = self._hass.config.language.split("-")[0].lower()
-        return written.replace(".", ",") if language in _DECIMAL_COMMA else written
+        return f"{written.replace('.', ',') if language in _DECIMAL_COMMA else written} k{unit or 'Wh'}"
 
     @property
     def issue_tracker(self) -> str:
