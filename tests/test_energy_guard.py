@@ -277,6 +277,27 @@ async def test_a_register_that_jumped_up_is_never_followed_by_itself_and_the_log
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_a_jump_the_user_keeps_holding_is_asked_about_again_a_day_later(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """A jumped count is only the user's to take: one that never leaves it would be held for good, unasked."""
+    entry = await set_up(hass, tcp_meter.port)
+    await push(hass, freezer, entry, START, telegram(1000, 155_232_510))
+    for hour, total in enumerate((255_232_510, 255_233_510, 255_234_510), start=1):
+        await push(hass, freezer, entry, START + timedelta(hours=hour), telegram(1000, total))
+    issue_id = f"energy_register_held_{entry.entry_id}_1.8.0"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    assert entry.runtime_data.energy.held.keep(ENERGY.register)
+    asked = []
+    for hour, total in enumerate(range(255_235_510, 255_262_510, 1000), start=4):
+        await push(hass, freezer, entry, START + timedelta(hours=hour), telegram(1000, total))
+        asked.append(ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None)
+    # Kept at 03:00:05 and asked again with the total a day after it, the count still the jumped one.
+    assert asked == [False] * 23 + [True] * 4
+    assert state(hass, "energy_import") == "155232.51"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_the_connection_waits_for_the_first_telegram_before_it_says_receiving(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 # Energy events kept for diagnostics: the latest few say what a user asks about.
 ENERGY_EVENTS_KEPT = 20
 SMALL_FALL_PATIENCE = timedelta(hours=1)
+# A hold the user chose to keep is asked about again after this long: a jump the meter's count never leaves is
+# held for good otherwise (a jumped count is never taken but by the user).
+KEPT_HOLD_ASKED_AGAIN = timedelta(days=1)
 # The totals of a held sequence kept for the hours they close (the first and last of each hour): a week of a
 # meter that sends often, two of an hourly list. A hold that lasts longer has its oldest hours shared out evenly.
 HELD_TOTALS_KEPT = 2 * 24 * 7
@@ -97,8 +100,8 @@ class _Hold:
     unit: Unit | None
     since: datetime
     in_a_row: int = 0
-    kept: bool = False
-    """Whether the user chose to keep holding: not asked about again until the register counts on."""
+    kept_at: datetime | None = None
+    """When the user chose to keep holding: not asked about again for KEPT_HOLD_ASKED_AGAIN."""
     sequence: list[MeterTotal] = field(default_factory=list)
     """The totals of the sequence the guard holds, oldest first: the first and last of each hour."""
     interrupted: list[MeterTotal] = field(default_factory=list)
@@ -131,19 +134,20 @@ class _Hold:
             "unit": self.unit,
             "since": self.since.isoformat(),
             "in_a_row": self.in_a_row,
-            "kept": self.kept,
+            "kept_at": None if self.kept_at is None else self.kept_at.isoformat(),
             "sequence": [_total_as_list(total) for total in self.sequence],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], scale: float) -> _Hold:
         """Take back a hold as stored, its totals times scale (a changed current-transformer ratio)."""
-        unit = data.get("unit")
+        unit, since, kept_at = data.get("unit"), datetime.fromisoformat(data["since"]), data.get("kept_at")
         return cls(
             None if unit is None else Unit(unit),
-            datetime.fromisoformat(data["since"]),
+            since,
             int(data.get("in_a_row", 0)),
-            bool(data.get("kept", False)),
+            # Stores of earlier versions say only whether it was kept: since it was held, then.
+            datetime.fromisoformat(kept_at) if kept_at else since if data.get("kept") else None,
             [_total_from_list(total, scale) for total in data.get("sequence", [])],
         )
 
@@ -246,7 +250,8 @@ class HeldTotals:
             self._events.record("register_held", register, previous=previous, value=value)
         patient = _small_fall(previous, value) and now - hold.since < SMALL_FALL_PATIENCE
         asked = self._issues.raised(HELD_ISSUE, register)
-        if hold.in_a_row >= NEW_SEQUENCE_TELEGRAMS and not hold.kept and not patient and not asked:
+        kept = hold.kept_at is not None and now - hold.kept_at < KEPT_HOLD_ASKED_AGAIN
+        if hold.in_a_row >= NEW_SEQUENCE_TELEGRAMS and not kept and not patient and not asked:
             # Asked once: told again at every telegram, an open repair's figures would change under the user's eyes.
             self._ask(register, previous, value)
         return hold
@@ -269,13 +274,13 @@ class HeldTotals:
     def keep(self, register: Code) -> bool:
         """Keep holding a register's last total, as the user decided; False if none is held (answered before).
 
-        The guard goes on as it would, unasked.
+        The guard goes on as it would, unasked for KEPT_HOLD_ASKED_AGAIN.
         """
         self._issues.delete(HELD_ISSUE, register)
         hold = self._holds.get(register)
         if hold is None:
             return False
-        hold.kept = True
+        hold.kept_at = dt_util.utcnow()
         self._events.record("register_kept", register, previous=self._guard.last(register))
         return True
 
