@@ -643,17 +643,23 @@ async def test_a_port_that_stops_opening_raises_a_repair(
     assert store_key not in hass_storage
 
 
-async def hold_the_register(hass: HomeAssistant, tcp_meter: TcpMeter, entry: MockConfigEntry) -> str:
-    """Hold the import register until the guard cannot settle it alone: three totals below the meter's, none following on."""
+async def hold_the_register(
+    hass: HomeAssistant,
+    tcp_meter: TcpMeter,
+    entry: MockConfigEntry,
+    register: str = "energy_import",
+    code: str = "1.8.0",
+) -> str:
+    """Hold a register (the meter state's field, its code) until the guard cannot settle it: three totals far below it."""
     tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
     await wait_for(lambda: entry.runtime_data.data.readings)
-    issue_id = f"energy_register_held_{entry.entry_id}_1.8.0"
+    issue_id = f"energy_register_held_{entry.entry_id}_{code}"
     for total in (3000, 2000):
-        tcp_meter.send(kamstrup_frame(default_state(energy_import=total), hourly=True))
+        tcp_meter.send(kamstrup_frame(default_state(**{register: total}), hourly=True))
     await wait_for(lambda: entry.runtime_data.energy.held.count == 2)
     # A hold that may still prove itself a new sequence is a log line, not yet the user's to decide.
     assert issue_id not in meter_issues(hass)
-    tcp_meter.send(kamstrup_frame(default_state(energy_import=1000), hourly=True))
+    tcp_meter.send(kamstrup_frame(default_state(**{register: 1000}), hourly=True))
     await wait_for(lambda: issue_id in meter_issues(hass))
     return issue_id
 
@@ -721,15 +727,10 @@ async def test_a_held_reactive_registers_repair_tells_its_totals_in_kvarh(
 ) -> None:
     entry = bridge_entry(tcp_meter.port)
     await set_up(hass, entry)
-    tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
-    await wait_for(lambda: entry.runtime_data.data.readings)
-    issue_id = f"energy_register_held_{entry.entry_id}_3.8.0"
-    for total in (3000, 2000, 1000):
-        tcp_meter.send(kamstrup_frame(default_state(reactive_energy_import=total), hourly=True))
-    await wait_for(lambda: issue_id in meter_issues(hass))
+    issue_id = await hold_the_register(hass, tcp_meter, entry, "reactive_energy_import", "3.8.0")
+    shown = entry.runtime_data.energy.guard.last((3, 8, 0))
     placeholders = meter_issues(hass)[issue_id].translation_placeholders
-    assert placeholders["value"] == "1.000 kvarh"
-    assert placeholders["previous"].endswith("0 kvarh")
+    assert (placeholders["previous"], placeholders["value"]) == (f"{(shown or 0) / 1000:.3f} kvarh", "1.000 kvarh")
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

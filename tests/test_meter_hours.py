@@ -82,6 +82,15 @@ def hourly_list(
     return Telegram("hdlc", "Kaifa", "KFM_001", METER_ID, "MA304H3E", stamp, readings, b"")
 
 
+async def hourly_lists(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, entry: MockConfigEntry, registers: list[int]
+) -> None:
+    """Send the meter's hourly lists from 11:00 on, one register an hour, each ten seconds after its hour."""
+    for hour, register in enumerate(registers):
+        at = ELEVEN + timedelta(hours=hour)
+        await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
+
+
 async def hours(hass: HomeAssistant, statistic: str = IMPORT_HOURS) -> list[tuple[datetime, float, float]]:
     """Every hour of a statistic: its start, the register at its end and the running sum (kWh)."""
     await async_wait_recording_done(hass)
@@ -349,9 +358,7 @@ async def test_a_register_a_rounding_below_the_last_is_the_same_count(
     """A list 1 Wh below the one before counts nothing: its hours stay exact, and nobody is asked about it."""
     freezer.move_to(ELEVEN - timedelta(minutes=5))
     entry = await set_up(hass, tcp_meter.port)
-    for hour, register in enumerate([44_000_000, 43_999_999, 43_999_995, 44_001_000, 44_003_000]):
-        at = ELEVEN + timedelta(hours=hour)
-        await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
+    await hourly_lists(hass, freezer, entry, [44_000_000, 43_999_999, 43_999_995, 44_001_000, 44_003_000])
     assert used(await hours(hass)) == {
         ELEVEN: 0.0,
         ELEVEN + timedelta(hours=1): 0.0,
@@ -371,9 +378,7 @@ async def test_a_held_total_the_user_takes_books_the_hours_its_sequence_closed(
     freezer.move_to(ELEVEN - timedelta(minutes=5))
     entry = await set_up(hass, tcp_meter.port)
     registers = [44_000_000, 44_001_000, 54_002_000, 54_003_000, 54_004_000]
-    for hour, register in enumerate(registers):
-        at = ELEVEN + timedelta(hours=hour)
-        await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
+    await hourly_lists(hass, freezer, entry, registers)
     assert entry.runtime_data.energy.guard.held == [IMPORT.register]
     freezer.move_to(ELEVEN + timedelta(hours=4, minutes=5))
     assert entry.runtime_data.accept_held_total(IMPORT.register)
@@ -397,9 +402,7 @@ async def test_a_held_total_taken_after_a_restart_books_the_hours_held_before_it
     """The held sequence is kept over a restart with the held total: the repair answered after it books its hours."""
     freezer.move_to(ELEVEN - timedelta(minutes=5))
     entry = await set_up(hass, tcp_meter.port)
-    for hour, register in enumerate([44_000_000, 44_001_000, 54_002_000, 54_003_000]):
-        at = ELEVEN + timedelta(hours=hour)
-        await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
+    await hourly_lists(hass, freezer, entry, [44_000_000, 44_001_000, 54_002_000, 54_003_000])
     await restart(hass, entry)
     fifteen = ELEVEN + timedelta(hours=4)
     await push(hass, freezer, entry, fifteen + timedelta(seconds=10), hourly_list(54_004_500, fifteen))
@@ -416,9 +419,7 @@ async def test_a_reset_the_guard_follows_books_the_hours_its_first_totals_closed
     """An hourly list's register that starts again is followed at its third list: the two before close their hours."""
     freezer.move_to(ELEVEN - timedelta(minutes=5))
     entry = await set_up(hass, tcp_meter.port)
-    for hour, register in enumerate([44_000_000, 44_001_000, 1_000, 2_000, 3_500, 4_000]):
-        at = ELEVEN + timedelta(hours=hour)
-        await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
+    await hourly_lists(hass, freezer, entry, [44_000_000, 44_001_000, 1_000, 2_000, 3_500, 4_000])
     assert [event["event"] for event in entry.runtime_data.energy.events] == ["register_held", "register_followed"]
     assert used(await hours(hass)) == {
         ELEVEN + timedelta(hours=hour): kwh for hour, kwh in enumerate([1, 0, 1, 1.5, 0.5])
@@ -507,9 +508,7 @@ async def test_the_hours_use_is_kept_when_a_held_hourly_list_is_taken_later_in_t
     """The list that starts the hour is among those taken: the hour's use goes on from it, as live energy counted."""
     freezer.move_to(ELEVEN - timedelta(minutes=5))
     entry = await set_up(hass, tcp_meter.port)
-    for hour, register in enumerate([44_000_000, 44_001_000, 54_002_000, 54_003_000]):
-        at = ELEVEN + timedelta(hours=hour)
-        await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
+    await hourly_lists(hass, freezer, entry, [44_000_000, 44_001_000, 54_002_000, 54_003_000])
     # 3.6 kW from the 14:00 list on, its power a minute apart; the user takes the held total at 14:20:30.
     fourteen = ELEVEN + timedelta(hours=3)
     for minute in range(1, 21):
@@ -530,9 +529,7 @@ async def test_a_damaged_list_in_a_hold_costs_the_hours_nothing(
     """A jump held from 13:00; one damaged list at 15:30 (a total of 0); the user takes the count at 16:05."""
     freezer.move_to(ELEVEN - timedelta(minutes=5))
     entry = await set_up(hass, tcp_meter.port)
-    for hour, register in enumerate([44_000_000, 44_001_000, 54_002_000, 54_003_000, 54_004_000]):
-        at = ELEVEN + timedelta(hours=hour)
-        await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
+    await hourly_lists(hass, freezer, entry, [44_000_000, 44_001_000, 54_002_000, 54_003_000, 54_004_000])
     damaged = ELEVEN + timedelta(hours=4, minutes=30)
     await push(hass, freezer, entry, damaged + timedelta(seconds=10), hourly_list(0, damaged))
     sixteen = ELEVEN + timedelta(hours=5)
@@ -553,9 +550,7 @@ async def test_a_hold_longer_than_its_totals_kept_shares_the_hours_dropped_out(
     freezer.move_to(ELEVEN - timedelta(minutes=5))
     entry = await set_up(hass, tcp_meter.port)
     registers = [44_000_000, 44_001_000, *(54_002_000 + 1000 * n for n in range(7))]
-    for hour, register in enumerate(registers):
-        at = ELEVEN + timedelta(hours=hour)
-        await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
+    await hourly_lists(hass, freezer, entry, registers)
     freezer.move_to(ELEVEN + timedelta(hours=8, minutes=5))
     assert entry.runtime_data.accept_held_total(IMPORT.register)
     written = used(await hours(hass))
