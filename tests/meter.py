@@ -70,7 +70,7 @@ async def meter_hours_read_back(hass: HomeAssistant, entry: MockConfigEntry) -> 
     """
     if "recorder" not in hass.config.components:
         return
-    hours = entry.runtime_data.energy.meter_hours
+    hours = entry.runtime_data.energy.counts.meter_hours
     for _ in range(100):
         if hours.diagnostics()["loaded"]:
             return

@@ -85,7 +85,7 @@ async def test_a_day_of_known_hours_gives_known_peaks_and_step(
     assert float(state(hass, "use_last_hour")) == pytest.approx(1.0)
     # A new day has no completed hour yet.
     assert state(hass, "today_s_peak_hour") == "unknown"
-    peaks = coordinator.energy.tariff.daily_peaks(dt_util.utcnow())
+    peaks = coordinator.energy.counts.tariff.daily_peaks(dt_util.utcnow())
     assert peaks == {midnight.date(): 6100.0}
     assert float(state(hass, "capacity_average_this_month")) == pytest.approx(6.1)
     assert state(hass, "capacity_step") == "5-10 kWh"

@@ -1187,8 +1187,8 @@ async def test_options_flow_reloads_once_and_keeps_what_was_typed(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert len(setups) == 1
-    assert entry.runtime_data.energy.tariff.thresholds == (2.0, 5.0, 10.5)
-    assert entry.runtime_data.energy.tariff.peak_days == 2
+    assert entry.runtime_data.energy.counts.tariff.thresholds == (2.0, 5.0, 10.5)
+    assert entry.runtime_data.energy.counts.tariff.peak_days == 2
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -1210,7 +1210,7 @@ async def test_options_flow_offers_stored_thresholds_as_the_entry_reads_them(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options[CONF_CAPACITY_THRESHOLDS] == "1"
     await hass.async_block_till_done()
-    assert entry.runtime_data.energy.tariff.thresholds == (1.0,)
+    assert entry.runtime_data.energy.counts.tariff.thresholds == (1.0,)
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -1236,7 +1236,7 @@ async def test_a_capacity_charge_of_the_users_own_is_asked_for_on_a_second_form(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options[CONF_COUNTED_HOURS] == "7-19"
     await hass.async_block_till_done()
-    tariff = entry.runtime_data.energy.tariff
+    tariff = entry.runtime_data.energy.counts.tariff
     assert tariff.rule == PeakRule(one_per_day=False, first_hour=7, last_hour=19, weekdays_only=True, night_weight=1.0)
     assert tariff.peak_days == 2
     # A named model is the grid company's rule as it is.
@@ -1246,7 +1246,7 @@ async def test_a_capacity_charge_of_the_users_own_is_asked_for_on_a_second_form(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert entry.runtime_data.energy.tariff.rule == CAPACITY_MODELS["half_nights"]
+    assert entry.runtime_data.energy.counts.tariff.rule == CAPACITY_MODELS["half_nights"]
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

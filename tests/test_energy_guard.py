@@ -249,8 +249,10 @@ async def test_a_register_that_starts_again_is_followed(
     # Ten seconds on at 900 W rising to 1800 W: 3.75 Wh on top of the new register.
     await push(hass, freezer, entry, START + timedelta(hours=3, seconds=10), telegram(1800))
     coordinator = entry.runtime_data
-    assert coordinator.energy.live_import.published == pytest.approx(13_703.75)
-    assert coordinator.energy.tariff.current_hour_use(coordinator.energy.live_import.published) == pytest.approx(3.75)
+    assert coordinator.energy.counts.live_import.published == pytest.approx(13_703.75)
+    assert coordinator.energy.counts.tariff.current_hour_use(
+        coordinator.energy.counts.live_import.published
+    ) == pytest.approx(3.75)
     assert entry.runtime_data.energy.held.count == 2
     await hass.config_entries.async_unload(entry.entry_id)
 
@@ -331,17 +333,17 @@ async def test_one_telegram_naming_another_meter_moves_nothing(
     coordinator = entry.runtime_data
     await push(hass, freezer, entry, START, telegram(1000, 155_232_513))
     await push(hass, freezer, entry, START + timedelta(seconds=10), telegram(1000))
-    live = coordinator.energy.live_import.published
+    live = coordinator.energy.counts.live_import.published
     # One flipped bit in the meter id, in a stream without a checksum: another meter, at 5 Wh and 3 kW.
     await push(hass, freezer, entry, START + timedelta(seconds=20), telegram(3000, 5, meter_id="5706567274389703"))
     assert state(hass, "energy_import") == "155232.513"
     assert state(hass, "power_import") == "1000"
-    assert coordinator.energy.live_import.published == live
+    assert coordinator.energy.counts.live_import.published == live
     assert not [issue for domain, issue in ir.async_get(hass).issues if domain == DOMAIN]
     # The meter's next telegram carries on from its own count, with nothing held.
     await push(hass, freezer, entry, START + timedelta(seconds=30), telegram(1000, 155_232_519))
     assert state(hass, "energy_import") == "155232.519"
-    assert coordinator.energy.live_import.published == pytest.approx(155_232_519)
+    assert coordinator.energy.counts.live_import.published == pytest.approx(155_232_519)
     assert (coordinator.energy.held.count, entry.unique_id) == (0, METER_ID)
     await hass.config_entries.async_unload(entry.entry_id)
 
@@ -375,7 +377,7 @@ async def test_a_new_meter_gets_sensors_of_its_own_and_no_total_jumps(
     assert new_energy is not None
     assert new_energy != old_energy
     assert hass.states.get(new_energy).state == "12.009"  # type: ignore[union-attr]
-    assert entry.runtime_data.energy.live_import.published == 12_009
+    assert entry.runtime_data.energy.counts.live_import.published == 12_009
     # The replacement is kept for diagnostics over the reload.
     assert [event["event"] for event in entry.runtime_data.energy.events] == ["meter_replaced"]
     # The old meter's Energy import never showed anything but its own count.
@@ -430,10 +432,10 @@ async def test_a_power_reading_far_above_the_meters_never_moves_live_energy(
         await push(hass, freezer, entry, START + timedelta(seconds=10 * step), telegram(watts))
         powers.append(state(hass, "power_import"))
     # 40 s at 2 kW: 22.2 Wh, with the 900 kW reading neither shown nor integrated (it would add 2.5 kWh).
-    assert coordinator.energy.live_import.published == pytest.approx(1_000_000 + 2000 * 40 / 3600)
-    assert coordinator.energy.tariff.current_hour_use(coordinator.energy.live_import.published) == pytest.approx(
-        2000 * 40 / 3600
-    )
+    assert coordinator.energy.counts.live_import.published == pytest.approx(1_000_000 + 2000 * 40 / 3600)
+    assert coordinator.energy.counts.tariff.current_hour_use(
+        coordinator.energy.counts.live_import.published
+    ) == pytest.approx(2000 * 40 / 3600)
     assert powers == ["2000", "2000", "2000", "2000"]
     assert coordinator.energy.held_powers == 1
     await hass.config_entries.async_unload(entry.entry_id)
@@ -485,7 +487,7 @@ async def test_a_genuine_rise_in_power_is_followed(
     assert state(hass, "power_import") == "3000"
     # 20 s at 300 W, 10 s rising to 3 kW, 20 s at 3 kW.
     used = (300 * 20 + 1650 * 10 + 3000 * 20) / 3600
-    assert coordinator.energy.live_import.published == pytest.approx(1_000_000 + used)
+    assert coordinator.energy.counts.live_import.published == pytest.approx(1_000_000 + used)
     # An hour on at 3 kW the register is followed too, though 3 kWh is ten times what the night's 300 W carries.
     await push(hass, freezer, entry, moment + timedelta(hours=1), telegram(3000, 1_003_000))
     assert state(hass, "energy_import") == "1003.0"

@@ -756,7 +756,7 @@ async def test_the_user_may_take_a_held_total_as_the_meters_count(hass: HomeAssi
     # Followed at once, live energy with it, and the meter counts on from there.
     assert sensor(hass, "energy_import").state == "1.0"  # type: ignore[union-attr]
     # (Taken in an hour's first 90 s, the total is the one the hour starts from: with it, what power counted since.)
-    assert entry.runtime_data.energy.live_import.published == pytest.approx(1000, abs=1)
+    assert entry.runtime_data.energy.counts.live_import.published == pytest.approx(1000, abs=1)
     assert issue_id not in meter_issues(hass)
     tcp_meter.send(kamstrup_frame(default_state(energy_import=1050), hourly=True))
     await wait_for(lambda: sensor(hass, "energy_import").state == "1.05")  # type: ignore[union-attr]

@@ -607,7 +607,7 @@ async def test_a_total_from_before_that_comes_after_the_meter_counted_anew_chang
     assert coordinator.energy.guard.last(energy_register) == 12_000
     assert value(hass, "energy_import") == "12.0"
     coordinator.energy.keep_live_energy_at_least(power, 155_232_510)
-    assert coordinator.energy.live_import.published == 12_000
+    assert coordinator.energy.counts.live_import.published == 12_000
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -645,14 +645,14 @@ async def test_live_energy_and_hourly_use_survive_a_restart(
     # A restart in the middle of the hour keeps the estimate, the hour's start
     # and the month's table.
     month = {"2026-11-02T17:00:00+00:00": 6100.0, "2026-11-03T07:00:00+00:00": 7300.0}
-    entry.runtime_data.energy.tariff.hours.update(month)
+    entry.runtime_data.energy.counts.tariff.hours.update(month)
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert float(value(hass, LIVE) or 0) == pytest.approx(live)
     assert value(hass, THIS_HOUR) == this_hour
-    assert entry.runtime_data.energy.tariff.hour_start is not None
-    assert month.items() <= entry.runtime_data.energy.tariff.hours.items()
+    assert entry.runtime_data.energy.counts.tariff.hour_start is not None
+    assert month.items() <= entry.runtime_data.energy.counts.tariff.hours.items()
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -692,7 +692,7 @@ def test_every_entity_is_kept_when_its_id_changes_where_home_assistant_asks_to_b
 async def test_capacity_sensors_show_the_months_peaks(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     entry = bridge_entry(tcp_meter.port)
     await set_up(hass, entry)
-    tariff = entry.runtime_data.energy.tariff
+    tariff = entry.runtime_data.energy.counts.tariff
     today = dt_util.start_of_local_day()
     # Three earlier days of this month (or today's hours when it is the 1st-3rd).
     hours = [today - timedelta(days=days) for days in (0, 1, 2) if (today - timedelta(days=days)).month == today.month]

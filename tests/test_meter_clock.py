@@ -117,7 +117,7 @@ async def test_the_night_summer_time_ends_every_hour_is_exact_with_real_decoded_
     # Only the hour before the first list is estimated, for each of the list's four registers.
     assert set(estimated(entry)) == {(midnight - timedelta(hours=1)).isoformat()}
     # And both are hours the capacity tariff may count (exact hours only).
-    counted = entry.runtime_data.energy.tariff.hours
+    counted = entry.runtime_data.energy.counts.tariff.hours
     assert (midnight + timedelta(hours=2)).isoformat() in counted  # 02:00 CEST = 00:00 UTC
     assert (midnight + timedelta(hours=3)).isoformat() in counted  # 02:00 CET = 01:00 UTC
     await hass.config_entries.async_unload(entry.entry_id)
@@ -167,7 +167,7 @@ async def test_a_naive_clock_three_hours_behind_is_not_a_late_delivery(
         )
     assert used(await hours(hass, IMPORT_HOURS)) == {eleven: 0.891, eleven + timedelta(hours=1): 1.331}
     # The capacity tariff's hours too: by arrival, 11:00 and 12:00 local.
-    assert set(entry.runtime_data.energy.tariff.hours) == {
+    assert set(entry.runtime_data.energy.counts.tariff.hours) == {
         eleven.isoformat(),
         (eleven + timedelta(hours=1)).isoformat(),
     }

@@ -139,7 +139,7 @@ async def start(hass: HomeAssistant, entry: MockConfigEntry) -> None:
 
 
 def estimated(entry: MockConfigEntry) -> list[str]:
-    return [hour["start"] for hour in entry.runtime_data.energy.meter_hours.diagnostics()["estimated_hours"]]
+    return [hour["start"] for hour in entry.runtime_data.energy.counts.meter_hours.diagnostics()["estimated_hours"]]
 
 
 @pytest.mark.usefixtures("recorder_mock")
@@ -391,7 +391,7 @@ async def test_a_held_total_the_user_takes_books_the_hours_its_sequence_closed(
     hours_estimated = [start for start in estimated(entry) if start >= ELEVEN.isoformat()]
     assert hours_estimated == [(ELEVEN + timedelta(hours=1)).isoformat()]
     # The capacity tariff counts them too: the hour before the user took the total used its kWh.
-    assert entry.runtime_data.energy.tariff.hours[(ELEVEN + timedelta(hours=3)).isoformat()] == 1000
+    assert entry.runtime_data.energy.counts.tariff.hours[(ELEVEN + timedelta(hours=3)).isoformat()] == 1000
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -497,7 +497,7 @@ async def test_the_hours_use_counts_a_held_stretch_once(
         freezer.move_to(ELEVEN + timedelta(minutes=50, seconds=30))
         assert entry.runtime_data.accept_held_total(ENERGY.register)
     energy = entry.runtime_data.energy
-    assert energy.tariff.current_hour_use(energy.live_import.published) == use
+    assert energy.counts.tariff.current_hour_use(energy.counts.live_import.published) == use
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -514,11 +514,11 @@ async def test_the_hours_use_is_kept_when_a_held_hourly_list_is_taken_later_in_t
     for minute in range(1, 21):
         await push(hass, freezer, entry, fourteen + timedelta(minutes=minute, seconds=10), telegram(3600))
     energy = entry.runtime_data.energy
-    before = energy.tariff.current_hour_use(energy.live_import.published)
+    before = energy.counts.tariff.current_hour_use(energy.counts.live_import.published)
     freezer.move_to(fourteen + timedelta(minutes=20, seconds=30))
     assert entry.runtime_data.accept_held_total(IMPORT.register)
     assert before == pytest.approx(1200, rel=0.05)  # about 20 minutes at 3.6 kW, as live energy counted them
-    assert energy.tariff.current_hour_use(energy.live_import.published) == pytest.approx(before)
+    assert energy.counts.tariff.current_hour_use(energy.counts.live_import.published) == pytest.approx(before)
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -565,7 +565,7 @@ async def test_a_count_begun_anew_before_the_hours_are_read_back_counts_on_from_
     """A register that starts again in the first moments after a start, while the recorder has not answered yet."""
     freezer.move_to(ELEVEN - timedelta(minutes=5))
     entry = await set_up(hass, tcp_meter.port)
-    meter_hours = entry.runtime_data.energy.meter_hours
+    meter_hours = entry.runtime_data.energy.counts.meter_hours
     # A P1 meter drawing 3.6 kW, one push a minute from 11:00; at 11:30 its register starts again from zero.
     for minute in range(61):
         if minute == 29:
@@ -706,7 +706,7 @@ async def test_lists_a_bridge_hands_over_as_the_entry_starts_are_written_once_th
     """Lists that come before the recorder's last hours were read back wait for them; none is lost."""
     freezer.move_to(ELEVEN + timedelta(hours=2, minutes=30))
     entry = await set_up(hass, tcp_meter.port)
-    meter_hours = entry.runtime_data.energy.meter_hours
+    meter_hours = entry.runtime_data.energy.counts.meter_hours
     meter_hours._loaded = False  # as in the first moments after setup, before the hours are read back
     for boundary, register in REGISTERS.items():
         entry.runtime_data.telegram_received(hourly_list(register, boundary, offset=True))
@@ -739,19 +739,19 @@ async def test_an_hourly_list_replayed_twenty_minutes_later_never_freezes_live_e
     for _ in range(120):  # to 13:20:10
         moment += timedelta(seconds=10)
         await push(hass, freezer, entry, moment, power_list(3600))
-    assert energy.live_import.published == pytest.approx(44_707_972 + 1200 - 10 * 1, abs=15)
-    before = energy.live_import.published
-    use_before = energy.tariff.current_hour_use(before)
+    assert energy.counts.live_import.published == pytest.approx(44_707_972 + 1200 - 10 * 1, abs=15)
+    before = energy.counts.live_import.published
+    use_before = energy.counts.tariff.current_hour_use(before)
     # The same 13:00 list again (retained, redelivered): nothing new about the meter's count.
     moment += timedelta(seconds=1)
     await push(hass, freezer, entry, moment, the_list)
     for _ in range(60):  # ten more minutes at 3.6 kW: 600 Wh
         moment += timedelta(seconds=10)
         await push(hass, freezer, entry, moment, power_list(3600))
-    after = energy.live_import.published
+    after = energy.counts.live_import.published
     # Live energy (and the hour's use on it) must have grown by the ten minutes' 600 Wh.
     assert after - before == pytest.approx(600, abs=15), (before, after)
-    assert energy.tariff.current_hour_use(after) - use_before == pytest.approx(600, abs=15)
+    assert energy.counts.tariff.current_hour_use(after) - use_before == pytest.approx(600, abs=15)
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -893,7 +893,7 @@ async def test_live_energy_read_back_after_the_next_register_holds_until_the_reg
     answer.set()
     await totals_read_back(hass, entry)
     await async_wait_recording_done(hass)
-    assert entry.runtime_data.energy.live_import.published == last_written * 1000
+    assert entry.runtime_data.energy.counts.live_import.published == last_written * 1000
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -943,7 +943,7 @@ async def test_the_capacity_tariff_counts_days_in_a_time_zone_set_while_running(
         boundary = twenty_two + timedelta(hours=step)
         register += use
         await push(hass, freezer, entry, boundary + timedelta(seconds=10), hourly_list(register, boundary, offset=True))
-    tariff = entry.runtime_data.energy.tariff
+    tariff = entry.runtime_data.energy.counts.tariff
     now = dt_util.utcnow()
     assert (tariff.last_hour_use(now), tariff.peak_today(now), tariff.monthly_average(now)) == (2000, 2000, 2000)
     await hass.config_entries.async_unload(entry.entry_id)
@@ -962,7 +962,7 @@ async def test_an_hour_begun_at_an_estimated_boundary_is_no_capacity_peak_after_
     freezer.move_to(twelve + timedelta(minutes=30))
     await restart(hass, entry)
     await push(hass, freezer, entry, THIRTEEN + timedelta(seconds=10), hourly_list(10_006_000, THIRTEEN))
-    tariff = entry.runtime_data.energy.tariff
+    tariff = entry.runtime_data.energy.counts.tariff
     assert (tariff.hours, tariff.last_hour_use(dt_util.utcnow())) == ({}, None)
     await hass.config_entries.async_unload(entry.entry_id)
 
@@ -977,7 +977,7 @@ async def test_the_last_hours_use_is_unknown_after_an_hour_no_register_closed(
     twelve, fourteen = ELEVEN + timedelta(hours=1), ELEVEN + timedelta(hours=3)
     await push(hass, freezer, entry, ELEVEN + timedelta(seconds=10), hourly_list(10_000_000, ELEVEN))
     await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(10_001_000, twelve))
-    tariff = entry.runtime_data.energy.tariff
+    tariff = entry.runtime_data.energy.counts.tariff
     assert tariff.last_hour_use(dt_util.utcnow()) == 1000
     shown = entity_id(hass, "use_last_hour")
     assert hass.states.get(shown).state == "1.0"  # type: ignore[union-attr]
@@ -1004,7 +1004,7 @@ async def test_a_power_cut_minutes_after_an_hourly_list_keeps_the_hour_it_closed
     freezer.move_to(twelve + timedelta(minutes=3))
     await power_cut_and_start(hass, entry, monkeypatch, [])
     await push(hass, freezer, entry, THIRTEEN + timedelta(seconds=10), hourly_list(10_010_000, THIRTEEN))
-    tariff = entry.runtime_data.energy.tariff
+    tariff = entry.runtime_data.energy.counts.tariff
     assert tariff.hours == {ELEVEN.isoformat(): 5000, twelve.isoformat(): 5000}
     await hass.config_entries.async_unload(entry.entry_id)
 
@@ -1028,7 +1028,7 @@ async def test_a_restart_across_an_hour_shares_only_the_gap_after_the_last_regis
         await push(hass, freezer, entry, twelve + timedelta(minutes=minute, seconds=5), telegram(0, register))
     # Both registers around the gap read 10 005 700: nothing of 11-12's use belongs to 12-13.
     assert used(await hours(hass)) == {ELEVEN: 5.7, twelve: 0.0}
-    tariff = entry.runtime_data.energy.tariff
+    tariff = entry.runtime_data.energy.counts.tariff
     assert tariff.hours == {}  # both boundaries were estimated (no register read within 90 s of them)
     await hass.config_entries.async_unload(entry.entry_id)
 
@@ -1052,7 +1052,7 @@ async def test_an_hourly_list_handed_over_again_just_after_the_next_hour_closes_
     await push(hass, freezer, entry, fourteen + timedelta(seconds=10), hourly_list(10_003_000, fourteen))
     await push(hass, freezer, entry, fifteen + timedelta(seconds=10), hourly_list(10_006_000, fifteen))
     assert used(await hours(hass)) == {THIRTEEN: 3.0, fourteen: 3.0}
-    assert entry.runtime_data.energy.tariff.hours == {THIRTEEN.isoformat(): 3000, fourteen.isoformat(): 3000}
+    assert entry.runtime_data.energy.counts.tariff.hours == {THIRTEEN.isoformat(): 3000, fourteen.isoformat(): 3000}
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -1127,7 +1127,7 @@ async def test_the_capacity_tariff_takes_no_register_the_meter_hours_hold(
         hass, freezer, entry, late + HOUR + timedelta(seconds=10), hourly_list(registers[late + HOUR], late + HOUR)
     )
     assert used(await hours(hass))[twelve] == 1.0
-    assert entry.runtime_data.energy.tariff.hours.get(twelve.isoformat(), 1000) == 1000
+    assert entry.runtime_data.energy.counts.tariff.hours.get(twelve.isoformat(), 1000) == 1000
     await hass.config_entries.async_unload(entry.entry_id)
 
 

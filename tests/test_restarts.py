@@ -55,7 +55,7 @@ async def test_restarts_just_before_and_after_hours_and_over_the_month_keep_ever
         freezer.move_to(boundary + timedelta(seconds=5))
         await restart(hass, entry)
         await push(hass, freezer, entry, boundary + timedelta(seconds=10), hourly_list(register, boundary, offset=True))
-        tariff = entry.runtime_data.energy.tariff
+        tariff = entry.runtime_data.energy.counts.tariff
         now = dt_util.utcnow()
         assert tariff.last_hour_use(now) == use
         if step <= 3:  # still January: every hour counted, today's peak and the month's average survive
@@ -124,5 +124,5 @@ async def test_restarts_before_the_hourly_list_never_hold_the_register(
     assert entry.runtime_data.energy.held.count == 0
     assert state(hass, "energy_import") == "10003.0"
     assert used(await hours(hass)) == {twelve: 3.0}
-    assert entry.runtime_data.energy.tariff.last_hour_use(dt_util.utcnow()) == 3000
+    assert entry.runtime_data.energy.counts.tariff.last_hour_use(dt_util.utcnow()) == 3000
     await hass.config_entries.async_unload(entry.entry_id)

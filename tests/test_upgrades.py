@@ -141,16 +141,16 @@ async def test_the_first_store_and_a_first_entry_load_and_count_on(
     await start(hass, entry)
     assert (entry.minor_version, entry.unique_id, entry.data[CONF_GENERATED_ID]) == (2, METER_ID, False)
     energy = entry.runtime_data.energy
-    assert energy.live_import.published == 155_233_000
-    assert energy.tariff.hours == hours
-    assert energy.tariff.last_hour_use(dt_util.utcnow()) == 2500
+    assert energy.counts.live_import.published == 155_233_000
+    assert energy.counts.tariff.hours == hours
+    assert energy.counts.tariff.last_hour_use(dt_util.utcnow()) == 2500
     await push(hass, freezer, entry, ELEVEN + timedelta(minutes=31), telegram(1000, 155_233_100))
     assert state(hass, "energy_import") == "155233.1"
     assert energy.held.count == 0
-    assert energy.live_import.published is not None
-    assert energy.live_import.published >= 155_233_000
+    assert energy.counts.live_import.published is not None
+    assert energy.counts.live_import.published >= 155_233_000
     # The hour in progress counts from the total kept at its start.
-    assert energy.tariff.current_hour_use(energy.live_import.published) == pytest.approx(590)
+    assert energy.counts.tariff.current_hour_use(energy.counts.live_import.published) == pytest.approx(590)
     # The entity kept its id: no second live energy sensor.
     assert [e.entity_id for e in er.async_entries_for_config_entry(entities, entry.entry_id) if "live" in e.unique_id][
         :1
@@ -271,6 +271,6 @@ async def test_last_reads_kept_before_they_carried_the_meters_clock_close_the_ne
     twelve = ELEVEN + timedelta(hours=1)
     await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve, offset=True))
     assert used(await hours(hass)) == {ELEVEN: (second - first) / 1000}
-    assert entry.runtime_data.energy.tariff.last_hour_use(dt_util.utcnow()) == second - first
+    assert entry.runtime_data.energy.counts.tariff.last_hour_use(dt_util.utcnow()) == second - first
     assert entry.runtime_data.energy.held.count == 0
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -91,7 +91,7 @@ async def test_worked_out_figures_carry_the_resolution_that_means_something(
         await asyncio.sleep(0.15)
     await wait_for(lambda: shown(hass, "projected_use_this_hour") not in (None, "unknown", STATE_UNAVAILABLE))
     coordinator = entry.runtime_data
-    live = coordinator.energy.live_import.published
+    live = coordinator.energy.counts.live_import.published
     assert live is not None
     # Whole watt-hours for energies, a tenth of a kWh for a projection (states in kWh).
     assert float(shown(hass, "live_energy_import") or "nan") == pytest.approx(round(live) / 1000)
@@ -117,7 +117,7 @@ async def test_worked_out_figures_are_written_at_most_once_a_minute(
     live = entity_id(hass, "live_energy_import")
     assert writes[live] <= 1
     # The latest value is written when the interval is over, without another telegram.
-    expected = round(entry.runtime_data.energy.live_import.published or 0) / 1000
+    expected = round(entry.runtime_data.energy.counts.live_import.published or 0) / 1000
     await wait_for(lambda: float(shown(hass, "live_energy_import") or "nan") == pytest.approx(expected))
     assert writes[live] <= 2
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -2,10 +2,10 @@
 
 The current-transformer ratio scales what the meter measures; the power
 envelope holds powers far above what the meter has shown; the guard holds
-totals that go down or jump; power and totals feed the live energy and the
-capacity tariff; and all of it is kept (energy_store.py writes it), so a
-restart loses no more than a few minutes. What becomes of the totals the
-guard holds is held_totals.py's.
+totals that go down or jump; what passes is counted (counts.py: live
+energy, the capacity tariff, the meter hours); and all of it is kept
+(energy_store.py writes it), so a restart loses no more than a few minutes.
+What becomes of the totals the guard holds is held_totals.py's.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from .const import (
     DEFAULT_CURRENT_TRANSFORMER_RATIO,
     LOGGER,
 )
+from .counts import REGISTER_OF_POWER, EnergyCounts
 from .decoder import (
     ACTIVE_POWER,
     APPARENT_POWER,
@@ -52,7 +53,6 @@ from .energy import (
     NEW_CYCLE_BELOW,
     ROUNDING_FALL,
     UNPROVEN_POWER,
-    LiveEnergy,
     MeterTotal,
     PowerEnvelope,
     TotalGuard,
@@ -63,18 +63,11 @@ from .handed_over import HandedOverLists
 from .held_totals import EnergyEvents, HeldTotals
 from .hours import meter_clock, standard_time_in_utc, wall_clock
 from .ratio_steps import RatioSteps
-from .registers import (
-    ACTIVE_ENERGY_EXPORT,
-    ACTIVE_ENERGY_IMPORT,
-    ACTIVE_POWER_EXPORT,
-    ACTIVE_POWER_IMPORT,
-    THROUGH_CURRENT_TRANSFORMERS,
-    is_total,
-)
+from .registers import THROUGH_CURRENT_TRANSFORMERS, is_total
 from .statistics import MeterHourStatistics
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
     from datetime import datetime
 
     from homeassistant.config_entries import ConfigEntry
@@ -84,11 +77,6 @@ if TYPE_CHECKING:
     from .decoder import Code, Decoder, ObisCode, Telegram
     from .issues import MeterIssues
 
-# Live energy integrates a power between the registers of its energy: import and export.
-_REGISTER_OF_POWER = {
-    ACTIVE_POWER_IMPORT.code: ACTIVE_ENERGY_IMPORT.code,
-    ACTIVE_POWER_EXPORT.code: ACTIVE_ENERGY_EXPORT.code,
-}
 # Every power the meter measures now, whole or per phase, lies within what this meter carries (a
 # maximum demand, and its cumulative sum, are other figures).
 _ENVELOPED = frozenset({ACTIVE_POWER, REACTIVE_POWER, APPARENT_POWER, NET_ACTIVE_POWER})
@@ -156,12 +144,14 @@ class EnergyBookkeeping:
         self.events = EnergyEvents()
         self.held = HeldTotals(self.guard, issues, self.events)
         self.handed_over = HandedOverLists(self.guard, reader)
-        self.live_import = LiveEnergy()
-        self.live_export = LiveEnergy()
-        self.tariff = _tariff(entry.options)
         self.store = EnergyStore(hass, entry.entry_id, self._stored)
         # Only totals the guard accepted reach the meter's hours.
-        self.meter_hours = MeterHourStatistics(hass, entry, self.store.save_soon)
+        self.counts = EnergyCounts(
+            _tariff(entry.options),
+            MeterHourStatistics(hass, entry, self.store.save_soon),
+            save_soon=self.store.save_soon,
+            power_gap=lambda: timedelta(seconds=reader.silence_timeout),
+        )
         self.ratio_steps = RatioSteps(hass, entry, self.store.save_soon)
 
     async def async_load(self) -> None:
@@ -170,13 +160,9 @@ class EnergyBookkeeping:
         if not stored:
             return
         _restore_decoder(self._reader.decoder, stored)
-        self.live_import = LiveEnergy.from_dict(stored.get("import", {}))
-        self.live_export = LiveEnergy.from_dict(stored.get("export", {}))
-        self.tariff.restore(stored.get("tariff", {}))
+        self.counts.restore(stored)
         self.envelope.highest = float(stored.get("highest_power", 0.0))
         self.events.extend(stored.get("events", []))
-        self.meter_hours.restore_unwritten_scales(stored.get("meter_hours_scales", {}))
-        self.meter_hours.restore_last_reads(stored.get("meter_hours_last_reads", {}))
         self.ratio_steps.restore(stored.get("ratio_steps", []))
         stored_ratio = float(stored.get("current_transformer_ratio", self.ct_ratio))
         if stored_ratio != self.ct_ratio:
@@ -184,11 +170,8 @@ class EnergyBookkeeping:
             LOGGER.info(
                 "Current transformer ratio changed from %s to %s: kept totals rescaled", stored_ratio, self.ct_ratio
             )
-            self.live_import.scale(self._restored_scale)
-            self.live_export.scale(self._restored_scale)
-            self.tariff.scale_total(self._restored_scale)
+            self.counts.scale(self._restored_scale)
             self.envelope.scale(self._restored_scale)
-            self.meter_hours.rescale(self._restored_scale)
             self.ratio_steps.begin(dt_util.utcnow())
         self.guard.restore(stored.get("totals", []), self._restored_scale)
         self.held.restore(stored.get("held", {}), self._restored_scale)
@@ -199,16 +182,12 @@ class EnergyBookkeeping:
 
     def _stored(self) -> dict[str, Any]:
         return {
-            "import": self.live_import.as_dict(),
-            "export": self.live_export.as_dict(),
-            "tariff": self.tariff.as_dict(),
+            **self.counts.as_dict(),
             "highest_power": self.envelope.highest,
             "totals": self.guard.as_list(),
             "held": self.held.as_dict(),
             "events": list(self.events),
             "current_transformer_ratio": self.ct_ratio,
-            "meter_hours_scales": self.meter_hours.unwritten_scales,
-            "meter_hours_last_reads": self.meter_hours.last_reads,
             "ratio_steps": self.ratio_steps.as_list(),
             **_decoder_kept(self._reader.decoder),
         }
@@ -216,7 +195,7 @@ class EnergyBookkeeping:
     @callback
     def follow_time_zone(self, _event: Event) -> None:
         """Count the capacity tariff's days and months in the zone Home Assistant was set to since (no restart)."""
-        self.tariff.time_zone = dt_util.get_default_time_zone()
+        self.counts.tariff.time_zone = dt_util.get_default_time_zone()
 
     def seed_total(self, register: Code, value: float, when: datetime) -> float:
         """Tell the guard a total's last known value, as restored after a restart; return the total to show.
@@ -241,11 +220,11 @@ class EnergyBookkeeping:
         below it was counted anew (a meter reset or swapped): that total is
         another count's.
         """
-        register = _REGISTER_OF_POWER[power]
+        register = REGISTER_OF_POWER[power]
         watt_hours *= self._restored_scale
         counted = self.guard.last(register) if self.guard.sent(register) else None
         if counted is None or counted >= NEW_CYCLE_BELOW * watt_hours:
-            self._live(register).hold_at_least(watt_hours)
+            self.counts.live(register).hold_at_least(watt_hours)
 
     def take(self, telegram: Telegram, meter: str, now: datetime) -> dict[Code, Reading] | None:
         """Return the present values of a telegram that may be shown, scaled, and feed them to the energy figures.
@@ -280,18 +259,17 @@ class EnergyBookkeeping:
             scaled = Reading(value, reading.unit)
             if not guarded:
                 shown[register] = scaled
-                self._track_energy(register, value, now, clock)
+                self.counts.track(register, value, now, clock)
                 continue
             judged = self.held.check(register, scaled, meter, now, clock)
             if judged.verdict is Verdict.FOLLOWED:
-                self._count_anew(register, judged.sequence)
+                self.counts.count_anew(register, judged.sequence)
             elif judged.verdict is Verdict.ACCEPTED:
-                self._count(register, MeterTotal(value, now, clock))
+                self.counts.count(register, MeterTotal(value, now, clock))
             else:
                 continue
             shown[register] = scaled
-        if self.live_import.published is not None:
-            self.tariff.update(self.live_import.published, now)
+        self.counts.publish_hour(now)
         self.store.save_when_due(now)
         return shown
 
@@ -301,69 +279,14 @@ class EnergyBookkeeping:
         if accepted is None:
             return None
         reading, sequence = accepted
-        self._count_anew(register, sequence)
+        self.counts.count_anew(register, sequence)
         return reading
 
     def start_over(self) -> None:
         """Forget the old meter's totals: a new one counts from its own (the hour in progress is not counted)."""
         self.events.record("meter_replaced")
         self.guard.forget()
-        self.live_import, self.live_export = LiveEnergy(), LiveEnergy()
-        self.tariff.drop_hour()
-
-    def _count(self, register: Code, total: MeterTotal) -> None:
-        """Count a total the guard accepted: in the meter's hours, the live energy and the capacity tariff."""
-        self.meter_hours.add(register, total.value, total.when, total.clock)
-        self._track_energy(register, total.value, total.when, total.clock)
-
-    def _count_anew(self, register: Code, sequence: Sequence[MeterTotal]) -> None:
-        """Count a register on from a new sequence of its totals (a reset the guard followed, or the user took).
-
-        What was used between the last total accepted and the sequence's
-        first is hidden in the fall or jump: the hours between them are
-        estimated, as nothing. The hours the sequence's own totals close are
-        counted as if each had been accepted when it came.
-        """
-        first, latest = sequence[0].value, sequence[-1].value
-        self.meter_hours.rebase(register, first)
-        hour, hour_use = self.tariff.hour_start, None
-        if register in _REGISTER_OF_POWER.values():
-            live = self._live(register)
-            before = live.published
-            live.reset(latest)
-            if live is self.live_import:
-                # Live energy counted the hour's use through the hold, from the power: it stays the hour's use.
-                hour_use = self.tariff.current_hour_use(before)
-                self.tariff.rebase(0.0 if before is None else latest - before, first)
-        for total in sequence:
-            self._count(register, total)
-        if hour_use is not None and self.tariff.hour_start == hour and self.tariff.hour_start_total is not None:
-            # A total of the sequence read at the start of the hour in progress (an hourly list) starts it anew:
-            # live energy goes on from it by what it counted since.
-            self.live_import.hold_at_least(self.tariff.hour_start_total + hour_use)
-
-    def _live(self, register: Code) -> LiveEnergy:
-        """Return the live energy that an energy register (import or export) re-anchors."""
-        return self.live_import if register == ACTIVE_ENERGY_IMPORT.code else self.live_export
-
-    def _track_energy(self, register: Code, value: float, now: datetime, clock: datetime | None) -> None:
-        """Feed power and accepted totals to the live energy and the tariff."""
-        if register in _REGISTER_OF_POWER:
-            # Power further apart than the silence the reader tolerates was not
-            # measured in between: the next register re-anchors instead.
-            self._live(_REGISTER_OF_POWER[register]).add_power(
-                value, now, timedelta(seconds=self._reader.silence_timeout)
-            )
-        elif register == ACTIVE_ENERGY_IMPORT.code:
-            self.live_import.add_register(value)
-            zone = dt_util.get_default_time_zone()
-            at = self.tariff.book.place(now, clock, zone)
-            # A register that waits for the clocks to agree is none of the hour the host's clock would put it in.
-            if at is not None and self.tariff.add_register(value, at, meter_clock(now, clock, zone)):
-                # The hour it closed is kept in the store alone (the meter hours are read back from the recorder).
-                self.store.save_soon()
-        elif register == ACTIVE_ENERGY_EXPORT.code:
-            self.live_export.add_register(value)
+        self.counts.start_over()
 
 
 def telegram_clock(telegram: Telegram) -> datetime | None:

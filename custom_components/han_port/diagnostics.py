@@ -206,7 +206,7 @@ async def async_get_config_entry_diagnostics(
             "newcomer_telegrams": coordinator.identity.newcomer_telegrams,
             "nameless_telegrams": coordinator.identity.nameless_telegrams,
         },
-        "meter_hours": coordinator.energy.meter_hours.diagnostics(),
+        "meter_hours": coordinator.energy.counts.meter_hours.diagnostics(),
         "last_telegrams": [masked(telegram, data.meter_id) for telegram in reader.last_telegrams],
         # A list no table knows: what is proven of it, and pushes to attach to a bug report, every text masked.
         # Without the digest that keys them: a meter number alone in a list's texts is found from it in seconds.

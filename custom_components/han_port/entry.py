@@ -150,7 +150,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> b
     await coordinator.energy.async_load()
     # Waits for the recorder, which drains its queue only once Home Assistant has started: a task the start
     # waits for would hold it up until the start gives up on it (five minutes at every restart).
-    entry.async_create_background_task(hass, coordinator.energy.meter_hours.async_load(), f"{entry.title} meter hours")
+    entry.async_create_background_task(
+        hass, coordinator.energy.counts.meter_hours.async_load(), f"{entry.title} meter hours"
+    )
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, coordinator.energy.store.save_at_stop))
     entry.async_on_unload(hass.bus.async_listen(EVENT_CORE_CONFIG_UPDATE, coordinator.energy.follow_time_zone))
     entry.runtime_data = coordinator

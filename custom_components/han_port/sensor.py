@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from homeassistant.helpers.typing import StateType
 
     from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData
+    from .counts import EnergyCounts
     from .decoder import Code, Reading
 
 # Entities only follow the coordinator: nothing to limit.
@@ -256,7 +257,7 @@ class HanPortDerivedSensorEntityDescription(SensorEntityDescription):
 
 def _derived_energy(
     key: str,
-    value_fn: Callable[[HanPortCoordinator], StateType],
+    counted: Callable[[EnergyCounts], StateType],
     state_class: SensorStateClass | None = None,
     *,
     needs: Code | None = None,
@@ -270,7 +271,7 @@ def _derived_energy(
         native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
         suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=3,
-        value_fn=value_fn,
+        value_fn=lambda coordinator: counted(coordinator.energy.counts),
         resolution=resolution,
         needs=needs,
         # Live energy follows a register (needs); every other worked-out
@@ -295,31 +296,31 @@ def _grid_power(data: MeterData) -> float | None:
 DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
     _derived_energy(
         "live_energy_import",
-        lambda c: c.energy.live_import.published,
+        lambda counts: counts.live_import.published,
         SensorStateClass.TOTAL_INCREASING,
         needs=ACTIVE_POWER_IMPORT.code,
     ),
     _derived_energy(
         "live_energy_export",
-        lambda c: c.energy.live_export.published,
+        lambda counts: counts.live_export.published,
         SensorStateClass.TOTAL_INCREASING,
         needs=ACTIVE_POWER_EXPORT.code,
     ),
-    _derived_energy("current_hour_use", lambda c: c.energy.tariff.current_hour_use(c.energy.live_import.published)),
-    _derived_energy("last_hour_use", lambda c: c.energy.tariff.last_hour_use(_now())),
+    _derived_energy("current_hour_use", lambda counts: counts.tariff.current_hour_use(counts.live_import.published)),
+    _derived_energy("last_hour_use", lambda counts: counts.tariff.last_hour_use(_now())),
     # A projection is a tenth of a kWh good at best.
     _derived_energy(
         "projected_hour_use",
-        lambda c: c.energy.tariff.projected_hour_use(
-            c.energy.live_import.published, c.energy.live_import.power, _now()
-        ),
+        lambda counts: counts.tariff.projected_hour_use(counts.live_import.published, counts.live_import.power, _now()),
         resolution=100,
     ),
     _derived_energy(
-        "capacity_headroom", lambda c: c.energy.tariff.headroom(c.energy.live_import.published, _now()), resolution=100
+        "capacity_headroom",
+        lambda counts: counts.tariff.headroom(counts.live_import.published, _now()),
+        resolution=100,
     ),
-    _derived_energy("peak_today", lambda c: c.energy.tariff.peak_today(_now())),
-    _derived_energy("capacity_average", lambda c: c.energy.tariff.monthly_average(_now())),
+    _derived_energy("peak_today", lambda counts: counts.tariff.peak_today(_now())),
+    _derived_energy("capacity_average", lambda counts: counts.tariff.monthly_average(_now())),
     # One power that goes below zero while the home exports: what the Energy
     # dashboard's grid power setting (2025.12 and newer) asks for.
     HanPortDerivedSensorEntityDescription(
@@ -338,7 +339,7 @@ DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
         key="capacity_step",
         translation_key="capacity_step",
         device_class=SensorDeviceClass.ENUM,
-        value_fn=lambda c: c.energy.tariff.step(_now()),
+        value_fn=lambda c: c.energy.counts.tariff.step(_now()),
         capacity_tariff=True,
     ),
 )
@@ -599,7 +600,7 @@ class HanPortDerivedSensor(HanPortEntity, SensorEntity):
         """Describe the figure; the capacity step's states are the steps the user set."""
         super().__init__(coordinator, description)
         if description.device_class is SensorDeviceClass.ENUM:
-            self._attr_options = step_labels(coordinator.energy.tariff.thresholds)
+            self._attr_options = step_labels(coordinator.energy.counts.tariff.thresholds)
 
     async def _async_restore(self) -> None:
         """Read live energy's last recorded state back first: it never falls below what the recorder has of it."""
