@@ -269,7 +269,7 @@ class EnergyBookkeeping:
             else:
                 continue
             shown[register] = scaled
-        self.counts.publish_hour(now)
+        self.counts.update_hour_use(now)
         self.store.save_when_due(now)
         return shown
 

@@ -1,9 +1,10 @@
 """What a meter's accepted totals and powers count into: live energy, the capacity tariff and the meter's hours.
 
 The bookkeeping (bookkeeping.py) decides what a reading may change; what
-it lets through is counted here, in all three alike, so that a total the
-guard accepts late (a hold followed or taken) counts as if it had been
-accepted when it came.
+it lets through is counted here, each where it counts (power in live
+energy; the import total in all three), so that a total the guard accepts
+late (a hold followed or taken) counts as if it had been accepted when it
+came.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class EnergyCounts:
         self._power_gap = power_gap
 
     def restore(self, stored: Mapping[str, Any]) -> None:
-        """Take back the live totals and the tariff's hours kept over a restart."""
+        """Take back what was kept over a restart: the live totals, the tariff's hours, the meter hours' last reads."""
         self.live_import = LiveEnergy.from_dict(stored.get("import", {}))
         self.live_export = LiveEnergy.from_dict(stored.get("export", {}))
         self.tariff.restore(stored.get("tariff", {}))
@@ -133,7 +134,7 @@ class EnergyCounts:
         elif register == ACTIVE_ENERGY_EXPORT.code:
             self.live_export.add_register(value)
 
-    def publish_hour(self, now: datetime) -> None:
+    def update_hour_use(self, now: datetime) -> None:
         """Tell the tariff the hour's use so far, as live energy counts it."""
         if self.live_import.published is not None:
             self.tariff.update(self.live_import.published, now)
