@@ -51,6 +51,7 @@ from .meter import (
     KEY,
     METER_ID,
     NORWEGIAN_KAMSTRUP,
+    PtyMeter,
     TcpMeter,
     bridge_entry,
     ciphered_kamstrup,
@@ -549,24 +550,33 @@ async def test_capacity_sensors_start_enabled_where_the_tariff_applies(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_live_export_appears_enabled_when_the_meter_reports_export(
-    hass: HomeAssistant, tcp_meter: TcpMeter
+async def test_live_energy_appears_enabled_with_the_register_it_carries_on(
+    hass: HomeAssistant, pty_meter: PtyMeter
 ) -> None:
-    entry = bridge_entry(tcp_meter.port)
+    """Live energy is a register carried on by the power: a meter that sends power alone has none to show.
+
+    A P1 meter sends its registers with every telegram; a Norwegian one's hourly list has them from setup.
+    """
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="E0003", data={CONF_DEVICE: pty_meter.path})
     await set_up(hass, entry)
     registry = er.async_get(hass)
 
-    def live_export() -> er.RegistryEntry | None:
-        return registry.async_get_entity_id("sensor", DOMAIN, f"{METER_ID}_live_energy_export") and registry.async_get(
-            registry.async_get_entity_id("sensor", DOMAIN, f"{METER_ID}_live_energy_export") or ""
+    def live(flow: str) -> er.RegistryEntry | None:
+        return registry.async_get(
+            registry.async_get_entity_id("sensor", DOMAIN, f"E0003_live_energy_{flow}") or "sensor.none"
         )
 
-    assert live_export() is None
-    tcp_meter.start_pushing([kamstrup_frame(default_state(power_export=2500, power_import=0))])
-    await wait_for(lambda: live_export() is not None)
-    export = live_export()
+    powers = ["1-0:1.7.0(01.000*kW)", "1-0:2.7.0(02.500*kW)"]
+    pty_meter.start_pushing([encoder.p1_telegram("XMX5LGBBFG", powers)])
+    await wait_for(lambda: entry.runtime_data.data.readings)
+    await hass.async_block_till_done()
+    assert (live("import"), live("export")) == (None, None)
+    pty_meter.start_pushing([encoder.p1_telegram("XMX5LGBBFG", [*powers, "1-0:2.8.0(000001.000*kWh)"])])
+    await wait_for(lambda: live("export") is not None)
+    export = live("export")
     assert export is not None
     assert export.disabled_by is None
+    assert live("import") is None
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -919,3 +919,56 @@ async def test_a_serial_port_checked_at_setup_is_let_go_before_the_reader_opens_
         assert await hass.config_entries.async_unload(entry.entry_id)
         await hass.config_entries.async_remove(entry.entry_id)
     assert "is unavailable" not in caplog.text
+
+
+async def test_a_meter_that_counts_by_tariff_alone_gets_its_totals_and_its_tariffs(
+    hass: HomeAssistant, pty_meter: PtyMeter
+) -> None:
+    """Dutch and Belgian meters send 1.8.1 and 1.8.2 (2.8.1, 2.8.2), never 1.8.0: the totals are their sums.
+
+    The Energy dashboard, the meter hours and live energy count the totals; each tariff has a sensor of its
+    own, as the bill prices them. The Belgian capacity tariff's demand registers have theirs.
+    """
+    lines = [
+        "0-0:1.0.0(200512135409S)",
+        "1-0:1.8.1(000000.034*kWh)",
+        "1-0:1.8.2(000015.758*kWh)",
+        "1-0:2.8.1(000000.000*kWh)",
+        "1-0:2.8.2(000000.011*kWh)",
+        "1-0:1.4.0(02.351*kW)",
+        "1-0:1.6.0(200509134558S)(02.589*kW)",
+        "1-0:1.7.0(00.000*kW)",
+        "1-0:2.7.0(00.000*kW)",
+    ]
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="253769484", data={CONF_DEVICE: pty_meter.path})
+    await set_up(hass, entry)
+    pty_meter.start_pushing([encoder.p1_telegram("FLU5\\253769484_A", lines)])
+    await wait_for(lambda: value(hass, ENERGY) not in (None, "unknown"))
+    assert value(hass, ENERGY) == "15.792"
+    assert value(hass, "energy_export") == "0.011"
+    tariffs = {
+        name: value(hass, f"energy_{name}") for name in ("import_tariff_1", "import_tariff_2", "export_tariff_2")
+    }
+    assert tariffs == {"import_tariff_1": "0.034", "import_tariff_2": "15.758", "export_tariff_2": "0.011"}
+    assert (value(hass, "average_demand"), value(hass, "maximum_demand")) == ("2351", "2589")
+    # Live energy carries the summed total on.
+    await wait_for(lambda: value(hass, "live_energy_import") not in (None, "unknown"))
+    assert value(hass, "live_energy_import") == "15.792"
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_meter_that_sends_its_total_is_never_summed_from_its_tariffs(
+    hass: HomeAssistant, pty_meter: PtyMeter
+) -> None:
+    """A meter that sends 1.8.0 may count in more tariffs than it sends: a telegram with tariffs alone is no total."""
+    with_total = ["1-0:1.8.0(000100.000*kWh)", "1-0:1.8.1(000060.000*kWh)", "1-0:1.7.0(01.000*kW)"]
+    tariffs_alone = ["1-0:1.8.1(000060.001*kWh)", "1-0:1.7.0(01.000*kW)"]
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="XT211", data={CONF_DEVICE: pty_meter.path})
+    await set_up(hass, entry)
+    pty_meter.start_pushing([encoder.p1_telegram("XMX5XT211", with_total)])
+    await wait_for(lambda: value(hass, ENERGY) == "100.0")
+    pty_meter.start_pushing([encoder.p1_telegram("XMX5XT211", tariffs_alone)])
+    await wait_for(lambda: value(hass, "energy_import_tariff_1") == "60.001")
+    assert value(hass, ENERGY) == "100.0"
+    assert entry.runtime_data.energy.held.count == 0
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -151,9 +151,11 @@ async def test_the_first_store_and_a_first_entry_load_and_count_on(
     assert energy.counts.live_import.published >= 155_233_000
     # The hour in progress counts from the total kept at its start.
     assert energy.counts.tariff.current_hour_use(energy.counts.live_import.published) == pytest.approx(590)
-    # The entity kept its id: no second live energy sensor.
-    assert [e.entity_id for e in er.async_entries_for_config_entry(entities, entry.entry_id) if "live" in e.unique_id][
-        :1
+    # The entity kept its id: no second live energy import sensor.
+    assert [
+        e.entity_id
+        for e in er.async_entries_for_config_entry(entities, entry.entry_id)
+        if e.unique_id.endswith("live_energy_import")
     ] == [kept.entity_id]
     assert await hass.config_entries.async_unload(entry.entry_id)
 

@@ -38,14 +38,16 @@ from .const import (
     DEFAULT_CURRENT_TRANSFORMER_RATIO,
     LOGGER,
 )
-from .counts import REGISTER_OF_POWER, EnergyCounts
+from .counts import EnergyCounts
 from .decoder import (
+    ACTIVE_ENERGY,
     ACTIVE_POWER,
     APPARENT_POWER,
     INSTANTANEOUS,
     NET_ACTIVE_POWER,
     PRESENT_VALUE,
     REACTIVE_POWER,
+    ObisCode,
     Reading,
     quantity_of,
 )
@@ -63,20 +65,23 @@ from .handed_over import HandedOverLists
 from .held_totals import EnergyEvents, HeldTotals
 from .hours import meter_clock, standard_time_in_utc, wall_clock
 from .ratio_steps import RatioSteps
-from .registers import THROUGH_CURRENT_TRANSFORMERS, is_total
+from .registers import ACTIVE_ENERGY_EXPORT, ACTIVE_ENERGY_IMPORT, THROUGH_CURRENT_TRANSFORMERS, is_total
 from .statistics import MeterHourStatistics
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
     from datetime import datetime
 
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import Event, HomeAssistant
 
     from .connection import TelegramWatch
-    from .decoder import Code, Decoder, ObisCode, Telegram
+    from .decoder import Code, Decoder, Telegram
     from .issues import MeterIssues
 
+# Totals a meter that counts by tariff alone never sends, summed from its tariffs (E = 1 to 63, IEC 62056-61).
+_SUMMED_TOTALS = frozenset({ACTIVE_ENERGY_IMPORT.code, ACTIVE_ENERGY_EXPORT.code})
+_FIRST_TARIFF, _LAST_TARIFF = 1, 63
 # Every power the meter measures now, whole or per phase, lies within what this meter carries (a
 # maximum demand, and its cumulative sum, are other figures).
 _ENVELOPED = frozenset({ACTIVE_POWER, REACTIVE_POWER, APPARENT_POWER, NET_ACTIVE_POWER})
@@ -144,6 +149,8 @@ class EnergyBookkeeping:
         self.events = EnergyEvents()
         self.held = HeldTotals(self.guard, issues, self.events)
         self.handed_over = HandedOverLists(self.guard, reader)
+        self._sent_totals: set[Code] = set()
+        """The active energy totals the meter has sent itself (never summed from its tariffs)."""
         self.store = EnergyStore(hass, entry.entry_id, self._stored)
         # Only totals the guard accepted reach the meter's hours.
         self.counts = EnergyCounts(
@@ -210,8 +217,8 @@ class EnergyBookkeeping:
         known = self.guard.last(register)
         return value if known is None else max(value, known)
 
-    def keep_live_energy_at_least(self, power: Code, watt_hours: float) -> None:
-        """Keep the live energy of a power (import or export) from falling below a total it showed before.
+    def keep_live_energy_at_least(self, register: Code, watt_hours: float) -> None:
+        """Keep the live energy of a register (import or export) from falling below a total it showed before.
 
         After a power cut the recorder has a later state than the store, which
         is written every few minutes: live energy holds there until it passes
@@ -220,7 +227,6 @@ class EnergyBookkeeping:
         below it was counted anew (a meter reset or swapped): that total is
         another count's.
         """
-        register = REGISTER_OF_POWER[power]
         watt_hours *= self._restored_scale
         counted = self.guard.last(register) if self.guard.sent(register) else None
         if counted is None or counted >= NEW_CYCLE_BELOW * watt_hours:
@@ -241,6 +247,8 @@ class EnergyBookkeeping:
             for obis, reading in telegram.readings.items()
             if obis.f == PRESENT_VALUE
         ]
+        self._sent_totals.update(obis.register for obis, _ in present if obis.register in _SUMMED_TOTALS)
+        present += _summed_tariffs(present, _SUMMED_TOTALS - self._sent_totals)
         if self.handed_over.earlier([(obis.register, r.value) for obis, r in present if _guarded(obis)], clock):
             LOGGER.debug("%s: a list stamped %s is an earlier one, handed over again", meter, clock)
             return None
@@ -315,6 +323,28 @@ def _through_transformers(obis: ObisCode, reading: Reading, ratio: float) -> Rea
         whole = isinstance(reading.value, int) and value.is_integer()
         return Reading(int(value) if whole else value, reading.unit)
     return reading
+
+
+def _summed_tariffs(present: list[tuple[ObisCode, Reading]], totals: Iterable[Code]) -> list[tuple[ObisCode, Reading]]:
+    """Return the totals a meter that counts by tariff alone does not send: the sums of their tariffs' registers.
+
+    Dutch and Belgian meters send 1.8.1 and 1.8.2 (2.8.1 and 2.8.2), never 1.8.0, and the total is what the
+    Energy dashboard, the meter hours and live energy count. Only for totals the meter never sent itself: one
+    that does may count in more tariffs than it sends.
+    """
+    summed = []
+    for total in sorted(totals):
+        tariffs = [
+            (obis, reading)
+            for obis, reading in present
+            if obis.register[:2] == total[:2] and _FIRST_TARIFF <= obis.e <= _LAST_TARIFF
+        ]
+        units = {reading.unit for _, reading in tariffs}
+        value = sum(reading.value for _, reading in tariffs)
+        if tariffs and len(units) == 1 and value <= ACTIVE_ENERGY.high:
+            first = tariffs[0][0]
+            summed.append((first._replace(e=0), Reading(value, units.pop())))
+    return summed
 
 
 def _guarded(obis: ObisCode) -> bool:

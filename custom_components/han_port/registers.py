@@ -16,8 +16,10 @@ from .decoder import (
     APPARENT_ENERGY,
     APPARENT_POWER,
     CURRENT,
+    CURRENT_AVERAGE,
     FREQUENCY,
     INSTANTANEOUS,
+    MAXIMUM,
     NET_ACTIVE_ENERGY,
     NET_ACTIVE_POWER,
     POWER_FACTOR,
@@ -74,11 +76,21 @@ class Register:
     code: Code
     quantity: Quantity
     phase: int | None = None
+    tariff: int | None = None
 
 
 def _per_phase(base: int, d: int, key: str, quantity: Quantity) -> tuple[Register, ...]:
     """One register per phase: C = base, base + 20, base + 40 (L1, L2, L3)."""
     return tuple(Register(f"{key}_l{phase}", (base + 20 * (phase - 1), d, 0), quantity, phase) for phase in (1, 2, 3))
+
+
+# The tariffs a meter counts apart (Dutch and Belgian meters two, day and night; Czech ones up to four).
+TARIFFS = range(1, 5)
+
+
+def _per_tariff(c: int, key: str) -> tuple[Register, ...]:
+    """One register per tariff of an active energy total: C.8.1 to C.8.4."""
+    return tuple(Register(f"{key}_tariff_{n}", (c, TOTAL, n), ACTIVE_ENERGY, tariff=n) for n in TARIFFS)
 
 
 ACTIVE_POWER_IMPORT = Register("active_power_import", (1, INSTANTANEOUS, 0), ACTIVE_POWER)
@@ -100,8 +112,13 @@ REGISTERS: tuple[Register, ...] = (
     Register("power_factor", (13, INSTANTANEOUS, 0), POWER_FACTOR),
     *_per_phase(33, INSTANTANEOUS, "power_factor", POWER_FACTOR),
     Register("frequency", (14, INSTANTANEOUS, 0), FREQUENCY),
+    # The Belgian capacity tariff's figures: the quarter hour's average demand so far, and the month's peak.
+    Register("average_demand", (1, CURRENT_AVERAGE, 0), ACTIVE_POWER),
+    Register("maximum_demand", (1, MAXIMUM, 0), ACTIVE_POWER),
     ACTIVE_ENERGY_IMPORT,
     ACTIVE_ENERGY_EXPORT,
+    *_per_tariff(1, "active_energy_import"),
+    *_per_tariff(2, "active_energy_export"),
     Register("reactive_energy_import", (3, TOTAL, 0), REACTIVE_ENERGY),
     Register("reactive_energy_export", (4, TOTAL, 0), REACTIVE_ENERGY),
     *_per_phase(21, TOTAL, "active_energy_import", ACTIVE_ENERGY),

@@ -41,7 +41,14 @@ from .decoder import (
     Quantity,
 )
 from .entity import HanPortEntity
-from .registers import ACTIVE_POWER_EXPORT, ACTIVE_POWER_IMPORT, REGISTERS, Register
+from .registers import (
+    ACTIVE_ENERGY_EXPORT,
+    ACTIVE_ENERGY_IMPORT,
+    ACTIVE_POWER_EXPORT,
+    ACTIVE_POWER_IMPORT,
+    REGISTERS,
+    Register,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -158,30 +165,29 @@ _FLOAT_SLACK = 1e-9
 # power factor says what most need.
 _DISABLED_BY_DEFAULT = frozenset(
     f"{key}_l{phase}" for key in ("active_power_export", "active_energy_export", "power_factor") for phase in (1, 2, 3)
-)
+) | frozenset(f"active_energy_{flow}_tariff_{n}" for flow in ("import", "export") for n in (3, 4))
 
 
 def _sensor(register: Register) -> HanPortSensorEntityDescription:
     """Describe one register's sensor: its quantity's description, and whether it starts enabled.
 
-    The three phases of a quantity share one name with the phase as a placeholder.
+    The three phases of a quantity share one name with the phase as a placeholder, its tariffs with the tariff.
     """
     kind = _KINDS[register.quantity]
     enabled = kind.entity_registry_enabled_default and register.key not in _DISABLED_BY_DEFAULT
-    if register.phase is None:
-        return replace(
-            kind,
-            key=register.key,
-            register=register.code,
-            translation_key=register.key,
-            entity_registry_enabled_default=enabled,
-        )
+    translation_key, placeholders = register.key, None
+    if register.phase is not None:
+        translation_key = register.key.removesuffix(f"_l{register.phase}") + "_phase"
+        placeholders = {"phase": f"L{register.phase}"}
+    elif register.tariff is not None:
+        translation_key = register.key.removesuffix(f"_{register.tariff}")
+        placeholders = {"tariff": str(register.tariff)}
     return replace(
         kind,
         key=register.key,
         register=register.code,
-        translation_key=register.key.removesuffix(f"_l{register.phase}") + "_phase",
-        translation_placeholders={"phase": f"L{register.phase}"},
+        translation_key=translation_key,
+        translation_placeholders=placeholders,
         entity_registry_enabled_default=enabled,
     )
 
@@ -298,13 +304,13 @@ DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
         "live_energy_import",
         lambda counts: counts.live_import.published,
         SensorStateClass.TOTAL_INCREASING,
-        needs=ACTIVE_POWER_IMPORT.code,
+        needs=ACTIVE_ENERGY_IMPORT.code,
     ),
     _derived_energy(
         "live_energy_export",
         lambda counts: counts.live_export.published,
         SensorStateClass.TOTAL_INCREASING,
-        needs=ACTIVE_POWER_EXPORT.code,
+        needs=ACTIVE_ENERGY_EXPORT.code,
     ),
     _derived_energy("current_hour_use", lambda counts: counts.tariff.current_hour_use(counts.live_import.published)),
     _derived_energy("last_hour_use", lambda counts: counts.tariff.last_hour_use(_now())),
@@ -359,6 +365,8 @@ _NORWEGIAN_MAKERS = frozenset({"Aidon", "Kaifa", "Kamstrup"})
 _HOURLY_REGISTERS = frozenset(
     {"active_energy_import", "active_energy_export", "reactive_energy_import", "reactive_energy_export"}
 )
+# So does the live energy those registers make possible (live energy carries them on between the lists).
+_HOURLY_FIGURES = frozenset({"live_energy_import", "live_energy_export"})
 
 
 def capacity_tariff_applies(hass: HomeAssistant, entry: HanPortConfigEntry) -> bool:
@@ -391,7 +399,7 @@ async def async_setup_entry(
     known = _known_keys(hass, entry, derived)
     hourly = _sends_hourly_lists(entry)
     if hourly:
-        known |= _HOURLY_REGISTERS
+        known |= _HOURLY_REGISTERS | _HOURLY_FIGURES
 
     def entity(key: str) -> SensorEntity:
         if key in SENSORS_BY_KEY:
@@ -604,10 +612,10 @@ class HanPortDerivedSensor(HanPortEntity, SensorEntity):
 
     async def _async_restore(self) -> None:
         """Read live energy's last recorded state back first: it never falls below what the recorder has of it."""
-        power = self.entity_description.needs
-        if self.entity_description.state_class is SensorStateClass.TOTAL_INCREASING and power is not None:
+        register = self.entity_description.needs
+        if self.entity_description.state_class is SensorStateClass.TOTAL_INCREASING and register is not None:
             self.read_back_total(
-                lambda watt_hours, _when: self.coordinator.energy.keep_live_energy_at_least(power, watt_hours)
+                lambda watt_hours, _when: self.coordinator.energy.keep_live_energy_at_least(register, watt_hours)
             )
 
     @property

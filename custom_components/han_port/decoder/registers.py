@@ -98,6 +98,10 @@ _BY_C_ALONE = {_SUM_OF_PHASES_CURRENT: CURRENT, _NEUTRAL_CURRENT: CURRENT, _NEUT
 INSTANTANEOUS = 7
 TOTAL = 8
 """OBIS D of a register's total since the meter was installed (1.8.0: energy imported)."""
+CURRENT_AVERAGE = 4
+"""OBIS D of a power's average over the demand period in progress (1.4.0: a Belgian meter's quarter hour)."""
+MAXIMUM = 6
+"""OBIS D of a power's highest demand-period average in the billing period (1.6.0: the month's peak)."""
 _SAMPLED = frozenset({INSTANTANEOUS, 0, 1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16, 21, 22, 23, 24, 25, 26, 27, 28})
 _TIME_INTEGRALS = frozenset({TOTAL, 9, 10, 17, 18, 19, 20, 29, 30, 58})
 
