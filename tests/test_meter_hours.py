@@ -841,6 +841,8 @@ async def test_live_energy_never_falls_below_its_last_recorded_state_after_a_pow
     monkeypatch.setattr(sensor_module, "DERIVED_WRITE_INTERVAL", 0.0)
     freezer.move_to(ELEVEN - timedelta(minutes=5))
     entry = await set_up(hass, tcp_meter.port)
+    # Live energy is unknown until the recorder has answered what it last wrote of it.
+    await totals_read_back(hass, entry)
     at = ELEVEN + timedelta(seconds=10)
     await push(hass, freezer, entry, at, hourly_list(44_000_000, ELEVEN))
     for _ in range(4 * 60 // 10):  # four minutes at 3.6 kW: 240 Wh the store has not kept
