@@ -1374,6 +1374,25 @@ async def test_a_plain_meter_beyond_the_nordics_is_found_and_named_by_itself(
     assert await hass.config_entries.async_unload(result["result"].entry_id)
 
 
+async def test_a_wrong_encryption_key_for_a_p1_port_is_told_as_wrong_not_as_a_missing_authentication_key(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """A Luxembourg Smarty tags with the published key: a tag that fails under it is the encryption key's fault.
+
+    What the key deciphers tells the two apart: noise, not a P1 telegram.
+    """
+    tcp_meter.start_pushing([_encrypted_p1(P1_AUTHENTICATION_KEY)])
+    flow = await start(hass, "network")
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    result = await flow.submit({CONF_ENCRYPTION_KEY: bytes(range(100, 116)).hex()})
+    assert result["errors"] == {"base": "wrong_key"}
+    result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex()})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert CONF_AUTHENTICATION_KEY not in result["data"]
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(result["result"].entry_id)
+
+
 async def test_a_p1_port_with_an_authentication_key_of_its_own_asks_for_it(
     hass: HomeAssistant, tcp_meter: TcpMeter
 ) -> None:

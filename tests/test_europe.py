@@ -637,3 +637,32 @@ def test_a_list_of_bare_values_after_its_push_setups_name_is_learned_never_undec
     )
     (dropped,) = Decoder().feed_events(encoder.hdlc_frames(encoder.data_notification(body, None)))
     assert dropped.reason is DropReason.LEARNING, dropped
+
+
+@pytest.mark.parametrize("content", ["p1", "data-notification"])
+def test_a_tag_failing_under_the_published_key_tells_a_wrong_encryption_key_from_a_meters_own_authentication_key(
+    content: str,
+) -> None:
+    """Without an authentication key the published one is tried; when its tag fails, what the encryption key
+    deciphers says which key is at fault: a meter's content (a P1 telegram, a data-notification), the meter tags
+    with a key of its own; noise, the encryption key is wrong.
+    """
+    p1 = encoder.p1_telegram("SAT5\\Sagemcom T210-D", ["1-0:1.7.0(0001.453*kW)"])
+    plain = p1 if content == "p1" else apdu(1453)
+    own_tag = encoder.glo_cipher(plain, KEY, AUTH_KEY, system_title=b"SAGtest1", counter=1)
+    published_tag = encoder.glo_cipher(plain, KEY, P1_AUTHENTICATION_KEY, system_title=b"SAGtest1", counter=1)
+    framed = (lambda push: push) if content == "p1" else (lambda push: mbus_frames(push, segment_size=200))
+
+    def refused(push: bytes, key: bytes) -> tuple[DropReason, str]:
+        decoder = Decoder(key, None)
+        [event] = [*decoder.feed_events(framed(push)), *decoder.quiet()]
+        assert not isinstance(event, Telegram)
+        return event.reason, event.detail
+
+    reason, detail = refused(own_tag, KEY)
+    assert reason is DropReason.KEY_MISSING
+    assert "authentication key is needed" in detail
+    for push in (own_tag, published_tag):
+        reason, detail = refused(push, bytes(range(100, 116)))
+        assert reason is DropReason.KEY_REJECTED
+        assert "encryption key deciphers noise" in detail

@@ -21,7 +21,7 @@ from custom_components.han_port.decoder.axdr import BitString, Structure, decode
 from custom_components.han_port.decoder.ciphering import decipher, read_header
 from custom_components.han_port.decoder.cosem import parse_date_time
 from custom_components.han_port.decoder.crc import crc16_arc, crc16_x25
-from custom_components.han_port.decoder.dlms import parse_apdu
+from custom_components.han_port.decoder.dlms import is_content, parse_apdu
 from custom_components.han_port.decoder.hdlc import MAX_MESSAGE_BYTES, HdlcFramer, HdlcMessage
 from custom_components.han_port.decoder.lists import take_apart
 from custom_components.han_port.decoder.obis import identification
@@ -233,7 +233,7 @@ def test_ciphering_header_damage() -> None:
         read_header(apdu[:-1])
     short_tag = b"\xdb\x08KAMEtest\x08\x30\x00\x00\x00\x01abc"
     with pytest.raises(DecodeError, match="shorter than its tag"):
-        decipher(short_tag, Keys(bytes(16), bytes(16)))
+        decipher(short_tag, Keys(bytes(16), bytes(16)), is_content)
 
 
 def test_unciphered_glo_apdu_passes_through() -> None:

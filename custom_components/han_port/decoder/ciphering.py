@@ -10,7 +10,7 @@ from .axdr import decode_length
 from .model import Ciphering, DecodeError, DropReason, FrameRefusedError, KeyProblemError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 GENERAL_GLO_CIPHERING = 0xDB
 SECURITY_CONTROLS = frozenset((0x10, 0x20, 0x30))
@@ -70,11 +70,12 @@ def read_header(apdu: bytes) -> tuple[Ciphering, bytes]:
     return header, bytes(apdu[pos + SECURITY_HEADER_LENGTH :])
 
 
-def decipher(apdu: bytes, keys: Keys) -> tuple[Ciphering, bytes]:
+def decipher(apdu: bytes, keys: Keys, is_content: Callable[[bytes], bool]) -> tuple[Ciphering, bytes]:
     """Open a general-glo-ciphering APDU; return its header and the inner APDU.
 
     Raises KeyProblemError when a key is missing or the tag does not verify,
-    and DecodeError when the header itself is malformed.
+    and DecodeError when the header itself is malformed. is_content tells
+    deciphered bytes that open as a meter's content from noise.
     """
     header, body = read_header(apdu)
     if not header.encrypted and not header.authenticated:
@@ -113,11 +114,19 @@ def decipher(apdu: bytes, keys: Keys) -> tuple[Ciphering, bytes]:
         decryptor.finalize()
     except InvalidTag:
         failed = "the authentication tag does not match"
-        if keys.authentication is None:
+        # The tag failed under the published authentication key. What the encryption key deciphered tells
+        # which key is at fault: a meter's content, its own authentication key is needed; noise, it is wrong.
+        if keys.authentication is None and (not header.encrypted or is_content(plaintext)):
             raise KeyProblemError(
                 DropReason.KEY_MISSING,
-                "the meter authenticates its telegrams with a key of its own: the authentication key is needed"
-                " (or the encryption key is wrong)",
+                "the meter authenticates its telegrams with a key of its own: the authentication key is needed",
+                header,
+                failed=failed,
+            ) from None
+        if keys.authentication is None:
+            raise KeyProblemError(
+                DropReason.KEY_REJECTED,
+                f"{failed}, and the encryption key deciphers noise: it is wrong",
                 header,
                 failed=failed,
             ) from None

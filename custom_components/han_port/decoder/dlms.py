@@ -111,6 +111,22 @@ def _parse_data_notification(apdu: bytes, ciphering: Ciphering | None = None) ->
 
 
 _GLO_TAG = bytes([GENERAL_GLO_CIPHERING])
+_P1_BAUD_AT = 4
+
+
+def is_content(plaintext: bytes) -> bool:
+    """Whether deciphered bytes open as a meter's content: a data-notification, or a P1 telegram (ciphered DSMR 5).
+
+    A wrong encryption key deciphers to noise, which opens like this by chance once in tens of thousands.
+    """
+    if plaintext[:1] == b"/":
+        # The identification (IEC 62056-21): the maker's three letters, then the baud rate's character.
+        maker, baud = plaintext[1:_P1_BAUD_AT], plaintext[_P1_BAUD_AT : _P1_BAUD_AT + 1]
+        return maker.isascii() and maker.isalpha() and len(maker) == _P1_BAUD_AT - 1 and baud.isalnum()
+    stamp = 1 + INVOKE_ID_LENGTH
+    return plaintext[:1] == bytes([DATA_NOTIFICATION]) and any(
+        plaintext[stamp:].startswith(marker) for marker, _ in DATE_TIME_MARKERS
+    )
 
 
 def parse_apdu(apdu: bytes, keys: Keys, policy: SecurityPolicy | None = None) -> Notification:
@@ -125,7 +141,7 @@ def parse_apdu(apdu: bytes, keys: Keys, policy: SecurityPolicy | None = None) ->
         if policy is not None and policy.requires_ciphering and apdu[:1] == bytes([DATA_NOTIFICATION]):
             policy.check(None)
         return _parse_data_notification(apdu)
-    ciphering, plaintext = decipher(apdu, keys)
+    ciphering, plaintext = decipher(apdu, keys, is_content)
     if policy is not None:
         policy.check(ciphering)
     notification = Notification(None, b"", ciphering)
