@@ -40,30 +40,35 @@ OTHER_TARIFF = 40_000_000
 
 
 def states(
-    count: int, *, phases: int = 3, step: timedelta = timedelta(seconds=10), seed: int = 1
+    count: int,
+    *,
+    phases: int = 3,
+    step: timedelta = timedelta(seconds=10),
+    seed: int = 1,
+    amps: tuple[float, float] = (3.0, 14.0),
+    energy: float = 55_000_000.0,
 ) -> Iterator[MeterState]:
     """A meter's truth, telegram by telegram: ~230 V drifting, loads changing, power = ΣU·I·cos φ, energy its integral."""
     rng = random.Random(seed)
-    energy = 55_000_000.0
     volts = [230.0, 231.0, 229.0][:phases]
     previous = None
     for number in range(count):
         volts = [volt * (1 + rng.uniform(-0.004, 0.004)) for volt in volts]
-        amps = [round(rng.uniform(3.0, 14.0), 2) for _ in volts]
+        currents = [round(rng.uniform(*amps), 2) for _ in volts]
         factors = [rng.uniform(0.85, 0.99) for _ in volts]
         volts = [round(volt, 1) for volt in volts]
-        parts = [round(u * i * f) for u, i, f in zip(volts, amps, factors, strict=True)]
+        parts = [round(u * i * f) for u, i, f in zip(volts, currents, factors, strict=True)]
         power = sum(parts)
         if previous is not None:
             energy += (previous + power) / 2 * step.total_seconds() / 3600
         previous = power
-        reactive = round(sum(u * i * math.sqrt(1 - f * f) for u, i, f in zip(volts, amps, factors, strict=True)))
+        reactive = round(sum(u * i * math.sqrt(1 - f * f) for u, i, f in zip(volts, currents, factors, strict=True)))
         yield replace(
             MeterState(three_phase=phases == 3),
             moment=START + number * step,
             meter_id="78012345",
             voltages=(*volts, 0.0, 0.0)[:3],
-            currents=(*amps, 0.0, 0.0)[:3],
+            currents=(*currents, 0.0, 0.0)[:3],
             phase_powers=(*parts, 0, 0)[:3],
             power_import=power,
             power_export=0,
@@ -1262,3 +1267,57 @@ def test_a_list_of_fourteen_with_its_currents_in_milliamperes_is_not_shown_ten_t
 
     for telegram in telegrams(decoded([(milliamperes(s), s) for s in sent])):
         assert telegram["1-0:31.7.0.255"] == 0.295, telegram
+
+
+# A Slovenian 15-minute list's order as a user's capture has it: the registers first, no phase powers.
+REGISTERS_FIRST = (
+    "logical_name",
+    "meter_id",
+    "clock",
+    "energy_import",
+    "energy_export",
+    "energy_import_t1",
+    "energy_import_t2",
+    "power_import",
+    "power_export",
+    *AM550_FIELDS[6:12],
+)
+
+
+def register_truth(state: MeterState, other_tariff: int) -> dict[ObisCode, float]:
+    """Every value of a list with the registers, by its code, as the meter measured it."""
+    truth = {AM550_CODES[name]: value for name, value in field_truth(state).items()}
+    tariffs = {"1-0:1.8.1": state.energy_import - other_tariff, "1-0:1.8.2": other_tariff}
+    registers = {"1-0:1.8.0": state.energy_import, "1-0:2.8.0": state.energy_export, **tariffs}
+    return truth | {ObisCode.parse(code): value for code, value in registers.items()}
+
+
+@pytest.mark.parametrize(
+    "fields", [AM550_FIELDS + ENERGY_FIELDS, REGISTERS_FIRST], ids=["am550-15-minute", "registers-first"]
+)
+@pytest.mark.parametrize("amps", [(0.2, 2.5), (3.0, 14.0)], ids=["quiet", "loaded"])
+@pytest.mark.parametrize("energy", [55_000_000, 300_000, 20_000], ids=["old", "young", "new"])
+def test_a_list_with_its_registers_is_learned_in_a_quiet_home_and_of_a_young_meter(
+    fields: tuple[str, ...], amps: tuple[float, float], energy: int
+) -> None:
+    """An energy register's number, and its tariffs', keep their ratios as they grow, and add up like phases.
+
+    Taken for a power (or a current) they were never refuted, and kept the true reading from being looked for:
+    a quiet home's list, and any list without phase powers, stayed "being learned" for good. A household's power
+    falls as well as rises; a register only grows.
+    """
+    other = energy // 4
+    truth = [replace(state, energy_export=0) for state in states(150, amps=amps, energy=energy)]
+    by_moment = {state.moment: state for state in truth}
+    pushes = [
+        encoder.hdlc_frames(
+            encoder.data_notification(encoder.positional_list(state, fields, NAME, other), state.moment)
+        )
+        for state in truth
+    ]
+    telegrams = [event for event in feed(Decoder(), pushes) if isinstance(event, Telegram)]
+    assert len(telegrams) >= 50  # learned within the first 100 pushes (a list without phase powers needs more)
+    for telegram in telegrams:
+        true_values = register_truth(by_moment[telegram.timestamp], other)
+        assert shown(telegram) == pytest.approx({code: true_values[code] for code in shown(telegram)})
+    assert shown(telegrams[-1])[POWER] == truth[-1].power_import

@@ -383,10 +383,11 @@ class _Shape:
         if telegrams < (POWER_CONFIRMATIONS if reading.phases else LONE_POWER_CONFIRMATIONS):
             return
         total = self.spans[reading.total]
-        if total.low == total.high:
-            # A home's power under load moves from telegram to telegram: one that never did is a setting
-            # or a register, whatever numbers happened to add up to it or carry it.
-            del self.powers[reading]
+        if total.grows:
+            # A home's power under load falls as well as rises: one not yet seen to fall waits. One that never
+            # moved is a setting or a register, whatever numbers happened to add up to it or carry it.
+            if total.low == total.high:
+                del self.powers[reading]
             return
         if self.export_total is not None and reading.total != self.export_total - 1:
             # Another flow than the silent number before the one set aside: the two flow in turn, as import and
@@ -410,6 +411,10 @@ class _Shape:
                 elif verdict:
                     tally.confirmed += 1
                     tally.beside_a_zero = tally.beside_a_zero and numbers.get(reading.total - 1) == 0
+                if verdict and self.spans[reading.total].grows and tally.confirmed >= LONE_POWER_CONFIRMATIONS:
+                    # A total that only grew while this many telegrams confirmed it is an energy register's (its
+                    # tariffs add up to it like phases): a household's power falls as well. Let the rest be found.
+                    del self.powers[reading]
         else:
             free = [index for index in numbers if index not in self.proven and index != self.export_total]
             # Found afresh, under load, once every reading found before was refuted.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import chain, combinations, product
 from typing import TYPE_CHECKING
 
-from .registers import ACTIVE_POWER
+from .registers import ACTIVE_POWER, CURRENT
 from .resolution import (
     APPARENT_RATIO_RANGE,
     CURRENT_EXPONENTS,
@@ -26,7 +26,7 @@ from .resolution import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 type Numbers = Mapping[int, float]
 """A telegram's numeric values, raw, by their position in the list."""
@@ -236,6 +236,16 @@ class PowerReading:
     """The currents' resolution."""
 
 
+def _a_current(raw: float, exponent: int) -> bool:
+    """Whether a number, at a resolution, is a current a household draws (unsigned: an importing one)."""
+    return 0 <= at(raw, exponent) <= CURRENT.high
+
+
+def _a_load(power: float) -> bool:
+    """Whether a number is a household's power under a load that proves something."""
+    return MIN_EVIDENCE_POWER <= power <= ACTIVE_POWER.high
+
+
 def _sum_slack(total: float) -> float:
     return max(SUM_SLACK, total * SUM_TOLERANCE)
 
@@ -308,7 +318,10 @@ def carries(reading: PowerReading, numbers: Numbers, volts: Sequence[float]) -> 
     """
     total = numbers[reading.total]
     parts = _parts(reading, numbers, len(volts))
-    if min(numbers[index] for index in reading.currents) < 0 or (parts and abs(sum(parts) - total) > _sum_slack(total)):
+    if not all(_a_current(numbers[index], reading.exponent) for index in reading.currents) or total > ACTIVE_POWER.high:
+        # Beyond what any household's meter measures: an energy register's number, say, read as a power or current.
+        return None
+    if parts and abs(sum(parts) - total) > _sum_slack(total):
         return None
     if not power_holds(reading, numbers, volts):
         return None
@@ -326,9 +339,7 @@ def phase_sums(numbers: Numbers, free: Sequence[int]) -> list[tuple[int, tuple[i
     None when more fit than MAX_PHASE_SUMS: the telegram proves nothing.
     """
     # Totals a household's power can be: an energy register's tariffs add up too, but to no power.
-    totals = sorted(
-        (numbers[index], index) for index in free if MIN_EVIDENCE_POWER <= numbers[index] <= ACTIVE_POWER.high
-    )
+    totals = sorted((numbers[index], index) for index in free if _a_load(numbers[index]))
     values = [value for value, _ in totals]
     sums = []
     for parts in combinations((index for index in free if numbers[index] >= 0), _THREE_PHASES):
@@ -362,7 +373,7 @@ def _by_phase(
             index
             for index in free
             if index not in taken
-            and numbers[index] >= 0
+            and _a_current(numbers[index], exponent)
             and _phase_carries(numbers[part], at(volt * numbers[index], exponent), _slack(volt, exponent))
         ]
         for volt, part in zip(volts, parts, strict=True)
@@ -377,9 +388,9 @@ def _by_total(numbers: Numbers, free: Sequence[int], volts: Sequence[float], exp
 
     Totals are found by value among the loaded positions, not tried one by one.
     """
-    loaded = sorted((numbers[index], index) for index in free if numbers[index] >= MIN_EVIDENCE_POWER)
+    loaded = sorted((numbers[index], index) for index in free if _a_load(numbers[index]))
     values = [value for value, _ in loaded]
-    for currents in combinations(free, len(volts)):
+    for currents in combinations([index for index in free if _a_current(numbers[index], exponent)], len(volts)):
         apparent = sum(at(volt * numbers[index], exponent) for volt, index in zip(volts, currents, strict=True))
         upper = apparent * (1 + POWER_TOLERANCE) + sum(_slack(volt, exponent) for volt in volts)
         for _, total in loaded[bisect_left(values, apparent / MAX_APPARENT_RATIO) : bisect_right(values, upper)]:
@@ -391,19 +402,30 @@ def power_readings(numbers: Numbers, free: Sequence[int], volts: Sequence[float]
     """Return every reading of the power this telegram, under load, confirms (None: too many to mean anything).
 
     With three phases, the total is one their parts add up to, if the list
-    sends such parts; otherwise any position the currents carry.
+    sends such parts; otherwise any position the currents carry. An energy
+    register's tariffs add up to it like phases: where no parts carry a sum,
+    the list may send none.
     """
     sums = phase_sums(numbers, free) if len(volts) == _THREE_PHASES else []
     if sums is None:
         return None
+    readings = _confirmed(
+        numbers,
+        volts,
+        lambda exponent: chain.from_iterable(_by_phase(numbers, free, volts, total, exponent) for total in sums),
+    )
+    if readings == {}:
+        readings = _confirmed(numbers, volts, lambda exponent: _by_total(numbers, free, volts, exponent))
+    return readings
+
+
+def _confirmed(
+    numbers: Numbers, volts: Sequence[float], found: Callable[[int], Iterable[PowerReading]]
+) -> dict[PowerReading, int] | None:
+    """Return the readings found at each current resolution that this telegram confirms (None: too many)."""
     readings: dict[PowerReading, int] = {}
     for exponent in CURRENT_EXPONENTS:
-        found = (
-            chain.from_iterable(_by_phase(numbers, free, volts, phase_sum, exponent) for phase_sum in sums)
-            if sums
-            else _by_total(numbers, free, volts, exponent)
-        )
-        for reading in found:
+        for reading in found(exponent):
             if carries(reading, numbers, volts):
                 readings[reading] = 1
                 if len(readings) > MAX_HYPOTHESES:
