@@ -65,6 +65,13 @@ async def test_a_meter_with_an_unknown_list_is_set_up_and_its_list_learned(
     assert issue.translation_placeholders is not None
     assert issue.translation_placeholders["issue_tracker"].startswith("https://github.com/")
     assert "positions proven" in issue.translation_placeholders["progress"]
+    # It says how far the learning is as it goes on, not how far it was when raised.
+    learning = entry.runtime_data.learning
+    await wait_for(lambda: learning.pushes > 2 and learning.progress != issue.translation_placeholders["progress"])
+    told = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert told is not None
+    assert told.translation_placeholders is not None
+    assert told.translation_placeholders["progress"] == learning.progress
     # The diagnostics hold its pushes, every serial masked, still checksum-valid.
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     captures = diagnostics["last_unlearned_pushes"]

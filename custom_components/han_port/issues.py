@@ -251,10 +251,11 @@ class ListLearning:
         self.pushes = 0
 
     def heard(self, progress: str) -> None:
-        """Take a push dropped while its list is being learned."""
+        """Take a push dropped while its list is being learned; the issue, once raised, says how far it is."""
+        moved = progress != self.progress
         self.progress = progress
         self.pushes += 1
-        if self.pushes == LEARNING_PUSHES_BEFORE_ISSUE:
+        if self.pushes == LEARNING_PUSHES_BEFORE_ISSUE or (self.pushes > LEARNING_PUSHES_BEFORE_ISSUE and moved):
             tracker = self._issues.issue_tracker
             self._issues.create(LIST_NOT_LEARNED_ISSUE, {"progress": progress, "issue_tracker": tracker})
 
