@@ -113,30 +113,32 @@ def decipher(apdu: bytes, keys: Keys, is_content: Callable[[bytes], bool]) -> tu
     try:
         decryptor.finalize()
     except InvalidTag:
-        failed = "the authentication tag does not match"
-        # The tag failed under the published authentication key. What the encryption key deciphered tells
-        # which key is at fault: a meter's content, its own authentication key is needed; noise, it is wrong.
-        if keys.authentication is None and (not header.encrypted or is_content(plaintext)):
-            raise KeyProblemError(
-                DropReason.KEY_MISSING,
-                "the meter authenticates its telegrams with a key of its own: the authentication key is needed",
-                header,
-                failed=failed,
-            ) from None
-        if keys.authentication is None:
-            raise KeyProblemError(
-                DropReason.KEY_REJECTED,
-                f"{failed}, and the encryption key deciphers noise: it is wrong",
-                header,
-                failed=failed,
-            ) from None
-        raise KeyProblemError(
-            DropReason.KEY_REJECTED,
-            f"{failed}: the encryption or authentication key is wrong",
+        raise _tag_failed(header, keys, is_content(plaintext)) from None
+    return header, plaintext
+
+
+def _tag_failed(header: Ciphering, keys: Keys, deciphered_content: bool) -> KeyProblemError:
+    """Say which key a tag that did not match blames, by what the encryption key deciphered.
+
+    Without an authentication key the published one was tried: content a
+    meter sends means the meter has one of its own; noise, that the
+    encryption key is wrong (a tag over plaintext tells neither).
+    """
+    failed = "the authentication tag does not match"
+    if keys.authentication is not None:
+        return KeyProblemError(
+            DropReason.KEY_REJECTED, f"{failed}: the encryption or authentication key is wrong", header, failed=failed
+        )
+    if deciphered_content or not header.encrypted:
+        return KeyProblemError(
+            DropReason.KEY_MISSING,
+            "the meter authenticates its telegrams with a key of its own: the authentication key is needed",
             header,
             failed=failed,
-        ) from None
-    return header, plaintext
+        )
+    return KeyProblemError(
+        DropReason.KEY_REJECTED, f"{failed}, and the encryption key deciphers noise: it is wrong", header, failed=failed
+    )
 
 
 # Authentic frames whose invocation counters fall below the highest accepted
