@@ -950,7 +950,8 @@ async def test_a_meter_that_counts_by_tariff_alone_gets_its_totals_and_its_tarif
         name: value(hass, f"energy_{name}") for name in ("import_tariff_1", "import_tariff_2", "export_tariff_2")
     }
     assert tariffs == {"import_tariff_1": "0.034", "import_tariff_2": "15.758", "export_tariff_2": "0.011"}
-    assert (value(hass, "average_demand"), value(hass, "maximum_demand")) == ("2351", "2589")
+    demand = (value(hass, "average_demand_this_quarter_hour"), value(hass, "peak_demand_this_month"))
+    assert demand == ("2351", "2589")
     # Live energy carries the summed total on.
     await wait_for(lambda: value(hass, "live_energy_import") not in (None, "unknown"))
     assert value(hass, "live_energy_import") == "15.792"
