@@ -65,7 +65,14 @@ from .handed_over import HandedOverLists
 from .held_totals import EnergyEvents, HeldTotals
 from .hours import meter_clock, standard_time_in_utc, wall_clock
 from .ratio_steps import RatioSteps
-from .registers import ACTIVE_ENERGY_EXPORT, ACTIVE_ENERGY_IMPORT, THROUGH_CURRENT_TRANSFORMERS, is_total
+from .registers import (
+    ACTIVE_ENERGY_EXPORT,
+    ACTIVE_ENERGY_IMPORT,
+    THROUGH_CURRENT_TRANSFORMERS,
+    code_name,
+    code_of_name,
+    is_total,
+)
 from .statistics import MeterHourStatistics
 
 if TYPE_CHECKING:
@@ -149,8 +156,8 @@ class EnergyBookkeeping:
         self.events = EnergyEvents()
         self.held = HeldTotals(self.guard, issues, self.events)
         self.handed_over = HandedOverLists(self.guard, reader)
-        self._sent_totals: set[Code] = set()
-        """The active energy totals the meter has sent itself (never summed from its tariffs)."""
+        self.sent_totals: set[Code] = set()
+        """The active energy totals the meter has sent itself: never summed from its tariffs (kept over a restart)."""
         self.store = EnergyStore(hass, entry.entry_id, self._stored)
         # Only totals the guard accepted reach the meter's hours.
         self.counts = EnergyCounts(
@@ -171,6 +178,7 @@ class EnergyBookkeeping:
         self.envelope.highest = float(stored.get("highest_power", 0.0))
         self.events.extend(stored.get("events", []))
         self.ratio_steps.restore(stored.get("ratio_steps", []))
+        self.sent_totals.update(code_of_name(name) for name in stored.get("sent_totals", []))
         stored_ratio = float(stored.get("current_transformer_ratio", self.ct_ratio))
         if stored_ratio != self.ct_ratio:
             self._restored_scale = self.ct_ratio / stored_ratio
@@ -196,6 +204,7 @@ class EnergyBookkeeping:
             "events": list(self.events),
             "current_transformer_ratio": self.ct_ratio,
             "ratio_steps": self.ratio_steps.as_list(),
+            "sent_totals": sorted(code_name(code) for code in self.sent_totals),
             **_decoder_kept(self._reader.decoder),
         }
 
@@ -247,8 +256,8 @@ class EnergyBookkeeping:
             for obis, reading in telegram.readings.items()
             if obis.f == PRESENT_VALUE
         ]
-        self._sent_totals.update(obis.register for obis, _ in present if obis.register in _SUMMED_TOTALS)
-        present += _summed_tariffs(present, _SUMMED_TOTALS - self._sent_totals)
+        self.sent_totals.update(obis.register for obis, _ in present if obis.register in _SUMMED_TOTALS)
+        present += _summed_tariffs(present, _SUMMED_TOTALS - self.sent_totals)
         if self.handed_over.earlier([(obis.register, r.value) for obis, r in present if _guarded(obis)], clock):
             LOGGER.debug("%s: a list stamped %s is an earlier one, handed over again", meter, clock)
             return None
@@ -294,6 +303,7 @@ class EnergyBookkeeping:
         """Forget the old meter's totals: a new one counts from its own (the hour in progress is not counted)."""
         self.events.record("meter_replaced")
         self.guard.forget()
+        self.sent_totals.clear()
         self.counts.start_over()
 
 
