@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,6 +16,7 @@ from custom_components.han_port.decoder.content import _DAMAGED_IN_A_ROW
 from custom_components.han_port.decoder.partial import MAX_MESSAGES_BETWEEN_PARTS, MAX_PARTS
 from simulator import frames as encoder
 from simulator.frames import MeterState
+from simulator.meter import SimulatedMeter
 
 from .test_decoder_roundtrip import AUTH_KEY, KEY, chunked
 
@@ -666,3 +667,23 @@ def test_a_tag_failing_under_the_published_key_tells_a_wrong_encryption_key_from
         reason, detail = refused(push, bytes(range(100, 116)))
         assert reason is DropReason.KEY_REJECTED
         assert "encryption key deciphers noise" in detail
+
+
+@pytest.mark.parametrize("count", [0x2F, 0x7F])
+def test_a_damaged_count_in_a_bare_streams_first_push_costs_that_push_alone(count: int) -> None:
+    """No header of the stream is believed yet: the push's own, whatever its count, bounds its body.
+
+    A flipped count ran the first push's body on into the pushes after it (9 and 22 of them lost).
+    """
+    meter = SimulatedMeter("kaifa")
+    pushes: list[bytes] = []
+    while len(pushes) < 12:
+        pushes += [push.apdu for push in meter.advance(meter.now + timedelta(seconds=30))]
+    first = bytearray(pushes[0])
+    first[first.index(b"\x02\x01", 18) + 1] = count  # the list's count: 1 value, and damage makes it more
+    decoder = Decoder()
+    events = [
+        event for push in [bytes(first), *pushes[1:12]] for event in [*decoder.feed_events(push), *decoder.quiet()]
+    ]
+    assert len([event for event in events if isinstance(event, Telegram)]) == 11
+    assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}

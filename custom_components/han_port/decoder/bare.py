@@ -156,6 +156,10 @@ class PushHeader:
         stamp = bytes(notification[_STAMP_AT : body - (0 if body == _NO_STAMP_BODY else DATE_TIME_LENGTH)])
         return cls(notification[1], stamp, bytes(notification[body : body + _BODY_HEAD]))
 
+    def of_any_count(self) -> PushHeader:
+        """The same header, whatever the list's count: damage to a push's count is what runs its body on."""
+        return PushHeader(self.flags, self.stamp, self.body[:1])
+
     @property
     def reach(self) -> int:
         """How many bytes from a push's start tell whether it begins with this header."""
@@ -185,10 +189,10 @@ class PushHeaders:
     A header is believed once a push that began with it decoded whole, or
     two were read whole: a chance notification found in noise, or in what
     damage left of a push, neither decodes nor repeats. Before any is, the
-    latest header read whole and a push's own cut a push where they recur
-    inside it too (the stream's first push cut short, or its second damaged
-    in its own header): a chance header recurs inside a push no more often
-    than a believed one.
+    latest header read whole and a push's own (whatever its count) cut a
+    push where they recur inside it too (the stream's first push cut short,
+    or damaged in its count, or its second damaged in its own header): a
+    chance header recurs inside a push no more often than a believed one.
     """
 
     def __init__(self) -> None:
@@ -350,7 +354,7 @@ class NotificationFramer:
             # The same meter's next push, where its header is found, bounds this one: a body still unfinished
             # there ran on into it (damaged, or cut short), and is not read past it. Found first, so a flood
             # of headers costs each its few bytes, not a body's longest.
-            own = PushHeader.of(buffer, self._body)
+            own = PushHeader.of(buffer, self._body).of_any_count()
             cut, self._searched = self._headers.find(buffer, max(1, self._searched), len(buffer), own)
             end = self._scan(extent, buffer if cut is None else buffer[:cut])
             # (Measured whole past it already, while the header's bytes were still coming.)
