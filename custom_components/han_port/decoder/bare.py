@@ -157,7 +157,7 @@ class PushHeader:
         return cls(notification[1], stamp, bytes(notification[body : body + _BODY_HEAD]))
 
     def of_any_count(self) -> PushHeader:
-        """The same header, whatever the list's count: damage to a push's count is what runs its body on."""
+        """Return the same header, whatever the list's count: damage to a push's count is what runs its body on."""
         return PushHeader(self.flags, self.stamp, self.body[:1])
 
     @property
