@@ -579,9 +579,9 @@ async def test_energy_state_written_since_the_last_save_is_kept_when_home_assist
     entry = await set_up(hass, tcp_meter.port)
     key = f"{DOMAIN}.{entry.entry_id}"
     # The hour's first telegram is written at once; a total three minutes later is not (yet)...
-    await push_and_let_writes_happen(hass, freezer, entry, START.replace(second=2), telegram(1000))
+    await push_and_let_writes_happen(hass, freezer, entry, START.replace(second=2), telegram(1000, 999_990))
     await push_and_let_writes_happen(hass, freezer, entry, START.replace(minute=3), telegram(1000, 1_000_000))
-    assert hass_storage[key]["data"]["import"]["register"] is None
+    assert hass_storage[key]["data"]["import"]["register"] == 999_990
     # ...and Home Assistant does not unload its entries when it stops: the stop itself must write it.
     await hass.async_stop()
     assert hass_storage[key]["data"]["import"]["register"] == 1_000_000

@@ -256,7 +256,11 @@ class EnergyBookkeeping:
             for obis, reading in telegram.readings.items()
             if obis.f == PRESENT_VALUE
         ]
-        self.sent_totals.update(obis.register for obis, _ in present if obis.register in _SUMMED_TOTALS)
+        sent = {obis.register for obis, _ in present if obis.register in _SUMMED_TOTALS}
+        if not sent <= self.sent_totals:
+            # Kept at once: after a power cut, a telegram of tariffs alone must not be summed for it again.
+            self.sent_totals |= sent
+            self.store.save_soon()
         present += _summed_tariffs(present, _SUMMED_TOTALS - self.sent_totals)
         if self.handed_over.earlier([(obis.register, r.value) for obis, r in present if _guarded(obis)], clock):
             LOGGER.debug("%s: a list stamped %s is an earlier one, handed over again", meter, clock)
