@@ -84,7 +84,8 @@ def _per_phase(base: int, d: int, key: str, quantity: Quantity) -> tuple[Registe
     return tuple(Register(f"{key}_l{phase}", (base + 20 * (phase - 1), d, 0), quantity, phase) for phase in (1, 2, 3))
 
 
-# The tariffs a meter counts apart (Dutch and Belgian meters two, day and night; Czech ones up to four).
+# The tariffs a meter counts apart: Dutch and Belgian meters two, day and night (a sensor each, enabled); Czech
+# ones up to four.
 TARIFFS = range(1, 5)
 
 

@@ -47,6 +47,7 @@ from .registers import (
     ACTIVE_POWER_EXPORT,
     ACTIVE_POWER_IMPORT,
     REGISTERS,
+    TARIFFS,
     Register,
 )
 
@@ -165,7 +166,7 @@ _FLOAT_SLACK = 1e-9
 # power factor says what most need.
 _DISABLED_BY_DEFAULT = frozenset(
     f"{key}_l{phase}" for key in ("active_power_export", "active_energy_export", "power_factor") for phase in (1, 2, 3)
-) | frozenset(f"active_energy_{flow}_tariff_{n}" for flow in ("import", "export") for n in (3, 4))
+) | frozenset(f"active_energy_{flow}_tariff_{n}" for flow in ("import", "export") for n in TARIFFS[2:])
 
 
 def _sensor(register: Register) -> HanPortSensorEntityDescription:
@@ -365,8 +366,12 @@ _NORWEGIAN_MAKERS = frozenset({"Aidon", "Kaifa", "Kamstrup"})
 _HOURLY_REGISTERS = frozenset(
     {"active_energy_import", "active_energy_export", "reactive_energy_import", "reactive_energy_export"}
 )
-# So does the live energy those registers make possible (live energy carries them on between the lists).
-_HOURLY_FIGURES = frozenset({"live_energy_import", "live_energy_export"})
+# So do the figures those registers make possible (live energy, which carries them on between the lists).
+_HOURLY_FIGURES = frozenset(
+    description.key
+    for key in _HOURLY_REGISTERS
+    for description in DERIVED_BY_REGISTER.get(SENSORS_BY_KEY[key].register, ())
+)
 
 
 def capacity_tariff_applies(hass: HomeAssistant, entry: HanPortConfigEntry) -> bool:
