@@ -82,13 +82,20 @@ def hourly_list(
     return Telegram("hdlc", "Kaifa", "KFM_001", METER_ID, "MA304H3E", stamp, readings, b"")
 
 
+# Hourly lists of 1 kWh an hour whose register jumps 10 MWh at 13:00 and counts on from there: held.
+JUMPED_AT_THIRTEEN = [44_000_000, 44_001_000, 54_002_000, 54_003_000]
+
+
 async def hourly_lists(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, entry: MockConfigEntry, registers: list[int]
-) -> None:
-    """Send the meter's hourly lists from 11:00 on, one register an hour, each ten seconds after its hour."""
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, tcp_meter: TcpMeter, registers: list[int]
+) -> MockConfigEntry:
+    """Set a meter up before 11:00 and send its hourly lists from then on, one register an hour, ten seconds in."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
     for hour, register in enumerate(registers):
         at = ELEVEN + timedelta(hours=hour)
         await push(hass, freezer, entry, at + timedelta(seconds=10), hourly_list(register, at))
+    return entry
 
 
 async def hours(hass: HomeAssistant, statistic: str = IMPORT_HOURS) -> list[tuple[datetime, float, float]]:
@@ -356,9 +363,7 @@ async def test_a_register_a_rounding_below_the_last_is_the_same_count(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:
     """A list 1 Wh below the one before counts nothing: its hours stay exact, and nobody is asked about it."""
-    freezer.move_to(ELEVEN - timedelta(minutes=5))
-    entry = await set_up(hass, tcp_meter.port)
-    await hourly_lists(hass, freezer, entry, [44_000_000, 43_999_999, 43_999_995, 44_001_000, 44_003_000])
+    entry = await hourly_lists(hass, freezer, tcp_meter, [44_000_000, 43_999_999, 43_999_995, 44_001_000, 44_003_000])
     assert used(await hours(hass)) == {
         ELEVEN: 0.0,
         ELEVEN + timedelta(hours=1): 0.0,
@@ -375,10 +380,8 @@ async def test_a_held_total_the_user_takes_books_the_hours_its_sequence_closed(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:
     """The jump hides what the hour it came in used; the hours the held totals closed are the meter's own."""
-    freezer.move_to(ELEVEN - timedelta(minutes=5))
-    entry = await set_up(hass, tcp_meter.port)
-    registers = [44_000_000, 44_001_000, 54_002_000, 54_003_000, 54_004_000]
-    await hourly_lists(hass, freezer, entry, registers)
+    registers = [*JUMPED_AT_THIRTEEN, 54_004_000]
+    entry = await hourly_lists(hass, freezer, tcp_meter, registers)
     assert entry.runtime_data.energy.guard.held == [IMPORT.register]
     freezer.move_to(ELEVEN + timedelta(hours=4, minutes=5))
     assert entry.runtime_data.accept_held_total(IMPORT.register)
@@ -400,9 +403,7 @@ async def test_a_held_total_taken_after_a_restart_books_the_hours_held_before_it
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:
     """The held sequence is kept over a restart with the held total: the repair answered after it books its hours."""
-    freezer.move_to(ELEVEN - timedelta(minutes=5))
-    entry = await set_up(hass, tcp_meter.port)
-    await hourly_lists(hass, freezer, entry, [44_000_000, 44_001_000, 54_002_000, 54_003_000])
+    entry = await hourly_lists(hass, freezer, tcp_meter, JUMPED_AT_THIRTEEN)
     await restart(hass, entry)
     fifteen = ELEVEN + timedelta(hours=4)
     await push(hass, freezer, entry, fifteen + timedelta(seconds=10), hourly_list(54_004_500, fifteen))
@@ -417,9 +418,7 @@ async def test_a_reset_the_guard_follows_books_the_hours_its_first_totals_closed
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:
     """An hourly list's register that starts again is followed at its third list: the two before close their hours."""
-    freezer.move_to(ELEVEN - timedelta(minutes=5))
-    entry = await set_up(hass, tcp_meter.port)
-    await hourly_lists(hass, freezer, entry, [44_000_000, 44_001_000, 1_000, 2_000, 3_500, 4_000])
+    entry = await hourly_lists(hass, freezer, tcp_meter, [44_000_000, 44_001_000, 1_000, 2_000, 3_500, 4_000])
     assert [event["event"] for event in entry.runtime_data.energy.events] == ["register_held", "register_followed"]
     assert used(await hours(hass)) == {
         ELEVEN + timedelta(hours=hour): kwh for hour, kwh in enumerate([1, 0, 1, 1.5, 0.5])
@@ -506,9 +505,7 @@ async def test_the_hours_use_is_kept_when_a_held_hourly_list_is_taken_later_in_t
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:
     """The list that starts the hour is among those taken: the hour's use goes on from it, as live energy counted."""
-    freezer.move_to(ELEVEN - timedelta(minutes=5))
-    entry = await set_up(hass, tcp_meter.port)
-    await hourly_lists(hass, freezer, entry, [44_000_000, 44_001_000, 54_002_000, 54_003_000])
+    entry = await hourly_lists(hass, freezer, tcp_meter, JUMPED_AT_THIRTEEN)
     # 3.6 kW from the 14:00 list on, its power a minute apart; the user takes the held total at 14:20:30.
     fourteen = ELEVEN + timedelta(hours=3)
     for minute in range(1, 21):
@@ -527,9 +524,7 @@ async def test_a_damaged_list_in_a_hold_costs_the_hours_nothing(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:
     """A jump held from 13:00; one damaged list at 15:30 (a total of 0); the user takes the count at 16:05."""
-    freezer.move_to(ELEVEN - timedelta(minutes=5))
-    entry = await set_up(hass, tcp_meter.port)
-    await hourly_lists(hass, freezer, entry, [44_000_000, 44_001_000, 54_002_000, 54_003_000, 54_004_000])
+    entry = await hourly_lists(hass, freezer, tcp_meter, [*JUMPED_AT_THIRTEEN, 54_004_000])
     damaged = ELEVEN + timedelta(hours=4, minutes=30)
     await push(hass, freezer, entry, damaged + timedelta(seconds=10), hourly_list(0, damaged))
     sixteen = ELEVEN + timedelta(hours=5)
@@ -547,10 +542,8 @@ async def test_a_hold_longer_than_its_totals_kept_shares_the_hours_dropped_out(
 ) -> None:
     """The first of the sequence is kept, where the new count starts: the hours of those dropped are interpolated."""
     monkeypatch.setattr(held_totals, "HELD_TOTALS_KEPT", 4)
-    freezer.move_to(ELEVEN - timedelta(minutes=5))
-    entry = await set_up(hass, tcp_meter.port)
     registers = [44_000_000, 44_001_000, *(54_002_000 + 1000 * n for n in range(7))]
-    await hourly_lists(hass, freezer, entry, registers)
+    entry = await hourly_lists(hass, freezer, tcp_meter, registers)
     freezer.move_to(ELEVEN + timedelta(hours=8, minutes=5))
     assert entry.runtime_data.accept_held_total(IMPORT.register)
     written = used(await hours(hass))
