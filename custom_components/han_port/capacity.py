@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from .hours import BOUNDARY_TOLERANCE, HOUR, Boundary, HourBook, hour_of, read_as_dict, read_from_dict
+from .hours import BOUNDARY_TOLERANCE, HOUR, HourBook, hour_of
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -296,16 +296,12 @@ class CapacityTariff:
         return step_label(average / 1000, self.thresholds)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain data for storage: the hour in progress, the month's hours, the last boundary and register read."""
-        anchor, last = self.book.anchor, self.book.last_read
+        """Plain data for storage: the hour in progress, the month's hours, and the import register's book."""
         return {
             "hour_start": self.hour_start.isoformat() if self.hour_start else None,
             "hour_start_total": self.hour_start_total,
             "hours": dict(self.hours),
-            "boundary": None
-            if anchor is None
-            else {"at": anchor.at.isoformat(), "register": anchor.register, "estimated": anchor.estimated},
-            "last_read": None if last is None else read_as_dict(*last),
+            **self.book.as_dict(),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -314,12 +310,7 @@ class CapacityTariff:
         self.hour_start = datetime.fromisoformat(hour_start) if hour_start else None
         self.hour_start_total = data.get("hour_start_total")
         self.hours = dict(data.get("hours", {}))
-        self.book = HourBook()
-        if boundary := data.get("boundary"):
-            at, register = datetime.fromisoformat(boundary["at"]), float(boundary["register"])
-            self.book = HourBook(Boundary(at, register, 0.0, bool(boundary.get("estimated", False))))
-        if last := data.get("last_read"):
-            self.book.resume(*read_from_dict(last))
+        self.book = HourBook.from_dict(data)
 
 
 def step_labels(thresholds: tuple[float, ...]) -> list[str]:

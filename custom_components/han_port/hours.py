@@ -229,6 +229,27 @@ class HourBook:
         if self.anchor is not None and at >= self.anchor.at and (self._last is None or at > self._last.at):
             self._last = _Push(at, register, clock)
 
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for storage: the last boundary (without its sum, which the recorder keeps) and the last read."""
+        anchor, last = self.anchor, self.last_read
+        return {
+            "boundary": None
+            if anchor is None
+            else {"at": anchor.at.isoformat(), "register": anchor.register, "estimated": anchor.estimated},
+            "last_read": None if last is None else read_as_dict(*last),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HourBook:
+        """Take back a book that as_dict stored."""
+        book = cls()
+        if boundary := data.get("boundary"):
+            at, register = datetime.fromisoformat(boundary["at"]), float(boundary["register"])
+            book = cls(Boundary(at, register, 0.0, bool(boundary.get("estimated", False))))
+        if last := data.get("last_read"):
+            book.resume(*read_from_dict(last))
+        return book
+
     def rebase(self, register: float) -> None:
         """Count on from a register that started a new sequence (a meter reset or swapped, as the guard followed).
 
