@@ -29,23 +29,25 @@ from custom_components.han_port.energy import (
 from custom_components.han_port.hours import LATE_DELIVERY
 
 OSLO = ZoneInfo("Europe/Oslo")
+GAP = timedelta(minutes=5)
+"""The longest gap between power readings integrated: longer, the meter or the connection was away."""
 
 
 def test_trapezoid_between_registers_and_never_backwards() -> None:
     live = LiveEnergy()
     start = datetime(2026, 1, 15, 12, 0, 5, tzinfo=UTC)
     live.add_register(1_000_000)
-    live.add_power(1000, start)
-    live.add_power(3000, start + timedelta(seconds=36))  # 36 s at 2 kW average: 20 Wh
+    live.add_power(1000, start, GAP)
+    live.add_power(3000, start + timedelta(seconds=36), GAP)  # 36 s at 2 kW average: 20 Wh
     assert live.published == pytest.approx(1_000_020)
-    live.add_power(3000, start + timedelta(seconds=72))  # 36 s at 3 kW: 30 Wh
+    live.add_power(3000, start + timedelta(seconds=72), GAP)  # 36 s at 3 kW: 30 Wh
     assert live.published == pytest.approx(1_000_050)
     # The register says less than the estimate: the total holds...
     live.add_register(1_000_040)
     assert live.published == pytest.approx(1_000_050)
-    live.add_power(3000, start + timedelta(seconds=84))  # +10 Wh from the register: 1_000_050
+    live.add_power(3000, start + timedelta(seconds=84), GAP)  # +10 Wh from the register: 1_000_050
     assert live.published == pytest.approx(1_000_050)
-    live.add_power(3000, start + timedelta(seconds=96))  # +10 Wh more: the estimate is ahead again
+    live.add_power(3000, start + timedelta(seconds=96), GAP)  # +10 Wh more: the estimate is ahead again
     assert live.published == pytest.approx(1_000_060)
     # ...and a register ahead of the estimate moves it on.
     live.add_register(1_000_100)
@@ -56,15 +58,15 @@ def test_gaps_are_not_integrated() -> None:
     live = LiveEnergy()
     start = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
     live.add_register(500)
-    live.add_power(1000, start)
-    live.add_power(1000, start + timedelta(hours=2))
+    live.add_power(1000, start, GAP)
+    live.add_power(1000, start + timedelta(hours=2), GAP)
     assert live.published == 500
 
 
 def test_storage_round_trip() -> None:
     live = LiveEnergy()
     live.add_register(10)
-    live.add_power(5, datetime(2026, 1, 1, tzinfo=UTC))
+    live.add_power(5, datetime(2026, 1, 1, tzinfo=UTC), GAP)
     assert LiveEnergy.from_dict(live.as_dict()) == live
     tariff = CapacityTariff(OSLO)
     tariff.add_register(0, datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC))
@@ -254,7 +256,7 @@ def test_gaps_longer_than_the_readers_silence_are_not_integrated() -> None:
     live = LiveEnergy()
     start = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
     live.add_register(500)
-    live.add_power(3600, start)
+    live.add_power(3600, start, GAP)
     live.add_power(3600, start + timedelta(seconds=40), max_gap=timedelta(seconds=30))
     assert live.published == 500
     live.add_power(3600, start + timedelta(seconds=50), max_gap=timedelta(seconds=30))  # 10 s at 3.6 kW
@@ -266,7 +268,7 @@ def test_live_energy_restarts_and_rescales() -> None:
     live.add_register(1_000_000)
     live.reset(2_000)
     assert (live.register, live.estimate, live.published) == (2_000, 2_000, 2_000)
-    live.add_power(100, datetime(2026, 1, 1, tzinfo=UTC))
+    live.add_power(100, datetime(2026, 1, 1, tzinfo=UTC), GAP)
     live.scale(60)
     assert (live.register, live.published, live.power) == (120_000, 120_000, 6_000)
 

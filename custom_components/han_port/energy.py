@@ -17,10 +17,6 @@ from .hours import LATE_DELIVERY, told_again
 if TYPE_CHECKING:
     from .decoder import Code
 
-# A gap longer than this between power readings is not integrated: the meter
-# or the connection was away, and the next register will tell. The reader
-# passes its own, shorter limit: three push intervals (at least 30 s).
-MAX_GAP = timedelta(minutes=5)
 # A total that goes down, or grows faster than this meter's power could carry,
 # is held; this many telegrams growing plausibly from the new value on prove a
 # new sequence (a meter swapped or reset, a register whose resolution changed).
@@ -67,8 +63,12 @@ class LiveEnergy:
     power: float | None = None
     power_at: datetime | None = None
 
-    def add_power(self, watts: float, when: datetime, max_gap: timedelta = MAX_GAP) -> None:
-        """Integrate power from the last reading to this one, unless they lie further apart than max_gap."""
+    def add_power(self, watts: float, when: datetime, max_gap: timedelta) -> None:
+        """Integrate power from the last reading to this one, unless they lie further apart than max_gap.
+
+        A longer gap means the meter or the connection was away, and the next register will tell (the reader
+        passes three push intervals, at least 30 s).
+        """
         if self.power is not None and self.power_at is not None and self.estimate is not None:
             gap = when - self.power_at
             if timedelta(0) < gap <= max_gap:

@@ -9,6 +9,7 @@ from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from sqlalchemy.exc import SQLAlchemyError
 
 from .const import CONF_GENERATED_ID, CONF_MANUFACTURER, DOMAIN, LOGGER
 from .coordinator import HanPortCoordinator
@@ -103,7 +104,7 @@ class HanPortEntity(CoordinatorEntity[HanPortCoordinator]):
     async def _async_read_back(self, take: Callable[[float, datetime], None]) -> None:
         try:
             recorded = await async_last_recorded_energy(self.hass, self.entity_id)
-        except Exception:  # noqa: BLE001 - a database that fails must not hide the total for good
+        except SQLAlchemyError:  # a database that fails must not hide the total for good
             LOGGER.warning("Cannot read back the last state of %s", self.entity_id, exc_info=True)
             recorded = None
         if recorded is not None:

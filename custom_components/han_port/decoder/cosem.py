@@ -9,7 +9,6 @@ from .model import DecodeError
 DATE_TIME_LENGTH = 12
 _UNSPECIFIED_DEVIATION = -0x8000
 _UNSPECIFIED_BYTE = 0xFF
-_UNSPECIFIED_YEAR = 0xFFFF
 # The years a meter's clock may tell: smart meters came after 2000, and P1 says its year in two digits. A
 # clock outside was damaged or never set, and at year 1 or 9999 a zone's offset would overflow the date.
 CLOCK_YEARS = range(2000, 2100)

@@ -45,7 +45,11 @@ class Quantity:
     high: float
 
     def holds(self, value: float) -> bool:
-        """Whether a value is physically possible for this quantity."""
+        """Whether a value is physically possible for this quantity.
+
+        NaN fails every comparison; integers are compared exactly (a huge one
+        would not convert to float), infinities are out of bounds.
+        """
         return self.low <= value <= self.high
 
 
@@ -154,9 +158,7 @@ def implausible(readings: Mapping[ObisCode, Reading]) -> str | None:
         quantity = quantity_of(obis)
         if quantity is None:
             return f"{obis} = {value}: nothing here reads what its code means"
-        # NaN fails every comparison; integers are compared exactly (a huge
-        # one would not convert to float), infinities are out of bounds.
-        if not quantity.low <= value <= quantity.high:
+        if not quantity.holds(value):
             return _why(obis, value, quantity)
         # A unit the meter did not name is the standard one; a different one is damage.
         if unit is not None and unit != quantity.unit:
