@@ -23,6 +23,7 @@ from .capacity import (
     DEFAULT_PEAK_DAYS,
     CapacityTariff,
     PeakRule,
+    format_hours,
     parse_hours,
     stored_thresholds,
 )
@@ -98,10 +99,26 @@ def _tariff(options: Mapping[str, Any]) -> CapacityTariff:
     """Make the capacity tariff the entry's options set (the defaults where none are set)."""
     return CapacityTariff(
         dt_util.get_default_time_zone(),
-        thresholds=stored_thresholds(str(options.get(CONF_CAPACITY_THRESHOLDS, ""))),
+        thresholds=thresholds_option(options),
         peak_days=int(options.get(CONF_PEAK_DAYS, DEFAULT_PEAK_DAYS)),
         rule=peak_rule(options),
     )
+
+
+def thresholds_option(options: Mapping[str, Any]) -> tuple[float, ...]:
+    """Read the capacity steps' thresholds from the options (kWh; the defaults where none are set)."""
+    return stored_thresholds(str(options.get(CONF_CAPACITY_THRESHOLDS, "")))
+
+
+def custom_rule_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Read the user's own capacity rule from the options, each setting the default rule's where none is set."""
+    default = PeakRule()
+    return {
+        CONF_ONE_PEAK_PER_DAY: bool(options.get(CONF_ONE_PEAK_PER_DAY, default.one_per_day)),
+        CONF_COUNTED_HOURS: str(options.get(CONF_COUNTED_HOURS, format_hours(default.first_hour, default.last_hour))),
+        CONF_WEEKDAYS_ONLY: bool(options.get(CONF_WEEKDAYS_ONLY, default.weekdays_only)),
+        CONF_NIGHT_WEIGHT: float(options.get(CONF_NIGHT_WEIGHT, default.night_weight)),
+    }
 
 
 def peak_rule(options: Mapping[str, Any]) -> PeakRule:
@@ -109,13 +126,14 @@ def peak_rule(options: Mapping[str, Any]) -> PeakRule:
     model = str(options.get(CONF_CAPACITY_MODEL, DEFAULT_CAPACITY_MODEL))
     if model != CUSTOM_MODEL:
         return CAPACITY_MODELS.get(model, CAPACITY_MODELS[DEFAULT_CAPACITY_MODEL])
-    first, last = parse_hours(str(options.get(CONF_COUNTED_HOURS, "0-24")))
+    custom = custom_rule_options(options)
+    first, last = parse_hours(custom[CONF_COUNTED_HOURS])
     return PeakRule(
-        one_per_day=bool(options.get(CONF_ONE_PEAK_PER_DAY, True)),
+        one_per_day=custom[CONF_ONE_PEAK_PER_DAY],
         first_hour=first,
         last_hour=last,
-        weekdays_only=bool(options.get(CONF_WEEKDAYS_ONLY, False)),
-        night_weight=float(options.get(CONF_NIGHT_WEIGHT, 1.0)),
+        weekdays_only=custom[CONF_WEEKDAYS_ONLY],
+        night_weight=custom[CONF_NIGHT_WEIGHT],
     )
 
 
@@ -249,7 +267,7 @@ class EnergyBookkeeping:
         list handed over again (see TotalGuard.told_before): nothing in it is
         the meter's present, its power, clock and totals alike.
         """
-        # A clock without an offset is placed by hours.placed, which trusts it less.
+        # A clock without an offset is trusted less where the hours place it (hours.agreeing_clock).
         clock = telegram_clock(telegram)
         present = [
             (obis, _through_transformers(obis, reading, self.ct_ratio))

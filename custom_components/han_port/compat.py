@@ -16,7 +16,7 @@ from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.helpers import selector
 from homeassistant.util import unit_conversion
 
-from .const import DOMAIN
+from .const import meter_identifier
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -43,6 +43,8 @@ type FixFlowResult = Any
 
 REACTIVE_ENERGY_DEVICE_CLASS: SensorDeviceClass | None = getattr(SensorDeviceClass, "REACTIVE_ENERGY", None)
 """The reactive energy device class (kvarh), in releases that have it."""
+KILO_VAR_HOUR = "kvarh"
+"""Reactive energy's unit as Home Assistant writes it (2025.4 has no UnitOfReactiveEnergy to name it)."""
 
 _SERIAL_PORT_SELECTOR: Any = getattr(selector, "SerialPortSelector", None)
 
@@ -81,7 +83,7 @@ def meter_device(registry: DeviceRegistry, entry: config_entries.ConfigEntry[Any
     2026.8 deprecated looking a device up by identifiers alone (they are unique
     per config entry only); its replacement names the entry too.
     """
-    identifier = (DOMAIN, entry.unique_id or entry.entry_id)
+    identifier = meter_identifier(entry)
     by_identifier = getattr(registry, "async_get_device_by_identifier", None)
     if by_identifier is not None:
         device: DeviceEntry | None = by_identifier(identifier, entry.entry_id)

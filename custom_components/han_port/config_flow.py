@@ -58,7 +58,7 @@ from .flow_forms import (
 )
 from .identity import Claim, address_id, contradict, made_up_id, meter_title
 from .listening import Listening
-from .mqtt_reader import async_mqtt_ready, holds_meter_data, topic_matches, valid_topic
+from .mqtt_reader import MQTT_SCHEME, async_mqtt_ready, holds_meter_data, topic_matches, topic_url, valid_topic
 from .options_flow import HanPortOptionsFlow
 
 if TYPE_CHECKING:
@@ -273,7 +273,7 @@ class _DiscoveredFlow(_MeterFlow):
     async def async_step_usb(self, discovery_info: UsbServiceInfo) -> ConfigFlowResult:
         """Offer a HAN adapter just plugged in; an entry that already reads it only learns its stable path."""
         device = await self.hass.async_add_executor_job(stable_path, discovery_info.device)
-        await self.async_set_unique_id(f"usb:{device}")
+        await self.async_set_unique_id(_adapter_unique_id(device))
         self._abort_if_unique_id_configured()
         known = await self._async_entry_reading({CONF_DEVICE: device})
         if known is not None:
@@ -307,7 +307,7 @@ class _DiscoveredFlow(_MeterFlow):
         when an entry reads the topic, or an offer for it waits already.
         """
         topic = discovery_info.topic
-        await self.async_set_unique_id(f"mqtt:{topic}")
+        await self.async_set_unique_id(topic_url(topic))
         self._abort_if_unique_id_configured()
         entries = self._async_current_entries(include_ignore=False)
         if any(topic_matches(str(entry.data.get(CONF_TOPIC)), topic) for entry in entries if CONF_TOPIC in entry.data):
@@ -503,8 +503,12 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
         topic = connection.get(CONF_TOPIC)
         for flow in self._async_in_progress(include_uninitialized=True):
             offered = str(flow["context"].get("unique_id") or "")
-            adapter = stable is not None and offered == f"usb:{stable}"
-            published = topic is not None and offered.startswith("mqtt:") and topic_matches(topic, offered[5:])
+            adapter = stable is not None and offered == _adapter_unique_id(stable)
+            published = (
+                topic is not None
+                and offered.startswith(MQTT_SCHEME)
+                and topic_matches(topic, offered.removeprefix(MQTT_SCHEME))
+            )
             if flow["flow_id"] != self.flow_id and (adapter or published):
                 self.hass.config_entries.flow.async_abort(flow["flow_id"])
 
@@ -513,6 +517,11 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
         kept = {key: value for key, value in entry.data.items() if key not in _CONNECTION_DATA}
         # Its stored keys still open it: only keys typed now replace them.
         return self.async_update_reload_and_abort(entry, data={**kept, **data}, reason="meter_moved")
+
+
+def _adapter_unique_id(device: str) -> str:
+    """Return the unique id a flow for a discovered USB adapter is known by: its stable path."""
+    return f"usb:{device}"
 
 
 def _lasting_address(connection: Mapping[str, Any]) -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from serialx import Parity, SerialException, StopBits, create_serial_connection
 
-from .const import LOGGER
+from .const import BRIDGE_SCHEME, LOGGER
 from .decoder import Decoder, DroppedFrame, DropReason, Telegram, is_bare_ciphered
 from .open_errors import OpenError, PortFailure
 
@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 
     from .decoder import Ciphering
 
-# Reconnect backoff after an open error, a disconnect or silence.
 # A pause this long ends a push: a meter sends each push's bytes without one (at 2400 baud, one every 4 ms),
 # and its pushes seconds apart.
 QUIET_SECONDS = 0.5
+# What opening a port raises when it cannot be opened (ValueError: a malformed URL).
+OPEN_FAILURES = (OSError, SerialException, ValueError)
+# Reconnect backoff after an open error or a disconnect (after silence the port opens again at once).
 BACKOFF_START = 1.0
 BACKOFF_MAX = 60.0
 # No valid telegram for three push intervals, but never less than this, means
@@ -72,7 +74,7 @@ COMMON_LINE_SETTINGS = (
 
 def network_url(host: str, port: int) -> str:
     """Return the serialx URL of a raw TCP serial bridge."""
-    return f"socket://[{host}]:{port}" if ":" in host else f"socket://{host}:{port}"
+    return f"{BRIDGE_SCHEME}[{host}]:{port}" if ":" in host else f"{BRIDGE_SCHEME}{host}:{port}"
 
 
 # Linux gives pseudo-terminal slaves (/dev/pts/N) these device majors.
@@ -346,7 +348,7 @@ class MeterReader(TelegramWatch):
                 try:
                     protocol = _DecoderProtocol(self.decoder, self._event, self.line)
                     transport = await open_connection(self.url, self.line, _factory(protocol))
-                except (OSError, SerialException, ValueError) as err:
+                except OPEN_FAILURES as err:
                     LOGGER.debug("Cannot open %s: %s", self.url, err)
                     self.open_error = OpenError.of(err, self.url)
                     self.lost, self.loss = f"cannot open it ({self.open_error})", Loss.CANNOT_OPEN
@@ -491,7 +493,7 @@ async def probe(
     Waits for a telegram that carries the meter id (the short lists do not)
     until `seconds` pass; a telegram without one is returned if nothing better came.
     Returns early when the other end closes the connection.
-    Raises OSError or SerialException when the port cannot be opened.
+    Raises one of OPEN_FAILURES when the port cannot be opened.
     """
     listener = Listener(key, auth_key)
     protocol = _DecoderProtocol(listener.decoder, listener.event, line)

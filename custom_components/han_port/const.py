@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from homeassistant.config_entries import ConfigEntry
 
 DOMAIN: Final = "han_port"
 LOGGER = logging.getLogger(__package__)
+
+# A network bridge's URL: serialx opens it as a raw TCP socket.
+BRIDGE_SCHEME: Final = "socket://"
 
 CONF_DEVICE: Final = "device"
 # The MQTT topic a HAN reader publishes the meter's frames to (the third way to connect).
@@ -40,3 +46,18 @@ CONF_NIGHT_WEIGHT: Final = "night_weight"
 # every telegram.
 CONF_UPDATE_INTERVAL: Final = "update_interval"
 DEFAULT_UPDATE_INTERVAL: Final = 0.0
+
+
+def meter_key(entry: ConfigEntry[Any]) -> str:
+    """Return what names a meter's device and statistics: its entry's unique id, or the entry's id without one."""
+    return entry.unique_id or entry.entry_id
+
+
+def meter_identifier(entry: ConfigEntry[Any]) -> tuple[str, str]:
+    """Return the identifier of a meter's device in the device registry."""
+    return (DOMAIN, meter_key(entry))
+
+
+def sensor_unique_id(entry: ConfigEntry[Any], key: str) -> str:
+    """Return the unique id of a meter's sensor: the entry's unique id and the sensor's key."""
+    return f"{entry.unique_id}_{key}"

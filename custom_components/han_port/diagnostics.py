@@ -3,7 +3,8 @@
 The last telegrams are attached with the meter's serials masked and their
 checksums computed again, so `python -m custom_components.han_port.decoder`
 decodes them as they are; a ciphered meter's telegrams come deciphered too,
-framed as plain HDLC, since the ciphertext says nothing without the keys.
+framed as plain HDLC (or as a P1 telegram, where they hold one), since the
+ciphertext says nothing without the keys.
 """
 
 from __future__ import annotations

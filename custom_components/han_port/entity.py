@@ -11,7 +11,7 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from sqlalchemy.exc import SQLAlchemyError
 
-from .const import CONF_GENERATED_ID, CONF_MANUFACTURER, DOMAIN, LOGGER
+from .const import CONF_GENERATED_ID, CONF_MANUFACTURER, LOGGER, meter_identifier, sensor_unique_id
 from .coordinator import HanPortCoordinator
 from .identity import meter_number
 from .statistics import async_last_recorded_energy
@@ -45,7 +45,7 @@ class HanPortEntity(CoordinatorEntity[HanPortCoordinator]):
         """Describe the entity and attach it to the meter's device."""
         super().__init__(coordinator)
         self.entity_description = description
-        self._attr_unique_id = f"{coordinator.config_entry.unique_id}_{description.key}"
+        self._attr_unique_id = sensor_unique_id(coordinator.config_entry, description.key)
         self._attr_device_info = device_info(coordinator)
 
     @property
@@ -165,7 +165,7 @@ def device_info(coordinator: HanPortCoordinator) -> DeviceInfo:
     told = {"manufacturer": data.manufacturer, "model": data.meter_type, "serial_number": data.meter_id}
     said: dict[str, str] = {key: value for key, value in told.items() if value}
     info: DeviceInfo = DeviceInfo(
-        identifiers={(DOMAIN, entry.unique_id or entry.entry_id)},
+        identifiers={meter_identifier(entry)},
         translation_key="meter" if manufacturer else "unknown_meter",
         translation_placeholders={
             "manufacturer": manufacturer or "",

@@ -16,11 +16,11 @@ from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
-from serialx import SerialException
 
 from .compat import OPTIONS_FLOW_RELOADS, meter_device
-from .connection import LineSettings, MeterReader, TelegramWatch, check_opens, network_url
+from .connection import OPEN_FAILURES, LineSettings, MeterReader, TelegramWatch, check_opens, network_url
 from .const import (
+    BRIDGE_SCHEME,
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
     CONF_BYTESIZE,
@@ -35,6 +35,7 @@ from .const import (
     CONF_TOPIC,
     DOMAIN,
     LOGGER,
+    meter_identifier,
 )
 from .coordinator import HanPortConfigEntry, HanPortCoordinator, MeterData
 from .decoder import Decoder
@@ -71,7 +72,7 @@ def entry_address(data: dict[str, object]) -> str:
     url = entry_url(data)
     if CONF_TOPIC in data:
         return url
-    if url.startswith("socket://"):
+    if url.startswith(BRIDGE_SCHEME):
         try:
             parts = urlsplit(url)
             return f"tcp:{(parts.hostname or '').lower()}:{parts.port}"
@@ -210,7 +211,7 @@ async def _async_check_port(url: str, line: LineSettings) -> None:
     """Open the port once and close it: raise ConfigEntryNotReady, with the reason, when it will not open."""
     try:
         await check_opens(url, line)
-    except (OSError, SerialException, ValueError) as err:
+    except OPEN_FAILURES as err:
         failed = OpenError.of(err, url)
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
@@ -230,7 +231,7 @@ async def async_migrate_entry(hass: HomeAssistant, entry: HanPortConfigEntry) ->
         return False
     if entry.minor_version < 2:  # noqa: PLR2004 - the minor version this step reaches
         old = entry.unique_id or ""
-        generated = old == entry_url(dict(entry.data)) or old.startswith(("/", "socket://"))
+        generated = old == entry_url(dict(entry.data)) or old.startswith(("/", BRIDGE_SCHEME))
         data = {**entry.data, CONF_GENERATED_ID: generated}
         if generated:
             new = made_up_id()
@@ -274,7 +275,7 @@ async def async_remove_config_entry_device(
 
     Once the old meter is gone, the notice of its replacement has done its work.
     """
-    if (DOMAIN, entry.unique_id or entry.entry_id) in device.identifiers:
+    if meter_identifier(entry) in device.identifiers:
         return False
     ir.async_delete_issue(hass, DOMAIN, meter_issue_id(REPLACED_ISSUE, entry.entry_id))
     return True

@@ -20,7 +20,7 @@ from .const import LOGGER
 from .decoder import Reading, Unit
 from .energy import NEW_SEQUENCE_TELEGRAMS, MeterTotal, Verdict, is_new_cycle
 from .hours import agreeing_clock, hour_of
-from .issues import HELD_ISSUE
+from .issues import HELD_ISSUE, in_thousands
 from .registers import code_name, code_of_name
 
 if TYPE_CHECKING:
@@ -39,11 +39,6 @@ KEPT_HOLD_ASKED_AGAIN = timedelta(days=1)
 # The totals of a held sequence kept for the hours they close (the first and last of each hour): a week of a
 # meter that sends often, two of an hourly list. A hold that lasts longer has its oldest hours shared out evenly.
 HELD_TOTALS_KEPT = 2 * 24 * 7
-
-
-def kwh(watt_hours: float | None) -> str:
-    """Write a total in kWh, as a meter's display shows it (for diagnostics)."""
-    return f"{(watt_hours or 0) / 1000:.3f}"
 
 
 def _amount(total: float | None, unit: Unit | None) -> str:
@@ -90,7 +85,7 @@ class EnergyEvents(deque[dict[str, str]]):
         entry = {"at": dt_util.utcnow().isoformat(), "event": event}
         if register is not None:
             entry["register"] = code_name(register)
-        self.append(entry | {name: kwh(value) for name, value in figures.items()})
+        self.append(entry | {name: in_thousands(value) for name, value in figures.items()})
 
 
 @dataclass

@@ -200,8 +200,6 @@ class HourBook:
             return arrival
         late = LOCAL_CLOCK_LATE if clock.tzinfo is None else LATE_DELIVERY
         stepped = moment > arrival + CLOCK_AHEAD + CLOCK_STEP or moment < arrival - late - CLOCK_STEP
-        # Bounded by whichever clock stands nearer the last register: a host that starts at its shutdown waits
-        # however long it was off, and a meter's clock that jumped ahead is given up once the host's passed it.
         return None if stepped and last.at < moment and min(moment, arrival) <= last.at + DISPUTE_LIMIT else arrival
 
     @staticmethod

@@ -12,7 +12,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.loader import async_get_loaded_integration
 
-from .const import DOMAIN
+from .const import DOMAIN, sensor_unique_id
 from .registers import REGISTERS, code_name
 
 if TYPE_CHECKING:
@@ -82,6 +82,11 @@ def withdraw_once_disabled(hass: HomeAssistant, entry: ConfigEntry, reader: type
     remove = entry.async_on_state_change(state_changed)
 
 
+def in_thousands(value: float | None) -> str:
+    """Write a total in thousands of its unit (kWh, kvarh), to the Wh or varh, as a meter's display shows it."""
+    return f"{(value or 0) / 1000:.3f}"
+
+
 class MeterIssues:
     """The repair issues of one meter's entry, and the watch that raises one when the meter stays silent."""
 
@@ -133,7 +138,7 @@ class MeterIssues:
         key = next((known.key for known in REGISTERS if known.code == register), None)
         registry = er.async_get(self._hass)
         entity_id = (
-            None if key is None else registry.async_get_entity_id("sensor", DOMAIN, f"{self._entry.unique_id}_{key}")
+            None if key is None else registry.async_get_entity_id("sensor", DOMAIN, sensor_unique_id(self._entry, key))
         )
         sensor = None if entity_id is None else registry.async_get(entity_id)
         name = None if sensor is None else sensor.name or sensor.original_name
@@ -146,7 +151,7 @@ class MeterIssues:
         decimal sign of Home Assistant's language: the frontend writes none
         of them anew.
         """
-        written = f"{(value or 0) / 1000:.3f}"
+        written = in_thousands(value)
         language = self._hass.config.language.split("-")[0].lower()
         return f"{written.replace('.', ',') if language in _DECIMAL_COMMA else written} k{unit or 'Wh'}"
 

@@ -32,9 +32,12 @@ _WILDCARDS = ("+", "#")
 _MAX_TOPIC_BYTES = 65535
 
 
+MQTT_SCHEME = "mqtt:"
+
+
 def topic_url(topic: str) -> str:
-    """Name a topic where a serial port's path or a bridge's URL would be named (logs, messages)."""
-    return f"mqtt:{topic}"
+    """Name a topic where a serial port's path or a bridge's URL would be named (logs, messages, discovery)."""
+    return f"{MQTT_SCHEME}{topic}"
 
 
 def valid_topic(topic: str) -> bool:

@@ -13,6 +13,8 @@ import socket
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .const import BRIDGE_SCHEME
+
 
 class PortFailure(StrEnum):
     """A kind of failure to open, named as its translations are: each asks the user for something else."""
@@ -85,7 +87,7 @@ def _failure(err: Exception, url: str) -> PortFailure:
     if isinstance(err, TimeoutError):
         # A raw TCP bridge times out only connecting; RFC 2217 and ESPHome proxies also once connected, while
         # they negotiate: a host that answered.
-        return PortFailure.NO_ANSWER if url.startswith("socket://") else PortFailure.OTHER
+        return PortFailure.NO_ANSWER if url.startswith(BRIDGE_SCHEME) else PortFailure.OTHER
     if isinstance(err, OSError) and err.errno is not None:
         return _FAILURES_BY_ERRNO.get(err.errno, PortFailure.OTHER)
     return PortFailure.OTHER

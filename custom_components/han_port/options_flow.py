@@ -20,6 +20,7 @@ from homeassistant.helpers.selector import (
     TextSelector,
 )
 
+from .bookkeeping import custom_rule_options, thresholds_option
 from .capacity import (
     CAPACITY_MODELS,
     CUSTOM_MODEL,
@@ -29,7 +30,6 @@ from .capacity import (
     format_thresholds,
     parse_hours,
     parse_thresholds,
-    stored_thresholds,
 )
 from .compat import OptionsFlowBase, form_schema, form_schema_with_values
 from .const import (
@@ -93,7 +93,7 @@ class HanPortOptionsFlow(OptionsFlowBase):
             vol.Required(
                 CONF_CAPACITY_THRESHOLDS,
                 # What the entry reads its stored thresholds as: the form refuses no text the entry loads with.
-                default=format_thresholds(stored_thresholds(str(options.get(CONF_CAPACITY_THRESHOLDS, "")))),
+                default=format_thresholds(thresholds_option(options)),
             ): TextSelector(),
             vol.Required(CONF_PEAK_DAYS, default=options.get(CONF_PEAK_DAYS, DEFAULT_PEAK_DAYS)): NumberSelector(
                 NumberSelectorConfig(min=1, max=10, step=1, mode=_BOX)
@@ -123,12 +123,12 @@ class HanPortOptionsFlow(OptionsFlowBase):
                 user_input[CONF_COUNTED_HOURS] = format_hours(*hours)
                 user_input[CONF_NIGHT_WEIGHT] = float(user_input[CONF_NIGHT_WEIGHT])
                 return self.async_create_entry(data={**self._options, **user_input})
-        options = self.config_entry.options
+        custom = custom_rule_options(self.config_entry.options)
         fields = {
-            vol.Required(CONF_ONE_PEAK_PER_DAY, default=options.get(CONF_ONE_PEAK_PER_DAY, True)): BooleanSelector(),
-            vol.Required(CONF_COUNTED_HOURS, default=options.get(CONF_COUNTED_HOURS, "0-24")): TextSelector(),
-            vol.Required(CONF_WEEKDAYS_ONLY, default=options.get(CONF_WEEKDAYS_ONLY, False)): BooleanSelector(),
-            vol.Required(CONF_NIGHT_WEIGHT, default=options.get(CONF_NIGHT_WEIGHT, 1.0)): NumberSelector(
+            vol.Required(CONF_ONE_PEAK_PER_DAY, default=custom[CONF_ONE_PEAK_PER_DAY]): BooleanSelector(),
+            vol.Required(CONF_COUNTED_HOURS, default=custom[CONF_COUNTED_HOURS]): TextSelector(),
+            vol.Required(CONF_WEEKDAYS_ONLY, default=custom[CONF_WEEKDAYS_ONLY]): BooleanSelector(),
+            vol.Required(CONF_NIGHT_WEIGHT, default=custom[CONF_NIGHT_WEIGHT]): NumberSelector(
                 NumberSelectorConfig(min=0, max=1, step=0.05, mode=_BOX)
             ),
         }

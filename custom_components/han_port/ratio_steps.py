@@ -1,7 +1,7 @@
 """The step a changed current-transformer ratio makes in the energy sensors, taken out of their own statistics.
 
 A new ratio multiplies every energy the meter measured: the register and
-live energy sensors (active, reactive or apparent) step from the last total
+live energy sensors (active or reactive) step from the last total
 before the change to the rescaled one. Home Assistant's statistics of a total_increasing sensor count
 a step up as use, and a step down below 90 % as a new meter cycle whose whole
 new total is use: either puts thousands of kWh in one hour of the Energy
@@ -33,7 +33,7 @@ from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import EnergyConverter
 
-from .const import LOGGER
+from .const import LOGGER, sensor_unique_id
 from .energy import is_new_cycle
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ class RatioSteps:
         self._watch()
 
     def _watch(self) -> None:
-        """Look for compiled steps after each five-minute compile of the recorder (at hh:m5:10), while any is left."""
+        """Look for compiled steps 30 s after each five-minute compile of the recorder, while any is left."""
         if not self._steps or self._unlisten is not None or "recorder" not in self._hass.config.components:
             return
         self._unlisten = async_track_utc_time_change(self._hass, self._look, minute=range(0, 60, 5), second=30)
@@ -174,7 +174,7 @@ def _energy_totals(hass: HomeAssistant, entry: ConfigEntry[Any]) -> list[str]:
     """Return the meter's sensors whose statistics sum a total (registry ids): a new ratio steps every one.
 
     Every total here is an energy through the transformers (active,
-    reactive, apparent; live energy). Another meter's, left from before a
+    reactive; live energy). Another meter's, left from before a
     swap, and a disabled one show nothing through the new ratio.
     """
     return [
@@ -182,7 +182,7 @@ def _energy_totals(hass: HomeAssistant, entry: ConfigEntry[Any]) -> list[str]:
         for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
         if (entity.capabilities or {}).get("state_class") == SensorStateClass.TOTAL_INCREASING
         and entity.disabled_by is None
-        and entity.unique_id.startswith(f"{entry.unique_id}_")
+        and entity.unique_id.startswith(sensor_unique_id(entry, ""))
     ]
 
 

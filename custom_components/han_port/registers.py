@@ -98,6 +98,8 @@ ACTIVE_POWER_IMPORT = Register("active_power_import", (1, INSTANTANEOUS, 0), ACT
 ACTIVE_POWER_EXPORT = Register("active_power_export", (2, INSTANTANEOUS, 0), ACTIVE_POWER)
 ACTIVE_ENERGY_IMPORT = Register("active_energy_import", (1, TOTAL, 0), ACTIVE_ENERGY)
 ACTIVE_ENERGY_EXPORT = Register("active_energy_export", (2, TOTAL, 0), ACTIVE_ENERGY)
+REACTIVE_ENERGY_IMPORT = Register("reactive_energy_import", (3, TOTAL, 0), REACTIVE_ENERGY)
+REACTIVE_ENERGY_EXPORT = Register("reactive_energy_export", (4, TOTAL, 0), REACTIVE_ENERGY)
 
 REGISTERS: tuple[Register, ...] = (
     ACTIVE_POWER_IMPORT,
@@ -120,8 +122,8 @@ REGISTERS: tuple[Register, ...] = (
     ACTIVE_ENERGY_EXPORT,
     *_per_tariff(1, "active_energy_import"),
     *_per_tariff(2, "active_energy_export"),
-    Register("reactive_energy_import", (3, TOTAL, 0), REACTIVE_ENERGY),
-    Register("reactive_energy_export", (4, TOTAL, 0), REACTIVE_ENERGY),
+    REACTIVE_ENERGY_IMPORT,
+    REACTIVE_ENERGY_EXPORT,
     *_per_phase(21, TOTAL, "active_energy_import", ACTIVE_ENERGY),
     *_per_phase(22, TOTAL, "active_energy_export", ACTIVE_ENERGY),
 )

@@ -26,9 +26,9 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 
 from .capacity import step_labels
-from .compat import REACTIVE_ENERGY_DEVICE_CLASS
+from .compat import KILO_VAR_HOUR, REACTIVE_ENERGY_DEVICE_CLASS
 from .connection import Loss
-from .const import CONF_ENCRYPTION_KEY, CONF_GENERATED_ID, CONF_MANUFACTURER
+from .const import CONF_ENCRYPTION_KEY, CONF_GENERATED_ID, CONF_MANUFACTURER, sensor_unique_id
 from .decoder import (
     ACTIVE_ENERGY,
     ACTIVE_POWER,
@@ -46,6 +46,8 @@ from .registers import (
     ACTIVE_ENERGY_IMPORT,
     ACTIVE_POWER_EXPORT,
     ACTIVE_POWER_IMPORT,
+    REACTIVE_ENERGY_EXPORT,
+    REACTIVE_ENERGY_IMPORT,
     REGISTERS,
     TARIFFS,
     Register,
@@ -119,7 +121,7 @@ _KINDS: dict[Quantity, HanPortSensorEntityDescription] = {
         register=(0, 0, 0),
         device_class=REACTIVE_ENERGY_DEVICE_CLASS,
         state_class=SensorStateClass.TOTAL_INCREASING,
-        native_unit_of_measurement="kvarh",
+        native_unit_of_measurement=KILO_VAR_HOUR,
         suggested_display_precision=3,
         divisor=1000,
         entity_registry_enabled_default=False,
@@ -351,7 +353,8 @@ DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
     ),
 )
 DERIVED_BY_KEY = {description.key: description for description in DERIVED_SENSORS}
-# The figures each register, once the meter sends it, makes possible (export power: live export and grid power).
+# The figures each register, once the meter sends it, makes possible
+# (export energy: live export; export power: grid power).
 DERIVED_BY_REGISTER = {
     code: [description for description in DERIVED_SENSORS if description.needs == code]
     for code in {description.needs for description in DERIVED_SENSORS if description.needs is not None}
@@ -364,7 +367,8 @@ _NORWEGIAN_MAKERS = frozenset({"Aidon", "Kaifa", "Kamstrup"})
 # The energy registers a Norwegian meter's hourly list carries: their sensors
 # exist from setup, so the Energy dashboard can be set up before the first hour.
 _HOURLY_REGISTERS = frozenset(
-    {"active_energy_import", "active_energy_export", "reactive_energy_import", "reactive_energy_export"}
+    register.key
+    for register in (ACTIVE_ENERGY_IMPORT, ACTIVE_ENERGY_EXPORT, REACTIVE_ENERGY_IMPORT, REACTIVE_ENERGY_EXPORT)
 )
 # So do the figures those registers make possible (live energy, which carries them on between the lists).
 _HOURLY_FIGURES = frozenset(
@@ -473,7 +477,7 @@ def _known_keys(
     Hourly totals then restore their last value instead of staying unknown for an hour.
     """
     known: set[str] = set()
-    prefix = f"{entry.unique_id}_"
+    prefix = sensor_unique_id(entry, "")
     for registry_entry in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id):
         key = registry_entry.unique_id.removeprefix(prefix)
         if registry_entry.domain == "sensor" and (

@@ -32,8 +32,8 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util import slugify
 from homeassistant.util.unit_conversion import EnergyConverter
 
-from .compat import REACTIVE_ENERGY_UNIT_CLASS, meter_device, sum_statistic_metadata
-from .const import DOMAIN, LOGGER
+from .compat import KILO_VAR_HOUR, REACTIVE_ENERGY_UNIT_CLASS, meter_device, sum_statistic_metadata
+from .const import DOMAIN, LOGGER, meter_key
 from .hours import (
     DISPUTE_LIMIT,
     HOUR,
@@ -45,7 +45,7 @@ from .hours import (
     read_as_dict,
     read_from_dict,
 )
-from .registers import ACTIVE_ENERGY_EXPORT, ACTIVE_ENERGY_IMPORT, REGISTERS
+from .registers import ACTIVE_ENERGY_EXPORT, ACTIVE_ENERGY_IMPORT, REACTIVE_ENERGY_EXPORT, REACTIVE_ENERGY_IMPORT
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -62,8 +62,6 @@ ESTIMATED_HOURS_KEPT = 48
 MAX_WAITING = 1024
 # The last states of an entity looked through for its last number.
 _LAST_STATES = 3
-_KVARH = "kvarh"
-_CODES = {register.key: register.code for register in REGISTERS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +84,8 @@ REGISTER_STATISTICS: tuple[RegisterStatistic, ...] = (
     RegisterStatistic(
         ACTIVE_ENERGY_EXPORT.code, "energy_export", UnitOfEnergy.KILO_WATT_HOUR, EnergyConverter.UNIT_CLASS
     ),
-    RegisterStatistic(_CODES["reactive_energy_import"], "reactive_energy_import", _KVARH, REACTIVE_ENERGY_UNIT_CLASS),
-    RegisterStatistic(_CODES["reactive_energy_export"], "reactive_energy_export", _KVARH, REACTIVE_ENERGY_UNIT_CLASS),
+    RegisterStatistic(REACTIVE_ENERGY_IMPORT.code, "reactive_energy_import", KILO_VAR_HOUR, REACTIVE_ENERGY_UNIT_CLASS),
+    RegisterStatistic(REACTIVE_ENERGY_EXPORT.code, "reactive_energy_export", KILO_VAR_HOUR, REACTIVE_ENERGY_UNIT_CLASS),
 )
 """The registers written as statistics: their base units (Wh, varh) are written in thousands (kWh, kvarh)."""
 _STATISTIC_OF = {statistic.code: statistic for statistic in REGISTER_STATISTICS}
@@ -109,7 +107,7 @@ class MeterHourStatistics:
         """
         self._hass = hass
         self._entry = entry
-        self._meter = entry.unique_id or entry.entry_id
+        self._meter = meter_key(entry)
         self._scales_written = scales_written
         self._books: dict[Code, HourBook] = {}
         self._names: dict[Code, str] = {}
