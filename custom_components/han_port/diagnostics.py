@@ -19,6 +19,7 @@ from .connection import MeterReader
 from .const import CONF_AUTHENTICATION_KEY, CONF_DEVICE, CONF_ENCRYPTION_KEY, CONF_TOPIC
 from .decoder import (
     capture_ciphering,
+    capture_format,
     carried,
     frame_apdu,
     mask_serials,
@@ -40,10 +41,6 @@ if TYPE_CHECKING:
     from .coordinator import HanPortConfigEntry
     from .decoder import Ciphering, Decoder, FrameFormat, Telegram
 
-# How a capture's first byte tells its framing: an HDLC flag, an M-Bus long frame's start; else a bare APDU.
-HDLC_FLAG = b"\x7e"
-MBUS_START = b"\x68"
-
 TO_REDACT = {
     CONF_ENCRYPTION_KEY,
     CONF_AUTHENTICATION_KEY,
@@ -62,22 +59,21 @@ def masked(telegram: Telegram, meter_id: str | None) -> dict[str, str]:
     A list without OBIS codes names nothing of its texts: each may be a serial, and each is masked too.
     """
     masks = serial_masks(telegram, meter_id)
-    p1_text = telegram.format == "p1" or (telegram.plaintext or b"")[:1] == b"/"
-    unnamed = not p1_text and telegram.list_version is None
+    unnamed = not telegram.carries_p1 and telegram.list_version is None
     # Ciphertext holds no text: only its header's system title, which the serials' masks cover.
     shown = _shown_frames(telegram.raw, telegram.format, masks, texts=unnamed and _readable(telegram.ciphering))
     if telegram.plaintext is not None and shown["raw"] != _WITHHELD:
         # A ciphered P1 telegram deciphers to text; DLMS data is framed as a plain meter's would be.
         plaintext = mask_serials(telegram.plaintext, masks)
         plaintext = mask_texts(plaintext) if unnamed else plaintext
-        deciphered = reseal(plaintext, "p1") if p1_text else frame_apdu(plaintext)
+        deciphered = reseal(plaintext, "p1") if telegram.carries_p1 else frame_apdu(plaintext)
         shown["deciphered"] = deciphered.hex(" ")
     return shown
 
 
 def masked_capture(raw: bytes) -> dict[str, str]:
     """Show a push whose list nothing names yet with every run of letters and digits masked, still checksum-valid."""
-    frame_format: FrameFormat = "hdlc" if raw[:1] == HDLC_FLAG else "mbus" if raw[:1] == MBUS_START else "apdu"
+    frame_format = capture_format(raw)
     ciphering = capture_ciphering(raw, frame_format)
     titles = [] if ciphering is None else system_title_masks(ciphering.system_title)
     return _shown_frames(raw, frame_format, titles, texts=_readable(ciphering))

@@ -12,10 +12,19 @@ from .decoder import Decoder
 from .dlms import strip_llc
 from .hdlc import frame_apdu, hdlc_frame
 from .learned import LearnedListData, LearnedPositionData
-from .masking import capture_ciphering, carried, mask_serials, mask_texts, reseal, serial_masks, system_title_masks
+from .masking import (
+    capture_ciphering,
+    capture_format,
+    carried,
+    mask_serials,
+    mask_texts,
+    reseal,
+    serial_masks,
+    system_title_masks,
+)
 from .mbus import mbus_frames
 from .model import Ciphering, DecodeError, DroppedFrame, DropReason, FrameFormat, Reading, Telegram
-from .obis import ObisCode, Unit
+from .obis import PRESENT_VALUE, ObisCode, Unit
 from .payload import hex_digit_count, non_hex_characters, parse_key, read_capture
 from .registers import (
     ACTIVE_ENERGY,
@@ -30,7 +39,6 @@ from .registers import (
     NET_ACTIVE_ENERGY,
     NET_ACTIVE_POWER,
     POWER_FACTOR,
-    PRESENT_VALUE,
     REACTIVE_ENERGY,
     REACTIVE_POWER,
     TOTAL,
@@ -77,6 +85,7 @@ __all__ = [
     "Telegram",
     "Unit",
     "capture_ciphering",
+    "capture_format",
     "carried",
     "crc16_arc",
     "crc16_x25",

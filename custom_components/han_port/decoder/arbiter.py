@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from .hdlc import FLAG as HDLC_FLAG
 from .hdlc import is_frame_format
+from .hdlc import length_field as hdlc_length_field
 from .mbus import START as MBUS_START
 from .mbus import STOP as MBUS_STOP
 
@@ -218,7 +219,7 @@ def lies_in_a_frame(window: bytes | bytearray, start: int, end: int) -> bool:
     ):
         return True
     for at in range(max(start - _HEADER_REACH, 1), max(start - 1, 1)):
-        hdlc_length = ((window[at] & 0x07) << 8) | window[at + 1]
+        hdlc_length = hdlc_length_field(window[at], window[at + 1])
         # A frame format, or the byte after an opening flag whose type bits were damaged, that measures the APDU.
         opens = is_frame_format(window[at]) or window[at - 1] == HDLC_FLAG
         if opens and at - 1 + hdlc_length + 2 == end + _HDLC_END:

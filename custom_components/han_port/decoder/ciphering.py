@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .axdr import decode_length
-from .model import Ciphering, DecodeError, DropReason, FrameRefusedError, KeyProblemError
+from .model import AUTHENTICATED, ENCRYPTED, Ciphering, DecodeError, DropReason, FrameRefusedError, KeyProblemError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 GENERAL_GLO_CIPHERING = 0xDB
-SECURITY_CONTROLS = frozenset((0x10, 0x20, 0x30))
+SECURITY_CONTROLS = frozenset((AUTHENTICATED, ENCRYPTED, AUTHENTICATED | ENCRYPTED))
 """The security control bytes of suite 0: authenticated, encrypted, or both."""
 KEY_LENGTH = 16
 TAG_LENGTH = 12

@@ -9,7 +9,7 @@ from .axdr import OCTET_STRING, Data, decode_data
 from .ciphering import GENERAL_GLO_CIPHERING, Keys, SecurityPolicy, decipher
 from .cosem import DATE_TIME_LENGTH, parse_date_time
 from .descriptors import DescriptorList, decode_descriptor_list
-from .model import Ciphering, DecodeError, DropReason, KeyProblemError
+from .model import P1_OPENING, Ciphering, DecodeError, DropReason, KeyProblemError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -44,7 +44,7 @@ class Notification:
     @property
     def carries_p1(self) -> bool:
         """Whether the ciphered APDU held a P1 telegram, not a data-notification (encrypted P1, DSMR 5 style)."""
-        return self.plaintext is not None and self.plaintext[:1] == b"/"
+        return self.plaintext is not None and self.plaintext[:1] == P1_OPENING
 
     def decode_body(self) -> Data | DescriptorList:
         """Decode the whole body; it must take every byte.
@@ -119,7 +119,7 @@ def is_content(plaintext: bytes) -> bool:
 
     A wrong encryption key deciphers to noise, which opens like this by chance once in tens of thousands.
     """
-    if plaintext[:1] == b"/":
+    if plaintext[:1] == P1_OPENING:
         # The identification (IEC 62056-21): the maker's three letters, then the baud rate's character.
         maker, baud = plaintext[1:_P1_BAUD_AT], plaintext[_P1_BAUD_AT : _P1_BAUD_AT + 1]
         return maker.isascii() and maker.isalpha() and len(maker) == _P1_BAUD_AT - 1 and baud.isalnum()
@@ -145,7 +145,7 @@ def parse_apdu(apdu: bytes, keys: Keys, policy: SecurityPolicy | None = None) ->
     if policy is not None:
         policy.check(ciphering)
     notification = Notification(None, b"", ciphering)
-    if plaintext[:1] == b"/":
+    if plaintext[:1] == P1_OPENING:
         # Luxembourg's and some Austrian meters cipher a P1 telegram, not DLMS data.
         return Notification(None, b"", ciphering, plaintext)
     try:

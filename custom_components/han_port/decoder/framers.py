@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING
 from .arbiter import FRAME_END_BYTES, MAX_CLAIMS, Arbiter, Framing, lies_in_a_frame
 from .bare import HISTORY, MAX_NOTIFICATION_BYTES, NotificationFramer, NotificationMessage
 from .glo import MAX_APDU_BYTES, GloFramer, GloMessage
+from .hdlc import FLAG as HDLC_FLAG
 from .hdlc import HdlcFramer, HdlcMessage
 from .mbus import APDU_OFFSET as MBUS_APDU_OFFSET
+from .mbus import START as MBUS_START
 from .mbus import MbusFramer, MbusMessage
-from .model import DroppedFrame
+from .model import P1_OPENING, DroppedFrame
 from .p1 import P1Framer, P1Message
 from .payload import hex_digits, is_bare_apdu, unwrapped
 
@@ -34,7 +36,7 @@ type Framed = tuple[int, Framing, FramedMessage | DroppedFrame]
 _HEADER_ROOM = 64
 _RECENT_BYTES = max(MAX_NOTIFICATION_BYTES, MAX_APDU_BYTES) + _HEADER_ROOM
 # What opens a frame or telegram: HDLC's flag, an M-Bus long frame's start, P1's '/'.
-_FRAME_OPENINGS = (b"\x7e", b"\x68", b"/")
+_FRAME_OPENINGS = (bytes([HDLC_FLAG]), bytes([MBUS_START]), P1_OPENING)
 
 
 class WaitingApdus:

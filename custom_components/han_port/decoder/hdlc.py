@@ -63,12 +63,17 @@ def _address_end(data: bytes | bytearray, pos: int) -> int:
 _FLAG_RUN = re.compile(b"~+")  # 0x7E is "~"
 
 
+def length_field(first: int, second: int) -> int:
+    """Return the 11-bit frame length that a frame's two format bytes carry (the first's type bits aside)."""
+    return ((first & _LENGTH_HIGH_BITS) << 8) | second
+
+
 def _frame_length(data: bytes | bytearray, start: int) -> int | None:
     """Return the length field of the frame opening at start: -1 when it cannot open one, None until known."""
     if len(data) - start < 3:  # noqa: PLR2004 - the flag and two format bytes
         return None
     first = data[start + 1]
-    length = ((first & _LENGTH_HIGH_BITS) << 8) | data[start + 2]
+    length = length_field(first, data[start + 2])
     if not is_frame_format(first) or length < _MIN_LENGTH:
         return -1
     return length

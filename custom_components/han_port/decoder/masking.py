@@ -41,7 +41,10 @@ def _meter_id_masks(meter_id: str) -> list[tuple[bytes, bytes]]:
         return []
     masks = [(text, bytes([MASK]) * len(text))]
     # P1 meters often write their id as the hex of its ASCII text.
-    masks += [(spelled, b"58" * len(text)) for spelled in (text.hex().upper().encode(), text.hex().encode())]
+    masks += [
+        (spelled, bytes([MASK]).hex().encode() * len(text))
+        for spelled in (text.hex().upper().encode(), text.hex().encode())
+    ]
     if meter_id.isdigit() and int(meter_id) < 1 << 32:
         # The Danish list sends its meter number as a 32-bit integer.
         number = bytes([DOUBLE_LONG_UNSIGNED]) + int(meter_id).to_bytes(4, "big")
@@ -88,6 +91,12 @@ def system_title_masks(system_title: bytes) -> list[tuple[bytes, bytes]]:
     if len(system_title) != SYSTEM_TITLE_LENGTH:
         return []
     return [(system_title, _masked_after_maker(system_title))]
+
+
+def capture_format(raw: bytes) -> FrameFormat:
+    """Tell a capture's framing by its first byte: an HDLC flag, an M-Bus long frame's start; else a bare APDU."""
+    first = raw[:1]
+    return "hdlc" if first == bytes([hdlc.FLAG]) else "mbus" if first == bytes([mbus.START]) else "apdu"
 
 
 def capture_ciphering(raw: bytes, frame_format: FrameFormat) -> Ciphering | None:

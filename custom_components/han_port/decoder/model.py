@@ -28,6 +28,14 @@ class Reading(NamedTuple):
     unit: Unit | None
 
 
+AUTHENTICATED = 0x10
+"""Security control bit 4: the APDU carries a GCM tag."""
+ENCRYPTED = 0x20
+"""Security control bit 5: the APDU is encrypted."""
+P1_OPENING = b"/"
+"""What a P1 telegram opens with, before the meter's identification."""
+
+
 @dataclass(frozen=True, slots=True)
 class Telegram:
     """Everything one push from the meter said."""
@@ -66,6 +74,11 @@ class Telegram:
         """Whether the frame came ciphered."""
         return self.ciphering is not None
 
+    @property
+    def carries_p1(self) -> bool:
+        """Whether the telegram is P1 text: sent as such, or deciphered from a ciphered P1 telegram (DSMR 5)."""
+        return self.format == "p1" or (self.plaintext or b"")[:1] == P1_OPENING
+
 
 class DropReason(StrEnum):
     """Why a frame did not become a telegram."""
@@ -97,12 +110,12 @@ class Ciphering:
     @property
     def encrypted(self) -> bool:
         """Security control bit 5: the APDU is encrypted."""
-        return bool(self.security_control & 0x20)
+        return bool(self.security_control & ENCRYPTED)
 
     @property
     def authenticated(self) -> bool:
         """Security control bit 4: the APDU carries a GCM tag."""
-        return bool(self.security_control & 0x10)
+        return bool(self.security_control & AUTHENTICATED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,9 @@ class Unit(StrEnum):
     HERTZ = "Hz"
 
 
+PRESENT_VALUE = 255
+"""OBIS F of a register's present value; others are billing periods and history."""
+
 _OBIS_TEXT = re.compile(r"^(\d+)-(\d+):(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?$")
 
 
@@ -39,7 +42,7 @@ class ObisCode(NamedTuple):
     c: int
     d: int
     e: int
-    f: int = 255
+    f: int = PRESENT_VALUE
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ObisCode:
@@ -57,7 +60,7 @@ class ObisCode(NamedTuple):
             msg = f"not an OBIS code: {text!r}"
             raise ValueError(msg)
         a, b, c, d, e, f = match.groups()
-        return cls(int(a), int(b), int(c), int(d), int(e), 255 if f is None else int(f))
+        return cls(int(a), int(b), int(c), int(d), int(e), PRESENT_VALUE if f is None else int(f))
 
     def to_bytes(self) -> bytes:
         """Return the six-byte logical name, as the meters send it."""

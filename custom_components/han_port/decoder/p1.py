@@ -18,12 +18,12 @@ from typing import NamedTuple
 from .crc import crc16_arc, crc16_arc_starts
 from .hdlc import FLAG as HDLC_FLAG
 from .hdlc import FORMAT_BYTES as HDLC_FORMAT_BYTES
-from .model import DecodeError, DroppedFrame, DropReason, Reading, Telegram
+from .model import P1_OPENING, DecodeError, DroppedFrame, DropReason, Reading, Telegram
 from .obis import ObisCode, Unit, identification, is_clock
 from .readings import scale
 from .registers import quantity_of
 
-START = ord("/")
+START = P1_OPENING[0]
 END = ord("!")
 _CRC_DIGITS = 4
 # The byte a line end begins with: CR (of CR LF), or LF alone.

@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 type Code = tuple[int, int, int]
 """OBIS C.D.E: what a register measures, whichever channel (B) the meter uses."""
 
-PRESENT_VALUE = 255
-"""OBIS F of a register's present value; others are billing periods and history."""
 
 # The largest installations behind a HAN port: a farm or an apartment block
 # metered through current transformers, well under 1 MW and 2000 A a phase.

@@ -18,13 +18,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from .model import Reading
+from .obis import PRESENT_VALUE
 from .registers import (
     ACTIVE_ENERGY,
     ACTIVE_POWER,
     APPARENT_ENERGY,
     CURRENT,
     POWER_FACTOR,
-    PRESENT_VALUE,
     REACTIVE_ENERGY,
     REACTIVE_POWER,
     VOLTAGE,
