@@ -77,21 +77,32 @@ class Register:
     quantity: Quantity
     phase: int | None = None
     tariff: int | None = None
+    family: str | None = None
+    """The key a quantity's phases, or a total's tariffs, share: one name with the phase or tariff in it."""
+    wanted: bool = True
+    """Whether most homes want its sensor, where its quantity's are wanted: if not, it starts disabled."""
 
 
-def _per_phase(base: int, d: int, key: str, quantity: Quantity) -> tuple[Register, ...]:
+def _per_phase(base: int, d: int, key: str, quantity: Quantity, *, wanted: bool = True) -> tuple[Register, ...]:
     """One register per phase: C = base, base + 20, base + 40 (L1, L2, L3)."""
-    return tuple(Register(f"{key}_l{phase}", (base + 20 * (phase - 1), d, 0), quantity, phase) for phase in (1, 2, 3))
+    return tuple(
+        Register(f"{key}_l{phase}", (base + 20 * (phase - 1), d, 0), quantity, phase, family=key, wanted=wanted)
+        for phase in (1, 2, 3)
+    )
 
 
 # The tariffs a meter counts apart: Dutch and Belgian meters two, day and night (a sensor each, enabled); Czech
 # ones up to four.
 TARIFFS = range(1, 5)
+_DAY_AND_NIGHT = 2
 
 
 def _per_tariff(c: int, key: str) -> tuple[Register, ...]:
-    """One register per tariff of an active energy total: C.8.1 to C.8.4."""
-    return tuple(Register(f"{key}_tariff_{n}", (c, TOTAL, n), ACTIVE_ENERGY, tariff=n) for n in TARIFFS)
+    """One register per tariff of an active energy total: C.8.1 to C.8.4 (the two of day and night wanted)."""
+    return tuple(
+        Register(f"{key}_tariff_{n}", (c, TOTAL, n), ACTIVE_ENERGY, tariff=n, family=key, wanted=n <= _DAY_AND_NIGHT)
+        for n in TARIFFS
+    )
 
 
 ACTIVE_POWER_IMPORT = Register("active_power_import", (1, INSTANTANEOUS, 0), ACTIVE_POWER)
@@ -107,13 +118,14 @@ REGISTERS: tuple[Register, ...] = (
     Register("reactive_power_import", (3, INSTANTANEOUS, 0), REACTIVE_POWER),
     Register("reactive_power_export", (4, INSTANTANEOUS, 0), REACTIVE_POWER),
     *_per_phase(21, INSTANTANEOUS, "active_power_import", ACTIVE_POWER),
-    *_per_phase(22, INSTANTANEOUS, "active_power_export", ACTIVE_POWER),
+    # Few homes export per phase (its power and its energy alike), and the total power factor says what most need.
+    *_per_phase(22, INSTANTANEOUS, "active_power_export", ACTIVE_POWER, wanted=False),
     *_per_phase(23, INSTANTANEOUS, "reactive_power_import", REACTIVE_POWER),
     *_per_phase(24, INSTANTANEOUS, "reactive_power_export", REACTIVE_POWER),
     *_per_phase(31, INSTANTANEOUS, "current", CURRENT),
     *_per_phase(32, INSTANTANEOUS, "voltage", VOLTAGE),
     Register("power_factor", (13, INSTANTANEOUS, 0), POWER_FACTOR),
-    *_per_phase(33, INSTANTANEOUS, "power_factor", POWER_FACTOR),
+    *_per_phase(33, INSTANTANEOUS, "power_factor", POWER_FACTOR, wanted=False),
     Register("frequency", (14, INSTANTANEOUS, 0), FREQUENCY),
     # The Belgian capacity tariff's figures: the quarter hour's average demand so far, and the month's peak.
     Register("average_demand", (1, CURRENT_AVERAGE, 0), ACTIVE_POWER),
@@ -125,5 +137,5 @@ REGISTERS: tuple[Register, ...] = (
     REACTIVE_ENERGY_IMPORT,
     REACTIVE_ENERGY_EXPORT,
     *_per_phase(21, TOTAL, "active_energy_import", ACTIVE_ENERGY),
-    *_per_phase(22, TOTAL, "active_energy_export", ACTIVE_ENERGY),
+    *_per_phase(22, TOTAL, "active_energy_export", ACTIVE_ENERGY, wanted=False),
 )

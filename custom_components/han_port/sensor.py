@@ -49,7 +49,6 @@ from .registers import (
     REACTIVE_ENERGY_EXPORT,
     REACTIVE_ENERGY_IMPORT,
     REGISTERS,
-    TARIFFS,
     Register,
 )
 
@@ -163,12 +162,6 @@ _KINDS: dict[Quantity, HanPortSensorEntityDescription] = {
     ),
 }
 _FLOAT_SLACK = 1e-9
-# Registers whose sensor starts disabled although their kind's do not: few
-# homes export per phase (its power and its energy alike), and the total
-# power factor says what most need.
-_DISABLED_BY_DEFAULT = frozenset(
-    f"{key}_l{phase}" for key in ("active_power_export", "active_energy_export", "power_factor") for phase in (1, 2, 3)
-) | frozenset(f"active_energy_{flow}_tariff_{n}" for flow in ("import", "export") for n in TARIFFS[2:])
 
 
 def _sensor(register: Register) -> HanPortSensorEntityDescription:
@@ -177,13 +170,13 @@ def _sensor(register: Register) -> HanPortSensorEntityDescription:
     The three phases of a quantity share one name with the phase as a placeholder, its tariffs with the tariff.
     """
     kind = _KINDS[register.quantity]
-    enabled = kind.entity_registry_enabled_default and register.key not in _DISABLED_BY_DEFAULT
+    enabled = kind.entity_registry_enabled_default and register.wanted
     translation_key, placeholders = register.key, None
     if register.phase is not None:
-        translation_key = register.key.removesuffix(f"_l{register.phase}") + "_phase"
+        translation_key = f"{register.family}_phase"
         placeholders = {"phase": f"L{register.phase}"}
     elif register.tariff is not None:
-        translation_key = register.key.removesuffix(f"_{register.tariff}")
+        translation_key = f"{register.family}_tariff"
         placeholders = {"tariff": str(register.tariff)}
     return replace(
         kind,
