@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import Enum, auto
 
 from .const import DOMAIN
+from .decoder import Maker
 
 # Telegrams in a row that must name the same other meter before it is
 # believed: a flipped bit in a stream without a checksum names another meter
@@ -29,7 +30,7 @@ NAMELESS_METER_TELEGRAMS = 30
 # 2.5 s pushes, far longer than a bridge of the known meter is away and back.
 # Aidon's short lists, and the lists of makers that lists do not name, are
 # nameless: on their lines such a push may be the meter's own.
-NAMED_IN_EVERY_PUSH = frozenset({"Kamstrup", "Kaifa"})
+NAMED_IN_EVERY_PUSH = frozenset({Maker.KAMSTRUP, Maker.KAIFA})
 NAMELESS_TAKEOVER_TELEGRAMS = 360
 
 

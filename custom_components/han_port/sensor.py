@@ -38,6 +38,7 @@ from .decoder import (
     REACTIVE_ENERGY,
     REACTIVE_POWER,
     VOLTAGE,
+    Maker,
     Quantity,
 )
 from .entity import HanPortEntity
@@ -356,7 +357,7 @@ DERIVED_BY_REGISTER = {
 _CAPACITY_TARIFF_COUNTRIES = frozenset({"NO"})
 # Where Home Assistant has no country set, the meter tells: Norwegian lists
 # come in plain HDLC; Danish ones are ciphered, Swedish ones mostly P1.
-_NORWEGIAN_MAKERS = frozenset({"Aidon", "Kaifa", "Kamstrup"})
+_NORWEGIAN_MAKERS = frozenset({Maker.AIDON, Maker.KAIFA, Maker.KAMSTRUP})
 # The energy registers a Norwegian meter's hourly list carries: their sensors
 # exist from setup, so the Energy dashboard can be set up before the first hour.
 _HOURLY_REGISTERS = frozenset(

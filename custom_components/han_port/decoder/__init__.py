@@ -23,7 +23,7 @@ from .masking import (
     system_title_masks,
 )
 from .mbus import mbus_frames
-from .model import Ciphering, DecodeError, DroppedFrame, DropReason, FrameFormat, Reading, Telegram
+from .model import Ciphering, DecodeError, DroppedFrame, DropReason, FrameFormat, Maker, Reading, Telegram
 from .obis import PRESENT_VALUE, ObisCode, Unit
 from .payload import hex_digit_count, non_hex_characters, parse_key, read_capture
 from .registers import (
@@ -79,6 +79,7 @@ __all__ = [
     "Keys",
     "LearnedListData",
     "LearnedPositionData",
+    "Maker",
     "ObisCode",
     "Quantity",
     "Reading",

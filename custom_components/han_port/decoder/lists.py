@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from .axdr import Data, Structure
 from .cosem import CLOCK_CLASS, DATE_TIME_LENGTH, VALUE_ATTRIBUTE, VALUE_CLASSES
 from .descriptors import DescriptorList
-from .model import DecodeError
+from .model import DecodeError, Maker
 from .obis import ObisCode
 from .proofs import TableReading, table_holds, totals_after
 from .readings import STANDARD, Entry, Scaling, text
@@ -107,7 +107,7 @@ class PositionalLayout:
 # beside it, sqrt(246² + 286²) = 377 VA); 12-14 and 15-17 the phase import
 # and export powers, the export ones 0 while the meter imports.
 ISKRAEMECO_AM550 = PositionalLayout(
-    "Iskraemeco",
+    Maker.ISKRAEMECO,
     "ISK",
     (
         ObisCode(0, 0, 42, 0, 0, 255),
@@ -130,7 +130,7 @@ ISKRAEMECO_AM550 = PositionalLayout(
 # Its first value is a number, and so are all but its last: only its ciphering,
 # under a Landis+Gyr system title ("LGZ"), tells it from any list of 14 values.
 LANDIS_GYR_E450_BURGENLAND = PositionalLayout(
-    "Landis+Gyr",
+    Maker.LANDIS_GYR,
     None,
     (
         *PHASE_VOLTAGES,
@@ -194,25 +194,25 @@ _KAMSTRUP_UNTYPED_MODEL = "OMNIPOWER"
 # writes 0 where the deviation belongs, not 0x8000 ("not specified"): amsreader-firmware reads its clock as
 # UTC+1 whatever the deviation says, and its side-by-side run of 2026 (pull request 1262) logged the clock at
 # 12:00 in the hourly list that came at 13:00 summer time. Read as UTC, it ran an hour ahead of every list.
-STANDARD_TIME_MAKERS = frozenset({"Kamstrup", "Aidon"})
-DEVIATION_UNSAID_AS_ZERO = frozenset({"Aidon"})
+STANDARD_TIME_MAKERS = frozenset({Maker.KAMSTRUP, Maker.AIDON})
+DEVIATION_UNSAID_AS_ZERO = frozenset({Maker.AIDON})
 
 MANUFACTURERS_BY_LIST_PREFIX = {
-    "Kamstrup": "Kamstrup",
-    "AIDON": "Aidon",
-    "KFM": "Kaifa",
+    "Kamstrup": Maker.KAMSTRUP,
+    "AIDON": Maker.AIDON,
+    "KFM": Maker.KAIFA,
 }
 
 
 # A ciphered frame's system title opens with its maker's three-letter FLAG id
 # (DLMS UA): the maker of a list that does not name it (the Polish Kaifa).
 _MAKERS_BY_FLAG = {
-    b"KFM": "Kaifa",
-    b"KAM": "Kamstrup",
-    b"LGZ": "Landis+Gyr",
-    b"SAG": "Sagemcom",
-    b"ISK": "Iskraemeco",
-    b"AID": "Aidon",
+    b"KFM": Maker.KAIFA,
+    b"KAM": Maker.KAMSTRUP,
+    b"LGZ": Maker.LANDIS_GYR,
+    b"SAG": Maker.SAGEMCOM,
+    b"ISK": Maker.ISKRAEMECO,
+    b"AID": Maker.AIDON,
 }
 
 
@@ -451,7 +451,7 @@ def _positional(
     version = text(items[0]) if isinstance(items[0], str | bytes) else None
     kaifa = POSITIONAL_LISTS.get((version, len(items)))
     if kaifa is not None:
-        return [Entry(obis, value) for obis, value in zip(kaifa, items, strict=True)], "Kaifa", None
+        return [Entry(obis, value) for obis, value in zip(kaifa, items, strict=True)], Maker.KAIFA, None
     for layout in POSITIONAL_LAYOUTS:
         opens = version is None if layout.opens_with is None else (version or "").startswith(layout.opens_with)
         ciphered = not layout.ciphered_by_maker or maker == layout.manufacturer
@@ -515,13 +515,13 @@ def _manufacturer(list_version: str | None) -> str | None:
 
 def _scaling(manufacturer: str | None, entries: list[Entry]) -> Scaling:
     """Choose the units of registers sent without scaler, by vendor, list and meter type."""
-    if manufacturer == "Kaifa":
+    if manufacturer == Maker.KAIFA:
         return KAIFA
-    if manufacturer == "Iskraemeco":
+    if manufacturer == Maker.ISKRAEMECO:
         return ISKRAEMECO
-    if manufacturer == "Landis+Gyr":
+    if manufacturer == Maker.LANDIS_GYR:
         return LANDIS_GYR
-    if manufacturer == "Kamstrup":
+    if manufacturer == Maker.KAMSTRUP:
         meter_type = next((text(e.value) for e in entries if e.obis[2:5] == _METER_TYPE_CDE), None)
         if meter_type is None:
             return KAMSTRUP_10_WH
@@ -567,7 +567,7 @@ def take_apart(
         entries = object_list
         # Landis+Gyr's E450 sends its object list in its push, in its units; an Iskraemeco AM550 in
         # Switzerland does too, and names its maker by its logical device name.
-        units = "Landis+Gyr"
+        units = Maker.LANDIS_GYR
         maker = _maker_by_name(entries) or units
     elif _has_codes(items):
         entries = _tagged(items)
@@ -576,6 +576,6 @@ def take_apart(
     list_version = next((text(e.value) for e in entries if e.obis[2:5] == _LIST_VERSION_CDE), None)
     manufacturer = _manufacturer(list_version) or maker
     model = None
-    if manufacturer == "Kamstrup" and not any(e.obis[2:5] == _METER_TYPE_CDE for e in entries):
+    if manufacturer == Maker.KAMSTRUP and not any(e.obis[2:5] == _METER_TYPE_CDE for e in entries):
         model = _KAMSTRUP_UNTYPED_MODEL
     return VendorList(entries, manufacturer, list_version, _scaling(units or manufacturer, entries), model, table)

@@ -80,6 +80,18 @@ class Telegram:
         return self.format == "p1" or (self.plaintext or b"")[:1] == P1_OPENING
 
 
+class Maker(StrEnum):
+    """A meter's maker, as HAN Port names it (whatever the telegram's own spelling: "KFM", "AIDON")."""
+
+    AIDON = "Aidon"
+    EASYMETER = "EasyMeter"
+    ISKRAEMECO = "Iskraemeco"
+    KAIFA = "Kaifa"
+    KAMSTRUP = "Kamstrup"
+    LANDIS_GYR = "Landis+Gyr"
+    SAGEMCOM = "Sagemcom"
+
+
 class DropReason(StrEnum):
     """Why a frame did not become a telegram."""
 

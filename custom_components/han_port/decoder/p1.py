@@ -18,7 +18,7 @@ from typing import NamedTuple
 from .crc import crc16_arc, crc16_arc_starts
 from .hdlc import FLAG as HDLC_FLAG
 from .hdlc import FORMAT_BYTES as HDLC_FORMAT_BYTES
-from .model import P1_OPENING, DecodeError, DroppedFrame, DropReason, Reading, Telegram
+from .model import P1_OPENING, DecodeError, DroppedFrame, DropReason, Maker, Reading, Telegram
 from .obis import ObisCode, Unit, identification, is_clock
 from .readings import scale
 from .registers import quantity_of
@@ -380,15 +380,15 @@ _UNITS: dict[str, tuple[int, Unit]] = {
 }
 # FLAG manufacturer ids (the three letters after '/').
 _MANUFACTURERS = {
-    "KAM": "Kamstrup",
-    "LGF": "Landis+Gyr",
-    "LGZ": "Landis+Gyr",
-    "KFM": "Kaifa",
-    "AID": "Aidon",
-    "ADN": "Aidon",  # Swedish Aidon P1 ports ("/ADN9 6534")
-    "ISK": "Iskraemeco",
-    "SAG": "Sagemcom",
-    "ESY": "EasyMeter",
+    "KAM": Maker.KAMSTRUP,
+    "LGF": Maker.LANDIS_GYR,
+    "LGZ": Maker.LANDIS_GYR,
+    "KFM": Maker.KAIFA,
+    "AID": Maker.AIDON,
+    "ADN": Maker.AIDON,  # Swedish Aidon P1 ports ("/ADN9 6534")
+    "ISK": Maker.ISKRAEMECO,
+    "SAG": Maker.SAGEMCOM,
+    "ESY": Maker.EASYMETER,
 }
 # Channels 1 to 4 of the abstract objects (A = 0) are the M-Bus devices wired
 # to the meter, a gas or water meter: their identifiers are not the meter's.
