@@ -1321,3 +1321,17 @@ def test_a_list_with_its_registers_is_learned_in_a_quiet_home_and_of_a_young_met
         true_values = register_truth(by_moment[telegram.timestamp], other)
         assert shown(telegram) == pytest.approx({code: true_values[code] for code in shown(telegram)})
     assert shown(telegrams[-1])[POWER] == truth[-1].power_import
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_list_of_phase_powers_and_no_currents_never_shows_a_power_as_a_current(seed: int) -> None:
+    """Phase powers add up to their total: its parts, never its currents (at 0.01 A their U·I carries it at 0.43).
+
+    Without currents nothing carries the power: the list shows nothing, and says what it waits for.
+    """
+    powers_and_voltages = ("meter_id", "power_import", *(f"voltage_l{n}" for n in (1, 2, 3)))
+    fields = mixed((*powers_and_voltages, *(f"power_import_l{n}" for n in (1, 2, 3))), seed=seed)
+    decoder = Decoder()
+    events = feed(decoder, [push(state, fields) for state in states(60, seed=seed)])
+    assert [event for event in events if isinstance(event, Telegram)] == []
+    assert decoder.learned_lists[0]["shown"] is False

@@ -383,10 +383,15 @@ def _by_phase(
             yield PowerReading(total, parts, currents, exponent)
 
 
-def _by_total(numbers: Numbers, free: Sequence[int], volts: Sequence[float], exponent: int) -> Iterator[PowerReading]:
+def _by_total(
+    numbers: Numbers, free: Sequence[int], volts: Sequence[float], exponent: int, parted: set[frozenset[int]]
+) -> Iterator[PowerReading]:
     """Yield the readings of a list without phase parts: any currents, and a total their U·I may carry.
 
-    Totals are found by value among the loaded positions, not tried one by one.
+    Totals are found by value among the loaded positions, not tried one by
+    one. A total's own parts (parted: each with its total) are no currents
+    of it: a list that sends phase powers and no currents would have them
+    read as currents at 0.01 A, whose U·I carries any power at 0.43.
     """
     loaded = sorted((numbers[index], index) for index in free if _a_load(numbers[index]))
     values = [value for value, _ in loaded]
@@ -394,7 +399,7 @@ def _by_total(numbers: Numbers, free: Sequence[int], volts: Sequence[float], exp
         apparent = sum(at(volt * numbers[index], exponent) for volt, index in zip(volts, currents, strict=True))
         upper = apparent * (1 + POWER_TOLERANCE) + sum(_slack(volt, exponent) for volt in volts)
         for _, total in loaded[bisect_left(values, apparent / MAX_APPARENT_RATIO) : bisect_right(values, upper)]:
-            if total not in currents:
+            if total not in currents and frozenset((total, *currents)) not in parted:
                 yield PowerReading(total, (), currents, exponent)
 
 
@@ -415,7 +420,8 @@ def power_readings(numbers: Numbers, free: Sequence[int], volts: Sequence[float]
         lambda exponent: chain.from_iterable(_by_phase(numbers, free, volts, total, exponent) for total in sums),
     )
     if readings == {}:
-        readings = _confirmed(numbers, volts, lambda exponent: _by_total(numbers, free, volts, exponent))
+        parted = {frozenset((total, *parts)) for total, parts in sums}
+        readings = _confirmed(numbers, volts, lambda exponent: _by_total(numbers, free, volts, exponent, parted))
     return readings
 
 
