@@ -1335,3 +1335,25 @@ def test_a_list_of_phase_powers_and_no_currents_never_shows_a_power_as_a_current
     events = feed(decoder, [push(state, fields) for state in states(60, seed=seed)])
     assert [event for event in events if isinstance(event, Telegram)] == []
     assert decoder.learned_lists[0]["shown"] is False
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_young_meters_registers_are_never_shown_as_its_currents(seed: int) -> None:
+    """A young meter's registers, a few kWh at 0.01 A, carry its power as U·I; but they only rise as the power falls.
+
+    The list sends no currents: nothing carries the power, and nothing is shown.
+    """
+    fields = (
+        "meter_id",
+        "power_import",
+        *(f"voltage_l{n}" for n in (1, 2, 3)),
+        "energy_import",
+        "energy_import_t1",
+        "energy_import_t2",
+    )
+    decoder = Decoder()
+    for state in states(120, seed=seed, energy=1500.0):
+        body = encoder.positional_list(state, mixed(fields, seed), NAME, 700)
+        events = decoder.feed_events(encoder.hdlc_frames(encoder.data_notification(body, state.moment)))
+        assert not [event for event in events if isinstance(event, Telegram)]
+    assert decoder.learned_lists[0]["shown"] is False

@@ -383,10 +383,12 @@ class _Shape:
         if telegrams < (POWER_CONFIRMATIONS if reading.phases else LONE_POWER_CONFIRMATIONS):
             return
         total = self.spans[reading.total]
-        if total.grows:
+        # A current follows its load: one that only rose while the power fell is a register's number.
+        registers = not total.grows and any(self.spans[index].rose_only for index in reading.currents)
+        if total.grows or registers:
             # A home's power under load falls as well as rises: one not yet seen to fall waits. One that never
             # moved is a setting or a register, whatever numbers happened to add up to it or carry it.
-            if total.low == total.high:
+            if total.low == total.high or registers:
                 del self.powers[reading]
             return
         if self.export_total is not None and reading.total != self.export_total - 1:

@@ -125,6 +125,11 @@ class Span:
         """Whether no recent telegram held less than the one before it: a register's total."""
         return self.now.grows and (self.before is None or self.before.grows)
 
+    @property
+    def rose_only(self) -> bool:
+        """Whether the recent telegrams' values rose and never fell: a register's, not what follows a load."""
+        return self.grows and self.low < self.high
+
     def add(self, value: float) -> None:
         """Take a telegram's value in."""
         grows = value >= self.last
