@@ -11,9 +11,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .bookkeeping import EnergyBookkeeping, meter_time
@@ -60,7 +59,7 @@ _COMES_BACK = {
 }
 
 
-class MeterUnavailableError(HomeAssistantError):
+class MeterUnavailableError(UpdateFailed):
     """The meter stopped sending: port closed, cable pulled or bridge gone."""
 
 
@@ -105,7 +104,10 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         self.unread = UnreadTelegrams()
 
     async def _async_update_data(self) -> MeterData:
-        # Push only: the reader delivers data; there is nothing to poll.
+        # Push only: the reader delivers data; there is nothing to poll. Asked all the same (update_entity), a meter
+        # that went silent stays unavailable: its last data are no news, and only its next telegram says it is back.
+        if not self.last_update_success and isinstance(self.last_exception, MeterUnavailableError):
+            raise self.last_exception
         return self.data
 
     @callback
