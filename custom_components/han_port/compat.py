@@ -48,8 +48,11 @@ KILO_VAR_HOUR = "kvarh"
 
 _SERIAL_PORT_SELECTOR: Any = getattr(selector, "SerialPortSelector", None)
 
-_REACTIVE_ENERGY_CONVERTER: Any = getattr(unit_conversion, "ReactiveEnergyConverter", None)
-REACTIVE_ENERGY_UNIT_CLASS: str | None = _REACTIVE_ENERGY_CONVERTER.UNIT_CLASS if _REACTIVE_ENERGY_CONVERTER else None
+REACTIVE_ENERGY_CONVERTER: type[unit_conversion.BaseUnitConverter] | None = getattr(
+    unit_conversion, "ReactiveEnergyConverter", None
+)
+"""What converts reactive energy's units, in releases that have it (kvarh shown in varh, say)."""
+REACTIVE_ENERGY_UNIT_CLASS: str | None = REACTIVE_ENERGY_CONVERTER.UNIT_CLASS if REACTIVE_ENERGY_CONVERTER else None
 """The unit class of reactive energy statistics, in releases that convert kvarh."""
 
 # 2025.11+ names each statistic's unit class (2026.11 still works it out where it is missing); older

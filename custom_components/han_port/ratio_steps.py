@@ -26,13 +26,13 @@ from homeassistant.components.recorder.statistics import (
 from homeassistant.components.sensor import SensorStateClass
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_track_utc_time_change
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import EnergyConverter
 
+from .compat import REACTIVE_ENERGY_CONVERTER
 from .const import LOGGER, sensor_unique_id
 from .energy import is_new_cycle
 
@@ -248,8 +248,8 @@ def _in_unit(total: _Total, unit: str | None) -> float | None:
     """Return a total in the statistic's unit, as the compile normalises it; None where it cannot be."""
     if total.unit == unit:
         return total.value
-    try:
-        return EnergyConverter.convert(total.value, total.unit, unit)
-    except HomeAssistantError:
-        # Not an active energy (kvarh shown in Wh, say): the user changed its unit; nothing is compared.
-        return None
+    # An active energy, or a reactive one where the release converts it (a total shown in varh, say).
+    for converter in (EnergyConverter, REACTIVE_ENERGY_CONVERTER):
+        if converter is not None and {total.unit, unit} <= converter.VALID_UNITS:
+            return converter.convert(total.value, total.unit, unit)
+    return None
