@@ -619,6 +619,16 @@ async def test_a_port_already_read_is_refused_before_listening(
     assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "already_configured")
 
 
+async def test_a_serial_url_already_read_is_refused_before_listening(hass: HomeAssistant) -> None:
+    """An RFC 2217 server typed in the serial field is one port by its URL: a second entry for it is refused unopened."""
+    url = "rfc2217://192.0.2.7:2217"
+    MockConfigEntry(domain=DOMAIN, unique_id="1", data={CONF_DEVICE: url}).add_to_hass(hass)
+    flow = await start(hass, "serial")
+    result = await flow.submit({CONF_DEVICE: url})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "already_configured")
+    assert flow.progress == []
+
+
 async def test_the_same_meter_on_another_port_moves_the_entry(
     hass: HomeAssistant, tcp_meter: TcpMeter, pty_meter: PtyMeter
 ) -> None:

@@ -7,7 +7,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from custom_components.han_port.decoder import FREQUENCY, POWER_FACTOR, Decoder, DroppedFrame, DropReason, Telegram
+from custom_components.han_port.decoder import (
+    FREQUENCY,
+    POWER_FACTOR,
+    Decoder,
+    DroppedFrame,
+    DropReason,
+    Telegram,
+    carried,
+    serial_masks,
+    system_title_masks,
+)
 from custom_components.han_port.decoder.hdlc import HdlcFramer
 from custom_components.han_port.decoder.readings import scale
 from custom_components.han_port.diagnostics import masked, masked_capture
@@ -227,3 +237,32 @@ def test_a_ciphered_p1_telegrams_deciphered_text_still_decodes() -> None:
     (shown,) = Decoder().feed_events(bytes.fromhex(masked(telegram, telegram.meter_id)["deciphered"]))
     assert isinstance(shown, Telegram)
     assert (shown.timestamp, shown.readings) == (telegram.timestamp, telegram.readings)
+
+
+# --- what the masks are made of -----------------------------------------------------------------------------------
+
+
+def test_a_meter_id_of_no_ascii_character_adds_no_mask() -> None:
+    """No frame writes such an id as ASCII; an empty pattern would match between every byte of the frames."""
+    state = MeterState()
+    apdu = encoder.data_notification(encoder.kamstrup_list(state, hourly=False), state.moment)
+    (telegram,) = Decoder().feed(encoder.hdlc_frames(apdu))
+    assert serial_masks(telegram, "ÆØÅ") == serial_masks(telegram)
+    assert all(serial for serial, _ in serial_masks(telegram, "ÆØÅ"))
+
+
+def test_a_system_title_of_another_length_than_eight_bytes_is_no_serial_to_mask() -> None:
+    """Only an eight-byte system title is the maker's three letters and a serial: any other is left as it is."""
+    assert system_title_masks(TITLE) == [(TITLE, b"KAMXXXXX")]
+    assert system_title_masks(TITLE[:3]) == []
+    assert system_title_masks(TITLE + b"\x00") == []
+
+
+def test_what_a_damaged_block_carries_is_searched_for_serials_whole() -> None:
+    """A general-block-transfer whose header does not read keeps its bytes: a serial in them is still found."""
+    state = MeterState()
+    apdu = encoder.data_notification(encoder.kamstrup_list(state, hourly=False), state.moment)
+    block = encoder.general_block_transfer(apdu, 70)[0]
+    damaged = block[:-1]  # its length tells one byte more than it carries
+    assert carried(encoder.hdlc_frames(damaged), "hdlc") == damaged
+    assert carried(encoder.hdlc_frames(block), "hdlc") == apdu[:70]

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram, mbus_frames
+from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram, mbus_frames, reseal
 from custom_components.han_port.decoder.ciphering import P1_AUTHENTICATION_KEY
 from custom_components.han_port.decoder.content import _DAMAGED_IN_A_ROW
+from custom_components.han_port.decoder.mbus import MAX_SEGMENTS
 from custom_components.han_port.decoder.partial import MAX_MESSAGES_BETWEEN_PARTS, MAX_PARTS
 from simulator import frames as encoder
 from simulator.frames import MeterState
@@ -196,6 +197,125 @@ def test_a_transfer_cut_by_the_end_of_its_connection_is_not_finished_by_the_next
     assert decoder.finish() == []
     events = decoder.feed_events(b"".join(encoder.hdlc_frames(block) for block in second))
     assert powers(events) == [9_704]
+
+
+def test_a_push_whole_in_one_block_decodes_and_counts_as_one_message_between_another_transfers_blocks() -> None:
+    """A meter may push a short APDU as block 1 flagged last: it is whole, and between two blocks it is one push."""
+    (single,) = _blocks(705, size=len(apdu(705)))
+    first, *rest = _blocks(706)
+    decoder = Decoder()
+    assert powers(decoder.feed_events(encoder.hdlc_frames(single))) == [705]
+    frames = [encoder.hdlc_frames(block) for block in (first, single, *rest)]
+    assert powers([event for frame in frames for event in decoder.feed_events(frame)]) == [705, 706]
+    assert not decoder.dropped
+
+
+def test_a_push_published_between_two_blocks_leaves_their_transfer_whole() -> None:
+    """Over MQTT no byte position tells a block's place: a push between two blocks is counted as a message alone."""
+    first, *rest = _blocks(707)
+    decoder = Decoder()
+    assert decoder.feed_message(encoder.hdlc_frames(first)) == []
+    assert powers(decoder.feed_message(encoder.hdlc_frames(apdu(808)))) == [808]
+    events = [event for block in rest for event in decoder.feed_message(encoder.hdlc_frames(block))]
+    assert powers(events) == [707]
+    assert not decoder.dropped
+
+
+@pytest.mark.parametrize(
+    ("cut", "detail"),
+    [
+        (lambda block: block[:6], "general-block-transfer ends inside its header"),
+        (lambda block: block[:-1], "general-block-transfer says 70 bytes of data, and carries 69"),
+    ],
+    ids=["header-cut", "data-short"],
+)
+def test_a_block_whose_frame_holds_less_than_its_header_tells_is_dropped_with_the_reason(
+    cut: Callable[[bytes], bytes], detail: str
+) -> None:
+    """The frame's checksum holds, its block does not: it is dropped as undecodable and the stream reads on."""
+    first = _blocks(709)[0]
+    decoder = Decoder()
+    events = decoder.feed_events(encoder.hdlc_frames(cut(first)))
+    assert [(event.reason, event.detail) for event in events if not isinstance(event, Telegram)] == [
+        (DropReason.UNDECODABLE, detail)
+    ]
+    assert powers(decoder.feed_events(b"".join(encoder.hdlc_frames(block) for block in _blocks(710)))) == [710]
+
+
+def test_blocks_let_go_while_no_block_came_are_named_when_the_input_ends() -> None:
+    """A capture that ends after the blocks were let go says why they were, not that a block is still due."""
+    first = _blocks(711)[0]
+    between = [encoder.hdlc_frames(apdu(900 + n)) for n in range(MAX_MESSAGES_BETWEEN_PARTS + 1)]
+    decoder = Decoder()
+    assert len(powers(decoder.feed_events(encoder.hdlc_frames(first) + b"".join(between)))) == len(between)
+    told = (
+        f"the input ends inside a general-block-transfer: 1 block(s) came, then {MAX_MESSAGES_BETWEEN_PARTS + 1}"
+        " other messages and not its next block: let go"
+    )
+    assert [drop.detail for drop in decoder.finish() if not isinstance(drop, Telegram)] == [told]
+
+
+def _with_ci(frame: bytes, ci: int) -> bytes:
+    """An M-Bus long frame with another CI, its checksum computed anew: a frame whose check holds."""
+    edited = bytearray(frame)
+    edited[6] = ci
+    return reseal(bytes(edited), "mbus")
+
+
+def test_an_m_bus_frame_that_carries_no_dlms_is_dropped_and_the_stream_reads_on() -> None:
+    """CI 0x72 is a wireless M-Bus meter's data header: its checksum holds, but no DLMS is in it."""
+    frames = mbus_frames(apdu(1))
+    decoder = Decoder()
+    events = decoder.feed_events(_with_ci(frames[: frames[1] + 6], 0x72) + mbus_frames(apdu(2)))
+    assert powers(events) == [2]
+    assert [(event.reason, event.detail) for event in events if not isinstance(event, Telegram)] == [
+        (DropReason.UNDECODABLE, "M-Bus frame with CI 0x72 carries no DLMS (only CI 0x00-0x1F does)")
+    ]
+
+
+def test_a_new_m_bus_message_right_behind_a_first_segment_drops_the_message_it_cut() -> None:
+    """A push whose last segment never came, followed at once by the next push: only the cut one is lost."""
+    cut, whole = (mbus_frames(apdu(power), segment_size=60) for power in (640, 641))
+    first_frame = cut[: cut[1] + 6]
+    decoder = Decoder()
+    events = decoder.feed_events(first_frame + whole)
+    assert powers(events) == [641]
+    assert [event.detail for event in events if not isinstance(event, Telegram)] == [
+        "M-Bus message cut: 1 segment(s) came, its last never did"
+    ]
+
+
+def test_an_m_bus_message_of_more_segments_than_its_ci_numbers_is_let_go() -> None:
+    """The CI numbers sixteen segments: a message that runs past them never ends, and the next push decodes."""
+    endless = mbus_frames(apdu(650), segment_size=8)
+    assert endless.count(bytes([0x68, 13, 13, 0x68])) > MAX_SEGMENTS
+    decoder = Decoder()
+    events = decoder.feed_events(endless)
+    assert powers(events) == []
+    assert "segmented M-Bus message never ended" in [event.detail for event in events]
+    assert powers(decoder.feed_events(mbus_frames(apdu(651)))) == [651]
+
+
+def test_an_m_bus_message_whose_segments_come_in_messages_of_their_own_is_joined() -> None:
+    """A reader that publishes each M-Bus frame alone: the first segment waits for its rest in the next message."""
+    frames = mbus_frames(apdu(660), segment_size=100)
+    first, second = frames[: frames[1] + 6], frames[frames[1] + 6 :]
+    decoder = Decoder()
+    assert decoder.feed_message(first) == []
+    assert decoder.awaits_rest
+    assert powers(decoder.feed_message(second)) == [660]
+    assert not decoder.awaits_rest
+
+
+def test_resealing_m_bus_frames_leaves_a_frame_cut_short_as_it_came() -> None:
+    """A capture that ends inside a frame: the frames before it get their checksum anew, the cut one no checksum."""
+    frames = bytearray(mbus_frames(apdu(670), segment_size=100))
+    first_end = frames[1] + 6
+    frames[first_end - 2] ^= 0xFF  # an edit (a masked serial) broke the first frame's checksum
+    cut = bytes(frames[: first_end + 20])
+    resealed = reseal(cut, "mbus")
+    assert resealed[:first_end] == mbus_frames(apdu(670), segment_size=100)[:first_end]
+    assert resealed[first_end:] == cut[first_end:]
 
 
 def test_empty_hdlc_segments_are_let_go_by_their_count() -> None:

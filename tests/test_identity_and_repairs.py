@@ -44,6 +44,7 @@ from custom_components.han_port.identity import (
     Identity,
     MeterIdentity,
 )
+from custom_components.han_port.unread import OTHER_METER, OTHER_METER_BEFORE_TOLD
 from simulator import frames as encoder
 
 from .meter import (
@@ -230,6 +231,65 @@ async def test_an_entry_known_by_its_port_gets_an_identity_of_its_own(hass: Home
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_an_entry_known_by_its_port_moves_only_what_its_port_named(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """A replaced meter's device and sensors, kept under the entry by their own id, keep it when the port's id goes."""
+    url = f"socket://127.0.0.1:{tcp_meter.port}"
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=url, title="meter", data={CONF_DEVICE: url}, version=1, minor_version=1
+    )
+    entry.add_to_hass(hass)
+    replaced = "5706567274380000"
+    entities = er.async_get(hass)
+    old_power = entities.async_get_or_create("sensor", DOMAIN, f"{replaced}_active_power_import", config_entry=entry)
+    devices = dr.async_get(hass)
+    old_device = devices.async_get_or_create(
+        config_entry_id=entry.entry_id, identifiers={(DOMAIN, replaced)}, serial_number=replaced
+    )
+    devices.async_get_or_create(config_entry_id=entry.entry_id, identifiers={(DOMAIN, url)}, serial_number=url)
+    apdu = encoder.data_notification(encoder.aidon_swedish_list(default_state()), None)
+    tcp_meter.start_pushing([encoder.hdlc_frames(apdu)])
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.minor_version == 2
+    assert entry.unique_id not in (url, replaced)
+    kept = entities.async_get(old_power.entity_id)
+    assert kept is not None
+    assert kept.unique_id == f"{replaced}_active_power_import"
+    kept_device = devices.async_get(old_device.id)
+    assert kept_device is not None
+    assert (kept_device.identifiers, kept_device.serial_number) == ({(DOMAIN, replaced)}, replaced)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("version", "minor_version", "state"),
+    [(2, 1, ConfigEntryState.MIGRATION_ERROR), (1, 3, ConfigEntryState.LOADED)],
+    ids=["newer-major", "newer-minor"],
+)
+async def test_an_entry_a_newer_release_wrote_is_set_up_only_if_its_major_version_is_known(
+    hass: HomeAssistant, tcp_meter: TcpMeter, version: int, minor_version: int, state: ConfigEntryState
+) -> None:
+    """After a downgrade: a newer minor version reads as this one (it only adds); a newer major one may not."""
+    entry = bridge_entry(tcp_meter.port, **{CONF_GENERATED_ID: False})
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=entry.unique_id,
+        title=entry.title,
+        data=dict(entry.data),
+        version=version,
+        minor_version=minor_version,
+    )
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is state
+    assert (entry.version, entry.minor_version, entry.unique_id) == (version, minor_version, METER_ID)
+    if state is ConfigEntryState.LOADED:
+        assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 def _aidon_without_id(port: int) -> MockConfigEntry:
     """A Swedish Aidon, which names no meter: set up with an identity made up for it."""
     generated = uuid.uuid4().hex
@@ -339,6 +399,28 @@ async def test_another_meters_pushes_alone_keep_no_silence_of_the_meters_and_say
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_a_silent_meter_whose_port_then_carries_another_meters_pushes_says_so(
+    hass: HomeAssistant, tcp_meter: TcpMeter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Kamstrup fell silent first; an Aidon's short lists come after: the silence was the other meter's pushes."""
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.send(kamstrup_frame(default_state(power_import=1200)))
+    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == "1200")
+    await wait_for(lambda: sensor(hass, "connection").state == "silent")  # type: ignore[union-attr]
+    assert sensor(hass, "power_import").state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    caplog.clear()
+    stray = encoder.hdlc_frames(encoder.data_notification(encoder.aidon_list(default_state(), 1), None))
+    for _ in range(OTHER_METER_BEFORE_TOLD):
+        tcp_meter.send(stray)
+        await asyncio.sleep(0.05)
+    await wait_for(lambda: sensor(hass, "connection").state == "other_meter")  # type: ignore[union-attr]
+    told = [record.getMessage() for record in caplog.records if "is unavailable" in record.getMessage()]
+    assert told == [f"Kamstrup {METER_ID} is unavailable: {OTHER_METER}"]
+    assert sensor(hass, "power_import").state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_a_meter_known_without_its_id_is_heard_while_its_id_is_not_yet_believed(
     hass: HomeAssistant, tcp_meter: TcpMeter
 ) -> None:
@@ -431,6 +513,33 @@ async def test_a_meter_that_names_no_id_replaced_by_another_make_gets_an_identit
     assert entry.data[CONF_MANUFACTURER] == "Kaifa"
     assert entry.title == f"Kaifa {entry.unique_id[:6]}"
     assert f"meter_replaced_{entry.entry_id}" in meter_issues(hass)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_new_meters_telegrams_that_come_before_the_reload_are_never_shown_as_the_old_meters(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """The replacing meter's pushes in one burst: those after the one that decided it wait for the entry's reload."""
+    entry = _aidon_without_id(tcp_meter.port)
+    old = entry.unique_id
+    await set_up(hass, entry)
+    tcp_meter.send(_aidon_frame(1200))
+    shown = await _powers_shown_after(hass, "1200")
+    kaifa = encoder.hdlc_frames(encoder.data_notification(encoder.kaifa_list(default_state(power_import=900), 1), None))
+    tcp_meter.send(kaifa * (NEW_METER_TELEGRAMS + 3))
+    await wait_for(lambda: entry.unique_id != old and entry.state is ConfigEntryState.LOADED)
+    # The old meter's sensor went unavailable with the reload; it never showed the new meter's 900 W.
+    assert "900" not in shown
+    entities = er.async_get(hass)
+
+    def new_power() -> str | None:
+        found = entities.async_get_entity_id("sensor", DOMAIN, f"{entry.unique_id}_active_power_import")
+        return getattr(hass.states.get(found), "state", None) if found else None
+
+    await wait_for(lambda: entry.runtime_data.reader.connects >= 1)
+    tcp_meter.start_pushing([kaifa], interval=0.05)
+    await wait_for(lambda: new_power() == "900")
+    assert entry.data[CONF_MANUFACTURER] == "Kaifa"
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -865,6 +974,29 @@ async def test_keep_holding_answered_when_nothing_is_held_any_more_changes_nothi
     result = await manager.async_configure(flow["flow_id"], {})
     assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "not_held")
     assert issue_id in meter_issues(hass)
+
+
+async def test_a_held_total_taken_in_one_tab_is_not_taken_again_in_another(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """The same repair open in two tabs, both answered "take it": the second finds nothing held and says so."""
+    assert await async_setup_component(hass, "repairs", {})
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    issue_id = await hold_the_register(hass, tcp_meter, entry)
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    second = await manager.async_init(DOMAIN, data={"issue_id": issue_id})
+    assert (await fix(hass, issue_id, "accept"))["type"] is FlowResultType.CREATE_ENTRY
+    tcp_meter.send(kamstrup_frame(default_state(energy_import=1050), hourly=True))
+    await wait_for(lambda: sensor(hass, "energy_import").state == "1.05")  # type: ignore[union-attr]
+    await manager.async_configure(second["flow_id"], {"next_step_id": "accept"})
+    result = await manager.async_configure(second["flow_id"], {})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "not_held")
+    # The count goes on from the meter's, not back to the total the first tab took.
+    assert sensor(hass, "energy_import").state == "1.05"  # type: ignore[union-attr]
+    assert [event["event"] for event in entry.runtime_data.energy.events] == ["register_held", "register_accepted"]
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_the_device_page_keeps_the_meter_type_the_meter_told_over_a_reload(

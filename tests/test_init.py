@@ -23,22 +23,25 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity as entity_helper
 from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, mock_restore_cache_with_extra_data
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 
 from custom_components.han_port import connection
 from custom_components.han_port import sensor as sensor_module
-from custom_components.han_port.compat import REACTIVE_ENERGY_DEVICE_CLASS, meter_device
+from custom_components.han_port.compat import OPTIONS_FLOW_RELOADS, REACTIVE_ENERGY_DEVICE_CLASS, meter_device
 from custom_components.han_port.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_CURRENT_TRANSFORMER_RATIO,
     CONF_DEVICE,
     CONF_ENCRYPTION_KEY,
+    CONF_UPDATE_INTERVAL,
     DOMAIN,
 )
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode
 from custom_components.han_port.entity import HanPortEntity
+from custom_components.han_port.registers import code_name, code_of_name
 from simulator import frames as encoder
 from simulator.meter import SimulatedMeter
 
@@ -982,4 +985,74 @@ async def test_a_meter_that_sends_its_total_is_never_summed_from_its_tariffs(
     assert value(hass, ENERGY) == "100.0"
     assert entry.runtime_data.energy.held.count == 0
     assert entry.runtime_data.energy.sent_totals == {(1, 8, 0)}
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+def test_a_register_name_that_does_not_read_as_c_d_e_is_no_register() -> None:
+    """A store or a repair's data edited by hand must not raise: its name reads as 0.0.0, which no meter sends."""
+    assert code_of_name(code_name((1, 8, 0))) == (1, 8, 0)
+    assert code_of_name("1.8") == (0, 0, 0)
+    assert code_of_name("1.8.x") == (0, 0, 0)
+    assert code_of_name("") == (0, 0, 0)
+
+
+async def test_asking_for_an_update_shows_the_last_telegram_and_opens_nothing(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """homeassistant.update_entity (an automation's "update entity") has nothing to poll: the meter pushes."""
+    assert await async_setup_component(hass, "homeassistant", {})
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.send(kamstrup_frame(default_state(power_import=1200)))
+    await wait_for(lambda: value(hass, POWER) == "1200")
+    await hass.services.async_call(
+        "homeassistant", "update_entity", {"entity_id": entity_id(hass, POWER)}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert value(hass, POWER) == "1200"
+    assert entry.runtime_data.reader.connects == 1
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_asking_for_an_update_never_makes_a_silent_meter_available(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """Answered with the last telegram, update_entity would show a silent meter's last values as live, for good.
+
+    The reader reports the silence once; nothing marks the meter unavailable again until it sends.
+    """
+    assert await async_setup_component(hass, "homeassistant", {})
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.send(kamstrup_frame(default_state(power_import=1200)))
+    await wait_for(lambda: value(hass, POWER) == "1200")
+    await wait_for(lambda: value(hass, POWER) == STATE_UNAVAILABLE)
+    power = entity_id(hass, POWER)
+    await hass.services.async_call("homeassistant", "update_entity", {"entity_id": power}, blocking=True)
+    await asyncio.sleep(2)  # over three silence limits of the tests' reader
+    try:
+        assert value(hass, POWER) == STATE_UNAVAILABLE
+    finally:
+        assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.skipif(OPTIONS_FLOW_RELOADS, reason="this release's options flow reloads the entry itself")
+async def test_options_changed_while_the_entry_sets_up_are_applied_once_it_has(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """Options saved while setup opens the port come before the entry listens for them: its end reloads it."""
+    entry = bridge_entry(tcp_meter.port)
+    entry.add_to_hass(hass)
+    setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+    # Once in progress, setup has taken the options and opens the port; a state has no event to wait on, and a
+    # sleep longer than a turn of the loop may outlast the whole setup.
+    while entry.state is not ConfigEntryState.SETUP_IN_PROGRESS:  # noqa: ASYNC110 - see above
+        await asyncio.sleep(0)
+    hass.config_entries.async_update_entry(entry, options={CONF_UPDATE_INTERVAL: 30.0})
+    await setup  # its end schedules the reload, which may have begun unloading it already
+    await hass.async_block_till_done()
+    await wait_for(lambda: entry.state is ConfigEntryState.LOADED and entry.runtime_data.measurement_interval == 30.0)
+    await wait_for(lambda: entry.runtime_data.reader.connects >= 1)
+    tcp_meter.send(kamstrup_frame(default_state(power_import=1200)))
+    await wait_for(lambda: value(hass, POWER) == "1200")
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate, pairwise
@@ -19,6 +21,7 @@ from homeassistant.components.recorder.statistics import list_statistic_ids
 from homeassistant.core import State
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed, mock_restore_cache_with_extra_data
 from pytest_homeassistant_custom_component.components.recorder.common import (
@@ -1222,4 +1225,45 @@ async def test_a_meter_swapped_for_one_whose_clock_is_an_hour_ahead_keeps_its_ho
     measured = {(ELEVEN + hour * HOUR).isoformat() for hour in range(1, 6)}
     assert measured.isdisjoint(estimated(entry)), estimated(entry)
     assert _clock_warnings(caplog) == []
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_total_whose_recorded_state_cannot_be_read_back_is_shown_all_the_same(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database that refuses the read must not hide the total for good: the warning says which, and it shows on."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    await push(hass, freezer, entry, ELEVEN + timedelta(seconds=10), hourly_list(44_000_000, ELEVEN))
+    energy = entity_id(hass, "energy_import")
+    assert hass.states.get(energy).state == "44000.0"  # type: ignore[union-attr]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await async_wait_recording_done(hass)
+    recorder = get_instance(hass)
+
+    def refuse_reads_of_states(on: bool) -> None:
+        """SQLite refuses the states table to every thread but the recorder's own, which keeps writing."""
+
+        def authorizer(action: int, table: str | None, *_: object) -> int:
+            refused = action == sqlite3.SQLITE_READ and table == "states"
+            return sqlite3.SQLITE_DENY if refused and threading.current_thread() is not recorder else sqlite3.SQLITE_OK
+
+        with recorder.engine.connect() as connection:
+            connection.connection.driver_connection.set_authorizer(authorizer if on else None)
+
+    await recorder.async_add_executor_job(refuse_reads_of_states, True)
+    try:
+        await start(hass, entry)
+    finally:
+        await recorder.async_add_executor_job(refuse_reads_of_states, False)
+    assert f"Cannot read back the last state of {energy}" in caplog.text
+    await push(
+        hass,
+        freezer,
+        entry,
+        ELEVEN + timedelta(hours=1, seconds=10),
+        hourly_list(44_001_000, ELEVEN + timedelta(hours=1)),
+    )
+    assert hass.states.get(energy).state == "44001.0"  # type: ignore[union-attr]
     await hass.config_entries.async_unload(entry.entry_id)

@@ -298,6 +298,87 @@ async def test_an_entry_waits_for_mqtt_to_be_set_up(hass: HomeAssistant) -> None
     assert entry.reason == "Home Assistant's MQTT integration is not set up: the meter's topic cannot be read"
 
 
+@pytest.mark.parametrize(
+    ("topic", "valid"),
+    [
+        ("han/meter", True),
+        ("han/+/raw", True),
+        ("han/#", True),
+        ("#", True),
+        ("", False),
+        ("han/\0/raw", False),
+        ("h" * 65536, False),
+        ("han/meter#", False),
+        ("han/#/raw", False),
+        ("han/me+ter", False),
+    ],
+)
+def test_a_topic_is_valid_as_mqtt_allows_a_subscription_to_it(topic: str, *, valid: bool) -> None:
+    """What the form refuses at once: an empty topic, a NUL, over 65535 bytes, or a wildcard that fills no level."""
+    assert valid_topic(topic) is valid
+
+
+async def test_a_reader_started_before_mqtt_waits_for_it_then_reads_its_topic(
+    hass: HomeAssistant,
+    broker: Broker,
+    publisher: MqttMeter,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Until Home Assistant's MQTT integration is set up the topic cannot be read: the meter is unavailable, saying why.
+
+    Once MQTT is unloaded the reader's silence tells the broker out of reach, not a silent meter.
+    """
+    monkeypatch.setattr(mqtt_reader, "BACKOFF_START", 0.05)
+    telegrams: list[Telegram] = []
+    available: list[bool] = []
+
+    def take(telegram: Telegram) -> bool:
+        telegrams.append(telegram)
+        return True
+
+    reader = mqtt_reader.MqttReader(hass, publisher.topic, Decoder(), take, available.append)
+    task = hass.async_create_background_task(reader.run(), "reader")
+    await wait_for(lambda: available == [False])
+    assert (reader.loss, reader.lost) == (
+        connection.Loss.CANNOT_OPEN,
+        "Home Assistant's MQTT integration is not set up",
+    )
+    assert reader.connects == 0
+    assert not mqtt_reader.broker_connected(hass)  # no MQTT integration: no broker, and no error either
+    (tmp_path / "configuration.yaml").write_text("")
+    hass.config.config_dir = str(tmp_path)
+    entry = MockConfigEntry(domain="mqtt", data={"broker": "127.0.0.1", "port": broker.port})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await wait_for(lambda: reader.connects == 1)
+    assert reader.open_error is None
+    publisher.start_pushing([encoder.hdlc_frames(kamstrup_apdu(power_import=1400))], interval=0.05)
+    await wait_for(lambda: telegrams, seconds=10)
+    assert telegrams[-1].readings[ObisCode.parse("1-1:1.7.0")].value == 1400
+    publisher.stop_pushing()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert not mqtt_reader.broker_connected(hass)
+    await wait_for(lambda: reader.loss is connection.Loss.CANNOT_OPEN and reader.open_error is not None)
+    assert reader.lost == "not connected to the MQTT broker"
+    task.cancel()
+
+
+@pytest.mark.usefixtures("mqtt_set_up")
+async def test_a_topic_typed_while_the_broker_is_out_of_reach_says_so(
+    hass: HomeAssistant, broker: Broker, publisher: MqttMeter
+) -> None:
+    """Nothing could have come on the topic: the form says the broker is out of reach, not that the topic is silent."""
+    broker.stop()
+    await wait_for(lambda: not mqtt.is_connected(hass), seconds=10)
+    flow = await start(hass, "mqtt_topic")
+    await flow.submit({CONF_TOPIC: publisher.topic})
+    assert flow.result["errors"] == {CONF_TOPIC: "broker_unreachable"}
+    assert suggested(flow.result, CONF_TOPIC) == publisher.topic
+    broker.start()
+    await wait_for(lambda: mqtt.is_connected(hass), seconds=20)
+
+
 def topic_entry(topic: str, **data: Any) -> MockConfigEntry:
     return MockConfigEntry(
         domain=DOMAIN,

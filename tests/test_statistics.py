@@ -8,6 +8,7 @@ compiles the five-minute statistics the Energy dashboard sums.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -23,8 +24,10 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     statistics_during_period,
 )
 
+from custom_components.han_port.compat import REACTIVE_ENERGY_CONVERTER
 from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO, DOMAIN
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
+from custom_components.han_port.ratio_steps import STEP_KEPT
 
 from .meter import entity_id
 from .test_energy_guard import METER_ID, NEW_METER, push, reader_connected, set_up, state, telegram
@@ -179,6 +182,10 @@ class RatioChange(NamedTuple):
     """Whether the user renames the sensor before its statistics are looked at."""
     sent_in_its_five_minutes: bool = False
     """Whether the meter sent a total in the five minutes of the change, before it (as a P1 meter does)."""
+    shown_in_wh: bool = False
+    """Whether the user shows the register in Wh from just before the change (its statistics stay in kWh)."""
+    reactive_in_varh: bool = False
+    """Whether the user shows the reactive register in varh from just before the change (where releases convert it)."""
 
 
 def metered(energy: int) -> Telegram:
@@ -201,8 +208,20 @@ def metered(energy: int) -> Telegram:
         RatioChange(1, 50, renamed=True),
         RatioChange(1, 50, sent_in_its_five_minutes=True),
         RatioChange(50, 1, sent_in_its_five_minutes=True),
+        RatioChange(1, 50, shown_in_wh=True),
+        RatioChange(1, 50, reactive_in_varh=True),
     ],
-    ids=["up", "down", "a-tenth-down", "after-a-silence", "renamed", "up-just-after-a-total", "down-just-after"],
+    ids=[
+        "up",
+        "down",
+        "a-tenth-down",
+        "after-a-silence",
+        "renamed",
+        "up-just-after-a-total",
+        "down-just-after",
+        "shown-in-wh",
+        "reactive-in-varh",
+    ],
 )
 @pytest.mark.usefixtures("recorder_mock")
 async def test_a_new_current_transformer_ratio_never_counts_its_step_as_use(
@@ -236,6 +255,17 @@ async def test_a_new_current_transformer_ratio_never_counts_its_step_as_use(
     used_before = (change.last - 1_000_000) / 1000 * change.before
     freezer.move_to(period + timedelta(minutes=5))
     assert (await five_minute_sums(hass, period, energy))[energy] == [pytest.approx(used_before)]
+    shown_per_kwh = reactive_per_kvarh = 1.0
+    if change.reactive_in_varh:
+        if REACTIVE_ENERGY_CONVERTER is None:
+            pytest.skip("this release shows reactive energy in kvarh only")
+        entities.async_update_entity_options(reactive, "sensor", {"unit_of_measurement": "varh"})
+        await hass.async_block_till_done()
+        reactive_per_kvarh = 1000.0
+    if change.shown_in_wh:
+        entities.async_update_entity_options(energy, "sensor", {"unit_of_measurement": "Wh"})
+        await hass.async_block_till_done()
+        shown_per_kwh = 1000.0
     # The installer sets the ratio the meter is really behind.
     changed = period + timedelta(minutes=5) + change.silent
     sent_before = change.last
@@ -247,7 +277,9 @@ async def test_a_new_current_transformer_ratio_never_counts_its_step_as_use(
     await totals_read_back(hass, entry)
     live_stepped = float(state(hass, "live_energy_import"))
     await push(hass, freezer, entry, changed + timedelta(minutes=2), metered(change.last + 10))
-    assert float(state(hass, "energy_import")) == pytest.approx((change.last + 10) / 1000 * change.after)
+    assert float(state(hass, "energy_import")) == pytest.approx(
+        (change.last + 10) / 1000 * change.after * shown_per_kwh
+    )
     live_grown = float(state(hass, "live_energy_import")) - live_stepped
     if change.renamed:
         er.async_get(hass).async_update_entity(energy, new_entity_id=f"{energy}_renamed")
@@ -266,10 +298,50 @@ async def test_a_new_current_transformer_ratio_never_counts_its_step_as_use(
     # The use before the change, then what was used after it (10 Wh in all) through the new ratio.
     used = used_before + (sent_before - change.last) / 1000 * change.before
     used += (change.last + 10 - sent_before) / 1000 * change.after
-    assert sums[energy][-1] == pytest.approx(used)
-    assert sums[reactive][-1] == pytest.approx(used / 2, abs=0.001 * max(change.before, change.after))
+    assert sums[energy][-1] == pytest.approx(used * shown_per_kwh)  # read back in the unit it is shown in
+    assert sums[reactive][-1] == pytest.approx(
+        used / 2 * reactive_per_kvarh, abs=0.001 * max(change.before, change.after) * reactive_per_kvarh
+    )
     if change in {RatioChange(1, 50), RatioChange(50, 1)}:
         # Live energy steps as the register does: counted is only what it grew from its first total through the
         # new ratio (its power over the minutes before the push, as this test's reader never calls the meter silent).
         assert sums[live][1] - sums[live][0] == pytest.approx(live_grown)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_step_whose_sensor_was_deleted_or_whose_total_never_came_is_let_go_after_a_week(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The meter fell silent as the transformers were fitted, and the user deleted one sensor meanwhile.
+
+    Nothing is taken out of either: the deleted one took its statistics with it; the other's step is left
+    to be counted whenever its total comes, and the log says so.
+    """
+    now = dt_util.utcnow()
+    period = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0) + timedelta(minutes=5)
+    freezer.move_to(period)
+    entry = await set_up(hass, tcp_meter.port)
+    await push(hass, freezer, entry, period + timedelta(seconds=5), telegram(1000, 1_000_000))
+    await totals_read_back(hass, entry)
+    await push(hass, freezer, entry, period + timedelta(minutes=1), telegram(1000, 1_000_020))
+    energy, live = entity_id(hass, "energy_import"), entity_id(hass, "live_energy_import")
+    freezer.move_to(period + timedelta(minutes=5))
+    assert (await five_minute_sums(hass, period, energy))[energy] == [pytest.approx(0.020)]
+    changed = period + timedelta(minutes=5)
+    freezer.move_to(changed + timedelta(minutes=1))
+    await start_behind_transformers(hass, entry, 50)
+    await totals_read_back(hass, entry)
+    assert entry.runtime_data.energy.ratio_steps.left >= 2  # the import's, and live energy's among them
+    er.async_get(hass).async_remove(energy)
+    await hass.async_block_till_done()
+    later = changed + STEP_KEPT + timedelta(minutes=5, seconds=30)
+    freezer.move_to(later)
+    caplog.set_level(logging.INFO)
+    assert await look_at_the_statistics(hass, entry, later) == 0
+    assert (
+        f"Statistics of {live}: no total through the new current-transformer ratio in {STEP_KEPT}; they count its"
+        " step whenever one comes"
+    ) in caplog.text
+    assert f"Statistics of {energy}" not in caplog.text
     await hass.config_entries.async_unload(entry.entry_id)
