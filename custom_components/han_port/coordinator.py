@@ -19,17 +19,13 @@ from .bookkeeping import EnergyBookkeeping, meter_time
 from .compat import meter_device
 from .connection import BACKOFF_MAX, Loss
 from .const import (
-    CONF_GENERATED_ID,
-    CONF_LIST_VERSION,
-    CONF_MANUFACTURER,
-    CONF_METER_TYPE,
     CONF_UPDATE_INTERVAL,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
     LOGGER,
 )
 from .decoder import DropReason
-from .identity import Identity, MeterIdentity, made_up_id, meter_number, meter_title
+from .identity import Identity, MeterIdentity, made_up_id, meter_number, replacing_meter_entry
 from .issues import READ_ELSEWHERE_ISSUE, REPLACED_ISSUE, ListLearning, MeterIssues
 from .unread import UnreadTelegrams
 
@@ -204,16 +200,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         LOGGER.warning("Meter %s was replaced by %s: it gets a device and sensors of its own", old, number)
         self.issues.create(REPLACED_ISSUE, {"old": old, "new": number})
         self.energy.start_over()
-        # The old meter's maker, type and list are not the new one's: it says its own, or none is shown.
-        known = {
-            CONF_MANUFACTURER: telegram.manufacturer,
-            CONF_METER_TYPE: telegram.meter_type,
-            CONF_LIST_VERSION: telegram.list_version,
-        }
-        data = {key: value for key, value in entry.data.items() if key not in known}
-        data.update({key: value for key, value in known.items() if value})
-        data[CONF_GENERATED_ID] = telegram.meter_id is None
-        title = meter_title(data.get(CONF_MANUFACTURER), telegram.meter_id, new)
+        data, title = replacing_meter_entry(entry.data, telegram, new)
         self.hass.config_entries.async_update_entry(entry, unique_id=new, title=title, data=data)
         self.hass.config_entries.async_schedule_reload(entry.entry_id)
 

@@ -10,9 +10,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from enum import Enum, auto
+from typing import TYPE_CHECKING, Any
 
-from .const import DOMAIN
+from .const import CONF_GENERATED_ID, CONF_LIST_VERSION, CONF_MANUFACTURER, CONF_METER_TYPE, DOMAIN
 from .decoder import Maker
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .decoder import Telegram
 
 # Telegrams in a row that must name the same other meter before it is
 # believed: a flipped bit in a stream without a checksum names another meter
@@ -180,3 +186,19 @@ def meter_number(meter_id: str | None, unique_id: str | None) -> str:
 def meter_title(manufacturer: str | None, meter_id: str | None, unique_id: str | None) -> str:
     """Name a meter apart from any other: maker and meter number."""
     return f"{manufacturer or 'Meter'} {meter_number(meter_id, unique_id)}".strip()
+
+
+def replacing_meter_entry(data: Mapping[str, Any], telegram: Telegram, new: str) -> tuple[dict[str, Any], str]:
+    """Return an entry's data and title once a new meter (known by new) replaced its meter.
+
+    The old meter's maker, type and list are not the new one's: it says its own, or none is shown.
+    """
+    known = {
+        CONF_MANUFACTURER: telegram.manufacturer,
+        CONF_METER_TYPE: telegram.meter_type,
+        CONF_LIST_VERSION: telegram.list_version,
+    }
+    replaced = {key: value for key, value in data.items() if key not in known}
+    replaced.update({key: value for key, value in known.items() if value})
+    replaced[CONF_GENERATED_ID] = telegram.meter_id is None
+    return replaced, meter_title(replaced.get(CONF_MANUFACTURER), telegram.meter_id, new)
