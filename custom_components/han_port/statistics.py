@@ -331,6 +331,11 @@ class _WaitingForClocks:
         elif waiting and not self._registers:
             if agreeing_clock(arrival, clock, dt_util.get_default_time_zone()) is not None:
                 LOGGER.info("Meter hours of %s are written again: the clocks agree", self._meter)
+            elif clock is None:
+                LOGGER.warning(
+                    "Meter hours of %s are placed by Home Assistant's clock again: a list came without the meter's",
+                    self._meter,
+                )
             else:
                 LOGGER.warning(
                     "Meter hours of %s are placed by Home Assistant's clock again: the meter's (%s) stayed %s off",
