@@ -451,6 +451,43 @@ def test_a_false_m_bus_start_holds_back_no_whole_frame_behind_it(damage: str) ->
     assert decoder.finish() == []
 
 
+@pytest.mark.parametrize("arrival", ["in one read", "its header first"])
+def test_a_damaged_push_behind_a_false_m_bus_start_is_noise_and_the_push_after_it_is_decoded_at_once(
+    arrival: str,
+) -> None:
+    """A false start waits for 261 bytes; a push whose checksum fails comes in them, then a whole one.
+
+    The damaged push, whole in one read or whole once its rest comes, is no frame to end the wait with: it is
+    noise, as the false start is, and the good push behind it ends the wait in the read that completes it.
+    """
+
+    def push(step: int) -> bytes:
+        moment = MOMENT + timedelta(seconds=5 * step)
+        body = encoder.array(aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(700 + step), b"\x0f\x00"))
+        return mbus_frames(encoder.data_notification(body, moment))
+
+    false_start = bytes.fromhex("68ffff68")
+    damaged = bytearray(push(1))
+    damaged[-2] ^= 0xFF  # its checksum
+    # Both pushes lie within the 261 bytes the false start waits for: only they can end its wait.
+    assert len(false_start) + len(damaged) + len(push(2)) < 0xFF + 6
+    reads = [push(0), false_start]
+    if arrival == "in one read":
+        reads += [damaged + push(2)]
+    else:
+        reads += [damaged[:20], damaged[20:] + push(2)]
+    decoder = Decoder()
+    events = [decoder.feed_events(read) for read in reads]
+    assert [reasons(fed) for fed in events] == [["telegram"], *[[]] * (len(reads) - 2), ["telegram"]]
+    telegrams = [event for fed in events for event in fed if isinstance(event, Telegram)]
+    assert [(event.timestamp, event.readings[POWER_0].value) for event in telegrams] == [
+        (MOMENT, 700),
+        (MOMENT + timedelta(seconds=10), 702),
+    ]
+    assert decoder.noise_bytes == len(false_start) + len(damaged)
+    assert decoder.finish() == []
+
+
 @pytest.mark.parametrize("chunk", [1, 7, 100_000], ids=["byte-by-byte", "7-byte-reads", "whole"])
 @pytest.mark.parametrize("length", [0x03, 0x40, 0xDD, 0xFF])
 def test_a_chance_m_bus_header_at_a_bare_streams_start_costs_no_push(length: int, chunk: int) -> None:

@@ -17,7 +17,8 @@ from itertools import accumulate, pairwise
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from homeassistant.components.recorder.statistics import list_statistic_ids
+from homeassistant.components.recorder.models import StatisticData
+from homeassistant.components.recorder.statistics import async_add_external_statistics, list_statistic_ids
 from homeassistant.core import State
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
@@ -32,7 +33,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.han_port import entity as entity_module
 from custom_components.han_port import held_totals
 from custom_components.han_port import sensor as sensor_module
-from custom_components.han_port.compat import meter_device
+from custom_components.han_port.compat import meter_device, sum_statistic_metadata
 from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 from custom_components.han_port.diagnostics import async_get_config_entry_diagnostics
@@ -1266,4 +1267,113 @@ async def test_a_total_whose_recorded_state_cannot_be_read_back_is_shown_all_the
         hourly_list(44_001_000, ELEVEN + timedelta(hours=1)),
     )
     assert hass.states.get(energy).state == "44001.0"  # type: ignore[union-attr]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+TARIFF_1 = ObisCode.parse("1-0:1.8.1")
+TARIFF_2 = ObisCode.parse("1-0:1.8.2")
+
+
+def tariff_list(tariff_1: float, tariff_2: float, clock: datetime) -> Telegram:
+    """A Dutch meter's hourly readings: its two tariffs' registers, and no total of its own."""
+    readings = {
+        POWER: Reading(1000, Unit.WATT),
+        TARIFF_1: Reading(tariff_1, Unit.WATT_HOUR),
+        TARIFF_2: Reading(tariff_2, Unit.WATT_HOUR),
+    }
+    return Telegram("p1", "Kaifa", "KFM_001", METER_ID, "MA304H3E", dt_util.as_local(clock), readings, b"")
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_meter_that_sends_its_tariffs_alone_gets_meter_hours_of_their_sum_and_none_per_tariff(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """The tariffs' sum is the import the Energy dashboard wants; each tariff, and its reset, is no statistic.
+
+    The meter is swapped after 12:00: both tariffs start again, and the guard follows tariff 1 and their sum at the
+    third list (tariff 2, standing at zero, shows it no count to follow). The hours are those of
+    test_a_reset_the_guard_follows_books_the_hours_its_first_totals_closed.
+    """
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    tariffs = [(44_000_000, 3_000_000), (44_001_000, 3_000_000), (1_000, 0), (2_000, 0), (3_500, 0), (4_000, 0)]
+    for hour, (tariff_1, tariff_2) in enumerate(tariffs):
+        at = ELEVEN + hour * HOUR
+        await push(hass, freezer, entry, at + timedelta(seconds=10), tariff_list(tariff_1, tariff_2, at))
+    followed = [
+        event["register"] for event in entry.runtime_data.energy.events if event["event"] == "register_followed"
+    ]
+    assert followed == ["1.8.1", "1.8.0"]
+    assert used(await hours(hass)) == {
+        ELEVEN + timedelta(hours=hour): kwh for hour, kwh in enumerate([1, 0, 1, 1.5, 0.5])
+    }
+    offered = await hass.async_add_executor_job(list_statistic_ids, hass, None, "sum")
+    assert [item["statistic_id"] for item in offered if item["source"] == "han_port"] == [IMPORT_HOURS]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_last_recorded_hour_without_its_register_is_no_boundary_to_count_on_from(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """Statistics imported by hand may carry a sum and no register: the next hour cannot be measured from them.
+
+    Without the register at its end, the recorder's last hour is no boundary (read back, the books start empty, as
+    at a first start), and the hours the lists close are measured from the meter's registers alone.
+    """
+    imported = ELEVEN - 3 * HOUR
+    metadata = sum_statistic_metadata(IMPORT_HOURS, "Imported by hand", "kWh", "energy")
+    async_add_external_statistics(hass, metadata, [StatisticData(start=imported, sum=12.0)])
+    await async_wait_recording_done(hass)
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    diagnostics = entry.runtime_data.energy.counts.meter_hours.diagnostics()
+    assert diagnostics["loaded"]
+    assert diagnostics["boundaries"] == {}
+    for boundary, register in REGISTERS.items():
+        await push(hass, freezer, entry, boundary + timedelta(seconds=10), hourly_list(register, boundary))
+    await async_wait_recording_done(hass)
+    found = await hass.async_add_executor_job(
+        statistics_during_period, hass, imported, None, {IMPORT_HOURS}, "hour", None, {"state", "sum"}
+    )
+    imported_row, *written = [
+        (dt_util.utc_from_timestamp(row["start"]), row["state"], row["sum"]) for row in found[IMPORT_HOURS]
+    ]
+    assert imported_row == (imported, None, 12.0)
+    assert [(start, round(register, 3)) for start, register, _ in written] == [
+        (ELEVEN - HOUR, 44_707.972),
+        (ELEVEN, 44_708.863),
+        (ELEVEN + HOUR, 44_710.194),
+    ]
+    # The hours the lists closed are the registers' differences.
+    assert used(written) == {ELEVEN: 0.891, ELEVEN + HOUR: 1.331}
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_list_without_the_meters_clock_ends_the_wait_placed_by_its_arrival(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The meter's clock jumps an hour ahead at 13:00: its register waits. At 14:00 a list comes with no clock.
+
+    A list without a clock has no dispute to wait out: its arrival places it, the wait ends, and the user is told
+    that Home Assistant's clock places the hours again, the meter's clock written as none. The hours between the
+    last register placed and it are shared out.
+    """
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    caplog.set_level(logging.INFO)
+    registers = [44_700_000 + 1_000 * hour for hour in range(4)]
+    for hour, register in enumerate(registers):
+        boundary = ELEVEN + hour * HOUR
+        clock = None if hour == 3 else boundary + (HOUR if hour == 2 else timedelta(0))
+        await push(hass, freezer, entry, boundary + timedelta(seconds=10), hourly_list(register, clock))
+    [waits, again] = _clock_warnings(caplog)
+    assert "now stands ahead of it" in waits
+    assert again == (
+        f"Meter hours of {METER_ID} are placed by Home Assistant's clock again: a list came without the meter's"
+    )
+    rows = await hours(hass)
+    assert used(rows) == {ELEVEN: 1.0, ELEVEN + HOUR: 1.0, ELEVEN + 2 * HOUR: 1.0}
+    assert estimated(entry)[-2:] == [(ELEVEN + HOUR).isoformat(), (ELEVEN + 2 * HOUR).isoformat()]
     await hass.config_entries.async_unload(entry.entry_id)
