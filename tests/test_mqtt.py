@@ -483,6 +483,7 @@ async def test_a_broker_that_goes_down_and_comes_back(
     broker: Broker,
     publisher: MqttMeter,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
     entry = topic_entry(publisher.topic)
@@ -496,6 +497,12 @@ async def test_a_broker_that_goes_down_and_comes_back(
     issue_id = f"broker_unavailable_{entry.entry_id}"
     await wait_for(lambda: issue_id in meter_issues(hass), seconds=10)
     assert meter_issues(hass)[issue_id].translation_placeholders["error"] == "not connected to the MQTT broker"
+    # Home Assistant's MQTT client connects again, not this integration: the log says so.
+    told = (
+        f"{entry.title} is unavailable: not connected to the MQTT broker;"
+        " it is read again once Home Assistant's MQTT client is connected to the broker"
+    )
+    assert [record.getMessage() for record in caplog.records if "is unavailable" in record.getMessage()] == [told]
     broker.start()
     await wait_for(lambda: mqtt.is_connected(hass), seconds=20)
     # Home Assistant's client subscribes again by itself; the reader did nothing to come back.

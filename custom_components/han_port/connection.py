@@ -195,6 +195,8 @@ class TelegramWatch:
     """The repair issue raised when the source opens but no valid telegram comes."""
     unreachable_issue = "port_unavailable"
     """The repair issue raised when the source does not open (open_error says why)."""
+    reconnects = f"the connection is tried again at least every {BACKOFF_MAX:.0f} s"
+    """How the source comes back once it could not be opened, or closed (for the log)."""
 
     def __init__(
         self,
@@ -368,6 +370,10 @@ class MeterReader(TelegramWatch):
                 backoff = BACKOFF_START
             if self.loss is not Loss.CANNOT_OPEN:  # a port that did not open is no connection hung up
                 self.hung_up = self.hung_up + 1 if hung_up else 0
+            if got_telegram and self.loss is Loss.CLOSED:
+                # A bridge that drops its connection while the meter sends (a Wi-Fi reader, ser2net restarting):
+                # opened again at once, the meter counts as gone only if that fails, or the port stays silent.
+                continue
             self._set_available(available=False)
             if self.loss is Loss.SILENT:
                 # The port opened, and the silence itself was the wait: opened again at once, it hears the

@@ -17,7 +17,7 @@ from homeassistant.util import dt as dt_util
 
 from .bookkeeping import EnergyBookkeeping, meter_time
 from .compat import meter_device
-from .connection import BACKOFF_MAX, Loss
+from .connection import Loss
 from .const import (
     CONF_UPDATE_INTERVAL,
     DEFAULT_UPDATE_INTERVAL,
@@ -44,8 +44,6 @@ type ReaderFactory = Callable[[HanPortCoordinator], TelegramWatch]
 
 # What the log says brings a meter gone back, by why it is gone.
 _COMES_BACK = {
-    Loss.CANNOT_OPEN: f"the connection is tried again at least every {BACKOFF_MAX:.0f} s",
-    Loss.CLOSED: f"the connection is tried again at least every {BACKOFF_MAX:.0f} s",
     Loss.SILENT: "it is read again as soon as it sends",
     Loss.WRONG_KEYS: "Home Assistant asks for the meter's keys",
     Loss.IMPLAUSIBLE: "it is read again as soon as its values are possible",
@@ -259,7 +257,8 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         if not self.last_update_success:
             self.async_update_listeners()  # the cause may have changed: the connection sensor says so
             return
-        LOGGER.warning("%s is unavailable: %s; %s", self.config_entry.title, cause, _COMES_BACK[kind])
+        comes_back = _COMES_BACK.get(kind, self.reader.reconnects)
+        LOGGER.warning("%s is unavailable: %s; %s", self.config_entry.title, cause, comes_back)
         self.last_exception = MeterUnavailableError(
             translation_domain=DOMAIN,
             translation_key="meter_unavailable",

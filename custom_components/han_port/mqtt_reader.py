@@ -138,6 +138,7 @@ class MqttReader(TelegramWatch):
 
     silent_issue = "topic_silent"
     unreachable_issue = "broker_unavailable"
+    reconnects = "it is read again once Home Assistant's MQTT client is connected to the broker"
 
     def __init__(  # noqa: PLR0913 - each callback is one thing the reader reports
         self,
