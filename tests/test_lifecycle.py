@@ -281,3 +281,39 @@ async def test_disabling_an_entry_while_its_setup_is_retried_withdraws_its_repai
     assert await hass.config_entries.async_set_disabled_by(entry.entry_id, ConfigEntryDisabler.USER)
     assert entry.state is ConfigEntryState.NOT_LOADED
     assert meter_issues(hass) == []
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_a_line_that_carries_bytes_but_no_telegram_says_so_in_its_repair(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bridge set to another speed than the meter's: bytes come, and never a telegram.
+
+    The repair names the line's settings, not a closed HAN port or a pulled cable, and goes once telegrams come.
+    """
+    monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=1))
+    garbled = True
+
+    async def serve(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):  # the reader lets go when silent, and at unload
+            # A push read at the wrong speed: bytes, each the line's idea of one, and no frame in them.
+            while garbled:
+                writer.write(bytes(range(0x80, 0xFF)) * 4)
+                await writer.drain()
+                await asyncio.sleep(0.05)
+            while True:
+                writer.write(kamstrup_frame(default_state()))
+                await writer.drain()
+                await asyncio.sleep(0.1)
+
+    async with bridge(serve) as port:
+        entry = bridge_entry(port)
+        await set_up(hass, entry)
+        unreadable = f"meter_unreadable_{entry.entry_id}"
+        await wait_for(lambda: meter_issues(hass) != [], seconds=10)
+        assert meter_issues(hass) == [unreadable]
+        assert "bytes came" in entry.runtime_data.reader.lost
+        garbled = False
+        await wait_for(lambda: connection(hass) == "receiving", seconds=10)
+        assert meter_issues(hass) == []
+        assert await hass.config_entries.async_unload(entry.entry_id)

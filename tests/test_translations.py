@@ -98,6 +98,7 @@ def test_every_message_the_code_can_show_is_written() -> None:
         "meter_read_elsewhere",
         "list_not_learned",
         "bridge_closes",
+        "meter_unreadable",
         "meter_silent",
         "port_unavailable",
         "topic_silent",

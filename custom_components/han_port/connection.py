@@ -230,6 +230,8 @@ class TelegramWatch:
         """The kind of that reason, for the connection sensor (None: the meter was never lost)."""
         self.hung_up = 0
         """Connections in a row the far end closed before any telegram: a bridge that serves another client."""
+        self.unread_bytes = 0
+        """Bytes the last silent connection carried: a line whose settings are not the meter's, or noise."""
         self._reported_cause: tuple[Loss | None, PortFailure | None] | None = None
 
     @property
@@ -391,7 +393,10 @@ class MeterReader(TelegramWatch):
                 last = max(self._last_telegram, opened)
                 remaining = last + self.silence_timeout - time.monotonic()
                 if remaining <= 0:
-                    self.lost, self.loss = f"no valid telegram for {self.silence_timeout:.0f} s", Loss.SILENT
+                    self.unread_bytes = protocol.received if self._last_telegram < opened else 0
+                    came = f", though {self.unread_bytes} bytes came" if self.unread_bytes else ""
+                    self.lost = f"no valid telegram for {self.silence_timeout:.0f} s{came}"
+                    self.loss = Loss.SILENT
                     break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(protocol.closed), remaining)

@@ -35,6 +35,10 @@ READ_ELSEWHERE_ISSUE = "meter_read_elsewhere"
 SILENCE_REPAIR_AFTER = timedelta(hours=1)
 # A network bridge that hangs up on every connection, that long: most serve one client at a time.
 BRIDGE_CLOSES_ISSUE = "bridge_closes"
+UNREADABLE_ISSUE = "meter_unreadable"
+# Bytes a silent connection carried that make a line unreadable, not silent: more than a cut frame's
+# rest, as a port opened in the middle of a push and then left silent carries.
+UNREADABLE_BYTES = 512
 # Connections in a row a bridge closed before any telegram that say it hangs up on every one.
 HUNG_UP_CONNECTIONS = 3
 # A list no table knows, still not proven after this many pushes: the user is asked for a capture.
@@ -57,7 +61,7 @@ def entry_issue_ids(hass: HomeAssistant, entry_id: str) -> set[str]:
 
 def silence_kinds(reader: type[TelegramWatch] | TelegramWatch) -> tuple[str, ...]:
     """Name the repair issues a silence raises, one for each cause: port shut, bridge hanging up, meter silent."""
-    return reader.unreachable_issue, BRIDGE_CLOSES_ISSUE, reader.silent_issue
+    return reader.unreachable_issue, BRIDGE_CLOSES_ISSUE, UNREADABLE_ISSUE, reader.silent_issue
 
 
 def withdraw_once_disabled(hass: HomeAssistant, entry: ConfigEntry, reader: type[TelegramWatch]) -> None:
@@ -225,6 +229,8 @@ class MeterIssues:
             kind, told_as, placeholders["error"] = self._reader.unreachable_issue, failed.told_as, failed.words
         elif self._reader.hung_up >= HUNG_UP_CONNECTIONS:
             kind = BRIDGE_CLOSES_ISSUE
+        elif self._reader.unread_bytes > UNREADABLE_BYTES:
+            kind = UNREADABLE_ISSUE
         else:
             kind = self._reader.silent_issue
         for other in silence_kinds(self._reader):
