@@ -374,7 +374,9 @@ class MeterReader(TelegramWatch):
                 self.hung_up = self.hung_up + 1 if hung_up else 0
             if got_telegram and self.loss is Loss.CLOSED:
                 # A bridge that drops its connection while the meter sends (a Wi-Fi reader, ser2net restarting):
-                # opened again at once, the meter counts as gone only if that fails, or the port stays silent.
+                # opened again a moment later (one that hands over a telegram and hangs up is no hot loop), the
+                # meter counts as gone only if that fails, or the port stays silent.
+                await asyncio.sleep(BACKOFF_START)
                 continue
             self._set_available(available=False)
             if self.loss is Loss.SILENT:
