@@ -59,6 +59,7 @@ def fast_timing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(connection, "MIN_SILENCE", 0.6)
     monkeypatch.setattr(connection, "BACKOFF_START", 0.05)
     monkeypatch.setattr(connection, "BACKOFF_MAX", 0.2)
+    monkeypatch.setattr(connection, "REPLAY_WITHIN", 0.0)
 
 
 @pytest.fixture

@@ -313,6 +313,10 @@ async def test_a_meter_without_an_id_keeps_its_identity_when_its_adapter_enumera
     others = [PtyMeter()]
     while others[-1].path != old and len(others) < _ADAPTERS_AT_MOST:
         others.append(PtyMeter())
+    if others[-1].path != old:
+        for other in others:
+            other.close()
+        pytest.skip("another process holds the old kernel name: no adapter can take it")
     try:
         link.unlink()
         link.symlink_to(pty_meter.plug_in())

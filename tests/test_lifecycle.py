@@ -317,3 +317,29 @@ async def test_a_line_that_carries_bytes_but_no_telegram_says_so_in_its_repair(
         await wait_for(lambda: connection(hass) == "receiving", seconds=10)
         assert meter_issues(hass) == []
         assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_a_bridge_that_hands_over_its_kept_list_and_hangs_up_keeps_no_dead_meter_available(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bridge that replays the last list it kept as each connection opens, then hangs up: the meter behind is gone.
+
+    Only a telegram that comes while the connection holds keeps the meter available across its drops.
+    """
+    monkeypatch.setattr(connection_module, "REPLAY_WITHIN", 0.5)
+
+    async def serve(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(kamstrup_frame(default_state()))
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        writer.close()
+
+    async with bridge(serve) as port:
+        entry = bridge_entry(port)
+        await set_up(hass, entry)
+        await wait_for(lambda: connection(hass) == "closed", seconds=10)
+        power = sensor(hass, "power_import")
+        assert power is not None
+        assert power.state == "unavailable"
+        assert await hass.config_entries.async_unload(entry.entry_id)

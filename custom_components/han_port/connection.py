@@ -43,6 +43,9 @@ SILENCE_INTERVALS = 3
 # A bridge serving another client hangs up at once; one that closes a connection held longer without a telegram
 # has an idle timer, and the meter is what is silent.
 HANG_UP_WITHIN = 5.0
+# A bridge that kept the meter's last list hands it over as a connection opens: a telegram later than this
+# was sent by the meter, while the connection held (one kept, a dead meter's, is no sign of it).
+REPLAY_WITHIN = 1.0
 # How long closing a port may take before it is taken as closed.
 CLOSE_SECONDS = 2.0
 
@@ -165,6 +168,8 @@ class _DecoderProtocol(asyncio.Protocol):
 
 # The drops the coordinator acts on: keys that do not open the frames, a list still being learned, values
 # no household has, and frames sent again (which tell why a meter that sends shows nothing).
+# Drops of bytes no frame's checksum vouched for: what a line at the wrong settings, or noise, carries.
+_LINE_DAMAGE = frozenset({DropReason.BAD_CHECKSUM, DropReason.UNDECODABLE})
 _REPORTED_DROPS = frozenset(
     {DropReason.KEY_MISSING, DropReason.KEY_REJECTED, DropReason.LEARNING, DropReason.IMPLAUSIBLE, DropReason.REPLAYED}
 )
@@ -231,7 +236,9 @@ class TelegramWatch:
         self.hung_up = 0
         """Connections in a row the far end closed before any telegram: a bridge that serves another client."""
         self.unread_bytes = 0
-        """Bytes the last silent connection carried: a line whose settings are not the meter's, or noise."""
+        """Bytes the last connection to end carried, silent and without a frame: a line not at the meter's settings."""
+        self._framed = False
+        """Whether a frame that passed its checksum came on this connection (a telegram, or one refused)."""
         self._reported_cause: tuple[Loss | None, PortFailure | None] | None = None
 
     @property
@@ -247,6 +254,7 @@ class TelegramWatch:
         return max(MIN_SILENCE, SILENCE_INTERVALS * usual)
 
     def _event(self, event: Telegram | DroppedFrame) -> None:
+        self._framed = self._framed or not isinstance(event, DroppedFrame) or event.reason not in _LINE_DAMAGE
         if isinstance(event, DroppedFrame):
             LOGGER.debug("Dropped a frame (%s): %s", event.reason, event.detail)
             if event.reason is DropReason.LEARNING:
@@ -295,6 +303,18 @@ class TelegramWatch:
     def paused(self) -> bool:
         """Whether a flow holds the source."""
         return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """What one connection did, for what comes next."""
+
+    delivered: bool
+    """A telegram came on it."""
+    hung_up: bool
+    """The far end closed it within seconds, before any telegram: a bridge that serves another client."""
+    heard_while_held: bool
+    """A telegram came after it opened and before it ended, not only as it opened (a bridge's kept list)."""
 
 
 class MeterReader(TelegramWatch):
@@ -349,33 +369,18 @@ class MeterReader(TelegramWatch):
             async with self._port:
                 if not self._may_open.is_set():
                     continue  # paused between the wait and the lock: the port is the flow's
-                try:
-                    protocol = _DecoderProtocol(self.decoder, self._event, self.line)
-                    transport = await open_connection(self.url, self.line, _factory(protocol))
-                except OPEN_FAILURES as err:
-                    LOGGER.debug("Cannot open %s: %s", self.url, err)
-                    self.open_error = OpenError.of(err, self.url)
-                    self.lost, self.loss = f"cannot open it ({self.open_error})", Loss.CANNOT_OPEN
-                    got_telegram = hung_up = False
-                else:
-                    self.open_error = None
-                    self.connects += 1
-                    opened = time.monotonic()
-                    got_telegram = await self._watch(protocol, transport, opened)
-                    hung_up = (
-                        self.loss is Loss.CLOSED and not got_telegram and time.monotonic() - opened < HANG_UP_WITHIN
-                    )
+                held = await self._hold_once()
             if self.paused:
                 backoff = BACKOFF_START
                 continue
-            if got_telegram:
+            if held.delivered:
                 backoff = BACKOFF_START
             if self.loss is not Loss.CANNOT_OPEN:  # a port that did not open is no connection hung up
-                self.hung_up = self.hung_up + 1 if hung_up else 0
-            if got_telegram and self.loss is Loss.CLOSED:
+                self.hung_up = self.hung_up + 1 if held.hung_up else 0
+            if self.loss is Loss.CLOSED and held.heard_while_held:
                 # A bridge that drops its connection while the meter sends (a Wi-Fi reader, ser2net restarting):
-                # opened again a moment later (one that hands over a telegram and hangs up is no hot loop), the
-                # meter counts as gone only if that fails, or the port stays silent.
+                # opened again a second later, the meter counts as gone only if that fails, or the port stays
+                # silent. A list only handed over as the connection opened may be a dead meter's, kept.
                 await asyncio.sleep(BACKOFF_START)
                 continue
             self._set_available(available=False)
@@ -387,6 +392,30 @@ class MeterReader(TelegramWatch):
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
 
+    async def _hold_once(self) -> _Held:
+        """Open the port and read it until it closes, goes silent or is paused; say what the connection did."""
+        try:
+            protocol = _DecoderProtocol(self.decoder, self._event, self.line)
+            transport = await open_connection(self.url, self.line, _factory(protocol))
+        except OPEN_FAILURES as err:
+            LOGGER.debug("Cannot open %s: %s", self.url, err)
+            self.open_error = OpenError.of(err, self.url)
+            self.lost, self.loss = f"cannot open it ({self.open_error})", Loss.CANNOT_OPEN
+            self.unread_bytes = 0
+            return _Held(delivered=False, hung_up=False, heard_while_held=False)
+        self.open_error = None
+        self.connects += 1
+        opened = time.monotonic()
+        self._framed = False
+        delivered = await self._watch(protocol, transport, opened)
+        if self.loss is not Loss.SILENT:
+            self.unread_bytes = 0  # the last connection to end tells: one closed is no noise
+        return _Held(
+            delivered=delivered,
+            hung_up=self.loss is Loss.CLOSED and not delivered and time.monotonic() - opened < HANG_UP_WITHIN,
+            heard_while_held=self._last_telegram > opened + REPLAY_WITHIN,
+        )
+
     async def _watch(self, protocol: _DecoderProtocol, transport: asyncio.BaseTransport, opened: float) -> bool:
         """Wait until the connection closes, goes silent or is paused; close it; say if it delivered."""
         self._transport = transport
@@ -395,7 +424,7 @@ class MeterReader(TelegramWatch):
                 last = max(self._last_telegram, opened)
                 remaining = last + self.silence_timeout - time.monotonic()
                 if remaining <= 0:
-                    self.unread_bytes = protocol.received if self._last_telegram < opened else 0
+                    self.unread_bytes = 0 if self._framed else protocol.received
                     came = f", though {self.unread_bytes} bytes came" if self.unread_bytes else ""
                     self.lost = f"no valid telegram for {self.silence_timeout:.0f} s{came}"
                     self.loss = Loss.SILENT

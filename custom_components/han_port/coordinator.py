@@ -101,7 +101,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         # Push only: the reader delivers data; there is nothing to poll. Asked all the same (update_entity), a meter
         # that went silent stays unavailable: its last data are no news, and only its next telegram says it is back.
         if not self.last_update_success and isinstance(self.last_exception, MeterUnavailableError):
-            raise self.last_exception
+            raise self.last_exception.with_traceback(None)  # the same error each time, not a growing trace
         return self.data
 
     @callback

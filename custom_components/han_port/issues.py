@@ -35,9 +35,10 @@ READ_ELSEWHERE_ISSUE = "meter_read_elsewhere"
 SILENCE_REPAIR_AFTER = timedelta(hours=1)
 # A network bridge that hangs up on every connection, that long: most serve one client at a time.
 BRIDGE_CLOSES_ISSUE = "bridge_closes"
+# A port that carries bytes, that long, but never a frame that passes its checksum: the line's settings are not
+# the meter's. Its last silent connection must have carried more than this: a meter that stopped in the middle
+# of a push leaves a cut frame's rest on one connection, and the next carries nothing.
 UNREADABLE_ISSUE = "meter_unreadable"
-# Bytes a silent connection carried that make a line unreadable, not silent: more than a cut frame's
-# rest, as a port opened in the middle of a push and then left silent carries.
 UNREADABLE_BYTES = 512
 # Connections in a row a bridge closed before any telegram that say it hangs up on every one.
 HUNG_UP_CONNECTIONS = 3
@@ -60,7 +61,7 @@ def entry_issue_ids(hass: HomeAssistant, entry_id: str) -> set[str]:
 
 
 def silence_kinds(reader: type[TelegramWatch] | TelegramWatch) -> tuple[str, ...]:
-    """Name the repair issues a silence raises, one for each cause: port shut, bridge hanging up, meter silent."""
+    """Name the repair issues a silence raises, one per cause: port shut, bridge hanging up, line unreadable, silent."""
     return reader.unreachable_issue, BRIDGE_CLOSES_ISSUE, UNREADABLE_ISSUE, reader.silent_issue
 
 
