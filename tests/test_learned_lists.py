@@ -994,17 +994,12 @@ def test_a_list_set_up_while_the_home_exports_is_learned_once_it_imports() -> No
     assert ENERGY in shown(telegrams[-1])
 
 
-def test_a_phase_that_draws_nothing_while_the_list_is_learned_is_still_a_phase() -> None:
-    """L1 at 0.00 A throughout, as the published Burgenland E450 capture has it: its current is one all the same."""
-    truth = [
-        replace(
-            state,
-            currents=(0.0, *state.currents[1:]),
-            phase_powers=(0, *state.phase_powers[1:]),
-            power_import=sum(state.phase_powers[1:]),
-        )
-        for state in states(300)
-    ]
+def test_a_phase_that_draws_nothing_waits_until_it_draws_then_is_a_phase() -> None:
+    """L1 at 0.00 A, as the published Burgenland E450 capture has it: a current that stays 0 proves nothing.
+
+    An export's 0, or a reactive export's, stands as still as an idle phase's current, and read as one it
+    carried a current's mA as the home's watts. Once L1 draws, its current follows a load and is proven.
+    """
     fields = (
         "logical_name",
         "voltage_l1",
@@ -1014,16 +1009,29 @@ def test_a_phase_that_draws_nothing_while_the_list_is_learned_is_still_a_phase()
         "current_l2",
         "current_l3",
         "power_import",
-        "reactive_import",
     )
-    by_moment = {state.moment: state for state in truth}
-    telegrams = [
-        event for event in feed(Decoder(), [push(state, fields) for state in truth]) if isinstance(event, Telegram)
+    truth = list(states(400))
+    idle = [
+        replace(
+            state,
+            currents=(0.0, *state.currents[1:]),
+            phase_powers=(0, *state.phase_powers[1:]),
+            power_import=sum(state.phase_powers[1:]),
+        )
+        for state in truth[:200]
     ]
-    assert telegrams
+    decoder = Decoder()
+    assert not any(isinstance(event, Telegram) for event in feed(decoder, [push(state, fields) for state in idle]))
+    drawing = truth[200:]
+    by_moment = {state.moment: state for state in drawing}
+    telegrams = [
+        event for event in feed(decoder, [push(state, fields) for state in drawing]) if isinstance(event, Telegram)
+    ]
+    assert len(telegrams) > 150
     for telegram in telegrams:
         state = by_moment[telegram.timestamp]
-        assert shown(telegram).get(POWER, state.power_import) == state.power_import
+        assert shown(telegram)[POWER] == state.power_import
+        assert [shown(telegram)[code] for code in CURRENTS] == pytest.approx(list(state.currents), abs=0.01)
 
 
 def test_a_current_that_reads_like_a_voltage_is_never_proven_one_beside_a_spoiled_voltage() -> None:
@@ -1370,3 +1378,59 @@ def test_a_young_meters_registers_are_never_shown_as_its_currents(seed: int) -> 
         events = decoder.feed_events(encoder.hdlc_frames(encoder.data_notification(body, state.moment)))
         assert not [event for event in events if isinstance(event, Telegram)]
     assert decoder.learned_lists[0]["shown"] is False
+
+
+QUIET_FIELDS = (
+    "current_l1",
+    "current_l2",
+    "voltage_l1",
+    "logical_name",
+    "voltage_l2",
+    "reactive_import",
+    "power_import",
+    "voltage_l3",
+    "current_l3",
+    "power_export",
+)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_quiet_home_with_its_currents_in_milliamperes_never_shows_a_current_as_its_power(seed: int) -> None:
+    """A home drawing under the 500 W a proof needs, its currents sent in mA: they read like its watts.
+
+    Its own power is never weighed under load, so a current in mA was the only reading under load the
+    numbers made, with other numbers as currents at 0.01 A, and was shown as the power. The home's own
+    reading fits as well below that load: a rival, and nothing is proven.
+    """
+    fields = mixed(QUIET_FIELDS, seed)
+    sent = list(states(200, amps=(0.2, 0.7), seed=seed))
+
+    def milliamperes(state: MeterState) -> bytes:
+        values = {
+            "logical_name": encoder.octet_string(NAME.encode()),
+            "power_import": D(state.power_import),
+            "power_export": D(state.power_export),
+            "reactive_import": D(state.reactive_import),
+        }
+        for phase, (volt, amp) in enumerate(zip(state.voltages, state.currents, strict=True), start=1):
+            values[f"voltage_l{phase}"] = U(encoder.raw(volt, -1))
+            values[f"current_l{phase}"] = U(encoder.raw(amp, -3))
+        return encoder.structure(*(values[name] for name in fields))
+
+    assert max(state.power_import for state in sent) < 500
+    for telegram, state in zip(telegrams(decoded([(milliamperes(s), s) for s in sent])), sent, strict=False):
+        assert telegram.get("1-0:1.7.0.255", state.power_import) == state.power_import, telegram
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_quiet_home_that_then_draws_a_load_is_learned_once_it_does(seed: int) -> None:
+    """The rivals a quiet home left fall once it draws a load that weighs them: its own power is then proven."""
+    # Without the reactive power, which at a load in 0.01 A reads like a current as well.
+    fields = mixed(tuple(name for name in QUIET_FIELDS if not name.startswith(("reactive", "power_export"))), seed)
+    quiet = list(states(150, amps=(0.2, 0.7), seed=seed))
+    loaded = [replace(state, moment=state.moment + timedelta(hours=1)) for state in states(150, seed=seed + 50)]
+    bodies = [(encoder.positional_list(state, fields, NAME, OTHER_TARIFF), state) for state in quiet + loaded]
+    shown_now = telegrams(decoded(bodies))
+    assert 0 < len(shown_now) < len(loaded)
+    truth = {state.power_import for state in loaded}
+    assert all(telegram["1-0:1.7.0.255"] in truth for telegram in shown_now)

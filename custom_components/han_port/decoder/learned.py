@@ -55,10 +55,12 @@ from .proofs import (
     Span,
     at,
     carries,
+    could_be,
     grown_registers,
     import_register,
     power_holds,
     power_readings,
+    rival_readings,
     the_voltages,
 )
 from .readings import STANDARD, Entry, text
@@ -90,6 +92,10 @@ POWER_CONFIRMATIONS = 3
 LONE_POWER_CONFIRMATIONS = 12
 """The same for a reading without phase parts: U·I against one total is a window a random number falls in one
 telegram in twenty, so many more telegrams must agree before chance is ruled out."""
+RIVAL_TELEGRAMS = LONE_POWER_CONFIRMATIONS
+"""Recent telegrams a rival must fit, every one of them, to keep a reading from being proven: the only reading
+under load may be a coincidence where a home's true power never reached that load (a quiet home, whose currents
+in mA read like watts), and fits as well below it."""
 ENERGY_CONFIRMATIONS = 2
 """Windows in a row that must find the same import register."""
 # A shown list whose telegrams break its physics this many in a row was proven wrong, or changed: learned anew.
@@ -248,6 +254,8 @@ class _Tally:
     power as use."""
     confirmed: int = 1
     """Telegrams under load that confirmed it (the one that found it first)."""
+    rival: bool = False
+    """A reading that fits only a quiet home (see proofs.could_be): it proves nothing, and keeps others unproven."""
 
 
 @dataclass(slots=True)
@@ -292,6 +300,8 @@ class _Shape:
     telegrams: int = 0
     powers: dict[PowerReading, _Tally] = field(default_factory=dict)
     """Readings of the power no telegram since they were found refuted, and what the telegrams said of each."""
+    recent: deque[tuple[Numbers, list[float]]] = field(default_factory=lambda: deque(maxlen=RIVAL_TELEGRAMS))
+    """The latest telegrams' numbers and phase voltages, for a rival to fit before a reading is proven."""
     window: _Window = field(default_factory=_Window)
     voltages: _VoltageAnswers = field(default_factory=_VoltageAnswers)
     waiting: str = "phase voltages near nominal"
@@ -375,6 +385,7 @@ class _Shape:
             # (readings found now would be the export's, and keep the import from being found once it flows).
             # A meter that does not net its phases (one exporting, the others importing) learns while none exports.
             return
+        self.recent.append((numbers, volts))
         self._weigh_readings(numbers, volts)
         if len(self.powers) != 1:
             return
@@ -401,12 +412,59 @@ class _Shape:
             self.powers, self.export_total = {}, reading.total
             self.waiting = "an import flow: the flow seen follows a number that stays 0, as export follows import"
             return
-        self._prove_power(reading, numbers, volts, telegrams)
+        self._prove_unrivalled(reading, numbers, volts, telegrams)
+
+    def _prove_unrivalled(self, reading: PowerReading, numbers: Numbers, volts: list[float], telegrams: int) -> None:
+        """Prove a reading, unless a quiet home's power could be another: those rivals then keep it waiting."""
+        if not self._follows_a_load(reading):
+            # A current that stood still proves nothing until it moves: an export's 0 stands as still as an idle
+            # phase's, and read as one it carried a current's mA as the home's watts.
+            return
+        # Phase parts that add up to the total, each carried by a current of its own, are no coincidence.
+        rivals = [] if reading.phases else self._rivals(reading, numbers, volts)
+        if rivals is None:
+            self.powers = {}
+        elif rivals:
+            self.powers.update({rival: _Tally(beside_a_zero=False, rival=True) for rival in rivals})
+        else:
+            self._prove_power(reading, numbers, volts, telegrams)
+
+    def _rivals(self, reading: PowerReading, numbers: Numbers, volts: list[float]) -> list[PowerReading] | None:
+        """Return the other readings a quiet home's power could be, in every recent telegram (None: too many)."""
+        free = [index for index in numbers if index not in self.proven and index != self.export_total]
+        found = rival_readings(numbers, free, volts)
+        if found is None:
+            return None
+        return [
+            rival
+            for rival in found
+            if rival != reading
+            and not (rival.total == reading.total and rival.currents == reading.currents)
+            and self._follows_a_load(rival)
+            and all(
+                could_be(rival, earlier, volts_then)
+                for earlier, volts_then in self.recent
+                if all(index in earlier for index in (rival.total, *rival.phases, *rival.currents))
+            )
+        ]
+
+    def _follows_a_load(self, reading: PowerReading) -> bool:
+        """Whether each value of a reading moved in the recent telegrams, as a home's power and currents do.
+
+        A number that stood still (an idle flow's 0, a register between its steps, a setting) or only rose
+        (a register) follows no load: a reading with one may be a coincidence of the list's numbers.
+        """
+        spans = [self.spans[index] for index in (reading.total, *reading.phases, *reading.currents)]
+        return all(span.low < span.high and not span.rose_only for span in spans)
 
     def _weigh_readings(self, numbers: Numbers, volts: list[float]) -> None:
         """Weigh the readings of the power found so far against a telegram, or find them afresh."""
         if self.powers:
             for reading, tally in list(self.powers.items()):
+                if tally.rival:
+                    if not could_be(reading, numbers, volts):
+                        del self.powers[reading]
+                    continue
                 verdict = carries(reading, numbers, volts)
                 if verdict is None:
                     del self.powers[reading]
@@ -417,6 +475,8 @@ class _Shape:
                     # A total that only grew while this many telegrams confirmed it is an energy register's (its
                     # tariffs add up to it like phases): a household's power falls as well. Let the rest be found.
                     del self.powers[reading]
+            if all(tally.rival for tally in self.powers.values()):
+                self.powers = {}  # rivals of readings refuted since: found afresh, with their rivals in turn
         else:
             free = [index for index in numbers if index not in self.proven and index != self.export_total]
             # Found afresh, under load, once every reading found before was refuted.
