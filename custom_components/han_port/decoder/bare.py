@@ -246,6 +246,11 @@ class PushHeaders:
         return None, end
 
 
+def _llc_header(before: bytes) -> bytes:
+    """Return the LLC header that the bytes before a notification end with, if they do: its own."""
+    return before[-3:] if before.endswith(LLC_HEADERS) else b""
+
+
 class NotificationFramer:
     """Turns bytes, in chunks of any size, into bare data-notifications as they complete."""
 
@@ -377,7 +382,7 @@ class NotificationFramer:
 
     def _read(self, end: int) -> tuple[int, NotificationMessage]:
         """Read the notification at the buffer's start, whole at end."""
-        llc = self._llc_before()
+        llc = _llc_header(self._history)
         apdu = llc + bytes(self._buffer[:end])
         self._emitted = True
         self._headers.learn(self._buffer, self._body)
@@ -396,11 +401,6 @@ class NotificationFramer:
         self._extent = None
         return [self._read(end)]
 
-    def _llc_before(self) -> bytes:
-        """Return the LLC header right before the notification at the buffer's start, if it had one: its own."""
-        before = self._history[-3:]
-        return before if before in LLC_HEADERS else b""
-
     def _cut(self, cut: int, events: list[tuple[int, NotificationMessage | DroppedFrame]]) -> None:
         """Drop the notification at the buffer's start: the same meter's next push begins at cut, inside it.
 
@@ -409,7 +409,7 @@ class NotificationFramer:
         the next push's header, the damage costs this push alone.
         """
         buffer = self._buffer
-        llc = self._llc_before()
+        llc = _llc_header(self._history)
         end = cut - 3 if bytes(buffer[max(0, cut - 3) : cut]) in LLC_HEADERS else cut  # the next push's LLC is its own
         detail = "data-notification cut short by the same meter's next push: damaged on the line, or cut"
         events.append(

@@ -290,6 +290,73 @@ def _numbers(kinds: tuple[str, ...], items: tuple[Data, ...]) -> Numbers:
     }
 
 
+def _follows_a_load(spans: Mapping[int, Span], reading: PowerReading) -> bool:
+    """Whether each value of a reading moved in the recent telegrams, as a home's power and currents do.
+
+    A number that stood still (an idle flow's 0, a register between its steps, a setting) or only rose
+    (a register) follows no load: a reading with one may be a coincidence of the list's numbers.
+    """
+    spans_of = [spans[index] for index in (reading.total, *reading.phases, *reading.currents)]
+    return all(span.low < span.high and not span.rose_only for span in spans_of)
+
+
+@dataclass(slots=True)
+class _Readings:
+    """The readings of a list's power no telegram since they were found refuted, and the telegrams that weigh them."""
+
+    found: dict[PowerReading, _Tally] = field(default_factory=dict)
+    """Each reading, and what the telegrams said of it."""
+    recent: deque[tuple[Numbers, list[float]]] = field(default_factory=lambda: deque(maxlen=RIVAL_TELEGRAMS))
+    """The latest telegrams' numbers and phase voltages, for a rival to fit before a reading is proven."""
+
+    def weigh(self, numbers: Numbers, volts: list[float], spans: Mapping[int, Span], free: list[int]) -> None:
+        """Weigh the readings found so far against a telegram, or find them afresh among the free positions."""
+        self.recent.append((numbers, volts))
+        found = self.found
+        if not found:
+            # Found afresh, under load, once every reading found before was refuted.
+            fresh = power_readings(numbers, free, volts) if len(free) <= MAX_NUMBERS else None
+            found.update({reading: _Tally(numbers.get(reading.total - 1) == 0) for reading in fresh or {}})
+            return
+        for reading, tally in list(found.items()):
+            if tally.rival:
+                if not could_be(reading, numbers, volts):
+                    del found[reading]
+                continue
+            verdict = carries(reading, numbers, volts)
+            if verdict is None:
+                del found[reading]
+            elif verdict:
+                tally.confirmed += 1
+                tally.beside_a_zero = tally.beside_a_zero and numbers.get(reading.total - 1) == 0
+            if verdict and spans[reading.total].grows and tally.confirmed >= LONE_POWER_CONFIRMATIONS:
+                # A total that only grew while this many telegrams confirmed it is an energy register's (its
+                # tariffs add up to it like phases): a household's power falls as well. Let the rest be found.
+                del found[reading]
+        if all(tally.rival for tally in found.values()):
+            found.clear()  # rivals of readings refuted since: found afresh, with their rivals in turn
+
+    def rivals(
+        self, reading: PowerReading, numbers: Numbers, volts: list[float], spans: Mapping[int, Span], free: list[int]
+    ) -> list[PowerReading] | None:
+        """Return the other readings a quiet home's power could be, in every recent telegram (None: too many)."""
+        found = rival_readings(numbers, free, volts)
+        if found is None:
+            return None
+        return [
+            rival
+            for rival in found
+            if rival != reading
+            and not (rival.total == reading.total and rival.currents == reading.currents)
+            and _follows_a_load(spans, rival)
+            and all(
+                could_be(rival, earlier, volts_then)
+                for earlier, volts_then in self.recent
+                if all(index in earlier for index in (rival.total, *rival.phases, *rival.currents))
+            )
+        ]
+
+
 @dataclass(slots=True)
 class _Shape:
     """One list shape of one meter: what is proven of its positions, and the evidence gathered towards the rest."""
@@ -298,10 +365,7 @@ class _Shape:
     proven: dict[int, LearnedPosition]
     spans: dict[int, Span] = field(default_factory=dict)
     telegrams: int = 0
-    powers: dict[PowerReading, _Tally] = field(default_factory=dict)
-    """Readings of the power no telegram since they were found refuted, and what the telegrams said of each."""
-    recent: deque[tuple[Numbers, list[float]]] = field(default_factory=lambda: deque(maxlen=RIVAL_TELEGRAMS))
-    """The latest telegrams' numbers and phase voltages, for a rival to fit before a reading is proven."""
+    readings: _Readings = field(default_factory=_Readings)
     window: _Window = field(default_factory=_Window)
     voltages: _VoltageAnswers = field(default_factory=_VoltageAnswers)
     waiting: str = "phase voltages near nominal"
@@ -385,11 +449,11 @@ class _Shape:
             # (readings found now would be the export's, and keep the import from being found once it flows).
             # A meter that does not net its phases (one exporting, the others importing) learns while none exports.
             return
-        self.recent.append((numbers, volts))
-        self._weigh_readings(numbers, volts)
-        if len(self.powers) != 1:
+        found = self.readings.found
+        self.readings.weigh(numbers, volts, self.spans, self._free(numbers))
+        if len(found) != 1:
             return
-        reading, tally = next(iter(self.powers.items()))
+        reading, tally = next(iter(found.items()))
         telegrams = tally.confirmed
         if telegrams < (POWER_CONFIRMATIONS if reading.phases else LONE_POWER_CONFIRMATIONS):
             return
@@ -400,88 +464,41 @@ class _Shape:
             # A home's power under load falls as well as rises: one not yet seen to fall waits. One that never
             # moved is a setting or a register, whatever numbers happened to add up to it or carry it.
             if total.low == total.high or registers:
-                del self.powers[reading]
+                del found[reading]
             return
         if self.export_total is not None and reading.total != self.export_total - 1:
             # Another flow than the silent number before the one set aside: the two flow in turn, as import and
             # export do, and nothing tells which is which.
-            self.powers = {}
+            found.clear()
             return
         if tally.beside_a_zero:
             # The import is found afresh once it carries a load, its export left out.
-            self.powers, self.export_total = {}, reading.total
+            found.clear()
+            self.export_total = reading.total
             self.waiting = "an import flow: the flow seen follows a number that stays 0, as export follows import"
             return
         self._prove_unrivalled(reading, numbers, volts, telegrams)
 
     def _prove_unrivalled(self, reading: PowerReading, numbers: Numbers, volts: list[float], telegrams: int) -> None:
         """Prove a reading, unless a quiet home's power could be another: those rivals then keep it waiting."""
-        if not self._follows_a_load(reading):
+        if not _follows_a_load(self.spans, reading):
             # A current that stood still proves nothing until it moves: an export's 0 stands as still as an idle
             # phase's, and read as one it carried a current's mA as the home's watts.
             return
         # Phase parts that add up to the total, each carried by a current of its own, are no coincidence.
-        rivals = [] if reading.phases else self._rivals(reading, numbers, volts)
+        rivals = (
+            [] if reading.phases else self.readings.rivals(reading, numbers, volts, self.spans, self._free(numbers))
+        )
         if rivals is None:
-            self.powers = {}
+            self.readings.found.clear()
         elif rivals:
-            self.powers.update({rival: _Tally(beside_a_zero=False, rival=True) for rival in rivals})
+            self.readings.found.update({rival: _Tally(beside_a_zero=False, rival=True) for rival in rivals})
         else:
             self._prove_power(reading, numbers, volts, telegrams)
 
-    def _rivals(self, reading: PowerReading, numbers: Numbers, volts: list[float]) -> list[PowerReading] | None:
-        """Return the other readings a quiet home's power could be, in every recent telegram (None: too many)."""
-        free = [index for index in numbers if index not in self.proven and index != self.export_total]
-        found = rival_readings(numbers, free, volts)
-        if found is None:
-            return None
-        return [
-            rival
-            for rival in found
-            if rival != reading
-            and not (rival.total == reading.total and rival.currents == reading.currents)
-            and self._follows_a_load(rival)
-            and all(
-                could_be(rival, earlier, volts_then)
-                for earlier, volts_then in self.recent
-                if all(index in earlier for index in (rival.total, *rival.phases, *rival.currents))
-            )
-        ]
-
-    def _follows_a_load(self, reading: PowerReading) -> bool:
-        """Whether each value of a reading moved in the recent telegrams, as a home's power and currents do.
-
-        A number that stood still (an idle flow's 0, a register between its steps, a setting) or only rose
-        (a register) follows no load: a reading with one may be a coincidence of the list's numbers.
-        """
-        spans = [self.spans[index] for index in (reading.total, *reading.phases, *reading.currents)]
-        return all(span.low < span.high and not span.rose_only for span in spans)
-
-    def _weigh_readings(self, numbers: Numbers, volts: list[float]) -> None:
-        """Weigh the readings of the power found so far against a telegram, or find them afresh."""
-        if self.powers:
-            for reading, tally in list(self.powers.items()):
-                if tally.rival:
-                    if not could_be(reading, numbers, volts):
-                        del self.powers[reading]
-                    continue
-                verdict = carries(reading, numbers, volts)
-                if verdict is None:
-                    del self.powers[reading]
-                elif verdict:
-                    tally.confirmed += 1
-                    tally.beside_a_zero = tally.beside_a_zero and numbers.get(reading.total - 1) == 0
-                if verdict and self.spans[reading.total].grows and tally.confirmed >= LONE_POWER_CONFIRMATIONS:
-                    # A total that only grew while this many telegrams confirmed it is an energy register's (its
-                    # tariffs add up to it like phases): a household's power falls as well. Let the rest be found.
-                    del self.powers[reading]
-            if all(tally.rival for tally in self.powers.values()):
-                self.powers = {}  # rivals of readings refuted since: found afresh, with their rivals in turn
-        else:
-            free = [index for index in numbers if index not in self.proven and index != self.export_total]
-            # Found afresh, under load, once every reading found before was refuted.
-            found = power_readings(numbers, free, volts) if len(free) <= MAX_NUMBERS else None
-            self.powers = {reading: _Tally(numbers.get(reading.total - 1) == 0) for reading in found or {}}
+    def _free(self, numbers: Numbers) -> list[int]:
+        """Return the positions a reading of the power may take: none proven, nor the flow set aside as export."""
+        return [index for index in numbers if index not in self.proven and index != self.export_total]
 
     def _prove_power(self, reading: PowerReading, numbers: Numbers, volts: list[float], telegrams: int) -> None:
         amperes = [at(numbers[index], reading.exponent) for index in reading.currents]
@@ -501,7 +518,7 @@ class _Shape:
         self._prove(
             reading.currents, PHASE_CURRENTS, reading.exponent, f"{currents} A at 10^{reading.exponent} A: {carried}"
         )
-        self.powers = {}
+        self.readings.found.clear()
         self.waiting = "an import register that grows by the energy the power carries"
 
     def _learn_energy(self, numbers: Numbers, when: datetime | None) -> None:
