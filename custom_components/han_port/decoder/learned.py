@@ -55,12 +55,10 @@ from .proofs import (
     Span,
     at,
     carries,
-    could_be,
     grown_registers,
     import_register,
     power_holds,
     power_readings,
-    rival_readings,
     the_voltages,
 )
 from .readings import STANDARD, Entry, text
@@ -92,10 +90,6 @@ POWER_CONFIRMATIONS = 3
 LONE_POWER_CONFIRMATIONS = 12
 """The same for a reading without phase parts: U·I against one total is a window a random number falls in one
 telegram in twenty, so many more telegrams must agree before chance is ruled out."""
-RIVAL_TELEGRAMS = LONE_POWER_CONFIRMATIONS
-"""Recent telegrams a rival must fit, every one of them, to keep a reading from being proven: the only reading
-under load may be a coincidence where a home's true power never reached that load (a quiet home, whose currents
-in mA read like watts), and fits as well below it."""
 ENERGY_CONFIRMATIONS = 2
 """Windows in a row that must find the same import register."""
 # A shown list whose telegrams break its physics this many in a row was proven wrong, or changed: learned anew.
@@ -254,8 +248,6 @@ class _Tally:
     power as use."""
     confirmed: int = 1
     """Telegrams under load that confirmed it (the one that found it first)."""
-    rival: bool = False
-    """A reading that fits only a quiet home (see proofs.could_be): it proves nothing, and keeps others unproven."""
 
 
 @dataclass(slots=True)
@@ -291,7 +283,7 @@ def _numbers(kinds: tuple[str, ...], items: tuple[Data, ...]) -> Numbers:
 
 
 def _follows_a_load(spans: Mapping[int, Span], reading: PowerReading) -> bool:
-    """Whether each value of a reading moved in the recent telegrams, as a home's power and currents do.
+    """Whether each value of a reading moved over its span (60 to 120 telegrams), as a home's power and currents do.
 
     A number that stood still (an idle flow's 0, a register between its steps, a setting) or only rose
     (a register) follows no load: a reading with one may be a coincidence of the list's numbers.
@@ -302,16 +294,13 @@ def _follows_a_load(spans: Mapping[int, Span], reading: PowerReading) -> bool:
 
 @dataclass(slots=True)
 class _Readings:
-    """The readings of a list's power no telegram since they were found refuted, and the telegrams that weigh them."""
+    """The readings of a list's power that no telegram since they were found refuted."""
 
     found: dict[PowerReading, _Tally] = field(default_factory=dict)
     """Each reading, and what the telegrams said of it."""
-    recent: deque[tuple[Numbers, list[float]]] = field(default_factory=lambda: deque(maxlen=RIVAL_TELEGRAMS))
-    """The latest telegrams' numbers and phase voltages, for a rival to fit before a reading is proven."""
 
     def weigh(self, numbers: Numbers, volts: list[float], spans: Mapping[int, Span], free: list[int]) -> None:
         """Weigh the readings found so far against a telegram, or find them afresh among the free positions."""
-        self.recent.append((numbers, volts))
         found = self.found
         if not found:
             # Found afresh, under load, once every reading found before was refuted.
@@ -319,10 +308,6 @@ class _Readings:
             found.update({reading: _Tally(numbers.get(reading.total - 1) == 0) for reading in fresh or {}})
             return
         for reading, tally in list(found.items()):
-            if tally.rival:
-                if not could_be(reading, numbers, volts):
-                    del found[reading]
-                continue
             verdict = carries(reading, numbers, volts)
             if verdict is None:
                 del found[reading]
@@ -333,28 +318,6 @@ class _Readings:
                 # A total that only grew while this many telegrams confirmed it is an energy register's (its
                 # tariffs add up to it like phases): a household's power falls as well. Let the rest be found.
                 del found[reading]
-        if all(tally.rival for tally in found.values()):
-            found.clear()  # rivals of readings refuted since: found afresh, with their rivals in turn
-
-    def rivals(
-        self, reading: PowerReading, numbers: Numbers, volts: list[float], spans: Mapping[int, Span], free: list[int]
-    ) -> list[PowerReading] | None:
-        """Return the other readings a quiet home's power could be, in every recent telegram (None: too many)."""
-        found = rival_readings(numbers, free, volts)
-        if found is None:
-            return None
-        return [
-            rival
-            for rival in found
-            if rival != reading
-            and not (rival.total == reading.total and rival.currents == reading.currents)
-            and _follows_a_load(spans, rival)
-            and all(
-                could_be(rival, earlier, volts_then)
-                for earlier, volts_then in self.recent
-                if all(index in earlier for index in (rival.total, *rival.phases, *rival.currents))
-            )
-        ]
 
 
 @dataclass(slots=True)
@@ -460,9 +423,11 @@ class _Shape:
         total = self.spans[reading.total]
         # A current follows its load: one that only rose while the power fell is a register's number.
         registers = not total.grows and any(self.spans[index].rose_only for index in reading.currents)
-        if total.grows or registers:
+        if total.grows or registers or not _follows_a_load(self.spans, reading):
             # A home's power under load falls as well as rises: one not yet seen to fall waits. One that never
-            # moved is a setting or a register, whatever numbers happened to add up to it or carry it.
+            # moved is a setting or a register, whatever numbers happened to add up to it or carry it. A current
+            # or part that stood still waits until it moves: an export's 0 stands as still as an idle phase's,
+            # and read as one it carried a current's mA as the home's watts.
             if total.low == total.high or registers:
                 del found[reading]
             return
@@ -477,24 +442,7 @@ class _Shape:
             self.export_total = reading.total
             self.waiting = "an import flow: the flow seen follows a number that stays 0, as export follows import"
             return
-        self._prove_unrivalled(reading, numbers, volts, telegrams)
-
-    def _prove_unrivalled(self, reading: PowerReading, numbers: Numbers, volts: list[float], telegrams: int) -> None:
-        """Prove a reading, unless a quiet home's power could be another: those rivals then keep it waiting."""
-        if not _follows_a_load(self.spans, reading):
-            # A current that stood still proves nothing until it moves: an export's 0 stands as still as an idle
-            # phase's, and read as one it carried a current's mA as the home's watts.
-            return
-        # Phase parts that add up to the total, each carried by a current of its own, are no coincidence.
-        rivals = (
-            [] if reading.phases else self.readings.rivals(reading, numbers, volts, self.spans, self._free(numbers))
-        )
-        if rivals is None:
-            self.readings.found.clear()
-        elif rivals:
-            self.readings.found.update({rival: _Tally(beside_a_zero=False, rival=True) for rival in rivals})
-        else:
-            self._prove_power(reading, numbers, volts, telegrams)
+        self._prove_power(reading, numbers, volts, telegrams)
 
     def _free(self, numbers: Numbers) -> list[int]:
         """Return the positions a reading of the power may take: none proven, nor the flow set aside as export."""

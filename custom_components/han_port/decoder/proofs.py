@@ -50,9 +50,6 @@ POWER_TOLERANCE = 0.15
 # factor at all.
 MAX_APPARENT_RATIO = APPARENT_RATIO_RANGE[1]
 MIN_EVIDENCE_POWER = 500.0
-# ΣU·I over the active power at most for a quiet home's power, a rival: a
-# standby load's power factor down to 0.43, on an IT grid's √3.
-RIVAL_APPARENT_RATIO = 4.0
 # A table's reading is refuted only where no household could make it: under
 # load, with every phase flowing one way, a power factor below this is no household's.
 TABLE_POWER_FACTOR = POWER_FACTOR_RANGE[0]
@@ -249,9 +246,9 @@ def _a_current(raw: float, exponent: int) -> bool:
     return 0 <= at(raw, exponent) <= CURRENT.high
 
 
-def _a_load(power: float, floor: float = MIN_EVIDENCE_POWER) -> bool:
-    """Whether a number is a household's power under a load that proves something (a rival's: any it draws)."""
-    return floor <= power <= ACTIVE_POWER.high
+def _a_load(power: float) -> bool:
+    """Whether a number is a household's power under a load that proves something."""
+    return MIN_EVIDENCE_POWER <= power <= ACTIVE_POWER.high
 
 
 def _sum_slack(total: float) -> float:
@@ -341,29 +338,13 @@ def carries(reading: PowerReading, numbers: Numbers, volts: Sequence[float]) -> 
     return True if sum(loads) <= total * MAX_APPARENT_RATIO else None
 
 
-def could_be(reading: PowerReading, numbers: Numbers, volts: Sequence[float]) -> bool:
-    """Whether a reading could be a quiet household's power this telegram: a rival that no load has weighed.
-
-    It holds as carries() weighs it, and its U·I is no more than a load's
-    apparent power even below the load that proves (where a standby load's
-    power factor may be anything, so a reading that passes is only doubt).
-    """
-    verdict = carries(reading, numbers, volts)
-    if verdict is None:
-        return False
-    loads, _ = _loads(reading, numbers, volts)
-    return verdict or 0 < sum(loads) <= numbers[reading.total] * RIVAL_APPARENT_RATIO
-
-
-def phase_sums(
-    numbers: Numbers, free: Sequence[int], floor: float = MIN_EVIDENCE_POWER
-) -> list[tuple[int, tuple[int, ...]]] | None:
-    """Return the totals that three other positions add up to, from floor up: a total and its phases' parts.
+def phase_sums(numbers: Numbers, free: Sequence[int]) -> list[tuple[int, tuple[int, ...]]] | None:
+    """Return the totals that three other positions add up to, under load: a total and its phases' parts.
 
     None when more fit than MAX_PHASE_SUMS: the telegram proves nothing.
     """
     # Totals a household's power can be: an energy register's tariffs add up too, but to no power.
-    totals = sorted((numbers[index], index) for index in free if _a_load(numbers[index], floor))
+    totals = sorted((numbers[index], index) for index in free if _a_load(numbers[index]))
     values = [value for value, _ in totals]
     sums = []
     for parts in combinations((index for index in free if numbers[index] >= 0), _THREE_PHASES):
@@ -407,15 +388,8 @@ def _by_phase(
             yield PowerReading(total, parts, currents, exponent)
 
 
-def _by_total(  # noqa: PLR0913 - what a search is over
-    numbers: Numbers,
-    free: Sequence[int],
-    volts: Sequence[float],
-    exponent: int,
-    parted: set[frozenset[int]],
-    *,
-    floor: float,
-    ratio: float,
+def _by_total(
+    numbers: Numbers, free: Sequence[int], volts: Sequence[float], exponent: int, parted: set[frozenset[int]]
 ) -> Iterator[PowerReading]:
     """Yield the readings of a list without phase parts: any currents, and a total their U·I may carry.
 
@@ -424,12 +398,12 @@ def _by_total(  # noqa: PLR0913 - what a search is over
     of it: a list that sends phase powers and no currents would have them
     read as currents at 0.01 A, whose U·I carries any power at 0.43.
     """
-    loaded = sorted((numbers[index], index) for index in free if _a_load(numbers[index], floor))
+    loaded = sorted((numbers[index], index) for index in free if _a_load(numbers[index]))
     values = [value for value, _ in loaded]
     for currents in combinations([index for index in free if _a_current(numbers[index], exponent)], len(volts)):
         apparent = sum(at(volt * numbers[index], exponent) for volt, index in zip(volts, currents, strict=True))
         upper = apparent * (1 + POWER_TOLERANCE) + sum(_slack(volt, exponent) for volt in volts)
-        for _, total in loaded[bisect_left(values, apparent / ratio) : bisect_right(values, upper)]:
+        for _, total in loaded[bisect_left(values, apparent / MAX_APPARENT_RATIO) : bisect_right(values, upper)]:
             if total not in currents and frozenset((total, *currents)) not in parted:
                 yield PowerReading(total, (), currents, exponent)
 
@@ -448,54 +422,22 @@ def power_readings(numbers: Numbers, free: Sequence[int], volts: Sequence[float]
     readings = _confirmed(
         numbers,
         volts,
-        carries,
         lambda exponent: chain.from_iterable(_by_phase(numbers, free, volts, total, exponent) for total in sums),
     )
     if readings == {}:
-        alone = _totals_alone(numbers, free, volts, sums, floor=MIN_EVIDENCE_POWER, ratio=MAX_APPARENT_RATIO)
-        readings = _confirmed(numbers, volts, carries, alone)
+        parted = {frozenset((total, *parts)) for total, parts in sums}
+        readings = _confirmed(numbers, volts, lambda exponent: _by_total(numbers, free, volts, exponent, parted))
     return readings
 
 
-def rival_readings(numbers: Numbers, free: Sequence[int], volts: Sequence[float]) -> dict[PowerReading, int] | None:
-    """Return every reading of a total alone a quiet household's power could be this telegram (see could_be).
-
-    At any load: the reading under load a list's numbers prove may be a
-    coincidence where the home's own power never reached that load.
-    """
-    # A total's own parts are no currents of it, at any load (see _by_total).
-    sums = phase_sums(numbers, free, SUM_SLACK) if len(volts) == _THREE_PHASES else []
-    if sums is None:
-        return None
-    alone = _totals_alone(numbers, free, volts, sums, floor=SUM_SLACK, ratio=RIVAL_APPARENT_RATIO)
-    return _confirmed(numbers, volts, could_be, alone)
-
-
-def _totals_alone(  # noqa: PLR0913 - what a search is over
-    numbers: Numbers,
-    free: Sequence[int],
-    volts: Sequence[float],
-    sums: list[tuple[int, tuple[int, ...]]],
-    *,
-    floor: float,
-    ratio: float,
-) -> Callable[[int], Iterable[PowerReading]]:
-    """Return the search, at a current resolution, for totals from floor up that U·I carries at most ratio times."""
-    parted = {frozenset((total, *parts)) for total, parts in sums}
-    return lambda exponent: _by_total(numbers, free, volts, exponent, parted, floor=floor, ratio=ratio)
-
-
 def _confirmed(
-    numbers: Numbers,
-    volts: Sequence[float],
-    weigh: Callable[[PowerReading, Numbers, Sequence[float]], bool | None],
-    found: Callable[[int], Iterable[PowerReading]],
+    numbers: Numbers, volts: Sequence[float], found: Callable[[int], Iterable[PowerReading]]
 ) -> dict[PowerReading, int] | None:
     """Return the readings found at each current resolution that this telegram confirms (None: too many)."""
     readings: dict[PowerReading, int] = {}
     for exponent in CURRENT_EXPONENTS:
         for reading in found(exponent):
-            if weigh(reading, numbers, volts):
+            if carries(reading, numbers, volts):
                 readings[reading] = 1
                 if len(readings) > MAX_HYPOTHESES:
                     return None
