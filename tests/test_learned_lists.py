@@ -1434,6 +1434,11 @@ def test_an_am550_list_of_a_home_drawing_alike_on_each_phase_is_learned(amps: tu
     fields = ("logical_name", "power_import", "voltage_l1", "voltage_l2", "voltage_l3", "current_l1", "current_l2")
     fields = (*fields, "current_l3")
     sent = list(states(300, amps=amps, seed=1))
-    shown_now = telegrams(decoded([(encoder.positional_list(s, fields, NAME, OTHER_TARIFF), s) for s in sent]))
+    by_moment = {state.moment: state for state in sent}
+    events = decoded([(encoder.positional_list(state, fields, NAME, OTHER_TARIFF), state) for state in sent])
+    shown_now = [event for event in events if isinstance(event, Telegram) and event.timestamp is not None]
     assert len(shown_now) > 250
-    assert {telegram["1-0:1.7.0.255"] for telegram in shown_now} <= {state.power_import for state in sent}
+    for telegram in shown_now:
+        state = by_moment[telegram.timestamp]
+        assert shown(telegram)[POWER] == state.power_import
+        assert [shown(telegram)[code] for code in CURRENTS] == pytest.approx(list(state.currents), abs=0.01)
