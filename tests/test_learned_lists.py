@@ -1022,6 +1022,7 @@ def test_a_phase_that_draws_nothing_waits_until_it_draws_then_is_a_phase() -> No
     ]
     decoder = Decoder()
     assert not any(isinstance(event, Telegram) for event in feed(decoder, [push(state, fields) for state in idle]))
+    assert "stands still" in decoder.learned_lists[0]["waiting"]  # diagnostics say what it waits for
     drawing = truth[200:]
     by_moment = {state.moment: state for state in drawing}
     telegrams = [

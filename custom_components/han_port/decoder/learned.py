@@ -92,6 +92,8 @@ LONE_POWER_CONFIRMATIONS = 12
 telegram in twenty, so many more telegrams must agree before chance is ruled out."""
 ENERGY_CONFIRMATIONS = 2
 """Windows in a row that must find the same import register."""
+_WAITING_FOR_A_LOAD = f"a load of {MIN_EVIDENCE_POWER:g} W or more that only one reading of the power carries"
+_WAITING_FOR_AN_IMPORT = "an import flow: the flow seen follows a number that stays 0, as export follows import"
 # A shown list whose telegrams break its physics this many in a row was proven wrong, or changed: learned anew.
 RELEARN_AFTER = 20
 # A 15-minute list's power, sampled every quarter hour, still integrates.
@@ -404,7 +406,7 @@ class _Shape:
             " the phases agreeing, numbered in the list's order"
         )
         self._prove(members, PHASE_VOLTAGES, exponent, evidence)
-        self.waiting = f"a load of {MIN_EVIDENCE_POWER:g} W or more that only one reading of the power carries"
+        self.waiting = _WAITING_FOR_A_LOAD
 
     def _learn_power(self, numbers: Numbers, volts: list[float]) -> None:
         if self.export_total is not None and numbers.get(self.export_total):
@@ -414,6 +416,7 @@ class _Shape:
             return
         found = self.readings.found
         self.readings.weigh(numbers, volts, self.spans, self._free(numbers))
+        self.waiting = _WAITING_FOR_A_LOAD if self.export_total is None else _WAITING_FOR_AN_IMPORT
         if len(found) != 1:
             return
         reading, tally = next(iter(found.items()))
@@ -430,6 +433,10 @@ class _Shape:
             # and read as one it carried a current's mA as the home's watts.
             if total.low == total.high or registers:
                 del found[reading]
+            elif not total.grows:
+                self.waiting = (
+                    "a current or phase part that stands still (an idle phase's 0 A, or an export's 0) to move"
+                )
             return
         if self.export_total is not None and reading.total != self.export_total - 1:
             # Another flow than the silent number before the one set aside: the two flow in turn, as import and
@@ -440,7 +447,7 @@ class _Shape:
             # The import is found afresh once it carries a load, its export left out.
             found.clear()
             self.export_total = reading.total
-            self.waiting = "an import flow: the flow seen follows a number that stays 0, as export follows import"
+            self.waiting = _WAITING_FOR_AN_IMPORT
             return
         self._prove_power(reading, numbers, volts, telegrams)
 
