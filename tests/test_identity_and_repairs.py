@@ -308,6 +308,13 @@ def _aidon_frame(power: float) -> bytes:
     )
 
 
+def _kaifa_power_frame(power: float) -> bytes:
+    """A Norwegian Kaifa's 2 s list: its power alone, no id and no clock."""
+    return encoder.hdlc_frames(
+        encoder.data_notification(encoder.kaifa_list(default_state(power_import=power), 1), None)
+    )
+
+
 async def _powers_shown_after(hass: HomeAssistant, first: str) -> list[str]:
     """Wait for the power sensor to show its first value; return the values it shows from then on."""
     await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == first)
@@ -504,7 +511,7 @@ async def test_a_meter_that_names_no_id_replaced_by_another_make_gets_an_identit
     await set_up(hass, entry)
     tcp_meter.send(_aidon_frame(1200))
     await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == "1200")
-    kaifa = encoder.hdlc_frames(encoder.data_notification(encoder.kaifa_list(default_state(power_import=900), 1), None))
+    kaifa = _kaifa_power_frame(900)
     for _ in range(NEW_METER_TELEGRAMS):
         tcp_meter.send(kaifa)
         await asyncio.sleep(0.05)
@@ -525,7 +532,7 @@ async def test_a_new_meters_telegrams_that_come_before_the_reload_are_never_show
     await set_up(hass, entry)
     tcp_meter.send(_aidon_frame(1200))
     shown = await _powers_shown_after(hass, "1200")
-    kaifa = encoder.hdlc_frames(encoder.data_notification(encoder.kaifa_list(default_state(power_import=900), 1), None))
+    kaifa = _kaifa_power_frame(900)
     tcp_meter.send(kaifa * (NEW_METER_TELEGRAMS + 3))
     await wait_for(lambda: entry.unique_id != old and entry.state is ConfigEntryState.LOADED)
     # The old meter's sensor went unavailable with the reload; it never showed the new meter's 900 W.

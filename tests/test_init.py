@@ -279,6 +279,15 @@ async def test_damaged_or_lower_totals_never_reach_the_energy_sensor(hass: HomeA
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def _bridge_pushing(hass: HomeAssistant, tcp_meter: TcpMeter) -> MockConfigEntry:
+    """Set up a meter behind a bridge that pushes a Kamstrup list every moment, and wait until it shows."""
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    await wait_for(lambda: value(hass, POWER) == "1703")
+    return entry
+
+
 async def test_a_bridge_that_drops_its_connection_while_the_meter_sends_is_read_on_without_a_gap(
     hass: HomeAssistant, tcp_meter: TcpMeter, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -287,10 +296,7 @@ async def test_a_bridge_that_drops_its_connection_while_the_meter_sends_is_read_
     Each drop made every sensor unavailable for a second and back, with a warning: gaps in the graphs, and
     automations on "unavailable" set off, for a meter that never stopped sending.
     """
-    entry = bridge_entry(tcp_meter.port)
-    await set_up(hass, entry)
-    tcp_meter.start_pushing([kamstrup_frame(default_state())])
-    await wait_for(lambda: value(hass, POWER) == "1703")
+    entry = await _bridge_pushing(hass, tcp_meter)
     power = entity_id(hass, POWER)
     shown: list[str] = []
     remove = async_track_state_change_event(hass, power, lambda event: shown.append(event.data["new_state"].state))
@@ -311,10 +317,7 @@ async def test_a_bridge_that_drops_its_connection_and_is_gone_makes_the_meter_un
     hass: HomeAssistant, tcp_meter: TcpMeter, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Opened again a moment later, the bridge refuses: the meter is gone, told once as a warning with the real cause."""
-    entry = bridge_entry(tcp_meter.port)
-    await set_up(hass, entry)
-    tcp_meter.start_pushing([kamstrup_frame(default_state())])
-    await wait_for(lambda: value(hass, POWER) == "1703")
+    entry = await _bridge_pushing(hass, tcp_meter)
     await tcp_meter.stop()
     await wait_for(lambda: value(hass, POWER) == STATE_UNAVAILABLE)
     # A bridge that reboots is no error.
@@ -386,10 +389,7 @@ async def test_a_meter_back_after_a_silence_is_heard_at_once(
 async def test_silence_makes_entities_unavailable_until_the_meter_is_back(
     hass: HomeAssistant, tcp_meter: TcpMeter, caplog: pytest.LogCaptureFixture
 ) -> None:
-    entry = bridge_entry(tcp_meter.port)
-    await set_up(hass, entry)
-    tcp_meter.start_pushing([kamstrup_frame(default_state())])
-    await wait_for(lambda: value(hass, POWER) == "1703")
+    entry = await _bridge_pushing(hass, tcp_meter)
     assert value(hass, "connection") == "receiving"
     # The bridge stays connected but the meter falls silent.
     tcp_meter.stop_pushing()
