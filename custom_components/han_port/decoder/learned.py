@@ -29,7 +29,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from hashlib import blake2b
-from math import isfinite
+from math import inf, isfinite
 from typing import TYPE_CHECKING, TypedDict
 
 from .cosem import DATE_TIME_LENGTH, parse_date_time
@@ -92,10 +92,17 @@ LONE_POWER_CONFIRMATIONS = 12
 telegram in twenty, so many more telegrams must agree before chance is ruled out."""
 ENERGY_CONFIRMATIONS = 2
 """Windows in a row that must find the same import register."""
+SIBLING_SHARE = 0.1
+"""A register that stands still beside one growing by the power's energy, and at least this share of its size, may
+be its other tariff: the one growing may be the running tariff, no total. A home without solar exports near 0."""
 _WAITING_FOR_A_LOAD = f"a load of {MIN_EVIDENCE_POWER:g} W or more that only one reading of the power carries"
+_NOTHING_MORE = "nothing more: what else the list holds, physics here does not prove"
 _WAITING_FOR_AN_IMPORT = "an import flow: the flow seen follows a number that stays 0, as export follows import"
 # A shown list whose telegrams break its physics this many in a row was proven wrong, or changed: learned anew.
 RELEARN_AFTER = 20
+TARIFF_RUNS_AT_MOST = timedelta(days=4)
+"""A tariff runs a night, a day or a weekend (a long one with its holiday): a register that stood still for
+longer beside one growing by the power's energy is no other tariff of it (a reactive register, a setting)."""
 # A 15-minute list's power, sampled every quarter hour, still integrates.
 MAX_SAMPLE_GAP = timedelta(minutes=16)
 _NO_TIME = timedelta(0)
@@ -237,6 +244,94 @@ class _Window:
 
 
 @dataclass(slots=True)
+class _ImportRegisters:
+    """What the registers did as the proven power carried energy, until the import register (or tariffs) is found.
+
+    The running tariff grows as its total would: in a list without the total, it is told apart by the other
+    tariff, a register of its size that stands still until the tariff changes, then grows by the power's energy
+    while the first stands still. A still register of that size beside the total is an export at rest, or a
+    tariff: the total waits until it rises while no import flows (an export's), the tariff changes, or it stood
+    still for longer than any tariff runs.
+    """
+
+    window: _Window = field(default_factory=_Window)
+    beside: dict[int, _Beside] = field(default_factory=dict)
+    """Registers found growing by the power's energy beside still ones of their size."""
+    exports: set[int] = field(default_factory=set)
+    """Registers that rose while no import flowed: no tariff of the import."""
+
+    @property
+    def waiting(self) -> str:
+        """What the import register waits for."""
+        if self.beside:
+            days = TARIFF_RUNS_AT_MOST.days
+            return (
+                "the running tariff to change, or a register of its size beside the import's to rise while no"
+                f" import flows, or to stand still for {days} days: one that grows by the power's energy beside a"
+                " still one may be a tariff"
+            )
+        return "an import register that grows by the energy the power carries"
+
+    def observe(
+        self, power: int, numbers: Numbers, growing: list[int], spans: Mapping[int, Span], when: datetime
+    ) -> list[LearnedPosition]:
+        """Weigh a telegram; return the positions it proved (the import register and its tariffs), if any."""
+        if self.window.power_at is not None and self.window.power == 0 == numbers[power]:
+            self.exports.update(index for index in growing if spans[index].last > (spans[index].previous or inf))
+        closed = self.window.observe(numbers[power], numbers, growing, when)
+        if closed is None:
+            return []
+        growths, carried = closed
+        register = import_register(grown_registers(growths, carried), numbers, growing)
+        if self.window.agree(register) < ENERGY_CONFIRMATIONS or register is None:
+            return []
+        grew = f"grew {at(growths[register.total], register.exponent):g} Wh as the power carried {carried:.0f} Wh"
+        windows = f"at 10^{register.exponent} Wh, in {self.window.agreed} windows in a row"
+        seen = self.beside.get(register.total)
+        # A register seen still beside it stays a possible tariff until it rises with no import (the tariff may
+        # change inside a window: the other then grew a little with it).
+        least = numbers[register.total] * SIBLING_SHARE
+        still = (
+            frozenset(index for index, growth in growths.items() if growth == 0 and numbers[index] >= least)
+            .union(seen.still if seen else ())
+            .difference(self.exports)
+        )
+        if register.tariffs or not still:
+            return _total_and_tariffs(register, numbers, f"only grows, and {grew}, {windows}")
+        if seen is not None and when - seen.since >= TARIFF_RUNS_AT_MOST:
+            hours = (when - seen.since) / timedelta(hours=1)
+            beside = f"; beside it, what stood still for {hours:.0f} h is no tariff: none runs that long"
+            return _total_and_tariffs(register, numbers, f"only grows, and {grew}, {windows}{beside}")
+        other = [index for index in still if self._grew_beside(index, register)]
+        if len(other) != 1:
+            self.beside[register.total] = _Beside(register.exponent, still, seen.since if seen else when)
+            return []
+        evidence = (
+            f"each only grows, and grew as the power carried energy while the other stood still ({grew} {windows});"
+            " the tariffs of an import whose total the list does not send, numbered in the list's order"
+        )
+        tariffs = sorted((other[0], register.total))
+        return [
+            LearnedPosition(index, code, register.exponent, evidence)
+            for index, code in zip(tariffs, TARIFFS, strict=True)
+        ]
+
+    def _grew_beside(self, index: int, register: Register) -> bool:
+        """Whether a register grew by the power's energy before, at this resolution, while this one stood still."""
+        seen = self.beside.get(index)
+        return seen is not None and seen.exponent == register.exponent and register.total in seen.still
+
+
+@dataclass(frozen=True, slots=True)
+class _Beside:
+    """Registers that stood still while one grew by the power's energy: its resolution, and since when."""
+
+    exponent: int
+    still: frozenset[int]
+    since: datetime
+
+
+@dataclass(slots=True)
 class _Tally:
     """What the telegrams since a reading of the power was found said of it."""
 
@@ -282,6 +377,19 @@ def _numbers(kinds: tuple[str, ...], items: tuple[Data, ...]) -> Numbers:
         for index, value in enumerate(items)
         if kinds[index] == NUMBER and isinstance(value, int | float)
     }
+
+
+def _total_and_tariffs(register: Register, numbers: Numbers, evidence: str) -> list[LearnedPosition]:
+    """Return an import register proven, and the tariffs that add up to it, if the list sends them."""
+    tariffs = " + ".join(f"{numbers[index]:g}" for index in register.tariffs)
+    summed = f"only grow, and add up to the import register: {tariffs} = {numbers[register.total]:g}"
+    return [
+        LearnedPosition(register.total, ENERGY_IMPORT, register.exponent, evidence),
+        *(
+            LearnedPosition(index, code, register.exponent, summed)
+            for index, code in zip(register.tariffs, TARIFFS, strict=False)
+        ),
+    ]
 
 
 def _follows_a_load(spans: Mapping[int, Span], reading: PowerReading) -> bool:
@@ -331,7 +439,7 @@ class _Shape:
     spans: dict[int, Span] = field(default_factory=dict)
     telegrams: int = 0
     readings: _Readings = field(default_factory=_Readings)
-    window: _Window = field(default_factory=_Window)
+    registers: _ImportRegisters = field(default_factory=_ImportRegisters)
     voltages: _VoltageAnswers = field(default_factory=_VoltageAnswers)
     waiting: str = "phase voltages near nominal"
     export_total: int | None = None
@@ -385,7 +493,7 @@ class _Shape:
             self._learn_voltages()
         elif not self.shown:
             self._learn_power(numbers, [at(numbers[position.index], position.exponent) for position in volts])
-        elif self.position_of(ENERGY_IMPORT) is None:
+        elif self.position_of(ENERGY_IMPORT) is None and self.position_of(TARIFFS[0]) is None:
             self._learn_energy(numbers, when)
 
     def _positions(self, codes: tuple[ObisCode, ...]) -> list[int]:
@@ -483,28 +591,9 @@ class _Shape:
         power = self.position_of(ACTIVE_IMPORT)
         assert power is not None  # noqa: S101 - energy is learned once the power is proven
         growing = [index for index in numbers if index not in self.proven and self.spans[index].grows]
-        closed = self.window.observe(numbers[power], numbers, growing, when)
-        if closed is None:
-            return
-        growths, carried = closed
-        register = import_register(grown_registers(growths, carried), numbers, growing)
-        if self.window.agree(register) < ENERGY_CONFIRMATIONS or register is None:
-            return
-        grew = at(growths[register.total], register.exponent)
-        why = (
-            f"only grows, and grew {grew:g} Wh as the power carried {carried:.0f} Wh,"
-            f" at 10^{register.exponent} Wh, in {self.window.agreed} windows in a row"
-        )
-        self._prove((register.total,), (ENERGY_IMPORT,), register.exponent, why)
-        total = numbers[register.total]
-        tariffs = " + ".join(f"{numbers[index]:g}" for index in register.tariffs)
-        self._prove(
-            register.tariffs,
-            TARIFFS,
-            register.exponent,
-            f"only grow, and add up to the import register: {tariffs} = {total:g}",
-        )
-        self.waiting = "nothing more: what else the list holds, physics here does not prove"
+        proven = self.registers.observe(power, numbers, growing, self.spans, when)
+        self.proven.update((position.index, position) for position in proven)
+        self.waiting = _NOTHING_MORE if proven else self.registers.waiting
 
     def entries(self, items: tuple[Data, ...]) -> list[Entry]:
         """Return the proven positions of a telegram as a list's entries: each at its code and resolution."""
