@@ -1449,45 +1449,126 @@ def test_an_am550_list_of_a_home_drawing_alike_on_each_phase_is_learned(amps: tu
 TARIFFS_ONLY = (*AM550_FIELDS[:3], "reactive_import", *AM550_FIELDS[6:15], "clock", "energy_export")
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_a_running_tariff_is_never_shown_as_the_total_and_both_tariffs_are_proven_once_it_changes(seed: int) -> None:
-    """A list that sends the import's two tariffs and no total: the running one grows by the power's energy.
+def tariff_pushes(
+    seed: int,
+    *,
+    other_size: int,
+    first_runs: int = 0,
+    switch: int = 100,
+    no_import_at: tuple[int, ...] = (),
+    clock_jump_at: int | None = None,
+    third: bool = False,
+) -> tuple[list[bytes], dict[datetime, tuple[float, ...]], datetime]:
+    """A list of the import's tariffs and no total: one runs (gets what the home imports), the others stand still.
 
-    It grew as a total would and was shown as 1.8.0, the other tariff left out. It is told apart by the other
-    tariff, a register of its size standing still beside it, which grows by the power's energy once the tariff
-    changes while the first stands still: then both are proven, as tariffs.
+    The tariff `first_runs` runs until `switch`, then the next one (a third, sent where the export register
+    would be, after it). At `no_import_at` the import power reads 0 while the running tariff still grows (a load
+    between two telegrams). `clock_jump_at`: the meter's clock is set 5 days forward there.
+    Return the pushes, the tariffs' true values by the telegram's clock, and the moment the tariff changed.
     """
     fields = list(mixed(TARIFFS_ONLY, seed))
     # Tariff 1 before tariff 2, as every list sends them: nothing else numbers them.
     low, high = sorted(random.Random(seed).sample(range(len(fields) + 2), 2))
     fields.insert(low, "energy_import_t1")
     fields.insert(high, "energy_import_t2")
-    first = 20_000_000
-    switch = 100
     truth = list(states(200, seed=seed))
-    # Tariff 2 holds `first` Wh until the switch, then runs while tariff 1 holds what it had.
-    held = truth[switch].energy_import - first
-    second = [first if number < switch else state.energy_import - held for number, state in enumerate(truth)]
-    pushes = [
-        encoder.hdlc_frames(
-            encoder.data_notification(encoder.positional_list(state, tuple(fields), NAME, other), state.moment)
+    # Without a third tariff, the export register: a home without solar exported a little, once.
+    tariffs = [truth[0].energy_import - 2 * other_size, float(other_size), float(other_size if third else 1234)]
+    pushes, by_moment = [], {}
+    for number, state in enumerate(truth):
+        if number:
+            running = (first_runs + (number >= switch)) % (3 if third else 2)
+            tariffs[running] += state.energy_import - truth[number - 1].energy_import
+        moment = state.moment + (
+            timedelta(days=5) if clock_jump_at is not None and number >= clock_jump_at else _NO_SHIFT
         )
-        for state, other in zip(truth, second, strict=True)
-    ]
+        sent = exporting(state) if number in no_import_at else state
+        sent = replace(
+            sent, moment=moment, energy_import=round(tariffs[0] + tariffs[1]), energy_export=round(tariffs[2])
+        )
+        body = encoder.positional_list(sent, tuple(fields), NAME, round(tariffs[1]))
+        pushes.append(encoder.hdlc_frames(encoder.data_notification(body, moment)))
+        by_moment[moment] = tuple(round(value) for value in tariffs)
+    return pushes, by_moment, truth[switch].moment
+
+
+_NO_SHIFT = timedelta(0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("first_runs", [0, 1], ids=["tariff-1-first", "tariff-2-first"])
+@pytest.mark.parametrize(
+    "other_size", [20_000_000, 3_000_000, 600_000], ids=["other-of-a-size", "other-small", "other-smaller"]
+)
+def test_a_running_tariff_is_never_shown_as_the_total_and_both_tariffs_are_proven_once_it_changes(
+    seed: int, first_runs: int, other_size: int
+) -> None:
+    """A list that sends the import's two tariffs and no total: the running one grows by the power's energy.
+
+    It grew as a total would and was shown as 1.8.0, the other tariff left out. It is told apart by the other
+    tariff, a register standing still beside it, which grows by the power's energy once the tariff changes while
+    the first stands still: then both are proven, as tariffs.
+    """
+    pushes, by_moment, changed = tariff_pushes(seed, other_size=other_size, first_runs=first_runs)
     telegrams = [event for event in feed(Decoder(), pushes) if isinstance(event, Telegram)]
-    by_moment = {state.moment: (state, other) for state, other in zip(truth, second, strict=True)}
+    assert telegrams
     assert all(ENERGY not in telegram.readings for telegram in telegrams)
-    assert TARIFFS[0] not in shown(telegrams[len(telegrams) // 3])  # the tariff has not changed yet
     with_tariffs = [telegram for telegram in telegrams if TARIFFS[0] in telegram.readings]
     assert with_tariffs, "the tariffs are proven once the second has grown by the power's energy"
-    assert with_tariffs[0].timestamp is not None
-    assert with_tariffs[0].timestamp > truth[switch].moment
+    assert all(telegram.timestamp is not None and telegram.timestamp > changed for telegram in with_tariffs)
     for telegram in with_tariffs:
         assert telegram.timestamp is not None
-        state, other = by_moment[telegram.timestamp]
-        assert shown(telegram)[TARIFFS[0]] == state.energy_import - other
-        assert shown(telegram)[TARIFFS[1]] == other
-    assert shown(telegrams[-1])[POWER] == truth[-1].power_import
+        assert (shown(telegram)[TARIFFS[0]], shown(telegram)[TARIFFS[1]]) == by_moment[telegram.timestamp][:2]
+
+
+@pytest.mark.parametrize(
+    ("no_import_at", "clock_jump_at"),
+    [((8, 9), None), ((60, 61), None), ((), 60)],
+    ids=["no-import-early", "no-import-while-held", "clock-set-5-days-forward"],
+)
+def test_a_running_tariff_is_not_shown_as_the_total_after_a_moment_without_import_or_a_clock_jump(
+    no_import_at: tuple[int, ...], clock_jump_at: int | None
+) -> None:
+    """Two telegrams without import while the running tariff still grew (a load between them) make it no export's.
+
+    Nor does a clock set days forward make the other tariff one that stood still for longer than any runs.
+    """
+    pushes, by_moment, _ = tariff_pushes(
+        0, other_size=20_000_000, no_import_at=no_import_at, clock_jump_at=clock_jump_at
+    )
+    telegrams = [event for event in feed(Decoder(), pushes) if isinstance(event, Telegram)]
+    assert len(telegrams) > 100
+    assert all(ENERGY not in telegram.readings for telegram in telegrams)
+    for telegram in telegrams:
+        assert telegram.timestamp is not None
+        if TARIFFS[0] in telegram.readings:
+            assert (shown(telegram)[TARIFFS[0]], shown(telegram)[TARIFFS[1]]) == by_moment[telegram.timestamp][:2]
+
+
+def test_a_list_of_three_tariffs_and_no_total_shows_no_register() -> None:
+    """Two tariffs that grew in turn beside a third standing still are not taken for all of them."""
+    pushes, _, _ = tariff_pushes(1, other_size=15_000_000, third=True)
+    telegrams = [event for event in feed(Decoder(), pushes) if isinstance(event, Telegram)]
+    assert len(telegrams) > 100
+    assert not any(code in telegram.readings for telegram in telegrams for code in (ENERGY, *TARIFFS))
+
+
+def test_a_meter_clock_that_gains_then_loses_its_utc_offset_costs_no_telegram() -> None:
+    """The list's clock in the notification, with its deviation from UTC, then without: never compared."""
+    fields = (*AM550_FIELDS, "energy_import", "energy_export")
+    sent = [replace(state, energy_export=9_000_000) for state in states(250, step=timedelta(seconds=10))]
+    pushes = [
+        encoder.hdlc_frames(
+            encoder.data_notification(
+                encoder.positional_list(state, fields, NAME), state.moment, deviation=-60 if number < 150 else None
+            )
+        )
+        for number, state in enumerate(sent)
+    ]
+    events = feed(Decoder(), pushes)
+    telegrams = [event for event in events if isinstance(event, Telegram)]
+    assert len(events) == len(sent)
+    assert telegrams[-1].readings[POWER].value == sent[-1].power_import
 
 
 def test_an_import_register_beside_a_solar_homes_export_register_is_proven_once_that_rises_with_no_import() -> None:

@@ -25,11 +25,11 @@ then nothing is proven until the import flows.
 from __future__ import annotations
 
 import re
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from hashlib import blake2b
-from math import inf, isfinite
+from math import isfinite
 from typing import TYPE_CHECKING, TypedDict
 
 from .cosem import DATE_TIME_LENGTH, parse_date_time
@@ -92,9 +92,13 @@ LONE_POWER_CONFIRMATIONS = 12
 telegram in twenty, so many more telegrams must agree before chance is ruled out."""
 ENERGY_CONFIRMATIONS = 2
 """Windows in a row that must find the same import register."""
-SIBLING_SHARE = 0.1
+SIBLING_SHARE = 0.01
 """A register that stands still beside one growing by the power's energy, and at least this share of its size, may
 be its other tariff: the one growing may be the running tariff, no total. A home without solar exports near 0."""
+NO_TARIFF_MOVES = 2
+"""Windows in which a still register grew beside one growing by the power's energy: a tariff changes once."""
+NO_IMPORT_GAP = timedelta(minutes=1)
+"""Telegrams that saw no import at most this far apart: a register that rose between them is no import's."""
 _WAITING_FOR_A_LOAD = f"a load of {MIN_EVIDENCE_POWER:g} W or more that only one reading of the power carries"
 _NOTHING_MORE = "nothing more: what else the list holds, physics here does not prove"
 _WAITING_FOR_AN_IMPORT = "an import flow: the flow seen follows a number that stays 0, as export follows import"
@@ -244,40 +248,58 @@ class _Window:
 
 
 @dataclass(slots=True)
+class _Held:
+    """Registers of a register's size that stood still while it grew by the power's energy: its other tariff, maybe."""
+
+    exponent: int
+    still: set[int]
+    grew: str
+    """What it grew by, for the evidence."""
+    stood: timedelta = _NO_TIME
+    """How long, by the meter's clock between telegrams, all of them stood still while it was the one held."""
+    moved: Counter[int] = field(default_factory=Counter)
+    """Windows in which each of them grew while it grew by the power's energy: a tariff changes once."""
+
+
+@dataclass(slots=True)
 class _ImportRegisters:
     """What the registers did as the proven power carried energy, until the import register (or tariffs) is found.
 
     The running tariff grows as its total would: in a list without the total, it is told apart by the other
     tariff, a register of its size that stands still until the tariff changes, then grows by the power's energy
     while the first stands still. A still register of that size beside the total is an export at rest, or a
-    tariff: the total waits until it rises while no import flows (an export's), the tariff changes, or it stood
-    still for longer than any tariff runs.
+    tariff: the total waits until it rises while no import flows (an export's), grows beside the total again and
+    again (no tariff), or stood still for longer than any tariff runs.
     """
 
     window: _Window = field(default_factory=_Window)
-    beside: dict[int, _Beside] = field(default_factory=dict)
-    """Registers found growing by the power's energy beside still ones of their size."""
+    held: dict[int, _Held] = field(default_factory=dict)
+    """Each register found growing by the power's energy beside still ones of its size."""
+    holding: int | None = None
+    """The register found last, while it is held."""
     exports: set[int] = field(default_factory=set)
-    """Registers that rose while no import flowed: no tariff of the import."""
+    """Registers that rose between two telegrams close in time that both saw no import: no tariff of the import."""
 
     @property
     def waiting(self) -> str:
         """What the import register waits for."""
-        if self.beside:
-            days = TARIFF_RUNS_AT_MOST.days
-            return (
-                "the running tariff to change, or a register of its size beside the import's to rise while no"
-                f" import flows, or to stand still for {days} days: one that grows by the power's energy beside a"
-                " still one may be a tariff"
-            )
-        return "an import register that grows by the energy the power carries"
+        if self.holding is None:
+            return "an import register that grows by the energy the power carries"
+        return (
+            "the running tariff to change, or a register of its size beside the import's to rise while no import"
+            f" flows, or to stand still for {TARIFF_RUNS_AT_MOST.days} days: one that grows by the power's energy"
+            " beside a still one may be a tariff"
+        )
 
     def observe(
         self, power: int, numbers: Numbers, growing: list[int], spans: Mapping[int, Span], when: datetime
     ) -> list[LearnedPosition]:
         """Weigh a telegram; return the positions it proved (the import register and its tariffs), if any."""
-        if self.window.power_at is not None and self.window.power == 0 == numbers[power]:
-            self.exports.update(index for index in growing if spans[index].last > (spans[index].previous or inf))
+        gap = clock_elapsed(self.window.power_at, when)
+        if gap is not None and _NO_TIME < gap <= MAX_SAMPLE_GAP:
+            self._stood(gap, spans)
+            if gap <= NO_IMPORT_GAP and self.window.power == 0 == numbers[power]:
+                self._exported(growing, spans)
         closed = self.window.observe(numbers[power], numbers, growing, when)
         if closed is None:
             return []
@@ -285,50 +307,70 @@ class _ImportRegisters:
         register = import_register(grown_registers(growths, carried), numbers, growing)
         if self.window.agree(register) < ENERGY_CONFIRMATIONS or register is None:
             return []
+        self.exports.discard(register.total)  # it grows by the import's energy
         grew = f"grew {at(growths[register.total], register.exponent):g} Wh as the power carried {carried:.0f} Wh"
-        windows = f"at 10^{register.exponent} Wh, in {self.window.agreed} windows in a row"
-        seen = self.beside.get(register.total)
-        # A register seen still beside it stays a possible tariff until it rises with no import (the tariff may
-        # change inside a window: the other then grew a little with it).
-        least = numbers[register.total] * SIBLING_SHARE
-        still = (
-            frozenset(index for index, growth in growths.items() if growth == 0 and numbers[index] >= least)
-            .union(seen.still if seen else ())
-            .difference(self.exports)
-        )
+        evidence = f"only grows, and {grew}, at 10^{register.exponent} Wh, in {self.window.agreed} windows in a row"
+        still = self._still(register, growths, numbers)
+        held = self.held.get(register.total)
         if register.tariffs or not still:
-            return _total_and_tariffs(register, numbers, f"only grows, and {grew}, {windows}")
-        if seen is not None and when - seen.since >= TARIFF_RUNS_AT_MOST:
-            hours = (when - seen.since) / timedelta(hours=1)
-            beside = f"; beside it, what stood still for {hours:.0f} h is no tariff: none runs that long"
-            return _total_and_tariffs(register, numbers, f"only grows, and {grew}, {windows}{beside}")
-        other = [index for index in still if self._grew_beside(index, register)]
-        if len(other) != 1:
-            self.beside[register.total] = _Beside(register.exponent, still, seen.since if seen else when)
+            self.holding = None
+            return _total_and_tariffs(register, numbers, evidence)
+        if held is not None and held.stood >= TARIFF_RUNS_AT_MOST:
+            hours = held.stood / timedelta(hours=1)
+            beside = f"; what stood still beside it for {hours:.0f} h of telegrams is no tariff: none runs that long"
+            return _total_and_tariffs(register, numbers, evidence + beside)
+        partner = next(iter(still)) if len(still) == 1 else None
+        if partner is None or not self._grew_beside(partner, register):
+            if held is None:
+                self.held[register.total] = _Held(register.exponent, set(still), grew)
+            else:
+                held.still, held.grew = set(still), grew
+            self.holding = register.total
             return []
+        # The two grew by the power's energy in turn, each while the other stood still, and nothing else did.
+        self.holding = None
         evidence = (
-            f"each only grows, and grew as the power carried energy while the other stood still ({grew} {windows});"
-            " the tariffs of an import whose total the list does not send, numbered in the list's order"
+            "each only grows, and grew by the power's energy while the other stood still"
+            f" (one {self.held[partner].grew}, the other {grew}): the tariffs of an import whose total the list does"
+            " not send, numbered in the list's order"
         )
-        tariffs = sorted((other[0], register.total))
         return [
             LearnedPosition(index, code, register.exponent, evidence)
-            for index, code in zip(tariffs, TARIFFS, strict=True)
+            for index, code in zip(sorted((partner, register.total)), TARIFFS, strict=True)
         ]
+
+    def _still(self, register: Register, growths: Mapping[int, float], numbers: Numbers) -> frozenset[int]:
+        """Return the registers that may be another tariff of one that grew by the power's energy in a window.
+
+        Those of its size that stood still in it, and those that did before unless they grew beside it in two
+        windows (a tariff changes once, the other growing a little with it), or rose while no import flowed.
+        """
+        least = numbers[register.total] * SIBLING_SHARE
+        now = {index for index, growth in growths.items() if growth == 0 and numbers[index] >= least}
+        held = self.held.get(register.total)
+        before: set[int] = set()
+        if held is not None:
+            held.moved.update(index for index in held.still if growths.get(index, 0) > 0)
+            before = {index for index in held.still if held.moved[index] < NO_TARIFF_MOVES}
+        return frozenset((now | before) - self.exports - {register.total})
+
+    def _stood(self, gap: timedelta, spans: Mapping[int, Span]) -> None:
+        """Count a gap between telegrams towards the time the registers beside the one held stood still."""
+        held = self.held.get(self.holding) if self.holding is not None else None
+        if held is not None and all(spans[index].last == spans[index].previous for index in held.still):
+            held.stood += gap
+
+    def _exported(self, growing: list[int], spans: Mapping[int, Span]) -> None:
+        """Take registers that rose between two telegrams that saw no import for exports, unless the import's did."""
+        rose = {index for index in growing if spans[index].rose}
+        found = self.window.found.total if self.window.found is not None else None
+        if rose.isdisjoint({*self.held, found}):
+            self.exports |= rose
 
     def _grew_beside(self, index: int, register: Register) -> bool:
         """Whether a register grew by the power's energy before, at this resolution, while this one stood still."""
-        seen = self.beside.get(index)
-        return seen is not None and seen.exponent == register.exponent and register.total in seen.still
-
-
-@dataclass(frozen=True, slots=True)
-class _Beside:
-    """Registers that stood still while one grew by the power's energy: its resolution, and since when."""
-
-    exponent: int
-    still: frozenset[int]
-    since: datetime
+        held = self.held.get(index)
+        return held is not None and held.exponent == register.exponent and register.total in held.still
 
 
 @dataclass(slots=True)

@@ -130,6 +130,11 @@ class Span:
         """Whether the recent telegrams' values rose and never fell: a register's, not what follows a load."""
         return self.grows and self.low < self.high
 
+    @property
+    def rose(self) -> bool:
+        """Whether the latest telegram's value is above the one before it."""
+        return self.previous is not None and self.last > self.previous
+
     def add(self, value: float) -> None:
         """Take a telegram's value in."""
         grows = value >= self.last
