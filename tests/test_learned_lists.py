@@ -1454,17 +1454,20 @@ def tariff_pushes(
     *,
     other_size: int,
     first_runs: int = 0,
-    switch: int = 100,
+    switches: tuple[int, ...] = (100,),
     no_import_at: tuple[int, ...] = (),
     clock_jump_at: int | None = None,
     third: bool = False,
+    export: tuple[float, range] = (1234, range(0)),
 ) -> tuple[list[bytes], dict[datetime, tuple[float, ...]], datetime]:
     """A list of the import's tariffs and no total: one runs (gets what the home imports), the others stand still.
 
-    The tariff `first_runs` runs until `switch`, then the next one (a third, sent where the export register
-    would be, after it). At `no_import_at` the import power reads 0 while the running tariff still grows (a load
-    between two telegrams). `clock_jump_at`: the meter's clock is set 5 days forward there.
-    Return the pushes, the tariffs' true values by the telegram's clock, and the moment the tariff changed.
+    The tariff `first_runs` runs until the first of `switches`, then the next one, and so on (a third, sent
+    where the export register would be, after it). At `no_import_at` the import power reads 0 while the
+    running tariff still grows (a load between two telegrams). `clock_jump_at`: the meter's clock is set 5
+    days forward there. `export`: the export register where no third tariff is (a home without solar exported
+    a little, once), and the telegrams in which the home exports what it drew.
+    Return the pushes, the registers' true values by the telegram's clock, and the moment the tariff changed.
     """
     fields = list(mixed(TARIFFS_ONLY, seed))
     # Tariff 1 before tariff 2, as every list sends them: nothing else numbers them.
@@ -1472,24 +1475,28 @@ def tariff_pushes(
     fields.insert(low, "energy_import_t1")
     fields.insert(high, "energy_import_t2")
     truth = list(states(200, seed=seed))
-    # Without a third tariff, the export register: a home without solar exported a little, once.
-    tariffs = [truth[0].energy_import - 2 * other_size, float(other_size), float(other_size if third else 1234)]
+    exported, exporting_at = export
+    registers = [truth[0].energy_import - 2 * other_size, float(other_size), float(other_size if third else exported)]
     pushes, by_moment = [], {}
     for number, state in enumerate(truth):
+        sent = exporting(state) if number in (*no_import_at, *exporting_at) else state
         if number:
-            running = (first_runs + (number >= switch)) % (3 if third else 2)
-            tariffs[running] += state.energy_import - truth[number - 1].energy_import
+            drawn = state.energy_import - truth[number - 1].energy_import
+            if number in exporting_at:
+                registers[2] += drawn
+            else:
+                running = first_runs + sum(number >= switch for switch in switches)
+                registers[running % (3 if third else 2)] += drawn
         moment = state.moment + (
             timedelta(days=5) if clock_jump_at is not None and number >= clock_jump_at else _NO_SHIFT
         )
-        sent = exporting(state) if number in no_import_at else state
         sent = replace(
-            sent, moment=moment, energy_import=round(tariffs[0] + tariffs[1]), energy_export=round(tariffs[2])
+            sent, moment=moment, energy_import=round(registers[0] + registers[1]), energy_export=round(registers[2])
         )
-        body = encoder.positional_list(sent, tuple(fields), NAME, round(tariffs[1]))
+        body = encoder.positional_list(sent, tuple(fields), NAME, round(registers[1]))
         pushes.append(encoder.hdlc_frames(encoder.data_notification(body, moment)))
-        by_moment[moment] = tuple(round(value) for value in tariffs)
-    return pushes, by_moment, truth[switch].moment
+        by_moment[moment] = tuple(round(value) for value in registers)
+    return pushes, by_moment, truth[switches[0]].moment
 
 
 _NO_SHIFT = timedelta(0)
@@ -1535,6 +1542,25 @@ def test_a_running_tariff_is_not_shown_as_the_total_after_a_moment_without_impor
     """
     pushes, by_moment, _ = tariff_pushes(
         0, other_size=20_000_000, no_import_at=no_import_at, clock_jump_at=clock_jump_at
+    )
+    telegrams = [event for event in feed(Decoder(), pushes) if isinstance(event, Telegram)]
+    assert len(telegrams) > 100
+    assert all(ENERGY not in telegram.readings for telegram in telegrams)
+    for telegram in telegrams:
+        assert telegram.timestamp is not None
+        if TARIFFS[0] in telegram.readings:
+            assert (shown(telegram)[TARIFFS[0]], shown(telegram)[TARIFFS[1]]) == by_moment[telegram.timestamp][:2]
+
+
+def test_a_short_tariff_now_and_then_beside_a_solar_homes_export_register_is_never_shown_as_the_total() -> None:
+    """Tariff 2 runs for half a minute now and then (a short peak tariff), each time inside one of tariff 1's windows.
+
+    Growing beside the running tariff in windows far apart is what the other tariff does, and does not make it
+    a reactive register or a setting: once the home exported, its export register rising, the running tariff
+    is still held beside tariff 2, whether or not tariff 2 grew in the window that found it.
+    """
+    pushes, by_moment, _ = tariff_pushes(
+        2, other_size=20_000_000, switches=(90, 93, 175, 178), export=(9_000_000, range(140, 156))
     )
     telegrams = [event for event in feed(Decoder(), pushes) if isinstance(event, Telegram)]
     assert len(telegrams) > 100

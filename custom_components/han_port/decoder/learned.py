@@ -96,7 +96,8 @@ SIBLING_SHARE = 0.01
 """A register that stands still beside one growing by the power's energy, and at least this share of its size, may
 be its other tariff: the one growing may be the running tariff, no total. A home without solar exports near 0."""
 NO_TARIFF_MOVES = 2
-"""Windows in which a still register grew beside one growing by the power's energy: a tariff changes once."""
+"""Windows in a row in which a still register grew beside one growing by the power's energy: no tariff of it (a
+tariff changes inside one window, and the one that ran stands still after)."""
 NO_IMPORT_GAP = timedelta(minutes=1)
 """Telegrams that saw no import at most this far apart: a register that rose between them is no import's."""
 _WAITING_FOR_A_LOAD = f"a load of {MIN_EVIDENCE_POWER:g} W or more that only one reading of the power carries"
@@ -258,7 +259,7 @@ class _Held:
     stood: timedelta = _NO_TIME
     """How long, by the meter's clock between telegrams, all of them stood still while it was the one held."""
     moved: Counter[int] = field(default_factory=Counter)
-    """Windows in which each of them grew while it grew by the power's energy: a tariff changes once."""
+    """Windows in a row in which each of them grew while it grew by the power's energy."""
 
 
 @dataclass(slots=True)
@@ -318,6 +319,7 @@ class _ImportRegisters:
         if held is not None and held.stood >= TARIFF_RUNS_AT_MOST:
             hours = held.stood / timedelta(hours=1)
             beside = f"; what stood still beside it for {hours:.0f} h of telegrams is no tariff: none runs that long"
+            self.holding = None
             return _total_and_tariffs(register, numbers, evidence + beside)
         partner = next(iter(still)) if len(still) == 1 else None
         if partner is None or not self._grew_beside(partner, register):
@@ -343,14 +345,16 @@ class _ImportRegisters:
         """Return the registers that may be another tariff of one that grew by the power's energy in a window.
 
         Those of its size that stood still in it, and those that did before unless they grew beside it in two
-        windows (a tariff changes once, the other growing a little with it), or rose while no import flowed.
+        windows in a row (a tariff changes inside one window, the other growing a little with it, then the
+        first stands still), or rose while no import flowed.
         """
         least = numbers[register.total] * SIBLING_SHARE
         now = {index for index, growth in growths.items() if growth == 0 and numbers[index] >= least}
         held = self.held.get(register.total)
         before: set[int] = set()
         if held is not None:
-            held.moved.update(index for index in held.still if growths.get(index, 0) > 0)
+            for index in held.still:
+                held.moved[index] = held.moved[index] + 1 if growths.get(index, 0) > 0 else 0
             before = {index for index in held.still if held.moved[index] < NO_TARIFF_MOVES}
         return frozenset((now | before) - self.exports - {register.total})
 
