@@ -1449,6 +1449,9 @@ def test_an_am550_list_of_a_home_drawing_alike_on_each_phase_is_learned(amps: tu
 TARIFFS_ONLY = (*AM550_FIELDS[:3], "reactive_import", *AM550_FIELDS[6:15], "clock", "energy_export")
 
 
+_NO_SHIFT = timedelta(0)
+
+
 def tariff_pushes(
     seed: int,
     *,
@@ -1499,7 +1502,12 @@ def tariff_pushes(
     return pushes, by_moment, truth[switches[0]].moment
 
 
-_NO_SHIFT = timedelta(0)
+def assert_tariffs_true(telegrams: list[Telegram], by_moment: dict[datetime, tuple[float, ...]]) -> None:
+    """Each telegram that shows the tariffs shows the meter's, by the telegram's clock."""
+    for telegram in telegrams:
+        assert telegram.timestamp is not None
+        if TARIFFS[0] in telegram.readings:
+            assert (shown(telegram)[TARIFFS[0]], shown(telegram)[TARIFFS[1]]) == by_moment[telegram.timestamp][:2]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -1523,9 +1531,7 @@ def test_a_running_tariff_is_never_shown_as_the_total_and_both_tariffs_are_prove
     with_tariffs = [telegram for telegram in telegrams if TARIFFS[0] in telegram.readings]
     assert with_tariffs, "the tariffs are proven once the second has grown by the power's energy"
     assert all(telegram.timestamp is not None and telegram.timestamp > changed for telegram in with_tariffs)
-    for telegram in with_tariffs:
-        assert telegram.timestamp is not None
-        assert (shown(telegram)[TARIFFS[0]], shown(telegram)[TARIFFS[1]]) == by_moment[telegram.timestamp][:2]
+    assert_tariffs_true(with_tariffs, by_moment)
 
 
 @pytest.mark.parametrize(
@@ -1546,10 +1552,7 @@ def test_a_running_tariff_is_not_shown_as_the_total_after_a_moment_without_impor
     telegrams = [event for event in feed(Decoder(), pushes) if isinstance(event, Telegram)]
     assert len(telegrams) > 100
     assert all(ENERGY not in telegram.readings for telegram in telegrams)
-    for telegram in telegrams:
-        assert telegram.timestamp is not None
-        if TARIFFS[0] in telegram.readings:
-            assert (shown(telegram)[TARIFFS[0]], shown(telegram)[TARIFFS[1]]) == by_moment[telegram.timestamp][:2]
+    assert_tariffs_true(telegrams, by_moment)
 
 
 def test_a_short_tariff_now_and_then_beside_a_solar_homes_export_register_is_never_shown_as_the_total() -> None:
@@ -1565,10 +1568,7 @@ def test_a_short_tariff_now_and_then_beside_a_solar_homes_export_register_is_nev
     telegrams = [event for event in feed(Decoder(), pushes) if isinstance(event, Telegram)]
     assert len(telegrams) > 100
     assert all(ENERGY not in telegram.readings for telegram in telegrams)
-    for telegram in telegrams:
-        assert telegram.timestamp is not None
-        if TARIFFS[0] in telegram.readings:
-            assert (shown(telegram)[TARIFFS[0]], shown(telegram)[TARIFFS[1]]) == by_moment[telegram.timestamp][:2]
+    assert_tariffs_true(telegrams, by_moment)
 
 
 def test_a_list_of_three_tariffs_and_no_total_shows_no_register() -> None:
@@ -1579,8 +1579,8 @@ def test_a_list_of_three_tariffs_and_no_total_shows_no_register() -> None:
     assert not any(code in telegram.readings for telegram in telegrams for code in (ENERGY, *TARIFFS))
 
 
-def test_a_meter_clock_that_gains_then_loses_its_utc_offset_costs_no_telegram() -> None:
-    """The list's clock in the notification, with its deviation from UTC, then without: never compared."""
+def test_a_meter_clock_that_loses_its_utc_offset_while_a_register_is_held_raises_nothing() -> None:
+    """The notification's clock, with its deviation from UTC, then without: the two are never compared."""
     fields = (*AM550_FIELDS, "energy_import", "energy_export")
     sent = [replace(state, energy_export=9_000_000) for state in states(250, step=timedelta(seconds=10))]
     pushes = [
