@@ -1536,15 +1536,16 @@ def test_a_running_tariff_is_never_shown_as_the_total_and_both_tariffs_are_prove
 
 @pytest.mark.parametrize(
     ("no_import_at", "clock_jump_at"),
-    [((8, 9), None), ((60, 61), None), ((), 60)],
-    ids=["no-import-early", "no-import-while-held", "clock-set-5-days-forward"],
+    [((8, 9), None), ((60, 61), None), ((99, 100), None), ((100, 101), None), ((), 60)],
+    ids=["no-import-early", "no-import-while-held", "no-import-as-it-changes", "no-import-after", "clock-set-forward"],
 )
 def test_a_running_tariff_is_not_shown_as_the_total_after_a_moment_without_import_or_a_clock_jump(
     no_import_at: tuple[int, ...], clock_jump_at: int | None
 ) -> None:
     """Two telegrams without import while the running tariff still grew (a load between them) make it no export's.
 
-    Nor does a clock set days forward make the other tariff one that stood still for longer than any runs.
+    Nor does a tariff that began to run between two such telegrams, nor a clock set days forward, which does not
+    make the other tariff one that stood still for longer than any runs.
     """
     pushes, by_moment, _ = tariff_pushes(
         0, other_size=20_000_000, no_import_at=no_import_at, clock_jump_at=clock_jump_at
@@ -1571,9 +1572,10 @@ def test_a_short_tariff_now_and_then_beside_a_solar_homes_export_register_is_nev
     assert_tariffs_true(telegrams, by_moment)
 
 
-def test_a_list_of_three_tariffs_and_no_total_shows_no_register() -> None:
+@pytest.mark.parametrize("seed", range(4))
+def test_a_list_of_three_tariffs_and_no_total_shows_no_register(seed: int) -> None:
     """Two tariffs that grew in turn beside a third standing still are not taken for all of them."""
-    pushes, _, _ = tariff_pushes(1, other_size=15_000_000, third=True)
+    pushes, _, _ = tariff_pushes(seed, other_size=15_000_000, third=True)
     telegrams = [event for event in feed(Decoder(), pushes) if isinstance(event, Telegram)]
     assert len(telegrams) > 100
     assert not any(code in telegram.readings for telegram in telegrams for code in (ENERGY, *TARIFFS))
@@ -1592,9 +1594,10 @@ def test_a_meter_clock_that_loses_its_utc_offset_while_a_register_is_held_raises
         for number, state in enumerate(sent)
     ]
     events = feed(Decoder(), pushes)
-    telegrams = [event for event in events if isinstance(event, Telegram)]
+    first = next(number for number, event in enumerate(events) if isinstance(event, Telegram))
     assert len(events) == len(sent)
-    assert telegrams[-1].readings[POWER].value == sent[-1].power_import
+    assert all(isinstance(event, Telegram) for event in events[first:])
+    assert events[-1].readings[POWER].value == sent[-1].power_import
 
 
 def test_an_import_register_beside_a_solar_homes_export_register_is_proven_once_that_rises_with_no_import() -> None:
@@ -1633,7 +1636,7 @@ def test_an_import_register_beside_a_register_that_never_moves_is_proven_after_l
     longer than any tariff runs; until then diagnostics say what it waits for.
     """
     fields = (*AM550_FIELDS, "clock", "energy_import", "energy_export")
-    sent = [replace(state, energy_export=9_000_000) for state in states(500, step=timedelta(minutes=15))]
+    sent = [replace(state, energy_export=9_000_000) for state in states(800, step=timedelta(minutes=15))]
     decoder = Decoder()
     telegrams = [
         event for event in feed(decoder, [push(state, fields) for state in sent]) if isinstance(event, Telegram)
@@ -1642,7 +1645,7 @@ def test_an_import_register_beside_a_register_that_never_moves_is_proven_after_l
     with_energy = [telegram for telegram in telegrams if ENERGY in telegram.readings]
     assert with_energy
     assert with_energy[0].timestamp is not None
-    assert with_energy[0].timestamp - START > timedelta(days=4)
+    assert with_energy[0].timestamp - START > timedelta(days=7)
     for telegram in with_energy:
         assert telegram.timestamp is not None
         assert shown(telegram)[ENERGY] == by_moment[telegram.timestamp].energy_import
@@ -1660,3 +1663,38 @@ def test_an_import_register_waiting_beside_a_register_of_its_size_says_so() -> N
     assert telegrams
     assert all(ENERGY not in telegram.readings for telegram in telegrams)
     assert decoder.learned_lists[0]["waiting"].startswith("the running tariff to change")
+
+
+@pytest.mark.parametrize(("tariffs", "hours"), [(2, 12), (3, 8)], ids=["two-by-day-and-night", "three-in-turn"])
+def test_tariffs_in_turn_for_days_beside_a_still_register_are_never_shown_as_the_total(
+    tariffs: int, hours: int
+) -> None:
+    """A 15-minute list of tariffs and no total, each running for hours in turn, beside one more register.
+
+    Each tariff, growing in its turn, has not stood still for longer than a tariff runs, whatever the days the
+    list is learned over add up to: none is proven the total. Two are proven as the tariffs once the register
+    beside them has stood still for longer (a reactive one, say); three that run in turn are never proven.
+    """
+    step = timedelta(minutes=15)
+    per = int(timedelta(hours=hours) / step)
+    fields = (*AM550_FIELDS, "clock", "energy_import_t1", "energy_import_t2", "energy_export")
+    truth = list(states(1300, step=step))
+    # The third tariff is sent where the export register is: with two, that register never moves.
+    registers = [truth[0].energy_import - 40_000_000, 20_000_000.0, 20_000_000.0]
+    pushes, by_moment = [], {}
+    for number, state in enumerate(truth):
+        if number:
+            registers[(number // per) % tariffs] += state.energy_import - truth[number - 1].energy_import
+        sent = replace(state, energy_import=round(registers[0] + registers[1]), energy_export=round(registers[2]))
+        body = encoder.positional_list(sent, fields, NAME, round(registers[1]))
+        pushes.append(encoder.hdlc_frames(encoder.data_notification(body, state.moment)))
+        by_moment[state.moment] = tuple(float(round(value)) for value in registers)
+    telegrams = [event for event in feed(Decoder(), pushes) if isinstance(event, Telegram)]
+    assert len(telegrams) > 1000
+    assert all(ENERGY not in telegram.readings for telegram in telegrams)
+    with_tariffs = [telegram for telegram in telegrams if TARIFFS[0] in telegram.readings]
+    assert bool(with_tariffs) == (tariffs == 2)
+    assert all(
+        telegram.timestamp is not None and telegram.timestamp - START > timedelta(days=7) for telegram in with_tariffs
+    )
+    assert_tariffs_true(with_tariffs, by_moment)

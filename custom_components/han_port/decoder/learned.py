@@ -105,9 +105,10 @@ _NOTHING_MORE = "nothing more: what else the list holds, physics here does not p
 _WAITING_FOR_AN_IMPORT = "an import flow: the flow seen follows a number that stays 0, as export follows import"
 # A shown list whose telegrams break its physics this many in a row was proven wrong, or changed: learned anew.
 RELEARN_AFTER = 20
-TARIFF_RUNS_AT_MOST = timedelta(days=4)
-"""A tariff runs a night, a day or a weekend (a long one with its holiday): a register that stood still for
-longer beside one growing by the power's energy is no other tariff of it (a reactive register, a setting)."""
+TARIFF_RUNS_AT_MOST = timedelta(days=7)
+"""A tariff runs a night, a day, or a weekend with its holidays (Easter's, Thursday night to Tuesday): a register
+that stood still for longer is no other tariff of a register growing by the power's energy (a reactive register,
+a setting). A seasonal tariff runs longer, and is taken for one."""
 # A 15-minute list's power, sampled every quarter hour, still integrates.
 MAX_SAMPLE_GAP = timedelta(minutes=16)
 _NO_TIME = timedelta(0)
@@ -256,8 +257,6 @@ class _Held:
     still: set[int]
     grew: str
     """What it grew by, for the evidence."""
-    stood: timedelta = _NO_TIME
-    """How long, by the meter's clock between telegrams, all of them stood still while it was the one held."""
     moved: Counter[int] = field(default_factory=Counter)
     """Windows in a row in which each of them grew while it grew by the power's energy."""
 
@@ -269,8 +268,9 @@ class _ImportRegisters:
     The running tariff grows as its total would: in a list without the total, it is told apart by the other
     tariff, a register of its size that stands still until the tariff changes, then grows by the power's energy
     while the first stands still. A still register of that size beside the total is an export at rest, or a
-    tariff: the total waits until it rises while no import flows (an export's), grows beside the total again and
-    again (no tariff), or stood still for longer than any tariff runs.
+    tariff: the total waits until it rises while no import flows (an export's), grows beside the total in two
+    windows in a row (no tariff), or has stood still for longer than any tariff runs (a reactive register, a
+    setting). Tariffs that run in turn each stood still only while another ran.
     """
 
     window: _Window = field(default_factory=_Window)
@@ -280,6 +280,8 @@ class _ImportRegisters:
     """The register found last, while it is held."""
     exports: set[int] = field(default_factory=set)
     """Registers that rose between two telegrams close in time that both saw no import: no tariff of the import."""
+    still_for: dict[int, timedelta] = field(default_factory=dict)
+    """How long each register has stood still, by the meter's clock between telegrams close enough to tell."""
 
     @property
     def waiting(self) -> str:
@@ -298,7 +300,7 @@ class _ImportRegisters:
         """Weigh a telegram; return the positions it proved (the import register and its tariffs), if any."""
         gap = clock_elapsed(self.window.power_at, when)
         if gap is not None and _NO_TIME < gap <= MAX_SAMPLE_GAP:
-            self._stood(gap, spans)
+            self._stand(gap, growing, spans)
             if gap <= NO_IMPORT_GAP and self.window.power == 0 == numbers[power]:
                 self._exported(growing, spans)
         closed = self.window.observe(numbers[power], numbers, growing, when)
@@ -308,19 +310,15 @@ class _ImportRegisters:
         register = import_register(grown_registers(growths, carried), numbers, growing)
         if self.window.agree(register) < ENERGY_CONFIRMATIONS or register is None:
             return []
-        self.exports.discard(register.total)  # it grows by the import's energy
+        # What grew by the import's energy is no export's.
+        self.exports.difference_update(index for index, _ in grown_registers(growths, carried))
         grew = f"grew {at(growths[register.total], register.exponent):g} Wh as the power carried {carried:.0f} Wh"
         evidence = f"only grows, and {grew}, at 10^{register.exponent} Wh, in {self.window.agreed} windows in a row"
         still = self._still(register, growths, numbers)
         held = self.held.get(register.total)
         if register.tariffs or not still:
             self.holding = None
-            return _total_and_tariffs(register, numbers, evidence)
-        if held is not None and held.stood >= TARIFF_RUNS_AT_MOST:
-            hours = held.stood / timedelta(hours=1)
-            beside = f"; what stood still beside it for {hours:.0f} h of telegrams is no tariff: none runs that long"
-            self.holding = None
-            return _total_and_tariffs(register, numbers, evidence + beside)
+            return _total_and_tariffs(register, numbers, evidence + self._aged(register, held))
         partner = next(iter(still)) if len(still) == 1 else None
         if partner is None or not self._grew_beside(partner, register):
             if held is None:
@@ -356,13 +354,29 @@ class _ImportRegisters:
             for index in held.still:
                 held.moved[index] = held.moved[index] + 1 if growths.get(index, 0) > 0 else 0
             before = {index for index in held.still if held.moved[index] < NO_TARIFF_MOVES}
-        return frozenset((now | before) - self.exports - {register.total})
+        # A register that rose with no import, then grew in this window, may be a tariff that began to run.
+        exports = {index for index in self.exports if growths.get(index, 0) == 0}
+        aged = {index for index, still in self.still_for.items() if still >= TARIFF_RUNS_AT_MOST}
+        return frozenset((now | before) - exports - aged - {register.total})
 
-    def _stood(self, gap: timedelta, spans: Mapping[int, Span]) -> None:
-        """Count a gap between telegrams towards the time the registers beside the one held stood still."""
-        held = self.held.get(self.holding) if self.holding is not None else None
-        if held is not None and all(spans[index].last == spans[index].previous for index in held.still):
-            held.stood += gap
+    def _stand(self, gap: timedelta, growing: list[int], spans: Mapping[int, Span]) -> None:
+        """Count a gap between telegrams towards how long each register that did not move in it has stood still."""
+        self.still_for = {
+            index: self.still_for.get(index, _NO_TIME) + gap if spans[index].last == spans[index].previous else _NO_TIME
+            for index in growing
+        }
+
+    def _aged(self, register: Register, held: _Held | None) -> str:
+        """Say, for the evidence, which registers held beside one stood still for longer than a tariff runs."""
+        aged = [
+            index
+            for index in (held.still if held else ())
+            if self.still_for.get(index, _NO_TIME) >= TARIFF_RUNS_AT_MOST
+        ]
+        if not aged or register.tariffs:
+            return ""
+        hours = min(self.still_for[index] for index in aged) / timedelta(hours=1)
+        return f"; what stood still beside it for {hours:.0f} h of telegrams or more is no tariff: none runs that long"
 
     def _exported(self, growing: list[int], spans: Mapping[int, Span]) -> None:
         """Take registers that rose between two telegrams that saw no import for exports, unless the import's did."""
