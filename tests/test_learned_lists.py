@@ -1467,7 +1467,7 @@ def tariff_pushes(
 
     The tariff `first_runs` runs until the first of `switches`, then the next one, and so on (a third, sent
     where the export register would be, after it). At `no_import_at` the import power reads 0 while the
-    running tariff still grows (a load between two telegrams). `clock_jump_at`: the meter's clock is set 5
+    running tariff still grows (a load between two telegrams). `clock_jump_at`: the meter's clock is set 8
     days forward there. `export`: the export register where no third tariff is (a home without solar exported
     a little, once), and the telegrams in which the home exports what it drew.
     Return the pushes, the registers' true values by the telegram's clock, and the moment the tariff changed.
@@ -1491,7 +1491,7 @@ def tariff_pushes(
                 running = first_runs + sum(number >= switch for switch in switches)
                 registers[running % (3 if third else 2)] += drawn
         moment = state.moment + (
-            timedelta(days=5) if clock_jump_at is not None and number >= clock_jump_at else _NO_SHIFT
+            timedelta(days=8) if clock_jump_at is not None and number >= clock_jump_at else _NO_SHIFT
         )
         sent = replace(
             sent, moment=moment, energy_import=round(registers[0] + registers[1]), energy_export=round(registers[2])
@@ -1535,20 +1535,35 @@ def test_a_running_tariff_is_never_shown_as_the_total_and_both_tariffs_are_prove
 
 
 @pytest.mark.parametrize(
-    ("no_import_at", "clock_jump_at"),
-    [((8, 9), None), ((60, 61), None), ((99, 100), None), ((100, 101), None), ((), 60)],
-    ids=["no-import-early", "no-import-while-held", "no-import-as-it-changes", "no-import-after", "clock-set-forward"],
+    ("no_import_at", "clock_jump_at", "switches"),
+    [
+        ((8, 9), None, (100,)),
+        ((60, 61), None, (100,)),
+        ((99, 100), None, (100,)),
+        ((100, 101), None, (100,)),
+        ((110, 111), None, (100, 130)),
+        ((), 60, (100,)),
+    ],
+    ids=[
+        "no-import-early",
+        "no-import-while-held",
+        "no-import-as-it-changes",
+        "no-import-after",
+        "no-import-while-the-other-runs",
+        "clock-set-forward",
+    ],
 )
 def test_a_running_tariff_is_not_shown_as_the_total_after_a_moment_without_import_or_a_clock_jump(
-    no_import_at: tuple[int, ...], clock_jump_at: int | None
+    no_import_at: tuple[int, ...], clock_jump_at: int | None, switches: tuple[int, ...]
 ) -> None:
     """Two telegrams without import while the running tariff still grew (a load between them) make it no export's.
 
-    Nor does a tariff that began to run between two such telegrams, nor a clock set days forward, which does not
-    make the other tariff one that stood still for longer than any runs.
+    Nor does a tariff that began to run between two such telegrams, nor one that rose between them while the
+    other ran (it then grows while the import flows, as no netted export does), nor a clock set days forward,
+    which does not make the other tariff one that stood still for longer than any runs.
     """
     pushes, by_moment, _ = tariff_pushes(
-        0, other_size=20_000_000, no_import_at=no_import_at, clock_jump_at=clock_jump_at
+        0, other_size=20_000_000, no_import_at=no_import_at, clock_jump_at=clock_jump_at, switches=switches
     )
     telegrams = [event for event in feed(Decoder(), pushes) if isinstance(event, Telegram)]
     assert len(telegrams) > 100
@@ -1556,15 +1571,15 @@ def test_a_running_tariff_is_not_shown_as_the_total_after_a_moment_without_impor
     assert_tariffs_true(telegrams, by_moment)
 
 
-def test_a_short_tariff_now_and_then_beside_a_solar_homes_export_register_is_never_shown_as_the_total() -> None:
-    """Tariff 2 runs for half a minute now and then (a short peak tariff), each time inside one of tariff 1's windows.
+def test_tariffs_that_change_back_beside_a_solar_homes_export_register_are_never_shown_as_the_total() -> None:
+    """Tariff 1 runs, then tariff 2, then tariff 1 again; then the home exports, its export register rising.
 
-    Growing beside the running tariff in windows far apart is what the other tariff does, and does not make it
-    a reactive register or a setting: once the home exported, its export register rising, the running tariff
-    is still held beside tariff 2, whether or not tariff 2 grew in the window that found it.
+    Each change grew the other tariff a little inside a window, after which the one that ran stood still: that
+    is what a tariff does, unlike a reactive register growing beside the running one. Once the export register
+    is an export's, the two tariffs are what is left beside each other.
     """
     pushes, by_moment, _ = tariff_pushes(
-        2, other_size=20_000_000, switches=(90, 93, 175, 178), export=(9_000_000, range(140, 156))
+        2, other_size=20_000_000, switches=(90, 130), export=(9_000_000, range(150, 160))
     )
     telegrams = [event for event in feed(Decoder(), pushes) if isinstance(event, Telegram)]
     assert len(telegrams) > 100
@@ -1698,3 +1713,36 @@ def test_tariffs_in_turn_for_days_beside_a_still_register_are_never_shown_as_the
         telegram.timestamp is not None and telegram.timestamp - START > timedelta(days=7) for telegram in with_tariffs
     )
     assert_tariffs_true(with_tariffs, by_moment)
+
+
+@pytest.mark.parametrize("ticks_every", [120, 30], ids=["now-and-then", "twice-an-hour"])
+def test_an_import_register_beside_reactive_registers_that_tick_now_and_then_is_proven(ticks_every: int) -> None:
+    """An import register beside the reactive ones: one grows with the load, the other ticks now and then.
+
+    The one that ticks stands still beside the import register in most windows, as the other tariff would, and
+    grows in a window after which the import register goes on growing by the power's energy: no tariff does
+    that, and the import register is proven (it never was: the tick broke each stretch of standing still).
+    """
+    fields = (*AM550_FIELDS, "clock", "energy_import", "energy_export", "energy_import_t2")
+    step = timedelta(seconds=30)
+    sent, quadrant_one, quadrant_four = [], 3_000_000.0, 1_000_000
+    for number, state in enumerate(states(400, step=step)):
+        quadrant_one += state.reactive_import * step.total_seconds() / 3600
+        quadrant_four += number % ticks_every == ticks_every - 1
+        sent.append((replace(state, energy_export=round(quadrant_one)), quadrant_four))
+    pushes = [
+        encoder.hdlc_frames(
+            encoder.data_notification(encoder.positional_list(state, fields, NAME, other), state.moment)
+        )
+        for state, other in sent
+    ]
+    telegrams = [event for event in feed(Decoder(), pushes) if isinstance(event, Telegram)]
+    by_moment = {state.moment: state for state, _ in sent}
+    with_energy = [telegram for telegram in telegrams if ENERGY in telegram.readings]
+    assert with_energy
+    assert with_energy[0].timestamp is not None
+    assert with_energy[0].timestamp - START < timedelta(hours=2, minutes=30)
+    for telegram in with_energy:
+        assert telegram.timestamp is not None
+        assert shown(telegram)[ENERGY] == by_moment[telegram.timestamp].energy_import
+        assert TARIFFS[1] not in telegram.readings

@@ -25,7 +25,7 @@ then nothing is proven until the import flows.
 from __future__ import annotations
 
 import re
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from hashlib import blake2b
@@ -95,9 +95,6 @@ ENERGY_CONFIRMATIONS = 2
 SIBLING_SHARE = 0.01
 """A register that stands still beside one growing by the power's energy, and at least this share of its size, may
 be its other tariff: the one growing may be the running tariff, no total. A home without solar exports near 0."""
-NO_TARIFF_MOVES = 2
-"""Windows in a row in which a still register grew beside one growing by the power's energy: no tariff of it (a
-tariff changes inside one window, and the one that ran stands still after)."""
 NO_IMPORT_GAP = timedelta(minutes=1)
 """Telegrams that saw no import at most this far apart: a register that rose between them is no import's."""
 _WAITING_FOR_A_LOAD = f"a load of {MIN_EVIDENCE_POWER:g} W or more that only one reading of the power carries"
@@ -257,8 +254,10 @@ class _Held:
     still: set[int]
     grew: str
     """What it grew by, for the evidence."""
-    moved: Counter[int] = field(default_factory=Counter)
-    """Windows in a row in which each of them grew while it grew by the power's energy."""
+    grew_in: dict[int, int] = field(default_factory=dict)
+    """The window in which each of them last grew while it grew by the power's energy (a window's number)."""
+    no_tariffs: set[int] = field(default_factory=set)
+    """Those that grew beside it in a window after which it went on growing: no tariff of it."""
 
 
 @dataclass(slots=True)
@@ -268,9 +267,9 @@ class _ImportRegisters:
     The running tariff grows as its total would: in a list without the total, it is told apart by the other
     tariff, a register of its size that stands still until the tariff changes, then grows by the power's energy
     while the first stands still. A still register of that size beside the total is an export at rest, or a
-    tariff: the total waits until it rises while no import flows (an export's), grows beside the total in two
-    windows in a row (no tariff), or has stood still for longer than any tariff runs (a reactive register, a
-    setting). Tariffs that run in turn each stood still only while another ran.
+    tariff: the total waits until it rises while no import flows (an export's), grows beside the total in a
+    window after which the total goes on growing (no tariff: a reactive register), or has stood still for
+    longer than any tariff runs (a setting). Tariffs that run in turn each stood still only while another ran.
     """
 
     window: _Window = field(default_factory=_Window)
@@ -282,6 +281,8 @@ class _ImportRegisters:
     """Registers that rose between two telegrams close in time that both saw no import: no tariff of the import."""
     still_for: dict[int, timedelta] = field(default_factory=dict)
     """How long each register has stood still, by the meter's clock between telegrams close enough to tell."""
+    windows: int = 0
+    """Windows closed so far: each one's number."""
 
     @property
     def waiting(self) -> str:
@@ -303,10 +304,14 @@ class _ImportRegisters:
             self._stand(gap, growing, spans)
             if gap <= NO_IMPORT_GAP and self.window.power == 0 == numbers[power]:
                 self._exported(growing, spans)
+            elif self.window.power > 0 and numbers[power] > 0:
+                # An export register of a meter that nets its phases never rises while the import flows.
+                self.exports.difference_update(index for index in growing if spans[index].rose)
         closed = self.window.observe(numbers[power], numbers, growing, when)
         if closed is None:
             return []
         growths, carried = closed
+        self.windows += 1
         register = import_register(grown_registers(growths, carried), numbers, growing)
         if self.window.agree(register) < ENERGY_CONFIRMATIONS or register is None:
             return []
@@ -342,18 +347,21 @@ class _ImportRegisters:
     def _still(self, register: Register, growths: Mapping[int, float], numbers: Numbers) -> frozenset[int]:
         """Return the registers that may be another tariff of one that grew by the power's energy in a window.
 
-        Those of its size that stood still in it, and those that did before unless they grew beside it in two
-        windows in a row (a tariff changes inside one window, the other growing a little with it, then the
-        first stands still), or rose while no import flowed.
+        Those of its size that stood still in it, and those that did before unless one grew beside it in a window
+        after which it went on growing by the power's energy (a tariff changes inside a window, the other growing
+        a little with it, and the one that ran stands still after), or rose while no import flowed.
         """
         least = numbers[register.total] * SIBLING_SHARE
         now = {index for index, growth in growths.items() if growth == 0 and numbers[index] >= least}
         held = self.held.get(register.total)
         before: set[int] = set()
         if held is not None:
-            for index in held.still:
-                held.moved[index] = held.moved[index] + 1 if growths.get(index, 0) > 0 else 0
-            before = {index for index in held.still if held.moved[index] < NO_TARIFF_MOVES}
+            # One that grew beside it in the window before this one, it growing by the power's energy in both,
+            # did not take the import over as a tariff does once it changes.
+            held.no_tariffs.update(index for index, window in held.grew_in.items() if window == self.windows - 1)
+            held.grew_in.update((index, self.windows) for index in held.still if growths.get(index, 0) > 0)
+            before = held.still - held.no_tariffs
+            now -= held.no_tariffs
         # A register that rose with no import, then grew in this window, may be a tariff that began to run.
         exports = {index for index in self.exports if growths.get(index, 0) == 0}
         aged = {index for index, still in self.still_for.items() if still >= TARIFF_RUNS_AT_MOST}
