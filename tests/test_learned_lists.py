@@ -1462,6 +1462,7 @@ def tariff_pushes(
     clock_jump_at: int | None = None,
     third: bool = False,
     export: tuple[float, range] = (1234, range(0)),
+    quiet: range = range(0),
 ) -> tuple[list[bytes], dict[datetime, tuple[float, ...]], datetime]:
     """A list of the import's tariffs and no total: one runs (gets what the home imports), the others stand still.
 
@@ -1469,7 +1470,8 @@ def tariff_pushes(
     where the export register would be, after it). At `no_import_at` the import power reads 0 while the
     running tariff still grows (a load between two telegrams). `clock_jump_at`: the meter's clock is set 8
     days forward there. `export`: the export register where no third tariff is (a home without solar exported
-    a little, once), and the telegrams in which the home exports what it drew.
+    a little, once), and the telegrams in which the home exports what it drew. `quiet`: telegrams in which a
+    battery holds the import near 0 (20 W) and the running tariff creeps a watt-hour now and then.
     Return the pushes, the registers' true values by the telegram's clock, and the moment the tariff changed.
     """
     fields = list(mixed(TARIFFS_ONLY, seed))
@@ -1483,8 +1485,10 @@ def tariff_pushes(
     pushes, by_moment = [], {}
     for number, state in enumerate(truth):
         sent = exporting(state) if number in (*no_import_at, *exporting_at) else state
+        if number in quiet:
+            sent = replace(state, power_import=20, phase_powers=(20, 0, 0), currents=(0.09, 0.0, 0.0))
         if number:
-            drawn = state.energy_import - truth[number - 1].energy_import
+            drawn = state.energy_import - truth[number - 1].energy_import if number not in quiet else number % 18 == 0
             if number in exporting_at:
                 registers[2] += drawn
             else:
@@ -1581,6 +1585,19 @@ def test_tariffs_that_change_back_beside_a_solar_homes_export_register_are_never
     pushes, by_moment, _ = tariff_pushes(
         2, other_size=20_000_000, switches=(90, 130), export=(9_000_000, range(150, 160))
     )
+    telegrams = [event for event in feed(Decoder(), pushes) if isinstance(event, Telegram)]
+    assert len(telegrams) > 100
+    assert all(ENERGY not in telegram.readings for telegram in telegrams)
+    assert_tariffs_true(telegrams, by_moment)
+
+
+def test_a_tariff_that_runs_while_a_battery_holds_the_import_near_0_is_never_taken_for_a_reactive_register() -> None:
+    """Tariff 2 runs for a while, creeping a few watt-hours inside one of tariff 1's windows; tariff 1 runs again.
+
+    It grew beside tariff 1 in a window after which tariff 1 went on growing, as a reactive register does; but
+    it rose while tariff 1 stood still, as no reactive register beside a running import does.
+    """
+    pushes, by_moment, _ = tariff_pushes(0, other_size=20_000_000, switches=(100, 150), quiet=range(100, 150))
     telegrams = [event for event in feed(Decoder(), pushes) if isinstance(event, Telegram)]
     assert len(telegrams) > 100
     assert all(ENERGY not in telegram.readings for telegram in telegrams)

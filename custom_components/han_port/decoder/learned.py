@@ -283,6 +283,8 @@ class _ImportRegisters:
     """How long each register has stood still, by the meter's clock between telegrams close enough to tell."""
     windows: int = 0
     """Windows closed so far: each one's number."""
+    rose_alone: set[int] = field(default_factory=set)
+    """Registers that rose, in the window open, between telegrams between which the register found did not."""
 
     @property
     def waiting(self) -> str:
@@ -307,11 +309,15 @@ class _ImportRegisters:
             elif self.window.power > 0 and numbers[power] > 0:
                 # An export register of a meter that nets its phases never rises while the import flows.
                 self.exports.difference_update(index for index in growing if spans[index].rose)
+        found = self.window.found.total if self.window.found is not None else None
+        if found is None or not spans[found].rose:
+            self.rose_alone.update(index for index in growing if spans[index].rose)
         closed = self.window.observe(numbers[power], numbers, growing, when)
         if closed is None:
             return []
         growths, carried = closed
         self.windows += 1
+        rose_alone, self.rose_alone = self.rose_alone, set()
         register = import_register(grown_registers(growths, carried), numbers, growing)
         if self.window.agree(register) < ENERGY_CONFIRMATIONS or register is None:
             return []
@@ -319,7 +325,7 @@ class _ImportRegisters:
         self.exports.difference_update(index for index, _ in grown_registers(growths, carried))
         grew = f"grew {at(growths[register.total], register.exponent):g} Wh as the power carried {carried:.0f} Wh"
         evidence = f"only grows, and {grew}, at 10^{register.exponent} Wh, in {self.window.agreed} windows in a row"
-        still = self._still(register, growths, numbers)
+        still = self._still(register, growths, numbers, rose_alone)
         held = self.held.get(register.total)
         if register.tariffs or not still:
             self.holding = None
@@ -344,7 +350,9 @@ class _ImportRegisters:
             for index, code in zip(sorted((partner, register.total)), TARIFFS, strict=True)
         ]
 
-    def _still(self, register: Register, growths: Mapping[int, float], numbers: Numbers) -> frozenset[int]:
+    def _still(
+        self, register: Register, growths: Mapping[int, float], numbers: Numbers, rose_alone: set[int]
+    ) -> frozenset[int]:
         """Return the registers that may be another tariff of one that grew by the power's energy in a window.
 
         Those of its size that stood still in it, and those that did before unless one grew beside it in a window
@@ -359,7 +367,10 @@ class _ImportRegisters:
             # One that grew beside it in the window before this one, it growing by the power's energy in both,
             # did not take the import over as a tariff does once it changes.
             held.no_tariffs.update(index for index, window in held.grew_in.items() if window == self.windows - 1)
-            held.grew_in.update((index, self.windows) for index in held.still if growths.get(index, 0) > 0)
+            # Only one that rose only as it rose: a tariff that ran, however briefly, rose while it stood still.
+            held.grew_in.update(
+                (index, self.windows) for index in held.still if growths.get(index, 0) > 0 and index not in rose_alone
+            )
             before = held.still - held.no_tariffs
             now -= held.no_tariffs
         # A register that rose with no import, then grew in this window, may be a tariff that began to run.
