@@ -1543,6 +1543,7 @@ def test_a_running_tariff_is_never_shown_as_the_total_and_both_tariffs_are_prove
     [
         ((8, 9), None, (100,)),
         ((60, 61), None, (100,)),
+        ((98, 99), None, (100,)),
         ((99, 100), None, (100,)),
         ((100, 101), None, (100,)),
         ((110, 111), None, (100, 130)),
@@ -1551,6 +1552,7 @@ def test_a_running_tariff_is_never_shown_as_the_total_and_both_tariffs_are_prove
     ids=[
         "no-import-early",
         "no-import-while-held",
+        "no-import-just-before-it-changes",
         "no-import-as-it-changes",
         "no-import-after",
         "no-import-while-the-other-runs",
@@ -1560,7 +1562,8 @@ def test_a_running_tariff_is_never_shown_as_the_total_and_both_tariffs_are_prove
 def test_a_running_tariff_is_not_shown_as_the_total_after_a_moment_without_import_or_a_clock_jump(
     no_import_at: tuple[int, ...], clock_jump_at: int | None, switches: tuple[int, ...]
 ) -> None:
-    """Two telegrams without import while the running tariff still grew (a load between them) make it no export's.
+    """Two telegrams without import while the running tariff still grew (a load between them) make it no export's,
+    even just before the tariff changes, after which it never rises again while the import flows.
 
     Nor does a tariff that began to run between two such telegrams, nor one that rose between them while the
     other ran (it then grows while the import flows, as no netted export does), nor a clock set days forward,
@@ -1665,7 +1668,7 @@ def test_an_import_register_beside_a_register_that_never_moves_is_proven_after_l
     """A register of the import's size that stands still (a reactive one, an export never used) is no tariff for good.
 
     The import register waits while it might be the running tariff, then is proven once the other stood still
-    longer than any tariff runs; until then diagnostics say what it waits for.
+    longer than any tariff runs, the evidence saying so.
     """
     fields = (*AM550_FIELDS, "clock", "energy_import", "energy_export")
     sent = [replace(state, energy_export=9_000_000) for state in states(800, step=timedelta(minutes=15))]
@@ -1686,6 +1689,7 @@ def test_an_import_register_beside_a_register_that_never_moves_is_proven_after_l
 
 
 def test_an_import_register_waiting_beside_a_register_of_its_size_says_so() -> None:
+    """Diagnostics say what the import register waits for while a still register of its size holds it."""
     fields = (*AM550_FIELDS, "clock", "energy_import", "energy_export")
     sent = [replace(state, energy_export=9_000_000) for state in states(200)]
     decoder = Decoder()

@@ -278,7 +278,8 @@ class _ImportRegisters:
     holding: int | None = None
     """The register found last, while it is held."""
     exports: set[int] = field(default_factory=set)
-    """Registers that rose between two telegrams close in time that both saw no import: no tariff of the import."""
+    """Registers that rose between two telegrams close in time that both saw no import, and have not since risen
+    between two that saw it flow: no tariff of the import."""
     still_for: dict[int, timedelta] = field(default_factory=dict)
     """How long each register has stood still, by the meter's clock between telegrams close enough to tell."""
     windows: int = 0
@@ -321,15 +322,14 @@ class _ImportRegisters:
         register = import_register(grown_registers(growths, carried), numbers, growing)
         if self.window.agree(register) < ENERGY_CONFIRMATIONS or register is None:
             return []
-        # What grew by the import's energy is no export's.
-        self.exports.difference_update(index for index, _ in grown_registers(growths, carried))
         grew = f"grew {at(growths[register.total], register.exponent):g} Wh as the power carried {carried:.0f} Wh"
         evidence = f"only grows, and {grew}, at 10^{register.exponent} Wh, in {self.window.agreed} windows in a row"
         still = self._still(register, growths, numbers, rose_alone)
         held = self.held.get(register.total)
         if register.tariffs or not still:
             self.holding = None
-            return _total_and_tariffs(register, numbers, evidence + self._aged(register, held))
+            aged = "" if register.tariffs else self._aged(held)
+            return _total_and_tariffs(register, numbers, evidence + aged)
         partner = next(iter(still)) if len(still) == 1 else None
         if partner is None or not self._grew_beside(partner, register):
             if held is None:
@@ -373,10 +373,8 @@ class _ImportRegisters:
             )
             before = held.still - held.no_tariffs
             now -= held.no_tariffs
-        # A register that rose with no import, then grew in this window, may be a tariff that began to run.
-        exports = {index for index in self.exports if growths.get(index, 0) == 0}
-        aged = {index for index, still in self.still_for.items() if still >= TARIFF_RUNS_AT_MOST}
-        return frozenset((now | before) - exports - aged - {register.total})
+        aged = {index for index in now | before if self._stood_long(index)}
+        return frozenset((now | before) - self.exports - aged - {register.total})
 
     def _stand(self, gap: timedelta, growing: list[int], spans: Mapping[int, Span]) -> None:
         """Count a gap between telegrams towards how long each register that did not move in it has stood still."""
@@ -385,16 +383,16 @@ class _ImportRegisters:
             for index in growing
         }
 
-    def _aged(self, register: Register, held: _Held | None) -> str:
-        """Say, for the evidence, which registers held beside one stood still for longer than a tariff runs."""
-        aged = [
-            index
-            for index in (held.still if held else ())
-            if self.still_for.get(index, _NO_TIME) >= TARIFF_RUNS_AT_MOST
-        ]
-        if not aged or register.tariffs:
+    def _stood_long(self, index: int) -> bool:
+        """Whether a register has stood still for longer than any tariff runs."""
+        return self.still_for.get(index, _NO_TIME) >= TARIFF_RUNS_AT_MOST
+
+    def _aged(self, held: _Held | None) -> str:
+        """Say, for the evidence, how long registers held beside one stood still, if longer than a tariff runs."""
+        aged = [self.still_for[index] for index in (held.still if held else ()) if self._stood_long(index)]
+        if not aged:
             return ""
-        hours = min(self.still_for[index] for index in aged) / timedelta(hours=1)
+        hours = min(aged) / timedelta(hours=1)
         return f"; what stood still beside it for {hours:.0f} h of telegrams or more is no tariff: none runs that long"
 
     def _exported(self, growing: list[int], spans: Mapping[int, Span]) -> None:
@@ -661,7 +659,7 @@ class _Shape:
             reading.currents, PHASE_CURRENTS, reading.exponent, f"{currents} A at 10^{reading.exponent} A: {carried}"
         )
         self.readings.found.clear()
-        self.waiting = "an import register that grows by the energy the power carries"
+        self.waiting = self.registers.waiting
 
     def _learn_energy(self, numbers: Numbers, when: datetime | None) -> None:
         if when is None:
