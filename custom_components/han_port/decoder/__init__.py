@@ -11,7 +11,7 @@ from .crc import crc16_arc, crc16_x25
 from .decoder import Decoder
 from .dlms import strip_llc
 from .hdlc import frame_apdu, hdlc_frame
-from .learned import LearnedListData, LearnedPositionData
+from .learned_positions import LearnedListData, LearnedPositionData
 from .masking import (
     capture_ciphering,
     capture_format,

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from .framers import Framed
-    from .learned import LearnedListData
+    from .learned_positions import LearnedListData
     from .obis import ObisCode
     from .resolution import Decision
 

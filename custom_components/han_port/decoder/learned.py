@@ -9,7 +9,7 @@ type; phase voltages because they stay near nominal and agree; currents and
 active power because the phases' U·I carries the power measured, the
 phases' parts add up to it and it moves (a steady number is a setting);
 the import register because it only grows, and
-by the energy that power carried, by the meter's clock. Only proven positions
+by the energy that power carried, by the meter's clock (see `learned_registers`). Only proven positions
 are shown, each with its evidence; a list is shown only once its power is
 proven, and never with a guessed value.
 
@@ -27,14 +27,30 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from hashlib import blake2b
-from math import isfinite
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
-from .cosem import DATE_TIME_LENGTH, parse_date_time
+from .cosem import parse_date_time
+from .learned_positions import (
+    ACTIVE_IMPORT,
+    CLOCK_CODE,
+    ENERGY_IMPORT,
+    KINDS,
+    LOGICAL_DEVICE_NAME,
+    MAX_EVIDENCE,
+    METER_ID,
+    NUMBER,
+    TARIFFS,
+    TEXT,
+    TIME,
+    LearnedListData,
+    LearnedPosition,
+    LearnedPositionData,
+    kind_of,
+    restored_position,
+)
+from .learned_registers import ImportRegisters
 from .lists import (
-    CLOCK,
     PHASE_CURRENTS,
     PHASE_IMPORT_POWERS,
     PHASE_VOLTAGES,
@@ -45,33 +61,26 @@ from .lists import (
     maker_by_system_title,
 )
 from .model import DecodeError, DropReason, FrameRefusedError, ListNotLearnedError
-from .obis import ObisCode
 from .proofs import (
     MIN_EVIDENCE_POWER,
     SPAN_TELEGRAMS,
     Numbers,
     PowerReading,
-    Register,
     Span,
     at,
     carries,
-    grown_registers,
-    import_register,
     power_holds,
     power_readings,
     the_voltages,
 )
 from .readings import STANDARD, Entry, text
-from .resolution import MIN_EVIDENCE_ENERGY, clock_elapsed
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+    from datetime import datetime
 
     from .axdr import Data
-
-TEXT, TIME, NUMBER, NULL, OTHER = "text", "clock", "number", "null", "other"
-KINDS = frozenset((TEXT, TIME, NUMBER, NULL, OTHER))
-"""What a position holds, by its type alone: a list's shape is the kinds of its positions."""
+    from .obis import ObisCode
 
 # Lists of a home's meter hold a few dozen values; longer ones are not learned
 # (the work of weighing readings grows with the cube of the numbers).
@@ -90,77 +99,16 @@ POWER_CONFIRMATIONS = 3
 LONE_POWER_CONFIRMATIONS = 12
 """The same for a reading without phase parts: U·I against one total is a window a random number falls in one
 telegram in twenty, so many more telegrams must agree before chance is ruled out."""
-ENERGY_CONFIRMATIONS = 2
-"""Windows in a row that must find the same import register."""
-SIBLING_SHARE = 0.01
-"""A register that stands still beside one growing by the power's energy, and at least this share of its size, may
-be its other tariff: the one growing may be the running tariff, no total. A home without solar exports near 0."""
-NO_IMPORT_GAP = timedelta(minutes=1)
 """Telegrams that saw no import at most this far apart: a register that rose between them is no import's."""
 _WAITING_FOR_A_LOAD = f"a load of {MIN_EVIDENCE_POWER:g} W or more that only one reading of the power carries"
 _NOTHING_MORE = "nothing more: what else the list holds, physics here does not prove"
 _WAITING_FOR_AN_IMPORT = "an import flow: the flow seen follows a number that stays 0, as export follows import"
 # A shown list whose telegrams break its physics this many in a row was proven wrong, or changed: learned anew.
 RELEARN_AFTER = 20
-TARIFF_RUNS_AT_MOST = timedelta(days=7)
-"""A tariff runs a night, a day, or a weekend with its holidays (Easter's, Thursday night to Tuesday): a register
-that stood still for longer is no other tariff of a register growing by the power's energy (a reactive register,
-a setting). A seasonal tariff runs longer, and is taken for one."""
-# A 15-minute list's power, sampled every quarter hour, still integrates.
-MAX_SAMPLE_GAP = timedelta(minutes=16)
-_NO_TIME = timedelta(0)
 
-LOGICAL_DEVICE_NAME = ObisCode(0, 0, 42, 0, 0, 255)
-METER_ID = ObisCode(0, 0, 96, 1, 0, 255)
-ACTIVE_IMPORT = ObisCode(1, 0, 1, 7, 0, 255)
-ENERGY_IMPORT = ObisCode(1, 0, 1, 8, 0, 255)
-TARIFFS = (ObisCode(1, 0, 1, 8, 1, 255), ObisCode(1, 0, 1, 8, 2, 255))
-_CLOCK = ObisCode.from_bytes(CLOCK)
-LEARNABLE = frozenset(
-    (
-        LOGICAL_DEVICE_NAME,
-        METER_ID,
-        _CLOCK,
-        ACTIVE_IMPORT,
-        ENERGY_IMPORT,
-        *TARIFFS,
-        *PHASE_VOLTAGES,
-        *PHASE_CURRENTS,
-        *PHASE_IMPORT_POWERS,
-    )
-)
-"""The codes a position can be proven to hold: anything else in a store is not restored."""
 # The COSEM logical device name: the maker's three-letter FLAG id and the serial ("ISK1030792283067").
 _LOGICAL_DEVICE_NAME = re.compile(r"[A-Za-z]{3}[0-9A-Za-z]{4,}")
 _METER_NUMBER = re.compile(r"[0-9]{4,}")
-_PRINTABLE = re.compile(r"[\x20-\x7e]+")
-
-
-@dataclass(frozen=True, slots=True)
-class LearnedPosition:
-    """What one position of a list was proven to hold, at what resolution, and the evidence."""
-
-    index: int
-    obis: ObisCode
-    exponent: int
-    """Decimal exponent of the raw value (0 for texts and clocks)."""
-    evidence: str
-
-
-def kind_of(value: Data) -> str:
-    """Say what a value is by its type: a text, a COSEM clock, a number, null or anything else."""
-    if isinstance(value, bool):
-        return OTHER
-    if isinstance(value, int) or (isinstance(value, float) and isfinite(value)):
-        return NUMBER
-    if value is None:
-        return NULL
-    if isinstance(value, bytes) and len(value) == DATE_TIME_LENGTH and parse_date_time(value) is not None:
-        return TIME
-    if isinstance(value, str | bytes):
-        as_text = value if isinstance(value, str) else value.decode("latin-1")
-        return TEXT if _PRINTABLE.fullmatch(as_text) else OTHER
-    return OTHER
 
 
 def _identity(kinds: tuple[str, ...], items: tuple[Data, ...]) -> str:
@@ -175,7 +123,7 @@ def _by_type(kinds: tuple[str, ...], items: tuple[Data, ...]) -> dict[int, Learn
     patterns = (
         (LOGICAL_DEVICE_NAME, "a maker's three letters and a serial: the COSEM logical device name"),
         (METER_ID, "printable digits: the meter number"),
-        (_CLOCK, "twelve bytes that read as a COSEM date-time: the meter's clock"),
+        (CLOCK_CODE, "twelve bytes that read as a COSEM date-time: the meter's clock"),
     )
     for code, why in patterns:
         for index, (kind, value) in enumerate(zip(kinds, items, strict=True)):
@@ -183,229 +131,12 @@ def _by_type(kinds: tuple[str, ...], items: tuple[Data, ...]) -> dict[int, Learn
             fits = {
                 LOGICAL_DEVICE_NAME: as_text is not None and _LOGICAL_DEVICE_NAME.fullmatch(as_text) is not None,
                 METER_ID: as_text is not None and _METER_NUMBER.fullmatch(as_text) is not None,
-                _CLOCK: kind == TIME,
+                CLOCK_CODE: kind == TIME,
             }[code]
             if fits and index not in proven:
                 proven[index] = LearnedPosition(index, code, 0, why)
                 break
     return proven
-
-
-@dataclass(slots=True)
-class _Window:
-    """The import power integrated by the meter's clock, and the registers where the window started."""
-
-    started: dict[int, float] = field(default_factory=dict)
-    rising: dict[int, float] = field(default_factory=dict)
-    """The latest value of each register that did not fall since the window started: a total only grows."""
-    integral: float = 0.0
-    power: float = 0.0
-    power_at: datetime | None = None
-    found: Register | None = None
-    """What the windows before found, and in how many in a row."""
-    agreed: int = 0
-
-    def observe(
-        self, power: float, numbers: Numbers, growing: list[int], when: datetime
-    ) -> tuple[Numbers, float] | None:
-        """Integrate a telegram's power; once it carried enough energy, return each register's growth and it (Wh)."""
-        gap = clock_elapsed(self.power_at, when)
-        if gap is None or gap < _NO_TIME or gap > MAX_SAMPLE_GAP:
-            # A hole in the power, or a clock set back: the window starts again.
-            self._start(numbers, growing)
-        else:
-            self.integral += (self.power + power) / 2 * gap.total_seconds() / 3600
-            # A window may outlast what a position's span recalls: a value that fell inside it is no total's.
-            self.rising = {
-                index: numbers[index]
-                for index, latest in self.rising.items()
-                if index in numbers and numbers[index] >= latest
-            }
-        self.power, self.power_at = power, when
-        if self.integral < MIN_EVIDENCE_ENERGY:
-            return None
-        growths = {
-            index: numbers[index] - self.started[index]
-            for index in growing
-            if index in self.started and index in self.rising
-        }
-        carried = self.integral
-        self._start(numbers, growing)
-        return growths, carried
-
-    def _start(self, numbers: Numbers, growing: list[int]) -> None:
-        """Start a window at a telegram: its growing registers as they stand, and nothing integrated."""
-        self.started = {index: numbers[index] for index in growing}
-        self.rising = dict(self.started)
-        self.integral = 0.0
-
-    def agree(self, register: Register | None) -> int:
-        """Count the windows in a row that found this register."""
-        self.agreed = self.agreed + 1 if register is not None and register == self.found else int(register is not None)
-        self.found = register
-        return self.agreed
-
-
-@dataclass(slots=True)
-class _Held:
-    """Registers of a register's size that stood still while it grew by the power's energy: its other tariff, maybe."""
-
-    exponent: int
-    still: set[int]
-    grew: str
-    """What it grew by, for the evidence."""
-    grew_in: dict[int, int] = field(default_factory=dict)
-    """The window in which each of them last grew while it grew by the power's energy (a window's number)."""
-    no_tariffs: set[int] = field(default_factory=set)
-    """Those that grew beside it in a window after which it went on growing: no tariff of it."""
-
-
-@dataclass(slots=True)
-class _ImportRegisters:
-    """What the registers did as the proven power carried energy, until the import register (or tariffs) is found.
-
-    The running tariff grows as its total would: in a list without the total, it is told apart by the other
-    tariff, a register of its size that stands still until the tariff changes, then grows by the power's energy
-    while the first stands still. A still register of that size beside the total is an export at rest, or a
-    tariff: the total waits until it rises while no import flows (an export's), grows beside the total in a
-    window after which the total goes on growing (no tariff: a reactive register), or has stood still for
-    longer than any tariff runs (a setting). Tariffs that run in turn each stood still only while another ran.
-    """
-
-    window: _Window = field(default_factory=_Window)
-    held: dict[int, _Held] = field(default_factory=dict)
-    """Each register found growing by the power's energy beside still ones of its size."""
-    holding: int | None = None
-    """The register found last, while it is held."""
-    exports: set[int] = field(default_factory=set)
-    """Registers that rose between two telegrams close in time that both saw no import, and have not since risen
-    between two that saw it flow: no tariff of the import."""
-    still_for: dict[int, timedelta] = field(default_factory=dict)
-    """How long each register has stood still, by the meter's clock between telegrams close enough to tell."""
-    windows: int = 0
-    """Windows closed so far: each one's number."""
-    rose_alone: set[int] = field(default_factory=set)
-    """Registers that rose, in the window open, between telegrams between which the register found did not."""
-
-    @property
-    def waiting(self) -> str:
-        """What the import register waits for."""
-        if self.holding is None:
-            return "an import register that grows by the energy the power carries"
-        return (
-            "the running tariff to change, or a register of its size beside the import's to rise while no import"
-            f" flows, or to stand still for {TARIFF_RUNS_AT_MOST.days} days: one that grows by the power's energy"
-            " beside a still one may be a tariff"
-        )
-
-    def observe(
-        self, power: int, numbers: Numbers, growing: list[int], spans: Mapping[int, Span], when: datetime
-    ) -> list[LearnedPosition]:
-        """Weigh a telegram; return the positions it proved (the import register and its tariffs), if any."""
-        gap = clock_elapsed(self.window.power_at, when)
-        if gap is not None and _NO_TIME < gap <= MAX_SAMPLE_GAP:
-            self._stand(gap, growing, spans)
-            if gap <= NO_IMPORT_GAP and self.window.power == 0 == numbers[power]:
-                self._exported(growing, spans)
-            elif self.window.power > 0 and numbers[power] > 0:
-                # An export register of a meter that nets its phases never rises while the import flows.
-                self.exports.difference_update(index for index in growing if spans[index].rose)
-        found = self.window.found.total if self.window.found is not None else None
-        if found is None or not spans[found].rose:
-            self.rose_alone.update(index for index in growing if spans[index].rose)
-        closed = self.window.observe(numbers[power], numbers, growing, when)
-        if closed is None:
-            return []
-        growths, carried = closed
-        self.windows += 1
-        rose_alone, self.rose_alone = self.rose_alone, set()
-        register = import_register(grown_registers(growths, carried), numbers, growing)
-        if self.window.agree(register) < ENERGY_CONFIRMATIONS or register is None:
-            return []
-        grew = f"grew {at(growths[register.total], register.exponent):g} Wh as the power carried {carried:.0f} Wh"
-        evidence = f"only grows, and {grew}, at 10^{register.exponent} Wh, in {self.window.agreed} windows in a row"
-        still = self._still(register, growths, numbers, rose_alone)
-        held = self.held.get(register.total)
-        if register.tariffs or not still:
-            self.holding = None
-            aged = "" if register.tariffs else self._aged(held)
-            return _total_and_tariffs(register, numbers, evidence + aged)
-        partner = next(iter(still)) if len(still) == 1 else None
-        if partner is None or not self._grew_beside(partner, register):
-            if held is None:
-                self.held[register.total] = _Held(register.exponent, set(still), grew)
-            else:
-                held.still, held.grew = set(still), grew
-            self.holding = register.total
-            return []
-        # The two grew by the power's energy in turn, each while the other stood still, and nothing else did.
-        self.holding = None
-        evidence = (
-            "each only grows, and grew by the power's energy while the other stood still"
-            f" (one {self.held[partner].grew}, the other {grew}): the tariffs of an import whose total the list does"
-            " not send, numbered in the list's order"
-        )
-        return [
-            LearnedPosition(index, code, register.exponent, evidence)
-            for index, code in zip(sorted((partner, register.total)), TARIFFS, strict=True)
-        ]
-
-    def _still(
-        self, register: Register, growths: Mapping[int, float], numbers: Numbers, rose_alone: set[int]
-    ) -> frozenset[int]:
-        """Return the registers that may be another tariff of one that grew by the power's energy in a window.
-
-        Those of its size that stood still in it, and those that did before unless one grew beside it in a window
-        after which it went on growing by the power's energy (a tariff changes inside a window, the other growing
-        a little with it, and the one that ran stands still after), or rose while no import flowed.
-        """
-        least = numbers[register.total] * SIBLING_SHARE
-        now = {index for index, growth in growths.items() if growth == 0 and numbers[index] >= least}
-        held = self.held.get(register.total)
-        before: set[int] = set()
-        if held is not None:
-            # One that grew beside it in the window before this one, it growing by the power's energy in both,
-            # did not take the import over as a tariff does once it changes.
-            held.no_tariffs.update(index for index, window in held.grew_in.items() if window == self.windows - 1)
-            # Only one that rose only as it rose: a tariff that ran, however briefly, rose while it stood still.
-            held.grew_in.update(
-                (index, self.windows) for index in held.still if growths.get(index, 0) > 0 and index not in rose_alone
-            )
-            before = held.still - held.no_tariffs
-            now -= held.no_tariffs
-        aged = {index for index in now | before if self._stood_long(index)}
-        return frozenset((now | before) - self.exports - aged - {register.total})
-
-    def _stand(self, gap: timedelta, growing: list[int], spans: Mapping[int, Span]) -> None:
-        """Count a gap between telegrams towards how long each register that did not move in it has stood still."""
-        self.still_for = {
-            index: self.still_for.get(index, _NO_TIME) + gap if spans[index].last == spans[index].previous else _NO_TIME
-            for index in growing
-        }
-
-    def _stood_long(self, index: int) -> bool:
-        """Whether a register has stood still for longer than any tariff runs."""
-        return self.still_for.get(index, _NO_TIME) >= TARIFF_RUNS_AT_MOST
-
-    def _aged(self, held: _Held | None) -> str:
-        """Say, for the evidence, how long registers held beside one stood still, if longer than a tariff runs."""
-        aged = [self.still_for[index] for index in (held.still if held else ()) if self._stood_long(index)]
-        if not aged:
-            return ""
-        hours = min(aged) / timedelta(hours=1)
-        return f"; what stood still beside it for {hours:.0f} h of telegrams or more is no tariff: none runs that long"
-
-    def _exported(self, growing: list[int], spans: Mapping[int, Span]) -> None:
-        """Take registers that rose between two telegrams that saw no import for exports, unless the import's did."""
-        rose = {index for index in growing if spans[index].rose}
-        found = self.window.found.total if self.window.found is not None else None
-        if rose.isdisjoint({*self.held, found}):
-            self.exports |= rose
-
-    def _grew_beside(self, index: int, register: Register) -> bool:
-        """Whether a register grew by the power's energy before, at this resolution, while this one stood still."""
-        held = self.held.get(index)
-        return held is not None and held.exponent == register.exponent and register.total in held.still
 
 
 @dataclass(slots=True)
@@ -456,19 +187,6 @@ def _numbers(kinds: tuple[str, ...], items: tuple[Data, ...]) -> Numbers:
     }
 
 
-def _total_and_tariffs(register: Register, numbers: Numbers, evidence: str) -> list[LearnedPosition]:
-    """Return an import register proven, and the tariffs that add up to it, if the list sends them."""
-    tariffs = " + ".join(f"{numbers[index]:g}" for index in register.tariffs)
-    summed = f"only grow, and add up to the import register: {tariffs} = {numbers[register.total]:g}"
-    return [
-        LearnedPosition(register.total, ENERGY_IMPORT, register.exponent, evidence),
-        *(
-            LearnedPosition(index, code, register.exponent, summed)
-            for index, code in zip(register.tariffs, TARIFFS, strict=False)
-        ),
-    ]
-
-
 def _follows_a_load(spans: Mapping[int, Span], reading: PowerReading) -> bool:
     """Whether each value of a reading moved over its span (60 to 120 telegrams), as a home's power and currents do.
 
@@ -516,7 +234,7 @@ class _Shape:
     spans: dict[int, Span] = field(default_factory=dict)
     telegrams: int = 0
     readings: _Readings = field(default_factory=_Readings)
-    registers: _ImportRegisters = field(default_factory=_ImportRegisters)
+    registers: ImportRegisters = field(default_factory=ImportRegisters)
     voltages: _VoltageAnswers = field(default_factory=_VoltageAnswers)
     waiting: str = "phase voltages near nominal"
     export_total: int | None = None
@@ -681,33 +399,8 @@ class _Shape:
         ]
 
 
-class LearnedPositionData(TypedDict):
-    """A proven position, as plain data a store keeps: the code in OBIS notation."""
-
-    index: int
-    obis: str
-    exponent: int
-    evidence: str
-
-
-class LearnedListData(TypedDict):
-    """A list shape and what is proven of it, as plain data a store keeps and diagnostics show.
-
-    `identity` is a digest of the list's texts (its meter's), never the serials themselves.
-    """
-
-    kinds: list[str]
-    identity: str
-    shown: bool
-    waiting: str
-    positions: list[LearnedPositionData]
-
-
 type _Key = tuple[tuple[str, ...], str]
 """A list shape: the kinds of its positions, and the digest of its texts."""
-_EXPONENTS = range(-9, 10)
-_KIND_OF_CODE = {LOGICAL_DEVICE_NAME: TEXT, METER_ID: TEXT, _CLOCK: TIME}
-_MAX_EVIDENCE = 400
 
 
 # A table whose reading of a checked telegram (a checksum or tag held) physics
@@ -803,7 +496,7 @@ class ListLearner:
         kinds = tuple(kind_of(value) for value in items)
         key = (kinds, _identity(kinds, items))
         shape = self._shapes.get(key) or self._add(key, _Shape(kinds, _by_type(kinds, items)))
-        clock = shape.position_of(_CLOCK)
+        clock = shape.position_of(CLOCK_CODE)
         listed = items[clock] if clock is not None else None
         numbers = _numbers(kinds, items)
         if shape.shown and not shape.power_holds(numbers):
@@ -866,33 +559,11 @@ def _restored(stored: Mapping[str, object]) -> tuple[_Key, _Shape] | None:
         return None
     shape = _Shape(tuple(kinds), {})
     for stored_position in positions:
-        position = _restored_position(stored_position, shape.kinds)
+        position = restored_position(stored_position, shape.kinds)
         if position is None or position.index in shape.proven:
             return None
         shape.proven[position.index] = position
     waiting = stored.get("waiting")
     if isinstance(waiting, str):
-        shape.waiting = waiting[:_MAX_EVIDENCE]
+        shape.waiting = waiting[:MAX_EVIDENCE]
     return (shape.kinds, identity), shape
-
-
-def _restored_position(stored: object, kinds: tuple[str, ...]) -> LearnedPosition | None:
-    if not isinstance(stored, dict):
-        return None
-    index, obis, exponent, evidence = (stored.get(name) for name in ("index", "obis", "exponent", "evidence"))
-    if (
-        type(index) is not int
-        or type(exponent) is not int
-        or not isinstance(obis, str)
-        or not isinstance(evidence, str)
-    ):
-        return None
-    try:
-        code = ObisCode.parse(obis)
-    except ValueError:
-        return None
-    if code not in LEARNABLE or not 0 <= index < len(kinds) or exponent not in _EXPONENTS:
-        return None
-    if kinds[index] != _KIND_OF_CODE.get(code, NUMBER):
-        return None
-    return LearnedPosition(index, code, exponent, evidence[:_MAX_EVIDENCE])

@@ -1,0 +1,123 @@
+"""What a learned list's position can be proven to hold: the kinds of values, the codes, and their stored form.
+
+Shared by the learner (`learned`) and the import registers' learning (`learned_registers`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from math import isfinite
+from typing import TYPE_CHECKING, TypedDict
+
+from .cosem import DATE_TIME_LENGTH, parse_date_time
+from .lists import CLOCK, PHASE_CURRENTS, PHASE_IMPORT_POWERS, PHASE_VOLTAGES
+from .obis import ObisCode
+
+if TYPE_CHECKING:
+    from .axdr import Data
+
+TEXT, TIME, NUMBER, NULL, OTHER = "text", "clock", "number", "null", "other"
+KINDS = frozenset((TEXT, TIME, NUMBER, NULL, OTHER))
+"""What a position holds, by its type alone: a list's shape is the kinds of its positions."""
+
+
+LOGICAL_DEVICE_NAME = ObisCode(0, 0, 42, 0, 0, 255)
+METER_ID = ObisCode(0, 0, 96, 1, 0, 255)
+ACTIVE_IMPORT = ObisCode(1, 0, 1, 7, 0, 255)
+ENERGY_IMPORT = ObisCode(1, 0, 1, 8, 0, 255)
+TARIFFS = (ObisCode(1, 0, 1, 8, 1, 255), ObisCode(1, 0, 1, 8, 2, 255))
+CLOCK_CODE = ObisCode.from_bytes(CLOCK)
+LEARNABLE = frozenset(
+    (
+        LOGICAL_DEVICE_NAME,
+        METER_ID,
+        CLOCK_CODE,
+        ACTIVE_IMPORT,
+        ENERGY_IMPORT,
+        *TARIFFS,
+        *PHASE_VOLTAGES,
+        *PHASE_CURRENTS,
+        *PHASE_IMPORT_POWERS,
+    )
+)
+"""The codes a position can be proven to hold: anything else in a store is not restored."""
+_PRINTABLE = re.compile(r"[\x20-\x7e]+")
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedPosition:
+    """What one position of a list was proven to hold, at what resolution, and the evidence."""
+
+    index: int
+    obis: ObisCode
+    exponent: int
+    """Decimal exponent of the raw value (0 for texts and clocks)."""
+    evidence: str
+
+
+def kind_of(value: Data) -> str:
+    """Say what a value is by its type: a text, a COSEM clock, a number, null or anything else."""
+    if isinstance(value, bool):
+        return OTHER
+    if isinstance(value, int) or (isinstance(value, float) and isfinite(value)):
+        return NUMBER
+    if value is None:
+        return NULL
+    if isinstance(value, bytes) and len(value) == DATE_TIME_LENGTH and parse_date_time(value) is not None:
+        return TIME
+    if isinstance(value, str | bytes):
+        as_text = value if isinstance(value, str) else value.decode("latin-1")
+        return TEXT if _PRINTABLE.fullmatch(as_text) else OTHER
+    return OTHER
+
+
+class LearnedPositionData(TypedDict):
+    """A proven position, as plain data a store keeps: the code in OBIS notation."""
+
+    index: int
+    obis: str
+    exponent: int
+    evidence: str
+
+
+class LearnedListData(TypedDict):
+    """A list shape and what is proven of it, as plain data a store keeps and diagnostics show.
+
+    `identity` is a digest of the list's texts (its meter's), never the serials themselves.
+    """
+
+    kinds: list[str]
+    identity: str
+    shown: bool
+    waiting: str
+    positions: list[LearnedPositionData]
+
+
+_EXPONENTS = range(-9, 10)
+_KIND_OF_CODE = {LOGICAL_DEVICE_NAME: TEXT, METER_ID: TEXT, CLOCK_CODE: TIME}
+MAX_EVIDENCE = 400
+"""Characters of evidence kept: what a store hands back is bounded whatever was written in it."""
+
+
+def restored_position(stored: object, kinds: tuple[str, ...]) -> LearnedPosition | None:
+    """Read a stored position back, or None when it is not one a learner could have written for these kinds."""
+    if not isinstance(stored, dict):
+        return None
+    index, obis, exponent, evidence = (stored.get(name) for name in ("index", "obis", "exponent", "evidence"))
+    if (
+        type(index) is not int
+        or type(exponent) is not int
+        or not isinstance(obis, str)
+        or not isinstance(evidence, str)
+    ):
+        return None
+    try:
+        code = ObisCode.parse(obis)
+    except ValueError:
+        return None
+    if code not in LEARNABLE or not 0 <= index < len(kinds) or exponent not in _EXPONENTS:
+        return None
+    if kinds[index] != _KIND_OF_CODE.get(code, NUMBER):
+        return None
+    return LearnedPosition(index, code, exponent, evidence[:MAX_EVIDENCE])
