@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import random
 from dataclasses import replace
@@ -19,6 +20,7 @@ from custom_components.han_port.decoder.learned import (
     RELEARN_AFTER,
     ListLearner,
 )
+from custom_components.han_port.decoder.learned_registers import TARIFF_RUNS_AT_MOST
 from custom_components.han_port.decoder.lists import ISKRAEMECO_AM550, LANDIS_GYR_E450_BURGENLAND
 from custom_components.han_port.decoder.model import DecodeError
 from custom_components.han_port.decoder.proofs import Span, the_voltages
@@ -506,6 +508,39 @@ def test_a_damaged_store_restores_nothing_it_could_not_have_written() -> None:
     # What waits is told in words; a number where the words go leaves the list restored, waiting for nothing.
     after.restore_learned_lists([{**good, "waiting": 5}])
     assert [shape["positions"] for shape in after.learned_lists] == [good["positions"]]
+
+
+def test_registers_standing_still_in_a_damaged_store_are_left_out() -> None:
+    """What stood still is counted on only where a learner could have written it: a number, for a time it can last."""
+    fields = (*AM550_FIELDS, "clock", "energy_import", "energy_export")
+    sent = [replace(state, energy_export=9_000_000) for state in states(60)]
+    before = Decoder()
+    feed(before, [push(state, fields) for state in sent])
+    good = before.learned_lists[0]
+    register = next(still for still in good["still"] if still["value"] == 9_000_000)
+    text_at = good["kinds"].index("text")
+    week = TARIFF_RUNS_AT_MOST.total_seconds()
+    for hostile in (
+        {**register, "index": text_at},
+        {**register, "index": len(good["kinds"])},
+        {**register, "seconds": math.inf},
+        {**register, "seconds": math.nan},
+        {**register, "seconds": -week},
+        {**register, "seconds": 400 * 86_400},
+        {**register, "value": math.nan},
+        {**register, "value": "9000000"},
+        {**register, "index": float(register["index"])},
+        [register["index"], register["value"], week],
+    ):
+        after = Decoder()
+        after.restore_learned_lists([{**good, "still": [{**register, "seconds": week}, hostile][1:]}])
+        assert after.learned_lists[0]["still"] == [], hostile
+    after = Decoder()
+    after.restore_learned_lists([{**good, "still": [{**register, "seconds": week}]}])
+    assert after.learned_lists[0]["still"] == [{**register, "seconds": week}]
+    # Counted on: the next telegrams find the import register beside it, which stood still longer than a tariff runs.
+    telegrams = [event for event in feed(after, [push(state, fields) for state in sent]) if isinstance(event, Telegram)]
+    assert shown(telegrams[-1])[ENERGY] == sent[-1].energy_import
 
 
 def test_list_shapes_are_bounded() -> None:
@@ -1767,3 +1802,67 @@ def test_an_import_register_beside_reactive_registers_that_tick_now_and_then_is_
         assert telegram.timestamp is not None
         assert shown(telegram)[ENERGY] == by_moment[telegram.timestamp].energy_import
         assert TARIFFS[1] not in telegram.readings
+
+
+def _restarted(before: Decoder, *, rules: bool = True) -> Decoder:
+    """A decoder started from what another kept, through JSON as a store keeps it (written by older rules: no rules)."""
+    kept = json.loads(json.dumps(before.learned_lists))
+    if not rules:
+        kept = [{name: value for name, value in shape.items() if name != "rules"} for shape in kept]
+    after = Decoder()
+    after.restore_learned_lists(kept)
+    return after
+
+
+@pytest.mark.parametrize("moved", [False, True], ids=["still-over-the-restart", "moved-while-down"])
+def test_a_register_standing_still_beside_the_import_counts_on_over_a_restart(*, moved: bool) -> None:
+    """Home Assistant restarted every few days: the register beside the import register stood still all along.
+
+    How long it stood still was counted from nothing at every start, and the import register it held was never
+    proven. At the first telegram since, a register at the value it stood at counts on; one that moved while
+    Home Assistant was down (the other tariff ran) counts from nothing.
+    """
+    fields = (*AM550_FIELDS, "clock", "energy_import", "energy_export")
+    sent = [replace(state, energy_export=9_000_000) for state in states(800, step=timedelta(minutes=15))]
+    if moved:
+        sent[400:] = [replace(state, energy_export=9_000_001) for state in sent[400:]]
+    before = Decoder()
+    feed(before, [push(state, fields) for state in sent[:390]])
+    assert 9_000_000 in [still["value"] for still in before.learned_lists[0]["still"]]
+    after = _restarted(before)
+    pushes = [push(state, fields) for state in sent[400:]]
+    telegrams = [event for event in feed(after, pushes) if isinstance(event, Telegram)]
+    by_moment = {state.moment: state for state in sent}
+    with_energy = [telegram for telegram in telegrams if ENERGY in telegram.readings]
+    assert bool(with_energy) is not moved
+    for telegram in with_energy:
+        assert telegram.timestamp is not None
+        assert telegram.timestamp - START > timedelta(days=7)
+        assert shown(telegram)[ENERGY] == by_moment[telegram.timestamp].energy_import
+    assert (after.learned_lists[0]["still"] == []) is not moved  # nothing to count on once the register is found
+
+
+def test_an_import_register_proven_alone_under_older_rules_is_learned_anew() -> None:
+    """Older rules took the running tariff of a list without a total for the import register, and a store kept it.
+
+    An import register proven alone, kept without the rules it was proven under, is learned anew; one whose
+    tariffs add up to it, or kept under these rules, is shown from the first telegram.
+    """
+    alone = (*AM550_FIELDS, "clock", "energy_import")
+    with_tariffs = (*alone, "energy_import_t1", "energy_import_t2")
+    truth = list(states(200))
+    for fields in (alone, with_tariffs):
+        before = Decoder()
+        feed(before, [push(state, fields) for state in truth[:100]])
+        assert any(p["obis"] == str(ENERGY) for p in before.learned_lists[0]["positions"])
+        for rules in (True, False):
+            after = _restarted(before, rules=rules)
+            telegrams = [
+                event
+                for event in feed(after, [push(state, fields) for state in truth[100:]])
+                if isinstance(event, Telegram)
+            ]
+            assert len(telegrams) == 100
+            assert (ENERGY in telegrams[0].readings) is (rules or fields == with_tariffs)
+            # Learned anew, from the power's energy, to the meter's register.
+            assert shown(telegrams[-1])[ENERGY] == truth[-1].energy_import

@@ -36,6 +36,7 @@ from .learned_positions import (
     CLOCK_CODE,
     ENERGY_IMPORT,
     KINDS,
+    LEARNER_RULES,
     LOGICAL_DEVICE_NAME,
     MAX_EVIDENCE,
     METER_ID,
@@ -46,8 +47,10 @@ from .learned_positions import (
     LearnedListData,
     LearnedPosition,
     LearnedPositionData,
+    StillRegisterData,
     kind_of,
     restored_position,
+    restored_still,
 )
 from .learned_registers import ImportRegisters
 from .lists import (
@@ -77,7 +80,7 @@ from .readings import STANDARD, Entry, text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from .axdr import Data
     from .obis import ObisCode
@@ -288,8 +291,13 @@ class _Shape:
             self._learn_voltages()
         elif not self.shown:
             self._learn_power(numbers, [at(numbers[position.index], position.exponent) for position in volts])
-        elif self.position_of(ENERGY_IMPORT) is None and self.position_of(TARIFFS[0]) is None:
+        elif self.learns_energy:
             self._learn_energy(numbers, when)
+
+    @property
+    def learns_energy(self) -> bool:
+        """Whether the power is proven and the import register (or its tariffs) is still sought."""
+        return self.shown and self.position_of(ENERGY_IMPORT) is None and self.position_of(TARIFFS[0]) is None
 
     def _positions(self, codes: tuple[ObisCode, ...]) -> list[int]:
         return [index for index in map(self.position_of, codes) if index is not None]
@@ -389,6 +397,10 @@ class _Shape:
         proven = self.registers.observe(power, numbers, growing, self.spans, when)
         self.proven.update((position.index, position) for position in proven)
         self.waiting = _NOTHING_MORE if proven else self.registers.waiting
+
+    def standing_still(self) -> dict[int, tuple[float, timedelta]]:
+        """Return the registers standing still while the import register is sought (see ImportRegisters)."""
+        return self.registers.standing_still(self.spans) if self.learns_energy else {}
 
     def entries(self, items: tuple[Data, ...]) -> list[Entry]:
         """Return the proven positions of a telegram as a list's entries: each at its code and resolution."""
@@ -530,6 +542,7 @@ class ListLearner:
         """What is proven of each list shape followed, with the evidence: for a store, and for diagnostics."""
         return [
             LearnedListData(
+                rules=LEARNER_RULES,
                 kinds=list(kinds),
                 identity=identity,
                 shown=shape.shown,
@@ -537,6 +550,10 @@ class ListLearner:
                 positions=[
                     LearnedPositionData(index=p.index, obis=str(p.obis), exponent=p.exponent, evidence=p.evidence)
                     for p in shape.proven.values()
+                ],
+                still=[
+                    StillRegisterData(index=index, value=value, seconds=still.total_seconds())
+                    for index, (value, still) in shape.standing_still().items()
                 ],
             )
             for (kinds, identity), shape in self._shapes.items()
@@ -563,7 +580,16 @@ def _restored(stored: Mapping[str, object]) -> tuple[_Key, _Shape] | None:
         if position is None or position.index in shape.proven:
             return None
         shape.proven[position.index] = position
+    rules = stored.get("rules")
+    if (type(rules) is not int or rules < LEARNER_RULES) and shape.position_of(TARIFFS[0]) is None:
+        # An import register proven alone under older rules may be the running tariff of a list without a total.
+        shape.proven = {index: position for index, position in shape.proven.items() if position.obis != ENERGY_IMPORT}
     waiting = stored.get("waiting")
     if isinstance(waiting, str):
         shape.waiting = waiting[:MAX_EVIDENCE]
+    still = stored.get("still")
+    for stored_still in still if isinstance(still, list) and shape.learns_energy else ():
+        if (restored := restored_still(stored_still, shape.kinds)) is not None and restored[0] not in shape.proven:
+            index, value, seconds = restored
+            shape.registers.resumed[index] = (value, seconds)
     return (shape.kinds, identity), shape

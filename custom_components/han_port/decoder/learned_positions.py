@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from math import isfinite
 from typing import TYPE_CHECKING, TypedDict
 
@@ -28,6 +29,10 @@ ACTIVE_IMPORT = ObisCode(1, 0, 1, 7, 0, 255)
 ENERGY_IMPORT = ObisCode(1, 0, 1, 8, 0, 255)
 TARIFFS = (ObisCode(1, 0, 1, 8, 1, 255), ObisCode(1, 0, 1, 8, 2, 255))
 CLOCK_CODE = ObisCode.from_bytes(CLOCK)
+LEARNER_RULES = 2
+"""The version of what the learner proves, raised when a rule changes it: what a store proved under older rules
+and these would not is learned anew. Rules 1 took a list's running tariff, growing by the power's energy in a list
+that sends no total, for the import register."""
 LEARNABLE = frozenset(
     (
         LOGICAL_DEVICE_NAME,
@@ -81,20 +86,32 @@ class LearnedPositionData(TypedDict):
     evidence: str
 
 
+class StillRegisterData(TypedDict):
+    """A register that stood still while the import register was sought: at what value, and for how long (s)."""
+
+    index: int
+    value: float
+    seconds: float
+
+
 class LearnedListData(TypedDict):
     """A list shape and what is proven of it, as plain data a store keeps and diagnostics show.
 
-    `identity` is a digest of the list's texts (its meter's), never the serials themselves.
+    `identity` is a digest of the list's texts (its meter's), never the serials themselves. `rules` is the
+    LEARNER_RULES it was proven under; `still`, the registers standing still beside an import register held.
     """
 
+    rules: int
     kinds: list[str]
     identity: str
     shown: bool
     waiting: str
     positions: list[LearnedPositionData]
+    still: list[StillRegisterData]
 
 
 _EXPONENTS = range(-9, 10)
+_LONGEST_STILL = timedelta(days=366)
 _KIND_OF_CODE = {LOGICAL_DEVICE_NAME: TEXT, METER_ID: TEXT, CLOCK_CODE: TIME}
 MAX_EVIDENCE = 400
 """Characters of evidence kept: what a store hands back is bounded whatever was written in it."""
@@ -121,3 +138,17 @@ def restored_position(stored: object, kinds: tuple[str, ...]) -> LearnedPosition
     if kinds[index] != _KIND_OF_CODE.get(code, NUMBER):
         return None
     return LearnedPosition(index, code, exponent, evidence[:MAX_EVIDENCE])
+
+
+def restored_still(stored: object, kinds: tuple[str, ...]) -> tuple[int, float, timedelta] | None:
+    """Read back a register that stood still, or None when it is not one a learner could have written."""
+    if not isinstance(stored, dict):
+        return None
+    index, value, seconds = (stored.get(name) for name in ("index", "value", "seconds"))
+    if type(index) is not int or not 0 <= index < len(kinds) or kinds[index] != NUMBER:
+        return None
+    if not (isinstance(value, int | float) and isfinite(value) and isinstance(seconds, int | float)):
+        return None
+    if not 0 < seconds <= _LONGEST_STILL.total_seconds():  # neither NaN nor infinite
+        return None
+    return index, float(value), timedelta(seconds=seconds)

@@ -128,6 +128,9 @@ class ImportRegisters:
     """Windows closed so far: each one's number."""
     rose_alone: set[int] = field(default_factory=set)
     """Registers that rose, in the window open, between telegrams between which the register found did not."""
+    resumed: dict[int, tuple[float, timedelta]] = field(default_factory=dict)
+    """Registers that stood still before a restart, at what value and for how long: the first telegram since
+    finds a register that only grows at that value, which it held all along, and its standing still counts on."""
 
     @property
     def waiting(self) -> str:
@@ -144,14 +147,7 @@ class ImportRegisters:
         self, power: int, numbers: Numbers, growing: list[int], spans: Mapping[int, Span], when: datetime
     ) -> list[LearnedPosition]:
         """Weigh a telegram; return the positions it proved (the import register and its tariffs), if any."""
-        gap = clock_elapsed(self.window.power_at, when)
-        if gap is not None and _NO_TIME < gap <= MAX_SAMPLE_GAP:
-            self._stand(gap, growing, spans)
-            if gap <= NO_IMPORT_GAP and self.window.power == 0 == numbers[power]:
-                self._exported(growing, spans)
-            elif self.window.power > 0 and numbers[power] > 0:
-                # An export register of a meter that nets its phases never rises while the import flows.
-                self.exports.difference_update(index for index in growing if spans[index].rose)
+        self._since_the_last(numbers[power], growing, spans, when)
         found = self.window.found.total if self.window.found is not None else None
         if found is None or not spans[found].rose:
             self.rose_alone.update(index for index in growing if spans[index].rose)
@@ -217,6 +213,37 @@ class ImportRegisters:
             now -= held.no_tariffs
         aged = {index for index in now | before if self._stood_long(index)}
         return frozenset((now | before) - self.exports - aged - {register.total})
+
+    def standing_still(self, spans: Mapping[int, Span]) -> dict[int, tuple[float, timedelta]]:
+        """Each register that stands still, at its value and for how long: for a store, to count on after a restart.
+
+        Before the first telegram since the last restart, those it counted on.
+        """
+        if self.window.power_at is None:
+            return dict(self.resumed)
+        return {index: (spans[index].last, still) for index, still in self.still_for.items() if still > _NO_TIME}
+
+    def _since_the_last(self, power: float, growing: list[int], spans: Mapping[int, Span], when: datetime) -> None:
+        """Weigh what the registers did since the telegram before: how long they stood still, and which exported.
+
+        At the first telegram since a restart, a register at the value it stood still at before has not moved:
+        how long it stood still counts on.
+        """
+        if self.window.power_at is None:
+            self.still_for = {
+                index: still
+                for index, (value, still) in self.resumed.items()
+                if index in spans and spans[index].last == value
+            }
+            self.resumed = {}
+        gap = clock_elapsed(self.window.power_at, when)
+        if gap is not None and _NO_TIME < gap <= MAX_SAMPLE_GAP:
+            self._stand(gap, growing, spans)
+            if gap <= NO_IMPORT_GAP and self.window.power == 0 == power:
+                self._exported(growing, spans)
+            elif self.window.power > 0 and power > 0:
+                # An export register of a meter that nets its phases never rises while the import flows.
+                self.exports.difference_update(index for index in growing if spans[index].rose)
 
     def _stand(self, gap: timedelta, growing: list[int], spans: Mapping[int, Span]) -> None:
         """Count a gap between telegrams towards how long each register that did not move in it has stood still."""
