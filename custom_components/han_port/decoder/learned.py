@@ -196,7 +196,7 @@ def _follows_a_load(spans: Mapping[int, Span], reading: PowerReading) -> bool:
     A number that stood still (an idle flow's 0, a register between its steps, a setting) or only rose
     (a register) follows no load: a reading with one may be a coincidence of the list's numbers.
     """
-    spans_of = [spans[index] for index in (reading.total, *reading.phases, *reading.currents)]
+    spans_of = [spans[index] for index in reading.positions]
     return all(span.low < span.high and not span.rose_only for span in spans_of)
 
 
@@ -206,6 +206,8 @@ class _Readings:
 
     found: dict[PowerReading, _Tally] = field(default_factory=dict)
     """Each reading, and what the telegrams said of it."""
+    weighed: deque[tuple[Numbers, list[float]]] = field(default_factory=lambda: deque(maxlen=LONE_POWER_CONFIRMATIONS))
+    """The latest telegrams they were weighed against (and their voltages), since they were found."""
 
     def weigh(self, numbers: Numbers, volts: list[float], spans: Mapping[int, Span], free: list[int]) -> None:
         """Weigh the readings found so far against a telegram, or find them afresh among the free positions."""
@@ -214,7 +216,10 @@ class _Readings:
             # Found afresh, under load, once every reading found before was refuted.
             fresh = power_readings(numbers, free, volts) if len(free) <= MAX_NUMBERS else None
             found.update({reading: _Tally(numbers.get(reading.total - 1) == 0) for reading in fresh or {}})
+            self.weighed.clear()
+            self.weighed.append((numbers, volts))
             return
+        self.weighed.append((numbers, volts))
         for reading, tally in list(found.items()):
             verdict = carries(reading, numbers, volts)
             if verdict is None:
@@ -226,6 +231,29 @@ class _Readings:
                 # A total that only grew while this many telegrams confirmed it is an energy register's (its
                 # tariffs add up to it like phases): a household's power falls as well. Let the rest be found.
                 del found[reading]
+
+    def unrivalled(self, reading: PowerReading, numbers: Numbers, volts: list[float], free: list[int]) -> bool:
+        """Whether this telegram confirms the reading under load, and no reading of a flow that was idle beside it.
+
+        A reading outlives its rivals in the telegrams since it was found, but the true power cannot rival it
+        while it reads 0 (the import, while the home exports): once it flows, its reading carries a telegram too.
+        Such a reading, refuted by none of the latest telegrams, is weighed on beside it, until physics refutes
+        one of them.
+        """
+        confirmed = power_readings(numbers, free, volts) if len(free) <= MAX_NUMBERS else None
+        if confirmed is None or reading not in confirmed:
+            return False
+        rivals = [rival for rival in confirmed if rival.total != reading.total and self._woke_beside(rival)]
+        for rival in rivals:
+            self.found.setdefault(rival, _Tally(numbers.get(rival.total - 1) == 0))
+        return not rivals
+
+    def _woke_beside(self, rival: PowerReading) -> bool:
+        """Whether a reading's total read 0 in one of the latest telegrams, and none of them refuted it."""
+        return any(before.get(rival.total) == 0 for before, _ in self.weighed) and all(
+            all(index in before for index in rival.positions) and carries(rival, before, volts) is not None
+            for before, volts in self.weighed
+        )
 
 
 @dataclass(slots=True)
@@ -360,7 +388,8 @@ class _Shape:
             self.export_total = reading.total
             self.waiting = _WAITING_FOR_AN_IMPORT
             return
-        self._prove_power(reading, numbers, volts, telegrams)
+        if self.readings.unrivalled(reading, numbers, volts, self._free(numbers)):
+            self._prove_power(reading, numbers, volts, telegrams)
 
     def _free(self, numbers: Numbers) -> list[int]:
         """Return the positions a reading of the power may take: none proven, nor the flow set aside as export."""

@@ -245,6 +245,11 @@ class PowerReading:
     exponent: int
     """The currents' resolution."""
 
+    @property
+    def positions(self) -> tuple[int, ...]:
+        """Every position the reading reads: the total, the phases' parts and the currents."""
+        return (self.total, *self.phases, *self.currents)
+
 
 def _a_current(raw: float, exponent: int) -> bool:
     """Whether a number, at a resolution, is a current a household draws (unsigned: an importing one)."""
