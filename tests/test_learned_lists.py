@@ -1889,3 +1889,19 @@ def test_a_reading_confirmed_while_the_import_was_idle_is_not_proven_once_the_im
     telegrams, wrong = wrong_values(order, sent)
     assert telegrams > 40
     assert wrong == []
+
+
+def test_a_running_tariff_is_not_shown_as_the_total_whatever_window_the_tariff_changes_in() -> None:
+    """The tariff changes right after the one window that first found the running tariff growing by the energy.
+
+    The other tariff stood still beside it in that window, but one window proves nothing and what stood still
+    in it was forgotten; in the next, the other tariff grew a little beside it, and nothing held the running one,
+    shown as the import total. What stood still beside a register is kept from the first window that found it.
+    """
+    for switch in range(24, 40):
+        pushes, by_moment, changed = tariff_pushes(0, other_size=20_000_000, switches=(switch,))
+        telegrams = [event for event in feed(Decoder(), pushes) if isinstance(event, Telegram)]
+        assert [telegram for telegram in telegrams if ENERGY in telegram.readings] == [], switch
+        with_tariffs = [telegram for telegram in telegrams if TARIFFS[0] in telegram.readings]
+        assert all(telegram.timestamp is not None and telegram.timestamp > changed for telegram in with_tariffs)
+        assert_tariffs_true(with_tariffs, by_moment)

@@ -158,22 +158,25 @@ class ImportRegisters:
         self.windows += 1
         rose_alone, self.rose_alone = self.rose_alone, set()
         register = import_register(grown_registers(growths, carried), numbers, growing)
-        if self.window.agree(register) < ENERGY_CONFIRMATIONS or register is None:
+        agreed = self.window.agree(register)
+        if register is None:
             return []
         grew = f"grew {at(growths[register.total], register.exponent):g} Wh as the power carried {carried:.0f} Wh"
-        evidence = f"only grows, and {grew}, at 10^{register.exponent} Wh, in {self.window.agreed} windows in a row"
         still = self._still(register, growths, numbers, rose_alone)
-        held = self.held.get(register.total)
+        if agreed < ENERGY_CONFIRMATIONS:
+            # One window proves nothing, but what stood still beside the register in it is kept: the tariff may
+            # change in the next, the other tariff growing in it beside the one that ran.
+            if still and not register.tariffs:
+                self._hold(register, still, grew)
+            return []
         if register.tariffs or not still:
             self.holding = None
-            aged = "" if register.tariffs else self._aged(held)
-            return _total_and_tariffs(register, numbers, evidence + aged)
+            aged = "" if register.tariffs else self._aged(self.held.get(register.total))
+            evidence = f"only grows, and {grew}, at 10^{register.exponent} Wh, in {agreed} windows in a row{aged}"
+            return _total_and_tariffs(register, numbers, evidence)
         partner = next(iter(still)) if len(still) == 1 else None
         if partner is None or not self._grew_beside(partner, register):
-            if held is None:
-                self.held[register.total] = _Held(register.exponent, set(still), grew)
-            else:
-                held.still, held.grew = set(still), grew
+            self._hold(register, still, grew)
             self.holding = register.total
             return []
         # The two grew by the power's energy in turn, each while the other stood still, and nothing else did.
@@ -187,6 +190,14 @@ class ImportRegisters:
             LearnedPosition(index, code, register.exponent, evidence)
             for index, code in zip(sorted((partner, register.total)), TARIFFS, strict=True)
         ]
+
+    def _hold(self, register: Register, still: frozenset[int], grew: str) -> None:
+        """Keep the registers that stood still beside one that grew by the power's energy: its other tariff, maybe."""
+        held = self.held.get(register.total)
+        if held is None:
+            self.held[register.total] = _Held(register.exponent, set(still), grew)
+        else:
+            held.still, held.grew = set(still), grew
 
     def _still(
         self, register: Register, growths: Mapping[int, float], numbers: Numbers, rose_alone: set[int]
