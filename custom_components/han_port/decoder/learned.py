@@ -190,6 +190,11 @@ def _numbers(kinds: tuple[str, ...], items: tuple[Data, ...]) -> Numbers:
     }
 
 
+def _registers(spans: Mapping[int, Span]) -> set[int]:
+    """Return the positions whose values only rose over their span: a register's."""
+    return {index for index, span in spans.items() if span.rose_only}
+
+
 def _follows_a_load(spans: Mapping[int, Span], reading: PowerReading) -> bool:
     """Whether each value of a reading moved over its span (60 to 120 telegrams), as a home's power and currents do.
 
@@ -214,7 +219,7 @@ class _Readings:
         found = self.found
         if not found:
             # Found afresh, under load, once every reading found before was refuted.
-            fresh = power_readings(numbers, free, volts) if len(free) <= MAX_NUMBERS else None
+            fresh = power_readings(numbers, free, volts, _registers(spans)) if len(free) <= MAX_NUMBERS else None
             found.update({reading: _Tally(numbers.get(reading.total - 1) == 0) for reading in fresh or {}})
             self.weighed.clear()
             self.weighed.append((numbers, volts))
@@ -232,7 +237,9 @@ class _Readings:
                 # tariffs add up to it like phases): a household's power falls as well. Let the rest be found.
                 del found[reading]
 
-    def unrivalled(self, reading: PowerReading, numbers: Numbers, volts: list[float], free: list[int]) -> bool:
+    def unrivalled(
+        self, reading: PowerReading, numbers: Numbers, volts: list[float], spans: Mapping[int, Span], free: list[int]
+    ) -> bool:
         """Whether this telegram confirms the reading under load, and no reading of a flow that was idle beside it.
 
         A reading outlives its rivals in the telegrams since it was found, but the true power cannot rival it
@@ -240,7 +247,7 @@ class _Readings:
         Such a reading, refuted by none of the latest telegrams, is weighed on beside it, until physics refutes
         one of them.
         """
-        confirmed = power_readings(numbers, free, volts) if len(free) <= MAX_NUMBERS else None
+        confirmed = power_readings(numbers, free, volts, _registers(spans)) if len(free) <= MAX_NUMBERS else None
         if confirmed is None or reading not in confirmed:
             return False
         rivals = [rival for rival in confirmed if rival.total != reading.total and self._woke_beside(rival)]
@@ -388,7 +395,7 @@ class _Shape:
             self.export_total = reading.total
             self.waiting = _WAITING_FOR_AN_IMPORT
             return
-        if self.readings.unrivalled(reading, numbers, volts, self._free(numbers)):
+        if self.readings.unrivalled(reading, numbers, volts, self.spans, self._free(numbers)):
             self._prove_power(reading, numbers, volts, telegrams)
 
     def _free(self, numbers: Numbers) -> list[int]:
