@@ -146,13 +146,13 @@ def _decoder_kept(decoder: Decoder) -> dict[str, Any]:
     }
 
 
-def _restore_decoder(decoder: Decoder, stored: Mapping[str, Any]) -> None:
+def _restore_decoder(decoder: Decoder, stored: Mapping[str, Any]) -> set[Any]:
     """Give the decoder back what it learned before a restart (see _decoder_kept)."""
     # A ciphered frame captured before the restart stays refused after it.
     counters = stored.get("replay_counters", {})
     decoder.restore_replay_counters({bytes.fromhex(t): int(c) for t, c in counters.items()}, stored.get("replay_keys"))
     # What the meter's physics proved of a list no table knows is not learned again.
-    decoder.restore_learned_lists(stored.get("learned_lists", []))
+    return {code.register for code in decoder.restore_learned_lists(stored.get("learned_lists", []))}
 
 
 class EnergyBookkeeping:
@@ -191,12 +191,14 @@ class EnergyBookkeeping:
         stored = await self.store.async_load()
         if not stored:
             return
-        _restore_decoder(self._reader.decoder, stored)
+        relearned = _restore_decoder(self._reader.decoder, stored)
         self.counts.restore(stored)
         self.envelope.highest = float(stored.get("highest_power", 0.0))
         self.events.extend(stored.get("events", []))
         self.ratio_steps.restore(stored.get("ratio_steps", []))
         self.sent_totals.update(code_of_name(name) for name in stored.get("sent_totals", []))
+        # A total a learned list showed by older rules may be a tariff: if it is learned anew as tariffs, it is summed.
+        self.sent_totals -= relearned
         stored_ratio = float(stored.get("current_transformer_ratio", self.ct_ratio))
         if stored_ratio != self.ct_ratio:
             self._restored_scale = self.ct_ratio / stored_ratio

@@ -83,9 +83,12 @@ class Decoder:
         """The makers whose table's reading of this meter's lists physics refuted: those lists are learned instead."""
         return sorted(layout.manufacturer for layout in self._content.lists.distrusted)
 
-    def restore_learned_lists(self, data: Iterable[Mapping[str, object]]) -> None:
-        """Take back learned lists kept from before; entries that do not hold together are left out."""
-        self._content.lists.restore(data)
+    def restore_learned_lists(self, data: Iterable[Mapping[str, object]]) -> set[ObisCode]:
+        """Take back learned lists kept from before; entries that do not hold together are left out.
+
+        Return the codes the lists showed before that are learned anew.
+        """
+        return self._content.lists.restore(data)
 
     @property
     def replay_counters(self) -> dict[bytes, int]:

@@ -102,7 +102,6 @@ POWER_CONFIRMATIONS = 3
 LONE_POWER_CONFIRMATIONS = 12
 """The same for a reading without phase parts: U·I against one total is a window a random number falls in one
 telegram in twenty, so many more telegrams must agree before chance is ruled out."""
-"""Telegrams that saw no import at most this far apart: a register that rose between them is no import's."""
 _WAITING_FOR_A_LOAD = f"a load of {MIN_EVIDENCE_POWER:g} W or more that only one reading of the power carries"
 _NOTHING_MORE = "nothing more: what else the list holds, physics here does not prove"
 _WAITING_FOR_AN_IMPORT = "an import flow: the flow seen follows a number that stays 0, as export follows import"
@@ -213,6 +212,8 @@ class _Readings:
     """Each reading, and what the telegrams said of it."""
     weighed: deque[tuple[Numbers, list[float]]] = field(default_factory=lambda: deque(maxlen=LONE_POWER_CONFIRMATIONS))
     """The latest telegrams they were weighed against (and their voltages), since they were found."""
+    idle: dict[int, tuple[Numbers, list[float]]] = field(default_factory=dict)
+    """The latest telegram since they were found in which each position read 0."""
 
     def weigh(self, numbers: Numbers, volts: list[float], spans: Mapping[int, Span], free: list[int]) -> None:
         """Weigh the readings found so far against a telegram, or find them afresh among the free positions."""
@@ -222,9 +223,10 @@ class _Readings:
             fresh = power_readings(numbers, free, volts, _registers(spans)) if len(free) <= MAX_NUMBERS else None
             found.update({reading: _Tally(numbers.get(reading.total - 1) == 0) for reading in fresh or {}})
             self.weighed.clear()
-            self.weighed.append((numbers, volts))
+            self.idle.clear()
+            self._weighed(numbers, volts)
             return
-        self.weighed.append((numbers, volts))
+        self._weighed(numbers, volts)
         for reading, tally in list(found.items()):
             verdict = carries(reading, numbers, volts)
             if verdict is None:
@@ -237,6 +239,10 @@ class _Readings:
                 # tariffs add up to it like phases): a household's power falls as well. Let the rest be found.
                 del found[reading]
 
+    def _weighed(self, numbers: Numbers, volts: list[float]) -> None:
+        self.weighed.append((numbers, volts))
+        self.idle.update((index, (numbers, volts)) for index, value in numbers.items() if value == 0)
+
     def unrivalled(
         self, reading: PowerReading, numbers: Numbers, volts: list[float], spans: Mapping[int, Span], free: list[int]
     ) -> bool:
@@ -244,10 +250,12 @@ class _Readings:
 
         A reading outlives its rivals in the telegrams since it was found, but the true power cannot rival it
         while it reads 0 (the import, while the home exports): once it flows, its reading carries a telegram too.
-        Such a reading, refuted by none of the latest telegrams, is weighed on beside it, until physics refutes
+        Such a reading, refuted by none of the telegrams kept, is weighed on beside it, until physics refutes
         one of them.
         """
-        confirmed = power_readings(numbers, free, volts, _registers(spans)) if len(free) <= MAX_NUMBERS else None
+        if carries(reading, numbers, volts) is not True or len(free) > MAX_NUMBERS:
+            return False  # a telegram without load settles nothing, and needs no search for rivals
+        confirmed = power_readings(numbers, free, volts, _registers(spans))
         if confirmed is None or reading not in confirmed:
             return False
         rivals = [rival for rival in confirmed if rival.total != reading.total and self._woke_beside(rival)]
@@ -256,10 +264,15 @@ class _Readings:
         return not rivals
 
     def _woke_beside(self, rival: PowerReading) -> bool:
-        """Whether a reading's total read 0 in one of the latest telegrams, and none of them refuted it."""
-        return any(before.get(rival.total) == 0 for before, _ in self.weighed) and all(
+        """Whether a reading's total read 0 since the readings were found, and no telegram kept refutes it.
+
+        Kept: the latest telegrams, and the latest since they were found in which each position read 0 (the
+        zeros of an import that woke slowly, under a small load first, have left the latest telegrams).
+        """
+        idle = self.idle.get(rival.total)
+        return idle is not None and all(
             all(index in before for index in rival.positions) and carries(rival, before, volts) is not None
-            for before, volts in self.weighed
+            for before, volts in (*self.weighed, idle)
         )
 
 
@@ -595,16 +608,24 @@ class ListLearner:
             for (kinds, identity), shape in self._shapes.items()
         ]
 
-    def restore(self, data: Iterable[Mapping[str, object]]) -> None:
-        """Take back what was proven before a restart; whatever in it does not hold together is left out."""
+    def restore(self, data: Iterable[Mapping[str, object]]) -> set[ObisCode]:
+        """Take back what was proven before a restart; whatever in it does not hold together is left out.
+
+        Return the codes a store showed that are learned anew (proven under older rules).
+        """
+        withdrawn: set[ObisCode] = set()
         for stored in data:
-            restored = _restored(stored)
+            restored = _restored(stored, withdrawn)
             if restored is not None:
                 self._add(*restored)
+        return withdrawn
 
 
-def _restored(stored: Mapping[str, object]) -> tuple[_Key, _Shape] | None:
-    """Read a stored list shape back, or None when it is not one this learner could have written."""
+def _restored(stored: Mapping[str, object], withdrawn: set[ObisCode]) -> tuple[_Key, _Shape] | None:
+    """Read a stored list shape back, or None when it is not one this learner could have written.
+
+    The codes it showed that are learned anew go into withdrawn.
+    """
     kinds, identity, positions = stored.get("kinds"), stored.get("identity"), stored.get("positions")
     if not isinstance(kinds, list) or not isinstance(identity, str) or not isinstance(positions, list):
         return None
@@ -619,13 +640,21 @@ def _restored(stored: Mapping[str, object]) -> tuple[_Key, _Shape] | None:
     rules = stored.get("rules")
     if (type(rules) is not int or rules < LEARNER_RULES) and shape.position_of(TARIFFS[0]) is None:
         # An import register proven alone under older rules may be the running tariff of a list without a total.
+        if shape.position_of(ENERGY_IMPORT) is not None:
+            withdrawn.add(ENERGY_IMPORT)
         shape.proven = {index: position for index, position in shape.proven.items() if position.obis != ENERGY_IMPORT}
     waiting = stored.get("waiting")
-    if isinstance(waiting, str):
+    if shape.learns_energy:
+        shape.waiting = shape.registers.waiting  # whatever it was stored with: the import register is sought
+        _resume(shape, stored.get("still"))
+    elif isinstance(waiting, str):
         shape.waiting = waiting[:MAX_EVIDENCE]
-    still = stored.get("still")
-    for stored_still in still if isinstance(still, list) and shape.learns_energy else ():
-        if (restored := restored_still(stored_still, shape.kinds)) is not None and restored[0] not in shape.proven:
+    return (shape.kinds, identity), shape
+
+
+def _resume(shape: _Shape, still: object) -> None:
+    """Count on what stood still beside the import register sought, as a store kept it."""
+    for stored in still if isinstance(still, list) else ():
+        if (restored := restored_still(stored, shape.kinds)) is not None and restored[0] not in shape.proven:
             index, value, seconds = restored
             shape.registers.resumed[index] = (value, seconds)
-    return (shape.kinds, identity), shape

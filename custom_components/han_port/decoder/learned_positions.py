@@ -31,8 +31,8 @@ TARIFFS = (ObisCode(1, 0, 1, 8, 1, 255), ObisCode(1, 0, 1, 8, 2, 255))
 CLOCK_CODE = ObisCode.from_bytes(CLOCK)
 LEARNER_RULES = 2
 """The version of what the learner proves, raised when a rule changes it: what a store proved under older rules
-and these would not is learned anew. Rules 1 took a list's running tariff, growing by the power's energy in a list
-that sends no total, for the import register."""
+and these would not is learned anew. Stores that name no rules are of rules 1, under which some versions took a
+list's running tariff, growing by the power's energy in a list that sends no total, for the import register."""
 LEARNABLE = frozenset(
     (
         LOGICAL_DEVICE_NAME,
@@ -147,8 +147,18 @@ def restored_still(stored: object, kinds: tuple[str, ...]) -> tuple[int, float, 
     index, value, seconds = (stored.get(name) for name in ("index", "value", "seconds"))
     if type(index) is not int or not 0 <= index < len(kinds) or kinds[index] != NUMBER:
         return None
-    if not (isinstance(value, int | float) and isfinite(value) and isinstance(seconds, int | float)):
+    number, still = _finite(value), _finite(seconds)
+    if number is None or still is None or not 0 < still <= _LONGEST_STILL.total_seconds():
         return None
-    if not 0 < seconds <= _LONGEST_STILL.total_seconds():  # neither NaN nor infinite
+    return index, number, timedelta(seconds=still)
+
+
+def _finite(stored: object) -> float | None:
+    """Read a stored number back as a finite float: None for a bool, NaN, infinity or an int beyond a float's."""
+    if not isinstance(stored, int | float) or isinstance(stored, bool):
         return None
-    return index, float(value), timedelta(seconds=seconds)
+    try:
+        number = float(stored)
+    except OverflowError:
+        return None
+    return number if isfinite(number) else None
