@@ -20,6 +20,7 @@ from custom_components.han_port.decoder.learned import (
     RELEARN_AFTER,
     ListLearner,
 )
+from custom_components.han_port.decoder.learned_positions import kind_of
 from custom_components.han_port.decoder.learned_registers import TARIFF_RUNS_AT_MOST
 from custom_components.han_port.decoder.lists import ISKRAEMECO_AM550, LANDIS_GYR_E450_BURGENLAND
 from custom_components.han_port.decoder.model import DecodeError
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from custom_components.han_port.decoder import Event
+    from custom_components.han_port.decoder.axdr import Data
 
 START = datetime(2024, 3, 1, 12, 0, 0)
 NAME = "ISK1030792283067"
@@ -1981,3 +1983,21 @@ def test_a_still_register_of_a_number_too_big_for_a_float_is_left_out_not_raised
     after = Decoder()
     after.restore_learned_lists([{**good, "still": [{**register, "value": 10**400}]}])
     assert after.learned_lists[0]["still"] == []
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (True, "other"),  # a boolean is no number, though Python counts it one
+        (7, "number"),
+        (2.5, "number"),
+        (math.nan, "other"),
+        (None, "null"),
+        (b"ISK1030792283067", "text"),
+        (b"\x00\x01", "other"),  # bytes that print as nothing
+        ("230", "text"),
+        ((1, 2), "other"),  # a structure inside a list
+    ],
+)
+def test_a_value_is_told_by_its_type_alone(value: Data, kind: str) -> None:
+    assert kind_of(value) == kind
