@@ -146,8 +146,8 @@ def _decoder_kept(decoder: Decoder) -> dict[str, Any]:
     }
 
 
-def _restore_decoder(decoder: Decoder, stored: Mapping[str, Any]) -> set[Any]:
-    """Give the decoder back what it learned before a restart (see _decoder_kept)."""
+def _restore_decoder(decoder: Decoder, stored: Mapping[str, Any]) -> set[Code]:
+    """Give the decoder back what it learned before a restart (see _decoder_kept); return the totals learned anew."""
     # A ciphered frame captured before the restart stays refused after it.
     counters = stored.get("replay_counters", {})
     decoder.restore_replay_counters({bytes.fromhex(t): int(c) for t, c in counters.items()}, stored.get("replay_keys"))
