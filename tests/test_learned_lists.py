@@ -2001,3 +2001,36 @@ def test_a_still_register_of_a_number_too_big_for_a_float_is_left_out_not_raised
 )
 def test_a_value_is_told_by_its_type_alone(value: Data, kind: str) -> None:
     assert kind_of(value) == kind
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_list_with_an_export_register_at_rest_and_its_tariffs_is_learned(seed: int) -> None:
+    """A home without solar: its export register stands still at 500 kWh, beside its two tariffs.
+
+    The tariffs and any number within the 2 % a sum is allowed (a current, the power) add up to the register in
+    every telegram, as a total and its phase parts do, and readings without parts were no longer tried where
+    parts add up to a total: the list was never learned. A total that stood still follows no load: such parts
+    are no phases'.
+    """
+    order = list(range(12))
+    random.Random(seed).shuffle(order)
+    pushes = []
+    for state in states(120, seed=seed):
+        values = [
+            encoder.octet_string(NAME.encode()),
+            encoder.octet_string(state.meter_id.encode()),
+            encoder.double_long_unsigned(state.power_import),
+            *(encoder.long_unsigned(encoder.raw(volts, -1)) for volts in state.voltages),
+            *(encoder.long_unsigned(encoder.raw(amps, -2)) for amps in state.currents),
+            *(encoder.double_long_unsigned(register) for register in (500_000, 310_000, 190_000)),
+        ]
+        body = encoder.structure(*(values[index] for index in order))
+        pushes.append(encoder.hdlc_frames(encoder.data_notification(body, state.moment)))
+    telegrams = [event for event in feed(Decoder(), pushes) if isinstance(event, Telegram)]
+    assert len(telegrams) > 60
+    truth = {state.moment: state for state in states(120, seed=seed)}
+    for telegram in telegrams:
+        assert telegram.timestamp is not None
+        assert shown(telegram)[POWER] == truth[telegram.timestamp].power_import
+        # Phases are numbered in the list's order: the currents are the meter's, in some order.
+        assert sorted(shown(telegram)[code] for code in CURRENTS) == sorted(truth[telegram.timestamp].currents)

@@ -189,9 +189,14 @@ def _numbers(kinds: tuple[str, ...], items: tuple[Data, ...]) -> Numbers:
     }
 
 
-def _registers(spans: Mapping[int, Span]) -> set[int]:
-    """Return the positions whose values only rose over their span: a register's."""
-    return {index for index, span in spans.items() if span.rose_only}
+def _unloaded(spans: Mapping[int, Span]) -> set[int]:
+    """Return the positions whose values did not both rise and fall over their span: no load's (see follows_a_load)."""
+    return {index for index, span in spans.items() if not _moves(span)}
+
+
+def _moves(span: Span) -> bool:
+    """Whether a value rose and fell over its span, as a home's power and currents do."""
+    return span.low < span.high and not span.rose_only
 
 
 def _follows_a_load(spans: Mapping[int, Span], reading: PowerReading) -> bool:
@@ -200,8 +205,7 @@ def _follows_a_load(spans: Mapping[int, Span], reading: PowerReading) -> bool:
     A number that stood still (an idle flow's 0, a register between its steps, a setting) or only rose
     (a register) follows no load: a reading with one may be a coincidence of the list's numbers.
     """
-    spans_of = [spans[index] for index in reading.positions]
-    return all(span.low < span.high and not span.rose_only for span in spans_of)
+    return all(_moves(spans[index]) for index in reading.positions)
 
 
 @dataclass(slots=True)
@@ -220,7 +224,7 @@ class _Readings:
         found = self.found
         if not found:
             # Found afresh, under load, once every reading found before was refuted.
-            fresh = power_readings(numbers, free, volts, _registers(spans)) if len(free) <= MAX_NUMBERS else None
+            fresh = power_readings(numbers, free, volts, _unloaded(spans)) if len(free) <= MAX_NUMBERS else None
             found.update({reading: _Tally(numbers.get(reading.total - 1) == 0) for reading in fresh or {}})
             self.weighed.clear()
             self.idle.clear()
@@ -255,7 +259,7 @@ class _Readings:
         """
         if carries(reading, numbers, volts) is not True or len(free) > MAX_NUMBERS:
             return False  # a telegram without load settles nothing, and needs no search for rivals
-        confirmed = power_readings(numbers, free, volts, _registers(spans))
+        confirmed = power_readings(numbers, free, volts, _unloaded(spans))
         if confirmed is None or reading not in confirmed:
             return False
         rivals = [rival for rival in confirmed if rival.total != reading.total and self._woke_beside(rival)]

@@ -419,17 +419,19 @@ def _by_total(
 
 
 def power_readings(
-    numbers: Numbers, free: Sequence[int], volts: Sequence[float], registers: Collection[int] = ()
+    numbers: Numbers, free: Sequence[int], volts: Sequence[float], unloaded: Collection[int] = ()
 ) -> dict[PowerReading, int] | None:
     """Return every reading of the power this telegram, under load, confirms (None: too many to mean anything).
 
     With three phases, the total is one their parts add up to, if the list
     sends such parts; otherwise any position the currents carry. An energy
-    register's tariffs add up to it like phases (registers: the positions
-    whose values only rose): where no parts carry such a sum, the list may
-    send none. Parts that add up to a total that moves are the phases'
-    powers: where no currents carry them, the list sends none, and no
-    reading is taken without them (it would read other numbers as currents).
+    register's tariffs add up to it like phases, and other numbers may by
+    chance: where the parts add up only to totals that follow no load
+    (unloaded: a register that only rose, a number that stood still), the
+    list may send no phase parts. Parts that add up to a total that moves
+    are the phases' powers: where no currents carry them, the list sends
+    none, and no reading is taken without them (it would read other numbers
+    as currents).
     """
     sums = phase_sums(numbers, free) if len(volts) == _THREE_PHASES else []
     if sums is None:
@@ -439,7 +441,7 @@ def power_readings(
         volts,
         lambda exponent: chain.from_iterable(_by_phase(numbers, free, volts, total, exponent) for total in sums),
     )
-    if readings == {} and all(total in registers for total, _ in sums):
+    if readings == {} and all(total in unloaded for total, _ in sums):
         parted = {frozenset((total, *parts)) for total, parts in sums}
         readings = _confirmed(numbers, volts, lambda exponent: _by_total(numbers, free, volts, exponent, parted))
     return readings
