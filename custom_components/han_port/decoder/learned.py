@@ -189,6 +189,11 @@ def _numbers(kinds: tuple[str, ...], items: tuple[Data, ...]) -> Numbers:
     }
 
 
+def _beside_a_zero(reading: PowerReading, numbers: Numbers) -> bool:
+    """Whether the number right before a reading's total is 0: where lists send an import, before its export."""
+    return numbers.get(reading.total - 1) == 0
+
+
 def _unloaded(spans: Mapping[int, Span]) -> set[int]:
     """Return the positions whose values did not both rise and fall over their span: no load's (see follows_a_load)."""
     return {index for index, span in spans.items() if not _moves(span)}
@@ -225,7 +230,7 @@ class _Readings:
         if not found:
             # Found afresh, under load, once every reading found before was refuted.
             fresh = power_readings(numbers, free, volts, _unloaded(spans)) if len(free) <= MAX_NUMBERS else None
-            found.update({reading: _Tally(numbers.get(reading.total - 1) == 0) for reading in fresh or {}})
+            found.update({reading: _Tally(_beside_a_zero(reading, numbers)) for reading in fresh or {}})
             self.weighed.clear()
             self.idle.clear()
             self._weighed(numbers, volts)
@@ -237,7 +242,7 @@ class _Readings:
                 del found[reading]
             elif verdict:
                 tally.confirmed += 1
-                tally.beside_a_zero = tally.beside_a_zero and numbers.get(reading.total - 1) == 0
+                tally.beside_a_zero = tally.beside_a_zero and _beside_a_zero(reading, numbers)
             if verdict and spans[reading.total].grows and tally.confirmed >= LONE_POWER_CONFIRMATIONS:
                 # A total that only grew while this many telegrams confirmed it is an energy register's (its
                 # tariffs add up to it like phases): a household's power falls as well. Let the rest be found.
@@ -264,7 +269,7 @@ class _Readings:
             return False
         rivals = [rival for rival in confirmed if rival.total != reading.total and self._woke_beside(rival)]
         for rival in rivals:
-            self.found.setdefault(rival, _Tally(numbers.get(rival.total - 1) == 0))
+            self.found.setdefault(rival, _Tally(_beside_a_zero(rival, numbers)))
         return not rivals
 
     def _woke_beside(self, rival: PowerReading) -> bool:
