@@ -525,13 +525,45 @@ def test_histories_logs_counters_and_gas_are_left_out_never_read() -> None:
     assert {code("1-0:32.34.0"), code("1-0:0.2.0")} <= set(lithuanian.left_out)
 
 
-def test_an_impossible_power_factor_drops_the_telegram_with_its_reason() -> None:
-    # dsmr_parser's Hungarian example carries 4.556 as its power factor: no meter measures that.
-    telegram = encoder.p1_telegram("SAG5\\2S211", ["1-0:1.8.0(000173.640*kWh)", "1-0:13.7.0(4.556)"])
-    (dropped,) = Decoder().feed_events(telegram)
+HUNGARIAN_POWER_FACTORS = [  # as dsmr_parser's E.ON Hungary example sends them: no meter measures that
+    "1-0:13.7.0(4.556)",
+    "1-0:33.7.0(4.591)",
+    "1-0:53.7.0(4.542)",
+    "1-0:73.7.0(4.552)",
+]
+HUNGARIAN_MEASURED = ["1-0:1.8.0(000173.640*kWh)", "1-0:2.7.0(02.601*kW)", "1-0:32.7.0(240.4*V)", "1-0:31.7.0(003*A)"]
+
+
+def test_a_power_factor_beyond_its_bounds_in_a_checked_telegram_is_left_out_and_the_rest_shown() -> None:
+    """The meter worked it out, and the CRC says it sent it: its own arithmetic, not a lying line."""
+    telegram = only_telegram(
+        Decoder().feed_events(encoder.p1_telegram("SAG5\\2S211", [*HUNGARIAN_MEASURED, *HUNGARIAN_POWER_FACTORS]))
+    )
+    assert values(telegram) == {
+        "1-0:1.8.0": (173640, WH),
+        "1-0:2.7.0": (2601, W),
+        "1-0:32.7.0": (240.4, V),
+        "1-0:31.7.0": (3, A),
+    }
+    assert telegram.left_out == tuple(code(line.split("(")[0]) for line in HUNGARIAN_POWER_FACTORS)
+
+
+def test_a_power_factor_beyond_its_bounds_drops_a_telegram_without_a_crc_with_its_reason() -> None:
+    """Without a check, an impossible number is the sign of damage that may have struck the others too."""
+    lines = [*HUNGARIAN_MEASURED, HUNGARIAN_POWER_FACTORS[0]]
+    (dropped,) = Decoder().feed_events(encoder.p1_telegram("SAG5\\2S211", lines, crc=False))
     assert isinstance(dropped, DroppedFrame)
     assert dropped.reason is DropReason.IMPLAUSIBLE
     assert "13.7.0" in dropped.detail
+
+
+def test_a_measured_value_beyond_its_bounds_drops_a_checked_telegram() -> None:
+    """A voltage, power or energy the meter measured answers for the telegram: beyond its bounds, nothing is shown."""
+    lines = [*HUNGARIAN_MEASURED, "1-0:52.7.0(940.4*V)"]
+    (dropped,) = Decoder().feed_events(encoder.p1_telegram("SAG5\\2S211", lines))
+    assert isinstance(dropped, DroppedFrame)
+    assert dropped.reason is DropReason.IMPLAUSIBLE
+    assert "52.7.0" in dropped.detail
 
 
 def test_a_bang_inside_a_line_is_no_end_of_a_telegram_without_a_crc() -> None:

@@ -33,7 +33,7 @@ from .model import (
 )
 from .p1 import P1Framer, P1Message, parse_telegram
 from .readings import STANDARD, interpret
-from .registers import implausible, interpretable
+from .registers import implausible, interpretable, worked_out_beyond_bounds
 from .resolution import ResolutionLearner
 
 if TYPE_CHECKING:
@@ -249,6 +249,8 @@ class ContentDecoder:
                 if self.policy.requires_ciphering:
                     self.policy.check(None)
                 telegram = parse_telegram(message)
+            if telegram.checksummed:
+                telegram = _without_what_was_worked_out_beyond_bounds(telegram)
             reason = implausible(telegram.readings)
             if reason is not None:
                 return DroppedFrame(DropReason.IMPLAUSIBLE, reason, message.raw, telegram.ciphering)
@@ -262,6 +264,15 @@ class ContentDecoder:
         except DecodeError as err:
             return DroppedFrame(_undecoded_reason(err), str(err), message.raw)
         return telegram
+
+
+def _without_what_was_worked_out_beyond_bounds(telegram: Telegram) -> Telegram:
+    """Leave out of a checked telegram the values its meter worked out beyond their bounds (a power factor of 4.6)."""
+    odd = worked_out_beyond_bounds(telegram.readings)
+    if not odd:
+        return telegram
+    readings = {obis: reading for obis, reading in telegram.readings.items() if obis not in odd}
+    return replace(telegram, readings=readings, left_out=(*telegram.left_out, *odd))
 
 
 def tag_holds(message: FramedMessage | DroppedFrame, keys: Keys) -> bool:

@@ -3,7 +3,9 @@
 One table for everything that needs to know: the decoder's units and its
 plausibility check, and whatever shows the readings. A value outside its quantity's bounds came from a
 damaged or hostile frame (or a unit we got wrong), never from a meter in a
-home: the frame is dropped, not shown.
+home: the frame is dropped, not shown. The exception is a value the meter
+works out rather than measures (a power factor), in a frame whose check held:
+see worked_out_beyond_bounds.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class Quantity:
     unit: Unit | None
     low: float
     high: float
+    worked_out: bool = False
+    """Whether a meter works the value out from what it measures (a ratio of its powers) rather than measuring it."""
 
     def holds(self, value: float) -> bool:
         """Whether a value is physically possible for this quantity.
@@ -60,7 +64,7 @@ APPARENT_POWER = Quantity("apparent_power", Unit.VOLT_AMPERE, 0.0, MAX_POWER)
 ACTIVE_ENERGY = Quantity("active_energy", Unit.WATT_HOUR, 0.0, MAX_ENERGY)
 REACTIVE_ENERGY = Quantity("reactive_energy", Unit.VAR_HOUR, 0.0, MAX_ENERGY)
 APPARENT_ENERGY = Quantity("apparent_energy", Unit.VOLT_AMPERE_HOUR, 0.0, MAX_ENERGY)
-POWER_FACTOR = Quantity("power_factor", None, -1.0, 1.0)
+POWER_FACTOR = Quantity("power_factor", None, -1.0, 1.0, worked_out=True)
 FREQUENCY = Quantity("frequency", Unit.HERTZ, 45.0, 65.0)
 
 # Signed: net active power and energy (C=16, import minus export) go negative while a home exports.
@@ -163,6 +167,21 @@ def implausible(readings: Mapping[ObisCode, Reading]) -> str | None:
             standard = quantity.unit or "no unit"
             return f"{obis} comes in {unit}, but {quantity.name.replace('_', ' ')} is in {standard}"
     return None
+
+
+def worked_out_beyond_bounds(readings: Mapping[ObisCode, Reading]) -> tuple[ObisCode, ...]:
+    """Return the codes of values a meter worked out (see Quantity.worked_out) that lie beyond their bounds.
+
+    In a telegram whose check held, such a value is the meter's own
+    arithmetic or format (E.ON Hungary's Sanxing sends 4.556 as its power
+    factor), not a sign that the line lied: it is left out, and each value
+    the meter measured still answers for the telegram.
+    """
+    return tuple(
+        obis
+        for obis, (value, _unit) in readings.items()
+        if (quantity := quantity_of(obis)) is not None and quantity.worked_out and not quantity.holds(value)
+    )
 
 
 def _why(obis: ObisCode, value: float, quantity: Quantity) -> str:
