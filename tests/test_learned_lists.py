@@ -1871,13 +1871,12 @@ def test_an_import_register_proven_alone_under_older_rules_is_learned_anew() -> 
 
 
 @pytest.mark.parametrize("seed", [361])
-def test_a_reading_confirmed_while_the_import_was_idle_is_not_proven_once_the_import_flows(seed: int) -> None:
-    """A home learned while it exports, the list sending no import phase parts: the import reads 0 meanwhile.
+def test_a_list_learned_while_exporting_shows_none_of_its_export_phase_powers_as_currents(seed: int) -> None:
+    """A home learned while it exports, the list sending its export's phase powers but no export total.
 
-    Numbers that happen to carry one another (a current in 0.01 A as the watts, the export's phase powers as
-    milliamperes) outlived every rival they were found with, as the true import's reading carries no telegram
-    at 0. It does once the home imports: a reading it confirms, of a flow idle since, weighs on beside the
-    numbers until physics refutes one of them, and only the import is shown.
+    Numbers carried one another while the import read 0: a current in 0.01 A as the watts, the export's phase
+    powers as milliamperes. Those phase powers, each carried by a current of its own, add up to no number in
+    the list: a list without that total, in which no number is taken for one. The import is shown once it flows.
     """
     rng = random.Random(seed)
     fields = [*AM550_FIELDS[:3], *AM550_FIELDS[6:12], *AM550_FIELDS[15:]]  # no export total, no import parts
@@ -1889,7 +1888,7 @@ def test_a_reading_confirmed_while_the_import_was_idle_is_not_proven_once_the_im
     exported_for = rng.randint(15, 40)
     sent = [exporting(state) for state in truth[:exported_for]] + truth[exported_for:]
     telegrams, wrong = wrong_values(order, sent)
-    assert telegrams > 40
+    assert telegrams > 0
     assert wrong == []
 
 
@@ -1927,14 +1926,12 @@ def test_a_list_of_phase_powers_and_their_total_without_currents_shows_nothing(s
 
 
 @pytest.mark.parametrize("seed", [93])
-def test_a_reading_found_while_exporting_is_not_proven_once_the_import_woke_slowly(seed: int) -> None:
+def test_a_list_learned_while_exporting_shows_no_wrong_power_once_the_import_woke_slowly(seed: int) -> None:
     """The list and home of the test before, but the import wakes slowly after the export.
 
-    First 2.5 minutes (15 telegrams) of base load below 500 W (the sun setting), then an ordinary load. A wrong
-    reading (a current in 0.01 A as the watts, export powers and the import power as milliamperes) outlives
-    those telegrams, neither refuted nor confirmed; by the time it is confirmed again, the import's zeros had
-    left the latest telegrams kept, and the current was proven as the power. The latest telegram in which each
-    position read 0 is kept.
+    First 2.5 minutes (15 telegrams) of base load below 500 W (the sun setting), then an ordinary load: a
+    reading found while the export flowed (a current in 0.01 A as the watts, the export's phase powers and the
+    import power as milliamperes) outlived those telegrams, and was proven as the power.
     """
     rng = random.Random(seed)
     fields = [*AM550_FIELDS[:3], *AM550_FIELDS[6:12], *AM550_FIELDS[15:]]  # no export total, no import parts
@@ -2034,3 +2031,29 @@ def test_a_list_with_an_export_register_at_rest_and_its_tariffs_is_learned(seed:
         assert shown(telegram)[POWER] == truth[telegram.timestamp].power_import
         # Phases are numbered in the list's order: the currents are the meter's, in some order.
         assert sorted(shown(telegram)[code] for code in CURRENTS) == sorted(truth[telegram.timestamp].currents)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_list_of_phase_powers_without_their_total_never_has_another_number_shown_as_the_power(seed: int) -> None:
+    """Voltages, currents and the phases' powers, but no total: nothing in the list is the power.
+
+    A current in 0.01 A, read as watts, was carried by the phases' powers read as milliamperes: at 230 V a
+    phase's watts, in mA, carry about a third of the total's, so a balanced home's phase current fitted as its
+    power at a power factor of 0.6 to 0.8. Each part carried by a current of its own, with no number their sum,
+    is a list that sends no total: none is taken.
+    """
+    fields = mixed((*VOLTAGES_AND_CURRENTS, *AM550_FIELDS[12:15]), seed)
+    for amps, step in (((1.0, 6.0), timedelta(seconds=10)), ((3.0, 14.0), timedelta(minutes=15))):
+        telegrams, wrong = wrong_values(fields, list(states(150, seed=seed, amps=amps, step=step)))
+        assert (telegrams, wrong) == (0, [])
+
+
+def test_a_register_that_reads_like_a_voltage_is_not_taken_for_a_lone_phase_voltage() -> None:
+    """A list without voltages, its import register at 22 kWh: at 0.01 Wh it reads 220 V, steady, and only rises."""
+    fields = ("power_import", "current_l1", "energy_import")
+    decoder = Decoder()
+    for state in states(260, phases=1, amps=(1.0, 6.0), energy=22_000.0):
+        body = encoder.positional_list(state, fields, NAME, 0)  # no tariff: the register is all of it
+        events = decoder.feed_events(encoder.hdlc_frames(encoder.data_notification(body, state.moment)))
+        assert not any(isinstance(event, Telegram) for event in events)
+    assert "phase voltages near nominal" in decoder.learned_lists[0]["waiting"]

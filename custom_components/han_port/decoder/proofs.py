@@ -198,8 +198,11 @@ def the_voltages(spans: Mapping[int, Span]) -> tuple[tuple[int, ...], int] | Non
     # phases of three whose third one telegram spoiled. One, while another value looks like a voltage at its
     # resolution, may be a load that reads like one beside a voltage its spoiled values keep from being steady.
     members, exponent = candidates[0]
-    if len(members) != 1 or any(
-        _looks_like_a_voltage(span, (exponent,)) for index, span in spans.items() if index not in members
+    # A lone value that only rose is a register's (its Wh at 0.01 read like volts): a grid's voltage also falls.
+    if (
+        len(members) != 1
+        or spans[members[0]].rose_only
+        or any(_looks_like_a_voltage(span, (exponent,)) for index, span in spans.items() if index not in members)
     ):
         return None
     return candidates[0]
@@ -374,20 +377,27 @@ def phase_sums(numbers: Numbers, free: Sequence[int]) -> list[tuple[int, tuple[i
 def _by_phase(
     numbers: Numbers, free: Sequence[int], volts: Sequence[float], phase_sum: tuple[int, tuple[int, ...]], exponent: int
 ) -> Iterator[PowerReading]:
-    """Yield the readings of a total and its phases' parts, each part with a current of its own that carries it.
+    """Yield the readings of a total and its phases' parts, each part with a current of its own that carries it."""
+    total, parts = phase_sum
+    for currents in _carrying(numbers, [index for index in free if index != total], volts, parts, exponent):
+        yield PowerReading(total, parts, currents, exponent)
+
+
+def _carrying(
+    numbers: Numbers, free: Sequence[int], volts: Sequence[float], parts: tuple[int, ...], exponent: int
+) -> Iterator[tuple[int, ...]]:
+    """Yield the currents, one a phase, whose U·I carries each phase's part.
 
     The phases are numbered by their parts' order in the list; a current
     goes with the part it carries wherever the list puts it, as lists that
     send a quantity's phases out of order would otherwise pair a phase's
     current with another's power, or a power with a current.
     """
-    total, parts = phase_sum
-    taken = {total, *parts}
     fitting = [
         [
             index
             for index in free
-            if index not in taken
+            if index not in parts
             and _a_current(numbers[index], exponent)
             and _phase_carries(numbers[part], at(volt * numbers[index], exponent), _slack(volt, exponent))
         ]
@@ -395,7 +405,35 @@ def _by_phase(
     ]
     for currents in product(*fitting):
         if len(set(currents)) == len(currents):  # one current per phase
-            yield PowerReading(total, parts, currents, exponent)
+            yield currents
+
+
+def _parts_without_a_total(numbers: Numbers, free: Sequence[int], volts: Sequence[float], loaded: set[int]) -> bool:
+    """Whether three numbers that follow a load (loaded) are phases' powers, each carried by a current of its own.
+
+    Asked where no number that moves is their sum: the list sends its phases' powers and no total, and any total
+    found would be another number, a current in 0.01 A say, carried by the phases' watts read as milliamperes.
+    """
+    for exponent in CURRENT_EXPONENTS:
+        carried = [
+            index
+            for index in free
+            if index in loaded
+            and numbers[index] > SUM_SLACK
+            and any(
+                _a_current(numbers[current], exponent)
+                and _phase_carries(numbers[index], at(volt * numbers[current], exponent), _slack(volt, exponent))
+                for current in free
+                for volt in volts
+                if current != index
+            )
+        ]
+        for parts in combinations(carried, _THREE_PHASES):
+            if _a_load(sum(numbers[index] for index in parts)) and next(
+                _carrying(numbers, free, volts, parts, exponent), None
+            ):
+                return True
+    return False
 
 
 def _by_total(
@@ -431,7 +469,9 @@ def power_readings(
     list may send no phase parts. Parts that add up to a total that moves
     are the phases' powers: where no currents carry them, the list sends
     none, and no reading is taken without them (it would read other numbers
-    as currents).
+    as currents). Parts that add up to no number, each carried by a current
+    of its own, are the phases' powers of a list that sends no total: none
+    is taken either.
     """
     sums = phase_sums(numbers, free) if len(volts) == _THREE_PHASES else []
     if sums is None:
@@ -442,6 +482,8 @@ def power_readings(
         lambda exponent: chain.from_iterable(_by_phase(numbers, free, volts, total, exponent) for total in sums),
     )
     if readings == {} and all(total in unloaded for total, _ in sums):
+        if len(volts) == _THREE_PHASES and _parts_without_a_total(numbers, free, volts, set(free) - set(unloaded)):
+            return {}
         parted = {frozenset((total, *parts)) for total, parts in sums}
         readings = _confirmed(numbers, volts, lambda exponent: _by_total(numbers, free, volts, exponent, parted))
     return readings
