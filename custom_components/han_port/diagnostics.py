@@ -154,7 +154,8 @@ def _decoding(decoder: Decoder) -> dict[str, Any]:
         # Implausible, unauthenticated and replayed frames are counted here too.
         "dropped": {str(reason): count for reason, count in decoder.dropped.items()},
         "noise_bytes": decoder.noise_bytes,
-        # Values left out of telegrams, by code: nothing here reads what their codes mean.
+        # Values left out of telegrams, by code: nothing here reads what their codes mean, or the meter worked
+        # them out beyond their bounds (a power factor of 4.6).
         "left_out": {str(code): count for code, count in decoder.left_out.items()},
         # What the meter's own physics decided for values sent without a scaler, and why.
         "resolutions": [

@@ -55,7 +55,8 @@ class Decoder:
         self.dropped: Counter[DropReason] = Counter()
         """Frames dropped so far, by reason."""
         self.left_out: Counter[ObisCode] = Counter()
-        """Values left out of telegrams so far, by code: codes whose meaning nothing here interprets.
+        """Values left out of telegrams so far, by code: codes whose meaning nothing here interprets, and
+        values the meter worked out beyond their bounds (see Telegram.left_out).
 
         At most MAX_LEFT_OUT_CODES codes are named; values of any further code are not counted (a
         meter sends a fixed list, and a stream of ever-new codes is hostile)."""
