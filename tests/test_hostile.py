@@ -116,6 +116,7 @@ def test_non_finite_and_huge_floats_are_implausible(value: bytes) -> None:
         ("1-0:1.8.0.255", 1, 30, 30),  # beyond any register
         ("1-0:31.7.0.255", 50_000, 0, 33),  # 50 kA
         ("1-0:14.7.0.255", 500, 0, 44),  # 500 Hz
+        ("1-0:13.7.0.255", 150, -2, 255),  # a power factor of 1.5: a DLMS list's scale may be a guess
         ("1-0:1.7.0.255", 100, 0, 35),  # active power in volts
         # Codes no table names, bounded by what their value groups mean:
         ("1-0:4.6.0.255", 61_000_000, 0, 32),  # a maximum demand (a power) in varh
@@ -132,16 +133,6 @@ def test_physically_impossible_values_are_dropped(code: str, value: int, scaler:
     assert isinstance(dropped, DroppedFrame)
     assert dropped.reason is DropReason.IMPLAUSIBLE
     assert str(ObisCode.parse(code.rsplit(".", 1)[0])) in dropped.detail
-
-
-def test_a_power_factor_beyond_its_bounds_is_left_out_of_a_checked_frame_whose_measured_values_stand() -> None:
-    """A ratio the meter worked out, sent as its frame check says: its arithmetic, not damage on the line."""
-    power = aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(1500), encoder.integer(0))
-    factor = aidon_register("1-0:13.7.0.255", encoder.double_long_unsigned(150), encoder.integer(-2), 255)  # 1.5
-    (telegram,) = Decoder().feed_events(aidon_frame(power, factor))
-    assert isinstance(telegram, Telegram)
-    assert telegram.readings == {ObisCode.parse("1-0:1.7.0"): (1500, "W")}
-    assert telegram.left_out == (ObisCode.parse("1-0:13.7.0"),)
 
 
 @pytest.mark.parametrize(

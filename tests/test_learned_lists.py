@@ -24,7 +24,7 @@ from custom_components.han_port.decoder.learned_positions import kind_of
 from custom_components.han_port.decoder.learned_registers import TARIFF_RUNS_AT_MOST
 from custom_components.han_port.decoder.lists import ISKRAEMECO_AM550, LANDIS_GYR_E450_BURGENLAND
 from custom_components.han_port.decoder.model import DecodeError
-from custom_components.han_port.decoder.proofs import Span, the_voltages
+from custom_components.han_port.decoder.proofs import PowerReading, Span, power_readings, the_voltages
 from simulator import frames as encoder
 from simulator.frames import AM550_FIELDS, ENERGY_FIELDS, MeterState, raw
 
@@ -2057,3 +2057,16 @@ def test_a_register_that_reads_like_a_voltage_is_not_taken_for_a_lone_phase_volt
         events = decoder.feed_events(encoder.hdlc_frames(encoder.data_notification(body, state.moment)))
         assert not any(isinstance(event, Telegram) for event in events)
     assert "phase voltages near nominal" in decoder.learned_lists[0]["waiting"]
+
+
+def test_phase_parts_whose_currents_carry_the_total_are_a_lists_apparent_powers_and_leave_its_reading() -> None:
+    """Each phase's apparent power, U·I, is carried by its current as a phase's power would be, and adds up to
+    no number: but the same currents carry the list's total power. Such parts are no sign of a list without its
+    total, and the reading of that total by its currents is found."""
+    volts = [230.0, 230.0, 230.0]
+    numbers = {0: 3105.0, 1: 1150.0, 2: 1150.0, 3: 1150.0, 4: 500.0, 5: 500.0, 6: 500.0}  # P, S1-S3, I1-I3 (0.01 A)
+    found = power_readings(numbers, list(numbers), volts)
+    assert found is not None
+    assert PowerReading(0, (), (4, 5, 6), -2) in found
+    # Without a total to carry, the same parts and currents are a list that sends none: nothing is found.
+    assert power_readings({index: numbers[index] for index in range(1, 7)}, list(range(1, 7)), volts) == {}

@@ -249,7 +249,7 @@ class ContentDecoder:
                 if self.policy.requires_ciphering:
                     self.policy.check(None)
                 telegram = parse_telegram(message)
-            if telegram.checksummed:
+            if telegram.checksummed and telegram.carries_p1:
                 telegram = _without_what_was_worked_out_beyond_bounds(telegram)
             reason = implausible(telegram.readings)
             if reason is not None:
@@ -267,7 +267,13 @@ class ContentDecoder:
 
 
 def _without_what_was_worked_out_beyond_bounds(telegram: Telegram) -> Telegram:
-    """Leave out of a checked telegram the values its meter worked out beyond their bounds (a power factor of 4.6)."""
+    """Leave out of a P1 telegram whose CRC held the values its meter worked out beyond their bounds.
+
+    A P1 line prints its number as the meter has it, decimal point and all: a power factor of 4.556 (E.ON
+    Hungary's Sanxing) is the meter's own arithmetic, and says nothing of the values it measured. A DLMS list's
+    may come at a scale guessed here (Kamstrup sends none, and a wrong one would spoil the currents learned
+    from it), and an M-Bus byte sum can hide two errors: there, such a value drops its telegram.
+    """
     odd = worked_out_beyond_bounds(telegram.readings)
     if not odd:
         return telegram

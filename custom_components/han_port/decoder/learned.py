@@ -219,6 +219,10 @@ class _Readings:
 
     found: dict[PowerReading, _Tally] = field(default_factory=dict)
     """Each reading, and what the telegrams said of it."""
+    weighed: deque[tuple[Numbers, list[float]]] = field(default_factory=lambda: deque(maxlen=LONE_POWER_CONFIRMATIONS))
+    """The latest telegrams they were weighed against (and their voltages), since they were found."""
+    idle: dict[int, tuple[Numbers, list[float]]] = field(default_factory=dict)
+    """The latest telegram since they were found in which each position read 0."""
 
     def weigh(self, numbers: Numbers, volts: list[float], spans: Mapping[int, Span], free: list[int]) -> None:
         """Weigh the readings found so far against a telegram, or find them afresh among the free positions."""
@@ -227,7 +231,11 @@ class _Readings:
             # Found afresh, under load, once every reading found before was refuted.
             fresh = power_readings(numbers, free, volts, _unloaded(spans)) if len(free) <= MAX_NUMBERS else None
             found.update({reading: _Tally(_beside_a_zero(reading, numbers)) for reading in fresh or {}})
+            self.weighed.clear()
+            self.idle.clear()
+            self._weighed(numbers, volts)
             return
+        self._weighed(numbers, volts)
         for reading, tally in list(found.items()):
             verdict = carries(reading, numbers, volts)
             if verdict is None:
@@ -240,19 +248,41 @@ class _Readings:
                 # tariffs add up to it like phases): a household's power falls as well. Let the rest be found.
                 del found[reading]
 
+    def _weighed(self, numbers: Numbers, volts: list[float]) -> None:
+        self.weighed.append((numbers, volts))
+        self.idle.update((index, (numbers, volts)) for index, value in numbers.items() if value == 0)
 
-def _confirms(
-    reading: PowerReading, numbers: Numbers, volts: list[float], spans: Mapping[int, Span], free: list[int]
-) -> bool:
-    """Whether this telegram confirms the reading under load, as one of the readings it would find.
+    def unrivalled(
+        self, reading: PowerReading, numbers: Numbers, volts: list[float], spans: Mapping[int, Span], free: list[int]
+    ) -> bool:
+        """Whether this telegram confirms the reading under load, and no reading of a flow that was idle beside it.
 
-    A reading found in a telegram that told less (a phase idle) is proven only in one that finds it too: one
-    whose parts add up to no number, say, finds none (see power_readings).
-    """
-    if carries(reading, numbers, volts) is not True or len(free) > MAX_NUMBERS:
-        return False
-    confirmed = power_readings(numbers, free, volts, _unloaded(spans))
-    return confirmed is not None and reading in confirmed
+        A reading outlives its rivals in the telegrams since it was found, but the true power cannot rival it
+        while it reads 0 (the import, while the home exports): once it flows, its reading carries a telegram too.
+        Such a reading, refuted by none of the telegrams kept, is weighed on beside it, until physics refutes
+        one of them.
+        """
+        if carries(reading, numbers, volts) is not True or len(free) > MAX_NUMBERS:
+            return False  # a telegram without load settles nothing, and needs no search for rivals
+        confirmed = power_readings(numbers, free, volts, _unloaded(spans))
+        if confirmed is None or reading not in confirmed:
+            return False
+        rivals = [rival for rival in confirmed if rival.total != reading.total and self._woke_beside(rival)]
+        for rival in rivals:
+            self.found.setdefault(rival, _Tally(_beside_a_zero(rival, numbers)))
+        return not rivals
+
+    def _woke_beside(self, rival: PowerReading) -> bool:
+        """Whether a reading's total read 0 since the readings were found, and no telegram kept refutes it.
+
+        Kept: the latest telegrams, and the latest since they were found in which each position read 0 (the
+        zeros of an import that woke slowly, under a small load first, have left the latest telegrams).
+        """
+        idle = self.idle.get(rival.total)
+        return idle is not None and all(
+            all(index in before for index in rival.positions) and carries(rival, before, volts) is not None
+            for before, volts in (*self.weighed, idle)
+        )
 
 
 @dataclass(slots=True)
@@ -387,7 +417,7 @@ class _Shape:
             self.export_total = reading.total
             self.waiting = _WAITING_FOR_AN_IMPORT
             return
-        if _confirms(reading, numbers, volts, self.spans, self._free(numbers)):
+        if self.readings.unrivalled(reading, numbers, volts, self.spans, self._free(numbers)):
             self._prove_power(reading, numbers, volts, telegrams)
 
     def _free(self, numbers: Numbers) -> list[int]:

@@ -59,7 +59,7 @@ class Telegram:
     """The COSEM logical device name, for a list that sends it: the maker's id and the meter's serial."""
     left_out: tuple[ObisCode, ...] = ()
     """Registers the meter sent whose code nothing here interprets, left out of readings, never passed on unbounded;
-    and those it worked out beyond their bounds (a power factor of 4.6) in a telegram whose check held."""
+    and those it worked out beyond their bounds (a power factor of 4.6) in a P1 telegram whose CRC held."""
     standard_time: bool = False
     """Whether a naive timestamp is the zone's standard time all year: its meter's clock keeps no daylight saving."""
     checksummed: bool = True

@@ -394,13 +394,7 @@ def _carrying(
     current with another's power, or a power with a current.
     """
     fitting = [
-        [
-            index
-            for index in free
-            if index not in parts
-            and _a_current(numbers[index], exponent)
-            and _phase_carries(numbers[part], at(volt * numbers[index], exponent), _slack(volt, exponent))
-        ]
+        [index for index in free if index not in parts and _carries_a_part(numbers, index, part, volt, exponent)]
         for volt, part in zip(volts, parts, strict=True)
     ]
     for currents in product(*fitting):
@@ -408,32 +402,54 @@ def _carrying(
             yield currents
 
 
-def _parts_without_a_total(numbers: Numbers, free: Sequence[int], volts: Sequence[float], loaded: set[int]) -> bool:
-    """Whether three numbers that follow a load (loaded) are phases' powers, each carried by a current of its own.
+def _carries_a_part(numbers: Numbers, current: int, part: int, volt: float, exponent: int) -> bool:
+    """Whether a number, read as a current, carries another as its phase's power (see _phase_carries)."""
+    return _a_current(numbers[current], exponent) and _phase_carries(
+        numbers[part], at(volt * numbers[current], exponent), _slack(volt, exponent)
+    )
 
-    Asked where no number that moves is their sum: the list sends its phases' powers and no total, and any total
-    found would be another number, a current in 0.01 A say, carried by the phases' watts read as milliamperes.
+
+def _parts_without_a_total(numbers: Numbers, free: Sequence[int], volts: Sequence[float], moving: set[int]) -> bool:
+    """Whether three numbers that move are the phases' powers of a list that sends no total of them.
+
+    Asked where no number that moves is their sum. Each is carried by a current of its own, as a phase's
+    power is, and those currents carry no other number as their total (a list that sends its phases'
+    apparent powers beside its total power has one; a phase's own part is none). Any total found would be
+    another number: a current in 0.01 A, say, carried by the phases' watts read as milliamperes.
     """
+    volt = sorted(volts)[len(volts) // 2]  # the phases agree (see the_voltages): the middle one stands for each
     for exponent in CURRENT_EXPONENTS:
-        carried = [
-            index
-            for index in free
-            if index in loaded
-            and numbers[index] > SUM_SLACK
-            and any(
-                _a_current(numbers[current], exponent)
-                and _phase_carries(numbers[index], at(volt * numbers[current], exponent), _slack(volt, exponent))
-                for current in free
-                for volt in volts
-                if current != index
-            )
-        ]
-        for parts in combinations(carried, _THREE_PHASES):
-            if _a_load(sum(numbers[index] for index in parts)) and next(
-                _carrying(numbers, free, volts, parts, exponent), None
-            ):
-                return True
+        carriers = {
+            part: carrying
+            for part in free
+            if part in moving
+            and numbers[part] > SUM_SLACK
+            and (carrying := {index for index in free if _carries_a_part(numbers, index, part, volt, exponent)})
+        }
+        if len(set().union(*carriers.values())) < _THREE_PHASES:
+            continue
+        for parts in combinations(carriers, _THREE_PHASES):
+            if not _a_load(sum(numbers[index] for index in parts)):
+                continue
+            for currents in product(*(carriers[part].difference(parts) for part in parts)):
+                if len(set(currents)) == _THREE_PHASES and not _carry_a_total(
+                    numbers, [index for index in free if index not in parts], volts, currents, exponent
+                ):
+                    return True
     return False
+
+
+def _carry_a_total(
+    numbers: Numbers, free: Sequence[int], volts: Sequence[float], currents: tuple[int, ...], exponent: int
+) -> bool:
+    """Whether the U·I of currents carries a number under load as a household's total power (see _by_total)."""
+    apparent = sum(at(volt * numbers[index], exponent) for volt, index in zip(volts, currents, strict=True))
+    upper = apparent * (1 + POWER_TOLERANCE) + sum(_slack(volt, exponent) for volt in volts)
+    return any(
+        apparent / MAX_APPARENT_RATIO <= numbers[index] <= upper
+        for index in free
+        if index not in currents and _a_load(numbers[index])
+    )
 
 
 def _by_total(

@@ -4,8 +4,8 @@ One table for everything that needs to know: the decoder's units and its
 plausibility check, and whatever shows the readings. A value outside its quantity's bounds came from a
 damaged or hostile frame (or a unit we got wrong), never from a meter in a
 home: the frame is dropped, not shown. The exception is a value the meter
-works out rather than measures (a power factor), in a frame whose check held:
-see worked_out_beyond_bounds.
+works out rather than measures (a power factor), in a P1 telegram whose CRC
+held: see worked_out_beyond_bounds.
 """
 
 from __future__ import annotations
@@ -172,10 +172,10 @@ def implausible(readings: Mapping[ObisCode, Reading]) -> str | None:
 def worked_out_beyond_bounds(readings: Mapping[ObisCode, Reading]) -> tuple[ObisCode, ...]:
     """Return the codes of values a meter worked out (see Quantity.worked_out) that lie beyond their bounds.
 
-    In a telegram whose check held, such a value is the meter's own
-    arithmetic or format (E.ON Hungary's Sanxing sends 4.556 as its power
-    factor), not a sign that the line lied: it is left out, and each value
-    the meter measured still answers for the telegram.
+    In a P1 telegram whose CRC held, such a value is the meter's own
+    arithmetic (E.ON Hungary's Sanxing sends 4.556 as its power factor), not
+    a sign that the line lied: it is left out, and each value the meter
+    measured still answers for the telegram.
     """
     return tuple(
         obis
