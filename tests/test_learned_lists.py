@@ -1877,7 +1877,7 @@ def test_a_list_learned_while_exporting_shows_none_of_its_export_phase_powers_as
     Numbers carried one another while the import read 0: a current in 0.01 A as the watts, the export's phase
     powers as milliamperes. Those phase powers, each carried by a current of its own, add up to no number in
     the list: a list without that total, in which no number is taken for one. The import is shown once it flows.
-    (The weighing of readings of a flow idle since they were found, the next test's, catches this list too.)
+    (The weighing of readings of a flow idle since they were found catches this list too: see the reactive one.)
     """
     rng = random.Random(seed)
     fields = [*AM550_FIELDS[:3], *AM550_FIELDS[6:12], *AM550_FIELDS[15:]]  # no export total, no import parts
