@@ -2092,3 +2092,26 @@ def test_a_reactive_power_found_while_exporting_is_not_proven_once_the_import_fl
     telegrams, wrong = wrong_values(fields, [exporting(state) for state in truth[:26]] + truth[26:])
     assert telegrams > 0
     assert wrong == []
+
+
+def test_a_list_that_learns_slowly_keeps_its_progress_beside_strays_of_other_shapes() -> None:
+    """A 1-phase list takes 121 telegrams to prove its voltage; a damaged push of another shape comes every 4th.
+
+    Eight shapes are followed at once: the ninth pushed out the oldest not yet learned, which was the meter's
+    own list, seen most, so its learning began anew every 32 telegrams and never ended. The shape seen least goes.
+    """
+    one_phase = ("meter_id", "current_l1", "power_import", "reactive_import", "voltage_l1")
+    rng = random.Random(2)
+    truth = [
+        _steady_load(state, (round(rng.uniform(3.0, 6.0), 2),), 0.95)
+        for state in states(LONE_VOLTAGE_TELEGRAMS + 60, phases=1, seed=2)
+    ]
+    frames = []
+    for number, state in enumerate(truth):
+        frames.append(push(state, one_phase))
+        if number % 3 == 2:  # a stray: bare numbers, a length of its own each time
+            stray = [encoder.double_long_unsigned(rng.randrange(10_000)) for _ in range(6 + number % 40)]
+            frames.append(encoder.hdlc_frames(encoder.data_notification(encoder.structure(*stray), state.moment)))
+    telegrams = [event for event in feed(Decoder(), frames) if isinstance(event, Telegram)]
+    assert telegrams
+    assert shown(telegrams[-1]) == pytest.approx(expected(truth[-1], phases=1))

@@ -589,9 +589,11 @@ class ListLearner:
 
     def _add(self, key: _Key, shape: _Shape) -> _Shape:
         if len(self._shapes) >= MAX_SHAPES:
-            # A meter pushes a few shapes: the oldest not yet shown goes first, a learned one only when all are.
-            oldest = next((old for old, known in self._shapes.items() if not known.shown), next(iter(self._shapes)))
-            del self._shapes[oldest]
+            # A meter pushes its few shapes again and again, damage or a stranger's now and then: the shape not
+            # yet shown that was seen least goes first (the oldest of those), a learned one only when all are.
+            unlearned = [old for old, known in self._shapes.items() if not known.shown]
+            least = min(unlearned, key=lambda old: self._shapes[old].telegrams, default=next(iter(self._shapes)))
+            del self._shapes[least]
         self._shapes[key] = shape
         return shape
 
