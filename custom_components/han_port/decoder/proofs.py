@@ -409,8 +409,10 @@ def _carries_a_part(numbers: Numbers, current: int, part: int, volt: float, expo
     )
 
 
-def _parts_without_a_total(numbers: Numbers, free: Sequence[int], volts: Sequence[float], moving: set[int]) -> bool:
-    """Whether three numbers that move are the phases' powers of a list that sends no total of them.
+def _parts_without_a_total(
+    numbers: Numbers, free: Sequence[int], volts: Sequence[float], unloaded: Collection[int]
+) -> bool:
+    """Whether three numbers that move (none unloaded) are the phases' powers of a list that sends no total of them.
 
     Asked where no number that moves is their sum. Each is carried by a current of its own, as a phase's
     power is, and those currents carry no other number as their total (a list that sends its phases'
@@ -422,7 +424,7 @@ def _parts_without_a_total(numbers: Numbers, free: Sequence[int], volts: Sequenc
         carriers = {
             part: carrying
             for part in free
-            if part in moving
+            if part not in unloaded
             and numbers[part] > SUM_SLACK
             and (carrying := {index for index in free if _carries_a_part(numbers, index, part, volt, exponent)})
         }
@@ -498,7 +500,7 @@ def power_readings(
         lambda exponent: chain.from_iterable(_by_phase(numbers, free, volts, total, exponent) for total in sums),
     )
     if readings == {} and all(total in unloaded for total, _ in sums):
-        if len(volts) == _THREE_PHASES and _parts_without_a_total(numbers, free, volts, set(free) - set(unloaded)):
+        if len(volts) == _THREE_PHASES and _parts_without_a_total(numbers, free, volts, unloaded):
             return {}
         parted = {frozenset((total, *parts)) for total, parts in sums}
         readings = _confirmed(numbers, volts, lambda exponent: _by_total(numbers, free, volts, exponent, parted))
