@@ -989,6 +989,26 @@ async def test_a_meter_that_counts_by_tariff_alone_gets_its_totals_and_its_tarif
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_a_measurement_the_meter_sends_beyond_its_bounds_shows_nothing_and_its_total_keeps_its_count(
+    hass: HomeAssistant, pty_meter: PtyMeter
+) -> None:
+    """A power factor of 4.6 (E.ON Hungary's Sanxing works them out so) is left out of its telegram: the sensor
+    says it knows none, at once, rather than the last one the meter stood by; the totals sent beside it stay."""
+    measured = ["1-0:1.8.0(000173.640*kWh)", "1-0:1.7.0(02.601*kW)"]
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="S211", data={CONF_DEVICE: pty_meter.path})
+    await set_up(hass, entry)
+    pty_meter.start_pushing([encoder.p1_telegram("SAG5\\2S211", [*measured, "1-0:13.7.0(0.950)"])])
+    await wait_for(lambda: value(hass, "power_factor") == "0.95")
+    pty_meter.start_pushing([encoder.p1_telegram("SAG5\\2S211", ["1-0:1.7.0(02.500*kW)", "1-0:13.7.0(4.556)"])])
+    await wait_for(lambda: value(hass, POWER) == "2500")
+    # Within the minute a slow measurement's writes wait: a value gone is no flicker.
+    assert value(hass, "power_factor") == "unknown"
+    assert value(hass, ENERGY) == "173.64"
+    pty_meter.start_pushing([encoder.p1_telegram("SAG5\\2S211", ["1-0:1.7.0(02.400*kW)", "1-0:13.7.0(0.930)"])])
+    await wait_for(lambda: value(hass, "power_factor") == "0.93")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_a_meter_that_sends_its_total_is_never_summed_from_its_tariffs(
     hass: HomeAssistant, pty_meter: PtyMeter, hass_storage: dict[str, Any]
 ) -> None:

@@ -27,6 +27,7 @@ from .const import (
 from .decoder import DropReason
 from .identity import Identity, MeterIdentity, made_up_id, meter_number, replacing_meter_entry
 from .issues import READ_ELSEWHERE_ISSUE, REPLACED_ISSUE, ListLearning, MeterIssues
+from .registers import is_total
 from .unread import UnreadTelegrams
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
             meter_type=telegram.meter_type or self.data.meter_type,
             list_version=telegram.list_version or self.data.list_version,
             clock=meter_time(telegram, now) or self.data.clock,
-            readings={**self.data.readings, **shown},
+            readings={**_still_stood_by(self.data.readings, telegram), **shown},
             checksummed=telegram.checksummed,
         )
         if not self.last_update_success:
@@ -266,6 +267,17 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         )
         self.last_update_success = False
         self.async_update_listeners()
+
+
+def _still_stood_by(readings: Mapping[Code, Reading], telegram: Telegram) -> dict[Code, Reading]:
+    """Return the readings a telegram leaves as they were: all but the measurements it sent and had left out.
+
+    A measurement the meter sent beyond its bounds (a power factor of 4.6) says its last value is no longer
+    the meter's: its sensor shows none rather than a stale one. A total keeps its count: the meter's count
+    never goes back, and shown without it the sensor would fall back to the total restored at start.
+    """
+    stale = {obis.register for obis in telegram.left_out if not is_total(obis.register)}
+    return {register: reading for register, reading in readings.items() if register not in stale}
 
 
 def _read_elsewhere(other: ConfigEntry) -> str:

@@ -122,7 +122,7 @@ class HanPortEntity(CoordinatorEntity[HanPortCoordinator]):
         if (
             wait <= 0
             or before is None
-            or before[1] is None
+            or None in (before[1], shown[1])  # a value shown first, or one the meter no longer stands by
             or before[0] != shown[0]
             or self._significant(before[1], shown[1])
         ):
