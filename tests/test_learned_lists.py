@@ -948,7 +948,7 @@ def test_a_real_am550_list_reordered_is_learned_to_the_table_values() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known limitation (README): a telegram below a household's power factor refutes the true reading for good",
+    reason="known limitation (docs/limitations.md): a telegram below a household's power factor refutes the true reading for good",
 )
 def test_a_moment_of_low_power_factor_never_makes_the_reactive_power_the_active() -> None:
     """A 1-phase list with P and Q, learned at a power factor of 0.6; a motor starting dips it to 0.45 once.
@@ -1125,7 +1125,7 @@ def wrong_values(fields: tuple[str, ...], sent: list[MeterState]) -> tuple[int, 
 
 
 @pytest.mark.xfail(
-    strict=True, reason="known limitation (README): the number right before a flow set aside is taken for the import"
+    strict=True, reason="known limitation (docs/limitations.md): the number right before a flow set aside is taken for the import"
 )
 @pytest.mark.parametrize("exported_before", [True, False], ids=["exported-a-moment-first", "imported-throughout"])
 def test_an_export_sent_before_the_import_is_never_shown_as_the_import(*, exported_before: bool) -> None:
@@ -1146,7 +1146,7 @@ def test_an_export_sent_before_the_import_is_never_shown_as_the_import(*, export
     assert shown_telegrams or not exported_before
 
 
-@pytest.mark.xfail(strict=True, reason="known limitation (README): a number right before the import, 0 under load")
+@pytest.mark.xfail(strict=True, reason="known limitation (docs/limitations.md): a number right before the import, 0 under load")
 def test_an_import_after_a_reactive_export_that_flows_at_idle_is_still_learned() -> None:
     """The reactive export (capacitive, at idle) comes right before the import power; it is 0 under load.
 
