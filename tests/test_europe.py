@@ -11,8 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from custom_components.han_port.decoder import Decoder, DropReason, ObisCode, Telegram, mbus_frames, reseal
+from custom_components.han_port.decoder.axdr import Structure
 from custom_components.han_port.decoder.ciphering import P1_AUTHENTICATION_KEY
 from custom_components.han_port.decoder.content import _DAMAGED_IN_A_ROW
+from custom_components.han_port.decoder.dlms import Notification
 from custom_components.han_port.decoder.mbus import MAX_SEGMENTS
 from custom_components.han_port.decoder.partial import MAX_MESSAGES_BETWEEN_PARTS, MAX_PARTS
 from simulator import frames as encoder
@@ -807,3 +809,56 @@ def test_a_damaged_count_in_a_bare_streams_first_push_costs_that_push_alone(coun
     ]
     assert len([event for event in events if isinstance(event, Telegram)]) == 11
     assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}
+
+
+def _register(code: str, value: bytes, scaler: int, unit: int) -> bytes:
+    return encoder.structure(encoder.obis(code), value, encoder.scaler_unit(scaler, unit))
+
+
+def _swapped_name(register: bytes) -> bytes:
+    """Write a register's logical name 06 09 (its length, then the octet-string tag), as a ZMF100 does some."""
+    assert register[2:4] == b"\x09\x06"
+    return register[:2] + b"\x06\x09" + register[4:]
+
+
+def _zmf100_push(*registers: bytes) -> bytes:
+    body = encoder.array(
+        encoder.structure(encoder.obis("0-0:96.1.0.255"), encoder.octet_string(b"40799390")), *registers
+    )
+    return encoder.hdlc_frames(encoder.data_notification(body, None))
+
+
+WATT, AMPERE, WATT_HOUR, VOLT = 27, 33, 30, 35  # DLMS unit codes
+
+
+def test_a_landis_gyr_zmf100s_names_written_length_first_and_its_abstract_energy_codes_are_read() -> None:
+    """Its firmware writes some registers' logical names 06 09 instead of 09 06, and names its energy registers
+    0-0:1.8.0 (A 0, where C 1 and D 8 mean nothing): esphome's dlms_parser reads them, and so must this decoder.
+    Each such energy register's unit says which electricity register it is."""
+    push = _zmf100_push(
+        _register("1-0:1.7.0.255", encoder.double_long_unsigned(560), 0, WATT),
+        _swapped_name(_register("1-0:31.7.0.255", encoder.long(244), -2, AMPERE)),
+        _register("0-0:1.8.0.255", encoder.double_long_unsigned(34479), 0, WATT_HOUR),
+        _register("0-0:2.8.0.255", encoder.double_long_unsigned(95334), 0, VOLT),  # a unit no energy has
+    )
+    (telegram,) = Decoder().feed_events(push)
+    assert isinstance(telegram, Telegram)
+    assert telegram.meter_id == "40799390"
+    assert {str(code): reading.value for code, reading in telegram.readings.items()} == {
+        "1-0:1.7.0.255": 560,
+        "1-0:31.7.0.255": 2.44,
+        "1-0:1.8.0.255": 34479,
+    }
+    assert telegram.left_out == (ObisCode.parse("0-0:2.8.0"),)
+
+
+def test_a_value_that_reads_like_a_name_written_length_first_is_read_as_sent_where_the_body_is_standard() -> None:
+    """06 09 opening a structure is a double-long-unsigned of 0x09...: where the body as sent decodes, it stands."""
+    value = 0x0901001F
+    body = encoder.array(
+        encoder.structure(encoder.double_long_unsigned(value), encoder.octet_string(bytes([1, 0, 0, 0, 0, 0xFF])))
+    )
+    assert body[2:6] == b"\x02\x02\x06\x09"
+    (structure,) = Notification(None, body).decode_body()
+    assert isinstance(structure, Structure)
+    assert structure.items[0] == value

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .axdr import OCTET_STRING, Data, decode_data
+from .axdr import OCTET_STRING, STRUCTURE, Data, decode_data
 from .ciphering import GENERAL_GLO_CIPHERING, Keys, SecurityPolicy, decipher
 from .cosem import DATE_TIME_LENGTH, parse_date_time
 from .descriptors import DescriptorList, decode_descriptor_list
 from .model import P1_OPENING, Ciphering, DecodeError, DropReason, KeyProblemError
+from .obis import OBIS_LENGTH
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -30,6 +32,14 @@ DATE_TIME_MARKERS = (
     (bytes([OCTET_STRING, DATE_TIME_LENGTH]), DATE_TIME_LENGTH),
 )
 
+# Landis+Gyr's ZMF100 writes some registers' logical names 06 09 (the length, then the octet-string tag) where
+# A-XDR has 09 06: a register's structure opening so, before six bytes that read as an electricity code (A 0 or
+# 1, F 255), is put right where the body as sent is no standard A-XDR.
+_SWAPPED_NAME = re.compile(
+    bytes([STRUCTURE]) + rb"([\x02\x03])" + bytes([OBIS_LENGTH, OCTET_STRING]) + rb"(?=[\x00\x01].{4}\xff)", re.DOTALL
+)
+_NAME_PUT_RIGHT = bytes([STRUCTURE]) + rb"\1" + bytes([OCTET_STRING, OBIS_LENGTH])
+
 
 @dataclass(frozen=True, slots=True)
 class Notification:
@@ -49,12 +59,19 @@ class Notification:
     def decode_body(self) -> Data | DescriptorList:
         """Decode the whole body; it must take every byte.
 
-        A body that is no standard A-XDR may be a descriptor list, whose
-        descriptors carry no tags (see descriptors): it is read as one then.
+        A body that is no standard A-XDR may be a ZMF100's (see _SWAPPED_NAME),
+        or a descriptor list, whose descriptors carry no tags (see
+        descriptors): it is read as one then.
         """
         try:
-            return self._standard_body()
+            return self._standard_body(self.body)
         except DecodeError as standard:
+            put_right = _SWAPPED_NAME.sub(_NAME_PUT_RIGHT, self.body)
+            if put_right != self.body:
+                try:
+                    return self._standard_body(put_right)
+                except DecodeError:
+                    pass
             try:
                 return decode_descriptor_list(self.body)
             except DecodeError as described:
@@ -64,12 +81,13 @@ class Notification:
                 msg = f"{opened}{standard}; nor is it a descriptor list: {described}"
                 raise DecodeError(msg) from described
 
-    def _standard_body(self) -> Data:
-        body, pos = decode_data(self.body)
-        if pos != len(self.body):
-            msg = f"{len(self.body) - pos} bytes left after the notification body"
+    @staticmethod
+    def _standard_body(body: bytes) -> Data:
+        data, pos = decode_data(body)
+        if pos != len(body):
+            msg = f"{len(body) - pos} bytes left after the notification body"
             raise DecodeError(msg)
-        return body
+        return data
 
     def content_error(self, err: DecodeError) -> DecodeError:
         """Choose the error to report when deciphered content fails to decode from its first byte.

@@ -20,7 +20,7 @@ from .axdr import Data, Structure
 from .cosem import CLOCK_CLASS, DATE_TIME_LENGTH, VALUE_ATTRIBUTE, VALUE_CLASSES
 from .descriptors import DescriptorList
 from .model import DecodeError, Maker
-from .obis import ObisCode
+from .obis import OBIS_LENGTH, ObisCode
 from .proofs import TableReading, table_holds, totals_after
 from .readings import STANDARD, Entry, Scaling, text
 from .registers import TOTAL
@@ -28,7 +28,6 @@ from .registers import TOTAL
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
 
-_OBIS_LENGTH = 6
 
 LIST_VERSION = ObisCode(1, 1, 0, 2, 129, 255).to_bytes()
 CLOCK = ObisCode(0, 0, 1, 0, 0, 255).to_bytes()
@@ -260,7 +259,7 @@ class VendorList:
 
 
 def _is_obis(item: Data) -> bool:
-    return isinstance(item, bytes) and len(item) == _OBIS_LENGTH
+    return isinstance(item, bytes) and len(item) == OBIS_LENGTH
 
 
 # The standard's scaler is an 8-bit integer and its unit an enum: anything
@@ -334,7 +333,7 @@ def _tagged(items: tuple[Data, ...]) -> list[Entry]:
             entries.append(tagged)
             index += 1
             continue
-        if type(item) is not bytes or len(item) != _OBIS_LENGTH:
+        if type(item) is not bytes or len(item) != OBIS_LENGTH:
             untagged = _untagged(item, first=index == 0, last=index == count - 1)
             if untagged is None:
                 msg = f"element {index} should be an OBIS code"

@@ -30,6 +30,10 @@ PRESENT_VALUE = 255
 _OBIS_TEXT = re.compile(r"^(\d+)-(\d+):(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?$")
 
 
+OBIS_LENGTH = 6
+"""A logical name (an OBIS code) is six bytes, A to F."""
+
+
 class ObisCode(NamedTuple):
     """An OBIS code A-B:C.D.E.F (IEC 62056-61).
 
@@ -47,7 +51,7 @@ class ObisCode(NamedTuple):
     @classmethod
     def from_bytes(cls, data: bytes) -> ObisCode:
         """Build from the six-byte logical name the meters send."""
-        if len(data) != 6:  # noqa: PLR2004 - a logical name is six bytes
+        if len(data) != OBIS_LENGTH:
             msg = f"an OBIS code is 6 bytes, not {len(data)}"
             raise ValueError(msg)
         return cls(data[0], data[1], data[2], data[3], data[4], data[5])
@@ -75,6 +79,8 @@ class ObisCode(NamedTuple):
         return f"{self.a}-{self.b}:{self.c}.{self.d}.{self.e}.{self.f}"
 
 
+# Value group A: what kind of object (IEC 62056-61).
+ABSTRACT = 0
 ELECTRICITY = 1
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .cosem import DATE_TIME_LENGTH, parse_date_time
 from .model import Number, Reading
-from .obis import ObisCode, Unit, identification, is_clock
+from .obis import ABSTRACT, ELECTRICITY, ObisCode, Unit, identification, is_clock
 from .registers import CURRENT, FREQUENCY, POWER_FACTOR, VOLTAGE, quantity_of
 
 if TYPE_CHECKING:
@@ -138,6 +138,12 @@ def plan(obis_bytes: bytes, scaler: int | None, unit_code: int | None, scaling: 
     standard_unit = kind.unit if kind is not None else None
     if scaler is not None:
         unit = DLMS_UNITS.get(unit_code) if unit_code is not None else standard_unit
+        electricity = obis._replace(a=ELECTRICITY)
+        named = quantity_of(electricity)
+        if obis.a == ABSTRACT and named is not None and unit is not None and unit == named.unit:
+            # Landis+Gyr's ZMF100 names its energy registers 0-0:1.8.0 (A 0, abstract objects, where C 1 and D 8
+            # mean nothing): the unit it sends with each says which electricity register it is.
+            obis = electricity
         return Plan(obis, Role.READING, exponent=scaler, unit=unit)
     return Plan(obis, Role.READING, exponent=scaling.exponent(obis), unit=standard_unit)
 
