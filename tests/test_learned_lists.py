@@ -1125,7 +1125,8 @@ def wrong_values(fields: tuple[str, ...], sent: list[MeterState]) -> tuple[int, 
 
 
 @pytest.mark.xfail(
-    strict=True, reason="known limitation (docs/limitations.md): the number right before a flow set aside is taken for the import"
+    strict=True,
+    reason="known limitation (docs/limitations.md): the number right before a flow set aside is taken for the import",
 )
 @pytest.mark.parametrize("exported_before", [True, False], ids=["exported-a-moment-first", "imported-throughout"])
 def test_an_export_sent_before_the_import_is_never_shown_as_the_import(*, exported_before: bool) -> None:
@@ -1146,7 +1147,9 @@ def test_an_export_sent_before_the_import_is_never_shown_as_the_import(*, export
     assert shown_telegrams or not exported_before
 
 
-@pytest.mark.xfail(strict=True, reason="known limitation (docs/limitations.md): a number right before the import, 0 under load")
+@pytest.mark.xfail(
+    strict=True, reason="known limitation (docs/limitations.md): a number right before the import, 0 under load"
+)
 def test_an_import_after_a_reactive_export_that_flows_at_idle_is_still_learned() -> None:
     """The reactive export (capacitive, at idle) comes right before the import power; it is 0 under load.
 
@@ -2115,3 +2118,107 @@ def test_a_list_that_learns_slowly_keeps_its_progress_beside_strays_of_other_sha
     telegrams = [event for event in feed(Decoder(), frames) if isinstance(event, Telegram)]
     assert telegrams
     assert shown(telegrams[-1]) == pytest.approx(expected(truth[-1], phases=1))
+
+
+# Lists that send no voltages (as Kärnten Netz's and Elektro Ljubljana's AM550s, a Slovenian E450): in their order.
+WITHOUT_VOLTAGES = {
+    "powers and registers": ("meter_id", "clock", "energy_import", "energy_export", "power_import", "power_export"),
+    "registers with tariffs": (
+        "logical_name",
+        "power_import",
+        "power_export",
+        "energy_import",
+        "energy_import_t1",
+        "energy_import_t2",
+    ),
+    "reactive powers beside": (
+        "meter_id",
+        "power_import",
+        "power_export",
+        "reactive_import",
+        "reactive_export",
+        "energy_import",
+        "energy_export",
+    ),
+}
+
+
+def _registers_truth(state: MeterState) -> dict[ObisCode, float]:
+    truth = {TARIFFS[0]: state.energy_import - OTHER_TARIFF, TARIFFS[1]: OTHER_TARIFF}
+    return truth | {POWER: state.power_import, ENERGY: state.energy_import}
+
+
+def _shown_of(fields: tuple[str, ...], sent: list[MeterState]) -> list[tuple[int, dict[ObisCode, float]]]:
+    """Feed the pushes; return each shown telegram's number and readings, every one checked against the truth."""
+    decoder = Decoder()
+    out = []
+    for number, state in enumerate(sent):
+        for event in decoder.feed_events(push(state, fields)):
+            if isinstance(event, Telegram):
+                values = shown(event)
+                assert values == pytest.approx({code: _registers_truth(state)[code] for code in values})
+                out.append((number, values))
+    return out
+
+
+@pytest.mark.parametrize("shape", WITHOUT_VOLTAGES)
+@pytest.mark.parametrize("amps", [(1.0, 6.0), (3.0, 14.0)])
+def test_a_list_without_voltages_has_its_power_proven_by_the_register_its_integral_grows(
+    shape: str, amps: tuple[float, float]
+) -> None:
+    """No U·I carries a power without voltages: a number that moves, whose integral by the meter's clock is what a
+    register grew by, closely, in three windows in a row while no other number's was, is the power."""
+    fields = WITHOUT_VOLTAGES[shape]
+    telegrams = _shown_of(fields, list(states(200, seed=4, amps=amps)))
+    assert telegrams, "nothing shown"
+    first, _ = telegrams[0]
+    assert first <= 120  # three windows of 200 Wh: 20 minutes at 2 kW, pushed every 10 s
+    _, last = telegrams[-1]
+    assert POWER in last
+    assert ENERGY in last
+    assert (TARIFFS[0] in last) == ("energy_import_t1" in fields)
+
+
+def test_a_list_without_voltages_set_up_while_the_home_exports_waits_for_the_import() -> None:
+    """The flow right after a number that reads 0 is taken for the export (lists send the import, then the export):
+    its integral, what the export register grows by, proves nothing; the import's does once it flows."""
+    fields = WITHOUT_VOLTAGES["powers and registers"]
+    sent = []
+    imported, exported = 55_000_000.0, 1_000_000.0
+    before: MeterState | None = None
+    for number, state in enumerate(states(330, seed=5)):
+        flowing = replace(state, power_import=0, power_export=state.power_import) if number < 150 else state
+        if before is not None:
+            hours = (flowing.moment - before.moment).total_seconds() / 3600
+            imported += (before.power_import + flowing.power_import) / 2 * hours
+            exported += (before.power_export + flowing.power_export) / 2 * hours
+        sent.append(replace(flowing, energy_import=round(imported), energy_export=round(exported)))
+        before = flowing
+    telegrams = _shown_of(fields, sent)
+    assert telegrams
+    assert telegrams[0][0] > 150
+    assert POWER in telegrams[-1][1]
+
+
+def test_a_one_phase_list_without_voltages_that_sends_its_power_twice_shows_it_once() -> None:
+    """A 1-phase list's total and its phase's power read alike in every telegram: one power, no rival of itself."""
+    fields = ("clock", "power_import_l1", "power_import", "energy_import", "current_l1")
+    telegrams = _shown_of(fields, list(states(200, phases=1, seed=6, amps=(8.0, 30.0))))
+    assert telegrams
+    assert telegrams[0][0] <= 120
+    assert set(telegrams[-1][1]) == {POWER, ENERGY}
+
+
+def test_a_list_without_voltages_is_shown_at_once_after_a_restart() -> None:
+    """Its power and register, proven by the integral, are kept as any list's: the next start does not relearn."""
+    fields = WITHOUT_VOLTAGES["powers and registers"]
+    truth = list(states(200, seed=4))
+    before = Decoder()
+    feed(before, [push(state, fields) for state in truth])
+    after = Decoder()
+    after.restore_learned_lists(before.learned_lists)
+    (first,) = after.feed_events(push(truth[-1], fields))
+    assert isinstance(first, Telegram)
+    assert shown(first) == {POWER: truth[-1].power_import, ENERGY: truth[-1].energy_import}
+    evidence = {position["obis"]: position["evidence"] for position in after.learned_lists[0]["positions"]}
+    assert "integral" in evidence["1-0:1.7.0.255"]

@@ -9,7 +9,9 @@ type; phase voltages because they stay near nominal and agree; currents and
 active power because the phases' U·I carries the power measured, the
 phases' parts add up to it and it moves (a steady number is a setting);
 the import register because it only grows, and
-by the energy that power carried, by the meter's clock (see `learned_registers`). Only proven positions
+by the energy that power carried, by the meter's clock (see `learned_registers`). A list that sends no
+voltages has its power proven by that energy alone: the one number whose integral a register grows by
+(see `learned_power`). Only proven positions
 are shown, each with its evidence; a list is shown only once its power is
 proven, and never with a guessed value.
 
@@ -52,6 +54,7 @@ from .learned_positions import (
     restored_position,
     restored_still,
 )
+from .learned_power import PowerByItsIntegral
 from .learned_registers import ImportRegisters
 from .lists import (
     PHASE_CURRENTS,
@@ -74,6 +77,7 @@ from .proofs import (
     carries,
     power_holds,
     power_readings,
+    sends_no_voltage,
     the_voltages,
 )
 from .readings import STANDARD, Entry, text
@@ -103,6 +107,10 @@ LONE_POWER_CONFIRMATIONS = 12
 """The same for a reading without phase parts: U·I against one total is a window a random number falls in one
 telegram in twenty, so many more telegrams must agree before chance is ruled out."""
 _WAITING_FOR_A_LOAD = f"a load of {MIN_EVIDENCE_POWER:g} W or more that only one reading of the power carries"
+_WAITING_FOR_AN_INTEGRAL = (
+    "phase voltages near nominal, or, as no value looks like one, a number that moves whose integral a register"
+    " grows by"
+)
 _NOTHING_MORE = "nothing more: what else the list holds, physics here does not prove"
 _WAITING_FOR_AN_IMPORT = "an import flow: the flow seen follows a number that stays 0, as export follows import"
 # A shown list whose telegrams break its physics this many in a row was proven wrong, or changed: learned anew.
@@ -196,12 +204,7 @@ def _beside_a_zero(reading: PowerReading, numbers: Numbers) -> bool:
 
 def _unloaded(spans: Mapping[int, Span]) -> set[int]:
     """Return the positions whose values did not both rise and fall over their span: no load's (see follows_a_load)."""
-    return {index for index, span in spans.items() if not _moves(span)}
-
-
-def _moves(span: Span) -> bool:
-    """Whether a value rose and fell over its span, as a home's power and currents do."""
-    return span.low < span.high and not span.rose_only
+    return {index for index, span in spans.items() if not span.moves}
 
 
 def _follows_a_load(spans: Mapping[int, Span], reading: PowerReading) -> bool:
@@ -210,7 +213,7 @@ def _follows_a_load(spans: Mapping[int, Span], reading: PowerReading) -> bool:
     A number that stood still (an idle flow's 0, a register between its steps, a setting) or only rose
     (a register) follows no load: a reading with one may be a coincidence of the list's numbers.
     """
-    return all(_moves(spans[index]) for index in reading.positions)
+    return all(spans[index].moves for index in reading.positions)
 
 
 @dataclass(slots=True)
@@ -296,6 +299,8 @@ class _Shape:
     readings: _Readings = field(default_factory=_Readings)
     registers: ImportRegisters = field(default_factory=ImportRegisters)
     voltages: _VoltageAnswers = field(default_factory=_VoltageAnswers)
+    integrals: PowerByItsIntegral = field(default_factory=PowerByItsIntegral)
+    """The power of a list that sends no voltages, sought by its integral meanwhile."""
     waiting: str = "phase voltages near nominal"
     export_total: int | None = None
     """A total that flowed while the number before it stayed 0: taken for the export, kept out of readings."""
@@ -344,8 +349,10 @@ class _Shape:
             else:
                 span.add(value)
         volts = [self.proven[index] for index in self._positions(PHASE_VOLTAGES)]
-        if not volts:
+        if not volts and not self.shown:
             self._learn_voltages()
+            if when is not None and not self._positions(PHASE_VOLTAGES):
+                self._learn_power_by_its_integral(numbers, when)
         elif not self.shown:
             self._learn_power(numbers, [at(numbers[position.index], position.exponent) for position in volts])
         elif self.learns_energy:
@@ -375,6 +382,17 @@ class _Shape:
         )
         self._prove(members, PHASE_VOLTAGES, exponent, evidence)
         self.waiting = _WAITING_FOR_A_LOAD
+
+    def _learn_power_by_its_integral(self, numbers: Numbers, when: datetime) -> None:
+        power = self.integrals.observe(numbers, self.spans, self._free(numbers), when)
+        # While a value looks like a voltage, the list may send them: its power is proven by their U·I, its
+        # currents with it (a 1-phase list's voltage takes longer to prove than the integral).
+        if power is not None and sends_no_voltage(self.spans):
+            self._prove((power,), (ACTIVE_IMPORT,), 0, self.integrals.evidence(power))
+            self.integrals = PowerByItsIntegral()
+            self.waiting = self.registers.waiting
+        elif sends_no_voltage(self.spans):
+            self.waiting = _WAITING_FOR_AN_INTEGRAL
 
     def _learn_power(self, numbers: Numbers, volts: list[float]) -> None:
         if self.export_total is not None and numbers.get(self.export_total):

@@ -34,7 +34,7 @@ _NO_TIME = timedelta(0)
 
 
 @dataclass(slots=True)
-class _Window:
+class EnergyWindow:
     """The import power integrated by the meter's clock, and the registers where the window started."""
 
     started: dict[int, float] = field(default_factory=dict)
@@ -46,13 +46,15 @@ class _Window:
     found: Register | None = None
     """What the windows before found, and in how many in a row."""
     agreed: int = 0
+    max_gap: timedelta = MAX_SAMPLE_GAP
+    """The longest gap between two samples of the power the integral bridges."""
 
     def observe(
         self, power: float, numbers: Numbers, growing: list[int], when: datetime
     ) -> tuple[Numbers, float] | None:
         """Integrate a telegram's power; once it carried enough energy, return each register's growth and it (Wh)."""
         gap = clock_elapsed(self.power_at, when)
-        if gap is None or gap < _NO_TIME or gap > MAX_SAMPLE_GAP:
+        if gap is None or gap < _NO_TIME or gap > self.max_gap:
             # A hole in the power, or a clock set back: the window starts again.
             self._start(numbers, growing)
         else:
@@ -114,7 +116,7 @@ class ImportRegisters:
     longer than any tariff runs (a setting). Tariffs that run in turn each stood still only while another ran.
     """
 
-    window: _Window = field(default_factory=_Window)
+    window: EnergyWindow = field(default_factory=EnergyWindow)
     held: dict[int, _Held] = field(default_factory=dict)
     """Each register found growing by the power's energy beside still ones of its size."""
     holding: int | None = None

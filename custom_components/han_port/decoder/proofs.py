@@ -131,6 +131,11 @@ class Span:
         return self.grows and self.low < self.high
 
     @property
+    def moves(self) -> bool:
+        """Whether the recent telegrams' values rose and fell, as a home's power and currents do."""
+        return self.low < self.high and not self.rose_only
+
+    @property
     def rose(self) -> bool:
         """Whether the latest telegram's value is above the one before it."""
         return self.previous is not None and self.last > self.previous
@@ -219,6 +224,11 @@ def _phase_now(spans: Mapping[int, Span], members: Sequence[int]) -> bool:
         for index, span in spans.items()
         if index not in members
     )
+
+
+def sends_no_voltage(spans: Mapping[int, Span]) -> bool:
+    """Whether no value of a list looks like a voltage now: none lies steady near nominal at any resolution."""
+    return not any(_looks_like_a_voltage(span) for span in spans.values())
 
 
 def _looks_like_a_voltage(span: Span, exponents: Sequence[int] = VOLTAGE_EXPONENTS) -> bool:
@@ -621,14 +631,16 @@ class Register:
     tariffs: tuple[int, ...]
 
 
-def grown_registers(growths: Mapping[int, float], carried: float) -> list[tuple[int, int]]:
-    """Return the positions (and resolutions) that grew by the energy the power carried (Wh)."""
+def grown_registers(
+    growths: Mapping[int, float], carried: float, tolerance: float = ENERGY_TOLERANCE
+) -> list[tuple[int, int]]:
+    """Return the positions (and resolutions) that grew by the energy the power carried (Wh), within a tolerance."""
     return [
         (index, exponent)
         for index, growth in growths.items()
         if growth > 0
         for exponent in ENERGY_EXPONENTS
-        if abs(at(growth, exponent) / carried - 1) <= ENERGY_TOLERANCE
+        if abs(at(growth, exponent) / carried - 1) <= tolerance
     ]
 
 
