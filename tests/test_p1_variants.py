@@ -969,3 +969,13 @@ def test_a_telegram_cut_short_before_a_frame_whose_header_reads_as_a_crc_costs_n
     events = [event for at in range(0, len(stream), chunk) for event in decoder.feed_events(stream[at : at + chunk])]
     assert [event.format for event in events if isinstance(event, Telegram)] == ["hdlc"] * 3
     assert decoder.dropped == {}
+
+
+def test_a_nes_meters_clock_written_out_and_its_type_after_a_colon_are_read() -> None:
+    """A NES meter (Denmark, amsreader-firmware's captures) writes its clock out, 20240111 09:35:00, and sets its
+    type apart from the identification's flag and baud rate with a colon."""
+    lines = ["0-0:1.0.0(20240111 09:35:00)", "1-0:1.8.0(00036.273*kWh)", "1-0:1.7.0(0000.193*kW)"]
+    telegram = only_telegram(Decoder().feed_events(encoder.p1_telegram("NES5:83335-3E", lines)))
+    assert telegram.timestamp == datetime(2024, 1, 11, 9, 35)  # the meter's local time, naive
+    assert telegram.meter_type == "83335-3E"
+    assert values(telegram) == {"1-0:1.8.0": (36273, WH), "1-0:1.7.0": (193, W)}

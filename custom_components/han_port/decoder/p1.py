@@ -356,6 +356,8 @@ _DATA_LINE = re.compile(
 )
 _CODE = re.compile(r"(\d+)-(\d+):(\d+)\.(\d+)\.(\d+)(?:[*.](\d+))?", re.ASCII)
 _TIMESTAMP = re.compile(r"(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})([SW])?", re.ASCII)
+# A NES meter's (Denmark) clock, written out: "20240111 09:35:00".
+_WRITTEN_OUT_TIMESTAMP = re.compile(r"(\d{4})(\d{2})(\d{2}) (\d{2}):(\d{2}):(\d{2})", re.ASCII)
 # Prefix exponent and base unit of each unit the meters print.
 _UNITS: dict[str, tuple[int, Unit]] = {
     "w": (0, Unit.WATT),
@@ -402,12 +404,16 @@ _SECOND_OCCURRENCE = "W"
 
 def _parse_timestamp(text: str) -> datetime | None:
     match = _TIMESTAMP.fullmatch(text)
-    if match is None:
+    century, fold = 2000, 0
+    if match is not None:
+        fold = int(match.group(7) == _SECOND_OCCURRENCE)
+    elif (match := _WRITTEN_OUT_TIMESTAMP.fullmatch(text)) is not None:
+        century = 0  # the year comes whole; no S or W says which of a repeated hour
+    else:
         return None
     year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
-    fold = int(match.group(7) == _SECOND_OCCURRENCE)
     try:
-        return datetime(2000 + year, month, day, hour, minute, second, fold=fold)  # noqa: DTZ001 - the meter's zone is not said
+        return datetime(century + year, month, day, hour, minute, second, fold=fold)  # noqa: DTZ001 - the meter's zone is not said
     except ValueError:
         return None
 
@@ -478,7 +484,8 @@ def parse_telegram(message: P1Message) -> Telegram:
     model = ident[4:]
     if model.startswith("\\") and len(model) > 1:
         model = model[2:]
-    model = model.strip()  # Aidon's "/ADN9 6534" sets its type apart with a space
+    # Aidon's "/ADN9 6534" sets its type apart with a space, a NES meter's "/NES5:83335-3E" with a colon.
+    model = model.strip().removeprefix(":")
     return Telegram(
         format="p1",
         manufacturer=_MANUFACTURERS.get(flag.upper()),
