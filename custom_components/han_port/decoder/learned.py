@@ -75,9 +75,9 @@ from .proofs import (
     Span,
     at,
     carries,
+    like_voltages,
     power_holds,
     power_readings,
-    sends_no_voltage,
     the_voltages,
 )
 from .readings import STANDARD, Entry, text
@@ -107,6 +107,7 @@ LONE_POWER_CONFIRMATIONS = 12
 """The same for a reading without phase parts: U·I against one total is a window a random number falls in one
 telegram in twenty, so many more telegrams must agree before chance is ruled out."""
 _WAITING_FOR_A_LOAD = f"a load of {MIN_EVIDENCE_POWER:g} W or more that only one reading of the power carries"
+_WAITING_FOR_VOLTAGES = "phase voltages near nominal"
 _WAITING_FOR_AN_INTEGRAL = (
     "phase voltages near nominal, or, as no value looks like one, a number that moves whose integral a register"
     " grows by"
@@ -301,7 +302,7 @@ class _Shape:
     voltages: _VoltageAnswers = field(default_factory=_VoltageAnswers)
     integrals: PowerByItsIntegral = field(default_factory=PowerByItsIntegral)
     """The power of a list that sends no voltages, sought by its integral meanwhile."""
-    waiting: str = "phase voltages near nominal"
+    waiting: str = _WAITING_FOR_VOLTAGES
     export_total: int | None = None
     """A total that flowed while the number before it stayed 0: taken for the export, kept out of readings."""
     refused: int = 0
@@ -384,15 +385,16 @@ class _Shape:
         self.waiting = _WAITING_FOR_A_LOAD
 
     def _learn_power_by_its_integral(self, numbers: Numbers, when: datetime) -> None:
-        power = self.integrals.observe(numbers, self.spans, self._free(numbers), when)
-        # While a value looks like a voltage, the list may send them: its power is proven by their U·I, its
-        # currents with it (a 1-phase list's voltage takes longer to prove than the integral).
-        if power is not None and sends_no_voltage(self.spans):
+        free = self._free(numbers)
+        if len(free) > MAX_NUMBERS:
+            return
+        power = self.integrals.observe(numbers, self.spans, free, when, like_voltages(self.spans))
+        if power is not None:
             self._prove((power,), (ACTIVE_IMPORT,), 0, self.integrals.evidence(power))
             self.integrals = PowerByItsIntegral()
             self.waiting = self.registers.waiting
-        elif sends_no_voltage(self.spans):
-            self.waiting = _WAITING_FOR_AN_INTEGRAL
+        else:
+            self.waiting = _WAITING_FOR_AN_INTEGRAL if self.integrals.voiceless else _WAITING_FOR_VOLTAGES
 
     def _learn_power(self, numbers: Numbers, volts: list[float]) -> None:
         if self.export_total is not None and numbers.get(self.export_total):

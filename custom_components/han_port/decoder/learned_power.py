@@ -4,6 +4,13 @@ Without voltages, no U·I carries a power (see proofs.power_readings); what is l
 a household's power, integrated by the meter's clock, is what its import register (or the tariff running) grows by.
 A number that moves, and whose integral matched one register's growth closely, in several windows in a row, while
 no other number's did, is that power.
+
+Other numbers' integrals match registers too: a reactive power its reactive register's, a phase's power the
+total's while the other phases idle, the export its register's. Any of those matching meanwhile keeps the proof
+from being taken (the export too, which is itself never proven), and so does a position that looked like a
+voltage in half the telegrams or more: a list that sends voltages is proven by their U·I, its currents with it
+(one sag, or one damaged push, does not make a voltage look like none; a power now and then near 2.3 kW, at 0.1,
+does not make it one).
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ INTEGRAL_TOLERANCE = 0.1
 (the register's last digit, the trapezoids); a current's integral, or a phase's, is some fraction of it."""
 INTEGRAL_MAX_GAP = timedelta(minutes=1)
 """Samples further apart integrate too roughly to tell a power from another number: the window starts again."""
+MAX_FITS = 3
+"""Registers one integral may match at once: a total and the tariff running (a third, a tariff that stood still at
+its start). More are no meter's registers, and would cost a search of their tariffs each."""
 
 
 @dataclass(slots=True)
@@ -36,9 +46,12 @@ class _Candidate:
     window: EnergyWindow = field(default_factory=lambda: EnergyWindow(max_gap=INTEGRAL_MAX_GAP))
     beside_a_zero: bool = True
     """Whether the number right before it read 0 whenever it flowed: lists send the import, then the export."""
-    twins: set[int] | None = None
-    """The numbers that read as it did in every telegram since: the same power sent twice (a 1-phase list's total
-    and its phase's), no rival of it."""
+    opened: int = 0
+    """The telegram its window opened at."""
+    streak_from: int = 0
+    """The telegram the first window of its matches in a row opened at."""
+    matched_at: int = -1
+    """The telegram its integral last matched a register's growth at."""
     evidence: str = ""
 
 
@@ -47,14 +60,28 @@ class PowerByItsIntegral:
     """The numbers that move, each integrated by the meter's clock against the registers that only grow."""
 
     candidates: dict[int, _Candidate] = field(default_factory=dict)
+    telegrams: int = 0
+    like_voltages: dict[int, int] = field(default_factory=dict)
+    """In how many telegrams each position looked like a voltage."""
 
-    def observe(self, numbers: Numbers, spans: Mapping[int, Span], free: Sequence[int], when: datetime) -> int | None:
+    @property
+    def voiceless(self) -> bool:
+        """Whether no position looked like a voltage in half the telegrams or more: the list sends none."""
+        return all(2 * count < self.telegrams for count in self.like_voltages.values())
+
+    def observe(
+        self, numbers: Numbers, spans: Mapping[int, Span], free: Sequence[int], when: datetime, voltages: set[int]
+    ) -> int | None:
         """Weigh a telegram; return the position proven to hold the power, once only one number's integral matched.
 
-        Numbers that read alike in every telegram are one power sent twice: the first is taken. A number right
-        after one that read 0 whenever it flowed is taken for an export, and neither proven nor a rival: the
-        import flows at other times. A number that went negative is no import's.
+        voltages: the positions that look like a voltage in it. A number right after one that read 0 whenever it
+        flowed is taken for an export: never proven, though a rival. Two numbers that read alike (a phase's power
+        and the total, while the other phases idle; a 1-phase list's) are rivals too: nothing tells which is
+        the total. A number that went negative is no import's.
         """
+        self.telegrams += 1
+        for index in voltages:
+            self.like_voltages[index] = self.like_voltages.get(index, 0) + 1
         growing = [index for index in free if spans[index].grows]
         for index in free:
             value = numbers[index]
@@ -62,31 +89,46 @@ class PowerByItsIntegral:
                 if value < 0 or spans[index].rose_only:
                     self.candidates.pop(index, None)
                 continue
-            candidate = self.candidates.setdefault(index, _Candidate())
+            candidate = self.candidates.setdefault(index, _Candidate(opened=self.telegrams))
             if value > 0 and numbers.get(index - 1) != 0:
                 candidate.beside_a_zero = False
-            alike = {other for other in free if other != index and numbers[other] == value}
-            candidate.twins = alike if candidate.twins is None else candidate.twins & alike
-            closed = candidate.window.observe(value, numbers, [other for other in growing if other != index], when)
-            if closed is None:
-                continue
-            growths, carried = closed
-            fits = grown_registers(growths, carried, INTEGRAL_TOLERANCE)
-            register = import_register(fits, numbers, growing)  # the running tariff grows as its total does
-            if register is not None:
-                grew = at(growths[register.total], register.exponent)
-                candidate.evidence = (
-                    f"moves, and its integral by the meter's clock, {carried:.0f} Wh, is what the register at"
-                    f" position {register.total} grew by ({grew:g} Wh at 10^{register.exponent} Wh)"
-                )
-            candidate.window.agree(register)
-        flows = {index: candidate for index, candidate in self.candidates.items() if not candidate.beside_a_zero}
-        matched = sorted(index for index, candidate in flows.items() if candidate.window.agreed > 0)
-        if not matched or flows[matched[0]].window.agreed < INTEGRAL_WINDOWS:
+            self._integrate(candidate, index, numbers, growing, when)
+        return self._proven()
+
+    def _integrate(
+        self, candidate: _Candidate, index: int, numbers: Numbers, growing: list[int], when: datetime
+    ) -> None:
+        closed = candidate.window.observe(numbers[index], numbers, [other for other in growing if other != index], when)
+        if closed is None:
+            return
+        growths, carried = closed
+        fits = grown_registers(growths, carried, INTEGRAL_TOLERANCE)
+        register = import_register(fits, numbers, growing) if len(fits) <= MAX_FITS else None
+        if candidate.window.agree(register) == 1:
+            candidate.streak_from = candidate.opened
+        candidate.opened = self.telegrams
+        if register is not None:
+            candidate.matched_at = self.telegrams
+            grew = at(growths[register.total], register.exponent)
+            candidate.evidence = (
+                f"moves, and its integral by the meter's clock, {carried:.0f} Wh, is what the register at"
+                f" position {register.total} grew by ({grew:g} Wh at 10^{register.exponent} Wh)"
+            )
+
+    def _proven(self) -> int | None:
+        """Return the first number whose integral matched in enough windows in a row, while no other's matched."""
+        if not self.voiceless:
             return None
-        # The same power sent twice is shown once, as the list's first; another number's integral is a rival.
-        first, *others = matched
-        return first if set(others) <= (flows[first].twins or set()) else None
+        for index, candidate in sorted(self.candidates.items()):
+            if candidate.beside_a_zero or candidate.window.agreed < INTEGRAL_WINDOWS:
+                continue
+            rivals = [
+                other
+                for other, rival in self.candidates.items()
+                if other != index and rival.matched_at >= candidate.streak_from
+            ]
+            return None if rivals else index
+        return None
 
     def evidence(self, index: int) -> str:
         """Say what proved a number the power."""

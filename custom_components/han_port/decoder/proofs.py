@@ -226,9 +226,9 @@ def _phase_now(spans: Mapping[int, Span], members: Sequence[int]) -> bool:
     )
 
 
-def sends_no_voltage(spans: Mapping[int, Span]) -> bool:
-    """Whether no value of a list looks like a voltage now: none lies steady near nominal at any resolution."""
-    return not any(_looks_like_a_voltage(span) for span in spans.values())
+def like_voltages(spans: Mapping[int, Span]) -> set[int]:
+    """Return the positions whose values look like a voltage now: steady near nominal at a resolution."""
+    return {index for index, span in spans.items() if _looks_like_a_voltage(span)}
 
 
 def _looks_like_a_voltage(span: Span, exponents: Sequence[int] = VOLTAGE_EXPONENTS) -> bool:
