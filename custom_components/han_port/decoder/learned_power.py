@@ -50,8 +50,6 @@ class _Candidate:
     """The telegram its window opened at."""
     streak_from: int = 0
     """The telegram the first window of its matches in a row opened at."""
-    matched_at: int = -1
-    """The telegram its integral last matched a register's growth at."""
     evidence: str = ""
 
 
@@ -63,6 +61,14 @@ class PowerByItsIntegral:
     telegrams: int = 0
     like_voltages: dict[int, int] = field(default_factory=dict)
     """In how many telegrams each position looked like a voltage."""
+    moved: dict[int, int] = field(default_factory=dict)
+    """The telegram each number last changed at."""
+    flowed: dict[int, int] = field(default_factory=dict)
+    """The telegram each number last read more than 0 at."""
+    closed: dict[int, int] = field(default_factory=dict)
+    """The telegram each number's integral last closed a window at, whatever it matched."""
+    fitted: dict[int, int] = field(default_factory=dict)
+    """The telegram each number's integral last fitted a register's growth at (any register, however many)."""
 
     @property
     def voiceless(self) -> bool:
@@ -85,6 +91,10 @@ class PowerByItsIntegral:
         growing = [index for index in free if spans[index].grows]
         for index in free:
             value = numbers[index]
+            if spans[index].previous is not None and value != spans[index].previous:
+                self.moved[index] = self.telegrams
+            if value > 0:
+                self.flowed[index] = self.telegrams
             if not (spans[index].moves and 0 <= value <= ACTIVE_POWER.high):
                 if value < 0 or spans[index].rose_only:
                     self.candidates.pop(index, None)
@@ -106,9 +116,10 @@ class PowerByItsIntegral:
         register = import_register(fits, numbers, growing) if len(fits) <= MAX_FITS else None
         if candidate.window.agree(register) == 1:
             candidate.streak_from = candidate.opened
-        candidate.opened = self.telegrams
+        candidate.opened = self.closed[index] = self.telegrams
+        if fits:
+            self.fitted[index] = self.telegrams
         if register is not None:
-            candidate.matched_at = self.telegrams
             grew = at(growths[register.total], register.exponent)
             candidate.evidence = (
                 f"moves, and its integral by the meter's clock, {carried:.0f} Wh, is what the register at"
@@ -116,19 +127,37 @@ class PowerByItsIntegral:
             )
 
     def _proven(self) -> int | None:
-        """Return the first number whose integral matched in enough windows in a row, while no other's matched."""
-        if not self.voiceless:
+        """Return the number whose integral matched in enough windows in a row, once every other was weighed.
+
+        Not where a flow set aside as the export, sent before it, flowed since the windows began (the import
+        read 0: lists send the active import first, and what moves after the export is something else, a
+        reactive power), nor while
+        another number's integral fitted a register's growth since the windows began (a reactive power's, an
+        export's, a phase's equal to the total), nor while another that moved since has closed no window since
+        (a small import, a battery's, is no rival until its integral is weighed).
+        """
+        ready = [
+            (index, candidate)
+            for index, candidate in sorted(self.candidates.items())
+            if not candidate.beside_a_zero and candidate.window.agreed >= INTEGRAL_WINDOWS
+        ]
+        if not self.voiceless or len(ready) != 1:
             return None
-        for index, candidate in sorted(self.candidates.items()):
-            if candidate.beside_a_zero or candidate.window.agreed < INTEGRAL_WINDOWS:
-                continue
-            rivals = [
-                other
-                for other, rival in self.candidates.items()
-                if other != index and rival.matched_at >= candidate.streak_from
-            ]
-            return None if rivals else index
-        return None
+        index, candidate = ready[0]
+        since = candidate.streak_from
+        if any(
+            other < index and aside.beside_a_zero and self.flowed.get(other, -1) >= since
+            for other, aside in self.candidates.items()
+        ):
+            return None
+        if any(other != index and at_ >= since for other, at_ in self.fitted.items()):
+            return None
+        unweighed = [
+            other
+            for other, at_ in self.moved.items()
+            if other != index and other in self.candidates and at_ >= since and self.closed.get(other, -1) < since
+        ]
+        return None if unweighed else index
 
     def evidence(self, index: int) -> str:
         """Say what proved a number the power."""
