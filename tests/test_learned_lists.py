@@ -2322,13 +2322,19 @@ def _wrong_imports(order: tuple[str, ...], flows: Callable[[int, random.Random],
             registers[register] += 0 if before is None else (before[flow] + now[flow]) / 2 * 10 / 3600
         before = now
         body = encoder.structure(
-            encoder.octet_string(encoder.date_time_bytes(moment)),
-            *(encoder.double_long_unsigned(round(registers.get(name, now.get(name, 0)))) for name in order),
+            encoder.octet_string(encoder.date_time_bytes(moment)), *(_sent(name, registers, now) for name in order)
         )
         for event in decoder.feed_events(encoder.hdlc_frames(encoder.data_notification(body, moment))):
             if isinstance(event, Telegram) and POWER in event.readings:
                 wrong += event.readings[POWER].value != now["P+"]
     return wrong
+
+
+def _sent(name: str, registers: dict[str, float], flows: dict[str, int]) -> bytes:
+    """A register or a flow as an AM550 sends it; P± the net power, signed (a double-long, 05)."""
+    if name == "P±":
+        return b"\x05" + (flows["P+"] - flows["P-"]).to_bytes(4, "big", signed=True)
+    return encoder.double_long_unsigned(round(registers[name]) if name in registers else flows[name])
 
 
 def _battery_home(number: int, rng: random.Random) -> dict[str, int]:
@@ -2356,14 +2362,23 @@ def _importing_exporting_importing(number: int, rng: random.Random) -> dict[str,
         (("A+", "A-", "R+", "R-", "P+", "P-", "Q+", "Q-"), _battery_home, 1600),
         (("A+", "R+", "P+", "P-", "Q+"), _exporting_then_importing, 1200),
         (("A+", "R+", "P+", "Q+"), _importing_exporting_importing, 1800),
+        (("A+", "R+", "P+", "Q+"), _exporting_then_importing, 1500),
+        (("A+", "A-", "R+", "P±", "Q+"), _exporting_then_importing, 1500),
     ],
-    ids=["a battery holds the import near 0", "the export sends no register", "the import wakes after an export"],
+    ids=[
+        "a battery holds the import near 0",
+        "the export sends no register",
+        "the import wakes after an export",
+        "set up while exporting, no export power sent",
+        "the power signed, set up while exporting",
+    ],
 )
 def test_a_reactive_power_is_never_proven_as_the_import_of_a_list_without_voltages(
     order: tuple[str, ...], flows: Callable[[int, random.Random], dict[str, int]], pushes: int
 ) -> None:
     """The reactive power's integral is what its register grows by, as the import's is its register's: it is proven
     only where every other number that moved was weighed, none fitted a register, and no export sent before it
-    flowed meanwhile. A small import (a battery's), an export without its register, or an import that matched in
-    the morning and wakes after a day's export must each keep it from being proven."""
+    flowed meanwhile. A small import (a battery's), an export without its register, an import that matched in
+    the morning and wakes after a day's export, one that wakes from 0 at all, or a signed power while it exports
+    must each keep it from being proven."""
     assert _wrong_imports(order, flows, pushes) == 0

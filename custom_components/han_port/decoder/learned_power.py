@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from .learned_registers import EnergyWindow
@@ -69,6 +70,10 @@ class PowerByItsIntegral:
     """The telegram each number's integral last closed a window at, whatever it matched."""
     fitted: dict[int, int] = field(default_factory=dict)
     """The telegram each number's integral last fitted a register's growth at (any register, however many)."""
+    woke: dict[int, int] = field(default_factory=dict)
+    """The telegram each number last rose from 0 at: a flow waking, a candidate or not yet."""
+    negative: dict[int, int] = field(default_factory=dict)
+    """The telegram each number last read below 0 at: a signed power exporting."""
 
     @property
     def voiceless(self) -> bool:
@@ -95,6 +100,10 @@ class PowerByItsIntegral:
                 self.moved[index] = self.telegrams
             if value > 0:
                 self.flowed[index] = self.telegrams
+                if spans[index].previous == 0:
+                    self.woke[index] = self.telegrams
+            elif value < 0:
+                self.negative[index] = self.telegrams
             if not (spans[index].moves and 0 <= value <= ACTIVE_POWER.high):
                 if value < 0 or spans[index].rose_only:
                     self.candidates.pop(index, None)
@@ -133,8 +142,9 @@ class PowerByItsIntegral:
         read 0: lists send the active import first, and what moves after the export is something else, a
         reactive power), nor while
         another number's integral fitted a register's growth since the windows began (a reactive power's, an
-        export's, a phase's equal to the total), nor while another that moved since has closed no window since
-        (a small import, a battery's, is no rival until its integral is weighed).
+        export's, a phase's equal to the total), nor while another read below 0 since (a signed power, exporting),
+        nor while another that moved since has closed no window since (a small import, a battery's, is no rival
+        until its integral is weighed; nor one that woke from 0, a candidate or not yet).
         """
         ready = [
             (index, candidate)
@@ -150,12 +160,15 @@ class PowerByItsIntegral:
             for other, aside in self.candidates.items()
         ):
             return None
-        if any(other != index and at_ >= since for other, at_ in self.fitted.items()):
+        if any(other != index and at_ >= since for other, at_ in chain(self.fitted.items(), self.negative.items())):
             return None
         unweighed = [
             other
             for other, at_ in self.moved.items()
-            if other != index and other in self.candidates and at_ >= since and self.closed.get(other, -1) < since
+            if other != index
+            and (other in self.candidates or self.woke.get(other, -1) >= since)
+            and at_ >= since
+            and self.closed.get(other, -1) < since
         ]
         return None if unweighed else index
 
