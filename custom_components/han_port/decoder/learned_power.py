@@ -6,11 +6,12 @@ A number that moves, and whose integral matched one register's growth closely, i
 no other number's did, is that power.
 
 Other numbers' integrals match registers too: a reactive power its reactive register's, a phase's power the
-total's while the other phases idle, the export its register's. Any of those matching meanwhile keeps the proof
-from being taken (the export too, which is itself never proven), and so does a position that looked like a
-voltage in half the telegrams or more: a list that sends voltages is proven by their U·I, its currents with it
-(one sag, or one damaged push, does not make a voltage look like none; a power now and then near 2.3 kW, at 0.1,
-does not make it one).
+total's while the other phases idle, the export its register's. So nothing is proven until every other number
+that moved (or woke from 0) meanwhile had its integral weighed, and none fitted a register; nor while an export
+flowed or a signed power read below 0, as what moves then is not the import (see PowerByItsIntegral._proven);
+nor while a position looked like a voltage in half the telegrams or more: a list that sends voltages is proven
+by their U·I, its currents with it (one sag, or one damaged push, does not make a voltage look like none; a
+power now and then near 2.3 kW, at 0.1, does not make it one). Where physics cannot tell, the list waits.
 """
 
 from __future__ import annotations
