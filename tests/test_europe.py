@@ -853,12 +853,9 @@ def test_a_landis_gyr_zmf100s_names_written_length_first_and_its_abstract_energy
 
 
 def test_a_value_that_reads_like_a_name_written_length_first_is_read_as_sent_where_the_body_is_standard() -> None:
-    """06 09 opening a structure is a double-long-unsigned of 0x09...: where the body as sent decodes, it stands."""
-    value = 0x0901001F
-    body = encoder.array(
-        encoder.structure(encoder.double_long_unsigned(value), encoder.octet_string(bytes([1, 0, 0, 0, 0, 0xFF])))
-    )
-    assert body[2:6] == b"\x02\x02\x06\x09"
+    """06 09 opening a structure is a double-long-unsigned of 0x09...: where the body as sent decodes, it stands,
+    though the bytes after it read as an electricity code would (01, four bytes, FF) and put right they decode too."""
+    body = encoder.array(encoder.structure(encoder.double_long_unsigned(0x09010000), encoder.long_unsigned(0x00FF)))
+    assert body[2:12] == bytes.fromhex("0202060901000012 00ff".replace(" ", ""))
     (structure,) = Notification(None, body).decode_body()
-    assert isinstance(structure, Structure)
-    assert structure.items[0] == value
+    assert structure == Structure((0x09010000, 0x00FF))
