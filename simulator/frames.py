@@ -68,6 +68,11 @@ def double_long_unsigned(value: int) -> bytes:
     return b"\x06" + struct.pack(">I", value)
 
 
+def double_long(value: int) -> bytes:
+    """Encode a double-long (i32): a signed power, say."""
+    return b"\x05" + struct.pack(">i", value)
+
+
 def long_unsigned(value: int) -> bytes:
     """Encode a long-unsigned (u16)."""
     return b"\x12" + struct.pack(">H", value)

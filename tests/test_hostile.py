@@ -77,9 +77,9 @@ def decode_then_good(frame: bytes, decoder: Decoder | None = None) -> list[Dropp
 @pytest.mark.parametrize(
     "scaler",
     [
-        b"\x05" + struct.pack(">i", 2_147_483_647),  # a 32-bit integer as the scaler: 10^2147483647
-        b"\x05" + struct.pack(">i", 1 << 20),
-        b"\x10" + struct.pack(">h", 400),
+        encoder.double_long(2_147_483_647),  # a 32-bit integer as the scaler: 10^2147483647
+        encoder.double_long(1 << 20),
+        encoder.long(400),
         b"\x15" + struct.pack(">Q", 1 << 63),
     ],
 )
@@ -161,7 +161,7 @@ def test_a_value_whose_code_means_nothing_here_is_left_out_with_its_reason(code:
 
 
 def test_negative_energy_is_dropped() -> None:
-    frame = aidon_frame(aidon_register("1-0:1.8.0.255", b"\x05" + struct.pack(">i", -5), encoder.integer(0), 30))
+    frame = aidon_frame(aidon_register("1-0:1.8.0.255", encoder.double_long(-5), encoder.integer(0), 30))
     (dropped,) = decode_then_good(frame)
     assert isinstance(dropped, DroppedFrame)
     assert dropped.reason is DropReason.IMPLAUSIBLE

@@ -2267,9 +2267,9 @@ def _wrong_imports(order: tuple[str, ...], flows: Callable[[int, random.Random],
 
 
 def _sent(name: str, registers: dict[str, float], flows: dict[str, int]) -> bytes:
-    """A register or a flow as an AM550 sends it; P± the net power, signed (a double-long, 05)."""
+    """A register or a flow as an AM550 sends it; P± the net power, signed."""
     if name == "P±":
-        return b"\x05" + (flows["P+"] - flows["P-"]).to_bytes(4, "big", signed=True)
+        return encoder.double_long(flows["P+"] - flows["P-"])
     return encoder.double_long_unsigned(round(registers[name]) if name in registers else flows[name])
 
 
