@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from itertools import chain
 from typing import TYPE_CHECKING
 
 from .learned_registers import EnergyWindow
@@ -56,6 +55,23 @@ class _Candidate:
 
 
 @dataclass(slots=True)
+class _Seen:
+    """The telegram at which a number last did each thing that weighs on another's proof (-1: never)."""
+
+    moved: int = -1
+    flowed: int = -1
+    """Read more than 0."""
+    woke: int = -1
+    """Rose from 0: a flow waking, a candidate or not yet."""
+    negative: int = -1
+    """Read below 0: a signed power exporting."""
+    closed: int = -1
+    """Closed an integral window, whatever it matched."""
+    fitted: int = -1
+    """Closed one whose integral fitted a register's growth (any register, however many)."""
+
+
+@dataclass(slots=True)
 class PowerByItsIntegral:
     """The numbers that move, each integrated by the meter's clock against the registers that only grow."""
 
@@ -63,18 +79,8 @@ class PowerByItsIntegral:
     telegrams: int = 0
     like_voltages: dict[int, int] = field(default_factory=dict)
     """In how many telegrams each position looked like a voltage."""
-    moved: dict[int, int] = field(default_factory=dict)
-    """The telegram each number last changed at."""
-    flowed: dict[int, int] = field(default_factory=dict)
-    """The telegram each number last read more than 0 at."""
-    closed: dict[int, int] = field(default_factory=dict)
-    """The telegram each number's integral last closed a window at, whatever it matched."""
-    fitted: dict[int, int] = field(default_factory=dict)
-    """The telegram each number's integral last fitted a register's growth at (any register, however many)."""
-    woke: dict[int, int] = field(default_factory=dict)
-    """The telegram each number last rose from 0 at: a flow waking, a candidate or not yet."""
-    negative: dict[int, int] = field(default_factory=dict)
-    """The telegram each number last read below 0 at: a signed power exporting."""
+    seen: dict[int, _Seen] = field(default_factory=dict)
+    """What each number did, kept whether or not it is a candidate."""
 
     @property
     def voiceless(self) -> bool:
@@ -96,15 +102,16 @@ class PowerByItsIntegral:
             self.like_voltages[index] = self.like_voltages.get(index, 0) + 1
         growing = [index for index in free if spans[index].grows]
         for index in free:
-            value = numbers[index]
-            if spans[index].previous is not None and value != spans[index].previous:
-                self.moved[index] = self.telegrams
+            value, previous = numbers[index], spans[index].previous
+            seen = self.seen.setdefault(index, _Seen())
+            if previous is not None and value != previous:
+                seen.moved = self.telegrams
             if value > 0:
-                self.flowed[index] = self.telegrams
-                if spans[index].previous == 0:
-                    self.woke[index] = self.telegrams
+                seen.flowed = self.telegrams
+                if previous == 0:
+                    seen.woke = self.telegrams
             elif value < 0:
-                self.negative[index] = self.telegrams
+                seen.negative = self.telegrams
             if not (spans[index].moves and 0 <= value <= ACTIVE_POWER.high):
                 if value < 0 or spans[index].rose_only:
                     self.candidates.pop(index, None)
@@ -126,9 +133,9 @@ class PowerByItsIntegral:
         register = import_register(fits, numbers, growing) if len(fits) <= MAX_FITS else None
         if candidate.window.agree(register) == 1:
             candidate.streak_from = candidate.opened
-        candidate.opened = self.closed[index] = self.telegrams
+        candidate.opened = self.seen[index].closed = self.telegrams
         if fits:
-            self.fitted[index] = self.telegrams
+            self.seen[index].fitted = self.telegrams
         if register is not None:
             grew = at(growths[register.total], register.exponent)
             candidate.evidence = (
@@ -141,11 +148,10 @@ class PowerByItsIntegral:
 
         Not where a flow set aside as the export, sent before it, flowed since the windows began (the import
         read 0: lists send the active import first, and what moves after the export is something else, a
-        reactive power), nor while
-        another number's integral fitted a register's growth since the windows began (a reactive power's, an
-        export's, a phase's equal to the total), nor while another read below 0 since (a signed power, exporting),
-        nor while another that moved since has closed no window since (a small import, a battery's, is no rival
-        until its integral is weighed; nor one that woke from 0, a candidate or not yet).
+        reactive power), nor where another number's integral fitted a register's growth since (a reactive
+        power's, an export's, a phase's equal to the total), or another read below 0 since (a signed power,
+        exporting), nor while another that moved since has closed no window since (a small import, a battery's,
+        is no rival until its integral is weighed; nor one that woke from 0, a candidate or not yet).
         """
         ready = [
             (index, candidate)
@@ -157,19 +163,20 @@ class PowerByItsIntegral:
         index, candidate = ready[0]
         since = candidate.streak_from
         if any(
-            other < index and aside.beside_a_zero and self.flowed.get(other, -1) >= since
+            other < index and aside.beside_a_zero and self.seen[other].flowed >= since
             for other, aside in self.candidates.items()
         ):
             return None
-        if any(other != index and at_ >= since for other, at_ in chain(self.fitted.items(), self.negative.items())):
+        others = [seen for other, seen in self.seen.items() if other != index]
+        if any(seen.fitted >= since or seen.negative >= since for seen in others):
             return None
         unweighed = [
             other
-            for other, at_ in self.moved.items()
+            for other, seen in self.seen.items()
             if other != index
-            and (other in self.candidates or self.woke.get(other, -1) >= since)
-            and at_ >= since
-            and self.closed.get(other, -1) < since
+            and (other in self.candidates or seen.woke >= since)
+            and seen.moved >= since
+            and seen.closed < since
         ]
         return None if unweighed else index
 
