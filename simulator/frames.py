@@ -93,6 +93,11 @@ def enum(value: int) -> bytes:
     return b"\x16" + bytes([value])
 
 
+def boolean(*, value: bool) -> bytes:
+    """Encode a boolean."""
+    return b"\x03" + bytes([value])
+
+
 def null() -> bytes:
     """Encode null-data."""
     return b"\x00"
@@ -501,6 +506,59 @@ def iskraemeco_list(state: MeterState, logical_name: str = "ISK1030792283067") -
     flows = [double_long_unsigned(state.phase_powers[p]) for p in range(_THREE_PHASE)]
     idle = [double_long_unsigned(0)] * _THREE_PHASE
     items += idle + flows if exporting else flows + idle
+    return structure(*items)
+
+
+def tariffs(total: int) -> tuple[int, int]:
+    """Split a register between its two tariffs, as a meter that has run in both counts it: a quarter in tariff 1."""
+    first = (total + 3) // 4
+    return first, total - first
+
+
+def _with_tariffs(total: int) -> list[bytes]:
+    return [double_long_unsigned(value) for value in (total, *tariffs(total))]
+
+
+def iskraemeco_quarter_hour_list(state: MeterState, logical_name: str = "ISK1030792283067") -> bytes:
+    """Build the Slovenian AM550's 15-minute energy list (see decoder.lists.ISKRAEMECO_AM550_QUARTER_HOUR)."""
+    items = [octet_string(logical_name.encode()), octet_string(b"16820006"), enum(1), octet_string(b"0001")]
+    items += _with_tariffs(state.energy_import) + _with_tariffs(state.energy_export)
+    items += [double_long_unsigned(state.reactive_energy_import), double_long_unsigned(state.reactive_energy_export)]
+    return structure(*items)
+
+
+def iskraemeco_energy_list(state: MeterState, logical_name: str = "ISK1030777478586") -> bytes:
+    """Build Elektro Ljubljana's 9-value AM550 push (see decoder.lists.ISKRAEMECO_AM550_ENERGY)."""
+    items = [octet_string(logical_name.encode())]
+    items += [double_long_unsigned(state.power_import), double_long_unsigned(state.power_export)]
+    items += _with_tariffs(state.energy_import) + _with_tariffs(state.energy_export)
+    return structure(*items)
+
+
+def hep_list(state: MeterState) -> bytes:
+    """Build the Croatian Iskraemeco IE.5's 33-value push (see decoder.lists.ISKRAEMECO_IE5_CROATIA).
+
+    Its reactive energy: the home's inductive load in quadrant I, what it sends back in IV, nothing in II and III.
+    """
+    moment = state.moment
+    items = [
+        octet_string(state.meter_id[-8:].encode()),
+        octet_string(bytes((moment.hour, moment.minute, moment.second, 0))),
+        octet_string(date_time_bytes(moment)[:5]),
+    ]
+    items += _with_tariffs(state.energy_import) + _with_tariffs(state.energy_export)
+    quadrants = (state.reactive_energy_import, 0, 0, state.reactive_energy_export)
+    items += [double_long_unsigned(value) for value in quadrants]
+    items += [double_long_unsigned(state.power_import), double_long_unsigned(state.power_export)]
+    items.append(long_unsigned(raw(state.power_factor, -3)))
+    exporting = state.power_export > state.power_import
+    flows = [double_long_unsigned(state.phase_powers[p]) for p in range(_THREE_PHASE)]
+    idle = [double_long_unsigned(0)] * _THREE_PHASE
+    items += idle + flows if exporting else flows + idle
+    items += [long_unsigned(raw(state.voltages[p], -1)) for p in range(_THREE_PHASE)]
+    items += [long_unsigned(raw(state.currents[p], -2)) for p in range(_THREE_PHASE)]
+    # What no published source names: as the capture sends them.
+    items += [double_long_unsigned(17_250), *[array(long_unsigned(9_400))] * _THREE_PHASE, boolean(value=True)]
     return structure(*items)
 
 

@@ -58,6 +58,15 @@ def energy_values(state: MeterState, exponent: int, channel: int = 0) -> dict[st
     }
 
 
+def tariff_values(state: MeterState) -> dict[str, float]:
+    """The import and export registers and their two tariffs', as the encoder splits them."""
+    values: dict[str, float] = {}
+    for c, total in ((1, state.energy_import), (2, state.energy_export)):
+        values[f"1-0:{c}.8.0.255"] = total
+        values[f"1-0:{c}.8.1.255"], values[f"1-0:{c}.8.2.255"] = encoder.tariffs(total)
+    return values
+
+
 def phase_values(state: MeterState, current_exponent: int, voltage_exponent: int, channel: int = 0) -> dict[str, float]:
     values = {}
     for code, current in zip(phase_codes(31, state.phases, channel), state.currents, strict=False):
@@ -89,6 +98,8 @@ class ListCase:
     read_while_physical: bool = False
     """A table known by the list's opening and length reads it only while physics allows its reading
     (decoder/proofs.table_holds): the drawn phases agree as a grid's do, at a household's power factor."""
+    counted_in_both_tariffs: bool = False
+    """A table that knows the list's order by its import's tariffs adding up reads a meter that counted in both."""
 
     def sent_with(self, security: int | None) -> int | None:
         """The security its pushes are sent with, given the drawn one: a list its maker ciphers comes ciphered."""
@@ -259,6 +270,53 @@ CASES = [
         read_while_physical=True,
     ),
     ListCase(
+        "iskraemeco-am550-quarter-hour",
+        encoder.iskraemeco_quarter_hour_list,
+        lambda s: (
+            tariff_values(s) | {"1-0:3.8.0.255": s.reactive_energy_import, "1-0:4.8.0.255": s.reactive_energy_export}
+        ),
+        "Iskraemeco",
+        timestamp=lambda s: s.moment,
+        identity=lambda _s: (None, None),
+        counted_in_both_tariffs=True,
+    ),
+    ListCase(
+        "iskraemeco-am550-energy",
+        encoder.iskraemeco_energy_list,
+        lambda s: active_power_values(s) | tariff_values(s),
+        "Iskraemeco",
+        timestamp=lambda s: s.moment,
+        identity=lambda _s: (None, None),
+        counted_in_both_tariffs=True,
+    ),
+    ListCase(
+        "iskraemeco-ie5-croatia",
+        encoder.hep_list,
+        lambda s: (
+            active_power_values(s)
+            | tariff_values(s)
+            | {
+                "1-0:5.8.0.255": s.reactive_energy_import,
+                "1-0:6.8.0.255": 0,
+                "1-0:7.8.0.255": 0,
+                "1-0:8.8.0.255": s.reactive_energy_export,
+                "1-0:13.7.0.255": quantized(s.power_factor, -3),
+            }
+            | phase_values(s, -2, -1)
+            | {
+                f"1-0:{c + 20 * p}.7.0.255": s.phase_powers[p] if (c == 22) == (s.power_export > s.power_import) else 0
+                for p in range(3)
+                for c in (21, 22)
+            }
+        ),
+        "Iskraemeco",
+        timestamp=lambda s: s.moment,
+        three_phase_only=True,
+        identity=lambda _s: (None, None),
+        read_while_physical=True,
+        counted_in_both_tariffs=True,
+    ),
+    ListCase(
         "landis-gyr-object-list",
         encoder.landis_gyr_push,
         lambda s: (
@@ -395,6 +453,8 @@ def drawn(case: ListCase, state: MeterState) -> MeterState:
     if case.household_power_factor or case.read_while_physical:
         factors = tuple(max(factor, HOUSEHOLD_POWER_FACTOR) for factor in state.power_factors)
         state = replace(state, power_factors=(factors[0], factors[1], factors[2]))
+    if case.counted_in_both_tariffs:
+        state = replace(state, energy_import=max(state.energy_import, 2))
     if case.read_while_physical:
         # A grid's phases within a few per cent of one another (EN 50160 allows ±10 % of nominal).
         first = state.voltages[0]
@@ -655,6 +715,8 @@ def test_a_meters_pushes_decode_as_each_alone(pushes: list[MeterState], seed: in
             push,
             energy_import=max(push.energy_import, before.energy_import),
             energy_export=max(push.energy_export, before.energy_export),
+            reactive_energy_import=max(push.reactive_energy_import, before.reactive_energy_import),
+            reactive_energy_export=max(push.reactive_energy_export, before.reactive_energy_export),
         ),
     )
     meter_pushes = list(grown)

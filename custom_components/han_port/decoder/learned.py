@@ -39,7 +39,6 @@ from .learned_positions import (
     ENERGY_IMPORT,
     KINDS,
     LEARNER_RULES,
-    LOGICAL_DEVICE_NAME,
     MAX_EVIDENCE,
     METER_ID,
     NUMBER,
@@ -57,6 +56,7 @@ from .learned_positions import (
 from .learned_power import PowerByItsIntegral
 from .learned_registers import ImportRegisters
 from .lists import (
+    LOGICAL_DEVICE_NAME,
     PHASE_CURRENTS,
     PHASE_IMPORT_POWERS,
     PHASE_VOLTAGES,

@@ -12,7 +12,7 @@ from math import isfinite
 from typing import TYPE_CHECKING, TypedDict
 
 from .cosem import DATE_TIME_LENGTH, parse_date_time
-from .lists import CLOCK, PHASE_CURRENTS, PHASE_IMPORT_POWERS, PHASE_VOLTAGES
+from .lists import CLOCK, LOGICAL_DEVICE_NAME, PHASE_CURRENTS, PHASE_IMPORT_POWERS, PHASE_VOLTAGES
 from .obis import ObisCode
 
 if TYPE_CHECKING:
@@ -23,7 +23,6 @@ KINDS = frozenset((TEXT, TIME, NUMBER, NULL, OTHER))
 """What a position holds, by its type alone: a list's shape is the kinds of its positions."""
 
 
-LOGICAL_DEVICE_NAME = ObisCode(0, 0, 42, 0, 0, 255)
 METER_ID = ObisCode(0, 0, 96, 1, 0, 255)
 ACTIVE_IMPORT = ObisCode(1, 0, 1, 7, 0, 255)
 ENERGY_IMPORT = ObisCode(1, 0, 1, 8, 0, 255)

@@ -33,6 +33,8 @@ LIST_VERSION = ObisCode(1, 1, 0, 2, 129, 255).to_bytes()
 CLOCK = ObisCode(0, 0, 1, 0, 0, 255).to_bytes()
 METER_NUMBER_CODE = ObisCode(0, 0, 96, 1, 0, 255)
 METER_NUMBER = METER_NUMBER_CODE.to_bytes()
+LOGICAL_DEVICE_NAME = ObisCode(0, 0, 42, 0, 0, 255)
+"""The COSEM logical device name: the maker's three-letter id and the serial ("ISK1030792283067")."""
 
 # Norwegian Kaifa lists (KFM_001): registers by position, no OBIS codes.
 _KAIFA_IDENTITY = (
@@ -83,8 +85,10 @@ class PositionalLayout:
 
     manufacturer: str
     opens_with: str | None
-    """The text the list's first value starts with (None: it opens with a number)."""
+    """The text the list's first value starts with (None: any value)."""
     codes: tuple[ObisCode | None, ...]
+    texts: tuple[int, ...]
+    """The positions the list sends as text (octets); it sends numbers, or nothing, at the others."""
     ciphered_by_maker: bool = False
     """Read only from a push ciphered under its maker's system title: a list of numbers alone says too little."""
 
@@ -92,6 +96,23 @@ class PositionalLayout:
     def totals(self) -> tuple[ObisCode, ...]:
         """The codes of the energy totals the layout places: registers that only grow."""
         return tuple(code for code in self.codes if code is not None and code.d == TOTAL)
+
+    def fits(self, items: tuple[Data, ...]) -> bool:
+        """Whether a list is one of this layout's shape: its length, its opening, text where the layout has text.
+
+        A list of another shape is another list, which the layout does not read; physics judges only a list of
+        its shape (see _table_read).
+        """
+        opening = text(items[0]) if isinstance(items[0], str | bytes) else None
+        return (
+            len(items) == len(self.codes)
+            and (self.opens_with is None or (opening or "").startswith(self.opens_with))
+            and all(isinstance(value, str | bytes) == (index in self.texts) for index, value in enumerate(items))
+        )
+
+    def tariffs_of(self, total: ObisCode) -> tuple[ObisCode, ...]:
+        """Return the codes of a total's tariff registers the layout places (1.8.1 and 1.8.2 of 1.8.0, say)."""
+        return tuple(code for code in self.codes if code is not None and code.e and code._replace(e=0) == total)
 
 
 # Iskraemeco AM550, Elektro Ljubljana (Slovenia), pushed every second
@@ -109,7 +130,7 @@ ISKRAEMECO_AM550 = PositionalLayout(
     Maker.ISKRAEMECO,
     "ISK",
     (
-        ObisCode(0, 0, 42, 0, 0, 255),
+        LOGICAL_DEVICE_NAME,
         METER_NUMBER_CODE,
         *_KAIFA_POWER,
         *PHASE_VOLTAGES,
@@ -117,6 +138,7 @@ ISKRAEMECO_AM550 = PositionalLayout(
         *PHASE_IMPORT_POWERS,
         *_PHASE_EXPORT_POWERS,
     ),
+    texts=(0, 1),
 )
 # Landis+Gyr E450, Netz Burgenland (Austria), ciphered (corpus ams-15 and
 # gh501-2, two frames five seconds apart). Evidence: 0-2 the phase voltages in
@@ -142,9 +164,102 @@ LANDIS_GYR_E450_BURGENLAND = PositionalLayout(
         None,
         METER_NUMBER_CODE,
     ),
+    texts=(13,),
     ciphered_by_maker=True,
 )
-POSITIONAL_LAYOUTS = (ISKRAEMECO_AM550, LANDIS_GYR_E450_BURGENLAND)
+
+
+def _register(c: int, e: int = 0) -> ObisCode:
+    return ObisCode(1, 0, c, TOTAL, e, 255)
+
+
+_IMPORT_REGISTER = _register(1)
+
+
+def _with_tariffs(c: int) -> tuple[ObisCode, ...]:
+    """Return a register's code and its two tariffs', in the order Iskraemeco's energy lists send them."""
+    return _register(c), _register(c, 1), _register(c, 2)
+
+
+# Evidence of the three layouts below: amsreader-firmware's Iskraemeco parser
+# reads their positions so, and in every published push each total is its
+# two tariffs' sum to the watt-hour (physics checks that in every telegram,
+# see _table_read; a list of another order fails it at once).
+# Iskraemeco AM550, Slovenia: the energy list every 15 minutes (amsreader
+# test payloads gh615-2 and -4 of one meter, five days apart, and gh956-2 of
+# another: 13 593 + 39 244 = 52 837 Wh imported, 78 615 + 99 312 = 177 927
+# exported). 0 is the logical device name; 1 the list's name ("16820006", the
+# same meter's instantaneous list names itself "16820005": no meter number);
+# 2 an enum and 3 the running tariff as octets ("0001" by day, "0002" at
+# night), left out; then import, export (each with its tariffs) and the
+# reactive energies imported and exported, in Wh and varh.
+ISKRAEMECO_AM550_QUARTER_HOUR = PositionalLayout(
+    Maker.ISKRAEMECO,
+    "ISK",
+    (
+        LOGICAL_DEVICE_NAME,
+        None,
+        None,
+        None,
+        *_with_tariffs(1),
+        *_with_tariffs(2),
+        _register(3),
+        _register(4),
+    ),
+    texts=(0, 1, 3),
+)
+# Iskraemeco AM550, Elektro Ljubljana: a 9-value push without voltages
+# (amsreader gh869-6: 5 732 902 + 7 057 048 = 12 789 950 Wh imported,
+# 112 + 138 = 250 exported): the logical device name, active import and
+# export power in W, then import and export energy with their tariffs in Wh.
+ISKRAEMECO_AM550_ENERGY = PositionalLayout(
+    Maker.ISKRAEMECO,
+    "ISK",
+    (LOGICAL_DEVICE_NAME, *_KAIFA_POWER[:2], *_with_tariffs(1), *_with_tariffs(2)),
+    texts=(0,),
+)
+# Iskraemeco IE.5, HEP ODS (Croatia): 33 values (amsreader gh1072-3 and -4
+# of one meter, 16 days apart: 4 945 434 + 2 142 784 = 7 088 218 Wh imported;
+# the phases' 127 + 189 + 65 W are the 382 W total within a watt; 238.8 V
+# and 0.55 A beside 127 W). 0 is an 8-digit number no source names (left
+# out, as it may be the list's and not the meter's), 1-2 the meter's time
+# and date as octets (the notification's clock says the same); then import
+# and export energy with their tariffs in Wh, the reactive energy of the four
+# quadrants in varh, active import and export power in W, the power factor in
+# thousandths (889 for 0.889), the phases' import and export powers, their
+# voltages in 0.1 V and currents in 0.01 A. 28-32 (17 250, three one-value
+# arrays of 9 400, a boolean) are settled by nothing published: left out.
+ISKRAEMECO_IE5_CROATIA = PositionalLayout(
+    Maker.ISKRAEMECO,
+    None,
+    (
+        None,
+        None,
+        None,
+        *_with_tariffs(1),
+        *_with_tariffs(2),
+        *(_register(c) for c in (5, 6, 7, 8)),
+        *_KAIFA_POWER[:2],
+        ObisCode(1, 0, 13, 7, 0, 255),
+        *PHASE_IMPORT_POWERS,
+        *_PHASE_EXPORT_POWERS,
+        *PHASE_VOLTAGES,
+        *PHASE_CURRENTS,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ),
+    texts=(0, 1, 2),
+)
+POSITIONAL_LAYOUTS = (
+    ISKRAEMECO_AM550,
+    ISKRAEMECO_AM550_QUARTER_HOUR,
+    ISKRAEMECO_AM550_ENERGY,
+    ISKRAEMECO_IE5_CROATIA,
+    LANDIS_GYR_E450_BURGENLAND,
+)
 
 # Raw units of lists without scalers, from the vendors' HAN specifications
 # and checked against captures: Kaifa sends mA, 0.1 V and Wh; Kamstrup sends
@@ -152,7 +267,7 @@ POSITIONAL_LAYOUTS = (ISKRAEMECO_AM550, LANDIS_GYR_E450_BURGENLAND)
 # Landis+Gyr's E450 0.01 A and power factors in thousandths (941 for 0.941,
 # in smartmeter-datacollector's Swiss capture).
 KAIFA = Scaling(current=-3, voltage=-1)
-ISKRAEMECO = Scaling(current=-2, voltage=-1)
+ISKRAEMECO = Scaling(current=-2, voltage=-1, power_factor=-3)
 LANDIS_GYR = Scaling(current=-2, power_factor=-3)
 KAMSTRUP_10_WH = Scaling(current=-2, energy=1, power_factor=-2)
 KAMSTRUP_WH = Scaling(current=-2, power_factor=-2)
@@ -180,7 +295,7 @@ KAMSTRUP_BY_VARIANT: dict[str, Scaling] = {
 
 _LIST_VERSION_CDE = bytes((0, 2, 129))
 _PUSH_SETUP_CDE = bytes((25, 9, 0))
-_LOGICAL_DEVICE_NAME_CDE = bytes((42, 0, 0))
+_LOGICAL_DEVICE_NAME_CDE = LOGICAL_DEVICE_NAME.to_bytes()[2:5]
 _METER_TYPE_CDE = bytes((96, 1, 1))
 # Kamstrup's "DLMS push 1" list (the Danish one) names the meter by its
 # number and leaves its type unsaid; Kamstrup's HAN specification defines
@@ -255,7 +370,7 @@ class VendorList:
     model: str | None = None
     """The meter model the list's shape tells, for lists that do not name it."""
     table: TableRead | None = None
-    """The table that read it by its opening and length alone, and what physics allowed of its reading."""
+    """The table that read it by its shape alone, and what physics allowed of its reading."""
 
 
 def _is_obis(item: Data) -> bool:
@@ -414,12 +529,28 @@ def _table_reading(values: Mapping[ObisCode, Data]) -> TableReading | None:
     return TableReading(volts, currents, powers, imports, exports)
 
 
+def _tariffs_add_up(layout: PositionalLayout, totals: Mapping[ObisCode, float | None]) -> bool:
+    """Whether each total the layout places with its tariffs is their sum, to the unit each is rounded to.
+
+    The import's must be a sum of counts above 0, as a meter's is once it has run in each tariff: zeros add up
+    to zero wherever they stand, and prove nothing of a list's order.
+    """
+    for total, value in totals.items():
+        tariffs = [totals[code] for code in layout.tariffs_of(total)]
+        if not tariffs or value is None or None in tariffs:
+            continue
+        counts = [tariff for tariff in tariffs if tariff is not None]
+        if abs(sum(counts) - value) > len(counts) or (total == _IMPORT_REGISTER and not all(counts)):
+            return False
+    return True
+
+
 def _table_read(layout: PositionalLayout, items: tuple[Data, ...], judged: TableJudgement) -> TableRead | None:
     """Judge a layout's reading of a list by physics and by the meter's earlier telegrams; None: it is refuted.
 
     Its voltages and currents are judged at the resolutions the table shows
     them at (its maker's): a reading physics allows only at others is not
-    this table's. A meter's energy totals only grow.
+    this table's. A meter's energy totals only grow, and each is its tariffs' sum.
     """
     values = {code: value for code, value in zip(layout.codes, items, strict=True) if code is not None}
     reading = _table_reading(values)
@@ -429,6 +560,7 @@ def _table_read(layout: PositionalLayout, items: tuple[Data, ...], judged: Table
         layout in judged.distrusted
         or reading is None
         or any(values[code] is not None and total is None for code, total in zip(layout.totals, totals, strict=True))
+        or not _tariffs_add_up(layout, dict(zip(layout.totals, totals, strict=True)))
     ):
         return None
     scaling = _scaling(layout.manufacturer, [])
@@ -442,19 +574,17 @@ def _table_read(layout: PositionalLayout, items: tuple[Data, ...], judged: Table
 def _positional(
     items: tuple[Data, ...], judged: TableJudgement, maker: str | None
 ) -> tuple[list[Entry], str, TableRead | None]:
-    """Entries of a list of bare values, by the layout its opening and length say; its maker and that layout's reading.
+    """Entries of a list of bare values, by the layout whose shape it has; its maker and that layout's reading.
 
-    A layout known by opening and length alone reads a list only where
-    physics allows its reading, and not at all once it is distrusted.
+    A layout known by its shape alone (opening, length, texts' places) reads a list only where physics allows
+    its reading, and not at all once it is distrusted.
     """
     version = text(items[0]) if isinstance(items[0], str | bytes) else None
     kaifa = POSITIONAL_LISTS.get((version, len(items)))
     if kaifa is not None:
         return [Entry(obis, value) for obis, value in zip(kaifa, items, strict=True)], Maker.KAIFA, None
     for layout in POSITIONAL_LAYOUTS:
-        opens = version is None if layout.opens_with is None else (version or "").startswith(layout.opens_with)
-        ciphered = not layout.ciphered_by_maker or maker == layout.manufacturer
-        if opens and ciphered and len(layout.codes) == len(items):
+        if layout.fits(items) and (not layout.ciphered_by_maker or maker == layout.manufacturer):
             read = _table_read(layout, items, judged)
             if read is None:
                 raise UnlistedPositionalListError(items, version, layout)

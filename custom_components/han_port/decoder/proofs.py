@@ -535,9 +535,9 @@ def _confirmed(
 class TableReading:
     """What a table says one telegram's numbers are, raw, for physics to refute.
 
-    A table known by a list's opening and length alone (no list version
-    names it) may meet a list of the same opening and length in another
-    order: a reading of that list no meter could send is no reading. Only
+    A table known by a list's shape alone (opening, length and texts'
+    places; no list version names it) may meet a list of the same shape in
+    another order: a reading of that list no meter could send is no reading. Only
     what every meter obeys refutes it: a home with solar may import on one
     phase and export on another, at any power factor over the phases.
     """
