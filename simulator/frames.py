@@ -535,10 +535,29 @@ def iskraemeco_energy_list(state: MeterState, logical_name: str = "ISK1030777478
     return structure(*items)
 
 
-def hep_list(state: MeterState) -> bytes:
-    """Build the Croatian Iskraemeco IE.5's 33-value push (see decoder.lists.ISKRAEMECO_IE5_CROATIA).
+def iskraemeco_one_phase_list(state: MeterState, logical_name: str = "ISK1020785766649") -> bytes:
+    """Build Elektro Ljubljana's 1-phase AM550 push of 10 values (see decoder.lists.ISKRAEMECO_AM550_ONE_PHASE)."""
+    exporting = state.power_export > state.power_import
+    phase = state.phase_powers[0]
+    return structure(
+        octet_string(logical_name.encode()),
+        octet_string(f"ISK{logical_name[-8:]}".encode()),
+        *(
+            double_long_unsigned(power)
+            for power in (state.power_import, state.power_export, state.reactive_import, state.reactive_export)
+        ),
+        long_unsigned(raw(state.voltages[0], -1)),
+        long_unsigned(raw(state.currents[0], -2)),
+        double_long_unsigned(0 if exporting else phase),
+        double_long_unsigned(phase if exporting else 0),
+    )
 
-    Its reactive energy: the home's inductive load in quadrant I, what it sends back in IV, nothing in II and III.
+
+def hep_list(state: MeterState, *, reactive: bool = True) -> bytes:
+    """Build the Croatian Iskraemeco IE.5's push of 33 values, or 28 without reactive energy and power factor.
+
+    See decoder.lists.ISKRAEMECO_IE5_CROATIA. Its reactive energy: the home's inductive load in quadrant I, what
+    it sends back in IV, nothing in II and III.
     """
     moment = state.moment
     items = [
@@ -548,9 +567,9 @@ def hep_list(state: MeterState) -> bytes:
     ]
     items += _with_tariffs(state.energy_import) + _with_tariffs(state.energy_export)
     quadrants = (state.reactive_energy_import, 0, 0, state.reactive_energy_export)
-    items += [double_long_unsigned(value) for value in quadrants]
+    items += [double_long_unsigned(value) for value in quadrants] if reactive else []
     items += [double_long_unsigned(state.power_import), double_long_unsigned(state.power_export)]
-    items.append(long_unsigned(raw(state.power_factor, -3)))
+    items += [long_unsigned(raw(state.power_factor, -3))] if reactive else []
     exporting = state.power_export > state.power_import
     flows = [double_long_unsigned(state.phase_powers[p]) for p in range(_THREE_PHASE)]
     idle = [double_long_unsigned(0)] * _THREE_PHASE

@@ -28,7 +28,7 @@ from simulator import frames as encoder
 from simulator.frames import MeterState
 
 from .meter import AUTH_KEY, KEY, NORWEGIAN_KAMSTRUP, default_state, kamstrup_frame
-from .test_decoder_roundtrip import CASES, LANDIS_GYR_TITLE, build_frames, consistent, decoder_for
+from .test_decoder_roundtrip import CASES, LANDIS_GYR_TITLE, build_frames, consistent, decoder_for, drawn
 
 if TYPE_CHECKING:
     import re
@@ -654,7 +654,8 @@ def test_build_frames_of_the_round_trip_cases_stay_decodable() -> None:
     state = consistent(MeterState(meter_type=NORWEGIAN_KAMSTRUP, power_import=1800, currents=(4.1, 2.0, 1.5)))
     for case in CASES:
         security = case.sent_with(None)
-        (telegram,) = decoder_for(security).feed(build_frames(case, state, security=security, segment_size=None))
+        frames = build_frames(case, drawn(case, state), security=security, segment_size=None)
+        (telegram,) = decoder_for(security).feed(frames)
         assert_physical(telegram)
 
 

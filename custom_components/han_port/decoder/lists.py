@@ -36,34 +36,32 @@ METER_NUMBER = METER_NUMBER_CODE.to_bytes()
 LOGICAL_DEVICE_NAME = ObisCode(0, 0, 42, 0, 0, 255)
 """The COSEM logical device name: the maker's three-letter id and the serial ("ISK1030792283067")."""
 
+
+def _register(c: int, e: int = 0) -> ObisCode:
+    """Return the code of an energy register (C its quantity, E its tariff: 0 for the total)."""
+    return ObisCode(1, 0, c, TOTAL, e, 255)
+
+
+_IMPORT_REGISTER = _register(1)
+# Active import and export, reactive import and export: in this order in every list that sends them.
+_POWERS = tuple(ObisCode(1, 0, c, 7, 0, 255) for c in (1, 2, 3, 4))
+PHASE_CURRENTS = tuple(ObisCode(1, 0, c, 7, 0, 255) for c in (31, 51, 71))
+PHASE_VOLTAGES = tuple(ObisCode(1, 0, c, 7, 0, 255) for c in (32, 52, 72))
+
 # Norwegian Kaifa lists (KFM_001): registers by position, no OBIS codes.
 _KAIFA_IDENTITY = (
     ObisCode(1, 1, 0, 2, 129, 255),
     METER_NUMBER_CODE,
     ObisCode(0, 0, 96, 1, 7, 255),
 )
-_KAIFA_POWER = (
-    ObisCode(1, 0, 1, 7, 0, 255),
-    ObisCode(1, 0, 2, 7, 0, 255),
-    ObisCode(1, 0, 3, 7, 0, 255),
-    ObisCode(1, 0, 4, 7, 0, 255),
-)
-_KAIFA_HOURLY = (
-    ObisCode(0, 0, 1, 0, 0, 255),
-    ObisCode(1, 0, 1, 8, 0, 255),
-    ObisCode(1, 0, 2, 8, 0, 255),
-    ObisCode(1, 0, 3, 8, 0, 255),
-    ObisCode(1, 0, 4, 8, 0, 255),
-)
-PHASE_CURRENTS = tuple(ObisCode(1, 0, c, 7, 0, 255) for c in (31, 51, 71))
-PHASE_VOLTAGES = tuple(ObisCode(1, 0, c, 7, 0, 255) for c in (32, 52, 72))
-_KAIFA_THREE_PHASE = _KAIFA_IDENTITY + _KAIFA_POWER + PHASE_CURRENTS + PHASE_VOLTAGES
-_KAIFA_ONE_PHASE = _KAIFA_IDENTITY + _KAIFA_POWER + PHASE_CURRENTS[:1] + PHASE_VOLTAGES[:1]
+_KAIFA_HOURLY = (ObisCode(0, 0, 1, 0, 0, 255), *(_register(c) for c in (1, 2, 3, 4)))
+_KAIFA_THREE_PHASE = _KAIFA_IDENTITY + _POWERS + PHASE_CURRENTS + PHASE_VOLTAGES
+_KAIFA_ONE_PHASE = _KAIFA_IDENTITY + _POWERS + PHASE_CURRENTS[:1] + PHASE_VOLTAGES[:1]
 
 # (list version, number of elements) -> OBIS code of each position.
 _POSITIONAL_CODES: dict[tuple[str | None, int], tuple[ObisCode, ...]] = {
     # List 1 (every 2 s) is a structure of one value and no list version.
-    (None, 1): _KAIFA_POWER[:1],
+    (None, 1): _POWERS[:1],
     ("KFM_001", 9): _KAIFA_ONE_PHASE,
     ("KFM_001", 13): _KAIFA_THREE_PHASE,
     ("KFM_001", 14): _KAIFA_ONE_PHASE + _KAIFA_HOURLY,
@@ -101,18 +99,33 @@ class PositionalLayout:
         """Whether a list is one of this layout's shape: its length, its opening, text where the layout has text.
 
         A list of another shape is another list, which the layout does not read; physics judges only a list of
-        its shape (see _table_read).
+        its shape (see _table_read). Where the layout places registers with their tariffs, the shape is the
+        order the sums of those registers tell, and only a meter that counted in each of its import's tariffs
+        tells it (zeros add up wherever they stand, and so does nothing: null data, a number damage made into
+        another type).
         """
         opening = text(items[0]) if isinstance(items[0], str | bytes) else None
         return (
             len(items) == len(self.codes)
             and (self.opens_with is None or (opening or "").startswith(self.opens_with))
             and all(isinstance(value, str | bytes) == (index in self.texts) for index, value in enumerate(items))
+            and self._counted(items)
         )
 
     def tariffs_of(self, total: ObisCode) -> tuple[ObisCode, ...]:
         """Return the codes of a total's tariff registers the layout places (1.8.1 and 1.8.2 of 1.8.0, say)."""
         return tuple(code for code in self.codes if code is not None and code.e and code._replace(e=0) == total)
+
+    def _counted(self, items: tuple[Data, ...]) -> bool:
+        """Whether every total placed with tariffs, and they, are numbers; the import's and its tariffs' above 0."""
+        for total in self.totals:
+            tariffs = self.tariffs_of(total)
+            if not tariffs:
+                continue
+            counts = [_number(items[self.codes.index(code)]) for code in (total, *tariffs)]
+            if None in counts or (total == _IMPORT_REGISTER and not all(counts)):
+                return False
+        return True
 
 
 # Iskraemeco AM550, Elektro Ljubljana (Slovenia), pushed every second
@@ -132,7 +145,7 @@ ISKRAEMECO_AM550 = PositionalLayout(
     (
         LOGICAL_DEVICE_NAME,
         METER_NUMBER_CODE,
-        *_KAIFA_POWER,
+        *_POWERS,
         *PHASE_VOLTAGES,
         *PHASE_CURRENTS,
         *PHASE_IMPORT_POWERS,
@@ -156,7 +169,7 @@ LANDIS_GYR_E450_BURGENLAND = PositionalLayout(
     (
         *PHASE_VOLTAGES,
         *PHASE_CURRENTS,
-        *_KAIFA_POWER[:2],
+        *_POWERS[:2],
         ObisCode(1, 0, 1, 8, 0, 255),
         ObisCode(1, 0, 2, 8, 0, 255),
         None,
@@ -167,13 +180,6 @@ LANDIS_GYR_E450_BURGENLAND = PositionalLayout(
     texts=(13,),
     ciphered_by_maker=True,
 )
-
-
-def _register(c: int, e: int = 0) -> ObisCode:
-    return ObisCode(1, 0, c, TOTAL, e, 255)
-
-
-_IMPORT_REGISTER = _register(1)
 
 
 def _with_tariffs(c: int) -> tuple[ObisCode, ...]:
@@ -215,8 +221,29 @@ ISKRAEMECO_AM550_QUARTER_HOUR = PositionalLayout(
 ISKRAEMECO_AM550_ENERGY = PositionalLayout(
     Maker.ISKRAEMECO,
     "ISK",
-    (LOGICAL_DEVICE_NAME, *_KAIFA_POWER[:2], *_with_tariffs(1), *_with_tariffs(2)),
+    (LOGICAL_DEVICE_NAME, *_POWERS[:2], *_with_tariffs(1), *_with_tariffs(2)),
     texts=(0,),
+)
+# Iskraemeco AM550, Elektro Ljubljana, 1-phase: 10 values (amsreader gh869-8:
+# 233.6 V and 2.78 A, 649 VA, carry the 540 W and 282 var measured beside
+# them, √(540² + 282²) = 609 VA; the phase's import power is the total): the
+# logical device name, the list's name ("ISK" and the serial's last eight
+# digits, which another list of the same meter sends without "ISK": no meter
+# number), the four powers, the voltage in 0.1 V and the current in 0.01 A,
+# the phase's import and export power.
+ISKRAEMECO_AM550_ONE_PHASE = PositionalLayout(
+    Maker.ISKRAEMECO,
+    "ISK",
+    (
+        LOGICAL_DEVICE_NAME,
+        None,
+        *_POWERS,
+        PHASE_VOLTAGES[0],
+        PHASE_CURRENTS[0],
+        PHASE_IMPORT_POWERS[0],
+        _PHASE_EXPORT_POWERS[0],
+    ),
+    texts=(0, 1),
 )
 # Iskraemeco IE.5, HEP ODS (Croatia): 33 values (amsreader gh1072-3 and -4
 # of one meter, 16 days apart: 4 945 434 + 2 142 784 = 7 088 218 Wh imported;
@@ -227,37 +254,35 @@ ISKRAEMECO_AM550_ENERGY = PositionalLayout(
 # and export energy with their tariffs in Wh, the reactive energy of the four
 # quadrants in varh, active import and export power in W, the power factor in
 # thousandths (889 for 0.889), the phases' import and export powers, their
-# voltages in 0.1 V and currents in 0.01 A. 28-32 (17 250, three one-value
-# arrays of 9 400, a boolean) are settled by nothing published: left out.
+# voltages in 0.1 V and currents in 0.01 A. The last five (17 250, three
+# one-value arrays of 9 400, a boolean) are settled by nothing published:
+# left out. Another IE.5 of HEP sends the same without its reactive energy
+# and power factor, 28 values (amsreader gh1174-1: 2 527 544 + 1 525 339 =
+# 4 052 883 Wh; 228 + 193 + 153 W for 576 W; 241.0 V and 1.07 A beside 228 W).
+_IE5_OPENING = (None, None, None, *_with_tariffs(1), *_with_tariffs(2))
+_IE5_PHASES = (*PHASE_IMPORT_POWERS, *_PHASE_EXPORT_POWERS, *PHASE_VOLTAGES, *PHASE_CURRENTS, *(None,) * 5)
 ISKRAEMECO_IE5_CROATIA = PositionalLayout(
     Maker.ISKRAEMECO,
     None,
     (
-        None,
-        None,
-        None,
-        *_with_tariffs(1),
-        *_with_tariffs(2),
+        *_IE5_OPENING,
         *(_register(c) for c in (5, 6, 7, 8)),
-        *_KAIFA_POWER[:2],
+        *_POWERS[:2],
         ObisCode(1, 0, 13, 7, 0, 255),
-        *PHASE_IMPORT_POWERS,
-        *_PHASE_EXPORT_POWERS,
-        *PHASE_VOLTAGES,
-        *PHASE_CURRENTS,
-        None,
-        None,
-        None,
-        None,
-        None,
+        *_IE5_PHASES,
     ),
     texts=(0, 1, 2),
+)
+ISKRAEMECO_IE5_CROATIA_ACTIVE = PositionalLayout(
+    Maker.ISKRAEMECO, None, (*_IE5_OPENING, *_POWERS[:2], *_IE5_PHASES), texts=(0, 1, 2)
 )
 POSITIONAL_LAYOUTS = (
     ISKRAEMECO_AM550,
     ISKRAEMECO_AM550_QUARTER_HOUR,
     ISKRAEMECO_AM550_ENERGY,
+    ISKRAEMECO_AM550_ONE_PHASE,
     ISKRAEMECO_IE5_CROATIA,
+    ISKRAEMECO_IE5_CROATIA_ACTIVE,
     LANDIS_GYR_E450_BURGENLAND,
 )
 
@@ -522,7 +547,7 @@ def _table_reading(values: Mapping[ObisCode, Data]) -> TableReading | None:
     """Read a list's voltages, currents and active powers as a layout places them; None when one is not a number."""
     volts, currents, powers, imports, exports = (
         _numbers(values, codes)
-        for codes in (PHASE_VOLTAGES, PHASE_CURRENTS, _KAIFA_POWER[:2], PHASE_IMPORT_POWERS, _PHASE_EXPORT_POWERS)
+        for codes in (PHASE_VOLTAGES, PHASE_CURRENTS, _POWERS[:2], PHASE_IMPORT_POWERS, _PHASE_EXPORT_POWERS)
     )
     if volts is None or currents is None or powers is None or imports is None or exports is None:
         return None
@@ -530,17 +555,10 @@ def _table_reading(values: Mapping[ObisCode, Data]) -> TableReading | None:
 
 
 def _tariffs_add_up(layout: PositionalLayout, totals: Mapping[ObisCode, float | None]) -> bool:
-    """Whether each total the layout places with its tariffs is their sum, to the unit each is rounded to.
-
-    The import's must be a sum of counts above 0, as a meter's is once it has run in each tariff: zeros add up
-    to zero wherever they stand, and prove nothing of a list's order.
-    """
+    """Whether each total the layout places with its tariffs (numbers all: see fits) is their sum, to the unit."""
     for total, value in totals.items():
-        tariffs = [totals[code] for code in layout.tariffs_of(total)]
-        if not tariffs or value is None or None in tariffs:
-            continue
-        counts = [tariff for tariff in tariffs if tariff is not None]
-        if abs(sum(counts) - value) > len(counts) or (total == _IMPORT_REGISTER and not all(counts)):
+        tariffs = [totals[code] or 0.0 for code in layout.tariffs_of(total)]
+        if tariffs and abs(sum(tariffs) - (value or 0.0)) > len(tariffs):
             return False
     return True
 
