@@ -20,8 +20,9 @@ from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.han_port import config_flow as config_flow_module
+from custom_components.han_port import connection as connection_module
 from custom_components.han_port import entry as entry_module
-from custom_components.han_port import flow_forms
+from custom_components.han_port import flow_forms, listening
 from custom_components.han_port.capacity import CAPACITY_MODELS, PeakRule
 from custom_components.han_port.connection import LineSettings, open_connection
 from custom_components.han_port.const import (
@@ -120,6 +121,14 @@ class Flow:
             unsubscribe()
         self.result = result
         return result
+
+    async def past_silence(self) -> ConfigFlowResult:
+        """Decline, as most users of a silent port do, to wait for a push: back to the form, the silence its error."""
+        assert self.result["type"] is FlowResultType.MENU, self.result
+        assert self.result["step_id"] == "silent"
+        waiting, form = self.result["menu_options"]
+        assert waiting == "listen_patiently"
+        return await self.submit({"next_step_id": form})
 
 
 async def start(hass: HomeAssistant, menu_option: str) -> Flow:
@@ -421,10 +430,101 @@ async def test_silent_port_stops_after_one_setting(hass: HomeAssistant, socket_e
     # A URL typed in the serial field is no pty: every line setting is a candidate.
     async with bridge(_hold) as port:
         flow = await start(hass, "serial")
-        result = await flow.submit({CONF_DEVICE: f"socket://127.0.0.1:{port}"})
+        await flow.submit({CONF_DEVICE: f"socket://127.0.0.1:{port}"})
+    result = await flow.past_silence()
     assert result["errors"] == {CONF_DEVICE: "nothing_received"}
     # Not one byte came: other line settings would hear nothing either.
     assert [(p["attempt"], p["attempts"]) for p in flow.progress] == [("1", "5")]
+
+
+def quarter_hour_frame() -> bytes:
+    """The Slovenian AM550's 15-minute energy list: all such a meter pushes, every 15 minutes, naming no meter."""
+    state = default_state(energy_import=52_837, energy_export=177_927)
+    return encoder.hdlc_frames(encoder.data_notification(encoder.iskraemeco_quarter_hour_list(state), state.moment))
+
+
+def pushing_late(push: bytes, after: float, connections: list[int]) -> Callable[..., Any]:
+    """A bridge whose meter pushes once, this long after each connection but the first (counted in connections)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(len(connections) + 1)
+        if len(connections) > 1:
+            await asyncio.sleep(after)
+            writer.write(push)
+            await writer.drain()
+        await _hold(reader, writer)
+
+    return handle
+
+
+async def test_a_meter_that_pushes_every_15_minutes_is_waited_for(
+    hass: HomeAssistant,
+    monkeypatch: pytest.MonkeyPatch,
+    socket_enabled: None,  # noqa: ARG001
+) -> None:
+    """Silent for the usual listening, the port is listened to again on request until the meter's next push."""
+    monkeypatch.setattr(listening, "PATIENT_PROBE_SECONDS", 60.0)
+    connections: list[int] = []
+    async with bridge(pushing_late(quarter_hour_frame(), 2.0, connections)) as port:
+        flow = await start(hass, "network")
+        result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
+        assert result["type"] is FlowResultType.MENU
+        assert (result["step_id"], result["menu_options"]) == ("silent", ["listen_patiently", "network"])
+        assert result["description_placeholders"] == {"address": f"127.0.0.1:{port}", "minutes": "1"}
+        started = asyncio.get_running_loop().time()
+        result = await flow.submit({"next_step_id": "listen_patiently"})
+        waited = asyncio.get_running_loop().time() - started
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    # The push names no meter: it ends the wait all the same (the next is 15 minutes away).
+    assert waited < 30
+    assert (result["data"][CONF_MANUFACTURER], result["data"][CONF_GENERATED_ID]) == ("Iskraemeco", True)
+    assert flow.progress[-1] == {
+        "address": f"127.0.0.1:{port}",
+        "line": "2400 8N1",
+        "attempt": "1",
+        "attempts": "1",
+        "minutes": "1",
+    }
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_waiting_for_a_push_moves_on_at_bytes_that_make_no_telegram(
+    hass: HomeAssistant,
+    monkeypatch: pytest.MonkeyPatch,
+    socket_enabled: None,  # noqa: ARG001
+) -> None:
+    """A push at other line settings ends that setting's wait: the next push is heard at the next setting."""
+    monkeypatch.setattr(listening, "PATIENT_PROBE_SECONDS", 20.0)
+    monkeypatch.setattr(connection_module, "PUSH_SECONDS", 0.3)
+    connections: list[int] = []
+    async with bridge(pushing_late(b"\x00\xff\x13" * 30, 0.2, connections)) as port:
+        flow = await start(hass, "serial")
+        await flow.submit({CONF_DEVICE: f"socket://127.0.0.1:{port}"})
+        started = asyncio.get_running_loop().time()
+        result = await flow.submit({"next_step_id": "listen_patiently"})
+        waited = asyncio.get_running_loop().time() - started
+    # Every setting heard bytes and no telegram; none waited its 20 seconds.
+    assert result["errors"] == {CONF_DEVICE: "no_valid_telegram"}
+    assert [p["attempt"] for p in flow.progress if "minutes" in p] == ["1", "2", "3", "4", "5"]
+    assert waited < 5 * 20 / 2
+
+
+async def test_a_wait_that_hears_nothing_says_so_and_offers_no_second_wait(
+    hass: HomeAssistant,
+    monkeypatch: pytest.MonkeyPatch,
+    socket_enabled: None,  # noqa: ARG001
+) -> None:
+    monkeypatch.setattr(listening, "PATIENT_PROBE_SECONDS", 1.5)
+    async with bridge(_hold) as port:
+        flow = await start(hass, "network")
+        await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
+        result = await flow.submit({"next_step_id": "listen_patiently"})
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == {CONF_HOST: "bridge_silent"}
+        # Submitted again, the port is listened to as usual, and its silence offers the wait again.
+        result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
+        assert result["type"] is FlowResultType.MENU
 
 
 async def test_garbled_port_tries_every_setting(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
@@ -481,7 +581,8 @@ async def test_an_old_dutch_p1_port_is_found_at_9600_7e1_after_the_usual_setting
 async def test_bridge_errors_are_told_apart(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     flow = await start(hass, "network")
     # Silent.
-    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    result = await flow.past_silence()
     assert result["errors"] == {CONF_HOST: "bridge_silent"}
     assert (suggested(result, CONF_HOST), suggested(result, CONF_PORT)) == ("127.0.0.1", tcp_meter.port)
     # Bytes that make no frame: the bridge's serial settings are wrong.
@@ -592,7 +693,8 @@ async def test_keys_step_when_the_meter_goes_quiet(hass: HomeAssistant, tcp_mete
     await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
     tcp_meter.stop_pushing()
     keys = {CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()}
-    result = await flow.submit(keys)
+    await flow.submit(keys)
+    result = await flow.past_silence()
     assert result["errors"] == {"base": "bridge_silent"}
     await tcp_meter.stop()
     result = await flow.submit(keys)

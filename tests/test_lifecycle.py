@@ -61,7 +61,8 @@ async def test_a_silence_that_lasts_while_a_flow_holds_the_port_is_still_raised_
     # The repair is due while the flow listens on the entry's bridge (the reader lets go of it meanwhile).
     flow = Flow(hass, await entry.start_reconfigure_flow(hass))
     await flow.submit({"next_step_id": "network"})
-    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    result = await flow.past_silence()
     assert result["errors"] == {CONF_HOST: "bridge_silent"}
     assert meter_issues(hass) == []
     hass.config_entries.flow.async_abort(flow.flow_id)

@@ -241,6 +241,7 @@ async def test_topic_errors_are_told_apart_and_keep_what_was_typed(hass: HomeAss
     assert suggested(flow.result, CONF_TOPIC) == "han/meter#"
     # Nothing on the topic.
     await flow.submit({CONF_TOPIC: publisher.topic})
+    await flow.past_silence()
     assert flow.result["errors"] == {CONF_TOPIC: "topic_silent"}
     assert suggested(flow.result, CONF_TOPIC) == publisher.topic
     # Something on the topic, but no telegram: a reader that publishes its own JSON.
@@ -254,6 +255,33 @@ async def test_topic_errors_are_told_apart_and_keep_what_was_typed(hass: HomeAss
 
 
 @pytest.mark.usefixtures("mqtt_set_up")
+async def test_a_topic_of_a_meter_that_pushes_every_15_minutes_is_waited_on(
+    hass: HomeAssistant, publisher: MqttMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Silent while listened to as usual, the topic is listened to again on request: the next push ends the wait."""
+    monkeypatch.setattr(listening, "PATIENT_PROBE_SECONDS", 60.0)
+    monkeypatch.setattr(connection, "PUSH_SECONDS", 0.5)
+    flow = await start(hass, "mqtt_topic")
+    await flow.submit({CONF_TOPIC: publisher.topic})
+    assert flow.result["type"] is FlowResultType.MENU
+    state = encoder.MeterState(energy_import=52_837, energy_export=177_927)
+    push = encoder.hdlc_frames(encoder.data_notification(encoder.iskraemeco_quarter_hour_list(state), state.moment))
+
+    async def push_later() -> None:
+        await asyncio.sleep(1.0)
+        await mqtt.async_publish(hass, publisher.topic, push)
+
+    pushing = hass.async_create_task(push_later())
+    started = asyncio.get_running_loop().time()
+    await flow.submit({"next_step_id": "listen_patiently"})
+    await pushing
+    assert flow.result["type"] is FlowResultType.CREATE_ENTRY, flow.result
+    assert flow.result["data"][CONF_TOPIC] == publisher.topic
+    assert flow.progress[-1]["minutes"] == "1"
+    assert asyncio.get_running_loop().time() - started < 30
+
+
+@pytest.mark.usefixtures("mqtt_set_up")
 async def test_a_telegram_the_broker_retained_is_no_meter_heard_at_setup(
     hass: HomeAssistant, publisher: MqttMeter
 ) -> None:
@@ -261,6 +289,7 @@ async def test_a_telegram_the_broker_retained_is_no_meter_heard_at_setup(
     await mqtt.async_publish(hass, publisher.topic, encoder.hdlc_frames(kamstrup_apdu(power_import=500)), retain=True)
     flow = await start(hass, "mqtt_topic")
     await flow.submit({CONF_TOPIC: publisher.topic})
+    await flow.past_silence()
     assert flow.result["errors"] == {CONF_TOPIC: "topic_silent"}
     publisher.start_pushing([encoder.hdlc_frames(kamstrup_apdu())], interval=0.05)
     await flow.submit({CONF_TOPIC: publisher.topic})

@@ -76,7 +76,22 @@ def test_every_sensor_has_a_name_and_its_placeholders() -> None:
 def test_every_message_the_code_can_show_is_written() -> None:
     flow = (PACKAGE / "config_flow.py").read_text() + (PACKAGE / "listening.py").read_text()
     config = STRINGS["config"]
-    assert {"listen_serial", "listen_bridge", "listen_mqtt"} == config["progress"].keys()
+    assert {
+        "listen_serial",
+        "listen_bridge",
+        "listen_mqtt",
+        "listen_patiently",
+        "listen_mqtt_patiently",
+    } == config["progress"].keys()
+    # A silence offers to wait for the next push, or to go back to the form listened from.
+    assert set(config["step"]["silent"]["menu_options"]) == {
+        "listen_patiently",
+        "serial",
+        "network",
+        "mqtt_topic",
+        "keys",
+        "reauth_confirm",
+    }
     # Returned names are errors, but for the field an error belongs to and the progress shown.
     returned = set(re.findall(r'return "(\w+)"', flow)) - {"base"} - config["progress"].keys()
     assert returned <= config["error"].keys()

@@ -57,7 +57,7 @@ from .flow_forms import (
     stable_path,
 )
 from .identity import Claim, address_id, contradict, made_up_id, meter_title
-from .listening import Listening
+from .listening import Listening, patient_minutes
 from .mqtt_reader import MQTT_SCHEME, async_mqtt_ready, holds_meter_data, topic_matches, topic_url, valid_topic
 from .options_flow import HanPortOptionsFlow
 
@@ -262,7 +262,37 @@ class _MeterFlow(ConfigFlow):
         )
 
 
-class _DiscoveredFlow(_MeterFlow):
+class _SilenceFlow(_MeterFlow):
+    """After a silence, offer to wait for the meter's next push: a few meters push only every 15 minutes."""
+
+    async def _async_show_error(self, field: str) -> ConfigFlowResult:
+        """Show what went wrong on the form listened from; after a silence, the offer to wait for a push first.
+
+        The offer is made once: the form chosen instead, or a wait that heard nothing, shows the silence as its
+        error.
+        """
+        self._errors = {field: self._listening.error_kind()}
+        patient, self._listening.patient = self._listening.patient, False
+        if patient or not self._listening.silent():
+            return await self._async_show_origin(self._form)
+        return await self.async_step_silent()
+
+    async def async_step_silent(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
+        """Offer to wait for the meter's next push, or to go back to the form listened from."""
+        placeholders = {"address": self._listening.address(), "minutes": patient_minutes()}
+        return self.async_show_menu(
+            step_id="silent", menu_options=["listen_patiently", self._form], description_placeholders=placeholders
+        )
+
+    async def async_step_listen_patiently(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:  # noqa: ARG002
+        """Listen again where the meter was silent, until its next push."""
+        self._errors = {}
+        self._listening.patient = True
+        self._listening.attempt = 0
+        return await self.async_step_listen()
+
+
+class _DiscoveredFlow(_SilenceFlow):
     """Offer what Home Assistant found: a HAN adapter plugged in, a HAN reader publishing to a known topic.
 
     Confirmed, each is listened to as a port picked, or a topic typed, by hand.
@@ -432,8 +462,7 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
             self._authenticates = bool(heard.ciphering and heard.ciphering.authenticated and not heard.p1_port)
             self._typed, self._errors = {}, {}
             return self._show_keys_form("keys")
-        self._errors = {_ADDRESS_FIELDS.get(self._form, "base"): self._listening.error_kind()}
-        return await self._async_show_origin(self._form)
+        return await self._async_show_error(_ADDRESS_FIELDS.get(self._form, "base"))
 
     # The meter, heard.
 

@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from serialx import Parity, SerialException, StopBits, create_serial_connection
 
@@ -48,6 +48,9 @@ HANG_UP_WITHIN = 5.0
 REPLAY_WITHIN = 1.0
 # How long closing a port may take before it is taken as closed.
 CLOSE_SECONDS = 2.0
+# A push's bytes all come within this (the longest lists take about a second at 2400 baud): bytes this old that made
+# no telegram were a push at other line settings.
+PUSH_SECONDS = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,17 +526,20 @@ class Listener:
         return ProbeResult(self._best, received=received, closed=closed, implausible=implausible)
 
 
-async def probe(
+async def probe(  # noqa: PLR0913 - where, how, how long, with which keys, and for what
     url: str,
     line: LineSettings,
     seconds: float,
     key: bytes | None = None,
     auth_key: bytes | None = None,
+    *,
+    first_push: bool = False,
 ) -> ProbeResult:
     """Listen on url until a checksum-valid telegram, or a ciphered frame, arrives.
 
     Waits for a telegram that carries the meter id (the short lists do not)
     until `seconds` pass; a telegram without one is returned if nothing better came.
+    first_push: listening for a meter that pushes seldom ends with its first push (see wait_for_meter).
     Returns early when the other end closes the connection.
     Raises one of OPEN_FAILURES when the port cannot be opened.
     """
@@ -541,8 +547,36 @@ async def probe(
     protocol = _DecoderProtocol(listener.decoder, listener.event, line)
     transport = await open_connection(url, line, _factory(protocol))
     try:
-        await asyncio.wait((listener.heard, protocol.closed), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        await wait_for_meter(listener, seconds, lambda: protocol.received, protocol.closed, first_push=first_push)
         closed_by_peer = protocol.closed.done()
     finally:
         await _close(transport, protocol.closed)
     return listener.result(protocol.received, closed=closed_by_peer)
+
+
+async def wait_for_meter(
+    listener: Listener,
+    seconds: float,
+    received: Callable[[], int],
+    closed: asyncio.Future[None] | None = None,
+    *,
+    first_push: bool = False,
+) -> None:
+    """Wait until the listener heard enough, the other end closed, or seconds passed.
+
+    first_push: the meter pushes seldom (every 15 minutes), and its first push ends the waiting, PUSH_SECONDS
+    after its first bytes: its telegram if they made one (named or not), or bytes at other line settings (the
+    next push is too far away to wait for).
+    """
+    loop = asyncio.get_running_loop()
+    ends = loop.time() + seconds
+    ended: set[asyncio.Future[Any]] = {listener.heard} if closed is None else {listener.heard, closed}
+    bytes_seen = False
+    while (left := ends - loop.time()) > 0:
+        step = min(left, PUSH_SECONDS) if first_push else left
+        done, _ = await asyncio.wait(ended, timeout=step, return_when=asyncio.FIRST_COMPLETED)
+        if done or not first_push:
+            return
+        if bytes_seen:
+            return  # a push's bytes came at least PUSH_SECONDS ago: all that comes for minutes
+        bytes_seen = received() > 0

@@ -29,11 +29,18 @@ if TYPE_CHECKING:
 # How long to listen per line setting for a telegram that names the meter:
 # the lists that carry the meter id come every 10 s.
 PROBE_SECONDS = 12.0
+# How long to listen, when asked, for a meter that pushes only every 15 minutes (a Slovenian AM550's energy list).
+PATIENT_PROBE_SECONDS = 16 * 60.0
 # How long a listening lasts at least. The frontend hears that a progress
 # ended only once it has subscribed to hear it, a moment after it shows the
 # progress: one that ended before (a bridge that refuses at once, a serial
 # port that is not there) would be shown as listening for good.
 SHORTEST_LISTENING_SECONDS = 2.0
+
+
+def patient_minutes() -> str:
+    """Say how many minutes a patient listening lasts at most, as the texts that offer and show it do."""
+    return str(round(PATIENT_PROBE_SECONDS / 60))
 
 
 class Listening:
@@ -45,6 +52,8 @@ class Listening:
         """Where the meter is: its port, bridge or topic, as the entry stores it."""
         self.candidates: tuple[LineSettings, ...] = ()
         self.attempt = 0
+        self.patient = False
+        """Whether to listen for a meter that pushes seldom: PATIENT_PROBE_SECONDS a line setting, or its first push."""
         self.heard = ProbeResult()
         self.error = OpenError(PortFailure.OTHER, "")
         """Why the port or bridge did not open, the last time it was tried."""
@@ -81,15 +90,18 @@ class Listening:
     def progress(self) -> tuple[str, dict[str, str]]:
         """Name the progress shown, and what it says: where, with which line settings, which attempt."""
         if CONF_TOPIC in self.connection:
-            action = "listen_mqtt"
+            action = "listen_mqtt_patiently" if self.patient else "listen_mqtt"
+        elif self.patient:
+            action = "listen_patiently"
         else:
             action = "listen_bridge" if CONF_HOST in self.connection else "listen_serial"
-        return action, {
+        placeholders = {
             "address": self.address(),
             "line": str(self.line),
             "attempt": str(self.attempt + 1),
             "attempts": str(len(self.candidates)),
         }
+        return action, placeholders | ({"minutes": patient_minutes()} if self.patient else {})
 
     def next_attempt(self) -> bool:
         """Take what the finished listening heard; True when the next line settings are worth a try."""
@@ -130,10 +142,12 @@ class Listening:
                 self._paused.append(entry)
                 await entry.runtime_data.reader.pause()
         key, auth_key = entry_keys(dict(keys))
+        seconds, first_push = (PATIENT_PROBE_SECONDS, True) if self.patient else (PROBE_SECONDS, False)
         if CONF_TOPIC in self.connection:
-            return await probe_topic(hass, self.connection[CONF_TOPIC], PROBE_SECONDS, key, auth_key)
+            topic = self.connection[CONF_TOPIC]
+            return await probe_topic(hass, topic, seconds, key, auth_key, first_push=first_push)
         try:
-            return await probe(entry_url(self.connection), line, PROBE_SECONDS, key, auth_key)
+            return await probe(entry_url(self.connection), line, seconds, key, auth_key, first_push=first_push)
         except (OSError, serialx.SerialException, ValueError) as err:
             LOGGER.debug("Cannot open %s: %s", self.address(), err)
             self.error = OpenError.of(err, entry_url(self.connection))
@@ -154,6 +168,10 @@ class Listening:
             CONF_METER_TYPE: telegram.meter_type if telegram else None,
             CONF_LIST_VERSION: telegram.list_version if telegram else None,
         }
+
+    def silent(self) -> bool:
+        """Whether the port, bridge or topic opened and not one byte came."""
+        return self.heard.opened and not self.heard.received and not self.heard.closed
 
     def error_kind(self) -> str:  # noqa: PLR0911 - one answer for each thing the user does differently about
         """Name what went wrong, as the user does something different about each."""

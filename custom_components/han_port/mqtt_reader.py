@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
 
-from .connection import BACKOFF_MAX, BACKOFF_START, QUIET_SECONDS, Listener, Loss, ProbeResult, TelegramWatch
+from .connection import (
+    BACKOFF_MAX,
+    BACKOFF_START,
+    QUIET_SECONDS,
+    Listener,
+    Loss,
+    ProbeResult,
+    TelegramWatch,
+    wait_for_meter,
+)
 from .decoder import Decoder, DropReason, Telegram
 from .open_errors import OpenError, PortFailure
 
@@ -208,15 +217,18 @@ class MqttReader(TelegramWatch):
             self._quiet.cancel()
 
 
-async def probe_topic(
+async def probe_topic(  # noqa: PLR0913 - where, how long, with which keys, and for what
     hass: HomeAssistant,
     topic: str,
     seconds: float,
     key: bytes | None = None,
     auth_key: bytes | None = None,
+    *,
+    first_push: bool = False,
 ) -> ProbeResult:
     """Listen on topic until a telegram that names its meter, or a ciphered one, arrives, or seconds pass.
 
+    first_push: listening for a meter that pushes seldom ends with its first push (see wait_for_meter).
     Not opened (opened=False) means the MQTT client is not connected to its
     broker, so nothing could have arrived.
     """
@@ -237,7 +249,7 @@ async def probe_topic(
 
     unsubscribe = await mqtt.async_subscribe(hass, topic, message, qos=0, encoding=None)
     try:
-        await asyncio.wait((listener.heard,), timeout=seconds)
+        await wait_for_meter(listener, seconds, lambda: received, first_push=first_push)
     finally:
         unsubscribe()
         quiet.cancel()
