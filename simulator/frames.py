@@ -527,32 +527,6 @@ def iskraemeco_quarter_hour_list(state: MeterState, logical_name: str = "ISK1030
     return structure(*items)
 
 
-def iskraemeco_energy_list(state: MeterState, logical_name: str = "ISK1030777478586") -> bytes:
-    """Build Elektro Ljubljana's 9-value AM550 push (see decoder.lists.ISKRAEMECO_AM550_ENERGY)."""
-    items = [octet_string(logical_name.encode())]
-    items += [double_long_unsigned(state.power_import), double_long_unsigned(state.power_export)]
-    items += _with_tariffs(state.energy_import) + _with_tariffs(state.energy_export)
-    return structure(*items)
-
-
-def iskraemeco_one_phase_list(state: MeterState, logical_name: str = "ISK1020785766649") -> bytes:
-    """Build Elektro Ljubljana's 1-phase AM550 push of 10 values (see decoder.lists.ISKRAEMECO_AM550_ONE_PHASE)."""
-    exporting = state.power_export > state.power_import
-    phase = state.phase_powers[0]
-    return structure(
-        octet_string(logical_name.encode()),
-        octet_string(f"ISK{logical_name[-8:]}".encode()),
-        *(
-            double_long_unsigned(power)
-            for power in (state.power_import, state.power_export, state.reactive_import, state.reactive_export)
-        ),
-        long_unsigned(raw(state.voltages[0], -1)),
-        long_unsigned(raw(state.currents[0], -2)),
-        double_long_unsigned(0 if exporting else phase),
-        double_long_unsigned(phase if exporting else 0),
-    )
-
-
 def hep_list(state: MeterState, *, reactive: bool = True) -> bytes:
     """Build the Croatian Iskraemeco IE.5's push of 33 values, or 28 without reactive energy and power factor.
 

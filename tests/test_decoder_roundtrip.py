@@ -67,12 +67,12 @@ def tariff_values(state: MeterState) -> dict[str, float]:
     return values
 
 
-def phase_power_values(state: MeterState, phases: int = 3) -> dict[str, float]:
+def phase_power_values(state: MeterState) -> dict[str, float]:
     """The phases' import and export powers: the phases carry the flow the totals show, the other direction 0."""
     exporting = state.power_export > state.power_import
     return {
         f"1-0:{c + 20 * p}.7.0.255": state.phase_powers[p] if (c == 22) == exporting else 0
-        for p in range(phases)
+        for p in range(3)
         for c in (21, 22)
     }
 
@@ -98,7 +98,6 @@ class ListCase:
     has_identity: bool = True
     timestamp: Callable[[MeterState], datetime | None] = lambda _state: None
     three_phase_only: bool = False
-    one_phase_only: bool = False
     date_style: str = "bare"
     identity: Callable[[MeterState], tuple[str, str | None]] = lambda s: (s.meter_id, s.meter_type)
     household_power_factor: bool = False
@@ -284,29 +283,6 @@ CASES = [
         counted_in_both_tariffs=True,
     ),
     ListCase(
-        "iskraemeco-am550-energy",
-        encoder.iskraemeco_energy_list,
-        lambda s: active_power_values(s) | tariff_values(s),
-        "Iskraemeco",
-        timestamp=lambda s: s.moment,
-        identity=lambda _s: (None, None),
-        counted_in_both_tariffs=True,
-    ),
-    ListCase(
-        "iskraemeco-am550-one-phase",
-        encoder.iskraemeco_one_phase_list,
-        lambda s: (
-            power_values(s)
-            | {"1-0:32.7.0.255": quantized(s.voltages[0], -1), "1-0:31.7.0.255": quantized(s.currents[0], -2)}
-            | phase_power_values(s, phases=1)
-        ),
-        "Iskraemeco",
-        timestamp=lambda s: s.moment,
-        identity=lambda _s: (None, None),
-        one_phase_only=True,
-        read_while_physical=True,
-    ),
-    ListCase(
         "iskraemeco-ie5-croatia-active",
         lambda s: encoder.hep_list(s, reactive=False),
         lambda s: active_power_values(s) | tariff_values(s) | phase_values(s, -2, -1) | phase_power_values(s),
@@ -466,8 +442,8 @@ HOUSEHOLD_POWER_FACTOR = 0.5
 
 def drawn(case: ListCase, state: MeterState) -> MeterState:
     """Make a drawn state one this list's meter can be in, obeying physics (see consistent)."""
-    if case.three_phase_only or case.one_phase_only:
-        state = replace(state, three_phase=case.three_phase_only)
+    if case.three_phase_only:
+        state = replace(state, three_phase=True)
     if case.name.startswith("kamstrup-list2-sweden"):
         state = replace(state, meter_type=SWEDISH_KAMSTRUP)
     if case.household_power_factor or case.read_while_physical:

@@ -1105,3 +1105,24 @@ async def test_options_changed_while_the_entry_sets_up_are_applied_once_it_has(
     tcp_meter.send(kamstrup_frame(default_state(power_import=1200)))
     await wait_for(lambda: value(hass, POWER) == "1200")
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_meters_usual_interval_is_kept_over_a_restart(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
+    """A meter that pushes seldom is not taken for gone between its first two pushes after a start.
+
+    Before, the silence watch knew no interval until two telegrams had come: a meter pushing every 15 minutes
+    was unavailable for a quarter of an hour at every start.
+    """
+    entry = bridge_entry(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.start_pushing([kamstrup_frame(default_state())], interval=0.5)
+    await wait_for(lambda: len(entry.runtime_data.reader.last_telegrams) == 5)
+    usual = entry.runtime_data.reader.usual_interval
+    assert usual == pytest.approx(0.5, abs=0.2)
+    tcp_meter.stop_pushing()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    # No telegram yet since the start: the silence is judged by the interval kept (fast_timing: 0.6 s at least).
+    assert entry.runtime_data.reader.silence_timeout == pytest.approx(3 * usual)
+    assert await hass.config_entries.async_unload(entry.entry_id)

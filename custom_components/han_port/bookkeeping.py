@@ -192,6 +192,7 @@ class EnergyBookkeeping:
         if not stored:
             return
         relearned = _restore_decoder(self._reader.decoder, stored)
+        self._reader.recall_interval(float(stored.get("push_interval", 0.0)))
         self.counts.restore(stored)
         self.envelope.highest = float(stored.get("highest_power", 0.0))
         self.events.extend(stored.get("events", []))
@@ -225,6 +226,7 @@ class EnergyBookkeeping:
             "current_transformer_ratio": self.ct_ratio,
             "ratio_steps": self.ratio_steps.as_list(),
             "sent_totals": sorted(code_name(code) for code in self.sent_totals),
+            "push_interval": self._reader.usual_interval,
             **_decoder_kept(self._reader.decoder),
         }
 

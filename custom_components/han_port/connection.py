@@ -40,6 +40,8 @@ BACKOFF_MAX = 60.0
 # the meter, the cable or the network bridge is gone.
 MIN_SILENCE = 30.0
 SILENCE_INTERVALS = 3
+# The longest usual interval kept over a restart: a meter's slowest push comes every 15 minutes.
+MAX_RECALLED_INTERVAL = 3600.0
 # A bridge serving another client hangs up at once; one that closes a connection held longer without a telegram
 # has an idle timer, and the meter is what is silent.
 HANG_UP_WITHIN = 5.0
@@ -245,16 +247,28 @@ class TelegramWatch:
         self._reported_cause: tuple[Loss | None, PortFailure | None] | None = None
 
     @property
-    def silence_timeout(self) -> float:
-        """How long without a valid telegram before the meter counts as gone.
+    def usual_interval(self) -> float:
+        """The meter's usual time between telegrams, in seconds (0: none seen yet).
 
-        Judged by the longest of the last intervals but one: an outage the
-        meter came back from is one gap, no interval of the meter's, and must
-        neither stretch the next silence nor let power be integrated across it.
+        The longest of the last intervals but one: an outage the meter came
+        back from is one gap, no interval of the meter's, and must neither
+        stretch the next silence nor let power be integrated across it.
         """
         intervals = sorted(self._intervals)
-        usual = intervals[-2] if len(intervals) > 1 else max(intervals, default=0.0)
-        return max(MIN_SILENCE, SILENCE_INTERVALS * usual)
+        return intervals[-2] if len(intervals) > 1 else max(intervals, default=0.0)
+
+    @property
+    def silence_timeout(self) -> float:
+        """How long without a valid telegram before the meter counts as gone."""
+        return max(MIN_SILENCE, SILENCE_INTERVALS * self.usual_interval)
+
+    def recall_interval(self, seconds: float) -> None:
+        """Take the meter's usual interval kept from before a restart, until its own telegrams tell one.
+
+        A meter that pushes only every 15 minutes is not taken for gone between its first two pushes.
+        """
+        if not self._intervals and 0 < seconds <= MAX_RECALLED_INTERVAL:
+            self._intervals.append(seconds)
 
     def _event(self, event: Telegram | DroppedFrame) -> None:
         self._framed = self._framed or not isinstance(event, DroppedFrame) or event.reason not in _LINE_DAMAGE
