@@ -20,7 +20,6 @@ from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.han_port import config_flow as config_flow_module
-from custom_components.han_port import connection as connection_module
 from custom_components.han_port import entry as entry_module
 from custom_components.han_port import flow_forms, listening
 from custom_components.han_port.capacity import CAPACITY_MODELS, PeakRule
@@ -443,18 +442,139 @@ def quarter_hour_frame() -> bytes:
     return encoder.hdlc_frames(encoder.data_notification(encoder.iskraemeco_quarter_hour_list(state), state.moment))
 
 
-def pushing_late(push: bytes, after: float, connections: list[int]) -> Callable[..., Any]:
-    """A bridge whose meter pushes once, this long after each connection but the first (counted in connections)."""
+def pushing_late(
+    push: bytes,
+    after: float,
+    connections: list[int],
+    *,
+    again: float | None = None,
+    cycle: list[bytes] | None = None,
+    first: bytes = b"",
+) -> Callable[..., Any]:
+    """A bridge whose meter pushes this long after each connection but the first (counted in connections).
+
+    again: the meter pushes again and again, this far apart (the pushes of cycle in turn, or push). first: bytes
+    sent as each connection opens.
+    """
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connections.append(len(connections) + 1)
-        if len(connections) > 1:
-            await asyncio.sleep(after)
-            writer.write(push)
-            await writer.drain()
-        await _hold(reader, writer)
+        with contextlib.suppress(ConnectionError):  # the flow hangs up when it heard enough
+            if len(connections) > 1:
+                writer.write(first)
+                await asyncio.sleep(after)
+                for later in itertools.cycle(cycle or [push]):
+                    writer.write(later)
+                    await writer.drain()
+                    if again is None or writer.is_closing():
+                        break
+                    await asyncio.sleep(again)
+            await _hold(reader, writer)
 
     return handle
+
+
+def aidon_lists(state: MeterState) -> list[bytes]:
+    """An Aidon's lists as it pushes them: four of list 1, which names no meter, then list 2, which does."""
+    return [
+        encoder.hdlc_frames(encoder.data_notification(encoder.aidon_list(state, kind), None))
+        for kind in (1, 1, 1, 1, 2)
+    ]
+
+
+async def test_a_wait_that_hears_a_meter_pushing_every_few_seconds_names_it(
+    hass: HomeAssistant,
+    monkeypatch: pytest.MonkeyPatch,
+    socket_enabled: None,  # noqa: ARG001
+) -> None:
+    """A meter plugged in while the flow waits: its list that names no meter does not end the wait before one does.
+
+    Before, the wait ended seconds after the first push, which named no meter: the entry got an identity made up.
+    """
+    monkeypatch.setattr(listening, "PATIENT_PROBE_SECONDS", 60.0)
+    # As a meter does, a tenth as slow: list 1 every 0.25 s, list 2 every 1.25 s; a usual listening, 1.5 s.
+    monkeypatch.setattr(listening, "PROBE_SECONDS", 1.5)
+    lists = aidon_lists(default_state())
+    connections: list[int] = []
+    async with bridge(pushing_late(lists[0], 0.5, connections, again=0.25, cycle=lists)) as port:
+        flow = await start(hass, "network")
+        await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
+        result = await flow.submit({"next_step_id": "listen_patiently"})
+        assert result["type"] is FlowResultType.CREATE_ENTRY, result
+        await hass.async_block_till_done()
+        assert await hass.config_entries.async_unload(result["result"].entry_id)
+    assert (result["data"][CONF_GENERATED_ID], result["result"].unique_id) == (False, default_state().meter_id)
+
+
+async def test_a_stray_byte_while_waiting_is_no_push(
+    hass: HomeAssistant,
+    monkeypatch: pytest.MonkeyPatch,
+    socket_enabled: None,  # noqa: ARG001
+) -> None:
+    """One byte as the connection opens (an adapter powering up) does not end the wait before the meter's push."""
+    monkeypatch.setattr(listening, "PATIENT_PROBE_SECONDS", 60.0)
+    connections: list[int] = []
+    async with bridge(pushing_late(quarter_hour_frame(), 7.0, connections, first=b"\x00")) as port:
+        flow = await start(hass, "network")
+        await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
+        result = await flow.submit({"next_step_id": "listen_patiently"})
+        assert result["type"] is FlowResultType.CREATE_ENTRY, result
+        await hass.async_block_till_done()
+        assert await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_a_bridge_that_closes_an_idle_connection_is_waited_on_again(
+    hass: HomeAssistant,
+    monkeypatch: pytest.MonkeyPatch,
+    socket_enabled: None,  # noqa: ARG001
+) -> None:
+    """A bridge's idle timer (ser2net's) closes the connection before the meter's push: it is opened again."""
+    monkeypatch.setattr(listening, "PATIENT_PROBE_SECONDS", 60.0)
+    monkeypatch.setattr(listening, "HANG_UP_WITHIN", 0.5)
+    connections: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(len(connections) + 1)
+        if len(connections) == 2:  # the wait's first connection: closed after a second idle
+            await asyncio.sleep(1.0)
+            writer.close()
+            return
+        if len(connections) == 3:
+            await asyncio.sleep(0.5)
+            writer.write(quarter_hour_frame())
+        await _hold(reader, writer)
+
+    async with bridge(handle) as port:
+        flow = await start(hass, "network")
+        await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
+        result = await flow.submit({"next_step_id": "listen_patiently"})
+        assert result["type"] is FlowResultType.CREATE_ENTRY, result
+        await hass.async_block_till_done()
+        assert await hass.config_entries.async_unload(result["result"].entry_id)
+    assert connections[:3] == [1, 2, 3]
+
+
+async def test_after_a_wait_heard_a_ciphered_meter_its_keys_are_proven_by_a_usual_listening(
+    hass: HomeAssistant,
+    monkeypatch: pytest.MonkeyPatch,
+    socket_enabled: None,  # noqa: ARG001
+) -> None:
+    monkeypatch.setattr(listening, "PATIENT_PROBE_SECONDS", 60.0)
+    connections: list[int] = []
+    pushes = ciphered_kamstrup(default_state())
+    frames = b"".join(pushes() for _ in range(40))
+    async with bridge(pushing_late(frames, 0.3, connections)) as port:
+        flow = await start(hass, "network")
+        await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
+        result = await flow.submit({"next_step_id": "listen_patiently"})
+        assert (result["type"], result["step_id"]) == (FlowResultType.FORM, "keys")
+        flow.progress.clear()
+        result = await flow.submit({CONF_ENCRYPTION_KEY: KEY.hex(), CONF_AUTHENTICATION_KEY: AUTH_KEY.hex()})
+        assert result["type"] is FlowResultType.CREATE_ENTRY, result
+        await hass.async_block_till_done()
+        assert await hass.config_entries.async_unload(result["result"].entry_id)
+    assert flow.progress
+    assert not [progress for progress in flow.progress if "minutes" in progress]
 
 
 async def test_a_meter_that_pushes_every_15_minutes_is_waited_for(
@@ -497,7 +617,6 @@ async def test_waiting_for_a_push_moves_on_at_bytes_that_make_no_telegram(
 ) -> None:
     """A push at other line settings ends that setting's wait: the next push is heard at the next setting."""
     monkeypatch.setattr(listening, "PATIENT_PROBE_SECONDS", 20.0)
-    monkeypatch.setattr(connection_module, "PUSH_SECONDS", 0.3)
     connections: list[int] = []
     async with bridge(pushing_late(b"\x00\xff\x13" * 30, 0.2, connections)) as port:
         flow = await start(hass, "serial")
@@ -505,7 +624,8 @@ async def test_waiting_for_a_push_moves_on_at_bytes_that_make_no_telegram(
         started = asyncio.get_running_loop().time()
         result = await flow.submit({"next_step_id": "listen_patiently"})
         waited = asyncio.get_running_loop().time() - started
-    # Every setting heard bytes and no telegram; none waited its 20 seconds.
+    # Every setting heard bytes and no telegram, and waited after them as long as a usual listening (fast_timing:
+    # 1 s), none its 20 seconds.
     assert result["errors"] == {CONF_DEVICE: "no_valid_telegram"}
     assert [p["attempt"] for p in flow.progress if "minutes" in p] == ["1", "2", "3", "4", "5"]
     assert waited < 5 * 20 / 2

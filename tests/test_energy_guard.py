@@ -661,3 +661,37 @@ async def test_an_outage_the_meter_comes_back_from_is_never_integrated_nor_its_n
     await deliver(hass, freezer, entry, tcp_meter, moment, frame=kamstrup_frame(default_state()))
     assert float(state(hass, "live_energy_import")) == pytest.approx(before + 1.703 * 10 / 3600)
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_an_interval_kept_from_before_a_restart_gives_way_to_the_meters_own(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kept interval judges the silence only until the meter's telegrams tell theirs.
+
+    Before, the kept 15 minutes stayed among the meter's intervals: after one outage it was the longest but one,
+    and the next outage was told after 45 minutes, with power integrated across it.
+    """
+    monkeypatch.setattr(connection, "MIN_SILENCE", 30.0)
+    entry = await set_up(hass, tcp_meter.port)
+    reader = entry.runtime_data.reader
+    reader.recall_interval(900.0)  # as the store gives it back: the meter was moved from a 15-minute list
+    assert reader.silence_timeout == pytest.approx(2700.0)
+    moment = START
+    await deliver(hass, freezer, entry, tcp_meter, moment, frame=kamstrup_frame(default_state(), hourly=True))
+    moment += timedelta(seconds=10)
+    await deliver(hass, freezer, entry, tcp_meter, moment, frame=kamstrup_frame(default_state()))
+    # One interval of the meter's: the shorter of it and the kept one counts; one alone (an outage, maybe) is not
+    # kept for the next start.
+    assert reader.silence_timeout == pytest.approx(30.0)
+    assert reader.kept_interval == pytest.approx(900.0)
+    moment += timedelta(seconds=10)
+    await deliver(hass, freezer, entry, tcp_meter, moment, frame=kamstrup_frame(default_state()))
+    assert reader.kept_interval == pytest.approx(10.0)
+    moment += timedelta(hours=3)
+    await deliver(hass, freezer, entry, tcp_meter, moment, frame=kamstrup_frame(default_state()))
+    # The outage is the longest interval: the meter's own 10 s judge the next silence.
+    assert reader.silence_timeout == pytest.approx(30.0)
+    # A kept interval longer than the slowest meter's push is none.
+    reader.recall_interval(3600.0)
+    assert reader.kept_interval == pytest.approx(10.0)
+    await hass.config_entries.async_unload(entry.entry_id)

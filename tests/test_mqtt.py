@@ -260,7 +260,6 @@ async def test_a_topic_of_a_meter_that_pushes_every_15_minutes_is_waited_on(
 ) -> None:
     """Silent while listened to as usual, the topic is listened to again on request: the next push ends the wait."""
     monkeypatch.setattr(listening, "PATIENT_PROBE_SECONDS", 60.0)
-    monkeypatch.setattr(connection, "PUSH_SECONDS", 0.5)
     flow = await start(hass, "mqtt_topic")
     await flow.submit({CONF_TOPIC: publisher.topic})
     assert flow.result["type"] is FlowResultType.MENU

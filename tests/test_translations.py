@@ -80,7 +80,8 @@ def test_every_message_the_code_can_show_is_written() -> None:
         "listen_serial",
         "listen_bridge",
         "listen_mqtt",
-        "listen_patiently",
+        "listen_serial_patiently",
+        "listen_bridge_patiently",
         "listen_mqtt_patiently",
     } == config["progress"].keys()
     # A silence offers to wait for the next push, or to go back to the form listened from.

@@ -226,7 +226,7 @@ class EnergyBookkeeping:
             "current_transformer_ratio": self.ct_ratio,
             "ratio_steps": self.ratio_steps.as_list(),
             "sent_totals": sorted(code_name(code) for code in self.sent_totals),
-            "push_interval": self._reader.usual_interval,
+            "push_interval": self._reader.kept_interval,
             **_decoder_kept(self._reader.decoder),
         }
 

@@ -272,8 +272,7 @@ class _SilenceFlow(_MeterFlow):
         error.
         """
         self._errors = {field: self._listening.error_kind()}
-        patient, self._listening.patient = self._listening.patient, False
-        if patient or not self._listening.silent():
+        if self._listening.waited or not self._listening.silent():
             return await self._async_show_origin(self._form)
         return await self.async_step_silent()
 

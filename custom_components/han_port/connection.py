@@ -40,8 +40,8 @@ BACKOFF_MAX = 60.0
 # the meter, the cable or the network bridge is gone.
 MIN_SILENCE = 30.0
 SILENCE_INTERVALS = 3
-# The longest usual interval kept over a restart: a meter's slowest push comes every 15 minutes.
-MAX_RECALLED_INTERVAL = 3600.0
+# The longest usual interval kept over a restart: a meter's slowest push comes every 15 minutes (a minute's slack).
+MAX_RECALLED_INTERVAL = 16 * 60.0
 # A bridge serving another client hangs up at once; one that closes a connection held longer without a telegram
 # has an idle timer, and the meter is what is silent.
 HANG_UP_WITHIN = 5.0
@@ -50,9 +50,9 @@ HANG_UP_WITHIN = 5.0
 REPLAY_WITHIN = 1.0
 # How long closing a port may take before it is taken as closed.
 CLOSE_SECONDS = 2.0
-# A push's bytes all come within this (the longest lists take about a second at 2400 baud): bytes this old that made
-# no telegram were a push at other line settings.
-PUSH_SECONDS = 3.0
+# Bytes that begin a push, at any line settings (a 115200-baud push read at 2400 baud makes about two): one byte
+# alone is a glitch, as a cable plugged in or an adapter powering up makes.
+PUSH_BYTES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +226,7 @@ class TelegramWatch:
         self._available: bool | None = None
         self._last_telegram = 0.0
         self._intervals: deque[float] = deque(maxlen=10)
+        self._recalled = 0.0
         self.last_telegrams: deque[Telegram] = deque(maxlen=5)
         """The last few telegrams, for diagnostics."""
         self.last_learning: deque[DroppedFrame] = deque(maxlen=3)
@@ -248,14 +249,23 @@ class TelegramWatch:
 
     @property
     def usual_interval(self) -> float:
-        """The meter's usual time between telegrams, in seconds (0: none seen yet).
+        """The meter's usual time between telegrams, in seconds (0: none known yet).
 
         The longest of the last intervals but one: an outage the meter came
         back from is one gap, no interval of the meter's, and must neither
-        stretch the next silence nor let power be integrated across it.
+        stretch the next silence nor let power be integrated across it. Until
+        two are seen, the one kept from before a restart stands in for the
+        other (the shorter of the two counts).
         """
         intervals = sorted(self._intervals)
-        return intervals[-2] if len(intervals) > 1 else max(intervals, default=0.0)
+        if len(intervals) > 1:
+            return intervals[-2]
+        return min((*intervals, self._recalled), default=0.0) if self._recalled else max(intervals, default=0.0)
+
+    @property
+    def kept_interval(self) -> float:
+        """The interval a restart recalls: the usual one once two intervals were seen, else the one recalled."""
+        return self.usual_interval if len(self._intervals) > 1 else self._recalled
 
     @property
     def silence_timeout(self) -> float:
@@ -263,12 +273,12 @@ class TelegramWatch:
         return max(MIN_SILENCE, SILENCE_INTERVALS * self.usual_interval)
 
     def recall_interval(self, seconds: float) -> None:
-        """Take the meter's usual interval kept from before a restart, until its own telegrams tell one.
+        """Take the meter's usual interval kept from before a restart (see usual_interval).
 
         A meter that pushes only every 15 minutes is not taken for gone between its first two pushes.
         """
-        if not self._intervals and 0 < seconds <= MAX_RECALLED_INTERVAL:
-            self._intervals.append(seconds)
+        if 0 < seconds <= MAX_RECALLED_INTERVAL:
+            self._recalled = seconds
 
     def _event(self, event: Telegram | DroppedFrame) -> None:
         self._framed = self._framed or not isinstance(event, DroppedFrame) or event.reason not in _LINE_DAMAGE
@@ -547,13 +557,14 @@ async def probe(  # noqa: PLR0913 - where, how, how long, with which keys, and f
     key: bytes | None = None,
     auth_key: bytes | None = None,
     *,
-    first_push: bool = False,
+    after_first_push: float | None = None,
 ) -> ProbeResult:
     """Listen on url until a checksum-valid telegram, or a ciphered frame, arrives.
 
     Waits for a telegram that carries the meter id (the short lists do not)
     until `seconds` pass; a telegram without one is returned if nothing better came.
-    first_push: listening for a meter that pushes seldom ends with its first push (see wait_for_meter).
+    after_first_push: listening for a meter that pushes seldom ends this long after its first push (see
+    wait_for_meter).
     Returns early when the other end closes the connection.
     Raises one of OPEN_FAILURES when the port cannot be opened.
     """
@@ -561,7 +572,7 @@ async def probe(  # noqa: PLR0913 - where, how, how long, with which keys, and f
     protocol = _DecoderProtocol(listener.decoder, listener.event, line)
     transport = await open_connection(url, line, _factory(protocol))
     try:
-        await wait_for_meter(listener, seconds, lambda: protocol.received, protocol.closed, first_push=first_push)
+        await wait_for_meter(listener, seconds, lambda: protocol.received, protocol.closed, after_first_push)
         closed_by_peer = protocol.closed.done()
     finally:
         await _close(transport, protocol.closed)
@@ -573,24 +584,23 @@ async def wait_for_meter(
     seconds: float,
     received: Callable[[], int],
     closed: asyncio.Future[None] | None = None,
-    *,
-    first_push: bool = False,
+    after_first_push: float | None = None,
 ) -> None:
     """Wait until the listener heard enough, the other end closed, or seconds passed.
 
-    first_push: the meter pushes seldom (every 15 minutes), and its first push ends the waiting, PUSH_SECONDS
-    after its first bytes: its telegram if they made one (named or not), or bytes at other line settings (the
-    next push is too far away to wait for).
+    after_first_push: the meter may push seldom (every 15 minutes): the waiting ends this long after its first
+    push began (PUSH_BYTES), as a listening for a meter that pushes every few seconds would, with the best it
+    heard: the telegram that names the meter, one that names none, or bytes at other line settings.
     """
     loop = asyncio.get_running_loop()
     ends = loop.time() + seconds
     ended: set[asyncio.Future[Any]] = {listener.heard} if closed is None else {listener.heard, closed}
-    bytes_seen = False
+    pushed = False
     while (left := ends - loop.time()) > 0:
-        step = min(left, PUSH_SECONDS) if first_push else left
+        step = left if after_first_push is None or pushed else min(left, 1.0)
         done, _ = await asyncio.wait(ended, timeout=step, return_when=asyncio.FIRST_COMPLETED)
-        if done or not first_push:
+        if done or after_first_push is None or pushed:
             return
-        if bytes_seen:
-            return  # a push's bytes came at least PUSH_SECONDS ago: all that comes for minutes
-        bytes_seen = received() > 0
+        if received() >= PUSH_BYTES:
+            pushed = True
+            ends = min(ends, loop.time() + after_first_push)

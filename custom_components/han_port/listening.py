@@ -14,7 +14,7 @@ import serialx
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 
-from .connection import LineSettings, ProbeResult, probe
+from .connection import HANG_UP_WITHIN, LineSettings, ProbeResult, probe
 from .const import CONF_DEVICE, CONF_LIST_VERSION, CONF_MANUFACTURER, CONF_METER_TYPE, CONF_TOPIC, DOMAIN, LOGGER
 from .entry import entry_keys, entry_url, line_settings_data
 from .mqtt_reader import probe_topic
@@ -54,6 +54,8 @@ class Listening:
         self.attempt = 0
         self.patient = False
         """Whether to listen for a meter that pushes seldom: PATIENT_PROBE_SECONDS a line setting, or its first push."""
+        self.waited = False
+        """Whether the finished listening was a patient one: a silence after it is told, and no wait offered again."""
         self.heard = ProbeResult()
         self.error = OpenError(PortFailure.OTHER, "")
         """Why the port or bridge did not open, the last time it was tried."""
@@ -90,11 +92,10 @@ class Listening:
     def progress(self) -> tuple[str, dict[str, str]]:
         """Name the progress shown, and what it says: where, with which line settings, which attempt."""
         if CONF_TOPIC in self.connection:
-            action = "listen_mqtt_patiently" if self.patient else "listen_mqtt"
-        elif self.patient:
-            action = "listen_patiently"
+            action = "listen_mqtt"
         else:
             action = "listen_bridge" if CONF_HOST in self.connection else "listen_serial"
+        action = f"{action}_patiently" if self.patient else action
         placeholders = {
             "address": self.address(),
             "line": str(self.line),
@@ -120,6 +121,8 @@ class Listening:
             self.attempt += 1
             return True
         self.heard = heard
+        # Whatever comes next (keys asked for, a form shown again) listens as usual, unless asked again.
+        self.waited, self.patient = self.patient, False
         return False
 
     async def _listen(
@@ -142,12 +145,24 @@ class Listening:
                 self._paused.append(entry)
                 await entry.runtime_data.reader.pause()
         key, auth_key = entry_keys(dict(keys))
-        seconds, first_push = (PATIENT_PROBE_SECONDS, True) if self.patient else (PROBE_SECONDS, False)
+        # A patient listening ends as a usual one does once the meter's first push began.
+        seconds, after_first_push = (PATIENT_PROBE_SECONDS, PROBE_SECONDS) if self.patient else (PROBE_SECONDS, None)
         if CONF_TOPIC in self.connection:
             topic = self.connection[CONF_TOPIC]
-            return await probe_topic(hass, topic, seconds, key, auth_key, first_push=first_push)
+            return await probe_topic(hass, topic, seconds, key, auth_key, after_first_push=after_first_push)
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + seconds
         try:
-            return await probe(entry_url(self.connection), line, seconds, key, auth_key, first_push=first_push)
+            while True:
+                opened = loop.time()
+                heard = await probe(
+                    entry_url(self.connection), line, ends - opened, key, auth_key, after_first_push=after_first_push
+                )
+                # A bridge with an idle timer closes a connection the meter is silent on: opened again, the wait
+                # goes on (one that closes at once serves another client).
+                idle_closed = heard.closed and not heard.received and loop.time() - opened > HANG_UP_WITHIN
+                if not (self.patient and idle_closed and loop.time() < ends):
+                    return heard
         except (OSError, serialx.SerialException, ValueError) as err:
             LOGGER.debug("Cannot open %s: %s", self.address(), err)
             self.error = OpenError.of(err, entry_url(self.connection))

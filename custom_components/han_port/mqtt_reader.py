@@ -224,11 +224,12 @@ async def probe_topic(  # noqa: PLR0913 - where, how long, with which keys, and 
     key: bytes | None = None,
     auth_key: bytes | None = None,
     *,
-    first_push: bool = False,
+    after_first_push: float | None = None,
 ) -> ProbeResult:
     """Listen on topic until a telegram that names its meter, or a ciphered one, arrives, or seconds pass.
 
-    first_push: listening for a meter that pushes seldom ends with its first push (see wait_for_meter).
+    after_first_push: listening for a meter that pushes seldom ends this long after its first push (see
+    wait_for_meter).
     Not opened (opened=False) means the MQTT client is not connected to its
     broker, so nothing could have arrived.
     """
@@ -249,7 +250,7 @@ async def probe_topic(  # noqa: PLR0913 - where, how long, with which keys, and 
 
     unsubscribe = await mqtt.async_subscribe(hass, topic, message, qos=0, encoding=None)
     try:
-        await wait_for_meter(listener, seconds, lambda: received, first_push=first_push)
+        await wait_for_meter(listener, seconds, lambda: received, after_first_push=after_first_push)
     finally:
         unsubscribe()
         quiet.cancel()
