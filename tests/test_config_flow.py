@@ -523,6 +523,57 @@ async def test_a_stray_byte_while_waiting_is_no_push(
         assert await hass.config_entries.async_unload(result["result"].entry_id)
 
 
+async def test_one_stray_byte_on_a_silent_port_is_no_push(
+    hass: HomeAssistant,
+    socket_enabled: None,  # noqa: ARG001
+) -> None:
+    """The port is silent but for one byte: no line setting is worth another try, and the wait is offered.
+
+    Before, the byte counted as a push at other line settings: every setting was tried, and after a wait, each
+    for its whole length.
+    """
+
+    async def one_byte(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"\x00")
+        with contextlib.suppress(ConnectionError):
+            await _hold(reader, writer)
+
+    async with bridge(one_byte) as port:
+        flow = await start(hass, "serial")
+        result = await flow.submit({CONF_DEVICE: f"socket://127.0.0.1:{port}"})
+    assert (result["type"], result["step_id"]) == (FlowResultType.MENU, "silent")
+    assert [progress["attempt"] for progress in flow.progress] == ["1"]
+
+
+async def test_a_push_begun_just_before_the_wait_ends_is_heard_out(
+    hass: HomeAssistant,
+    monkeypatch: pytest.MonkeyPatch,
+    socket_enabled: None,  # noqa: ARG001
+) -> None:
+    """A push whose first bytes come a moment before the wait's end, its last ones after it, is heard whole."""
+    monkeypatch.setattr(listening, "PATIENT_PROBE_SECONDS", 3.0)
+    push = quarter_hour_frame()
+    connections: list[int] = []
+
+    async def slow_push(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(len(connections) + 1)
+        with contextlib.suppress(ConnectionError):
+            if len(connections) == 2:
+                await asyncio.sleep(2.6)
+                writer.write(push[:10])
+                await asyncio.sleep(0.8)  # past the wait's 3 s
+                writer.write(push[10:])
+            await _hold(reader, writer)
+
+    async with bridge(slow_push) as port:
+        flow = await start(hass, "network")
+        await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
+        result = await flow.submit({"next_step_id": "listen_patiently"})
+        assert result["type"] is FlowResultType.CREATE_ENTRY, result
+        await hass.async_block_till_done()
+        assert await hass.config_entries.async_unload(result["result"].entry_id)
+
+
 async def test_a_bridge_that_closes_an_idle_connection_is_waited_on_again(
     hass: HomeAssistant,
     monkeypatch: pytest.MonkeyPatch,

@@ -267,11 +267,15 @@ async def test_a_topic_of_a_meter_that_pushes_every_15_minutes_is_waited_on(
     push = encoder.hdlc_frames(encoder.data_notification(encoder.iskraemeco_quarter_hour_list(state), state.moment))
 
     async def push_later() -> None:
-        await asyncio.sleep(1.0)
+        # An empty message and one of a byte first (a reader's heartbeat, say): no push, nor both together.
+        await asyncio.sleep(0.5)
+        await mqtt.async_publish(hass, publisher.topic, b"")
+        await mqtt.async_publish(hass, publisher.topic, b"\x00")
+        await asyncio.sleep(listening.PROBE_SECONDS + 1)  # after a usual listening's length
         await mqtt.async_publish(hass, publisher.topic, push)
 
-    pushing = hass.async_create_task(push_later())
     started = asyncio.get_running_loop().time()
+    pushing = hass.async_create_task(push_later())
     await flow.submit({"next_step_id": "listen_patiently"})
     await pushing
     assert flow.result["type"] is FlowResultType.CREATE_ENTRY, flow.result

@@ -503,7 +503,7 @@ class ProbeResult:
     p1_port: bool = False
     """The ciphered APDUs came bare, as DSMR 5 P1 ports send them: their authentication key may be the published one."""
     received: int = 0
-    """Bytes that arrived: none means a silent line, some without a telegram a garbled one."""
+    """Bytes that arrived: none (or one, see PUSH_BYTES) means a silent line, more without a telegram a garbled one."""
     closed: bool = False
     """The other end closed the connection (a bridge that already serves a client does)."""
     opened: bool = True
@@ -512,6 +512,11 @@ class ProbeResult:
     """The meter sends a list of bare values no table knows: it is learned from its physics once set up."""
     implausible: bool = False
     """Telegrams that passed their checksums came, each with a value no household has: the line is right."""
+
+    @property
+    def pushed(self) -> bool:
+        """Whether something pushed: bytes enough for a push at any line settings, not a glitch (see PUSH_BYTES)."""
+        return self.received >= PUSH_BYTES
 
 
 class Listener:
@@ -603,4 +608,4 @@ async def wait_for_meter(
             return
         if received() >= PUSH_BYTES:
             pushed = True
-            ends = min(ends, loop.time() + after_first_push)
+            ends = loop.time() + after_first_push  # a push begun near the end is heard out

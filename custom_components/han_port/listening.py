@@ -53,7 +53,7 @@ class Listening:
         self.candidates: tuple[LineSettings, ...] = ()
         self.attempt = 0
         self.patient = False
-        """Whether to listen for a meter that pushes seldom: PATIENT_PROBE_SECONDS a line setting, or its first push."""
+        """Whether to listen for a meter that pushes seldom: up to PATIENT_PROBE_SECONDS a line setting (see probe)."""
         self.waited = False
         """Whether the finished listening was a patient one: a silence after it is told, and no wait offered again."""
         self.heard = ProbeResult()
@@ -111,7 +111,7 @@ class Listening:
         heard = self._task.result()
         self._task = None
         garbled = (
-            heard.received > 0
+            heard.pushed
             and heard.telegram is None
             and heard.key_problem is None
             and not (heard.learning or heard.implausible)
@@ -160,7 +160,7 @@ class Listening:
                 )
                 # A bridge with an idle timer closes a connection the meter is silent on: opened again, the wait
                 # goes on (one that closes at once serves another client).
-                idle_closed = heard.closed and not heard.received and loop.time() - opened > HANG_UP_WITHIN
+                idle_closed = heard.closed and not heard.pushed and loop.time() - opened > HANG_UP_WITHIN
                 if not (self.patient and idle_closed and loop.time() < ends):
                     return heard
         except (OSError, serialx.SerialException, ValueError) as err:
@@ -185,8 +185,8 @@ class Listening:
         }
 
     def silent(self) -> bool:
-        """Whether the port, bridge or topic opened and not one byte came."""
-        return self.heard.opened and not self.heard.received and not self.heard.closed
+        """Whether the port, bridge or topic opened and nothing that could be a push came (see PUSH_BYTES)."""
+        return self.heard.opened and not self.heard.pushed and not self.heard.closed
 
     def error_kind(self) -> str:  # noqa: PLR0911 - one answer for each thing the user does differently about
         """Name what went wrong, as the user does something different about each."""
@@ -197,12 +197,12 @@ class Listening:
         if CONF_TOPIC in self.connection:
             if not heard.opened:
                 return "broker_unreachable"
-            return "topic_garbled" if heard.received else "topic_silent"
+            return "topic_garbled" if heard.pushed else "topic_silent"
         if not heard.opened:
             return str(self.error.failure)
-        if heard.closed and not heard.received:
+        if heard.closed and not heard.pushed:
             return "bridge_closed"
-        if not heard.received:
+        if not heard.pushed:
             return "bridge_silent" if bridge else "nothing_received"
         return "bridge_garbled" if bridge else "no_valid_telegram"
 

@@ -235,22 +235,24 @@ async def probe_topic(  # noqa: PLR0913 - where, how long, with which keys, and 
     """
     listener = Listener(key, auth_key)
     quiet = QuietWatch(listener.decoder, listener.event)
-    received = 0
+    received = largest = 0
 
     @callback
     def message(message: ReceiveMessage) -> None:
-        nonlocal received
+        nonlocal received, largest
         if message.retain:
             return  # the past: a dead reader's last telegram is no meter heard (see MqttReader)
         payload = _payload(message)
         received += len(payload) or 1  # an empty message is something heard, too
+        largest = max(largest, len(payload))
         for event in listener.decoder.feed_message(payload):
             listener.event(event)
         quiet.heard()
 
     unsubscribe = await mqtt.async_subscribe(hass, topic, message, qos=0, encoding=None)
     try:
-        await wait_for_meter(listener, seconds, lambda: received, after_first_push=after_first_push)
+        # A push is a message of its own: messages of a byte or none do not add up to one.
+        await wait_for_meter(listener, seconds, lambda: largest, after_first_push=after_first_push)
     finally:
         unsubscribe()
         quiet.cancel()
