@@ -602,6 +602,7 @@ async def wait_for_meter(
     ended: set[asyncio.Future[Any]] = {listener.heard} if closed is None else {listener.heard, closed}
     pushed = False
     while (left := ends - loop.time()) > 0:
+        # Until a push began, its bytes are looked for every second (they make no event of their own).
         step = left if after_first_push is None or pushed else min(left, 1.0)
         done, _ = await asyncio.wait(ended, timeout=step, return_when=asyncio.FIRST_COMPLETED)
         if done or after_first_push is None or pushed:
