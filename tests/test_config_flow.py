@@ -462,16 +462,25 @@ def pushing_late(
         with contextlib.suppress(ConnectionError):  # the flow hangs up when it heard enough
             if len(connections) > 1:
                 writer.write(first)
-                await asyncio.sleep(after)
+                if await _hung_up_within(reader, after):
+                    return
                 for later in itertools.cycle(cycle or [push]):
                     writer.write(later)
                     await writer.drain()
-                    if again is None or writer.is_closing():
+                    if again is None or await _hung_up_within(reader, again):
                         break
-                    await asyncio.sleep(again)
             await _hold(reader, writer)
 
     return handle
+
+
+async def _hung_up_within(reader: asyncio.StreamReader, seconds: float) -> bool:
+    """Wait this long, unless the client hangs up first (then True): no push outlives its connection."""
+    try:
+        await asyncio.wait_for(reader.read(), seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 def aidon_lists(state: MeterState) -> list[bytes]:
