@@ -483,6 +483,17 @@ async def _hung_up_within(reader: asyncio.StreamReader, seconds: float) -> bool:
     return True
 
 
+async def set_up_after_a_wait(hass: HomeAssistant, port: int) -> ConfigFlowResult:
+    """Set up the meter behind a bridge silent at first, waited for on request; unloaded while the bridge serves."""
+    flow = await start(hass, "network")
+    await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
+    result = await flow.submit({"next_step_id": "listen_patiently"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(result["result"].entry_id)
+    return result
+
+
 def aidon_lists(state: MeterState) -> list[bytes]:
     """An Aidon's lists as it pushes them: four of list 1, which names no meter, then list 2, which does."""
     return [
@@ -506,12 +517,7 @@ async def test_a_wait_that_hears_a_meter_pushing_every_few_seconds_names_it(
     lists = aidon_lists(default_state())
     connections: list[int] = []
     async with bridge(pushing_late(lists[0], 0.5, connections, again=0.25, cycle=lists)) as port:
-        flow = await start(hass, "network")
-        await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
-        result = await flow.submit({"next_step_id": "listen_patiently"})
-        assert result["type"] is FlowResultType.CREATE_ENTRY, result
-        await hass.async_block_till_done()
-        assert await hass.config_entries.async_unload(result["result"].entry_id)
+        result = await set_up_after_a_wait(hass, port)
     assert (result["data"][CONF_GENERATED_ID], result["result"].unique_id) == (False, default_state().meter_id)
 
 
@@ -524,12 +530,7 @@ async def test_a_stray_byte_while_waiting_is_no_push(
     monkeypatch.setattr(listening, "PATIENT_PROBE_SECONDS", 60.0)
     connections: list[int] = []
     async with bridge(pushing_late(quarter_hour_frame(), 7.0, connections, first=b"\x00")) as port:
-        flow = await start(hass, "network")
-        await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
-        result = await flow.submit({"next_step_id": "listen_patiently"})
-        assert result["type"] is FlowResultType.CREATE_ENTRY, result
-        await hass.async_block_till_done()
-        assert await hass.config_entries.async_unload(result["result"].entry_id)
+        await set_up_after_a_wait(hass, port)
 
 
 async def test_one_stray_byte_on_a_silent_port_is_no_push(
@@ -575,12 +576,7 @@ async def test_a_push_begun_just_before_the_wait_ends_is_heard_out(
             await _hold(reader, writer)
 
     async with bridge(slow_push) as port:
-        flow = await start(hass, "network")
-        await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
-        result = await flow.submit({"next_step_id": "listen_patiently"})
-        assert result["type"] is FlowResultType.CREATE_ENTRY, result
-        await hass.async_block_till_done()
-        assert await hass.config_entries.async_unload(result["result"].entry_id)
+        await set_up_after_a_wait(hass, port)
 
 
 async def test_a_bridge_that_closes_an_idle_connection_is_waited_on_again(
@@ -605,12 +601,7 @@ async def test_a_bridge_that_closes_an_idle_connection_is_waited_on_again(
         await _hold(reader, writer)
 
     async with bridge(handle) as port:
-        flow = await start(hass, "network")
-        await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: port})
-        result = await flow.submit({"next_step_id": "listen_patiently"})
-        assert result["type"] is FlowResultType.CREATE_ENTRY, result
-        await hass.async_block_till_done()
-        assert await hass.config_entries.async_unload(result["result"].entry_id)
+        await set_up_after_a_wait(hass, port)
     assert connections[:3] == [1, 2, 3]
 
 
