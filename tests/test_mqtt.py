@@ -560,6 +560,7 @@ async def test_reconfigure_moves_the_meter_to_another_topic(
     moved.start_pushing([encoder.hdlc_frames(kamstrup_apdu(power_import=1300))], interval=0.05)
     try:
         result = await entry.start_reconfigure_flow(hass)
+        assert result["menu_options"] == ["serial", "network", "mqtt_topic"]
         flow = Flow(hass, result)
         await flow.submit({"next_step_id": "mqtt_topic"})
         assert suggested(flow.result, CONF_TOPIC) == publisher.topic

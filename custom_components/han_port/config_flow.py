@@ -379,7 +379,11 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         self._take_entry(entry.data)
         self._keys = {key: entry.data[key] for key in KEY_FIELDS if key in entry.data}
-        options = [*_CONNECTION_KINDS, "keys"] if self._keys else _CONNECTION_KINDS
+        # A new meter is told where to set MQTT up (async_step_mqtt_topic); a meter set up already is only offered
+        # what it can move to now: that advice ends the flow, and is no way on for an entry that exists.
+        options = [kind for kind in _CONNECTION_KINDS if kind != "mqtt_topic" or await async_mqtt_ready(self.hass)]
+        if self._keys:
+            options.append("keys")
         return self.async_show_menu(
             step_id="reconfigure", menu_options=options, description_placeholders={"meter": entry.title}
         )
