@@ -888,6 +888,8 @@ async def test_the_user_may_take_a_held_total_as_the_meters_count(hass: HomeAssi
     assert sensor(hass, "energy_import").state == "1.0"  # type: ignore[union-attr]
     # (Taken in an hour's first 90 s, the total is the one the hour starts from: with it, what power counted since.)
     assert entry.runtime_data.energy.counts.live_import.published == pytest.approx(1000, abs=1)
+    # Their step to the new count is to be taken out of both sensors' statistics (see test_statistics).
+    assert entry.runtime_data.energy.total_steps.left == 2
     assert issue_id not in meter_issues(hass)
     tcp_meter.send(kamstrup_frame(default_state(energy_import=1050), hourly=True))
     await wait_for(lambda: sensor(hass, "energy_import").state == "1.05")  # type: ignore[union-attr]

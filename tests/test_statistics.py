@@ -27,7 +27,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.han_port.compat import REACTIVE_ENERGY_CONVERTER
 from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO, DOMAIN
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
-from custom_components.han_port.ratio_steps import STEP_KEPT
+from custom_components.han_port.total_steps import STEP_KEPT
 
 from .meter import entity_id
 from .test_energy_guard import METER_ID, NEW_METER, push, reader_connected, set_up, state, telegram
@@ -161,7 +161,7 @@ async def look_at_the_statistics(hass: HomeAssistant, entry: MockConfigEntry, at
     """
     async_fire_time_changed(hass, at)
     await hass.async_block_till_done()
-    steps = entry.runtime_data.energy.ratio_steps
+    steps = entry.runtime_data.energy.total_steps
     for _ in range(100_000):
         if not steps._looking:
             break
@@ -332,7 +332,7 @@ async def test_a_step_whose_sensor_was_deleted_or_whose_total_never_came_is_let_
     freezer.move_to(changed + timedelta(minutes=1))
     await start_behind_transformers(hass, entry, 50)
     await totals_read_back(hass, entry)
-    assert entry.runtime_data.energy.ratio_steps.left >= 2  # the import's, and live energy's among them
+    assert entry.runtime_data.energy.total_steps.left >= 2  # the import's, and live energy's among them
     er.async_get(hass).async_remove(energy)
     await hass.async_block_till_done()
     later = changed + STEP_KEPT + timedelta(minutes=5, seconds=30)
@@ -340,8 +340,52 @@ async def test_a_step_whose_sensor_was_deleted_or_whose_total_never_came_is_let_
     caplog.set_level(logging.INFO)
     assert await look_at_the_statistics(hass, entry, later) == 0
     assert (
-        f"Statistics of {live}: no total through the new current-transformer ratio in {STEP_KEPT}; they count its"
-        " step whenever one comes"
+        f"Statistics of {live}: no total after its step in {STEP_KEPT}; they count the step whenever one comes"
     ) in caplog.text
     assert f"Statistics of {energy}" not in caplog.text
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_register_counted_anew_never_counts_its_new_total_as_use(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """A meter that names no other number falls to a new count (refurbished, at 3 000 kWh) and the guard follows it.
+
+    Home Assistant's statistics take the fall below 90 % for a new meter cycle and count its whole new total as
+    use: 3 000 kWh in five minutes, for the register's sensor and live energy alike. The meter hours never count it.
+    """
+    now = dt_util.utcnow()
+    period = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0) + timedelta(minutes=5)
+    freezer.move_to(period)
+    entry = await set_up(hass, tcp_meter.port)
+    energy, live = entity_id(hass, "energy_import"), entity_id(hass, "live_energy_import")
+    # 3.6 kW, a total every ten seconds: 10 Wh each.
+    totals = [155_232_510 + 10 * step for step in range(5)] + [3_000_000 + 10 * step for step in range(6)]
+    followed_at = None
+    for step, total in enumerate(totals):
+        await push(hass, freezer, entry, period + timedelta(seconds=5 + 10 * step), telegram(3600, total))
+        await totals_read_back(hass, entry)
+        if followed_at is None and float(state(hass, "energy_import")) < 155_000:
+            followed_at = float(state(hass, "energy_import"))
+    assert [event["event"] for event in entry.runtime_data.energy.events] == ["register_held", "register_followed"]
+    assert followed_at is not None
+    # Live energy is written at most once a minute: its total now, in these five minutes.
+    freezer.move_to(period + timedelta(minutes=2))
+    async_fire_time_changed(hass, period + timedelta(minutes=2))
+    await hass.async_block_till_done()
+    later = period + timedelta(minutes=5, seconds=30)
+    freezer.move_to(later)
+    await five_minute_sums(hass, period, energy, live)
+    await look_at_the_statistics(hass, entry, later)
+    # Live energy's first total after the step is written as its minute comes: in the next five minutes.
+    freezer.move_to(later + timedelta(minutes=5))
+    await five_minute_sums(hass, period + timedelta(minutes=5), energy, live)
+    assert await look_at_the_statistics(hass, entry, later + timedelta(minutes=5)) == 0
+    sums = await five_minute_sums(hass, period, energy, live)
+    # 40 Wh on the old count, then what the new count grew by from its first total shown; live energy, what the
+    # power carried (never the 3 000 kWh of a new cycle).
+    used = 0.040 + 3_000_050 / 1000 - followed_at
+    assert sums[energy] == [pytest.approx(used, abs=1e-6)] * 2
+    assert all(0 < total < 0.1 for total in sums[live]), sums
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -65,7 +65,6 @@ from .energy_store import EnergyStore
 from .handed_over import HandedOverLists
 from .held_totals import EnergyEvents, HeldTotals
 from .hours import meter_clock, standard_time_in_utc, wall_clock
-from .ratio_steps import RatioSteps
 from .registers import (
     ACTIVE_ENERGY_EXPORT,
     ACTIVE_ENERGY_IMPORT,
@@ -73,8 +72,10 @@ from .registers import (
     code_name,
     code_of_name,
     is_total,
+    keys_showing,
 )
 from .statistics import MeterHourStatistics
+from .total_steps import TotalSteps
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -184,7 +185,7 @@ class EnergyBookkeeping:
             save_soon=self.store.save_soon,
             power_gap=lambda: timedelta(seconds=reader.silence_timeout),
         )
-        self.ratio_steps = RatioSteps(hass, entry, self.store.save_soon)
+        self.total_steps = TotalSteps(hass, entry, self.store.save_soon)
 
     async def async_load(self) -> None:
         """Take back the live totals, the month's hours and the replay counters kept over a restart."""
@@ -196,7 +197,7 @@ class EnergyBookkeeping:
         self.counts.restore(stored)
         self.envelope.highest = float(stored.get("highest_power", 0.0))
         self.events.extend(stored.get("events", []))
-        self.ratio_steps.restore(stored.get("ratio_steps", []))
+        self.total_steps.restore(stored.get("ratio_steps", []))
         self.sent_totals.update(code_of_name(name) for name in stored.get("sent_totals", []))
         # A total a learned list showed by older rules may be a tariff: if it is learned anew as tariffs, it is summed.
         self.sent_totals -= relearned
@@ -208,7 +209,7 @@ class EnergyBookkeeping:
             )
             self.counts.scale(self._restored_scale)
             self.envelope.scale(self._restored_scale)
-            self.ratio_steps.begin(dt_util.utcnow())
+            self.total_steps.begin(dt_util.utcnow())
         self.guard.restore(stored.get("totals", []), self._restored_scale)
         self.held.restore(stored.get("held", {}), self._restored_scale)
         if self._restored_scale != 1:
@@ -224,7 +225,7 @@ class EnergyBookkeeping:
             "held": self.held.as_dict(),
             "events": list(self.events),
             "current_transformer_ratio": self.ct_ratio,
-            "ratio_steps": self.ratio_steps.as_list(),
+            "ratio_steps": self.total_steps.as_list(),
             "sent_totals": sorted(code_name(code) for code in self.sent_totals),
             "push_interval": self._reader.kept_interval,
             **_decoder_kept(self._reader.decoder),
@@ -307,6 +308,7 @@ class EnergyBookkeeping:
             judged = self.held.check(register, scaled, meter, now, clock)
             if judged.verdict is Verdict.FOLLOWED:
                 self.counts.count_anew(register, judged.sequence)
+                self.total_steps.begin(now, keys_showing(register))
             elif judged.verdict is Verdict.ACCEPTED:
                 self.counts.count(register, MeterTotal(value, now, clock))
             else:
@@ -323,6 +325,7 @@ class EnergyBookkeeping:
             return None
         reading, sequence = accepted
         self.counts.count_anew(register, sequence)
+        self.total_steps.begin(dt_util.utcnow(), keys_showing(register))
         return reading
 
     def start_over(self) -> None:

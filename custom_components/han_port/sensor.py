@@ -47,6 +47,7 @@ from .registers import (
     ACTIVE_ENERGY_IMPORT,
     ACTIVE_POWER_EXPORT,
     ACTIVE_POWER_IMPORT,
+    LIVE_ENERGY_KEYS,
     REACTIVE_ENERGY_EXPORT,
     REACTIVE_ENERGY_IMPORT,
     REGISTERS,
@@ -298,13 +299,13 @@ def _grid_power(data: MeterData) -> float | None:
 
 DERIVED_SENSORS: tuple[HanPortDerivedSensorEntityDescription, ...] = (
     _derived_energy(
-        "live_energy_import",
+        LIVE_ENERGY_KEYS[ACTIVE_ENERGY_IMPORT.code],
         lambda counts: counts.live_import.published,
         SensorStateClass.TOTAL_INCREASING,
         needs=ACTIVE_ENERGY_IMPORT.code,
     ),
     _derived_energy(
-        "live_energy_export",
+        LIVE_ENERGY_KEYS[ACTIVE_ENERGY_EXPORT.code],
         lambda counts: counts.live_export.published,
         SensorStateClass.TOTAL_INCREASING,
         needs=ACTIVE_ENERGY_EXPORT.code,

@@ -1,14 +1,17 @@
-"""The step a changed current-transformer ratio makes in the energy sensors, taken out of their own statistics.
+"""Steps in the energy sensors' totals that are no use, taken out of their own statistics.
 
-A new ratio multiplies every energy the meter measured: the register and
-live energy sensors (active or reactive) step from the last total
-before the change to the rescaled one. Home Assistant's statistics of a total_increasing sensor count
-a step up as use, and a step down below 90 % as a new meter cycle whose whole
-new total is use: either puts thousands of kWh in one hour of the Energy
-dashboard. Once the five minutes the first rescaled total fell in are
-compiled, their sum (and every sum after it) is adjusted by what was counted
-for the step, as the recorder's own "adjust sum" does. The meter hours
-(statistics.py) never count it.
+A new current-transformer ratio multiplies every energy the meter measured:
+the register and live energy sensors (active or reactive) step from the last
+total before the change to the rescaled one. A register counted anew (a new
+sequence of its totals the guard followed, or a held total the user took)
+steps its own sensors, the register's and the live energy carrying it on, from
+the old count to the new. Home Assistant's statistics of a total_increasing
+sensor count a step up as use, and a step down below 90 % as a new meter
+cycle whose whole new total is use: either puts thousands of kWh in one hour
+of the Energy dashboard. Once the five minutes the first total after the step
+fell in are compiled, their sum (and every sum after it) is adjusted by what
+was counted for the step, as the recorder's own "adjust sum" does. The meter
+hours (statistics.py) never count it.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from .const import LOGGER, sensor_unique_id
 from .energy import is_new_cycle
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Collection, Iterable
 
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import State
@@ -54,7 +57,7 @@ _INSTANT = timedelta(microseconds=1)
 
 @dataclass(frozen=True, slots=True)
 class _Step:
-    """An energy sensor whose totals a ratio change stepped (by its registry id: a renamed one keeps it), and when."""
+    """An energy sensor whose total stepped (by its registry id: a renamed one keeps it), and when."""
 
     entity: str
     at: datetime
@@ -78,8 +81,8 @@ class _Total:
     when: datetime
 
 
-class RatioSteps:
-    """The energy sensors of one entry whose step through a new ratio is still to be taken out of the statistics."""
+class TotalSteps:
+    """The energy sensors of one entry whose step is still to be taken out of their statistics."""
 
     def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any], changed: Callable[[], None]) -> None:
         """Adjust the statistics of the entry's energy sensors; changed is called when the steps left change."""
@@ -95,9 +98,12 @@ class RatioSteps:
         """How many sensors' statistics still count a step (for diagnostics)."""
         return len(self._steps)
 
-    def begin(self, at: datetime) -> None:
-        """Take note that the ratio changed at a moment: every energy total of the entry steps from it."""
-        self._steps += [_Step(entity, at) for entity in _energy_totals(self._hass, self._entry)]
+    def begin(self, at: datetime, keys: Collection[str] | None = None) -> None:
+        """Take note that totals stepped at a moment: those of the sensors with these keys, or else every one.
+
+        Every energy total of the entry steps through a new ratio; a register counted anew steps its own.
+        """
+        self._steps += [_Step(entity, at) for entity in _energy_totals(self._hass, self._entry, keys)]
         self._changed()
         self._watch()
 
@@ -128,7 +134,7 @@ class RatioSteps:
         # One look at a time, ended by the entry's unload: a step is never taken out twice.
         if not self._looking:
             self._looking = True
-            self._entry.async_create_background_task(self._hass, self._async_look(now), "ratio steps")
+            self._entry.async_create_background_task(self._hass, self._async_look(now), "total steps")
 
     async def _async_look(self, now: datetime) -> None:
         """Take out each step whose five minutes are compiled; leave one that never came."""
@@ -150,14 +156,13 @@ class RatioSteps:
                     continue  # the sensor was deleted, and its statistics with it
                 if counted is None:
                     LOGGER.info(
-                        "Statistics of %s: no total through the new current-transformer ratio in %s; they count its"
-                        " step whenever one comes",
+                        "Statistics of %s: no total after its step in %s; they count the step whenever one comes",
                         entity_id,
                         STEP_KEPT,
                     )
                 elif counted.amount:
                     LOGGER.info(
-                        "Statistics of %s: %s %s the current-transformer ratio's change stepped taken out",
+                        "Statistics of %s: %s %s its total stepped (no use) taken out",
                         entity_id,
                         f"{counted.amount:.15g}",
                         counted.unit,
@@ -170,19 +175,22 @@ class RatioSteps:
             self._stop()
 
 
-def _energy_totals(hass: HomeAssistant, entry: ConfigEntry[Any]) -> list[str]:
-    """Return the meter's sensors whose statistics sum a total (registry ids): a new ratio steps every one.
+def _energy_totals(hass: HomeAssistant, entry: ConfigEntry[Any], keys: Collection[str] | None) -> list[str]:
+    """Return the meter's sensors whose statistics sum a total (registry ids), of these keys if any are given.
 
     Every total here is an energy through the transformers (active,
     reactive; live energy). Another meter's, left from before a
-    swap, and a disabled one show nothing through the new ratio.
+    swap, and a disabled one show nothing after the step.
     """
+    meter = sensor_unique_id(entry, "")
+    unique_ids = None if keys is None else {sensor_unique_id(entry, key) for key in keys}
     return [
         entity.id
         for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
         if (entity.capabilities or {}).get("state_class") == SensorStateClass.TOTAL_INCREASING
         and entity.disabled_by is None
-        and entity.unique_id.startswith(sensor_unique_id(entry, ""))
+        and entity.unique_id.startswith(meter)
+        and (unique_ids is None or entity.unique_id in unique_ids)
     ]
 
 
