@@ -54,6 +54,27 @@ def test_mbus_segments_round_trip_in_any_chunking_plain_and_ciphered() -> None:
         assert not decoder.dropped
 
 
+def test_flips_an_mbus_frames_sum_lets_pass_are_damage_once_the_keys_opened_frames() -> None:
+    """An M-Bus frame's checksum is an 8-bit sum: a bit set in one byte and cleared in the next cancel out.
+
+    The tag then fails on keys that opened the frame before: the line's damage, never a wrong key.
+    """
+    pushes = [
+        bytearray(mbus_frames(encoder.glo_cipher(apdu(500 + n), KEY, AUTH_KEY, counter=n + 1), segment_size=80))
+        for n in range(3)
+    ]
+    # Inside the last segment's ciphertext, before its checksum and stop byte: one bit up, its neighbour's down.
+    damaged = pushes[1]
+    up = next(index for index in range(len(damaged) - 30, len(damaged) - 3) if not damaged[index] & 1)
+    down = next(index for index in range(up + 1, len(damaged) - 3) if damaged[index] & 1)
+    damaged[up] ^= 1
+    damaged[down] ^= 1
+    decoder = Decoder(KEY, AUTH_KEY)
+    events = decoder.feed_events(b"".join(pushes))
+    assert powers(events) == [500, 502]
+    assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}
+
+
 def test_a_first_segment_whose_length_byte_wrapped_is_read() -> None:
     """A Sagemcom T210-D (Austria) sends a 257-byte first segment: its L byte wraps to 0x01 ("68 01 01 68").
 

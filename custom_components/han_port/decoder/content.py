@@ -70,7 +70,10 @@ _FORMATS: dict[type[DlmsMessage], Literal["hdlc", "mbus", "apdu"]] = {
 _UNCHECKED = (GloMessage, ApduMessage)
 # Messages that came with no envelope at all, and so no checksum.
 _BARE = (*_UNCHECKED, NotificationMessage)
-# A ciphered APDU without a checksum that proven keys fail to open is damage; this many in a row are the keys'.
+# Messages whose checksum two bit flips can cancel: an M-Bus frame's is an 8-bit sum.
+_WEAKLY_CHECKED = (*_UNCHECKED, MbusMessage)
+# A ciphered APDU without a checksum (or a weak one) that proven keys fail to open is damage; this many in a row
+# are the keys'.
 _DAMAGED_IN_A_ROW = 3
 
 
@@ -204,7 +207,8 @@ class ContentDecoder:
         """Drop a refused frame; a ciphered APDU the proven keys fail to open, once in a while, was damaged.
 
         A bare APDU, in a stream or a message, has no checksum but its tag
-        (or, encrypted only, its content): once these keys opened this
+        (or, encrypted only, its content), and an M-Bus frame's sum lets
+        flips that cancel pass: once these keys opened this
         meter's frames, a lone failure is the line's, and only failures in a
         row are the keys'. So for every security suite: both keys, the
         encryption key alone, or it with the published P1 authentication key.
@@ -220,7 +224,7 @@ class ContentDecoder:
         if (
             isinstance(err, KeyProblemError)
             and err.failed is not None
-            and isinstance(message, _UNCHECKED)
+            and isinstance(message, _WEAKLY_CHECKED)
             and self.policy.keys_proven
         ):
             self._rejected_in_a_row += 1
