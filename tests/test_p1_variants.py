@@ -107,7 +107,22 @@ def test_a_stream_whose_telegrams_carry_a_crc_drops_one_that_lost_it() -> None:
     dropped = events[1]
     assert isinstance(dropped, DroppedFrame)
     assert dropped.reason is DropReason.BAD_CHECKSUM
-    assert "stream whose telegrams carry one" in dropped.detail
+    assert "from a meter whose telegrams carry one" in dropped.detail
+
+
+def test_another_meters_telegram_with_a_crc_never_silences_a_meter_that_sends_none() -> None:
+    """A DSMR 2.2 meter's telegrams carry no CRC; one checked telegram of another meter on the line (a stray, or a
+    second port on a shared topic) proves nothing of them: they are read on, as before it."""
+    own = [
+        encoder.p1_telegram("ISk5\\2MT382-1000", [f"1-0:1.7.0({watts / 1000:06.3f}*kW)"], crc=False)
+        for watts in (1000, 1100, 1200, 1300)
+    ]
+    stranger = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(00.500*kW)"])
+    decoder = Decoder()
+    events = [event for push in (own[0], own[1], stranger, own[2], own[3]) for event in decoder.feed_events(push)]
+    readings = [values(event)["1-0:1.7.0"] for event in events if isinstance(event, Telegram)]
+    assert readings == [(watts, W) for watts in (1000, 1100, 500, 1200, 1300)]
+    assert not decoder.dropped
 
 
 # Two digits damaged into exactly CR LF would read as a telegram without a CRC, but only at a stream's start

@@ -61,6 +61,8 @@ _UNCHECKED_OPENING = re.compile(rb"/[A-Za-z]{3}[0-9A-Z][\x20-\x27\x2a-\x7e]{0,32
 # Swedish and Danish telegrams are under 1 kB; a '/' with no '!' this far
 # on was not the start of a telegram.
 MAX_TELEGRAM_BYTES = 4096
+# Meters whose telegrams showed a CRC, remembered by a stream: a line carries one, a shared bus or topic a few.
+MAX_CHECKED_METERS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +89,9 @@ class P1Framer:
         self._offset = 0  # stream position of the buffer's first byte
         self.noise_bytes = 0
         """Bytes skipped outside any checksum-valid telegram."""
-        self.carries_crc = False
-        """Whether this stream's telegrams have shown a CRC that held: from then on one without a CRC is damage."""
+        # The identification lines of telegrams whose CRC held, latest last: a telegram that opens with one of them
+        # and ends without a CRC is damage (a stranger's, or another port's, proves nothing of this meter's).
+        self._checked: dict[bytes, None] = {}
         # What a chunk learned that the next one need not learn again (stream positions): before
         # _rejected no '!' ends a telegram; the text before the '!' at _text_before[0] begins at [1],
         # and at [2] with a few damaged bytes in it.
@@ -192,7 +195,7 @@ class P1Framer:
             raw = bytes(buffer[start : end_mark + 1 + digits])
             event, length = _judge_crc(raw, end_mark + 1 - start)
             events.append((self._offset + start, event))
-            self.carries_crc = self.carries_crc or isinstance(event, P1Message)
+            self._remember_checked(event)
             pos = start + length
         else:
             self._skip(buffer, pos, len(buffer))
@@ -233,10 +236,11 @@ class P1Framer:
     ) -> int:
         """Take the telegram from start to a '!' that no CRC follows; return where to look next.
 
-        Without a CRC only the stream proves it: one whose telegrams have
-        shown a CRC that held sends none without, so a missing CRC there is
-        damage (a CRC lost or damaged into a line end), never a telegram to
-        read unchecked. The converse is never learned: a telegram read
+        Without a CRC only the stream proves it: a meter (by its
+        identification line) whose telegrams have shown a CRC that held
+        sends none without, so a missing CRC there is damage (a CRC lost or
+        damaged into a line end), never a telegram to read unchecked;
+        another meter's CRC says nothing of this one's. The converse is never learned: a telegram read
         without a CRC proves nothing, and refuses no CRC that holds later.
         Nor is one read with a byte damaged past text (all_text false).
         """
@@ -252,14 +256,24 @@ class P1Framer:
             events.append(self._drop(start, "P1 telegram cut short by another", bytes(buffer[start:restart])))
             return restart
         raw = bytes(buffer[start : end_mark + 1])
-        if self.carries_crc:
-            detail = "P1 telegram without a CRC in a stream whose telegrams carry one: damaged on the line"
+        if _identification(raw) in self._checked:
+            detail = "P1 telegram without a CRC from a meter whose telegrams carry one: damaged on the line"
             events.append(self._drop(start, detail, raw))
         elif not all_text:
             events.append(self._drop(start, "P1 telegram without a CRC holds bytes that are not text: damaged", raw))
         else:
             events.append((self._offset + start, P1Message(raw.decode("ascii"), raw, checksummed=False)))
         return end_mark + 1
+
+    def _remember_checked(self, event: P1Message | DroppedFrame) -> None:
+        """Remember the meter of a telegram whose CRC held (a drop's CRC failed, and proves nothing)."""
+        if not isinstance(event, P1Message):
+            return
+        identification = _identification(event.raw)
+        self._checked.pop(identification, None)
+        self._checked[identification] = None
+        if len(self._checked) > MAX_CHECKED_METERS:
+            del self._checked[next(iter(self._checked))]
 
     def _drop(self, start: int, detail: str, raw: bytes) -> tuple[int, DroppedFrame]:
         return self._offset + start, _damaged(detail, raw)
@@ -268,6 +282,11 @@ class P1Framer:
         if end > start:
             # Line ends after the CRC are part of the telegram, not noise.
             self.noise_bytes += end - start - buffer.count(b"\r", start, end) - buffer.count(b"\n", start, end)
+
+
+def _identification(raw: bytes) -> bytes:
+    """Return a telegram's identification line (its first, after the '/'): which meter and port sent it."""
+    return raw[:MAX_TELEGRAM_BYTES].split(b"\n", 1)[0].rstrip(b"\r")
 
 
 def _passed_over(buffer: bytearray, start: int, text_from: int, damaged_from: int) -> int | None:
