@@ -593,6 +593,22 @@ def test_a_chance_hdlc_header_in_the_noise_of_a_bare_stream_swallows_no_push() -
     assert powers([*decoder.feed_events(fake_header + pushes[0] + pushes[1]), *decoder.quiet()], AIDON_POWER) == [72]
 
 
+def test_m_bus_transport_addresses_in_the_noise_of_a_bare_stream_swallow_no_push() -> None:
+    """Two bytes of noise, 01 67, are M-Bus's DLMS transport addresses: a segment's share of an APDU follows them.
+
+    Once the stream has carried bare pushes, they own what follows only behind the rest of a segment's header
+    (found by fuzzing: a push, ciphered or not, was lost without a word).
+    """
+    plain = [aidon_apdu(power) for power in (81, 82, 83)]
+    decoder = Decoder()
+    assert powers(decoder.feed_events(plain[0] + plain[1] + b"\x01\x67" + plain[2]), AIDON_POWER) == [81, 82, 83]
+    ciphered = [encoder.glo_cipher(aidon_apdu(90 + n), KEY, AUTH_KEY, counter=n + 1) for n in range(3)]
+    decoder = Decoder(KEY, AUTH_KEY)
+    stream = ciphered[0] + ciphered[1] + b"\x01\x67" + ciphered[2]
+    assert powers([*decoder.feed_events(stream), *decoder.quiet()], AIDON_POWER) == [90, 91, 92]
+    assert not decoder.dropped
+
+
 def test_a_bare_stream_of_an_unknown_list_says_so() -> None:
     unknown = encoder.data_notification(encoder.structure(encoder.long_unsigned(7), encoder.long_unsigned(8)), None)
     decoder = Decoder()

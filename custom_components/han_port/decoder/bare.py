@@ -28,7 +28,7 @@ from .crc import crc16_x25
 from .descriptors import DescriptorListExtent
 from .dlms import DATA_NOTIFICATION, DATE_TIME_MARKERS, GENERAL_BLOCK_TRANSFER, INVOKE_ID_LENGTH, LLC_HEADERS
 from .hdlc import FLAG, HCS_BYTES, HEADER_SIZES, is_frame_format
-from .mbus import DLMS_TSAP
+from .mbus import DLMS_TSAP, ends_with_segment_header
 from .model import DecodeError, DroppedFrame, DropReason
 
 _NO_DATE_TIME = DATE_TIME_MARKERS[0][0]
@@ -66,10 +66,12 @@ def inside_envelope(before: bytes, *, bare_stream: bool = False) -> bool:
     In a stream already known to carry bare APDUs (bare_stream), the noise
     between them is read more strictly: a flag and format byte own what
     follows only if their HCS holds, a block header only if it is numbered
-    and acknowledges nothing, as pushed blocks are.
+    and acknowledges nothing, as pushed blocks are, and M-Bus's transport
+    addresses only behind the rest of a segment's header.
     """
     if before.endswith(DLMS_TSAP):
-        return True
+        # Two bytes of noise end with them as often as any two: among bare pushes only a whole header is an envelope.
+        return not bare_stream or ends_with_segment_header(before)
     if before.endswith(LLC_HEADERS):
         header_end = len(before) - 3 - HCS_BYTES
         hcs = int.from_bytes(before[header_end : header_end + HCS_BYTES], "little")

@@ -261,6 +261,15 @@ def _opening(buffer: bytes | bytearray, start: int) -> int | None:
     return length + _WRAP
 
 
+def ends_with_segment_header(before: bytes) -> bool:
+    """Whether bytes end with a whole DLMS segment header (68 L L 68, C, A, CI and the two TSAPs)."""
+    start = len(before) - APDU_OFFSET
+    if start < 0 or before[start] != START or not before.endswith(DLMS_TSAP):
+        return False
+    length = _opening(before, start)
+    return length is not None and length >= 0 and before[start + _HEADER + 2] <= _CI_DLMS_LAST
+
+
 def reseal(frames: bytes) -> bytes:
     """Recompute the checksum of every long frame in a run of frames (edited on purpose: diagnostics)."""
     out = bytearray(frames)
