@@ -469,6 +469,27 @@ def test_the_meters_own_clock_tells_the_time_between_totals_a_bridge_delivered_l
     assert guard.check(IMPORT, 1_005_000, late, clock - timedelta(days=1)) is Verdict.ACCEPTED
 
 
+def test_a_clock_from_the_future_never_widens_the_allowance() -> None:
+    """One telegram whose checksum held lies: its total 1.5 kWh up, its clock five hours on (found by fuzzing).
+
+    Arrival said ten seconds; the clock's hours were trusted up to ten minutes more, and 1.8 kWh could pass. A clock
+    that states its offset tells how late the last total came: beyond that, its time is no delivery's.
+    """
+    guard = TotalGuard(PowerEnvelope(floor=11_000))
+    stamped = MOMENT.astimezone(UTC)
+    assert guard.check(IMPORT, 1_000_000, MOMENT, stamped) is Verdict.ACCEPTED
+    later = MOMENT + timedelta(seconds=10)
+    assert guard.check(IMPORT, 1_001_500, later, stamped + timedelta(hours=5)) is Verdict.HELD_NEW
+    assert guard.check(IMPORT, 1_000_006, later, stamped + timedelta(seconds=10)) is Verdict.ACCEPTED
+    assert guard.last(IMPORT) == 1_000_006
+    # Lists a bridge kept come in a burst, a second apart, stamped ten minutes apart: their clocks are believed.
+    guard = TotalGuard(PowerEnvelope(floor=11_000))
+    kept = stamped - timedelta(minutes=30)
+    assert guard.check(IMPORT, 1_000_000, MOMENT, kept) is Verdict.ACCEPTED
+    burst = MOMENT + timedelta(seconds=1)
+    assert guard.check(IMPORT, 1_001_500, burst, kept + timedelta(minutes=10)) is Verdict.ACCEPTED
+
+
 def test_an_earlier_total_told_late_is_told_before_as_far_back_as_a_bridge_keeps_lists() -> None:
     guard = TotalGuard(PowerEnvelope())
     clock = datetime(2026, 1, 15, 13, 0, 0, tzinfo=UTC)

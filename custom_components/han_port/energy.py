@@ -231,6 +231,11 @@ class _Mark:
         ticked = self.ticked_until(clock)
         if ticked is None or ticked <= timedelta(0):
             return arrival
+        if self.clock is not None and self.clock.tzinfo is not None:
+            # A clock that states its offset tells how late the last total came: more time than has passed since
+            # it was stamped is a clock from the future (one telegram's lie, its checksum held), never a delivery.
+            stamped = timedelta(seconds=when.timestamp() - self.clock.timestamp())
+            ticked = min(ticked, max(arrival, stamped))
         # Trusted over arrival only as far as a late or bursting delivery explains, never for years.
         return min(ticked, arrival + CLOCK_TRUST)
 
