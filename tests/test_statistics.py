@@ -362,14 +362,16 @@ async def test_a_register_counted_anew_never_counts_its_new_total_as_use(
     energy, live = entity_id(hass, "energy_import"), entity_id(hass, "live_energy_import")
     # 3.6 kW, a total every ten seconds: 10 Wh each.
     totals = [155_232_510 + 10 * step for step in range(5)] + [3_000_000 + 10 * step for step in range(6)]
-    followed_at = None
     for step, total in enumerate(totals):
         await push(hass, freezer, entry, period + timedelta(seconds=5 + 10 * step), telegram(3600, total))
         await totals_read_back(hass, entry)
-        if followed_at is None and float(state(hass, "energy_import")) < 155_000:
-            followed_at = float(state(hass, "energy_import"))
     assert [event["event"] for event in entry.runtime_data.energy.events] == ["register_held", "register_followed"]
-    assert followed_at is not None
+    # Followed at its third total: the register's sensor showed none of the 20 Wh the new count grew by until then.
+    steps = entry.runtime_data.energy.total_steps
+    kept = steps.as_list()
+    assert [(step["grown"], step["unit"]) for step in kept if "grown" in step] == [(20.0, "Wh")]
+    steps.restore(kept)  # as a restart takes them back
+    assert steps.as_list() == kept
     # Live energy is written at most once a minute: its total now, in these five minutes.
     freezer.move_to(period + timedelta(minutes=2))
     async_fire_time_changed(hass, period + timedelta(minutes=2))
@@ -383,9 +385,8 @@ async def test_a_register_counted_anew_never_counts_its_new_total_as_use(
     await five_minute_sums(hass, period + timedelta(minutes=5), energy, live)
     assert await look_at_the_statistics(hass, entry, later + timedelta(minutes=5)) == 0
     sums = await five_minute_sums(hass, period, energy, live)
-    # 40 Wh on the old count, then what the new count grew by from its first total shown; live energy, what the
-    # power carried (never the 3 000 kWh of a new cycle).
-    used = 0.040 + 3_000_050 / 1000 - followed_at
-    assert sums[energy] == [pytest.approx(used, abs=1e-6)] * 2
+    # 40 Wh on the old count, then 50 Wh on the new one (held at first, and used all the same); live energy, what
+    # the power carried (never the 3 000 kWh of a new cycle).
+    assert sums[energy] == [pytest.approx(0.090, abs=1e-6)] * 2
     assert all(0 < total < 0.1 for total in sums[live]), sums
     assert await hass.config_entries.async_unload(entry.entry_id)

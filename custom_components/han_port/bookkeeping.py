@@ -68,24 +68,25 @@ from .hours import meter_clock, standard_time_in_utc, wall_clock
 from .registers import (
     ACTIVE_ENERGY_EXPORT,
     ACTIVE_ENERGY_IMPORT,
+    LIVE_ENERGY_KEYS,
+    REGISTER_KEYS,
     THROUGH_CURRENT_TRANSFORMERS,
     code_name,
     code_of_name,
     is_total,
-    keys_showing,
 )
 from .statistics import MeterHourStatistics
-from .total_steps import TotalSteps
+from .total_steps import Grown, TotalSteps
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Mapping, Sequence
     from datetime import datetime
 
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import Event, HomeAssistant
 
     from .connection import TelegramWatch
-    from .decoder import Code, Decoder, Telegram
+    from .decoder import Code, Decoder, Telegram, Unit
     from .issues import MeterIssues
 
 # Totals a meter that counts by tariff alone never sends, summed from its tariffs (E = 1 to 63, IEC 62056-61).
@@ -307,8 +308,7 @@ class EnergyBookkeeping:
                 continue
             judged = self.held.check(register, scaled, meter, now, clock)
             if judged.verdict is Verdict.FOLLOWED:
-                self.counts.count_anew(register, judged.sequence)
-                self.total_steps.begin(now, keys_showing(register))
+                self._count_anew(register, judged.sequence, reading.unit, now)
             elif judged.verdict is Verdict.ACCEPTED:
                 self.counts.count(register, MeterTotal(value, now, clock))
             else:
@@ -324,9 +324,22 @@ class EnergyBookkeeping:
         if accepted is None:
             return None
         reading, sequence = accepted
-        self.counts.count_anew(register, sequence)
-        self.total_steps.begin(dt_util.utcnow(), keys_showing(register))
+        self._count_anew(register, sequence, reading.unit, dt_util.utcnow())
         return reading
+
+    def _count_anew(self, register: Code, sequence: Sequence[MeterTotal], unit: Unit | None, now: datetime) -> None:
+        """Count a register on from a new sequence of its totals, its sensors' step taken out of their statistics.
+
+        The register's sensor showed none of the new count while it was held: what it grew by since its first
+        total is use. Live energy counted that use meanwhile, from the power.
+        """
+        self.counts.count_anew(register, sequence)
+        steps: dict[str, Grown | None] = {}
+        if (own := REGISTER_KEYS.get(register)) is not None and unit is not None:
+            steps[own] = Grown(sequence[-1].value - sequence[0].value, unit)
+        if (live := LIVE_ENERGY_KEYS.get(register)) is not None:
+            steps[live] = None
+        self.total_steps.begin(now, steps)
 
     def start_over(self) -> None:
         """Forget the old meter's totals: a new one counts from its own (the hour in progress is not counted)."""

@@ -13,7 +13,7 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.loader import async_get_loaded_integration
 
 from .const import DOMAIN, sensor_unique_id
-from .registers import REGISTERS, code_name
+from .registers import REGISTER_KEYS, code_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -140,7 +140,7 @@ class MeterIssues:
         sensor was made; a register with no sensor is named by its code.
         """
         code = code_name(register)
-        key = next((known.key for known in REGISTERS if known.code == register), None)
+        key = REGISTER_KEYS.get(register)
         registry = er.async_get(self._hass)
         entity_id = (
             None if key is None else registry.async_get_entity_id("sensor", DOMAIN, sensor_unique_id(self._entry, key))

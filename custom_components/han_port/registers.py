@@ -140,16 +140,10 @@ REGISTERS: tuple[Register, ...] = (
     *_per_phase(22, TOTAL, "active_energy_export", ACTIVE_ENERGY, wanted=False),
 )
 
+REGISTER_KEYS: dict[Code, str] = {register.code: register.key for register in REGISTERS}
+"""Each register's sensor key, by its code."""
 # The live energy sensors (sensor.py), each carrying a register on between the meter's totals of it.
 LIVE_ENERGY_KEYS: dict[Code, str] = {
     ACTIVE_ENERGY_IMPORT.code: "live_energy_import",
     ACTIVE_ENERGY_EXPORT.code: "live_energy_export",
 }
-
-
-def keys_showing(register: Code) -> set[str]:
-    """Return the keys of the sensors whose totals follow a register: its own, and the live energy carrying it on."""
-    keys = {known.key for known in REGISTERS if known.code == register}
-    if register in LIVE_ENERGY_KEYS:
-        keys.add(LIVE_ENERGY_KEYS[register])
-    return keys

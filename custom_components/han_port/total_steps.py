@@ -35,12 +35,13 @@ from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import EnergyConverter
 
-from .compat import REACTIVE_ENERGY_CONVERTER
+from .compat import KILO_VAR_HOUR, REACTIVE_ENERGY_CONVERTER
 from .const import LOGGER, sensor_unique_id
+from .decoder import Unit
 from .energy import is_new_cycle
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Iterable
+    from collections.abc import Callable, Collection, Iterable, Mapping
 
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import State
@@ -56,11 +57,20 @@ _INSTANT = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
+class Grown:
+    """What a sensor's first total after its step grew by since the count it steps to began: use, counted."""
+
+    amount: float
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Step:
     """An energy sensor whose total stepped (by its registry id: a renamed one keeps it), and when."""
 
     entity: str
     at: datetime
+    grown: Grown | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,22 +108,32 @@ class TotalSteps:
         """How many sensors' statistics still count a step (for diagnostics)."""
         return len(self._steps)
 
-    def begin(self, at: datetime, keys: Collection[str] | None = None) -> None:
+    def begin(self, at: datetime, keys: Mapping[str, Grown | None] | None = None) -> None:
         """Take note that totals stepped at a moment: those of the sensors with these keys, or else every one.
 
-        Every energy total of the entry steps through a new ratio; a register counted anew steps its own.
+        Every energy total of the entry steps through a new ratio; a register counted anew steps its own, each
+        key with what its first total after the step grew by in the new count (shown by none while it was held).
         """
-        self._steps += [_Step(entity, at) for entity in _energy_totals(self._hass, self._entry, keys)]
+        entities = _energy_totals(self._hass, self._entry, keys)
+        self._steps += [_Step(entity, at, None if keys is None else keys[key]) for entity, key in entities]
         self._changed()
         self._watch()
 
-    def as_list(self) -> list[dict[str, str]]:
+    def as_list(self) -> list[dict[str, Any]]:
         """Return the steps still to take out, as plain data for storage."""
-        return [{"entity": step.entity, "at": step.at.isoformat()} for step in self._steps]
+        return [
+            {"entity": step.entity, "at": step.at.isoformat()}
+            | ({} if step.grown is None else {"grown": step.grown.amount, "unit": step.grown.unit})
+            for step in self._steps
+        ]
 
-    def restore(self, stored: Iterable[dict[str, str]]) -> None:
+    def restore(self, stored: Iterable[Mapping[str, Any]]) -> None:
         """Take back the steps kept over a restart: one still to take out is taken out after it."""
-        self._steps = [_Step(step["entity"], datetime.fromisoformat(step["at"])) for step in stored if "entity" in step]
+        self._steps = [
+            _Step(step["entity"], datetime.fromisoformat(step["at"]), _grown(step))
+            for step in stored
+            if "entity" in step
+        ]
         self._watch()
 
     def _watch(self) -> None:
@@ -146,7 +166,7 @@ class TotalSteps:
                 counted = (
                     None
                     if entity_id is None
-                    else await recorder.async_add_executor_job(_counted_step, self._hass, entity_id, step.at, now)
+                    else await recorder.async_add_executor_job(_counted_step, self._hass, entity_id, step, now)
                 )
                 if counted is None and entity_id is not None and now - step.at < STEP_KEPT:
                     continue
@@ -175,34 +195,40 @@ class TotalSteps:
             self._stop()
 
 
-def _energy_totals(hass: HomeAssistant, entry: ConfigEntry[Any], keys: Collection[str] | None) -> list[str]:
-    """Return the meter's sensors whose statistics sum a total (registry ids), of these keys if any are given.
+def _grown(stored: Mapping[str, Any]) -> Grown | None:
+    amount, unit = stored.get("grown"), stored.get("unit")
+    return Grown(float(amount), unit) if isinstance(amount, int | float) and isinstance(unit, str) else None
+
+
+def _energy_totals(hass: HomeAssistant, entry: ConfigEntry[Any], keys: Collection[str] | None) -> list[tuple[str, str]]:
+    """Return the meter's sensors whose statistics sum a total (registry ids, and keys), of these keys if given.
 
     Every total here is an energy through the transformers (active,
     reactive; live energy). Another meter's, left from before a
     swap, and a disabled one show nothing after the step.
     """
     meter = sensor_unique_id(entry, "")
-    unique_ids = None if keys is None else {sensor_unique_id(entry, key) for key in keys}
-    return [
-        entity.id
+    totals = [
+        (entity.id, entity.unique_id.removeprefix(meter))
         for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
         if (entity.capabilities or {}).get("state_class") == SensorStateClass.TOTAL_INCREASING
         and entity.disabled_by is None
         and entity.unique_id.startswith(meter)
-        and (unique_ids is None or entity.unique_id in unique_ids)
     ]
+    return [(entity, key) for entity, key in totals if keys is None or key in keys]
 
 
-def _counted_step(hass: HomeAssistant, entity_id: str, at: datetime, now: datetime) -> _Counted | None:
+def _counted_step(hass: HomeAssistant, entity_id: str, step: _Step, now: datetime) -> _Counted | None:
     """Return what the statistics counted for a step, once the five minutes of its first total are compiled.
 
     The compile compares that total with the last one before it in its
     five minutes, or else with the total the statistics before them ended
     at: a step up is counted as use, a fall to a new cycle as the whole new
     total (sensor/recorder.py). Compared as it does, in the statistic's
-    unit. None while that total has not come or is not compiled.
+    unit. None while that total has not come or is not compiled. What
+    that total grew by in the new count is use, and stays counted.
     """
+    at = step.at
     # The first few states after the change: a sensor unavailable while the entry reloads, unknown while it
     # reads back, then its total (a meter that writes one every second must not cost a day of them).
     after = _totals(hass, entity_id, at - _INSTANT, now, limit=_FIRST_STATES)
@@ -221,9 +247,10 @@ def _counted_step(hass: HomeAssistant, entity_id: str, at: datetime, now: dateti
     before = [total for total in _totals(hass, entity_id, start - _INSTANT, at) if total.when < at]
     last = _in_unit(before[-1], unit) if before else _ended_at(hass, entity_id, start)
     stepped = _in_unit(first, unit)
-    if last is None or stepped is None:
+    grown = 0.0 if step.grown is None else _in_unit(_Total(step.grown.amount, step.grown.unit, at), unit)
+    if last is None or stepped is None or grown is None:
         return _Counted(start, 0.0, unit)
-    return _Counted(start, stepped if is_new_cycle(last, stepped) else stepped - last, unit)
+    return _Counted(start, (stepped if is_new_cycle(last, stepped) else stepped - last) - grown, unit)
 
 
 def _ended_at(hass: HomeAssistant, entity_id: str, start: datetime) -> float | None:
@@ -260,4 +287,7 @@ def _in_unit(total: _Total, unit: str | None) -> float | None:
     for converter in (EnergyConverter, REACTIVE_ENERGY_CONVERTER):
         if converter is not None and {total.unit, unit} <= converter.VALID_UNITS:
             return converter.convert(total.value, total.unit, unit)
+    if (total.unit, unit) == (Unit.VAR_HOUR, KILO_VAR_HOUR):
+        # The meter's varh, where the release converts no reactive energy: its sensor shows kvarh itself.
+        return total.value / 1000
     return None
