@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from homeassistant.components import mqtt
 from homeassistant.components.mqtt import client as mqtt_client
-from homeassistant.config_entries import SOURCE_IGNORE, SOURCE_MQTT, SOURCE_RECONFIGURE
+from homeassistant.config_entries import SOURCE_IGNORE, SOURCE_MQTT, SOURCE_RECONFIGURE, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
@@ -321,6 +321,21 @@ async def test_without_mqtt_the_flow_says_where_to_set_it_up(hass: HomeAssistant
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "mqtt_topic"})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "mqtt_not_set_up"
+
+
+async def test_a_meter_on_a_topic_whose_mqtt_failed_is_offered_its_other_ways_at_once(hass: HomeAssistant) -> None:
+    """Home Assistant's MQTT entry failed to set up (a broken broker setting): its client never comes.
+
+    The user opens Reconfigure to move the meter to a serial port: the menu shows at once, without the topic (the
+    wait for MQTT's client, 50 s, is the topic step's alone).
+    """
+    MockConfigEntry(
+        domain=mqtt.DOMAIN, data={"broker": "mqtt.invalid"}, state=ConfigEntryState.SETUP_ERROR
+    ).add_to_hass(hass)
+    entry = topic_entry("han/meter")
+    entry.add_to_hass(hass)
+    result = await asyncio.wait_for(entry.start_reconfigure_flow(hass), timeout=5)
+    assert result["menu_options"] == ["serial", "network"]
 
 
 async def test_an_entry_waits_for_mqtt_to_be_set_up(hass: HomeAssistant) -> None:

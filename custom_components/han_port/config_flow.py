@@ -58,7 +58,15 @@ from .flow_forms import (
 )
 from .identity import Claim, address_id, contradict, made_up_id, meter_title
 from .listening import Listening, patient_minutes
-from .mqtt_reader import MQTT_SCHEME, async_mqtt_ready, holds_meter_data, topic_matches, topic_url, valid_topic
+from .mqtt_reader import (
+    MQTT_SCHEME,
+    async_mqtt_ready,
+    holds_meter_data,
+    mqtt_may_be_ready,
+    topic_matches,
+    topic_url,
+    valid_topic,
+)
 from .options_flow import HanPortOptionsFlow
 
 if TYPE_CHECKING:
@@ -380,8 +388,9 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
         self._take_entry(entry.data)
         self._keys = {key: entry.data[key] for key in KEY_FIELDS if key in entry.data}
         # A new meter is told where to set MQTT up (async_step_mqtt_topic); a meter set up already is only offered
-        # what it can move to now: that advice ends the flow, and is no way on for an entry that exists.
-        options = [kind for kind in _CONNECTION_KINDS if kind != "mqtt_topic" or await async_mqtt_ready(self.hass)]
+        # what it can move to now: that advice ends the flow, and is no way on for an entry that exists. The menu
+        # waits for nothing (a failed MQTT set-up would keep it for 50 s): the topic's step waits where it must.
+        options = [kind for kind in _CONNECTION_KINDS if kind != "mqtt_topic" or mqtt_may_be_ready(self.hass)]
         if self._keys:
             options.append("keys")
         return self.async_show_menu(

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from homeassistant.components import mqtt
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 
 from .connection import (
@@ -89,6 +90,15 @@ def holds_meter_data(payload: ReceivePayloadType) -> bool:
 async def async_mqtt_ready(hass: HomeAssistant) -> bool:
     """Whether Home Assistant's MQTT integration is set up (waiting while it is being set up)."""
     return await mqtt.async_wait_for_mqtt_client(hass)
+
+
+def mqtt_may_be_ready(hass: HomeAssistant) -> bool:
+    """Whether Home Assistant's MQTT integration is set up, or being set up: no waiting, unlike async_mqtt_ready."""
+    return any(
+        entry.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_IN_PROGRESS)
+        for entry in hass.config_entries.async_entries(mqtt.DOMAIN)
+        if entry.disabled_by is None
+    )
 
 
 def broker_connected(hass: HomeAssistant) -> bool:
