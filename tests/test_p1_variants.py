@@ -125,6 +125,19 @@ def test_another_meters_telegram_with_a_crc_never_silences_a_meter_that_sends_no
     assert not decoder.dropped
 
 
+def test_a_checked_meters_telegram_that_lost_its_crc_and_a_byte_of_its_name_is_never_read() -> None:
+    """Its CRC damaged into a line end and one bit of its identification line flipped (still text): a stranger
+    telegram without a CRC, as far as its name tells, where telegrams carry one. A meter that sends none is read
+    from its second telegram on; a damaged one does not come again."""
+    own = [encoder.p1_telegram("KFM5KAIFA-METER", [f"1-0:1.7.0({watts / 1000:06.3f}*kW)"]) for watts in (1000, 1100)]
+    lost = encoder.p1_telegram("KFM5KAIFA-METEQ", ["1-0:1.7.0(09.900*kW)"], crc=False)
+    decoder = Decoder()
+    events = [event for push in (*own, lost, own[1]) for event in decoder.feed_events(push)]
+    readings = [values(event)["1-0:1.7.0"] for event in events if isinstance(event, Telegram)]
+    assert readings == [(1000, W), (1100, W), (1100, W)]
+    assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}
+
+
 # Two digits damaged into exactly CR LF would read as a telegram without a CRC, but only at a stream's start
 # (see below): a CRC that held before makes it damage.
 @pytest.mark.parametrize("damage", [b"\r", b"\n", b" ", b"\rX"], ids=["cr", "lf", "space", "cr-and-more"])

@@ -92,6 +92,8 @@ class P1Framer:
         # The identification lines of telegrams whose CRC held, latest last: a telegram that opens with one of them
         # and ends without a CRC is damage (a stranger's, or another port's, proves nothing of this meter's).
         self._checked: dict[bytes, None] = {}
+        # The same for telegrams without a CRC.
+        self._unchecked: dict[bytes, None] = {}
         # What a chunk learned that the next one need not learn again (stream positions): before
         # _rejected no '!' ends a telegram; the text before the '!' at _text_before[0] begins at [1],
         # and at [2] with a few damaged bytes in it.
@@ -256,8 +258,13 @@ class P1Framer:
             events.append(self._drop(start, "P1 telegram cut short by another", bytes(buffer[start:restart])))
             return restart
         raw = bytes(buffer[start : end_mark + 1])
-        if _identification(raw) in self._checked:
+        identification = _identification(raw)
+        if identification in self._checked:
             detail = "P1 telegram without a CRC from a meter whose telegrams carry one: damaged on the line"
+            events.append(self._drop(start, detail, raw))
+        elif _remember(self._unchecked, identification) and self._checked:
+            # Or one of theirs, its identification damaged too: a meter that sends none is read from its second.
+            detail = "P1 telegram without a CRC, in a stream whose telegrams carry one, from a meter not heard before"
             events.append(self._drop(start, detail, raw))
         elif not all_text:
             events.append(self._drop(start, "P1 telegram without a CRC holds bytes that are not text: damaged", raw))
@@ -267,13 +274,8 @@ class P1Framer:
 
     def _remember_checked(self, event: P1Message | DroppedFrame) -> None:
         """Remember the meter of a telegram whose CRC held (a drop's CRC failed, and proves nothing)."""
-        if not isinstance(event, P1Message):
-            return
-        identification = _identification(event.raw)
-        self._checked.pop(identification, None)
-        self._checked[identification] = None
-        if len(self._checked) > MAX_CHECKED_METERS:
-            del self._checked[next(iter(self._checked))]
+        if isinstance(event, P1Message):
+            _remember(self._checked, _identification(event.raw))
 
     def _drop(self, start: int, detail: str, raw: bytes) -> tuple[int, DroppedFrame]:
         return self._offset + start, _damaged(detail, raw)
@@ -282,6 +284,15 @@ class P1Framer:
         if end > start:
             # Line ends after the CRC are part of the telegram, not noise.
             self.noise_bytes += end - start - buffer.count(b"\r", start, end) - buffer.count(b"\n", start, end)
+
+
+def _remember(meters: dict[bytes, None], identification: bytes) -> bool:
+    """Remember a meter's identification line as the latest heard, the oldest forgotten; return whether it is new."""
+    new = meters.pop(identification, False) is not None
+    meters[identification] = None
+    if len(meters) > MAX_CHECKED_METERS:
+        del meters[next(iter(meters))]
+    return new
 
 
 def _identification(raw: bytes) -> bytes:
