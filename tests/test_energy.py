@@ -473,7 +473,8 @@ def test_a_clock_from_the_future_never_widens_the_allowance() -> None:
     """One telegram whose checksum held lies: its total 1.5 kWh up, its clock five hours on (found by fuzzing).
 
     Arrival said ten seconds; the clock's hours were trusted up to ten minutes more, and 1.8 kWh could pass. A clock
-    that states its offset tells how late the last total came: beyond that, its time is no delivery's.
+    that states its offset tells how late the last total came, by how far ahead it stamps one delivered at once:
+    beyond that, its time is no delivery's.
     """
     guard = TotalGuard(PowerEnvelope(floor=11_000))
     stamped = MOMENT.astimezone(UTC)
@@ -488,6 +489,21 @@ def test_a_clock_from_the_future_never_widens_the_allowance() -> None:
     assert guard.check(IMPORT, 1_000_000, MOMENT, kept) is Verdict.ACCEPTED
     burst = MOMENT + timedelta(seconds=1)
     assert guard.check(IMPORT, 1_001_500, burst, kept + timedelta(minutes=10)) is Verdict.ACCEPTED
+    # A clock an hour ahead of Home Assistant's (daylight saving got wrong): hourly lists a bridge kept, handed over
+    # a second apart, are believed as the clock tells them; a lie five hours on is not.
+    guard = TotalGuard(PowerEnvelope(floor=11_000))
+    ahead = stamped + timedelta(hours=1)
+    assert guard.check(IMPORT, 1_000_000, MOMENT, ahead) is Verdict.ACCEPTED
+    burst = MOMENT + timedelta(hours=3)
+    verdicts = [
+        guard.check(IMPORT, 1_000_000 + 1500 * hour, burst + timedelta(seconds=hour), ahead + timedelta(hours=hour))
+        for hour in (1, 2, 3)
+    ]
+    assert verdicts == [Verdict.ACCEPTED] * 3
+    on_time = burst + timedelta(minutes=1)
+    assert guard.check(IMPORT, 1_004_600, on_time, on_time + timedelta(hours=1)) is Verdict.ACCEPTED
+    lie = on_time + timedelta(seconds=10)
+    assert guard.check(IMPORT, 1_006_100, lie, lie + timedelta(hours=5)) is Verdict.HELD_NEW
 
 
 def test_an_earlier_total_told_late_is_told_before_as_far_back_as_a_bridge_keeps_lists() -> None:

@@ -7,6 +7,7 @@ sensors read it, and its state is plain data that a Store keeps over restarts.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum, auto
@@ -40,6 +41,8 @@ POWER_CONFIRMATIONS = 3
 _GROWTH_SLACK = timedelta(minutes=1)
 # How much longer than their arrivals say the meter's clock may make the time between two totals.
 CLOCK_TRUST = timedelta(minutes=10)
+# Accepted totals whose clocks tell how far ahead of their arrival the meter's clock runs when nothing is late.
+LEADS_KEPT = 32
 # Totals closer than this (Wh) are one: far below any register's resolution, far above a float's rounding.
 _SAME_TOTAL = 1e-3
 # A total this little (Wh or varh, times the current-transformer ratio) below the last is the same count,
@@ -197,6 +200,39 @@ class Verdict(Enum):
     """The new sequence proved itself: the total starts again from here."""
 
 
+def _lead(when: datetime, clock: datetime | None) -> timedelta | None:
+    """How far ahead of a total's arrival a clock that states its offset stamped it; None for another clock."""
+    if clock is None or clock.tzinfo is None:
+        return None
+    return timedelta(seconds=clock.timestamp() - when.timestamp())
+
+
+@dataclass(slots=True)
+class ClockLead:
+    """How far ahead of Home Assistant's a meter's clock runs, by the totals it stamped that were accepted.
+
+    A total delivered late is stamped further behind its arrival; the
+    furthest ahead of the latest is one delivered at once (an honest clock
+    may run ahead by an hour: daylight saving got wrong, or local time beside
+    an offset of 0). Only a clock that states its offset tells. One behind
+    Home Assistant's, or not yet seen delivered at once (after a restart, in
+    a bridge's burst), is taken as in step with it.
+    """
+
+    leads: deque[timedelta] = field(default_factory=lambda: deque(maxlen=LEADS_KEPT))
+
+    def add(self, when: datetime, clock: datetime | None) -> None:
+        """Take an accepted total's arrival and clock."""
+        lead = _lead(when, clock)
+        if lead is not None:
+            self.leads.append(lead)
+
+    @property
+    def usual(self) -> timedelta:
+        """The lead of a total delivered at once."""
+        return max((*self.leads, timedelta(0)))
+
+
 @dataclass(frozen=True, slots=True)
 class MeterTotal:
     """A total as the meter sent it: its value, its arrival, and the meter's clock where it had one."""
@@ -220,22 +256,23 @@ class _Mark:
         """Return the mark of a total that follows on from this one, one telegram further into its sequence."""
         return _Mark(value, when, self.telegrams + 1, clock, self.grew or value > self.value)
 
-    def elapsed_until(self, when: datetime, clock: datetime | None) -> timedelta:
+    def elapsed_until(self, when: datetime, clock: datetime | None, lead: timedelta) -> timedelta:
         """Time from this total to the next: by the meter's clock where both carry one and it ticked, else by arrival.
 
         A meter's clock tells the time between telegrams that a bridge or a
         broker delivered late or in a burst; one that stood still or went back
         (damaged, or local time over a change of daylight saving) is not taken.
+        lead: how far ahead of their arrival the meter's clock stamps totals delivered at once (see ClockLead).
         """
         arrival = max(when - self.when, timedelta(0))
         ticked = self.ticked_until(clock)
         if ticked is None or ticked <= timedelta(0):
             return arrival
-        if self.clock is not None and self.clock.tzinfo is not None:
-            # A clock that states its offset tells how late the last total came: more time than has passed since
-            # it was stamped is a clock from the future (one telegram's lie, its checksum held), never a delivery.
-            stamped = timedelta(seconds=when.timestamp() - self.clock.timestamp())
-            ticked = min(ticked, max(arrival, stamped))
+        late = _lead(self.when, self.clock)
+        if late is not None:
+            # Its clock tells how late this total came: the next may have come less late by as much, no more. More
+            # is a clock from the future (one telegram's lie, its checksum held), never a delivery.
+            ticked = min(ticked, arrival + max(lead - late, timedelta(0)))
         # Trusted over arrival only as far as a late or bursting delivery explains, never for years.
         return min(ticked, arrival + CLOCK_TRUST)
 
@@ -301,6 +338,7 @@ class TotalGuard:
         self._candidates: dict[Code, _Mark] = {}
         # The sequence a total that followed on from nothing interrupted: one damaged total costs itself alone.
         self._interrupted: dict[Code, _Mark] = {}
+        self._lead = ClockLead()
 
     def sent(self, register: Code) -> bool:
         """Whether the meter sent a register since the guard began."""
@@ -390,6 +428,7 @@ class TotalGuard:
             # A total told again must not make the count look younger: the next one's growth would look instant.
             if known is None or not told_again(value, clock, known.value, known.clock):
                 self._accepted[register] = _Mark(value, when, clock=clock)
+                self._lead.add(when, clock)
             self._candidates.pop(register, None)
             self._interrupted.pop(register, None)
             return Verdict.ACCEPTED
@@ -467,5 +506,5 @@ class TotalGuard:
 
     def _follows(self, previous: _Mark, value: float, when: datetime, clock: datetime | None) -> bool:
         """Whether value can follow previous: not lower, and grown no faster than the meter's power could carry."""
-        elapsed = previous.elapsed_until(when, clock) + _GROWTH_SLACK
+        elapsed = previous.elapsed_until(when, clock, self._lead.usual) + _GROWTH_SLACK
         return previous.value <= value <= previous.value + self._envelope.ceiling * elapsed.total_seconds() / 3600
