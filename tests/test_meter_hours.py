@@ -790,7 +790,7 @@ async def power_cut_and_start(
     await async_wait_recording_done(hass)
 
 
-@pytest.mark.usefixtures("recorder_mock")
+@pytest.mark.usefixtures("recorder_mock", "patient_reader")
 async def test_a_total_shown_through_a_new_ratio_is_not_rescaled_again_after_a_power_cut(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -809,7 +809,7 @@ async def test_a_total_shown_through_a_new_ratio_is_not_rescaled_again_after_a_p
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-@pytest.mark.usefixtures("recorder_mock")
+@pytest.mark.usefixtures("recorder_mock", "patient_reader")
 async def test_a_register_total_never_falls_below_its_last_recorded_state_after_a_power_cut(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -966,7 +966,7 @@ async def test_an_hour_begun_at_an_estimated_boundary_is_no_capacity_peak_after_
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-@pytest.mark.usefixtures("recorder_mock")
+@pytest.mark.usefixtures("recorder_mock", "patient_reader")
 async def test_the_last_hours_use_is_unknown_after_an_hour_no_register_closed(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -1229,7 +1229,7 @@ async def test_a_meter_swapped_for_one_whose_clock_is_an_hour_ahead_keeps_its_ho
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-@pytest.mark.usefixtures("recorder_mock")
+@pytest.mark.usefixtures("recorder_mock", "patient_reader")
 async def test_a_total_whose_recorded_state_cannot_be_read_back_is_shown_all_the_same(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -70,7 +70,7 @@ async def test_restarts_just_before_and_after_hours_and_over_the_month_keep_ever
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-@pytest.mark.usefixtures("recorder_mock")
+@pytest.mark.usefixtures("recorder_mock", "patient_reader")
 async def test_a_restart_never_makes_the_energy_total_go_down_or_jump(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -94,7 +94,7 @@ async def test_a_restart_never_makes_the_energy_total_go_down_or_jump(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-@pytest.mark.usefixtures("recorder_mock")
+@pytest.mark.usefixtures("recorder_mock", "patient_reader")
 @pytest.mark.parametrize(
     "restarts",
     [
