@@ -201,6 +201,32 @@ async def test_a_restart_mid_hour_goes_on_with_the_sum(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_sum_adjusted_in_the_recorder_carries_on_into_the_next_hour_written(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
+) -> None:
+    """A user brings 11-12 down by 0.5 kWh, as Developer tools offer under Statistics (adjust sum).
+
+    The next hour goes on from the sum the recorder holds, not from one kept in memory: the 0.5 kWh must not come
+    back in 12-13.
+    """
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
+    await async_wait_recording_done(hass)
+    get_instance(hass).async_adjust_statistics(IMPORT_HOURS, eleven, -0.5, "kWh")
+    await async_wait_recording_done(hass)
+    await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(third, thirteen))
+    rows = await hours(hass)
+    assert [total for _, _, total in rows] == [0.0, 0.391, 1.722]
+    assert used(rows) == {eleven: 0.391, twelve: 1.331}
+    diagnostics = entry.runtime_data.energy.counts.meter_hours.diagnostics()
+    assert diagnostics["boundaries"]["energy_import"]["sum"] == pytest.approx(1.722)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
 @pytest.mark.parametrize("offset", [True, False], ids=["clock-with-offset", "clock-without"])
 @pytest.mark.usefixtures("recorder_mock")
 async def test_hours_home_assistant_missed_come_exact_from_the_lists_kept_for_it(

@@ -7,14 +7,16 @@ the energy guard accepted is placed at the hour boundary it was read at (see
 hours.py), and the hour it closes is written as an external statistic
 (han_port:<meter>_<register>), which the Energy dashboard offers beside the
 sensors. The recorder itself keeps where the sum stands: after a restart the
-last statistic is read back and the sum goes on from it.
+last statistic is read back and the sum goes on from it, and so it does at
+every hour written, where a user may have adjusted it since.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from homeassistant.components.recorder.models import StatisticMetaData
+    from homeassistant.components.recorder.statistics import StatisticsRow
     from homeassistant.config_entries import ConfigEntry
 
     from .decoder import Code
@@ -120,6 +123,8 @@ class MeterHourStatistics:
         self._clocks_disagree = _WaitingForClocks(self._meter)
         # Totals accepted (and counts begun anew) before the last hours were read back, taken in turn once they are.
         self._waiting: deque[Callable[[], None]] = deque(maxlen=MAX_WAITING)
+        # Hours are written one batch at a time: each goes on from the sum the batch before wrote.
+        self._writing = asyncio.Lock()
         self.estimated_hours: deque[dict[str, str]] = deque(maxlen=ESTIMATED_HOURS_KEPT)
         """Hours written from interpolated registers, latest last, for diagnostics."""
 
@@ -150,7 +155,8 @@ class MeterHourStatistics:
         for taken in waiting:
             taken()
 
-    async def _async_last_boundary(self, statistic: RegisterStatistic) -> Boundary | None:
+    async def _async_last_row(self, statistic: RegisterStatistic) -> StatisticsRow | None:
+        """Return the recorder's last hour of a statistic (its register and sum in kWh or kvarh); None where none."""
         found = await get_instance(self._hass).async_add_executor_job(
             get_last_statistics,
             self._hass,
@@ -160,9 +166,12 @@ class MeterHourStatistics:
             {"state", "sum"},
         )
         rows = found.get(statistic_id(self._meter, statistic))
-        if not rows:
+        return rows[0] if rows else None
+
+    async def _async_last_boundary(self, statistic: RegisterStatistic) -> Boundary | None:
+        row = await self._async_last_row(statistic)
+        if row is None:
             return None
-        row = rows[0]
         state, total = row.get("state"), row.get("sum")
         if state is None or total is None:
             return None
@@ -281,18 +290,49 @@ class MeterHourStatistics:
         return f"{meter} {self._names[statistic.code]}" if meter else self._names[statistic.code]
 
     def _write(self, statistic: RegisterStatistic, hours: list[MeterHour]) -> None:
-        metadata: StatisticMetaData = sum_statistic_metadata(
-            statistic_id(self._meter, statistic), self._name(statistic), statistic.unit, statistic.unit_class
-        )
-        rows = [StatisticData(start=hour.start, state=hour.register / 1000, sum=hour.sum / 1000) for hour in hours]
         for hour in hours:
             if hour.estimated:
                 self.estimated_hours.append({"statistic": statistic.key, "start": hour.start.isoformat()})
         LOGGER.debug("Meter hours of %s: %s", statistic.key, hours)
-        async_add_external_statistics(self._hass, metadata, rows)
-        if self._unwritten_scales.pop(statistic.code, None) is not None:
-            # A power cut before the next save would rescale the hour just written through the new ratio again.
-            self._scales_written()
+        # Not a background task: an unload waits for it, so the hours are written before they are read back.
+        self._entry.async_create_task(
+            self._hass, self._async_write(statistic, hours), f"{self._entry.title} meter hours written"
+        )
+
+    async def _async_write(self, statistic: RegisterStatistic, hours: list[MeterHour]) -> None:
+        """Write hours the book closed, their sum going on from the recorder's last hour where it is the one before.
+
+        A user may have adjusted the sum there since it was written (as
+        Developer tools offer under Statistics): counted on from the sum kept
+        here, the next hour would undo the adjustment.
+        """
+        async with self._writing:
+            # The hours written before this batch, and any adjustment, are in the database before it is read.
+            await get_instance(self._hass).async_block_till_done()
+            last = await self._async_last_row(statistic)
+            first = hours[0]
+            total = first.sum - first.used
+            if (
+                last is not None
+                and (recorded := last.get("sum")) is not None
+                and datetime.fromtimestamp(last["start"], UTC) == first.start - HOUR
+            ):
+                total = recorded * 1000
+            rows: list[StatisticData] = []
+            for hour in hours:
+                total += hour.used
+                rows.append(StatisticData(start=hour.start, state=hour.register / 1000, sum=total / 1000))
+            metadata: StatisticMetaData = sum_statistic_metadata(
+                statistic_id(self._meter, statistic), self._name(statistic), statistic.unit, statistic.unit_class
+            )
+            async_add_external_statistics(self._hass, metadata, rows)
+            book = self._books[statistic.code]
+            if book.anchor is not None and book.anchor.at == hours[-1].start + HOUR:
+                # The book has closed nothing since: it counts on from the sum as written.
+                book.anchor = replace(book.anchor, sum=total)
+            if self._unwritten_scales.pop(statistic.code, None) is not None:
+                # A power cut before the next save would rescale the hour just written through the new ratio again.
+                self._scales_written()
 
 
 class _WaitingForClocks:
