@@ -1339,13 +1339,15 @@ async def test_a_meter_that_sends_its_tariffs_alone_gets_meter_hours_of_their_su
 
 
 @pytest.mark.usefixtures("recorder_mock")
-async def test_a_last_recorded_hour_without_its_register_is_no_boundary_to_count_on_from(
+async def test_a_last_recorded_hour_without_its_register_is_no_boundary_but_its_sum_goes_on(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:
     """Statistics imported by hand may carry a sum and no register: the next hour cannot be measured from them.
 
-    Without the register at its end, the recorder's last hour is no boundary (read back, the books start empty, as
-    at a first start), and the hours the lists close are measured from the meter's registers alone.
+    Without the register at its end, the recorder's last hour is no boundary (read back, the books have none, as
+    at a first start), and the hours the lists close are measured from the meter's registers alone. Its sum goes
+    on: the Energy dashboard draws each hour as the sum's change from the row before, and a sum begun again at
+    zero would be 12 kWh gone back.
     """
     imported = ELEVEN - 3 * HOUR
     metadata = sum_statistic_metadata(IMPORT_HOURS, "Imported by hand", "kWh", "energy")
@@ -1371,8 +1373,9 @@ async def test_a_last_recorded_hour_without_its_register_is_no_boundary_to_count
         (ELEVEN, 44_708.863),
         (ELEVEN + HOUR, 44_710.194),
     ]
-    # The hours the lists closed are the registers' differences.
+    # The hours the lists closed are the registers' differences; the hour before the first list counts nothing.
     assert used(written) == {ELEVEN: 0.891, ELEVEN + HOUR: 1.331}
+    assert [round(total, 3) for _, _, total in written] == [12.0, 12.891, 14.222]
     await hass.config_entries.async_unload(entry.entry_id)
 
 

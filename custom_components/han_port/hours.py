@@ -144,9 +144,15 @@ class HourBook:
     recorder's last statistic, so the sum goes on where it stood.
     """
 
-    def __init__(self, anchor: Boundary | None = None) -> None:
-        """Start from the last boundary known, or from nothing."""
+    def __init__(self, anchor: Boundary | None = None, *, sum_before: float = 0.0) -> None:
+        """Start from the last boundary known, or from nothing.
+
+        Without a boundary, the first one closed starts the sum at sum_before:
+        where a statistic stands that has a sum and no register (history
+        imported by hand), so that the sum never starts over.
+        """
         self.anchor = anchor
+        self._sum_before = sum_before
         self._last: _Push | None = None
 
     def add(self, register: float, at: datetime, clock: datetime | None = None) -> list[MeterHour]:
@@ -274,9 +280,9 @@ class HourBook:
     def _close(self, at: datetime, register: float, *, estimated: bool) -> list[MeterHour]:
         anchor = self.anchor
         if anchor is None:
-            # The first boundary: the hour before it was not measured, and starts the sum at zero.
-            self.anchor = Boundary(at, register, 0.0, estimated)
-            return [MeterHour(at - HOUR, 0.0, register, 0.0, estimated=True)]
+            # The first boundary: the hour before it was not measured, and adds nothing to the sum.
+            self.anchor = Boundary(at, register, self._sum_before, estimated)
+            return [MeterHour(at - HOUR, 0.0, register, self._sum_before, estimated=True)]
         if at <= anchor.at:
             return []
         # The guard lets no total go down; one that did would be no use.

@@ -146,7 +146,7 @@ class MeterHourStatistics:
             name = f"component.{DOMAIN}.entity.sensor.{statistic.key}_meter_hours.name"
             self._names[statistic.code] = translations.get(name, f"{statistic.key}_meter_hours")
         for statistic in REGISTER_STATISTICS:
-            book = HourBook(await self._async_last_boundary(statistic))
+            book = await self._async_book(statistic)
             if (last := self._last_reads.pop(statistic.code, None)) is not None:
                 book.resume(*last)
             self._books[statistic.code] = book
@@ -168,17 +168,20 @@ class MeterHourStatistics:
         rows = found.get(statistic_id(self._meter, statistic))
         return rows[0] if rows else None
 
-    async def _async_last_boundary(self, statistic: RegisterStatistic) -> Boundary | None:
+    async def _async_book(self, statistic: RegisterStatistic) -> HourBook:
+        """Start a statistic's book where the recorder's last hour left it."""
         row = await self._async_last_row(statistic)
-        if row is None:
-            return None
-        state, total = row.get("state"), row.get("sum")
-        if state is None or total is None:
-            return None
+        total = None if row is None else row.get("sum")
+        if row is None or total is None:
+            return HourBook()
+        if (state := row.get("state")) is None:
+            # History imported with a sum and no register: no boundary to measure the next hour from, but the sum
+            # goes on (the Energy dashboard would draw its fall to zero as use gone back).
+            return HourBook(sum_before=total * 1000)
         # The last hour's end is the boundary its register was read at.
         end = datetime.fromtimestamp(row["start"], UTC) + HOUR
         scale = self._unwritten_scales.get(statistic.code, 1.0)
-        return Boundary(end, state * 1000 * scale, total * 1000)
+        return HourBook(Boundary(end, state * 1000 * scale, total * 1000))
 
     @callback
     def add(self, register: Code, value: float, arrival: datetime, clock: datetime | None) -> None:
