@@ -107,3 +107,14 @@ def test_a_register_waits_while_the_clock_that_placed_the_last_one_stands_hours_
     by_arrival = HourBook(Boundary(NOON - HOUR, 1_000, 0))
     by_arrival.add(2_000, NOON + timedelta(seconds=10))
     assert by_arrival.place(drifted, wall(NOON + 3 * HOUR), OSLO) == drifted
+
+
+def test_a_last_read_taken_back_hours_past_the_anchor_closes_each_hour_between_on_its_own() -> None:
+    """The hours up to the last read were closed before a restart, and never written: they are closed again."""
+    book = HourBook(Boundary(NOON, 1_000, 50))
+    book.resume(NOON + 2 * HOUR, 3_000)
+    assert book.add(3_500, NOON + 3 * HOUR + timedelta(seconds=10)) == [
+        MeterHour(NOON, 1_000, 2_000, 1_050, estimated=True),
+        MeterHour(NOON + HOUR, 1_000, 3_000, 2_050, estimated=True),
+        MeterHour(NOON + 2 * HOUR, 500, 3_500, 2_550, estimated=True),
+    ]

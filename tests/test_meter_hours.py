@@ -33,6 +33,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.han_port import entity as entity_module
 from custom_components.han_port import held_totals
 from custom_components.han_port import sensor as sensor_module
+from custom_components.han_port import statistics as statistics_module
 from custom_components.han_port.compat import meter_device, sum_statistic_metadata
 from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
@@ -224,6 +225,46 @@ async def test_a_sum_adjusted_in_the_recorder_carries_on_into_the_next_hour_writ
     assert used(rows) == {eleven: 0.391, twelve: 1.331}
     diagnostics = entry.runtime_data.energy.counts.meter_hours.diagnostics()
     assert diagnostics["boundaries"]["energy_import"]["sum"] == pytest.approx(1.722)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_hours_whose_write_was_lost_before_a_restart_are_each_written_in_their_own_hour(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 13:00 list closes 12-13, but its write never reaches the database (a power cut within the recorder's
+    commit interval); the energy store kept the 13:00 register all the same.
+
+    After the restart the 14:00 list closes 12-13 and 13-14 each in its own hour, estimated: never one row at
+    12:00 holding both hours' use.
+    """
+    written = statistics_module.async_add_external_statistics
+    (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
+
+    def lose_twelve_to_thirteen(hass: HomeAssistant, metadata: Any, rows: list[StatisticData]) -> None:
+        if kept := [row for row in rows if row["start"] != twelve]:
+            written(hass, metadata, kept)
+
+    freezer.move_to(eleven - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    monkeypatch.setattr(statistics_module, "async_add_external_statistics", lose_twelve_to_thirteen)
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
+    await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(third, thirteen))
+    monkeypatch.setattr(statistics_module, "async_add_external_statistics", written)
+    freezer.move_to(thirteen + timedelta(minutes=1))
+    await restart(hass, entry)
+    fourteen = thirteen + HOUR
+    await push(hass, freezer, entry, fourteen + timedelta(seconds=10), hourly_list(third + 500, fourteen))
+    rows = await hours(hass)
+    assert rows == [
+        (eleven - HOUR, 44_707.972, 0.0),
+        (eleven, 44_708.863, 0.891),
+        (twelve, 44_710.194, 2.222),
+        (thirteen, 44_710.694, 2.722),
+    ]
+    # 12-13's boundary at 13:00 was shared out from the register kept; 13-14 begins at it.
+    assert estimated(entry) == [twelve.isoformat(), thirteen.isoformat()]
     await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -169,6 +169,14 @@ class HourBook:
         boundary = hour_of(at)
         exact = at - boundary <= BOUNDARY_TOLERANCE
         hours: list[MeterHour] = []
+        if previous is not None and self.anchor is not None and previous.at - self.anchor.at >= HOUR:
+            # Only a last read taken back over a restart lies an hour past the anchor: the hours it closed were
+            # never written (lost in a power cut). Each gets its own row, up to it, never one row for all.
+            anchor = _Push(self.anchor.at, self.anchor.register)
+            crossed = self.anchor.at + HOUR
+            while crossed <= previous.at:
+                hours += self._close(crossed, _interpolated(anchor, previous, crossed), estimated=True)
+                crossed += HOUR
         if previous is not None:
             # A register read just after a boundary is the one at it: boundaries before are interpolated up to there.
             after = _Push(boundary, register) if exact else push
@@ -228,7 +236,9 @@ class HourBook:
 
         Without it, the energy used before the restart would be spread from
         the anchor over the whole gap, and the list a broker kept would be
-        taken again. One read before the anchor tells nothing new.
+        taken again. One read before the anchor tells nothing new; one an hour
+        or more after it says the hours between were closed and never written:
+        the next register taken closes them again, interpolated (see add).
         """
         if self.anchor is not None and at >= self.anchor.at and (self._last is None or at > self._last.at):
             self._last = _Push(at, register, clock)
