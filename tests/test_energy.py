@@ -483,6 +483,14 @@ def test_a_clock_from_the_future_never_widens_the_allowance() -> None:
     assert guard.check(IMPORT, 1_001_500, later, stamped + timedelta(hours=5)) is Verdict.HELD_NEW
     assert guard.check(IMPORT, 1_000_006, later, stamped + timedelta(seconds=10)) is Verdict.ACCEPTED
     assert guard.last(IMPORT) == 1_000_006
+    # A lie whose total is plausible is accepted, but its clock tells nothing of how far ahead the meter's runs:
+    # the next lie is held as the first was.
+    lied = later + timedelta(seconds=10)
+    assert guard.check(IMPORT, 1_000_012, lied, lied + timedelta(hours=5)) is Verdict.ACCEPTED
+    honest = lied + timedelta(seconds=10)
+    assert guard.check(IMPORT, 1_000_018, honest, honest) is Verdict.ACCEPTED
+    again = honest + timedelta(seconds=10)
+    assert guard.check(IMPORT, 1_001_518, again, again + timedelta(hours=5)) is Verdict.HELD_NEW
     # Lists a bridge kept come in a burst, a second apart, stamped ten minutes apart: their clocks are believed.
     guard = TotalGuard(PowerEnvelope(floor=11_000))
     kept = stamped - timedelta(minutes=30)

@@ -43,6 +43,8 @@ _GROWTH_SLACK = timedelta(minutes=1)
 CLOCK_TRUST = timedelta(minutes=10)
 # Accepted totals whose clocks tell how far ahead of their arrival the meter's clock runs when nothing is late.
 LEADS_KEPT = 32
+# Two totals delivered as they were stamped: their clocks and arrivals agree on the time between them this closely.
+IN_STEP = timedelta(seconds=30)
 # Totals closer than this (Wh) are one: far below any register's resolution, far above a float's rounding.
 _SAME_TOTAL = 1e-3
 # A total this little (Wh or varh, times the current-transformer ratio) below the last is the same count,
@@ -214,17 +216,21 @@ class ClockLead:
     A total delivered late is stamped further behind its arrival; the
     furthest ahead of the latest is one delivered at once (an honest clock
     may run ahead by an hour: daylight saving got wrong, or local time beside
-    an offset of 0). Only a clock that states its offset tells. One behind
-    Home Assistant's, or not yet seen delivered at once (after a restart, in
-    a bridge's burst), is taken as in step with it.
+    an offset of 0). Only a clock that states its offset tells, and only of
+    a register's first total or one whose clock and arrival agree on the
+    time since the one before (one telegram's clock that lies far ahead, its
+    total plausible, tells nothing). One behind Home Assistant's, or not yet seen delivered as
+    stamped (after a restart, in a bridge's burst), is taken as in step.
     """
 
     leads: deque[timedelta] = field(default_factory=lambda: deque(maxlen=LEADS_KEPT))
 
-    def add(self, when: datetime, clock: datetime | None) -> None:
-        """Take an accepted total's arrival and clock."""
-        lead = _lead(when, clock)
-        if lead is not None:
+    def add(self, previous: _Mark | None, when: datetime, clock: datetime | None) -> None:
+        """Take an accepted total's arrival and clock, and the total accepted before it."""
+        if (lead := _lead(when, clock)) is None:
+            return
+        ticked = None if previous is None else previous.ticked_until(clock)
+        if previous is None or (ticked is not None and abs(ticked - (when - previous.when)) <= IN_STEP):
             self.leads.append(lead)
 
     @property
@@ -428,7 +434,7 @@ class TotalGuard:
             # A total told again must not make the count look younger: the next one's growth would look instant.
             if known is None or not told_again(value, clock, known.value, known.clock):
                 self._accepted[register] = _Mark(value, when, clock=clock)
-                self._lead.add(when, clock)
+                self._lead.add(known, when, clock)
             self._candidates.pop(register, None)
             self._interrupted.pop(register, None)
             return Verdict.ACCEPTED
