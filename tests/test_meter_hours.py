@@ -1447,3 +1447,57 @@ async def test_a_list_without_the_meters_clock_ends_the_wait_placed_by_its_arriv
     assert used(rows) == {ELEVEN: 1.0, ELEVEN + HOUR: 1.0, ELEVEN + 2 * HOUR: 1.0}
     assert estimated(entry)[-2:] == [(ELEVEN + HOUR).isoformat(), (ELEVEN + 2 * HOUR).isoformat()]
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_an_hour_written_late_never_writes_a_removed_entrys_store_again(
+    hass: HomeAssistant,
+    tcp_meter: TcpMeter,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new ratio is set; the next list closes an hour while the recorder is busy (a backup holds its lock); the
+    user removes the entry, and its store with it. When the recorder is free again, the hour is written, and what
+    it changed of the kept state (the new ratio's scale, written through) must not make the removed store anew."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
+    entry.runtime_data.telegram_received(hourly_list(first, eleven))
+    freezer.move_to(eleven + timedelta(seconds=10))
+    await hass.async_block_till_done()
+    freezer.move_to(twelve + timedelta(seconds=10))
+    entry.runtime_data.telegram_received(hourly_list(second, twelve))
+    await hass.async_block_till_done()
+    await start_behind_transformers(hass, entry, 50)
+    store_key = f"han_port.{entry.entry_id}"
+    # The recorder busy: block_till_done waits until released.
+    released = asyncio.Event()
+    recorder = get_instance(hass)
+    real = recorder.async_block_till_done
+
+    async def busy() -> None:
+        await released.wait()
+        await real()
+
+    monkeypatch.setattr(recorder, "async_block_till_done", busy)
+    freezer.move_to(thirteen + timedelta(seconds=10))
+    entry.runtime_data.telegram_received(hourly_list(third, thirteen))
+    await asyncio.sleep(0)
+    removal = asyncio.ensure_future(hass.config_entries.async_remove(entry.entry_id))
+    # Unload waits 10 s for the entry's tasks (the loop's clock is frozen: moved on by hand).
+    for _ in range(40):
+        if removal.done():
+            break
+        freezer.tick(timedelta(seconds=1))
+        for _ in range(5):
+            await asyncio.sleep(0)
+    assert removal.done()
+    await removal
+    assert store_key not in hass_storage
+    released.set()
+    for _ in range(10):
+        freezer.tick(timedelta(seconds=1))
+        await async_wait_recording_done(hass)
+        await hass.async_block_till_done()
+    assert store_key not in hass_storage, "the removed entry's store was written again"

@@ -296,6 +296,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: HanPortConfigEntry) -> 
     """Stop reading, close the port, and keep the energy state."""
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
+        await entry.runtime_data.energy.counts.meter_hours.async_close()
         await entry.runtime_data.energy.store.async_save()
         if entry.disabled_by is not None:
             entry.runtime_data.issues.reading_stopped()

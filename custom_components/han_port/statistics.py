@@ -14,10 +14,11 @@ every hour written, where a user may have adjusted it since.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 from homeassistant.util import slugify
 from homeassistant.util.unit_conversion import EnergyConverter
+from sqlalchemy.exc import SQLAlchemyError
 
 from .compat import KILO_VAR_HOUR, REACTIVE_ENERGY_UNIT_CLASS, meter_device, sum_statistic_metadata
 from .const import DOMAIN, LOGGER, meter_key
@@ -60,6 +62,10 @@ if TYPE_CHECKING:
 
 # Estimated hours kept for diagnostics: the latest few say what a user asks about.
 ESTIMATED_HOURS_KEPT = 48
+# How long an hour's write waits for the recorder to read where its sum stands; then it goes on from its own.
+RECORDER_WAIT = timedelta(seconds=30)
+# How long an unload waits for the hours being written.
+UNLOAD_WAIT = timedelta(seconds=5)
 # Totals that may wait for the recorder's last hours: far more than a bridge hands over on connecting, or a
 # held sequence counts anew (HELD_TOTALS_KEPT).
 MAX_WAITING = 1024
@@ -125,6 +131,7 @@ class MeterHourStatistics:
         self._waiting: deque[Callable[[], None]] = deque(maxlen=MAX_WAITING)
         # Hours are written one batch at a time: each goes on from the sum the batch before wrote.
         self._writing = asyncio.Lock()
+        self._closed = False
         self.estimated_hours: deque[dict[str, str]] = deque(maxlen=ESTIMATED_HOURS_KEPT)
         """Hours written from interpolated registers, latest last, for diagnostics."""
 
@@ -310,17 +317,7 @@ class MeterHourStatistics:
         here, the next hour would undo the adjustment.
         """
         async with self._writing:
-            # The hours written before this batch, and any adjustment, are in the database before it is read.
-            await get_instance(self._hass).async_block_till_done()
-            last = await self._async_last_row(statistic)
-            first = hours[0]
-            total = first.sum - first.used
-            if (
-                last is not None
-                and (recorded := last.get("sum")) is not None
-                and datetime.fromtimestamp(last["start"], UTC) == first.start - HOUR
-            ):
-                total = recorded * 1000
+            total = await self._async_sum_before(statistic, hours[0])
             rows: list[StatisticData] = []
             for hour in hours:
                 total += hour.used
@@ -333,9 +330,42 @@ class MeterHourStatistics:
             if book.anchor is not None and book.anchor.at == hours[-1].start + HOUR:
                 # The book has closed nothing since: it counts on from the sum as written.
                 book.anchor = replace(book.anchor, sum=total)
-            if self._unwritten_scales.pop(statistic.code, None) is not None:
+            if self._unwritten_scales.pop(statistic.code, None) is not None and not self._closed:
                 # A power cut before the next save would rescale the hour just written through the new ratio again.
                 self._scales_written()
+
+    async def _async_sum_before(self, statistic: RegisterStatistic, first: MeterHour) -> float:
+        """Return the sum a batch of hours goes on from: the recorder's, where its last hour is the one before.
+
+        The hours written before this batch, and any adjustment, are in the
+        database before it is read. A recorder busy for long (a backup holds
+        it) or failing to read leaves the sum kept here.
+        """
+        kept = first.sum - first.used
+        try:
+            async with asyncio.timeout(RECORDER_WAIT.total_seconds()):
+                await get_instance(self._hass).async_block_till_done()
+                last = await self._async_last_row(statistic)
+        except (TimeoutError, SQLAlchemyError) as err:
+            LOGGER.debug(
+                "Meter hours of %s go on from the sum kept: the recorder did not answer (%r)", self._meter, err
+            )
+            return kept
+        if last is None or (recorded := last.get("sum")) is None:
+            return kept
+        return recorded * 1000 if datetime.fromtimestamp(last["start"], UTC) == first.start - HOUR else kept
+
+    async def async_close(self) -> None:
+        """Let the hours being written finish (a little while), then keep nothing more they change: the entry unloads.
+
+        What it keeps is saved once they finished; one still writing after
+        that must not write the entry's store again (removed, it would be
+        made anew).
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(UNLOAD_WAIT.total_seconds()), self._writing:
+                pass
+        self._closed = True
 
 
 class _WaitingForClocks:
