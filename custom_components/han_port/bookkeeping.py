@@ -335,8 +335,9 @@ class EnergyBookkeeping:
         """
         self.counts.count_anew(register, sequence)
         steps: dict[str, Grown | None] = {}
-        if (own := REGISTER_KEYS.get(register)) is not None and unit is not None:
-            steps[own] = Grown(sequence[-1].value - sequence[0].value, unit)
+        if (own := REGISTER_KEYS.get(register)) is not None:
+            # A register sent without its unit: its growth cannot be told in the statistic's, the whole step goes.
+            steps[own] = None if unit is None else Grown(sequence[-1].value - sequence[0].value, unit)
         if (live := LIVE_ENERGY_KEYS.get(register)) is not None:
             steps[live] = None
         self.total_steps.begin(now, steps)
