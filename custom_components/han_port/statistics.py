@@ -129,9 +129,7 @@ class MeterHourStatistics:
         self._clocks_disagree = _WaitingForClocks(self._meter)
         # Totals accepted (and counts begun anew) before the last hours were read back, taken in turn once they are.
         self._waiting: deque[Callable[[], None]] = deque(maxlen=MAX_WAITING)
-        # Hours are written one batch at a time: each goes on from the sum the batch before wrote.
-        self._writing = asyncio.Lock()
-        self._closed = False
+        self._writer = _HourWriter(hass, entry, self._meter, self._hours_written)
         self.estimated_hours: deque[dict[str, str]] = deque(maxlen=ESTIMATED_HOURS_KEPT)
         """Hours written from interpolated registers, latest last, for diagnostics."""
 
@@ -162,22 +160,9 @@ class MeterHourStatistics:
         for taken in waiting:
             taken()
 
-    async def _async_last_row(self, statistic: RegisterStatistic) -> StatisticsRow | None:
-        """Return the recorder's last hour of a statistic (its register and sum in kWh or kvarh); None where none."""
-        found = await get_instance(self._hass).async_add_executor_job(
-            get_last_statistics,
-            self._hass,
-            1,
-            statistic_id(self._meter, statistic),
-            False,  # noqa: FBT003 - the recorder's signature: units as stored
-            {"state", "sum"},
-        )
-        rows = found.get(statistic_id(self._meter, statistic))
-        return rows[0] if rows else None
-
     async def _async_book(self, statistic: RegisterStatistic) -> HourBook:
         """Start a statistic's book where the recorder's last hour left it."""
-        row = await self._async_last_row(statistic)
+        row = await self._writer.async_last_row(statistic)
         total = None if row is None else row.get("sum")
         if row is None or total is None:
             return HourBook()
@@ -304,18 +289,61 @@ class MeterHourStatistics:
             if hour.estimated:
                 self.estimated_hours.append({"statistic": statistic.key, "start": hour.start.isoformat()})
         LOGGER.debug("Meter hours of %s: %s", statistic.key, hours)
+        self._writer.write(statistic, self._name(statistic), hours, self._books[statistic.code])
+
+    def _hours_written(self, statistic: RegisterStatistic) -> None:
+        if self._unwritten_scales.pop(statistic.code, None) is not None:
+            # A power cut before the next save would rescale the hour just written through the new ratio again.
+            self._scales_written()
+
+    async def async_close(self) -> None:
+        """Let the hours being written finish (a little while): the entry unloads (see _HourWriter.async_close)."""
+        await self._writer.async_close()
+
+
+class _HourWriter:
+    """Writes the hours a meter's books close, a batch at a time, each going on from the recorder's sum.
+
+    A user may have adjusted the sum in the recorder since the hour before
+    was written (as Developer tools offer under Statistics): counted on from
+    the sum kept in the book, the next hour would undo the adjustment.
+    """
+
+    def __init__(
+        self, hass: HomeAssistant, entry: ConfigEntry[Any], meter: str, written: Callable[[RegisterStatistic], None]
+    ) -> None:
+        """Write the statistics of a meter; written is told of each batch written while the entry is loaded."""
+        self._hass = hass
+        self._entry = entry
+        self._meter = meter
+        self._written = written
+        # Hours are written one batch at a time: each goes on from the sum the batch before wrote.
+        self._writing = asyncio.Lock()
+        self._closed = False
+
+    async def async_last_row(self, statistic: RegisterStatistic) -> StatisticsRow | None:
+        """Return the recorder's last hour of a statistic (its register and sum in kWh or kvarh); None where none."""
+        found = await get_instance(self._hass).async_add_executor_job(
+            get_last_statistics,
+            self._hass,
+            1,
+            statistic_id(self._meter, statistic),
+            False,  # noqa: FBT003 - the recorder's signature: units as stored
+            {"state", "sum"},
+        )
+        rows = found.get(statistic_id(self._meter, statistic))
+        return rows[0] if rows else None
+
+    def write(self, statistic: RegisterStatistic, name: str, hours: list[MeterHour], book: HourBook) -> None:
+        """Write hours a book closed, in turn after those before them."""
         # Not a background task: an unload waits for it, so the hours are written before they are read back.
         self._entry.async_create_task(
-            self._hass, self._async_write(statistic, hours), f"{self._entry.title} meter hours written"
+            self._hass, self._async_write(statistic, name, hours, book), f"{self._entry.title} meter hours written"
         )
 
-    async def _async_write(self, statistic: RegisterStatistic, hours: list[MeterHour]) -> None:
-        """Write hours the book closed, their sum going on from the recorder's last hour where it is the one before.
-
-        A user may have adjusted the sum there since it was written (as
-        Developer tools offer under Statistics): counted on from the sum kept
-        here, the next hour would undo the adjustment.
-        """
+    async def _async_write(
+        self, statistic: RegisterStatistic, name: str, hours: list[MeterHour], book: HourBook
+    ) -> None:
         async with self._writing:
             total = await self._async_sum_before(statistic, hours[0])
             rows: list[StatisticData] = []
@@ -323,16 +351,14 @@ class MeterHourStatistics:
                 total += hour.used
                 rows.append(StatisticData(start=hour.start, state=hour.register / 1000, sum=total / 1000))
             metadata: StatisticMetaData = sum_statistic_metadata(
-                statistic_id(self._meter, statistic), self._name(statistic), statistic.unit, statistic.unit_class
+                statistic_id(self._meter, statistic), name, statistic.unit, statistic.unit_class
             )
             async_add_external_statistics(self._hass, metadata, rows)
-            book = self._books[statistic.code]
             if book.anchor is not None and book.anchor.at == hours[-1].start + HOUR:
                 # The book has closed nothing since: it counts on from the sum as written.
                 book.anchor = replace(book.anchor, sum=total)
-            if self._unwritten_scales.pop(statistic.code, None) is not None and not self._closed:
-                # A power cut before the next save would rescale the hour just written through the new ratio again.
-                self._scales_written()
+            if not self._closed:
+                self._written(statistic)
 
     async def _async_sum_before(self, statistic: RegisterStatistic, first: MeterHour) -> float:
         """Return the sum a batch of hours goes on from: the recorder's, where its last hour is the one before.
@@ -345,7 +371,7 @@ class MeterHourStatistics:
         try:
             async with asyncio.timeout(RECORDER_WAIT.total_seconds()):
                 await get_instance(self._hass).async_block_till_done()
-                last = await self._async_last_row(statistic)
+                last = await self.async_last_row(statistic)
         except (TimeoutError, SQLAlchemyError) as err:
             LOGGER.debug(
                 "Meter hours of %s go on from the sum kept: the recorder did not answer (%r)", self._meter, err
@@ -356,9 +382,9 @@ class MeterHourStatistics:
         return recorded * 1000 if datetime.fromtimestamp(last["start"], UTC) == first.start - HOUR else kept
 
     async def async_close(self) -> None:
-        """Let the hours being written finish (a little while), then keep nothing more they change: the entry unloads.
+        """Let the hours being written finish (a little while), then tell of none written after: the entry unloads.
 
-        What it keeps is saved once they finished; one still writing after
+        What they change is saved once they finished; one still writing after
         that must not write the entry's store again (removed, it would be
         made anew).
         """

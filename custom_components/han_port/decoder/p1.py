@@ -89,11 +89,7 @@ class P1Framer:
         self._offset = 0  # stream position of the buffer's first byte
         self.noise_bytes = 0
         """Bytes skipped outside any checksum-valid telegram."""
-        # The identification lines of telegrams whose CRC held, latest last: a telegram that opens with one of them
-        # and ends without a CRC is damage (a stranger's, or another port's, proves nothing of this meter's).
-        self._checked: dict[bytes, None] = {}
-        # The same for telegrams without a CRC.
-        self._unchecked: dict[bytes, None] = {}
+        self._heard = _MetersHeard()
         # What a chunk learned that the next one need not learn again (stream positions): before
         # _rejected no '!' ends a telegram; the text before the '!' at _text_before[0] begins at [1],
         # and at [2] with a few damaged bytes in it.
@@ -197,7 +193,7 @@ class P1Framer:
             raw = bytes(buffer[start : end_mark + 1 + digits])
             event, length = _judge_crc(raw, end_mark + 1 - start)
             events.append((self._offset + start, event))
-            self._remember_checked(event)
+            self._heard.checked(event)
             pos = start + length
         else:
             self._skip(buffer, pos, len(buffer))
@@ -258,24 +254,13 @@ class P1Framer:
             events.append(self._drop(start, "P1 telegram cut short by another", bytes(buffer[start:restart])))
             return restart
         raw = bytes(buffer[start : end_mark + 1])
-        identification = _identification(raw)
-        if identification in self._checked:
-            detail = "P1 telegram without a CRC from a meter whose telegrams carry one: damaged on the line"
-            events.append(self._drop(start, detail, raw))
-        elif _remember(self._unchecked, identification) and self._checked:
-            # Or one of theirs, its identification damaged too: a meter that sends none is read from its second.
-            detail = "P1 telegram without a CRC, in a stream whose telegrams carry one, from a meter not heard before"
-            events.append(self._drop(start, detail, raw))
+        if (damaged := self._heard.unchecked(raw)) is not None:
+            events.append(self._drop(start, damaged, raw))
         elif not all_text:
             events.append(self._drop(start, "P1 telegram without a CRC holds bytes that are not text: damaged", raw))
         else:
             events.append((self._offset + start, P1Message(raw.decode("ascii"), raw, checksummed=False)))
         return end_mark + 1
-
-    def _remember_checked(self, event: P1Message | DroppedFrame) -> None:
-        """Remember the meter of a telegram whose CRC held (a drop's CRC failed, and proves nothing)."""
-        if isinstance(event, P1Message):
-            _remember(self._checked, _identification(event.raw))
 
     def _drop(self, start: int, detail: str, raw: bytes) -> tuple[int, DroppedFrame]:
         return self._offset + start, _damaged(detail, raw)
@@ -284,6 +269,36 @@ class P1Framer:
         if end > start:
             # Line ends after the CRC are part of the telegram, not noise.
             self.noise_bytes += end - start - buffer.count(b"\r", start, end) - buffer.count(b"\n", start, end)
+
+
+class _MetersHeard:
+    """The meters a stream's telegrams came from, by identification line, with a CRC that held and without one.
+
+    A telegram that opens as one whose CRC held and ends without one is
+    damage (a stranger's checked telegram proves nothing of this meter's).
+    Where telegrams carry a CRC, one without from a meter not heard before
+    may be a checked meter's whose identification was damaged too: a meter
+    that sends none is read from its second telegram.
+    """
+
+    def __init__(self) -> None:
+        """Start having heard no meter."""
+        self._checked: dict[bytes, None] = {}
+        self._unchecked: dict[bytes, None] = {}
+
+    def checked(self, judged: P1Message | DroppedFrame) -> None:
+        """Take a telegram judged by its CRC (one that failed tells nothing)."""
+        if isinstance(judged, P1Message):
+            _remember(self._checked, _identification(judged.raw))
+
+    def unchecked(self, raw: bytes) -> str | None:
+        """Take a telegram without a CRC; return why it is damage, or None to read it."""
+        identification = _identification(raw)
+        if identification in self._checked:
+            return "P1 telegram without a CRC from a meter whose telegrams carry one: damaged on the line"
+        if _remember(self._unchecked, identification) and self._checked:
+            return "P1 telegram without a CRC, in a stream whose telegrams carry one, from a meter not heard before"
+        return None
 
 
 def _remember(meters: dict[bytes, None], identification: bytes) -> bool:
