@@ -346,19 +346,11 @@ async def test_a_step_whose_sensor_was_deleted_or_whose_total_never_came_is_let_
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-@pytest.mark.parametrize(
-    ("unit", "used"),
-    [
-        (Unit.WATT_HOUR, 0.090),
-        # A register sent without its unit: what its new count grew by while held cannot be told apart from the
-        # step in the statistic's unit, and goes with it (never the new count's whole total).
-        (None, 0.070),
-    ],
-    ids=["in-wh", "without-unit"],
-)
+# A register sent without its unit is shown in its quantity's, and so is what its new count grew by while held.
+@pytest.mark.parametrize("unit", [Unit.WATT_HOUR, None], ids=["in-wh", "without-unit"])
 @pytest.mark.usefixtures("recorder_mock")
 async def test_a_register_counted_anew_never_counts_its_new_total_as_use(
-    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, unit: Unit | None, used: float
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, unit: Unit | None
 ) -> None:
     """A meter that names no other number falls to a new count (refurbished, at 3 000 kWh) and the guard follows it.
 
@@ -381,8 +373,7 @@ async def test_a_register_counted_anew_never_counts_its_new_total_as_use(
     # Followed at its third total: the register's sensor showed none of the 20 Wh the new count grew by until then.
     steps = entry.runtime_data.energy.total_steps
     kept = steps.as_list()
-    grown = [(20.0, "Wh")] if unit is not None else []
-    assert [(step["grown"], step["unit"]) for step in kept if "grown" in step] == grown
+    assert [(step["grown"], step["unit"]) for step in kept if "grown" in step] == [(20.0, "Wh")]
     assert len(kept) == 2
     steps.restore(kept)  # as a restart takes them back
     assert steps.as_list() == kept
@@ -399,8 +390,8 @@ async def test_a_register_counted_anew_never_counts_its_new_total_as_use(
     await five_minute_sums(hass, period + timedelta(minutes=5), energy, live)
     assert await look_at_the_statistics(hass, entry, later + timedelta(minutes=5)) == 0
     sums = await five_minute_sums(hass, period, energy, live)
-    # 40 Wh on the old count, then 50 Wh on the new one (held at first, and used all the same; without a unit, the
-    # 30 Wh after it was shown); live energy, what the power carried (never the 3 000 kWh of a new cycle).
-    assert sums[energy] == [pytest.approx(used, abs=1e-6)] * 2
+    # 40 Wh on the old count, then 50 Wh on the new one (held at first, and used all the same); live energy, what
+    # the power carried (never the 3 000 kWh of a new cycle).
+    assert sums[energy] == [pytest.approx(0.090, abs=1e-6)] * 2
     assert all(0 < total < 0.1 for total in sums[live]), sums
     assert await hass.config_entries.async_unload(entry.entry_id)

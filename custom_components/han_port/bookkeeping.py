@@ -69,7 +69,7 @@ from .registers import (
     ACTIVE_ENERGY_EXPORT,
     ACTIVE_ENERGY_IMPORT,
     LIVE_ENERGY_KEYS,
-    REGISTER_KEYS,
+    REGISTER_BY_CODE,
     THROUGH_CURRENT_TRANSFORMERS,
     code_name,
     code_of_name,
@@ -335,9 +335,9 @@ class EnergyBookkeeping:
         """
         self.counts.count_anew(register, sequence)
         steps: dict[str, Grown | None] = {}
-        if (own := REGISTER_KEYS.get(register)) is not None:
-            # A register sent without its unit: its growth cannot be told in the statistic's, the whole step goes.
-            steps[own] = None if unit is None else Grown(sequence[-1].value - sequence[0].value, unit)
+        if (own := REGISTER_BY_CODE.get(register)) is not None and (unit := unit or own.quantity.unit) is not None:
+            # A register sent without its unit is shown in its quantity's base unit (Wh, varh), as its growth is.
+            steps[own.key] = Grown(sequence[-1].value - sequence[0].value, unit)
         if (live := LIVE_ENERGY_KEYS.get(register)) is not None:
             steps[live] = None
         self.total_steps.begin(now, steps)

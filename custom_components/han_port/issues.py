@@ -13,7 +13,7 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.loader import async_get_loaded_integration
 
 from .const import DOMAIN, sensor_unique_id
-from .registers import REGISTER_KEYS, code_name
+from .registers import REGISTER_BY_CODE, code_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -140,7 +140,7 @@ class MeterIssues:
         sensor was made; a register with no sensor is named by its code.
         """
         code = code_name(register)
-        key = REGISTER_KEYS.get(register)
+        key = known.key if (known := REGISTER_BY_CODE.get(register)) is not None else None
         registry = er.async_get(self._hass)
         entity_id = (
             None if key is None else registry.async_get_entity_id("sensor", DOMAIN, sensor_unique_id(self._entry, key))

@@ -140,8 +140,8 @@ REGISTERS: tuple[Register, ...] = (
     *_per_phase(22, TOTAL, "active_energy_export", ACTIVE_ENERGY, wanted=False),
 )
 
-REGISTER_KEYS: dict[Code, str] = {register.code: register.key for register in REGISTERS}
-"""Each register's sensor key, by its code."""
+REGISTER_BY_CODE: dict[Code, Register] = {register.code: register for register in REGISTERS}
+"""Each register we publish, by its code."""
 # The live energy sensors (sensor.py), each carrying a register on between the meter's totals of it.
 LIVE_ENERGY_KEYS: dict[Code, str] = {
     ACTIVE_ENERGY_IMPORT.code: "live_energy_import",
