@@ -1501,3 +1501,60 @@ async def test_an_hour_written_late_never_writes_a_removed_entrys_store_again(
         await async_wait_recording_done(hass)
         await hass.async_block_till_done()
     assert store_key not in hass_storage, "the removed entry's store was written again"
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_a_restart_while_the_recorder_is_busy_never_rescales_the_hour_written_through_the_new_ratio(
+    hass: HomeAssistant,
+    tcp_meter: TcpMeter,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ratio 1 -> 50; 13:00 closes 12-13 while the recorder is busy for 8 s; Home Assistant reloads the entry then.
+
+    The unload waits 5 s for the write, then saves the store (the scale still to write through kept). A write that
+    finished after that, in Home Assistant's own wait for the entry's tasks, wrote an hour through the new ratio
+    the store did not know of: at the next start the recorder's last hour was rescaled again, and the next hour
+    booked as nothing. The write left waiting is cancelled instead, and its hour written after the start.
+    """
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
+    await start_behind_transformers(hass, entry, 50)
+    released = asyncio.Event()
+    recorder = get_instance(hass)
+    real = recorder.async_block_till_done
+
+    async def busy() -> None:
+        await released.wait()
+        await real()
+
+    monkeypatch.setattr(recorder, "async_block_till_done", busy)
+    freezer.move_to(thirteen + timedelta(seconds=10))
+    entry.runtime_data.telegram_received(hourly_list(third, thirteen))
+    await asyncio.sleep(0)
+    unload = asyncio.ensure_future(hass.config_entries.async_unload(entry.entry_id))
+    for second in range(40):
+        if unload.done():
+            break
+        if second == 8:
+            # The unload gave up waiting at 5 s and saved the store: the recorder is free again at 8 s, within
+            # Home Assistant's own wait for the entry's tasks (10 s more).
+            released.set()
+        freezer.tick(timedelta(seconds=1))
+        for _ in range(5):
+            await asyncio.sleep(0)
+    assert unload.done()
+    assert await unload
+    await async_wait_recording_done(hass)
+    await hass.async_block_till_done()
+    monkeypatch.setattr(recorder, "async_block_till_done", real)
+    await start(hass, entry)
+    fourteen = thirteen + timedelta(hours=1)
+    await push(hass, freezer, entry, fourteen + timedelta(seconds=10), hourly_list(third + 1000, fourteen))
+    rows = await hours(hass)
+    # 13-14: 1 kWh on the meter's register, 50 kWh through the transformers.
+    assert used(rows) == {eleven: 0.891, twelve: 66.55, thirteen: 50.0}
+    await hass.config_entries.async_unload(entry.entry_id)

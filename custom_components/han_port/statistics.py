@@ -183,6 +183,8 @@ class MeterHourStatistics:
         for them: a bridge that kept a meter's hourly lists hands them over
         the moment the entry connects.
         """
+        if self._writer.closed:
+            return  # the entry unloads: its last reads are kept as they stand
         if not self._loaded:
             self._waiting.append(partial(self.add, register, value, arrival, clock))
             return
@@ -319,7 +321,9 @@ class _HourWriter:
         self._written = written
         # Hours are written one batch at a time: each goes on from the sum the batch before wrote.
         self._writing = asyncio.Lock()
-        self._closed = False
+        self._pending: set[asyncio.Task[None]] = set()
+        self.closed = False
+        """Whether the entry unloads: no hour is taken or written any more."""
 
     async def async_last_row(self, statistic: RegisterStatistic) -> StatisticsRow | None:
         """Return the recorder's last hour of a statistic (its register and sum in kWh or kvarh); None where none."""
@@ -337,9 +341,11 @@ class _HourWriter:
     def write(self, statistic: RegisterStatistic, name: str, hours: list[MeterHour], book: HourBook) -> None:
         """Write hours a book closed, in turn after those before them."""
         # Not a background task: an unload waits for it, so the hours are written before they are read back.
-        self._entry.async_create_task(
+        task = self._entry.async_create_task(
             self._hass, self._async_write(statistic, name, hours, book), f"{self._entry.title} meter hours written"
         )
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def _async_write(
         self, statistic: RegisterStatistic, name: str, hours: list[MeterHour], book: HourBook
@@ -357,8 +363,7 @@ class _HourWriter:
             if book.anchor is not None and book.anchor.at == hours[-1].start + HOUR:
                 # The book has closed nothing since: it counts on from the sum as written.
                 book.anchor = replace(book.anchor, sum=total)
-            if not self._closed:
-                self._written(statistic)
+            self._written(statistic)
 
     async def _async_sum_before(self, statistic: RegisterStatistic, first: MeterHour) -> float:
         """Return the sum a batch of hours goes on from: the recorder's, where its last hour is the one before.
@@ -382,16 +387,20 @@ class _HourWriter:
         return recorded * 1000 if datetime.fromtimestamp(last["start"], UTC) == first.start - HOUR else kept
 
     async def async_close(self) -> None:
-        """Let the hours being written finish (a little while), then tell of none written after: the entry unloads.
+        """Let the hours being written finish (a little while), then write none: the entry unloads.
 
-        What they change is saved once they finished; one still writing after
-        that must not write the entry's store again (removed, it would be
-        made anew).
+        What they change is saved once they finished. One still waiting for
+        the recorder then has queued nothing, and is cancelled: the store
+        saved next tells what the recorder holds (its hours are closed again
+        from the last reads kept, at the next start), and a removed entry's
+        store is not made anew.
         """
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(UNLOAD_WAIT.total_seconds()), self._writing:
                 pass
-        self._closed = True
+        self.closed = True
+        for task in self._pending:
+            task.cancel()
 
 
 class _WaitingForClocks:
