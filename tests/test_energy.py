@@ -514,6 +514,28 @@ def test_a_clock_from_the_future_never_widens_the_allowance() -> None:
     assert guard.check(IMPORT, 1_006_100, lie, lie + timedelta(hours=5)) is Verdict.HELD_NEW
 
 
+def test_how_far_ahead_a_clock_runs_is_kept_over_a_restart() -> None:
+    """Hourly lists from a clock an hour ahead; the last before a restart came 45 s late through a broker.
+
+    After the restart no total since tells how far ahead the clock runs: learned before it, kept with the guard's
+    totals, a bridge's burst of kept lists is believed, and not held until the user takes it.
+    """
+    hour = timedelta(hours=1)
+    before = TotalGuard(PowerEnvelope(floor=11_000))
+    assert before.check(IMPORT, 1_000_000, MOMENT - hour, MOMENT) is Verdict.ACCEPTED
+    assert before.check(IMPORT, 1_001_500, MOMENT + timedelta(seconds=45), MOMENT + hour) is Verdict.ACCEPTED
+    guard = TotalGuard(PowerEnvelope(floor=11_000))
+    guard.restore(before.as_list())
+    guard.lead.restore(before.lead.as_list())
+    assert guard.check(IMPORT, 1_003_000, MOMENT + hour, MOMENT + 2 * hour) is Verdict.ACCEPTED
+    burst = MOMENT + 4 * hour + timedelta(seconds=30)
+    verdicts = [
+        guard.check(IMPORT, 1_003_000 + 1500 * n, burst + timedelta(seconds=n), MOMENT + (2 + n) * hour)
+        for n in (1, 2, 3)
+    ]
+    assert verdicts == [Verdict.ACCEPTED] * 3
+
+
 def test_an_earlier_total_told_late_is_told_before_as_far_back_as_a_bridge_keeps_lists() -> None:
     guard = TotalGuard(PowerEnvelope())
     clock = datetime(2026, 1, 15, 13, 0, 0, tzinfo=UTC)

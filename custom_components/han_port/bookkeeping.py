@@ -212,6 +212,7 @@ class EnergyBookkeeping:
             self.envelope.scale(self._restored_scale)
             self.total_steps.begin(dt_util.utcnow())
         self.guard.restore(stored.get("totals", []), self._restored_scale)
+        self.guard.lead.restore(stored.get("clock_leads"))
         self.held.restore(stored.get("held", {}), self._restored_scale)
         if self._restored_scale != 1:
             # Kept through the new ratio at once: the totals shown from now on are, and a start after a power
@@ -223,6 +224,7 @@ class EnergyBookkeeping:
             **self.counts.as_dict(),
             "highest_power": self.envelope.highest,
             "totals": self.guard.as_list(),
+            "clock_leads": self.guard.lead.as_list(),
             "held": self.held.as_dict(),
             "events": list(self.events),
             "current_transformer_ratio": self.ct_ratio,

@@ -238,6 +238,15 @@ class ClockLead:
         """The lead of a total delivered at once."""
         return max((*self.leads, timedelta(0)))
 
+    def as_list(self) -> list[float]:
+        """Return the leads learned, in seconds, for storage."""
+        return [lead.total_seconds() for lead in self.leads]
+
+    def restore(self, stored: object) -> None:
+        """Take back the leads kept over a restart (a total delivered late just before it teaches none after it)."""
+        if isinstance(stored, list):
+            self.leads.extend(timedelta(seconds=seconds) for seconds in stored if isinstance(seconds, int | float))
+
 
 @dataclass(frozen=True, slots=True)
 class MeterTotal:
@@ -344,7 +353,8 @@ class TotalGuard:
         self._candidates: dict[Code, _Mark] = {}
         # The sequence a total that followed on from nothing interrupted: one damaged total costs itself alone.
         self._interrupted: dict[Code, _Mark] = {}
-        self._lead = ClockLead()
+        self.lead = ClockLead()
+        """How far ahead the meter's clock runs, kept over a restart."""
 
     def sent(self, register: Code) -> bool:
         """Whether the meter sent a register since the guard began."""
@@ -434,7 +444,7 @@ class TotalGuard:
             # A total told again must not make the count look younger: the next one's growth would look instant.
             if known is None or not told_again(value, clock, known.value, known.clock):
                 self._accepted[register] = _Mark(value, when, clock=clock)
-                self._lead.add(known, when, clock)
+                self.lead.add(known, when, clock)
             self._candidates.pop(register, None)
             self._interrupted.pop(register, None)
             return Verdict.ACCEPTED
@@ -512,5 +522,5 @@ class TotalGuard:
 
     def _follows(self, previous: _Mark, value: float, when: datetime, clock: datetime | None) -> bool:
         """Whether value can follow previous: not lower, and grown no faster than the meter's power could carry."""
-        elapsed = previous.elapsed_until(when, clock, self._lead.usual) + _GROWTH_SLACK
+        elapsed = previous.elapsed_until(when, clock, self.lead.usual) + _GROWTH_SLACK
         return previous.value <= value <= previous.value + self._envelope.ceiling * elapsed.total_seconds() / 3600
