@@ -534,6 +534,12 @@ def test_how_far_ahead_a_clock_runs_is_kept_over_a_restart() -> None:
         for n in (1, 2, 3)
     ]
     assert verdicts == [Verdict.ACCEPTED] * 3
+    # Another meter takes over: the old one's clock says nothing of its clock.
+    guard.forget()
+    assert guard.lead.usual == timedelta(0)
+    assert guard.check(IMPORT, 5_000_000, burst + hour, burst + hour) is Verdict.ACCEPTED
+    lie = burst + hour + timedelta(seconds=10)
+    assert guard.check(IMPORT, 5_001_500, lie, lie + hour) is Verdict.HELD_NEW
 
 
 def test_an_earlier_total_told_late_is_told_before_as_far_back_as_a_bridge_keeps_lists() -> None:

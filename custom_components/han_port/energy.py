@@ -219,8 +219,10 @@ class ClockLead:
     an offset of 0). Only a clock that states its offset tells, and only of
     a register's first total or one whose clock and arrival agree on the
     time since the one before (one telegram's clock that lies far ahead, its
-    total plausible, tells nothing). One behind Home Assistant's, or not yet seen delivered as
-    stamped (after a restart, in a bridge's burst), is taken as in step.
+    total plausible, tells nothing). What is learned is kept over a restart.
+    One behind Home Assistant's, or not yet seen delivered as stamped (a new
+    entry, or a bridge's burst before any total came at once), is taken as
+    in step.
     """
 
     leads: deque[timedelta] = field(default_factory=lambda: deque(maxlen=LEADS_KEPT))
@@ -283,11 +285,11 @@ class _Mark:
         ticked = self.ticked_until(clock)
         if ticked is None or ticked <= timedelta(0):
             return arrival
-        late = _lead(self.when, self.clock)
-        if late is not None:
+        previous_lead = _lead(self.when, self.clock)
+        if previous_lead is not None:
             # Its clock tells how late this total came: the next may have come less late by as much, no more. More
             # is a clock from the future (one telegram's lie, its checksum held), never a delivery.
-            ticked = min(ticked, arrival + max(lead - late, timedelta(0)))
+            ticked = min(ticked, arrival + max(lead - previous_lead, timedelta(0)))
         # Trusted over arrival only as far as a late or bursting delivery explains, never for years.
         return min(ticked, arrival + CLOCK_TRUST)
 
@@ -491,10 +493,11 @@ class TotalGuard:
         return MeterTotal(candidate.value, candidate.when, candidate.clock)
 
     def forget(self) -> None:
-        """Start afresh: another meter is sending."""
+        """Start afresh: another meter is sending (its clock too)."""
         self._accepted.clear()
         self._candidates.clear()
         self._interrupted.clear()
+        self.lead.leads.clear()
 
     def scale(self, factor: float) -> None:
         """Follow a changed current-transformer ratio."""
