@@ -338,6 +338,35 @@ async def test_a_meter_on_a_topic_whose_mqtt_failed_is_offered_its_other_ways_at
     assert result["menu_options"] == ["serial", "network"]
 
 
+async def test_a_reconfigure_whose_mqtt_set_up_fails_meanwhile_shows_its_menu_again(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MQTT was being set up when the menu offered the topic; its set-up failed before the user picked it.
+
+    The flow shows the menu again, without the topic: the advice to set MQTT up and add the meter again is for a
+    meter not set up yet.
+    """
+    mqtt_entry = MockConfigEntry(domain=mqtt.DOMAIN, data={"broker": "mqtt.invalid"})
+    mqtt_entry.add_to_hass(hass)
+    mqtt_entry.mock_state(hass, ConfigEntryState.SETUP_IN_PROGRESS)
+    entry = topic_entry("han/meter")
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["menu_options"] == ["serial", "network", "mqtt_topic"]
+    mqtt_entry.mock_state(hass, ConfigEntryState.SETUP_ERROR)
+
+    async def failed(_hass: HomeAssistant) -> bool:
+        return False  # what waiting for MQTT's client says once its set-up failed (after up to 50 s)
+
+    monkeypatch.setattr(config_flow, "async_mqtt_ready", failed)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "mqtt_topic"})
+    assert (result["type"], result["step_id"], result["menu_options"]) == (
+        FlowResultType.MENU,
+        "reconfigure",
+        ["serial", "network"],
+    )
+
+
 async def test_an_entry_waits_for_mqtt_to_be_set_up(hass: HomeAssistant) -> None:
     entry = topic_entry("han/meter")
     entry.add_to_hass(hass)

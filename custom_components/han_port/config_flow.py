@@ -433,6 +433,9 @@ class HanPortConfigFlow(_DiscoveredFlow, domain=DOMAIN):
     async def async_step_mqtt_topic(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Listen on an MQTT topic a HAN reader publishes to, through Home Assistant's MQTT integration."""
         if not await async_mqtt_ready(self.hass):
+            if self.source == SOURCE_RECONFIGURE:
+                # Its set-up failed since the menu offered it: the menu again, without it (no entry to add again).
+                return await self.async_step_reconfigure()
             return self.async_abort(reason="mqtt_not_set_up")
         if user_input is not None:
             topic = user_input[CONF_TOPIC].strip()
