@@ -198,6 +198,7 @@ class EnergyBookkeeping:
         self.counts.restore(stored)
         self.envelope.highest = float(stored.get("highest_power", 0.0))
         self.events.extend(stored.get("events", []))
+        # Kept under their first name: stores written before hold them so.
         self.total_steps.restore(stored.get("ratio_steps", []))
         self.sent_totals.update(code_of_name(name) for name in stored.get("sent_totals", []))
         # A total a learned list showed by older rules may be a tariff: if it is learned anew as tariffs, it is summed.
@@ -342,7 +343,8 @@ class EnergyBookkeeping:
             steps[own.key] = Grown(sequence[-1].value - sequence[0].value, unit)
         if (live := LIVE_ENERGY_KEYS.get(register)) is not None:
             steps[live] = None
-        self.total_steps.begin(now, steps)
+        if steps:
+            self.total_steps.begin(now, steps)
 
     def start_over(self) -> None:
         """Forget the old meter's totals: a new one counts from its own (the hour in progress is not counted)."""

@@ -173,7 +173,7 @@ def _energy_guard(energy: EnergyBookkeeping) -> dict[str, Any]:
         "highest_power": energy.envelope.highest,
         "power_ceiling": energy.envelope.ceiling,
         "events": list(energy.events),
-        # Energy sensors whose statistics still count a changed current-transformer ratio's step.
+        # Energy sensors whose statistics still count a step in their total (a new ratio, a register counted anew).
         "total_steps_left": energy.total_steps.left,
         # Totals the meter sends itself; the others, where it sends their tariffs, are the tariffs' sums.
         "sent_totals": sorted(code_name(code) for code in energy.sent_totals),

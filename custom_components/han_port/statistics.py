@@ -340,7 +340,8 @@ class _HourWriter:
 
     def write(self, statistic: RegisterStatistic, name: str, hours: list[MeterHour], book: HourBook) -> None:
         """Write hours a book closed, in turn after those before them."""
-        # Not a background task: an unload waits for it, so the hours are written before they are read back.
+        # Kept pending until written: an unload lets it finish, or cancels it while it has queued nothing (its hours
+        # are closed again from the last reads kept, at the next start).
         task = self._entry.async_create_task(
             self._hass, self._async_write(statistic, name, hours, book), f"{self._entry.title} meter hours written"
         )

@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import State
 
-# A step whose first rescaled total has not come (or been compiled) this long after the change is left alone:
-# its sensor's statistics count it whenever that total comes.
+# A step whose first total after it has not come (or been compiled) this long after it is left alone: its
+# sensor's statistics count it whenever that total comes.
 STEP_KEPT = timedelta(days=7)
 _FIVE_MINUTES = timedelta(minutes=5)
 _FIRST_STATES = 20
@@ -229,7 +229,7 @@ def _counted_step(hass: HomeAssistant, entity_id: str, step: _Step, now: datetim
     that total grew by in the new count is use, and stays counted.
     """
     at = step.at
-    # The first few states after the change: a sensor unavailable while the entry reloads, unknown while it
+    # The first few states after the step: a sensor unavailable while the entry reloads, unknown while it
     # reads back, then its total (a meter that writes one every second must not cost a day of them).
     after = _totals(hass, entity_id, at - _INSTANT, now, limit=_FIRST_STATES)
     first = next((total for total in after if total.when >= at), None)

@@ -28,7 +28,7 @@ from .crc import crc16_x25
 from .descriptors import DescriptorListExtent
 from .dlms import DATA_NOTIFICATION, DATE_TIME_MARKERS, GENERAL_BLOCK_TRANSFER, INVOKE_ID_LENGTH, LLC_HEADERS
 from .hdlc import FLAG, HCS_BYTES, HEADER_SIZES, is_frame_format
-from .mbus import DLMS_TSAP, ends_with_segment_header
+from .mbus import APDU_OFFSET, DLMS_TSAP, ends_with_segment_header
 from .model import DecodeError, DroppedFrame, DropReason
 
 _NO_DATE_TIME = DATE_TIME_MARKERS[0][0]
@@ -53,7 +53,7 @@ _GLO_HEADER = (GLO_LENGTH_AT, SECURITY_HEADER_LENGTH)  # before the length, afte
 _GLO_ENVELOPE = sum(_GLO_HEADER) + 3
 # The length before a block's data, or a ciphered part, is at most three bytes: 82 and two.
 _MAX_LENGTH_BYTES = 2
-HISTORY = max(_HDLC_ENVELOPE, _GLO_ENVELOPE)
+HISTORY = max(_HDLC_ENVELOPE, _GLO_ENVELOPE, APDU_OFFSET)
 """How many bytes before an APDU tell whether an envelope holds it."""
 
 

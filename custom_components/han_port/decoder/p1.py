@@ -61,8 +61,8 @@ _UNCHECKED_OPENING = re.compile(rb"/[A-Za-z]{3}[0-9A-Z][\x20-\x27\x2a-\x7e]{0,32
 # Swedish and Danish telegrams are under 1 kB; a '/' with no '!' this far
 # on was not the start of a telegram.
 MAX_TELEGRAM_BYTES = 4096
-# Meters whose telegrams showed a CRC, remembered by a stream: a line carries one, a shared bus or topic a few.
-MAX_CHECKED_METERS = 8
+# Meters a stream remembers, with a CRC and without: a line carries one, a shared bus or topic a few.
+MAX_METERS_HEARD = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,9 +237,11 @@ class P1Framer:
         Without a CRC only the stream proves it: a meter (by its
         identification line) whose telegrams have shown a CRC that held
         sends none without, so a missing CRC there is damage (a CRC lost or
-        damaged into a line end), never a telegram to read unchecked;
-        another meter's CRC says nothing of this one's. The converse is never learned: a telegram read
-        without a CRC proves nothing, and refuses no CRC that holds later.
+        damaged into a line end), never a telegram to read unchecked.
+        Another meter's CRC does not make this one's telegrams damage, but
+        where telegrams carry one, a meter not heard before is read only from
+        its second (see _MetersHeard). A telegram read without a CRC proves
+        nothing, and refuses no CRC that holds later.
         Nor is one read with a byte damaged past text (all_text false).
         """
         if _UNCHECKED_OPENING.match(buffer, start) is None:
@@ -305,7 +307,7 @@ def _remember(meters: dict[bytes, None], identification: bytes) -> bool:
     """Remember a meter's identification line as the latest heard, the oldest forgotten; return whether it is new."""
     new = meters.pop(identification, False) is not None
     meters[identification] = None
-    if len(meters) > MAX_CHECKED_METERS:
+    if len(meters) > MAX_METERS_HEARD:
         del meters[next(iter(meters))]
     return new
 
