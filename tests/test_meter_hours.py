@@ -1558,3 +1558,43 @@ async def test_a_restart_while_the_recorder_is_busy_never_rescales_the_hour_writ
     # 13-14: 1 kWh on the meter's register, 50 kWh through the transformers.
     assert used(rows) == {eleven: 0.891, twelve: 66.55, thirteen: 50.0}
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock", "patient_reader")
+async def test_an_hour_the_recorder_keeps_waiting_is_written_from_the_sum_kept(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recorder does not answer where the sum stands (a backup holds it for minutes): after 30 s the hour is
+    written all the same, going on from the sum the meter hours keep, and the next one goes on from it."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
+    recorder = get_instance(hass)
+    real = recorder.async_block_till_done
+    held = asyncio.Event()
+
+    async def busy() -> None:
+        await held.wait()  # never set: the recorder keeps the write waiting
+
+    monkeypatch.setattr(recorder, "async_block_till_done", busy)
+    freezer.move_to(thirteen + timedelta(seconds=10))
+    entry.runtime_data.telegram_received(hourly_list(third, thirteen))
+    for _ in range(35):
+        freezer.tick(timedelta(seconds=1))
+        for _ in range(5):
+            await asyncio.sleep(0)
+    settled = asyncio.ensure_future(hass.async_block_till_done())
+    for _ in range(200):
+        await asyncio.sleep(0)
+    written = settled.done()  # the write gave up waiting, and wrote
+    held.set()
+    await settled
+    monkeypatch.setattr(recorder, "async_block_till_done", real)
+    assert written
+    assert used(await hours(hass)) == {eleven: 0.891, twelve: 1.331}
+    fourteen = thirteen + HOUR
+    await push(hass, freezer, entry, fourteen + timedelta(seconds=10), hourly_list(third + 1000, fourteen))
+    assert used(await hours(hass)) == {eleven: 0.891, twelve: 1.331, thirteen: 1.0}
+    await hass.config_entries.async_unload(entry.entry_id)
