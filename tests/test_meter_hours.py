@@ -1449,6 +1449,30 @@ async def test_a_list_without_the_meters_clock_ends_the_wait_placed_by_its_arriv
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+def hold_the_recorder(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """Keep the recorder from telling when its queue is done (a backup holds it) until the event returned is set."""
+    released = asyncio.Event()
+    recorder = get_instance(hass)
+    real = recorder.async_block_till_done
+
+    async def busy() -> None:
+        await released.wait()
+        await real()
+
+    monkeypatch.setattr(recorder, "async_block_till_done", busy)
+    return released
+
+
+async def two_hourly_lists(hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory) -> MockConfigEntry:
+    """Set a meter up at 10:55 and push its lists of 11:00 and 12:00 (the first hour written)."""
+    freezer.move_to(ELEVEN - timedelta(minutes=5))
+    entry = await set_up(hass, tcp_meter.port)
+    (eleven, first), (twelve, second), _ = REGISTERS.items()
+    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
+    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
+    return entry
+
+
 @pytest.mark.usefixtures("recorder_mock")
 async def test_an_hour_written_late_never_writes_a_removed_entrys_store_again(
     hass: HomeAssistant,
@@ -1460,27 +1484,11 @@ async def test_an_hour_written_late_never_writes_a_removed_entrys_store_again(
     """A new ratio is set; the next list closes an hour while the recorder is busy (a backup holds its lock); the
     user removes the entry, and its store with it. When the recorder is free again, the hour is written, and what
     it changed of the kept state (the new ratio's scale, written through) must not make the removed store anew."""
-    freezer.move_to(ELEVEN - timedelta(minutes=5))
-    entry = await set_up(hass, tcp_meter.port)
-    (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
-    entry.runtime_data.telegram_received(hourly_list(first, eleven))
-    freezer.move_to(eleven + timedelta(seconds=10))
-    await hass.async_block_till_done()
-    freezer.move_to(twelve + timedelta(seconds=10))
-    entry.runtime_data.telegram_received(hourly_list(second, twelve))
-    await hass.async_block_till_done()
+    entry = await two_hourly_lists(hass, tcp_meter, freezer)
+    thirteen, third = list(REGISTERS.items())[2]
     await start_behind_transformers(hass, entry, 50)
     store_key = f"han_port.{entry.entry_id}"
-    # The recorder busy: block_till_done waits until released.
-    released = asyncio.Event()
-    recorder = get_instance(hass)
-    real = recorder.async_block_till_done
-
-    async def busy() -> None:
-        await released.wait()
-        await real()
-
-    monkeypatch.setattr(recorder, "async_block_till_done", busy)
+    released = hold_the_recorder(hass, monkeypatch)
     freezer.move_to(thirteen + timedelta(seconds=10))
     entry.runtime_data.telegram_received(hourly_list(third, thirteen))
     await asyncio.sleep(0)
@@ -1517,21 +1525,12 @@ async def test_a_restart_while_the_recorder_is_busy_never_rescales_the_hour_writ
     the store did not know of: at the next start the recorder's last hour was rescaled again, and the next hour
     booked as nothing. The write left waiting is cancelled instead, and its hour written after the start.
     """
-    freezer.move_to(ELEVEN - timedelta(minutes=5))
-    entry = await set_up(hass, tcp_meter.port)
-    (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
-    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
-    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
+    entry = await two_hourly_lists(hass, tcp_meter, freezer)
+    (eleven, _), (twelve, _), (thirteen, third) = REGISTERS.items()
     await start_behind_transformers(hass, entry, 50)
-    released = asyncio.Event()
     recorder = get_instance(hass)
-    real = recorder.async_block_till_done
-
-    async def busy() -> None:
-        await released.wait()
-        await real()
-
-    monkeypatch.setattr(recorder, "async_block_till_done", busy)
+    free = recorder.async_block_till_done
+    released = hold_the_recorder(hass, monkeypatch)
     freezer.move_to(thirteen + timedelta(seconds=10))
     entry.runtime_data.telegram_received(hourly_list(third, thirteen))
     await asyncio.sleep(0)
@@ -1550,7 +1549,7 @@ async def test_a_restart_while_the_recorder_is_busy_never_rescales_the_hour_writ
     assert await unload
     await async_wait_recording_done(hass)
     await hass.async_block_till_done()
-    monkeypatch.setattr(recorder, "async_block_till_done", real)
+    monkeypatch.setattr(recorder, "async_block_till_done", free)
     await start(hass, entry)
     fourteen = thirteen + timedelta(hours=1)
     await push(hass, freezer, entry, fourteen + timedelta(seconds=10), hourly_list(third + 1000, fourteen))
@@ -1566,19 +1565,9 @@ async def test_an_hour_the_recorder_keeps_waiting_is_written_from_the_sum_kept(
 ) -> None:
     """The recorder does not answer where the sum stands (a backup holds it for minutes): after 30 s the hour is
     written all the same, going on from the sum the meter hours keep, and the next one goes on from it."""
-    freezer.move_to(ELEVEN - timedelta(minutes=5))
-    entry = await set_up(hass, tcp_meter.port)
-    (eleven, first), (twelve, second), (thirteen, third) = REGISTERS.items()
-    await push(hass, freezer, entry, eleven + timedelta(seconds=10), hourly_list(first, eleven))
-    await push(hass, freezer, entry, twelve + timedelta(seconds=10), hourly_list(second, twelve))
-    recorder = get_instance(hass)
-    real = recorder.async_block_till_done
-    held = asyncio.Event()
-
-    async def busy() -> None:
-        await held.wait()  # never set: the recorder keeps the write waiting
-
-    monkeypatch.setattr(recorder, "async_block_till_done", busy)
+    entry = await two_hourly_lists(hass, tcp_meter, freezer)
+    (eleven, _), (twelve, _), (thirteen, third) = REGISTERS.items()
+    held = hold_the_recorder(hass, monkeypatch)  # until the write gave up waiting
     freezer.move_to(thirteen + timedelta(seconds=10))
     entry.runtime_data.telegram_received(hourly_list(third, thirteen))
     for _ in range(35):
@@ -1591,7 +1580,6 @@ async def test_an_hour_the_recorder_keeps_waiting_is_written_from_the_sum_kept(
     written = settled.done()  # the write gave up waiting, and wrote
     held.set()
     await settled
-    monkeypatch.setattr(recorder, "async_block_till_done", real)
     assert written
     assert used(await hours(hass)) == {eleven: 0.891, twelve: 1.331}
     fourteen = thirteen + HOUR
