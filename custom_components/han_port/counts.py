@@ -15,7 +15,7 @@ from homeassistant.util import dt as dt_util
 
 from .energy import LiveEnergy
 from .hours import meter_clock
-from .registers import ACTIVE_ENERGY_EXPORT, ACTIVE_ENERGY_IMPORT, ACTIVE_POWER_EXPORT, ACTIVE_POWER_IMPORT
+from .registers import ACTIVE_ENERGY_EXPORT, ACTIVE_ENERGY_IMPORT, REGISTER_OF_POWER
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -25,12 +25,6 @@ if TYPE_CHECKING:
     from .decoder import Code
     from .energy import MeterTotal
     from .statistics import MeterHourStatistics
-
-# Live energy integrates a power between the registers of its energy: import and export.
-REGISTER_OF_POWER = {
-    ACTIVE_POWER_IMPORT.code: ACTIVE_ENERGY_IMPORT.code,
-    ACTIVE_POWER_EXPORT.code: ACTIVE_ENERGY_EXPORT.code,
-}
 
 
 class EnergyCounts:

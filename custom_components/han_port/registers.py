@@ -142,8 +142,13 @@ REGISTERS: tuple[Register, ...] = (
 
 REGISTER_BY_CODE: dict[Code, Register] = {register.code: register for register in REGISTERS}
 """Each register we publish, by its code."""
-# The live energy sensors (sensor.py), each carrying a register on between the meter's totals of it.
-LIVE_ENERGY_KEYS: dict[Code, str] = {
-    ACTIVE_ENERGY_IMPORT.code: "live_energy_import",
-    ACTIVE_ENERGY_EXPORT.code: "live_energy_export",
-}
+# The live energy sensors (sensor.py): each carries a register on between the meter's totals of it by
+# integrating a power. Their keys, the registers and the powers.
+_LIVE_ENERGY = (
+    ("live_energy_import", ACTIVE_ENERGY_IMPORT, ACTIVE_POWER_IMPORT),
+    ("live_energy_export", ACTIVE_ENERGY_EXPORT, ACTIVE_POWER_EXPORT),
+)
+LIVE_ENERGY_KEYS: dict[Code, str] = {register.code: key for key, register, _ in _LIVE_ENERGY}
+"""Each live energy sensor's key, by the register it carries on."""
+REGISTER_OF_POWER: dict[Code, Code] = {power.code: register.code for _, register, power in _LIVE_ENERGY}
+"""The register a power's integral carries on, by the power."""
