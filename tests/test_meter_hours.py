@@ -29,6 +29,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
     statistics_during_period,
 )
+from sqlalchemy.exc import OperationalError
 
 from custom_components.han_port import entity as entity_module
 from custom_components.han_port import held_totals
@@ -1463,6 +1464,16 @@ def hold_the_recorder(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> a
     return released
 
 
+async def tick_seconds(freezer: FrozenDateTimeFactory, seconds: int, until: asyncio.Future[Any] | None = None) -> None:
+    """Move the frozen clock on a second at a time, letting the loop's timers run, until `until` is done."""
+    for _ in range(seconds):
+        if until is not None and until.done():
+            return
+        freezer.tick(timedelta(seconds=1))
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+
 async def two_hourly_lists(hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory) -> MockConfigEntry:
     """Set a meter up at 10:55 and push its lists of 11:00 and 12:00 (the first hour written)."""
     freezer.move_to(ELEVEN - timedelta(minutes=5))
@@ -1494,12 +1505,7 @@ async def test_an_hour_written_late_never_writes_a_removed_entrys_store_again(
     await asyncio.sleep(0)
     removal = asyncio.ensure_future(hass.config_entries.async_remove(entry.entry_id))
     # Unload waits 10 s for the entry's tasks (the loop's clock is frozen: moved on by hand).
-    for _ in range(40):
-        if removal.done():
-            break
-        freezer.tick(timedelta(seconds=1))
-        for _ in range(5):
-            await asyncio.sleep(0)
+    await tick_seconds(freezer, 40, removal)
     assert removal.done()
     await removal
     assert store_key not in hass_storage
@@ -1535,16 +1541,11 @@ async def test_a_restart_while_the_recorder_is_busy_never_rescales_the_hour_writ
     entry.runtime_data.telegram_received(hourly_list(third, thirteen))
     await asyncio.sleep(0)
     unload = asyncio.ensure_future(hass.config_entries.async_unload(entry.entry_id))
-    for second in range(40):
-        if unload.done():
-            break
-        if second == 8:
-            # The unload gave up waiting at 5 s and saved the store: the recorder is free again at 8 s, within
-            # Home Assistant's own wait for the entry's tasks (10 s more).
-            released.set()
-        freezer.tick(timedelta(seconds=1))
-        for _ in range(5):
-            await asyncio.sleep(0)
+    await tick_seconds(freezer, 8, unload)
+    # The unload gave up waiting at 5 s and saved the store: the recorder is free again at 8 s, within Home
+    # Assistant's own wait for the entry's tasks (10 s more).
+    released.set()
+    await tick_seconds(freezer, 32, unload)
     assert unload.done()
     assert await unload
     await async_wait_recording_done(hass)
@@ -1570,10 +1571,7 @@ async def test_an_hour_the_recorder_keeps_waiting_is_written_from_the_sum_kept(
     held = hold_the_recorder(hass, monkeypatch)  # until the write gave up waiting
     freezer.move_to(thirteen + timedelta(seconds=10))
     entry.runtime_data.telegram_received(hourly_list(third, thirteen))
-    for _ in range(35):
-        freezer.tick(timedelta(seconds=1))
-        for _ in range(5):
-            await asyncio.sleep(0)
+    await tick_seconds(freezer, 35)
     settled = asyncio.ensure_future(hass.async_block_till_done())
     for _ in range(200):
         await asyncio.sleep(0)
@@ -1581,6 +1579,40 @@ async def test_an_hour_the_recorder_keeps_waiting_is_written_from_the_sum_kept(
     held.set()
     await settled
     assert written
+    assert used(await hours(hass)) == {eleven: 0.891, twelve: 1.331}
+    fourteen = thirteen + HOUR
+    await push(hass, freezer, entry, fourteen + timedelta(seconds=10), hourly_list(third + 1000, fourteen))
+    assert used(await hours(hass)) == {eleven: 0.891, twelve: 1.331, thirteen: 1.0}
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("recorder_mock")
+async def test_an_hour_whose_sum_the_recorder_fails_to_read_is_written_from_the_sum_kept(
+    hass: HomeAssistant,
+    tcp_meter: TcpMeter,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The recorder's database fails the read of where the sum stands (a disk error): the hour is written all the
+    same, going on from the sum the meter hours keep, and the next one reads the recorder's again."""
+    entry = await two_hourly_lists(hass, tcp_meter, freezer)
+    (eleven, _), (twelve, _), (thirteen, third) = REGISTERS.items()
+    real = statistics_module.get_last_statistics
+    failures = []
+
+    def failing_once(*args: Any) -> Any:
+        if not failures:
+            failures.append(args)
+            statement = "SELECT"
+            raise OperationalError(statement, {}, sqlite3.OperationalError("disk I/O error"))
+        return real(*args)
+
+    monkeypatch.setattr(statistics_module, "get_last_statistics", failing_once)
+    caplog.set_level(logging.DEBUG, logger="custom_components.han_port")
+    await push(hass, freezer, entry, thirteen + timedelta(seconds=10), hourly_list(third, thirteen))
+    assert len(failures) == 1
+    assert f"Meter hours of {METER_ID} go on from the sum kept: the recorder did not answer" in caplog.text
     assert used(await hours(hass)) == {eleven: 0.891, twelve: 1.331}
     fourteen = thirteen + HOUR
     await push(hass, freezer, entry, fourteen + timedelta(seconds=10), hourly_list(third + 1000, fourteen))
