@@ -32,6 +32,7 @@ from .test_decoder_roundtrip import CASES, LANDIS_GYR_TITLE, build_frames, consi
 
 if TYPE_CHECKING:
     import re
+    from collections.abc import Callable
 
 POWER = ObisCode.parse("1-1:1.7.0")
 POWER_0 = ObisCode.parse("1-0:1.7.0")
@@ -299,6 +300,80 @@ def test_a_false_header_never_holds_back_the_frame_behind_it() -> None:
     for index in range(len(stream)):
         telegrams += decoder.feed(stream[index : index + 1])
         assert len(telegrams) == (1 if index == len(stream) - 1 else 0)
+
+
+def _p1_push(power: int, *, crc: bool) -> bytes:
+    return encoder.p1_telegram("ISK5\\2M550T-1012", [f"1-0:1.7.0({power / 1000:06.3f}*kW)"], crc=crc)
+
+
+def _bare_push(power: int, *, crc: bool) -> bytes:
+    del crc
+    body = encoder.array(aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(power), encoder.integer(0)))
+    return encoder.data_notification(body, None)
+
+
+def _mbus_push(power: int, *, crc: bool) -> bytes:
+    return mbus_frames(_bare_push(power, crc=crc))
+
+
+@pytest.mark.parametrize(
+    ("push", "crc"),
+    [(_p1_push, True), (_p1_push, False), (_bare_push, False), (_mbus_push, False)],
+    ids=["p1", "p1 without crc", "bare", "m-bus"],
+)
+@pytest.mark.parametrize("read", [None, 1, 64], ids=["one chunk", "byte by byte", "64 bytes a read"])
+def test_a_chance_hdlc_header_in_a_stream_of_other_pushes_costs_none_of_them(
+    push: Callable[..., bytes], *, crc: bool, read: int | None
+) -> None:
+    """Noise whose HDLC header check holds, saying 2 KB follow, between pushes of a stream that carries no HDLC.
+
+    Found by fuzzing: the pushes in the 2 KB after it were lost, as the content of a frame whose check then failed.
+    Every one is read, in its order; a frame whose check fails owns nothing in such a stream.
+    """
+    header = bytes([0xA7, 0xFF, 0x41, 0x08, 0x83, 0x13])
+    chance_header = b"\x7e" + header + encoder.crc16_x25(header).to_bytes(2, "little")
+    pushes = [push(1000, crc=crc), push(1007, crc=crc)]
+    while sum(map(len, pushes[2:])) < 2200:  # more than the 2 KB the header says follow
+        pushes.append(push(1000 + 7 * len(pushes), crc=crc))
+    # The stream's first pushes came seconds before (what a stream carries is known from them).
+    decoder = Decoder()
+    events = decoder.feed_events(b"".join(pushes[:2]))
+    stream = chance_header + b"".join(pushes[2:])
+    step = read or len(stream)
+    events += [event for at in range(0, len(stream), step) for event in decoder.feed_events(stream[at : at + step])]
+    events += decoder.finish()
+    assert [event.readings[POWER_0].value for event in events if isinstance(event, Telegram)] == [
+        1000 + 7 * index for index in range(len(pushes))
+    ]
+    assert sum(decoder.dropped.values()) <= 1  # the chance frame's own failed check
+
+
+def test_a_push_behind_a_chance_hdlc_header_is_read_when_the_input_ends_before_the_bytes_it_said_follow() -> None:
+    header = bytes([0xA7, 0xFF, 0x41, 0x08, 0x83, 0x13])
+    chance_header = b"\x7e" + header + encoder.crc16_x25(header).to_bytes(2, "little")
+    decoder = Decoder()
+    assert [event.readings[POWER_0].value for event in decoder.feed_events(_p1_push(1000, crc=True))] == [1000]
+    assert decoder.feed_events(chance_header + _p1_push(1007, crc=True)) == []  # it may yet be a frame's content
+    events = decoder.finish()
+    assert [event.readings[POWER_0].value for event in events if isinstance(event, Telegram)] == [1007]
+    assert [event.reason for event in events if isinstance(event, DroppedFrame)] == [DropReason.UNDECODABLE]
+
+
+def test_a_p1_telegram_begun_inside_a_frame_whose_check_fails_in_a_stream_of_hdlc_stays_the_frames() -> None:
+    """In a stream of HDLC frames, a frame that fails its check is a damaged frame: what its bytes carry is its own."""
+    inner = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(01.234*kW)"])
+    body = encoder.array(
+        aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(777), encoder.integer(0)),
+        encoder.structure(encoder.obis("0-0:96.13.0.255"), encoder.octet_string(inner)),
+    )
+    good = encoder.hdlc_frames(encoder.data_notification(body, None))
+    damaged = bytearray(good)
+    damaged[-4] ^= 0x01  # its FCS
+    stream = good + bytes(damaged) + good
+    decoder = Decoder()
+    events = [event for at in range(len(stream)) for event in decoder.feed_events(stream[at : at + 1])]
+    assert [event.readings[POWER_0].value for event in events if isinstance(event, Telegram)] == [777, 777]
+    assert decoder.dropped == {DropReason.BAD_CHECKSUM: 1}
 
 
 def test_false_maximum_length_headers_cost_no_memory() -> None:

@@ -9,8 +9,11 @@ from being silenced by one stranger:
   then passes its check or fails it: no bare APDU that begins inside them is
   read, so a frame damaged on the line is never read again as a bare APDU,
   nor another framer's frame or telegram that begins inside them: that is
-  their content. An M-Bus header has no check of its own: a frame that
-  fails owns only the APDU where its own begins (see Framers._owned).
+  their content. What begins inside an HDLC frame still arriving waits for
+  its check; in a stream of other formats that never carried HDLC, one that
+  fails was a chance header and owns nothing (see HdlcOwnership). An M-Bus
+  header has no check of its own: a frame that fails owns only the APDU
+  where its own begins (see Framers._owned).
 - A stream's format is learned from the first message that proves itself
   (a frame's checksum; a bare APDU's whole decoding, or its ciphering header
   refused for the keys) and kept. Messages of another format are dropped
@@ -112,23 +115,21 @@ class Arbiter:
         self._claims = [self._claims[index] for index in kept]
         self._owners = [self._owners[index] for index in kept]
 
-    def claimed(self, position: int, pending: Iterable[Claim] = ()) -> bool:
-        """Whether the byte at position belongs to a frame: one claimed before, or one waiting for its rest.
+    def claimed(self, position: int) -> bool:
+        """Whether the byte at position belongs to a frame claimed before.
 
         A message that begins inside a frame is that frame's; one that only
         runs into a frame begun after it is not (a chance header inside a
         bare push must not take the push).
         """
-        return within(position, (*self._claims, *pending))
+        return within(position, self._claims)
 
     def overlapped(self, first: int, after: int, others: Iterable[Claim] = ()) -> bool:
         """Whether bytes from first to before after share any byte with a frame claimed before, or with others."""
         return any(start < after and first < end for start, end in (*self._claims, *others))
 
-    def carried(self, position: int, owner: str, pending: Iterable[Claim] = ()) -> bool:
-        """Whether a frame of owner begins inside another framer's frame (claimed, or pending): that frame's content."""
-        if any(first < position < after for first, after in pending):
-            return True
+    def carried(self, position: int, owner: str) -> bool:
+        """Whether a frame of owner begins inside another framer's claimed frame: that frame's content."""
         starts, reaches = self._claims_of_others(owner)
         before = bisect_left(starts, position)  # the claims that begin before position
         return before > 0 and reaches[before - 1] > position

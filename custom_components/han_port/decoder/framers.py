@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .arbiter import FRAME_END_BYTES, MAX_CLAIMS, Arbiter, Framing, lies_in_a_frame
+from .arbiter import FRAME_END_BYTES, MAX_CLAIMS, Arbiter, Claim, Framing, lies_in_a_frame
 from .bare import HISTORY, MAX_NOTIFICATION_BYTES, NotificationFramer, NotificationMessage
 from .glo import MAX_APDU_BYTES, GloFramer, GloMessage
 from .hdlc import FLAG as HDLC_FLAG
@@ -66,6 +66,93 @@ class WaitingApdus:
         return self._let_go
 
 
+class RecentBytes:
+    """The stream's latest bytes, kept while its format is unknown: a frame around a bare APDU may lie in them."""
+
+    def __init__(self) -> None:
+        """Keep nothing."""
+        self._bytes = bytearray()
+        self._start = 0  # the stream position of the first byte kept
+
+    def keep(self, data: bytes, fed: int, messages: list[Framed], *, format_known: bool) -> None:
+        """Keep a read's bytes (fed: bytes read so far, these too) as far as its messages may need them.
+
+        The latest bytes, for a header that came in an earlier read than the
+        APDU after it; and, from a read longer than those, every bare APDU's
+        with the header before it. None once the format is known.
+        """
+        if format_known:
+            self._bytes.clear()
+        else:
+            self._bytes += data
+            bare = (position for position, framing, _ in messages if framing is not Framing.FRAMES)
+            keep_from = min(fed - _RECENT_BYTES, min(bare, default=fed) - _HEADER_ROOM)
+            del self._bytes[: max(0, keep_from - (fed - len(self._bytes)))]
+        self._start = fed - len(self._bytes)
+
+    def lie_in_a_frame(self, position: int, length: int) -> bool:
+        """Whether the bytes from position on (length of them) lie in a frame, as its header or check says."""
+        start = position - self._start
+        # Read in place: a copy for each APDU of a long read would cost the read's length each.
+        return lies_in_a_frame(self._bytes, start, start + length)
+
+
+class HdlcOwnership:
+    """Which bytes HDLC frames own: those of frames that passed their check, and of frames still arriving.
+
+    A header has a check of its own, but only 16 bits: noise, or a chance
+    header in a stream of other pushes, holds now and then, and claims up to
+    2 KB. What begins inside a frame still arriving is held until its frame
+    check says what it is. A frame that passes carries it (a P1 telegram in
+    a text register's octet-string is its content, never a telegram). One
+    that fails is a damaged frame in a stream of HDLC, or at a stream's
+    start: its bytes stay its own, never read again. In a stream whose
+    pushes are of other formats and never HDLC, it was a chance header that
+    owns nothing: what began inside it is read as without it.
+    """
+
+    def __init__(self) -> None:
+        """Hold nothing, knowing nothing of the stream."""
+        self._held: list[tuple[list[Claim], Framed]] = []
+        self._carries_hdlc = False
+        self._carries_others = False
+
+    def owning(self, checked: list[Claim], failed: list[Claim], *, others_checked: bool) -> list[Claim]:
+        """Return which frames that came whole own their bytes, of those whose check held and failed.
+
+        others_checked: whether pushes of other formats passed their checks
+        in the read these frames came in, or the stream is known to be bare.
+        """
+        self._carries_hdlc = self._carries_hdlc or bool(checked)
+        self._carries_others = self._carries_others or others_checked
+        return [*checked, *failed] if self._carries_hdlc or not self._carries_others else checked
+
+    def held(self, framed: Framed, arriving: Sequence[Claim]) -> bool:
+        """Hold a message that begins inside frames still arriving; say whether it was held."""
+        inside = [claim for claim in arriving if claim[0] <= framed[0] < claim[1]]
+        if inside:
+            self._held.append((inside, framed))
+        return bool(inside)
+
+    def judge(self, arriving: Sequence[Claim], owning: Sequence[Claim]) -> list[Framed]:
+        """Return the messages held that no frame around them owns; forget those one owns.
+
+        arriving: the frames still arriving (what they hold stays held);
+        owning: the frames that came whole since the last call and own their bytes.
+        """
+        released: list[Framed] = []
+        kept: list[tuple[list[Claim], Framed]] = []
+        for inside, framed in self._held:
+            if any(claim in owning for claim in inside):
+                continue
+            if any(claim in arriving for claim in inside):
+                kept.append((inside, framed))
+            else:
+                released.append(framed)
+        self._held = kept
+        return released
+
+
 class Framers:
     """Reads a stream with every framer at once; the arbiter keeps each byte to one of them."""
 
@@ -78,11 +165,9 @@ class Framers:
         self.notifications = NotificationFramer()
         self.arbiter = Arbiter()
         self._mbus_failed: list[tuple[int, int]] = []  # bytes of M-Bus frames whose checksum failed
-        # The bytes the latest chunk's messages were found in (while the format is unknown), and the stream
-        # position of the first.
-        self._recent = bytearray()
-        self._recent_start = 0
+        self._recent = RecentBytes()
         self._waiting = WaitingApdus()
+        self._hdlc_owns = HdlcOwnership()
 
     @property
     def fed(self) -> int:
@@ -99,24 +184,33 @@ class Framers:
         hdlc = self.hdlc.feed_positioned(data)
         p1 = self.p1.feed_positioned(data)
         mbus = self.mbus.feed_positioned(data)
-        # HDLC and M-Bus frames own their bytes once their header held; a P1 telegram once its end is in.
+        # HDLC frames own their bytes once their header held (one that fails its check, see HdlcOwnership),
+        # M-Bus frames once their checksum did, a P1 telegram once its end is in.
         arbiter = self.arbiter
+        hdlc_checked, hdlc_failed = self.hdlc.take_claims()
         mbus_checked, mbus_failed = self.mbus.take_claims()
+        others_checked = (
+            bool(mbus_checked)
+            or any(isinstance(message, P1Message) for _, message in p1)
+            or arbiter.framing in (Framing.NOTIFICATIONS, Framing.CIPHERED)
+        )
         claims = {
-            "hdlc": self.hdlc.take_claims(),
+            "hdlc": self._hdlc_owns.owning(hdlc_checked, hdlc_failed, others_checked=others_checked),
             "p1": [(position, position + len(message.raw)) for position, message in p1],
             "mbus": mbus_checked,
         }
         for kind, taken in claims.items():
             arbiter.claim(taken, kind)
         self._mbus_failed = [*self._mbus_failed, *mbus_failed][-MAX_CLAIMS:]
+        arriving = self.hdlc.pending_claims()
         framed: list[Framed] = [
             (position, Framing.FRAMES, message)
             for kind, found in (("hdlc", hdlc), ("p1", p1), ("mbus", mbus))
             for position, message in found
-            # An HDLC frame still arriving holds a P1 telegram's bytes already: its header has a check of
-            # its own, and cannot come by chance in P1's text (in an M-Bus stream it can).
-            if not arbiter.carried(position, kind, self.hdlc.pending_claims() if kind == "p1" else ())
+            # An HDLC frame still arriving holds a P1 telegram until its check: a chance header in P1's text
+            # is rare, and in an M-Bus stream's binary common (where its frames' checksums tell them).
+            if not arbiter.carried(position, kind)
+            and not (kind == "p1" and self._hdlc_owns.held((position, Framing.FRAMES, message), arriving))
         ]
         glo: Sequence[tuple[int, GloMessage | DroppedFrame]] = []
         notifications: Sequence[tuple[int, NotificationMessage | DroppedFrame]] = []
@@ -126,36 +220,22 @@ class Framers:
         else:
             self.glo.skip(data)
             self.notifications.skip(data)
-        bare: list[Framed] = [
-            (position, framing, self._amid_frames(position, message))
-            for framing, found in ((Framing.CIPHERED, glo), (Framing.NOTIFICATIONS, notifications))
-            for position, message in found
-            if not self._owned(position, framing)
-        ]
+        bare = self._unowned(
+            [
+                (position, framing, self._amid_frames(position, message))
+                for framing, found in ((Framing.CIPHERED, glo), (Framing.NOTIFICATIONS, notifications))
+                for position, message in found
+            ]
+        )
         forgotten = min(self.glo.buffered_from, self.notifications.buffered_from) - HISTORY
         arbiter.forget_before(forgotten)
         self._mbus_failed = [claim for claim in self._mbus_failed if claim[1] > forgotten]
-        messages = [*self._waiting.take(), *framed, *bare]
+        judged = self._hdlc_owns.judge(arriving, claims["hdlc"])
+        messages = [*self._waiting.take(), *judged, *framed, *bare]
         if len(messages) > 1:
             messages.sort(key=lambda positioned: positioned[0])
-        self._keep_recent(data, messages)
+        self._recent.keep(data, self.fed, messages, format_known=self.arbiter.framing is not None)
         return messages
-
-    def _keep_recent(self, data: bytes, messages: list[Framed]) -> None:
-        """Keep the bytes a frame around a bare APDU may lie in: needed only while the format is unknown.
-
-        The latest bytes, for a header that came in an earlier read than the
-        APDU after it; and, from a read longer than those, every bare APDU's
-        with the header before it (see in_untaken_frame).
-        """
-        if self.arbiter.framing is not None:
-            self._recent.clear()
-        else:
-            self._recent += data
-            bare = (position for position, framing, _ in messages if framing is not Framing.FRAMES)
-            keep_from = min(self.fed - _RECENT_BYTES, min(bare, default=self.fed) - _HEADER_ROOM)
-            del self._recent[: max(0, keep_from - (self.fed - len(self._recent)))]
-        self._recent_start = self.fed - len(self._recent)
 
     def held_for_frame_end(self, framed: Framed) -> bool:
         """Hold a bare APDU at a stream's start until the bytes after it come; say whether it is held.
@@ -173,6 +253,15 @@ class Framers:
         """Return the bare APDUs held for the bytes after them, to be judged as they are: none come."""
         return self._waiting.let_go()
 
+    def _unowned(self, found: list[Framed]) -> list[Framed]:
+        """Return the bare APDUs no frame owns; hold those that begin inside an HDLC frame still arriving."""
+        arriving = self.hdlc.pending_claims()
+        return [
+            framed
+            for framed in found
+            if not self._owned(framed[0], framed[1]) and not self._hdlc_owns.held(framed, arriving)
+        ]
+
     def _owned(self, position: int, framing: Framing) -> bool:
         """Whether a bare APDU begins inside a frame's bytes, passed or failed: that frame's, never read as bare.
 
@@ -180,7 +269,7 @@ class Framers:
         has yet to come, owns only the APDU where its own would begin, never
         a ciphered one (its tag proves its bytes) nor any in a bare stream.
         """
-        if self.arbiter.claimed(position, self.hdlc.pending_claims()):
+        if self.arbiter.claimed(position):
             return True
         if framing is Framing.CIPHERED or self.arbiter.framing in (Framing.CIPHERED, Framing.NOTIFICATIONS):
             return False
@@ -211,9 +300,7 @@ class Framers:
         position, framing, message = framed
         if framing is Framing.FRAMES or self.arbiter.framing is not None:
             return False
-        start = position - self._recent_start
-        # Read in place: a copy for each APDU of a long read would cost the read's length each.
-        return lies_in_a_frame(self._recent, start, start + len(message.raw))
+        return self._recent.lie_in_a_frame(position, len(message.raw))
 
     def flush(self) -> list[Framed]:
         """Return what waits for the bytes after it: none come.
@@ -223,13 +310,11 @@ class Framers:
         bytes might begin.
         """
         whole = self.notifications.flush() if self.arbiter.reads_bare(self.p1.fed) else []
-        return self._waiting.let_go(
-            [
-                (at, Framing.NOTIFICATIONS, message)
-                for at, message in whole
-                if not self._owned(at, Framing.NOTIFICATIONS)
-            ]
-        )
+        return self._waiting.let_go(self._unowned([(at, Framing.NOTIFICATIONS, message) for at, message in whole]))
+
+    def judge_inside_frames(self) -> list[Framed]:
+        """Return what began inside HDLC frames that stopped arriving (let go, the input ended): they owned nothing."""
+        return self._hdlc_owns.judge(self.hdlc.pending_claims(), ())
 
     def unfinished(self) -> list[str | None]:
         """Say what each framer has begun and waits for the rest of (None for each that waits for nothing)."""

@@ -204,8 +204,9 @@ class HdlcFramer:
         # Where the last frame dropped for its FCS ended: a false start inside
         # it is the same damage, not another drop.
         self._dropped_to = 0
-        # Frames whose header held, found since the caller last took them (stream positions).
-        self._claims: list[tuple[int, int]] = []
+        # Frames whose header held, found since the caller last took them (stream positions): FCS held, and failed.
+        self._checked_claims: list[tuple[int, int]] = []
+        self._failed_claims: list[tuple[int, int]] = []
         self.noise_bytes = 0
         """Bytes skipped outside any checksum-valid frame."""
 
@@ -246,9 +247,10 @@ class HdlcFramer:
         header = _judge_header(buffer, 0) if len(buffer) > 1 else None
         return header is not None and header[0] >= 0 and len(buffer) + count <= header[0] + 2  # its two flags
 
-    def take_claims(self) -> list[tuple[int, int]]:
-        """Return the bytes frames whose header held have taken since the last call, passed or failed."""
-        claims, self._claims = self._claims, []
+    def take_claims(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Return the bytes frames whose header held have taken since the last call: FCS held, and failed."""
+        claims = (self._checked_claims, self._failed_claims)
+        self._checked_claims, self._failed_claims = [], []
         return claims
 
     def pending_claims(self) -> list[tuple[int, int]]:
@@ -322,8 +324,9 @@ class HdlcFramer:
         if len(buffer) < end:
             return None
         position = self._offset + start
-        self._claims.append((position, self._offset + end))
+        claim = (position, self._offset + end)
         if position not in self._behind.disproven and _proven(buffer, start, end):
+            self._checked_claims.append(claim)
             frame = bytes(buffer[start:end])
             segmented = bool(buffer[start + 1] & _SEGMENTED)
             information = frame[information_start - start : -3]
@@ -340,6 +343,7 @@ class HdlcFramer:
                 # another framer found inside it come after it, not before.
                 events.append((segments.message_at, message))
             return end - 1  # the closing flag may double as the next opening flag
+        self._failed_claims.append(claim)
         self._segments.reset()
         if position >= self._dropped_to:
             events.append(
