@@ -114,6 +114,7 @@ class HdlcOwnership:
     def __init__(self) -> None:
         """Hold nothing, knowing nothing of the stream."""
         self._held: list[tuple[list[Claim], Framed]] = []
+        self._let_go: list[tuple[list[Claim], Framed]] = []
         self._carries_hdlc = False
         self._carries_others = False
 
@@ -135,22 +136,34 @@ class HdlcOwnership:
         return bool(inside)
 
     def judge(self, arriving: Sequence[Claim], owning: Sequence[Claim]) -> list[Framed]:
-        """Return the messages held that no frame around them owns; forget those one owns.
+        """Judge what is held once frames came whole; return what no frame around it owns, forget what one owns.
 
         arriving: the frames still arriving (what they hold stays held);
-        owning: the frames that came whole since the last call and own their bytes.
+        owning: the frames that came whole and own their bytes. A frame
+        stops arriving only as frames come whole (a whole one behind a
+        start proves it false), or is let go.
         """
-        released: list[Framed] = []
+        still, owned = set(arriving), set(owning)
+        released, self._let_go = self._let_go, []
         kept: list[tuple[list[Claim], Framed]] = []
         for inside, framed in self._held:
-            if any(claim in owning for claim in inside):
-                continue
-            if any(claim in arriving for claim in inside):
-                kept.append((inside, framed))
-            else:
-                released.append(framed)
+            if owned.isdisjoint(inside):
+                (kept if not still.isdisjoint(inside) else released).append((inside, framed))
         self._held = kept
-        return released
+        return [framed for _, framed in released]
+
+    def let_go(self) -> None:
+        """Let go of the frames still arriving (a message transport's message, or the input, ended without them).
+
+        What began inside them owned nothing: the next judgement returns it.
+        """
+        self._let_go += self._held
+        self._held = []
+
+    def take_let_go(self) -> list[Framed]:
+        """Return what began inside the frames let go, to be read as it is."""
+        let_go, self._let_go = self._let_go, []
+        return [framed for _, framed in let_go]
 
 
 class Framers:
@@ -202,7 +215,8 @@ class Framers:
         for kind, taken in claims.items():
             arbiter.claim(taken, kind)
         self._mbus_failed = [*self._mbus_failed, *mbus_failed][-MAX_CLAIMS:]
-        arriving = self.hdlc.pending_claims()
+        whole = hdlc_checked or hdlc_failed
+        arriving = self.hdlc.pending_claims() if p1 or whole else []
         framed: list[Framed] = [
             (position, Framing.FRAMES, message)
             for kind, found in (("hdlc", hdlc), ("p1", p1), ("mbus", mbus))
@@ -230,7 +244,7 @@ class Framers:
         forgotten = min(self.glo.buffered_from, self.notifications.buffered_from) - HISTORY
         arbiter.forget_before(forgotten)
         self._mbus_failed = [claim for claim in self._mbus_failed if claim[1] > forgotten]
-        judged = self._hdlc_owns.judge(arriving, claims["hdlc"])
+        judged = self._hdlc_owns.judge(arriving, claims["hdlc"]) if whole else self._hdlc_owns.take_let_go()
         messages = [*self._waiting.take(), *judged, *framed, *bare]
         if len(messages) > 1:
             messages.sort(key=lambda positioned: positioned[0])
@@ -255,6 +269,8 @@ class Framers:
 
     def _unowned(self, found: list[Framed]) -> list[Framed]:
         """Return the bare APDUs no frame owns; hold those that begin inside an HDLC frame still arriving."""
+        if not found:
+            return found
         arriving = self.hdlc.pending_claims()
         return [
             framed
@@ -312,9 +328,9 @@ class Framers:
         whole = self.notifications.flush() if self.arbiter.reads_bare(self.p1.fed) else []
         return self._waiting.let_go(self._unowned([(at, Framing.NOTIFICATIONS, message) for at, message in whole]))
 
-    def judge_inside_frames(self) -> list[Framed]:
-        """Return what began inside HDLC frames that stopped arriving (let go, the input ended): they owned nothing."""
-        return self._hdlc_owns.judge(self.hdlc.pending_claims(), ())
+    def inside_frames_let_go(self) -> list[Framed]:
+        """Return what began inside HDLC frames let go (see discard): they owned nothing, and it is read as it is."""
+        return self._hdlc_owns.take_let_go()
 
     def unfinished(self) -> list[str | None]:
         """Say what each framer has begun and waits for the rest of (None for each that waits for nothing)."""
@@ -346,6 +362,7 @@ class Framers:
     def discard(self) -> None:
         """Forget every message begun: a message transport's message, or a connection, ended without its rest."""
         self.hdlc.discard()
+        self._hdlc_owns.let_go()
         self.p1.discard()
         self.mbus.discard()
         self.glo.skip(b"")
