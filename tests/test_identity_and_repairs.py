@@ -136,21 +136,6 @@ def test_a_newcomer_is_counted_by_its_id_whether_its_lists_name_its_maker_or_not
     assert learner.meter_id == other
 
 
-def test_one_telegram_naming_another_maker_is_not_carried_on_by_the_meters_own_id_only_lists() -> None:
-    # A Kamstrup known by its maker alone; one stray frame names a Kaifa with the id the meter's own lists
-    # (which name no maker) then tell: the meter learns its id and stays a Kamstrup.
-    identity = MeterIdentity(None, "Kamstrup")
-    claims = [("Kaifa", METER_ID), (None, METER_ID), (None, METER_ID), ("Kamstrup", METER_ID)]
-    seen = [identity.check(*claim) for claim in claims]
-    assert seen == [Identity.UNCONFIRMED, Identity.NEW_FACT, Identity.SAME, Identity.SAME]
-    assert (identity.manufacturer, identity.meter_id) == ("Kamstrup", METER_ID)
-    # A new meter of another make is taken with its maker where as many of its lists name it as name its id.
-    other = "6970631400000000"
-    claims = [("Kaifa", other), (None, other), ("Kaifa", None), ("Kaifa", other)]
-    assert [identity.check(*claim) for claim in claims][-1] is Identity.REPLACED
-    assert (identity.manufacturer, identity.meter_id) == ("Kaifa", other)
-
-
 def test_two_strangers_naming_their_ids_in_turn_are_never_the_meters_own() -> None:
     """Two neighbours' Aidons on one topic, on the line of an Aidon known without its id (its own gone silent).
 

@@ -75,8 +75,6 @@ class MeterIdentity:
     manufacturer: str | None = None
     newcomer: Claim | None = None
     newcomer_telegrams: int = 0
-    newcomer_maker_telegrams: int = 0
-    """Of the newcomer's telegrams, those that named its maker: its id-only lists confirm its id, not its maker."""
     nameless_telegrams: int = 0
     """Telegrams in a row that named nothing, on the line of a meter that names itself in every push."""
 
@@ -88,41 +86,33 @@ class MeterIdentity:
             if self.nameless_telegrams < NAMELESS_TAKEOVER_TELEGRAMS:
                 return Identity.UNCONFIRMED
             # Nothing but nameless pushes for so long: the meter was replaced by one that names nothing.
-            self.manufacturer = self.meter_id = None
-            self.nameless_telegrams = 0
-            self._forget_newcomer()
+            self.manufacturer = self.meter_id = self.newcomer = None
+            self.newcomer_telegrams = self.nameless_telegrams = 0
             return Identity.REPLACED
         self.nameless_telegrams = 0
         if meter_id is not None and meter_id == self.meter_id:
             # The id proves the meter, whatever maker one of its lists is read as.
             self.manufacturer = self.manufacturer or manufacturer
-            self._forget_newcomer()
+            self.newcomer, self.newcomer_telegrams = None, 0
             return Identity.SAME
         if not self._is_new(claim):
             if self.newcomer is not None and contradict(claim, self.newcomer):
-                self._forget_newcomer()
+                self.newcomer, self.newcomer_telegrams = None, 0
             return Identity.SAME
         newcomer = self.newcomer
         if newcomer is not None and claim.meter_id == newcomer.meter_id and not contradict(claim, newcomer):
             # The newcomer again, its maker named or not (lists differ in what they carry).
             newcomer = self.newcomer = Claim(newcomer.manufacturer or claim.manufacturer, newcomer.meter_id)
             self.newcomer_telegrams += 1
-            self.newcomer_maker_telegrams += claim.manufacturer is not None
         elif newcomer is None or not _names_less(claim, newcomer):
             newcomer, self.newcomer, self.newcomer_telegrams = claim, claim, 1
-            self.newcomer_maker_telegrams = int(claim.manufacturer is not None)
-        else:
-            # A shorter list of the newcomer (no id) neither confirms it nor denies it, but names its maker.
-            self.newcomer_maker_telegrams += claim.manufacturer is not None
+        # else: a shorter list of the newcomer (its maker, no id) neither confirms it nor denies it.
         if self.newcomer_telegrams < NEW_METER_TELEGRAMS:
             # Told twice in a row, a fact that contradicts nothing known is the meter's own as far as it tells:
             # strangers taking turns (two bridges on one topic) never tell one twice.
             told_again = self.newcomer_telegrams > 1 and not self._contradicted_by(claim)
             return Identity.NEW_FACT if told_again else Identity.UNCONFIRMED
         return self._believe(newcomer)
-
-    def _forget_newcomer(self) -> None:
-        self.newcomer, self.newcomer_telegrams, self.newcomer_maker_telegrams = None, 0, 0
 
     def _contradicted_by(self, claim: Claim) -> bool:
         """Whether a claim names the known meter's maker or id otherwise: another meter's."""
@@ -139,17 +129,8 @@ class MeterIdentity:
 
         A meter known by its id is replaced by one that names its own, or by
         one of another make that names none for NAMELESS_METER_TELEGRAMS in a
-        row: the maker alone does not tell which meter took over sooner. A
-        maker that contradicts the known one is taken only where as many
-        telegrams named it: one stray frame's maker, carried on by the meter's
-        own lists that name only its id, would relabel the meter.
+        row: the maker alone does not tell which meter took over sooner.
         """
-        if (
-            self.newcomer_maker_telegrams < NEW_METER_TELEGRAMS
-            and self.manufacturer not in (None, newcomer.manufacturer)
-            and newcomer.manufacturer is not None
-        ):
-            newcomer = Claim(None, newcomer.meter_id)
         contradicts = self._contradicted_by(newcomer)
         if (
             contradicts
@@ -158,7 +139,7 @@ class MeterIdentity:
             and self.newcomer_telegrams < NAMELESS_METER_TELEGRAMS
         ):
             return Identity.UNCONFIRMED
-        self._forget_newcomer()
+        self.newcomer, self.newcomer_telegrams = None, 0
         if contradicts:
             self.manufacturer, self.meter_id = newcomer.manufacturer, newcomer.meter_id
             return Identity.REPLACED
