@@ -302,6 +302,11 @@ def test_a_false_header_never_holds_back_the_frame_behind_it() -> None:
         assert len(telegrams) == (1 if index == len(stream) - 1 else 0)
 
 
+# An HDLC header whose check holds, saying 2 KB follow: noise that happens to look so, now and then.
+_CHANCE_HEADER_FIELDS = bytes([0xA7, 0xFF, 0x41, 0x08, 0x83, 0x13])
+CHANCE_HEADER = b"\x7e" + _CHANCE_HEADER_FIELDS + encoder.crc16_x25(_CHANCE_HEADER_FIELDS).to_bytes(2, "little")
+
+
 def _p1_push(power: int, *, crc: bool) -> bytes:
     return encoder.p1_telegram("ISK5\\2M550T-1012", [f"1-0:1.7.0({power / 1000:06.3f}*kW)"], crc=crc)
 
@@ -330,15 +335,13 @@ def test_a_chance_hdlc_header_in_a_stream_of_other_pushes_costs_none_of_them(
     Found by fuzzing: the pushes in the 2 KB after it were lost, as the content of a frame whose check then failed.
     Every one is read, in its order; a frame whose check fails owns nothing in such a stream.
     """
-    header = bytes([0xA7, 0xFF, 0x41, 0x08, 0x83, 0x13])
-    chance_header = b"\x7e" + header + encoder.crc16_x25(header).to_bytes(2, "little")
     pushes = [push(1000, crc=crc), push(1007, crc=crc)]
     while sum(map(len, pushes[2:])) < 2200:  # more than the 2 KB the header says follow
         pushes.append(push(1000 + 7 * len(pushes), crc=crc))
     # The stream's first pushes came seconds before (what a stream carries is known from them).
     decoder = Decoder()
     events = decoder.feed_events(b"".join(pushes[:2]))
-    stream = chance_header + b"".join(pushes[2:])
+    stream = CHANCE_HEADER + b"".join(pushes[2:])
     step = read or len(stream)
     events += [event for at in range(0, len(stream), step) for event in decoder.feed_events(stream[at : at + step])]
     events += decoder.finish()
@@ -348,19 +351,78 @@ def test_a_chance_hdlc_header_in_a_stream_of_other_pushes_costs_none_of_them(
     assert sum(decoder.dropped.values()) <= 1  # the chance frame's own failed check
 
 
-def test_a_push_behind_a_chance_hdlc_header_is_read_when_the_input_ends_before_the_bytes_it_said_follow() -> None:
-    header = bytes([0xA7, 0xFF, 0x41, 0x08, 0x83, 0x13])
-    chance_header = b"\x7e" + header + encoder.crc16_x25(header).to_bytes(2, "little")
+def test_a_push_behind_a_chance_hdlc_header_is_read_at_once_not_when_the_bytes_it_said_follow_came() -> None:
     decoder = Decoder()
     assert [event.readings[POWER_0].value for event in decoder.feed_events(_p1_push(1000, crc=True))] == [1000]
-    assert decoder.feed_events(chance_header + _p1_push(1007, crc=True)) == []  # it may yet be a frame's content
-    events = decoder.finish()
+    events = decoder.feed_events(CHANCE_HEADER + _p1_push(1007, crc=True))
     assert [event.readings[POWER_0].value for event in events if isinstance(event, Telegram)] == [1007]
-    assert [event.reason for event in events if isinstance(event, DroppedFrame)] == [DropReason.UNDECODABLE]
+    assert [event.reason for event in decoder.finish()] == [DropReason.UNDECODABLE]  # the input ends inside "it"
 
 
-def test_a_p1_telegram_begun_inside_a_frame_whose_check_fails_in_a_stream_of_hdlc_stays_the_frames() -> None:
-    """In a stream of HDLC frames, a frame that fails its check is a damaged frame: what its bytes carry is its own."""
+def test_a_chance_hdlc_header_after_a_strangers_hdlc_push_costs_none_of_the_pushes_after_it() -> None:
+    """One HDLC push of a stranger (a bridge publishing two meters) does not make a P1 stream a stream of HDLC."""
+    stranger = encoder.hdlc_frames(_bare_push(3280, crc=False))
+    pushes = [_p1_push(1000 + 7 * index, crc=True) for index in range(60)]
+    stream = b"".join(pushes[:3]) + stranger + b"".join(pushes[3:5]) + CHANCE_HEADER + b"".join(pushes[5:])
+    decoder = Decoder()
+    events = [event for at in range(0, len(stream), 64) for event in decoder.feed_events(stream[at : at + 64])]
+    shown = [event.readings[POWER_0].value for event in events if isinstance(event, Telegram)]
+    assert [power for power in shown if power != 3280] == [1000 + 7 * index for index in range(60)]
+
+
+def test_a_real_frame_inside_a_chance_headers_bytes_keeps_it_a_chance_header_in_one_read() -> None:
+    """A stranger's whole HDLC frame inside the 2 KB a chance header says follow, all in one read of a bare stream."""
+    stranger = encoder.hdlc_frames(_bare_push(3280, crc=False))
+    pushes = [_bare_push(1000 + 7 * index, crc=False) for index in range(40)]
+    decoder = Decoder()
+    events = decoder.feed_events(b"".join(pushes[:2]))
+    events += decoder.feed_events(CHANCE_HEADER + pushes[2] + stranger + b"".join(pushes[3:]))
+    events += decoder.finish()
+    shown = [event.readings[POWER_0].value for event in events if isinstance(event, Telegram)]
+    assert [power for power in shown if power != 3280] == [1000 + 7 * index for index in range(40)]
+
+
+def test_bare_apdus_a_message_each_after_a_chance_hdlc_header_are_each_read_with_their_message() -> None:
+    """MQTT, one bare APDU a message, and one message of noise that looks like an HDLC header saying 2 KB follow."""
+    pushes = [
+        encoder.glo_cipher(_bare_push(1000 + 7 * index, crc=False), KEY, AUTH_KEY, counter=index + 1)
+        for index in range(14)
+    ]
+    decoder = Decoder(KEY, AUTH_KEY)
+    shown = []
+    for index, push in enumerate(pushes):
+        if index == 4:
+            assert decoder.feed_message(CHANCE_HEADER) == []
+        events = decoder.feed_message(push)
+        shown.append([event.readings[POWER_0].value for event in events if isinstance(event, Telegram)])
+    assert shown == [[1000 + 7 * index] for index in range(14)]
+
+
+@pytest.mark.parametrize("cut", ["the input's end", "a message that does not go on with it"])
+def test_a_p1_telegram_carried_in_a_frame_cut_short_in_a_stream_of_hdlc_stays_the_frames(cut: str) -> None:
+    inner = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(01.234*kW)"])
+    body = encoder.array(
+        aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(777), encoder.integer(0)),
+        encoder.structure(encoder.obis("0-0:96.13.0.255"), encoder.octet_string(inner)),
+    )
+    good = encoder.hdlc_frames(encoder.data_notification(body, None))
+    cut_short = good[: good.index(inner) + len(inner) + 2]
+    decoder = Decoder()
+    if cut == "the input's end":
+        events = decoder.feed_events(good + good + cut_short) + decoder.finish()
+    else:
+        # The next push as hex text, as a bridge writes it: no rest of the frame cut short.
+        messages = (good, cut_short, good.hex().encode())
+        events = [event for message in messages for event in decoder.feed_message(message)]
+    assert [event.readings[POWER_0].value for event in events if isinstance(event, Telegram)] == [777, 777]
+
+
+@pytest.mark.parametrize("damaged_first", [False, True], ids=["between good frames", "the stream's first"])
+def test_a_p1_telegram_begun_inside_a_frame_whose_check_fails_in_a_stream_of_hdlc_stays_the_frames(
+    *, damaged_first: bool
+) -> None:
+    """In a stream of HDLC frames, or at its start, a frame that fails its check is a damaged frame: what its bytes
+    carry is its own (the telegram of its text register one of them, never a telegram)."""
     inner = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(01.234*kW)"])
     body = encoder.array(
         aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(777), encoder.integer(0)),
@@ -369,7 +431,7 @@ def test_a_p1_telegram_begun_inside_a_frame_whose_check_fails_in_a_stream_of_hdl
     good = encoder.hdlc_frames(encoder.data_notification(body, None))
     damaged = bytearray(good)
     damaged[-4] ^= 0x01  # its FCS
-    stream = good + bytes(damaged) + good
+    stream = bytes(damaged) + good + good if damaged_first else good + bytes(damaged) + good
     decoder = Decoder()
     events = [event for at in range(len(stream)) for event in decoder.feed_events(stream[at : at + 1])]
     assert [event.readings[POWER_0].value for event in events if isinstance(event, Telegram)] == [777, 777]

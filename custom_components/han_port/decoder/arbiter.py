@@ -4,16 +4,14 @@ Every framer reads the bytes, as a stream's format is found, never
 configured. Two rules keep one message from being read twice or a stream
 from being silenced by one stranger:
 
-- Bytes a framer with a check has claimed (an HDLC or M-Bus frame whose
-  header held, a P1 telegram begun and ended) are its own, whether the frame
-  then passes its check or fails it: no bare APDU that begins inside them is
-  read, so a frame damaged on the line is never read again as a bare APDU,
-  nor another framer's frame or telegram that begins inside them: that is
-  their content. What begins inside an HDLC frame still arriving waits for
-  its check; in a stream of other formats that never carried HDLC, one that
-  fails was a chance header and owns nothing (see HdlcOwnership). An M-Bus
-  header has no check of its own: a frame that fails owns only the APDU
-  where its own begins (see Framers._owned).
+- Bytes a framer with a check has claimed (an HDLC frame whose header held,
+  passed or taken for a damaged frame of the stream's, see HdlcOwnership; an
+  M-Bus frame whose checksum held; a P1 telegram begun and ended) are its
+  own: no bare APDU that begins inside them is read, so a frame damaged on
+  the line is never read again as a bare APDU, nor another framer's frame or
+  telegram that begins inside them: that is their content. An M-Bus header
+  has no check of its own: a frame that fails owns only the APDU where its
+  own begins (see Framers._owned).
 - A stream's format is learned from the first message that proves itself
   (a frame's checksum; a bare APDU's whole decoding, or its ciphering header
   refused for the keys) and kept. Messages of another format are dropped
@@ -94,7 +92,7 @@ class Arbiter:
         self._proofs = 0  # messages that proved the stream's format, up to _SETTLED
 
     def claim(self, claims: Iterable[Claim], owner: str) -> None:
-        """Record bytes that frames of one framer (owner) whose header held have taken, resolved or not."""
+        """Record bytes that frames of one framer (owner) own."""
         self._others = None
         for claim in claims:
             self._claims.append(claim)

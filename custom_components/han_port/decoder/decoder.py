@@ -186,8 +186,10 @@ class Decoder:
         data = self._messages.joined(payload)
         # The middle of a frame begun in an earlier message may look like a whole APDU: the frame's
         # header claimed those bytes, so they are its own while they fit in what it still waits for.
-        if is_bare_apdu(data) and not self._framers.hdlc.awaits(len(data)):
+        if is_bare_apdu(data) and not self._framers.awaits(len(data)):
             event = self._content.decode(ApduMessage(data, data))
+            if isinstance(event, Telegram):
+                self._framers.note_bare_push()
             # Were a frame begun in an earlier message, an APDU that decodes
             # on its own says that frame was cut: it ends here.
             if isinstance(event, Telegram) or event is None or not self._messages.mid_frame:

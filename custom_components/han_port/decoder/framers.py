@@ -9,10 +9,11 @@ continues what the messages before it began, or begins anew.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .arbiter import FRAME_END_BYTES, MAX_CLAIMS, Arbiter, Claim, Framing, lies_in_a_frame
+from .arbiter import FRAME_END_BYTES, MAX_CLAIMS, Arbiter, Claim, Framing, lies_in_a_frame, within
 from .bare import HISTORY, MAX_NOTIFICATION_BYTES, NotificationFramer, NotificationMessage
 from .glo import MAX_APDU_BYTES, GloFramer, GloMessage
 from .hdlc import FLAG as HDLC_FLAG
@@ -35,6 +36,9 @@ type Framed = tuple[int, Framing, FramedMessage | DroppedFrame]
 # read than the APDU after it: as many as the longest APDU a bare framer reads, and the header before it.
 _HEADER_ROOM = 64
 _RECENT_BYTES = max(MAX_NOTIFICATION_BYTES, MAX_APDU_BYTES) + _HEADER_ROOM
+# Pushes that passed their checks remembered, to tell what came before a frame that failed its check: more
+# than fit in the 2 KB an HDLC frame may claim.
+_CHECKED_KEPT = 512
 # What opens a frame or telegram: HDLC's flag, an M-Bus long frame's start, P1's '/'.
 _FRAME_OPENINGS = (bytes([HDLC_FLAG]), bytes([MBUS_START]), P1_OPENING)
 
@@ -97,40 +101,100 @@ class RecentBytes:
         return lies_in_a_frame(self._bytes, start, start + length)
 
 
+class StreamStart:
+    """While a stream's format is unknown: bare APDUs held for the bytes after them, and bytes a frame may lie in."""
+
+    def __init__(self, arbiter: Arbiter) -> None:
+        """Start knowing nothing of the stream (the arbiter learns its format)."""
+        self._arbiter = arbiter
+        self.recent = RecentBytes()
+        self.waiting = WaitingApdus()
+
+    def held_for_frame_end(self, framed: Framed, fed: int) -> bool:
+        """Hold a bare APDU at a stream's start (fed bytes so far) until the bytes after it come; say whether it is.
+
+        Fed in small reads, an APDU is whole before the check and end of a
+        frame it may lie in (see in_untaken_frame): it is judged with them,
+        or as it is once none come.
+        """
+        framing, message = framed[1:]
+        if framing is Framing.FRAMES or self._arbiter.framing is not None or isinstance(message, DroppedFrame):
+            return False
+        return self.waiting.hold(framed, fed)
+
+    def in_untaken_frame(self, framed: Framed) -> bool:
+        """Whether a bare APDU of the latest chunk, at a stream's start, lies in a frame that no framer took."""
+        position, framing, message = framed
+        if framing is Framing.FRAMES or self._arbiter.framing is not None:
+            return False
+        return self.recent.lie_in_a_frame(position, len(message.raw))
+
+
 class HdlcOwnership:
-    """Which bytes HDLC frames own: those of frames that passed their check, and of frames still arriving.
+    """Which bytes HDLC frames own: a frame's whose check held, and a damaged frame's of the stream's own.
 
     A header has a check of its own, but only 16 bits: noise, or a chance
-    header in a stream of other pushes, holds now and then, and claims up to
-    2 KB. What begins inside a frame still arriving is held until its frame
-    check says what it is. A frame that passes carries it (a P1 telegram in
-    a text register's octet-string is its content, never a telegram). One
-    that fails is a damaged frame in a stream of HDLC, or at a stream's
-    start: its bytes stay its own, never read again. In a stream whose
-    pushes are of other formats and never HDLC, it was a chance header that
-    owns nothing: what began inside it is read as without it.
+    header in a stream of other pushes, holds now and then, and says up to
+    2 KB follow. A frame is taken for the stream's own where the last push
+    checked before it was an HDLC frame, or none came yet (and never in a
+    stream known to be bare): what begins inside one still arriving is held
+    until its check. Whole with its check held, it carries what began inside
+    it (a P1 telegram in a text register's octet-string is its content,
+    never a telegram); failed or cut short, it is a damaged frame whose bytes
+    stay its own, never read again. Any other is a chance header that owns
+    nothing: what begins inside it is read at once, as without it.
     """
 
-    def __init__(self) -> None:
-        """Hold nothing, knowing nothing of the stream."""
+    def __init__(self, arbiter: Arbiter) -> None:
+        """Hold nothing, knowing nothing of the stream (the arbiter learns whether it is bare)."""
+        self._arbiter = arbiter
         self._held: list[tuple[list[Claim], Framed]] = []
         self._let_go: list[tuple[list[Claim], Framed]] = []
-        self._carries_hdlc = False
-        self._carries_others = False
+        # Where the latest pushes that passed their checks began, and whether each was an HDLC frame.
+        self._checked: list[tuple[int, bool]] = []
 
-    def owning(self, checked: list[Claim], failed: list[Claim], *, others_checked: bool) -> list[Claim]:
-        """Return which frames that came whole own their bytes, of those whose check held and failed.
+    def owning(
+        self,
+        checked: list[Claim],
+        failed: list[Claim],
+        p1: Sequence[tuple[int, P1Message | DroppedFrame]],
+        mbus_checked: list[Claim],
+        arriving: list[Claim],
+    ) -> list[Claim]:
+        """Return which HDLC frames that came whole in a read own their bytes, of those whose check held and failed.
 
-        others_checked: whether pushes of other formats passed their checks
-        in the read these frames came in, or the stream is known to be bare.
+        The read's P1 telegrams and M-Bus frames whose checksum held are
+        noted as pushes of other formats, but those inside HDLC frames (come
+        whole, still arriving, or claimed before): their content.
         """
-        self._carries_hdlc = self._carries_hdlc or bool(checked)
-        self._carries_others = self._carries_others or others_checked
-        return [*checked, *failed] if self._carries_hdlc or not self._carries_others else checked
+        frames = [*checked, *failed, *arriving]
+        others = (*(at for at, message in p1 if isinstance(message, P1Message)), *(at for at, _ in mbus_checked))
+        for position, is_hdlc in (
+            *((start, True) for start, _ in checked),
+            *((start, False) for start in others if not within(start, frames) and not self._arbiter.claimed(start)),
+        ):
+            insort(self._checked, (position, is_hdlc))
+        del self._checked[:-_CHECKED_KEPT]
+        return [*checked, *(claim for claim in failed if self.streams_own(claim[0]))]
+
+    def note_push(self, position: int) -> None:
+        """Note a push of another format read at this stream position (a message transport's bare APDU)."""
+        insort(self._checked, (position, False))
+        del self._checked[:-_CHECKED_KEPT]
+
+    def streams_own(self, start: int) -> bool:
+        """Whether a frame begun at start is taken for the stream's own: failed or cut short, a damaged frame."""
+        if self._arbiter.framing in (Framing.NOTIFICATIONS, Framing.CIPHERED):
+            return False
+        before = bisect_left(self._checked, (start + 1,))  # a push noted where the frame begins came before it
+        return before == 0 or self._checked[before - 1][1]
 
     def held(self, framed: Framed, arriving: Sequence[Claim]) -> bool:
-        """Hold a message that begins inside frames still arriving; say whether it was held."""
-        inside = [claim for claim in arriving if claim[0] <= framed[0] < claim[1]]
+        """Hold a message that begins inside frames of the stream's own still arriving; say whether it was held.
+
+        Inside a chance header (see streams_own) nothing waits: it is read at once.
+        """
+        inside = [claim for claim in arriving if claim[0] <= framed[0] < claim[1] and self.streams_own(claim[0])]
         if inside:
             self._held.append((inside, framed))
         return bool(inside)
@@ -141,7 +205,8 @@ class HdlcOwnership:
         arriving: the frames still arriving (what they hold stays held);
         owning: the frames that came whole and own their bytes. A frame
         stops arriving only as frames come whole (a whole one behind a
-        start proves it false), or is let go.
+        start proves it false), or is let go: what was let go is returned
+        too.
         """
         still, owned = set(arriving), set(owning)
         released, self._let_go = self._let_go, []
@@ -155,9 +220,12 @@ class HdlcOwnership:
     def let_go(self) -> None:
         """Let go of the frames still arriving (a message transport's message, or the input, ended without them).
 
-        What began inside them owned nothing: the next judgement returns it.
+        What began inside a damaged one is its own; inside one taken for a
+        chance header since, it owned nothing: take_let_go returns it.
         """
-        self._let_go += self._held
+        self._let_go += [
+            (inside, framed) for inside, framed in self._held if not any(self.streams_own(claim[0]) for claim in inside)
+        ]
         self._held = []
 
     def take_let_go(self) -> list[Framed]:
@@ -178,9 +246,8 @@ class Framers:
         self.notifications = NotificationFramer()
         self.arbiter = Arbiter()
         self._mbus_failed: list[tuple[int, int]] = []  # bytes of M-Bus frames whose checksum failed
-        self._recent = RecentBytes()
-        self._waiting = WaitingApdus()
-        self._hdlc_owns = HdlcOwnership()
+        self.start = StreamStart(self.arbiter)
+        self._hdlc_owns = HdlcOwnership(self.arbiter)
 
     @property
     def fed(self) -> int:
@@ -202,27 +269,22 @@ class Framers:
         arbiter = self.arbiter
         hdlc_checked, hdlc_failed = self.hdlc.take_claims()
         mbus_checked, mbus_failed = self.mbus.take_claims()
-        others_checked = (
-            bool(mbus_checked)
-            or any(isinstance(message, P1Message) for _, message in p1)
-            or arbiter.framing in (Framing.NOTIFICATIONS, Framing.CIPHERED)
-        )
+        whole = bool(hdlc_checked or hdlc_failed)
+        arriving = self.hdlc.pending_claims() if p1 or mbus_checked or whole else []
         claims = {
-            "hdlc": self._hdlc_owns.owning(hdlc_checked, hdlc_failed, others_checked=others_checked),
+            "hdlc": self._hdlc_owns.owning(hdlc_checked, hdlc_failed, p1, mbus_checked, arriving),
             "p1": [(position, position + len(message.raw)) for position, message in p1],
             "mbus": mbus_checked,
         }
         for kind, taken in claims.items():
             arbiter.claim(taken, kind)
         self._mbus_failed = [*self._mbus_failed, *mbus_failed][-MAX_CLAIMS:]
-        whole = hdlc_checked or hdlc_failed
-        arriving = self.hdlc.pending_claims() if p1 or whole else []
         framed: list[Framed] = [
             (position, Framing.FRAMES, message)
             for kind, found in (("hdlc", hdlc), ("p1", p1), ("mbus", mbus))
             for position, message in found
-            # An HDLC frame still arriving holds a P1 telegram until its check: a chance header in P1's text
-            # is rare, and in an M-Bus stream's binary common (where its frames' checksums tell them).
+            # An HDLC frame of the stream's still arriving holds a P1 telegram until its check (M-Bus frames,
+            # whose checksums tell them, are read at once).
             if not arbiter.carried(position, kind)
             and not (kind == "p1" and self._hdlc_owns.held((position, Framing.FRAMES, message), arriving))
         ]
@@ -245,27 +307,15 @@ class Framers:
         arbiter.forget_before(forgotten)
         self._mbus_failed = [claim for claim in self._mbus_failed if claim[1] > forgotten]
         judged = self._hdlc_owns.judge(arriving, claims["hdlc"]) if whole else self._hdlc_owns.take_let_go()
-        messages = [*self._waiting.take(), *judged, *framed, *bare]
+        messages = [*self.start.waiting.take(), *judged, *framed, *bare]
         if len(messages) > 1:
             messages.sort(key=lambda positioned: positioned[0])
-        self._recent.keep(data, self.fed, messages, format_known=self.arbiter.framing is not None)
+        self.start.recent.keep(data, self.fed, messages, format_known=self.arbiter.framing is not None)
         return messages
-
-    def held_for_frame_end(self, framed: Framed) -> bool:
-        """Hold a bare APDU at a stream's start until the bytes after it come; say whether it is held.
-
-        Fed in small reads, an APDU is whole before the check and end of a
-        frame it may lie in (see in_untaken_frame): it is judged with them,
-        or as it is once none come.
-        """
-        framing, message = framed[1:]
-        if framing is Framing.FRAMES or self.arbiter.framing is not None or isinstance(message, DroppedFrame):
-            return False
-        return self._waiting.hold(framed, self.fed)
 
     def judge_held(self) -> list[Framed]:
         """Return the bare APDUs held for the bytes after them, to be judged as they are: none come."""
-        return self._waiting.let_go()
+        return self.start.waiting.let_go()
 
     def _unowned(self, found: list[Framed]) -> list[Framed]:
         """Return the bare APDUs no frame owns; hold those that begin inside an HDLC frame still arriving."""
@@ -279,7 +329,7 @@ class Framers:
         ]
 
     def _owned(self, position: int, framing: Framing) -> bool:
-        """Whether a bare APDU begins inside a frame's bytes, passed or failed: that frame's, never read as bare.
+        """Whether a bare APDU begins inside the bytes a frame owns (see HdlcOwnership): never read as bare.
 
         "68 L L 68" has no check of its own: an M-Bus frame that failed, or
         has yet to come, owns only the APDU where its own would begin, never
@@ -311,13 +361,6 @@ class Framers:
             return replace(message, amid_frames=True)
         return message
 
-    def in_untaken_frame(self, framed: Framed) -> bool:
-        """Whether a bare APDU of the latest chunk, at a stream's start, lies in a frame that no framer took."""
-        position, framing, message = framed
-        if framing is Framing.FRAMES or self.arbiter.framing is not None:
-            return False
-        return self._recent.lie_in_a_frame(position, len(message.raw))
-
     def flush(self) -> list[Framed]:
         """Return what waits for the bytes after it: none come.
 
@@ -326,7 +369,15 @@ class Framers:
         bytes might begin.
         """
         whole = self.notifications.flush() if self.arbiter.reads_bare(self.p1.fed) else []
-        return self._waiting.let_go(self._unowned([(at, Framing.NOTIFICATIONS, message) for at, message in whole]))
+        return self.start.waiting.let_go(self._unowned([(at, Framing.NOTIFICATIONS, message) for at, message in whole]))
+
+    def awaits(self, count: int) -> bool:
+        """Whether an HDLC frame of the stream's own (no chance header) has begun and waits for count more bytes."""
+        return self.hdlc.awaits(count) and self._hdlc_owns.streams_own(self.hdlc.pending_claims()[-1][0])
+
+    def note_bare_push(self) -> None:
+        """Note that a message transport's message was read as a bare APDU on its own, at the stream's end so far."""
+        self._hdlc_owns.note_push(self.fed)
 
     def inside_frames_let_go(self) -> list[Framed]:
         """Return what began inside HDLC frames let go (see discard): they owned nothing, and it is read as it is."""

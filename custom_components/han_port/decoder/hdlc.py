@@ -254,7 +254,7 @@ class HdlcFramer:
         return claims
 
     def pending_claims(self) -> list[tuple[int, int]]:
-        """Return the bytes frames whose header held wait for: theirs until they come, whatever their FCS says."""
+        """Return the bytes frames whose header held wait for (see HdlcOwnership for whose they are meanwhile)."""
         buffer, offset = self._buffer, self._offset
         claims = self._behind.claims(offset)
         header = _judge_header(buffer, 0) if len(buffer) > 1 else None

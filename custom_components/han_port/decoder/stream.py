@@ -49,9 +49,9 @@ class FramedMessageReader:
         bytes of the stream's own format, and a bare APDU held for the bytes
         after it.
         """
-        if self._framers.held_for_frame_end(framed):
+        if self._framers.start.held_for_frame_end(framed, self._framers.fed):
             return None
-        if self._framers.in_untaken_frame(framed):
+        if self._framers.start.in_untaken_frame(framed):
             ciphered = framed[2]
             if isinstance(ciphered, GloMessage) and tag_holds(ciphered, self._content.keys):
                 # Its tag proves its bytes, not the stream's format: it may be a frame's whose header was lost.
