@@ -398,6 +398,27 @@ def test_bare_apdus_a_message_each_after_a_chance_hdlc_header_are_each_read_with
     assert shown == [[1000 + 7 * index] for index in range(14)]
 
 
+def test_the_telegram_a_frame_with_a_damaged_header_hands_over_makes_no_chance_header_of_the_next_frame() -> None:
+    """Frames carrying a P1 telegram in a text register; one bit of frame 2's header flipped. Its telegram comes out
+    (nothing tells it was carried), but the next frame, whole, is still the stream's own: its telegram stays its."""
+
+    def frame(index: int) -> bytes:
+        inner = encoder.p1_telegram("KFM5KAIFA-METER", [f"1-0:1.7.0({(5000 + index) / 1000:06.3f}*kW)"])
+        body = encoder.array(
+            aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(1000 + 7 * index), encoder.integer(0)),
+            encoder.structure(encoder.obis("0-0:96.13.0.255"), encoder.octet_string(inner)),
+        )
+        return encoder.hdlc_frames(encoder.data_notification(body, None))
+
+    damaged = bytearray(frame(2))
+    damaged[1] ^= 0x01
+    stream = frame(0) + frame(1) + bytes(damaged) + frame(3) + frame(4)
+    decoder = Decoder()
+    events = [event for at in range(len(stream)) for event in decoder.feed_events(stream[at : at + 1])]
+    shown = [event.readings[POWER_0].value for event in events if isinstance(event, Telegram)]
+    assert [power for power in shown if power != 5002] == [1000, 1007, 1021, 1028]
+
+
 @pytest.mark.parametrize("cut", ["the input's end", "a message that does not go on with it"])
 def test_a_p1_telegram_carried_in_a_frame_cut_short_in_a_stream_of_hdlc_stays_the_frames(cut: str) -> None:
     inner = encoder.p1_telegram("KFM5KAIFA-METER", ["1-0:1.7.0(01.234*kW)"])

@@ -184,8 +184,8 @@ class Decoder:
             ended = self.feed_events(LINE_END)
             self._messages.after_read(self._framers.fed)
         data = self._messages.joined(payload)
-        # The middle of a frame begun in an earlier message may look like a whole APDU: the frame's
-        # header claimed those bytes, so they are its own while they fit in what it still waits for.
+        # The middle of a frame begun in an earlier message may look like a whole APDU: a frame of the stream's
+        # own (see HdlcOwnership) claimed those bytes, so they are its own while they fit in what it waits for.
         if is_bare_apdu(data) and not self._framers.awaits(len(data)):
             event = self._content.decode(ApduMessage(data, data))
             if isinstance(event, Telegram):

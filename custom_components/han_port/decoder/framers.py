@@ -135,14 +135,16 @@ class HdlcOwnership:
 
     A header has a check of its own, but only 16 bits: noise, or a chance
     header in a stream of other pushes, holds now and then, and says up to
-    2 KB follow. A frame is taken for the stream's own where the last push
-    checked before it was an HDLC frame, or none came yet (and never in a
-    stream known to be bare): what begins inside one still arriving is held
-    until its check. Whole with its check held, it carries what began inside
-    it (a P1 telegram in a text register's octet-string is its content,
-    never a telegram); failed or cut short, it is a damaged frame whose bytes
-    stay its own, never read again. Any other is a chance header that owns
-    nothing: what begins inside it is read at once, as without it.
+    2 KB follow. A frame is taken for the stream's own where either of the
+    last two pushes checked before it was an HDLC frame, or none came yet
+    (and never in a stream known to be bare): what begins inside one still
+    arriving is held until its check. Whole with its check held, it carries
+    what began inside it (a P1 telegram in a text register's octet-string is
+    its content, never a telegram); failed or cut short, it is a damaged
+    frame whose bytes stay its own, never read again. Any other is a chance
+    header that owns nothing: what begins inside it is read at once. (One
+    push of another format alone may be the content of an HDLC frame whose
+    header was damaged: it does not make the next frame a chance header.)
     """
 
     def __init__(self, arbiter: Arbiter) -> None:
@@ -187,7 +189,7 @@ class HdlcOwnership:
         if self._arbiter.framing in (Framing.NOTIFICATIONS, Framing.CIPHERED):
             return False
         before = bisect_left(self._checked, (start + 1,))  # a push noted where the frame begins came before it
-        return before == 0 or self._checked[before - 1][1]
+        return before == 0 or any(is_hdlc for _, is_hdlc in self._checked[max(0, before - 2) : before])
 
     def held(self, framed: Framed, arriving: Sequence[Claim]) -> bool:
         """Hold a message that begins inside frames of the stream's own still arriving; say whether it was held.
