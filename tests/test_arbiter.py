@@ -628,12 +628,13 @@ def test_a_long_first_frame_whose_flag_and_a_value_were_damaged_hands_over_nothi
     assert powers(events) == [SENT + 1, SENT + 2, SENT + 3]
 
 
-def _agrees(arbiter: Arbiter, claims: list[tuple[int, int, str]]) -> bool:
-    """Whether the arbiter says a frame is carried exactly where a claim of another framer holds it."""
+def _agrees(arbiter: Arbiter, claims: list[tuple[int, int, str]], pending: list[tuple[int, int]]) -> bool:
+    """Whether the arbiter says a frame is carried exactly where a claim of another framer, or one pending, holds it."""
     for owner in ("hdlc", "mbus", "p1"):
         for position in range(250):
             held = any(first < position < after for first, after, other in claims if other != owner)
-            if arbiter.carried(position, owner) is not held:
+            held = held or any(first < position < after for first, after in pending)
+            if arbiter.carried(position, owner, pending) is not held:
                 return False
     return True
 
@@ -644,15 +645,16 @@ def test_a_frame_is_carried_exactly_where_another_framers_claim_holds_it() -> No
     for _ in range(100):
         arbiter = Arbiter()
         claims: list[tuple[int, int, str]] = []
+        pending = [(first, first + 5) for first in rng.sample(range(200), 2)]
         for _ in range(rng.randrange(1, 12)):
             first = rng.randrange(0, 200)
             claim = (first, first + rng.randrange(1, 40), rng.choice(("hdlc", "mbus", "p1")))
             claims.append(claim)
             arbiter.claim([claim[:2]], claim[2])
-            assert _agrees(arbiter, claims)
+            assert _agrees(arbiter, claims, pending)
         forgotten = rng.randrange(0, 240)
         arbiter.forget_before(forgotten)
-        assert _agrees(arbiter, [claim for claim in claims if claim[1] > forgotten])
+        assert _agrees(arbiter, [claim for claim in claims if claim[1] > forgotten], pending)
 
 
 def _steps(data: bytes) -> int:

@@ -353,9 +353,10 @@ def test_a_chance_hdlc_header_in_a_stream_of_other_pushes_costs_none_of_them(
 
 def test_a_push_behind_a_chance_hdlc_header_is_read_at_once_not_when_the_bytes_it_said_follow_came() -> None:
     decoder = Decoder()
-    assert [event.readings[POWER_0].value for event in decoder.feed_events(_p1_push(1000, crc=True))] == [1000]
-    events = decoder.feed_events(CHANCE_HEADER + _p1_push(1007, crc=True))
-    assert [event.readings[POWER_0].value for event in events if isinstance(event, Telegram)] == [1007]
+    events = decoder.feed_events(_p1_push(1000, crc=True) + _p1_push(1007, crc=True))
+    assert [event.readings[POWER_0].value for event in events] == [1000, 1007]
+    events = decoder.feed_events(CHANCE_HEADER + _p1_push(1014, crc=True))
+    assert [event.readings[POWER_0].value for event in events if isinstance(event, Telegram)] == [1014]
     assert [event.reason for event in decoder.finish()] == [DropReason.UNDECODABLE]  # the input ends inside "it"
 
 

@@ -4,14 +4,14 @@ Every framer reads the bytes, as a stream's format is found, never
 configured. Two rules keep one message from being read twice or a stream
 from being silenced by one stranger:
 
-- Bytes a framer with a check has claimed (an HDLC frame whose header held,
-  passed or taken for a damaged frame of the stream's, see HdlcOwnership; an
-  M-Bus frame whose checksum held; a P1 telegram begun and ended) are its
-  own: no bare APDU that begins inside them is read, so a frame damaged on
-  the line is never read again as a bare APDU, nor another framer's frame or
-  telegram that begins inside them: that is their content. An M-Bus header
-  has no check of its own: a frame that fails owns only the APDU where its
-  own begins (see Framers._owned).
+- Bytes a framer with a check has claimed (an HDLC frame of the stream's
+  own whose header held, see HdlcOwnership; an M-Bus frame whose checksum
+  held; a P1 telegram begun and ended) are its own, whether an HDLC frame
+  then passes its check or fails it: no bare APDU that begins inside them is
+  read, so a frame damaged on the line is never read again as a bare APDU,
+  nor another framer's frame or telegram that begins inside them: that is
+  their content. An M-Bus header has no check of its own: a frame that
+  fails owns only the APDU where its own begins (see Framers._owned).
 - A stream's format is learned from the first message that proves itself
   (a frame's checksum; a bare APDU's whole decoding, or its ciphering header
   refused for the keys) and kept. Messages of another format are dropped
@@ -113,21 +113,23 @@ class Arbiter:
         self._claims = [self._claims[index] for index in kept]
         self._owners = [self._owners[index] for index in kept]
 
-    def claimed(self, position: int) -> bool:
-        """Whether the byte at position belongs to a frame claimed before.
+    def claimed(self, position: int, pending: Iterable[Claim] = ()) -> bool:
+        """Whether the byte at position belongs to a frame: one claimed before, or one waiting for its rest.
 
         A message that begins inside a frame is that frame's; one that only
         runs into a frame begun after it is not (a chance header inside a
         bare push must not take the push).
         """
-        return within(position, self._claims)
+        return within(position, (*self._claims, *pending))
 
     def overlapped(self, first: int, after: int, others: Iterable[Claim] = ()) -> bool:
         """Whether bytes from first to before after share any byte with a frame claimed before, or with others."""
         return any(start < after and first < end for start, end in (*self._claims, *others))
 
-    def carried(self, position: int, owner: str) -> bool:
-        """Whether a frame of owner begins inside another framer's claimed frame: that frame's content."""
+    def carried(self, position: int, owner: str, pending: Iterable[Claim] = ()) -> bool:
+        """Whether a frame of owner begins inside another framer's frame (claimed, or pending): that frame's content."""
+        if any(first < position < after for first, after in pending):
+            return True
         starts, reaches = self._claims_of_others(owner)
         before = bisect_left(starts, position)  # the claims that begin before position
         return before > 0 and reaches[before - 1] > position

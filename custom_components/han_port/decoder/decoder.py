@@ -147,7 +147,6 @@ class Decoder:
         begun = next((what for what in framers if what is not None), None)
         fed = self._framers.fed
         self._messages.end()
-        events += self._events_of(self._framers.inside_frames_let_go())
         # The next connection's blocks belong to a later push: never the rest of this one's.
         self._content.blocks.end()
         if begun is not None:

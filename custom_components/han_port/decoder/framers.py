@@ -39,6 +39,9 @@ _RECENT_BYTES = max(MAX_NOTIFICATION_BYTES, MAX_APDU_BYTES) + _HEADER_ROOM
 # Pushes that passed their checks remembered, to tell what came before a frame that failed its check: more
 # than fit in the 2 KB an HDLC frame may claim.
 _CHECKED_KEPT = 512
+# Pushes of other formats in a row before an HDLC header that make it a chance one: a single one may be what a
+# frame whose header was damaged handed over.
+_CHANCE_EVIDENCE = 2
 # What opens a frame or telegram: HDLC's flag, an M-Bus long frame's start, P1's '/'.
 _FRAME_OPENINGS = (bytes([HDLC_FLAG]), bytes([MBUS_START]), P1_OPENING)
 
@@ -131,27 +134,25 @@ class StreamStart:
 
 
 class HdlcOwnership:
-    """Which bytes HDLC frames own: a frame's whose check held, and a damaged frame's of the stream's own.
+    """Which HDLC frames own their bytes: those of the stream's own, whole or still arriving, passed or failed.
 
     A header has a check of its own, but only 16 bits: noise, or a chance
     header in a stream of other pushes, holds now and then, and says up to
     2 KB follow. A frame is taken for the stream's own where either of the
-    last two pushes checked before it was an HDLC frame, or none came yet
-    (and never in a stream known to be bare): what begins inside one still
-    arriving is held until its check. Whole with its check held, it carries
-    what began inside it (a P1 telegram in a text register's octet-string is
-    its content, never a telegram); failed or cut short, it is a damaged
-    frame whose bytes stay its own, never read again. Any other is a chance
-    header that owns nothing: what begins inside it is read at once. (One
-    push of another format alone may be the content of an HDLC frame whose
-    header was damaged: it does not make the next frame a chance header.)
+    last two pushes checked before it was an HDLC frame, or two did not come
+    yet (and never in a stream known to be bare). Such a frame owns its bytes
+    from its header on: what begins inside it is its content (a P1 telegram
+    in a text register's octet-string, never a telegram), and once it fails
+    its check, or is cut short, it is a damaged frame never read again. Any
+    other header is a chance one that owns nothing but a frame whose check
+    holds: what begins inside it is read at once. (One push of another
+    format alone may be what a frame whose header was damaged handed over:
+    it does not make the next frame a chance header.)
     """
 
     def __init__(self, arbiter: Arbiter) -> None:
-        """Hold nothing, knowing nothing of the stream (the arbiter learns whether it is bare)."""
+        """Know nothing of the stream yet (the arbiter learns whether it is bare)."""
         self._arbiter = arbiter
-        self._held: list[tuple[list[Claim], Framed]] = []
-        self._let_go: list[tuple[list[Claim], Framed]] = []
         # Where the latest pushes that passed their checks began, and whether each was an HDLC frame.
         self._checked: list[tuple[int, bool]] = []
 
@@ -167,7 +168,8 @@ class HdlcOwnership:
 
         The read's P1 telegrams and M-Bus frames whose checksum held are
         noted as pushes of other formats, but those inside HDLC frames (come
-        whole, still arriving, or claimed before): their content.
+        whole, of the stream's own still arriving, or claimed before): their
+        content.
         """
         frames = [*checked, *failed, *arriving]
         others = (*(at for at, message in p1 if isinstance(message, P1Message)), *(at for at, _ in mbus_checked))
@@ -185,55 +187,16 @@ class HdlcOwnership:
         del self._checked[:-_CHECKED_KEPT]
 
     def streams_own(self, start: int) -> bool:
-        """Whether a frame begun at start is taken for the stream's own: failed or cut short, a damaged frame."""
+        """Whether a frame begun at start is taken for the stream's own (see the class)."""
         if self._arbiter.framing in (Framing.NOTIFICATIONS, Framing.CIPHERED):
             return False
         before = bisect_left(self._checked, (start + 1,))  # a push noted where the frame begins came before it
-        return before == 0 or any(is_hdlc for _, is_hdlc in self._checked[max(0, before - 2) : before])
+        last = self._checked[max(0, before - _CHANCE_EVIDENCE) : before]
+        return len(last) < _CHANCE_EVIDENCE or any(is_hdlc for _, is_hdlc in last)
 
-    def held(self, framed: Framed, arriving: Sequence[Claim]) -> bool:
-        """Hold a message that begins inside frames of the stream's own still arriving; say whether it was held.
-
-        Inside a chance header (see streams_own) nothing waits: it is read at once.
-        """
-        inside = [claim for claim in arriving if claim[0] <= framed[0] < claim[1] and self.streams_own(claim[0])]
-        if inside:
-            self._held.append((inside, framed))
-        return bool(inside)
-
-    def judge(self, arriving: Sequence[Claim], owning: Sequence[Claim]) -> list[Framed]:
-        """Judge what is held once frames came whole; return what no frame around it owns, forget what one owns.
-
-        arriving: the frames still arriving (what they hold stays held);
-        owning: the frames that came whole and own their bytes. A frame
-        stops arriving only as frames come whole (a whole one behind a
-        start proves it false), or is let go: what was let go is returned
-        too.
-        """
-        still, owned = set(arriving), set(owning)
-        released, self._let_go = self._let_go, []
-        kept: list[tuple[list[Claim], Framed]] = []
-        for inside, framed in self._held:
-            if owned.isdisjoint(inside):
-                (kept if not still.isdisjoint(inside) else released).append((inside, framed))
-        self._held = kept
-        return [framed for _, framed in released]
-
-    def let_go(self) -> None:
-        """Let go of the frames still arriving (a message transport's message, or the input, ended without them).
-
-        What began inside a damaged one is its own; inside one taken for a
-        chance header since, it owned nothing: take_let_go returns it.
-        """
-        self._let_go += [
-            (inside, framed) for inside, framed in self._held if not any(self.streams_own(claim[0]) for claim in inside)
-        ]
-        self._held = []
-
-    def take_let_go(self) -> list[Framed]:
-        """Return what began inside the frames let go, to be read as it is."""
-        let_go, self._let_go = self._let_go, []
-        return [framed for _, framed in let_go]
+    def of_the_stream(self, claims: list[Claim]) -> list[Claim]:
+        """Return the frames still arriving that are the stream's own: theirs are the bytes they wait for."""
+        return [claim for claim in claims if self.streams_own(claim[0])]
 
 
 class Framers:
@@ -266,13 +229,12 @@ class Framers:
         hdlc = self.hdlc.feed_positioned(data)
         p1 = self.p1.feed_positioned(data)
         mbus = self.mbus.feed_positioned(data)
-        # HDLC frames own their bytes once their header held (one that fails its check, see HdlcOwnership),
-        # M-Bus frames once their checksum did, a P1 telegram once its end is in.
+        # HDLC frames of the stream's own once their header held (see HdlcOwnership), M-Bus frames once their
+        # checksum did, a P1 telegram once its end is in.
         arbiter = self.arbiter
         hdlc_checked, hdlc_failed = self.hdlc.take_claims()
         mbus_checked, mbus_failed = self.mbus.take_claims()
-        whole = bool(hdlc_checked or hdlc_failed)
-        arriving = self.hdlc.pending_claims() if p1 or mbus_checked or whole else []
+        arriving = self._hdlc_owns.of_the_stream(self.hdlc.pending_claims()) if p1 or mbus_checked else []
         claims = {
             "hdlc": self._hdlc_owns.owning(hdlc_checked, hdlc_failed, p1, mbus_checked, arriving),
             "p1": [(position, position + len(message.raw)) for position, message in p1],
@@ -285,10 +247,9 @@ class Framers:
             (position, Framing.FRAMES, message)
             for kind, found in (("hdlc", hdlc), ("p1", p1), ("mbus", mbus))
             for position, message in found
-            # An HDLC frame of the stream's still arriving holds a P1 telegram until its check (M-Bus frames,
+            # An HDLC frame of the stream's still arriving holds a P1 telegram's bytes already (M-Bus frames,
             # whose checksums tell them, are read at once).
-            if not arbiter.carried(position, kind)
-            and not (kind == "p1" and self._hdlc_owns.held((position, Framing.FRAMES, message), arriving))
+            if not arbiter.carried(position, kind, arriving if kind == "p1" else ())
         ]
         glo: Sequence[tuple[int, GloMessage | DroppedFrame]] = []
         notifications: Sequence[tuple[int, NotificationMessage | DroppedFrame]] = []
@@ -298,18 +259,16 @@ class Framers:
         else:
             self.glo.skip(data)
             self.notifications.skip(data)
-        bare = self._unowned(
-            [
-                (position, framing, self._amid_frames(position, message))
-                for framing, found in ((Framing.CIPHERED, glo), (Framing.NOTIFICATIONS, notifications))
-                for position, message in found
-            ]
-        )
+        bare: list[Framed] = [
+            (position, framing, self._amid_frames(position, message))
+            for framing, found in ((Framing.CIPHERED, glo), (Framing.NOTIFICATIONS, notifications))
+            for position, message in found
+            if not self._owned(position, framing)
+        ]
         forgotten = min(self.glo.buffered_from, self.notifications.buffered_from) - HISTORY
         arbiter.forget_before(forgotten)
         self._mbus_failed = [claim for claim in self._mbus_failed if claim[1] > forgotten]
-        judged = self._hdlc_owns.judge(arriving, claims["hdlc"]) if whole else self._hdlc_owns.take_let_go()
-        messages = [*self.start.waiting.take(), *judged, *framed, *bare]
+        messages = [*self.start.waiting.take(), *framed, *bare]
         if len(messages) > 1:
             messages.sort(key=lambda positioned: positioned[0])
         self.start.recent.keep(data, self.fed, messages, format_known=self.arbiter.framing is not None)
@@ -319,17 +278,6 @@ class Framers:
         """Return the bare APDUs held for the bytes after them, to be judged as they are: none come."""
         return self.start.waiting.let_go()
 
-    def _unowned(self, found: list[Framed]) -> list[Framed]:
-        """Return the bare APDUs no frame owns; hold those that begin inside an HDLC frame still arriving."""
-        if not found:
-            return found
-        arriving = self.hdlc.pending_claims()
-        return [
-            framed
-            for framed in found
-            if not self._owned(framed[0], framed[1]) and not self._hdlc_owns.held(framed, arriving)
-        ]
-
     def _owned(self, position: int, framing: Framing) -> bool:
         """Whether a bare APDU begins inside the bytes a frame owns (see HdlcOwnership): never read as bare.
 
@@ -337,7 +285,7 @@ class Framers:
         has yet to come, owns only the APDU where its own would begin, never
         a ciphered one (its tag proves its bytes) nor any in a bare stream.
         """
-        if self.arbiter.claimed(position):
+        if self.arbiter.claimed(position, self._hdlc_owns.of_the_stream(self.hdlc.pending_claims())):
             return True
         if framing is Framing.CIPHERED or self.arbiter.framing in (Framing.CIPHERED, Framing.NOTIFICATIONS):
             return False
@@ -371,7 +319,13 @@ class Framers:
         bytes might begin.
         """
         whole = self.notifications.flush() if self.arbiter.reads_bare(self.p1.fed) else []
-        return self.start.waiting.let_go(self._unowned([(at, Framing.NOTIFICATIONS, message) for at, message in whole]))
+        return self.start.waiting.let_go(
+            [
+                (at, Framing.NOTIFICATIONS, message)
+                for at, message in whole
+                if not self._owned(at, Framing.NOTIFICATIONS)
+            ]
+        )
 
     def awaits(self, count: int) -> bool:
         """Whether an HDLC frame of the stream's own (no chance header) has begun and waits for count more bytes."""
@@ -380,10 +334,6 @@ class Framers:
     def note_bare_push(self) -> None:
         """Note that a message transport's message was read as a bare APDU on its own, at the stream's end so far."""
         self._hdlc_owns.note_push(self.fed)
-
-    def inside_frames_let_go(self) -> list[Framed]:
-        """Return what began inside HDLC frames let go (see discard): they owned nothing, and it is read as it is."""
-        return self._hdlc_owns.take_let_go()
 
     def unfinished(self) -> list[str | None]:
         """Say what each framer has begun and waits for the rest of (None for each that waits for nothing)."""
@@ -415,7 +365,6 @@ class Framers:
     def discard(self) -> None:
         """Forget every message begun: a message transport's message, or a connection, ended without its rest."""
         self.hdlc.discard()
-        self._hdlc_owns.let_go()
         self.p1.discard()
         self.mbus.discard()
         self.glo.skip(b"")
