@@ -36,8 +36,8 @@ type Framed = tuple[int, Framing, FramedMessage | DroppedFrame]
 # read than the APDU after it: as many as the longest APDU a bare framer reads, and the header before it.
 _HEADER_ROOM = 64
 _RECENT_BYTES = max(MAX_NOTIFICATION_BYTES, MAX_APDU_BYTES) + _HEADER_ROOM
-# Pushes that passed their checks remembered, to tell what came before a frame that failed its check: more
-# than fit in the 2 KB an HDLC frame may claim.
+# Pushes that passed their checks remembered, to tell what came before an HDLC header (see HdlcOwnership): more
+# than fit in the 2 KB an HDLC frame may say follow.
 _CHECKED_KEPT = 512
 # Pushes of other formats in a row before an HDLC header that make it a chance one: a single one may be what a
 # frame whose header was damaged handed over.
