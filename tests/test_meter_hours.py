@@ -1484,6 +1484,21 @@ async def two_hourly_lists(hass: HomeAssistant, tcp_meter: TcpMeter, freezer: Fr
     return entry
 
 
+async def thirteen_while_the_recorder_is_busy(
+    hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> tuple[MockConfigEntry, asyncio.Event]:
+    """After the lists of 11:00 and 12:00, set a current-transformer ratio of 50, and let the list of 13:00 close
+    12-13 while the recorder is busy (a backup holds its lock) until the event returned is set."""
+    entry = await two_hourly_lists(hass, tcp_meter, freezer)
+    thirteen, third = list(REGISTERS.items())[2]
+    await start_behind_transformers(hass, entry, 50)
+    released = hold_the_recorder(hass, monkeypatch)
+    freezer.move_to(thirteen + timedelta(seconds=10))
+    entry.runtime_data.telegram_received(hourly_list(third, thirteen))
+    await asyncio.sleep(0)
+    return entry, released
+
+
 @pytest.mark.usefixtures("recorder_mock")
 async def test_an_hour_written_late_never_writes_a_removed_entrys_store_again(
     hass: HomeAssistant,
@@ -1495,14 +1510,8 @@ async def test_an_hour_written_late_never_writes_a_removed_entrys_store_again(
     """A new ratio is set; the next list closes an hour while the recorder is busy (a backup holds its lock); the
     user removes the entry, and its store with it. When the recorder is free again, the hour is written, and what
     it changed of the kept state (the new ratio's scale, written through) must not make the removed store anew."""
-    entry = await two_hourly_lists(hass, tcp_meter, freezer)
-    thirteen, third = list(REGISTERS.items())[2]
-    await start_behind_transformers(hass, entry, 50)
+    entry, released = await thirteen_while_the_recorder_is_busy(hass, tcp_meter, freezer, monkeypatch)
     store_key = f"han_port.{entry.entry_id}"
-    released = hold_the_recorder(hass, monkeypatch)
-    freezer.move_to(thirteen + timedelta(seconds=10))
-    entry.runtime_data.telegram_received(hourly_list(third, thirteen))
-    await asyncio.sleep(0)
     removal = asyncio.ensure_future(hass.config_entries.async_remove(entry.entry_id))
     # Unload waits 10 s for the entry's tasks (the loop's clock is frozen: moved on by hand).
     await tick_seconds(freezer, 40, removal)
@@ -1531,15 +1540,10 @@ async def test_a_restart_while_the_recorder_is_busy_never_rescales_the_hour_writ
     the store did not know of: at the next start the recorder's last hour was rescaled again, and the next hour
     booked as nothing. The write left waiting is cancelled instead, and its hour written after the start.
     """
-    entry = await two_hourly_lists(hass, tcp_meter, freezer)
     (eleven, _), (twelve, _), (thirteen, third) = REGISTERS.items()
-    await start_behind_transformers(hass, entry, 50)
     recorder = get_instance(hass)
     free = recorder.async_block_till_done
-    released = hold_the_recorder(hass, monkeypatch)
-    freezer.move_to(thirteen + timedelta(seconds=10))
-    entry.runtime_data.telegram_received(hourly_list(third, thirteen))
-    await asyncio.sleep(0)
+    entry, released = await thirteen_while_the_recorder_is_busy(hass, tcp_meter, freezer, monkeypatch)
     unload = asyncio.ensure_future(hass.config_entries.async_unload(entry.entry_id))
     await tick_seconds(freezer, 8, unload)
     # The unload gave up waiting at 5 s and saved the store: the recorder is free again at 8 s, within Home
