@@ -196,6 +196,40 @@ def test_a_meter_that_names_no_id_takes_none_from_one_telegram() -> None:
     assert (identity.manufacturer, identity.meter_id) == ("Landis+Gyr", None)
 
 
+def test_one_telegram_naming_another_maker_beside_the_meters_own_id_relabels_nothing() -> None:
+    """A meter known by its maker alone; one frame names another maker beside the id its own id-only lists name."""
+    identity = MeterIdentity(None, "Aidon")
+    own = "7359992890941742"
+    seen = [identity.check(*claim) for claim in [("Kaifa", own)] + [(None, own)] * 4 + [("Aidon", own), (None, own)]]
+    # Its id-only lists are its own as far as they tell, shown once the id is believed; the stray maker never is.
+    assert seen == [Identity.UNCONFIRMED, Identity.NEW_FACT] + [Identity.SAME] * 5
+    assert (identity.manufacturer, identity.meter_id) == ("Aidon", own)
+    # Its maker named beside its id proves the id its own: a list read as another maker's changes nothing after.
+    assert {identity.check("Kaifa", own) for _ in range(2 * NEW_METER_TELEGRAMS)} == {Identity.SAME}
+    assert identity.manufacturer == "Aidon"
+
+
+@pytest.mark.parametrize(
+    "first", [[("Kaifa", "6970631400000000")], [(None, "6970631400000000")]], ids=["named once", "never named"]
+)
+def test_a_new_make_whose_lists_name_its_maker_now_and_then_replaces_a_meter_known_by_its_maker(
+    first: list[tuple[str | None, str]],
+) -> None:
+    """A meter known by its maker alone, replaced by a Kaifa whose lists name its id, and its maker not in each.
+
+    Its id is learned first (no rule at the third telegram tells it from the meter's own id-only lists); its maker,
+    named beside that id NEW_METER_TELEGRAMS times before the known maker is, tells the meter was replaced.
+    """
+    new = "6970631400000000"
+    identity = MeterIdentity(None, "Aidon")
+    claims = [*first, (None, new), (None, new), ("Kaifa", new), (None, new), ("Kaifa", new), ("Kaifa", new)]
+    seen = [identity.check(*claim) for claim in claims]
+    # Replaced at the telegram that names the Kaifa for the third time, once only.
+    third_naming = [index for index, (maker, _) in enumerate(claims) if maker == "Kaifa"][NEW_METER_TELEGRAMS - 1]
+    assert [index for index, judged in enumerate(seen) if judged is Identity.REPLACED] == [third_naming]
+    assert (identity.manufacturer, identity.meter_id) == ("Kaifa", new)
+
+
 async def test_an_entry_known_by_its_port_gets_an_identity_of_its_own(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     url = f"socket://127.0.0.1:{tcp_meter.port}"
     entry = MockConfigEntry(
@@ -306,6 +340,10 @@ def _aidon_frame(power: float) -> bytes:
     return encoder.hdlc_frames(
         encoder.data_notification(encoder.aidon_swedish_list(default_state(power_import=power)), None)
     )
+
+
+def _hdlc(apdu: bytes) -> bytes:
+    return encoder.hdlc_frames(encoder.data_notification(apdu, None))
 
 
 def _kaifa_power_frame(power: float) -> bytes:
@@ -525,6 +563,59 @@ async def test_a_meter_that_names_no_id_replaced_by_another_make_gets_an_identit
     assert entry.data[CONF_MANUFACTURER] == "Kaifa"
     assert entry.title == f"Kaifa {entry.unique_id[:6]}"
     assert f"meter_replaced_{entry.entry_id}" in meter_issues(hass)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_one_frame_naming_another_maker_beside_the_meters_id_keeps_the_meter_and_its_device(
+    hass: HomeAssistant, tcp_meter: TcpMeter, hass_client: ClientSessionGenerator
+) -> None:
+    """A meter known by its maker alone whose lists name its id without its maker (a ČEZ list, here).
+
+    One Kaifa frame names that id first: the meter's lists that follow are shown on its own device, as its own.
+    """
+    entry = _aidon_without_id(tcp_meter.port)
+    made_up = entry.unique_id
+    await set_up(hass, entry)
+    tcp_meter.send(_aidon_frame(1200))
+    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == "1200")
+    own = "7359992890000042"
+    tcp_meter.send(_hdlc(encoder.kaifa_list(default_state(meter_id=own, power_import=900), 2)))
+    for power in range(1300, 1306):
+        tcp_meter.send(_hdlc(encoder.cez_list(default_state(meter_id=own, power_import=power))))
+        await asyncio.sleep(0.05)
+    await wait_for(lambda: sensor(hass, "power_import").state == "1305")  # type: ignore[union-attr]
+    assert (entry.unique_id, entry.data[CONF_MANUFACTURER], entry.state) == (made_up, "Aidon", ConfigEntryState.LOADED)
+    assert f"meter_replaced_{entry.entry_id}" not in meter_issues(hass)
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    assert [(device.identifiers, device.manufacturer, device.serial_number) for device in devices] == [
+        ({(DOMAIN, made_up)}, "Aidon", own)
+    ]
+    # Diagnostics say the maker is in doubt: the Kaifa was named once beside the id, the Aidon never yet.
+    identity = (await get_diagnostics_for_config_entry(hass, hass_client, entry))["identity"]
+    assert (identity["maker_unproven"], identity["rival_maker_telegrams"]) == (True, 1)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_new_make_whose_id_came_first_in_lists_that_name_no_maker_is_a_replacement(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """Its lists name its id without its maker first, then beside it: the meter known by its maker was replaced."""
+    entry = _aidon_without_id(tcp_meter.port)
+    made_up = entry.unique_id
+    await set_up(hass, entry)
+    tcp_meter.send(_aidon_frame(1200))
+    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == "1200")
+    new = "6970631400000042"
+    for apdu in [encoder.cez_list(default_state(meter_id=new))] * 3 + [
+        encoder.kaifa_list(default_state(meter_id=new), 2)
+    ] * NEW_METER_TELEGRAMS:
+        tcp_meter.send(_hdlc(apdu))
+        await asyncio.sleep(0.05)
+    await wait_for(lambda: entry.unique_id == new and entry.state is ConfigEntryState.LOADED)
+    assert entry.data[CONF_MANUFACTURER] == "Kaifa"
+    # The old meter is named by the id made up for it: the id its device showed a moment was the new meter's.
+    placeholders = meter_issues(hass)[f"meter_replaced_{entry.entry_id}"].translation_placeholders
+    assert (placeholders["old"], placeholders["new"]) == (made_up[:6], new)
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -183,7 +183,9 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         meters and is not counted.
         """
         entry = self.config_entry
-        old = meter_number(self.data.meter_id, entry.unique_id)
+        # An id learned beside a maker in doubt was the new meter's (MeterIdentity.maker_unproven), never the old's.
+        old_id = self.data.meter_id if self.data.meter_id != telegram.meter_id else None
+        old = meter_number(old_id, entry.unique_id)
         new = telegram.meter_id or made_up_id()
         other = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, new)
         if other is not None:

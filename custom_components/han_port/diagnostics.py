@@ -205,6 +205,8 @@ async def async_get_config_entry_diagnostics(
             "other_meter_telegrams": coordinator.unread.other_meter_telegrams,
             "newcomer_telegrams": coordinator.identity.newcomer_telegrams,
             "nameless_telegrams": coordinator.identity.nameless_telegrams,
+            "maker_unproven": coordinator.identity.maker_unproven,
+            "rival_maker_telegrams": coordinator.identity.rival_telegrams,
         },
         "meter_hours": coordinator.energy.counts.meter_hours.diagnostics(),
         "last_telegrams": [masked(telegram, data.meter_id) for telegram in reader.last_telegrams],

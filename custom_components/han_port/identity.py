@@ -75,6 +75,13 @@ class MeterIdentity:
     manufacturer: str | None = None
     newcomer: Claim | None = None
     newcomer_telegrams: int = 0
+    newcomer_makers: int = 0
+    """Of the newcomer's telegrams, those that named its maker."""
+    maker_unproven: bool = False
+    """The id was learned without its meter's maker named beside it: another maker named there may be the id's."""
+    rival_maker: str | None = None
+    """Another maker named beside an id whose maker is unproven, too seldom to believe yet."""
+    rival_telegrams: int = 0
     nameless_telegrams: int = 0
     """Telegrams in a row that named nothing, on the line of a meter that names itself in every push."""
 
@@ -94,7 +101,7 @@ class MeterIdentity:
             # The id proves the meter, whatever maker one of its lists is read as.
             self.manufacturer = self.manufacturer or manufacturer
             self.newcomer, self.newcomer_telegrams = None, 0
-            return Identity.SAME
+            return self._beside_its_id(manufacturer)
         if not self._is_new(claim):
             if self.newcomer is not None and contradict(claim, self.newcomer):
                 self.newcomer, self.newcomer_telegrams = None, 0
@@ -104,8 +111,10 @@ class MeterIdentity:
             # The newcomer again, its maker named or not (lists differ in what they carry).
             newcomer = self.newcomer = Claim(newcomer.manufacturer or claim.manufacturer, newcomer.meter_id)
             self.newcomer_telegrams += 1
+            self.newcomer_makers += claim.manufacturer is not None
         elif newcomer is None or not _names_less(claim, newcomer):
             newcomer, self.newcomer, self.newcomer_telegrams = claim, claim, 1
+            self.newcomer_makers = int(claim.manufacturer is not None)
         # else: a shorter list of the newcomer (its maker, no id) neither confirms it nor denies it.
         if self.newcomer_telegrams < NEW_METER_TELEGRAMS:
             # Told twice in a row, a fact that contradicts nothing known is the meter's own as far as it tells:
@@ -113,6 +122,26 @@ class MeterIdentity:
             told_again = self.newcomer_telegrams > 1 and not self._contradicted_by(claim)
             return Identity.NEW_FACT if told_again else Identity.UNCONFIRMED
         return self._believe(newcomer)
+
+    def _beside_its_id(self, manufacturer: str | None) -> Identity:
+        """Judge the maker a telegram names beside the meter's id, where the id was learned without it.
+
+        The known maker named there proves the id the meter's. Another maker
+        named there NEW_METER_TELEGRAMS times before it is the maker of a new
+        meter, which the id belongs to: the known one was replaced.
+        """
+        if not self.maker_unproven or manufacturer is None:
+            return Identity.SAME
+        if manufacturer == self.manufacturer:
+            self.maker_unproven, self.rival_maker, self.rival_telegrams = False, None, 0
+            return Identity.SAME
+        if manufacturer != self.rival_maker:
+            self.rival_maker, self.rival_telegrams = manufacturer, 0
+        self.rival_telegrams += 1
+        if self.rival_telegrams < NEW_METER_TELEGRAMS:
+            return Identity.SAME
+        self.manufacturer, self.maker_unproven, self.rival_maker, self.rival_telegrams = manufacturer, False, None, 0
+        return Identity.REPLACED
 
     def _contradicted_by(self, claim: Claim) -> bool:
         """Whether a claim names the known meter's maker or id otherwise: another meter's."""
@@ -140,6 +169,19 @@ class MeterIdentity:
         ):
             return Identity.UNCONFIRMED
         self.newcomer, self.newcomer_telegrams = None, 0
+        if (
+            self.meter_id is None
+            and None not in (self.manufacturer, newcomer.meter_id)
+            and newcomer.manufacturer != self.manufacturer
+            and self.newcomer_makers < NEW_METER_TELEGRAMS
+        ):
+            # An id learned without the known maker beside it: the meter's own id-only lists, or a new meter's whose
+            # lists name their maker now and then, or never. Another maker named too seldom to believe (one stray
+            # frame's, say) is its rival, and the maker stays in doubt until named beside the id (_beside_its_id).
+            self.meter_id = newcomer.meter_id
+            self.maker_unproven = True
+            self.rival_maker, self.rival_telegrams = newcomer.manufacturer, self.newcomer_makers
+            return Identity.SAME
         if contradicts:
             self.manufacturer, self.meter_id = newcomer.manufacturer, newcomer.meter_id
             return Identity.REPLACED
