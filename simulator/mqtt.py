@@ -94,8 +94,10 @@ class MqttPublisher:
             return
         # A broker that went away has closed the connection already: nothing to say goodbye to.
         with contextlib.suppress(OSError):
-            if not writer.is_closing():
-                writer.write(packet(_DISCONNECT, b""))
-                await writer.drain()
-            writer.close()
+            try:
+                if not writer.is_closing():
+                    writer.write(packet(_DISCONNECT, b""))
+                    await writer.drain()
+            finally:
+                writer.close()
             await writer.wait_closed()

@@ -36,6 +36,8 @@ class Outlets:
 
     async def publish_to(self, host: str, port: int, topic: str, shape: str = "raw") -> None:
         """Publish every telegram to topic on the broker at host:port, shaped as shape."""
+        if self.publisher is not None:
+            await self.publisher.close()  # publishing again (a broker back): the old connection is done with
         publisher = MqttPublisher(topic)
         await publisher.connect(host, port)
         self.publisher, self.payload_shape = publisher, shape

@@ -193,6 +193,7 @@ logger:
             try:
                 self.request("GET", "/api/onboarding")
             except urllib.error.HTTPError as err:
+                err.close()
                 if err.code == 404:  # an onboarded instance has no onboarding API
                     return
                 time.sleep(0.5)
@@ -257,6 +258,7 @@ logger:
             state: dict[str, Any] = self.request("GET", f"/api/states/{entity_id}")
         except urllib.error.HTTPError as err:
             if err.code == 404:
+                err.close()
                 return None
             raise
         return state

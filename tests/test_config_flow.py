@@ -459,7 +459,7 @@ def pushing_late(
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connections.append(len(connections) + 1)
-        with contextlib.suppress(ConnectionError):  # the flow hangs up when it heard enough
+        with contextlib.closing(writer), contextlib.suppress(ConnectionError):  # the flow hangs up when it heard enough
             if len(connections) > 1:
                 writer.write(first)
                 if await _hung_up_within(reader, after):
