@@ -168,6 +168,32 @@ def test_negative_energy_is_dropped() -> None:
     assert dropped.reason is DropReason.IMPLAUSIBLE
 
 
+@pytest.mark.parametrize("carrier", ["hdlc", "p1"])
+def test_a_telegram_that_sends_a_register_twice_with_two_values_is_refused(carrier: str) -> None:
+    """Its checksum held, yet one of the two is a lie and nothing tells which (found by fuzzing: the last one won)."""
+
+    def telegram(*powers: int) -> bytes:
+        if carrier == "p1":
+            return encoder.p1_telegram("ISK5\\2M550T-1012", [f"1-0:1.7.0({power / 1000:06.3f}*kW)" for power in powers])
+        return aidon_frame(
+            *(
+                aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(power), encoder.integer(0))
+                for power in powers
+            )
+        )
+
+    decoder = Decoder()
+    dropped, taken = decoder.feed_events(telegram(1800, 9999) + telegram(1800, 1800))
+    assert isinstance(dropped, DroppedFrame)
+    assert (dropped.reason, dropped.detail) == (
+        DropReason.IMPLAUSIBLE,
+        "1-0:1.7.0.255 is sent twice, as 1800 and 9999 W",
+    )
+    # The same value sent twice contradicts nothing.
+    assert isinstance(taken, Telegram)
+    assert taken.readings == {POWER_0: (1800, "W")}
+
+
 def test_clock_out_of_range_makes_the_timestamp_unknown() -> None:
     far_off = encoder.date_time_bytes(MOMENT, 0x7FFF)
     register = aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(900), encoder.integer(0))

@@ -20,7 +20,7 @@ from .hdlc import FLAG as HDLC_FLAG
 from .hdlc import FORMAT_BYTES as HDLC_FORMAT_BYTES
 from .model import P1_OPENING, DecodeError, DroppedFrame, DropReason, Maker, Reading, Telegram
 from .obis import ObisCode, Unit, identification, is_clock
-from .readings import scale
+from .readings import scale, take_reading
 from .registers import quantity_of
 
 START = P1_OPENING[0]
@@ -520,7 +520,7 @@ def parse_telegram(message: P1Message) -> Telegram:
             if first:  # an empty identifier ("0-0:96.1.1()", Iskra's) names nothing: a later one may
                 fields.setdefault(line.field, first)
         elif number and line.meaningful and line.usable:
-            readings[line.obis] = _reading(line, number)
+            take_reading(readings, line.obis, _reading(line, number))
         elif number or (first and line.meaningful):
             # Never passed on unbounded, in a unit not known, or with no number to read ("01.193 kW", "0.987*");
             # its digits (a gas meter's serial may be 34) never read.

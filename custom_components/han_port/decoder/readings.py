@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from .cosem import DATE_TIME_LENGTH, parse_date_time
-from .model import Number, Reading
+from .model import DropReason, FrameRefusedError, Number, Reading
 from .obis import ABSTRACT, ELECTRICITY, ObisCode, Unit, identification, is_clock
 from .registers import CURRENT, FREQUENCY, POWER_FACTOR, VOLTAGE, quantity_of
 
@@ -148,6 +148,17 @@ def plan(obis_bytes: bytes, scaler: int | None, unit_code: int | None, scaling: 
     return Plan(obis, Role.READING, exponent=scaling.exponent(obis), unit=standard_unit)
 
 
+def take_reading(readings: dict[ObisCode, Reading], code: ObisCode, reading: Reading) -> None:
+    """Add a register's reading; a telegram that sends one register twice, with two values, contradicts itself.
+
+    Its checksum held, yet one of the two values is a lie, and nothing tells which: the whole telegram is refused.
+    """
+    sent = readings.setdefault(code, reading)
+    if sent != reading:
+        msg = f"{code} is sent twice, as {sent.value} and {reading.value} {reading.unit}"
+        raise FrameRefusedError(DropReason.IMPLAUSIBLE, msg)
+
+
 def interpret(entries: list[Entry], scaling: Scaling) -> ListContent:
     """Convert entries to readings: the meter's own scaler first, else the vendor's."""
     fields: dict[str, str] = {}
@@ -158,9 +169,11 @@ def interpret(entries: list[Entry], scaling: Scaling) -> ListContent:
         if register.role is Role.READING:
             if type(value) is int:
                 exponent = register.exponent
-                readings[register.obis] = Reading(value if exponent == 0 else scale(value, exponent), register.unit)
+                take_reading(
+                    readings, register.obis, Reading(value if exponent == 0 else scale(value, exponent), register.unit)
+                )
             elif type(value) is float:
-                readings[register.obis] = Reading(value * 10**register.exponent, register.unit)
+                take_reading(readings, register.obis, Reading(value * 10**register.exponent, register.unit))
         elif register.role is Role.IDENTIFICATION:
             as_text = text(value)
             if as_text is not None and register.field is not None:
