@@ -444,12 +444,17 @@ async def test_a_power_reading_far_above_the_meters_never_moves_live_energy(
 async def test_no_power_far_above_the_meters_is_shown_whole_or_per_phase(
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:
-    """A push that passes its checks with one phase's power, reactive or apparent power at 900 kW on a 2 kW home."""
+    """A push that passes its checks with one phase's power, reactive or apparent power at 900 kW on a 2 kW home.
+
+    Or its demand: the average of the quarter hour in progress, or the month's peak (found by fuzzing: shown as is).
+    """
     entry = await set_up(hass, tcp_meter.port)
     powers = {
         "power_import_l1": ObisCode.parse("1-0:21.7.0"),
         "reactive_power_import": ObisCode.parse("1-0:3.7.0"),
         "apparent_power_import": ObisCode.parse("1-0:9.7.0"),
+        "average_demand": ObisCode.parse("1-0:1.4.0"),
+        "maximum_demand": ObisCode.parse("1-0:1.6.0"),
     }
 
     def lying(liar: str | None) -> Telegram:

@@ -44,7 +44,9 @@ from .decoder import (
     ACTIVE_ENERGY,
     ACTIVE_POWER,
     APPARENT_POWER,
+    CURRENT_AVERAGE,
     INSTANTANEOUS,
+    MAXIMUM,
     NET_ACTIVE_POWER,
     PRESENT_VALUE,
     REACTIVE_POWER,
@@ -92,9 +94,11 @@ if TYPE_CHECKING:
 # Totals a meter that counts by tariff alone never sends, summed from its tariffs (E = 1 to 63, IEC 62056-61).
 _SUMMED_TOTALS = frozenset({ACTIVE_ENERGY_IMPORT.code, ACTIVE_ENERGY_EXPORT.code})
 _FIRST_TARIFF, _LAST_TARIFF = 1, 63
-# Every power the meter measures now, whole or per phase, lies within what this meter carries (a
-# maximum demand, and its cumulative sum, are other figures).
+# Every power the meter measures now, whole or per phase, lies within what this meter carries, and so do
+# its averages over a demand period (the one in progress, and the billing period's highest); a cumulative
+# maximum demand, summed over the months, is another figure.
 _ENVELOPED = frozenset({ACTIVE_POWER, REACTIVE_POWER, APPARENT_POWER, NET_ACTIVE_POWER})
+_ENVELOPED_PROCESSING = frozenset({INSTANTANEOUS, CURRENT_AVERAGE, MAXIMUM})
 
 
 def _tariff(options: Mapping[str, Any]) -> CapacityTariff:
@@ -297,7 +301,8 @@ class EnergyBookkeeping:
             register = obis.register
             value = reading.value
             quantity = quantity_of(obis)
-            if quantity in _ENVELOPED and obis.d == INSTANTANEOUS and not self.envelope.admit(register, value):
+            enveloped = quantity in _ENVELOPED and obis.d in _ENVELOPED_PROCESSING
+            if enveloped and not self.envelope.admit(register, value):
                 # Far above what this meter has shown, and not (yet) confirmed: neither shown nor integrated.
                 self.held_powers += 1
                 continue
