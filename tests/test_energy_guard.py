@@ -455,18 +455,23 @@ async def test_no_power_far_above_the_meters_is_shown_whole_or_per_phase(
         "apparent_power_import": ObisCode.parse("1-0:9.7.0"),
         "average_demand": ObisCode.parse("1-0:1.4.0"),
         "maximum_demand": ObisCode.parse("1-0:1.6.0"),
+        # A phase's current carries its apparent power: 1 999 A is 460 kVA.
+        "current_l2": ObisCode.parse("1-0:51.7.0"),
     }
 
+    honest = {key: Reading(7, Unit.AMPERE) if key == "current_l2" else Reading(700, Unit.WATT) for key in powers}
+    lies = {key: Reading(1999 if key == "current_l2" else 900_000, reading.unit) for key, reading in honest.items()}
+
     def lying(liar: str | None) -> Telegram:
-        readings = {code: Reading(900_000 if key == liar else 700, Unit.WATT) for key, code in powers.items()}
+        readings = {code: (lies if key == liar else honest)[key] for key, code in powers.items()}
         return replace(telegram(2000), readings={**telegram(2000).readings, **readings})
 
     moment = START
     for liar in (None, None, *powers):
         moment += timedelta(seconds=10)
         await push(hass, freezer, entry, moment, lying(liar))
-        shown = {key: entry.runtime_data.data.readings[code.register].value for key, code in powers.items()}
-        assert shown == dict.fromkeys(powers, 700), liar
+        shown = {key: entry.runtime_data.data.readings[code.register] for key, code in powers.items()}
+        assert shown == honest, liar
     assert entry.runtime_data.energy.held_powers == len(powers)
     # A maximum demand is no power measured now: summed over the months it may lie far above any.
     cumulative_demand = ObisCode.parse("1-0:1.2.0")

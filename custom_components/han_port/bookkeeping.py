@@ -44,6 +44,7 @@ from .decoder import (
     ACTIVE_ENERGY,
     ACTIVE_POWER,
     APPARENT_POWER,
+    CURRENT,
     CURRENT_AVERAGE,
     INSTANTANEOUS,
     MAXIMUM,
@@ -99,6 +100,9 @@ _FIRST_TARIFF, _LAST_TARIFF = 1, 63
 # maximum demand, summed over the months, is another figure.
 _ENVELOPED = frozenset({ACTIVE_POWER, REACTIVE_POWER, APPARENT_POWER, NET_ACTIVE_POWER})
 _ENVELOPED_PROCESSING = frozenset({INSTANTANEOUS, CURRENT_AVERAGE, MAXIMUM})
+# A current carries its phase's apparent power at the grid's voltage (Europe's 230 V, phase to neutral, or
+# line to line on an IT grid): one far above what this meter carries is held as a power is.
+NOMINAL_VOLTAGE = 230.0
 
 
 def _tariff(options: Mapping[str, Any]) -> CapacityTariff:
@@ -300,9 +304,8 @@ class EnergyBookkeeping:
         for obis, reading in present:
             register = obis.register
             value = reading.value
-            quantity = quantity_of(obis)
-            enveloped = quantity in _ENVELOPED and obis.d in _ENVELOPED_PROCESSING
-            if enveloped and not self.envelope.admit(register, value):
+            carried = _carried_power(obis, value)
+            if carried is not None and not self.envelope.admit(register, carried):
                 # Far above what this meter has shown, and not (yet) confirmed: neither shown nor integrated.
                 self.held_powers += 1
                 continue
@@ -407,6 +410,16 @@ def _summed_tariffs(present: list[tuple[ObisCode, Reading]], totals: Iterable[Co
             first = tariffs[0][0]
             summed.append((first._replace(e=0), Reading(value, units.pop())))
     return summed
+
+
+def _carried_power(obis: ObisCode, value: float) -> float | None:
+    """Return the power a reading says the meter carries, which must lie within its envelope (None: no power)."""
+    if obis.d not in _ENVELOPED_PROCESSING:
+        return None
+    quantity = quantity_of(obis)
+    if quantity in _ENVELOPED:
+        return value
+    return value * NOMINAL_VOLTAGE if quantity is CURRENT else None
 
 
 def _guarded(obis: ObisCode) -> bool:
