@@ -38,6 +38,7 @@ from custom_components.han_port.const import (
 from custom_components.han_port.decoder import Decoder, DroppedFrame, DropReason
 from custom_components.han_port.decoder.__main__ import main
 from custom_components.han_port.identity import (
+    MAKER_DOUBT_TELEGRAMS,
     NAMELESS_METER_TELEGRAMS,
     NAMELESS_TAKEOVER_TELEGRAMS,
     NEW_METER_TELEGRAMS,
@@ -209,8 +210,25 @@ def test_one_telegram_naming_another_maker_beside_the_meters_own_id_relabels_not
     assert identity.manufacturer == "Aidon"
 
 
+def test_frames_naming_another_maker_beside_the_meters_id_now_and_then_never_replace_it() -> None:
+    """A meter whose lists never name its maker beside its id: damaged frames naming one other maker, far apart."""
+    identity = MeterIdentity(None, "Aidon")
+    own = "7359992890941742"
+    between = [(None, own), ("Aidon", None), (None, None)] * MAKER_DOUBT_TELEGRAMS
+    claims = [(None, own)] * NEW_METER_TELEGRAMS + ([("Kaifa", own), *between]) * NEW_METER_TELEGRAMS
+    seen = [identity.check(*claim) for claim in claims]
+    assert set(seen[NEW_METER_TELEGRAMS - 1 :]) == {Identity.SAME}
+    assert (identity.manufacturer, identity.meter_id) == ("Aidon", own)
+
+
 @pytest.mark.parametrize(
-    "first", [[("Kaifa", "6970631400000000")], [(None, "6970631400000000")]], ids=["named once", "never named"]
+    "first",
+    [
+        [("Kaifa", "6970631400000000")],
+        [(None, "6970631400000000")],
+        [("Kaifa", "6970631400000000"), ("Kaifa", "6970631400000000")],
+    ],
+    ids=["named once", "never named", "named twice"],
 )
 def test_a_new_make_whose_lists_name_its_maker_now_and_then_replaces_a_meter_known_by_its_maker(
     first: list[tuple[str | None, str]],
@@ -224,9 +242,11 @@ def test_a_new_make_whose_lists_name_its_maker_now_and_then_replaces_a_meter_kno
     identity = MeterIdentity(None, "Aidon")
     claims = [*first, (None, new), (None, new), ("Kaifa", new), (None, new), ("Kaifa", new), ("Kaifa", new)]
     seen = [identity.check(*claim) for claim in claims]
-    # Replaced at the telegram that names the Kaifa for the third time, once only.
-    third_naming = [index for index, (maker, _) in enumerate(claims) if maker == "Kaifa"][NEW_METER_TELEGRAMS - 1]
-    assert [index for index, judged in enumerate(seen) if judged is Identity.REPLACED] == [third_naming]
+    # Named twice among the telegrams that told its id, the maker is the newcomer's: replaced with the third of them.
+    # Else replaced at the telegram that names the Kaifa for the third time. Once only.
+    namings = [index for index, (maker, _) in enumerate(claims) if maker == "Kaifa"]
+    replaced_at = NEW_METER_TELEGRAMS - 1 if len(first) > 1 else namings[NEW_METER_TELEGRAMS - 1]
+    assert [index for index, judged in enumerate(seen) if judged is Identity.REPLACED] == [replaced_at]
     assert (identity.manufacturer, identity.meter_id) == ("Kaifa", new)
 
 
@@ -592,7 +612,8 @@ async def test_one_frame_naming_another_maker_beside_the_meters_id_keeps_the_met
     ]
     # Diagnostics say the maker is in doubt: the Kaifa was named once beside the id, the Aidon never yet.
     identity = (await get_diagnostics_for_config_entry(hass, hass_client, entry))["identity"]
-    assert (identity["maker_unproven"], identity["rival_maker_telegrams"]) == (True, 1)
+    # The id was learned with the sixth telegram, and four more named it since.
+    assert (identity["maker_doubt_telegrams"], identity["rival_maker_telegrams"]) == (MAKER_DOUBT_TELEGRAMS - 4, 1)
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -616,6 +637,33 @@ async def test_a_new_make_whose_id_came_first_in_lists_that_name_no_maker_is_a_r
     # The old meter is named by the id made up for it: the id its device showed a moment was the new meter's.
     placeholders = meter_issues(hass)[f"meter_replaced_{entry.entry_id}"].translation_placeholders
     assert (placeholders["old"], placeholders["new"]) == (made_up[:6], new)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_new_make_whose_id_another_entry_reads_is_never_shown_after_the_meter_it_replaced(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """Its id came first in lists that name no maker, so it was learned as the known meter's a moment: once its
+    maker tells it is another entry's meter, that id is not taken back as this entry's meter's."""
+    new = "6970631400000042"
+    MockConfigEntry(domain=DOMAIN, unique_id=new, title=f"Kaifa {new}", data={}).add_to_hass(hass)
+    entry = _aidon_without_id(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.send(_aidon_frame(1200))
+    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == "1200")
+    for apdu in [encoder.cez_list(default_state(meter_id=new))] * 3 + [
+        encoder.kaifa_list(default_state(meter_id=new, power_import=900), 2)
+    ] * NEW_METER_TELEGRAMS:
+        tcp_meter.send(_hdlc(apdu))
+        await asyncio.sleep(0.05)
+    issue_id = f"meter_read_elsewhere_{entry.entry_id}"
+    await wait_for(lambda: issue_id in meter_issues(hass))
+    for _ in range(NEW_METER_TELEGRAMS):
+        tcp_meter.send(_hdlc(encoder.kaifa_list(default_state(meter_id=new, power_import=950), 2)))
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+    assert sensor(hass, "power_import").state != "950"  # type: ignore[union-attr]
+    assert issue_id in meter_issues(hass)
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -205,7 +205,7 @@ async def async_get_config_entry_diagnostics(
             "other_meter_telegrams": coordinator.unread.other_meter_telegrams,
             "newcomer_telegrams": coordinator.identity.newcomer_telegrams,
             "nameless_telegrams": coordinator.identity.nameless_telegrams,
-            "maker_unproven": coordinator.identity.maker_unproven,
+            "maker_doubt_telegrams": coordinator.identity.doubt_telegrams,
             "rival_maker_telegrams": coordinator.identity.rival_telegrams,
         },
         "meter_hours": coordinator.energy.counts.meter_hours.diagnostics(),

@@ -38,6 +38,14 @@ NAMELESS_METER_TELEGRAMS = 30
 # nameless: on their lines such a push may be the meter's own.
 NAMED_IN_EVERY_PUSH = frozenset({Maker.KAMSTRUP, Maker.KAIFA})
 NAMELESS_TAKEOVER_TELEGRAMS = 360
+# A maker named once among the telegrams that taught a meter known by its
+# maker alone its id may be one stray frame's (the id-only lists after it the
+# meter's own); named twice, it is the newcomer's. Named once or never, it
+# stays in doubt for the next MAKER_DOUBT_TELEGRAMS telegrams naming the id:
+# a new meter whose lists name their maker now and then names it three times
+# beside its id in so few, damaged frames naming one other maker never.
+STRAY_MAKER_NAMINGS = 1
+MAKER_DOUBT_TELEGRAMS = 30
 
 
 class Identity(Enum):
@@ -77,10 +85,11 @@ class MeterIdentity:
     newcomer_telegrams: int = 0
     newcomer_makers: int = 0
     """Of the newcomer's telegrams, those that named its maker."""
-    maker_unproven: bool = False
-    """The id was learned without its meter's maker named beside it: another maker named there may be the id's."""
+    doubt_telegrams: int = 0
+    """Telegrams naming the id, learned without the meter's maker beside it, in which another maker named there
+    may still prove it a new meter's (0: none)."""
     rival_maker: str | None = None
-    """Another maker named beside an id whose maker is unproven, too seldom to believe yet."""
+    """Another maker named beside an id in doubt, too seldom to believe yet."""
     rival_telegrams: int = 0
     nameless_telegrams: int = 0
     """Telegrams in a row that named nothing, on the line of a meter that names itself in every push."""
@@ -95,6 +104,7 @@ class MeterIdentity:
             # Nothing but nameless pushes for so long: the meter was replaced by one that names nothing.
             self.manufacturer = self.meter_id = self.newcomer = None
             self.newcomer_telegrams = self.nameless_telegrams = 0
+            self._end_doubt()
             return Identity.REPLACED
         self.nameless_telegrams = 0
         if meter_id is not None and meter_id == self.meter_id:
@@ -124,24 +134,32 @@ class MeterIdentity:
         return self._believe(newcomer)
 
     def _beside_its_id(self, manufacturer: str | None) -> Identity:
-        """Judge the maker a telegram names beside the meter's id, where the id was learned without it.
+        """Judge the maker a telegram names beside the meter's id, while the id is in doubt.
 
         The known maker named there proves the id the meter's. Another maker
-        named there NEW_METER_TELEGRAMS times before it is the maker of a new
+        named there NEW_METER_TELEGRAMS times first is the maker of a new
         meter, which the id belongs to: the known one was replaced.
         """
-        if not self.maker_unproven or manufacturer is None:
+        if not self.doubt_telegrams:
             return Identity.SAME
-        if manufacturer == self.manufacturer:
-            self.maker_unproven, self.rival_maker, self.rival_telegrams = False, None, 0
+        self.doubt_telegrams -= 1
+        if manufacturer is None or manufacturer == self.manufacturer:
+            if manufacturer is not None or not self.doubt_telegrams:
+                self._end_doubt()
             return Identity.SAME
         if manufacturer != self.rival_maker:
             self.rival_maker, self.rival_telegrams = manufacturer, 0
         self.rival_telegrams += 1
-        if self.rival_telegrams < NEW_METER_TELEGRAMS:
-            return Identity.SAME
-        self.manufacturer, self.maker_unproven, self.rival_maker, self.rival_telegrams = manufacturer, False, None, 0
-        return Identity.REPLACED
+        if self.rival_telegrams >= NEW_METER_TELEGRAMS:
+            self.manufacturer = manufacturer
+            self._end_doubt()
+            return Identity.REPLACED
+        if not self.doubt_telegrams:
+            self._end_doubt()
+        return Identity.SAME
+
+    def _end_doubt(self) -> None:
+        self.doubt_telegrams, self.rival_maker, self.rival_telegrams = 0, None, 0
 
     def _contradicted_by(self, claim: Claim) -> bool:
         """Whether a claim names the known meter's maker or id otherwise: another meter's."""
@@ -173,17 +191,18 @@ class MeterIdentity:
             self.meter_id is None
             and None not in (self.manufacturer, newcomer.meter_id)
             and newcomer.manufacturer != self.manufacturer
-            and self.newcomer_makers < NEW_METER_TELEGRAMS
+            and self.newcomer_makers <= STRAY_MAKER_NAMINGS
         ):
             # An id learned without the known maker beside it: the meter's own id-only lists, or a new meter's whose
-            # lists name their maker now and then, or never. Another maker named too seldom to believe (one stray
-            # frame's, say) is its rival, and the maker stays in doubt until named beside the id (_beside_its_id).
+            # lists name their maker now and then, or never. Another maker named once (one stray frame's, say) is
+            # its rival, and the maker stays in doubt a while (_beside_its_id).
             self.meter_id = newcomer.meter_id
-            self.maker_unproven = True
+            self.doubt_telegrams = MAKER_DOUBT_TELEGRAMS
             self.rival_maker, self.rival_telegrams = newcomer.manufacturer, self.newcomer_makers
             return Identity.SAME
         if contradicts:
             self.manufacturer, self.meter_id = newcomer.manufacturer, newcomer.meter_id
+            self._end_doubt()
             return Identity.REPLACED
         self.manufacturer = newcomer.manufacturer or self.manufacturer
         self.meter_id = newcomer.meter_id or self.meter_id
