@@ -194,6 +194,15 @@ def test_a_telegram_that_sends_a_register_twice_with_two_values_is_refused(carri
     assert taken.readings == {POWER_0: (1800, "W")}
 
 
+def test_a_code_that_means_nothing_here_sent_twice_with_two_values_is_left_out_not_refused() -> None:
+    maker_own = aidon_register("1-0:128.7.0.255", encoder.double_long_unsigned(5), encoder.integer(0))
+    other = aidon_register("1-0:128.7.0.255", encoder.double_long_unsigned(6), encoder.integer(0))
+    power = aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(1800), encoder.integer(0))
+    (telegram,) = Decoder().feed_events(aidon_frame(maker_own, power, other))
+    assert isinstance(telegram, Telegram)
+    assert (telegram.readings, telegram.left_out) == ({POWER_0: (1800, "W")}, (ObisCode.parse("1-0:128.7.0"),))
+
+
 def test_clock_out_of_range_makes_the_timestamp_unknown() -> None:
     far_off = encoder.date_time_bytes(MOMENT, 0x7FFF)
     register = aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(900), encoder.integer(0))

@@ -637,6 +637,10 @@ async def test_a_new_make_whose_id_came_first_in_lists_that_name_no_maker_is_a_r
     # The old meter is named by the id made up for it: the id its device showed a moment was the new meter's.
     placeholders = meter_issues(hass)[f"meter_replaced_{entry.entry_id}"].translation_placeholders
     assert (placeholders["old"], placeholders["new"]) == (made_up[:6], new)
+    # Nor does the old meter's device keep it as its serial number: only the new meter's device has it.
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    serials = {next(iter(device.identifiers))[1]: device.serial_number for device in devices}
+    assert serials == {made_up: None, new: new}
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -664,6 +668,12 @@ async def test_a_new_make_whose_id_another_entry_reads_is_never_shown_after_the_
     await asyncio.sleep(0.2)
     assert sensor(hass, "power_import").state != "950"  # type: ignore[union-attr]
     assert issue_id in meter_issues(hass)
+    # The meter's own lists come back: shown, and neither its data nor its device keeps the other meter's id.
+    tcp_meter.send(_aidon_frame(1250))
+    await wait_for(lambda: sensor(hass, "power_import").state == "1250")  # type: ignore[union-attr]
+    assert entry.runtime_data.data.meter_id is None
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    assert [device.serial_number for device in devices] == [None]
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -183,15 +183,18 @@ class HanPortCoordinator(DataUpdateCoordinator[MeterData]):
         meters and is not counted.
         """
         entry = self.config_entry
-        # An id learned beside a maker in doubt was the new meter's (MeterIdentity.doubt_telegrams), never the old's.
-        old_id = self.data.meter_id if self.data.meter_id != telegram.meter_id else None
-        old = meter_number(old_id, entry.unique_id)
+        if self.data.meter_id is not None and self.data.meter_id == telegram.meter_id:
+            # An id learned while its maker was in doubt (MeterIdentity.doubt_telegrams) was the new meter's:
+            # the old meter, and its device, never had it.
+            self.data = replace(self.data, meter_id=None)
+            _update_device(self.hass, entry, self.data)
+        old = meter_number(self.data.meter_id, entry.unique_id)
         new = telegram.meter_id or made_up_id()
         other = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, new)
         if other is not None:
             # Two bridges that swapped addresses, say: the user must say which entry reads what. The entry
             # still reads its own meter, whose telegrams are shown again the moment they come back.
-            self.identity = MeterIdentity(old_id, self.data.manufacturer)
+            self.identity = MeterIdentity(self.data.meter_id, self.data.manufacturer)
             self.carries_meter_of = other.entry_id
             self.issues.create(READ_ELSEWHERE_ISSUE, {"new": new, "other": other.title})
             self._mark_unavailable(_read_elsewhere(other), Loss.READ_ELSEWHERE)

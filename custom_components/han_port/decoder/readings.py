@@ -152,9 +152,10 @@ def take_reading(readings: dict[ObisCode, Reading], code: ObisCode, reading: Rea
     """Add a register's reading; a telegram that sends one register twice, with two values, contradicts itself.
 
     Its checksum held, yet one of the two values is a lie, and nothing tells which: the whole telegram is refused.
+    Not for a code that means nothing here (an M-Bus channel's, a maker's own): it is left out, whatever it holds.
     """
     sent = readings.setdefault(code, reading)
-    if sent != reading:
+    if sent != reading and quantity_of(code) is not None:
         msg = f"{code} is sent twice, as {sent.value} and {reading.value} {reading.unit}"
         raise FrameRefusedError(DropReason.IMPLAUSIBLE, msg)
 
