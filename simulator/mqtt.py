@@ -74,7 +74,11 @@ class MqttPublisher:
         client_id = f"han-port-simulator-{os.getpid()}-{next(_CLIENT_IDS)}".encode()
         # Keep-alive 0: the broker never times the simulator out between telegrams.
         writer.write(packet(_CONNECT, _PROTOCOL + bytes([_CLEAN_SESSION]) + b"\x00\x00" + _string(client_id)))
-        header = await asyncio.wait_for(reader.readexactly(2 + _CONNACK_LENGTH), _CONNECT_SECONDS)
+        try:
+            header = await asyncio.wait_for(reader.readexactly(2 + _CONNACK_LENGTH), _CONNECT_SECONDS)
+        except BaseException:
+            writer.close()  # a broker still starting may hang up, or stay silent, before its CONNACK
+            raise
         if header[0] != _CONNACK or header[3] != 0:
             writer.close()
             msg = f"the broker at {host}:{port} refused the connection (CONNACK {header.hex(' ')})"

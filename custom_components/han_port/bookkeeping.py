@@ -177,7 +177,8 @@ class EnergyBookkeeping:
         self.envelope = PowerEnvelope(floor=UNPROVEN_POWER * self.ct_ratio)
         self.guard = TotalGuard(self.envelope, rounding=ROUNDING_FALL * self.ct_ratio)
         self.held_powers = 0
-        """Power readings above what this meter has shown, not (yet) confirmed: never integrated."""
+        """Readings of a power (a demand, a current's at 230 V) above what this meter has shown, not (yet)
+        confirmed: neither shown nor integrated."""
         # Totals kept from before (restored states, stored live energy) were
         # measured through this ratio; a new one rescales them.
         self._restored_scale = 1.0

@@ -176,7 +176,9 @@ class MeterIdentity:
 
         A meter known by its id is replaced by one that names its own, or by
         one of another make that names none for NAMELESS_METER_TELEGRAMS in a
-        row: the maker alone does not tell which meter took over sooner.
+        row: the maker alone does not tell which meter took over sooner. A
+        meter known by its maker alone learns the id, its maker in doubt,
+        unless another maker was named more than STRAY_MAKER_NAMINGS times.
         """
         contradicts = self._contradicted_by(newcomer)
         if (
