@@ -356,6 +356,15 @@ def _aidon_without_id(port: int) -> MockConfigEntry:
     )
 
 
+async def _aidon_without_id_shown(hass: HomeAssistant, tcp_meter: TcpMeter) -> MockConfigEntry:
+    """Set up a Swedish Aidon known without its id; return its entry once its first list (1200 W) is shown."""
+    entry = _aidon_without_id(tcp_meter.port)
+    await set_up(hass, entry)
+    tcp_meter.send(_aidon_frame(1200))
+    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == "1200")
+    return entry
+
+
 def _aidon_frame(power: float) -> bytes:
     return encoder.hdlc_frames(
         encoder.data_notification(encoder.aidon_swedish_list(default_state(power_import=power)), None)
@@ -569,11 +578,8 @@ async def test_a_kamstrup_replaced_by_a_meter_that_names_nothing_keeps_none_of_i
 async def test_a_meter_that_names_no_id_replaced_by_another_make_gets_an_identity_of_its_own(
     hass: HomeAssistant, tcp_meter: TcpMeter
 ) -> None:
-    entry = _aidon_without_id(tcp_meter.port)
+    entry = await _aidon_without_id_shown(hass, tcp_meter)
     old = entry.unique_id
-    await set_up(hass, entry)
-    tcp_meter.send(_aidon_frame(1200))
-    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == "1200")
     kaifa = _kaifa_power_frame(900)
     for _ in range(NEW_METER_TELEGRAMS):
         tcp_meter.send(kaifa)
@@ -593,11 +599,8 @@ async def test_one_frame_naming_another_maker_beside_the_meters_id_keeps_the_met
 
     One Kaifa frame names that id first: the meter's lists that follow are shown on its own device, as its own.
     """
-    entry = _aidon_without_id(tcp_meter.port)
+    entry = await _aidon_without_id_shown(hass, tcp_meter)
     made_up = entry.unique_id
-    await set_up(hass, entry)
-    tcp_meter.send(_aidon_frame(1200))
-    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == "1200")
     own = "7359992890000042"
     tcp_meter.send(_hdlc(encoder.kaifa_list(default_state(meter_id=own, power_import=900), 2)))
     for power in range(1300, 1306):
@@ -612,7 +615,7 @@ async def test_one_frame_naming_another_maker_beside_the_meters_id_keeps_the_met
     ]
     # Diagnostics say the maker is in doubt: the Kaifa was named once beside the id, the Aidon never yet.
     identity = (await get_diagnostics_for_config_entry(hass, hass_client, entry))["identity"]
-    # The id was learned with the sixth telegram, and four more named it since.
+    # The id was learned with the third telegram that named it, and four more named it since.
     assert (identity["maker_doubt_telegrams"], identity["rival_maker_telegrams"]) == (MAKER_DOUBT_TELEGRAMS - 4, 1)
     assert await hass.config_entries.async_unload(entry.entry_id)
 
@@ -621,11 +624,8 @@ async def test_a_new_make_whose_id_came_first_in_lists_that_name_no_maker_is_a_r
     hass: HomeAssistant, tcp_meter: TcpMeter
 ) -> None:
     """Its lists name its id without its maker first, then beside it: the meter known by its maker was replaced."""
-    entry = _aidon_without_id(tcp_meter.port)
+    entry = await _aidon_without_id_shown(hass, tcp_meter)
     made_up = entry.unique_id
-    await set_up(hass, entry)
-    tcp_meter.send(_aidon_frame(1200))
-    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == "1200")
     new = "6970631400000042"
     for apdu in [encoder.cez_list(default_state(meter_id=new))] * 3 + [
         encoder.kaifa_list(default_state(meter_id=new), 2)
@@ -651,10 +651,7 @@ async def test_a_new_make_whose_id_another_entry_reads_is_never_shown_after_the_
     maker tells it is another entry's meter, that id is not taken back as this entry's meter's."""
     new = "6970631400000042"
     MockConfigEntry(domain=DOMAIN, unique_id=new, title=f"Kaifa {new}", data={}).add_to_hass(hass)
-    entry = _aidon_without_id(tcp_meter.port)
-    await set_up(hass, entry)
-    tcp_meter.send(_aidon_frame(1200))
-    await wait_for(lambda: (state := sensor(hass, "power_import")) is not None and state.state == "1200")
+    entry = await _aidon_without_id_shown(hass, tcp_meter)
     for apdu in [encoder.cez_list(default_state(meter_id=new))] * 3 + [
         encoder.kaifa_list(default_state(meter_id=new, power_import=900), 2)
     ] * NEW_METER_TELEGRAMS:
