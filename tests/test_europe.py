@@ -470,7 +470,9 @@ def test_ciphered_danish_hdlc_is_never_read_twice_as_bare_apdus() -> None:
 
 
 def aidon_apdu(power: int) -> bytes:
-    return encoder.data_notification(encoder.aidon_list(MeterState(power_import=power), 2), None)
+    """A push of this power, spread over three phases' currents at 230 V as a meter measures it."""
+    state = MeterState(power_import=power, currents=(power / 690,) * 3, voltages=(230.0,) * 3)
+    return encoder.data_notification(encoder.aidon_list(state, 2), None)
 
 
 AIDON_POWER = ObisCode.parse("1-0:1.7.0")

@@ -7,6 +7,7 @@ registers table's physics through, and must still decode the next good frame.
 
 from __future__ import annotations
 
+import cmath
 import math
 import struct
 import tracemalloc
@@ -192,6 +193,107 @@ def test_a_telegram_that_sends_a_register_twice_with_two_values_is_refused(carri
     # The same value sent twice contradicts nothing.
     assert isinstance(taken, Telegram)
     assert taken.readings == {POWER_0: (1800, "W")}
+
+
+@pytest.mark.parametrize("carrier", ["hdlc", "p1"])
+def test_a_power_its_own_voltages_and_currents_cannot_carry_is_not_shown(carrier: str) -> None:
+    """9 kW beside 3 A at 230 V: each value within its bounds, together a lie (found by fuzzing: it was shown).
+
+    Nothing tells the power's lie from the current's: both are taken out. The rest of the telegram stands, as an
+    hourly list's totals must: a meter may sample power and currents moments apart, as a big load switches on.
+    """
+
+    def telegram(watts: int, amperes: int) -> bytes:
+        if carrier == "p1":
+            lines = [
+                f"1-0:1.7.0({watts / 1000:06.3f}*kW)",
+                "1-0:32.7.0(230.0*V)",
+                f"1-0:31.7.0({amperes:03d}*A)",
+                "1-0:1.8.0(001234.567*kWh)",
+            ]
+            return encoder.p1_telegram("ISK5\\2M550T-1012", lines)
+        return aidon_frame(
+            aidon_register("1-0:1.7.0.255", encoder.double_long_unsigned(watts), encoder.integer(0)),
+            aidon_register("1-0:32.7.0.255", encoder.long_unsigned(2300), encoder.integer(-1), 35),
+            aidon_register("1-0:31.7.0.255", encoder.long(amperes * 10), encoder.integer(-1), 33),
+            aidon_register("1-0:1.8.0.255", encoder.double_long_unsigned(1234567), encoder.integer(0), 30),
+        )
+
+    decoder = Decoder()
+    contradicted, taken = decoder.feed_events(telegram(9000, 3) + telegram(9000, 40))
+    assert isinstance(contradicted, Telegram)
+    assert {str(code): reading.value for code, reading in contradicted.readings.items()} == {
+        "1-0:32.7.0.255": 230,
+        "1-0:1.8.0.255": 1234567,
+    }
+    assert contradicted.contradiction == "1-0:1.7.0.255 = 9000 is more than 3 A at up to 230 V carry"
+    assert isinstance(taken, Telegram)
+    assert taken.readings[ObisCode.parse("1-0:1.7.0")].value == 9000
+    assert taken.contradiction is None
+    assert (decoder.telegrams, decoder.contradicted, decoder.dropped) == (2, 1, {})
+
+
+def test_a_power_its_own_currents_cannot_carry_drops_a_telegram_without_a_crc() -> None:
+    """Without a check, values that contradict each other are the sign of damage that may have struck the rest."""
+    lines = ["1-0:1.7.0(09.000*kW)", "1-0:32.7.0(230.0*V)", "1-0:31.7.0(003*A)", "1-0:1.8.0(001234.567*kWh)"]
+    (dropped,) = Decoder().feed_events(encoder.p1_telegram("ISK5\\2M550T-1012", lines, crc=False))
+    assert isinstance(dropped, DroppedFrame)
+    assert (dropped.reason, dropped.detail) == (
+        DropReason.IMPLAUSIBLE,
+        "1-0:1.7.0.255 = 9000 is more than 3 A at up to 230 V carry",
+    )
+
+
+def _line_currents(grid: str, loads: list[tuple[float, float]]) -> list[complex]:
+    """The currents in the lines that feed these loads (amperes at a phase angle): star on TN, delta on IT."""
+    if grid == "TN":
+        return [
+            cmath.rect(amperes, -math.acos(factor) + phase * -2 * math.pi / 3)
+            for phase, (amperes, factor) in enumerate(loads)
+        ]
+    # On an IT grid each load sits between two lines: L1-L2, L2-L3, L3-L1, whose voltages lead by 30 degrees.
+    between = [
+        cmath.rect(amperes, math.pi / 6 - math.acos(factor) + pair * -2 * math.pi / 3)
+        for pair, (amperes, factor) in enumerate(loads)
+    ]
+    return [between[0] - between[2], between[1] - between[0], between[2] - between[1]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    grid=st.sampled_from(["TN", "IT"]),
+    phases=st.sampled_from([1, 3]),
+    loads=st.lists(st.tuples(st.floats(0, 63), st.floats(0.05, 1)), min_size=3, max_size=3),
+    whole_amperes=st.booleans(),
+    export=st.booleans(),
+)
+def test_no_power_a_household_draws_is_refused_beside_its_voltages_and_currents(
+    grid: str, phases: int, loads: list[tuple[float, float]], whole_amperes: bool, export: bool
+) -> None:
+    """Any load, on either grid, whatever its power factor: the currents a meter measures carry its power.
+
+    On an IT grid the meter measures line-to-line voltages and two currents (Aron's method: they carry all the
+    power); DSMR meters round currents down to whole amperes.
+    """
+    loads = loads[:phases] if grid == "TN" else loads if phases == 3 else [loads[0], (0.0, 1.0), (0.0, 1.0)]
+    volts = 230.0
+    active = sum(volts * amperes * factor for amperes, factor in loads)
+    reactive = sum(volts * amperes * math.sin(math.acos(factor)) for amperes, factor in loads)
+    measured = [abs(current) for current in _line_currents(grid, loads)][:phases]
+    if grid == "IT" and phases == 3:
+        measured[1] = 0.0  # L2's current is not measured: Aron's two currents carry all three lines' power
+    shown = [math.floor(amperes) if whole_amperes else round(amperes, 2) for amperes in measured]
+    direction = 2 if export else 1
+    lines = [
+        f"1-0:{direction}.7.0({active / 1000:07.3f}*kW)",
+        f"1-0:{direction + 2}.7.0({reactive / 1000:07.3f}*kvar)",
+        *(f"1-0:{32 + 20 * phase}.7.0({volts:05.1f}*V)" for phase in range(phases)),
+        *(f"1-0:{31 + 20 * phase}.7.0({amperes:06.2f}*A)" for phase, amperes in enumerate(shown)),
+    ]
+    (telegram,) = Decoder().feed_events(encoder.p1_telegram("ISK5\\2M550T-1012", lines))
+    assert isinstance(telegram, Telegram)
+    assert telegram.contradiction is None
+    assert telegram.readings[ObisCode.parse(f"1-0:{direction}.7.0")].value == pytest.approx(active, abs=1)
 
 
 def test_a_code_that_means_nothing_here_sent_twice_with_two_values_is_left_out_not_refused() -> None:

@@ -1009,6 +1009,38 @@ async def test_a_measurement_the_meter_sends_beyond_its_bounds_shows_nothing_and
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_a_power_its_currents_cannot_carry_leaves_power_and_current_as_they_were_and_its_total_counts(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, pty_meter: PtyMeter
+) -> None:
+    """9 kW beside 8 A at 230 V: one of them lies, or the meter sampled them as a load switched on. Neither is
+    shown: their sensors keep the last values; the total the telegram carried (an hourly list's) is taken."""
+
+    def telegram(total: str, kilowatts: str, amperes: str) -> bytes:
+        lines = [
+            f"1-0:1.8.0({total}*kWh)",
+            f"1-0:1.7.0({kilowatts}*kW)",
+            "1-0:32.7.0(230.0*V)",
+            f"1-0:31.7.0({amperes}*A)",
+        ]
+        return encoder.p1_telegram("ISK5\\2M550T-1012", lines)
+
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="M550T", data={CONF_DEVICE: pty_meter.path})
+    await set_up(hass, entry)
+    pty_meter.start_pushing([telegram("000173.640", "01.800", "008")])
+    await wait_for(lambda: value(hass, POWER) == "1800")
+    assert value(hass, "current_l1") == "8"
+    pty_meter.start_pushing([telegram("000173.641", "09.000", "003")])
+    await wait_for(lambda: value(hass, ENERGY) == "173.641")
+    assert (value(hass, POWER), value(hass, "current_l1")) == ("1800", "8")
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["decoder"]["powers_beyond_currents"] >= 1
+    assert diagnostics["decoder"]["dropped"] == {}
+    pty_meter.start_pushing([telegram("000173.642", "02.000", "009")])
+    await wait_for(lambda: value(hass, POWER) == "2000")
+    assert value(hass, "current_l1") == "9"
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_a_meter_that_sends_its_total_is_never_summed_from_its_tariffs(
     hass: HomeAssistant, pty_meter: PtyMeter, hass_storage: dict[str, Any]
 ) -> None:

@@ -46,6 +46,8 @@ def telegram_json(telegram: Telegram) -> dict[str, Any]:
         },
         # What the meter sent that no quantity's bounds hold: named, never shown as a value.
         "left_out": [str(obis) for obis in telegram.left_out],
+        # Why its powers and currents were not shown: they contradict each other.
+        "contradiction": telegram.contradiction,
     }
 
 

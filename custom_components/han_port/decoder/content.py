@@ -33,7 +33,7 @@ from .model import (
 )
 from .p1 import P1Framer, P1Message, parse_telegram
 from .readings import STANDARD, interpret
-from .registers import implausible, interpretable, worked_out_beyond_bounds
+from .registers import flows, implausible, interpretable, power_beyond_currents, worked_out_beyond_bounds
 from .resolution import ResolutionLearner
 
 if TYPE_CHECKING:
@@ -253,11 +253,10 @@ class ContentDecoder:
                 if self.policy.requires_ciphering:
                     self.policy.check(None)
                 telegram = parse_telegram(message)
-            if telegram.checksummed and telegram.carries_p1:
-                telegram = _without_what_was_worked_out_beyond_bounds(telegram)
-            reason = implausible(telegram.readings)
-            if reason is not None:
-                return DroppedFrame(DropReason.IMPLAUSIBLE, reason, message.raw, telegram.ciphering)
+            judged = _judged_by_physics(telegram)
+            if isinstance(judged, str):
+                return DroppedFrame(DropReason.IMPLAUSIBLE, judged, message.raw, telegram.ciphering)
+            telegram = judged
             # Only a frame that opened and made sense counts for the counters:
             # garbage from a wrong key must not raise the mark genuine frames must pass.
             if telegram.ciphering is not None:
@@ -268,6 +267,20 @@ class ContentDecoder:
         except DecodeError as err:
             return DroppedFrame(_undecoded_reason(err), str(err), message.raw)
         return telegram
+
+
+def _judged_by_physics(telegram: Telegram) -> Telegram | str:
+    """Return the telegram as physics lets it be shown, or why it shows nothing."""
+    if telegram.checksummed and telegram.carries_p1:
+        telegram = _without_what_was_worked_out_beyond_bounds(telegram)
+    reason = implausible(telegram.readings)
+    if reason is not None:
+        return reason
+    contradiction = power_beyond_currents(telegram.readings)
+    if contradiction is None:
+        return telegram
+    # Without a check, the sign of damage that may have struck the rest too.
+    return _without_flows(telegram, contradiction) if telegram.checksummed else contradiction
 
 
 def _without_what_was_worked_out_beyond_bounds(telegram: Telegram) -> Telegram:
@@ -283,6 +296,13 @@ def _without_what_was_worked_out_beyond_bounds(telegram: Telegram) -> Telegram:
         return telegram
     readings = {obis: reading for obis, reading in telegram.readings.items() if obis not in odd}
     return replace(telegram, readings=readings, left_out=(*telegram.left_out, *odd))
+
+
+def _without_flows(telegram: Telegram, contradiction: str) -> Telegram:
+    """Take out of a checked telegram its powers and currents, which contradict each other; the rest stands."""
+    taken_out = set(flows(telegram.readings))
+    readings = {obis: reading for obis, reading in telegram.readings.items() if obis not in taken_out}
+    return replace(telegram, readings=readings, contradiction=contradiction)
 
 
 def tag_holds(message: FramedMessage | DroppedFrame, keys: Keys) -> bool:

@@ -60,6 +60,8 @@ class Decoder:
 
         At most MAX_LEFT_OUT_CODES codes are named; values of any further code are not counted (a
         meter sends a fixed list, and a stream of ever-new codes is hostile)."""
+        self.contradicted = 0
+        """Telegrams whose powers and currents contradicted each other, taken out (see Telegram.contradiction)."""
 
     @property
     def noise_bytes(self) -> int:
@@ -210,6 +212,8 @@ class Decoder:
     def _counted(self, event: Event) -> Event:
         if isinstance(event, Telegram):
             self.telegrams += 1
+            if event.contradiction is not None:
+                self.contradicted += 1
             self.left_out.update(
                 code for code in event.left_out if code in self.left_out or len(self.left_out) < MAX_LEFT_OUT_CODES
             )

@@ -60,6 +60,10 @@ class Telegram:
     left_out: tuple[ObisCode, ...] = ()
     """Registers the meter sent whose code nothing here interprets, left out of readings, never passed on unbounded;
     and those it worked out beyond their bounds (a power factor of 4.6) in a P1 telegram whose CRC held."""
+    contradiction: str | None = None
+    """Why the powers and currents a checked telegram sent were taken out of its readings: a power beyond what its
+    voltages and currents carry (one of them lies, or the meter sampled them as a big load switched on). Its
+    other readings (an hourly list's totals) stand; the sensors of those taken out keep their last values."""
     standard_time: bool = False
     """Whether a naive timestamp is the zone's standard time all year: its meter's clock keeps no daylight saving."""
     checksummed: bool = True

@@ -33,6 +33,12 @@ MAX_POWER = 1_000_000.0
 MAX_CURRENT = 2_000.0
 # Ten digits of kWh, the longest energy register a meter shows.
 MAX_ENERGY = 1e13
+# What one telegram's powers may be beside the apparent power its own voltages and currents carry (the largest
+# voltage times the phases' currents): wide, as a meter samples them moments apart (a load may switch on in
+# between), the currents a list leaves out (two carry an IT grid's three phases) and currents rounded down to
+# whole amperes (DSMR). A power beyond it is a lie that its own bounds let pass, or beside one.
+POWER_OVER_APPARENT = 1.5
+POWER_ALLOWANCE = 1_000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +99,7 @@ _POWER_AND_ENERGY = {  # C: its power, and its energy (a time integral of the po
     19: (ACTIVE_POWER, ACTIVE_ENERGY),
     20: (ACTIVE_POWER, ACTIVE_ENERGY),
 }
+_POWERS = frozenset({ACTIVE_POWER, REACTIVE_POWER, APPARENT_POWER, NET_ACTIVE_POWER})
 _MEASURED = {11: CURRENT, 12: VOLTAGE, 13: POWER_FACTOR, 14: FREQUENCY}  # no time integral means anything
 _SUM_OF_PHASES_CURRENT = 90
 _NEUTRAL_CURRENT = 91
@@ -167,6 +174,37 @@ def implausible(readings: Mapping[ObisCode, Reading]) -> str | None:
             standard = quantity.unit or "no unit"
             return f"{obis} comes in {unit}, but {quantity.name.replace('_', ' ')} is in {standard}"
     return None
+
+
+def power_beyond_currents(readings: Mapping[ObisCode, Reading]) -> str | None:
+    """Say which instantaneous power is more than the telegram's own voltages and currents carry, if one is.
+
+    Each within its bounds, together they contradict each other: one is a lie, and nothing tells which. Or
+    the meter sampled them moments apart, as a big load switched on: see POWER_OVER_APPARENT.
+    """
+    voltages = [value for obis, (value, _unit) in readings.items() if _sampled_phase(obis, VOLTAGE)]
+    currents = [abs(value) for obis, (value, _unit) in readings.items() if _sampled_phase(obis, CURRENT)]
+    if not voltages or not currents:
+        return None
+    carried = POWER_OVER_APPARENT * max(voltages) * sum(currents) + POWER_ALLOWANCE
+    for obis, (value, _unit) in readings.items():
+        if obis.d == INSTANTANEOUS and quantity_of(obis) in _POWERS and abs(value) > carried:
+            return f"{obis} = {value:g} is more than {sum(currents):g} A at up to {max(voltages):g} V carry"
+    return None
+
+
+def flows(readings: Mapping[ObisCode, Reading]) -> tuple[ObisCode, ...]:
+    """Return the codes of a telegram's instantaneous powers and phases' currents: what power_beyond_currents weighs."""
+    return tuple(
+        obis
+        for obis in readings
+        if (obis.d == INSTANTANEOUS and quantity_of(obis) in _POWERS) or _sampled_phase(obis, CURRENT)
+    )
+
+
+def _sampled_phase(obis: ObisCode, quantity: Quantity) -> bool:
+    """Whether a register is one phase's instantaneous value of this quantity."""
+    return obis.d == INSTANTANEOUS and phase_of(obis) is not None and quantity_of(obis) is quantity
 
 
 def worked_out_beyond_bounds(readings: Mapping[ObisCode, Reading]) -> tuple[ObisCode, ...]:
