@@ -11,7 +11,7 @@ import itertools
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.helpers import device_registry as dr
 from homeassistant.util import slugify
@@ -51,6 +51,13 @@ def bridge_entry(
         },
         options=options or {},
     )
+
+
+def add_entry_set_aside(hass: HomeAssistant, unique_id: str, maker: str) -> None:
+    """Add another entry, of this meter, that its user set aside (disabled): known by its id, never set up here."""
+    MockConfigEntry(
+        domain=DOMAIN, unique_id=unique_id, title=f"{maker} {unique_id}", data={}, disabled_by=ConfigEntryDisabler.USER
+    ).add_to_hass(hass)
 
 
 async def set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:

@@ -25,7 +25,7 @@ from custom_components.han_port import issues as issues_module
 from custom_components.han_port.const import CONF_CURRENT_TRANSFORMER_RATIO, CONF_MANUFACTURER, DOMAIN
 from custom_components.han_port.decoder import ObisCode, Reading, Telegram, Unit
 
-from .meter import default_state, kamstrup_frame, meter_hours_read_back, sensor
+from .meter import add_entry_set_aside, default_state, kamstrup_frame, meter_hours_read_back, sensor
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
@@ -601,7 +601,7 @@ async def test_a_new_meter_another_entry_reads_makes_this_entry_unavailable_and_
     hass: HomeAssistant, tcp_meter: TcpMeter, freezer: FrozenDateTimeFactory
 ) -> None:
     # Two bridges swapped addresses: this entry's port now carries the meter another entry reads.
-    MockConfigEntry(domain=DOMAIN, unique_id=NEW_METER, title=f"Kamstrup {NEW_METER}", data={}).add_to_hass(hass)
+    add_entry_set_aside(hass, NEW_METER, "Kamstrup")
     entry = await set_up(hass, tcp_meter.port)
     await push(hass, freezer, entry, START, telegram(1000, 155_232_510))
     energy = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{METER_ID}_active_energy_import")

@@ -55,6 +55,7 @@ from .meter import (
     NORWEGIAN_KAMSTRUP,
     PtyMeter,
     TcpMeter,
+    add_entry_set_aside,
     bridge_entry,
     ciphered_kamstrup,
     default_state,
@@ -533,7 +534,7 @@ async def test_a_meter_another_entry_reads_keeps_saying_so_while_it_alone_sends(
     """Two bridges swapped: this port sends the other entry's meter only, for longer than a silence (and its repair)."""
     monkeypatch.setattr(issues_module, "SILENCE_REPAIR_AFTER", timedelta(seconds=0.5))
     other = "5706567274380000"
-    MockConfigEntry(domain=DOMAIN, unique_id=other, title=f"Kamstrup {other}", data={}).add_to_hass(hass)
+    add_entry_set_aside(hass, other, "Kamstrup")
     entry = bridge_entry(tcp_meter.port)
     await set_up(hass, entry)
     tcp_meter.send(kamstrup_frame(default_state(power_import=1200)))
@@ -650,7 +651,7 @@ async def test_a_new_make_whose_id_another_entry_reads_is_never_shown_after_the_
     """Its id came first in lists that name no maker, so it was learned as the known meter's a moment: once its
     maker tells it is another entry's meter, that id is not taken back as this entry's meter's."""
     new = "6970631400000042"
-    MockConfigEntry(domain=DOMAIN, unique_id=new, title=f"Kaifa {new}", data={}).add_to_hass(hass)
+    add_entry_set_aside(hass, new, "Kaifa")
     entry = await _aidon_without_id_shown(hass, tcp_meter)
     for apdu in [encoder.cez_list(default_state(meter_id=new))] * 3 + [
         encoder.kaifa_list(default_state(meter_id=new, power_import=900), 2)
