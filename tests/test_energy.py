@@ -434,10 +434,21 @@ def test_a_lone_power_spike_is_not_the_meters_and_never_widens_the_envelope() ->
         True,
         True,
     ]
-    # 10.9 kW is inside the unproven envelope, but no reading after it sustained it.
-    assert envelope.highest == 2100
+    # 10.9 kW is inside the unproven envelope, but no readings after it sustained it.
+    assert envelope.highest == 2000
     assert envelope.ceiling == 11_000
     assert not envelope.admit(POWER, float("nan"))
+
+
+def test_two_readings_in_a_row_near_the_top_of_the_envelope_do_not_widen_it() -> None:
+    """Two lies in a row just inside it widened it, and the next two twice as far, and so on (found by fuzzing)."""
+    envelope = PowerEnvelope()
+    assert [envelope.admit(POWER, watts) for watts in (2000, 10_900, 10_900, 2000)] == [True] * 4
+    assert (envelope.highest, envelope.ceiling) == (2000, 11_000)
+    assert [envelope.admit(POWER, watts) for watts in (21_000, 21_000, 2000)] == [False, False, True]
+    # A load that draws 10.9 kW over three readings is the meter's own.
+    assert [envelope.admit(POWER, 10_900) for _ in range(3)] == [True] * 3
+    assert (envelope.highest, envelope.ceiling) == (10_900, 21_800)
 
 
 def test_power_confirmed_by_readings_in_a_row_widens_the_envelope() -> None:

@@ -140,16 +140,17 @@ class LiveEnergy:
 class PowerEnvelope:
     """The most power this meter can carry, learned from what it has shown.
 
-    A reading widens the envelope only once the next reading of its register
-    sustains it, so a lone spike never does; readings above the envelope are
+    A reading widens the envelope only once the readings of its register
+    after it sustain it, POWER_CONFIRMATIONS in a row, so neither a lone spike
+    nor two lies in a row near its top do; readings above the envelope are
     taken only when POWER_CONFIRMATIONS of them in a row agree. Totals may
     grow, and live energy may integrate, only inside it.
     """
 
     floor: float = UNPROVEN_POWER
     highest: float = 0.0
-    """The highest power sustained over two readings in a row (W)."""
-    _last: dict[Code, float] = field(default_factory=dict, init=False, repr=False)
+    """The highest power sustained over POWER_CONFIRMATIONS readings in a row (W)."""
+    _last: dict[Code, deque[float]] = field(default_factory=dict, init=False, repr=False)
     _above: dict[Code, list[float]] = field(default_factory=dict, init=False, repr=False)
 
     @property
@@ -175,7 +176,7 @@ class PowerEnvelope:
         # The meter draws at least the least of the run.
         self.highest = max(self.highest, min(run))
         del self._above[register]
-        self._last[register] = size
+        self._last[register] = deque(run, maxlen=POWER_CONFIRMATIONS)
         return True
 
     def scale(self, factor: float) -> None:
@@ -183,10 +184,10 @@ class PowerEnvelope:
         self.highest *= factor
 
     def _sustain(self, register: Code, size: float) -> None:
-        last = self._last.get(register)
-        if last is not None:
-            self.highest = max(self.highest, min(last, size))
-        self._last[register] = size
+        last = self._last.setdefault(register, deque(maxlen=POWER_CONFIRMATIONS))
+        last.append(size)
+        if len(last) == POWER_CONFIRMATIONS:
+            self.highest = max(self.highest, min(last))
 
 
 class Verdict(Enum):
