@@ -244,6 +244,50 @@ def test_a_power_its_own_currents_cannot_carry_drops_a_telegram_without_a_crc() 
     )
 
 
+@pytest.mark.parametrize(
+    ("lines", "carried"),
+    [
+        # DSMR 4 sends currents and no voltages: none may be more than the most a phase may have.
+        (["1-0:31.7.0(003*A)"], "3 A at up to 500 V"),
+        # The sum over the phases, where the phases' own are not sent; and a phase at 0 V carries nothing.
+        (["1-0:90.7.0(003*A)", "1-0:32.7.0(230.0*V)", "1-0:52.7.0(000.0*V)"], "3 A at up to 230 V"),
+        (["1-0:11.7.0(003*A)", "1-0:12.7.0(230.0*V)"], "3 A at up to 230 V"),
+    ],
+)
+def test_a_power_is_weighed_against_whatever_currents_and_voltages_its_telegram_sends(
+    lines: list[str], carried: str
+) -> None:
+    telegram = encoder.p1_telegram("ISK5\\2M550T-1012", ["1-0:1.7.0(09.000*kW)", "1-0:1.8.0(001234.567*kWh)", *lines])
+    (contradicted,) = Decoder().feed_events(telegram)
+    assert isinstance(contradicted, Telegram)
+    assert contradicted.contradiction == f"1-0:1.7.0.255 = 9000 is more than {carried} carry"
+    # Every current goes with the power, whichever the telegram sent.
+    assert not {(code.c, code.d) for code in contradicted.readings} & {(1, 7), (11, 7), (31, 7), (90, 7)}
+
+
+def test_currents_at_a_resolution_still_guessed_contradict_no_power() -> None:
+    """A Kamstrup whose currents come in tenths of an ampere, where its table guesses hundredths: a wrong guess is
+    no lie. Its first telegram, at 150 W, proves nothing, and the powers a reviewer saw cut for 16 telegrams after
+    a restart (an export shown as the 150 W imported before) are shown from the first.
+    """
+    decoder = Decoder()
+    shown = []
+    for index, watts in enumerate([150] + [5000] * 20):
+        state = default_state(
+            power_import=watts,
+            reactive_export=0,
+            currents=(watts / 6900,) * 3,
+            moment=MOMENT + timedelta(seconds=10 * index),
+        )
+        (telegram,) = decoder.feed_events(kamstrup_frame(state))
+        assert isinstance(telegram, Telegram)
+        shown.append(telegram.readings[ObisCode.parse("1-1:1.7.0")].value)
+    assert shown == [150] + [5000] * 20
+    assert decoder.contradicted == 0
+    # Once physics proved the resolution, the currents are shown in it.
+    assert {(d.quantity, d.exponent) for d in decoder.resolutions} >= {("current", -1)}
+
+
 def _line_currents(grid: str, loads: list[tuple[float, float]]) -> list[complex]:
     """The currents in the lines that feed these loads (amperes at a phase angle): star on TN, delta on IT."""
     if grid == "TN":

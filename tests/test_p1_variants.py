@@ -559,7 +559,14 @@ HUNGARIAN_POWER_FACTORS = [  # as dsmr_parser's E.ON Hungary example sends them:
     "1-0:53.7.0(4.542)",
     "1-0:73.7.0(4.552)",
 ]
-HUNGARIAN_MEASURED = ["1-0:1.8.0(000173.640*kWh)", "1-0:2.7.0(00.601*kW)", "1-0:32.7.0(240.4*V)", "1-0:31.7.0(003*A)"]
+HUNGARIAN_MEASURED = [
+    "1-0:1.8.0(000173.640*kWh)",
+    "1-0:2.7.0(02.601*kW)",
+    "1-0:32.7.0(240.4*V)",
+    "1-0:31.7.0(003*A)",
+    "1-0:51.7.0(004*A)",
+    "1-0:71.7.0(003*A)",
+]
 
 
 def test_a_power_factor_beyond_its_bounds_in_a_checked_telegram_is_left_out_and_the_rest_shown() -> None:
@@ -569,9 +576,11 @@ def test_a_power_factor_beyond_its_bounds_in_a_checked_telegram_is_left_out_and_
     )
     assert values(telegram) == {
         "1-0:1.8.0": (173640, WH),
-        "1-0:2.7.0": (601, W),
+        "1-0:2.7.0": (2601, W),
         "1-0:32.7.0": (240.4, V),
         "1-0:31.7.0": (3, A),
+        "1-0:51.7.0": (4, A),
+        "1-0:71.7.0": (3, A),
     }
     assert telegram.left_out == tuple(code(line.split("(")[0]) for line in HUNGARIAN_POWER_FACTORS)
 

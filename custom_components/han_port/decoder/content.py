@@ -33,7 +33,13 @@ from .model import (
 )
 from .p1 import P1Framer, P1Message, parse_telegram
 from .readings import STANDARD, interpret
-from .registers import flows, implausible, interpretable, power_beyond_currents, worked_out_beyond_bounds
+from .registers import (
+    implausible,
+    interpretable,
+    power_beyond_currents,
+    powers_and_currents,
+    worked_out_beyond_bounds,
+)
 from .resolution import ResolutionLearner
 
 if TYPE_CHECKING:
@@ -114,8 +120,11 @@ def decode_dlms_message(
         timestamp = timestamp.replace(tzinfo=None)  # its 0 says no offset: the clock is local, as its maker keeps it
     readings: Mapping[ObisCode, Reading]
     readings, left_out = interpretable(content.readings)
-    if resolutions is not None and vendor_list.scaling is not STANDARD:
+    # Values sent at a resolution guessed from the vendor's table prove nothing until physics proved it.
+    resolution_proven = vendor_list.scaling is STANDARD
+    if resolutions is not None and not resolution_proven:
         readings = resolutions.apply(readings, vendor_list.scaling, meter_id, timestamp)
+        resolution_proven = resolutions.proven(meter_id, vendor_list.scaling)
     return Telegram(
         format=_FORMATS[type(message)],
         manufacturer=manufacturer,
@@ -131,6 +140,7 @@ def decode_dlms_message(
         left_out=left_out,
         standard_time=manufacturer in STANDARD_TIME_MAKERS and timestamp is not None and timestamp.tzinfo is None,
         checksummed=checked,
+        resolution_proven=resolution_proven,
     )
 
 
@@ -276,7 +286,7 @@ def _judged_by_physics(telegram: Telegram) -> Telegram | str:
     reason = implausible(telegram.readings)
     if reason is not None:
         return reason
-    contradiction = power_beyond_currents(telegram.readings)
+    contradiction = power_beyond_currents(telegram.readings) if telegram.resolution_proven else None
     if contradiction is None:
         return telegram
     # Without a check, the sign of damage that may have struck the rest too.
@@ -300,7 +310,7 @@ def _without_what_was_worked_out_beyond_bounds(telegram: Telegram) -> Telegram:
 
 def _without_flows(telegram: Telegram, contradiction: str) -> Telegram:
     """Take out of a checked telegram its powers and currents, which contradict each other; the rest stands."""
-    taken_out = set(flows(telegram.readings))
+    taken_out = set(powers_and_currents(telegram.readings))
     readings = {obis: reading for obis, reading in telegram.readings.items() if obis not in taken_out}
     return replace(telegram, readings=readings, contradiction=contradiction)
 

@@ -63,7 +63,11 @@ class Telegram:
     contradiction: str | None = None
     """Why the powers and currents a checked telegram sent were taken out of its readings: a power beyond what its
     voltages and currents carry (one of them lies, or the meter sampled them as a big load switched on). Its
-    other readings (an hourly list's totals) stand; the sensors of those taken out keep their last values."""
+    other readings (an hourly list's totals) stand."""
+    resolution_proven: bool = True
+    """Whether its voltages and currents came at a resolution the meter stated (a scaler, a decimal point) or
+    physics proved: False while a list without scalers has one still guessed from its vendor's table. Only
+    then may they contradict its powers (see contradiction): a wrong guess is no lie."""
     standard_time: bool = False
     """Whether a naive timestamp is the zone's standard time all year: its meter's clock keeps no daylight saving."""
     checksummed: bool = True

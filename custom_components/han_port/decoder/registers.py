@@ -101,6 +101,7 @@ _POWER_AND_ENERGY = {  # C: its power, and its energy (a time integral of the po
 }
 _POWERS = frozenset({ACTIVE_POWER, REACTIVE_POWER, APPARENT_POWER, NET_ACTIVE_POWER})
 _MEASURED = {11: CURRENT, 12: VOLTAGE, 13: POWER_FACTOR, 14: FREQUENCY}  # no time integral means anything
+_ANY_PHASE_CURRENT = 11
 _SUM_OF_PHASES_CURRENT = 90
 _NEUTRAL_CURRENT = 91
 _NEUTRAL_VOLTAGE = 92
@@ -180,31 +181,39 @@ def power_beyond_currents(readings: Mapping[ObisCode, Reading]) -> str | None:
     """Say which instantaneous power is more than the telegram's own voltages and currents carry, if one is.
 
     Each within its bounds, together they contradict each other: one is a lie, and nothing tells which. Or
-    the meter sampled them moments apart, as a big load switched on: see POWER_OVER_APPARENT.
+    the meter sampled them moments apart, as a big load switched on: see POWER_OVER_APPARENT. The currents are
+    the phases', or else the sum over them (C 11 or 90); the voltage the highest a phase has, or else the most any
+    may have (a list without voltages, DSMR 4's; a phase at 0 V carries nothing).
     """
-    voltages = [value for obis, (value, _unit) in readings.items() if _sampled_phase(obis, VOLTAGE)]
-    currents = [abs(value) for obis, (value, _unit) in readings.items() if _sampled_phase(obis, CURRENT)]
-    if not voltages or not currents:
+    by_phase = [abs(value) for obis, (value, _unit) in readings.items() if _sampled_current(obis, by_phase=True)]
+    summed = [abs(value) for obis, (value, _unit) in readings.items() if _sampled_current(obis, by_phase=False)]
+    current = sum(by_phase) if by_phase else max(summed, default=None)
+    if current is None:
         return None
-    carried = POWER_OVER_APPARENT * max(voltages) * sum(currents) + POWER_ALLOWANCE
+    voltages = [value for obis, (value, _unit) in readings.items() if _sampled_voltage(obis) and value > 0]
+    voltage = max(voltages, default=VOLTAGE.high)
+    carried = POWER_OVER_APPARENT * voltage * current + POWER_ALLOWANCE
     for obis, (value, _unit) in readings.items():
         if obis.d == INSTANTANEOUS and quantity_of(obis) in _POWERS and abs(value) > carried:
-            return f"{obis} = {value:g} is more than {sum(currents):g} A at up to {max(voltages):g} V carry"
+            return f"{obis} = {value:g} is more than {current:g} A at up to {voltage:g} V carry"
     return None
 
 
-def flows(readings: Mapping[ObisCode, Reading]) -> tuple[ObisCode, ...]:
-    """Return the codes of a telegram's instantaneous powers and phases' currents: what power_beyond_currents weighs."""
-    return tuple(
-        obis
-        for obis in readings
-        if (obis.d == INSTANTANEOUS and quantity_of(obis) in _POWERS) or _sampled_phase(obis, CURRENT)
-    )
+def powers_and_currents(readings: Mapping[ObisCode, Reading]) -> tuple[ObisCode, ...]:
+    """Return the codes of a telegram's instantaneous powers and currents: what power_beyond_currents weighs."""
+    return tuple(obis for obis in readings if obis.d == INSTANTANEOUS and quantity_of(obis) in {*_POWERS, CURRENT})
 
 
-def _sampled_phase(obis: ObisCode, quantity: Quantity) -> bool:
-    """Whether a register is one phase's instantaneous value of this quantity."""
-    return obis.d == INSTANTANEOUS and phase_of(obis) is not None and quantity_of(obis) is quantity
+def _sampled_voltage(obis: ObisCode) -> bool:
+    """Whether a register is an instantaneous voltage of a phase (C 12: of any), not the neutral's."""
+    return obis.d == INSTANTANEOUS and quantity_of(obis) is VOLTAGE and obis.c != _NEUTRAL_VOLTAGE
+
+
+def _sampled_current(obis: ObisCode, *, by_phase: bool) -> bool:
+    """Whether a register is an instantaneous current: one phase's, or summed over the phases."""
+    if obis.d != INSTANTANEOUS or quantity_of(obis) is not CURRENT:
+        return False
+    return phase_of(obis) is not None if by_phase else obis.c in {_SUM_OF_PHASES_CURRENT, _ANY_PHASE_CURRENT}
 
 
 def worked_out_beyond_bounds(readings: Mapping[ObisCode, Reading]) -> tuple[ObisCode, ...]:

@@ -283,6 +283,15 @@ class ResolutionLearner:
         self._meters[meter, prior] = learned
         return learned
 
+    def proven(self, meter: str | None, prior: Scaling) -> bool:
+        """Whether physics proved this meter's voltage and current resolutions, and no change of them waits."""
+        learned = self._meters.get((meter, prior))
+        return (
+            learned is not None
+            and not {VOLTAGE.name, CURRENT.name} & learned.pending.keys()
+            and {VOLTAGE.name, CURRENT.name} <= learned.decisions.keys()
+        )
+
     def apply(
         self, readings: Mapping[ObisCode, Reading], prior: Scaling, meter: str | None, when: datetime | None = None
     ) -> Mapping[ObisCode, Reading]:
