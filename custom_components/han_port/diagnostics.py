@@ -157,7 +157,7 @@ def _decoding(decoder: Decoder) -> dict[str, Any]:
         # Values left out of telegrams, by code: nothing here reads what their codes mean, or the meter worked
         # them out beyond their bounds (a power factor of 4.6).
         "left_out": {str(code): count for code, count in decoder.left_out.items()},
-        # Telegrams whose powers went beyond what their voltages and currents carry: those were not shown.
+        # Telegrams with a power beyond what their currents carry: their powers and currents were not shown.
         "powers_beyond_currents": decoder.contradicted,
         # What the meter's own physics decided for values sent without a scaler, and why.
         "resolutions": [

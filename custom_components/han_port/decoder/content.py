@@ -290,7 +290,7 @@ def _judged_by_physics(telegram: Telegram) -> Telegram | str:
     if contradiction is None:
         return telegram
     # Without a check, the sign of damage that may have struck the rest too.
-    return _without_flows(telegram, contradiction) if telegram.checksummed else contradiction
+    return _without_powers_and_currents(telegram, contradiction) if telegram.checksummed else contradiction
 
 
 def _without_what_was_worked_out_beyond_bounds(telegram: Telegram) -> Telegram:
@@ -308,7 +308,7 @@ def _without_what_was_worked_out_beyond_bounds(telegram: Telegram) -> Telegram:
     return replace(telegram, readings=readings, left_out=(*telegram.left_out, *odd))
 
 
-def _without_flows(telegram: Telegram, contradiction: str) -> Telegram:
+def _without_powers_and_currents(telegram: Telegram, contradiction: str) -> Telegram:
     """Take out of a checked telegram its powers and currents, which contradict each other; the rest stands."""
     taken_out = set(powers_and_currents(telegram.readings))
     readings = {obis: reading for obis, reading in telegram.readings.items() if obis not in taken_out}
