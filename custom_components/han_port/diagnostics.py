@@ -154,8 +154,9 @@ def _decoding(decoder: Decoder) -> dict[str, Any]:
         # Implausible, unauthenticated and replayed frames are counted here too.
         "dropped": {str(reason): count for reason, count in decoder.dropped.items()},
         "noise_bytes": decoder.noise_bytes,
-        # Values left out of telegrams, by code: nothing here reads what their codes mean, or the meter worked
-        # them out beyond their bounds (a power factor of 4.6).
+        # Values left out of telegrams, by code: nothing here reads what their codes mean, the meter worked
+        # them out beyond their bounds (a power factor of 4.6), or powers and currents contradicted each other
+        # three telegrams in a row.
         "left_out": {str(code): count for code, count in decoder.left_out.items()},
         # Telegrams with a power beyond what their currents carry: their powers and currents were not shown.
         "powers_beyond_currents": decoder.contradicted,

@@ -34,10 +34,12 @@ from .model import (
 from .p1 import P1Framer, P1Message, parse_telegram
 from .readings import STANDARD, interpret
 from .registers import (
+    CURRENT,
     implausible,
     interpretable,
     power_beyond_currents,
     powers_and_currents,
+    quantity_of,
     worked_out_beyond_bounds,
 )
 from .resolution import ResolutionLearner
@@ -81,6 +83,9 @@ _WEAKLY_CHECKED = (*_UNCHECKED, MbusMessage)
 # A ciphered APDU without a checksum (or a weak one) that proven keys fail to open is damage; this many in a row
 # are the keys'.
 _DAMAGED_IN_A_ROW = 3
+# Telegrams in a row whose powers and currents contradict each other before the values they last stood by are
+# no longer taken for the meter's: a load switching on between two samples explains one, never a run.
+_CONTRADICTED_IN_A_ROW = 3
 
 
 def decode_dlms_message(
@@ -207,6 +212,8 @@ class ContentDecoder:
         self.lists = ListLearner()
         # How many bare ciphered APDUs the keys, once proven, failed to open in a row (see _refused).
         self._rejected_in_a_row = 0
+        # How many telegrams that sent currents had them contradict their powers, in a row.
+        self._contradicted_in_a_row = 0
 
     def _join_blocks(self, message: DlmsMessage, position: int | None) -> DlmsMessage | None:
         """Add a block; return the joined APDU, carried as its blocks were, once the last is in."""
@@ -243,6 +250,13 @@ class ContentDecoder:
                 return DroppedFrame(DropReason.BAD_CHECKSUM, detail, message.raw, err.ciphering)
         return DroppedFrame(err.reason, str(err), message.raw, err.ciphering)
 
+    def _count_contradiction(self, telegram: Telegram) -> None:
+        """Count a contradiction in a row; a telegram whose currents carry its powers ends the run."""
+        if telegram.contradiction is not None:
+            self._contradicted_in_a_row += 1
+        elif any(quantity_of(obis) is CURRENT for obis in telegram.readings):
+            self._contradicted_in_a_row = 0
+
     def decode(self, message: DlmsMessage | P1Message, position: int | None = None) -> Event | None:
         """Decode a checksum-valid message; drop it if it does not decode, is impossible or is refused.
 
@@ -263,10 +277,11 @@ class ContentDecoder:
                 if self.policy.requires_ciphering:
                     self.policy.check(None)
                 telegram = parse_telegram(message)
-            judged = _judged_by_physics(telegram)
+            judged = _judged_by_physics(telegram, lasting=self._contradicted_in_a_row + 1 >= _CONTRADICTED_IN_A_ROW)
             if isinstance(judged, str):
                 return DroppedFrame(DropReason.IMPLAUSIBLE, judged, message.raw, telegram.ciphering)
             telegram = judged
+            self._count_contradiction(telegram)
             # Only a frame that opened and made sense counts for the counters:
             # garbage from a wrong key must not raise the mark genuine frames must pass.
             if telegram.ciphering is not None:
@@ -279,8 +294,11 @@ class ContentDecoder:
         return telegram
 
 
-def _judged_by_physics(telegram: Telegram) -> Telegram | str:
-    """Return the telegram as physics lets it be shown, or why it shows nothing."""
+def _judged_by_physics(telegram: Telegram, *, lasting: bool) -> Telegram | str:
+    """Return the telegram as physics lets it be shown, or why it shows nothing.
+
+    Lasting: a contradiction now would end a run of them (see _without_powers_and_currents).
+    """
     if telegram.checksummed and telegram.carries_p1:
         telegram = _without_what_was_worked_out_beyond_bounds(telegram)
     reason = implausible(telegram.readings)
@@ -290,7 +308,11 @@ def _judged_by_physics(telegram: Telegram) -> Telegram | str:
     if contradiction is None:
         return telegram
     # Without a check, the sign of damage that may have struck the rest too.
-    return _without_powers_and_currents(telegram, contradiction) if telegram.checksummed else contradiction
+    return (
+        _without_powers_and_currents(telegram, contradiction, lasting=lasting)
+        if telegram.checksummed
+        else contradiction
+    )
 
 
 def _without_what_was_worked_out_beyond_bounds(telegram: Telegram) -> Telegram:
@@ -308,11 +330,16 @@ def _without_what_was_worked_out_beyond_bounds(telegram: Telegram) -> Telegram:
     return replace(telegram, readings=readings, left_out=(*telegram.left_out, *odd))
 
 
-def _without_powers_and_currents(telegram: Telegram, contradiction: str) -> Telegram:
-    """Take out of a checked telegram its powers and currents, which contradict each other; the rest stands."""
-    taken_out = set(powers_and_currents(telegram.readings))
+def _without_powers_and_currents(telegram: Telegram, contradiction: str, *, lasting: bool) -> Telegram:
+    """Take out of a checked telegram its powers and currents, which contradict each other; the rest stands.
+
+    Ending a run of contradictions, they are also left out (Telegram.left_out): what the meter last stood by
+    is no longer its own.
+    """
+    taken_out = powers_and_currents(telegram.readings)
     readings = {obis: reading for obis, reading in telegram.readings.items() if obis not in taken_out}
-    return replace(telegram, readings=readings, contradiction=contradiction)
+    left_out = (*telegram.left_out, *taken_out) if lasting else telegram.left_out
+    return replace(telegram, readings=readings, contradiction=contradiction, left_out=left_out)
 
 
 def tag_holds(message: FramedMessage | DroppedFrame, keys: Keys) -> bool:

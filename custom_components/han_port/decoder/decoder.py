@@ -55,8 +55,9 @@ class Decoder:
         self.dropped: Counter[DropReason] = Counter()
         """Frames dropped so far, by reason."""
         self.left_out: Counter[ObisCode] = Counter()
-        """Values left out of telegrams so far, by code: codes whose meaning nothing here interprets, and
-        values the meter worked out beyond their bounds (see Telegram.left_out).
+        """Values left out of telegrams so far, by code: codes whose meaning nothing here interprets,
+        values the meter worked out beyond their bounds, and powers and currents that contradicted each other
+        telegrams in a row (see Telegram.left_out).
 
         At most MAX_LEFT_OUT_CODES codes are named; values of any further code are not counted (a
         meter sends a fixed list, and a stream of ever-new codes is hostile)."""

@@ -59,15 +59,17 @@ class Telegram:
     """The COSEM logical device name, for a list that sends it: the maker's id and the meter's serial."""
     left_out: tuple[ObisCode, ...] = ()
     """Registers the meter sent whose code nothing here interprets, left out of readings, never passed on unbounded;
-    and those it worked out beyond their bounds (a power factor of 4.6) in a P1 telegram whose CRC held."""
+    those it worked out beyond their bounds (a power factor of 4.6) in a P1 telegram whose CRC held; and the
+    powers and currents of the third telegram in a row whose powers and currents contradict each other."""
     contradiction: str | None = None
     """Why the powers and currents a checked telegram sent were taken out of its readings: a power beyond what its
     voltages and currents carry (one of them lies, or the meter sampled them as a big load switched on). Its
-    other readings (an hourly list's totals) stand."""
+    other readings (an hourly list's totals) stand. From the third in a row, they are also left_out."""
     resolution_proven: bool = True
     """Whether its voltages and currents came at a resolution the meter stated (a scaler, a decimal point) or
-    physics proved: False while a list without scalers has one still guessed from its vendor's table. Only
-    then may they contradict its powers (see contradiction): a wrong guess is no lie."""
+    physics proved: False while a list without scalers has one still guessed from its vendor's table, or a
+    change of one waits to be confirmed. Only then may they contradict its powers (see contradiction): a wrong
+    guess is no lie."""
     standard_time: bool = False
     """Whether a naive timestamp is the zone's standard time all year: its meter's clock keeps no daylight saving."""
     checksummed: bool = True

@@ -36,7 +36,8 @@ MAX_ENERGY = 1e13
 # What one telegram's powers may be beside the apparent power its own voltages and currents carry (the largest
 # voltage times the phases' currents): wide, as a meter samples them moments apart (a load may switch on in
 # between), the currents a list leaves out (two carry an IT grid's three phases) and currents rounded down to
-# whole amperes (DSMR). A power beyond it is a lie that its own bounds let pass, or beside one.
+# whole amperes (DSMR). Beyond it, the power or the currents lie within their own bounds, or a big load switched
+# on between the samples.
 POWER_OVER_APPARENT = 1.5
 POWER_ALLOWANCE = 1_000.0
 
@@ -101,7 +102,6 @@ _POWER_AND_ENERGY = {  # C: its power, and its energy (a time integral of the po
 }
 _POWERS = frozenset({ACTIVE_POWER, REACTIVE_POWER, APPARENT_POWER, NET_ACTIVE_POWER})
 _MEASURED = {11: CURRENT, 12: VOLTAGE, 13: POWER_FACTOR, 14: FREQUENCY}  # no time integral means anything
-_ANY_PHASE_CURRENT = 11
 _SUM_OF_PHASES_CURRENT = 90
 _NEUTRAL_CURRENT = 91
 _NEUTRAL_VOLTAGE = 92
@@ -182,8 +182,8 @@ def power_beyond_currents(readings: Mapping[ObisCode, Reading]) -> str | None:
 
     Each within its bounds, together they contradict each other: one is a lie, and nothing tells which. Or
     the meter sampled them moments apart, as a big load switched on: see POWER_OVER_APPARENT. The currents are
-    the phases', or else the sum over them (C 11 or 90); the voltage the highest a phase has, or else the most any
-    may have (a list without voltages, DSMR 4's; a phase at 0 V carries nothing).
+    the phases', or else their sum (C 90; C 11 may be one phase's); the voltage the highest a phase has, or else
+    the most any may have (a list without voltages, DSMR 4's; a phase at 0 V carries nothing).
     """
     by_phase = [abs(value) for obis, (value, _unit) in readings.items() if _sampled_current(obis, by_phase=True)]
     summed = [abs(value) for obis, (value, _unit) in readings.items() if _sampled_current(obis, by_phase=False)]
@@ -200,7 +200,7 @@ def power_beyond_currents(readings: Mapping[ObisCode, Reading]) -> str | None:
 
 
 def powers_and_currents(readings: Mapping[ObisCode, Reading]) -> tuple[ObisCode, ...]:
-    """Return the codes of a telegram's instantaneous powers and currents: what power_beyond_currents weighs."""
+    """Return the codes of a telegram's instantaneous powers and currents: what a contradiction takes out."""
     return tuple(obis for obis in readings if obis.d == INSTANTANEOUS and quantity_of(obis) in {*_POWERS, CURRENT})
 
 
@@ -210,10 +210,10 @@ def _sampled_voltage(obis: ObisCode) -> bool:
 
 
 def _sampled_current(obis: ObisCode, *, by_phase: bool) -> bool:
-    """Whether a register is an instantaneous current: one phase's, or summed over the phases."""
+    """Whether a register is an instantaneous current: one phase's, or the sum over the phases."""
     if obis.d != INSTANTANEOUS or quantity_of(obis) is not CURRENT:
         return False
-    return phase_of(obis) is not None if by_phase else obis.c in {_SUM_OF_PHASES_CURRENT, _ANY_PHASE_CURRENT}
+    return phase_of(obis) is not None if by_phase else obis.c == _SUM_OF_PHASES_CURRENT
 
 
 def worked_out_beyond_bounds(readings: Mapping[ObisCode, Reading]) -> tuple[ObisCode, ...]:
