@@ -413,7 +413,7 @@ POWER = (1, 7, 0)
 def test_a_total_may_grow_only_as_fast_as_this_meters_power_could_carry() -> None:
     envelope = PowerEnvelope()
     guard = TotalGuard(envelope)
-    # The meter has drawn 3 kW at most (sustained over two readings).
+    # The meter has drawn 3 kW at most (sustained over three readings).
     assert [envelope.admit(POWER, watts) for watts in (300, 3000, 2900, 3000)] == [True] * 4
     assert envelope.highest == 2900
     assert guard.check(IMPORT, 155_232_513, MOMENT) is Verdict.ACCEPTED
@@ -449,6 +449,15 @@ def test_two_readings_in_a_row_near_the_top_of_the_envelope_do_not_widen_it() ->
     # A load that draws 10.9 kW over three readings is the meter's own.
     assert [envelope.admit(POWER, 10_900) for _ in range(3)] == [True] * 3
     assert (envelope.highest, envelope.ceiling) == (10_900, 21_800)
+
+
+def test_readings_before_a_changed_current_transformer_ratio_count_at_the_new_ratio() -> None:
+    envelope = PowerEnvelope()
+    assert [envelope.admit(POWER, watts) for watts in (500, 500)] == [True, True]
+    envelope.scale(10)
+    # The two before the change are 5 kW now, as the third is: together they sustain it.
+    assert envelope.admit(POWER, 5000)
+    assert envelope.highest == 5000
 
 
 def test_power_confirmed_by_readings_in_a_row_widens_the_envelope() -> None:

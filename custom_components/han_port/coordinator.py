@@ -279,10 +279,10 @@ def _still_stood_by(readings: Mapping[Code, Reading], telegram: Telegram) -> dic
 
     A measurement the meter sent beyond its bounds (a power factor of 4.6) says its last value is no longer
     the meter's: its sensor shows none rather than a stale one. A total keeps its count: the meter's count
-    never goes back, and shown without it the sensor would fall back to the total restored at start. Powers and
-    currents taken out as contradicting each other (Telegram.contradiction) are left out only from the third
-    telegram in a row: one is most often a meter that sampled them as a load switched on, and their last values
-    are the meter's, a moment old.
+    never goes back, and shown without it the sensor would fall back to the total restored at start. Powers,
+    currents and voltages taken out as contradicting each other (Telegram.contradiction) are left out only from
+    the third telegram in a row on: one is most often a meter that sampled them as a load switched on, and their
+    last values are the meter's, a moment old.
     """
     stale = {obis.register for obis in telegram.left_out if not is_total(obis.register)}
     return {register: reading for register, reading in readings.items() if register not in stale}

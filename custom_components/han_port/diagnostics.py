@@ -155,10 +155,10 @@ def _decoding(decoder: Decoder) -> dict[str, Any]:
         "dropped": {str(reason): count for reason, count in decoder.dropped.items()},
         "noise_bytes": decoder.noise_bytes,
         # Values left out of telegrams, by code: nothing here reads what their codes mean, the meter worked
-        # them out beyond their bounds (a power factor of 4.6), or powers and currents contradicted each other
-        # three telegrams in a row.
+        # them out beyond their bounds (a power factor of 4.6), or powers, currents and voltages contradicted
+        # each other three telegrams in a row.
         "left_out": {str(code): count for code, count in decoder.left_out.items()},
-        # Telegrams with a power beyond what their currents carry: their powers and currents were not shown.
+        # Telegrams with a power beyond what their currents carry: their powers, currents and voltages were not shown.
         "powers_beyond_currents": decoder.contradicted,
         # What the meter's own physics decided for values sent without a scaler, and why.
         "resolutions": [

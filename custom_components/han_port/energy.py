@@ -140,8 +140,8 @@ class LiveEnergy:
 class PowerEnvelope:
     """The most power this meter can carry, learned from what it has shown.
 
-    A reading widens the envelope only once the readings of its register
-    after it sustain it, POWER_CONFIRMATIONS in a row, so neither a lone spike
+    A reading widens the envelope only once POWER_CONFIRMATIONS readings of
+    its register in a row, it among them, sustain it, so neither a lone spike
     nor two lies in a row near its top do; readings above the envelope are
     taken only when POWER_CONFIRMATIONS of them in a row agree. Totals may
     grow, and live energy may integrate, only inside it.
@@ -150,7 +150,7 @@ class PowerEnvelope:
     floor: float = UNPROVEN_POWER
     highest: float = 0.0
     """The highest power sustained over POWER_CONFIRMATIONS readings in a row (W)."""
-    _last: dict[Code, deque[float]] = field(default_factory=dict, init=False, repr=False)
+    _recent: dict[Code, deque[float]] = field(default_factory=dict, init=False, repr=False)
     _above: dict[Code, list[float]] = field(default_factory=dict, init=False, repr=False)
 
     @property
@@ -176,18 +176,20 @@ class PowerEnvelope:
         # The meter draws at least the least of the run.
         self.highest = max(self.highest, min(run))
         del self._above[register]
-        self._last[register] = deque(run, maxlen=POWER_CONFIRMATIONS)
+        self._recent[register] = deque(run, maxlen=POWER_CONFIRMATIONS)
         return True
 
     def scale(self, factor: float) -> None:
         """Follow a changed current-transformer ratio."""
         self.highest *= factor
+        for register, recent in self._recent.items():
+            self._recent[register] = deque((size * factor for size in recent), maxlen=POWER_CONFIRMATIONS)
 
     def _sustain(self, register: Code, size: float) -> None:
-        last = self._last.setdefault(register, deque(maxlen=POWER_CONFIRMATIONS))
-        last.append(size)
-        if len(last) == POWER_CONFIRMATIONS:
-            self.highest = max(self.highest, min(last))
+        recent = self._recent.setdefault(register, deque(maxlen=POWER_CONFIRMATIONS))
+        recent.append(size)
+        if len(recent) == POWER_CONFIRMATIONS:
+            self.highest = max(self.highest, min(recent))
 
 
 class Verdict(Enum):

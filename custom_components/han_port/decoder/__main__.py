@@ -44,9 +44,9 @@ def telegram_json(telegram: Telegram) -> dict[str, Any]:
             str(obis): {"value": reading.value, "unit": None if reading.unit is None else str(reading.unit)}
             for obis, reading in telegram.readings.items()
         },
-        # What the meter sent that is not shown (see Telegram.left_out): named, never shown as a value.
+        # What the meter sent that its sensors show no value for (see Telegram.left_out): named, never shown.
         "left_out": [str(obis) for obis in telegram.left_out],
-        # Why its powers and currents were not shown: they contradict each other.
+        # Why its powers, currents and voltages were not shown: they contradict each other.
         "contradiction": telegram.contradiction,
     }
 

@@ -34,12 +34,11 @@ from .model import (
 from .p1 import P1Framer, P1Message, parse_telegram
 from .readings import STANDARD, interpret
 from .registers import (
-    CURRENT,
     implausible,
     interpretable,
     power_beyond_currents,
-    powers_and_currents,
-    quantity_of,
+    weighed_together,
+    weighs_powers,
     worked_out_beyond_bounds,
 )
 from .resolution import ResolutionLearner
@@ -212,7 +211,7 @@ class ContentDecoder:
         self.lists = ListLearner()
         # How many bare ciphered APDUs the keys, once proven, failed to open in a row (see _refused).
         self._rejected_in_a_row = 0
-        # How many telegrams that sent currents had them contradict their powers, in a row.
+        # How many telegrams whose currents weighed their powers found them contradict each other, in a row.
         self._contradicted_in_a_row = 0
 
     def _join_blocks(self, message: DlmsMessage, position: int | None) -> DlmsMessage | None:
@@ -250,12 +249,21 @@ class ContentDecoder:
                 return DroppedFrame(DropReason.BAD_CHECKSUM, detail, message.raw, err.ciphering)
         return DroppedFrame(err.reason, str(err), message.raw, err.ciphering)
 
-    def _count_contradiction(self, telegram: Telegram) -> None:
-        """Count a contradiction in a row; a telegram whose currents carry its powers ends the run."""
-        if telegram.contradiction is not None:
-            self._contradicted_in_a_row += 1
-        elif any(quantity_of(obis) is CURRENT for obis in telegram.readings):
-            self._contradicted_in_a_row = 0
+    def _counted_in_a_row(self, telegram: Telegram, taken_out: tuple[ObisCode, ...]) -> Telegram:
+        """Count a contradiction in a row: from the third, what it took out is left out as well (Telegram.left_out).
+
+        One is most often a load that switched on between the meter's samples, and the values it last stood by
+        are still its own, a moment old; a run is not. A telegram whose currents weighed its powers and carried
+        them ends the run.
+        """
+        if telegram.contradiction is None:
+            if telegram.resolution_proven and weighs_powers(telegram.readings):
+                self._contradicted_in_a_row = 0
+            return telegram
+        self._contradicted_in_a_row += 1
+        if self._contradicted_in_a_row < _CONTRADICTED_IN_A_ROW:
+            return telegram
+        return replace(telegram, left_out=(*telegram.left_out, *taken_out))
 
     def decode(self, message: DlmsMessage | P1Message, position: int | None = None) -> Event | None:
         """Decode a checksum-valid message; drop it if it does not decode, is impossible or is refused.
@@ -277,16 +285,15 @@ class ContentDecoder:
                 if self.policy.requires_ciphering:
                     self.policy.check(None)
                 telegram = parse_telegram(message)
-            judged = _judged_by_physics(telegram, lasting=self._contradicted_in_a_row + 1 >= _CONTRADICTED_IN_A_ROW)
+            judged = _judged_by_physics(telegram)
             if isinstance(judged, str):
                 return DroppedFrame(DropReason.IMPLAUSIBLE, judged, message.raw, telegram.ciphering)
-            telegram = judged
-            self._count_contradiction(telegram)
             # Only a frame that opened and made sense counts for the counters:
             # garbage from a wrong key must not raise the mark genuine frames must pass.
-            if telegram.ciphering is not None:
-                self.policy.admit(telegram.ciphering)
+            if judged.ciphering is not None:
+                self.policy.admit(judged.ciphering)
                 self._rejected_in_a_row = 0
+            telegram = self._counted_in_a_row(judged, weighed_together(telegram.readings))
         except FrameRefusedError as err:
             return self._refused(err, message)
         except DecodeError as err:
@@ -294,11 +301,8 @@ class ContentDecoder:
         return telegram
 
 
-def _judged_by_physics(telegram: Telegram, *, lasting: bool) -> Telegram | str:
-    """Return the telegram as physics lets it be shown, or why it shows nothing.
-
-    Lasting: a contradiction now would end a run of them (see _without_powers_and_currents).
-    """
+def _judged_by_physics(telegram: Telegram) -> Telegram | str:
+    """Return the telegram as physics lets it be shown, or why it shows nothing."""
     if telegram.checksummed and telegram.carries_p1:
         telegram = _without_what_was_worked_out_beyond_bounds(telegram)
     reason = implausible(telegram.readings)
@@ -308,11 +312,7 @@ def _judged_by_physics(telegram: Telegram, *, lasting: bool) -> Telegram | str:
     if contradiction is None:
         return telegram
     # Without a check, the sign of damage that may have struck the rest too.
-    return (
-        _without_powers_and_currents(telegram, contradiction, lasting=lasting)
-        if telegram.checksummed
-        else contradiction
-    )
+    return _without_what_contradicts(telegram, contradiction) if telegram.checksummed else contradiction
 
 
 def _without_what_was_worked_out_beyond_bounds(telegram: Telegram) -> Telegram:
@@ -330,16 +330,14 @@ def _without_what_was_worked_out_beyond_bounds(telegram: Telegram) -> Telegram:
     return replace(telegram, readings=readings, left_out=(*telegram.left_out, *odd))
 
 
-def _without_powers_and_currents(telegram: Telegram, contradiction: str, *, lasting: bool) -> Telegram:
-    """Take out of a checked telegram its powers and currents, which contradict each other; the rest stands.
+def _without_what_contradicts(telegram: Telegram, contradiction: str) -> Telegram:
+    """Take out of a checked telegram its powers, currents and voltages, which contradict each other.
 
-    Ending a run of contradictions, they are also left out (Telegram.left_out): what the meter last stood by
-    is no longer its own.
+    The rest stands: an hourly list's totals. See ContentDecoder._counted_in_a_row for a run of them.
     """
-    taken_out = powers_and_currents(telegram.readings)
+    taken_out = weighed_together(telegram.readings)
     readings = {obis: reading for obis, reading in telegram.readings.items() if obis not in taken_out}
-    left_out = (*telegram.left_out, *taken_out) if lasting else telegram.left_out
-    return replace(telegram, readings=readings, contradiction=contradiction, left_out=left_out)
+    return replace(telegram, readings=readings, contradiction=contradiction)
 
 
 def tag_holds(message: FramedMessage | DroppedFrame, keys: Keys) -> bool:

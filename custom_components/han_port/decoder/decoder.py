@@ -56,13 +56,13 @@ class Decoder:
         """Frames dropped so far, by reason."""
         self.left_out: Counter[ObisCode] = Counter()
         """Values left out of telegrams so far, by code: codes whose meaning nothing here interprets,
-        values the meter worked out beyond their bounds, and powers and currents that contradicted each other
-        telegrams in a row (see Telegram.left_out).
+        values the meter worked out beyond their bounds, and powers, currents and voltages that contradicted
+        each other telegrams in a row (see Telegram.left_out).
 
         At most MAX_LEFT_OUT_CODES codes are named; values of any further code are not counted (a
         meter sends a fixed list, and a stream of ever-new codes is hostile)."""
         self.contradicted = 0
-        """Telegrams whose powers and currents contradicted each other, taken out (see Telegram.contradiction)."""
+        """Telegrams whose powers, currents and voltages contradicted each other, taken out (Telegram.contradiction)."""
 
     @property
     def noise_bytes(self) -> int:

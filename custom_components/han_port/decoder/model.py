@@ -60,11 +60,12 @@ class Telegram:
     left_out: tuple[ObisCode, ...] = ()
     """Registers the meter sent whose code nothing here interprets, left out of readings, never passed on unbounded;
     those it worked out beyond their bounds (a power factor of 4.6) in a P1 telegram whose CRC held; and the
-    powers and currents of the third telegram in a row whose powers and currents contradict each other."""
+    powers, currents and voltages of the third telegram in a row, and each after it, that they contradict."""
     contradiction: str | None = None
-    """Why the powers and currents a checked telegram sent were taken out of its readings: a power beyond what its
-    voltages and currents carry (one of them lies, or the meter sampled them as a big load switched on). Its
-    other readings (an hourly list's totals) stand. From the third in a row, they are also left_out."""
+    """Why the powers, currents and voltages a checked telegram sent were taken out of its readings: a power
+    beyond what its voltages and currents carry (one of them lies, or the meter sampled them as a big load
+    switched on). Its other readings (an hourly list's totals) stand. From the third in a row on, they are also
+    left_out."""
     resolution_proven: bool = True
     """Whether its voltages and currents came at a resolution the meter stated (a scaler, a decimal point) or
     physics proved: False while a list without scalers has one still guessed from its vendor's table, or a

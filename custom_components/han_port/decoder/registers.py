@@ -101,6 +101,7 @@ _POWER_AND_ENERGY = {  # C: its power, and its energy (a time integral of the po
     20: (ACTIVE_POWER, ACTIVE_ENERGY),
 }
 _POWERS = frozenset({ACTIVE_POWER, REACTIVE_POWER, APPARENT_POWER, NET_ACTIVE_POWER})
+_POWERS_AND_CURRENTS = _POWERS | {CURRENT}
 _MEASURED = {11: CURRENT, 12: VOLTAGE, 13: POWER_FACTOR, 14: FREQUENCY}  # no time integral means anything
 _SUM_OF_PHASES_CURRENT = 90
 _NEUTRAL_CURRENT = 91
@@ -183,37 +184,50 @@ def power_beyond_currents(readings: Mapping[ObisCode, Reading]) -> str | None:
     Each within its bounds, together they contradict each other: one is a lie, and nothing tells which. Or
     the meter sampled them moments apart, as a big load switched on: see POWER_OVER_APPARENT. The currents are
     the phases', or else their sum (C 90; C 11 may be one phase's); the voltage the highest a phase has, or else
-    the most any may have (a list without voltages, DSMR 4's; a phase at 0 V carries nothing).
+    the most any may have (a list without voltages, DSMR 4's; a phase at 0 V carries nothing). None too for a
+    telegram without such currents: see weighs_powers.
     """
-    by_phase = [abs(value) for obis, (value, _unit) in readings.items() if _sampled_current(obis, by_phase=True)]
-    summed = [abs(value) for obis, (value, _unit) in readings.items() if _sampled_current(obis, by_phase=False)]
+    by_phase = [abs(value) for obis, (value, _unit) in readings.items() if _phase_current(obis)]
+    summed = [abs(value) for obis, (value, _unit) in readings.items() if _summed_current(obis)]
     current = sum(by_phase) if by_phase else max(summed, default=None)
     if current is None:
         return None
-    voltages = [value for obis, (value, _unit) in readings.items() if _sampled_voltage(obis) and value > 0]
+    voltages = [value for obis, (value, _unit) in readings.items() if _phase_voltage(obis) and value > 0]
     voltage = max(voltages, default=VOLTAGE.high)
     carried = POWER_OVER_APPARENT * voltage * current + POWER_ALLOWANCE
     for obis, (value, _unit) in readings.items():
         if obis.d == INSTANTANEOUS and quantity_of(obis) in _POWERS and abs(value) > carried:
-            return f"{obis} = {value:g} is more than {current:g} A at up to {voltage:g} V carry"
+            return f"{obis} = {value:g} is more than the {carried:g} that {current:g} A at up to {voltage:g} V carry"
     return None
 
 
-def powers_and_currents(readings: Mapping[ObisCode, Reading]) -> tuple[ObisCode, ...]:
-    """Return the codes of a telegram's instantaneous powers and currents: what a contradiction takes out."""
-    return tuple(obis for obis in readings if obis.d == INSTANTANEOUS and quantity_of(obis) in {*_POWERS, CURRENT})
+def weighs_powers(readings: Mapping[ObisCode, Reading]) -> bool:
+    """Whether a telegram sends the currents its powers are weighed against (see power_beyond_currents)."""
+    return any(_phase_current(obis) or _summed_current(obis) for obis in readings)
 
 
-def _sampled_voltage(obis: ObisCode) -> bool:
+def weighed_together(readings: Mapping[ObisCode, Reading]) -> tuple[ObisCode, ...]:
+    """Return the codes of a telegram's instantaneous powers, currents and voltages: what a contradiction takes out."""
+    return tuple(
+        obis
+        for obis in readings
+        if obis.d == INSTANTANEOUS and (quantity_of(obis) in _POWERS_AND_CURRENTS or _phase_voltage(obis))
+    )
+
+
+def _phase_voltage(obis: ObisCode) -> bool:
     """Whether a register is an instantaneous voltage of a phase (C 12: of any), not the neutral's."""
     return obis.d == INSTANTANEOUS and quantity_of(obis) is VOLTAGE and obis.c != _NEUTRAL_VOLTAGE
 
 
-def _sampled_current(obis: ObisCode, *, by_phase: bool) -> bool:
-    """Whether a register is an instantaneous current: one phase's, or the sum over the phases."""
-    if obis.d != INSTANTANEOUS or quantity_of(obis) is not CURRENT:
-        return False
-    return phase_of(obis) is not None if by_phase else obis.c == _SUM_OF_PHASES_CURRENT
+def _phase_current(obis: ObisCode) -> bool:
+    """Whether a register is one phase's instantaneous current."""
+    return obis.d == INSTANTANEOUS and quantity_of(obis) is CURRENT and phase_of(obis) is not None
+
+
+def _summed_current(obis: ObisCode) -> bool:
+    """Whether a register is the instantaneous sum of the phases' currents."""
+    return obis.d == INSTANTANEOUS and obis.c == _SUM_OF_PHASES_CURRENT and quantity_of(obis) is CURRENT
 
 
 def worked_out_beyond_bounds(readings: Mapping[ObisCode, Reading]) -> tuple[ObisCode, ...]:
