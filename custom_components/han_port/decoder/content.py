@@ -249,7 +249,7 @@ class ContentDecoder:
                 return DroppedFrame(DropReason.BAD_CHECKSUM, detail, message.raw, err.ciphering)
         return DroppedFrame(err.reason, str(err), message.raw, err.ciphering)
 
-    def _counted_in_a_row(self, telegram: Telegram, taken_out: tuple[ObisCode, ...]) -> Telegram:
+    def _counted_in_a_row(self, telegram: Telegram, sent: Telegram) -> Telegram:
         """Count a contradiction in a row: from the third, what it took out is left out as well (Telegram.left_out).
 
         One is most often a load that switched on between the meter's samples, and the values it last stood by
@@ -263,7 +263,7 @@ class ContentDecoder:
         self._contradicted_in_a_row += 1
         if self._contradicted_in_a_row < _CONTRADICTED_IN_A_ROW:
             return telegram
-        return replace(telegram, left_out=(*telegram.left_out, *taken_out))
+        return replace(telegram, left_out=(*telegram.left_out, *weighed_together(sent.readings)))
 
     def decode(self, message: DlmsMessage | P1Message, position: int | None = None) -> Event | None:
         """Decode a checksum-valid message; drop it if it does not decode, is impossible or is refused.
@@ -293,7 +293,7 @@ class ContentDecoder:
             if judged.ciphering is not None:
                 self.policy.admit(judged.ciphering)
                 self._rejected_in_a_row = 0
-            telegram = self._counted_in_a_row(judged, weighed_together(telegram.readings))
+            telegram = self._counted_in_a_row(judged, telegram)
         except FrameRefusedError as err:
             return self._refused(err, message)
         except DecodeError as err:
@@ -311,8 +311,13 @@ def _judged_by_physics(telegram: Telegram) -> Telegram | str:
     contradiction = power_beyond_currents(telegram.readings) if telegram.resolution_proven else None
     if contradiction is None:
         return telegram
-    # Without a check, the sign of damage that may have struck the rest too.
-    return _without_what_contradicts(telegram, contradiction) if telegram.checksummed else contradiction
+    if not telegram.checksummed:
+        return contradiction  # without a check, the sign of damage that may have struck the rest too
+    # Nothing tells which of its powers, currents and voltages lies: all go, and the rest (an hourly list's totals)
+    # stands. A run of them: see ContentDecoder._counted_in_a_row.
+    return replace(
+        telegram, readings=_readings_without(telegram, weighed_together(telegram.readings)), contradiction=contradiction
+    )
 
 
 def _without_what_was_worked_out_beyond_bounds(telegram: Telegram) -> Telegram:
@@ -326,18 +331,12 @@ def _without_what_was_worked_out_beyond_bounds(telegram: Telegram) -> Telegram:
     odd = worked_out_beyond_bounds(telegram.readings)
     if not odd:
         return telegram
-    readings = {obis: reading for obis, reading in telegram.readings.items() if obis not in odd}
-    return replace(telegram, readings=readings, left_out=(*telegram.left_out, *odd))
+    return replace(telegram, readings=_readings_without(telegram, odd), left_out=(*telegram.left_out, *odd))
 
 
-def _without_what_contradicts(telegram: Telegram, contradiction: str) -> Telegram:
-    """Take out of a checked telegram its powers, currents and voltages, which contradict each other.
-
-    The rest stands: an hourly list's totals. See ContentDecoder._counted_in_a_row for a run of them.
-    """
-    taken_out = weighed_together(telegram.readings)
-    readings = {obis: reading for obis, reading in telegram.readings.items() if obis not in taken_out}
-    return replace(telegram, readings=readings, contradiction=contradiction)
+def _readings_without(telegram: Telegram, codes: tuple[ObisCode, ...]) -> dict[ObisCode, Reading]:
+    """Return a telegram's readings but those of these codes."""
+    return {obis: reading for obis, reading in telegram.readings.items() if obis not in codes}
 
 
 def tag_holds(message: FramedMessage | DroppedFrame, keys: Keys) -> bool:
