@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 import pytest
 
 from custom_components.han_port.decoder import ObisCode, Reading, Unit, resolution
-from custom_components.han_port.decoder.lists import KAMSTRUP_10_WH
+from custom_components.han_port.decoder.lists import KAIFA, KAMSTRUP_10_WH
 from custom_components.han_port.decoder.resolution import (
     CURRENT_CONFIRMATIONS,
     MAX_METERS,
     RECHECK_TELEGRAMS,
+    VOLTAGE_CONFIRMATIONS,
     ResolutionLearner,
 )
 
@@ -97,6 +98,47 @@ def test_a_settled_resolution_is_weighed_again_now_and_then() -> None:
     assert shown[:RECHECK_TELEGRAMS] == [91.0] * RECHECK_TELEGRAMS
     assert shown[RECHECK_TELEGRAMS:-1] == [None] * (CURRENT_CONFIRMATIONS - 1)
     assert shown[-1] == pytest.approx(9.1)
+
+
+def test_whole_volts_read_by_a_table_of_tenths_are_shown_right_from_the_first_telegram() -> None:
+    """Kaifa's table reads 0.1 V: a meter that sends whole volts has 230 read as 23.0, and physics says so at once."""
+    learner = ResolutionLearner()
+    # 1 kW carried by 4.348 A at 230 V: read with 23 V, the currents would seem to be ten times as large.
+    result = learner.apply(readings((23.0, 23.1, 22.9), (4.348, 0, 0), 1000), KAIFA, "meter")
+    assert values(result, VOLTAGES) == [230, 231, 229]
+    assert values(result, CURRENTS) == [4.348, 0, 0]
+    assert {(d.quantity, d.exponent) for d in learner.decisions} == {("voltage", 0), ("current", -3)}
+
+
+def test_one_telegram_whose_voltages_lie_costs_its_own_voltages_and_no_more() -> None:
+    """A frame that passed its checksum shows 100 times the voltage on a weighed telegram: the decision stands."""
+    learner = ResolutionLearner()
+    honest = readings((230, 231, 229), (13.04, 0, 0), 3000)
+    lie = readings((23000, 23100, 22900), (13.04, 0, 0), 3000)
+    learner.apply(honest, KAMSTRUP_10_WH, "meter")
+    for _ in range(RECHECK_TELEGRAMS):
+        learner.apply(honest, KAMSTRUP_10_WH, "meter")
+    assert values(learner.apply(lie, KAMSTRUP_10_WH, "meter"), VOLTAGES) == [None, None, None]
+    # Its powers are still weighed against its currents, with the highest voltage a grid has.
+    assert learner.proven("meter", KAMSTRUP_10_WH)
+    shown = [values(learner.apply(honest, KAMSTRUP_10_WH, "meter"), VOLTAGES) for _ in range(RECHECK_TELEGRAMS)]
+    assert shown == [[230, 231, 229]] * RECHECK_TELEGRAMS
+    assert [d.exponent for d in learner.decisions if d.quantity == "voltage"] == [0]
+
+
+def test_a_settled_voltage_resolution_changes_once_telegrams_in_a_row_confirm_it() -> None:
+    """New firmware sends hundredths of a volt: withheld until the change is confirmed, then shown right."""
+    learner = ResolutionLearner()
+    learner.apply(readings((230, 231, 229), (13.04, 0, 0), 3000), KAMSTRUP_10_WH, "meter")
+    hundredths = readings((23000, 23100, 22900), (13.04, 0, 0), 3000)
+    shown = [
+        values(learner.apply(hundredths, KAMSTRUP_10_WH, "meter"), VOLTAGES)
+        for _ in range(RECHECK_TELEGRAMS + VOLTAGE_CONFIRMATIONS)
+    ]
+    # Until the next weighing, the settled resolution (such values are then implausible, which drops them).
+    assert shown[:RECHECK_TELEGRAMS] == [[23000, 23100, 22900]] * RECHECK_TELEGRAMS
+    assert shown[RECHECK_TELEGRAMS:-1] == [[None, None, None]] * (VOLTAGE_CONFIRMATIONS - 1)
+    assert shown[-1] == pytest.approx([230, 231, 229])
 
 
 ENERGY = ObisCode(1, 1, 1, 8, 0)

@@ -65,8 +65,11 @@ VOLTAGE_EXPONENTS = (0, -1, -2)
 CURRENT_EXPONENTS = (-1, -2, -3)
 # Telegrams that must agree before a current resolution other than the one in
 # force is taken: one telegram's power and currents can be moments apart. A
-# phase voltage near nominal proves its resolution at once.
+# phase voltage near nominal proves its resolution at once, but only the first
+# time: once decided, a change needs as many, as one frame that passed its
+# checksum may still lie, and must not cost the telegrams until the next weighing.
 CURRENT_CONFIRMATIONS = 3
+VOLTAGE_CONFIRMATIONS = 3
 # Telegrams between two weighings of the evidence, once nothing is in doubt.
 RECHECK_TELEGRAMS = 16
 # Energy registers count Wh, tens of Wh (Kamstrup in Norway and Denmark) or more.
@@ -284,11 +287,15 @@ class ResolutionLearner:
         return learned
 
     def proven(self, meter: str | None, prior: Scaling) -> bool:
-        """Whether physics proved this meter's voltage and current resolutions, and no change of them waits."""
+        """Whether physics proved this meter's voltage and current resolutions, and no change of the current waits.
+
+        While a change of the voltage's waits, the telegram's voltages are left
+        out: what weighs its powers then takes the highest voltage a grid has.
+        """
         learned = self._meters.get((meter, prior))
         return (
             learned is not None
-            and not {VOLTAGE.name, CURRENT.name} & learned.pending.keys()
+            and CURRENT.name not in learned.pending
             and {VOLTAGE.name, CURRENT.name} <= learned.decisions.keys()
         )
 
@@ -310,16 +317,22 @@ class ResolutionLearner:
         examine = learned.unexamined >= RECHECK_TELEGRAMS or CURRENT.name in pending or VOLTAGE.name in pending
         learned.unexamined = 0 if examine else learned.unexamined + 1
         decided = learned.exponents
-        voltage = decided.get(VOLTAGE.name, prior.voltage)
+        voltage: int | None = decided.get(VOLTAGE.name, prior.voltage)
         current: int | None = decided.get(CURRENT.name, prior.current)
         if not examine and (voltage, current, energy) == (prior.voltage, prior.current, prior.energy):
             return readings  # the vendor table is right for this meter
         voltages, currents, energies = _split(readings)
         if examine and voltages:
             evidence = self._voltage_evidence(voltages, prior.voltage)
-            voltage = learned.resolve(VOLTAGE, prior.voltage, evidence, 1) or voltage
+            confirmations = VOLTAGE_CONFIRMATIONS if VOLTAGE.name in learned.decisions else 1
+            voltage = learned.resolve(VOLTAGE, prior.voltage, evidence, confirmations)
         if examine and currents:
-            evidence = self._current_evidence(readings, currents, prior.current, voltage - prior.voltage)
+            # Voltages in doubt weigh no currents.
+            evidence = (
+                None
+                if voltage is None
+                else self._current_evidence(readings, currents, prior.current, voltage - prior.voltage)
+            )
             current = learned.resolve(CURRENT, prior.current, evidence, CURRENT_CONFIRMATIONS)
         if (voltage, current, energy) == (prior.voltage, prior.current, prior.energy):
             return readings
