@@ -247,6 +247,32 @@ def test_three_contradictions_in_a_row_leave_the_powers_currents_and_voltages_ou
     assert left_out == [(), (), (), taken_out, (), taken_out, (), (), ()]
 
 
+def test_a_phases_power_is_weighed_against_its_own_phases_current() -> None:
+    """5 kW on L1 beside L1's 1 A: the 20 A of L2 carry the total, not L1's power (it was shown)."""
+    lines = [
+        "1-0:1.7.0(05.500*kW)",
+        "1-0:21.7.0(05.000*kW)",
+        "1-0:41.7.0(00.500*kW)",
+        "1-0:32.7.0(230.0*V)",
+        "1-0:52.7.0(230.0*V)",
+        "1-0:31.7.0(001*A)",
+        "1-0:51.7.0(020*A)",
+        "1-0:1.8.0(001234.567*kWh)",
+    ]
+    (contradicted,) = Decoder().feed_events(encoder.p1_telegram("ISK5\\2M550T-1012", lines))
+    assert isinstance(contradicted, Telegram)
+    assert (
+        contradicted.contradiction == "1-0:21.7.0.255 = 5000 is more than the 1345 that L1's 1 A at up to 230 V carry"
+    )
+    assert [str(code) for code in contradicted.readings] == ["1-0:1.8.0.255"]
+    # The same power on L2, whose current carries it, is the meter's.
+    swapped = [line.replace("21.7.0(05", "21.7.0(00").replace("41.7.0(00.500", "41.7.0(05.000") for line in lines]
+    (telegram,) = Decoder().feed_events(encoder.p1_telegram("ISK5\\2M550T-1012", swapped))
+    assert isinstance(telegram, Telegram)
+    assert telegram.contradiction is None
+    assert telegram.readings[ObisCode.parse("1-0:41.7.0")].value == 5000
+
+
 def test_a_power_its_own_currents_cannot_carry_drops_a_telegram_without_a_crc() -> None:
     """Without a check, values that contradict each other are the sign of damage that may have struck the rest."""
     lines = ["1-0:1.7.0(09.000*kW)", "1-0:32.7.0(230.0*V)", "1-0:31.7.0(003*A)", "1-0:1.8.0(001234.567*kWh)"]
@@ -347,11 +373,17 @@ def test_no_power_a_household_draws_is_refused_beside_its_voltages_and_currents(
         measured[1] = 0.0  # L2's current is not measured: Aron's two currents carry all three lines' power
     shown = [math.floor(amperes) if whole_amperes else round(amperes, 2) for amperes in measured]
     direction = 2 if export else 1
+    # On a TN grid each phase's power too, as DSMR 5 sends them beside its phases' currents.
+    phase_powers = [volts * amperes * factor for amperes, factor in loads] if grid == "TN" else []
     lines = [
         f"1-0:{direction}.7.0({active / 1000:07.3f}*kW)",
         f"1-0:{direction + 2}.7.0({reactive / 1000:07.3f}*kvar)",
         *(f"1-0:{32 + 20 * phase}.7.0({volts:05.1f}*V)" for phase in range(phases)),
         *(f"1-0:{31 + 20 * phase}.7.0({amperes:06.2f}*A)" for phase, amperes in enumerate(shown)),
+        *(
+            f"1-0:{direction + 20 + 20 * phase}.7.0({watts / 1000:07.3f}*kW)"
+            for phase, watts in enumerate(phase_powers)
+        ),
     ]
     (telegram,) = Decoder().feed_events(encoder.p1_telegram("ISK5\\2M550T-1012", lines))
     assert isinstance(telegram, Telegram)

@@ -34,7 +34,7 @@ MAX_CURRENT = 2_000.0
 # Ten digits of kWh, the longest energy register a meter shows.
 MAX_ENERGY = 1e13
 # What one telegram's powers may be beside the apparent power its own voltages and currents carry (the largest
-# voltage times the phases' currents): wide, as a meter samples them moments apart (a load may switch on in
+# voltage times the phases' currents, or a phase's own for its power): wide, as a meter samples them moments apart (a load may switch on in
 # between), the currents a list leaves out (two carry an IT grid's three phases) and currents rounded down to
 # whole amperes (DSMR). Beyond it, the power or the currents lie within their own bounds, or a big load switched
 # on between the samples.
@@ -182,28 +182,37 @@ def power_beyond_currents(readings: Mapping[ObisCode, Reading]) -> str | None:
     """Say which instantaneous power is more than the telegram's own voltages and currents carry, if one is.
 
     Each within its bounds, together they contradict each other: one is a lie, and nothing tells which. Or
-    the meter sampled them moments apart, as a big load switched on: see POWER_OVER_APPARENT. The currents are
-    the phases', or else their sum (C 90; C 11 may be one phase's); the voltage the highest a phase has, or else
+    the meter sampled them moments apart, as a big load switched on: see POWER_OVER_APPARENT. A phase's power is
+    weighed against its own phase's current where the telegram sends it; the others against the phases'
+    currents, or else their sum (C 90; C 11 may be one phase's). The voltage is the highest a phase has, or else
     the most any may have (a list without voltages, DSMR 4's; a phase at 0 V carries nothing). None too for a
     telegram without such currents: see weighs_powers.
     """
-    by_phase = [abs(value) for obis, (value, _unit) in readings.items() if _phase_current(obis)]
+    by_phase: dict[int, float] = {}
+    for obis, (value, _unit) in readings.items():
+        if (phase := _phase_current(obis)) is not None:
+            by_phase[phase] = max(abs(value), by_phase.get(phase, 0.0))
     summed = [abs(value) for obis, (value, _unit) in readings.items() if _summed_current(obis)]
-    current = sum(by_phase) if by_phase else max(summed, default=None)
-    if current is None:
+    total = sum(by_phase.values()) if by_phase else max(summed, default=None)
+    if total is None:
         return None
     voltages = [value for obis, (value, _unit) in readings.items() if _phase_voltage(obis) and value > 0]
     voltage = max(voltages, default=VOLTAGE.high)
-    carried = POWER_OVER_APPARENT * voltage * current + POWER_ALLOWANCE
     for obis, (value, _unit) in readings.items():
-        if obis.d == INSTANTANEOUS and quantity_of(obis) in _POWERS and abs(value) > carried:
-            return f"{obis} = {value:g} is more than the {carried:g} that {current:g} A at up to {voltage:g} V carry"
+        if obis.d != INSTANTANEOUS or quantity_of(obis) not in _POWERS:
+            continue
+        phase = phase_of(obis)
+        current, whose = (by_phase[phase], f"L{phase}'s ") if phase in by_phase else (total, "")
+        carried = POWER_OVER_APPARENT * voltage * current + POWER_ALLOWANCE
+        if abs(value) > carried:
+            amperes = f"{whose}{current:g} A"
+            return f"{obis} = {value:g} is more than the {carried:g} that {amperes} at up to {voltage:g} V carry"
     return None
 
 
 def weighs_powers(readings: Mapping[ObisCode, Reading]) -> bool:
     """Whether a telegram sends the currents its powers are weighed against (see power_beyond_currents)."""
-    return any(_phase_current(obis) or _summed_current(obis) for obis in readings)
+    return any(_phase_current(obis) is not None or _summed_current(obis) for obis in readings)
 
 
 def weighed_together(readings: Mapping[ObisCode, Reading]) -> tuple[ObisCode, ...]:
@@ -220,9 +229,9 @@ def _phase_voltage(obis: ObisCode) -> bool:
     return obis.d == INSTANTANEOUS and quantity_of(obis) is VOLTAGE and obis.c != _NEUTRAL_VOLTAGE
 
 
-def _phase_current(obis: ObisCode) -> bool:
-    """Whether a register is one phase's instantaneous current."""
-    return obis.d == INSTANTANEOUS and quantity_of(obis) is CURRENT and phase_of(obis) is not None
+def _phase_current(obis: ObisCode) -> int | None:
+    """Return the phase whose instantaneous current a register is, None for any other register."""
+    return phase_of(obis) if obis.d == INSTANTANEOUS and quantity_of(obis) is CURRENT else None
 
 
 def _summed_current(obis: ObisCode) -> bool:
