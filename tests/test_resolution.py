@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -15,6 +16,9 @@ from custom_components.han_port.decoder.resolution import (
     VOLTAGE_CONFIRMATIONS,
     ResolutionLearner,
 )
+
+if TYPE_CHECKING:
+    from custom_components.han_port.decoder.readings import Scaling
 
 VOLTAGES = [ObisCode(1, 1, c, 7, 0) for c in (32, 52, 72)]
 CURRENTS = [ObisCode(1, 1, c, 7, 0) for c in (31, 51, 71)]
@@ -88,7 +92,8 @@ def test_an_odd_telegram_between_agreeing_ones_restarts_the_count() -> None:
 
 def test_a_settled_resolution_is_weighed_again_now_and_then() -> None:
     learner = ResolutionLearner()
-    learner.apply(readings((230,), (9.1,), 2000, 500), KAMSTRUP_10_WH, "meter")
+    for _ in range(VOLTAGE_CONFIRMATIONS):  # until the voltage's settled too, each telegram is weighed
+        learner.apply(readings((230,), (9.1,), 2000, 500), KAMSTRUP_10_WH, "meter")
     # The meter's firmware now sends mA: 9100 read as 91 A by the settled 0.01 A.
     shown = [
         values(learner.apply(readings((230,), (91.0,), 2000, 500), KAMSTRUP_10_WH, "meter"), CURRENTS[:1])[0]
@@ -110,13 +115,24 @@ def test_whole_volts_read_by_a_table_of_tenths_are_shown_right_from_the_first_te
     assert {(d.quantity, d.exponent) for d in learner.decisions} == {("voltage", 0), ("current", -3)}
 
 
+def test_a_lost_phase_that_keeps_a_few_volts_does_not_hide_the_others_resolution() -> None:
+    """A Kaifa sending whole volts, read as tenths, with one phase lost at 12 V: 23.5 V was shown for good."""
+    learner = ResolutionLearner()
+    result = learner.apply(readings((23.5, 1.2, 23.4), (4.348, 0, 0), 1000), KAIFA, "meter")
+    assert values(result, VOLTAGES) == [235, 12, 234]
+    # A phase above nominal is no lost one: a hundred times one phase proves nothing.
+    other = learner.apply(readings((230, 23000, 231), (4.348, 0, 0), 1000), KAMSTRUP_10_WH, "other")
+    assert values(other, VOLTAGES) == [230, 23000, 231]
+    assert [d.meter for d in learner.decisions if d.quantity == "voltage"] == ["meter"]
+
+
 def test_one_telegram_whose_voltages_lie_costs_its_own_voltages_and_no_more() -> None:
     """A frame that passed its checksum shows 100 times the voltage on a weighed telegram: the decision stands."""
     learner = ResolutionLearner()
     honest = readings((230, 231, 229), (13.04, 0, 0), 3000)
     lie = readings((23000, 23100, 22900), (13.04, 0, 0), 3000)
-    learner.apply(honest, KAMSTRUP_10_WH, "meter")
-    for _ in range(RECHECK_TELEGRAMS):
+    # Each telegram is weighed until the voltage resolution is settled, then one in RECHECK_TELEGRAMS: the lie's.
+    for _ in range(VOLTAGE_CONFIRMATIONS + RECHECK_TELEGRAMS):
         learner.apply(honest, KAMSTRUP_10_WH, "meter")
     assert values(learner.apply(lie, KAMSTRUP_10_WH, "meter"), VOLTAGES) == [None, None, None]
     # Its powers are still weighed against its currents, with the highest voltage a grid has.
@@ -129,7 +145,8 @@ def test_one_telegram_whose_voltages_lie_costs_its_own_voltages_and_no_more() ->
 def test_a_settled_voltage_resolution_changes_once_telegrams_in_a_row_confirm_it() -> None:
     """New firmware sends hundredths of a volt: withheld until the change is confirmed, then shown right."""
     learner = ResolutionLearner()
-    learner.apply(readings((230, 231, 229), (13.04, 0, 0), 3000), KAMSTRUP_10_WH, "meter")
+    for _ in range(VOLTAGE_CONFIRMATIONS):
+        learner.apply(readings((230, 231, 229), (13.04, 0, 0), 3000), KAMSTRUP_10_WH, "meter")
     hundredths = readings((23000, 23100, 22900), (13.04, 0, 0), 3000)
     shown = [
         values(learner.apply(hundredths, KAMSTRUP_10_WH, "meter"), VOLTAGES)
@@ -139,6 +156,33 @@ def test_a_settled_voltage_resolution_changes_once_telegrams_in_a_row_confirm_it
     assert shown[:RECHECK_TELEGRAMS] == [[23000, 23100, 22900]] * RECHECK_TELEGRAMS
     assert shown[RECHECK_TELEGRAMS:-1] == [[None, None, None]] * (VOLTAGE_CONFIRMATIONS - 1)
     assert shown[-1] == pytest.approx([230, 231, 229])
+
+
+@pytest.mark.parametrize(("prior", "lie"), [(KAMSTRUP_10_WH, 23500.0), (KAIFA, 23.5)])
+def test_a_lie_in_the_first_telegram_heard_costs_that_telegram_alone(prior: Scaling, lie: float) -> None:
+    """Voltages a hundred or ten times off in the first frame set a resolution at once: the next one undoes it.
+
+    A fuzzing round found the honest telegrams after it read as 2.35 V (Kamstrup) or 2 350 V (Kaifa) until the
+    next weighing, 16 telegrams on: each was then cut or dropped. (Values as each table reads them.)
+    """
+    learner = ResolutionLearner()
+    learner.apply(readings((lie,) * 3, (0,) * 3, 0), prior, "meter")
+    shown = [values(learner.apply(readings((235.0,) * 3, (0,) * 3, 0), prior, "meter"), VOLTAGES) for _ in range(20)]
+    assert shown == [[235.0] * 3] * 20
+
+
+def test_strangers_in_a_row_never_make_the_learner_forget_the_lines_own_meter() -> None:
+    """Frames naming other meters, more than it keeps: the line's meter keeps its settled resolution (it was
+    forgotten, and the next lie then set a resolution that cost 18 honest telegrams)."""
+    learner = ResolutionLearner()
+    honest = readings((230, 231, 229), (13.04, 0, 0), 3000)
+    for _ in range(VOLTAGE_CONFIRMATIONS + RECHECK_TELEGRAMS):
+        learner.apply(honest, KAMSTRUP_10_WH, "meter")
+    for stranger in range(MAX_METERS * 2):
+        learner.apply(honest, KAMSTRUP_10_WH, f"stranger {stranger}")
+    lie = readings((23000, 23100, 22900), (13.04, 0, 0), 3000)
+    assert values(learner.apply(lie, KAMSTRUP_10_WH, "meter"), VOLTAGES) == [None, None, None]
+    assert values(learner.apply(honest, KAMSTRUP_10_WH, "meter"), VOLTAGES) == [230, 231, 229]
 
 
 ENERGY = ObisCode(1, 1, 1, 8, 0)

@@ -34,10 +34,10 @@ MAX_CURRENT = 2_000.0
 # Ten digits of kWh, the longest energy register a meter shows.
 MAX_ENERGY = 1e13
 # What one telegram's powers may be beside the apparent power its own voltages and currents carry (the largest
-# voltage times the phases' currents, or a phase's own for its power): wide, as a meter samples them moments apart (a load may switch on in
-# between), the currents a list leaves out (two carry an IT grid's three phases) and currents rounded down to
-# whole amperes (DSMR). Beyond it, the power or the currents lie within their own bounds, or a big load switched
-# on between the samples.
+# voltage times the phases' currents, or a phase's own for its power): wide, as a meter samples them moments
+# apart (a load may switch on in between), the currents a list leaves out (two carry an IT grid's three phases)
+# and currents rounded down to whole amperes (DSMR). Beyond it, the power or the currents lie within their own
+# bounds, or a big load switched on between the samples.
 POWER_OVER_APPARENT = 1.5
 POWER_ALLOWANCE = 1_000.0
 

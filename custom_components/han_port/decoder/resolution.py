@@ -65,9 +65,10 @@ VOLTAGE_EXPONENTS = (0, -1, -2)
 CURRENT_EXPONENTS = (-1, -2, -3)
 # Telegrams that must agree before a current resolution other than the one in
 # force is taken: one telegram's power and currents can be moments apart. A
-# phase voltage near nominal proves its resolution at once, but only the first
-# time: once decided, a change needs as many, as one frame that passed its
-# checksum may still lie, and must not cost the telegrams until the next weighing.
+# phase voltage near nominal proves its resolution at once, but only until as
+# many telegrams agreed with it: a frame that passed its checksum may still
+# lie, and the first one heard must not set a resolution the next ones cannot
+# undo at once. Once settled, a change needs as many as a current's.
 CURRENT_CONFIRMATIONS = 3
 VOLTAGE_CONFIRMATIONS = 3
 # Telegrams between two weighings of the evidence, once nothing is in doubt.
@@ -228,6 +229,14 @@ class _Learned:
     exponents: dict[str, int] = field(default_factory=dict)
     """The decisions' exponents, by quantity: what every telegram looks up."""
     pending: dict[str, _Pending] = field(default_factory=dict)
+    agreed: dict[str, int] = field(default_factory=dict)
+    """Telegrams in a row whose evidence agreed with the decision in force, by quantity."""
+    telegrams: int = 0
+    """Telegrams heard: a meter heard often is the line's own, kept when strangers come."""
+
+    def settled(self, quantity: Quantity, confirmations: int) -> bool:
+        """Whether as many telegrams agreed with the quantity's decision as a change of it needs."""
+        return self.agreed.get(quantity.name, 0) >= confirmations
 
     def exponent(self, quantity: Quantity, prior: int) -> int:
         """Return the exponent in force: the decision, or the prior."""
@@ -242,11 +251,14 @@ class _Learned:
             return in_force
         exponent, why = evidence
         pending = self.pending.pop(quantity.name, None)
-        if exponent != in_force:
+        if exponent == in_force:
+            telegrams = self.agreed.get(quantity.name, 0) + 1
+        else:
             telegrams = pending.telegrams + 1 if pending is not None and pending.exponent == exponent else 1
             if telegrams < confirmations:
                 self.pending[quantity.name] = _Pending(exponent, telegrams)
                 return None
+        self.agreed[quantity.name] = telegrams
         self.decisions[quantity.name] = Decision(self.meter, quantity.name, exponent, why)
         self.exponents[quantity.name] = exponent
         return exponent
@@ -279,10 +291,11 @@ class ResolutionLearner:
         if learned is None:
             if len(self._meters) >= MAX_METERS:
                 # A line carries one meter: ids beyond a few are damage or an attack, and must not grow
-                # memory. The one heard least lately is forgotten: never the line's own meter, heard every
-                # few seconds, for a stranger now and then.
-                del self._meters[next(iter(self._meters))]
+                # memory. The one heard least is forgotten (of those, the least lately): never the line's own
+                # meter, heard every few seconds, for strangers, however many come in a row.
+                del self._meters[min(self._meters, key=lambda known: self._meters[known].telegrams)]
             learned = _Learned(meter)
+        learned.telegrams += 1
         self._meters[meter, prior] = learned
         return learned
 
@@ -312,9 +325,13 @@ class ResolutionLearner:
         pending = learned.pending
         # A meter's lists prove the same every few seconds: voltage and current
         # are weighed on the first telegram, on every one while a change waits
-        # to be confirmed, and otherwise every RECHECK_TELEGRAMS (a resolution
-        # that changed in between makes values implausible, which drops them).
-        examine = learned.unexamined >= RECHECK_TELEGRAMS or CURRENT.name in pending or VOLTAGE.name in pending
+        # to be confirmed or a voltage decided is not yet settled, and otherwise
+        # every RECHECK_TELEGRAMS (a resolution that changed in between makes
+        # values implausible, which drops them).
+        unsettled = VOLTAGE.name in learned.decisions and not learned.settled(VOLTAGE, VOLTAGE_CONFIRMATIONS)
+        examine = (
+            learned.unexamined >= RECHECK_TELEGRAMS or CURRENT.name in pending or VOLTAGE.name in pending or unsettled
+        )
         learned.unexamined = 0 if examine else learned.unexamined + 1
         decided = learned.exponents
         voltage: int | None = decided.get(VOLTAGE.name, prior.voltage)
@@ -324,7 +341,7 @@ class ResolutionLearner:
         voltages, currents, energies = _split(readings)
         if examine and voltages:
             evidence = self._voltage_evidence(voltages, prior.voltage)
-            confirmations = VOLTAGE_CONFIRMATIONS if VOLTAGE.name in learned.decisions else 1
+            confirmations = VOLTAGE_CONFIRMATIONS if learned.settled(VOLTAGE, VOLTAGE_CONFIRMATIONS) else 1
             voltage = learned.resolve(VOLTAGE, prior.voltage, evidence, confirmations)
         if examine and currents:
             # Voltages in doubt weigh no currents.
@@ -351,20 +368,20 @@ class ResolutionLearner:
 
     @staticmethod
     def _voltage_evidence(voltages: dict[ObisCode, Reading], prior: int) -> tuple[int, str] | None:
-        """Find the resolution that puts every phase voltage near nominal, if exactly one does.
+        """Find the resolution that puts most phase voltages near nominal and none above it, if exactly one does.
 
-        A phase at zero (lost) says nothing; phases that disagree with each
-        other prove nothing either.
+        A phase at zero says nothing, nor one at a few volts: a lost phase
+        keeps what its neighbours induce in it. Phases that disagree otherwise
+        prove nothing.
         """
         present = [abs(value) for value, _ in voltages.values() if value]
-        if not present:
-            return None
         low, high = VOLTAGE_RANGE
-        fits = [
-            (exponent, f"phase voltages {', '.join(f'{_scaled(volts, exponent - prior):g}' for volts in present)} V")
-            for exponent in VOLTAGE_EXPONENTS
-            if all(low <= _scaled(volts, exponent - prior) <= high for volts in present)
-        ]
+        fits = []
+        for exponent in VOLTAGE_EXPONENTS:
+            scaled = [_scaled(volts, exponent - prior) for volts in present]
+            near = [volts for volts in scaled if low <= volts <= high]
+            if 2 * len(near) > len(scaled) and max(scaled) <= high:
+                fits.append((exponent, f"phase voltages {', '.join(f'{volts:g}' for volts in scaled)} V"))
         return fits[0] if len(fits) == 1 else None
 
     @staticmethod
