@@ -22,6 +22,7 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 
+from custom_components.han_port import connection as connection_module
 from custom_components.han_port import identity as identity_module
 from custom_components.han_port import issues as issues_module
 from custom_components.han_port.const import (
@@ -505,19 +506,21 @@ async def test_a_silent_meter_whose_port_then_carries_another_meters_pushes_says
 
 
 async def test_a_meter_known_without_its_id_is_heard_while_its_id_is_not_yet_believed(
-    hass: HomeAssistant, tcp_meter: TcpMeter
+    hass: HomeAssistant, tcp_meter: TcpMeter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An entry with a made-up id (set up while its list was learned, say) whose lists name the meter's id.
 
     At every start its identity knows no id, and the first pushes that name one are not believed yet: they are
     not shown, but once the same id came twice they are the meter's own as far as they tell, and keep it from
-    counting as silent. Pushes 0.35 s apart here stand for 20 s apart against the 30 s silence limit.
+    counting as silent. Pushes 0.7 s apart here stand for 20 s apart against the 30 s silence limit (1.2 s here:
+    half a second to spare for a slow machine).
     """
     made = bridge_entry(tcp_meter.port, unique_id=uuid.uuid4().hex, **{CONF_GENERATED_ID: True})
     # As setup makes it now (an entry of 1.1 was known by its port's URL, and is migrated).
     entry = MockConfigEntry(
         domain=DOMAIN, unique_id=made.unique_id, title=made.title, data=dict(made.data), minor_version=2
     )
+    monkeypatch.setattr(connection_module, "MIN_SILENCE", 1.2)
     await set_up(hass, entry)
     states: list[str] = []
     async_track_state_change_event(
@@ -525,7 +528,7 @@ async def test_a_meter_known_without_its_id_is_heard_while_its_id_is_not_yet_bel
     )
     for power in (1100, 1200, 1300, 1400):
         tcp_meter.send(kamstrup_frame(default_state(power_import=power)))
-        await asyncio.sleep(0.35)
+        await asyncio.sleep(0.7)
     await wait_for(lambda: sensor(hass, "power_import").state == "1400")  # type: ignore[union-attr]
     assert states == ["receiving"]
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -670,8 +673,9 @@ async def test_a_new_make_whose_id_another_entry_reads_is_never_shown_after_the_
     assert sensor(hass, "power_import").state != "950"  # type: ignore[union-attr]
     assert issue_id in meter_issues(hass)
     # The meter's own lists come back: shown, and neither its data nor its device keeps the other meter's id.
-    tcp_meter.send(_aidon_frame(1250))
+    tcp_meter.start_pushing([_aidon_frame(1250)])
     await wait_for(lambda: sensor(hass, "power_import").state == "1250")  # type: ignore[union-attr]
+    tcp_meter.stop_pushing()
     assert entry.runtime_data.data.meter_id is None
     devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
     assert [device.serial_number for device in devices] == [None]

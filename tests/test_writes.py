@@ -60,22 +60,22 @@ def count_writes(hass: HomeAssistant) -> Counter[str]:
 async def test_telegrams_that_change_nothing_write_nothing(hass: HomeAssistant, tcp_meter: TcpMeter) -> None:
     entry = await set_up_in_norway(hass, tcp_meter.port)
     frame = kamstrup_frame(default_state(), hourly=True)
-    tcp_meter.send(frame)
+    # The meter pushes on, as a real one does: a lone telegram, then silence, would blank every sensor and back.
+    tcp_meter.start_pushing([frame])
     await wait_for(lambda: (state := sensor(hass, "energy_import")) is not None and state.state != "unknown")
     await asyncio.sleep(0.3)
     writes = count_writes(hass)
-    for _ in range(5):
-        tcp_meter.send(frame)
-        await asyncio.sleep(0.1)
-    await wait_for(lambda: entry.runtime_data.reader.decoder.telegrams >= 6)
+    telegrams = entry.runtime_data.reader.decoder.telegrams
+    await wait_for(lambda: entry.runtime_data.reader.decoder.telegrams >= telegrams + 5)
     await asyncio.sleep(0.2)
     # Five telegrams with the same values: not one state written, not even "reported".
     assert writes == Counter()
 
     # One register changes: its sensor, and grid power worked out from it, alone are written.
-    tcp_meter.send(kamstrup_frame(default_state(power_import=1900), hourly=True))
+    tcp_meter.start_pushing([kamstrup_frame(default_state(power_import=1900), hourly=True)])
     await wait_for(lambda: shown(hass, "power_import") == "1900")
     await asyncio.sleep(0.2)
+    tcp_meter.stop_pushing()
     assert set(writes) == {entity_id(hass, "power_import")}
     assert await hass.config_entries.async_unload(entry.entry_id)
 
@@ -129,7 +129,11 @@ async def test_the_update_rate_option_spaces_measurements_but_not_totals(
     entry = await set_up_in_norway(hass, tcp_meter.port, **{CONF_UPDATE_INTERVAL: 0.8})
     tcp_meter.send(kamstrup_frame(default_state(), hourly=True))
     await wait_for(lambda: sensor(hass, "power_import") is not None and sensor(hass, "energy_import") is not None)
+    # The meter pushes on while the interval passes (the same list writes nothing): silent as long, the reader
+    # would open the port anew, and a total sent just as it does would be lost.
+    tcp_meter.start_pushing([kamstrup_frame(default_state(), hourly=True)])
     await asyncio.sleep(0.9)
+    tcp_meter.stop_pushing()
     writes = count_writes(hass)
     energy = 155_232_510
     for step in range(1, 7):
@@ -183,12 +187,14 @@ async def test_slow_measurements_drift_once_a_minute_and_step_at_once(
     assert writes[entity_id(hass, "voltage_l1")] == 1
     assert writes[entity_id(hass, "current_l1")] == len(drift)
     # The latest voltage is written when the interval is over.
+    tcp_meter.start_pushing([kamstrup_frame(state)])  # the same values: the meter stays heard while it passes
     await wait_for(lambda: writes[entity_id(hass, "voltage_l1")] == 2)
     assert shown(hass, "voltage_l1") == f"{voltage:g}"
 
     # A sag of 20 V is written at once, interval or not.
-    tcp_meter.send(kamstrup_frame(default_state(voltages=(voltage - 20, *base.voltages[1:]))))
+    tcp_meter.start_pushing([kamstrup_frame(default_state(voltages=(voltage - 20, *base.voltages[1:])))])
     await wait_for(lambda: shown(hass, "voltage_l1") == f"{voltage - 20:g}")
+    tcp_meter.stop_pushing()
     assert writes[entity_id(hass, "voltage_l1")] == 3
     assert await hass.config_entries.async_unload(entry.entry_id)
 
