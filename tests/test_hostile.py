@@ -271,6 +271,11 @@ def test_a_phases_power_is_weighed_against_its_own_phases_current() -> None:
     assert isinstance(telegram, Telegram)
     assert telegram.contradiction is None
     assert telegram.readings[ObisCode.parse("1-0:41.7.0")].value == 5000
+    # A current of 0 A may be one the meter does not measure (Aron's method on an IT grid): all the phases' weigh.
+    unmeasured = [line.replace("31.7.0(001", "31.7.0(000") for line in lines]
+    (telegram,) = Decoder().feed_events(encoder.p1_telegram("ISK5\\2M550T-1012", unmeasured))
+    assert isinstance(telegram, Telegram)
+    assert telegram.contradiction is None
 
 
 def test_a_power_its_own_currents_cannot_carry_drops_a_telegram_without_a_crc() -> None:

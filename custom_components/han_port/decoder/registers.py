@@ -183,8 +183,9 @@ def power_beyond_currents(readings: Mapping[ObisCode, Reading]) -> str | None:
 
     Each within its bounds, together they contradict each other: one is a lie, and nothing tells which. Or
     the meter sampled them moments apart, as a big load switched on: see POWER_OVER_APPARENT. A phase's power is
-    weighed against its own phase's current where the telegram sends it; the others against the phases'
-    currents, or else their sum (C 90; C 11 may be one phase's). The voltage is the highest a phase has, or else
+    weighed against its own phase's current where the telegram sends one above 0 A (an IT grid's meter measuring
+    two currents sends 0 for the third); the others against the phases' currents, or else their sum (C 90; C 11
+    may be one phase's). The voltage is the highest a phase has, or else
     the most any may have (a list without voltages, DSMR 4's; a phase at 0 V carries nothing). None too for a
     telegram without such currents: see weighs_powers.
     """
@@ -202,7 +203,7 @@ def power_beyond_currents(readings: Mapping[ObisCode, Reading]) -> str | None:
         if obis.d != INSTANTANEOUS or quantity_of(obis) not in _POWERS:
             continue
         phase = phase_of(obis)
-        current, whose = (by_phase[phase], f"L{phase}'s ") if phase in by_phase else (total, "")
+        current, whose = (by_phase[phase], f"L{phase}'s ") if by_phase.get(phase) else (total, "")
         carried = POWER_OVER_APPARENT * voltage * current + POWER_ALLOWANCE
         if abs(value) > carried:
             amperes = f"{whose}{current:g} A"
