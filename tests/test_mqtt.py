@@ -675,8 +675,16 @@ async def test_the_simulator_publishes_what_the_decoder_reads(
     """`--mqtt HOST:PORT --topic T --payload SHAPE`: what scripts/develop demonstrates."""
     topic = f"sim/{vendor}"
     received: list[bytes] = []
-    unsubscribe = await mqtt.async_subscribe(hass, topic, lambda message: received.append(message.payload), 0, None)
-    await asyncio.sleep(1)  # Home Assistant's client batches new subscriptions
+    live: list[bytes] = []
+
+    def take(message: Any) -> None:
+        (live if message.payload == b"subscribed" else received).append(message.payload)
+
+    unsubscribe = await mqtt.async_subscribe(hass, topic, take, 0, None)
+    # Home Assistant's client batches new subscriptions: a message of our own tells when this one is live.
+    while not live:
+        await mqtt.async_publish(hass, topic, b"subscribed")
+        await asyncio.sleep(0.2)
     command = [
         sys.executable,
         "-m",
@@ -688,11 +696,11 @@ async def test_the_simulator_publishes_what_the_decoder_reads(
     process = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stdout, stderr = await process.communicate()
     assert process.returncode == 0, stderr.decode()
-    await asyncio.sleep(0.3)
-    unsubscribe()
     lines = stdout.decode().splitlines()
     assert lines[0] == f"MQTT: 127.0.0.1:{broker.port} {topic} ({shape})"
     sent = [json.loads(line)["power_import"] for line in lines if line.startswith("{")]
+    await wait_for(lambda: len(received) >= len(sent))
+    unsubscribe()
     decoder = Decoder(KEY, AUTH_KEY) if vendor == "kamstrup-dk" else Decoder()
     telegrams = [event for message in received for event in decoder.feed_message(message)]
     assert all(isinstance(event, Telegram) for event in telegrams), decoder.dropped
