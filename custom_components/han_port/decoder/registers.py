@@ -203,7 +203,8 @@ def power_beyond_currents(readings: Mapping[ObisCode, Reading]) -> str | None:
         if obis.d != INSTANTANEOUS or quantity_of(obis) not in _POWERS:
             continue
         phase = phase_of(obis)
-        current, whose = (by_phase[phase], f"L{phase}'s ") if by_phase.get(phase) else (total, "")
+        own = by_phase.get(phase, 0.0) if phase is not None else 0.0
+        current, whose = (own, f"L{phase}'s ") if own else (total, "")
         carried = POWER_OVER_APPARENT * voltage * current + POWER_ALLOWANCE
         if abs(value) > carried:
             amperes = f"{whose}{current:g} A"
