@@ -25,6 +25,7 @@ from custom_components.han_port.decoder.decoder import MAX_LEFT_OUT_CODES
 from custom_components.han_port.decoder.masking import mask_serials, serial_masks
 from custom_components.han_port.decoder.p1 import reseal as p1_reseal
 from custom_components.han_port.decoder.registers import quantity_of
+from custom_components.han_port.decoder.resolution import RECHECK_TELEGRAMS, VOLTAGE_CONFIRMATIONS
 from simulator import frames as encoder
 from simulator.frames import MeterState
 
@@ -336,6 +337,32 @@ def test_currents_at_a_resolution_still_guessed_contradict_no_power() -> None:
     assert isinstance(telegram, Telegram)
     assert telegram.contradiction is not None
     assert ObisCode.parse("1-1:1.7.0") not in telegram.readings
+
+
+def test_a_power_that_makes_proven_currents_ten_times_larger_is_not_shown() -> None:
+    """17 kW beside currents that carry 1.7 kW, in a telegram whose currents the resolution learner weighs: its
+    powers fit currents in 0.1 A, not the 0.01 A proven (a reviewer found it shown, unweighed, as the currents
+    were left out until three such agreed). A change of firmware costs its first two telegrams' powers."""
+    decoder = Decoder()
+
+    def push(index: int, **changes: object) -> Telegram:
+        (telegram,) = decoder.feed_events(
+            kamstrup_frame(default_state(moment=MOMENT + timedelta(seconds=10 * index), **changes))
+        )
+        assert isinstance(telegram, Telegram)
+        return telegram
+
+    weighed = VOLTAGE_CONFIRMATIONS + RECHECK_TELEGRAMS  # the telegram the learner weighs next
+    assert [push(index).contradiction for index in range(weighed)] == [None] * weighed
+    lie = push(weighed, power_import=17030, reactive_export=4800)
+    assert lie.contradiction == (
+        "its powers make its currents come in 0.1 A, not in the 0.01 A physics proved for this meter"
+    )
+    assert not {str(code) for code in lie.readings} & {"1-1:1.7.0.255", "1-1:31.7.0.255", "1-1:32.7.0.255"}
+    honest = push(weighed + 1)
+    assert honest.contradiction is None
+    assert honest.readings[ObisCode.parse("1-1:1.7.0")].value == 1703
+    assert decoder.contradicted == 1
 
 
 def _line_currents(grid: str, loads: list[tuple[float, float]]) -> list[complex]:

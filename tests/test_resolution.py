@@ -95,14 +95,17 @@ def test_a_settled_resolution_is_weighed_again_now_and_then() -> None:
     for _ in range(VOLTAGE_CONFIRMATIONS):  # until the voltage's settled too, each telegram is weighed
         learner.apply(readings((230,), (9.1,), 2000, 500), KAMSTRUP_10_WH, "meter")
     # The meter's firmware now sends mA: 9100 read as 91 A by the settled 0.01 A.
-    shown = [
-        values(learner.apply(readings((230,), (91.0,), 2000, 500), KAMSTRUP_10_WH, "meter"), CURRENTS[:1])[0]
-        for _ in range(RECHECK_TELEGRAMS + CURRENT_CONFIRMATIONS)
-    ]
-    # Until the next weighing, the settled resolution; then withheld until three agree.
+    shown, contradictions = [], []
+    for _ in range(RECHECK_TELEGRAMS + CURRENT_CONFIRMATIONS):
+        shown += values(learner.apply(readings((230,), (91.0,), 2000, 500), KAMSTRUP_10_WH, "meter"), CURRENTS[:1])
+        contradictions.append(learner.contradiction("meter", KAMSTRUP_10_WH))
+    # Until the next weighing, the settled resolution; then withheld until three agree, and the telegrams whose
+    # powers nothing weighs meanwhile say so (see Telegram.contradiction).
     assert shown[:RECHECK_TELEGRAMS] == [91.0] * RECHECK_TELEGRAMS
     assert shown[RECHECK_TELEGRAMS:-1] == [None] * (CURRENT_CONFIRMATIONS - 1)
     assert shown[-1] == pytest.approx(9.1)
+    doubted = "its powers make its currents come in 0.001 A, not in the 0.01 A physics proved for this meter"
+    assert contradictions == [None] * RECHECK_TELEGRAMS + [doubted] * (CURRENT_CONFIRMATIONS - 1) + [None]
 
 
 def test_whole_volts_read_by_a_table_of_tenths_are_shown_right_from_the_first_telegram() -> None:

@@ -126,9 +126,11 @@ def decode_dlms_message(
     readings, left_out = interpretable(content.readings)
     # Values sent at a resolution guessed from the vendor's table prove nothing until physics proved it.
     resolution_proven = vendor_list.scaling is STANDARD
+    contradiction = None
     if resolutions is not None and not resolution_proven:
         readings = resolutions.apply(readings, vendor_list.scaling, meter_id, timestamp)
         resolution_proven = resolutions.proven(meter_id, vendor_list.scaling)
+        contradiction = resolutions.contradiction(meter_id, vendor_list.scaling)
     return Telegram(
         format=_FORMATS[type(message)],
         manufacturer=manufacturer,
@@ -145,6 +147,7 @@ def decode_dlms_message(
         standard_time=manufacturer in STANDARD_TIME_MAKERS and timestamp is not None and timestamp.tzinfo is None,
         checksummed=checked,
         resolution_proven=resolution_proven,
+        contradiction=contradiction,
     )
 
 
@@ -308,7 +311,9 @@ def _judged_by_physics(telegram: Telegram) -> Telegram | str:
     reason = implausible(telegram.readings)
     if reason is not None:
         return reason
-    contradiction = power_beyond_currents(telegram.readings) if telegram.resolution_proven else None
+    contradiction = telegram.contradiction  # currents at odds with the resolution proven for them (see resolution)
+    if contradiction is None and telegram.resolution_proven:
+        contradiction = power_beyond_currents(telegram.readings)
     if contradiction is None:
         return telegram
     if not telegram.checksummed:

@@ -64,13 +64,13 @@ class Telegram:
     contradiction: str | None = None
     """Why the powers, currents and voltages a checked telegram sent were taken out of its readings: a power
     beyond what its voltages and currents carry (one of them lies, or the meter sampled them as a big load
-    switched on). Its other readings (an hourly list's totals) stand. From the third in a row on, they are also
-    left_out."""
+    switched on), or powers that make its currents come at another resolution than physics proved for them.
+    Its other readings (an hourly list's totals) stand. From the third in a row on, they are also left_out."""
     resolution_proven: bool = True
     """Whether its voltages and currents came at a resolution the meter stated (a scaler, a decimal point) or
     physics proved: False while a list without scalers has one still guessed from its vendor's table, or a
-    change of one waits to be confirmed. Only then may they contradict its powers (see contradiction): a wrong
-    guess is no lie."""
+    change of the currents' waits to be confirmed. Only then may they contradict its powers (see
+    contradiction): a wrong guess is no lie."""
     standard_time: bool = False
     """Whether a naive timestamp is the zone's standard time all year: its meter's clock keeps no daylight saving."""
     checksummed: bool = True

@@ -233,6 +233,8 @@ class _Learned:
     """Telegrams in a row whose evidence agreed with the decision in force, by quantity."""
     telegrams: int = 0
     """Telegrams heard: a meter heard often is the line's own, kept when strangers come."""
+    contradiction: str | None = None
+    """Why the latest telegram's currents contradict the resolution decided for them, if they did."""
 
     def settled(self, quantity: Quantity, confirmations: int) -> bool:
         """Whether as many telegrams agreed with the quantity's decision as a change of it needs."""
@@ -312,6 +314,16 @@ class ResolutionLearner:
             and {VOLTAGE.name, CURRENT.name} <= learned.decisions.keys()
         )
 
+    def contradiction(self, meter: str | None, prior: Scaling) -> str | None:
+        """Why the meter's latest telegram contradicts the current resolution decided for it, if it does.
+
+        Its currents are left out until the change is confirmed; its powers,
+        which nothing then weighs, must not be shown unweighed: most often
+        one of them lies, and a change of firmware costs two telegrams.
+        """
+        learned = self._meters.get((meter, prior))
+        return None if learned is None else learned.contradiction
+
     def apply(
         self, readings: Mapping[ObisCode, Reading], prior: Scaling, meter: str | None, when: datetime | None = None
     ) -> Mapping[ObisCode, Reading]:
@@ -321,6 +333,7 @@ class ResolutionLearner:
         confirms the change, are left out rather than shown wrong.
         """
         learned = self._learned(meter, prior)
+        learned.contradiction = None
         energy = learned.energy(readings, prior.energy, when)
         pending = learned.pending
         # A meter's lists prove the same every few seconds: voltage and current
@@ -350,7 +363,13 @@ class ResolutionLearner:
                 if voltage is None
                 else self._current_evidence(readings, currents, prior.current, voltage - prior.voltage)
             )
+            proven = decided.get(CURRENT.name)
             current = learned.resolve(CURRENT, prior.current, evidence, CURRENT_CONFIRMATIONS)
+            if current is None and proven is not None:
+                learned.contradiction = (
+                    f"its powers make its currents come in {_amperes(learned.pending[CURRENT.name].exponent)} A, "
+                    f"not in the {_amperes(proven)} A physics proved for this meter"
+                )
         if (voltage, current, energy) == (prior.voltage, prior.current, prior.energy):
             return readings
         corrected = dict(readings)
@@ -419,6 +438,11 @@ class ResolutionLearner:
             if fit:
                 fits.append((exponent, why))
         return fits[0] if len(fits) == 1 else None
+
+
+def _amperes(exponent: int) -> str:
+    """Write a current resolution: 0.01 for hundredths of an ampere."""
+    return f"{10.0**exponent:g}"
 
 
 def _largest(readings: Mapping[ObisCode, Reading], quantity: Quantity) -> float:
