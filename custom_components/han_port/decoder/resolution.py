@@ -240,6 +240,21 @@ class _Learned:
         """Whether as many telegrams agreed with the quantity's decision as a change of it needs."""
         return self.agreed.get(quantity.name, 0) >= confirmations
 
+    def examines(self) -> bool:
+        """Whether the telegram now heard has its voltages and currents weighed.
+
+        A meter's lists prove the same every few seconds: they are weighed on
+        the first telegram, on every one while a change waits to be confirmed
+        or a voltage decided is not yet settled, and otherwise every
+        RECHECK_TELEGRAMS (a resolution that changed in between makes values
+        implausible, which drops them).
+        """
+        unsettled = VOLTAGE.name in self.decisions and not self.settled(VOLTAGE, VOLTAGE_CONFIRMATIONS)
+        waits = bool({CURRENT.name, VOLTAGE.name} & self.pending.keys())
+        examine = self.unexamined >= RECHECK_TELEGRAMS or waits or unsettled
+        self.unexamined = 0 if examine else self.unexamined + 1
+        return examine
+
     def exponent(self, quantity: Quantity, prior: int) -> int:
         """Return the exponent in force: the decision, or the prior."""
         return self.exponents.get(quantity.name, prior)
@@ -335,17 +350,7 @@ class ResolutionLearner:
         learned = self._learned(meter, prior)
         learned.contradiction = None
         energy = learned.energy(readings, prior.energy, when)
-        pending = learned.pending
-        # A meter's lists prove the same every few seconds: voltage and current
-        # are weighed on the first telegram, on every one while a change waits
-        # to be confirmed or a voltage decided is not yet settled, and otherwise
-        # every RECHECK_TELEGRAMS (a resolution that changed in between makes
-        # values implausible, which drops them).
-        unsettled = VOLTAGE.name in learned.decisions and not learned.settled(VOLTAGE, VOLTAGE_CONFIRMATIONS)
-        examine = (
-            learned.unexamined >= RECHECK_TELEGRAMS or CURRENT.name in pending or VOLTAGE.name in pending or unsettled
-        )
-        learned.unexamined = 0 if examine else learned.unexamined + 1
+        examine = learned.examines()
         decided = learned.exponents
         voltage: int | None = decided.get(VOLTAGE.name, prior.voltage)
         current: int | None = decided.get(CURRENT.name, prior.current)
