@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +70,6 @@ from .meter import (
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
-    from pathlib import Path
 
     from homeassistant.config_entries import ConfigEntry, ConfigFlowResult
     from homeassistant.core import HomeAssistant
@@ -363,6 +364,20 @@ async def test_network_bridge(hass: HomeAssistant, tcp_meter: TcpMeter, typed: s
     assert flow.progress[0]["address"] == f"127.0.0.1:{tcp_meter.port}"
     await hass.async_block_till_done()
     assert await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_a_meter_another_setup_of_which_is_under_way_is_not_added_twice_and_says_why(
+    hass: HomeAssistant, tcp_meter: TcpMeter
+) -> None:
+    """A second window's setup, or a discovery offered, holds the meter: Home Assistant aborts this one (a reviewer
+    found its reason had no words of ours, which Home Assistant 2025.4 does not supply)."""
+    tcp_meter.start_pushing([kamstrup_frame(default_state())])
+    await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER, "unique_id": METER_ID})
+    flow = await start(hass, "network")
+    result = await flow.submit({CONF_HOST: "127.0.0.1", CONF_PORT: tcp_meter.port})
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "already_in_progress")
+    english = Path(config_flow_module.__file__).parent / "translations" / "en.json"
+    assert "already under way" in json.loads(english.read_text())["config"]["abort"]["already_in_progress"]
 
 
 # What went wrong, told apart.
