@@ -26,9 +26,19 @@ POWER = ObisCode(1, 1, 1, 7, 0)
 REACTIVE = ObisCode(1, 1, 3, 7, 0)
 
 
-def readings(volts: tuple[float, ...], amperes: tuple[float, ...], power: float, reactive: float = 0) -> dict:
+PHASE_POWERS = [ObisCode(1, 1, c, 7, 0) for c in (21, 41, 61)]
+
+
+def readings(
+    volts: tuple[float, ...],
+    amperes: tuple[float, ...],
+    power: float,
+    reactive: float = 0,
+    phase_powers: tuple[float, ...] = (),
+) -> dict:
     """Readings as Kamstrup's table scales them: volts, and 0.01 A."""
     values = {POWER: Reading(power, Unit.WATT), REACTIVE: Reading(reactive, Unit.VAR)}
+    values.update({code: Reading(w, Unit.WATT) for code, w in zip(PHASE_POWERS, phase_powers, strict=False)})
     values.update({code: Reading(v, Unit.VOLT) for code, v in zip(VOLTAGES, volts, strict=False)})
     values.update({code: Reading(a, Unit.AMPERE) for code, a in zip(CURRENTS, amperes, strict=False)})
     return values
@@ -70,14 +80,36 @@ def test_phases_that_disagree_prove_nothing() -> None:
 
 def test_milliamperes_need_confirming_and_are_never_shown_wrong_meanwhile() -> None:
     learner = ResolutionLearner()
-    # 230 V, 9.1 A (sent as 9100 mA, read by the table as 91 A), 2 kW and 0.5 kvar.
-    sent = readings((230, 230, 230), (91.0, 0, 0), 2000, 500)
+    # 230 V, 9.1 A (sent as 9100 mA, read by the table as 91 A), 2 kW and 0.5 kvar, as the Danish list sends them
+    # with its phases' powers.
+    sent = readings((230, 230, 230), (91.0, 0, 0), 2000, 500, (2000, 0, 0))
     shown = [values(learner.apply(sent, KAMSTRUP_10_WH, "meter"), CURRENTS) for _ in range(CURRENT_CONFIRMATIONS)]
     assert shown[:-1] == [[None, None, None]] * (CURRENT_CONFIRMATIONS - 1)
     assert shown[-1] == pytest.approx([9.1, 0, 0])
     (decision,) = [d for d in learner.decisions if d.quantity == "current"]
     assert decision.exponent == -3
     assert "VA" in decision.evidence
+
+
+@pytest.mark.parametrize("phases_sent", [True, False])
+def test_a_home_whose_phases_flow_both_ways_keeps_its_currents(*, phases_sent: bool) -> None:
+    """L1 exports 3 kW of solar power while L2 and L3 draw 1.25 kW each: 500 W net, beside 13, 5.43 and 5.43 A.
+
+    Their U·I is eleven times the total, as currents in milliamperes would be: a reviewer found the learner took
+    them so after three telegrams, and showed 1.3 A for 13 A all the sunny day (the power check then cut the
+    Danish list's every telegram). The phases' own powers carry the currents; a list without them proves
+    nothing finer than the resolution in force.
+    """
+    learner = ResolutionLearner()
+    volts = (231, 230, 230)
+    learner.apply(
+        readings(volts, (3.6, 3.6, 3.7), 2500, 300, (830, 830, 840) if phases_sent else ()), KAMSTRUP_10_WH, "m"
+    )
+    netting = readings(volts, (13.0, 5.43, 5.43), 500, 120, (3000, 1250, 1250) if phases_sent else ())
+    shown = [values(learner.apply(netting, KAMSTRUP_10_WH, "m"), CURRENTS) for _ in range(RECHECK_TELEGRAMS * 3)]
+    assert shown == [[13.0, 5.43, 5.43]] * (RECHECK_TELEGRAMS * 3)
+    assert [d.exponent for d in learner.decisions if d.quantity == "current"] == [-2]
+    assert learner.contradiction("m", KAMSTRUP_10_WH) is None
 
 
 def test_an_odd_telegram_between_agreeing_ones_restarts_the_count() -> None:
@@ -93,11 +125,12 @@ def test_an_odd_telegram_between_agreeing_ones_restarts_the_count() -> None:
 def test_a_settled_resolution_is_weighed_again_now_and_then() -> None:
     learner = ResolutionLearner()
     for _ in range(VOLTAGE_CONFIRMATIONS):  # until the voltage's settled too, each telegram is weighed
-        learner.apply(readings((230,), (9.1,), 2000, 500), KAMSTRUP_10_WH, "meter")
+        learner.apply(readings((230,), (9.1,), 2000, 500, (2000,)), KAMSTRUP_10_WH, "meter")
     # The meter's firmware now sends mA: 9100 read as 91 A by the settled 0.01 A.
     shown, contradictions = [], []
     for _ in range(RECHECK_TELEGRAMS + CURRENT_CONFIRMATIONS):
-        shown += values(learner.apply(readings((230,), (91.0,), 2000, 500), KAMSTRUP_10_WH, "meter"), CURRENTS[:1])
+        sent = readings((230,), (91.0,), 2000, 500, (2000,))
+        shown += values(learner.apply(sent, KAMSTRUP_10_WH, "meter"), CURRENTS[:1])
         contradictions.append(learner.contradiction("meter", KAMSTRUP_10_WH))
     # Until the next weighing, the settled resolution; then withheld until three agree, and the telegrams whose
     # powers nothing weighs meanwhile say so (see Telegram.contradiction).

@@ -24,6 +24,7 @@ from .registers import (
     ACTIVE_POWER,
     APPARENT_ENERGY,
     CURRENT,
+    INSTANTANEOUS,
     POWER_FACTOR,
     REACTIVE_ENERGY,
     REACTIVE_POWER,
@@ -366,7 +367,9 @@ class ResolutionLearner:
             evidence = (
                 None
                 if voltage is None
-                else self._current_evidence(readings, currents, prior.current, voltage - prior.voltage)
+                else self._current_evidence(
+                    readings, currents, prior.current, voltage - prior.voltage, learned.exponent(CURRENT, prior.current)
+                )
             )
             proven = decided.get(CURRENT.name)
             current = learned.resolve(CURRENT, prior.current, evidence, CURRENT_CONFIRMATIONS)
@@ -410,16 +413,25 @@ class ResolutionLearner:
 
     @staticmethod
     def _current_evidence(
-        readings: Mapping[ObisCode, Reading], currents: dict[ObisCode, Reading], prior: int, voltage_change: int
+        readings: Mapping[ObisCode, Reading],
+        currents: dict[ObisCode, Reading],
+        prior: int,
+        voltage_change: int,
+        in_force: int,
     ) -> tuple[int, str] | None:
         """Find the resolution that makes the phases carry the measured power, if exactly one does.
 
         With per-phase power factors, the phases' U·I·cos φ must add up to the
         active power; with reactive power, their U·I to the apparent power
         √(P² + Q²); with neither, the power factor P / ΣU·I must be a
-        household's under load.
+        household's under load. The active power is the phases' own summed,
+        where the list sends them: a phase exporting solar power beside two
+        drawing cancels in the total, not in their currents. Where it sends
+        none, currents too large for the total prove nothing (they may be
+        such a home's): no finer resolution than the one in force is taken.
         """
-        active = _largest(readings, ACTIVE_POWER)
+        phase_powers = _phase_powers(readings)
+        active = max(_largest(readings, ACTIVE_POWER), sum(phase_powers.values()))
         reactive = _largest(readings, REACTIVE_POWER)
         measured = math.hypot(active, reactive)
         phases = _phase_loads(readings, currents, voltage_change)
@@ -428,6 +440,8 @@ class ResolutionLearner:
         with_factors = all(factor is not None for _, factor in phases)
         fits = []
         for exponent in CURRENT_EXPONENTS:
+            if exponent < in_force and not phase_powers:
+                continue
             change = exponent - prior
             apparent = sum(_scaled(volt_amperes, change) for volt_amperes, _ in phases)
             if with_factors:
@@ -448,6 +462,16 @@ class ResolutionLearner:
 def _amperes(exponent: int) -> str:
     """Write a current resolution: 0.01 for hundredths of an ampere."""
     return f"{10.0**exponent:g}"
+
+
+def _phase_powers(readings: Mapping[ObisCode, Reading]) -> dict[int, float]:
+    """Return each phase's active power, the larger of its import and export, for the phases the list sends."""
+    powers: dict[int, float] = {}
+    for obis, reading in readings.items():
+        phase = phase_of(obis)
+        if phase is not None and obis.d == INSTANTANEOUS and quantity_of(obis) is ACTIVE_POWER:
+            powers[phase] = max(powers.get(phase, 0.0), abs(float(reading.value)))
+    return powers
 
 
 def _largest(readings: Mapping[ObisCode, Reading], quantity: Quantity) -> float:
