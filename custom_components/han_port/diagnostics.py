@@ -158,7 +158,8 @@ def _decoding(decoder: Decoder) -> dict[str, Any]:
         # them out beyond their bounds (a power factor of 4.6), or powers, currents and voltages contradicted
         # each other three telegrams in a row.
         "left_out": {str(code): count for code, count in decoder.left_out.items()},
-        # Telegrams with a power beyond what their currents carry: their powers, currents and voltages were not shown.
+        # Telegrams whose powers contradict their currents (a power beyond what they carry, or powers that make them
+        # come at another resolution than proven): their powers, currents and voltages were not shown.
         "powers_beyond_currents": decoder.contradicted,
         # What the meter's own physics decided for values sent without a scaler, and why.
         "resolutions": [
