@@ -112,6 +112,17 @@ def test_a_home_whose_phases_flow_both_ways_keeps_its_currents(*, phases_sent: b
     assert learner.contradiction("m", KAMSTRUP_10_WH) is None
 
 
+def test_currents_a_meters_first_telegrams_cannot_prove_are_weighed_on_the_next() -> None:
+    """A Danish current-transformer meter sending mA starts at 150 W, too little to prove anything: a reviewer
+    found its next telegrams at 3 kW showed 130 A for 13 A, until the next weighing."""
+    learner = ResolutionLearner()
+    for _ in range(VOLTAGE_CONFIRMATIONS):  # its voltages settled meanwhile
+        learner.apply(readings((230,) * 3, (6.5, 0, 0), 150, 0, (150, 0, 0)), KAMSTRUP_10_WH, "meter")
+    loaded = readings((230,) * 3, (130.4, 0, 0), 3000, 0, (3000, 0, 0))
+    shown = [values(learner.apply(loaded, KAMSTRUP_10_WH, "meter"), CURRENTS[:1])[0] for _ in range(RECHECK_TELEGRAMS)]
+    assert shown == [None] * (CURRENT_CONFIRMATIONS - 1) + [13.04] * (RECHECK_TELEGRAMS - CURRENT_CONFIRMATIONS + 1)
+
+
 def test_an_odd_telegram_between_agreeing_ones_restarts_the_count() -> None:
     learner = ResolutionLearner()
     odd = readings((230,), (91.0,), 2000, 500)

@@ -245,13 +245,15 @@ class _Learned:
         """Whether the telegram now heard has its voltages and currents weighed.
 
         A meter's lists prove the same every few seconds: they are weighed on
-        the first telegram, on every one while a change waits to be confirmed
-        or a voltage decided is not yet settled, and otherwise every
-        RECHECK_TELEGRAMS (a resolution that changed in between makes values
-        implausible, which drops them).
+        every telegram until the current's resolution is decided (a meter's
+        first telegrams may carry too little power to prove it, and its
+        currents are shown at the table's guess meanwhile), while a change
+        waits to be confirmed or a voltage decided is not yet settled, and
+        otherwise every RECHECK_TELEGRAMS (a resolution that changed in between
+        makes values implausible, which drops them).
         """
         unsettled = VOLTAGE.name in self.decisions and not self.settled(VOLTAGE, VOLTAGE_CONFIRMATIONS)
-        waits = bool({CURRENT.name, VOLTAGE.name} & self.pending.keys())
+        waits = bool({CURRENT.name, VOLTAGE.name} & self.pending.keys()) or CURRENT.name not in self.decisions
         examine = self.unexamined >= RECHECK_TELEGRAMS or waits or unsettled
         self.unexamined = 0 if examine else self.unexamined + 1
         return examine
