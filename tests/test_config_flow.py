@@ -369,7 +369,7 @@ async def test_network_bridge(hass: HomeAssistant, tcp_meter: TcpMeter, typed: s
 async def test_a_meter_another_setup_of_which_is_under_way_is_not_added_twice_and_says_why(
     hass: HomeAssistant, tcp_meter: TcpMeter
 ) -> None:
-    """A second window's setup, or a discovery offered, holds the meter: Home Assistant aborts this one (a reviewer
+    """A second window's setup holds the meter as this one hears it: Home Assistant aborts this one (a reviewer
     found its reason had no words of ours, which Home Assistant 2025.4 does not supply)."""
     tcp_meter.start_pushing([kamstrup_frame(default_state())])
     await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER, "unique_id": METER_ID})
