@@ -45,11 +45,13 @@ from .resolution import ResolutionLearner
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from datetime import datetime
 
     from .dlms import Notification
     from .framers import FramedMessage
     from .model import Reading
     from .obis import ObisCode
+    from .readings import Scaling
 
 type Event = Telegram | DroppedFrame
 """What decoding a message gives: its telegram, or its drop with the reason."""
@@ -124,13 +126,9 @@ def decode_dlms_message(
         timestamp = timestamp.replace(tzinfo=None)  # its 0 says no offset: the clock is local, as its maker keeps it
     readings: Mapping[ObisCode, Reading]
     readings, left_out = interpretable(content.readings)
-    # Values sent at a resolution guessed from the vendor's table prove nothing until physics proved it.
-    resolution_proven = vendor_list.scaling is STANDARD
-    contradiction = None
-    if resolutions is not None and not resolution_proven:
-        readings = resolutions.apply(readings, vendor_list.scaling, meter_id, timestamp)
-        resolution_proven = resolutions.proven(meter_id, vendor_list.scaling)
-        contradiction = resolutions.contradiction(meter_id, vendor_list.scaling)
+    readings, resolution_proven, contradiction = _at_proven_resolution(
+        readings, vendor_list.scaling, resolutions, meter_id, timestamp
+    )
     return Telegram(
         format=_FORMATS[type(message)],
         manufacturer=manufacturer,
@@ -149,6 +147,25 @@ def decode_dlms_message(
         resolution_proven=resolution_proven,
         contradiction=contradiction,
     )
+
+
+def _at_proven_resolution(
+    readings: Mapping[ObisCode, Reading],
+    scaling: Scaling,
+    resolutions: ResolutionLearner | None,
+    meter: str | None,
+    when: datetime | None,
+) -> tuple[Mapping[ObisCode, Reading], bool, str | None]:
+    """Return a list's readings at the resolution physics shows, whether it proved it, and why they contradict it.
+
+    Values sent at a resolution guessed from the vendor's table prove nothing until physics proved it.
+    """
+    if scaling is STANDARD:
+        return readings, True, None
+    if resolutions is None:
+        return readings, False, None
+    readings = resolutions.apply(readings, scaling, meter, when)
+    return readings, resolutions.proven(meter, scaling), resolutions.contradiction(meter, scaling)
 
 
 def _take_apart(notification: Notification, lists: ListLearner | None, *, checked: bool) -> VendorList:
