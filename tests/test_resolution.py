@@ -48,13 +48,25 @@ def values(result: dict, codes: list[ObisCode]) -> list[float | None]:
     return [result[code].value if code in result else None for code in codes]
 
 
-def test_the_table_stands_when_the_physics_agrees() -> None:
+@pytest.mark.parametrize(
+    ("table", "volts", "amperes", "watts", "current"),
+    [
+        # 230 V; 3 kW carried by 13.04 A at cos φ 1: the table stands.
+        (KAMSTRUP_10_WH, (230, 231, 229), 13.04, 3000, -2),
+        # Kaifa's table reads 0.1 V: a meter sending whole volts has 230 read as 23.0, and physics says so at
+        # once (1 kW carried by 4.348 A at 230 V; read with 23 V, the currents would seem ten times as large).
+        (KAIFA, (23.0, 23.1, 22.9), 4.348, 1000, -3),
+    ],
+    ids=["table-right", "whole-volts-under-tenths"],
+)
+def test_voltages_and_currents_are_right_from_the_first_telegram(
+    table: Scaling, volts: tuple[float, ...], amperes: float, watts: float, current: int
+) -> None:
     learner = ResolutionLearner()
-    # 230 V; 3 kW carried by 13.04 A at cos φ 1.
-    result = learner.apply(readings((230, 231, 229), (13.04, 0, 0), 3000), KAMSTRUP_10_WH, "meter")
+    result = learner.apply(readings(volts, (amperes, 0, 0), watts), table, "meter")
     assert values(result, VOLTAGES) == [230, 231, 229]
-    assert values(result, CURRENTS) == [13.04, 0, 0]
-    assert {(d.quantity, d.exponent) for d in learner.decisions} == {("voltage", 0), ("current", -2)}
+    assert values(result, CURRENTS) == [amperes, 0, 0]
+    assert {(d.quantity, d.exponent) for d in learner.decisions} == {("voltage", 0), ("current", current)}
 
 
 def test_hundredths_of_a_volt_are_taken_at_once() -> None:
@@ -150,16 +162,6 @@ def test_a_settled_resolution_is_weighed_again_now_and_then() -> None:
     assert shown[-1] == pytest.approx(9.1)
     doubted = "its powers make its currents come in 0.001 A, not in the 0.01 A physics proved for this meter"
     assert contradictions == [None] * RECHECK_TELEGRAMS + [doubted] * (CURRENT_CONFIRMATIONS - 1) + [None]
-
-
-def test_whole_volts_read_by_a_table_of_tenths_are_shown_right_from_the_first_telegram() -> None:
-    """Kaifa's table reads 0.1 V: a meter that sends whole volts has 230 read as 23.0, and physics says so at once."""
-    learner = ResolutionLearner()
-    # 1 kW carried by 4.348 A at 230 V: read with 23 V, the currents would seem to be ten times as large.
-    result = learner.apply(readings((23.0, 23.1, 22.9), (4.348, 0, 0), 1000), KAIFA, "meter")
-    assert values(result, VOLTAGES) == [230, 231, 229]
-    assert values(result, CURRENTS) == [4.348, 0, 0]
-    assert {(d.quantity, d.exponent) for d in learner.decisions} == {("voltage", 0), ("current", -3)}
 
 
 def test_a_lost_phase_that_keeps_a_few_volts_does_not_hide_the_others_resolution() -> None:

@@ -185,9 +185,9 @@ def power_beyond_currents(readings: Mapping[ObisCode, Reading]) -> str | None:
     the meter sampled them moments apart, as a big load switched on: see POWER_OVER_APPARENT. A phase's power is
     weighed against its own phase's current where the telegram sends one above 0 A (an IT grid's meter measuring
     two currents sends 0 for the third); the others against the phases' currents, or else their sum (C 90; C 11
-    may be one phase's). The voltage is the highest a phase has, or else
-    the most any may have (a list without voltages, DSMR 4's; a phase at 0 V carries nothing). None too for a
-    telegram without such currents: see weighs_powers.
+    may be one phase's). The voltage is the highest a phase has, or else the most any may have (a list without
+    voltages, DSMR 4's; a phase at 0 V carries nothing). None too for a telegram without such currents: see
+    weighs_powers.
     """
     by_phase: dict[int, float] = {}
     for obis, (value, _unit) in readings.items():
