@@ -264,14 +264,32 @@ logger:
         return state
 
     def configure(self, flow_id: str, body: object, seconds: float = 120) -> dict[str, Any]:
-        """Submit a step of a config flow and wait, as the frontend does, through its progress steps."""
+        """Submit a step of a config flow and wait, as the frontend does, through its progress steps.
+
+        Home Assistant moves a flow on itself when its progress task ends: a flow that then created its entry
+        is gone before it is asked again, and the entry it created is its result.
+        """
         path = f"/api/config/config_entries/flow/{flow_id}"
+        handler = self.request("GET", path)["handler"]
+        before = {entry["entry_id"] for entry in self.entries(handler)}
         result: dict[str, Any] = self.request("POST", path, body)
         deadline = time.monotonic() + seconds
         while result["type"] in ("progress", "progress_done") and time.monotonic() < deadline:
             time.sleep(0.5)
-            result = self.request("GET", path)
+            try:
+                result = self.request("GET", path)
+            except urllib.error.HTTPError as err:
+                created = [entry for entry in self.entries(handler) if entry["entry_id"] not in before]
+                if err.code != 404 or len(created) != 1:
+                    raise
+                err.close()
+                return {"type": "create_entry", "title": created[0]["title"], "result": created[0]}
         return result
+
+    def entries(self, domain: str) -> list[dict[str, Any]]:
+        """Return the config entries of a domain."""
+        entries: list[dict[str, Any]] = self.request("GET", f"/api/config/config_entries/entry?domain={domain}")
+        return entries
 
     def add_mqtt(self, broker_port: int) -> dict[str, Any]:
         """Add Home Assistant's MQTT integration as a user does: broker and port, the rest as suggested."""
